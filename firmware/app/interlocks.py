@@ -1,0 +1,55 @@
+"""The contactor interlock table: every condition that must hold to close.
+
+`refused(c)` returns a bit word, one bit per condition that is false now; the
+contactor may close only when it is 0 and must open within one tick when it is not.
+The word goes to the host in Status.refused, and the lowest set bit is the reason
+in ContactorChanged when the firmware opens on its own.
+"""
+
+from firmware.app import faults
+from firmware.compat import const
+from firmware.link import messages as m
+
+CP_NOT_READY = const(1 << 0)  # CP not in C or D (IEC 61851-1: power only in C/D)
+NO_LEASE = const(1 << 1)  # no valid PowerLease from the host
+FAULT = const(1 << 2)  # a latched fault (the fail-safe included)
+PILOT_NOT_PWM = const(1 << 3)  # we are not offering charge (X1 or F)
+DIODE_UNCHECKED = const(1 << 4)  # no passing diode check since the last close
+EXPORT_UNAVAILABLE = const(1 << 5)  # export needs grid sync, not on this firmware yet
+
+TABLE = (
+    (CP_NOT_READY, "cp-not-ready"),
+    (NO_LEASE, "no-lease"),
+    (FAULT, "fault"),
+    (PILOT_NOT_PWM, "pilot-not-pwm"),
+    (DIODE_UNCHECKED, "diode-unchecked"),
+    (EXPORT_UNAVAILABLE, "export-unavailable"),
+)
+
+
+def refused(c):
+    bits = 0
+    if c.cp != m.CP_C and c.cp != m.CP_D:
+        bits |= CP_NOT_READY
+    if not c.lease_allow:
+        bits |= NO_LEASE
+    if c.latched:
+        bits |= FAULT
+    if c.out_mode != m.PILOT_PWM:
+        bits |= PILOT_NOT_PWM
+    if not c.diode_checked:
+        bits |= DIODE_UNCHECKED
+    if c.lease_direction:
+        bits |= EXPORT_UNAVAILABLE
+    return bits
+
+
+def lowest(bits):
+    b = 1
+    while b and not (bits & b):
+        b <<= 1
+    return b if bits else 0
+
+
+def names(bits):
+    return [row[1] for row in TABLE if bits & row[0]]

@@ -1,0 +1,194 @@
+"""The firmware's side of the UART link (sans-I/O): bytes in, frames out.
+
+`receive(data, now)` decodes frames and applies commands to the controller;
+`poll(now)` turns the controller's events into messages and sends periodic
+telemetry; `data_to_send()` hands the framed bytes to the UART.
+
+Every command carries the whole desired state and a sequence number. A command is
+applied, acknowledged, and followed by a Status with the actual state. A repeat of
+the last command's (type, seq) is acknowledged again but not applied again, so a
+retransmitted lease cannot extend itself. Anything malformed gets a Nack with the
+reason and changes nothing.
+"""
+
+from firmware.app import events, faults
+from firmware.compat import const, ticks_add, ticks_diff
+from firmware.link import frame
+from firmware.link import messages as m
+
+FW_VERSION = (0, 1, 0)
+TELEMETRY_MS = const(1000)
+
+
+class LinkServer:
+    def __init__(self, ctrl, board_name, reset_reason, now, capabilities=0):
+        self.ctrl = ctrl
+        self.board = board_name
+        self.reset_reason = reset_reason
+        self.capabilities = capabilities
+        self.reader = frame.FrameReader()
+        self.hello_done = False
+        self.telemetry_ms = TELEMETRY_MS
+        self._next_telemetry = now
+        self._out = []
+        self._seq = 0
+        self._last_cmd = (-1, -1)
+        self.nacks = 0
+        self.failsafe_report = None  # the last fail-safe Fault, re-sent after a Hello
+        self.reboot_requested = False
+        self._send(self._hello())  # announce ourselves at boot
+
+    # ------------------------------------------------------------ output
+
+    def _send(self, msg):
+        self._seq = (self._seq + 1) & 0xFFFF
+        self._out.append(frame.pack(msg.encode(self._seq)))
+
+    def data_to_send(self):
+        out = self._out
+        self._out = []
+        return out
+
+    def _hello(self):
+        v = FW_VERSION
+        return m.FirmwareHello(
+            m.PROTOCOL_VERSION, v[0], v[1], v[2], self.board, self.capabilities, self.reset_reason
+        )
+
+    def status(self, now):
+        c = self.ctrl
+        return m.Status(
+            c.cp, c.out_mode, c.out_duty, c.contactor, min(c.lease_remaining(now), 0xFFFF),
+            c.limit_da(), c.faults, c.latched, c.refused, self._last_cmd[1] & 0xFFFF,
+            c.safe_reason(), c.link_timeout_ms,
+        )
+
+    def telemetry(self):
+        c = self.ctrl
+        hal = c.hal
+        return m.Telemetry(
+            c.cp_high_mv, c.cp_low_mv, hal.temperature_dc(0), hal.temperature_dc(1),
+            hal.current_ma(), min(self.reader.total_dropped(), 0xFFFF), min(self.nacks, 0xFFFF),
+        )
+
+    def poll(self, now):
+        c = self.ctrl
+        changed = False
+        while True:
+            rec = c.events.pop()
+            if rec is None:
+                break
+            kind, a, b, at = rec
+            changed = True
+            if kind == events.CP_CHANGED:
+                self._send(m.CpStateChanged(a, b, at))
+            elif kind == events.CONTACTOR_CHANGED:
+                self._send(m.ContactorChanged(a, b, at))
+            elif kind == events.FAULT_RAISED:
+                msg = m.Fault(faults.code_of(a), c.faults, c.latched, b, at)
+                if a & faults.FAILSAFE_MASK:
+                    self.failsafe_report = msg
+                self._send(msg)
+        if changed and self.hello_done:
+            self._send(self.status(now))
+        if self.hello_done and ticks_diff(now, self._next_telemetry) >= 0:
+            self._next_telemetry = ticks_add(now, self.telemetry_ms)
+            self._send(self.telemetry())
+
+    # ------------------------------------------------------------ input
+
+    def receive(self, data, now):
+        self.reader.feed(data)
+        while True:
+            payload = self.reader.next_payload()
+            if payload is None:
+                return
+            self._handle(payload, now)
+
+    def _nack(self, msg_type, seq, reason, field=0xFF):
+        self.nacks += 1
+        self._send(m.Nack(msg_type & 0xFF, seq & 0xFFFF, reason, field))
+
+    def _handle(self, payload, now):
+        try:
+            seq, msg = m.decode(payload)
+        except m.LinkDecodeError as e:
+            self._nack(e.msg_type, e.seq, e.reason, e.field)
+            return
+        t = msg.TYPE
+        if t == m.HostHello.TYPE:
+            self._on_hello(seq, msg, now)
+            return
+        if not self.hello_done:
+            self._nack(t, seq, m.NACK_NO_HELLO)
+            return
+        handler = self._HANDLERS.get(t)
+        if handler is None:  # a firmware->host type sent to us
+            self._nack(t, seq, m.NACK_UNKNOWN_TYPE)
+            return
+        refusal = handler(self, msg, now, (t, seq) == self._last_cmd)
+        if refusal:
+            self._nack(t, seq, refusal[0], refusal[1])
+            return
+        self.ctrl.host_alive(now)
+        if t != m.Heartbeat.TYPE:
+            self._last_cmd = (t, seq)
+            self._send(m.Ack(t, seq))
+        self._send(self.status(now))
+
+    def _on_hello(self, seq, msg, now):
+        if not (msg.proto_min <= m.PROTOCOL_VERSION <= msg.proto_max):
+            self._nack(msg.TYPE, seq, m.NACK_VERSION)
+            return
+        self.hello_done = True
+        self.ctrl.host_alive(now)
+        self._send(self._hello())
+        if self.failsafe_report is not None and self.ctrl.safe_reason():
+            self._send(self.failsafe_report)  # tell the (new) host why we are safe
+        self._send(self.status(now))
+        self._next_telemetry = now
+
+    # Each returns None when applied, or (nack reason, field). `repeat` is True for a
+    # retransmission of the last command, which is acknowledged but not re-applied.
+
+    def _on_heartbeat(self, msg, now, repeat):
+        return None
+
+    def _on_set_pilot(self, msg, now, repeat):
+        self.ctrl.set_pilot(msg.mode, msg.duty)
+        return None
+
+    def _on_lease(self, msg, now, repeat):
+        if not repeat:
+            self.ctrl.set_lease(msg.allow, msg.direction, msg.current_da, msg.expiry_ms, now)
+        return None
+
+    def _on_reset(self, msg, now, repeat):
+        if msg.what == m.RESET_CLEAR_FAULTS:
+            self.ctrl.clear_faults()
+        elif not repeat:
+            self.reboot_requested = True
+        return None
+
+    def _on_config(self, msg, now, repeat):
+        spec = m.CONFIG_KEYS.get(msg.key)
+        if spec is None:
+            return (m.NACK_BAD_KEY, 0)
+        if not (spec[1] <= msg.value <= spec[2]):
+            return (m.NACK_OUT_OF_RANGE, 1)
+        c = self.ctrl
+        if msg.key == m.CFG_LINK_TIMEOUT:
+            c.link_timeout_ms = msg.value
+        elif msg.key == m.CFG_SAFE_PILOT:
+            c.safe_pilot = msg.value
+        elif msg.key == m.CFG_TELEMETRY_PERIOD:
+            self.telemetry_ms = msg.value
+        return None
+
+    _HANDLERS = {
+        m.Heartbeat.TYPE: _on_heartbeat,
+        m.SetPilot.TYPE: _on_set_pilot,
+        m.PowerLease.TYPE: _on_lease,
+        m.Reset.TYPE: _on_reset,
+        m.SetConfig.TYPE: _on_config,
+    }

@@ -1,0 +1,367 @@
+"""Link message catalogue, version 1: the one definition the firmware and the host share.
+
+A payload is ``type (u8) | seq (u16 LE) | body``. Each class below fixes its type id,
+its body layout (a little-endian struct format) and each field's valid range. Ids are
+stable: a new message gets a new id, a changed layout gets a new protocol version.
+`docs/link.md` is generated from this table (``python -m tools.linkdoc``) and a test
+checks that the committed document matches.
+
+Host -> firmware ids are 0x01-0x3F, firmware -> host ids 0x80-0xBF.
+"""
+
+import struct
+
+from firmware.compat import const
+
+PROTOCOL_VERSION = const(1)
+HEADER = "<BH"
+HEADER_SIZE = const(3)
+
+# Nack reasons
+NACK_BAD_LENGTH = const(1)  # body shorter or longer than the type's layout
+NACK_UNKNOWN_TYPE = const(2)
+NACK_OUT_OF_RANGE = const(3)  # a field outside its range; `field` says which
+NACK_BAD_KEY = const(4)  # SetConfig key unknown
+NACK_VERSION = const(5)  # no common protocol version
+NACK_NO_HELLO = const(6)  # command before a successful Hello
+NACK_BAD_STATE = const(7)  # valid command the firmware cannot take now (see `field`)
+NACK_NAMES = {
+    NACK_BAD_LENGTH: "bad-length",
+    NACK_UNKNOWN_TYPE: "unknown-type",
+    NACK_OUT_OF_RANGE: "out-of-range",
+    NACK_BAD_KEY: "bad-key",
+    NACK_VERSION: "version",
+    NACK_NO_HELLO: "no-hello",
+    NACK_BAD_STATE: "bad-state",
+}
+
+# pilot modes (SetPilot.mode, Status.pilot_mode)
+PILOT_PWM = const(0)  # oscillating at 1 kHz with `duty`
+PILOT_X1 = const(1)  # constant +12 V: not available for charging (IEC 61851-1 "x1")
+PILOT_F = const(2)  # constant -12 V: state F, EVSE not available
+PILOT_NAMES = ("pwm", "x1", "F")
+
+# CP states as the firmware classifies them
+CP_UNKNOWN = const(0)
+CP_A = const(1)
+CP_B = const(2)
+CP_C = const(3)
+CP_D = const(4)
+CP_E = const(5)
+CP_F = const(6)
+CP_NAMES = ("?", "A", "B", "C", "D", "E", "F")
+
+# SetConfig keys: (name, min, max)
+CONFIG_KEYS = {
+    1: ("link_timeout_ms", 200, 2000),
+    2: ("safe_pilot", PILOT_X1, PILOT_F),
+    3: ("telemetry_period_ms", 50, 10000),
+}
+CFG_LINK_TIMEOUT = const(1)
+CFG_SAFE_PILOT = const(2)
+CFG_TELEMETRY_PERIOD = const(3)
+
+# Reset.what
+RESET_CLEAR_FAULTS = const(1)  # clear the fail-safe and every manually clearable latch
+RESET_REBOOT = const(2)
+
+_U8 = (0, 0xFF)
+_U16 = (0, 0xFFFF)
+_U32 = (0, 0xFFFFFFFF)
+_I16 = (-0x8000, 0x7FFF)
+_I32 = (-0x80000000, 0x7FFFFFFF)
+_BOOL = (0, 1)
+_TEXT = None  # bytes field, no numeric range
+
+
+class LinkDecodeError(ValueError):
+    """A payload that is not a valid message; `reason` is the Nack reason to send."""
+
+    def __init__(self, reason, msg_type=0, seq=0, field=0xFF, text=""):
+        super().__init__(text or NACK_NAMES.get(reason, "?"))
+        self.reason = reason
+        self.msg_type = msg_type
+        self.seq = seq
+        self.field = field
+
+
+class Message:
+    TYPE = 0
+    FORMAT = "<"
+    FIELDS = ()
+    RANGES = ()
+
+    def __init__(self, *args, **kwargs):
+        names = self.FIELDS
+        if len(args) > len(names):
+            raise TypeError("%s takes %d fields" % (type(self).__name__, len(names)))
+        for i in range(len(names)):
+            name = names[i]
+            if i < len(args):
+                value = args[i]
+            elif name in kwargs:
+                value = kwargs.pop(name)
+            else:
+                raise TypeError("%s needs field %s" % (type(self).__name__, name))
+            setattr(self, name, value)
+        for name in kwargs:
+            raise TypeError("%s has no field %s" % (type(self).__name__, name))
+
+    def values(self):
+        return tuple(getattr(self, n) for n in self.FIELDS)
+
+    def out_of_range(self):
+        """Index of the first field outside its range, or -1."""
+        ranges = self.RANGES
+        for i in range(len(ranges)):
+            r = ranges[i]
+            if r is None:
+                continue
+            v = getattr(self, self.FIELDS[i])
+            if not (r[0] <= v <= r[1]):
+                return i
+        return -1
+
+    def encode(self, seq, check=True):
+        """Header + body. check=False lets tests and fuzzers build out-of-range frames."""
+        i = self.out_of_range() if check else -1
+        if i >= 0:
+            raise ValueError("%s.%s out of range" % (type(self).__name__, self.FIELDS[i]))
+        return struct.pack(HEADER, self.TYPE, seq) + struct.pack(self.FORMAT, *self.values())
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.values() == other.values()
+
+    def __repr__(self):
+        parts = ["%s=%r" % (n, getattr(self, n)) for n in self.FIELDS]
+        return "%s(%s)" % (type(self).__name__, ", ".join(parts))
+
+
+# ---------------------------------------------------------------- host -> firmware
+
+
+class HostHello(Message):
+    """Opens the link: the range of protocol versions the host speaks."""
+
+    TYPE = 0x01
+    FORMAT = "<BB"
+    FIELDS = ("proto_min", "proto_max")
+    RANGES = ((1, 0xFF), (1, 0xFF))
+    proto_min: int
+    proto_max: int
+
+
+class Heartbeat(Message):
+    """Keeps the link alive; the firmware's fail-safe fires when these stop."""
+
+    TYPE = 0x02
+    FORMAT = "<I"
+    FIELDS = ("host_ms",)
+    RANGES = (_U32,)
+    host_ms: int
+
+
+class SetPilot(Message):
+    """Desired CP output. `duty` in 0.01 % (PWM mode: 5 %..96 %, IEC 61851-1 Annex A)."""
+
+    TYPE = 0x03
+    FORMAT = "<BH"
+    FIELDS = ("mode", "duty")
+    RANGES = ((PILOT_PWM, PILOT_F), (0, 10000))
+    mode: int
+    duty: int
+
+    def out_of_range(self):
+        i = Message.out_of_range(self)
+        if i < 0 and self.mode == PILOT_PWM and not (500 <= self.duty <= 9600):
+            return 1
+        return i
+
+
+class PowerLease(Message):
+    """Permission to close the contactors and the current limit, valid for `expiry_ms`.
+
+    A lease is never sticky: the host renews it before it expires, and an expired lease
+    opens the contactors and puts the pilot in the safe state. `direction` 1 (export)
+    is refused by the interlocks until grid sync is available.
+    """
+
+    TYPE = 0x04
+    FORMAT = "<BBHH"
+    FIELDS = ("allow", "direction", "current_da", "expiry_ms")
+    RANGES = (_BOOL, _BOOL, (0, 800), (50, 10000))
+    allow: int
+    direction: int
+    current_da: int
+    expiry_ms: int
+
+
+class Reset(Message):
+    TYPE = 0x05
+    FORMAT = "<B"
+    FIELDS = ("what",)
+    RANGES = ((RESET_CLEAR_FAULTS, RESET_REBOOT),)
+    what: int
+
+
+class SetConfig(Message):
+    """One configuration value; see CONFIG_KEYS for keys and their ranges."""
+
+    TYPE = 0x06
+    FORMAT = "<Bi"
+    FIELDS = ("key", "value")
+    RANGES = (_U8, _I32)
+    key: int
+    value: int
+
+
+# ---------------------------------------------------------------- firmware -> host
+
+
+class FirmwareHello(Message):
+    """Sent at boot and in answer to HostHello. `proto` is the version chosen."""
+
+    TYPE = 0x81
+    FORMAT = "<BBBB12sIB"
+    FIELDS = ("proto", "fw_major", "fw_minor", "fw_patch", "board", "capabilities", "reset_reason")
+    RANGES = (_U8, _U8, _U8, _U8, _TEXT, _U32, _U8)
+    proto: int
+    fw_major: int
+    fw_minor: int
+    fw_patch: int
+    board: bytes
+    capabilities: int
+    reset_reason: int
+
+
+class Status(Message):
+    """The firmware's whole state: sent after every Ack, on heartbeat and on change."""
+
+    TYPE = 0x82
+    FORMAT = "<BBHBHHIIIHBH"
+    FIELDS = (
+        "cp_state", "pilot_mode", "duty", "contactor", "lease_ms", "limit_da",
+        "faults", "latched", "refused", "last_seq", "safe_reason", "link_timeout_ms",
+    )
+    RANGES = (_U8, _U8, _U16, _BOOL, _U16, _U16, _U32, _U32, _U32, _U16, _U8, _U16)
+    cp_state: int
+    pilot_mode: int
+    duty: int
+    contactor: int
+    lease_ms: int
+    limit_da: int
+    faults: int
+    latched: int
+    refused: int
+    last_seq: int
+    safe_reason: int
+    link_timeout_ms: int
+
+
+class CpStateChanged(Message):
+    TYPE = 0x83
+    FORMAT = "<BBI"
+    FIELDS = ("old", "new", "at_ms")
+    RANGES = (_U8, _U8, _U32)
+    old: int
+    new: int
+    at_ms: int
+
+
+class ContactorChanged(Message):
+    """`reason` is the interlock bit (firmware.app.interlocks) that opened it, 0 on close."""
+
+    TYPE = 0x84
+    FORMAT = "<BBI"
+    FIELDS = ("closed", "reason", "at_ms")
+    RANGES = (_BOOL, _U8, _U32)
+    closed: int
+    reason: int
+    at_ms: int
+
+
+class Fault(Message):
+    """A fault raised. `detail_ms` is the fault's own measure (for a link timeout: the
+    time from the last good host frame to the safe state)."""
+
+    TYPE = 0x85
+    FORMAT = "<HIIII"
+    FIELDS = ("code", "active", "latched", "detail_ms", "at_ms")
+    RANGES = (_U16, _U32, _U32, _U32, _U32)
+    code: int
+    active: int
+    latched: int
+    detail_ms: int
+    at_ms: int
+
+
+class Telemetry(Message):
+    TYPE = 0x86
+    FORMAT = "<hhhhiHH"
+    FIELDS = ("cp_high_mv", "cp_low_mv", "temp_dc", "temp2_dc", "current_ma", "rx_dropped", "nacks")
+    RANGES = (_I16, _I16, _I16, _I16, _I32, _U16, _U16)
+    cp_high_mv: int
+    cp_low_mv: int
+    temp_dc: int
+    temp2_dc: int
+    current_ma: int
+    rx_dropped: int
+    nacks: int
+
+
+class Ack(Message):
+    TYPE = 0x87
+    FORMAT = "<BH"
+    FIELDS = ("acked_type", "acked_seq")
+    RANGES = (_U8, _U16)
+    acked_type: int
+    acked_seq: int
+
+
+class Nack(Message):
+    """`field` is the index of the offending field, 0xFF when none applies."""
+
+    TYPE = 0x88
+    FORMAT = "<BHBB"
+    FIELDS = ("acked_type", "acked_seq", "reason", "field")
+    RANGES = (_U8, _U16, _U8, _U8)
+    acked_type: int
+    acked_seq: int
+    reason: int
+    field: int
+
+
+CATALOGUE = (
+    HostHello, Heartbeat, SetPilot, PowerLease, Reset, SetConfig,
+    FirmwareHello, Status, CpStateChanged, ContactorChanged, Fault, Telemetry, Ack, Nack,
+)
+BY_TYPE = {}
+for _cls in CATALOGUE:
+    BY_TYPE[_cls.TYPE] = _cls
+_SIZES = {}
+for _cls in CATALOGUE:
+    _SIZES[_cls.TYPE] = struct.calcsize(_cls.FORMAT)
+
+
+def decode(payload):
+    """Payload -> (seq, message). Raises LinkDecodeError with the Nack reason."""
+    if len(payload) < HEADER_SIZE:
+        raise LinkDecodeError(NACK_BAD_LENGTH, text="payload shorter than the header")
+    msg_type, seq = struct.unpack_from(HEADER, payload, 0)
+    cls = BY_TYPE.get(msg_type)
+    if cls is None:
+        raise LinkDecodeError(NACK_UNKNOWN_TYPE, msg_type, seq, text="unknown type 0x%02x" % msg_type)
+    if len(payload) - HEADER_SIZE != _SIZES[msg_type]:
+        raise LinkDecodeError(
+            NACK_BAD_LENGTH, msg_type, seq,
+            text="%s body is %d bytes, expected %d"
+            % (cls.__name__, len(payload) - HEADER_SIZE, _SIZES[msg_type]),
+        )
+    msg = cls(*struct.unpack_from(cls.FORMAT, payload, HEADER_SIZE))
+    bad = msg.out_of_range()
+    if bad >= 0:
+        raise LinkDecodeError(
+            NACK_OUT_OF_RANGE, msg_type, seq, bad,
+            "%s.%s out of range" % (cls.__name__, cls.FIELDS[bad]),
+        )
+    return seq, msg

@@ -1,0 +1,87 @@
+"""Firmware entry point: board -> HAL -> controller and link -> asyncio loop.
+
+On a board, the deployed /main.py is `import firmware.main; firmware.main.run()` and
+the board module is deployed as /board.py. Under `v2gate simulate` the process runs
+`python -m firmware.main` or `micropython -m firmware.main` with V2GATE_BOARD=sim and
+the scenario's plant parameters in V2GATE_SIM (JSON).
+"""
+
+import asyncio
+import json
+import os
+import sys
+
+import boards
+from firmware.app.controller import Controller
+from firmware.app.linkserver import LinkServer
+from firmware.compat import sleep_ms, ticks_ms
+
+LINK_POLL_MS = 2
+
+
+def make_hal(board):
+    if board["port"] == "unix":
+        from firmware.hal.sim import SimHal, StdioUart
+
+        params = os.getenv("V2GATE_SIM")
+        return SimHal(board, json.loads(params) if params else None, StdioUart())
+    raise NotImplementedError(
+        "no HAL for port %r yet: this firmware build drives the sim board only" % board["port"]
+    )
+
+
+def board_name():
+    name = os.getenv("V2GATE_BOARD")
+    if name:
+        return name
+    try:
+        import board  # deployed beside main.py on a real board
+
+        return board.BOARD["name"]
+    except ImportError:
+        return "sim"
+
+
+async def control_task(ctrl, period_ms):
+    hal = ctrl.hal
+    while True:
+        ctrl.tick(ticks_ms())
+        hal.feed_wdt()  # fed only after a completed tick
+        await sleep_ms(period_ms)
+
+
+async def link_task(server, uart):
+    while True:
+        now = ticks_ms()
+        data = uart.read()
+        if data:
+            server.receive(data, now)
+        server.poll(now)
+        for chunk in server.data_to_send():
+            uart.write(chunk)
+        if server.reboot_requested:
+            server.ctrl.hal.reboot()
+        await sleep_ms(LINK_POLL_MS)
+
+
+async def amain():
+    board = boards.load(board_name())
+    hal = make_hal(board)
+    now = ticks_ms()
+    ctrl = Controller(hal, now, board["link_timeout_ms"])
+    name = board["name"].encode()
+    server = LinkServer(ctrl, name, hal.reset_reason(), now)
+    t = asyncio.create_task(control_task(ctrl, board["control_period_ms"]))
+    await link_task(server, hal.uart)
+    t.cancel()
+
+
+def run():
+    try:
+        asyncio.run(amain())
+    except OSError as e:  # the link went away (pty closed): nothing left to serve
+        sys.stderr.write("firmware: link closed: %s\n" % e)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,132 @@
+"""The physical world behind the sim board: CP circuit, EV, contactor, current.
+
+Runs on MicroPython and CPython alike. The EV is a small reactive model: it plugs
+in at `plug_ms`, closes S2 (state C) once it has seen a valid PWM for `react_ms`,
+draws current while the contactor is closed, opens S2 after `charge_ms` of charging,
+and unplugs `unplug_ms` after the contactor opened. Parameters come from the
+scenario as a dict (see DEFAULTS); faults are injected the same way.
+"""
+
+from firmware.app.pilot import current_for_duty
+from firmware.compat import ticks_diff
+from firmware.link import messages as m
+
+DEFAULTS = {
+    "plug_ms": 800,  # from boot
+    "react_ms": 300,  # EV sees valid PWM this long before it asks for power
+    "charge_ms": 3000,
+    "unplug_ms": 800,
+    "ev_max_da": 320,  # the EV's own limit (0.1 A)
+    "diode": True,  # the EV's CP diode is present
+    "weld": False,  # the contactor welds on the first opening
+    "contactor_ms": 20,  # mechanical delay of the auxiliary contact
+}
+
+# EV phases
+UNPLUGGED = 0
+CONNECTED = 1  # S2 open, waiting for PWM
+CHARGING = 2  # S2 closed
+DONE = 3  # S2 open again, waiting to unplug
+GONE = 4  # unplugged after the session
+
+
+class Plant:
+    def __init__(self, params=None, now=0):
+        p = dict(DEFAULTS)
+        if params:
+            p.update(params)
+        self.p = p
+        self.t0 = now
+        self.phase = UNPLUGGED
+        self.pilot_mode = m.PILOT_X1
+        self.duty = 10000
+        self.pwm_since = None
+        self.coil = False
+        self.coil_at = now
+        self.welded = False
+        self.current_ma = 0
+        self.charged_ms = 0
+        self.opened_at = None
+        self._last = now
+
+    # ---------------------------------------------------------------- EVSE side
+
+    def set_pilot(self, mode, duty):
+        self.pilot_mode = mode
+        self.duty = duty
+
+    def set_coil(self, on, now):
+        if on != self.coil:
+            if not on and self.p["weld"]:
+                self.welded = True
+            self.coil = on
+            self.coil_at = now
+
+    def feedback(self, now):
+        if self.welded:
+            return True
+        settled = ticks_diff(now, self.coil_at) >= self.p["contactor_ms"]
+        return self.coil if settled else not self.coil
+
+    def cp_levels(self):
+        """(high_mv, low_mv) of the pilot as the EVSE's sense circuit sees it."""
+        if self.pilot_mode == m.PILOT_F:
+            return -12000, -12000
+        if self.phase in (UNPLUGGED, GONE):
+            high = 12000
+        elif self.phase == CHARGING:
+            high = 6000
+        else:
+            high = 9000
+        if self.pilot_mode == m.PILOT_X1:
+            return high, high
+        low = -12000 if (self.p["diode"] or self.phase in (UNPLUGGED, GONE)) else -high
+        return high, low
+
+    def _pwm_valid(self):
+        return self.pilot_mode == m.PILOT_PWM and 800 <= self.duty <= 9700
+
+    # ---------------------------------------------------------------- time
+
+    def step(self, now):
+        dt = ticks_diff(now, self._last)
+        if dt <= 0:
+            return
+        self._last = now
+        p = self.p
+        elapsed = ticks_diff(now, self.t0)
+        if self.phase == UNPLUGGED and elapsed >= p["plug_ms"]:
+            self.phase = CONNECTED
+        if self.phase == CONNECTED:
+            if self._pwm_valid():
+                if self.pwm_since is None:
+                    self.pwm_since = now
+                elif ticks_diff(now, self.pwm_since) >= p["react_ms"]:
+                    self.phase = CHARGING
+            else:
+                self.pwm_since = None
+        elif self.phase == CHARGING:
+            if not self._pwm_valid():
+                self.phase = DONE  # the EVSE withdrew its offer: stop
+            elif self.current_ma > 0:
+                self.charged_ms += dt
+                if self.charged_ms >= p["charge_ms"]:
+                    self.phase = DONE
+        elif self.phase == DONE:
+            if self.feedback(now):
+                self.opened_at = None
+            elif self.opened_at is None:
+                self.opened_at = now
+            elif ticks_diff(now, self.opened_at) >= p["unplug_ms"]:
+                self.phase = GONE
+        self._update_current(now, dt)
+
+    def _update_current(self, now, dt):
+        target = 0
+        if self.phase == CHARGING and self.feedback(now) and self._pwm_valid():
+            target = min(current_for_duty(self.duty), self.p["ev_max_da"]) * 100
+        # no path, no current; otherwise the EV's charger ramps with a ~100 ms time constant
+        if target == 0 or dt >= 100:
+            self.current_ma = target
+        else:
+            self.current_ma += (target - self.current_ma) * dt // 100

@@ -1,0 +1,166 @@
+"""Thin asyncio driver for LinkClient over a serial port (pyserial).
+
+Works the same on /dev/ttyAMA0, a USB CDC port and a pty. The port is read through
+the event loop's reader callback (pyserial's fd, non-blocking), timers come from
+LinkClient.get_timer(). When the port disappears (USB unplugged, pty closed) the
+driver reports LinkDown and reopens it every `reopen_s` until it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import serial
+
+from firmware.link import messages as m
+from host.link import events as ev
+from host.link.protocol import LinkClient
+
+
+class CommandError(Exception):
+    def __init__(self, event: ev.CommandRejected | ev.CommandTimedOut) -> None:
+        if isinstance(event, ev.CommandRejected):
+            text = f"{type(event.command).__name__} rejected: {event.describe()}"
+        else:
+            text = f"{type(event.command).__name__} unanswered after {event.attempts} attempts"
+        super().__init__(text)
+        self.event = event
+
+
+class LinkDriver:
+    def __init__(self, port: str, baudrate: int = 115200, client: LinkClient | None = None,
+                 reopen_s: float = 0.5) -> None:
+        self.port = port
+        self.baudrate = baudrate
+        self.client = client or LinkClient()
+        self.reopen_s = reopen_s
+        self.events: asyncio.Queue[ev.Event] = asyncio.Queue()
+        self._serial: serial.Serial | None = None
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiters: dict[int, asyncio.Future[ev.Event]] = {}
+        self._up = asyncio.Event()
+        self._closed = False
+        self._reopen_task: asyncio.Task[None] | None = None
+
+    def _now(self) -> float:
+        return self._loop.time()
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def open(self, timeout: float = 5.0) -> ev.LinkUp:
+        """Open the port, say Hello, and wait for the firmware's Hello."""
+        self._open_port()
+        await asyncio.wait_for(self._up.wait(), timeout)
+        assert self.client.hello is not None
+        return ev.LinkUp(self.client.hello)
+
+    def _open_port(self) -> None:
+        s = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=1, exclusive=False)
+        self._serial = s
+        self._loop.add_reader(s.fileno(), self._on_readable)
+        self.client.connect(self._now())
+        self._pump()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._reopen_task:
+            self._reopen_task.cancel()
+        self._drop_port()
+
+    def _drop_port(self) -> None:
+        s, self._serial = self._serial, None
+        if s is not None:
+            with contextlib.suppress(ValueError, OSError):
+                self._loop.remove_reader(s.fileno())
+            with contextlib.suppress(OSError, serial.SerialException):
+                s.close()
+
+    def _port_lost(self, why: str) -> None:
+        self._drop_port()
+        self._up.clear()
+        self.client.lost(why)
+        self._pump()
+        if not self._closed and (self._reopen_task is None or self._reopen_task.done()):
+            self._reopen_task = self._loop.create_task(self._reopen())
+
+    async def _reopen(self) -> None:
+        while not self._closed and self._serial is None:
+            await asyncio.sleep(self.reopen_s)
+            try:
+                self._open_port()
+            except (OSError, serial.SerialException):
+                continue
+
+    # ------------------------------------------------------------ I/O
+
+    def _on_readable(self) -> None:
+        assert self._serial is not None
+        try:
+            data = self._serial.read(4096)
+        except (OSError, serial.SerialException) as e:
+            self._port_lost(f"port {self.port} lost: {e}")
+            return
+        if not data:  # readable with no data: the other end hung up
+            self._port_lost(f"port {self.port} closed")
+            return
+        self.client.receive(data, self._now())
+        self._pump()
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.client.handle_timer(self._now())
+        self._pump()
+
+    def _pump(self) -> None:
+        c = self.client
+        out = c.data_to_send()
+        if out and self._serial is not None:
+            try:
+                self._serial.write(b"".join(out))
+            except (OSError, serial.SerialException) as e:
+                self._port_lost(f"port {self.port} write failed: {e}")
+                return
+        while (event := c.next_event()) is not None:
+            self._dispatch(event)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        when = c.get_timer()
+        if when is not None:
+            self._timer = self._loop.call_at(when, self._on_timer)
+
+    def _dispatch(self, event: ev.Event) -> None:
+        if isinstance(event, ev.LinkUp):
+            self._up.set()
+        elif isinstance(event, ev.LinkDown):
+            self._up.clear()
+            for fut in self._waiters.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError(event.reason))
+            self._waiters.clear()
+        elif isinstance(event, (ev.CommandAcked, ev.CommandRejected, ev.CommandTimedOut)):
+            fut = self._waiters.pop(event.seq, None)
+            if fut is not None and not fut.done():
+                fut.set_result(event)
+        self.events.put_nowait(event)
+
+    # ------------------------------------------------------------ commands
+
+    async def command(self, msg: m.Message) -> ev.CommandAcked:
+        """Send a command and wait for its Ack; CommandError on Nack or no answer."""
+        if self._serial is None:
+            raise ConnectionError(f"port {self.port} is not open")
+        seq = self.client.send(msg, self._now())
+        fut: asyncio.Future[ev.Event] = self._loop.create_future()
+        self._waiters[seq] = fut
+        self._pump()
+        result = await fut
+        if isinstance(result, ev.CommandAcked):
+            return result
+        assert isinstance(result, (ev.CommandRejected, ev.CommandTimedOut))
+        raise CommandError(result)
+
+    async def wait_up(self) -> None:
+        await self._up.wait()
