@@ -15,22 +15,29 @@ def encode(data):
     code_at = 0  # where the current block's length byte goes
     code = 1
     o = 1
+    after_full = False  # the open block only exists because the previous one was full
     for b in data:
         if b == 0:
             out[code_at] = code
             code_at = o
             o += 1
             code = 1
+            after_full = False
         else:
             out[o] = b
             o += 1
             code += 1
+            after_full = False
             if code == 0xFF:  # a full 254-byte block has no implied zero after it
                 out[code_at] = code
                 code_at = o
                 o += 1
                 code = 1
-    out[code_at] = code
+                after_full = True
+    if after_full:
+        o -= 1  # data ended exactly at a full block: no empty block after it
+    else:
+        out[code_at] = code
     return bytes(out[:o])
 
 

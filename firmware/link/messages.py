@@ -357,7 +357,10 @@ def decode(payload):
             text="%s body is %d bytes, expected %d"
             % (cls.__name__, len(payload) - HEADER_SIZE, _SIZES[msg_type]),
         )
-    msg = cls(*struct.unpack_from(cls.FORMAT, payload, HEADER_SIZE))
+    values = struct.unpack_from(cls.FORMAT, payload, HEADER_SIZE)
+    if _TEXT in cls.RANGES:  # fixed-width text is NUL-padded on the wire
+        values = tuple(v.rstrip(b"\0") if isinstance(v, bytes) else v for v in values)
+    msg = cls(*values)
     bad = msg.out_of_range()
     if bad >= 0:
         raise LinkDecodeError(

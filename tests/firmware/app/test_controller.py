@@ -1,0 +1,182 @@
+# firmware-vm
+"""The controller's interlocks, fail-safe and contactor checks, driven tick by tick."""
+
+from firmware.app import faults, interlocks
+from firmware.app.controller import Controller
+from firmware.link import messages as m
+from tests.firmware.vmcheck import FakeHal
+
+TICK = 10
+
+
+class Bench:
+    def __init__(self, link_timeout_ms=500):
+        self.hal = FakeHal()
+        self.now = 1000
+        self.c = Controller(self.hal, self.now, link_timeout_ms)
+        self.c.host_alive(self.now)
+
+    def run(self, ms, alive=True):
+        end = self.now + ms
+        while self.now < end:
+            self.now += TICK
+            if alive:
+                self.c.host_alive(self.now)
+            self.c.tick(self.now)
+
+    def charging(self):
+        """EV in C with PWM and a lease: the contactor closes."""
+        self.c.set_pilot(m.PILOT_PWM, 2666)
+        self.hal.set_cp(6000)
+        self.c.set_lease(1, 0, 160, 1000, self.now)
+        self.run(20)
+        assert self.c.contactor == 1, interlocks.names(self.c.refused)
+
+
+def test_boot_offers_nothing_and_stays_open():
+    b = Bench()
+    b.run(50)
+    assert b.hal.pilot == (m.PILOT_X1, 10000)
+    assert b.c.contactor == 0 and not b.hal.coil
+
+
+def test_closes_only_with_every_interlock():
+    b = Bench()
+    b.hal.set_cp(6000)
+    b.run(30)
+    assert b.c.contactor == 0
+    assert b.c.refused & interlocks.NO_LEASE and b.c.refused & interlocks.PILOT_NOT_PWM
+    b.c.set_pilot(m.PILOT_PWM, 2666)
+    b.run(30)
+    assert b.c.contactor == 0 and b.c.refused == interlocks.NO_LEASE
+    b.c.set_lease(1, 0, 160, 1000, b.now)
+    b.run(TICK)
+    assert b.c.contactor == 1 and b.hal.coil
+
+
+def test_opens_within_one_tick_on_b():
+    b = Bench()
+    b.charging()
+    b.hal.set_cp(9000)
+    b.run(TICK)
+    assert b.c.contactor == 0 and not b.hal.coil
+
+
+def test_link_timeout_fails_safe_by_itself():
+    b = Bench(link_timeout_ms=500)
+    b.charging()
+    last = b.now
+    b.run(490, alive=False)
+    assert b.c.contactor == 1  # not yet
+    b.run(20, alive=False)
+    assert b.c.contactor == 0 and not b.hal.coil
+    assert b.hal.pilot == (m.PILOT_F, 10000)
+    assert b.c.latched & faults.LINK_TIMEOUT
+    assert b.c.safe_reason() == 10
+    # the detail is the silence when it fired: within one tick of the timeout
+    rec = None
+    while True:
+        r = b.c.events.pop()
+        if r is None:
+            break
+        if r[0] == 3 and r[1] == faults.LINK_TIMEOUT:
+            rec = r
+    assert rec is not None and 500 <= rec[2] <= 500 + TICK and rec[3] - last <= 500 + TICK
+
+
+def test_safe_pilot_x1_configurable():
+    b = Bench()
+    b.c.safe_pilot = m.PILOT_X1
+    b.charging()
+    b.run(600, alive=False)
+    assert b.hal.pilot == (m.PILOT_X1, 10000)
+
+
+def test_failsafe_holds_until_reset_and_needs_a_fresh_lease():
+    b = Bench()
+    b.charging()
+    b.run(600, alive=False)
+    b.run(50)  # host is back
+    assert b.c.contactor == 0 and b.hal.pilot[0] == m.PILOT_F  # still safe
+    b.c.clear_faults()
+    b.run(20)
+    assert b.c.latched == 0 and b.hal.pilot == (m.PILOT_PWM, 2666)
+    assert b.c.contactor == 0 and b.c.refused == interlocks.NO_LEASE
+
+
+def test_lease_expiry_opens_and_fails_safe():
+    b = Bench()
+    b.charging()
+    b.run(1000)
+    assert b.c.contactor == 0
+    assert b.c.latched & faults.LEASE_EXPIRED and b.hal.pilot[0] == m.PILOT_F
+
+
+def test_renewed_lease_keeps_closed():
+    b = Bench()
+    b.charging()
+    for _ in range(8):
+        b.c.set_lease(1, 0, 160, 1000, b.now)
+        b.run(250)
+    assert b.c.contactor == 1 and b.c.latched == 0
+
+
+def test_no_feedback_latches():
+    b = Bench()
+    b.c.set_pilot(m.PILOT_PWM, 2666)
+    b.hal.set_cp(6000)
+    b.c.set_lease(1, 0, 160, 1000, b.now)
+    b.hal.set_contactor = lambda on: setattr(b.hal, "coil", bool(on))  # aux contact broken
+    b.run(130)
+    assert b.c.contactor == 0 and b.c.latched & faults.CONTACTOR_NO_FEEDBACK
+
+
+def test_weld_blocks_every_later_close():
+    b = Bench()
+    b.charging()
+    b.hal.weld = True
+    b.hal.set_cp(9000)
+    b.run(150)
+    assert b.c.latched & faults.CONTACTOR_WELD
+    b.hal.set_cp(6000)
+    b.c.set_lease(1, 0, 160, 1000, b.now)
+    b.c.clear_faults()  # still welded: the latch stays
+    b.run(100)
+    assert b.c.latched & faults.CONTACTOR_WELD and b.c.contactor == 0
+
+
+def test_export_refused_without_grid_sync():
+    b = Bench()
+    b.c.set_pilot(m.PILOT_PWM, 2666)
+    b.hal.set_cp(6000)
+    b.c.set_lease(1, 1, 160, 1000, b.now)
+    b.run(50)
+    assert b.c.contactor == 0 and b.c.refused == interlocks.EXPORT_UNAVAILABLE
+
+
+def test_missing_diode_refuses_close():
+    b = Bench()
+    b.c.set_pilot(m.PILOT_PWM, 2666)
+    b.hal.set_cp(6000, low=-6000)
+    b.c.set_lease(1, 0, 160, 1000, b.now)
+    b.run(50)
+    assert b.c.contactor == 0 and b.c.faults & faults.DIODE
+    b.hal.set_cp(12000)  # unplug: the diode fault clears by itself
+    b.run(20)
+    assert not b.c.latched & faults.DIODE
+
+
+def test_state_e_raises_cp_error_and_opens():
+    b = Bench()
+    b.charging()
+    b.hal.set_cp(0)
+    b.run(TICK)
+    assert b.c.contactor == 0 and b.c.faults & faults.CP_ERROR
+
+
+def test_unknown_cp_level_keeps_last_state():
+    b = Bench()
+    b.charging()
+    b.hal.set_cp(7500)  # between B and C bands: no decision on noise
+    b.run(30)
+    assert b.c.cp == m.CP_C and b.c.contactor == 1
