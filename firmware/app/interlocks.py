@@ -6,7 +6,6 @@ The word goes to the host in Status.refused, and the lowest set bit is the reaso
 in ContactorChanged when the firmware opens on its own.
 """
 
-from firmware.app import faults
 from firmware.compat import const
 from firmware.link import messages as m
 

@@ -143,6 +143,7 @@ class LinkServer:
         self.hello_done = True
         self.ctrl.host_alive(now)
         self._send(self._hello())
+        self._send(m.Ack(msg.TYPE, seq))  # ties this Hello to the host's (a boot Hello is unasked)
         if self.failsafe_report is not None and self.ctrl.safe_reason():
             self._send(self.failsafe_report)  # tell the (new) host why we are safe
         self._send(self.status(now))

@@ -136,9 +136,9 @@ class LinkDriver:
             self._up.set()
         elif isinstance(event, ev.LinkDown):
             self._up.clear()
-            for fut in self._waiters.values():
-                if not fut.done():
-                    fut.set_exception(ConnectionError(event.reason))
+            for waiter in self._waiters.values():
+                if not waiter.done():
+                    waiter.set_exception(ConnectionError(event.reason))
             self._waiters.clear()
         elif isinstance(event, (ev.CommandAcked, ev.CommandRejected, ev.CommandTimedOut)):
             fut = self._waiters.pop(event.seq, None)

@@ -66,6 +66,13 @@ class LinkClient:
 
     def connect(self, now: float) -> int:
         self._last_rx = now
+        return self._say_hello(now)
+
+    def _say_hello(self, now: float) -> int:
+        """Send HostHello unless one is already waiting for its answer."""
+        for p in self._pending.values():
+            if p.command.TYPE == m.HostHello.TYPE:
+                return p.seq  # one Hello at a time
         return self.send(m.HostHello(m.PROTOCOL_VERSION, m.PROTOCOL_VERSION), now)
 
     def send(self, command: m.Message, now: float) -> int:
@@ -133,20 +140,22 @@ class LinkClient:
 
     def _on_message(self, seq: int, msg: m.Message, now: float) -> None:
         if isinstance(msg, m.FirmwareHello):
-            answered = self._answer(m.HostHello.TYPE, None)
-            if answered is None:
-                # unsolicited: the firmware (re)booted; say Hello again
-                self.hello = msg
+            self.hello = msg
+            if self.connected or not self._hello_pending():
+                # unasked: the firmware (re)booted; the link must be opened again
                 self.connected = False
                 self._next_heartbeat = None
-                self.send(m.HostHello(m.PROTOCOL_VERSION, m.PROTOCOL_VERSION), now)
+                self._say_hello(now)
                 self._events.append(ev.FirmwareReported(seq, msg))
-                return
-            self.hello = msg
-            self.connected = True
-            self._next_heartbeat = now + self.heartbeat_s
-            self._events.append(ev.LinkUp(msg))
-        elif isinstance(msg, m.Ack):
+            return
+        if isinstance(msg, m.Ack) and msg.acked_type == m.HostHello.TYPE:
+            p = self._pending.pop(msg.acked_seq, None)
+            if p is not None and self.hello is not None:
+                self.connected = True
+                self._next_heartbeat = now + self.heartbeat_s
+                self._events.append(ev.LinkUp(self.hello))
+            return
+        if isinstance(msg, m.Ack):
             p = self._pending.pop(msg.acked_seq, None)
             if p is not None and p.command.TYPE == msg.acked_type:
                 self._events.append(ev.CommandAcked(p.seq, p.command))
@@ -161,9 +170,5 @@ class LinkClient:
                 self.status = msg
             self._events.append(ev.FirmwareReported(seq, msg))
 
-    def _answer(self, msg_type: int, seq: int | None) -> _Pending | None:
-        """Take the pending command of this type (Hello is answered by FirmwareHello)."""
-        for p in list(self._pending.values()):
-            if p.command.TYPE == msg_type and (seq is None or p.seq == seq):
-                return self._pending.pop(p.seq)
-        return None
+    def _hello_pending(self) -> bool:
+        return any(p.command.TYPE == m.HostHello.TYPE for p in self._pending.values())

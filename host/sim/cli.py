@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable
 from typing import Any
 
 from host.sim import processes
@@ -40,13 +41,17 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"scenario {args.scenario}: firmware on {runtime}, host on CPython, linked by a pty")
     scenario, _ = SCENARIOS[args.scenario]
-    summary = asyncio.run(scenario(runtime))
+    summary: dict[str, Any] = asyncio.run(_await(scenario(runtime)))
     summary = {"scenario": args.scenario, "firmware_runtime": runtime, **summary}
     if args.json:
         print(json.dumps(summary, indent=2), flush=True)
     else:
         print_timeline(summary)
     return 0 if summary["result"] == "pass" else 1
+
+
+async def _await(job: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    return await job
 
 
 def print_timeline(s: dict[str, Any]) -> None:

@@ -48,6 +48,7 @@ def test_hello_answers_with_firmware_hello_and_status():
     fw = Fw()
     out = fw.hello()
     assert isinstance(out[0], m.FirmwareHello) and out[0].board == b"test"
+    assert out[1] == m.Ack(m.HostHello.TYPE, 1)
     assert isinstance(out[-1], m.Status)
 
 
@@ -152,12 +153,12 @@ def test_failsafe_reason_is_reported_after_the_host_comes_back():
     assert faults_sent and faults_sent[0].code == 10  # sent into the void at the time
     out = fw.hello()
     kinds = [type(x) for x in out]
-    assert kinds[:3] == [m.FirmwareHello, m.Fault, m.Status]
-    assert out[1].code == 10 and 500 <= out[1].detail_ms <= 510
-    assert out[2].safe_reason == 10
+    assert kinds[:4] == [m.FirmwareHello, m.Ack, m.Fault, m.Status]
+    assert out[2].code == 10 and 500 <= out[2].detail_ms <= 510
+    assert out[3].safe_reason == 10
     fw.send(m.Reset(m.RESET_CLEAR_FAULTS), 2)
     assert fw.c.safe_reason() == 0
-    assert [type(x) for x in fw.hello()] == [m.FirmwareHello, m.Status]
+    assert [type(x) for x in fw.hello()] == [m.FirmwareHello, m.Ack, m.Status]
 
 
 def test_reboot_request():

@@ -1,0 +1,159 @@
+"""LinkClient (host) against LinkServer + Controller (firmware) with fake time."""
+
+from __future__ import annotations
+
+from firmware.app.controller import Controller
+from firmware.app.linkserver import LinkServer
+from firmware.link import frame
+from firmware.link import messages as m
+from host.link import events as ev
+from host.link.protocol import LinkClient, LocalProtocolError, _Pending
+from tests.firmware.vmcheck import FakeHal
+
+
+class Pair:
+    """Our host client and our firmware, wired back to back (h11's roundtrip idea)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.hal = FakeHal()
+        self.ctrl = Controller(self.hal, 0)
+        self.fw = LinkServer(self.ctrl, b"pair", 1, 0)
+        self.host = LinkClient()
+        self.drop_to_fw = 0  # frames to lose host -> firmware
+        self.events: list[ev.Event] = []
+
+    def ms(self) -> int:
+        return int(self.t * 1000)
+
+    def pump(self) -> None:
+        for _ in range(10):
+            moved = False
+            for chunk in self.host.data_to_send():
+                moved = True
+                if self.drop_to_fw:
+                    self.drop_to_fw -= 1
+                    continue
+                self.fw.receive(chunk, self.ms())
+            self.fw.poll(self.ms())
+            for chunk in self.fw.data_to_send():
+                moved = True
+                self.host.receive(chunk, self.t)
+            while (e := self.host.next_event()) is not None:
+                self.events.append(e)
+            if not moved:
+                return
+
+    def advance(self, seconds: float, step: float = 0.01) -> None:
+        end = self.t + seconds
+        while self.t < end - 1e-9:
+            self.t = round(self.t + step, 6)
+            self.ctrl.tick(self.ms())
+            timer = self.host.get_timer()
+            if timer is not None and timer <= self.t:
+                self.host.handle_timer(self.t)
+            self.pump()
+
+    def of(self, kind: type) -> list:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def connected() -> Pair:
+    p = Pair()
+    p.host.connect(p.t)
+    p.pump()  # the firmware's boot Hello crosses our HostHello; one LinkUp results
+    assert len(p.of(ev.LinkUp)) == 1
+    return p
+
+
+def test_hello_brings_link_up() -> None:
+    p = connected()
+    up = p.of(ev.LinkUp)[0]
+    assert up.board == "pair" and up.hello.proto == m.PROTOCOL_VERSION
+    assert p.host.status is not None
+
+
+def test_heartbeats_keep_the_firmware_out_of_failsafe() -> None:
+    p = connected()
+    p.advance(3.0)
+    assert p.ctrl.latched == 0
+    assert not p.of(ev.LinkDown)
+
+
+def test_host_silence_puts_firmware_in_failsafe() -> None:
+    p = connected()
+    p.host.lost("test: host stops talking")
+    p.advance(0.6)
+    assert p.ctrl.safe_reason() == 10 and p.hal.pilot[0] == m.PILOT_F
+
+
+def test_command_acked() -> None:
+    p = connected()
+    seq = p.host.send(m.SetPilot(m.PILOT_PWM, 2666), p.t)
+    p.pump()
+    assert p.of(ev.CommandAcked)[-1].seq == seq
+    assert p.host.status is not None and p.host.status.duty == 2666
+
+
+def test_lost_command_is_retransmitted_with_same_seq() -> None:
+    p = connected()
+    p.drop_to_fw = 1
+    seq = p.host.send(m.SetPilot(m.PILOT_PWM, 2666), p.t)
+    p.pump()
+    assert not p.of(ev.CommandAcked)
+    p.advance(0.1)
+    acked = p.of(ev.CommandAcked)
+    assert acked and acked[-1].seq == seq and p.ctrl.want_duty == 2666
+
+
+def test_unanswered_command_times_out_after_bounded_retries() -> None:
+    p = connected()
+    p.drop_to_fw = 1000
+    p.host.send(m.SetPilot(m.PILOT_PWM, 2666), p.t)
+    p.advance(0.5)
+    out = p.of(ev.CommandTimedOut)
+    assert len(out) == 1 and out[0].attempts == p.host.retries + 1
+
+
+def test_nack_becomes_rejection_with_field() -> None:
+    p = connected()
+    # the client encodes with range checks, so smuggle an out-of-range command in
+    bad = m.PowerLease(1, 0, 160, 0)
+    seq = 41
+    p.host._pending[seq] = _Pending(seq, bad, b"", p.t + 1, 1)
+    p.fw.receive(frame.pack(bad.encode(seq, check=False)), p.ms())
+    p.pump()
+    rej = p.of(ev.CommandRejected)
+    assert rej and rej[0].reason == m.NACK_OUT_OF_RANGE
+    assert rej[0].describe() == "out-of-range (PowerLease.expiry_ms)"
+
+
+def test_firmware_silence_declares_link_down() -> None:
+    p = connected()
+    p.fw.poll = lambda now: None  # type: ignore[method-assign]
+    p.fw.data_to_send = lambda: []  # type: ignore[method-assign]
+    p.advance(2.0)
+    assert p.of(ev.LinkDown)
+
+
+def test_firmware_reboot_triggers_new_hello() -> None:
+    p = connected()
+    p.fw = LinkServer(p.ctrl, b"pair", 2, p.ms())  # a rebooted firmware says Hello unasked
+    p.pump()
+    assert len(p.of(ev.LinkUp)) == 2
+
+
+def test_client_refuses_firmware_messages() -> None:
+    p = connected()
+    try:
+        p.host.send(m.Status(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), p.t)
+    except LocalProtocolError:
+        return
+    raise AssertionError("sent a firmware->host message")
+
+
+def test_random_bytes_from_the_port_are_ignored() -> None:
+    p = connected()
+    p.host.receive(b"\x00\x17\x42garbage\x00" + bytes(range(256)), p.t)
+    p.pump()
+    assert p.host.connected
