@@ -4,25 +4,82 @@ Used by the firmware at boot (pins, calibration, timings) and by host tools
 (port, mpy-cross architecture). `load(name)` validates the definition and raises
 BoardError naming the field when it is wrong, so a bad board file stops boot with a
 message instead of driving the wrong pin.
+
+Fields (see boards/sim.py for a complete example):
+  name, port (rp2/esp32/stm32/unix), march (mpy-cross -march, None for unix)
+  uart {id, baud, tx?, rx?}       the host link
+  pins {role: pin}                 cp_pwm, cp_sense_adc, contactor_drive, contactor_feedback,
+                                   rcd_fault, rcd_test, estop, ntc0_adc, ntc1_adc, status_led
+                                   (None where the board has no such pin; no pin twice)
+  cp_cal (num, den, offset_mv)     pilot sense: mv = counts * num // den + offset_mv
+  adc_bits                         resolution the HAL reports counts in
+  ntc {channels, beta, r25, r_series, adc_max}   NTC divider (NTC to ground, r_series to Vref)
+  thermal {limit_dc, start_pct, hysteresis_dc}  rated limit (0.1 C), derating start (% of limit)
+  contactor {feedback_ms, hold_pct}             aux contact must follow within feedback_ms
+  rcd {present, self_test, no_reclose}          no_reclose: region forbids automatic reclose
+  region                          ISO 3166 alpha-2, for the RCD reclose rule
+  wdt_ms, link_timeout_ms, control_period_ms, pwm_change_ms, debounce_ms
 """
 
-REQUIRED = ("name", "port", "march", "uart", "pins", "link_timeout_ms", "control_period_ms")
+REQUIRED = (
+    "name", "port", "march", "uart", "pins", "cp_cal", "adc_bits", "ntc", "thermal",
+    "contactor", "rcd", "region", "wdt_ms", "link_timeout_ms", "control_period_ms",
+    "pwm_change_ms", "debounce_ms",
+)
 PORTS = ("rp2", "esp32", "stm32", "unix")
+PIN_ROLES = (
+    "cp_pwm", "cp_sense_adc", "contactor_drive", "contactor_feedback", "rcd_fault", "rcd_test",
+    "estop", "ntc0_adc", "ntc1_adc", "status_led",
+)
+# field: (min, max) for the integers
+RANGES = {
+    "adc_bits": (8, 16),
+    "wdt_ms": (1000, 8000),  # ESP32 and RP2040 WDTs cannot go below ~1 s
+    "link_timeout_ms": (200, 2000),
+    "control_period_ms": (1, 50),
+    "pwm_change_ms": (0, 10000),
+    "debounce_ms": (0, 500),
+    "ntc.channels": (0, 2),
+    "ntc.beta": (1000, 10000),
+    "ntc.r25": (100, 1000000),
+    "ntc.r_series": (100, 1000000),
+    "ntc.adc_max": (255, 65535),
+    "thermal.limit_dc": (300, 1500),
+    "thermal.start_pct": (50, 99),
+    "thermal.hysteresis_dc": (0, 200),
+    "contactor.feedback_ms": (10, 1000),
+    "contactor.hold_pct": (0, 100),
+}
 
 
 class BoardError(ValueError):
     pass
 
 
+def _get(board, path):
+    node = board
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise BoardError("board %s: missing field '%s'" % (board.get("name", "?"), path))
+        node = node[part]
+    return node
+
+
 def validate(board):
+    name = board.get("name", "?")
     for key in REQUIRED:
         if key not in board:
-            raise BoardError("board %s: missing field '%s'" % (board.get("name", "?"), key))
-    name = board["name"]
+            raise BoardError("board %s: missing field '%s'" % (name, key))
     if board["port"] not in PORTS:
         raise BoardError("board %s: field 'port' is %r, not one of %s" % (name, board["port"], PORTS))
+    if board["port"] != "unix" and not board["march"]:
+        raise BoardError("board %s: field 'march' is needed for port %s" % (name, board["port"]))
+    pins = board["pins"]
     seen = {}
-    for role, pin in board["pins"].items():
+    for role in pins:
+        if role not in PIN_ROLES:
+            raise BoardError("board %s: unknown pin role 'pins.%s'" % (name, role))
+        pin = pins[role]
         if pin is None:
             continue
         if pin in seen:
@@ -30,12 +87,20 @@ def validate(board):
                 "board %s: pin %r used twice ('pins.%s' and 'pins.%s')" % (name, pin, seen[pin], role)
             )
         seen[pin] = role
-    t = board["link_timeout_ms"]
-    if not (200 <= t <= 2000):
-        raise BoardError("board %s: field 'link_timeout_ms' is %d, allowed 200..2000" % (name, t))
-    p = board["control_period_ms"]
-    if not (1 <= p <= 50):
-        raise BoardError("board %s: field 'control_period_ms' is %d, allowed 1..50" % (name, p))
+    if board["port"] != "unix":
+        for role in PIN_ROLES[:4]:
+            if pins.get(role) is None:
+                raise BoardError("board %s: missing field 'pins.%s'" % (name, role))
+    for path in RANGES:
+        lo, hi = RANGES[path]
+        v = _get(board, path)
+        if not isinstance(v, int) or not (lo <= v <= hi):
+            raise BoardError("board %s: field '%s' is %r, allowed %d..%d" % (name, path, v, lo, hi))
+    cal = board["cp_cal"]
+    if len(cal) != 3 or cal[0] <= 0 or cal[1] <= 0:
+        raise BoardError("board %s: field 'cp_cal' must be (num > 0, den > 0, offset_mv)" % name)
+    for key in ("present", "self_test", "no_reclose"):
+        _get(board, "rcd." + key)
     return board
 
 

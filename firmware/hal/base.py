@@ -1,0 +1,47 @@
+"""The HAL contract: what firmware/app needs from a board, and nothing more.
+
+Every port (sim, rp2, esp32, stm32) implements these methods; app code calls only
+these. The control tick calls them every period, so none may allocate: sample bursts
+go into arrays the caller preallocated, inputs come back as bools and small ints.
+
+    sample_cp(high, low)    fill array('H') `high` and `low` (len == CP_BURST) with raw
+                            ADC counts of the pilot's high and low plateau, taken in
+                            sync with the PWM (a few µs after each edge). With the
+                            pilot constant (X1, F) both arrays see that level.
+    set_pilot(mode, duty)   PILOT_PWM with duty in 0.01 %, PILOT_X1 (+12 V), PILOT_F (-12 V)
+    duty_steps()            PWM resolution: distinct duty values per period
+    set_contactor(on)       energise/release the coil (hold PWM is the HAL's business)
+    contactor_feedback()    True while the auxiliary (mirror) contact reads closed
+    rcd_fault()             True while the RCD (RDC-DD) signals a residual current
+    rcd_test(on)            drive the RCD's test winding (self-test before a close)
+    estop()                 True while the emergency stop is pressed
+    ntc_counts(channel)     raw ADC counts of NTC divider `channel`
+    current_ma()            measured line current (0 where the board cannot measure)
+    feed_wdt()              feed the hardware watchdog
+    reset_reason()          RESET_* below
+    reboot()                reset the MCU
+
+and an attribute `uart` with non-blocking read() -> bytes|None and write(bytes).
+"""
+
+from firmware.compat import const
+
+CP_BURST = const(8)  # samples per plateau per tick
+
+RESET_POWER_ON = const(1)
+RESET_WATCHDOG = const(2)
+RESET_SOFT = const(3)
+RESET_OTHER = const(4)
+RESET_NAMES = {1: "power-on", 2: "watchdog", 3: "soft", 4: "other"}
+
+
+def mv_to_counts(mv, cal):
+    """Raw ADC counts for a pilot voltage, with the board's cp_cal (num, den, offset_mv):
+    mv = counts * num // den + offset_mv."""
+    num, den, offset = cal
+    return (mv - offset) * den // num
+
+
+def counts_to_mv(counts, cal):
+    num, den, offset = cal
+    return counts * num // den + offset
