@@ -45,8 +45,8 @@ def board_name():
 async def control_task(ctrl, period_ms):
     hal = ctrl.hal
     while True:
-        ctrl.tick(ticks_ms())
-        hal.feed_wdt()  # fed only after a completed tick
+        if ctrl.tick(ticks_ms()):
+            hal.feed_wdt()  # fed only after a completed, healthy tick
         await sleep_ms(period_ms)
 
 
@@ -68,7 +68,7 @@ async def amain():
     board = boards.load(board_name())
     hal = make_hal(board)
     now = ticks_ms()
-    ctrl = Controller(hal, now, board["link_timeout_ms"])
+    ctrl = Controller(hal, board, now)
     name = board["name"].encode()
     server = LinkServer(ctrl, name, hal.reset_reason(), now)
     t = asyncio.create_task(control_task(ctrl, board["control_period_ms"]))

@@ -1,35 +1,73 @@
 """The charge controller: one `tick(now)` every control period decides everything.
 
-It reads the pilot and the contactor feedback through the HAL, applies the host's
-desired state (pilot, lease) and the interlocks, and drives the pilot and the
-contactor. Commands from the host only change desired state; `tick` is the one
-place that acts, so every decision is made in one order, once per tick.
+It samples the pilot and the inputs through the HAL, applies the host's desired state
+(pilot, lease) and the interlocks, and drives the pilot and the contactor. Commands
+from the host only change desired state; `tick` is the one place that acts, so every
+decision is made in one order, once per tick, and it allocates nothing (a test runs
+it under micropython.heap_lock()).
 
 Fail-safe (DESIGN.md principle 2): when the host has been silent for
 `link_timeout_ms`, or a lease expires, a MANUAL fault latches; the interlocks then
 open the contactor in the same tick and the pilot goes to the safe state. The host
 must send Reset(clear) to leave it, so a host restart sees why it happened.
+
+Debounce is asymmetric on purpose: a new CP state that permits power (B from A, C, D)
+must hold for `debounce_ms`; one that removes it (A, B from C/D, E, F) is taken as
+soon as a whole burst agrees, so the contactor opens within one tick.
 """
 
-from firmware.app import events, faults, interlocks, pilot
+from array import array
+
+from firmware.app import events, faults, interlocks, pilot, thermal
 from firmware.compat import const, ticks_add, ticks_diff
+from firmware.hal.base import CP_BURST, counts_to_mv, mv_to_counts
+from firmware.kernels.cp import all_at_most, classify_burst, make_bands
 from firmware.link import messages as m
 
-FEEDBACK_MS = const(100)  # contactor feedback must follow the coil within this
-LINK_TIMEOUT_MS = const(500)
+RCD_TEST_MS = const(40)  # test current on, then off: the RCD must follow each within this
+LIMIT_CHANGED = const(4)  # event kind: effective current limit changed (a = new limit)
 
 
 class Controller:
-    def __init__(self, hal, now, link_timeout_ms=LINK_TIMEOUT_MS, safe_pilot=m.PILOT_F):
+    def __init__(self, hal, board, now):
         self.hal = hal
-        self.link_timeout_ms = link_timeout_ms
-        self.safe_pilot = safe_pilot
+        self.now = now
+        self.link_timeout_ms = board["link_timeout_ms"]
+        self.safe_pilot = m.PILOT_F
+        self.debounce_ms = board["debounce_ms"]
+        self.pwm_change_ms = board["pwm_change_ms"]
+        self.feedback_ms = board["contactor"]["feedback_ms"]
+        self.rated_da = board.get("rated_da", 320)
+        rcd = board["rcd"]
+        self.rcd_present = rcd["present"]
+        self.rcd_self_test = rcd["present"] and rcd["self_test"]
+        self.auto_mask = faults.AUTO_MASK
+        if not (rcd["no_reclose"] or board["region"] in faults.NO_RECLOSE_REGIONS):
+            self.auto_mask |= faults.RCD_TRIP
         self.events = events.EventRing()
+        # sampling: preallocated bursts and thresholds in raw counts
+        self.cal = board["cp_cal"]
+        adc_max = (1 << board["adc_bits"]) - 1
+        self.bands = make_bands(self.cal, adc_max)
+        self.diode_limit = max(0, mv_to_counts(pilot.DIODE_LOW_MAX_MV, self.cal))
+        self.high = array("H", [0] * CP_BURST)
+        self.low = array("H", [0] * CP_BURST)
+        ntc = board["ntc"]
+        self.ntc_channels = ntc["channels"]
+        self.ntc = thermal.NtcTable(ntc["beta"], ntc["r25"], ntc["r_series"], ntc["adc_max"])
+        th = board["thermal"]
+        self.foldback = thermal.Foldback(th["limit_dc"], th["start_pct"], th["hysteresis_dc"])
+        self.temp_dc = array("h", [250, 250])
         # measured
         self.cp = m.CP_UNKNOWN
+        self.cand = m.CP_UNKNOWN
+        self.cand_since = now
         self.cp_high_mv = 0
         self.cp_low_mv = 0
         self.diode_checked = False
+        self.rcd_now = False
+        self.estop_now = False
+        self.thermal_da = self.rated_da
         # desired by the host; at boot we offer nothing (x1) until the host speaks
         self.want_mode = m.PILOT_X1
         self.want_duty = 10000
@@ -40,16 +78,24 @@ class Controller:
         # link liveness: armed by the first good host frame after a Hello
         self.link_up = False
         self.last_rx = now
-        # output
+        # outputs
         self.out_mode = -1
         self.out_duty = -1
+        self.duty_at = now
+        self.limit_reported = -1
         self.contactor = 0
         self.contactor_at = now
         self.check_pending = False  # feedback (close) or weld (open) check due
+        self.rcd_phase = 0  # 0 idle, 1 test current on, 2 test current off
+        self.rcd_at = now
+        self.rcd_tested = False
         self.faults = 0
         self.latched = 0
         self.refused = 0
         self._apply_pilot()
+        # boot self-test: with the coil released, the aux contact must read open
+        if hal.contactor_feedback():
+            self._raise(faults.CONTACTOR_WELD, 0, now)
 
     # ------------------------------------------------------------ host commands
 
@@ -68,14 +114,26 @@ class Controller:
         self.lease_direction = direction
         self.lease_da = current_da if allow else 0
         self.lease_until = ticks_add(now, expiry_ms)
+        if allow:
+            self.faults &= ~faults.LEASE_EXPIRED
 
     def clear_faults(self):
-        """Reset(clear): drop MANUAL latches whose cause is gone."""
-        still = self.faults & faults.AUTO_MASK  # AUTO faults follow their cause
-        if self.hal.contactor_feedback() and not self.contactor:
-            still |= faults.CONTACTOR_WELD  # still welded: the latch stays
+        """Reset(clear): drop latches whose cause is gone; the rest stay."""
+        still = self.faults & self.auto_mask
+        hal = self.hal
+        if hal.contactor_feedback() and not self.contactor:
+            still |= faults.CONTACTOR_WELD
+        if self.rcd_present and hal.rcd_fault():
+            still |= faults.RCD_TRIP
+        if hal.estop():
+            still |= faults.ESTOP
+        if self.foldback.effective_dc >= self.foldback.limit_dc:
+            still |= faults.OVERTEMP
+        if self.ntc.status != thermal.SENSOR_OK:
+            still |= faults.NTC_SENSOR
         self.faults = still
         self.latched = still
+        self._apply_pilot()
 
     def lease_remaining(self, now):
         if not self.lease_allow:
@@ -84,7 +142,9 @@ class Controller:
         return left if left > 0 else 0
 
     def limit_da(self):
-        return self.lease_da if self.lease_allow else 0
+        """The effective current limit: the host's lease capped by temperature."""
+        lease = self.lease_da if self.lease_allow else 0
+        return lease if lease < self.thermal_da else self.thermal_da
 
     def safe_reason(self):
         return faults.lowest_code(self.latched & faults.FAILSAFE_MASK)
@@ -92,12 +152,16 @@ class Controller:
     # ------------------------------------------------------------ the tick
 
     def tick(self, now):
+        """One control period. Returns True when it completed (the WDT is fed only then)."""
+        self.now = now
         hal = self.hal
-        high, low = hal.sample_cp()
-        self.cp_high_mv = high
-        self.cp_low_mv = low
-        self._update_cp(pilot.classify(high, low), now)
-        self._check_diode(low, now)
+        hal.sample_cp(self.high, self.low)
+        self.cp_high_mv = counts_to_mv(self.high[0], self.cal)
+        self.cp_low_mv = counts_to_mv(self.low[0], self.cal)
+        self._update_cp(classify_burst(self.high, CP_BURST, self.bands), now)
+        self._check_diode(now)
+        self._check_inputs(now)
+        self._check_temperature(now)
         self._check_link(now)
         self._check_lease(now)
         self._check_contactor(now)
@@ -105,12 +169,28 @@ class Controller:
         if self.contactor:
             if self.refused:
                 self._switch(0, interlocks.lowest(self.refused), now)
-        elif not self.refused and not self.check_pending:
-            self._switch(1, 0, now)
+        elif not self.check_pending:
+            if self.refused == interlocks.RCD_UNTESTED and self.rcd_phase == 0:
+                self._start_rcd_test(now)
+            elif not self.refused:
+                self._switch(1, 0, now)
+        self._run_rcd_test(now)
         self._apply_pilot()
+        limit = self.limit_da()
+        if limit != self.limit_reported:
+            self.limit_reported = limit
+            self.events.push(LIMIT_CHANGED, limit, 0, now)
+        return True
 
     def _update_cp(self, state, now):
-        if state == m.CP_UNKNOWN or state == self.cp:
+        if state == 0 or state == self.cp:
+            self.cand = self.cp
+            return
+        if state != self.cand:
+            self.cand = state
+            self.cand_since = now
+        permits_power = state == m.CP_C or state == m.CP_D or (state == m.CP_B and self.cp == m.CP_A)
+        if permits_power and ticks_diff(now, self.cand_since) < self.debounce_ms:
             return
         self.events.push(events.CP_CHANGED, self.cp, state, now)
         self.cp = state
@@ -121,15 +201,55 @@ class Controller:
         if state == m.CP_A:
             self._clear(faults.DIODE)
 
-    def _check_diode(self, low, now):
+    def _check_diode(self, now):
         """While the pilot oscillates with an EV present, the low plateau must be -12 V."""
         if self.out_mode != m.PILOT_PWM or self.cp < m.CP_B or self.cp > m.CP_D:
             return
-        if low <= pilot.DIODE_LOW_MAX_MV:
+        if all_at_most(self.low, CP_BURST, self.diode_limit):
             self.diode_checked = True
         else:
             self.diode_checked = False
             self._raise(faults.DIODE, 0, now)
+
+    def _check_inputs(self, now):
+        hal = self.hal
+        self.estop_now = hal.estop()
+        if self.estop_now:
+            self._raise(faults.ESTOP, 0, now)
+        else:
+            self._clear(faults.ESTOP)
+        # during the self-test the RCD is meant to see the test current
+        self.rcd_now = self.rcd_present and self.rcd_phase == 0 and hal.rcd_fault()
+        if self.rcd_now:
+            self._raise(faults.RCD_TRIP, 0, now)
+        elif self.rcd_phase == 0:
+            self._clear(faults.RCD_TRIP)
+
+    def _check_temperature(self, now):
+        hottest = -1000
+        broken = False
+        for ch in range(self.ntc_channels):
+            t = self.ntc.to_dc(self.hal.ntc_counts(ch))
+            if self.ntc.status != thermal.SENSOR_OK:
+                broken = True
+            self.temp_dc[ch] = t
+            if t > hottest:
+                hottest = t
+        if broken:
+            self._raise(faults.NTC_SENSOR, 0, now)
+            self.thermal_da = 0
+            return
+        self._clear(faults.NTC_SENSOR)
+        if self.ntc_channels == 0:
+            self.thermal_da = self.rated_da
+            return
+        fb = self.foldback
+        fb.follow(hottest)
+        self.thermal_da = fb.limit_da(self.rated_da)
+        if hottest >= fb.limit_dc:
+            self._raise(faults.OVERTEMP, hottest, now)
+        else:
+            self._clear(faults.OVERTEMP)
 
     def _check_link(self, now):
         if not self.link_up:
@@ -146,8 +266,8 @@ class Controller:
             self._raise(faults.LEASE_EXPIRED, 0, now)
 
     def _check_contactor(self, now):
-        """Feedback after a close, weld check after an open, FEEDBACK_MS after switching."""
-        if not self.check_pending or ticks_diff(now, self.contactor_at) < FEEDBACK_MS:
+        """Feedback after a close, weld check after an open, feedback_ms after switching."""
+        if not self.check_pending or ticks_diff(now, self.contactor_at) < self.feedback_ms:
             return
         self.check_pending = False
         closed = self.hal.contactor_feedback()
@@ -156,6 +276,28 @@ class Controller:
         elif not self.contactor and closed:
             self._raise(faults.CONTACTOR_WELD, 0, now)
 
+    def _start_rcd_test(self, now):
+        self.rcd_phase = 1
+        self.rcd_at = now
+        self.hal.rcd_test(True)
+
+    def _run_rcd_test(self, now):
+        if self.rcd_phase == 0 or ticks_diff(now, self.rcd_at) < RCD_TEST_MS:
+            return
+        tripped = self.hal.rcd_fault()
+        if self.rcd_phase == 1:
+            self.hal.rcd_test(False)
+            if tripped:
+                self.rcd_phase = 2
+                self.rcd_at = now
+                return
+        elif not tripped:
+            self.rcd_phase = 0
+            self.rcd_tested = True
+            return
+        self.rcd_phase = 0  # did not trip on the test current, or did not release
+        self._raise(faults.RCD_SELFTEST, 0, now)
+
     def _switch(self, closed, reason, now):
         self.hal.set_contactor(closed)
         self.contactor = closed
@@ -163,17 +305,35 @@ class Controller:
         self.check_pending = True
         if closed:
             self.diode_checked = False  # re-verified before the next close
+        else:
+            self.rcd_tested = False  # and the RCD re-tested
         self.events.push(events.CONTACTOR_CHANGED, closed, reason, now)
 
     def _apply_pilot(self):
         if self.latched & faults.FAILSAFE_MASK:
-            mode, duty = self.safe_pilot, 10000
+            mode = self.safe_pilot
+            duty = 10000
         else:
-            mode, duty = self.want_mode, self.want_duty
-        if mode != self.out_mode or duty != self.out_duty:
-            self.out_mode = mode
-            self.out_duty = duty
-            self.hal.set_pilot(mode, duty)
+            mode = self.want_mode
+            duty = self.want_duty
+            if mode == m.PILOT_PWM and duty >= pilot.DUTY_MIN:
+                if self.thermal_da < 60:
+                    mode = m.PILOT_X1  # too hot to offer even 6 A: stop offering
+                    duty = 10000
+                else:
+                    cap = pilot.duty_for_current(self.thermal_da)
+                    if duty > cap:
+                        duty = cap
+        if mode == self.out_mode and duty == self.out_duty:
+            return
+        if (mode == m.PILOT_PWM and self.out_mode == m.PILOT_PWM and duty > self.out_duty
+                and ticks_diff(self.now, self.duty_at) < self.pwm_change_ms):
+            return  # raise the offer at most once per pwm_change_ms; lowering never waits
+        if duty != self.out_duty:
+            self.duty_at = self.now
+        self.out_mode = mode
+        self.out_duty = duty
+        self.hal.set_pilot(mode, duty)
 
     def _raise(self, bit, detail, now):
         if self.faults & bit:
@@ -187,5 +347,7 @@ class Controller:
             self._apply_pilot()
 
     def _clear(self, bit):
+        if not self.faults & bit:
+            return
         self.faults &= ~bit
-        self.latched &= ~(bit & faults.AUTO_MASK)
+        self.latched &= ~(bit & self.auto_mask)

@@ -4,7 +4,10 @@ Each fault has a bit in the `active`/`latched` words sent over the link and a co
 shown to people as F-nnn. Policies:
   AUTO    the latch clears by itself when the cause is gone;
   MANUAL  the latch stays until the host sends Reset(clear) and the cause is gone.
-Faults in FAILSAFE_MASK also force the pilot to the configured safe state (F or X1).
+RCD trip is MANUAL where the board's region forbids automatic reclosing (CH, DK, GB,
+FR) and AUTO elsewhere; the controller decides that at boot.
+Faults in FAILSAFE_MASK also force the pilot to the configured safe state (F or X1):
+they are faults of the EVSE or of its host, not of the EV.
 """
 
 from firmware.compat import const
@@ -18,23 +21,38 @@ DIODE = const(1 << 2)
 CP_ERROR = const(1 << 3)
 CONTACTOR_NO_FEEDBACK = const(1 << 4)
 CONTACTOR_WELD = const(1 << 5)
+RCD_TRIP = const(1 << 6)
+RCD_SELFTEST = const(1 << 7)
+ESTOP = const(1 << 8)
+OVERTEMP = const(1 << 9)
+NTC_SENSOR = const(1 << 10)
 
-# (bit, code, name, policy)
+# (bit, code, name, policy), in priority order (the first set one is the safe reason)
 TABLE = (
+    (ESTOP, 40, "estop", MANUAL),
+    (RCD_TRIP, 30, "rcd-trip", MANUAL),
+    (CONTACTOR_WELD, 92, "contactor-weld", MANUAL),
+    (CONTACTOR_NO_FEEDBACK, 91, "contactor-no-feedback", MANUAL),
+    (RCD_SELFTEST, 31, "rcd-self-test", MANUAL),
+    (OVERTEMP, 50, "overtemperature", MANUAL),
+    (NTC_SENSOR, 51, "temperature-sensor", MANUAL),
     (LINK_TIMEOUT, 10, "link-timeout", MANUAL),
     (LEASE_EXPIRED, 11, "lease-expired", MANUAL),
     (DIODE, 20, "diode", AUTO),
     (CP_ERROR, 21, "cp-error", AUTO),
-    (CONTACTOR_NO_FEEDBACK, 91, "contactor-no-feedback", MANUAL),
-    (CONTACTOR_WELD, 92, "contactor-weld", MANUAL),
 )
 
-FAILSAFE_MASK = const(LINK_TIMEOUT | LEASE_EXPIRED | CONTACTOR_NO_FEEDBACK | CONTACTOR_WELD)
+FAILSAFE_MASK = const(
+    LINK_TIMEOUT | LEASE_EXPIRED | CONTACTOR_NO_FEEDBACK | CONTACTOR_WELD | RCD_TRIP
+    | RCD_SELFTEST | ESTOP | OVERTEMP | NTC_SENSOR
+)
 
 AUTO_MASK = 0
 for _row in TABLE:
     if _row[3] == AUTO:
         AUTO_MASK |= _row[0]
+
+NO_RECLOSE_REGIONS = ("CH", "DK", "GB", "FR")
 
 
 def code_of(bit):
@@ -45,7 +63,7 @@ def code_of(bit):
 
 
 def lowest_code(bits):
-    """Code of the lowest set bit (the table is in priority order), 0 if none."""
+    """Code of the highest-priority set bit, 0 if none."""
     for row in TABLE:
         if bits & row[0]:
             return row[1]

@@ -11,10 +11,14 @@ from firmware.link import messages as m
 
 CP_NOT_READY = const(1 << 0)  # CP not in C or D (IEC 61851-1: power only in C/D)
 NO_LEASE = const(1 << 1)  # no valid PowerLease from the host
-FAULT = const(1 << 2)  # a latched fault (the fail-safe included)
+FAULT = const(1 << 2)  # a latched fault (fail-safe, weld, RCD, E-stop, overtemperature...)
 PILOT_NOT_PWM = const(1 << 3)  # we are not offering charge (X1 or F)
 DIODE_UNCHECKED = const(1 << 4)  # no passing diode check since the last close
 EXPORT_UNAVAILABLE = const(1 << 5)  # export needs grid sync, not on this firmware yet
+RCD_UNTESTED = const(1 << 6)  # RCD self-test not passed since the last open
+TEMPERATURE = const(1 << 7)  # derated below 6 A: stop rather than advertise less
+RCD_ACTIVE = const(1 << 8)  # the RCD signals residual current right now
+ESTOP_ACTIVE = const(1 << 9)  # the emergency stop is pressed right now
 
 TABLE = (
     (CP_NOT_READY, "cp-not-ready"),
@@ -23,6 +27,10 @@ TABLE = (
     (PILOT_NOT_PWM, "pilot-not-pwm"),
     (DIODE_UNCHECKED, "diode-unchecked"),
     (EXPORT_UNAVAILABLE, "export-unavailable"),
+    (RCD_UNTESTED, "rcd-untested"),
+    (TEMPERATURE, "temperature"),
+    (RCD_ACTIVE, "rcd-active"),
+    (ESTOP_ACTIVE, "estop-active"),
 )
 
 
@@ -40,14 +48,19 @@ def refused(c):
         bits |= DIODE_UNCHECKED
     if c.lease_direction:
         bits |= EXPORT_UNAVAILABLE
+    if c.rcd_self_test and not c.rcd_tested:
+        bits |= RCD_UNTESTED
+    if c.thermal_da < 60:
+        bits |= TEMPERATURE
+    if c.rcd_now:
+        bits |= RCD_ACTIVE
+    if c.estop_now:
+        bits |= ESTOP_ACTIVE
     return bits
 
 
 def lowest(bits):
-    b = 1
-    while b and not (bits & b):
-        b <<= 1
-    return b if bits else 0
+    return bits & -bits
 
 
 def names(bits):

@@ -65,10 +65,9 @@ class LinkServer:
 
     def telemetry(self):
         c = self.ctrl
-        hal = c.hal
         return m.Telemetry(
-            c.cp_high_mv, c.cp_low_mv, hal.temperature_dc(0), hal.temperature_dc(1),
-            hal.current_ma(), min(self.reader.total_dropped(), 0xFFFF), min(self.nacks, 0xFFFF),
+            c.cp_high_mv, c.cp_low_mv, c.temp_dc[0], c.temp_dc[1],
+            c.hal.current_ma(), min(self.reader.total_dropped(), 0xFFFF), min(self.nacks, 0xFFFF),
         )
 
     def poll(self, now):

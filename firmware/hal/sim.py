@@ -1,15 +1,16 @@
-"""HAL of the `sim` board: the same interface as a real board's HAL, over the Plant.
+"""HAL of the `sim` board: the contract of hal/base.py over the Plant.
 
 The link UART is the process's stdin/stdout, which `v2gate simulate` connects to a
-pty exactly as a board's UART sits behind /dev/ttyACM0.
+pty exactly as a board's UART sits behind /dev/ttyACM0. Injected plant events go to
+stderr as JSON lines with the firmware's clock, for the scenario to measure against.
 """
 
+import math
 import sys
 
 from firmware.compat import ticks_ms
+from firmware.hal.base import CP_BURST, RESET_POWER_ON, mv_to_counts
 from firmware.sim.plant import Plant
-
-RESET_POWER_ON = 1
 
 
 class StdioUart:
@@ -57,15 +58,36 @@ class StdioUart:
             flush()
 
 
-class SimHal:
-    def __init__(self, board, params=None, uart=None):
-        self.board = board
-        self.plant = Plant(params, ticks_ms())
-        self.uart = uart
+def _log_stderr(name, now):
+    sys.stderr.write('{"plant": "%s", "fw_ms": %d}\n' % (name, now))
 
-    def sample_cp(self):
+
+class SimHal:
+    def __init__(self, board, params=None, uart=None, log=_log_stderr):
+        self.board = board
+        self.cal = board["cp_cal"]
+        self.adc_max = (1 << board["adc_bits"]) - 1
+        ntc = board["ntc"]
+        self.ntc = (ntc["beta"], ntc["r25"], ntc["r_series"], ntc["adc_max"])
+        self.plant = Plant(params, ticks_ms(), log)
+        self.uart = uart
+        self._noise = 12345
+
+    def _counts(self, mv):
+        # +-2 LSB of deterministic noise, as a real ADC would show
+        self._noise = (self._noise * 1103515245 + 12345) & 0x7FFFFFFF
+        c = mv_to_counts(mv, self.cal) + (self._noise >> 16) % 5 - 2
+        return 0 if c < 0 else (self.adc_max if c > self.adc_max else c)
+
+    def sample_cp(self, high, low):
         self.plant.step(ticks_ms())
-        return self.plant.cp_levels()
+        hi, lo = self.plant.cp_levels()
+        for i in range(CP_BURST):
+            high[i] = self._counts(hi)
+            low[i] = self._counts(lo)
+
+    def duty_steps(self):
+        return 10000
 
     def set_pilot(self, mode, duty):
         self.plant.set_pilot(mode, duty)
@@ -76,11 +98,23 @@ class SimHal:
     def contactor_feedback(self):
         return self.plant.feedback(ticks_ms())
 
+    def rcd_fault(self):
+        return self.plant.rcd_fault()
+
+    def rcd_test(self, on):
+        self.plant.rcd_test_on = bool(on)
+
+    def estop(self):
+        return self.plant.estop
+
+    def ntc_counts(self, channel):
+        beta, r25, r_series, adc_max = self.ntc
+        t = self.plant.temp_dc / 10 + 273.15
+        r = r25 * math.exp(beta * (1 / t - 1 / 298.15))
+        return int(adc_max * r / (r + r_series) + 0.5)
+
     def current_ma(self):
         return self.plant.current_ma
-
-    def temperature_dc(self, channel):
-        return 250  # 25.0 C: the sim has no thermal model yet
 
     def feed_wdt(self):
         pass

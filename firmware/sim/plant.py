@@ -1,10 +1,13 @@
-"""The physical world behind the sim board: CP circuit, EV, contactor, current.
+"""The physical world behind the sim board: CP circuit, EV, contactor, current,
+temperature, RCD and E-stop.
 
 Runs on MicroPython and CPython alike. The EV is a small reactive model: it plugs
 in at `plug_ms`, closes S2 (state C) once it has seen a valid PWM for `react_ms`,
 draws current while the contactor is closed, opens S2 after `charge_ms` of charging,
 and unplugs `unplug_ms` after the contactor opened. Parameters come from the
-scenario as a dict (see DEFAULTS); faults are injected the same way.
+scenario as a dict (see DEFAULTS); faults are injected the same way, at times
+counted from boot. Every injected event is written to `log` (a callable) with the
+firmware's clock, so a scenario can measure from trigger to reaction.
 """
 
 from firmware.app.pilot import current_for_duty
@@ -18,8 +21,12 @@ DEFAULTS = {
     "unplug_ms": 800,
     "ev_max_da": 320,  # the EV's own limit (0.1 A)
     "diode": True,  # the EV's CP diode is present
+    "diode_fail_ms": None,  # the diode shorts at this time (from boot)
     "weld": False,  # the contactor welds on the first opening
     "contactor_ms": 20,  # mechanical delay of the auxiliary contact
+    "rcd_trip_ms": None,  # residual current appears at this time
+    "estop_ms": None,  # emergency stop pressed at this time
+    "temp_profile": None,  # [[t_ms, temp_dc], ...] linear in between; 25.0 C otherwise
 }
 
 # EV phases
@@ -31,23 +38,34 @@ GONE = 4  # unplugged after the session
 
 
 class Plant:
-    def __init__(self, params=None, now=0):
+    def __init__(self, params=None, now=0, log=None):
         p = dict(DEFAULTS)
         if params:
             p.update(params)
         self.p = p
         self.t0 = now
+        self.log = log
         self.phase = UNPLUGGED
         self.pilot_mode = m.PILOT_X1
         self.duty = 10000
         self.pwm_since = None
         self.coil = False
-        self.coil_at = now
+        self.coil_at = None  # settled since power-on
         self.welded = False
         self.current_ma = 0
         self.charged_ms = 0
         self.opened_at = None
+        self.rcd_residual = False
+        self.rcd_test_on = False
+        self.estop = False
+        self.diode = p["diode"]
+        self.temp_dc = 250
         self._last = now
+        self._fired = set()
+
+    def _event(self, name, now):
+        if self.log:
+            self.log(name, now)
 
     # ---------------------------------------------------------------- EVSE side
 
@@ -57,16 +75,22 @@ class Plant:
 
     def set_coil(self, on, now):
         if on != self.coil:
-            if not on and self.p["weld"]:
+            if not on and self.p["weld"] and not self.welded:
                 self.welded = True
+                self._event("weld", now)
             self.coil = on
             self.coil_at = now
+            self._event("coil-on" if on else "coil-off", now)
 
     def feedback(self, now):
         if self.welded:
             return True
-        settled = ticks_diff(now, self.coil_at) >= self.p["contactor_ms"]
-        return self.coil if settled else not self.coil
+        if self.coil_at is None or ticks_diff(now, self.coil_at) >= self.p["contactor_ms"]:
+            return self.coil
+        return not self.coil  # the aux contact is still moving
+
+    def rcd_fault(self):
+        return self.rcd_residual or self.rcd_test_on
 
     def cp_levels(self):
         """(high_mv, low_mv) of the pilot as the EVSE's sense circuit sees it."""
@@ -80,13 +104,20 @@ class Plant:
             high = 9000
         if self.pilot_mode == m.PILOT_X1:
             return high, high
-        low = -12000 if (self.p["diode"] or self.phase in (UNPLUGGED, GONE)) else -high
+        low = -12000 if (self.diode or self.phase in (UNPLUGGED, GONE)) else -high
         return high, low
 
     def _pwm_valid(self):
         return self.pilot_mode == m.PILOT_PWM and 800 <= self.duty <= 9700
 
     # ---------------------------------------------------------------- time
+
+    def _due(self, key, elapsed):
+        at = self.p[key]
+        if at is None or elapsed < at or key in self._fired:
+            return False
+        self._fired.add(key)
+        return True
 
     def step(self, now):
         dt = ticks_diff(now, self._last)
@@ -95,6 +126,17 @@ class Plant:
         self._last = now
         p = self.p
         elapsed = ticks_diff(now, self.t0)
+        if self._due("rcd_trip_ms", elapsed):
+            self.rcd_residual = True
+            self._event("rcd-trip", now)
+        if self._due("estop_ms", elapsed):
+            self.estop = True
+            self._event("estop", now)
+        if self._due("diode_fail_ms", elapsed):
+            self.diode = False
+            self._event("diode-short", now)
+        if p["temp_profile"]:
+            self.temp_dc = _interpolate(p["temp_profile"], elapsed)
         if self.phase == UNPLUGGED and elapsed >= p["plug_ms"]:
             self.phase = CONNECTED
         if self.phase == CONNECTED:
@@ -130,3 +172,14 @@ class Plant:
             self.current_ma = target
         else:
             self.current_ma += (target - self.current_ma) * dt // 100
+
+
+def _interpolate(points, t):
+    if t <= points[0][0]:
+        return points[0][1]
+    for i in range(1, len(points)):
+        t1, v1 = points[i]
+        if t <= t1:
+            t0, v0 = points[i - 1]
+            return v0 + (v1 - v0) * (t - t0) // (t1 - t0)
+    return points[-1][1]

@@ -1,6 +1,10 @@
 # firmware-vm helper (not a test module)
 """Tiny helpers for firmware tests that must also run on MicroPython (no pytest there)."""
 
+from firmware.hal.base import CP_BURST, mv_to_counts
+
+SIM_CAL = (24000, 4095, -12000)
+
 
 def raises(exc, fn, *args, **kwargs):
     """Call fn and return the exception of type exc it raised; fail if it raised none."""
@@ -11,43 +15,87 @@ def raises(exc, fn, *args, **kwargs):
     raise AssertionError("%s did not raise %s" % (getattr(fn, "__name__", fn), exc.__name__))
 
 
-class FakeHal:
-    """A HAL with settable inputs, for controller tests on both runtimes."""
+def board(**overrides):
+    """The sim board's definition with some fields replaced."""
+    import boards
 
-    def __init__(self):
+    b = {}
+    for k, v in boards.load("sim").items():
+        b[k] = dict(v) if isinstance(v, dict) else v
+    for k in overrides:
+        b[k] = overrides[k]
+    return b
+
+
+class FakeHal:
+    """A HAL with settable inputs, for controller tests on both runtimes. Allocation
+    free in the per-tick methods, so the heap-lock test can use it."""
+
+    def __init__(self, ntc=None):
         self.high = 12000
         self.low = 12000
+        self.high_c = mv_to_counts(12000, SIM_CAL)
+        self.low_c = self.high_c
         self.feedback = False
         self.weld = False
         self.coil = False
+        self.aux_broken = False
         self.pilot = (None, None)
         self.current = 0
+        self.rcd = False
+        self.rcd_test_on = False
+        self.rcd_responds = True
+        self.estop_on = False
+        self.ntc = ntc  # counts per channel, or None for 25 C
+        self.ntc_25c = 2048
+        self.wdt_fed = 0
 
     def set_cp(self, high, low=None):
         self.high = high
         self.low = -12000 if low is None else low
+        self.high_c = mv_to_counts(self.high, SIM_CAL)
+        self.low_c = mv_to_counts(self.low, SIM_CAL)
 
-    def sample_cp(self):
-        return self.high, self.low
+    def sample_cp(self, high, low):
+        h = self.high_c
+        lo = self.low_c
+        for i in range(CP_BURST):
+            high[i] = h
+            low[i] = lo
+
+    def duty_steps(self):
+        return 10000
 
     def set_pilot(self, mode, duty):
         self.pilot = (mode, duty)
 
     def set_contactor(self, on):
         self.coil = bool(on)
-        self.feedback = self.coil or self.weld
+        if not self.aux_broken:
+            self.feedback = self.coil or self.weld
 
     def contactor_feedback(self):
         return self.feedback
 
+    def rcd_fault(self):
+        return self.rcd or (self.rcd_test_on and self.rcd_responds)
+
+    def rcd_test(self, on):
+        self.rcd_test_on = on
+
+    def estop(self):
+        return self.estop_on
+
+    def ntc_counts(self, channel):
+        if self.ntc is None:
+            return self.ntc_25c
+        return self.ntc[channel]
+
     def current_ma(self):
         return self.current
 
-    def temperature_dc(self, channel):
-        return 250
-
     def feed_wdt(self):
-        pass
+        self.wdt_fed += 1
 
     def reset_reason(self):
         return 1

@@ -4,16 +4,17 @@
 from firmware.app import faults, interlocks
 from firmware.app.controller import Controller
 from firmware.link import messages as m
-from tests.firmware.vmcheck import FakeHal
+from tests.firmware.vmcheck import FakeHal, board
 
 TICK = 10
+CLOSE_MS = 150  # debounce into C (30 ms) + RCD self-test (2 x 40 ms) + a tick or two
 
 
 class Bench:
-    def __init__(self, link_timeout_ms=500):
+    def __init__(self, link_timeout_ms=500, **fields):
         self.hal = FakeHal()
         self.now = 1000
-        self.c = Controller(self.hal, self.now, link_timeout_ms)
+        self.c = Controller(self.hal, board(link_timeout_ms=link_timeout_ms, **fields), self.now)
         self.c.host_alive(self.now)
 
     def run(self, ms, alive=True):
@@ -29,7 +30,7 @@ class Bench:
         self.c.set_pilot(m.PILOT_PWM, 2666)
         self.hal.set_cp(6000)
         self.c.set_lease(1, 0, 160, 1000, self.now)
-        self.run(20)
+        self.run(CLOSE_MS)
         assert self.c.contactor == 1, interlocks.names(self.c.refused)
 
 
@@ -47,11 +48,13 @@ def test_closes_only_with_every_interlock():
     assert b.c.contactor == 0
     assert b.c.refused & interlocks.NO_LEASE and b.c.refused & interlocks.PILOT_NOT_PWM
     b.c.set_pilot(m.PILOT_PWM, 2666)
-    b.run(30)
-    assert b.c.contactor == 0 and b.c.refused == interlocks.NO_LEASE
+    b.run(50)
+    assert b.c.contactor == 0 and b.c.refused == interlocks.NO_LEASE | interlocks.RCD_UNTESTED
     b.c.set_lease(1, 0, 160, 1000, b.now)
     b.run(TICK)
-    assert b.c.contactor == 1 and b.hal.coil
+    assert b.c.contactor == 0 and b.hal.rcd_test_on  # self-test first
+    b.run(CLOSE_MS)
+    assert b.c.contactor == 1 and b.hal.coil and not b.hal.rcd_test_on
 
 
 def test_opens_within_one_tick_on_b():
@@ -101,7 +104,7 @@ def test_failsafe_holds_until_reset_and_needs_a_fresh_lease():
     b.c.clear_faults()
     b.run(20)
     assert b.c.latched == 0 and b.hal.pilot == (m.PILOT_PWM, 2666)
-    assert b.c.contactor == 0 and b.c.refused == interlocks.NO_LEASE
+    assert b.c.contactor == 0 and b.c.refused & interlocks.NO_LEASE
 
 
 def test_lease_expiry_opens_and_fails_safe():
@@ -126,8 +129,8 @@ def test_no_feedback_latches():
     b.c.set_pilot(m.PILOT_PWM, 2666)
     b.hal.set_cp(6000)
     b.c.set_lease(1, 0, 160, 1000, b.now)
-    b.hal.set_contactor = lambda on: setattr(b.hal, "coil", bool(on))  # aux contact broken
-    b.run(130)
+    b.hal.aux_broken = True
+    b.run(CLOSE_MS + 110)
     assert b.c.contactor == 0 and b.c.latched & faults.CONTACTOR_NO_FEEDBACK
 
 
@@ -141,7 +144,7 @@ def test_weld_blocks_every_later_close():
     b.hal.set_cp(6000)
     b.c.set_lease(1, 0, 160, 1000, b.now)
     b.c.clear_faults()  # still welded: the latch stays
-    b.run(100)
+    b.run(CLOSE_MS)
     assert b.c.latched & faults.CONTACTOR_WELD and b.c.contactor == 0
 
 
@@ -150,8 +153,8 @@ def test_export_refused_without_grid_sync():
     b.c.set_pilot(m.PILOT_PWM, 2666)
     b.hal.set_cp(6000)
     b.c.set_lease(1, 1, 160, 1000, b.now)
-    b.run(50)
-    assert b.c.contactor == 0 and b.c.refused == interlocks.EXPORT_UNAVAILABLE
+    b.run(CLOSE_MS)
+    assert b.c.contactor == 0 and b.c.refused == interlocks.EXPORT_UNAVAILABLE | interlocks.RCD_UNTESTED
 
 
 def test_missing_diode_refuses_close():
@@ -177,6 +180,6 @@ def test_state_e_raises_cp_error_and_opens():
 def test_unknown_cp_level_keeps_last_state():
     b = Bench()
     b.charging()
-    b.hal.set_cp(7500)  # between B and C bands: no decision on noise
+    b.hal.set_cp(7500)  # between B and C bands: no decision
     b.run(30)
     assert b.c.cp == m.CP_C and b.c.contactor == 1

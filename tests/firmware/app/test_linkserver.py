@@ -5,14 +5,14 @@ from firmware.app.controller import Controller
 from firmware.app.linkserver import LinkServer
 from firmware.link import frame
 from firmware.link import messages as m
-from tests.firmware.vmcheck import FakeHal
+from tests.firmware.vmcheck import FakeHal, board
 
 
 class Fw:
     def __init__(self):
         self.hal = FakeHal()
         self.now = 0
-        self.c = Controller(self.hal, 0)
+        self.c = Controller(self.hal, board(), 0)
         self.s = LinkServer(self.c, b"test", 1, 0)
         self.s.data_to_send()
 

@@ -8,7 +8,7 @@ from firmware.link import frame
 from firmware.link import messages as m
 from host.link import events as ev
 from host.link.protocol import LinkClient, LocalProtocolError, _Pending
-from tests.firmware.vmcheck import FakeHal
+from tests.firmware.vmcheck import FakeHal, board
 
 
 class Pair:
@@ -17,7 +17,7 @@ class Pair:
     def __init__(self) -> None:
         self.t = 0.0
         self.hal = FakeHal()
-        self.ctrl = Controller(self.hal, 0)
+        self.ctrl = Controller(self.hal, board(), 0)
         self.fw = LinkServer(self.ctrl, b"pair", 1, 0)
         self.host = LinkClient()
         self.drop_to_fw = 0  # frames to lose host -> firmware
