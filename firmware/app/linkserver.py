@@ -63,11 +63,11 @@ class LinkServer:
             c.safe_reason(), c.link_timeout_ms,
         )
 
-    def telemetry(self):
+    def telemetry(self, now):
         c = self.ctrl
         return m.Telemetry(
             c.cp_high_mv, c.cp_low_mv, c.temp_dc[0], c.temp_dc[1],
-            c.hal.current_ma(), min(self.reader.total_dropped(), 0xFFFF), min(self.nacks, 0xFFFF),
+            c.hal.current_ma(), min(self.reader.total_dropped(), 0xFFFF), min(self.nacks, 0xFFFF), now,
         )
 
     def poll(self, now):
@@ -92,7 +92,7 @@ class LinkServer:
             self._send(self.status(now))
         if self.hello_done and ticks_diff(now, self._next_telemetry) >= 0:
             self._next_telemetry = ticks_add(now, self.telemetry_ms)
-            self._send(self.telemetry())
+            self._send(self.telemetry(now))
 
     # ------------------------------------------------------------ input
 

@@ -297,9 +297,11 @@ class Fault(Message):
 
 class Telemetry(Message):
     TYPE = 0x86
-    FORMAT = "<hhhhiHH"
-    FIELDS = ("cp_high_mv", "cp_low_mv", "temp_dc", "temp2_dc", "current_ma", "rx_dropped", "nacks")
-    RANGES = (_I16, _I16, _I16, _I16, _I32, _U16, _U16)
+    FORMAT = "<hhhhiHHI"
+    FIELDS = (
+        "cp_high_mv", "cp_low_mv", "temp_dc", "temp2_dc", "current_ma", "rx_dropped", "nacks", "at_ms",
+    )
+    RANGES = (_I16, _I16, _I16, _I16, _I32, _U16, _U16, _U32)
     cp_high_mv: int
     cp_low_mv: int
     temp_dc: int
@@ -307,6 +309,7 @@ class Telemetry(Message):
     current_ma: int
     rx_dropped: int
     nacks: int
+    at_ms: int
 
 
 class Ack(Message):

@@ -11,7 +11,7 @@ firmware's clock, so a scenario can measure from trigger to reaction.
 """
 
 from firmware.app.pilot import current_for_duty
-from firmware.compat import ticks_diff
+from firmware.compat import ticks_add, ticks_diff
 from firmware.link import messages as m
 
 DEFAULTS = {
@@ -27,6 +27,8 @@ DEFAULTS = {
     "rcd_trip_ms": None,  # residual current appears at this time
     "estop_ms": None,  # emergency stop pressed at this time
     "temp_profile": None,  # [[t_ms, temp_dc], ...] linear in between; 25.0 C otherwise
+    "sessions": 1,  # plug in again `replug_ms` after unplugging, this many sessions in all
+    "replug_ms": 600,
 }
 
 # EV phases
@@ -62,6 +64,7 @@ class Plant:
         self.temp_dc = 250
         self._last = now
         self._fired = set()
+        self.sessions_done = 0
 
     def _event(self, name, now):
         if self.log:
@@ -126,19 +129,21 @@ class Plant:
         self._last = now
         p = self.p
         elapsed = ticks_diff(now, self.t0)
+        # logged at the scheduled time, so a measured reaction includes the sampling delay
         if self._due("rcd_trip_ms", elapsed):
             self.rcd_residual = True
-            self._event("rcd-trip", now)
+            self._event("rcd-trip", ticks_add(self.t0, p["rcd_trip_ms"]))
         if self._due("estop_ms", elapsed):
             self.estop = True
-            self._event("estop", now)
+            self._event("estop", ticks_add(self.t0, p["estop_ms"]))
         if self._due("diode_fail_ms", elapsed):
             self.diode = False
-            self._event("diode-short", now)
+            self._event("diode-short", ticks_add(self.t0, p["diode_fail_ms"]))
         if p["temp_profile"]:
             self.temp_dc = _interpolate(p["temp_profile"], elapsed)
         if self.phase == UNPLUGGED and elapsed >= p["plug_ms"]:
             self.phase = CONNECTED
+            self._event("plug", now)
         if self.phase == CONNECTED:
             if self._pwm_valid():
                 if self.pwm_since is None:
@@ -155,12 +160,21 @@ class Plant:
                 if self.charged_ms >= p["charge_ms"]:
                     self.phase = DONE
         elif self.phase == DONE:
-            if self.feedback(now):
+            # the EV only knows its current stopped (a welded contactor still unplugs)
+            if self.current_ma:
                 self.opened_at = None
             elif self.opened_at is None:
                 self.opened_at = now
             elif ticks_diff(now, self.opened_at) >= p["unplug_ms"]:
                 self.phase = GONE
+                self.opened_at = now
+                self.sessions_done += 1
+        elif self.phase == GONE and self.sessions_done < p["sessions"]:
+            if ticks_diff(now, self.opened_at) >= p["replug_ms"]:
+                self.phase = CONNECTED
+                self._event("plug", now)
+                self.charged_ms = 0
+                self.pwm_since = None
         self._update_current(now, dt)
 
     def _update_current(self, now, dt):

@@ -88,6 +88,18 @@ async def read_records(proc: asyncio.subprocess.Process, sink: list[dict[str, An
         sink.append(rec)
 
 
+async def read_plant(fw: asyncio.subprocess.Process, sink: list[dict[str, Any]]) -> None:
+    """Collect the sim plant's injected events (firmware clock) from its stderr."""
+    assert fw.stderr is not None
+    async for line in fw.stderr:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and "plant" in rec:
+            sink.append(rec)
+
+
 async def stop(proc: asyncio.subprocess.Process | None) -> None:
     if proc is None or proc.returncode is not None:
         return

@@ -42,32 +42,56 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
             "faults": faults}
 
 
-async def _session(runtime: str, sim: dict[str, Any], body: Callable[..., Awaitable[Any]]
-                   ) -> tuple[list[dict[str, Any]], Any]:
+class Bench:
+    """One firmware process on a pty, with what the host and the plant reported."""
+
+    def __init__(self, pty: proc.Pty, t0: float) -> None:
+        self.pty = pty
+        self.t0 = t0
+        self.records: list[dict[str, Any]] = []
+        self.plant: list[dict[str, Any]] = []
+
+    def fw_ms(self, event: str, **match: Any) -> list[int]:
+        """Firmware-clock times of host records of one kind (e.g. contactor opens)."""
+        return [r["fw_ms"] for r in self.records if r.get("event") == event
+                and all(r.get(k) == v for k, v in match.items())]
+
+    def plant_ms(self, name: str) -> int | None:
+        hits = [p["fw_ms"] for p in self.plant if p["plant"] == name]
+        return hits[0] if hits else None
+
+
+async def run_bench(runtime: str, sim: dict[str, Any],
+                    body: Callable[[Bench], Awaitable[Any]]) -> tuple[Bench, Any]:
     pty = proc.Pty.open()
-    records: list[dict[str, Any]] = []
     fw = None
+    plant_task = None
     try:
         fw = await proc.start_firmware(pty, sim, runtime)
+        bench = Bench(pty, time.monotonic())
+        plant_task = asyncio.create_task(proc.read_plant(fw, bench.plant))
         await asyncio.sleep(0.1)
         if fw.returncode is not None:
             raise RuntimeError("firmware exited at start")
-        extra = await body(pty, records, time.monotonic())
-        return records, extra
+        extra = await body(bench)
+        return bench, extra
     finally:
         await proc.stop(fw)
+        if plant_task is not None:
+            plant_task.cancel()
         pty.close()
 
 
 async def basic_ac(runtime: str) -> dict[str, Any]:
-    async def body(pty: proc.Pty, records: list[dict[str, Any]], t0: float) -> None:
-        host = await proc.start_host(pty, "--sessions", "1")
+    async def body(b: Bench) -> None:
+        host = await proc.start_host(b.pty, "--sessions", "1")
         try:
-            await asyncio.wait_for(proc.read_records(host, records), 25)
+            await asyncio.wait_for(proc.read_records(host, b.records), 25)
         finally:
             await proc.stop(host)
 
-    records, _ = await _session(runtime, {"plug_ms": 800, "charge_ms": 3000}, body)
+    bench, _ = await run_bench(runtime, {"plug_ms": 800, "charge_ms": 3000}, body)
+    records = bench.records
     s = summarize(records)
     closed = [c for c in s["contactor_events"] if c["closed"]]
     opened = [c for c in s["contactor_events"] if not c["closed"]]
@@ -81,7 +105,8 @@ async def basic_ac(runtime: str) -> dict[str, Any]:
 
 
 async def host_crash(runtime: str) -> dict[str, Any]:
-    async def body(pty: proc.Pty, records: list[dict[str, Any]], t0: float) -> dict[str, Any]:
+    async def body(b: Bench) -> dict[str, Any]:
+        pty, records, t0 = b.pty, b.records, b.t0
         host = await proc.start_host(pty)
         reader = asyncio.create_task(proc.read_records(host, records))
         # wait until the EV draws current, then kill the host mid-charge
@@ -102,7 +127,8 @@ async def host_crash(runtime: str) -> dict[str, Any]:
         await again.wait()
         return {"killed_at": killed_at}
 
-    records, extra = await _session(runtime, {"plug_ms": 500, "charge_ms": 60000}, body)
+    bench, extra = await run_bench(runtime, {"plug_ms": 500, "charge_ms": 60000}, body)
+    records = bench.records
     s = summarize(records)
     link_faults = [f for f in s["faults"] if f["code"] == 10]
     safe_ms = link_faults[0]["detail_ms"] if link_faults else None
@@ -122,3 +148,12 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "basic-ac": (basic_ac, "plug in, 16 A by PWM, charge, stop, unplug"),
     "host-crash": (host_crash, "kill the host mid-charge; firmware must fail safe by itself"),
 }
+
+
+def _register_more() -> None:
+    from host.sim import fault_scenarios
+
+    SCENARIOS.update(fault_scenarios.SCENARIOS)
+
+
+_register_more()

@@ -135,9 +135,11 @@ class BasicAcStation:
             self.emit({"event": "status", "cp": m.CP_NAMES[msg.cp_state],
                        "pilot": m.PILOT_NAMES[msg.pilot_mode], "duty": msg.duty,
                        "contactor": msg.contactor, "faults": msg.faults, "latched": msg.latched,
-                       "refused": msg.refused, "safe_reason": msg.safe_reason})
+                       "refused": msg.refused, "safe_reason": msg.safe_reason,
+                       "limit_a": msg.limit_da / 10})
         elif isinstance(msg, m.Telemetry):
-            self.emit({"event": "telemetry", "current_a": msg.current_ma / 1000,
+            self.emit({"event": "telemetry", "fw_ms": msg.at_ms, "current_a": msg.current_ma / 1000,
+                       "temp_c": max(msg.temp_dc, msg.temp2_dc) / 10,
                        "cp_high_v": msg.cp_high_mv / 1000, "cp_low_v": msg.cp_low_mv / 1000})
         elif isinstance(msg, m.Nack):
             self.emit({"event": "nack", "reason": m.NACK_NAMES.get(msg.reason, msg.reason)})

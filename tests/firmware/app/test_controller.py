@@ -183,3 +183,154 @@ def test_unknown_cp_level_keeps_last_state():
     b.hal.set_cp(7500)  # between B and C bands: no decision
     b.run(30)
     assert b.c.cp == m.CP_C and b.c.contactor == 1
+
+
+def test_debounce_into_c_but_not_out_of_it():
+    b = Bench()
+    b.c.set_pilot(m.PILOT_PWM, 2666)
+    b.hal.set_cp(9000)
+    b.run(50)
+    b.hal.set_cp(6000)
+    b.run(20)
+    assert b.c.cp == m.CP_B  # 20 ms < debounce 30 ms
+    b.run(20)
+    assert b.c.cp == m.CP_C
+    b.hal.set_cp(9000)
+    b.run(TICK)
+    assert b.c.cp == m.CP_B  # power-removing transitions are immediate
+
+
+def test_rcd_self_test_failure_latches():
+    b = Bench()
+    b.hal.rcd_responds = False
+    b.c.set_pilot(m.PILOT_PWM, 2666)
+    b.hal.set_cp(6000)
+    b.c.set_lease(1, 0, 160, 1000, b.now)
+    b.run(CLOSE_MS)
+    assert b.c.contactor == 0 and b.c.latched & faults.RCD_SELFTEST
+    assert not b.hal.rcd_test_on
+
+
+def test_rcd_trip_opens_in_one_tick_and_region_decides_reclose():
+    for region, manual in (("DE", False), ("GB", True), ("FR", True)):
+        b = Bench(region=region)
+        b.charging()
+        b.hal.rcd = True
+        b.run(TICK)
+        assert b.c.contactor == 0 and b.c.latched & faults.RCD_TRIP, region
+        b.hal.rcd = False
+        b.run(TICK)
+        assert bool(b.c.latched & faults.RCD_TRIP) == manual, region
+
+
+def test_estop_opens_and_needs_reset_after_release():
+    b = Bench()
+    b.charging()
+    b.hal.estop_on = True
+    b.run(TICK)
+    assert b.c.contactor == 0 and b.c.latched & faults.ESTOP and b.hal.pilot[0] == m.PILOT_F
+    b.c.clear_faults()
+    assert b.c.latched & faults.ESTOP  # still pressed
+    b.hal.estop_on = False
+    b.run(TICK)
+    assert b.c.latched & faults.ESTOP
+    b.c.clear_faults()
+    assert not b.c.latched
+
+
+def test_boot_self_test_finds_a_welded_contactor():
+    hal = FakeHal()
+    hal.feedback = True
+    c = Controller(hal, board(), 0)
+    assert c.latched & faults.CONTACTOR_WELD
+
+
+def test_thermal_derating_caps_duty_and_reported_limit():
+    from firmware.app import pilot, thermal
+
+    b = Bench()
+    ntc = thermal.NtcTable(3950, 10000, 10000, 4095)
+    b.hal.ntc = [ntc.counts_at(250), ntc.counts_at(250)]
+    b.c.set_pilot(m.PILOT_PWM, pilot.duty_for_current(320))
+    b.hal.set_cp(6000)
+    b.c.set_lease(1, 0, 320, 1000, b.now)
+    b.run(CLOSE_MS)
+    assert b.c.contactor == 1 and b.c.limit_da() == 320
+    b.hal.ntc = [ntc.counts_at(250), ntc.counts_at(830)]  # hottest channel counts
+    b.run(TICK)
+    assert 100 < b.c.thermal_da < 320
+    assert b.c.limit_da() == b.c.thermal_da
+    assert b.hal.pilot[1] == pilot.duty_for_current(b.c.thermal_da)  # lowered at once
+    b.hal.ntc = [ntc.counts_at(950), ntc.counts_at(250)]
+    b.run(TICK)
+    assert b.c.contactor == 0 and b.c.latched & faults.OVERTEMP
+
+
+def test_broken_ntc_stops():
+    b = Bench()
+    b.charging()
+    b.hal.ntc = [4095, 2048]
+    b.run(TICK)
+    assert b.c.contactor == 0 and b.c.latched & faults.NTC_SENSOR
+
+
+def test_pwm_raise_waits_for_the_change_interval_but_lowering_does_not():
+    b = Bench(pwm_change_ms=5000)
+    b.c.set_pilot(m.PILOT_PWM, 2666)
+    b.run(20)
+    b.c.set_pilot(m.PILOT_PWM, 1666)
+    assert b.hal.pilot == (m.PILOT_PWM, 1666)
+    b.c.set_pilot(m.PILOT_PWM, 2666)
+    b.run(1000)
+    assert b.hal.pilot == (m.PILOT_PWM, 1666)
+    b.run(4100)
+    assert b.hal.pilot == (m.PILOT_PWM, 2666)
+
+
+def test_tick_reports_completion_for_the_watchdog():
+    b = Bench()
+    assert b.c.tick(b.now + TICK) is True
+
+
+def test_control_tick_allocates_nothing():
+    """Thousands of ticks through every path under heap_lock on MicroPython."""
+    b = Bench()
+    b.c.set_pilot(m.PILOT_PWM, 2666)
+    b.c.set_lease(1, 0, 160, 60000, b.now)
+    levels = (12000, 9000, 6000, 6000, 6000, 9000, 3000, 0, 12000)
+    try:
+        import micropython
+
+        lock, unlock = micropython.heap_lock, micropython.heap_unlock
+    except (ImportError, AttributeError):
+        lock = unlock = None
+    counts = []
+    from firmware.hal.base import mv_to_counts
+
+    for mv in levels:
+        counts.append(mv_to_counts(mv, (24000, 4095, -12000)))
+    low = mv_to_counts(-12000, (24000, 4095, -12000))
+    hal = b.hal
+    c = b.c
+    now = b.now
+    n = 0
+    ticks = 0
+    for _block in range(75):
+        hal.high_c = counts[n]
+        hal.low_c = low
+        n = n + 1 if n < len(levels) - 1 else 0
+        if lock:
+            lock()
+        try:
+            for _tick in range(40):  # the ticks between two link polls
+                now += 10
+                c.host_alive(now)
+                c.tick(now)
+                ticks += 1
+        finally:
+            if unlock:
+                unlock()
+        while c.events.pop() is not None:  # the link task's work, allowed to allocate
+            pass
+    assert ticks == 3000
+    assert c.events.lost == 0
