@@ -249,14 +249,15 @@ class EvseSlac(SlacMachine):
         s = self._current(frame, m.run_id, "wait_rsp", "wait_match", "matched")
         if s is None:
             return
-        if s.state != "matched":
-            if s.attenuation > self.threshold:
-                return self._drop(pev, FailReason.ATTENUATION_TOO_HIGH)
-            if any(o.attenuation < s.attenuation for k, o in self.sessions.items() if k != pev):
-                return self._ignore()  # cross-talk: a closer EV is in this EVSE's run
-            self._match(pev, s, now)
+        first = s.state != "matched"  # a repeat means our CNF got lost: send it again
+        if first and s.attenuation > self.threshold:
+            return self._drop(pev, FailReason.ATTENUATION_TOO_HIGH)
+        if first and any(o.attenuation < s.attenuation for k, o in self.sessions.items() if k != pev):
+            return self._ignore()  # cross-talk: a closer EV is in this EVSE's run
         self._send(pev, CmSlacMatchCnf(pev_mac=pev, evse_mac=self.mac, run_id=s.run_id,
                                        nid=self.nid, nmk=self.nmk))  # fmt: skip
+        if first:
+            self._match(pev, s, now)
 
     def _match(self, pev: bytes, s: _Session, now: float) -> None:
         s.state = "matched"

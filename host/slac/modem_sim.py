@@ -36,9 +36,11 @@ class ModemSim:
     """``handle(frame, outgoing)`` -> frames to send on the simulator's end."""
 
     def __init__(self, *, mac: bytes = c.QCA_LOCAL_MAC, attenuation_db: int = 20,
-                 version: bytes | None = SIM_VERSION, answer_set_key: bool = True) -> None:  # fmt: skip
+                 version: bytes | None = SIM_VERSION, answer_set_key: bool = True,
+                 attenuation_by_mac: dict[bytes, int] | None = None) -> None:  # fmt: skip
         self.mac = mac
         self.attenuation_db = attenuation_db
+        self.attenuation_by_mac = attenuation_by_mac or {}  # per sounding EV, for cross-talk
         self.version = version
         self.answer_set_key = answer_set_key
         self.host = c.BROADCAST_MAC  # learnt from the first request
@@ -61,7 +63,8 @@ class ModemSim:
                 self.peer_nmk = m.new_key
             elif isinstance(m, CmMnbcSoundInd):
                 self.sounds_seen += 1
-                aag = bytes([self.attenuation_db]) * c.NUM_GROUPS
+                db = self.attenuation_by_mac.get(frame.src, self.attenuation_db)
+                aag = bytes([db]) * c.NUM_GROUPS
                 profile = CmAttenProfileInd(pev_mac=frame.src, num_groups=len(aag), aag=aag)
                 return [self._frame(self.host, profile)]
             return []
