@@ -4,8 +4,9 @@ On a veth pair there is no power line and no modem. The simulator for host H's m
 on the *other* end of the pair: what H sends arrives there as incoming frames (H's requests
 to its modem), what the simulator sends arrives at H, and what the far host sends shows up
 there as outgoing frames (seen with ETH_P_ALL) - its sounds, for which the modem reports a
-CM_ATTEN_PROFILE.IND to H, and its CM_SET_KEY, from which the simulator knows whether both
-modems share an NMK (the link status).
+CM_ATTEN_PROFILE.IND to H, and its CM_SET_KEY (or, from an EVSE, the CM_SLAC_MATCH.CNF that
+carries its NMK), from which the simulator knows whether both modems share an NMK (the link
+status).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .messages import (
     CmMnbcSoundInd,
     CmSetKeyCnf,
     CmSetKeyReq,
+    CmSlacMatchCnf,
     Frame,
     Message,
     VsLinkStatusCnf,
@@ -61,6 +63,8 @@ class ModemSim:
         if outgoing:  # sent by the far host on this end
             if isinstance(m, CmSetKeyReq):
                 self.peer_nmk = m.new_key
+            elif isinstance(m, CmSlacMatchCnf):  # the far EVSE's key, when we missed its SET_KEY
+                self.peer_nmk = m.nmk
             elif isinstance(m, CmMnbcSoundInd):
                 self.sounds_seen += 1
                 db = self.attenuation_by_mac.get(frame.src, self.attenuation_db)
