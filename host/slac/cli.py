@@ -13,12 +13,28 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from . import constants as c
-from .driver import Link, RawLink, open_packet_socket, read_modem_version, run_machine, serve_modem_sim
+from .driver import (
+    Link,
+    RawLink,
+    open_packet_socket,
+    read_modem_version,
+    run_machine,
+    serve_modem_sim,
+)
 from .errors import DriverError, ModemNotAnswering
-from .events import Event, FailReason, KeySet, LinkLost, LinkReady, Matched, MatchFailed, MatchStarted
+from .events import (
+    Event,
+    FailReason,
+    KeySet,
+    LinkLost,
+    LinkReady,
+    Matched,
+    MatchFailed,
+    MatchStarted,
+)
 from .evse import EvseSlac
 from .messages import mac_str
 from .modem_sim import ModemSim
@@ -29,7 +45,9 @@ EXIT_MATCHED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("slac", help="run one SLAC side (ISO 15118-3) on a PLC interface")
+    parser = subparsers.add_parser(
+        "slac", help="run one SLAC side (ISO 15118-3) on a PLC interface"
+    )
     sides = parser.add_subparsers(dest="side", metavar="SIDE")
     sides.required = True
     for side, text in (("evse", "charger side: set a fresh key, answer the EV, match"),
@@ -67,7 +85,9 @@ def describe(event: Event) -> str:
     if isinstance(event, KeySet):
         return f"modem confirmed CM_SET_KEY (NID {event.nid.hex()})"
     if isinstance(event, MatchStarted):
-        return f"CM_SLAC_PARM exchanged with {mac_str(event.peer_mac)} (run id {event.run_id.hex()})"
+        return (
+            f"CM_SLAC_PARM exchanged with {mac_str(event.peer_mac)} (run id {event.run_id.hex()})"
+        )
     if isinstance(event, Matched):
         return (f"CM_SLAC_MATCH with {mac_str(event.peer_mac)}: NID {event.nid.hex()}, "
                 f"average attenuation {event.attenuation_db:.1f} dB")  # fmt: skip
@@ -76,7 +96,9 @@ def describe(event: Event) -> str:
     if isinstance(event, LinkLost):
         return event.reason
     assert isinstance(event, MatchFailed)
-    return f"match failed: {event.reason.value}" + (" (waiting for a retry)" if event.retrying else "")
+    return f"match failed: {event.reason.value}" + (
+        " (waiting for a retry)" if event.retrying else ""
+    )
 
 
 @contextlib.contextmanager
@@ -88,7 +110,9 @@ def _modem_sim(args: argparse.Namespace) -> Iterator[None]:
     sock = in_netns(ns, lambda: open_packet_socket(ifname, c.ETH_P_ALL)) if ns else \
         open_packet_socket(ifname, c.ETH_P_ALL)  # fmt: skip
     link = RawLink(sock)
-    task = asyncio.ensure_future(serve_modem_sim(ModemSim(attenuation_db=args.sim_attenuation), link))
+    task = asyncio.ensure_future(
+        serve_modem_sim(ModemSim(attenuation_db=args.sim_attenuation), link)
+    )
     _say(args, f"modem simulator on {args.modem_sim} (attenuation {args.sim_attenuation} dB)")
     try:
         yield
@@ -116,19 +140,16 @@ async def _run(args: argparse.Namespace) -> int:
 
 async def _match(args: argparse.Namespace, link: Link) -> int:
     machine: EvseSlac | PevSlac
+    start: Callable[[float], None]
     if args.side == "evse":
-        machine = EvseSlac(link.mac, attenuation_threshold_db=args.attenuation_threshold,
-                           slac_init_timeout=args.init_timeout)  # fmt: skip
+        evse = machine = EvseSlac(link.mac, attenuation_threshold_db=args.attenuation_threshold,
+                                  slac_init_timeout=args.init_timeout)  # fmt: skip
         _say(args, "CP state B with 5 % PWM (taken as given: no CP input on the bench)")
-
-        def start(now: float) -> None:
-            machine.cp_state("B", True, now)
+        start = lambda now: evse.cp_state("B", True, now)  # noqa: E731
     else:
         machine = PevSlac(link.mac, join=not args.no_join)
         _say(args, "broadcasting CM_SLAC_PARM.REQ")
-
-        def start(now: float) -> None:
-            machine.start(now)
+        start = machine.start
 
     t0 = time.monotonic()
     match: list[Matched] = []

@@ -51,7 +51,9 @@ def open_packet_socket(ifname: str, protocol: int = c.ETH_P_HOMEPLUG) -> socket.
         sock.bind((ifname, 0))
     except OSError as exc:
         sock.close()
-        if exc.errno in (errno.ENODEV, errno.ENXIO, errno.EINVAL) or isinstance(exc, socket.gaierror):
+        if exc.errno in (errno.ENODEV, errno.ENXIO, errno.EINVAL) or isinstance(
+            exc, socket.gaierror
+        ):
             raise InterfaceNotFound(
                 f"no network interface {ifname!r} here (`ip link` lists the ones there are)"
             ) from exc
@@ -125,7 +127,9 @@ async def run_machine(machine: Machine, link: Link, *, until: Callable[[Event], 
             machine.handle_timer(now)
             continue
         try:
-            data, outgoing = await asyncio.wait_for(link.recv(), None if timer is None else timer - now)
+            data, outgoing = await asyncio.wait_for(
+                link.recv(), None if timer is None else timer - now
+            )
         except TimeoutError:
             machine.handle_timer(loop.time())
             continue

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class FailReason(str, Enum):
+class FailReason(StrEnum):
     """Why a run ended without a link; the text is what a person reads."""
 
     MODEM_NO_SET_KEY_CNF = "local modem did not confirm CM_SET_KEY"

@@ -252,7 +252,9 @@ class EvseSlac(SlacMachine):
         first = s.state != "matched"  # a repeat means our CNF got lost: send it again
         if first and s.attenuation > self.threshold:
             return self._drop(pev, FailReason.ATTENUATION_TOO_HIGH)
-        if first and any(o.attenuation < s.attenuation for k, o in self.sessions.items() if k != pev):
+        if first and any(
+            o.attenuation < s.attenuation for k, o in self.sessions.items() if k != pev
+        ):
             return self._ignore()  # cross-talk: a closer EV is in this EVSE's run
         self._send(pev, CmSlacMatchCnf(pev_mac=pev, evse_mac=self.mac, run_id=s.run_id,
                                        nid=self.nid, nmk=self.nmk))  # fmt: skip

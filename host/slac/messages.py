@@ -13,7 +13,7 @@ are left as trailing bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import ClassVar
 
 from . import constants as c

@@ -80,7 +80,9 @@ class Wire:
         """Advance fake time from timer to timer up to ``until``."""
         self.pump()
         while True:
-            timers = [t for n in self.nodes if n.machine and (t := n.machine.get_timer()) is not None]
+            timers = [
+                t for n in self.nodes if n.machine and (t := n.machine.get_timer()) is not None
+            ]
             if not timers or min(timers) > until:
                 self.now = max(self.now, until)
                 return

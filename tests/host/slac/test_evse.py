@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from host.slac import constants as c
-from host.slac.events import FailReason, KeySet, LinkLost, LinkReady, Matched, MatchFailed, MatchStarted
+from host.slac.events import (
+    FailReason,
+    KeySet,
+    LinkLost,
+    LinkReady,
+    Matched,
+    MatchFailed,
+    MatchStarted,
+)
 from host.slac.evse import EvseSlac
 from host.slac.messages import (
     CmAttenCharInd,

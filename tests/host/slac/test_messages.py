@@ -85,10 +85,12 @@ PYSLAC_VECTORS = [
     ),
     (
         "02000000000202000000000188e1016e6000000000020000000002010203040506070800000000000000"
-        "0000000000000000000000000000000000000000000000000000000a3a"
-        + AAG.hex(),
-        Frame(PEV, EVSE, CmAttenCharInd(source_address=PEV, run_id=RUN, num_sounds=10,
-                                        num_groups=58, aag=AAG)),  # fmt: skip
+        "0000000000000000000000000000000000000000000000000000000a3a" + AAG.hex(),
+        Frame(
+            PEV,
+            EVSE,
+            CmAttenCharInd(source_address=PEV, run_id=RUN, num_sounds=10, num_groups=58, aag=AAG),
+        ),  # fmt: skip
     ),
     (
         "02000000000102000000000288e1016f6000000000020000000002010203040506070800000000000000"
@@ -113,16 +115,22 @@ PYSLAC_VECTORS = [
 # by hand field by field: header MMV 00, MMTYPE little-endian, OUI 00 b0 52.
 SPEC_VECTORS = [
     ("02000000000102000000000288e10178600000000501", Frame(EVSE, PEV, CmValidateReq(timer=5))),
-    ("02000000000202000000000188e10179600000000004",
-     Frame(PEV, EVSE, CmValidateCnf(result=c.VALIDATE_NOT_REQUIRED))),  # fmt: skip
+    (
+        "02000000000202000000000188e10179600000000004",
+        Frame(PEV, EVSE, CmValidateCnf(result=c.VALIDATE_NOT_REQUIRED)),
+    ),  # fmt: skip
     ("00b05200000102000000000188e10000a000b052", Frame(MODEM, EVSE, VsSwVerReq())),
-    ("02000000000100b05200000188e10001a000b052002003514341",
-     Frame(EVSE, MODEM, VsSwVerCnf(version_length=3, version=b"QCA"))),  # fmt: skip
+    (
+        "02000000000100b05200000188e10001a000b052002003514341",
+        Frame(EVSE, MODEM, VsSwVerCnf(version_length=3, version=b"QCA")),
+    ),  # fmt: skip
     ("00b05200000102000000000188e1001ca000b052", Frame(MODEM, EVSE, VsRsDevReq())),
     ("02000000000100b05200000188e1001da000b05200", Frame(EVSE, MODEM, VsRsDevCnf())),
     ("00b05200000102000000000188e100b8a000b052", Frame(MODEM, EVSE, VsLinkStatusReq())),
-    ("02000000000100b05200000188e100b9a000b0520001",
-     Frame(EVSE, MODEM, VsLinkStatusCnf(link_status=1))),  # fmt: skip
+    (
+        "02000000000100b05200000188e100b9a000b0520001",
+        Frame(EVSE, MODEM, VsLinkStatusCnf(link_status=1)),
+    ),  # fmt: skip
 ]
 
 VECTORS = PYSLAC_VECTORS + SPEC_VECTORS

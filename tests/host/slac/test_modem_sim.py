@@ -55,7 +55,9 @@ def test_profile_for_each_outgoing_sound_only() -> None:
     assert sim.handle(sound, outgoing=False) == []
     (profile,) = [parse_frame(f) for f in sim.handle(sound, outgoing=True)]
     assert profile.dst == EVSE_MAC
-    assert profile.message == CmAttenProfileInd(pev_mac=PEV_MAC, num_groups=58, aag=bytes([27]) * 58)
+    assert profile.message == CmAttenProfileInd(
+        pev_mac=PEV_MAC, num_groups=58, aag=bytes([27]) * 58
+    )
 
 
 def test_silent_modes_and_foreign_frames() -> None:

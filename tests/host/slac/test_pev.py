@@ -69,7 +69,9 @@ def test_sounding_batch_and_match() -> None:
     assert rsp.message == CmAttenCharRsp(source_address=PEV_MAC, run_id=run)
     assert req.dst == EVSE_MAC and req.message == CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC,
                                                                  run_id=run)  # fmt: skip
-    d.feed(EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID, nmk=NMK))
+    d.feed(
+        EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID, nmk=NMK)
+    )
     assert d.events() == [Matched(EVSE_MAC, run, NID, NMK, 17.0)]
     assert d.m.state == "matched" and d.m.get_timer() is None
 
@@ -99,7 +101,10 @@ def test_wrong_run_id_and_duplicates_are_ignored() -> None:
     atten(d, run)  # the EVSE repeated: our RSP got lost; answer again, count once
     kinds = [type(m) for m in d.messages()]
     assert kinds == [CmAttenCharRsp, CmSlacMatchReq, CmAttenCharRsp]
-    d.feed(OTHER_EVSE, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=OTHER_EVSE, run_id=run, nid=NID, nmk=NMK))
+    d.feed(
+        OTHER_EVSE,
+        CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=OTHER_EVSE, run_id=run, nid=NID, nmk=NMK),
+    )
     assert d.events() == []
 
 
@@ -172,7 +177,9 @@ def joining() -> tuple[Driven, bytes]:
     sound_all(d)
     atten(d, run)
     d.sent()
-    d.feed(EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID, nmk=NMK))
+    d.feed(
+        EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID, nmk=NMK)
+    )
     return d, run
 
 

@@ -10,7 +10,13 @@ import sys
 import pytest
 
 from host.slac import constants as c
-from host.slac.driver import RawLink, open_packet_socket, read_modem_version, run_machine, serve_modem_sim
+from host.slac.driver import (
+    RawLink,
+    open_packet_socket,
+    read_modem_version,
+    run_machine,
+    serve_modem_sim,
+)
 from host.slac.errors import InterfaceNotFound, ModemVersionUnreadable
 from host.slac.events import FailReason, LinkReady, MatchFailed
 from host.slac.evse import EvseSlac
@@ -33,7 +39,9 @@ def test_our_evse_and_ev_match_over_veth(veth: VethPair) -> None:
     print(f"veth match in {result.match_s * 1000:.1f} ms, link in {result.link_s * 1000:.1f} ms")
     assert result.matched and result.transport == "veth"
     assert result.attenuation_db == 18.0
-    assert isinstance(result.evse_events[-1], LinkReady) and isinstance(result.pev_events[-1], LinkReady)
+    assert isinstance(result.evse_events[-1], LinkReady) and isinstance(
+        result.pev_events[-1], LinkReady
+    )
     assert result.evse_events[-1].nid == result.nid
 
 
