@@ -146,21 +146,23 @@ def test_one_of_two_evses_silent_decides_at_the_deadline() -> None:
     assert req.dst == EVSE_MAC
 
 
-def test_attenuation_above_ev_threshold() -> None:
-    d, run = started(attenuation_threshold_db=30)
+def answered(db: int = 20, **kwargs) -> tuple[Driven, bytes]:
+    """One EVSE answered the parameters and reported ``db``: the EV has decided."""
+    d, run = started(**kwargs)
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
     d.at(c.PARM_COLLECT_WINDOW)
     sound_all(d)
-    atten(d, run, db=45)
+    atten(d, run, db=db)
+    return d, run
+
+
+def test_attenuation_above_ev_threshold() -> None:
+    d, run = answered(db=45, attenuation_threshold_db=30)
     assert d.events()[-1] == MatchFailed(FailReason.ATTENUATION_TOO_HIGH)
 
 
 def test_no_match_cnf_after_retries() -> None:
-    d, run = started()
-    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
-    d.at(c.PARM_COLLECT_WINDOW)
-    sound_all(d)
-    atten(d, run)
+    d, run = answered()
     d.sent()
     t = d.now
     for k in range(1, c.C_EV_MATCH_RETRY + 1):
@@ -171,11 +173,7 @@ def test_no_match_cnf_after_retries() -> None:
 
 
 def joining() -> tuple[Driven, bytes]:
-    d, run = started()
-    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
-    d.at(c.PARM_COLLECT_WINDOW)
-    sound_all(d)
-    atten(d, run)
+    d, run = answered()
     d.sent()
     d.feed(
         EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID, nmk=NMK)
