@@ -72,13 +72,15 @@ VALIDATE_NOT_REQUIRED = 0x04
 LINK_STATUS_UP = 0x01
 
 # --- Timers and counters (ISO 15118-3 Table A.1) -----------------------------------------
-TT_EVSE_SLAC_INIT = 50.0  # 20-50 s: wait for CM_SLAC_PARM.REQ after state B / 5 % [V2G3-A09-xx]
+TT_EVSE_SLAC_INIT = 50.0  # 20-50 s: wait for CM_SLAC_PARM.REQ after state B / 5 % PWM
 TT_MATCH_SEQUENCE = 0.4  # gap allowed between messages of one sequence
 TT_MATCH_RESPONSE = 0.2  # wait for the answer to a request
 TT_EVSE_MATCH_MNBC = 0.6  # EVSE window for the sounds after CM_START_ATTEN_CHAR.IND
 TT_EV_ATTEN_RESULTS = 1.2  # EV wait for CM_ATTEN_CHAR.IND after sounding starts
 TT_EVSE_MATCH_SESSION = 10.0  # EVSE wait for CM_SLAC_MATCH.REQ after CM_ATTEN_CHAR
 TT_MATCH_JOIN = 12.0  # max time from the match to the joined logical network
+TT_MATCHING_REPETITION = 10.0  # EV: keep starting new runs for this long before giving up
+TT_MATCHING_RATE = 0.4  # EV: pause between a failed run and the next
 TP_EV_BATCH_MSG_INTERVAL = 0.02  # 20-50 ms between START_ATTEN_CHAR / MNBC_SOUND messages
 C_EV_START_ATTEN_CHAR_INDS = 3
 C_EV_MATCH_MNBC = 10  # sounds per run

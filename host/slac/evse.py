@@ -5,7 +5,7 @@ machine sets a fresh NMK/NID on its modem, waits up to TT_EVSE_SLAC_init for
 CM_SLAC_PARM.REQ, characterises every EV that asks (one session per EV MAC, so cross-talk
 from a neighbour's EV is measured too), and matches only the EV whose average attenuation
 is the lowest and under the threshold. Unplugging (A/E/F) leaves the network with a new key
-([V2G3-M09-17]).
+([V2G3-M09-17], as pyslac cites it).
 """
 
 from __future__ import annotations

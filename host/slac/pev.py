@@ -5,7 +5,8 @@ EV simulator.
 window is sounded at once (3 CM_START_ATTEN_CHAR.IND, 10 CM_MNBC_SOUND.IND, one every
 TP_EV_batch_msg_interval); the EVSE reporting the lowest average attenuation gets the
 CM_SLAC_MATCH.REQ. With ``join`` the EV then sets the EVSE's NMK/NID on its own modem and
-waits for the link (TT_match_join).
+waits for the link (TT_match_join). A failed run is followed by a new one (new run id) every
+TT_matching_rate for up to ``matching_repetition`` (TT_matching_repetition) from the first.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from .messages import (
     average_attenuation,
 )
 
+# failures that a new run may mend; the modem's own failures end the attempt
+_RUN_FAILURES = {FailReason.NO_PARM_CNF, FailReason.NO_ATTEN_CHAR, FailReason.NO_MATCH_CNF,
+                 FailReason.ATTENUATION_TOO_HIGH}  # fmt: skip
+
 
 class PevSlac(SlacMachine):
     """EV SLAC machine; ``state``: idle, wait_parm_cnf, sounding, wait_results,
@@ -38,6 +43,7 @@ class PevSlac(SlacMachine):
                  sound_interval: float = c.TP_EV_BATCH_MSG_INTERVAL,
                  parm_window: float = c.PARM_COLLECT_WINDOW,
                  attenuation_threshold_db: float = float("inf"),
+                 matching_repetition: float = c.TT_MATCHING_REPETITION,
                  modem_mac: bytes = c.QCA_LOCAL_MAC,
                  rng: Callable[[int], bytes] = os.urandom) -> None:  # fmt: skip
         super().__init__(mac, modem_mac=modem_mac, rng=rng)
@@ -45,6 +51,8 @@ class PevSlac(SlacMachine):
         self.sound_interval = sound_interval
         self.parm_window = parm_window
         self.threshold = attenuation_threshold_db
+        self.matching_repetition = matching_repetition
+        self._first_start = 0.0
         self.state = "idle"
         self.run_id = b""
         self.evses: dict[bytes, CmSlacParmCnf] = {}
@@ -60,6 +68,10 @@ class PevSlac(SlacMachine):
         })  # fmt: skip
 
     def start(self, now: float) -> None:
+        self._first_start = now
+        self._new_run(now)
+
+    def _new_run(self, now: float) -> None:
         self.run_id = self.rng(c.RUN_ID_LEN)
         self.evses, self.results, self.chosen, self.match = {}, {}, b"", None
         self._timers.clear()
@@ -72,13 +84,19 @@ class PevSlac(SlacMachine):
         self._send(c.BROADCAST_MAC, CmSlacParmReq(run_id=self.run_id))
         self._timers["step"] = now + c.TT_MATCH_RESPONSE
 
-    def _fail(self, reason: FailReason) -> None:
-        self.state = "failed"
+    def _fail(self, reason: FailReason, now: float) -> None:
         self._timers.clear()
-        self._emit(MatchFailed(reason))
+        again = now + c.TT_MATCHING_RATE
+        if reason in _RUN_FAILURES and again - self._first_start < self.matching_repetition:
+            self.state = "pause"
+            self._timers["restart"] = again
+            self._emit(MatchFailed(reason, retrying=True))
+        else:
+            self.state = "failed"
+            self._emit(MatchFailed(reason))
 
     def _on_match_failed(self, reason: FailReason, now: float) -> None:
-        self._fail(reason)
+        self._fail(reason, now)
 
     def _on_link_up(self, now: float) -> None:
         self.state = "linked"
@@ -93,6 +111,8 @@ class PevSlac(SlacMachine):
             self._step(now)
         elif name == "results":
             self._decide(now)
+        elif name == "restart":
+            self._new_run(now)
         else:
             super()._on_timer(name, now)
 
@@ -105,14 +125,14 @@ class PevSlac(SlacMachine):
             elif self._tries <= c.C_EV_MATCH_RETRY:
                 self._send_parm_req(now)
             else:
-                self._fail(FailReason.NO_PARM_CNF)
+                self._fail(FailReason.NO_PARM_CNF, now)
         elif self.state == "sounding":
             self._sound(now)
         elif self.state == "wait_match_cnf":
             if self._tries <= c.C_EV_MATCH_RETRY:
                 self._send_match_req(now)
             else:
-                self._fail(FailReason.NO_MATCH_CNF)
+                self._fail(FailReason.NO_MATCH_CNF, now)
 
     def _sound(self, now: float) -> None:
         """The next message of the sounding batch (ISO 15118-3 §A.9.2.2)."""
@@ -138,10 +158,10 @@ class PevSlac(SlacMachine):
             return
         self._timers.pop("results", None)
         if not self.results:
-            return self._fail(FailReason.NO_ATTEN_CHAR)
+            return self._fail(FailReason.NO_ATTEN_CHAR, now)
         self.chosen = min(self.results, key=self.results.__getitem__)
         if self.results[self.chosen] > self.threshold:
-            return self._fail(FailReason.ATTENUATION_TOO_HIGH)
+            return self._fail(FailReason.ATTENUATION_TOO_HIGH, now)
         self.state, self._tries = "wait_match_cnf", 0
         self._send_match_req(now)
 

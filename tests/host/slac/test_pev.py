@@ -32,6 +32,7 @@ NID, NMK = b"N" * 7, b"K" * 16
 
 
 def started(**kwargs) -> tuple[Driven, bytes]:
+    kwargs.setdefault("matching_repetition", 0.0)  # one run, unless a test repeats
     d = Driven(PevSlac(PEV_MAC, rng=counter_rng(5), **kwargs))
     d.m.start(0.0)
     (req,) = d.sent()
@@ -204,3 +205,24 @@ def test_join_timeout() -> None:
     d.at(t + c.TT_MATCH_JOIN)
     assert d.events() == [MatchFailed(FailReason.JOIN_TIMEOUT)]
     assert d.m.state == "failed"
+
+
+def test_failed_runs_repeat_within_tt_matching_repetition() -> None:
+    d, first_run = started(matching_repetition=c.TT_MATCHING_REPETITION)
+    runs, t = {first_run}, 0.0
+    while d.m.state != "failed":
+        t = d.m.get_timer()
+        d.at(t)
+        runs |= {m.run_id for m in d.messages() if isinstance(m, CmSlacParmReq)}
+    events = d.events()
+    assert all(e.retrying for e in events[:-1]) and events[-1] == MatchFailed(
+        FailReason.NO_PARM_CNF
+    )
+    run_time = (c.C_EV_MATCH_RETRY + 1) * c.TT_MATCH_RESPONSE
+    # one run a second (0.6 s of repeated requests, 0.4 s pause): ten runs in ten seconds
+    assert (
+        len(runs)
+        == len(events)
+        == round(c.TT_MATCHING_REPETITION / (run_time + c.TT_MATCHING_RATE))
+    )
+    assert t <= c.TT_MATCHING_REPETITION

@@ -103,18 +103,24 @@ def _cli(veth: VethPair, side: str, *extra: str) -> subprocess.Popen:
 
 
 def test_cli_evse_and_pev_in_two_namespaces(veth: VethPair) -> None:
-    evse = _cli(veth, "evse", "--json")
-    pev = _cli(veth, "pev")
+    evse = _cli(veth, "evse")
+    assert evse.stdout is not None
+    evse_lines = []
+    while "modem confirmed CM_SET_KEY" not in (line := evse.stdout.readline()):  # ready
+        assert line, evse.communicate()[1]
+        evse_lines.append(line)
+    pev = _cli(veth, "pev", "--json")
     pev_out, pev_err = pev.communicate(timeout=60)
     evse_out, evse_err = evse.communicate(timeout=60)
+    evse_out = "".join(evse_lines) + line + evse_out
     print(pev_out, evse_out)
     assert pev.returncode == 0, pev_err
     assert evse.returncode == 0, evse_err
-    result = json.loads(evse_out.strip().splitlines()[-1])
+    result = json.loads(pev_out.strip().splitlines()[-1])
     assert result["result"] == "match" and result["attenuation_db"] == 20.0
-    assert f"MATCH: NID {result['nid']}" in pev_out
+    assert f"MATCH: NID {result['nid']}" in evse_out
     for step in ("modem firmware: MAC-QCA7000", "CM_SLAC_PARM exchanged", "D-LINK_READY"):
-        assert step in pev_out
+        assert step in evse_out
 
 
 def test_cli_without_a_modem_says_so(veth: VethPair) -> None:
