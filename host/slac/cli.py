@@ -19,6 +19,7 @@ from . import constants as c
 from .driver import (
     Link,
     RawLink,
+    modem_request,
     open_packet_socket,
     read_modem_version,
     run_machine,
@@ -36,7 +37,7 @@ from .events import (
     MatchStarted,
 )
 from .evse import EvseSlac
-from .messages import mac_str
+from .messages import VsNwInfoCnf, VsNwInfoReq, mac_str
 from .modem_sim import ModemSim
 from .pev import PevSlac
 from .veth import in_netns
@@ -181,6 +182,11 @@ async def _match(args: argparse.Namespace, link: Link) -> int:
                                     f"({1 + c.MODEM_RETRIES} tries, {c.MODEM_TIMEOUT:g} s each)")  # fmt: skip
         return _fail(args, EXIT_FAILED, last.reason.value)
     m = match[-1]
+    if isinstance(last, LinkReady):
+        info = await modem_request(link, VsNwInfoReq(), VsNwInfoCnf, timeout=0.5, tries=1)
+        for net in info.networks() if info is not None else []:
+            _say(args, f"modem network {net.nid.hex()}: {len(net.stations)} other station(s) "
+                       + " ".join(mac_str(sta.mac) for sta in net.stations))  # fmt: skip
     result = {"result": "match", "side": args.side, "nid": m.nid.hex(), "peer_mac": mac_str(m.peer_mac),
               "attenuation_db": m.attenuation_db, "match_ms": round(match_time[0] * 1000, 1)}  # fmt: skip
     if args.json:

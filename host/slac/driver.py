@@ -11,7 +11,7 @@ import asyncio
 import errno
 import socket
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from . import constants as c
 from .errors import (
@@ -21,8 +21,9 @@ from .errors import (
     RemoteProtocolError,
 )
 from .events import Event
-from .messages import Frame, VsSwVerCnf, VsSwVerReq, parse_frame, push_frame
+from .messages import Frame, Message, VsSwVerCnf, VsSwVerReq, parse_frame, push_frame
 
+M = TypeVar("M", bound=Message)
 PACKET_OUTGOING = 4  # linux/if_packet.h: a frame this host sent, seen by an ETH_P_ALL socket
 
 
@@ -145,13 +146,13 @@ async def serve_modem_sim(sim: object, link: Link) -> None:
             link.send(reply)
 
 
-async def read_modem_version(link: Link, modem_mac: bytes = c.QCA_LOCAL_MAC, *,
-                             timeout: float = c.MODEM_TIMEOUT,
-                             tries: int = 1 + c.MODEM_RETRIES) -> str:  # fmt: skip
-    """VS_SW_VER of the local modem, or ModemVersionUnreadable."""
+async def modem_request(link: Link, request: Message, answer: type[M], *,
+                        modem_mac: bytes = c.QCA_LOCAL_MAC, timeout: float = c.MODEM_TIMEOUT,
+                        tries: int = 1 + c.MODEM_RETRIES) -> M | None:  # fmt: skip
+    """Send ``request`` to the local modem until an ``answer`` comes back (None if none)."""
     loop = asyncio.get_running_loop()
     for _ in range(tries):
-        link.send(push_frame(Frame(modem_mac, link.mac, VsSwVerReq())))
+        link.send(push_frame(Frame(modem_mac, link.mac, request)))
         deadline = loop.time() + timeout
         while (left := deadline - loop.time()) > 0:
             try:
@@ -162,12 +163,22 @@ async def read_modem_version(link: Link, modem_mac: bytes = c.QCA_LOCAL_MAC, *,
                 frame = parse_frame(data)
             except RemoteProtocolError:
                 continue
-            if not outgoing and isinstance(frame.message, VsSwVerCnf) and frame.dst == link.mac:
-                if frame.message.status != 0:
-                    raise ModemVersionUnreadable(f"modem answered VS_SW_VER with status "
-                                                 f"{frame.message.status}")  # fmt: skip
-                return frame.message.version.rstrip(b"\0").decode("ascii", "replace")
-    raise ModemVersionUnreadable(
-        f"the modem did not answer VS_SW_VER within {timeout:g} s ({tries} tries): "
-        "is it powered, flashed with host firmware, and on this interface?"
-    )
+            if not outgoing and isinstance(frame.message, answer) and frame.dst == link.mac:
+                return frame.message
+    return None
+
+
+async def read_modem_version(link: Link, modem_mac: bytes = c.QCA_LOCAL_MAC, *,
+                             timeout: float = c.MODEM_TIMEOUT,
+                             tries: int = 1 + c.MODEM_RETRIES) -> str:  # fmt: skip
+    """VS_SW_VER of the local modem, or ModemVersionUnreadable."""
+    cnf = await modem_request(link, VsSwVerReq(), VsSwVerCnf, modem_mac=modem_mac,
+                              timeout=timeout, tries=tries)  # fmt: skip
+    if cnf is None:
+        raise ModemVersionUnreadable(
+            f"the modem did not answer VS_SW_VER within {timeout:g} s ({tries} tries): "
+            "is it powered, flashed with host firmware, and on this interface?"
+        )
+    if cnf.status != 0:
+        raise ModemVersionUnreadable(f"modem answered VS_SW_VER with status {cnf.status}")
+    return cnf.version.rstrip(b"\0").decode("ascii", "replace")

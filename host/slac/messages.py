@@ -51,6 +51,7 @@ class Message:
 
     MMTYPE: ClassVar[int]
     FIELDS: ClassVar[tuple[Field, ...]]
+    MMV: ClassVar[int | None] = None  # None: 0 for vendor MMEs, 1 otherwise
 
     @classmethod
     def pull(cls, buf: Buffer) -> Message:
@@ -362,12 +363,80 @@ class VsLinkStatusCnf(Message):
         return self.link_status == c.LINK_STATUS_UP
 
 
+@dataclass(frozen=True)
+class VsNwInfoReq(Message):
+    """VS_NW_INFO.REQ: the networks the modem is in and their stations. The QCA7000 (AR7x00
+    family) takes the MMV 1 form with the fragmentation field (open-plc-utils NetworkInfo2)."""
+
+    MMTYPE = c.VS_NW_INFO | c.MMTYPE_REQ
+    MMV = c.MMV_HPAV_1_1
+    FIELDS = ()
+
+
+@dataclass(frozen=True)
+class NetworkStation:
+    mac: bytes
+    tei: int
+
+
+@dataclass(frozen=True)
+class Network:
+    nid: bytes
+    role: int  # 0 station, 1 proxy coordinator, 2 central coordinator
+    cco_mac: bytes
+    stations: tuple[NetworkStation, ...]
+
+
+_NETWORK_LEN, _STATION_LEN = 32, 24  # open-plc-utils NetworkInfo2: struct network, station
+
+
+@dataclass(frozen=True)
+class VsNwInfoCnf(Message):
+    """VS_NW_INFO.CNF (AR7x00 form): ``data`` holds the networks; ``networks()`` reads them."""
+
+    MMTYPE = c.VS_NW_INFO | c.MMTYPE_CNF
+    MMV = c.MMV_HPAV_1_1
+    FIELDS = (("sub_version", "u8"), ("reserved", "u8"), ("data_length", "u16"),
+              ("data", "*data_length"))  # fmt: skip
+    data_length: int
+    data: bytes
+    sub_version: int = 1
+    reserved: int = 0
+
+    @classmethod
+    def of(cls, networks: list[Network]) -> VsNwInfoCnf:
+        out = bytearray([0, len(networks)])
+        for net in networks:
+            out += net.nid + bytes(2) + b"\x01\x01" + bytes(4) + bytes([net.role]) + net.cco_mac
+            out += b"\x01" + bytes(3) + bytes([len(net.stations)]) + bytes(5)
+            for sta in net.stations:
+                out += sta.mac + bytes([sta.tei]) + bytes(3) + bytes(6 + 2 + 2 + 2 + 2)
+        return cls(data_length=len(out), data=bytes(out))
+
+    def networks(self) -> list[Network]:
+        buf = Buffer(self.data)
+        try:
+            buf.pull_bytes(1)
+            found = []
+            for _ in range(buf.pull_uint(1)):
+                net = buf.pull_bytes(_NETWORK_LEN)
+                stations = tuple(
+                    NetworkStation(sta[:6], sta[6])
+                    for sta in (buf.pull_bytes(_STATION_LEN) for _ in range(net[26]))
+                )
+                found.append(Network(net[:7], net[15], net[16:22], stations))
+        except NeedMoreData as exc:
+            raise RemoteProtocolError("VS_NW_INFO.CNF data ends inside a network") from exc
+        return found
+
+
 MESSAGES: dict[int, type[Message]] = {
     cls.MMTYPE: cls
     for cls in (CmSetKeyReq, CmSetKeyCnf, CmSlacParmReq, CmSlacParmCnf, CmStartAttenCharInd,
                 CmMnbcSoundInd, CmAttenProfileInd, CmAttenCharInd, CmAttenCharRsp,
                 CmValidateReq, CmValidateCnf, CmSlacMatchReq, CmSlacMatchCnf, VsSwVerReq,
-                VsSwVerCnf, VsRsDevReq, VsRsDevCnf, VsLinkStatusReq, VsLinkStatusCnf)
+                VsSwVerCnf, VsRsDevReq, VsRsDevCnf, VsLinkStatusReq, VsLinkStatusCnf,
+                VsNwInfoReq, VsNwInfoCnf)
 }  # fmt: skip
 
 
@@ -390,9 +459,10 @@ class Frame:
 
     def __post_init__(self) -> None:
         if self.mmv == -1:
-            object.__setattr__(
-                self, "mmv", c.MMV_HPAV_1_0 if is_vendor(self.message.MMTYPE) else c.MMV_HPAV_1_1
-            )
+            mmv = self.message.MMV
+            if mmv is None:
+                mmv = c.MMV_HPAV_1_0 if is_vendor(self.message.MMTYPE) else c.MMV_HPAV_1_1
+            object.__setattr__(self, "mmv", mmv)
 
 
 def pull_header(buf: Buffer) -> tuple[bytes, bytes, int, int, int]:

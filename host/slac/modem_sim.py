@@ -21,8 +21,12 @@ from .messages import (
     CmSlacMatchCnf,
     Frame,
     Message,
+    Network,
+    NetworkStation,
     VsLinkStatusCnf,
     VsLinkStatusReq,
+    VsNwInfoCnf,
+    VsNwInfoReq,
     VsRsDevCnf,
     VsRsDevReq,
     VsSwVerCnf,
@@ -31,6 +35,7 @@ from .messages import (
     push_frame,
 )
 
+FAR_MODEM_MAC = b"\x00\xb0\x52\x00\x00\x02"  # how a simulator reports the modem it is linked to
 SIM_VERSION = b"MAC-QCA7000-1.2.5.3207-00-20180927-CS (v2gate modem simulator)"
 
 
@@ -47,6 +52,7 @@ class ModemSim:
         self.answer_set_key = answer_set_key
         self.host = c.BROADCAST_MAC  # learnt from the first request
         self.nmk: bytes | None = None  # the key set on this modem
+        self.nid = b""
         self.peer_nmk: bytes | None = None  # the key the far host set on its modem
         self.sounds_seen = 0
 
@@ -83,7 +89,7 @@ class ModemSim:
         if isinstance(m, CmSetKeyReq):
             if not self.answer_set_key:
                 return None
-            self.nmk = m.new_key
+            self.nmk, self.nid = m.new_key, m.nid
             return CmSetKeyCnf(my_nonce=m.your_nonce, your_nonce=m.my_nonce)
         if isinstance(m, VsSwVerReq):
             if self.version is None:
@@ -92,6 +98,10 @@ class ModemSim:
         if isinstance(m, VsRsDevReq):
             self.nmk = None
             return VsRsDevCnf()
+        if isinstance(m, VsNwInfoReq):
+            far = (NetworkStation(FAR_MODEM_MAC, 2),) if self.linked else ()
+            nets = [Network(self.nid, 0, self.mac, far)] if self.nmk is not None else []
+            return VsNwInfoCnf.of(nets)
         if isinstance(m, VsLinkStatusReq):
             return VsLinkStatusCnf(link_status=c.LINK_STATUS_UP if self.linked else 0)
         return None

@@ -24,8 +24,12 @@ from host.slac.messages import (
     CmValidateCnf,
     CmValidateReq,
     Frame,
+    Network,
+    NetworkStation,
     VsLinkStatusCnf,
     VsLinkStatusReq,
+    VsNwInfoCnf,
+    VsNwInfoReq,
     VsRsDevCnf,
     VsRsDevReq,
     VsSwVerCnf,
@@ -131,6 +135,14 @@ SPEC_VECTORS = [
         "02000000000100b05200000188e100b9a000b0520001",
         Frame(EVSE, MODEM, VsLinkStatusCnf(link_status=1)),
     ),  # fmt: skip
+    # VS_NW_INFO in the AR7x00 / QCA7000 form of open-plc-utils NetworkInfo2: MMV 01 with the
+    # fragmentation field, then 32-byte network and 24-byte station records
+    ("00b05200000102000000000188e10138a0000000b052", Frame(MODEM, EVSE, VsNwInfoReq())),
+    (
+        "02000000000100b05200000188e10139a0000000b05201003a0000014e4e4e4e4e4e4e0000010100000000"
+        "0002000000000101000000010000000000020000000002020000000000000000000000000000000000",
+        Frame(EVSE, MODEM, VsNwInfoCnf.of([Network(b"N" * 7, 0, EVSE, (NetworkStation(PEV, 2),))])),
+    ),
 ]
 
 VECTORS = PYSLAC_VECTORS + SPEC_VECTORS
@@ -209,3 +221,19 @@ def _check_decoder(data: bytes) -> None:
     if result is not None:
         frame, used = result
         assert push_frame(frame, pad=False) == data[:used]
+
+
+def test_network_info_reads_back_what_it_wrote() -> None:
+    nets = [Network(b"N" * 7, 2, EVSE, (NetworkStation(PEV, 2), NetworkStation(MODEM, 3))),
+            Network(b"M" * 7, 0, PEV, ())]  # fmt: skip
+    assert VsNwInfoCnf.of(nets).networks() == nets
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=120))
+def test_network_info_data_reads_cleanly(data: bytes) -> None:
+    try:
+        nets = VsNwInfoCnf(data_length=len(data), data=data).networks()
+    except RemoteProtocolError:
+        return
+    assert all(len(n.nid) == 7 and len(n.cco_mac) == 6 for n in nets)

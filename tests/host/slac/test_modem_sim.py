@@ -13,6 +13,7 @@ from host.slac.messages import (
     Frame,
     VsLinkStatusCnf,
     VsLinkStatusReq,
+    VsNwInfoReq,
     VsRsDevCnf,
     VsRsDevReq,
     VsSwVerCnf,
@@ -20,7 +21,7 @@ from host.slac.messages import (
     parse_frame,
     push_frame,
 )
-from host.slac.modem_sim import SIM_VERSION, ModemSim
+from host.slac.modem_sim import FAR_MODEM_MAC, SIM_VERSION, ModemSim
 
 from .helpers import EVSE_MAC, PEV_MAC
 
@@ -44,6 +45,9 @@ def test_answers_set_key_version_reset_and_link_status() -> None:
     ask(sim, CmSetKeyReq(nid=b"n" * 7, new_key=b"k" * 16), src=PEV_MAC, outgoing=True)
     (link,) = ask(sim, VsLinkStatusReq())
     assert link.message.up
+    (info,) = ask(sim, VsNwInfoReq())
+    (net,) = info.message.networks()
+    assert net.nid == b"n" * 7 and [s.mac for s in net.stations] == [FAR_MODEM_MAC]
     assert ask(sim, VsRsDevReq())[0].message == VsRsDevCnf()
     assert not ask(sim, VsLinkStatusReq())[0].message.up
 

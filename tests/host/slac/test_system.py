@@ -119,7 +119,9 @@ def test_cli_evse_and_pev_in_two_namespaces(veth: VethPair) -> None:
     result = json.loads(pev_out.strip().splitlines()[-1])
     assert result["result"] == "match" and result["attenuation_db"] == 20.0
     assert f"MATCH: NID {result['nid']}" in evse_out
-    for step in ("modem firmware: MAC-QCA7000", "CM_SLAC_PARM exchanged", "D-LINK_READY"):
+    steps = ("modem firmware: MAC-QCA7000", "CM_SLAC_PARM exchanged", "D-LINK_READY",
+             f"modem network {result['nid']}: 1 other station(s)")  # fmt: skip
+    for step in steps:
         assert step in evse_out
 
 
