@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import constants as c
+from .errors import LocalProtocolError
 from .events import FailReason, LinkLost, LinkReady, Matched, MatchFailed, MatchStarted
 from .machine import SlacMachine, nid_from_nmk
 from .messages import (
@@ -76,6 +77,8 @@ class EvseSlac(SlacMachine):
 
     def cp_state(self, state: str, pwm_5_percent: bool, now: float) -> None:
         """IEC 61851-1 CP state (A-F) and whether the 5 % duty (HLC) is on."""
+        if state not in ("A", "B", "C", "D", "E", "F"):
+            raise LocalProtocolError(f"CP state {state!r} is not one of A-F (IEC 61851-1)")
         plugged = state in ("B", "C", "D")
         if plugged and pwm_5_percent and self.state in ("idle", "failed"):
             self._new_key(now)
@@ -160,8 +163,10 @@ class EvseSlac(SlacMachine):
     def _on_parm_req(self, frame: Frame, now: float) -> None:
         m = frame.message
         assert isinstance(m, CmSlacParmReq)
-        if self.state not in ("set_key", "wait_parm", "matching") or (
-            m.application_type != c.APPLICATION_TYPE_PEV_EVSE
+        if (
+            self.state not in ("set_key", "wait_parm", "matching")
+            or m.application_type != c.APPLICATION_TYPE_PEV_EVSE
+            or m.security_type != c.SECURITY_TYPE_NONE  # no cipher suites here (Table A.2)
         ):
             return self._ignore()
         pev = frame.src
@@ -172,8 +177,7 @@ class EvseSlac(SlacMachine):
             self._emit(MatchStarted(pev, m.run_id))
         if self.state == "wait_parm":
             self.state = "matching"
-        self._send(pev, CmSlacParmCnf(forwarding_sta=pev, run_id=m.run_id,
-                                      security_type=m.security_type))  # fmt: skip
+        self._send(pev, CmSlacParmCnf(forwarding_sta=pev, run_id=m.run_id))
 
     def _on_start_atten_char(self, frame: Frame, now: float) -> None:
         m = frame.message

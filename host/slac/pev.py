@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 
 from . import constants as c
+from .errors import LocalProtocolError
 from .events import FailReason, Matched, MatchFailed, MatchStarted
 from .machine import SlacMachine
 from .messages import (
@@ -68,6 +69,9 @@ class PevSlac(SlacMachine):
         })  # fmt: skip
 
     def start(self, now: float) -> None:
+        """Begin matching (the EV saw 5 % PWM); again only once the last attempt ended."""
+        if self.state not in ("idle", "failed", "matched", "linked"):
+            raise LocalProtocolError(f"start() while {self.state}: one matching at a time")
         self._first_start = now
         self._new_run(now)
 

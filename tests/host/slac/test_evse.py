@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from host.slac import constants as c
+from host.slac.errors import LocalProtocolError
 from host.slac.events import (
     FailReason,
     KeySet,
@@ -298,3 +299,11 @@ def test_unplug_during_matching() -> None:
     d.m.cp_state("A", False, d.now)
     assert d.events() == [MatchFailed(FailReason.UNPLUGGED)]
     assert d.m.sessions == {}
+
+
+def test_api_misuse_and_unsupported_security() -> None:
+    d = plugged()
+    with pytest.raises(LocalProtocolError):
+        d.m.cp_state("X", True, 0.0)
+    d.feed(PEV_MAC, CmSlacParmReq(run_id=RUN, security_type=1), dst=c.BROADCAST_MAC)
+    assert d.sent() == [] and d.m.sessions == {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from host.slac import constants as c
+from host.slac.errors import LocalProtocolError
 from host.slac.events import FailReason, KeySet, LinkReady, Matched, MatchFailed, MatchStarted
 from host.slac.messages import (
     CmAttenCharInd,
@@ -226,3 +227,9 @@ def test_failed_runs_repeat_within_tt_matching_repetition() -> None:
         == round(c.TT_MATCHING_REPETITION / (run_time + c.TT_MATCHING_RATE))
     )
     assert t <= c.TT_MATCHING_REPETITION
+
+
+def test_one_matching_at_a_time() -> None:
+    d, _ = started()
+    with pytest.raises(LocalProtocolError):
+        d.m.start(0.1)
