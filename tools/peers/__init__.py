@@ -29,11 +29,12 @@ def ensure_pyslac() -> Path:
     return python
 
 
-async def pev_against_pyslac(pair, python: Path, timeout: float = 30.0):
+async def pev_against_pyslac(pair, python: Path, timeout: float = 30.0, on_links=None):
     """Our EV (and both simulated modems) against pyslac's EVSE on a veth pair.
 
     pyslac runs in the EVSE namespace; the EVSE modem's simulator sits on the EV end, the EV
     modem's on the EVSE end, as for our own pair. Returns (PairResult, pyslac's JSON lines).
+    ``on_links(links)`` may replace links before use.
     """
     import asyncio
     import json
@@ -41,6 +42,8 @@ async def pev_against_pyslac(pair, python: Path, timeout: float = 30.0):
     from host.slac.pair import PairResult, modem_sims, run_pev, veth_links
 
     links = veth_links(pair)
+    if on_links is not None:
+        on_links(links)  # the benchmark wraps the EV's link to time it
     result = PairResult(False, "veth")
     lines: list[dict] = []
     with modem_sims(links):
