@@ -233,3 +233,15 @@ def test_one_matching_at_a_time() -> None:
     d, _ = started()
     with pytest.raises(LocalProtocolError):
         d.m.start(0.1)
+
+
+def test_own_modem_not_confirming_the_evse_key() -> None:
+    d, _ = joining()
+    d.sent()
+    t = d.now
+    for k in range(1, c.MODEM_RETRIES + 1):
+        d.at(t + k * c.MODEM_TIMEOUT)
+        assert [type(m) for m in d.messages()] == [CmSetKeyReq]
+    d.at(t + (c.MODEM_RETRIES + 1) * c.MODEM_TIMEOUT)
+    assert d.events()[-1] == MatchFailed(FailReason.MODEM_NO_SET_KEY_CNF)
+    assert d.m.state == "failed"
