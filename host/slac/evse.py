@@ -51,6 +51,8 @@ class _Session:
 class EvseSlac(SlacMachine):
     """EVSE SLAC machine; ``state`` is idle, set_key, wait_parm, matching, matched or failed."""
 
+    _any_dst = (CmAttenProfileInd,)
+
     def __init__(self, mac: bytes, *, attenuation_threshold_db: float = c.DEFAULT_ATTENUATION_THRESHOLD_DB,
                  slac_init_timeout: float = c.TT_EVSE_SLAC_INIT, confirm_link: bool = True,
                  modem_mac: bytes = c.QCA_LOCAL_MAC,

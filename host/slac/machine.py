@@ -41,6 +41,9 @@ class SlacMachine:
     """Sans-I/O core: ``receive(data, now)``, ``handle_timer(now)``, ``get_timer()``,
     ``next_event()``, ``data_to_send()``. Subclasses register handlers per message type."""
 
+    # messages taken whatever their destination address (the local modem's reports)
+    _any_dst: tuple[type[Message], ...] = ()
+
     def __init__(self, mac: bytes, *, modem_mac: bytes = c.QCA_LOCAL_MAC,
                  rng: Callable[[int], bytes]) -> None:  # fmt: skip
         self.mac = mac
@@ -69,7 +72,8 @@ class SlacMachine:
             self.ignored += 1
             return
         handler = self._handlers.get(type(frame.message))
-        if handler is None or frame.src == self.mac or frame.dst not in (self.mac, c.BROADCAST_MAC):
+        addressed = frame.dst in (self.mac, c.BROADCAST_MAC) or type(frame.message) in self._any_dst
+        if handler is None or frame.src == self.mac or not addressed:
             self.ignored += 1
             return
         handler(frame, now)
