@@ -14,6 +14,7 @@ class FailReason(StrEnum):
     SLAC_INIT_TIMEOUT = "no CM_SLAC_PARM.REQ within TT_EVSE_SLAC_init"
     NO_PARM_CNF = "no CM_SLAC_PARM.CNF from any EVSE"
     NO_START_ATTEN_CHAR = "no CM_START_ATTEN_CHAR.IND within TT_match_sequence"
+    NO_SOUNDS = "modem reported no CM_ATTEN_PROFILE.IND for the EV's sounds"
     NO_ATTEN_CHAR_RSP = "no CM_ATTEN_CHAR.RSP after the retries"
     ATTEN_CHAR_REFUSED = "EV answered CM_ATTEN_CHAR.RSP with a failure"
     NO_ATTEN_CHAR = "no CM_ATTEN_CHAR.IND within TT_EV_atten_results"

@@ -215,7 +215,7 @@ class EvseSlac(SlacMachine):
     def _characterise(self, pev: bytes, s: _Session, now: float) -> None:
         """Average the profiles group by group (ISO 15118-3 §A.9.2.3), answer CM_ATTEN_CHAR."""
         if not s.profiles:
-            return self._drop(pev, FailReason.NO_START_ATTEN_CHAR)
+            return self._drop(pev, FailReason.NO_SOUNDS)
         groups = min(len(p) for p in s.profiles)
         n = len(s.profiles)
         s.aag = bytes((sum(p[g] for p in s.profiles) * 2 + n) // (2 * n) for g in range(groups))

@@ -160,7 +160,7 @@ def test_no_sounds_at_all() -> None:
     d.sent(), d.events()
     d.at(1.0 + c.TT_EVSE_MATCH_MNBC)
     assert d.sent() == []
-    assert d.events() == [MatchFailed(FailReason.NO_START_ATTEN_CHAR, retrying=True)]
+    assert d.events() == [MatchFailed(FailReason.NO_SOUNDS, retrying=True)]
 
 
 def test_atten_char_repeated_then_given_up() -> None:
