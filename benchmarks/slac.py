@@ -1,0 +1,153 @@
+"""SLAC benchmark (root): our EV against our EVSE and against pyslac's EVSE, same veth set-up.
+
+Times each run from the EV's first CM_SLAC_PARM.REQ to its CM_SLAC_MATCH.CNF, both modems
+simulated (one ModemSim on each end of the pair). Most of that time is the EV's own pacing
+(collection window, 13 sounding messages 20 ms apart), the same for both EVSEs, so it also
+reports the EVSE's turnaround as the EV sees it: PARM.REQ -> CNF, last sound -> ATTEN_CHAR.IND,
+MATCH.REQ -> CNF. Prints the runs, the medians and the ratios; it passes or fails nothing.
+
+    python benchmarks/slac.py [--runs N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from host.slac.errors import RemoteProtocolError  # noqa: E402
+from host.slac.messages import (  # noqa: E402
+    CmAttenCharInd,
+    CmMnbcSoundInd,
+    CmSlacMatchCnf,
+    CmSlacMatchReq,
+    CmSlacParmCnf,
+    CmSlacParmReq,
+    parse_frame,
+)
+from host.slac.pair import run_pair, veth_links  # noqa: E402
+from host.slac.veth import veth_pair, why_no_veth  # noqa: E402
+from tools.peers import PYSLAC_VERSION, ensure_pyslac, pev_against_pyslac  # noqa: E402
+
+
+class TimedLink:
+    """The EV's link, noting when each SLAC message went out or came in."""
+
+    def __init__(self, link) -> None:
+        self.link, self.mac = link, link.mac
+        self.seen: list[tuple[float, str, type]] = []
+
+    def _note(self, way: str, data: bytes) -> None:
+        try:
+            self.seen.append((time.monotonic(), way, type(parse_frame(data).message)))
+        except RemoteProtocolError:
+            pass
+
+    def send(self, frame: bytes) -> None:
+        self._note("out", frame)
+        self.link.send(frame)
+
+    async def recv(self):
+        data, outgoing = await self.link.recv()
+        self._note("in", data)
+        return data, outgoing
+
+    def close(self) -> None:
+        self.link.close()
+
+    def turnaround(self) -> float | None:
+        """Sum of the EVSE's three answer times, as the EV saw them."""
+
+        def first(way, kind, after=0.0):
+            return next((t for t, w, k in self.seen if w == way and k is kind and t >= after), None)
+
+        sounds = [t for t, w, k in self.seen if w == "out" and k is CmMnbcSoundInd]
+        pairs = [(first("out", CmSlacParmReq), CmSlacParmCnf),
+                 (sounds[-1] if sounds else None, CmAttenCharInd),
+                 (first("out", CmSlacMatchReq), CmSlacMatchCnf)]  # fmt: skip
+        total = 0.0
+        for sent, answer in pairs:
+            got = None if sent is None else first("in", answer, sent)
+            if got is None:
+                return None
+            total += got - sent
+        return total
+
+
+async def ours(pair) -> tuple[float | None, float | None]:
+    links = veth_links(pair)
+    links.pev = timed = TimedLink(links.pev)
+    try:
+        result = await run_pair(links)
+    finally:
+        links.close()
+    return (result.match_s, timed.turnaround()) if result.matched else (None, None)
+
+
+async def theirs(pair, python: Path) -> tuple[float | None, float | None]:
+    timed: list[TimedLink] = []
+
+    def wrap(links) -> None:
+        links.pev = TimedLink(links.pev)
+        timed.append(links.pev)
+
+    result, lines = await pev_against_pyslac(pair, python, on_links=wrap)
+    if result.match_s is None or not lines[-1].get("matched"):
+        return None, None
+    return result.match_s, timed[0].turnaround()
+
+
+async def main(runs: int) -> dict:
+    python = ensure_pyslac()
+    names = ("v2gate", f"pyslac {PYSLAC_VERSION}")
+    times: dict[str, list[tuple[float | None, float | None]]] = {name: [] for name in names}
+    with veth_pair("bench") as pair:
+        for _ in range(runs):  # interleaved, so drift on a shared machine hits both alike
+            times[names[0]].append(await ours(pair))
+            times[names[1]].append(await theirs(pair, python))
+    report: dict = {"runs": runs, "metric": "EV first CM_SLAC_PARM.REQ -> CM_SLAC_MATCH.CNF"}
+    for name, values in times.items():
+        ok = [v for v in values if v[0] is not None]
+        report[name] = {
+            "runs_ms": [None if v[0] is None else round(v[0] * 1000, 1) for v in values],
+            "median_ms": round(statistics.median(v[0] for v in ok) * 1000, 1) if ok else None,
+            "turnaround_median_ms": (
+                round(statistics.median(v[1] for v in ok) * 1000, 2) if ok else None
+            ),
+            "failed": len(values) - len(ok),
+        }
+    for key, label in (("median_ms", "pyslac_over_v2gate"),
+                       ("turnaround_median_ms", "turnaround_pyslac_over_v2gate")):  # fmt: skip
+        a, b = report[names[0]][key], report[names[1]][key]
+        report[label] = round(b / a, 2) if a and b else None
+    return report
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if (reason := why_no_veth()) is not None:
+        sys.exit(f"slac benchmark: {reason}")
+    report = asyncio.run(main(args.runs))
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(report["metric"])
+        for name in ("v2gate", f"pyslac {PYSLAC_VERSION}"):
+            r = report[name]
+            print(
+                f"  {name:<14} median {r['median_ms']} ms  runs {r['runs_ms']}  failed {r['failed']}"
+            )
+            print(f"  {'':<14} EVSE turnaround median {r['turnaround_median_ms']} ms")
+        print(
+            f"  pyslac / v2gate: match {report['pyslac_over_v2gate']}, "
+            f"EVSE turnaround {report['turnaround_pyslac_over_v2gate']}"
+        )

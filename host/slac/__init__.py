@@ -1,0 +1,1 @@
+"""SLAC over HomePlug Green PHY (ISO 15118-3): codecs, sans-I/O machines, raw-socket driver."""

@@ -1,0 +1,216 @@
+"""`v2gate slac evse|pev --interface IF`: one SLAC side against a real modem, or against the
+modem simulator on the other end of a veth pair (`--modem-sim PEER_IF[@NETNS]`).
+
+Prints each step; exits 0 on a match (NID, peer MAC, average attenuation, time taken),
+1 when the match failed, 2 when the interface, permissions or modem are not usable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+from . import constants as c
+from .driver import (
+    Link,
+    RawLink,
+    modem_request,
+    open_packet_socket,
+    read_modem_version,
+    run_machine,
+    serve_modem_sim,
+)
+from .errors import DriverError, ModemNotAnswering
+from .events import (
+    Event,
+    FailReason,
+    KeySet,
+    LinkLost,
+    LinkReady,
+    Matched,
+    MatchFailed,
+    MatchStarted,
+)
+from .evse import EvseSlac
+from .messages import VsNwInfoCnf, VsNwInfoReq, mac_str
+from .modem_sim import ModemSim
+from .pev import PevSlac
+from .veth import in_netns
+
+EXIT_MATCHED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "slac", help="run one SLAC side (ISO 15118-3) on a PLC interface"
+    )
+    sides = parser.add_subparsers(dest="side", metavar="SIDE")
+    sides.required = True
+    for side, text in (("evse", "charger side: set a fresh key, answer the EV, match"),
+                       ("pev", "EV side: sound the EVSEs, match the closest, join")):  # fmt: skip
+        p = sides.add_parser(side, help=text)
+        p.add_argument("--interface", "-i", required=True, help="PLC (QCA7000) network interface")
+        p.add_argument("--modem-sim", metavar="PEER_IF[@NETNS]",
+                       help="no modem: simulate it on the other end of this veth pair")  # fmt: skip
+        p.add_argument("--sim-attenuation", type=int, default=20, metavar="DB",
+                       help="attenuation the simulated modem reports (default 20)")  # fmt: skip
+        p.add_argument("--timeout", type=float, default=60.0, help="give up after this many s")
+        p.add_argument("--json", action="store_true", help="print the result as one JSON line")
+        if side == "evse":
+            p.add_argument("--attenuation-threshold", type=float, metavar="DB",
+                           default=c.DEFAULT_ATTENUATION_THRESHOLD_DB,
+                           help="refuse EVs heard weaker than this (default %(default)s dB)")  # fmt: skip
+            p.add_argument("--init-timeout", type=float, default=c.TT_EVSE_SLAC_INIT,
+                           help="TT_EVSE_SLAC_init: wait this long for the EV (s)")  # fmt: skip
+        else:
+            p.add_argument("--no-join", action="store_true",
+                           help="stop at the match: do not set the key on the EV modem")  # fmt: skip
+        p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not args.json:
+        print(text, flush=True)
+
+
+def describe(event: Event) -> str:
+    if isinstance(event, KeySet):
+        return f"modem confirmed CM_SET_KEY (NID {event.nid.hex()})"
+    if isinstance(event, MatchStarted):
+        return (
+            f"CM_SLAC_PARM exchanged with {mac_str(event.peer_mac)} (run id {event.run_id.hex()})"
+        )
+    if isinstance(event, Matched):
+        return (f"CM_SLAC_MATCH with {mac_str(event.peer_mac)}: NID {event.nid.hex()}, "
+                f"average attenuation {event.attenuation_db:.1f} dB")  # fmt: skip
+    if isinstance(event, LinkReady):
+        return "D-LINK_READY: modems in one logical network"
+    if isinstance(event, LinkLost):
+        return event.reason
+    assert isinstance(event, MatchFailed)
+    return f"match failed: {event.reason.value}" + (
+        " (waiting for a retry)" if event.retrying else ""
+    )
+
+
+@contextlib.contextmanager
+def _modem_sim(args: argparse.Namespace) -> Iterator[None]:
+    if not args.modem_sim:
+        yield
+        return
+    ifname, _, ns = args.modem_sim.partition("@")
+    sock = in_netns(ns, lambda: open_packet_socket(ifname, c.ETH_P_ALL)) if ns else \
+        open_packet_socket(ifname, c.ETH_P_ALL)  # fmt: skip
+    link = RawLink(sock)
+    task = asyncio.ensure_future(
+        serve_modem_sim(ModemSim(attenuation_db=args.sim_attenuation), link)
+    )
+    _say(args, f"modem simulator on {args.modem_sim} (attenuation {args.sim_attenuation} dB)")
+    try:
+        yield
+    finally:
+        task.cancel()
+        link.close()
+
+
+async def _run(args: argparse.Namespace) -> int:
+    try:
+        link = RawLink.open(args.interface)
+    except DriverError as exc:
+        return _fail(args, EXIT_UNUSABLE, str(exc))
+    _say(args, f"{args.side}: raw socket on {args.interface} ({mac_str(link.mac)})")
+    try:
+        with _modem_sim(args):
+            version = await read_modem_version(link)
+            _say(args, f"modem firmware: {version}")
+            return await _match(args, link)
+    except DriverError as exc:
+        return _fail(args, EXIT_UNUSABLE, str(exc))
+    finally:
+        link.close()
+
+
+async def _match(args: argparse.Namespace, link: Link) -> int:
+    machine: EvseSlac | PevSlac
+    start: Callable[[float], None]
+    if args.side == "evse":
+        evse = machine = EvseSlac(link.mac, attenuation_threshold_db=args.attenuation_threshold,
+                                  slac_init_timeout=args.init_timeout)  # fmt: skip
+        _say(args, "CP state B with 5 % PWM (taken as given: no CP input on the bench)")
+        start = lambda now: evse.cp_state("B", True, now)  # noqa: E731
+    else:
+        machine = PevSlac(link.mac, join=not args.no_join)
+        _say(args, "broadcasting CM_SLAC_PARM.REQ")
+        start = machine.start
+
+    t0 = time.monotonic()
+    match: list[Matched] = []
+
+    def seen(event: Event) -> None:
+        nonlocal t0
+        _say(args, describe(event))
+        if isinstance(event, MatchStarted) and args.side == "evse":
+            t0 = time.monotonic()  # the EVSE times from the EV's CM_SLAC_PARM.REQ
+        if isinstance(event, Matched):
+            match.append(event)
+            match_time[0] = time.monotonic() - t0
+
+    def done(event: Event) -> bool:
+        if isinstance(event, MatchFailed):
+            return not event.retrying
+        return isinstance(event, LinkReady) or (isinstance(event, Matched) and args.side == "pev"
+                                                and args.no_join)  # fmt: skip
+
+    match_time = [0.0]
+    try:
+        last = await asyncio.wait_for(run_machine(machine, link, until=done, on_event=seen,
+                                                  before=start), args.timeout)  # fmt: skip
+    except TimeoutError:
+        return _fail(args, EXIT_FAILED, f"no match within {args.timeout:g} s")
+    if isinstance(last, MatchFailed):
+        if last.reason is FailReason.MODEM_NO_SET_KEY_CNF:
+            raise ModemNotAnswering(f"{last.reason.value} on {args.interface} "
+                                    f"({1 + c.MODEM_RETRIES} tries, {c.MODEM_TIMEOUT:g} s each)")  # fmt: skip
+        return _fail(args, EXIT_FAILED, last.reason.value)
+    m = match[-1]
+    if isinstance(last, LinkReady):
+        info = await modem_request(link, VsNwInfoReq(), VsNwInfoCnf, timeout=0.5, tries=1)
+        for net in info.networks() if info is not None else []:
+            _say(args, f"modem network {net.nid.hex()}: {len(net.stations)} other station(s) "
+                       + " ".join(mac_str(sta.mac) for sta in net.stations))  # fmt: skip
+    result = {"result": "match", "side": args.side, "nid": m.nid.hex(), "peer_mac": mac_str(m.peer_mac),
+              "attenuation_db": m.attenuation_db, "match_ms": round(match_time[0] * 1000, 1)}  # fmt: skip
+    if args.json:
+        print(json.dumps(result), flush=True)
+    else:
+        print(f"MATCH: NID {result['nid']}, peer {result['peer_mac']}, average attenuation "
+              f"{m.attenuation_db:.1f} dB, {result['match_ms']:.0f} ms", flush=True)  # fmt: skip
+    return EXIT_MATCHED
+
+
+def _fail(args: argparse.Namespace, code: int, reason: str) -> int:
+    if args.json:
+        print(json.dumps({"result": "failed", "side": args.side, "reason": reason}), flush=True)
+    else:
+        print(f"FAILED: {reason}", file=sys.stderr, flush=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="v2gate")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["slac", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,279 @@
+"""EVSE side of SLAC (ISO 15118-3 §9 and Annex A.9), sans-I/O.
+
+Input from the station: ``cp_state(state, pwm_5_percent, now)``. On B/C/D with 5 % PWM the
+machine sets a fresh NMK/NID on its modem, waits up to TT_EVSE_SLAC_init for
+CM_SLAC_PARM.REQ, characterises every EV that asks (one session per EV MAC, so cross-talk
+from a neighbour's EV is measured too), and matches only the EV whose average attenuation
+is the lowest and under the threshold. Unplugging (A/E/F) leaves the network with a new key
+([V2G3-M09-17], as pyslac cites it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import constants as c
+from .errors import LocalProtocolError
+from .events import FailReason, LinkLost, LinkReady, Matched, MatchFailed, MatchStarted
+from .machine import SlacMachine, nid_from_nmk
+from .messages import (
+    CmAttenCharInd,
+    CmAttenCharRsp,
+    CmAttenProfileInd,
+    CmMnbcSoundInd,
+    CmSlacMatchCnf,
+    CmSlacMatchReq,
+    CmSlacParmCnf,
+    CmSlacParmReq,
+    CmStartAttenCharInd,
+    CmValidateCnf,
+    CmValidateReq,
+    Frame,
+    average_attenuation,
+)
+
+
+@dataclass
+class _Session:
+    """One EV's run: wait_start -> sounding -> wait_rsp -> wait_match -> matched."""
+
+    run_id: bytes
+    state: str = "wait_start"
+    expected: int = c.C_EV_MATCH_MNBC
+    profiles: list[bytes] = field(default_factory=list)
+    aag: bytes = b""
+    attenuation: float = float("inf")
+    tries: int = 0
+
+
+class EvseSlac(SlacMachine):
+    """EVSE SLAC machine; ``state`` is idle, set_key, wait_parm, matching, matched or failed."""
+
+    _any_dst = (CmAttenProfileInd,)
+
+    def __init__(self, mac: bytes, *, attenuation_threshold_db: float = c.DEFAULT_ATTENUATION_THRESHOLD_DB,
+                 slac_init_timeout: float = c.TT_EVSE_SLAC_INIT, confirm_link: bool = True,
+                 modem_mac: bytes = c.QCA_LOCAL_MAC,
+                 rng: Callable[[int], bytes] = os.urandom) -> None:  # fmt: skip
+        super().__init__(mac, modem_mac=modem_mac, rng=rng)
+        self.threshold = attenuation_threshold_db
+        self.slac_init_timeout = slac_init_timeout
+        self.confirm_link = confirm_link
+        self.state = "idle"
+        self.nid = b""
+        self.nmk = b""
+        self.sessions: dict[bytes, _Session] = {}
+        self._handlers.update({
+            CmSlacParmReq: self._on_parm_req,
+            CmStartAttenCharInd: self._on_start_atten_char,
+            CmMnbcSoundInd: self._on_sound,
+            CmAttenProfileInd: self._on_atten_profile,
+            CmAttenCharRsp: self._on_atten_char_rsp,
+            CmValidateReq: self._on_validate_req,
+            CmSlacMatchReq: self._on_match_req,
+        })  # fmt: skip
+
+    # --- input from the station ------------------------------------------------------------
+
+    def cp_state(self, state: str, pwm_5_percent: bool, now: float) -> None:
+        """IEC 61851-1 CP state (A-F) and whether the 5 % duty (HLC) is on."""
+        if state not in ("A", "B", "C", "D", "E", "F"):
+            raise LocalProtocolError(f"CP state {state!r} is not one of A-F (IEC 61851-1)")
+        plugged = state in ("B", "C", "D")
+        if plugged and pwm_5_percent and self.state in ("idle", "failed"):
+            self._new_key(now)
+            self.state = "set_key"
+            self._timers["init"] = now + self.slac_init_timeout
+        elif not plugged and self.state not in ("idle", "failed"):
+            was_matched = self.state == "matched"
+            self._reset()
+            if was_matched:
+                self._emit(LinkLost("D-LINK_TERMINATE: CP state " + state))
+            else:
+                self._emit(MatchFailed(FailReason.UNPLUGGED))
+            self._new_key(now)  # leave the logical network for good [V2G3-M09-17]
+
+    def _new_key(self, now: float) -> None:
+        self.nmk = self.rng(c.NMK_LEN)
+        self.nid = nid_from_nmk(self.nmk)
+        self._set_key(self.nid, self.nmk, now)
+
+    def _reset(self) -> None:
+        self.state = "idle"
+        self.sessions.clear()
+        self._timers.clear()
+        self._key = None
+        self._stop_link()
+
+    def _on_key_set(self, nid: bytes, now: float) -> None:
+        if self.state == "set_key":
+            self.state = "wait_parm" if not self.sessions else "matching"
+
+    def _on_match_failed(self, reason: FailReason, now: float) -> None:
+        if reason in (FailReason.MODEM_NO_SET_KEY_CNF, FailReason.MODEM_REFUSED_KEY,
+                      FailReason.JOIN_TIMEOUT):  # fmt: skip
+            self._reset()
+            self.state = "failed"
+        self._emit(MatchFailed(reason))
+
+    def _on_link_lost(self, now: float) -> None:
+        self._reset()
+        self.state = "failed"
+
+    # --- timers ---------------------------------------------------------------------------
+
+    def _on_timer(self, name: object, now: float) -> None:
+        if name == "init":
+            if self.state in ("set_key", "wait_parm", "matching"):
+                self._reset()
+                self.state = "failed"
+                self._emit(MatchFailed(FailReason.SLAC_INIT_TIMEOUT))
+        elif isinstance(name, bytes):
+            self._session_timeout(name, now)
+        else:
+            super()._on_timer(name, now)
+
+    def _session_timeout(self, pev: bytes, now: float) -> None:
+        s = self.sessions[pev]
+        if s.state == "sounding":
+            self._characterise(pev, s, now)
+        elif s.state == "wait_rsp" and s.tries <= c.C_SEQU_RETRY:
+            self._send_atten_char(pev, s, now)
+        else:
+            reason = {"wait_start": FailReason.NO_START_ATTEN_CHAR,
+                      "wait_rsp": FailReason.NO_ATTEN_CHAR_RSP}.get(s.state, FailReason.NO_MATCH_REQ)  # fmt: skip
+            self._drop(pev, reason)
+
+    def _drop(self, pev: bytes, reason: FailReason) -> None:
+        self.sessions.pop(pev, None)
+        self._timers.pop(pev, None)
+        if self.state == "matching" and not self.sessions:
+            self.state = "wait_parm"
+        self._emit(MatchFailed(reason, retrying=True))
+
+    # --- the SLAC exchange ----------------------------------------------------------------
+
+    def _current(self, frame: Frame, run_id: bytes, *states: str) -> _Session | None:
+        s = self.sessions.get(frame.src)
+        if s is None or s.run_id != run_id or s.state not in states:
+            self._ignore()
+            return None
+        return s
+
+    def _on_parm_req(self, frame: Frame, now: float) -> None:
+        m = frame.message
+        assert isinstance(m, CmSlacParmReq)
+        if (
+            self.state not in ("set_key", "wait_parm", "matching")
+            or m.application_type != c.APPLICATION_TYPE_PEV_EVSE
+            or m.security_type != c.SECURITY_TYPE_NONE  # no cipher suites here (Table A.2)
+        ):
+            return self._ignore()
+        pev = frame.src
+        s = self.sessions.get(pev)
+        if s is None or s.run_id != m.run_id:  # a repeat of the same run only gets the CNF again
+            self.sessions[pev] = s = _Session(m.run_id)
+            self._timers[pev] = now + c.TT_MATCH_SEQUENCE
+            self._emit(MatchStarted(pev, m.run_id))
+        if self.state == "wait_parm":
+            self.state = "matching"
+        self._send(pev, CmSlacParmCnf(forwarding_sta=pev, run_id=m.run_id))
+
+    def _on_start_atten_char(self, frame: Frame, now: float) -> None:
+        m = frame.message
+        assert isinstance(m, CmStartAttenCharInd)
+        s = self._current(frame, m.run_id, "wait_start")
+        if s is not None:
+            self._start_sounding(frame.src, s, m.num_sounds, m.time_out * c.TIME_OUT_UNIT, now)
+
+    def _start_sounding(self, pev: bytes, s: _Session, expected: int, window: float,
+                        now: float) -> None:  # fmt: skip
+        s.state, s.expected = "sounding", max(1, expected)
+        self._timers[pev] = now + window
+
+    def _on_sound(self, frame: Frame, now: float) -> None:
+        m = frame.message
+        assert isinstance(m, CmMnbcSoundInd)
+        s = self.sessions.get(frame.src)
+        if s is not None and s.run_id == m.run_id and s.state == "wait_start":
+            # every CM_START_ATTEN_CHAR.IND was lost: the sounds themselves open the window
+            self._start_sounding(frame.src, s, m.cnt + 1, c.TT_EVSE_MATCH_MNBC, now)
+        # otherwise the modem's CM_ATTEN_PROFILE.IND for this sound is what counts
+
+    def _on_atten_profile(self, frame: Frame, now: float) -> None:
+        m = frame.message
+        assert isinstance(m, CmAttenProfileInd)
+        s = self.sessions.get(m.pev_mac)
+        if s is None or s.state != "sounding" or m.num_groups == 0:
+            return self._ignore()
+        s.profiles.append(m.aag)
+        if len(s.profiles) >= s.expected:
+            self._characterise(m.pev_mac, s, now)
+
+    def _characterise(self, pev: bytes, s: _Session, now: float) -> None:
+        """Average the profiles group by group (ISO 15118-3 §A.9.2.3), answer CM_ATTEN_CHAR."""
+        if not s.profiles:
+            return self._drop(pev, FailReason.NO_SOUNDS)
+        groups = min(len(p) for p in s.profiles)
+        n = len(s.profiles)
+        s.aag = bytes((sum(p[g] for p in s.profiles) * 2 + n) // (2 * n) for g in range(groups))
+        s.attenuation = average_attenuation(s.aag)
+        s.state = "wait_rsp"
+        self._send_atten_char(pev, s, now)
+
+    def _send_atten_char(self, pev: bytes, s: _Session, now: float) -> None:
+        s.tries += 1
+        self._send(pev, CmAttenCharInd(source_address=pev, run_id=s.run_id,
+                                       num_sounds=len(s.profiles), num_groups=len(s.aag),
+                                       aag=s.aag))  # fmt: skip
+        self._timers[pev] = now + c.TT_MATCH_RESPONSE
+
+    def _on_atten_char_rsp(self, frame: Frame, now: float) -> None:
+        m = frame.message
+        assert isinstance(m, CmAttenCharRsp)
+        s = self._current(frame, m.run_id, "wait_rsp")
+        if s is None:
+            return
+        if m.result != 0:
+            return self._drop(frame.src, FailReason.ATTEN_CHAR_REFUSED)
+        s.state = "wait_match"
+        self._timers[frame.src] = now + c.TT_EVSE_MATCH_SESSION
+
+    def _on_validate_req(self, frame: Frame, now: float) -> None:
+        # No BCB-toggle detection here: tell the EV that validation is not required (Table A.6)
+        if frame.src in self.sessions:
+            self._send(frame.src, CmValidateCnf(result=c.VALIDATE_NOT_REQUIRED))
+        else:
+            self._ignore()
+
+    def _on_match_req(self, frame: Frame, now: float) -> None:
+        m = frame.message
+        assert isinstance(m, CmSlacMatchReq)
+        pev = frame.src
+        s = self._current(frame, m.run_id, "wait_rsp", "wait_match", "matched")
+        if s is None:
+            return
+        first = s.state != "matched"  # a repeat means our CNF got lost: send it again
+        if first and s.attenuation > self.threshold:
+            return self._drop(pev, FailReason.ATTENUATION_TOO_HIGH)
+        if first and any(
+            o.attenuation < s.attenuation for k, o in self.sessions.items() if k != pev
+        ):
+            return self._ignore()  # cross-talk: a closer EV is in this EVSE's run
+        self._send(pev, CmSlacMatchCnf(pev_mac=pev, evse_mac=self.mac, run_id=s.run_id,
+                                       nid=self.nid, nmk=self.nmk))  # fmt: skip
+        if first:
+            self._match(pev, s, now)
+
+    def _match(self, pev: bytes, s: _Session, now: float) -> None:
+        s.state = "matched"
+        self.state = "matched"
+        self.sessions = {pev: s}
+        self._timers = {k: v for k, v in self._timers.items() if k in ("key",)}
+        self._emit(Matched(pev, s.run_id, self.nid, self.nmk, s.attenuation))
+        if self.confirm_link:
+            self._start_join(pev, self.nid, now)
+        else:
+            self._emit(LinkReady(pev, self.nid))

@@ -1,0 +1,219 @@
+"""EV (PEV) side of SLAC (ISO 15118-3 §9 and Annex A.9), sans-I/O, for the bench and the
+EV simulator.
+
+``start(now)`` broadcasts CM_SLAC_PARM.REQ; every EVSE that answers within the collection
+window is sounded at once (3 CM_START_ATTEN_CHAR.IND, 10 CM_MNBC_SOUND.IND, one every
+TP_EV_batch_msg_interval); the EVSE reporting the lowest average attenuation gets the
+CM_SLAC_MATCH.REQ. With ``join`` the EV then sets the EVSE's NMK/NID on its own modem and
+waits for the link (TT_match_join). A failed run is followed by a new one (new run id) every
+TT_matching_rate for up to ``matching_repetition`` (TT_matching_repetition) from the first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from . import constants as c
+from .errors import LocalProtocolError
+from .events import FailReason, Matched, MatchFailed, MatchStarted
+from .machine import SlacMachine
+from .messages import (
+    CmAttenCharInd,
+    CmAttenCharRsp,
+    CmMnbcSoundInd,
+    CmSlacMatchCnf,
+    CmSlacMatchReq,
+    CmSlacParmCnf,
+    CmSlacParmReq,
+    CmStartAttenCharInd,
+    Frame,
+    average_attenuation,
+)
+
+# failures that a new run may mend; the modem's own failures end the attempt
+_RUN_FAILURES = {FailReason.NO_PARM_CNF, FailReason.NO_ATTEN_CHAR, FailReason.NO_MATCH_CNF,
+                 FailReason.ATTENUATION_TOO_HIGH}  # fmt: skip
+
+
+class PevSlac(SlacMachine):
+    """EV SLAC machine; ``state``: idle, wait_parm_cnf, sounding, wait_results,
+    wait_match_cnf, joining, linked, matched (no join) or failed."""
+
+    def __init__(self, mac: bytes, *, join: bool = True,
+                 sound_interval: float = c.TP_EV_BATCH_MSG_INTERVAL,
+                 parm_window: float = c.PARM_COLLECT_WINDOW,
+                 attenuation_threshold_db: float = float("inf"),
+                 matching_repetition: float = c.TT_MATCHING_REPETITION,
+                 modem_mac: bytes = c.QCA_LOCAL_MAC,
+                 rng: Callable[[int], bytes] = os.urandom) -> None:  # fmt: skip
+        super().__init__(mac, modem_mac=modem_mac, rng=rng)
+        self.join = join
+        self.sound_interval = sound_interval
+        self.parm_window = parm_window
+        self.threshold = attenuation_threshold_db
+        self.matching_repetition = matching_repetition
+        self._first_start = 0.0
+        self.state = "idle"
+        self.run_id = b""
+        self.evses: dict[bytes, CmSlacParmCnf] = {}
+        self.results: dict[bytes, float] = {}
+        self.chosen = b""
+        self.match: Matched | None = None
+        self._tries = 0
+        self._sent = 0  # sounding messages sent so far
+        self._handlers.update({
+            CmSlacParmCnf: self._on_parm_cnf,
+            CmAttenCharInd: self._on_atten_char,
+            CmSlacMatchCnf: self._on_match_cnf,
+        })  # fmt: skip
+
+    def start(self, now: float) -> None:
+        """Begin matching (the EV saw 5 % PWM); again only once the last attempt ended."""
+        if self.state not in ("idle", "failed", "matched", "linked"):
+            raise LocalProtocolError(f"start() while {self.state}: one matching at a time")
+        self._first_start = now
+        self._new_run(now)
+
+    def _new_run(self, now: float) -> None:
+        self.run_id = self.rng(c.RUN_ID_LEN)
+        self.evses, self.results, self.chosen, self.match = {}, {}, b"", None
+        self._timers.clear()
+        self._tries = 0
+        self.state = "wait_parm_cnf"
+        self._send_parm_req(now)
+
+    def _send_parm_req(self, now: float) -> None:
+        self._tries += 1
+        self._send(c.BROADCAST_MAC, CmSlacParmReq(run_id=self.run_id))
+        self._timers["step"] = now + c.TT_MATCH_RESPONSE
+
+    def _fail(self, reason: FailReason, now: float) -> None:
+        self._timers.clear()
+        again = now + c.TT_MATCHING_RATE
+        if reason in _RUN_FAILURES and again - self._first_start < self.matching_repetition:
+            self.state = "pause"
+            self._timers["restart"] = again
+            self._emit(MatchFailed(reason, retrying=True))
+        else:
+            self.state = "failed"
+            self._emit(MatchFailed(reason))
+
+    def _on_match_failed(self, reason: FailReason, now: float) -> None:
+        self._fail(reason, now)
+
+    def _on_link_up(self, now: float) -> None:
+        self.state = "linked"
+
+    def _on_link_lost(self, now: float) -> None:
+        self.state = "failed"
+
+    # --- timers ---------------------------------------------------------------------------
+
+    def _on_timer(self, name: object, now: float) -> None:
+        if name == "step":
+            self._step(now)
+        elif name == "results":
+            self._decide(now)
+        elif name == "restart":
+            self._new_run(now)
+        else:
+            super()._on_timer(name, now)
+
+    def _step(self, now: float) -> None:
+        if self.state == "wait_parm_cnf":
+            if self.evses:
+                self.state, self._sent = "sounding", 0
+                self._timers["results"] = now + c.TT_EV_ATTEN_RESULTS
+                self._sound(now)
+            elif self._tries <= c.C_EV_MATCH_RETRY:
+                self._send_parm_req(now)
+            else:
+                self._fail(FailReason.NO_PARM_CNF, now)
+        elif self.state == "sounding":
+            self._sound(now)
+        elif self.state == "wait_match_cnf":
+            if self._tries <= c.C_EV_MATCH_RETRY:
+                self._send_match_req(now)
+            else:
+                self._fail(FailReason.NO_MATCH_CNF, now)
+
+    def _sound(self, now: float) -> None:
+        """The next message of the sounding batch (ISO 15118-3 §A.9.2.2)."""
+        starts, sounds = c.C_EV_START_ATTEN_CHAR_INDS, c.C_EV_MATCH_MNBC
+        if self._sent < starts:
+            self._send(c.BROADCAST_MAC, CmStartAttenCharInd(forwarding_sta=self.mac,
+                                                            run_id=self.run_id))  # fmt: skip
+        else:
+            left = starts + sounds - self._sent - 1
+            self._send(c.BROADCAST_MAC, CmMnbcSoundInd(cnt=left, run_id=self.run_id,
+                                                       rnd=self.rng(16)))  # fmt: skip
+        self._sent += 1
+        if self._sent < starts + sounds:
+            self._timers["step"] = now + self.sound_interval
+        else:
+            self.state = "wait_results"
+            if len(self.results) == len(self.evses):
+                self._decide(now)
+
+    def _decide(self, now: float) -> None:
+        """Pick the EVSE with the lowest average attenuation (ISO 15118-3 §A.9.3)."""
+        if self.state not in ("sounding", "wait_results"):
+            return
+        self._timers.pop("results", None)
+        if not self.results:
+            return self._fail(FailReason.NO_ATTEN_CHAR, now)
+        self.chosen = min(self.results, key=self.results.__getitem__)
+        if self.results[self.chosen] > self.threshold:
+            return self._fail(FailReason.ATTENUATION_TOO_HIGH, now)
+        self.state, self._tries = "wait_match_cnf", 0
+        self._send_match_req(now)
+
+    def _send_match_req(self, now: float) -> None:
+        self._tries += 1
+        self._send(self.chosen, CmSlacMatchReq(pev_mac=self.mac, evse_mac=self.chosen,
+                                               run_id=self.run_id))  # fmt: skip
+        self._timers["step"] = now + c.TT_MATCH_RESPONSE
+
+    # --- messages from the EVSEs ----------------------------------------------------------
+
+    def _on_parm_cnf(self, frame: Frame, now: float) -> None:
+        m = frame.message
+        assert isinstance(m, CmSlacParmCnf)
+        if self.state != "wait_parm_cnf" or m.run_id != self.run_id or frame.src in self.evses:
+            return self._ignore()
+        self.evses[frame.src] = m
+        self._emit(MatchStarted(frame.src, self.run_id))
+        if len(self.evses) == 1:
+            self._timers["step"] = min(self._timers["step"], now + self.parm_window)
+
+    def _on_atten_char(self, frame: Frame, now: float) -> None:
+        m = frame.message
+        assert isinstance(m, CmAttenCharInd)
+        if m.run_id != self.run_id or frame.src not in self.evses or self.state == "idle":
+            return self._ignore()
+        # answer repeats too: the EVSE repeats the IND when our RSP got lost
+        self._send(frame.src, CmAttenCharRsp(source_address=self.mac, run_id=self.run_id))
+        if frame.src in self.results or self.state not in ("sounding", "wait_results"):
+            return self._ignore()
+        self.results[frame.src] = average_attenuation(m.aag)
+        if self.state == "wait_results" and len(self.results) == len(self.evses):
+            self._decide(now)
+
+    def _on_match_cnf(self, frame: Frame, now: float) -> None:
+        m = frame.message
+        assert isinstance(m, CmSlacMatchCnf)
+        if self.state != "wait_match_cnf" or frame.src != self.chosen or m.run_id != self.run_id:
+            return self._ignore()
+        self._timers.pop("step", None)
+        self.match = Matched(frame.src, self.run_id, m.nid, m.nmk, self.results[frame.src])
+        self._emit(self.match)
+        if self.join:
+            self.state = "joining"
+            self._set_key(m.nid, m.nmk, now)
+        else:
+            self.state = "matched"
+
+    def _on_key_set(self, nid: bytes, now: float) -> None:
+        if self.state == "joining" and self.match is not None:
+            self._start_join(self.match.peer_mac, nid, now)

@@ -1,0 +1,48 @@
+"""`v2gate slac`: the EVSE side against a modem that never confirms CM_SET_KEY, and the
+step-by-step output of a match, on the in-process channel."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import pytest
+
+from host.slac import cli
+from host.slac import constants as c
+from host.slac.channel import Channel
+from host.slac.driver import serve_modem_sim
+from host.slac.errors import ModemNotAnswering
+from host.slac.modem_sim import ModemSim
+
+pytestmark = pytest.mark.unit
+
+
+def _args(side: str, **extra) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["slac", side, "--interface", "unused", "--timeout", "10"])
+    vars(args).update(extra)
+    return args
+
+
+async def _evse_against(sim: ModemSim, args: argparse.Namespace) -> int:
+    channel = Channel()
+    task = asyncio.ensure_future(serve_modem_sim(sim, channel.open(1, c.ETH_P_ALL)))
+    try:
+        return await cli._match(args, channel.open(0))
+    finally:
+        task.cancel()
+
+
+def test_modem_not_confirming_set_key_is_a_driver_error() -> None:
+    with pytest.raises(ModemNotAnswering, match=r"did not confirm CM_SET_KEY on unused \(3 tries"):
+        asyncio.run(_evse_against(ModemSim(answer_set_key=False), _args("evse")))
+
+
+def test_evse_waits_for_the_ev_then_gives_up(capsys) -> None:
+    code = asyncio.run(_evse_against(ModemSim(), _args("evse", init_timeout=0.3)))
+    out, err = capsys.readouterr()
+    assert code == cli.EXIT_FAILED
+    assert "modem confirmed CM_SET_KEY" in out
+    assert "FAILED: no CM_SLAC_PARM.REQ within TT_EVSE_SLAC_init" in err

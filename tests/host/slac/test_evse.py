@@ -1,0 +1,309 @@
+"""EVSE machine with fake time: the happy path, every timeout, cross-talk, duplicates."""
+
+from __future__ import annotations
+
+import pytest
+
+from host.slac import constants as c
+from host.slac.errors import LocalProtocolError
+from host.slac.events import (
+    FailReason,
+    KeySet,
+    LinkLost,
+    LinkReady,
+    Matched,
+    MatchFailed,
+    MatchStarted,
+)
+from host.slac.evse import EvseSlac
+from host.slac.messages import (
+    CmAttenCharInd,
+    CmAttenCharRsp,
+    CmAttenProfileInd,
+    CmMnbcSoundInd,
+    CmSetKeyCnf,
+    CmSetKeyReq,
+    CmSlacMatchCnf,
+    CmSlacMatchReq,
+    CmSlacParmCnf,
+    CmSlacParmReq,
+    CmStartAttenCharInd,
+    CmValidateCnf,
+    CmValidateReq,
+    VsLinkStatusCnf,
+    VsLinkStatusReq,
+)
+
+from .helpers import EVSE_MAC, PEV_MAC, Driven, counter_rng
+
+pytestmark = pytest.mark.unit
+
+MODEM = c.QCA_LOCAL_MAC
+RUN = b"R" * 8
+OTHER_PEV = bytes.fromhex("020000000003")
+
+
+def plugged(**kwargs) -> Driven:
+    """An EVSE whose modem confirmed the fresh key: waiting for CM_SLAC_PARM.REQ."""
+    d = Driven(EvseSlac(EVSE_MAC, rng=counter_rng(1), **kwargs))
+    d.m.cp_state("B", True, 0.0)
+    (req,) = d.messages()
+    assert isinstance(req, CmSetKeyReq) and req.new_key == d.m.nmk and req.nid == d.m.nid
+    d.feed(MODEM, CmSetKeyCnf())
+    assert d.events() == [KeySet(d.m.nid)]
+    assert d.m.state == "wait_parm"
+    return d
+
+
+def sounded(d: Driven, pev: bytes = PEV_MAC, run: bytes = RUN, db: int = 20, n: int = 10) -> None:
+    d.feed(pev, CmSlacParmReq(run_id=run), dst=c.BROADCAST_MAC)
+    d.feed(pev, CmStartAttenCharInd(forwarding_sta=pev, run_id=run), dst=c.BROADCAST_MAC)
+    for i in range(n):
+        d.feed(pev, CmMnbcSoundInd(cnt=9 - i, run_id=run), dst=c.BROADCAST_MAC)
+        d.feed(MODEM, CmAttenProfileInd(pev_mac=pev, num_groups=58, aag=bytes([db]) * 58))
+
+
+def characterised(d: Driven, pev: bytes = PEV_MAC, run: bytes = RUN, db: int = 20) -> None:
+    sounded(d, pev, run, db)
+    d.feed(pev, CmAttenCharRsp(source_address=pev, run_id=run))
+
+
+def test_happy_path_message_by_message() -> None:
+    d = plugged()
+    d.feed(PEV_MAC, CmSlacParmReq(run_id=RUN), dst=c.BROADCAST_MAC, at=1.0)
+    (cnf,) = d.sent()
+    assert cnf.dst == PEV_MAC and cnf.message == CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=RUN)
+    assert d.events() == [MatchStarted(PEV_MAC, RUN)]
+    d.feed(PEV_MAC, CmStartAttenCharInd(forwarding_sta=PEV_MAC, run_id=RUN), dst=c.BROADCAST_MAC)
+    for i in range(10):
+        assert d.sent() == []
+        d.feed(PEV_MAC, CmMnbcSoundInd(cnt=9 - i, run_id=RUN), dst=c.BROADCAST_MAC)
+        aag = bytes([18 + i % 2 * 3]) * 58  # 18 and 21 dB alternate: the mean rounds to 20
+        d.feed(MODEM, CmAttenProfileInd(pev_mac=PEV_MAC, num_groups=58, aag=aag))
+    (char,) = d.messages()
+    assert isinstance(char, CmAttenCharInd)
+    assert (char.num_sounds, char.num_groups, char.aag) == (10, 58, bytes([20]) * 58)
+    d.feed(PEV_MAC, CmAttenCharRsp(source_address=PEV_MAC, run_id=RUN))
+    d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=RUN))
+    match_cnf, poll = d.messages()
+    assert match_cnf == CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=RUN,
+                                       nid=d.m.nid, nmk=d.m.nmk)  # fmt: skip
+    assert isinstance(poll, VsLinkStatusReq)
+    assert d.events() == [Matched(PEV_MAC, RUN, d.m.nid, d.m.nmk, 20.0)]
+    d.feed(MODEM, VsLinkStatusCnf(link_status=1))
+    assert d.events() == [LinkReady(PEV_MAC, d.m.nid)]
+
+
+def test_no_cp_state_b_no_slac() -> None:
+    d = Driven(EvseSlac(EVSE_MAC, rng=counter_rng(1)))
+    d.m.cp_state("B", False, 0.0)  # no 5 % duty: basic charging, no HLC
+    assert d.sent() == [] and d.m.get_timer() is None
+    d.feed(PEV_MAC, CmSlacParmReq(run_id=RUN), dst=c.BROADCAST_MAC)
+    assert d.sent() == [] and d.m.ignored == 1
+
+
+def test_modem_not_answering_set_key() -> None:
+    d2 = Driven(EvseSlac(EVSE_MAC, rng=counter_rng(1)))
+    d2.m.cp_state("B", True, 0.0)
+    sends = len(d2.sent())
+    for k in range(1, 4):
+        d2.at(k * c.MODEM_TIMEOUT)
+        sends += len(d2.sent())
+    assert sends == 1 + c.MODEM_RETRIES
+    assert d2.events() == [MatchFailed(FailReason.MODEM_NO_SET_KEY_CNF)]
+    assert d2.m.state == "failed"
+
+
+def test_modem_refusing_the_key() -> None:
+    d = Driven(EvseSlac(EVSE_MAC, rng=counter_rng(1)))
+    d.m.cp_state("B", True, 0.0)
+    d.feed(MODEM, CmSetKeyCnf(result=1))
+    assert d.events() == [MatchFailed(FailReason.MODEM_REFUSED_KEY)]
+
+
+def test_slac_init_timeout() -> None:
+    d = plugged(slac_init_timeout=20.0)
+    d.at(19.999)
+    assert d.events() == []
+    d.at(20.0)
+    assert d.events() == [MatchFailed(FailReason.SLAC_INIT_TIMEOUT)]
+    assert d.m.get_timer() is None
+
+
+def test_no_start_atten_char_drops_the_run_and_waits_again() -> None:
+    d = plugged()
+    d.feed(PEV_MAC, CmSlacParmReq(run_id=RUN), dst=c.BROADCAST_MAC, at=1.0)
+    d.events()
+    d.at(1.0 + c.TT_MATCH_SEQUENCE)
+    assert d.events() == [MatchFailed(FailReason.NO_START_ATTEN_CHAR, retrying=True)]
+    assert d.m.state == "wait_parm"
+    d.feed(PEV_MAC, CmSlacParmReq(run_id=b"S" * 8), dst=c.BROADCAST_MAC)  # the EV's retry
+    assert d.events() == [MatchStarted(PEV_MAC, b"S" * 8)]
+
+
+def test_sounding_window_ends_with_the_sounds_that_came() -> None:
+    d = plugged()
+    d.feed(PEV_MAC, CmSlacParmReq(run_id=RUN), dst=c.BROADCAST_MAC, at=1.0)
+    d.feed(PEV_MAC, CmStartAttenCharInd(forwarding_sta=PEV_MAC, run_id=RUN), dst=c.BROADCAST_MAC)
+    for _ in range(4):
+        d.feed(MODEM, CmAttenProfileInd(pev_mac=PEV_MAC, num_groups=58, aag=bytes([30]) * 58))
+    d.sent()
+    d.at(1.0 + c.TT_EVSE_MATCH_MNBC)
+    (char,) = d.messages()
+    assert isinstance(char, CmAttenCharInd) and char.num_sounds == 4
+
+
+def test_no_sounds_at_all() -> None:
+    d = plugged()
+    d.feed(PEV_MAC, CmSlacParmReq(run_id=RUN), dst=c.BROADCAST_MAC, at=1.0)
+    d.feed(PEV_MAC, CmStartAttenCharInd(forwarding_sta=PEV_MAC, run_id=RUN), dst=c.BROADCAST_MAC)
+    d.sent(), d.events()
+    d.at(1.0 + c.TT_EVSE_MATCH_MNBC)
+    assert d.sent() == []
+    assert d.events() == [MatchFailed(FailReason.NO_SOUNDS, retrying=True)]
+
+
+def test_atten_char_repeated_then_given_up() -> None:
+    d = plugged()
+    sounded(d)
+    assert [type(m) for m in d.messages()] == [CmSlacParmCnf, CmAttenCharInd]
+    d.events()
+    t = d.now
+    for k in range(1, c.C_SEQU_RETRY + 1):
+        d.at(t + k * c.TT_MATCH_RESPONSE)
+        assert [type(m) for m in d.messages()] == [CmAttenCharInd]
+    d.at(t + (c.C_SEQU_RETRY + 1) * c.TT_MATCH_RESPONSE)
+    assert d.messages() == []
+    assert d.events() == [MatchFailed(FailReason.NO_ATTEN_CHAR_RSP, retrying=True)]
+
+
+def test_no_match_req() -> None:
+    d = plugged()
+    characterised(d)
+    d.events()
+    d.at(d.now + c.TT_EVSE_MATCH_SESSION)
+    assert d.events() == [MatchFailed(FailReason.NO_MATCH_REQ, retrying=True)]
+
+
+def test_wrong_run_id_is_ignored_everywhere() -> None:
+    d = plugged()
+    d.feed(PEV_MAC, CmSlacParmReq(run_id=RUN), dst=c.BROADCAST_MAC)
+    d.sent()
+    wrong = b"W" * 8
+    d.feed(PEV_MAC, CmStartAttenCharInd(forwarding_sta=PEV_MAC, run_id=wrong), dst=c.BROADCAST_MAC)
+    assert d.m.sessions[PEV_MAC].state == "wait_start"
+    characterised_before = d.m.ignored
+    d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=wrong))
+    d.feed(PEV_MAC, CmAttenCharRsp(source_address=PEV_MAC, run_id=wrong))
+    assert d.sent() == [] and d.m.ignored == characterised_before + 2
+
+
+def test_attenuation_above_threshold_gets_no_match() -> None:
+    d = plugged(attenuation_threshold_db=30)
+    characterised(d, db=35)
+    d.sent(), d.events()
+    d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=RUN))
+    assert d.sent() == []
+    assert d.events() == [MatchFailed(FailReason.ATTENUATION_TOO_HIGH, retrying=True)]
+
+
+def test_cross_talk_the_closer_ev_wins() -> None:
+    d = plugged()
+    characterised(d, PEV_MAC, RUN, db=12)  # ours, on our cable
+    characterised(d, OTHER_PEV, b"N" * 8, db=31)  # the neighbour's, heard through the grid
+    d.sent(), d.events()
+    d.feed(OTHER_PEV, CmSlacMatchReq(pev_mac=OTHER_PEV, evse_mac=EVSE_MAC, run_id=b"N" * 8))
+    assert d.sent() == [] and d.events() == []
+    d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=RUN))
+    assert isinstance(d.sent()[0].message, CmSlacMatchCnf)
+    assert [type(e) for e in d.events()] == [Matched]
+    assert list(d.m.sessions) == [PEV_MAC]
+
+
+def test_duplicates_and_late_messages() -> None:
+    d = plugged()
+    d.feed(PEV_MAC, CmSlacParmReq(run_id=RUN), dst=c.BROADCAST_MAC)
+    d.feed(PEV_MAC, CmSlacParmReq(run_id=RUN), dst=c.BROADCAST_MAC)  # EV repeated: CNF lost
+    assert [type(m) for m in d.messages()] == [CmSlacParmCnf, CmSlacParmCnf]
+    assert d.events() == [MatchStarted(PEV_MAC, RUN)]
+    d.m.sessions.clear()
+    d.m.state = "wait_parm"
+    characterised(d)
+    d.feed(MODEM, CmAttenProfileInd(pev_mac=PEV_MAC, num_groups=58, aag=bytes(58)))  # late
+    d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=RUN))
+    d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=RUN))  # repeat
+    cnfs = [m for m in d.messages() if isinstance(m, CmSlacMatchCnf)]
+    assert len(cnfs) == 2 and cnfs[0] == cnfs[1]
+    assert [type(e) for e in d.events()].count(Matched) == 1
+
+
+def test_frames_for_others_and_garbage_are_ignored() -> None:
+    d = plugged()
+    d.feed(PEV_MAC, CmSlacParmReq(run_id=RUN), dst=OTHER_PEV)  # unicast to someone else
+    d.m.receive(b"\x00" * 10, 0.0)
+    d.m.receive(b"\xff" * 12 + b"\x08\x00" + bytes(46), 0.0)
+    assert d.sent() == [] and d.m.ignored == 3
+
+
+def test_validation_is_answered_not_required() -> None:
+    d = plugged()
+    characterised(d)
+    d.sent()
+    d.feed(PEV_MAC, CmValidateReq())
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_NOT_REQUIRED)]
+
+
+def matched(**kwargs) -> Driven:
+    d = plugged(**kwargs)
+    characterised(d)
+    d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=RUN))
+    d.sent(), d.events()
+    return d
+
+
+def test_join_timeout() -> None:
+    d = matched()
+    t = d.now
+    while (timer := d.m.get_timer()) is not None and timer < t + c.TT_MATCH_JOIN:
+        d.at(timer)
+        assert all(isinstance(m, VsLinkStatusReq) for m in d.messages())
+        d.feed(MODEM, VsLinkStatusCnf(link_status=0))
+    d.at(t + c.TT_MATCH_JOIN)
+    assert d.events() == [MatchFailed(FailReason.JOIN_TIMEOUT)]
+
+
+def test_link_lost_after_link_ready() -> None:
+    d = matched()
+    d.feed(MODEM, VsLinkStatusCnf(link_status=1))
+    assert [type(e) for e in d.events()] == [LinkReady]
+    d.at(d.now + 1.0)
+    assert d.messages() == [VsLinkStatusReq()]
+    d.feed(MODEM, VsLinkStatusCnf(link_status=0))
+    assert [type(e) for e in d.events()] == [LinkLost]
+
+
+def test_unplug_after_match_terminates_and_rekeys() -> None:
+    d = matched(confirm_link=False)
+    old = d.m.nmk
+    d.m.cp_state("A", False, d.now)
+    assert d.events() == [LinkLost("D-LINK_TERMINATE: CP state A")]
+    (req,) = d.messages()
+    assert isinstance(req, CmSetKeyReq) and req.new_key != old
+    assert d.m.state == "idle"
+
+
+def test_unplug_during_matching() -> None:
+    d = plugged()
+    sounded(d)
+    d.events()
+    d.m.cp_state("A", False, d.now)
+    assert d.events() == [MatchFailed(FailReason.UNPLUGGED)]
+    assert d.m.sessions == {}
+
+
+def test_api_misuse_and_unsupported_security() -> None:
+    d = plugged()
+    with pytest.raises(LocalProtocolError):
+        d.m.cp_state("X", True, 0.0)
+    d.feed(PEV_MAC, CmSlacParmReq(run_id=RUN, security_type=1), dst=c.BROADCAST_MAC)
+    assert d.sent() == [] and d.m.sessions == {}

@@ -1,0 +1,247 @@
+"""EV machine with fake time: sounding, choice of EVSE, every timeout, duplicates, joining."""
+
+from __future__ import annotations
+
+import pytest
+
+from host.slac import constants as c
+from host.slac.errors import LocalProtocolError
+from host.slac.events import FailReason, KeySet, LinkReady, Matched, MatchFailed, MatchStarted
+from host.slac.messages import (
+    CmAttenCharInd,
+    CmAttenCharRsp,
+    CmMnbcSoundInd,
+    CmSetKeyCnf,
+    CmSetKeyReq,
+    CmSlacMatchCnf,
+    CmSlacMatchReq,
+    CmSlacParmCnf,
+    CmSlacParmReq,
+    CmStartAttenCharInd,
+    VsLinkStatusCnf,
+    VsLinkStatusReq,
+)
+from host.slac.pev import PevSlac
+
+from .helpers import EVSE_MAC, PEV_MAC, Driven, counter_rng
+
+pytestmark = pytest.mark.unit
+
+MODEM = c.QCA_LOCAL_MAC
+OTHER_EVSE = bytes.fromhex("020000000009")
+NID, NMK = b"N" * 7, b"K" * 16
+
+
+def started(**kwargs) -> tuple[Driven, bytes]:
+    kwargs.setdefault("matching_repetition", 0.0)  # one run, unless a test repeats
+    d = Driven(PevSlac(PEV_MAC, rng=counter_rng(5), **kwargs))
+    d.m.start(0.0)
+    (req,) = d.sent()
+    assert req.dst == c.BROADCAST_MAC and isinstance(req.message, CmSlacParmReq)
+    return d, req.message.run_id
+
+
+def atten(d: Driven, run: bytes, evse: bytes = EVSE_MAC, db: int = 20) -> None:
+    d.feed(evse, CmAttenCharInd(source_address=PEV_MAC, run_id=run, num_sounds=10,
+                                num_groups=58, aag=bytes([db]) * 58))  # fmt: skip
+
+
+def sound_all(d: Driven) -> list:
+    """Fire the sounding timers; returns the messages sent, with their times."""
+    out = []
+    while d.m.state == "sounding":
+        d.at(d.m._timers["step"])
+        out += [(d.now, m) for m in d.messages()]
+    return out
+
+
+def test_sounding_batch_and_match() -> None:
+    d, run = started(join=False)
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.01)
+    assert d.events() == [MatchStarted(EVSE_MAC, run)]
+    d.at(0.01 + c.PARM_COLLECT_WINDOW)
+    batch = [(d.now, m) for m in d.messages()] + sound_all(d)
+    kinds = [type(m) for _, m in batch]
+    assert kinds == [CmStartAttenCharInd] * 3 + [CmMnbcSoundInd] * 10
+    assert [m.cnt for _, m in batch[3:]] == list(range(9, -1, -1))
+    gaps = {round(b[0] - a[0], 6) for a, b in zip(batch, batch[1:], strict=False)}
+    assert gaps == {c.TP_EV_BATCH_MSG_INTERVAL}
+    atten(d, run, db=17)
+    rsp, req = d.sent()
+    assert rsp.message == CmAttenCharRsp(source_address=PEV_MAC, run_id=run)
+    assert req.dst == EVSE_MAC and req.message == CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC,
+                                                                 run_id=run)  # fmt: skip
+    d.feed(
+        EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID, nmk=NMK)
+    )
+    assert d.events() == [Matched(EVSE_MAC, run, NID, NMK, 17.0)]
+    assert d.m.state == "matched" and d.m.get_timer() is None
+
+
+def test_no_parm_cnf_after_retries() -> None:
+    d, _ = started()
+    for k in range(1, c.C_EV_MATCH_RETRY + 1):
+        d.at(k * c.TT_MATCH_RESPONSE)
+        assert [type(m) for m in d.messages()] == [CmSlacParmReq]
+    d.at((c.C_EV_MATCH_RETRY + 1) * c.TT_MATCH_RESPONSE)
+    assert d.events() == [MatchFailed(FailReason.NO_PARM_CNF)]
+
+
+def test_wrong_run_id_and_duplicates_are_ignored() -> None:
+    d, run = started(join=False)
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=b"W" * 8))
+    assert d.events() == [] and d.m.evses == {}
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
+    assert len(d.events()) == 1
+    d.at(c.PARM_COLLECT_WINDOW)
+    d.sent()
+    sound_all(d)
+    atten(d, b"W" * 8)
+    assert d.sent() == []
+    atten(d, run)
+    atten(d, run)  # the EVSE repeated: our RSP got lost; answer again, count once
+    kinds = [type(m) for m in d.messages()]
+    assert kinds == [CmAttenCharRsp, CmSlacMatchReq, CmAttenCharRsp]
+    d.feed(
+        OTHER_EVSE,
+        CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=OTHER_EVSE, run_id=run, nid=NID, nmk=NMK),
+    )
+    assert d.events() == []
+
+
+def test_two_evses_the_lower_attenuation_is_chosen() -> None:
+    d, run = started(join=False)
+    d.feed(OTHER_EVSE, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.01)
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.02)
+    d.at(0.01 + c.PARM_COLLECT_WINDOW)
+    d.sent()
+    sound_all(d)
+    atten(d, run, OTHER_EVSE, db=33)
+    assert [type(m) for m in d.messages()] == [CmAttenCharRsp]  # still waiting for the other
+    atten(d, run, EVSE_MAC, db=14)
+    rsp, req = d.sent()
+    assert req.dst == EVSE_MAC and isinstance(req.message, CmSlacMatchReq)
+
+
+def test_no_atten_char() -> None:
+    d, run = started()
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
+    d.at(c.PARM_COLLECT_WINDOW)
+    start = d.now
+    sound_all(d)
+    d.at(start + c.TT_EV_ATTEN_RESULTS)
+    assert d.events()[-1] == MatchFailed(FailReason.NO_ATTEN_CHAR)
+
+
+def test_one_of_two_evses_silent_decides_at_the_deadline() -> None:
+    d, run = started(join=False)
+    d.feed(OTHER_EVSE, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
+    d.at(c.PARM_COLLECT_WINDOW)
+    start = d.now
+    sound_all(d)
+    atten(d, run, EVSE_MAC)
+    d.sent()
+    d.at(start + c.TT_EV_ATTEN_RESULTS)
+    (req,) = d.sent()
+    assert req.dst == EVSE_MAC
+
+
+def answered(db: int = 20, **kwargs) -> tuple[Driven, bytes]:
+    """One EVSE answered the parameters and reported ``db``: the EV has decided."""
+    d, run = started(**kwargs)
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
+    d.at(c.PARM_COLLECT_WINDOW)
+    sound_all(d)
+    atten(d, run, db=db)
+    return d, run
+
+
+def test_attenuation_above_ev_threshold() -> None:
+    d, run = answered(db=45, attenuation_threshold_db=30)
+    assert d.events()[-1] == MatchFailed(FailReason.ATTENUATION_TOO_HIGH)
+
+
+def test_no_match_cnf_after_retries() -> None:
+    d, run = answered()
+    d.sent()
+    t = d.now
+    for k in range(1, c.C_EV_MATCH_RETRY + 1):
+        d.at(t + k * c.TT_MATCH_RESPONSE)
+        assert [type(m) for m in d.messages()] == [CmSlacMatchReq]
+    d.at(t + (c.C_EV_MATCH_RETRY + 1) * c.TT_MATCH_RESPONSE)
+    assert d.events()[-1] == MatchFailed(FailReason.NO_MATCH_CNF)
+
+
+def joining() -> tuple[Driven, bytes]:
+    d, run = answered()
+    d.sent()
+    d.feed(
+        EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID, nmk=NMK)
+    )
+    return d, run
+
+
+def test_join_sets_the_evse_key_and_waits_for_the_link() -> None:
+    d, run = joining()
+    (req,) = d.sent()
+    assert req.dst == MODEM and req.message == CmSetKeyReq(nid=NID, new_key=NMK)
+    d.feed(MODEM, CmSetKeyCnf())
+    assert d.messages() == [VsLinkStatusReq()]
+    d.feed(MODEM, VsLinkStatusCnf(link_status=0))
+    d.at(d.now + c.LINK_POLL_INTERVAL)
+    assert d.messages() == [VsLinkStatusReq()]
+    d.feed(MODEM, VsLinkStatusCnf(link_status=1))
+    assert [type(e) for e in d.events()][-3:] == [Matched, KeySet, LinkReady]
+    assert d.m.state == "linked"
+
+
+def test_join_timeout() -> None:
+    d, run = joining()
+    d.feed(MODEM, CmSetKeyCnf())
+    t = d.now
+    d.at(t + c.TT_MATCH_JOIN - 0.001)
+    d.events()
+    d.at(t + c.TT_MATCH_JOIN)
+    assert d.events() == [MatchFailed(FailReason.JOIN_TIMEOUT)]
+    assert d.m.state == "failed"
+
+
+def test_failed_runs_repeat_within_tt_matching_repetition() -> None:
+    d, first_run = started(matching_repetition=c.TT_MATCHING_REPETITION)
+    runs, t = {first_run}, 0.0
+    while d.m.state != "failed":
+        t = d.m.get_timer()
+        d.at(t)
+        runs |= {m.run_id for m in d.messages() if isinstance(m, CmSlacParmReq)}
+    events = d.events()
+    assert all(e.retrying for e in events[:-1]) and events[-1] == MatchFailed(
+        FailReason.NO_PARM_CNF
+    )
+    run_time = (c.C_EV_MATCH_RETRY + 1) * c.TT_MATCH_RESPONSE
+    # one run a second (0.6 s of repeated requests, 0.4 s pause): ten runs in ten seconds
+    assert (
+        len(runs)
+        == len(events)
+        == round(c.TT_MATCHING_REPETITION / (run_time + c.TT_MATCHING_RATE))
+    )
+    assert t <= c.TT_MATCHING_REPETITION
+
+
+def test_one_matching_at_a_time() -> None:
+    d, _ = started()
+    with pytest.raises(LocalProtocolError):
+        d.m.start(0.1)
+
+
+def test_own_modem_not_confirming_the_evse_key() -> None:
+    d, _ = joining()
+    d.sent()
+    t = d.now
+    for k in range(1, c.MODEM_RETRIES + 1):
+        d.at(t + k * c.MODEM_TIMEOUT)
+        assert [type(m) for m in d.messages()] == [CmSetKeyReq]
+    d.at(t + (c.MODEM_RETRIES + 1) * c.MODEM_TIMEOUT)
+    assert d.events()[-1] == MatchFailed(FailReason.MODEM_NO_SET_KEY_CNF)
+    assert d.m.state == "failed"
