@@ -27,7 +27,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.list:
         for name, (_, text) in SCENARIOS.items():
-            print(f"{name:12} {text}")
+            print(f"{name:17} {text}")
         return 0
     if args.scenario not in SCENARIOS:
         print(f"unknown scenario {args.scenario!r}; try --list", file=sys.stderr)
@@ -56,7 +56,8 @@ async def _await(job: Awaitable[dict[str, Any]]) -> dict[str, Any]:
 
 def print_timeline(s: dict[str, Any]) -> None:
     cp, duty, contactor, current = "?", "-", "open", 0.0
-    print(f"{'time':>7}  {'CP':2} {'duty':>6} {'contactor':9} {'current':>8}  event")
+    if s["timeline"]:
+        print(f"{'time':>7}  {'CP':2} {'duty':>6} {'contactor':9} {'current':>8}  event")
     for r in s["timeline"]:
         e = r["event"]
         text = ""
@@ -78,6 +79,9 @@ def print_timeline(s: dict[str, Any]) -> None:
         else:
             text = e + "".join(f" {k}={v}" for k, v in r.items() if k not in ("t", "event"))
         print(f"{r['t']:7.3f}  {cp:2} {duty:>6} {contactor:9} {current:7.1f}A  {text}")
+    for key, value in s.items():
+        if isinstance(value, dict):  # a scenario's own summary (e.g. slac)
+            print(f"{key}: " + ", ".join(f"{k}={v}" for k, v in value.items()))
     print(f"result: {s['result']}  (firmware on {s['firmware_runtime']})")
     if "safe_state_ms" in s:
         print(f"safe state {s['safe_state_ms']} ms after the last host frame "

@@ -150,10 +150,20 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
 }
 
 
+async def slac(runtime: str) -> dict[str, Any]:
+    """ISO 15118-3 SLAC: our EVSE against our EV (no firmware involved)."""
+    from host.slac.scenario import run_slac_scenario
+
+    out = await run_slac_scenario(json_out=True)
+    result = "pass" if out.pop("result") == "match" else "fail"
+    return {"result": result, "slac": out, "timeline": []}
+
+
 def _register_more() -> None:
     from host.sim import fault_scenarios
 
     SCENARIOS.update(fault_scenarios.SCENARIOS)
+    SCENARIOS["slac"] = (slac, "SLAC match, EVSE and EV: veth pair in netns when root, else in-process")
 
 
 _register_more()

@@ -66,3 +66,10 @@ def test_list_and_unknown() -> None:
     r = subprocess.run([sys.executable, "-m", "host.cli", "simulate", "--scenario", "nope"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "unknown scenario" in r.stderr
+
+
+def test_slac_scenario_says_its_transport() -> None:
+    code, s = simulate("--scenario", "slac")
+    assert code == 0 and s["result"] == "pass", s
+    assert s["slac"]["transport"] in ("veth", "in-process")
+    assert s["slac"]["match_ms"] is not None and len(s["slac"]["nid"]) == 14
