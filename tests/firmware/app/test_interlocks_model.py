@@ -1,0 +1,165 @@
+"""Model-based test (hypothesis stateful) of the contactor interlocks.
+
+Random sequences of events (CP levels, leases, host silence, RCD, E-stop, temperature,
+diode, weld, Reset) drive the real Controller tick by tick. After every step:
+  - the contactor is never closed while any interlock condition is false, and
+  - when a condition becomes false while closed, the contactor is open by the end of
+    that same tick.
+The conditions are recomputed here from the inputs, independently of interlocks.py.
+"""
+
+from __future__ import annotations
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from firmware.app import thermal
+from firmware.app.controller import Controller
+from firmware.link import messages as m
+from tests.firmware.vmcheck import FakeHal, board
+
+LEVELS = {"A": 12000, "B": 9000, "C": 6000, "D": 3000, "E": 0, "gap": 7500}
+NTC = thermal.NtcTable(3950, 10000, 10000, 4095)
+CLOSED_TICKS = [0]  # how often the model saw the contactor closed: the test must get there
+
+
+class ControllerModel(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hal = FakeHal()
+        self.hal.ntc = [NTC.counts_at(250), NTC.counts_at(250)]
+        self.now = 1000
+        self.c = Controller(self.hal, board(), self.now)
+        self.c.host_alive(self.now)
+        self.host_talking = True
+        self.level = "A"
+        self.diode = True
+        self.violation = ""
+
+    def _tick(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.now += 10
+            if self.host_talking:
+                self.c.host_alive(self.now)
+            self.c.tick(self.now)
+            self._check_after_tick()
+
+    def _check_after_tick(self) -> None:
+        c = self.c
+        if not self.hal.coil:
+            return
+        CLOSED_TICKS[0] += 1
+        # independent model of "may be closed" from the inputs the firmware sees
+        problems = []
+        if c.cp not in (m.CP_C, m.CP_D):
+            problems.append("cp")
+        if LEVELS[self.level] not in (6000, 3000) and self.level != "gap":
+            problems.append("level")
+        if not c.lease_allow:
+            problems.append("lease")
+        if c.latched:
+            problems.append("latched")
+        if self.hal.rcd or self.hal.estop_on:
+            problems.append("input")
+        if c.out_mode != m.PILOT_PWM:
+            problems.append("pilot")
+        if c.thermal_da < 60:
+            problems.append("temperature")
+        if not self.diode:
+            problems.append("diode")
+        if problems:
+            self.violation = f"closed with {problems} at {self.now}"
+
+    @rule(level=st.sampled_from(sorted(LEVELS)), ticks=st.integers(1, 8))
+    def cp_level(self, level: str, ticks: int) -> None:
+        self.level = level
+        self.hal.set_cp(LEVELS[level], -12000 if self.diode else -LEVELS[level])
+        self._tick(ticks)
+
+    @rule()
+    def charge(self) -> None:
+        """Everything a close needs at once, so sequences often reach a closed contactor."""
+        self.level = "C"
+        self.diode = True
+        self.host_talking = True
+        self.hal.set_cp(6000, -12000)
+        self.c.set_pilot(m.PILOT_PWM, 2666)
+        self.c.set_lease(1, 0, 160, 5000, self.now)
+        self._tick(20)
+
+    @rule(current=st.integers(60, 320), expiry=st.sampled_from([50, 300, 1000, 5000]))
+    def lease(self, current: int, expiry: int) -> None:
+        self.c.set_lease(1, 0, current, expiry, self.now)
+        self._tick()
+
+    @rule()
+    def lease_withdrawn(self) -> None:
+        self.c.set_lease(0, 0, 0, 1000, self.now)
+        self._tick()
+
+    @rule(duty=st.sampled_from([1000, 2666, 5333, 9600]))
+    def pwm(self, duty: int) -> None:
+        self.c.set_pilot(m.PILOT_PWM, duty)
+        self._tick()
+
+    @rule(mode=st.sampled_from([m.PILOT_X1, m.PILOT_F]))
+    def no_offer(self, mode: int) -> None:
+        self.c.set_pilot(mode, 10000)
+        self._tick()
+
+    @rule(silent=st.booleans(), ticks=st.integers(1, 60))
+    def host(self, silent: bool, ticks: int) -> None:
+        self.host_talking = not silent
+        self._tick(ticks)
+
+    @rule(on=st.booleans())
+    def rcd(self, on: bool) -> None:
+        self.hal.rcd = on
+        self._tick()
+
+    @rule(on=st.booleans())
+    def estop(self, on: bool) -> None:
+        self.hal.estop_on = on
+        self._tick()
+
+    @rule(temp=st.sampled_from([250, 700, 780, 820, 860, 895, 950]))
+    def temperature(self, temp: int) -> None:
+        self.hal.ntc = [NTC.counts_at(temp), NTC.counts_at(250)]
+        self._tick()
+
+    @rule(ok=st.booleans())
+    def diode_state(self, ok: bool) -> None:
+        self.diode = ok
+        self.hal.set_cp(LEVELS[self.level], -12000 if ok else -LEVELS[self.level])
+        self._tick()
+
+    @rule()
+    def weld(self) -> None:
+        self.hal.weld = True
+        self._tick()
+
+    @rule()
+    def reset(self) -> None:
+        self.c.clear_faults()
+        self._tick()
+
+    @rule(ticks=st.integers(1, 40))
+    def wait(self, ticks: int) -> None:
+        self._tick(ticks)
+
+    @invariant()
+    def never_closed_against_an_interlock(self) -> None:
+        assert not self.violation, self.violation
+
+    @invariant()
+    def coil_follows_the_controller(self) -> None:
+        assert self.hal.coil == bool(self.c.contactor)
+
+
+ControllerModel.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TestControllerModel = ControllerModel.TestCase
+
+
+def test_the_model_reached_closed_states() -> None:
+    assert CLOSED_TICKS[0] > 50
