@@ -123,7 +123,7 @@ def harmonic_gain(lengths, f, fs):
 class GridSync:
     def __init__(self, fs, f_nom=50, ring_bits=10, peak_counts=1600, mid=2048,
                  uv_per_lsb=203293, short_cycles=5, long_cycles=60, rocof_cycles=5,
-                 min_amplitude_pct=15, jump_permille=20, loss_cycles=2, kernel=None):
+                 min_amplitude_pct=15, jump_permille=20, amp_step_pct=6, loss_cycles=2, kernel=None):
         assert 1000 <= fs <= 10000 and f_nom in (50, 60)
         self.fs = fs
         self.f_nom = f_nom
@@ -132,6 +132,7 @@ class GridSync:
         self.long_cycles = long_cycles
         self.rocof_cycles = rocof_cycles
         self.jump_permille = jump_permille
+        self.amp_step_pct = amp_step_pct
         self.scan = kernel or zc.scan
         n = 1 << ring_bits
         l1 = (fs + 3 * f_nom // 2) // (3 * f_nom)
@@ -178,14 +179,12 @@ class GridSync:
         cr = _pow2_at_least(need)
         self.cmask = cr - 1
         self._t = array("i", [0] * cr)  # crossing times (1/256 sample, delay removed)
-        self._n = array("i", [0] * cr)  # sample index (mod 2**29) where it was found
         self._s = array("i", [0] * cr)  # kernel sum at that sample
         self._e = array("i", [0] * cr)  # kernel energy at that sample
         self.loss_q8 = loss_cycles * fs * 256 // f_nom
         self.mid = mid
 
         self.base = 0  # time of the block's first sample, 1/256 sample
-        self.nbase = 0  # its sample index
         self.h = 0  # crossings in the history since the last reset
         self.edge = -1
         self.t_seen = 0  # time of the last crossing found (blanked ones too)
@@ -202,6 +201,7 @@ class GridSync:
         self.dc_q4 = mid << 4
         self._rms_ok = False
         self._period = 0  # last one-cycle period, 1/256 sample
+        self._rocof_local = 0  # mHz/s, for the phase extrapolation
         # counters
         self.jumps = 0
         self.range_errors = 0
@@ -243,10 +243,11 @@ class GridSync:
 
     def _advance(self, count):
         self.base = (self.base + (count << 8)) & TMASK
-        self.nbase = (self.nbase + count) & TMASK
 
     def _valid(self, now):
-        h = self.h
+        # windows and anchors end one crossing back: that one has been confirmed by
+        # the latest, so a crossing half-moved by a jump or a sag is never used
+        h = self.h - 1
         f = 0
         if h >= 2 * self.short_cycles + 2:
             f |= SHORT_OK
@@ -263,6 +264,16 @@ class GridSync:
         self.h = 0
         self._rms_ok = False
         self.rocof_mhz_s = 0
+        self._rocof_local = 0
+
+    def _discontinuity(self, t):
+        """A phase jump or an amplitude step: the filter smears it over its span, so
+        drop the history and ignore the crossings inside that span."""
+        self._reset()
+        self.jumps += 1
+        self.blank_until = (t + self.span_q8) & TMASK
+        self.blanking = True
+        return JUMP
 
     def _crossing(self, pos, edge, s, e):
         t = (self.base + pos - 256 - self.dq8) & TMASK
@@ -292,15 +303,12 @@ class GridSync:
                 if dev < 0:
                     dev = -dev
                 if dev * 1000 > ref * self.jump_permille:
-                    self._reset()
-                    self.jumps += 1
-                    self.blank_until = (t + self.span_q8) & TMASK
-                    self.blanking = True
-                    return JUMP
+                    return self._discontinuity(t)
+            if h >= 3 and self._amplitude_step(h, t, e):
+                return self._discontinuity(t)
         h = self.h
         i = h & m
         tt[i] = t
-        self._n[i] = (self.nbase + (pos >> 8)) & TMASK
         self._s[i] = s
         self._e[i] = e
         self.edge = edge
@@ -310,6 +318,22 @@ class GridSync:
         self.h = h
         self._update(h, edge)
         return events
+
+    def _amplitude_step(self, h, t, e):
+        """Mean square of the half cycle ending now against the one of the same
+        polarity a cycle earlier (a DC offset makes the two polarities differ)."""
+        m = self.cmask
+        tt = self._t
+        ee = self._e
+        i1 = (h - 1) & m
+        i2 = (h - 2) & m
+        i3 = (h - 3) & m
+        e1 = muldiv((e - ee[i1]) & zc.ACC_MASK, 256, (t - tt[i1]) & TMASK)
+        e0 = muldiv((ee[i2] - ee[i3]) & zc.ACC_MASK, 256, (tt[i2] - tt[i3]) & TMASK)
+        d = e1 - e0
+        if d < 0:
+            d = -d
+        return d * 50 > e0 * self.amp_step_pct
 
     # --------------------------------------------------------------- estimates
 
@@ -324,6 +348,9 @@ class GridSync:
         return muldiv(2 * cycles * self.fs * 256, 1000000, self._span(k, 2 * cycles))
 
     def _update(self, h, edge):
+        if edge == 1 and h >= 3:
+            self._rms(h - 1)
+        h -= 1  # the confirmed crossings (see _valid)
         k = h - 1
         ns = self.short_cycles
         if h >= 4:
@@ -337,35 +364,51 @@ class GridSync:
             self.f_long_uhz = self._freq(k, cycles)
         nr = self.rocof_cycles
         if h >= 4 * nr + 2:
-            fa = self._freq(k, nr)
-            fb = self._freq(k - 2 * nr, nr)
-            gap = self._span(k, 4 * nr) >> 2  # distance of the two windows' centres
-            r = smuldiv(fa - fb, self.fs * 32, gap * 125)  # uHz / (gap / 256 fs) / 1000
-            if r > 20000:
-                r = 20000
-            elif r < -20000:
-                r = -20000
-            self.rocof_mhz_s = r
-        if edge == 1 and h >= 3:
-            self._rms(k)
+            self.rocof_mhz_s = self._rocof(k, nr)
+        # the phase extrapolation takes the ROCOF of two 2-cycle windows, but only as
+        # far as the reported one agrees: that one still remembers a step for
+        # 2 x rocof_cycles, the local one is noisy; together they follow a ramp
+        r = 0
+        if h >= 10:
+            r = self._rocof(k, 2)
+            q = self.rocof_mhz_s
+            if h < 4 * nr + 2:
+                pass  # the local one alone until the reported one exists
+            elif (r > 0) != (q > 0):
+                r = 0
+            elif (r > q) == (r > 0):
+                r = q
+        self._rocof_local = r
+
+    def _rocof(self, k, nr):
+        fa = self._freq(k, nr)
+        fb = self._freq(k - 2 * nr, nr)
+        gap = self._span(k, 4 * nr) >> 2  # distance of the two windows' centres
+        r = smuldiv(fa - fb, self.fs * 32, gap * 125)  # uHz / (gap / 256 fs) / 1000
+        if r > 20000:
+            return 20000
+        if r < -20000:
+            return -20000
+        return r
 
     def _rms(self, k):
+        """RMS and DC of the last cycle. The sums run over whole samples between the
+        crossings, but the samples next to a crossing are near zero, so dividing by
+        the interpolated period (not the sample count) is what makes them exact."""
         m = self.cmask
         j = (k - 2) & m
         k &= m
-        n = (self._n[k] - self._n[j]) & TMASK
-        if n <= 0:
-            return
+        p = (self._t[k] - self._t[j]) & TMASK
         s = (self._s[k] - self._s[j]) & zc.ACC_MASK
         if s >= 0x20000000:
             s -= 0x40000000
         e = (self._e[k] - self._e[j]) & zc.ACC_MASK
-        mean_q4 = (s << 4) // n
+        mean_q4 = smuldiv(s, 4096, p)
         if mean_q4 > 32767:
             mean_q4 = 32767
         elif mean_q4 < -32767:
             mean_q4 = -32767
-        ms16 = muldiv(e, 64, n) - ((mean_q4 * mean_q4) >> 4)
+        ms16 = muldiv(e, 16384, p) - ((mean_q4 * mean_q4) >> 4)
         rms_q2 = isqrt(ms16)  # sqrt(16 ms) = 4 rms
         self.rms_mv = muldiv(rms_q2, self.uv_per_lsb, 4000)
         self.dc_q4 = (self.mid << 4) + mean_q4
@@ -375,13 +418,13 @@ class GridSync:
         """Phase (Q16 turns) of the fundamental at time `now` (1/256 sample)."""
         tt = self._t
         m = self.cmask
-        k = self.h - 1
+        k = self.h - 2  # the latest confirmed crossing
         t0 = tt[k & m]
         t1 = tt[(k - 1) & m]
         # centre of the last four crossings: where the one-cycle period was measured
         back = (((t0 - t1) & TMASK) + ((t0 - tt[(k - 2) & m]) & TMASK)
                 + ((t0 - tt[(k - 3) & m]) & TMASK)) >> 2
-        half = 32768 if self.edge == 1 else 0  # phase of the older anchor
+        half = 0 if self.edge == 1 else 32768  # phase of the older anchor (same edge as the latest)
         ph = self._extrap(now, t0, back, 32768 - half, back)
         p = self._extrap(now, t1, back, half, back - ((t0 - t1) & TMASK))
         # both anchors: a DC offset moves them in opposite directions
@@ -392,7 +435,7 @@ class GridSync:
         R/2 * ((now - c)**2 - (ta - c)**2) uses times from the period's centre c."""
         dt = (now - ta) & TMASK
         p = base + muldiv(dt, 65536, self._period)
-        r = self.rocof_mhz_s
+        r = self._rocof_local
         if r:
             fs16 = self.fs * 16
             u_now = muldiv(dt + from_centre, 625, fs16)  # 0.1 ms
@@ -418,7 +461,7 @@ class GridSync:
         crossings, and the latest sample's time: for tests and the benchmark."""
         tt = self._t
         m = self.cmask
-        k = self.h - 1
+        k = self.h - 2
         n2 = 2 * cycles
         return (tt[(k - n2) & m], tt[k & m], tt[(k - 1 - n2) & m], tt[(k - 1) & m],
                 (self.base - 256) & TMASK)
