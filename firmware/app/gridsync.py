@@ -165,14 +165,11 @@ class GridSync:
         st[zc.SHIFT] = shift
         st[zc.ZERO] = (mid * gain) >> shift
         st[zc.HYST] = (amp * min_amplitude_pct // 100) >> shift
-        for i in (zc.A0, zc.A2, zc.A3, zc.A23):
-            st[i] = l1 * mid
-        st[zc.B0] = st[zc.B3] = l2 * l1 * mid
-        st[zc.C] = gain * mid
-        st[zc.PREV] = st[zc.ZERO]
         st[zc.CAP] = self.cap
         st[zc.BIAS] = mid
         self.st = st
+        self.mid = mid
+        self._restart_filter()
         self.out = array("i", [0] * (zc.REC * self.cap))
 
         need = max(2 * long_cycles + 2, 4 * rocof_cycles + 2, 2 * short_cycles + 2, 8)
@@ -182,7 +179,6 @@ class GridSync:
         self._s = array("i", [0] * cr)  # kernel sum at that sample
         self._e = array("i", [0] * cr)  # kernel energy at that sample
         self.loss_q8 = loss_cycles * fs * 256 // f_nom
-        self.mid = mid
 
         self.base = 0  # time of the block's first sample, 1/256 sample
         self.h = 0  # crossings in the history since the last reset
@@ -217,6 +213,7 @@ class GridSync:
             skip = count - self.max_block
             st[zc.POS] = (st[zc.POS] + skip) & self.mask
             self._advance(skip)
+            self._restart_filter()
             count = self.max_block
             self.overruns += 1
             events |= OVERRUN
@@ -240,6 +237,23 @@ class GridSync:
             events |= LOST
         self.flags = events | self._valid(now)
         return self.flags
+
+    def _restart_filter(self):
+        """Make the running sums consistent again after skipped samples: fill the
+        filter's history before the read position with mid-scale and set the sums to
+        match (the sums never see the samples they would have to subtract)."""
+        st = self.st
+        l1 = st[zc.L1]
+        l2 = st[zc.L2]
+        mid = self.mid
+        p = st[zc.POS]
+        for k in range(1, l1 + l2 + st[zc.L3] + 1):
+            self.ring[(p - k) & self.mask] = mid
+        st[zc.A0] = st[zc.A2] = st[zc.A3] = st[zc.A23] = l1 * mid
+        st[zc.B0] = st[zc.B3] = l2 * l1 * mid
+        st[zc.C] = l2 * l1 * st[zc.L3] * mid
+        st[zc.PREV] = st[zc.ZERO]
+        st[zc.ARM] = 0
 
     def _advance(self, count):
         self.base = (self.base + (count << 8)) & TMASK
