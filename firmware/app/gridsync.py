@@ -22,10 +22,14 @@ that nulls the 3rd/5th/7th harmonic, and returns the rising and falling crossing
 * RMS and DC per cycle, between rising crossings, from the kernel's accumulators.
 
 Plausibility: periods outside f_nom +-15 %, two crossings of the same direction in a
-row, or a sample overrun reset the history (RANGE / OVERRUN); a period that differs from
-the previous ones by more than `jump_permille` is a phase jump (JUMP): the history is
-dropped and the crossings inside the filter's span after it are ignored, so no window
-ever straddles a jump. No crossing for `loss_cycles` nominal cycles -> LOST.
+row, or a sample overrun reset the history (RANGE / OVERRUN). A period that differs
+from the previous ones by more than `jump_permille` (a phase jump), or a half cycle whose
+mean square differs from the same polarity's a cycle before by more than twice
+`amp_step_pct` (a sag or swell edge) is a discontinuity (JUMP): the filter smears it
+over its span and would move the crossings nearby, so the history is dropped and the
+crossings inside that span are ignored. Windows and phase anchors end one crossing
+back, at a crossing the latest one has confirmed, so a half-moved crossing is never
+used. No crossing for `loss_cycles` nominal cycles -> LOST.
 
 Allocation-free per block: preallocated arrays, small ints only; every product is
 kept below 2**30 (see `muldiv`) so that the same holds on 32-bit ports. Times are in
