@@ -485,5 +485,15 @@ class GridSync:
                 (self.base - 256) & TMASK)
 
 
+CONFIG_KEYS = ("fs", "f_nom", "ring_bits", "peak_counts", "mid", "uv_per_lsb", "short_cycles",
+               "long_cycles", "rocof_cycles", "min_amplitude_pct", "jump_permille",
+               "amp_step_pct", "loss_cycles")
+
+
+def from_config(cfg):
+    """A GridSync from a board's `grid` dict (keys as in CONFIG_KEYS; others ignored)."""
+    return GridSync(**{k: cfg[k] for k in CONFIG_KEYS if k in cfg})
+
+
 def flag_names(flags):
     return [name for bit, name in FLAG_NAMES if flags & bit]

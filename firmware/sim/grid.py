@@ -69,6 +69,41 @@ class GridModel:
     def dropout(self, start, stop):
         return self.sag(start, stop, 1.0)
 
+    def apply(self, events):
+        """Events as a scenario gives them (JSON-friendly lists), e.g.
+        [["step", 2.0, -0.5], ["ramp", 1, 3, 2.0], ["jump", 4, 30],
+         ["sag", 5, 5.2, 0.5], ["dropout", 6, 9]]."""
+        for e in events:
+            kind = e[0]
+            if kind == "step":
+                self.step(e[1], e[2])
+            elif kind == "ramp":
+                self.ramp(e[1], e[2], e[3])
+            elif kind == "jump":
+                self.jump(e[1], e[2])
+            elif kind == "sag":
+                self.sag(e[1], e[2], e[3])
+            elif kind == "dropout":
+                self.dropout(e[1], e[2])
+            else:
+                raise ValueError("unknown grid event %r" % (kind,))
+        return self
+
+    @classmethod
+    def from_params(cls, fs, params):
+        """A model from a scenario's `grid` dict: f_nom, f0, seed, peak, dc, noise_lsb,
+        thd (True: 5 % as THD5), phase_deg, events."""
+        p = params or {}
+        g = cls(fs, p.get("f_nom", 50), f0=p.get("f0"), seed=p.get("seed", 1),
+                peak=p.get("peak", 1600), dc=p.get("dc", 0), noise_lsb=p.get("noise_lsb", 2.0),
+                harmonics=THD5 if p.get("thd") else (), phase_deg=p.get("phase_deg", 0.0))
+        return g.apply(p.get("events", ()))
+
+    def due(self, elapsed_ms):
+        """Samples the ADC timer has taken by `elapsed_ms` and that are not yet made:
+        the sim HAL fills the ring with this many each tick."""
+        return elapsed_ms * self.fs // 1000 - self.n
+
     # ---------------------------------------------------------------- state
 
     def freq_hz(self, n=None):

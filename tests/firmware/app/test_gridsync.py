@@ -171,20 +171,29 @@ def test_process_allocates_nothing():
     import micropython
 
     fs = 4000
-    g = GridModel(fs, 50, f0=50.4, harmonics=THD5, dc=40).jump(0.7, 30).dropout(1.2, 1.3)
+    g = GridModel(fs, 50, f0=50.4, harmonics=THD5, dc=40).jump(1.4, 30).dropout(1.6, 1.7)
     gs = G.GridSync(fs, 50)
     blk = 40
     w = 0
     process = gs.process
     seen = 0
-    for _ in range(int(1.5 * fs) // blk):
-        w = g.fill(gs.ring, w, blk, gs.mask)  # the model allocates; the estimator may not
+    for b in range(int(1.9 * fs) // blk):
+        count = gs.max_block + 10 if b == 185 else blk  # one overrun, at the end
+        w = g.fill(gs.ring, w, count, gs.mask)  # the model allocates; the estimator may not
         micropython.heap_lock()
         try:
-            flags = process(blk)
+            flags = process(count)
         finally:
             micropython.heap_unlock()
         seen |= flags
-    # every path ran under the lock: warm-up, windows, jump, loss
-    assert seen & G.SHORT_OK and seen & G.PHASE_OK and seen & G.RMS_OK
-    assert seen & G.JUMP and seen & G.LOST
+    # every path ran under the lock: warm-up, both windows, ROCOF, jump, loss, overrun
+    assert seen & G.SHORT_OK and seen & G.LONG_OK and seen & G.PHASE_OK and seen & G.RMS_OK
+    assert seen & G.JUMP and seen & G.LOST and seen & G.OVERRUN
+
+
+def test_from_board_config():
+    gs = G.from_config({"fs": 2000, "f_nom": 60, "peak_counts": 1200, "adc": 26})
+    assert gs.fs == 2000 and gs.f_nom == 60
+    g = GridModel(2000, 60, f0=59.9, peak=1200)
+    assert _run(g, gs, 0.3) & G.SHORT_OK
+    assert abs(gs.freq_mhz() - 59900) <= 5

@@ -60,3 +60,22 @@ def test_fill_writes_a_ring_with_wrap_around():
     assert nxt == 4 and g.n == 8
     ref = _samples(GridModel(1000, 50, noise_lsb=0), 8)
     assert [ring[(12 + i) & 15] for i in range(8)] == ref
+
+
+def test_scenario_params_and_due_samples():
+    params = {"f_nom": 60, "f0": 60.0, "thd": True, "dc": 10, "seed": 4,
+              "events": [["step", 0.1, -0.5], ["ramp", 0.2, 0.3, 1.0], ["jump", 0.05, 30],
+                         ["sag", 0.4, 0.5, 0.5], ["dropout", 0.6, 0.7]]}
+    g = GridModel.from_params(2000, params)
+    assert g.f_nom == 60 and len(g.events) == 5 and len(g.harmonics) == 3
+    assert g.freq_hz(400) == 59.5 and abs(g.freq_hz(700) - 59.6) < 1e-9
+    assert g.scale(900) == 0.5 and g.scale(1300) == 0.0
+    assert g.due(10) == 20
+    _samples(g, 15)
+    assert g.due(10) == 5
+    try:
+        GridModel(1000).apply([["flicker", 1]])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("unknown event accepted")
