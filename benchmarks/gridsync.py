@@ -55,7 +55,7 @@ def speed(fs, kernel, blocks=200):
     w = 0
     k = 0
     st2 = None
-    for b in range(blocks):
+    for _ in range(blocks):
         for i in range(blk):
             ring[w] = data[k + i]
             w = (w + 1) & mask

@@ -27,6 +27,8 @@ L1 * L2 * L3 * 4095 < 2**30, which `GridSync` checks. `scan_twin` is the same
 algorithm in plain Python: the reference, and what CPython runs.
 """
 
+import sys
+
 from firmware.compat import const
 
 # state words (array('i'), all non-negative)
@@ -141,8 +143,6 @@ def scan_twin(ring, st, out):
     st[ENERGY] = e
     return found
 
-
-import sys
 
 # The decorator is resolved by MicroPython's compiler, not at run time, so the viper
 # kernel is defined only where that compiler runs; CPython uses the twin.
