@@ -116,3 +116,19 @@ def test_square_wave_full_scale():
             w = (w + 1) & gs.mask
         found += _both(ring, st, out, 40)
     assert found >= 10
+
+
+def test_viper_equals_twin_on_random_samples():
+    x = 99
+    for hyst in (0, 30, 3000):
+        ring, st, out = _identity([], hyst=hyst, cap=6, ring_bits=6)
+        gs = GridSync(2000, 60)
+        ring2, st2, out2 = gs.ring, array("i", gs.st), array("i", gs.out)
+        w = 0
+        for count in (5, 17, 1, 40, 33, 60):
+            for _ in range(count):
+                x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+                ring[w & 63] = ring2[w & gs.mask] = (x >> 8) & 4095
+                w += 1
+            _both(ring, st, out, count)
+            _both(ring2, st2, out2, count)
