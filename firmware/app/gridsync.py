@@ -50,7 +50,7 @@ LONG_OK = const(2)  # the long window is full
 PHASE_OK = const(4)
 RMS_OK = const(8)
 LOST = const(16)  # no zero crossing for loss_cycles: no grid
-JUMP = const(32)  # a phase jump was seen in the last block
+JUMP = const(32)  # a discontinuity (phase jump, sag or swell edge) in the last block
 RANGE = const(64)  # an implausible period in the last block
 OVERRUN = const(128)  # samples or crossings were lost in the last block
 
@@ -125,6 +125,12 @@ def harmonic_gain(lengths, f, fs):
 
 
 class GridSync:
+    """One grid voltage input. The ADC timer writes 12-bit samples into `ring` (an
+    array('H') of 2**ring_bits, index masked with `mask`, starting at 0); the control
+    loop calls `process(n)` with the number written since the last call, at most
+    `max_block`, and reads `flags`, `freq_mhz()`, `f_short_uhz`, `f_long_uhz`,
+    `rocof_mhz_s`, `phase16`, `rms_mv`, `dc_q4`."""
+
     def __init__(self, fs, f_nom=50, ring_bits=10, peak_counts=1600, mid=2048,
                  uv_per_lsb=203293, short_cycles=5, long_cycles=60, rocof_cycles=5,
                  min_amplitude_pct=15, jump_permille=20, amp_step_pct=6, loss_cycles=2, kernel=None):
@@ -221,13 +227,14 @@ class GridSync:
             count = self.max_block
             self.overruns += 1
             events |= OVERRUN
-            self.h = 0
+            self._reset()
         st[zc.COUNT] = count
         found = self.scan(self.ring, st, self.out)
-        if found > self.cap:
-            found = self.cap
+        if found > self.cap:  # cannot happen with plausible input; the windows have a gap
+            found = 0
             self.overruns += 1
             events |= OVERRUN
+            self._reset()
         out = self.out
         for q in range(found):
             o = q * 4
