@@ -278,7 +278,7 @@ class GridSync:
             f |= SHORT_OK
         if h >= 2 * self.long_cycles + 2:
             f |= LONG_OK
-        if h >= 4:
+        if h >= 10:  # five half-cycle pairs: the period and a first ROCOF (2 x 2 cycles)
             f |= PHASE_OK
             self.phase16 = self._phase(now)
         if self._rms_ok:
