@@ -208,6 +208,11 @@ class GridSync:
         self._rms_ok = False
         self._period = 0  # last one-cycle period, 1/256 sample
         self._rocof_local = 0  # mHz/s, for the phase extrapolation
+        self._w14 = 0
+        self._anchor_t = 0
+        self._anchor_p = 0
+        self._back = 0
+        self._k2 = 0
         # counters
         self.jumps = 0
         self.range_errors = 0
@@ -380,6 +385,7 @@ class GridSync:
         ns = self.short_cycles
         if h >= 4:
             self._period = self._span(k, 2) >> 1
+            self._set_anchor(k)
         if h >= 2 * ns + 2:
             self.f_short_uhz = self._freq(k, ns)
             cycles = (h - 2) >> 1
@@ -439,35 +445,45 @@ class GridSync:
         self.dc_q4 = (self.mid << 4) + mean_q4
         self._rms_ok = True
 
-    def _phase(self, now):
-        """Phase (Q16 turns) of the fundamental at time `now` (1/256 sample)."""
+    def _set_anchor(self, k):
+        """Per confirmed crossing: everything the phase needs but the time `now`.
+        Both anchors, the crossing k and the one before (half a turn apart), are
+        averaged: a DC offset moves them in opposite directions."""
         tt = self._t
         m = self.cmask
-        k = self.h - 2  # the latest confirmed crossing
         t0 = tt[k & m]
-        t1 = tt[(k - 1) & m]
+        d01 = (t0 - tt[(k - 1) & m]) & TMASK
+        p = self._period
+        self._w14 = ((1 << 30) + (p >> 1)) // p  # Q16 turns per 1/256 sample, Q14
         # centre of the last four crossings: where the one-cycle period was measured
-        back = (((t0 - t1) & TMASK) + ((t0 - tt[(k - 2) & m]) & TMASK)
-                + ((t0 - tt[(k - 3) & m]) & TMASK)) >> 2
-        half = 0 if self.edge == 1 else 32768  # phase of the older anchor (same edge as the latest)
-        ph = self._extrap(now, t0, back, 32768 - half, back)
-        p = self._extrap(now, t1, back, half, back - ((t0 - t1) & TMASK))
-        # both anchors: a DC offset moves them in opposite directions
-        return (ph + (wrap16(p - ph) >> 1)) & 0xFFFF
+        back = (d01 + ((t0 - tt[(k - 2) & m]) & TMASK) + ((t0 - tt[(k - 3) & m]) & TMASK)) >> 2
+        b0 = 32768 if self.edge == 1 else 0  # crossing k is the other edge than the latest
+        delta = wrap16(32768 + self._turns(d01))  # phase(k - 1 extrapolated) - phase(k)
+        self._anchor_t = t0
+        self._anchor_p = b0 + (delta >> 1)
+        self._back = back
+        fs16 = self.fs * 16
+        u0 = muldiv(back, 625, fs16)  # 0.1 ms from the centre
+        u1 = smuldiv(back - d01, 625, fs16)
+        self._k2 = (u0 * u0 + u1 * u1) >> 1
 
-    def _extrap(self, now, ta, back, base, from_centre):
-        """Phase at `now` from an anchor crossing at `ta` of phase `base`; the ROCOF term
-        R/2 * ((now - c)**2 - (ta - c)**2) uses times from the period's centre c."""
-        dt = (now - ta) & TMASK
-        p = base + muldiv(dt, 65536, self._period)
+    def _turns(self, dt):
+        """Q16 turns in dt (1/256 sample) at the last one-cycle period."""
+        w = self._w14
+        return (((dt >> 8) * w) >> 6) + (((dt & 255) * w) >> 14)
+
+    def _phase(self, now):
+        """Phase (Q16 turns) of the fundamental at time `now` (1/256 sample): the
+        anchors' phase advanced at the one-cycle frequency, plus the ROCOF term
+        R/2 * ((now - c)**2 - (t_anchor - c)**2) about the period's centre c."""
+        dt = (now - self._anchor_t) & TMASK
+        p = self._anchor_p + self._turns(dt)
         r = self._rocof_local
         if r:
-            fs16 = self.fs * 16
-            u_now = muldiv(dt + from_centre, 625, fs16)  # 0.1 ms
-            u_a = smuldiv(from_centre, 625, fs16)
+            u = muldiv(dt + self._back, 625, self.fs * 16)  # 0.1 ms from the centre
             # R [mHz/s] * u**2 [1e-8 s**2] / 2 * 65536 / 1000 = R * u**2 / 3051758
-            p += smuldiv(r, (u_now - u_a) * (u_now + u_a), 3051758)
-        return p
+            p += smuldiv(r, u * u - self._k2, 3051758)
+        return p & 0xFFFF
 
     # --------------------------------------------------------------- readers
 
@@ -479,7 +495,7 @@ class GridSync:
         frequency: for a converter reference that runs ahead of the last block."""
         if not self._period:
             return self.phase16
-        return (self.phase16 + muldiv(samples << 8, 65536, self._period)) & 0xFFFF
+        return (self.phase16 + self._turns(samples << 8)) & 0xFFFF
 
     def window(self, cycles):
         """(start, end) times of the two windows of `cycles` ending at the latest two
