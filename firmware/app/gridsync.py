@@ -64,6 +64,8 @@ def muldiv(a, b, c):
     """floor(a * b / c) for a, b >= 0, c > 0 and a result below 2**30, with every
     intermediate below 2**30. Divisors of 2**21 and above lose their low bits (and a
     with them): a relative error below 2**-20."""
+    if a <= 0x3FFFFFFF // (b | 1):
+        return a * b // c  # the product fits: exact and quick
     while c >= 0x200000:
         c >>= 1
         a >>= 1
@@ -73,6 +75,8 @@ def muldiv(a, b, c):
     rem = 0
     frac = 0
     sh = 24
+    while sh and not b >> sh:
+        sh -= 8
     while sh >= 0:
         x = (rem << 8) + r * ((b >> sh) & 255)
         frac = (frac << 8) + x // c
