@@ -24,7 +24,8 @@ the number of crossings found (only the first `st[CAP]` are stored).
 
 Everything is non-negative and below 2**30 (small ints on 32-bit ports) as long as
 L1 * L2 * L3 * 4095 < 2**30, which `GridSync` checks. `scan_twin` is the same
-algorithm in plain Python: the reference, and what CPython runs.
+algorithm in plain Python, line for line on purpose (viper cannot share code with it):
+the reference the tests hold the viper kernel to, and what CPython runs.
 """
 
 import sys
