@@ -84,21 +84,22 @@ def speed_table(runtime):
     kernels = [("twin", zc.scan_twin)]
     if zc.scan_viper is not None:
         kernels.insert(0, ("viper", zc.scan_viper))
-    print("%-12s %-6s %6s %7s %14s %16s" % ("runtime", "kernel", "fs", "block", "kernel us/blk", "process us/blk"))
+    print("{:<12} {:<6} {:>6} {:>7} {:>14} {:>16}".format(
+        "runtime", "kernel", "fs", "block", "kernel us/blk", "process us/blk"))
     for fs in RATES:
         for name, kernel in kernels:
             tk, tp = speed(fs, kernel)
-            print("%-12s %-6s %6d %7d %14.1f %16.1f" % (runtime, name, fs, fs // 100, tk, tp))
+            print(f"{runtime:<12} {name:<6} {fs:>6} {fs // 100:>7} {tk:>14.1f} {tp:>16.1f}")
 
 
 def main():
     runtime = "micropython" if MICROPYTHON else "cpython"
-    print("== accuracy (%s): max |error| per case and window ==" % runtime)
+    print(f"== accuracy ({runtime}): max |error| per case and window ==")
     worst = gridcases.table(RATES)
-    print("worst: f5 %.3f mHz (<= 20), f60 %.3f mHz (<= 2), phase %.3f deg (<= 1), rms %.3f %% (<= 1)"
-          % (worst["f5"], worst["f60"], worst["phase"], worst["rms"]))
+    print("worst: f5 {:.3f} mHz (<= 20), f60 {:.3f} mHz (<= 2), phase {:.3f} deg (<= 1), "
+          "rms {:.3f} % (<= 1)".format(worst["f5"], worst["f60"], worst["phase"], worst["rms"]))
     print()
-    print("== speed (%s) ==" % runtime)
+    print(f"== speed ({runtime}) ==")
     speed_table(runtime)
     if not MICROPYTHON:
         import os
