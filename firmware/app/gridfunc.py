@@ -1,0 +1,245 @@
+"""Grid-support functions of IEEE 1547-2018 for a V2G charger, as pure logic over `now`.
+
+* `Droop` — frequency-droop (frequency-watt), IEEE 1547-2018 §6.5.2.7: outside the
+  deadband db, power moves by (f - f_nom -/+ db) / (f_nom * k) per unit of the rated
+  power, from the pre-disturbance set-point, towards less export / more charging above
+  nominal and more export / less charging below; it reaches its target as a first-order
+  response whose open-loop response time (90 % of the change) is `t_resp_ms`.
+  Presets per category (`droop_preset`): the defaults and the fastest allowed settings.
+  Power is in W at the grid: > 0 export (discharging), < 0 import (charging);
+  `p_max_export_w = 0` is a charger that may only reduce its charging.
+* `GridGuard` — may we export, and must we stop now? OF1/OF2/UF1/UF2 with clearing
+  times (§6.5.1, `TRIPS_60`, and `TRIPS_50`: the same offsets from a 50 Hz nominal, to
+  be set per local code), a ROCOF limit (ride-through up to 0.5 / 2 / 3 Hz/s for
+  categories I / II / III, §6.5.2.5), loss of grid (the estimator's LOST flag, or no
+  valid measurement for `loss_ms`, at most 2 s), return to service only after the
+  frequency stayed inside the enter-service window for `enter_delay_ms` (§4.10), and
+  the phase alignment required before closing for export.
+
+Clause numbers as open implementations cite them; verify against the standard's text.
+Frequencies in mHz, ROCOF in mHz/s, phases in Q16 turns, times in ms (ticks).
+"""
+
+from firmware.compat import const, ticks_diff
+
+# (db over, db under [mHz], k over, k under [per mille], open-loop response time [ms])
+DROOP_PRESETS = {
+    ("I", "default"): (36, 36, 50, 50, 5000),
+    ("II", "default"): (36, 36, 50, 50, 5000),
+    ("III", "default"): (36, 36, 50, 50, 5000),
+    ("I", "fastest"): (17, 17, 30, 30, 1000),
+    ("II", "fastest"): (17, 17, 30, 30, 1000),
+    ("III", "fastest"): (17, 17, 20, 20, 200),
+}
+
+# ROCOF ride-through, mHz/s (§6.5.2.5)
+ROCOF_RIDE_THROUGH = {"I": 500, "II": 2000, "III": 3000}
+
+OVER = const(0)
+UNDER = const(1)
+
+# trip reasons
+OF2 = const(1)
+OF1 = const(2)
+UF1 = const(3)
+UF2 = const(4)
+ROCOF = const(5)
+LOSS = const(6)
+TRIP_NAMES = ("", "OF2", "OF1", "UF1", "UF2", "ROCOF", "loss-of-grid")
+
+# (reason, direction, threshold mHz, clearing time ms); the shortest first
+TRIPS_60 = (
+    (OF2, OVER, 62000, 160),
+    (UF2, UNDER, 56500, 160),
+    (OF1, OVER, 61200, 300000),
+    (UF1, UNDER, 58500, 300000),
+)
+TRIPS_50 = (
+    (OF2, OVER, 52000, 160),
+    (UF2, UNDER, 46500, 160),
+    (OF1, OVER, 51200, 300000),
+    (UF1, UNDER, 48500, 300000),
+)
+# enter service: frequency inside (f_nom - 500 mHz, f_nom + 100 mHz) for 300 s (§4.10)
+ENTER_BELOW_MHZ = const(500)
+ENTER_ABOVE_MHZ = const(100)
+ENTER_DELAY_MS = 300000
+LOSS_MS_MAX = const(2000)  # cease export at the latest this long after the last measurement
+
+# refusal bits (for the interlock table)
+UNSYNCED = const(1)  # no valid frequency / phase measurement
+TRIPPED = const(2)  # OF/UF/ROCOF/loss trip, waiting for the enter-service conditions
+LOST = const(4)  # no grid voltage
+PHASE = const(8)  # phase error above the threshold (closing for export only)
+REFUSED_NAMES = ((UNSYNCED, "grid-unsynced"), (TRIPPED, "grid-tripped"), (LOST, "grid-lost"),
+                 (PHASE, "grid-phase"))
+
+# GridSync flags this module reads (kept equal to firmware.app.gridsync's)
+_SHORT_OK = const(1)
+_PHASE_OK = const(4)
+_LOST = const(16)
+
+
+def droop_preset(category="II", profile="default"):
+    return DROOP_PRESETS[(category, profile)]
+
+
+def trips_for(f_nom):
+    return TRIPS_60 if f_nom == 60 else TRIPS_50
+
+
+def phase_error(grid16, ref16):
+    """ref - grid in Q16 turns, -32768..32767."""
+    return ((ref16 - grid16 + 32768) & 0xFFFF) - 32768
+
+
+def mrad_to_q16(mrad):
+    return mrad * 65536 // 6283
+
+
+class Droop:
+    def __init__(self, f_nom, p_rated_w, p_max_export_w, p_max_import_w, preset=None, now=0):
+        db_over, db_under, k_over, k_under, t_resp_ms = preset or droop_preset()
+        self.f_nom_mhz = f_nom * 1000
+        self.p_rated_w = p_rated_w
+        self.p_max_export_w = p_max_export_w
+        self.p_max_import_w = p_max_import_w
+        self.db_over = db_over
+        self.db_under = db_under
+        self.k_over = k_over
+        self.k_under = k_under
+        # 90 % of a step after t_resp: tau = t_resp / ln(10)
+        self.tau_ms = t_resp_ms * 10000 // 23026
+        self.adj_mw = 0  # the droop's lagged adjustment to the set-point (mW: resolution)
+        self.p_w = 0
+        self.last = now
+
+    def target_w(self, f_mhz, p_set_w):
+        """The droop's steady-state power for frequency f and set-point p_set."""
+        dev = f_mhz - self.f_nom_mhz
+        p = p_set_w
+        if dev > self.db_over:
+            p -= (dev - self.db_over) * self.p_rated_w * 1000 // (self.f_nom_mhz * self.k_over)
+        elif dev < -self.db_under:
+            p += (-dev - self.db_under) * self.p_rated_w * 1000 // (self.f_nom_mhz * self.k_under)
+        return self._limit(p)
+
+    def _limit(self, p):
+        if p > self.p_max_export_w:
+            return self.p_max_export_w
+        if p < -self.p_max_import_w:
+            return -self.p_max_import_w
+        return p
+
+    def update(self, now, f_mhz, p_set_w):
+        """The power to command now; call once per control period. A new set-point
+        applies at once; only the frequency response follows the first-order lag."""
+        want = (self.target_w(f_mhz, p_set_w) - p_set_w) * 1000
+        dt = ticks_diff(now, self.last)
+        self.last = now
+        if dt > 0:
+            # backward Euler of the first-order lag: stable for any dt
+            self.adj_mw += (want - self.adj_mw) * dt // (self.tau_ms + dt)
+        self.p_w = self._limit(p_set_w + self.adjustment_w())
+        return self.p_w
+
+    def adjustment_w(self):
+        """What the droop adds to the set-point now (W, > 0 towards export)."""
+        return (self.adj_mw + 500) // 1000
+
+
+class GridGuard:
+    def __init__(self, f_nom, now=0, trips=None, category="II", rocof_ms=100,
+                 loss_ms=LOSS_MS_MAX, phase_mrad=50, enter_delay_ms=ENTER_DELAY_MS,
+                 latency_ms=0):
+        self.f_nom_mhz = f_nom * 1000
+        self.trips = trips or trips_for(f_nom)
+        self.rocof_limit = ROCOF_RIDE_THROUGH[category]
+        self.rocof_ms = rocof_ms
+        self.loss_ms = min(loss_ms, LOSS_MS_MAX)
+        self.phase_q16 = mrad_to_q16(phase_mrad)
+        self.enter_delay_ms = enter_delay_ms
+        self.latency_ms = latency_ms  # the measurement's own delay, taken off clearing times
+        self.since = [None] * len(self.trips)  # when each threshold was first exceeded
+        self.rocof_since = None
+        self.last_ok = now
+        self.f_mhz = self.f_nom_mhz  # the last valid frequency (held through resets)
+        self.trip = LOSS  # until the grid has been seen: not in service
+        self.tripped_at = now
+        self.enter_since = None
+        self.refused = TRIPPED | UNSYNCED | LOST
+
+    def update(self, now, flags, f_mhz, rocof_mhz_s):
+        """Feed one estimator update; returns the refusal bits for export."""
+        bits = 0
+        if flags & _LOST:
+            bits |= LOST
+        if flags & _SHORT_OK:
+            self.last_ok = now
+            self.f_mhz = f_mhz
+        else:
+            bits |= UNSYNCED
+            if ticks_diff(now, self.last_ok) >= self.loss_ms:
+                bits |= LOST
+        if bits & LOST:
+            self._trip(LOSS, now)
+        else:
+            self._check_trips(now, flags & _SHORT_OK, rocof_mhz_s)
+        if self.trip:
+            self._check_enter(now, bits)
+        if self.trip:
+            bits |= TRIPPED
+        self.refused = bits
+        return bits
+
+    def _trip(self, reason, now):
+        if not self.trip:
+            self.tripped_at = now
+        if not self.trip or reason == LOSS:
+            self.trip = reason
+        self.enter_since = None
+
+    def _check_trips(self, now, fresh, rocof):
+        f = self.f_mhz  # held while the measurement refills: ride through, keep timing
+        for i in range(len(self.trips)):
+            reason, direction, limit, clear_ms = self.trips[i]
+            beyond = f > limit if direction == OVER else f < limit
+            if not beyond:
+                self.since[i] = None
+            elif self.since[i] is None:
+                self.since[i] = now
+            elif ticks_diff(now, self.since[i]) >= clear_ms - self.latency_ms:
+                self._trip(reason, now)
+        if fresh and (rocof > self.rocof_limit or rocof < -self.rocof_limit):
+            if self.rocof_since is None:
+                self.rocof_since = now
+            elif ticks_diff(now, self.rocof_since) >= self.rocof_ms:
+                self._trip(ROCOF, now)
+        elif fresh:
+            self.rocof_since = None
+
+    def _check_enter(self, now, bits):
+        dev = self.f_mhz - self.f_nom_mhz
+        inside = not bits and -ENTER_BELOW_MHZ < dev < ENTER_ABOVE_MHZ
+        if not inside:
+            self.enter_since = None
+        elif self.enter_since is None:
+            self.enter_since = now
+        if self.enter_since is not None and ticks_diff(now, self.enter_since) >= self.enter_delay_ms:
+            self.trip = 0
+            self.enter_since = None
+            for i in range(len(self.since)):
+                self.since[i] = None
+
+    def close_refused(self, flags, grid16, ref16):
+        """Refusal bits for closing for export now: the guard's and the phase check."""
+        bits = self.refused
+        if not flags & _PHASE_OK:
+            bits |= UNSYNCED | PHASE
+        elif abs(phase_error(grid16, ref16)) > self.phase_q16:
+            bits |= PHASE
+        return bits
+
+
+def refused_names(bits):
+    return [name for bit, name in REFUSED_NAMES if bits & bit]
