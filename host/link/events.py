@@ -28,8 +28,12 @@ class LinkDown:
 
 @dataclass(frozen=True)
 class CommandAcked:
+    """The firmware applied the command; `status` is the actual state it reported right
+    after (None only if that Status frame was lost)."""
+
     seq: int
     command: m.Message
+    status: m.Status | None = None
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class _Pending:
     wire: bytes
     deadline: float
     attempts: int
+    acked: bool = False  # Ack seen, waiting for the Status that follows it
 
 
 class LinkClient:
@@ -103,6 +104,10 @@ class LinkClient:
         for p in list(self._pending.values()):
             if now < p.deadline:
                 continue
+            if p.acked:  # applied, but the Status after the Ack was lost
+                del self._pending[p.seq]
+                self._events.append(ev.CommandAcked(p.seq, p.command, None))
+                continue
             if p.attempts > self.retries:
                 del self._pending[p.seq]
                 self._events.append(ev.CommandTimedOut(p.seq, p.command, p.attempts))
@@ -156,9 +161,10 @@ class LinkClient:
                 self._events.append(ev.LinkUp(self.hello))
             return
         if isinstance(msg, m.Ack):
-            p = self._pending.pop(msg.acked_seq, None)
+            p = self._pending.get(msg.acked_seq)
             if p is not None and p.command.TYPE == msg.acked_type:
-                self._events.append(ev.CommandAcked(p.seq, p.command))
+                p.acked = True  # done when the Status that follows it arrives
+                p.deadline = now + self.ack_timeout_s
         elif isinstance(msg, m.Nack):
             p = self._pending.pop(msg.acked_seq, None)
             if p is not None and p.command.TYPE == msg.acked_type:
@@ -168,6 +174,10 @@ class LinkClient:
         else:
             if isinstance(msg, m.Status):
                 self.status = msg
+                p = self._pending.get(msg.last_seq)
+                if p is not None and p.acked:
+                    del self._pending[p.seq]
+                    self._events.append(ev.CommandAcked(p.seq, p.command, msg))
             self._events.append(ev.FirmwareReported(seq, msg))
 
     def _hello_pending(self) -> bool:

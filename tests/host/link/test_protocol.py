@@ -157,3 +157,30 @@ def test_random_bytes_from_the_port_are_ignored() -> None:
     p.host.receive(b"\x00\x17\x42garbage\x00" + bytes(range(256)), p.t)
     p.pump()
     assert p.host.connected
+
+
+def test_ack_completes_with_the_status_that_follows() -> None:
+    p = connected()
+    seq = p.host.send(m.SetPilot(m.PILOT_PWM, 2666), p.t)
+    # deliver the firmware's answer one frame at a time: Ack alone is not completion
+    for chunk in p.host.data_to_send():
+        p.fw.receive(chunk, p.ms())
+    frames = p.fw.data_to_send()
+    assert len(frames) == 2
+    p.host.receive(frames[0], p.t)
+    assert p.host.next_event() is None
+    p.host.receive(frames[1], p.t)
+    acked = [e for e in iter(p.host.next_event, None) if isinstance(e, ev.CommandAcked)]
+    assert acked and acked[0].seq == seq and acked[0].status is not None
+    assert acked[0].status.duty == 2666
+
+
+def test_ack_without_status_still_completes_after_timeout() -> None:
+    p = connected()
+    p.host.send(m.SetPilot(m.PILOT_PWM, 2666), p.t)
+    for chunk in p.host.data_to_send():
+        p.fw.receive(chunk, p.ms())
+    p.host.receive(p.fw.data_to_send()[0], p.t)  # the Status is lost
+    p.host.handle_timer(p.t + 1)
+    acked = [e for e in iter(p.host.next_event, None) if isinstance(e, ev.CommandAcked)]
+    assert acked and acked[0].status is None
