@@ -6,9 +6,11 @@ Every port is built from its real board definition over the fake `machine` (and
 
 from __future__ import annotations
 
+import ast
 import copy
 import importlib
 from array import array
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -291,3 +293,20 @@ def test_make_hal_unknown_port() -> None:
 
     with pytest.raises(NotImplementedError, match="'zephyr'"):
         make_hal({"port": "zephyr"})
+
+
+def test_only_the_port_hals_import_hardware_modules() -> None:
+    root = Path(__file__).resolve().parents[3]
+    hardware = {"machine", "rp2", "esp32", "pyb"}
+    allowed = {"firmware/hal/rp2.py", "firmware/hal/esp32.py", "firmware/hal/stm32.py"}
+    found = set()
+    for path in (root / "firmware").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module.split(".")[0]]
+            if hardware & set(names):
+                found.add(str(path.relative_to(root)))
+    assert found == allowed
