@@ -140,13 +140,20 @@ class McuHal:
     """Inputs, contactor (with optional hold PWM), RCD test, NTC ADCs, WDT, reset.
 
     The port subclass builds its UART and pilot, then calls this with its `machine`
-    and an `adc(pin)` factory (esp32 needs an attenuation). The WDT starts last, so
-    everything is in its safe state before the first feed is due.
+    and an `adc(pin)` factory (esp32 needs an attenuation); `adc_in_isr` where the
+    CP ADC is read in a hard IRQ, so that the NTC reads keep IRQs off while they run
+    (a few us). The WDT starts last, so everything is in its safe state before the
+    first feed is due.
     """
 
-    def __init__(self, board, machine, adc, uart):
+    def __init__(self, board, machine, adc, uart, adc_in_isr=False):
         self.board = board
         self._machine = machine
+        # rp2 and stm32 read the CP ADC in a hard IRQ: that read selects its channel,
+        # so a main-context read must not be cut between its own select and convert
+        self._adc_guard = adc_in_isr
+        self._irq_off = machine.disable_irq
+        self._irq_on = machine.enable_irq
         self._reset = reset_kind(machine, machine.reset_cause())
         Pin = machine.Pin
         pins = board["pins"]
@@ -219,7 +226,14 @@ class McuHal:
         return self._estop is not None and self._estop() == 1
 
     def ntc_counts(self, channel):
-        return self._ntc[channel]() >> self._shift
+        read = self._ntc[channel]
+        if self._adc_guard:
+            state = self._irq_off()
+            v = read()
+            self._irq_on(state)
+        else:
+            v = read()
+        return v >> self._shift
 
     def current_ma(self):
         return 0  # no current sense on these carrier boards

@@ -136,7 +136,7 @@ class Rp2Hal(McuHal):
         self._irq_flags = self._pio_irq.flags
         sm.active(1)
         self._sm = sm
-        McuHal.__init__(self, board, machine, _adc, uart)
+        McuHal.__init__(self, board, machine, _adc, uart, adc_in_isr=True)
         mem = machine.mem32
         if self._reset == RESET_WATCHDOG and mem[_SCRATCH0] == _REBOOT_MARK:
             self._reset = RESET_SOFT

@@ -70,7 +70,7 @@ class Stm32Hal(McuHal):
         self._at_high = at_high
         self._low_compare = at_low.compare
         self._tim = tim
-        McuHal.__init__(self, board, machine, _adc, uart)
+        McuHal.__init__(self, board, machine, _adc, uart, adc_in_isr=True)
 
     def _on_high(self, tim):
         self._ring.put_high(self._cp_read())  # hard IRQ: small ints only

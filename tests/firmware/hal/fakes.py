@@ -35,6 +35,7 @@ class Hardware:
         self.cause = RESET_CONSTANTS[port]["PWRON_RESET"]
         self.resets = 0
         self.irq_disabled = 0
+        self.irq_off_calls = 0
         self.mem: dict[int, int] = {}
         self.state_machines: list[FakeStateMachine] = []
         self.pio_irqs: list[FakePioIrq] = []
@@ -91,10 +92,12 @@ class FakeADC:
         self.pin = pin
         self.atten = atten
         self.reads = 0
+        self.irqs_were_off = False
         self.hw.adcs[pin.id] = self
 
     def read_u16(self) -> int:
         self.reads += 1
+        self.irqs_were_off = self.hw.irq_disabled > 0
         return self.hw.adc_source.get(self.pin.id, lambda: 0)()
 
 
@@ -164,6 +167,7 @@ def make_machine(hw: Hardware) -> types.ModuleType:
 
     def disable_irq() -> int:
         hw.irq_disabled += 1
+        hw.irq_off_calls += 1
         return 0x55
 
     def enable_irq(state: int) -> None:

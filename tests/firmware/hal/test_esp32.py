@@ -35,6 +35,16 @@ def bursts() -> tuple[array, array]:
     return array("H", bytes(2 * base.CP_BURST)), array("H", bytes(2 * base.CP_BURST))
 
 
+def sampled(fake_port: Any, mode: int, duty: int) -> tuple[Any, Any, Any, array, array]:
+    """A HAL whose pilot runs `mode`/`duty`, after one sample_cp()."""
+    hal, hw, mod = make(fake_port)
+    hal.set_pilot(mode, duty)
+    pilot_source(hw, 10000 if mode == m.PILOT_X1 else duty)
+    high, low = bursts()
+    hal.sample_cp(high, low)
+    return hal, hw, mod, high, low
+
+
 def test_pwm_1khz_starts_at_f(fake_port: Any) -> None:
     hal, hw, mod = make(fake_port)
     pwm = hw.pwms[boards.load("esp32s3")["pins"]["cp_pwm"]]
@@ -92,11 +102,7 @@ def test_adcs_have_the_full_range_attenuation(fake_port: Any) -> None:
 
 @pytest.mark.parametrize("duty", [500, 1000, 5000, 9600])
 def test_burst_min_max_finds_both_plateaus(fake_port: Any, duty: int) -> None:
-    hal, hw, mod = make(fake_port)
-    pilot_source(hw, duty)
-    hal.set_pilot(m.PILOT_PWM, duty)
-    high, low = bursts()
-    hal.sample_cp(high, low)
+    hal, hw, mod, high, low = sampled(fake_port, m.PILOT_PWM, duty)
     assert list(high) == [HIGH_U16 >> 4] * base.CP_BURST  # a fresh pilot fills every slot
     assert list(low) == [LOW_U16 >> 4] * base.CP_BURST
     assert hal.burst_reads >= mod.WINDOW_US // hw.clock.step_us // 2 - 1
@@ -113,20 +119,12 @@ def test_window_covers_a_pilot_period(fake_port: Any) -> None:
 
 
 def test_constant_pilot_both_plateaus_see_the_level(fake_port: Any) -> None:
-    hal, hw, mod = make(fake_port)
-    hal.set_pilot(m.PILOT_X1, 0)
-    pilot_source(hw, 10000)
-    high, low = bursts()
-    hal.sample_cp(high, low)
+    hal, hw, mod, high, low = sampled(fake_port, m.PILOT_X1, 0)
     assert list(high) == list(low) == [HIGH_U16 >> 4] * base.CP_BURST
 
 
 def test_ring_keeps_the_last_bursts(fake_port: Any) -> None:
-    hal, hw, mod = make(fake_port)
-    hal.set_pilot(m.PILOT_PWM, 5000)
-    pilot_source(hw, 5000)
-    high, low = bursts()
-    hal.sample_cp(high, low)
+    hal, hw, mod, high, low = sampled(fake_port, m.PILOT_PWM, 5000)
     # the EV changes its level: one slot per tick follows, the rest still holds the old
     pin = boards.load("esp32s3")["pins"]["cp_sense_adc"]
     hw.adc_source[pin] = lambda: 2800 << 4 if (hw.clock.t % 1000) < 500 else LOW_U16

@@ -188,6 +188,16 @@ def test_ntc_counts_scaled_to_adc_bits(fake_port: Any, port: str) -> None:
 
 
 @pytest.mark.parametrize("port", sorted(PORTS))
+def test_ntc_reads_keep_the_cp_isr_out(fake_port: Any, port: str) -> None:
+    """rp2 and stm32 read the CP ADC in a hard IRQ; an NTC read must not be split."""
+    hal, hw, board = build(fake_port, port)
+    hal.ntc_counts(0)
+    adc = hw.adcs[board["pins"]["ntc0_adc"]]
+    assert adc.irqs_were_off is (port != "esp32")
+    assert hw.irq_disabled == 0
+
+
+@pytest.mark.parametrize("port", sorted(PORTS))
 def test_ntc_counts_at_ten_bits(fake_port: Any, port: str) -> None:
     hal, hw, board = build(fake_port, port, adc_bits=10)
     hw.adc_source[board["pins"]["ntc0_adc"]] = lambda: 0xFFFF
