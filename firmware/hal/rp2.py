@@ -1,24 +1,26 @@
 """HAL of the RP2040 boards (MicroPython rp2 port).
 
-Pilot PWM and sampling: a PIO state machine generates the 1 kHz pilot (5000 duty
-steps, 0.02 %) and raises a PIO IRQ flag 4 us after each edge (the program and its
-cycle count are below). The PIO IRQ runs a hard IRQ handler that reads
-the CP ADC once and stores the raw value in a preallocated ring, so every sample sits
-at a fixed phase: the high plateau 4 us + IRQ latency (a few us at 125 MHz) after the
-rising edge, the low plateau as long after the falling edge. sample_cp() copies the
-last CP_BURST samples of each plateau with IRQs off.
+Pilot PWM and sampling (PIO + hard IRQ): a PIO state machine generates the 1 kHz
+pilot (5000 duty steps, 0.02 %) and raises a PIO IRQ flag 4 us after each edge (the
+program and its cycle count are below). That IRQ runs a hard IRQ handler which reads
+the CP ADC once (2 us conversion) and stores the raw value in a preallocated ring,
+so every sample sits at a fixed phase: the high plateau 4 us + the hard-IRQ entry
+time (on the order of 10 us at 125 MHz) after the rising edge, the low plateau as
+long after the falling edge. sample_cp() copies the last CP_BURST samples of each
+plateau (the last CP_BURST pilot periods) with IRQs off.
 
-Limits: the IRQ latency is not deterministic (another hard IRQ or a flash write can
-delay a sample by tens of us); at 5 % duty the high plateau lasts 50 us, so a delay
-beyond ~40 us lands on the falling edge and that burst disagrees with itself, which
-the classifier rejects. PWM duties below 0.48 % or above 99.48 % are clamped to
-those (X1 and F are exact constant levels). The pilot takes PIO0 state machine 0 and
-PIO0's IRQ 0.
+Limits: the IRQ entry time is not deterministic (another hard IRQ or a flash write
+can delay a sample by tens of us); at 5 % duty the high plateau lasts 50 us, so a
+delay beyond ~40 us lands on the falling edge and that burst disagrees with itself,
+which the classifier rejects. PWM duties below 0.48 % or above 99.48 % are clamped
+to those (X1 and F are exact constant levels). The pilot takes PIO0 state machine 0
+and PIO IRQ flags 0 and 1 (PIO0's system IRQ 0). The CP ADC read in the IRQ selects
+its channel, so the NTC reads keep IRQs off for their conversion (see mcu.McuHal).
 
-Reset reason: machine.reset() reboots through the watchdog, which rp2 then reports as
-WDT_RESET. reboot() therefore leaves a marker in watchdog scratch register 0 (user
-scratch, kept across a watchdog reboot), so a requested reboot reads as RESET_SOFT
-and only a real watchdog expiry as RESET_WATCHDOG.
+Reset reason: machine.reset() reboots through the watchdog, which rp2 then reports
+as WDT_RESET. reboot() therefore leaves a marker in watchdog scratch register 0
+(user scratch, kept across a watchdog reboot), so a requested reboot reads as
+RESET_SOFT and only a real watchdog expiry as RESET_WATCHDOG.
 """
 
 import machine
