@@ -320,3 +320,49 @@ def test_only_the_port_hals_import_hardware_modules() -> None:
             if hardware & set(names):
                 found.add(str(path.relative_to(root)))
     assert found == allowed
+
+
+def drive_cp(hal: Any, hw: Hardware, board: dict, high_mv: int, low_mv: int) -> None:
+    """Let the port sample a pilot whose plateaus are `high_mv` / `low_mv` for one burst."""
+    cal = board["cp_cal"]
+    shift = 16 - board["adc_bits"]
+    hi_u16 = base.mv_to_counts(high_mv, cal) << shift
+    lo_u16 = base.mv_to_counts(low_mv, cal) << shift
+    pin = board["pins"]["cp_sense_adc"]
+    if hw.port == "rp2":
+        (irq,) = hw.pio_irqs
+        for _ in range(base.CP_BURST):
+            hw.adc_source[pin] = lambda: hi_u16
+            irq.fire(0x100)
+            hw.adc_source[pin] = lambda: lo_u16
+            irq.fire(0x200)
+    elif hw.port == "stm32":
+        (tim,) = hw.timers
+        width = next(c for c in tim.channels.values() if c.mode == tim.PWM)
+        hw.adc_source[pin] = lambda: hi_u16 if tim.count < width.cc else lo_u16
+        tim.run(base.CP_BURST)
+    else:
+        clock = hw.clock  # type: ignore[attr-defined]
+        hw.adc_source[pin] = lambda: hi_u16 if clock.t % 1000 < 300 else lo_u16
+
+
+@pytest.mark.parametrize("port", sorted(PORTS))
+@pytest.mark.parametrize(
+    ("high_mv", "state"), [(12000, m.CP_A), (9000, m.CP_B), (6000, m.CP_C), (3000, m.CP_D)]
+)
+def test_counts_classify_through_the_boards_cp_cal(
+    fake_port: Any, port: str, high_mv: int, state: int
+) -> None:
+    from firmware.app import pilot
+
+    hal, hw, board = build(fake_port, port)
+    hal.set_pilot(m.PILOT_PWM, 3000)
+    drive_cp(hal, hw, board, high_mv, -12000)
+    high = array("H", bytes(2 * base.CP_BURST))
+    low = array("H", bytes(2 * base.CP_BURST))
+    hal.sample_cp(high, low)
+    assert len(set(high)) == 1 and len(set(low)) == 1  # the burst agrees with itself
+    high_at = base.counts_to_mv(high[0], board["cp_cal"])
+    low_at = base.counts_to_mv(low[0], board["cp_cal"])
+    assert pilot.classify(high_at, low_at) == state
+    assert low_at <= pilot.DIODE_LOW_MAX_MV
