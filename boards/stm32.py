@@ -4,7 +4,9 @@ BOARD = {
     "name": "stm32",
     "port": "stm32",
     "march": "armv7emsp",
-    "uart": {"id": 2, "baud": 115200},
+    # UART2 (A2/A3, the ST-LINK virtual COM port) is MicroPython's REPL on the Nucleo;
+    # the link takes UART3, whose pins are fixed by the MicroPython board definition
+    "uart": {"id": 3, "tx": "B10", "rx": "C5", "baud": 115200},
     "pins": {
         "cp_pwm": "A8", "cp_sense_adc": "A0", "contactor_drive": "B0", "contactor_feedback": "B1",
         "rcd_fault": "B2", "rcd_test": "B3", "estop": "B4", "ntc0_adc": "A1", "ntc1_adc": "A4",

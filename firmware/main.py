@@ -25,8 +25,20 @@ def make_hal(board):
 
         params = os.getenv("V2GATE_SIM")
         return SimHal(board, json.loads(params) if params else None, StdioUart())
+    if board["port"] == "rp2":
+        from firmware.hal.rp2 import Rp2Hal
+
+        return Rp2Hal(board)
+    if board["port"] == "esp32":
+        from firmware.hal.esp32 import Esp32Hal
+
+        return Esp32Hal(board)
+    if board["port"] == "stm32":
+        from firmware.hal.stm32 import Stm32Hal
+
+        return Stm32Hal(board)
     raise NotImplementedError(
-        "no HAL for port %r yet: this firmware build drives the sim board only" % board["port"]
+        "no HAL for port %r (this firmware has unix/sim, rp2, esp32, stm32)" % board["port"]
     )
 
 

@@ -1,0 +1,248 @@
+"""What the three microcontroller HALs (rp2, esp32, stm32) share.
+
+This module never imports `machine`: each port module passes its own `machine` in,
+so that only firmware/hal/{rp2,esp32,stm32}.py touch the hardware modules.
+
+Carrier-board conventions (docs/hardware.md has the pin tables):
+
+- inputs have the MCU's pull-up and are wired so that a broken wire reads as the
+  unsafe case: contactor_feedback is the contactor's auxiliary NO contact to GND
+  (closed = low); rcd_fault is the RCD module's healthy output pulling low (high =
+  fault, module unpowered or wire off); estop is an NC contact to GND (high =
+  pressed or wire off);
+- contactor_drive and rcd_test are active high;
+- the CP driver is non-inverting: MCU output high = +12 V, low = -12 V. So PILOT_X1
+  is a constant high output (100 %) and PILOT_F a constant low one (0 %).
+
+Contactor hold PWM (`contactor.hold_pct` between 1 and 99): the coil is pulled in at
+full voltage for PULL_IN_MS, then held at hold_pct of the supply with a HOLD_HZ PWM.
+The drop to hold happens in `service()`, which every port calls at the start of
+`sample_cp()` (the first thing the control tick does), so no timer or IRQ is needed
+and a stalled tick cannot leave anything half-done (the WDT resets it anyway).
+"""
+
+from array import array
+
+from firmware.compat import const, ticks_diff, ticks_ms
+from firmware.hal.base import (
+    CP_BURST,
+    RESET_OTHER,
+    RESET_POWER_ON,
+    RESET_SOFT,
+    RESET_WATCHDOG,
+)
+from firmware.link.messages import PILOT_PWM, PILOT_X1
+
+FULL = const(10000)  # 100 % in the pilot's 0.01 % duty units
+PULL_IN_MS = const(200)  # coil at full voltage before it drops to hold
+HOLD_HZ = const(20000)  # coil hold PWM: above hearing, within every port's PWM range
+UART_BUF = const(1024)
+
+
+def pilot_share(mode, duty):
+    """Share of each PWM period, in 0.01 %, that the CP driver output is high.
+
+    PILOT_PWM keeps `duty` (clamped to 0..100 %), PILOT_X1 is 100 % (+12 V), PILOT_F
+    and any unknown mode 0 % (-12 V): an invalid request ends in the safe state.
+    """
+    if mode == PILOT_PWM:
+        if duty <= 0:
+            return 0
+        return FULL if duty >= FULL else duty
+    if mode == PILOT_X1:
+        return FULL
+    return 0
+
+
+def duty_u16(share):
+    """machine.PWM.duty_u16 for a share in 0.01 %: 0 -> 0, 100 % -> 65535 (which
+    rp2, esp32 and stm32 all treat as a constant high output)."""
+    return share * 65535 // FULL
+
+
+def reset_kind(machine, cause):
+    """machine.reset_cause() -> base.RESET_*. The constants differ per port (rp2 has
+    only PWRON_RESET and WDT_RESET; stm32's SOFT_RESET is 0), so compare by name."""
+    if cause == getattr(machine, "WDT_RESET", None):
+        return RESET_WATCHDOG
+    if cause == getattr(machine, "PWRON_RESET", None):
+        return RESET_POWER_ON
+    if cause == getattr(machine, "SOFT_RESET", None):
+        return RESET_SOFT
+    return RESET_OTHER
+
+
+class PlateauRing:
+    """The last CP_BURST samples of each plateau, written from an ISR.
+
+    put_high/put_low store one raw read_u16 value (a small int) into preallocated
+    arrays: no allocation, safe in a hard IRQ. copy() hands the caller's arrays a
+    consistent snapshot, with IRQs off for the few microseconds it takes, scaled to
+    the board's adc_bits.
+    """
+
+    def __init__(self, machine, shift):
+        self.high = array("H", bytes(2 * CP_BURST))
+        self.low = array("H", bytes(2 * CP_BURST))
+        self._at = array("B", b"\x00\x00")  # next slot: [high, low]
+        self._n = CP_BURST
+        self._shift = shift
+        self._irq_off = machine.disable_irq
+        self._irq_on = machine.enable_irq
+
+    def put_high(self, v):
+        i = self._at[0]
+        self.high[i] = v
+        i += 1
+        self._at[0] = 0 if i == self._n else i
+
+    def put_low(self, v):
+        i = self._at[1]
+        self.low[i] = v
+        i += 1
+        self._at[1] = 0 if i == self._n else i
+
+    def copy(self, high, low):
+        s = self._shift
+        src_high = self.high
+        src_low = self.low
+        state = self._irq_off()
+        for i in range(self._n):
+            high[i] = src_high[i] >> s
+            low[i] = src_low[i] >> s
+        self._irq_on(state)
+
+
+class UartLink:
+    """machine.UART behind the link's non-blocking read() -> bytes|None / write()."""
+
+    def __init__(self, uart):
+        self._uart = uart
+        self._any = uart.any
+        self._read = uart.read
+        self._write = uart.write
+        self.tx_dropped = 0
+
+    def read(self):
+        if not self._any():
+            return None
+        return self._read()  # timeout=0: what is there, never waits
+
+    def write(self, data):
+        n = self._write(data)
+        if n is None:  # nothing fitted in the TX buffer
+            n = 0
+        if n < len(data):
+            self.tx_dropped += len(data) - n
+
+
+class McuHal:
+    """Inputs, contactor (with optional hold PWM), RCD test, NTC ADCs, WDT, reset.
+
+    The port subclass builds its UART and pilot, then calls this with its `machine`
+    and an `adc(pin)` factory (esp32 needs an attenuation); `adc_in_isr` where the
+    CP ADC is read in a hard IRQ, so that the NTC reads keep IRQs off while they run
+    (a few us). The WDT starts last, so everything is in its safe state before the
+    first feed is due.
+    """
+
+    def __init__(self, board, machine, adc, uart, adc_in_isr=False):
+        self.board = board
+        self._machine = machine
+        # rp2 and stm32 read the CP ADC in a hard IRQ: that read selects its channel,
+        # so a main-context read must not be cut between its own select and convert
+        self._adc_guard = adc_in_isr
+        self._irq_off = machine.disable_irq
+        self._irq_on = machine.enable_irq
+        self._reset = reset_kind(machine, machine.reset_cause())
+        Pin = machine.Pin
+        pins = board["pins"]
+        self._shift = 16 - board["adc_bits"]  # read_u16 -> the board's counts
+
+        self._feedback = self._input(Pin, pins["contactor_feedback"])
+        self._rcd_fault = self._input(Pin, pins.get("rcd_fault"))
+        self._estop = self._input(Pin, pins.get("estop"))
+        test = pins.get("rcd_test")
+        self._rcd_test = Pin(test, Pin.OUT, value=0).value if test is not None else None
+
+        hold = board["contactor"]["hold_pct"]
+        drive = pins["contactor_drive"]
+        self._coil_pwm = None
+        self._coil_pin = None
+        if 0 < hold < 100:
+            pwm = machine.PWM(Pin(drive), freq=HOLD_HZ, duty_u16=0)
+            self._coil_pwm = pwm.duty_u16
+            self._hold_u16 = duty_u16(hold * 100)
+        else:  # 0 or 100: no economiser, the coil is simply on or off
+            self._coil_pin = Pin(drive, Pin.OUT, value=0).value
+        self._coil_on = False
+        self._pulling = False
+        self._coil_at = 0
+
+        self._ntc = tuple(
+            adc(pins["ntc%d_adc" % i]).read_u16 for i in range(board["ntc"]["channels"])
+        )
+        self.uart = UartLink(uart)
+        self._wdt_feed = machine.WDT(timeout=board["wdt_ms"]).feed
+
+    @staticmethod
+    def _input(Pin, pin):
+        if pin is None:
+            return None
+        return Pin(pin, Pin.IN, Pin.PULL_UP).value
+
+    # ------------------------------------------------------------ per tick
+
+    def service(self):
+        """Housekeeping of the tick (see the module docstring): coil pull-in -> hold."""
+        if self._pulling and ticks_diff(ticks_ms(), self._coil_at) >= PULL_IN_MS:
+            self._pulling = False
+            self._coil_pwm(self._hold_u16)
+
+    def set_contactor(self, on):
+        on = bool(on)
+        if self._coil_pin is not None:
+            self._coil_pin(1 if on else 0)
+        elif on and not self._coil_on:
+            self._coil_pwm(65535)
+            self._pulling = True
+            self._coil_at = ticks_ms()
+        elif not on:
+            self._pulling = False
+            self._coil_pwm(0)
+        self._coil_on = on
+
+    def contactor_feedback(self):
+        return self._feedback() == 0
+
+    def rcd_fault(self):
+        return self._rcd_fault is not None and self._rcd_fault() == 1
+
+    def rcd_test(self, on):
+        if self._rcd_test is not None:
+            self._rcd_test(1 if on else 0)
+
+    def estop(self):
+        return self._estop is not None and self._estop() == 1
+
+    def ntc_counts(self, channel):
+        read = self._ntc[channel]
+        if self._adc_guard:
+            state = self._irq_off()
+            v = read()
+            self._irq_on(state)
+        else:
+            v = read()
+        return v >> self._shift
+
+    def current_ma(self):
+        return 0  # no current sense on these carrier boards
+
+    def feed_wdt(self):
+        self._wdt_feed()
+
+    def reset_reason(self):
+        return self._reset
+
+    def reboot(self):
+        self._machine.reset()

@@ -1,0 +1,171 @@
+"""HAL of the RP2040 boards (MicroPython rp2 port).
+
+Pilot PWM and sampling (PIO + hard IRQ): a PIO state machine generates the 1 kHz
+pilot (5000 duty steps, 0.02 %) and raises a PIO IRQ flag 4 us after each edge (the
+program and its cycle count are below). That IRQ runs a hard IRQ handler which reads
+the CP ADC once (2 us conversion) and stores the raw value in a preallocated ring,
+so every sample sits at a fixed phase: the high plateau 4 us + the hard-IRQ entry
+time (on the order of 10 us at 125 MHz) after the rising edge, the low plateau as
+long after the falling edge. sample_cp() copies the last CP_BURST samples of each
+plateau (the last CP_BURST pilot periods) with IRQs off.
+
+Limits: the IRQ entry time is not deterministic (another hard IRQ or a flash write
+can delay a sample by tens of us); at 5 % duty the high plateau lasts 50 us, so a
+delay beyond ~40 us lands on the falling edge and that burst disagrees with itself,
+which the classifier rejects. PWM duties below 0.48 % or above 99.48 % are clamped
+to those (X1 and F are exact constant levels). The pilot takes PIO0 state machine 0
+and PIO IRQ flags 0 and 1 (PIO0's system IRQ 0). The CP ADC read in the IRQ selects
+its channel, so the NTC reads keep IRQs off for their conversion (see mcu.McuHal).
+
+Reset reason: machine.reset() reboots through the watchdog, which rp2 then reports
+as WDT_RESET. reboot() therefore leaves a marker in watchdog scratch register 0
+(user scratch, kept across a watchdog reboot), so a requested reboot reads as
+RESET_SOFT and only a real watchdog expiry as RESET_WATCHDOG.
+"""
+
+import machine
+import rp2
+
+from firmware.compat import const
+from firmware.hal.base import RESET_SOFT, RESET_WATCHDOG
+from firmware.hal.mcu import UART_BUF, McuHal, PlateauRing, pilot_share
+
+_SCRATCH0 = const(0x4005800C)  # RP2040 WATCHDOG_BASE + SCRATCH0
+_REBOOT_MARK = const(0x5EB0)
+_FLAG_FIRST = const(0x100)  # PIO IRQ flag 0 as PIO.irq().flags() reports it
+_FLAG_SECOND = const(0x200)  # flag 1
+
+# ---------------------------------------------------------------- the PIO program
+# The RP2040 control-pilot PIO program: 1 kHz PWM that flags each edge.
+#
+# One state machine at SM_HZ = 5 MHz runs PERIOD = 5000 cycles per pilot period, so
+# the duty resolution is 5000 steps (0.02 %). Each period is one 32-bit word from the
+# TX FIFO:
+#
+#     bit 0        output level of the first phase   (1 for PWM)
+#     bits 1..15   Yh: loop count of the first phase
+#     bit 16       output level of the second phase  (0 for PWM)
+#     bits 17..31  Yl: loop count of the second phase
+#
+# `pull(noblock)` refills the OSR from X when the FIFO is empty, so the last word
+# repeats every period and a new word takes effect at the next period boundary (no
+# glitch). SETTLE cycles after each edge the program raises PIO IRQ flag 0 (first
+# phase) or 1 (second phase); the HAL's hard IRQ handler then reads the ADC, so the
+# high plateau is sampled 4 us + IRQ latency after the rising edge and the low
+# plateau as long after the falling edge. With a constant pilot (X1, F) both phase
+# levels are equal and the flags keep coming, so both plateaus see that level.
+#
+# Cycle count (each instruction takes 1 cycle plus its [delay]):
+#     first phase  = (1 + SETTLE) + 1 + 1 + (Yh + 1)           = Yh + SETTLE + 4
+#     second phase = (1 + SETTLE) + 1 + 1 + (Yl + 1) + 2 (wrap) = Yl + SETTLE + 6
+# The word stays below 2**30, a small int on a 32-bit port (no allocation in put()).
+
+
+SM_HZ = const(5_000_000)
+PERIOD = const(5000)  # SM_HZ / 1 kHz
+_SETTLE = const(20)  # cycles between an edge and its IRQ flag: 4 us
+SETTLE = _SETTLE
+HIGH_OVERHEAD = const(24)  # SETTLE + 4
+LOW_OVERHEAD = const(26)  # SETTLE + 6
+HIGH_MIN = HIGH_OVERHEAD  # shortest first phase (Yh = 0): 0.48 %
+HIGH_MAX = PERIOD - LOW_OVERHEAD  # longest first phase (Yl = 0): 99.48 %
+
+
+@rp2.asm_pio(out_init=rp2.PIO.OUT_LOW, out_shiftdir=rp2.PIO.SHIFT_RIGHT)
+def cp_pwm():
+    wrap_target()  # noqa: F821
+    pull(noblock)  # noqa: F821
+    mov(x, osr)  # noqa: F821 - kept in X: the next noblock pull repeats this period
+    out(pins, 1)[_SETTLE]  # noqa: F821 - edge into the first phase
+    irq(0)  # noqa: F821
+    out(y, 15)  # noqa: F821
+    label("first")  # noqa: F821
+    jmp(y_dec, "first")  # noqa: F821
+    out(pins, 1)[_SETTLE]  # noqa: F821 - edge into the second phase
+    irq(1)  # noqa: F821
+    out(y, 15)  # noqa: F821
+    label("second")  # noqa: F821
+    jmp(y_dec, "second")  # noqa: F821
+    wrap()  # noqa: F821
+
+
+def word(first_level, first_cycles, second_level):
+    """The FIFO word of one period whose first phase lasts `first_cycles`."""
+    yh = first_cycles - HIGH_OVERHEAD
+    yl = PERIOD - first_cycles - LOW_OVERHEAD
+    return first_level | yh << 1 | second_level << 16 | yl << 17
+
+
+def word_for_share(share):
+    """FIFO word for a driver-high share in 0.01 % (0 = constant low, 10000 =
+    constant high, anything between a PWM clamped to HIGH_MIN..HIGH_MAX cycles)."""
+    if share <= 0:
+        return word(0, PERIOD // 2, 0)
+    if share >= 10000:
+        return word(1, PERIOD // 2, 1)
+    cycles = share * PERIOD // 10000
+    if cycles < HIGH_MIN:
+        cycles = HIGH_MIN
+    elif cycles > HIGH_MAX:
+        cycles = HIGH_MAX
+    return word(1, cycles, 0)
+
+
+def _adc(pin):
+    return machine.ADC(machine.Pin(pin))
+
+
+class Rp2Hal(McuHal):
+    def __init__(self, board):
+        cfg = board["uart"]
+        uart = machine.UART(
+            cfg["id"], baudrate=cfg["baud"], tx=machine.Pin(cfg["tx"]), rx=machine.Pin(cfg["rx"]),
+            txbuf=UART_BUF, rxbuf=UART_BUF, timeout=0,
+        )
+        pins = board["pins"]
+        self._ring = PlateauRing(machine, 16 - board["adc_bits"])
+        self._cp_read = _adc(pins["cp_sense_adc"]).read_u16
+        self._share = 0
+        # the pilot starts at 0 % (state F, -12 V) until the controller sets it
+        sm = rp2.StateMachine(
+            0, cp_pwm, freq=SM_HZ, out_base=machine.Pin(pins["cp_pwm"])
+        )
+        sm.put(word_for_share(0))
+        self._sm_put = sm.put
+        self._pio_irq = rp2.PIO(0).irq(
+            self._on_edge, trigger=rp2.PIO.IRQ_SM0 | rp2.PIO.IRQ_SM1, hard=True
+        )
+        self._irq_flags = self._pio_irq.flags
+        sm.active(1)
+        self._sm = sm
+        McuHal.__init__(self, board, machine, _adc, uart, adc_in_isr=True)
+        mem = machine.mem32
+        if self._reset == RESET_WATCHDOG and mem[_SCRATCH0] == _REBOOT_MARK:
+            self._reset = RESET_SOFT
+        mem[_SCRATCH0] = 0
+
+    def _on_edge(self, pio):
+        """Hard IRQ: one ADC read, stored by plateau. Small ints only."""
+        flags = self._irq_flags()
+        v = self._cp_read()
+        if flags & _FLAG_FIRST:
+            self._ring.put_high(v)
+        if flags & _FLAG_SECOND:
+            self._ring.put_low(v)
+
+    def sample_cp(self, high, low):
+        self.service()
+        self._ring.copy(high, low)
+
+    def set_pilot(self, mode, duty):
+        share = pilot_share(mode, duty)
+        if share != self._share:
+            self._share = share
+            self._sm_put(word_for_share(share))  # waits at most one period
+
+    def duty_steps(self):
+        return PERIOD
+
+    def reboot(self):
+        machine.mem32[_SCRATCH0] = _REBOOT_MARK
+        machine.reset()

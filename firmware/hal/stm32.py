@@ -1,0 +1,99 @@
+"""HAL of the STM32 boards (MicroPython stm32 port, pyb; tested shape: NUCLEO-F446RE).
+
+Pilot PWM: channel 1 of the pin's advanced/general timer (cp_pwm must be one of
+TIMERS below) as pyb.Timer.PWM at freq=1000. pyb picks prescaler and period; the
+duty resolution is period + 1 timer ticks (45000 on an F446 at 180 MHz). A pulse
+width of period + 1 is a constant high output (X1), 0 a constant low one (F). The
+pulse width is preloaded, so a new duty starts at the next period.
+
+CP sampling, timer-triggered: two more channels of the same timer run as
+pyb.Timer.OC_TIMING (no pin) with compare values SETTLE_US after the rising edge
+(counter 0) and SETTLE_US after the falling edge (the pulse width). Their compare
+interrupts are hard IRQs (the default on stm32) that read the CP ADC once into a
+preallocated ring, so both plateaus are sampled at a fixed phase of every period,
+also while the pilot is constant. sample_cp() copies the last CP_BURST samples.
+(pyb.ADC.read_timed would pace conversions with the same timer too, but it blocks
+for one timer period per sample.)
+
+Limits: the samples land SETTLE_US + IRQ latency (a few us) after the edge; a
+higher-priority IRQ (USB, UART) can delay one. The compare for the low plateau
+moves at once while the pulse width moves at the next period, so the first period
+after a duty decrease may sample the high plateau as "low"; that burst disagrees
+with itself and the classifier rejects it. The UART has no TX buffer on stm32:
+write() blocks for the frame's time on the wire (about 5 ms for 64 bytes at 115200).
+Hold PWM on the contactor coil needs machine.PWM (stm32 port from MicroPython 1.29).
+"""
+
+import machine
+import pyb
+
+from firmware.compat import const
+from firmware.hal.mcu import FULL, McuHal, PlateauRing, pilot_share
+
+SETTLE_US = const(5)  # sample this long after each edge
+# cp_pwm pin -> (timer, channel) for the usual F4/F7 channel-1 pins
+TIMERS = {"A8": (1, 1), "C6": (8, 1), "A6": (3, 1), "B6": (4, 1), "A15": (2, 1), "A5": (2, 1)}
+
+
+def _adc(pin):
+    return machine.ADC(machine.Pin(pin))
+
+
+class Stm32Hal(McuHal):
+    def __init__(self, board):
+        cfg = board["uart"]
+        uart = machine.UART(cfg["id"], baudrate=cfg["baud"], timeout=0, rxbuf=1024)
+        pins = board["pins"]
+        cp = pins["cp_pwm"]
+        if cp not in TIMERS:
+            raise ValueError(
+                "board %s: pins.cp_pwm %r has no known timer channel (one of %s)"
+                % (board["name"], cp, ", ".join(sorted(TIMERS)))
+            )
+        self._ring = PlateauRing(machine, 16 - board["adc_bits"])
+        self._cp_read = _adc(pins["cp_sense_adc"]).read_u16
+        self._share = 0
+        timer_id, ch = TIMERS[cp]
+        tim = pyb.Timer(timer_id, freq=1000)
+        self._period = tim.period() + 1
+        self._settle = max(1, self._period * SETTLE_US // 1000)
+        # the pilot starts at 0 % (state F, -12 V) until the controller sets it
+        pwm = tim.channel(ch, pyb.Timer.PWM, pin=pyb.Pin(cp), pulse_width=0)
+        self._pulse_width = pwm.pulse_width
+        hi_ch, lo_ch = [c for c in (1, 2, 3, 4) if c != ch][:2]
+        at_high = tim.channel(
+            hi_ch, pyb.Timer.OC_TIMING, compare=self._settle, callback=self._on_high
+        )
+        at_low = tim.channel(
+            lo_ch, pyb.Timer.OC_TIMING, compare=self._settle, callback=self._on_low
+        )
+        self._at_high = at_high
+        self._low_compare = at_low.compare
+        self._tim = tim
+        McuHal.__init__(self, board, machine, _adc, uart, adc_in_isr=True)
+
+    def _on_high(self, tim):
+        self._ring.put_high(self._cp_read())  # hard IRQ: small ints only
+
+    def _on_low(self, tim):
+        self._ring.put_low(self._cp_read())
+
+    def sample_cp(self, high, low):
+        self.service()
+        self._ring.copy(high, low)
+
+    def set_pilot(self, mode, duty):
+        share = pilot_share(mode, duty)
+        if share == self._share:
+            return
+        self._share = share
+        period = self._period
+        width = share * period // FULL  # FULL -> period: constant high
+        at = width + self._settle
+        if at >= period:  # no low phase left: sample late in the (high) period
+            at = period - 1
+        self._pulse_width(width)
+        self._low_compare(at)
+
+    def duty_steps(self):
+        return self._period
