@@ -23,7 +23,7 @@ def make_hal(board):
     if board["port"] == "unix":
         from firmware.hal.sim import SimHal, StdioUart
 
-        params = os.getenv("V2GATE_SIM")
+        params = _getenv("V2GATE_SIM")
         return SimHal(board, json.loads(params) if params else None, StdioUart())
     if board["port"] == "rp2":
         from firmware.hal.rp2 import Rp2Hal
@@ -42,8 +42,14 @@ def make_hal(board):
     )
 
 
+def _getenv(name):
+    """Environment variable, or None on ports without an environment (rp2, stm32)."""
+    getenv = getattr(os, "getenv", None)
+    return getenv(name) if getenv else None
+
+
 def board_name():
-    name = os.getenv("V2GATE_BOARD")
+    name = _getenv("V2GATE_BOARD")
     if name:
         return name
     try:
