@@ -19,6 +19,11 @@ Fields (see boards/sim.py for a complete example):
   rcd {present, self_test, no_reclose}          no_reclose: region forbids automatic reclose
   region                          ISO 3166 alpha-2, for the RCD reclose rule
   wdt_ms, link_timeout_ms, control_period_ms, pwm_change_ms, debounce_ms
+  grid (optional)                 grid voltage sensing for export (firmware/app/gridsync.py):
+                                  fs, f_nom, peak_counts, mid, uv_per_lsb, category (I/II/III),
+                                  droop_profile (default/fastest), enter_delay_ms, latency_ms,
+                                  phase_mrad, p_rated_w, droop_step_w; needs pins.grid_sense_adc
+                                  on hardware. Without it, export is refused.
 """
 
 REQUIRED = (
@@ -29,7 +34,7 @@ REQUIRED = (
 PORTS = ("rp2", "esp32", "stm32", "unix")
 PIN_ROLES = (
     "cp_pwm", "cp_sense_adc", "contactor_drive", "contactor_feedback", "rcd_fault", "rcd_test",
-    "estop", "ntc0_adc", "ntc1_adc", "status_led",
+    "estop", "ntc0_adc", "ntc1_adc", "status_led", "grid_sense_adc",
 )
 # field: (min, max) for the integers
 RANGES = {
@@ -101,7 +106,34 @@ def validate(board):
         raise BoardError("board %s: field 'cp_cal' must be (num > 0, den > 0, offset_mv)" % name)
     for key in ("present", "self_test", "no_reclose"):
         _get(board, "rcd." + key)
+    if board.get("grid") is not None:
+        _validate_grid(board)
     return board
+
+
+GRID_RANGES = {
+    "fs": (1000, 10000), "f_nom": (50, 60), "enter_delay_ms": (0, 600000),
+    "latency_ms": (0, 150), "phase_mrad": (1, 1000), "p_rated_w": (1000, 400000),
+    "droop_step_w": (1, 10000),
+}
+
+
+def _validate_grid(board):
+    name = board["name"]
+    g = board["grid"]
+    for key in GRID_RANGES:
+        lo, hi = GRID_RANGES[key]
+        v = _get(board, "grid." + key)
+        if not isinstance(v, int) or not (lo <= v <= hi):
+            raise BoardError("board %s: field 'grid.%s' is %r, allowed %d..%d" % (name, key, v, lo, hi))
+    if g["f_nom"] not in (50, 60):
+        raise BoardError("board %s: field 'grid.f_nom' must be 50 or 60" % name)
+    if _get(board, "grid.category") not in ("I", "II", "III"):
+        raise BoardError("board %s: field 'grid.category' must be I, II or III" % name)
+    if _get(board, "grid.droop_profile") not in ("default", "fastest"):
+        raise BoardError("board %s: field 'grid.droop_profile' must be default or fastest" % name)
+    if board["port"] != "unix" and board["pins"].get("grid_sense_adc") is None:
+        raise BoardError("board %s: missing field 'pins.grid_sense_adc' (needed by 'grid')" % name)
 
 
 NAMES = ("sim", "rp2040", "esp32s3", "stm32")

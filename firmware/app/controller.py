@@ -26,6 +26,10 @@ from firmware.link import messages as m
 
 RCD_TEST_MS = const(40)  # test current on, then off: the RCD must follow each within this
 LIMIT_CHANGED = const(4)  # event kind: effective current limit changed (a = new limit)
+GRID_CHANGED = const(5)  # event kind: droop adjustment moved by a step, or grid refusal changed
+CATEGORIES = ("I", "II", "III")
+_GRID_OPENS = const(2 | 4)  # gridfunc.TRIPPED | gridfunc.LOST
+PROFILES = ("default", "fastest")
 
 
 class Controller:
@@ -92,10 +96,103 @@ class Controller:
         self.faults = 0
         self.latched = 0
         self.refused = 0
+        # grid sync (boards with grid sensing only): measurement, guard, droop
+        self.gs = None
+        self.guard = None
+        self.droop = None
+        self.grid_refused = 0
+        self.grid_reported = -1
+        self.droop_reported = 0
+        self.phase_err16 = 0
+        grid = board.get("grid")
+        if grid is not None:
+            self._setup_grid(dict(grid), now)
         self._apply_pilot()
         # boot self-test: with the coil released, the aux contact must read open
         if hal.contactor_feedback():
             self._raise(faults.CONTACTOR_WELD, 0, now)
+
+    # ------------------------------------------------------------ grid
+
+    def _setup_grid(self, cfg, now):
+        from firmware.app import gridfunc, gridsync
+
+        self.grid_cfg = cfg
+        if self.gs is None:
+            self.gs = gridsync.from_config(cfg)
+        f_nom = cfg["f_nom"]
+        self.guard = gridfunc.GridGuard(
+            f_nom, now, category=cfg["category"], phase_mrad=cfg["phase_mrad"],
+            enter_delay_ms=cfg["enter_delay_ms"], latency_ms=cfg["latency_ms"],
+        )
+        p = cfg["p_rated_w"]
+        self.droop = gridfunc.Droop(
+            f_nom, p, p if self.lease_direction else 0, p,
+            gridfunc.droop_preset(cfg["category"], cfg["droop_profile"]), now,
+        )
+
+    def configure_grid(self, key, value):
+        """SetConfig for the grid; returns a Nack reason or 0. Rebuilding the guard puts
+        it out of service until the enter-service delay has passed again."""
+        if self.gs is None:
+            return m.NACK_BAD_STATE
+        cfg = dict(self.grid_cfg)
+        if key == m.CFG_GRID_CATEGORY:
+            cfg["category"] = CATEGORIES[value - 1]
+        elif key == m.CFG_DROOP_PROFILE:
+            cfg["droop_profile"] = PROFILES[value]
+        elif key == m.CFG_DROOP_STEP:
+            cfg["droop_step_w"] = value
+        elif key == m.CFG_PHASE_MRAD:
+            cfg["phase_mrad"] = value
+        elif key == m.CFG_ENTER_DELAY:
+            cfg["enter_delay_ms"] = value
+        elif key == m.CFG_GRID_LATENCY:
+            cfg["latency_ms"] = value
+        self._setup_grid(cfg, self.now)
+        return 0
+
+    def lease_power_w(self):
+        """The lease as power at the grid: > 0 export, < 0 charging."""
+        if not self.lease_allow:
+            return 0
+        gs = self.gs
+        mv = gs.rms_mv if gs is not None and gs.rms_mv > 0 else 230000
+        p = self.lease_da * (mv // 100) // 100
+        return p if self.lease_direction else -p
+
+    def _check_grid(self, now):
+        gs = self.gs
+        if gs is None:
+            return
+        n = self.hal.grid_collect(gs)
+        if n:
+            gs.process(n)
+        f = gs.freq_mhz()
+        guard = self.guard
+        refused = guard.update(now, gs.flags, f, gs.rocof_mhz_s)
+        ref = self.hal.converter_phase16(gs.phase16)
+        self.phase_err16 = ((ref - gs.phase16 + 32768) & 0xFFFF) - 32768
+        if not self.contactor:
+            refused = guard.close_refused(gs.flags, gs.phase16, ref)  # align before closing
+        else:
+            # while closed only a trip or a lost grid opens: a measurement that refills
+            # after a phase jump or sag must ride through (IEEE 1547 §6.4, §6.5)
+            refused &= _GRID_OPENS
+        self.grid_refused = refused
+        if guard.trip and self.lease_direction and self.lease_allow:
+            self._raise(faults.GRID_TRIP, guard.trip, now)
+        elif not guard.trip:
+            self._clear(faults.GRID_TRIP)
+        droop = self.droop
+        droop.update(now, guard.f_mhz, self.lease_power_w())
+        adj = droop.adjustment_w()
+        step = adj - self.droop_reported
+        if step >= self.grid_cfg["droop_step_w"] or -step >= self.grid_cfg["droop_step_w"] \
+                or refused != self.grid_reported:
+            self.droop_reported = adj
+            self.grid_reported = refused
+            self.events.push(GRID_CHANGED, adj, refused, now)
 
     # ------------------------------------------------------------ host commands
 
@@ -116,6 +213,8 @@ class Controller:
         self.lease_until = ticks_add(now, expiry_ms)
         if allow:
             self.faults &= ~faults.LEASE_EXPIRED
+        if self.droop is not None:  # a charger may only reduce charging unless it exports
+            self.droop.p_max_export_w = self.grid_cfg["p_rated_w"] if direction else 0
 
     def clear_faults(self):
         """Reset(clear): drop latches whose cause is gone; the rest stay."""
@@ -162,6 +261,7 @@ class Controller:
         self._check_diode(now)
         self._check_inputs(now)
         self._check_temperature(now)
+        self._check_grid(now)
         self._check_link(now)
         self._check_lease(now)
         self._check_contactor(now)

@@ -26,6 +26,7 @@ RCD_SELFTEST = const(1 << 7)
 ESTOP = const(1 << 8)
 OVERTEMP = const(1 << 9)
 NTC_SENSOR = const(1 << 10)
+GRID_TRIP = const(1 << 11)  # OF/UF/ROCOF/loss-of-grid trip while exporting
 
 # (bit, code, name, policy), in priority order (the first set one is the safe reason)
 TABLE = (
@@ -36,6 +37,7 @@ TABLE = (
     (RCD_SELFTEST, 31, "rcd-self-test", MANUAL),
     (OVERTEMP, 50, "overtemperature", MANUAL),
     (NTC_SENSOR, 51, "temperature-sensor", MANUAL),
+    (GRID_TRIP, 60, "grid-trip", AUTO),
     (LINK_TIMEOUT, 10, "link-timeout", MANUAL),
     (LEASE_EXPIRED, 11, "lease-expired", MANUAL),
     (DIODE, 20, "diode", AUTO),

@@ -14,7 +14,7 @@ NO_LEASE = const(1 << 1)  # no valid PowerLease from the host
 FAULT = const(1 << 2)  # a latched fault (fail-safe, weld, RCD, E-stop, overtemperature...)
 PILOT_NOT_PWM = const(1 << 3)  # we are not offering charge (X1 or F)
 DIODE_UNCHECKED = const(1 << 4)  # no passing diode check since the last close
-EXPORT_UNAVAILABLE = const(1 << 5)  # export needs grid sync, not on this firmware yet
+GRID = const(1 << 5)  # export refused: no grid sensing, grid tripped/lost/unsynced, or phase
 RCD_UNTESTED = const(1 << 6)  # RCD self-test not passed since the last open
 TEMPERATURE = const(1 << 7)  # derated below 6 A: stop rather than advertise less
 RCD_ACTIVE = const(1 << 8)  # the RCD signals residual current right now
@@ -26,7 +26,7 @@ TABLE = (
     (FAULT, "fault"),
     (PILOT_NOT_PWM, "pilot-not-pwm"),
     (DIODE_UNCHECKED, "diode-unchecked"),
-    (EXPORT_UNAVAILABLE, "export-unavailable"),
+    (GRID, "grid"),
     (RCD_UNTESTED, "rcd-untested"),
     (TEMPERATURE, "temperature"),
     (RCD_ACTIVE, "rcd-active"),
@@ -46,8 +46,8 @@ def refused(c):
         bits |= PILOT_NOT_PWM
     if not c.diode_checked:
         bits |= DIODE_UNCHECKED
-    if c.lease_direction:
-        bits |= EXPORT_UNAVAILABLE
+    if c.lease_direction and (c.grid_refused or c.guard is None):
+        bits |= GRID
     if c.rcd_self_test and not c.rcd_tested:
         bits |= RCD_UNTESTED
     if c.thermal_da < 60:

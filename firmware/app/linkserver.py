@@ -12,6 +12,7 @@ reason and changes nothing.
 """
 
 from firmware.app import events, faults
+from firmware.app.controller import GRID_CHANGED
 from firmware.compat import const, ticks_add, ticks_diff
 from firmware.link import frame
 from firmware.link import messages as m
@@ -70,6 +71,17 @@ class LinkServer:
             c.hal.current_ma(), min(self.reader.total_dropped(), 0xFFFF), min(self.nacks, 0xFFFF), now,
         )
 
+    def grid_status(self, now):
+        c = self.ctrl
+        gs = c.gs
+        rocof = gs.rocof_mhz_s
+        rocof = -0x8000 if rocof < -0x8000 else (0x7FFF if rocof > 0x7FFF else rocof)
+        return m.GridStatus(
+            gs.freq_mhz() & 0xFFFFFFFF, rocof, gs.rms_mv & 0xFFFFFFFF, gs.flags & 0xFF,
+            c.grid_refused & 0xFF, c.guard.trip, c.droop.adjustment_w(),
+            c.phase_err16 * 6283 // 65536, now,
+        )
+
     def poll(self, now):
         c = self.ctrl
         changed = False
@@ -83,6 +95,8 @@ class LinkServer:
                 self._send(m.CpStateChanged(a, b, at))
             elif kind == events.CONTACTOR_CHANGED:
                 self._send(m.ContactorChanged(a, b, at))
+            elif kind == GRID_CHANGED:
+                self._send(self.grid_status(at))
             elif kind == events.FAULT_RAISED:
                 msg = m.Fault(faults.code_of(a), c.faults, c.latched, b, at)
                 if a & faults.FAILSAFE_MASK:
@@ -93,6 +107,8 @@ class LinkServer:
         if self.hello_done and ticks_diff(now, self._next_telemetry) >= 0:
             self._next_telemetry = ticks_add(now, self.telemetry_ms)
             self._send(self.telemetry(now))
+            if c.gs is not None:
+                self._send(self.grid_status(now))
 
     # ------------------------------------------------------------ input
 
@@ -177,6 +193,9 @@ class LinkServer:
         if not (spec[1] <= msg.value <= spec[2]):
             return (m.NACK_OUT_OF_RANGE, 1)
         c = self.ctrl
+        if msg.key in m.GRID_KEYS:
+            reason = c.configure_grid(msg.key, msg.value)
+            return (reason, 0) if reason else None
         if msg.key == m.CFG_LINK_TIMEOUT:
             c.link_timeout_ms = msg.value
         elif msg.key == m.CFG_SAFE_PILOT:

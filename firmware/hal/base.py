@@ -22,6 +22,13 @@ go into arrays the caller preallocated, inputs come back as bools and small ints
     reboot()                reset the MCU
 
 and an attribute `uart` with non-blocking read() -> bytes|None and write(bytes).
+
+Boards with a `grid` section (grid voltage sensing, for export) also provide:
+
+    grid_collect(gs)        how many samples the ADC timer wrote into gs.ring (a GridSync)
+                            since the last call, continuing at the previous index
+    converter_phase16(g16)  the power converter's reference phase (Q16 turns), given the
+                            grid phase the estimator sees: for the phase-alignment check
 """
 
 from firmware.compat import const

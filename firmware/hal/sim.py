@@ -72,6 +72,19 @@ class SimHal:
         self.plant = Plant(params, ticks_ms(), log)
         self.uart = uart
         self._noise = 12345
+        self.grid = None
+        grid_cfg = board.get("grid")
+        if grid_cfg is not None:
+            from firmware.sim.grid import GridModel
+
+            g = dict((params or {}).get("grid") or {})
+            g.setdefault("f_nom", grid_cfg["f_nom"])
+            self.grid = GridModel.from_params(grid_cfg["fs"], g)
+            self.grid_t0 = self.plant.t0
+            self.grid_pos = 0
+            # the converter's reference runs this far from the grid (its own PLL error)
+            self.ref_offset16 = g.get("converter_offset_mrad", 10) * 65536 // 6283
+            self._log_grid_events(g.get("events", ()), log)
 
     def _counts(self, mv):
         # +-2 LSB of deterministic noise, as a real ADC would show
@@ -112,6 +125,26 @@ class SimHal:
         t = self.plant.temp_dc / 10 + 273.15
         r = r25 * math.exp(beta * (1 / t - 1 / 298.15))
         return int(adc_max * r / (r + r_series) + 0.5)
+
+    def _log_grid_events(self, events, log):
+        from firmware.compat import ticks_add
+
+        for e in events:  # [kind, start_s, ...]: logged at their scheduled time
+            if log:
+                log("grid-" + e[0], ticks_add(self.grid_t0, int(e[1] * 1000)))
+
+    def grid_collect(self, gs):
+        from firmware.compat import ticks_diff
+
+        n = self.grid.due(ticks_diff(ticks_ms(), self.grid_t0))
+        if n > gs.max_block:
+            n = gs.max_block  # as a real ring would: the rest is the next block's
+        if n > 0:
+            self.grid_pos = self.grid.fill(gs.ring, self.grid_pos, n, gs.mask)
+        return n if n > 0 else 0
+
+    def converter_phase16(self, grid16):
+        return (grid16 + self.ref_offset16) & 0xFFFF
 
     def current_ma(self):
         return self.plant.current_ma

@@ -56,10 +56,24 @@ CONFIG_KEYS = {
     1: ("link_timeout_ms", 200, 2000),
     2: ("safe_pilot", PILOT_X1, PILOT_F),
     3: ("telemetry_period_ms", 50, 10000),
+    # grid sync (IEEE 1547): Nack bad-state on a board without grid sensing
+    10: ("grid_category", 1, 3),  # I, II, III
+    11: ("droop_profile", 0, 1),  # default, fastest
+    12: ("droop_step_w", 1, 10000),  # a GridStatus goes out when the droop moves this much
+    13: ("grid_phase_mrad", 1, 1000),  # phase alignment before closing for export
+    14: ("grid_enter_delay_ms", 0, 600000),  # enter service after this long inside the window
+    15: ("grid_latency_ms", 0, 150),  # measurement delay taken off the clearing times
 }
 CFG_LINK_TIMEOUT = const(1)
 CFG_SAFE_PILOT = const(2)
 CFG_TELEMETRY_PERIOD = const(3)
+CFG_GRID_CATEGORY = const(10)
+CFG_DROOP_PROFILE = const(11)
+CFG_DROOP_STEP = const(12)
+CFG_PHASE_MRAD = const(13)
+CFG_ENTER_DELAY = const(14)
+CFG_GRID_LATENCY = const(15)
+GRID_KEYS = (10, 11, 12, 13, 14, 15)
 
 # Reset.what
 RESET_CLEAR_FAULTS = const(1)  # clear the fail-safe and every manually clearable latch
@@ -312,6 +326,28 @@ class Telemetry(Message):
     at_ms: int
 
 
+class GridStatus(Message):
+    """Grid measurement and functions: sent with every Telemetry and at once when the
+    droop adjustment moves by `droop_step_w` or the export refusal changes. `droop_w`
+    is the power change the host must apply (> 0 towards export). `refused` bits are
+    gridfunc.REFUSED_NAMES, `trip` an index into gridfunc.TRIP_NAMES."""
+
+    TYPE = 0x89
+    FORMAT = "<IhIBBBihI"
+    FIELDS = ("freq_mhz", "rocof_mhz_s", "v_rms_mv", "flags", "refused", "trip", "droop_w",
+              "phase_err_mrad", "at_ms")
+    RANGES = (_U32, _I16, _U32, _U8, _U8, _U8, _I32, _I16, _U32)
+    freq_mhz: int
+    rocof_mhz_s: int
+    v_rms_mv: int
+    flags: int
+    refused: int
+    trip: int
+    droop_w: int
+    phase_err_mrad: int
+    at_ms: int
+
+
 class Ack(Message):
     TYPE = 0x87
     FORMAT = "<BH"
@@ -337,6 +373,7 @@ class Nack(Message):
 CATALOGUE = (
     HostHello, Heartbeat, SetPilot, PowerLease, Reset, SetConfig,
     FirmwareHello, Status, CpStateChanged, ContactorChanged, Fault, Telemetry, Ack, Nack,
+    GridStatus,
 )
 BY_TYPE = {}
 for _cls in CATALOGUE:

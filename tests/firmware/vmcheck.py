@@ -16,12 +16,15 @@ def raises(exc, fn, *args, **kwargs):
 
 
 def board(**overrides):
-    """The sim board's definition with some fields replaced."""
+    """The sim board's definition with some fields replaced; without grid sensing
+    unless `grid` is given (True: the sim board's own grid section)."""
     import boards
 
     b = {}
     for k, v in boards.load("sim").items():
         b[k] = dict(v) if isinstance(v, dict) else v
+    grid = overrides.pop("grid", None)
+    b["grid"] = b["grid"] if grid is True else grid
     for k in overrides:
         b[k] = overrides[k]
     return b
@@ -93,6 +96,20 @@ class FakeHal:
 
     def current_ma(self):
         return self.current
+
+    # grid sensing: a GridModel (firmware/sim/grid.py) fed `per_tick` samples a call
+    grid_model = None
+    grid_per_tick = 20
+    grid_pos = 0
+    ref_offset16 = 0
+
+    def grid_collect(self, gs):
+        n = self.grid_per_tick
+        self.grid_pos = self.grid_model.fill(gs.ring, self.grid_pos, n, gs.mask)
+        return n
+
+    def converter_phase16(self, grid16):
+        return (grid16 + self.ref_offset16) & 0xFFFF
 
     def feed_wdt(self):
         self.wdt_fed += 1

@@ -148,13 +148,13 @@ def test_weld_blocks_every_later_close():
     assert b.c.latched & faults.CONTACTOR_WELD and b.c.contactor == 0
 
 
-def test_export_refused_without_grid_sync():
+def test_export_refused_without_grid_sensing():
     b = Bench()
     b.c.set_pilot(m.PILOT_PWM, 2666)
     b.hal.set_cp(6000)
     b.c.set_lease(1, 1, 160, 1000, b.now)
     b.run(CLOSE_MS)
-    assert b.c.contactor == 0 and b.c.refused == interlocks.EXPORT_UNAVAILABLE | interlocks.RCD_UNTESTED
+    assert b.c.contactor == 0 and b.c.refused == interlocks.GRID | interlocks.RCD_UNTESTED
 
 
 def test_missing_diode_refuses_close():
