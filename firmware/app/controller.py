@@ -180,8 +180,8 @@ class Controller:
             # after a phase jump or sag must ride through (IEEE 1547 §6.4, §6.5)
             refused &= _GRID_OPENS
         self.grid_refused = refused
-        if guard.trip and self.lease_direction and self.lease_allow:
-            self._raise(faults.GRID_TRIP, guard.trip, now)
+        if guard.trip and self.lease_direction and self.contactor:
+            self._raise(faults.GRID_TRIP, guard.trip, now)  # tripped while exporting
         elif not guard.trip:
             self._clear(faults.GRID_TRIP)
         droop = self.droop

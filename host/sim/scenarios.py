@@ -160,9 +160,10 @@ async def slac(runtime: str) -> dict[str, Any]:
 
 
 def _register_more() -> None:
-    from host.sim import fault_scenarios
+    from host.sim import fault_scenarios, grid_scenarios
 
     SCENARIOS.update(fault_scenarios.SCENARIOS)
+    SCENARIOS.update(grid_scenarios.SCENARIOS)
     SCENARIOS["slac"] = (slac, "SLAC match, EVSE and EV: veth pair in netns when root, else in-process")
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 from typing import Any
 
+from firmware.link import messages as m
 from host.link.driver import LinkDriver
 from host.station.basic import BasicAcStation
 
@@ -24,7 +25,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", action="store_true",
                     help="connect, report the firmware's state and why, and exit")
     ap.add_argument("--current", type=float, default=16.0, help="offered current (A)")
+    ap.add_argument("--export", action="store_true", help="lease for export (V2G discharge)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="SetConfig at start, e.g. grid_category=3 (see docs/link.md)")
     args = ap.parse_args(argv)
+    names = {name: key for key, (name, _, _) in m.CONFIG_KEYS.items()}
+    config: dict[int, int] = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in names or not value.lstrip("-").isdigit():
+            ap.error(f"--set {item}: expected KEY=INTEGER with KEY one of {', '.join(names)}")
+        config[names[name]] = int(value)
     t0 = time.monotonic()
 
     def emit(rec: dict[str, Any]) -> None:
@@ -34,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
 
     async def serve() -> None:
         driver = LinkDriver(args.port, args.baud)
-        station = BasicAcStation(driver, emit, max_current_da=round(args.current * 10))
+        station = BasicAcStation(driver, emit, max_current_da=round(args.current * 10),
+                                 export=args.export, config=config)
         try:
             await station.start(clear_failsafe=not args.report_only)
             if not args.report_only:

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from firmware.app import faults, pilot
+from firmware.app import faults, gridfunc, pilot
 from firmware.link import messages as m
 from host.link import events as ev
 from host.link.driver import LinkDriver
@@ -24,13 +24,18 @@ Emit = Callable[[dict[str, Any]], None]
 
 class BasicAcStation:
     def __init__(self, driver: LinkDriver, emit: Emit, max_current_da: int = 160,
-                 lease_ms: int = 1000, renew_s: float = 0.25, telemetry_ms: int = 250) -> None:
+                 lease_ms: int = 1000, renew_s: float = 0.25, telemetry_ms: int = 250,
+                 export: bool = False, config: dict[int, int] | None = None) -> None:
         self.driver = driver
         self.emit = emit
         self.max_current_da = max_current_da
         self.lease_ms = lease_ms
         self.renew_s = renew_s
         self.telemetry_ms = telemetry_ms
+        self.export = export
+        self.config = config or {}
+        self.droop_w = 0  # the firmware's frequency-droop adjustment, applied while charging
+        self.current_da = max_current_da
         self.cp = m.CP_UNKNOWN
         self.sessions = 0
         self._charged = False
@@ -47,6 +52,9 @@ class BasicAcStation:
                 await self.driver.command(m.Reset(m.RESET_CLEAR_FAULTS))
                 self.emit({"event": "failsafe-cleared"})
         await self.driver.command(m.SetConfig(m.CFG_TELEMETRY_PERIOD, self.telemetry_ms))
+        for key, value in self.config.items():
+            await self.driver.command(m.SetConfig(key, value))
+            self.emit({"event": "config", "key": m.CONFIG_KEYS[key][0], "value": value})
         await self.driver.command(m.SetPilot(m.PILOT_X1, 10000))
         if st is not None:
             self.cp = st.cp_state
@@ -66,6 +74,8 @@ class BasicAcStation:
             self.report(event)
             if isinstance(event, ev.FirmwareReported) and isinstance(event.message, m.CpStateChanged):
                 await self._on_cp(event.message.old, event.message.new)
+            elif isinstance(event, ev.FirmwareReported) and isinstance(event.message, m.GridStatus):
+                await self._on_droop(event.message)
             elif isinstance(event, ev.LinkDown):
                 self._stop_lease()
                 await self.driver.wait_up()
@@ -93,6 +103,25 @@ class BasicAcStation:
                     self.sessions += 1
                     self.emit({"event": "session-ended"})
 
+    async def _on_droop(self, g: m.GridStatus) -> None:
+        """Apply the firmware's frequency-droop adjustment to a charging session.
+
+        With PWM only (IEC 61851) the host can only move the current offer: lower at
+        once, higher at most every 5 s (the firmware enforces that). Export sessions
+        need ISO 15118-20 BPT to follow the droop; here they keep their lease.
+        """
+        if self.export or g.droop_w == self.droop_w or self.cp not in (m.CP_C, m.CP_D):
+            return
+        self.droop_w = g.droop_w
+        volts = g.v_rms_mv / 1000 if g.v_rms_mv else 230.0
+        charge_w = self.max_current_da / 10 * volts - g.droop_w  # droop_w > 0: charge less
+        current_da = max(60, min(self.max_current_da, round(charge_w / volts * 10)))
+        if current_da == self.current_da:
+            return
+        self.current_da = current_da
+        await self.driver.command(m.SetPilot(m.PILOT_PWM, pilot.duty_for_current(current_da)))
+        self.emit({"event": "droop-applied", "droop_w": g.droop_w, "current_a": current_da / 10})
+
     def _start_lease(self) -> None:
         if self._lease_task is None or self._lease_task.done():
             self._lease_task = asyncio.get_running_loop().create_task(self._renew())
@@ -103,14 +132,14 @@ class BasicAcStation:
             self._lease_task = None
 
     async def _renew(self) -> None:
-        lease = m.PowerLease(1, 0, self.max_current_da, self.lease_ms)
+        lease = m.PowerLease(1, 1 if self.export else 0, self.max_current_da, self.lease_ms)
         first = True
         while True:
             with contextlib.suppress(ConnectionError):
                 await self.driver.command(lease)
                 if first:
                     self.emit({"event": "lease", "current_a": self.max_current_da / 10,
-                               "expiry_ms": self.lease_ms})
+                               "expiry_ms": self.lease_ms, "export": self.export})
                     first = False
             await asyncio.sleep(self.renew_s)
 
@@ -141,5 +170,11 @@ class BasicAcStation:
             self.emit({"event": "telemetry", "fw_ms": msg.at_ms, "current_a": msg.current_ma / 1000,
                        "temp_c": max(msg.temp_dc, msg.temp2_dc) / 10,
                        "cp_high_v": msg.cp_high_mv / 1000, "cp_low_v": msg.cp_low_mv / 1000})
+        elif isinstance(msg, m.GridStatus):
+            self.emit({"event": "grid", "fw_ms": msg.at_ms, "freq_hz": msg.freq_mhz / 1000,
+                       "rocof_hz_s": msg.rocof_mhz_s / 1000, "v_rms": msg.v_rms_mv / 1000,
+                       "refused": gridfunc.refused_names(msg.refused),
+                       "trip": gridfunc.TRIP_NAMES[msg.trip] if msg.trip < len(gridfunc.TRIP_NAMES) else msg.trip,
+                       "droop_w": msg.droop_w, "phase_err_mrad": msg.phase_err_mrad})
         elif isinstance(msg, m.Nack):
             self.emit({"event": "nack", "reason": m.NACK_NAMES.get(msg.reason, msg.reason)})

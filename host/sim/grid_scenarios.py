@@ -1,0 +1,102 @@
+"""Grid scenarios of `v2gate simulate` (IEEE 1547 functions in the firmware).
+
+freq-dip      charging at 16 A, the grid frequency falls 0.3 Hz at 0.5 Hz/s: the
+              firmware's droop asks for less charging; `response_ms` runs from the
+              start of the dip to the first GridStatus frame carrying the adjustment
+islanding     exporting, then the grid disappears: the contactor must open
+              (IEEE 1547 allows 2 s; we aim at a few cycles)
+ride-through  exporting through two 30 degree phase jumps and a 200 ms sag to 50 %:
+              no trip, the contactor stays closed
+
+Times are on the firmware's clock: the sim plant logs when it scheduled each grid
+event, the firmware stamps its frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from host.sim.fault_scenarios import CHARGE_START_MS, _serve_until
+from host.sim.scenarios import Bench, Scenario, run_bench, summarize
+
+# the host sets these over the link (SetConfig), as an operator would for a fast response
+FAST_DROOP = ("--set", "grid_category=3", "--set", "droop_profile=1", "--set", "droop_step_w=10")
+
+
+def _grid_trace(b: Bench) -> list[dict[str, Any]]:
+    return [{k: r[k] for k in ("t", "fw_ms", "freq_hz", "rocof_hz_s", "droop_w", "refused", "trip")}
+            for r in b.records if r.get("event") == "grid"]
+
+
+async def freq_dip(runtime: str) -> dict[str, Any]:
+    sim = {"plug_ms": CHARGE_START_MS, "charge_ms": 60000,
+           "grid": {"thd": True, "events": [["ramp", 3.0, 3.6, -0.5]]}}
+
+    async def body(b: Bench) -> None:
+        await _serve_until(b, lambda _: False, 7.0, *FAST_DROOP)
+
+    bench, _ = await run_bench(runtime, sim, body)
+    s = summarize(bench.records)
+    trace = _grid_trace(bench)
+    start = bench.plant_ms("grid-ramp")
+    after = [g for g in trace if start is not None and g["fw_ms"] >= start and abs(g["droop_w"]) >= 10]
+    response_ms = after[0]["fw_ms"] - start if after else None
+    lowest = min((g["freq_hz"] for g in trace if g["freq_hz"] > 0), default=0.0)
+    final_droop = trace[-1]["droop_w"] if trace else 0
+    applied = [r for r in bench.records if r.get("event") == "droop-applied"]
+    ok = (response_ms is not None and response_ms < 250 and 49.65 <= lowest <= 49.75
+          and final_droop > 1000 and bool(applied) and not s["faults"])
+    return {"result": "pass" if ok else "fail", **s, "response_ms": response_ms,
+            "lowest_freq_hz": lowest, "droop_w": final_droop,
+            "current_after_droop_a": applied[-1]["current_a"] if applied else None,
+            "grid_trace": trace, "timeline": bench.records}
+
+
+async def islanding(runtime: str) -> dict[str, Any]:
+    sim = {"plug_ms": CHARGE_START_MS, "charge_ms": 60000,
+           "grid": {"thd": True, "events": [["dropout", 4.0, 8.0]]}}
+
+    def done(b: Bench) -> bool:
+        t = b.plant_ms("grid-dropout")
+        return t is not None and any(ms >= t for ms in b.fw_ms("contactor", closed=False))
+
+    async def body(b: Bench) -> None:
+        await _serve_until(b, done, 8.0, "--export")
+
+    bench, _ = await run_bench(runtime, sim, body)
+    s = summarize(bench.records)
+    t = bench.plant_ms("grid-dropout")
+    exported = any(c["closed"] for c in s["contactor_events"])
+    opens = [ms for ms in bench.fw_ms("contactor", closed=False) if t is not None and ms >= t]
+    open_ms = opens[0] - t if opens and t is not None else None
+    ok = exported and open_ms is not None and open_ms <= 2000 and 60 in [f["code"] for f in s["faults"]]
+    return {"result": "pass" if ok else "fail", **s, "exporting_before": exported,
+            "time_to_open_ms": open_ms, "limit_ms": 2000, "grid_trace": _grid_trace(bench),
+            "timeline": bench.records}
+
+
+async def ride_through(runtime: str) -> dict[str, Any]:
+    events = [["jump", 3.0, 30], ["sag", 3.5, 3.7, 0.5], ["jump", 4.0, -30]]
+    sim = {"plug_ms": CHARGE_START_MS, "charge_ms": 60000, "grid": {"thd": True, "events": events}}
+
+    async def body(b: Bench) -> None:
+        await _serve_until(b, lambda _: False, 5.5, "--export")
+
+    bench, _ = await run_bench(runtime, sim, body)
+    s = summarize(bench.records)
+    closes = [c for c in s["contactor_events"] if c["closed"]]
+    opens = [c for c in s["contactor_events"] if not c["closed"]]
+    trace = _grid_trace(bench)
+    first = bench.plant_ms("grid-jump") or 0
+    trips = sorted({g["trip"] for g in trace if g["trip"] and g["fw_ms"] > first})
+    ok = len(closes) == 1 and not opens and not s["faults"] and not trips
+    return {"result": "pass" if ok else "fail", **s, "disturbances": events,
+            "tripped": bool(trips or s["faults"]), "contactor_stayed_closed": bool(closes) and not opens,
+            "grid_trace": trace, "timeline": bench.records}
+
+
+SCENARIOS: dict[str, tuple[Scenario, str]] = {
+    "freq-dip": (freq_dip, "grid falls 0.3 Hz at 0.5 Hz/s while charging: droop response"),
+    "islanding": (islanding, "grid disappears while exporting: open within 2 s (a few cycles)"),
+    "ride-through": (ride_through, "phase jumps and a sag while exporting: no trip"),
+}
