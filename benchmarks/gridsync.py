@@ -23,8 +23,11 @@ def _root():
     return f[:i] if i > 0 else "."
 
 
-if _root() not in sys.path:
-    sys.path.insert(0, _root())
+# the script's own folder comes first on sys.path, and benchmarks/firmware.py would
+# shadow the firmware package: put the project root ahead of it
+if _root() in sys.path:
+    sys.path.remove(_root())
+sys.path.insert(0, _root())
 
 from firmware.app.gridsync import GridSync  # noqa: E402
 from firmware.kernels import zerocross as zc  # noqa: E402
