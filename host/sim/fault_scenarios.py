@@ -25,7 +25,7 @@ from host.sim.scenarios import Bench, Scenario, run_bench, summarize
 CHARGE_START_MS = 500  # plug-in time in the plant
 
 
-async def _serve_until(b: Bench, done: Any, timeout: float, *host_args: str) -> None:
+async def serve_until(b: Bench, done: Any, timeout: float, *host_args: str) -> None:
     host = await proc.start_host(b.pty, *host_args)
     reader = asyncio.create_task(proc.read_records(host, b.records))
     deadline = time.monotonic() + timeout
@@ -53,7 +53,7 @@ def _fault_scenario(trigger: str, code: int, sim: dict[str, Any], budget_ms: int
                 and _opened_after(b, trigger) is not None
 
         async def body(b: Bench) -> None:
-            await _serve_until(b, done, 15)
+            await serve_until(b, done, 15)
 
         bench, _ = await run_bench(runtime, {"plug_ms": CHARGE_START_MS, **sim}, body)
         s = summarize(bench.records)
@@ -78,7 +78,7 @@ async def weld(runtime: str) -> dict[str, Any]:
             r.get("event") == "telemetry" and r["fw_ms"] > plugs[1] + 1500 for r in b.records)
 
     async def body(b: Bench) -> None:
-        await _serve_until(b, done, 18)
+        await serve_until(b, done, 18)
 
     bench, _ = await run_bench(runtime, sim, body)
     s = summarize(bench.records)
@@ -100,7 +100,7 @@ async def thermal_foldback(runtime: str) -> dict[str, Any]:
            "temp_profile": profile}
 
     async def body(b: Bench) -> None:
-        await _serve_until(b, lambda _: False, 17.5, "--current", "32")
+        await serve_until(b, lambda _: False, 17.5, "--current", "32")
 
     bench, _ = await run_bench(runtime, sim, body)
     s = summarize(bench.records)

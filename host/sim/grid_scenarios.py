@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from host.sim.fault_scenarios import CHARGE_START_MS, _serve_until
+from host.sim.fault_scenarios import CHARGE_START_MS, serve_until
 from host.sim.scenarios import Bench, Scenario, run_bench, summarize
 
 # the host sets these over the link (SetConfig), as an operator would for a fast response
@@ -33,7 +33,7 @@ async def freq_dip(runtime: str) -> dict[str, Any]:
            "grid": {"thd": True, "events": [["ramp", 3.0, 3.6, -0.5]]}}
 
     async def body(b: Bench) -> None:
-        await _serve_until(b, lambda _: False, 7.0, *FAST_DROOP)
+        await serve_until(b, lambda _: False, 7.0, *FAST_DROOP)
 
     bench, _ = await run_bench(runtime, sim, body)
     s = summarize(bench.records)
@@ -61,7 +61,7 @@ async def islanding(runtime: str) -> dict[str, Any]:
         return t is not None and any(ms >= t for ms in b.fw_ms("contactor", closed=False))
 
     async def body(b: Bench) -> None:
-        await _serve_until(b, done, 8.0, "--export")
+        await serve_until(b, done, 8.0, "--export")
 
     bench, _ = await run_bench(runtime, sim, body)
     s = summarize(bench.records)
@@ -80,7 +80,7 @@ async def ride_through(runtime: str) -> dict[str, Any]:
     sim = {"plug_ms": CHARGE_START_MS, "charge_ms": 60000, "grid": {"thd": True, "events": events}}
 
     async def body(b: Bench) -> None:
-        await _serve_until(b, lambda _: False, 5.5, "--export")
+        await serve_until(b, lambda _: False, 5.5, "--export")
 
     bench, _ = await run_bench(runtime, sim, body)
     s = summarize(bench.records)

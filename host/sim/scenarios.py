@@ -28,8 +28,8 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     for r in records:
         e = r.get("event")
         if e == "cp":
-            if not cp_states:
-                cp_states.append(r["from"]) if r["from"] != "?" else None
+            if not cp_states and r["from"] != "?":
+                cp_states.append(r["from"])
             cp_states.append(r["to"])
         elif e == "contactor":
             contactor.append({"t": r["t"], "closed": r["closed"], "reason": r["reason"]})
