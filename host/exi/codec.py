@@ -1,0 +1,199 @@
+"""Public entry points: bytes <-> messages <-> JSON shaped like the reference codec's."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import importlib
+from enum import Enum
+from types import ModuleType
+from typing import Any
+
+from host.exi import runtime as rt
+
+# reference-codec namespace URN -> generated module under host.exi.schemas
+MODULES = {
+    "urn:iso:15118:2:2010:AppProtocol": "app_protocol",
+    "urn:din:70121:2012:MsgDef": "din",
+    "urn:iso:15118:2:2013:MsgDef": "iso2",
+    "urn:iso:std:iso:15118:-20:CommonMessages": "iso20_common_messages",
+    "urn:iso:std:iso:15118:-20:AC": "iso20_ac",
+    "urn:iso:std:iso:15118:-20:DC": "iso20_dc",
+    "urn:iso:std:iso:15118:-20:ACDP": "iso20_acdp",
+    "urn:iso:std:iso:15118:-20:WPT": "iso20_wpt",
+}
+
+
+class UnknownNamespaceError(rt.ExiError):
+    pass
+
+
+def schema_module(namespace: str) -> ModuleType:
+    try:
+        name = MODULES[namespace]
+    except KeyError:
+        raise UnknownNamespaceError(
+            f"unknown namespace {namespace!r}; known: {', '.join(MODULES)}"
+        ) from None
+    return importlib.import_module(f"host.exi.schemas.{name}")
+
+
+def _module_of(message: object, namespace: str | None) -> ModuleType:
+    if namespace is not None:
+        return schema_module(namespace)
+    module = importlib.import_module(type(message).__module__)
+    if getattr(module, "NAMESPACE", None) is None:
+        raise rt.ExiEncodeError(
+            f"{type(message).__name__} is shared by several schemas: pass namespace="
+        )
+    return module
+
+
+def encode(message: object, namespace: str | None = None) -> bytes:
+    """EXI document (header 0x80) for a global element's message object."""
+    module = _module_of(message, namespace)
+    try:
+        code, encoder = module.ROOT_ENCODERS[type(message)]
+    except KeyError:
+        raise rt.ExiEncodeError(
+            f"{type(message).__name__} is not a global element of {module.NAMESPACE}"
+        ) from None
+    w = rt.BitWriter()
+    w.bits(8, rt.HEADER)
+    w.bits(module.DOC_WIDTH, code)
+    try:
+        encoder(w, message)
+    except (AttributeError, TypeError) as exc:  # a field holds the wrong kind of value
+        raise rt.ExiEncodeError(f"{type(message).__name__}: {exc}") from exc
+    return w.getvalue()
+
+
+def decode(namespace: str, data: bytes) -> Any:
+    module = schema_module(namespace)
+    r = rt.BitReader(data)
+    header = r.bits(8)
+    if header != rt.HEADER:
+        raise rt.ExiDecodeError(0, f"EXI header {header:#04x}, expected 0x80 (no options)")
+    at = r.pos
+    code = r.bits(module.DOC_WIDTH)
+    roots = module.ROOT_DECODERS
+    entry = roots[code] if code < len(roots) else None
+    if entry is None:
+        raise rt.ExiDecodeError(at, f"document element code {code} is not a supported root "
+                                f"of {namespace}")
+    decoder, cls = entry
+    message = decoder(r, cls)
+    # DocEnd holds only ED (0 bits); what follows is padding to the byte boundary.
+    if r.end - r.pos >= 8:
+        raise rt.ExiDecodeError(r.pos, f"{(r.end - r.pos) // 8} bytes after the end of document")
+    return message
+
+
+# ---- JSON ---------------------------------------------------------------------------
+def to_json(message: object, namespace: str | None = None) -> dict:
+    module = _module_of(message, namespace)
+    names = {cls: name for name, cls in module.ELEMENT_CLASSES.items()}
+    return {names[type(message)]: _object_to_json(message, module.JSON_FIELDS, names)}
+
+
+def _object_to_json(obj: object, specs: dict, names: dict) -> dict:
+    out: dict[str, Any] = {}
+    for name, kind, _target, is_list in specs[type(obj)]:
+        value = getattr(obj, name)
+        if value is None or (is_list and not value):
+            continue
+        if kind == "subst":
+            items = value if is_list else [value]
+            for item in items:
+                key = names[type(item)]
+                conv = _object_to_json(item, specs, names)
+                if is_list:
+                    out.setdefault(key, []).append(conv)
+                else:
+                    out[key] = conv
+            continue
+        conv = [_value_to_json(v, kind, specs, names) for v in value] if is_list else \
+            _value_to_json(value, kind, specs, names)
+        out[name] = conv
+    return out
+
+
+def _value_to_json(value: Any, kind: str, specs: dict, names: dict) -> Any:
+    if kind == "hex":
+        return value.hex().upper()
+    if kind == "b64":
+        return base64.b64encode(value).decode()
+    if kind == "enum":
+        return value.value
+    if kind == "obj":
+        return _object_to_json(value, specs, names)
+    return value
+
+
+def from_json(namespace: str, obj: dict) -> Any:
+    module = schema_module(namespace)
+    if len(obj) != 1:
+        raise rt.ExiEncodeError(f"expected one root element, got {list(obj)}")
+    (name, body), = obj.items()
+    try:
+        cls = module.ELEMENT_CLASSES[name]
+    except KeyError:
+        raise rt.ExiEncodeError(f"{name} is not a global element of {namespace}") from None
+    return _object_from_json(cls, body, module)
+
+
+def _object_from_json(cls: type, body: dict, module: ModuleType) -> Any:
+    if not isinstance(body, dict):
+        raise rt.ExiEncodeError(f"{cls.__name__}: expected an object, got {body!r}")
+    kwargs: dict[str, Any] = {}
+    left = dict(body)
+    for name, kind, target, is_list in module.JSON_FIELDS[cls]:
+        if kind == "subst":
+            found = []
+            for key in list(left):
+                member = module.ELEMENT_CLASSES.get(key)
+                if member is not None and issubclass(member, target):
+                    items = left.pop(key)
+                    for item in items if isinstance(items, list) else [items]:
+                        found.append(_object_from_json(member, item, module))
+            if found:
+                kwargs[name] = found if is_list else found[0]
+            continue
+        if name not in left:
+            continue
+        raw = left.pop(name)
+        if is_list:
+            raw_items = raw if isinstance(raw, list) else [raw]
+            kwargs[name] = [_value_from_json(v, kind, target, module) for v in raw_items]
+        else:
+            kwargs[name] = _value_from_json(raw, kind, target, module)
+    if left:
+        raise rt.ExiEncodeError(f"{cls.__name__}: unknown fields {sorted(left)}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise rt.ExiEncodeError(f"{cls.__name__}: {exc}") from exc
+
+
+def _value_from_json(raw: Any, kind: str, target: Any, module: ModuleType) -> Any:
+    try:
+        if kind == "hex":
+            return bytes.fromhex(raw)
+        if kind == "b64":
+            return base64.b64decode(raw, validate=True)
+        if kind == "enum":
+            return target(raw)
+        if kind == "obj":
+            return _object_from_json(target, raw, module)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise rt.ExiEncodeError(f"bad {kind} value {raw!r}: {exc}") from exc
+    if kind == "int" and (isinstance(raw, bool) or not isinstance(raw, int)):
+        raise rt.ExiEncodeError(f"expected an integer, got {raw!r}")
+    if kind == "bool" and not isinstance(raw, bool):
+        raise rt.ExiEncodeError(f"expected a boolean, got {raw!r}")
+    if kind == "str" and not isinstance(raw, str):
+        raise rt.ExiEncodeError(f"expected a string, got {raw!r}")
+    return raw
+
+
+__all__ = ["Enum", "decode", "encode", "from_json", "to_json"]

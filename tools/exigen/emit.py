@@ -1,0 +1,458 @@
+"""Writes one Python module per schema set: dataclasses, enums, grammars, codec functions.
+
+Classes are owned by the module of their namespace: types of namespaces several schema sets
+share (xmldsig, ISO 15118-20 CommonTypes) live in a class-only module the codecs import,
+so a `RationalNumberType` is the same class for the AC and the DC codec. Codec functions
+are per schema set, because a type's grammar depends on the substitution groups in the set.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from tools.exigen.grammar import EE, Field, Grammar, build
+from tools.exigen.xsd import ComplexType, ElementDecl, SchemaSet, SimpleType
+
+_PY_TYPES = {"bool": "bool", "string": "str", "hex": "bytes", "b64": "bytes", "uint": "int",
+             "sint": "int", "nbit": "int"}
+_JSON_KINDS = {"bool": "bool", "string": "str", "hex": "hex", "b64": "b64", "uint": "int",
+               "sint": "int", "nbit": "int", "enum": "enum"}
+
+
+def _ident(text: str) -> str:
+    name = re.sub(r"\W", "_", text)
+    if not name or name[0].isdigit() or keyword.iskeyword(name):
+        name = "_" + name
+    return name
+
+
+def _ns(qname: tuple[str, str]) -> str:
+    return "{" + qname[0] + "}" + qname[1] if qname[0] else qname[1]
+
+
+class ModuleWriter:
+    def __init__(self, schema: SchemaSet, module: str, owned: set[str],
+                 shared: dict[str, str], header: str, namespace: str | None) -> None:
+        self.schema = schema
+        self.module = module
+        self.owned = owned  # namespaces whose classes this module defines
+        self.shared = shared  # namespace -> module defining its classes
+        self.header = header
+        self.namespace = namespace  # the reference codec's URN, None for class-only modules
+        self.lines: list[str] = []
+        self.imports: dict[str, set[str]] = {}
+        self.class_names: dict[int, str] = {}
+        self.element_classes: dict[tuple[str, str], str] = {}
+        self.enums: dict[int, str] = {}
+        self._name_classes()
+
+    # ---- naming --------------------------------------------------------------------
+    def _name_classes(self) -> None:
+        taken: dict[str, object] = {}
+        for qname, ct in sorted(self.schema.complex_types.items()):
+            self.class_names[id(ct)] = self._claim(taken, _ident(qname[1]), ct)
+        for qname, decl in sorted(self.schema.elements.items()):
+            if isinstance(decl.type, ComplexType):
+                if decl.type.qname == qname:  # anonymous type named after its element
+                    self.element_classes[qname] = self.class_names[id(decl.type)]
+                else:
+                    self.element_classes[qname] = self._claim(taken, _ident(qname[1]), decl)
+        simple = [st for st in self.schema.simple_types.values() if st.kind == "enum"]
+        for ct in self.schema.complex_types.values():
+            for attr in ct.attributes:
+                simple.append(attr.type)
+        for decl in self.schema.elements.values():
+            if isinstance(decl.type, SimpleType):
+                simple.append(decl.type)
+        for ct in self.schema.complex_types.values():
+            for fld in build_fields(ct, self.schema):
+                if fld.simple is not None:
+                    simple.append(fld.simple)
+        for st in sorted({id(s): s for s in simple if s.kind == "enum"}.values(),
+                         key=lambda s: (s.ns, s.name)):
+            self.enums[id(st)] = self._claim(taken, _ident(st.name), st)
+
+    @staticmethod
+    def _claim(taken: dict[str, object], name: str, obj: object) -> str:
+        while name in taken and taken[name] is not obj:
+            name += "_"
+        taken[name] = obj
+        return name
+
+    def owner(self, ns: str) -> str | None:
+        """Module that defines classes of `ns`, or None when it is this one."""
+        if ns in self.owned or ns not in self.shared:
+            return None
+        return self.shared[ns]
+
+    def ref(self, ns: str, name: str) -> str:
+        owner = self.owner(ns)
+        if owner is not None:
+            self.imports.setdefault(owner, set()).add(name)
+        return name
+
+    def type_ref(self, ct: ComplexType) -> str:
+        return self.ref(ct.qname[0], self.class_names[id(ct)])
+
+    def enum_ref(self, st: SimpleType) -> str:
+        return self.ref(st.ns, self.enums[id(st)])
+
+    def element_ref(self, decl: ElementDecl) -> str:
+        return self.ref(decl.qname[0], self.element_classes[decl.qname])
+
+    # ---- output --------------------------------------------------------------------
+    def emit(self) -> str:
+        body: list[str] = []
+        self.lines = body
+        self._emit_enums()
+        self._emit_classes()
+        if self.namespace is not None:
+            self._emit_codec()
+        self._emit_json()
+        head = [self.header, "", "from __future__ import annotations", ""]
+        head.append("from dataclasses import dataclass, field  # noqa: F401")
+        head.append("from enum import Enum  # noqa: F401")
+        head.append("")
+        head.append("from host.exi import runtime as rt  # noqa: F401")
+        for owner in sorted(self.imports):
+            head.append(f"from host.exi.schemas import {owner} as _{owner}")
+        if self.imports:
+            head.append("")
+        for owner in sorted(self.imports):
+            for name in sorted(self.imports[owner]):
+                head.append(f"{name} = _{owner}.{name}")
+        return "\n".join(head + ["", ""] + body).rstrip() + "\n"
+
+    def _emit_enums(self) -> None:
+        for st in self._owned_enums():
+            name = self.enums[id(st)]
+            self.lines.append(f"class {name}(Enum):")
+            self.lines.append(f'    """Simple type {_ns((st.ns, st.name))}: EXI {st.nbits}-bit '
+                              'enumeration, values in schema order."""')
+            self.lines.append("")
+            seen: set[str] = set()
+            for value in st.enum:
+                member = _ident(value)
+                while member in seen:
+                    member += "_"
+                seen.add(member)
+                self.lines.append(f"    {member} = {value!r}")
+            self.lines += ["", ""]
+
+    def _owned_enums(self) -> list[SimpleType]:
+        return [st for st in self._all_enums() if self.owner(st.ns) is None]
+
+    def _all_enums(self) -> list[SimpleType]:
+        out: dict[int, SimpleType] = {}
+        for ct in self.schema.complex_types.values():
+            for fld in build_fields(ct, self.schema):
+                if fld.simple is not None and fld.simple.kind == "enum":
+                    out[id(fld.simple)] = fld.simple
+        for st in self.schema.simple_types.values():
+            if st.kind == "enum":
+                out[id(st)] = st
+        return sorted(out.values(), key=lambda s: self.enums[id(s)])
+
+    def _owned_types(self) -> list[ComplexType]:
+        types = [ct for ct in self.schema.complex_types.values() if self.owner(ct.qname[0]) is None]
+        # bases first, so a derived class can name its base
+        ordered: list[ComplexType] = []
+
+        def visit(ct: ComplexType) -> None:
+            if ct in ordered:
+                return
+            if ct.base is not None and self.owner(ct.base[0]) is None:
+                visit(self.schema.complex_types[ct.base])
+            ordered.append(ct)
+
+        for ct in sorted(types, key=lambda c: self.class_names[id(c)]):
+            visit(ct)
+        return ordered
+
+    def _py_type(self, fld: Field) -> str:
+        if fld.kind in ("attr", "value") or fld.simple is not None:
+            st = fld.simple
+            assert st is not None
+            base = self.enum_ref(st) if st.kind == "enum" else _PY_TYPES[st.kind]
+        else:
+            decl = fld.decl
+            assert isinstance(decl, ElementDecl) and isinstance(decl.type, ComplexType)
+            base = self.type_ref(decl.type)
+        if fld.is_list:
+            return f"list[{base}]"
+        if fld.optional:
+            return f"{base} | None"
+        return base
+
+    def _emit_classes(self) -> None:
+        for ct in self._owned_types():
+            name = self.class_names[id(ct)]
+            fields = build_fields(ct, self.schema)
+            inherited: set[str] = set()
+            parent = ""
+            if ct.base is not None:
+                base_ct = self.schema.complex_types[ct.base]
+                parent = f"({self.type_ref(base_ct)})"
+                inherited = {f.name for f in build_fields(base_ct, self.schema)}
+            self.lines.append("@dataclass(slots=True, kw_only=True)")
+            self.lines.append(f"class {name}{parent}:")
+            kind = "abstract complex type" if ct.abstract else "complex type"
+            self.lines.append(f'    """{kind.capitalize()} {_ns(ct.qname)}."""')
+            own = [f for f in fields if f.name not in inherited]
+            if own:
+                self.lines.append("")
+            for fld in own:
+                annotation = self._py_type(fld)
+                if fld.is_list:
+                    default = " = field(default_factory=list)"
+                elif fld.optional:
+                    default = " = None"
+                else:
+                    default = ""
+                self.lines.append(f"    {_ident(fld.name)}: {annotation}{default}")
+            self.lines += ["", ""]
+        for qname, decl in sorted(self.schema.elements.items()):
+            if self.owner(qname[0]) is not None or not isinstance(decl.type, ComplexType):
+                continue
+            name = self.element_classes[qname]
+            if decl.type.qname == qname:
+                continue
+            self.lines.append("@dataclass(slots=True, kw_only=True)")
+            self.lines.append(f"class {name}({self.type_ref(decl.type)}):")
+            self.lines.append(f'    """Element {_ns(qname)} of type {decl.type.qname[1]}."""')
+            self.lines += ["", ""]
+
+    # ---- codec ---------------------------------------------------------------------
+    def _emit_codec(self) -> None:
+        grammars = [build(ct, self.schema) for ct in self._codec_types()]
+        for grammar in grammars:
+            self._emit_grammar(grammar)
+            self._emit_encoder(grammar)
+            self._emit_decoder(grammar)
+        self._emit_document()
+
+    def _codec_types(self) -> list[ComplexType]:
+        return sorted(self.schema.complex_types.values(), key=lambda c: self.class_names[id(c)])
+
+    def _emit_grammar(self, g: Grammar) -> None:
+        name = self.class_names[id(g.type)]
+        out = self.lines
+        out.append(f"# {_ns(g.type.qname)}: normalised grammar, event code widths in bits")
+        for i, state in enumerate(g.states):
+            prods = ", ".join(
+                f"{p.label()}={p.code}" + ("" if p.target < 0 else f"->{p.target}")
+                for p in state
+            )
+            out.append(f"#   state {i} ({Grammar.width(state)}): {prods}")
+        out.append(f"_G_{name} = rt.Grammar({name!r}, (")
+        for state in g.states:
+            prods = "".join(f"({p.key!r}, {p.target}), " for p in state)
+            out.append(f"    ({Grammar.width(state)}, ({prods})),")
+        out += ["))", "", ""]
+
+    def _value_writer(self, st: SimpleType, expr: str) -> str:
+        kind = st.kind
+        if kind == "nbit":
+            return f"w.nbit({expr}, {st.offset}, {st.hi}, {st.nbits})"
+        if kind == "enum":
+            return f"w.enum(_IX_{self.enums[id(st)]}, {st.nbits}, {expr})"
+        if kind in ("hex", "b64"):
+            return f"w.binary({expr})"
+        return {"bool": "w.boolean", "string": "w.string", "uint": "w.uint",
+                "sint": "w.sint"}[kind] + f"({expr})"
+
+    def _value_reader(self, st: SimpleType) -> str:
+        kind = st.kind
+        if kind == "nbit":
+            return f"r.nbit({st.offset}, {st.hi}, {st.nbits})"
+        if kind == "enum":
+            return f"r.enum(_E_{self.enums[id(st)]}, {st.nbits})"
+        if kind in ("hex", "b64"):
+            return "r.binary()"
+        return {"bool": "r.boolean()", "string": "r.string()", "uint": "r.uint()",
+                "sint": "r.sint()"}[kind]
+
+    def _emit_encoder(self, g: Grammar) -> None:
+        name = self.class_names[id(g.type)]
+        out = self.lines
+        out.append(f"def _enc_{name}(w: rt.BitWriter, v: {self.type_ref(g.type)}) -> None:")
+        out.append(f'    """Encode {_ns(g.type.qname)} through _G_{name} '
+                   f'(states 0..{len(g.states) - 1})."""')
+        out.append(f"    g = _G_{name}")
+        out.append("    s = 0")
+        for fld in g.fields:
+            attr = _ident(fld.name)
+            indent = "    "
+            expr = f"v.{attr}"
+            if fld.is_list:
+                out.append(f"    for x in v.{attr}:")
+                indent, expr = "        ", "x"
+            elif fld.optional:
+                out.append(f"    if v.{attr} is not None:")
+                indent = "        "
+            out.extend(indent + line for line in self._encode_field(fld, expr))
+        out.append("    w.event(g, s, rt.EE)")
+        out += ["", ""]
+
+    def _encode_field(self, fld: Field, expr: str) -> list[str]:
+        if fld.kind == "attr":
+            assert fld.simple is not None
+            return [f"s = w.event(g, s, 'AT:{fld.name}')", self._value_writer(fld.simple, expr)]
+        if fld.kind == "value":
+            assert fld.simple is not None
+            return ["s = w.event(g, s, rt.CH)", self._value_writer(fld.simple, expr)]
+        if fld.kind == "subst":
+            return [f"key, enc = _ELEMENT_ENCODERS[type({expr})]", "s = w.event(g, s, key)",
+                    f"enc(w, {expr})"]
+        decl = fld.decl
+        assert isinstance(decl, ElementDecl)
+        lines = [f"s = w.event(g, s, 'SE:{decl.qname[1]}')"]
+        st = fld.simple
+        if st is None:
+            assert isinstance(decl.type, ComplexType)
+            return lines + [f"_enc_{self.class_names[id(decl.type)]}(w, {expr})"]
+        if st.kind in ("hex", "b64"):
+            return lines + [f"w.elem_binary({expr})"]
+        if st.kind == "string":
+            return lines + [f"w.elem_string({expr})"]
+        # simple-typed element: CH (1 bit, code 0), the value, EE (1 bit, code 0)
+        return lines + ["w.bits(1, 0)", self._value_writer(st, expr), "w.bits(1, 0)"]
+
+    def _emit_decoder(self, g: Grammar) -> None:
+        name = self.class_names[id(g.type)]
+        cls = self.type_ref(g.type)
+        out = self.lines
+        out.append(f"def _dec_{name}(r: rt.BitReader, cls: type = {cls}) -> {cls}:")
+        out.append(f'    """Decode {_ns(g.type.qname)} through _G_{name} '
+                   f'(states 0..{len(g.states) - 1})."""')
+        out.append(f"    r.enter({name!r})")
+        out.append(f"    g = _G_{name}")
+        for fld in g.fields:
+            out.append(f"    f_{_ident(fld.name)} = {'[]' if fld.is_list else 'None'}")
+        out.append("    s = 0")
+        out.append("    while True:")
+        out.append("        k, s = r.event(g, s)")
+        branches: list[tuple[str, list[str]]] = []
+        seen: set[str] = set()
+        for state in g.states:
+            for prod in state:
+                if prod.key in seen or prod.key == EE or prod.field is None:
+                    continue
+                seen.add(prod.key)
+                branches.append((prod.key, self._decode_production(prod.field, prod.decl)))
+        args = ", ".join(f"{_ident(f.name)}=f_{_ident(f.name)}" for f in g.fields)
+        branches.append((EE, ["r.depth -= 1", f"return cls({args})"]))
+        for i, (key, body) in enumerate(branches):
+            keyword_ = "if" if i == 0 else "elif"
+            out.append(f"        {keyword_} k == {key!r}:")
+            out.extend("            " + line for line in body)
+        out.append("        else:")
+        out.append(f"            raise rt.ExiDecodeError(r.pos, f'{name}: {{k}} is not supported')")
+        out += ["", ""]
+
+    def _decode_production(self, fld: Field, decl: ElementDecl | None) -> list[str]:
+        target = f"f_{_ident(fld.name)}"
+        if fld.kind in ("attr", "value"):
+            assert fld.simple is not None
+            value = self._value_reader(fld.simple)
+        elif fld.simple is not None:
+            st = fld.simple
+            empty = {"hex": "b''", "b64": "b''", "string": "''"}.get(st.kind)
+            if empty is not None:
+                lines = [f"x = {self._value_reader(st)} if r.ch(True) else {empty}",
+                         f"if x != {empty}:", "    r.ee()"]
+            else:
+                lines = ["r.ch(False)", f"x = {self._value_reader(st)}", "r.ee()"]
+            return lines + [f"{target}.append(x)" if fld.is_list else f"{target} = x"]
+        else:
+            assert decl is not None and isinstance(decl.type, ComplexType)
+            cls = (self.element_ref(decl) if fld.kind == "subst"
+                   else self.type_ref(decl.type))
+            value = f"_dec_{self.class_names[id(decl.type)]}(r, {cls})"
+        return [f"{target}.append({value})" if fld.is_list else f"{target} = {value}"]
+
+    def _emit_document(self) -> None:
+        out = self.lines
+        globals_ = sorted(self.schema.elements.values(), key=lambda d: (d.qname[1], d.qname[0]))
+        width = len(globals_).bit_length()
+        out.append(f"NAMESPACE = {self.namespace!r}")
+        out.append("# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1) sorted by qname, then SE(*)")
+        out.append(f"DOC_WIDTH = {width}")
+        out.append("ROOT_DECODERS: tuple = (")
+        for code, decl in enumerate(globals_):
+            if isinstance(decl.type, ComplexType) and not decl.abstract:
+                cls = self.element_ref(decl)
+                out.append(f"    (_dec_{self.class_names[id(decl.type)]}, {cls}),  "
+                           f"# {code}: {_ns(decl.qname)}")
+            else:
+                out.append(f"    None,  # {code}: {_ns(decl.qname)} (not a supported root)")
+        out.append(")")
+        out.append("ROOT_ENCODERS: dict = {")
+        for code, decl in enumerate(globals_):
+            if isinstance(decl.type, ComplexType) and not decl.abstract:
+                cls = self.element_ref(decl)
+                out.append(f"    {cls}: ({code}, _enc_{self.class_names[id(decl.type)]}),")
+        out.append("}")
+        out.append("# every global element's class, for substitution groups and JSON keys")
+        out.append("ELEMENT_CLASSES: dict = {")
+        for decl in globals_:
+            if isinstance(decl.type, ComplexType):
+                out.append(f"    {decl.qname[1]!r}: {self.element_ref(decl)},")
+        out.append("}")
+        out.append("_ELEMENT_ENCODERS: dict = {")
+        for decl in globals_:
+            if isinstance(decl.type, ComplexType):
+                out.append(f"    {self.element_ref(decl)}: ('SE:{decl.qname[1]}', "
+                           f"_enc_{self.class_names[id(decl.type)]}),")
+        out.append("}")
+        out += ["", ""]
+
+    # ---- JSON metadata and enum tables ---------------------------------------------
+    def _emit_json(self) -> None:
+        out = self.lines
+        for st in self._all_enums():
+            name = self.enums[id(st)]
+            enum_cls = self.enum_ref(st)
+            out.append(f"_E_{name} = tuple({enum_cls})")
+            out.append(f"_IX_{name} = {{m: i for i, m in enumerate(_E_{name})}}")
+        out.append("")
+        out.append("# per class: (field, JSON kind, enum or class, is a list), in grammar order")
+        out.append("JSON_FIELDS: dict = {")
+        for owner in sorted(self.imports):
+            out.append(f"    **_{owner}.JSON_FIELDS,")
+        for ct in self._owned_types():
+            specs = []
+            for fld in build_fields(ct, self.schema):
+                specs.append(self._json_spec(fld))
+            out.append(f"    {self.class_names[id(ct)]}: ({''.join(specs)}),")
+        out.append("}")
+        for qname, decl in sorted(self.schema.elements.items()):
+            if self.owner(qname[0]) is None and isinstance(decl.type, ComplexType):
+                if decl.type.qname != qname:
+                    out.append(f"JSON_FIELDS[{self.element_classes[qname]}] = "
+                               f"JSON_FIELDS[{self.type_ref(decl.type)}]")
+
+    def _json_spec(self, fld: Field) -> str:
+        if fld.simple is not None:
+            kind = _JSON_KINDS[fld.simple.kind]
+            target = self.enum_ref(fld.simple) if kind == "enum" else "None"
+        elif fld.kind == "subst":  # the head's type: every member's class derives from it
+            decl = fld.decl
+            assert isinstance(decl, ElementDecl) and isinstance(decl.type, ComplexType)
+            kind, target = "subst", self.type_ref(decl.type)
+        else:
+            decl = fld.decl
+            assert isinstance(decl, ElementDecl) and isinstance(decl.type, ComplexType)
+            kind, target = "obj", self.type_ref(decl.type)
+        return f"({fld.name!r}, {kind!r}, {target}, {fld.is_list}), "
+
+
+def build_fields(ct: ComplexType, schema: SchemaSet) -> list[Field]:
+    cache = _FIELDS_CACHE.setdefault(id(schema), {})
+    if id(ct) not in cache:
+        cache[id(ct)] = build(ct, schema).fields
+    return cache[id(ct)]
+
+
+_FIELDS_CACHE: dict[int, dict[int, list[Field]]] = {}
