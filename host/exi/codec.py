@@ -83,9 +83,11 @@ def decode(namespace: str, data: bytes) -> Any:
                                 f"of {namespace}")
     decoder, cls = entry
     message = decoder(r, cls)
-    # DocEnd holds only ED (0 bits); what follows is padding to the byte boundary.
-    if r.end - r.pos >= 8:
-        raise rt.ExiDecodeError(r.pos, f"{(r.end - r.pos) // 8} bytes after the end of document")
+    # DocEnd holds only ED (0 bits); what follows is padding. Zero bytes past the boundary
+    # are accepted as the reference codec does: one real car pads a DIN frame that way.
+    rest = r.end - r.pos
+    if rest and r.bits(rest):
+        raise rt.ExiDecodeError(r.end - rest, "non-zero bits after the end of the document")
     return message
 
 
@@ -98,7 +100,7 @@ def to_json(message: object, namespace: str | None = None) -> dict:
 
 def _object_to_json(obj: object, specs: dict, names: dict) -> dict:
     out: dict[str, Any] = {}
-    for name, kind, _target, is_list in specs[type(obj)]:
+    for name, kind, _target, is_list, wrap in specs[type(obj)]:
         value = getattr(obj, name)
         if value is None or (is_list and not value):
             continue
@@ -112,9 +114,11 @@ def _object_to_json(obj: object, specs: dict, names: dict) -> dict:
                 else:
                     out[key] = conv
             continue
-        conv = [_value_to_json(v, kind, specs, names) for v in value] if is_list else \
-            _value_to_json(value, kind, specs, names)
-        out[name] = conv
+        if is_list:
+            out[name] = [_value_to_json(v, kind, specs, names) for v in value]
+        else:
+            conv = _value_to_json(value, kind, specs, names)
+            out[name] = [conv] if wrap else conv
     return out
 
 
@@ -147,7 +151,7 @@ def _object_from_json(cls: type, body: dict, module: ModuleType) -> Any:
         raise rt.ExiEncodeError(f"{cls.__name__}: expected an object, got {body!r}")
     kwargs: dict[str, Any] = {}
     left = dict(body)
-    for name, kind, target, is_list in module.JSON_FIELDS[cls]:
+    for name, kind, target, is_list, wrap in module.JSON_FIELDS[cls]:
         if kind == "subst":
             found = []
             for key in list(left):
@@ -162,6 +166,10 @@ def _object_from_json(cls: type, body: dict, module: ModuleType) -> Any:
         if name not in left:
             continue
         raw = left.pop(name)
+        if wrap and isinstance(raw, list):
+            if len(raw) != 1:
+                raise rt.ExiEncodeError(f"{cls.__name__}.{name}: expected one value, got {raw!r}")
+            raw = raw[0]
         if is_list:
             raw_items = raw if isinstance(raw, list) else [raw]
             kwargs[name] = [_value_from_json(v, kind, target, module) for v in raw_items]

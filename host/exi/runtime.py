@@ -57,6 +57,16 @@ class Grammar:
         return ", ".join(key for key, _ in self.states[state][1])
 
 
+def element_encoder(encoders: dict, value: object) -> tuple:
+    """(event key, encoder) of the global element `value` is an instance of."""
+    try:
+        return encoders[type(value)]
+    except KeyError:
+        raise ExiEncodeError(
+            f"{type(value).__module__}.{type(value).__name__} is not an element of this schema"
+        ) from None
+
+
 class BitWriter:
     __slots__ = ("acc", "nbits")
 
@@ -237,7 +247,7 @@ class BitReader:
             raise ExiDecodeError(at, f"string length {length} exceeds the remaining input")
         try:
             return "".join([chr(self.uint()) for _ in range(length)])
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ExiDecodeError(at, "string character outside Unicode") from None
 
     def ch(self, empty_ok: bool) -> bool:

@@ -18,6 +18,8 @@ PEER_VERSION = "0.31.2"
 # aiofile: the package imports it but forgets to declare it
 PEER_REQUIREMENTS = [f"iso15118=={PEER_VERSION}", "aiofile>=3.8,<4"]
 BRIDGE = Path(__file__).with_name("bridge.py")
+# requests per pipe write: their answers (< 2 kB each) must fit the 64 kB pipe buffer
+_CHUNK = 16
 
 
 def peer_dir() -> Path:
@@ -65,11 +67,16 @@ class JarPeer:
         return json.loads(line)
 
     def batch(self, requests: list[dict]) -> list[dict]:
-        """Send all requests, then read all answers: one pipe round trip per batch."""
+        """Send requests in chunks, reading each chunk's answers before the next: few pipe
+        round trips, and neither pipe fills while the other side waits (a deadlock)."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write("".join(json.dumps(r) + "\n" for r in requests))
-        self.proc.stdin.flush()
-        return [self._read() for _ in requests]
+        answers: list[dict] = []
+        for start in range(0, len(requests), _CHUNK):
+            chunk = requests[start : start + _CHUNK]
+            self.proc.stdin.write("".join(json.dumps(r) + "\n" for r in chunk))
+            self.proc.stdin.flush()
+            answers.extend(self._read() for _ in chunk)
+        return answers
 
     def encode(self, namespace: str, message_json: str) -> dict:
         return self.batch([{"op": "encode", "ns": namespace, "json": message_json}])[0]

@@ -303,7 +303,8 @@ class ModuleWriter:
             assert fld.simple is not None
             return ["s = w.event(g, s, rt.CH)", self._value_writer(fld.simple, expr)]
         if fld.kind == "subst":
-            return [f"key, enc = _ELEMENT_ENCODERS[type({expr})]", "s = w.event(g, s, key)",
+            return [f"key, enc = rt.element_encoder(_ELEMENT_ENCODERS, {expr})",
+                    "s = w.event(g, s, key)",
                     f"enc(w, {expr})"]
         decl = fld.decl
         assert isinstance(decl, ElementDecl)
@@ -400,6 +401,9 @@ class ModuleWriter:
             if isinstance(decl.type, ComplexType):
                 out.append(f"    {decl.qname[1]!r}: {self.element_ref(decl)},")
         out.append("}")
+        abstract = sorted(f"SE:{d.qname[1]}" for d in globals_ if d.abstract)
+        out.append("# abstract elements: valid EXI, but the reference codec cannot map them")
+        out.append(f"ABSTRACT_EVENTS = frozenset({abstract!r})")
         out.append("_ELEMENT_ENCODERS: dict = {")
         for decl in globals_:
             if isinstance(decl.type, ComplexType):
@@ -417,14 +421,15 @@ class ModuleWriter:
             out.append(f"_E_{name} = tuple({enum_cls})")
             out.append(f"_IX_{name} = {{m: i for i, m in enumerate(_E_{name})}}")
         out.append("")
-        out.append("# per class: (field, JSON kind, enum or class, is a list), in grammar order")
+        out.append("# per class: (field, JSON kind, enum or class, is a list, JSON wraps it in a "
+                   "list), in grammar order")
         out.append("JSON_FIELDS: dict = {")
         for owner in sorted(self.imports):
             out.append(f"    **_{owner}.JSON_FIELDS,")
         for ct in self._owned_types():
             specs = []
             for fld in build_fields(ct, self.schema):
-                specs.append(self._json_spec(fld))
+                specs.append(self._json_spec(fld, ct.mixed))
             out.append(f"    {self.class_names[id(ct)]}: ({''.join(specs)}),")
         out.append("}")
         for qname, decl in sorted(self.schema.elements.items()):
@@ -433,7 +438,7 @@ class ModuleWriter:
                     out.append(f"JSON_FIELDS[{self.element_classes[qname]}] = "
                                f"JSON_FIELDS[{self.type_ref(decl.type)}]")
 
-    def _json_spec(self, fld: Field) -> str:
+    def _json_spec(self, fld: Field, mixed: bool) -> str:
         if fld.simple is not None:
             kind = _JSON_KINDS[fld.simple.kind]
             target = self.enum_ref(fld.simple) if kind == "enum" else "None"
@@ -445,7 +450,9 @@ class ModuleWriter:
             decl = fld.decl
             assert isinstance(decl, ElementDecl) and isinstance(decl.type, ComplexType)
             kind, target = "obj", self.type_ref(decl.type)
-        return f"({fld.name!r}, {kind!r}, {target}, {fld.is_list}), "
+        # the reference codec's JSON lists every child of a mixed-content type (xmldsig)
+        wrap = mixed and fld.kind != "attr" and not fld.is_list
+        return f"({fld.name!r}, {kind!r}, {target}, {fld.is_list}, {wrap}), "
 
 
 def build_fields(ct: ComplexType, schema: SchemaSet) -> list[Field]:

@@ -278,6 +278,8 @@ ELEMENT_CLASSES: dict = {
     'supportedAppProtocolReq': supportedAppProtocolReq,
     'supportedAppProtocolRes': supportedAppProtocolRes,
 }
+# abstract elements: valid EXI, but the reference codec cannot map them
+ABSTRACT_EVENTS = frozenset([])
 _ELEMENT_ENCODERS: dict = {
     supportedAppProtocolReq: ('SE:supportedAppProtocolReq', _enc_supportedAppProtocolReq),
     supportedAppProtocolRes: ('SE:supportedAppProtocolRes', _enc_supportedAppProtocolRes),
@@ -287,9 +289,9 @@ _ELEMENT_ENCODERS: dict = {
 _E_responseCodeType = tuple(responseCodeType)
 _IX_responseCodeType = {m: i for i, m in enumerate(_E_responseCodeType)}
 
-# per class: (field, JSON kind, enum or class, is a list), in grammar order
+# per class: (field, JSON kind, enum or class, is a list, JSON wraps it in a list), in grammar order
 JSON_FIELDS: dict = {
-    AppProtocolType: (('ProtocolNamespace', 'str', None, False), ('VersionNumberMajor', 'int', None, False), ('VersionNumberMinor', 'int', None, False), ('SchemaID', 'int', None, False), ('Priority', 'int', None, False), ),
-    supportedAppProtocolReq: (('AppProtocol', 'obj', AppProtocolType, True), ),
-    supportedAppProtocolRes: (('ResponseCode', 'enum', responseCodeType, False), ('SchemaID', 'int', None, False), ),
+    AppProtocolType: (('ProtocolNamespace', 'str', None, False, False), ('VersionNumberMajor', 'int', None, False, False), ('VersionNumberMinor', 'int', None, False, False), ('SchemaID', 'int', None, False, False), ('Priority', 'int', None, False, False), ),
+    supportedAppProtocolReq: (('AppProtocol', 'obj', AppProtocolType, True, False), ),
+    supportedAppProtocolRes: (('ResponseCode', 'enum', responseCodeType, False, False), ('SchemaID', 'int', None, False, False), ),
 }

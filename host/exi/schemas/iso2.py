@@ -1553,7 +1553,7 @@ def _enc_BodyType(w: rt.BitWriter, v: BodyType) -> None:
     g = _G_BodyType
     s = 0
     if v.BodyElement is not None:
-        key, enc = _ELEMENT_ENCODERS[type(v.BodyElement)]
+        key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.BodyElement)
         s = w.event(g, s, key)
         enc(w, v.BodyElement)
     w.event(g, s, rt.EE)
@@ -2129,7 +2129,7 @@ def _enc_ChargeParameterDiscoveryReqType(w: rt.BitWriter, v: ChargeParameterDisc
     w.bits(1, 0)
     w.enum(_IX_EnergyTransferModeType, 3, v.RequestedEnergyTransferMode)
     w.bits(1, 0)
-    key, enc = _ELEMENT_ENCODERS[type(v.EVChargeParameter)]
+    key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.EVChargeParameter)
     s = w.event(g, s, key)
     enc(w, v.EVChargeParameter)
     w.event(g, s, rt.EE)
@@ -2196,10 +2196,10 @@ def _enc_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: ChargeParameterDisc
     w.enum(_IX_EVSEProcessingType, 2, v.EVSEProcessing)
     w.bits(1, 0)
     if v.SASchedules is not None:
-        key, enc = _ELEMENT_ENCODERS[type(v.SASchedules)]
+        key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.SASchedules)
         s = w.event(g, s, key)
         enc(w, v.SASchedules)
-    key, enc = _ELEMENT_ENCODERS[type(v.EVSEChargeParameter)]
+    key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.EVSEChargeParameter)
     s = w.event(g, s, key)
     enc(w, v.EVSEChargeParameter)
     w.event(g, s, rt.EE)
@@ -3797,7 +3797,7 @@ def _enc_EntryType(w: rt.BitWriter, v: EntryType) -> None:
     """Encode {urn:iso:15118:2:2013:MsgDataTypes}EntryType through _G_EntryType (states 0..1)."""
     g = _G_EntryType
     s = 0
-    key, enc = _ELEMENT_ENCODERS[type(v.TimeInterval)]
+    key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.TimeInterval)
     s = w.event(g, s, key)
     enc(w, v.TimeInterval)
     w.event(g, s, rt.EE)
@@ -4359,7 +4359,7 @@ def _enc_MeteringReceiptResType(w: rt.BitWriter, v: MeteringReceiptResType) -> N
     w.bits(1, 0)
     w.enum(_IX_responseCodeType, 5, v.ResponseCode)
     w.bits(1, 0)
-    key, enc = _ELEMENT_ENCODERS[type(v.EVSEStatus)]
+    key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.EVSEStatus)
     s = w.event(g, s, key)
     enc(w, v.EVSEStatus)
     w.event(g, s, rt.EE)
@@ -4568,7 +4568,7 @@ def _enc_PMaxScheduleEntryType(w: rt.BitWriter, v: PMaxScheduleEntryType) -> Non
     """Encode {urn:iso:15118:2:2013:MsgDataTypes}PMaxScheduleEntryType through _G_PMaxScheduleEntryType (states 0..2)."""
     g = _G_PMaxScheduleEntryType
     s = 0
-    key, enc = _ELEMENT_ENCODERS[type(v.TimeInterval)]
+    key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.TimeInterval)
     s = w.event(g, s, key)
     enc(w, v.TimeInterval)
     s = w.event(g, s, 'SE:PMax')
@@ -7196,7 +7196,7 @@ def _enc_PowerDeliveryReqType(w: rt.BitWriter, v: PowerDeliveryReqType) -> None:
         s = w.event(g, s, 'SE:ChargingProfile')
         _enc_ChargingProfileType(w, v.ChargingProfile)
     if v.EVPowerDeliveryParameter is not None:
-        key, enc = _ELEMENT_ENCODERS[type(v.EVPowerDeliveryParameter)]
+        key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.EVPowerDeliveryParameter)
         s = w.event(g, s, key)
         enc(w, v.EVPowerDeliveryParameter)
     w.event(g, s, rt.EE)
@@ -7255,7 +7255,7 @@ def _enc_PowerDeliveryResType(w: rt.BitWriter, v: PowerDeliveryResType) -> None:
     w.bits(1, 0)
     w.enum(_IX_responseCodeType, 5, v.ResponseCode)
     w.bits(1, 0)
-    key, enc = _ELEMENT_ENCODERS[type(v.EVSEStatus)]
+    key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.EVSEStatus)
     s = w.event(g, s, key)
     enc(w, v.EVSEStatus)
     w.event(g, s, rt.EE)
@@ -7870,7 +7870,7 @@ def _enc_SalesTariffEntryType(w: rt.BitWriter, v: SalesTariffEntryType) -> None:
     """Encode {urn:iso:15118:2:2013:MsgDataTypes}SalesTariffEntryType through _G_SalesTariffEntryType (states 0..5)."""
     g = _G_SalesTariffEntryType
     s = 0
-    key, enc = _ELEMENT_ENCODERS[type(v.TimeInterval)]
+    key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.TimeInterval)
     s = w.event(g, s, key)
     enc(w, v.TimeInterval)
     if v.EPriceLevel is not None:
@@ -12236,6 +12236,8 @@ ELEMENT_CLASSES: dict = {
     'WeldingDetectionRes': WeldingDetectionRes,
     'X509Data': X509Data,
 }
+# abstract elements: valid EXI, but the reference codec cannot map them
+ABSTRACT_EVENTS = frozenset(['SE:BodyElement', 'SE:EVChargeParameter', 'SE:EVPowerDeliveryParameter', 'SE:EVSEChargeParameter', 'SE:EVSEStatus', 'SE:EVStatus', 'SE:Entry', 'SE:SASchedules', 'SE:TimeInterval'])
 _ELEMENT_ENCODERS: dict = {
     AC_EVChargeParameter: ('SE:AC_EVChargeParameter', _enc_AC_EVChargeParameterType),
     AC_EVSEChargeParameter: ('SE:AC_EVSEChargeParameter', _enc_AC_EVSEChargeParameterType),
@@ -12348,93 +12350,93 @@ _IX_unitSymbolType = {m: i for i, m in enumerate(_E_unitSymbolType)}
 _E_valueType = tuple(valueType)
 _IX_valueType = {m: i for i, m in enumerate(_E_valueType)}
 
-# per class: (field, JSON kind, enum or class, is a list), in grammar order
+# per class: (field, JSON kind, enum or class, is a list, JSON wraps it in a list), in grammar order
 JSON_FIELDS: dict = {
     **_xmldsig_types.JSON_FIELDS,
-    EVChargeParameterType: (('DepartureTime', 'int', None, False), ),
-    AC_EVChargeParameterType: (('DepartureTime', 'int', None, False), ('EAmount', 'obj', PhysicalValueType, False), ('EVMaxVoltage', 'obj', PhysicalValueType, False), ('EVMaxCurrent', 'obj', PhysicalValueType, False), ('EVMinCurrent', 'obj', PhysicalValueType, False), ),
+    EVChargeParameterType: (('DepartureTime', 'int', None, False, False), ),
+    AC_EVChargeParameterType: (('DepartureTime', 'int', None, False, False), ('EAmount', 'obj', PhysicalValueType, False, False), ('EVMaxVoltage', 'obj', PhysicalValueType, False, False), ('EVMaxCurrent', 'obj', PhysicalValueType, False, False), ('EVMinCurrent', 'obj', PhysicalValueType, False, False), ),
     EVSEChargeParameterType: (),
-    AC_EVSEChargeParameterType: (('AC_EVSEStatus', 'obj', AC_EVSEStatusType, False), ('EVSENominalVoltage', 'obj', PhysicalValueType, False), ('EVSEMaxCurrent', 'obj', PhysicalValueType, False), ),
-    EVSEStatusType: (('NotificationMaxDelay', 'int', None, False), ('EVSENotification', 'enum', EVSENotificationType, False), ),
-    AC_EVSEStatusType: (('NotificationMaxDelay', 'int', None, False), ('EVSENotification', 'enum', EVSENotificationType, False), ('RCD', 'bool', None, False), ),
+    AC_EVSEChargeParameterType: (('AC_EVSEStatus', 'obj', AC_EVSEStatusType, False, False), ('EVSENominalVoltage', 'obj', PhysicalValueType, False, False), ('EVSEMaxCurrent', 'obj', PhysicalValueType, False, False), ),
+    EVSEStatusType: (('NotificationMaxDelay', 'int', None, False, False), ('EVSENotification', 'enum', EVSENotificationType, False, False), ),
+    AC_EVSEStatusType: (('NotificationMaxDelay', 'int', None, False, False), ('EVSENotification', 'enum', EVSENotificationType, False, False), ('RCD', 'bool', None, False, False), ),
     BodyBaseType: (),
-    AuthorizationReqType: (('Id', 'str', None, False), ('GenChallenge', 'b64', None, False), ),
-    AuthorizationResType: (('ResponseCode', 'enum', responseCodeType, False), ('EVSEProcessing', 'enum', EVSEProcessingType, False), ),
-    BodyType: (('BodyElement', 'subst', BodyBaseType, False), ),
-    CableCheckReqType: (('DC_EVStatus', 'obj', DC_EVStatusType, False), ),
-    CableCheckResType: (('ResponseCode', 'enum', responseCodeType, False), ('DC_EVSEStatus', 'obj', DC_EVSEStatusType, False), ('EVSEProcessing', 'enum', EVSEProcessingType, False), ),
-    CertificateChainType: (('Id', 'str', None, False), ('Certificate', 'b64', None, False), ('SubCertificates', 'obj', SubCertificatesType, False), ),
-    CertificateInstallationReqType: (('Id', 'str', None, False), ('OEMProvisioningCert', 'b64', None, False), ('ListOfRootCertificateIDs', 'obj', ListOfRootCertificateIDsType, False), ),
-    CertificateInstallationResType: (('ResponseCode', 'enum', responseCodeType, False), ('SAProvisioningCertificateChain', 'obj', CertificateChainType, False), ('ContractSignatureCertChain', 'obj', CertificateChainType, False), ('ContractSignatureEncryptedPrivateKey', 'obj', ContractSignatureEncryptedPrivateKeyType, False), ('DHpublickey', 'obj', DiffieHellmanPublickeyType, False), ('eMAID', 'obj', EMAIDType, False), ),
-    CertificateUpdateReqType: (('Id', 'str', None, False), ('ContractSignatureCertChain', 'obj', CertificateChainType, False), ('eMAID', 'str', None, False), ('ListOfRootCertificateIDs', 'obj', ListOfRootCertificateIDsType, False), ),
-    CertificateUpdateResType: (('ResponseCode', 'enum', responseCodeType, False), ('SAProvisioningCertificateChain', 'obj', CertificateChainType, False), ('ContractSignatureCertChain', 'obj', CertificateChainType, False), ('ContractSignatureEncryptedPrivateKey', 'obj', ContractSignatureEncryptedPrivateKeyType, False), ('DHpublickey', 'obj', DiffieHellmanPublickeyType, False), ('eMAID', 'obj', EMAIDType, False), ('RetryCounter', 'int', None, False), ),
-    ChargeParameterDiscoveryReqType: (('MaxEntriesSAScheduleTuple', 'int', None, False), ('RequestedEnergyTransferMode', 'enum', EnergyTransferModeType, False), ('EVChargeParameter', 'subst', EVChargeParameterType, False), ),
-    ChargeParameterDiscoveryResType: (('ResponseCode', 'enum', responseCodeType, False), ('EVSEProcessing', 'enum', EVSEProcessingType, False), ('SASchedules', 'subst', SASchedulesType, False), ('EVSEChargeParameter', 'subst', EVSEChargeParameterType, False), ),
-    ServiceType: (('ServiceID', 'int', None, False), ('ServiceName', 'str', None, False), ('ServiceCategory', 'enum', serviceCategoryType, False), ('ServiceScope', 'str', None, False), ('FreeService', 'bool', None, False), ),
-    ChargeServiceType: (('ServiceID', 'int', None, False), ('ServiceName', 'str', None, False), ('ServiceCategory', 'enum', serviceCategoryType, False), ('ServiceScope', 'str', None, False), ('FreeService', 'bool', None, False), ('SupportedEnergyTransferMode', 'obj', SupportedEnergyTransferModeType, False), ),
-    ChargingProfileType: (('ProfileEntry', 'obj', ProfileEntryType, True), ),
+    AuthorizationReqType: (('Id', 'str', None, False, False), ('GenChallenge', 'b64', None, False, False), ),
+    AuthorizationResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('EVSEProcessing', 'enum', EVSEProcessingType, False, False), ),
+    BodyType: (('BodyElement', 'subst', BodyBaseType, False, False), ),
+    CableCheckReqType: (('DC_EVStatus', 'obj', DC_EVStatusType, False, False), ),
+    CableCheckResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('DC_EVSEStatus', 'obj', DC_EVSEStatusType, False, False), ('EVSEProcessing', 'enum', EVSEProcessingType, False, False), ),
+    CertificateChainType: (('Id', 'str', None, False, False), ('Certificate', 'b64', None, False, False), ('SubCertificates', 'obj', SubCertificatesType, False, False), ),
+    CertificateInstallationReqType: (('Id', 'str', None, False, False), ('OEMProvisioningCert', 'b64', None, False, False), ('ListOfRootCertificateIDs', 'obj', ListOfRootCertificateIDsType, False, False), ),
+    CertificateInstallationResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('SAProvisioningCertificateChain', 'obj', CertificateChainType, False, False), ('ContractSignatureCertChain', 'obj', CertificateChainType, False, False), ('ContractSignatureEncryptedPrivateKey', 'obj', ContractSignatureEncryptedPrivateKeyType, False, False), ('DHpublickey', 'obj', DiffieHellmanPublickeyType, False, False), ('eMAID', 'obj', EMAIDType, False, False), ),
+    CertificateUpdateReqType: (('Id', 'str', None, False, False), ('ContractSignatureCertChain', 'obj', CertificateChainType, False, False), ('eMAID', 'str', None, False, False), ('ListOfRootCertificateIDs', 'obj', ListOfRootCertificateIDsType, False, False), ),
+    CertificateUpdateResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('SAProvisioningCertificateChain', 'obj', CertificateChainType, False, False), ('ContractSignatureCertChain', 'obj', CertificateChainType, False, False), ('ContractSignatureEncryptedPrivateKey', 'obj', ContractSignatureEncryptedPrivateKeyType, False, False), ('DHpublickey', 'obj', DiffieHellmanPublickeyType, False, False), ('eMAID', 'obj', EMAIDType, False, False), ('RetryCounter', 'int', None, False, False), ),
+    ChargeParameterDiscoveryReqType: (('MaxEntriesSAScheduleTuple', 'int', None, False, False), ('RequestedEnergyTransferMode', 'enum', EnergyTransferModeType, False, False), ('EVChargeParameter', 'subst', EVChargeParameterType, False, False), ),
+    ChargeParameterDiscoveryResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('EVSEProcessing', 'enum', EVSEProcessingType, False, False), ('SASchedules', 'subst', SASchedulesType, False, False), ('EVSEChargeParameter', 'subst', EVSEChargeParameterType, False, False), ),
+    ServiceType: (('ServiceID', 'int', None, False, False), ('ServiceName', 'str', None, False, False), ('ServiceCategory', 'enum', serviceCategoryType, False, False), ('ServiceScope', 'str', None, False, False), ('FreeService', 'bool', None, False, False), ),
+    ChargeServiceType: (('ServiceID', 'int', None, False, False), ('ServiceName', 'str', None, False, False), ('ServiceCategory', 'enum', serviceCategoryType, False, False), ('ServiceScope', 'str', None, False, False), ('FreeService', 'bool', None, False, False), ('SupportedEnergyTransferMode', 'obj', SupportedEnergyTransferModeType, False, False), ),
+    ChargingProfileType: (('ProfileEntry', 'obj', ProfileEntryType, True, False), ),
     ChargingStatusReqType: (),
-    ChargingStatusResType: (('ResponseCode', 'enum', responseCodeType, False), ('EVSEID', 'str', None, False), ('SAScheduleTupleID', 'int', None, False), ('EVSEMaxCurrent', 'obj', PhysicalValueType, False), ('MeterInfo', 'obj', MeterInfoType, False), ('ReceiptRequired', 'bool', None, False), ('AC_EVSEStatus', 'obj', AC_EVSEStatusType, False), ),
-    ConsumptionCostType: (('startValue', 'obj', PhysicalValueType, False), ('Cost', 'obj', CostType, True), ),
-    ContractSignatureEncryptedPrivateKeyType: (('Id', 'str', None, False), ('value', 'b64', None, False), ),
-    CostType: (('costKind', 'enum', costKindType, False), ('amount', 'int', None, False), ('amountMultiplier', 'int', None, False), ),
-    CurrentDemandReqType: (('DC_EVStatus', 'obj', DC_EVStatusType, False), ('EVTargetCurrent', 'obj', PhysicalValueType, False), ('EVMaximumVoltageLimit', 'obj', PhysicalValueType, False), ('EVMaximumCurrentLimit', 'obj', PhysicalValueType, False), ('EVMaximumPowerLimit', 'obj', PhysicalValueType, False), ('BulkChargingComplete', 'bool', None, False), ('ChargingComplete', 'bool', None, False), ('RemainingTimeToFullSoC', 'obj', PhysicalValueType, False), ('RemainingTimeToBulkSoC', 'obj', PhysicalValueType, False), ('EVTargetVoltage', 'obj', PhysicalValueType, False), ),
-    CurrentDemandResType: (('ResponseCode', 'enum', responseCodeType, False), ('DC_EVSEStatus', 'obj', DC_EVSEStatusType, False), ('EVSEPresentVoltage', 'obj', PhysicalValueType, False), ('EVSEPresentCurrent', 'obj', PhysicalValueType, False), ('EVSECurrentLimitAchieved', 'bool', None, False), ('EVSEVoltageLimitAchieved', 'bool', None, False), ('EVSEPowerLimitAchieved', 'bool', None, False), ('EVSEMaximumVoltageLimit', 'obj', PhysicalValueType, False), ('EVSEMaximumCurrentLimit', 'obj', PhysicalValueType, False), ('EVSEMaximumPowerLimit', 'obj', PhysicalValueType, False), ('EVSEID', 'str', None, False), ('SAScheduleTupleID', 'int', None, False), ('MeterInfo', 'obj', MeterInfoType, False), ('ReceiptRequired', 'bool', None, False), ),
-    DC_EVChargeParameterType: (('DepartureTime', 'int', None, False), ('DC_EVStatus', 'obj', DC_EVStatusType, False), ('EVMaximumCurrentLimit', 'obj', PhysicalValueType, False), ('EVMaximumPowerLimit', 'obj', PhysicalValueType, False), ('EVMaximumVoltageLimit', 'obj', PhysicalValueType, False), ('EVEnergyCapacity', 'obj', PhysicalValueType, False), ('EVEnergyRequest', 'obj', PhysicalValueType, False), ('FullSOC', 'int', None, False), ('BulkSOC', 'int', None, False), ),
+    ChargingStatusResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('EVSEID', 'str', None, False, False), ('SAScheduleTupleID', 'int', None, False, False), ('EVSEMaxCurrent', 'obj', PhysicalValueType, False, False), ('MeterInfo', 'obj', MeterInfoType, False, False), ('ReceiptRequired', 'bool', None, False, False), ('AC_EVSEStatus', 'obj', AC_EVSEStatusType, False, False), ),
+    ConsumptionCostType: (('startValue', 'obj', PhysicalValueType, False, False), ('Cost', 'obj', CostType, True, False), ),
+    ContractSignatureEncryptedPrivateKeyType: (('Id', 'str', None, False, False), ('value', 'b64', None, False, False), ),
+    CostType: (('costKind', 'enum', costKindType, False, False), ('amount', 'int', None, False, False), ('amountMultiplier', 'int', None, False, False), ),
+    CurrentDemandReqType: (('DC_EVStatus', 'obj', DC_EVStatusType, False, False), ('EVTargetCurrent', 'obj', PhysicalValueType, False, False), ('EVMaximumVoltageLimit', 'obj', PhysicalValueType, False, False), ('EVMaximumCurrentLimit', 'obj', PhysicalValueType, False, False), ('EVMaximumPowerLimit', 'obj', PhysicalValueType, False, False), ('BulkChargingComplete', 'bool', None, False, False), ('ChargingComplete', 'bool', None, False, False), ('RemainingTimeToFullSoC', 'obj', PhysicalValueType, False, False), ('RemainingTimeToBulkSoC', 'obj', PhysicalValueType, False, False), ('EVTargetVoltage', 'obj', PhysicalValueType, False, False), ),
+    CurrentDemandResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('DC_EVSEStatus', 'obj', DC_EVSEStatusType, False, False), ('EVSEPresentVoltage', 'obj', PhysicalValueType, False, False), ('EVSEPresentCurrent', 'obj', PhysicalValueType, False, False), ('EVSECurrentLimitAchieved', 'bool', None, False, False), ('EVSEVoltageLimitAchieved', 'bool', None, False, False), ('EVSEPowerLimitAchieved', 'bool', None, False, False), ('EVSEMaximumVoltageLimit', 'obj', PhysicalValueType, False, False), ('EVSEMaximumCurrentLimit', 'obj', PhysicalValueType, False, False), ('EVSEMaximumPowerLimit', 'obj', PhysicalValueType, False, False), ('EVSEID', 'str', None, False, False), ('SAScheduleTupleID', 'int', None, False, False), ('MeterInfo', 'obj', MeterInfoType, False, False), ('ReceiptRequired', 'bool', None, False, False), ),
+    DC_EVChargeParameterType: (('DepartureTime', 'int', None, False, False), ('DC_EVStatus', 'obj', DC_EVStatusType, False, False), ('EVMaximumCurrentLimit', 'obj', PhysicalValueType, False, False), ('EVMaximumPowerLimit', 'obj', PhysicalValueType, False, False), ('EVMaximumVoltageLimit', 'obj', PhysicalValueType, False, False), ('EVEnergyCapacity', 'obj', PhysicalValueType, False, False), ('EVEnergyRequest', 'obj', PhysicalValueType, False, False), ('FullSOC', 'int', None, False, False), ('BulkSOC', 'int', None, False, False), ),
     EVPowerDeliveryParameterType: (),
-    DC_EVPowerDeliveryParameterType: (('DC_EVStatus', 'obj', DC_EVStatusType, False), ('BulkChargingComplete', 'bool', None, False), ('ChargingComplete', 'bool', None, False), ),
-    DC_EVSEChargeParameterType: (('DC_EVSEStatus', 'obj', DC_EVSEStatusType, False), ('EVSEMaximumCurrentLimit', 'obj', PhysicalValueType, False), ('EVSEMaximumPowerLimit', 'obj', PhysicalValueType, False), ('EVSEMaximumVoltageLimit', 'obj', PhysicalValueType, False), ('EVSEMinimumCurrentLimit', 'obj', PhysicalValueType, False), ('EVSEMinimumVoltageLimit', 'obj', PhysicalValueType, False), ('EVSECurrentRegulationTolerance', 'obj', PhysicalValueType, False), ('EVSEPeakCurrentRipple', 'obj', PhysicalValueType, False), ('EVSEEnergyToBeDelivered', 'obj', PhysicalValueType, False), ),
-    DC_EVSEStatusType: (('NotificationMaxDelay', 'int', None, False), ('EVSENotification', 'enum', EVSENotificationType, False), ('EVSEIsolationStatus', 'enum', isolationLevelType, False), ('EVSEStatusCode', 'enum', DC_EVSEStatusCodeType, False), ),
+    DC_EVPowerDeliveryParameterType: (('DC_EVStatus', 'obj', DC_EVStatusType, False, False), ('BulkChargingComplete', 'bool', None, False, False), ('ChargingComplete', 'bool', None, False, False), ),
+    DC_EVSEChargeParameterType: (('DC_EVSEStatus', 'obj', DC_EVSEStatusType, False, False), ('EVSEMaximumCurrentLimit', 'obj', PhysicalValueType, False, False), ('EVSEMaximumPowerLimit', 'obj', PhysicalValueType, False, False), ('EVSEMaximumVoltageLimit', 'obj', PhysicalValueType, False, False), ('EVSEMinimumCurrentLimit', 'obj', PhysicalValueType, False, False), ('EVSEMinimumVoltageLimit', 'obj', PhysicalValueType, False, False), ('EVSECurrentRegulationTolerance', 'obj', PhysicalValueType, False, False), ('EVSEPeakCurrentRipple', 'obj', PhysicalValueType, False, False), ('EVSEEnergyToBeDelivered', 'obj', PhysicalValueType, False, False), ),
+    DC_EVSEStatusType: (('NotificationMaxDelay', 'int', None, False, False), ('EVSENotification', 'enum', EVSENotificationType, False, False), ('EVSEIsolationStatus', 'enum', isolationLevelType, False, False), ('EVSEStatusCode', 'enum', DC_EVSEStatusCodeType, False, False), ),
     EVStatusType: (),
-    DC_EVStatusType: (('EVReady', 'bool', None, False), ('EVErrorCode', 'enum', DC_EVErrorCodeType, False), ('EVRESSSOC', 'int', None, False), ),
-    DiffieHellmanPublickeyType: (('Id', 'str', None, False), ('value', 'b64', None, False), ),
-    EMAIDType: (('Id', 'str', None, False), ('value', 'str', None, False), ),
-    EntryType: (('TimeInterval', 'subst', IntervalType, False), ),
+    DC_EVStatusType: (('EVReady', 'bool', None, False, False), ('EVErrorCode', 'enum', DC_EVErrorCodeType, False, False), ('EVRESSSOC', 'int', None, False, False), ),
+    DiffieHellmanPublickeyType: (('Id', 'str', None, False, False), ('value', 'b64', None, False, False), ),
+    EMAIDType: (('Id', 'str', None, False, False), ('value', 'str', None, False, False), ),
+    EntryType: (('TimeInterval', 'subst', IntervalType, False, False), ),
     IntervalType: (),
-    ListOfRootCertificateIDsType: (('RootCertificateID', 'obj', X509IssuerSerialType, True), ),
-    MessageHeaderType: (('SessionID', 'hex', None, False), ('Notification', 'obj', NotificationType, False), ('Signature', 'obj', SignatureType, False), ),
-    MeterInfoType: (('MeterID', 'str', None, False), ('MeterReading', 'int', None, False), ('SigMeterReading', 'b64', None, False), ('MeterStatus', 'int', None, False), ('TMeter', 'int', None, False), ),
-    MeteringReceiptReqType: (('Id', 'str', None, False), ('SessionID', 'hex', None, False), ('SAScheduleTupleID', 'int', None, False), ('MeterInfo', 'obj', MeterInfoType, False), ),
-    MeteringReceiptResType: (('ResponseCode', 'enum', responseCodeType, False), ('EVSEStatus', 'subst', EVSEStatusType, False), ),
-    NotificationType: (('FaultCode', 'enum', faultCodeType, False), ('FaultMsg', 'str', None, False), ),
-    PMaxScheduleEntryType: (('TimeInterval', 'subst', IntervalType, False), ('PMax', 'obj', PhysicalValueType, False), ),
-    PMaxScheduleType: (('PMaxScheduleEntry', 'obj', PMaxScheduleEntryType, True), ),
-    ParameterSetType: (('ParameterSetID', 'int', None, False), ('Parameter', 'obj', ParameterType, True), ),
-    ParameterType: (('Name', 'str', None, False), ('boolValue', 'bool', None, False), ('byteValue', 'int', None, False), ('shortValue', 'int', None, False), ('intValue', 'int', None, False), ('physicalValue', 'obj', PhysicalValueType, False), ('stringValue', 'str', None, False), ),
-    PaymentDetailsReqType: (('eMAID', 'str', None, False), ('ContractSignatureCertChain', 'obj', CertificateChainType, False), ),
-    PaymentDetailsResType: (('ResponseCode', 'enum', responseCodeType, False), ('GenChallenge', 'b64', None, False), ('EVSETimeStamp', 'int', None, False), ),
-    PaymentOptionListType: (('PaymentOption', 'enum', paymentOptionType, True), ),
-    PaymentServiceSelectionReqType: (('SelectedPaymentOption', 'enum', paymentOptionType, False), ('SelectedServiceList', 'obj', SelectedServiceListType, False), ),
-    PaymentServiceSelectionResType: (('ResponseCode', 'enum', responseCodeType, False), ),
-    PhysicalValueType: (('Multiplier', 'int', None, False), ('Unit', 'enum', unitSymbolType, False), ('Value', 'int', None, False), ),
-    PowerDeliveryReqType: (('ChargeProgress', 'enum', chargeProgressType, False), ('SAScheduleTupleID', 'int', None, False), ('ChargingProfile', 'obj', ChargingProfileType, False), ('EVPowerDeliveryParameter', 'subst', EVPowerDeliveryParameterType, False), ),
-    PowerDeliveryResType: (('ResponseCode', 'enum', responseCodeType, False), ('EVSEStatus', 'subst', EVSEStatusType, False), ),
-    PreChargeReqType: (('DC_EVStatus', 'obj', DC_EVStatusType, False), ('EVTargetVoltage', 'obj', PhysicalValueType, False), ('EVTargetCurrent', 'obj', PhysicalValueType, False), ),
-    PreChargeResType: (('ResponseCode', 'enum', responseCodeType, False), ('DC_EVSEStatus', 'obj', DC_EVSEStatusType, False), ('EVSEPresentVoltage', 'obj', PhysicalValueType, False), ),
-    ProfileEntryType: (('ChargingProfileEntryStart', 'int', None, False), ('ChargingProfileEntryMaxPower', 'obj', PhysicalValueType, False), ('ChargingProfileEntryMaxNumberOfPhasesInUse', 'int', None, False), ),
-    RelativeTimeIntervalType: (('start', 'int', None, False), ('duration', 'int', None, False), ),
+    ListOfRootCertificateIDsType: (('RootCertificateID', 'obj', X509IssuerSerialType, True, False), ),
+    MessageHeaderType: (('SessionID', 'hex', None, False, False), ('Notification', 'obj', NotificationType, False, False), ('Signature', 'obj', SignatureType, False, False), ),
+    MeterInfoType: (('MeterID', 'str', None, False, False), ('MeterReading', 'int', None, False, False), ('SigMeterReading', 'b64', None, False, False), ('MeterStatus', 'int', None, False, False), ('TMeter', 'int', None, False, False), ),
+    MeteringReceiptReqType: (('Id', 'str', None, False, False), ('SessionID', 'hex', None, False, False), ('SAScheduleTupleID', 'int', None, False, False), ('MeterInfo', 'obj', MeterInfoType, False, False), ),
+    MeteringReceiptResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('EVSEStatus', 'subst', EVSEStatusType, False, False), ),
+    NotificationType: (('FaultCode', 'enum', faultCodeType, False, False), ('FaultMsg', 'str', None, False, False), ),
+    PMaxScheduleEntryType: (('TimeInterval', 'subst', IntervalType, False, False), ('PMax', 'obj', PhysicalValueType, False, False), ),
+    PMaxScheduleType: (('PMaxScheduleEntry', 'obj', PMaxScheduleEntryType, True, False), ),
+    ParameterSetType: (('ParameterSetID', 'int', None, False, False), ('Parameter', 'obj', ParameterType, True, False), ),
+    ParameterType: (('Name', 'str', None, False, False), ('boolValue', 'bool', None, False, False), ('byteValue', 'int', None, False, False), ('shortValue', 'int', None, False, False), ('intValue', 'int', None, False, False), ('physicalValue', 'obj', PhysicalValueType, False, False), ('stringValue', 'str', None, False, False), ),
+    PaymentDetailsReqType: (('eMAID', 'str', None, False, False), ('ContractSignatureCertChain', 'obj', CertificateChainType, False, False), ),
+    PaymentDetailsResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('GenChallenge', 'b64', None, False, False), ('EVSETimeStamp', 'int', None, False, False), ),
+    PaymentOptionListType: (('PaymentOption', 'enum', paymentOptionType, True, False), ),
+    PaymentServiceSelectionReqType: (('SelectedPaymentOption', 'enum', paymentOptionType, False, False), ('SelectedServiceList', 'obj', SelectedServiceListType, False, False), ),
+    PaymentServiceSelectionResType: (('ResponseCode', 'enum', responseCodeType, False, False), ),
+    PhysicalValueType: (('Multiplier', 'int', None, False, False), ('Unit', 'enum', unitSymbolType, False, False), ('Value', 'int', None, False, False), ),
+    PowerDeliveryReqType: (('ChargeProgress', 'enum', chargeProgressType, False, False), ('SAScheduleTupleID', 'int', None, False, False), ('ChargingProfile', 'obj', ChargingProfileType, False, False), ('EVPowerDeliveryParameter', 'subst', EVPowerDeliveryParameterType, False, False), ),
+    PowerDeliveryResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('EVSEStatus', 'subst', EVSEStatusType, False, False), ),
+    PreChargeReqType: (('DC_EVStatus', 'obj', DC_EVStatusType, False, False), ('EVTargetVoltage', 'obj', PhysicalValueType, False, False), ('EVTargetCurrent', 'obj', PhysicalValueType, False, False), ),
+    PreChargeResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('DC_EVSEStatus', 'obj', DC_EVSEStatusType, False, False), ('EVSEPresentVoltage', 'obj', PhysicalValueType, False, False), ),
+    ProfileEntryType: (('ChargingProfileEntryStart', 'int', None, False, False), ('ChargingProfileEntryMaxPower', 'obj', PhysicalValueType, False, False), ('ChargingProfileEntryMaxNumberOfPhasesInUse', 'int', None, False, False), ),
+    RelativeTimeIntervalType: (('start', 'int', None, False, False), ('duration', 'int', None, False, False), ),
     SASchedulesType: (),
-    SAScheduleListType: (('SAScheduleTuple', 'obj', SAScheduleTupleType, True), ),
-    SAScheduleTupleType: (('SAScheduleTupleID', 'int', None, False), ('PMaxSchedule', 'obj', PMaxScheduleType, False), ('SalesTariff', 'obj', SalesTariffType, False), ),
-    SalesTariffEntryType: (('TimeInterval', 'subst', IntervalType, False), ('EPriceLevel', 'int', None, False), ('ConsumptionCost', 'obj', ConsumptionCostType, True), ),
-    SalesTariffType: (('Id', 'str', None, False), ('SalesTariffID', 'int', None, False), ('SalesTariffDescription', 'str', None, False), ('NumEPriceLevels', 'int', None, False), ('SalesTariffEntry', 'obj', SalesTariffEntryType, True), ),
-    SelectedServiceListType: (('SelectedService', 'obj', SelectedServiceType, True), ),
-    SelectedServiceType: (('ServiceID', 'int', None, False), ('ParameterSetID', 'int', None, False), ),
-    ServiceDetailReqType: (('ServiceID', 'int', None, False), ),
-    ServiceDetailResType: (('ResponseCode', 'enum', responseCodeType, False), ('ServiceID', 'int', None, False), ('ServiceParameterList', 'obj', ServiceParameterListType, False), ),
-    ServiceDiscoveryReqType: (('ServiceScope', 'str', None, False), ('ServiceCategory', 'enum', serviceCategoryType, False), ),
-    ServiceDiscoveryResType: (('ResponseCode', 'enum', responseCodeType, False), ('PaymentOptionList', 'obj', PaymentOptionListType, False), ('ChargeService', 'obj', ChargeServiceType, False), ('ServiceList', 'obj', ServiceListType, False), ),
-    ServiceListType: (('Service', 'obj', ServiceType, True), ),
-    ServiceParameterListType: (('ParameterSet', 'obj', ParameterSetType, True), ),
-    SessionSetupReqType: (('EVCCID', 'hex', None, False), ),
-    SessionSetupResType: (('ResponseCode', 'enum', responseCodeType, False), ('EVSEID', 'str', None, False), ('EVSETimeStamp', 'int', None, False), ),
-    SessionStopReqType: (('ChargingSession', 'enum', chargingSessionType, False), ),
-    SessionStopResType: (('ResponseCode', 'enum', responseCodeType, False), ),
-    SubCertificatesType: (('Certificate', 'b64', None, True), ),
-    SupportedEnergyTransferModeType: (('EnergyTransferMode', 'enum', EnergyTransferModeType, True), ),
-    V2G_Message: (('Header', 'obj', MessageHeaderType, False), ('Body', 'obj', BodyType, False), ),
-    WeldingDetectionReqType: (('DC_EVStatus', 'obj', DC_EVStatusType, False), ),
-    WeldingDetectionResType: (('ResponseCode', 'enum', responseCodeType, False), ('DC_EVSEStatus', 'obj', DC_EVSEStatusType, False), ('EVSEPresentVoltage', 'obj', PhysicalValueType, False), ),
+    SAScheduleListType: (('SAScheduleTuple', 'obj', SAScheduleTupleType, True, False), ),
+    SAScheduleTupleType: (('SAScheduleTupleID', 'int', None, False, False), ('PMaxSchedule', 'obj', PMaxScheduleType, False, False), ('SalesTariff', 'obj', SalesTariffType, False, False), ),
+    SalesTariffEntryType: (('TimeInterval', 'subst', IntervalType, False, False), ('EPriceLevel', 'int', None, False, False), ('ConsumptionCost', 'obj', ConsumptionCostType, True, False), ),
+    SalesTariffType: (('Id', 'str', None, False, False), ('SalesTariffID', 'int', None, False, False), ('SalesTariffDescription', 'str', None, False, False), ('NumEPriceLevels', 'int', None, False, False), ('SalesTariffEntry', 'obj', SalesTariffEntryType, True, False), ),
+    SelectedServiceListType: (('SelectedService', 'obj', SelectedServiceType, True, False), ),
+    SelectedServiceType: (('ServiceID', 'int', None, False, False), ('ParameterSetID', 'int', None, False, False), ),
+    ServiceDetailReqType: (('ServiceID', 'int', None, False, False), ),
+    ServiceDetailResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('ServiceID', 'int', None, False, False), ('ServiceParameterList', 'obj', ServiceParameterListType, False, False), ),
+    ServiceDiscoveryReqType: (('ServiceScope', 'str', None, False, False), ('ServiceCategory', 'enum', serviceCategoryType, False, False), ),
+    ServiceDiscoveryResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('PaymentOptionList', 'obj', PaymentOptionListType, False, False), ('ChargeService', 'obj', ChargeServiceType, False, False), ('ServiceList', 'obj', ServiceListType, False, False), ),
+    ServiceListType: (('Service', 'obj', ServiceType, True, False), ),
+    ServiceParameterListType: (('ParameterSet', 'obj', ParameterSetType, True, False), ),
+    SessionSetupReqType: (('EVCCID', 'hex', None, False, False), ),
+    SessionSetupResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('EVSEID', 'str', None, False, False), ('EVSETimeStamp', 'int', None, False, False), ),
+    SessionStopReqType: (('ChargingSession', 'enum', chargingSessionType, False, False), ),
+    SessionStopResType: (('ResponseCode', 'enum', responseCodeType, False, False), ),
+    SubCertificatesType: (('Certificate', 'b64', None, True, False), ),
+    SupportedEnergyTransferModeType: (('EnergyTransferMode', 'enum', EnergyTransferModeType, True, False), ),
+    V2G_Message: (('Header', 'obj', MessageHeaderType, False, False), ('Body', 'obj', BodyType, False, False), ),
+    WeldingDetectionReqType: (('DC_EVStatus', 'obj', DC_EVStatusType, False, False), ),
+    WeldingDetectionResType: (('ResponseCode', 'enum', responseCodeType, False, False), ('DC_EVSEStatus', 'obj', DC_EVSEStatusType, False, False), ('EVSEPresentVoltage', 'obj', PhysicalValueType, False, False), ),
 }
 JSON_FIELDS[AuthorizationReq] = JSON_FIELDS[AuthorizationReqType]
 JSON_FIELDS[AuthorizationRes] = JSON_FIELDS[AuthorizationResType]

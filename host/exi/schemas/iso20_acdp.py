@@ -3567,6 +3567,8 @@ ELEMENT_CLASSES: dict = {
     'Transforms': Transforms,
     'X509Data': X509Data,
 }
+# abstract elements: valid EXI, but the reference codec cannot map them
+ABSTRACT_EVENTS = frozenset([])
 _ELEMENT_ENCODERS: dict = {
     ACDP_ConnectReq: ('SE:ACDP_ConnectReq', _enc_ACDP_ConnectReqType),
     ACDP_ConnectRes: ('SE:ACDP_ConnectRes', _enc_ACDP_ConnectResType),
@@ -3619,17 +3621,17 @@ _IX_processingType = {m: i for i, m in enumerate(_E_processingType)}
 _E_responseCodeType = tuple(responseCodeType)
 _IX_responseCodeType = {m: i for i, m in enumerate(_E_responseCodeType)}
 
-# per class: (field, JSON kind, enum or class, is a list), in grammar order
+# per class: (field, JSON kind, enum or class, is a list, JSON wraps it in a list), in grammar order
 JSON_FIELDS: dict = {
     **_iso20_common_types.JSON_FIELDS,
     **_xmldsig_types.JSON_FIELDS,
-    ACDP_ConnectReqType: (('Header', 'obj', MessageHeaderType, False), ('EVElectricalChargingDeviceStatus', 'enum', electricalChargingDeviceStatusType, False), ),
-    ACDP_ConnectResType: (('Header', 'obj', MessageHeaderType, False), ('ResponseCode', 'enum', responseCodeType, False), ('EVSEProcessing', 'enum', processingType, False), ('EVSEElectricalChargingDeviceStatus', 'enum', electricalChargingDeviceStatusType, False), ('EVSEMechanicalChargingDeviceStatus', 'enum', mechanicalChargingDeviceStatusType, False), ),
-    ACDP_SystemStatusReqType: (('Header', 'obj', MessageHeaderType, False), ('EVTechnicalStatus', 'obj', EVTechnicalStatusType, False), ),
-    ACDP_SystemStatusResType: (('Header', 'obj', MessageHeaderType, False), ('ResponseCode', 'enum', responseCodeType, False), ('EVSEMechanicalChargingDeviceStatus', 'enum', mechanicalChargingDeviceStatusType, False), ('EVSEReadyToCharge', 'bool', None, False), ('EVSEIsolationStatus', 'enum', isolationStatusType, False), ('EVSEDisabled', 'bool', None, False), ('EVSEUtilityInterruptEvent', 'bool', None, False), ('EVSEEmergencyShutdown', 'bool', None, False), ('EVSEMalfunction', 'bool', None, False), ('EVInChargePosition', 'bool', None, False), ('EVAssociationStatus', 'bool', None, False), ),
-    ACDP_VehiclePositioningReqType: (('Header', 'obj', MessageHeaderType, False), ('EVMobilityStatus', 'bool', None, False), ('EVPositioningSupport', 'bool', None, False), ),
-    ACDP_VehiclePositioningResType: (('Header', 'obj', MessageHeaderType, False), ('ResponseCode', 'enum', responseCodeType, False), ('EVSEProcessing', 'enum', processingType, False), ('EVSEPositioningSupport', 'bool', None, False), ('EVRelativeXDeviation', 'int', None, False), ('EVRelativeYDeviation', 'int', None, False), ('ContactWindowXc', 'int', None, False), ('ContactWindowYc', 'int', None, False), ('EVInChargePosition', 'bool', None, False), ),
-    EVTechnicalStatusType: (('EVReadyToCharge', 'bool', None, False), ('EVImmobilizationRequest', 'bool', None, False), ('EVImmobilized', 'bool', None, False), ('EVWLANStrength', 'obj', RationalNumberType, False), ('EVCPStatus', 'enum', cpStatusType, False), ('EVSOC', 'int', None, False), ('EVErrorCode', 'enum', errorCodeType, False), ('EVTimeout', 'bool', None, False), ),
+    ACDP_ConnectReqType: (('Header', 'obj', MessageHeaderType, False, False), ('EVElectricalChargingDeviceStatus', 'enum', electricalChargingDeviceStatusType, False, False), ),
+    ACDP_ConnectResType: (('Header', 'obj', MessageHeaderType, False, False), ('ResponseCode', 'enum', responseCodeType, False, False), ('EVSEProcessing', 'enum', processingType, False, False), ('EVSEElectricalChargingDeviceStatus', 'enum', electricalChargingDeviceStatusType, False, False), ('EVSEMechanicalChargingDeviceStatus', 'enum', mechanicalChargingDeviceStatusType, False, False), ),
+    ACDP_SystemStatusReqType: (('Header', 'obj', MessageHeaderType, False, False), ('EVTechnicalStatus', 'obj', EVTechnicalStatusType, False, False), ),
+    ACDP_SystemStatusResType: (('Header', 'obj', MessageHeaderType, False, False), ('ResponseCode', 'enum', responseCodeType, False, False), ('EVSEMechanicalChargingDeviceStatus', 'enum', mechanicalChargingDeviceStatusType, False, False), ('EVSEReadyToCharge', 'bool', None, False, False), ('EVSEIsolationStatus', 'enum', isolationStatusType, False, False), ('EVSEDisabled', 'bool', None, False, False), ('EVSEUtilityInterruptEvent', 'bool', None, False, False), ('EVSEEmergencyShutdown', 'bool', None, False, False), ('EVSEMalfunction', 'bool', None, False, False), ('EVInChargePosition', 'bool', None, False, False), ('EVAssociationStatus', 'bool', None, False, False), ),
+    ACDP_VehiclePositioningReqType: (('Header', 'obj', MessageHeaderType, False, False), ('EVMobilityStatus', 'bool', None, False, False), ('EVPositioningSupport', 'bool', None, False, False), ),
+    ACDP_VehiclePositioningResType: (('Header', 'obj', MessageHeaderType, False, False), ('ResponseCode', 'enum', responseCodeType, False, False), ('EVSEProcessing', 'enum', processingType, False, False), ('EVSEPositioningSupport', 'bool', None, False, False), ('EVRelativeXDeviation', 'int', None, False, False), ('EVRelativeYDeviation', 'int', None, False, False), ('ContactWindowXc', 'int', None, False, False), ('ContactWindowYc', 'int', None, False, False), ('EVInChargePosition', 'bool', None, False, False), ),
+    EVTechnicalStatusType: (('EVReadyToCharge', 'bool', None, False, False), ('EVImmobilizationRequest', 'bool', None, False, False), ('EVImmobilized', 'bool', None, False, False), ('EVWLANStrength', 'obj', RationalNumberType, False, False), ('EVCPStatus', 'enum', cpStatusType, False, False), ('EVSOC', 'int', None, False, False), ('EVErrorCode', 'enum', errorCodeType, False, False), ('EVTimeout', 'bool', None, False, False), ),
 }
 JSON_FIELDS[ACDP_ConnectReq] = JSON_FIELDS[ACDP_ConnectReqType]
 JSON_FIELDS[ACDP_ConnectRes] = JSON_FIELDS[ACDP_ConnectResType]

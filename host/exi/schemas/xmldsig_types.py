@@ -318,30 +318,30 @@ class X509Data(X509DataType):
 
 
 
-# per class: (field, JSON kind, enum or class, is a list), in grammar order
+# per class: (field, JSON kind, enum or class, is a list, JSON wraps it in a list), in grammar order
 JSON_FIELDS: dict = {
-    CanonicalizationMethodType: (('Algorithm', 'str', None, False), ),
-    DSAKeyValueType: (('P', 'b64', None, False), ('Q', 'b64', None, False), ('G', 'b64', None, False), ('Y', 'b64', None, False), ('J', 'b64', None, False), ('Seed', 'b64', None, False), ('PgenCounter', 'b64', None, False), ),
-    DigestMethodType: (('Algorithm', 'str', None, False), ),
-    KeyInfoType: (('Id', 'str', None, False), ('KeyName', 'str', None, True), ('KeyValue', 'obj', KeyValueType, True), ('RetrievalMethod', 'obj', RetrievalMethodType, True), ('X509Data', 'obj', X509DataType, True), ('PGPData', 'obj', PGPDataType, True), ('SPKIData', 'obj', SPKIDataType, True), ('MgmtData', 'str', None, True), ),
-    KeyValueType: (('DSAKeyValue', 'obj', DSAKeyValueType, False), ('RSAKeyValue', 'obj', RSAKeyValueType, False), ),
-    ManifestType: (('Id', 'str', None, False), ('Reference', 'obj', ReferenceType, True), ),
-    ObjectType: (('Encoding', 'str', None, False), ('Id', 'str', None, False), ('MimeType', 'str', None, False), ),
-    PGPDataType: (('PGPKeyID', 'b64', None, False), ('PGPKeyPacket', 'b64', None, False), ),
-    RSAKeyValueType: (('Modulus', 'b64', None, False), ('Exponent', 'b64', None, False), ),
-    ReferenceType: (('Id', 'str', None, False), ('Type', 'str', None, False), ('URI', 'str', None, False), ('Transforms', 'obj', TransformsType, False), ('DigestMethod', 'obj', DigestMethodType, False), ('DigestValue', 'b64', None, False), ),
-    RetrievalMethodType: (('Type', 'str', None, False), ('URI', 'str', None, False), ('Transforms', 'obj', TransformsType, False), ),
-    SPKIDataType: (('SPKISexp', 'b64', None, True), ),
-    SignatureMethodType: (('Algorithm', 'str', None, False), ('HMACOutputLength', 'int', None, False), ),
-    SignaturePropertiesType: (('Id', 'str', None, False), ('SignatureProperty', 'obj', SignaturePropertyType, True), ),
-    SignaturePropertyType: (('Id', 'str', None, False), ('Target', 'str', None, False), ),
-    SignatureType: (('Id', 'str', None, False), ('SignedInfo', 'obj', SignedInfoType, False), ('SignatureValue', 'obj', SignatureValueType, False), ('KeyInfo', 'obj', KeyInfoType, False), ('Object', 'obj', ObjectType, True), ),
-    SignatureValueType: (('Id', 'str', None, False), ('value', 'b64', None, False), ),
-    SignedInfoType: (('Id', 'str', None, False), ('CanonicalizationMethod', 'obj', CanonicalizationMethodType, False), ('SignatureMethod', 'obj', SignatureMethodType, False), ('Reference', 'obj', ReferenceType, True), ),
-    TransformType: (('Algorithm', 'str', None, False), ('XPath', 'str', None, True), ),
-    TransformsType: (('Transform', 'obj', TransformType, True), ),
-    X509DataType: (('X509IssuerSerial', 'obj', X509IssuerSerialType, True), ('X509SKI', 'b64', None, True), ('X509SubjectName', 'str', None, True), ('X509Certificate', 'b64', None, True), ('X509CRL', 'b64', None, True), ),
-    X509IssuerSerialType: (('X509IssuerName', 'str', None, False), ('X509SerialNumber', 'int', None, False), ),
+    CanonicalizationMethodType: (('Algorithm', 'str', None, False, False), ),
+    DSAKeyValueType: (('P', 'b64', None, False, False), ('Q', 'b64', None, False, False), ('G', 'b64', None, False, False), ('Y', 'b64', None, False, False), ('J', 'b64', None, False, False), ('Seed', 'b64', None, False, False), ('PgenCounter', 'b64', None, False, False), ),
+    DigestMethodType: (('Algorithm', 'str', None, False, False), ),
+    KeyInfoType: (('Id', 'str', None, False, False), ('KeyName', 'str', None, True, False), ('KeyValue', 'obj', KeyValueType, True, False), ('RetrievalMethod', 'obj', RetrievalMethodType, True, False), ('X509Data', 'obj', X509DataType, True, False), ('PGPData', 'obj', PGPDataType, True, False), ('SPKIData', 'obj', SPKIDataType, True, False), ('MgmtData', 'str', None, True, False), ),
+    KeyValueType: (('DSAKeyValue', 'obj', DSAKeyValueType, False, True), ('RSAKeyValue', 'obj', RSAKeyValueType, False, True), ),
+    ManifestType: (('Id', 'str', None, False, False), ('Reference', 'obj', ReferenceType, True, False), ),
+    ObjectType: (('Encoding', 'str', None, False, False), ('Id', 'str', None, False, False), ('MimeType', 'str', None, False, False), ),
+    PGPDataType: (('PGPKeyID', 'b64', None, False, False), ('PGPKeyPacket', 'b64', None, False, False), ),
+    RSAKeyValueType: (('Modulus', 'b64', None, False, False), ('Exponent', 'b64', None, False, False), ),
+    ReferenceType: (('Id', 'str', None, False, False), ('Type', 'str', None, False, False), ('URI', 'str', None, False, False), ('Transforms', 'obj', TransformsType, False, False), ('DigestMethod', 'obj', DigestMethodType, False, False), ('DigestValue', 'b64', None, False, False), ),
+    RetrievalMethodType: (('Type', 'str', None, False, False), ('URI', 'str', None, False, False), ('Transforms', 'obj', TransformsType, False, False), ),
+    SPKIDataType: (('SPKISexp', 'b64', None, True, False), ),
+    SignatureMethodType: (('Algorithm', 'str', None, False, False), ('HMACOutputLength', 'int', None, False, True), ),
+    SignaturePropertiesType: (('Id', 'str', None, False, False), ('SignatureProperty', 'obj', SignaturePropertyType, True, False), ),
+    SignaturePropertyType: (('Id', 'str', None, False, False), ('Target', 'str', None, False, False), ),
+    SignatureType: (('Id', 'str', None, False, False), ('SignedInfo', 'obj', SignedInfoType, False, False), ('SignatureValue', 'obj', SignatureValueType, False, False), ('KeyInfo', 'obj', KeyInfoType, False, False), ('Object', 'obj', ObjectType, True, False), ),
+    SignatureValueType: (('Id', 'str', None, False, False), ('value', 'b64', None, False, False), ),
+    SignedInfoType: (('Id', 'str', None, False, False), ('CanonicalizationMethod', 'obj', CanonicalizationMethodType, False, False), ('SignatureMethod', 'obj', SignatureMethodType, False, False), ('Reference', 'obj', ReferenceType, True, False), ),
+    TransformType: (('Algorithm', 'str', None, False, False), ('XPath', 'str', None, True, False), ),
+    TransformsType: (('Transform', 'obj', TransformType, True, False), ),
+    X509DataType: (('X509IssuerSerial', 'obj', X509IssuerSerialType, True, False), ('X509SKI', 'b64', None, True, False), ('X509SubjectName', 'str', None, True, False), ('X509Certificate', 'b64', None, True, False), ('X509CRL', 'b64', None, True, False), ),
+    X509IssuerSerialType: (('X509IssuerName', 'str', None, False, False), ('X509SerialNumber', 'int', None, False, False), ),
 }
 JSON_FIELDS[CanonicalizationMethod] = JSON_FIELDS[CanonicalizationMethodType]
 JSON_FIELDS[DSAKeyValue] = JSON_FIELDS[DSAKeyValueType]
