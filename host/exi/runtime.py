@@ -57,6 +57,11 @@ class Grammar:
         return ", ".join(key for key, _ in self.states[state][1])
 
 
+def check_occurs(name: str, count: int, limit: int) -> None:
+    if count > limit:
+        raise ExiEncodeError(f"{name}: {count} items, the schema allows {limit}")
+
+
 def element_encoder(encoders: dict, value: object) -> tuple:
     """(event key, encoder) of the global element `value` is an instance of."""
     try:

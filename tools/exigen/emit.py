@@ -11,7 +11,7 @@ from __future__ import annotations
 import keyword
 import re
 
-from tools.exigen.grammar import EE, Field, Grammar, build
+from tools.exigen.grammar import EE, UNROLL_LIMIT, Field, Grammar, build
 from tools.exigen.xsd import ComplexType, ElementDecl, SchemaSet, SimpleType
 
 _PY_TYPES = {"bool": "bool", "string": "str", "hex": "bytes", "b64": "bytes", "uint": "int",
@@ -225,7 +225,7 @@ class ModuleWriter:
 
     # ---- codec ---------------------------------------------------------------------
     def _emit_codec(self) -> None:
-        grammars = [build(ct, self.schema) for ct in self._codec_types()]
+        grammars = [grammar_of(ct, self.schema) for ct in self._codec_types()]
         for grammar in grammars:
             self._emit_grammar(grammar)
             self._emit_encoder(grammar)
@@ -286,6 +286,9 @@ class ModuleWriter:
             indent = "    "
             expr = f"v.{attr}"
             if fld.is_list:
+                if fld.max_occurs is not None and fld.max_occurs > UNROLL_LIMIT:
+                    out.append(f"    rt.check_occurs({fld.name!r}, len(v.{attr}), "
+                               f"{fld.max_occurs})")
                 out.append(f"    for x in v.{attr}:")
                 indent, expr = "        ", "x"
             elif fld.optional:
@@ -365,13 +368,23 @@ class ModuleWriter:
                          f"if x != {empty}:", "    r.ee()"]
             else:
                 lines = ["r.ch(False)", f"x = {self._value_reader(st)}", "r.ee()"]
-            return lines + [f"{target}.append(x)" if fld.is_list else f"{target} = x"]
+            return lines + [f"{target}.append(x)" if fld.is_list else f"{target} = x"] + \
+                self._occurs_check(fld)
         else:
             assert decl is not None and isinstance(decl.type, ComplexType)
             cls = (self.element_ref(decl) if fld.kind == "subst"
                    else self.type_ref(decl.type))
             value = f"_dec_{self.class_names[id(decl.type)]}(r, {cls})"
-        return [f"{target}.append({value})" if fld.is_list else f"{target} = {value}"]
+        return [f"{target}.append({value})" if fld.is_list else f"{target} = {value}"] + \
+            self._occurs_check(fld)
+
+    @staticmethod
+    def _occurs_check(fld: Field) -> list[str]:
+        if fld.is_list and fld.max_occurs is not None and fld.max_occurs > UNROLL_LIMIT:
+            return [f"if len(f_{_ident(fld.name)}) > {fld.max_occurs}:",
+                    f"    raise rt.ExiDecodeError(r.pos, '{fld.name}: more than "
+                    f"{fld.max_occurs} items')"]
+        return []
 
     def _emit_document(self) -> None:
         out = self.lines
@@ -455,11 +468,16 @@ class ModuleWriter:
         return f"({fld.name!r}, {kind!r}, {target}, {fld.is_list}, {wrap}), "
 
 
-def build_fields(ct: ComplexType, schema: SchemaSet) -> list[Field]:
-    cache = _FIELDS_CACHE.setdefault(id(schema), {})
+def grammar_of(ct: ComplexType, schema: SchemaSet) -> Grammar:
+    cache = _GRAMMARS.setdefault(id(schema), (schema, {}))[1]
     if id(ct) not in cache:
-        cache[id(ct)] = build(ct, schema).fields
+        cache[id(ct)] = build(ct, schema)
     return cache[id(ct)]
 
 
-_FIELDS_CACHE: dict[int, dict[int, list[Field]]] = {}
+def build_fields(ct: ComplexType, schema: SchemaSet) -> list[Field]:
+    return grammar_of(ct, schema).fields
+
+
+# id(schema set) -> (the set, kept alive so its id is not reused; grammars by type id)
+_GRAMMARS: dict[int, tuple[SchemaSet, dict[int, Grammar]]] = {}

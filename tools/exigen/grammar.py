@@ -29,6 +29,9 @@ EE = "EE"
 CH = "CH"
 CH_UNTYPED = "CH*"
 SE_ANY = "SE*"
+# bounded repetitions longer than this become a loop plus a count check (ISO 15118-20
+# allows up to 1024 schedule entries: unrolled, that is 1024 identical grammar states)
+UNROLL_LIMIT = 24
 
 
 @dataclass
@@ -41,6 +44,7 @@ class Field:
     simple: SimpleType | None = None
     is_list: bool = False
     optional: bool = False
+    max_occurs: int | None = None  # checked in code when the grammar loops instead (see _sub)
 
 
 @dataclass
@@ -165,12 +169,12 @@ def _particle(nfa: _Nfa, p: Particle, cur: int, fields: list[Field], schema: Sch
     repeated = repeated or p.max is None or p.max > 1
     optional = optional or p.min == 0
     # one field per particle, shared by all its unrolled copies
-    proto = _make_fields(p.term, fields, schema, repeated, optional)
+    proto = _make_fields(p.term, fields, schema, repeated, optional, p.max)
     return _sub(nfa, p, cur, proto, schema)
 
 
 def _make_fields(term, fields: list[Field], schema: SchemaSet, repeated: bool,
-                 optional: bool) -> dict[int, Field]:
+                 optional: bool, max_occurs: int | None) -> dict[int, Field]:
     """Fields for the element particles under `term`, keyed by id of the particle term."""
     out: dict[int, Field] = {}
     if isinstance(term, ElementDecl):
@@ -178,7 +182,8 @@ def _make_fields(term, fields: list[Field], schema: SchemaSet, repeated: bool,
         is_subst = term.is_global and (term.abstract or len(members) > 1)
         simple = term.type if isinstance(term.type, SimpleType) else None
         fld = Field(term.qname[1], "subst" if is_subst else "elem", term, simple,
-                    is_list=repeated, optional=optional)
+                    is_list=repeated, optional=optional,
+                    max_occurs=max_occurs if repeated and max_occurs and max_occurs > 1 else None)
         twin = next((f for f in fields if f.name == fld.name), None)
         if twin is not None and isinstance(twin.decl, ElementDecl) and twin.decl.qname == term.qname:
             # the same element in two branches of a choice: one field serves both
@@ -194,7 +199,8 @@ def _make_fields(term, fields: list[Field], schema: SchemaSet, repeated: bool,
         for sub in term.particles:
             sub_rep = repeated or sub.max is None or sub.max > 1
             sub_opt = optional or sub.min == 0 or term.kind == "choice"
-            out.update(_make_fields(sub.term, fields, schema, sub_rep, sub_opt))
+            limit = None if repeated else sub.max
+            out.update(_make_fields(sub.term, fields, schema, sub_rep, sub_opt, limit))
     return out
 
 
@@ -228,18 +234,23 @@ def _term(nfa: _Nfa, term, cur: int, proto: dict[int, Field], schema: SchemaSet)
 
 
 def _sub(nfa: _Nfa, p: Particle, cur: int, proto: dict[int, Field], schema: SchemaSet) -> int:
-    """A particle nested in a group whose fields were already made."""
+    """A particle: its minimum copies, then the optional rest (EXI 1.0 §8.5.4.1.5)."""
     for _ in range(p.min):
         cur = _term(nfa, p.term, cur, proto, schema)
-    if p.max is None:
+    if p.max is None or p.max > UNROLL_LIMIT:
+        # A loop has the same productions in every state as the unrolled copies, except
+        # that it does not stop after the last one: the codec checks that count instead.
         loop = nfa.node()
         nfa.eps[cur].append(loop)
         nfa.eps[_term(nfa, p.term, loop, proto, schema)].append(loop)
         return loop
-    for _ in range(p.max - p.min):
-        end = _term(nfa, p.term, cur, proto, schema)
-        after = nfa.node()
-        nfa.eps[cur].append(after)
-        nfa.eps[end].append(after)
-        cur = after
+    if p.max > p.min:
+        # each optional copy may be skipped straight to one shared exit, which keeps every
+        # state's epsilon closure small (a chain of exits would be quadratic)
+        exit_ = nfa.node()
+        for _ in range(p.max - p.min):
+            nfa.eps[cur].append(exit_)
+            cur = _term(nfa, p.term, cur, proto, schema)
+        nfa.eps[cur].append(exit_)
+        cur = exit_
     return cur

@@ -56,7 +56,7 @@ def compare(jar, cases: list[tuple[str, str, Any]]) -> Report:
                          for ns, _, _, _, j in ours])
     decoded = jar.batch([{"op": "decode", "ns": ns, "hex": b.hex()} for ns, _, _, b, _ in ours])
     report = Report()
-    for (ns, label, msg, data, obj), enc, dec in zip(ours, encoded, decoded, strict=True):
+    for (ns, label, _msg, data, obj), enc, dec in zip(ours, encoded, decoded, strict=True):
         if "error" in enc:
             report.jar_errors[_error_kind(enc["error"])] += 1
             continue
