@@ -21,7 +21,10 @@ MODULES = {
     "urn:iso:std:iso:15118:-20:DC": "iso20_dc",
     "urn:iso:std:iso:15118:-20:ACDP": "iso20_acdp",
     "urn:iso:std:iso:15118:-20:WPT": "iso20_wpt",
+    "http://www.w3.org/2000/09/xmldsig#": "xmldsig",  # EXI fragments (SignedInfo)
 }
+# class-only modules and the codec their classes encode with when no namespace is given
+_DEFAULT_CODEC = {"host.exi.schemas.xmldsig_types": "http://www.w3.org/2000/09/xmldsig#"}
 
 
 class UnknownNamespaceError(rt.ExiError):
@@ -41,7 +44,10 @@ def schema_module(namespace: str) -> ModuleType:
 def _module_of(message: object, namespace: str | None) -> ModuleType:
     if namespace is not None:
         return schema_module(namespace)
-    module = importlib.import_module(type(message).__module__)
+    owner = type(message).__module__
+    if owner in _DEFAULT_CODEC:
+        return schema_module(_DEFAULT_CODEC[owner])
+    module = importlib.import_module(owner)
     if getattr(module, "NAMESPACE", None) is None:
         raise rt.ExiEncodeError(
             f"{type(message).__name__} is shared by several schemas: pass namespace="
@@ -49,40 +55,60 @@ def _module_of(message: object, namespace: str | None) -> ModuleType:
     return module
 
 
-def encode(message: object, namespace: str | None = None) -> bytes:
-    """EXI document (header 0x80) for a global element's message object."""
+def encode(message: object, namespace: str | None = None, *,
+           fragment: bool | None = None) -> bytes:
+    """EXI stream (header 0x80) for a message: a document, or with `fragment` an EXI
+    fragment (what gets signed). By default, as the reference codec: fragments for xmldsig
+    and for DIN / ISO 15118-2 elements other than V2G_Message, documents otherwise."""
     module = _module_of(message, namespace)
+    if fragment is None:
+        envelope = module.ELEMENT_CLASSES.get("V2G_Message")
+        fragment = module.FRAGMENT_DEFAULT or (envelope is not None and type(message) is not envelope)
+    encoders = module.FRAG_ENCODERS if fragment else module.DOC_ENCODERS
     try:
-        code, encoder = module.ROOT_ENCODERS[type(message)]
+        code, encoder = encoders[type(message)]
     except KeyError:
         raise rt.ExiEncodeError(
-            f"{type(message).__name__} is not a global element of {module.NAMESPACE}"
+            f"{type(message).__name__} is not a root element of {module.NAMESPACE}"
         ) from None
+    width = module.FRAG_WIDTH if fragment else module.DOC_WIDTH
     w = rt.BitWriter()
     w.bits(8, rt.HEADER)
-    w.bits(module.DOC_WIDTH, code)
+    w.bits(width, code)
     try:
         encoder(w, message)
     except (AttributeError, TypeError) as exc:  # a field holds the wrong kind of value
         raise rt.ExiEncodeError(f"{type(message).__name__}: {exc}") from exc
+    if fragment:
+        w.bits(width, module.FRAG_END)
     return w.getvalue()
 
 
-def decode(namespace: str, data: bytes) -> Any:
+def decode(namespace: str, data: bytes, *, fragment: bool | None = None) -> Any:
+    """Message from an EXI document (or fragment: by default for xmldsig only)."""
     module = schema_module(namespace)
+    if fragment is None:
+        fragment = module.FRAGMENT_DEFAULT
     r = rt.BitReader(data)
     header = r.bits(8)
     if header != rt.HEADER:
         raise rt.ExiDecodeError(0, f"EXI header {header:#04x}, expected 0x80 (no options)")
+    width = module.FRAG_WIDTH if fragment else module.DOC_WIDTH
+    roots = module.FRAG_DECODERS if fragment else module.DOC_DECODERS
     at = r.pos
-    code = r.bits(module.DOC_WIDTH)
-    roots = module.ROOT_DECODERS
+    code = r.bits(width)
     entry = roots[code] if code < len(roots) else None
     if entry is None:
-        raise rt.ExiDecodeError(at, f"document element code {code} is not a supported root "
-                                f"of {namespace}")
+        raise rt.ExiDecodeError(at, f"element code {code} is not a supported root of "
+                                f"{namespace}")
     decoder, cls = entry
     message = decoder(r, cls)
+    if fragment:
+        at = r.pos
+        end = r.bits(width)
+        if end != module.FRAG_END:
+            raise rt.ExiDecodeError(at, f"expected ED (code {module.FRAG_END}) after the "
+                                    f"fragment's element, got {end}: one element per fragment")
     # DocEnd holds only ED (0 bits); what follows is padding. Zero bytes past the boundary
     # are accepted as the reference codec does: one real car pads a DIN frame that way.
     rest = r.end - r.pos

@@ -90,7 +90,7 @@ RARE = frozenset({"SE:Signature"})
 
 def random_root(module: ModuleType, cls: type, rng: random.Random, **options: Any) -> Any:
     """A random instance of the global element class `cls` of a generated module."""
-    for entry in module.ROOT_DECODERS:
+    for entry in module.DOC_DECODERS + module.FRAG_DECODERS:
         if entry is not None and entry[1] is cls:
             return entry[0](RandomSource(rng, **options), cls)
     raise KeyError(f"{cls.__name__} is not a root of {module.NAMESPACE}")
@@ -98,10 +98,12 @@ def random_root(module: ModuleType, cls: type, rng: random.Random, **options: An
 
 def message_roots(module: ModuleType) -> list[tuple[str, type]]:
     """Each message a session sends: the members of BodyElement inside a V2G_Message for
-    DIN and ISO 15118-2, the global elements for the other schemas."""
+    DIN and ISO 15118-2, the global elements for the other schemas, SignedInfo for xmldsig."""
+    if module.FRAGMENT_DEFAULT:  # xmldsig: what ISO 15118 signs
+        return [("SignedInfo", module.ELEMENT_CLASSES["SignedInfo"])]
     names = {cls: name for name, cls in module.ELEMENT_CLASSES.items()}
     roots = []
-    for entry in module.ROOT_DECODERS:
+    for entry in module.DOC_DECODERS:
         if entry is None:
             continue
         try:  # a root whose grammar requires a wildcard (xmldsig SignatureProperty) has none

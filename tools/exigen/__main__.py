@@ -26,7 +26,10 @@ SCHEMA_SETS = [
     ("iso20_dc", "iso15118_20/V2G_CI_DC.xsd", ISO20 + "DC"),
     ("iso20_acdp", "iso15118_20/V2G_CI_ACDP.xsd", ISO20 + "ACDP"),
     ("iso20_wpt", "iso15118_20/V2G_CI_WPT.xsd", ISO20 + "WPT"),
+    # what gets signed (SignedInfo) is an EXI fragment of the xmldsig schema alone
+    ("xmldsig", "xmldsig-core-schema.xsd", XMLDSIG),
 ]
+FRAGMENTS = {"xmldsig"}
 # namespaces whose classes several schema sets share, and the module that defines them
 SHARED = {XMLDSIG: "xmldsig_types", ISO20 + "CommonTypes": "iso20_common_types"}
 OUT = Path(__file__).resolve().parents[2] / "host" / "exi" / "schemas"
@@ -52,7 +55,7 @@ def generate(schemas: Path, out: Path) -> list[Path]:
     written = []
     for module, root, namespace in SCHEMA_SETS:
         schema = load_schema_set(schemas / root)
-        owned = {ns for ns, owner in SHARED.items() if owner == module}
+        owned = {ns for ns, owner in SHARED.items() if owner == module and namespace is None}
         inputs = "\n".join(
             f"  {path.relative_to(schemas.resolve())}  sha256 "
             f"{hashlib.sha256(path.read_bytes()).hexdigest()}"
@@ -64,7 +67,8 @@ def generate(schemas: Path, out: Path) -> list[Path]:
             'Generated, do not edit: run `python -m tools.exigen` to regenerate.\n"""\n'
             "# ruff: noqa: E501, E741, F811, UP037"
         )
-        text = ModuleWriter(schema, module, owned, SHARED, header, namespace).emit()
+        text = ModuleWriter(schema, module, owned, SHARED, header, namespace,
+                            fragment=module in FRAGMENTS).emit()
         path = out / f"{module}.py"
         path.write_text(text)
         written.append(path)

@@ -33,13 +33,15 @@ def _ns(qname: tuple[str, str]) -> str:
 
 class ModuleWriter:
     def __init__(self, schema: SchemaSet, module: str, owned: set[str],
-                 shared: dict[str, str], header: str, namespace: str | None) -> None:
+                 shared: dict[str, str], header: str, namespace: str | None,
+                 fragment: bool = False) -> None:
         self.schema = schema
         self.module = module
         self.owned = owned  # namespaces whose classes this module defines
         self.shared = shared  # namespace -> module defining its classes
         self.header = header
         self.namespace = namespace  # the reference codec's URN, None for class-only modules
+        self.fragment = fragment  # EXI fragments (xmldsig) instead of documents
         self.lines: list[str] = []
         self.imports: dict[str, set[str]] = {}
         self.class_names: dict[int, str] = {}
@@ -389,25 +391,18 @@ class ModuleWriter:
     def _emit_document(self) -> None:
         out = self.lines
         globals_ = sorted(self.schema.elements.values(), key=lambda d: (d.qname[1], d.qname[0]))
-        width = len(globals_).bit_length()
         out.append(f"NAMESPACE = {self.namespace!r}")
-        out.append("# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1) sorted by qname, then SE(*)")
-        out.append(f"DOC_WIDTH = {width}")
-        out.append("ROOT_DECODERS: tuple = (")
-        for code, decl in enumerate(globals_):
-            if isinstance(decl.type, ComplexType) and not decl.abstract:
-                cls = self.element_ref(decl)
-                out.append(f"    (_dec_{self.class_names[id(decl.type)]}, {cls}),  "
-                           f"# {code}: {_ns(decl.qname)}")
-            else:
-                out.append(f"    None,  # {code}: {_ns(decl.qname)} (not a supported root)")
-        out.append(")")
-        out.append("ROOT_ENCODERS: dict = {")
-        for code, decl in enumerate(globals_):
-            if isinstance(decl.type, ComplexType) and not decl.abstract:
-                cls = self.element_ref(decl)
-                out.append(f"    {cls}: ({code}, _enc_{self.class_names[id(decl.type)]}),")
-        out.append("}")
+        out.append(f"FRAGMENT_DEFAULT = {self.fragment}")
+        out.append("# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1), the global elements sorted "
+                   "by qname, then SE(*)")
+        out.append(f"DOC_WIDTH = {len(globals_).bit_length()}")
+        self._emit_roots("DOC", globals_)
+        fragment = self._fragment_elements()
+        out.append("# FragmentContent (EXI 1.0 §8.5.2): SE(F_0..F_n-1), every element "
+                   "declaration, global or local, sorted by qname; then SE(*), ED")
+        out.append(f"FRAG_WIDTH = {(len(fragment) + 1).bit_length()}")
+        out.append(f"FRAG_END = {len(fragment) + 1}  # ED")
+        self._emit_roots("FRAG", fragment)
         out.append("# every global element's class, for substitution groups and JSON keys")
         out.append("ELEMENT_CLASSES: dict = {")
         for decl in globals_:
@@ -424,6 +419,43 @@ class ModuleWriter:
                            f"_enc_{self.class_names[id(decl.type)]}),")
         out.append("}")
         out += ["", ""]
+
+    def _emit_roots(self, prefix: str, roots: list[ElementDecl]) -> None:
+        out = self.lines
+        out.append(f"{prefix}_DECODERS: tuple = (")
+        for code, decl in enumerate(roots):
+            if isinstance(decl.type, ComplexType) and not decl.abstract:
+                cls = self._root_class(decl)
+                out.append(f"    (_dec_{self.class_names[id(decl.type)]}, {cls}),  "
+                           f"# {code}: {_ns(decl.qname)}")
+            else:
+                out.append(f"    None,  # {code}: {_ns(decl.qname)} (not a supported root)")
+        out.append(")")
+        out.append(f"{prefix}_ENCODERS: dict = {{")
+        taken: set[str] = set()
+        for code, decl in enumerate(roots):
+            if isinstance(decl.type, ComplexType) and not decl.abstract:
+                cls = self._root_class(decl)
+                if cls in taken:
+                    continue
+                taken.add(cls)
+                out.append(f"    {cls}: ({code}, _enc_{self.class_names[id(decl.type)]}),")
+        out.append("}")
+
+    def _root_class(self, decl: ElementDecl) -> str:
+        if decl.is_global:
+            return self.element_ref(decl)
+        assert isinstance(decl.type, ComplexType)
+        return self.type_ref(decl.type)
+
+    def _fragment_elements(self) -> list[ElementDecl]:
+        found = {d.qname: d for d in self.schema.elements.values()}
+        for ct in self._codec_types():
+            for fld in build_fields(ct, self.schema):
+                decl = fld.decl
+                if isinstance(decl, ElementDecl) and not decl.is_global:
+                    found.setdefault(decl.qname, decl)
+        return sorted(found.values(), key=lambda d: (d.qname[1], d.qname[0]))
 
     # ---- JSON metadata and enum tables ---------------------------------------------
     def _emit_json(self) -> None:

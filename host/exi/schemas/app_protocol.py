@@ -263,15 +263,35 @@ def _dec_supportedAppProtocolRes(r: rt.BitReader, cls: type = supportedAppProtoc
 
 
 NAMESPACE = 'urn:iso:15118:2:2010:AppProtocol'
-# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1) sorted by qname, then SE(*)
+FRAGMENT_DEFAULT = False
+# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1), the global elements sorted by qname, then SE(*)
 DOC_WIDTH = 2
-ROOT_DECODERS: tuple = (
+DOC_DECODERS: tuple = (
     (_dec_supportedAppProtocolReq, supportedAppProtocolReq),  # 0: {urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolReq
     (_dec_supportedAppProtocolRes, supportedAppProtocolRes),  # 1: {urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolRes
 )
-ROOT_ENCODERS: dict = {
+DOC_ENCODERS: dict = {
     supportedAppProtocolReq: (0, _enc_supportedAppProtocolReq),
     supportedAppProtocolRes: (1, _enc_supportedAppProtocolRes),
+}
+# FragmentContent (EXI 1.0 §8.5.2): SE(F_0..F_n-1), every element declaration, global or local, sorted by qname; then SE(*), ED
+FRAG_WIDTH = 4
+FRAG_END = 10  # ED
+FRAG_DECODERS: tuple = (
+    (_dec_AppProtocolType, AppProtocolType),  # 0: AppProtocol
+    None,  # 1: Priority (not a supported root)
+    None,  # 2: ProtocolNamespace (not a supported root)
+    None,  # 3: ResponseCode (not a supported root)
+    None,  # 4: SchemaID (not a supported root)
+    None,  # 5: VersionNumberMajor (not a supported root)
+    None,  # 6: VersionNumberMinor (not a supported root)
+    (_dec_supportedAppProtocolReq, supportedAppProtocolReq),  # 7: {urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolReq
+    (_dec_supportedAppProtocolRes, supportedAppProtocolRes),  # 8: {urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolRes
+)
+FRAG_ENCODERS: dict = {
+    AppProtocolType: (0, _enc_AppProtocolType),
+    supportedAppProtocolReq: (7, _enc_supportedAppProtocolReq),
+    supportedAppProtocolRes: (8, _enc_supportedAppProtocolRes),
 }
 # every global element's class, for substitution groups and JSON keys
 ELEMENT_CLASSES: dict = {

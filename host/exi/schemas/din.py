@@ -7016,9 +7016,10 @@ def _dec_X509IssuerSerialType(r: rt.BitReader, cls: type = X509IssuerSerialType)
 
 
 NAMESPACE = 'urn:din:70121:2012:MsgDef'
-# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1) sorted by qname, then SE(*)
+FRAGMENT_DEFAULT = False
+# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1), the global elements sorted by qname, then SE(*)
 DOC_WIDTH = 7
-ROOT_DECODERS: tuple = (
+DOC_DECODERS: tuple = (
     (_dec_AC_EVChargeParameterType, AC_EVChargeParameter),  # 0: {urn:din:70121:2012:MsgDataTypes}AC_EVChargeParameter
     (_dec_AC_EVSEChargeParameterType, AC_EVSEChargeParameter),  # 1: {urn:din:70121:2012:MsgDataTypes}AC_EVSEChargeParameter
     (_dec_AC_EVSEStatusType, AC_EVSEStatus),  # 2: {urn:din:70121:2012:MsgDataTypes}AC_EVSEStatus
@@ -7101,7 +7102,7 @@ ROOT_DECODERS: tuple = (
     (_dec_WeldingDetectionResType, WeldingDetectionRes),  # 79: {urn:din:70121:2012:MsgBody}WeldingDetectionRes
     (_dec_X509DataType, X509Data),  # 80: {http://www.w3.org/2000/09/xmldsig#}X509Data
 )
-ROOT_ENCODERS: dict = {
+DOC_ENCODERS: dict = {
     AC_EVChargeParameter: (0, _enc_AC_EVChargeParameterType),
     AC_EVSEChargeParameter: (1, _enc_AC_EVSEChargeParameterType),
     AC_EVSEStatus: (2, _enc_AC_EVSEStatusType),
@@ -7180,6 +7181,365 @@ ROOT_ENCODERS: dict = {
     WeldingDetectionReq: (78, _enc_WeldingDetectionReqType),
     WeldingDetectionRes: (79, _enc_WeldingDetectionResType),
     X509Data: (80, _enc_X509DataType),
+}
+# FragmentContent (EXI 1.0 §8.5.2): SE(F_0..F_n-1), every element declaration, global or local, sorted by qname; then SE(*), ED
+FRAG_WIDTH = 8
+FRAG_END = 246  # ED
+FRAG_DECODERS: tuple = (
+    (_dec_AC_EVChargeParameterType, AC_EVChargeParameter),  # 0: {urn:din:70121:2012:MsgDataTypes}AC_EVChargeParameter
+    (_dec_AC_EVSEChargeParameterType, AC_EVSEChargeParameter),  # 1: {urn:din:70121:2012:MsgDataTypes}AC_EVSEChargeParameter
+    (_dec_AC_EVSEStatusType, AC_EVSEStatusType),  # 2: {urn:din:70121:2012:MsgBody}AC_EVSEStatus
+    (_dec_AC_EVSEStatusType, AC_EVSEStatus),  # 3: {urn:din:70121:2012:MsgDataTypes}AC_EVSEStatus
+    (_dec_BodyType, BodyType),  # 4: {urn:din:70121:2012:MsgDef}Body
+    (_dec_BodyBaseType, BodyElement),  # 5: {urn:din:70121:2012:MsgDef}BodyElement
+    None,  # 6: {urn:din:70121:2012:MsgBody}BulkChargingComplete (not a supported root)
+    None,  # 7: {urn:din:70121:2012:MsgDataTypes}BulkChargingComplete (not a supported root)
+    None,  # 8: {urn:din:70121:2012:MsgDataTypes}BulkSOC (not a supported root)
+    (_dec_CableCheckReqType, CableCheckReq),  # 9: {urn:din:70121:2012:MsgBody}CableCheckReq
+    (_dec_CableCheckResType, CableCheckRes),  # 10: {urn:din:70121:2012:MsgBody}CableCheckRes
+    (_dec_CanonicalizationMethodType, CanonicalizationMethod),  # 11: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
+    None,  # 12: {urn:din:70121:2012:MsgDataTypes}Certificate (not a supported root)
+    (_dec_CertificateInstallationReqType, CertificateInstallationReq),  # 13: {urn:din:70121:2012:MsgBody}CertificateInstallationReq
+    (_dec_CertificateInstallationResType, CertificateInstallationRes),  # 14: {urn:din:70121:2012:MsgBody}CertificateInstallationRes
+    (_dec_CertificateUpdateReqType, CertificateUpdateReq),  # 15: {urn:din:70121:2012:MsgBody}CertificateUpdateReq
+    (_dec_CertificateUpdateResType, CertificateUpdateRes),  # 16: {urn:din:70121:2012:MsgBody}CertificateUpdateRes
+    (_dec_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReq),  # 17: {urn:din:70121:2012:MsgBody}ChargeParameterDiscoveryReq
+    (_dec_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryRes),  # 18: {urn:din:70121:2012:MsgBody}ChargeParameterDiscoveryRes
+    (_dec_ServiceChargeType, ServiceChargeType),  # 19: {urn:din:70121:2012:MsgBody}ChargeService
+    None,  # 20: {urn:din:70121:2012:MsgBody}ChargingComplete (not a supported root)
+    None,  # 21: {urn:din:70121:2012:MsgDataTypes}ChargingComplete (not a supported root)
+    (_dec_ChargingProfileType, ChargingProfileType),  # 22: {urn:din:70121:2012:MsgBody}ChargingProfile
+    None,  # 23: {urn:din:70121:2012:MsgDataTypes}ChargingProfileEntryMaxPower (not a supported root)
+    None,  # 24: {urn:din:70121:2012:MsgDataTypes}ChargingProfileEntryStart (not a supported root)
+    (_dec_ChargingStatusReqType, ChargingStatusReq),  # 25: {urn:din:70121:2012:MsgBody}ChargingStatusReq
+    (_dec_ChargingStatusResType, ChargingStatusRes),  # 26: {urn:din:70121:2012:MsgBody}ChargingStatusRes
+    (_dec_ConsumptionCostType, ConsumptionCostType),  # 27: {urn:din:70121:2012:MsgDataTypes}ConsumptionCost
+    (_dec_ContractAuthenticationReqType, ContractAuthenticationReq),  # 28: {urn:din:70121:2012:MsgBody}ContractAuthenticationReq
+    (_dec_ContractAuthenticationResType, ContractAuthenticationRes),  # 29: {urn:din:70121:2012:MsgBody}ContractAuthenticationRes
+    None,  # 30: {urn:din:70121:2012:MsgBody}ContractID (not a supported root)
+    (_dec_CertificateChainType, CertificateChainType),  # 31: {urn:din:70121:2012:MsgBody}ContractSignatureCertChain
+    None,  # 32: {urn:din:70121:2012:MsgBody}ContractSignatureEncryptedPrivateKey (not a supported root)
+    (_dec_CostType, CostType),  # 33: {urn:din:70121:2012:MsgDataTypes}Cost
+    (_dec_CurrentDemandReqType, CurrentDemandReq),  # 34: {urn:din:70121:2012:MsgBody}CurrentDemandReq
+    (_dec_CurrentDemandResType, CurrentDemandRes),  # 35: {urn:din:70121:2012:MsgBody}CurrentDemandRes
+    (_dec_DC_EVChargeParameterType, DC_EVChargeParameter),  # 36: {urn:din:70121:2012:MsgDataTypes}DC_EVChargeParameter
+    (_dec_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameter),  # 37: {urn:din:70121:2012:MsgDataTypes}DC_EVPowerDeliveryParameter
+    (_dec_DC_EVSEChargeParameterType, DC_EVSEChargeParameter),  # 38: {urn:din:70121:2012:MsgDataTypes}DC_EVSEChargeParameter
+    (_dec_DC_EVSEStatusType, DC_EVSEStatusType),  # 39: {urn:din:70121:2012:MsgBody}DC_EVSEStatus
+    (_dec_DC_EVSEStatusType, DC_EVSEStatus),  # 40: {urn:din:70121:2012:MsgDataTypes}DC_EVSEStatus
+    (_dec_DC_EVStatusType, DC_EVStatusType),  # 41: {urn:din:70121:2012:MsgBody}DC_EVStatus
+    (_dec_DC_EVStatusType, DC_EVStatus),  # 42: {urn:din:70121:2012:MsgDataTypes}DC_EVStatus
+    None,  # 43: {urn:din:70121:2012:MsgBody}DHParams (not a supported root)
+    (_dec_DSAKeyValueType, DSAKeyValue),  # 44: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
+    None,  # 45: {urn:din:70121:2012:MsgBody}DateTimeNow (not a supported root)
+    None,  # 46: {urn:din:70121:2012:MsgDataTypes}DepartureTime (not a supported root)
+    (_dec_DigestMethodType, DigestMethod),  # 47: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
+    None,  # 48: {http://www.w3.org/2000/09/xmldsig#}DigestValue (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 49: {urn:din:70121:2012:MsgDataTypes}EAmount
+    None,  # 50: {urn:din:70121:2012:MsgDataTypes}EPriceLevel (not a supported root)
+    None,  # 51: {urn:din:70121:2012:MsgBody}EVCCID (not a supported root)
+    None,  # 52: {urn:din:70121:2012:MsgDataTypes}EVCabinConditioning (not a supported root)
+    (_dec_EVChargeParameterType, EVChargeParameter),  # 53: {urn:din:70121:2012:MsgDataTypes}EVChargeParameter
+    (_dec_PhysicalValueType, PhysicalValueType),  # 54: {urn:din:70121:2012:MsgDataTypes}EVEnergyCapacity
+    (_dec_PhysicalValueType, PhysicalValueType),  # 55: {urn:din:70121:2012:MsgDataTypes}EVEnergyRequest
+    None,  # 56: {urn:din:70121:2012:MsgDataTypes}EVErrorCode (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 57: {urn:din:70121:2012:MsgDataTypes}EVMaxCurrent
+    (_dec_PhysicalValueType, PhysicalValueType),  # 58: {urn:din:70121:2012:MsgDataTypes}EVMaxVoltage
+    (_dec_PhysicalValueType, PhysicalValueType),  # 59: {urn:din:70121:2012:MsgBody}EVMaximumCurrentLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 60: {urn:din:70121:2012:MsgDataTypes}EVMaximumCurrentLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 61: {urn:din:70121:2012:MsgBody}EVMaximumPowerLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 62: {urn:din:70121:2012:MsgDataTypes}EVMaximumPowerLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 63: {urn:din:70121:2012:MsgBody}EVMaximumVoltageLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 64: {urn:din:70121:2012:MsgDataTypes}EVMaximumVoltageLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 65: {urn:din:70121:2012:MsgDataTypes}EVMinCurrent
+    (_dec_EVPowerDeliveryParameterType, EVPowerDeliveryParameter),  # 66: {urn:din:70121:2012:MsgDataTypes}EVPowerDeliveryParameter
+    None,  # 67: {urn:din:70121:2012:MsgDataTypes}EVRESSConditioning (not a supported root)
+    None,  # 68: {urn:din:70121:2012:MsgDataTypes}EVRESSSOC (not a supported root)
+    None,  # 69: {urn:din:70121:2012:MsgDataTypes}EVReady (not a supported root)
+    None,  # 70: {urn:din:70121:2012:MsgBody}EVRequestedEnergyTransferType (not a supported root)
+    (_dec_EVSEChargeParameterType, EVSEChargeParameter),  # 71: {urn:din:70121:2012:MsgDataTypes}EVSEChargeParameter
+    None,  # 72: {urn:din:70121:2012:MsgBody}EVSECurrentLimitAchieved (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 73: {urn:din:70121:2012:MsgDataTypes}EVSECurrentRegulationTolerance
+    (_dec_PhysicalValueType, PhysicalValueType),  # 74: {urn:din:70121:2012:MsgDataTypes}EVSEEnergyToBeDelivered
+    None,  # 75: {urn:din:70121:2012:MsgBody}EVSEID (not a supported root)
+    None,  # 76: {urn:din:70121:2012:MsgDataTypes}EVSEIsolationStatus (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 77: {urn:din:70121:2012:MsgBody}EVSEMaxCurrent
+    (_dec_PhysicalValueType, PhysicalValueType),  # 78: {urn:din:70121:2012:MsgDataTypes}EVSEMaxCurrent
+    (_dec_PhysicalValueType, PhysicalValueType),  # 79: {urn:din:70121:2012:MsgDataTypes}EVSEMaxVoltage
+    (_dec_PhysicalValueType, PhysicalValueType),  # 80: {urn:din:70121:2012:MsgBody}EVSEMaximumCurrentLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 81: {urn:din:70121:2012:MsgDataTypes}EVSEMaximumCurrentLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 82: {urn:din:70121:2012:MsgBody}EVSEMaximumPowerLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 83: {urn:din:70121:2012:MsgDataTypes}EVSEMaximumPowerLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 84: {urn:din:70121:2012:MsgBody}EVSEMaximumVoltageLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 85: {urn:din:70121:2012:MsgDataTypes}EVSEMaximumVoltageLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 86: {urn:din:70121:2012:MsgDataTypes}EVSEMinCurrent
+    (_dec_PhysicalValueType, PhysicalValueType),  # 87: {urn:din:70121:2012:MsgDataTypes}EVSEMinimumCurrentLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 88: {urn:din:70121:2012:MsgDataTypes}EVSEMinimumVoltageLimit
+    None,  # 89: {urn:din:70121:2012:MsgDataTypes}EVSENotification (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 90: {urn:din:70121:2012:MsgDataTypes}EVSEPeakCurrentRipple
+    None,  # 91: {urn:din:70121:2012:MsgBody}EVSEPowerLimitAchieved (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 92: {urn:din:70121:2012:MsgBody}EVSEPresentCurrent
+    (_dec_PhysicalValueType, PhysicalValueType),  # 93: {urn:din:70121:2012:MsgBody}EVSEPresentVoltage
+    None,  # 94: {urn:din:70121:2012:MsgBody}EVSEProcessing (not a supported root)
+    (_dec_EVSEStatusType, EVSEStatus),  # 95: {urn:din:70121:2012:MsgDataTypes}EVSEStatus
+    None,  # 96: {urn:din:70121:2012:MsgDataTypes}EVSEStatusCode (not a supported root)
+    None,  # 97: {urn:din:70121:2012:MsgBody}EVSEVoltageLimitAchieved (not a supported root)
+    (_dec_EVStatusType, EVStatus),  # 98: {urn:din:70121:2012:MsgDataTypes}EVStatus
+    (_dec_PhysicalValueType, PhysicalValueType),  # 99: {urn:din:70121:2012:MsgBody}EVTargetCurrent
+    (_dec_PhysicalValueType, PhysicalValueType),  # 100: {urn:din:70121:2012:MsgBody}EVTargetVoltage
+    None,  # 101: {urn:din:70121:2012:MsgDataTypes}EnergyTransferType (not a supported root)
+    (_dec_EntryType, Entry),  # 102: {urn:din:70121:2012:MsgDataTypes}Entry
+    None,  # 103: {http://www.w3.org/2000/09/xmldsig#}Exponent (not a supported root)
+    None,  # 104: {urn:din:70121:2012:MsgDataTypes}FaultCode (not a supported root)
+    None,  # 105: {urn:din:70121:2012:MsgDataTypes}FaultMsg (not a supported root)
+    None,  # 106: {urn:din:70121:2012:MsgDataTypes}FreeService (not a supported root)
+    None,  # 107: {urn:din:70121:2012:MsgDataTypes}FullSOC (not a supported root)
+    None,  # 108: {http://www.w3.org/2000/09/xmldsig#}G (not a supported root)
+    None,  # 109: {urn:din:70121:2012:MsgBody}GenChallenge (not a supported root)
+    None,  # 110: {http://www.w3.org/2000/09/xmldsig#}HMACOutputLength (not a supported root)
+    (_dec_MessageHeaderType, MessageHeaderType),  # 111: {urn:din:70121:2012:MsgDef}Header
+    None,  # 112: {http://www.w3.org/2000/09/xmldsig#}J (not a supported root)
+    (_dec_KeyInfoType, KeyInfo),  # 113: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
+    None,  # 114: {http://www.w3.org/2000/09/xmldsig#}KeyName (not a supported root)
+    (_dec_KeyValueType, KeyValue),  # 115: {http://www.w3.org/2000/09/xmldsig#}KeyValue
+    (_dec_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType),  # 116: {urn:din:70121:2012:MsgBody}ListOfRootCertificateIDs
+    (_dec_ManifestType, Manifest),  # 117: {http://www.w3.org/2000/09/xmldsig#}Manifest
+    None,  # 118: {urn:din:70121:2012:MsgDataTypes}MeterID (not a supported root)
+    (_dec_MeterInfoType, MeterInfoType),  # 119: {urn:din:70121:2012:MsgBody}MeterInfo
+    (_dec_PhysicalValueType, PhysicalValueType),  # 120: {urn:din:70121:2012:MsgDataTypes}MeterReading
+    None,  # 121: {urn:din:70121:2012:MsgDataTypes}MeterStatus (not a supported root)
+    (_dec_MeteringReceiptReqType, MeteringReceiptReq),  # 122: {urn:din:70121:2012:MsgBody}MeteringReceiptReq
+    (_dec_MeteringReceiptResType, MeteringReceiptRes),  # 123: {urn:din:70121:2012:MsgBody}MeteringReceiptRes
+    None,  # 124: {http://www.w3.org/2000/09/xmldsig#}MgmtData (not a supported root)
+    None,  # 125: {http://www.w3.org/2000/09/xmldsig#}Modulus (not a supported root)
+    None,  # 126: {urn:din:70121:2012:MsgDataTypes}Multiplier (not a supported root)
+    (_dec_NotificationType, NotificationType),  # 127: {urn:din:70121:2012:MsgHeader}Notification
+    None,  # 128: {urn:din:70121:2012:MsgDataTypes}NotificationMaxDelay (not a supported root)
+    None,  # 129: {urn:din:70121:2012:MsgDataTypes}NumEPriceLevels (not a supported root)
+    None,  # 130: {urn:din:70121:2012:MsgBody}OEMProvisioningCert (not a supported root)
+    (_dec_ObjectType, Object),  # 131: {http://www.w3.org/2000/09/xmldsig#}Object
+    None,  # 132: {http://www.w3.org/2000/09/xmldsig#}P (not a supported root)
+    (_dec_PGPDataType, PGPData),  # 133: {http://www.w3.org/2000/09/xmldsig#}PGPData
+    None,  # 134: {http://www.w3.org/2000/09/xmldsig#}PGPKeyID (not a supported root)
+    None,  # 135: {http://www.w3.org/2000/09/xmldsig#}PGPKeyPacket (not a supported root)
+    None,  # 136: {urn:din:70121:2012:MsgDataTypes}PMax (not a supported root)
+    (_dec_PMaxScheduleType, PMaxScheduleType),  # 137: {urn:din:70121:2012:MsgDataTypes}PMaxSchedule
+    (_dec_PMaxScheduleEntryType, PMaxScheduleEntry),  # 138: {urn:din:70121:2012:MsgDataTypes}PMaxScheduleEntry
+    None,  # 139: {urn:din:70121:2012:MsgDataTypes}PMaxScheduleID (not a supported root)
+    (_dec_ParameterType, ParameterType),  # 140: {urn:din:70121:2012:MsgDataTypes}Parameter
+    (_dec_ParameterSetType, ParameterSetType),  # 141: {urn:din:70121:2012:MsgDataTypes}ParameterSet
+    None,  # 142: {urn:din:70121:2012:MsgDataTypes}ParameterSetID (not a supported root)
+    (_dec_PaymentDetailsReqType, PaymentDetailsReq),  # 143: {urn:din:70121:2012:MsgBody}PaymentDetailsReq
+    (_dec_PaymentDetailsResType, PaymentDetailsRes),  # 144: {urn:din:70121:2012:MsgBody}PaymentDetailsRes
+    None,  # 145: {urn:din:70121:2012:MsgDataTypes}PaymentOption (not a supported root)
+    (_dec_PaymentOptionsType, PaymentOptionsType),  # 146: {urn:din:70121:2012:MsgBody}PaymentOptions
+    None,  # 147: {http://www.w3.org/2000/09/xmldsig#}PgenCounter (not a supported root)
+    (_dec_PowerDeliveryReqType, PowerDeliveryReq),  # 148: {urn:din:70121:2012:MsgBody}PowerDeliveryReq
+    (_dec_PowerDeliveryResType, PowerDeliveryRes),  # 149: {urn:din:70121:2012:MsgBody}PowerDeliveryRes
+    None,  # 150: {urn:din:70121:2012:MsgDataTypes}PowerSwitchClosed (not a supported root)
+    (_dec_PreChargeReqType, PreChargeReq),  # 151: {urn:din:70121:2012:MsgBody}PreChargeReq
+    (_dec_PreChargeResType, PreChargeRes),  # 152: {urn:din:70121:2012:MsgBody}PreChargeRes
+    (_dec_ProfileEntryType, ProfileEntryType),  # 153: {urn:din:70121:2012:MsgDataTypes}ProfileEntry
+    None,  # 154: {http://www.w3.org/2000/09/xmldsig#}Q (not a supported root)
+    None,  # 155: {urn:din:70121:2012:MsgDataTypes}RCD (not a supported root)
+    (_dec_RSAKeyValueType, RSAKeyValue),  # 156: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
+    None,  # 157: {urn:din:70121:2012:MsgBody}ReadyToChargeState (not a supported root)
+    None,  # 158: {urn:din:70121:2012:MsgBody}ReceiptRequired (not a supported root)
+    (_dec_ReferenceType, Reference),  # 159: {http://www.w3.org/2000/09/xmldsig#}Reference
+    (_dec_RelativeTimeIntervalType, RelativeTimeInterval),  # 160: {urn:din:70121:2012:MsgDataTypes}RelativeTimeInterval
+    (_dec_PhysicalValueType, PhysicalValueType),  # 161: {urn:din:70121:2012:MsgBody}RemainingTimeToBulkSoC
+    (_dec_PhysicalValueType, PhysicalValueType),  # 162: {urn:din:70121:2012:MsgBody}RemainingTimeToFullSoC
+    None,  # 163: {urn:din:70121:2012:MsgBody}ResponseCode (not a supported root)
+    (_dec_RetrievalMethodType, RetrievalMethod),  # 164: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
+    None,  # 165: {urn:din:70121:2012:MsgBody}RetryCounter (not a supported root)
+    None,  # 166: {urn:din:70121:2012:MsgDataTypes}RootCertificateID (not a supported root)
+    (_dec_SAScheduleListType, SAScheduleList),  # 167: {urn:din:70121:2012:MsgDataTypes}SAScheduleList
+    (_dec_SAScheduleTupleType, SAScheduleTupleType),  # 168: {urn:din:70121:2012:MsgDataTypes}SAScheduleTuple
+    None,  # 169: {urn:din:70121:2012:MsgBody}SAScheduleTupleID (not a supported root)
+    None,  # 170: {urn:din:70121:2012:MsgDataTypes}SAScheduleTupleID (not a supported root)
+    (_dec_SASchedulesType, SASchedules),  # 171: {urn:din:70121:2012:MsgDataTypes}SASchedules
+    (_dec_SPKIDataType, SPKIData),  # 172: {http://www.w3.org/2000/09/xmldsig#}SPKIData
+    None,  # 173: {http://www.w3.org/2000/09/xmldsig#}SPKISexp (not a supported root)
+    (_dec_SalesTariffType, SalesTariffType),  # 174: {urn:din:70121:2012:MsgDataTypes}SalesTariff
+    None,  # 175: {urn:din:70121:2012:MsgDataTypes}SalesTariffDescription (not a supported root)
+    (_dec_SalesTariffEntryType, SalesTariffEntry),  # 176: {urn:din:70121:2012:MsgDataTypes}SalesTariffEntry
+    None,  # 177: {urn:din:70121:2012:MsgDataTypes}SalesTariffID (not a supported root)
+    None,  # 178: {http://www.w3.org/2000/09/xmldsig#}Seed (not a supported root)
+    None,  # 179: {urn:din:70121:2012:MsgBody}SelectedPaymentOption (not a supported root)
+    (_dec_SelectedServiceType, SelectedServiceType),  # 180: {urn:din:70121:2012:MsgDataTypes}SelectedService
+    (_dec_SelectedServiceListType, SelectedServiceListType),  # 181: {urn:din:70121:2012:MsgBody}SelectedServiceList
+    (_dec_ServiceType, ServiceType),  # 182: {urn:din:70121:2012:MsgDataTypes}Service
+    None,  # 183: {urn:din:70121:2012:MsgBody}ServiceCategory (not a supported root)
+    None,  # 184: {urn:din:70121:2012:MsgDataTypes}ServiceCategory (not a supported root)
+    (_dec_ServiceChargeType, ServiceCharge),  # 185: {urn:din:70121:2012:MsgDataTypes}ServiceCharge
+    (_dec_ServiceDetailReqType, ServiceDetailReq),  # 186: {urn:din:70121:2012:MsgBody}ServiceDetailReq
+    (_dec_ServiceDetailResType, ServiceDetailRes),  # 187: {urn:din:70121:2012:MsgBody}ServiceDetailRes
+    (_dec_ServiceDiscoveryReqType, ServiceDiscoveryReq),  # 188: {urn:din:70121:2012:MsgBody}ServiceDiscoveryReq
+    (_dec_ServiceDiscoveryResType, ServiceDiscoveryRes),  # 189: {urn:din:70121:2012:MsgBody}ServiceDiscoveryRes
+    None,  # 190: {urn:din:70121:2012:MsgBody}ServiceID (not a supported root)
+    None,  # 191: {urn:din:70121:2012:MsgDataTypes}ServiceID (not a supported root)
+    (_dec_ServiceTagListType, ServiceTagListType),  # 192: {urn:din:70121:2012:MsgBody}ServiceList
+    None,  # 193: {urn:din:70121:2012:MsgDataTypes}ServiceName (not a supported root)
+    (_dec_ServiceParameterListType, ServiceParameterListType),  # 194: {urn:din:70121:2012:MsgBody}ServiceParameterList
+    (_dec_ServicePaymentSelectionReqType, ServicePaymentSelectionReq),  # 195: {urn:din:70121:2012:MsgBody}ServicePaymentSelectionReq
+    (_dec_ServicePaymentSelectionResType, ServicePaymentSelectionRes),  # 196: {urn:din:70121:2012:MsgBody}ServicePaymentSelectionRes
+    None,  # 197: {urn:din:70121:2012:MsgBody}ServiceScope (not a supported root)
+    None,  # 198: {urn:din:70121:2012:MsgDataTypes}ServiceScope (not a supported root)
+    (_dec_ServiceTagType, ServiceTagType),  # 199: {urn:din:70121:2012:MsgDataTypes}ServiceTag
+    None,  # 200: {urn:din:70121:2012:MsgBody}SessionID (not a supported root)
+    None,  # 201: {urn:din:70121:2012:MsgHeader}SessionID (not a supported root)
+    (_dec_SessionSetupReqType, SessionSetupReq),  # 202: {urn:din:70121:2012:MsgBody}SessionSetupReq
+    (_dec_SessionSetupResType, SessionSetupRes),  # 203: {urn:din:70121:2012:MsgBody}SessionSetupRes
+    (_dec_SessionStopType, SessionStopReq),  # 204: {urn:din:70121:2012:MsgBody}SessionStopReq
+    (_dec_SessionStopResType, SessionStopRes),  # 205: {urn:din:70121:2012:MsgBody}SessionStopRes
+    None,  # 206: {urn:din:70121:2012:MsgDataTypes}SigMeterReading (not a supported root)
+    (_dec_SignatureType, Signature),  # 207: {http://www.w3.org/2000/09/xmldsig#}Signature
+    (_dec_SignatureMethodType, SignatureMethod),  # 208: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
+    (_dec_SignaturePropertiesType, SignatureProperties),  # 209: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
+    (_dec_SignaturePropertyType, SignatureProperty),  # 210: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
+    (_dec_SignatureValueType, SignatureValue),  # 211: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
+    (_dec_SignedInfoType, SignedInfo),  # 212: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
+    (_dec_SubCertificatesType, SubCertificatesType),  # 213: {urn:din:70121:2012:MsgDataTypes}SubCertificates
+    None,  # 214: {urn:din:70121:2012:MsgDataTypes}TMeter (not a supported root)
+    (_dec_IntervalType, TimeInterval),  # 215: {urn:din:70121:2012:MsgDataTypes}TimeInterval
+    (_dec_TransformType, Transform),  # 216: {http://www.w3.org/2000/09/xmldsig#}Transform
+    (_dec_TransformsType, Transforms),  # 217: {http://www.w3.org/2000/09/xmldsig#}Transforms
+    None,  # 218: {urn:din:70121:2012:MsgDataTypes}Unit (not a supported root)
+    (_dec_V2G_Message, V2G_Message),  # 219: {urn:din:70121:2012:MsgDef}V2G_Message
+    None,  # 220: {urn:din:70121:2012:MsgDataTypes}Value (not a supported root)
+    (_dec_WeldingDetectionReqType, WeldingDetectionReq),  # 221: {urn:din:70121:2012:MsgBody}WeldingDetectionReq
+    (_dec_WeldingDetectionResType, WeldingDetectionRes),  # 222: {urn:din:70121:2012:MsgBody}WeldingDetectionRes
+    None,  # 223: {http://www.w3.org/2000/09/xmldsig#}X509CRL (not a supported root)
+    None,  # 224: {http://www.w3.org/2000/09/xmldsig#}X509Certificate (not a supported root)
+    (_dec_X509DataType, X509Data),  # 225: {http://www.w3.org/2000/09/xmldsig#}X509Data
+    None,  # 226: {http://www.w3.org/2000/09/xmldsig#}X509IssuerName (not a supported root)
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 227: {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerial
+    None,  # 228: {http://www.w3.org/2000/09/xmldsig#}X509SKI (not a supported root)
+    None,  # 229: {http://www.w3.org/2000/09/xmldsig#}X509SerialNumber (not a supported root)
+    None,  # 230: {http://www.w3.org/2000/09/xmldsig#}X509SubjectName (not a supported root)
+    None,  # 231: {http://www.w3.org/2000/09/xmldsig#}XPath (not a supported root)
+    None,  # 232: {http://www.w3.org/2000/09/xmldsig#}Y (not a supported root)
+    None,  # 233: {urn:din:70121:2012:MsgDataTypes}amount (not a supported root)
+    None,  # 234: {urn:din:70121:2012:MsgDataTypes}amountMultiplier (not a supported root)
+    None,  # 235: {urn:din:70121:2012:MsgDataTypes}boolValue (not a supported root)
+    None,  # 236: {urn:din:70121:2012:MsgDataTypes}byteValue (not a supported root)
+    None,  # 237: {urn:din:70121:2012:MsgDataTypes}costKind (not a supported root)
+    None,  # 238: {urn:din:70121:2012:MsgDataTypes}duration (not a supported root)
+    None,  # 239: {urn:din:70121:2012:MsgDataTypes}intValue (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 240: {urn:din:70121:2012:MsgDataTypes}physicalValue
+    None,  # 241: {urn:din:70121:2012:MsgDataTypes}shortValue (not a supported root)
+    None,  # 242: {urn:din:70121:2012:MsgDataTypes}start (not a supported root)
+    None,  # 243: {urn:din:70121:2012:MsgDataTypes}startValue (not a supported root)
+    None,  # 244: {urn:din:70121:2012:MsgDataTypes}stringValue (not a supported root)
+)
+FRAG_ENCODERS: dict = {
+    AC_EVChargeParameter: (0, _enc_AC_EVChargeParameterType),
+    AC_EVSEChargeParameter: (1, _enc_AC_EVSEChargeParameterType),
+    AC_EVSEStatusType: (2, _enc_AC_EVSEStatusType),
+    AC_EVSEStatus: (3, _enc_AC_EVSEStatusType),
+    BodyType: (4, _enc_BodyType),
+    BodyElement: (5, _enc_BodyBaseType),
+    CableCheckReq: (9, _enc_CableCheckReqType),
+    CableCheckRes: (10, _enc_CableCheckResType),
+    CanonicalizationMethod: (11, _enc_CanonicalizationMethodType),
+    CertificateInstallationReq: (13, _enc_CertificateInstallationReqType),
+    CertificateInstallationRes: (14, _enc_CertificateInstallationResType),
+    CertificateUpdateReq: (15, _enc_CertificateUpdateReqType),
+    CertificateUpdateRes: (16, _enc_CertificateUpdateResType),
+    ChargeParameterDiscoveryReq: (17, _enc_ChargeParameterDiscoveryReqType),
+    ChargeParameterDiscoveryRes: (18, _enc_ChargeParameterDiscoveryResType),
+    ServiceChargeType: (19, _enc_ServiceChargeType),
+    ChargingProfileType: (22, _enc_ChargingProfileType),
+    ChargingStatusReq: (25, _enc_ChargingStatusReqType),
+    ChargingStatusRes: (26, _enc_ChargingStatusResType),
+    ConsumptionCostType: (27, _enc_ConsumptionCostType),
+    ContractAuthenticationReq: (28, _enc_ContractAuthenticationReqType),
+    ContractAuthenticationRes: (29, _enc_ContractAuthenticationResType),
+    CertificateChainType: (31, _enc_CertificateChainType),
+    CostType: (33, _enc_CostType),
+    CurrentDemandReq: (34, _enc_CurrentDemandReqType),
+    CurrentDemandRes: (35, _enc_CurrentDemandResType),
+    DC_EVChargeParameter: (36, _enc_DC_EVChargeParameterType),
+    DC_EVPowerDeliveryParameter: (37, _enc_DC_EVPowerDeliveryParameterType),
+    DC_EVSEChargeParameter: (38, _enc_DC_EVSEChargeParameterType),
+    DC_EVSEStatusType: (39, _enc_DC_EVSEStatusType),
+    DC_EVSEStatus: (40, _enc_DC_EVSEStatusType),
+    DC_EVStatusType: (41, _enc_DC_EVStatusType),
+    DC_EVStatus: (42, _enc_DC_EVStatusType),
+    DSAKeyValue: (44, _enc_DSAKeyValueType),
+    DigestMethod: (47, _enc_DigestMethodType),
+    PhysicalValueType: (49, _enc_PhysicalValueType),
+    EVChargeParameter: (53, _enc_EVChargeParameterType),
+    EVPowerDeliveryParameter: (66, _enc_EVPowerDeliveryParameterType),
+    EVSEChargeParameter: (71, _enc_EVSEChargeParameterType),
+    EVSEStatus: (95, _enc_EVSEStatusType),
+    EVStatus: (98, _enc_EVStatusType),
+    Entry: (102, _enc_EntryType),
+    MessageHeaderType: (111, _enc_MessageHeaderType),
+    KeyInfo: (113, _enc_KeyInfoType),
+    KeyValue: (115, _enc_KeyValueType),
+    ListOfRootCertificateIDsType: (116, _enc_ListOfRootCertificateIDsType),
+    Manifest: (117, _enc_ManifestType),
+    MeterInfoType: (119, _enc_MeterInfoType),
+    MeteringReceiptReq: (122, _enc_MeteringReceiptReqType),
+    MeteringReceiptRes: (123, _enc_MeteringReceiptResType),
+    NotificationType: (127, _enc_NotificationType),
+    Object: (131, _enc_ObjectType),
+    PGPData: (133, _enc_PGPDataType),
+    PMaxScheduleType: (137, _enc_PMaxScheduleType),
+    PMaxScheduleEntry: (138, _enc_PMaxScheduleEntryType),
+    ParameterType: (140, _enc_ParameterType),
+    ParameterSetType: (141, _enc_ParameterSetType),
+    PaymentDetailsReq: (143, _enc_PaymentDetailsReqType),
+    PaymentDetailsRes: (144, _enc_PaymentDetailsResType),
+    PaymentOptionsType: (146, _enc_PaymentOptionsType),
+    PowerDeliveryReq: (148, _enc_PowerDeliveryReqType),
+    PowerDeliveryRes: (149, _enc_PowerDeliveryResType),
+    PreChargeReq: (151, _enc_PreChargeReqType),
+    PreChargeRes: (152, _enc_PreChargeResType),
+    ProfileEntryType: (153, _enc_ProfileEntryType),
+    RSAKeyValue: (156, _enc_RSAKeyValueType),
+    Reference: (159, _enc_ReferenceType),
+    RelativeTimeInterval: (160, _enc_RelativeTimeIntervalType),
+    RetrievalMethod: (164, _enc_RetrievalMethodType),
+    SAScheduleList: (167, _enc_SAScheduleListType),
+    SAScheduleTupleType: (168, _enc_SAScheduleTupleType),
+    SASchedules: (171, _enc_SASchedulesType),
+    SPKIData: (172, _enc_SPKIDataType),
+    SalesTariffType: (174, _enc_SalesTariffType),
+    SalesTariffEntry: (176, _enc_SalesTariffEntryType),
+    SelectedServiceType: (180, _enc_SelectedServiceType),
+    SelectedServiceListType: (181, _enc_SelectedServiceListType),
+    ServiceType: (182, _enc_ServiceType),
+    ServiceCharge: (185, _enc_ServiceChargeType),
+    ServiceDetailReq: (186, _enc_ServiceDetailReqType),
+    ServiceDetailRes: (187, _enc_ServiceDetailResType),
+    ServiceDiscoveryReq: (188, _enc_ServiceDiscoveryReqType),
+    ServiceDiscoveryRes: (189, _enc_ServiceDiscoveryResType),
+    ServiceTagListType: (192, _enc_ServiceTagListType),
+    ServiceParameterListType: (194, _enc_ServiceParameterListType),
+    ServicePaymentSelectionReq: (195, _enc_ServicePaymentSelectionReqType),
+    ServicePaymentSelectionRes: (196, _enc_ServicePaymentSelectionResType),
+    ServiceTagType: (199, _enc_ServiceTagType),
+    SessionSetupReq: (202, _enc_SessionSetupReqType),
+    SessionSetupRes: (203, _enc_SessionSetupResType),
+    SessionStopReq: (204, _enc_SessionStopType),
+    SessionStopRes: (205, _enc_SessionStopResType),
+    Signature: (207, _enc_SignatureType),
+    SignatureMethod: (208, _enc_SignatureMethodType),
+    SignatureProperties: (209, _enc_SignaturePropertiesType),
+    SignatureProperty: (210, _enc_SignaturePropertyType),
+    SignatureValue: (211, _enc_SignatureValueType),
+    SignedInfo: (212, _enc_SignedInfoType),
+    SubCertificatesType: (213, _enc_SubCertificatesType),
+    TimeInterval: (215, _enc_IntervalType),
+    Transform: (216, _enc_TransformType),
+    Transforms: (217, _enc_TransformsType),
+    V2G_Message: (219, _enc_V2G_Message),
+    WeldingDetectionReq: (221, _enc_WeldingDetectionReqType),
+    WeldingDetectionRes: (222, _enc_WeldingDetectionResType),
+    X509Data: (225, _enc_X509DataType),
+    X509IssuerSerialType: (227, _enc_X509IssuerSerialType),
 }
 # every global element's class, for substitution groups and JSON keys
 ELEMENT_CLASSES: dict = {

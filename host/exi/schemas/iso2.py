@@ -7417,9 +7417,10 @@ def _dec_X509IssuerSerialType(r: rt.BitReader, cls: type = X509IssuerSerialType)
 
 
 NAMESPACE = 'urn:iso:15118:2:2013:MsgDef'
-# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1) sorted by qname, then SE(*)
+FRAGMENT_DEFAULT = False
+# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1), the global elements sorted by qname, then SE(*)
 DOC_WIDTH = 7
-ROOT_DECODERS: tuple = (
+DOC_DECODERS: tuple = (
     (_dec_AC_EVChargeParameterType, AC_EVChargeParameter),  # 0: {urn:iso:15118:2:2013:MsgDataTypes}AC_EVChargeParameter
     (_dec_AC_EVSEChargeParameterType, AC_EVSEChargeParameter),  # 1: {urn:iso:15118:2:2013:MsgDataTypes}AC_EVSEChargeParameter
     (_dec_AC_EVSEStatusType, AC_EVSEStatus),  # 2: {urn:iso:15118:2:2013:MsgDataTypes}AC_EVSEStatus
@@ -7501,7 +7502,7 @@ ROOT_DECODERS: tuple = (
     (_dec_WeldingDetectionResType, WeldingDetectionRes),  # 78: {urn:iso:15118:2:2013:MsgBody}WeldingDetectionRes
     (_dec_X509DataType, X509Data),  # 79: {http://www.w3.org/2000/09/xmldsig#}X509Data
 )
-ROOT_ENCODERS: dict = {
+DOC_ENCODERS: dict = {
     AC_EVChargeParameter: (0, _enc_AC_EVChargeParameterType),
     AC_EVSEChargeParameter: (1, _enc_AC_EVSEChargeParameterType),
     AC_EVSEStatus: (2, _enc_AC_EVSEStatusType),
@@ -7570,6 +7571,356 @@ ROOT_ENCODERS: dict = {
     WeldingDetectionReq: (77, _enc_WeldingDetectionReqType),
     WeldingDetectionRes: (78, _enc_WeldingDetectionResType),
     X509Data: (79, _enc_X509DataType),
+}
+# FragmentContent (EXI 1.0 §8.5.2): SE(F_0..F_n-1), every element declaration, global or local, sorted by qname; then SE(*), ED
+FRAG_WIDTH = 8
+FRAG_END = 244  # ED
+FRAG_DECODERS: tuple = (
+    (_dec_AC_EVChargeParameterType, AC_EVChargeParameter),  # 0: {urn:iso:15118:2:2013:MsgDataTypes}AC_EVChargeParameter
+    (_dec_AC_EVSEChargeParameterType, AC_EVSEChargeParameter),  # 1: {urn:iso:15118:2:2013:MsgDataTypes}AC_EVSEChargeParameter
+    (_dec_AC_EVSEStatusType, AC_EVSEStatusType),  # 2: {urn:iso:15118:2:2013:MsgBody}AC_EVSEStatus
+    (_dec_AC_EVSEStatusType, AC_EVSEStatus),  # 3: {urn:iso:15118:2:2013:MsgDataTypes}AC_EVSEStatus
+    (_dec_AuthorizationReqType, AuthorizationReq),  # 4: {urn:iso:15118:2:2013:MsgBody}AuthorizationReq
+    (_dec_AuthorizationResType, AuthorizationRes),  # 5: {urn:iso:15118:2:2013:MsgBody}AuthorizationRes
+    (_dec_BodyType, BodyType),  # 6: {urn:iso:15118:2:2013:MsgDef}Body
+    None,  # 7: {urn:iso:15118:2:2013:MsgBody}BodyElement (not a supported root)
+    None,  # 8: {urn:iso:15118:2:2013:MsgBody}BulkChargingComplete (not a supported root)
+    None,  # 9: {urn:iso:15118:2:2013:MsgDataTypes}BulkChargingComplete (not a supported root)
+    None,  # 10: {urn:iso:15118:2:2013:MsgDataTypes}BulkSOC (not a supported root)
+    (_dec_CableCheckReqType, CableCheckReq),  # 11: {urn:iso:15118:2:2013:MsgBody}CableCheckReq
+    (_dec_CableCheckResType, CableCheckRes),  # 12: {urn:iso:15118:2:2013:MsgBody}CableCheckRes
+    (_dec_CanonicalizationMethodType, CanonicalizationMethod),  # 13: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
+    None,  # 14: {urn:iso:15118:2:2013:MsgDataTypes}Certificate (not a supported root)
+    (_dec_CertificateInstallationReqType, CertificateInstallationReq),  # 15: {urn:iso:15118:2:2013:MsgBody}CertificateInstallationReq
+    (_dec_CertificateInstallationResType, CertificateInstallationRes),  # 16: {urn:iso:15118:2:2013:MsgBody}CertificateInstallationRes
+    (_dec_CertificateUpdateReqType, CertificateUpdateReq),  # 17: {urn:iso:15118:2:2013:MsgBody}CertificateUpdateReq
+    (_dec_CertificateUpdateResType, CertificateUpdateRes),  # 18: {urn:iso:15118:2:2013:MsgBody}CertificateUpdateRes
+    (_dec_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReq),  # 19: {urn:iso:15118:2:2013:MsgBody}ChargeParameterDiscoveryReq
+    (_dec_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryRes),  # 20: {urn:iso:15118:2:2013:MsgBody}ChargeParameterDiscoveryRes
+    None,  # 21: {urn:iso:15118:2:2013:MsgBody}ChargeProgress (not a supported root)
+    (_dec_ChargeServiceType, ChargeServiceType),  # 22: {urn:iso:15118:2:2013:MsgBody}ChargeService
+    None,  # 23: {urn:iso:15118:2:2013:MsgBody}ChargingComplete (not a supported root)
+    None,  # 24: {urn:iso:15118:2:2013:MsgDataTypes}ChargingComplete (not a supported root)
+    (_dec_ChargingProfileType, ChargingProfileType),  # 25: {urn:iso:15118:2:2013:MsgBody}ChargingProfile
+    None,  # 26: {urn:iso:15118:2:2013:MsgDataTypes}ChargingProfileEntryMaxNumberOfPhasesInUse (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 27: {urn:iso:15118:2:2013:MsgDataTypes}ChargingProfileEntryMaxPower
+    None,  # 28: {urn:iso:15118:2:2013:MsgDataTypes}ChargingProfileEntryStart (not a supported root)
+    None,  # 29: {urn:iso:15118:2:2013:MsgBody}ChargingSession (not a supported root)
+    (_dec_ChargingStatusReqType, ChargingStatusReq),  # 30: {urn:iso:15118:2:2013:MsgBody}ChargingStatusReq
+    (_dec_ChargingStatusResType, ChargingStatusRes),  # 31: {urn:iso:15118:2:2013:MsgBody}ChargingStatusRes
+    (_dec_ConsumptionCostType, ConsumptionCostType),  # 32: {urn:iso:15118:2:2013:MsgDataTypes}ConsumptionCost
+    (_dec_CertificateChainType, CertificateChainType),  # 33: {urn:iso:15118:2:2013:MsgBody}ContractSignatureCertChain
+    (_dec_ContractSignatureEncryptedPrivateKeyType, ContractSignatureEncryptedPrivateKeyType),  # 34: {urn:iso:15118:2:2013:MsgBody}ContractSignatureEncryptedPrivateKey
+    (_dec_CostType, CostType),  # 35: {urn:iso:15118:2:2013:MsgDataTypes}Cost
+    (_dec_CurrentDemandReqType, CurrentDemandReq),  # 36: {urn:iso:15118:2:2013:MsgBody}CurrentDemandReq
+    (_dec_CurrentDemandResType, CurrentDemandRes),  # 37: {urn:iso:15118:2:2013:MsgBody}CurrentDemandRes
+    (_dec_DC_EVChargeParameterType, DC_EVChargeParameter),  # 38: {urn:iso:15118:2:2013:MsgDataTypes}DC_EVChargeParameter
+    (_dec_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameter),  # 39: {urn:iso:15118:2:2013:MsgDataTypes}DC_EVPowerDeliveryParameter
+    (_dec_DC_EVSEChargeParameterType, DC_EVSEChargeParameter),  # 40: {urn:iso:15118:2:2013:MsgDataTypes}DC_EVSEChargeParameter
+    (_dec_DC_EVSEStatusType, DC_EVSEStatusType),  # 41: {urn:iso:15118:2:2013:MsgBody}DC_EVSEStatus
+    (_dec_DC_EVSEStatusType, DC_EVSEStatus),  # 42: {urn:iso:15118:2:2013:MsgDataTypes}DC_EVSEStatus
+    (_dec_DC_EVStatusType, DC_EVStatusType),  # 43: {urn:iso:15118:2:2013:MsgBody}DC_EVStatus
+    (_dec_DC_EVStatusType, DC_EVStatus),  # 44: {urn:iso:15118:2:2013:MsgDataTypes}DC_EVStatus
+    (_dec_DiffieHellmanPublickeyType, DiffieHellmanPublickeyType),  # 45: {urn:iso:15118:2:2013:MsgBody}DHpublickey
+    (_dec_DSAKeyValueType, DSAKeyValue),  # 46: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
+    None,  # 47: {urn:iso:15118:2:2013:MsgDataTypes}DepartureTime (not a supported root)
+    (_dec_DigestMethodType, DigestMethod),  # 48: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
+    None,  # 49: {http://www.w3.org/2000/09/xmldsig#}DigestValue (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 50: {urn:iso:15118:2:2013:MsgDataTypes}EAmount
+    None,  # 51: {urn:iso:15118:2:2013:MsgDataTypes}EPriceLevel (not a supported root)
+    None,  # 52: {urn:iso:15118:2:2013:MsgBody}EVCCID (not a supported root)
+    None,  # 53: {urn:iso:15118:2:2013:MsgDataTypes}EVChargeParameter (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 54: {urn:iso:15118:2:2013:MsgDataTypes}EVEnergyCapacity
+    (_dec_PhysicalValueType, PhysicalValueType),  # 55: {urn:iso:15118:2:2013:MsgDataTypes}EVEnergyRequest
+    None,  # 56: {urn:iso:15118:2:2013:MsgDataTypes}EVErrorCode (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 57: {urn:iso:15118:2:2013:MsgDataTypes}EVMaxCurrent
+    (_dec_PhysicalValueType, PhysicalValueType),  # 58: {urn:iso:15118:2:2013:MsgDataTypes}EVMaxVoltage
+    (_dec_PhysicalValueType, PhysicalValueType),  # 59: {urn:iso:15118:2:2013:MsgBody}EVMaximumCurrentLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 60: {urn:iso:15118:2:2013:MsgDataTypes}EVMaximumCurrentLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 61: {urn:iso:15118:2:2013:MsgBody}EVMaximumPowerLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 62: {urn:iso:15118:2:2013:MsgDataTypes}EVMaximumPowerLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 63: {urn:iso:15118:2:2013:MsgBody}EVMaximumVoltageLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 64: {urn:iso:15118:2:2013:MsgDataTypes}EVMaximumVoltageLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 65: {urn:iso:15118:2:2013:MsgDataTypes}EVMinCurrent
+    None,  # 66: {urn:iso:15118:2:2013:MsgDataTypes}EVPowerDeliveryParameter (not a supported root)
+    None,  # 67: {urn:iso:15118:2:2013:MsgDataTypes}EVRESSSOC (not a supported root)
+    None,  # 68: {urn:iso:15118:2:2013:MsgDataTypes}EVReady (not a supported root)
+    None,  # 69: {urn:iso:15118:2:2013:MsgDataTypes}EVSEChargeParameter (not a supported root)
+    None,  # 70: {urn:iso:15118:2:2013:MsgBody}EVSECurrentLimitAchieved (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 71: {urn:iso:15118:2:2013:MsgDataTypes}EVSECurrentRegulationTolerance
+    (_dec_PhysicalValueType, PhysicalValueType),  # 72: {urn:iso:15118:2:2013:MsgDataTypes}EVSEEnergyToBeDelivered
+    None,  # 73: {urn:iso:15118:2:2013:MsgBody}EVSEID (not a supported root)
+    None,  # 74: {urn:iso:15118:2:2013:MsgDataTypes}EVSEIsolationStatus (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 75: {urn:iso:15118:2:2013:MsgBody}EVSEMaxCurrent
+    (_dec_PhysicalValueType, PhysicalValueType),  # 76: {urn:iso:15118:2:2013:MsgDataTypes}EVSEMaxCurrent
+    (_dec_PhysicalValueType, PhysicalValueType),  # 77: {urn:iso:15118:2:2013:MsgBody}EVSEMaximumCurrentLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 78: {urn:iso:15118:2:2013:MsgDataTypes}EVSEMaximumCurrentLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 79: {urn:iso:15118:2:2013:MsgBody}EVSEMaximumPowerLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 80: {urn:iso:15118:2:2013:MsgDataTypes}EVSEMaximumPowerLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 81: {urn:iso:15118:2:2013:MsgBody}EVSEMaximumVoltageLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 82: {urn:iso:15118:2:2013:MsgDataTypes}EVSEMaximumVoltageLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 83: {urn:iso:15118:2:2013:MsgDataTypes}EVSEMinimumCurrentLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 84: {urn:iso:15118:2:2013:MsgDataTypes}EVSEMinimumVoltageLimit
+    (_dec_PhysicalValueType, PhysicalValueType),  # 85: {urn:iso:15118:2:2013:MsgDataTypes}EVSENominalVoltage
+    None,  # 86: {urn:iso:15118:2:2013:MsgDataTypes}EVSENotification (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 87: {urn:iso:15118:2:2013:MsgDataTypes}EVSEPeakCurrentRipple
+    None,  # 88: {urn:iso:15118:2:2013:MsgBody}EVSEPowerLimitAchieved (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 89: {urn:iso:15118:2:2013:MsgBody}EVSEPresentCurrent
+    (_dec_PhysicalValueType, PhysicalValueType),  # 90: {urn:iso:15118:2:2013:MsgBody}EVSEPresentVoltage
+    None,  # 91: {urn:iso:15118:2:2013:MsgBody}EVSEProcessing (not a supported root)
+    None,  # 92: {urn:iso:15118:2:2013:MsgDataTypes}EVSEStatus (not a supported root)
+    None,  # 93: {urn:iso:15118:2:2013:MsgDataTypes}EVSEStatusCode (not a supported root)
+    None,  # 94: {urn:iso:15118:2:2013:MsgBody}EVSETimeStamp (not a supported root)
+    None,  # 95: {urn:iso:15118:2:2013:MsgBody}EVSEVoltageLimitAchieved (not a supported root)
+    None,  # 96: {urn:iso:15118:2:2013:MsgDataTypes}EVStatus (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 97: {urn:iso:15118:2:2013:MsgBody}EVTargetCurrent
+    (_dec_PhysicalValueType, PhysicalValueType),  # 98: {urn:iso:15118:2:2013:MsgBody}EVTargetVoltage
+    None,  # 99: {urn:iso:15118:2:2013:MsgDataTypes}EnergyTransferMode (not a supported root)
+    None,  # 100: {urn:iso:15118:2:2013:MsgDataTypes}Entry (not a supported root)
+    None,  # 101: {http://www.w3.org/2000/09/xmldsig#}Exponent (not a supported root)
+    None,  # 102: {urn:iso:15118:2:2013:MsgDataTypes}FaultCode (not a supported root)
+    None,  # 103: {urn:iso:15118:2:2013:MsgDataTypes}FaultMsg (not a supported root)
+    None,  # 104: {urn:iso:15118:2:2013:MsgDataTypes}FreeService (not a supported root)
+    None,  # 105: {urn:iso:15118:2:2013:MsgDataTypes}FullSOC (not a supported root)
+    None,  # 106: {http://www.w3.org/2000/09/xmldsig#}G (not a supported root)
+    None,  # 107: {urn:iso:15118:2:2013:MsgBody}GenChallenge (not a supported root)
+    None,  # 108: {http://www.w3.org/2000/09/xmldsig#}HMACOutputLength (not a supported root)
+    (_dec_MessageHeaderType, MessageHeaderType),  # 109: {urn:iso:15118:2:2013:MsgDef}Header
+    None,  # 110: {http://www.w3.org/2000/09/xmldsig#}J (not a supported root)
+    (_dec_KeyInfoType, KeyInfo),  # 111: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
+    None,  # 112: {http://www.w3.org/2000/09/xmldsig#}KeyName (not a supported root)
+    (_dec_KeyValueType, KeyValue),  # 113: {http://www.w3.org/2000/09/xmldsig#}KeyValue
+    (_dec_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType),  # 114: {urn:iso:15118:2:2013:MsgBody}ListOfRootCertificateIDs
+    (_dec_ManifestType, Manifest),  # 115: {http://www.w3.org/2000/09/xmldsig#}Manifest
+    None,  # 116: {urn:iso:15118:2:2013:MsgBody}MaxEntriesSAScheduleTuple (not a supported root)
+    None,  # 117: {urn:iso:15118:2:2013:MsgDataTypes}MeterID (not a supported root)
+    (_dec_MeterInfoType, MeterInfoType),  # 118: {urn:iso:15118:2:2013:MsgBody}MeterInfo
+    None,  # 119: {urn:iso:15118:2:2013:MsgDataTypes}MeterReading (not a supported root)
+    None,  # 120: {urn:iso:15118:2:2013:MsgDataTypes}MeterStatus (not a supported root)
+    (_dec_MeteringReceiptReqType, MeteringReceiptReq),  # 121: {urn:iso:15118:2:2013:MsgBody}MeteringReceiptReq
+    (_dec_MeteringReceiptResType, MeteringReceiptRes),  # 122: {urn:iso:15118:2:2013:MsgBody}MeteringReceiptRes
+    None,  # 123: {http://www.w3.org/2000/09/xmldsig#}MgmtData (not a supported root)
+    None,  # 124: {http://www.w3.org/2000/09/xmldsig#}Modulus (not a supported root)
+    None,  # 125: {urn:iso:15118:2:2013:MsgDataTypes}Multiplier (not a supported root)
+    (_dec_NotificationType, NotificationType),  # 126: {urn:iso:15118:2:2013:MsgHeader}Notification
+    None,  # 127: {urn:iso:15118:2:2013:MsgDataTypes}NotificationMaxDelay (not a supported root)
+    None,  # 128: {urn:iso:15118:2:2013:MsgDataTypes}NumEPriceLevels (not a supported root)
+    None,  # 129: {urn:iso:15118:2:2013:MsgBody}OEMProvisioningCert (not a supported root)
+    (_dec_ObjectType, Object),  # 130: {http://www.w3.org/2000/09/xmldsig#}Object
+    None,  # 131: {http://www.w3.org/2000/09/xmldsig#}P (not a supported root)
+    (_dec_PGPDataType, PGPData),  # 132: {http://www.w3.org/2000/09/xmldsig#}PGPData
+    None,  # 133: {http://www.w3.org/2000/09/xmldsig#}PGPKeyID (not a supported root)
+    None,  # 134: {http://www.w3.org/2000/09/xmldsig#}PGPKeyPacket (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 135: {urn:iso:15118:2:2013:MsgDataTypes}PMax
+    (_dec_PMaxScheduleType, PMaxScheduleType),  # 136: {urn:iso:15118:2:2013:MsgDataTypes}PMaxSchedule
+    (_dec_PMaxScheduleEntryType, PMaxScheduleEntry),  # 137: {urn:iso:15118:2:2013:MsgDataTypes}PMaxScheduleEntry
+    (_dec_ParameterType, ParameterType),  # 138: {urn:iso:15118:2:2013:MsgDataTypes}Parameter
+    (_dec_ParameterSetType, ParameterSetType),  # 139: {urn:iso:15118:2:2013:MsgDataTypes}ParameterSet
+    None,  # 140: {urn:iso:15118:2:2013:MsgDataTypes}ParameterSetID (not a supported root)
+    (_dec_PaymentDetailsReqType, PaymentDetailsReq),  # 141: {urn:iso:15118:2:2013:MsgBody}PaymentDetailsReq
+    (_dec_PaymentDetailsResType, PaymentDetailsRes),  # 142: {urn:iso:15118:2:2013:MsgBody}PaymentDetailsRes
+    None,  # 143: {urn:iso:15118:2:2013:MsgDataTypes}PaymentOption (not a supported root)
+    (_dec_PaymentOptionListType, PaymentOptionListType),  # 144: {urn:iso:15118:2:2013:MsgBody}PaymentOptionList
+    (_dec_PaymentServiceSelectionReqType, PaymentServiceSelectionReq),  # 145: {urn:iso:15118:2:2013:MsgBody}PaymentServiceSelectionReq
+    (_dec_PaymentServiceSelectionResType, PaymentServiceSelectionRes),  # 146: {urn:iso:15118:2:2013:MsgBody}PaymentServiceSelectionRes
+    None,  # 147: {http://www.w3.org/2000/09/xmldsig#}PgenCounter (not a supported root)
+    (_dec_PowerDeliveryReqType, PowerDeliveryReq),  # 148: {urn:iso:15118:2:2013:MsgBody}PowerDeliveryReq
+    (_dec_PowerDeliveryResType, PowerDeliveryRes),  # 149: {urn:iso:15118:2:2013:MsgBody}PowerDeliveryRes
+    (_dec_PreChargeReqType, PreChargeReq),  # 150: {urn:iso:15118:2:2013:MsgBody}PreChargeReq
+    (_dec_PreChargeResType, PreChargeRes),  # 151: {urn:iso:15118:2:2013:MsgBody}PreChargeRes
+    (_dec_ProfileEntryType, ProfileEntryType),  # 152: {urn:iso:15118:2:2013:MsgDataTypes}ProfileEntry
+    None,  # 153: {http://www.w3.org/2000/09/xmldsig#}Q (not a supported root)
+    None,  # 154: {urn:iso:15118:2:2013:MsgDataTypes}RCD (not a supported root)
+    (_dec_RSAKeyValueType, RSAKeyValue),  # 155: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
+    None,  # 156: {urn:iso:15118:2:2013:MsgBody}ReceiptRequired (not a supported root)
+    (_dec_ReferenceType, Reference),  # 157: {http://www.w3.org/2000/09/xmldsig#}Reference
+    (_dec_RelativeTimeIntervalType, RelativeTimeInterval),  # 158: {urn:iso:15118:2:2013:MsgDataTypes}RelativeTimeInterval
+    (_dec_PhysicalValueType, PhysicalValueType),  # 159: {urn:iso:15118:2:2013:MsgBody}RemainingTimeToBulkSoC
+    (_dec_PhysicalValueType, PhysicalValueType),  # 160: {urn:iso:15118:2:2013:MsgBody}RemainingTimeToFullSoC
+    None,  # 161: {urn:iso:15118:2:2013:MsgBody}RequestedEnergyTransferMode (not a supported root)
+    None,  # 162: {urn:iso:15118:2:2013:MsgBody}ResponseCode (not a supported root)
+    (_dec_RetrievalMethodType, RetrievalMethod),  # 163: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
+    None,  # 164: {urn:iso:15118:2:2013:MsgBody}RetryCounter (not a supported root)
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 165: {urn:iso:15118:2:2013:MsgDataTypes}RootCertificateID
+    (_dec_CertificateChainType, CertificateChainType),  # 166: {urn:iso:15118:2:2013:MsgBody}SAProvisioningCertificateChain
+    (_dec_SAScheduleListType, SAScheduleList),  # 167: {urn:iso:15118:2:2013:MsgDataTypes}SAScheduleList
+    (_dec_SAScheduleTupleType, SAScheduleTupleType),  # 168: {urn:iso:15118:2:2013:MsgDataTypes}SAScheduleTuple
+    None,  # 169: {urn:iso:15118:2:2013:MsgBody}SAScheduleTupleID (not a supported root)
+    None,  # 170: {urn:iso:15118:2:2013:MsgDataTypes}SAScheduleTupleID (not a supported root)
+    None,  # 171: {urn:iso:15118:2:2013:MsgDataTypes}SASchedules (not a supported root)
+    (_dec_SPKIDataType, SPKIData),  # 172: {http://www.w3.org/2000/09/xmldsig#}SPKIData
+    None,  # 173: {http://www.w3.org/2000/09/xmldsig#}SPKISexp (not a supported root)
+    (_dec_SalesTariffType, SalesTariffType),  # 174: {urn:iso:15118:2:2013:MsgDataTypes}SalesTariff
+    None,  # 175: {urn:iso:15118:2:2013:MsgDataTypes}SalesTariffDescription (not a supported root)
+    (_dec_SalesTariffEntryType, SalesTariffEntry),  # 176: {urn:iso:15118:2:2013:MsgDataTypes}SalesTariffEntry
+    None,  # 177: {urn:iso:15118:2:2013:MsgDataTypes}SalesTariffID (not a supported root)
+    None,  # 178: {http://www.w3.org/2000/09/xmldsig#}Seed (not a supported root)
+    None,  # 179: {urn:iso:15118:2:2013:MsgBody}SelectedPaymentOption (not a supported root)
+    (_dec_SelectedServiceType, SelectedServiceType),  # 180: {urn:iso:15118:2:2013:MsgDataTypes}SelectedService
+    (_dec_SelectedServiceListType, SelectedServiceListType),  # 181: {urn:iso:15118:2:2013:MsgBody}SelectedServiceList
+    (_dec_ServiceType, ServiceType),  # 182: {urn:iso:15118:2:2013:MsgDataTypes}Service
+    None,  # 183: {urn:iso:15118:2:2013:MsgBody}ServiceCategory (not a supported root)
+    None,  # 184: {urn:iso:15118:2:2013:MsgDataTypes}ServiceCategory (not a supported root)
+    (_dec_ServiceDetailReqType, ServiceDetailReq),  # 185: {urn:iso:15118:2:2013:MsgBody}ServiceDetailReq
+    (_dec_ServiceDetailResType, ServiceDetailRes),  # 186: {urn:iso:15118:2:2013:MsgBody}ServiceDetailRes
+    (_dec_ServiceDiscoveryReqType, ServiceDiscoveryReq),  # 187: {urn:iso:15118:2:2013:MsgBody}ServiceDiscoveryReq
+    (_dec_ServiceDiscoveryResType, ServiceDiscoveryRes),  # 188: {urn:iso:15118:2:2013:MsgBody}ServiceDiscoveryRes
+    None,  # 189: {urn:iso:15118:2:2013:MsgBody}ServiceID (not a supported root)
+    None,  # 190: {urn:iso:15118:2:2013:MsgDataTypes}ServiceID (not a supported root)
+    (_dec_ServiceListType, ServiceListType),  # 191: {urn:iso:15118:2:2013:MsgBody}ServiceList
+    None,  # 192: {urn:iso:15118:2:2013:MsgDataTypes}ServiceName (not a supported root)
+    (_dec_ServiceParameterListType, ServiceParameterListType),  # 193: {urn:iso:15118:2:2013:MsgBody}ServiceParameterList
+    None,  # 194: {urn:iso:15118:2:2013:MsgBody}ServiceScope (not a supported root)
+    None,  # 195: {urn:iso:15118:2:2013:MsgDataTypes}ServiceScope (not a supported root)
+    None,  # 196: {urn:iso:15118:2:2013:MsgBody}SessionID (not a supported root)
+    None,  # 197: {urn:iso:15118:2:2013:MsgHeader}SessionID (not a supported root)
+    (_dec_SessionSetupReqType, SessionSetupReq),  # 198: {urn:iso:15118:2:2013:MsgBody}SessionSetupReq
+    (_dec_SessionSetupResType, SessionSetupRes),  # 199: {urn:iso:15118:2:2013:MsgBody}SessionSetupRes
+    (_dec_SessionStopReqType, SessionStopReq),  # 200: {urn:iso:15118:2:2013:MsgBody}SessionStopReq
+    (_dec_SessionStopResType, SessionStopRes),  # 201: {urn:iso:15118:2:2013:MsgBody}SessionStopRes
+    None,  # 202: {urn:iso:15118:2:2013:MsgDataTypes}SigMeterReading (not a supported root)
+    (_dec_SignatureType, Signature),  # 203: {http://www.w3.org/2000/09/xmldsig#}Signature
+    (_dec_SignatureMethodType, SignatureMethod),  # 204: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
+    (_dec_SignaturePropertiesType, SignatureProperties),  # 205: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
+    (_dec_SignaturePropertyType, SignatureProperty),  # 206: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
+    (_dec_SignatureValueType, SignatureValue),  # 207: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
+    (_dec_SignedInfoType, SignedInfo),  # 208: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
+    (_dec_SubCertificatesType, SubCertificatesType),  # 209: {urn:iso:15118:2:2013:MsgDataTypes}SubCertificates
+    (_dec_SupportedEnergyTransferModeType, SupportedEnergyTransferModeType),  # 210: {urn:iso:15118:2:2013:MsgDataTypes}SupportedEnergyTransferMode
+    None,  # 211: {urn:iso:15118:2:2013:MsgDataTypes}TMeter (not a supported root)
+    None,  # 212: {urn:iso:15118:2:2013:MsgDataTypes}TimeInterval (not a supported root)
+    (_dec_TransformType, Transform),  # 213: {http://www.w3.org/2000/09/xmldsig#}Transform
+    (_dec_TransformsType, Transforms),  # 214: {http://www.w3.org/2000/09/xmldsig#}Transforms
+    None,  # 215: {urn:iso:15118:2:2013:MsgDataTypes}Unit (not a supported root)
+    (_dec_V2G_Message, V2G_Message),  # 216: {urn:iso:15118:2:2013:MsgDef}V2G_Message
+    None,  # 217: {urn:iso:15118:2:2013:MsgDataTypes}Value (not a supported root)
+    (_dec_WeldingDetectionReqType, WeldingDetectionReq),  # 218: {urn:iso:15118:2:2013:MsgBody}WeldingDetectionReq
+    (_dec_WeldingDetectionResType, WeldingDetectionRes),  # 219: {urn:iso:15118:2:2013:MsgBody}WeldingDetectionRes
+    None,  # 220: {http://www.w3.org/2000/09/xmldsig#}X509CRL (not a supported root)
+    None,  # 221: {http://www.w3.org/2000/09/xmldsig#}X509Certificate (not a supported root)
+    (_dec_X509DataType, X509Data),  # 222: {http://www.w3.org/2000/09/xmldsig#}X509Data
+    None,  # 223: {http://www.w3.org/2000/09/xmldsig#}X509IssuerName (not a supported root)
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 224: {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerial
+    None,  # 225: {http://www.w3.org/2000/09/xmldsig#}X509SKI (not a supported root)
+    None,  # 226: {http://www.w3.org/2000/09/xmldsig#}X509SerialNumber (not a supported root)
+    None,  # 227: {http://www.w3.org/2000/09/xmldsig#}X509SubjectName (not a supported root)
+    None,  # 228: {http://www.w3.org/2000/09/xmldsig#}XPath (not a supported root)
+    None,  # 229: {http://www.w3.org/2000/09/xmldsig#}Y (not a supported root)
+    None,  # 230: {urn:iso:15118:2:2013:MsgDataTypes}amount (not a supported root)
+    None,  # 231: {urn:iso:15118:2:2013:MsgDataTypes}amountMultiplier (not a supported root)
+    None,  # 232: {urn:iso:15118:2:2013:MsgDataTypes}boolValue (not a supported root)
+    None,  # 233: {urn:iso:15118:2:2013:MsgDataTypes}byteValue (not a supported root)
+    None,  # 234: {urn:iso:15118:2:2013:MsgDataTypes}costKind (not a supported root)
+    None,  # 235: {urn:iso:15118:2:2013:MsgDataTypes}duration (not a supported root)
+    (_dec_EMAIDType, EMAIDType),  # 236: {urn:iso:15118:2:2013:MsgBody}eMAID
+    None,  # 237: {urn:iso:15118:2:2013:MsgDataTypes}intValue (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 238: {urn:iso:15118:2:2013:MsgDataTypes}physicalValue
+    None,  # 239: {urn:iso:15118:2:2013:MsgDataTypes}shortValue (not a supported root)
+    None,  # 240: {urn:iso:15118:2:2013:MsgDataTypes}start (not a supported root)
+    (_dec_PhysicalValueType, PhysicalValueType),  # 241: {urn:iso:15118:2:2013:MsgDataTypes}startValue
+    None,  # 242: {urn:iso:15118:2:2013:MsgDataTypes}stringValue (not a supported root)
+)
+FRAG_ENCODERS: dict = {
+    AC_EVChargeParameter: (0, _enc_AC_EVChargeParameterType),
+    AC_EVSEChargeParameter: (1, _enc_AC_EVSEChargeParameterType),
+    AC_EVSEStatusType: (2, _enc_AC_EVSEStatusType),
+    AC_EVSEStatus: (3, _enc_AC_EVSEStatusType),
+    AuthorizationReq: (4, _enc_AuthorizationReqType),
+    AuthorizationRes: (5, _enc_AuthorizationResType),
+    BodyType: (6, _enc_BodyType),
+    CableCheckReq: (11, _enc_CableCheckReqType),
+    CableCheckRes: (12, _enc_CableCheckResType),
+    CanonicalizationMethod: (13, _enc_CanonicalizationMethodType),
+    CertificateInstallationReq: (15, _enc_CertificateInstallationReqType),
+    CertificateInstallationRes: (16, _enc_CertificateInstallationResType),
+    CertificateUpdateReq: (17, _enc_CertificateUpdateReqType),
+    CertificateUpdateRes: (18, _enc_CertificateUpdateResType),
+    ChargeParameterDiscoveryReq: (19, _enc_ChargeParameterDiscoveryReqType),
+    ChargeParameterDiscoveryRes: (20, _enc_ChargeParameterDiscoveryResType),
+    ChargeServiceType: (22, _enc_ChargeServiceType),
+    ChargingProfileType: (25, _enc_ChargingProfileType),
+    PhysicalValueType: (27, _enc_PhysicalValueType),
+    ChargingStatusReq: (30, _enc_ChargingStatusReqType),
+    ChargingStatusRes: (31, _enc_ChargingStatusResType),
+    ConsumptionCostType: (32, _enc_ConsumptionCostType),
+    CertificateChainType: (33, _enc_CertificateChainType),
+    ContractSignatureEncryptedPrivateKeyType: (34, _enc_ContractSignatureEncryptedPrivateKeyType),
+    CostType: (35, _enc_CostType),
+    CurrentDemandReq: (36, _enc_CurrentDemandReqType),
+    CurrentDemandRes: (37, _enc_CurrentDemandResType),
+    DC_EVChargeParameter: (38, _enc_DC_EVChargeParameterType),
+    DC_EVPowerDeliveryParameter: (39, _enc_DC_EVPowerDeliveryParameterType),
+    DC_EVSEChargeParameter: (40, _enc_DC_EVSEChargeParameterType),
+    DC_EVSEStatusType: (41, _enc_DC_EVSEStatusType),
+    DC_EVSEStatus: (42, _enc_DC_EVSEStatusType),
+    DC_EVStatusType: (43, _enc_DC_EVStatusType),
+    DC_EVStatus: (44, _enc_DC_EVStatusType),
+    DiffieHellmanPublickeyType: (45, _enc_DiffieHellmanPublickeyType),
+    DSAKeyValue: (46, _enc_DSAKeyValueType),
+    DigestMethod: (48, _enc_DigestMethodType),
+    MessageHeaderType: (109, _enc_MessageHeaderType),
+    KeyInfo: (111, _enc_KeyInfoType),
+    KeyValue: (113, _enc_KeyValueType),
+    ListOfRootCertificateIDsType: (114, _enc_ListOfRootCertificateIDsType),
+    Manifest: (115, _enc_ManifestType),
+    MeterInfoType: (118, _enc_MeterInfoType),
+    MeteringReceiptReq: (121, _enc_MeteringReceiptReqType),
+    MeteringReceiptRes: (122, _enc_MeteringReceiptResType),
+    NotificationType: (126, _enc_NotificationType),
+    Object: (130, _enc_ObjectType),
+    PGPData: (132, _enc_PGPDataType),
+    PMaxScheduleType: (136, _enc_PMaxScheduleType),
+    PMaxScheduleEntry: (137, _enc_PMaxScheduleEntryType),
+    ParameterType: (138, _enc_ParameterType),
+    ParameterSetType: (139, _enc_ParameterSetType),
+    PaymentDetailsReq: (141, _enc_PaymentDetailsReqType),
+    PaymentDetailsRes: (142, _enc_PaymentDetailsResType),
+    PaymentOptionListType: (144, _enc_PaymentOptionListType),
+    PaymentServiceSelectionReq: (145, _enc_PaymentServiceSelectionReqType),
+    PaymentServiceSelectionRes: (146, _enc_PaymentServiceSelectionResType),
+    PowerDeliveryReq: (148, _enc_PowerDeliveryReqType),
+    PowerDeliveryRes: (149, _enc_PowerDeliveryResType),
+    PreChargeReq: (150, _enc_PreChargeReqType),
+    PreChargeRes: (151, _enc_PreChargeResType),
+    ProfileEntryType: (152, _enc_ProfileEntryType),
+    RSAKeyValue: (155, _enc_RSAKeyValueType),
+    Reference: (157, _enc_ReferenceType),
+    RelativeTimeInterval: (158, _enc_RelativeTimeIntervalType),
+    RetrievalMethod: (163, _enc_RetrievalMethodType),
+    X509IssuerSerialType: (165, _enc_X509IssuerSerialType),
+    SAScheduleList: (167, _enc_SAScheduleListType),
+    SAScheduleTupleType: (168, _enc_SAScheduleTupleType),
+    SPKIData: (172, _enc_SPKIDataType),
+    SalesTariffType: (174, _enc_SalesTariffType),
+    SalesTariffEntry: (176, _enc_SalesTariffEntryType),
+    SelectedServiceType: (180, _enc_SelectedServiceType),
+    SelectedServiceListType: (181, _enc_SelectedServiceListType),
+    ServiceType: (182, _enc_ServiceType),
+    ServiceDetailReq: (185, _enc_ServiceDetailReqType),
+    ServiceDetailRes: (186, _enc_ServiceDetailResType),
+    ServiceDiscoveryReq: (187, _enc_ServiceDiscoveryReqType),
+    ServiceDiscoveryRes: (188, _enc_ServiceDiscoveryResType),
+    ServiceListType: (191, _enc_ServiceListType),
+    ServiceParameterListType: (193, _enc_ServiceParameterListType),
+    SessionSetupReq: (198, _enc_SessionSetupReqType),
+    SessionSetupRes: (199, _enc_SessionSetupResType),
+    SessionStopReq: (200, _enc_SessionStopReqType),
+    SessionStopRes: (201, _enc_SessionStopResType),
+    Signature: (203, _enc_SignatureType),
+    SignatureMethod: (204, _enc_SignatureMethodType),
+    SignatureProperties: (205, _enc_SignaturePropertiesType),
+    SignatureProperty: (206, _enc_SignaturePropertyType),
+    SignatureValue: (207, _enc_SignatureValueType),
+    SignedInfo: (208, _enc_SignedInfoType),
+    SubCertificatesType: (209, _enc_SubCertificatesType),
+    SupportedEnergyTransferModeType: (210, _enc_SupportedEnergyTransferModeType),
+    Transform: (213, _enc_TransformType),
+    Transforms: (214, _enc_TransformsType),
+    V2G_Message: (216, _enc_V2G_Message),
+    WeldingDetectionReq: (218, _enc_WeldingDetectionReqType),
+    WeldingDetectionRes: (219, _enc_WeldingDetectionResType),
+    X509Data: (222, _enc_X509DataType),
+    EMAIDType: (236, _enc_EMAIDType),
 }
 # every global element's class, for substitution groups and JSON keys
 ELEMENT_CLASSES: dict = {

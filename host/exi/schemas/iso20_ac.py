@@ -4885,9 +4885,10 @@ def _dec_X509IssuerSerialType(r: rt.BitReader, cls: type = X509IssuerSerialType)
 
 
 NAMESPACE = 'urn:iso:std:iso:15118:-20:AC'
-# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1) sorted by qname, then SE(*)
+FRAGMENT_DEFAULT = False
+# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1), the global elements sorted by qname, then SE(*)
 DOC_WIDTH = 6
-ROOT_DECODERS: tuple = (
+DOC_DECODERS: tuple = (
     (_dec_AC_CPDReqEnergyTransferModeType, AC_CPDReqEnergyTransferMode),  # 0: {urn:iso:std:iso:15118:-20:AC}AC_CPDReqEnergyTransferMode
     (_dec_AC_CPDResEnergyTransferModeType, AC_CPDResEnergyTransferMode),  # 1: {urn:iso:std:iso:15118:-20:AC}AC_CPDResEnergyTransferMode
     (_dec_AC_ChargeLoopReqType, AC_ChargeLoopReq),  # 2: {urn:iso:std:iso:15118:-20:AC}AC_ChargeLoopReq
@@ -4931,7 +4932,7 @@ ROOT_DECODERS: tuple = (
     (_dec_TransformsType, Transforms),  # 40: {http://www.w3.org/2000/09/xmldsig#}Transforms
     (_dec_X509DataType, X509Data),  # 41: {http://www.w3.org/2000/09/xmldsig#}X509Data
 )
-ROOT_ENCODERS: dict = {
+DOC_ENCODERS: dict = {
     AC_CPDReqEnergyTransferMode: (0, _enc_AC_CPDReqEnergyTransferModeType),
     AC_CPDResEnergyTransferMode: (1, _enc_AC_CPDResEnergyTransferModeType),
     AC_ChargeLoopReq: (2, _enc_AC_ChargeLoopReqType),
@@ -4971,6 +4972,215 @@ ROOT_ENCODERS: dict = {
     Transform: (39, _enc_TransformType),
     Transforms: (40, _enc_TransformsType),
     X509Data: (41, _enc_X509DataType),
+}
+# FragmentContent (EXI 1.0 §8.5.2): SE(F_0..F_n-1), every element declaration, global or local, sorted by qname; then SE(*), ED
+FRAG_WIDTH = 8
+FRAG_END = 155  # ED
+FRAG_DECODERS: tuple = (
+    (_dec_AC_CPDReqEnergyTransferModeType, AC_CPDReqEnergyTransferMode),  # 0: {urn:iso:std:iso:15118:-20:AC}AC_CPDReqEnergyTransferMode
+    (_dec_AC_CPDResEnergyTransferModeType, AC_CPDResEnergyTransferMode),  # 1: {urn:iso:std:iso:15118:-20:AC}AC_CPDResEnergyTransferMode
+    (_dec_AC_ChargeLoopReqType, AC_ChargeLoopReq),  # 2: {urn:iso:std:iso:15118:-20:AC}AC_ChargeLoopReq
+    (_dec_AC_ChargeLoopResType, AC_ChargeLoopRes),  # 3: {urn:iso:std:iso:15118:-20:AC}AC_ChargeLoopRes
+    (_dec_AC_ChargeParameterDiscoveryReqType, AC_ChargeParameterDiscoveryReq),  # 4: {urn:iso:std:iso:15118:-20:AC}AC_ChargeParameterDiscoveryReq
+    (_dec_AC_ChargeParameterDiscoveryResType, AC_ChargeParameterDiscoveryRes),  # 5: {urn:iso:std:iso:15118:-20:AC}AC_ChargeParameterDiscoveryRes
+    None,  # 6: {urn:iso:std:iso:15118:-20:CommonTypes}AckMaxDelay (not a supported root)
+    (_dec_DetailedCostType, DetailedCostType),  # 7: {urn:iso:std:iso:15118:-20:CommonTypes}AdditionalServicesCosts
+    (_dec_RationalNumberType, RationalNumberType),  # 8: {urn:iso:std:iso:15118:-20:CommonTypes}Amount
+    (_dec_BPT_AC_CPDReqEnergyTransferModeType, BPT_AC_CPDReqEnergyTransferMode),  # 9: {urn:iso:std:iso:15118:-20:AC}BPT_AC_CPDReqEnergyTransferMode
+    (_dec_BPT_AC_CPDResEnergyTransferModeType, BPT_AC_CPDResEnergyTransferMode),  # 10: {urn:iso:std:iso:15118:-20:AC}BPT_AC_CPDResEnergyTransferMode
+    None,  # 11: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_DischargedEnergyReadingWh (not a supported root)
+    (_dec_BPT_Dynamic_AC_CLReqControlModeType, BPT_Dynamic_AC_CLReqControlMode),  # 12: {urn:iso:std:iso:15118:-20:AC}BPT_Dynamic_AC_CLReqControlMode
+    (_dec_BPT_Dynamic_AC_CLResControlModeType, BPT_Dynamic_AC_CLResControlMode),  # 13: {urn:iso:std:iso:15118:-20:AC}BPT_Dynamic_AC_CLResControlMode
+    None,  # 14: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_InductiveEnergyReadingVARh (not a supported root)
+    (_dec_BPT_Scheduled_AC_CLReqControlModeType, BPT_Scheduled_AC_CLReqControlMode),  # 15: {urn:iso:std:iso:15118:-20:AC}BPT_Scheduled_AC_CLReqControlMode
+    (_dec_BPT_Scheduled_AC_CLResControlModeType, BPT_Scheduled_AC_CLResControlMode),  # 16: {urn:iso:std:iso:15118:-20:AC}BPT_Scheduled_AC_CLResControlMode
+    (_dec_RationalNumberType, RationalNumberType),  # 17: {urn:iso:std:iso:15118:-20:CommonTypes}BatteryEnergyCapacity
+    (_dec_CLReqControlModeType, CLReqControlMode),  # 18: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
+    (_dec_CLResControlModeType, CLResControlMode),  # 19: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
+    (_dec_CanonicalizationMethodType, CanonicalizationMethod),  # 20: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
+    None,  # 21: {urn:iso:std:iso:15118:-20:CommonTypes}CapacitiveEnergyReadingVARh (not a supported root)
+    None,  # 22: {urn:iso:std:iso:15118:-20:CommonTypes}ChargedEnergyReadingWh (not a supported root)
+    None,  # 23: {urn:iso:std:iso:15118:-20:CommonTypes}ChargingComplete (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 24: {urn:iso:std:iso:15118:-20:CommonTypes}CostPerUnit
+    (_dec_DSAKeyValueType, DSAKeyValue),  # 25: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
+    None,  # 26: {urn:iso:std:iso:15118:-20:CommonTypes}DepartureTime (not a supported root)
+    (_dec_DigestMethodType, DigestMethod),  # 27: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
+    None,  # 28: {http://www.w3.org/2000/09/xmldsig#}DigestValue (not a supported root)
+    (_dec_DisplayParametersType, DisplayParametersType),  # 29: {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParameters
+    (_dec_Dynamic_AC_CLReqControlModeType, Dynamic_AC_CLReqControlMode),  # 30: {urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLReqControlMode
+    (_dec_Dynamic_AC_CLResControlModeType, Dynamic_AC_CLResControlMode),  # 31: {urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLResControlMode
+    (_dec_RationalNumberType, RationalNumberType),  # 32: {urn:iso:std:iso:15118:-20:AC}EVMaximumChargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 33: {urn:iso:std:iso:15118:-20:AC}EVMaximumChargePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 34: {urn:iso:std:iso:15118:-20:AC}EVMaximumChargePower_L3
+    (_dec_RationalNumberType, RationalNumberType),  # 35: {urn:iso:std:iso:15118:-20:AC}EVMaximumDischargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 36: {urn:iso:std:iso:15118:-20:AC}EVMaximumDischargePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 37: {urn:iso:std:iso:15118:-20:AC}EVMaximumDischargePower_L3
+    (_dec_RationalNumberType, RationalNumberType),  # 38: {urn:iso:std:iso:15118:-20:CommonTypes}EVMaximumEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 39: {urn:iso:std:iso:15118:-20:AC}EVMaximumV2XEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 40: {urn:iso:std:iso:15118:-20:AC}EVMinimumChargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 41: {urn:iso:std:iso:15118:-20:AC}EVMinimumChargePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 42: {urn:iso:std:iso:15118:-20:AC}EVMinimumChargePower_L3
+    (_dec_RationalNumberType, RationalNumberType),  # 43: {urn:iso:std:iso:15118:-20:AC}EVMinimumDischargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 44: {urn:iso:std:iso:15118:-20:AC}EVMinimumDischargePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 45: {urn:iso:std:iso:15118:-20:AC}EVMinimumDischargePower_L3
+    (_dec_RationalNumberType, RationalNumberType),  # 46: {urn:iso:std:iso:15118:-20:CommonTypes}EVMinimumEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 47: {urn:iso:std:iso:15118:-20:AC}EVMinimumV2XEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 48: {urn:iso:std:iso:15118:-20:AC}EVPresentActivePower
+    (_dec_RationalNumberType, RationalNumberType),  # 49: {urn:iso:std:iso:15118:-20:AC}EVPresentActivePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 50: {urn:iso:std:iso:15118:-20:AC}EVPresentActivePower_L3
+    (_dec_RationalNumberType, RationalNumberType),  # 51: {urn:iso:std:iso:15118:-20:AC}EVPresentReactivePower
+    (_dec_RationalNumberType, RationalNumberType),  # 52: {urn:iso:std:iso:15118:-20:AC}EVPresentReactivePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 53: {urn:iso:std:iso:15118:-20:AC}EVPresentReactivePower_L3
+    (_dec_RationalNumberType, RationalNumberType),  # 54: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumChargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 55: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumChargePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 56: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumChargePower_L3
+    (_dec_RationalNumberType, RationalNumberType),  # 57: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumDischargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 58: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumDischargePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 59: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumDischargePower_L3
+    (_dec_RationalNumberType, RationalNumberType),  # 60: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumChargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 61: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumChargePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 62: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumChargePower_L3
+    (_dec_RationalNumberType, RationalNumberType),  # 63: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumDischargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 64: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumDischargePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 65: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumDischargePower_L3
+    (_dec_RationalNumberType, RationalNumberType),  # 66: {urn:iso:std:iso:15118:-20:AC}EVSENominalFrequency
+    None,  # 67: {urn:iso:std:iso:15118:-20:CommonTypes}EVSENotification (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 68: {urn:iso:std:iso:15118:-20:AC}EVSEPowerRampLimitation
+    (_dec_RationalNumberType, RationalNumberType),  # 69: {urn:iso:std:iso:15118:-20:AC}EVSEPresentActivePower
+    (_dec_RationalNumberType, RationalNumberType),  # 70: {urn:iso:std:iso:15118:-20:AC}EVSEPresentActivePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 71: {urn:iso:std:iso:15118:-20:AC}EVSEPresentActivePower_L3
+    (_dec_EVSEStatusType, EVSEStatusType),  # 72: {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatus
+    (_dec_RationalNumberType, RationalNumberType),  # 73: {urn:iso:std:iso:15118:-20:AC}EVSETargetActivePower
+    (_dec_RationalNumberType, RationalNumberType),  # 74: {urn:iso:std:iso:15118:-20:AC}EVSETargetActivePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 75: {urn:iso:std:iso:15118:-20:AC}EVSETargetActivePower_L3
+    (_dec_RationalNumberType, RationalNumberType),  # 76: {urn:iso:std:iso:15118:-20:AC}EVSETargetFrequency
+    (_dec_RationalNumberType, RationalNumberType),  # 77: {urn:iso:std:iso:15118:-20:AC}EVSETargetReactivePower
+    (_dec_RationalNumberType, RationalNumberType),  # 78: {urn:iso:std:iso:15118:-20:AC}EVSETargetReactivePower_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 79: {urn:iso:std:iso:15118:-20:AC}EVSETargetReactivePower_L3
+    (_dec_RationalNumberType, RationalNumberType),  # 80: {urn:iso:std:iso:15118:-20:CommonTypes}EVTargetEnergyRequest
+    (_dec_DetailedCostType, DetailedCostType),  # 81: {urn:iso:std:iso:15118:-20:CommonTypes}EnergyCosts
+    None,  # 82: {http://www.w3.org/2000/09/xmldsig#}Exponent (not a supported root)
+    None,  # 83: {urn:iso:std:iso:15118:-20:CommonTypes}Exponent (not a supported root)
+    None,  # 84: {http://www.w3.org/2000/09/xmldsig#}G (not a supported root)
+    None,  # 85: {http://www.w3.org/2000/09/xmldsig#}HMACOutputLength (not a supported root)
+    (_dec_MessageHeaderType, MessageHeaderType),  # 86: {urn:iso:std:iso:15118:-20:CommonTypes}Header
+    None,  # 87: {urn:iso:std:iso:15118:-20:CommonTypes}InletHot (not a supported root)
+    None,  # 88: {http://www.w3.org/2000/09/xmldsig#}J (not a supported root)
+    (_dec_KeyInfoType, KeyInfo),  # 89: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
+    None,  # 90: {http://www.w3.org/2000/09/xmldsig#}KeyName (not a supported root)
+    (_dec_KeyValueType, KeyValue),  # 91: {http://www.w3.org/2000/09/xmldsig#}KeyValue
+    (_dec_ManifestType, Manifest),  # 92: {http://www.w3.org/2000/09/xmldsig#}Manifest
+    (_dec_RationalNumberType, RationalNumberType),  # 93: {urn:iso:std:iso:15118:-20:AC}MaximumPowerAsymmetry
+    None,  # 94: {urn:iso:std:iso:15118:-20:CommonTypes}MaximumSOC (not a supported root)
+    None,  # 95: {urn:iso:std:iso:15118:-20:CommonTypes}MeterID (not a supported root)
+    (_dec_MeterInfoType, MeterInfoType),  # 96: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfo
+    None,  # 97: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoRequested (not a supported root)
+    None,  # 98: {urn:iso:std:iso:15118:-20:CommonTypes}MeterSignature (not a supported root)
+    None,  # 99: {urn:iso:std:iso:15118:-20:CommonTypes}MeterStatus (not a supported root)
+    None,  # 100: {urn:iso:std:iso:15118:-20:CommonTypes}MeterTimestamp (not a supported root)
+    None,  # 101: {http://www.w3.org/2000/09/xmldsig#}MgmtData (not a supported root)
+    None,  # 102: {urn:iso:std:iso:15118:-20:CommonTypes}MinimumSOC (not a supported root)
+    None,  # 103: {http://www.w3.org/2000/09/xmldsig#}Modulus (not a supported root)
+    None,  # 104: {urn:iso:std:iso:15118:-20:CommonTypes}NotificationMaxDelay (not a supported root)
+    (_dec_ObjectType, Object),  # 105: {http://www.w3.org/2000/09/xmldsig#}Object
+    (_dec_DetailedCostType, DetailedCostType),  # 106: {urn:iso:std:iso:15118:-20:CommonTypes}OccupancyCosts
+    (_dec_DetailedCostType, DetailedCostType),  # 107: {urn:iso:std:iso:15118:-20:CommonTypes}OverstayCosts
+    None,  # 108: {http://www.w3.org/2000/09/xmldsig#}P (not a supported root)
+    (_dec_PGPDataType, PGPData),  # 109: {http://www.w3.org/2000/09/xmldsig#}PGPData
+    None,  # 110: {http://www.w3.org/2000/09/xmldsig#}PGPKeyID (not a supported root)
+    None,  # 111: {http://www.w3.org/2000/09/xmldsig#}PGPKeyPacket (not a supported root)
+    None,  # 112: {http://www.w3.org/2000/09/xmldsig#}PgenCounter (not a supported root)
+    None,  # 113: {urn:iso:std:iso:15118:-20:CommonTypes}PresentSOC (not a supported root)
+    None,  # 114: {http://www.w3.org/2000/09/xmldsig#}Q (not a supported root)
+    (_dec_RSAKeyValueType, RSAKeyValue),  # 115: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
+    (_dec_ReceiptType, ReceiptType),  # 116: {urn:iso:std:iso:15118:-20:CommonTypes}Receipt
+    (_dec_ReferenceType, Reference),  # 117: {http://www.w3.org/2000/09/xmldsig#}Reference
+    None,  # 118: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMaximumSOC (not a supported root)
+    None,  # 119: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMinimumSOC (not a supported root)
+    None,  # 120: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToTargetSOC (not a supported root)
+    None,  # 121: {urn:iso:std:iso:15118:-20:CommonTypes}ResponseCode (not a supported root)
+    (_dec_RetrievalMethodType, RetrievalMethod),  # 122: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 123: {urn:iso:std:iso:15118:-20:CommonTypes}RootCertificateID
+    (_dec_SPKIDataType, SPKIData),  # 124: {http://www.w3.org/2000/09/xmldsig#}SPKIData
+    None,  # 125: {http://www.w3.org/2000/09/xmldsig#}SPKISexp (not a supported root)
+    (_dec_Scheduled_AC_CLReqControlModeType, Scheduled_AC_CLReqControlMode),  # 126: {urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLReqControlMode
+    (_dec_Scheduled_AC_CLResControlModeType, Scheduled_AC_CLResControlMode),  # 127: {urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLResControlMode
+    None,  # 128: {http://www.w3.org/2000/09/xmldsig#}Seed (not a supported root)
+    None,  # 129: {urn:iso:std:iso:15118:-20:CommonTypes}SessionID (not a supported root)
+    (_dec_SignatureType, Signature),  # 130: {http://www.w3.org/2000/09/xmldsig#}Signature
+    (_dec_SignatureMethodType, SignatureMethod),  # 131: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
+    (_dec_SignaturePropertiesType, SignatureProperties),  # 132: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
+    (_dec_SignaturePropertyType, SignatureProperty),  # 133: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
+    (_dec_SignatureValueType, SignatureValue),  # 134: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
+    (_dec_SignedInfoType, SignedInfo),  # 135: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
+    None,  # 136: {urn:iso:std:iso:15118:-20:CommonTypes}TargetSOC (not a supported root)
+    (_dec_DetailedTaxType, DetailedTaxType),  # 137: {urn:iso:std:iso:15118:-20:CommonTypes}TaxCosts
+    None,  # 138: {urn:iso:std:iso:15118:-20:CommonTypes}TaxRuleID (not a supported root)
+    None,  # 139: {urn:iso:std:iso:15118:-20:CommonTypes}TimeAnchor (not a supported root)
+    None,  # 140: {urn:iso:std:iso:15118:-20:CommonTypes}TimeStamp (not a supported root)
+    (_dec_TransformType, Transform),  # 141: {http://www.w3.org/2000/09/xmldsig#}Transform
+    (_dec_TransformsType, Transforms),  # 142: {http://www.w3.org/2000/09/xmldsig#}Transforms
+    None,  # 143: {urn:iso:std:iso:15118:-20:CommonTypes}Value (not a supported root)
+    None,  # 144: {http://www.w3.org/2000/09/xmldsig#}X509CRL (not a supported root)
+    None,  # 145: {http://www.w3.org/2000/09/xmldsig#}X509Certificate (not a supported root)
+    (_dec_X509DataType, X509Data),  # 146: {http://www.w3.org/2000/09/xmldsig#}X509Data
+    None,  # 147: {http://www.w3.org/2000/09/xmldsig#}X509IssuerName (not a supported root)
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 148: {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerial
+    None,  # 149: {http://www.w3.org/2000/09/xmldsig#}X509SKI (not a supported root)
+    None,  # 150: {http://www.w3.org/2000/09/xmldsig#}X509SerialNumber (not a supported root)
+    None,  # 151: {http://www.w3.org/2000/09/xmldsig#}X509SubjectName (not a supported root)
+    None,  # 152: {http://www.w3.org/2000/09/xmldsig#}XPath (not a supported root)
+    None,  # 153: {http://www.w3.org/2000/09/xmldsig#}Y (not a supported root)
+)
+FRAG_ENCODERS: dict = {
+    AC_CPDReqEnergyTransferMode: (0, _enc_AC_CPDReqEnergyTransferModeType),
+    AC_CPDResEnergyTransferMode: (1, _enc_AC_CPDResEnergyTransferModeType),
+    AC_ChargeLoopReq: (2, _enc_AC_ChargeLoopReqType),
+    AC_ChargeLoopRes: (3, _enc_AC_ChargeLoopResType),
+    AC_ChargeParameterDiscoveryReq: (4, _enc_AC_ChargeParameterDiscoveryReqType),
+    AC_ChargeParameterDiscoveryRes: (5, _enc_AC_ChargeParameterDiscoveryResType),
+    DetailedCostType: (7, _enc_DetailedCostType),
+    RationalNumberType: (8, _enc_RationalNumberType),
+    BPT_AC_CPDReqEnergyTransferMode: (9, _enc_BPT_AC_CPDReqEnergyTransferModeType),
+    BPT_AC_CPDResEnergyTransferMode: (10, _enc_BPT_AC_CPDResEnergyTransferModeType),
+    BPT_Dynamic_AC_CLReqControlMode: (12, _enc_BPT_Dynamic_AC_CLReqControlModeType),
+    BPT_Dynamic_AC_CLResControlMode: (13, _enc_BPT_Dynamic_AC_CLResControlModeType),
+    BPT_Scheduled_AC_CLReqControlMode: (15, _enc_BPT_Scheduled_AC_CLReqControlModeType),
+    BPT_Scheduled_AC_CLResControlMode: (16, _enc_BPT_Scheduled_AC_CLResControlModeType),
+    CLReqControlMode: (18, _enc_CLReqControlModeType),
+    CLResControlMode: (19, _enc_CLResControlModeType),
+    CanonicalizationMethod: (20, _enc_CanonicalizationMethodType),
+    DSAKeyValue: (25, _enc_DSAKeyValueType),
+    DigestMethod: (27, _enc_DigestMethodType),
+    DisplayParametersType: (29, _enc_DisplayParametersType),
+    Dynamic_AC_CLReqControlMode: (30, _enc_Dynamic_AC_CLReqControlModeType),
+    Dynamic_AC_CLResControlMode: (31, _enc_Dynamic_AC_CLResControlModeType),
+    EVSEStatusType: (72, _enc_EVSEStatusType),
+    MessageHeaderType: (86, _enc_MessageHeaderType),
+    KeyInfo: (89, _enc_KeyInfoType),
+    KeyValue: (91, _enc_KeyValueType),
+    Manifest: (92, _enc_ManifestType),
+    MeterInfoType: (96, _enc_MeterInfoType),
+    Object: (105, _enc_ObjectType),
+    PGPData: (109, _enc_PGPDataType),
+    RSAKeyValue: (115, _enc_RSAKeyValueType),
+    ReceiptType: (116, _enc_ReceiptType),
+    Reference: (117, _enc_ReferenceType),
+    RetrievalMethod: (122, _enc_RetrievalMethodType),
+    X509IssuerSerialType: (123, _enc_X509IssuerSerialType),
+    SPKIData: (124, _enc_SPKIDataType),
+    Scheduled_AC_CLReqControlMode: (126, _enc_Scheduled_AC_CLReqControlModeType),
+    Scheduled_AC_CLResControlMode: (127, _enc_Scheduled_AC_CLResControlModeType),
+    Signature: (130, _enc_SignatureType),
+    SignatureMethod: (131, _enc_SignatureMethodType),
+    SignatureProperties: (132, _enc_SignaturePropertiesType),
+    SignatureProperty: (133, _enc_SignaturePropertyType),
+    SignatureValue: (134, _enc_SignatureValueType),
+    SignedInfo: (135, _enc_SignedInfoType),
+    DetailedTaxType: (137, _enc_DetailedTaxType),
+    Transform: (141, _enc_TransformType),
+    Transforms: (142, _enc_TransformsType),
+    X509Data: (146, _enc_X509DataType),
 }
 # every global element's class, for substitution groups and JSON keys
 ELEMENT_CLASSES: dict = {

@@ -3462,9 +3462,10 @@ def _dec_X509IssuerSerialType(r: rt.BitReader, cls: type = X509IssuerSerialType)
 
 
 NAMESPACE = 'urn:iso:std:iso:15118:-20:ACDP'
-# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1) sorted by qname, then SE(*)
+FRAGMENT_DEFAULT = False
+# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1), the global elements sorted by qname, then SE(*)
 DOC_WIDTH = 6
-ROOT_DECODERS: tuple = (
+DOC_DECODERS: tuple = (
     (_dec_ACDP_ConnectReqType, ACDP_ConnectReq),  # 0: {urn:iso:std:iso:15118:-20:ACDP}ACDP_ConnectReq
     (_dec_ACDP_ConnectResType, ACDP_ConnectRes),  # 1: {urn:iso:std:iso:15118:-20:ACDP}ACDP_ConnectRes
     (_dec_ACDP_ConnectReqType, ACDP_DisconnectReq),  # 2: {urn:iso:std:iso:15118:-20:ACDP}ACDP_DisconnectReq
@@ -3500,7 +3501,7 @@ ROOT_DECODERS: tuple = (
     (_dec_TransformsType, Transforms),  # 32: {http://www.w3.org/2000/09/xmldsig#}Transforms
     (_dec_X509DataType, X509Data),  # 33: {http://www.w3.org/2000/09/xmldsig#}X509Data
 )
-ROOT_ENCODERS: dict = {
+DOC_ENCODERS: dict = {
     ACDP_ConnectReq: (0, _enc_ACDP_ConnectReqType),
     ACDP_ConnectRes: (1, _enc_ACDP_ConnectResType),
     ACDP_DisconnectReq: (2, _enc_ACDP_ConnectReqType),
@@ -3532,6 +3533,183 @@ ROOT_ENCODERS: dict = {
     Transform: (31, _enc_TransformType),
     Transforms: (32, _enc_TransformsType),
     X509Data: (33, _enc_X509DataType),
+}
+# FragmentContent (EXI 1.0 §8.5.2): SE(F_0..F_n-1), every element declaration, global or local, sorted by qname; then SE(*), ED
+FRAG_WIDTH = 8
+FRAG_END = 130  # ED
+FRAG_DECODERS: tuple = (
+    (_dec_ACDP_ConnectReqType, ACDP_ConnectReq),  # 0: {urn:iso:std:iso:15118:-20:ACDP}ACDP_ConnectReq
+    (_dec_ACDP_ConnectResType, ACDP_ConnectRes),  # 1: {urn:iso:std:iso:15118:-20:ACDP}ACDP_ConnectRes
+    (_dec_ACDP_ConnectReqType, ACDP_DisconnectReq),  # 2: {urn:iso:std:iso:15118:-20:ACDP}ACDP_DisconnectReq
+    (_dec_ACDP_ConnectResType, ACDP_DisconnectRes),  # 3: {urn:iso:std:iso:15118:-20:ACDP}ACDP_DisconnectRes
+    (_dec_ACDP_SystemStatusReqType, ACDP_SystemStatusReq),  # 4: {urn:iso:std:iso:15118:-20:ACDP}ACDP_SystemStatusReq
+    (_dec_ACDP_SystemStatusResType, ACDP_SystemStatusRes),  # 5: {urn:iso:std:iso:15118:-20:ACDP}ACDP_SystemStatusRes
+    (_dec_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReq),  # 6: {urn:iso:std:iso:15118:-20:ACDP}ACDP_VehiclePositioningReq
+    (_dec_ACDP_VehiclePositioningResType, ACDP_VehiclePositioningRes),  # 7: {urn:iso:std:iso:15118:-20:ACDP}ACDP_VehiclePositioningRes
+    None,  # 8: {urn:iso:std:iso:15118:-20:CommonTypes}AckMaxDelay (not a supported root)
+    (_dec_DetailedCostType, DetailedCostType),  # 9: {urn:iso:std:iso:15118:-20:CommonTypes}AdditionalServicesCosts
+    (_dec_RationalNumberType, RationalNumberType),  # 10: {urn:iso:std:iso:15118:-20:CommonTypes}Amount
+    None,  # 11: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_DischargedEnergyReadingWh (not a supported root)
+    None,  # 12: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_InductiveEnergyReadingVARh (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 13: {urn:iso:std:iso:15118:-20:CommonTypes}BatteryEnergyCapacity
+    (_dec_CLReqControlModeType, CLReqControlMode),  # 14: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
+    (_dec_CLResControlModeType, CLResControlMode),  # 15: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
+    (_dec_CanonicalizationMethodType, CanonicalizationMethod),  # 16: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
+    None,  # 17: {urn:iso:std:iso:15118:-20:CommonTypes}CapacitiveEnergyReadingVARh (not a supported root)
+    None,  # 18: {urn:iso:std:iso:15118:-20:CommonTypes}ChargedEnergyReadingWh (not a supported root)
+    None,  # 19: {urn:iso:std:iso:15118:-20:CommonTypes}ChargingComplete (not a supported root)
+    None,  # 20: {urn:iso:std:iso:15118:-20:ACDP}ContactWindowXc (not a supported root)
+    None,  # 21: {urn:iso:std:iso:15118:-20:ACDP}ContactWindowYc (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 22: {urn:iso:std:iso:15118:-20:CommonTypes}CostPerUnit
+    (_dec_DSAKeyValueType, DSAKeyValue),  # 23: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
+    None,  # 24: {urn:iso:std:iso:15118:-20:CommonTypes}DepartureTime (not a supported root)
+    (_dec_DigestMethodType, DigestMethod),  # 25: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
+    None,  # 26: {http://www.w3.org/2000/09/xmldsig#}DigestValue (not a supported root)
+    (_dec_DisplayParametersType, DisplayParametersType),  # 27: {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParameters
+    None,  # 28: {urn:iso:std:iso:15118:-20:ACDP}EVAssociationStatus (not a supported root)
+    None,  # 29: {urn:iso:std:iso:15118:-20:ACDP}EVCPStatus (not a supported root)
+    None,  # 30: {urn:iso:std:iso:15118:-20:ACDP}EVElectricalChargingDeviceStatus (not a supported root)
+    None,  # 31: {urn:iso:std:iso:15118:-20:ACDP}EVErrorCode (not a supported root)
+    None,  # 32: {urn:iso:std:iso:15118:-20:ACDP}EVImmobilizationRequest (not a supported root)
+    None,  # 33: {urn:iso:std:iso:15118:-20:ACDP}EVImmobilized (not a supported root)
+    None,  # 34: {urn:iso:std:iso:15118:-20:ACDP}EVInChargePosition (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 35: {urn:iso:std:iso:15118:-20:CommonTypes}EVMaximumEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 36: {urn:iso:std:iso:15118:-20:CommonTypes}EVMinimumEnergyRequest
+    None,  # 37: {urn:iso:std:iso:15118:-20:ACDP}EVMobilityStatus (not a supported root)
+    None,  # 38: {urn:iso:std:iso:15118:-20:ACDP}EVPositioningSupport (not a supported root)
+    None,  # 39: {urn:iso:std:iso:15118:-20:ACDP}EVReadyToCharge (not a supported root)
+    None,  # 40: {urn:iso:std:iso:15118:-20:ACDP}EVRelativeXDeviation (not a supported root)
+    None,  # 41: {urn:iso:std:iso:15118:-20:ACDP}EVRelativeYDeviation (not a supported root)
+    None,  # 42: {urn:iso:std:iso:15118:-20:ACDP}EVSEDisabled (not a supported root)
+    None,  # 43: {urn:iso:std:iso:15118:-20:ACDP}EVSEElectricalChargingDeviceStatus (not a supported root)
+    None,  # 44: {urn:iso:std:iso:15118:-20:ACDP}EVSEEmergencyShutdown (not a supported root)
+    None,  # 45: {urn:iso:std:iso:15118:-20:ACDP}EVSEIsolationStatus (not a supported root)
+    None,  # 46: {urn:iso:std:iso:15118:-20:ACDP}EVSEMalfunction (not a supported root)
+    None,  # 47: {urn:iso:std:iso:15118:-20:ACDP}EVSEMechanicalChargingDeviceStatus (not a supported root)
+    None,  # 48: {urn:iso:std:iso:15118:-20:CommonTypes}EVSENotification (not a supported root)
+    None,  # 49: {urn:iso:std:iso:15118:-20:ACDP}EVSEPositioningSupport (not a supported root)
+    None,  # 50: {urn:iso:std:iso:15118:-20:ACDP}EVSEProcessing (not a supported root)
+    None,  # 51: {urn:iso:std:iso:15118:-20:ACDP}EVSEReadyToCharge (not a supported root)
+    (_dec_EVSEStatusType, EVSEStatusType),  # 52: {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatus
+    None,  # 53: {urn:iso:std:iso:15118:-20:ACDP}EVSEUtilityInterruptEvent (not a supported root)
+    None,  # 54: {urn:iso:std:iso:15118:-20:ACDP}EVSOC (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 55: {urn:iso:std:iso:15118:-20:CommonTypes}EVTargetEnergyRequest
+    (_dec_EVTechnicalStatusType, EVTechnicalStatusType),  # 56: {urn:iso:std:iso:15118:-20:ACDP}EVTechnicalStatus
+    None,  # 57: {urn:iso:std:iso:15118:-20:ACDP}EVTimeout (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 58: {urn:iso:std:iso:15118:-20:ACDP}EVWLANStrength
+    (_dec_DetailedCostType, DetailedCostType),  # 59: {urn:iso:std:iso:15118:-20:CommonTypes}EnergyCosts
+    None,  # 60: {http://www.w3.org/2000/09/xmldsig#}Exponent (not a supported root)
+    None,  # 61: {urn:iso:std:iso:15118:-20:CommonTypes}Exponent (not a supported root)
+    None,  # 62: {http://www.w3.org/2000/09/xmldsig#}G (not a supported root)
+    None,  # 63: {http://www.w3.org/2000/09/xmldsig#}HMACOutputLength (not a supported root)
+    (_dec_MessageHeaderType, MessageHeaderType),  # 64: {urn:iso:std:iso:15118:-20:CommonTypes}Header
+    None,  # 65: {urn:iso:std:iso:15118:-20:CommonTypes}InletHot (not a supported root)
+    None,  # 66: {http://www.w3.org/2000/09/xmldsig#}J (not a supported root)
+    (_dec_KeyInfoType, KeyInfo),  # 67: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
+    None,  # 68: {http://www.w3.org/2000/09/xmldsig#}KeyName (not a supported root)
+    (_dec_KeyValueType, KeyValue),  # 69: {http://www.w3.org/2000/09/xmldsig#}KeyValue
+    (_dec_ManifestType, Manifest),  # 70: {http://www.w3.org/2000/09/xmldsig#}Manifest
+    None,  # 71: {urn:iso:std:iso:15118:-20:CommonTypes}MaximumSOC (not a supported root)
+    None,  # 72: {urn:iso:std:iso:15118:-20:CommonTypes}MeterID (not a supported root)
+    (_dec_MeterInfoType, MeterInfoType),  # 73: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfo
+    None,  # 74: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoRequested (not a supported root)
+    None,  # 75: {urn:iso:std:iso:15118:-20:CommonTypes}MeterSignature (not a supported root)
+    None,  # 76: {urn:iso:std:iso:15118:-20:CommonTypes}MeterStatus (not a supported root)
+    None,  # 77: {urn:iso:std:iso:15118:-20:CommonTypes}MeterTimestamp (not a supported root)
+    None,  # 78: {http://www.w3.org/2000/09/xmldsig#}MgmtData (not a supported root)
+    None,  # 79: {urn:iso:std:iso:15118:-20:CommonTypes}MinimumSOC (not a supported root)
+    None,  # 80: {http://www.w3.org/2000/09/xmldsig#}Modulus (not a supported root)
+    None,  # 81: {urn:iso:std:iso:15118:-20:CommonTypes}NotificationMaxDelay (not a supported root)
+    (_dec_ObjectType, Object),  # 82: {http://www.w3.org/2000/09/xmldsig#}Object
+    (_dec_DetailedCostType, DetailedCostType),  # 83: {urn:iso:std:iso:15118:-20:CommonTypes}OccupancyCosts
+    (_dec_DetailedCostType, DetailedCostType),  # 84: {urn:iso:std:iso:15118:-20:CommonTypes}OverstayCosts
+    None,  # 85: {http://www.w3.org/2000/09/xmldsig#}P (not a supported root)
+    (_dec_PGPDataType, PGPData),  # 86: {http://www.w3.org/2000/09/xmldsig#}PGPData
+    None,  # 87: {http://www.w3.org/2000/09/xmldsig#}PGPKeyID (not a supported root)
+    None,  # 88: {http://www.w3.org/2000/09/xmldsig#}PGPKeyPacket (not a supported root)
+    None,  # 89: {http://www.w3.org/2000/09/xmldsig#}PgenCounter (not a supported root)
+    None,  # 90: {urn:iso:std:iso:15118:-20:CommonTypes}PresentSOC (not a supported root)
+    None,  # 91: {http://www.w3.org/2000/09/xmldsig#}Q (not a supported root)
+    (_dec_RSAKeyValueType, RSAKeyValue),  # 92: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
+    (_dec_ReceiptType, ReceiptType),  # 93: {urn:iso:std:iso:15118:-20:CommonTypes}Receipt
+    (_dec_ReferenceType, Reference),  # 94: {http://www.w3.org/2000/09/xmldsig#}Reference
+    None,  # 95: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMaximumSOC (not a supported root)
+    None,  # 96: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMinimumSOC (not a supported root)
+    None,  # 97: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToTargetSOC (not a supported root)
+    None,  # 98: {urn:iso:std:iso:15118:-20:CommonTypes}ResponseCode (not a supported root)
+    (_dec_RetrievalMethodType, RetrievalMethod),  # 99: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 100: {urn:iso:std:iso:15118:-20:CommonTypes}RootCertificateID
+    (_dec_SPKIDataType, SPKIData),  # 101: {http://www.w3.org/2000/09/xmldsig#}SPKIData
+    None,  # 102: {http://www.w3.org/2000/09/xmldsig#}SPKISexp (not a supported root)
+    None,  # 103: {http://www.w3.org/2000/09/xmldsig#}Seed (not a supported root)
+    None,  # 104: {urn:iso:std:iso:15118:-20:CommonTypes}SessionID (not a supported root)
+    (_dec_SignatureType, Signature),  # 105: {http://www.w3.org/2000/09/xmldsig#}Signature
+    (_dec_SignatureMethodType, SignatureMethod),  # 106: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
+    (_dec_SignaturePropertiesType, SignatureProperties),  # 107: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
+    (_dec_SignaturePropertyType, SignatureProperty),  # 108: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
+    (_dec_SignatureValueType, SignatureValue),  # 109: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
+    (_dec_SignedInfoType, SignedInfo),  # 110: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
+    None,  # 111: {urn:iso:std:iso:15118:-20:CommonTypes}TargetSOC (not a supported root)
+    (_dec_DetailedTaxType, DetailedTaxType),  # 112: {urn:iso:std:iso:15118:-20:CommonTypes}TaxCosts
+    None,  # 113: {urn:iso:std:iso:15118:-20:CommonTypes}TaxRuleID (not a supported root)
+    None,  # 114: {urn:iso:std:iso:15118:-20:CommonTypes}TimeAnchor (not a supported root)
+    None,  # 115: {urn:iso:std:iso:15118:-20:CommonTypes}TimeStamp (not a supported root)
+    (_dec_TransformType, Transform),  # 116: {http://www.w3.org/2000/09/xmldsig#}Transform
+    (_dec_TransformsType, Transforms),  # 117: {http://www.w3.org/2000/09/xmldsig#}Transforms
+    None,  # 118: {urn:iso:std:iso:15118:-20:CommonTypes}Value (not a supported root)
+    None,  # 119: {http://www.w3.org/2000/09/xmldsig#}X509CRL (not a supported root)
+    None,  # 120: {http://www.w3.org/2000/09/xmldsig#}X509Certificate (not a supported root)
+    (_dec_X509DataType, X509Data),  # 121: {http://www.w3.org/2000/09/xmldsig#}X509Data
+    None,  # 122: {http://www.w3.org/2000/09/xmldsig#}X509IssuerName (not a supported root)
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 123: {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerial
+    None,  # 124: {http://www.w3.org/2000/09/xmldsig#}X509SKI (not a supported root)
+    None,  # 125: {http://www.w3.org/2000/09/xmldsig#}X509SerialNumber (not a supported root)
+    None,  # 126: {http://www.w3.org/2000/09/xmldsig#}X509SubjectName (not a supported root)
+    None,  # 127: {http://www.w3.org/2000/09/xmldsig#}XPath (not a supported root)
+    None,  # 128: {http://www.w3.org/2000/09/xmldsig#}Y (not a supported root)
+)
+FRAG_ENCODERS: dict = {
+    ACDP_ConnectReq: (0, _enc_ACDP_ConnectReqType),
+    ACDP_ConnectRes: (1, _enc_ACDP_ConnectResType),
+    ACDP_DisconnectReq: (2, _enc_ACDP_ConnectReqType),
+    ACDP_DisconnectRes: (3, _enc_ACDP_ConnectResType),
+    ACDP_SystemStatusReq: (4, _enc_ACDP_SystemStatusReqType),
+    ACDP_SystemStatusRes: (5, _enc_ACDP_SystemStatusResType),
+    ACDP_VehiclePositioningReq: (6, _enc_ACDP_VehiclePositioningReqType),
+    ACDP_VehiclePositioningRes: (7, _enc_ACDP_VehiclePositioningResType),
+    DetailedCostType: (9, _enc_DetailedCostType),
+    RationalNumberType: (10, _enc_RationalNumberType),
+    CLReqControlMode: (14, _enc_CLReqControlModeType),
+    CLResControlMode: (15, _enc_CLResControlModeType),
+    CanonicalizationMethod: (16, _enc_CanonicalizationMethodType),
+    DSAKeyValue: (23, _enc_DSAKeyValueType),
+    DigestMethod: (25, _enc_DigestMethodType),
+    DisplayParametersType: (27, _enc_DisplayParametersType),
+    EVSEStatusType: (52, _enc_EVSEStatusType),
+    EVTechnicalStatusType: (56, _enc_EVTechnicalStatusType),
+    MessageHeaderType: (64, _enc_MessageHeaderType),
+    KeyInfo: (67, _enc_KeyInfoType),
+    KeyValue: (69, _enc_KeyValueType),
+    Manifest: (70, _enc_ManifestType),
+    MeterInfoType: (73, _enc_MeterInfoType),
+    Object: (82, _enc_ObjectType),
+    PGPData: (86, _enc_PGPDataType),
+    RSAKeyValue: (92, _enc_RSAKeyValueType),
+    ReceiptType: (93, _enc_ReceiptType),
+    Reference: (94, _enc_ReferenceType),
+    RetrievalMethod: (99, _enc_RetrievalMethodType),
+    X509IssuerSerialType: (100, _enc_X509IssuerSerialType),
+    SPKIData: (101, _enc_SPKIDataType),
+    Signature: (105, _enc_SignatureType),
+    SignatureMethod: (106, _enc_SignatureMethodType),
+    SignatureProperties: (107, _enc_SignaturePropertiesType),
+    SignatureProperty: (108, _enc_SignaturePropertyType),
+    SignatureValue: (109, _enc_SignatureValueType),
+    SignedInfo: (110, _enc_SignedInfoType),
+    DetailedTaxType: (112, _enc_DetailedTaxType),
+    Transform: (116, _enc_TransformType),
+    Transforms: (117, _enc_TransformsType),
+    X509Data: (121, _enc_X509DataType),
 }
 # every global element's class, for substitution groups and JSON keys
 ELEMENT_CLASSES: dict = {

@@ -8548,9 +8548,10 @@ def _dec_X509IssuerSerialType(r: rt.BitReader, cls: type = X509IssuerSerialType)
 
 
 NAMESPACE = 'urn:iso:std:iso:15118:-20:CommonMessages'
-# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1) sorted by qname, then SE(*)
+FRAGMENT_DEFAULT = False
+# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1), the global elements sorted by qname, then SE(*)
 DOC_WIDTH = 6
-ROOT_DECODERS: tuple = (
+DOC_DECODERS: tuple = (
     (_dec_AuthorizationReqType, AuthorizationReq),  # 0: {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationReq
     (_dec_AuthorizationResType, AuthorizationRes),  # 1: {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationRes
     (_dec_AuthorizationSetupReqType, AuthorizationSetupReq),  # 2: {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationSetupReq
@@ -8606,7 +8607,7 @@ ROOT_DECODERS: tuple = (
     (_dec_VehicleCheckOutResType, VehicleCheckOutRes),  # 52: {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckOutRes
     (_dec_X509DataType, X509Data),  # 53: {http://www.w3.org/2000/09/xmldsig#}X509Data
 )
-ROOT_ENCODERS: dict = {
+DOC_ENCODERS: dict = {
     AuthorizationReq: (0, _enc_AuthorizationReqType),
     AuthorizationRes: (1, _enc_AuthorizationResType),
     AuthorizationSetupReq: (2, _enc_AuthorizationSetupReqType),
@@ -8658,6 +8659,409 @@ ROOT_ENCODERS: dict = {
     VehicleCheckOutReq: (51, _enc_VehicleCheckOutReqType),
     VehicleCheckOutRes: (52, _enc_VehicleCheckOutResType),
     X509Data: (53, _enc_X509DataType),
+}
+# FragmentContent (EXI 1.0 §8.5.2): SE(F_0..F_n-1), every element declaration, global or local, sorted by qname; then SE(*), ED
+FRAG_WIDTH = 9
+FRAG_END = 282  # ED
+FRAG_DECODERS: tuple = (
+    (_dec_AbsolutePriceScheduleType, AbsolutePriceScheduleType),  # 0: {urn:iso:std:iso:15118:-20:CommonMessages}AbsolutePriceSchedule
+    None,  # 1: {urn:iso:std:iso:15118:-20:CommonTypes}AckMaxDelay (not a supported root)
+    (_dec_AdditionalServiceListType, AdditionalServiceListType),  # 2: {urn:iso:std:iso:15118:-20:CommonMessages}AdditionalSelectedServices
+    (_dec_AdditionalServiceType, AdditionalServiceType),  # 3: {urn:iso:std:iso:15118:-20:CommonMessages}AdditionalService
+    (_dec_DetailedCostType, DetailedCostType),  # 4: {urn:iso:std:iso:15118:-20:CommonTypes}AdditionalServicesCosts
+    (_dec_RationalNumberType, RationalNumberType),  # 5: {urn:iso:std:iso:15118:-20:CommonTypes}Amount
+    None,  # 6: {urn:iso:std:iso:15118:-20:CommonMessages}AppliesMinimumMaximumCost (not a supported root)
+    None,  # 7: {urn:iso:std:iso:15118:-20:CommonMessages}AppliesToEnergyFee (not a supported root)
+    None,  # 8: {urn:iso:std:iso:15118:-20:CommonMessages}AppliesToOverstayFee (not a supported root)
+    None,  # 9: {urn:iso:std:iso:15118:-20:CommonMessages}AppliesToParkingFee (not a supported root)
+    (_dec_AuthorizationReqType, AuthorizationReq),  # 10: {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationReq
+    (_dec_AuthorizationResType, AuthorizationRes),  # 11: {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationRes
+    None,  # 12: {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationServices (not a supported root)
+    (_dec_AuthorizationSetupReqType, AuthorizationSetupReq),  # 13: {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationSetupReq
+    (_dec_AuthorizationSetupResType, AuthorizationSetupRes),  # 14: {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationSetupRes
+    (_dec_RationalNumberType, RationalNumberType),  # 15: {urn:iso:std:iso:15118:-20:CommonMessages}AvailableEnergy
+    None,  # 16: {urn:iso:std:iso:15118:-20:CommonMessages}BPT_ChannelSelection (not a supported root)
+    None,  # 17: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_DischargedEnergyReadingWh (not a supported root)
+    None,  # 18: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_InductiveEnergyReadingVARh (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 19: {urn:iso:std:iso:15118:-20:CommonTypes}BatteryEnergyCapacity
+    (_dec_CLReqControlModeType, CLReqControlMode),  # 20: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
+    (_dec_CLResControlModeType, CLResControlMode),  # 21: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
+    (_dec_CertificateChainType, CertificateChainType),  # 22: {urn:iso:std:iso:15118:-20:CommonMessages}CPSCertificateChain
+    (_dec_CanonicalizationMethodType, CanonicalizationMethod),  # 23: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
+    None,  # 24: {urn:iso:std:iso:15118:-20:CommonTypes}CapacitiveEnergyReadingVARh (not a supported root)
+    None,  # 25: {urn:iso:std:iso:15118:-20:CommonMessages}CarbonDioxideEmission (not a supported root)
+    None,  # 26: {urn:iso:std:iso:15118:-20:CommonMessages}Certificate (not a supported root)
+    (_dec_CertificateInstallationReqType, CertificateInstallationReq),  # 27: {urn:iso:std:iso:15118:-20:CommonMessages}CertificateInstallationReq
+    (_dec_CertificateInstallationResType, CertificateInstallationRes),  # 28: {urn:iso:std:iso:15118:-20:CommonMessages}CertificateInstallationRes
+    None,  # 29: {urn:iso:std:iso:15118:-20:CommonMessages}CertificateInstallationService (not a supported root)
+    None,  # 30: {urn:iso:std:iso:15118:-20:CommonMessages}ChargeProgress (not a supported root)
+    None,  # 31: {urn:iso:std:iso:15118:-20:CommonTypes}ChargedEnergyReadingWh (not a supported root)
+    None,  # 32: {urn:iso:std:iso:15118:-20:CommonTypes}ChargingComplete (not a supported root)
+    (_dec_ChargingScheduleType, ChargingScheduleType),  # 33: {urn:iso:std:iso:15118:-20:CommonMessages}ChargingSchedule
+    None,  # 34: {urn:iso:std:iso:15118:-20:CommonMessages}ChargingSession (not a supported root)
+    None,  # 35: {urn:iso:std:iso:15118:-20:CommonMessages}CheckOutTime (not a supported root)
+    (_dec_ContractCertificateChainType, ContractCertificateChainType),  # 36: {urn:iso:std:iso:15118:-20:CommonMessages}ContractCertificateChain
+    (_dec_RationalNumberType, RationalNumberType),  # 37: {urn:iso:std:iso:15118:-20:CommonTypes}CostPerUnit
+    None,  # 38: {urn:iso:std:iso:15118:-20:CommonMessages}Currency (not a supported root)
+    None,  # 39: {urn:iso:std:iso:15118:-20:CommonMessages}DHPublicKey (not a supported root)
+    (_dec_DSAKeyValueType, DSAKeyValue),  # 40: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
+    None,  # 41: {urn:iso:std:iso:15118:-20:CommonMessages}DepartureTime (not a supported root)
+    None,  # 42: {urn:iso:std:iso:15118:-20:CommonTypes}DepartureTime (not a supported root)
+    None,  # 43: {urn:iso:std:iso:15118:-20:CommonMessages}DeviceLocation (not a supported root)
+    None,  # 44: {urn:iso:std:iso:15118:-20:CommonMessages}DeviceOffset (not a supported root)
+    (_dec_DigestMethodType, DigestMethod),  # 45: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
+    None,  # 46: {http://www.w3.org/2000/09/xmldsig#}DigestValue (not a supported root)
+    (_dec_ChargingScheduleType, ChargingScheduleType),  # 47: {urn:iso:std:iso:15118:-20:CommonMessages}DischargingSchedule
+    (_dec_DisplayParametersType, DisplayParametersType),  # 48: {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParameters
+    None,  # 49: {urn:iso:std:iso:15118:-20:CommonMessages}Duration (not a supported root)
+    (_dec_Dynamic_EVPPTControlModeType, Dynamic_EVPPTControlModeType),  # 50: {urn:iso:std:iso:15118:-20:CommonMessages}Dynamic_EVPPTControlMode
+    (_dec_Dynamic_SEReqControlModeType, Dynamic_SEReqControlModeType),  # 51: {urn:iso:std:iso:15118:-20:CommonMessages}Dynamic_SEReqControlMode
+    (_dec_Dynamic_SEResControlModeType, Dynamic_SEResControlModeType),  # 52: {urn:iso:std:iso:15118:-20:CommonMessages}Dynamic_SEResControlMode
+    (_dec_Dynamic_SMDTControlModeType, Dynamic_SMDTControlModeType),  # 53: {urn:iso:std:iso:15118:-20:CommonMessages}Dynamic_SMDTControlMode
+    None,  # 54: {urn:iso:std:iso:15118:-20:CommonMessages}ECDHCurve (not a supported root)
+    (_dec_EIM_AReqAuthorizationModeType, EIM_AReqAuthorizationModeType),  # 55: {urn:iso:std:iso:15118:-20:CommonMessages}EIM_AReqAuthorizationMode
+    (_dec_EIM_ASResAuthorizationModeType, EIM_ASResAuthorizationModeType),  # 56: {urn:iso:std:iso:15118:-20:CommonMessages}EIM_ASResAuthorizationMode
+    None,  # 57: {urn:iso:std:iso:15118:-20:CommonMessages}EMAID (not a supported root)
+    (_dec_EVAbsolutePriceScheduleType, EVAbsolutePriceScheduleType),  # 58: {urn:iso:std:iso:15118:-20:CommonMessages}EVAbsolutePriceSchedule
+    None,  # 59: {urn:iso:std:iso:15118:-20:CommonMessages}EVCCID (not a supported root)
+    None,  # 60: {urn:iso:std:iso:15118:-20:CommonMessages}EVCheckInStatus (not a supported root)
+    None,  # 61: {urn:iso:std:iso:15118:-20:CommonMessages}EVCheckOutStatus (not a supported root)
+    (_dec_EVEnergyOfferType, EVEnergyOfferType),  # 62: {urn:iso:std:iso:15118:-20:CommonMessages}EVEnergyOffer
+    (_dec_RationalNumberType, RationalNumberType),  # 63: {urn:iso:std:iso:15118:-20:CommonMessages}EVMaximumEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 64: {urn:iso:std:iso:15118:-20:CommonTypes}EVMaximumEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 65: {urn:iso:std:iso:15118:-20:CommonMessages}EVMaximumV2XEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 66: {urn:iso:std:iso:15118:-20:CommonMessages}EVMinimumEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 67: {urn:iso:std:iso:15118:-20:CommonTypes}EVMinimumEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 68: {urn:iso:std:iso:15118:-20:CommonMessages}EVMinimumV2XEnergyRequest
+    (_dec_EVPowerProfileType, EVPowerProfileType),  # 69: {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerProfile
+    (_dec_EVPowerProfileEntryListType, EVPowerProfileEntryListType),  # 70: {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerProfileEntries
+    (_dec_PowerScheduleEntryType, PowerScheduleEntryType),  # 71: {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerProfileEntry
+    (_dec_EVPowerScheduleType, EVPowerScheduleType),  # 72: {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerSchedule
+    (_dec_EVPowerScheduleEntryListType, EVPowerScheduleEntryListType),  # 73: {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerScheduleEntries
+    (_dec_EVPowerScheduleEntryType, EVPowerScheduleEntryType),  # 74: {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerScheduleEntry
+    (_dec_EVPriceRuleType, EVPriceRuleType),  # 75: {urn:iso:std:iso:15118:-20:CommonMessages}EVPriceRule
+    (_dec_EVPriceRuleStackType, EVPriceRuleStackType),  # 76: {urn:iso:std:iso:15118:-20:CommonMessages}EVPriceRuleStack
+    (_dec_EVPriceRuleStackListType, EVPriceRuleStackListType),  # 77: {urn:iso:std:iso:15118:-20:CommonMessages}EVPriceRuleStacks
+    None,  # 78: {urn:iso:std:iso:15118:-20:CommonMessages}EVProcessing (not a supported root)
+    None,  # 79: {urn:iso:std:iso:15118:-20:CommonMessages}EVSECheckOutStatus (not a supported root)
+    None,  # 80: {urn:iso:std:iso:15118:-20:CommonMessages}EVSEID (not a supported root)
+    None,  # 81: {urn:iso:std:iso:15118:-20:CommonTypes}EVSENotification (not a supported root)
+    None,  # 82: {urn:iso:std:iso:15118:-20:CommonMessages}EVSEProcessing (not a supported root)
+    (_dec_EVSEStatusType, EVSEStatusType),  # 83: {urn:iso:std:iso:15118:-20:CommonMessages}EVSEStatus
+    (_dec_EVSEStatusType, EVSEStatusType),  # 84: {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatus
+    (_dec_RationalNumberType, RationalNumberType),  # 85: {urn:iso:std:iso:15118:-20:CommonMessages}EVTargetEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 86: {urn:iso:std:iso:15118:-20:CommonTypes}EVTargetEnergyRequest
+    None,  # 87: {urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationCode (not a supported root)
+    None,  # 88: {urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationExplanation (not a supported root)
+    (_dec_DetailedCostType, DetailedCostType),  # 89: {urn:iso:std:iso:15118:-20:CommonTypes}EnergyCosts
+    (_dec_RationalNumberType, RationalNumberType),  # 90: {urn:iso:std:iso:15118:-20:CommonMessages}EnergyFee
+    (_dec_ServiceListType, ServiceListType),  # 91: {urn:iso:std:iso:15118:-20:CommonMessages}EnergyTransferServiceList
+    None,  # 92: {http://www.w3.org/2000/09/xmldsig#}Exponent (not a supported root)
+    None,  # 93: {urn:iso:std:iso:15118:-20:CommonTypes}Exponent (not a supported root)
+    None,  # 94: {urn:iso:std:iso:15118:-20:CommonMessages}FreeService (not a supported root)
+    None,  # 95: {http://www.w3.org/2000/09/xmldsig#}G (not a supported root)
+    None,  # 96: {urn:iso:std:iso:15118:-20:CommonMessages}GenChallenge (not a supported root)
+    None,  # 97: {urn:iso:std:iso:15118:-20:CommonMessages}GoToPause (not a supported root)
+    None,  # 98: {http://www.w3.org/2000/09/xmldsig#}HMACOutputLength (not a supported root)
+    (_dec_MessageHeaderType, MessageHeaderType),  # 99: {urn:iso:std:iso:15118:-20:CommonTypes}Header
+    None,  # 100: {urn:iso:std:iso:15118:-20:CommonTypes}InletHot (not a supported root)
+    None,  # 101: {http://www.w3.org/2000/09/xmldsig#}J (not a supported root)
+    (_dec_KeyInfoType, KeyInfo),  # 102: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
+    None,  # 103: {http://www.w3.org/2000/09/xmldsig#}KeyName (not a supported root)
+    (_dec_KeyValueType, KeyValue),  # 104: {http://www.w3.org/2000/09/xmldsig#}KeyValue
+    None,  # 105: {urn:iso:std:iso:15118:-20:CommonMessages}Language (not a supported root)
+    (_dec_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType),  # 106: {urn:iso:std:iso:15118:-20:CommonMessages}ListOfRootCertificateIDs
+    (_dec_ManifestType, Manifest),  # 107: {http://www.w3.org/2000/09/xmldsig#}Manifest
+    None,  # 108: {urn:iso:std:iso:15118:-20:CommonMessages}MaximumContractCertificateChains (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 109: {urn:iso:std:iso:15118:-20:CommonMessages}MaximumCost
+    None,  # 110: {urn:iso:std:iso:15118:-20:CommonTypes}MaximumSOC (not a supported root)
+    None,  # 111: {urn:iso:std:iso:15118:-20:CommonMessages}MaximumSupportingPoints (not a supported root)
+    None,  # 112: {urn:iso:std:iso:15118:-20:CommonTypes}MeterID (not a supported root)
+    (_dec_MeterInfoType, MeterInfoType),  # 113: {urn:iso:std:iso:15118:-20:CommonMessages}MeterInfo
+    (_dec_MeterInfoType, MeterInfoType),  # 114: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfo
+    None,  # 115: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoRequested (not a supported root)
+    None,  # 116: {urn:iso:std:iso:15118:-20:CommonTypes}MeterSignature (not a supported root)
+    None,  # 117: {urn:iso:std:iso:15118:-20:CommonTypes}MeterStatus (not a supported root)
+    None,  # 118: {urn:iso:std:iso:15118:-20:CommonTypes}MeterTimestamp (not a supported root)
+    (_dec_MeteringConfirmationReqType, MeteringConfirmationReq),  # 119: {urn:iso:std:iso:15118:-20:CommonMessages}MeteringConfirmationReq
+    (_dec_MeteringConfirmationResType, MeteringConfirmationRes),  # 120: {urn:iso:std:iso:15118:-20:CommonMessages}MeteringConfirmationRes
+    None,  # 121: {http://www.w3.org/2000/09/xmldsig#}MgmtData (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 122: {urn:iso:std:iso:15118:-20:CommonMessages}MinimumCost
+    None,  # 123: {urn:iso:std:iso:15118:-20:CommonMessages}MinimumSOC (not a supported root)
+    None,  # 124: {urn:iso:std:iso:15118:-20:CommonTypes}MinimumSOC (not a supported root)
+    None,  # 125: {http://www.w3.org/2000/09/xmldsig#}Modulus (not a supported root)
+    None,  # 126: {urn:iso:std:iso:15118:-20:CommonTypes}NotificationMaxDelay (not a supported root)
+    None,  # 127: {urn:iso:std:iso:15118:-20:CommonMessages}NumberOfPriceLevels (not a supported root)
+    (_dec_SignedCertificateChainType, SignedCertificateChainType),  # 128: {urn:iso:std:iso:15118:-20:CommonMessages}OEMProvisioningCertificateChain
+    (_dec_ObjectType, Object),  # 129: {http://www.w3.org/2000/09/xmldsig#}Object
+    (_dec_DetailedCostType, DetailedCostType),  # 130: {urn:iso:std:iso:15118:-20:CommonTypes}OccupancyCosts
+    (_dec_DetailedCostType, DetailedCostType),  # 131: {urn:iso:std:iso:15118:-20:CommonTypes}OverstayCosts
+    (_dec_RationalNumberType, RationalNumberType),  # 132: {urn:iso:std:iso:15118:-20:CommonMessages}OverstayFee
+    None,  # 133: {urn:iso:std:iso:15118:-20:CommonMessages}OverstayFeePeriod (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 134: {urn:iso:std:iso:15118:-20:CommonMessages}OverstayPowerThreshold
+    (_dec_OverstayRuleType, OverstayRuleType),  # 135: {urn:iso:std:iso:15118:-20:CommonMessages}OverstayRule
+    None,  # 136: {urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleDescription (not a supported root)
+    (_dec_OverstayRuleListType, OverstayRuleListType),  # 137: {urn:iso:std:iso:15118:-20:CommonMessages}OverstayRules
+    None,  # 138: {urn:iso:std:iso:15118:-20:CommonMessages}OverstayTimeThreshold (not a supported root)
+    None,  # 139: {http://www.w3.org/2000/09/xmldsig#}P (not a supported root)
+    (_dec_PGPDataType, PGPData),  # 140: {http://www.w3.org/2000/09/xmldsig#}PGPData
+    None,  # 141: {http://www.w3.org/2000/09/xmldsig#}PGPKeyID (not a supported root)
+    None,  # 142: {http://www.w3.org/2000/09/xmldsig#}PGPKeyPacket (not a supported root)
+    (_dec_ParameterType, ParameterType),  # 143: {urn:iso:std:iso:15118:-20:CommonMessages}Parameter
+    (_dec_ParameterSetType, ParameterSetType),  # 144: {urn:iso:std:iso:15118:-20:CommonMessages}ParameterSet
+    None,  # 145: {urn:iso:std:iso:15118:-20:CommonMessages}ParameterSetID (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 146: {urn:iso:std:iso:15118:-20:CommonMessages}ParkingFee
+    None,  # 147: {urn:iso:std:iso:15118:-20:CommonMessages}ParkingFeePeriod (not a supported root)
+    None,  # 148: {urn:iso:std:iso:15118:-20:CommonMessages}ParkingMethod (not a supported root)
+    None,  # 149: {urn:iso:std:iso:15118:-20:CommonMessages}ParkingSpace (not a supported root)
+    None,  # 150: {http://www.w3.org/2000/09/xmldsig#}PgenCounter (not a supported root)
+    (_dec_PnC_AReqAuthorizationModeType, PnC_AReqAuthorizationModeType),  # 151: {urn:iso:std:iso:15118:-20:CommonMessages}PnC_AReqAuthorizationMode
+    (_dec_PnC_ASResAuthorizationModeType, PnC_ASResAuthorizationModeType),  # 152: {urn:iso:std:iso:15118:-20:CommonMessages}PnC_ASResAuthorizationMode
+    (_dec_RationalNumberType, RationalNumberType),  # 153: {urn:iso:std:iso:15118:-20:CommonMessages}Power
+    (_dec_PowerDeliveryReqType, PowerDeliveryReq),  # 154: {urn:iso:std:iso:15118:-20:CommonMessages}PowerDeliveryReq
+    (_dec_PowerDeliveryResType, PowerDeliveryRes),  # 155: {urn:iso:std:iso:15118:-20:CommonMessages}PowerDeliveryRes
+    (_dec_RationalNumberType, RationalNumberType),  # 156: {urn:iso:std:iso:15118:-20:CommonMessages}PowerRangeStart
+    (_dec_PowerScheduleType, PowerScheduleType),  # 157: {urn:iso:std:iso:15118:-20:CommonMessages}PowerSchedule
+    (_dec_PowerScheduleEntryListType, PowerScheduleEntryListType),  # 158: {urn:iso:std:iso:15118:-20:CommonMessages}PowerScheduleEntries
+    (_dec_PowerScheduleEntryType, PowerScheduleEntryType),  # 159: {urn:iso:std:iso:15118:-20:CommonMessages}PowerScheduleEntry
+    (_dec_RationalNumberType, RationalNumberType),  # 160: {urn:iso:std:iso:15118:-20:CommonMessages}PowerTolerance
+    None,  # 161: {urn:iso:std:iso:15118:-20:CommonMessages}PowerToleranceAcceptance (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 162: {urn:iso:std:iso:15118:-20:CommonMessages}Power_L2
+    (_dec_RationalNumberType, RationalNumberType),  # 163: {urn:iso:std:iso:15118:-20:CommonMessages}Power_L3
+    None,  # 164: {urn:iso:std:iso:15118:-20:CommonTypes}PresentSOC (not a supported root)
+    None,  # 165: {urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm (not a supported root)
+    None,  # 166: {urn:iso:std:iso:15118:-20:CommonMessages}PriceLevel (not a supported root)
+    (_dec_PriceLevelScheduleType, PriceLevelScheduleType),  # 167: {urn:iso:std:iso:15118:-20:CommonMessages}PriceLevelSchedule
+    (_dec_PriceLevelScheduleEntryListType, PriceLevelScheduleEntryListType),  # 168: {urn:iso:std:iso:15118:-20:CommonMessages}PriceLevelScheduleEntries
+    (_dec_PriceLevelScheduleEntryType, PriceLevelScheduleEntryType),  # 169: {urn:iso:std:iso:15118:-20:CommonMessages}PriceLevelScheduleEntry
+    (_dec_PriceRuleType, PriceRuleType),  # 170: {urn:iso:std:iso:15118:-20:CommonMessages}PriceRule
+    (_dec_PriceRuleStackType, PriceRuleStackType),  # 171: {urn:iso:std:iso:15118:-20:CommonMessages}PriceRuleStack
+    (_dec_PriceRuleStackListType, PriceRuleStackListType),  # 172: {urn:iso:std:iso:15118:-20:CommonMessages}PriceRuleStacks
+    None,  # 173: {urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription (not a supported root)
+    None,  # 174: {urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleID (not a supported root)
+    (_dec_EMAIDListType, EMAIDListType),  # 175: {urn:iso:std:iso:15118:-20:CommonMessages}PrioritizedEMAIDs
+    None,  # 176: {urn:iso:std:iso:15118:-20:CommonMessages}ProviderID (not a supported root)
+    None,  # 177: {http://www.w3.org/2000/09/xmldsig#}Q (not a supported root)
+    (_dec_RSAKeyValueType, RSAKeyValue),  # 178: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
+    (_dec_ReceiptType, ReceiptType),  # 179: {urn:iso:std:iso:15118:-20:CommonMessages}Receipt
+    (_dec_ReceiptType, ReceiptType),  # 180: {urn:iso:std:iso:15118:-20:CommonTypes}Receipt
+    (_dec_ReferenceType, Reference),  # 181: {http://www.w3.org/2000/09/xmldsig#}Reference
+    None,  # 182: {urn:iso:std:iso:15118:-20:CommonMessages}RemainingContractCertificateChains (not a supported root)
+    None,  # 183: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMaximumSOC (not a supported root)
+    None,  # 184: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMinimumSOC (not a supported root)
+    None,  # 185: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToTargetSOC (not a supported root)
+    None,  # 186: {urn:iso:std:iso:15118:-20:CommonMessages}RenewableGenerationPercentage (not a supported root)
+    None,  # 187: {urn:iso:std:iso:15118:-20:CommonTypes}ResponseCode (not a supported root)
+    (_dec_RetrievalMethodType, RetrievalMethod),  # 188: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 189: {urn:iso:std:iso:15118:-20:CommonTypes}RootCertificateID
+    None,  # 190: {urn:iso:std:iso:15118:-20:CommonMessages}SECP521_EncryptedPrivateKey (not a supported root)
+    (_dec_SPKIDataType, SPKIData),  # 191: {http://www.w3.org/2000/09/xmldsig#}SPKIData
+    None,  # 192: {http://www.w3.org/2000/09/xmldsig#}SPKISexp (not a supported root)
+    (_dec_ScheduleExchangeReqType, ScheduleExchangeReq),  # 193: {urn:iso:std:iso:15118:-20:CommonMessages}ScheduleExchangeReq
+    (_dec_ScheduleExchangeResType, ScheduleExchangeRes),  # 194: {urn:iso:std:iso:15118:-20:CommonMessages}ScheduleExchangeRes
+    (_dec_ScheduleTupleType, ScheduleTupleType),  # 195: {urn:iso:std:iso:15118:-20:CommonMessages}ScheduleTuple
+    None,  # 196: {urn:iso:std:iso:15118:-20:CommonMessages}ScheduleTupleID (not a supported root)
+    (_dec_Scheduled_EVPPTControlModeType, Scheduled_EVPPTControlModeType),  # 197: {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_EVPPTControlMode
+    (_dec_Scheduled_SEReqControlModeType, Scheduled_SEReqControlModeType),  # 198: {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_SEReqControlMode
+    (_dec_Scheduled_SEResControlModeType, Scheduled_SEResControlModeType),  # 199: {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_SEResControlMode
+    (_dec_Scheduled_SMDTControlModeType, Scheduled_SMDTControlModeType),  # 200: {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_SMDTControlMode
+    None,  # 201: {http://www.w3.org/2000/09/xmldsig#}Seed (not a supported root)
+    None,  # 202: {urn:iso:std:iso:15118:-20:CommonMessages}SelectedAuthorizationService (not a supported root)
+    (_dec_SelectedServiceType, SelectedServiceType),  # 203: {urn:iso:std:iso:15118:-20:CommonMessages}SelectedEnergyTransferService
+    None,  # 204: {urn:iso:std:iso:15118:-20:CommonMessages}SelectedScheduleTupleID (not a supported root)
+    (_dec_SelectedServiceType, SelectedServiceType),  # 205: {urn:iso:std:iso:15118:-20:CommonMessages}SelectedService
+    (_dec_SelectedServiceListType, SelectedServiceListType),  # 206: {urn:iso:std:iso:15118:-20:CommonMessages}SelectedVASList
+    (_dec_ServiceType, ServiceType),  # 207: {urn:iso:std:iso:15118:-20:CommonMessages}Service
+    (_dec_ServiceDetailReqType, ServiceDetailReq),  # 208: {urn:iso:std:iso:15118:-20:CommonMessages}ServiceDetailReq
+    (_dec_ServiceDetailResType, ServiceDetailRes),  # 209: {urn:iso:std:iso:15118:-20:CommonMessages}ServiceDetailRes
+    (_dec_ServiceDiscoveryReqType, ServiceDiscoveryReq),  # 210: {urn:iso:std:iso:15118:-20:CommonMessages}ServiceDiscoveryReq
+    (_dec_ServiceDiscoveryResType, ServiceDiscoveryRes),  # 211: {urn:iso:std:iso:15118:-20:CommonMessages}ServiceDiscoveryRes
+    (_dec_RationalNumberType, RationalNumberType),  # 212: {urn:iso:std:iso:15118:-20:CommonMessages}ServiceFee
+    None,  # 213: {urn:iso:std:iso:15118:-20:CommonMessages}ServiceID (not a supported root)
+    None,  # 214: {urn:iso:std:iso:15118:-20:CommonMessages}ServiceName (not a supported root)
+    (_dec_ServiceParameterListType, ServiceParameterListType),  # 215: {urn:iso:std:iso:15118:-20:CommonMessages}ServiceParameterList
+    None,  # 216: {urn:iso:std:iso:15118:-20:CommonMessages}ServiceRenegotiationSupported (not a supported root)
+    (_dec_ServiceSelectionReqType, ServiceSelectionReq),  # 217: {urn:iso:std:iso:15118:-20:CommonMessages}ServiceSelectionReq
+    (_dec_ServiceSelectionResType, ServiceSelectionRes),  # 218: {urn:iso:std:iso:15118:-20:CommonMessages}ServiceSelectionRes
+    None,  # 219: {urn:iso:std:iso:15118:-20:CommonMessages}SessionID (not a supported root)
+    None,  # 220: {urn:iso:std:iso:15118:-20:CommonTypes}SessionID (not a supported root)
+    (_dec_SessionSetupReqType, SessionSetupReq),  # 221: {urn:iso:std:iso:15118:-20:CommonMessages}SessionSetupReq
+    (_dec_SessionSetupResType, SessionSetupRes),  # 222: {urn:iso:std:iso:15118:-20:CommonMessages}SessionSetupRes
+    (_dec_SessionStopReqType, SessionStopReq),  # 223: {urn:iso:std:iso:15118:-20:CommonMessages}SessionStopReq
+    (_dec_SessionStopResType, SessionStopRes),  # 224: {urn:iso:std:iso:15118:-20:CommonMessages}SessionStopRes
+    (_dec_SignatureType, Signature),  # 225: {http://www.w3.org/2000/09/xmldsig#}Signature
+    (_dec_SignatureMethodType, SignatureMethod),  # 226: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
+    (_dec_SignaturePropertiesType, SignatureProperties),  # 227: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
+    (_dec_SignaturePropertyType, SignatureProperty),  # 228: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
+    (_dec_SignatureValueType, SignatureValue),  # 229: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
+    (_dec_SignedInfoType, SignedInfo),  # 230: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
+    (_dec_SignedInstallationDataType, SignedInstallationData),  # 231: {urn:iso:std:iso:15118:-20:CommonMessages}SignedInstallationData
+    (_dec_SignedMeteringDataType, SignedMeteringData),  # 232: {urn:iso:std:iso:15118:-20:CommonMessages}SignedMeteringData
+    None,  # 233: {urn:iso:std:iso:15118:-20:CommonMessages}StartTime (not a supported root)
+    (_dec_SubCertificatesType, SubCertificatesType),  # 234: {urn:iso:std:iso:15118:-20:CommonMessages}SubCertificates
+    (_dec_SupportedProvidersListType, SupportedProvidersListType),  # 235: {urn:iso:std:iso:15118:-20:CommonMessages}SupportedProviders
+    (_dec_ServiceIDListType, ServiceIDListType),  # 236: {urn:iso:std:iso:15118:-20:CommonMessages}SupportedServiceIDs
+    None,  # 237: {urn:iso:std:iso:15118:-20:CommonMessages}TPM_EncryptedPrivateKey (not a supported root)
+    None,  # 238: {urn:iso:std:iso:15118:-20:CommonMessages}TargetDistance (not a supported root)
+    None,  # 239: {urn:iso:std:iso:15118:-20:CommonMessages}TargetOffsetX (not a supported root)
+    None,  # 240: {urn:iso:std:iso:15118:-20:CommonMessages}TargetOffsetY (not a supported root)
+    None,  # 241: {urn:iso:std:iso:15118:-20:CommonMessages}TargetSOC (not a supported root)
+    None,  # 242: {urn:iso:std:iso:15118:-20:CommonTypes}TargetSOC (not a supported root)
+    (_dec_DetailedTaxType, DetailedTaxType),  # 243: {urn:iso:std:iso:15118:-20:CommonTypes}TaxCosts
+    None,  # 244: {urn:iso:std:iso:15118:-20:CommonMessages}TaxIncludedInPrice (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 245: {urn:iso:std:iso:15118:-20:CommonMessages}TaxRate
+    (_dec_TaxRuleType, TaxRuleType),  # 246: {urn:iso:std:iso:15118:-20:CommonMessages}TaxRule
+    None,  # 247: {urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleID (not a supported root)
+    None,  # 248: {urn:iso:std:iso:15118:-20:CommonTypes}TaxRuleID (not a supported root)
+    None,  # 249: {urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleName (not a supported root)
+    (_dec_TaxRuleListType, TaxRuleListType),  # 250: {urn:iso:std:iso:15118:-20:CommonMessages}TaxRules
+    None,  # 251: {urn:iso:std:iso:15118:-20:CommonMessages}TimeAnchor (not a supported root)
+    None,  # 252: {urn:iso:std:iso:15118:-20:CommonTypes}TimeAnchor (not a supported root)
+    None,  # 253: {urn:iso:std:iso:15118:-20:CommonTypes}TimeStamp (not a supported root)
+    (_dec_TransformType, Transform),  # 254: {http://www.w3.org/2000/09/xmldsig#}Transform
+    (_dec_TransformsType, Transforms),  # 255: {http://www.w3.org/2000/09/xmldsig#}Transforms
+    (_dec_ServiceListType, ServiceListType),  # 256: {urn:iso:std:iso:15118:-20:CommonMessages}VASList
+    None,  # 257: {urn:iso:std:iso:15118:-20:CommonTypes}Value (not a supported root)
+    (_dec_VehicleCheckInReqType, VehicleCheckInReq),  # 258: {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckInReq
+    (_dec_VehicleCheckInResType, VehicleCheckInRes),  # 259: {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckInRes
+    (_dec_VehicleCheckOutReqType, VehicleCheckOutReq),  # 260: {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckOutReq
+    (_dec_VehicleCheckOutResType, VehicleCheckOutRes),  # 261: {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckOutRes
+    None,  # 262: {urn:iso:std:iso:15118:-20:CommonMessages}VehicleFrame (not a supported root)
+    None,  # 263: {urn:iso:std:iso:15118:-20:CommonMessages}VehicleTravel (not a supported root)
+    None,  # 264: {urn:iso:std:iso:15118:-20:CommonMessages}X448_EncryptedPrivateKey (not a supported root)
+    None,  # 265: {http://www.w3.org/2000/09/xmldsig#}X509CRL (not a supported root)
+    None,  # 266: {http://www.w3.org/2000/09/xmldsig#}X509Certificate (not a supported root)
+    (_dec_X509DataType, X509Data),  # 267: {http://www.w3.org/2000/09/xmldsig#}X509Data
+    None,  # 268: {http://www.w3.org/2000/09/xmldsig#}X509IssuerName (not a supported root)
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 269: {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerial
+    None,  # 270: {http://www.w3.org/2000/09/xmldsig#}X509SKI (not a supported root)
+    None,  # 271: {http://www.w3.org/2000/09/xmldsig#}X509SerialNumber (not a supported root)
+    None,  # 272: {http://www.w3.org/2000/09/xmldsig#}X509SubjectName (not a supported root)
+    None,  # 273: {http://www.w3.org/2000/09/xmldsig#}XPath (not a supported root)
+    None,  # 274: {http://www.w3.org/2000/09/xmldsig#}Y (not a supported root)
+    None,  # 275: {urn:iso:std:iso:15118:-20:CommonMessages}boolValue (not a supported root)
+    None,  # 276: {urn:iso:std:iso:15118:-20:CommonMessages}byteValue (not a supported root)
+    None,  # 277: {urn:iso:std:iso:15118:-20:CommonMessages}finiteString (not a supported root)
+    None,  # 278: {urn:iso:std:iso:15118:-20:CommonMessages}intValue (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 279: {urn:iso:std:iso:15118:-20:CommonMessages}rationalNumber
+    None,  # 280: {urn:iso:std:iso:15118:-20:CommonMessages}shortValue (not a supported root)
+)
+FRAG_ENCODERS: dict = {
+    AbsolutePriceScheduleType: (0, _enc_AbsolutePriceScheduleType),
+    AdditionalServiceListType: (2, _enc_AdditionalServiceListType),
+    AdditionalServiceType: (3, _enc_AdditionalServiceType),
+    DetailedCostType: (4, _enc_DetailedCostType),
+    RationalNumberType: (5, _enc_RationalNumberType),
+    AuthorizationReq: (10, _enc_AuthorizationReqType),
+    AuthorizationRes: (11, _enc_AuthorizationResType),
+    AuthorizationSetupReq: (13, _enc_AuthorizationSetupReqType),
+    AuthorizationSetupRes: (14, _enc_AuthorizationSetupResType),
+    CLReqControlMode: (20, _enc_CLReqControlModeType),
+    CLResControlMode: (21, _enc_CLResControlModeType),
+    CertificateChainType: (22, _enc_CertificateChainType),
+    CanonicalizationMethod: (23, _enc_CanonicalizationMethodType),
+    CertificateInstallationReq: (27, _enc_CertificateInstallationReqType),
+    CertificateInstallationRes: (28, _enc_CertificateInstallationResType),
+    ChargingScheduleType: (33, _enc_ChargingScheduleType),
+    ContractCertificateChainType: (36, _enc_ContractCertificateChainType),
+    DSAKeyValue: (40, _enc_DSAKeyValueType),
+    DigestMethod: (45, _enc_DigestMethodType),
+    DisplayParametersType: (48, _enc_DisplayParametersType),
+    Dynamic_EVPPTControlModeType: (50, _enc_Dynamic_EVPPTControlModeType),
+    Dynamic_SEReqControlModeType: (51, _enc_Dynamic_SEReqControlModeType),
+    Dynamic_SEResControlModeType: (52, _enc_Dynamic_SEResControlModeType),
+    Dynamic_SMDTControlModeType: (53, _enc_Dynamic_SMDTControlModeType),
+    EIM_AReqAuthorizationModeType: (55, _enc_EIM_AReqAuthorizationModeType),
+    EIM_ASResAuthorizationModeType: (56, _enc_EIM_ASResAuthorizationModeType),
+    EVAbsolutePriceScheduleType: (58, _enc_EVAbsolutePriceScheduleType),
+    EVEnergyOfferType: (62, _enc_EVEnergyOfferType),
+    EVPowerProfileType: (69, _enc_EVPowerProfileType),
+    EVPowerProfileEntryListType: (70, _enc_EVPowerProfileEntryListType),
+    PowerScheduleEntryType: (71, _enc_PowerScheduleEntryType),
+    EVPowerScheduleType: (72, _enc_EVPowerScheduleType),
+    EVPowerScheduleEntryListType: (73, _enc_EVPowerScheduleEntryListType),
+    EVPowerScheduleEntryType: (74, _enc_EVPowerScheduleEntryType),
+    EVPriceRuleType: (75, _enc_EVPriceRuleType),
+    EVPriceRuleStackType: (76, _enc_EVPriceRuleStackType),
+    EVPriceRuleStackListType: (77, _enc_EVPriceRuleStackListType),
+    EVSEStatusType: (83, _enc_EVSEStatusType),
+    ServiceListType: (91, _enc_ServiceListType),
+    MessageHeaderType: (99, _enc_MessageHeaderType),
+    KeyInfo: (102, _enc_KeyInfoType),
+    KeyValue: (104, _enc_KeyValueType),
+    ListOfRootCertificateIDsType: (106, _enc_ListOfRootCertificateIDsType),
+    Manifest: (107, _enc_ManifestType),
+    MeterInfoType: (113, _enc_MeterInfoType),
+    MeteringConfirmationReq: (119, _enc_MeteringConfirmationReqType),
+    MeteringConfirmationRes: (120, _enc_MeteringConfirmationResType),
+    SignedCertificateChainType: (128, _enc_SignedCertificateChainType),
+    Object: (129, _enc_ObjectType),
+    OverstayRuleType: (135, _enc_OverstayRuleType),
+    OverstayRuleListType: (137, _enc_OverstayRuleListType),
+    PGPData: (140, _enc_PGPDataType),
+    ParameterType: (143, _enc_ParameterType),
+    ParameterSetType: (144, _enc_ParameterSetType),
+    PnC_AReqAuthorizationModeType: (151, _enc_PnC_AReqAuthorizationModeType),
+    PnC_ASResAuthorizationModeType: (152, _enc_PnC_ASResAuthorizationModeType),
+    PowerDeliveryReq: (154, _enc_PowerDeliveryReqType),
+    PowerDeliveryRes: (155, _enc_PowerDeliveryResType),
+    PowerScheduleType: (157, _enc_PowerScheduleType),
+    PowerScheduleEntryListType: (158, _enc_PowerScheduleEntryListType),
+    PriceLevelScheduleType: (167, _enc_PriceLevelScheduleType),
+    PriceLevelScheduleEntryListType: (168, _enc_PriceLevelScheduleEntryListType),
+    PriceLevelScheduleEntryType: (169, _enc_PriceLevelScheduleEntryType),
+    PriceRuleType: (170, _enc_PriceRuleType),
+    PriceRuleStackType: (171, _enc_PriceRuleStackType),
+    PriceRuleStackListType: (172, _enc_PriceRuleStackListType),
+    EMAIDListType: (175, _enc_EMAIDListType),
+    RSAKeyValue: (178, _enc_RSAKeyValueType),
+    ReceiptType: (179, _enc_ReceiptType),
+    Reference: (181, _enc_ReferenceType),
+    RetrievalMethod: (188, _enc_RetrievalMethodType),
+    X509IssuerSerialType: (189, _enc_X509IssuerSerialType),
+    SPKIData: (191, _enc_SPKIDataType),
+    ScheduleExchangeReq: (193, _enc_ScheduleExchangeReqType),
+    ScheduleExchangeRes: (194, _enc_ScheduleExchangeResType),
+    ScheduleTupleType: (195, _enc_ScheduleTupleType),
+    Scheduled_EVPPTControlModeType: (197, _enc_Scheduled_EVPPTControlModeType),
+    Scheduled_SEReqControlModeType: (198, _enc_Scheduled_SEReqControlModeType),
+    Scheduled_SEResControlModeType: (199, _enc_Scheduled_SEResControlModeType),
+    Scheduled_SMDTControlModeType: (200, _enc_Scheduled_SMDTControlModeType),
+    SelectedServiceType: (203, _enc_SelectedServiceType),
+    SelectedServiceListType: (206, _enc_SelectedServiceListType),
+    ServiceType: (207, _enc_ServiceType),
+    ServiceDetailReq: (208, _enc_ServiceDetailReqType),
+    ServiceDetailRes: (209, _enc_ServiceDetailResType),
+    ServiceDiscoveryReq: (210, _enc_ServiceDiscoveryReqType),
+    ServiceDiscoveryRes: (211, _enc_ServiceDiscoveryResType),
+    ServiceParameterListType: (215, _enc_ServiceParameterListType),
+    ServiceSelectionReq: (217, _enc_ServiceSelectionReqType),
+    ServiceSelectionRes: (218, _enc_ServiceSelectionResType),
+    SessionSetupReq: (221, _enc_SessionSetupReqType),
+    SessionSetupRes: (222, _enc_SessionSetupResType),
+    SessionStopReq: (223, _enc_SessionStopReqType),
+    SessionStopRes: (224, _enc_SessionStopResType),
+    Signature: (225, _enc_SignatureType),
+    SignatureMethod: (226, _enc_SignatureMethodType),
+    SignatureProperties: (227, _enc_SignaturePropertiesType),
+    SignatureProperty: (228, _enc_SignaturePropertyType),
+    SignatureValue: (229, _enc_SignatureValueType),
+    SignedInfo: (230, _enc_SignedInfoType),
+    SignedInstallationData: (231, _enc_SignedInstallationDataType),
+    SignedMeteringData: (232, _enc_SignedMeteringDataType),
+    SubCertificatesType: (234, _enc_SubCertificatesType),
+    SupportedProvidersListType: (235, _enc_SupportedProvidersListType),
+    ServiceIDListType: (236, _enc_ServiceIDListType),
+    DetailedTaxType: (243, _enc_DetailedTaxType),
+    TaxRuleType: (246, _enc_TaxRuleType),
+    TaxRuleListType: (250, _enc_TaxRuleListType),
+    Transform: (254, _enc_TransformType),
+    Transforms: (255, _enc_TransformsType),
+    VehicleCheckInReq: (258, _enc_VehicleCheckInReqType),
+    VehicleCheckInRes: (259, _enc_VehicleCheckInResType),
+    VehicleCheckOutReq: (260, _enc_VehicleCheckOutReqType),
+    VehicleCheckOutRes: (261, _enc_VehicleCheckOutResType),
+    X509Data: (267, _enc_X509DataType),
 }
 # every global element's class, for substitution groups and JSON keys
 ELEMENT_CLASSES: dict = {

@@ -4840,9 +4840,10 @@ def _dec_X509IssuerSerialType(r: rt.BitReader, cls: type = X509IssuerSerialType)
 
 
 NAMESPACE = 'urn:iso:std:iso:15118:-20:DC'
-# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1) sorted by qname, then SE(*)
+FRAGMENT_DEFAULT = False
+# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1), the global elements sorted by qname, then SE(*)
 DOC_WIDTH = 6
-ROOT_DECODERS: tuple = (
+DOC_DECODERS: tuple = (
     (_dec_BPT_DC_CPDReqEnergyTransferModeType, BPT_DC_CPDReqEnergyTransferMode),  # 0: {urn:iso:std:iso:15118:-20:DC}BPT_DC_CPDReqEnergyTransferMode
     (_dec_BPT_DC_CPDResEnergyTransferModeType, BPT_DC_CPDResEnergyTransferMode),  # 1: {urn:iso:std:iso:15118:-20:DC}BPT_DC_CPDResEnergyTransferMode
     (_dec_BPT_Dynamic_DC_CLReqControlModeType, BPT_Dynamic_DC_CLReqControlMode),  # 2: {urn:iso:std:iso:15118:-20:DC}BPT_Dynamic_DC_CLReqControlMode
@@ -4892,7 +4893,7 @@ ROOT_DECODERS: tuple = (
     (_dec_TransformsType, Transforms),  # 46: {http://www.w3.org/2000/09/xmldsig#}Transforms
     (_dec_X509DataType, X509Data),  # 47: {http://www.w3.org/2000/09/xmldsig#}X509Data
 )
-ROOT_ENCODERS: dict = {
+DOC_ENCODERS: dict = {
     BPT_DC_CPDReqEnergyTransferMode: (0, _enc_BPT_DC_CPDReqEnergyTransferModeType),
     BPT_DC_CPDResEnergyTransferMode: (1, _enc_BPT_DC_CPDResEnergyTransferModeType),
     BPT_Dynamic_DC_CLReqControlMode: (2, _enc_BPT_Dynamic_DC_CLReqControlModeType),
@@ -4938,6 +4939,216 @@ ROOT_ENCODERS: dict = {
     Transform: (45, _enc_TransformType),
     Transforms: (46, _enc_TransformsType),
     X509Data: (47, _enc_X509DataType),
+}
+# FragmentContent (EXI 1.0 §8.5.2): SE(F_0..F_n-1), every element declaration, global or local, sorted by qname; then SE(*), ED
+FRAG_WIDTH = 8
+FRAG_END = 150  # ED
+FRAG_DECODERS: tuple = (
+    None,  # 0: {urn:iso:std:iso:15118:-20:CommonTypes}AckMaxDelay (not a supported root)
+    (_dec_DetailedCostType, DetailedCostType),  # 1: {urn:iso:std:iso:15118:-20:CommonTypes}AdditionalServicesCosts
+    (_dec_RationalNumberType, RationalNumberType),  # 2: {urn:iso:std:iso:15118:-20:CommonTypes}Amount
+    (_dec_BPT_DC_CPDReqEnergyTransferModeType, BPT_DC_CPDReqEnergyTransferMode),  # 3: {urn:iso:std:iso:15118:-20:DC}BPT_DC_CPDReqEnergyTransferMode
+    (_dec_BPT_DC_CPDResEnergyTransferModeType, BPT_DC_CPDResEnergyTransferMode),  # 4: {urn:iso:std:iso:15118:-20:DC}BPT_DC_CPDResEnergyTransferMode
+    None,  # 5: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_DischargedEnergyReadingWh (not a supported root)
+    (_dec_BPT_Dynamic_DC_CLReqControlModeType, BPT_Dynamic_DC_CLReqControlMode),  # 6: {urn:iso:std:iso:15118:-20:DC}BPT_Dynamic_DC_CLReqControlMode
+    (_dec_BPT_Dynamic_DC_CLResControlModeType, BPT_Dynamic_DC_CLResControlMode),  # 7: {urn:iso:std:iso:15118:-20:DC}BPT_Dynamic_DC_CLResControlMode
+    None,  # 8: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_InductiveEnergyReadingVARh (not a supported root)
+    (_dec_BPT_Scheduled_DC_CLReqControlModeType, BPT_Scheduled_DC_CLReqControlMode),  # 9: {urn:iso:std:iso:15118:-20:DC}BPT_Scheduled_DC_CLReqControlMode
+    (_dec_BPT_Scheduled_DC_CLResControlModeType, BPT_Scheduled_DC_CLResControlMode),  # 10: {urn:iso:std:iso:15118:-20:DC}BPT_Scheduled_DC_CLResControlMode
+    (_dec_RationalNumberType, RationalNumberType),  # 11: {urn:iso:std:iso:15118:-20:CommonTypes}BatteryEnergyCapacity
+    (_dec_CLReqControlModeType, CLReqControlMode),  # 12: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
+    (_dec_CLResControlModeType, CLResControlMode),  # 13: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
+    (_dec_CanonicalizationMethodType, CanonicalizationMethod),  # 14: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
+    None,  # 15: {urn:iso:std:iso:15118:-20:CommonTypes}CapacitiveEnergyReadingVARh (not a supported root)
+    None,  # 16: {urn:iso:std:iso:15118:-20:CommonTypes}ChargedEnergyReadingWh (not a supported root)
+    None,  # 17: {urn:iso:std:iso:15118:-20:CommonTypes}ChargingComplete (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 18: {urn:iso:std:iso:15118:-20:CommonTypes}CostPerUnit
+    (_dec_DC_CPDReqEnergyTransferModeType, DC_CPDReqEnergyTransferMode),  # 19: {urn:iso:std:iso:15118:-20:DC}DC_CPDReqEnergyTransferMode
+    (_dec_DC_CPDResEnergyTransferModeType, DC_CPDResEnergyTransferMode),  # 20: {urn:iso:std:iso:15118:-20:DC}DC_CPDResEnergyTransferMode
+    (_dec_DC_CableCheckReqType, DC_CableCheckReq),  # 21: {urn:iso:std:iso:15118:-20:DC}DC_CableCheckReq
+    (_dec_DC_CableCheckResType, DC_CableCheckRes),  # 22: {urn:iso:std:iso:15118:-20:DC}DC_CableCheckRes
+    (_dec_DC_ChargeLoopReqType, DC_ChargeLoopReq),  # 23: {urn:iso:std:iso:15118:-20:DC}DC_ChargeLoopReq
+    (_dec_DC_ChargeLoopResType, DC_ChargeLoopRes),  # 24: {urn:iso:std:iso:15118:-20:DC}DC_ChargeLoopRes
+    (_dec_DC_ChargeParameterDiscoveryReqType, DC_ChargeParameterDiscoveryReq),  # 25: {urn:iso:std:iso:15118:-20:DC}DC_ChargeParameterDiscoveryReq
+    (_dec_DC_ChargeParameterDiscoveryResType, DC_ChargeParameterDiscoveryRes),  # 26: {urn:iso:std:iso:15118:-20:DC}DC_ChargeParameterDiscoveryRes
+    (_dec_DC_PreChargeReqType, DC_PreChargeReq),  # 27: {urn:iso:std:iso:15118:-20:DC}DC_PreChargeReq
+    (_dec_DC_PreChargeResType, DC_PreChargeRes),  # 28: {urn:iso:std:iso:15118:-20:DC}DC_PreChargeRes
+    (_dec_DC_WeldingDetectionReqType, DC_WeldingDetectionReq),  # 29: {urn:iso:std:iso:15118:-20:DC}DC_WeldingDetectionReq
+    (_dec_DC_WeldingDetectionResType, DC_WeldingDetectionRes),  # 30: {urn:iso:std:iso:15118:-20:DC}DC_WeldingDetectionRes
+    (_dec_DSAKeyValueType, DSAKeyValue),  # 31: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
+    None,  # 32: {urn:iso:std:iso:15118:-20:CommonTypes}DepartureTime (not a supported root)
+    (_dec_DigestMethodType, DigestMethod),  # 33: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
+    None,  # 34: {http://www.w3.org/2000/09/xmldsig#}DigestValue (not a supported root)
+    (_dec_DisplayParametersType, DisplayParametersType),  # 35: {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParameters
+    (_dec_Dynamic_DC_CLReqControlModeType, Dynamic_DC_CLReqControlMode),  # 36: {urn:iso:std:iso:15118:-20:DC}Dynamic_DC_CLReqControlMode
+    (_dec_Dynamic_DC_CLResControlModeType, Dynamic_DC_CLResControlMode),  # 37: {urn:iso:std:iso:15118:-20:DC}Dynamic_DC_CLResControlMode
+    (_dec_RationalNumberType, RationalNumberType),  # 38: {urn:iso:std:iso:15118:-20:DC}EVMaximumChargeCurrent
+    (_dec_RationalNumberType, RationalNumberType),  # 39: {urn:iso:std:iso:15118:-20:DC}EVMaximumChargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 40: {urn:iso:std:iso:15118:-20:DC}EVMaximumDischargeCurrent
+    (_dec_RationalNumberType, RationalNumberType),  # 41: {urn:iso:std:iso:15118:-20:DC}EVMaximumDischargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 42: {urn:iso:std:iso:15118:-20:CommonTypes}EVMaximumEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 43: {urn:iso:std:iso:15118:-20:DC}EVMaximumV2XEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 44: {urn:iso:std:iso:15118:-20:DC}EVMaximumVoltage
+    (_dec_RationalNumberType, RationalNumberType),  # 45: {urn:iso:std:iso:15118:-20:DC}EVMinimumChargeCurrent
+    (_dec_RationalNumberType, RationalNumberType),  # 46: {urn:iso:std:iso:15118:-20:DC}EVMinimumChargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 47: {urn:iso:std:iso:15118:-20:DC}EVMinimumDischargeCurrent
+    (_dec_RationalNumberType, RationalNumberType),  # 48: {urn:iso:std:iso:15118:-20:DC}EVMinimumDischargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 49: {urn:iso:std:iso:15118:-20:CommonTypes}EVMinimumEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 50: {urn:iso:std:iso:15118:-20:DC}EVMinimumV2XEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 51: {urn:iso:std:iso:15118:-20:DC}EVMinimumVoltage
+    (_dec_RationalNumberType, RationalNumberType),  # 52: {urn:iso:std:iso:15118:-20:DC}EVPresentVoltage
+    None,  # 53: {urn:iso:std:iso:15118:-20:DC}EVProcessing (not a supported root)
+    None,  # 54: {urn:iso:std:iso:15118:-20:DC}EVSECurrentLimitAchieved (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 55: {urn:iso:std:iso:15118:-20:DC}EVSEMaximumChargeCurrent
+    (_dec_RationalNumberType, RationalNumberType),  # 56: {urn:iso:std:iso:15118:-20:DC}EVSEMaximumChargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 57: {urn:iso:std:iso:15118:-20:DC}EVSEMaximumDischargeCurrent
+    (_dec_RationalNumberType, RationalNumberType),  # 58: {urn:iso:std:iso:15118:-20:DC}EVSEMaximumDischargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 59: {urn:iso:std:iso:15118:-20:DC}EVSEMaximumVoltage
+    (_dec_RationalNumberType, RationalNumberType),  # 60: {urn:iso:std:iso:15118:-20:DC}EVSEMinimumChargeCurrent
+    (_dec_RationalNumberType, RationalNumberType),  # 61: {urn:iso:std:iso:15118:-20:DC}EVSEMinimumChargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 62: {urn:iso:std:iso:15118:-20:DC}EVSEMinimumDischargeCurrent
+    (_dec_RationalNumberType, RationalNumberType),  # 63: {urn:iso:std:iso:15118:-20:DC}EVSEMinimumDischargePower
+    (_dec_RationalNumberType, RationalNumberType),  # 64: {urn:iso:std:iso:15118:-20:DC}EVSEMinimumVoltage
+    None,  # 65: {urn:iso:std:iso:15118:-20:CommonTypes}EVSENotification (not a supported root)
+    None,  # 66: {urn:iso:std:iso:15118:-20:DC}EVSEPowerLimitAchieved (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 67: {urn:iso:std:iso:15118:-20:DC}EVSEPowerRampLimitation
+    (_dec_RationalNumberType, RationalNumberType),  # 68: {urn:iso:std:iso:15118:-20:DC}EVSEPresentCurrent
+    (_dec_RationalNumberType, RationalNumberType),  # 69: {urn:iso:std:iso:15118:-20:DC}EVSEPresentVoltage
+    None,  # 70: {urn:iso:std:iso:15118:-20:DC}EVSEProcessing (not a supported root)
+    (_dec_EVSEStatusType, EVSEStatusType),  # 71: {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatus
+    None,  # 72: {urn:iso:std:iso:15118:-20:DC}EVSEVoltageLimitAchieved (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 73: {urn:iso:std:iso:15118:-20:DC}EVTargetCurrent
+    (_dec_RationalNumberType, RationalNumberType),  # 74: {urn:iso:std:iso:15118:-20:CommonTypes}EVTargetEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 75: {urn:iso:std:iso:15118:-20:DC}EVTargetVoltage
+    (_dec_DetailedCostType, DetailedCostType),  # 76: {urn:iso:std:iso:15118:-20:CommonTypes}EnergyCosts
+    None,  # 77: {http://www.w3.org/2000/09/xmldsig#}Exponent (not a supported root)
+    None,  # 78: {urn:iso:std:iso:15118:-20:CommonTypes}Exponent (not a supported root)
+    None,  # 79: {http://www.w3.org/2000/09/xmldsig#}G (not a supported root)
+    None,  # 80: {http://www.w3.org/2000/09/xmldsig#}HMACOutputLength (not a supported root)
+    (_dec_MessageHeaderType, MessageHeaderType),  # 81: {urn:iso:std:iso:15118:-20:CommonTypes}Header
+    None,  # 82: {urn:iso:std:iso:15118:-20:CommonTypes}InletHot (not a supported root)
+    None,  # 83: {http://www.w3.org/2000/09/xmldsig#}J (not a supported root)
+    (_dec_KeyInfoType, KeyInfo),  # 84: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
+    None,  # 85: {http://www.w3.org/2000/09/xmldsig#}KeyName (not a supported root)
+    (_dec_KeyValueType, KeyValue),  # 86: {http://www.w3.org/2000/09/xmldsig#}KeyValue
+    (_dec_ManifestType, Manifest),  # 87: {http://www.w3.org/2000/09/xmldsig#}Manifest
+    None,  # 88: {urn:iso:std:iso:15118:-20:CommonTypes}MaximumSOC (not a supported root)
+    None,  # 89: {urn:iso:std:iso:15118:-20:CommonTypes}MeterID (not a supported root)
+    (_dec_MeterInfoType, MeterInfoType),  # 90: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfo
+    None,  # 91: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoRequested (not a supported root)
+    None,  # 92: {urn:iso:std:iso:15118:-20:CommonTypes}MeterSignature (not a supported root)
+    None,  # 93: {urn:iso:std:iso:15118:-20:CommonTypes}MeterStatus (not a supported root)
+    None,  # 94: {urn:iso:std:iso:15118:-20:CommonTypes}MeterTimestamp (not a supported root)
+    None,  # 95: {http://www.w3.org/2000/09/xmldsig#}MgmtData (not a supported root)
+    None,  # 96: {urn:iso:std:iso:15118:-20:CommonTypes}MinimumSOC (not a supported root)
+    None,  # 97: {http://www.w3.org/2000/09/xmldsig#}Modulus (not a supported root)
+    None,  # 98: {urn:iso:std:iso:15118:-20:CommonTypes}NotificationMaxDelay (not a supported root)
+    (_dec_ObjectType, Object),  # 99: {http://www.w3.org/2000/09/xmldsig#}Object
+    (_dec_DetailedCostType, DetailedCostType),  # 100: {urn:iso:std:iso:15118:-20:CommonTypes}OccupancyCosts
+    (_dec_DetailedCostType, DetailedCostType),  # 101: {urn:iso:std:iso:15118:-20:CommonTypes}OverstayCosts
+    None,  # 102: {http://www.w3.org/2000/09/xmldsig#}P (not a supported root)
+    (_dec_PGPDataType, PGPData),  # 103: {http://www.w3.org/2000/09/xmldsig#}PGPData
+    None,  # 104: {http://www.w3.org/2000/09/xmldsig#}PGPKeyID (not a supported root)
+    None,  # 105: {http://www.w3.org/2000/09/xmldsig#}PGPKeyPacket (not a supported root)
+    None,  # 106: {http://www.w3.org/2000/09/xmldsig#}PgenCounter (not a supported root)
+    None,  # 107: {urn:iso:std:iso:15118:-20:CommonTypes}PresentSOC (not a supported root)
+    None,  # 108: {http://www.w3.org/2000/09/xmldsig#}Q (not a supported root)
+    (_dec_RSAKeyValueType, RSAKeyValue),  # 109: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
+    (_dec_ReceiptType, ReceiptType),  # 110: {urn:iso:std:iso:15118:-20:CommonTypes}Receipt
+    (_dec_ReferenceType, Reference),  # 111: {http://www.w3.org/2000/09/xmldsig#}Reference
+    None,  # 112: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMaximumSOC (not a supported root)
+    None,  # 113: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMinimumSOC (not a supported root)
+    None,  # 114: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToTargetSOC (not a supported root)
+    None,  # 115: {urn:iso:std:iso:15118:-20:CommonTypes}ResponseCode (not a supported root)
+    (_dec_RetrievalMethodType, RetrievalMethod),  # 116: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 117: {urn:iso:std:iso:15118:-20:CommonTypes}RootCertificateID
+    (_dec_SPKIDataType, SPKIData),  # 118: {http://www.w3.org/2000/09/xmldsig#}SPKIData
+    None,  # 119: {http://www.w3.org/2000/09/xmldsig#}SPKISexp (not a supported root)
+    (_dec_Scheduled_DC_CLReqControlModeType, Scheduled_DC_CLReqControlMode),  # 120: {urn:iso:std:iso:15118:-20:DC}Scheduled_DC_CLReqControlMode
+    (_dec_Scheduled_DC_CLResControlModeType, Scheduled_DC_CLResControlMode),  # 121: {urn:iso:std:iso:15118:-20:DC}Scheduled_DC_CLResControlMode
+    None,  # 122: {http://www.w3.org/2000/09/xmldsig#}Seed (not a supported root)
+    None,  # 123: {urn:iso:std:iso:15118:-20:CommonTypes}SessionID (not a supported root)
+    (_dec_SignatureType, Signature),  # 124: {http://www.w3.org/2000/09/xmldsig#}Signature
+    (_dec_SignatureMethodType, SignatureMethod),  # 125: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
+    (_dec_SignaturePropertiesType, SignatureProperties),  # 126: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
+    (_dec_SignaturePropertyType, SignatureProperty),  # 127: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
+    (_dec_SignatureValueType, SignatureValue),  # 128: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
+    (_dec_SignedInfoType, SignedInfo),  # 129: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
+    None,  # 130: {urn:iso:std:iso:15118:-20:CommonTypes}TargetSOC (not a supported root)
+    None,  # 131: {urn:iso:std:iso:15118:-20:DC}TargetSOC (not a supported root)
+    (_dec_DetailedTaxType, DetailedTaxType),  # 132: {urn:iso:std:iso:15118:-20:CommonTypes}TaxCosts
+    None,  # 133: {urn:iso:std:iso:15118:-20:CommonTypes}TaxRuleID (not a supported root)
+    None,  # 134: {urn:iso:std:iso:15118:-20:CommonTypes}TimeAnchor (not a supported root)
+    None,  # 135: {urn:iso:std:iso:15118:-20:CommonTypes}TimeStamp (not a supported root)
+    (_dec_TransformType, Transform),  # 136: {http://www.w3.org/2000/09/xmldsig#}Transform
+    (_dec_TransformsType, Transforms),  # 137: {http://www.w3.org/2000/09/xmldsig#}Transforms
+    None,  # 138: {urn:iso:std:iso:15118:-20:CommonTypes}Value (not a supported root)
+    None,  # 139: {http://www.w3.org/2000/09/xmldsig#}X509CRL (not a supported root)
+    None,  # 140: {http://www.w3.org/2000/09/xmldsig#}X509Certificate (not a supported root)
+    (_dec_X509DataType, X509Data),  # 141: {http://www.w3.org/2000/09/xmldsig#}X509Data
+    None,  # 142: {http://www.w3.org/2000/09/xmldsig#}X509IssuerName (not a supported root)
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 143: {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerial
+    None,  # 144: {http://www.w3.org/2000/09/xmldsig#}X509SKI (not a supported root)
+    None,  # 145: {http://www.w3.org/2000/09/xmldsig#}X509SerialNumber (not a supported root)
+    None,  # 146: {http://www.w3.org/2000/09/xmldsig#}X509SubjectName (not a supported root)
+    None,  # 147: {http://www.w3.org/2000/09/xmldsig#}XPath (not a supported root)
+    None,  # 148: {http://www.w3.org/2000/09/xmldsig#}Y (not a supported root)
+)
+FRAG_ENCODERS: dict = {
+    DetailedCostType: (1, _enc_DetailedCostType),
+    RationalNumberType: (2, _enc_RationalNumberType),
+    BPT_DC_CPDReqEnergyTransferMode: (3, _enc_BPT_DC_CPDReqEnergyTransferModeType),
+    BPT_DC_CPDResEnergyTransferMode: (4, _enc_BPT_DC_CPDResEnergyTransferModeType),
+    BPT_Dynamic_DC_CLReqControlMode: (6, _enc_BPT_Dynamic_DC_CLReqControlModeType),
+    BPT_Dynamic_DC_CLResControlMode: (7, _enc_BPT_Dynamic_DC_CLResControlModeType),
+    BPT_Scheduled_DC_CLReqControlMode: (9, _enc_BPT_Scheduled_DC_CLReqControlModeType),
+    BPT_Scheduled_DC_CLResControlMode: (10, _enc_BPT_Scheduled_DC_CLResControlModeType),
+    CLReqControlMode: (12, _enc_CLReqControlModeType),
+    CLResControlMode: (13, _enc_CLResControlModeType),
+    CanonicalizationMethod: (14, _enc_CanonicalizationMethodType),
+    DC_CPDReqEnergyTransferMode: (19, _enc_DC_CPDReqEnergyTransferModeType),
+    DC_CPDResEnergyTransferMode: (20, _enc_DC_CPDResEnergyTransferModeType),
+    DC_CableCheckReq: (21, _enc_DC_CableCheckReqType),
+    DC_CableCheckRes: (22, _enc_DC_CableCheckResType),
+    DC_ChargeLoopReq: (23, _enc_DC_ChargeLoopReqType),
+    DC_ChargeLoopRes: (24, _enc_DC_ChargeLoopResType),
+    DC_ChargeParameterDiscoveryReq: (25, _enc_DC_ChargeParameterDiscoveryReqType),
+    DC_ChargeParameterDiscoveryRes: (26, _enc_DC_ChargeParameterDiscoveryResType),
+    DC_PreChargeReq: (27, _enc_DC_PreChargeReqType),
+    DC_PreChargeRes: (28, _enc_DC_PreChargeResType),
+    DC_WeldingDetectionReq: (29, _enc_DC_WeldingDetectionReqType),
+    DC_WeldingDetectionRes: (30, _enc_DC_WeldingDetectionResType),
+    DSAKeyValue: (31, _enc_DSAKeyValueType),
+    DigestMethod: (33, _enc_DigestMethodType),
+    DisplayParametersType: (35, _enc_DisplayParametersType),
+    Dynamic_DC_CLReqControlMode: (36, _enc_Dynamic_DC_CLReqControlModeType),
+    Dynamic_DC_CLResControlMode: (37, _enc_Dynamic_DC_CLResControlModeType),
+    EVSEStatusType: (71, _enc_EVSEStatusType),
+    MessageHeaderType: (81, _enc_MessageHeaderType),
+    KeyInfo: (84, _enc_KeyInfoType),
+    KeyValue: (86, _enc_KeyValueType),
+    Manifest: (87, _enc_ManifestType),
+    MeterInfoType: (90, _enc_MeterInfoType),
+    Object: (99, _enc_ObjectType),
+    PGPData: (103, _enc_PGPDataType),
+    RSAKeyValue: (109, _enc_RSAKeyValueType),
+    ReceiptType: (110, _enc_ReceiptType),
+    Reference: (111, _enc_ReferenceType),
+    RetrievalMethod: (116, _enc_RetrievalMethodType),
+    X509IssuerSerialType: (117, _enc_X509IssuerSerialType),
+    SPKIData: (118, _enc_SPKIDataType),
+    Scheduled_DC_CLReqControlMode: (120, _enc_Scheduled_DC_CLReqControlModeType),
+    Scheduled_DC_CLResControlMode: (121, _enc_Scheduled_DC_CLResControlModeType),
+    Signature: (124, _enc_SignatureType),
+    SignatureMethod: (125, _enc_SignatureMethodType),
+    SignatureProperties: (126, _enc_SignaturePropertiesType),
+    SignatureProperty: (127, _enc_SignaturePropertyType),
+    SignatureValue: (128, _enc_SignatureValueType),
+    SignedInfo: (129, _enc_SignedInfoType),
+    DetailedTaxType: (132, _enc_DetailedTaxType),
+    Transform: (136, _enc_TransformType),
+    Transforms: (137, _enc_TransformsType),
+    X509Data: (141, _enc_X509DataType),
 }
 # every global element's class, for substitution groups and JSON keys
 ELEMENT_CLASSES: dict = {

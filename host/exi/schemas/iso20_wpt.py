@@ -5761,9 +5761,10 @@ def _dec_X509IssuerSerialType(r: rt.BitReader, cls: type = X509IssuerSerialType)
 
 
 NAMESPACE = 'urn:iso:std:iso:15118:-20:WPT'
-# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1) sorted by qname, then SE(*)
+FRAGMENT_DEFAULT = False
+# DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1), the global elements sorted by qname, then SE(*)
 DOC_WIDTH = 6
-ROOT_DECODERS: tuple = (
+DOC_DECODERS: tuple = (
     (_dec_CLReqControlModeType, CLReqControlMode),  # 0: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
     (_dec_CLResControlModeType, CLResControlMode),  # 1: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
     (_dec_CanonicalizationMethodType, CanonicalizationMethod),  # 2: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
@@ -5803,7 +5804,7 @@ ROOT_DECODERS: tuple = (
     (_dec_WPT_PairingResType, WPT_PairingRes),  # 36: {urn:iso:std:iso:15118:-20:WPT}WPT_PairingRes
     (_dec_X509DataType, X509Data),  # 37: {http://www.w3.org/2000/09/xmldsig#}X509Data
 )
-ROOT_ENCODERS: dict = {
+DOC_ENCODERS: dict = {
     CLReqControlMode: (0, _enc_CLReqControlModeType),
     CLResControlMode: (1, _enc_CLResControlModeType),
     CanonicalizationMethod: (2, _enc_CanonicalizationMethodType),
@@ -5839,6 +5840,272 @@ ROOT_ENCODERS: dict = {
     WPT_PairingReq: (35, _enc_WPT_PairingReqType),
     WPT_PairingRes: (36, _enc_WPT_PairingResType),
     X509Data: (37, _enc_X509DataType),
+}
+# FragmentContent (EXI 1.0 §8.5.2): SE(F_0..F_n-1), every element declaration, global or local, sorted by qname; then SE(*), ED
+FRAG_WIDTH = 8
+FRAG_END = 194  # ED
+FRAG_DECODERS: tuple = (
+    None,  # 0: {urn:iso:std:iso:15118:-20:CommonTypes}AckMaxDelay (not a supported root)
+    (_dec_DetailedCostType, DetailedCostType),  # 1: {urn:iso:std:iso:15118:-20:CommonTypes}AdditionalServicesCosts
+    (_dec_AlternativeSECCType, AlternativeSECCType),  # 2: {urn:iso:std:iso:15118:-20:WPT}AlternativeSECC
+    (_dec_AlternativeSECCListType, AlternativeSECCListType),  # 3: {urn:iso:std:iso:15118:-20:WPT}AlternativeSECCList
+    (_dec_RationalNumberType, RationalNumberType),  # 4: {urn:iso:std:iso:15118:-20:CommonTypes}Amount
+    None,  # 5: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_DischargedEnergyReadingWh (not a supported root)
+    None,  # 6: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_InductiveEnergyReadingVARh (not a supported root)
+    None,  # 7: {urn:iso:std:iso:15118:-20:WPT}BSSID (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 8: {urn:iso:std:iso:15118:-20:CommonTypes}BatteryEnergyCapacity
+    (_dec_CLReqControlModeType, CLReqControlMode),  # 9: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
+    (_dec_CLResControlModeType, CLResControlMode),  # 10: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
+    (_dec_CanonicalizationMethodType, CanonicalizationMethod),  # 11: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
+    None,  # 12: {urn:iso:std:iso:15118:-20:CommonTypes}CapacitiveEnergyReadingVARh (not a supported root)
+    None,  # 13: {urn:iso:std:iso:15118:-20:CommonTypes}ChargedEnergyReadingWh (not a supported root)
+    None,  # 14: {urn:iso:std:iso:15118:-20:CommonTypes}ChargingComplete (not a supported root)
+    None,  # 15: {urn:iso:std:iso:15118:-20:WPT}Coord_X (not a supported root)
+    None,  # 16: {urn:iso:std:iso:15118:-20:WPT}Coord_Y (not a supported root)
+    None,  # 17: {urn:iso:std:iso:15118:-20:WPT}Coord_Z (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 18: {urn:iso:std:iso:15118:-20:CommonTypes}CostPerUnit
+    (_dec_DSAKeyValueType, DSAKeyValue),  # 19: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
+    None,  # 20: {urn:iso:std:iso:15118:-20:CommonTypes}DepartureTime (not a supported root)
+    (_dec_DigestMethodType, DigestMethod),  # 21: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
+    None,  # 22: {http://www.w3.org/2000/09/xmldsig#}DigestValue (not a supported root)
+    (_dec_DisplayParametersType, DisplayParametersType),  # 23: {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParameters
+    (_dec_RationalNumberType, RationalNumberType),  # 24: {urn:iso:std:iso:15118:-20:WPT}EIRP
+    (_dec_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),  # 25: {urn:iso:std:iso:15118:-20:WPT}EVDeviceAlignmentCheckMethodList
+    (_dec_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType),  # 26: {urn:iso:std:iso:15118:-20:WPT}EVDeviceFinePositioningMethodList
+    (_dec_WPT_PairingMethodListType, WPT_PairingMethodListType),  # 27: {urn:iso:std:iso:15118:-20:WPT}EVDevicePairingMethodList
+    (_dec_RationalNumberType, RationalNumberType),  # 28: {urn:iso:std:iso:15118:-20:CommonTypes}EVMaximumEnergyRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 29: {urn:iso:std:iso:15118:-20:CommonTypes}EVMinimumEnergyRequest
+    None,  # 30: {urn:iso:std:iso:15118:-20:WPT}EVPCChargeDiagnostics (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 31: {urn:iso:std:iso:15118:-20:WPT}EVPCCoilCurrentInformation
+    (_dec_RationalNumberType, RationalNumberType),  # 32: {urn:iso:std:iso:15118:-20:WPT}EVPCCoilCurrentRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 33: {urn:iso:std:iso:15118:-20:WPT}EVPCCurrentOutputInformation
+    None,  # 34: {urn:iso:std:iso:15118:-20:WPT}EVPCDeviceLocalControl (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 35: {urn:iso:std:iso:15118:-20:WPT}EVPCMaxReceivablePower
+    (_dec_RationalNumberType, RationalNumberType),  # 36: {urn:iso:std:iso:15118:-20:WPT}EVPCNaturalFrequency
+    (_dec_RationalNumberType, RationalNumberType),  # 37: {urn:iso:std:iso:15118:-20:WPT}EVPCOperatingFrequency
+    (_dec_WPT_EVPCPowerControlParameterType, WPT_EVPCPowerControlParameterType),  # 38: {urn:iso:std:iso:15118:-20:WPT}EVPCPowerControlParameter
+    (_dec_RationalNumberType, RationalNumberType),  # 39: {urn:iso:std:iso:15118:-20:WPT}EVPCPowerOutput
+    (_dec_RationalNumberType, RationalNumberType),  # 40: {urn:iso:std:iso:15118:-20:WPT}EVPCPowerRequest
+    (_dec_RationalNumberType, RationalNumberType),  # 41: {urn:iso:std:iso:15118:-20:WPT}EVPCVoltageOutputInformation
+    None,  # 42: {urn:iso:std:iso:15118:-20:WPT}EVProcessing (not a supported root)
+    None,  # 43: {urn:iso:std:iso:15118:-20:WPT}EVResultCode (not a supported root)
+    None,  # 44: {urn:iso:std:iso:15118:-20:CommonTypes}EVSENotification (not a supported root)
+    None,  # 45: {urn:iso:std:iso:15118:-20:WPT}EVSEProcessing (not a supported root)
+    (_dec_EVSEStatusType, EVSEStatusType),  # 46: {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatus
+    (_dec_RationalNumberType, RationalNumberType),  # 47: {urn:iso:std:iso:15118:-20:CommonTypes}EVTargetEnergyRequest
+    (_dec_DetailedCostType, DetailedCostType),  # 48: {urn:iso:std:iso:15118:-20:CommonTypes}EnergyCosts
+    None,  # 49: {http://www.w3.org/2000/09/xmldsig#}Exponent (not a supported root)
+    None,  # 50: {urn:iso:std:iso:15118:-20:CommonTypes}Exponent (not a supported root)
+    None,  # 51: {http://www.w3.org/2000/09/xmldsig#}G (not a supported root)
+    None,  # 52: {http://www.w3.org/2000/09/xmldsig#}HMACOutputLength (not a supported root)
+    (_dec_MessageHeaderType, MessageHeaderType),  # 53: {urn:iso:std:iso:15118:-20:CommonTypes}Header
+    None,  # 54: {urn:iso:std:iso:15118:-20:WPT}IPAddress (not a supported root)
+    None,  # 55: {urn:iso:std:iso:15118:-20:WPT}IndexNumber (not a supported root)
+    None,  # 56: {urn:iso:std:iso:15118:-20:CommonTypes}InletHot (not a supported root)
+    None,  # 57: {http://www.w3.org/2000/09/xmldsig#}J (not a supported root)
+    (_dec_KeyInfoType, KeyInfo),  # 58: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
+    None,  # 59: {http://www.w3.org/2000/09/xmldsig#}KeyName (not a supported root)
+    (_dec_KeyValueType, KeyValue),  # 60: {http://www.w3.org/2000/09/xmldsig#}KeyValue
+    (_dec_WPT_LF_ReceiverDataType, WPT_LF_ReceiverDataType),  # 61: {urn:iso:std:iso:15118:-20:WPT}LF_ReceiverSetupData
+    (_dec_WPT_LF_RxDataListType, WPT_LF_RxDataListType),  # 62: {urn:iso:std:iso:15118:-20:WPT}LF_RxData
+    (_dec_WPT_LF_SystemSetupDataType, WPT_LF_SystemSetupDataType),  # 63: {urn:iso:std:iso:15118:-20:WPT}LF_SystemSetupData
+    (_dec_WPT_LF_TransmitterDataType, WPT_LF_TransmitterDataType),  # 64: {urn:iso:std:iso:15118:-20:WPT}LF_TransmitterSetupData
+    (_dec_WPT_LF_TxDataListType, WPT_LF_TxDataListType),  # 65: {urn:iso:std:iso:15118:-20:WPT}LF_TxData
+    (_dec_ManifestType, Manifest),  # 66: {http://www.w3.org/2000/09/xmldsig#}Manifest
+    None,  # 67: {urn:iso:std:iso:15118:-20:WPT}ManufacturerSpecificDataContainer (not a supported root)
+    None,  # 68: {urn:iso:std:iso:15118:-20:CommonTypes}MaximumSOC (not a supported root)
+    None,  # 69: {urn:iso:std:iso:15118:-20:CommonTypes}MeterID (not a supported root)
+    (_dec_MeterInfoType, MeterInfoType),  # 70: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfo
+    None,  # 71: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoRequested (not a supported root)
+    None,  # 72: {urn:iso:std:iso:15118:-20:CommonTypes}MeterSignature (not a supported root)
+    None,  # 73: {urn:iso:std:iso:15118:-20:CommonTypes}MeterStatus (not a supported root)
+    None,  # 74: {urn:iso:std:iso:15118:-20:CommonTypes}MeterTimestamp (not a supported root)
+    None,  # 75: {http://www.w3.org/2000/09/xmldsig#}MgmtData (not a supported root)
+    None,  # 76: {urn:iso:std:iso:15118:-20:CommonTypes}MinimumSOC (not a supported root)
+    None,  # 77: {http://www.w3.org/2000/09/xmldsig#}Modulus (not a supported root)
+    None,  # 78: {urn:iso:std:iso:15118:-20:WPT}NaturalOffset (not a supported root)
+    None,  # 79: {urn:iso:std:iso:15118:-20:CommonTypes}NotificationMaxDelay (not a supported root)
+    None,  # 80: {urn:iso:std:iso:15118:-20:WPT}NumPackages (not a supported root)
+    None,  # 81: {urn:iso:std:iso:15118:-20:WPT}NumberOfReceivers (not a supported root)
+    None,  # 82: {urn:iso:std:iso:15118:-20:WPT}NumberOfTransmitters (not a supported root)
+    (_dec_ObjectType, Object),  # 83: {http://www.w3.org/2000/09/xmldsig#}Object
+    None,  # 84: {urn:iso:std:iso:15118:-20:WPT}ObservedIDCode (not a supported root)
+    (_dec_DetailedCostType, DetailedCostType),  # 85: {urn:iso:std:iso:15118:-20:CommonTypes}OccupancyCosts
+    (_dec_DetailedCostType, DetailedCostType),  # 86: {urn:iso:std:iso:15118:-20:CommonTypes}OverstayCosts
+    None,  # 87: {http://www.w3.org/2000/09/xmldsig#}P (not a supported root)
+    None,  # 88: {urn:iso:std:iso:15118:-20:WPT}PDInputPowerClass (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 89: {urn:iso:std:iso:15118:-20:WPT}PDMaxCoilCurrent
+    (_dec_RationalNumberType, RationalNumberType),  # 90: {urn:iso:std:iso:15118:-20:WPT}PDMinCoilCurrent
+    (_dec_PGPDataType, PGPData),  # 91: {http://www.w3.org/2000/09/xmldsig#}PGPData
+    None,  # 92: {http://www.w3.org/2000/09/xmldsig#}PGPKeyID (not a supported root)
+    None,  # 93: {http://www.w3.org/2000/09/xmldsig#}PGPKeyPacket (not a supported root)
+    None,  # 94: {urn:iso:std:iso:15118:-20:WPT}PackageIndex (not a supported root)
+    None,  # 95: {urn:iso:std:iso:15118:-20:WPT}PackageSeparationTime (not a supported root)
+    None,  # 96: {http://www.w3.org/2000/09/xmldsig#}PgenCounter (not a supported root)
+    None,  # 97: {urn:iso:std:iso:15118:-20:WPT}Port (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 98: {urn:iso:std:iso:15118:-20:WPT}PowerTransmitted
+    None,  # 99: {urn:iso:std:iso:15118:-20:CommonTypes}PresentSOC (not a supported root)
+    (_dec_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),  # 100: {urn:iso:std:iso:15118:-20:WPT}PrimaryDeviceAlignmentCheckMethodList
+    (_dec_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType),  # 101: {urn:iso:std:iso:15118:-20:WPT}PrimaryDeviceFinePositioningMethodList
+    (_dec_WPT_PairingMethodListType, WPT_PairingMethodListType),  # 102: {urn:iso:std:iso:15118:-20:WPT}PrimaryDevicePairingMethodList
+    None,  # 103: {urn:iso:std:iso:15118:-20:WPT}PulseDuration (not a supported root)
+    None,  # 104: {urn:iso:std:iso:15118:-20:WPT}PulseSeparationTime (not a supported root)
+    (_dec_WPT_TxRxPulseOrderType, WPT_TxRxPulseOrderType),  # 105: {urn:iso:std:iso:15118:-20:WPT}PulseSequenceOrder
+    None,  # 106: {http://www.w3.org/2000/09/xmldsig#}Q (not a supported root)
+    (_dec_RSAKeyValueType, RSAKeyValue),  # 107: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
+    (_dec_RationalNumberType, RationalNumberType),  # 108: {urn:iso:std:iso:15118:-20:WPT}RSSI
+    (_dec_WPT_LF_RxRSSIListType, WPT_LF_RxRSSIListType),  # 109: {urn:iso:std:iso:15118:-20:WPT}RSSIData
+    (_dec_WPT_LF_RxRSSIType, WPT_LF_RxRSSIType),  # 110: {urn:iso:std:iso:15118:-20:WPT}RSSIDataList
+    (_dec_ReceiptType, ReceiptType),  # 111: {urn:iso:std:iso:15118:-20:CommonTypes}Receipt
+    (_dec_ReferenceType, Reference),  # 112: {http://www.w3.org/2000/09/xmldsig#}Reference
+    None,  # 113: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMaximumSOC (not a supported root)
+    None,  # 114: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMinimumSOC (not a supported root)
+    None,  # 115: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToTargetSOC (not a supported root)
+    None,  # 116: {urn:iso:std:iso:15118:-20:CommonTypes}ResponseCode (not a supported root)
+    (_dec_RetrievalMethodType, RetrievalMethod),  # 117: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 118: {urn:iso:std:iso:15118:-20:CommonTypes}RootCertificateID
+    None,  # 119: {urn:iso:std:iso:15118:-20:WPT}RxIdentifier (not a supported root)
+    (_dec_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),  # 120: {urn:iso:std:iso:15118:-20:WPT}RxSpecData
+    None,  # 121: {urn:iso:std:iso:15118:-20:WPT}SDManufacturerSpecificDataContainer (not a supported root)
+    None,  # 122: {urn:iso:std:iso:15118:-20:WPT}SDMaxGroundClearanceSupport (not a supported root)
+    None,  # 123: {urn:iso:std:iso:15118:-20:WPT}SDMaxGroundClearence (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 124: {urn:iso:std:iso:15118:-20:WPT}SDMaxOutputPower
+    None,  # 125: {urn:iso:std:iso:15118:-20:WPT}SDMinGroundClearanceSupport (not a supported root)
+    None,  # 126: {urn:iso:std:iso:15118:-20:WPT}SDMinGroundClearence (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 127: {urn:iso:std:iso:15118:-20:WPT}SDMinOutputPower
+    (_dec_RationalNumberType, RationalNumberType),  # 128: {urn:iso:std:iso:15118:-20:WPT}SDPowerInput
+    None,  # 129: {urn:iso:std:iso:15118:-20:WPT}SPCChargeDiagnostics (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 130: {urn:iso:std:iso:15118:-20:WPT}SPCMaxOutputPowerLimit
+    (_dec_RationalNumberType, RationalNumberType),  # 131: {urn:iso:std:iso:15118:-20:WPT}SPCMinOutputPowerLimit
+    (_dec_RationalNumberType, RationalNumberType),  # 132: {urn:iso:std:iso:15118:-20:WPT}SPCOperatingFrequency
+    (_dec_WPT_SPCPowerControlParameterType, WPT_SPCPowerControlParameterType),  # 133: {urn:iso:std:iso:15118:-20:WPT}SPCPowerControlParameter
+    (_dec_RationalNumberType, RationalNumberType),  # 134: {urn:iso:std:iso:15118:-20:WPT}SPCPrimaryDeviceCoilCurrentInformation
+    (_dec_SPKIDataType, SPKIData),  # 135: {http://www.w3.org/2000/09/xmldsig#}SPKIData
+    None,  # 136: {http://www.w3.org/2000/09/xmldsig#}SPKISexp (not a supported root)
+    None,  # 137: {urn:iso:std:iso:15118:-20:WPT}SSID (not a supported root)
+    None,  # 138: {http://www.w3.org/2000/09/xmldsig#}Seed (not a supported root)
+    None,  # 139: {urn:iso:std:iso:15118:-20:CommonTypes}SessionID (not a supported root)
+    (_dec_RationalNumberType, RationalNumberType),  # 140: {urn:iso:std:iso:15118:-20:WPT}SignalFrequency
+    (_dec_SignatureType, Signature),  # 141: {http://www.w3.org/2000/09/xmldsig#}Signature
+    (_dec_SignatureMethodType, SignatureMethod),  # 142: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
+    (_dec_SignaturePropertiesType, SignatureProperties),  # 143: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
+    (_dec_SignaturePropertyType, SignatureProperty),  # 144: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
+    (_dec_SignatureValueType, SignatureValue),  # 145: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
+    (_dec_SignedInfoType, SignedInfo),  # 146: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
+    (_dec_RationalNumberType, RationalNumberType),  # 147: {urn:iso:std:iso:15118:-20:WPT}SupplyDeviceCurrent
+    (_dec_RationalNumberType, RationalNumberType),  # 148: {urn:iso:std:iso:15118:-20:WPT}TargetCoilCurrent
+    None,  # 149: {urn:iso:std:iso:15118:-20:CommonTypes}TargetSOC (not a supported root)
+    (_dec_DetailedTaxType, DetailedTaxType),  # 150: {urn:iso:std:iso:15118:-20:CommonTypes}TaxCosts
+    None,  # 151: {urn:iso:std:iso:15118:-20:CommonTypes}TaxRuleID (not a supported root)
+    None,  # 152: {urn:iso:std:iso:15118:-20:CommonTypes}TimeAnchor (not a supported root)
+    None,  # 153: {urn:iso:std:iso:15118:-20:CommonTypes}TimeStamp (not a supported root)
+    (_dec_TransformType, Transform),  # 154: {http://www.w3.org/2000/09/xmldsig#}Transform
+    (_dec_TransformsType, Transforms),  # 155: {http://www.w3.org/2000/09/xmldsig#}Transforms
+    None,  # 156: {urn:iso:std:iso:15118:-20:WPT}TxIdentifier (not a supported root)
+    (_dec_WPT_TxRxPackageSpecDataType, WPT_TxRxPackageSpecDataType),  # 157: {urn:iso:std:iso:15118:-20:WPT}TxPackageSpecData
+    None,  # 158: {urn:iso:std:iso:15118:-20:WPT}TxRxIdentifier (not a supported root)
+    (_dec_WPT_CoordinateXYZType, WPT_CoordinateXYZType),  # 159: {urn:iso:std:iso:15118:-20:WPT}TxRxOrientation
+    (_dec_WPT_CoordinateXYZType, WPT_CoordinateXYZType),  # 160: {urn:iso:std:iso:15118:-20:WPT}TxRxPosition
+    (_dec_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),  # 161: {urn:iso:std:iso:15118:-20:WPT}TxSpecData
+    None,  # 162: {urn:iso:std:iso:15118:-20:CommonTypes}Value (not a supported root)
+    None,  # 163: {urn:iso:std:iso:15118:-20:WPT}VendorSpecificDataContainer (not a supported root)
+    None,  # 164: {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckMethod (not a supported root)
+    (_dec_WPT_AlignmentCheckReqType, WPT_AlignmentCheckReq),  # 165: {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckReq
+    (_dec_WPT_AlignmentCheckResType, WPT_AlignmentCheckRes),  # 166: {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckRes
+    (_dec_WPT_ChargeLoopReqType, WPT_ChargeLoopReq),  # 167: {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeLoopReq
+    (_dec_WPT_ChargeLoopResType, WPT_ChargeLoopRes),  # 168: {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeLoopRes
+    (_dec_WPT_ChargeParameterDiscoveryReqType, WPT_ChargeParameterDiscoveryReq),  # 169: {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeParameterDiscoveryReq
+    (_dec_WPT_ChargeParameterDiscoveryResType, WPT_ChargeParameterDiscoveryRes),  # 170: {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeParameterDiscoveryRes
+    None,  # 171: {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningMethod (not a supported root)
+    (_dec_WPT_FinePositioningReqType, WPT_FinePositioningReq),  # 172: {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningReq
+    (_dec_WPT_FinePositioningResType, WPT_FinePositioningRes),  # 173: {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningRes
+    (_dec_WPT_FinePositioningSetupReqType, WPT_FinePositioningSetupReq),  # 174: {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningSetupReq
+    (_dec_WPT_FinePositioningSetupResType, WPT_FinePositioningSetupRes),  # 175: {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningSetupRes
+    (_dec_WPT_LF_DataPackageType, WPT_LF_DataPackageType),  # 176: {urn:iso:std:iso:15118:-20:WPT}WPT_LF_DataPackage
+    (_dec_WPT_LF_DataPackageListType, WPT_LF_DataPackageListType),  # 177: {urn:iso:std:iso:15118:-20:WPT}WPT_LF_DataPackageList
+    (_dec_WPT_LF_RxDataType, WPT_LF_RxDataType),  # 178: {urn:iso:std:iso:15118:-20:WPT}WPT_LF_RxDataList
+    (_dec_WPT_LF_TxDataType, WPT_LF_TxDataType),  # 179: {urn:iso:std:iso:15118:-20:WPT}WPT_LF_TxDataList
+    None,  # 180: {urn:iso:std:iso:15118:-20:WPT}WPT_PairingMethod (not a supported root)
+    (_dec_WPT_PairingReqType, WPT_PairingReq),  # 181: {urn:iso:std:iso:15118:-20:WPT}WPT_PairingReq
+    (_dec_WPT_PairingResType, WPT_PairingRes),  # 182: {urn:iso:std:iso:15118:-20:WPT}WPT_PairingRes
+    None,  # 183: {http://www.w3.org/2000/09/xmldsig#}X509CRL (not a supported root)
+    None,  # 184: {http://www.w3.org/2000/09/xmldsig#}X509Certificate (not a supported root)
+    (_dec_X509DataType, X509Data),  # 185: {http://www.w3.org/2000/09/xmldsig#}X509Data
+    None,  # 186: {http://www.w3.org/2000/09/xmldsig#}X509IssuerName (not a supported root)
+    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 187: {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerial
+    None,  # 188: {http://www.w3.org/2000/09/xmldsig#}X509SKI (not a supported root)
+    None,  # 189: {http://www.w3.org/2000/09/xmldsig#}X509SerialNumber (not a supported root)
+    None,  # 190: {http://www.w3.org/2000/09/xmldsig#}X509SubjectName (not a supported root)
+    None,  # 191: {http://www.w3.org/2000/09/xmldsig#}XPath (not a supported root)
+    None,  # 192: {http://www.w3.org/2000/09/xmldsig#}Y (not a supported root)
+)
+FRAG_ENCODERS: dict = {
+    DetailedCostType: (1, _enc_DetailedCostType),
+    AlternativeSECCType: (2, _enc_AlternativeSECCType),
+    AlternativeSECCListType: (3, _enc_AlternativeSECCListType),
+    RationalNumberType: (4, _enc_RationalNumberType),
+    CLReqControlMode: (9, _enc_CLReqControlModeType),
+    CLResControlMode: (10, _enc_CLResControlModeType),
+    CanonicalizationMethod: (11, _enc_CanonicalizationMethodType),
+    DSAKeyValue: (19, _enc_DSAKeyValueType),
+    DigestMethod: (21, _enc_DigestMethodType),
+    DisplayParametersType: (23, _enc_DisplayParametersType),
+    WPT_AlignmentCheckMethodListType: (25, _enc_WPT_AlignmentCheckMethodListType),
+    WPT_FinePositioningMethodListType: (26, _enc_WPT_FinePositioningMethodListType),
+    WPT_PairingMethodListType: (27, _enc_WPT_PairingMethodListType),
+    WPT_EVPCPowerControlParameterType: (38, _enc_WPT_EVPCPowerControlParameterType),
+    EVSEStatusType: (46, _enc_EVSEStatusType),
+    MessageHeaderType: (53, _enc_MessageHeaderType),
+    KeyInfo: (58, _enc_KeyInfoType),
+    KeyValue: (60, _enc_KeyValueType),
+    WPT_LF_ReceiverDataType: (61, _enc_WPT_LF_ReceiverDataType),
+    WPT_LF_RxDataListType: (62, _enc_WPT_LF_RxDataListType),
+    WPT_LF_SystemSetupDataType: (63, _enc_WPT_LF_SystemSetupDataType),
+    WPT_LF_TransmitterDataType: (64, _enc_WPT_LF_TransmitterDataType),
+    WPT_LF_TxDataListType: (65, _enc_WPT_LF_TxDataListType),
+    Manifest: (66, _enc_ManifestType),
+    MeterInfoType: (70, _enc_MeterInfoType),
+    Object: (83, _enc_ObjectType),
+    PGPData: (91, _enc_PGPDataType),
+    WPT_TxRxPulseOrderType: (105, _enc_WPT_TxRxPulseOrderType),
+    RSAKeyValue: (107, _enc_RSAKeyValueType),
+    WPT_LF_RxRSSIListType: (109, _enc_WPT_LF_RxRSSIListType),
+    WPT_LF_RxRSSIType: (110, _enc_WPT_LF_RxRSSIType),
+    ReceiptType: (111, _enc_ReceiptType),
+    Reference: (112, _enc_ReferenceType),
+    RetrievalMethod: (117, _enc_RetrievalMethodType),
+    X509IssuerSerialType: (118, _enc_X509IssuerSerialType),
+    WPT_TxRxSpecDataType: (120, _enc_WPT_TxRxSpecDataType),
+    WPT_SPCPowerControlParameterType: (133, _enc_WPT_SPCPowerControlParameterType),
+    SPKIData: (135, _enc_SPKIDataType),
+    Signature: (141, _enc_SignatureType),
+    SignatureMethod: (142, _enc_SignatureMethodType),
+    SignatureProperties: (143, _enc_SignaturePropertiesType),
+    SignatureProperty: (144, _enc_SignaturePropertyType),
+    SignatureValue: (145, _enc_SignatureValueType),
+    SignedInfo: (146, _enc_SignedInfoType),
+    DetailedTaxType: (150, _enc_DetailedTaxType),
+    Transform: (154, _enc_TransformType),
+    Transforms: (155, _enc_TransformsType),
+    WPT_TxRxPackageSpecDataType: (157, _enc_WPT_TxRxPackageSpecDataType),
+    WPT_CoordinateXYZType: (159, _enc_WPT_CoordinateXYZType),
+    WPT_AlignmentCheckReq: (165, _enc_WPT_AlignmentCheckReqType),
+    WPT_AlignmentCheckRes: (166, _enc_WPT_AlignmentCheckResType),
+    WPT_ChargeLoopReq: (167, _enc_WPT_ChargeLoopReqType),
+    WPT_ChargeLoopRes: (168, _enc_WPT_ChargeLoopResType),
+    WPT_ChargeParameterDiscoveryReq: (169, _enc_WPT_ChargeParameterDiscoveryReqType),
+    WPT_ChargeParameterDiscoveryRes: (170, _enc_WPT_ChargeParameterDiscoveryResType),
+    WPT_FinePositioningReq: (172, _enc_WPT_FinePositioningReqType),
+    WPT_FinePositioningRes: (173, _enc_WPT_FinePositioningResType),
+    WPT_FinePositioningSetupReq: (174, _enc_WPT_FinePositioningSetupReqType),
+    WPT_FinePositioningSetupRes: (175, _enc_WPT_FinePositioningSetupResType),
+    WPT_LF_DataPackageType: (176, _enc_WPT_LF_DataPackageType),
+    WPT_LF_DataPackageListType: (177, _enc_WPT_LF_DataPackageListType),
+    WPT_LF_RxDataType: (178, _enc_WPT_LF_RxDataType),
+    WPT_LF_TxDataType: (179, _enc_WPT_LF_TxDataType),
+    WPT_PairingReq: (181, _enc_WPT_PairingReqType),
+    WPT_PairingRes: (182, _enc_WPT_PairingResType),
+    X509Data: (185, _enc_X509DataType),
 }
 # every global element's class, for substitution groups and JSON keys
 ELEMENT_CLASSES: dict = {
