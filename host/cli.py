@@ -14,6 +14,7 @@ import sys
 # module path of each subcommand, in the order `v2gate --help` shows them
 SUBCOMMANDS = [
     "host.sim.cli",
+    "host.exi.cli",
 ]
 
 
