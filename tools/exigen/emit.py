@@ -111,6 +111,9 @@ class ModuleWriter:
         self._emit_classes()
         if self.namespace is not None:
             self._emit_codec()
+        else:
+            for ct in self._codec_types():
+                self._emit_type_codec(grammar_of(ct, self.schema))
         self._emit_json()
         head = [self.header, "", "from __future__ import annotations", ""]
         head.append("from dataclasses import dataclass, field  # noqa: F401")
@@ -227,15 +230,52 @@ class ModuleWriter:
 
     # ---- codec ---------------------------------------------------------------------
     def _emit_codec(self) -> None:
-        grammars = [grammar_of(ct, self.schema) for ct in self._codec_types()]
-        for grammar in grammars:
-            self._emit_grammar(grammar)
-            self._emit_encoder(grammar)
-            self._emit_decoder(grammar)
+        for ct in self._codec_types():
+            self._emit_type_codec(grammar_of(ct, self.schema))
         self._emit_document()
 
+    def _emit_type_codec(self, grammar: Grammar) -> None:
+        self._emit_grammar(grammar)
+        self._emit_encoder(grammar)
+        self._emit_decoder(grammar)
+
     def _codec_types(self) -> list[ComplexType]:
-        return sorted(self.schema.complex_types.values(), key=lambda c: self.class_names[id(c)])
+        """Types whose grammar and codec functions this module writes: a shared module's
+        portable types; in a codec module everything the shared modules do not carry."""
+        types = sorted(self.schema.complex_types.values(), key=lambda c: self.class_names[id(c)])
+        return [ct for ct in types if self._codec_owner(ct) is None]
+
+    def _codec_owner(self, ct: ComplexType) -> str | None:
+        """Module holding `ct`'s codec functions, None for this one."""
+        owner = self.owner(ct.qname[0])
+        if owner is not None:  # a shared type: its module carries it unless it is not portable
+            return owner if self._portable(ct) else None
+        if self.namespace is None and not self._portable(ct):
+            return "-"  # a class-only module writes no codec for it; codec modules do
+        return None
+
+    def _portable(self, ct: ComplexType, seen: frozenset[int] = frozenset()) -> bool:
+        """Its grammar is the same in every schema set: no substitution group (whose members
+        differ between sets) anywhere inside it."""
+        if id(ct) in seen:
+            return True
+        for fld in build_fields(ct, self.schema):
+            if fld.kind == "subst":
+                return False
+            decl = fld.decl
+            if isinstance(decl, ElementDecl) and isinstance(decl.type, ComplexType):
+                if not self._portable(decl.type, seen | {id(ct)}):
+                    return False
+        return True
+
+    def codec_ref(self, ct: ComplexType, side: str) -> str:
+        """`_enc_X` / `_dec_X` here, or through the shared module that carries it."""
+        name = f"_{side}_{self.class_names[id(ct)]}"
+        owner = self._codec_owner(ct)
+        if owner is None:
+            return name
+        self.imports.setdefault(owner, set())
+        return f"_{owner}.{name}"
 
     def _emit_grammar(self, g: Grammar) -> None:
         name = self.class_names[id(g.type)]
@@ -317,7 +357,7 @@ class ModuleWriter:
         st = fld.simple
         if st is None:
             assert isinstance(decl.type, ComplexType)
-            return lines + [f"_enc_{self.class_names[id(decl.type)]}(w, {expr})"]
+            return lines + [f"{self.codec_ref(decl.type, 'enc')}(w, {expr})"]
         if st.kind in ("hex", "b64"):
             return lines + [f"w.elem_binary({expr})"]
         if st.kind == "string":
@@ -376,7 +416,7 @@ class ModuleWriter:
             assert decl is not None and isinstance(decl.type, ComplexType)
             cls = (self.element_ref(decl) if fld.kind == "subst"
                    else self.type_ref(decl.type))
-            value = f"_dec_{self.class_names[id(decl.type)]}(r, {cls})"
+            value = f"{self.codec_ref(decl.type, 'dec')}(r, {cls})"
         return [f"{target}.append({value})" if fld.is_list else f"{target} = {value}"] + \
             self._occurs_check(fld)
 
@@ -416,7 +456,7 @@ class ModuleWriter:
         for decl in globals_:
             if isinstance(decl.type, ComplexType):
                 out.append(f"    {self.element_ref(decl)}: ('SE:{decl.qname[1]}', "
-                           f"_enc_{self.class_names[id(decl.type)]}),")
+                           f"{self.codec_ref(decl.type, 'enc')}),")
         out.append("}")
         out += ["", ""]
 
@@ -426,7 +466,7 @@ class ModuleWriter:
         for code, decl in enumerate(roots):
             if isinstance(decl.type, ComplexType) and not decl.abstract:
                 cls = self._root_class(decl)
-                out.append(f"    (_dec_{self.class_names[id(decl.type)]}, {cls}),  "
+                out.append(f"    ({self.codec_ref(decl.type, 'dec')}, {cls}),  "
                            f"# {code}: {_ns(decl.qname)}")
             else:
                 out.append(f"    None,  # {code}: {_ns(decl.qname)} (not a supported root)")
@@ -439,7 +479,7 @@ class ModuleWriter:
                 if cls in taken:
                     continue
                 taken.add(cls)
-                out.append(f"    {cls}: ({code}, _enc_{self.class_names[id(decl.type)]}),")
+                out.append(f"    {cls}: ({code}, {self.codec_ref(decl.type, 'enc')}),")
         out.append("}")
 
     def _root_class(self, decl: ElementDecl) -> str:
@@ -450,7 +490,7 @@ class ModuleWriter:
 
     def _fragment_elements(self) -> list[ElementDecl]:
         found = {d.qname: d for d in self.schema.elements.values()}
-        for ct in self._codec_types():
+        for ct in self.schema.complex_types.values():
             for fld in build_fields(ct, self.schema):
                 decl = fld.decl
                 if isinstance(decl, ElementDecl) and not decl.is_global:

@@ -32,61 +32,36 @@ DisplayParametersType = _iso20_common_types.DisplayParametersType
 Dynamic_CLReqControlModeType = _iso20_common_types.Dynamic_CLReqControlModeType
 Dynamic_CLResControlModeType = _iso20_common_types.Dynamic_CLResControlModeType
 EVSEStatusType = _iso20_common_types.EVSEStatusType
-ListOfRootCertificateIDsType = _iso20_common_types.ListOfRootCertificateIDsType
 MessageHeaderType = _iso20_common_types.MessageHeaderType
 MeterInfoType = _iso20_common_types.MeterInfoType
 RationalNumberType = _iso20_common_types.RationalNumberType
 ReceiptType = _iso20_common_types.ReceiptType
 Scheduled_CLReqControlModeType = _iso20_common_types.Scheduled_CLReqControlModeType
 Scheduled_CLResControlModeType = _iso20_common_types.Scheduled_CLResControlModeType
-V2GMessageType = _iso20_common_types.V2GMessageType
-V2GRequestType = _iso20_common_types.V2GRequestType
-V2GResponseType = _iso20_common_types.V2GResponseType
 evseNotificationType = _iso20_common_types.evseNotificationType
 processingType = _iso20_common_types.processingType
 responseCodeType = _iso20_common_types.responseCodeType
 CanonicalizationMethod = _xmldsig_types.CanonicalizationMethod
-CanonicalizationMethodType = _xmldsig_types.CanonicalizationMethodType
 DSAKeyValue = _xmldsig_types.DSAKeyValue
-DSAKeyValueType = _xmldsig_types.DSAKeyValueType
 DigestMethod = _xmldsig_types.DigestMethod
-DigestMethodType = _xmldsig_types.DigestMethodType
 KeyInfo = _xmldsig_types.KeyInfo
-KeyInfoType = _xmldsig_types.KeyInfoType
 KeyValue = _xmldsig_types.KeyValue
-KeyValueType = _xmldsig_types.KeyValueType
 Manifest = _xmldsig_types.Manifest
-ManifestType = _xmldsig_types.ManifestType
 Object = _xmldsig_types.Object
-ObjectType = _xmldsig_types.ObjectType
 PGPData = _xmldsig_types.PGPData
-PGPDataType = _xmldsig_types.PGPDataType
 RSAKeyValue = _xmldsig_types.RSAKeyValue
-RSAKeyValueType = _xmldsig_types.RSAKeyValueType
 Reference = _xmldsig_types.Reference
-ReferenceType = _xmldsig_types.ReferenceType
 RetrievalMethod = _xmldsig_types.RetrievalMethod
-RetrievalMethodType = _xmldsig_types.RetrievalMethodType
 SPKIData = _xmldsig_types.SPKIData
-SPKIDataType = _xmldsig_types.SPKIDataType
 Signature = _xmldsig_types.Signature
 SignatureMethod = _xmldsig_types.SignatureMethod
-SignatureMethodType = _xmldsig_types.SignatureMethodType
 SignatureProperties = _xmldsig_types.SignatureProperties
-SignaturePropertiesType = _xmldsig_types.SignaturePropertiesType
 SignatureProperty = _xmldsig_types.SignatureProperty
-SignaturePropertyType = _xmldsig_types.SignaturePropertyType
-SignatureType = _xmldsig_types.SignatureType
 SignatureValue = _xmldsig_types.SignatureValue
-SignatureValueType = _xmldsig_types.SignatureValueType
 SignedInfo = _xmldsig_types.SignedInfo
-SignedInfoType = _xmldsig_types.SignedInfoType
 Transform = _xmldsig_types.Transform
-TransformType = _xmldsig_types.TransformType
 Transforms = _xmldsig_types.Transforms
-TransformsType = _xmldsig_types.TransformsType
 X509Data = _xmldsig_types.X509Data
-X509DataType = _xmldsig_types.X509DataType
 X509IssuerSerialType = _xmldsig_types.X509IssuerSerialType
 
 
@@ -379,21 +354,21 @@ def _enc_AC_CPDReqEnergyTransferModeType(w: rt.BitWriter, v: AC_CPDReqEnergyTran
     g = _G_AC_CPDReqEnergyTransferModeType
     s = 0
     s = w.event(g, s, 'SE:EVMaximumChargePower')
-    _enc_RationalNumberType(w, v.EVMaximumChargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower)
     if v.EVMaximumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower_L2)
     if v.EVMaximumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower_L3)
     s = w.event(g, s, 'SE:EVMinimumChargePower')
-    _enc_RationalNumberType(w, v.EVMinimumChargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower)
     if v.EVMinimumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower_L2)
     if v.EVMinimumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower_L3)
     w.event(g, s, rt.EE)
 
 
@@ -411,17 +386,17 @@ def _dec_AC_CPDReqEnergyTransferModeType(r: rt.BitReader, cls: type = AC_CPDReqE
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EVMaximumChargePower':
-            f_EVMaximumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower_L2':
-            f_EVMaximumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower_L3':
-            f_EVMaximumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower':
-            f_EVMinimumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower_L2':
-            f_EVMinimumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower_L3':
-            f_EVMinimumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(EVMaximumChargePower=f_EVMaximumChargePower, EVMaximumChargePower_L2=f_EVMaximumChargePower_L2, EVMaximumChargePower_L3=f_EVMaximumChargePower_L3, EVMinimumChargePower=f_EVMinimumChargePower, EVMinimumChargePower_L2=f_EVMinimumChargePower_L2, EVMinimumChargePower_L3=f_EVMinimumChargePower_L3)
@@ -465,38 +440,38 @@ def _enc_AC_CPDResEnergyTransferModeType(w: rt.BitWriter, v: AC_CPDResEnergyTran
     g = _G_AC_CPDResEnergyTransferModeType
     s = 0
     s = w.event(g, s, 'SE:EVSEMaximumChargePower')
-    _enc_RationalNumberType(w, v.EVSEMaximumChargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVSEMaximumChargePower)
     if v.EVSEMaximumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSEMaximumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVSEMaximumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEMaximumChargePower_L2)
     if v.EVSEMaximumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSEMaximumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVSEMaximumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEMaximumChargePower_L3)
     s = w.event(g, s, 'SE:EVSEMinimumChargePower')
-    _enc_RationalNumberType(w, v.EVSEMinimumChargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVSEMinimumChargePower)
     if v.EVSEMinimumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSEMinimumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVSEMinimumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEMinimumChargePower_L2)
     if v.EVSEMinimumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSEMinimumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVSEMinimumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEMinimumChargePower_L3)
     s = w.event(g, s, 'SE:EVSENominalFrequency')
-    _enc_RationalNumberType(w, v.EVSENominalFrequency)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVSENominalFrequency)
     if v.MaximumPowerAsymmetry is not None:
         s = w.event(g, s, 'SE:MaximumPowerAsymmetry')
-        _enc_RationalNumberType(w, v.MaximumPowerAsymmetry)
+        _iso20_common_types._enc_RationalNumberType(w, v.MaximumPowerAsymmetry)
     if v.EVSEPowerRampLimitation is not None:
         s = w.event(g, s, 'SE:EVSEPowerRampLimitation')
-        _enc_RationalNumberType(w, v.EVSEPowerRampLimitation)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPowerRampLimitation)
     if v.EVSEPresentActivePower is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower)
     if v.EVSEPresentActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower_L2')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower_L2)
     if v.EVSEPresentActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower_L3')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower_L3)
     w.event(g, s, rt.EE)
 
 
@@ -520,29 +495,29 @@ def _dec_AC_CPDResEnergyTransferModeType(r: rt.BitReader, cls: type = AC_CPDResE
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EVSEMaximumChargePower':
-            f_EVSEMaximumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMaximumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMaximumChargePower_L2':
-            f_EVSEMaximumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMaximumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMaximumChargePower_L3':
-            f_EVSEMaximumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMaximumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMinimumChargePower':
-            f_EVSEMinimumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMinimumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMinimumChargePower_L2':
-            f_EVSEMinimumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMinimumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMinimumChargePower_L3':
-            f_EVSEMinimumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMinimumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSENominalFrequency':
-            f_EVSENominalFrequency = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSENominalFrequency = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:MaximumPowerAsymmetry':
-            f_MaximumPowerAsymmetry = _dec_RationalNumberType(r, RationalNumberType)
+            f_MaximumPowerAsymmetry = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPowerRampLimitation':
-            f_EVSEPowerRampLimitation = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPowerRampLimitation = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower':
-            f_EVSEPresentActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower_L2':
-            f_EVSEPresentActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower_L3':
-            f_EVSEPresentActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(EVSEMaximumChargePower=f_EVSEMaximumChargePower, EVSEMaximumChargePower_L2=f_EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3=f_EVSEMaximumChargePower_L3, EVSEMinimumChargePower=f_EVSEMinimumChargePower, EVSEMinimumChargePower_L2=f_EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3=f_EVSEMinimumChargePower_L3, EVSENominalFrequency=f_EVSENominalFrequency, MaximumPowerAsymmetry=f_MaximumPowerAsymmetry, EVSEPowerRampLimitation=f_EVSEPowerRampLimitation, EVSEPresentActivePower=f_EVSEPresentActivePower, EVSEPresentActivePower_L2=f_EVSEPresentActivePower_L2, EVSEPresentActivePower_L3=f_EVSEPresentActivePower_L3)
@@ -570,10 +545,10 @@ def _enc_AC_ChargeLoopReqType(w: rt.BitWriter, v: AC_ChargeLoopReqType) -> None:
     g = _G_AC_ChargeLoopReqType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     if v.DisplayParameters is not None:
         s = w.event(g, s, 'SE:DisplayParameters')
-        _enc_DisplayParametersType(w, v.DisplayParameters)
+        _iso20_common_types._enc_DisplayParametersType(w, v.DisplayParameters)
     s = w.event(g, s, 'SE:MeterInfoRequested')
     w.bits(1, 0)
     w.boolean(v.MeterInfoRequested)
@@ -596,9 +571,9 @@ def _dec_AC_ChargeLoopReqType(r: rt.BitReader, cls: type = AC_ChargeLoopReqType)
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:DisplayParameters':
-            f_DisplayParameters = _dec_DisplayParametersType(r, DisplayParametersType)
+            f_DisplayParameters = _iso20_common_types._dec_DisplayParametersType(r, DisplayParametersType)
         elif k == 'SE:MeterInfoRequested':
             r.ch(False)
             x = r.boolean()
@@ -609,7 +584,7 @@ def _dec_AC_ChargeLoopReqType(r: rt.BitReader, cls: type = AC_ChargeLoopReqType)
         elif k == 'SE:BPT_Scheduled_AC_CLReqControlMode':
             f_CLReqControlMode = _dec_BPT_Scheduled_AC_CLReqControlModeType(r, BPT_Scheduled_AC_CLReqControlMode)
         elif k == 'SE:CLReqControlMode':
-            f_CLReqControlMode = _dec_CLReqControlModeType(r, CLReqControlMode)
+            f_CLReqControlMode = _iso20_common_types._dec_CLReqControlModeType(r, CLReqControlMode)
         elif k == 'SE:Dynamic_AC_CLReqControlMode':
             f_CLReqControlMode = _dec_Dynamic_AC_CLReqControlModeType(r, Dynamic_AC_CLReqControlMode)
         elif k == 'SE:Scheduled_AC_CLReqControlMode':
@@ -647,23 +622,23 @@ def _enc_AC_ChargeLoopResType(w: rt.BitWriter, v: AC_ChargeLoopResType) -> None:
     g = _G_AC_ChargeLoopResType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
     w.enum(_IX_responseCodeType, 6, v.ResponseCode)
     w.bits(1, 0)
     if v.EVSEStatus is not None:
         s = w.event(g, s, 'SE:EVSEStatus')
-        _enc_EVSEStatusType(w, v.EVSEStatus)
+        _iso20_common_types._enc_EVSEStatusType(w, v.EVSEStatus)
     if v.MeterInfo is not None:
         s = w.event(g, s, 'SE:MeterInfo')
-        _enc_MeterInfoType(w, v.MeterInfo)
+        _iso20_common_types._enc_MeterInfoType(w, v.MeterInfo)
     if v.Receipt is not None:
         s = w.event(g, s, 'SE:Receipt')
-        _enc_ReceiptType(w, v.Receipt)
+        _iso20_common_types._enc_ReceiptType(w, v.Receipt)
     if v.EVSETargetFrequency is not None:
         s = w.event(g, s, 'SE:EVSETargetFrequency')
-        _enc_RationalNumberType(w, v.EVSETargetFrequency)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetFrequency)
     key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.CLResControlMode)
     s = w.event(g, s, key)
     enc(w, v.CLResControlMode)
@@ -685,26 +660,26 @@ def _dec_AC_ChargeLoopResType(r: rt.BitReader, cls: type = AC_ChargeLoopResType)
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
             x = r.enum(_E_responseCodeType, 6)
             r.ee()
             f_ResponseCode = x
         elif k == 'SE:EVSEStatus':
-            f_EVSEStatus = _dec_EVSEStatusType(r, EVSEStatusType)
+            f_EVSEStatus = _iso20_common_types._dec_EVSEStatusType(r, EVSEStatusType)
         elif k == 'SE:MeterInfo':
-            f_MeterInfo = _dec_MeterInfoType(r, MeterInfoType)
+            f_MeterInfo = _iso20_common_types._dec_MeterInfoType(r, MeterInfoType)
         elif k == 'SE:Receipt':
-            f_Receipt = _dec_ReceiptType(r, ReceiptType)
+            f_Receipt = _iso20_common_types._dec_ReceiptType(r, ReceiptType)
         elif k == 'SE:EVSETargetFrequency':
-            f_EVSETargetFrequency = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetFrequency = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:BPT_Dynamic_AC_CLResControlMode':
             f_CLResControlMode = _dec_BPT_Dynamic_AC_CLResControlModeType(r, BPT_Dynamic_AC_CLResControlMode)
         elif k == 'SE:BPT_Scheduled_AC_CLResControlMode':
             f_CLResControlMode = _dec_BPT_Scheduled_AC_CLResControlModeType(r, BPT_Scheduled_AC_CLResControlMode)
         elif k == 'SE:CLResControlMode':
-            f_CLResControlMode = _dec_CLResControlModeType(r, CLResControlMode)
+            f_CLResControlMode = _iso20_common_types._dec_CLResControlModeType(r, CLResControlMode)
         elif k == 'SE:Dynamic_AC_CLResControlMode':
             f_CLResControlMode = _dec_Dynamic_AC_CLResControlModeType(r, Dynamic_AC_CLResControlMode)
         elif k == 'SE:Scheduled_AC_CLResControlMode':
@@ -732,7 +707,7 @@ def _enc_AC_ChargeParameterDiscoveryReqType(w: rt.BitWriter, v: AC_ChargeParamet
     g = _G_AC_ChargeParameterDiscoveryReqType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.AC_CPDReqEnergyTransferMode)
     s = w.event(g, s, key)
     enc(w, v.AC_CPDReqEnergyTransferMode)
@@ -749,7 +724,7 @@ def _dec_AC_ChargeParameterDiscoveryReqType(r: rt.BitReader, cls: type = AC_Char
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:AC_CPDReqEnergyTransferMode':
             f_AC_CPDReqEnergyTransferMode = _dec_AC_CPDReqEnergyTransferModeType(r, AC_CPDReqEnergyTransferMode)
         elif k == 'SE:BPT_AC_CPDReqEnergyTransferMode':
@@ -779,7 +754,7 @@ def _enc_AC_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: AC_ChargeParamet
     g = _G_AC_ChargeParameterDiscoveryResType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
     w.enum(_IX_responseCodeType, 6, v.ResponseCode)
@@ -801,7 +776,7 @@ def _dec_AC_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = AC_Char
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
             x = r.enum(_E_responseCodeType, 6)
@@ -854,37 +829,37 @@ def _enc_BPT_AC_CPDReqEnergyTransferModeType(w: rt.BitWriter, v: BPT_AC_CPDReqEn
     g = _G_BPT_AC_CPDReqEnergyTransferModeType
     s = 0
     s = w.event(g, s, 'SE:EVMaximumChargePower')
-    _enc_RationalNumberType(w, v.EVMaximumChargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower)
     if v.EVMaximumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower_L2)
     if v.EVMaximumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower_L3)
     s = w.event(g, s, 'SE:EVMinimumChargePower')
-    _enc_RationalNumberType(w, v.EVMinimumChargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower)
     if v.EVMinimumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower_L2)
     if v.EVMinimumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower_L3)
     s = w.event(g, s, 'SE:EVMaximumDischargePower')
-    _enc_RationalNumberType(w, v.EVMaximumDischargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumDischargePower)
     if v.EVMaximumDischargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMaximumDischargePower_L2')
-        _enc_RationalNumberType(w, v.EVMaximumDischargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumDischargePower_L2)
     if v.EVMaximumDischargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMaximumDischargePower_L3')
-        _enc_RationalNumberType(w, v.EVMaximumDischargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumDischargePower_L3)
     s = w.event(g, s, 'SE:EVMinimumDischargePower')
-    _enc_RationalNumberType(w, v.EVMinimumDischargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumDischargePower)
     if v.EVMinimumDischargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMinimumDischargePower_L2')
-        _enc_RationalNumberType(w, v.EVMinimumDischargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumDischargePower_L2)
     if v.EVMinimumDischargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMinimumDischargePower_L3')
-        _enc_RationalNumberType(w, v.EVMinimumDischargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumDischargePower_L3)
     w.event(g, s, rt.EE)
 
 
@@ -908,29 +883,29 @@ def _dec_BPT_AC_CPDReqEnergyTransferModeType(r: rt.BitReader, cls: type = BPT_AC
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EVMaximumChargePower':
-            f_EVMaximumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower_L2':
-            f_EVMaximumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower_L3':
-            f_EVMaximumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower':
-            f_EVMinimumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower_L2':
-            f_EVMinimumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower_L3':
-            f_EVMinimumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumDischargePower':
-            f_EVMaximumDischargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumDischargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumDischargePower_L2':
-            f_EVMaximumDischargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumDischargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumDischargePower_L3':
-            f_EVMaximumDischargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumDischargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumDischargePower':
-            f_EVMinimumDischargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumDischargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumDischargePower_L2':
-            f_EVMinimumDischargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumDischargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumDischargePower_L3':
-            f_EVMinimumDischargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumDischargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(EVMaximumChargePower=f_EVMaximumChargePower, EVMaximumChargePower_L2=f_EVMaximumChargePower_L2, EVMaximumChargePower_L3=f_EVMaximumChargePower_L3, EVMinimumChargePower=f_EVMinimumChargePower, EVMinimumChargePower_L2=f_EVMinimumChargePower_L2, EVMinimumChargePower_L3=f_EVMinimumChargePower_L3, EVMaximumDischargePower=f_EVMaximumDischargePower, EVMaximumDischargePower_L2=f_EVMaximumDischargePower_L2, EVMaximumDischargePower_L3=f_EVMaximumDischargePower_L3, EVMinimumDischargePower=f_EVMinimumDischargePower, EVMinimumDischargePower_L2=f_EVMinimumDischargePower_L2, EVMinimumDischargePower_L3=f_EVMinimumDischargePower_L3)
@@ -986,54 +961,54 @@ def _enc_BPT_AC_CPDResEnergyTransferModeType(w: rt.BitWriter, v: BPT_AC_CPDResEn
     g = _G_BPT_AC_CPDResEnergyTransferModeType
     s = 0
     s = w.event(g, s, 'SE:EVSEMaximumChargePower')
-    _enc_RationalNumberType(w, v.EVSEMaximumChargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVSEMaximumChargePower)
     if v.EVSEMaximumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSEMaximumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVSEMaximumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEMaximumChargePower_L2)
     if v.EVSEMaximumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSEMaximumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVSEMaximumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEMaximumChargePower_L3)
     s = w.event(g, s, 'SE:EVSEMinimumChargePower')
-    _enc_RationalNumberType(w, v.EVSEMinimumChargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVSEMinimumChargePower)
     if v.EVSEMinimumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSEMinimumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVSEMinimumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEMinimumChargePower_L2)
     if v.EVSEMinimumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSEMinimumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVSEMinimumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEMinimumChargePower_L3)
     s = w.event(g, s, 'SE:EVSENominalFrequency')
-    _enc_RationalNumberType(w, v.EVSENominalFrequency)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVSENominalFrequency)
     if v.MaximumPowerAsymmetry is not None:
         s = w.event(g, s, 'SE:MaximumPowerAsymmetry')
-        _enc_RationalNumberType(w, v.MaximumPowerAsymmetry)
+        _iso20_common_types._enc_RationalNumberType(w, v.MaximumPowerAsymmetry)
     if v.EVSEPowerRampLimitation is not None:
         s = w.event(g, s, 'SE:EVSEPowerRampLimitation')
-        _enc_RationalNumberType(w, v.EVSEPowerRampLimitation)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPowerRampLimitation)
     if v.EVSEPresentActivePower is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower)
     if v.EVSEPresentActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower_L2')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower_L2)
     if v.EVSEPresentActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower_L3')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower_L3)
     s = w.event(g, s, 'SE:EVSEMaximumDischargePower')
-    _enc_RationalNumberType(w, v.EVSEMaximumDischargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVSEMaximumDischargePower)
     if v.EVSEMaximumDischargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSEMaximumDischargePower_L2')
-        _enc_RationalNumberType(w, v.EVSEMaximumDischargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEMaximumDischargePower_L2)
     if v.EVSEMaximumDischargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSEMaximumDischargePower_L3')
-        _enc_RationalNumberType(w, v.EVSEMaximumDischargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEMaximumDischargePower_L3)
     s = w.event(g, s, 'SE:EVSEMinimumDischargePower')
-    _enc_RationalNumberType(w, v.EVSEMinimumDischargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVSEMinimumDischargePower)
     if v.EVSEMinimumDischargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSEMinimumDischargePower_L2')
-        _enc_RationalNumberType(w, v.EVSEMinimumDischargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEMinimumDischargePower_L2)
     if v.EVSEMinimumDischargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSEMinimumDischargePower_L3')
-        _enc_RationalNumberType(w, v.EVSEMinimumDischargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEMinimumDischargePower_L3)
     w.event(g, s, rt.EE)
 
 
@@ -1063,41 +1038,41 @@ def _dec_BPT_AC_CPDResEnergyTransferModeType(r: rt.BitReader, cls: type = BPT_AC
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EVSEMaximumChargePower':
-            f_EVSEMaximumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMaximumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMaximumChargePower_L2':
-            f_EVSEMaximumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMaximumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMaximumChargePower_L3':
-            f_EVSEMaximumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMaximumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMinimumChargePower':
-            f_EVSEMinimumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMinimumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMinimumChargePower_L2':
-            f_EVSEMinimumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMinimumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMinimumChargePower_L3':
-            f_EVSEMinimumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMinimumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSENominalFrequency':
-            f_EVSENominalFrequency = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSENominalFrequency = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:MaximumPowerAsymmetry':
-            f_MaximumPowerAsymmetry = _dec_RationalNumberType(r, RationalNumberType)
+            f_MaximumPowerAsymmetry = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPowerRampLimitation':
-            f_EVSEPowerRampLimitation = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPowerRampLimitation = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower':
-            f_EVSEPresentActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower_L2':
-            f_EVSEPresentActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower_L3':
-            f_EVSEPresentActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMaximumDischargePower':
-            f_EVSEMaximumDischargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMaximumDischargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMaximumDischargePower_L2':
-            f_EVSEMaximumDischargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMaximumDischargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMaximumDischargePower_L3':
-            f_EVSEMaximumDischargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMaximumDischargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMinimumDischargePower':
-            f_EVSEMinimumDischargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMinimumDischargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMinimumDischargePower_L2':
-            f_EVSEMinimumDischargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMinimumDischargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMinimumDischargePower_L3':
-            f_EVSEMinimumDischargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEMinimumDischargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(EVSEMaximumChargePower=f_EVSEMaximumChargePower, EVSEMaximumChargePower_L2=f_EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3=f_EVSEMaximumChargePower_L3, EVSEMinimumChargePower=f_EVSEMinimumChargePower, EVSEMinimumChargePower_L2=f_EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3=f_EVSEMinimumChargePower_L3, EVSENominalFrequency=f_EVSENominalFrequency, MaximumPowerAsymmetry=f_MaximumPowerAsymmetry, EVSEPowerRampLimitation=f_EVSEPowerRampLimitation, EVSEPresentActivePower=f_EVSEPresentActivePower, EVSEPresentActivePower_L2=f_EVSEPresentActivePower_L2, EVSEPresentActivePower_L3=f_EVSEPresentActivePower_L3, EVSEMaximumDischargePower=f_EVSEMaximumDischargePower, EVSEMaximumDischargePower_L2=f_EVSEMaximumDischargePower_L2, EVSEMaximumDischargePower_L3=f_EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower=f_EVSEMinimumDischargePower, EVSEMinimumDischargePower_L2=f_EVSEMinimumDischargePower_L2, EVSEMinimumDischargePower_L3=f_EVSEMinimumDischargePower_L3)
@@ -1170,65 +1145,65 @@ def _enc_BPT_Dynamic_AC_CLReqControlModeType(w: rt.BitWriter, v: BPT_Dynamic_AC_
         w.uint(v.DepartureTime)
         w.bits(1, 0)
     s = w.event(g, s, 'SE:EVTargetEnergyRequest')
-    _enc_RationalNumberType(w, v.EVTargetEnergyRequest)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVTargetEnergyRequest)
     s = w.event(g, s, 'SE:EVMaximumEnergyRequest')
-    _enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
     s = w.event(g, s, 'SE:EVMinimumEnergyRequest')
-    _enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
     s = w.event(g, s, 'SE:EVMaximumChargePower')
-    _enc_RationalNumberType(w, v.EVMaximumChargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower)
     if v.EVMaximumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower_L2)
     if v.EVMaximumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower_L3)
     s = w.event(g, s, 'SE:EVMinimumChargePower')
-    _enc_RationalNumberType(w, v.EVMinimumChargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower)
     if v.EVMinimumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower_L2)
     if v.EVMinimumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower_L3)
     s = w.event(g, s, 'SE:EVPresentActivePower')
-    _enc_RationalNumberType(w, v.EVPresentActivePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPresentActivePower)
     if v.EVPresentActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVPresentActivePower_L2')
-        _enc_RationalNumberType(w, v.EVPresentActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentActivePower_L2)
     if v.EVPresentActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVPresentActivePower_L3')
-        _enc_RationalNumberType(w, v.EVPresentActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentActivePower_L3)
     s = w.event(g, s, 'SE:EVPresentReactivePower')
-    _enc_RationalNumberType(w, v.EVPresentReactivePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPresentReactivePower)
     if v.EVPresentReactivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVPresentReactivePower_L2')
-        _enc_RationalNumberType(w, v.EVPresentReactivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentReactivePower_L2)
     if v.EVPresentReactivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVPresentReactivePower_L3')
-        _enc_RationalNumberType(w, v.EVPresentReactivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentReactivePower_L3)
     s = w.event(g, s, 'SE:EVMaximumDischargePower')
-    _enc_RationalNumberType(w, v.EVMaximumDischargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumDischargePower)
     if v.EVMaximumDischargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMaximumDischargePower_L2')
-        _enc_RationalNumberType(w, v.EVMaximumDischargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumDischargePower_L2)
     if v.EVMaximumDischargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMaximumDischargePower_L3')
-        _enc_RationalNumberType(w, v.EVMaximumDischargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumDischargePower_L3)
     s = w.event(g, s, 'SE:EVMinimumDischargePower')
-    _enc_RationalNumberType(w, v.EVMinimumDischargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumDischargePower)
     if v.EVMinimumDischargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMinimumDischargePower_L2')
-        _enc_RationalNumberType(w, v.EVMinimumDischargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumDischargePower_L2)
     if v.EVMinimumDischargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMinimumDischargePower_L3')
-        _enc_RationalNumberType(w, v.EVMinimumDischargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumDischargePower_L3)
     if v.EVMaximumV2XEnergyRequest is not None:
         s = w.event(g, s, 'SE:EVMaximumV2XEnergyRequest')
-        _enc_RationalNumberType(w, v.EVMaximumV2XEnergyRequest)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumV2XEnergyRequest)
     if v.EVMinimumV2XEnergyRequest is not None:
         s = w.event(g, s, 'SE:EVMinimumV2XEnergyRequest')
-        _enc_RationalNumberType(w, v.EVMinimumV2XEnergyRequest)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumV2XEnergyRequest)
     w.event(g, s, rt.EE)
 
 
@@ -1269,51 +1244,51 @@ def _dec_BPT_Dynamic_AC_CLReqControlModeType(r: rt.BitReader, cls: type = BPT_Dy
             r.ee()
             f_DepartureTime = x
         elif k == 'SE:EVTargetEnergyRequest':
-            f_EVTargetEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVTargetEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumEnergyRequest':
-            f_EVMaximumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumEnergyRequest':
-            f_EVMinimumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower':
-            f_EVMaximumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower_L2':
-            f_EVMaximumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower_L3':
-            f_EVMaximumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower':
-            f_EVMinimumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower_L2':
-            f_EVMinimumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower_L3':
-            f_EVMinimumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentActivePower':
-            f_EVPresentActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentActivePower_L2':
-            f_EVPresentActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentActivePower_L3':
-            f_EVPresentActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentReactivePower':
-            f_EVPresentReactivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentReactivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentReactivePower_L2':
-            f_EVPresentReactivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentReactivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentReactivePower_L3':
-            f_EVPresentReactivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentReactivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumDischargePower':
-            f_EVMaximumDischargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumDischargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumDischargePower_L2':
-            f_EVMaximumDischargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumDischargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumDischargePower_L3':
-            f_EVMaximumDischargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumDischargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumDischargePower':
-            f_EVMinimumDischargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumDischargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumDischargePower_L2':
-            f_EVMinimumDischargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumDischargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumDischargePower_L3':
-            f_EVMinimumDischargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumDischargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumV2XEnergyRequest':
-            f_EVMaximumV2XEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumV2XEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumV2XEnergyRequest':
-            f_EVMinimumV2XEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumV2XEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(DepartureTime=f_DepartureTime, EVTargetEnergyRequest=f_EVTargetEnergyRequest, EVMaximumEnergyRequest=f_EVMaximumEnergyRequest, EVMinimumEnergyRequest=f_EVMinimumEnergyRequest, EVMaximumChargePower=f_EVMaximumChargePower, EVMaximumChargePower_L2=f_EVMaximumChargePower_L2, EVMaximumChargePower_L3=f_EVMaximumChargePower_L3, EVMinimumChargePower=f_EVMinimumChargePower, EVMinimumChargePower_L2=f_EVMinimumChargePower_L2, EVMinimumChargePower_L3=f_EVMinimumChargePower_L3, EVPresentActivePower=f_EVPresentActivePower, EVPresentActivePower_L2=f_EVPresentActivePower_L2, EVPresentActivePower_L3=f_EVPresentActivePower_L3, EVPresentReactivePower=f_EVPresentReactivePower, EVPresentReactivePower_L2=f_EVPresentReactivePower_L2, EVPresentReactivePower_L3=f_EVPresentReactivePower_L3, EVMaximumDischargePower=f_EVMaximumDischargePower, EVMaximumDischargePower_L2=f_EVMaximumDischargePower_L2, EVMaximumDischargePower_L3=f_EVMaximumDischargePower_L3, EVMinimumDischargePower=f_EVMinimumDischargePower, EVMinimumDischargePower_L2=f_EVMinimumDischargePower_L2, EVMinimumDischargePower_L3=f_EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest=f_EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest=f_EVMinimumV2XEnergyRequest)
@@ -1379,31 +1354,31 @@ def _enc_BPT_Dynamic_AC_CLResControlModeType(w: rt.BitWriter, v: BPT_Dynamic_AC_
         w.uint(v.AckMaxDelay)
         w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSETargetActivePower')
-    _enc_RationalNumberType(w, v.EVSETargetActivePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetActivePower)
     if v.EVSETargetActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSETargetActivePower_L2')
-        _enc_RationalNumberType(w, v.EVSETargetActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetActivePower_L2)
     if v.EVSETargetActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSETargetActivePower_L3')
-        _enc_RationalNumberType(w, v.EVSETargetActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetActivePower_L3)
     if v.EVSETargetReactivePower is not None:
         s = w.event(g, s, 'SE:EVSETargetReactivePower')
-        _enc_RationalNumberType(w, v.EVSETargetReactivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetReactivePower)
     if v.EVSETargetReactivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSETargetReactivePower_L2')
-        _enc_RationalNumberType(w, v.EVSETargetReactivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetReactivePower_L2)
     if v.EVSETargetReactivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSETargetReactivePower_L3')
-        _enc_RationalNumberType(w, v.EVSETargetReactivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetReactivePower_L3)
     if v.EVSEPresentActivePower is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower)
     if v.EVSEPresentActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower_L2')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower_L2)
     if v.EVSEPresentActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower_L3')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower_L3)
     w.event(g, s, rt.EE)
 
 
@@ -1448,23 +1423,23 @@ def _dec_BPT_Dynamic_AC_CLResControlModeType(r: rt.BitReader, cls: type = BPT_Dy
             r.ee()
             f_AckMaxDelay = x
         elif k == 'SE:EVSETargetActivePower':
-            f_EVSETargetActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetActivePower_L2':
-            f_EVSETargetActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetActivePower_L3':
-            f_EVSETargetActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetReactivePower':
-            f_EVSETargetReactivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetReactivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetReactivePower_L2':
-            f_EVSETargetReactivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetReactivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetReactivePower_L3':
-            f_EVSETargetReactivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetReactivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower':
-            f_EVSEPresentActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower_L2':
-            f_EVSEPresentActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower_L3':
-            f_EVSEPresentActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(DepartureTime=f_DepartureTime, MinimumSOC=f_MinimumSOC, TargetSOC=f_TargetSOC, AckMaxDelay=f_AckMaxDelay, EVSETargetActivePower=f_EVSETargetActivePower, EVSETargetActivePower_L2=f_EVSETargetActivePower_L2, EVSETargetActivePower_L3=f_EVSETargetActivePower_L3, EVSETargetReactivePower=f_EVSETargetReactivePower, EVSETargetReactivePower_L2=f_EVSETargetReactivePower_L2, EVSETargetReactivePower_L3=f_EVSETargetReactivePower_L3, EVSEPresentActivePower=f_EVSEPresentActivePower, EVSEPresentActivePower_L2=f_EVSEPresentActivePower_L2, EVSEPresentActivePower_L3=f_EVSEPresentActivePower_L3)
@@ -1527,66 +1502,66 @@ def _enc_BPT_Scheduled_AC_CLReqControlModeType(w: rt.BitWriter, v: BPT_Scheduled
     s = 0
     if v.EVTargetEnergyRequest is not None:
         s = w.event(g, s, 'SE:EVTargetEnergyRequest')
-        _enc_RationalNumberType(w, v.EVTargetEnergyRequest)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVTargetEnergyRequest)
     if v.EVMaximumEnergyRequest is not None:
         s = w.event(g, s, 'SE:EVMaximumEnergyRequest')
-        _enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
     if v.EVMinimumEnergyRequest is not None:
         s = w.event(g, s, 'SE:EVMinimumEnergyRequest')
-        _enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
     if v.EVMaximumChargePower is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower)
     if v.EVMaximumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower_L2)
     if v.EVMaximumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower_L3)
     if v.EVMinimumChargePower is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower)
     if v.EVMinimumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower_L2)
     if v.EVMinimumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower_L3)
     s = w.event(g, s, 'SE:EVPresentActivePower')
-    _enc_RationalNumberType(w, v.EVPresentActivePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPresentActivePower)
     if v.EVPresentActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVPresentActivePower_L2')
-        _enc_RationalNumberType(w, v.EVPresentActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentActivePower_L2)
     if v.EVPresentActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVPresentActivePower_L3')
-        _enc_RationalNumberType(w, v.EVPresentActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentActivePower_L3)
     if v.EVPresentReactivePower is not None:
         s = w.event(g, s, 'SE:EVPresentReactivePower')
-        _enc_RationalNumberType(w, v.EVPresentReactivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentReactivePower)
     if v.EVPresentReactivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVPresentReactivePower_L2')
-        _enc_RationalNumberType(w, v.EVPresentReactivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentReactivePower_L2)
     if v.EVPresentReactivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVPresentReactivePower_L3')
-        _enc_RationalNumberType(w, v.EVPresentReactivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentReactivePower_L3)
     if v.EVMaximumDischargePower is not None:
         s = w.event(g, s, 'SE:EVMaximumDischargePower')
-        _enc_RationalNumberType(w, v.EVMaximumDischargePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumDischargePower)
     if v.EVMaximumDischargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMaximumDischargePower_L2')
-        _enc_RationalNumberType(w, v.EVMaximumDischargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumDischargePower_L2)
     if v.EVMaximumDischargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMaximumDischargePower_L3')
-        _enc_RationalNumberType(w, v.EVMaximumDischargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumDischargePower_L3)
     if v.EVMinimumDischargePower is not None:
         s = w.event(g, s, 'SE:EVMinimumDischargePower')
-        _enc_RationalNumberType(w, v.EVMinimumDischargePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumDischargePower)
     if v.EVMinimumDischargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMinimumDischargePower_L2')
-        _enc_RationalNumberType(w, v.EVMinimumDischargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumDischargePower_L2)
     if v.EVMinimumDischargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMinimumDischargePower_L3')
-        _enc_RationalNumberType(w, v.EVMinimumDischargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumDischargePower_L3)
     w.event(g, s, rt.EE)
 
 
@@ -1619,47 +1594,47 @@ def _dec_BPT_Scheduled_AC_CLReqControlModeType(r: rt.BitReader, cls: type = BPT_
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EVTargetEnergyRequest':
-            f_EVTargetEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVTargetEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumEnergyRequest':
-            f_EVMaximumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumEnergyRequest':
-            f_EVMinimumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower':
-            f_EVMaximumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower_L2':
-            f_EVMaximumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower_L3':
-            f_EVMaximumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower':
-            f_EVMinimumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower_L2':
-            f_EVMinimumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower_L3':
-            f_EVMinimumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentActivePower':
-            f_EVPresentActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentActivePower_L2':
-            f_EVPresentActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentActivePower_L3':
-            f_EVPresentActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentReactivePower':
-            f_EVPresentReactivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentReactivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentReactivePower_L2':
-            f_EVPresentReactivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentReactivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentReactivePower_L3':
-            f_EVPresentReactivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentReactivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumDischargePower':
-            f_EVMaximumDischargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumDischargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumDischargePower_L2':
-            f_EVMaximumDischargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumDischargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumDischargePower_L3':
-            f_EVMaximumDischargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumDischargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumDischargePower':
-            f_EVMinimumDischargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumDischargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumDischargePower_L2':
-            f_EVMinimumDischargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumDischargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumDischargePower_L3':
-            f_EVMinimumDischargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumDischargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(EVTargetEnergyRequest=f_EVTargetEnergyRequest, EVMaximumEnergyRequest=f_EVMaximumEnergyRequest, EVMinimumEnergyRequest=f_EVMinimumEnergyRequest, EVMaximumChargePower=f_EVMaximumChargePower, EVMaximumChargePower_L2=f_EVMaximumChargePower_L2, EVMaximumChargePower_L3=f_EVMaximumChargePower_L3, EVMinimumChargePower=f_EVMinimumChargePower, EVMinimumChargePower_L2=f_EVMinimumChargePower_L2, EVMinimumChargePower_L3=f_EVMinimumChargePower_L3, EVPresentActivePower=f_EVPresentActivePower, EVPresentActivePower_L2=f_EVPresentActivePower_L2, EVPresentActivePower_L3=f_EVPresentActivePower_L3, EVPresentReactivePower=f_EVPresentReactivePower, EVPresentReactivePower_L2=f_EVPresentReactivePower_L2, EVPresentReactivePower_L3=f_EVPresentReactivePower_L3, EVMaximumDischargePower=f_EVMaximumDischargePower, EVMaximumDischargePower_L2=f_EVMaximumDischargePower_L2, EVMaximumDischargePower_L3=f_EVMaximumDischargePower_L3, EVMinimumDischargePower=f_EVMinimumDischargePower, EVMinimumDischargePower_L2=f_EVMinimumDischargePower_L2, EVMinimumDischargePower_L3=f_EVMinimumDischargePower_L3)
@@ -1698,31 +1673,31 @@ def _enc_BPT_Scheduled_AC_CLResControlModeType(w: rt.BitWriter, v: BPT_Scheduled
     s = 0
     if v.EVSETargetActivePower is not None:
         s = w.event(g, s, 'SE:EVSETargetActivePower')
-        _enc_RationalNumberType(w, v.EVSETargetActivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetActivePower)
     if v.EVSETargetActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSETargetActivePower_L2')
-        _enc_RationalNumberType(w, v.EVSETargetActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetActivePower_L2)
     if v.EVSETargetActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSETargetActivePower_L3')
-        _enc_RationalNumberType(w, v.EVSETargetActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetActivePower_L3)
     if v.EVSETargetReactivePower is not None:
         s = w.event(g, s, 'SE:EVSETargetReactivePower')
-        _enc_RationalNumberType(w, v.EVSETargetReactivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetReactivePower)
     if v.EVSETargetReactivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSETargetReactivePower_L2')
-        _enc_RationalNumberType(w, v.EVSETargetReactivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetReactivePower_L2)
     if v.EVSETargetReactivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSETargetReactivePower_L3')
-        _enc_RationalNumberType(w, v.EVSETargetReactivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetReactivePower_L3)
     if v.EVSEPresentActivePower is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower)
     if v.EVSEPresentActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower_L2')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower_L2)
     if v.EVSEPresentActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower_L3')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower_L3)
     w.event(g, s, rt.EE)
 
 
@@ -1743,712 +1718,28 @@ def _dec_BPT_Scheduled_AC_CLResControlModeType(r: rt.BitReader, cls: type = BPT_
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EVSETargetActivePower':
-            f_EVSETargetActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetActivePower_L2':
-            f_EVSETargetActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetActivePower_L3':
-            f_EVSETargetActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetReactivePower':
-            f_EVSETargetReactivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetReactivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetReactivePower_L2':
-            f_EVSETargetReactivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetReactivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetReactivePower_L3':
-            f_EVSETargetReactivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetReactivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower':
-            f_EVSEPresentActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower_L2':
-            f_EVSEPresentActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower_L3':
-            f_EVSEPresentActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(EVSETargetActivePower=f_EVSETargetActivePower, EVSETargetActivePower_L2=f_EVSETargetActivePower_L2, EVSETargetActivePower_L3=f_EVSETargetActivePower_L3, EVSETargetReactivePower=f_EVSETargetReactivePower, EVSETargetReactivePower_L2=f_EVSETargetReactivePower_L2, EVSETargetReactivePower_L3=f_EVSETargetReactivePower_L3, EVSEPresentActivePower=f_EVSEPresentActivePower, EVSEPresentActivePower_L2=f_EVSEPresentActivePower_L2, EVSEPresentActivePower_L3=f_EVSEPresentActivePower_L3)
         else:
             raise rt.ExiDecodeError(r.pos, f'BPT_Scheduled_AC_CLResControlModeType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType: normalised grammar, event code widths in bits
-#   state 0 (1): EE=0
-_G_CLReqControlModeType = rt.Grammar('CLReqControlModeType', (
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_CLReqControlModeType(w: rt.BitWriter, v: CLReqControlModeType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType through _G_CLReqControlModeType (states 0..0)."""
-    g = _G_CLReqControlModeType
-    s = 0
-    w.event(g, s, rt.EE)
-
-
-def _dec_CLReqControlModeType(r: rt.BitReader, cls: type = CLReqControlModeType) -> CLReqControlModeType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType through _G_CLReqControlModeType (states 0..0)."""
-    r.enter('CLReqControlModeType')
-    g = _G_CLReqControlModeType
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'EE':
-            r.depth -= 1
-            return cls()
-        else:
-            raise rt.ExiDecodeError(r.pos, f'CLReqControlModeType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType: normalised grammar, event code widths in bits
-#   state 0 (1): EE=0
-_G_CLResControlModeType = rt.Grammar('CLResControlModeType', (
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_CLResControlModeType(w: rt.BitWriter, v: CLResControlModeType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType through _G_CLResControlModeType (states 0..0)."""
-    g = _G_CLResControlModeType
-    s = 0
-    w.event(g, s, rt.EE)
-
-
-def _dec_CLResControlModeType(r: rt.BitReader, cls: type = CLResControlModeType) -> CLResControlModeType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType through _G_CLResControlModeType (states 0..0)."""
-    r.enter('CLResControlModeType')
-    g = _G_CLResControlModeType
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'EE':
-            r.depth -= 1
-            return cls()
-        else:
-            raise rt.ExiDecodeError(r.pos, f'CLResControlModeType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType: normalised grammar, event code widths in bits
-#   state 0 (1): AT(Algorithm)=0->1
-#   state 1 (2): SE(*)=0->2, EE=1, CH[untyped]=2->1
-#   state 2 (2): SE(*)=0->2, EE=1, CH[untyped]=2->2
-_G_CanonicalizationMethodType = rt.Grammar('CanonicalizationMethodType', (
-    (1, (('AT:Algorithm', 1), )),
-    (2, (('SE*', 2), ('EE', -1), ('CH*', 1), )),
-    (2, (('SE*', 2), ('EE', -1), ('CH*', 2), )),
-))
-
-
-def _enc_CanonicalizationMethodType(w: rt.BitWriter, v: CanonicalizationMethodType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType through _G_CanonicalizationMethodType (states 0..2)."""
-    g = _G_CanonicalizationMethodType
-    s = 0
-    s = w.event(g, s, 'AT:Algorithm')
-    w.string(v.Algorithm)
-    w.event(g, s, rt.EE)
-
-
-def _dec_CanonicalizationMethodType(r: rt.BitReader, cls: type = CanonicalizationMethodType) -> CanonicalizationMethodType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType through _G_CanonicalizationMethodType (states 0..2)."""
-    r.enter('CanonicalizationMethodType')
-    g = _G_CanonicalizationMethodType
-    f_Algorithm = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Algorithm':
-            f_Algorithm = r.string()
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Algorithm=f_Algorithm)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'CanonicalizationMethodType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopReqType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (2): SE(DisplayParameters)=0->2, SE(MeterInfoRequested)=1->3
-#   state 2 (1): SE(MeterInfoRequested)=0->3
-#   state 3 (1): EE=0
-_G_ChargeLoopReqType = rt.Grammar('ChargeLoopReqType', (
-    (1, (('SE:Header', 1), )),
-    (2, (('SE:DisplayParameters', 2), ('SE:MeterInfoRequested', 3), )),
-    (1, (('SE:MeterInfoRequested', 3), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ChargeLoopReqType(w: rt.BitWriter, v: ChargeLoopReqType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopReqType through _G_ChargeLoopReqType (states 0..3)."""
-    g = _G_ChargeLoopReqType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    if v.DisplayParameters is not None:
-        s = w.event(g, s, 'SE:DisplayParameters')
-        _enc_DisplayParametersType(w, v.DisplayParameters)
-    s = w.event(g, s, 'SE:MeterInfoRequested')
-    w.bits(1, 0)
-    w.boolean(v.MeterInfoRequested)
-    w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ChargeLoopReqType(r: rt.BitReader, cls: type = ChargeLoopReqType) -> ChargeLoopReqType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopReqType through _G_ChargeLoopReqType (states 0..3)."""
-    r.enter('ChargeLoopReqType')
-    g = _G_ChargeLoopReqType
-    f_Header = None
-    f_DisplayParameters = None
-    f_MeterInfoRequested = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'SE:DisplayParameters':
-            f_DisplayParameters = _dec_DisplayParametersType(r, DisplayParametersType)
-        elif k == 'SE:MeterInfoRequested':
-            r.ch(False)
-            x = r.boolean()
-            r.ee()
-            f_MeterInfoRequested = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header, DisplayParameters=f_DisplayParameters, MeterInfoRequested=f_MeterInfoRequested)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ChargeLoopReqType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopResType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (1): SE(ResponseCode)=0->2
-#   state 2 (3): SE(EVSEStatus)=0->3, SE(MeterInfo)=1->4, SE(Receipt)=2->5, EE=3
-#   state 3 (2): SE(MeterInfo)=0->4, SE(Receipt)=1->5, EE=2
-#   state 4 (2): SE(Receipt)=0->5, EE=1
-#   state 5 (1): EE=0
-_G_ChargeLoopResType = rt.Grammar('ChargeLoopResType', (
-    (1, (('SE:Header', 1), )),
-    (1, (('SE:ResponseCode', 2), )),
-    (3, (('SE:EVSEStatus', 3), ('SE:MeterInfo', 4), ('SE:Receipt', 5), ('EE', -1), )),
-    (2, (('SE:MeterInfo', 4), ('SE:Receipt', 5), ('EE', -1), )),
-    (2, (('SE:Receipt', 5), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ChargeLoopResType(w: rt.BitWriter, v: ChargeLoopResType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopResType through _G_ChargeLoopResType (states 0..5)."""
-    g = _G_ChargeLoopResType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    s = w.event(g, s, 'SE:ResponseCode')
-    w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
-    w.bits(1, 0)
-    if v.EVSEStatus is not None:
-        s = w.event(g, s, 'SE:EVSEStatus')
-        _enc_EVSEStatusType(w, v.EVSEStatus)
-    if v.MeterInfo is not None:
-        s = w.event(g, s, 'SE:MeterInfo')
-        _enc_MeterInfoType(w, v.MeterInfo)
-    if v.Receipt is not None:
-        s = w.event(g, s, 'SE:Receipt')
-        _enc_ReceiptType(w, v.Receipt)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ChargeLoopResType(r: rt.BitReader, cls: type = ChargeLoopResType) -> ChargeLoopResType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopResType through _G_ChargeLoopResType (states 0..5)."""
-    r.enter('ChargeLoopResType')
-    g = _G_ChargeLoopResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEStatus = None
-    f_MeterInfo = None
-    f_Receipt = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'SE:ResponseCode':
-            r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
-            r.ee()
-            f_ResponseCode = x
-        elif k == 'SE:EVSEStatus':
-            f_EVSEStatus = _dec_EVSEStatusType(r, EVSEStatusType)
-        elif k == 'SE:MeterInfo':
-            f_MeterInfo = _dec_MeterInfoType(r, MeterInfoType)
-        elif k == 'SE:Receipt':
-            f_Receipt = _dec_ReceiptType(r, ReceiptType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEStatus=f_EVSEStatus, MeterInfo=f_MeterInfo, Receipt=f_Receipt)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ChargeLoopResType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryReqType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (1): EE=0
-_G_ChargeParameterDiscoveryReqType = rt.Grammar('ChargeParameterDiscoveryReqType', (
-    (1, (('SE:Header', 1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ChargeParameterDiscoveryReqType(w: rt.BitWriter, v: ChargeParameterDiscoveryReqType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryReqType through _G_ChargeParameterDiscoveryReqType (states 0..1)."""
-    g = _G_ChargeParameterDiscoveryReqType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ChargeParameterDiscoveryReqType(r: rt.BitReader, cls: type = ChargeParameterDiscoveryReqType) -> ChargeParameterDiscoveryReqType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryReqType through _G_ChargeParameterDiscoveryReqType (states 0..1)."""
-    r.enter('ChargeParameterDiscoveryReqType')
-    g = _G_ChargeParameterDiscoveryReqType
-    f_Header = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ChargeParameterDiscoveryReqType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryResType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (1): SE(ResponseCode)=0->2
-#   state 2 (1): EE=0
-_G_ChargeParameterDiscoveryResType = rt.Grammar('ChargeParameterDiscoveryResType', (
-    (1, (('SE:Header', 1), )),
-    (1, (('SE:ResponseCode', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: ChargeParameterDiscoveryResType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryResType through _G_ChargeParameterDiscoveryResType (states 0..2)."""
-    g = _G_ChargeParameterDiscoveryResType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    s = w.event(g, s, 'SE:ResponseCode')
-    w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
-    w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = ChargeParameterDiscoveryResType) -> ChargeParameterDiscoveryResType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryResType through _G_ChargeParameterDiscoveryResType (states 0..2)."""
-    r.enter('ChargeParameterDiscoveryResType')
-    g = _G_ChargeParameterDiscoveryResType
-    f_Header = None
-    f_ResponseCode = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'SE:ResponseCode':
-            r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
-            r.ee()
-            f_ResponseCode = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header, ResponseCode=f_ResponseCode)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ChargeParameterDiscoveryResType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType: normalised grammar, event code widths in bits
-#   state 0 (2): SE(P)=0->1, SE(G)=1->2, SE(Y)=2->3
-#   state 1 (1): SE(Q)=0->4
-#   state 2 (1): SE(Y)=0->3
-#   state 3 (2): SE(J)=0->5, SE(Seed)=1->6, EE=2
-#   state 4 (2): SE(G)=0->2, SE(Y)=1->3
-#   state 5 (2): SE(Seed)=0->6, EE=1
-#   state 6 (1): SE(PgenCounter)=0->7
-#   state 7 (1): EE=0
-_G_DSAKeyValueType = rt.Grammar('DSAKeyValueType', (
-    (2, (('SE:P', 1), ('SE:G', 2), ('SE:Y', 3), )),
-    (1, (('SE:Q', 4), )),
-    (1, (('SE:Y', 3), )),
-    (2, (('SE:J', 5), ('SE:Seed', 6), ('EE', -1), )),
-    (2, (('SE:G', 2), ('SE:Y', 3), )),
-    (2, (('SE:Seed', 6), ('EE', -1), )),
-    (1, (('SE:PgenCounter', 7), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_DSAKeyValueType(w: rt.BitWriter, v: DSAKeyValueType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType through _G_DSAKeyValueType (states 0..7)."""
-    g = _G_DSAKeyValueType
-    s = 0
-    if v.P is not None:
-        s = w.event(g, s, 'SE:P')
-        w.elem_binary(v.P)
-    if v.Q is not None:
-        s = w.event(g, s, 'SE:Q')
-        w.elem_binary(v.Q)
-    if v.G is not None:
-        s = w.event(g, s, 'SE:G')
-        w.elem_binary(v.G)
-    s = w.event(g, s, 'SE:Y')
-    w.elem_binary(v.Y)
-    if v.J is not None:
-        s = w.event(g, s, 'SE:J')
-        w.elem_binary(v.J)
-    if v.Seed is not None:
-        s = w.event(g, s, 'SE:Seed')
-        w.elem_binary(v.Seed)
-    if v.PgenCounter is not None:
-        s = w.event(g, s, 'SE:PgenCounter')
-        w.elem_binary(v.PgenCounter)
-    w.event(g, s, rt.EE)
-
-
-def _dec_DSAKeyValueType(r: rt.BitReader, cls: type = DSAKeyValueType) -> DSAKeyValueType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType through _G_DSAKeyValueType (states 0..7)."""
-    r.enter('DSAKeyValueType')
-    g = _G_DSAKeyValueType
-    f_P = None
-    f_Q = None
-    f_G = None
-    f_Y = None
-    f_J = None
-    f_Seed = None
-    f_PgenCounter = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:P':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_P = x
-        elif k == 'SE:G':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_G = x
-        elif k == 'SE:Y':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_Y = x
-        elif k == 'SE:Q':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_Q = x
-        elif k == 'SE:J':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_J = x
-        elif k == 'SE:Seed':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_Seed = x
-        elif k == 'SE:PgenCounter':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_PgenCounter = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(P=f_P, Q=f_Q, G=f_G, Y=f_Y, J=f_J, Seed=f_Seed, PgenCounter=f_PgenCounter)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'DSAKeyValueType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Amount)=0->1
-#   state 1 (1): SE(CostPerUnit)=0->2
-#   state 2 (1): EE=0
-_G_DetailedCostType = rt.Grammar('DetailedCostType', (
-    (1, (('SE:Amount', 1), )),
-    (1, (('SE:CostPerUnit', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_DetailedCostType(w: rt.BitWriter, v: DetailedCostType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType through _G_DetailedCostType (states 0..2)."""
-    g = _G_DetailedCostType
-    s = 0
-    s = w.event(g, s, 'SE:Amount')
-    _enc_RationalNumberType(w, v.Amount)
-    s = w.event(g, s, 'SE:CostPerUnit')
-    _enc_RationalNumberType(w, v.CostPerUnit)
-    w.event(g, s, rt.EE)
-
-
-def _dec_DetailedCostType(r: rt.BitReader, cls: type = DetailedCostType) -> DetailedCostType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType through _G_DetailedCostType (states 0..2)."""
-    r.enter('DetailedCostType')
-    g = _G_DetailedCostType
-    f_Amount = None
-    f_CostPerUnit = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Amount':
-            f_Amount = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'SE:CostPerUnit':
-            f_CostPerUnit = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Amount=f_Amount, CostPerUnit=f_CostPerUnit)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'DetailedCostType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(TaxRuleID)=0->1
-#   state 1 (1): SE(Amount)=0->2
-#   state 2 (1): EE=0
-_G_DetailedTaxType = rt.Grammar('DetailedTaxType', (
-    (1, (('SE:TaxRuleID', 1), )),
-    (1, (('SE:Amount', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_DetailedTaxType(w: rt.BitWriter, v: DetailedTaxType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType through _G_DetailedTaxType (states 0..2)."""
-    g = _G_DetailedTaxType
-    s = 0
-    s = w.event(g, s, 'SE:TaxRuleID')
-    w.bits(1, 0)
-    w.uint(v.TaxRuleID)
-    w.bits(1, 0)
-    s = w.event(g, s, 'SE:Amount')
-    _enc_RationalNumberType(w, v.Amount)
-    w.event(g, s, rt.EE)
-
-
-def _dec_DetailedTaxType(r: rt.BitReader, cls: type = DetailedTaxType) -> DetailedTaxType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType through _G_DetailedTaxType (states 0..2)."""
-    r.enter('DetailedTaxType')
-    g = _G_DetailedTaxType
-    f_TaxRuleID = None
-    f_Amount = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:TaxRuleID':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_TaxRuleID = x
-        elif k == 'SE:Amount':
-            f_Amount = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(TaxRuleID=f_TaxRuleID, Amount=f_Amount)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'DetailedTaxType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}DigestMethodType: normalised grammar, event code widths in bits
-#   state 0 (1): AT(Algorithm)=0->1
-#   state 1 (2): SE(*)=0->2, EE=1, CH[untyped]=2->1
-#   state 2 (2): SE(*)=0->2, EE=1, CH[untyped]=2->2
-_G_DigestMethodType = rt.Grammar('DigestMethodType', (
-    (1, (('AT:Algorithm', 1), )),
-    (2, (('SE*', 2), ('EE', -1), ('CH*', 1), )),
-    (2, (('SE*', 2), ('EE', -1), ('CH*', 2), )),
-))
-
-
-def _enc_DigestMethodType(w: rt.BitWriter, v: DigestMethodType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}DigestMethodType through _G_DigestMethodType (states 0..2)."""
-    g = _G_DigestMethodType
-    s = 0
-    s = w.event(g, s, 'AT:Algorithm')
-    w.string(v.Algorithm)
-    w.event(g, s, rt.EE)
-
-
-def _dec_DigestMethodType(r: rt.BitReader, cls: type = DigestMethodType) -> DigestMethodType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}DigestMethodType through _G_DigestMethodType (states 0..2)."""
-    r.enter('DigestMethodType')
-    g = _G_DigestMethodType
-    f_Algorithm = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Algorithm':
-            f_Algorithm = r.string()
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Algorithm=f_Algorithm)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'DigestMethodType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType: normalised grammar, event code widths in bits
-#   state 0 (4): SE(PresentSOC)=0->1, SE(MinimumSOC)=1->2, SE(TargetSOC)=2->3, SE(MaximumSOC)=3->4, SE(RemainingTimeToMinimumSOC)=4->5, SE(RemainingTimeToTargetSOC)=5->6, SE(RemainingTimeToMaximumSOC)=6->7, SE(ChargingComplete)=7->8, SE(BatteryEnergyCapacity)=8->9, SE(InletHot)=9->10, EE=10
-#   state 1 (4): SE(MinimumSOC)=0->2, SE(TargetSOC)=1->3, SE(MaximumSOC)=2->4, SE(RemainingTimeToMinimumSOC)=3->5, SE(RemainingTimeToTargetSOC)=4->6, SE(RemainingTimeToMaximumSOC)=5->7, SE(ChargingComplete)=6->8, SE(BatteryEnergyCapacity)=7->9, SE(InletHot)=8->10, EE=9
-#   state 2 (4): SE(TargetSOC)=0->3, SE(MaximumSOC)=1->4, SE(RemainingTimeToMinimumSOC)=2->5, SE(RemainingTimeToTargetSOC)=3->6, SE(RemainingTimeToMaximumSOC)=4->7, SE(ChargingComplete)=5->8, SE(BatteryEnergyCapacity)=6->9, SE(InletHot)=7->10, EE=8
-#   state 3 (4): SE(MaximumSOC)=0->4, SE(RemainingTimeToMinimumSOC)=1->5, SE(RemainingTimeToTargetSOC)=2->6, SE(RemainingTimeToMaximumSOC)=3->7, SE(ChargingComplete)=4->8, SE(BatteryEnergyCapacity)=5->9, SE(InletHot)=6->10, EE=7
-#   state 4 (3): SE(RemainingTimeToMinimumSOC)=0->5, SE(RemainingTimeToTargetSOC)=1->6, SE(RemainingTimeToMaximumSOC)=2->7, SE(ChargingComplete)=3->8, SE(BatteryEnergyCapacity)=4->9, SE(InletHot)=5->10, EE=6
-#   state 5 (3): SE(RemainingTimeToTargetSOC)=0->6, SE(RemainingTimeToMaximumSOC)=1->7, SE(ChargingComplete)=2->8, SE(BatteryEnergyCapacity)=3->9, SE(InletHot)=4->10, EE=5
-#   state 6 (3): SE(RemainingTimeToMaximumSOC)=0->7, SE(ChargingComplete)=1->8, SE(BatteryEnergyCapacity)=2->9, SE(InletHot)=3->10, EE=4
-#   state 7 (3): SE(ChargingComplete)=0->8, SE(BatteryEnergyCapacity)=1->9, SE(InletHot)=2->10, EE=3
-#   state 8 (2): SE(BatteryEnergyCapacity)=0->9, SE(InletHot)=1->10, EE=2
-#   state 9 (2): SE(InletHot)=0->10, EE=1
-#   state 10 (1): EE=0
-_G_DisplayParametersType = rt.Grammar('DisplayParametersType', (
-    (4, (('SE:PresentSOC', 1), ('SE:MinimumSOC', 2), ('SE:TargetSOC', 3), ('SE:MaximumSOC', 4), ('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (4, (('SE:MinimumSOC', 2), ('SE:TargetSOC', 3), ('SE:MaximumSOC', 4), ('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (4, (('SE:TargetSOC', 3), ('SE:MaximumSOC', 4), ('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (4, (('SE:MaximumSOC', 4), ('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (3, (('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (3, (('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (3, (('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (3, (('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (2, (('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (2, (('SE:InletHot', 10), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_DisplayParametersType(w: rt.BitWriter, v: DisplayParametersType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType through _G_DisplayParametersType (states 0..10)."""
-    g = _G_DisplayParametersType
-    s = 0
-    if v.PresentSOC is not None:
-        s = w.event(g, s, 'SE:PresentSOC')
-        w.bits(1, 0)
-        w.nbit(v.PresentSOC, 0, 100, 7)
-        w.bits(1, 0)
-    if v.MinimumSOC is not None:
-        s = w.event(g, s, 'SE:MinimumSOC')
-        w.bits(1, 0)
-        w.nbit(v.MinimumSOC, 0, 100, 7)
-        w.bits(1, 0)
-    if v.TargetSOC is not None:
-        s = w.event(g, s, 'SE:TargetSOC')
-        w.bits(1, 0)
-        w.nbit(v.TargetSOC, 0, 100, 7)
-        w.bits(1, 0)
-    if v.MaximumSOC is not None:
-        s = w.event(g, s, 'SE:MaximumSOC')
-        w.bits(1, 0)
-        w.nbit(v.MaximumSOC, 0, 100, 7)
-        w.bits(1, 0)
-    if v.RemainingTimeToMinimumSOC is not None:
-        s = w.event(g, s, 'SE:RemainingTimeToMinimumSOC')
-        w.bits(1, 0)
-        w.uint(v.RemainingTimeToMinimumSOC)
-        w.bits(1, 0)
-    if v.RemainingTimeToTargetSOC is not None:
-        s = w.event(g, s, 'SE:RemainingTimeToTargetSOC')
-        w.bits(1, 0)
-        w.uint(v.RemainingTimeToTargetSOC)
-        w.bits(1, 0)
-    if v.RemainingTimeToMaximumSOC is not None:
-        s = w.event(g, s, 'SE:RemainingTimeToMaximumSOC')
-        w.bits(1, 0)
-        w.uint(v.RemainingTimeToMaximumSOC)
-        w.bits(1, 0)
-    if v.ChargingComplete is not None:
-        s = w.event(g, s, 'SE:ChargingComplete')
-        w.bits(1, 0)
-        w.boolean(v.ChargingComplete)
-        w.bits(1, 0)
-    if v.BatteryEnergyCapacity is not None:
-        s = w.event(g, s, 'SE:BatteryEnergyCapacity')
-        _enc_RationalNumberType(w, v.BatteryEnergyCapacity)
-    if v.InletHot is not None:
-        s = w.event(g, s, 'SE:InletHot')
-        w.bits(1, 0)
-        w.boolean(v.InletHot)
-        w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_DisplayParametersType(r: rt.BitReader, cls: type = DisplayParametersType) -> DisplayParametersType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType through _G_DisplayParametersType (states 0..10)."""
-    r.enter('DisplayParametersType')
-    g = _G_DisplayParametersType
-    f_PresentSOC = None
-    f_MinimumSOC = None
-    f_TargetSOC = None
-    f_MaximumSOC = None
-    f_RemainingTimeToMinimumSOC = None
-    f_RemainingTimeToTargetSOC = None
-    f_RemainingTimeToMaximumSOC = None
-    f_ChargingComplete = None
-    f_BatteryEnergyCapacity = None
-    f_InletHot = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:PresentSOC':
-            r.ch(False)
-            x = r.nbit(0, 100, 7)
-            r.ee()
-            f_PresentSOC = x
-        elif k == 'SE:MinimumSOC':
-            r.ch(False)
-            x = r.nbit(0, 100, 7)
-            r.ee()
-            f_MinimumSOC = x
-        elif k == 'SE:TargetSOC':
-            r.ch(False)
-            x = r.nbit(0, 100, 7)
-            r.ee()
-            f_TargetSOC = x
-        elif k == 'SE:MaximumSOC':
-            r.ch(False)
-            x = r.nbit(0, 100, 7)
-            r.ee()
-            f_MaximumSOC = x
-        elif k == 'SE:RemainingTimeToMinimumSOC':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_RemainingTimeToMinimumSOC = x
-        elif k == 'SE:RemainingTimeToTargetSOC':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_RemainingTimeToTargetSOC = x
-        elif k == 'SE:RemainingTimeToMaximumSOC':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_RemainingTimeToMaximumSOC = x
-        elif k == 'SE:ChargingComplete':
-            r.ch(False)
-            x = r.boolean()
-            r.ee()
-            f_ChargingComplete = x
-        elif k == 'SE:BatteryEnergyCapacity':
-            f_BatteryEnergyCapacity = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'SE:InletHot':
-            r.ch(False)
-            x = r.boolean()
-            r.ee()
-            f_InletHot = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(PresentSOC=f_PresentSOC, MinimumSOC=f_MinimumSOC, TargetSOC=f_TargetSOC, MaximumSOC=f_MaximumSOC, RemainingTimeToMinimumSOC=f_RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC=f_RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC=f_RemainingTimeToMaximumSOC, ChargingComplete=f_ChargingComplete, BatteryEnergyCapacity=f_BatteryEnergyCapacity, InletHot=f_InletHot)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'DisplayParametersType: {k} is not supported')
 
 
 # {urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLReqControlModeType: normalised grammar, event code widths in bits
@@ -2500,43 +1791,43 @@ def _enc_Dynamic_AC_CLReqControlModeType(w: rt.BitWriter, v: Dynamic_AC_CLReqCon
         w.uint(v.DepartureTime)
         w.bits(1, 0)
     s = w.event(g, s, 'SE:EVTargetEnergyRequest')
-    _enc_RationalNumberType(w, v.EVTargetEnergyRequest)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVTargetEnergyRequest)
     s = w.event(g, s, 'SE:EVMaximumEnergyRequest')
-    _enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
     s = w.event(g, s, 'SE:EVMinimumEnergyRequest')
-    _enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
     s = w.event(g, s, 'SE:EVMaximumChargePower')
-    _enc_RationalNumberType(w, v.EVMaximumChargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower)
     if v.EVMaximumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower_L2)
     if v.EVMaximumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower_L3)
     s = w.event(g, s, 'SE:EVMinimumChargePower')
-    _enc_RationalNumberType(w, v.EVMinimumChargePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower)
     if v.EVMinimumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower_L2)
     if v.EVMinimumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower_L3)
     s = w.event(g, s, 'SE:EVPresentActivePower')
-    _enc_RationalNumberType(w, v.EVPresentActivePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPresentActivePower)
     if v.EVPresentActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVPresentActivePower_L2')
-        _enc_RationalNumberType(w, v.EVPresentActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentActivePower_L2)
     if v.EVPresentActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVPresentActivePower_L3')
-        _enc_RationalNumberType(w, v.EVPresentActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentActivePower_L3)
     s = w.event(g, s, 'SE:EVPresentReactivePower')
-    _enc_RationalNumberType(w, v.EVPresentReactivePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPresentReactivePower)
     if v.EVPresentReactivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVPresentReactivePower_L2')
-        _enc_RationalNumberType(w, v.EVPresentReactivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentReactivePower_L2)
     if v.EVPresentReactivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVPresentReactivePower_L3')
-        _enc_RationalNumberType(w, v.EVPresentReactivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentReactivePower_L3)
     w.event(g, s, rt.EE)
 
 
@@ -2569,35 +1860,35 @@ def _dec_Dynamic_AC_CLReqControlModeType(r: rt.BitReader, cls: type = Dynamic_AC
             r.ee()
             f_DepartureTime = x
         elif k == 'SE:EVTargetEnergyRequest':
-            f_EVTargetEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVTargetEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumEnergyRequest':
-            f_EVMaximumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumEnergyRequest':
-            f_EVMinimumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower':
-            f_EVMaximumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower_L2':
-            f_EVMaximumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower_L3':
-            f_EVMaximumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower':
-            f_EVMinimumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower_L2':
-            f_EVMinimumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower_L3':
-            f_EVMinimumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentActivePower':
-            f_EVPresentActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentActivePower_L2':
-            f_EVPresentActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentActivePower_L3':
-            f_EVPresentActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentReactivePower':
-            f_EVPresentReactivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentReactivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentReactivePower_L2':
-            f_EVPresentReactivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentReactivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentReactivePower_L3':
-            f_EVPresentReactivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentReactivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(DepartureTime=f_DepartureTime, EVTargetEnergyRequest=f_EVTargetEnergyRequest, EVMaximumEnergyRequest=f_EVMaximumEnergyRequest, EVMinimumEnergyRequest=f_EVMinimumEnergyRequest, EVMaximumChargePower=f_EVMaximumChargePower, EVMaximumChargePower_L2=f_EVMaximumChargePower_L2, EVMaximumChargePower_L3=f_EVMaximumChargePower_L3, EVMinimumChargePower=f_EVMinimumChargePower, EVMinimumChargePower_L2=f_EVMinimumChargePower_L2, EVMinimumChargePower_L3=f_EVMinimumChargePower_L3, EVPresentActivePower=f_EVPresentActivePower, EVPresentActivePower_L2=f_EVPresentActivePower_L2, EVPresentActivePower_L3=f_EVPresentActivePower_L3, EVPresentReactivePower=f_EVPresentReactivePower, EVPresentReactivePower_L2=f_EVPresentReactivePower_L2, EVPresentReactivePower_L3=f_EVPresentReactivePower_L3)
@@ -2663,31 +1954,31 @@ def _enc_Dynamic_AC_CLResControlModeType(w: rt.BitWriter, v: Dynamic_AC_CLResCon
         w.uint(v.AckMaxDelay)
         w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSETargetActivePower')
-    _enc_RationalNumberType(w, v.EVSETargetActivePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetActivePower)
     if v.EVSETargetActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSETargetActivePower_L2')
-        _enc_RationalNumberType(w, v.EVSETargetActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetActivePower_L2)
     if v.EVSETargetActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSETargetActivePower_L3')
-        _enc_RationalNumberType(w, v.EVSETargetActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetActivePower_L3)
     if v.EVSETargetReactivePower is not None:
         s = w.event(g, s, 'SE:EVSETargetReactivePower')
-        _enc_RationalNumberType(w, v.EVSETargetReactivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetReactivePower)
     if v.EVSETargetReactivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSETargetReactivePower_L2')
-        _enc_RationalNumberType(w, v.EVSETargetReactivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetReactivePower_L2)
     if v.EVSETargetReactivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSETargetReactivePower_L3')
-        _enc_RationalNumberType(w, v.EVSETargetReactivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetReactivePower_L3)
     if v.EVSEPresentActivePower is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower)
     if v.EVSEPresentActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower_L2')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower_L2)
     if v.EVSEPresentActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower_L3')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower_L3)
     w.event(g, s, rt.EE)
 
 
@@ -2732,1170 +2023,28 @@ def _dec_Dynamic_AC_CLResControlModeType(r: rt.BitReader, cls: type = Dynamic_AC
             r.ee()
             f_AckMaxDelay = x
         elif k == 'SE:EVSETargetActivePower':
-            f_EVSETargetActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetActivePower_L2':
-            f_EVSETargetActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetActivePower_L3':
-            f_EVSETargetActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetReactivePower':
-            f_EVSETargetReactivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetReactivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetReactivePower_L2':
-            f_EVSETargetReactivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetReactivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetReactivePower_L3':
-            f_EVSETargetReactivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetReactivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower':
-            f_EVSEPresentActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower_L2':
-            f_EVSEPresentActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower_L3':
-            f_EVSEPresentActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(DepartureTime=f_DepartureTime, MinimumSOC=f_MinimumSOC, TargetSOC=f_TargetSOC, AckMaxDelay=f_AckMaxDelay, EVSETargetActivePower=f_EVSETargetActivePower, EVSETargetActivePower_L2=f_EVSETargetActivePower_L2, EVSETargetActivePower_L3=f_EVSETargetActivePower_L3, EVSETargetReactivePower=f_EVSETargetReactivePower, EVSETargetReactivePower_L2=f_EVSETargetReactivePower_L2, EVSETargetReactivePower_L3=f_EVSETargetReactivePower_L3, EVSEPresentActivePower=f_EVSEPresentActivePower, EVSEPresentActivePower_L2=f_EVSEPresentActivePower_L2, EVSEPresentActivePower_L3=f_EVSEPresentActivePower_L3)
         else:
             raise rt.ExiDecodeError(r.pos, f'Dynamic_AC_CLResControlModeType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLReqControlModeType: normalised grammar, event code widths in bits
-#   state 0 (2): SE(DepartureTime)=0->1, SE(EVTargetEnergyRequest)=1->2
-#   state 1 (1): SE(EVTargetEnergyRequest)=0->2
-#   state 2 (1): SE(EVMaximumEnergyRequest)=0->3
-#   state 3 (1): SE(EVMinimumEnergyRequest)=0->4
-#   state 4 (1): EE=0
-_G_Dynamic_CLReqControlModeType = rt.Grammar('Dynamic_CLReqControlModeType', (
-    (2, (('SE:DepartureTime', 1), ('SE:EVTargetEnergyRequest', 2), )),
-    (1, (('SE:EVTargetEnergyRequest', 2), )),
-    (1, (('SE:EVMaximumEnergyRequest', 3), )),
-    (1, (('SE:EVMinimumEnergyRequest', 4), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_Dynamic_CLReqControlModeType(w: rt.BitWriter, v: Dynamic_CLReqControlModeType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLReqControlModeType through _G_Dynamic_CLReqControlModeType (states 0..4)."""
-    g = _G_Dynamic_CLReqControlModeType
-    s = 0
-    if v.DepartureTime is not None:
-        s = w.event(g, s, 'SE:DepartureTime')
-        w.bits(1, 0)
-        w.uint(v.DepartureTime)
-        w.bits(1, 0)
-    s = w.event(g, s, 'SE:EVTargetEnergyRequest')
-    _enc_RationalNumberType(w, v.EVTargetEnergyRequest)
-    s = w.event(g, s, 'SE:EVMaximumEnergyRequest')
-    _enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
-    s = w.event(g, s, 'SE:EVMinimumEnergyRequest')
-    _enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
-    w.event(g, s, rt.EE)
-
-
-def _dec_Dynamic_CLReqControlModeType(r: rt.BitReader, cls: type = Dynamic_CLReqControlModeType) -> Dynamic_CLReqControlModeType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLReqControlModeType through _G_Dynamic_CLReqControlModeType (states 0..4)."""
-    r.enter('Dynamic_CLReqControlModeType')
-    g = _G_Dynamic_CLReqControlModeType
-    f_DepartureTime = None
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:DepartureTime':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_DepartureTime = x
-        elif k == 'SE:EVTargetEnergyRequest':
-            f_EVTargetEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'SE:EVMaximumEnergyRequest':
-            f_EVMaximumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'SE:EVMinimumEnergyRequest':
-            f_EVMinimumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(DepartureTime=f_DepartureTime, EVTargetEnergyRequest=f_EVTargetEnergyRequest, EVMaximumEnergyRequest=f_EVMaximumEnergyRequest, EVMinimumEnergyRequest=f_EVMinimumEnergyRequest)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'Dynamic_CLReqControlModeType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLResControlModeType: normalised grammar, event code widths in bits
-#   state 0 (3): SE(DepartureTime)=0->1, SE(MinimumSOC)=1->2, SE(TargetSOC)=2->3, SE(AckMaxDelay)=3->4, EE=4
-#   state 1 (3): SE(MinimumSOC)=0->2, SE(TargetSOC)=1->3, SE(AckMaxDelay)=2->4, EE=3
-#   state 2 (2): SE(TargetSOC)=0->3, SE(AckMaxDelay)=1->4, EE=2
-#   state 3 (2): SE(AckMaxDelay)=0->4, EE=1
-#   state 4 (1): EE=0
-_G_Dynamic_CLResControlModeType = rt.Grammar('Dynamic_CLResControlModeType', (
-    (3, (('SE:DepartureTime', 1), ('SE:MinimumSOC', 2), ('SE:TargetSOC', 3), ('SE:AckMaxDelay', 4), ('EE', -1), )),
-    (3, (('SE:MinimumSOC', 2), ('SE:TargetSOC', 3), ('SE:AckMaxDelay', 4), ('EE', -1), )),
-    (2, (('SE:TargetSOC', 3), ('SE:AckMaxDelay', 4), ('EE', -1), )),
-    (2, (('SE:AckMaxDelay', 4), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_Dynamic_CLResControlModeType(w: rt.BitWriter, v: Dynamic_CLResControlModeType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLResControlModeType through _G_Dynamic_CLResControlModeType (states 0..4)."""
-    g = _G_Dynamic_CLResControlModeType
-    s = 0
-    if v.DepartureTime is not None:
-        s = w.event(g, s, 'SE:DepartureTime')
-        w.bits(1, 0)
-        w.uint(v.DepartureTime)
-        w.bits(1, 0)
-    if v.MinimumSOC is not None:
-        s = w.event(g, s, 'SE:MinimumSOC')
-        w.bits(1, 0)
-        w.nbit(v.MinimumSOC, 0, 100, 7)
-        w.bits(1, 0)
-    if v.TargetSOC is not None:
-        s = w.event(g, s, 'SE:TargetSOC')
-        w.bits(1, 0)
-        w.nbit(v.TargetSOC, 0, 100, 7)
-        w.bits(1, 0)
-    if v.AckMaxDelay is not None:
-        s = w.event(g, s, 'SE:AckMaxDelay')
-        w.bits(1, 0)
-        w.uint(v.AckMaxDelay)
-        w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_Dynamic_CLResControlModeType(r: rt.BitReader, cls: type = Dynamic_CLResControlModeType) -> Dynamic_CLResControlModeType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLResControlModeType through _G_Dynamic_CLResControlModeType (states 0..4)."""
-    r.enter('Dynamic_CLResControlModeType')
-    g = _G_Dynamic_CLResControlModeType
-    f_DepartureTime = None
-    f_MinimumSOC = None
-    f_TargetSOC = None
-    f_AckMaxDelay = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:DepartureTime':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_DepartureTime = x
-        elif k == 'SE:MinimumSOC':
-            r.ch(False)
-            x = r.nbit(0, 100, 7)
-            r.ee()
-            f_MinimumSOC = x
-        elif k == 'SE:TargetSOC':
-            r.ch(False)
-            x = r.nbit(0, 100, 7)
-            r.ee()
-            f_TargetSOC = x
-        elif k == 'SE:AckMaxDelay':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_AckMaxDelay = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(DepartureTime=f_DepartureTime, MinimumSOC=f_MinimumSOC, TargetSOC=f_TargetSOC, AckMaxDelay=f_AckMaxDelay)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'Dynamic_CLResControlModeType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(NotificationMaxDelay)=0->1
-#   state 1 (1): SE(EVSENotification)=0->2
-#   state 2 (1): EE=0
-_G_EVSEStatusType = rt.Grammar('EVSEStatusType', (
-    (1, (('SE:NotificationMaxDelay', 1), )),
-    (1, (('SE:EVSENotification', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_EVSEStatusType(w: rt.BitWriter, v: EVSEStatusType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType through _G_EVSEStatusType (states 0..2)."""
-    g = _G_EVSEStatusType
-    s = 0
-    s = w.event(g, s, 'SE:NotificationMaxDelay')
-    w.bits(1, 0)
-    w.uint(v.NotificationMaxDelay)
-    w.bits(1, 0)
-    s = w.event(g, s, 'SE:EVSENotification')
-    w.bits(1, 0)
-    w.enum(_IX_evseNotificationType, 3, v.EVSENotification)
-    w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_EVSEStatusType(r: rt.BitReader, cls: type = EVSEStatusType) -> EVSEStatusType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType through _G_EVSEStatusType (states 0..2)."""
-    r.enter('EVSEStatusType')
-    g = _G_EVSEStatusType
-    f_NotificationMaxDelay = None
-    f_EVSENotification = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:NotificationMaxDelay':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_NotificationMaxDelay = x
-        elif k == 'SE:EVSENotification':
-            r.ch(False)
-            x = r.enum(_E_evseNotificationType, 3)
-            r.ee()
-            f_EVSENotification = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(NotificationMaxDelay=f_NotificationMaxDelay, EVSENotification=f_EVSENotification)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'EVSEStatusType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}KeyInfoType: normalised grammar, event code widths in bits
-#   state 0 (4): AT(Id)=0->1, SE(KeyName)=1->2, SE(KeyValue)=2->3, SE(RetrievalMethod)=3->4, SE(X509Data)=4->5, SE(PGPData)=5->6, SE(SPKIData)=6->7, SE(MgmtData)=7->8, SE(*)=8->9, CH[untyped]=9->0
-#   state 1 (4): SE(KeyName)=0->2, SE(KeyValue)=1->3, SE(RetrievalMethod)=2->4, SE(X509Data)=3->5, SE(PGPData)=4->6, SE(SPKIData)=5->7, SE(MgmtData)=6->8, SE(*)=7->9, CH[untyped]=8->1
-#   state 2 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->2
-#   state 3 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->3
-#   state 4 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->4
-#   state 5 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->5
-#   state 6 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->6
-#   state 7 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->7
-#   state 8 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->8
-#   state 9 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->9
-#   state 10 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->10
-#   state 11 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->11
-#   state 12 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->12
-#   state 13 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->13
-#   state 14 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->14
-#   state 15 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->15
-#   state 16 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->16
-#   state 17 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->17
-_G_KeyInfoType = rt.Grammar('KeyInfoType', (
-    (4, (('AT:Id', 1), ('SE:KeyName', 2), ('SE:KeyValue', 3), ('SE:RetrievalMethod', 4), ('SE:X509Data', 5), ('SE:PGPData', 6), ('SE:SPKIData', 7), ('SE:MgmtData', 8), ('SE*', 9), ('CH*', 0), )),
-    (4, (('SE:KeyName', 2), ('SE:KeyValue', 3), ('SE:RetrievalMethod', 4), ('SE:X509Data', 5), ('SE:PGPData', 6), ('SE:SPKIData', 7), ('SE:MgmtData', 8), ('SE*', 9), ('CH*', 1), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 2), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 3), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 4), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 5), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 6), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 7), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 8), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 9), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 10), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 11), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 12), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 13), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 14), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 15), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 16), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 17), )),
-))
-
-
-def _enc_KeyInfoType(w: rt.BitWriter, v: KeyInfoType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}KeyInfoType through _G_KeyInfoType (states 0..17)."""
-    g = _G_KeyInfoType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    for x in v.KeyName:
-        s = w.event(g, s, 'SE:KeyName')
-        w.elem_string(x)
-    for x in v.KeyValue:
-        s = w.event(g, s, 'SE:KeyValue')
-        _enc_KeyValueType(w, x)
-    for x in v.RetrievalMethod:
-        s = w.event(g, s, 'SE:RetrievalMethod')
-        _enc_RetrievalMethodType(w, x)
-    for x in v.X509Data:
-        s = w.event(g, s, 'SE:X509Data')
-        _enc_X509DataType(w, x)
-    for x in v.PGPData:
-        s = w.event(g, s, 'SE:PGPData')
-        _enc_PGPDataType(w, x)
-    for x in v.SPKIData:
-        s = w.event(g, s, 'SE:SPKIData')
-        _enc_SPKIDataType(w, x)
-    for x in v.MgmtData:
-        s = w.event(g, s, 'SE:MgmtData')
-        w.elem_string(x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_KeyInfoType(r: rt.BitReader, cls: type = KeyInfoType) -> KeyInfoType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}KeyInfoType through _G_KeyInfoType (states 0..17)."""
-    r.enter('KeyInfoType')
-    g = _G_KeyInfoType
-    f_Id = None
-    f_KeyName = []
-    f_KeyValue = []
-    f_RetrievalMethod = []
-    f_X509Data = []
-    f_PGPData = []
-    f_SPKIData = []
-    f_MgmtData = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'SE:KeyName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
-                r.ee()
-            f_KeyName.append(x)
-        elif k == 'SE:KeyValue':
-            f_KeyValue.append(_dec_KeyValueType(r, KeyValueType))
-        elif k == 'SE:RetrievalMethod':
-            f_RetrievalMethod.append(_dec_RetrievalMethodType(r, RetrievalMethodType))
-        elif k == 'SE:X509Data':
-            f_X509Data.append(_dec_X509DataType(r, X509DataType))
-        elif k == 'SE:PGPData':
-            f_PGPData.append(_dec_PGPDataType(r, PGPDataType))
-        elif k == 'SE:SPKIData':
-            f_SPKIData.append(_dec_SPKIDataType(r, SPKIDataType))
-        elif k == 'SE:MgmtData':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
-                r.ee()
-            f_MgmtData.append(x)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, KeyName=f_KeyName, KeyValue=f_KeyValue, RetrievalMethod=f_RetrievalMethod, X509Data=f_X509Data, PGPData=f_PGPData, SPKIData=f_SPKIData, MgmtData=f_MgmtData)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'KeyInfoType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}KeyValueType: normalised grammar, event code widths in bits
-#   state 0 (3): SE(DSAKeyValue)=0->1, SE(RSAKeyValue)=1->2, SE(*)=2->3, CH[untyped]=3->0
-#   state 1 (2): EE=0, CH[untyped]=1->1
-#   state 2 (2): EE=0, CH[untyped]=1->2
-#   state 3 (2): EE=0, CH[untyped]=1->3
-_G_KeyValueType = rt.Grammar('KeyValueType', (
-    (3, (('SE:DSAKeyValue', 1), ('SE:RSAKeyValue', 2), ('SE*', 3), ('CH*', 0), )),
-    (2, (('EE', -1), ('CH*', 1), )),
-    (2, (('EE', -1), ('CH*', 2), )),
-    (2, (('EE', -1), ('CH*', 3), )),
-))
-
-
-def _enc_KeyValueType(w: rt.BitWriter, v: KeyValueType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}KeyValueType through _G_KeyValueType (states 0..3)."""
-    g = _G_KeyValueType
-    s = 0
-    if v.DSAKeyValue is not None:
-        s = w.event(g, s, 'SE:DSAKeyValue')
-        _enc_DSAKeyValueType(w, v.DSAKeyValue)
-    if v.RSAKeyValue is not None:
-        s = w.event(g, s, 'SE:RSAKeyValue')
-        _enc_RSAKeyValueType(w, v.RSAKeyValue)
-    w.event(g, s, rt.EE)
-
-
-def _dec_KeyValueType(r: rt.BitReader, cls: type = KeyValueType) -> KeyValueType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}KeyValueType through _G_KeyValueType (states 0..3)."""
-    r.enter('KeyValueType')
-    g = _G_KeyValueType
-    f_DSAKeyValue = None
-    f_RSAKeyValue = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:DSAKeyValue':
-            f_DSAKeyValue = _dec_DSAKeyValueType(r, DSAKeyValueType)
-        elif k == 'SE:RSAKeyValue':
-            f_RSAKeyValue = _dec_RSAKeyValueType(r, RSAKeyValueType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(DSAKeyValue=f_DSAKeyValue, RSAKeyValue=f_RSAKeyValue)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'KeyValueType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(RootCertificateID)=0->1
-#   state 1 (2): SE(RootCertificateID)=0->2, EE=1
-#   state 2 (2): SE(RootCertificateID)=0->3, EE=1
-#   state 3 (2): SE(RootCertificateID)=0->4, EE=1
-#   state 4 (2): SE(RootCertificateID)=0->5, EE=1
-#   state 5 (2): SE(RootCertificateID)=0->6, EE=1
-#   state 6 (2): SE(RootCertificateID)=0->7, EE=1
-#   state 7 (2): SE(RootCertificateID)=0->8, EE=1
-#   state 8 (2): SE(RootCertificateID)=0->9, EE=1
-#   state 9 (2): SE(RootCertificateID)=0->10, EE=1
-#   state 10 (2): SE(RootCertificateID)=0->11, EE=1
-#   state 11 (2): SE(RootCertificateID)=0->12, EE=1
-#   state 12 (2): SE(RootCertificateID)=0->13, EE=1
-#   state 13 (2): SE(RootCertificateID)=0->14, EE=1
-#   state 14 (2): SE(RootCertificateID)=0->15, EE=1
-#   state 15 (2): SE(RootCertificateID)=0->16, EE=1
-#   state 16 (2): SE(RootCertificateID)=0->17, EE=1
-#   state 17 (2): SE(RootCertificateID)=0->18, EE=1
-#   state 18 (2): SE(RootCertificateID)=0->19, EE=1
-#   state 19 (2): SE(RootCertificateID)=0->20, EE=1
-#   state 20 (1): EE=0
-_G_ListOfRootCertificateIDsType = rt.Grammar('ListOfRootCertificateIDsType', (
-    (1, (('SE:RootCertificateID', 1), )),
-    (2, (('SE:RootCertificateID', 2), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 3), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 4), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 5), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 6), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 7), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 8), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 9), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 10), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 11), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 12), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 13), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 14), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 15), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 16), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 17), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 18), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 19), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 20), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ListOfRootCertificateIDsType(w: rt.BitWriter, v: ListOfRootCertificateIDsType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType through _G_ListOfRootCertificateIDsType (states 0..20)."""
-    g = _G_ListOfRootCertificateIDsType
-    s = 0
-    for x in v.RootCertificateID:
-        s = w.event(g, s, 'SE:RootCertificateID')
-        _enc_X509IssuerSerialType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ListOfRootCertificateIDsType(r: rt.BitReader, cls: type = ListOfRootCertificateIDsType) -> ListOfRootCertificateIDsType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType through _G_ListOfRootCertificateIDsType (states 0..20)."""
-    r.enter('ListOfRootCertificateIDsType')
-    g = _G_ListOfRootCertificateIDsType
-    f_RootCertificateID = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:RootCertificateID':
-            f_RootCertificateID.append(_dec_X509IssuerSerialType(r, X509IssuerSerialType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(RootCertificateID=f_RootCertificateID)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ListOfRootCertificateIDsType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}ManifestType: normalised grammar, event code widths in bits
-#   state 0 (2): AT(Id)=0->1, SE(Reference)=1->2
-#   state 1 (1): SE(Reference)=0->2
-#   state 2 (2): SE(Reference)=0->3, EE=1
-#   state 3 (2): SE(Reference)=0->3, EE=1
-_G_ManifestType = rt.Grammar('ManifestType', (
-    (2, (('AT:Id', 1), ('SE:Reference', 2), )),
-    (1, (('SE:Reference', 2), )),
-    (2, (('SE:Reference', 3), ('EE', -1), )),
-    (2, (('SE:Reference', 3), ('EE', -1), )),
-))
-
-
-def _enc_ManifestType(w: rt.BitWriter, v: ManifestType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}ManifestType through _G_ManifestType (states 0..3)."""
-    g = _G_ManifestType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    for x in v.Reference:
-        s = w.event(g, s, 'SE:Reference')
-        _enc_ReferenceType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ManifestType(r: rt.BitReader, cls: type = ManifestType) -> ManifestType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}ManifestType through _G_ManifestType (states 0..3)."""
-    r.enter('ManifestType')
-    g = _G_ManifestType
-    f_Id = None
-    f_Reference = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'SE:Reference':
-            f_Reference.append(_dec_ReferenceType(r, ReferenceType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, Reference=f_Reference)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ManifestType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(SessionID)=0->1
-#   state 1 (1): SE(TimeStamp)=0->2
-#   state 2 (2): SE(Signature)=0->3, EE=1
-#   state 3 (1): EE=0
-_G_MessageHeaderType = rt.Grammar('MessageHeaderType', (
-    (1, (('SE:SessionID', 1), )),
-    (1, (('SE:TimeStamp', 2), )),
-    (2, (('SE:Signature', 3), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_MessageHeaderType(w: rt.BitWriter, v: MessageHeaderType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType through _G_MessageHeaderType (states 0..3)."""
-    g = _G_MessageHeaderType
-    s = 0
-    s = w.event(g, s, 'SE:SessionID')
-    w.elem_binary(v.SessionID)
-    s = w.event(g, s, 'SE:TimeStamp')
-    w.bits(1, 0)
-    w.uint(v.TimeStamp)
-    w.bits(1, 0)
-    if v.Signature is not None:
-        s = w.event(g, s, 'SE:Signature')
-        _enc_SignatureType(w, v.Signature)
-    w.event(g, s, rt.EE)
-
-
-def _dec_MessageHeaderType(r: rt.BitReader, cls: type = MessageHeaderType) -> MessageHeaderType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType through _G_MessageHeaderType (states 0..3)."""
-    r.enter('MessageHeaderType')
-    g = _G_MessageHeaderType
-    f_SessionID = None
-    f_TimeStamp = None
-    f_Signature = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:SessionID':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_SessionID = x
-        elif k == 'SE:TimeStamp':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_TimeStamp = x
-        elif k == 'SE:Signature':
-            f_Signature = _dec_SignatureType(r, SignatureType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(SessionID=f_SessionID, TimeStamp=f_TimeStamp, Signature=f_Signature)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'MessageHeaderType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(MeterID)=0->1
-#   state 1 (1): SE(ChargedEnergyReadingWh)=0->2
-#   state 2 (3): SE(BPT_DischargedEnergyReadingWh)=0->3, SE(CapacitiveEnergyReadingVARh)=1->4, SE(BPT_InductiveEnergyReadingVARh)=2->5, SE(MeterSignature)=3->6, SE(MeterStatus)=4->7, SE(MeterTimestamp)=5->8, EE=6
-#   state 3 (3): SE(CapacitiveEnergyReadingVARh)=0->4, SE(BPT_InductiveEnergyReadingVARh)=1->5, SE(MeterSignature)=2->6, SE(MeterStatus)=3->7, SE(MeterTimestamp)=4->8, EE=5
-#   state 4 (3): SE(BPT_InductiveEnergyReadingVARh)=0->5, SE(MeterSignature)=1->6, SE(MeterStatus)=2->7, SE(MeterTimestamp)=3->8, EE=4
-#   state 5 (3): SE(MeterSignature)=0->6, SE(MeterStatus)=1->7, SE(MeterTimestamp)=2->8, EE=3
-#   state 6 (2): SE(MeterStatus)=0->7, SE(MeterTimestamp)=1->8, EE=2
-#   state 7 (2): SE(MeterTimestamp)=0->8, EE=1
-#   state 8 (1): EE=0
-_G_MeterInfoType = rt.Grammar('MeterInfoType', (
-    (1, (('SE:MeterID', 1), )),
-    (1, (('SE:ChargedEnergyReadingWh', 2), )),
-    (3, (('SE:BPT_DischargedEnergyReadingWh', 3), ('SE:CapacitiveEnergyReadingVARh', 4), ('SE:BPT_InductiveEnergyReadingVARh', 5), ('SE:MeterSignature', 6), ('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
-    (3, (('SE:CapacitiveEnergyReadingVARh', 4), ('SE:BPT_InductiveEnergyReadingVARh', 5), ('SE:MeterSignature', 6), ('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
-    (3, (('SE:BPT_InductiveEnergyReadingVARh', 5), ('SE:MeterSignature', 6), ('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
-    (3, (('SE:MeterSignature', 6), ('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
-    (2, (('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
-    (2, (('SE:MeterTimestamp', 8), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_MeterInfoType(w: rt.BitWriter, v: MeterInfoType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType through _G_MeterInfoType (states 0..8)."""
-    g = _G_MeterInfoType
-    s = 0
-    s = w.event(g, s, 'SE:MeterID')
-    w.elem_string(v.MeterID)
-    s = w.event(g, s, 'SE:ChargedEnergyReadingWh')
-    w.bits(1, 0)
-    w.uint(v.ChargedEnergyReadingWh)
-    w.bits(1, 0)
-    if v.BPT_DischargedEnergyReadingWh is not None:
-        s = w.event(g, s, 'SE:BPT_DischargedEnergyReadingWh')
-        w.bits(1, 0)
-        w.uint(v.BPT_DischargedEnergyReadingWh)
-        w.bits(1, 0)
-    if v.CapacitiveEnergyReadingVARh is not None:
-        s = w.event(g, s, 'SE:CapacitiveEnergyReadingVARh')
-        w.bits(1, 0)
-        w.uint(v.CapacitiveEnergyReadingVARh)
-        w.bits(1, 0)
-    if v.BPT_InductiveEnergyReadingVARh is not None:
-        s = w.event(g, s, 'SE:BPT_InductiveEnergyReadingVARh')
-        w.bits(1, 0)
-        w.uint(v.BPT_InductiveEnergyReadingVARh)
-        w.bits(1, 0)
-    if v.MeterSignature is not None:
-        s = w.event(g, s, 'SE:MeterSignature')
-        w.elem_binary(v.MeterSignature)
-    if v.MeterStatus is not None:
-        s = w.event(g, s, 'SE:MeterStatus')
-        w.bits(1, 0)
-        w.sint(v.MeterStatus)
-        w.bits(1, 0)
-    if v.MeterTimestamp is not None:
-        s = w.event(g, s, 'SE:MeterTimestamp')
-        w.bits(1, 0)
-        w.uint(v.MeterTimestamp)
-        w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_MeterInfoType(r: rt.BitReader, cls: type = MeterInfoType) -> MeterInfoType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType through _G_MeterInfoType (states 0..8)."""
-    r.enter('MeterInfoType')
-    g = _G_MeterInfoType
-    f_MeterID = None
-    f_ChargedEnergyReadingWh = None
-    f_BPT_DischargedEnergyReadingWh = None
-    f_CapacitiveEnergyReadingVARh = None
-    f_BPT_InductiveEnergyReadingVARh = None
-    f_MeterSignature = None
-    f_MeterStatus = None
-    f_MeterTimestamp = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:MeterID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
-                r.ee()
-            f_MeterID = x
-        elif k == 'SE:ChargedEnergyReadingWh':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_ChargedEnergyReadingWh = x
-        elif k == 'SE:BPT_DischargedEnergyReadingWh':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_BPT_DischargedEnergyReadingWh = x
-        elif k == 'SE:CapacitiveEnergyReadingVARh':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_CapacitiveEnergyReadingVARh = x
-        elif k == 'SE:BPT_InductiveEnergyReadingVARh':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_BPT_InductiveEnergyReadingVARh = x
-        elif k == 'SE:MeterSignature':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_MeterSignature = x
-        elif k == 'SE:MeterStatus':
-            r.ch(False)
-            x = r.sint()
-            r.ee()
-            f_MeterStatus = x
-        elif k == 'SE:MeterTimestamp':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_MeterTimestamp = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(MeterID=f_MeterID, ChargedEnergyReadingWh=f_ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh=f_BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh=f_CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh=f_BPT_InductiveEnergyReadingVARh, MeterSignature=f_MeterSignature, MeterStatus=f_MeterStatus, MeterTimestamp=f_MeterTimestamp)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'MeterInfoType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}ObjectType: normalised grammar, event code widths in bits
-#   state 0 (3): AT(Encoding)=0->1, AT(Id)=1->2, AT(MimeType)=2->3, SE(*)=3->4, EE=4, CH[untyped]=5->0
-#   state 1 (3): AT(Id)=0->2, AT(MimeType)=1->3, SE(*)=2->4, EE=3, CH[untyped]=4->1
-#   state 2 (3): AT(MimeType)=0->3, SE(*)=1->4, EE=2, CH[untyped]=3->2
-#   state 3 (2): SE(*)=0->4, EE=1, CH[untyped]=2->3
-#   state 4 (2): SE(*)=0->4, EE=1, CH[untyped]=2->4
-_G_ObjectType = rt.Grammar('ObjectType', (
-    (3, (('AT:Encoding', 1), ('AT:Id', 2), ('AT:MimeType', 3), ('SE*', 4), ('EE', -1), ('CH*', 0), )),
-    (3, (('AT:Id', 2), ('AT:MimeType', 3), ('SE*', 4), ('EE', -1), ('CH*', 1), )),
-    (3, (('AT:MimeType', 3), ('SE*', 4), ('EE', -1), ('CH*', 2), )),
-    (2, (('SE*', 4), ('EE', -1), ('CH*', 3), )),
-    (2, (('SE*', 4), ('EE', -1), ('CH*', 4), )),
-))
-
-
-def _enc_ObjectType(w: rt.BitWriter, v: ObjectType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}ObjectType through _G_ObjectType (states 0..4)."""
-    g = _G_ObjectType
-    s = 0
-    if v.Encoding is not None:
-        s = w.event(g, s, 'AT:Encoding')
-        w.string(v.Encoding)
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    if v.MimeType is not None:
-        s = w.event(g, s, 'AT:MimeType')
-        w.string(v.MimeType)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ObjectType(r: rt.BitReader, cls: type = ObjectType) -> ObjectType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}ObjectType through _G_ObjectType (states 0..4)."""
-    r.enter('ObjectType')
-    g = _G_ObjectType
-    f_Encoding = None
-    f_Id = None
-    f_MimeType = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Encoding':
-            f_Encoding = r.string()
-        elif k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'AT:MimeType':
-            f_MimeType = r.string()
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Encoding=f_Encoding, Id=f_Id, MimeType=f_MimeType)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ObjectType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}PGPDataType: normalised grammar, event code widths in bits
-#   state 0 (2): SE(PGPKeyID)=0->1, SE(PGPKeyPacket)=1->2
-#   state 1 (2): SE(PGPKeyPacket)=0->3, SE(*)=1->4, EE=2
-#   state 2 (2): SE(*)=0->5, EE=1
-#   state 3 (2): SE(*)=0->4, EE=1
-#   state 4 (2): SE(*)=0->4, EE=1
-#   state 5 (2): SE(*)=0->5, EE=1
-_G_PGPDataType = rt.Grammar('PGPDataType', (
-    (2, (('SE:PGPKeyID', 1), ('SE:PGPKeyPacket', 2), )),
-    (2, (('SE:PGPKeyPacket', 3), ('SE*', 4), ('EE', -1), )),
-    (2, (('SE*', 5), ('EE', -1), )),
-    (2, (('SE*', 4), ('EE', -1), )),
-    (2, (('SE*', 4), ('EE', -1), )),
-    (2, (('SE*', 5), ('EE', -1), )),
-))
-
-
-def _enc_PGPDataType(w: rt.BitWriter, v: PGPDataType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}PGPDataType through _G_PGPDataType (states 0..5)."""
-    g = _G_PGPDataType
-    s = 0
-    if v.PGPKeyID is not None:
-        s = w.event(g, s, 'SE:PGPKeyID')
-        w.elem_binary(v.PGPKeyID)
-    if v.PGPKeyPacket is not None:
-        s = w.event(g, s, 'SE:PGPKeyPacket')
-        w.elem_binary(v.PGPKeyPacket)
-    w.event(g, s, rt.EE)
-
-
-def _dec_PGPDataType(r: rt.BitReader, cls: type = PGPDataType) -> PGPDataType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}PGPDataType through _G_PGPDataType (states 0..5)."""
-    r.enter('PGPDataType')
-    g = _G_PGPDataType
-    f_PGPKeyID = None
-    f_PGPKeyPacket = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:PGPKeyID':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_PGPKeyID = x
-        elif k == 'SE:PGPKeyPacket':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_PGPKeyPacket = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(PGPKeyID=f_PGPKeyID, PGPKeyPacket=f_PGPKeyPacket)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'PGPDataType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Modulus)=0->1
-#   state 1 (1): SE(Exponent)=0->2
-#   state 2 (1): EE=0
-_G_RSAKeyValueType = rt.Grammar('RSAKeyValueType', (
-    (1, (('SE:Modulus', 1), )),
-    (1, (('SE:Exponent', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_RSAKeyValueType(w: rt.BitWriter, v: RSAKeyValueType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType through _G_RSAKeyValueType (states 0..2)."""
-    g = _G_RSAKeyValueType
-    s = 0
-    s = w.event(g, s, 'SE:Modulus')
-    w.elem_binary(v.Modulus)
-    s = w.event(g, s, 'SE:Exponent')
-    w.elem_binary(v.Exponent)
-    w.event(g, s, rt.EE)
-
-
-def _dec_RSAKeyValueType(r: rt.BitReader, cls: type = RSAKeyValueType) -> RSAKeyValueType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType through _G_RSAKeyValueType (states 0..2)."""
-    r.enter('RSAKeyValueType')
-    g = _G_RSAKeyValueType
-    f_Modulus = None
-    f_Exponent = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Modulus':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_Modulus = x
-        elif k == 'SE:Exponent':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_Exponent = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Modulus=f_Modulus, Exponent=f_Exponent)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'RSAKeyValueType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Exponent)=0->1
-#   state 1 (1): SE(Value)=0->2
-#   state 2 (1): EE=0
-_G_RationalNumberType = rt.Grammar('RationalNumberType', (
-    (1, (('SE:Exponent', 1), )),
-    (1, (('SE:Value', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_RationalNumberType(w: rt.BitWriter, v: RationalNumberType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType through _G_RationalNumberType (states 0..2)."""
-    g = _G_RationalNumberType
-    s = 0
-    s = w.event(g, s, 'SE:Exponent')
-    w.bits(1, 0)
-    w.nbit(v.Exponent, -128, 127, 8)
-    w.bits(1, 0)
-    s = w.event(g, s, 'SE:Value')
-    w.bits(1, 0)
-    w.sint(v.Value)
-    w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_RationalNumberType(r: rt.BitReader, cls: type = RationalNumberType) -> RationalNumberType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType through _G_RationalNumberType (states 0..2)."""
-    r.enter('RationalNumberType')
-    g = _G_RationalNumberType
-    f_Exponent = None
-    f_Value = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Exponent':
-            r.ch(False)
-            x = r.nbit(-128, 127, 8)
-            r.ee()
-            f_Exponent = x
-        elif k == 'SE:Value':
-            r.ch(False)
-            x = r.sint()
-            r.ee()
-            f_Value = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Exponent=f_Exponent, Value=f_Value)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'RationalNumberType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(TimeAnchor)=0->1
-#   state 1 (3): SE(EnergyCosts)=0->2, SE(OccupancyCosts)=1->3, SE(AdditionalServicesCosts)=2->4, SE(OverstayCosts)=3->5, SE(TaxCosts)=4->6, EE=5
-#   state 2 (3): SE(OccupancyCosts)=0->3, SE(AdditionalServicesCosts)=1->4, SE(OverstayCosts)=2->5, SE(TaxCosts)=3->6, EE=4
-#   state 3 (3): SE(AdditionalServicesCosts)=0->4, SE(OverstayCosts)=1->5, SE(TaxCosts)=2->6, EE=3
-#   state 4 (2): SE(OverstayCosts)=0->5, SE(TaxCosts)=1->6, EE=2
-#   state 5 (2): SE(TaxCosts)=0->6, EE=1
-#   state 6 (2): SE(TaxCosts)=0->7, EE=1
-#   state 7 (2): SE(TaxCosts)=0->8, EE=1
-#   state 8 (2): SE(TaxCosts)=0->9, EE=1
-#   state 9 (2): SE(TaxCosts)=0->10, EE=1
-#   state 10 (2): SE(TaxCosts)=0->11, EE=1
-#   state 11 (2): SE(TaxCosts)=0->12, EE=1
-#   state 12 (2): SE(TaxCosts)=0->13, EE=1
-#   state 13 (2): SE(TaxCosts)=0->14, EE=1
-#   state 14 (2): SE(TaxCosts)=0->15, EE=1
-#   state 15 (1): EE=0
-_G_ReceiptType = rt.Grammar('ReceiptType', (
-    (1, (('SE:TimeAnchor', 1), )),
-    (3, (('SE:EnergyCosts', 2), ('SE:OccupancyCosts', 3), ('SE:AdditionalServicesCosts', 4), ('SE:OverstayCosts', 5), ('SE:TaxCosts', 6), ('EE', -1), )),
-    (3, (('SE:OccupancyCosts', 3), ('SE:AdditionalServicesCosts', 4), ('SE:OverstayCosts', 5), ('SE:TaxCosts', 6), ('EE', -1), )),
-    (3, (('SE:AdditionalServicesCosts', 4), ('SE:OverstayCosts', 5), ('SE:TaxCosts', 6), ('EE', -1), )),
-    (2, (('SE:OverstayCosts', 5), ('SE:TaxCosts', 6), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 6), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 7), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 8), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 9), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 10), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 11), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 12), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 13), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 14), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 15), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ReceiptType(w: rt.BitWriter, v: ReceiptType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType through _G_ReceiptType (states 0..15)."""
-    g = _G_ReceiptType
-    s = 0
-    s = w.event(g, s, 'SE:TimeAnchor')
-    w.bits(1, 0)
-    w.uint(v.TimeAnchor)
-    w.bits(1, 0)
-    if v.EnergyCosts is not None:
-        s = w.event(g, s, 'SE:EnergyCosts')
-        _enc_DetailedCostType(w, v.EnergyCosts)
-    if v.OccupancyCosts is not None:
-        s = w.event(g, s, 'SE:OccupancyCosts')
-        _enc_DetailedCostType(w, v.OccupancyCosts)
-    if v.AdditionalServicesCosts is not None:
-        s = w.event(g, s, 'SE:AdditionalServicesCosts')
-        _enc_DetailedCostType(w, v.AdditionalServicesCosts)
-    if v.OverstayCosts is not None:
-        s = w.event(g, s, 'SE:OverstayCosts')
-        _enc_DetailedCostType(w, v.OverstayCosts)
-    for x in v.TaxCosts:
-        s = w.event(g, s, 'SE:TaxCosts')
-        _enc_DetailedTaxType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ReceiptType(r: rt.BitReader, cls: type = ReceiptType) -> ReceiptType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType through _G_ReceiptType (states 0..15)."""
-    r.enter('ReceiptType')
-    g = _G_ReceiptType
-    f_TimeAnchor = None
-    f_EnergyCosts = None
-    f_OccupancyCosts = None
-    f_AdditionalServicesCosts = None
-    f_OverstayCosts = None
-    f_TaxCosts = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:TimeAnchor':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_TimeAnchor = x
-        elif k == 'SE:EnergyCosts':
-            f_EnergyCosts = _dec_DetailedCostType(r, DetailedCostType)
-        elif k == 'SE:OccupancyCosts':
-            f_OccupancyCosts = _dec_DetailedCostType(r, DetailedCostType)
-        elif k == 'SE:AdditionalServicesCosts':
-            f_AdditionalServicesCosts = _dec_DetailedCostType(r, DetailedCostType)
-        elif k == 'SE:OverstayCosts':
-            f_OverstayCosts = _dec_DetailedCostType(r, DetailedCostType)
-        elif k == 'SE:TaxCosts':
-            f_TaxCosts.append(_dec_DetailedTaxType(r, DetailedTaxType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(TimeAnchor=f_TimeAnchor, EnergyCosts=f_EnergyCosts, OccupancyCosts=f_OccupancyCosts, AdditionalServicesCosts=f_AdditionalServicesCosts, OverstayCosts=f_OverstayCosts, TaxCosts=f_TaxCosts)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ReceiptType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}ReferenceType: normalised grammar, event code widths in bits
-#   state 0 (3): AT(Id)=0->1, AT(Type)=1->2, AT(URI)=2->3, SE(Transforms)=3->4, SE(DigestMethod)=4->5
-#   state 1 (3): AT(Type)=0->2, AT(URI)=1->3, SE(Transforms)=2->4, SE(DigestMethod)=3->5
-#   state 2 (2): AT(URI)=0->3, SE(Transforms)=1->4, SE(DigestMethod)=2->5
-#   state 3 (2): SE(Transforms)=0->4, SE(DigestMethod)=1->5
-#   state 4 (1): SE(DigestMethod)=0->5
-#   state 5 (1): SE(DigestValue)=0->6
-#   state 6 (1): EE=0
-_G_ReferenceType = rt.Grammar('ReferenceType', (
-    (3, (('AT:Id', 1), ('AT:Type', 2), ('AT:URI', 3), ('SE:Transforms', 4), ('SE:DigestMethod', 5), )),
-    (3, (('AT:Type', 2), ('AT:URI', 3), ('SE:Transforms', 4), ('SE:DigestMethod', 5), )),
-    (2, (('AT:URI', 3), ('SE:Transforms', 4), ('SE:DigestMethod', 5), )),
-    (2, (('SE:Transforms', 4), ('SE:DigestMethod', 5), )),
-    (1, (('SE:DigestMethod', 5), )),
-    (1, (('SE:DigestValue', 6), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ReferenceType(w: rt.BitWriter, v: ReferenceType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}ReferenceType through _G_ReferenceType (states 0..6)."""
-    g = _G_ReferenceType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    if v.Type is not None:
-        s = w.event(g, s, 'AT:Type')
-        w.string(v.Type)
-    if v.URI is not None:
-        s = w.event(g, s, 'AT:URI')
-        w.string(v.URI)
-    if v.Transforms is not None:
-        s = w.event(g, s, 'SE:Transforms')
-        _enc_TransformsType(w, v.Transforms)
-    s = w.event(g, s, 'SE:DigestMethod')
-    _enc_DigestMethodType(w, v.DigestMethod)
-    s = w.event(g, s, 'SE:DigestValue')
-    w.elem_binary(v.DigestValue)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ReferenceType(r: rt.BitReader, cls: type = ReferenceType) -> ReferenceType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}ReferenceType through _G_ReferenceType (states 0..6)."""
-    r.enter('ReferenceType')
-    g = _G_ReferenceType
-    f_Id = None
-    f_Type = None
-    f_URI = None
-    f_Transforms = None
-    f_DigestMethod = None
-    f_DigestValue = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'AT:Type':
-            f_Type = r.string()
-        elif k == 'AT:URI':
-            f_URI = r.string()
-        elif k == 'SE:Transforms':
-            f_Transforms = _dec_TransformsType(r, TransformsType)
-        elif k == 'SE:DigestMethod':
-            f_DigestMethod = _dec_DigestMethodType(r, DigestMethodType)
-        elif k == 'SE:DigestValue':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_DigestValue = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, Type=f_Type, URI=f_URI, Transforms=f_Transforms, DigestMethod=f_DigestMethod, DigestValue=f_DigestValue)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ReferenceType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType: normalised grammar, event code widths in bits
-#   state 0 (3): AT(Type)=0->1, AT(URI)=1->2, SE(Transforms)=2->3, EE=3
-#   state 1 (2): AT(URI)=0->2, SE(Transforms)=1->3, EE=2
-#   state 2 (2): SE(Transforms)=0->3, EE=1
-#   state 3 (1): EE=0
-_G_RetrievalMethodType = rt.Grammar('RetrievalMethodType', (
-    (3, (('AT:Type', 1), ('AT:URI', 2), ('SE:Transforms', 3), ('EE', -1), )),
-    (2, (('AT:URI', 2), ('SE:Transforms', 3), ('EE', -1), )),
-    (2, (('SE:Transforms', 3), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_RetrievalMethodType(w: rt.BitWriter, v: RetrievalMethodType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType through _G_RetrievalMethodType (states 0..3)."""
-    g = _G_RetrievalMethodType
-    s = 0
-    if v.Type is not None:
-        s = w.event(g, s, 'AT:Type')
-        w.string(v.Type)
-    if v.URI is not None:
-        s = w.event(g, s, 'AT:URI')
-        w.string(v.URI)
-    if v.Transforms is not None:
-        s = w.event(g, s, 'SE:Transforms')
-        _enc_TransformsType(w, v.Transforms)
-    w.event(g, s, rt.EE)
-
-
-def _dec_RetrievalMethodType(r: rt.BitReader, cls: type = RetrievalMethodType) -> RetrievalMethodType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType through _G_RetrievalMethodType (states 0..3)."""
-    r.enter('RetrievalMethodType')
-    g = _G_RetrievalMethodType
-    f_Type = None
-    f_URI = None
-    f_Transforms = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Type':
-            f_Type = r.string()
-        elif k == 'AT:URI':
-            f_URI = r.string()
-        elif k == 'SE:Transforms':
-            f_Transforms = _dec_TransformsType(r, TransformsType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Type=f_Type, URI=f_URI, Transforms=f_Transforms)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'RetrievalMethodType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SPKIDataType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(SPKISexp)=0->1
-#   state 1 (2): SE(SPKISexp)=0->2, SE(*)=1->3, EE=2
-#   state 2 (2): SE(SPKISexp)=0->2, SE(*)=1->4, EE=2
-#   state 3 (2): SE(SPKISexp)=0->2, EE=1
-#   state 4 (2): SE(SPKISexp)=0->2, EE=1
-_G_SPKIDataType = rt.Grammar('SPKIDataType', (
-    (1, (('SE:SPKISexp', 1), )),
-    (2, (('SE:SPKISexp', 2), ('SE*', 3), ('EE', -1), )),
-    (2, (('SE:SPKISexp', 2), ('SE*', 4), ('EE', -1), )),
-    (2, (('SE:SPKISexp', 2), ('EE', -1), )),
-    (2, (('SE:SPKISexp', 2), ('EE', -1), )),
-))
-
-
-def _enc_SPKIDataType(w: rt.BitWriter, v: SPKIDataType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SPKIDataType through _G_SPKIDataType (states 0..4)."""
-    g = _G_SPKIDataType
-    s = 0
-    for x in v.SPKISexp:
-        s = w.event(g, s, 'SE:SPKISexp')
-        w.elem_binary(x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SPKIDataType(r: rt.BitReader, cls: type = SPKIDataType) -> SPKIDataType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SPKIDataType through _G_SPKIDataType (states 0..4)."""
-    r.enter('SPKIDataType')
-    g = _G_SPKIDataType
-    f_SPKISexp = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:SPKISexp':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_SPKISexp.append(x)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(SPKISexp=f_SPKISexp)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SPKIDataType: {k} is not supported')
 
 
 # {urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLReqControlModeType: normalised grammar, event code widths in bits
@@ -3941,48 +2090,48 @@ def _enc_Scheduled_AC_CLReqControlModeType(w: rt.BitWriter, v: Scheduled_AC_CLRe
     s = 0
     if v.EVTargetEnergyRequest is not None:
         s = w.event(g, s, 'SE:EVTargetEnergyRequest')
-        _enc_RationalNumberType(w, v.EVTargetEnergyRequest)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVTargetEnergyRequest)
     if v.EVMaximumEnergyRequest is not None:
         s = w.event(g, s, 'SE:EVMaximumEnergyRequest')
-        _enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
     if v.EVMinimumEnergyRequest is not None:
         s = w.event(g, s, 'SE:EVMinimumEnergyRequest')
-        _enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
     if v.EVMaximumChargePower is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower)
     if v.EVMaximumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower_L2)
     if v.EVMaximumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMaximumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVMaximumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMaximumChargePower_L3)
     if v.EVMinimumChargePower is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower)
     if v.EVMinimumChargePower_L2 is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower_L2')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower_L2)
     if v.EVMinimumChargePower_L3 is not None:
         s = w.event(g, s, 'SE:EVMinimumChargePower_L3')
-        _enc_RationalNumberType(w, v.EVMinimumChargePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVMinimumChargePower_L3)
     s = w.event(g, s, 'SE:EVPresentActivePower')
-    _enc_RationalNumberType(w, v.EVPresentActivePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPresentActivePower)
     if v.EVPresentActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVPresentActivePower_L2')
-        _enc_RationalNumberType(w, v.EVPresentActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentActivePower_L2)
     if v.EVPresentActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVPresentActivePower_L3')
-        _enc_RationalNumberType(w, v.EVPresentActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentActivePower_L3)
     if v.EVPresentReactivePower is not None:
         s = w.event(g, s, 'SE:EVPresentReactivePower')
-        _enc_RationalNumberType(w, v.EVPresentReactivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentReactivePower)
     if v.EVPresentReactivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVPresentReactivePower_L2')
-        _enc_RationalNumberType(w, v.EVPresentReactivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentReactivePower_L2)
     if v.EVPresentReactivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVPresentReactivePower_L3')
-        _enc_RationalNumberType(w, v.EVPresentReactivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPresentReactivePower_L3)
     w.event(g, s, rt.EE)
 
 
@@ -4009,35 +2158,35 @@ def _dec_Scheduled_AC_CLReqControlModeType(r: rt.BitReader, cls: type = Schedule
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EVTargetEnergyRequest':
-            f_EVTargetEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVTargetEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumEnergyRequest':
-            f_EVMaximumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumEnergyRequest':
-            f_EVMinimumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower':
-            f_EVMaximumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower_L2':
-            f_EVMaximumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumChargePower_L3':
-            f_EVMaximumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMaximumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower':
-            f_EVMinimumChargePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower_L2':
-            f_EVMinimumChargePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumChargePower_L3':
-            f_EVMinimumChargePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVMinimumChargePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentActivePower':
-            f_EVPresentActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentActivePower_L2':
-            f_EVPresentActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentActivePower_L3':
-            f_EVPresentActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentReactivePower':
-            f_EVPresentReactivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentReactivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentReactivePower_L2':
-            f_EVPresentReactivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentReactivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPresentReactivePower_L3':
-            f_EVPresentReactivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPresentReactivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(EVTargetEnergyRequest=f_EVTargetEnergyRequest, EVMaximumEnergyRequest=f_EVMaximumEnergyRequest, EVMinimumEnergyRequest=f_EVMinimumEnergyRequest, EVMaximumChargePower=f_EVMaximumChargePower, EVMaximumChargePower_L2=f_EVMaximumChargePower_L2, EVMaximumChargePower_L3=f_EVMaximumChargePower_L3, EVMinimumChargePower=f_EVMinimumChargePower, EVMinimumChargePower_L2=f_EVMinimumChargePower_L2, EVMinimumChargePower_L3=f_EVMinimumChargePower_L3, EVPresentActivePower=f_EVPresentActivePower, EVPresentActivePower_L2=f_EVPresentActivePower_L2, EVPresentActivePower_L3=f_EVPresentActivePower_L3, EVPresentReactivePower=f_EVPresentReactivePower, EVPresentReactivePower_L2=f_EVPresentReactivePower_L2, EVPresentReactivePower_L3=f_EVPresentReactivePower_L3)
@@ -4076,31 +2225,31 @@ def _enc_Scheduled_AC_CLResControlModeType(w: rt.BitWriter, v: Scheduled_AC_CLRe
     s = 0
     if v.EVSETargetActivePower is not None:
         s = w.event(g, s, 'SE:EVSETargetActivePower')
-        _enc_RationalNumberType(w, v.EVSETargetActivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetActivePower)
     if v.EVSETargetActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSETargetActivePower_L2')
-        _enc_RationalNumberType(w, v.EVSETargetActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetActivePower_L2)
     if v.EVSETargetActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSETargetActivePower_L3')
-        _enc_RationalNumberType(w, v.EVSETargetActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetActivePower_L3)
     if v.EVSETargetReactivePower is not None:
         s = w.event(g, s, 'SE:EVSETargetReactivePower')
-        _enc_RationalNumberType(w, v.EVSETargetReactivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetReactivePower)
     if v.EVSETargetReactivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSETargetReactivePower_L2')
-        _enc_RationalNumberType(w, v.EVSETargetReactivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetReactivePower_L2)
     if v.EVSETargetReactivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSETargetReactivePower_L3')
-        _enc_RationalNumberType(w, v.EVSETargetReactivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSETargetReactivePower_L3)
     if v.EVSEPresentActivePower is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower)
     if v.EVSEPresentActivePower_L2 is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower_L2')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower_L2)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower_L2)
     if v.EVSEPresentActivePower_L3 is not None:
         s = w.event(g, s, 'SE:EVSEPresentActivePower_L3')
-        _enc_RationalNumberType(w, v.EVSEPresentActivePower_L3)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVSEPresentActivePower_L3)
     w.event(g, s, rt.EE)
 
 
@@ -4121,767 +2270,28 @@ def _dec_Scheduled_AC_CLResControlModeType(r: rt.BitReader, cls: type = Schedule
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EVSETargetActivePower':
-            f_EVSETargetActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetActivePower_L2':
-            f_EVSETargetActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetActivePower_L3':
-            f_EVSETargetActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetReactivePower':
-            f_EVSETargetReactivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetReactivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetReactivePower_L2':
-            f_EVSETargetReactivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetReactivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetReactivePower_L3':
-            f_EVSETargetReactivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSETargetReactivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower':
-            f_EVSEPresentActivePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower_L2':
-            f_EVSEPresentActivePower_L2 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower_L2 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPresentActivePower_L3':
-            f_EVSEPresentActivePower_L3 = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVSEPresentActivePower_L3 = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(EVSETargetActivePower=f_EVSETargetActivePower, EVSETargetActivePower_L2=f_EVSETargetActivePower_L2, EVSETargetActivePower_L3=f_EVSETargetActivePower_L3, EVSETargetReactivePower=f_EVSETargetReactivePower, EVSETargetReactivePower_L2=f_EVSETargetReactivePower_L2, EVSETargetReactivePower_L3=f_EVSETargetReactivePower_L3, EVSEPresentActivePower=f_EVSEPresentActivePower, EVSEPresentActivePower_L2=f_EVSEPresentActivePower_L2, EVSEPresentActivePower_L3=f_EVSEPresentActivePower_L3)
         else:
             raise rt.ExiDecodeError(r.pos, f'Scheduled_AC_CLResControlModeType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLReqControlModeType: normalised grammar, event code widths in bits
-#   state 0 (3): SE(EVTargetEnergyRequest)=0->1, SE(EVMaximumEnergyRequest)=1->2, SE(EVMinimumEnergyRequest)=2->3, EE=3
-#   state 1 (2): SE(EVMaximumEnergyRequest)=0->2, SE(EVMinimumEnergyRequest)=1->3, EE=2
-#   state 2 (2): SE(EVMinimumEnergyRequest)=0->3, EE=1
-#   state 3 (1): EE=0
-_G_Scheduled_CLReqControlModeType = rt.Grammar('Scheduled_CLReqControlModeType', (
-    (3, (('SE:EVTargetEnergyRequest', 1), ('SE:EVMaximumEnergyRequest', 2), ('SE:EVMinimumEnergyRequest', 3), ('EE', -1), )),
-    (2, (('SE:EVMaximumEnergyRequest', 2), ('SE:EVMinimumEnergyRequest', 3), ('EE', -1), )),
-    (2, (('SE:EVMinimumEnergyRequest', 3), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_Scheduled_CLReqControlModeType(w: rt.BitWriter, v: Scheduled_CLReqControlModeType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLReqControlModeType through _G_Scheduled_CLReqControlModeType (states 0..3)."""
-    g = _G_Scheduled_CLReqControlModeType
-    s = 0
-    if v.EVTargetEnergyRequest is not None:
-        s = w.event(g, s, 'SE:EVTargetEnergyRequest')
-        _enc_RationalNumberType(w, v.EVTargetEnergyRequest)
-    if v.EVMaximumEnergyRequest is not None:
-        s = w.event(g, s, 'SE:EVMaximumEnergyRequest')
-        _enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
-    if v.EVMinimumEnergyRequest is not None:
-        s = w.event(g, s, 'SE:EVMinimumEnergyRequest')
-        _enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
-    w.event(g, s, rt.EE)
-
-
-def _dec_Scheduled_CLReqControlModeType(r: rt.BitReader, cls: type = Scheduled_CLReqControlModeType) -> Scheduled_CLReqControlModeType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLReqControlModeType through _G_Scheduled_CLReqControlModeType (states 0..3)."""
-    r.enter('Scheduled_CLReqControlModeType')
-    g = _G_Scheduled_CLReqControlModeType
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:EVTargetEnergyRequest':
-            f_EVTargetEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'SE:EVMaximumEnergyRequest':
-            f_EVMaximumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'SE:EVMinimumEnergyRequest':
-            f_EVMinimumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(EVTargetEnergyRequest=f_EVTargetEnergyRequest, EVMaximumEnergyRequest=f_EVMaximumEnergyRequest, EVMinimumEnergyRequest=f_EVMinimumEnergyRequest)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'Scheduled_CLReqControlModeType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLResControlModeType: normalised grammar, event code widths in bits
-#   state 0 (1): EE=0
-_G_Scheduled_CLResControlModeType = rt.Grammar('Scheduled_CLResControlModeType', (
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_Scheduled_CLResControlModeType(w: rt.BitWriter, v: Scheduled_CLResControlModeType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLResControlModeType through _G_Scheduled_CLResControlModeType (states 0..0)."""
-    g = _G_Scheduled_CLResControlModeType
-    s = 0
-    w.event(g, s, rt.EE)
-
-
-def _dec_Scheduled_CLResControlModeType(r: rt.BitReader, cls: type = Scheduled_CLResControlModeType) -> Scheduled_CLResControlModeType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLResControlModeType through _G_Scheduled_CLResControlModeType (states 0..0)."""
-    r.enter('Scheduled_CLResControlModeType')
-    g = _G_Scheduled_CLResControlModeType
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'EE':
-            r.depth -= 1
-            return cls()
-        else:
-            raise rt.ExiDecodeError(r.pos, f'Scheduled_CLResControlModeType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType: normalised grammar, event code widths in bits
-#   state 0 (1): AT(Algorithm)=0->1
-#   state 1 (3): SE(HMACOutputLength)=0->2, SE(*)=1->3, EE=2, CH[untyped]=3->1
-#   state 2 (2): SE(*)=0->3, EE=1, CH[untyped]=2->2
-#   state 3 (2): SE(*)=0->3, EE=1, CH[untyped]=2->3
-_G_SignatureMethodType = rt.Grammar('SignatureMethodType', (
-    (1, (('AT:Algorithm', 1), )),
-    (3, (('SE:HMACOutputLength', 2), ('SE*', 3), ('EE', -1), ('CH*', 1), )),
-    (2, (('SE*', 3), ('EE', -1), ('CH*', 2), )),
-    (2, (('SE*', 3), ('EE', -1), ('CH*', 3), )),
-))
-
-
-def _enc_SignatureMethodType(w: rt.BitWriter, v: SignatureMethodType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType through _G_SignatureMethodType (states 0..3)."""
-    g = _G_SignatureMethodType
-    s = 0
-    s = w.event(g, s, 'AT:Algorithm')
-    w.string(v.Algorithm)
-    if v.HMACOutputLength is not None:
-        s = w.event(g, s, 'SE:HMACOutputLength')
-        w.bits(1, 0)
-        w.sint(v.HMACOutputLength)
-        w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SignatureMethodType(r: rt.BitReader, cls: type = SignatureMethodType) -> SignatureMethodType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType through _G_SignatureMethodType (states 0..3)."""
-    r.enter('SignatureMethodType')
-    g = _G_SignatureMethodType
-    f_Algorithm = None
-    f_HMACOutputLength = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Algorithm':
-            f_Algorithm = r.string()
-        elif k == 'SE:HMACOutputLength':
-            r.ch(False)
-            x = r.sint()
-            r.ee()
-            f_HMACOutputLength = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Algorithm=f_Algorithm, HMACOutputLength=f_HMACOutputLength)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SignatureMethodType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType: normalised grammar, event code widths in bits
-#   state 0 (2): AT(Id)=0->1, SE(SignatureProperty)=1->2
-#   state 1 (1): SE(SignatureProperty)=0->2
-#   state 2 (2): SE(SignatureProperty)=0->3, EE=1
-#   state 3 (2): SE(SignatureProperty)=0->3, EE=1
-_G_SignaturePropertiesType = rt.Grammar('SignaturePropertiesType', (
-    (2, (('AT:Id', 1), ('SE:SignatureProperty', 2), )),
-    (1, (('SE:SignatureProperty', 2), )),
-    (2, (('SE:SignatureProperty', 3), ('EE', -1), )),
-    (2, (('SE:SignatureProperty', 3), ('EE', -1), )),
-))
-
-
-def _enc_SignaturePropertiesType(w: rt.BitWriter, v: SignaturePropertiesType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType through _G_SignaturePropertiesType (states 0..3)."""
-    g = _G_SignaturePropertiesType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    for x in v.SignatureProperty:
-        s = w.event(g, s, 'SE:SignatureProperty')
-        _enc_SignaturePropertyType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SignaturePropertiesType(r: rt.BitReader, cls: type = SignaturePropertiesType) -> SignaturePropertiesType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType through _G_SignaturePropertiesType (states 0..3)."""
-    r.enter('SignaturePropertiesType')
-    g = _G_SignaturePropertiesType
-    f_Id = None
-    f_SignatureProperty = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'SE:SignatureProperty':
-            f_SignatureProperty.append(_dec_SignaturePropertyType(r, SignaturePropertyType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, SignatureProperty=f_SignatureProperty)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SignaturePropertiesType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType: normalised grammar, event code widths in bits
-#   state 0 (2): AT(Id)=0->1, AT(Target)=1->2
-#   state 1 (1): AT(Target)=0->2
-#   state 2 (2): SE(*)=0->3, CH[untyped]=1->2
-#   state 3 (2): SE(*)=0->4, EE=1, CH[untyped]=2->3
-#   state 4 (2): SE(*)=0->4, EE=1, CH[untyped]=2->4
-_G_SignaturePropertyType = rt.Grammar('SignaturePropertyType', (
-    (2, (('AT:Id', 1), ('AT:Target', 2), )),
-    (1, (('AT:Target', 2), )),
-    (2, (('SE*', 3), ('CH*', 2), )),
-    (2, (('SE*', 4), ('EE', -1), ('CH*', 3), )),
-    (2, (('SE*', 4), ('EE', -1), ('CH*', 4), )),
-))
-
-
-def _enc_SignaturePropertyType(w: rt.BitWriter, v: SignaturePropertyType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType through _G_SignaturePropertyType (states 0..4)."""
-    g = _G_SignaturePropertyType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    s = w.event(g, s, 'AT:Target')
-    w.string(v.Target)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SignaturePropertyType(r: rt.BitReader, cls: type = SignaturePropertyType) -> SignaturePropertyType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType through _G_SignaturePropertyType (states 0..4)."""
-    r.enter('SignaturePropertyType')
-    g = _G_SignaturePropertyType
-    f_Id = None
-    f_Target = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'AT:Target':
-            f_Target = r.string()
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, Target=f_Target)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SignaturePropertyType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SignatureType: normalised grammar, event code widths in bits
-#   state 0 (2): AT(Id)=0->1, SE(SignedInfo)=1->2
-#   state 1 (1): SE(SignedInfo)=0->2
-#   state 2 (1): SE(SignatureValue)=0->3
-#   state 3 (2): SE(KeyInfo)=0->4, SE(Object)=1->5, EE=2
-#   state 4 (2): SE(Object)=0->5, EE=1
-#   state 5 (2): SE(Object)=0->5, EE=1
-_G_SignatureType = rt.Grammar('SignatureType', (
-    (2, (('AT:Id', 1), ('SE:SignedInfo', 2), )),
-    (1, (('SE:SignedInfo', 2), )),
-    (1, (('SE:SignatureValue', 3), )),
-    (2, (('SE:KeyInfo', 4), ('SE:Object', 5), ('EE', -1), )),
-    (2, (('SE:Object', 5), ('EE', -1), )),
-    (2, (('SE:Object', 5), ('EE', -1), )),
-))
-
-
-def _enc_SignatureType(w: rt.BitWriter, v: SignatureType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SignatureType through _G_SignatureType (states 0..5)."""
-    g = _G_SignatureType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    s = w.event(g, s, 'SE:SignedInfo')
-    _enc_SignedInfoType(w, v.SignedInfo)
-    s = w.event(g, s, 'SE:SignatureValue')
-    _enc_SignatureValueType(w, v.SignatureValue)
-    if v.KeyInfo is not None:
-        s = w.event(g, s, 'SE:KeyInfo')
-        _enc_KeyInfoType(w, v.KeyInfo)
-    for x in v.Object:
-        s = w.event(g, s, 'SE:Object')
-        _enc_ObjectType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SignatureType(r: rt.BitReader, cls: type = SignatureType) -> SignatureType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SignatureType through _G_SignatureType (states 0..5)."""
-    r.enter('SignatureType')
-    g = _G_SignatureType
-    f_Id = None
-    f_SignedInfo = None
-    f_SignatureValue = None
-    f_KeyInfo = None
-    f_Object = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'SE:SignedInfo':
-            f_SignedInfo = _dec_SignedInfoType(r, SignedInfoType)
-        elif k == 'SE:SignatureValue':
-            f_SignatureValue = _dec_SignatureValueType(r, SignatureValueType)
-        elif k == 'SE:KeyInfo':
-            f_KeyInfo = _dec_KeyInfoType(r, KeyInfoType)
-        elif k == 'SE:Object':
-            f_Object.append(_dec_ObjectType(r, ObjectType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, SignedInfo=f_SignedInfo, SignatureValue=f_SignatureValue, KeyInfo=f_KeyInfo, Object=f_Object)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SignatureType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SignatureValueType: normalised grammar, event code widths in bits
-#   state 0 (2): AT(Id)=0->1, CH=1->2
-#   state 1 (1): CH=0->2
-#   state 2 (1): EE=0
-_G_SignatureValueType = rt.Grammar('SignatureValueType', (
-    (2, (('AT:Id', 1), ('CH', 2), )),
-    (1, (('CH', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_SignatureValueType(w: rt.BitWriter, v: SignatureValueType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SignatureValueType through _G_SignatureValueType (states 0..2)."""
-    g = _G_SignatureValueType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    s = w.event(g, s, rt.CH)
-    w.binary(v.value)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SignatureValueType(r: rt.BitReader, cls: type = SignatureValueType) -> SignatureValueType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SignatureValueType through _G_SignatureValueType (states 0..2)."""
-    r.enter('SignatureValueType')
-    g = _G_SignatureValueType
-    f_Id = None
-    f_value = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'CH':
-            f_value = r.binary()
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, value=f_value)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SignatureValueType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SignedInfoType: normalised grammar, event code widths in bits
-#   state 0 (2): AT(Id)=0->1, SE(CanonicalizationMethod)=1->2
-#   state 1 (1): SE(CanonicalizationMethod)=0->2
-#   state 2 (1): SE(SignatureMethod)=0->3
-#   state 3 (1): SE(Reference)=0->4
-#   state 4 (2): SE(Reference)=0->5, EE=1
-#   state 5 (2): SE(Reference)=0->5, EE=1
-_G_SignedInfoType = rt.Grammar('SignedInfoType', (
-    (2, (('AT:Id', 1), ('SE:CanonicalizationMethod', 2), )),
-    (1, (('SE:CanonicalizationMethod', 2), )),
-    (1, (('SE:SignatureMethod', 3), )),
-    (1, (('SE:Reference', 4), )),
-    (2, (('SE:Reference', 5), ('EE', -1), )),
-    (2, (('SE:Reference', 5), ('EE', -1), )),
-))
-
-
-def _enc_SignedInfoType(w: rt.BitWriter, v: SignedInfoType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SignedInfoType through _G_SignedInfoType (states 0..5)."""
-    g = _G_SignedInfoType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    s = w.event(g, s, 'SE:CanonicalizationMethod')
-    _enc_CanonicalizationMethodType(w, v.CanonicalizationMethod)
-    s = w.event(g, s, 'SE:SignatureMethod')
-    _enc_SignatureMethodType(w, v.SignatureMethod)
-    for x in v.Reference:
-        s = w.event(g, s, 'SE:Reference')
-        _enc_ReferenceType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SignedInfoType(r: rt.BitReader, cls: type = SignedInfoType) -> SignedInfoType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SignedInfoType through _G_SignedInfoType (states 0..5)."""
-    r.enter('SignedInfoType')
-    g = _G_SignedInfoType
-    f_Id = None
-    f_CanonicalizationMethod = None
-    f_SignatureMethod = None
-    f_Reference = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'SE:CanonicalizationMethod':
-            f_CanonicalizationMethod = _dec_CanonicalizationMethodType(r, CanonicalizationMethodType)
-        elif k == 'SE:SignatureMethod':
-            f_SignatureMethod = _dec_SignatureMethodType(r, SignatureMethodType)
-        elif k == 'SE:Reference':
-            f_Reference.append(_dec_ReferenceType(r, ReferenceType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, CanonicalizationMethod=f_CanonicalizationMethod, SignatureMethod=f_SignatureMethod, Reference=f_Reference)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SignedInfoType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}TransformType: normalised grammar, event code widths in bits
-#   state 0 (1): AT(Algorithm)=0->1
-#   state 1 (3): SE(XPath)=0->2, SE(*)=1->3, EE=2, CH[untyped]=3->1
-#   state 2 (3): SE(XPath)=0->2, SE(*)=1->3, EE=2, CH[untyped]=3->2
-#   state 3 (3): SE(XPath)=0->2, SE(*)=1->3, EE=2, CH[untyped]=3->3
-_G_TransformType = rt.Grammar('TransformType', (
-    (1, (('AT:Algorithm', 1), )),
-    (3, (('SE:XPath', 2), ('SE*', 3), ('EE', -1), ('CH*', 1), )),
-    (3, (('SE:XPath', 2), ('SE*', 3), ('EE', -1), ('CH*', 2), )),
-    (3, (('SE:XPath', 2), ('SE*', 3), ('EE', -1), ('CH*', 3), )),
-))
-
-
-def _enc_TransformType(w: rt.BitWriter, v: TransformType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}TransformType through _G_TransformType (states 0..3)."""
-    g = _G_TransformType
-    s = 0
-    s = w.event(g, s, 'AT:Algorithm')
-    w.string(v.Algorithm)
-    for x in v.XPath:
-        s = w.event(g, s, 'SE:XPath')
-        w.elem_string(x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_TransformType(r: rt.BitReader, cls: type = TransformType) -> TransformType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}TransformType through _G_TransformType (states 0..3)."""
-    r.enter('TransformType')
-    g = _G_TransformType
-    f_Algorithm = None
-    f_XPath = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Algorithm':
-            f_Algorithm = r.string()
-        elif k == 'SE:XPath':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
-                r.ee()
-            f_XPath.append(x)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Algorithm=f_Algorithm, XPath=f_XPath)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'TransformType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}TransformsType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Transform)=0->1
-#   state 1 (2): SE(Transform)=0->2, EE=1
-#   state 2 (2): SE(Transform)=0->2, EE=1
-_G_TransformsType = rt.Grammar('TransformsType', (
-    (1, (('SE:Transform', 1), )),
-    (2, (('SE:Transform', 2), ('EE', -1), )),
-    (2, (('SE:Transform', 2), ('EE', -1), )),
-))
-
-
-def _enc_TransformsType(w: rt.BitWriter, v: TransformsType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}TransformsType through _G_TransformsType (states 0..2)."""
-    g = _G_TransformsType
-    s = 0
-    for x in v.Transform:
-        s = w.event(g, s, 'SE:Transform')
-        _enc_TransformType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_TransformsType(r: rt.BitReader, cls: type = TransformsType) -> TransformsType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}TransformsType through _G_TransformsType (states 0..2)."""
-    r.enter('TransformsType')
-    g = _G_TransformsType
-    f_Transform = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Transform':
-            f_Transform.append(_dec_TransformType(r, TransformType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Transform=f_Transform)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'TransformsType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}V2GMessageType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (1): EE=0
-_G_V2GMessageType = rt.Grammar('V2GMessageType', (
-    (1, (('SE:Header', 1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_V2GMessageType(w: rt.BitWriter, v: V2GMessageType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}V2GMessageType through _G_V2GMessageType (states 0..1)."""
-    g = _G_V2GMessageType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    w.event(g, s, rt.EE)
-
-
-def _dec_V2GMessageType(r: rt.BitReader, cls: type = V2GMessageType) -> V2GMessageType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}V2GMessageType through _G_V2GMessageType (states 0..1)."""
-    r.enter('V2GMessageType')
-    g = _G_V2GMessageType
-    f_Header = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'V2GMessageType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}V2GRequestType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (1): EE=0
-_G_V2GRequestType = rt.Grammar('V2GRequestType', (
-    (1, (('SE:Header', 1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_V2GRequestType(w: rt.BitWriter, v: V2GRequestType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}V2GRequestType through _G_V2GRequestType (states 0..1)."""
-    g = _G_V2GRequestType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    w.event(g, s, rt.EE)
-
-
-def _dec_V2GRequestType(r: rt.BitReader, cls: type = V2GRequestType) -> V2GRequestType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}V2GRequestType through _G_V2GRequestType (states 0..1)."""
-    r.enter('V2GRequestType')
-    g = _G_V2GRequestType
-    f_Header = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'V2GRequestType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}V2GResponseType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (1): SE(ResponseCode)=0->2
-#   state 2 (1): EE=0
-_G_V2GResponseType = rt.Grammar('V2GResponseType', (
-    (1, (('SE:Header', 1), )),
-    (1, (('SE:ResponseCode', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_V2GResponseType(w: rt.BitWriter, v: V2GResponseType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}V2GResponseType through _G_V2GResponseType (states 0..2)."""
-    g = _G_V2GResponseType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    s = w.event(g, s, 'SE:ResponseCode')
-    w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
-    w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_V2GResponseType(r: rt.BitReader, cls: type = V2GResponseType) -> V2GResponseType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}V2GResponseType through _G_V2GResponseType (states 0..2)."""
-    r.enter('V2GResponseType')
-    g = _G_V2GResponseType
-    f_Header = None
-    f_ResponseCode = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'SE:ResponseCode':
-            r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
-            r.ee()
-            f_ResponseCode = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header, ResponseCode=f_ResponseCode)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'V2GResponseType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}X509DataType: normalised grammar, event code widths in bits
-#   state 0 (3): SE(X509IssuerSerial)=0->1, SE(X509SKI)=1->2, SE(X509SubjectName)=2->3, SE(X509Certificate)=3->4, SE(X509CRL)=4->5, SE(*)=5->6
-#   state 1 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 2 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 3 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 4 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 5 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 6 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 7 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 8 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 9 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 10 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 11 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 12 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-_G_X509DataType = rt.Grammar('X509DataType', (
-    (3, (('SE:X509IssuerSerial', 1), ('SE:X509SKI', 2), ('SE:X509SubjectName', 3), ('SE:X509Certificate', 4), ('SE:X509CRL', 5), ('SE*', 6), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-))
-
-
-def _enc_X509DataType(w: rt.BitWriter, v: X509DataType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}X509DataType through _G_X509DataType (states 0..12)."""
-    g = _G_X509DataType
-    s = 0
-    for x in v.X509IssuerSerial:
-        s = w.event(g, s, 'SE:X509IssuerSerial')
-        _enc_X509IssuerSerialType(w, x)
-    for x in v.X509SKI:
-        s = w.event(g, s, 'SE:X509SKI')
-        w.elem_binary(x)
-    for x in v.X509SubjectName:
-        s = w.event(g, s, 'SE:X509SubjectName')
-        w.elem_string(x)
-    for x in v.X509Certificate:
-        s = w.event(g, s, 'SE:X509Certificate')
-        w.elem_binary(x)
-    for x in v.X509CRL:
-        s = w.event(g, s, 'SE:X509CRL')
-        w.elem_binary(x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_X509DataType(r: rt.BitReader, cls: type = X509DataType) -> X509DataType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}X509DataType through _G_X509DataType (states 0..12)."""
-    r.enter('X509DataType')
-    g = _G_X509DataType
-    f_X509IssuerSerial = []
-    f_X509SKI = []
-    f_X509SubjectName = []
-    f_X509Certificate = []
-    f_X509CRL = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:X509IssuerSerial':
-            f_X509IssuerSerial.append(_dec_X509IssuerSerialType(r, X509IssuerSerialType))
-        elif k == 'SE:X509SKI':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_X509SKI.append(x)
-        elif k == 'SE:X509SubjectName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
-                r.ee()
-            f_X509SubjectName.append(x)
-        elif k == 'SE:X509Certificate':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_X509Certificate.append(x)
-        elif k == 'SE:X509CRL':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_X509CRL.append(x)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(X509IssuerSerial=f_X509IssuerSerial, X509SKI=f_X509SKI, X509SubjectName=f_X509SubjectName, X509Certificate=f_X509Certificate, X509CRL=f_X509CRL)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'X509DataType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(X509IssuerName)=0->1
-#   state 1 (1): SE(X509SerialNumber)=0->2
-#   state 2 (1): EE=0
-_G_X509IssuerSerialType = rt.Grammar('X509IssuerSerialType', (
-    (1, (('SE:X509IssuerName', 1), )),
-    (1, (('SE:X509SerialNumber', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_X509IssuerSerialType(w: rt.BitWriter, v: X509IssuerSerialType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType through _G_X509IssuerSerialType (states 0..2)."""
-    g = _G_X509IssuerSerialType
-    s = 0
-    s = w.event(g, s, 'SE:X509IssuerName')
-    w.elem_string(v.X509IssuerName)
-    s = w.event(g, s, 'SE:X509SerialNumber')
-    w.bits(1, 0)
-    w.sint(v.X509SerialNumber)
-    w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_X509IssuerSerialType(r: rt.BitReader, cls: type = X509IssuerSerialType) -> X509IssuerSerialType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType through _G_X509IssuerSerialType (states 0..2)."""
-    r.enter('X509IssuerSerialType')
-    g = _G_X509IssuerSerialType
-    f_X509IssuerName = None
-    f_X509SerialNumber = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:X509IssuerName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
-                r.ee()
-            f_X509IssuerName = x
-        elif k == 'SE:X509SerialNumber':
-            r.ch(False)
-            x = r.sint()
-            r.ee()
-            f_X509SerialNumber = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(X509IssuerName=f_X509IssuerName, X509SerialNumber=f_X509SerialNumber)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'X509IssuerSerialType: {k} is not supported')
 
 
 NAMESPACE = 'urn:iso:std:iso:15118:-20:AC'
@@ -4901,36 +2311,36 @@ DOC_DECODERS: tuple = (
     (_dec_BPT_Dynamic_AC_CLResControlModeType, BPT_Dynamic_AC_CLResControlMode),  # 9: {urn:iso:std:iso:15118:-20:AC}BPT_Dynamic_AC_CLResControlMode
     (_dec_BPT_Scheduled_AC_CLReqControlModeType, BPT_Scheduled_AC_CLReqControlMode),  # 10: {urn:iso:std:iso:15118:-20:AC}BPT_Scheduled_AC_CLReqControlMode
     (_dec_BPT_Scheduled_AC_CLResControlModeType, BPT_Scheduled_AC_CLResControlMode),  # 11: {urn:iso:std:iso:15118:-20:AC}BPT_Scheduled_AC_CLResControlMode
-    (_dec_CLReqControlModeType, CLReqControlMode),  # 12: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
-    (_dec_CLResControlModeType, CLResControlMode),  # 13: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
-    (_dec_CanonicalizationMethodType, CanonicalizationMethod),  # 14: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
-    (_dec_DSAKeyValueType, DSAKeyValue),  # 15: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
-    (_dec_DigestMethodType, DigestMethod),  # 16: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
+    (_iso20_common_types._dec_CLReqControlModeType, CLReqControlMode),  # 12: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
+    (_iso20_common_types._dec_CLResControlModeType, CLResControlMode),  # 13: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
+    (_xmldsig_types._dec_CanonicalizationMethodType, CanonicalizationMethod),  # 14: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
+    (_xmldsig_types._dec_DSAKeyValueType, DSAKeyValue),  # 15: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
+    (_xmldsig_types._dec_DigestMethodType, DigestMethod),  # 16: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
     None,  # 17: {http://www.w3.org/2000/09/xmldsig#}DigestValue (not a supported root)
     (_dec_Dynamic_AC_CLReqControlModeType, Dynamic_AC_CLReqControlMode),  # 18: {urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLReqControlMode
     (_dec_Dynamic_AC_CLResControlModeType, Dynamic_AC_CLResControlMode),  # 19: {urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLResControlMode
-    (_dec_KeyInfoType, KeyInfo),  # 20: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
+    (_xmldsig_types._dec_KeyInfoType, KeyInfo),  # 20: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
     None,  # 21: {http://www.w3.org/2000/09/xmldsig#}KeyName (not a supported root)
-    (_dec_KeyValueType, KeyValue),  # 22: {http://www.w3.org/2000/09/xmldsig#}KeyValue
-    (_dec_ManifestType, Manifest),  # 23: {http://www.w3.org/2000/09/xmldsig#}Manifest
+    (_xmldsig_types._dec_KeyValueType, KeyValue),  # 22: {http://www.w3.org/2000/09/xmldsig#}KeyValue
+    (_xmldsig_types._dec_ManifestType, Manifest),  # 23: {http://www.w3.org/2000/09/xmldsig#}Manifest
     None,  # 24: {http://www.w3.org/2000/09/xmldsig#}MgmtData (not a supported root)
-    (_dec_ObjectType, Object),  # 25: {http://www.w3.org/2000/09/xmldsig#}Object
-    (_dec_PGPDataType, PGPData),  # 26: {http://www.w3.org/2000/09/xmldsig#}PGPData
-    (_dec_RSAKeyValueType, RSAKeyValue),  # 27: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
-    (_dec_ReferenceType, Reference),  # 28: {http://www.w3.org/2000/09/xmldsig#}Reference
-    (_dec_RetrievalMethodType, RetrievalMethod),  # 29: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
-    (_dec_SPKIDataType, SPKIData),  # 30: {http://www.w3.org/2000/09/xmldsig#}SPKIData
+    (_xmldsig_types._dec_ObjectType, Object),  # 25: {http://www.w3.org/2000/09/xmldsig#}Object
+    (_xmldsig_types._dec_PGPDataType, PGPData),  # 26: {http://www.w3.org/2000/09/xmldsig#}PGPData
+    (_xmldsig_types._dec_RSAKeyValueType, RSAKeyValue),  # 27: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
+    (_xmldsig_types._dec_ReferenceType, Reference),  # 28: {http://www.w3.org/2000/09/xmldsig#}Reference
+    (_xmldsig_types._dec_RetrievalMethodType, RetrievalMethod),  # 29: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
+    (_xmldsig_types._dec_SPKIDataType, SPKIData),  # 30: {http://www.w3.org/2000/09/xmldsig#}SPKIData
     (_dec_Scheduled_AC_CLReqControlModeType, Scheduled_AC_CLReqControlMode),  # 31: {urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLReqControlMode
     (_dec_Scheduled_AC_CLResControlModeType, Scheduled_AC_CLResControlMode),  # 32: {urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLResControlMode
-    (_dec_SignatureType, Signature),  # 33: {http://www.w3.org/2000/09/xmldsig#}Signature
-    (_dec_SignatureMethodType, SignatureMethod),  # 34: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
-    (_dec_SignaturePropertiesType, SignatureProperties),  # 35: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
-    (_dec_SignaturePropertyType, SignatureProperty),  # 36: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
-    (_dec_SignatureValueType, SignatureValue),  # 37: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
-    (_dec_SignedInfoType, SignedInfo),  # 38: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
-    (_dec_TransformType, Transform),  # 39: {http://www.w3.org/2000/09/xmldsig#}Transform
-    (_dec_TransformsType, Transforms),  # 40: {http://www.w3.org/2000/09/xmldsig#}Transforms
-    (_dec_X509DataType, X509Data),  # 41: {http://www.w3.org/2000/09/xmldsig#}X509Data
+    (_xmldsig_types._dec_SignatureType, Signature),  # 33: {http://www.w3.org/2000/09/xmldsig#}Signature
+    (_xmldsig_types._dec_SignatureMethodType, SignatureMethod),  # 34: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
+    (_xmldsig_types._dec_SignaturePropertiesType, SignatureProperties),  # 35: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
+    (_xmldsig_types._dec_SignaturePropertyType, SignatureProperty),  # 36: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
+    (_xmldsig_types._dec_SignatureValueType, SignatureValue),  # 37: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
+    (_xmldsig_types._dec_SignedInfoType, SignedInfo),  # 38: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
+    (_xmldsig_types._dec_TransformType, Transform),  # 39: {http://www.w3.org/2000/09/xmldsig#}Transform
+    (_xmldsig_types._dec_TransformsType, Transforms),  # 40: {http://www.w3.org/2000/09/xmldsig#}Transforms
+    (_xmldsig_types._dec_X509DataType, X509Data),  # 41: {http://www.w3.org/2000/09/xmldsig#}X509Data
 )
 DOC_ENCODERS: dict = {
     AC_CPDReqEnergyTransferMode: (0, _enc_AC_CPDReqEnergyTransferModeType),
@@ -4945,33 +2355,33 @@ DOC_ENCODERS: dict = {
     BPT_Dynamic_AC_CLResControlMode: (9, _enc_BPT_Dynamic_AC_CLResControlModeType),
     BPT_Scheduled_AC_CLReqControlMode: (10, _enc_BPT_Scheduled_AC_CLReqControlModeType),
     BPT_Scheduled_AC_CLResControlMode: (11, _enc_BPT_Scheduled_AC_CLResControlModeType),
-    CLReqControlMode: (12, _enc_CLReqControlModeType),
-    CLResControlMode: (13, _enc_CLResControlModeType),
-    CanonicalizationMethod: (14, _enc_CanonicalizationMethodType),
-    DSAKeyValue: (15, _enc_DSAKeyValueType),
-    DigestMethod: (16, _enc_DigestMethodType),
+    CLReqControlMode: (12, _iso20_common_types._enc_CLReqControlModeType),
+    CLResControlMode: (13, _iso20_common_types._enc_CLResControlModeType),
+    CanonicalizationMethod: (14, _xmldsig_types._enc_CanonicalizationMethodType),
+    DSAKeyValue: (15, _xmldsig_types._enc_DSAKeyValueType),
+    DigestMethod: (16, _xmldsig_types._enc_DigestMethodType),
     Dynamic_AC_CLReqControlMode: (18, _enc_Dynamic_AC_CLReqControlModeType),
     Dynamic_AC_CLResControlMode: (19, _enc_Dynamic_AC_CLResControlModeType),
-    KeyInfo: (20, _enc_KeyInfoType),
-    KeyValue: (22, _enc_KeyValueType),
-    Manifest: (23, _enc_ManifestType),
-    Object: (25, _enc_ObjectType),
-    PGPData: (26, _enc_PGPDataType),
-    RSAKeyValue: (27, _enc_RSAKeyValueType),
-    Reference: (28, _enc_ReferenceType),
-    RetrievalMethod: (29, _enc_RetrievalMethodType),
-    SPKIData: (30, _enc_SPKIDataType),
+    KeyInfo: (20, _xmldsig_types._enc_KeyInfoType),
+    KeyValue: (22, _xmldsig_types._enc_KeyValueType),
+    Manifest: (23, _xmldsig_types._enc_ManifestType),
+    Object: (25, _xmldsig_types._enc_ObjectType),
+    PGPData: (26, _xmldsig_types._enc_PGPDataType),
+    RSAKeyValue: (27, _xmldsig_types._enc_RSAKeyValueType),
+    Reference: (28, _xmldsig_types._enc_ReferenceType),
+    RetrievalMethod: (29, _xmldsig_types._enc_RetrievalMethodType),
+    SPKIData: (30, _xmldsig_types._enc_SPKIDataType),
     Scheduled_AC_CLReqControlMode: (31, _enc_Scheduled_AC_CLReqControlModeType),
     Scheduled_AC_CLResControlMode: (32, _enc_Scheduled_AC_CLResControlModeType),
-    Signature: (33, _enc_SignatureType),
-    SignatureMethod: (34, _enc_SignatureMethodType),
-    SignatureProperties: (35, _enc_SignaturePropertiesType),
-    SignatureProperty: (36, _enc_SignaturePropertyType),
-    SignatureValue: (37, _enc_SignatureValueType),
-    SignedInfo: (38, _enc_SignedInfoType),
-    Transform: (39, _enc_TransformType),
-    Transforms: (40, _enc_TransformsType),
-    X509Data: (41, _enc_X509DataType),
+    Signature: (33, _xmldsig_types._enc_SignatureType),
+    SignatureMethod: (34, _xmldsig_types._enc_SignatureMethodType),
+    SignatureProperties: (35, _xmldsig_types._enc_SignaturePropertiesType),
+    SignatureProperty: (36, _xmldsig_types._enc_SignaturePropertyType),
+    SignatureValue: (37, _xmldsig_types._enc_SignatureValueType),
+    SignedInfo: (38, _xmldsig_types._enc_SignedInfoType),
+    Transform: (39, _xmldsig_types._enc_TransformType),
+    Transforms: (40, _xmldsig_types._enc_TransformsType),
+    X509Data: (41, _xmldsig_types._enc_X509DataType),
 }
 # FragmentContent (EXI 1.0 §8.5.2): SE(F_0..F_n-1), every element declaration, global or local, sorted by qname; then SE(*), ED
 FRAG_WIDTH = 8
@@ -4984,8 +2394,8 @@ FRAG_DECODERS: tuple = (
     (_dec_AC_ChargeParameterDiscoveryReqType, AC_ChargeParameterDiscoveryReq),  # 4: {urn:iso:std:iso:15118:-20:AC}AC_ChargeParameterDiscoveryReq
     (_dec_AC_ChargeParameterDiscoveryResType, AC_ChargeParameterDiscoveryRes),  # 5: {urn:iso:std:iso:15118:-20:AC}AC_ChargeParameterDiscoveryRes
     None,  # 6: {urn:iso:std:iso:15118:-20:CommonTypes}AckMaxDelay (not a supported root)
-    (_dec_DetailedCostType, DetailedCostType),  # 7: {urn:iso:std:iso:15118:-20:CommonTypes}AdditionalServicesCosts
-    (_dec_RationalNumberType, RationalNumberType),  # 8: {urn:iso:std:iso:15118:-20:CommonTypes}Amount
+    (_iso20_common_types._dec_DetailedCostType, DetailedCostType),  # 7: {urn:iso:std:iso:15118:-20:CommonTypes}AdditionalServicesCosts
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 8: {urn:iso:std:iso:15118:-20:CommonTypes}Amount
     (_dec_BPT_AC_CPDReqEnergyTransferModeType, BPT_AC_CPDReqEnergyTransferMode),  # 9: {urn:iso:std:iso:15118:-20:AC}BPT_AC_CPDReqEnergyTransferMode
     (_dec_BPT_AC_CPDResEnergyTransferModeType, BPT_AC_CPDResEnergyTransferMode),  # 10: {urn:iso:std:iso:15118:-20:AC}BPT_AC_CPDResEnergyTransferMode
     None,  # 11: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_DischargedEnergyReadingWh (not a supported root)
@@ -4994,86 +2404,86 @@ FRAG_DECODERS: tuple = (
     None,  # 14: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_InductiveEnergyReadingVARh (not a supported root)
     (_dec_BPT_Scheduled_AC_CLReqControlModeType, BPT_Scheduled_AC_CLReqControlMode),  # 15: {urn:iso:std:iso:15118:-20:AC}BPT_Scheduled_AC_CLReqControlMode
     (_dec_BPT_Scheduled_AC_CLResControlModeType, BPT_Scheduled_AC_CLResControlMode),  # 16: {urn:iso:std:iso:15118:-20:AC}BPT_Scheduled_AC_CLResControlMode
-    (_dec_RationalNumberType, RationalNumberType),  # 17: {urn:iso:std:iso:15118:-20:CommonTypes}BatteryEnergyCapacity
-    (_dec_CLReqControlModeType, CLReqControlMode),  # 18: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
-    (_dec_CLResControlModeType, CLResControlMode),  # 19: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
-    (_dec_CanonicalizationMethodType, CanonicalizationMethod),  # 20: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 17: {urn:iso:std:iso:15118:-20:CommonTypes}BatteryEnergyCapacity
+    (_iso20_common_types._dec_CLReqControlModeType, CLReqControlMode),  # 18: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
+    (_iso20_common_types._dec_CLResControlModeType, CLResControlMode),  # 19: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
+    (_xmldsig_types._dec_CanonicalizationMethodType, CanonicalizationMethod),  # 20: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
     None,  # 21: {urn:iso:std:iso:15118:-20:CommonTypes}CapacitiveEnergyReadingVARh (not a supported root)
     None,  # 22: {urn:iso:std:iso:15118:-20:CommonTypes}ChargedEnergyReadingWh (not a supported root)
     None,  # 23: {urn:iso:std:iso:15118:-20:CommonTypes}ChargingComplete (not a supported root)
-    (_dec_RationalNumberType, RationalNumberType),  # 24: {urn:iso:std:iso:15118:-20:CommonTypes}CostPerUnit
-    (_dec_DSAKeyValueType, DSAKeyValue),  # 25: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 24: {urn:iso:std:iso:15118:-20:CommonTypes}CostPerUnit
+    (_xmldsig_types._dec_DSAKeyValueType, DSAKeyValue),  # 25: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
     None,  # 26: {urn:iso:std:iso:15118:-20:CommonTypes}DepartureTime (not a supported root)
-    (_dec_DigestMethodType, DigestMethod),  # 27: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
+    (_xmldsig_types._dec_DigestMethodType, DigestMethod),  # 27: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
     None,  # 28: {http://www.w3.org/2000/09/xmldsig#}DigestValue (not a supported root)
-    (_dec_DisplayParametersType, DisplayParametersType),  # 29: {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParameters
+    (_iso20_common_types._dec_DisplayParametersType, DisplayParametersType),  # 29: {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParameters
     (_dec_Dynamic_AC_CLReqControlModeType, Dynamic_AC_CLReqControlMode),  # 30: {urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLReqControlMode
     (_dec_Dynamic_AC_CLResControlModeType, Dynamic_AC_CLResControlMode),  # 31: {urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLResControlMode
-    (_dec_RationalNumberType, RationalNumberType),  # 32: {urn:iso:std:iso:15118:-20:AC}EVMaximumChargePower
-    (_dec_RationalNumberType, RationalNumberType),  # 33: {urn:iso:std:iso:15118:-20:AC}EVMaximumChargePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 34: {urn:iso:std:iso:15118:-20:AC}EVMaximumChargePower_L3
-    (_dec_RationalNumberType, RationalNumberType),  # 35: {urn:iso:std:iso:15118:-20:AC}EVMaximumDischargePower
-    (_dec_RationalNumberType, RationalNumberType),  # 36: {urn:iso:std:iso:15118:-20:AC}EVMaximumDischargePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 37: {urn:iso:std:iso:15118:-20:AC}EVMaximumDischargePower_L3
-    (_dec_RationalNumberType, RationalNumberType),  # 38: {urn:iso:std:iso:15118:-20:CommonTypes}EVMaximumEnergyRequest
-    (_dec_RationalNumberType, RationalNumberType),  # 39: {urn:iso:std:iso:15118:-20:AC}EVMaximumV2XEnergyRequest
-    (_dec_RationalNumberType, RationalNumberType),  # 40: {urn:iso:std:iso:15118:-20:AC}EVMinimumChargePower
-    (_dec_RationalNumberType, RationalNumberType),  # 41: {urn:iso:std:iso:15118:-20:AC}EVMinimumChargePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 42: {urn:iso:std:iso:15118:-20:AC}EVMinimumChargePower_L3
-    (_dec_RationalNumberType, RationalNumberType),  # 43: {urn:iso:std:iso:15118:-20:AC}EVMinimumDischargePower
-    (_dec_RationalNumberType, RationalNumberType),  # 44: {urn:iso:std:iso:15118:-20:AC}EVMinimumDischargePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 45: {urn:iso:std:iso:15118:-20:AC}EVMinimumDischargePower_L3
-    (_dec_RationalNumberType, RationalNumberType),  # 46: {urn:iso:std:iso:15118:-20:CommonTypes}EVMinimumEnergyRequest
-    (_dec_RationalNumberType, RationalNumberType),  # 47: {urn:iso:std:iso:15118:-20:AC}EVMinimumV2XEnergyRequest
-    (_dec_RationalNumberType, RationalNumberType),  # 48: {urn:iso:std:iso:15118:-20:AC}EVPresentActivePower
-    (_dec_RationalNumberType, RationalNumberType),  # 49: {urn:iso:std:iso:15118:-20:AC}EVPresentActivePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 50: {urn:iso:std:iso:15118:-20:AC}EVPresentActivePower_L3
-    (_dec_RationalNumberType, RationalNumberType),  # 51: {urn:iso:std:iso:15118:-20:AC}EVPresentReactivePower
-    (_dec_RationalNumberType, RationalNumberType),  # 52: {urn:iso:std:iso:15118:-20:AC}EVPresentReactivePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 53: {urn:iso:std:iso:15118:-20:AC}EVPresentReactivePower_L3
-    (_dec_RationalNumberType, RationalNumberType),  # 54: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumChargePower
-    (_dec_RationalNumberType, RationalNumberType),  # 55: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumChargePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 56: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumChargePower_L3
-    (_dec_RationalNumberType, RationalNumberType),  # 57: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumDischargePower
-    (_dec_RationalNumberType, RationalNumberType),  # 58: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumDischargePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 59: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumDischargePower_L3
-    (_dec_RationalNumberType, RationalNumberType),  # 60: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumChargePower
-    (_dec_RationalNumberType, RationalNumberType),  # 61: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumChargePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 62: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumChargePower_L3
-    (_dec_RationalNumberType, RationalNumberType),  # 63: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumDischargePower
-    (_dec_RationalNumberType, RationalNumberType),  # 64: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumDischargePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 65: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumDischargePower_L3
-    (_dec_RationalNumberType, RationalNumberType),  # 66: {urn:iso:std:iso:15118:-20:AC}EVSENominalFrequency
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 32: {urn:iso:std:iso:15118:-20:AC}EVMaximumChargePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 33: {urn:iso:std:iso:15118:-20:AC}EVMaximumChargePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 34: {urn:iso:std:iso:15118:-20:AC}EVMaximumChargePower_L3
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 35: {urn:iso:std:iso:15118:-20:AC}EVMaximumDischargePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 36: {urn:iso:std:iso:15118:-20:AC}EVMaximumDischargePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 37: {urn:iso:std:iso:15118:-20:AC}EVMaximumDischargePower_L3
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 38: {urn:iso:std:iso:15118:-20:CommonTypes}EVMaximumEnergyRequest
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 39: {urn:iso:std:iso:15118:-20:AC}EVMaximumV2XEnergyRequest
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 40: {urn:iso:std:iso:15118:-20:AC}EVMinimumChargePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 41: {urn:iso:std:iso:15118:-20:AC}EVMinimumChargePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 42: {urn:iso:std:iso:15118:-20:AC}EVMinimumChargePower_L3
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 43: {urn:iso:std:iso:15118:-20:AC}EVMinimumDischargePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 44: {urn:iso:std:iso:15118:-20:AC}EVMinimumDischargePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 45: {urn:iso:std:iso:15118:-20:AC}EVMinimumDischargePower_L3
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 46: {urn:iso:std:iso:15118:-20:CommonTypes}EVMinimumEnergyRequest
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 47: {urn:iso:std:iso:15118:-20:AC}EVMinimumV2XEnergyRequest
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 48: {urn:iso:std:iso:15118:-20:AC}EVPresentActivePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 49: {urn:iso:std:iso:15118:-20:AC}EVPresentActivePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 50: {urn:iso:std:iso:15118:-20:AC}EVPresentActivePower_L3
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 51: {urn:iso:std:iso:15118:-20:AC}EVPresentReactivePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 52: {urn:iso:std:iso:15118:-20:AC}EVPresentReactivePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 53: {urn:iso:std:iso:15118:-20:AC}EVPresentReactivePower_L3
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 54: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumChargePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 55: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumChargePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 56: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumChargePower_L3
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 57: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumDischargePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 58: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumDischargePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 59: {urn:iso:std:iso:15118:-20:AC}EVSEMaximumDischargePower_L3
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 60: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumChargePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 61: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumChargePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 62: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumChargePower_L3
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 63: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumDischargePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 64: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumDischargePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 65: {urn:iso:std:iso:15118:-20:AC}EVSEMinimumDischargePower_L3
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 66: {urn:iso:std:iso:15118:-20:AC}EVSENominalFrequency
     None,  # 67: {urn:iso:std:iso:15118:-20:CommonTypes}EVSENotification (not a supported root)
-    (_dec_RationalNumberType, RationalNumberType),  # 68: {urn:iso:std:iso:15118:-20:AC}EVSEPowerRampLimitation
-    (_dec_RationalNumberType, RationalNumberType),  # 69: {urn:iso:std:iso:15118:-20:AC}EVSEPresentActivePower
-    (_dec_RationalNumberType, RationalNumberType),  # 70: {urn:iso:std:iso:15118:-20:AC}EVSEPresentActivePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 71: {urn:iso:std:iso:15118:-20:AC}EVSEPresentActivePower_L3
-    (_dec_EVSEStatusType, EVSEStatusType),  # 72: {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatus
-    (_dec_RationalNumberType, RationalNumberType),  # 73: {urn:iso:std:iso:15118:-20:AC}EVSETargetActivePower
-    (_dec_RationalNumberType, RationalNumberType),  # 74: {urn:iso:std:iso:15118:-20:AC}EVSETargetActivePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 75: {urn:iso:std:iso:15118:-20:AC}EVSETargetActivePower_L3
-    (_dec_RationalNumberType, RationalNumberType),  # 76: {urn:iso:std:iso:15118:-20:AC}EVSETargetFrequency
-    (_dec_RationalNumberType, RationalNumberType),  # 77: {urn:iso:std:iso:15118:-20:AC}EVSETargetReactivePower
-    (_dec_RationalNumberType, RationalNumberType),  # 78: {urn:iso:std:iso:15118:-20:AC}EVSETargetReactivePower_L2
-    (_dec_RationalNumberType, RationalNumberType),  # 79: {urn:iso:std:iso:15118:-20:AC}EVSETargetReactivePower_L3
-    (_dec_RationalNumberType, RationalNumberType),  # 80: {urn:iso:std:iso:15118:-20:CommonTypes}EVTargetEnergyRequest
-    (_dec_DetailedCostType, DetailedCostType),  # 81: {urn:iso:std:iso:15118:-20:CommonTypes}EnergyCosts
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 68: {urn:iso:std:iso:15118:-20:AC}EVSEPowerRampLimitation
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 69: {urn:iso:std:iso:15118:-20:AC}EVSEPresentActivePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 70: {urn:iso:std:iso:15118:-20:AC}EVSEPresentActivePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 71: {urn:iso:std:iso:15118:-20:AC}EVSEPresentActivePower_L3
+    (_iso20_common_types._dec_EVSEStatusType, EVSEStatusType),  # 72: {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatus
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 73: {urn:iso:std:iso:15118:-20:AC}EVSETargetActivePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 74: {urn:iso:std:iso:15118:-20:AC}EVSETargetActivePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 75: {urn:iso:std:iso:15118:-20:AC}EVSETargetActivePower_L3
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 76: {urn:iso:std:iso:15118:-20:AC}EVSETargetFrequency
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 77: {urn:iso:std:iso:15118:-20:AC}EVSETargetReactivePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 78: {urn:iso:std:iso:15118:-20:AC}EVSETargetReactivePower_L2
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 79: {urn:iso:std:iso:15118:-20:AC}EVSETargetReactivePower_L3
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 80: {urn:iso:std:iso:15118:-20:CommonTypes}EVTargetEnergyRequest
+    (_iso20_common_types._dec_DetailedCostType, DetailedCostType),  # 81: {urn:iso:std:iso:15118:-20:CommonTypes}EnergyCosts
     None,  # 82: {http://www.w3.org/2000/09/xmldsig#}Exponent (not a supported root)
     None,  # 83: {urn:iso:std:iso:15118:-20:CommonTypes}Exponent (not a supported root)
     None,  # 84: {http://www.w3.org/2000/09/xmldsig#}G (not a supported root)
     None,  # 85: {http://www.w3.org/2000/09/xmldsig#}HMACOutputLength (not a supported root)
-    (_dec_MessageHeaderType, MessageHeaderType),  # 86: {urn:iso:std:iso:15118:-20:CommonTypes}Header
+    (_iso20_common_types._dec_MessageHeaderType, MessageHeaderType),  # 86: {urn:iso:std:iso:15118:-20:CommonTypes}Header
     None,  # 87: {urn:iso:std:iso:15118:-20:CommonTypes}InletHot (not a supported root)
     None,  # 88: {http://www.w3.org/2000/09/xmldsig#}J (not a supported root)
-    (_dec_KeyInfoType, KeyInfo),  # 89: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
+    (_xmldsig_types._dec_KeyInfoType, KeyInfo),  # 89: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
     None,  # 90: {http://www.w3.org/2000/09/xmldsig#}KeyName (not a supported root)
-    (_dec_KeyValueType, KeyValue),  # 91: {http://www.w3.org/2000/09/xmldsig#}KeyValue
-    (_dec_ManifestType, Manifest),  # 92: {http://www.w3.org/2000/09/xmldsig#}Manifest
-    (_dec_RationalNumberType, RationalNumberType),  # 93: {urn:iso:std:iso:15118:-20:AC}MaximumPowerAsymmetry
+    (_xmldsig_types._dec_KeyValueType, KeyValue),  # 91: {http://www.w3.org/2000/09/xmldsig#}KeyValue
+    (_xmldsig_types._dec_ManifestType, Manifest),  # 92: {http://www.w3.org/2000/09/xmldsig#}Manifest
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 93: {urn:iso:std:iso:15118:-20:AC}MaximumPowerAsymmetry
     None,  # 94: {urn:iso:std:iso:15118:-20:CommonTypes}MaximumSOC (not a supported root)
     None,  # 95: {urn:iso:std:iso:15118:-20:CommonTypes}MeterID (not a supported root)
-    (_dec_MeterInfoType, MeterInfoType),  # 96: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfo
+    (_iso20_common_types._dec_MeterInfoType, MeterInfoType),  # 96: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfo
     None,  # 97: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoRequested (not a supported root)
     None,  # 98: {urn:iso:std:iso:15118:-20:CommonTypes}MeterSignature (not a supported root)
     None,  # 99: {urn:iso:std:iso:15118:-20:CommonTypes}MeterStatus (not a supported root)
@@ -5082,50 +2492,50 @@ FRAG_DECODERS: tuple = (
     None,  # 102: {urn:iso:std:iso:15118:-20:CommonTypes}MinimumSOC (not a supported root)
     None,  # 103: {http://www.w3.org/2000/09/xmldsig#}Modulus (not a supported root)
     None,  # 104: {urn:iso:std:iso:15118:-20:CommonTypes}NotificationMaxDelay (not a supported root)
-    (_dec_ObjectType, Object),  # 105: {http://www.w3.org/2000/09/xmldsig#}Object
-    (_dec_DetailedCostType, DetailedCostType),  # 106: {urn:iso:std:iso:15118:-20:CommonTypes}OccupancyCosts
-    (_dec_DetailedCostType, DetailedCostType),  # 107: {urn:iso:std:iso:15118:-20:CommonTypes}OverstayCosts
+    (_xmldsig_types._dec_ObjectType, Object),  # 105: {http://www.w3.org/2000/09/xmldsig#}Object
+    (_iso20_common_types._dec_DetailedCostType, DetailedCostType),  # 106: {urn:iso:std:iso:15118:-20:CommonTypes}OccupancyCosts
+    (_iso20_common_types._dec_DetailedCostType, DetailedCostType),  # 107: {urn:iso:std:iso:15118:-20:CommonTypes}OverstayCosts
     None,  # 108: {http://www.w3.org/2000/09/xmldsig#}P (not a supported root)
-    (_dec_PGPDataType, PGPData),  # 109: {http://www.w3.org/2000/09/xmldsig#}PGPData
+    (_xmldsig_types._dec_PGPDataType, PGPData),  # 109: {http://www.w3.org/2000/09/xmldsig#}PGPData
     None,  # 110: {http://www.w3.org/2000/09/xmldsig#}PGPKeyID (not a supported root)
     None,  # 111: {http://www.w3.org/2000/09/xmldsig#}PGPKeyPacket (not a supported root)
     None,  # 112: {http://www.w3.org/2000/09/xmldsig#}PgenCounter (not a supported root)
     None,  # 113: {urn:iso:std:iso:15118:-20:CommonTypes}PresentSOC (not a supported root)
     None,  # 114: {http://www.w3.org/2000/09/xmldsig#}Q (not a supported root)
-    (_dec_RSAKeyValueType, RSAKeyValue),  # 115: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
-    (_dec_ReceiptType, ReceiptType),  # 116: {urn:iso:std:iso:15118:-20:CommonTypes}Receipt
-    (_dec_ReferenceType, Reference),  # 117: {http://www.w3.org/2000/09/xmldsig#}Reference
+    (_xmldsig_types._dec_RSAKeyValueType, RSAKeyValue),  # 115: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
+    (_iso20_common_types._dec_ReceiptType, ReceiptType),  # 116: {urn:iso:std:iso:15118:-20:CommonTypes}Receipt
+    (_xmldsig_types._dec_ReferenceType, Reference),  # 117: {http://www.w3.org/2000/09/xmldsig#}Reference
     None,  # 118: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMaximumSOC (not a supported root)
     None,  # 119: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMinimumSOC (not a supported root)
     None,  # 120: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToTargetSOC (not a supported root)
     None,  # 121: {urn:iso:std:iso:15118:-20:CommonTypes}ResponseCode (not a supported root)
-    (_dec_RetrievalMethodType, RetrievalMethod),  # 122: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
-    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 123: {urn:iso:std:iso:15118:-20:CommonTypes}RootCertificateID
-    (_dec_SPKIDataType, SPKIData),  # 124: {http://www.w3.org/2000/09/xmldsig#}SPKIData
+    (_xmldsig_types._dec_RetrievalMethodType, RetrievalMethod),  # 122: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
+    (_xmldsig_types._dec_X509IssuerSerialType, X509IssuerSerialType),  # 123: {urn:iso:std:iso:15118:-20:CommonTypes}RootCertificateID
+    (_xmldsig_types._dec_SPKIDataType, SPKIData),  # 124: {http://www.w3.org/2000/09/xmldsig#}SPKIData
     None,  # 125: {http://www.w3.org/2000/09/xmldsig#}SPKISexp (not a supported root)
     (_dec_Scheduled_AC_CLReqControlModeType, Scheduled_AC_CLReqControlMode),  # 126: {urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLReqControlMode
     (_dec_Scheduled_AC_CLResControlModeType, Scheduled_AC_CLResControlMode),  # 127: {urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLResControlMode
     None,  # 128: {http://www.w3.org/2000/09/xmldsig#}Seed (not a supported root)
     None,  # 129: {urn:iso:std:iso:15118:-20:CommonTypes}SessionID (not a supported root)
-    (_dec_SignatureType, Signature),  # 130: {http://www.w3.org/2000/09/xmldsig#}Signature
-    (_dec_SignatureMethodType, SignatureMethod),  # 131: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
-    (_dec_SignaturePropertiesType, SignatureProperties),  # 132: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
-    (_dec_SignaturePropertyType, SignatureProperty),  # 133: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
-    (_dec_SignatureValueType, SignatureValue),  # 134: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
-    (_dec_SignedInfoType, SignedInfo),  # 135: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
+    (_xmldsig_types._dec_SignatureType, Signature),  # 130: {http://www.w3.org/2000/09/xmldsig#}Signature
+    (_xmldsig_types._dec_SignatureMethodType, SignatureMethod),  # 131: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
+    (_xmldsig_types._dec_SignaturePropertiesType, SignatureProperties),  # 132: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
+    (_xmldsig_types._dec_SignaturePropertyType, SignatureProperty),  # 133: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
+    (_xmldsig_types._dec_SignatureValueType, SignatureValue),  # 134: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
+    (_xmldsig_types._dec_SignedInfoType, SignedInfo),  # 135: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
     None,  # 136: {urn:iso:std:iso:15118:-20:CommonTypes}TargetSOC (not a supported root)
-    (_dec_DetailedTaxType, DetailedTaxType),  # 137: {urn:iso:std:iso:15118:-20:CommonTypes}TaxCosts
+    (_iso20_common_types._dec_DetailedTaxType, DetailedTaxType),  # 137: {urn:iso:std:iso:15118:-20:CommonTypes}TaxCosts
     None,  # 138: {urn:iso:std:iso:15118:-20:CommonTypes}TaxRuleID (not a supported root)
     None,  # 139: {urn:iso:std:iso:15118:-20:CommonTypes}TimeAnchor (not a supported root)
     None,  # 140: {urn:iso:std:iso:15118:-20:CommonTypes}TimeStamp (not a supported root)
-    (_dec_TransformType, Transform),  # 141: {http://www.w3.org/2000/09/xmldsig#}Transform
-    (_dec_TransformsType, Transforms),  # 142: {http://www.w3.org/2000/09/xmldsig#}Transforms
+    (_xmldsig_types._dec_TransformType, Transform),  # 141: {http://www.w3.org/2000/09/xmldsig#}Transform
+    (_xmldsig_types._dec_TransformsType, Transforms),  # 142: {http://www.w3.org/2000/09/xmldsig#}Transforms
     None,  # 143: {urn:iso:std:iso:15118:-20:CommonTypes}Value (not a supported root)
     None,  # 144: {http://www.w3.org/2000/09/xmldsig#}X509CRL (not a supported root)
     None,  # 145: {http://www.w3.org/2000/09/xmldsig#}X509Certificate (not a supported root)
-    (_dec_X509DataType, X509Data),  # 146: {http://www.w3.org/2000/09/xmldsig#}X509Data
+    (_xmldsig_types._dec_X509DataType, X509Data),  # 146: {http://www.w3.org/2000/09/xmldsig#}X509Data
     None,  # 147: {http://www.w3.org/2000/09/xmldsig#}X509IssuerName (not a supported root)
-    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 148: {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerial
+    (_xmldsig_types._dec_X509IssuerSerialType, X509IssuerSerialType),  # 148: {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerial
     None,  # 149: {http://www.w3.org/2000/09/xmldsig#}X509SKI (not a supported root)
     None,  # 150: {http://www.w3.org/2000/09/xmldsig#}X509SerialNumber (not a supported root)
     None,  # 151: {http://www.w3.org/2000/09/xmldsig#}X509SubjectName (not a supported root)
@@ -5139,48 +2549,48 @@ FRAG_ENCODERS: dict = {
     AC_ChargeLoopRes: (3, _enc_AC_ChargeLoopResType),
     AC_ChargeParameterDiscoveryReq: (4, _enc_AC_ChargeParameterDiscoveryReqType),
     AC_ChargeParameterDiscoveryRes: (5, _enc_AC_ChargeParameterDiscoveryResType),
-    DetailedCostType: (7, _enc_DetailedCostType),
-    RationalNumberType: (8, _enc_RationalNumberType),
+    DetailedCostType: (7, _iso20_common_types._enc_DetailedCostType),
+    RationalNumberType: (8, _iso20_common_types._enc_RationalNumberType),
     BPT_AC_CPDReqEnergyTransferMode: (9, _enc_BPT_AC_CPDReqEnergyTransferModeType),
     BPT_AC_CPDResEnergyTransferMode: (10, _enc_BPT_AC_CPDResEnergyTransferModeType),
     BPT_Dynamic_AC_CLReqControlMode: (12, _enc_BPT_Dynamic_AC_CLReqControlModeType),
     BPT_Dynamic_AC_CLResControlMode: (13, _enc_BPT_Dynamic_AC_CLResControlModeType),
     BPT_Scheduled_AC_CLReqControlMode: (15, _enc_BPT_Scheduled_AC_CLReqControlModeType),
     BPT_Scheduled_AC_CLResControlMode: (16, _enc_BPT_Scheduled_AC_CLResControlModeType),
-    CLReqControlMode: (18, _enc_CLReqControlModeType),
-    CLResControlMode: (19, _enc_CLResControlModeType),
-    CanonicalizationMethod: (20, _enc_CanonicalizationMethodType),
-    DSAKeyValue: (25, _enc_DSAKeyValueType),
-    DigestMethod: (27, _enc_DigestMethodType),
-    DisplayParametersType: (29, _enc_DisplayParametersType),
+    CLReqControlMode: (18, _iso20_common_types._enc_CLReqControlModeType),
+    CLResControlMode: (19, _iso20_common_types._enc_CLResControlModeType),
+    CanonicalizationMethod: (20, _xmldsig_types._enc_CanonicalizationMethodType),
+    DSAKeyValue: (25, _xmldsig_types._enc_DSAKeyValueType),
+    DigestMethod: (27, _xmldsig_types._enc_DigestMethodType),
+    DisplayParametersType: (29, _iso20_common_types._enc_DisplayParametersType),
     Dynamic_AC_CLReqControlMode: (30, _enc_Dynamic_AC_CLReqControlModeType),
     Dynamic_AC_CLResControlMode: (31, _enc_Dynamic_AC_CLResControlModeType),
-    EVSEStatusType: (72, _enc_EVSEStatusType),
-    MessageHeaderType: (86, _enc_MessageHeaderType),
-    KeyInfo: (89, _enc_KeyInfoType),
-    KeyValue: (91, _enc_KeyValueType),
-    Manifest: (92, _enc_ManifestType),
-    MeterInfoType: (96, _enc_MeterInfoType),
-    Object: (105, _enc_ObjectType),
-    PGPData: (109, _enc_PGPDataType),
-    RSAKeyValue: (115, _enc_RSAKeyValueType),
-    ReceiptType: (116, _enc_ReceiptType),
-    Reference: (117, _enc_ReferenceType),
-    RetrievalMethod: (122, _enc_RetrievalMethodType),
-    X509IssuerSerialType: (123, _enc_X509IssuerSerialType),
-    SPKIData: (124, _enc_SPKIDataType),
+    EVSEStatusType: (72, _iso20_common_types._enc_EVSEStatusType),
+    MessageHeaderType: (86, _iso20_common_types._enc_MessageHeaderType),
+    KeyInfo: (89, _xmldsig_types._enc_KeyInfoType),
+    KeyValue: (91, _xmldsig_types._enc_KeyValueType),
+    Manifest: (92, _xmldsig_types._enc_ManifestType),
+    MeterInfoType: (96, _iso20_common_types._enc_MeterInfoType),
+    Object: (105, _xmldsig_types._enc_ObjectType),
+    PGPData: (109, _xmldsig_types._enc_PGPDataType),
+    RSAKeyValue: (115, _xmldsig_types._enc_RSAKeyValueType),
+    ReceiptType: (116, _iso20_common_types._enc_ReceiptType),
+    Reference: (117, _xmldsig_types._enc_ReferenceType),
+    RetrievalMethod: (122, _xmldsig_types._enc_RetrievalMethodType),
+    X509IssuerSerialType: (123, _xmldsig_types._enc_X509IssuerSerialType),
+    SPKIData: (124, _xmldsig_types._enc_SPKIDataType),
     Scheduled_AC_CLReqControlMode: (126, _enc_Scheduled_AC_CLReqControlModeType),
     Scheduled_AC_CLResControlMode: (127, _enc_Scheduled_AC_CLResControlModeType),
-    Signature: (130, _enc_SignatureType),
-    SignatureMethod: (131, _enc_SignatureMethodType),
-    SignatureProperties: (132, _enc_SignaturePropertiesType),
-    SignatureProperty: (133, _enc_SignaturePropertyType),
-    SignatureValue: (134, _enc_SignatureValueType),
-    SignedInfo: (135, _enc_SignedInfoType),
-    DetailedTaxType: (137, _enc_DetailedTaxType),
-    Transform: (141, _enc_TransformType),
-    Transforms: (142, _enc_TransformsType),
-    X509Data: (146, _enc_X509DataType),
+    Signature: (130, _xmldsig_types._enc_SignatureType),
+    SignatureMethod: (131, _xmldsig_types._enc_SignatureMethodType),
+    SignatureProperties: (132, _xmldsig_types._enc_SignaturePropertiesType),
+    SignatureProperty: (133, _xmldsig_types._enc_SignaturePropertyType),
+    SignatureValue: (134, _xmldsig_types._enc_SignatureValueType),
+    SignedInfo: (135, _xmldsig_types._enc_SignedInfoType),
+    DetailedTaxType: (137, _iso20_common_types._enc_DetailedTaxType),
+    Transform: (141, _xmldsig_types._enc_TransformType),
+    Transforms: (142, _xmldsig_types._enc_TransformsType),
+    X509Data: (146, _xmldsig_types._enc_X509DataType),
 }
 # every global element's class, for substitution groups and JSON keys
 ELEMENT_CLASSES: dict = {
@@ -5239,33 +2649,33 @@ _ELEMENT_ENCODERS: dict = {
     BPT_Dynamic_AC_CLResControlMode: ('SE:BPT_Dynamic_AC_CLResControlMode', _enc_BPT_Dynamic_AC_CLResControlModeType),
     BPT_Scheduled_AC_CLReqControlMode: ('SE:BPT_Scheduled_AC_CLReqControlMode', _enc_BPT_Scheduled_AC_CLReqControlModeType),
     BPT_Scheduled_AC_CLResControlMode: ('SE:BPT_Scheduled_AC_CLResControlMode', _enc_BPT_Scheduled_AC_CLResControlModeType),
-    CLReqControlMode: ('SE:CLReqControlMode', _enc_CLReqControlModeType),
-    CLResControlMode: ('SE:CLResControlMode', _enc_CLResControlModeType),
-    CanonicalizationMethod: ('SE:CanonicalizationMethod', _enc_CanonicalizationMethodType),
-    DSAKeyValue: ('SE:DSAKeyValue', _enc_DSAKeyValueType),
-    DigestMethod: ('SE:DigestMethod', _enc_DigestMethodType),
+    CLReqControlMode: ('SE:CLReqControlMode', _iso20_common_types._enc_CLReqControlModeType),
+    CLResControlMode: ('SE:CLResControlMode', _iso20_common_types._enc_CLResControlModeType),
+    CanonicalizationMethod: ('SE:CanonicalizationMethod', _xmldsig_types._enc_CanonicalizationMethodType),
+    DSAKeyValue: ('SE:DSAKeyValue', _xmldsig_types._enc_DSAKeyValueType),
+    DigestMethod: ('SE:DigestMethod', _xmldsig_types._enc_DigestMethodType),
     Dynamic_AC_CLReqControlMode: ('SE:Dynamic_AC_CLReqControlMode', _enc_Dynamic_AC_CLReqControlModeType),
     Dynamic_AC_CLResControlMode: ('SE:Dynamic_AC_CLResControlMode', _enc_Dynamic_AC_CLResControlModeType),
-    KeyInfo: ('SE:KeyInfo', _enc_KeyInfoType),
-    KeyValue: ('SE:KeyValue', _enc_KeyValueType),
-    Manifest: ('SE:Manifest', _enc_ManifestType),
-    Object: ('SE:Object', _enc_ObjectType),
-    PGPData: ('SE:PGPData', _enc_PGPDataType),
-    RSAKeyValue: ('SE:RSAKeyValue', _enc_RSAKeyValueType),
-    Reference: ('SE:Reference', _enc_ReferenceType),
-    RetrievalMethod: ('SE:RetrievalMethod', _enc_RetrievalMethodType),
-    SPKIData: ('SE:SPKIData', _enc_SPKIDataType),
+    KeyInfo: ('SE:KeyInfo', _xmldsig_types._enc_KeyInfoType),
+    KeyValue: ('SE:KeyValue', _xmldsig_types._enc_KeyValueType),
+    Manifest: ('SE:Manifest', _xmldsig_types._enc_ManifestType),
+    Object: ('SE:Object', _xmldsig_types._enc_ObjectType),
+    PGPData: ('SE:PGPData', _xmldsig_types._enc_PGPDataType),
+    RSAKeyValue: ('SE:RSAKeyValue', _xmldsig_types._enc_RSAKeyValueType),
+    Reference: ('SE:Reference', _xmldsig_types._enc_ReferenceType),
+    RetrievalMethod: ('SE:RetrievalMethod', _xmldsig_types._enc_RetrievalMethodType),
+    SPKIData: ('SE:SPKIData', _xmldsig_types._enc_SPKIDataType),
     Scheduled_AC_CLReqControlMode: ('SE:Scheduled_AC_CLReqControlMode', _enc_Scheduled_AC_CLReqControlModeType),
     Scheduled_AC_CLResControlMode: ('SE:Scheduled_AC_CLResControlMode', _enc_Scheduled_AC_CLResControlModeType),
-    Signature: ('SE:Signature', _enc_SignatureType),
-    SignatureMethod: ('SE:SignatureMethod', _enc_SignatureMethodType),
-    SignatureProperties: ('SE:SignatureProperties', _enc_SignaturePropertiesType),
-    SignatureProperty: ('SE:SignatureProperty', _enc_SignaturePropertyType),
-    SignatureValue: ('SE:SignatureValue', _enc_SignatureValueType),
-    SignedInfo: ('SE:SignedInfo', _enc_SignedInfoType),
-    Transform: ('SE:Transform', _enc_TransformType),
-    Transforms: ('SE:Transforms', _enc_TransformsType),
-    X509Data: ('SE:X509Data', _enc_X509DataType),
+    Signature: ('SE:Signature', _xmldsig_types._enc_SignatureType),
+    SignatureMethod: ('SE:SignatureMethod', _xmldsig_types._enc_SignatureMethodType),
+    SignatureProperties: ('SE:SignatureProperties', _xmldsig_types._enc_SignaturePropertiesType),
+    SignatureProperty: ('SE:SignatureProperty', _xmldsig_types._enc_SignaturePropertyType),
+    SignatureValue: ('SE:SignatureValue', _xmldsig_types._enc_SignatureValueType),
+    SignedInfo: ('SE:SignedInfo', _xmldsig_types._enc_SignedInfoType),
+    Transform: ('SE:Transform', _xmldsig_types._enc_TransformType),
+    Transforms: ('SE:Transforms', _xmldsig_types._enc_TransformsType),
+    X509Data: ('SE:X509Data', _xmldsig_types._enc_X509DataType),
 }
 
 

@@ -274,6 +274,1311 @@ class CLResControlMode(CLResControlModeType):
     """Element {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode of type CLResControlModeType."""
 
 
+# {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType: normalised grammar, event code widths in bits
+#   state 0 (1): EE=0
+_G_CLReqControlModeType = rt.Grammar('CLReqControlModeType', (
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_CLReqControlModeType(w: rt.BitWriter, v: CLReqControlModeType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType through _G_CLReqControlModeType (states 0..0)."""
+    g = _G_CLReqControlModeType
+    s = 0
+    w.event(g, s, rt.EE)
+
+
+def _dec_CLReqControlModeType(r: rt.BitReader, cls: type = CLReqControlModeType) -> CLReqControlModeType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType through _G_CLReqControlModeType (states 0..0)."""
+    r.enter('CLReqControlModeType')
+    g = _G_CLReqControlModeType
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'EE':
+            r.depth -= 1
+            return cls()
+        else:
+            raise rt.ExiDecodeError(r.pos, f'CLReqControlModeType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType: normalised grammar, event code widths in bits
+#   state 0 (1): EE=0
+_G_CLResControlModeType = rt.Grammar('CLResControlModeType', (
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_CLResControlModeType(w: rt.BitWriter, v: CLResControlModeType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType through _G_CLResControlModeType (states 0..0)."""
+    g = _G_CLResControlModeType
+    s = 0
+    w.event(g, s, rt.EE)
+
+
+def _dec_CLResControlModeType(r: rt.BitReader, cls: type = CLResControlModeType) -> CLResControlModeType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType through _G_CLResControlModeType (states 0..0)."""
+    r.enter('CLResControlModeType')
+    g = _G_CLResControlModeType
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'EE':
+            r.depth -= 1
+            return cls()
+        else:
+            raise rt.ExiDecodeError(r.pos, f'CLResControlModeType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopReqType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(Header)=0->1
+#   state 1 (2): SE(DisplayParameters)=0->2, SE(MeterInfoRequested)=1->3
+#   state 2 (1): SE(MeterInfoRequested)=0->3
+#   state 3 (1): EE=0
+_G_ChargeLoopReqType = rt.Grammar('ChargeLoopReqType', (
+    (1, (('SE:Header', 1), )),
+    (2, (('SE:DisplayParameters', 2), ('SE:MeterInfoRequested', 3), )),
+    (1, (('SE:MeterInfoRequested', 3), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_ChargeLoopReqType(w: rt.BitWriter, v: ChargeLoopReqType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopReqType through _G_ChargeLoopReqType (states 0..3)."""
+    g = _G_ChargeLoopReqType
+    s = 0
+    s = w.event(g, s, 'SE:Header')
+    _enc_MessageHeaderType(w, v.Header)
+    if v.DisplayParameters is not None:
+        s = w.event(g, s, 'SE:DisplayParameters')
+        _enc_DisplayParametersType(w, v.DisplayParameters)
+    s = w.event(g, s, 'SE:MeterInfoRequested')
+    w.bits(1, 0)
+    w.boolean(v.MeterInfoRequested)
+    w.bits(1, 0)
+    w.event(g, s, rt.EE)
+
+
+def _dec_ChargeLoopReqType(r: rt.BitReader, cls: type = ChargeLoopReqType) -> ChargeLoopReqType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopReqType through _G_ChargeLoopReqType (states 0..3)."""
+    r.enter('ChargeLoopReqType')
+    g = _G_ChargeLoopReqType
+    f_Header = None
+    f_DisplayParameters = None
+    f_MeterInfoRequested = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:Header':
+            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+        elif k == 'SE:DisplayParameters':
+            f_DisplayParameters = _dec_DisplayParametersType(r, DisplayParametersType)
+        elif k == 'SE:MeterInfoRequested':
+            r.ch(False)
+            x = r.boolean()
+            r.ee()
+            f_MeterInfoRequested = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Header=f_Header, DisplayParameters=f_DisplayParameters, MeterInfoRequested=f_MeterInfoRequested)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'ChargeLoopReqType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopResType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(Header)=0->1
+#   state 1 (1): SE(ResponseCode)=0->2
+#   state 2 (3): SE(EVSEStatus)=0->3, SE(MeterInfo)=1->4, SE(Receipt)=2->5, EE=3
+#   state 3 (2): SE(MeterInfo)=0->4, SE(Receipt)=1->5, EE=2
+#   state 4 (2): SE(Receipt)=0->5, EE=1
+#   state 5 (1): EE=0
+_G_ChargeLoopResType = rt.Grammar('ChargeLoopResType', (
+    (1, (('SE:Header', 1), )),
+    (1, (('SE:ResponseCode', 2), )),
+    (3, (('SE:EVSEStatus', 3), ('SE:MeterInfo', 4), ('SE:Receipt', 5), ('EE', -1), )),
+    (2, (('SE:MeterInfo', 4), ('SE:Receipt', 5), ('EE', -1), )),
+    (2, (('SE:Receipt', 5), ('EE', -1), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_ChargeLoopResType(w: rt.BitWriter, v: ChargeLoopResType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopResType through _G_ChargeLoopResType (states 0..5)."""
+    g = _G_ChargeLoopResType
+    s = 0
+    s = w.event(g, s, 'SE:Header')
+    _enc_MessageHeaderType(w, v.Header)
+    s = w.event(g, s, 'SE:ResponseCode')
+    w.bits(1, 0)
+    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.bits(1, 0)
+    if v.EVSEStatus is not None:
+        s = w.event(g, s, 'SE:EVSEStatus')
+        _enc_EVSEStatusType(w, v.EVSEStatus)
+    if v.MeterInfo is not None:
+        s = w.event(g, s, 'SE:MeterInfo')
+        _enc_MeterInfoType(w, v.MeterInfo)
+    if v.Receipt is not None:
+        s = w.event(g, s, 'SE:Receipt')
+        _enc_ReceiptType(w, v.Receipt)
+    w.event(g, s, rt.EE)
+
+
+def _dec_ChargeLoopResType(r: rt.BitReader, cls: type = ChargeLoopResType) -> ChargeLoopResType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopResType through _G_ChargeLoopResType (states 0..5)."""
+    r.enter('ChargeLoopResType')
+    g = _G_ChargeLoopResType
+    f_Header = None
+    f_ResponseCode = None
+    f_EVSEStatus = None
+    f_MeterInfo = None
+    f_Receipt = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:Header':
+            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+        elif k == 'SE:ResponseCode':
+            r.ch(False)
+            x = r.enum(_E_responseCodeType, 6)
+            r.ee()
+            f_ResponseCode = x
+        elif k == 'SE:EVSEStatus':
+            f_EVSEStatus = _dec_EVSEStatusType(r, EVSEStatusType)
+        elif k == 'SE:MeterInfo':
+            f_MeterInfo = _dec_MeterInfoType(r, MeterInfoType)
+        elif k == 'SE:Receipt':
+            f_Receipt = _dec_ReceiptType(r, ReceiptType)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEStatus=f_EVSEStatus, MeterInfo=f_MeterInfo, Receipt=f_Receipt)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'ChargeLoopResType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryReqType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(Header)=0->1
+#   state 1 (1): EE=0
+_G_ChargeParameterDiscoveryReqType = rt.Grammar('ChargeParameterDiscoveryReqType', (
+    (1, (('SE:Header', 1), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_ChargeParameterDiscoveryReqType(w: rt.BitWriter, v: ChargeParameterDiscoveryReqType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryReqType through _G_ChargeParameterDiscoveryReqType (states 0..1)."""
+    g = _G_ChargeParameterDiscoveryReqType
+    s = 0
+    s = w.event(g, s, 'SE:Header')
+    _enc_MessageHeaderType(w, v.Header)
+    w.event(g, s, rt.EE)
+
+
+def _dec_ChargeParameterDiscoveryReqType(r: rt.BitReader, cls: type = ChargeParameterDiscoveryReqType) -> ChargeParameterDiscoveryReqType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryReqType through _G_ChargeParameterDiscoveryReqType (states 0..1)."""
+    r.enter('ChargeParameterDiscoveryReqType')
+    g = _G_ChargeParameterDiscoveryReqType
+    f_Header = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:Header':
+            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Header=f_Header)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'ChargeParameterDiscoveryReqType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryResType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(Header)=0->1
+#   state 1 (1): SE(ResponseCode)=0->2
+#   state 2 (1): EE=0
+_G_ChargeParameterDiscoveryResType = rt.Grammar('ChargeParameterDiscoveryResType', (
+    (1, (('SE:Header', 1), )),
+    (1, (('SE:ResponseCode', 2), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: ChargeParameterDiscoveryResType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryResType through _G_ChargeParameterDiscoveryResType (states 0..2)."""
+    g = _G_ChargeParameterDiscoveryResType
+    s = 0
+    s = w.event(g, s, 'SE:Header')
+    _enc_MessageHeaderType(w, v.Header)
+    s = w.event(g, s, 'SE:ResponseCode')
+    w.bits(1, 0)
+    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.bits(1, 0)
+    w.event(g, s, rt.EE)
+
+
+def _dec_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = ChargeParameterDiscoveryResType) -> ChargeParameterDiscoveryResType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryResType through _G_ChargeParameterDiscoveryResType (states 0..2)."""
+    r.enter('ChargeParameterDiscoveryResType')
+    g = _G_ChargeParameterDiscoveryResType
+    f_Header = None
+    f_ResponseCode = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:Header':
+            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+        elif k == 'SE:ResponseCode':
+            r.ch(False)
+            x = r.enum(_E_responseCodeType, 6)
+            r.ee()
+            f_ResponseCode = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Header=f_Header, ResponseCode=f_ResponseCode)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'ChargeParameterDiscoveryResType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(Amount)=0->1
+#   state 1 (1): SE(CostPerUnit)=0->2
+#   state 2 (1): EE=0
+_G_DetailedCostType = rt.Grammar('DetailedCostType', (
+    (1, (('SE:Amount', 1), )),
+    (1, (('SE:CostPerUnit', 2), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_DetailedCostType(w: rt.BitWriter, v: DetailedCostType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType through _G_DetailedCostType (states 0..2)."""
+    g = _G_DetailedCostType
+    s = 0
+    s = w.event(g, s, 'SE:Amount')
+    _enc_RationalNumberType(w, v.Amount)
+    s = w.event(g, s, 'SE:CostPerUnit')
+    _enc_RationalNumberType(w, v.CostPerUnit)
+    w.event(g, s, rt.EE)
+
+
+def _dec_DetailedCostType(r: rt.BitReader, cls: type = DetailedCostType) -> DetailedCostType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType through _G_DetailedCostType (states 0..2)."""
+    r.enter('DetailedCostType')
+    g = _G_DetailedCostType
+    f_Amount = None
+    f_CostPerUnit = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:Amount':
+            f_Amount = _dec_RationalNumberType(r, RationalNumberType)
+        elif k == 'SE:CostPerUnit':
+            f_CostPerUnit = _dec_RationalNumberType(r, RationalNumberType)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Amount=f_Amount, CostPerUnit=f_CostPerUnit)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'DetailedCostType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(TaxRuleID)=0->1
+#   state 1 (1): SE(Amount)=0->2
+#   state 2 (1): EE=0
+_G_DetailedTaxType = rt.Grammar('DetailedTaxType', (
+    (1, (('SE:TaxRuleID', 1), )),
+    (1, (('SE:Amount', 2), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_DetailedTaxType(w: rt.BitWriter, v: DetailedTaxType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType through _G_DetailedTaxType (states 0..2)."""
+    g = _G_DetailedTaxType
+    s = 0
+    s = w.event(g, s, 'SE:TaxRuleID')
+    w.bits(1, 0)
+    w.uint(v.TaxRuleID)
+    w.bits(1, 0)
+    s = w.event(g, s, 'SE:Amount')
+    _enc_RationalNumberType(w, v.Amount)
+    w.event(g, s, rt.EE)
+
+
+def _dec_DetailedTaxType(r: rt.BitReader, cls: type = DetailedTaxType) -> DetailedTaxType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType through _G_DetailedTaxType (states 0..2)."""
+    r.enter('DetailedTaxType')
+    g = _G_DetailedTaxType
+    f_TaxRuleID = None
+    f_Amount = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:TaxRuleID':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_TaxRuleID = x
+        elif k == 'SE:Amount':
+            f_Amount = _dec_RationalNumberType(r, RationalNumberType)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(TaxRuleID=f_TaxRuleID, Amount=f_Amount)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'DetailedTaxType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType: normalised grammar, event code widths in bits
+#   state 0 (4): SE(PresentSOC)=0->1, SE(MinimumSOC)=1->2, SE(TargetSOC)=2->3, SE(MaximumSOC)=3->4, SE(RemainingTimeToMinimumSOC)=4->5, SE(RemainingTimeToTargetSOC)=5->6, SE(RemainingTimeToMaximumSOC)=6->7, SE(ChargingComplete)=7->8, SE(BatteryEnergyCapacity)=8->9, SE(InletHot)=9->10, EE=10
+#   state 1 (4): SE(MinimumSOC)=0->2, SE(TargetSOC)=1->3, SE(MaximumSOC)=2->4, SE(RemainingTimeToMinimumSOC)=3->5, SE(RemainingTimeToTargetSOC)=4->6, SE(RemainingTimeToMaximumSOC)=5->7, SE(ChargingComplete)=6->8, SE(BatteryEnergyCapacity)=7->9, SE(InletHot)=8->10, EE=9
+#   state 2 (4): SE(TargetSOC)=0->3, SE(MaximumSOC)=1->4, SE(RemainingTimeToMinimumSOC)=2->5, SE(RemainingTimeToTargetSOC)=3->6, SE(RemainingTimeToMaximumSOC)=4->7, SE(ChargingComplete)=5->8, SE(BatteryEnergyCapacity)=6->9, SE(InletHot)=7->10, EE=8
+#   state 3 (4): SE(MaximumSOC)=0->4, SE(RemainingTimeToMinimumSOC)=1->5, SE(RemainingTimeToTargetSOC)=2->6, SE(RemainingTimeToMaximumSOC)=3->7, SE(ChargingComplete)=4->8, SE(BatteryEnergyCapacity)=5->9, SE(InletHot)=6->10, EE=7
+#   state 4 (3): SE(RemainingTimeToMinimumSOC)=0->5, SE(RemainingTimeToTargetSOC)=1->6, SE(RemainingTimeToMaximumSOC)=2->7, SE(ChargingComplete)=3->8, SE(BatteryEnergyCapacity)=4->9, SE(InletHot)=5->10, EE=6
+#   state 5 (3): SE(RemainingTimeToTargetSOC)=0->6, SE(RemainingTimeToMaximumSOC)=1->7, SE(ChargingComplete)=2->8, SE(BatteryEnergyCapacity)=3->9, SE(InletHot)=4->10, EE=5
+#   state 6 (3): SE(RemainingTimeToMaximumSOC)=0->7, SE(ChargingComplete)=1->8, SE(BatteryEnergyCapacity)=2->9, SE(InletHot)=3->10, EE=4
+#   state 7 (3): SE(ChargingComplete)=0->8, SE(BatteryEnergyCapacity)=1->9, SE(InletHot)=2->10, EE=3
+#   state 8 (2): SE(BatteryEnergyCapacity)=0->9, SE(InletHot)=1->10, EE=2
+#   state 9 (2): SE(InletHot)=0->10, EE=1
+#   state 10 (1): EE=0
+_G_DisplayParametersType = rt.Grammar('DisplayParametersType', (
+    (4, (('SE:PresentSOC', 1), ('SE:MinimumSOC', 2), ('SE:TargetSOC', 3), ('SE:MaximumSOC', 4), ('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
+    (4, (('SE:MinimumSOC', 2), ('SE:TargetSOC', 3), ('SE:MaximumSOC', 4), ('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
+    (4, (('SE:TargetSOC', 3), ('SE:MaximumSOC', 4), ('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
+    (4, (('SE:MaximumSOC', 4), ('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
+    (3, (('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
+    (3, (('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
+    (3, (('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
+    (3, (('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
+    (2, (('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
+    (2, (('SE:InletHot', 10), ('EE', -1), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_DisplayParametersType(w: rt.BitWriter, v: DisplayParametersType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType through _G_DisplayParametersType (states 0..10)."""
+    g = _G_DisplayParametersType
+    s = 0
+    if v.PresentSOC is not None:
+        s = w.event(g, s, 'SE:PresentSOC')
+        w.bits(1, 0)
+        w.nbit(v.PresentSOC, 0, 100, 7)
+        w.bits(1, 0)
+    if v.MinimumSOC is not None:
+        s = w.event(g, s, 'SE:MinimumSOC')
+        w.bits(1, 0)
+        w.nbit(v.MinimumSOC, 0, 100, 7)
+        w.bits(1, 0)
+    if v.TargetSOC is not None:
+        s = w.event(g, s, 'SE:TargetSOC')
+        w.bits(1, 0)
+        w.nbit(v.TargetSOC, 0, 100, 7)
+        w.bits(1, 0)
+    if v.MaximumSOC is not None:
+        s = w.event(g, s, 'SE:MaximumSOC')
+        w.bits(1, 0)
+        w.nbit(v.MaximumSOC, 0, 100, 7)
+        w.bits(1, 0)
+    if v.RemainingTimeToMinimumSOC is not None:
+        s = w.event(g, s, 'SE:RemainingTimeToMinimumSOC')
+        w.bits(1, 0)
+        w.uint(v.RemainingTimeToMinimumSOC)
+        w.bits(1, 0)
+    if v.RemainingTimeToTargetSOC is not None:
+        s = w.event(g, s, 'SE:RemainingTimeToTargetSOC')
+        w.bits(1, 0)
+        w.uint(v.RemainingTimeToTargetSOC)
+        w.bits(1, 0)
+    if v.RemainingTimeToMaximumSOC is not None:
+        s = w.event(g, s, 'SE:RemainingTimeToMaximumSOC')
+        w.bits(1, 0)
+        w.uint(v.RemainingTimeToMaximumSOC)
+        w.bits(1, 0)
+    if v.ChargingComplete is not None:
+        s = w.event(g, s, 'SE:ChargingComplete')
+        w.bits(1, 0)
+        w.boolean(v.ChargingComplete)
+        w.bits(1, 0)
+    if v.BatteryEnergyCapacity is not None:
+        s = w.event(g, s, 'SE:BatteryEnergyCapacity')
+        _enc_RationalNumberType(w, v.BatteryEnergyCapacity)
+    if v.InletHot is not None:
+        s = w.event(g, s, 'SE:InletHot')
+        w.bits(1, 0)
+        w.boolean(v.InletHot)
+        w.bits(1, 0)
+    w.event(g, s, rt.EE)
+
+
+def _dec_DisplayParametersType(r: rt.BitReader, cls: type = DisplayParametersType) -> DisplayParametersType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType through _G_DisplayParametersType (states 0..10)."""
+    r.enter('DisplayParametersType')
+    g = _G_DisplayParametersType
+    f_PresentSOC = None
+    f_MinimumSOC = None
+    f_TargetSOC = None
+    f_MaximumSOC = None
+    f_RemainingTimeToMinimumSOC = None
+    f_RemainingTimeToTargetSOC = None
+    f_RemainingTimeToMaximumSOC = None
+    f_ChargingComplete = None
+    f_BatteryEnergyCapacity = None
+    f_InletHot = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:PresentSOC':
+            r.ch(False)
+            x = r.nbit(0, 100, 7)
+            r.ee()
+            f_PresentSOC = x
+        elif k == 'SE:MinimumSOC':
+            r.ch(False)
+            x = r.nbit(0, 100, 7)
+            r.ee()
+            f_MinimumSOC = x
+        elif k == 'SE:TargetSOC':
+            r.ch(False)
+            x = r.nbit(0, 100, 7)
+            r.ee()
+            f_TargetSOC = x
+        elif k == 'SE:MaximumSOC':
+            r.ch(False)
+            x = r.nbit(0, 100, 7)
+            r.ee()
+            f_MaximumSOC = x
+        elif k == 'SE:RemainingTimeToMinimumSOC':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_RemainingTimeToMinimumSOC = x
+        elif k == 'SE:RemainingTimeToTargetSOC':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_RemainingTimeToTargetSOC = x
+        elif k == 'SE:RemainingTimeToMaximumSOC':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_RemainingTimeToMaximumSOC = x
+        elif k == 'SE:ChargingComplete':
+            r.ch(False)
+            x = r.boolean()
+            r.ee()
+            f_ChargingComplete = x
+        elif k == 'SE:BatteryEnergyCapacity':
+            f_BatteryEnergyCapacity = _dec_RationalNumberType(r, RationalNumberType)
+        elif k == 'SE:InletHot':
+            r.ch(False)
+            x = r.boolean()
+            r.ee()
+            f_InletHot = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(PresentSOC=f_PresentSOC, MinimumSOC=f_MinimumSOC, TargetSOC=f_TargetSOC, MaximumSOC=f_MaximumSOC, RemainingTimeToMinimumSOC=f_RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC=f_RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC=f_RemainingTimeToMaximumSOC, ChargingComplete=f_ChargingComplete, BatteryEnergyCapacity=f_BatteryEnergyCapacity, InletHot=f_InletHot)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'DisplayParametersType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLReqControlModeType: normalised grammar, event code widths in bits
+#   state 0 (2): SE(DepartureTime)=0->1, SE(EVTargetEnergyRequest)=1->2
+#   state 1 (1): SE(EVTargetEnergyRequest)=0->2
+#   state 2 (1): SE(EVMaximumEnergyRequest)=0->3
+#   state 3 (1): SE(EVMinimumEnergyRequest)=0->4
+#   state 4 (1): EE=0
+_G_Dynamic_CLReqControlModeType = rt.Grammar('Dynamic_CLReqControlModeType', (
+    (2, (('SE:DepartureTime', 1), ('SE:EVTargetEnergyRequest', 2), )),
+    (1, (('SE:EVTargetEnergyRequest', 2), )),
+    (1, (('SE:EVMaximumEnergyRequest', 3), )),
+    (1, (('SE:EVMinimumEnergyRequest', 4), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_Dynamic_CLReqControlModeType(w: rt.BitWriter, v: Dynamic_CLReqControlModeType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLReqControlModeType through _G_Dynamic_CLReqControlModeType (states 0..4)."""
+    g = _G_Dynamic_CLReqControlModeType
+    s = 0
+    if v.DepartureTime is not None:
+        s = w.event(g, s, 'SE:DepartureTime')
+        w.bits(1, 0)
+        w.uint(v.DepartureTime)
+        w.bits(1, 0)
+    s = w.event(g, s, 'SE:EVTargetEnergyRequest')
+    _enc_RationalNumberType(w, v.EVTargetEnergyRequest)
+    s = w.event(g, s, 'SE:EVMaximumEnergyRequest')
+    _enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
+    s = w.event(g, s, 'SE:EVMinimumEnergyRequest')
+    _enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
+    w.event(g, s, rt.EE)
+
+
+def _dec_Dynamic_CLReqControlModeType(r: rt.BitReader, cls: type = Dynamic_CLReqControlModeType) -> Dynamic_CLReqControlModeType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLReqControlModeType through _G_Dynamic_CLReqControlModeType (states 0..4)."""
+    r.enter('Dynamic_CLReqControlModeType')
+    g = _G_Dynamic_CLReqControlModeType
+    f_DepartureTime = None
+    f_EVTargetEnergyRequest = None
+    f_EVMaximumEnergyRequest = None
+    f_EVMinimumEnergyRequest = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:DepartureTime':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_DepartureTime = x
+        elif k == 'SE:EVTargetEnergyRequest':
+            f_EVTargetEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+        elif k == 'SE:EVMaximumEnergyRequest':
+            f_EVMaximumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+        elif k == 'SE:EVMinimumEnergyRequest':
+            f_EVMinimumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(DepartureTime=f_DepartureTime, EVTargetEnergyRequest=f_EVTargetEnergyRequest, EVMaximumEnergyRequest=f_EVMaximumEnergyRequest, EVMinimumEnergyRequest=f_EVMinimumEnergyRequest)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'Dynamic_CLReqControlModeType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLResControlModeType: normalised grammar, event code widths in bits
+#   state 0 (3): SE(DepartureTime)=0->1, SE(MinimumSOC)=1->2, SE(TargetSOC)=2->3, SE(AckMaxDelay)=3->4, EE=4
+#   state 1 (3): SE(MinimumSOC)=0->2, SE(TargetSOC)=1->3, SE(AckMaxDelay)=2->4, EE=3
+#   state 2 (2): SE(TargetSOC)=0->3, SE(AckMaxDelay)=1->4, EE=2
+#   state 3 (2): SE(AckMaxDelay)=0->4, EE=1
+#   state 4 (1): EE=0
+_G_Dynamic_CLResControlModeType = rt.Grammar('Dynamic_CLResControlModeType', (
+    (3, (('SE:DepartureTime', 1), ('SE:MinimumSOC', 2), ('SE:TargetSOC', 3), ('SE:AckMaxDelay', 4), ('EE', -1), )),
+    (3, (('SE:MinimumSOC', 2), ('SE:TargetSOC', 3), ('SE:AckMaxDelay', 4), ('EE', -1), )),
+    (2, (('SE:TargetSOC', 3), ('SE:AckMaxDelay', 4), ('EE', -1), )),
+    (2, (('SE:AckMaxDelay', 4), ('EE', -1), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_Dynamic_CLResControlModeType(w: rt.BitWriter, v: Dynamic_CLResControlModeType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLResControlModeType through _G_Dynamic_CLResControlModeType (states 0..4)."""
+    g = _G_Dynamic_CLResControlModeType
+    s = 0
+    if v.DepartureTime is not None:
+        s = w.event(g, s, 'SE:DepartureTime')
+        w.bits(1, 0)
+        w.uint(v.DepartureTime)
+        w.bits(1, 0)
+    if v.MinimumSOC is not None:
+        s = w.event(g, s, 'SE:MinimumSOC')
+        w.bits(1, 0)
+        w.nbit(v.MinimumSOC, 0, 100, 7)
+        w.bits(1, 0)
+    if v.TargetSOC is not None:
+        s = w.event(g, s, 'SE:TargetSOC')
+        w.bits(1, 0)
+        w.nbit(v.TargetSOC, 0, 100, 7)
+        w.bits(1, 0)
+    if v.AckMaxDelay is not None:
+        s = w.event(g, s, 'SE:AckMaxDelay')
+        w.bits(1, 0)
+        w.uint(v.AckMaxDelay)
+        w.bits(1, 0)
+    w.event(g, s, rt.EE)
+
+
+def _dec_Dynamic_CLResControlModeType(r: rt.BitReader, cls: type = Dynamic_CLResControlModeType) -> Dynamic_CLResControlModeType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLResControlModeType through _G_Dynamic_CLResControlModeType (states 0..4)."""
+    r.enter('Dynamic_CLResControlModeType')
+    g = _G_Dynamic_CLResControlModeType
+    f_DepartureTime = None
+    f_MinimumSOC = None
+    f_TargetSOC = None
+    f_AckMaxDelay = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:DepartureTime':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_DepartureTime = x
+        elif k == 'SE:MinimumSOC':
+            r.ch(False)
+            x = r.nbit(0, 100, 7)
+            r.ee()
+            f_MinimumSOC = x
+        elif k == 'SE:TargetSOC':
+            r.ch(False)
+            x = r.nbit(0, 100, 7)
+            r.ee()
+            f_TargetSOC = x
+        elif k == 'SE:AckMaxDelay':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_AckMaxDelay = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(DepartureTime=f_DepartureTime, MinimumSOC=f_MinimumSOC, TargetSOC=f_TargetSOC, AckMaxDelay=f_AckMaxDelay)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'Dynamic_CLResControlModeType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(NotificationMaxDelay)=0->1
+#   state 1 (1): SE(EVSENotification)=0->2
+#   state 2 (1): EE=0
+_G_EVSEStatusType = rt.Grammar('EVSEStatusType', (
+    (1, (('SE:NotificationMaxDelay', 1), )),
+    (1, (('SE:EVSENotification', 2), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_EVSEStatusType(w: rt.BitWriter, v: EVSEStatusType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType through _G_EVSEStatusType (states 0..2)."""
+    g = _G_EVSEStatusType
+    s = 0
+    s = w.event(g, s, 'SE:NotificationMaxDelay')
+    w.bits(1, 0)
+    w.uint(v.NotificationMaxDelay)
+    w.bits(1, 0)
+    s = w.event(g, s, 'SE:EVSENotification')
+    w.bits(1, 0)
+    w.enum(_IX_evseNotificationType, 3, v.EVSENotification)
+    w.bits(1, 0)
+    w.event(g, s, rt.EE)
+
+
+def _dec_EVSEStatusType(r: rt.BitReader, cls: type = EVSEStatusType) -> EVSEStatusType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType through _G_EVSEStatusType (states 0..2)."""
+    r.enter('EVSEStatusType')
+    g = _G_EVSEStatusType
+    f_NotificationMaxDelay = None
+    f_EVSENotification = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:NotificationMaxDelay':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_NotificationMaxDelay = x
+        elif k == 'SE:EVSENotification':
+            r.ch(False)
+            x = r.enum(_E_evseNotificationType, 3)
+            r.ee()
+            f_EVSENotification = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(NotificationMaxDelay=f_NotificationMaxDelay, EVSENotification=f_EVSENotification)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'EVSEStatusType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(RootCertificateID)=0->1
+#   state 1 (2): SE(RootCertificateID)=0->2, EE=1
+#   state 2 (2): SE(RootCertificateID)=0->3, EE=1
+#   state 3 (2): SE(RootCertificateID)=0->4, EE=1
+#   state 4 (2): SE(RootCertificateID)=0->5, EE=1
+#   state 5 (2): SE(RootCertificateID)=0->6, EE=1
+#   state 6 (2): SE(RootCertificateID)=0->7, EE=1
+#   state 7 (2): SE(RootCertificateID)=0->8, EE=1
+#   state 8 (2): SE(RootCertificateID)=0->9, EE=1
+#   state 9 (2): SE(RootCertificateID)=0->10, EE=1
+#   state 10 (2): SE(RootCertificateID)=0->11, EE=1
+#   state 11 (2): SE(RootCertificateID)=0->12, EE=1
+#   state 12 (2): SE(RootCertificateID)=0->13, EE=1
+#   state 13 (2): SE(RootCertificateID)=0->14, EE=1
+#   state 14 (2): SE(RootCertificateID)=0->15, EE=1
+#   state 15 (2): SE(RootCertificateID)=0->16, EE=1
+#   state 16 (2): SE(RootCertificateID)=0->17, EE=1
+#   state 17 (2): SE(RootCertificateID)=0->18, EE=1
+#   state 18 (2): SE(RootCertificateID)=0->19, EE=1
+#   state 19 (2): SE(RootCertificateID)=0->20, EE=1
+#   state 20 (1): EE=0
+_G_ListOfRootCertificateIDsType = rt.Grammar('ListOfRootCertificateIDsType', (
+    (1, (('SE:RootCertificateID', 1), )),
+    (2, (('SE:RootCertificateID', 2), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 3), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 4), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 5), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 6), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 7), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 8), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 9), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 10), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 11), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 12), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 13), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 14), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 15), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 16), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 17), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 18), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 19), ('EE', -1), )),
+    (2, (('SE:RootCertificateID', 20), ('EE', -1), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_ListOfRootCertificateIDsType(w: rt.BitWriter, v: ListOfRootCertificateIDsType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType through _G_ListOfRootCertificateIDsType (states 0..20)."""
+    g = _G_ListOfRootCertificateIDsType
+    s = 0
+    for x in v.RootCertificateID:
+        s = w.event(g, s, 'SE:RootCertificateID')
+        _xmldsig_types._enc_X509IssuerSerialType(w, x)
+    w.event(g, s, rt.EE)
+
+
+def _dec_ListOfRootCertificateIDsType(r: rt.BitReader, cls: type = ListOfRootCertificateIDsType) -> ListOfRootCertificateIDsType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType through _G_ListOfRootCertificateIDsType (states 0..20)."""
+    r.enter('ListOfRootCertificateIDsType')
+    g = _G_ListOfRootCertificateIDsType
+    f_RootCertificateID = []
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:RootCertificateID':
+            f_RootCertificateID.append(_xmldsig_types._dec_X509IssuerSerialType(r, X509IssuerSerialType))
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(RootCertificateID=f_RootCertificateID)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'ListOfRootCertificateIDsType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(SessionID)=0->1
+#   state 1 (1): SE(TimeStamp)=0->2
+#   state 2 (2): SE(Signature)=0->3, EE=1
+#   state 3 (1): EE=0
+_G_MessageHeaderType = rt.Grammar('MessageHeaderType', (
+    (1, (('SE:SessionID', 1), )),
+    (1, (('SE:TimeStamp', 2), )),
+    (2, (('SE:Signature', 3), ('EE', -1), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_MessageHeaderType(w: rt.BitWriter, v: MessageHeaderType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType through _G_MessageHeaderType (states 0..3)."""
+    g = _G_MessageHeaderType
+    s = 0
+    s = w.event(g, s, 'SE:SessionID')
+    w.elem_binary(v.SessionID)
+    s = w.event(g, s, 'SE:TimeStamp')
+    w.bits(1, 0)
+    w.uint(v.TimeStamp)
+    w.bits(1, 0)
+    if v.Signature is not None:
+        s = w.event(g, s, 'SE:Signature')
+        _xmldsig_types._enc_SignatureType(w, v.Signature)
+    w.event(g, s, rt.EE)
+
+
+def _dec_MessageHeaderType(r: rt.BitReader, cls: type = MessageHeaderType) -> MessageHeaderType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType through _G_MessageHeaderType (states 0..3)."""
+    r.enter('MessageHeaderType')
+    g = _G_MessageHeaderType
+    f_SessionID = None
+    f_TimeStamp = None
+    f_Signature = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:SessionID':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_SessionID = x
+        elif k == 'SE:TimeStamp':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_TimeStamp = x
+        elif k == 'SE:Signature':
+            f_Signature = _xmldsig_types._dec_SignatureType(r, SignatureType)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(SessionID=f_SessionID, TimeStamp=f_TimeStamp, Signature=f_Signature)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'MessageHeaderType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(MeterID)=0->1
+#   state 1 (1): SE(ChargedEnergyReadingWh)=0->2
+#   state 2 (3): SE(BPT_DischargedEnergyReadingWh)=0->3, SE(CapacitiveEnergyReadingVARh)=1->4, SE(BPT_InductiveEnergyReadingVARh)=2->5, SE(MeterSignature)=3->6, SE(MeterStatus)=4->7, SE(MeterTimestamp)=5->8, EE=6
+#   state 3 (3): SE(CapacitiveEnergyReadingVARh)=0->4, SE(BPT_InductiveEnergyReadingVARh)=1->5, SE(MeterSignature)=2->6, SE(MeterStatus)=3->7, SE(MeterTimestamp)=4->8, EE=5
+#   state 4 (3): SE(BPT_InductiveEnergyReadingVARh)=0->5, SE(MeterSignature)=1->6, SE(MeterStatus)=2->7, SE(MeterTimestamp)=3->8, EE=4
+#   state 5 (3): SE(MeterSignature)=0->6, SE(MeterStatus)=1->7, SE(MeterTimestamp)=2->8, EE=3
+#   state 6 (2): SE(MeterStatus)=0->7, SE(MeterTimestamp)=1->8, EE=2
+#   state 7 (2): SE(MeterTimestamp)=0->8, EE=1
+#   state 8 (1): EE=0
+_G_MeterInfoType = rt.Grammar('MeterInfoType', (
+    (1, (('SE:MeterID', 1), )),
+    (1, (('SE:ChargedEnergyReadingWh', 2), )),
+    (3, (('SE:BPT_DischargedEnergyReadingWh', 3), ('SE:CapacitiveEnergyReadingVARh', 4), ('SE:BPT_InductiveEnergyReadingVARh', 5), ('SE:MeterSignature', 6), ('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
+    (3, (('SE:CapacitiveEnergyReadingVARh', 4), ('SE:BPT_InductiveEnergyReadingVARh', 5), ('SE:MeterSignature', 6), ('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
+    (3, (('SE:BPT_InductiveEnergyReadingVARh', 5), ('SE:MeterSignature', 6), ('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
+    (3, (('SE:MeterSignature', 6), ('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
+    (2, (('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
+    (2, (('SE:MeterTimestamp', 8), ('EE', -1), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_MeterInfoType(w: rt.BitWriter, v: MeterInfoType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType through _G_MeterInfoType (states 0..8)."""
+    g = _G_MeterInfoType
+    s = 0
+    s = w.event(g, s, 'SE:MeterID')
+    w.elem_string(v.MeterID)
+    s = w.event(g, s, 'SE:ChargedEnergyReadingWh')
+    w.bits(1, 0)
+    w.uint(v.ChargedEnergyReadingWh)
+    w.bits(1, 0)
+    if v.BPT_DischargedEnergyReadingWh is not None:
+        s = w.event(g, s, 'SE:BPT_DischargedEnergyReadingWh')
+        w.bits(1, 0)
+        w.uint(v.BPT_DischargedEnergyReadingWh)
+        w.bits(1, 0)
+    if v.CapacitiveEnergyReadingVARh is not None:
+        s = w.event(g, s, 'SE:CapacitiveEnergyReadingVARh')
+        w.bits(1, 0)
+        w.uint(v.CapacitiveEnergyReadingVARh)
+        w.bits(1, 0)
+    if v.BPT_InductiveEnergyReadingVARh is not None:
+        s = w.event(g, s, 'SE:BPT_InductiveEnergyReadingVARh')
+        w.bits(1, 0)
+        w.uint(v.BPT_InductiveEnergyReadingVARh)
+        w.bits(1, 0)
+    if v.MeterSignature is not None:
+        s = w.event(g, s, 'SE:MeterSignature')
+        w.elem_binary(v.MeterSignature)
+    if v.MeterStatus is not None:
+        s = w.event(g, s, 'SE:MeterStatus')
+        w.bits(1, 0)
+        w.sint(v.MeterStatus)
+        w.bits(1, 0)
+    if v.MeterTimestamp is not None:
+        s = w.event(g, s, 'SE:MeterTimestamp')
+        w.bits(1, 0)
+        w.uint(v.MeterTimestamp)
+        w.bits(1, 0)
+    w.event(g, s, rt.EE)
+
+
+def _dec_MeterInfoType(r: rt.BitReader, cls: type = MeterInfoType) -> MeterInfoType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType through _G_MeterInfoType (states 0..8)."""
+    r.enter('MeterInfoType')
+    g = _G_MeterInfoType
+    f_MeterID = None
+    f_ChargedEnergyReadingWh = None
+    f_BPT_DischargedEnergyReadingWh = None
+    f_CapacitiveEnergyReadingVARh = None
+    f_BPT_InductiveEnergyReadingVARh = None
+    f_MeterSignature = None
+    f_MeterStatus = None
+    f_MeterTimestamp = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:MeterID':
+            x = r.string() if r.ch(True) else ''
+            if x != '':
+                r.ee()
+            f_MeterID = x
+        elif k == 'SE:ChargedEnergyReadingWh':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_ChargedEnergyReadingWh = x
+        elif k == 'SE:BPT_DischargedEnergyReadingWh':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_BPT_DischargedEnergyReadingWh = x
+        elif k == 'SE:CapacitiveEnergyReadingVARh':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_CapacitiveEnergyReadingVARh = x
+        elif k == 'SE:BPT_InductiveEnergyReadingVARh':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_BPT_InductiveEnergyReadingVARh = x
+        elif k == 'SE:MeterSignature':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_MeterSignature = x
+        elif k == 'SE:MeterStatus':
+            r.ch(False)
+            x = r.sint()
+            r.ee()
+            f_MeterStatus = x
+        elif k == 'SE:MeterTimestamp':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_MeterTimestamp = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(MeterID=f_MeterID, ChargedEnergyReadingWh=f_ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh=f_BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh=f_CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh=f_BPT_InductiveEnergyReadingVARh, MeterSignature=f_MeterSignature, MeterStatus=f_MeterStatus, MeterTimestamp=f_MeterTimestamp)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'MeterInfoType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(Exponent)=0->1
+#   state 1 (1): SE(Value)=0->2
+#   state 2 (1): EE=0
+_G_RationalNumberType = rt.Grammar('RationalNumberType', (
+    (1, (('SE:Exponent', 1), )),
+    (1, (('SE:Value', 2), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_RationalNumberType(w: rt.BitWriter, v: RationalNumberType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType through _G_RationalNumberType (states 0..2)."""
+    g = _G_RationalNumberType
+    s = 0
+    s = w.event(g, s, 'SE:Exponent')
+    w.bits(1, 0)
+    w.nbit(v.Exponent, -128, 127, 8)
+    w.bits(1, 0)
+    s = w.event(g, s, 'SE:Value')
+    w.bits(1, 0)
+    w.sint(v.Value)
+    w.bits(1, 0)
+    w.event(g, s, rt.EE)
+
+
+def _dec_RationalNumberType(r: rt.BitReader, cls: type = RationalNumberType) -> RationalNumberType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType through _G_RationalNumberType (states 0..2)."""
+    r.enter('RationalNumberType')
+    g = _G_RationalNumberType
+    f_Exponent = None
+    f_Value = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:Exponent':
+            r.ch(False)
+            x = r.nbit(-128, 127, 8)
+            r.ee()
+            f_Exponent = x
+        elif k == 'SE:Value':
+            r.ch(False)
+            x = r.sint()
+            r.ee()
+            f_Value = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Exponent=f_Exponent, Value=f_Value)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'RationalNumberType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(TimeAnchor)=0->1
+#   state 1 (3): SE(EnergyCosts)=0->2, SE(OccupancyCosts)=1->3, SE(AdditionalServicesCosts)=2->4, SE(OverstayCosts)=3->5, SE(TaxCosts)=4->6, EE=5
+#   state 2 (3): SE(OccupancyCosts)=0->3, SE(AdditionalServicesCosts)=1->4, SE(OverstayCosts)=2->5, SE(TaxCosts)=3->6, EE=4
+#   state 3 (3): SE(AdditionalServicesCosts)=0->4, SE(OverstayCosts)=1->5, SE(TaxCosts)=2->6, EE=3
+#   state 4 (2): SE(OverstayCosts)=0->5, SE(TaxCosts)=1->6, EE=2
+#   state 5 (2): SE(TaxCosts)=0->6, EE=1
+#   state 6 (2): SE(TaxCosts)=0->7, EE=1
+#   state 7 (2): SE(TaxCosts)=0->8, EE=1
+#   state 8 (2): SE(TaxCosts)=0->9, EE=1
+#   state 9 (2): SE(TaxCosts)=0->10, EE=1
+#   state 10 (2): SE(TaxCosts)=0->11, EE=1
+#   state 11 (2): SE(TaxCosts)=0->12, EE=1
+#   state 12 (2): SE(TaxCosts)=0->13, EE=1
+#   state 13 (2): SE(TaxCosts)=0->14, EE=1
+#   state 14 (2): SE(TaxCosts)=0->15, EE=1
+#   state 15 (1): EE=0
+_G_ReceiptType = rt.Grammar('ReceiptType', (
+    (1, (('SE:TimeAnchor', 1), )),
+    (3, (('SE:EnergyCosts', 2), ('SE:OccupancyCosts', 3), ('SE:AdditionalServicesCosts', 4), ('SE:OverstayCosts', 5), ('SE:TaxCosts', 6), ('EE', -1), )),
+    (3, (('SE:OccupancyCosts', 3), ('SE:AdditionalServicesCosts', 4), ('SE:OverstayCosts', 5), ('SE:TaxCosts', 6), ('EE', -1), )),
+    (3, (('SE:AdditionalServicesCosts', 4), ('SE:OverstayCosts', 5), ('SE:TaxCosts', 6), ('EE', -1), )),
+    (2, (('SE:OverstayCosts', 5), ('SE:TaxCosts', 6), ('EE', -1), )),
+    (2, (('SE:TaxCosts', 6), ('EE', -1), )),
+    (2, (('SE:TaxCosts', 7), ('EE', -1), )),
+    (2, (('SE:TaxCosts', 8), ('EE', -1), )),
+    (2, (('SE:TaxCosts', 9), ('EE', -1), )),
+    (2, (('SE:TaxCosts', 10), ('EE', -1), )),
+    (2, (('SE:TaxCosts', 11), ('EE', -1), )),
+    (2, (('SE:TaxCosts', 12), ('EE', -1), )),
+    (2, (('SE:TaxCosts', 13), ('EE', -1), )),
+    (2, (('SE:TaxCosts', 14), ('EE', -1), )),
+    (2, (('SE:TaxCosts', 15), ('EE', -1), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_ReceiptType(w: rt.BitWriter, v: ReceiptType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType through _G_ReceiptType (states 0..15)."""
+    g = _G_ReceiptType
+    s = 0
+    s = w.event(g, s, 'SE:TimeAnchor')
+    w.bits(1, 0)
+    w.uint(v.TimeAnchor)
+    w.bits(1, 0)
+    if v.EnergyCosts is not None:
+        s = w.event(g, s, 'SE:EnergyCosts')
+        _enc_DetailedCostType(w, v.EnergyCosts)
+    if v.OccupancyCosts is not None:
+        s = w.event(g, s, 'SE:OccupancyCosts')
+        _enc_DetailedCostType(w, v.OccupancyCosts)
+    if v.AdditionalServicesCosts is not None:
+        s = w.event(g, s, 'SE:AdditionalServicesCosts')
+        _enc_DetailedCostType(w, v.AdditionalServicesCosts)
+    if v.OverstayCosts is not None:
+        s = w.event(g, s, 'SE:OverstayCosts')
+        _enc_DetailedCostType(w, v.OverstayCosts)
+    for x in v.TaxCosts:
+        s = w.event(g, s, 'SE:TaxCosts')
+        _enc_DetailedTaxType(w, x)
+    w.event(g, s, rt.EE)
+
+
+def _dec_ReceiptType(r: rt.BitReader, cls: type = ReceiptType) -> ReceiptType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType through _G_ReceiptType (states 0..15)."""
+    r.enter('ReceiptType')
+    g = _G_ReceiptType
+    f_TimeAnchor = None
+    f_EnergyCosts = None
+    f_OccupancyCosts = None
+    f_AdditionalServicesCosts = None
+    f_OverstayCosts = None
+    f_TaxCosts = []
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:TimeAnchor':
+            r.ch(False)
+            x = r.uint()
+            r.ee()
+            f_TimeAnchor = x
+        elif k == 'SE:EnergyCosts':
+            f_EnergyCosts = _dec_DetailedCostType(r, DetailedCostType)
+        elif k == 'SE:OccupancyCosts':
+            f_OccupancyCosts = _dec_DetailedCostType(r, DetailedCostType)
+        elif k == 'SE:AdditionalServicesCosts':
+            f_AdditionalServicesCosts = _dec_DetailedCostType(r, DetailedCostType)
+        elif k == 'SE:OverstayCosts':
+            f_OverstayCosts = _dec_DetailedCostType(r, DetailedCostType)
+        elif k == 'SE:TaxCosts':
+            f_TaxCosts.append(_dec_DetailedTaxType(r, DetailedTaxType))
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(TimeAnchor=f_TimeAnchor, EnergyCosts=f_EnergyCosts, OccupancyCosts=f_OccupancyCosts, AdditionalServicesCosts=f_AdditionalServicesCosts, OverstayCosts=f_OverstayCosts, TaxCosts=f_TaxCosts)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'ReceiptType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLReqControlModeType: normalised grammar, event code widths in bits
+#   state 0 (3): SE(EVTargetEnergyRequest)=0->1, SE(EVMaximumEnergyRequest)=1->2, SE(EVMinimumEnergyRequest)=2->3, EE=3
+#   state 1 (2): SE(EVMaximumEnergyRequest)=0->2, SE(EVMinimumEnergyRequest)=1->3, EE=2
+#   state 2 (2): SE(EVMinimumEnergyRequest)=0->3, EE=1
+#   state 3 (1): EE=0
+_G_Scheduled_CLReqControlModeType = rt.Grammar('Scheduled_CLReqControlModeType', (
+    (3, (('SE:EVTargetEnergyRequest', 1), ('SE:EVMaximumEnergyRequest', 2), ('SE:EVMinimumEnergyRequest', 3), ('EE', -1), )),
+    (2, (('SE:EVMaximumEnergyRequest', 2), ('SE:EVMinimumEnergyRequest', 3), ('EE', -1), )),
+    (2, (('SE:EVMinimumEnergyRequest', 3), ('EE', -1), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_Scheduled_CLReqControlModeType(w: rt.BitWriter, v: Scheduled_CLReqControlModeType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLReqControlModeType through _G_Scheduled_CLReqControlModeType (states 0..3)."""
+    g = _G_Scheduled_CLReqControlModeType
+    s = 0
+    if v.EVTargetEnergyRequest is not None:
+        s = w.event(g, s, 'SE:EVTargetEnergyRequest')
+        _enc_RationalNumberType(w, v.EVTargetEnergyRequest)
+    if v.EVMaximumEnergyRequest is not None:
+        s = w.event(g, s, 'SE:EVMaximumEnergyRequest')
+        _enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
+    if v.EVMinimumEnergyRequest is not None:
+        s = w.event(g, s, 'SE:EVMinimumEnergyRequest')
+        _enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
+    w.event(g, s, rt.EE)
+
+
+def _dec_Scheduled_CLReqControlModeType(r: rt.BitReader, cls: type = Scheduled_CLReqControlModeType) -> Scheduled_CLReqControlModeType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLReqControlModeType through _G_Scheduled_CLReqControlModeType (states 0..3)."""
+    r.enter('Scheduled_CLReqControlModeType')
+    g = _G_Scheduled_CLReqControlModeType
+    f_EVTargetEnergyRequest = None
+    f_EVMaximumEnergyRequest = None
+    f_EVMinimumEnergyRequest = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:EVTargetEnergyRequest':
+            f_EVTargetEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+        elif k == 'SE:EVMaximumEnergyRequest':
+            f_EVMaximumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+        elif k == 'SE:EVMinimumEnergyRequest':
+            f_EVMinimumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(EVTargetEnergyRequest=f_EVTargetEnergyRequest, EVMaximumEnergyRequest=f_EVMaximumEnergyRequest, EVMinimumEnergyRequest=f_EVMinimumEnergyRequest)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'Scheduled_CLReqControlModeType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLResControlModeType: normalised grammar, event code widths in bits
+#   state 0 (1): EE=0
+_G_Scheduled_CLResControlModeType = rt.Grammar('Scheduled_CLResControlModeType', (
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_Scheduled_CLResControlModeType(w: rt.BitWriter, v: Scheduled_CLResControlModeType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLResControlModeType through _G_Scheduled_CLResControlModeType (states 0..0)."""
+    g = _G_Scheduled_CLResControlModeType
+    s = 0
+    w.event(g, s, rt.EE)
+
+
+def _dec_Scheduled_CLResControlModeType(r: rt.BitReader, cls: type = Scheduled_CLResControlModeType) -> Scheduled_CLResControlModeType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLResControlModeType through _G_Scheduled_CLResControlModeType (states 0..0)."""
+    r.enter('Scheduled_CLResControlModeType')
+    g = _G_Scheduled_CLResControlModeType
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'EE':
+            r.depth -= 1
+            return cls()
+        else:
+            raise rt.ExiDecodeError(r.pos, f'Scheduled_CLResControlModeType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}V2GMessageType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(Header)=0->1
+#   state 1 (1): EE=0
+_G_V2GMessageType = rt.Grammar('V2GMessageType', (
+    (1, (('SE:Header', 1), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_V2GMessageType(w: rt.BitWriter, v: V2GMessageType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}V2GMessageType through _G_V2GMessageType (states 0..1)."""
+    g = _G_V2GMessageType
+    s = 0
+    s = w.event(g, s, 'SE:Header')
+    _enc_MessageHeaderType(w, v.Header)
+    w.event(g, s, rt.EE)
+
+
+def _dec_V2GMessageType(r: rt.BitReader, cls: type = V2GMessageType) -> V2GMessageType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}V2GMessageType through _G_V2GMessageType (states 0..1)."""
+    r.enter('V2GMessageType')
+    g = _G_V2GMessageType
+    f_Header = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:Header':
+            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Header=f_Header)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'V2GMessageType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}V2GRequestType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(Header)=0->1
+#   state 1 (1): EE=0
+_G_V2GRequestType = rt.Grammar('V2GRequestType', (
+    (1, (('SE:Header', 1), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_V2GRequestType(w: rt.BitWriter, v: V2GRequestType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}V2GRequestType through _G_V2GRequestType (states 0..1)."""
+    g = _G_V2GRequestType
+    s = 0
+    s = w.event(g, s, 'SE:Header')
+    _enc_MessageHeaderType(w, v.Header)
+    w.event(g, s, rt.EE)
+
+
+def _dec_V2GRequestType(r: rt.BitReader, cls: type = V2GRequestType) -> V2GRequestType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}V2GRequestType through _G_V2GRequestType (states 0..1)."""
+    r.enter('V2GRequestType')
+    g = _G_V2GRequestType
+    f_Header = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:Header':
+            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Header=f_Header)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'V2GRequestType: {k} is not supported')
+
+
+# {urn:iso:std:iso:15118:-20:CommonTypes}V2GResponseType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(Header)=0->1
+#   state 1 (1): SE(ResponseCode)=0->2
+#   state 2 (1): EE=0
+_G_V2GResponseType = rt.Grammar('V2GResponseType', (
+    (1, (('SE:Header', 1), )),
+    (1, (('SE:ResponseCode', 2), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_V2GResponseType(w: rt.BitWriter, v: V2GResponseType) -> None:
+    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}V2GResponseType through _G_V2GResponseType (states 0..2)."""
+    g = _G_V2GResponseType
+    s = 0
+    s = w.event(g, s, 'SE:Header')
+    _enc_MessageHeaderType(w, v.Header)
+    s = w.event(g, s, 'SE:ResponseCode')
+    w.bits(1, 0)
+    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.bits(1, 0)
+    w.event(g, s, rt.EE)
+
+
+def _dec_V2GResponseType(r: rt.BitReader, cls: type = V2GResponseType) -> V2GResponseType:
+    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}V2GResponseType through _G_V2GResponseType (states 0..2)."""
+    r.enter('V2GResponseType')
+    g = _G_V2GResponseType
+    f_Header = None
+    f_ResponseCode = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:Header':
+            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+        elif k == 'SE:ResponseCode':
+            r.ch(False)
+            x = r.enum(_E_responseCodeType, 6)
+            r.ee()
+            f_ResponseCode = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Header=f_Header, ResponseCode=f_ResponseCode)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'V2GResponseType: {k} is not supported')
+
+
 _E_evseNotificationType = tuple(evseNotificationType)
 _IX_evseNotificationType = {m: i for i, m in enumerate(_E_evseNotificationType)}
 _E_processingType = tuple(processingType)

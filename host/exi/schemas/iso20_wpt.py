@@ -19,9 +19,7 @@ from host.exi.schemas import iso20_common_types as _iso20_common_types
 from host.exi.schemas import xmldsig_types as _xmldsig_types
 
 CLReqControlMode = _iso20_common_types.CLReqControlMode
-CLReqControlModeType = _iso20_common_types.CLReqControlModeType
 CLResControlMode = _iso20_common_types.CLResControlMode
-CLResControlModeType = _iso20_common_types.CLResControlModeType
 ChargeLoopReqType = _iso20_common_types.ChargeLoopReqType
 ChargeLoopResType = _iso20_common_types.ChargeLoopResType
 ChargeParameterDiscoveryReqType = _iso20_common_types.ChargeParameterDiscoveryReqType
@@ -29,64 +27,37 @@ ChargeParameterDiscoveryResType = _iso20_common_types.ChargeParameterDiscoveryRe
 DetailedCostType = _iso20_common_types.DetailedCostType
 DetailedTaxType = _iso20_common_types.DetailedTaxType
 DisplayParametersType = _iso20_common_types.DisplayParametersType
-Dynamic_CLReqControlModeType = _iso20_common_types.Dynamic_CLReqControlModeType
-Dynamic_CLResControlModeType = _iso20_common_types.Dynamic_CLResControlModeType
 EVSEStatusType = _iso20_common_types.EVSEStatusType
-ListOfRootCertificateIDsType = _iso20_common_types.ListOfRootCertificateIDsType
 MessageHeaderType = _iso20_common_types.MessageHeaderType
 MeterInfoType = _iso20_common_types.MeterInfoType
 RationalNumberType = _iso20_common_types.RationalNumberType
 ReceiptType = _iso20_common_types.ReceiptType
-Scheduled_CLReqControlModeType = _iso20_common_types.Scheduled_CLReqControlModeType
-Scheduled_CLResControlModeType = _iso20_common_types.Scheduled_CLResControlModeType
-V2GMessageType = _iso20_common_types.V2GMessageType
 V2GRequestType = _iso20_common_types.V2GRequestType
 V2GResponseType = _iso20_common_types.V2GResponseType
 evseNotificationType = _iso20_common_types.evseNotificationType
 processingType = _iso20_common_types.processingType
 responseCodeType = _iso20_common_types.responseCodeType
 CanonicalizationMethod = _xmldsig_types.CanonicalizationMethod
-CanonicalizationMethodType = _xmldsig_types.CanonicalizationMethodType
 DSAKeyValue = _xmldsig_types.DSAKeyValue
-DSAKeyValueType = _xmldsig_types.DSAKeyValueType
 DigestMethod = _xmldsig_types.DigestMethod
-DigestMethodType = _xmldsig_types.DigestMethodType
 KeyInfo = _xmldsig_types.KeyInfo
-KeyInfoType = _xmldsig_types.KeyInfoType
 KeyValue = _xmldsig_types.KeyValue
-KeyValueType = _xmldsig_types.KeyValueType
 Manifest = _xmldsig_types.Manifest
-ManifestType = _xmldsig_types.ManifestType
 Object = _xmldsig_types.Object
-ObjectType = _xmldsig_types.ObjectType
 PGPData = _xmldsig_types.PGPData
-PGPDataType = _xmldsig_types.PGPDataType
 RSAKeyValue = _xmldsig_types.RSAKeyValue
-RSAKeyValueType = _xmldsig_types.RSAKeyValueType
 Reference = _xmldsig_types.Reference
-ReferenceType = _xmldsig_types.ReferenceType
 RetrievalMethod = _xmldsig_types.RetrievalMethod
-RetrievalMethodType = _xmldsig_types.RetrievalMethodType
 SPKIData = _xmldsig_types.SPKIData
-SPKIDataType = _xmldsig_types.SPKIDataType
 Signature = _xmldsig_types.Signature
 SignatureMethod = _xmldsig_types.SignatureMethod
-SignatureMethodType = _xmldsig_types.SignatureMethodType
 SignatureProperties = _xmldsig_types.SignatureProperties
-SignaturePropertiesType = _xmldsig_types.SignaturePropertiesType
 SignatureProperty = _xmldsig_types.SignatureProperty
-SignaturePropertyType = _xmldsig_types.SignaturePropertyType
-SignatureType = _xmldsig_types.SignatureType
 SignatureValue = _xmldsig_types.SignatureValue
-SignatureValueType = _xmldsig_types.SignatureValueType
 SignedInfo = _xmldsig_types.SignedInfo
-SignedInfoType = _xmldsig_types.SignedInfoType
 Transform = _xmldsig_types.Transform
-TransformType = _xmldsig_types.TransformType
 Transforms = _xmldsig_types.Transforms
-TransformsType = _xmldsig_types.TransformsType
 X509Data = _xmldsig_types.X509Data
-X509DataType = _xmldsig_types.X509DataType
 X509IssuerSerialType = _xmldsig_types.X509IssuerSerialType
 
 
@@ -655,2427 +626,6 @@ def _dec_AlternativeSECCType(r: rt.BitReader, cls: type = AlternativeSECCType) -
             raise rt.ExiDecodeError(r.pos, f'AlternativeSECCType: {k} is not supported')
 
 
-# {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType: normalised grammar, event code widths in bits
-#   state 0 (1): EE=0
-_G_CLReqControlModeType = rt.Grammar('CLReqControlModeType', (
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_CLReqControlModeType(w: rt.BitWriter, v: CLReqControlModeType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType through _G_CLReqControlModeType (states 0..0)."""
-    g = _G_CLReqControlModeType
-    s = 0
-    w.event(g, s, rt.EE)
-
-
-def _dec_CLReqControlModeType(r: rt.BitReader, cls: type = CLReqControlModeType) -> CLReqControlModeType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType through _G_CLReqControlModeType (states 0..0)."""
-    r.enter('CLReqControlModeType')
-    g = _G_CLReqControlModeType
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'EE':
-            r.depth -= 1
-            return cls()
-        else:
-            raise rt.ExiDecodeError(r.pos, f'CLReqControlModeType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType: normalised grammar, event code widths in bits
-#   state 0 (1): EE=0
-_G_CLResControlModeType = rt.Grammar('CLResControlModeType', (
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_CLResControlModeType(w: rt.BitWriter, v: CLResControlModeType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType through _G_CLResControlModeType (states 0..0)."""
-    g = _G_CLResControlModeType
-    s = 0
-    w.event(g, s, rt.EE)
-
-
-def _dec_CLResControlModeType(r: rt.BitReader, cls: type = CLResControlModeType) -> CLResControlModeType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType through _G_CLResControlModeType (states 0..0)."""
-    r.enter('CLResControlModeType')
-    g = _G_CLResControlModeType
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'EE':
-            r.depth -= 1
-            return cls()
-        else:
-            raise rt.ExiDecodeError(r.pos, f'CLResControlModeType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType: normalised grammar, event code widths in bits
-#   state 0 (1): AT(Algorithm)=0->1
-#   state 1 (2): SE(*)=0->2, EE=1, CH[untyped]=2->1
-#   state 2 (2): SE(*)=0->2, EE=1, CH[untyped]=2->2
-_G_CanonicalizationMethodType = rt.Grammar('CanonicalizationMethodType', (
-    (1, (('AT:Algorithm', 1), )),
-    (2, (('SE*', 2), ('EE', -1), ('CH*', 1), )),
-    (2, (('SE*', 2), ('EE', -1), ('CH*', 2), )),
-))
-
-
-def _enc_CanonicalizationMethodType(w: rt.BitWriter, v: CanonicalizationMethodType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType through _G_CanonicalizationMethodType (states 0..2)."""
-    g = _G_CanonicalizationMethodType
-    s = 0
-    s = w.event(g, s, 'AT:Algorithm')
-    w.string(v.Algorithm)
-    w.event(g, s, rt.EE)
-
-
-def _dec_CanonicalizationMethodType(r: rt.BitReader, cls: type = CanonicalizationMethodType) -> CanonicalizationMethodType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType through _G_CanonicalizationMethodType (states 0..2)."""
-    r.enter('CanonicalizationMethodType')
-    g = _G_CanonicalizationMethodType
-    f_Algorithm = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Algorithm':
-            f_Algorithm = r.string()
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Algorithm=f_Algorithm)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'CanonicalizationMethodType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopReqType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (2): SE(DisplayParameters)=0->2, SE(MeterInfoRequested)=1->3
-#   state 2 (1): SE(MeterInfoRequested)=0->3
-#   state 3 (1): EE=0
-_G_ChargeLoopReqType = rt.Grammar('ChargeLoopReqType', (
-    (1, (('SE:Header', 1), )),
-    (2, (('SE:DisplayParameters', 2), ('SE:MeterInfoRequested', 3), )),
-    (1, (('SE:MeterInfoRequested', 3), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ChargeLoopReqType(w: rt.BitWriter, v: ChargeLoopReqType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopReqType through _G_ChargeLoopReqType (states 0..3)."""
-    g = _G_ChargeLoopReqType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    if v.DisplayParameters is not None:
-        s = w.event(g, s, 'SE:DisplayParameters')
-        _enc_DisplayParametersType(w, v.DisplayParameters)
-    s = w.event(g, s, 'SE:MeterInfoRequested')
-    w.bits(1, 0)
-    w.boolean(v.MeterInfoRequested)
-    w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ChargeLoopReqType(r: rt.BitReader, cls: type = ChargeLoopReqType) -> ChargeLoopReqType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopReqType through _G_ChargeLoopReqType (states 0..3)."""
-    r.enter('ChargeLoopReqType')
-    g = _G_ChargeLoopReqType
-    f_Header = None
-    f_DisplayParameters = None
-    f_MeterInfoRequested = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'SE:DisplayParameters':
-            f_DisplayParameters = _dec_DisplayParametersType(r, DisplayParametersType)
-        elif k == 'SE:MeterInfoRequested':
-            r.ch(False)
-            x = r.boolean()
-            r.ee()
-            f_MeterInfoRequested = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header, DisplayParameters=f_DisplayParameters, MeterInfoRequested=f_MeterInfoRequested)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ChargeLoopReqType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopResType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (1): SE(ResponseCode)=0->2
-#   state 2 (3): SE(EVSEStatus)=0->3, SE(MeterInfo)=1->4, SE(Receipt)=2->5, EE=3
-#   state 3 (2): SE(MeterInfo)=0->4, SE(Receipt)=1->5, EE=2
-#   state 4 (2): SE(Receipt)=0->5, EE=1
-#   state 5 (1): EE=0
-_G_ChargeLoopResType = rt.Grammar('ChargeLoopResType', (
-    (1, (('SE:Header', 1), )),
-    (1, (('SE:ResponseCode', 2), )),
-    (3, (('SE:EVSEStatus', 3), ('SE:MeterInfo', 4), ('SE:Receipt', 5), ('EE', -1), )),
-    (2, (('SE:MeterInfo', 4), ('SE:Receipt', 5), ('EE', -1), )),
-    (2, (('SE:Receipt', 5), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ChargeLoopResType(w: rt.BitWriter, v: ChargeLoopResType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopResType through _G_ChargeLoopResType (states 0..5)."""
-    g = _G_ChargeLoopResType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    s = w.event(g, s, 'SE:ResponseCode')
-    w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
-    w.bits(1, 0)
-    if v.EVSEStatus is not None:
-        s = w.event(g, s, 'SE:EVSEStatus')
-        _enc_EVSEStatusType(w, v.EVSEStatus)
-    if v.MeterInfo is not None:
-        s = w.event(g, s, 'SE:MeterInfo')
-        _enc_MeterInfoType(w, v.MeterInfo)
-    if v.Receipt is not None:
-        s = w.event(g, s, 'SE:Receipt')
-        _enc_ReceiptType(w, v.Receipt)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ChargeLoopResType(r: rt.BitReader, cls: type = ChargeLoopResType) -> ChargeLoopResType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopResType through _G_ChargeLoopResType (states 0..5)."""
-    r.enter('ChargeLoopResType')
-    g = _G_ChargeLoopResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEStatus = None
-    f_MeterInfo = None
-    f_Receipt = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'SE:ResponseCode':
-            r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
-            r.ee()
-            f_ResponseCode = x
-        elif k == 'SE:EVSEStatus':
-            f_EVSEStatus = _dec_EVSEStatusType(r, EVSEStatusType)
-        elif k == 'SE:MeterInfo':
-            f_MeterInfo = _dec_MeterInfoType(r, MeterInfoType)
-        elif k == 'SE:Receipt':
-            f_Receipt = _dec_ReceiptType(r, ReceiptType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEStatus=f_EVSEStatus, MeterInfo=f_MeterInfo, Receipt=f_Receipt)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ChargeLoopResType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryReqType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (1): EE=0
-_G_ChargeParameterDiscoveryReqType = rt.Grammar('ChargeParameterDiscoveryReqType', (
-    (1, (('SE:Header', 1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ChargeParameterDiscoveryReqType(w: rt.BitWriter, v: ChargeParameterDiscoveryReqType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryReqType through _G_ChargeParameterDiscoveryReqType (states 0..1)."""
-    g = _G_ChargeParameterDiscoveryReqType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ChargeParameterDiscoveryReqType(r: rt.BitReader, cls: type = ChargeParameterDiscoveryReqType) -> ChargeParameterDiscoveryReqType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryReqType through _G_ChargeParameterDiscoveryReqType (states 0..1)."""
-    r.enter('ChargeParameterDiscoveryReqType')
-    g = _G_ChargeParameterDiscoveryReqType
-    f_Header = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ChargeParameterDiscoveryReqType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryResType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (1): SE(ResponseCode)=0->2
-#   state 2 (1): EE=0
-_G_ChargeParameterDiscoveryResType = rt.Grammar('ChargeParameterDiscoveryResType', (
-    (1, (('SE:Header', 1), )),
-    (1, (('SE:ResponseCode', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: ChargeParameterDiscoveryResType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryResType through _G_ChargeParameterDiscoveryResType (states 0..2)."""
-    g = _G_ChargeParameterDiscoveryResType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    s = w.event(g, s, 'SE:ResponseCode')
-    w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
-    w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = ChargeParameterDiscoveryResType) -> ChargeParameterDiscoveryResType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryResType through _G_ChargeParameterDiscoveryResType (states 0..2)."""
-    r.enter('ChargeParameterDiscoveryResType')
-    g = _G_ChargeParameterDiscoveryResType
-    f_Header = None
-    f_ResponseCode = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'SE:ResponseCode':
-            r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
-            r.ee()
-            f_ResponseCode = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header, ResponseCode=f_ResponseCode)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ChargeParameterDiscoveryResType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType: normalised grammar, event code widths in bits
-#   state 0 (2): SE(P)=0->1, SE(G)=1->2, SE(Y)=2->3
-#   state 1 (1): SE(Q)=0->4
-#   state 2 (1): SE(Y)=0->3
-#   state 3 (2): SE(J)=0->5, SE(Seed)=1->6, EE=2
-#   state 4 (2): SE(G)=0->2, SE(Y)=1->3
-#   state 5 (2): SE(Seed)=0->6, EE=1
-#   state 6 (1): SE(PgenCounter)=0->7
-#   state 7 (1): EE=0
-_G_DSAKeyValueType = rt.Grammar('DSAKeyValueType', (
-    (2, (('SE:P', 1), ('SE:G', 2), ('SE:Y', 3), )),
-    (1, (('SE:Q', 4), )),
-    (1, (('SE:Y', 3), )),
-    (2, (('SE:J', 5), ('SE:Seed', 6), ('EE', -1), )),
-    (2, (('SE:G', 2), ('SE:Y', 3), )),
-    (2, (('SE:Seed', 6), ('EE', -1), )),
-    (1, (('SE:PgenCounter', 7), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_DSAKeyValueType(w: rt.BitWriter, v: DSAKeyValueType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType through _G_DSAKeyValueType (states 0..7)."""
-    g = _G_DSAKeyValueType
-    s = 0
-    if v.P is not None:
-        s = w.event(g, s, 'SE:P')
-        w.elem_binary(v.P)
-    if v.Q is not None:
-        s = w.event(g, s, 'SE:Q')
-        w.elem_binary(v.Q)
-    if v.G is not None:
-        s = w.event(g, s, 'SE:G')
-        w.elem_binary(v.G)
-    s = w.event(g, s, 'SE:Y')
-    w.elem_binary(v.Y)
-    if v.J is not None:
-        s = w.event(g, s, 'SE:J')
-        w.elem_binary(v.J)
-    if v.Seed is not None:
-        s = w.event(g, s, 'SE:Seed')
-        w.elem_binary(v.Seed)
-    if v.PgenCounter is not None:
-        s = w.event(g, s, 'SE:PgenCounter')
-        w.elem_binary(v.PgenCounter)
-    w.event(g, s, rt.EE)
-
-
-def _dec_DSAKeyValueType(r: rt.BitReader, cls: type = DSAKeyValueType) -> DSAKeyValueType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType through _G_DSAKeyValueType (states 0..7)."""
-    r.enter('DSAKeyValueType')
-    g = _G_DSAKeyValueType
-    f_P = None
-    f_Q = None
-    f_G = None
-    f_Y = None
-    f_J = None
-    f_Seed = None
-    f_PgenCounter = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:P':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_P = x
-        elif k == 'SE:G':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_G = x
-        elif k == 'SE:Y':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_Y = x
-        elif k == 'SE:Q':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_Q = x
-        elif k == 'SE:J':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_J = x
-        elif k == 'SE:Seed':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_Seed = x
-        elif k == 'SE:PgenCounter':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_PgenCounter = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(P=f_P, Q=f_Q, G=f_G, Y=f_Y, J=f_J, Seed=f_Seed, PgenCounter=f_PgenCounter)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'DSAKeyValueType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Amount)=0->1
-#   state 1 (1): SE(CostPerUnit)=0->2
-#   state 2 (1): EE=0
-_G_DetailedCostType = rt.Grammar('DetailedCostType', (
-    (1, (('SE:Amount', 1), )),
-    (1, (('SE:CostPerUnit', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_DetailedCostType(w: rt.BitWriter, v: DetailedCostType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType through _G_DetailedCostType (states 0..2)."""
-    g = _G_DetailedCostType
-    s = 0
-    s = w.event(g, s, 'SE:Amount')
-    _enc_RationalNumberType(w, v.Amount)
-    s = w.event(g, s, 'SE:CostPerUnit')
-    _enc_RationalNumberType(w, v.CostPerUnit)
-    w.event(g, s, rt.EE)
-
-
-def _dec_DetailedCostType(r: rt.BitReader, cls: type = DetailedCostType) -> DetailedCostType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType through _G_DetailedCostType (states 0..2)."""
-    r.enter('DetailedCostType')
-    g = _G_DetailedCostType
-    f_Amount = None
-    f_CostPerUnit = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Amount':
-            f_Amount = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'SE:CostPerUnit':
-            f_CostPerUnit = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Amount=f_Amount, CostPerUnit=f_CostPerUnit)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'DetailedCostType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(TaxRuleID)=0->1
-#   state 1 (1): SE(Amount)=0->2
-#   state 2 (1): EE=0
-_G_DetailedTaxType = rt.Grammar('DetailedTaxType', (
-    (1, (('SE:TaxRuleID', 1), )),
-    (1, (('SE:Amount', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_DetailedTaxType(w: rt.BitWriter, v: DetailedTaxType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType through _G_DetailedTaxType (states 0..2)."""
-    g = _G_DetailedTaxType
-    s = 0
-    s = w.event(g, s, 'SE:TaxRuleID')
-    w.bits(1, 0)
-    w.uint(v.TaxRuleID)
-    w.bits(1, 0)
-    s = w.event(g, s, 'SE:Amount')
-    _enc_RationalNumberType(w, v.Amount)
-    w.event(g, s, rt.EE)
-
-
-def _dec_DetailedTaxType(r: rt.BitReader, cls: type = DetailedTaxType) -> DetailedTaxType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType through _G_DetailedTaxType (states 0..2)."""
-    r.enter('DetailedTaxType')
-    g = _G_DetailedTaxType
-    f_TaxRuleID = None
-    f_Amount = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:TaxRuleID':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_TaxRuleID = x
-        elif k == 'SE:Amount':
-            f_Amount = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(TaxRuleID=f_TaxRuleID, Amount=f_Amount)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'DetailedTaxType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}DigestMethodType: normalised grammar, event code widths in bits
-#   state 0 (1): AT(Algorithm)=0->1
-#   state 1 (2): SE(*)=0->2, EE=1, CH[untyped]=2->1
-#   state 2 (2): SE(*)=0->2, EE=1, CH[untyped]=2->2
-_G_DigestMethodType = rt.Grammar('DigestMethodType', (
-    (1, (('AT:Algorithm', 1), )),
-    (2, (('SE*', 2), ('EE', -1), ('CH*', 1), )),
-    (2, (('SE*', 2), ('EE', -1), ('CH*', 2), )),
-))
-
-
-def _enc_DigestMethodType(w: rt.BitWriter, v: DigestMethodType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}DigestMethodType through _G_DigestMethodType (states 0..2)."""
-    g = _G_DigestMethodType
-    s = 0
-    s = w.event(g, s, 'AT:Algorithm')
-    w.string(v.Algorithm)
-    w.event(g, s, rt.EE)
-
-
-def _dec_DigestMethodType(r: rt.BitReader, cls: type = DigestMethodType) -> DigestMethodType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}DigestMethodType through _G_DigestMethodType (states 0..2)."""
-    r.enter('DigestMethodType')
-    g = _G_DigestMethodType
-    f_Algorithm = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Algorithm':
-            f_Algorithm = r.string()
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Algorithm=f_Algorithm)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'DigestMethodType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType: normalised grammar, event code widths in bits
-#   state 0 (4): SE(PresentSOC)=0->1, SE(MinimumSOC)=1->2, SE(TargetSOC)=2->3, SE(MaximumSOC)=3->4, SE(RemainingTimeToMinimumSOC)=4->5, SE(RemainingTimeToTargetSOC)=5->6, SE(RemainingTimeToMaximumSOC)=6->7, SE(ChargingComplete)=7->8, SE(BatteryEnergyCapacity)=8->9, SE(InletHot)=9->10, EE=10
-#   state 1 (4): SE(MinimumSOC)=0->2, SE(TargetSOC)=1->3, SE(MaximumSOC)=2->4, SE(RemainingTimeToMinimumSOC)=3->5, SE(RemainingTimeToTargetSOC)=4->6, SE(RemainingTimeToMaximumSOC)=5->7, SE(ChargingComplete)=6->8, SE(BatteryEnergyCapacity)=7->9, SE(InletHot)=8->10, EE=9
-#   state 2 (4): SE(TargetSOC)=0->3, SE(MaximumSOC)=1->4, SE(RemainingTimeToMinimumSOC)=2->5, SE(RemainingTimeToTargetSOC)=3->6, SE(RemainingTimeToMaximumSOC)=4->7, SE(ChargingComplete)=5->8, SE(BatteryEnergyCapacity)=6->9, SE(InletHot)=7->10, EE=8
-#   state 3 (4): SE(MaximumSOC)=0->4, SE(RemainingTimeToMinimumSOC)=1->5, SE(RemainingTimeToTargetSOC)=2->6, SE(RemainingTimeToMaximumSOC)=3->7, SE(ChargingComplete)=4->8, SE(BatteryEnergyCapacity)=5->9, SE(InletHot)=6->10, EE=7
-#   state 4 (3): SE(RemainingTimeToMinimumSOC)=0->5, SE(RemainingTimeToTargetSOC)=1->6, SE(RemainingTimeToMaximumSOC)=2->7, SE(ChargingComplete)=3->8, SE(BatteryEnergyCapacity)=4->9, SE(InletHot)=5->10, EE=6
-#   state 5 (3): SE(RemainingTimeToTargetSOC)=0->6, SE(RemainingTimeToMaximumSOC)=1->7, SE(ChargingComplete)=2->8, SE(BatteryEnergyCapacity)=3->9, SE(InletHot)=4->10, EE=5
-#   state 6 (3): SE(RemainingTimeToMaximumSOC)=0->7, SE(ChargingComplete)=1->8, SE(BatteryEnergyCapacity)=2->9, SE(InletHot)=3->10, EE=4
-#   state 7 (3): SE(ChargingComplete)=0->8, SE(BatteryEnergyCapacity)=1->9, SE(InletHot)=2->10, EE=3
-#   state 8 (2): SE(BatteryEnergyCapacity)=0->9, SE(InletHot)=1->10, EE=2
-#   state 9 (2): SE(InletHot)=0->10, EE=1
-#   state 10 (1): EE=0
-_G_DisplayParametersType = rt.Grammar('DisplayParametersType', (
-    (4, (('SE:PresentSOC', 1), ('SE:MinimumSOC', 2), ('SE:TargetSOC', 3), ('SE:MaximumSOC', 4), ('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (4, (('SE:MinimumSOC', 2), ('SE:TargetSOC', 3), ('SE:MaximumSOC', 4), ('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (4, (('SE:TargetSOC', 3), ('SE:MaximumSOC', 4), ('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (4, (('SE:MaximumSOC', 4), ('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (3, (('SE:RemainingTimeToMinimumSOC', 5), ('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (3, (('SE:RemainingTimeToTargetSOC', 6), ('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (3, (('SE:RemainingTimeToMaximumSOC', 7), ('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (3, (('SE:ChargingComplete', 8), ('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (2, (('SE:BatteryEnergyCapacity', 9), ('SE:InletHot', 10), ('EE', -1), )),
-    (2, (('SE:InletHot', 10), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_DisplayParametersType(w: rt.BitWriter, v: DisplayParametersType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType through _G_DisplayParametersType (states 0..10)."""
-    g = _G_DisplayParametersType
-    s = 0
-    if v.PresentSOC is not None:
-        s = w.event(g, s, 'SE:PresentSOC')
-        w.bits(1, 0)
-        w.nbit(v.PresentSOC, 0, 100, 7)
-        w.bits(1, 0)
-    if v.MinimumSOC is not None:
-        s = w.event(g, s, 'SE:MinimumSOC')
-        w.bits(1, 0)
-        w.nbit(v.MinimumSOC, 0, 100, 7)
-        w.bits(1, 0)
-    if v.TargetSOC is not None:
-        s = w.event(g, s, 'SE:TargetSOC')
-        w.bits(1, 0)
-        w.nbit(v.TargetSOC, 0, 100, 7)
-        w.bits(1, 0)
-    if v.MaximumSOC is not None:
-        s = w.event(g, s, 'SE:MaximumSOC')
-        w.bits(1, 0)
-        w.nbit(v.MaximumSOC, 0, 100, 7)
-        w.bits(1, 0)
-    if v.RemainingTimeToMinimumSOC is not None:
-        s = w.event(g, s, 'SE:RemainingTimeToMinimumSOC')
-        w.bits(1, 0)
-        w.uint(v.RemainingTimeToMinimumSOC)
-        w.bits(1, 0)
-    if v.RemainingTimeToTargetSOC is not None:
-        s = w.event(g, s, 'SE:RemainingTimeToTargetSOC')
-        w.bits(1, 0)
-        w.uint(v.RemainingTimeToTargetSOC)
-        w.bits(1, 0)
-    if v.RemainingTimeToMaximumSOC is not None:
-        s = w.event(g, s, 'SE:RemainingTimeToMaximumSOC')
-        w.bits(1, 0)
-        w.uint(v.RemainingTimeToMaximumSOC)
-        w.bits(1, 0)
-    if v.ChargingComplete is not None:
-        s = w.event(g, s, 'SE:ChargingComplete')
-        w.bits(1, 0)
-        w.boolean(v.ChargingComplete)
-        w.bits(1, 0)
-    if v.BatteryEnergyCapacity is not None:
-        s = w.event(g, s, 'SE:BatteryEnergyCapacity')
-        _enc_RationalNumberType(w, v.BatteryEnergyCapacity)
-    if v.InletHot is not None:
-        s = w.event(g, s, 'SE:InletHot')
-        w.bits(1, 0)
-        w.boolean(v.InletHot)
-        w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_DisplayParametersType(r: rt.BitReader, cls: type = DisplayParametersType) -> DisplayParametersType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType through _G_DisplayParametersType (states 0..10)."""
-    r.enter('DisplayParametersType')
-    g = _G_DisplayParametersType
-    f_PresentSOC = None
-    f_MinimumSOC = None
-    f_TargetSOC = None
-    f_MaximumSOC = None
-    f_RemainingTimeToMinimumSOC = None
-    f_RemainingTimeToTargetSOC = None
-    f_RemainingTimeToMaximumSOC = None
-    f_ChargingComplete = None
-    f_BatteryEnergyCapacity = None
-    f_InletHot = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:PresentSOC':
-            r.ch(False)
-            x = r.nbit(0, 100, 7)
-            r.ee()
-            f_PresentSOC = x
-        elif k == 'SE:MinimumSOC':
-            r.ch(False)
-            x = r.nbit(0, 100, 7)
-            r.ee()
-            f_MinimumSOC = x
-        elif k == 'SE:TargetSOC':
-            r.ch(False)
-            x = r.nbit(0, 100, 7)
-            r.ee()
-            f_TargetSOC = x
-        elif k == 'SE:MaximumSOC':
-            r.ch(False)
-            x = r.nbit(0, 100, 7)
-            r.ee()
-            f_MaximumSOC = x
-        elif k == 'SE:RemainingTimeToMinimumSOC':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_RemainingTimeToMinimumSOC = x
-        elif k == 'SE:RemainingTimeToTargetSOC':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_RemainingTimeToTargetSOC = x
-        elif k == 'SE:RemainingTimeToMaximumSOC':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_RemainingTimeToMaximumSOC = x
-        elif k == 'SE:ChargingComplete':
-            r.ch(False)
-            x = r.boolean()
-            r.ee()
-            f_ChargingComplete = x
-        elif k == 'SE:BatteryEnergyCapacity':
-            f_BatteryEnergyCapacity = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'SE:InletHot':
-            r.ch(False)
-            x = r.boolean()
-            r.ee()
-            f_InletHot = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(PresentSOC=f_PresentSOC, MinimumSOC=f_MinimumSOC, TargetSOC=f_TargetSOC, MaximumSOC=f_MaximumSOC, RemainingTimeToMinimumSOC=f_RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC=f_RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC=f_RemainingTimeToMaximumSOC, ChargingComplete=f_ChargingComplete, BatteryEnergyCapacity=f_BatteryEnergyCapacity, InletHot=f_InletHot)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'DisplayParametersType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLReqControlModeType: normalised grammar, event code widths in bits
-#   state 0 (2): SE(DepartureTime)=0->1, SE(EVTargetEnergyRequest)=1->2
-#   state 1 (1): SE(EVTargetEnergyRequest)=0->2
-#   state 2 (1): SE(EVMaximumEnergyRequest)=0->3
-#   state 3 (1): SE(EVMinimumEnergyRequest)=0->4
-#   state 4 (1): EE=0
-_G_Dynamic_CLReqControlModeType = rt.Grammar('Dynamic_CLReqControlModeType', (
-    (2, (('SE:DepartureTime', 1), ('SE:EVTargetEnergyRequest', 2), )),
-    (1, (('SE:EVTargetEnergyRequest', 2), )),
-    (1, (('SE:EVMaximumEnergyRequest', 3), )),
-    (1, (('SE:EVMinimumEnergyRequest', 4), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_Dynamic_CLReqControlModeType(w: rt.BitWriter, v: Dynamic_CLReqControlModeType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLReqControlModeType through _G_Dynamic_CLReqControlModeType (states 0..4)."""
-    g = _G_Dynamic_CLReqControlModeType
-    s = 0
-    if v.DepartureTime is not None:
-        s = w.event(g, s, 'SE:DepartureTime')
-        w.bits(1, 0)
-        w.uint(v.DepartureTime)
-        w.bits(1, 0)
-    s = w.event(g, s, 'SE:EVTargetEnergyRequest')
-    _enc_RationalNumberType(w, v.EVTargetEnergyRequest)
-    s = w.event(g, s, 'SE:EVMaximumEnergyRequest')
-    _enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
-    s = w.event(g, s, 'SE:EVMinimumEnergyRequest')
-    _enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
-    w.event(g, s, rt.EE)
-
-
-def _dec_Dynamic_CLReqControlModeType(r: rt.BitReader, cls: type = Dynamic_CLReqControlModeType) -> Dynamic_CLReqControlModeType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLReqControlModeType through _G_Dynamic_CLReqControlModeType (states 0..4)."""
-    r.enter('Dynamic_CLReqControlModeType')
-    g = _G_Dynamic_CLReqControlModeType
-    f_DepartureTime = None
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:DepartureTime':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_DepartureTime = x
-        elif k == 'SE:EVTargetEnergyRequest':
-            f_EVTargetEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'SE:EVMaximumEnergyRequest':
-            f_EVMaximumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'SE:EVMinimumEnergyRequest':
-            f_EVMinimumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(DepartureTime=f_DepartureTime, EVTargetEnergyRequest=f_EVTargetEnergyRequest, EVMaximumEnergyRequest=f_EVMaximumEnergyRequest, EVMinimumEnergyRequest=f_EVMinimumEnergyRequest)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'Dynamic_CLReqControlModeType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLResControlModeType: normalised grammar, event code widths in bits
-#   state 0 (3): SE(DepartureTime)=0->1, SE(MinimumSOC)=1->2, SE(TargetSOC)=2->3, SE(AckMaxDelay)=3->4, EE=4
-#   state 1 (3): SE(MinimumSOC)=0->2, SE(TargetSOC)=1->3, SE(AckMaxDelay)=2->4, EE=3
-#   state 2 (2): SE(TargetSOC)=0->3, SE(AckMaxDelay)=1->4, EE=2
-#   state 3 (2): SE(AckMaxDelay)=0->4, EE=1
-#   state 4 (1): EE=0
-_G_Dynamic_CLResControlModeType = rt.Grammar('Dynamic_CLResControlModeType', (
-    (3, (('SE:DepartureTime', 1), ('SE:MinimumSOC', 2), ('SE:TargetSOC', 3), ('SE:AckMaxDelay', 4), ('EE', -1), )),
-    (3, (('SE:MinimumSOC', 2), ('SE:TargetSOC', 3), ('SE:AckMaxDelay', 4), ('EE', -1), )),
-    (2, (('SE:TargetSOC', 3), ('SE:AckMaxDelay', 4), ('EE', -1), )),
-    (2, (('SE:AckMaxDelay', 4), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_Dynamic_CLResControlModeType(w: rt.BitWriter, v: Dynamic_CLResControlModeType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLResControlModeType through _G_Dynamic_CLResControlModeType (states 0..4)."""
-    g = _G_Dynamic_CLResControlModeType
-    s = 0
-    if v.DepartureTime is not None:
-        s = w.event(g, s, 'SE:DepartureTime')
-        w.bits(1, 0)
-        w.uint(v.DepartureTime)
-        w.bits(1, 0)
-    if v.MinimumSOC is not None:
-        s = w.event(g, s, 'SE:MinimumSOC')
-        w.bits(1, 0)
-        w.nbit(v.MinimumSOC, 0, 100, 7)
-        w.bits(1, 0)
-    if v.TargetSOC is not None:
-        s = w.event(g, s, 'SE:TargetSOC')
-        w.bits(1, 0)
-        w.nbit(v.TargetSOC, 0, 100, 7)
-        w.bits(1, 0)
-    if v.AckMaxDelay is not None:
-        s = w.event(g, s, 'SE:AckMaxDelay')
-        w.bits(1, 0)
-        w.uint(v.AckMaxDelay)
-        w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_Dynamic_CLResControlModeType(r: rt.BitReader, cls: type = Dynamic_CLResControlModeType) -> Dynamic_CLResControlModeType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLResControlModeType through _G_Dynamic_CLResControlModeType (states 0..4)."""
-    r.enter('Dynamic_CLResControlModeType')
-    g = _G_Dynamic_CLResControlModeType
-    f_DepartureTime = None
-    f_MinimumSOC = None
-    f_TargetSOC = None
-    f_AckMaxDelay = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:DepartureTime':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_DepartureTime = x
-        elif k == 'SE:MinimumSOC':
-            r.ch(False)
-            x = r.nbit(0, 100, 7)
-            r.ee()
-            f_MinimumSOC = x
-        elif k == 'SE:TargetSOC':
-            r.ch(False)
-            x = r.nbit(0, 100, 7)
-            r.ee()
-            f_TargetSOC = x
-        elif k == 'SE:AckMaxDelay':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_AckMaxDelay = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(DepartureTime=f_DepartureTime, MinimumSOC=f_MinimumSOC, TargetSOC=f_TargetSOC, AckMaxDelay=f_AckMaxDelay)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'Dynamic_CLResControlModeType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(NotificationMaxDelay)=0->1
-#   state 1 (1): SE(EVSENotification)=0->2
-#   state 2 (1): EE=0
-_G_EVSEStatusType = rt.Grammar('EVSEStatusType', (
-    (1, (('SE:NotificationMaxDelay', 1), )),
-    (1, (('SE:EVSENotification', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_EVSEStatusType(w: rt.BitWriter, v: EVSEStatusType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType through _G_EVSEStatusType (states 0..2)."""
-    g = _G_EVSEStatusType
-    s = 0
-    s = w.event(g, s, 'SE:NotificationMaxDelay')
-    w.bits(1, 0)
-    w.uint(v.NotificationMaxDelay)
-    w.bits(1, 0)
-    s = w.event(g, s, 'SE:EVSENotification')
-    w.bits(1, 0)
-    w.enum(_IX_evseNotificationType, 3, v.EVSENotification)
-    w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_EVSEStatusType(r: rt.BitReader, cls: type = EVSEStatusType) -> EVSEStatusType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType through _G_EVSEStatusType (states 0..2)."""
-    r.enter('EVSEStatusType')
-    g = _G_EVSEStatusType
-    f_NotificationMaxDelay = None
-    f_EVSENotification = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:NotificationMaxDelay':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_NotificationMaxDelay = x
-        elif k == 'SE:EVSENotification':
-            r.ch(False)
-            x = r.enum(_E_evseNotificationType, 3)
-            r.ee()
-            f_EVSENotification = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(NotificationMaxDelay=f_NotificationMaxDelay, EVSENotification=f_EVSENotification)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'EVSEStatusType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}KeyInfoType: normalised grammar, event code widths in bits
-#   state 0 (4): AT(Id)=0->1, SE(KeyName)=1->2, SE(KeyValue)=2->3, SE(RetrievalMethod)=3->4, SE(X509Data)=4->5, SE(PGPData)=5->6, SE(SPKIData)=6->7, SE(MgmtData)=7->8, SE(*)=8->9, CH[untyped]=9->0
-#   state 1 (4): SE(KeyName)=0->2, SE(KeyValue)=1->3, SE(RetrievalMethod)=2->4, SE(X509Data)=3->5, SE(PGPData)=4->6, SE(SPKIData)=5->7, SE(MgmtData)=6->8, SE(*)=7->9, CH[untyped]=8->1
-#   state 2 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->2
-#   state 3 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->3
-#   state 4 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->4
-#   state 5 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->5
-#   state 6 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->6
-#   state 7 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->7
-#   state 8 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->8
-#   state 9 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->9
-#   state 10 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->10
-#   state 11 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->11
-#   state 12 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->12
-#   state 13 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->13
-#   state 14 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->14
-#   state 15 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->15
-#   state 16 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->16
-#   state 17 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->17
-_G_KeyInfoType = rt.Grammar('KeyInfoType', (
-    (4, (('AT:Id', 1), ('SE:KeyName', 2), ('SE:KeyValue', 3), ('SE:RetrievalMethod', 4), ('SE:X509Data', 5), ('SE:PGPData', 6), ('SE:SPKIData', 7), ('SE:MgmtData', 8), ('SE*', 9), ('CH*', 0), )),
-    (4, (('SE:KeyName', 2), ('SE:KeyValue', 3), ('SE:RetrievalMethod', 4), ('SE:X509Data', 5), ('SE:PGPData', 6), ('SE:SPKIData', 7), ('SE:MgmtData', 8), ('SE*', 9), ('CH*', 1), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 2), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 3), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 4), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 5), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 6), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 7), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 8), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 9), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 10), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 11), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 12), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 13), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 14), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 15), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 16), )),
-    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 17), )),
-))
-
-
-def _enc_KeyInfoType(w: rt.BitWriter, v: KeyInfoType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}KeyInfoType through _G_KeyInfoType (states 0..17)."""
-    g = _G_KeyInfoType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    for x in v.KeyName:
-        s = w.event(g, s, 'SE:KeyName')
-        w.elem_string(x)
-    for x in v.KeyValue:
-        s = w.event(g, s, 'SE:KeyValue')
-        _enc_KeyValueType(w, x)
-    for x in v.RetrievalMethod:
-        s = w.event(g, s, 'SE:RetrievalMethod')
-        _enc_RetrievalMethodType(w, x)
-    for x in v.X509Data:
-        s = w.event(g, s, 'SE:X509Data')
-        _enc_X509DataType(w, x)
-    for x in v.PGPData:
-        s = w.event(g, s, 'SE:PGPData')
-        _enc_PGPDataType(w, x)
-    for x in v.SPKIData:
-        s = w.event(g, s, 'SE:SPKIData')
-        _enc_SPKIDataType(w, x)
-    for x in v.MgmtData:
-        s = w.event(g, s, 'SE:MgmtData')
-        w.elem_string(x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_KeyInfoType(r: rt.BitReader, cls: type = KeyInfoType) -> KeyInfoType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}KeyInfoType through _G_KeyInfoType (states 0..17)."""
-    r.enter('KeyInfoType')
-    g = _G_KeyInfoType
-    f_Id = None
-    f_KeyName = []
-    f_KeyValue = []
-    f_RetrievalMethod = []
-    f_X509Data = []
-    f_PGPData = []
-    f_SPKIData = []
-    f_MgmtData = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'SE:KeyName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
-                r.ee()
-            f_KeyName.append(x)
-        elif k == 'SE:KeyValue':
-            f_KeyValue.append(_dec_KeyValueType(r, KeyValueType))
-        elif k == 'SE:RetrievalMethod':
-            f_RetrievalMethod.append(_dec_RetrievalMethodType(r, RetrievalMethodType))
-        elif k == 'SE:X509Data':
-            f_X509Data.append(_dec_X509DataType(r, X509DataType))
-        elif k == 'SE:PGPData':
-            f_PGPData.append(_dec_PGPDataType(r, PGPDataType))
-        elif k == 'SE:SPKIData':
-            f_SPKIData.append(_dec_SPKIDataType(r, SPKIDataType))
-        elif k == 'SE:MgmtData':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
-                r.ee()
-            f_MgmtData.append(x)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, KeyName=f_KeyName, KeyValue=f_KeyValue, RetrievalMethod=f_RetrievalMethod, X509Data=f_X509Data, PGPData=f_PGPData, SPKIData=f_SPKIData, MgmtData=f_MgmtData)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'KeyInfoType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}KeyValueType: normalised grammar, event code widths in bits
-#   state 0 (3): SE(DSAKeyValue)=0->1, SE(RSAKeyValue)=1->2, SE(*)=2->3, CH[untyped]=3->0
-#   state 1 (2): EE=0, CH[untyped]=1->1
-#   state 2 (2): EE=0, CH[untyped]=1->2
-#   state 3 (2): EE=0, CH[untyped]=1->3
-_G_KeyValueType = rt.Grammar('KeyValueType', (
-    (3, (('SE:DSAKeyValue', 1), ('SE:RSAKeyValue', 2), ('SE*', 3), ('CH*', 0), )),
-    (2, (('EE', -1), ('CH*', 1), )),
-    (2, (('EE', -1), ('CH*', 2), )),
-    (2, (('EE', -1), ('CH*', 3), )),
-))
-
-
-def _enc_KeyValueType(w: rt.BitWriter, v: KeyValueType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}KeyValueType through _G_KeyValueType (states 0..3)."""
-    g = _G_KeyValueType
-    s = 0
-    if v.DSAKeyValue is not None:
-        s = w.event(g, s, 'SE:DSAKeyValue')
-        _enc_DSAKeyValueType(w, v.DSAKeyValue)
-    if v.RSAKeyValue is not None:
-        s = w.event(g, s, 'SE:RSAKeyValue')
-        _enc_RSAKeyValueType(w, v.RSAKeyValue)
-    w.event(g, s, rt.EE)
-
-
-def _dec_KeyValueType(r: rt.BitReader, cls: type = KeyValueType) -> KeyValueType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}KeyValueType through _G_KeyValueType (states 0..3)."""
-    r.enter('KeyValueType')
-    g = _G_KeyValueType
-    f_DSAKeyValue = None
-    f_RSAKeyValue = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:DSAKeyValue':
-            f_DSAKeyValue = _dec_DSAKeyValueType(r, DSAKeyValueType)
-        elif k == 'SE:RSAKeyValue':
-            f_RSAKeyValue = _dec_RSAKeyValueType(r, RSAKeyValueType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(DSAKeyValue=f_DSAKeyValue, RSAKeyValue=f_RSAKeyValue)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'KeyValueType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(RootCertificateID)=0->1
-#   state 1 (2): SE(RootCertificateID)=0->2, EE=1
-#   state 2 (2): SE(RootCertificateID)=0->3, EE=1
-#   state 3 (2): SE(RootCertificateID)=0->4, EE=1
-#   state 4 (2): SE(RootCertificateID)=0->5, EE=1
-#   state 5 (2): SE(RootCertificateID)=0->6, EE=1
-#   state 6 (2): SE(RootCertificateID)=0->7, EE=1
-#   state 7 (2): SE(RootCertificateID)=0->8, EE=1
-#   state 8 (2): SE(RootCertificateID)=0->9, EE=1
-#   state 9 (2): SE(RootCertificateID)=0->10, EE=1
-#   state 10 (2): SE(RootCertificateID)=0->11, EE=1
-#   state 11 (2): SE(RootCertificateID)=0->12, EE=1
-#   state 12 (2): SE(RootCertificateID)=0->13, EE=1
-#   state 13 (2): SE(RootCertificateID)=0->14, EE=1
-#   state 14 (2): SE(RootCertificateID)=0->15, EE=1
-#   state 15 (2): SE(RootCertificateID)=0->16, EE=1
-#   state 16 (2): SE(RootCertificateID)=0->17, EE=1
-#   state 17 (2): SE(RootCertificateID)=0->18, EE=1
-#   state 18 (2): SE(RootCertificateID)=0->19, EE=1
-#   state 19 (2): SE(RootCertificateID)=0->20, EE=1
-#   state 20 (1): EE=0
-_G_ListOfRootCertificateIDsType = rt.Grammar('ListOfRootCertificateIDsType', (
-    (1, (('SE:RootCertificateID', 1), )),
-    (2, (('SE:RootCertificateID', 2), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 3), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 4), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 5), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 6), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 7), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 8), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 9), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 10), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 11), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 12), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 13), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 14), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 15), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 16), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 17), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 18), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 19), ('EE', -1), )),
-    (2, (('SE:RootCertificateID', 20), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ListOfRootCertificateIDsType(w: rt.BitWriter, v: ListOfRootCertificateIDsType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType through _G_ListOfRootCertificateIDsType (states 0..20)."""
-    g = _G_ListOfRootCertificateIDsType
-    s = 0
-    for x in v.RootCertificateID:
-        s = w.event(g, s, 'SE:RootCertificateID')
-        _enc_X509IssuerSerialType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ListOfRootCertificateIDsType(r: rt.BitReader, cls: type = ListOfRootCertificateIDsType) -> ListOfRootCertificateIDsType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType through _G_ListOfRootCertificateIDsType (states 0..20)."""
-    r.enter('ListOfRootCertificateIDsType')
-    g = _G_ListOfRootCertificateIDsType
-    f_RootCertificateID = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:RootCertificateID':
-            f_RootCertificateID.append(_dec_X509IssuerSerialType(r, X509IssuerSerialType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(RootCertificateID=f_RootCertificateID)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ListOfRootCertificateIDsType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}ManifestType: normalised grammar, event code widths in bits
-#   state 0 (2): AT(Id)=0->1, SE(Reference)=1->2
-#   state 1 (1): SE(Reference)=0->2
-#   state 2 (2): SE(Reference)=0->3, EE=1
-#   state 3 (2): SE(Reference)=0->3, EE=1
-_G_ManifestType = rt.Grammar('ManifestType', (
-    (2, (('AT:Id', 1), ('SE:Reference', 2), )),
-    (1, (('SE:Reference', 2), )),
-    (2, (('SE:Reference', 3), ('EE', -1), )),
-    (2, (('SE:Reference', 3), ('EE', -1), )),
-))
-
-
-def _enc_ManifestType(w: rt.BitWriter, v: ManifestType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}ManifestType through _G_ManifestType (states 0..3)."""
-    g = _G_ManifestType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    for x in v.Reference:
-        s = w.event(g, s, 'SE:Reference')
-        _enc_ReferenceType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ManifestType(r: rt.BitReader, cls: type = ManifestType) -> ManifestType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}ManifestType through _G_ManifestType (states 0..3)."""
-    r.enter('ManifestType')
-    g = _G_ManifestType
-    f_Id = None
-    f_Reference = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'SE:Reference':
-            f_Reference.append(_dec_ReferenceType(r, ReferenceType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, Reference=f_Reference)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ManifestType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(SessionID)=0->1
-#   state 1 (1): SE(TimeStamp)=0->2
-#   state 2 (2): SE(Signature)=0->3, EE=1
-#   state 3 (1): EE=0
-_G_MessageHeaderType = rt.Grammar('MessageHeaderType', (
-    (1, (('SE:SessionID', 1), )),
-    (1, (('SE:TimeStamp', 2), )),
-    (2, (('SE:Signature', 3), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_MessageHeaderType(w: rt.BitWriter, v: MessageHeaderType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType through _G_MessageHeaderType (states 0..3)."""
-    g = _G_MessageHeaderType
-    s = 0
-    s = w.event(g, s, 'SE:SessionID')
-    w.elem_binary(v.SessionID)
-    s = w.event(g, s, 'SE:TimeStamp')
-    w.bits(1, 0)
-    w.uint(v.TimeStamp)
-    w.bits(1, 0)
-    if v.Signature is not None:
-        s = w.event(g, s, 'SE:Signature')
-        _enc_SignatureType(w, v.Signature)
-    w.event(g, s, rt.EE)
-
-
-def _dec_MessageHeaderType(r: rt.BitReader, cls: type = MessageHeaderType) -> MessageHeaderType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType through _G_MessageHeaderType (states 0..3)."""
-    r.enter('MessageHeaderType')
-    g = _G_MessageHeaderType
-    f_SessionID = None
-    f_TimeStamp = None
-    f_Signature = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:SessionID':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_SessionID = x
-        elif k == 'SE:TimeStamp':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_TimeStamp = x
-        elif k == 'SE:Signature':
-            f_Signature = _dec_SignatureType(r, SignatureType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(SessionID=f_SessionID, TimeStamp=f_TimeStamp, Signature=f_Signature)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'MessageHeaderType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(MeterID)=0->1
-#   state 1 (1): SE(ChargedEnergyReadingWh)=0->2
-#   state 2 (3): SE(BPT_DischargedEnergyReadingWh)=0->3, SE(CapacitiveEnergyReadingVARh)=1->4, SE(BPT_InductiveEnergyReadingVARh)=2->5, SE(MeterSignature)=3->6, SE(MeterStatus)=4->7, SE(MeterTimestamp)=5->8, EE=6
-#   state 3 (3): SE(CapacitiveEnergyReadingVARh)=0->4, SE(BPT_InductiveEnergyReadingVARh)=1->5, SE(MeterSignature)=2->6, SE(MeterStatus)=3->7, SE(MeterTimestamp)=4->8, EE=5
-#   state 4 (3): SE(BPT_InductiveEnergyReadingVARh)=0->5, SE(MeterSignature)=1->6, SE(MeterStatus)=2->7, SE(MeterTimestamp)=3->8, EE=4
-#   state 5 (3): SE(MeterSignature)=0->6, SE(MeterStatus)=1->7, SE(MeterTimestamp)=2->8, EE=3
-#   state 6 (2): SE(MeterStatus)=0->7, SE(MeterTimestamp)=1->8, EE=2
-#   state 7 (2): SE(MeterTimestamp)=0->8, EE=1
-#   state 8 (1): EE=0
-_G_MeterInfoType = rt.Grammar('MeterInfoType', (
-    (1, (('SE:MeterID', 1), )),
-    (1, (('SE:ChargedEnergyReadingWh', 2), )),
-    (3, (('SE:BPT_DischargedEnergyReadingWh', 3), ('SE:CapacitiveEnergyReadingVARh', 4), ('SE:BPT_InductiveEnergyReadingVARh', 5), ('SE:MeterSignature', 6), ('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
-    (3, (('SE:CapacitiveEnergyReadingVARh', 4), ('SE:BPT_InductiveEnergyReadingVARh', 5), ('SE:MeterSignature', 6), ('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
-    (3, (('SE:BPT_InductiveEnergyReadingVARh', 5), ('SE:MeterSignature', 6), ('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
-    (3, (('SE:MeterSignature', 6), ('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
-    (2, (('SE:MeterStatus', 7), ('SE:MeterTimestamp', 8), ('EE', -1), )),
-    (2, (('SE:MeterTimestamp', 8), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_MeterInfoType(w: rt.BitWriter, v: MeterInfoType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType through _G_MeterInfoType (states 0..8)."""
-    g = _G_MeterInfoType
-    s = 0
-    s = w.event(g, s, 'SE:MeterID')
-    w.elem_string(v.MeterID)
-    s = w.event(g, s, 'SE:ChargedEnergyReadingWh')
-    w.bits(1, 0)
-    w.uint(v.ChargedEnergyReadingWh)
-    w.bits(1, 0)
-    if v.BPT_DischargedEnergyReadingWh is not None:
-        s = w.event(g, s, 'SE:BPT_DischargedEnergyReadingWh')
-        w.bits(1, 0)
-        w.uint(v.BPT_DischargedEnergyReadingWh)
-        w.bits(1, 0)
-    if v.CapacitiveEnergyReadingVARh is not None:
-        s = w.event(g, s, 'SE:CapacitiveEnergyReadingVARh')
-        w.bits(1, 0)
-        w.uint(v.CapacitiveEnergyReadingVARh)
-        w.bits(1, 0)
-    if v.BPT_InductiveEnergyReadingVARh is not None:
-        s = w.event(g, s, 'SE:BPT_InductiveEnergyReadingVARh')
-        w.bits(1, 0)
-        w.uint(v.BPT_InductiveEnergyReadingVARh)
-        w.bits(1, 0)
-    if v.MeterSignature is not None:
-        s = w.event(g, s, 'SE:MeterSignature')
-        w.elem_binary(v.MeterSignature)
-    if v.MeterStatus is not None:
-        s = w.event(g, s, 'SE:MeterStatus')
-        w.bits(1, 0)
-        w.sint(v.MeterStatus)
-        w.bits(1, 0)
-    if v.MeterTimestamp is not None:
-        s = w.event(g, s, 'SE:MeterTimestamp')
-        w.bits(1, 0)
-        w.uint(v.MeterTimestamp)
-        w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_MeterInfoType(r: rt.BitReader, cls: type = MeterInfoType) -> MeterInfoType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType through _G_MeterInfoType (states 0..8)."""
-    r.enter('MeterInfoType')
-    g = _G_MeterInfoType
-    f_MeterID = None
-    f_ChargedEnergyReadingWh = None
-    f_BPT_DischargedEnergyReadingWh = None
-    f_CapacitiveEnergyReadingVARh = None
-    f_BPT_InductiveEnergyReadingVARh = None
-    f_MeterSignature = None
-    f_MeterStatus = None
-    f_MeterTimestamp = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:MeterID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
-                r.ee()
-            f_MeterID = x
-        elif k == 'SE:ChargedEnergyReadingWh':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_ChargedEnergyReadingWh = x
-        elif k == 'SE:BPT_DischargedEnergyReadingWh':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_BPT_DischargedEnergyReadingWh = x
-        elif k == 'SE:CapacitiveEnergyReadingVARh':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_CapacitiveEnergyReadingVARh = x
-        elif k == 'SE:BPT_InductiveEnergyReadingVARh':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_BPT_InductiveEnergyReadingVARh = x
-        elif k == 'SE:MeterSignature':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_MeterSignature = x
-        elif k == 'SE:MeterStatus':
-            r.ch(False)
-            x = r.sint()
-            r.ee()
-            f_MeterStatus = x
-        elif k == 'SE:MeterTimestamp':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_MeterTimestamp = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(MeterID=f_MeterID, ChargedEnergyReadingWh=f_ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh=f_BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh=f_CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh=f_BPT_InductiveEnergyReadingVARh, MeterSignature=f_MeterSignature, MeterStatus=f_MeterStatus, MeterTimestamp=f_MeterTimestamp)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'MeterInfoType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}ObjectType: normalised grammar, event code widths in bits
-#   state 0 (3): AT(Encoding)=0->1, AT(Id)=1->2, AT(MimeType)=2->3, SE(*)=3->4, EE=4, CH[untyped]=5->0
-#   state 1 (3): AT(Id)=0->2, AT(MimeType)=1->3, SE(*)=2->4, EE=3, CH[untyped]=4->1
-#   state 2 (3): AT(MimeType)=0->3, SE(*)=1->4, EE=2, CH[untyped]=3->2
-#   state 3 (2): SE(*)=0->4, EE=1, CH[untyped]=2->3
-#   state 4 (2): SE(*)=0->4, EE=1, CH[untyped]=2->4
-_G_ObjectType = rt.Grammar('ObjectType', (
-    (3, (('AT:Encoding', 1), ('AT:Id', 2), ('AT:MimeType', 3), ('SE*', 4), ('EE', -1), ('CH*', 0), )),
-    (3, (('AT:Id', 2), ('AT:MimeType', 3), ('SE*', 4), ('EE', -1), ('CH*', 1), )),
-    (3, (('AT:MimeType', 3), ('SE*', 4), ('EE', -1), ('CH*', 2), )),
-    (2, (('SE*', 4), ('EE', -1), ('CH*', 3), )),
-    (2, (('SE*', 4), ('EE', -1), ('CH*', 4), )),
-))
-
-
-def _enc_ObjectType(w: rt.BitWriter, v: ObjectType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}ObjectType through _G_ObjectType (states 0..4)."""
-    g = _G_ObjectType
-    s = 0
-    if v.Encoding is not None:
-        s = w.event(g, s, 'AT:Encoding')
-        w.string(v.Encoding)
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    if v.MimeType is not None:
-        s = w.event(g, s, 'AT:MimeType')
-        w.string(v.MimeType)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ObjectType(r: rt.BitReader, cls: type = ObjectType) -> ObjectType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}ObjectType through _G_ObjectType (states 0..4)."""
-    r.enter('ObjectType')
-    g = _G_ObjectType
-    f_Encoding = None
-    f_Id = None
-    f_MimeType = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Encoding':
-            f_Encoding = r.string()
-        elif k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'AT:MimeType':
-            f_MimeType = r.string()
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Encoding=f_Encoding, Id=f_Id, MimeType=f_MimeType)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ObjectType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}PGPDataType: normalised grammar, event code widths in bits
-#   state 0 (2): SE(PGPKeyID)=0->1, SE(PGPKeyPacket)=1->2
-#   state 1 (2): SE(PGPKeyPacket)=0->3, SE(*)=1->4, EE=2
-#   state 2 (2): SE(*)=0->5, EE=1
-#   state 3 (2): SE(*)=0->4, EE=1
-#   state 4 (2): SE(*)=0->4, EE=1
-#   state 5 (2): SE(*)=0->5, EE=1
-_G_PGPDataType = rt.Grammar('PGPDataType', (
-    (2, (('SE:PGPKeyID', 1), ('SE:PGPKeyPacket', 2), )),
-    (2, (('SE:PGPKeyPacket', 3), ('SE*', 4), ('EE', -1), )),
-    (2, (('SE*', 5), ('EE', -1), )),
-    (2, (('SE*', 4), ('EE', -1), )),
-    (2, (('SE*', 4), ('EE', -1), )),
-    (2, (('SE*', 5), ('EE', -1), )),
-))
-
-
-def _enc_PGPDataType(w: rt.BitWriter, v: PGPDataType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}PGPDataType through _G_PGPDataType (states 0..5)."""
-    g = _G_PGPDataType
-    s = 0
-    if v.PGPKeyID is not None:
-        s = w.event(g, s, 'SE:PGPKeyID')
-        w.elem_binary(v.PGPKeyID)
-    if v.PGPKeyPacket is not None:
-        s = w.event(g, s, 'SE:PGPKeyPacket')
-        w.elem_binary(v.PGPKeyPacket)
-    w.event(g, s, rt.EE)
-
-
-def _dec_PGPDataType(r: rt.BitReader, cls: type = PGPDataType) -> PGPDataType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}PGPDataType through _G_PGPDataType (states 0..5)."""
-    r.enter('PGPDataType')
-    g = _G_PGPDataType
-    f_PGPKeyID = None
-    f_PGPKeyPacket = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:PGPKeyID':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_PGPKeyID = x
-        elif k == 'SE:PGPKeyPacket':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_PGPKeyPacket = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(PGPKeyID=f_PGPKeyID, PGPKeyPacket=f_PGPKeyPacket)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'PGPDataType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Modulus)=0->1
-#   state 1 (1): SE(Exponent)=0->2
-#   state 2 (1): EE=0
-_G_RSAKeyValueType = rt.Grammar('RSAKeyValueType', (
-    (1, (('SE:Modulus', 1), )),
-    (1, (('SE:Exponent', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_RSAKeyValueType(w: rt.BitWriter, v: RSAKeyValueType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType through _G_RSAKeyValueType (states 0..2)."""
-    g = _G_RSAKeyValueType
-    s = 0
-    s = w.event(g, s, 'SE:Modulus')
-    w.elem_binary(v.Modulus)
-    s = w.event(g, s, 'SE:Exponent')
-    w.elem_binary(v.Exponent)
-    w.event(g, s, rt.EE)
-
-
-def _dec_RSAKeyValueType(r: rt.BitReader, cls: type = RSAKeyValueType) -> RSAKeyValueType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType through _G_RSAKeyValueType (states 0..2)."""
-    r.enter('RSAKeyValueType')
-    g = _G_RSAKeyValueType
-    f_Modulus = None
-    f_Exponent = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Modulus':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_Modulus = x
-        elif k == 'SE:Exponent':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_Exponent = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Modulus=f_Modulus, Exponent=f_Exponent)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'RSAKeyValueType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Exponent)=0->1
-#   state 1 (1): SE(Value)=0->2
-#   state 2 (1): EE=0
-_G_RationalNumberType = rt.Grammar('RationalNumberType', (
-    (1, (('SE:Exponent', 1), )),
-    (1, (('SE:Value', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_RationalNumberType(w: rt.BitWriter, v: RationalNumberType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType through _G_RationalNumberType (states 0..2)."""
-    g = _G_RationalNumberType
-    s = 0
-    s = w.event(g, s, 'SE:Exponent')
-    w.bits(1, 0)
-    w.nbit(v.Exponent, -128, 127, 8)
-    w.bits(1, 0)
-    s = w.event(g, s, 'SE:Value')
-    w.bits(1, 0)
-    w.sint(v.Value)
-    w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_RationalNumberType(r: rt.BitReader, cls: type = RationalNumberType) -> RationalNumberType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType through _G_RationalNumberType (states 0..2)."""
-    r.enter('RationalNumberType')
-    g = _G_RationalNumberType
-    f_Exponent = None
-    f_Value = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Exponent':
-            r.ch(False)
-            x = r.nbit(-128, 127, 8)
-            r.ee()
-            f_Exponent = x
-        elif k == 'SE:Value':
-            r.ch(False)
-            x = r.sint()
-            r.ee()
-            f_Value = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Exponent=f_Exponent, Value=f_Value)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'RationalNumberType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(TimeAnchor)=0->1
-#   state 1 (3): SE(EnergyCosts)=0->2, SE(OccupancyCosts)=1->3, SE(AdditionalServicesCosts)=2->4, SE(OverstayCosts)=3->5, SE(TaxCosts)=4->6, EE=5
-#   state 2 (3): SE(OccupancyCosts)=0->3, SE(AdditionalServicesCosts)=1->4, SE(OverstayCosts)=2->5, SE(TaxCosts)=3->6, EE=4
-#   state 3 (3): SE(AdditionalServicesCosts)=0->4, SE(OverstayCosts)=1->5, SE(TaxCosts)=2->6, EE=3
-#   state 4 (2): SE(OverstayCosts)=0->5, SE(TaxCosts)=1->6, EE=2
-#   state 5 (2): SE(TaxCosts)=0->6, EE=1
-#   state 6 (2): SE(TaxCosts)=0->7, EE=1
-#   state 7 (2): SE(TaxCosts)=0->8, EE=1
-#   state 8 (2): SE(TaxCosts)=0->9, EE=1
-#   state 9 (2): SE(TaxCosts)=0->10, EE=1
-#   state 10 (2): SE(TaxCosts)=0->11, EE=1
-#   state 11 (2): SE(TaxCosts)=0->12, EE=1
-#   state 12 (2): SE(TaxCosts)=0->13, EE=1
-#   state 13 (2): SE(TaxCosts)=0->14, EE=1
-#   state 14 (2): SE(TaxCosts)=0->15, EE=1
-#   state 15 (1): EE=0
-_G_ReceiptType = rt.Grammar('ReceiptType', (
-    (1, (('SE:TimeAnchor', 1), )),
-    (3, (('SE:EnergyCosts', 2), ('SE:OccupancyCosts', 3), ('SE:AdditionalServicesCosts', 4), ('SE:OverstayCosts', 5), ('SE:TaxCosts', 6), ('EE', -1), )),
-    (3, (('SE:OccupancyCosts', 3), ('SE:AdditionalServicesCosts', 4), ('SE:OverstayCosts', 5), ('SE:TaxCosts', 6), ('EE', -1), )),
-    (3, (('SE:AdditionalServicesCosts', 4), ('SE:OverstayCosts', 5), ('SE:TaxCosts', 6), ('EE', -1), )),
-    (2, (('SE:OverstayCosts', 5), ('SE:TaxCosts', 6), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 6), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 7), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 8), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 9), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 10), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 11), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 12), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 13), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 14), ('EE', -1), )),
-    (2, (('SE:TaxCosts', 15), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ReceiptType(w: rt.BitWriter, v: ReceiptType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType through _G_ReceiptType (states 0..15)."""
-    g = _G_ReceiptType
-    s = 0
-    s = w.event(g, s, 'SE:TimeAnchor')
-    w.bits(1, 0)
-    w.uint(v.TimeAnchor)
-    w.bits(1, 0)
-    if v.EnergyCosts is not None:
-        s = w.event(g, s, 'SE:EnergyCosts')
-        _enc_DetailedCostType(w, v.EnergyCosts)
-    if v.OccupancyCosts is not None:
-        s = w.event(g, s, 'SE:OccupancyCosts')
-        _enc_DetailedCostType(w, v.OccupancyCosts)
-    if v.AdditionalServicesCosts is not None:
-        s = w.event(g, s, 'SE:AdditionalServicesCosts')
-        _enc_DetailedCostType(w, v.AdditionalServicesCosts)
-    if v.OverstayCosts is not None:
-        s = w.event(g, s, 'SE:OverstayCosts')
-        _enc_DetailedCostType(w, v.OverstayCosts)
-    for x in v.TaxCosts:
-        s = w.event(g, s, 'SE:TaxCosts')
-        _enc_DetailedTaxType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ReceiptType(r: rt.BitReader, cls: type = ReceiptType) -> ReceiptType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType through _G_ReceiptType (states 0..15)."""
-    r.enter('ReceiptType')
-    g = _G_ReceiptType
-    f_TimeAnchor = None
-    f_EnergyCosts = None
-    f_OccupancyCosts = None
-    f_AdditionalServicesCosts = None
-    f_OverstayCosts = None
-    f_TaxCosts = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:TimeAnchor':
-            r.ch(False)
-            x = r.uint()
-            r.ee()
-            f_TimeAnchor = x
-        elif k == 'SE:EnergyCosts':
-            f_EnergyCosts = _dec_DetailedCostType(r, DetailedCostType)
-        elif k == 'SE:OccupancyCosts':
-            f_OccupancyCosts = _dec_DetailedCostType(r, DetailedCostType)
-        elif k == 'SE:AdditionalServicesCosts':
-            f_AdditionalServicesCosts = _dec_DetailedCostType(r, DetailedCostType)
-        elif k == 'SE:OverstayCosts':
-            f_OverstayCosts = _dec_DetailedCostType(r, DetailedCostType)
-        elif k == 'SE:TaxCosts':
-            f_TaxCosts.append(_dec_DetailedTaxType(r, DetailedTaxType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(TimeAnchor=f_TimeAnchor, EnergyCosts=f_EnergyCosts, OccupancyCosts=f_OccupancyCosts, AdditionalServicesCosts=f_AdditionalServicesCosts, OverstayCosts=f_OverstayCosts, TaxCosts=f_TaxCosts)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ReceiptType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}ReferenceType: normalised grammar, event code widths in bits
-#   state 0 (3): AT(Id)=0->1, AT(Type)=1->2, AT(URI)=2->3, SE(Transforms)=3->4, SE(DigestMethod)=4->5
-#   state 1 (3): AT(Type)=0->2, AT(URI)=1->3, SE(Transforms)=2->4, SE(DigestMethod)=3->5
-#   state 2 (2): AT(URI)=0->3, SE(Transforms)=1->4, SE(DigestMethod)=2->5
-#   state 3 (2): SE(Transforms)=0->4, SE(DigestMethod)=1->5
-#   state 4 (1): SE(DigestMethod)=0->5
-#   state 5 (1): SE(DigestValue)=0->6
-#   state 6 (1): EE=0
-_G_ReferenceType = rt.Grammar('ReferenceType', (
-    (3, (('AT:Id', 1), ('AT:Type', 2), ('AT:URI', 3), ('SE:Transforms', 4), ('SE:DigestMethod', 5), )),
-    (3, (('AT:Type', 2), ('AT:URI', 3), ('SE:Transforms', 4), ('SE:DigestMethod', 5), )),
-    (2, (('AT:URI', 3), ('SE:Transforms', 4), ('SE:DigestMethod', 5), )),
-    (2, (('SE:Transforms', 4), ('SE:DigestMethod', 5), )),
-    (1, (('SE:DigestMethod', 5), )),
-    (1, (('SE:DigestValue', 6), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_ReferenceType(w: rt.BitWriter, v: ReferenceType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}ReferenceType through _G_ReferenceType (states 0..6)."""
-    g = _G_ReferenceType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    if v.Type is not None:
-        s = w.event(g, s, 'AT:Type')
-        w.string(v.Type)
-    if v.URI is not None:
-        s = w.event(g, s, 'AT:URI')
-        w.string(v.URI)
-    if v.Transforms is not None:
-        s = w.event(g, s, 'SE:Transforms')
-        _enc_TransformsType(w, v.Transforms)
-    s = w.event(g, s, 'SE:DigestMethod')
-    _enc_DigestMethodType(w, v.DigestMethod)
-    s = w.event(g, s, 'SE:DigestValue')
-    w.elem_binary(v.DigestValue)
-    w.event(g, s, rt.EE)
-
-
-def _dec_ReferenceType(r: rt.BitReader, cls: type = ReferenceType) -> ReferenceType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}ReferenceType through _G_ReferenceType (states 0..6)."""
-    r.enter('ReferenceType')
-    g = _G_ReferenceType
-    f_Id = None
-    f_Type = None
-    f_URI = None
-    f_Transforms = None
-    f_DigestMethod = None
-    f_DigestValue = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'AT:Type':
-            f_Type = r.string()
-        elif k == 'AT:URI':
-            f_URI = r.string()
-        elif k == 'SE:Transforms':
-            f_Transforms = _dec_TransformsType(r, TransformsType)
-        elif k == 'SE:DigestMethod':
-            f_DigestMethod = _dec_DigestMethodType(r, DigestMethodType)
-        elif k == 'SE:DigestValue':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_DigestValue = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, Type=f_Type, URI=f_URI, Transforms=f_Transforms, DigestMethod=f_DigestMethod, DigestValue=f_DigestValue)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'ReferenceType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType: normalised grammar, event code widths in bits
-#   state 0 (3): AT(Type)=0->1, AT(URI)=1->2, SE(Transforms)=2->3, EE=3
-#   state 1 (2): AT(URI)=0->2, SE(Transforms)=1->3, EE=2
-#   state 2 (2): SE(Transforms)=0->3, EE=1
-#   state 3 (1): EE=0
-_G_RetrievalMethodType = rt.Grammar('RetrievalMethodType', (
-    (3, (('AT:Type', 1), ('AT:URI', 2), ('SE:Transforms', 3), ('EE', -1), )),
-    (2, (('AT:URI', 2), ('SE:Transforms', 3), ('EE', -1), )),
-    (2, (('SE:Transforms', 3), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_RetrievalMethodType(w: rt.BitWriter, v: RetrievalMethodType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType through _G_RetrievalMethodType (states 0..3)."""
-    g = _G_RetrievalMethodType
-    s = 0
-    if v.Type is not None:
-        s = w.event(g, s, 'AT:Type')
-        w.string(v.Type)
-    if v.URI is not None:
-        s = w.event(g, s, 'AT:URI')
-        w.string(v.URI)
-    if v.Transforms is not None:
-        s = w.event(g, s, 'SE:Transforms')
-        _enc_TransformsType(w, v.Transforms)
-    w.event(g, s, rt.EE)
-
-
-def _dec_RetrievalMethodType(r: rt.BitReader, cls: type = RetrievalMethodType) -> RetrievalMethodType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType through _G_RetrievalMethodType (states 0..3)."""
-    r.enter('RetrievalMethodType')
-    g = _G_RetrievalMethodType
-    f_Type = None
-    f_URI = None
-    f_Transforms = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Type':
-            f_Type = r.string()
-        elif k == 'AT:URI':
-            f_URI = r.string()
-        elif k == 'SE:Transforms':
-            f_Transforms = _dec_TransformsType(r, TransformsType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Type=f_Type, URI=f_URI, Transforms=f_Transforms)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'RetrievalMethodType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SPKIDataType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(SPKISexp)=0->1
-#   state 1 (2): SE(SPKISexp)=0->2, SE(*)=1->3, EE=2
-#   state 2 (2): SE(SPKISexp)=0->2, SE(*)=1->4, EE=2
-#   state 3 (2): SE(SPKISexp)=0->2, EE=1
-#   state 4 (2): SE(SPKISexp)=0->2, EE=1
-_G_SPKIDataType = rt.Grammar('SPKIDataType', (
-    (1, (('SE:SPKISexp', 1), )),
-    (2, (('SE:SPKISexp', 2), ('SE*', 3), ('EE', -1), )),
-    (2, (('SE:SPKISexp', 2), ('SE*', 4), ('EE', -1), )),
-    (2, (('SE:SPKISexp', 2), ('EE', -1), )),
-    (2, (('SE:SPKISexp', 2), ('EE', -1), )),
-))
-
-
-def _enc_SPKIDataType(w: rt.BitWriter, v: SPKIDataType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SPKIDataType through _G_SPKIDataType (states 0..4)."""
-    g = _G_SPKIDataType
-    s = 0
-    for x in v.SPKISexp:
-        s = w.event(g, s, 'SE:SPKISexp')
-        w.elem_binary(x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SPKIDataType(r: rt.BitReader, cls: type = SPKIDataType) -> SPKIDataType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SPKIDataType through _G_SPKIDataType (states 0..4)."""
-    r.enter('SPKIDataType')
-    g = _G_SPKIDataType
-    f_SPKISexp = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:SPKISexp':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_SPKISexp.append(x)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(SPKISexp=f_SPKISexp)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SPKIDataType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLReqControlModeType: normalised grammar, event code widths in bits
-#   state 0 (3): SE(EVTargetEnergyRequest)=0->1, SE(EVMaximumEnergyRequest)=1->2, SE(EVMinimumEnergyRequest)=2->3, EE=3
-#   state 1 (2): SE(EVMaximumEnergyRequest)=0->2, SE(EVMinimumEnergyRequest)=1->3, EE=2
-#   state 2 (2): SE(EVMinimumEnergyRequest)=0->3, EE=1
-#   state 3 (1): EE=0
-_G_Scheduled_CLReqControlModeType = rt.Grammar('Scheduled_CLReqControlModeType', (
-    (3, (('SE:EVTargetEnergyRequest', 1), ('SE:EVMaximumEnergyRequest', 2), ('SE:EVMinimumEnergyRequest', 3), ('EE', -1), )),
-    (2, (('SE:EVMaximumEnergyRequest', 2), ('SE:EVMinimumEnergyRequest', 3), ('EE', -1), )),
-    (2, (('SE:EVMinimumEnergyRequest', 3), ('EE', -1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_Scheduled_CLReqControlModeType(w: rt.BitWriter, v: Scheduled_CLReqControlModeType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLReqControlModeType through _G_Scheduled_CLReqControlModeType (states 0..3)."""
-    g = _G_Scheduled_CLReqControlModeType
-    s = 0
-    if v.EVTargetEnergyRequest is not None:
-        s = w.event(g, s, 'SE:EVTargetEnergyRequest')
-        _enc_RationalNumberType(w, v.EVTargetEnergyRequest)
-    if v.EVMaximumEnergyRequest is not None:
-        s = w.event(g, s, 'SE:EVMaximumEnergyRequest')
-        _enc_RationalNumberType(w, v.EVMaximumEnergyRequest)
-    if v.EVMinimumEnergyRequest is not None:
-        s = w.event(g, s, 'SE:EVMinimumEnergyRequest')
-        _enc_RationalNumberType(w, v.EVMinimumEnergyRequest)
-    w.event(g, s, rt.EE)
-
-
-def _dec_Scheduled_CLReqControlModeType(r: rt.BitReader, cls: type = Scheduled_CLReqControlModeType) -> Scheduled_CLReqControlModeType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLReqControlModeType through _G_Scheduled_CLReqControlModeType (states 0..3)."""
-    r.enter('Scheduled_CLReqControlModeType')
-    g = _G_Scheduled_CLReqControlModeType
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:EVTargetEnergyRequest':
-            f_EVTargetEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'SE:EVMaximumEnergyRequest':
-            f_EVMaximumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'SE:EVMinimumEnergyRequest':
-            f_EVMinimumEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(EVTargetEnergyRequest=f_EVTargetEnergyRequest, EVMaximumEnergyRequest=f_EVMaximumEnergyRequest, EVMinimumEnergyRequest=f_EVMinimumEnergyRequest)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'Scheduled_CLReqControlModeType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLResControlModeType: normalised grammar, event code widths in bits
-#   state 0 (1): EE=0
-_G_Scheduled_CLResControlModeType = rt.Grammar('Scheduled_CLResControlModeType', (
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_Scheduled_CLResControlModeType(w: rt.BitWriter, v: Scheduled_CLResControlModeType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLResControlModeType through _G_Scheduled_CLResControlModeType (states 0..0)."""
-    g = _G_Scheduled_CLResControlModeType
-    s = 0
-    w.event(g, s, rt.EE)
-
-
-def _dec_Scheduled_CLResControlModeType(r: rt.BitReader, cls: type = Scheduled_CLResControlModeType) -> Scheduled_CLResControlModeType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLResControlModeType through _G_Scheduled_CLResControlModeType (states 0..0)."""
-    r.enter('Scheduled_CLResControlModeType')
-    g = _G_Scheduled_CLResControlModeType
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'EE':
-            r.depth -= 1
-            return cls()
-        else:
-            raise rt.ExiDecodeError(r.pos, f'Scheduled_CLResControlModeType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType: normalised grammar, event code widths in bits
-#   state 0 (1): AT(Algorithm)=0->1
-#   state 1 (3): SE(HMACOutputLength)=0->2, SE(*)=1->3, EE=2, CH[untyped]=3->1
-#   state 2 (2): SE(*)=0->3, EE=1, CH[untyped]=2->2
-#   state 3 (2): SE(*)=0->3, EE=1, CH[untyped]=2->3
-_G_SignatureMethodType = rt.Grammar('SignatureMethodType', (
-    (1, (('AT:Algorithm', 1), )),
-    (3, (('SE:HMACOutputLength', 2), ('SE*', 3), ('EE', -1), ('CH*', 1), )),
-    (2, (('SE*', 3), ('EE', -1), ('CH*', 2), )),
-    (2, (('SE*', 3), ('EE', -1), ('CH*', 3), )),
-))
-
-
-def _enc_SignatureMethodType(w: rt.BitWriter, v: SignatureMethodType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType through _G_SignatureMethodType (states 0..3)."""
-    g = _G_SignatureMethodType
-    s = 0
-    s = w.event(g, s, 'AT:Algorithm')
-    w.string(v.Algorithm)
-    if v.HMACOutputLength is not None:
-        s = w.event(g, s, 'SE:HMACOutputLength')
-        w.bits(1, 0)
-        w.sint(v.HMACOutputLength)
-        w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SignatureMethodType(r: rt.BitReader, cls: type = SignatureMethodType) -> SignatureMethodType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType through _G_SignatureMethodType (states 0..3)."""
-    r.enter('SignatureMethodType')
-    g = _G_SignatureMethodType
-    f_Algorithm = None
-    f_HMACOutputLength = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Algorithm':
-            f_Algorithm = r.string()
-        elif k == 'SE:HMACOutputLength':
-            r.ch(False)
-            x = r.sint()
-            r.ee()
-            f_HMACOutputLength = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Algorithm=f_Algorithm, HMACOutputLength=f_HMACOutputLength)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SignatureMethodType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType: normalised grammar, event code widths in bits
-#   state 0 (2): AT(Id)=0->1, SE(SignatureProperty)=1->2
-#   state 1 (1): SE(SignatureProperty)=0->2
-#   state 2 (2): SE(SignatureProperty)=0->3, EE=1
-#   state 3 (2): SE(SignatureProperty)=0->3, EE=1
-_G_SignaturePropertiesType = rt.Grammar('SignaturePropertiesType', (
-    (2, (('AT:Id', 1), ('SE:SignatureProperty', 2), )),
-    (1, (('SE:SignatureProperty', 2), )),
-    (2, (('SE:SignatureProperty', 3), ('EE', -1), )),
-    (2, (('SE:SignatureProperty', 3), ('EE', -1), )),
-))
-
-
-def _enc_SignaturePropertiesType(w: rt.BitWriter, v: SignaturePropertiesType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType through _G_SignaturePropertiesType (states 0..3)."""
-    g = _G_SignaturePropertiesType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    for x in v.SignatureProperty:
-        s = w.event(g, s, 'SE:SignatureProperty')
-        _enc_SignaturePropertyType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SignaturePropertiesType(r: rt.BitReader, cls: type = SignaturePropertiesType) -> SignaturePropertiesType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType through _G_SignaturePropertiesType (states 0..3)."""
-    r.enter('SignaturePropertiesType')
-    g = _G_SignaturePropertiesType
-    f_Id = None
-    f_SignatureProperty = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'SE:SignatureProperty':
-            f_SignatureProperty.append(_dec_SignaturePropertyType(r, SignaturePropertyType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, SignatureProperty=f_SignatureProperty)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SignaturePropertiesType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType: normalised grammar, event code widths in bits
-#   state 0 (2): AT(Id)=0->1, AT(Target)=1->2
-#   state 1 (1): AT(Target)=0->2
-#   state 2 (2): SE(*)=0->3, CH[untyped]=1->2
-#   state 3 (2): SE(*)=0->4, EE=1, CH[untyped]=2->3
-#   state 4 (2): SE(*)=0->4, EE=1, CH[untyped]=2->4
-_G_SignaturePropertyType = rt.Grammar('SignaturePropertyType', (
-    (2, (('AT:Id', 1), ('AT:Target', 2), )),
-    (1, (('AT:Target', 2), )),
-    (2, (('SE*', 3), ('CH*', 2), )),
-    (2, (('SE*', 4), ('EE', -1), ('CH*', 3), )),
-    (2, (('SE*', 4), ('EE', -1), ('CH*', 4), )),
-))
-
-
-def _enc_SignaturePropertyType(w: rt.BitWriter, v: SignaturePropertyType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType through _G_SignaturePropertyType (states 0..4)."""
-    g = _G_SignaturePropertyType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    s = w.event(g, s, 'AT:Target')
-    w.string(v.Target)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SignaturePropertyType(r: rt.BitReader, cls: type = SignaturePropertyType) -> SignaturePropertyType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType through _G_SignaturePropertyType (states 0..4)."""
-    r.enter('SignaturePropertyType')
-    g = _G_SignaturePropertyType
-    f_Id = None
-    f_Target = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'AT:Target':
-            f_Target = r.string()
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, Target=f_Target)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SignaturePropertyType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SignatureType: normalised grammar, event code widths in bits
-#   state 0 (2): AT(Id)=0->1, SE(SignedInfo)=1->2
-#   state 1 (1): SE(SignedInfo)=0->2
-#   state 2 (1): SE(SignatureValue)=0->3
-#   state 3 (2): SE(KeyInfo)=0->4, SE(Object)=1->5, EE=2
-#   state 4 (2): SE(Object)=0->5, EE=1
-#   state 5 (2): SE(Object)=0->5, EE=1
-_G_SignatureType = rt.Grammar('SignatureType', (
-    (2, (('AT:Id', 1), ('SE:SignedInfo', 2), )),
-    (1, (('SE:SignedInfo', 2), )),
-    (1, (('SE:SignatureValue', 3), )),
-    (2, (('SE:KeyInfo', 4), ('SE:Object', 5), ('EE', -1), )),
-    (2, (('SE:Object', 5), ('EE', -1), )),
-    (2, (('SE:Object', 5), ('EE', -1), )),
-))
-
-
-def _enc_SignatureType(w: rt.BitWriter, v: SignatureType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SignatureType through _G_SignatureType (states 0..5)."""
-    g = _G_SignatureType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    s = w.event(g, s, 'SE:SignedInfo')
-    _enc_SignedInfoType(w, v.SignedInfo)
-    s = w.event(g, s, 'SE:SignatureValue')
-    _enc_SignatureValueType(w, v.SignatureValue)
-    if v.KeyInfo is not None:
-        s = w.event(g, s, 'SE:KeyInfo')
-        _enc_KeyInfoType(w, v.KeyInfo)
-    for x in v.Object:
-        s = w.event(g, s, 'SE:Object')
-        _enc_ObjectType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SignatureType(r: rt.BitReader, cls: type = SignatureType) -> SignatureType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SignatureType through _G_SignatureType (states 0..5)."""
-    r.enter('SignatureType')
-    g = _G_SignatureType
-    f_Id = None
-    f_SignedInfo = None
-    f_SignatureValue = None
-    f_KeyInfo = None
-    f_Object = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'SE:SignedInfo':
-            f_SignedInfo = _dec_SignedInfoType(r, SignedInfoType)
-        elif k == 'SE:SignatureValue':
-            f_SignatureValue = _dec_SignatureValueType(r, SignatureValueType)
-        elif k == 'SE:KeyInfo':
-            f_KeyInfo = _dec_KeyInfoType(r, KeyInfoType)
-        elif k == 'SE:Object':
-            f_Object.append(_dec_ObjectType(r, ObjectType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, SignedInfo=f_SignedInfo, SignatureValue=f_SignatureValue, KeyInfo=f_KeyInfo, Object=f_Object)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SignatureType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SignatureValueType: normalised grammar, event code widths in bits
-#   state 0 (2): AT(Id)=0->1, CH=1->2
-#   state 1 (1): CH=0->2
-#   state 2 (1): EE=0
-_G_SignatureValueType = rt.Grammar('SignatureValueType', (
-    (2, (('AT:Id', 1), ('CH', 2), )),
-    (1, (('CH', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_SignatureValueType(w: rt.BitWriter, v: SignatureValueType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SignatureValueType through _G_SignatureValueType (states 0..2)."""
-    g = _G_SignatureValueType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    s = w.event(g, s, rt.CH)
-    w.binary(v.value)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SignatureValueType(r: rt.BitReader, cls: type = SignatureValueType) -> SignatureValueType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SignatureValueType through _G_SignatureValueType (states 0..2)."""
-    r.enter('SignatureValueType')
-    g = _G_SignatureValueType
-    f_Id = None
-    f_value = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'CH':
-            f_value = r.binary()
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, value=f_value)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SignatureValueType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}SignedInfoType: normalised grammar, event code widths in bits
-#   state 0 (2): AT(Id)=0->1, SE(CanonicalizationMethod)=1->2
-#   state 1 (1): SE(CanonicalizationMethod)=0->2
-#   state 2 (1): SE(SignatureMethod)=0->3
-#   state 3 (1): SE(Reference)=0->4
-#   state 4 (2): SE(Reference)=0->5, EE=1
-#   state 5 (2): SE(Reference)=0->5, EE=1
-_G_SignedInfoType = rt.Grammar('SignedInfoType', (
-    (2, (('AT:Id', 1), ('SE:CanonicalizationMethod', 2), )),
-    (1, (('SE:CanonicalizationMethod', 2), )),
-    (1, (('SE:SignatureMethod', 3), )),
-    (1, (('SE:Reference', 4), )),
-    (2, (('SE:Reference', 5), ('EE', -1), )),
-    (2, (('SE:Reference', 5), ('EE', -1), )),
-))
-
-
-def _enc_SignedInfoType(w: rt.BitWriter, v: SignedInfoType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}SignedInfoType through _G_SignedInfoType (states 0..5)."""
-    g = _G_SignedInfoType
-    s = 0
-    if v.Id is not None:
-        s = w.event(g, s, 'AT:Id')
-        w.string(v.Id)
-    s = w.event(g, s, 'SE:CanonicalizationMethod')
-    _enc_CanonicalizationMethodType(w, v.CanonicalizationMethod)
-    s = w.event(g, s, 'SE:SignatureMethod')
-    _enc_SignatureMethodType(w, v.SignatureMethod)
-    for x in v.Reference:
-        s = w.event(g, s, 'SE:Reference')
-        _enc_ReferenceType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_SignedInfoType(r: rt.BitReader, cls: type = SignedInfoType) -> SignedInfoType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}SignedInfoType through _G_SignedInfoType (states 0..5)."""
-    r.enter('SignedInfoType')
-    g = _G_SignedInfoType
-    f_Id = None
-    f_CanonicalizationMethod = None
-    f_SignatureMethod = None
-    f_Reference = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Id':
-            f_Id = r.string()
-        elif k == 'SE:CanonicalizationMethod':
-            f_CanonicalizationMethod = _dec_CanonicalizationMethodType(r, CanonicalizationMethodType)
-        elif k == 'SE:SignatureMethod':
-            f_SignatureMethod = _dec_SignatureMethodType(r, SignatureMethodType)
-        elif k == 'SE:Reference':
-            f_Reference.append(_dec_ReferenceType(r, ReferenceType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Id=f_Id, CanonicalizationMethod=f_CanonicalizationMethod, SignatureMethod=f_SignatureMethod, Reference=f_Reference)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'SignedInfoType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}TransformType: normalised grammar, event code widths in bits
-#   state 0 (1): AT(Algorithm)=0->1
-#   state 1 (3): SE(XPath)=0->2, SE(*)=1->3, EE=2, CH[untyped]=3->1
-#   state 2 (3): SE(XPath)=0->2, SE(*)=1->3, EE=2, CH[untyped]=3->2
-#   state 3 (3): SE(XPath)=0->2, SE(*)=1->3, EE=2, CH[untyped]=3->3
-_G_TransformType = rt.Grammar('TransformType', (
-    (1, (('AT:Algorithm', 1), )),
-    (3, (('SE:XPath', 2), ('SE*', 3), ('EE', -1), ('CH*', 1), )),
-    (3, (('SE:XPath', 2), ('SE*', 3), ('EE', -1), ('CH*', 2), )),
-    (3, (('SE:XPath', 2), ('SE*', 3), ('EE', -1), ('CH*', 3), )),
-))
-
-
-def _enc_TransformType(w: rt.BitWriter, v: TransformType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}TransformType through _G_TransformType (states 0..3)."""
-    g = _G_TransformType
-    s = 0
-    s = w.event(g, s, 'AT:Algorithm')
-    w.string(v.Algorithm)
-    for x in v.XPath:
-        s = w.event(g, s, 'SE:XPath')
-        w.elem_string(x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_TransformType(r: rt.BitReader, cls: type = TransformType) -> TransformType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}TransformType through _G_TransformType (states 0..3)."""
-    r.enter('TransformType')
-    g = _G_TransformType
-    f_Algorithm = None
-    f_XPath = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'AT:Algorithm':
-            f_Algorithm = r.string()
-        elif k == 'SE:XPath':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
-                r.ee()
-            f_XPath.append(x)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Algorithm=f_Algorithm, XPath=f_XPath)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'TransformType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}TransformsType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Transform)=0->1
-#   state 1 (2): SE(Transform)=0->2, EE=1
-#   state 2 (2): SE(Transform)=0->2, EE=1
-_G_TransformsType = rt.Grammar('TransformsType', (
-    (1, (('SE:Transform', 1), )),
-    (2, (('SE:Transform', 2), ('EE', -1), )),
-    (2, (('SE:Transform', 2), ('EE', -1), )),
-))
-
-
-def _enc_TransformsType(w: rt.BitWriter, v: TransformsType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}TransformsType through _G_TransformsType (states 0..2)."""
-    g = _G_TransformsType
-    s = 0
-    for x in v.Transform:
-        s = w.event(g, s, 'SE:Transform')
-        _enc_TransformType(w, x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_TransformsType(r: rt.BitReader, cls: type = TransformsType) -> TransformsType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}TransformsType through _G_TransformsType (states 0..2)."""
-    r.enter('TransformsType')
-    g = _G_TransformsType
-    f_Transform = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Transform':
-            f_Transform.append(_dec_TransformType(r, TransformType))
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Transform=f_Transform)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'TransformsType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}V2GMessageType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (1): EE=0
-_G_V2GMessageType = rt.Grammar('V2GMessageType', (
-    (1, (('SE:Header', 1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_V2GMessageType(w: rt.BitWriter, v: V2GMessageType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}V2GMessageType through _G_V2GMessageType (states 0..1)."""
-    g = _G_V2GMessageType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    w.event(g, s, rt.EE)
-
-
-def _dec_V2GMessageType(r: rt.BitReader, cls: type = V2GMessageType) -> V2GMessageType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}V2GMessageType through _G_V2GMessageType (states 0..1)."""
-    r.enter('V2GMessageType')
-    g = _G_V2GMessageType
-    f_Header = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'V2GMessageType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}V2GRequestType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (1): EE=0
-_G_V2GRequestType = rt.Grammar('V2GRequestType', (
-    (1, (('SE:Header', 1), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_V2GRequestType(w: rt.BitWriter, v: V2GRequestType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}V2GRequestType through _G_V2GRequestType (states 0..1)."""
-    g = _G_V2GRequestType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    w.event(g, s, rt.EE)
-
-
-def _dec_V2GRequestType(r: rt.BitReader, cls: type = V2GRequestType) -> V2GRequestType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}V2GRequestType through _G_V2GRequestType (states 0..1)."""
-    r.enter('V2GRequestType')
-    g = _G_V2GRequestType
-    f_Header = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'V2GRequestType: {k} is not supported')
-
-
-# {urn:iso:std:iso:15118:-20:CommonTypes}V2GResponseType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(Header)=0->1
-#   state 1 (1): SE(ResponseCode)=0->2
-#   state 2 (1): EE=0
-_G_V2GResponseType = rt.Grammar('V2GResponseType', (
-    (1, (('SE:Header', 1), )),
-    (1, (('SE:ResponseCode', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_V2GResponseType(w: rt.BitWriter, v: V2GResponseType) -> None:
-    """Encode {urn:iso:std:iso:15118:-20:CommonTypes}V2GResponseType through _G_V2GResponseType (states 0..2)."""
-    g = _G_V2GResponseType
-    s = 0
-    s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
-    s = w.event(g, s, 'SE:ResponseCode')
-    w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
-    w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_V2GResponseType(r: rt.BitReader, cls: type = V2GResponseType) -> V2GResponseType:
-    """Decode {urn:iso:std:iso:15118:-20:CommonTypes}V2GResponseType through _G_V2GResponseType (states 0..2)."""
-    r.enter('V2GResponseType')
-    g = _G_V2GResponseType
-    f_Header = None
-    f_ResponseCode = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
-        elif k == 'SE:ResponseCode':
-            r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
-            r.ee()
-            f_ResponseCode = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(Header=f_Header, ResponseCode=f_ResponseCode)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'V2GResponseType: {k} is not supported')
-
-
 # {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckMethodListType: normalised grammar, event code widths in bits
 #   state 0 (1): SE(WPT_AlignmentCheckMethod)=0->1
 #   state 1 (2): SE(WPT_AlignmentCheckMethod)=0->2, EE=1
@@ -3183,14 +733,14 @@ def _enc_WPT_AlignmentCheckReqType(w: rt.BitWriter, v: WPT_AlignmentCheckReqType
     g = _G_WPT_AlignmentCheckReqType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVProcessing')
     w.bits(1, 0)
     w.enum(_IX_processingType, 2, v.EVProcessing)
     w.bits(1, 0)
     if v.TargetCoilCurrent is not None:
         s = w.event(g, s, 'SE:TargetCoilCurrent')
-        _enc_RationalNumberType(w, v.TargetCoilCurrent)
+        _iso20_common_types._enc_RationalNumberType(w, v.TargetCoilCurrent)
     s = w.event(g, s, 'SE:EVResultCode')
     w.bits(1, 0)
     w.enum(_IX_WPT_EVResultType, 2, v.EVResultCode)
@@ -3214,14 +764,14 @@ def _dec_WPT_AlignmentCheckReqType(r: rt.BitReader, cls: type = WPT_AlignmentChe
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVProcessing':
             r.ch(False)
             x = r.enum(_E_processingType, 2)
             r.ee()
             f_EVProcessing = x
         elif k == 'SE:TargetCoilCurrent':
-            f_TargetCoilCurrent = _dec_RationalNumberType(r, RationalNumberType)
+            f_TargetCoilCurrent = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVResultCode':
             r.ch(False)
             x = r.enum(_E_WPT_EVResultType, 2)
@@ -3293,7 +843,7 @@ def _enc_WPT_AlignmentCheckResType(w: rt.BitWriter, v: WPT_AlignmentCheckResType
     g = _G_WPT_AlignmentCheckResType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
     w.enum(_IX_responseCodeType, 6, v.ResponseCode)
@@ -3304,10 +854,10 @@ def _enc_WPT_AlignmentCheckResType(w: rt.BitWriter, v: WPT_AlignmentCheckResType
     w.bits(1, 0)
     if v.PowerTransmitted is not None:
         s = w.event(g, s, 'SE:PowerTransmitted')
-        _enc_RationalNumberType(w, v.PowerTransmitted)
+        _iso20_common_types._enc_RationalNumberType(w, v.PowerTransmitted)
     if v.SupplyDeviceCurrent is not None:
         s = w.event(g, s, 'SE:SupplyDeviceCurrent')
-        _enc_RationalNumberType(w, v.SupplyDeviceCurrent)
+        _iso20_common_types._enc_RationalNumberType(w, v.SupplyDeviceCurrent)
     for x in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
         w.elem_binary(x)
@@ -3328,7 +878,7 @@ def _dec_WPT_AlignmentCheckResType(r: rt.BitReader, cls: type = WPT_AlignmentChe
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
             x = r.enum(_E_responseCodeType, 6)
@@ -3340,9 +890,9 @@ def _dec_WPT_AlignmentCheckResType(r: rt.BitReader, cls: type = WPT_AlignmentChe
             r.ee()
             f_EVSEProcessing = x
         elif k == 'SE:PowerTransmitted':
-            f_PowerTransmitted = _dec_RationalNumberType(r, RationalNumberType)
+            f_PowerTransmitted = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SupplyDeviceCurrent':
-            f_SupplyDeviceCurrent = _dec_RationalNumberType(r, RationalNumberType)
+            f_SupplyDeviceCurrent = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:VendorSpecificDataContainer':
             x = r.binary() if r.ch(True) else b''
             if x != b'':
@@ -3415,25 +965,25 @@ def _enc_WPT_ChargeLoopReqType(w: rt.BitWriter, v: WPT_ChargeLoopReqType) -> Non
     g = _G_WPT_ChargeLoopReqType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     if v.DisplayParameters is not None:
         s = w.event(g, s, 'SE:DisplayParameters')
-        _enc_DisplayParametersType(w, v.DisplayParameters)
+        _iso20_common_types._enc_DisplayParametersType(w, v.DisplayParameters)
     s = w.event(g, s, 'SE:MeterInfoRequested')
     w.bits(1, 0)
     w.boolean(v.MeterInfoRequested)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVPCPowerRequest')
-    _enc_RationalNumberType(w, v.EVPCPowerRequest)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPCPowerRequest)
     s = w.event(g, s, 'SE:EVPCPowerOutput')
-    _enc_RationalNumberType(w, v.EVPCPowerOutput)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPCPowerOutput)
     s = w.event(g, s, 'SE:EVPCChargeDiagnostics')
     w.bits(1, 0)
     w.enum(_IX_WPT_EVPCChargeDiagnosticsType, 2, v.EVPCChargeDiagnostics)
     w.bits(1, 0)
     if v.EVPCOperatingFrequency is not None:
         s = w.event(g, s, 'SE:EVPCOperatingFrequency')
-        _enc_RationalNumberType(w, v.EVPCOperatingFrequency)
+        _iso20_common_types._enc_RationalNumberType(w, v.EVPCOperatingFrequency)
     if v.EVPCPowerControlParameter is not None:
         s = w.event(g, s, 'SE:EVPCPowerControlParameter')
         _enc_WPT_EVPCPowerControlParameterType(w, v.EVPCPowerControlParameter)
@@ -3460,25 +1010,25 @@ def _dec_WPT_ChargeLoopReqType(r: rt.BitReader, cls: type = WPT_ChargeLoopReqTyp
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:DisplayParameters':
-            f_DisplayParameters = _dec_DisplayParametersType(r, DisplayParametersType)
+            f_DisplayParameters = _iso20_common_types._dec_DisplayParametersType(r, DisplayParametersType)
         elif k == 'SE:MeterInfoRequested':
             r.ch(False)
             x = r.boolean()
             r.ee()
             f_MeterInfoRequested = x
         elif k == 'SE:EVPCPowerRequest':
-            f_EVPCPowerRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPCPowerRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPCPowerOutput':
-            f_EVPCPowerOutput = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPCPowerOutput = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPCChargeDiagnostics':
             r.ch(False)
             x = r.enum(_E_WPT_EVPCChargeDiagnosticsType, 2)
             r.ee()
             f_EVPCChargeDiagnostics = x
         elif k == 'SE:EVPCOperatingFrequency':
-            f_EVPCOperatingFrequency = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPCOperatingFrequency = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPCPowerControlParameter':
             f_EVPCPowerControlParameter = _dec_WPT_EVPCPowerControlParameterType(r, WPT_EVPCPowerControlParameterType)
         elif k == 'SE:ManufacturerSpecificDataContainer':
@@ -3561,36 +1111,36 @@ def _enc_WPT_ChargeLoopResType(w: rt.BitWriter, v: WPT_ChargeLoopResType) -> Non
     g = _G_WPT_ChargeLoopResType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
     w.enum(_IX_responseCodeType, 6, v.ResponseCode)
     w.bits(1, 0)
     if v.EVSEStatus is not None:
         s = w.event(g, s, 'SE:EVSEStatus')
-        _enc_EVSEStatusType(w, v.EVSEStatus)
+        _iso20_common_types._enc_EVSEStatusType(w, v.EVSEStatus)
     if v.MeterInfo is not None:
         s = w.event(g, s, 'SE:MeterInfo')
-        _enc_MeterInfoType(w, v.MeterInfo)
+        _iso20_common_types._enc_MeterInfoType(w, v.MeterInfo)
     if v.Receipt is not None:
         s = w.event(g, s, 'SE:Receipt')
-        _enc_ReceiptType(w, v.Receipt)
+        _iso20_common_types._enc_ReceiptType(w, v.Receipt)
     s = w.event(g, s, 'SE:EVPCPowerRequest')
-    _enc_RationalNumberType(w, v.EVPCPowerRequest)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPCPowerRequest)
     if v.SDPowerInput is not None:
         s = w.event(g, s, 'SE:SDPowerInput')
-        _enc_RationalNumberType(w, v.SDPowerInput)
+        _iso20_common_types._enc_RationalNumberType(w, v.SDPowerInput)
     s = w.event(g, s, 'SE:SPCMaxOutputPowerLimit')
-    _enc_RationalNumberType(w, v.SPCMaxOutputPowerLimit)
+    _iso20_common_types._enc_RationalNumberType(w, v.SPCMaxOutputPowerLimit)
     s = w.event(g, s, 'SE:SPCMinOutputPowerLimit')
-    _enc_RationalNumberType(w, v.SPCMinOutputPowerLimit)
+    _iso20_common_types._enc_RationalNumberType(w, v.SPCMinOutputPowerLimit)
     s = w.event(g, s, 'SE:SPCChargeDiagnostics')
     w.bits(1, 0)
     w.enum(_IX_WPT_SPCChargeDiagnosticsType, 3, v.SPCChargeDiagnostics)
     w.bits(1, 0)
     if v.SPCOperatingFrequency is not None:
         s = w.event(g, s, 'SE:SPCOperatingFrequency')
-        _enc_RationalNumberType(w, v.SPCOperatingFrequency)
+        _iso20_common_types._enc_RationalNumberType(w, v.SPCOperatingFrequency)
     if v.SPCPowerControlParameter is not None:
         s = w.event(g, s, 'SE:SPCPowerControlParameter')
         _enc_WPT_SPCPowerControlParameterType(w, v.SPCPowerControlParameter)
@@ -3621,33 +1171,33 @@ def _dec_WPT_ChargeLoopResType(r: rt.BitReader, cls: type = WPT_ChargeLoopResTyp
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
             x = r.enum(_E_responseCodeType, 6)
             r.ee()
             f_ResponseCode = x
         elif k == 'SE:EVSEStatus':
-            f_EVSEStatus = _dec_EVSEStatusType(r, EVSEStatusType)
+            f_EVSEStatus = _iso20_common_types._dec_EVSEStatusType(r, EVSEStatusType)
         elif k == 'SE:MeterInfo':
-            f_MeterInfo = _dec_MeterInfoType(r, MeterInfoType)
+            f_MeterInfo = _iso20_common_types._dec_MeterInfoType(r, MeterInfoType)
         elif k == 'SE:Receipt':
-            f_Receipt = _dec_ReceiptType(r, ReceiptType)
+            f_Receipt = _iso20_common_types._dec_ReceiptType(r, ReceiptType)
         elif k == 'SE:EVPCPowerRequest':
-            f_EVPCPowerRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPCPowerRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SDPowerInput':
-            f_SDPowerInput = _dec_RationalNumberType(r, RationalNumberType)
+            f_SDPowerInput = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SPCMaxOutputPowerLimit':
-            f_SPCMaxOutputPowerLimit = _dec_RationalNumberType(r, RationalNumberType)
+            f_SPCMaxOutputPowerLimit = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SPCMinOutputPowerLimit':
-            f_SPCMinOutputPowerLimit = _dec_RationalNumberType(r, RationalNumberType)
+            f_SPCMinOutputPowerLimit = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SPCChargeDiagnostics':
             r.ch(False)
             x = r.enum(_E_WPT_SPCChargeDiagnosticsType, 3)
             r.ee()
             f_SPCChargeDiagnostics = x
         elif k == 'SE:SPCOperatingFrequency':
-            f_SPCOperatingFrequency = _dec_RationalNumberType(r, RationalNumberType)
+            f_SPCOperatingFrequency = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SPCPowerControlParameter':
             f_SPCPowerControlParameter = _dec_WPT_SPCPowerControlParameterType(r, WPT_SPCPowerControlParameterType)
         elif k == 'SE:ManufacturerSpecificDataContainer':
@@ -3718,9 +1268,9 @@ def _enc_WPT_ChargeParameterDiscoveryReqType(w: rt.BitWriter, v: WPT_ChargeParam
     g = _G_WPT_ChargeParameterDiscoveryReqType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVPCMaxReceivablePower')
-    _enc_RationalNumberType(w, v.EVPCMaxReceivablePower)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPCMaxReceivablePower)
     s = w.event(g, s, 'SE:SDMaxGroundClearence')
     w.bits(1, 0)
     w.uint(v.SDMaxGroundClearence)
@@ -3730,7 +1280,7 @@ def _enc_WPT_ChargeParameterDiscoveryReqType(w: rt.BitWriter, v: WPT_ChargeParam
     w.uint(v.SDMinGroundClearence)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVPCNaturalFrequency')
-    _enc_RationalNumberType(w, v.EVPCNaturalFrequency)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPCNaturalFrequency)
     s = w.event(g, s, 'SE:EVPCDeviceLocalControl')
     w.bits(1, 0)
     w.boolean(v.EVPCDeviceLocalControl)
@@ -3756,9 +1306,9 @@ def _dec_WPT_ChargeParameterDiscoveryReqType(r: rt.BitReader, cls: type = WPT_Ch
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVPCMaxReceivablePower':
-            f_EVPCMaxReceivablePower = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPCMaxReceivablePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SDMaxGroundClearence':
             r.ch(False)
             x = r.uint()
@@ -3770,7 +1320,7 @@ def _dec_WPT_ChargeParameterDiscoveryReqType(r: rt.BitReader, cls: type = WPT_Ch
             r.ee()
             f_SDMinGroundClearence = x
         elif k == 'SE:EVPCNaturalFrequency':
-            f_EVPCNaturalFrequency = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPCNaturalFrequency = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPCDeviceLocalControl':
             r.ch(False)
             x = r.boolean()
@@ -3850,7 +1400,7 @@ def _enc_WPT_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: WPT_ChargeParam
     g = _G_WPT_ChargeParameterDiscoveryResType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
     w.enum(_IX_responseCodeType, 6, v.ResponseCode)
@@ -3860,9 +1410,9 @@ def _enc_WPT_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: WPT_ChargeParam
     w.enum(_IX_WPT_PowerClassType, 2, v.PDInputPowerClass)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:SDMinOutputPower')
-    _enc_RationalNumberType(w, v.SDMinOutputPower)
+    _iso20_common_types._enc_RationalNumberType(w, v.SDMinOutputPower)
     s = w.event(g, s, 'SE:SDMaxOutputPower')
-    _enc_RationalNumberType(w, v.SDMaxOutputPower)
+    _iso20_common_types._enc_RationalNumberType(w, v.SDMaxOutputPower)
     s = w.event(g, s, 'SE:SDMaxGroundClearanceSupport')
     w.bits(1, 0)
     w.uint(v.SDMaxGroundClearanceSupport)
@@ -3872,9 +1422,9 @@ def _enc_WPT_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: WPT_ChargeParam
     w.uint(v.SDMinGroundClearanceSupport)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:PDMinCoilCurrent')
-    _enc_RationalNumberType(w, v.PDMinCoilCurrent)
+    _iso20_common_types._enc_RationalNumberType(w, v.PDMinCoilCurrent)
     s = w.event(g, s, 'SE:PDMaxCoilCurrent')
-    _enc_RationalNumberType(w, v.PDMaxCoilCurrent)
+    _iso20_common_types._enc_RationalNumberType(w, v.PDMaxCoilCurrent)
     for x in v.SDManufacturerSpecificDataContainer:
         s = w.event(g, s, 'SE:SDManufacturerSpecificDataContainer')
         w.elem_binary(x)
@@ -3899,7 +1449,7 @@ def _dec_WPT_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = WPT_Ch
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
             x = r.enum(_E_responseCodeType, 6)
@@ -3911,9 +1461,9 @@ def _dec_WPT_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = WPT_Ch
             r.ee()
             f_PDInputPowerClass = x
         elif k == 'SE:SDMinOutputPower':
-            f_SDMinOutputPower = _dec_RationalNumberType(r, RationalNumberType)
+            f_SDMinOutputPower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SDMaxOutputPower':
-            f_SDMaxOutputPower = _dec_RationalNumberType(r, RationalNumberType)
+            f_SDMaxOutputPower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SDMaxGroundClearanceSupport':
             r.ch(False)
             x = r.uint()
@@ -3925,9 +1475,9 @@ def _dec_WPT_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = WPT_Ch
             r.ee()
             f_SDMinGroundClearanceSupport = x
         elif k == 'SE:PDMinCoilCurrent':
-            f_PDMinCoilCurrent = _dec_RationalNumberType(r, RationalNumberType)
+            f_PDMinCoilCurrent = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:PDMaxCoilCurrent':
-            f_PDMaxCoilCurrent = _dec_RationalNumberType(r, RationalNumberType)
+            f_PDMaxCoilCurrent = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SDManufacturerSpecificDataContainer':
             x = r.binary() if r.ch(True) else b''
             if x != b'':
@@ -4024,13 +1574,13 @@ def _enc_WPT_EVPCPowerControlParameterType(w: rt.BitWriter, v: WPT_EVPCPowerCont
     g = _G_WPT_EVPCPowerControlParameterType
     s = 0
     s = w.event(g, s, 'SE:EVPCCoilCurrentRequest')
-    _enc_RationalNumberType(w, v.EVPCCoilCurrentRequest)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPCCoilCurrentRequest)
     s = w.event(g, s, 'SE:EVPCCoilCurrentInformation')
-    _enc_RationalNumberType(w, v.EVPCCoilCurrentInformation)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPCCoilCurrentInformation)
     s = w.event(g, s, 'SE:EVPCCurrentOutputInformation')
-    _enc_RationalNumberType(w, v.EVPCCurrentOutputInformation)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPCCurrentOutputInformation)
     s = w.event(g, s, 'SE:EVPCVoltageOutputInformation')
-    _enc_RationalNumberType(w, v.EVPCVoltageOutputInformation)
+    _iso20_common_types._enc_RationalNumberType(w, v.EVPCVoltageOutputInformation)
     w.event(g, s, rt.EE)
 
 
@@ -4046,13 +1596,13 @@ def _dec_WPT_EVPCPowerControlParameterType(r: rt.BitReader, cls: type = WPT_EVPC
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EVPCCoilCurrentRequest':
-            f_EVPCCoilCurrentRequest = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPCCoilCurrentRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPCCoilCurrentInformation':
-            f_EVPCCoilCurrentInformation = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPCCoilCurrentInformation = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPCCurrentOutputInformation':
-            f_EVPCCurrentOutputInformation = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPCCurrentOutputInformation = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPCVoltageOutputInformation':
-            f_EVPCVoltageOutputInformation = _dec_RationalNumberType(r, RationalNumberType)
+            f_EVPCVoltageOutputInformation = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(EVPCCoilCurrentRequest=f_EVPCCoilCurrentRequest, EVPCCoilCurrentInformation=f_EVPCCoilCurrentInformation, EVPCCurrentOutputInformation=f_EVPCCurrentOutputInformation, EVPCVoltageOutputInformation=f_EVPCVoltageOutputInformation)
@@ -4167,7 +1717,7 @@ def _enc_WPT_FinePositioningReqType(w: rt.BitWriter, v: WPT_FinePositioningReqTy
     g = _G_WPT_FinePositioningReqType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVProcessing')
     w.bits(1, 0)
     w.enum(_IX_processingType, 2, v.EVProcessing)
@@ -4198,7 +1748,7 @@ def _dec_WPT_FinePositioningReqType(r: rt.BitReader, cls: type = WPT_FinePositio
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVProcessing':
             r.ch(False)
             x = r.enum(_E_processingType, 2)
@@ -4275,7 +1825,7 @@ def _enc_WPT_FinePositioningResType(w: rt.BitWriter, v: WPT_FinePositioningResTy
     g = _G_WPT_FinePositioningResType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
     w.enum(_IX_responseCodeType, 6, v.ResponseCode)
@@ -4306,7 +1856,7 @@ def _dec_WPT_FinePositioningResType(r: rt.BitReader, cls: type = WPT_FinePositio
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
             x = r.enum(_E_responseCodeType, 6)
@@ -4389,7 +1939,7 @@ def _enc_WPT_FinePositioningSetupReqType(w: rt.BitWriter, v: WPT_FinePositioning
     g = _G_WPT_FinePositioningSetupReqType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVProcessing')
     w.bits(1, 0)
     w.enum(_IX_processingType, 2, v.EVProcessing)
@@ -4429,7 +1979,7 @@ def _dec_WPT_FinePositioningSetupReqType(r: rt.BitReader, cls: type = WPT_FinePo
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVProcessing':
             r.ch(False)
             x = r.enum(_E_processingType, 2)
@@ -4518,7 +2068,7 @@ def _enc_WPT_FinePositioningSetupResType(w: rt.BitWriter, v: WPT_FinePositioning
     g = _G_WPT_FinePositioningSetupResType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
     w.enum(_IX_responseCodeType, 6, v.ResponseCode)
@@ -4558,7 +2108,7 @@ def _dec_WPT_FinePositioningSetupResType(r: rt.BitReader, cls: type = WPT_FinePo
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
             x = r.enum(_E_responseCodeType, 6)
@@ -4884,7 +2434,7 @@ def _enc_WPT_LF_RxRSSIType(w: rt.BitWriter, v: WPT_LF_RxRSSIType) -> None:
     w.uint(v.TxIdentifier)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:RSSI')
-    _enc_RationalNumberType(w, v.RSSI)
+    _iso20_common_types._enc_RationalNumberType(w, v.RSSI)
     w.event(g, s, rt.EE)
 
 
@@ -4903,7 +2453,7 @@ def _dec_WPT_LF_RxRSSIType(r: rt.BitReader, cls: type = WPT_LF_RxRSSIType) -> WP
             r.ee()
             f_TxIdentifier = x
         elif k == 'SE:RSSI':
-            f_RSSI = _dec_RationalNumberType(r, RationalNumberType)
+            f_RSSI = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(TxIdentifier=f_TxIdentifier, RSSI=f_RSSI)
@@ -4983,7 +2533,7 @@ def _enc_WPT_LF_TransmitterDataType(w: rt.BitWriter, v: WPT_LF_TransmitterDataTy
     w.nbit(v.NumberOfTransmitters, 0, 255, 8)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:SignalFrequency')
-    _enc_RationalNumberType(w, v.SignalFrequency)
+    _iso20_common_types._enc_RationalNumberType(w, v.SignalFrequency)
     rt.check_occurs('TxSpecData', len(v.TxSpecData), 255)
     for x in v.TxSpecData:
         s = w.event(g, s, 'SE:TxSpecData')
@@ -5011,7 +2561,7 @@ def _dec_WPT_LF_TransmitterDataType(r: rt.BitReader, cls: type = WPT_LF_Transmit
             r.ee()
             f_NumberOfTransmitters = x
         elif k == 'SE:SignalFrequency':
-            f_SignalFrequency = _dec_RationalNumberType(r, RationalNumberType)
+            f_SignalFrequency = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:TxSpecData':
             f_TxSpecData.append(_dec_WPT_TxRxSpecDataType(r, WPT_TxRxSpecDataType))
             if len(f_TxSpecData) > 255:
@@ -5080,7 +2630,7 @@ def _enc_WPT_LF_TxDataType(w: rt.BitWriter, v: WPT_LF_TxDataType) -> None:
     w.uint(v.TxIdentifier)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EIRP')
-    _enc_RationalNumberType(w, v.EIRP)
+    _iso20_common_types._enc_RationalNumberType(w, v.EIRP)
     w.event(g, s, rt.EE)
 
 
@@ -5099,7 +2649,7 @@ def _dec_WPT_LF_TxDataType(r: rt.BitReader, cls: type = WPT_LF_TxDataType) -> WP
             r.ee()
             f_TxIdentifier = x
         elif k == 'SE:EIRP':
-            f_EIRP = _dec_RationalNumberType(r, RationalNumberType)
+            f_EIRP = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(TxIdentifier=f_TxIdentifier, EIRP=f_EIRP)
@@ -5214,7 +2764,7 @@ def _enc_WPT_PairingReqType(w: rt.BitWriter, v: WPT_PairingReqType) -> None:
     g = _G_WPT_PairingReqType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVProcessing')
     w.bits(1, 0)
     w.enum(_IX_processingType, 2, v.EVProcessing)
@@ -5247,7 +2797,7 @@ def _dec_WPT_PairingReqType(r: rt.BitReader, cls: type = WPT_PairingReqType) -> 
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVProcessing':
             r.ch(False)
             x = r.enum(_E_processingType, 2)
@@ -5329,7 +2879,7 @@ def _enc_WPT_PairingResType(w: rt.BitWriter, v: WPT_PairingResType) -> None:
     g = _G_WPT_PairingResType
     s = 0
     s = w.event(g, s, 'SE:Header')
-    _enc_MessageHeaderType(w, v.Header)
+    _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
     w.enum(_IX_responseCodeType, 6, v.ResponseCode)
@@ -5366,7 +2916,7 @@ def _dec_WPT_PairingResType(r: rt.BitReader, cls: type = WPT_PairingResType) -> 
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
-            f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
+            f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
             x = r.enum(_E_responseCodeType, 6)
@@ -5410,7 +2960,7 @@ def _enc_WPT_SPCPowerControlParameterType(w: rt.BitWriter, v: WPT_SPCPowerContro
     g = _G_WPT_SPCPowerControlParameterType
     s = 0
     s = w.event(g, s, 'SE:SPCPrimaryDeviceCoilCurrentInformation')
-    _enc_RationalNumberType(w, v.SPCPrimaryDeviceCoilCurrentInformation)
+    _iso20_common_types._enc_RationalNumberType(w, v.SPCPrimaryDeviceCoilCurrentInformation)
     w.event(g, s, rt.EE)
 
 
@@ -5423,7 +2973,7 @@ def _dec_WPT_SPCPowerControlParameterType(r: rt.BitReader, cls: type = WPT_SPCPo
     while True:
         k, s = r.event(g, s)
         if k == 'SE:SPCPrimaryDeviceCoilCurrentInformation':
-            f_SPCPrimaryDeviceCoilCurrentInformation = _dec_RationalNumberType(r, RationalNumberType)
+            f_SPCPrimaryDeviceCoilCurrentInformation = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
             r.depth -= 1
             return cls(SPCPrimaryDeviceCoilCurrentInformation=f_SPCPrimaryDeviceCoilCurrentInformation)
@@ -5616,180 +3166,36 @@ def _dec_WPT_TxRxSpecDataType(r: rt.BitReader, cls: type = WPT_TxRxSpecDataType)
             raise rt.ExiDecodeError(r.pos, f'WPT_TxRxSpecDataType: {k} is not supported')
 
 
-# {http://www.w3.org/2000/09/xmldsig#}X509DataType: normalised grammar, event code widths in bits
-#   state 0 (3): SE(X509IssuerSerial)=0->1, SE(X509SKI)=1->2, SE(X509SubjectName)=2->3, SE(X509Certificate)=3->4, SE(X509CRL)=4->5, SE(*)=5->6
-#   state 1 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 2 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 3 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 4 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 5 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 6 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 7 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 8 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 9 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 10 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 11 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-#   state 12 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
-_G_X509DataType = rt.Grammar('X509DataType', (
-    (3, (('SE:X509IssuerSerial', 1), ('SE:X509SKI', 2), ('SE:X509SubjectName', 3), ('SE:X509Certificate', 4), ('SE:X509CRL', 5), ('SE*', 6), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
-))
-
-
-def _enc_X509DataType(w: rt.BitWriter, v: X509DataType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}X509DataType through _G_X509DataType (states 0..12)."""
-    g = _G_X509DataType
-    s = 0
-    for x in v.X509IssuerSerial:
-        s = w.event(g, s, 'SE:X509IssuerSerial')
-        _enc_X509IssuerSerialType(w, x)
-    for x in v.X509SKI:
-        s = w.event(g, s, 'SE:X509SKI')
-        w.elem_binary(x)
-    for x in v.X509SubjectName:
-        s = w.event(g, s, 'SE:X509SubjectName')
-        w.elem_string(x)
-    for x in v.X509Certificate:
-        s = w.event(g, s, 'SE:X509Certificate')
-        w.elem_binary(x)
-    for x in v.X509CRL:
-        s = w.event(g, s, 'SE:X509CRL')
-        w.elem_binary(x)
-    w.event(g, s, rt.EE)
-
-
-def _dec_X509DataType(r: rt.BitReader, cls: type = X509DataType) -> X509DataType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}X509DataType through _G_X509DataType (states 0..12)."""
-    r.enter('X509DataType')
-    g = _G_X509DataType
-    f_X509IssuerSerial = []
-    f_X509SKI = []
-    f_X509SubjectName = []
-    f_X509Certificate = []
-    f_X509CRL = []
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:X509IssuerSerial':
-            f_X509IssuerSerial.append(_dec_X509IssuerSerialType(r, X509IssuerSerialType))
-        elif k == 'SE:X509SKI':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_X509SKI.append(x)
-        elif k == 'SE:X509SubjectName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
-                r.ee()
-            f_X509SubjectName.append(x)
-        elif k == 'SE:X509Certificate':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_X509Certificate.append(x)
-        elif k == 'SE:X509CRL':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
-                r.ee()
-            f_X509CRL.append(x)
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(X509IssuerSerial=f_X509IssuerSerial, X509SKI=f_X509SKI, X509SubjectName=f_X509SubjectName, X509Certificate=f_X509Certificate, X509CRL=f_X509CRL)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'X509DataType: {k} is not supported')
-
-
-# {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType: normalised grammar, event code widths in bits
-#   state 0 (1): SE(X509IssuerName)=0->1
-#   state 1 (1): SE(X509SerialNumber)=0->2
-#   state 2 (1): EE=0
-_G_X509IssuerSerialType = rt.Grammar('X509IssuerSerialType', (
-    (1, (('SE:X509IssuerName', 1), )),
-    (1, (('SE:X509SerialNumber', 2), )),
-    (1, (('EE', -1), )),
-))
-
-
-def _enc_X509IssuerSerialType(w: rt.BitWriter, v: X509IssuerSerialType) -> None:
-    """Encode {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType through _G_X509IssuerSerialType (states 0..2)."""
-    g = _G_X509IssuerSerialType
-    s = 0
-    s = w.event(g, s, 'SE:X509IssuerName')
-    w.elem_string(v.X509IssuerName)
-    s = w.event(g, s, 'SE:X509SerialNumber')
-    w.bits(1, 0)
-    w.sint(v.X509SerialNumber)
-    w.bits(1, 0)
-    w.event(g, s, rt.EE)
-
-
-def _dec_X509IssuerSerialType(r: rt.BitReader, cls: type = X509IssuerSerialType) -> X509IssuerSerialType:
-    """Decode {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType through _G_X509IssuerSerialType (states 0..2)."""
-    r.enter('X509IssuerSerialType')
-    g = _G_X509IssuerSerialType
-    f_X509IssuerName = None
-    f_X509SerialNumber = None
-    s = 0
-    while True:
-        k, s = r.event(g, s)
-        if k == 'SE:X509IssuerName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
-                r.ee()
-            f_X509IssuerName = x
-        elif k == 'SE:X509SerialNumber':
-            r.ch(False)
-            x = r.sint()
-            r.ee()
-            f_X509SerialNumber = x
-        elif k == 'EE':
-            r.depth -= 1
-            return cls(X509IssuerName=f_X509IssuerName, X509SerialNumber=f_X509SerialNumber)
-        else:
-            raise rt.ExiDecodeError(r.pos, f'X509IssuerSerialType: {k} is not supported')
-
-
 NAMESPACE = 'urn:iso:std:iso:15118:-20:WPT'
 FRAGMENT_DEFAULT = False
 # DocContent (EXI 1.0 §8.5.1): SE(G_0..G_n-1), the global elements sorted by qname, then SE(*)
 DOC_WIDTH = 6
 DOC_DECODERS: tuple = (
-    (_dec_CLReqControlModeType, CLReqControlMode),  # 0: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
-    (_dec_CLResControlModeType, CLResControlMode),  # 1: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
-    (_dec_CanonicalizationMethodType, CanonicalizationMethod),  # 2: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
-    (_dec_DSAKeyValueType, DSAKeyValue),  # 3: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
-    (_dec_DigestMethodType, DigestMethod),  # 4: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
+    (_iso20_common_types._dec_CLReqControlModeType, CLReqControlMode),  # 0: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
+    (_iso20_common_types._dec_CLResControlModeType, CLResControlMode),  # 1: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
+    (_xmldsig_types._dec_CanonicalizationMethodType, CanonicalizationMethod),  # 2: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
+    (_xmldsig_types._dec_DSAKeyValueType, DSAKeyValue),  # 3: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
+    (_xmldsig_types._dec_DigestMethodType, DigestMethod),  # 4: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
     None,  # 5: {http://www.w3.org/2000/09/xmldsig#}DigestValue (not a supported root)
-    (_dec_KeyInfoType, KeyInfo),  # 6: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
+    (_xmldsig_types._dec_KeyInfoType, KeyInfo),  # 6: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
     None,  # 7: {http://www.w3.org/2000/09/xmldsig#}KeyName (not a supported root)
-    (_dec_KeyValueType, KeyValue),  # 8: {http://www.w3.org/2000/09/xmldsig#}KeyValue
-    (_dec_ManifestType, Manifest),  # 9: {http://www.w3.org/2000/09/xmldsig#}Manifest
+    (_xmldsig_types._dec_KeyValueType, KeyValue),  # 8: {http://www.w3.org/2000/09/xmldsig#}KeyValue
+    (_xmldsig_types._dec_ManifestType, Manifest),  # 9: {http://www.w3.org/2000/09/xmldsig#}Manifest
     None,  # 10: {http://www.w3.org/2000/09/xmldsig#}MgmtData (not a supported root)
-    (_dec_ObjectType, Object),  # 11: {http://www.w3.org/2000/09/xmldsig#}Object
-    (_dec_PGPDataType, PGPData),  # 12: {http://www.w3.org/2000/09/xmldsig#}PGPData
-    (_dec_RSAKeyValueType, RSAKeyValue),  # 13: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
-    (_dec_ReferenceType, Reference),  # 14: {http://www.w3.org/2000/09/xmldsig#}Reference
-    (_dec_RetrievalMethodType, RetrievalMethod),  # 15: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
-    (_dec_SPKIDataType, SPKIData),  # 16: {http://www.w3.org/2000/09/xmldsig#}SPKIData
-    (_dec_SignatureType, Signature),  # 17: {http://www.w3.org/2000/09/xmldsig#}Signature
-    (_dec_SignatureMethodType, SignatureMethod),  # 18: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
-    (_dec_SignaturePropertiesType, SignatureProperties),  # 19: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
-    (_dec_SignaturePropertyType, SignatureProperty),  # 20: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
-    (_dec_SignatureValueType, SignatureValue),  # 21: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
-    (_dec_SignedInfoType, SignedInfo),  # 22: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
-    (_dec_TransformType, Transform),  # 23: {http://www.w3.org/2000/09/xmldsig#}Transform
-    (_dec_TransformsType, Transforms),  # 24: {http://www.w3.org/2000/09/xmldsig#}Transforms
+    (_xmldsig_types._dec_ObjectType, Object),  # 11: {http://www.w3.org/2000/09/xmldsig#}Object
+    (_xmldsig_types._dec_PGPDataType, PGPData),  # 12: {http://www.w3.org/2000/09/xmldsig#}PGPData
+    (_xmldsig_types._dec_RSAKeyValueType, RSAKeyValue),  # 13: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
+    (_xmldsig_types._dec_ReferenceType, Reference),  # 14: {http://www.w3.org/2000/09/xmldsig#}Reference
+    (_xmldsig_types._dec_RetrievalMethodType, RetrievalMethod),  # 15: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
+    (_xmldsig_types._dec_SPKIDataType, SPKIData),  # 16: {http://www.w3.org/2000/09/xmldsig#}SPKIData
+    (_xmldsig_types._dec_SignatureType, Signature),  # 17: {http://www.w3.org/2000/09/xmldsig#}Signature
+    (_xmldsig_types._dec_SignatureMethodType, SignatureMethod),  # 18: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
+    (_xmldsig_types._dec_SignaturePropertiesType, SignatureProperties),  # 19: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
+    (_xmldsig_types._dec_SignaturePropertyType, SignatureProperty),  # 20: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
+    (_xmldsig_types._dec_SignatureValueType, SignatureValue),  # 21: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
+    (_xmldsig_types._dec_SignedInfoType, SignedInfo),  # 22: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
+    (_xmldsig_types._dec_TransformType, Transform),  # 23: {http://www.w3.org/2000/09/xmldsig#}Transform
+    (_xmldsig_types._dec_TransformsType, Transforms),  # 24: {http://www.w3.org/2000/09/xmldsig#}Transforms
     (_dec_WPT_AlignmentCheckReqType, WPT_AlignmentCheckReq),  # 25: {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckReq
     (_dec_WPT_AlignmentCheckResType, WPT_AlignmentCheckRes),  # 26: {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckRes
     (_dec_WPT_ChargeLoopReqType, WPT_ChargeLoopReq),  # 27: {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeLoopReq
@@ -5802,31 +3208,31 @@ DOC_DECODERS: tuple = (
     (_dec_WPT_FinePositioningSetupResType, WPT_FinePositioningSetupRes),  # 34: {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningSetupRes
     (_dec_WPT_PairingReqType, WPT_PairingReq),  # 35: {urn:iso:std:iso:15118:-20:WPT}WPT_PairingReq
     (_dec_WPT_PairingResType, WPT_PairingRes),  # 36: {urn:iso:std:iso:15118:-20:WPT}WPT_PairingRes
-    (_dec_X509DataType, X509Data),  # 37: {http://www.w3.org/2000/09/xmldsig#}X509Data
+    (_xmldsig_types._dec_X509DataType, X509Data),  # 37: {http://www.w3.org/2000/09/xmldsig#}X509Data
 )
 DOC_ENCODERS: dict = {
-    CLReqControlMode: (0, _enc_CLReqControlModeType),
-    CLResControlMode: (1, _enc_CLResControlModeType),
-    CanonicalizationMethod: (2, _enc_CanonicalizationMethodType),
-    DSAKeyValue: (3, _enc_DSAKeyValueType),
-    DigestMethod: (4, _enc_DigestMethodType),
-    KeyInfo: (6, _enc_KeyInfoType),
-    KeyValue: (8, _enc_KeyValueType),
-    Manifest: (9, _enc_ManifestType),
-    Object: (11, _enc_ObjectType),
-    PGPData: (12, _enc_PGPDataType),
-    RSAKeyValue: (13, _enc_RSAKeyValueType),
-    Reference: (14, _enc_ReferenceType),
-    RetrievalMethod: (15, _enc_RetrievalMethodType),
-    SPKIData: (16, _enc_SPKIDataType),
-    Signature: (17, _enc_SignatureType),
-    SignatureMethod: (18, _enc_SignatureMethodType),
-    SignatureProperties: (19, _enc_SignaturePropertiesType),
-    SignatureProperty: (20, _enc_SignaturePropertyType),
-    SignatureValue: (21, _enc_SignatureValueType),
-    SignedInfo: (22, _enc_SignedInfoType),
-    Transform: (23, _enc_TransformType),
-    Transforms: (24, _enc_TransformsType),
+    CLReqControlMode: (0, _iso20_common_types._enc_CLReqControlModeType),
+    CLResControlMode: (1, _iso20_common_types._enc_CLResControlModeType),
+    CanonicalizationMethod: (2, _xmldsig_types._enc_CanonicalizationMethodType),
+    DSAKeyValue: (3, _xmldsig_types._enc_DSAKeyValueType),
+    DigestMethod: (4, _xmldsig_types._enc_DigestMethodType),
+    KeyInfo: (6, _xmldsig_types._enc_KeyInfoType),
+    KeyValue: (8, _xmldsig_types._enc_KeyValueType),
+    Manifest: (9, _xmldsig_types._enc_ManifestType),
+    Object: (11, _xmldsig_types._enc_ObjectType),
+    PGPData: (12, _xmldsig_types._enc_PGPDataType),
+    RSAKeyValue: (13, _xmldsig_types._enc_RSAKeyValueType),
+    Reference: (14, _xmldsig_types._enc_ReferenceType),
+    RetrievalMethod: (15, _xmldsig_types._enc_RetrievalMethodType),
+    SPKIData: (16, _xmldsig_types._enc_SPKIDataType),
+    Signature: (17, _xmldsig_types._enc_SignatureType),
+    SignatureMethod: (18, _xmldsig_types._enc_SignatureMethodType),
+    SignatureProperties: (19, _xmldsig_types._enc_SignaturePropertiesType),
+    SignatureProperty: (20, _xmldsig_types._enc_SignaturePropertyType),
+    SignatureValue: (21, _xmldsig_types._enc_SignatureValueType),
+    SignedInfo: (22, _xmldsig_types._enc_SignedInfoType),
+    Transform: (23, _xmldsig_types._enc_TransformType),
+    Transforms: (24, _xmldsig_types._enc_TransformsType),
     WPT_AlignmentCheckReq: (25, _enc_WPT_AlignmentCheckReqType),
     WPT_AlignmentCheckRes: (26, _enc_WPT_AlignmentCheckResType),
     WPT_ChargeLoopReq: (27, _enc_WPT_ChargeLoopReqType),
@@ -5839,83 +3245,83 @@ DOC_ENCODERS: dict = {
     WPT_FinePositioningSetupRes: (34, _enc_WPT_FinePositioningSetupResType),
     WPT_PairingReq: (35, _enc_WPT_PairingReqType),
     WPT_PairingRes: (36, _enc_WPT_PairingResType),
-    X509Data: (37, _enc_X509DataType),
+    X509Data: (37, _xmldsig_types._enc_X509DataType),
 }
 # FragmentContent (EXI 1.0 §8.5.2): SE(F_0..F_n-1), every element declaration, global or local, sorted by qname; then SE(*), ED
 FRAG_WIDTH = 8
 FRAG_END = 194  # ED
 FRAG_DECODERS: tuple = (
     None,  # 0: {urn:iso:std:iso:15118:-20:CommonTypes}AckMaxDelay (not a supported root)
-    (_dec_DetailedCostType, DetailedCostType),  # 1: {urn:iso:std:iso:15118:-20:CommonTypes}AdditionalServicesCosts
+    (_iso20_common_types._dec_DetailedCostType, DetailedCostType),  # 1: {urn:iso:std:iso:15118:-20:CommonTypes}AdditionalServicesCosts
     (_dec_AlternativeSECCType, AlternativeSECCType),  # 2: {urn:iso:std:iso:15118:-20:WPT}AlternativeSECC
     (_dec_AlternativeSECCListType, AlternativeSECCListType),  # 3: {urn:iso:std:iso:15118:-20:WPT}AlternativeSECCList
-    (_dec_RationalNumberType, RationalNumberType),  # 4: {urn:iso:std:iso:15118:-20:CommonTypes}Amount
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 4: {urn:iso:std:iso:15118:-20:CommonTypes}Amount
     None,  # 5: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_DischargedEnergyReadingWh (not a supported root)
     None,  # 6: {urn:iso:std:iso:15118:-20:CommonTypes}BPT_InductiveEnergyReadingVARh (not a supported root)
     None,  # 7: {urn:iso:std:iso:15118:-20:WPT}BSSID (not a supported root)
-    (_dec_RationalNumberType, RationalNumberType),  # 8: {urn:iso:std:iso:15118:-20:CommonTypes}BatteryEnergyCapacity
-    (_dec_CLReqControlModeType, CLReqControlMode),  # 9: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
-    (_dec_CLResControlModeType, CLResControlMode),  # 10: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
-    (_dec_CanonicalizationMethodType, CanonicalizationMethod),  # 11: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 8: {urn:iso:std:iso:15118:-20:CommonTypes}BatteryEnergyCapacity
+    (_iso20_common_types._dec_CLReqControlModeType, CLReqControlMode),  # 9: {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlMode
+    (_iso20_common_types._dec_CLResControlModeType, CLResControlMode),  # 10: {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlMode
+    (_xmldsig_types._dec_CanonicalizationMethodType, CanonicalizationMethod),  # 11: {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod
     None,  # 12: {urn:iso:std:iso:15118:-20:CommonTypes}CapacitiveEnergyReadingVARh (not a supported root)
     None,  # 13: {urn:iso:std:iso:15118:-20:CommonTypes}ChargedEnergyReadingWh (not a supported root)
     None,  # 14: {urn:iso:std:iso:15118:-20:CommonTypes}ChargingComplete (not a supported root)
     None,  # 15: {urn:iso:std:iso:15118:-20:WPT}Coord_X (not a supported root)
     None,  # 16: {urn:iso:std:iso:15118:-20:WPT}Coord_Y (not a supported root)
     None,  # 17: {urn:iso:std:iso:15118:-20:WPT}Coord_Z (not a supported root)
-    (_dec_RationalNumberType, RationalNumberType),  # 18: {urn:iso:std:iso:15118:-20:CommonTypes}CostPerUnit
-    (_dec_DSAKeyValueType, DSAKeyValue),  # 19: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 18: {urn:iso:std:iso:15118:-20:CommonTypes}CostPerUnit
+    (_xmldsig_types._dec_DSAKeyValueType, DSAKeyValue),  # 19: {http://www.w3.org/2000/09/xmldsig#}DSAKeyValue
     None,  # 20: {urn:iso:std:iso:15118:-20:CommonTypes}DepartureTime (not a supported root)
-    (_dec_DigestMethodType, DigestMethod),  # 21: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
+    (_xmldsig_types._dec_DigestMethodType, DigestMethod),  # 21: {http://www.w3.org/2000/09/xmldsig#}DigestMethod
     None,  # 22: {http://www.w3.org/2000/09/xmldsig#}DigestValue (not a supported root)
-    (_dec_DisplayParametersType, DisplayParametersType),  # 23: {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParameters
-    (_dec_RationalNumberType, RationalNumberType),  # 24: {urn:iso:std:iso:15118:-20:WPT}EIRP
+    (_iso20_common_types._dec_DisplayParametersType, DisplayParametersType),  # 23: {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParameters
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 24: {urn:iso:std:iso:15118:-20:WPT}EIRP
     (_dec_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),  # 25: {urn:iso:std:iso:15118:-20:WPT}EVDeviceAlignmentCheckMethodList
     (_dec_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType),  # 26: {urn:iso:std:iso:15118:-20:WPT}EVDeviceFinePositioningMethodList
     (_dec_WPT_PairingMethodListType, WPT_PairingMethodListType),  # 27: {urn:iso:std:iso:15118:-20:WPT}EVDevicePairingMethodList
-    (_dec_RationalNumberType, RationalNumberType),  # 28: {urn:iso:std:iso:15118:-20:CommonTypes}EVMaximumEnergyRequest
-    (_dec_RationalNumberType, RationalNumberType),  # 29: {urn:iso:std:iso:15118:-20:CommonTypes}EVMinimumEnergyRequest
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 28: {urn:iso:std:iso:15118:-20:CommonTypes}EVMaximumEnergyRequest
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 29: {urn:iso:std:iso:15118:-20:CommonTypes}EVMinimumEnergyRequest
     None,  # 30: {urn:iso:std:iso:15118:-20:WPT}EVPCChargeDiagnostics (not a supported root)
-    (_dec_RationalNumberType, RationalNumberType),  # 31: {urn:iso:std:iso:15118:-20:WPT}EVPCCoilCurrentInformation
-    (_dec_RationalNumberType, RationalNumberType),  # 32: {urn:iso:std:iso:15118:-20:WPT}EVPCCoilCurrentRequest
-    (_dec_RationalNumberType, RationalNumberType),  # 33: {urn:iso:std:iso:15118:-20:WPT}EVPCCurrentOutputInformation
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 31: {urn:iso:std:iso:15118:-20:WPT}EVPCCoilCurrentInformation
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 32: {urn:iso:std:iso:15118:-20:WPT}EVPCCoilCurrentRequest
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 33: {urn:iso:std:iso:15118:-20:WPT}EVPCCurrentOutputInformation
     None,  # 34: {urn:iso:std:iso:15118:-20:WPT}EVPCDeviceLocalControl (not a supported root)
-    (_dec_RationalNumberType, RationalNumberType),  # 35: {urn:iso:std:iso:15118:-20:WPT}EVPCMaxReceivablePower
-    (_dec_RationalNumberType, RationalNumberType),  # 36: {urn:iso:std:iso:15118:-20:WPT}EVPCNaturalFrequency
-    (_dec_RationalNumberType, RationalNumberType),  # 37: {urn:iso:std:iso:15118:-20:WPT}EVPCOperatingFrequency
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 35: {urn:iso:std:iso:15118:-20:WPT}EVPCMaxReceivablePower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 36: {urn:iso:std:iso:15118:-20:WPT}EVPCNaturalFrequency
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 37: {urn:iso:std:iso:15118:-20:WPT}EVPCOperatingFrequency
     (_dec_WPT_EVPCPowerControlParameterType, WPT_EVPCPowerControlParameterType),  # 38: {urn:iso:std:iso:15118:-20:WPT}EVPCPowerControlParameter
-    (_dec_RationalNumberType, RationalNumberType),  # 39: {urn:iso:std:iso:15118:-20:WPT}EVPCPowerOutput
-    (_dec_RationalNumberType, RationalNumberType),  # 40: {urn:iso:std:iso:15118:-20:WPT}EVPCPowerRequest
-    (_dec_RationalNumberType, RationalNumberType),  # 41: {urn:iso:std:iso:15118:-20:WPT}EVPCVoltageOutputInformation
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 39: {urn:iso:std:iso:15118:-20:WPT}EVPCPowerOutput
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 40: {urn:iso:std:iso:15118:-20:WPT}EVPCPowerRequest
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 41: {urn:iso:std:iso:15118:-20:WPT}EVPCVoltageOutputInformation
     None,  # 42: {urn:iso:std:iso:15118:-20:WPT}EVProcessing (not a supported root)
     None,  # 43: {urn:iso:std:iso:15118:-20:WPT}EVResultCode (not a supported root)
     None,  # 44: {urn:iso:std:iso:15118:-20:CommonTypes}EVSENotification (not a supported root)
     None,  # 45: {urn:iso:std:iso:15118:-20:WPT}EVSEProcessing (not a supported root)
-    (_dec_EVSEStatusType, EVSEStatusType),  # 46: {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatus
-    (_dec_RationalNumberType, RationalNumberType),  # 47: {urn:iso:std:iso:15118:-20:CommonTypes}EVTargetEnergyRequest
-    (_dec_DetailedCostType, DetailedCostType),  # 48: {urn:iso:std:iso:15118:-20:CommonTypes}EnergyCosts
+    (_iso20_common_types._dec_EVSEStatusType, EVSEStatusType),  # 46: {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatus
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 47: {urn:iso:std:iso:15118:-20:CommonTypes}EVTargetEnergyRequest
+    (_iso20_common_types._dec_DetailedCostType, DetailedCostType),  # 48: {urn:iso:std:iso:15118:-20:CommonTypes}EnergyCosts
     None,  # 49: {http://www.w3.org/2000/09/xmldsig#}Exponent (not a supported root)
     None,  # 50: {urn:iso:std:iso:15118:-20:CommonTypes}Exponent (not a supported root)
     None,  # 51: {http://www.w3.org/2000/09/xmldsig#}G (not a supported root)
     None,  # 52: {http://www.w3.org/2000/09/xmldsig#}HMACOutputLength (not a supported root)
-    (_dec_MessageHeaderType, MessageHeaderType),  # 53: {urn:iso:std:iso:15118:-20:CommonTypes}Header
+    (_iso20_common_types._dec_MessageHeaderType, MessageHeaderType),  # 53: {urn:iso:std:iso:15118:-20:CommonTypes}Header
     None,  # 54: {urn:iso:std:iso:15118:-20:WPT}IPAddress (not a supported root)
     None,  # 55: {urn:iso:std:iso:15118:-20:WPT}IndexNumber (not a supported root)
     None,  # 56: {urn:iso:std:iso:15118:-20:CommonTypes}InletHot (not a supported root)
     None,  # 57: {http://www.w3.org/2000/09/xmldsig#}J (not a supported root)
-    (_dec_KeyInfoType, KeyInfo),  # 58: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
+    (_xmldsig_types._dec_KeyInfoType, KeyInfo),  # 58: {http://www.w3.org/2000/09/xmldsig#}KeyInfo
     None,  # 59: {http://www.w3.org/2000/09/xmldsig#}KeyName (not a supported root)
-    (_dec_KeyValueType, KeyValue),  # 60: {http://www.w3.org/2000/09/xmldsig#}KeyValue
+    (_xmldsig_types._dec_KeyValueType, KeyValue),  # 60: {http://www.w3.org/2000/09/xmldsig#}KeyValue
     (_dec_WPT_LF_ReceiverDataType, WPT_LF_ReceiverDataType),  # 61: {urn:iso:std:iso:15118:-20:WPT}LF_ReceiverSetupData
     (_dec_WPT_LF_RxDataListType, WPT_LF_RxDataListType),  # 62: {urn:iso:std:iso:15118:-20:WPT}LF_RxData
     (_dec_WPT_LF_SystemSetupDataType, WPT_LF_SystemSetupDataType),  # 63: {urn:iso:std:iso:15118:-20:WPT}LF_SystemSetupData
     (_dec_WPT_LF_TransmitterDataType, WPT_LF_TransmitterDataType),  # 64: {urn:iso:std:iso:15118:-20:WPT}LF_TransmitterSetupData
     (_dec_WPT_LF_TxDataListType, WPT_LF_TxDataListType),  # 65: {urn:iso:std:iso:15118:-20:WPT}LF_TxData
-    (_dec_ManifestType, Manifest),  # 66: {http://www.w3.org/2000/09/xmldsig#}Manifest
+    (_xmldsig_types._dec_ManifestType, Manifest),  # 66: {http://www.w3.org/2000/09/xmldsig#}Manifest
     None,  # 67: {urn:iso:std:iso:15118:-20:WPT}ManufacturerSpecificDataContainer (not a supported root)
     None,  # 68: {urn:iso:std:iso:15118:-20:CommonTypes}MaximumSOC (not a supported root)
     None,  # 69: {urn:iso:std:iso:15118:-20:CommonTypes}MeterID (not a supported root)
-    (_dec_MeterInfoType, MeterInfoType),  # 70: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfo
+    (_iso20_common_types._dec_MeterInfoType, MeterInfoType),  # 70: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfo
     None,  # 71: {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoRequested (not a supported root)
     None,  # 72: {urn:iso:std:iso:15118:-20:CommonTypes}MeterSignature (not a supported root)
     None,  # 73: {urn:iso:std:iso:15118:-20:CommonTypes}MeterStatus (not a supported root)
@@ -5928,22 +3334,22 @@ FRAG_DECODERS: tuple = (
     None,  # 80: {urn:iso:std:iso:15118:-20:WPT}NumPackages (not a supported root)
     None,  # 81: {urn:iso:std:iso:15118:-20:WPT}NumberOfReceivers (not a supported root)
     None,  # 82: {urn:iso:std:iso:15118:-20:WPT}NumberOfTransmitters (not a supported root)
-    (_dec_ObjectType, Object),  # 83: {http://www.w3.org/2000/09/xmldsig#}Object
+    (_xmldsig_types._dec_ObjectType, Object),  # 83: {http://www.w3.org/2000/09/xmldsig#}Object
     None,  # 84: {urn:iso:std:iso:15118:-20:WPT}ObservedIDCode (not a supported root)
-    (_dec_DetailedCostType, DetailedCostType),  # 85: {urn:iso:std:iso:15118:-20:CommonTypes}OccupancyCosts
-    (_dec_DetailedCostType, DetailedCostType),  # 86: {urn:iso:std:iso:15118:-20:CommonTypes}OverstayCosts
+    (_iso20_common_types._dec_DetailedCostType, DetailedCostType),  # 85: {urn:iso:std:iso:15118:-20:CommonTypes}OccupancyCosts
+    (_iso20_common_types._dec_DetailedCostType, DetailedCostType),  # 86: {urn:iso:std:iso:15118:-20:CommonTypes}OverstayCosts
     None,  # 87: {http://www.w3.org/2000/09/xmldsig#}P (not a supported root)
     None,  # 88: {urn:iso:std:iso:15118:-20:WPT}PDInputPowerClass (not a supported root)
-    (_dec_RationalNumberType, RationalNumberType),  # 89: {urn:iso:std:iso:15118:-20:WPT}PDMaxCoilCurrent
-    (_dec_RationalNumberType, RationalNumberType),  # 90: {urn:iso:std:iso:15118:-20:WPT}PDMinCoilCurrent
-    (_dec_PGPDataType, PGPData),  # 91: {http://www.w3.org/2000/09/xmldsig#}PGPData
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 89: {urn:iso:std:iso:15118:-20:WPT}PDMaxCoilCurrent
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 90: {urn:iso:std:iso:15118:-20:WPT}PDMinCoilCurrent
+    (_xmldsig_types._dec_PGPDataType, PGPData),  # 91: {http://www.w3.org/2000/09/xmldsig#}PGPData
     None,  # 92: {http://www.w3.org/2000/09/xmldsig#}PGPKeyID (not a supported root)
     None,  # 93: {http://www.w3.org/2000/09/xmldsig#}PGPKeyPacket (not a supported root)
     None,  # 94: {urn:iso:std:iso:15118:-20:WPT}PackageIndex (not a supported root)
     None,  # 95: {urn:iso:std:iso:15118:-20:WPT}PackageSeparationTime (not a supported root)
     None,  # 96: {http://www.w3.org/2000/09/xmldsig#}PgenCounter (not a supported root)
     None,  # 97: {urn:iso:std:iso:15118:-20:WPT}Port (not a supported root)
-    (_dec_RationalNumberType, RationalNumberType),  # 98: {urn:iso:std:iso:15118:-20:WPT}PowerTransmitted
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 98: {urn:iso:std:iso:15118:-20:WPT}PowerTransmitted
     None,  # 99: {urn:iso:std:iso:15118:-20:CommonTypes}PresentSOC (not a supported root)
     (_dec_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),  # 100: {urn:iso:std:iso:15118:-20:WPT}PrimaryDeviceAlignmentCheckMethodList
     (_dec_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType),  # 101: {urn:iso:std:iso:15118:-20:WPT}PrimaryDeviceFinePositioningMethodList
@@ -5952,55 +3358,55 @@ FRAG_DECODERS: tuple = (
     None,  # 104: {urn:iso:std:iso:15118:-20:WPT}PulseSeparationTime (not a supported root)
     (_dec_WPT_TxRxPulseOrderType, WPT_TxRxPulseOrderType),  # 105: {urn:iso:std:iso:15118:-20:WPT}PulseSequenceOrder
     None,  # 106: {http://www.w3.org/2000/09/xmldsig#}Q (not a supported root)
-    (_dec_RSAKeyValueType, RSAKeyValue),  # 107: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
-    (_dec_RationalNumberType, RationalNumberType),  # 108: {urn:iso:std:iso:15118:-20:WPT}RSSI
+    (_xmldsig_types._dec_RSAKeyValueType, RSAKeyValue),  # 107: {http://www.w3.org/2000/09/xmldsig#}RSAKeyValue
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 108: {urn:iso:std:iso:15118:-20:WPT}RSSI
     (_dec_WPT_LF_RxRSSIListType, WPT_LF_RxRSSIListType),  # 109: {urn:iso:std:iso:15118:-20:WPT}RSSIData
     (_dec_WPT_LF_RxRSSIType, WPT_LF_RxRSSIType),  # 110: {urn:iso:std:iso:15118:-20:WPT}RSSIDataList
-    (_dec_ReceiptType, ReceiptType),  # 111: {urn:iso:std:iso:15118:-20:CommonTypes}Receipt
-    (_dec_ReferenceType, Reference),  # 112: {http://www.w3.org/2000/09/xmldsig#}Reference
+    (_iso20_common_types._dec_ReceiptType, ReceiptType),  # 111: {urn:iso:std:iso:15118:-20:CommonTypes}Receipt
+    (_xmldsig_types._dec_ReferenceType, Reference),  # 112: {http://www.w3.org/2000/09/xmldsig#}Reference
     None,  # 113: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMaximumSOC (not a supported root)
     None,  # 114: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToMinimumSOC (not a supported root)
     None,  # 115: {urn:iso:std:iso:15118:-20:CommonTypes}RemainingTimeToTargetSOC (not a supported root)
     None,  # 116: {urn:iso:std:iso:15118:-20:CommonTypes}ResponseCode (not a supported root)
-    (_dec_RetrievalMethodType, RetrievalMethod),  # 117: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
-    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 118: {urn:iso:std:iso:15118:-20:CommonTypes}RootCertificateID
+    (_xmldsig_types._dec_RetrievalMethodType, RetrievalMethod),  # 117: {http://www.w3.org/2000/09/xmldsig#}RetrievalMethod
+    (_xmldsig_types._dec_X509IssuerSerialType, X509IssuerSerialType),  # 118: {urn:iso:std:iso:15118:-20:CommonTypes}RootCertificateID
     None,  # 119: {urn:iso:std:iso:15118:-20:WPT}RxIdentifier (not a supported root)
     (_dec_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),  # 120: {urn:iso:std:iso:15118:-20:WPT}RxSpecData
     None,  # 121: {urn:iso:std:iso:15118:-20:WPT}SDManufacturerSpecificDataContainer (not a supported root)
     None,  # 122: {urn:iso:std:iso:15118:-20:WPT}SDMaxGroundClearanceSupport (not a supported root)
     None,  # 123: {urn:iso:std:iso:15118:-20:WPT}SDMaxGroundClearence (not a supported root)
-    (_dec_RationalNumberType, RationalNumberType),  # 124: {urn:iso:std:iso:15118:-20:WPT}SDMaxOutputPower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 124: {urn:iso:std:iso:15118:-20:WPT}SDMaxOutputPower
     None,  # 125: {urn:iso:std:iso:15118:-20:WPT}SDMinGroundClearanceSupport (not a supported root)
     None,  # 126: {urn:iso:std:iso:15118:-20:WPT}SDMinGroundClearence (not a supported root)
-    (_dec_RationalNumberType, RationalNumberType),  # 127: {urn:iso:std:iso:15118:-20:WPT}SDMinOutputPower
-    (_dec_RationalNumberType, RationalNumberType),  # 128: {urn:iso:std:iso:15118:-20:WPT}SDPowerInput
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 127: {urn:iso:std:iso:15118:-20:WPT}SDMinOutputPower
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 128: {urn:iso:std:iso:15118:-20:WPT}SDPowerInput
     None,  # 129: {urn:iso:std:iso:15118:-20:WPT}SPCChargeDiagnostics (not a supported root)
-    (_dec_RationalNumberType, RationalNumberType),  # 130: {urn:iso:std:iso:15118:-20:WPT}SPCMaxOutputPowerLimit
-    (_dec_RationalNumberType, RationalNumberType),  # 131: {urn:iso:std:iso:15118:-20:WPT}SPCMinOutputPowerLimit
-    (_dec_RationalNumberType, RationalNumberType),  # 132: {urn:iso:std:iso:15118:-20:WPT}SPCOperatingFrequency
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 130: {urn:iso:std:iso:15118:-20:WPT}SPCMaxOutputPowerLimit
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 131: {urn:iso:std:iso:15118:-20:WPT}SPCMinOutputPowerLimit
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 132: {urn:iso:std:iso:15118:-20:WPT}SPCOperatingFrequency
     (_dec_WPT_SPCPowerControlParameterType, WPT_SPCPowerControlParameterType),  # 133: {urn:iso:std:iso:15118:-20:WPT}SPCPowerControlParameter
-    (_dec_RationalNumberType, RationalNumberType),  # 134: {urn:iso:std:iso:15118:-20:WPT}SPCPrimaryDeviceCoilCurrentInformation
-    (_dec_SPKIDataType, SPKIData),  # 135: {http://www.w3.org/2000/09/xmldsig#}SPKIData
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 134: {urn:iso:std:iso:15118:-20:WPT}SPCPrimaryDeviceCoilCurrentInformation
+    (_xmldsig_types._dec_SPKIDataType, SPKIData),  # 135: {http://www.w3.org/2000/09/xmldsig#}SPKIData
     None,  # 136: {http://www.w3.org/2000/09/xmldsig#}SPKISexp (not a supported root)
     None,  # 137: {urn:iso:std:iso:15118:-20:WPT}SSID (not a supported root)
     None,  # 138: {http://www.w3.org/2000/09/xmldsig#}Seed (not a supported root)
     None,  # 139: {urn:iso:std:iso:15118:-20:CommonTypes}SessionID (not a supported root)
-    (_dec_RationalNumberType, RationalNumberType),  # 140: {urn:iso:std:iso:15118:-20:WPT}SignalFrequency
-    (_dec_SignatureType, Signature),  # 141: {http://www.w3.org/2000/09/xmldsig#}Signature
-    (_dec_SignatureMethodType, SignatureMethod),  # 142: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
-    (_dec_SignaturePropertiesType, SignatureProperties),  # 143: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
-    (_dec_SignaturePropertyType, SignatureProperty),  # 144: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
-    (_dec_SignatureValueType, SignatureValue),  # 145: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
-    (_dec_SignedInfoType, SignedInfo),  # 146: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
-    (_dec_RationalNumberType, RationalNumberType),  # 147: {urn:iso:std:iso:15118:-20:WPT}SupplyDeviceCurrent
-    (_dec_RationalNumberType, RationalNumberType),  # 148: {urn:iso:std:iso:15118:-20:WPT}TargetCoilCurrent
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 140: {urn:iso:std:iso:15118:-20:WPT}SignalFrequency
+    (_xmldsig_types._dec_SignatureType, Signature),  # 141: {http://www.w3.org/2000/09/xmldsig#}Signature
+    (_xmldsig_types._dec_SignatureMethodType, SignatureMethod),  # 142: {http://www.w3.org/2000/09/xmldsig#}SignatureMethod
+    (_xmldsig_types._dec_SignaturePropertiesType, SignatureProperties),  # 143: {http://www.w3.org/2000/09/xmldsig#}SignatureProperties
+    (_xmldsig_types._dec_SignaturePropertyType, SignatureProperty),  # 144: {http://www.w3.org/2000/09/xmldsig#}SignatureProperty
+    (_xmldsig_types._dec_SignatureValueType, SignatureValue),  # 145: {http://www.w3.org/2000/09/xmldsig#}SignatureValue
+    (_xmldsig_types._dec_SignedInfoType, SignedInfo),  # 146: {http://www.w3.org/2000/09/xmldsig#}SignedInfo
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 147: {urn:iso:std:iso:15118:-20:WPT}SupplyDeviceCurrent
+    (_iso20_common_types._dec_RationalNumberType, RationalNumberType),  # 148: {urn:iso:std:iso:15118:-20:WPT}TargetCoilCurrent
     None,  # 149: {urn:iso:std:iso:15118:-20:CommonTypes}TargetSOC (not a supported root)
-    (_dec_DetailedTaxType, DetailedTaxType),  # 150: {urn:iso:std:iso:15118:-20:CommonTypes}TaxCosts
+    (_iso20_common_types._dec_DetailedTaxType, DetailedTaxType),  # 150: {urn:iso:std:iso:15118:-20:CommonTypes}TaxCosts
     None,  # 151: {urn:iso:std:iso:15118:-20:CommonTypes}TaxRuleID (not a supported root)
     None,  # 152: {urn:iso:std:iso:15118:-20:CommonTypes}TimeAnchor (not a supported root)
     None,  # 153: {urn:iso:std:iso:15118:-20:CommonTypes}TimeStamp (not a supported root)
-    (_dec_TransformType, Transform),  # 154: {http://www.w3.org/2000/09/xmldsig#}Transform
-    (_dec_TransformsType, Transforms),  # 155: {http://www.w3.org/2000/09/xmldsig#}Transforms
+    (_xmldsig_types._dec_TransformType, Transform),  # 154: {http://www.w3.org/2000/09/xmldsig#}Transform
+    (_xmldsig_types._dec_TransformsType, Transforms),  # 155: {http://www.w3.org/2000/09/xmldsig#}Transforms
     None,  # 156: {urn:iso:std:iso:15118:-20:WPT}TxIdentifier (not a supported root)
     (_dec_WPT_TxRxPackageSpecDataType, WPT_TxRxPackageSpecDataType),  # 157: {urn:iso:std:iso:15118:-20:WPT}TxPackageSpecData
     None,  # 158: {urn:iso:std:iso:15118:-20:WPT}TxRxIdentifier (not a supported root)
@@ -6030,9 +3436,9 @@ FRAG_DECODERS: tuple = (
     (_dec_WPT_PairingResType, WPT_PairingRes),  # 182: {urn:iso:std:iso:15118:-20:WPT}WPT_PairingRes
     None,  # 183: {http://www.w3.org/2000/09/xmldsig#}X509CRL (not a supported root)
     None,  # 184: {http://www.w3.org/2000/09/xmldsig#}X509Certificate (not a supported root)
-    (_dec_X509DataType, X509Data),  # 185: {http://www.w3.org/2000/09/xmldsig#}X509Data
+    (_xmldsig_types._dec_X509DataType, X509Data),  # 185: {http://www.w3.org/2000/09/xmldsig#}X509Data
     None,  # 186: {http://www.w3.org/2000/09/xmldsig#}X509IssuerName (not a supported root)
-    (_dec_X509IssuerSerialType, X509IssuerSerialType),  # 187: {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerial
+    (_xmldsig_types._dec_X509IssuerSerialType, X509IssuerSerialType),  # 187: {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerial
     None,  # 188: {http://www.w3.org/2000/09/xmldsig#}X509SKI (not a supported root)
     None,  # 189: {http://www.w3.org/2000/09/xmldsig#}X509SerialNumber (not a supported root)
     None,  # 190: {http://www.w3.org/2000/09/xmldsig#}X509SubjectName (not a supported root)
@@ -6040,53 +3446,53 @@ FRAG_DECODERS: tuple = (
     None,  # 192: {http://www.w3.org/2000/09/xmldsig#}Y (not a supported root)
 )
 FRAG_ENCODERS: dict = {
-    DetailedCostType: (1, _enc_DetailedCostType),
+    DetailedCostType: (1, _iso20_common_types._enc_DetailedCostType),
     AlternativeSECCType: (2, _enc_AlternativeSECCType),
     AlternativeSECCListType: (3, _enc_AlternativeSECCListType),
-    RationalNumberType: (4, _enc_RationalNumberType),
-    CLReqControlMode: (9, _enc_CLReqControlModeType),
-    CLResControlMode: (10, _enc_CLResControlModeType),
-    CanonicalizationMethod: (11, _enc_CanonicalizationMethodType),
-    DSAKeyValue: (19, _enc_DSAKeyValueType),
-    DigestMethod: (21, _enc_DigestMethodType),
-    DisplayParametersType: (23, _enc_DisplayParametersType),
+    RationalNumberType: (4, _iso20_common_types._enc_RationalNumberType),
+    CLReqControlMode: (9, _iso20_common_types._enc_CLReqControlModeType),
+    CLResControlMode: (10, _iso20_common_types._enc_CLResControlModeType),
+    CanonicalizationMethod: (11, _xmldsig_types._enc_CanonicalizationMethodType),
+    DSAKeyValue: (19, _xmldsig_types._enc_DSAKeyValueType),
+    DigestMethod: (21, _xmldsig_types._enc_DigestMethodType),
+    DisplayParametersType: (23, _iso20_common_types._enc_DisplayParametersType),
     WPT_AlignmentCheckMethodListType: (25, _enc_WPT_AlignmentCheckMethodListType),
     WPT_FinePositioningMethodListType: (26, _enc_WPT_FinePositioningMethodListType),
     WPT_PairingMethodListType: (27, _enc_WPT_PairingMethodListType),
     WPT_EVPCPowerControlParameterType: (38, _enc_WPT_EVPCPowerControlParameterType),
-    EVSEStatusType: (46, _enc_EVSEStatusType),
-    MessageHeaderType: (53, _enc_MessageHeaderType),
-    KeyInfo: (58, _enc_KeyInfoType),
-    KeyValue: (60, _enc_KeyValueType),
+    EVSEStatusType: (46, _iso20_common_types._enc_EVSEStatusType),
+    MessageHeaderType: (53, _iso20_common_types._enc_MessageHeaderType),
+    KeyInfo: (58, _xmldsig_types._enc_KeyInfoType),
+    KeyValue: (60, _xmldsig_types._enc_KeyValueType),
     WPT_LF_ReceiverDataType: (61, _enc_WPT_LF_ReceiverDataType),
     WPT_LF_RxDataListType: (62, _enc_WPT_LF_RxDataListType),
     WPT_LF_SystemSetupDataType: (63, _enc_WPT_LF_SystemSetupDataType),
     WPT_LF_TransmitterDataType: (64, _enc_WPT_LF_TransmitterDataType),
     WPT_LF_TxDataListType: (65, _enc_WPT_LF_TxDataListType),
-    Manifest: (66, _enc_ManifestType),
-    MeterInfoType: (70, _enc_MeterInfoType),
-    Object: (83, _enc_ObjectType),
-    PGPData: (91, _enc_PGPDataType),
+    Manifest: (66, _xmldsig_types._enc_ManifestType),
+    MeterInfoType: (70, _iso20_common_types._enc_MeterInfoType),
+    Object: (83, _xmldsig_types._enc_ObjectType),
+    PGPData: (91, _xmldsig_types._enc_PGPDataType),
     WPT_TxRxPulseOrderType: (105, _enc_WPT_TxRxPulseOrderType),
-    RSAKeyValue: (107, _enc_RSAKeyValueType),
+    RSAKeyValue: (107, _xmldsig_types._enc_RSAKeyValueType),
     WPT_LF_RxRSSIListType: (109, _enc_WPT_LF_RxRSSIListType),
     WPT_LF_RxRSSIType: (110, _enc_WPT_LF_RxRSSIType),
-    ReceiptType: (111, _enc_ReceiptType),
-    Reference: (112, _enc_ReferenceType),
-    RetrievalMethod: (117, _enc_RetrievalMethodType),
-    X509IssuerSerialType: (118, _enc_X509IssuerSerialType),
+    ReceiptType: (111, _iso20_common_types._enc_ReceiptType),
+    Reference: (112, _xmldsig_types._enc_ReferenceType),
+    RetrievalMethod: (117, _xmldsig_types._enc_RetrievalMethodType),
+    X509IssuerSerialType: (118, _xmldsig_types._enc_X509IssuerSerialType),
     WPT_TxRxSpecDataType: (120, _enc_WPT_TxRxSpecDataType),
     WPT_SPCPowerControlParameterType: (133, _enc_WPT_SPCPowerControlParameterType),
-    SPKIData: (135, _enc_SPKIDataType),
-    Signature: (141, _enc_SignatureType),
-    SignatureMethod: (142, _enc_SignatureMethodType),
-    SignatureProperties: (143, _enc_SignaturePropertiesType),
-    SignatureProperty: (144, _enc_SignaturePropertyType),
-    SignatureValue: (145, _enc_SignatureValueType),
-    SignedInfo: (146, _enc_SignedInfoType),
-    DetailedTaxType: (150, _enc_DetailedTaxType),
-    Transform: (154, _enc_TransformType),
-    Transforms: (155, _enc_TransformsType),
+    SPKIData: (135, _xmldsig_types._enc_SPKIDataType),
+    Signature: (141, _xmldsig_types._enc_SignatureType),
+    SignatureMethod: (142, _xmldsig_types._enc_SignatureMethodType),
+    SignatureProperties: (143, _xmldsig_types._enc_SignaturePropertiesType),
+    SignatureProperty: (144, _xmldsig_types._enc_SignaturePropertyType),
+    SignatureValue: (145, _xmldsig_types._enc_SignatureValueType),
+    SignedInfo: (146, _xmldsig_types._enc_SignedInfoType),
+    DetailedTaxType: (150, _iso20_common_types._enc_DetailedTaxType),
+    Transform: (154, _xmldsig_types._enc_TransformType),
+    Transforms: (155, _xmldsig_types._enc_TransformsType),
     WPT_TxRxPackageSpecDataType: (157, _enc_WPT_TxRxPackageSpecDataType),
     WPT_CoordinateXYZType: (159, _enc_WPT_CoordinateXYZType),
     WPT_AlignmentCheckReq: (165, _enc_WPT_AlignmentCheckReqType),
@@ -6105,7 +3511,7 @@ FRAG_ENCODERS: dict = {
     WPT_LF_TxDataType: (179, _enc_WPT_LF_TxDataType),
     WPT_PairingReq: (181, _enc_WPT_PairingReqType),
     WPT_PairingRes: (182, _enc_WPT_PairingResType),
-    X509Data: (185, _enc_X509DataType),
+    X509Data: (185, _xmldsig_types._enc_X509DataType),
 }
 # every global element's class, for substitution groups and JSON keys
 ELEMENT_CLASSES: dict = {
@@ -6148,28 +3554,28 @@ ELEMENT_CLASSES: dict = {
 # abstract elements: valid EXI, but the reference codec cannot map them
 ABSTRACT_EVENTS = frozenset([])
 _ELEMENT_ENCODERS: dict = {
-    CLReqControlMode: ('SE:CLReqControlMode', _enc_CLReqControlModeType),
-    CLResControlMode: ('SE:CLResControlMode', _enc_CLResControlModeType),
-    CanonicalizationMethod: ('SE:CanonicalizationMethod', _enc_CanonicalizationMethodType),
-    DSAKeyValue: ('SE:DSAKeyValue', _enc_DSAKeyValueType),
-    DigestMethod: ('SE:DigestMethod', _enc_DigestMethodType),
-    KeyInfo: ('SE:KeyInfo', _enc_KeyInfoType),
-    KeyValue: ('SE:KeyValue', _enc_KeyValueType),
-    Manifest: ('SE:Manifest', _enc_ManifestType),
-    Object: ('SE:Object', _enc_ObjectType),
-    PGPData: ('SE:PGPData', _enc_PGPDataType),
-    RSAKeyValue: ('SE:RSAKeyValue', _enc_RSAKeyValueType),
-    Reference: ('SE:Reference', _enc_ReferenceType),
-    RetrievalMethod: ('SE:RetrievalMethod', _enc_RetrievalMethodType),
-    SPKIData: ('SE:SPKIData', _enc_SPKIDataType),
-    Signature: ('SE:Signature', _enc_SignatureType),
-    SignatureMethod: ('SE:SignatureMethod', _enc_SignatureMethodType),
-    SignatureProperties: ('SE:SignatureProperties', _enc_SignaturePropertiesType),
-    SignatureProperty: ('SE:SignatureProperty', _enc_SignaturePropertyType),
-    SignatureValue: ('SE:SignatureValue', _enc_SignatureValueType),
-    SignedInfo: ('SE:SignedInfo', _enc_SignedInfoType),
-    Transform: ('SE:Transform', _enc_TransformType),
-    Transforms: ('SE:Transforms', _enc_TransformsType),
+    CLReqControlMode: ('SE:CLReqControlMode', _iso20_common_types._enc_CLReqControlModeType),
+    CLResControlMode: ('SE:CLResControlMode', _iso20_common_types._enc_CLResControlModeType),
+    CanonicalizationMethod: ('SE:CanonicalizationMethod', _xmldsig_types._enc_CanonicalizationMethodType),
+    DSAKeyValue: ('SE:DSAKeyValue', _xmldsig_types._enc_DSAKeyValueType),
+    DigestMethod: ('SE:DigestMethod', _xmldsig_types._enc_DigestMethodType),
+    KeyInfo: ('SE:KeyInfo', _xmldsig_types._enc_KeyInfoType),
+    KeyValue: ('SE:KeyValue', _xmldsig_types._enc_KeyValueType),
+    Manifest: ('SE:Manifest', _xmldsig_types._enc_ManifestType),
+    Object: ('SE:Object', _xmldsig_types._enc_ObjectType),
+    PGPData: ('SE:PGPData', _xmldsig_types._enc_PGPDataType),
+    RSAKeyValue: ('SE:RSAKeyValue', _xmldsig_types._enc_RSAKeyValueType),
+    Reference: ('SE:Reference', _xmldsig_types._enc_ReferenceType),
+    RetrievalMethod: ('SE:RetrievalMethod', _xmldsig_types._enc_RetrievalMethodType),
+    SPKIData: ('SE:SPKIData', _xmldsig_types._enc_SPKIDataType),
+    Signature: ('SE:Signature', _xmldsig_types._enc_SignatureType),
+    SignatureMethod: ('SE:SignatureMethod', _xmldsig_types._enc_SignatureMethodType),
+    SignatureProperties: ('SE:SignatureProperties', _xmldsig_types._enc_SignaturePropertiesType),
+    SignatureProperty: ('SE:SignatureProperty', _xmldsig_types._enc_SignaturePropertyType),
+    SignatureValue: ('SE:SignatureValue', _xmldsig_types._enc_SignatureValueType),
+    SignedInfo: ('SE:SignedInfo', _xmldsig_types._enc_SignedInfoType),
+    Transform: ('SE:Transform', _xmldsig_types._enc_TransformType),
+    Transforms: ('SE:Transforms', _xmldsig_types._enc_TransformsType),
     WPT_AlignmentCheckReq: ('SE:WPT_AlignmentCheckReq', _enc_WPT_AlignmentCheckReqType),
     WPT_AlignmentCheckRes: ('SE:WPT_AlignmentCheckRes', _enc_WPT_AlignmentCheckResType),
     WPT_ChargeLoopReq: ('SE:WPT_ChargeLoopReq', _enc_WPT_ChargeLoopReqType),
@@ -6182,7 +3588,7 @@ _ELEMENT_ENCODERS: dict = {
     WPT_FinePositioningSetupRes: ('SE:WPT_FinePositioningSetupRes', _enc_WPT_FinePositioningSetupResType),
     WPT_PairingReq: ('SE:WPT_PairingReq', _enc_WPT_PairingReqType),
     WPT_PairingRes: ('SE:WPT_PairingRes', _enc_WPT_PairingResType),
-    X509Data: ('SE:X509Data', _enc_X509DataType),
+    X509Data: ('SE:X509Data', _xmldsig_types._enc_X509DataType),
 }
 
 

@@ -317,6 +317,1266 @@ class X509Data(X509DataType):
     """Element {http://www.w3.org/2000/09/xmldsig#}X509Data of type X509DataType."""
 
 
+# {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType: normalised grammar, event code widths in bits
+#   state 0 (1): AT(Algorithm)=0->1
+#   state 1 (2): SE(*)=0->2, EE=1, CH[untyped]=2->1
+#   state 2 (2): SE(*)=0->2, EE=1, CH[untyped]=2->2
+_G_CanonicalizationMethodType = rt.Grammar('CanonicalizationMethodType', (
+    (1, (('AT:Algorithm', 1), )),
+    (2, (('SE*', 2), ('EE', -1), ('CH*', 1), )),
+    (2, (('SE*', 2), ('EE', -1), ('CH*', 2), )),
+))
+
+
+def _enc_CanonicalizationMethodType(w: rt.BitWriter, v: CanonicalizationMethodType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType through _G_CanonicalizationMethodType (states 0..2)."""
+    g = _G_CanonicalizationMethodType
+    s = 0
+    s = w.event(g, s, 'AT:Algorithm')
+    w.string(v.Algorithm)
+    w.event(g, s, rt.EE)
+
+
+def _dec_CanonicalizationMethodType(r: rt.BitReader, cls: type = CanonicalizationMethodType) -> CanonicalizationMethodType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType through _G_CanonicalizationMethodType (states 0..2)."""
+    r.enter('CanonicalizationMethodType')
+    g = _G_CanonicalizationMethodType
+    f_Algorithm = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Algorithm':
+            f_Algorithm = r.string()
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Algorithm=f_Algorithm)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'CanonicalizationMethodType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType: normalised grammar, event code widths in bits
+#   state 0 (2): SE(P)=0->1, SE(G)=1->2, SE(Y)=2->3
+#   state 1 (1): SE(Q)=0->4
+#   state 2 (1): SE(Y)=0->3
+#   state 3 (2): SE(J)=0->5, SE(Seed)=1->6, EE=2
+#   state 4 (2): SE(G)=0->2, SE(Y)=1->3
+#   state 5 (2): SE(Seed)=0->6, EE=1
+#   state 6 (1): SE(PgenCounter)=0->7
+#   state 7 (1): EE=0
+_G_DSAKeyValueType = rt.Grammar('DSAKeyValueType', (
+    (2, (('SE:P', 1), ('SE:G', 2), ('SE:Y', 3), )),
+    (1, (('SE:Q', 4), )),
+    (1, (('SE:Y', 3), )),
+    (2, (('SE:J', 5), ('SE:Seed', 6), ('EE', -1), )),
+    (2, (('SE:G', 2), ('SE:Y', 3), )),
+    (2, (('SE:Seed', 6), ('EE', -1), )),
+    (1, (('SE:PgenCounter', 7), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_DSAKeyValueType(w: rt.BitWriter, v: DSAKeyValueType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType through _G_DSAKeyValueType (states 0..7)."""
+    g = _G_DSAKeyValueType
+    s = 0
+    if v.P is not None:
+        s = w.event(g, s, 'SE:P')
+        w.elem_binary(v.P)
+    if v.Q is not None:
+        s = w.event(g, s, 'SE:Q')
+        w.elem_binary(v.Q)
+    if v.G is not None:
+        s = w.event(g, s, 'SE:G')
+        w.elem_binary(v.G)
+    s = w.event(g, s, 'SE:Y')
+    w.elem_binary(v.Y)
+    if v.J is not None:
+        s = w.event(g, s, 'SE:J')
+        w.elem_binary(v.J)
+    if v.Seed is not None:
+        s = w.event(g, s, 'SE:Seed')
+        w.elem_binary(v.Seed)
+    if v.PgenCounter is not None:
+        s = w.event(g, s, 'SE:PgenCounter')
+        w.elem_binary(v.PgenCounter)
+    w.event(g, s, rt.EE)
+
+
+def _dec_DSAKeyValueType(r: rt.BitReader, cls: type = DSAKeyValueType) -> DSAKeyValueType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType through _G_DSAKeyValueType (states 0..7)."""
+    r.enter('DSAKeyValueType')
+    g = _G_DSAKeyValueType
+    f_P = None
+    f_Q = None
+    f_G = None
+    f_Y = None
+    f_J = None
+    f_Seed = None
+    f_PgenCounter = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:P':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_P = x
+        elif k == 'SE:G':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_G = x
+        elif k == 'SE:Y':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_Y = x
+        elif k == 'SE:Q':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_Q = x
+        elif k == 'SE:J':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_J = x
+        elif k == 'SE:Seed':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_Seed = x
+        elif k == 'SE:PgenCounter':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_PgenCounter = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(P=f_P, Q=f_Q, G=f_G, Y=f_Y, J=f_J, Seed=f_Seed, PgenCounter=f_PgenCounter)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'DSAKeyValueType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}DigestMethodType: normalised grammar, event code widths in bits
+#   state 0 (1): AT(Algorithm)=0->1
+#   state 1 (2): SE(*)=0->2, EE=1, CH[untyped]=2->1
+#   state 2 (2): SE(*)=0->2, EE=1, CH[untyped]=2->2
+_G_DigestMethodType = rt.Grammar('DigestMethodType', (
+    (1, (('AT:Algorithm', 1), )),
+    (2, (('SE*', 2), ('EE', -1), ('CH*', 1), )),
+    (2, (('SE*', 2), ('EE', -1), ('CH*', 2), )),
+))
+
+
+def _enc_DigestMethodType(w: rt.BitWriter, v: DigestMethodType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}DigestMethodType through _G_DigestMethodType (states 0..2)."""
+    g = _G_DigestMethodType
+    s = 0
+    s = w.event(g, s, 'AT:Algorithm')
+    w.string(v.Algorithm)
+    w.event(g, s, rt.EE)
+
+
+def _dec_DigestMethodType(r: rt.BitReader, cls: type = DigestMethodType) -> DigestMethodType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}DigestMethodType through _G_DigestMethodType (states 0..2)."""
+    r.enter('DigestMethodType')
+    g = _G_DigestMethodType
+    f_Algorithm = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Algorithm':
+            f_Algorithm = r.string()
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Algorithm=f_Algorithm)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'DigestMethodType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}KeyInfoType: normalised grammar, event code widths in bits
+#   state 0 (4): AT(Id)=0->1, SE(KeyName)=1->2, SE(KeyValue)=2->3, SE(RetrievalMethod)=3->4, SE(X509Data)=4->5, SE(PGPData)=5->6, SE(SPKIData)=6->7, SE(MgmtData)=7->8, SE(*)=8->9, CH[untyped]=9->0
+#   state 1 (4): SE(KeyName)=0->2, SE(KeyValue)=1->3, SE(RetrievalMethod)=2->4, SE(X509Data)=3->5, SE(PGPData)=4->6, SE(SPKIData)=5->7, SE(MgmtData)=6->8, SE(*)=7->9, CH[untyped]=8->1
+#   state 2 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->2
+#   state 3 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->3
+#   state 4 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->4
+#   state 5 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->5
+#   state 6 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->6
+#   state 7 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->7
+#   state 8 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->8
+#   state 9 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->9
+#   state 10 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->10
+#   state 11 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->11
+#   state 12 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->12
+#   state 13 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->13
+#   state 14 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->14
+#   state 15 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->15
+#   state 16 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->16
+#   state 17 (4): SE(KeyName)=0->10, SE(KeyValue)=1->11, SE(RetrievalMethod)=2->12, SE(X509Data)=3->13, SE(PGPData)=4->14, SE(SPKIData)=5->15, SE(MgmtData)=6->16, SE(*)=7->17, EE=8, CH[untyped]=9->17
+_G_KeyInfoType = rt.Grammar('KeyInfoType', (
+    (4, (('AT:Id', 1), ('SE:KeyName', 2), ('SE:KeyValue', 3), ('SE:RetrievalMethod', 4), ('SE:X509Data', 5), ('SE:PGPData', 6), ('SE:SPKIData', 7), ('SE:MgmtData', 8), ('SE*', 9), ('CH*', 0), )),
+    (4, (('SE:KeyName', 2), ('SE:KeyValue', 3), ('SE:RetrievalMethod', 4), ('SE:X509Data', 5), ('SE:PGPData', 6), ('SE:SPKIData', 7), ('SE:MgmtData', 8), ('SE*', 9), ('CH*', 1), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 2), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 3), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 4), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 5), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 6), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 7), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 8), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 9), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 10), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 11), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 12), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 13), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 14), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 15), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 16), )),
+    (4, (('SE:KeyName', 10), ('SE:KeyValue', 11), ('SE:RetrievalMethod', 12), ('SE:X509Data', 13), ('SE:PGPData', 14), ('SE:SPKIData', 15), ('SE:MgmtData', 16), ('SE*', 17), ('EE', -1), ('CH*', 17), )),
+))
+
+
+def _enc_KeyInfoType(w: rt.BitWriter, v: KeyInfoType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}KeyInfoType through _G_KeyInfoType (states 0..17)."""
+    g = _G_KeyInfoType
+    s = 0
+    if v.Id is not None:
+        s = w.event(g, s, 'AT:Id')
+        w.string(v.Id)
+    for x in v.KeyName:
+        s = w.event(g, s, 'SE:KeyName')
+        w.elem_string(x)
+    for x in v.KeyValue:
+        s = w.event(g, s, 'SE:KeyValue')
+        _enc_KeyValueType(w, x)
+    for x in v.RetrievalMethod:
+        s = w.event(g, s, 'SE:RetrievalMethod')
+        _enc_RetrievalMethodType(w, x)
+    for x in v.X509Data:
+        s = w.event(g, s, 'SE:X509Data')
+        _enc_X509DataType(w, x)
+    for x in v.PGPData:
+        s = w.event(g, s, 'SE:PGPData')
+        _enc_PGPDataType(w, x)
+    for x in v.SPKIData:
+        s = w.event(g, s, 'SE:SPKIData')
+        _enc_SPKIDataType(w, x)
+    for x in v.MgmtData:
+        s = w.event(g, s, 'SE:MgmtData')
+        w.elem_string(x)
+    w.event(g, s, rt.EE)
+
+
+def _dec_KeyInfoType(r: rt.BitReader, cls: type = KeyInfoType) -> KeyInfoType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}KeyInfoType through _G_KeyInfoType (states 0..17)."""
+    r.enter('KeyInfoType')
+    g = _G_KeyInfoType
+    f_Id = None
+    f_KeyName = []
+    f_KeyValue = []
+    f_RetrievalMethod = []
+    f_X509Data = []
+    f_PGPData = []
+    f_SPKIData = []
+    f_MgmtData = []
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Id':
+            f_Id = r.string()
+        elif k == 'SE:KeyName':
+            x = r.string() if r.ch(True) else ''
+            if x != '':
+                r.ee()
+            f_KeyName.append(x)
+        elif k == 'SE:KeyValue':
+            f_KeyValue.append(_dec_KeyValueType(r, KeyValueType))
+        elif k == 'SE:RetrievalMethod':
+            f_RetrievalMethod.append(_dec_RetrievalMethodType(r, RetrievalMethodType))
+        elif k == 'SE:X509Data':
+            f_X509Data.append(_dec_X509DataType(r, X509DataType))
+        elif k == 'SE:PGPData':
+            f_PGPData.append(_dec_PGPDataType(r, PGPDataType))
+        elif k == 'SE:SPKIData':
+            f_SPKIData.append(_dec_SPKIDataType(r, SPKIDataType))
+        elif k == 'SE:MgmtData':
+            x = r.string() if r.ch(True) else ''
+            if x != '':
+                r.ee()
+            f_MgmtData.append(x)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Id=f_Id, KeyName=f_KeyName, KeyValue=f_KeyValue, RetrievalMethod=f_RetrievalMethod, X509Data=f_X509Data, PGPData=f_PGPData, SPKIData=f_SPKIData, MgmtData=f_MgmtData)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'KeyInfoType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}KeyValueType: normalised grammar, event code widths in bits
+#   state 0 (3): SE(DSAKeyValue)=0->1, SE(RSAKeyValue)=1->2, SE(*)=2->3, CH[untyped]=3->0
+#   state 1 (2): EE=0, CH[untyped]=1->1
+#   state 2 (2): EE=0, CH[untyped]=1->2
+#   state 3 (2): EE=0, CH[untyped]=1->3
+_G_KeyValueType = rt.Grammar('KeyValueType', (
+    (3, (('SE:DSAKeyValue', 1), ('SE:RSAKeyValue', 2), ('SE*', 3), ('CH*', 0), )),
+    (2, (('EE', -1), ('CH*', 1), )),
+    (2, (('EE', -1), ('CH*', 2), )),
+    (2, (('EE', -1), ('CH*', 3), )),
+))
+
+
+def _enc_KeyValueType(w: rt.BitWriter, v: KeyValueType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}KeyValueType through _G_KeyValueType (states 0..3)."""
+    g = _G_KeyValueType
+    s = 0
+    if v.DSAKeyValue is not None:
+        s = w.event(g, s, 'SE:DSAKeyValue')
+        _enc_DSAKeyValueType(w, v.DSAKeyValue)
+    if v.RSAKeyValue is not None:
+        s = w.event(g, s, 'SE:RSAKeyValue')
+        _enc_RSAKeyValueType(w, v.RSAKeyValue)
+    w.event(g, s, rt.EE)
+
+
+def _dec_KeyValueType(r: rt.BitReader, cls: type = KeyValueType) -> KeyValueType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}KeyValueType through _G_KeyValueType (states 0..3)."""
+    r.enter('KeyValueType')
+    g = _G_KeyValueType
+    f_DSAKeyValue = None
+    f_RSAKeyValue = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:DSAKeyValue':
+            f_DSAKeyValue = _dec_DSAKeyValueType(r, DSAKeyValueType)
+        elif k == 'SE:RSAKeyValue':
+            f_RSAKeyValue = _dec_RSAKeyValueType(r, RSAKeyValueType)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(DSAKeyValue=f_DSAKeyValue, RSAKeyValue=f_RSAKeyValue)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'KeyValueType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}ManifestType: normalised grammar, event code widths in bits
+#   state 0 (2): AT(Id)=0->1, SE(Reference)=1->2
+#   state 1 (1): SE(Reference)=0->2
+#   state 2 (2): SE(Reference)=0->3, EE=1
+#   state 3 (2): SE(Reference)=0->3, EE=1
+_G_ManifestType = rt.Grammar('ManifestType', (
+    (2, (('AT:Id', 1), ('SE:Reference', 2), )),
+    (1, (('SE:Reference', 2), )),
+    (2, (('SE:Reference', 3), ('EE', -1), )),
+    (2, (('SE:Reference', 3), ('EE', -1), )),
+))
+
+
+def _enc_ManifestType(w: rt.BitWriter, v: ManifestType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}ManifestType through _G_ManifestType (states 0..3)."""
+    g = _G_ManifestType
+    s = 0
+    if v.Id is not None:
+        s = w.event(g, s, 'AT:Id')
+        w.string(v.Id)
+    for x in v.Reference:
+        s = w.event(g, s, 'SE:Reference')
+        _enc_ReferenceType(w, x)
+    w.event(g, s, rt.EE)
+
+
+def _dec_ManifestType(r: rt.BitReader, cls: type = ManifestType) -> ManifestType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}ManifestType through _G_ManifestType (states 0..3)."""
+    r.enter('ManifestType')
+    g = _G_ManifestType
+    f_Id = None
+    f_Reference = []
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Id':
+            f_Id = r.string()
+        elif k == 'SE:Reference':
+            f_Reference.append(_dec_ReferenceType(r, ReferenceType))
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Id=f_Id, Reference=f_Reference)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'ManifestType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}ObjectType: normalised grammar, event code widths in bits
+#   state 0 (3): AT(Encoding)=0->1, AT(Id)=1->2, AT(MimeType)=2->3, SE(*)=3->4, EE=4, CH[untyped]=5->0
+#   state 1 (3): AT(Id)=0->2, AT(MimeType)=1->3, SE(*)=2->4, EE=3, CH[untyped]=4->1
+#   state 2 (3): AT(MimeType)=0->3, SE(*)=1->4, EE=2, CH[untyped]=3->2
+#   state 3 (2): SE(*)=0->4, EE=1, CH[untyped]=2->3
+#   state 4 (2): SE(*)=0->4, EE=1, CH[untyped]=2->4
+_G_ObjectType = rt.Grammar('ObjectType', (
+    (3, (('AT:Encoding', 1), ('AT:Id', 2), ('AT:MimeType', 3), ('SE*', 4), ('EE', -1), ('CH*', 0), )),
+    (3, (('AT:Id', 2), ('AT:MimeType', 3), ('SE*', 4), ('EE', -1), ('CH*', 1), )),
+    (3, (('AT:MimeType', 3), ('SE*', 4), ('EE', -1), ('CH*', 2), )),
+    (2, (('SE*', 4), ('EE', -1), ('CH*', 3), )),
+    (2, (('SE*', 4), ('EE', -1), ('CH*', 4), )),
+))
+
+
+def _enc_ObjectType(w: rt.BitWriter, v: ObjectType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}ObjectType through _G_ObjectType (states 0..4)."""
+    g = _G_ObjectType
+    s = 0
+    if v.Encoding is not None:
+        s = w.event(g, s, 'AT:Encoding')
+        w.string(v.Encoding)
+    if v.Id is not None:
+        s = w.event(g, s, 'AT:Id')
+        w.string(v.Id)
+    if v.MimeType is not None:
+        s = w.event(g, s, 'AT:MimeType')
+        w.string(v.MimeType)
+    w.event(g, s, rt.EE)
+
+
+def _dec_ObjectType(r: rt.BitReader, cls: type = ObjectType) -> ObjectType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}ObjectType through _G_ObjectType (states 0..4)."""
+    r.enter('ObjectType')
+    g = _G_ObjectType
+    f_Encoding = None
+    f_Id = None
+    f_MimeType = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Encoding':
+            f_Encoding = r.string()
+        elif k == 'AT:Id':
+            f_Id = r.string()
+        elif k == 'AT:MimeType':
+            f_MimeType = r.string()
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Encoding=f_Encoding, Id=f_Id, MimeType=f_MimeType)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'ObjectType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}PGPDataType: normalised grammar, event code widths in bits
+#   state 0 (2): SE(PGPKeyID)=0->1, SE(PGPKeyPacket)=1->2
+#   state 1 (2): SE(PGPKeyPacket)=0->3, SE(*)=1->4, EE=2
+#   state 2 (2): SE(*)=0->5, EE=1
+#   state 3 (2): SE(*)=0->4, EE=1
+#   state 4 (2): SE(*)=0->4, EE=1
+#   state 5 (2): SE(*)=0->5, EE=1
+_G_PGPDataType = rt.Grammar('PGPDataType', (
+    (2, (('SE:PGPKeyID', 1), ('SE:PGPKeyPacket', 2), )),
+    (2, (('SE:PGPKeyPacket', 3), ('SE*', 4), ('EE', -1), )),
+    (2, (('SE*', 5), ('EE', -1), )),
+    (2, (('SE*', 4), ('EE', -1), )),
+    (2, (('SE*', 4), ('EE', -1), )),
+    (2, (('SE*', 5), ('EE', -1), )),
+))
+
+
+def _enc_PGPDataType(w: rt.BitWriter, v: PGPDataType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}PGPDataType through _G_PGPDataType (states 0..5)."""
+    g = _G_PGPDataType
+    s = 0
+    if v.PGPKeyID is not None:
+        s = w.event(g, s, 'SE:PGPKeyID')
+        w.elem_binary(v.PGPKeyID)
+    if v.PGPKeyPacket is not None:
+        s = w.event(g, s, 'SE:PGPKeyPacket')
+        w.elem_binary(v.PGPKeyPacket)
+    w.event(g, s, rt.EE)
+
+
+def _dec_PGPDataType(r: rt.BitReader, cls: type = PGPDataType) -> PGPDataType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}PGPDataType through _G_PGPDataType (states 0..5)."""
+    r.enter('PGPDataType')
+    g = _G_PGPDataType
+    f_PGPKeyID = None
+    f_PGPKeyPacket = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:PGPKeyID':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_PGPKeyID = x
+        elif k == 'SE:PGPKeyPacket':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_PGPKeyPacket = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(PGPKeyID=f_PGPKeyID, PGPKeyPacket=f_PGPKeyPacket)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'PGPDataType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(Modulus)=0->1
+#   state 1 (1): SE(Exponent)=0->2
+#   state 2 (1): EE=0
+_G_RSAKeyValueType = rt.Grammar('RSAKeyValueType', (
+    (1, (('SE:Modulus', 1), )),
+    (1, (('SE:Exponent', 2), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_RSAKeyValueType(w: rt.BitWriter, v: RSAKeyValueType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType through _G_RSAKeyValueType (states 0..2)."""
+    g = _G_RSAKeyValueType
+    s = 0
+    s = w.event(g, s, 'SE:Modulus')
+    w.elem_binary(v.Modulus)
+    s = w.event(g, s, 'SE:Exponent')
+    w.elem_binary(v.Exponent)
+    w.event(g, s, rt.EE)
+
+
+def _dec_RSAKeyValueType(r: rt.BitReader, cls: type = RSAKeyValueType) -> RSAKeyValueType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType through _G_RSAKeyValueType (states 0..2)."""
+    r.enter('RSAKeyValueType')
+    g = _G_RSAKeyValueType
+    f_Modulus = None
+    f_Exponent = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:Modulus':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_Modulus = x
+        elif k == 'SE:Exponent':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_Exponent = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Modulus=f_Modulus, Exponent=f_Exponent)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'RSAKeyValueType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}ReferenceType: normalised grammar, event code widths in bits
+#   state 0 (3): AT(Id)=0->1, AT(Type)=1->2, AT(URI)=2->3, SE(Transforms)=3->4, SE(DigestMethod)=4->5
+#   state 1 (3): AT(Type)=0->2, AT(URI)=1->3, SE(Transforms)=2->4, SE(DigestMethod)=3->5
+#   state 2 (2): AT(URI)=0->3, SE(Transforms)=1->4, SE(DigestMethod)=2->5
+#   state 3 (2): SE(Transforms)=0->4, SE(DigestMethod)=1->5
+#   state 4 (1): SE(DigestMethod)=0->5
+#   state 5 (1): SE(DigestValue)=0->6
+#   state 6 (1): EE=0
+_G_ReferenceType = rt.Grammar('ReferenceType', (
+    (3, (('AT:Id', 1), ('AT:Type', 2), ('AT:URI', 3), ('SE:Transforms', 4), ('SE:DigestMethod', 5), )),
+    (3, (('AT:Type', 2), ('AT:URI', 3), ('SE:Transforms', 4), ('SE:DigestMethod', 5), )),
+    (2, (('AT:URI', 3), ('SE:Transforms', 4), ('SE:DigestMethod', 5), )),
+    (2, (('SE:Transforms', 4), ('SE:DigestMethod', 5), )),
+    (1, (('SE:DigestMethod', 5), )),
+    (1, (('SE:DigestValue', 6), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_ReferenceType(w: rt.BitWriter, v: ReferenceType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}ReferenceType through _G_ReferenceType (states 0..6)."""
+    g = _G_ReferenceType
+    s = 0
+    if v.Id is not None:
+        s = w.event(g, s, 'AT:Id')
+        w.string(v.Id)
+    if v.Type is not None:
+        s = w.event(g, s, 'AT:Type')
+        w.string(v.Type)
+    if v.URI is not None:
+        s = w.event(g, s, 'AT:URI')
+        w.string(v.URI)
+    if v.Transforms is not None:
+        s = w.event(g, s, 'SE:Transforms')
+        _enc_TransformsType(w, v.Transforms)
+    s = w.event(g, s, 'SE:DigestMethod')
+    _enc_DigestMethodType(w, v.DigestMethod)
+    s = w.event(g, s, 'SE:DigestValue')
+    w.elem_binary(v.DigestValue)
+    w.event(g, s, rt.EE)
+
+
+def _dec_ReferenceType(r: rt.BitReader, cls: type = ReferenceType) -> ReferenceType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}ReferenceType through _G_ReferenceType (states 0..6)."""
+    r.enter('ReferenceType')
+    g = _G_ReferenceType
+    f_Id = None
+    f_Type = None
+    f_URI = None
+    f_Transforms = None
+    f_DigestMethod = None
+    f_DigestValue = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Id':
+            f_Id = r.string()
+        elif k == 'AT:Type':
+            f_Type = r.string()
+        elif k == 'AT:URI':
+            f_URI = r.string()
+        elif k == 'SE:Transforms':
+            f_Transforms = _dec_TransformsType(r, TransformsType)
+        elif k == 'SE:DigestMethod':
+            f_DigestMethod = _dec_DigestMethodType(r, DigestMethodType)
+        elif k == 'SE:DigestValue':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_DigestValue = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Id=f_Id, Type=f_Type, URI=f_URI, Transforms=f_Transforms, DigestMethod=f_DigestMethod, DigestValue=f_DigestValue)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'ReferenceType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType: normalised grammar, event code widths in bits
+#   state 0 (3): AT(Type)=0->1, AT(URI)=1->2, SE(Transforms)=2->3, EE=3
+#   state 1 (2): AT(URI)=0->2, SE(Transforms)=1->3, EE=2
+#   state 2 (2): SE(Transforms)=0->3, EE=1
+#   state 3 (1): EE=0
+_G_RetrievalMethodType = rt.Grammar('RetrievalMethodType', (
+    (3, (('AT:Type', 1), ('AT:URI', 2), ('SE:Transforms', 3), ('EE', -1), )),
+    (2, (('AT:URI', 2), ('SE:Transforms', 3), ('EE', -1), )),
+    (2, (('SE:Transforms', 3), ('EE', -1), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_RetrievalMethodType(w: rt.BitWriter, v: RetrievalMethodType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType through _G_RetrievalMethodType (states 0..3)."""
+    g = _G_RetrievalMethodType
+    s = 0
+    if v.Type is not None:
+        s = w.event(g, s, 'AT:Type')
+        w.string(v.Type)
+    if v.URI is not None:
+        s = w.event(g, s, 'AT:URI')
+        w.string(v.URI)
+    if v.Transforms is not None:
+        s = w.event(g, s, 'SE:Transforms')
+        _enc_TransformsType(w, v.Transforms)
+    w.event(g, s, rt.EE)
+
+
+def _dec_RetrievalMethodType(r: rt.BitReader, cls: type = RetrievalMethodType) -> RetrievalMethodType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType through _G_RetrievalMethodType (states 0..3)."""
+    r.enter('RetrievalMethodType')
+    g = _G_RetrievalMethodType
+    f_Type = None
+    f_URI = None
+    f_Transforms = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Type':
+            f_Type = r.string()
+        elif k == 'AT:URI':
+            f_URI = r.string()
+        elif k == 'SE:Transforms':
+            f_Transforms = _dec_TransformsType(r, TransformsType)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Type=f_Type, URI=f_URI, Transforms=f_Transforms)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'RetrievalMethodType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}SPKIDataType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(SPKISexp)=0->1
+#   state 1 (2): SE(SPKISexp)=0->2, SE(*)=1->3, EE=2
+#   state 2 (2): SE(SPKISexp)=0->2, SE(*)=1->4, EE=2
+#   state 3 (2): SE(SPKISexp)=0->2, EE=1
+#   state 4 (2): SE(SPKISexp)=0->2, EE=1
+_G_SPKIDataType = rt.Grammar('SPKIDataType', (
+    (1, (('SE:SPKISexp', 1), )),
+    (2, (('SE:SPKISexp', 2), ('SE*', 3), ('EE', -1), )),
+    (2, (('SE:SPKISexp', 2), ('SE*', 4), ('EE', -1), )),
+    (2, (('SE:SPKISexp', 2), ('EE', -1), )),
+    (2, (('SE:SPKISexp', 2), ('EE', -1), )),
+))
+
+
+def _enc_SPKIDataType(w: rt.BitWriter, v: SPKIDataType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}SPKIDataType through _G_SPKIDataType (states 0..4)."""
+    g = _G_SPKIDataType
+    s = 0
+    for x in v.SPKISexp:
+        s = w.event(g, s, 'SE:SPKISexp')
+        w.elem_binary(x)
+    w.event(g, s, rt.EE)
+
+
+def _dec_SPKIDataType(r: rt.BitReader, cls: type = SPKIDataType) -> SPKIDataType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}SPKIDataType through _G_SPKIDataType (states 0..4)."""
+    r.enter('SPKIDataType')
+    g = _G_SPKIDataType
+    f_SPKISexp = []
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:SPKISexp':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_SPKISexp.append(x)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(SPKISexp=f_SPKISexp)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'SPKIDataType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType: normalised grammar, event code widths in bits
+#   state 0 (1): AT(Algorithm)=0->1
+#   state 1 (3): SE(HMACOutputLength)=0->2, SE(*)=1->3, EE=2, CH[untyped]=3->1
+#   state 2 (2): SE(*)=0->3, EE=1, CH[untyped]=2->2
+#   state 3 (2): SE(*)=0->3, EE=1, CH[untyped]=2->3
+_G_SignatureMethodType = rt.Grammar('SignatureMethodType', (
+    (1, (('AT:Algorithm', 1), )),
+    (3, (('SE:HMACOutputLength', 2), ('SE*', 3), ('EE', -1), ('CH*', 1), )),
+    (2, (('SE*', 3), ('EE', -1), ('CH*', 2), )),
+    (2, (('SE*', 3), ('EE', -1), ('CH*', 3), )),
+))
+
+
+def _enc_SignatureMethodType(w: rt.BitWriter, v: SignatureMethodType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType through _G_SignatureMethodType (states 0..3)."""
+    g = _G_SignatureMethodType
+    s = 0
+    s = w.event(g, s, 'AT:Algorithm')
+    w.string(v.Algorithm)
+    if v.HMACOutputLength is not None:
+        s = w.event(g, s, 'SE:HMACOutputLength')
+        w.bits(1, 0)
+        w.sint(v.HMACOutputLength)
+        w.bits(1, 0)
+    w.event(g, s, rt.EE)
+
+
+def _dec_SignatureMethodType(r: rt.BitReader, cls: type = SignatureMethodType) -> SignatureMethodType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType through _G_SignatureMethodType (states 0..3)."""
+    r.enter('SignatureMethodType')
+    g = _G_SignatureMethodType
+    f_Algorithm = None
+    f_HMACOutputLength = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Algorithm':
+            f_Algorithm = r.string()
+        elif k == 'SE:HMACOutputLength':
+            r.ch(False)
+            x = r.sint()
+            r.ee()
+            f_HMACOutputLength = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Algorithm=f_Algorithm, HMACOutputLength=f_HMACOutputLength)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'SignatureMethodType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType: normalised grammar, event code widths in bits
+#   state 0 (2): AT(Id)=0->1, SE(SignatureProperty)=1->2
+#   state 1 (1): SE(SignatureProperty)=0->2
+#   state 2 (2): SE(SignatureProperty)=0->3, EE=1
+#   state 3 (2): SE(SignatureProperty)=0->3, EE=1
+_G_SignaturePropertiesType = rt.Grammar('SignaturePropertiesType', (
+    (2, (('AT:Id', 1), ('SE:SignatureProperty', 2), )),
+    (1, (('SE:SignatureProperty', 2), )),
+    (2, (('SE:SignatureProperty', 3), ('EE', -1), )),
+    (2, (('SE:SignatureProperty', 3), ('EE', -1), )),
+))
+
+
+def _enc_SignaturePropertiesType(w: rt.BitWriter, v: SignaturePropertiesType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType through _G_SignaturePropertiesType (states 0..3)."""
+    g = _G_SignaturePropertiesType
+    s = 0
+    if v.Id is not None:
+        s = w.event(g, s, 'AT:Id')
+        w.string(v.Id)
+    for x in v.SignatureProperty:
+        s = w.event(g, s, 'SE:SignatureProperty')
+        _enc_SignaturePropertyType(w, x)
+    w.event(g, s, rt.EE)
+
+
+def _dec_SignaturePropertiesType(r: rt.BitReader, cls: type = SignaturePropertiesType) -> SignaturePropertiesType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType through _G_SignaturePropertiesType (states 0..3)."""
+    r.enter('SignaturePropertiesType')
+    g = _G_SignaturePropertiesType
+    f_Id = None
+    f_SignatureProperty = []
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Id':
+            f_Id = r.string()
+        elif k == 'SE:SignatureProperty':
+            f_SignatureProperty.append(_dec_SignaturePropertyType(r, SignaturePropertyType))
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Id=f_Id, SignatureProperty=f_SignatureProperty)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'SignaturePropertiesType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType: normalised grammar, event code widths in bits
+#   state 0 (2): AT(Id)=0->1, AT(Target)=1->2
+#   state 1 (1): AT(Target)=0->2
+#   state 2 (2): SE(*)=0->3, CH[untyped]=1->2
+#   state 3 (2): SE(*)=0->4, EE=1, CH[untyped]=2->3
+#   state 4 (2): SE(*)=0->4, EE=1, CH[untyped]=2->4
+_G_SignaturePropertyType = rt.Grammar('SignaturePropertyType', (
+    (2, (('AT:Id', 1), ('AT:Target', 2), )),
+    (1, (('AT:Target', 2), )),
+    (2, (('SE*', 3), ('CH*', 2), )),
+    (2, (('SE*', 4), ('EE', -1), ('CH*', 3), )),
+    (2, (('SE*', 4), ('EE', -1), ('CH*', 4), )),
+))
+
+
+def _enc_SignaturePropertyType(w: rt.BitWriter, v: SignaturePropertyType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType through _G_SignaturePropertyType (states 0..4)."""
+    g = _G_SignaturePropertyType
+    s = 0
+    if v.Id is not None:
+        s = w.event(g, s, 'AT:Id')
+        w.string(v.Id)
+    s = w.event(g, s, 'AT:Target')
+    w.string(v.Target)
+    w.event(g, s, rt.EE)
+
+
+def _dec_SignaturePropertyType(r: rt.BitReader, cls: type = SignaturePropertyType) -> SignaturePropertyType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType through _G_SignaturePropertyType (states 0..4)."""
+    r.enter('SignaturePropertyType')
+    g = _G_SignaturePropertyType
+    f_Id = None
+    f_Target = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Id':
+            f_Id = r.string()
+        elif k == 'AT:Target':
+            f_Target = r.string()
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Id=f_Id, Target=f_Target)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'SignaturePropertyType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}SignatureType: normalised grammar, event code widths in bits
+#   state 0 (2): AT(Id)=0->1, SE(SignedInfo)=1->2
+#   state 1 (1): SE(SignedInfo)=0->2
+#   state 2 (1): SE(SignatureValue)=0->3
+#   state 3 (2): SE(KeyInfo)=0->4, SE(Object)=1->5, EE=2
+#   state 4 (2): SE(Object)=0->5, EE=1
+#   state 5 (2): SE(Object)=0->5, EE=1
+_G_SignatureType = rt.Grammar('SignatureType', (
+    (2, (('AT:Id', 1), ('SE:SignedInfo', 2), )),
+    (1, (('SE:SignedInfo', 2), )),
+    (1, (('SE:SignatureValue', 3), )),
+    (2, (('SE:KeyInfo', 4), ('SE:Object', 5), ('EE', -1), )),
+    (2, (('SE:Object', 5), ('EE', -1), )),
+    (2, (('SE:Object', 5), ('EE', -1), )),
+))
+
+
+def _enc_SignatureType(w: rt.BitWriter, v: SignatureType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}SignatureType through _G_SignatureType (states 0..5)."""
+    g = _G_SignatureType
+    s = 0
+    if v.Id is not None:
+        s = w.event(g, s, 'AT:Id')
+        w.string(v.Id)
+    s = w.event(g, s, 'SE:SignedInfo')
+    _enc_SignedInfoType(w, v.SignedInfo)
+    s = w.event(g, s, 'SE:SignatureValue')
+    _enc_SignatureValueType(w, v.SignatureValue)
+    if v.KeyInfo is not None:
+        s = w.event(g, s, 'SE:KeyInfo')
+        _enc_KeyInfoType(w, v.KeyInfo)
+    for x in v.Object:
+        s = w.event(g, s, 'SE:Object')
+        _enc_ObjectType(w, x)
+    w.event(g, s, rt.EE)
+
+
+def _dec_SignatureType(r: rt.BitReader, cls: type = SignatureType) -> SignatureType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}SignatureType through _G_SignatureType (states 0..5)."""
+    r.enter('SignatureType')
+    g = _G_SignatureType
+    f_Id = None
+    f_SignedInfo = None
+    f_SignatureValue = None
+    f_KeyInfo = None
+    f_Object = []
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Id':
+            f_Id = r.string()
+        elif k == 'SE:SignedInfo':
+            f_SignedInfo = _dec_SignedInfoType(r, SignedInfoType)
+        elif k == 'SE:SignatureValue':
+            f_SignatureValue = _dec_SignatureValueType(r, SignatureValueType)
+        elif k == 'SE:KeyInfo':
+            f_KeyInfo = _dec_KeyInfoType(r, KeyInfoType)
+        elif k == 'SE:Object':
+            f_Object.append(_dec_ObjectType(r, ObjectType))
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Id=f_Id, SignedInfo=f_SignedInfo, SignatureValue=f_SignatureValue, KeyInfo=f_KeyInfo, Object=f_Object)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'SignatureType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}SignatureValueType: normalised grammar, event code widths in bits
+#   state 0 (2): AT(Id)=0->1, CH=1->2
+#   state 1 (1): CH=0->2
+#   state 2 (1): EE=0
+_G_SignatureValueType = rt.Grammar('SignatureValueType', (
+    (2, (('AT:Id', 1), ('CH', 2), )),
+    (1, (('CH', 2), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_SignatureValueType(w: rt.BitWriter, v: SignatureValueType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}SignatureValueType through _G_SignatureValueType (states 0..2)."""
+    g = _G_SignatureValueType
+    s = 0
+    if v.Id is not None:
+        s = w.event(g, s, 'AT:Id')
+        w.string(v.Id)
+    s = w.event(g, s, rt.CH)
+    w.binary(v.value)
+    w.event(g, s, rt.EE)
+
+
+def _dec_SignatureValueType(r: rt.BitReader, cls: type = SignatureValueType) -> SignatureValueType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}SignatureValueType through _G_SignatureValueType (states 0..2)."""
+    r.enter('SignatureValueType')
+    g = _G_SignatureValueType
+    f_Id = None
+    f_value = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Id':
+            f_Id = r.string()
+        elif k == 'CH':
+            f_value = r.binary()
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Id=f_Id, value=f_value)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'SignatureValueType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}SignedInfoType: normalised grammar, event code widths in bits
+#   state 0 (2): AT(Id)=0->1, SE(CanonicalizationMethod)=1->2
+#   state 1 (1): SE(CanonicalizationMethod)=0->2
+#   state 2 (1): SE(SignatureMethod)=0->3
+#   state 3 (1): SE(Reference)=0->4
+#   state 4 (2): SE(Reference)=0->5, EE=1
+#   state 5 (2): SE(Reference)=0->5, EE=1
+_G_SignedInfoType = rt.Grammar('SignedInfoType', (
+    (2, (('AT:Id', 1), ('SE:CanonicalizationMethod', 2), )),
+    (1, (('SE:CanonicalizationMethod', 2), )),
+    (1, (('SE:SignatureMethod', 3), )),
+    (1, (('SE:Reference', 4), )),
+    (2, (('SE:Reference', 5), ('EE', -1), )),
+    (2, (('SE:Reference', 5), ('EE', -1), )),
+))
+
+
+def _enc_SignedInfoType(w: rt.BitWriter, v: SignedInfoType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}SignedInfoType through _G_SignedInfoType (states 0..5)."""
+    g = _G_SignedInfoType
+    s = 0
+    if v.Id is not None:
+        s = w.event(g, s, 'AT:Id')
+        w.string(v.Id)
+    s = w.event(g, s, 'SE:CanonicalizationMethod')
+    _enc_CanonicalizationMethodType(w, v.CanonicalizationMethod)
+    s = w.event(g, s, 'SE:SignatureMethod')
+    _enc_SignatureMethodType(w, v.SignatureMethod)
+    for x in v.Reference:
+        s = w.event(g, s, 'SE:Reference')
+        _enc_ReferenceType(w, x)
+    w.event(g, s, rt.EE)
+
+
+def _dec_SignedInfoType(r: rt.BitReader, cls: type = SignedInfoType) -> SignedInfoType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}SignedInfoType through _G_SignedInfoType (states 0..5)."""
+    r.enter('SignedInfoType')
+    g = _G_SignedInfoType
+    f_Id = None
+    f_CanonicalizationMethod = None
+    f_SignatureMethod = None
+    f_Reference = []
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Id':
+            f_Id = r.string()
+        elif k == 'SE:CanonicalizationMethod':
+            f_CanonicalizationMethod = _dec_CanonicalizationMethodType(r, CanonicalizationMethodType)
+        elif k == 'SE:SignatureMethod':
+            f_SignatureMethod = _dec_SignatureMethodType(r, SignatureMethodType)
+        elif k == 'SE:Reference':
+            f_Reference.append(_dec_ReferenceType(r, ReferenceType))
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Id=f_Id, CanonicalizationMethod=f_CanonicalizationMethod, SignatureMethod=f_SignatureMethod, Reference=f_Reference)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'SignedInfoType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}TransformType: normalised grammar, event code widths in bits
+#   state 0 (1): AT(Algorithm)=0->1
+#   state 1 (3): SE(XPath)=0->2, SE(*)=1->3, EE=2, CH[untyped]=3->1
+#   state 2 (3): SE(XPath)=0->2, SE(*)=1->3, EE=2, CH[untyped]=3->2
+#   state 3 (3): SE(XPath)=0->2, SE(*)=1->3, EE=2, CH[untyped]=3->3
+_G_TransformType = rt.Grammar('TransformType', (
+    (1, (('AT:Algorithm', 1), )),
+    (3, (('SE:XPath', 2), ('SE*', 3), ('EE', -1), ('CH*', 1), )),
+    (3, (('SE:XPath', 2), ('SE*', 3), ('EE', -1), ('CH*', 2), )),
+    (3, (('SE:XPath', 2), ('SE*', 3), ('EE', -1), ('CH*', 3), )),
+))
+
+
+def _enc_TransformType(w: rt.BitWriter, v: TransformType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}TransformType through _G_TransformType (states 0..3)."""
+    g = _G_TransformType
+    s = 0
+    s = w.event(g, s, 'AT:Algorithm')
+    w.string(v.Algorithm)
+    for x in v.XPath:
+        s = w.event(g, s, 'SE:XPath')
+        w.elem_string(x)
+    w.event(g, s, rt.EE)
+
+
+def _dec_TransformType(r: rt.BitReader, cls: type = TransformType) -> TransformType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}TransformType through _G_TransformType (states 0..3)."""
+    r.enter('TransformType')
+    g = _G_TransformType
+    f_Algorithm = None
+    f_XPath = []
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'AT:Algorithm':
+            f_Algorithm = r.string()
+        elif k == 'SE:XPath':
+            x = r.string() if r.ch(True) else ''
+            if x != '':
+                r.ee()
+            f_XPath.append(x)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Algorithm=f_Algorithm, XPath=f_XPath)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'TransformType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}TransformsType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(Transform)=0->1
+#   state 1 (2): SE(Transform)=0->2, EE=1
+#   state 2 (2): SE(Transform)=0->2, EE=1
+_G_TransformsType = rt.Grammar('TransformsType', (
+    (1, (('SE:Transform', 1), )),
+    (2, (('SE:Transform', 2), ('EE', -1), )),
+    (2, (('SE:Transform', 2), ('EE', -1), )),
+))
+
+
+def _enc_TransformsType(w: rt.BitWriter, v: TransformsType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}TransformsType through _G_TransformsType (states 0..2)."""
+    g = _G_TransformsType
+    s = 0
+    for x in v.Transform:
+        s = w.event(g, s, 'SE:Transform')
+        _enc_TransformType(w, x)
+    w.event(g, s, rt.EE)
+
+
+def _dec_TransformsType(r: rt.BitReader, cls: type = TransformsType) -> TransformsType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}TransformsType through _G_TransformsType (states 0..2)."""
+    r.enter('TransformsType')
+    g = _G_TransformsType
+    f_Transform = []
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:Transform':
+            f_Transform.append(_dec_TransformType(r, TransformType))
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(Transform=f_Transform)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'TransformsType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}X509DataType: normalised grammar, event code widths in bits
+#   state 0 (3): SE(X509IssuerSerial)=0->1, SE(X509SKI)=1->2, SE(X509SubjectName)=2->3, SE(X509Certificate)=3->4, SE(X509CRL)=4->5, SE(*)=5->6
+#   state 1 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
+#   state 2 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
+#   state 3 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
+#   state 4 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
+#   state 5 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
+#   state 6 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
+#   state 7 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
+#   state 8 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
+#   state 9 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
+#   state 10 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
+#   state 11 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
+#   state 12 (3): SE(X509IssuerSerial)=0->7, SE(X509SKI)=1->8, SE(X509SubjectName)=2->9, SE(X509Certificate)=3->10, SE(X509CRL)=4->11, SE(*)=5->12, EE=6
+_G_X509DataType = rt.Grammar('X509DataType', (
+    (3, (('SE:X509IssuerSerial', 1), ('SE:X509SKI', 2), ('SE:X509SubjectName', 3), ('SE:X509Certificate', 4), ('SE:X509CRL', 5), ('SE*', 6), )),
+    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
+    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
+    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
+    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
+    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
+    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
+    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
+    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
+    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
+    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
+    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
+    (3, (('SE:X509IssuerSerial', 7), ('SE:X509SKI', 8), ('SE:X509SubjectName', 9), ('SE:X509Certificate', 10), ('SE:X509CRL', 11), ('SE*', 12), ('EE', -1), )),
+))
+
+
+def _enc_X509DataType(w: rt.BitWriter, v: X509DataType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}X509DataType through _G_X509DataType (states 0..12)."""
+    g = _G_X509DataType
+    s = 0
+    for x in v.X509IssuerSerial:
+        s = w.event(g, s, 'SE:X509IssuerSerial')
+        _enc_X509IssuerSerialType(w, x)
+    for x in v.X509SKI:
+        s = w.event(g, s, 'SE:X509SKI')
+        w.elem_binary(x)
+    for x in v.X509SubjectName:
+        s = w.event(g, s, 'SE:X509SubjectName')
+        w.elem_string(x)
+    for x in v.X509Certificate:
+        s = w.event(g, s, 'SE:X509Certificate')
+        w.elem_binary(x)
+    for x in v.X509CRL:
+        s = w.event(g, s, 'SE:X509CRL')
+        w.elem_binary(x)
+    w.event(g, s, rt.EE)
+
+
+def _dec_X509DataType(r: rt.BitReader, cls: type = X509DataType) -> X509DataType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}X509DataType through _G_X509DataType (states 0..12)."""
+    r.enter('X509DataType')
+    g = _G_X509DataType
+    f_X509IssuerSerial = []
+    f_X509SKI = []
+    f_X509SubjectName = []
+    f_X509Certificate = []
+    f_X509CRL = []
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:X509IssuerSerial':
+            f_X509IssuerSerial.append(_dec_X509IssuerSerialType(r, X509IssuerSerialType))
+        elif k == 'SE:X509SKI':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_X509SKI.append(x)
+        elif k == 'SE:X509SubjectName':
+            x = r.string() if r.ch(True) else ''
+            if x != '':
+                r.ee()
+            f_X509SubjectName.append(x)
+        elif k == 'SE:X509Certificate':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_X509Certificate.append(x)
+        elif k == 'SE:X509CRL':
+            x = r.binary() if r.ch(True) else b''
+            if x != b'':
+                r.ee()
+            f_X509CRL.append(x)
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(X509IssuerSerial=f_X509IssuerSerial, X509SKI=f_X509SKI, X509SubjectName=f_X509SubjectName, X509Certificate=f_X509Certificate, X509CRL=f_X509CRL)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'X509DataType: {k} is not supported')
+
+
+# {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType: normalised grammar, event code widths in bits
+#   state 0 (1): SE(X509IssuerName)=0->1
+#   state 1 (1): SE(X509SerialNumber)=0->2
+#   state 2 (1): EE=0
+_G_X509IssuerSerialType = rt.Grammar('X509IssuerSerialType', (
+    (1, (('SE:X509IssuerName', 1), )),
+    (1, (('SE:X509SerialNumber', 2), )),
+    (1, (('EE', -1), )),
+))
+
+
+def _enc_X509IssuerSerialType(w: rt.BitWriter, v: X509IssuerSerialType) -> None:
+    """Encode {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType through _G_X509IssuerSerialType (states 0..2)."""
+    g = _G_X509IssuerSerialType
+    s = 0
+    s = w.event(g, s, 'SE:X509IssuerName')
+    w.elem_string(v.X509IssuerName)
+    s = w.event(g, s, 'SE:X509SerialNumber')
+    w.bits(1, 0)
+    w.sint(v.X509SerialNumber)
+    w.bits(1, 0)
+    w.event(g, s, rt.EE)
+
+
+def _dec_X509IssuerSerialType(r: rt.BitReader, cls: type = X509IssuerSerialType) -> X509IssuerSerialType:
+    """Decode {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType through _G_X509IssuerSerialType (states 0..2)."""
+    r.enter('X509IssuerSerialType')
+    g = _G_X509IssuerSerialType
+    f_X509IssuerName = None
+    f_X509SerialNumber = None
+    s = 0
+    while True:
+        k, s = r.event(g, s)
+        if k == 'SE:X509IssuerName':
+            x = r.string() if r.ch(True) else ''
+            if x != '':
+                r.ee()
+            f_X509IssuerName = x
+        elif k == 'SE:X509SerialNumber':
+            r.ch(False)
+            x = r.sint()
+            r.ee()
+            f_X509SerialNumber = x
+        elif k == 'EE':
+            r.depth -= 1
+            return cls(X509IssuerName=f_X509IssuerName, X509SerialNumber=f_X509SerialNumber)
+        else:
+            raise rt.ExiDecodeError(r.pos, f'X509IssuerSerialType: {k} is not supported')
+
+
 
 # per class: (field, JSON kind, enum or class, is a list, JSON wraps it in a list), in grammar order
 JSON_FIELDS: dict = {
