@@ -9,8 +9,9 @@ found in the string table and is always written as a literal, length + 2 (EXI 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
+from typing import Any
 
 EE = "EE"
 CH = "CH"
@@ -127,7 +128,7 @@ class BitWriter:
     def boolean(self, value: bool) -> None:
         self.bits(1, 1 if value else 0)
 
-    def enum(self, index: dict, width: int, value: Enum) -> None:
+    def enum(self, value: Enum, index: dict, width: int) -> None:
         try:
             self.bits(width, index[value])
         except KeyError:
@@ -149,20 +150,14 @@ class BitWriter:
         self.bits(1, 1)
         self.bits(_SECOND_LEVEL_BITS, 0)
 
-    def elem_binary(self, data: bytes) -> None:
-        if not data:
+    def elem_text(self, value: bytes | str, write: Callable[[Any], None]) -> None:
+        """A binary or string element's content: CH, the value, EE; or, for an empty value,
+        EE at the second level, as the reference codec writes it."""
+        if not value:
             self.empty_element()
             return
         self.bits(1, 0)
-        self.binary(data)
-        self.bits(1, 0)
-
-    def elem_string(self, text: str) -> None:
-        if not text:
-            self.empty_element()
-            return
-        self.bits(1, 0)
-        self.string(text)
+        write(value)
         self.bits(1, 0)
 
 

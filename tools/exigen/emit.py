@@ -293,27 +293,16 @@ class ModuleWriter:
             out.append(f"    ({Grammar.width(state)}, ({prods})),")
         out += ["))", "", ""]
 
-    def _value_writer(self, st: SimpleType, expr: str) -> str:
-        kind = st.kind
-        if kind == "nbit":
-            return f"w.nbit({expr}, {st.offset}, {st.hi}, {st.nbits})"
-        if kind == "enum":
-            return f"w.enum(_IX_{self.enums[id(st)]}, {st.nbits}, {expr})"
-        if kind in ("hex", "b64"):
-            return f"w.binary({expr})"
-        return {"bool": "w.boolean", "string": "w.string", "uint": "w.uint",
-                "sint": "w.sint"}[kind] + f"({expr})"
-
-    def _value_reader(self, st: SimpleType) -> str:
-        kind = st.kind
-        if kind == "nbit":
-            return f"r.nbit({st.offset}, {st.hi}, {st.nbits})"
-        if kind == "enum":
-            return f"r.enum(_E_{self.enums[id(st)]}, {st.nbits})"
-        if kind in ("hex", "b64"):
-            return "r.binary()"
-        return {"bool": "r.boolean()", "string": "r.string()", "uint": "r.uint()",
-                "sint": "r.sint()"}[kind]
+    def _value_call(self, st: SimpleType, value: str | None = None) -> str:
+        """`w.<datatype>(value, facets...)`, or `r.<datatype>(facets...)` without a value."""
+        method = {"hex": "binary", "b64": "binary", "bool": "boolean"}.get(st.kind, st.kind)
+        args = [] if value is None else [value]
+        if st.kind == "nbit":
+            args += [str(st.offset), str(st.hi), str(st.nbits)]
+        elif st.kind == "enum":
+            table = "_E_" if value is None else "_IX_"  # members to read, indices to write
+            args += [table + self.enums[id(st)], str(st.nbits)]
+        return f"{'r' if value is None else 'w'}.{method}({', '.join(args)})"
 
     def _emit_encoder(self, g: Grammar) -> None:
         name = self.class_names[id(g.type)]
@@ -343,10 +332,10 @@ class ModuleWriter:
     def _encode_field(self, fld: Field, expr: str) -> list[str]:
         if fld.kind == "attr":
             assert fld.simple is not None
-            return [f"s = w.event(g, s, 'AT:{fld.name}')", self._value_writer(fld.simple, expr)]
+            return [f"s = w.event(g, s, 'AT:{fld.name}')", self._value_call(fld.simple, expr)]
         if fld.kind == "value":
             assert fld.simple is not None
-            return ["s = w.event(g, s, rt.CH)", self._value_writer(fld.simple, expr)]
+            return ["s = w.event(g, s, rt.CH)", self._value_call(fld.simple, expr)]
         if fld.kind == "subst":
             return [f"key, enc = rt.element_encoder(_ELEMENT_ENCODERS, {expr})",
                     "s = w.event(g, s, key)",
@@ -358,12 +347,11 @@ class ModuleWriter:
         if st is None:
             assert isinstance(decl.type, ComplexType)
             return lines + [f"{self.codec_ref(decl.type, 'enc')}(w, {expr})"]
-        if st.kind in ("hex", "b64"):
-            return lines + [f"w.elem_binary({expr})"]
-        if st.kind == "string":
-            return lines + [f"w.elem_string({expr})"]
+        if st.kind in ("hex", "b64", "string"):  # may be empty: see BitWriter.elem_text
+            write = "w.string" if st.kind == "string" else "w.binary"
+            return lines + [f"w.elem_text({expr}, {write})"]
         # simple-typed element: CH (1 bit, code 0), the value, EE (1 bit, code 0)
-        return lines + ["w.bits(1, 0)", self._value_writer(st, expr), "w.bits(1, 0)"]
+        return lines + ["w.bits(1, 0)", self._value_call(st, expr), "w.bits(1, 0)"]
 
     def _emit_decoder(self, g: Grammar) -> None:
         name = self.class_names[id(g.type)]
@@ -401,15 +389,15 @@ class ModuleWriter:
         target = f"f_{_ident(fld.name)}"
         if fld.kind in ("attr", "value"):
             assert fld.simple is not None
-            value = self._value_reader(fld.simple)
+            value = self._value_call(fld.simple)
         elif fld.simple is not None:
             st = fld.simple
             empty = {"hex": "b''", "b64": "b''", "string": "''"}.get(st.kind)
             if empty is not None:
-                lines = [f"x = {self._value_reader(st)} if r.ch(True) else {empty}",
+                lines = [f"x = {self._value_call(st)} if r.ch(True) else {empty}",
                          f"if x != {empty}:", "    r.ee()"]
             else:
-                lines = ["r.ch(False)", f"x = {self._value_reader(st)}", "r.ee()"]
+                lines = ["r.ch(False)", f"x = {self._value_call(st)}", "r.ee()"]
             return lines + [f"{target}.append(x)" if fld.is_list else f"{target} = x"] + \
                 self._occurs_check(fld)
         else:

@@ -71,7 +71,7 @@ def _enc_AppProtocolType(w: rt.BitWriter, v: AppProtocolType) -> None:
     g = _G_AppProtocolType
     s = 0
     s = w.event(g, s, 'SE:ProtocolNamespace')
-    w.elem_string(v.ProtocolNamespace)
+    w.elem_text(v.ProtocolNamespace, w.string)
     s = w.event(g, s, 'SE:VersionNumberMajor')
     w.bits(1, 0)
     w.uint(v.VersionNumberMajor)
@@ -226,7 +226,7 @@ def _enc_supportedAppProtocolRes(w: rt.BitWriter, v: supportedAppProtocolRes) ->
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 2, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 2)
     w.bits(1, 0)
     if v.SchemaID is not None:
         s = w.event(g, s, 'SE:SchemaID')

@@ -1345,7 +1345,7 @@ def _enc_AC_EVSEStatusType(w: rt.BitWriter, v: AC_EVSEStatusType) -> None:
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSENotification')
     w.bits(1, 0)
-    w.enum(_IX_EVSENotificationType, 2, v.EVSENotification)
+    w.enum(v.EVSENotification, _IX_EVSENotificationType, 2)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -1575,13 +1575,13 @@ def _enc_CableCheckResType(w: rt.BitWriter, v: CableCheckResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:DC_EVSEStatus')
     _enc_DC_EVSEStatusType(w, v.DC_EVSEStatus)
     s = w.event(g, s, 'SE:EVSEProcessing')
     w.bits(1, 0)
-    w.enum(_IX_EVSEProcessingType, 1, v.EVSEProcessing)
+    w.enum(v.EVSEProcessing, _IX_EVSEProcessingType, 1)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -1631,7 +1631,7 @@ def _enc_CertificateChainType(w: rt.BitWriter, v: CertificateChainType) -> None:
     g = _G_CertificateChainType
     s = 0
     s = w.event(g, s, 'SE:Certificate')
-    w.elem_binary(v.Certificate)
+    w.elem_text(v.Certificate, w.binary)
     if v.SubCertificates is not None:
         s = w.event(g, s, 'SE:SubCertificates')
         _enc_SubCertificatesType(w, v.SubCertificates)
@@ -1684,11 +1684,11 @@ def _enc_CertificateInstallationReqType(w: rt.BitWriter, v: CertificateInstallat
         s = w.event(g, s, 'AT:Id')
         w.string(v.Id)
     s = w.event(g, s, 'SE:OEMProvisioningCert')
-    w.elem_binary(v.OEMProvisioningCert)
+    w.elem_text(v.OEMProvisioningCert, w.binary)
     s = w.event(g, s, 'SE:ListOfRootCertificateIDs')
     _enc_ListOfRootCertificateIDsType(w, v.ListOfRootCertificateIDs)
     s = w.event(g, s, 'SE:DHParams')
-    w.elem_binary(v.DHParams)
+    w.elem_text(v.DHParams, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1751,16 +1751,16 @@ def _enc_CertificateInstallationResType(w: rt.BitWriter, v: CertificateInstallat
     w.string(v.Id)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:ContractSignatureCertChain')
     _enc_CertificateChainType(w, v.ContractSignatureCertChain)
     s = w.event(g, s, 'SE:ContractSignatureEncryptedPrivateKey')
-    w.elem_binary(v.ContractSignatureEncryptedPrivateKey)
+    w.elem_text(v.ContractSignatureEncryptedPrivateKey, w.binary)
     s = w.event(g, s, 'SE:DHParams')
-    w.elem_binary(v.DHParams)
+    w.elem_text(v.DHParams, w.binary)
     s = w.event(g, s, 'SE:ContractID')
-    w.elem_string(v.ContractID)
+    w.elem_text(v.ContractID, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -1835,11 +1835,11 @@ def _enc_CertificateUpdateReqType(w: rt.BitWriter, v: CertificateUpdateReqType) 
     s = w.event(g, s, 'SE:ContractSignatureCertChain')
     _enc_CertificateChainType(w, v.ContractSignatureCertChain)
     s = w.event(g, s, 'SE:ContractID')
-    w.elem_string(v.ContractID)
+    w.elem_text(v.ContractID, w.string)
     s = w.event(g, s, 'SE:ListOfRootCertificateIDs')
     _enc_ListOfRootCertificateIDsType(w, v.ListOfRootCertificateIDs)
     s = w.event(g, s, 'SE:DHParams')
-    w.elem_binary(v.DHParams)
+    w.elem_text(v.DHParams, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1907,16 +1907,16 @@ def _enc_CertificateUpdateResType(w: rt.BitWriter, v: CertificateUpdateResType) 
     w.string(v.Id)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:ContractSignatureCertChain')
     _enc_CertificateChainType(w, v.ContractSignatureCertChain)
     s = w.event(g, s, 'SE:ContractSignatureEncryptedPrivateKey')
-    w.elem_binary(v.ContractSignatureEncryptedPrivateKey)
+    w.elem_text(v.ContractSignatureEncryptedPrivateKey, w.binary)
     s = w.event(g, s, 'SE:DHParams')
-    w.elem_binary(v.DHParams)
+    w.elem_text(v.DHParams, w.binary)
     s = w.event(g, s, 'SE:ContractID')
-    w.elem_string(v.ContractID)
+    w.elem_text(v.ContractID, w.string)
     s = w.event(g, s, 'SE:RetryCounter')
     w.bits(1, 0)
     w.sint(v.RetryCounter)
@@ -1991,7 +1991,7 @@ def _enc_ChargeParameterDiscoveryReqType(w: rt.BitWriter, v: ChargeParameterDisc
     s = 0
     s = w.event(g, s, 'SE:EVRequestedEnergyTransferType')
     w.bits(1, 0)
-    w.enum(_IX_EVRequestedEnergyTransferType, 3, v.EVRequestedEnergyTransferType)
+    w.enum(v.EVRequestedEnergyTransferType, _IX_EVRequestedEnergyTransferType, 3)
     w.bits(1, 0)
     key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.EVChargeParameter)
     s = w.event(g, s, key)
@@ -2047,11 +2047,11 @@ def _enc_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: ChargeParameterDisc
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEProcessing')
     w.bits(1, 0)
-    w.enum(_IX_EVSEProcessingType, 1, v.EVSEProcessing)
+    w.enum(v.EVSEProcessing, _IX_EVSEProcessingType, 1)
     w.bits(1, 0)
     key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.SASchedules)
     s = w.event(g, s, key)
@@ -2205,10 +2205,10 @@ def _enc_ChargingStatusResType(w: rt.BitWriter, v: ChargingStatusResType) -> Non
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEID')
-    w.elem_binary(v.EVSEID)
+    w.elem_text(v.EVSEID, w.binary)
     s = w.event(g, s, 'SE:SAScheduleTupleID')
     w.bits(1, 0)
     w.sint(v.SAScheduleTupleID)
@@ -2343,7 +2343,7 @@ def _enc_ContractAuthenticationReqType(w: rt.BitWriter, v: ContractAuthenticatio
         w.string(v.Id)
     if v.GenChallenge is not None:
         s = w.event(g, s, 'SE:GenChallenge')
-        w.elem_string(v.GenChallenge)
+        w.elem_text(v.GenChallenge, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -2387,11 +2387,11 @@ def _enc_ContractAuthenticationResType(w: rt.BitWriter, v: ContractAuthenticatio
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEProcessing')
     w.bits(1, 0)
-    w.enum(_IX_EVSEProcessingType, 1, v.EVSEProcessing)
+    w.enum(v.EVSEProcessing, _IX_EVSEProcessingType, 1)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -2441,7 +2441,7 @@ def _enc_CostType(w: rt.BitWriter, v: CostType) -> None:
     s = 0
     s = w.event(g, s, 'SE:costKind')
     w.bits(1, 0)
-    w.enum(_IX_costKindType, 2, v.costKind)
+    w.enum(v.costKind, _IX_costKindType, 2)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:amount')
     w.bits(1, 0)
@@ -2634,7 +2634,7 @@ def _enc_CurrentDemandResType(w: rt.BitWriter, v: CurrentDemandResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:DC_EVSEStatus')
     _enc_DC_EVSEStatusType(w, v.DC_EVSEStatus)
@@ -2997,11 +2997,11 @@ def _enc_DC_EVSEStatusType(w: rt.BitWriter, v: DC_EVSEStatusType) -> None:
     if v.EVSEIsolationStatus is not None:
         s = w.event(g, s, 'SE:EVSEIsolationStatus')
         w.bits(1, 0)
-        w.enum(_IX_isolationLevelType, 2, v.EVSEIsolationStatus)
+        w.enum(v.EVSEIsolationStatus, _IX_isolationLevelType, 2)
         w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEStatusCode')
     w.bits(1, 0)
-    w.enum(_IX_DC_EVSEStatusCodeType, 4, v.EVSEStatusCode)
+    w.enum(v.EVSEStatusCode, _IX_DC_EVSEStatusCodeType, 4)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:NotificationMaxDelay')
     w.bits(1, 0)
@@ -3009,7 +3009,7 @@ def _enc_DC_EVSEStatusType(w: rt.BitWriter, v: DC_EVSEStatusType) -> None:
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSENotification')
     w.bits(1, 0)
-    w.enum(_IX_EVSENotificationType, 2, v.EVSENotification)
+    w.enum(v.EVSENotification, _IX_EVSENotificationType, 2)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -3089,7 +3089,7 @@ def _enc_DC_EVStatusType(w: rt.BitWriter, v: DC_EVStatusType) -> None:
         w.bits(1, 0)
     s = w.event(g, s, 'SE:EVErrorCode')
     w.bits(1, 0)
-    w.enum(_IX_DC_EVErrorCodeType, 4, v.EVErrorCode)
+    w.enum(v.EVErrorCode, _IX_DC_EVErrorCodeType, 4)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVRESSSOC')
     w.bits(1, 0)
@@ -3365,7 +3365,7 @@ def _enc_ListOfRootCertificateIDsType(w: rt.BitWriter, v: ListOfRootCertificateI
     s = 0
     for x in v.RootCertificateID:
         s = w.event(g, s, 'SE:RootCertificateID')
-        w.elem_string(x)
+        w.elem_text(x, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -3407,7 +3407,7 @@ def _enc_MessageHeaderType(w: rt.BitWriter, v: MessageHeaderType) -> None:
     g = _G_MessageHeaderType
     s = 0
     s = w.event(g, s, 'SE:SessionID')
-    w.elem_binary(v.SessionID)
+    w.elem_text(v.SessionID, w.binary)
     if v.Notification is not None:
         s = w.event(g, s, 'SE:Notification')
         _enc_NotificationType(w, v.Notification)
@@ -3465,13 +3465,13 @@ def _enc_MeterInfoType(w: rt.BitWriter, v: MeterInfoType) -> None:
     g = _G_MeterInfoType
     s = 0
     s = w.event(g, s, 'SE:MeterID')
-    w.elem_string(v.MeterID)
+    w.elem_text(v.MeterID, w.string)
     if v.MeterReading is not None:
         s = w.event(g, s, 'SE:MeterReading')
         _enc_PhysicalValueType(w, v.MeterReading)
     if v.SigMeterReading is not None:
         s = w.event(g, s, 'SE:SigMeterReading')
-        w.elem_binary(v.SigMeterReading)
+        w.elem_text(v.SigMeterReading, w.binary)
     if v.MeterStatus is not None:
         s = w.event(g, s, 'SE:MeterStatus')
         w.bits(1, 0)
@@ -3549,7 +3549,7 @@ def _enc_MeteringReceiptReqType(w: rt.BitWriter, v: MeteringReceiptReqType) -> N
         s = w.event(g, s, 'AT:Id')
         w.string(v.Id)
     s = w.event(g, s, 'SE:SessionID')
-    w.elem_binary(v.SessionID)
+    w.elem_text(v.SessionID, w.binary)
     if v.SAScheduleTupleID is not None:
         s = w.event(g, s, 'SE:SAScheduleTupleID')
         w.bits(1, 0)
@@ -3609,7 +3609,7 @@ def _enc_MeteringReceiptResType(w: rt.BitWriter, v: MeteringReceiptResType) -> N
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:AC_EVSEStatus')
     _enc_AC_EVSEStatusType(w, v.AC_EVSEStatus)
@@ -3656,11 +3656,11 @@ def _enc_NotificationType(w: rt.BitWriter, v: NotificationType) -> None:
     s = 0
     s = w.event(g, s, 'SE:FaultCode')
     w.bits(1, 0)
-    w.enum(_IX_faultCodeType, 2, v.FaultCode)
+    w.enum(v.FaultCode, _IX_faultCodeType, 2)
     w.bits(1, 0)
     if v.FaultMsg is not None:
         s = w.event(g, s, 'SE:FaultMsg')
-        w.elem_string(v.FaultMsg)
+        w.elem_text(v.FaultMsg, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -3870,7 +3870,7 @@ def _enc_ParameterType(w: rt.BitWriter, v: ParameterType) -> None:
     s = w.event(g, s, 'AT:Name')
     w.string(v.Name)
     s = w.event(g, s, 'AT:ValueType')
-    w.enum(_IX_valueType, 3, v.ValueType)
+    w.enum(v.ValueType, _IX_valueType, 3)
     if v.boolValue is not None:
         s = w.event(g, s, 'SE:boolValue')
         w.bits(1, 0)
@@ -3896,7 +3896,7 @@ def _enc_ParameterType(w: rt.BitWriter, v: ParameterType) -> None:
         _enc_PhysicalValueType(w, v.physicalValue)
     if v.stringValue is not None:
         s = w.event(g, s, 'SE:stringValue')
-        w.elem_string(v.stringValue)
+        w.elem_text(v.stringValue, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -3969,7 +3969,7 @@ def _enc_PaymentDetailsReqType(w: rt.BitWriter, v: PaymentDetailsReqType) -> Non
     g = _G_PaymentDetailsReqType
     s = 0
     s = w.event(g, s, 'SE:ContractID')
-    w.elem_string(v.ContractID)
+    w.elem_text(v.ContractID, w.string)
     s = w.event(g, s, 'SE:ContractSignatureCertChain')
     _enc_CertificateChainType(w, v.ContractSignatureCertChain)
     w.event(g, s, rt.EE)
@@ -4017,10 +4017,10 @@ def _enc_PaymentDetailsResType(w: rt.BitWriter, v: PaymentDetailsResType) -> Non
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:GenChallenge')
-    w.elem_string(v.GenChallenge)
+    w.elem_text(v.GenChallenge, w.string)
     s = w.event(g, s, 'SE:DateTimeNow')
     w.bits(1, 0)
     w.sint(v.DateTimeNow)
@@ -4078,7 +4078,7 @@ def _enc_PaymentOptionsType(w: rt.BitWriter, v: PaymentOptionsType) -> None:
     for x in v.PaymentOption:
         s = w.event(g, s, 'SE:PaymentOption')
         w.bits(1, 0)
-        w.enum(_IX_paymentOptionType, 1, x)
+        w.enum(x, _IX_paymentOptionType, 1)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -4127,7 +4127,7 @@ def _enc_PhysicalValueType(w: rt.BitWriter, v: PhysicalValueType) -> None:
     if v.Unit is not None:
         s = w.event(g, s, 'SE:Unit')
         w.bits(1, 0)
-        w.enum(_IX_unitSymbolType, 4, v.Unit)
+        w.enum(v.Unit, _IX_unitSymbolType, 4)
         w.bits(1, 0)
     s = w.event(g, s, 'SE:Value')
     w.bits(1, 0)
@@ -4244,7 +4244,7 @@ def _enc_PowerDeliveryResType(w: rt.BitWriter, v: PowerDeliveryResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.EVSEStatus)
     s = w.event(g, s, key)
@@ -4347,7 +4347,7 @@ def _enc_PreChargeResType(w: rt.BitWriter, v: PreChargeResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:DC_EVSEStatus')
     _enc_DC_EVSEStatusType(w, v.DC_EVSEStatus)
@@ -4697,7 +4697,7 @@ def _enc_SalesTariffType(w: rt.BitWriter, v: SalesTariffType) -> None:
     w.bits(1, 0)
     if v.SalesTariffDescription is not None:
         s = w.event(g, s, 'SE:SalesTariffDescription')
-        w.elem_string(v.SalesTariffDescription)
+        w.elem_text(v.SalesTariffDescription, w.string)
     s = w.event(g, s, 'SE:NumEPriceLevels')
     w.bits(1, 0)
     w.nbit(v.NumEPriceLevels, 0, 255, 8)
@@ -4862,7 +4862,7 @@ def _enc_ServiceChargeType(w: rt.BitWriter, v: ServiceChargeType) -> None:
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EnergyTransferType')
     w.bits(1, 0)
-    w.enum(_IX_EVSESupportedEnergyTransferType, 4, v.EnergyTransferType)
+    w.enum(v.EnergyTransferType, _IX_EVSESupportedEnergyTransferType, 4)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -4955,7 +4955,7 @@ def _enc_ServiceDetailResType(w: rt.BitWriter, v: ServiceDetailResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:ServiceID')
     w.bits(1, 0)
@@ -5013,11 +5013,11 @@ def _enc_ServiceDiscoveryReqType(w: rt.BitWriter, v: ServiceDiscoveryReqType) ->
     s = 0
     if v.ServiceScope is not None:
         s = w.event(g, s, 'SE:ServiceScope')
-        w.elem_string(v.ServiceScope)
+        w.elem_text(v.ServiceScope, w.string)
     if v.ServiceCategory is not None:
         s = w.event(g, s, 'SE:ServiceCategory')
         w.bits(1, 0)
-        w.enum(_IX_serviceCategoryType, 2, v.ServiceCategory)
+        w.enum(v.ServiceCategory, _IX_serviceCategoryType, 2)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -5069,7 +5069,7 @@ def _enc_ServiceDiscoveryResType(w: rt.BitWriter, v: ServiceDiscoveryResType) ->
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:PaymentOptions')
     _enc_PaymentOptionsType(w, v.PaymentOptions)
@@ -5165,7 +5165,7 @@ def _enc_ServicePaymentSelectionReqType(w: rt.BitWriter, v: ServicePaymentSelect
     s = 0
     s = w.event(g, s, 'SE:SelectedPaymentOption')
     w.bits(1, 0)
-    w.enum(_IX_paymentOptionType, 1, v.SelectedPaymentOption)
+    w.enum(v.SelectedPaymentOption, _IX_paymentOptionType, 1)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:SelectedServiceList')
     _enc_SelectedServiceListType(w, v.SelectedServiceList)
@@ -5210,7 +5210,7 @@ def _enc_ServicePaymentSelectionResType(w: rt.BitWriter, v: ServicePaymentSelect
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -5298,14 +5298,14 @@ def _enc_ServiceTagType(w: rt.BitWriter, v: ServiceTagType) -> None:
     w.bits(1, 0)
     if v.ServiceName is not None:
         s = w.event(g, s, 'SE:ServiceName')
-        w.elem_string(v.ServiceName)
+        w.elem_text(v.ServiceName, w.string)
     s = w.event(g, s, 'SE:ServiceCategory')
     w.bits(1, 0)
-    w.enum(_IX_serviceCategoryType, 2, v.ServiceCategory)
+    w.enum(v.ServiceCategory, _IX_serviceCategoryType, 2)
     w.bits(1, 0)
     if v.ServiceScope is not None:
         s = w.event(g, s, 'SE:ServiceScope')
-        w.elem_string(v.ServiceScope)
+        w.elem_text(v.ServiceScope, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -5408,7 +5408,7 @@ def _enc_SessionSetupReqType(w: rt.BitWriter, v: SessionSetupReqType) -> None:
     g = _G_SessionSetupReqType
     s = 0
     s = w.event(g, s, 'SE:EVCCID')
-    w.elem_binary(v.EVCCID)
+    w.elem_text(v.EVCCID, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -5451,10 +5451,10 @@ def _enc_SessionSetupResType(w: rt.BitWriter, v: SessionSetupResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEID')
-    w.elem_binary(v.EVSEID)
+    w.elem_text(v.EVSEID, w.binary)
     if v.DateTimeNow is not None:
         s = w.event(g, s, 'SE:DateTimeNow')
         w.bits(1, 0)
@@ -5510,7 +5510,7 @@ def _enc_SessionStopResType(w: rt.BitWriter, v: SessionStopResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -5580,7 +5580,7 @@ def _enc_SubCertificatesType(w: rt.BitWriter, v: SubCertificatesType) -> None:
     s = 0
     for x in v.Certificate:
         s = w.event(g, s, 'SE:Certificate')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -5700,7 +5700,7 @@ def _enc_WeldingDetectionResType(w: rt.BitWriter, v: WeldingDetectionResType) ->
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:DC_EVSEStatus')
     _enc_DC_EVSEStatusType(w, v.DC_EVSEStatus)

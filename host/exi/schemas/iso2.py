@@ -1351,7 +1351,7 @@ def _enc_AC_EVSEStatusType(w: rt.BitWriter, v: AC_EVSEStatusType) -> None:
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSENotification')
     w.bits(1, 0)
-    w.enum(_IX_EVSENotificationType, 2, v.EVSENotification)
+    w.enum(v.EVSENotification, _IX_EVSENotificationType, 2)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:RCD')
     w.bits(1, 0)
@@ -1412,7 +1412,7 @@ def _enc_AuthorizationReqType(w: rt.BitWriter, v: AuthorizationReqType) -> None:
         w.string(v.Id)
     if v.GenChallenge is not None:
         s = w.event(g, s, 'SE:GenChallenge')
-        w.elem_binary(v.GenChallenge)
+        w.elem_text(v.GenChallenge, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1456,11 +1456,11 @@ def _enc_AuthorizationResType(w: rt.BitWriter, v: AuthorizationResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEProcessing')
     w.bits(1, 0)
-    w.enum(_IX_EVSEProcessingType, 2, v.EVSEProcessing)
+    w.enum(v.EVSEProcessing, _IX_EVSEProcessingType, 2)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -1678,13 +1678,13 @@ def _enc_CableCheckResType(w: rt.BitWriter, v: CableCheckResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:DC_EVSEStatus')
     _enc_DC_EVSEStatusType(w, v.DC_EVSEStatus)
     s = w.event(g, s, 'SE:EVSEProcessing')
     w.bits(1, 0)
-    w.enum(_IX_EVSEProcessingType, 2, v.EVSEProcessing)
+    w.enum(v.EVSEProcessing, _IX_EVSEProcessingType, 2)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -1739,7 +1739,7 @@ def _enc_CertificateChainType(w: rt.BitWriter, v: CertificateChainType) -> None:
         s = w.event(g, s, 'AT:Id')
         w.string(v.Id)
     s = w.event(g, s, 'SE:Certificate')
-    w.elem_binary(v.Certificate)
+    w.elem_text(v.Certificate, w.binary)
     if v.SubCertificates is not None:
         s = w.event(g, s, 'SE:SubCertificates')
         _enc_SubCertificatesType(w, v.SubCertificates)
@@ -1792,7 +1792,7 @@ def _enc_CertificateInstallationReqType(w: rt.BitWriter, v: CertificateInstallat
     s = w.event(g, s, 'AT:Id')
     w.string(v.Id)
     s = w.event(g, s, 'SE:OEMProvisioningCert')
-    w.elem_binary(v.OEMProvisioningCert)
+    w.elem_text(v.OEMProvisioningCert, w.binary)
     s = w.event(g, s, 'SE:ListOfRootCertificateIDs')
     _enc_ListOfRootCertificateIDsType(w, v.ListOfRootCertificateIDs)
     w.event(g, s, rt.EE)
@@ -1849,7 +1849,7 @@ def _enc_CertificateInstallationResType(w: rt.BitWriter, v: CertificateInstallat
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:SAProvisioningCertificateChain')
     _enc_CertificateChainType(w, v.SAProvisioningCertificateChain)
@@ -1923,7 +1923,7 @@ def _enc_CertificateUpdateReqType(w: rt.BitWriter, v: CertificateUpdateReqType) 
     s = w.event(g, s, 'SE:ContractSignatureCertChain')
     _enc_CertificateChainType(w, v.ContractSignatureCertChain)
     s = w.event(g, s, 'SE:eMAID')
-    w.elem_string(v.eMAID)
+    w.elem_text(v.eMAID, w.string)
     s = w.event(g, s, 'SE:ListOfRootCertificateIDs')
     _enc_ListOfRootCertificateIDsType(w, v.ListOfRootCertificateIDs)
     w.event(g, s, rt.EE)
@@ -1985,7 +1985,7 @@ def _enc_CertificateUpdateResType(w: rt.BitWriter, v: CertificateUpdateResType) 
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:SAProvisioningCertificateChain')
     _enc_CertificateChainType(w, v.SAProvisioningCertificateChain)
@@ -2070,7 +2070,7 @@ def _enc_ChargeParameterDiscoveryReqType(w: rt.BitWriter, v: ChargeParameterDisc
         w.bits(1, 0)
     s = w.event(g, s, 'SE:RequestedEnergyTransferMode')
     w.bits(1, 0)
-    w.enum(_IX_EnergyTransferModeType, 3, v.RequestedEnergyTransferMode)
+    w.enum(v.RequestedEnergyTransferMode, _IX_EnergyTransferModeType, 3)
     w.bits(1, 0)
     key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.EVChargeParameter)
     s = w.event(g, s, key)
@@ -2132,11 +2132,11 @@ def _enc_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: ChargeParameterDisc
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEProcessing')
     w.bits(1, 0)
-    w.enum(_IX_EVSEProcessingType, 2, v.EVSEProcessing)
+    w.enum(v.EVSEProcessing, _IX_EVSEProcessingType, 2)
     w.bits(1, 0)
     if v.SASchedules is not None:
         key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.SASchedules)
@@ -2215,14 +2215,14 @@ def _enc_ChargeServiceType(w: rt.BitWriter, v: ChargeServiceType) -> None:
     w.bits(1, 0)
     if v.ServiceName is not None:
         s = w.event(g, s, 'SE:ServiceName')
-        w.elem_string(v.ServiceName)
+        w.elem_text(v.ServiceName, w.string)
     s = w.event(g, s, 'SE:ServiceCategory')
     w.bits(1, 0)
-    w.enum(_IX_serviceCategoryType, 2, v.ServiceCategory)
+    w.enum(v.ServiceCategory, _IX_serviceCategoryType, 2)
     w.bits(1, 0)
     if v.ServiceScope is not None:
         s = w.event(g, s, 'SE:ServiceScope')
-        w.elem_string(v.ServiceScope)
+        w.elem_text(v.ServiceScope, w.string)
     s = w.event(g, s, 'SE:FreeService')
     w.bits(1, 0)
     w.boolean(v.FreeService)
@@ -2416,10 +2416,10 @@ def _enc_ChargingStatusResType(w: rt.BitWriter, v: ChargingStatusResType) -> Non
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEID')
-    w.elem_string(v.EVSEID)
+    w.elem_text(v.EVSEID, w.string)
     s = w.event(g, s, 'SE:SAScheduleTupleID')
     w.bits(1, 0)
     w.nbit(v.SAScheduleTupleID, 1, 255, 8)
@@ -2595,7 +2595,7 @@ def _enc_CostType(w: rt.BitWriter, v: CostType) -> None:
     s = 0
     s = w.event(g, s, 'SE:costKind')
     w.bits(1, 0)
-    w.enum(_IX_costKindType, 2, v.costKind)
+    w.enum(v.costKind, _IX_costKindType, 2)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:amount')
     w.bits(1, 0)
@@ -2796,7 +2796,7 @@ def _enc_CurrentDemandResType(w: rt.BitWriter, v: CurrentDemandResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:DC_EVSEStatus')
     _enc_DC_EVSEStatusType(w, v.DC_EVSEStatus)
@@ -2826,7 +2826,7 @@ def _enc_CurrentDemandResType(w: rt.BitWriter, v: CurrentDemandResType) -> None:
         s = w.event(g, s, 'SE:EVSEMaximumPowerLimit')
         _enc_PhysicalValueType(w, v.EVSEMaximumPowerLimit)
     s = w.event(g, s, 'SE:EVSEID')
-    w.elem_string(v.EVSEID)
+    w.elem_text(v.EVSEID, w.string)
     s = w.event(g, s, 'SE:SAScheduleTupleID')
     w.bits(1, 0)
     w.nbit(v.SAScheduleTupleID, 1, 255, 8)
@@ -3209,16 +3209,16 @@ def _enc_DC_EVSEStatusType(w: rt.BitWriter, v: DC_EVSEStatusType) -> None:
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSENotification')
     w.bits(1, 0)
-    w.enum(_IX_EVSENotificationType, 2, v.EVSENotification)
+    w.enum(v.EVSENotification, _IX_EVSENotificationType, 2)
     w.bits(1, 0)
     if v.EVSEIsolationStatus is not None:
         s = w.event(g, s, 'SE:EVSEIsolationStatus')
         w.bits(1, 0)
-        w.enum(_IX_isolationLevelType, 3, v.EVSEIsolationStatus)
+        w.enum(v.EVSEIsolationStatus, _IX_isolationLevelType, 3)
         w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEStatusCode')
     w.bits(1, 0)
-    w.enum(_IX_DC_EVSEStatusCodeType, 4, v.EVSEStatusCode)
+    w.enum(v.EVSEStatusCode, _IX_DC_EVSEStatusCodeType, 4)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -3284,7 +3284,7 @@ def _enc_DC_EVStatusType(w: rt.BitWriter, v: DC_EVStatusType) -> None:
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVErrorCode')
     w.bits(1, 0)
-    w.enum(_IX_DC_EVErrorCodeType, 4, v.EVErrorCode)
+    w.enum(v.EVErrorCode, _IX_DC_EVErrorCodeType, 4)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVRESSSOC')
     w.bits(1, 0)
@@ -3527,7 +3527,7 @@ def _enc_EVSEStatusType(w: rt.BitWriter, v: EVSEStatusType) -> None:
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSENotification')
     w.bits(1, 0)
-    w.enum(_IX_EVSENotificationType, 2, v.EVSENotification)
+    w.enum(v.EVSENotification, _IX_EVSENotificationType, 2)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -3744,7 +3744,7 @@ def _enc_MessageHeaderType(w: rt.BitWriter, v: MessageHeaderType) -> None:
     g = _G_MessageHeaderType
     s = 0
     s = w.event(g, s, 'SE:SessionID')
-    w.elem_binary(v.SessionID)
+    w.elem_text(v.SessionID, w.binary)
     if v.Notification is not None:
         s = w.event(g, s, 'SE:Notification')
         _enc_NotificationType(w, v.Notification)
@@ -3802,7 +3802,7 @@ def _enc_MeterInfoType(w: rt.BitWriter, v: MeterInfoType) -> None:
     g = _G_MeterInfoType
     s = 0
     s = w.event(g, s, 'SE:MeterID')
-    w.elem_string(v.MeterID)
+    w.elem_text(v.MeterID, w.string)
     if v.MeterReading is not None:
         s = w.event(g, s, 'SE:MeterReading')
         w.bits(1, 0)
@@ -3810,7 +3810,7 @@ def _enc_MeterInfoType(w: rt.BitWriter, v: MeterInfoType) -> None:
         w.bits(1, 0)
     if v.SigMeterReading is not None:
         s = w.event(g, s, 'SE:SigMeterReading')
-        w.elem_binary(v.SigMeterReading)
+        w.elem_text(v.SigMeterReading, w.binary)
     if v.MeterStatus is not None:
         s = w.event(g, s, 'SE:MeterStatus')
         w.bits(1, 0)
@@ -3891,7 +3891,7 @@ def _enc_MeteringReceiptReqType(w: rt.BitWriter, v: MeteringReceiptReqType) -> N
         s = w.event(g, s, 'AT:Id')
         w.string(v.Id)
     s = w.event(g, s, 'SE:SessionID')
-    w.elem_binary(v.SessionID)
+    w.elem_text(v.SessionID, w.binary)
     if v.SAScheduleTupleID is not None:
         s = w.event(g, s, 'SE:SAScheduleTupleID')
         w.bits(1, 0)
@@ -3951,7 +3951,7 @@ def _enc_MeteringReceiptResType(w: rt.BitWriter, v: MeteringReceiptResType) -> N
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.EVSEStatus)
     s = w.event(g, s, key)
@@ -4003,11 +4003,11 @@ def _enc_NotificationType(w: rt.BitWriter, v: NotificationType) -> None:
     s = 0
     s = w.event(g, s, 'SE:FaultCode')
     w.bits(1, 0)
-    w.enum(_IX_faultCodeType, 2, v.FaultCode)
+    w.enum(v.FaultCode, _IX_faultCodeType, 2)
     w.bits(1, 0)
     if v.FaultMsg is not None:
         s = w.event(g, s, 'SE:FaultMsg')
-        w.elem_string(v.FaultMsg)
+        w.elem_text(v.FaultMsg, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -4253,7 +4253,7 @@ def _enc_ParameterType(w: rt.BitWriter, v: ParameterType) -> None:
         _enc_PhysicalValueType(w, v.physicalValue)
     if v.stringValue is not None:
         s = w.event(g, s, 'SE:stringValue')
-        w.elem_string(v.stringValue)
+        w.elem_text(v.stringValue, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -4323,7 +4323,7 @@ def _enc_PaymentDetailsReqType(w: rt.BitWriter, v: PaymentDetailsReqType) -> Non
     g = _G_PaymentDetailsReqType
     s = 0
     s = w.event(g, s, 'SE:eMAID')
-    w.elem_string(v.eMAID)
+    w.elem_text(v.eMAID, w.string)
     s = w.event(g, s, 'SE:ContractSignatureCertChain')
     _enc_CertificateChainType(w, v.ContractSignatureCertChain)
     w.event(g, s, rt.EE)
@@ -4371,10 +4371,10 @@ def _enc_PaymentDetailsResType(w: rt.BitWriter, v: PaymentDetailsResType) -> Non
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:GenChallenge')
-    w.elem_binary(v.GenChallenge)
+    w.elem_text(v.GenChallenge, w.binary)
     s = w.event(g, s, 'SE:EVSETimeStamp')
     w.bits(1, 0)
     w.sint(v.EVSETimeStamp)
@@ -4432,7 +4432,7 @@ def _enc_PaymentOptionListType(w: rt.BitWriter, v: PaymentOptionListType) -> Non
     for x in v.PaymentOption:
         s = w.event(g, s, 'SE:PaymentOption')
         w.bits(1, 0)
-        w.enum(_IX_paymentOptionType, 1, x)
+        w.enum(x, _IX_paymentOptionType, 1)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -4474,7 +4474,7 @@ def _enc_PaymentServiceSelectionReqType(w: rt.BitWriter, v: PaymentServiceSelect
     s = 0
     s = w.event(g, s, 'SE:SelectedPaymentOption')
     w.bits(1, 0)
-    w.enum(_IX_paymentOptionType, 1, v.SelectedPaymentOption)
+    w.enum(v.SelectedPaymentOption, _IX_paymentOptionType, 1)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:SelectedServiceList')
     _enc_SelectedServiceListType(w, v.SelectedServiceList)
@@ -4519,7 +4519,7 @@ def _enc_PaymentServiceSelectionResType(w: rt.BitWriter, v: PaymentServiceSelect
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -4567,7 +4567,7 @@ def _enc_PhysicalValueType(w: rt.BitWriter, v: PhysicalValueType) -> None:
     w.bits(1, 0)
     s = w.event(g, s, 'SE:Unit')
     w.bits(1, 0)
-    w.enum(_IX_unitSymbolType, 3, v.Unit)
+    w.enum(v.Unit, _IX_unitSymbolType, 3)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:Value')
     w.bits(1, 0)
@@ -4629,7 +4629,7 @@ def _enc_PowerDeliveryReqType(w: rt.BitWriter, v: PowerDeliveryReqType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ChargeProgress')
     w.bits(1, 0)
-    w.enum(_IX_chargeProgressType, 2, v.ChargeProgress)
+    w.enum(v.ChargeProgress, _IX_chargeProgressType, 2)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:SAScheduleTupleID')
     w.bits(1, 0)
@@ -4696,7 +4696,7 @@ def _enc_PowerDeliveryResType(w: rt.BitWriter, v: PowerDeliveryResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.EVSEStatus)
     s = w.event(g, s, key)
@@ -4799,7 +4799,7 @@ def _enc_PreChargeResType(w: rt.BitWriter, v: PreChargeResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:DC_EVSEStatus')
     _enc_DC_EVSEStatusType(w, v.DC_EVSEStatus)
@@ -5165,7 +5165,7 @@ def _enc_SalesTariffType(w: rt.BitWriter, v: SalesTariffType) -> None:
     w.bits(1, 0)
     if v.SalesTariffDescription is not None:
         s = w.event(g, s, 'SE:SalesTariffDescription')
-        w.elem_string(v.SalesTariffDescription)
+        w.elem_text(v.SalesTariffDescription, w.string)
     if v.NumEPriceLevels is not None:
         s = w.event(g, s, 'SE:NumEPriceLevels')
         w.bits(1, 0)
@@ -5396,7 +5396,7 @@ def _enc_ServiceDetailResType(w: rt.BitWriter, v: ServiceDetailResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:ServiceID')
     w.bits(1, 0)
@@ -5454,11 +5454,11 @@ def _enc_ServiceDiscoveryReqType(w: rt.BitWriter, v: ServiceDiscoveryReqType) ->
     s = 0
     if v.ServiceScope is not None:
         s = w.event(g, s, 'SE:ServiceScope')
-        w.elem_string(v.ServiceScope)
+        w.elem_text(v.ServiceScope, w.string)
     if v.ServiceCategory is not None:
         s = w.event(g, s, 'SE:ServiceCategory')
         w.bits(1, 0)
-        w.enum(_IX_serviceCategoryType, 2, v.ServiceCategory)
+        w.enum(v.ServiceCategory, _IX_serviceCategoryType, 2)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -5510,7 +5510,7 @@ def _enc_ServiceDiscoveryResType(w: rt.BitWriter, v: ServiceDiscoveryResType) ->
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:PaymentOptionList')
     _enc_PaymentOptionListType(w, v.PaymentOptionList)
@@ -5669,14 +5669,14 @@ def _enc_ServiceType(w: rt.BitWriter, v: ServiceType) -> None:
     w.bits(1, 0)
     if v.ServiceName is not None:
         s = w.event(g, s, 'SE:ServiceName')
-        w.elem_string(v.ServiceName)
+        w.elem_text(v.ServiceName, w.string)
     s = w.event(g, s, 'SE:ServiceCategory')
     w.bits(1, 0)
-    w.enum(_IX_serviceCategoryType, 2, v.ServiceCategory)
+    w.enum(v.ServiceCategory, _IX_serviceCategoryType, 2)
     w.bits(1, 0)
     if v.ServiceScope is not None:
         s = w.event(g, s, 'SE:ServiceScope')
-        w.elem_string(v.ServiceScope)
+        w.elem_text(v.ServiceScope, w.string)
     s = w.event(g, s, 'SE:FreeService')
     w.bits(1, 0)
     w.boolean(v.FreeService)
@@ -5742,7 +5742,7 @@ def _enc_SessionSetupReqType(w: rt.BitWriter, v: SessionSetupReqType) -> None:
     g = _G_SessionSetupReqType
     s = 0
     s = w.event(g, s, 'SE:EVCCID')
-    w.elem_binary(v.EVCCID)
+    w.elem_text(v.EVCCID, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -5785,10 +5785,10 @@ def _enc_SessionSetupResType(w: rt.BitWriter, v: SessionSetupResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEID')
-    w.elem_string(v.EVSEID)
+    w.elem_text(v.EVSEID, w.string)
     if v.EVSETimeStamp is not None:
         s = w.event(g, s, 'SE:EVSETimeStamp')
         w.bits(1, 0)
@@ -5844,7 +5844,7 @@ def _enc_SessionStopReqType(w: rt.BitWriter, v: SessionStopReqType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ChargingSession')
     w.bits(1, 0)
-    w.enum(_IX_chargingSessionType, 1, v.ChargingSession)
+    w.enum(v.ChargingSession, _IX_chargingSessionType, 1)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -5884,7 +5884,7 @@ def _enc_SessionStopResType(w: rt.BitWriter, v: SessionStopResType) -> None:
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -5930,7 +5930,7 @@ def _enc_SubCertificatesType(w: rt.BitWriter, v: SubCertificatesType) -> None:
     s = 0
     for x in v.Certificate:
         s = w.event(g, s, 'SE:Certificate')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -5980,7 +5980,7 @@ def _enc_SupportedEnergyTransferModeType(w: rt.BitWriter, v: SupportedEnergyTran
     for x in v.EnergyTransferMode:
         s = w.event(g, s, 'SE:EnergyTransferMode')
         w.bits(1, 0)
-        w.enum(_IX_EnergyTransferModeType, 3, x)
+        w.enum(x, _IX_EnergyTransferModeType, 3)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -6101,7 +6101,7 @@ def _enc_WeldingDetectionResType(w: rt.BitWriter, v: WeldingDetectionResType) ->
     s = 0
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 5, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 5)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:DC_EVSEStatus')
     _enc_DC_EVSEStatusType(w, v.DC_EVSEStatus)

@@ -625,7 +625,7 @@ def _enc_AC_ChargeLoopResType(w: rt.BitWriter, v: AC_ChargeLoopResType) -> None:
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     if v.EVSEStatus is not None:
         s = w.event(g, s, 'SE:EVSEStatus')
@@ -757,7 +757,7 @@ def _enc_AC_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: AC_ChargeParamet
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     key, enc = rt.element_encoder(_ELEMENT_ENCODERS, v.AC_CPDResEnergyTransferMode)
     s = w.event(g, s, key)

@@ -1026,13 +1026,13 @@ def _enc_AbsolutePriceScheduleType(w: rt.BitWriter, v: AbsolutePriceScheduleType
     w.bits(1, 0)
     if v.PriceScheduleDescription is not None:
         s = w.event(g, s, 'SE:PriceScheduleDescription')
-        w.elem_string(v.PriceScheduleDescription)
+        w.elem_text(v.PriceScheduleDescription, w.string)
     s = w.event(g, s, 'SE:Currency')
-    w.elem_string(v.Currency)
+    w.elem_text(v.Currency, w.string)
     s = w.event(g, s, 'SE:Language')
-    w.elem_string(v.Language)
+    w.elem_text(v.Language, w.string)
     s = w.event(g, s, 'SE:PriceAlgorithm')
-    w.elem_string(v.PriceAlgorithm)
+    w.elem_text(v.PriceAlgorithm, w.string)
     if v.MinimumCost is not None:
         s = w.event(g, s, 'SE:MinimumCost')
         _iso20_common_types._enc_RationalNumberType(w, v.MinimumCost)
@@ -1184,7 +1184,7 @@ def _enc_AdditionalServiceType(w: rt.BitWriter, v: AdditionalServiceType) -> Non
     g = _G_AdditionalServiceType
     s = 0
     s = w.event(g, s, 'SE:ServiceName')
-    w.elem_string(v.ServiceName)
+    w.elem_text(v.ServiceName, w.string)
     s = w.event(g, s, 'SE:ServiceFee')
     _iso20_common_types._enc_RationalNumberType(w, v.ServiceFee)
     w.event(g, s, rt.EE)
@@ -1236,7 +1236,7 @@ def _enc_AuthorizationReqType(w: rt.BitWriter, v: AuthorizationReqType) -> None:
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:SelectedAuthorizationService')
     w.bits(1, 0)
-    w.enum(_IX_authorizationType, 1, v.SelectedAuthorizationService)
+    w.enum(v.SelectedAuthorizationService, _IX_authorizationType, 1)
     w.bits(1, 0)
     if v.EIM_AReqAuthorizationMode is not None:
         s = w.event(g, s, 'SE:EIM_AReqAuthorizationMode')
@@ -1297,11 +1297,11 @@ def _enc_AuthorizationResType(w: rt.BitWriter, v: AuthorizationResType) -> None:
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEProcessing')
     w.bits(1, 0)
-    w.enum(_IX_processingType, 2, v.EVSEProcessing)
+    w.enum(v.EVSEProcessing, _IX_processingType, 2)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -1399,12 +1399,12 @@ def _enc_AuthorizationSetupResType(w: rt.BitWriter, v: AuthorizationSetupResType
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     for x in v.AuthorizationServices:
         s = w.event(g, s, 'SE:AuthorizationServices')
         w.bits(1, 0)
-        w.enum(_IX_authorizationType, 1, x)
+        w.enum(x, _IX_authorizationType, 1)
         w.bits(1, 0)
     s = w.event(g, s, 'SE:CertificateInstallationService')
     w.bits(1, 0)
@@ -1476,7 +1476,7 @@ def _enc_CertificateChainType(w: rt.BitWriter, v: CertificateChainType) -> None:
     g = _G_CertificateChainType
     s = 0
     s = w.event(g, s, 'SE:Certificate')
-    w.elem_binary(v.Certificate)
+    w.elem_text(v.Certificate, w.binary)
     if v.SubCertificates is not None:
         s = w.event(g, s, 'SE:SubCertificates')
         _enc_SubCertificatesType(w, v.SubCertificates)
@@ -1602,11 +1602,11 @@ def _enc_CertificateInstallationResType(w: rt.BitWriter, v: CertificateInstallat
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEProcessing')
     w.bits(1, 0)
-    w.enum(_IX_processingType, 2, v.EVSEProcessing)
+    w.enum(v.EVSEProcessing, _IX_processingType, 2)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:CPSCertificateChain')
     _enc_CertificateChainType(w, v.CPSCertificateChain)
@@ -1727,7 +1727,7 @@ def _enc_ContractCertificateChainType(w: rt.BitWriter, v: ContractCertificateCha
     g = _G_ContractCertificateChainType
     s = 0
     s = w.event(g, s, 'SE:Certificate')
-    w.elem_binary(v.Certificate)
+    w.elem_text(v.Certificate, w.binary)
     s = w.event(g, s, 'SE:SubCertificates')
     _enc_SubCertificatesType(w, v.SubCertificates)
     w.event(g, s, rt.EE)
@@ -2083,7 +2083,7 @@ def _enc_EMAIDListType(w: rt.BitWriter, v: EMAIDListType) -> None:
     s = 0
     for x in v.EMAID:
         s = w.event(g, s, 'SE:EMAID')
-        w.elem_string(x)
+        w.elem_text(x, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -2131,9 +2131,9 @@ def _enc_EVAbsolutePriceScheduleType(w: rt.BitWriter, v: EVAbsolutePriceSchedule
     w.uint(v.TimeAnchor)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:Currency')
-    w.elem_string(v.Currency)
+    w.elem_text(v.Currency, w.string)
     s = w.event(g, s, 'SE:PriceAlgorithm')
-    w.elem_string(v.PriceAlgorithm)
+    w.elem_text(v.PriceAlgorithm, w.string)
     s = w.event(g, s, 'SE:EVPriceRuleStacks')
     _enc_EVPriceRuleStackListType(w, v.EVPriceRuleStacks)
     w.event(g, s, rt.EE)
@@ -2661,7 +2661,7 @@ def _enc_MeteringConfirmationResType(w: rt.BitWriter, v: MeteringConfirmationRes
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -2775,7 +2775,7 @@ def _enc_OverstayRuleType(w: rt.BitWriter, v: OverstayRuleType) -> None:
     s = 0
     if v.OverstayRuleDescription is not None:
         s = w.event(g, s, 'SE:OverstayRuleDescription')
-        w.elem_string(v.OverstayRuleDescription)
+        w.elem_text(v.OverstayRuleDescription, w.string)
     s = w.event(g, s, 'SE:StartTime')
     w.bits(1, 0)
     w.uint(v.StartTime)
@@ -2929,7 +2929,7 @@ def _enc_ParameterType(w: rt.BitWriter, v: ParameterType) -> None:
         _iso20_common_types._enc_RationalNumberType(w, v.rationalNumber)
     if v.finiteString is not None:
         s = w.event(g, s, 'SE:finiteString')
-        w.elem_string(v.finiteString)
+        w.elem_text(v.finiteString, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -3003,7 +3003,7 @@ def _enc_PnC_AReqAuthorizationModeType(w: rt.BitWriter, v: PnC_AReqAuthorization
     s = w.event(g, s, 'AT:Id')
     w.string(v.Id)
     s = w.event(g, s, 'SE:GenChallenge')
-    w.elem_binary(v.GenChallenge)
+    w.elem_text(v.GenChallenge, w.binary)
     s = w.event(g, s, 'SE:ContractCertificateChain')
     _enc_ContractCertificateChainType(w, v.ContractCertificateChain)
     w.event(g, s, rt.EE)
@@ -3051,7 +3051,7 @@ def _enc_PnC_ASResAuthorizationModeType(w: rt.BitWriter, v: PnC_ASResAuthorizati
     g = _G_PnC_ASResAuthorizationModeType
     s = 0
     s = w.event(g, s, 'SE:GenChallenge')
-    w.elem_binary(v.GenChallenge)
+    w.elem_text(v.GenChallenge, w.binary)
     if v.SupportedProviders is not None:
         s = w.event(g, s, 'SE:SupportedProviders')
         _enc_SupportedProvidersListType(w, v.SupportedProviders)
@@ -3106,11 +3106,11 @@ def _enc_PowerDeliveryReqType(w: rt.BitWriter, v: PowerDeliveryReqType) -> None:
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVProcessing')
     w.bits(1, 0)
-    w.enum(_IX_processingType, 2, v.EVProcessing)
+    w.enum(v.EVProcessing, _IX_processingType, 2)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:ChargeProgress')
     w.bits(1, 0)
-    w.enum(_IX_chargeProgressType, 2, v.ChargeProgress)
+    w.enum(v.ChargeProgress, _IX_chargeProgressType, 2)
     w.bits(1, 0)
     if v.EVPowerProfile is not None:
         s = w.event(g, s, 'SE:EVPowerProfile')
@@ -3118,7 +3118,7 @@ def _enc_PowerDeliveryReqType(w: rt.BitWriter, v: PowerDeliveryReqType) -> None:
     if v.BPT_ChannelSelection is not None:
         s = w.event(g, s, 'SE:BPT_ChannelSelection')
         w.bits(1, 0)
-        w.enum(_IX_channelSelectionType, 1, v.BPT_ChannelSelection)
+        w.enum(v.BPT_ChannelSelection, _IX_channelSelectionType, 1)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -3182,7 +3182,7 @@ def _enc_PowerDeliveryResType(w: rt.BitWriter, v: PowerDeliveryResType) -> None:
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     if v.EVSEStatus is not None:
         s = w.event(g, s, 'SE:EVSEStatus')
@@ -3512,7 +3512,7 @@ def _enc_PriceLevelScheduleType(w: rt.BitWriter, v: PriceLevelScheduleType) -> N
     w.bits(1, 0)
     if v.PriceScheduleDescription is not None:
         s = w.event(g, s, 'SE:PriceScheduleDescription')
-        w.elem_string(v.PriceScheduleDescription)
+        w.elem_text(v.PriceScheduleDescription, w.string)
     s = w.event(g, s, 'SE:NumberOfPriceLevels')
     w.bits(1, 0)
     w.nbit(v.NumberOfPriceLevels, 0, 255, 8)
@@ -3785,7 +3785,7 @@ def _enc_PriceScheduleType(w: rt.BitWriter, v: PriceScheduleType) -> None:
     w.bits(1, 0)
     if v.PriceScheduleDescription is not None:
         s = w.event(g, s, 'SE:PriceScheduleDescription')
-        w.elem_string(v.PriceScheduleDescription)
+        w.elem_text(v.PriceScheduleDescription, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -3911,11 +3911,11 @@ def _enc_ScheduleExchangeResType(w: rt.BitWriter, v: ScheduleExchangeResType) ->
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEProcessing')
     w.bits(1, 0)
-    w.enum(_IX_processingType, 2, v.EVSEProcessing)
+    w.enum(v.EVSEProcessing, _IX_processingType, 2)
     w.bits(1, 0)
     if v.GoToPause is not None:
         s = w.event(g, s, 'SE:GoToPause')
@@ -4049,7 +4049,7 @@ def _enc_Scheduled_EVPPTControlModeType(w: rt.BitWriter, v: Scheduled_EVPPTContr
     if v.PowerToleranceAcceptance is not None:
         s = w.event(g, s, 'SE:PowerToleranceAcceptance')
         w.bits(1, 0)
-        w.enum(_IX_powerToleranceAcceptanceType, 1, v.PowerToleranceAcceptance)
+        w.enum(v.PowerToleranceAcceptance, _IX_powerToleranceAcceptanceType, 1)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -4421,7 +4421,7 @@ def _enc_ServiceDetailResType(w: rt.BitWriter, v: ServiceDetailResType) -> None:
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:ServiceID')
     w.bits(1, 0)
@@ -4532,7 +4532,7 @@ def _enc_ServiceDiscoveryResType(w: rt.BitWriter, v: ServiceDiscoveryResType) ->
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:ServiceRenegotiationSupported')
     w.bits(1, 0)
@@ -4812,7 +4812,7 @@ def _enc_ServiceSelectionResType(w: rt.BitWriter, v: ServiceSelectionResType) ->
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -4910,7 +4910,7 @@ def _enc_SessionSetupReqType(w: rt.BitWriter, v: SessionSetupReqType) -> None:
     s = w.event(g, s, 'SE:Header')
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVCCID')
-    w.elem_string(v.EVCCID)
+    w.elem_text(v.EVCCID, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -4958,10 +4958,10 @@ def _enc_SessionSetupResType(w: rt.BitWriter, v: SessionSetupResType) -> None:
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEID')
-    w.elem_string(v.EVSEID)
+    w.elem_text(v.EVSEID, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -5017,14 +5017,14 @@ def _enc_SessionStopReqType(w: rt.BitWriter, v: SessionStopReqType) -> None:
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ChargingSession')
     w.bits(1, 0)
-    w.enum(_IX_chargingSessionType, 2, v.ChargingSession)
+    w.enum(v.ChargingSession, _IX_chargingSessionType, 2)
     w.bits(1, 0)
     if v.EVTerminationCode is not None:
         s = w.event(g, s, 'SE:EVTerminationCode')
-        w.elem_string(v.EVTerminationCode)
+        w.elem_text(v.EVTerminationCode, w.string)
     if v.EVTerminationExplanation is not None:
         s = w.event(g, s, 'SE:EVTerminationExplanation')
-        w.elem_string(v.EVTerminationExplanation)
+        w.elem_text(v.EVTerminationExplanation, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -5082,7 +5082,7 @@ def _enc_SessionStopResType(w: rt.BitWriter, v: SessionStopResType) -> None:
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -5130,7 +5130,7 @@ def _enc_SignedCertificateChainType(w: rt.BitWriter, v: SignedCertificateChainTy
     s = w.event(g, s, 'AT:Id')
     w.string(v.Id)
     s = w.event(g, s, 'SE:Certificate')
-    w.elem_binary(v.Certificate)
+    w.elem_text(v.Certificate, w.binary)
     if v.SubCertificates is not None:
         s = w.event(g, s, 'SE:SubCertificates')
         _enc_SubCertificatesType(w, v.SubCertificates)
@@ -5194,19 +5194,19 @@ def _enc_SignedInstallationDataType(w: rt.BitWriter, v: SignedInstallationDataTy
     _enc_ContractCertificateChainType(w, v.ContractCertificateChain)
     s = w.event(g, s, 'SE:ECDHCurve')
     w.bits(1, 0)
-    w.enum(_IX_ecdhCurveType, 1, v.ECDHCurve)
+    w.enum(v.ECDHCurve, _IX_ecdhCurveType, 1)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:DHPublicKey')
-    w.elem_binary(v.DHPublicKey)
+    w.elem_text(v.DHPublicKey, w.binary)
     if v.SECP521_EncryptedPrivateKey is not None:
         s = w.event(g, s, 'SE:SECP521_EncryptedPrivateKey')
-        w.elem_binary(v.SECP521_EncryptedPrivateKey)
+        w.elem_text(v.SECP521_EncryptedPrivateKey, w.binary)
     if v.X448_EncryptedPrivateKey is not None:
         s = w.event(g, s, 'SE:X448_EncryptedPrivateKey')
-        w.elem_binary(v.X448_EncryptedPrivateKey)
+        w.elem_text(v.X448_EncryptedPrivateKey, w.binary)
     if v.TPM_EncryptedPrivateKey is not None:
         s = w.event(g, s, 'SE:TPM_EncryptedPrivateKey')
-        w.elem_binary(v.TPM_EncryptedPrivateKey)
+        w.elem_text(v.TPM_EncryptedPrivateKey, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -5286,7 +5286,7 @@ def _enc_SignedMeteringDataType(w: rt.BitWriter, v: SignedMeteringDataType) -> N
     s = w.event(g, s, 'AT:Id')
     w.string(v.Id)
     s = w.event(g, s, 'SE:SessionID')
-    w.elem_binary(v.SessionID)
+    w.elem_text(v.SessionID, w.binary)
     s = w.event(g, s, 'SE:MeterInfo')
     _iso20_common_types._enc_MeterInfoType(w, v.MeterInfo)
     if v.Receipt is not None:
@@ -5355,7 +5355,7 @@ def _enc_SubCertificatesType(w: rt.BitWriter, v: SubCertificatesType) -> None:
     s = 0
     for x in v.Certificate:
         s = w.event(g, s, 'SE:Certificate')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -5397,7 +5397,7 @@ def _enc_SupportedProvidersListType(w: rt.BitWriter, v: SupportedProvidersListTy
     rt.check_occurs('ProviderID', len(v.ProviderID), 128)
     for x in v.ProviderID:
         s = w.event(g, s, 'SE:ProviderID')
-        w.elem_string(x)
+        w.elem_text(x, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -5562,7 +5562,7 @@ def _enc_TaxRuleType(w: rt.BitWriter, v: TaxRuleType) -> None:
     w.bits(1, 0)
     if v.TaxRuleName is not None:
         s = w.event(g, s, 'SE:TaxRuleName')
-        w.elem_string(v.TaxRuleName)
+        w.elem_text(v.TaxRuleName, w.string)
     s = w.event(g, s, 'SE:TaxRate')
     _iso20_common_types._enc_RationalNumberType(w, v.TaxRate)
     if v.TaxIncludedInPrice is not None:
@@ -5675,11 +5675,11 @@ def _enc_VehicleCheckInReqType(w: rt.BitWriter, v: VehicleCheckInReqType) -> Non
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVCheckInStatus')
     w.bits(1, 0)
-    w.enum(_IX_evCheckInStatusType, 2, v.EVCheckInStatus)
+    w.enum(v.EVCheckInStatus, _IX_evCheckInStatusType, 2)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:ParkingMethod')
     w.bits(1, 0)
-    w.enum(_IX_parkingMethodType, 2, v.ParkingMethod)
+    w.enum(v.ParkingMethod, _IX_parkingMethodType, 2)
     w.bits(1, 0)
     if v.VehicleFrame is not None:
         s = w.event(g, s, 'SE:VehicleFrame')
@@ -5771,7 +5771,7 @@ def _enc_VehicleCheckInResType(w: rt.BitWriter, v: VehicleCheckInResType) -> Non
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     if v.ParkingSpace is not None:
         s = w.event(g, s, 'SE:ParkingSpace')
@@ -5853,7 +5853,7 @@ def _enc_VehicleCheckOutReqType(w: rt.BitWriter, v: VehicleCheckOutReqType) -> N
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVCheckOutStatus')
     w.bits(1, 0)
-    w.enum(_IX_evCheckOutStatusType, 2, v.EVCheckOutStatus)
+    w.enum(v.EVCheckOutStatus, _IX_evCheckOutStatusType, 2)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:CheckOutTime')
     w.bits(1, 0)
@@ -5912,11 +5912,11 @@ def _enc_VehicleCheckOutResType(w: rt.BitWriter, v: VehicleCheckOutResType) -> N
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSECheckOutStatus')
     w.bits(1, 0)
-    w.enum(_IX_evseCheckOutStatusType, 1, v.EVSECheckOutStatus)
+    w.enum(v.EVSECheckOutStatus, _IX_evseCheckOutStatusType, 1)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 

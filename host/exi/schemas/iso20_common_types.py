@@ -410,7 +410,7 @@ def _enc_ChargeLoopResType(w: rt.BitWriter, v: ChargeLoopResType) -> None:
     _enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     if v.EVSEStatus is not None:
         s = w.event(g, s, 'SE:EVSEStatus')
@@ -510,7 +510,7 @@ def _enc_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: ChargeParameterDisc
     _enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -943,7 +943,7 @@ def _enc_EVSEStatusType(w: rt.BitWriter, v: EVSEStatusType) -> None:
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSENotification')
     w.bits(1, 0)
-    w.enum(_IX_evseNotificationType, 3, v.EVSENotification)
+    w.enum(v.EVSENotification, _IX_evseNotificationType, 3)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -1066,7 +1066,7 @@ def _enc_MessageHeaderType(w: rt.BitWriter, v: MessageHeaderType) -> None:
     g = _G_MessageHeaderType
     s = 0
     s = w.event(g, s, 'SE:SessionID')
-    w.elem_binary(v.SessionID)
+    w.elem_text(v.SessionID, w.binary)
     s = w.event(g, s, 'SE:TimeStamp')
     w.bits(1, 0)
     w.uint(v.TimeStamp)
@@ -1134,7 +1134,7 @@ def _enc_MeterInfoType(w: rt.BitWriter, v: MeterInfoType) -> None:
     g = _G_MeterInfoType
     s = 0
     s = w.event(g, s, 'SE:MeterID')
-    w.elem_string(v.MeterID)
+    w.elem_text(v.MeterID, w.string)
     s = w.event(g, s, 'SE:ChargedEnergyReadingWh')
     w.bits(1, 0)
     w.uint(v.ChargedEnergyReadingWh)
@@ -1156,7 +1156,7 @@ def _enc_MeterInfoType(w: rt.BitWriter, v: MeterInfoType) -> None:
         w.bits(1, 0)
     if v.MeterSignature is not None:
         s = w.event(g, s, 'SE:MeterSignature')
-        w.elem_binary(v.MeterSignature)
+        w.elem_text(v.MeterSignature, w.binary)
     if v.MeterStatus is not None:
         s = w.event(g, s, 'SE:MeterStatus')
         w.bits(1, 0)
@@ -1551,7 +1551,7 @@ def _enc_V2GResponseType(w: rt.BitWriter, v: V2GResponseType) -> None:
     _enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     w.event(g, s, rt.EE)
 

@@ -573,13 +573,13 @@ def _enc_AlternativeSECCType(w: rt.BitWriter, v: AlternativeSECCType) -> None:
     s = 0
     if v.SSID is not None:
         s = w.event(g, s, 'SE:SSID')
-        w.elem_string(v.SSID)
+        w.elem_text(v.SSID, w.string)
     if v.BSSID is not None:
         s = w.event(g, s, 'SE:BSSID')
-        w.elem_string(v.BSSID)
+        w.elem_text(v.BSSID, w.string)
     if v.IPAddress is not None:
         s = w.event(g, s, 'SE:IPAddress')
-        w.elem_string(v.IPAddress)
+        w.elem_text(v.IPAddress, w.string)
     if v.Port is not None:
         s = w.event(g, s, 'SE:Port')
         w.bits(1, 0)
@@ -656,7 +656,7 @@ def _enc_WPT_AlignmentCheckMethodListType(w: rt.BitWriter, v: WPT_AlignmentCheck
     for x in v.WPT_AlignmentCheckMethod:
         s = w.event(g, s, 'SE:WPT_AlignmentCheckMethod')
         w.bits(1, 0)
-        w.enum(_IX_WPT_AlignmentCheckMethodType, 2, x)
+        w.enum(x, _IX_WPT_AlignmentCheckMethodType, 2)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -736,18 +736,18 @@ def _enc_WPT_AlignmentCheckReqType(w: rt.BitWriter, v: WPT_AlignmentCheckReqType
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVProcessing')
     w.bits(1, 0)
-    w.enum(_IX_processingType, 2, v.EVProcessing)
+    w.enum(v.EVProcessing, _IX_processingType, 2)
     w.bits(1, 0)
     if v.TargetCoilCurrent is not None:
         s = w.event(g, s, 'SE:TargetCoilCurrent')
         _iso20_common_types._enc_RationalNumberType(w, v.TargetCoilCurrent)
     s = w.event(g, s, 'SE:EVResultCode')
     w.bits(1, 0)
-    w.enum(_IX_WPT_EVResultType, 2, v.EVResultCode)
+    w.enum(v.EVResultCode, _IX_WPT_EVResultType, 2)
     w.bits(1, 0)
     for x in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -846,11 +846,11 @@ def _enc_WPT_AlignmentCheckResType(w: rt.BitWriter, v: WPT_AlignmentCheckResType
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEProcessing')
     w.bits(1, 0)
-    w.enum(_IX_processingType, 2, v.EVSEProcessing)
+    w.enum(v.EVSEProcessing, _IX_processingType, 2)
     w.bits(1, 0)
     if v.PowerTransmitted is not None:
         s = w.event(g, s, 'SE:PowerTransmitted')
@@ -860,7 +860,7 @@ def _enc_WPT_AlignmentCheckResType(w: rt.BitWriter, v: WPT_AlignmentCheckResType
         _iso20_common_types._enc_RationalNumberType(w, v.SupplyDeviceCurrent)
     for x in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -979,7 +979,7 @@ def _enc_WPT_ChargeLoopReqType(w: rt.BitWriter, v: WPT_ChargeLoopReqType) -> Non
     _iso20_common_types._enc_RationalNumberType(w, v.EVPCPowerOutput)
     s = w.event(g, s, 'SE:EVPCChargeDiagnostics')
     w.bits(1, 0)
-    w.enum(_IX_WPT_EVPCChargeDiagnosticsType, 2, v.EVPCChargeDiagnostics)
+    w.enum(v.EVPCChargeDiagnostics, _IX_WPT_EVPCChargeDiagnosticsType, 2)
     w.bits(1, 0)
     if v.EVPCOperatingFrequency is not None:
         s = w.event(g, s, 'SE:EVPCOperatingFrequency')
@@ -989,7 +989,7 @@ def _enc_WPT_ChargeLoopReqType(w: rt.BitWriter, v: WPT_ChargeLoopReqType) -> Non
         _enc_WPT_EVPCPowerControlParameterType(w, v.EVPCPowerControlParameter)
     for x in v.ManufacturerSpecificDataContainer:
         s = w.event(g, s, 'SE:ManufacturerSpecificDataContainer')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1114,7 +1114,7 @@ def _enc_WPT_ChargeLoopResType(w: rt.BitWriter, v: WPT_ChargeLoopResType) -> Non
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     if v.EVSEStatus is not None:
         s = w.event(g, s, 'SE:EVSEStatus')
@@ -1136,7 +1136,7 @@ def _enc_WPT_ChargeLoopResType(w: rt.BitWriter, v: WPT_ChargeLoopResType) -> Non
     _iso20_common_types._enc_RationalNumberType(w, v.SPCMinOutputPowerLimit)
     s = w.event(g, s, 'SE:SPCChargeDiagnostics')
     w.bits(1, 0)
-    w.enum(_IX_WPT_SPCChargeDiagnosticsType, 3, v.SPCChargeDiagnostics)
+    w.enum(v.SPCChargeDiagnostics, _IX_WPT_SPCChargeDiagnosticsType, 3)
     w.bits(1, 0)
     if v.SPCOperatingFrequency is not None:
         s = w.event(g, s, 'SE:SPCOperatingFrequency')
@@ -1146,7 +1146,7 @@ def _enc_WPT_ChargeLoopResType(w: rt.BitWriter, v: WPT_ChargeLoopResType) -> Non
         _enc_WPT_SPCPowerControlParameterType(w, v.SPCPowerControlParameter)
     for x in v.ManufacturerSpecificDataContainer:
         s = w.event(g, s, 'SE:ManufacturerSpecificDataContainer')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1287,7 +1287,7 @@ def _enc_WPT_ChargeParameterDiscoveryReqType(w: rt.BitWriter, v: WPT_ChargeParam
     w.bits(1, 0)
     for x in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1403,11 +1403,11 @@ def _enc_WPT_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: WPT_ChargeParam
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:PDInputPowerClass')
     w.bits(1, 0)
-    w.enum(_IX_WPT_PowerClassType, 2, v.PDInputPowerClass)
+    w.enum(v.PDInputPowerClass, _IX_WPT_PowerClassType, 2)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:SDMinOutputPower')
     _iso20_common_types._enc_RationalNumberType(w, v.SDMinOutputPower)
@@ -1427,7 +1427,7 @@ def _enc_WPT_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: WPT_ChargeParam
     _iso20_common_types._enc_RationalNumberType(w, v.PDMaxCoilCurrent)
     for x in v.SDManufacturerSpecificDataContainer:
         s = w.event(g, s, 'SE:SDManufacturerSpecificDataContainer')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1640,7 +1640,7 @@ def _enc_WPT_FinePositioningMethodListType(w: rt.BitWriter, v: WPT_FinePositioni
     for x in v.WPT_FinePositioningMethod:
         s = w.event(g, s, 'SE:WPT_FinePositioningMethod')
         w.bits(1, 0)
-        w.enum(_IX_WPT_FinePositioningMethodType, 3, x)
+        w.enum(x, _IX_WPT_FinePositioningMethodType, 3)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -1720,15 +1720,15 @@ def _enc_WPT_FinePositioningReqType(w: rt.BitWriter, v: WPT_FinePositioningReqTy
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVProcessing')
     w.bits(1, 0)
-    w.enum(_IX_processingType, 2, v.EVProcessing)
+    w.enum(v.EVProcessing, _IX_processingType, 2)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVResultCode')
     w.bits(1, 0)
-    w.enum(_IX_WPT_EVResultType, 2, v.EVResultCode)
+    w.enum(v.EVResultCode, _IX_WPT_EVResultType, 2)
     w.bits(1, 0)
     for x in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     if v.WPT_LF_DataPackageList is not None:
         s = w.event(g, s, 'SE:WPT_LF_DataPackageList')
         _enc_WPT_LF_DataPackageListType(w, v.WPT_LF_DataPackageList)
@@ -1828,15 +1828,15 @@ def _enc_WPT_FinePositioningResType(w: rt.BitWriter, v: WPT_FinePositioningResTy
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEProcessing')
     w.bits(1, 0)
-    w.enum(_IX_processingType, 2, v.EVSEProcessing)
+    w.enum(v.EVSEProcessing, _IX_processingType, 2)
     w.bits(1, 0)
     for x in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     if v.WPT_LF_DataPackageList is not None:
         s = w.event(g, s, 'SE:WPT_LF_DataPackageList')
         _enc_WPT_LF_DataPackageListType(w, v.WPT_LF_DataPackageList)
@@ -1942,7 +1942,7 @@ def _enc_WPT_FinePositioningSetupReqType(w: rt.BitWriter, v: WPT_FinePositioning
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVProcessing')
     w.bits(1, 0)
-    w.enum(_IX_processingType, 2, v.EVProcessing)
+    w.enum(v.EVProcessing, _IX_processingType, 2)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVDeviceFinePositioningMethodList')
     _enc_WPT_FinePositioningMethodListType(w, v.EVDeviceFinePositioningMethodList)
@@ -1956,7 +1956,7 @@ def _enc_WPT_FinePositioningSetupReqType(w: rt.BitWriter, v: WPT_FinePositioning
     w.bits(1, 0)
     for x in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     if v.LF_SystemSetupData is not None:
         s = w.event(g, s, 'SE:LF_SystemSetupData')
         _enc_WPT_LF_SystemSetupDataType(w, v.LF_SystemSetupData)
@@ -2071,7 +2071,7 @@ def _enc_WPT_FinePositioningSetupResType(w: rt.BitWriter, v: WPT_FinePositioning
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:PrimaryDeviceFinePositioningMethodList')
     _enc_WPT_FinePositioningMethodListType(w, v.PrimaryDeviceFinePositioningMethodList)
@@ -2085,7 +2085,7 @@ def _enc_WPT_FinePositioningSetupResType(w: rt.BitWriter, v: WPT_FinePositioning
     w.bits(1, 0)
     for x in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     if v.LF_SystemSetupData is not None:
         s = w.event(g, s, 'SE:LF_SystemSetupData')
         _enc_WPT_LF_SystemSetupDataType(w, v.LF_SystemSetupData)
@@ -2687,7 +2687,7 @@ def _enc_WPT_PairingMethodListType(w: rt.BitWriter, v: WPT_PairingMethodListType
     for x in v.WPT_PairingMethod:
         s = w.event(g, s, 'SE:WPT_PairingMethod')
         w.bits(1, 0)
-        w.enum(_IX_WPT_PairingMethodType, 3, x)
+        w.enum(x, _IX_WPT_PairingMethodType, 3)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -2767,7 +2767,7 @@ def _enc_WPT_PairingReqType(w: rt.BitWriter, v: WPT_PairingReqType) -> None:
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:EVProcessing')
     w.bits(1, 0)
-    w.enum(_IX_processingType, 2, v.EVProcessing)
+    w.enum(v.EVProcessing, _IX_processingType, 2)
     w.bits(1, 0)
     if v.ObservedIDCode is not None:
         s = w.event(g, s, 'SE:ObservedIDCode')
@@ -2776,11 +2776,11 @@ def _enc_WPT_PairingReqType(w: rt.BitWriter, v: WPT_PairingReqType) -> None:
         w.bits(1, 0)
     s = w.event(g, s, 'SE:EVResultCode')
     w.bits(1, 0)
-    w.enum(_IX_WPT_EVResultType, 2, v.EVResultCode)
+    w.enum(v.EVResultCode, _IX_WPT_EVResultType, 2)
     w.bits(1, 0)
     for x in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -2882,11 +2882,11 @@ def _enc_WPT_PairingResType(w: rt.BitWriter, v: WPT_PairingResType) -> None:
     _iso20_common_types._enc_MessageHeaderType(w, v.Header)
     s = w.event(g, s, 'SE:ResponseCode')
     w.bits(1, 0)
-    w.enum(_IX_responseCodeType, 6, v.ResponseCode)
+    w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
     s = w.event(g, s, 'SE:EVSEProcessing')
     w.bits(1, 0)
-    w.enum(_IX_processingType, 2, v.EVSEProcessing)
+    w.enum(v.EVSEProcessing, _IX_processingType, 2)
     w.bits(1, 0)
     if v.ObservedIDCode is not None:
         s = w.event(g, s, 'SE:ObservedIDCode')
@@ -2898,7 +2898,7 @@ def _enc_WPT_PairingResType(w: rt.BitWriter, v: WPT_PairingResType) -> None:
         _enc_AlternativeSECCListType(w, v.AlternativeSECCList)
     for x in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 

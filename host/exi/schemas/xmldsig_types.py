@@ -381,24 +381,24 @@ def _enc_DSAKeyValueType(w: rt.BitWriter, v: DSAKeyValueType) -> None:
     s = 0
     if v.P is not None:
         s = w.event(g, s, 'SE:P')
-        w.elem_binary(v.P)
+        w.elem_text(v.P, w.binary)
     if v.Q is not None:
         s = w.event(g, s, 'SE:Q')
-        w.elem_binary(v.Q)
+        w.elem_text(v.Q, w.binary)
     if v.G is not None:
         s = w.event(g, s, 'SE:G')
-        w.elem_binary(v.G)
+        w.elem_text(v.G, w.binary)
     s = w.event(g, s, 'SE:Y')
-    w.elem_binary(v.Y)
+    w.elem_text(v.Y, w.binary)
     if v.J is not None:
         s = w.event(g, s, 'SE:J')
-        w.elem_binary(v.J)
+        w.elem_text(v.J, w.binary)
     if v.Seed is not None:
         s = w.event(g, s, 'SE:Seed')
-        w.elem_binary(v.Seed)
+        w.elem_text(v.Seed, w.binary)
     if v.PgenCounter is not None:
         s = w.event(g, s, 'SE:PgenCounter')
-        w.elem_binary(v.PgenCounter)
+        w.elem_text(v.PgenCounter, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -545,7 +545,7 @@ def _enc_KeyInfoType(w: rt.BitWriter, v: KeyInfoType) -> None:
         w.string(v.Id)
     for x in v.KeyName:
         s = w.event(g, s, 'SE:KeyName')
-        w.elem_string(x)
+        w.elem_text(x, w.string)
     for x in v.KeyValue:
         s = w.event(g, s, 'SE:KeyValue')
         _enc_KeyValueType(w, x)
@@ -563,7 +563,7 @@ def _enc_KeyInfoType(w: rt.BitWriter, v: KeyInfoType) -> None:
         _enc_SPKIDataType(w, x)
     for x in v.MgmtData:
         s = w.event(g, s, 'SE:MgmtData')
-        w.elem_string(x)
+        w.elem_text(x, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -780,10 +780,10 @@ def _enc_PGPDataType(w: rt.BitWriter, v: PGPDataType) -> None:
     s = 0
     if v.PGPKeyID is not None:
         s = w.event(g, s, 'SE:PGPKeyID')
-        w.elem_binary(v.PGPKeyID)
+        w.elem_text(v.PGPKeyID, w.binary)
     if v.PGPKeyPacket is not None:
         s = w.event(g, s, 'SE:PGPKeyPacket')
-        w.elem_binary(v.PGPKeyPacket)
+        w.elem_text(v.PGPKeyPacket, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -829,9 +829,9 @@ def _enc_RSAKeyValueType(w: rt.BitWriter, v: RSAKeyValueType) -> None:
     g = _G_RSAKeyValueType
     s = 0
     s = w.event(g, s, 'SE:Modulus')
-    w.elem_binary(v.Modulus)
+    w.elem_text(v.Modulus, w.binary)
     s = w.event(g, s, 'SE:Exponent')
-    w.elem_binary(v.Exponent)
+    w.elem_text(v.Exponent, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -899,7 +899,7 @@ def _enc_ReferenceType(w: rt.BitWriter, v: ReferenceType) -> None:
     s = w.event(g, s, 'SE:DigestMethod')
     _enc_DigestMethodType(w, v.DigestMethod)
     s = w.event(g, s, 'SE:DigestValue')
-    w.elem_binary(v.DigestValue)
+    w.elem_text(v.DigestValue, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1011,7 +1011,7 @@ def _enc_SPKIDataType(w: rt.BitWriter, v: SPKIDataType) -> None:
     s = 0
     for x in v.SPKISexp:
         s = w.event(g, s, 'SE:SPKISexp')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1368,7 +1368,7 @@ def _enc_TransformType(w: rt.BitWriter, v: TransformType) -> None:
     w.string(v.Algorithm)
     for x in v.XPath:
         s = w.event(g, s, 'SE:XPath')
-        w.elem_string(x)
+        w.elem_text(x, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -1473,16 +1473,16 @@ def _enc_X509DataType(w: rt.BitWriter, v: X509DataType) -> None:
         _enc_X509IssuerSerialType(w, x)
     for x in v.X509SKI:
         s = w.event(g, s, 'SE:X509SKI')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     for x in v.X509SubjectName:
         s = w.event(g, s, 'SE:X509SubjectName')
-        w.elem_string(x)
+        w.elem_text(x, w.string)
     for x in v.X509Certificate:
         s = w.event(g, s, 'SE:X509Certificate')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     for x in v.X509CRL:
         s = w.event(g, s, 'SE:X509CRL')
-        w.elem_binary(x)
+        w.elem_text(x, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1543,7 +1543,7 @@ def _enc_X509IssuerSerialType(w: rt.BitWriter, v: X509IssuerSerialType) -> None:
     g = _G_X509IssuerSerialType
     s = 0
     s = w.event(g, s, 'SE:X509IssuerName')
-    w.elem_string(v.X509IssuerName)
+    w.elem_text(v.X509IssuerName, w.string)
     s = w.event(g, s, 'SE:X509SerialNumber')
     w.bits(1, 0)
     w.sint(v.X509SerialNumber)
