@@ -118,6 +118,7 @@ class ModuleWriter:
         head = [self.header, "", "from __future__ import annotations", ""]
         head.append("from dataclasses import dataclass, field  # noqa: F401")
         head.append("from enum import Enum  # noqa: F401")
+        head.append("from typing import Any  # noqa: F401")
         head.append("")
         head.append("from host.exi import runtime as rt  # noqa: F401")
         for owner in sorted(self.imports):
@@ -320,8 +321,8 @@ class ModuleWriter:
                 if fld.max_occurs is not None and fld.max_occurs > UNROLL_LIMIT:
                     out.append(f"    rt.check_occurs({fld.name!r}, len(v.{attr}), "
                                f"{fld.max_occurs})")
-                out.append(f"    for x in v.{attr}:")
-                indent, expr = "        ", "x"
+                out.append(f"    for x_{attr} in v.{attr}:")
+                indent, expr = "        ", f"x_{attr}"
             elif fld.optional:
                 out.append(f"    if v.{attr} is not None:")
                 indent = "        "
@@ -363,7 +364,7 @@ class ModuleWriter:
         out.append(f"    r.enter({name!r})")
         out.append(f"    g = _G_{name}")
         for fld in g.fields:
-            out.append(f"    f_{_ident(fld.name)} = {'[]' if fld.is_list else 'None'}")
+            out.append(f"    f_{_ident(fld.name)}: Any = {'[]' if fld.is_list else 'None'}")
         out.append("    s = 0")
         out.append("    while True:")
         out.append("        k, s = r.event(g, s)")
@@ -393,12 +394,13 @@ class ModuleWriter:
         elif fld.simple is not None:
             st = fld.simple
             empty = {"hex": "b''", "b64": "b''", "string": "''"}.get(st.kind)
+            x = f"x_{_ident(fld.name)}"
             if empty is not None:
-                lines = [f"x = {self._value_call(st)} if r.ch(True) else {empty}",
-                         f"if x != {empty}:", "    r.ee()"]
+                lines = [f"{x} = {self._value_call(st)} if r.ch(True) else {empty}",
+                         f"if {x} != {empty}:", "    r.ee()"]
             else:
-                lines = ["r.ch(False)", f"x = {self._value_call(st)}", "r.ee()"]
-            return lines + [f"{target}.append(x)" if fld.is_list else f"{target} = x"] + \
+                lines = ["r.ch(False)", f"{x} = {self._value_call(st)}", "r.ee()"]
+            return lines + [f"{target}.append({x})" if fld.is_list else f"{target} = {x}"] + \
                 self._occurs_check(fld)
         else:
             assert decl is not None and isinstance(decl.type, ComplexType)
@@ -439,7 +441,7 @@ class ModuleWriter:
         out.append("}")
         abstract = sorted(f"SE:{d.qname[1]}" for d in globals_ if d.abstract)
         out.append("# abstract elements: valid EXI, but the reference codec cannot map them")
-        out.append(f"ABSTRACT_EVENTS = frozenset({abstract!r})")
+        out.append(f"ABSTRACT_EVENTS: frozenset[str] = frozenset({abstract!r})")
         out.append("_ELEMENT_ENCODERS: dict = {")
         for decl in globals_:
             if isinstance(decl.type, ComplexType):

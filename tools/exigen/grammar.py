@@ -139,20 +139,20 @@ def build(ct: ComplexType, schema: SchemaSet) -> Grammar:
         nodes = todo.pop(0)
         grouped: dict[str, tuple[tuple, Field | None, ElementDecl | None, set[int]]] = {}
         for n in nodes:
-            for sort, key, fld, decl, target in nfa.edges[n]:
+            for sort, key, edge_field, decl, target in nfa.edges[n]:
                 if key in grouped:
                     old = grouped[key]
                     grouped[key] = (min(old[0], sort), old[1], old[2], old[3] | {target})
                 else:
-                    grouped[key] = (sort, fld, decl, {target})
+                    grouped[key] = (sort, edge_field, decl, {target})
         items = sorted(grouped.items(), key=lambda kv: kv[1][0])
         prods: list[Production] = []
-        for key, (_sort, fld, decl, targets) in items:
+        for key, (_sort, prod_field, decl, targets) in items:
             closed = nfa.closure(targets)
             if closed not in index:
                 index[closed] = len(index)
                 todo.append(closed)
-            prods.append(Production(key, 0, index[closed], fld, decl))
+            prods.append(Production(key, 0, index[closed], prod_field, decl))
         if final in nodes:
             prods.append(Production(EE, 0, -1, None))
         if ct.mixed and nodes & content_nodes:

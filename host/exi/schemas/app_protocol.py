@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field  # noqa: F401
 from enum import Enum  # noqa: F401
+from typing import Any  # noqa: F401
 
 from host.exi import runtime as rt  # noqa: F401
 
@@ -95,39 +96,39 @@ def _dec_AppProtocolType(r: rt.BitReader, cls: type = AppProtocolType) -> AppPro
     """Decode {urn:iso:15118:2:2010:AppProtocol}AppProtocolType through _G_AppProtocolType (states 0..5)."""
     r.enter('AppProtocolType')
     g = _G_AppProtocolType
-    f_ProtocolNamespace = None
-    f_VersionNumberMajor = None
-    f_VersionNumberMinor = None
-    f_SchemaID = None
-    f_Priority = None
+    f_ProtocolNamespace: Any = None
+    f_VersionNumberMajor: Any = None
+    f_VersionNumberMinor: Any = None
+    f_SchemaID: Any = None
+    f_Priority: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ProtocolNamespace':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_ProtocolNamespace = r.string() if r.ch(True) else ''
+            if x_ProtocolNamespace != '':
                 r.ee()
-            f_ProtocolNamespace = x
+            f_ProtocolNamespace = x_ProtocolNamespace
         elif k == 'SE:VersionNumberMajor':
             r.ch(False)
-            x = r.uint()
+            x_VersionNumberMajor = r.uint()
             r.ee()
-            f_VersionNumberMajor = x
+            f_VersionNumberMajor = x_VersionNumberMajor
         elif k == 'SE:VersionNumberMinor':
             r.ch(False)
-            x = r.uint()
+            x_VersionNumberMinor = r.uint()
             r.ee()
-            f_VersionNumberMinor = x
+            f_VersionNumberMinor = x_VersionNumberMinor
         elif k == 'SE:SchemaID':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_SchemaID = r.nbit(0, 255, 8)
             r.ee()
-            f_SchemaID = x
+            f_SchemaID = x_SchemaID
         elif k == 'SE:Priority':
             r.ch(False)
-            x = r.nbit(1, 20, 5)
+            x_Priority = r.nbit(1, 20, 5)
             r.ee()
-            f_Priority = x
+            f_Priority = x_Priority
         elif k == 'EE':
             r.depth -= 1
             return cls(ProtocolNamespace=f_ProtocolNamespace, VersionNumberMajor=f_VersionNumberMajor, VersionNumberMinor=f_VersionNumberMinor, SchemaID=f_SchemaID, Priority=f_Priority)
@@ -186,9 +187,9 @@ def _enc_supportedAppProtocolReq(w: rt.BitWriter, v: supportedAppProtocolReq) ->
     """Encode {urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolReq through _G_supportedAppProtocolReq (states 0..20)."""
     g = _G_supportedAppProtocolReq
     s = 0
-    for x in v.AppProtocol:
+    for x_AppProtocol in v.AppProtocol:
         s = w.event(g, s, 'SE:AppProtocol')
-        _enc_AppProtocolType(w, x)
+        _enc_AppProtocolType(w, x_AppProtocol)
     w.event(g, s, rt.EE)
 
 
@@ -196,7 +197,7 @@ def _dec_supportedAppProtocolReq(r: rt.BitReader, cls: type = supportedAppProtoc
     """Decode {urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolReq through _G_supportedAppProtocolReq (states 0..20)."""
     r.enter('supportedAppProtocolReq')
     g = _G_supportedAppProtocolReq
-    f_AppProtocol = []
+    f_AppProtocol: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -240,21 +241,21 @@ def _dec_supportedAppProtocolRes(r: rt.BitReader, cls: type = supportedAppProtoc
     """Decode {urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolRes through _G_supportedAppProtocolRes (states 0..2)."""
     r.enter('supportedAppProtocolRes')
     g = _G_supportedAppProtocolRes
-    f_ResponseCode = None
-    f_SchemaID = None
+    f_ResponseCode: Any = None
+    f_SchemaID: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 2)
+            x_ResponseCode = r.enum(_E_responseCodeType, 2)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:SchemaID':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_SchemaID = r.nbit(0, 255, 8)
             r.ee()
-            f_SchemaID = x
+            f_SchemaID = x_SchemaID
         elif k == 'EE':
             r.depth -= 1
             return cls(ResponseCode=f_ResponseCode, SchemaID=f_SchemaID)
@@ -299,7 +300,7 @@ ELEMENT_CLASSES: dict = {
     'supportedAppProtocolRes': supportedAppProtocolRes,
 }
 # abstract elements: valid EXI, but the reference codec cannot map them
-ABSTRACT_EVENTS = frozenset([])
+ABSTRACT_EVENTS: frozenset[str] = frozenset([])
 _ELEMENT_ENCODERS: dict = {
     supportedAppProtocolReq: ('SE:supportedAppProtocolReq', _enc_supportedAppProtocolReq),
     supportedAppProtocolRes: ('SE:supportedAppProtocolRes', _enc_supportedAppProtocolRes),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field  # noqa: F401
 from enum import Enum  # noqa: F401
+from typing import Any  # noqa: F401
 
 from host.exi import runtime as rt  # noqa: F401
 from host.exi.schemas import xmldsig_types as _xmldsig_types
@@ -1251,19 +1252,19 @@ def _dec_AC_EVChargeParameterType(r: rt.BitReader, cls: type = AC_EVChargeParame
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}AC_EVChargeParameterType through _G_AC_EVChargeParameterType (states 0..5)."""
     r.enter('AC_EVChargeParameterType')
     g = _G_AC_EVChargeParameterType
-    f_DepartureTime = None
-    f_EAmount = None
-    f_EVMaxVoltage = None
-    f_EVMaxCurrent = None
-    f_EVMinCurrent = None
+    f_DepartureTime: Any = None
+    f_EAmount: Any = None
+    f_EVMaxVoltage: Any = None
+    f_EVMaxCurrent: Any = None
+    f_EVMinCurrent: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:EAmount':
             f_EAmount = _dec_PhysicalValueType(r, PhysicalValueType)
         elif k == 'SE:EVMaxVoltage':
@@ -1309,9 +1310,9 @@ def _dec_AC_EVSEChargeParameterType(r: rt.BitReader, cls: type = AC_EVSEChargePa
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}AC_EVSEChargeParameterType through _G_AC_EVSEChargeParameterType (states 0..3)."""
     r.enter('AC_EVSEChargeParameterType')
     g = _G_AC_EVSEChargeParameterType
-    f_AC_EVSEStatus = None
-    f_EVSENominalVoltage = None
-    f_EVSEMaxCurrent = None
+    f_AC_EVSEStatus: Any = None
+    f_EVSENominalVoltage: Any = None
+    f_EVSEMaxCurrent: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1364,27 +1365,27 @@ def _dec_AC_EVSEStatusType(r: rt.BitReader, cls: type = AC_EVSEStatusType) -> AC
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}AC_EVSEStatusType through _G_AC_EVSEStatusType (states 0..3)."""
     r.enter('AC_EVSEStatusType')
     g = _G_AC_EVSEStatusType
-    f_NotificationMaxDelay = None
-    f_EVSENotification = None
-    f_RCD = None
+    f_NotificationMaxDelay: Any = None
+    f_EVSENotification: Any = None
+    f_RCD: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:NotificationMaxDelay':
             r.ch(False)
-            x = r.uint()
+            x_NotificationMaxDelay = r.uint()
             r.ee()
-            f_NotificationMaxDelay = x
+            f_NotificationMaxDelay = x_NotificationMaxDelay
         elif k == 'SE:EVSENotification':
             r.ch(False)
-            x = r.enum(_E_EVSENotificationType, 2)
+            x_EVSENotification = r.enum(_E_EVSENotificationType, 2)
             r.ee()
-            f_EVSENotification = x
+            f_EVSENotification = x_EVSENotification
         elif k == 'SE:RCD':
             r.ch(False)
-            x = r.boolean()
+            x_RCD = r.boolean()
             r.ee()
-            f_RCD = x
+            f_RCD = x_RCD
         elif k == 'EE':
             r.depth -= 1
             return cls(NotificationMaxDelay=f_NotificationMaxDelay, EVSENotification=f_EVSENotification, RCD=f_RCD)
@@ -1420,18 +1421,18 @@ def _dec_AuthorizationReqType(r: rt.BitReader, cls: type = AuthorizationReqType)
     """Decode {urn:iso:15118:2:2013:MsgBody}AuthorizationReqType through _G_AuthorizationReqType (states 0..2)."""
     r.enter('AuthorizationReqType')
     g = _G_AuthorizationReqType
-    f_Id = None
-    f_GenChallenge = None
+    f_Id: Any = None
+    f_GenChallenge: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'AT:Id':
             f_Id = r.string()
         elif k == 'SE:GenChallenge':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_GenChallenge = r.binary() if r.ch(True) else b''
+            if x_GenChallenge != b'':
                 r.ee()
-            f_GenChallenge = x
+            f_GenChallenge = x_GenChallenge
         elif k == 'EE':
             r.depth -= 1
             return cls(Id=f_Id, GenChallenge=f_GenChallenge)
@@ -1469,21 +1470,21 @@ def _dec_AuthorizationResType(r: rt.BitReader, cls: type = AuthorizationResType)
     """Decode {urn:iso:15118:2:2013:MsgBody}AuthorizationResType through _G_AuthorizationResType (states 0..2)."""
     r.enter('AuthorizationResType')
     g = _G_AuthorizationResType
-    f_ResponseCode = None
-    f_EVSEProcessing = None
+    f_ResponseCode: Any = None
+    f_EVSEProcessing: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEProcessing':
             r.ch(False)
-            x = r.enum(_E_EVSEProcessingType, 2)
+            x_EVSEProcessing = r.enum(_E_EVSEProcessingType, 2)
             r.ee()
-            f_EVSEProcessing = x
+            f_EVSEProcessing = x_EVSEProcessing
         elif k == 'EE':
             r.depth -= 1
             return cls(ResponseCode=f_ResponseCode, EVSEProcessing=f_EVSEProcessing)
@@ -1543,7 +1544,7 @@ def _dec_BodyType(r: rt.BitReader, cls: type = BodyType) -> BodyType:
     """Decode {urn:iso:15118:2:2013:MsgBody}BodyType through _G_BodyType (states 0..1)."""
     r.enter('BodyType')
     g = _G_BodyType
-    f_BodyElement = None
+    f_BodyElement: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1646,7 +1647,7 @@ def _dec_CableCheckReqType(r: rt.BitReader, cls: type = CableCheckReqType) -> Ca
     """Decode {urn:iso:15118:2:2013:MsgBody}CableCheckReqType through _G_CableCheckReqType (states 0..1)."""
     r.enter('CableCheckReqType')
     g = _G_CableCheckReqType
-    f_DC_EVStatus = None
+    f_DC_EVStatus: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1693,24 +1694,24 @@ def _dec_CableCheckResType(r: rt.BitReader, cls: type = CableCheckResType) -> Ca
     """Decode {urn:iso:15118:2:2013:MsgBody}CableCheckResType through _G_CableCheckResType (states 0..3)."""
     r.enter('CableCheckResType')
     g = _G_CableCheckResType
-    f_ResponseCode = None
-    f_DC_EVSEStatus = None
-    f_EVSEProcessing = None
+    f_ResponseCode: Any = None
+    f_DC_EVSEStatus: Any = None
+    f_EVSEProcessing: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:DC_EVSEStatus':
             f_DC_EVSEStatus = _dec_DC_EVSEStatusType(r, DC_EVSEStatusType)
         elif k == 'SE:EVSEProcessing':
             r.ch(False)
-            x = r.enum(_E_EVSEProcessingType, 2)
+            x_EVSEProcessing = r.enum(_E_EVSEProcessingType, 2)
             r.ee()
-            f_EVSEProcessing = x
+            f_EVSEProcessing = x_EVSEProcessing
         elif k == 'EE':
             r.depth -= 1
             return cls(ResponseCode=f_ResponseCode, DC_EVSEStatus=f_DC_EVSEStatus, EVSEProcessing=f_EVSEProcessing)
@@ -1750,19 +1751,19 @@ def _dec_CertificateChainType(r: rt.BitReader, cls: type = CertificateChainType)
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}CertificateChainType through _G_CertificateChainType (states 0..3)."""
     r.enter('CertificateChainType')
     g = _G_CertificateChainType
-    f_Id = None
-    f_Certificate = None
-    f_SubCertificates = None
+    f_Id: Any = None
+    f_Certificate: Any = None
+    f_SubCertificates: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'AT:Id':
             f_Id = r.string()
         elif k == 'SE:Certificate':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_Certificate = r.binary() if r.ch(True) else b''
+            if x_Certificate != b'':
                 r.ee()
-            f_Certificate = x
+            f_Certificate = x_Certificate
         elif k == 'SE:SubCertificates':
             f_SubCertificates = _dec_SubCertificatesType(r, SubCertificatesType)
         elif k == 'EE':
@@ -1802,19 +1803,19 @@ def _dec_CertificateInstallationReqType(r: rt.BitReader, cls: type = Certificate
     """Decode {urn:iso:15118:2:2013:MsgBody}CertificateInstallationReqType through _G_CertificateInstallationReqType (states 0..3)."""
     r.enter('CertificateInstallationReqType')
     g = _G_CertificateInstallationReqType
-    f_Id = None
-    f_OEMProvisioningCert = None
-    f_ListOfRootCertificateIDs = None
+    f_Id: Any = None
+    f_OEMProvisioningCert: Any = None
+    f_ListOfRootCertificateIDs: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'AT:Id':
             f_Id = r.string()
         elif k == 'SE:OEMProvisioningCert':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_OEMProvisioningCert = r.binary() if r.ch(True) else b''
+            if x_OEMProvisioningCert != b'':
                 r.ee()
-            f_OEMProvisioningCert = x
+            f_OEMProvisioningCert = x_OEMProvisioningCert
         elif k == 'SE:ListOfRootCertificateIDs':
             f_ListOfRootCertificateIDs = _dec_ListOfRootCertificateIDsType(r, ListOfRootCertificateIDsType)
         elif k == 'EE':
@@ -1868,20 +1869,20 @@ def _dec_CertificateInstallationResType(r: rt.BitReader, cls: type = Certificate
     """Decode {urn:iso:15118:2:2013:MsgBody}CertificateInstallationResType through _G_CertificateInstallationResType (states 0..6)."""
     r.enter('CertificateInstallationResType')
     g = _G_CertificateInstallationResType
-    f_ResponseCode = None
-    f_SAProvisioningCertificateChain = None
-    f_ContractSignatureCertChain = None
-    f_ContractSignatureEncryptedPrivateKey = None
-    f_DHpublickey = None
-    f_eMAID = None
+    f_ResponseCode: Any = None
+    f_SAProvisioningCertificateChain: Any = None
+    f_ContractSignatureCertChain: Any = None
+    f_ContractSignatureEncryptedPrivateKey: Any = None
+    f_DHpublickey: Any = None
+    f_eMAID: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:SAProvisioningCertificateChain':
             f_SAProvisioningCertificateChain = _dec_CertificateChainType(r, CertificateChainType)
         elif k == 'SE:ContractSignatureCertChain':
@@ -1933,10 +1934,10 @@ def _dec_CertificateUpdateReqType(r: rt.BitReader, cls: type = CertificateUpdate
     """Decode {urn:iso:15118:2:2013:MsgBody}CertificateUpdateReqType through _G_CertificateUpdateReqType (states 0..4)."""
     r.enter('CertificateUpdateReqType')
     g = _G_CertificateUpdateReqType
-    f_Id = None
-    f_ContractSignatureCertChain = None
-    f_eMAID = None
-    f_ListOfRootCertificateIDs = None
+    f_Id: Any = None
+    f_ContractSignatureCertChain: Any = None
+    f_eMAID: Any = None
+    f_ListOfRootCertificateIDs: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1945,10 +1946,10 @@ def _dec_CertificateUpdateReqType(r: rt.BitReader, cls: type = CertificateUpdate
         elif k == 'SE:ContractSignatureCertChain':
             f_ContractSignatureCertChain = _dec_CertificateChainType(r, CertificateChainType)
         elif k == 'SE:eMAID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_eMAID = r.string() if r.ch(True) else ''
+            if x_eMAID != '':
                 r.ee()
-            f_eMAID = x
+            f_eMAID = x_eMAID
         elif k == 'SE:ListOfRootCertificateIDs':
             f_ListOfRootCertificateIDs = _dec_ListOfRootCertificateIDsType(r, ListOfRootCertificateIDsType)
         elif k == 'EE':
@@ -2009,21 +2010,21 @@ def _dec_CertificateUpdateResType(r: rt.BitReader, cls: type = CertificateUpdate
     """Decode {urn:iso:15118:2:2013:MsgBody}CertificateUpdateResType through _G_CertificateUpdateResType (states 0..7)."""
     r.enter('CertificateUpdateResType')
     g = _G_CertificateUpdateResType
-    f_ResponseCode = None
-    f_SAProvisioningCertificateChain = None
-    f_ContractSignatureCertChain = None
-    f_ContractSignatureEncryptedPrivateKey = None
-    f_DHpublickey = None
-    f_eMAID = None
-    f_RetryCounter = None
+    f_ResponseCode: Any = None
+    f_SAProvisioningCertificateChain: Any = None
+    f_ContractSignatureCertChain: Any = None
+    f_ContractSignatureEncryptedPrivateKey: Any = None
+    f_DHpublickey: Any = None
+    f_eMAID: Any = None
+    f_RetryCounter: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:SAProvisioningCertificateChain':
             f_SAProvisioningCertificateChain = _dec_CertificateChainType(r, CertificateChainType)
         elif k == 'SE:ContractSignatureCertChain':
@@ -2036,9 +2037,9 @@ def _dec_CertificateUpdateResType(r: rt.BitReader, cls: type = CertificateUpdate
             f_eMAID = _dec_EMAIDType(r, EMAIDType)
         elif k == 'SE:RetryCounter':
             r.ch(False)
-            x = r.sint()
+            x_RetryCounter = r.sint()
             r.ee()
-            f_RetryCounter = x
+            f_RetryCounter = x_RetryCounter
         elif k == 'EE':
             r.depth -= 1
             return cls(ResponseCode=f_ResponseCode, SAProvisioningCertificateChain=f_SAProvisioningCertificateChain, ContractSignatureCertChain=f_ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey=f_ContractSignatureEncryptedPrivateKey, DHpublickey=f_DHpublickey, eMAID=f_eMAID, RetryCounter=f_RetryCounter)
@@ -2082,22 +2083,22 @@ def _dec_ChargeParameterDiscoveryReqType(r: rt.BitReader, cls: type = ChargePara
     """Decode {urn:iso:15118:2:2013:MsgBody}ChargeParameterDiscoveryReqType through _G_ChargeParameterDiscoveryReqType (states 0..3)."""
     r.enter('ChargeParameterDiscoveryReqType')
     g = _G_ChargeParameterDiscoveryReqType
-    f_MaxEntriesSAScheduleTuple = None
-    f_RequestedEnergyTransferMode = None
-    f_EVChargeParameter = None
+    f_MaxEntriesSAScheduleTuple: Any = None
+    f_RequestedEnergyTransferMode: Any = None
+    f_EVChargeParameter: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:MaxEntriesSAScheduleTuple':
             r.ch(False)
-            x = r.uint()
+            x_MaxEntriesSAScheduleTuple = r.uint()
             r.ee()
-            f_MaxEntriesSAScheduleTuple = x
+            f_MaxEntriesSAScheduleTuple = x_MaxEntriesSAScheduleTuple
         elif k == 'SE:RequestedEnergyTransferMode':
             r.ch(False)
-            x = r.enum(_E_EnergyTransferModeType, 3)
+            x_RequestedEnergyTransferMode = r.enum(_E_EnergyTransferModeType, 3)
             r.ee()
-            f_RequestedEnergyTransferMode = x
+            f_RequestedEnergyTransferMode = x_RequestedEnergyTransferMode
         elif k == 'SE:AC_EVChargeParameter':
             f_EVChargeParameter = _dec_AC_EVChargeParameterType(r, AC_EVChargeParameter)
         elif k == 'SE:DC_EVChargeParameter':
@@ -2152,23 +2153,23 @@ def _dec_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = ChargePara
     """Decode {urn:iso:15118:2:2013:MsgBody}ChargeParameterDiscoveryResType through _G_ChargeParameterDiscoveryResType (states 0..4)."""
     r.enter('ChargeParameterDiscoveryResType')
     g = _G_ChargeParameterDiscoveryResType
-    f_ResponseCode = None
-    f_EVSEProcessing = None
-    f_SASchedules = None
-    f_EVSEChargeParameter = None
+    f_ResponseCode: Any = None
+    f_EVSEProcessing: Any = None
+    f_SASchedules: Any = None
+    f_EVSEChargeParameter: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEProcessing':
             r.ch(False)
-            x = r.enum(_E_EVSEProcessingType, 2)
+            x_EVSEProcessing = r.enum(_E_EVSEProcessingType, 2)
             r.ee()
-            f_EVSEProcessing = x
+            f_EVSEProcessing = x_EVSEProcessing
         elif k == 'SE:SAScheduleList':
             f_SASchedules = _dec_SAScheduleListType(r, SAScheduleList)
         elif k == 'SE:SASchedules':
@@ -2236,40 +2237,40 @@ def _dec_ChargeServiceType(r: rt.BitReader, cls: type = ChargeServiceType) -> Ch
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}ChargeServiceType through _G_ChargeServiceType (states 0..6)."""
     r.enter('ChargeServiceType')
     g = _G_ChargeServiceType
-    f_ServiceID = None
-    f_ServiceName = None
-    f_ServiceCategory = None
-    f_ServiceScope = None
-    f_FreeService = None
-    f_SupportedEnergyTransferMode = None
+    f_ServiceID: Any = None
+    f_ServiceName: Any = None
+    f_ServiceCategory: Any = None
+    f_ServiceScope: Any = None
+    f_FreeService: Any = None
+    f_SupportedEnergyTransferMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ServiceID':
             r.ch(False)
-            x = r.uint()
+            x_ServiceID = r.uint()
             r.ee()
-            f_ServiceID = x
+            f_ServiceID = x_ServiceID
         elif k == 'SE:ServiceName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_ServiceName = r.string() if r.ch(True) else ''
+            if x_ServiceName != '':
                 r.ee()
-            f_ServiceName = x
+            f_ServiceName = x_ServiceName
         elif k == 'SE:ServiceCategory':
             r.ch(False)
-            x = r.enum(_E_serviceCategoryType, 2)
+            x_ServiceCategory = r.enum(_E_serviceCategoryType, 2)
             r.ee()
-            f_ServiceCategory = x
+            f_ServiceCategory = x_ServiceCategory
         elif k == 'SE:ServiceScope':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_ServiceScope = r.string() if r.ch(True) else ''
+            if x_ServiceScope != '':
                 r.ee()
-            f_ServiceScope = x
+            f_ServiceScope = x_ServiceScope
         elif k == 'SE:FreeService':
             r.ch(False)
-            x = r.boolean()
+            x_FreeService = r.boolean()
             r.ee()
-            f_FreeService = x
+            f_FreeService = x_FreeService
         elif k == 'SE:SupportedEnergyTransferMode':
             f_SupportedEnergyTransferMode = _dec_SupportedEnergyTransferModeType(r, SupportedEnergyTransferModeType)
         elif k == 'EE':
@@ -2338,9 +2339,9 @@ def _enc_ChargingProfileType(w: rt.BitWriter, v: ChargingProfileType) -> None:
     """Encode {urn:iso:15118:2:2013:MsgDataTypes}ChargingProfileType through _G_ChargingProfileType (states 0..24)."""
     g = _G_ChargingProfileType
     s = 0
-    for x in v.ProfileEntry:
+    for x_ProfileEntry in v.ProfileEntry:
         s = w.event(g, s, 'SE:ProfileEntry')
-        _enc_ProfileEntryType(w, x)
+        _enc_ProfileEntryType(w, x_ProfileEntry)
     w.event(g, s, rt.EE)
 
 
@@ -2348,7 +2349,7 @@ def _dec_ChargingProfileType(r: rt.BitReader, cls: type = ChargingProfileType) -
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}ChargingProfileType through _G_ChargingProfileType (states 0..24)."""
     r.enter('ChargingProfileType')
     g = _G_ChargingProfileType
-    f_ProfileEntry = []
+    f_ProfileEntry: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2444,40 +2445,40 @@ def _dec_ChargingStatusResType(r: rt.BitReader, cls: type = ChargingStatusResTyp
     """Decode {urn:iso:15118:2:2013:MsgBody}ChargingStatusResType through _G_ChargingStatusResType (states 0..7)."""
     r.enter('ChargingStatusResType')
     g = _G_ChargingStatusResType
-    f_ResponseCode = None
-    f_EVSEID = None
-    f_SAScheduleTupleID = None
-    f_EVSEMaxCurrent = None
-    f_MeterInfo = None
-    f_ReceiptRequired = None
-    f_AC_EVSEStatus = None
+    f_ResponseCode: Any = None
+    f_EVSEID: Any = None
+    f_SAScheduleTupleID: Any = None
+    f_EVSEMaxCurrent: Any = None
+    f_MeterInfo: Any = None
+    f_ReceiptRequired: Any = None
+    f_AC_EVSEStatus: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_EVSEID = r.string() if r.ch(True) else ''
+            if x_EVSEID != '':
                 r.ee()
-            f_EVSEID = x
+            f_EVSEID = x_EVSEID
         elif k == 'SE:SAScheduleTupleID':
             r.ch(False)
-            x = r.nbit(1, 255, 8)
+            x_SAScheduleTupleID = r.nbit(1, 255, 8)
             r.ee()
-            f_SAScheduleTupleID = x
+            f_SAScheduleTupleID = x_SAScheduleTupleID
         elif k == 'SE:EVSEMaxCurrent':
             f_EVSEMaxCurrent = _dec_PhysicalValueType(r, PhysicalValueType)
         elif k == 'SE:MeterInfo':
             f_MeterInfo = _dec_MeterInfoType(r, MeterInfoType)
         elif k == 'SE:ReceiptRequired':
             r.ch(False)
-            x = r.boolean()
+            x_ReceiptRequired = r.boolean()
             r.ee()
-            f_ReceiptRequired = x
+            f_ReceiptRequired = x_ReceiptRequired
         elif k == 'SE:AC_EVSEStatus':
             f_AC_EVSEStatus = _dec_AC_EVSEStatusType(r, AC_EVSEStatusType)
         elif k == 'EE':
@@ -2508,9 +2509,9 @@ def _enc_ConsumptionCostType(w: rt.BitWriter, v: ConsumptionCostType) -> None:
     s = 0
     s = w.event(g, s, 'SE:startValue')
     _enc_PhysicalValueType(w, v.startValue)
-    for x in v.Cost:
+    for x_Cost in v.Cost:
         s = w.event(g, s, 'SE:Cost')
-        _enc_CostType(w, x)
+        _enc_CostType(w, x_Cost)
     w.event(g, s, rt.EE)
 
 
@@ -2518,8 +2519,8 @@ def _dec_ConsumptionCostType(r: rt.BitReader, cls: type = ConsumptionCostType) -
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}ConsumptionCostType through _G_ConsumptionCostType (states 0..4)."""
     r.enter('ConsumptionCostType')
     g = _G_ConsumptionCostType
-    f_startValue = None
-    f_Cost = []
+    f_startValue: Any = None
+    f_Cost: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2560,8 +2561,8 @@ def _dec_ContractSignatureEncryptedPrivateKeyType(r: rt.BitReader, cls: type = C
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}ContractSignatureEncryptedPrivateKeyType through _G_ContractSignatureEncryptedPrivateKeyType (states 0..2)."""
     r.enter('ContractSignatureEncryptedPrivateKeyType')
     g = _G_ContractSignatureEncryptedPrivateKeyType
-    f_Id = None
-    f_value = None
+    f_Id: Any = None
+    f_value: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2613,27 +2614,27 @@ def _dec_CostType(r: rt.BitReader, cls: type = CostType) -> CostType:
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}CostType through _G_CostType (states 0..3)."""
     r.enter('CostType')
     g = _G_CostType
-    f_costKind = None
-    f_amount = None
-    f_amountMultiplier = None
+    f_costKind: Any = None
+    f_amount: Any = None
+    f_amountMultiplier: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:costKind':
             r.ch(False)
-            x = r.enum(_E_costKindType, 2)
+            x_costKind = r.enum(_E_costKindType, 2)
             r.ee()
-            f_costKind = x
+            f_costKind = x_costKind
         elif k == 'SE:amount':
             r.ch(False)
-            x = r.uint()
+            x_amount = r.uint()
             r.ee()
-            f_amount = x
+            f_amount = x_amount
         elif k == 'SE:amountMultiplier':
             r.ch(False)
-            x = r.nbit(-3, 3, 3)
+            x_amountMultiplier = r.nbit(-3, 3, 3)
             r.ee()
-            f_amountMultiplier = x
+            f_amountMultiplier = x_amountMultiplier
         elif k == 'EE':
             r.depth -= 1
             return cls(costKind=f_costKind, amount=f_amount, amountMultiplier=f_amountMultiplier)
@@ -2709,16 +2710,16 @@ def _dec_CurrentDemandReqType(r: rt.BitReader, cls: type = CurrentDemandReqType)
     """Decode {urn:iso:15118:2:2013:MsgBody}CurrentDemandReqType through _G_CurrentDemandReqType (states 0..10)."""
     r.enter('CurrentDemandReqType')
     g = _G_CurrentDemandReqType
-    f_DC_EVStatus = None
-    f_EVTargetCurrent = None
-    f_EVMaximumVoltageLimit = None
-    f_EVMaximumCurrentLimit = None
-    f_EVMaximumPowerLimit = None
-    f_BulkChargingComplete = None
-    f_ChargingComplete = None
-    f_RemainingTimeToFullSoC = None
-    f_RemainingTimeToBulkSoC = None
-    f_EVTargetVoltage = None
+    f_DC_EVStatus: Any = None
+    f_EVTargetCurrent: Any = None
+    f_EVMaximumVoltageLimit: Any = None
+    f_EVMaximumCurrentLimit: Any = None
+    f_EVMaximumPowerLimit: Any = None
+    f_BulkChargingComplete: Any = None
+    f_ChargingComplete: Any = None
+    f_RemainingTimeToFullSoC: Any = None
+    f_RemainingTimeToBulkSoC: Any = None
+    f_EVTargetVoltage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2734,14 +2735,14 @@ def _dec_CurrentDemandReqType(r: rt.BitReader, cls: type = CurrentDemandReqType)
             f_EVMaximumPowerLimit = _dec_PhysicalValueType(r, PhysicalValueType)
         elif k == 'SE:BulkChargingComplete':
             r.ch(False)
-            x = r.boolean()
+            x_BulkChargingComplete = r.boolean()
             r.ee()
-            f_BulkChargingComplete = x
+            f_BulkChargingComplete = x_BulkChargingComplete
         elif k == 'SE:ChargingComplete':
             r.ch(False)
-            x = r.boolean()
+            x_ChargingComplete = r.boolean()
             r.ee()
-            f_ChargingComplete = x
+            f_ChargingComplete = x_ChargingComplete
         elif k == 'SE:RemainingTimeToFullSoC':
             f_RemainingTimeToFullSoC = _dec_PhysicalValueType(r, PhysicalValueType)
         elif k == 'SE:RemainingTimeToBulkSoC':
@@ -2846,28 +2847,28 @@ def _dec_CurrentDemandResType(r: rt.BitReader, cls: type = CurrentDemandResType)
     """Decode {urn:iso:15118:2:2013:MsgBody}CurrentDemandResType through _G_CurrentDemandResType (states 0..14)."""
     r.enter('CurrentDemandResType')
     g = _G_CurrentDemandResType
-    f_ResponseCode = None
-    f_DC_EVSEStatus = None
-    f_EVSEPresentVoltage = None
-    f_EVSEPresentCurrent = None
-    f_EVSECurrentLimitAchieved = None
-    f_EVSEVoltageLimitAchieved = None
-    f_EVSEPowerLimitAchieved = None
-    f_EVSEMaximumVoltageLimit = None
-    f_EVSEMaximumCurrentLimit = None
-    f_EVSEMaximumPowerLimit = None
-    f_EVSEID = None
-    f_SAScheduleTupleID = None
-    f_MeterInfo = None
-    f_ReceiptRequired = None
+    f_ResponseCode: Any = None
+    f_DC_EVSEStatus: Any = None
+    f_EVSEPresentVoltage: Any = None
+    f_EVSEPresentCurrent: Any = None
+    f_EVSECurrentLimitAchieved: Any = None
+    f_EVSEVoltageLimitAchieved: Any = None
+    f_EVSEPowerLimitAchieved: Any = None
+    f_EVSEMaximumVoltageLimit: Any = None
+    f_EVSEMaximumCurrentLimit: Any = None
+    f_EVSEMaximumPowerLimit: Any = None
+    f_EVSEID: Any = None
+    f_SAScheduleTupleID: Any = None
+    f_MeterInfo: Any = None
+    f_ReceiptRequired: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:DC_EVSEStatus':
             f_DC_EVSEStatus = _dec_DC_EVSEStatusType(r, DC_EVSEStatusType)
         elif k == 'SE:EVSEPresentVoltage':
@@ -2876,19 +2877,19 @@ def _dec_CurrentDemandResType(r: rt.BitReader, cls: type = CurrentDemandResType)
             f_EVSEPresentCurrent = _dec_PhysicalValueType(r, PhysicalValueType)
         elif k == 'SE:EVSECurrentLimitAchieved':
             r.ch(False)
-            x = r.boolean()
+            x_EVSECurrentLimitAchieved = r.boolean()
             r.ee()
-            f_EVSECurrentLimitAchieved = x
+            f_EVSECurrentLimitAchieved = x_EVSECurrentLimitAchieved
         elif k == 'SE:EVSEVoltageLimitAchieved':
             r.ch(False)
-            x = r.boolean()
+            x_EVSEVoltageLimitAchieved = r.boolean()
             r.ee()
-            f_EVSEVoltageLimitAchieved = x
+            f_EVSEVoltageLimitAchieved = x_EVSEVoltageLimitAchieved
         elif k == 'SE:EVSEPowerLimitAchieved':
             r.ch(False)
-            x = r.boolean()
+            x_EVSEPowerLimitAchieved = r.boolean()
             r.ee()
-            f_EVSEPowerLimitAchieved = x
+            f_EVSEPowerLimitAchieved = x_EVSEPowerLimitAchieved
         elif k == 'SE:EVSEMaximumVoltageLimit':
             f_EVSEMaximumVoltageLimit = _dec_PhysicalValueType(r, PhysicalValueType)
         elif k == 'SE:EVSEMaximumCurrentLimit':
@@ -2896,22 +2897,22 @@ def _dec_CurrentDemandResType(r: rt.BitReader, cls: type = CurrentDemandResType)
         elif k == 'SE:EVSEMaximumPowerLimit':
             f_EVSEMaximumPowerLimit = _dec_PhysicalValueType(r, PhysicalValueType)
         elif k == 'SE:EVSEID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_EVSEID = r.string() if r.ch(True) else ''
+            if x_EVSEID != '':
                 r.ee()
-            f_EVSEID = x
+            f_EVSEID = x_EVSEID
         elif k == 'SE:SAScheduleTupleID':
             r.ch(False)
-            x = r.nbit(1, 255, 8)
+            x_SAScheduleTupleID = r.nbit(1, 255, 8)
             r.ee()
-            f_SAScheduleTupleID = x
+            f_SAScheduleTupleID = x_SAScheduleTupleID
         elif k == 'SE:MeterInfo':
             f_MeterInfo = _dec_MeterInfoType(r, MeterInfoType)
         elif k == 'SE:ReceiptRequired':
             r.ch(False)
-            x = r.boolean()
+            x_ReceiptRequired = r.boolean()
             r.ee()
-            f_ReceiptRequired = x
+            f_ReceiptRequired = x_ReceiptRequired
         elif k == 'EE':
             r.depth -= 1
             return cls(ResponseCode=f_ResponseCode, DC_EVSEStatus=f_DC_EVSEStatus, EVSEPresentVoltage=f_EVSEPresentVoltage, EVSEPresentCurrent=f_EVSEPresentCurrent, EVSECurrentLimitAchieved=f_EVSECurrentLimitAchieved, EVSEVoltageLimitAchieved=f_EVSEVoltageLimitAchieved, EVSEPowerLimitAchieved=f_EVSEPowerLimitAchieved, EVSEMaximumVoltageLimit=f_EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit=f_EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit=f_EVSEMaximumPowerLimit, EVSEID=f_EVSEID, SAScheduleTupleID=f_SAScheduleTupleID, MeterInfo=f_MeterInfo, ReceiptRequired=f_ReceiptRequired)
@@ -2985,23 +2986,23 @@ def _dec_DC_EVChargeParameterType(r: rt.BitReader, cls: type = DC_EVChargeParame
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}DC_EVChargeParameterType through _G_DC_EVChargeParameterType (states 0..9)."""
     r.enter('DC_EVChargeParameterType')
     g = _G_DC_EVChargeParameterType
-    f_DepartureTime = None
-    f_DC_EVStatus = None
-    f_EVMaximumCurrentLimit = None
-    f_EVMaximumPowerLimit = None
-    f_EVMaximumVoltageLimit = None
-    f_EVEnergyCapacity = None
-    f_EVEnergyRequest = None
-    f_FullSOC = None
-    f_BulkSOC = None
+    f_DepartureTime: Any = None
+    f_DC_EVStatus: Any = None
+    f_EVMaximumCurrentLimit: Any = None
+    f_EVMaximumPowerLimit: Any = None
+    f_EVMaximumVoltageLimit: Any = None
+    f_EVEnergyCapacity: Any = None
+    f_EVEnergyRequest: Any = None
+    f_FullSOC: Any = None
+    f_BulkSOC: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:DC_EVStatus':
             f_DC_EVStatus = _dec_DC_EVStatusType(r, DC_EVStatusType)
         elif k == 'SE:EVMaximumCurrentLimit':
@@ -3016,14 +3017,14 @@ def _dec_DC_EVChargeParameterType(r: rt.BitReader, cls: type = DC_EVChargeParame
             f_EVEnergyRequest = _dec_PhysicalValueType(r, PhysicalValueType)
         elif k == 'SE:FullSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_FullSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_FullSOC = x
+            f_FullSOC = x_FullSOC
         elif k == 'SE:BulkSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_BulkSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_BulkSOC = x
+            f_BulkSOC = x_BulkSOC
         elif k == 'EE':
             r.depth -= 1
             return cls(DepartureTime=f_DepartureTime, DC_EVStatus=f_DC_EVStatus, EVMaximumCurrentLimit=f_EVMaximumCurrentLimit, EVMaximumPowerLimit=f_EVMaximumPowerLimit, EVMaximumVoltageLimit=f_EVMaximumVoltageLimit, EVEnergyCapacity=f_EVEnergyCapacity, EVEnergyRequest=f_EVEnergyRequest, FullSOC=f_FullSOC, BulkSOC=f_BulkSOC)
@@ -3066,9 +3067,9 @@ def _dec_DC_EVPowerDeliveryParameterType(r: rt.BitReader, cls: type = DC_EVPower
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}DC_EVPowerDeliveryParameterType through _G_DC_EVPowerDeliveryParameterType (states 0..3)."""
     r.enter('DC_EVPowerDeliveryParameterType')
     g = _G_DC_EVPowerDeliveryParameterType
-    f_DC_EVStatus = None
-    f_BulkChargingComplete = None
-    f_ChargingComplete = None
+    f_DC_EVStatus: Any = None
+    f_BulkChargingComplete: Any = None
+    f_ChargingComplete: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3076,14 +3077,14 @@ def _dec_DC_EVPowerDeliveryParameterType(r: rt.BitReader, cls: type = DC_EVPower
             f_DC_EVStatus = _dec_DC_EVStatusType(r, DC_EVStatusType)
         elif k == 'SE:BulkChargingComplete':
             r.ch(False)
-            x = r.boolean()
+            x_BulkChargingComplete = r.boolean()
             r.ee()
-            f_BulkChargingComplete = x
+            f_BulkChargingComplete = x_BulkChargingComplete
         elif k == 'SE:ChargingComplete':
             r.ch(False)
-            x = r.boolean()
+            x_ChargingComplete = r.boolean()
             r.ee()
-            f_ChargingComplete = x
+            f_ChargingComplete = x_ChargingComplete
         elif k == 'EE':
             r.depth -= 1
             return cls(DC_EVStatus=f_DC_EVStatus, BulkChargingComplete=f_BulkChargingComplete, ChargingComplete=f_ChargingComplete)
@@ -3147,15 +3148,15 @@ def _dec_DC_EVSEChargeParameterType(r: rt.BitReader, cls: type = DC_EVSEChargePa
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}DC_EVSEChargeParameterType through _G_DC_EVSEChargeParameterType (states 0..9)."""
     r.enter('DC_EVSEChargeParameterType')
     g = _G_DC_EVSEChargeParameterType
-    f_DC_EVSEStatus = None
-    f_EVSEMaximumCurrentLimit = None
-    f_EVSEMaximumPowerLimit = None
-    f_EVSEMaximumVoltageLimit = None
-    f_EVSEMinimumCurrentLimit = None
-    f_EVSEMinimumVoltageLimit = None
-    f_EVSECurrentRegulationTolerance = None
-    f_EVSEPeakCurrentRipple = None
-    f_EVSEEnergyToBeDelivered = None
+    f_DC_EVSEStatus: Any = None
+    f_EVSEMaximumCurrentLimit: Any = None
+    f_EVSEMaximumPowerLimit: Any = None
+    f_EVSEMaximumVoltageLimit: Any = None
+    f_EVSEMinimumCurrentLimit: Any = None
+    f_EVSEMinimumVoltageLimit: Any = None
+    f_EVSECurrentRegulationTolerance: Any = None
+    f_EVSEPeakCurrentRipple: Any = None
+    f_EVSEEnergyToBeDelivered: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3227,33 +3228,33 @@ def _dec_DC_EVSEStatusType(r: rt.BitReader, cls: type = DC_EVSEStatusType) -> DC
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}DC_EVSEStatusType through _G_DC_EVSEStatusType (states 0..4)."""
     r.enter('DC_EVSEStatusType')
     g = _G_DC_EVSEStatusType
-    f_NotificationMaxDelay = None
-    f_EVSENotification = None
-    f_EVSEIsolationStatus = None
-    f_EVSEStatusCode = None
+    f_NotificationMaxDelay: Any = None
+    f_EVSENotification: Any = None
+    f_EVSEIsolationStatus: Any = None
+    f_EVSEStatusCode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:NotificationMaxDelay':
             r.ch(False)
-            x = r.uint()
+            x_NotificationMaxDelay = r.uint()
             r.ee()
-            f_NotificationMaxDelay = x
+            f_NotificationMaxDelay = x_NotificationMaxDelay
         elif k == 'SE:EVSENotification':
             r.ch(False)
-            x = r.enum(_E_EVSENotificationType, 2)
+            x_EVSENotification = r.enum(_E_EVSENotificationType, 2)
             r.ee()
-            f_EVSENotification = x
+            f_EVSENotification = x_EVSENotification
         elif k == 'SE:EVSEIsolationStatus':
             r.ch(False)
-            x = r.enum(_E_isolationLevelType, 3)
+            x_EVSEIsolationStatus = r.enum(_E_isolationLevelType, 3)
             r.ee()
-            f_EVSEIsolationStatus = x
+            f_EVSEIsolationStatus = x_EVSEIsolationStatus
         elif k == 'SE:EVSEStatusCode':
             r.ch(False)
-            x = r.enum(_E_DC_EVSEStatusCodeType, 4)
+            x_EVSEStatusCode = r.enum(_E_DC_EVSEStatusCodeType, 4)
             r.ee()
-            f_EVSEStatusCode = x
+            f_EVSEStatusCode = x_EVSEStatusCode
         elif k == 'EE':
             r.depth -= 1
             return cls(NotificationMaxDelay=f_NotificationMaxDelay, EVSENotification=f_EVSENotification, EVSEIsolationStatus=f_EVSEIsolationStatus, EVSEStatusCode=f_EVSEStatusCode)
@@ -3297,27 +3298,27 @@ def _dec_DC_EVStatusType(r: rt.BitReader, cls: type = DC_EVStatusType) -> DC_EVS
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}DC_EVStatusType through _G_DC_EVStatusType (states 0..3)."""
     r.enter('DC_EVStatusType')
     g = _G_DC_EVStatusType
-    f_EVReady = None
-    f_EVErrorCode = None
-    f_EVRESSSOC = None
+    f_EVReady: Any = None
+    f_EVErrorCode: Any = None
+    f_EVRESSSOC: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EVReady':
             r.ch(False)
-            x = r.boolean()
+            x_EVReady = r.boolean()
             r.ee()
-            f_EVReady = x
+            f_EVReady = x_EVReady
         elif k == 'SE:EVErrorCode':
             r.ch(False)
-            x = r.enum(_E_DC_EVErrorCodeType, 4)
+            x_EVErrorCode = r.enum(_E_DC_EVErrorCodeType, 4)
             r.ee()
-            f_EVErrorCode = x
+            f_EVErrorCode = x_EVErrorCode
         elif k == 'SE:EVRESSSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_EVRESSSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_EVRESSSOC = x
+            f_EVRESSSOC = x_EVRESSSOC
         elif k == 'EE':
             r.depth -= 1
             return cls(EVReady=f_EVReady, EVErrorCode=f_EVErrorCode, EVRESSSOC=f_EVRESSSOC)
@@ -3351,8 +3352,8 @@ def _dec_DiffieHellmanPublickeyType(r: rt.BitReader, cls: type = DiffieHellmanPu
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}DiffieHellmanPublickeyType through _G_DiffieHellmanPublickeyType (states 0..2)."""
     r.enter('DiffieHellmanPublickeyType')
     g = _G_DiffieHellmanPublickeyType
-    f_Id = None
-    f_value = None
+    f_Id: Any = None
+    f_value: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3393,8 +3394,8 @@ def _dec_EMAIDType(r: rt.BitReader, cls: type = EMAIDType) -> EMAIDType:
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}EMAIDType through _G_EMAIDType (states 0..2)."""
     r.enter('EMAIDType')
     g = _G_EMAIDType
-    f_Id = None
-    f_value = None
+    f_Id: Any = None
+    f_value: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3434,15 +3435,15 @@ def _dec_EVChargeParameterType(r: rt.BitReader, cls: type = EVChargeParameterTyp
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}EVChargeParameterType through _G_EVChargeParameterType (states 0..1)."""
     r.enter('EVChargeParameterType')
     g = _G_EVChargeParameterType
-    f_DepartureTime = None
+    f_DepartureTime: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'EE':
             r.depth -= 1
             return cls(DepartureTime=f_DepartureTime)
@@ -3536,21 +3537,21 @@ def _dec_EVSEStatusType(r: rt.BitReader, cls: type = EVSEStatusType) -> EVSEStat
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}EVSEStatusType through _G_EVSEStatusType (states 0..2)."""
     r.enter('EVSEStatusType')
     g = _G_EVSEStatusType
-    f_NotificationMaxDelay = None
-    f_EVSENotification = None
+    f_NotificationMaxDelay: Any = None
+    f_EVSENotification: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:NotificationMaxDelay':
             r.ch(False)
-            x = r.uint()
+            x_NotificationMaxDelay = r.uint()
             r.ee()
-            f_NotificationMaxDelay = x
+            f_NotificationMaxDelay = x_NotificationMaxDelay
         elif k == 'SE:EVSENotification':
             r.ch(False)
-            x = r.enum(_E_EVSENotificationType, 2)
+            x_EVSENotification = r.enum(_E_EVSENotificationType, 2)
             r.ee()
-            f_EVSENotification = x
+            f_EVSENotification = x_EVSENotification
         elif k == 'EE':
             r.depth -= 1
             return cls(NotificationMaxDelay=f_NotificationMaxDelay, EVSENotification=f_EVSENotification)
@@ -3609,7 +3610,7 @@ def _dec_EntryType(r: rt.BitReader, cls: type = EntryType) -> EntryType:
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}EntryType through _G_EntryType (states 0..1)."""
     r.enter('EntryType')
     g = _G_EntryType
-    f_TimeInterval = None
+    f_TimeInterval: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3703,9 +3704,9 @@ def _enc_ListOfRootCertificateIDsType(w: rt.BitWriter, v: ListOfRootCertificateI
     """Encode {urn:iso:15118:2:2013:MsgDataTypes}ListOfRootCertificateIDsType through _G_ListOfRootCertificateIDsType (states 0..20)."""
     g = _G_ListOfRootCertificateIDsType
     s = 0
-    for x in v.RootCertificateID:
+    for x_RootCertificateID in v.RootCertificateID:
         s = w.event(g, s, 'SE:RootCertificateID')
-        _xmldsig_types._enc_X509IssuerSerialType(w, x)
+        _xmldsig_types._enc_X509IssuerSerialType(w, x_RootCertificateID)
     w.event(g, s, rt.EE)
 
 
@@ -3713,7 +3714,7 @@ def _dec_ListOfRootCertificateIDsType(r: rt.BitReader, cls: type = ListOfRootCer
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}ListOfRootCertificateIDsType through _G_ListOfRootCertificateIDsType (states 0..20)."""
     r.enter('ListOfRootCertificateIDsType')
     g = _G_ListOfRootCertificateIDsType
-    f_RootCertificateID = []
+    f_RootCertificateID: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3758,17 +3759,17 @@ def _dec_MessageHeaderType(r: rt.BitReader, cls: type = MessageHeaderType) -> Me
     """Decode {urn:iso:15118:2:2013:MsgHeader}MessageHeaderType through _G_MessageHeaderType (states 0..3)."""
     r.enter('MessageHeaderType')
     g = _G_MessageHeaderType
-    f_SessionID = None
-    f_Notification = None
-    f_Signature = None
+    f_SessionID: Any = None
+    f_Notification: Any = None
+    f_Signature: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:SessionID':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_SessionID = r.binary() if r.ch(True) else b''
+            if x_SessionID != b'':
                 r.ee()
-            f_SessionID = x
+            f_SessionID = x_SessionID
         elif k == 'SE:Notification':
             f_Notification = _dec_NotificationType(r, NotificationType)
         elif k == 'SE:Signature':
@@ -3828,39 +3829,39 @@ def _dec_MeterInfoType(r: rt.BitReader, cls: type = MeterInfoType) -> MeterInfoT
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}MeterInfoType through _G_MeterInfoType (states 0..5)."""
     r.enter('MeterInfoType')
     g = _G_MeterInfoType
-    f_MeterID = None
-    f_MeterReading = None
-    f_SigMeterReading = None
-    f_MeterStatus = None
-    f_TMeter = None
+    f_MeterID: Any = None
+    f_MeterReading: Any = None
+    f_SigMeterReading: Any = None
+    f_MeterStatus: Any = None
+    f_TMeter: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:MeterID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_MeterID = r.string() if r.ch(True) else ''
+            if x_MeterID != '':
                 r.ee()
-            f_MeterID = x
+            f_MeterID = x_MeterID
         elif k == 'SE:MeterReading':
             r.ch(False)
-            x = r.uint()
+            x_MeterReading = r.uint()
             r.ee()
-            f_MeterReading = x
+            f_MeterReading = x_MeterReading
         elif k == 'SE:SigMeterReading':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_SigMeterReading = r.binary() if r.ch(True) else b''
+            if x_SigMeterReading != b'':
                 r.ee()
-            f_SigMeterReading = x
+            f_SigMeterReading = x_SigMeterReading
         elif k == 'SE:MeterStatus':
             r.ch(False)
-            x = r.sint()
+            x_MeterStatus = r.sint()
             r.ee()
-            f_MeterStatus = x
+            f_MeterStatus = x_MeterStatus
         elif k == 'SE:TMeter':
             r.ch(False)
-            x = r.sint()
+            x_TMeter = r.sint()
             r.ee()
-            f_TMeter = x
+            f_TMeter = x_TMeter
         elif k == 'EE':
             r.depth -= 1
             return cls(MeterID=f_MeterID, MeterReading=f_MeterReading, SigMeterReading=f_SigMeterReading, MeterStatus=f_MeterStatus, TMeter=f_TMeter)
@@ -3906,25 +3907,25 @@ def _dec_MeteringReceiptReqType(r: rt.BitReader, cls: type = MeteringReceiptReqT
     """Decode {urn:iso:15118:2:2013:MsgBody}MeteringReceiptReqType through _G_MeteringReceiptReqType (states 0..4)."""
     r.enter('MeteringReceiptReqType')
     g = _G_MeteringReceiptReqType
-    f_Id = None
-    f_SessionID = None
-    f_SAScheduleTupleID = None
-    f_MeterInfo = None
+    f_Id: Any = None
+    f_SessionID: Any = None
+    f_SAScheduleTupleID: Any = None
+    f_MeterInfo: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'AT:Id':
             f_Id = r.string()
         elif k == 'SE:SessionID':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_SessionID = r.binary() if r.ch(True) else b''
+            if x_SessionID != b'':
                 r.ee()
-            f_SessionID = x
+            f_SessionID = x_SessionID
         elif k == 'SE:SAScheduleTupleID':
             r.ch(False)
-            x = r.nbit(1, 255, 8)
+            x_SAScheduleTupleID = r.nbit(1, 255, 8)
             r.ee()
-            f_SAScheduleTupleID = x
+            f_SAScheduleTupleID = x_SAScheduleTupleID
         elif k == 'SE:MeterInfo':
             f_MeterInfo = _dec_MeterInfoType(r, MeterInfoType)
         elif k == 'EE':
@@ -3963,16 +3964,16 @@ def _dec_MeteringReceiptResType(r: rt.BitReader, cls: type = MeteringReceiptResT
     """Decode {urn:iso:15118:2:2013:MsgBody}MeteringReceiptResType through _G_MeteringReceiptResType (states 0..2)."""
     r.enter('MeteringReceiptResType')
     g = _G_MeteringReceiptResType
-    f_ResponseCode = None
-    f_EVSEStatus = None
+    f_ResponseCode: Any = None
+    f_EVSEStatus: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:AC_EVSEStatus':
             f_EVSEStatus = _dec_AC_EVSEStatusType(r, AC_EVSEStatus)
         elif k == 'SE:DC_EVSEStatus':
@@ -4015,21 +4016,21 @@ def _dec_NotificationType(r: rt.BitReader, cls: type = NotificationType) -> Noti
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}NotificationType through _G_NotificationType (states 0..2)."""
     r.enter('NotificationType')
     g = _G_NotificationType
-    f_FaultCode = None
-    f_FaultMsg = None
+    f_FaultCode: Any = None
+    f_FaultMsg: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:FaultCode':
             r.ch(False)
-            x = r.enum(_E_faultCodeType, 2)
+            x_FaultCode = r.enum(_E_faultCodeType, 2)
             r.ee()
-            f_FaultCode = x
+            f_FaultCode = x_FaultCode
         elif k == 'SE:FaultMsg':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_FaultMsg = r.string() if r.ch(True) else ''
+            if x_FaultMsg != '':
                 r.ee()
-            f_FaultMsg = x
+            f_FaultMsg = x_FaultMsg
         elif k == 'EE':
             r.depth -= 1
             return cls(FaultCode=f_FaultCode, FaultMsg=f_FaultMsg)
@@ -4064,8 +4065,8 @@ def _dec_PMaxScheduleEntryType(r: rt.BitReader, cls: type = PMaxScheduleEntryTyp
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}PMaxScheduleEntryType through _G_PMaxScheduleEntryType (states 0..2)."""
     r.enter('PMaxScheduleEntryType')
     g = _G_PMaxScheduleEntryType
-    f_TimeInterval = None
-    f_PMax = None
+    f_TimeInterval: Any = None
+    f_PMax: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4098,9 +4099,9 @@ def _enc_PMaxScheduleType(w: rt.BitWriter, v: PMaxScheduleType) -> None:
     g = _G_PMaxScheduleType
     s = 0
     rt.check_occurs('PMaxScheduleEntry', len(v.PMaxScheduleEntry), 1024)
-    for x in v.PMaxScheduleEntry:
+    for x_PMaxScheduleEntry in v.PMaxScheduleEntry:
         s = w.event(g, s, 'SE:PMaxScheduleEntry')
-        _enc_PMaxScheduleEntryType(w, x)
+        _enc_PMaxScheduleEntryType(w, x_PMaxScheduleEntry)
     w.event(g, s, rt.EE)
 
 
@@ -4108,7 +4109,7 @@ def _dec_PMaxScheduleType(r: rt.BitReader, cls: type = PMaxScheduleType) -> PMax
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}PMaxScheduleType through _G_PMaxScheduleType (states 0..2)."""
     r.enter('PMaxScheduleType')
     g = _G_PMaxScheduleType
-    f_PMaxScheduleEntry = []
+    f_PMaxScheduleEntry: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4172,9 +4173,9 @@ def _enc_ParameterSetType(w: rt.BitWriter, v: ParameterSetType) -> None:
     w.bits(1, 0)
     w.sint(v.ParameterSetID)
     w.bits(1, 0)
-    for x in v.Parameter:
+    for x_Parameter in v.Parameter:
         s = w.event(g, s, 'SE:Parameter')
-        _enc_ParameterType(w, x)
+        _enc_ParameterType(w, x_Parameter)
     w.event(g, s, rt.EE)
 
 
@@ -4182,16 +4183,16 @@ def _dec_ParameterSetType(r: rt.BitReader, cls: type = ParameterSetType) -> Para
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}ParameterSetType through _G_ParameterSetType (states 0..17)."""
     r.enter('ParameterSetType')
     g = _G_ParameterSetType
-    f_ParameterSetID = None
-    f_Parameter = []
+    f_ParameterSetID: Any = None
+    f_Parameter: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ParameterSetID':
             r.ch(False)
-            x = r.sint()
+            x_ParameterSetID = r.sint()
             r.ee()
-            f_ParameterSetID = x
+            f_ParameterSetID = x_ParameterSetID
         elif k == 'SE:Parameter':
             f_Parameter.append(_dec_ParameterType(r, ParameterType))
         elif k == 'EE':
@@ -4261,13 +4262,13 @@ def _dec_ParameterType(r: rt.BitReader, cls: type = ParameterType) -> ParameterT
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}ParameterType through _G_ParameterType (states 0..7)."""
     r.enter('ParameterType')
     g = _G_ParameterType
-    f_Name = None
-    f_boolValue = None
-    f_byteValue = None
-    f_shortValue = None
-    f_intValue = None
-    f_physicalValue = None
-    f_stringValue = None
+    f_Name: Any = None
+    f_boolValue: Any = None
+    f_byteValue: Any = None
+    f_shortValue: Any = None
+    f_intValue: Any = None
+    f_physicalValue: Any = None
+    f_stringValue: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4275,31 +4276,31 @@ def _dec_ParameterType(r: rt.BitReader, cls: type = ParameterType) -> ParameterT
             f_Name = r.string()
         elif k == 'SE:boolValue':
             r.ch(False)
-            x = r.boolean()
+            x_boolValue = r.boolean()
             r.ee()
-            f_boolValue = x
+            f_boolValue = x_boolValue
         elif k == 'SE:byteValue':
             r.ch(False)
-            x = r.nbit(-128, 127, 8)
+            x_byteValue = r.nbit(-128, 127, 8)
             r.ee()
-            f_byteValue = x
+            f_byteValue = x_byteValue
         elif k == 'SE:shortValue':
             r.ch(False)
-            x = r.sint()
+            x_shortValue = r.sint()
             r.ee()
-            f_shortValue = x
+            f_shortValue = x_shortValue
         elif k == 'SE:intValue':
             r.ch(False)
-            x = r.sint()
+            x_intValue = r.sint()
             r.ee()
-            f_intValue = x
+            f_intValue = x_intValue
         elif k == 'SE:physicalValue':
             f_physicalValue = _dec_PhysicalValueType(r, PhysicalValueType)
         elif k == 'SE:stringValue':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_stringValue = r.string() if r.ch(True) else ''
+            if x_stringValue != '':
                 r.ee()
-            f_stringValue = x
+            f_stringValue = x_stringValue
         elif k == 'EE':
             r.depth -= 1
             return cls(Name=f_Name, boolValue=f_boolValue, byteValue=f_byteValue, shortValue=f_shortValue, intValue=f_intValue, physicalValue=f_physicalValue, stringValue=f_stringValue)
@@ -4333,16 +4334,16 @@ def _dec_PaymentDetailsReqType(r: rt.BitReader, cls: type = PaymentDetailsReqTyp
     """Decode {urn:iso:15118:2:2013:MsgBody}PaymentDetailsReqType through _G_PaymentDetailsReqType (states 0..2)."""
     r.enter('PaymentDetailsReqType')
     g = _G_PaymentDetailsReqType
-    f_eMAID = None
-    f_ContractSignatureCertChain = None
+    f_eMAID: Any = None
+    f_ContractSignatureCertChain: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:eMAID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_eMAID = r.string() if r.ch(True) else ''
+            if x_eMAID != '':
                 r.ee()
-            f_eMAID = x
+            f_eMAID = x_eMAID
         elif k == 'SE:ContractSignatureCertChain':
             f_ContractSignatureCertChain = _dec_CertificateChainType(r, CertificateChainType)
         elif k == 'EE':
@@ -4386,27 +4387,27 @@ def _dec_PaymentDetailsResType(r: rt.BitReader, cls: type = PaymentDetailsResTyp
     """Decode {urn:iso:15118:2:2013:MsgBody}PaymentDetailsResType through _G_PaymentDetailsResType (states 0..3)."""
     r.enter('PaymentDetailsResType')
     g = _G_PaymentDetailsResType
-    f_ResponseCode = None
-    f_GenChallenge = None
-    f_EVSETimeStamp = None
+    f_ResponseCode: Any = None
+    f_GenChallenge: Any = None
+    f_EVSETimeStamp: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:GenChallenge':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_GenChallenge = r.binary() if r.ch(True) else b''
+            if x_GenChallenge != b'':
                 r.ee()
-            f_GenChallenge = x
+            f_GenChallenge = x_GenChallenge
         elif k == 'SE:EVSETimeStamp':
             r.ch(False)
-            x = r.sint()
+            x_EVSETimeStamp = r.sint()
             r.ee()
-            f_EVSETimeStamp = x
+            f_EVSETimeStamp = x_EVSETimeStamp
         elif k == 'EE':
             r.depth -= 1
             return cls(ResponseCode=f_ResponseCode, GenChallenge=f_GenChallenge, EVSETimeStamp=f_EVSETimeStamp)
@@ -4429,10 +4430,10 @@ def _enc_PaymentOptionListType(w: rt.BitWriter, v: PaymentOptionListType) -> Non
     """Encode {urn:iso:15118:2:2013:MsgDataTypes}PaymentOptionListType through _G_PaymentOptionListType (states 0..2)."""
     g = _G_PaymentOptionListType
     s = 0
-    for x in v.PaymentOption:
+    for x_PaymentOption in v.PaymentOption:
         s = w.event(g, s, 'SE:PaymentOption')
         w.bits(1, 0)
-        w.enum(x, _IX_paymentOptionType, 1)
+        w.enum(x_PaymentOption, _IX_paymentOptionType, 1)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -4441,15 +4442,15 @@ def _dec_PaymentOptionListType(r: rt.BitReader, cls: type = PaymentOptionListTyp
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}PaymentOptionListType through _G_PaymentOptionListType (states 0..2)."""
     r.enter('PaymentOptionListType')
     g = _G_PaymentOptionListType
-    f_PaymentOption = []
+    f_PaymentOption: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:PaymentOption':
             r.ch(False)
-            x = r.enum(_E_paymentOptionType, 1)
+            x_PaymentOption = r.enum(_E_paymentOptionType, 1)
             r.ee()
-            f_PaymentOption.append(x)
+            f_PaymentOption.append(x_PaymentOption)
         elif k == 'EE':
             r.depth -= 1
             return cls(PaymentOption=f_PaymentOption)
@@ -4485,16 +4486,16 @@ def _dec_PaymentServiceSelectionReqType(r: rt.BitReader, cls: type = PaymentServ
     """Decode {urn:iso:15118:2:2013:MsgBody}PaymentServiceSelectionReqType through _G_PaymentServiceSelectionReqType (states 0..2)."""
     r.enter('PaymentServiceSelectionReqType')
     g = _G_PaymentServiceSelectionReqType
-    f_SelectedPaymentOption = None
-    f_SelectedServiceList = None
+    f_SelectedPaymentOption: Any = None
+    f_SelectedServiceList: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:SelectedPaymentOption':
             r.ch(False)
-            x = r.enum(_E_paymentOptionType, 1)
+            x_SelectedPaymentOption = r.enum(_E_paymentOptionType, 1)
             r.ee()
-            f_SelectedPaymentOption = x
+            f_SelectedPaymentOption = x_SelectedPaymentOption
         elif k == 'SE:SelectedServiceList':
             f_SelectedServiceList = _dec_SelectedServiceListType(r, SelectedServiceListType)
         elif k == 'EE':
@@ -4528,15 +4529,15 @@ def _dec_PaymentServiceSelectionResType(r: rt.BitReader, cls: type = PaymentServ
     """Decode {urn:iso:15118:2:2013:MsgBody}PaymentServiceSelectionResType through _G_PaymentServiceSelectionResType (states 0..1)."""
     r.enter('PaymentServiceSelectionResType')
     g = _G_PaymentServiceSelectionResType
-    f_ResponseCode = None
+    f_ResponseCode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'EE':
             r.depth -= 1
             return cls(ResponseCode=f_ResponseCode)
@@ -4580,27 +4581,27 @@ def _dec_PhysicalValueType(r: rt.BitReader, cls: type = PhysicalValueType) -> Ph
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}PhysicalValueType through _G_PhysicalValueType (states 0..3)."""
     r.enter('PhysicalValueType')
     g = _G_PhysicalValueType
-    f_Multiplier = None
-    f_Unit = None
-    f_Value = None
+    f_Multiplier: Any = None
+    f_Unit: Any = None
+    f_Value: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Multiplier':
             r.ch(False)
-            x = r.nbit(-3, 3, 3)
+            x_Multiplier = r.nbit(-3, 3, 3)
             r.ee()
-            f_Multiplier = x
+            f_Multiplier = x_Multiplier
         elif k == 'SE:Unit':
             r.ch(False)
-            x = r.enum(_E_unitSymbolType, 3)
+            x_Unit = r.enum(_E_unitSymbolType, 3)
             r.ee()
-            f_Unit = x
+            f_Unit = x_Unit
         elif k == 'SE:Value':
             r.ch(False)
-            x = r.sint()
+            x_Value = r.sint()
             r.ee()
-            f_Value = x
+            f_Value = x_Value
         elif k == 'EE':
             r.depth -= 1
             return cls(Multiplier=f_Multiplier, Unit=f_Unit, Value=f_Value)
@@ -4649,23 +4650,23 @@ def _dec_PowerDeliveryReqType(r: rt.BitReader, cls: type = PowerDeliveryReqType)
     """Decode {urn:iso:15118:2:2013:MsgBody}PowerDeliveryReqType through _G_PowerDeliveryReqType (states 0..4)."""
     r.enter('PowerDeliveryReqType')
     g = _G_PowerDeliveryReqType
-    f_ChargeProgress = None
-    f_SAScheduleTupleID = None
-    f_ChargingProfile = None
-    f_EVPowerDeliveryParameter = None
+    f_ChargeProgress: Any = None
+    f_SAScheduleTupleID: Any = None
+    f_ChargingProfile: Any = None
+    f_EVPowerDeliveryParameter: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ChargeProgress':
             r.ch(False)
-            x = r.enum(_E_chargeProgressType, 2)
+            x_ChargeProgress = r.enum(_E_chargeProgressType, 2)
             r.ee()
-            f_ChargeProgress = x
+            f_ChargeProgress = x_ChargeProgress
         elif k == 'SE:SAScheduleTupleID':
             r.ch(False)
-            x = r.nbit(1, 255, 8)
+            x_SAScheduleTupleID = r.nbit(1, 255, 8)
             r.ee()
-            f_SAScheduleTupleID = x
+            f_SAScheduleTupleID = x_SAScheduleTupleID
         elif k == 'SE:ChargingProfile':
             f_ChargingProfile = _dec_ChargingProfileType(r, ChargingProfileType)
         elif k == 'SE:DC_EVPowerDeliveryParameter':
@@ -4708,16 +4709,16 @@ def _dec_PowerDeliveryResType(r: rt.BitReader, cls: type = PowerDeliveryResType)
     """Decode {urn:iso:15118:2:2013:MsgBody}PowerDeliveryResType through _G_PowerDeliveryResType (states 0..2)."""
     r.enter('PowerDeliveryResType')
     g = _G_PowerDeliveryResType
-    f_ResponseCode = None
-    f_EVSEStatus = None
+    f_ResponseCode: Any = None
+    f_EVSEStatus: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:AC_EVSEStatus':
             f_EVSEStatus = _dec_AC_EVSEStatusType(r, AC_EVSEStatus)
         elif k == 'SE:DC_EVSEStatus':
@@ -4761,9 +4762,9 @@ def _dec_PreChargeReqType(r: rt.BitReader, cls: type = PreChargeReqType) -> PreC
     """Decode {urn:iso:15118:2:2013:MsgBody}PreChargeReqType through _G_PreChargeReqType (states 0..3)."""
     r.enter('PreChargeReqType')
     g = _G_PreChargeReqType
-    f_DC_EVStatus = None
-    f_EVTargetVoltage = None
-    f_EVTargetCurrent = None
+    f_DC_EVStatus: Any = None
+    f_EVTargetVoltage: Any = None
+    f_EVTargetCurrent: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4812,17 +4813,17 @@ def _dec_PreChargeResType(r: rt.BitReader, cls: type = PreChargeResType) -> PreC
     """Decode {urn:iso:15118:2:2013:MsgBody}PreChargeResType through _G_PreChargeResType (states 0..3)."""
     r.enter('PreChargeResType')
     g = _G_PreChargeResType
-    f_ResponseCode = None
-    f_DC_EVSEStatus = None
-    f_EVSEPresentVoltage = None
+    f_ResponseCode: Any = None
+    f_DC_EVSEStatus: Any = None
+    f_EVSEPresentVoltage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:DC_EVSEStatus':
             f_DC_EVSEStatus = _dec_DC_EVSEStatusType(r, DC_EVSEStatusType)
         elif k == 'SE:EVSEPresentVoltage':
@@ -4869,24 +4870,24 @@ def _dec_ProfileEntryType(r: rt.BitReader, cls: type = ProfileEntryType) -> Prof
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}ProfileEntryType through _G_ProfileEntryType (states 0..3)."""
     r.enter('ProfileEntryType')
     g = _G_ProfileEntryType
-    f_ChargingProfileEntryStart = None
-    f_ChargingProfileEntryMaxPower = None
-    f_ChargingProfileEntryMaxNumberOfPhasesInUse = None
+    f_ChargingProfileEntryStart: Any = None
+    f_ChargingProfileEntryMaxPower: Any = None
+    f_ChargingProfileEntryMaxNumberOfPhasesInUse: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ChargingProfileEntryStart':
             r.ch(False)
-            x = r.uint()
+            x_ChargingProfileEntryStart = r.uint()
             r.ee()
-            f_ChargingProfileEntryStart = x
+            f_ChargingProfileEntryStart = x_ChargingProfileEntryStart
         elif k == 'SE:ChargingProfileEntryMaxPower':
             f_ChargingProfileEntryMaxPower = _dec_PhysicalValueType(r, PhysicalValueType)
         elif k == 'SE:ChargingProfileEntryMaxNumberOfPhasesInUse':
             r.ch(False)
-            x = r.nbit(1, 3, 2)
+            x_ChargingProfileEntryMaxNumberOfPhasesInUse = r.nbit(1, 3, 2)
             r.ee()
-            f_ChargingProfileEntryMaxNumberOfPhasesInUse = x
+            f_ChargingProfileEntryMaxNumberOfPhasesInUse = x_ChargingProfileEntryMaxNumberOfPhasesInUse
         elif k == 'EE':
             r.depth -= 1
             return cls(ChargingProfileEntryStart=f_ChargingProfileEntryStart, ChargingProfileEntryMaxPower=f_ChargingProfileEntryMaxPower, ChargingProfileEntryMaxNumberOfPhasesInUse=f_ChargingProfileEntryMaxNumberOfPhasesInUse)
@@ -4925,21 +4926,21 @@ def _dec_RelativeTimeIntervalType(r: rt.BitReader, cls: type = RelativeTimeInter
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}RelativeTimeIntervalType through _G_RelativeTimeIntervalType (states 0..2)."""
     r.enter('RelativeTimeIntervalType')
     g = _G_RelativeTimeIntervalType
-    f_start = None
-    f_duration = None
+    f_start: Any = None
+    f_duration: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:start':
             r.ch(False)
-            x = r.uint()
+            x_start = r.uint()
             r.ee()
-            f_start = x
+            f_start = x_start
         elif k == 'SE:duration':
             r.ch(False)
-            x = r.uint()
+            x_duration = r.uint()
             r.ee()
-            f_duration = x
+            f_duration = x_duration
         elif k == 'EE':
             r.depth -= 1
             return cls(start=f_start, duration=f_duration)
@@ -4964,9 +4965,9 @@ def _enc_SAScheduleListType(w: rt.BitWriter, v: SAScheduleListType) -> None:
     """Encode {urn:iso:15118:2:2013:MsgDataTypes}SAScheduleListType through _G_SAScheduleListType (states 0..3)."""
     g = _G_SAScheduleListType
     s = 0
-    for x in v.SAScheduleTuple:
+    for x_SAScheduleTuple in v.SAScheduleTuple:
         s = w.event(g, s, 'SE:SAScheduleTuple')
-        _enc_SAScheduleTupleType(w, x)
+        _enc_SAScheduleTupleType(w, x_SAScheduleTuple)
     w.event(g, s, rt.EE)
 
 
@@ -4974,7 +4975,7 @@ def _dec_SAScheduleListType(r: rt.BitReader, cls: type = SAScheduleListType) -> 
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}SAScheduleListType through _G_SAScheduleListType (states 0..3)."""
     r.enter('SAScheduleListType')
     g = _G_SAScheduleListType
-    f_SAScheduleTuple = []
+    f_SAScheduleTuple: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5020,17 +5021,17 @@ def _dec_SAScheduleTupleType(r: rt.BitReader, cls: type = SAScheduleTupleType) -
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}SAScheduleTupleType through _G_SAScheduleTupleType (states 0..3)."""
     r.enter('SAScheduleTupleType')
     g = _G_SAScheduleTupleType
-    f_SAScheduleTupleID = None
-    f_PMaxSchedule = None
-    f_SalesTariff = None
+    f_SAScheduleTupleID: Any = None
+    f_PMaxSchedule: Any = None
+    f_SalesTariff: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:SAScheduleTupleID':
             r.ch(False)
-            x = r.nbit(1, 255, 8)
+            x_SAScheduleTupleID = r.nbit(1, 255, 8)
             r.ee()
-            f_SAScheduleTupleID = x
+            f_SAScheduleTupleID = x_SAScheduleTupleID
         elif k == 'SE:PMaxSchedule':
             f_PMaxSchedule = _dec_PMaxScheduleType(r, PMaxScheduleType)
         elif k == 'SE:SalesTariff':
@@ -5099,9 +5100,9 @@ def _enc_SalesTariffEntryType(w: rt.BitWriter, v: SalesTariffEntryType) -> None:
         w.bits(1, 0)
         w.nbit(v.EPriceLevel, 0, 255, 8)
         w.bits(1, 0)
-    for x in v.ConsumptionCost:
+    for x_ConsumptionCost in v.ConsumptionCost:
         s = w.event(g, s, 'SE:ConsumptionCost')
-        _enc_ConsumptionCostType(w, x)
+        _enc_ConsumptionCostType(w, x_ConsumptionCost)
     w.event(g, s, rt.EE)
 
 
@@ -5109,9 +5110,9 @@ def _dec_SalesTariffEntryType(r: rt.BitReader, cls: type = SalesTariffEntryType)
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}SalesTariffEntryType through _G_SalesTariffEntryType (states 0..5)."""
     r.enter('SalesTariffEntryType')
     g = _G_SalesTariffEntryType
-    f_TimeInterval = None
-    f_EPriceLevel = None
-    f_ConsumptionCost = []
+    f_TimeInterval: Any = None
+    f_EPriceLevel: Any = None
+    f_ConsumptionCost: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5121,9 +5122,9 @@ def _dec_SalesTariffEntryType(r: rt.BitReader, cls: type = SalesTariffEntryType)
             f_TimeInterval = _dec_IntervalType(r, TimeInterval)
         elif k == 'SE:EPriceLevel':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_EPriceLevel = r.nbit(0, 255, 8)
             r.ee()
-            f_EPriceLevel = x
+            f_EPriceLevel = x_EPriceLevel
         elif k == 'SE:ConsumptionCost':
             f_ConsumptionCost.append(_dec_ConsumptionCostType(r, ConsumptionCostType))
         elif k == 'EE':
@@ -5172,9 +5173,9 @@ def _enc_SalesTariffType(w: rt.BitWriter, v: SalesTariffType) -> None:
         w.nbit(v.NumEPriceLevels, 0, 255, 8)
         w.bits(1, 0)
     rt.check_occurs('SalesTariffEntry', len(v.SalesTariffEntry), 1024)
-    for x in v.SalesTariffEntry:
+    for x_SalesTariffEntry in v.SalesTariffEntry:
         s = w.event(g, s, 'SE:SalesTariffEntry')
-        _enc_SalesTariffEntryType(w, x)
+        _enc_SalesTariffEntryType(w, x_SalesTariffEntry)
     w.event(g, s, rt.EE)
 
 
@@ -5182,11 +5183,11 @@ def _dec_SalesTariffType(r: rt.BitReader, cls: type = SalesTariffType) -> SalesT
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}SalesTariffType through _G_SalesTariffType (states 0..6)."""
     r.enter('SalesTariffType')
     g = _G_SalesTariffType
-    f_Id = None
-    f_SalesTariffID = None
-    f_SalesTariffDescription = None
-    f_NumEPriceLevels = None
-    f_SalesTariffEntry = []
+    f_Id: Any = None
+    f_SalesTariffID: Any = None
+    f_SalesTariffDescription: Any = None
+    f_NumEPriceLevels: Any = None
+    f_SalesTariffEntry: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5194,19 +5195,19 @@ def _dec_SalesTariffType(r: rt.BitReader, cls: type = SalesTariffType) -> SalesT
             f_Id = r.string()
         elif k == 'SE:SalesTariffID':
             r.ch(False)
-            x = r.nbit(1, 255, 8)
+            x_SalesTariffID = r.nbit(1, 255, 8)
             r.ee()
-            f_SalesTariffID = x
+            f_SalesTariffID = x_SalesTariffID
         elif k == 'SE:SalesTariffDescription':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_SalesTariffDescription = r.string() if r.ch(True) else ''
+            if x_SalesTariffDescription != '':
                 r.ee()
-            f_SalesTariffDescription = x
+            f_SalesTariffDescription = x_SalesTariffDescription
         elif k == 'SE:NumEPriceLevels':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_NumEPriceLevels = r.nbit(0, 255, 8)
             r.ee()
-            f_NumEPriceLevels = x
+            f_NumEPriceLevels = x_NumEPriceLevels
         elif k == 'SE:SalesTariffEntry':
             f_SalesTariffEntry.append(_dec_SalesTariffEntryType(r, SalesTariffEntryType))
             if len(f_SalesTariffEntry) > 1024:
@@ -5261,9 +5262,9 @@ def _enc_SelectedServiceListType(w: rt.BitWriter, v: SelectedServiceListType) ->
     """Encode {urn:iso:15118:2:2013:MsgDataTypes}SelectedServiceListType through _G_SelectedServiceListType (states 0..16)."""
     g = _G_SelectedServiceListType
     s = 0
-    for x in v.SelectedService:
+    for x_SelectedService in v.SelectedService:
         s = w.event(g, s, 'SE:SelectedService')
-        _enc_SelectedServiceType(w, x)
+        _enc_SelectedServiceType(w, x_SelectedService)
     w.event(g, s, rt.EE)
 
 
@@ -5271,7 +5272,7 @@ def _dec_SelectedServiceListType(r: rt.BitReader, cls: type = SelectedServiceLis
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}SelectedServiceListType through _G_SelectedServiceListType (states 0..16)."""
     r.enter('SelectedServiceListType')
     g = _G_SelectedServiceListType
-    f_SelectedService = []
+    f_SelectedService: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5315,21 +5316,21 @@ def _dec_SelectedServiceType(r: rt.BitReader, cls: type = SelectedServiceType) -
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}SelectedServiceType through _G_SelectedServiceType (states 0..2)."""
     r.enter('SelectedServiceType')
     g = _G_SelectedServiceType
-    f_ServiceID = None
-    f_ParameterSetID = None
+    f_ServiceID: Any = None
+    f_ParameterSetID: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ServiceID':
             r.ch(False)
-            x = r.uint()
+            x_ServiceID = r.uint()
             r.ee()
-            f_ServiceID = x
+            f_ServiceID = x_ServiceID
         elif k == 'SE:ParameterSetID':
             r.ch(False)
-            x = r.sint()
+            x_ParameterSetID = r.sint()
             r.ee()
-            f_ParameterSetID = x
+            f_ParameterSetID = x_ParameterSetID
         elif k == 'EE':
             r.depth -= 1
             return cls(ServiceID=f_ServiceID, ParameterSetID=f_ParameterSetID)
@@ -5361,15 +5362,15 @@ def _dec_ServiceDetailReqType(r: rt.BitReader, cls: type = ServiceDetailReqType)
     """Decode {urn:iso:15118:2:2013:MsgBody}ServiceDetailReqType through _G_ServiceDetailReqType (states 0..1)."""
     r.enter('ServiceDetailReqType')
     g = _G_ServiceDetailReqType
-    f_ServiceID = None
+    f_ServiceID: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ServiceID':
             r.ch(False)
-            x = r.uint()
+            x_ServiceID = r.uint()
             r.ee()
-            f_ServiceID = x
+            f_ServiceID = x_ServiceID
         elif k == 'EE':
             r.depth -= 1
             return cls(ServiceID=f_ServiceID)
@@ -5412,22 +5413,22 @@ def _dec_ServiceDetailResType(r: rt.BitReader, cls: type = ServiceDetailResType)
     """Decode {urn:iso:15118:2:2013:MsgBody}ServiceDetailResType through _G_ServiceDetailResType (states 0..3)."""
     r.enter('ServiceDetailResType')
     g = _G_ServiceDetailResType
-    f_ResponseCode = None
-    f_ServiceID = None
-    f_ServiceParameterList = None
+    f_ResponseCode: Any = None
+    f_ServiceID: Any = None
+    f_ServiceParameterList: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:ServiceID':
             r.ch(False)
-            x = r.uint()
+            x_ServiceID = r.uint()
             r.ee()
-            f_ServiceID = x
+            f_ServiceID = x_ServiceID
         elif k == 'SE:ServiceParameterList':
             f_ServiceParameterList = _dec_ServiceParameterListType(r, ServiceParameterListType)
         elif k == 'EE':
@@ -5467,21 +5468,21 @@ def _dec_ServiceDiscoveryReqType(r: rt.BitReader, cls: type = ServiceDiscoveryRe
     """Decode {urn:iso:15118:2:2013:MsgBody}ServiceDiscoveryReqType through _G_ServiceDiscoveryReqType (states 0..2)."""
     r.enter('ServiceDiscoveryReqType')
     g = _G_ServiceDiscoveryReqType
-    f_ServiceScope = None
-    f_ServiceCategory = None
+    f_ServiceScope: Any = None
+    f_ServiceCategory: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ServiceScope':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_ServiceScope = r.string() if r.ch(True) else ''
+            if x_ServiceScope != '':
                 r.ee()
-            f_ServiceScope = x
+            f_ServiceScope = x_ServiceScope
         elif k == 'SE:ServiceCategory':
             r.ch(False)
-            x = r.enum(_E_serviceCategoryType, 2)
+            x_ServiceCategory = r.enum(_E_serviceCategoryType, 2)
             r.ee()
-            f_ServiceCategory = x
+            f_ServiceCategory = x_ServiceCategory
         elif k == 'EE':
             r.depth -= 1
             return cls(ServiceScope=f_ServiceScope, ServiceCategory=f_ServiceCategory)
@@ -5526,18 +5527,18 @@ def _dec_ServiceDiscoveryResType(r: rt.BitReader, cls: type = ServiceDiscoveryRe
     """Decode {urn:iso:15118:2:2013:MsgBody}ServiceDiscoveryResType through _G_ServiceDiscoveryResType (states 0..4)."""
     r.enter('ServiceDiscoveryResType')
     g = _G_ServiceDiscoveryResType
-    f_ResponseCode = None
-    f_PaymentOptionList = None
-    f_ChargeService = None
-    f_ServiceList = None
+    f_ResponseCode: Any = None
+    f_PaymentOptionList: Any = None
+    f_ChargeService: Any = None
+    f_ServiceList: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:PaymentOptionList':
             f_PaymentOptionList = _dec_PaymentOptionListType(r, PaymentOptionListType)
         elif k == 'SE:ChargeService':
@@ -5578,9 +5579,9 @@ def _enc_ServiceListType(w: rt.BitWriter, v: ServiceListType) -> None:
     """Encode {urn:iso:15118:2:2013:MsgDataTypes}ServiceListType through _G_ServiceListType (states 0..8)."""
     g = _G_ServiceListType
     s = 0
-    for x in v.Service:
+    for x_Service in v.Service:
         s = w.event(g, s, 'SE:Service')
-        _enc_ServiceType(w, x)
+        _enc_ServiceType(w, x_Service)
     w.event(g, s, rt.EE)
 
 
@@ -5588,7 +5589,7 @@ def _dec_ServiceListType(r: rt.BitReader, cls: type = ServiceListType) -> Servic
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}ServiceListType through _G_ServiceListType (states 0..8)."""
     r.enter('ServiceListType')
     g = _G_ServiceListType
-    f_Service = []
+    f_Service: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5617,9 +5618,9 @@ def _enc_ServiceParameterListType(w: rt.BitWriter, v: ServiceParameterListType) 
     g = _G_ServiceParameterListType
     s = 0
     rt.check_occurs('ParameterSet', len(v.ParameterSet), 255)
-    for x in v.ParameterSet:
+    for x_ParameterSet in v.ParameterSet:
         s = w.event(g, s, 'SE:ParameterSet')
-        _enc_ParameterSetType(w, x)
+        _enc_ParameterSetType(w, x_ParameterSet)
     w.event(g, s, rt.EE)
 
 
@@ -5627,7 +5628,7 @@ def _dec_ServiceParameterListType(r: rt.BitReader, cls: type = ServiceParameterL
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}ServiceParameterListType through _G_ServiceParameterListType (states 0..2)."""
     r.enter('ServiceParameterListType')
     g = _G_ServiceParameterListType
-    f_ParameterSet = []
+    f_ParameterSet: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5688,39 +5689,39 @@ def _dec_ServiceType(r: rt.BitReader, cls: type = ServiceType) -> ServiceType:
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}ServiceType through _G_ServiceType (states 0..5)."""
     r.enter('ServiceType')
     g = _G_ServiceType
-    f_ServiceID = None
-    f_ServiceName = None
-    f_ServiceCategory = None
-    f_ServiceScope = None
-    f_FreeService = None
+    f_ServiceID: Any = None
+    f_ServiceName: Any = None
+    f_ServiceCategory: Any = None
+    f_ServiceScope: Any = None
+    f_FreeService: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ServiceID':
             r.ch(False)
-            x = r.uint()
+            x_ServiceID = r.uint()
             r.ee()
-            f_ServiceID = x
+            f_ServiceID = x_ServiceID
         elif k == 'SE:ServiceName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_ServiceName = r.string() if r.ch(True) else ''
+            if x_ServiceName != '':
                 r.ee()
-            f_ServiceName = x
+            f_ServiceName = x_ServiceName
         elif k == 'SE:ServiceCategory':
             r.ch(False)
-            x = r.enum(_E_serviceCategoryType, 2)
+            x_ServiceCategory = r.enum(_E_serviceCategoryType, 2)
             r.ee()
-            f_ServiceCategory = x
+            f_ServiceCategory = x_ServiceCategory
         elif k == 'SE:ServiceScope':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_ServiceScope = r.string() if r.ch(True) else ''
+            if x_ServiceScope != '':
                 r.ee()
-            f_ServiceScope = x
+            f_ServiceScope = x_ServiceScope
         elif k == 'SE:FreeService':
             r.ch(False)
-            x = r.boolean()
+            x_FreeService = r.boolean()
             r.ee()
-            f_FreeService = x
+            f_FreeService = x_FreeService
         elif k == 'EE':
             r.depth -= 1
             return cls(ServiceID=f_ServiceID, ServiceName=f_ServiceName, ServiceCategory=f_ServiceCategory, ServiceScope=f_ServiceScope, FreeService=f_FreeService)
@@ -5750,15 +5751,15 @@ def _dec_SessionSetupReqType(r: rt.BitReader, cls: type = SessionSetupReqType) -
     """Decode {urn:iso:15118:2:2013:MsgBody}SessionSetupReqType through _G_SessionSetupReqType (states 0..1)."""
     r.enter('SessionSetupReqType')
     g = _G_SessionSetupReqType
-    f_EVCCID = None
+    f_EVCCID: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EVCCID':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_EVCCID = r.binary() if r.ch(True) else b''
+            if x_EVCCID != b'':
                 r.ee()
-            f_EVCCID = x
+            f_EVCCID = x_EVCCID
         elif k == 'EE':
             r.depth -= 1
             return cls(EVCCID=f_EVCCID)
@@ -5801,27 +5802,27 @@ def _dec_SessionSetupResType(r: rt.BitReader, cls: type = SessionSetupResType) -
     """Decode {urn:iso:15118:2:2013:MsgBody}SessionSetupResType through _G_SessionSetupResType (states 0..3)."""
     r.enter('SessionSetupResType')
     g = _G_SessionSetupResType
-    f_ResponseCode = None
-    f_EVSEID = None
-    f_EVSETimeStamp = None
+    f_ResponseCode: Any = None
+    f_EVSEID: Any = None
+    f_EVSETimeStamp: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_EVSEID = r.string() if r.ch(True) else ''
+            if x_EVSEID != '':
                 r.ee()
-            f_EVSEID = x
+            f_EVSEID = x_EVSEID
         elif k == 'SE:EVSETimeStamp':
             r.ch(False)
-            x = r.sint()
+            x_EVSETimeStamp = r.sint()
             r.ee()
-            f_EVSETimeStamp = x
+            f_EVSETimeStamp = x_EVSETimeStamp
         elif k == 'EE':
             r.depth -= 1
             return cls(ResponseCode=f_ResponseCode, EVSEID=f_EVSEID, EVSETimeStamp=f_EVSETimeStamp)
@@ -5853,15 +5854,15 @@ def _dec_SessionStopReqType(r: rt.BitReader, cls: type = SessionStopReqType) -> 
     """Decode {urn:iso:15118:2:2013:MsgBody}SessionStopReqType through _G_SessionStopReqType (states 0..1)."""
     r.enter('SessionStopReqType')
     g = _G_SessionStopReqType
-    f_ChargingSession = None
+    f_ChargingSession: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ChargingSession':
             r.ch(False)
-            x = r.enum(_E_chargingSessionType, 1)
+            x_ChargingSession = r.enum(_E_chargingSessionType, 1)
             r.ee()
-            f_ChargingSession = x
+            f_ChargingSession = x_ChargingSession
         elif k == 'EE':
             r.depth -= 1
             return cls(ChargingSession=f_ChargingSession)
@@ -5893,15 +5894,15 @@ def _dec_SessionStopResType(r: rt.BitReader, cls: type = SessionStopResType) -> 
     """Decode {urn:iso:15118:2:2013:MsgBody}SessionStopResType through _G_SessionStopResType (states 0..1)."""
     r.enter('SessionStopResType')
     g = _G_SessionStopResType
-    f_ResponseCode = None
+    f_ResponseCode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'EE':
             r.depth -= 1
             return cls(ResponseCode=f_ResponseCode)
@@ -5928,9 +5929,9 @@ def _enc_SubCertificatesType(w: rt.BitWriter, v: SubCertificatesType) -> None:
     """Encode {urn:iso:15118:2:2013:MsgDataTypes}SubCertificatesType through _G_SubCertificatesType (states 0..4)."""
     g = _G_SubCertificatesType
     s = 0
-    for x in v.Certificate:
+    for x_Certificate in v.Certificate:
         s = w.event(g, s, 'SE:Certificate')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_Certificate, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -5938,15 +5939,15 @@ def _dec_SubCertificatesType(r: rt.BitReader, cls: type = SubCertificatesType) -
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}SubCertificatesType through _G_SubCertificatesType (states 0..4)."""
     r.enter('SubCertificatesType')
     g = _G_SubCertificatesType
-    f_Certificate = []
+    f_Certificate: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Certificate':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_Certificate = r.binary() if r.ch(True) else b''
+            if x_Certificate != b'':
                 r.ee()
-            f_Certificate.append(x)
+            f_Certificate.append(x_Certificate)
         elif k == 'EE':
             r.depth -= 1
             return cls(Certificate=f_Certificate)
@@ -5977,10 +5978,10 @@ def _enc_SupportedEnergyTransferModeType(w: rt.BitWriter, v: SupportedEnergyTran
     """Encode {urn:iso:15118:2:2013:MsgDataTypes}SupportedEnergyTransferModeType through _G_SupportedEnergyTransferModeType (states 0..6)."""
     g = _G_SupportedEnergyTransferModeType
     s = 0
-    for x in v.EnergyTransferMode:
+    for x_EnergyTransferMode in v.EnergyTransferMode:
         s = w.event(g, s, 'SE:EnergyTransferMode')
         w.bits(1, 0)
-        w.enum(x, _IX_EnergyTransferModeType, 3)
+        w.enum(x_EnergyTransferMode, _IX_EnergyTransferModeType, 3)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -5989,15 +5990,15 @@ def _dec_SupportedEnergyTransferModeType(r: rt.BitReader, cls: type = SupportedE
     """Decode {urn:iso:15118:2:2013:MsgDataTypes}SupportedEnergyTransferModeType through _G_SupportedEnergyTransferModeType (states 0..6)."""
     r.enter('SupportedEnergyTransferModeType')
     g = _G_SupportedEnergyTransferModeType
-    f_EnergyTransferMode = []
+    f_EnergyTransferMode: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EnergyTransferMode':
             r.ch(False)
-            x = r.enum(_E_EnergyTransferModeType, 3)
+            x_EnergyTransferMode = r.enum(_E_EnergyTransferModeType, 3)
             r.ee()
-            f_EnergyTransferMode.append(x)
+            f_EnergyTransferMode.append(x_EnergyTransferMode)
         elif k == 'EE':
             r.depth -= 1
             return cls(EnergyTransferMode=f_EnergyTransferMode)
@@ -6031,8 +6032,8 @@ def _dec_V2G_Message(r: rt.BitReader, cls: type = V2G_Message) -> V2G_Message:
     """Decode {urn:iso:15118:2:2013:MsgDef}V2G_Message through _G_V2G_Message (states 0..2)."""
     r.enter('V2G_Message')
     g = _G_V2G_Message
-    f_Header = None
-    f_Body = None
+    f_Header: Any = None
+    f_Body: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -6069,7 +6070,7 @@ def _dec_WeldingDetectionReqType(r: rt.BitReader, cls: type = WeldingDetectionRe
     """Decode {urn:iso:15118:2:2013:MsgBody}WeldingDetectionReqType through _G_WeldingDetectionReqType (states 0..1)."""
     r.enter('WeldingDetectionReqType')
     g = _G_WeldingDetectionReqType
-    f_DC_EVStatus = None
+    f_DC_EVStatus: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -6114,17 +6115,17 @@ def _dec_WeldingDetectionResType(r: rt.BitReader, cls: type = WeldingDetectionRe
     """Decode {urn:iso:15118:2:2013:MsgBody}WeldingDetectionResType through _G_WeldingDetectionResType (states 0..3)."""
     r.enter('WeldingDetectionResType')
     g = _G_WeldingDetectionResType
-    f_ResponseCode = None
-    f_DC_EVSEStatus = None
-    f_EVSEPresentVoltage = None
+    f_ResponseCode: Any = None
+    f_DC_EVSEStatus: Any = None
+    f_EVSEPresentVoltage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 5)
+            x_ResponseCode = r.enum(_E_responseCodeType, 5)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:DC_EVSEStatus':
             f_DC_EVSEStatus = _dec_DC_EVSEStatusType(r, DC_EVSEStatusType)
         elif k == 'SE:EVSEPresentVoltage':
@@ -6722,7 +6723,7 @@ ELEMENT_CLASSES: dict = {
     'X509Data': X509Data,
 }
 # abstract elements: valid EXI, but the reference codec cannot map them
-ABSTRACT_EVENTS = frozenset(['SE:BodyElement', 'SE:EVChargeParameter', 'SE:EVPowerDeliveryParameter', 'SE:EVSEChargeParameter', 'SE:EVSEStatus', 'SE:EVStatus', 'SE:Entry', 'SE:SASchedules', 'SE:TimeInterval'])
+ABSTRACT_EVENTS: frozenset[str] = frozenset(['SE:BodyElement', 'SE:EVChargeParameter', 'SE:EVPowerDeliveryParameter', 'SE:EVSEChargeParameter', 'SE:EVSEStatus', 'SE:EVStatus', 'SE:Entry', 'SE:SASchedules', 'SE:TimeInterval'])
 _ELEMENT_ENCODERS: dict = {
     AC_EVChargeParameter: ('SE:AC_EVChargeParameter', _enc_AC_EVChargeParameterType),
     AC_EVSEChargeParameter: ('SE:AC_EVSEChargeParameter', _enc_AC_EVSEChargeParameterType),

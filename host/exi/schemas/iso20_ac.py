@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field  # noqa: F401
 from enum import Enum  # noqa: F401
+from typing import Any  # noqa: F401
 
 from host.exi import runtime as rt  # noqa: F401
 from host.exi.schemas import iso20_common_types as _iso20_common_types
@@ -376,12 +377,12 @@ def _dec_AC_CPDReqEnergyTransferModeType(r: rt.BitReader, cls: type = AC_CPDReqE
     """Decode {urn:iso:std:iso:15118:-20:AC}AC_CPDReqEnergyTransferModeType through _G_AC_CPDReqEnergyTransferModeType (states 0..6)."""
     r.enter('AC_CPDReqEnergyTransferModeType')
     g = _G_AC_CPDReqEnergyTransferModeType
-    f_EVMaximumChargePower = None
-    f_EVMaximumChargePower_L2 = None
-    f_EVMaximumChargePower_L3 = None
-    f_EVMinimumChargePower = None
-    f_EVMinimumChargePower_L2 = None
-    f_EVMinimumChargePower_L3 = None
+    f_EVMaximumChargePower: Any = None
+    f_EVMaximumChargePower_L2: Any = None
+    f_EVMaximumChargePower_L3: Any = None
+    f_EVMinimumChargePower: Any = None
+    f_EVMinimumChargePower_L2: Any = None
+    f_EVMinimumChargePower_L3: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -479,18 +480,18 @@ def _dec_AC_CPDResEnergyTransferModeType(r: rt.BitReader, cls: type = AC_CPDResE
     """Decode {urn:iso:std:iso:15118:-20:AC}AC_CPDResEnergyTransferModeType through _G_AC_CPDResEnergyTransferModeType (states 0..12)."""
     r.enter('AC_CPDResEnergyTransferModeType')
     g = _G_AC_CPDResEnergyTransferModeType
-    f_EVSEMaximumChargePower = None
-    f_EVSEMaximumChargePower_L2 = None
-    f_EVSEMaximumChargePower_L3 = None
-    f_EVSEMinimumChargePower = None
-    f_EVSEMinimumChargePower_L2 = None
-    f_EVSEMinimumChargePower_L3 = None
-    f_EVSENominalFrequency = None
-    f_MaximumPowerAsymmetry = None
-    f_EVSEPowerRampLimitation = None
-    f_EVSEPresentActivePower = None
-    f_EVSEPresentActivePower_L2 = None
-    f_EVSEPresentActivePower_L3 = None
+    f_EVSEMaximumChargePower: Any = None
+    f_EVSEMaximumChargePower_L2: Any = None
+    f_EVSEMaximumChargePower_L3: Any = None
+    f_EVSEMinimumChargePower: Any = None
+    f_EVSEMinimumChargePower_L2: Any = None
+    f_EVSEMinimumChargePower_L3: Any = None
+    f_EVSENominalFrequency: Any = None
+    f_MaximumPowerAsymmetry: Any = None
+    f_EVSEPowerRampLimitation: Any = None
+    f_EVSEPresentActivePower: Any = None
+    f_EVSEPresentActivePower_L2: Any = None
+    f_EVSEPresentActivePower_L3: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -563,10 +564,10 @@ def _dec_AC_ChargeLoopReqType(r: rt.BitReader, cls: type = AC_ChargeLoopReqType)
     """Decode {urn:iso:std:iso:15118:-20:AC}AC_ChargeLoopReqType through _G_AC_ChargeLoopReqType (states 0..4)."""
     r.enter('AC_ChargeLoopReqType')
     g = _G_AC_ChargeLoopReqType
-    f_Header = None
-    f_DisplayParameters = None
-    f_MeterInfoRequested = None
-    f_CLReqControlMode = None
+    f_Header: Any = None
+    f_DisplayParameters: Any = None
+    f_MeterInfoRequested: Any = None
+    f_CLReqControlMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -576,9 +577,9 @@ def _dec_AC_ChargeLoopReqType(r: rt.BitReader, cls: type = AC_ChargeLoopReqType)
             f_DisplayParameters = _iso20_common_types._dec_DisplayParametersType(r, DisplayParametersType)
         elif k == 'SE:MeterInfoRequested':
             r.ch(False)
-            x = r.boolean()
+            x_MeterInfoRequested = r.boolean()
             r.ee()
-            f_MeterInfoRequested = x
+            f_MeterInfoRequested = x_MeterInfoRequested
         elif k == 'SE:BPT_Dynamic_AC_CLReqControlMode':
             f_CLReqControlMode = _dec_BPT_Dynamic_AC_CLReqControlModeType(r, BPT_Dynamic_AC_CLReqControlMode)
         elif k == 'SE:BPT_Scheduled_AC_CLReqControlMode':
@@ -649,13 +650,13 @@ def _dec_AC_ChargeLoopResType(r: rt.BitReader, cls: type = AC_ChargeLoopResType)
     """Decode {urn:iso:std:iso:15118:-20:AC}AC_ChargeLoopResType through _G_AC_ChargeLoopResType (states 0..7)."""
     r.enter('AC_ChargeLoopResType')
     g = _G_AC_ChargeLoopResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEStatus = None
-    f_MeterInfo = None
-    f_Receipt = None
-    f_EVSETargetFrequency = None
-    f_CLResControlMode = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEStatus: Any = None
+    f_MeterInfo: Any = None
+    f_Receipt: Any = None
+    f_EVSETargetFrequency: Any = None
+    f_CLResControlMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -663,9 +664,9 @@ def _dec_AC_ChargeLoopResType(r: rt.BitReader, cls: type = AC_ChargeLoopResType)
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEStatus':
             f_EVSEStatus = _iso20_common_types._dec_EVSEStatusType(r, EVSEStatusType)
         elif k == 'SE:MeterInfo':
@@ -718,8 +719,8 @@ def _dec_AC_ChargeParameterDiscoveryReqType(r: rt.BitReader, cls: type = AC_Char
     """Decode {urn:iso:std:iso:15118:-20:AC}AC_ChargeParameterDiscoveryReqType through _G_AC_ChargeParameterDiscoveryReqType (states 0..2)."""
     r.enter('AC_ChargeParameterDiscoveryReqType')
     g = _G_AC_ChargeParameterDiscoveryReqType
-    f_Header = None
-    f_AC_CPDReqEnergyTransferMode = None
+    f_Header: Any = None
+    f_AC_CPDReqEnergyTransferMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -769,9 +770,9 @@ def _dec_AC_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = AC_Char
     """Decode {urn:iso:std:iso:15118:-20:AC}AC_ChargeParameterDiscoveryResType through _G_AC_ChargeParameterDiscoveryResType (states 0..3)."""
     r.enter('AC_ChargeParameterDiscoveryResType')
     g = _G_AC_ChargeParameterDiscoveryResType
-    f_Header = None
-    f_ResponseCode = None
-    f_AC_CPDResEnergyTransferMode = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_AC_CPDResEnergyTransferMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -779,9 +780,9 @@ def _dec_AC_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = AC_Char
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:AC_CPDResEnergyTransferMode':
             f_AC_CPDResEnergyTransferMode = _dec_AC_CPDResEnergyTransferModeType(r, AC_CPDResEnergyTransferMode)
         elif k == 'SE:BPT_AC_CPDResEnergyTransferMode':
@@ -867,18 +868,18 @@ def _dec_BPT_AC_CPDReqEnergyTransferModeType(r: rt.BitReader, cls: type = BPT_AC
     """Decode {urn:iso:std:iso:15118:-20:AC}BPT_AC_CPDReqEnergyTransferModeType through _G_BPT_AC_CPDReqEnergyTransferModeType (states 0..12)."""
     r.enter('BPT_AC_CPDReqEnergyTransferModeType')
     g = _G_BPT_AC_CPDReqEnergyTransferModeType
-    f_EVMaximumChargePower = None
-    f_EVMaximumChargePower_L2 = None
-    f_EVMaximumChargePower_L3 = None
-    f_EVMinimumChargePower = None
-    f_EVMinimumChargePower_L2 = None
-    f_EVMinimumChargePower_L3 = None
-    f_EVMaximumDischargePower = None
-    f_EVMaximumDischargePower_L2 = None
-    f_EVMaximumDischargePower_L3 = None
-    f_EVMinimumDischargePower = None
-    f_EVMinimumDischargePower_L2 = None
-    f_EVMinimumDischargePower_L3 = None
+    f_EVMaximumChargePower: Any = None
+    f_EVMaximumChargePower_L2: Any = None
+    f_EVMaximumChargePower_L3: Any = None
+    f_EVMinimumChargePower: Any = None
+    f_EVMinimumChargePower_L2: Any = None
+    f_EVMinimumChargePower_L3: Any = None
+    f_EVMaximumDischargePower: Any = None
+    f_EVMaximumDischargePower_L2: Any = None
+    f_EVMaximumDischargePower_L3: Any = None
+    f_EVMinimumDischargePower: Any = None
+    f_EVMinimumDischargePower_L2: Any = None
+    f_EVMinimumDischargePower_L3: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1016,24 +1017,24 @@ def _dec_BPT_AC_CPDResEnergyTransferModeType(r: rt.BitReader, cls: type = BPT_AC
     """Decode {urn:iso:std:iso:15118:-20:AC}BPT_AC_CPDResEnergyTransferModeType through _G_BPT_AC_CPDResEnergyTransferModeType (states 0..18)."""
     r.enter('BPT_AC_CPDResEnergyTransferModeType')
     g = _G_BPT_AC_CPDResEnergyTransferModeType
-    f_EVSEMaximumChargePower = None
-    f_EVSEMaximumChargePower_L2 = None
-    f_EVSEMaximumChargePower_L3 = None
-    f_EVSEMinimumChargePower = None
-    f_EVSEMinimumChargePower_L2 = None
-    f_EVSEMinimumChargePower_L3 = None
-    f_EVSENominalFrequency = None
-    f_MaximumPowerAsymmetry = None
-    f_EVSEPowerRampLimitation = None
-    f_EVSEPresentActivePower = None
-    f_EVSEPresentActivePower_L2 = None
-    f_EVSEPresentActivePower_L3 = None
-    f_EVSEMaximumDischargePower = None
-    f_EVSEMaximumDischargePower_L2 = None
-    f_EVSEMaximumDischargePower_L3 = None
-    f_EVSEMinimumDischargePower = None
-    f_EVSEMinimumDischargePower_L2 = None
-    f_EVSEMinimumDischargePower_L3 = None
+    f_EVSEMaximumChargePower: Any = None
+    f_EVSEMaximumChargePower_L2: Any = None
+    f_EVSEMaximumChargePower_L3: Any = None
+    f_EVSEMinimumChargePower: Any = None
+    f_EVSEMinimumChargePower_L2: Any = None
+    f_EVSEMinimumChargePower_L3: Any = None
+    f_EVSENominalFrequency: Any = None
+    f_MaximumPowerAsymmetry: Any = None
+    f_EVSEPowerRampLimitation: Any = None
+    f_EVSEPresentActivePower: Any = None
+    f_EVSEPresentActivePower_L2: Any = None
+    f_EVSEPresentActivePower_L3: Any = None
+    f_EVSEMaximumDischargePower: Any = None
+    f_EVSEMaximumDischargePower_L2: Any = None
+    f_EVSEMaximumDischargePower_L3: Any = None
+    f_EVSEMinimumDischargePower: Any = None
+    f_EVSEMinimumDischargePower_L2: Any = None
+    f_EVSEMinimumDischargePower_L3: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1211,38 +1212,38 @@ def _dec_BPT_Dynamic_AC_CLReqControlModeType(r: rt.BitReader, cls: type = BPT_Dy
     """Decode {urn:iso:std:iso:15118:-20:AC}BPT_Dynamic_AC_CLReqControlModeType through _G_BPT_Dynamic_AC_CLReqControlModeType (states 0..24)."""
     r.enter('BPT_Dynamic_AC_CLReqControlModeType')
     g = _G_BPT_Dynamic_AC_CLReqControlModeType
-    f_DepartureTime = None
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    f_EVMaximumChargePower = None
-    f_EVMaximumChargePower_L2 = None
-    f_EVMaximumChargePower_L3 = None
-    f_EVMinimumChargePower = None
-    f_EVMinimumChargePower_L2 = None
-    f_EVMinimumChargePower_L3 = None
-    f_EVPresentActivePower = None
-    f_EVPresentActivePower_L2 = None
-    f_EVPresentActivePower_L3 = None
-    f_EVPresentReactivePower = None
-    f_EVPresentReactivePower_L2 = None
-    f_EVPresentReactivePower_L3 = None
-    f_EVMaximumDischargePower = None
-    f_EVMaximumDischargePower_L2 = None
-    f_EVMaximumDischargePower_L3 = None
-    f_EVMinimumDischargePower = None
-    f_EVMinimumDischargePower_L2 = None
-    f_EVMinimumDischargePower_L3 = None
-    f_EVMaximumV2XEnergyRequest = None
-    f_EVMinimumV2XEnergyRequest = None
+    f_DepartureTime: Any = None
+    f_EVTargetEnergyRequest: Any = None
+    f_EVMaximumEnergyRequest: Any = None
+    f_EVMinimumEnergyRequest: Any = None
+    f_EVMaximumChargePower: Any = None
+    f_EVMaximumChargePower_L2: Any = None
+    f_EVMaximumChargePower_L3: Any = None
+    f_EVMinimumChargePower: Any = None
+    f_EVMinimumChargePower_L2: Any = None
+    f_EVMinimumChargePower_L3: Any = None
+    f_EVPresentActivePower: Any = None
+    f_EVPresentActivePower_L2: Any = None
+    f_EVPresentActivePower_L3: Any = None
+    f_EVPresentReactivePower: Any = None
+    f_EVPresentReactivePower_L2: Any = None
+    f_EVPresentReactivePower_L3: Any = None
+    f_EVMaximumDischargePower: Any = None
+    f_EVMaximumDischargePower_L2: Any = None
+    f_EVMaximumDischargePower_L3: Any = None
+    f_EVMinimumDischargePower: Any = None
+    f_EVMinimumDischargePower_L2: Any = None
+    f_EVMinimumDischargePower_L3: Any = None
+    f_EVMaximumV2XEnergyRequest: Any = None
+    f_EVMinimumV2XEnergyRequest: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:EVTargetEnergyRequest':
             f_EVTargetEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumEnergyRequest':
@@ -1386,42 +1387,42 @@ def _dec_BPT_Dynamic_AC_CLResControlModeType(r: rt.BitReader, cls: type = BPT_Dy
     """Decode {urn:iso:std:iso:15118:-20:AC}BPT_Dynamic_AC_CLResControlModeType through _G_BPT_Dynamic_AC_CLResControlModeType (states 0..13)."""
     r.enter('BPT_Dynamic_AC_CLResControlModeType')
     g = _G_BPT_Dynamic_AC_CLResControlModeType
-    f_DepartureTime = None
-    f_MinimumSOC = None
-    f_TargetSOC = None
-    f_AckMaxDelay = None
-    f_EVSETargetActivePower = None
-    f_EVSETargetActivePower_L2 = None
-    f_EVSETargetActivePower_L3 = None
-    f_EVSETargetReactivePower = None
-    f_EVSETargetReactivePower_L2 = None
-    f_EVSETargetReactivePower_L3 = None
-    f_EVSEPresentActivePower = None
-    f_EVSEPresentActivePower_L2 = None
-    f_EVSEPresentActivePower_L3 = None
+    f_DepartureTime: Any = None
+    f_MinimumSOC: Any = None
+    f_TargetSOC: Any = None
+    f_AckMaxDelay: Any = None
+    f_EVSETargetActivePower: Any = None
+    f_EVSETargetActivePower_L2: Any = None
+    f_EVSETargetActivePower_L3: Any = None
+    f_EVSETargetReactivePower: Any = None
+    f_EVSETargetReactivePower_L2: Any = None
+    f_EVSETargetReactivePower_L3: Any = None
+    f_EVSEPresentActivePower: Any = None
+    f_EVSEPresentActivePower_L2: Any = None
+    f_EVSEPresentActivePower_L3: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:MinimumSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_MinimumSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_MinimumSOC = x
+            f_MinimumSOC = x_MinimumSOC
         elif k == 'SE:TargetSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_TargetSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_TargetSOC = x
+            f_TargetSOC = x_TargetSOC
         elif k == 'SE:AckMaxDelay':
             r.ch(False)
-            x = r.uint()
+            x_AckMaxDelay = r.uint()
             r.ee()
-            f_AckMaxDelay = x
+            f_AckMaxDelay = x_AckMaxDelay
         elif k == 'SE:EVSETargetActivePower':
             f_EVSETargetActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetActivePower_L2':
@@ -1569,27 +1570,27 @@ def _dec_BPT_Scheduled_AC_CLReqControlModeType(r: rt.BitReader, cls: type = BPT_
     """Decode {urn:iso:std:iso:15118:-20:AC}BPT_Scheduled_AC_CLReqControlModeType through _G_BPT_Scheduled_AC_CLReqControlModeType (states 0..21)."""
     r.enter('BPT_Scheduled_AC_CLReqControlModeType')
     g = _G_BPT_Scheduled_AC_CLReqControlModeType
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    f_EVMaximumChargePower = None
-    f_EVMaximumChargePower_L2 = None
-    f_EVMaximumChargePower_L3 = None
-    f_EVMinimumChargePower = None
-    f_EVMinimumChargePower_L2 = None
-    f_EVMinimumChargePower_L3 = None
-    f_EVPresentActivePower = None
-    f_EVPresentActivePower_L2 = None
-    f_EVPresentActivePower_L3 = None
-    f_EVPresentReactivePower = None
-    f_EVPresentReactivePower_L2 = None
-    f_EVPresentReactivePower_L3 = None
-    f_EVMaximumDischargePower = None
-    f_EVMaximumDischargePower_L2 = None
-    f_EVMaximumDischargePower_L3 = None
-    f_EVMinimumDischargePower = None
-    f_EVMinimumDischargePower_L2 = None
-    f_EVMinimumDischargePower_L3 = None
+    f_EVTargetEnergyRequest: Any = None
+    f_EVMaximumEnergyRequest: Any = None
+    f_EVMinimumEnergyRequest: Any = None
+    f_EVMaximumChargePower: Any = None
+    f_EVMaximumChargePower_L2: Any = None
+    f_EVMaximumChargePower_L3: Any = None
+    f_EVMinimumChargePower: Any = None
+    f_EVMinimumChargePower_L2: Any = None
+    f_EVMinimumChargePower_L3: Any = None
+    f_EVPresentActivePower: Any = None
+    f_EVPresentActivePower_L2: Any = None
+    f_EVPresentActivePower_L3: Any = None
+    f_EVPresentReactivePower: Any = None
+    f_EVPresentReactivePower_L2: Any = None
+    f_EVPresentReactivePower_L3: Any = None
+    f_EVMaximumDischargePower: Any = None
+    f_EVMaximumDischargePower_L2: Any = None
+    f_EVMaximumDischargePower_L3: Any = None
+    f_EVMinimumDischargePower: Any = None
+    f_EVMinimumDischargePower_L2: Any = None
+    f_EVMinimumDischargePower_L3: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1705,15 +1706,15 @@ def _dec_BPT_Scheduled_AC_CLResControlModeType(r: rt.BitReader, cls: type = BPT_
     """Decode {urn:iso:std:iso:15118:-20:AC}BPT_Scheduled_AC_CLResControlModeType through _G_BPT_Scheduled_AC_CLResControlModeType (states 0..9)."""
     r.enter('BPT_Scheduled_AC_CLResControlModeType')
     g = _G_BPT_Scheduled_AC_CLResControlModeType
-    f_EVSETargetActivePower = None
-    f_EVSETargetActivePower_L2 = None
-    f_EVSETargetActivePower_L3 = None
-    f_EVSETargetReactivePower = None
-    f_EVSETargetReactivePower_L2 = None
-    f_EVSETargetReactivePower_L3 = None
-    f_EVSEPresentActivePower = None
-    f_EVSEPresentActivePower_L2 = None
-    f_EVSEPresentActivePower_L3 = None
+    f_EVSETargetActivePower: Any = None
+    f_EVSETargetActivePower_L2: Any = None
+    f_EVSETargetActivePower_L3: Any = None
+    f_EVSETargetReactivePower: Any = None
+    f_EVSETargetReactivePower_L2: Any = None
+    f_EVSETargetReactivePower_L3: Any = None
+    f_EVSEPresentActivePower: Any = None
+    f_EVSEPresentActivePower_L2: Any = None
+    f_EVSEPresentActivePower_L3: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1835,30 +1836,30 @@ def _dec_Dynamic_AC_CLReqControlModeType(r: rt.BitReader, cls: type = Dynamic_AC
     """Decode {urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLReqControlModeType through _G_Dynamic_AC_CLReqControlModeType (states 0..16)."""
     r.enter('Dynamic_AC_CLReqControlModeType')
     g = _G_Dynamic_AC_CLReqControlModeType
-    f_DepartureTime = None
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    f_EVMaximumChargePower = None
-    f_EVMaximumChargePower_L2 = None
-    f_EVMaximumChargePower_L3 = None
-    f_EVMinimumChargePower = None
-    f_EVMinimumChargePower_L2 = None
-    f_EVMinimumChargePower_L3 = None
-    f_EVPresentActivePower = None
-    f_EVPresentActivePower_L2 = None
-    f_EVPresentActivePower_L3 = None
-    f_EVPresentReactivePower = None
-    f_EVPresentReactivePower_L2 = None
-    f_EVPresentReactivePower_L3 = None
+    f_DepartureTime: Any = None
+    f_EVTargetEnergyRequest: Any = None
+    f_EVMaximumEnergyRequest: Any = None
+    f_EVMinimumEnergyRequest: Any = None
+    f_EVMaximumChargePower: Any = None
+    f_EVMaximumChargePower_L2: Any = None
+    f_EVMaximumChargePower_L3: Any = None
+    f_EVMinimumChargePower: Any = None
+    f_EVMinimumChargePower_L2: Any = None
+    f_EVMinimumChargePower_L3: Any = None
+    f_EVPresentActivePower: Any = None
+    f_EVPresentActivePower_L2: Any = None
+    f_EVPresentActivePower_L3: Any = None
+    f_EVPresentReactivePower: Any = None
+    f_EVPresentReactivePower_L2: Any = None
+    f_EVPresentReactivePower_L3: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:EVTargetEnergyRequest':
             f_EVTargetEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumEnergyRequest':
@@ -1986,42 +1987,42 @@ def _dec_Dynamic_AC_CLResControlModeType(r: rt.BitReader, cls: type = Dynamic_AC
     """Decode {urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLResControlModeType through _G_Dynamic_AC_CLResControlModeType (states 0..13)."""
     r.enter('Dynamic_AC_CLResControlModeType')
     g = _G_Dynamic_AC_CLResControlModeType
-    f_DepartureTime = None
-    f_MinimumSOC = None
-    f_TargetSOC = None
-    f_AckMaxDelay = None
-    f_EVSETargetActivePower = None
-    f_EVSETargetActivePower_L2 = None
-    f_EVSETargetActivePower_L3 = None
-    f_EVSETargetReactivePower = None
-    f_EVSETargetReactivePower_L2 = None
-    f_EVSETargetReactivePower_L3 = None
-    f_EVSEPresentActivePower = None
-    f_EVSEPresentActivePower_L2 = None
-    f_EVSEPresentActivePower_L3 = None
+    f_DepartureTime: Any = None
+    f_MinimumSOC: Any = None
+    f_TargetSOC: Any = None
+    f_AckMaxDelay: Any = None
+    f_EVSETargetActivePower: Any = None
+    f_EVSETargetActivePower_L2: Any = None
+    f_EVSETargetActivePower_L3: Any = None
+    f_EVSETargetReactivePower: Any = None
+    f_EVSETargetReactivePower_L2: Any = None
+    f_EVSETargetReactivePower_L3: Any = None
+    f_EVSEPresentActivePower: Any = None
+    f_EVSEPresentActivePower_L2: Any = None
+    f_EVSEPresentActivePower_L3: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:MinimumSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_MinimumSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_MinimumSOC = x
+            f_MinimumSOC = x_MinimumSOC
         elif k == 'SE:TargetSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_TargetSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_TargetSOC = x
+            f_TargetSOC = x_TargetSOC
         elif k == 'SE:AckMaxDelay':
             r.ch(False)
-            x = r.uint()
+            x_AckMaxDelay = r.uint()
             r.ee()
-            f_AckMaxDelay = x
+            f_AckMaxDelay = x_AckMaxDelay
         elif k == 'SE:EVSETargetActivePower':
             f_EVSETargetActivePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSETargetActivePower_L2':
@@ -2139,21 +2140,21 @@ def _dec_Scheduled_AC_CLReqControlModeType(r: rt.BitReader, cls: type = Schedule
     """Decode {urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLReqControlModeType through _G_Scheduled_AC_CLReqControlModeType (states 0..15)."""
     r.enter('Scheduled_AC_CLReqControlModeType')
     g = _G_Scheduled_AC_CLReqControlModeType
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    f_EVMaximumChargePower = None
-    f_EVMaximumChargePower_L2 = None
-    f_EVMaximumChargePower_L3 = None
-    f_EVMinimumChargePower = None
-    f_EVMinimumChargePower_L2 = None
-    f_EVMinimumChargePower_L3 = None
-    f_EVPresentActivePower = None
-    f_EVPresentActivePower_L2 = None
-    f_EVPresentActivePower_L3 = None
-    f_EVPresentReactivePower = None
-    f_EVPresentReactivePower_L2 = None
-    f_EVPresentReactivePower_L3 = None
+    f_EVTargetEnergyRequest: Any = None
+    f_EVMaximumEnergyRequest: Any = None
+    f_EVMinimumEnergyRequest: Any = None
+    f_EVMaximumChargePower: Any = None
+    f_EVMaximumChargePower_L2: Any = None
+    f_EVMaximumChargePower_L3: Any = None
+    f_EVMinimumChargePower: Any = None
+    f_EVMinimumChargePower_L2: Any = None
+    f_EVMinimumChargePower_L3: Any = None
+    f_EVPresentActivePower: Any = None
+    f_EVPresentActivePower_L2: Any = None
+    f_EVPresentActivePower_L3: Any = None
+    f_EVPresentReactivePower: Any = None
+    f_EVPresentReactivePower_L2: Any = None
+    f_EVPresentReactivePower_L3: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2257,15 +2258,15 @@ def _dec_Scheduled_AC_CLResControlModeType(r: rt.BitReader, cls: type = Schedule
     """Decode {urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLResControlModeType through _G_Scheduled_AC_CLResControlModeType (states 0..9)."""
     r.enter('Scheduled_AC_CLResControlModeType')
     g = _G_Scheduled_AC_CLResControlModeType
-    f_EVSETargetActivePower = None
-    f_EVSETargetActivePower_L2 = None
-    f_EVSETargetActivePower_L3 = None
-    f_EVSETargetReactivePower = None
-    f_EVSETargetReactivePower_L2 = None
-    f_EVSETargetReactivePower_L3 = None
-    f_EVSEPresentActivePower = None
-    f_EVSEPresentActivePower_L2 = None
-    f_EVSEPresentActivePower_L3 = None
+    f_EVSETargetActivePower: Any = None
+    f_EVSETargetActivePower_L2: Any = None
+    f_EVSETargetActivePower_L3: Any = None
+    f_EVSETargetReactivePower: Any = None
+    f_EVSETargetReactivePower_L2: Any = None
+    f_EVSETargetReactivePower_L3: Any = None
+    f_EVSEPresentActivePower: Any = None
+    f_EVSEPresentActivePower_L2: Any = None
+    f_EVSEPresentActivePower_L3: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2635,7 +2636,7 @@ ELEMENT_CLASSES: dict = {
     'X509Data': X509Data,
 }
 # abstract elements: valid EXI, but the reference codec cannot map them
-ABSTRACT_EVENTS = frozenset([])
+ABSTRACT_EVENTS: frozenset[str] = frozenset([])
 _ELEMENT_ENCODERS: dict = {
     AC_CPDReqEnergyTransferMode: ('SE:AC_CPDReqEnergyTransferMode', _enc_AC_CPDReqEnergyTransferModeType),
     AC_CPDResEnergyTransferMode: ('SE:AC_CPDResEnergyTransferMode', _enc_AC_CPDResEnergyTransferModeType),

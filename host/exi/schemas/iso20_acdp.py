@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field  # noqa: F401
 from enum import Enum  # noqa: F401
+from typing import Any  # noqa: F401
 
 from host.exi import runtime as rt  # noqa: F401
 from host.exi.schemas import iso20_common_types as _iso20_common_types
@@ -249,8 +250,8 @@ def _dec_ACDP_ConnectReqType(r: rt.BitReader, cls: type = ACDP_ConnectReqType) -
     """Decode {urn:iso:std:iso:15118:-20:ACDP}ACDP_ConnectReqType through _G_ACDP_ConnectReqType (states 0..2)."""
     r.enter('ACDP_ConnectReqType')
     g = _G_ACDP_ConnectReqType
-    f_Header = None
-    f_EVElectricalChargingDeviceStatus = None
+    f_Header: Any = None
+    f_EVElectricalChargingDeviceStatus: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -258,9 +259,9 @@ def _dec_ACDP_ConnectReqType(r: rt.BitReader, cls: type = ACDP_ConnectReqType) -
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVElectricalChargingDeviceStatus':
             r.ch(False)
-            x = r.enum(_E_electricalChargingDeviceStatusType, 2)
+            x_EVElectricalChargingDeviceStatus = r.enum(_E_electricalChargingDeviceStatusType, 2)
             r.ee()
-            f_EVElectricalChargingDeviceStatus = x
+            f_EVElectricalChargingDeviceStatus = x_EVElectricalChargingDeviceStatus
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, EVElectricalChargingDeviceStatus=f_EVElectricalChargingDeviceStatus)
@@ -314,11 +315,11 @@ def _dec_ACDP_ConnectResType(r: rt.BitReader, cls: type = ACDP_ConnectResType) -
     """Decode {urn:iso:std:iso:15118:-20:ACDP}ACDP_ConnectResType through _G_ACDP_ConnectResType (states 0..5)."""
     r.enter('ACDP_ConnectResType')
     g = _G_ACDP_ConnectResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEProcessing = None
-    f_EVSEElectricalChargingDeviceStatus = None
-    f_EVSEMechanicalChargingDeviceStatus = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEProcessing: Any = None
+    f_EVSEElectricalChargingDeviceStatus: Any = None
+    f_EVSEMechanicalChargingDeviceStatus: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -326,24 +327,24 @@ def _dec_ACDP_ConnectResType(r: rt.BitReader, cls: type = ACDP_ConnectResType) -
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVSEProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVSEProcessing = x
+            f_EVSEProcessing = x_EVSEProcessing
         elif k == 'SE:EVSEElectricalChargingDeviceStatus':
             r.ch(False)
-            x = r.enum(_E_electricalChargingDeviceStatusType, 2)
+            x_EVSEElectricalChargingDeviceStatus = r.enum(_E_electricalChargingDeviceStatusType, 2)
             r.ee()
-            f_EVSEElectricalChargingDeviceStatus = x
+            f_EVSEElectricalChargingDeviceStatus = x_EVSEElectricalChargingDeviceStatus
         elif k == 'SE:EVSEMechanicalChargingDeviceStatus':
             r.ch(False)
-            x = r.enum(_E_mechanicalChargingDeviceStatusType, 2)
+            x_EVSEMechanicalChargingDeviceStatus = r.enum(_E_mechanicalChargingDeviceStatusType, 2)
             r.ee()
-            f_EVSEMechanicalChargingDeviceStatus = x
+            f_EVSEMechanicalChargingDeviceStatus = x_EVSEMechanicalChargingDeviceStatus
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEProcessing=f_EVSEProcessing, EVSEElectricalChargingDeviceStatus=f_EVSEElectricalChargingDeviceStatus, EVSEMechanicalChargingDeviceStatus=f_EVSEMechanicalChargingDeviceStatus)
@@ -377,8 +378,8 @@ def _dec_ACDP_SystemStatusReqType(r: rt.BitReader, cls: type = ACDP_SystemStatus
     """Decode {urn:iso:std:iso:15118:-20:ACDP}ACDP_SystemStatusReqType through _G_ACDP_SystemStatusReqType (states 0..2)."""
     r.enter('ACDP_SystemStatusReqType')
     g = _G_ACDP_SystemStatusReqType
-    f_Header = None
-    f_EVTechnicalStatus = None
+    f_Header: Any = None
+    f_EVTechnicalStatus: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -475,17 +476,17 @@ def _dec_ACDP_SystemStatusResType(r: rt.BitReader, cls: type = ACDP_SystemStatus
     """Decode {urn:iso:std:iso:15118:-20:ACDP}ACDP_SystemStatusResType through _G_ACDP_SystemStatusResType (states 0..11)."""
     r.enter('ACDP_SystemStatusResType')
     g = _G_ACDP_SystemStatusResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEMechanicalChargingDeviceStatus = None
-    f_EVSEReadyToCharge = None
-    f_EVSEIsolationStatus = None
-    f_EVSEDisabled = None
-    f_EVSEUtilityInterruptEvent = None
-    f_EVSEEmergencyShutdown = None
-    f_EVSEMalfunction = None
-    f_EVInChargePosition = None
-    f_EVAssociationStatus = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEMechanicalChargingDeviceStatus: Any = None
+    f_EVSEReadyToCharge: Any = None
+    f_EVSEIsolationStatus: Any = None
+    f_EVSEDisabled: Any = None
+    f_EVSEUtilityInterruptEvent: Any = None
+    f_EVSEEmergencyShutdown: Any = None
+    f_EVSEMalfunction: Any = None
+    f_EVInChargePosition: Any = None
+    f_EVAssociationStatus: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -493,54 +494,54 @@ def _dec_ACDP_SystemStatusResType(r: rt.BitReader, cls: type = ACDP_SystemStatus
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEMechanicalChargingDeviceStatus':
             r.ch(False)
-            x = r.enum(_E_mechanicalChargingDeviceStatusType, 2)
+            x_EVSEMechanicalChargingDeviceStatus = r.enum(_E_mechanicalChargingDeviceStatusType, 2)
             r.ee()
-            f_EVSEMechanicalChargingDeviceStatus = x
+            f_EVSEMechanicalChargingDeviceStatus = x_EVSEMechanicalChargingDeviceStatus
         elif k == 'SE:EVSEReadyToCharge':
             r.ch(False)
-            x = r.boolean()
+            x_EVSEReadyToCharge = r.boolean()
             r.ee()
-            f_EVSEReadyToCharge = x
+            f_EVSEReadyToCharge = x_EVSEReadyToCharge
         elif k == 'SE:EVSEIsolationStatus':
             r.ch(False)
-            x = r.enum(_E_isolationStatusType, 2)
+            x_EVSEIsolationStatus = r.enum(_E_isolationStatusType, 2)
             r.ee()
-            f_EVSEIsolationStatus = x
+            f_EVSEIsolationStatus = x_EVSEIsolationStatus
         elif k == 'SE:EVSEDisabled':
             r.ch(False)
-            x = r.boolean()
+            x_EVSEDisabled = r.boolean()
             r.ee()
-            f_EVSEDisabled = x
+            f_EVSEDisabled = x_EVSEDisabled
         elif k == 'SE:EVSEUtilityInterruptEvent':
             r.ch(False)
-            x = r.boolean()
+            x_EVSEUtilityInterruptEvent = r.boolean()
             r.ee()
-            f_EVSEUtilityInterruptEvent = x
+            f_EVSEUtilityInterruptEvent = x_EVSEUtilityInterruptEvent
         elif k == 'SE:EVSEEmergencyShutdown':
             r.ch(False)
-            x = r.boolean()
+            x_EVSEEmergencyShutdown = r.boolean()
             r.ee()
-            f_EVSEEmergencyShutdown = x
+            f_EVSEEmergencyShutdown = x_EVSEEmergencyShutdown
         elif k == 'SE:EVSEMalfunction':
             r.ch(False)
-            x = r.boolean()
+            x_EVSEMalfunction = r.boolean()
             r.ee()
-            f_EVSEMalfunction = x
+            f_EVSEMalfunction = x_EVSEMalfunction
         elif k == 'SE:EVInChargePosition':
             r.ch(False)
-            x = r.boolean()
+            x_EVInChargePosition = r.boolean()
             r.ee()
-            f_EVInChargePosition = x
+            f_EVInChargePosition = x_EVInChargePosition
         elif k == 'SE:EVAssociationStatus':
             r.ch(False)
-            x = r.boolean()
+            x_EVAssociationStatus = r.boolean()
             r.ee()
-            f_EVAssociationStatus = x
+            f_EVAssociationStatus = x_EVAssociationStatus
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEMechanicalChargingDeviceStatus=f_EVSEMechanicalChargingDeviceStatus, EVSEReadyToCharge=f_EVSEReadyToCharge, EVSEIsolationStatus=f_EVSEIsolationStatus, EVSEDisabled=f_EVSEDisabled, EVSEUtilityInterruptEvent=f_EVSEUtilityInterruptEvent, EVSEEmergencyShutdown=f_EVSEEmergencyShutdown, EVSEMalfunction=f_EVSEMalfunction, EVInChargePosition=f_EVInChargePosition, EVAssociationStatus=f_EVAssociationStatus)
@@ -582,9 +583,9 @@ def _dec_ACDP_VehiclePositioningReqType(r: rt.BitReader, cls: type = ACDP_Vehicl
     """Decode {urn:iso:std:iso:15118:-20:ACDP}ACDP_VehiclePositioningReqType through _G_ACDP_VehiclePositioningReqType (states 0..3)."""
     r.enter('ACDP_VehiclePositioningReqType')
     g = _G_ACDP_VehiclePositioningReqType
-    f_Header = None
-    f_EVMobilityStatus = None
-    f_EVPositioningSupport = None
+    f_Header: Any = None
+    f_EVMobilityStatus: Any = None
+    f_EVPositioningSupport: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -592,14 +593,14 @@ def _dec_ACDP_VehiclePositioningReqType(r: rt.BitReader, cls: type = ACDP_Vehicl
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVMobilityStatus':
             r.ch(False)
-            x = r.boolean()
+            x_EVMobilityStatus = r.boolean()
             r.ee()
-            f_EVMobilityStatus = x
+            f_EVMobilityStatus = x_EVMobilityStatus
         elif k == 'SE:EVPositioningSupport':
             r.ch(False)
-            x = r.boolean()
+            x_EVPositioningSupport = r.boolean()
             r.ee()
-            f_EVPositioningSupport = x
+            f_EVPositioningSupport = x_EVPositioningSupport
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, EVMobilityStatus=f_EVMobilityStatus, EVPositioningSupport=f_EVPositioningSupport)
@@ -677,15 +678,15 @@ def _dec_ACDP_VehiclePositioningResType(r: rt.BitReader, cls: type = ACDP_Vehicl
     """Decode {urn:iso:std:iso:15118:-20:ACDP}ACDP_VehiclePositioningResType through _G_ACDP_VehiclePositioningResType (states 0..9)."""
     r.enter('ACDP_VehiclePositioningResType')
     g = _G_ACDP_VehiclePositioningResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEProcessing = None
-    f_EVSEPositioningSupport = None
-    f_EVRelativeXDeviation = None
-    f_EVRelativeYDeviation = None
-    f_ContactWindowXc = None
-    f_ContactWindowYc = None
-    f_EVInChargePosition = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEProcessing: Any = None
+    f_EVSEPositioningSupport: Any = None
+    f_EVRelativeXDeviation: Any = None
+    f_EVRelativeYDeviation: Any = None
+    f_ContactWindowXc: Any = None
+    f_ContactWindowYc: Any = None
+    f_EVInChargePosition: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -693,44 +694,44 @@ def _dec_ACDP_VehiclePositioningResType(r: rt.BitReader, cls: type = ACDP_Vehicl
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVSEProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVSEProcessing = x
+            f_EVSEProcessing = x_EVSEProcessing
         elif k == 'SE:EVSEPositioningSupport':
             r.ch(False)
-            x = r.boolean()
+            x_EVSEPositioningSupport = r.boolean()
             r.ee()
-            f_EVSEPositioningSupport = x
+            f_EVSEPositioningSupport = x_EVSEPositioningSupport
         elif k == 'SE:EVRelativeXDeviation':
             r.ch(False)
-            x = r.sint()
+            x_EVRelativeXDeviation = r.sint()
             r.ee()
-            f_EVRelativeXDeviation = x
+            f_EVRelativeXDeviation = x_EVRelativeXDeviation
         elif k == 'SE:EVRelativeYDeviation':
             r.ch(False)
-            x = r.sint()
+            x_EVRelativeYDeviation = r.sint()
             r.ee()
-            f_EVRelativeYDeviation = x
+            f_EVRelativeYDeviation = x_EVRelativeYDeviation
         elif k == 'SE:ContactWindowXc':
             r.ch(False)
-            x = r.sint()
+            x_ContactWindowXc = r.sint()
             r.ee()
-            f_ContactWindowXc = x
+            f_ContactWindowXc = x_ContactWindowXc
         elif k == 'SE:ContactWindowYc':
             r.ch(False)
-            x = r.sint()
+            x_ContactWindowYc = r.sint()
             r.ee()
-            f_ContactWindowYc = x
+            f_ContactWindowYc = x_ContactWindowYc
         elif k == 'SE:EVInChargePosition':
             r.ch(False)
-            x = r.boolean()
+            x_EVInChargePosition = r.boolean()
             r.ee()
-            f_EVInChargePosition = x
+            f_EVInChargePosition = x_EVInChargePosition
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEProcessing=f_EVSEProcessing, EVSEPositioningSupport=f_EVSEPositioningSupport, EVRelativeXDeviation=f_EVRelativeXDeviation, EVRelativeYDeviation=f_EVRelativeYDeviation, ContactWindowXc=f_ContactWindowXc, ContactWindowYc=f_ContactWindowYc, EVInChargePosition=f_EVInChargePosition)
@@ -808,54 +809,54 @@ def _dec_EVTechnicalStatusType(r: rt.BitReader, cls: type = EVTechnicalStatusTyp
     """Decode {urn:iso:std:iso:15118:-20:ACDP}EVTechnicalStatusType through _G_EVTechnicalStatusType (states 0..8)."""
     r.enter('EVTechnicalStatusType')
     g = _G_EVTechnicalStatusType
-    f_EVReadyToCharge = None
-    f_EVImmobilizationRequest = None
-    f_EVImmobilized = None
-    f_EVWLANStrength = None
-    f_EVCPStatus = None
-    f_EVSOC = None
-    f_EVErrorCode = None
-    f_EVTimeout = None
+    f_EVReadyToCharge: Any = None
+    f_EVImmobilizationRequest: Any = None
+    f_EVImmobilized: Any = None
+    f_EVWLANStrength: Any = None
+    f_EVCPStatus: Any = None
+    f_EVSOC: Any = None
+    f_EVErrorCode: Any = None
+    f_EVTimeout: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EVReadyToCharge':
             r.ch(False)
-            x = r.boolean()
+            x_EVReadyToCharge = r.boolean()
             r.ee()
-            f_EVReadyToCharge = x
+            f_EVReadyToCharge = x_EVReadyToCharge
         elif k == 'SE:EVImmobilizationRequest':
             r.ch(False)
-            x = r.boolean()
+            x_EVImmobilizationRequest = r.boolean()
             r.ee()
-            f_EVImmobilizationRequest = x
+            f_EVImmobilizationRequest = x_EVImmobilizationRequest
         elif k == 'SE:EVImmobilized':
             r.ch(False)
-            x = r.boolean()
+            x_EVImmobilized = r.boolean()
             r.ee()
-            f_EVImmobilized = x
+            f_EVImmobilized = x_EVImmobilized
         elif k == 'SE:EVWLANStrength':
             f_EVWLANStrength = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVCPStatus':
             r.ch(False)
-            x = r.enum(_E_cpStatusType, 3)
+            x_EVCPStatus = r.enum(_E_cpStatusType, 3)
             r.ee()
-            f_EVCPStatus = x
+            f_EVCPStatus = x_EVCPStatus
         elif k == 'SE:EVSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_EVSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_EVSOC = x
+            f_EVSOC = x_EVSOC
         elif k == 'SE:EVErrorCode':
             r.ch(False)
-            x = r.enum(_E_errorCodeType, 4)
+            x_EVErrorCode = r.enum(_E_errorCodeType, 4)
             r.ee()
-            f_EVErrorCode = x
+            f_EVErrorCode = x_EVErrorCode
         elif k == 'SE:EVTimeout':
             r.ch(False)
-            x = r.boolean()
+            x_EVTimeout = r.boolean()
             r.ee()
-            f_EVTimeout = x
+            f_EVTimeout = x_EVTimeout
         elif k == 'EE':
             r.depth -= 1
             return cls(EVReadyToCharge=f_EVReadyToCharge, EVImmobilizationRequest=f_EVImmobilizationRequest, EVImmobilized=f_EVImmobilized, EVWLANStrength=f_EVWLANStrength, EVCPStatus=f_EVCPStatus, EVSOC=f_EVSOC, EVErrorCode=f_EVErrorCode, EVTimeout=f_EVTimeout)
@@ -1148,7 +1149,7 @@ ELEMENT_CLASSES: dict = {
     'X509Data': X509Data,
 }
 # abstract elements: valid EXI, but the reference codec cannot map them
-ABSTRACT_EVENTS = frozenset([])
+ABSTRACT_EVENTS: frozenset[str] = frozenset([])
 _ELEMENT_ENCODERS: dict = {
     ACDP_ConnectReq: ('SE:ACDP_ConnectReq', _enc_ACDP_ConnectReqType),
     ACDP_ConnectRes: ('SE:ACDP_ConnectRes', _enc_ACDP_ConnectResType),

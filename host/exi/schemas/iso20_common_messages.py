@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field  # noqa: F401
 from enum import Enum  # noqa: F401
+from typing import Any  # noqa: F401
 
 from host.exi import runtime as rt  # noqa: F401
 from host.exi.schemas import iso20_common_types as _iso20_common_types
@@ -1057,19 +1058,19 @@ def _dec_AbsolutePriceScheduleType(r: rt.BitReader, cls: type = AbsolutePriceSch
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}AbsolutePriceScheduleType through _G_AbsolutePriceScheduleType (states 0..13)."""
     r.enter('AbsolutePriceScheduleType')
     g = _G_AbsolutePriceScheduleType
-    f_Id = None
-    f_TimeAnchor = None
-    f_PriceScheduleID = None
-    f_PriceScheduleDescription = None
-    f_Currency = None
-    f_Language = None
-    f_PriceAlgorithm = None
-    f_MinimumCost = None
-    f_MaximumCost = None
-    f_TaxRules = None
-    f_PriceRuleStacks = None
-    f_OverstayRules = None
-    f_AdditionalSelectedServices = None
+    f_Id: Any = None
+    f_TimeAnchor: Any = None
+    f_PriceScheduleID: Any = None
+    f_PriceScheduleDescription: Any = None
+    f_Currency: Any = None
+    f_Language: Any = None
+    f_PriceAlgorithm: Any = None
+    f_MinimumCost: Any = None
+    f_MaximumCost: Any = None
+    f_TaxRules: Any = None
+    f_PriceRuleStacks: Any = None
+    f_OverstayRules: Any = None
+    f_AdditionalSelectedServices: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1077,34 +1078,34 @@ def _dec_AbsolutePriceScheduleType(r: rt.BitReader, cls: type = AbsolutePriceSch
             f_Id = r.string()
         elif k == 'SE:TimeAnchor':
             r.ch(False)
-            x = r.uint()
+            x_TimeAnchor = r.uint()
             r.ee()
-            f_TimeAnchor = x
+            f_TimeAnchor = x_TimeAnchor
         elif k == 'SE:PriceScheduleID':
             r.ch(False)
-            x = r.uint()
+            x_PriceScheduleID = r.uint()
             r.ee()
-            f_PriceScheduleID = x
+            f_PriceScheduleID = x_PriceScheduleID
         elif k == 'SE:PriceScheduleDescription':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_PriceScheduleDescription = r.string() if r.ch(True) else ''
+            if x_PriceScheduleDescription != '':
                 r.ee()
-            f_PriceScheduleDescription = x
+            f_PriceScheduleDescription = x_PriceScheduleDescription
         elif k == 'SE:Currency':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_Currency = r.string() if r.ch(True) else ''
+            if x_Currency != '':
                 r.ee()
-            f_Currency = x
+            f_Currency = x_Currency
         elif k == 'SE:Language':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_Language = r.string() if r.ch(True) else ''
+            if x_Language != '':
                 r.ee()
-            f_Language = x
+            f_Language = x_Language
         elif k == 'SE:PriceAlgorithm':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_PriceAlgorithm = r.string() if r.ch(True) else ''
+            if x_PriceAlgorithm != '':
                 r.ee()
-            f_PriceAlgorithm = x
+            f_PriceAlgorithm = x_PriceAlgorithm
         elif k == 'SE:MinimumCost':
             f_MinimumCost = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:MaximumCost':
@@ -1145,9 +1146,9 @@ def _enc_AdditionalServiceListType(w: rt.BitWriter, v: AdditionalServiceListType
     """Encode {urn:iso:std:iso:15118:-20:CommonMessages}AdditionalServiceListType through _G_AdditionalServiceListType (states 0..5)."""
     g = _G_AdditionalServiceListType
     s = 0
-    for x in v.AdditionalService:
+    for x_AdditionalService in v.AdditionalService:
         s = w.event(g, s, 'SE:AdditionalService')
-        _enc_AdditionalServiceType(w, x)
+        _enc_AdditionalServiceType(w, x_AdditionalService)
     w.event(g, s, rt.EE)
 
 
@@ -1155,7 +1156,7 @@ def _dec_AdditionalServiceListType(r: rt.BitReader, cls: type = AdditionalServic
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}AdditionalServiceListType through _G_AdditionalServiceListType (states 0..5)."""
     r.enter('AdditionalServiceListType')
     g = _G_AdditionalServiceListType
-    f_AdditionalService = []
+    f_AdditionalService: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1194,16 +1195,16 @@ def _dec_AdditionalServiceType(r: rt.BitReader, cls: type = AdditionalServiceTyp
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}AdditionalServiceType through _G_AdditionalServiceType (states 0..2)."""
     r.enter('AdditionalServiceType')
     g = _G_AdditionalServiceType
-    f_ServiceName = None
-    f_ServiceFee = None
+    f_ServiceName: Any = None
+    f_ServiceFee: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ServiceName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_ServiceName = r.string() if r.ch(True) else ''
+            if x_ServiceName != '':
                 r.ee()
-            f_ServiceName = x
+            f_ServiceName = x_ServiceName
         elif k == 'SE:ServiceFee':
             f_ServiceFee = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
@@ -1251,10 +1252,10 @@ def _dec_AuthorizationReqType(r: rt.BitReader, cls: type = AuthorizationReqType)
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationReqType through _G_AuthorizationReqType (states 0..4)."""
     r.enter('AuthorizationReqType')
     g = _G_AuthorizationReqType
-    f_Header = None
-    f_SelectedAuthorizationService = None
-    f_EIM_AReqAuthorizationMode = None
-    f_PnC_AReqAuthorizationMode = None
+    f_Header: Any = None
+    f_SelectedAuthorizationService: Any = None
+    f_EIM_AReqAuthorizationMode: Any = None
+    f_PnC_AReqAuthorizationMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1262,9 +1263,9 @@ def _dec_AuthorizationReqType(r: rt.BitReader, cls: type = AuthorizationReqType)
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:SelectedAuthorizationService':
             r.ch(False)
-            x = r.enum(_E_authorizationType, 1)
+            x_SelectedAuthorizationService = r.enum(_E_authorizationType, 1)
             r.ee()
-            f_SelectedAuthorizationService = x
+            f_SelectedAuthorizationService = x_SelectedAuthorizationService
         elif k == 'SE:EIM_AReqAuthorizationMode':
             f_EIM_AReqAuthorizationMode = _dec_EIM_AReqAuthorizationModeType(r, EIM_AReqAuthorizationModeType)
         elif k == 'SE:PnC_AReqAuthorizationMode':
@@ -1310,9 +1311,9 @@ def _dec_AuthorizationResType(r: rt.BitReader, cls: type = AuthorizationResType)
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationResType through _G_AuthorizationResType (states 0..3)."""
     r.enter('AuthorizationResType')
     g = _G_AuthorizationResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEProcessing = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEProcessing: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1320,14 +1321,14 @@ def _dec_AuthorizationResType(r: rt.BitReader, cls: type = AuthorizationResType)
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVSEProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVSEProcessing = x
+            f_EVSEProcessing = x_EVSEProcessing
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEProcessing=f_EVSEProcessing)
@@ -1357,7 +1358,7 @@ def _dec_AuthorizationSetupReqType(r: rt.BitReader, cls: type = AuthorizationSet
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationSetupReqType through _G_AuthorizationSetupReqType (states 0..1)."""
     r.enter('AuthorizationSetupReqType')
     g = _G_AuthorizationSetupReqType
-    f_Header = None
+    f_Header: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1401,10 +1402,10 @@ def _enc_AuthorizationSetupResType(w: rt.BitWriter, v: AuthorizationSetupResType
     w.bits(1, 0)
     w.enum(v.ResponseCode, _IX_responseCodeType, 6)
     w.bits(1, 0)
-    for x in v.AuthorizationServices:
+    for x_AuthorizationServices in v.AuthorizationServices:
         s = w.event(g, s, 'SE:AuthorizationServices')
         w.bits(1, 0)
-        w.enum(x, _IX_authorizationType, 1)
+        w.enum(x_AuthorizationServices, _IX_authorizationType, 1)
         w.bits(1, 0)
     s = w.event(g, s, 'SE:CertificateInstallationService')
     w.bits(1, 0)
@@ -1423,12 +1424,12 @@ def _dec_AuthorizationSetupResType(r: rt.BitReader, cls: type = AuthorizationSet
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationSetupResType through _G_AuthorizationSetupResType (states 0..7)."""
     r.enter('AuthorizationSetupResType')
     g = _G_AuthorizationSetupResType
-    f_Header = None
-    f_ResponseCode = None
-    f_AuthorizationServices = []
-    f_CertificateInstallationService = None
-    f_EIM_ASResAuthorizationMode = None
-    f_PnC_ASResAuthorizationMode = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_AuthorizationServices: Any = []
+    f_CertificateInstallationService: Any = None
+    f_EIM_ASResAuthorizationMode: Any = None
+    f_PnC_ASResAuthorizationMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1436,19 +1437,19 @@ def _dec_AuthorizationSetupResType(r: rt.BitReader, cls: type = AuthorizationSet
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:AuthorizationServices':
             r.ch(False)
-            x = r.enum(_E_authorizationType, 1)
+            x_AuthorizationServices = r.enum(_E_authorizationType, 1)
             r.ee()
-            f_AuthorizationServices.append(x)
+            f_AuthorizationServices.append(x_AuthorizationServices)
         elif k == 'SE:CertificateInstallationService':
             r.ch(False)
-            x = r.boolean()
+            x_CertificateInstallationService = r.boolean()
             r.ee()
-            f_CertificateInstallationService = x
+            f_CertificateInstallationService = x_CertificateInstallationService
         elif k == 'SE:EIM_ASResAuthorizationMode':
             f_EIM_ASResAuthorizationMode = _dec_EIM_ASResAuthorizationModeType(r, EIM_ASResAuthorizationModeType)
         elif k == 'SE:PnC_ASResAuthorizationMode':
@@ -1487,16 +1488,16 @@ def _dec_CertificateChainType(r: rt.BitReader, cls: type = CertificateChainType)
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}CertificateChainType through _G_CertificateChainType (states 0..2)."""
     r.enter('CertificateChainType')
     g = _G_CertificateChainType
-    f_Certificate = None
-    f_SubCertificates = None
+    f_Certificate: Any = None
+    f_SubCertificates: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Certificate':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_Certificate = r.binary() if r.ch(True) else b''
+            if x_Certificate != b'':
                 r.ee()
-            f_Certificate = x
+            f_Certificate = x_Certificate
         elif k == 'SE:SubCertificates':
             f_SubCertificates = _dec_SubCertificatesType(r, SubCertificatesType)
         elif k == 'EE':
@@ -1547,11 +1548,11 @@ def _dec_CertificateInstallationReqType(r: rt.BitReader, cls: type = Certificate
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}CertificateInstallationReqType through _G_CertificateInstallationReqType (states 0..5)."""
     r.enter('CertificateInstallationReqType')
     g = _G_CertificateInstallationReqType
-    f_Header = None
-    f_OEMProvisioningCertificateChain = None
-    f_ListOfRootCertificateIDs = None
-    f_MaximumContractCertificateChains = None
-    f_PrioritizedEMAIDs = None
+    f_Header: Any = None
+    f_OEMProvisioningCertificateChain: Any = None
+    f_ListOfRootCertificateIDs: Any = None
+    f_MaximumContractCertificateChains: Any = None
+    f_PrioritizedEMAIDs: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1563,9 +1564,9 @@ def _dec_CertificateInstallationReqType(r: rt.BitReader, cls: type = Certificate
             f_ListOfRootCertificateIDs = _iso20_common_types._dec_ListOfRootCertificateIDsType(r, ListOfRootCertificateIDsType)
         elif k == 'SE:MaximumContractCertificateChains':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_MaximumContractCertificateChains = r.nbit(0, 255, 8)
             r.ee()
-            f_MaximumContractCertificateChains = x
+            f_MaximumContractCertificateChains = x_MaximumContractCertificateChains
         elif k == 'SE:PrioritizedEMAIDs':
             f_PrioritizedEMAIDs = _dec_EMAIDListType(r, EMAIDListType)
         elif k == 'EE':
@@ -1623,12 +1624,12 @@ def _dec_CertificateInstallationResType(r: rt.BitReader, cls: type = Certificate
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}CertificateInstallationResType through _G_CertificateInstallationResType (states 0..6)."""
     r.enter('CertificateInstallationResType')
     g = _G_CertificateInstallationResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEProcessing = None
-    f_CPSCertificateChain = None
-    f_SignedInstallationData = None
-    f_RemainingContractCertificateChains = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEProcessing: Any = None
+    f_CPSCertificateChain: Any = None
+    f_SignedInstallationData: Any = None
+    f_RemainingContractCertificateChains: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1636,23 +1637,23 @@ def _dec_CertificateInstallationResType(r: rt.BitReader, cls: type = Certificate
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVSEProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVSEProcessing = x
+            f_EVSEProcessing = x_EVSEProcessing
         elif k == 'SE:CPSCertificateChain':
             f_CPSCertificateChain = _dec_CertificateChainType(r, CertificateChainType)
         elif k == 'SE:SignedInstallationData':
             f_SignedInstallationData = _dec_SignedInstallationDataType(r, SignedInstallationDataType)
         elif k == 'SE:RemainingContractCertificateChains':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_RemainingContractCertificateChains = r.nbit(0, 255, 8)
             r.ee()
-            f_RemainingContractCertificateChains = x
+            f_RemainingContractCertificateChains = x_RemainingContractCertificateChains
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEProcessing=f_EVSEProcessing, CPSCertificateChain=f_CPSCertificateChain, SignedInstallationData=f_SignedInstallationData, RemainingContractCertificateChains=f_RemainingContractCertificateChains)
@@ -1692,9 +1693,9 @@ def _dec_ChargingScheduleType(r: rt.BitReader, cls: type = ChargingScheduleType)
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ChargingScheduleType through _G_ChargingScheduleType (states 0..3)."""
     r.enter('ChargingScheduleType')
     g = _G_ChargingScheduleType
-    f_PowerSchedule = None
-    f_AbsolutePriceSchedule = None
-    f_PriceLevelSchedule = None
+    f_PowerSchedule: Any = None
+    f_AbsolutePriceSchedule: Any = None
+    f_PriceLevelSchedule: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1737,16 +1738,16 @@ def _dec_ContractCertificateChainType(r: rt.BitReader, cls: type = ContractCerti
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ContractCertificateChainType through _G_ContractCertificateChainType (states 0..2)."""
     r.enter('ContractCertificateChainType')
     g = _G_ContractCertificateChainType
-    f_Certificate = None
-    f_SubCertificates = None
+    f_Certificate: Any = None
+    f_SubCertificates: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Certificate':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_Certificate = r.binary() if r.ch(True) else b''
+            if x_Certificate != b'':
                 r.ee()
-            f_Certificate = x
+            f_Certificate = x_Certificate
         elif k == 'SE:SubCertificates':
             f_SubCertificates = _dec_SubCertificatesType(r, SubCertificatesType)
         elif k == 'EE':
@@ -1844,32 +1845,32 @@ def _dec_Dynamic_SEReqControlModeType(r: rt.BitReader, cls: type = Dynamic_SEReq
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}Dynamic_SEReqControlModeType through _G_Dynamic_SEReqControlModeType (states 0..8)."""
     r.enter('Dynamic_SEReqControlModeType')
     g = _G_Dynamic_SEReqControlModeType
-    f_DepartureTime = None
-    f_MinimumSOC = None
-    f_TargetSOC = None
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    f_EVMaximumV2XEnergyRequest = None
-    f_EVMinimumV2XEnergyRequest = None
+    f_DepartureTime: Any = None
+    f_MinimumSOC: Any = None
+    f_TargetSOC: Any = None
+    f_EVTargetEnergyRequest: Any = None
+    f_EVMaximumEnergyRequest: Any = None
+    f_EVMinimumEnergyRequest: Any = None
+    f_EVMaximumV2XEnergyRequest: Any = None
+    f_EVMinimumV2XEnergyRequest: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:MinimumSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_MinimumSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_MinimumSOC = x
+            f_MinimumSOC = x_MinimumSOC
         elif k == 'SE:TargetSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_TargetSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_TargetSOC = x
+            f_TargetSOC = x_TargetSOC
         elif k == 'SE:EVTargetEnergyRequest':
             f_EVTargetEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumEnergyRequest':
@@ -1936,29 +1937,29 @@ def _dec_Dynamic_SEResControlModeType(r: rt.BitReader, cls: type = Dynamic_SERes
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}Dynamic_SEResControlModeType through _G_Dynamic_SEResControlModeType (states 0..5)."""
     r.enter('Dynamic_SEResControlModeType')
     g = _G_Dynamic_SEResControlModeType
-    f_DepartureTime = None
-    f_MinimumSOC = None
-    f_TargetSOC = None
-    f_AbsolutePriceSchedule = None
-    f_PriceLevelSchedule = None
+    f_DepartureTime: Any = None
+    f_MinimumSOC: Any = None
+    f_TargetSOC: Any = None
+    f_AbsolutePriceSchedule: Any = None
+    f_PriceLevelSchedule: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:MinimumSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_MinimumSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_MinimumSOC = x
+            f_MinimumSOC = x_MinimumSOC
         elif k == 'SE:TargetSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_TargetSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_TargetSOC = x
+            f_TargetSOC = x_TargetSOC
         elif k == 'SE:AbsolutePriceSchedule':
             f_AbsolutePriceSchedule = _dec_AbsolutePriceScheduleType(r, AbsolutePriceScheduleType)
         elif k == 'SE:PriceLevelSchedule':
@@ -2081,9 +2082,9 @@ def _enc_EMAIDListType(w: rt.BitWriter, v: EMAIDListType) -> None:
     """Encode {urn:iso:std:iso:15118:-20:CommonMessages}EMAIDListType through _G_EMAIDListType (states 0..8)."""
     g = _G_EMAIDListType
     s = 0
-    for x in v.EMAID:
+    for x_EMAID in v.EMAID:
         s = w.event(g, s, 'SE:EMAID')
-        w.elem_text(x, w.string)
+        w.elem_text(x_EMAID, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -2091,15 +2092,15 @@ def _dec_EMAIDListType(r: rt.BitReader, cls: type = EMAIDListType) -> EMAIDListT
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}EMAIDListType through _G_EMAIDListType (states 0..8)."""
     r.enter('EMAIDListType')
     g = _G_EMAIDListType
-    f_EMAID = []
+    f_EMAID: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:EMAID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_EMAID = r.string() if r.ch(True) else ''
+            if x_EMAID != '':
                 r.ee()
-            f_EMAID.append(x)
+            f_EMAID.append(x_EMAID)
         elif k == 'EE':
             r.depth -= 1
             return cls(EMAID=f_EMAID)
@@ -2143,28 +2144,28 @@ def _dec_EVAbsolutePriceScheduleType(r: rt.BitReader, cls: type = EVAbsolutePric
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}EVAbsolutePriceScheduleType through _G_EVAbsolutePriceScheduleType (states 0..4)."""
     r.enter('EVAbsolutePriceScheduleType')
     g = _G_EVAbsolutePriceScheduleType
-    f_TimeAnchor = None
-    f_Currency = None
-    f_PriceAlgorithm = None
-    f_EVPriceRuleStacks = None
+    f_TimeAnchor: Any = None
+    f_Currency: Any = None
+    f_PriceAlgorithm: Any = None
+    f_EVPriceRuleStacks: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:TimeAnchor':
             r.ch(False)
-            x = r.uint()
+            x_TimeAnchor = r.uint()
             r.ee()
-            f_TimeAnchor = x
+            f_TimeAnchor = x_TimeAnchor
         elif k == 'SE:Currency':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_Currency = r.string() if r.ch(True) else ''
+            if x_Currency != '':
                 r.ee()
-            f_Currency = x
+            f_Currency = x_Currency
         elif k == 'SE:PriceAlgorithm':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_PriceAlgorithm = r.string() if r.ch(True) else ''
+            if x_PriceAlgorithm != '':
                 r.ee()
-            f_PriceAlgorithm = x
+            f_PriceAlgorithm = x_PriceAlgorithm
         elif k == 'SE:EVPriceRuleStacks':
             f_EVPriceRuleStacks = _dec_EVPriceRuleStackListType(r, EVPriceRuleStackListType)
         elif k == 'EE':
@@ -2200,8 +2201,8 @@ def _dec_EVEnergyOfferType(r: rt.BitReader, cls: type = EVEnergyOfferType) -> EV
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}EVEnergyOfferType through _G_EVEnergyOfferType (states 0..2)."""
     r.enter('EVEnergyOfferType')
     g = _G_EVEnergyOfferType
-    f_EVPowerSchedule = None
-    f_EVAbsolutePriceSchedule = None
+    f_EVPowerSchedule: Any = None
+    f_EVAbsolutePriceSchedule: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2232,9 +2233,9 @@ def _enc_EVPowerProfileEntryListType(w: rt.BitWriter, v: EVPowerProfileEntryList
     g = _G_EVPowerProfileEntryListType
     s = 0
     rt.check_occurs('EVPowerProfileEntry', len(v.EVPowerProfileEntry), 2048)
-    for x in v.EVPowerProfileEntry:
+    for x_EVPowerProfileEntry in v.EVPowerProfileEntry:
         s = w.event(g, s, 'SE:EVPowerProfileEntry')
-        _enc_PowerScheduleEntryType(w, x)
+        _enc_PowerScheduleEntryType(w, x_EVPowerProfileEntry)
     w.event(g, s, rt.EE)
 
 
@@ -2242,7 +2243,7 @@ def _dec_EVPowerProfileEntryListType(r: rt.BitReader, cls: type = EVPowerProfile
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerProfileEntryListType through _G_EVPowerProfileEntryListType (states 0..2)."""
     r.enter('EVPowerProfileEntryListType')
     g = _G_EVPowerProfileEntryListType
-    f_EVPowerProfileEntry = []
+    f_EVPowerProfileEntry: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2295,18 +2296,18 @@ def _dec_EVPowerProfileType(r: rt.BitReader, cls: type = EVPowerProfileType) -> 
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerProfileType through _G_EVPowerProfileType (states 0..4)."""
     r.enter('EVPowerProfileType')
     g = _G_EVPowerProfileType
-    f_TimeAnchor = None
-    f_Dynamic_EVPPTControlMode = None
-    f_Scheduled_EVPPTControlMode = None
-    f_EVPowerProfileEntries = None
+    f_TimeAnchor: Any = None
+    f_Dynamic_EVPPTControlMode: Any = None
+    f_Scheduled_EVPPTControlMode: Any = None
+    f_EVPowerProfileEntries: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:TimeAnchor':
             r.ch(False)
-            x = r.uint()
+            x_TimeAnchor = r.uint()
             r.ee()
-            f_TimeAnchor = x
+            f_TimeAnchor = x_TimeAnchor
         elif k == 'SE:Dynamic_EVPPTControlMode':
             f_Dynamic_EVPPTControlMode = _dec_Dynamic_EVPPTControlModeType(r, Dynamic_EVPPTControlModeType)
         elif k == 'SE:Scheduled_EVPPTControlMode':
@@ -2336,9 +2337,9 @@ def _enc_EVPowerScheduleEntryListType(w: rt.BitWriter, v: EVPowerScheduleEntryLi
     g = _G_EVPowerScheduleEntryListType
     s = 0
     rt.check_occurs('EVPowerScheduleEntry', len(v.EVPowerScheduleEntry), 1024)
-    for x in v.EVPowerScheduleEntry:
+    for x_EVPowerScheduleEntry in v.EVPowerScheduleEntry:
         s = w.event(g, s, 'SE:EVPowerScheduleEntry')
-        _enc_EVPowerScheduleEntryType(w, x)
+        _enc_EVPowerScheduleEntryType(w, x_EVPowerScheduleEntry)
     w.event(g, s, rt.EE)
 
 
@@ -2346,7 +2347,7 @@ def _dec_EVPowerScheduleEntryListType(r: rt.BitReader, cls: type = EVPowerSchedu
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerScheduleEntryListType through _G_EVPowerScheduleEntryListType (states 0..2)."""
     r.enter('EVPowerScheduleEntryListType')
     g = _G_EVPowerScheduleEntryListType
-    f_EVPowerScheduleEntry = []
+    f_EVPowerScheduleEntry: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2389,16 +2390,16 @@ def _dec_EVPowerScheduleEntryType(r: rt.BitReader, cls: type = EVPowerScheduleEn
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerScheduleEntryType through _G_EVPowerScheduleEntryType (states 0..2)."""
     r.enter('EVPowerScheduleEntryType')
     g = _G_EVPowerScheduleEntryType
-    f_Duration = None
-    f_Power = None
+    f_Duration: Any = None
+    f_Power: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Duration':
             r.ch(False)
-            x = r.uint()
+            x_Duration = r.uint()
             r.ee()
-            f_Duration = x
+            f_Duration = x_Duration
         elif k == 'SE:Power':
             f_Power = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
@@ -2436,16 +2437,16 @@ def _dec_EVPowerScheduleType(r: rt.BitReader, cls: type = EVPowerScheduleType) -
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerScheduleType through _G_EVPowerScheduleType (states 0..2)."""
     r.enter('EVPowerScheduleType')
     g = _G_EVPowerScheduleType
-    f_TimeAnchor = None
-    f_EVPowerScheduleEntries = None
+    f_TimeAnchor: Any = None
+    f_EVPowerScheduleEntries: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:TimeAnchor':
             r.ch(False)
-            x = r.uint()
+            x_TimeAnchor = r.uint()
             r.ee()
-            f_TimeAnchor = x
+            f_TimeAnchor = x_TimeAnchor
         elif k == 'SE:EVPowerScheduleEntries':
             f_EVPowerScheduleEntries = _dec_EVPowerScheduleEntryListType(r, EVPowerScheduleEntryListType)
         elif k == 'EE':
@@ -2471,9 +2472,9 @@ def _enc_EVPriceRuleStackListType(w: rt.BitWriter, v: EVPriceRuleStackListType) 
     g = _G_EVPriceRuleStackListType
     s = 0
     rt.check_occurs('EVPriceRuleStack', len(v.EVPriceRuleStack), 1024)
-    for x in v.EVPriceRuleStack:
+    for x_EVPriceRuleStack in v.EVPriceRuleStack:
         s = w.event(g, s, 'SE:EVPriceRuleStack')
-        _enc_EVPriceRuleStackType(w, x)
+        _enc_EVPriceRuleStackType(w, x_EVPriceRuleStack)
     w.event(g, s, rt.EE)
 
 
@@ -2481,7 +2482,7 @@ def _dec_EVPriceRuleStackListType(r: rt.BitReader, cls: type = EVPriceRuleStackL
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}EVPriceRuleStackListType through _G_EVPriceRuleStackListType (states 0..2)."""
     r.enter('EVPriceRuleStackListType')
     g = _G_EVPriceRuleStackListType
-    f_EVPriceRuleStack = []
+    f_EVPriceRuleStack: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2529,9 +2530,9 @@ def _enc_EVPriceRuleStackType(w: rt.BitWriter, v: EVPriceRuleStackType) -> None:
     w.bits(1, 0)
     w.uint(v.Duration)
     w.bits(1, 0)
-    for x in v.EVPriceRule:
+    for x_EVPriceRule in v.EVPriceRule:
         s = w.event(g, s, 'SE:EVPriceRule')
-        _enc_EVPriceRuleType(w, x)
+        _enc_EVPriceRuleType(w, x_EVPriceRule)
     w.event(g, s, rt.EE)
 
 
@@ -2539,16 +2540,16 @@ def _dec_EVPriceRuleStackType(r: rt.BitReader, cls: type = EVPriceRuleStackType)
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}EVPriceRuleStackType through _G_EVPriceRuleStackType (states 0..9)."""
     r.enter('EVPriceRuleStackType')
     g = _G_EVPriceRuleStackType
-    f_Duration = None
-    f_EVPriceRule = []
+    f_Duration: Any = None
+    f_EVPriceRule: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Duration':
             r.ch(False)
-            x = r.uint()
+            x_Duration = r.uint()
             r.ee()
-            f_Duration = x
+            f_Duration = x_Duration
         elif k == 'SE:EVPriceRule':
             f_EVPriceRule.append(_dec_EVPriceRuleType(r, EVPriceRuleType))
         elif k == 'EE':
@@ -2584,8 +2585,8 @@ def _dec_EVPriceRuleType(r: rt.BitReader, cls: type = EVPriceRuleType) -> EVPric
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}EVPriceRuleType through _G_EVPriceRuleType (states 0..2)."""
     r.enter('EVPriceRuleType')
     g = _G_EVPriceRuleType
-    f_EnergyFee = None
-    f_PowerRangeStart = None
+    f_EnergyFee: Any = None
+    f_PowerRangeStart: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2626,8 +2627,8 @@ def _dec_MeteringConfirmationReqType(r: rt.BitReader, cls: type = MeteringConfir
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}MeteringConfirmationReqType through _G_MeteringConfirmationReqType (states 0..2)."""
     r.enter('MeteringConfirmationReqType')
     g = _G_MeteringConfirmationReqType
-    f_Header = None
-    f_SignedMeteringData = None
+    f_Header: Any = None
+    f_SignedMeteringData: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2670,8 +2671,8 @@ def _dec_MeteringConfirmationResType(r: rt.BitReader, cls: type = MeteringConfir
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}MeteringConfirmationResType through _G_MeteringConfirmationResType (states 0..2)."""
     r.enter('MeteringConfirmationResType')
     g = _G_MeteringConfirmationResType
-    f_Header = None
-    f_ResponseCode = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2679,9 +2680,9 @@ def _dec_MeteringConfirmationResType(r: rt.BitReader, cls: type = MeteringConfir
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode)
@@ -2722,9 +2723,9 @@ def _enc_OverstayRuleListType(w: rt.BitWriter, v: OverstayRuleListType) -> None:
     if v.OverstayPowerThreshold is not None:
         s = w.event(g, s, 'SE:OverstayPowerThreshold')
         _iso20_common_types._enc_RationalNumberType(w, v.OverstayPowerThreshold)
-    for x in v.OverstayRule:
+    for x_OverstayRule in v.OverstayRule:
         s = w.event(g, s, 'SE:OverstayRule')
-        _enc_OverstayRuleType(w, x)
+        _enc_OverstayRuleType(w, x_OverstayRule)
     w.event(g, s, rt.EE)
 
 
@@ -2732,17 +2733,17 @@ def _dec_OverstayRuleListType(r: rt.BitReader, cls: type = OverstayRuleListType)
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleListType through _G_OverstayRuleListType (states 0..7)."""
     r.enter('OverstayRuleListType')
     g = _G_OverstayRuleListType
-    f_OverstayTimeThreshold = None
-    f_OverstayPowerThreshold = None
-    f_OverstayRule = []
+    f_OverstayTimeThreshold: Any = None
+    f_OverstayPowerThreshold: Any = None
+    f_OverstayRule: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:OverstayTimeThreshold':
             r.ch(False)
-            x = r.uint()
+            x_OverstayTimeThreshold = r.uint()
             r.ee()
-            f_OverstayTimeThreshold = x
+            f_OverstayTimeThreshold = x_OverstayTimeThreshold
         elif k == 'SE:OverstayPowerThreshold':
             f_OverstayPowerThreshold = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:OverstayRule':
@@ -2793,30 +2794,30 @@ def _dec_OverstayRuleType(r: rt.BitReader, cls: type = OverstayRuleType) -> Over
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleType through _G_OverstayRuleType (states 0..4)."""
     r.enter('OverstayRuleType')
     g = _G_OverstayRuleType
-    f_OverstayRuleDescription = None
-    f_StartTime = None
-    f_OverstayFee = None
-    f_OverstayFeePeriod = None
+    f_OverstayRuleDescription: Any = None
+    f_StartTime: Any = None
+    f_OverstayFee: Any = None
+    f_OverstayFeePeriod: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:OverstayRuleDescription':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_OverstayRuleDescription = r.string() if r.ch(True) else ''
+            if x_OverstayRuleDescription != '':
                 r.ee()
-            f_OverstayRuleDescription = x
+            f_OverstayRuleDescription = x_OverstayRuleDescription
         elif k == 'SE:StartTime':
             r.ch(False)
-            x = r.uint()
+            x_StartTime = r.uint()
             r.ee()
-            f_StartTime = x
+            f_StartTime = x_StartTime
         elif k == 'SE:OverstayFee':
             f_OverstayFee = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:OverstayFeePeriod':
             r.ch(False)
-            x = r.uint()
+            x_OverstayFeePeriod = r.uint()
             r.ee()
-            f_OverstayFeePeriod = x
+            f_OverstayFeePeriod = x_OverstayFeePeriod
         elif k == 'EE':
             r.depth -= 1
             return cls(OverstayRuleDescription=f_OverstayRuleDescription, StartTime=f_StartTime, OverstayFee=f_OverstayFee, OverstayFeePeriod=f_OverstayFeePeriod)
@@ -2846,9 +2847,9 @@ def _enc_ParameterSetType(w: rt.BitWriter, v: ParameterSetType) -> None:
     w.uint(v.ParameterSetID)
     w.bits(1, 0)
     rt.check_occurs('Parameter', len(v.Parameter), 32)
-    for x in v.Parameter:
+    for x_Parameter in v.Parameter:
         s = w.event(g, s, 'SE:Parameter')
-        _enc_ParameterType(w, x)
+        _enc_ParameterType(w, x_Parameter)
     w.event(g, s, rt.EE)
 
 
@@ -2856,16 +2857,16 @@ def _dec_ParameterSetType(r: rt.BitReader, cls: type = ParameterSetType) -> Para
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ParameterSetType through _G_ParameterSetType (states 0..3)."""
     r.enter('ParameterSetType')
     g = _G_ParameterSetType
-    f_ParameterSetID = None
-    f_Parameter = []
+    f_ParameterSetID: Any = None
+    f_Parameter: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ParameterSetID':
             r.ch(False)
-            x = r.uint()
+            x_ParameterSetID = r.uint()
             r.ee()
-            f_ParameterSetID = x
+            f_ParameterSetID = x_ParameterSetID
         elif k == 'SE:Parameter':
             f_Parameter.append(_dec_ParameterType(r, ParameterType))
             if len(f_Parameter) > 32:
@@ -2937,13 +2938,13 @@ def _dec_ParameterType(r: rt.BitReader, cls: type = ParameterType) -> ParameterT
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ParameterType through _G_ParameterType (states 0..7)."""
     r.enter('ParameterType')
     g = _G_ParameterType
-    f_Name = None
-    f_boolValue = None
-    f_byteValue = None
-    f_shortValue = None
-    f_intValue = None
-    f_rationalNumber = None
-    f_finiteString = None
+    f_Name: Any = None
+    f_boolValue: Any = None
+    f_byteValue: Any = None
+    f_shortValue: Any = None
+    f_intValue: Any = None
+    f_rationalNumber: Any = None
+    f_finiteString: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2951,31 +2952,31 @@ def _dec_ParameterType(r: rt.BitReader, cls: type = ParameterType) -> ParameterT
             f_Name = r.string()
         elif k == 'SE:boolValue':
             r.ch(False)
-            x = r.boolean()
+            x_boolValue = r.boolean()
             r.ee()
-            f_boolValue = x
+            f_boolValue = x_boolValue
         elif k == 'SE:byteValue':
             r.ch(False)
-            x = r.nbit(-128, 127, 8)
+            x_byteValue = r.nbit(-128, 127, 8)
             r.ee()
-            f_byteValue = x
+            f_byteValue = x_byteValue
         elif k == 'SE:shortValue':
             r.ch(False)
-            x = r.sint()
+            x_shortValue = r.sint()
             r.ee()
-            f_shortValue = x
+            f_shortValue = x_shortValue
         elif k == 'SE:intValue':
             r.ch(False)
-            x = r.sint()
+            x_intValue = r.sint()
             r.ee()
-            f_intValue = x
+            f_intValue = x_intValue
         elif k == 'SE:rationalNumber':
             f_rationalNumber = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:finiteString':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_finiteString = r.string() if r.ch(True) else ''
+            if x_finiteString != '':
                 r.ee()
-            f_finiteString = x
+            f_finiteString = x_finiteString
         elif k == 'EE':
             r.depth -= 1
             return cls(Name=f_Name, boolValue=f_boolValue, byteValue=f_byteValue, shortValue=f_shortValue, intValue=f_intValue, rationalNumber=f_rationalNumber, finiteString=f_finiteString)
@@ -3013,19 +3014,19 @@ def _dec_PnC_AReqAuthorizationModeType(r: rt.BitReader, cls: type = PnC_AReqAuth
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PnC_AReqAuthorizationModeType through _G_PnC_AReqAuthorizationModeType (states 0..3)."""
     r.enter('PnC_AReqAuthorizationModeType')
     g = _G_PnC_AReqAuthorizationModeType
-    f_Id = None
-    f_GenChallenge = None
-    f_ContractCertificateChain = None
+    f_Id: Any = None
+    f_GenChallenge: Any = None
+    f_ContractCertificateChain: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'AT:Id':
             f_Id = r.string()
         elif k == 'SE:GenChallenge':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_GenChallenge = r.binary() if r.ch(True) else b''
+            if x_GenChallenge != b'':
                 r.ee()
-            f_GenChallenge = x
+            f_GenChallenge = x_GenChallenge
         elif k == 'SE:ContractCertificateChain':
             f_ContractCertificateChain = _dec_ContractCertificateChainType(r, ContractCertificateChainType)
         elif k == 'EE':
@@ -3062,16 +3063,16 @@ def _dec_PnC_ASResAuthorizationModeType(r: rt.BitReader, cls: type = PnC_ASResAu
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PnC_ASResAuthorizationModeType through _G_PnC_ASResAuthorizationModeType (states 0..2)."""
     r.enter('PnC_ASResAuthorizationModeType')
     g = _G_PnC_ASResAuthorizationModeType
-    f_GenChallenge = None
-    f_SupportedProviders = None
+    f_GenChallenge: Any = None
+    f_SupportedProviders: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:GenChallenge':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_GenChallenge = r.binary() if r.ch(True) else b''
+            if x_GenChallenge != b'':
                 r.ee()
-            f_GenChallenge = x
+            f_GenChallenge = x_GenChallenge
         elif k == 'SE:SupportedProviders':
             f_SupportedProviders = _dec_SupportedProvidersListType(r, SupportedProvidersListType)
         elif k == 'EE':
@@ -3127,11 +3128,11 @@ def _dec_PowerDeliveryReqType(r: rt.BitReader, cls: type = PowerDeliveryReqType)
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PowerDeliveryReqType through _G_PowerDeliveryReqType (states 0..5)."""
     r.enter('PowerDeliveryReqType')
     g = _G_PowerDeliveryReqType
-    f_Header = None
-    f_EVProcessing = None
-    f_ChargeProgress = None
-    f_EVPowerProfile = None
-    f_BPT_ChannelSelection = None
+    f_Header: Any = None
+    f_EVProcessing: Any = None
+    f_ChargeProgress: Any = None
+    f_EVPowerProfile: Any = None
+    f_BPT_ChannelSelection: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3139,21 +3140,21 @@ def _dec_PowerDeliveryReqType(r: rt.BitReader, cls: type = PowerDeliveryReqType)
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVProcessing = x
+            f_EVProcessing = x_EVProcessing
         elif k == 'SE:ChargeProgress':
             r.ch(False)
-            x = r.enum(_E_chargeProgressType, 2)
+            x_ChargeProgress = r.enum(_E_chargeProgressType, 2)
             r.ee()
-            f_ChargeProgress = x
+            f_ChargeProgress = x_ChargeProgress
         elif k == 'SE:EVPowerProfile':
             f_EVPowerProfile = _dec_EVPowerProfileType(r, EVPowerProfileType)
         elif k == 'SE:BPT_ChannelSelection':
             r.ch(False)
-            x = r.enum(_E_channelSelectionType, 1)
+            x_BPT_ChannelSelection = r.enum(_E_channelSelectionType, 1)
             r.ee()
-            f_BPT_ChannelSelection = x
+            f_BPT_ChannelSelection = x_BPT_ChannelSelection
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, EVProcessing=f_EVProcessing, ChargeProgress=f_ChargeProgress, EVPowerProfile=f_EVPowerProfile, BPT_ChannelSelection=f_BPT_ChannelSelection)
@@ -3194,9 +3195,9 @@ def _dec_PowerDeliveryResType(r: rt.BitReader, cls: type = PowerDeliveryResType)
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PowerDeliveryResType through _G_PowerDeliveryResType (states 0..3)."""
     r.enter('PowerDeliveryResType')
     g = _G_PowerDeliveryResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEStatus = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEStatus: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3204,9 +3205,9 @@ def _dec_PowerDeliveryResType(r: rt.BitReader, cls: type = PowerDeliveryResType)
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEStatus':
             f_EVSEStatus = _iso20_common_types._dec_EVSEStatusType(r, EVSEStatusType)
         elif k == 'EE':
@@ -3232,9 +3233,9 @@ def _enc_PowerScheduleEntryListType(w: rt.BitWriter, v: PowerScheduleEntryListTy
     g = _G_PowerScheduleEntryListType
     s = 0
     rt.check_occurs('PowerScheduleEntry', len(v.PowerScheduleEntry), 1024)
-    for x in v.PowerScheduleEntry:
+    for x_PowerScheduleEntry in v.PowerScheduleEntry:
         s = w.event(g, s, 'SE:PowerScheduleEntry')
-        _enc_PowerScheduleEntryType(w, x)
+        _enc_PowerScheduleEntryType(w, x_PowerScheduleEntry)
     w.event(g, s, rt.EE)
 
 
@@ -3242,7 +3243,7 @@ def _dec_PowerScheduleEntryListType(r: rt.BitReader, cls: type = PowerScheduleEn
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PowerScheduleEntryListType through _G_PowerScheduleEntryListType (states 0..2)."""
     r.enter('PowerScheduleEntryListType')
     g = _G_PowerScheduleEntryListType
-    f_PowerScheduleEntry = []
+    f_PowerScheduleEntry: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3295,18 +3296,18 @@ def _dec_PowerScheduleEntryType(r: rt.BitReader, cls: type = PowerScheduleEntryT
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PowerScheduleEntryType through _G_PowerScheduleEntryType (states 0..4)."""
     r.enter('PowerScheduleEntryType')
     g = _G_PowerScheduleEntryType
-    f_Duration = None
-    f_Power = None
-    f_Power_L2 = None
-    f_Power_L3 = None
+    f_Duration: Any = None
+    f_Power: Any = None
+    f_Power_L2: Any = None
+    f_Power_L3: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Duration':
             r.ch(False)
-            x = r.uint()
+            x_Duration = r.uint()
             r.ee()
-            f_Duration = x
+            f_Duration = x_Duration
         elif k == 'SE:Power':
             f_Power = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:Power_L2':
@@ -3358,18 +3359,18 @@ def _dec_PowerScheduleType(r: rt.BitReader, cls: type = PowerScheduleType) -> Po
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PowerScheduleType through _G_PowerScheduleType (states 0..4)."""
     r.enter('PowerScheduleType')
     g = _G_PowerScheduleType
-    f_TimeAnchor = None
-    f_AvailableEnergy = None
-    f_PowerTolerance = None
-    f_PowerScheduleEntries = None
+    f_TimeAnchor: Any = None
+    f_AvailableEnergy: Any = None
+    f_PowerTolerance: Any = None
+    f_PowerScheduleEntries: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:TimeAnchor':
             r.ch(False)
-            x = r.uint()
+            x_TimeAnchor = r.uint()
             r.ee()
-            f_TimeAnchor = x
+            f_TimeAnchor = x_TimeAnchor
         elif k == 'SE:AvailableEnergy':
             f_AvailableEnergy = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:PowerTolerance':
@@ -3399,9 +3400,9 @@ def _enc_PriceLevelScheduleEntryListType(w: rt.BitWriter, v: PriceLevelScheduleE
     g = _G_PriceLevelScheduleEntryListType
     s = 0
     rt.check_occurs('PriceLevelScheduleEntry', len(v.PriceLevelScheduleEntry), 1024)
-    for x in v.PriceLevelScheduleEntry:
+    for x_PriceLevelScheduleEntry in v.PriceLevelScheduleEntry:
         s = w.event(g, s, 'SE:PriceLevelScheduleEntry')
-        _enc_PriceLevelScheduleEntryType(w, x)
+        _enc_PriceLevelScheduleEntryType(w, x_PriceLevelScheduleEntry)
     w.event(g, s, rt.EE)
 
 
@@ -3409,7 +3410,7 @@ def _dec_PriceLevelScheduleEntryListType(r: rt.BitReader, cls: type = PriceLevel
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PriceLevelScheduleEntryListType through _G_PriceLevelScheduleEntryListType (states 0..2)."""
     r.enter('PriceLevelScheduleEntryListType')
     g = _G_PriceLevelScheduleEntryListType
-    f_PriceLevelScheduleEntry = []
+    f_PriceLevelScheduleEntry: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3454,21 +3455,21 @@ def _dec_PriceLevelScheduleEntryType(r: rt.BitReader, cls: type = PriceLevelSche
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PriceLevelScheduleEntryType through _G_PriceLevelScheduleEntryType (states 0..2)."""
     r.enter('PriceLevelScheduleEntryType')
     g = _G_PriceLevelScheduleEntryType
-    f_Duration = None
-    f_PriceLevel = None
+    f_Duration: Any = None
+    f_PriceLevel: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Duration':
             r.ch(False)
-            x = r.uint()
+            x_Duration = r.uint()
             r.ee()
-            f_Duration = x
+            f_Duration = x_Duration
         elif k == 'SE:PriceLevel':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_PriceLevel = r.nbit(0, 255, 8)
             r.ee()
-            f_PriceLevel = x
+            f_PriceLevel = x_PriceLevel
         elif k == 'EE':
             r.depth -= 1
             return cls(Duration=f_Duration, PriceLevel=f_PriceLevel)
@@ -3526,12 +3527,12 @@ def _dec_PriceLevelScheduleType(r: rt.BitReader, cls: type = PriceLevelScheduleT
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PriceLevelScheduleType through _G_PriceLevelScheduleType (states 0..6)."""
     r.enter('PriceLevelScheduleType')
     g = _G_PriceLevelScheduleType
-    f_Id = None
-    f_TimeAnchor = None
-    f_PriceScheduleID = None
-    f_PriceScheduleDescription = None
-    f_NumberOfPriceLevels = None
-    f_PriceLevelScheduleEntries = None
+    f_Id: Any = None
+    f_TimeAnchor: Any = None
+    f_PriceScheduleID: Any = None
+    f_PriceScheduleDescription: Any = None
+    f_NumberOfPriceLevels: Any = None
+    f_PriceLevelScheduleEntries: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3539,24 +3540,24 @@ def _dec_PriceLevelScheduleType(r: rt.BitReader, cls: type = PriceLevelScheduleT
             f_Id = r.string()
         elif k == 'SE:TimeAnchor':
             r.ch(False)
-            x = r.uint()
+            x_TimeAnchor = r.uint()
             r.ee()
-            f_TimeAnchor = x
+            f_TimeAnchor = x_TimeAnchor
         elif k == 'SE:PriceScheduleID':
             r.ch(False)
-            x = r.uint()
+            x_PriceScheduleID = r.uint()
             r.ee()
-            f_PriceScheduleID = x
+            f_PriceScheduleID = x_PriceScheduleID
         elif k == 'SE:PriceScheduleDescription':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_PriceScheduleDescription = r.string() if r.ch(True) else ''
+            if x_PriceScheduleDescription != '':
                 r.ee()
-            f_PriceScheduleDescription = x
+            f_PriceScheduleDescription = x_PriceScheduleDescription
         elif k == 'SE:NumberOfPriceLevels':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_NumberOfPriceLevels = r.nbit(0, 255, 8)
             r.ee()
-            f_NumberOfPriceLevels = x
+            f_NumberOfPriceLevels = x_NumberOfPriceLevels
         elif k == 'SE:PriceLevelScheduleEntries':
             f_PriceLevelScheduleEntries = _dec_PriceLevelScheduleEntryListType(r, PriceLevelScheduleEntryListType)
         elif k == 'EE':
@@ -3582,9 +3583,9 @@ def _enc_PriceRuleStackListType(w: rt.BitWriter, v: PriceRuleStackListType) -> N
     g = _G_PriceRuleStackListType
     s = 0
     rt.check_occurs('PriceRuleStack', len(v.PriceRuleStack), 1024)
-    for x in v.PriceRuleStack:
+    for x_PriceRuleStack in v.PriceRuleStack:
         s = w.event(g, s, 'SE:PriceRuleStack')
-        _enc_PriceRuleStackType(w, x)
+        _enc_PriceRuleStackType(w, x_PriceRuleStack)
     w.event(g, s, rt.EE)
 
 
@@ -3592,7 +3593,7 @@ def _dec_PriceRuleStackListType(r: rt.BitReader, cls: type = PriceRuleStackListT
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PriceRuleStackListType through _G_PriceRuleStackListType (states 0..2)."""
     r.enter('PriceRuleStackListType')
     g = _G_PriceRuleStackListType
-    f_PriceRuleStack = []
+    f_PriceRuleStack: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3640,9 +3641,9 @@ def _enc_PriceRuleStackType(w: rt.BitWriter, v: PriceRuleStackType) -> None:
     w.bits(1, 0)
     w.uint(v.Duration)
     w.bits(1, 0)
-    for x in v.PriceRule:
+    for x_PriceRule in v.PriceRule:
         s = w.event(g, s, 'SE:PriceRule')
-        _enc_PriceRuleType(w, x)
+        _enc_PriceRuleType(w, x_PriceRule)
     w.event(g, s, rt.EE)
 
 
@@ -3650,16 +3651,16 @@ def _dec_PriceRuleStackType(r: rt.BitReader, cls: type = PriceRuleStackType) -> 
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PriceRuleStackType through _G_PriceRuleStackType (states 0..9)."""
     r.enter('PriceRuleStackType')
     g = _G_PriceRuleStackType
-    f_Duration = None
-    f_PriceRule = []
+    f_Duration: Any = None
+    f_PriceRule: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Duration':
             r.ch(False)
-            x = r.uint()
+            x_Duration = r.uint()
             r.ee()
-            f_Duration = x
+            f_Duration = x_Duration
         elif k == 'SE:PriceRule':
             f_PriceRule.append(_dec_PriceRuleType(r, PriceRuleType))
         elif k == 'EE':
@@ -3721,12 +3722,12 @@ def _dec_PriceRuleType(r: rt.BitReader, cls: type = PriceRuleType) -> PriceRuleT
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PriceRuleType through _G_PriceRuleType (states 0..6)."""
     r.enter('PriceRuleType')
     g = _G_PriceRuleType
-    f_EnergyFee = None
-    f_ParkingFee = None
-    f_ParkingFeePeriod = None
-    f_CarbonDioxideEmission = None
-    f_RenewableGenerationPercentage = None
-    f_PowerRangeStart = None
+    f_EnergyFee: Any = None
+    f_ParkingFee: Any = None
+    f_ParkingFeePeriod: Any = None
+    f_CarbonDioxideEmission: Any = None
+    f_RenewableGenerationPercentage: Any = None
+    f_PowerRangeStart: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3736,19 +3737,19 @@ def _dec_PriceRuleType(r: rt.BitReader, cls: type = PriceRuleType) -> PriceRuleT
             f_ParkingFee = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:ParkingFeePeriod':
             r.ch(False)
-            x = r.uint()
+            x_ParkingFeePeriod = r.uint()
             r.ee()
-            f_ParkingFeePeriod = x
+            f_ParkingFeePeriod = x_ParkingFeePeriod
         elif k == 'SE:CarbonDioxideEmission':
             r.ch(False)
-            x = r.uint()
+            x_CarbonDioxideEmission = r.uint()
             r.ee()
-            f_CarbonDioxideEmission = x
+            f_CarbonDioxideEmission = x_CarbonDioxideEmission
         elif k == 'SE:RenewableGenerationPercentage':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_RenewableGenerationPercentage = r.nbit(0, 255, 8)
             r.ee()
-            f_RenewableGenerationPercentage = x
+            f_RenewableGenerationPercentage = x_RenewableGenerationPercentage
         elif k == 'SE:PowerRangeStart':
             f_PowerRangeStart = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
@@ -3793,27 +3794,27 @@ def _dec_PriceScheduleType(r: rt.BitReader, cls: type = PriceScheduleType) -> Pr
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleType through _G_PriceScheduleType (states 0..3)."""
     r.enter('PriceScheduleType')
     g = _G_PriceScheduleType
-    f_TimeAnchor = None
-    f_PriceScheduleID = None
-    f_PriceScheduleDescription = None
+    f_TimeAnchor: Any = None
+    f_PriceScheduleID: Any = None
+    f_PriceScheduleDescription: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:TimeAnchor':
             r.ch(False)
-            x = r.uint()
+            x_TimeAnchor = r.uint()
             r.ee()
-            f_TimeAnchor = x
+            f_TimeAnchor = x_TimeAnchor
         elif k == 'SE:PriceScheduleID':
             r.ch(False)
-            x = r.uint()
+            x_PriceScheduleID = r.uint()
             r.ee()
-            f_PriceScheduleID = x
+            f_PriceScheduleID = x_PriceScheduleID
         elif k == 'SE:PriceScheduleDescription':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_PriceScheduleDescription = r.string() if r.ch(True) else ''
+            if x_PriceScheduleDescription != '':
                 r.ee()
-            f_PriceScheduleDescription = x
+            f_PriceScheduleDescription = x_PriceScheduleDescription
         elif k == 'EE':
             r.depth -= 1
             return cls(TimeAnchor=f_TimeAnchor, PriceScheduleID=f_PriceScheduleID, PriceScheduleDescription=f_PriceScheduleDescription)
@@ -3859,10 +3860,10 @@ def _dec_ScheduleExchangeReqType(r: rt.BitReader, cls: type = ScheduleExchangeRe
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ScheduleExchangeReqType through _G_ScheduleExchangeReqType (states 0..4)."""
     r.enter('ScheduleExchangeReqType')
     g = _G_ScheduleExchangeReqType
-    f_Header = None
-    f_MaximumSupportingPoints = None
-    f_Dynamic_SEReqControlMode = None
-    f_Scheduled_SEReqControlMode = None
+    f_Header: Any = None
+    f_MaximumSupportingPoints: Any = None
+    f_Dynamic_SEReqControlMode: Any = None
+    f_Scheduled_SEReqControlMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3870,9 +3871,9 @@ def _dec_ScheduleExchangeReqType(r: rt.BitReader, cls: type = ScheduleExchangeRe
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:MaximumSupportingPoints':
             r.ch(False)
-            x = r.nbit(12, 1024, 10)
+            x_MaximumSupportingPoints = r.nbit(12, 1024, 10)
             r.ee()
-            f_MaximumSupportingPoints = x
+            f_MaximumSupportingPoints = x_MaximumSupportingPoints
         elif k == 'SE:Dynamic_SEReqControlMode':
             f_Dynamic_SEReqControlMode = _dec_Dynamic_SEReqControlModeType(r, Dynamic_SEReqControlModeType)
         elif k == 'SE:Scheduled_SEReqControlMode':
@@ -3935,12 +3936,12 @@ def _dec_ScheduleExchangeResType(r: rt.BitReader, cls: type = ScheduleExchangeRe
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ScheduleExchangeResType through _G_ScheduleExchangeResType (states 0..6)."""
     r.enter('ScheduleExchangeResType')
     g = _G_ScheduleExchangeResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEProcessing = None
-    f_GoToPause = None
-    f_Dynamic_SEResControlMode = None
-    f_Scheduled_SEResControlMode = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEProcessing: Any = None
+    f_GoToPause: Any = None
+    f_Dynamic_SEResControlMode: Any = None
+    f_Scheduled_SEResControlMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3948,19 +3949,19 @@ def _dec_ScheduleExchangeResType(r: rt.BitReader, cls: type = ScheduleExchangeRe
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVSEProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVSEProcessing = x
+            f_EVSEProcessing = x_EVSEProcessing
         elif k == 'SE:GoToPause':
             r.ch(False)
-            x = r.boolean()
+            x_GoToPause = r.boolean()
             r.ee()
-            f_GoToPause = x
+            f_GoToPause = x_GoToPause
         elif k == 'SE:Dynamic_SEResControlMode':
             f_Dynamic_SEResControlMode = _dec_Dynamic_SEResControlModeType(r, Dynamic_SEResControlModeType)
         elif k == 'SE:Scheduled_SEResControlMode':
@@ -4005,17 +4006,17 @@ def _dec_ScheduleTupleType(r: rt.BitReader, cls: type = ScheduleTupleType) -> Sc
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ScheduleTupleType through _G_ScheduleTupleType (states 0..3)."""
     r.enter('ScheduleTupleType')
     g = _G_ScheduleTupleType
-    f_ScheduleTupleID = None
-    f_ChargingSchedule = None
-    f_DischargingSchedule = None
+    f_ScheduleTupleID: Any = None
+    f_ChargingSchedule: Any = None
+    f_DischargingSchedule: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ScheduleTupleID':
             r.ch(False)
-            x = r.uint()
+            x_ScheduleTupleID = r.uint()
             r.ee()
-            f_ScheduleTupleID = x
+            f_ScheduleTupleID = x_ScheduleTupleID
         elif k == 'SE:ChargingSchedule':
             f_ChargingSchedule = _dec_ChargingScheduleType(r, ChargingScheduleType)
         elif k == 'SE:DischargingSchedule':
@@ -4058,21 +4059,21 @@ def _dec_Scheduled_EVPPTControlModeType(r: rt.BitReader, cls: type = Scheduled_E
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_EVPPTControlModeType through _G_Scheduled_EVPPTControlModeType (states 0..2)."""
     r.enter('Scheduled_EVPPTControlModeType')
     g = _G_Scheduled_EVPPTControlModeType
-    f_SelectedScheduleTupleID = None
-    f_PowerToleranceAcceptance = None
+    f_SelectedScheduleTupleID: Any = None
+    f_PowerToleranceAcceptance: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:SelectedScheduleTupleID':
             r.ch(False)
-            x = r.uint()
+            x_SelectedScheduleTupleID = r.uint()
             r.ee()
-            f_SelectedScheduleTupleID = x
+            f_SelectedScheduleTupleID = x_SelectedScheduleTupleID
         elif k == 'SE:PowerToleranceAcceptance':
             r.ch(False)
-            x = r.enum(_E_powerToleranceAcceptanceType, 1)
+            x_PowerToleranceAcceptance = r.enum(_E_powerToleranceAcceptanceType, 1)
             r.ee()
-            f_PowerToleranceAcceptance = x
+            f_PowerToleranceAcceptance = x_PowerToleranceAcceptance
         elif k == 'EE':
             r.depth -= 1
             return cls(SelectedScheduleTupleID=f_SelectedScheduleTupleID, PowerToleranceAcceptance=f_PowerToleranceAcceptance)
@@ -4125,19 +4126,19 @@ def _dec_Scheduled_SEReqControlModeType(r: rt.BitReader, cls: type = Scheduled_S
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_SEReqControlModeType through _G_Scheduled_SEReqControlModeType (states 0..5)."""
     r.enter('Scheduled_SEReqControlModeType')
     g = _G_Scheduled_SEReqControlModeType
-    f_DepartureTime = None
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    f_EVEnergyOffer = None
+    f_DepartureTime: Any = None
+    f_EVTargetEnergyRequest: Any = None
+    f_EVMaximumEnergyRequest: Any = None
+    f_EVMinimumEnergyRequest: Any = None
+    f_EVEnergyOffer: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:EVTargetEnergyRequest':
             f_EVTargetEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumEnergyRequest':
@@ -4170,9 +4171,9 @@ def _enc_Scheduled_SEResControlModeType(w: rt.BitWriter, v: Scheduled_SEResContr
     """Encode {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_SEResControlModeType through _G_Scheduled_SEResControlModeType (states 0..3)."""
     g = _G_Scheduled_SEResControlModeType
     s = 0
-    for x in v.ScheduleTuple:
+    for x_ScheduleTuple in v.ScheduleTuple:
         s = w.event(g, s, 'SE:ScheduleTuple')
-        _enc_ScheduleTupleType(w, x)
+        _enc_ScheduleTupleType(w, x_ScheduleTuple)
     w.event(g, s, rt.EE)
 
 
@@ -4180,7 +4181,7 @@ def _dec_Scheduled_SEResControlModeType(r: rt.BitReader, cls: type = Scheduled_S
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_SEResControlModeType through _G_Scheduled_SEResControlModeType (states 0..3)."""
     r.enter('Scheduled_SEResControlModeType')
     g = _G_Scheduled_SEResControlModeType
-    f_ScheduleTuple = []
+    f_ScheduleTuple: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4217,15 +4218,15 @@ def _dec_Scheduled_SMDTControlModeType(r: rt.BitReader, cls: type = Scheduled_SM
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_SMDTControlModeType through _G_Scheduled_SMDTControlModeType (states 0..1)."""
     r.enter('Scheduled_SMDTControlModeType')
     g = _G_Scheduled_SMDTControlModeType
-    f_SelectedScheduleTupleID = None
+    f_SelectedScheduleTupleID: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:SelectedScheduleTupleID':
             r.ch(False)
-            x = r.uint()
+            x_SelectedScheduleTupleID = r.uint()
             r.ee()
-            f_SelectedScheduleTupleID = x
+            f_SelectedScheduleTupleID = x_SelectedScheduleTupleID
         elif k == 'EE':
             r.depth -= 1
             return cls(SelectedScheduleTupleID=f_SelectedScheduleTupleID)
@@ -4276,9 +4277,9 @@ def _enc_SelectedServiceListType(w: rt.BitWriter, v: SelectedServiceListType) ->
     """Encode {urn:iso:std:iso:15118:-20:CommonMessages}SelectedServiceListType through _G_SelectedServiceListType (states 0..16)."""
     g = _G_SelectedServiceListType
     s = 0
-    for x in v.SelectedService:
+    for x_SelectedService in v.SelectedService:
         s = w.event(g, s, 'SE:SelectedService')
-        _enc_SelectedServiceType(w, x)
+        _enc_SelectedServiceType(w, x_SelectedService)
     w.event(g, s, rt.EE)
 
 
@@ -4286,7 +4287,7 @@ def _dec_SelectedServiceListType(r: rt.BitReader, cls: type = SelectedServiceLis
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}SelectedServiceListType through _G_SelectedServiceListType (states 0..16)."""
     r.enter('SelectedServiceListType')
     g = _G_SelectedServiceListType
-    f_SelectedService = []
+    f_SelectedService: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4329,21 +4330,21 @@ def _dec_SelectedServiceType(r: rt.BitReader, cls: type = SelectedServiceType) -
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}SelectedServiceType through _G_SelectedServiceType (states 0..2)."""
     r.enter('SelectedServiceType')
     g = _G_SelectedServiceType
-    f_ServiceID = None
-    f_ParameterSetID = None
+    f_ServiceID: Any = None
+    f_ParameterSetID: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ServiceID':
             r.ch(False)
-            x = r.uint()
+            x_ServiceID = r.uint()
             r.ee()
-            f_ServiceID = x
+            f_ServiceID = x_ServiceID
         elif k == 'SE:ParameterSetID':
             r.ch(False)
-            x = r.uint()
+            x_ParameterSetID = r.uint()
             r.ee()
-            f_ParameterSetID = x
+            f_ParameterSetID = x_ParameterSetID
         elif k == 'EE':
             r.depth -= 1
             return cls(ServiceID=f_ServiceID, ParameterSetID=f_ParameterSetID)
@@ -4379,8 +4380,8 @@ def _dec_ServiceDetailReqType(r: rt.BitReader, cls: type = ServiceDetailReqType)
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ServiceDetailReqType through _G_ServiceDetailReqType (states 0..2)."""
     r.enter('ServiceDetailReqType')
     g = _G_ServiceDetailReqType
-    f_Header = None
-    f_ServiceID = None
+    f_Header: Any = None
+    f_ServiceID: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4388,9 +4389,9 @@ def _dec_ServiceDetailReqType(r: rt.BitReader, cls: type = ServiceDetailReqType)
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ServiceID':
             r.ch(False)
-            x = r.uint()
+            x_ServiceID = r.uint()
             r.ee()
-            f_ServiceID = x
+            f_ServiceID = x_ServiceID
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ServiceID=f_ServiceID)
@@ -4436,10 +4437,10 @@ def _dec_ServiceDetailResType(r: rt.BitReader, cls: type = ServiceDetailResType)
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ServiceDetailResType through _G_ServiceDetailResType (states 0..4)."""
     r.enter('ServiceDetailResType')
     g = _G_ServiceDetailResType
-    f_Header = None
-    f_ResponseCode = None
-    f_ServiceID = None
-    f_ServiceParameterList = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_ServiceID: Any = None
+    f_ServiceParameterList: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4447,14 +4448,14 @@ def _dec_ServiceDetailResType(r: rt.BitReader, cls: type = ServiceDetailResType)
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:ServiceID':
             r.ch(False)
-            x = r.uint()
+            x_ServiceID = r.uint()
             r.ee()
-            f_ServiceID = x
+            f_ServiceID = x_ServiceID
         elif k == 'SE:ServiceParameterList':
             f_ServiceParameterList = _dec_ServiceParameterListType(r, ServiceParameterListType)
         elif k == 'EE':
@@ -4491,8 +4492,8 @@ def _dec_ServiceDiscoveryReqType(r: rt.BitReader, cls: type = ServiceDiscoveryRe
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ServiceDiscoveryReqType through _G_ServiceDiscoveryReqType (states 0..2)."""
     r.enter('ServiceDiscoveryReqType')
     g = _G_ServiceDiscoveryReqType
-    f_Header = None
-    f_SupportedServiceIDs = None
+    f_Header: Any = None
+    f_SupportedServiceIDs: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4550,11 +4551,11 @@ def _dec_ServiceDiscoveryResType(r: rt.BitReader, cls: type = ServiceDiscoveryRe
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ServiceDiscoveryResType through _G_ServiceDiscoveryResType (states 0..5)."""
     r.enter('ServiceDiscoveryResType')
     g = _G_ServiceDiscoveryResType
-    f_Header = None
-    f_ResponseCode = None
-    f_ServiceRenegotiationSupported = None
-    f_EnergyTransferServiceList = None
-    f_VASList = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_ServiceRenegotiationSupported: Any = None
+    f_EnergyTransferServiceList: Any = None
+    f_VASList: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4562,14 +4563,14 @@ def _dec_ServiceDiscoveryResType(r: rt.BitReader, cls: type = ServiceDiscoveryRe
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:ServiceRenegotiationSupported':
             r.ch(False)
-            x = r.boolean()
+            x_ServiceRenegotiationSupported = r.boolean()
             r.ee()
-            f_ServiceRenegotiationSupported = x
+            f_ServiceRenegotiationSupported = x_ServiceRenegotiationSupported
         elif k == 'SE:EnergyTransferServiceList':
             f_EnergyTransferServiceList = _dec_ServiceListType(r, ServiceListType)
         elif k == 'SE:VASList':
@@ -4624,10 +4625,10 @@ def _enc_ServiceIDListType(w: rt.BitWriter, v: ServiceIDListType) -> None:
     """Encode {urn:iso:std:iso:15118:-20:CommonMessages}ServiceIDListType through _G_ServiceIDListType (states 0..16)."""
     g = _G_ServiceIDListType
     s = 0
-    for x in v.ServiceID:
+    for x_ServiceID in v.ServiceID:
         s = w.event(g, s, 'SE:ServiceID')
         w.bits(1, 0)
-        w.uint(x)
+        w.uint(x_ServiceID)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -4636,15 +4637,15 @@ def _dec_ServiceIDListType(r: rt.BitReader, cls: type = ServiceIDListType) -> Se
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ServiceIDListType through _G_ServiceIDListType (states 0..16)."""
     r.enter('ServiceIDListType')
     g = _G_ServiceIDListType
-    f_ServiceID = []
+    f_ServiceID: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ServiceID':
             r.ch(False)
-            x = r.uint()
+            x_ServiceID = r.uint()
             r.ee()
-            f_ServiceID.append(x)
+            f_ServiceID.append(x_ServiceID)
         elif k == 'EE':
             r.depth -= 1
             return cls(ServiceID=f_ServiceID)
@@ -4679,9 +4680,9 @@ def _enc_ServiceListType(w: rt.BitWriter, v: ServiceListType) -> None:
     """Encode {urn:iso:std:iso:15118:-20:CommonMessages}ServiceListType through _G_ServiceListType (states 0..8)."""
     g = _G_ServiceListType
     s = 0
-    for x in v.Service:
+    for x_Service in v.Service:
         s = w.event(g, s, 'SE:Service')
-        _enc_ServiceType(w, x)
+        _enc_ServiceType(w, x_Service)
     w.event(g, s, rt.EE)
 
 
@@ -4689,7 +4690,7 @@ def _dec_ServiceListType(r: rt.BitReader, cls: type = ServiceListType) -> Servic
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ServiceListType through _G_ServiceListType (states 0..8)."""
     r.enter('ServiceListType')
     g = _G_ServiceListType
-    f_Service = []
+    f_Service: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4718,9 +4719,9 @@ def _enc_ServiceParameterListType(w: rt.BitWriter, v: ServiceParameterListType) 
     g = _G_ServiceParameterListType
     s = 0
     rt.check_occurs('ParameterSet', len(v.ParameterSet), 32)
-    for x in v.ParameterSet:
+    for x_ParameterSet in v.ParameterSet:
         s = w.event(g, s, 'SE:ParameterSet')
-        _enc_ParameterSetType(w, x)
+        _enc_ParameterSetType(w, x_ParameterSet)
     w.event(g, s, rt.EE)
 
 
@@ -4728,7 +4729,7 @@ def _dec_ServiceParameterListType(r: rt.BitReader, cls: type = ServiceParameterL
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ServiceParameterListType through _G_ServiceParameterListType (states 0..2)."""
     r.enter('ServiceParameterListType')
     g = _G_ServiceParameterListType
-    f_ParameterSet = []
+    f_ParameterSet: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4774,9 +4775,9 @@ def _dec_ServiceSelectionReqType(r: rt.BitReader, cls: type = ServiceSelectionRe
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ServiceSelectionReqType through _G_ServiceSelectionReqType (states 0..3)."""
     r.enter('ServiceSelectionReqType')
     g = _G_ServiceSelectionReqType
-    f_Header = None
-    f_SelectedEnergyTransferService = None
-    f_SelectedVASList = None
+    f_Header: Any = None
+    f_SelectedEnergyTransferService: Any = None
+    f_SelectedVASList: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4821,8 +4822,8 @@ def _dec_ServiceSelectionResType(r: rt.BitReader, cls: type = ServiceSelectionRe
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ServiceSelectionResType through _G_ServiceSelectionResType (states 0..2)."""
     r.enter('ServiceSelectionResType')
     g = _G_ServiceSelectionResType
-    f_Header = None
-    f_ResponseCode = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4830,9 +4831,9 @@ def _dec_ServiceSelectionResType(r: rt.BitReader, cls: type = ServiceSelectionRe
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode)
@@ -4870,21 +4871,21 @@ def _dec_ServiceType(r: rt.BitReader, cls: type = ServiceType) -> ServiceType:
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}ServiceType through _G_ServiceType (states 0..2)."""
     r.enter('ServiceType')
     g = _G_ServiceType
-    f_ServiceID = None
-    f_FreeService = None
+    f_ServiceID: Any = None
+    f_FreeService: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ServiceID':
             r.ch(False)
-            x = r.uint()
+            x_ServiceID = r.uint()
             r.ee()
-            f_ServiceID = x
+            f_ServiceID = x_ServiceID
         elif k == 'SE:FreeService':
             r.ch(False)
-            x = r.boolean()
+            x_FreeService = r.boolean()
             r.ee()
-            f_FreeService = x
+            f_FreeService = x_FreeService
         elif k == 'EE':
             r.depth -= 1
             return cls(ServiceID=f_ServiceID, FreeService=f_FreeService)
@@ -4918,18 +4919,18 @@ def _dec_SessionSetupReqType(r: rt.BitReader, cls: type = SessionSetupReqType) -
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}SessionSetupReqType through _G_SessionSetupReqType (states 0..2)."""
     r.enter('SessionSetupReqType')
     g = _G_SessionSetupReqType
-    f_Header = None
-    f_EVCCID = None
+    f_Header: Any = None
+    f_EVCCID: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Header':
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVCCID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_EVCCID = r.string() if r.ch(True) else ''
+            if x_EVCCID != '':
                 r.ee()
-            f_EVCCID = x
+            f_EVCCID = x_EVCCID
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, EVCCID=f_EVCCID)
@@ -4969,9 +4970,9 @@ def _dec_SessionSetupResType(r: rt.BitReader, cls: type = SessionSetupResType) -
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}SessionSetupResType through _G_SessionSetupResType (states 0..3)."""
     r.enter('SessionSetupResType')
     g = _G_SessionSetupResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEID = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEID: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -4979,14 +4980,14 @@ def _dec_SessionSetupResType(r: rt.BitReader, cls: type = SessionSetupResType) -
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_EVSEID = r.string() if r.ch(True) else ''
+            if x_EVSEID != '':
                 r.ee()
-            f_EVSEID = x
+            f_EVSEID = x_EVSEID
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEID=f_EVSEID)
@@ -5032,10 +5033,10 @@ def _dec_SessionStopReqType(r: rt.BitReader, cls: type = SessionStopReqType) -> 
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}SessionStopReqType through _G_SessionStopReqType (states 0..4)."""
     r.enter('SessionStopReqType')
     g = _G_SessionStopReqType
-    f_Header = None
-    f_ChargingSession = None
-    f_EVTerminationCode = None
-    f_EVTerminationExplanation = None
+    f_Header: Any = None
+    f_ChargingSession: Any = None
+    f_EVTerminationCode: Any = None
+    f_EVTerminationExplanation: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5043,19 +5044,19 @@ def _dec_SessionStopReqType(r: rt.BitReader, cls: type = SessionStopReqType) -> 
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ChargingSession':
             r.ch(False)
-            x = r.enum(_E_chargingSessionType, 2)
+            x_ChargingSession = r.enum(_E_chargingSessionType, 2)
             r.ee()
-            f_ChargingSession = x
+            f_ChargingSession = x_ChargingSession
         elif k == 'SE:EVTerminationCode':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_EVTerminationCode = r.string() if r.ch(True) else ''
+            if x_EVTerminationCode != '':
                 r.ee()
-            f_EVTerminationCode = x
+            f_EVTerminationCode = x_EVTerminationCode
         elif k == 'SE:EVTerminationExplanation':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_EVTerminationExplanation = r.string() if r.ch(True) else ''
+            if x_EVTerminationExplanation != '':
                 r.ee()
-            f_EVTerminationExplanation = x
+            f_EVTerminationExplanation = x_EVTerminationExplanation
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ChargingSession=f_ChargingSession, EVTerminationCode=f_EVTerminationCode, EVTerminationExplanation=f_EVTerminationExplanation)
@@ -5091,8 +5092,8 @@ def _dec_SessionStopResType(r: rt.BitReader, cls: type = SessionStopResType) -> 
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}SessionStopResType through _G_SessionStopResType (states 0..2)."""
     r.enter('SessionStopResType')
     g = _G_SessionStopResType
-    f_Header = None
-    f_ResponseCode = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5100,9 +5101,9 @@ def _dec_SessionStopResType(r: rt.BitReader, cls: type = SessionStopResType) -> 
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode)
@@ -5141,19 +5142,19 @@ def _dec_SignedCertificateChainType(r: rt.BitReader, cls: type = SignedCertifica
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}SignedCertificateChainType through _G_SignedCertificateChainType (states 0..3)."""
     r.enter('SignedCertificateChainType')
     g = _G_SignedCertificateChainType
-    f_Id = None
-    f_Certificate = None
-    f_SubCertificates = None
+    f_Id: Any = None
+    f_Certificate: Any = None
+    f_SubCertificates: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'AT:Id':
             f_Id = r.string()
         elif k == 'SE:Certificate':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_Certificate = r.binary() if r.ch(True) else b''
+            if x_Certificate != b'':
                 r.ee()
-            f_Certificate = x
+            f_Certificate = x_Certificate
         elif k == 'SE:SubCertificates':
             f_SubCertificates = _dec_SubCertificatesType(r, SubCertificatesType)
         elif k == 'EE':
@@ -5214,13 +5215,13 @@ def _dec_SignedInstallationDataType(r: rt.BitReader, cls: type = SignedInstallat
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}SignedInstallationDataType through _G_SignedInstallationDataType (states 0..7)."""
     r.enter('SignedInstallationDataType')
     g = _G_SignedInstallationDataType
-    f_Id = None
-    f_ContractCertificateChain = None
-    f_ECDHCurve = None
-    f_DHPublicKey = None
-    f_SECP521_EncryptedPrivateKey = None
-    f_X448_EncryptedPrivateKey = None
-    f_TPM_EncryptedPrivateKey = None
+    f_Id: Any = None
+    f_ContractCertificateChain: Any = None
+    f_ECDHCurve: Any = None
+    f_DHPublicKey: Any = None
+    f_SECP521_EncryptedPrivateKey: Any = None
+    f_X448_EncryptedPrivateKey: Any = None
+    f_TPM_EncryptedPrivateKey: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5230,29 +5231,29 @@ def _dec_SignedInstallationDataType(r: rt.BitReader, cls: type = SignedInstallat
             f_ContractCertificateChain = _dec_ContractCertificateChainType(r, ContractCertificateChainType)
         elif k == 'SE:ECDHCurve':
             r.ch(False)
-            x = r.enum(_E_ecdhCurveType, 1)
+            x_ECDHCurve = r.enum(_E_ecdhCurveType, 1)
             r.ee()
-            f_ECDHCurve = x
+            f_ECDHCurve = x_ECDHCurve
         elif k == 'SE:DHPublicKey':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_DHPublicKey = r.binary() if r.ch(True) else b''
+            if x_DHPublicKey != b'':
                 r.ee()
-            f_DHPublicKey = x
+            f_DHPublicKey = x_DHPublicKey
         elif k == 'SE:SECP521_EncryptedPrivateKey':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_SECP521_EncryptedPrivateKey = r.binary() if r.ch(True) else b''
+            if x_SECP521_EncryptedPrivateKey != b'':
                 r.ee()
-            f_SECP521_EncryptedPrivateKey = x
+            f_SECP521_EncryptedPrivateKey = x_SECP521_EncryptedPrivateKey
         elif k == 'SE:X448_EncryptedPrivateKey':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_X448_EncryptedPrivateKey = r.binary() if r.ch(True) else b''
+            if x_X448_EncryptedPrivateKey != b'':
                 r.ee()
-            f_X448_EncryptedPrivateKey = x
+            f_X448_EncryptedPrivateKey = x_X448_EncryptedPrivateKey
         elif k == 'SE:TPM_EncryptedPrivateKey':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_TPM_EncryptedPrivateKey = r.binary() if r.ch(True) else b''
+            if x_TPM_EncryptedPrivateKey != b'':
                 r.ee()
-            f_TPM_EncryptedPrivateKey = x
+            f_TPM_EncryptedPrivateKey = x_TPM_EncryptedPrivateKey
         elif k == 'EE':
             r.depth -= 1
             return cls(Id=f_Id, ContractCertificateChain=f_ContractCertificateChain, ECDHCurve=f_ECDHCurve, DHPublicKey=f_DHPublicKey, SECP521_EncryptedPrivateKey=f_SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey=f_X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey=f_TPM_EncryptedPrivateKey)
@@ -5305,22 +5306,22 @@ def _dec_SignedMeteringDataType(r: rt.BitReader, cls: type = SignedMeteringDataT
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}SignedMeteringDataType through _G_SignedMeteringDataType (states 0..6)."""
     r.enter('SignedMeteringDataType')
     g = _G_SignedMeteringDataType
-    f_Id = None
-    f_SessionID = None
-    f_MeterInfo = None
-    f_Receipt = None
-    f_Dynamic_SMDTControlMode = None
-    f_Scheduled_SMDTControlMode = None
+    f_Id: Any = None
+    f_SessionID: Any = None
+    f_MeterInfo: Any = None
+    f_Receipt: Any = None
+    f_Dynamic_SMDTControlMode: Any = None
+    f_Scheduled_SMDTControlMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'AT:Id':
             f_Id = r.string()
         elif k == 'SE:SessionID':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_SessionID = r.binary() if r.ch(True) else b''
+            if x_SessionID != b'':
                 r.ee()
-            f_SessionID = x
+            f_SessionID = x_SessionID
         elif k == 'SE:MeterInfo':
             f_MeterInfo = _iso20_common_types._dec_MeterInfoType(r, MeterInfoType)
         elif k == 'SE:Receipt':
@@ -5353,9 +5354,9 @@ def _enc_SubCertificatesType(w: rt.BitWriter, v: SubCertificatesType) -> None:
     """Encode {urn:iso:std:iso:15118:-20:CommonMessages}SubCertificatesType through _G_SubCertificatesType (states 0..3)."""
     g = _G_SubCertificatesType
     s = 0
-    for x in v.Certificate:
+    for x_Certificate in v.Certificate:
         s = w.event(g, s, 'SE:Certificate')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_Certificate, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -5363,15 +5364,15 @@ def _dec_SubCertificatesType(r: rt.BitReader, cls: type = SubCertificatesType) -
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}SubCertificatesType through _G_SubCertificatesType (states 0..3)."""
     r.enter('SubCertificatesType')
     g = _G_SubCertificatesType
-    f_Certificate = []
+    f_Certificate: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Certificate':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_Certificate = r.binary() if r.ch(True) else b''
+            if x_Certificate != b'':
                 r.ee()
-            f_Certificate.append(x)
+            f_Certificate.append(x_Certificate)
         elif k == 'EE':
             r.depth -= 1
             return cls(Certificate=f_Certificate)
@@ -5395,9 +5396,9 @@ def _enc_SupportedProvidersListType(w: rt.BitWriter, v: SupportedProvidersListTy
     g = _G_SupportedProvidersListType
     s = 0
     rt.check_occurs('ProviderID', len(v.ProviderID), 128)
-    for x in v.ProviderID:
+    for x_ProviderID in v.ProviderID:
         s = w.event(g, s, 'SE:ProviderID')
-        w.elem_text(x, w.string)
+        w.elem_text(x_ProviderID, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -5405,15 +5406,15 @@ def _dec_SupportedProvidersListType(r: rt.BitReader, cls: type = SupportedProvid
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}SupportedProvidersListType through _G_SupportedProvidersListType (states 0..2)."""
     r.enter('SupportedProvidersListType')
     g = _G_SupportedProvidersListType
-    f_ProviderID = []
+    f_ProviderID: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:ProviderID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_ProviderID = r.string() if r.ch(True) else ''
+            if x_ProviderID != '':
                 r.ee()
-            f_ProviderID.append(x)
+            f_ProviderID.append(x_ProviderID)
             if len(f_ProviderID) > 128:
                 raise rt.ExiDecodeError(r.pos, 'ProviderID: more than 128 items')
         elif k == 'EE':
@@ -5453,21 +5454,21 @@ def _dec_TargetPositionType(r: rt.BitReader, cls: type = TargetPositionType) -> 
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}TargetPositionType through _G_TargetPositionType (states 0..2)."""
     r.enter('TargetPositionType')
     g = _G_TargetPositionType
-    f_TargetOffsetX = None
-    f_TargetOffsetY = None
+    f_TargetOffsetX: Any = None
+    f_TargetOffsetY: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:TargetOffsetX':
             r.ch(False)
-            x = r.uint()
+            x_TargetOffsetX = r.uint()
             r.ee()
-            f_TargetOffsetX = x
+            f_TargetOffsetX = x_TargetOffsetX
         elif k == 'SE:TargetOffsetY':
             r.ch(False)
-            x = r.uint()
+            x_TargetOffsetY = r.uint()
             r.ee()
-            f_TargetOffsetY = x
+            f_TargetOffsetY = x_TargetOffsetY
         elif k == 'EE':
             r.depth -= 1
             return cls(TargetOffsetX=f_TargetOffsetX, TargetOffsetY=f_TargetOffsetY)
@@ -5506,9 +5507,9 @@ def _enc_TaxRuleListType(w: rt.BitWriter, v: TaxRuleListType) -> None:
     """Encode {urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleListType through _G_TaxRuleListType (states 0..10)."""
     g = _G_TaxRuleListType
     s = 0
-    for x in v.TaxRule:
+    for x_TaxRule in v.TaxRule:
         s = w.event(g, s, 'SE:TaxRule')
-        _enc_TaxRuleType(w, x)
+        _enc_TaxRuleType(w, x_TaxRule)
     w.event(g, s, rt.EE)
 
 
@@ -5516,7 +5517,7 @@ def _dec_TaxRuleListType(r: rt.BitReader, cls: type = TaxRuleListType) -> TaxRul
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleListType through _G_TaxRuleListType (states 0..10)."""
     r.enter('TaxRuleListType')
     g = _G_TaxRuleListType
-    f_TaxRule = []
+    f_TaxRule: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5593,54 +5594,54 @@ def _dec_TaxRuleType(r: rt.BitReader, cls: type = TaxRuleType) -> TaxRuleType:
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleType through _G_TaxRuleType (states 0..8)."""
     r.enter('TaxRuleType')
     g = _G_TaxRuleType
-    f_TaxRuleID = None
-    f_TaxRuleName = None
-    f_TaxRate = None
-    f_TaxIncludedInPrice = None
-    f_AppliesToEnergyFee = None
-    f_AppliesToParkingFee = None
-    f_AppliesToOverstayFee = None
-    f_AppliesMinimumMaximumCost = None
+    f_TaxRuleID: Any = None
+    f_TaxRuleName: Any = None
+    f_TaxRate: Any = None
+    f_TaxIncludedInPrice: Any = None
+    f_AppliesToEnergyFee: Any = None
+    f_AppliesToParkingFee: Any = None
+    f_AppliesToOverstayFee: Any = None
+    f_AppliesMinimumMaximumCost: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:TaxRuleID':
             r.ch(False)
-            x = r.uint()
+            x_TaxRuleID = r.uint()
             r.ee()
-            f_TaxRuleID = x
+            f_TaxRuleID = x_TaxRuleID
         elif k == 'SE:TaxRuleName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_TaxRuleName = r.string() if r.ch(True) else ''
+            if x_TaxRuleName != '':
                 r.ee()
-            f_TaxRuleName = x
+            f_TaxRuleName = x_TaxRuleName
         elif k == 'SE:TaxRate':
             f_TaxRate = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:TaxIncludedInPrice':
             r.ch(False)
-            x = r.boolean()
+            x_TaxIncludedInPrice = r.boolean()
             r.ee()
-            f_TaxIncludedInPrice = x
+            f_TaxIncludedInPrice = x_TaxIncludedInPrice
         elif k == 'SE:AppliesToEnergyFee':
             r.ch(False)
-            x = r.boolean()
+            x_AppliesToEnergyFee = r.boolean()
             r.ee()
-            f_AppliesToEnergyFee = x
+            f_AppliesToEnergyFee = x_AppliesToEnergyFee
         elif k == 'SE:AppliesToParkingFee':
             r.ch(False)
-            x = r.boolean()
+            x_AppliesToParkingFee = r.boolean()
             r.ee()
-            f_AppliesToParkingFee = x
+            f_AppliesToParkingFee = x_AppliesToParkingFee
         elif k == 'SE:AppliesToOverstayFee':
             r.ch(False)
-            x = r.boolean()
+            x_AppliesToOverstayFee = r.boolean()
             r.ee()
-            f_AppliesToOverstayFee = x
+            f_AppliesToOverstayFee = x_AppliesToOverstayFee
         elif k == 'SE:AppliesMinimumMaximumCost':
             r.ch(False)
-            x = r.boolean()
+            x_AppliesMinimumMaximumCost = r.boolean()
             r.ee()
-            f_AppliesMinimumMaximumCost = x
+            f_AppliesMinimumMaximumCost = x_AppliesMinimumMaximumCost
         elif k == 'EE':
             r.depth -= 1
             return cls(TaxRuleID=f_TaxRuleID, TaxRuleName=f_TaxRuleName, TaxRate=f_TaxRate, TaxIncludedInPrice=f_TaxIncludedInPrice, AppliesToEnergyFee=f_AppliesToEnergyFee, AppliesToParkingFee=f_AppliesToParkingFee, AppliesToOverstayFee=f_AppliesToOverstayFee, AppliesMinimumMaximumCost=f_AppliesMinimumMaximumCost)
@@ -5703,12 +5704,12 @@ def _dec_VehicleCheckInReqType(r: rt.BitReader, cls: type = VehicleCheckInReqTyp
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckInReqType through _G_VehicleCheckInReqType (states 0..6)."""
     r.enter('VehicleCheckInReqType')
     g = _G_VehicleCheckInReqType
-    f_Header = None
-    f_EVCheckInStatus = None
-    f_ParkingMethod = None
-    f_VehicleFrame = None
-    f_DeviceOffset = None
-    f_VehicleTravel = None
+    f_Header: Any = None
+    f_EVCheckInStatus: Any = None
+    f_ParkingMethod: Any = None
+    f_VehicleFrame: Any = None
+    f_DeviceOffset: Any = None
+    f_VehicleTravel: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5716,29 +5717,29 @@ def _dec_VehicleCheckInReqType(r: rt.BitReader, cls: type = VehicleCheckInReqTyp
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVCheckInStatus':
             r.ch(False)
-            x = r.enum(_E_evCheckInStatusType, 2)
+            x_EVCheckInStatus = r.enum(_E_evCheckInStatusType, 2)
             r.ee()
-            f_EVCheckInStatus = x
+            f_EVCheckInStatus = x_EVCheckInStatus
         elif k == 'SE:ParkingMethod':
             r.ch(False)
-            x = r.enum(_E_parkingMethodType, 2)
+            x_ParkingMethod = r.enum(_E_parkingMethodType, 2)
             r.ee()
-            f_ParkingMethod = x
+            f_ParkingMethod = x_ParkingMethod
         elif k == 'SE:VehicleFrame':
             r.ch(False)
-            x = r.sint()
+            x_VehicleFrame = r.sint()
             r.ee()
-            f_VehicleFrame = x
+            f_VehicleFrame = x_VehicleFrame
         elif k == 'SE:DeviceOffset':
             r.ch(False)
-            x = r.sint()
+            x_DeviceOffset = r.sint()
             r.ee()
-            f_DeviceOffset = x
+            f_DeviceOffset = x_DeviceOffset
         elif k == 'SE:VehicleTravel':
             r.ch(False)
-            x = r.sint()
+            x_VehicleTravel = r.sint()
             r.ee()
-            f_VehicleTravel = x
+            f_VehicleTravel = x_VehicleTravel
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, EVCheckInStatus=f_EVCheckInStatus, ParkingMethod=f_ParkingMethod, VehicleFrame=f_VehicleFrame, DeviceOffset=f_DeviceOffset, VehicleTravel=f_VehicleTravel)
@@ -5795,11 +5796,11 @@ def _dec_VehicleCheckInResType(r: rt.BitReader, cls: type = VehicleCheckInResTyp
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckInResType through _G_VehicleCheckInResType (states 0..5)."""
     r.enter('VehicleCheckInResType')
     g = _G_VehicleCheckInResType
-    f_Header = None
-    f_ResponseCode = None
-    f_ParkingSpace = None
-    f_DeviceLocation = None
-    f_TargetDistance = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_ParkingSpace: Any = None
+    f_DeviceLocation: Any = None
+    f_TargetDistance: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5807,24 +5808,24 @@ def _dec_VehicleCheckInResType(r: rt.BitReader, cls: type = VehicleCheckInResTyp
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:ParkingSpace':
             r.ch(False)
-            x = r.sint()
+            x_ParkingSpace = r.sint()
             r.ee()
-            f_ParkingSpace = x
+            f_ParkingSpace = x_ParkingSpace
         elif k == 'SE:DeviceLocation':
             r.ch(False)
-            x = r.sint()
+            x_DeviceLocation = r.sint()
             r.ee()
-            f_DeviceLocation = x
+            f_DeviceLocation = x_DeviceLocation
         elif k == 'SE:TargetDistance':
             r.ch(False)
-            x = r.sint()
+            x_TargetDistance = r.sint()
             r.ee()
-            f_TargetDistance = x
+            f_TargetDistance = x_TargetDistance
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, ParkingSpace=f_ParkingSpace, DeviceLocation=f_DeviceLocation, TargetDistance=f_TargetDistance)
@@ -5866,9 +5867,9 @@ def _dec_VehicleCheckOutReqType(r: rt.BitReader, cls: type = VehicleCheckOutReqT
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckOutReqType through _G_VehicleCheckOutReqType (states 0..3)."""
     r.enter('VehicleCheckOutReqType')
     g = _G_VehicleCheckOutReqType
-    f_Header = None
-    f_EVCheckOutStatus = None
-    f_CheckOutTime = None
+    f_Header: Any = None
+    f_EVCheckOutStatus: Any = None
+    f_CheckOutTime: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5876,14 +5877,14 @@ def _dec_VehicleCheckOutReqType(r: rt.BitReader, cls: type = VehicleCheckOutReqT
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVCheckOutStatus':
             r.ch(False)
-            x = r.enum(_E_evCheckOutStatusType, 2)
+            x_EVCheckOutStatus = r.enum(_E_evCheckOutStatusType, 2)
             r.ee()
-            f_EVCheckOutStatus = x
+            f_EVCheckOutStatus = x_EVCheckOutStatus
         elif k == 'SE:CheckOutTime':
             r.ch(False)
-            x = r.uint()
+            x_CheckOutTime = r.uint()
             r.ee()
-            f_CheckOutTime = x
+            f_CheckOutTime = x_CheckOutTime
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, EVCheckOutStatus=f_EVCheckOutStatus, CheckOutTime=f_CheckOutTime)
@@ -5925,9 +5926,9 @@ def _dec_VehicleCheckOutResType(r: rt.BitReader, cls: type = VehicleCheckOutResT
     """Decode {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckOutResType through _G_VehicleCheckOutResType (states 0..3)."""
     r.enter('VehicleCheckOutResType')
     g = _G_VehicleCheckOutResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSECheckOutStatus = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSECheckOutStatus: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -5935,14 +5936,14 @@ def _dec_VehicleCheckOutResType(r: rt.BitReader, cls: type = VehicleCheckOutResT
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSECheckOutStatus':
             r.ch(False)
-            x = r.enum(_E_evseCheckOutStatusType, 1)
+            x_EVSECheckOutStatus = r.enum(_E_evseCheckOutStatusType, 1)
             r.ee()
-            f_EVSECheckOutStatus = x
+            f_EVSECheckOutStatus = x_EVSECheckOutStatus
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSECheckOutStatus=f_EVSECheckOutStatus)
@@ -6521,7 +6522,7 @@ ELEMENT_CLASSES: dict = {
     'X509Data': X509Data,
 }
 # abstract elements: valid EXI, but the reference codec cannot map them
-ABSTRACT_EVENTS = frozenset([])
+ABSTRACT_EVENTS: frozenset[str] = frozenset([])
 _ELEMENT_ENCODERS: dict = {
     AuthorizationReq: ('SE:AuthorizationReq', _enc_AuthorizationReqType),
     AuthorizationRes: ('SE:AuthorizationRes', _enc_AuthorizationResType),

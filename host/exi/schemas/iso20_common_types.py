@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field  # noqa: F401
 from enum import Enum  # noqa: F401
+from typing import Any  # noqa: F401
 
 from host.exi import runtime as rt  # noqa: F401
 from host.exi.schemas import xmldsig_types as _xmldsig_types
@@ -363,9 +364,9 @@ def _dec_ChargeLoopReqType(r: rt.BitReader, cls: type = ChargeLoopReqType) -> Ch
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopReqType through _G_ChargeLoopReqType (states 0..3)."""
     r.enter('ChargeLoopReqType')
     g = _G_ChargeLoopReqType
-    f_Header = None
-    f_DisplayParameters = None
-    f_MeterInfoRequested = None
+    f_Header: Any = None
+    f_DisplayParameters: Any = None
+    f_MeterInfoRequested: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -375,9 +376,9 @@ def _dec_ChargeLoopReqType(r: rt.BitReader, cls: type = ChargeLoopReqType) -> Ch
             f_DisplayParameters = _dec_DisplayParametersType(r, DisplayParametersType)
         elif k == 'SE:MeterInfoRequested':
             r.ch(False)
-            x = r.boolean()
+            x_MeterInfoRequested = r.boolean()
             r.ee()
-            f_MeterInfoRequested = x
+            f_MeterInfoRequested = x_MeterInfoRequested
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, DisplayParameters=f_DisplayParameters, MeterInfoRequested=f_MeterInfoRequested)
@@ -428,11 +429,11 @@ def _dec_ChargeLoopResType(r: rt.BitReader, cls: type = ChargeLoopResType) -> Ch
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeLoopResType through _G_ChargeLoopResType (states 0..5)."""
     r.enter('ChargeLoopResType')
     g = _G_ChargeLoopResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEStatus = None
-    f_MeterInfo = None
-    f_Receipt = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEStatus: Any = None
+    f_MeterInfo: Any = None
+    f_Receipt: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -440,9 +441,9 @@ def _dec_ChargeLoopResType(r: rt.BitReader, cls: type = ChargeLoopResType) -> Ch
             f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEStatus':
             f_EVSEStatus = _dec_EVSEStatusType(r, EVSEStatusType)
         elif k == 'SE:MeterInfo':
@@ -478,7 +479,7 @@ def _dec_ChargeParameterDiscoveryReqType(r: rt.BitReader, cls: type = ChargePara
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryReqType through _G_ChargeParameterDiscoveryReqType (states 0..1)."""
     r.enter('ChargeParameterDiscoveryReqType')
     g = _G_ChargeParameterDiscoveryReqType
-    f_Header = None
+    f_Header: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -519,8 +520,8 @@ def _dec_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = ChargePara
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ChargeParameterDiscoveryResType through _G_ChargeParameterDiscoveryResType (states 0..2)."""
     r.enter('ChargeParameterDiscoveryResType')
     g = _G_ChargeParameterDiscoveryResType
-    f_Header = None
-    f_ResponseCode = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -528,9 +529,9 @@ def _dec_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = ChargePara
             f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode)
@@ -564,8 +565,8 @@ def _dec_DetailedCostType(r: rt.BitReader, cls: type = DetailedCostType) -> Deta
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType through _G_DetailedCostType (states 0..2)."""
     r.enter('DetailedCostType')
     g = _G_DetailedCostType
-    f_Amount = None
-    f_CostPerUnit = None
+    f_Amount: Any = None
+    f_CostPerUnit: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -608,16 +609,16 @@ def _dec_DetailedTaxType(r: rt.BitReader, cls: type = DetailedTaxType) -> Detail
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType through _G_DetailedTaxType (states 0..2)."""
     r.enter('DetailedTaxType')
     g = _G_DetailedTaxType
-    f_TaxRuleID = None
-    f_Amount = None
+    f_TaxRuleID: Any = None
+    f_Amount: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:TaxRuleID':
             r.ch(False)
-            x = r.uint()
+            x_TaxRuleID = r.uint()
             r.ee()
-            f_TaxRuleID = x
+            f_TaxRuleID = x_TaxRuleID
         elif k == 'SE:Amount':
             f_Amount = _dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
@@ -713,66 +714,66 @@ def _dec_DisplayParametersType(r: rt.BitReader, cls: type = DisplayParametersTyp
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType through _G_DisplayParametersType (states 0..10)."""
     r.enter('DisplayParametersType')
     g = _G_DisplayParametersType
-    f_PresentSOC = None
-    f_MinimumSOC = None
-    f_TargetSOC = None
-    f_MaximumSOC = None
-    f_RemainingTimeToMinimumSOC = None
-    f_RemainingTimeToTargetSOC = None
-    f_RemainingTimeToMaximumSOC = None
-    f_ChargingComplete = None
-    f_BatteryEnergyCapacity = None
-    f_InletHot = None
+    f_PresentSOC: Any = None
+    f_MinimumSOC: Any = None
+    f_TargetSOC: Any = None
+    f_MaximumSOC: Any = None
+    f_RemainingTimeToMinimumSOC: Any = None
+    f_RemainingTimeToTargetSOC: Any = None
+    f_RemainingTimeToMaximumSOC: Any = None
+    f_ChargingComplete: Any = None
+    f_BatteryEnergyCapacity: Any = None
+    f_InletHot: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:PresentSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_PresentSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_PresentSOC = x
+            f_PresentSOC = x_PresentSOC
         elif k == 'SE:MinimumSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_MinimumSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_MinimumSOC = x
+            f_MinimumSOC = x_MinimumSOC
         elif k == 'SE:TargetSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_TargetSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_TargetSOC = x
+            f_TargetSOC = x_TargetSOC
         elif k == 'SE:MaximumSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_MaximumSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_MaximumSOC = x
+            f_MaximumSOC = x_MaximumSOC
         elif k == 'SE:RemainingTimeToMinimumSOC':
             r.ch(False)
-            x = r.uint()
+            x_RemainingTimeToMinimumSOC = r.uint()
             r.ee()
-            f_RemainingTimeToMinimumSOC = x
+            f_RemainingTimeToMinimumSOC = x_RemainingTimeToMinimumSOC
         elif k == 'SE:RemainingTimeToTargetSOC':
             r.ch(False)
-            x = r.uint()
+            x_RemainingTimeToTargetSOC = r.uint()
             r.ee()
-            f_RemainingTimeToTargetSOC = x
+            f_RemainingTimeToTargetSOC = x_RemainingTimeToTargetSOC
         elif k == 'SE:RemainingTimeToMaximumSOC':
             r.ch(False)
-            x = r.uint()
+            x_RemainingTimeToMaximumSOC = r.uint()
             r.ee()
-            f_RemainingTimeToMaximumSOC = x
+            f_RemainingTimeToMaximumSOC = x_RemainingTimeToMaximumSOC
         elif k == 'SE:ChargingComplete':
             r.ch(False)
-            x = r.boolean()
+            x_ChargingComplete = r.boolean()
             r.ee()
-            f_ChargingComplete = x
+            f_ChargingComplete = x_ChargingComplete
         elif k == 'SE:BatteryEnergyCapacity':
             f_BatteryEnergyCapacity = _dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:InletHot':
             r.ch(False)
-            x = r.boolean()
+            x_InletHot = r.boolean()
             r.ee()
-            f_InletHot = x
+            f_InletHot = x_InletHot
         elif k == 'EE':
             r.depth -= 1
             return cls(PresentSOC=f_PresentSOC, MinimumSOC=f_MinimumSOC, TargetSOC=f_TargetSOC, MaximumSOC=f_MaximumSOC, RemainingTimeToMinimumSOC=f_RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC=f_RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC=f_RemainingTimeToMaximumSOC, ChargingComplete=f_ChargingComplete, BatteryEnergyCapacity=f_BatteryEnergyCapacity, InletHot=f_InletHot)
@@ -817,18 +818,18 @@ def _dec_Dynamic_CLReqControlModeType(r: rt.BitReader, cls: type = Dynamic_CLReq
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLReqControlModeType through _G_Dynamic_CLReqControlModeType (states 0..4)."""
     r.enter('Dynamic_CLReqControlModeType')
     g = _G_Dynamic_CLReqControlModeType
-    f_DepartureTime = None
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
+    f_DepartureTime: Any = None
+    f_EVTargetEnergyRequest: Any = None
+    f_EVMaximumEnergyRequest: Any = None
+    f_EVMinimumEnergyRequest: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:EVTargetEnergyRequest':
             f_EVTargetEnergyRequest = _dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumEnergyRequest':
@@ -888,33 +889,33 @@ def _dec_Dynamic_CLResControlModeType(r: rt.BitReader, cls: type = Dynamic_CLRes
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Dynamic_CLResControlModeType through _G_Dynamic_CLResControlModeType (states 0..4)."""
     r.enter('Dynamic_CLResControlModeType')
     g = _G_Dynamic_CLResControlModeType
-    f_DepartureTime = None
-    f_MinimumSOC = None
-    f_TargetSOC = None
-    f_AckMaxDelay = None
+    f_DepartureTime: Any = None
+    f_MinimumSOC: Any = None
+    f_TargetSOC: Any = None
+    f_AckMaxDelay: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:MinimumSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_MinimumSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_MinimumSOC = x
+            f_MinimumSOC = x_MinimumSOC
         elif k == 'SE:TargetSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_TargetSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_TargetSOC = x
+            f_TargetSOC = x_TargetSOC
         elif k == 'SE:AckMaxDelay':
             r.ch(False)
-            x = r.uint()
+            x_AckMaxDelay = r.uint()
             r.ee()
-            f_AckMaxDelay = x
+            f_AckMaxDelay = x_AckMaxDelay
         elif k == 'EE':
             r.depth -= 1
             return cls(DepartureTime=f_DepartureTime, MinimumSOC=f_MinimumSOC, TargetSOC=f_TargetSOC, AckMaxDelay=f_AckMaxDelay)
@@ -952,21 +953,21 @@ def _dec_EVSEStatusType(r: rt.BitReader, cls: type = EVSEStatusType) -> EVSEStat
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType through _G_EVSEStatusType (states 0..2)."""
     r.enter('EVSEStatusType')
     g = _G_EVSEStatusType
-    f_NotificationMaxDelay = None
-    f_EVSENotification = None
+    f_NotificationMaxDelay: Any = None
+    f_EVSENotification: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:NotificationMaxDelay':
             r.ch(False)
-            x = r.uint()
+            x_NotificationMaxDelay = r.uint()
             r.ee()
-            f_NotificationMaxDelay = x
+            f_NotificationMaxDelay = x_NotificationMaxDelay
         elif k == 'SE:EVSENotification':
             r.ch(False)
-            x = r.enum(_E_evseNotificationType, 3)
+            x_EVSENotification = r.enum(_E_evseNotificationType, 3)
             r.ee()
-            f_EVSENotification = x
+            f_EVSENotification = x_EVSENotification
         elif k == 'EE':
             r.depth -= 1
             return cls(NotificationMaxDelay=f_NotificationMaxDelay, EVSENotification=f_EVSENotification)
@@ -1025,9 +1026,9 @@ def _enc_ListOfRootCertificateIDsType(w: rt.BitWriter, v: ListOfRootCertificateI
     """Encode {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType through _G_ListOfRootCertificateIDsType (states 0..20)."""
     g = _G_ListOfRootCertificateIDsType
     s = 0
-    for x in v.RootCertificateID:
+    for x_RootCertificateID in v.RootCertificateID:
         s = w.event(g, s, 'SE:RootCertificateID')
-        _xmldsig_types._enc_X509IssuerSerialType(w, x)
+        _xmldsig_types._enc_X509IssuerSerialType(w, x_RootCertificateID)
     w.event(g, s, rt.EE)
 
 
@@ -1035,7 +1036,7 @@ def _dec_ListOfRootCertificateIDsType(r: rt.BitReader, cls: type = ListOfRootCer
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType through _G_ListOfRootCertificateIDsType (states 0..20)."""
     r.enter('ListOfRootCertificateIDsType')
     g = _G_ListOfRootCertificateIDsType
-    f_RootCertificateID = []
+    f_RootCertificateID: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1081,22 +1082,22 @@ def _dec_MessageHeaderType(r: rt.BitReader, cls: type = MessageHeaderType) -> Me
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType through _G_MessageHeaderType (states 0..3)."""
     r.enter('MessageHeaderType')
     g = _G_MessageHeaderType
-    f_SessionID = None
-    f_TimeStamp = None
-    f_Signature = None
+    f_SessionID: Any = None
+    f_TimeStamp: Any = None
+    f_Signature: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:SessionID':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_SessionID = r.binary() if r.ch(True) else b''
+            if x_SessionID != b'':
                 r.ee()
-            f_SessionID = x
+            f_SessionID = x_SessionID
         elif k == 'SE:TimeStamp':
             r.ch(False)
-            x = r.uint()
+            x_TimeStamp = r.uint()
             r.ee()
-            f_TimeStamp = x
+            f_TimeStamp = x_TimeStamp
         elif k == 'SE:Signature':
             f_Signature = _xmldsig_types._dec_SignatureType(r, SignatureType)
         elif k == 'EE':
@@ -1174,57 +1175,57 @@ def _dec_MeterInfoType(r: rt.BitReader, cls: type = MeterInfoType) -> MeterInfoT
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType through _G_MeterInfoType (states 0..8)."""
     r.enter('MeterInfoType')
     g = _G_MeterInfoType
-    f_MeterID = None
-    f_ChargedEnergyReadingWh = None
-    f_BPT_DischargedEnergyReadingWh = None
-    f_CapacitiveEnergyReadingVARh = None
-    f_BPT_InductiveEnergyReadingVARh = None
-    f_MeterSignature = None
-    f_MeterStatus = None
-    f_MeterTimestamp = None
+    f_MeterID: Any = None
+    f_ChargedEnergyReadingWh: Any = None
+    f_BPT_DischargedEnergyReadingWh: Any = None
+    f_CapacitiveEnergyReadingVARh: Any = None
+    f_BPT_InductiveEnergyReadingVARh: Any = None
+    f_MeterSignature: Any = None
+    f_MeterStatus: Any = None
+    f_MeterTimestamp: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:MeterID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_MeterID = r.string() if r.ch(True) else ''
+            if x_MeterID != '':
                 r.ee()
-            f_MeterID = x
+            f_MeterID = x_MeterID
         elif k == 'SE:ChargedEnergyReadingWh':
             r.ch(False)
-            x = r.uint()
+            x_ChargedEnergyReadingWh = r.uint()
             r.ee()
-            f_ChargedEnergyReadingWh = x
+            f_ChargedEnergyReadingWh = x_ChargedEnergyReadingWh
         elif k == 'SE:BPT_DischargedEnergyReadingWh':
             r.ch(False)
-            x = r.uint()
+            x_BPT_DischargedEnergyReadingWh = r.uint()
             r.ee()
-            f_BPT_DischargedEnergyReadingWh = x
+            f_BPT_DischargedEnergyReadingWh = x_BPT_DischargedEnergyReadingWh
         elif k == 'SE:CapacitiveEnergyReadingVARh':
             r.ch(False)
-            x = r.uint()
+            x_CapacitiveEnergyReadingVARh = r.uint()
             r.ee()
-            f_CapacitiveEnergyReadingVARh = x
+            f_CapacitiveEnergyReadingVARh = x_CapacitiveEnergyReadingVARh
         elif k == 'SE:BPT_InductiveEnergyReadingVARh':
             r.ch(False)
-            x = r.uint()
+            x_BPT_InductiveEnergyReadingVARh = r.uint()
             r.ee()
-            f_BPT_InductiveEnergyReadingVARh = x
+            f_BPT_InductiveEnergyReadingVARh = x_BPT_InductiveEnergyReadingVARh
         elif k == 'SE:MeterSignature':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_MeterSignature = r.binary() if r.ch(True) else b''
+            if x_MeterSignature != b'':
                 r.ee()
-            f_MeterSignature = x
+            f_MeterSignature = x_MeterSignature
         elif k == 'SE:MeterStatus':
             r.ch(False)
-            x = r.sint()
+            x_MeterStatus = r.sint()
             r.ee()
-            f_MeterStatus = x
+            f_MeterStatus = x_MeterStatus
         elif k == 'SE:MeterTimestamp':
             r.ch(False)
-            x = r.uint()
+            x_MeterTimestamp = r.uint()
             r.ee()
-            f_MeterTimestamp = x
+            f_MeterTimestamp = x_MeterTimestamp
         elif k == 'EE':
             r.depth -= 1
             return cls(MeterID=f_MeterID, ChargedEnergyReadingWh=f_ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh=f_BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh=f_CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh=f_BPT_InductiveEnergyReadingVARh, MeterSignature=f_MeterSignature, MeterStatus=f_MeterStatus, MeterTimestamp=f_MeterTimestamp)
@@ -1262,21 +1263,21 @@ def _dec_RationalNumberType(r: rt.BitReader, cls: type = RationalNumberType) -> 
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType through _G_RationalNumberType (states 0..2)."""
     r.enter('RationalNumberType')
     g = _G_RationalNumberType
-    f_Exponent = None
-    f_Value = None
+    f_Exponent: Any = None
+    f_Value: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Exponent':
             r.ch(False)
-            x = r.nbit(-128, 127, 8)
+            x_Exponent = r.nbit(-128, 127, 8)
             r.ee()
-            f_Exponent = x
+            f_Exponent = x_Exponent
         elif k == 'SE:Value':
             r.ch(False)
-            x = r.sint()
+            x_Value = r.sint()
             r.ee()
-            f_Value = x
+            f_Value = x_Value
         elif k == 'EE':
             r.depth -= 1
             return cls(Exponent=f_Exponent, Value=f_Value)
@@ -1341,9 +1342,9 @@ def _enc_ReceiptType(w: rt.BitWriter, v: ReceiptType) -> None:
     if v.OverstayCosts is not None:
         s = w.event(g, s, 'SE:OverstayCosts')
         _enc_DetailedCostType(w, v.OverstayCosts)
-    for x in v.TaxCosts:
+    for x_TaxCosts in v.TaxCosts:
         s = w.event(g, s, 'SE:TaxCosts')
-        _enc_DetailedTaxType(w, x)
+        _enc_DetailedTaxType(w, x_TaxCosts)
     w.event(g, s, rt.EE)
 
 
@@ -1351,20 +1352,20 @@ def _dec_ReceiptType(r: rt.BitReader, cls: type = ReceiptType) -> ReceiptType:
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType through _G_ReceiptType (states 0..15)."""
     r.enter('ReceiptType')
     g = _G_ReceiptType
-    f_TimeAnchor = None
-    f_EnergyCosts = None
-    f_OccupancyCosts = None
-    f_AdditionalServicesCosts = None
-    f_OverstayCosts = None
-    f_TaxCosts = []
+    f_TimeAnchor: Any = None
+    f_EnergyCosts: Any = None
+    f_OccupancyCosts: Any = None
+    f_AdditionalServicesCosts: Any = None
+    f_OverstayCosts: Any = None
+    f_TaxCosts: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:TimeAnchor':
             r.ch(False)
-            x = r.uint()
+            x_TimeAnchor = r.uint()
             r.ee()
-            f_TimeAnchor = x
+            f_TimeAnchor = x_TimeAnchor
         elif k == 'SE:EnergyCosts':
             f_EnergyCosts = _dec_DetailedCostType(r, DetailedCostType)
         elif k == 'SE:OccupancyCosts':
@@ -1415,9 +1416,9 @@ def _dec_Scheduled_CLReqControlModeType(r: rt.BitReader, cls: type = Scheduled_C
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}Scheduled_CLReqControlModeType through _G_Scheduled_CLReqControlModeType (states 0..3)."""
     r.enter('Scheduled_CLReqControlModeType')
     g = _G_Scheduled_CLReqControlModeType
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
+    f_EVTargetEnergyRequest: Any = None
+    f_EVMaximumEnergyRequest: Any = None
+    f_EVMinimumEnergyRequest: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1484,7 +1485,7 @@ def _dec_V2GMessageType(r: rt.BitReader, cls: type = V2GMessageType) -> V2GMessa
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}V2GMessageType through _G_V2GMessageType (states 0..1)."""
     r.enter('V2GMessageType')
     g = _G_V2GMessageType
-    f_Header = None
+    f_Header: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1519,7 +1520,7 @@ def _dec_V2GRequestType(r: rt.BitReader, cls: type = V2GRequestType) -> V2GReque
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}V2GRequestType through _G_V2GRequestType (states 0..1)."""
     r.enter('V2GRequestType')
     g = _G_V2GRequestType
-    f_Header = None
+    f_Header: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1560,8 +1561,8 @@ def _dec_V2GResponseType(r: rt.BitReader, cls: type = V2GResponseType) -> V2GRes
     """Decode {urn:iso:std:iso:15118:-20:CommonTypes}V2GResponseType through _G_V2GResponseType (states 0..2)."""
     r.enter('V2GResponseType')
     g = _G_V2GResponseType
-    f_Header = None
-    f_ResponseCode = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1569,9 +1570,9 @@ def _dec_V2GResponseType(r: rt.BitReader, cls: type = V2GResponseType) -> V2GRes
             f_Header = _dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field  # noqa: F401
 from enum import Enum  # noqa: F401
+from typing import Any  # noqa: F401
 
 from host.exi import runtime as rt  # noqa: F401
 from host.exi.schemas import iso20_common_types as _iso20_common_types
@@ -448,17 +449,17 @@ def _dec_BPT_DC_CPDReqEnergyTransferModeType(r: rt.BitReader, cls: type = BPT_DC
     """Decode {urn:iso:std:iso:15118:-20:DC}BPT_DC_CPDReqEnergyTransferModeType through _G_BPT_DC_CPDReqEnergyTransferModeType (states 0..11)."""
     r.enter('BPT_DC_CPDReqEnergyTransferModeType')
     g = _G_BPT_DC_CPDReqEnergyTransferModeType
-    f_EVMaximumChargePower = None
-    f_EVMinimumChargePower = None
-    f_EVMaximumChargeCurrent = None
-    f_EVMinimumChargeCurrent = None
-    f_EVMaximumVoltage = None
-    f_EVMinimumVoltage = None
-    f_TargetSOC = None
-    f_EVMaximumDischargePower = None
-    f_EVMinimumDischargePower = None
-    f_EVMaximumDischargeCurrent = None
-    f_EVMinimumDischargeCurrent = None
+    f_EVMaximumChargePower: Any = None
+    f_EVMinimumChargePower: Any = None
+    f_EVMaximumChargeCurrent: Any = None
+    f_EVMinimumChargeCurrent: Any = None
+    f_EVMaximumVoltage: Any = None
+    f_EVMinimumVoltage: Any = None
+    f_TargetSOC: Any = None
+    f_EVMaximumDischargePower: Any = None
+    f_EVMinimumDischargePower: Any = None
+    f_EVMaximumDischargeCurrent: Any = None
+    f_EVMinimumDischargeCurrent: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -476,9 +477,9 @@ def _dec_BPT_DC_CPDReqEnergyTransferModeType(r: rt.BitReader, cls: type = BPT_DC
             f_EVMinimumVoltage = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:TargetSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_TargetSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_TargetSOC = x
+            f_TargetSOC = x_TargetSOC
         elif k == 'SE:EVMaximumDischargePower':
             f_EVMaximumDischargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMinimumDischargePower':
@@ -557,17 +558,17 @@ def _dec_BPT_DC_CPDResEnergyTransferModeType(r: rt.BitReader, cls: type = BPT_DC
     """Decode {urn:iso:std:iso:15118:-20:DC}BPT_DC_CPDResEnergyTransferModeType through _G_BPT_DC_CPDResEnergyTransferModeType (states 0..11)."""
     r.enter('BPT_DC_CPDResEnergyTransferModeType')
     g = _G_BPT_DC_CPDResEnergyTransferModeType
-    f_EVSEMaximumChargePower = None
-    f_EVSEMinimumChargePower = None
-    f_EVSEMaximumChargeCurrent = None
-    f_EVSEMinimumChargeCurrent = None
-    f_EVSEMaximumVoltage = None
-    f_EVSEMinimumVoltage = None
-    f_EVSEPowerRampLimitation = None
-    f_EVSEMaximumDischargePower = None
-    f_EVSEMinimumDischargePower = None
-    f_EVSEMaximumDischargeCurrent = None
-    f_EVSEMinimumDischargeCurrent = None
+    f_EVSEMaximumChargePower: Any = None
+    f_EVSEMinimumChargePower: Any = None
+    f_EVSEMaximumChargeCurrent: Any = None
+    f_EVSEMinimumChargeCurrent: Any = None
+    f_EVSEMaximumVoltage: Any = None
+    f_EVSEMinimumVoltage: Any = None
+    f_EVSEPowerRampLimitation: Any = None
+    f_EVSEMaximumDischargePower: Any = None
+    f_EVSEMinimumDischargePower: Any = None
+    f_EVSEMaximumDischargeCurrent: Any = None
+    f_EVSEMinimumDischargeCurrent: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -679,28 +680,28 @@ def _dec_BPT_Dynamic_DC_CLReqControlModeType(r: rt.BitReader, cls: type = BPT_Dy
     """Decode {urn:iso:std:iso:15118:-20:DC}BPT_Dynamic_DC_CLReqControlModeType through _G_BPT_Dynamic_DC_CLReqControlModeType (states 0..14)."""
     r.enter('BPT_Dynamic_DC_CLReqControlModeType')
     g = _G_BPT_Dynamic_DC_CLReqControlModeType
-    f_DepartureTime = None
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    f_EVMaximumChargePower = None
-    f_EVMinimumChargePower = None
-    f_EVMaximumChargeCurrent = None
-    f_EVMaximumVoltage = None
-    f_EVMinimumVoltage = None
-    f_EVMaximumDischargePower = None
-    f_EVMinimumDischargePower = None
-    f_EVMaximumDischargeCurrent = None
-    f_EVMaximumV2XEnergyRequest = None
-    f_EVMinimumV2XEnergyRequest = None
+    f_DepartureTime: Any = None
+    f_EVTargetEnergyRequest: Any = None
+    f_EVMaximumEnergyRequest: Any = None
+    f_EVMinimumEnergyRequest: Any = None
+    f_EVMaximumChargePower: Any = None
+    f_EVMinimumChargePower: Any = None
+    f_EVMaximumChargeCurrent: Any = None
+    f_EVMaximumVoltage: Any = None
+    f_EVMinimumVoltage: Any = None
+    f_EVMaximumDischargePower: Any = None
+    f_EVMinimumDischargePower: Any = None
+    f_EVMaximumDischargeCurrent: Any = None
+    f_EVMaximumV2XEnergyRequest: Any = None
+    f_EVMinimumV2XEnergyRequest: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:EVTargetEnergyRequest':
             f_EVTargetEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumEnergyRequest':
@@ -812,41 +813,41 @@ def _dec_BPT_Dynamic_DC_CLResControlModeType(r: rt.BitReader, cls: type = BPT_Dy
     """Decode {urn:iso:std:iso:15118:-20:DC}BPT_Dynamic_DC_CLResControlModeType through _G_BPT_Dynamic_DC_CLResControlModeType (states 0..12)."""
     r.enter('BPT_Dynamic_DC_CLResControlModeType')
     g = _G_BPT_Dynamic_DC_CLResControlModeType
-    f_DepartureTime = None
-    f_MinimumSOC = None
-    f_TargetSOC = None
-    f_AckMaxDelay = None
-    f_EVSEMaximumChargePower = None
-    f_EVSEMinimumChargePower = None
-    f_EVSEMaximumChargeCurrent = None
-    f_EVSEMaximumVoltage = None
-    f_EVSEMaximumDischargePower = None
-    f_EVSEMinimumDischargePower = None
-    f_EVSEMaximumDischargeCurrent = None
-    f_EVSEMinimumVoltage = None
+    f_DepartureTime: Any = None
+    f_MinimumSOC: Any = None
+    f_TargetSOC: Any = None
+    f_AckMaxDelay: Any = None
+    f_EVSEMaximumChargePower: Any = None
+    f_EVSEMinimumChargePower: Any = None
+    f_EVSEMaximumChargeCurrent: Any = None
+    f_EVSEMaximumVoltage: Any = None
+    f_EVSEMaximumDischargePower: Any = None
+    f_EVSEMinimumDischargePower: Any = None
+    f_EVSEMaximumDischargeCurrent: Any = None
+    f_EVSEMinimumVoltage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:MinimumSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_MinimumSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_MinimumSOC = x
+            f_MinimumSOC = x_MinimumSOC
         elif k == 'SE:TargetSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_TargetSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_TargetSOC = x
+            f_TargetSOC = x_TargetSOC
         elif k == 'SE:AckMaxDelay':
             r.ch(False)
-            x = r.uint()
+            x_AckMaxDelay = r.uint()
             r.ee()
-            f_AckMaxDelay = x
+            f_AckMaxDelay = x_AckMaxDelay
         elif k == 'SE:EVSEMaximumChargePower':
             f_EVSEMaximumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMinimumChargePower':
@@ -951,19 +952,19 @@ def _dec_BPT_Scheduled_DC_CLReqControlModeType(r: rt.BitReader, cls: type = BPT_
     """Decode {urn:iso:std:iso:15118:-20:DC}BPT_Scheduled_DC_CLReqControlModeType through _G_BPT_Scheduled_DC_CLReqControlModeType (states 0..13)."""
     r.enter('BPT_Scheduled_DC_CLReqControlModeType')
     g = _G_BPT_Scheduled_DC_CLReqControlModeType
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    f_EVTargetCurrent = None
-    f_EVTargetVoltage = None
-    f_EVMaximumChargePower = None
-    f_EVMinimumChargePower = None
-    f_EVMaximumChargeCurrent = None
-    f_EVMaximumVoltage = None
-    f_EVMinimumVoltage = None
-    f_EVMaximumDischargePower = None
-    f_EVMinimumDischargePower = None
-    f_EVMaximumDischargeCurrent = None
+    f_EVTargetEnergyRequest: Any = None
+    f_EVMaximumEnergyRequest: Any = None
+    f_EVMinimumEnergyRequest: Any = None
+    f_EVTargetCurrent: Any = None
+    f_EVTargetVoltage: Any = None
+    f_EVMaximumChargePower: Any = None
+    f_EVMinimumChargePower: Any = None
+    f_EVMaximumChargeCurrent: Any = None
+    f_EVMaximumVoltage: Any = None
+    f_EVMinimumVoltage: Any = None
+    f_EVMaximumDischargePower: Any = None
+    f_EVMinimumDischargePower: Any = None
+    f_EVMaximumDischargeCurrent: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1058,14 +1059,14 @@ def _dec_BPT_Scheduled_DC_CLResControlModeType(r: rt.BitReader, cls: type = BPT_
     """Decode {urn:iso:std:iso:15118:-20:DC}BPT_Scheduled_DC_CLResControlModeType through _G_BPT_Scheduled_DC_CLResControlModeType (states 0..8)."""
     r.enter('BPT_Scheduled_DC_CLResControlModeType')
     g = _G_BPT_Scheduled_DC_CLResControlModeType
-    f_EVSEMaximumChargePower = None
-    f_EVSEMinimumChargePower = None
-    f_EVSEMaximumChargeCurrent = None
-    f_EVSEMaximumVoltage = None
-    f_EVSEMaximumDischargePower = None
-    f_EVSEMinimumDischargePower = None
-    f_EVSEMaximumDischargeCurrent = None
-    f_EVSEMinimumVoltage = None
+    f_EVSEMaximumChargePower: Any = None
+    f_EVSEMinimumChargePower: Any = None
+    f_EVSEMaximumChargeCurrent: Any = None
+    f_EVSEMaximumVoltage: Any = None
+    f_EVSEMaximumDischargePower: Any = None
+    f_EVSEMinimumDischargePower: Any = None
+    f_EVSEMaximumDischargeCurrent: Any = None
+    f_EVSEMinimumVoltage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1141,13 +1142,13 @@ def _dec_DC_CPDReqEnergyTransferModeType(r: rt.BitReader, cls: type = DC_CPDReqE
     """Decode {urn:iso:std:iso:15118:-20:DC}DC_CPDReqEnergyTransferModeType through _G_DC_CPDReqEnergyTransferModeType (states 0..7)."""
     r.enter('DC_CPDReqEnergyTransferModeType')
     g = _G_DC_CPDReqEnergyTransferModeType
-    f_EVMaximumChargePower = None
-    f_EVMinimumChargePower = None
-    f_EVMaximumChargeCurrent = None
-    f_EVMinimumChargeCurrent = None
-    f_EVMaximumVoltage = None
-    f_EVMinimumVoltage = None
-    f_TargetSOC = None
+    f_EVMaximumChargePower: Any = None
+    f_EVMinimumChargePower: Any = None
+    f_EVMaximumChargeCurrent: Any = None
+    f_EVMinimumChargeCurrent: Any = None
+    f_EVMaximumVoltage: Any = None
+    f_EVMinimumVoltage: Any = None
+    f_TargetSOC: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1165,9 +1166,9 @@ def _dec_DC_CPDReqEnergyTransferModeType(r: rt.BitReader, cls: type = DC_CPDReqE
             f_EVMinimumVoltage = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:TargetSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_TargetSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_TargetSOC = x
+            f_TargetSOC = x_TargetSOC
         elif k == 'EE':
             r.depth -= 1
             return cls(EVMaximumChargePower=f_EVMaximumChargePower, EVMinimumChargePower=f_EVMinimumChargePower, EVMaximumChargeCurrent=f_EVMaximumChargeCurrent, EVMinimumChargeCurrent=f_EVMinimumChargeCurrent, EVMaximumVoltage=f_EVMaximumVoltage, EVMinimumVoltage=f_EVMinimumVoltage, TargetSOC=f_TargetSOC)
@@ -1222,13 +1223,13 @@ def _dec_DC_CPDResEnergyTransferModeType(r: rt.BitReader, cls: type = DC_CPDResE
     """Decode {urn:iso:std:iso:15118:-20:DC}DC_CPDResEnergyTransferModeType through _G_DC_CPDResEnergyTransferModeType (states 0..7)."""
     r.enter('DC_CPDResEnergyTransferModeType')
     g = _G_DC_CPDResEnergyTransferModeType
-    f_EVSEMaximumChargePower = None
-    f_EVSEMinimumChargePower = None
-    f_EVSEMaximumChargeCurrent = None
-    f_EVSEMinimumChargeCurrent = None
-    f_EVSEMaximumVoltage = None
-    f_EVSEMinimumVoltage = None
-    f_EVSEPowerRampLimitation = None
+    f_EVSEMaximumChargePower: Any = None
+    f_EVSEMinimumChargePower: Any = None
+    f_EVSEMaximumChargeCurrent: Any = None
+    f_EVSEMinimumChargeCurrent: Any = None
+    f_EVSEMaximumVoltage: Any = None
+    f_EVSEMinimumVoltage: Any = None
+    f_EVSEPowerRampLimitation: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1275,7 +1276,7 @@ def _dec_DC_CableCheckReqType(r: rt.BitReader, cls: type = DC_CableCheckReqType)
     """Decode {urn:iso:std:iso:15118:-20:DC}DC_CableCheckReqType through _G_DC_CableCheckReqType (states 0..1)."""
     r.enter('DC_CableCheckReqType')
     g = _G_DC_CableCheckReqType
-    f_Header = None
+    f_Header: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1322,9 +1323,9 @@ def _dec_DC_CableCheckResType(r: rt.BitReader, cls: type = DC_CableCheckResType)
     """Decode {urn:iso:std:iso:15118:-20:DC}DC_CableCheckResType through _G_DC_CableCheckResType (states 0..3)."""
     r.enter('DC_CableCheckResType')
     g = _G_DC_CableCheckResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEProcessing = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEProcessing: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1332,14 +1333,14 @@ def _dec_DC_CableCheckResType(r: rt.BitReader, cls: type = DC_CableCheckResType)
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVSEProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVSEProcessing = x
+            f_EVSEProcessing = x_EVSEProcessing
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEProcessing=f_EVSEProcessing)
@@ -1389,11 +1390,11 @@ def _dec_DC_ChargeLoopReqType(r: rt.BitReader, cls: type = DC_ChargeLoopReqType)
     """Decode {urn:iso:std:iso:15118:-20:DC}DC_ChargeLoopReqType through _G_DC_ChargeLoopReqType (states 0..5)."""
     r.enter('DC_ChargeLoopReqType')
     g = _G_DC_ChargeLoopReqType
-    f_Header = None
-    f_DisplayParameters = None
-    f_MeterInfoRequested = None
-    f_EVPresentVoltage = None
-    f_CLReqControlMode = None
+    f_Header: Any = None
+    f_DisplayParameters: Any = None
+    f_MeterInfoRequested: Any = None
+    f_EVPresentVoltage: Any = None
+    f_CLReqControlMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1403,9 +1404,9 @@ def _dec_DC_ChargeLoopReqType(r: rt.BitReader, cls: type = DC_ChargeLoopReqType)
             f_DisplayParameters = _iso20_common_types._dec_DisplayParametersType(r, DisplayParametersType)
         elif k == 'SE:MeterInfoRequested':
             r.ch(False)
-            x = r.boolean()
+            x_MeterInfoRequested = r.boolean()
             r.ee()
-            f_MeterInfoRequested = x
+            f_MeterInfoRequested = x_MeterInfoRequested
         elif k == 'SE:EVPresentVoltage':
             f_EVPresentVoltage = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:BPT_Dynamic_DC_CLReqControlMode':
@@ -1499,17 +1500,17 @@ def _dec_DC_ChargeLoopResType(r: rt.BitReader, cls: type = DC_ChargeLoopResType)
     """Decode {urn:iso:std:iso:15118:-20:DC}DC_ChargeLoopResType through _G_DC_ChargeLoopResType (states 0..11)."""
     r.enter('DC_ChargeLoopResType')
     g = _G_DC_ChargeLoopResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEStatus = None
-    f_MeterInfo = None
-    f_Receipt = None
-    f_EVSEPresentCurrent = None
-    f_EVSEPresentVoltage = None
-    f_EVSEPowerLimitAchieved = None
-    f_EVSECurrentLimitAchieved = None
-    f_EVSEVoltageLimitAchieved = None
-    f_CLResControlMode = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEStatus: Any = None
+    f_MeterInfo: Any = None
+    f_Receipt: Any = None
+    f_EVSEPresentCurrent: Any = None
+    f_EVSEPresentVoltage: Any = None
+    f_EVSEPowerLimitAchieved: Any = None
+    f_EVSECurrentLimitAchieved: Any = None
+    f_EVSEVoltageLimitAchieved: Any = None
+    f_CLResControlMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1517,9 +1518,9 @@ def _dec_DC_ChargeLoopResType(r: rt.BitReader, cls: type = DC_ChargeLoopResType)
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEStatus':
             f_EVSEStatus = _iso20_common_types._dec_EVSEStatusType(r, EVSEStatusType)
         elif k == 'SE:MeterInfo':
@@ -1532,19 +1533,19 @@ def _dec_DC_ChargeLoopResType(r: rt.BitReader, cls: type = DC_ChargeLoopResType)
             f_EVSEPresentVoltage = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEPowerLimitAchieved':
             r.ch(False)
-            x = r.boolean()
+            x_EVSEPowerLimitAchieved = r.boolean()
             r.ee()
-            f_EVSEPowerLimitAchieved = x
+            f_EVSEPowerLimitAchieved = x_EVSEPowerLimitAchieved
         elif k == 'SE:EVSECurrentLimitAchieved':
             r.ch(False)
-            x = r.boolean()
+            x_EVSECurrentLimitAchieved = r.boolean()
             r.ee()
-            f_EVSECurrentLimitAchieved = x
+            f_EVSECurrentLimitAchieved = x_EVSECurrentLimitAchieved
         elif k == 'SE:EVSEVoltageLimitAchieved':
             r.ch(False)
-            x = r.boolean()
+            x_EVSEVoltageLimitAchieved = r.boolean()
             r.ee()
-            f_EVSEVoltageLimitAchieved = x
+            f_EVSEVoltageLimitAchieved = x_EVSEVoltageLimitAchieved
         elif k == 'SE:BPT_Dynamic_DC_CLResControlMode':
             f_CLResControlMode = _dec_BPT_Dynamic_DC_CLResControlModeType(r, BPT_Dynamic_DC_CLResControlMode)
         elif k == 'SE:BPT_Scheduled_DC_CLResControlMode':
@@ -1589,8 +1590,8 @@ def _dec_DC_ChargeParameterDiscoveryReqType(r: rt.BitReader, cls: type = DC_Char
     """Decode {urn:iso:std:iso:15118:-20:DC}DC_ChargeParameterDiscoveryReqType through _G_DC_ChargeParameterDiscoveryReqType (states 0..2)."""
     r.enter('DC_ChargeParameterDiscoveryReqType')
     g = _G_DC_ChargeParameterDiscoveryReqType
-    f_Header = None
-    f_DC_CPDReqEnergyTransferMode = None
+    f_Header: Any = None
+    f_DC_CPDReqEnergyTransferMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1640,9 +1641,9 @@ def _dec_DC_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = DC_Char
     """Decode {urn:iso:std:iso:15118:-20:DC}DC_ChargeParameterDiscoveryResType through _G_DC_ChargeParameterDiscoveryResType (states 0..3)."""
     r.enter('DC_ChargeParameterDiscoveryResType')
     g = _G_DC_ChargeParameterDiscoveryResType
-    f_Header = None
-    f_ResponseCode = None
-    f_DC_CPDResEnergyTransferMode = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_DC_CPDResEnergyTransferMode: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1650,9 +1651,9 @@ def _dec_DC_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = DC_Char
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:BPT_DC_CPDResEnergyTransferMode':
             f_DC_CPDResEnergyTransferMode = _dec_BPT_DC_CPDResEnergyTransferModeType(r, BPT_DC_CPDResEnergyTransferMode)
         elif k == 'SE:DC_CPDResEnergyTransferMode':
@@ -1700,10 +1701,10 @@ def _dec_DC_PreChargeReqType(r: rt.BitReader, cls: type = DC_PreChargeReqType) -
     """Decode {urn:iso:std:iso:15118:-20:DC}DC_PreChargeReqType through _G_DC_PreChargeReqType (states 0..4)."""
     r.enter('DC_PreChargeReqType')
     g = _G_DC_PreChargeReqType
-    f_Header = None
-    f_EVProcessing = None
-    f_EVPresentVoltage = None
-    f_EVTargetVoltage = None
+    f_Header: Any = None
+    f_EVProcessing: Any = None
+    f_EVPresentVoltage: Any = None
+    f_EVTargetVoltage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1711,9 +1712,9 @@ def _dec_DC_PreChargeReqType(r: rt.BitReader, cls: type = DC_PreChargeReqType) -
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVProcessing = x
+            f_EVProcessing = x_EVProcessing
         elif k == 'SE:EVPresentVoltage':
             f_EVPresentVoltage = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVTargetVoltage':
@@ -1757,9 +1758,9 @@ def _dec_DC_PreChargeResType(r: rt.BitReader, cls: type = DC_PreChargeResType) -
     """Decode {urn:iso:std:iso:15118:-20:DC}DC_PreChargeResType through _G_DC_PreChargeResType (states 0..3)."""
     r.enter('DC_PreChargeResType')
     g = _G_DC_PreChargeResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEPresentVoltage = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEPresentVoltage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1767,9 +1768,9 @@ def _dec_DC_PreChargeResType(r: rt.BitReader, cls: type = DC_PreChargeResType) -
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEPresentVoltage':
             f_EVSEPresentVoltage = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
@@ -1807,8 +1808,8 @@ def _dec_DC_WeldingDetectionReqType(r: rt.BitReader, cls: type = DC_WeldingDetec
     """Decode {urn:iso:std:iso:15118:-20:DC}DC_WeldingDetectionReqType through _G_DC_WeldingDetectionReqType (states 0..2)."""
     r.enter('DC_WeldingDetectionReqType')
     g = _G_DC_WeldingDetectionReqType
-    f_Header = None
-    f_EVProcessing = None
+    f_Header: Any = None
+    f_EVProcessing: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1816,9 +1817,9 @@ def _dec_DC_WeldingDetectionReqType(r: rt.BitReader, cls: type = DC_WeldingDetec
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVProcessing = x
+            f_EVProcessing = x_EVProcessing
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, EVProcessing=f_EVProcessing)
@@ -1858,9 +1859,9 @@ def _dec_DC_WeldingDetectionResType(r: rt.BitReader, cls: type = DC_WeldingDetec
     """Decode {urn:iso:std:iso:15118:-20:DC}DC_WeldingDetectionResType through _G_DC_WeldingDetectionResType (states 0..3)."""
     r.enter('DC_WeldingDetectionResType')
     g = _G_DC_WeldingDetectionResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEPresentVoltage = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEPresentVoltage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1868,9 +1869,9 @@ def _dec_DC_WeldingDetectionResType(r: rt.BitReader, cls: type = DC_WeldingDetec
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEPresentVoltage':
             f_EVSEPresentVoltage = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
@@ -1937,23 +1938,23 @@ def _dec_Dynamic_DC_CLReqControlModeType(r: rt.BitReader, cls: type = Dynamic_DC
     """Decode {urn:iso:std:iso:15118:-20:DC}Dynamic_DC_CLReqControlModeType through _G_Dynamic_DC_CLReqControlModeType (states 0..9)."""
     r.enter('Dynamic_DC_CLReqControlModeType')
     g = _G_Dynamic_DC_CLReqControlModeType
-    f_DepartureTime = None
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    f_EVMaximumChargePower = None
-    f_EVMinimumChargePower = None
-    f_EVMaximumChargeCurrent = None
-    f_EVMaximumVoltage = None
-    f_EVMinimumVoltage = None
+    f_DepartureTime: Any = None
+    f_EVTargetEnergyRequest: Any = None
+    f_EVMaximumEnergyRequest: Any = None
+    f_EVMinimumEnergyRequest: Any = None
+    f_EVMaximumChargePower: Any = None
+    f_EVMinimumChargePower: Any = None
+    f_EVMaximumChargeCurrent: Any = None
+    f_EVMaximumVoltage: Any = None
+    f_EVMinimumVoltage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:EVTargetEnergyRequest':
             f_EVTargetEnergyRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVMaximumEnergyRequest':
@@ -2039,37 +2040,37 @@ def _dec_Dynamic_DC_CLResControlModeType(r: rt.BitReader, cls: type = Dynamic_DC
     """Decode {urn:iso:std:iso:15118:-20:DC}Dynamic_DC_CLResControlModeType through _G_Dynamic_DC_CLResControlModeType (states 0..8)."""
     r.enter('Dynamic_DC_CLResControlModeType')
     g = _G_Dynamic_DC_CLResControlModeType
-    f_DepartureTime = None
-    f_MinimumSOC = None
-    f_TargetSOC = None
-    f_AckMaxDelay = None
-    f_EVSEMaximumChargePower = None
-    f_EVSEMinimumChargePower = None
-    f_EVSEMaximumChargeCurrent = None
-    f_EVSEMaximumVoltage = None
+    f_DepartureTime: Any = None
+    f_MinimumSOC: Any = None
+    f_TargetSOC: Any = None
+    f_AckMaxDelay: Any = None
+    f_EVSEMaximumChargePower: Any = None
+    f_EVSEMinimumChargePower: Any = None
+    f_EVSEMaximumChargeCurrent: Any = None
+    f_EVSEMaximumVoltage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:DepartureTime':
             r.ch(False)
-            x = r.uint()
+            x_DepartureTime = r.uint()
             r.ee()
-            f_DepartureTime = x
+            f_DepartureTime = x_DepartureTime
         elif k == 'SE:MinimumSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_MinimumSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_MinimumSOC = x
+            f_MinimumSOC = x_MinimumSOC
         elif k == 'SE:TargetSOC':
             r.ch(False)
-            x = r.nbit(0, 100, 7)
+            x_TargetSOC = r.nbit(0, 100, 7)
             r.ee()
-            f_TargetSOC = x
+            f_TargetSOC = x_TargetSOC
         elif k == 'SE:AckMaxDelay':
             r.ch(False)
-            x = r.uint()
+            x_AckMaxDelay = r.uint()
             r.ee()
-            f_AckMaxDelay = x
+            f_AckMaxDelay = x_AckMaxDelay
         elif k == 'SE:EVSEMaximumChargePower':
             f_EVSEMaximumChargePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVSEMinimumChargePower':
@@ -2151,16 +2152,16 @@ def _dec_Scheduled_DC_CLReqControlModeType(r: rt.BitReader, cls: type = Schedule
     """Decode {urn:iso:std:iso:15118:-20:DC}Scheduled_DC_CLReqControlModeType through _G_Scheduled_DC_CLReqControlModeType (states 0..10)."""
     r.enter('Scheduled_DC_CLReqControlModeType')
     g = _G_Scheduled_DC_CLReqControlModeType
-    f_EVTargetEnergyRequest = None
-    f_EVMaximumEnergyRequest = None
-    f_EVMinimumEnergyRequest = None
-    f_EVTargetCurrent = None
-    f_EVTargetVoltage = None
-    f_EVMaximumChargePower = None
-    f_EVMinimumChargePower = None
-    f_EVMaximumChargeCurrent = None
-    f_EVMaximumVoltage = None
-    f_EVMinimumVoltage = None
+    f_EVTargetEnergyRequest: Any = None
+    f_EVMaximumEnergyRequest: Any = None
+    f_EVMinimumEnergyRequest: Any = None
+    f_EVTargetCurrent: Any = None
+    f_EVTargetVoltage: Any = None
+    f_EVMaximumChargePower: Any = None
+    f_EVMinimumChargePower: Any = None
+    f_EVMaximumChargeCurrent: Any = None
+    f_EVMaximumVoltage: Any = None
+    f_EVMinimumVoltage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2229,10 +2230,10 @@ def _dec_Scheduled_DC_CLResControlModeType(r: rt.BitReader, cls: type = Schedule
     """Decode {urn:iso:std:iso:15118:-20:DC}Scheduled_DC_CLResControlModeType through _G_Scheduled_DC_CLResControlModeType (states 0..4)."""
     r.enter('Scheduled_DC_CLResControlModeType')
     g = _G_Scheduled_DC_CLResControlModeType
-    f_EVSEMaximumChargePower = None
-    f_EVSEMinimumChargePower = None
-    f_EVSEMaximumChargeCurrent = None
-    f_EVSEMaximumVoltage = None
+    f_EVSEMaximumChargePower: Any = None
+    f_EVSEMinimumChargePower: Any = None
+    f_EVSEMaximumChargeCurrent: Any = None
+    f_EVSEMaximumVoltage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2611,7 +2612,7 @@ ELEMENT_CLASSES: dict = {
     'X509Data': X509Data,
 }
 # abstract elements: valid EXI, but the reference codec cannot map them
-ABSTRACT_EVENTS = frozenset([])
+ABSTRACT_EVENTS: frozenset[str] = frozenset([])
 _ELEMENT_ENCODERS: dict = {
     BPT_DC_CPDReqEnergyTransferMode: ('SE:BPT_DC_CPDReqEnergyTransferMode', _enc_BPT_DC_CPDReqEnergyTransferModeType),
     BPT_DC_CPDResEnergyTransferMode: ('SE:BPT_DC_CPDResEnergyTransferMode', _enc_BPT_DC_CPDResEnergyTransferModeType),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field  # noqa: F401
 from enum import Enum  # noqa: F401
+from typing import Any  # noqa: F401
 
 from host.exi import runtime as rt  # noqa: F401
 from host.exi.schemas import iso20_common_types as _iso20_common_types
@@ -529,9 +530,9 @@ def _enc_AlternativeSECCListType(w: rt.BitWriter, v: AlternativeSECCListType) ->
     """Encode {urn:iso:std:iso:15118:-20:WPT}AlternativeSECCListType through _G_AlternativeSECCListType (states 0..8)."""
     g = _G_AlternativeSECCListType
     s = 0
-    for x in v.AlternativeSECC:
+    for x_AlternativeSECC in v.AlternativeSECC:
         s = w.event(g, s, 'SE:AlternativeSECC')
-        _enc_AlternativeSECCType(w, x)
+        _enc_AlternativeSECCType(w, x_AlternativeSECC)
     w.event(g, s, rt.EE)
 
 
@@ -539,7 +540,7 @@ def _dec_AlternativeSECCListType(r: rt.BitReader, cls: type = AlternativeSECCLis
     """Decode {urn:iso:std:iso:15118:-20:WPT}AlternativeSECCListType through _G_AlternativeSECCListType (states 0..8)."""
     r.enter('AlternativeSECCListType')
     g = _G_AlternativeSECCListType
-    f_AlternativeSECC = []
+    f_AlternativeSECC: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -592,33 +593,33 @@ def _dec_AlternativeSECCType(r: rt.BitReader, cls: type = AlternativeSECCType) -
     """Decode {urn:iso:std:iso:15118:-20:WPT}AlternativeSECCType through _G_AlternativeSECCType (states 0..4)."""
     r.enter('AlternativeSECCType')
     g = _G_AlternativeSECCType
-    f_SSID = None
-    f_BSSID = None
-    f_IPAddress = None
-    f_Port = None
+    f_SSID: Any = None
+    f_BSSID: Any = None
+    f_IPAddress: Any = None
+    f_Port: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:SSID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_SSID = r.string() if r.ch(True) else ''
+            if x_SSID != '':
                 r.ee()
-            f_SSID = x
+            f_SSID = x_SSID
         elif k == 'SE:BSSID':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_BSSID = r.string() if r.ch(True) else ''
+            if x_BSSID != '':
                 r.ee()
-            f_BSSID = x
+            f_BSSID = x_BSSID
         elif k == 'SE:IPAddress':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_IPAddress = r.string() if r.ch(True) else ''
+            if x_IPAddress != '':
                 r.ee()
-            f_IPAddress = x
+            f_IPAddress = x_IPAddress
         elif k == 'SE:Port':
             r.ch(False)
-            x = r.uint()
+            x_Port = r.uint()
             r.ee()
-            f_Port = x
+            f_Port = x_Port
         elif k == 'EE':
             r.depth -= 1
             return cls(SSID=f_SSID, BSSID=f_BSSID, IPAddress=f_IPAddress, Port=f_Port)
@@ -653,10 +654,10 @@ def _enc_WPT_AlignmentCheckMethodListType(w: rt.BitWriter, v: WPT_AlignmentCheck
     """Encode {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckMethodListType through _G_WPT_AlignmentCheckMethodListType (states 0..8)."""
     g = _G_WPT_AlignmentCheckMethodListType
     s = 0
-    for x in v.WPT_AlignmentCheckMethod:
+    for x_WPT_AlignmentCheckMethod in v.WPT_AlignmentCheckMethod:
         s = w.event(g, s, 'SE:WPT_AlignmentCheckMethod')
         w.bits(1, 0)
-        w.enum(x, _IX_WPT_AlignmentCheckMethodType, 2)
+        w.enum(x_WPT_AlignmentCheckMethod, _IX_WPT_AlignmentCheckMethodType, 2)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -665,15 +666,15 @@ def _dec_WPT_AlignmentCheckMethodListType(r: rt.BitReader, cls: type = WPT_Align
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckMethodListType through _G_WPT_AlignmentCheckMethodListType (states 0..8)."""
     r.enter('WPT_AlignmentCheckMethodListType')
     g = _G_WPT_AlignmentCheckMethodListType
-    f_WPT_AlignmentCheckMethod = []
+    f_WPT_AlignmentCheckMethod: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:WPT_AlignmentCheckMethod':
             r.ch(False)
-            x = r.enum(_E_WPT_AlignmentCheckMethodType, 2)
+            x_WPT_AlignmentCheckMethod = r.enum(_E_WPT_AlignmentCheckMethodType, 2)
             r.ee()
-            f_WPT_AlignmentCheckMethod.append(x)
+            f_WPT_AlignmentCheckMethod.append(x_WPT_AlignmentCheckMethod)
         elif k == 'EE':
             r.depth -= 1
             return cls(WPT_AlignmentCheckMethod=f_WPT_AlignmentCheckMethod)
@@ -745,9 +746,9 @@ def _enc_WPT_AlignmentCheckReqType(w: rt.BitWriter, v: WPT_AlignmentCheckReqType
     w.bits(1, 0)
     w.enum(v.EVResultCode, _IX_WPT_EVResultType, 2)
     w.bits(1, 0)
-    for x in v.VendorSpecificDataContainer:
+    for x_VendorSpecificDataContainer in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_VendorSpecificDataContainer, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -755,11 +756,11 @@ def _dec_WPT_AlignmentCheckReqType(r: rt.BitReader, cls: type = WPT_AlignmentChe
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckReqType through _G_WPT_AlignmentCheckReqType (states 0..20)."""
     r.enter('WPT_AlignmentCheckReqType')
     g = _G_WPT_AlignmentCheckReqType
-    f_Header = None
-    f_EVProcessing = None
-    f_TargetCoilCurrent = None
-    f_EVResultCode = None
-    f_VendorSpecificDataContainer = []
+    f_Header: Any = None
+    f_EVProcessing: Any = None
+    f_TargetCoilCurrent: Any = None
+    f_EVResultCode: Any = None
+    f_VendorSpecificDataContainer: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -767,21 +768,21 @@ def _dec_WPT_AlignmentCheckReqType(r: rt.BitReader, cls: type = WPT_AlignmentChe
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVProcessing = x
+            f_EVProcessing = x_EVProcessing
         elif k == 'SE:TargetCoilCurrent':
             f_TargetCoilCurrent = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVResultCode':
             r.ch(False)
-            x = r.enum(_E_WPT_EVResultType, 2)
+            x_EVResultCode = r.enum(_E_WPT_EVResultType, 2)
             r.ee()
-            f_EVResultCode = x
+            f_EVResultCode = x_EVResultCode
         elif k == 'SE:VendorSpecificDataContainer':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_VendorSpecificDataContainer = r.binary() if r.ch(True) else b''
+            if x_VendorSpecificDataContainer != b'':
                 r.ee()
-            f_VendorSpecificDataContainer.append(x)
+            f_VendorSpecificDataContainer.append(x_VendorSpecificDataContainer)
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, EVProcessing=f_EVProcessing, TargetCoilCurrent=f_TargetCoilCurrent, EVResultCode=f_EVResultCode, VendorSpecificDataContainer=f_VendorSpecificDataContainer)
@@ -858,9 +859,9 @@ def _enc_WPT_AlignmentCheckResType(w: rt.BitWriter, v: WPT_AlignmentCheckResType
     if v.SupplyDeviceCurrent is not None:
         s = w.event(g, s, 'SE:SupplyDeviceCurrent')
         _iso20_common_types._enc_RationalNumberType(w, v.SupplyDeviceCurrent)
-    for x in v.VendorSpecificDataContainer:
+    for x_VendorSpecificDataContainer in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_VendorSpecificDataContainer, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -868,12 +869,12 @@ def _dec_WPT_AlignmentCheckResType(r: rt.BitReader, cls: type = WPT_AlignmentChe
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckResType through _G_WPT_AlignmentCheckResType (states 0..21)."""
     r.enter('WPT_AlignmentCheckResType')
     g = _G_WPT_AlignmentCheckResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEProcessing = None
-    f_PowerTransmitted = None
-    f_SupplyDeviceCurrent = None
-    f_VendorSpecificDataContainer = []
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEProcessing: Any = None
+    f_PowerTransmitted: Any = None
+    f_SupplyDeviceCurrent: Any = None
+    f_VendorSpecificDataContainer: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -881,23 +882,23 @@ def _dec_WPT_AlignmentCheckResType(r: rt.BitReader, cls: type = WPT_AlignmentChe
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVSEProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVSEProcessing = x
+            f_EVSEProcessing = x_EVSEProcessing
         elif k == 'SE:PowerTransmitted':
             f_PowerTransmitted = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SupplyDeviceCurrent':
             f_SupplyDeviceCurrent = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:VendorSpecificDataContainer':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_VendorSpecificDataContainer = r.binary() if r.ch(True) else b''
+            if x_VendorSpecificDataContainer != b'':
                 r.ee()
-            f_VendorSpecificDataContainer.append(x)
+            f_VendorSpecificDataContainer.append(x_VendorSpecificDataContainer)
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEProcessing=f_EVSEProcessing, PowerTransmitted=f_PowerTransmitted, SupplyDeviceCurrent=f_SupplyDeviceCurrent, VendorSpecificDataContainer=f_VendorSpecificDataContainer)
@@ -987,9 +988,9 @@ def _enc_WPT_ChargeLoopReqType(w: rt.BitWriter, v: WPT_ChargeLoopReqType) -> Non
     if v.EVPCPowerControlParameter is not None:
         s = w.event(g, s, 'SE:EVPCPowerControlParameter')
         _enc_WPT_EVPCPowerControlParameterType(w, v.EVPCPowerControlParameter)
-    for x in v.ManufacturerSpecificDataContainer:
+    for x_ManufacturerSpecificDataContainer in v.ManufacturerSpecificDataContainer:
         s = w.event(g, s, 'SE:ManufacturerSpecificDataContainer')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_ManufacturerSpecificDataContainer, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -997,15 +998,15 @@ def _dec_WPT_ChargeLoopReqType(r: rt.BitReader, cls: type = WPT_ChargeLoopReqTyp
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeLoopReqType through _G_WPT_ChargeLoopReqType (states 0..24)."""
     r.enter('WPT_ChargeLoopReqType')
     g = _G_WPT_ChargeLoopReqType
-    f_Header = None
-    f_DisplayParameters = None
-    f_MeterInfoRequested = None
-    f_EVPCPowerRequest = None
-    f_EVPCPowerOutput = None
-    f_EVPCChargeDiagnostics = None
-    f_EVPCOperatingFrequency = None
-    f_EVPCPowerControlParameter = None
-    f_ManufacturerSpecificDataContainer = []
+    f_Header: Any = None
+    f_DisplayParameters: Any = None
+    f_MeterInfoRequested: Any = None
+    f_EVPCPowerRequest: Any = None
+    f_EVPCPowerOutput: Any = None
+    f_EVPCChargeDiagnostics: Any = None
+    f_EVPCOperatingFrequency: Any = None
+    f_EVPCPowerControlParameter: Any = None
+    f_ManufacturerSpecificDataContainer: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1015,27 +1016,27 @@ def _dec_WPT_ChargeLoopReqType(r: rt.BitReader, cls: type = WPT_ChargeLoopReqTyp
             f_DisplayParameters = _iso20_common_types._dec_DisplayParametersType(r, DisplayParametersType)
         elif k == 'SE:MeterInfoRequested':
             r.ch(False)
-            x = r.boolean()
+            x_MeterInfoRequested = r.boolean()
             r.ee()
-            f_MeterInfoRequested = x
+            f_MeterInfoRequested = x_MeterInfoRequested
         elif k == 'SE:EVPCPowerRequest':
             f_EVPCPowerRequest = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPCPowerOutput':
             f_EVPCPowerOutput = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPCChargeDiagnostics':
             r.ch(False)
-            x = r.enum(_E_WPT_EVPCChargeDiagnosticsType, 2)
+            x_EVPCChargeDiagnostics = r.enum(_E_WPT_EVPCChargeDiagnosticsType, 2)
             r.ee()
-            f_EVPCChargeDiagnostics = x
+            f_EVPCChargeDiagnostics = x_EVPCChargeDiagnostics
         elif k == 'SE:EVPCOperatingFrequency':
             f_EVPCOperatingFrequency = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPCPowerControlParameter':
             f_EVPCPowerControlParameter = _dec_WPT_EVPCPowerControlParameterType(r, WPT_EVPCPowerControlParameterType)
         elif k == 'SE:ManufacturerSpecificDataContainer':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_ManufacturerSpecificDataContainer = r.binary() if r.ch(True) else b''
+            if x_ManufacturerSpecificDataContainer != b'':
                 r.ee()
-            f_ManufacturerSpecificDataContainer.append(x)
+            f_ManufacturerSpecificDataContainer.append(x_ManufacturerSpecificDataContainer)
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, DisplayParameters=f_DisplayParameters, MeterInfoRequested=f_MeterInfoRequested, EVPCPowerRequest=f_EVPCPowerRequest, EVPCPowerOutput=f_EVPCPowerOutput, EVPCChargeDiagnostics=f_EVPCChargeDiagnostics, EVPCOperatingFrequency=f_EVPCOperatingFrequency, EVPCPowerControlParameter=f_EVPCPowerControlParameter, ManufacturerSpecificDataContainer=f_ManufacturerSpecificDataContainer)
@@ -1144,9 +1145,9 @@ def _enc_WPT_ChargeLoopResType(w: rt.BitWriter, v: WPT_ChargeLoopResType) -> Non
     if v.SPCPowerControlParameter is not None:
         s = w.event(g, s, 'SE:SPCPowerControlParameter')
         _enc_WPT_SPCPowerControlParameterType(w, v.SPCPowerControlParameter)
-    for x in v.ManufacturerSpecificDataContainer:
+    for x_ManufacturerSpecificDataContainer in v.ManufacturerSpecificDataContainer:
         s = w.event(g, s, 'SE:ManufacturerSpecificDataContainer')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_ManufacturerSpecificDataContainer, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1154,19 +1155,19 @@ def _dec_WPT_ChargeLoopResType(r: rt.BitReader, cls: type = WPT_ChargeLoopResTyp
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeLoopResType through _G_WPT_ChargeLoopResType (states 0..28)."""
     r.enter('WPT_ChargeLoopResType')
     g = _G_WPT_ChargeLoopResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEStatus = None
-    f_MeterInfo = None
-    f_Receipt = None
-    f_EVPCPowerRequest = None
-    f_SDPowerInput = None
-    f_SPCMaxOutputPowerLimit = None
-    f_SPCMinOutputPowerLimit = None
-    f_SPCChargeDiagnostics = None
-    f_SPCOperatingFrequency = None
-    f_SPCPowerControlParameter = None
-    f_ManufacturerSpecificDataContainer = []
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEStatus: Any = None
+    f_MeterInfo: Any = None
+    f_Receipt: Any = None
+    f_EVPCPowerRequest: Any = None
+    f_SDPowerInput: Any = None
+    f_SPCMaxOutputPowerLimit: Any = None
+    f_SPCMinOutputPowerLimit: Any = None
+    f_SPCChargeDiagnostics: Any = None
+    f_SPCOperatingFrequency: Any = None
+    f_SPCPowerControlParameter: Any = None
+    f_ManufacturerSpecificDataContainer: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1174,9 +1175,9 @@ def _dec_WPT_ChargeLoopResType(r: rt.BitReader, cls: type = WPT_ChargeLoopResTyp
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEStatus':
             f_EVSEStatus = _iso20_common_types._dec_EVSEStatusType(r, EVSEStatusType)
         elif k == 'SE:MeterInfo':
@@ -1193,18 +1194,18 @@ def _dec_WPT_ChargeLoopResType(r: rt.BitReader, cls: type = WPT_ChargeLoopResTyp
             f_SPCMinOutputPowerLimit = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SPCChargeDiagnostics':
             r.ch(False)
-            x = r.enum(_E_WPT_SPCChargeDiagnosticsType, 3)
+            x_SPCChargeDiagnostics = r.enum(_E_WPT_SPCChargeDiagnosticsType, 3)
             r.ee()
-            f_SPCChargeDiagnostics = x
+            f_SPCChargeDiagnostics = x_SPCChargeDiagnostics
         elif k == 'SE:SPCOperatingFrequency':
             f_SPCOperatingFrequency = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SPCPowerControlParameter':
             f_SPCPowerControlParameter = _dec_WPT_SPCPowerControlParameterType(r, WPT_SPCPowerControlParameterType)
         elif k == 'SE:ManufacturerSpecificDataContainer':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_ManufacturerSpecificDataContainer = r.binary() if r.ch(True) else b''
+            if x_ManufacturerSpecificDataContainer != b'':
                 r.ee()
-            f_ManufacturerSpecificDataContainer.append(x)
+            f_ManufacturerSpecificDataContainer.append(x_ManufacturerSpecificDataContainer)
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEStatus=f_EVSEStatus, MeterInfo=f_MeterInfo, Receipt=f_Receipt, EVPCPowerRequest=f_EVPCPowerRequest, SDPowerInput=f_SDPowerInput, SPCMaxOutputPowerLimit=f_SPCMaxOutputPowerLimit, SPCMinOutputPowerLimit=f_SPCMinOutputPowerLimit, SPCChargeDiagnostics=f_SPCChargeDiagnostics, SPCOperatingFrequency=f_SPCOperatingFrequency, SPCPowerControlParameter=f_SPCPowerControlParameter, ManufacturerSpecificDataContainer=f_ManufacturerSpecificDataContainer)
@@ -1285,9 +1286,9 @@ def _enc_WPT_ChargeParameterDiscoveryReqType(w: rt.BitWriter, v: WPT_ChargeParam
     w.bits(1, 0)
     w.boolean(v.EVPCDeviceLocalControl)
     w.bits(1, 0)
-    for x in v.VendorSpecificDataContainer:
+    for x_VendorSpecificDataContainer in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_VendorSpecificDataContainer, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1295,13 +1296,13 @@ def _dec_WPT_ChargeParameterDiscoveryReqType(r: rt.BitReader, cls: type = WPT_Ch
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeParameterDiscoveryReqType through _G_WPT_ChargeParameterDiscoveryReqType (states 0..22)."""
     r.enter('WPT_ChargeParameterDiscoveryReqType')
     g = _G_WPT_ChargeParameterDiscoveryReqType
-    f_Header = None
-    f_EVPCMaxReceivablePower = None
-    f_SDMaxGroundClearence = None
-    f_SDMinGroundClearence = None
-    f_EVPCNaturalFrequency = None
-    f_EVPCDeviceLocalControl = None
-    f_VendorSpecificDataContainer = []
+    f_Header: Any = None
+    f_EVPCMaxReceivablePower: Any = None
+    f_SDMaxGroundClearence: Any = None
+    f_SDMinGroundClearence: Any = None
+    f_EVPCNaturalFrequency: Any = None
+    f_EVPCDeviceLocalControl: Any = None
+    f_VendorSpecificDataContainer: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1311,26 +1312,26 @@ def _dec_WPT_ChargeParameterDiscoveryReqType(r: rt.BitReader, cls: type = WPT_Ch
             f_EVPCMaxReceivablePower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SDMaxGroundClearence':
             r.ch(False)
-            x = r.uint()
+            x_SDMaxGroundClearence = r.uint()
             r.ee()
-            f_SDMaxGroundClearence = x
+            f_SDMaxGroundClearence = x_SDMaxGroundClearence
         elif k == 'SE:SDMinGroundClearence':
             r.ch(False)
-            x = r.uint()
+            x_SDMinGroundClearence = r.uint()
             r.ee()
-            f_SDMinGroundClearence = x
+            f_SDMinGroundClearence = x_SDMinGroundClearence
         elif k == 'SE:EVPCNaturalFrequency':
             f_EVPCNaturalFrequency = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:EVPCDeviceLocalControl':
             r.ch(False)
-            x = r.boolean()
+            x_EVPCDeviceLocalControl = r.boolean()
             r.ee()
-            f_EVPCDeviceLocalControl = x
+            f_EVPCDeviceLocalControl = x_EVPCDeviceLocalControl
         elif k == 'SE:VendorSpecificDataContainer':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_VendorSpecificDataContainer = r.binary() if r.ch(True) else b''
+            if x_VendorSpecificDataContainer != b'':
                 r.ee()
-            f_VendorSpecificDataContainer.append(x)
+            f_VendorSpecificDataContainer.append(x_VendorSpecificDataContainer)
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, EVPCMaxReceivablePower=f_EVPCMaxReceivablePower, SDMaxGroundClearence=f_SDMaxGroundClearence, SDMinGroundClearence=f_SDMinGroundClearence, EVPCNaturalFrequency=f_EVPCNaturalFrequency, EVPCDeviceLocalControl=f_EVPCDeviceLocalControl, VendorSpecificDataContainer=f_VendorSpecificDataContainer)
@@ -1425,9 +1426,9 @@ def _enc_WPT_ChargeParameterDiscoveryResType(w: rt.BitWriter, v: WPT_ChargeParam
     _iso20_common_types._enc_RationalNumberType(w, v.PDMinCoilCurrent)
     s = w.event(g, s, 'SE:PDMaxCoilCurrent')
     _iso20_common_types._enc_RationalNumberType(w, v.PDMaxCoilCurrent)
-    for x in v.SDManufacturerSpecificDataContainer:
+    for x_SDManufacturerSpecificDataContainer in v.SDManufacturerSpecificDataContainer:
         s = w.event(g, s, 'SE:SDManufacturerSpecificDataContainer')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_SDManufacturerSpecificDataContainer, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1435,16 +1436,16 @@ def _dec_WPT_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = WPT_Ch
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeParameterDiscoveryResType through _G_WPT_ChargeParameterDiscoveryResType (states 0..25)."""
     r.enter('WPT_ChargeParameterDiscoveryResType')
     g = _G_WPT_ChargeParameterDiscoveryResType
-    f_Header = None
-    f_ResponseCode = None
-    f_PDInputPowerClass = None
-    f_SDMinOutputPower = None
-    f_SDMaxOutputPower = None
-    f_SDMaxGroundClearanceSupport = None
-    f_SDMinGroundClearanceSupport = None
-    f_PDMinCoilCurrent = None
-    f_PDMaxCoilCurrent = None
-    f_SDManufacturerSpecificDataContainer = []
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_PDInputPowerClass: Any = None
+    f_SDMinOutputPower: Any = None
+    f_SDMaxOutputPower: Any = None
+    f_SDMaxGroundClearanceSupport: Any = None
+    f_SDMinGroundClearanceSupport: Any = None
+    f_PDMinCoilCurrent: Any = None
+    f_PDMaxCoilCurrent: Any = None
+    f_SDManufacturerSpecificDataContainer: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1452,37 +1453,37 @@ def _dec_WPT_ChargeParameterDiscoveryResType(r: rt.BitReader, cls: type = WPT_Ch
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:PDInputPowerClass':
             r.ch(False)
-            x = r.enum(_E_WPT_PowerClassType, 2)
+            x_PDInputPowerClass = r.enum(_E_WPT_PowerClassType, 2)
             r.ee()
-            f_PDInputPowerClass = x
+            f_PDInputPowerClass = x_PDInputPowerClass
         elif k == 'SE:SDMinOutputPower':
             f_SDMinOutputPower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SDMaxOutputPower':
             f_SDMaxOutputPower = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SDMaxGroundClearanceSupport':
             r.ch(False)
-            x = r.uint()
+            x_SDMaxGroundClearanceSupport = r.uint()
             r.ee()
-            f_SDMaxGroundClearanceSupport = x
+            f_SDMaxGroundClearanceSupport = x_SDMaxGroundClearanceSupport
         elif k == 'SE:SDMinGroundClearanceSupport':
             r.ch(False)
-            x = r.uint()
+            x_SDMinGroundClearanceSupport = r.uint()
             r.ee()
-            f_SDMinGroundClearanceSupport = x
+            f_SDMinGroundClearanceSupport = x_SDMinGroundClearanceSupport
         elif k == 'SE:PDMinCoilCurrent':
             f_PDMinCoilCurrent = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:PDMaxCoilCurrent':
             f_PDMaxCoilCurrent = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:SDManufacturerSpecificDataContainer':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_SDManufacturerSpecificDataContainer = r.binary() if r.ch(True) else b''
+            if x_SDManufacturerSpecificDataContainer != b'':
                 r.ee()
-            f_SDManufacturerSpecificDataContainer.append(x)
+            f_SDManufacturerSpecificDataContainer.append(x_SDManufacturerSpecificDataContainer)
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, PDInputPowerClass=f_PDInputPowerClass, SDMinOutputPower=f_SDMinOutputPower, SDMaxOutputPower=f_SDMaxOutputPower, SDMaxGroundClearanceSupport=f_SDMaxGroundClearanceSupport, SDMinGroundClearanceSupport=f_SDMinGroundClearanceSupport, PDMinCoilCurrent=f_PDMinCoilCurrent, PDMaxCoilCurrent=f_PDMaxCoilCurrent, SDManufacturerSpecificDataContainer=f_SDManufacturerSpecificDataContainer)
@@ -1526,27 +1527,27 @@ def _dec_WPT_CoordinateXYZType(r: rt.BitReader, cls: type = WPT_CoordinateXYZTyp
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_CoordinateXYZType through _G_WPT_CoordinateXYZType (states 0..3)."""
     r.enter('WPT_CoordinateXYZType')
     g = _G_WPT_CoordinateXYZType
-    f_Coord_X = None
-    f_Coord_Y = None
-    f_Coord_Z = None
+    f_Coord_X: Any = None
+    f_Coord_Y: Any = None
+    f_Coord_Z: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Coord_X':
             r.ch(False)
-            x = r.sint()
+            x_Coord_X = r.sint()
             r.ee()
-            f_Coord_X = x
+            f_Coord_X = x_Coord_X
         elif k == 'SE:Coord_Y':
             r.ch(False)
-            x = r.sint()
+            x_Coord_Y = r.sint()
             r.ee()
-            f_Coord_Y = x
+            f_Coord_Y = x_Coord_Y
         elif k == 'SE:Coord_Z':
             r.ch(False)
-            x = r.sint()
+            x_Coord_Z = r.sint()
             r.ee()
-            f_Coord_Z = x
+            f_Coord_Z = x_Coord_Z
         elif k == 'EE':
             r.depth -= 1
             return cls(Coord_X=f_Coord_X, Coord_Y=f_Coord_Y, Coord_Z=f_Coord_Z)
@@ -1588,10 +1589,10 @@ def _dec_WPT_EVPCPowerControlParameterType(r: rt.BitReader, cls: type = WPT_EVPC
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_EVPCPowerControlParameterType through _G_WPT_EVPCPowerControlParameterType (states 0..4)."""
     r.enter('WPT_EVPCPowerControlParameterType')
     g = _G_WPT_EVPCPowerControlParameterType
-    f_EVPCCoilCurrentRequest = None
-    f_EVPCCoilCurrentInformation = None
-    f_EVPCCurrentOutputInformation = None
-    f_EVPCVoltageOutputInformation = None
+    f_EVPCCoilCurrentRequest: Any = None
+    f_EVPCCoilCurrentInformation: Any = None
+    f_EVPCCurrentOutputInformation: Any = None
+    f_EVPCVoltageOutputInformation: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1637,10 +1638,10 @@ def _enc_WPT_FinePositioningMethodListType(w: rt.BitWriter, v: WPT_FinePositioni
     """Encode {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningMethodListType through _G_WPT_FinePositioningMethodListType (states 0..8)."""
     g = _G_WPT_FinePositioningMethodListType
     s = 0
-    for x in v.WPT_FinePositioningMethod:
+    for x_WPT_FinePositioningMethod in v.WPT_FinePositioningMethod:
         s = w.event(g, s, 'SE:WPT_FinePositioningMethod')
         w.bits(1, 0)
-        w.enum(x, _IX_WPT_FinePositioningMethodType, 3)
+        w.enum(x_WPT_FinePositioningMethod, _IX_WPT_FinePositioningMethodType, 3)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -1649,15 +1650,15 @@ def _dec_WPT_FinePositioningMethodListType(r: rt.BitReader, cls: type = WPT_Fine
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningMethodListType through _G_WPT_FinePositioningMethodListType (states 0..8)."""
     r.enter('WPT_FinePositioningMethodListType')
     g = _G_WPT_FinePositioningMethodListType
-    f_WPT_FinePositioningMethod = []
+    f_WPT_FinePositioningMethod: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:WPT_FinePositioningMethod':
             r.ch(False)
-            x = r.enum(_E_WPT_FinePositioningMethodType, 3)
+            x_WPT_FinePositioningMethod = r.enum(_E_WPT_FinePositioningMethodType, 3)
             r.ee()
-            f_WPT_FinePositioningMethod.append(x)
+            f_WPT_FinePositioningMethod.append(x_WPT_FinePositioningMethod)
         elif k == 'EE':
             r.depth -= 1
             return cls(WPT_FinePositioningMethod=f_WPT_FinePositioningMethod)
@@ -1726,9 +1727,9 @@ def _enc_WPT_FinePositioningReqType(w: rt.BitWriter, v: WPT_FinePositioningReqTy
     w.bits(1, 0)
     w.enum(v.EVResultCode, _IX_WPT_EVResultType, 2)
     w.bits(1, 0)
-    for x in v.VendorSpecificDataContainer:
+    for x_VendorSpecificDataContainer in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_VendorSpecificDataContainer, w.binary)
     if v.WPT_LF_DataPackageList is not None:
         s = w.event(g, s, 'SE:WPT_LF_DataPackageList')
         _enc_WPT_LF_DataPackageListType(w, v.WPT_LF_DataPackageList)
@@ -1739,11 +1740,11 @@ def _dec_WPT_FinePositioningReqType(r: rt.BitReader, cls: type = WPT_FinePositio
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningReqType through _G_WPT_FinePositioningReqType (states 0..20)."""
     r.enter('WPT_FinePositioningReqType')
     g = _G_WPT_FinePositioningReqType
-    f_Header = None
-    f_EVProcessing = None
-    f_EVResultCode = None
-    f_VendorSpecificDataContainer = []
-    f_WPT_LF_DataPackageList = None
+    f_Header: Any = None
+    f_EVProcessing: Any = None
+    f_EVResultCode: Any = None
+    f_VendorSpecificDataContainer: Any = []
+    f_WPT_LF_DataPackageList: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1751,19 +1752,19 @@ def _dec_WPT_FinePositioningReqType(r: rt.BitReader, cls: type = WPT_FinePositio
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVProcessing = x
+            f_EVProcessing = x_EVProcessing
         elif k == 'SE:EVResultCode':
             r.ch(False)
-            x = r.enum(_E_WPT_EVResultType, 2)
+            x_EVResultCode = r.enum(_E_WPT_EVResultType, 2)
             r.ee()
-            f_EVResultCode = x
+            f_EVResultCode = x_EVResultCode
         elif k == 'SE:VendorSpecificDataContainer':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_VendorSpecificDataContainer = r.binary() if r.ch(True) else b''
+            if x_VendorSpecificDataContainer != b'':
                 r.ee()
-            f_VendorSpecificDataContainer.append(x)
+            f_VendorSpecificDataContainer.append(x_VendorSpecificDataContainer)
         elif k == 'SE:WPT_LF_DataPackageList':
             f_WPT_LF_DataPackageList = _dec_WPT_LF_DataPackageListType(r, WPT_LF_DataPackageListType)
         elif k == 'EE':
@@ -1834,9 +1835,9 @@ def _enc_WPT_FinePositioningResType(w: rt.BitWriter, v: WPT_FinePositioningResTy
     w.bits(1, 0)
     w.enum(v.EVSEProcessing, _IX_processingType, 2)
     w.bits(1, 0)
-    for x in v.VendorSpecificDataContainer:
+    for x_VendorSpecificDataContainer in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_VendorSpecificDataContainer, w.binary)
     if v.WPT_LF_DataPackageList is not None:
         s = w.event(g, s, 'SE:WPT_LF_DataPackageList')
         _enc_WPT_LF_DataPackageListType(w, v.WPT_LF_DataPackageList)
@@ -1847,11 +1848,11 @@ def _dec_WPT_FinePositioningResType(r: rt.BitReader, cls: type = WPT_FinePositio
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningResType through _G_WPT_FinePositioningResType (states 0..20)."""
     r.enter('WPT_FinePositioningResType')
     g = _G_WPT_FinePositioningResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEProcessing = None
-    f_VendorSpecificDataContainer = []
-    f_WPT_LF_DataPackageList = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEProcessing: Any = None
+    f_VendorSpecificDataContainer: Any = []
+    f_WPT_LF_DataPackageList: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1859,19 +1860,19 @@ def _dec_WPT_FinePositioningResType(r: rt.BitReader, cls: type = WPT_FinePositio
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVSEProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVSEProcessing = x
+            f_EVSEProcessing = x_EVSEProcessing
         elif k == 'SE:VendorSpecificDataContainer':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_VendorSpecificDataContainer = r.binary() if r.ch(True) else b''
+            if x_VendorSpecificDataContainer != b'':
                 r.ee()
-            f_VendorSpecificDataContainer.append(x)
+            f_VendorSpecificDataContainer.append(x_VendorSpecificDataContainer)
         elif k == 'SE:WPT_LF_DataPackageList':
             f_WPT_LF_DataPackageList = _dec_WPT_LF_DataPackageListType(r, WPT_LF_DataPackageListType)
         elif k == 'EE':
@@ -1954,9 +1955,9 @@ def _enc_WPT_FinePositioningSetupReqType(w: rt.BitWriter, v: WPT_FinePositioning
     w.bits(1, 0)
     w.uint(v.NaturalOffset)
     w.bits(1, 0)
-    for x in v.VendorSpecificDataContainer:
+    for x_VendorSpecificDataContainer in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_VendorSpecificDataContainer, w.binary)
     if v.LF_SystemSetupData is not None:
         s = w.event(g, s, 'SE:LF_SystemSetupData')
         _enc_WPT_LF_SystemSetupDataType(w, v.LF_SystemSetupData)
@@ -1967,14 +1968,14 @@ def _dec_WPT_FinePositioningSetupReqType(r: rt.BitReader, cls: type = WPT_FinePo
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningSetupReqType through _G_WPT_FinePositioningSetupReqType (states 0..23)."""
     r.enter('WPT_FinePositioningSetupReqType')
     g = _G_WPT_FinePositioningSetupReqType
-    f_Header = None
-    f_EVProcessing = None
-    f_EVDeviceFinePositioningMethodList = None
-    f_EVDevicePairingMethodList = None
-    f_EVDeviceAlignmentCheckMethodList = None
-    f_NaturalOffset = None
-    f_VendorSpecificDataContainer = []
-    f_LF_SystemSetupData = None
+    f_Header: Any = None
+    f_EVProcessing: Any = None
+    f_EVDeviceFinePositioningMethodList: Any = None
+    f_EVDevicePairingMethodList: Any = None
+    f_EVDeviceAlignmentCheckMethodList: Any = None
+    f_NaturalOffset: Any = None
+    f_VendorSpecificDataContainer: Any = []
+    f_LF_SystemSetupData: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1982,9 +1983,9 @@ def _dec_WPT_FinePositioningSetupReqType(r: rt.BitReader, cls: type = WPT_FinePo
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVProcessing = x
+            f_EVProcessing = x_EVProcessing
         elif k == 'SE:EVDeviceFinePositioningMethodList':
             f_EVDeviceFinePositioningMethodList = _dec_WPT_FinePositioningMethodListType(r, WPT_FinePositioningMethodListType)
         elif k == 'SE:EVDevicePairingMethodList':
@@ -1993,14 +1994,14 @@ def _dec_WPT_FinePositioningSetupReqType(r: rt.BitReader, cls: type = WPT_FinePo
             f_EVDeviceAlignmentCheckMethodList = _dec_WPT_AlignmentCheckMethodListType(r, WPT_AlignmentCheckMethodListType)
         elif k == 'SE:NaturalOffset':
             r.ch(False)
-            x = r.uint()
+            x_NaturalOffset = r.uint()
             r.ee()
-            f_NaturalOffset = x
+            f_NaturalOffset = x_NaturalOffset
         elif k == 'SE:VendorSpecificDataContainer':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_VendorSpecificDataContainer = r.binary() if r.ch(True) else b''
+            if x_VendorSpecificDataContainer != b'':
                 r.ee()
-            f_VendorSpecificDataContainer.append(x)
+            f_VendorSpecificDataContainer.append(x_VendorSpecificDataContainer)
         elif k == 'SE:LF_SystemSetupData':
             f_LF_SystemSetupData = _dec_WPT_LF_SystemSetupDataType(r, WPT_LF_SystemSetupDataType)
         elif k == 'EE':
@@ -2083,9 +2084,9 @@ def _enc_WPT_FinePositioningSetupResType(w: rt.BitWriter, v: WPT_FinePositioning
     w.bits(1, 0)
     w.uint(v.NaturalOffset)
     w.bits(1, 0)
-    for x in v.VendorSpecificDataContainer:
+    for x_VendorSpecificDataContainer in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_VendorSpecificDataContainer, w.binary)
     if v.LF_SystemSetupData is not None:
         s = w.event(g, s, 'SE:LF_SystemSetupData')
         _enc_WPT_LF_SystemSetupDataType(w, v.LF_SystemSetupData)
@@ -2096,14 +2097,14 @@ def _dec_WPT_FinePositioningSetupResType(r: rt.BitReader, cls: type = WPT_FinePo
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningSetupResType through _G_WPT_FinePositioningSetupResType (states 0..23)."""
     r.enter('WPT_FinePositioningSetupResType')
     g = _G_WPT_FinePositioningSetupResType
-    f_Header = None
-    f_ResponseCode = None
-    f_PrimaryDeviceFinePositioningMethodList = None
-    f_PrimaryDevicePairingMethodList = None
-    f_PrimaryDeviceAlignmentCheckMethodList = None
-    f_NaturalOffset = None
-    f_VendorSpecificDataContainer = []
-    f_LF_SystemSetupData = None
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_PrimaryDeviceFinePositioningMethodList: Any = None
+    f_PrimaryDevicePairingMethodList: Any = None
+    f_PrimaryDeviceAlignmentCheckMethodList: Any = None
+    f_NaturalOffset: Any = None
+    f_VendorSpecificDataContainer: Any = []
+    f_LF_SystemSetupData: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2111,9 +2112,9 @@ def _dec_WPT_FinePositioningSetupResType(r: rt.BitReader, cls: type = WPT_FinePo
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:PrimaryDeviceFinePositioningMethodList':
             f_PrimaryDeviceFinePositioningMethodList = _dec_WPT_FinePositioningMethodListType(r, WPT_FinePositioningMethodListType)
         elif k == 'SE:PrimaryDevicePairingMethodList':
@@ -2122,14 +2123,14 @@ def _dec_WPT_FinePositioningSetupResType(r: rt.BitReader, cls: type = WPT_FinePo
             f_PrimaryDeviceAlignmentCheckMethodList = _dec_WPT_AlignmentCheckMethodListType(r, WPT_AlignmentCheckMethodListType)
         elif k == 'SE:NaturalOffset':
             r.ch(False)
-            x = r.uint()
+            x_NaturalOffset = r.uint()
             r.ee()
-            f_NaturalOffset = x
+            f_NaturalOffset = x_NaturalOffset
         elif k == 'SE:VendorSpecificDataContainer':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_VendorSpecificDataContainer = r.binary() if r.ch(True) else b''
+            if x_VendorSpecificDataContainer != b'':
                 r.ee()
-            f_VendorSpecificDataContainer.append(x)
+            f_VendorSpecificDataContainer.append(x_VendorSpecificDataContainer)
         elif k == 'SE:LF_SystemSetupData':
             f_LF_SystemSetupData = _dec_WPT_LF_SystemSetupDataType(r, WPT_LF_SystemSetupDataType)
         elif k == 'EE':
@@ -2167,16 +2168,16 @@ def _dec_WPT_LF_DataPackageListType(r: rt.BitReader, cls: type = WPT_LF_DataPack
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_LF_DataPackageListType through _G_WPT_LF_DataPackageListType (states 0..2)."""
     r.enter('WPT_LF_DataPackageListType')
     g = _G_WPT_LF_DataPackageListType
-    f_NumPackages = None
-    f_WPT_LF_DataPackage = None
+    f_NumPackages: Any = None
+    f_WPT_LF_DataPackage: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:NumPackages':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_NumPackages = r.nbit(0, 255, 8)
             r.ee()
-            f_NumPackages = x
+            f_NumPackages = x_NumPackages
         elif k == 'SE:WPT_LF_DataPackage':
             f_WPT_LF_DataPackage = _dec_WPT_LF_DataPackageType(r, WPT_LF_DataPackageType)
         elif k == 'EE':
@@ -2220,17 +2221,17 @@ def _dec_WPT_LF_DataPackageType(r: rt.BitReader, cls: type = WPT_LF_DataPackageT
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_LF_DataPackageType through _G_WPT_LF_DataPackageType (states 0..3)."""
     r.enter('WPT_LF_DataPackageType')
     g = _G_WPT_LF_DataPackageType
-    f_PackageIndex = None
-    f_LF_TxData = None
-    f_LF_RxData = None
+    f_PackageIndex: Any = None
+    f_LF_TxData: Any = None
+    f_LF_RxData: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:PackageIndex':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_PackageIndex = r.nbit(0, 255, 8)
             r.ee()
-            f_PackageIndex = x
+            f_PackageIndex = x_PackageIndex
         elif k == 'SE:LF_TxData':
             f_LF_TxData = _dec_WPT_LF_TxDataListType(r, WPT_LF_TxDataListType)
         elif k == 'SE:LF_RxData':
@@ -2266,9 +2267,9 @@ def _enc_WPT_LF_ReceiverDataType(w: rt.BitWriter, v: WPT_LF_ReceiverDataType) ->
     w.nbit(v.NumberOfReceivers, 0, 255, 8)
     w.bits(1, 0)
     rt.check_occurs('RxSpecData', len(v.RxSpecData), 255)
-    for x in v.RxSpecData:
+    for x_RxSpecData in v.RxSpecData:
         s = w.event(g, s, 'SE:RxSpecData')
-        _enc_WPT_TxRxSpecDataType(w, x)
+        _enc_WPT_TxRxSpecDataType(w, x_RxSpecData)
     w.event(g, s, rt.EE)
 
 
@@ -2276,16 +2277,16 @@ def _dec_WPT_LF_ReceiverDataType(r: rt.BitReader, cls: type = WPT_LF_ReceiverDat
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_LF_ReceiverDataType through _G_WPT_LF_ReceiverDataType (states 0..4)."""
     r.enter('WPT_LF_ReceiverDataType')
     g = _G_WPT_LF_ReceiverDataType
-    f_NumberOfReceivers = None
-    f_RxSpecData = []
+    f_NumberOfReceivers: Any = None
+    f_RxSpecData: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:NumberOfReceivers':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_NumberOfReceivers = r.nbit(0, 255, 8)
             r.ee()
-            f_NumberOfReceivers = x
+            f_NumberOfReceivers = x_NumberOfReceivers
         elif k == 'SE:RxSpecData':
             f_RxSpecData.append(_dec_WPT_TxRxSpecDataType(r, WPT_TxRxSpecDataType))
             if len(f_RxSpecData) > 255:
@@ -2319,7 +2320,7 @@ def _dec_WPT_LF_RxDataListType(r: rt.BitReader, cls: type = WPT_LF_RxDataListTyp
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_LF_RxDataListType through _G_WPT_LF_RxDataListType (states 0..1)."""
     r.enter('WPT_LF_RxDataListType')
     g = _G_WPT_LF_RxDataListType
-    f_WPT_LF_RxDataList = None
+    f_WPT_LF_RxDataList: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2360,16 +2361,16 @@ def _dec_WPT_LF_RxDataType(r: rt.BitReader, cls: type = WPT_LF_RxDataType) -> WP
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_LF_RxDataType through _G_WPT_LF_RxDataType (states 0..2)."""
     r.enter('WPT_LF_RxDataType')
     g = _G_WPT_LF_RxDataType
-    f_RxIdentifier = None
-    f_RSSIData = None
+    f_RxIdentifier: Any = None
+    f_RSSIData: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:RxIdentifier':
             r.ch(False)
-            x = r.uint()
+            x_RxIdentifier = r.uint()
             r.ee()
-            f_RxIdentifier = x
+            f_RxIdentifier = x_RxIdentifier
         elif k == 'SE:RSSIData':
             f_RSSIData = _dec_WPT_LF_RxRSSIListType(r, WPT_LF_RxRSSIListType)
         elif k == 'EE':
@@ -2401,7 +2402,7 @@ def _dec_WPT_LF_RxRSSIListType(r: rt.BitReader, cls: type = WPT_LF_RxRSSIListTyp
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_LF_RxRSSIListType through _G_WPT_LF_RxRSSIListType (states 0..1)."""
     r.enter('WPT_LF_RxRSSIListType')
     g = _G_WPT_LF_RxRSSIListType
-    f_RSSIDataList = None
+    f_RSSIDataList: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2442,16 +2443,16 @@ def _dec_WPT_LF_RxRSSIType(r: rt.BitReader, cls: type = WPT_LF_RxRSSIType) -> WP
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_LF_RxRSSIType through _G_WPT_LF_RxRSSIType (states 0..2)."""
     r.enter('WPT_LF_RxRSSIType')
     g = _G_WPT_LF_RxRSSIType
-    f_TxIdentifier = None
-    f_RSSI = None
+    f_TxIdentifier: Any = None
+    f_RSSI: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:TxIdentifier':
             r.ch(False)
-            x = r.uint()
+            x_TxIdentifier = r.uint()
             r.ee()
-            f_TxIdentifier = x
+            f_TxIdentifier = x_TxIdentifier
         elif k == 'SE:RSSI':
             f_RSSI = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
@@ -2489,8 +2490,8 @@ def _dec_WPT_LF_SystemSetupDataType(r: rt.BitReader, cls: type = WPT_LF_SystemSe
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_LF_SystemSetupDataType through _G_WPT_LF_SystemSetupDataType (states 0..2)."""
     r.enter('WPT_LF_SystemSetupDataType')
     g = _G_WPT_LF_SystemSetupDataType
-    f_LF_TransmitterSetupData = None
-    f_LF_ReceiverSetupData = None
+    f_LF_TransmitterSetupData: Any = None
+    f_LF_ReceiverSetupData: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2535,9 +2536,9 @@ def _enc_WPT_LF_TransmitterDataType(w: rt.BitWriter, v: WPT_LF_TransmitterDataTy
     s = w.event(g, s, 'SE:SignalFrequency')
     _iso20_common_types._enc_RationalNumberType(w, v.SignalFrequency)
     rt.check_occurs('TxSpecData', len(v.TxSpecData), 255)
-    for x in v.TxSpecData:
+    for x_TxSpecData in v.TxSpecData:
         s = w.event(g, s, 'SE:TxSpecData')
-        _enc_WPT_TxRxSpecDataType(w, x)
+        _enc_WPT_TxRxSpecDataType(w, x_TxSpecData)
     if v.TxPackageSpecData is not None:
         s = w.event(g, s, 'SE:TxPackageSpecData')
         _enc_WPT_TxRxPackageSpecDataType(w, v.TxPackageSpecData)
@@ -2548,18 +2549,18 @@ def _dec_WPT_LF_TransmitterDataType(r: rt.BitReader, cls: type = WPT_LF_Transmit
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_LF_TransmitterDataType through _G_WPT_LF_TransmitterDataType (states 0..6)."""
     r.enter('WPT_LF_TransmitterDataType')
     g = _G_WPT_LF_TransmitterDataType
-    f_NumberOfTransmitters = None
-    f_SignalFrequency = None
-    f_TxSpecData = []
-    f_TxPackageSpecData = None
+    f_NumberOfTransmitters: Any = None
+    f_SignalFrequency: Any = None
+    f_TxSpecData: Any = []
+    f_TxPackageSpecData: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:NumberOfTransmitters':
             r.ch(False)
-            x = r.nbit(0, 255, 8)
+            x_NumberOfTransmitters = r.nbit(0, 255, 8)
             r.ee()
-            f_NumberOfTransmitters = x
+            f_NumberOfTransmitters = x_NumberOfTransmitters
         elif k == 'SE:SignalFrequency':
             f_SignalFrequency = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'SE:TxSpecData':
@@ -2597,7 +2598,7 @@ def _dec_WPT_LF_TxDataListType(r: rt.BitReader, cls: type = WPT_LF_TxDataListTyp
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_LF_TxDataListType through _G_WPT_LF_TxDataListType (states 0..1)."""
     r.enter('WPT_LF_TxDataListType')
     g = _G_WPT_LF_TxDataListType
-    f_WPT_LF_TxDataList = None
+    f_WPT_LF_TxDataList: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2638,16 +2639,16 @@ def _dec_WPT_LF_TxDataType(r: rt.BitReader, cls: type = WPT_LF_TxDataType) -> WP
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_LF_TxDataType through _G_WPT_LF_TxDataType (states 0..2)."""
     r.enter('WPT_LF_TxDataType')
     g = _G_WPT_LF_TxDataType
-    f_TxIdentifier = None
-    f_EIRP = None
+    f_TxIdentifier: Any = None
+    f_EIRP: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:TxIdentifier':
             r.ch(False)
-            x = r.uint()
+            x_TxIdentifier = r.uint()
             r.ee()
-            f_TxIdentifier = x
+            f_TxIdentifier = x_TxIdentifier
         elif k == 'SE:EIRP':
             f_EIRP = _iso20_common_types._dec_RationalNumberType(r, RationalNumberType)
         elif k == 'EE':
@@ -2684,10 +2685,10 @@ def _enc_WPT_PairingMethodListType(w: rt.BitWriter, v: WPT_PairingMethodListType
     """Encode {urn:iso:std:iso:15118:-20:WPT}WPT_PairingMethodListType through _G_WPT_PairingMethodListType (states 0..8)."""
     g = _G_WPT_PairingMethodListType
     s = 0
-    for x in v.WPT_PairingMethod:
+    for x_WPT_PairingMethod in v.WPT_PairingMethod:
         s = w.event(g, s, 'SE:WPT_PairingMethod')
         w.bits(1, 0)
-        w.enum(x, _IX_WPT_PairingMethodType, 3)
+        w.enum(x_WPT_PairingMethod, _IX_WPT_PairingMethodType, 3)
         w.bits(1, 0)
     w.event(g, s, rt.EE)
 
@@ -2696,15 +2697,15 @@ def _dec_WPT_PairingMethodListType(r: rt.BitReader, cls: type = WPT_PairingMetho
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_PairingMethodListType through _G_WPT_PairingMethodListType (states 0..8)."""
     r.enter('WPT_PairingMethodListType')
     g = _G_WPT_PairingMethodListType
-    f_WPT_PairingMethod = []
+    f_WPT_PairingMethod: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:WPT_PairingMethod':
             r.ch(False)
-            x = r.enum(_E_WPT_PairingMethodType, 3)
+            x_WPT_PairingMethod = r.enum(_E_WPT_PairingMethodType, 3)
             r.ee()
-            f_WPT_PairingMethod.append(x)
+            f_WPT_PairingMethod.append(x_WPT_PairingMethod)
         elif k == 'EE':
             r.depth -= 1
             return cls(WPT_PairingMethod=f_WPT_PairingMethod)
@@ -2778,9 +2779,9 @@ def _enc_WPT_PairingReqType(w: rt.BitWriter, v: WPT_PairingReqType) -> None:
     w.bits(1, 0)
     w.enum(v.EVResultCode, _IX_WPT_EVResultType, 2)
     w.bits(1, 0)
-    for x in v.VendorSpecificDataContainer:
+    for x_VendorSpecificDataContainer in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_VendorSpecificDataContainer, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -2788,11 +2789,11 @@ def _dec_WPT_PairingReqType(r: rt.BitReader, cls: type = WPT_PairingReqType) -> 
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_PairingReqType through _G_WPT_PairingReqType (states 0..20)."""
     r.enter('WPT_PairingReqType')
     g = _G_WPT_PairingReqType
-    f_Header = None
-    f_EVProcessing = None
-    f_ObservedIDCode = None
-    f_EVResultCode = None
-    f_VendorSpecificDataContainer = []
+    f_Header: Any = None
+    f_EVProcessing: Any = None
+    f_ObservedIDCode: Any = None
+    f_EVResultCode: Any = None
+    f_VendorSpecificDataContainer: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2800,24 +2801,24 @@ def _dec_WPT_PairingReqType(r: rt.BitReader, cls: type = WPT_PairingReqType) -> 
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:EVProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVProcessing = x
+            f_EVProcessing = x_EVProcessing
         elif k == 'SE:ObservedIDCode':
             r.ch(False)
-            x = r.uint()
+            x_ObservedIDCode = r.uint()
             r.ee()
-            f_ObservedIDCode = x
+            f_ObservedIDCode = x_ObservedIDCode
         elif k == 'SE:EVResultCode':
             r.ch(False)
-            x = r.enum(_E_WPT_EVResultType, 2)
+            x_EVResultCode = r.enum(_E_WPT_EVResultType, 2)
             r.ee()
-            f_EVResultCode = x
+            f_EVResultCode = x_EVResultCode
         elif k == 'SE:VendorSpecificDataContainer':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_VendorSpecificDataContainer = r.binary() if r.ch(True) else b''
+            if x_VendorSpecificDataContainer != b'':
                 r.ee()
-            f_VendorSpecificDataContainer.append(x)
+            f_VendorSpecificDataContainer.append(x_VendorSpecificDataContainer)
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, EVProcessing=f_EVProcessing, ObservedIDCode=f_ObservedIDCode, EVResultCode=f_EVResultCode, VendorSpecificDataContainer=f_VendorSpecificDataContainer)
@@ -2896,9 +2897,9 @@ def _enc_WPT_PairingResType(w: rt.BitWriter, v: WPT_PairingResType) -> None:
     if v.AlternativeSECCList is not None:
         s = w.event(g, s, 'SE:AlternativeSECCList')
         _enc_AlternativeSECCListType(w, v.AlternativeSECCList)
-    for x in v.VendorSpecificDataContainer:
+    for x_VendorSpecificDataContainer in v.VendorSpecificDataContainer:
         s = w.event(g, s, 'SE:VendorSpecificDataContainer')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_VendorSpecificDataContainer, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -2906,12 +2907,12 @@ def _dec_WPT_PairingResType(r: rt.BitReader, cls: type = WPT_PairingResType) -> 
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_PairingResType through _G_WPT_PairingResType (states 0..21)."""
     r.enter('WPT_PairingResType')
     g = _G_WPT_PairingResType
-    f_Header = None
-    f_ResponseCode = None
-    f_EVSEProcessing = None
-    f_ObservedIDCode = None
-    f_AlternativeSECCList = None
-    f_VendorSpecificDataContainer = []
+    f_Header: Any = None
+    f_ResponseCode: Any = None
+    f_EVSEProcessing: Any = None
+    f_ObservedIDCode: Any = None
+    f_AlternativeSECCList: Any = None
+    f_VendorSpecificDataContainer: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -2919,26 +2920,26 @@ def _dec_WPT_PairingResType(r: rt.BitReader, cls: type = WPT_PairingResType) -> 
             f_Header = _iso20_common_types._dec_MessageHeaderType(r, MessageHeaderType)
         elif k == 'SE:ResponseCode':
             r.ch(False)
-            x = r.enum(_E_responseCodeType, 6)
+            x_ResponseCode = r.enum(_E_responseCodeType, 6)
             r.ee()
-            f_ResponseCode = x
+            f_ResponseCode = x_ResponseCode
         elif k == 'SE:EVSEProcessing':
             r.ch(False)
-            x = r.enum(_E_processingType, 2)
+            x_EVSEProcessing = r.enum(_E_processingType, 2)
             r.ee()
-            f_EVSEProcessing = x
+            f_EVSEProcessing = x_EVSEProcessing
         elif k == 'SE:ObservedIDCode':
             r.ch(False)
-            x = r.uint()
+            x_ObservedIDCode = r.uint()
             r.ee()
-            f_ObservedIDCode = x
+            f_ObservedIDCode = x_ObservedIDCode
         elif k == 'SE:AlternativeSECCList':
             f_AlternativeSECCList = _dec_AlternativeSECCListType(r, AlternativeSECCListType)
         elif k == 'SE:VendorSpecificDataContainer':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_VendorSpecificDataContainer = r.binary() if r.ch(True) else b''
+            if x_VendorSpecificDataContainer != b'':
                 r.ee()
-            f_VendorSpecificDataContainer.append(x)
+            f_VendorSpecificDataContainer.append(x_VendorSpecificDataContainer)
         elif k == 'EE':
             r.depth -= 1
             return cls(Header=f_Header, ResponseCode=f_ResponseCode, EVSEProcessing=f_EVSEProcessing, ObservedIDCode=f_ObservedIDCode, AlternativeSECCList=f_AlternativeSECCList, VendorSpecificDataContainer=f_VendorSpecificDataContainer)
@@ -2968,7 +2969,7 @@ def _dec_WPT_SPCPowerControlParameterType(r: rt.BitReader, cls: type = WPT_SPCPo
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_SPCPowerControlParameterType through _G_WPT_SPCPowerControlParameterType (states 0..1)."""
     r.enter('WPT_SPCPowerControlParameterType')
     g = _G_WPT_SPCPowerControlParameterType
-    f_SPCPrimaryDeviceCoilCurrentInformation = None
+    f_SPCPrimaryDeviceCoilCurrentInformation: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3005,9 +3006,9 @@ def _enc_WPT_TxRxPackageSpecDataType(w: rt.BitWriter, v: WPT_TxRxPackageSpecData
     g = _G_WPT_TxRxPackageSpecDataType
     s = 0
     rt.check_occurs('PulseSequenceOrder', len(v.PulseSequenceOrder), 255)
-    for x in v.PulseSequenceOrder:
+    for x_PulseSequenceOrder in v.PulseSequenceOrder:
         s = w.event(g, s, 'SE:PulseSequenceOrder')
-        _enc_WPT_TxRxPulseOrderType(w, x)
+        _enc_WPT_TxRxPulseOrderType(w, x_PulseSequenceOrder)
     s = w.event(g, s, 'SE:PulseSeparationTime')
     w.bits(1, 0)
     w.uint(v.PulseSeparationTime)
@@ -3027,10 +3028,10 @@ def _dec_WPT_TxRxPackageSpecDataType(r: rt.BitReader, cls: type = WPT_TxRxPackag
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_TxRxPackageSpecDataType through _G_WPT_TxRxPackageSpecDataType (states 0..6)."""
     r.enter('WPT_TxRxPackageSpecDataType')
     g = _G_WPT_TxRxPackageSpecDataType
-    f_PulseSequenceOrder = []
-    f_PulseSeparationTime = None
-    f_PulseDuration = None
-    f_PackageSeparationTime = None
+    f_PulseSequenceOrder: Any = []
+    f_PulseSeparationTime: Any = None
+    f_PulseDuration: Any = None
+    f_PackageSeparationTime: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -3040,19 +3041,19 @@ def _dec_WPT_TxRxPackageSpecDataType(r: rt.BitReader, cls: type = WPT_TxRxPackag
                 raise rt.ExiDecodeError(r.pos, 'PulseSequenceOrder: more than 255 items')
         elif k == 'SE:PulseSeparationTime':
             r.ch(False)
-            x = r.uint()
+            x_PulseSeparationTime = r.uint()
             r.ee()
-            f_PulseSeparationTime = x
+            f_PulseSeparationTime = x_PulseSeparationTime
         elif k == 'SE:PulseDuration':
             r.ch(False)
-            x = r.uint()
+            x_PulseDuration = r.uint()
             r.ee()
-            f_PulseDuration = x
+            f_PulseDuration = x_PulseDuration
         elif k == 'SE:PackageSeparationTime':
             r.ch(False)
-            x = r.uint()
+            x_PackageSeparationTime = r.uint()
             r.ee()
-            f_PackageSeparationTime = x
+            f_PackageSeparationTime = x_PackageSeparationTime
         elif k == 'EE':
             r.depth -= 1
             return cls(PulseSequenceOrder=f_PulseSequenceOrder, PulseSeparationTime=f_PulseSeparationTime, PulseDuration=f_PulseDuration, PackageSeparationTime=f_PackageSeparationTime)
@@ -3090,21 +3091,21 @@ def _dec_WPT_TxRxPulseOrderType(r: rt.BitReader, cls: type = WPT_TxRxPulseOrderT
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_TxRxPulseOrderType through _G_WPT_TxRxPulseOrderType (states 0..2)."""
     r.enter('WPT_TxRxPulseOrderType')
     g = _G_WPT_TxRxPulseOrderType
-    f_IndexNumber = None
-    f_TxRxIdentifier = None
+    f_IndexNumber: Any = None
+    f_TxRxIdentifier: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:IndexNumber':
             r.ch(False)
-            x = r.uint()
+            x_IndexNumber = r.uint()
             r.ee()
-            f_IndexNumber = x
+            f_IndexNumber = x_IndexNumber
         elif k == 'SE:TxRxIdentifier':
             r.ch(False)
-            x = r.uint()
+            x_TxRxIdentifier = r.uint()
             r.ee()
-            f_TxRxIdentifier = x
+            f_TxRxIdentifier = x_TxRxIdentifier
         elif k == 'EE':
             r.depth -= 1
             return cls(IndexNumber=f_IndexNumber, TxRxIdentifier=f_TxRxIdentifier)
@@ -3144,17 +3145,17 @@ def _dec_WPT_TxRxSpecDataType(r: rt.BitReader, cls: type = WPT_TxRxSpecDataType)
     """Decode {urn:iso:std:iso:15118:-20:WPT}WPT_TxRxSpecDataType through _G_WPT_TxRxSpecDataType (states 0..3)."""
     r.enter('WPT_TxRxSpecDataType')
     g = _G_WPT_TxRxSpecDataType
-    f_TxRxIdentifier = None
-    f_TxRxPosition = None
-    f_TxRxOrientation = None
+    f_TxRxIdentifier: Any = None
+    f_TxRxPosition: Any = None
+    f_TxRxOrientation: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:TxRxIdentifier':
             r.ch(False)
-            x = r.uint()
+            x_TxRxIdentifier = r.uint()
             r.ee()
-            f_TxRxIdentifier = x
+            f_TxRxIdentifier = x_TxRxIdentifier
         elif k == 'SE:TxRxPosition':
             f_TxRxPosition = _dec_WPT_CoordinateXYZType(r, WPT_CoordinateXYZType)
         elif k == 'SE:TxRxOrientation':
@@ -3552,7 +3553,7 @@ ELEMENT_CLASSES: dict = {
     'X509Data': X509Data,
 }
 # abstract elements: valid EXI, but the reference codec cannot map them
-ABSTRACT_EVENTS = frozenset([])
+ABSTRACT_EVENTS: frozenset[str] = frozenset([])
 _ELEMENT_ENCODERS: dict = {
     CLReqControlMode: ('SE:CLReqControlMode', _iso20_common_types._enc_CLReqControlModeType),
     CLResControlMode: ('SE:CLResControlMode', _iso20_common_types._enc_CLResControlModeType),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field  # noqa: F401
 from enum import Enum  # noqa: F401
+from typing import Any  # noqa: F401
 
 from host.exi import runtime as rt  # noqa: F401
 from host.exi.schemas import xmldsig_types as _xmldsig_types
@@ -191,7 +192,7 @@ ELEMENT_CLASSES: dict = {
     'X509Data': X509Data,
 }
 # abstract elements: valid EXI, but the reference codec cannot map them
-ABSTRACT_EVENTS = frozenset([])
+ABSTRACT_EVENTS: frozenset[str] = frozenset([])
 _ELEMENT_ENCODERS: dict = {
     CanonicalizationMethod: ('SE:CanonicalizationMethod', _xmldsig_types._enc_CanonicalizationMethodType),
     DSAKeyValue: ('SE:DSAKeyValue', _xmldsig_types._enc_DSAKeyValueType),

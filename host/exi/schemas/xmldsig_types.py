@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field  # noqa: F401
 from enum import Enum  # noqa: F401
+from typing import Any  # noqa: F401
 
 from host.exi import runtime as rt  # noqa: F401
 
@@ -341,7 +342,7 @@ def _dec_CanonicalizationMethodType(r: rt.BitReader, cls: type = Canonicalizatio
     """Decode {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType through _G_CanonicalizationMethodType (states 0..2)."""
     r.enter('CanonicalizationMethodType')
     g = _G_CanonicalizationMethodType
-    f_Algorithm = None
+    f_Algorithm: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -406,51 +407,51 @@ def _dec_DSAKeyValueType(r: rt.BitReader, cls: type = DSAKeyValueType) -> DSAKey
     """Decode {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType through _G_DSAKeyValueType (states 0..7)."""
     r.enter('DSAKeyValueType')
     g = _G_DSAKeyValueType
-    f_P = None
-    f_Q = None
-    f_G = None
-    f_Y = None
-    f_J = None
-    f_Seed = None
-    f_PgenCounter = None
+    f_P: Any = None
+    f_Q: Any = None
+    f_G: Any = None
+    f_Y: Any = None
+    f_J: Any = None
+    f_Seed: Any = None
+    f_PgenCounter: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:P':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_P = r.binary() if r.ch(True) else b''
+            if x_P != b'':
                 r.ee()
-            f_P = x
+            f_P = x_P
         elif k == 'SE:G':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_G = r.binary() if r.ch(True) else b''
+            if x_G != b'':
                 r.ee()
-            f_G = x
+            f_G = x_G
         elif k == 'SE:Y':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_Y = r.binary() if r.ch(True) else b''
+            if x_Y != b'':
                 r.ee()
-            f_Y = x
+            f_Y = x_Y
         elif k == 'SE:Q':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_Q = r.binary() if r.ch(True) else b''
+            if x_Q != b'':
                 r.ee()
-            f_Q = x
+            f_Q = x_Q
         elif k == 'SE:J':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_J = r.binary() if r.ch(True) else b''
+            if x_J != b'':
                 r.ee()
-            f_J = x
+            f_J = x_J
         elif k == 'SE:Seed':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_Seed = r.binary() if r.ch(True) else b''
+            if x_Seed != b'':
                 r.ee()
-            f_Seed = x
+            f_Seed = x_Seed
         elif k == 'SE:PgenCounter':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_PgenCounter = r.binary() if r.ch(True) else b''
+            if x_PgenCounter != b'':
                 r.ee()
-            f_PgenCounter = x
+            f_PgenCounter = x_PgenCounter
         elif k == 'EE':
             r.depth -= 1
             return cls(P=f_P, Q=f_Q, G=f_G, Y=f_Y, J=f_J, Seed=f_Seed, PgenCounter=f_PgenCounter)
@@ -482,7 +483,7 @@ def _dec_DigestMethodType(r: rt.BitReader, cls: type = DigestMethodType) -> Dige
     """Decode {http://www.w3.org/2000/09/xmldsig#}DigestMethodType through _G_DigestMethodType (states 0..2)."""
     r.enter('DigestMethodType')
     g = _G_DigestMethodType
-    f_Algorithm = None
+    f_Algorithm: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -543,27 +544,27 @@ def _enc_KeyInfoType(w: rt.BitWriter, v: KeyInfoType) -> None:
     if v.Id is not None:
         s = w.event(g, s, 'AT:Id')
         w.string(v.Id)
-    for x in v.KeyName:
+    for x_KeyName in v.KeyName:
         s = w.event(g, s, 'SE:KeyName')
-        w.elem_text(x, w.string)
-    for x in v.KeyValue:
+        w.elem_text(x_KeyName, w.string)
+    for x_KeyValue in v.KeyValue:
         s = w.event(g, s, 'SE:KeyValue')
-        _enc_KeyValueType(w, x)
-    for x in v.RetrievalMethod:
+        _enc_KeyValueType(w, x_KeyValue)
+    for x_RetrievalMethod in v.RetrievalMethod:
         s = w.event(g, s, 'SE:RetrievalMethod')
-        _enc_RetrievalMethodType(w, x)
-    for x in v.X509Data:
+        _enc_RetrievalMethodType(w, x_RetrievalMethod)
+    for x_X509Data in v.X509Data:
         s = w.event(g, s, 'SE:X509Data')
-        _enc_X509DataType(w, x)
-    for x in v.PGPData:
+        _enc_X509DataType(w, x_X509Data)
+    for x_PGPData in v.PGPData:
         s = w.event(g, s, 'SE:PGPData')
-        _enc_PGPDataType(w, x)
-    for x in v.SPKIData:
+        _enc_PGPDataType(w, x_PGPData)
+    for x_SPKIData in v.SPKIData:
         s = w.event(g, s, 'SE:SPKIData')
-        _enc_SPKIDataType(w, x)
-    for x in v.MgmtData:
+        _enc_SPKIDataType(w, x_SPKIData)
+    for x_MgmtData in v.MgmtData:
         s = w.event(g, s, 'SE:MgmtData')
-        w.elem_text(x, w.string)
+        w.elem_text(x_MgmtData, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -571,24 +572,24 @@ def _dec_KeyInfoType(r: rt.BitReader, cls: type = KeyInfoType) -> KeyInfoType:
     """Decode {http://www.w3.org/2000/09/xmldsig#}KeyInfoType through _G_KeyInfoType (states 0..17)."""
     r.enter('KeyInfoType')
     g = _G_KeyInfoType
-    f_Id = None
-    f_KeyName = []
-    f_KeyValue = []
-    f_RetrievalMethod = []
-    f_X509Data = []
-    f_PGPData = []
-    f_SPKIData = []
-    f_MgmtData = []
+    f_Id: Any = None
+    f_KeyName: Any = []
+    f_KeyValue: Any = []
+    f_RetrievalMethod: Any = []
+    f_X509Data: Any = []
+    f_PGPData: Any = []
+    f_SPKIData: Any = []
+    f_MgmtData: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'AT:Id':
             f_Id = r.string()
         elif k == 'SE:KeyName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_KeyName = r.string() if r.ch(True) else ''
+            if x_KeyName != '':
                 r.ee()
-            f_KeyName.append(x)
+            f_KeyName.append(x_KeyName)
         elif k == 'SE:KeyValue':
             f_KeyValue.append(_dec_KeyValueType(r, KeyValueType))
         elif k == 'SE:RetrievalMethod':
@@ -600,10 +601,10 @@ def _dec_KeyInfoType(r: rt.BitReader, cls: type = KeyInfoType) -> KeyInfoType:
         elif k == 'SE:SPKIData':
             f_SPKIData.append(_dec_SPKIDataType(r, SPKIDataType))
         elif k == 'SE:MgmtData':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_MgmtData = r.string() if r.ch(True) else ''
+            if x_MgmtData != '':
                 r.ee()
-            f_MgmtData.append(x)
+            f_MgmtData.append(x_MgmtData)
         elif k == 'EE':
             r.depth -= 1
             return cls(Id=f_Id, KeyName=f_KeyName, KeyValue=f_KeyValue, RetrievalMethod=f_RetrievalMethod, X509Data=f_X509Data, PGPData=f_PGPData, SPKIData=f_SPKIData, MgmtData=f_MgmtData)
@@ -641,8 +642,8 @@ def _dec_KeyValueType(r: rt.BitReader, cls: type = KeyValueType) -> KeyValueType
     """Decode {http://www.w3.org/2000/09/xmldsig#}KeyValueType through _G_KeyValueType (states 0..3)."""
     r.enter('KeyValueType')
     g = _G_KeyValueType
-    f_DSAKeyValue = None
-    f_RSAKeyValue = None
+    f_DSAKeyValue: Any = None
+    f_RSAKeyValue: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -677,9 +678,9 @@ def _enc_ManifestType(w: rt.BitWriter, v: ManifestType) -> None:
     if v.Id is not None:
         s = w.event(g, s, 'AT:Id')
         w.string(v.Id)
-    for x in v.Reference:
+    for x_Reference in v.Reference:
         s = w.event(g, s, 'SE:Reference')
-        _enc_ReferenceType(w, x)
+        _enc_ReferenceType(w, x_Reference)
     w.event(g, s, rt.EE)
 
 
@@ -687,8 +688,8 @@ def _dec_ManifestType(r: rt.BitReader, cls: type = ManifestType) -> ManifestType
     """Decode {http://www.w3.org/2000/09/xmldsig#}ManifestType through _G_ManifestType (states 0..3)."""
     r.enter('ManifestType')
     g = _G_ManifestType
-    f_Id = None
-    f_Reference = []
+    f_Id: Any = None
+    f_Reference: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -738,9 +739,9 @@ def _dec_ObjectType(r: rt.BitReader, cls: type = ObjectType) -> ObjectType:
     """Decode {http://www.w3.org/2000/09/xmldsig#}ObjectType through _G_ObjectType (states 0..4)."""
     r.enter('ObjectType')
     g = _G_ObjectType
-    f_Encoding = None
-    f_Id = None
-    f_MimeType = None
+    f_Encoding: Any = None
+    f_Id: Any = None
+    f_MimeType: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -791,21 +792,21 @@ def _dec_PGPDataType(r: rt.BitReader, cls: type = PGPDataType) -> PGPDataType:
     """Decode {http://www.w3.org/2000/09/xmldsig#}PGPDataType through _G_PGPDataType (states 0..5)."""
     r.enter('PGPDataType')
     g = _G_PGPDataType
-    f_PGPKeyID = None
-    f_PGPKeyPacket = None
+    f_PGPKeyID: Any = None
+    f_PGPKeyPacket: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:PGPKeyID':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_PGPKeyID = r.binary() if r.ch(True) else b''
+            if x_PGPKeyID != b'':
                 r.ee()
-            f_PGPKeyID = x
+            f_PGPKeyID = x_PGPKeyID
         elif k == 'SE:PGPKeyPacket':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_PGPKeyPacket = r.binary() if r.ch(True) else b''
+            if x_PGPKeyPacket != b'':
                 r.ee()
-            f_PGPKeyPacket = x
+            f_PGPKeyPacket = x_PGPKeyPacket
         elif k == 'EE':
             r.depth -= 1
             return cls(PGPKeyID=f_PGPKeyID, PGPKeyPacket=f_PGPKeyPacket)
@@ -839,21 +840,21 @@ def _dec_RSAKeyValueType(r: rt.BitReader, cls: type = RSAKeyValueType) -> RSAKey
     """Decode {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType through _G_RSAKeyValueType (states 0..2)."""
     r.enter('RSAKeyValueType')
     g = _G_RSAKeyValueType
-    f_Modulus = None
-    f_Exponent = None
+    f_Modulus: Any = None
+    f_Exponent: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:Modulus':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_Modulus = r.binary() if r.ch(True) else b''
+            if x_Modulus != b'':
                 r.ee()
-            f_Modulus = x
+            f_Modulus = x_Modulus
         elif k == 'SE:Exponent':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_Exponent = r.binary() if r.ch(True) else b''
+            if x_Exponent != b'':
                 r.ee()
-            f_Exponent = x
+            f_Exponent = x_Exponent
         elif k == 'EE':
             r.depth -= 1
             return cls(Modulus=f_Modulus, Exponent=f_Exponent)
@@ -907,12 +908,12 @@ def _dec_ReferenceType(r: rt.BitReader, cls: type = ReferenceType) -> ReferenceT
     """Decode {http://www.w3.org/2000/09/xmldsig#}ReferenceType through _G_ReferenceType (states 0..6)."""
     r.enter('ReferenceType')
     g = _G_ReferenceType
-    f_Id = None
-    f_Type = None
-    f_URI = None
-    f_Transforms = None
-    f_DigestMethod = None
-    f_DigestValue = None
+    f_Id: Any = None
+    f_Type: Any = None
+    f_URI: Any = None
+    f_Transforms: Any = None
+    f_DigestMethod: Any = None
+    f_DigestValue: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -927,10 +928,10 @@ def _dec_ReferenceType(r: rt.BitReader, cls: type = ReferenceType) -> ReferenceT
         elif k == 'SE:DigestMethod':
             f_DigestMethod = _dec_DigestMethodType(r, DigestMethodType)
         elif k == 'SE:DigestValue':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_DigestValue = r.binary() if r.ch(True) else b''
+            if x_DigestValue != b'':
                 r.ee()
-            f_DigestValue = x
+            f_DigestValue = x_DigestValue
         elif k == 'EE':
             r.depth -= 1
             return cls(Id=f_Id, Type=f_Type, URI=f_URI, Transforms=f_Transforms, DigestMethod=f_DigestMethod, DigestValue=f_DigestValue)
@@ -971,9 +972,9 @@ def _dec_RetrievalMethodType(r: rt.BitReader, cls: type = RetrievalMethodType) -
     """Decode {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType through _G_RetrievalMethodType (states 0..3)."""
     r.enter('RetrievalMethodType')
     g = _G_RetrievalMethodType
-    f_Type = None
-    f_URI = None
-    f_Transforms = None
+    f_Type: Any = None
+    f_URI: Any = None
+    f_Transforms: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1009,9 +1010,9 @@ def _enc_SPKIDataType(w: rt.BitWriter, v: SPKIDataType) -> None:
     """Encode {http://www.w3.org/2000/09/xmldsig#}SPKIDataType through _G_SPKIDataType (states 0..4)."""
     g = _G_SPKIDataType
     s = 0
-    for x in v.SPKISexp:
+    for x_SPKISexp in v.SPKISexp:
         s = w.event(g, s, 'SE:SPKISexp')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_SPKISexp, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1019,15 +1020,15 @@ def _dec_SPKIDataType(r: rt.BitReader, cls: type = SPKIDataType) -> SPKIDataType
     """Decode {http://www.w3.org/2000/09/xmldsig#}SPKIDataType through _G_SPKIDataType (states 0..4)."""
     r.enter('SPKIDataType')
     g = _G_SPKIDataType
-    f_SPKISexp = []
+    f_SPKISexp: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:SPKISexp':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_SPKISexp = r.binary() if r.ch(True) else b''
+            if x_SPKISexp != b'':
                 r.ee()
-            f_SPKISexp.append(x)
+            f_SPKISexp.append(x_SPKISexp)
         elif k == 'EE':
             r.depth -= 1
             return cls(SPKISexp=f_SPKISexp)
@@ -1066,8 +1067,8 @@ def _dec_SignatureMethodType(r: rt.BitReader, cls: type = SignatureMethodType) -
     """Decode {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType through _G_SignatureMethodType (states 0..3)."""
     r.enter('SignatureMethodType')
     g = _G_SignatureMethodType
-    f_Algorithm = None
-    f_HMACOutputLength = None
+    f_Algorithm: Any = None
+    f_HMACOutputLength: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1075,9 +1076,9 @@ def _dec_SignatureMethodType(r: rt.BitReader, cls: type = SignatureMethodType) -
             f_Algorithm = r.string()
         elif k == 'SE:HMACOutputLength':
             r.ch(False)
-            x = r.sint()
+            x_HMACOutputLength = r.sint()
             r.ee()
-            f_HMACOutputLength = x
+            f_HMACOutputLength = x_HMACOutputLength
         elif k == 'EE':
             r.depth -= 1
             return cls(Algorithm=f_Algorithm, HMACOutputLength=f_HMACOutputLength)
@@ -1105,9 +1106,9 @@ def _enc_SignaturePropertiesType(w: rt.BitWriter, v: SignaturePropertiesType) ->
     if v.Id is not None:
         s = w.event(g, s, 'AT:Id')
         w.string(v.Id)
-    for x in v.SignatureProperty:
+    for x_SignatureProperty in v.SignatureProperty:
         s = w.event(g, s, 'SE:SignatureProperty')
-        _enc_SignaturePropertyType(w, x)
+        _enc_SignaturePropertyType(w, x_SignatureProperty)
     w.event(g, s, rt.EE)
 
 
@@ -1115,8 +1116,8 @@ def _dec_SignaturePropertiesType(r: rt.BitReader, cls: type = SignaturePropertie
     """Decode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType through _G_SignaturePropertiesType (states 0..3)."""
     r.enter('SignaturePropertiesType')
     g = _G_SignaturePropertiesType
-    f_Id = None
-    f_SignatureProperty = []
+    f_Id: Any = None
+    f_SignatureProperty: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1162,8 +1163,8 @@ def _dec_SignaturePropertyType(r: rt.BitReader, cls: type = SignaturePropertyTyp
     """Decode {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType through _G_SignaturePropertyType (states 0..4)."""
     r.enter('SignaturePropertyType')
     g = _G_SignaturePropertyType
-    f_Id = None
-    f_Target = None
+    f_Id: Any = None
+    f_Target: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1209,9 +1210,9 @@ def _enc_SignatureType(w: rt.BitWriter, v: SignatureType) -> None:
     if v.KeyInfo is not None:
         s = w.event(g, s, 'SE:KeyInfo')
         _enc_KeyInfoType(w, v.KeyInfo)
-    for x in v.Object:
+    for x_Object in v.Object:
         s = w.event(g, s, 'SE:Object')
-        _enc_ObjectType(w, x)
+        _enc_ObjectType(w, x_Object)
     w.event(g, s, rt.EE)
 
 
@@ -1219,11 +1220,11 @@ def _dec_SignatureType(r: rt.BitReader, cls: type = SignatureType) -> SignatureT
     """Decode {http://www.w3.org/2000/09/xmldsig#}SignatureType through _G_SignatureType (states 0..5)."""
     r.enter('SignatureType')
     g = _G_SignatureType
-    f_Id = None
-    f_SignedInfo = None
-    f_SignatureValue = None
-    f_KeyInfo = None
-    f_Object = []
+    f_Id: Any = None
+    f_SignedInfo: Any = None
+    f_SignatureValue: Any = None
+    f_KeyInfo: Any = None
+    f_Object: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1271,8 +1272,8 @@ def _dec_SignatureValueType(r: rt.BitReader, cls: type = SignatureValueType) -> 
     """Decode {http://www.w3.org/2000/09/xmldsig#}SignatureValueType through _G_SignatureValueType (states 0..2)."""
     r.enter('SignatureValueType')
     g = _G_SignatureValueType
-    f_Id = None
-    f_value = None
+    f_Id: Any = None
+    f_value: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1315,9 +1316,9 @@ def _enc_SignedInfoType(w: rt.BitWriter, v: SignedInfoType) -> None:
     _enc_CanonicalizationMethodType(w, v.CanonicalizationMethod)
     s = w.event(g, s, 'SE:SignatureMethod')
     _enc_SignatureMethodType(w, v.SignatureMethod)
-    for x in v.Reference:
+    for x_Reference in v.Reference:
         s = w.event(g, s, 'SE:Reference')
-        _enc_ReferenceType(w, x)
+        _enc_ReferenceType(w, x_Reference)
     w.event(g, s, rt.EE)
 
 
@@ -1325,10 +1326,10 @@ def _dec_SignedInfoType(r: rt.BitReader, cls: type = SignedInfoType) -> SignedIn
     """Decode {http://www.w3.org/2000/09/xmldsig#}SignedInfoType through _G_SignedInfoType (states 0..5)."""
     r.enter('SignedInfoType')
     g = _G_SignedInfoType
-    f_Id = None
-    f_CanonicalizationMethod = None
-    f_SignatureMethod = None
-    f_Reference = []
+    f_Id: Any = None
+    f_CanonicalizationMethod: Any = None
+    f_SignatureMethod: Any = None
+    f_Reference: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1366,9 +1367,9 @@ def _enc_TransformType(w: rt.BitWriter, v: TransformType) -> None:
     s = 0
     s = w.event(g, s, 'AT:Algorithm')
     w.string(v.Algorithm)
-    for x in v.XPath:
+    for x_XPath in v.XPath:
         s = w.event(g, s, 'SE:XPath')
-        w.elem_text(x, w.string)
+        w.elem_text(x_XPath, w.string)
     w.event(g, s, rt.EE)
 
 
@@ -1376,18 +1377,18 @@ def _dec_TransformType(r: rt.BitReader, cls: type = TransformType) -> TransformT
     """Decode {http://www.w3.org/2000/09/xmldsig#}TransformType through _G_TransformType (states 0..3)."""
     r.enter('TransformType')
     g = _G_TransformType
-    f_Algorithm = None
-    f_XPath = []
+    f_Algorithm: Any = None
+    f_XPath: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'AT:Algorithm':
             f_Algorithm = r.string()
         elif k == 'SE:XPath':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_XPath = r.string() if r.ch(True) else ''
+            if x_XPath != '':
                 r.ee()
-            f_XPath.append(x)
+            f_XPath.append(x_XPath)
         elif k == 'EE':
             r.depth -= 1
             return cls(Algorithm=f_Algorithm, XPath=f_XPath)
@@ -1410,9 +1411,9 @@ def _enc_TransformsType(w: rt.BitWriter, v: TransformsType) -> None:
     """Encode {http://www.w3.org/2000/09/xmldsig#}TransformsType through _G_TransformsType (states 0..2)."""
     g = _G_TransformsType
     s = 0
-    for x in v.Transform:
+    for x_Transform in v.Transform:
         s = w.event(g, s, 'SE:Transform')
-        _enc_TransformType(w, x)
+        _enc_TransformType(w, x_Transform)
     w.event(g, s, rt.EE)
 
 
@@ -1420,7 +1421,7 @@ def _dec_TransformsType(r: rt.BitReader, cls: type = TransformsType) -> Transfor
     """Decode {http://www.w3.org/2000/09/xmldsig#}TransformsType through _G_TransformsType (states 0..2)."""
     r.enter('TransformsType')
     g = _G_TransformsType
-    f_Transform = []
+    f_Transform: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
@@ -1468,21 +1469,21 @@ def _enc_X509DataType(w: rt.BitWriter, v: X509DataType) -> None:
     """Encode {http://www.w3.org/2000/09/xmldsig#}X509DataType through _G_X509DataType (states 0..12)."""
     g = _G_X509DataType
     s = 0
-    for x in v.X509IssuerSerial:
+    for x_X509IssuerSerial in v.X509IssuerSerial:
         s = w.event(g, s, 'SE:X509IssuerSerial')
-        _enc_X509IssuerSerialType(w, x)
-    for x in v.X509SKI:
+        _enc_X509IssuerSerialType(w, x_X509IssuerSerial)
+    for x_X509SKI in v.X509SKI:
         s = w.event(g, s, 'SE:X509SKI')
-        w.elem_text(x, w.binary)
-    for x in v.X509SubjectName:
+        w.elem_text(x_X509SKI, w.binary)
+    for x_X509SubjectName in v.X509SubjectName:
         s = w.event(g, s, 'SE:X509SubjectName')
-        w.elem_text(x, w.string)
-    for x in v.X509Certificate:
+        w.elem_text(x_X509SubjectName, w.string)
+    for x_X509Certificate in v.X509Certificate:
         s = w.event(g, s, 'SE:X509Certificate')
-        w.elem_text(x, w.binary)
-    for x in v.X509CRL:
+        w.elem_text(x_X509Certificate, w.binary)
+    for x_X509CRL in v.X509CRL:
         s = w.event(g, s, 'SE:X509CRL')
-        w.elem_text(x, w.binary)
+        w.elem_text(x_X509CRL, w.binary)
     w.event(g, s, rt.EE)
 
 
@@ -1490,36 +1491,36 @@ def _dec_X509DataType(r: rt.BitReader, cls: type = X509DataType) -> X509DataType
     """Decode {http://www.w3.org/2000/09/xmldsig#}X509DataType through _G_X509DataType (states 0..12)."""
     r.enter('X509DataType')
     g = _G_X509DataType
-    f_X509IssuerSerial = []
-    f_X509SKI = []
-    f_X509SubjectName = []
-    f_X509Certificate = []
-    f_X509CRL = []
+    f_X509IssuerSerial: Any = []
+    f_X509SKI: Any = []
+    f_X509SubjectName: Any = []
+    f_X509Certificate: Any = []
+    f_X509CRL: Any = []
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:X509IssuerSerial':
             f_X509IssuerSerial.append(_dec_X509IssuerSerialType(r, X509IssuerSerialType))
         elif k == 'SE:X509SKI':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_X509SKI = r.binary() if r.ch(True) else b''
+            if x_X509SKI != b'':
                 r.ee()
-            f_X509SKI.append(x)
+            f_X509SKI.append(x_X509SKI)
         elif k == 'SE:X509SubjectName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_X509SubjectName = r.string() if r.ch(True) else ''
+            if x_X509SubjectName != '':
                 r.ee()
-            f_X509SubjectName.append(x)
+            f_X509SubjectName.append(x_X509SubjectName)
         elif k == 'SE:X509Certificate':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_X509Certificate = r.binary() if r.ch(True) else b''
+            if x_X509Certificate != b'':
                 r.ee()
-            f_X509Certificate.append(x)
+            f_X509Certificate.append(x_X509Certificate)
         elif k == 'SE:X509CRL':
-            x = r.binary() if r.ch(True) else b''
-            if x != b'':
+            x_X509CRL = r.binary() if r.ch(True) else b''
+            if x_X509CRL != b'':
                 r.ee()
-            f_X509CRL.append(x)
+            f_X509CRL.append(x_X509CRL)
         elif k == 'EE':
             r.depth -= 1
             return cls(X509IssuerSerial=f_X509IssuerSerial, X509SKI=f_X509SKI, X509SubjectName=f_X509SubjectName, X509Certificate=f_X509Certificate, X509CRL=f_X509CRL)
@@ -1555,21 +1556,21 @@ def _dec_X509IssuerSerialType(r: rt.BitReader, cls: type = X509IssuerSerialType)
     """Decode {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType through _G_X509IssuerSerialType (states 0..2)."""
     r.enter('X509IssuerSerialType')
     g = _G_X509IssuerSerialType
-    f_X509IssuerName = None
-    f_X509SerialNumber = None
+    f_X509IssuerName: Any = None
+    f_X509SerialNumber: Any = None
     s = 0
     while True:
         k, s = r.event(g, s)
         if k == 'SE:X509IssuerName':
-            x = r.string() if r.ch(True) else ''
-            if x != '':
+            x_X509IssuerName = r.string() if r.ch(True) else ''
+            if x_X509IssuerName != '':
                 r.ee()
-            f_X509IssuerName = x
+            f_X509IssuerName = x_X509IssuerName
         elif k == 'SE:X509SerialNumber':
             r.ch(False)
-            x = r.sint()
+            x_X509SerialNumber = r.sint()
             r.ee()
-            f_X509SerialNumber = x
+            f_X509SerialNumber = x_X509SerialNumber
         elif k == 'EE':
             r.depth -= 1
             return cls(X509IssuerName=f_X509IssuerName, X509SerialNumber=f_X509SerialNumber)

@@ -21,7 +21,7 @@ ISO2 = "urn:iso:15118:2:2013:MsgDef"
 DC20 = "urn:iso:std:iso:15118:-20:DC"
 DSIG = "http://www.w3.org/2000/09/xmldsig#"
 C14N_EXI = "http://www.w3.org/TR/canonical-exi/"
-VECTORS = Path("/work/shared/vectors/din_real_cars.txt")
+VECTORS = Path(__file__).with_name("vectors") / "din_real_cars.txt"  # from the shared set
 ALL_TYPES = [(ns, name) for ns in exi.MODULES
              for name, _ in sample.message_roots(exi.schema_module(ns))]
 

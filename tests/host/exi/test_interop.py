@@ -17,7 +17,7 @@ from tests.host.exi.jar_compare import compare
 pytestmark = pytest.mark.interop
 
 DIN = "urn:din:70121:2012:MsgDef"
-VECTORS = Path("/work/shared/vectors/din_real_cars.txt")
+VECTORS = Path(__file__).with_name("vectors") / "din_real_cars.txt"  # from the shared set
 ALL_TYPES = [(ns, name) for ns in exi.MODULES
              for name, _ in sample.message_roots(exi.schema_module(ns))]
 # Frames the jar does not round-trip, and why (its own limits, not EXI's):
