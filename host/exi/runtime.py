@@ -137,13 +137,19 @@ class BitWriter:
     def binary(self, data: bytes) -> None:
         self.uint(len(data))
         if data:
-            self.acc = (self.acc << (8 * len(data))) | int.from_bytes(data, "big")
-            self.nbits += 8 * len(data)
+            self.binary_octets(data)
 
     def string(self, text: str) -> None:
         self.uint(len(text) + 2)
+        if text.isascii():  # each code point is one octet: write them in one go
+            self.binary_octets(text.encode("ascii"))
+            return
         for ch in text:
             self.uint(ord(ch))
+
+    def binary_octets(self, data: bytes) -> None:
+        self.acc = (self.acc << (8 * len(data))) | int.from_bytes(data, "big")
+        self.nbits += 8 * len(data)
 
     def empty_element(self) -> None:
         """SE already written; EE at the second level (the element has no characters)."""
@@ -245,6 +251,11 @@ class BitReader:
         length -= 2
         if 8 * length > self.end - self.pos:
             raise ExiDecodeError(at, f"string length {length} exceeds the remaining input")
+        start = self.pos
+        octets = self.bits(8 * length).to_bytes(length, "big")
+        if octets.isascii():  # no continuation bits: every character was one octet
+            return octets.decode("ascii")
+        self.pos = start
         try:
             return "".join([chr(self.uint()) for _ in range(length)])
         except (ValueError, OverflowError):

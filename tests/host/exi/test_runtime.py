@@ -19,6 +19,7 @@ GOLDEN = [
     ("boolean", (True,), "80"),
     ("binary", (b"\x0a\x0b",), "020a0b"),
     ("string", ("AB",), "044142"),  # length + 2, then code points
+    ("string", ("Aé",), "0441e901"),  # a code point above 127 takes two 7-bit groups
     ("nbit", (3, -3, 3, 3), "c0"),  # 3 - (-3) = 6 in 3 bits
 ]
 
