@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import importlib
-from enum import Enum
 from types import ModuleType
 from typing import Any
 
@@ -230,4 +229,4 @@ def _value_from_json(raw: Any, kind: str, target: Any, module: ModuleType) -> An
     return raw
 
 
-__all__ = ["Enum", "decode", "encode", "from_json", "to_json"]
+__all__ = ["MODULES", "decode", "encode", "from_json", "schema_module", "to_json"]
