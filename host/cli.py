@@ -15,6 +15,7 @@ import sys
 SUBCOMMANDS = [
     "host.sim.cli",
     "host.slac.cli",
+    "host.exi.cli",
 ]
 
 

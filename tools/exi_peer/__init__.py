@@ -1,0 +1,1 @@
+"""The reference EXI codec (EXICodec.jar of the `iso15118` package) as a batch peer."""
