@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tty
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,28 +76,30 @@ async def start_host(pty: Pty, *args: str) -> asyncio.subprocess.Process:
     )
 
 
-async def read_records(proc: asyncio.subprocess.Process, sink: list[dict[str, Any]],
-                       offset: float = 0.0) -> None:
-    """Collect the host's JSON lines into `sink`, shifting times by `offset`."""
-    assert proc.stdout is not None
-    async for line in proc.stdout:
+async def _json_lines(stream: asyncio.StreamReader | None) -> AsyncIterator[dict[str, Any]]:
+    """The JSON objects a process prints one per line; anything else is skipped."""
+    assert stream is not None
+    async for line in stream:
         try:
             rec = json.loads(line)
         except ValueError:
             continue
+        if isinstance(rec, dict):
+            yield rec
+
+
+async def read_records(proc: asyncio.subprocess.Process, sink: list[dict[str, Any]],
+                       offset: float = 0.0) -> None:
+    """Collect the host's JSON lines into `sink`, shifting times by `offset`."""
+    async for rec in _json_lines(proc.stdout):
         rec["t"] = round(rec.get("t", 0.0) + offset, 3)
         sink.append(rec)
 
 
 async def read_plant(fw: asyncio.subprocess.Process, sink: list[dict[str, Any]]) -> None:
     """Collect the sim plant's injected events (firmware clock) from its stderr."""
-    assert fw.stderr is not None
-    async for line in fw.stderr:
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict) and "plant" in rec:
+    async for rec in _json_lines(fw.stderr):
+        if "plant" in rec:
             sink.append(rec)
 
 
