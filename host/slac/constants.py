@@ -67,6 +67,7 @@ VALIDATE_READY = 0x01
 VALIDATE_SUCCESS = 0x02
 VALIDATE_FAILURE = 0x03
 VALIDATE_NOT_REQUIRED = 0x04
+VALIDATE_SIGNAL_S2_TOGGLES = 0x00  # Table A.6 SignalType: the EV toggles S2 (CP B <-> C)
 
 # Qualcomm link status (VS_PL_LNK_STATUS.CNF byte after the reserved byte)
 LINK_STATUS_UP = 0x01
@@ -85,6 +86,13 @@ TP_EV_BATCH_MSG_INTERVAL = 0.02  # 20-50 ms between START_ATTEN_CHAR / MNBC_SOUN
 C_EV_START_ATTEN_CHAR_INDS = 3
 C_EV_MATCH_MNBC = 10  # sounds per run
 C_EV_MATCH_RETRY = 2  # EV repetitions of an unanswered request
+# Validation (§A.9.4, optional): the EV toggles B->C->B 1-3 times, each state 200-400 ms, in
+# the window it announces in the second CM_VALIDATE.REQ's Timer field: (Timer + 1) x 100 ms
+# (0x00 = 100 ms, 0x01 = 200 ms ...), at most TT_EVSE_vald_toggle
+TP_EV_VALD_STATE_DURATION = 0.3  # 200-400 ms; the middle, so a slow CP debounce still sees it
+C_EV_VALD_NB_TOGGLES_MAX = 3  # 1-3
+TT_EVSE_VALD_TOGGLE = 3.5  # longest toggle window the EVSE accepts
+VALD_TIMER_UNIT = 0.1
 C_SEQU_RETRY = 2  # EVSE repetitions of an unanswered CM_ATTEN_CHAR.IND
 TIME_OUT_UNIT = 0.1  # CM_SLAC_PARM.CNF / CM_START_ATTEN_CHAR Time_Out counts 100 ms units
 

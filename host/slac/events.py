@@ -21,6 +21,9 @@ class FailReason(StrEnum):
     ATTENUATION_TOO_HIGH = "attenuation above the threshold"
     NO_MATCH_REQ = "no CM_SLAC_MATCH.REQ within TT_EVSE_match_session"
     NO_MATCH_CNF = "no CM_SLAC_MATCH.CNF after the retries"
+    NO_VALIDATE_CNF = "no CM_VALIDATE.CNF after the retries"
+    VALIDATION_NOT_READY = "EVSE not ready to validate (another EV is toggling its CP)"
+    VALIDATION_FAILED = "EVSE counted a different number of CP toggles (not our EVSE)"
     JOIN_TIMEOUT = "modem did not join the logical network within TT_match_join"
     UNPLUGGED = "CP left state B/C/D"
 
@@ -52,6 +55,16 @@ class Matched:
 
 
 @dataclass(frozen=True)
+class ToggleCp:
+    """EV only: toggle S2 for the EVSE ``peer_mac`` to count (validation, ISO 15118-3 §A.9.4):
+    from now, ``toggles`` times, stay ``state_s`` in B, then ``state_s`` in C; end in B."""
+
+    peer_mac: bytes
+    toggles: int
+    state_s: float
+
+
+@dataclass(frozen=True)
 class LinkReady:
     """D-LINK_READY: both modems are in the same logical network (ISO 15118-3 §9.6)."""
 
@@ -74,4 +87,4 @@ class MatchFailed:
     retrying: bool = False
 
 
-Event = KeySet | MatchStarted | Matched | LinkReady | LinkLost | MatchFailed
+Event = KeySet | MatchStarted | Matched | ToggleCp | LinkReady | LinkLost | MatchFailed

@@ -4,7 +4,9 @@ Input from the station: ``cp_state(state, pwm_5_percent, now)``. On B/C/D with 5
 machine sets a fresh NMK/NID on its modem, waits up to TT_EVSE_SLAC_init for
 CM_SLAC_PARM.REQ, characterises every EV that asks (one session per EV MAC, so cross-talk
 from a neighbour's EV is measured too), and matches only the EV whose average attenuation
-is the lowest and under the threshold. Unplugging (A/E/F) leaves the network with a new key
+is the lowest and under the threshold. With ``validation`` (the station feeds every CP change
+to ``cp_state``) it also validates on the EV's request by counting the EV's B->C toggles
+(§A.9.4); without, it answers CM_VALIDATE.REQ "not required". Unplugging (A/E/F) leaves the network with a new key
 ([V2G3-M09-17], as pyslac cites it).
 """
 
@@ -46,6 +48,8 @@ class _Session:
     aag: bytes = b""
     attenuation: float = float("inf")
     tries: int = 0
+    validation: str = ""  # "", ready (step 1 answered), counting, done
+    toggles: int = 0
 
 
 class EvseSlac(SlacMachine):
@@ -55,12 +59,16 @@ class EvseSlac(SlacMachine):
 
     def __init__(self, mac: bytes, *, attenuation_threshold_db: float = c.DEFAULT_ATTENUATION_THRESHOLD_DB,
                  slac_init_timeout: float = c.TT_EVSE_SLAC_INIT, confirm_link: bool = True,
+                 validation: bool = False,
                  modem_mac: bytes = c.QCA_LOCAL_MAC,
                  rng: Callable[[int], bytes] = os.urandom) -> None:  # fmt: skip
         super().__init__(mac, modem_mac=modem_mac, rng=rng)
         self.threshold = attenuation_threshold_db
         self.slac_init_timeout = slac_init_timeout
         self.confirm_link = confirm_link
+        self.validation = validation
+        self.cp = "A"
+        self._counting = b""  # the EV whose toggles are being counted (one CP, one at a time)
         self.state = "idle"
         self.nid = b""
         self.nmk = b""
@@ -82,6 +90,9 @@ class EvseSlac(SlacMachine):
         if state not in ("A", "B", "C", "D", "E", "F"):
             raise LocalProtocolError(f"CP state {state!r} is not one of A-F (IEC 61851-1)")
         plugged = state in ("B", "C", "D")
+        if self._counting and self.cp == "B" and state in ("C", "D"):
+            self.sessions[self._counting].toggles += 1
+        self.cp = state
         if plugged and pwm_5_percent and self.state in ("idle", "failed"):
             self._new_key(now)
             self.state = "set_key"
@@ -104,6 +115,7 @@ class EvseSlac(SlacMachine):
         self.state = "idle"
         self.sessions.clear()
         self._timers.clear()
+        self._counting = b""
         self._key = None
         self._stop_link()
 
@@ -132,6 +144,8 @@ class EvseSlac(SlacMachine):
                 self._emit(MatchFailed(FailReason.SLAC_INIT_TIMEOUT))
         elif isinstance(name, bytes):
             self._session_timeout(name, now)
+        elif isinstance(name, tuple) and name[0] == "vald":
+            self._validated(name[1])
         else:
             super()._on_timer(name, now)
 
@@ -149,6 +163,9 @@ class EvseSlac(SlacMachine):
     def _drop(self, pev: bytes, reason: FailReason) -> None:
         self.sessions.pop(pev, None)
         self._timers.pop(pev, None)
+        self._timers.pop(("vald", pev), None)
+        if self._counting == pev:
+            self._counting = b""
         if self.state == "matching" and not self.sessions:
             self.state = "wait_parm"
         self._emit(MatchFailed(reason, retrying=True))
@@ -242,11 +259,44 @@ class EvseSlac(SlacMachine):
         self._timers[frame.src] = now + c.TT_EVSE_MATCH_SESSION
 
     def _on_validate_req(self, frame: Frame, now: float) -> None:
-        # No BCB-toggle detection here: tell the EV that validation is not required (Table A.6)
-        if frame.src in self.sessions:
-            self._send(frame.src, CmValidateCnf(result=c.VALIDATE_NOT_REQUIRED))
+        """Two exchanges (§A.9.4): Timer 0 asks whether we can validate; then Timer = the
+        window in which the EV toggles its CP, answered when the window closes with the
+        number of B->C toggles this EVSE saw."""
+        m = frame.message
+        assert isinstance(m, CmValidateReq)
+        pev = frame.src
+        s = self.sessions.get(pev)
+        if s is None or s.state != "wait_match":
+            return self._ignore()
+        if not self.validation or m.signal_type != c.VALIDATE_SIGNAL_S2_TOGGLES:
+            return self._send(pev, CmValidateCnf(result=c.VALIDATE_NOT_REQUIRED))
+        if m.timer == 0 and s.validation in ("", "ready"):  # step 1, or its repeat
+            busy = self._counting not in (b"", pev)
+            if not busy:
+                s.validation = "ready"
+            result = c.VALIDATE_NOT_READY if busy else c.VALIDATE_READY
+            return self._send(pev, CmValidateCnf(result=result))
+        if m.timer and s.validation == "ready":  # step 2: count while the EV toggles
+            window = (m.timer + 1) * c.VALD_TIMER_UNIT
+            if m.timer + 1 > round(c.TT_EVSE_VALD_TOGGLE / c.VALD_TIMER_UNIT):
+                s.validation = "done"
+                return self._send(pev, CmValidateCnf(result=c.VALIDATE_FAILURE))
+            s.validation, s.toggles, self._counting = "counting", 0, pev
+            self._timers[("vald", pev)] = now + window
+        elif m.timer and s.validation == "done":  # our answer got lost: the same again
+            self._send_validated(pev, s)
         else:
             self._ignore()
+
+    def _validated(self, pev: bytes) -> None:
+        s = self.sessions.get(pev)
+        self._counting = b""
+        if s is not None and s.validation == "counting":
+            s.validation = "done"
+            self._send_validated(pev, s)
+
+    def _send_validated(self, pev: bytes, s: _Session) -> None:
+        self._send(pev, CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=s.toggles))
 
     def _on_match_req(self, frame: Frame, now: float) -> None:
         m = frame.message
@@ -271,6 +321,7 @@ class EvseSlac(SlacMachine):
         s.state = "matched"
         self.state = "matched"
         self.sessions = {pev: s}
+        self._counting = b""
         self._timers = {k: v for k, v in self._timers.items() if k in ("key",)}
         self._emit(Matched(pev, s.run_id, self.nid, self.nmk, s.attenuation))
         if self.confirm_link:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from . import constants as c
 from .channel import Channel
 from .driver import Link, RawLink, open_packet_socket, run_machine, serve_modem_sim
-from .events import Event, KeySet, LinkReady, Matched, MatchFailed
+from .events import Event, KeySet, LinkReady, Matched, MatchFailed, ToggleCp
 from .evse import EvseSlac
 from .modem_sim import ModemSim
 from .pev import PevSlac
@@ -118,11 +118,24 @@ async def run_pev(links: Links, result: PairResult, on_event: Callable[[str, Eve
 
 async def run_pair(links: Links, *, attenuation_db: int = 20, timeout: float = 30.0,
                    on_event: Callable[[str, Event], None] = lambda side, event: None,
-                   evse: EvseSlac | None = None) -> PairResult:  # fmt: skip
-    """EVSE plugged in (state B, 5 %); once its key is set the EV starts; both until linked."""
+                   evse: EvseSlac | None = None, validate: bool = False) -> PairResult:  # fmt: skip
+    """EVSE plugged in (state B, 5 %); once its key is set the EV starts; both until linked.
+    With ``validate`` the EV validates the EVSE by toggling the CP they share."""
     result = PairResult(False, links.transport)
-    evse = evse or EvseSlac(links.evse.mac)
+    evse = evse or EvseSlac(links.evse.mac, validation=validate)
+    pev = PevSlac(links.pev.mac, validate=validate)
     key_set = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def cp(state: str) -> None:
+        evse.cp_state(state, True, loop.time())
+
+    def pev_seen(side: str, event: Event) -> None:
+        on_event(side, event)
+        if isinstance(event, ToggleCp):  # the EV's S2 switch, as the EVSE's CP reading sees it
+            for i in range(event.toggles):
+                loop.call_later((2 * i + 1) * event.state_s, cp, "C")
+                loop.call_later((2 * i + 2) * event.state_s, cp, "B")
 
     def evse_seen(event: Event) -> None:
         result.evse_events.append(event)
@@ -137,7 +150,7 @@ async def run_pair(links: Links, *, attenuation_db: int = 20, timeout: float = 3
 
     async def pev_side() -> None:
         await key_set.wait()
-        await run_pev(links, result, on_event)
+        await run_pev(links, result, pev_seen, pev)
 
     with modem_sims(links, attenuation_db):
         try:

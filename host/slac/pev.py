@@ -4,19 +4,21 @@ EV simulator.
 ``start(now)`` broadcasts CM_SLAC_PARM.REQ; every EVSE that answers within the collection
 window is sounded at once (3 CM_START_ATTEN_CHAR.IND, 10 CM_MNBC_SOUND.IND, one every
 TP_EV_batch_msg_interval); the EVSE reporting the lowest average attenuation gets the
-CM_SLAC_MATCH.REQ. With ``join`` the EV then sets the EVSE's NMK/NID on its own modem and
+CM_SLAC_MATCH.REQ, after validating it first with ``validate`` (two CM_VALIDATE exchanges
+around 1-3 CP toggles, reported as ``ToggleCp`` for whoever drives S2). With ``join`` the EV then sets the EVSE's NMK/NID on its own modem and
 waits for the link (TT_match_join). A failed run is followed by a new one (new run id) every
 TT_matching_rate for up to ``matching_repetition`` (TT_matching_repetition) from the first.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 
 from . import constants as c
 from .errors import LocalProtocolError
-from .events import FailReason, Matched, MatchFailed, MatchStarted
+from .events import FailReason, Matched, MatchFailed, MatchStarted, ToggleCp
 from .machine import SlacMachine
 from .messages import (
     CmAttenCharInd,
@@ -27,24 +29,29 @@ from .messages import (
     CmSlacParmCnf,
     CmSlacParmReq,
     CmStartAttenCharInd,
+    CmValidateCnf,
+    CmValidateReq,
     Frame,
     average_attenuation,
 )
 
 # failures that a new run may mend; the modem's own failures end the attempt
 _RUN_FAILURES = {FailReason.NO_PARM_CNF, FailReason.NO_ATTEN_CHAR, FailReason.NO_MATCH_CNF,
-                 FailReason.ATTENUATION_TOO_HIGH}  # fmt: skip
+                 FailReason.ATTENUATION_TOO_HIGH, FailReason.NO_VALIDATE_CNF,
+                 FailReason.VALIDATION_NOT_READY, FailReason.VALIDATION_FAILED}  # fmt: skip
 
 
 class PevSlac(SlacMachine):
     """EV SLAC machine; ``state``: idle, wait_parm_cnf, sounding, wait_results,
-    wait_match_cnf, joining, linked, matched (no join) or failed."""
+    validate_ready, validate_count, wait_match_cnf, joining, linked, matched (no join),
+    pause (between runs) or failed."""
 
     def __init__(self, mac: bytes, *, join: bool = True,
                  sound_interval: float = c.TP_EV_BATCH_MSG_INTERVAL,
                  parm_window: float = c.PARM_COLLECT_WINDOW,
                  attenuation_threshold_db: float = float("inf"),
                  matching_repetition: float = c.TT_MATCHING_REPETITION,
+                 validate: bool = False,
                  modem_mac: bytes = c.QCA_LOCAL_MAC,
                  rng: Callable[[int], bytes] = os.urandom) -> None:  # fmt: skip
         super().__init__(mac, modem_mac=modem_mac, rng=rng)
@@ -53,6 +60,8 @@ class PevSlac(SlacMachine):
         self.parm_window = parm_window
         self.threshold = attenuation_threshold_db
         self.matching_repetition = matching_repetition
+        self.validate = validate
+        self.toggles = 0  # CP toggles of the current validation
         self._first_start = 0.0
         self.state = "idle"
         self.run_id = b""
@@ -66,6 +75,7 @@ class PevSlac(SlacMachine):
             CmSlacParmCnf: self._on_parm_cnf,
             CmAttenCharInd: self._on_atten_char,
             CmSlacMatchCnf: self._on_match_cnf,
+            CmValidateCnf: self._on_validate_cnf,
         })  # fmt: skip
 
     def start(self, now: float) -> None:
@@ -137,6 +147,11 @@ class PevSlac(SlacMachine):
                 self._send_match_req(now)
             else:
                 self._fail(FailReason.NO_MATCH_CNF, now)
+        elif self.state in ("validate_ready", "validate_count"):
+            if self._tries <= c.C_EV_MATCH_RETRY:
+                self._send_validate_req(now)
+            else:
+                self._fail(FailReason.NO_VALIDATE_CNF, now)
 
     def _sound(self, now: float) -> None:
         """The next message of the sounding batch (ISO 15118-3 §A.9.2.2)."""
@@ -166,8 +181,29 @@ class PevSlac(SlacMachine):
         self.chosen = min(self.results, key=self.results.__getitem__)
         if self.results[self.chosen] > self.threshold:
             return self._fail(FailReason.ATTENUATION_TOO_HIGH, now)
+        if self.validate:
+            self.state, self._tries = "validate_ready", 0
+            self._send_validate_req(now)
+        else:
+            self._start_match(now)
+
+    def _start_match(self, now: float) -> None:
         self.state, self._tries = "wait_match_cnf", 0
         self._send_match_req(now)
+
+    def _send_validate_req(self, now: float) -> None:
+        """Step 1 asks (Timer 0); step 2 announces the toggle window, then we toggle. A
+        repeated step 2 toggles again: the EVSE may not have started counting."""
+        self._tries += 1
+        timer, wait = 0, c.TT_MATCH_RESPONSE
+        if self.state == "validate_count":
+            window = self.toggles * 2 * c.TP_EV_VALD_STATE_DURATION + c.TP_EV_VALD_STATE_DURATION
+            timer = math.ceil(window / c.VALD_TIMER_UNIT - 1e-6) - 1  # a window that covers them
+            wait += (timer + 1) * c.VALD_TIMER_UNIT
+        self._send(self.chosen, CmValidateReq(timer=timer, result=c.VALIDATE_READY))
+        self._timers["step"] = now + wait
+        if self.state == "validate_count":
+            self._emit(ToggleCp(self.chosen, self.toggles, c.TP_EV_VALD_STATE_DURATION))
 
     def _send_match_req(self, now: float) -> None:
         self._tries += 1
@@ -199,6 +235,27 @@ class PevSlac(SlacMachine):
         self.results[frame.src] = average_attenuation(m.aag)
         if self.state == "wait_results" and len(self.results) == len(self.evses):
             self._decide(now)
+
+    def _on_validate_cnf(self, frame: Frame, now: float) -> None:
+        m = frame.message
+        assert isinstance(m, CmValidateCnf)
+        if frame.src != self.chosen or self.state not in ("validate_ready", "validate_count"):
+            return self._ignore()
+        self._timers.pop("step", None)
+        if self.state == "validate_count":
+            if m.result == c.VALIDATE_SUCCESS and m.toggle_num == self.toggles:
+                return self._start_match(now)
+            return self._fail(FailReason.VALIDATION_FAILED, now)
+        if m.result == c.VALIDATE_NOT_REQUIRED:
+            return self._start_match(now)
+        if m.result != c.VALIDATE_READY:
+            reason = (FailReason.VALIDATION_NOT_READY if m.result == c.VALIDATE_NOT_READY
+                      else FailReason.VALIDATION_FAILED)  # fmt: skip
+            return self._fail(reason, now)
+        # a random count, so a neighbour's EVSE that happens to see toggles cannot pass
+        self.toggles = 1 + self.rng(1)[0] % c.C_EV_VALD_NB_TOGGLES_MAX
+        self.state, self._tries = "validate_count", 0
+        self._send_validate_req(now)
 
     def _on_match_cnf(self, frame: Frame, now: float) -> None:
         m = frame.message

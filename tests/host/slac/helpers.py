@@ -93,9 +93,10 @@ class Wire:
             self.pump()
 
 
-def pair(attenuation_db: int = 20, **evse_kwargs) -> tuple[Wire, Node, Node]:
-    evse = Node(0, EvseSlac(EVSE_MAC, rng=counter_rng(1), **evse_kwargs))
-    pev = Node(1, PevSlac(PEV_MAC, rng=counter_rng(100)))
+def pair(attenuation_db: int = 20, validate: bool = False,
+         **evse_kwargs) -> tuple[Wire, Node, Node]:  # fmt: skip
+    evse = Node(0, EvseSlac(EVSE_MAC, rng=counter_rng(1), validation=validate, **evse_kwargs))
+    pev = Node(1, PevSlac(PEV_MAC, rng=counter_rng(100), validate=validate))
     wire = Wire(evse, pev, Node(1, sim=ModemSim(attenuation_db=attenuation_db)),
                 Node(0, sim=ModemSim(attenuation_db=attenuation_db)))  # fmt: skip
     return wire, evse, pev

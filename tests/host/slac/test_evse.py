@@ -246,11 +246,95 @@ def test_frames_for_others_and_garbage_are_ignored() -> None:
 
 
 def test_validation_is_answered_not_required() -> None:
-    d = plugged()
+    d = plugged()  # a station that does not feed every CP change cannot count toggles
     characterised(d)
     d.sent()
     d.feed(PEV_MAC, CmValidateReq())
     assert d.messages() == [CmValidateCnf(result=c.VALIDATE_NOT_REQUIRED)]
+
+
+def toggle(d: Driven, start: float, times: int, state_s: float = 0.3, end: str = "B") -> None:
+    for i in range(times):
+        d.m.cp_state("C", True, start + (2 * i + 1) * state_s)
+        d.m.cp_state(end if i == times - 1 else "B", True, start + (2 * i + 2) * state_s)
+
+
+def test_validation_counts_the_ev_toggles_in_its_window() -> None:
+    d = plugged(validation=True)
+    characterised(d)
+    d.sent()
+    toggle(d, 0.0, 1)  # before the window: not counted
+    d.feed(PEV_MAC, CmValidateReq(timer=0), at=1.0)
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_READY)]
+    d.feed(PEV_MAC, CmValidateReq(timer=0))  # a repeat: the same answer
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_READY)]
+    d.feed(PEV_MAC, CmValidateReq(timer=20), at=2.0)  # window (20 + 1) x 100 ms
+    toggle(d, 2.0, 2, end="D")  # B->C, B->C... and D counts as C (ventilation)
+    d.m.cp_state("C", True, 3.3)  # D->C is no new toggle
+    d.at(4.09)
+    assert d.sent() == []
+    d.at(4.1)
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=2)]
+    d.m.cp_state("B", True, 4.2)
+    d.m.cp_state("C", True, 4.5)  # after the window: not counted
+    d.feed(PEV_MAC, CmValidateReq(timer=20), at=5.0)  # our answer got lost: the same again
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=2)]
+    d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=RUN))
+    assert isinstance(d.messages()[0], CmSlacMatchCnf)
+
+
+def test_validation_one_ev_at_a_time_and_out_of_order_requests() -> None:
+    d = plugged(validation=True)
+    characterised(d)
+    characterised(d, pev=OTHER_PEV)
+    d.sent()
+    d.feed(PEV_MAC, CmValidateReq(timer=5))  # step 2 before step 1
+    assert d.sent() == [] and d.m.ignored >= 1
+    d.feed(PEV_MAC, CmValidateReq(timer=0))
+    d.feed(PEV_MAC, CmValidateReq(timer=9))
+    d.sent()
+    d.feed(OTHER_PEV, CmValidateReq(timer=0))  # the CP is busy with the first EV
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_NOT_READY)]
+    d.feed(PEV_MAC, CmValidateReq(timer=9))  # while counting: no second window
+    assert d.sent() == []
+    d.at(1.0)
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=0)]
+    d.feed(OTHER_PEV, CmValidateReq(timer=0))  # free again
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_READY)]
+
+
+def test_validation_refuses_a_window_longer_than_tt_evse_vald_toggle() -> None:
+    d = plugged(validation=True)
+    characterised(d)
+    d.sent()
+    d.feed(PEV_MAC, CmValidateReq(timer=0))
+    d.feed(PEV_MAC, CmValidateReq(timer=35))  # 3.6 s
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_READY),
+                            CmValidateCnf(result=c.VALIDATE_FAILURE)]  # fmt: skip
+
+
+def test_validation_only_between_atten_char_and_match() -> None:
+    d = plugged(validation=True)
+    d.feed(PEV_MAC, CmValidateReq(timer=0))  # no run at all
+    sounded(d)
+    d.sent()
+    d.feed(PEV_MAC, CmValidateReq(timer=0))  # CM_ATTEN_CHAR.RSP not yet in
+    assert d.sent() == [] and d.m.ignored == 2
+    d.feed(PEV_MAC, CmAttenCharRsp(source_address=PEV_MAC, run_id=RUN))
+    d.feed(PEV_MAC, CmValidateReq(timer=0, signal_type=1))  # a signal we cannot read
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_NOT_REQUIRED)]
+
+
+def test_unplug_while_counting_ends_the_validation() -> None:
+    d = plugged(validation=True)
+    characterised(d)
+    d.feed(PEV_MAC, CmValidateReq(timer=0))
+    d.feed(PEV_MAC, CmValidateReq(timer=9))
+    d.sent(), d.events()
+    d.m.cp_state("A", False, 0.5)
+    assert d.events() == [MatchFailed(FailReason.UNPLUGGED)]
+    d.at(2.0)
+    assert not any(isinstance(m, CmValidateCnf) for m in d.messages())
 
 
 def matched(**kwargs) -> Driven:

@@ -6,7 +6,15 @@ import pytest
 
 from host.slac import constants as c
 from host.slac.errors import LocalProtocolError
-from host.slac.events import FailReason, KeySet, LinkReady, Matched, MatchFailed, MatchStarted
+from host.slac.events import (
+    FailReason,
+    KeySet,
+    LinkReady,
+    Matched,
+    MatchFailed,
+    MatchStarted,
+    ToggleCp,
+)
 from host.slac.messages import (
     CmAttenCharInd,
     CmAttenCharRsp,
@@ -18,6 +26,8 @@ from host.slac.messages import (
     CmSlacParmCnf,
     CmSlacParmReq,
     CmStartAttenCharInd,
+    CmValidateCnf,
+    CmValidateReq,
     VsLinkStatusCnf,
     VsLinkStatusReq,
 )
@@ -245,3 +255,62 @@ def test_own_modem_not_confirming_the_evse_key() -> None:
     d.at(t + (c.MODEM_RETRIES + 1) * c.MODEM_TIMEOUT)
     assert d.events()[-1] == MatchFailed(FailReason.MODEM_NO_SET_KEY_CNF)
     assert d.m.state == "failed"
+
+
+def validating() -> tuple[Driven, int]:
+    """The EV asked to validate, the EVSE is ready: returns the toggles the EV announced."""
+    d, run = answered(validate=True)
+    rsp, ask = d.sent()
+    assert isinstance(rsp.message, CmAttenCharRsp) and ask.dst == EVSE_MAC and ask.message == CmValidateReq(timer=0)
+    d.events()
+    d.feed(EVSE_MAC, CmValidateCnf(result=c.VALIDATE_READY))
+    (req,) = d.messages()
+    (toggle,) = d.events()
+    assert isinstance(toggle, ToggleCp) and toggle.peer_mac == EVSE_MAC
+    assert 1 <= toggle.toggles <= 3 and 0.2 <= toggle.state_s <= 0.4
+    window = (req.timer + 1) * 0.1
+    assert 2 * toggle.toggles * toggle.state_s < window <= c.TT_EVSE_VALD_TOGGLE
+    return d, toggle.toggles
+
+
+def test_validation_then_match() -> None:
+    d, n = validating()
+    d.feed(EVSE_MAC, CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=n))
+    assert [type(m) for m in d.messages()] == [CmSlacMatchReq]
+
+
+def test_validation_wrong_count_means_not_our_evse() -> None:
+    d, n = validating()
+    d.feed(OTHER_EVSE, CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=n))  # not asked
+    assert d.sent() == [] and d.m.state == "validate_count"
+    d.feed(EVSE_MAC, CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=n + 1))
+    assert d.sent() == [] and d.events() == [MatchFailed(FailReason.VALIDATION_FAILED)]
+
+
+@pytest.mark.parametrize("result, reason", [
+    (c.VALIDATE_NOT_READY, FailReason.VALIDATION_NOT_READY),
+    (c.VALIDATE_FAILURE, FailReason.VALIDATION_FAILED),
+])  # fmt: skip
+def test_validation_refused(result, reason) -> None:
+    d, run = answered(validate=True)
+    d.sent(), d.events()
+    d.feed(EVSE_MAC, CmValidateCnf(result=result))
+    assert d.events() == [MatchFailed(reason)]
+
+
+def test_validation_not_required_goes_straight_to_match() -> None:
+    d, run = answered(validate=True)
+    d.sent()
+    d.feed(EVSE_MAC, CmValidateCnf(result=c.VALIDATE_NOT_REQUIRED))
+    assert [type(m) for m in d.messages()] == [CmSlacMatchReq]
+
+
+def test_validation_unanswered_is_repeated_with_the_toggles_then_given_up() -> None:
+    d, n = validating()
+    req = d.m._timers["step"]
+    for _ in range(c.C_EV_MATCH_RETRY):
+        d.at(d.m._timers["step"])
+        assert [type(m) for m in d.messages()] == [CmValidateReq]
+        assert d.events() == [ToggleCp(EVSE_MAC, n, c.TP_EV_VALD_STATE_DURATION)]
+    d.at(d.m._timers["step"])
+    assert d.now > req and d.events() == [MatchFailed(FailReason.NO_VALIDATE_CNF)]
