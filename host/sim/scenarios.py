@@ -150,13 +150,20 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
 }
 
 
-async def slac(runtime: str) -> dict[str, Any]:
+async def slac(runtime: str, validate: bool = False) -> dict[str, Any]:
     """ISO 15118-3 SLAC: our EVSE against our EV (no firmware involved)."""
     from host.slac.scenario import run_slac_scenario
 
-    out = await run_slac_scenario(json_out=True)
+    out = await run_slac_scenario(json_out=True, validate=validate)
     result = "pass" if out.pop("result") == "match" else "fail"
     return {"result": result, "slac": out, "timeline": []}
+
+
+async def slac_validate(runtime: str) -> dict[str, Any]:
+    return await slac(runtime, validate=True)
+
+
+HOST_ONLY = {"slac", "slac-validate"}  # scenarios that start no firmware
 
 
 def _register_more() -> None:
@@ -165,6 +172,8 @@ def _register_more() -> None:
     SCENARIOS.update(fault_scenarios.SCENARIOS)
     SCENARIOS.update(grid_scenarios.SCENARIOS)
     SCENARIOS["slac"] = (slac, "SLAC match, EVSE and EV: veth pair in netns when root, else in-process")
+    SCENARIOS["slac-validate"] = (slac_validate, "SLAC with validation: the EV toggles the CP, "
+                                                 "the EVSE counts")  # fmt: skip
 
 
 _register_more()

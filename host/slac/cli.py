@@ -35,6 +35,7 @@ from .events import (
     Matched,
     MatchFailed,
     MatchStarted,
+    ToggleCp,
 )
 from .evse import EvseSlac
 from .messages import VsNwInfoCnf, VsNwInfoReq, mac_str
@@ -92,6 +93,9 @@ def describe(event: Event) -> str:
     if isinstance(event, Matched):
         return (f"CM_SLAC_MATCH with {mac_str(event.peer_mac)}: NID {event.nid.hex()}, "
                 f"average attenuation {event.attenuation_db:.1f} dB")  # fmt: skip
+    if isinstance(event, ToggleCp):
+        return (f"validating {mac_str(event.peer_mac)}: {event.toggles} CP toggle(s) B->C->B, "
+                f"{event.state_s * 1000:.0f} ms per state")  # fmt: skip
     if isinstance(event, LinkReady):
         return "D-LINK_READY: modems in one logical network"
     if isinstance(event, LinkLost):

@@ -4,13 +4,13 @@ modem - over a veth pair in two network namespaces when root, else the in-proces
 
 from __future__ import annotations
 
-from .events import Event
+from .events import Event, ToggleCp
 from .messages import mac_str
 from .pair import Links, channel_links, run_pair, veth_links
 from .veth import veth_pair, why_no_veth
 
 
-async def _run(links: Links, json_out: bool) -> dict:
+async def _run(links: Links, json_out: bool, validate: bool) -> dict:
     def show(side: str, event: Event) -> None:
         if not json_out:
             from .cli import describe
@@ -18,7 +18,7 @@ async def _run(links: Links, json_out: bool) -> dict:
             print(f"  {side:>4}: {describe(event)}", flush=True)
 
     try:
-        result = await run_pair(links, on_event=show)
+        result = await run_pair(links, on_event=show, validate=validate)
     finally:
         links.close()
     return {
@@ -31,23 +31,26 @@ async def _run(links: Links, json_out: bool) -> dict:
         "pev_mac": mac_str(result.pev_mac),
         "attenuation_db": result.attenuation_db,
         "reason": result.reason,
+        "validated_toggles": next((e.toggles for e in result.pev_events
+                                   if isinstance(e, ToggleCp)), None),  # fmt: skip
     }
 
 
-async def run_slac_scenario(json_out: bool) -> dict:
-    """Run one SLAC match; the dict says which transport was used and why."""
+async def run_slac_scenario(json_out: bool, validate: bool = False) -> dict:
+    """Run one SLAC match (with ``validate``, the EV validates the EVSE by CP toggles first);
+    the dict says which transport was used and why."""
     no_veth = why_no_veth()
     if no_veth is None:
         note = "veth pair in two network namespaces, raw AF_PACKET sockets"
         if not json_out:
             print(f"slac: transport {note}", flush=True)
         with veth_pair("sim") as pair:
-            out = await _run(veth_links(pair), json_out)
+            out = await _run(veth_links(pair), json_out, validate)
     else:
         note = f"in-process channel ({no_veth})"
         if not json_out:
             print(f"slac: transport {note}", flush=True)
-        out = await _run(channel_links(), json_out)
+        out = await _run(channel_links(), json_out, validate)
     out["transport_note"] = note
     if not json_out:
         print(f"slac: {out['result']} in {out['match_ms']} ms, NID {out['nid']}, "

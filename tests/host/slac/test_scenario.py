@@ -39,3 +39,26 @@ def test_slac_is_a_registered_subcommand() -> None:
     slac_cli.add_parser(parser.add_subparsers())
     args = parser.parse_args(["slac", "pev", "--interface", "eth9", "--no-join"])
     assert args.func is slac_cli.run and args.side == "pev" and args.no_join
+
+
+@pytest.mark.unit
+def test_validate_scenario_through_simulate(monkeypatch, capsys) -> None:
+    from host.sim import cli as sim_cli
+
+    monkeypatch.setattr(scenario, "why_no_veth", lambda: "needs root: test")
+    parser = argparse.ArgumentParser()
+    sim_cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["simulate", "--scenario", "slac-validate"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "scenario slac-validate: host only, no firmware" in out
+    assert "validated_toggles=" in out and "validated_toggles=None" not in out
+    assert out.rstrip().endswith("result: pass")
+
+
+@pytest.mark.unit
+def test_toggles_are_described() -> None:
+    from host.slac.events import ToggleCp
+
+    text = slac_cli.describe(ToggleCp(bytes.fromhex("020000000001"), 2, 0.3))
+    assert text == "validating 02:00:00:00:00:01: 2 CP toggle(s) B->C->B, 300 ms per state"
