@@ -236,5 +236,5 @@ if sys.implementation.name == "micropython":
 
     scan = scan_viper
 else:
-    scan_viper = None
+    scan_viper = None  # type: ignore[assignment]  # no viper kernel off MicroPython
     scan = scan_twin
