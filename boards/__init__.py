@@ -80,7 +80,7 @@ def validate(board):
     if board["port"] != "unix" and not board["march"]:
         raise BoardError("board %s: field 'march' is needed for port %s" % (name, board["port"]))
     pins = board["pins"]
-    seen = {}
+    seen = {}  # type: dict[object, str]
     for role in pins:
         if role not in PIN_ROLES:
             raise BoardError("board %s: unknown pin role 'pins.%s'" % (name, role))

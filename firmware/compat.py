@@ -2,13 +2,17 @@
 
 Firmware code imports `const`, `ticks_ms`, `ticks_diff` and `ticks_add` from here so
 that the same file runs on the board, on the unix port and on CPython.
+
+The firmware type check (tools/fwtypes.py) reads MicroPython's stubs, where every
+`except ImportError` branch below is dead code redefining a name the stubs declare:
+each CPython fallback therefore carries a `type: ignore` for that redefinition.
 """
 
 try:
     from micropython import const  # noqa: F401
 except ImportError:  # CPython
 
-    def const(x):
+    def const(x):  # type: ignore[misc]
         return x
 
 
@@ -21,19 +25,19 @@ except ImportError:  # CPython: same wrap-around arithmetic as MicroPython's tic
     _HALF = _PERIOD // 2
 
     def ticks_ms():
-        return (_time.monotonic_ns() // 1_000_000) & (_PERIOD - 1)
+        return (_time.monotonic_ns() // 1_000_000) & (_PERIOD - 1)  # type: ignore[attr-defined]
 
-    def ticks_add(t, delta):
+    def ticks_add(t, delta):  # type: ignore[misc]
         return (t + delta) & (_PERIOD - 1)
 
-    def ticks_diff(a, b):
+    def ticks_diff(a, b):  # type: ignore[no-redef]
         return ((a - b + _HALF) & (_PERIOD - 1)) - _HALF
 
 
 try:
     from binascii import crc32  # noqa: F401  (both have it; MicroPython's may be absent on tiny ports)
 except ImportError:  # pragma: no cover - ports built without binascii.crc32
-    def crc32(data, crc=0):
+    def crc32(data, crc=0):  # type: ignore[misc]
         crc = ~crc & 0xFFFFFFFF
         for b in data:
             crc ^= b
@@ -47,5 +51,5 @@ try:
 except ImportError:  # CPython
     import asyncio as _asyncio
 
-    def sleep_ms(ms):
+    def sleep_ms(ms):  # type: ignore[no-redef]
         return _asyncio.sleep(ms / 1000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -9,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tools import fwtypes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,4 +61,19 @@ def test_ruff_clean() -> None:
 
 def test_mypy_clean_on_host() -> None:
     r = subprocess.run([_tool("mypy"), "host"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("port", fwtypes.PORTS)
+def test_mypy_clean_on_firmware(port: str) -> None:
+    """The firmware against `port`'s MicroPython stubs (tools/fwtypes.py)."""
+    if importlib.util.find_spec("mypy") is None:
+        pytest.skip("mypy not installed (pip install 'v2gate[test]')")
+    try:
+        stubs = fwtypes.install_stubs(port)
+    except fwtypes.StubsUnavailable as e:
+        if os.environ.get("V2GATE_CI") or os.environ.get("CI"):  # CI has the network
+            pytest.fail(str(e))
+        pytest.skip(f"MicroPython stubs unavailable: {e}")
+    r = fwtypes.check(port, stubs)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -163,13 +163,14 @@ class Controller:
 
     def _check_grid(self, now):
         gs = self.gs
-        if gs is None:
+        guard = self.guard
+        droop = self.droop
+        if gs is None or guard is None or droop is None:  # set together by _setup_grid
             return
         n = self.hal.grid_collect(gs)
         if n:
             gs.process(n)
         f = gs.freq_mhz()
-        guard = self.guard
         refused = guard.update(now, gs.flags, f, gs.rocof_mhz_s)
         ref = self.hal.converter_phase16(gs.phase16)
         self.phase_err16 = ((ref - gs.phase16 + 32768) & 0xFFFF) - 32768
@@ -184,7 +185,6 @@ class Controller:
             self._raise(faults.GRID_TRIP, guard.trip, now)  # tripped while exporting
         elif not guard.trip:
             self._clear(faults.GRID_TRIP)
-        droop = self.droop
         droop.update(now, guard.f_mhz, self.lease_power_w())
         adj = droop.adjustment_w()
         step = adj - self.droop_reported

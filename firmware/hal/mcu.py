@@ -177,7 +177,7 @@ class McuHal:
             self._coil_pin = Pin(drive, Pin.OUT, value=0).value
         self._coil_on = False
         self._pulling = False
-        self._coil_at = 0
+        self._coil_at = ticks_ms()  # a ticks value, as set_contactor stores
 
         self._ntc = tuple(
             adc(pins["ntc%d_adc" % i]).read_u16 for i in range(board["ntc"]["channels"])
@@ -195,21 +195,26 @@ class McuHal:
 
     def service(self):
         """Housekeeping of the tick (see the module docstring): coil pull-in -> hold."""
-        if self._pulling and ticks_diff(ticks_ms(), self._coil_at) >= PULL_IN_MS:
+        pwm = self._coil_pwm
+        if self._pulling and pwm is not None and ticks_diff(ticks_ms(), self._coil_at) >= PULL_IN_MS:
             self._pulling = False
-            self._coil_pwm(self._hold_u16)
+            pwm(self._hold_u16)
 
     def set_contactor(self, on):
         on = bool(on)
-        if self._coil_pin is not None:
-            self._coil_pin(1 if on else 0)
+        pin = self._coil_pin
+        pwm = self._coil_pwm
+        if pin is not None:
+            pin(1 if on else 0)
+        elif pwm is None:
+            pass  # __init__ sets exactly one of pin and pwm
         elif on and not self._coil_on:
-            self._coil_pwm(65535)
+            pwm(65535)
             self._pulling = True
             self._coil_at = ticks_ms()
         elif not on:
             self._pulling = False
-            self._coil_pwm(0)
+            pwm(0)
         self._coil_on = on
 
     def contactor_feedback(self):

@@ -30,6 +30,28 @@ from firmware.compat import const
 from firmware.hal.base import RESET_SOFT, RESET_WATCHDOG
 from firmware.hal.mcu import UART_BUF, McuHal, PlateauRing, pilot_share
 
+# The PIO assembler's instructions (`pull`, `mov`, `out`, ...) and operands (`x`, `osr`,
+# `pins`, ...) are names @rp2.asm_pio provides only while it runs cp_pwm. The type
+# checker takes them from the stubs instead; on the board this block never runs.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from rp2.asm_pio import (
+        irq,
+        jmp,
+        label,
+        mov,
+        noblock,
+        osr,
+        out,
+        pins,
+        pull,
+        wrap,
+        wrap_target,
+        x,
+        y,
+        y_dec,
+    )
+
 _SCRATCH0 = const(0x4005800C)  # RP2040 WATCHDOG_BASE + SCRATCH0
 _REBOOT_MARK = const(0x5EB0)
 _FLAG_FIRST = const(0x100)  # PIO IRQ flag 0 as PIO.irq().flags() reports it
@@ -73,20 +95,20 @@ HIGH_MAX = PERIOD - LOW_OVERHEAD  # longest first phase (Yl = 0): 99.48 %
 
 @rp2.asm_pio(out_init=rp2.PIO.OUT_LOW, out_shiftdir=rp2.PIO.SHIFT_RIGHT)
 def cp_pwm():
-    wrap_target()  # noqa: F821
-    pull(noblock)  # noqa: F821
-    mov(x, osr)  # noqa: F821 - kept in X: the next noblock pull repeats this period
-    out(pins, 1)[_SETTLE]  # noqa: F821 - edge into the first phase
-    irq(0)  # noqa: F821
-    out(y, 15)  # noqa: F821
-    label("first")  # noqa: F821
-    jmp(y_dec, "first")  # noqa: F821
-    out(pins, 1)[_SETTLE]  # noqa: F821 - edge into the second phase
-    irq(1)  # noqa: F821
-    out(y, 15)  # noqa: F821
-    label("second")  # noqa: F821
-    jmp(y_dec, "second")  # noqa: F821
-    wrap()  # noqa: F821
+    wrap_target()
+    pull(noblock)
+    mov(x, osr)  # kept in X: the next noblock pull repeats this period
+    out(pins, 1)[_SETTLE]  # edge into the first phase
+    irq(0)
+    out(y, 15)
+    label("first")
+    jmp(y_dec, "first")
+    out(pins, 1)[_SETTLE]  # edge into the second phase
+    irq(1)
+    out(y, 15)
+    label("second")
+    jmp(y_dec, "second")
+    wrap()
 
 
 def word(first_level, first_cycles, second_level):
@@ -132,10 +154,13 @@ class Rp2Hal(McuHal):
         )
         sm.put(word_for_share(0))
         self._sm_put = sm.put
+        # the ignores here and in _on_edge work around two bugs of micropython-rp2-stubs
+        # 1.29: `trigger` admits one flag rather than an OR of them (its own default is
+        # 0xF00), and irq() is declared to return the IRQ class instead of an instance
         self._pio_irq = rp2.PIO(0).irq(
-            self._on_edge, trigger=rp2.PIO.IRQ_SM0 | rp2.PIO.IRQ_SM1, hard=True
+            self._on_edge, trigger=rp2.PIO.IRQ_SM0 | rp2.PIO.IRQ_SM1, hard=True  # type: ignore[arg-type]
         )
-        self._irq_flags = self._pio_irq.flags
+        self._irq_flags = self._pio_irq.flags  # type: ignore[union-attr]
         sm.active(1)
         self._sm = sm
         McuHal.__init__(self, board, machine, _adc, uart, adc_in_isr=True)
@@ -146,7 +171,7 @@ class Rp2Hal(McuHal):
 
     def _on_edge(self, pio):
         """Hard IRQ: one ADC read, stored by plateau. Small ints only."""
-        flags = self._irq_flags()
+        flags = self._irq_flags()  # type: ignore[call-arg]  # stub bug, see __init__
         v = self._cp_read()
         if flags & _FLAG_FIRST:
             self._ring.put_high(v)

@@ -26,13 +26,14 @@ class StdioUart:
         self.tx_dropped = 0
         self._in = sys.stdin.buffer
         self._outb = sys.stdout.buffer
+        self._os_read = None  # MicroPython's unix port may lack os.read
         try:
             import os
 
             self._fd = sys.stdin.fileno()
             self._os_read = os.read  # CPython: one read takes what is there
         except (ImportError, AttributeError):
-            self._os_read = None
+            pass
 
     def read(self):
         if not self._poll.poll(0):
@@ -136,11 +137,14 @@ class SimHal:
     def grid_collect(self, gs):
         from firmware.compat import ticks_diff
 
-        n = self.grid.due(ticks_diff(ticks_ms(), self.grid_t0))
+        grid = self.grid
+        if grid is None:  # a board without grid sensing: the ADC timer takes nothing
+            return 0
+        n = grid.due(ticks_diff(ticks_ms(), self.grid_t0))
         if n > gs.max_block:
             n = gs.max_block  # as a real ring would: the rest is the next block's
         if n > 0:
-            self.grid_pos = self.grid.fill(gs.ring, self.grid_pos, n, gs.mask)
+            self.grid_pos = grid.fill(gs.ring, self.grid_pos, n, gs.mask)
         return n if n > 0 else 0
 
     def converter_phase16(self, grid16):

@@ -61,11 +61,13 @@ class Stm32Hal(McuHal):
         pwm = tim.channel(ch, pyb.Timer.PWM, pin=pyb.Pin(cp), pulse_width=0)
         self._pulse_width = pwm.pulse_width
         hi_ch, lo_ch = [c for c in (1, 2, 3, 4) if c != ch][:2]
+        # polarity is pyb's default (and moot without a pin); the stubs require it with compare
+        high = pyb.Timer.HIGH
         at_high = tim.channel(
-            hi_ch, pyb.Timer.OC_TIMING, compare=self._settle, callback=self._on_high
+            hi_ch, pyb.Timer.OC_TIMING, compare=self._settle, polarity=high, callback=self._on_high
         )
         at_low = tim.channel(
-            lo_ch, pyb.Timer.OC_TIMING, compare=self._settle, callback=self._on_low
+            lo_ch, pyb.Timer.OC_TIMING, compare=self._settle, polarity=high, callback=self._on_low
         )
         self._at_high = at_high
         self._low_compare = at_low.compare

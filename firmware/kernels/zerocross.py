@@ -145,12 +145,14 @@ def scan_twin(ring, st, out):
     return found
 
 
-# The decorator is resolved by MicroPython's compiler, not at run time, so the viper
-# kernel is defined only where that compiler runs; CPython uses the twin.
+# The viper kernel is defined only where MicroPython's compiler runs; CPython uses
+# the twin. (The compiler resolves the decorator itself; the import is for the type
+# checker, whose MicroPython stubs declare ptr16/ptr32 as builtins.)
 if sys.implementation.name == "micropython":
+    import micropython
 
-    @micropython.viper  # noqa: F821
-    def scan_viper(ring: ptr16, st: ptr32, out: ptr32) -> int:  # noqa: F821
+    @micropython.viper
+    def scan_viper(ring: ptr16, st: ptr32, out: ptr32) -> int:  # noqa: F821 (viper builtins)
         pos = int(st[0])
         count = int(st[1])
         mask = int(st[2])
@@ -234,5 +236,5 @@ if sys.implementation.name == "micropython":
 
     scan = scan_viper
 else:
-    scan_viper = None
+    scan_viper = None  # type: ignore[assignment]  # no viper kernel off MicroPython
     scan = scan_twin

@@ -102,8 +102,10 @@ class LinkDecodeError(ValueError):
 class Message:
     TYPE = 0
     FORMAT = "<"
-    FIELDS = ()
-    RANGES = ()
+    # type comments, not annotations: the subclasses' tuples must fit, and they cost
+    # nothing on the board
+    FIELDS = ()  # type: tuple[str, ...]
+    RANGES = ()  # type: tuple[tuple[int, int] | None, ...]
 
     def __init__(self, *args, **kwargs):
         names = self.FIELDS

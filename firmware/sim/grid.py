@@ -136,6 +136,8 @@ class GridModel:
         if i < 0:
             i = 0
         r = self.record
+        if r is None:
+            raise ValueError("phase_at() needs a GridModel made with record=True")
         if i + 1 >= len(r):
             return r[len(r) - 1]
         return r[i] + (r[i + 1] - r[i]) * (x - i)

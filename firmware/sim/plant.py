@@ -14,7 +14,8 @@ from firmware.app.pilot import current_for_duty
 from firmware.compat import ticks_add, ticks_diff
 from firmware.link import messages as m
 
-DEFAULTS = {
+# mixed value types (None = never): a plain dict, or the checker infers int | None for all
+DEFAULTS: dict = {
     "plug_ms": 800,  # from boot
     "react_ms": 300,  # EV sees valid PWM this long before it asks for power
     "charge_ms": 3000,

@@ -400,6 +400,8 @@ class FakeChannel:
 class FakeTimer:
     PWM = 0
     OC_TIMING = 2
+    HIGH = 0  # OC polarities (STM32 HAL's TIM_OCPOLARITY_*)
+    LOW = 2
     hw: Hardware
     arr = 44999  # what pyb picks for 1 kHz on a 180 MHz F446's TIM1 (prescaler 3)
 
@@ -414,7 +416,10 @@ class FakeTimer:
         return self.arr
 
     def channel(self, ch: int, mode: int, pin: Any = None, pulse_width: int | None = None,
-                compare: int | None = None, callback: Callable[[Any], None] | None = None) -> FakeChannel:
+                compare: int | None = None, polarity: int | None = None,
+                callback: Callable[[Any], None] | None = None) -> FakeChannel:
+        if polarity not in (None, self.HIGH, self.LOW):
+            raise ValueError("invalid polarity (%d)" % polarity)  # as pyb says
         c = FakeChannel(self, ch, mode, pin, pulse_width, compare, callback)
         self.channels[ch] = c
         return c

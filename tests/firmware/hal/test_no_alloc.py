@@ -176,6 +176,7 @@ class Channel:
 class Timer:
     PWM = 0
     OC_TIMING = 2
+    HIGH = 0
 
     def __init__(self, id, freq=0):
         self.chans = []
@@ -183,7 +184,7 @@ class Timer:
     def period(self):
         return 44999
 
-    def channel(self, ch, mode, pin=None, pulse_width=0, compare=0, callback=None):
+    def channel(self, ch, mode, pin=None, pulse_width=0, compare=0, polarity=0, callback=None):
         c = Channel(callback)
         self.chans.append(c)
         return c
