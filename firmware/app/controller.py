@@ -29,6 +29,7 @@ LIMIT_CHANGED = const(4)  # event kind: effective current limit changed (a = new
 GRID_CHANGED = const(5)  # event kind: droop adjustment moved by a step, or grid refusal changed
 CATEGORIES = ("I", "II", "III")
 _GRID_OPENS = const(2 | 4)  # gridfunc.TRIPPED | gridfunc.LOST
+_NO_SENSING = const(16)  # gridfunc.NO_SENSING (gridfunc loads only with grid sensing)
 PROFILES = ("default", "fastest")
 
 
@@ -107,6 +108,8 @@ class Controller:
         grid = board.get("grid")
         if grid is not None:
             self._setup_grid(dict(grid), now)
+        else:
+            self.grid_refused = _NO_SENSING  # the export interlock's reason, for good
         self._apply_pilot()
         # boot self-test: with the coil released, the aux contact must read open
         if hal.contactor_feedback():

@@ -121,3 +121,23 @@ def test_phase_jump_and_sag_ride_through_while_exporting():
         g.run(TICK)
         opened = opened or not g.c.contactor
     assert not opened and g.c.guard.trip == 0 and not g.c.latched
+
+
+def test_no_grid_sensing_refuses_export_with_its_own_reason():
+    from firmware.app import gridfunc
+
+    hal = FakeHal()
+    c = Controller(hal, board(), 0)  # the sim board without its grid section
+    c.set_pilot(m.PILOT_PWM, 2666)
+    hal.set_cp(6000)
+    c.set_lease(1, 1, 160, 60000, 0)
+    for t in range(10, 3000, 10):
+        c.host_alive(t)
+        c.tick(t)
+    assert c.contactor == 0 and c.refused & interlocks.GRID
+    assert gridfunc.refused_names(c.grid_refused) == ["grid-no-sensing"]
+    c.set_lease(1, 0, 160, 60000, 3000)  # charging needs no grid sensing
+    for t in range(3010, 4000, 10):
+        c.host_alive(t)
+        c.tick(t)
+    assert not c.refused & interlocks.GRID
