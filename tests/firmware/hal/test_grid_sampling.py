@@ -315,3 +315,51 @@ def test_edge_timestamps_wrap_with_the_us_clock(fake_port: Any) -> None:
 
 def test_esp32s3_has_no_zero_cross_pin() -> None:
     assert boards.load("esp32s3")["pins"].get("grid_zero_cross") is None
+
+
+# ------------------------------------------------------------ the controller on a port
+
+
+@pytest.mark.parametrize("port", ["rp2", "stm32"])
+def test_controller_measures_the_grid_through_the_port(fake_port: Any, port: str) -> None:
+    """ADC timer and comparator IRQ as the hardware would fire them, 10 ms per tick:
+    the controller measures 50 Hz from the edges, the voltage from the ADC, and still
+    refuses export until IEEE 1547's 300 s enter-service delay has passed."""
+    from firmware import main
+    from firmware.app import gridfunc, interlocks
+    from firmware.app.controller import Controller
+    from firmware.link import messages as m
+
+    hw = fake_port(port)
+    board = boards.load(PORTS[port][0])
+    hal = main.make_hal(board)
+    pins = board["pins"]
+    hw.pins[pins["rcd_fault"]].level = 0
+    hw.pins[pins["estop"]].level = 0
+    for ch in ("ntc0_adc", "ntc1_adc"):
+        hw.adc_source[pins[ch]] = lambda: 2048 << 4
+    fs = board["grid"]["fs"]
+    hw.adc_source[pins["grid_sense_adc"]] = Sine(fs)
+    clock = hw.clock  # type: ignore[attr-defined]
+    clock.step_us = 0
+    ctrl = Controller(hal, board, 0)
+    ctrl.set_pilot(m.PILOT_PWM, 2666)
+    ctrl.set_lease(1, 1, 160, 600000, 0)
+    next_edge = 20000
+    for t in range(10, 3000, 10):
+        if t > 10:  # the first tick attaches the samplers
+            grid_timer(hw).fire(fs // 100)
+            zc = hw.pins[pins["grid_zero_cross"]]
+            while next_edge <= t * 1000:
+                clock.t = next_edge
+                zc.fire()
+                next_edge += 20000
+        clock.t = t * 1000
+        ctrl.host_alive(t)
+        ctrl.tick(t)
+    assert ctrl.es is not None
+    assert ctrl.grid_f_mhz == 50000 and ctrl.es.flags & 1
+    assert 229000 <= ctrl.gs.rms_mv <= 231000
+    assert ctrl.refused & interlocks.GRID
+    assert gridfunc.refused_names(ctrl.grid_refused) == ["grid-tripped"]  # not yet in service
+    assert ctrl.guard.enter_delay_ms == 300000 and ctrl.guard.enter_since is not None
