@@ -6,6 +6,9 @@
 Accuracy: maximum absolute error per case and window against the grid model's truth
 (see tests/firmware/gridcases.py for what each column judges); the targets are
 <= 20 mHz over 5 cycles, <= 2 mHz over 60 cycles, <= 1 degree, RMS <= 1 %.
+The same cases for the zero-cross comparator path (EdgeSync over synthetic edge
+timestamps, tests/firmware/edgecases.py): clean edges, +-5 us IRQ jitter with missing,
+glitch and chatter edges, and +-20 us jitter.
 Speed: microseconds per 10 ms block for the viper kernel and its plain twin, alone and
 inside GridSync.process(). A bench script: it prints numbers, it does not pass or fail.
 """
@@ -32,7 +35,7 @@ sys.path.insert(0, _root())
 from firmware.app.gridsync import GridSync  # noqa: E402
 from firmware.kernels import zerocross as zc  # noqa: E402
 from firmware.sim.grid import THD5, GridModel  # noqa: E402
-from tests.firmware import gridcases  # noqa: E402
+from tests.firmware import edgecases, gridcases  # noqa: E402
 
 try:
     from time import ticks_diff, ticks_us
@@ -101,6 +104,14 @@ def main():
     worst = gridcases.table(RATES)
     print("worst: f5 {:.3f} mHz (<= 20), f60 {:.3f} mHz (<= 2), phase {:.3f} deg (<= 1), "
           "rms {:.3f} % (<= 1)".format(worst["f5"], worst["f60"], worst["phase"], worst["rms"]))
+    for label, impair in (("clean edges", None), ("+-5 us jitter, missing/glitch/chatter",
+                                                   edgecases.IMPAIRED),
+                          ("+-20 us jitter", {"jitter_us": 20.0})):
+        print()
+        print(f"== zero-cross edges ({runtime}), {label}: max |error| per case and window ==")
+        worst = edgecases.table(impair=impair)
+        print("worst: f5 {:.3f} mHz, f60 {:.3f} mHz, phase {:.3f} deg".format(
+            worst["f5"], worst["f60"], worst["phase"]))
     print()
     print(f"== speed ({runtime}) ==")
     speed_table(runtime)

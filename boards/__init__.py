@@ -20,10 +20,15 @@ Fields (see boards/sim.py for a complete example):
   region                          ISO 3166 alpha-2, for the RCD reclose rule
   wdt_ms, link_timeout_ms, control_period_ms, pwm_change_ms, debounce_ms
   grid (optional)                 grid voltage sensing for export (firmware/app/gridsync.py):
-                                  fs, f_nom, peak_counts, mid, uv_per_lsb, category (I/II/III),
+                                  fs (ADC sample rate, 1-10 kHz), f_nom, peak_counts and mid
+                                  (the divider: nominal peak and zero in 12-bit counts),
+                                  uv_per_lsb (grid uV per count), category (I/II/III),
                                   droop_profile (default/fastest), enter_delay_ms, latency_ms,
-                                  phase_mrad, p_rated_w, droop_step_w; needs pins.grid_sense_adc
-                                  on hardware. Without it, export is refused.
+                                  phase_mrad, p_rated_w, droop_step_w; optional ring_bits,
+                                  timer (the port's timer id for the ADC pacing),
+                                  zero_cross_delay_us (comparator delay, with
+                                  pins.grid_zero_cross). Needs pins.grid_sense_adc on
+                                  hardware. Without it, export is refused.
 """
 
 REQUIRED = (
@@ -34,7 +39,7 @@ REQUIRED = (
 PORTS = ("rp2", "esp32", "stm32", "unix")
 PIN_ROLES = (
     "cp_pwm", "cp_sense_adc", "contactor_drive", "contactor_feedback", "rcd_fault", "rcd_test",
-    "estop", "ntc0_adc", "ntc1_adc", "status_led", "grid_sense_adc",
+    "estop", "ntc0_adc", "ntc1_adc", "status_led", "grid_sense_adc", "grid_zero_cross",
 )
 # field: (min, max) for the integers
 RANGES = {
@@ -108,31 +113,75 @@ def validate(board):
         _get(board, "rcd." + key)
     if board.get("grid") is not None:
         _validate_grid(board)
+    elif pins.get("grid_zero_cross") is not None:
+        raise BoardError("board %s: 'pins.grid_zero_cross' needs a 'grid' section" % name)
     return board
 
 
 GRID_RANGES = {
     "fs": (1000, 10000), "f_nom": (50, 60), "enter_delay_ms": (0, 600000),
     "latency_ms": (0, 150), "phase_mrad": (1, 1000), "p_rated_w": (1000, 400000),
-    "droop_step_w": (1, 10000),
+    "droop_step_w": (1, 10000), "peak_counts": (100, 2047), "mid": (1, 4094),
+    "uv_per_lsb": (1000, 10000000),
 }
+# optional grid fields: (min, max)
+GRID_OPTIONAL = {
+    "ring_bits": (8, 13), "timer": (0, 14), "zero_cross_delay_us": (0, 5000),
+    "short_cycles": (2, 12), "long_cycles": (12, 60), "rocof_cycles": (2, 12),
+    "min_amplitude_pct": (5, 80), "jump_permille": (5, 100), "amp_step_pct": (2, 50),
+    "loss_cycles": (1, 10),
+}
+GRID_OTHER = ("category", "droop_profile")
+
+
+def _grid_int(name, key, v, lo, hi):
+    if not isinstance(v, int) or isinstance(v, bool) or not (lo <= v <= hi):
+        raise BoardError("board %s: field 'grid.%s' is %r, allowed %d..%d" % (name, key, v, lo, hi))
 
 
 def _validate_grid(board):
     name = board["name"]
     g = board["grid"]
+    for key in g:
+        if key not in GRID_RANGES and key not in GRID_OPTIONAL and key not in GRID_OTHER:
+            raise BoardError("board %s: unknown field 'grid.%s'" % (name, key))
     for key in GRID_RANGES:
         lo, hi = GRID_RANGES[key]
-        v = _get(board, "grid." + key)
-        if not isinstance(v, int) or not (lo <= v <= hi):
-            raise BoardError("board %s: field 'grid.%s' is %r, allowed %d..%d" % (name, key, v, lo, hi))
+        _grid_int(name, key, _get(board, "grid." + key), lo, hi)
+    for key in GRID_OPTIONAL:
+        if key in g:
+            lo, hi = GRID_OPTIONAL[key]
+            _grid_int(name, key, g[key], lo, hi)
     if g["f_nom"] not in (50, 60):
         raise BoardError("board %s: field 'grid.f_nom' must be 50 or 60" % name)
     if _get(board, "grid.category") not in ("I", "II", "III"):
         raise BoardError("board %s: field 'grid.category' must be I, II or III" % name)
     if _get(board, "grid.droop_profile") not in ("default", "fastest"):
         raise BoardError("board %s: field 'grid.droop_profile' must be default or fastest" % name)
-    if board["port"] != "unix" and board["pins"].get("grid_sense_adc") is None:
+    mid = g["mid"]
+    peak = g["peak_counts"]
+    if mid - peak < 0 or mid + peak > 4095:
+        raise BoardError(
+            "board %s: fields 'grid.mid' %d +- 'grid.peak_counts' %d leave the 12-bit ADC range "
+            "0..4095 (the divider clips the nominal peak)" % (name, mid, peak)
+        )
+    fs = g["fs"]
+    ring_ms = (1 << g.get("ring_bits", 10)) * 1000 // fs
+    need_ms = 4 * board["control_period_ms"] + 20
+    if ring_ms < need_ms:
+        raise BoardError(
+            "board %s: field 'grid.ring_bits' gives a ring of %d ms at fs %d; it must hold "
+            "4 control periods plus the filter (%d ms)" % (name, ring_ms, fs, need_ms)
+        )
+    if board["port"] == "unix":
+        return
+    if 1000000 % fs:
+        raise BoardError(
+            "board %s: field 'grid.fs' is %d: on hardware it must divide 1 MHz exactly (the "
+            "port timers count whole microseconds), e.g. 1000, 2000, 4000, 5000, 8000, 10000"
+            % (name, fs)
+        )
+    if board["pins"].get("grid_sense_adc") is None:
         raise BoardError("board %s: missing field 'pins.grid_sense_adc' (needed by 'grid')" % name)
 
 

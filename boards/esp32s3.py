@@ -8,7 +8,7 @@ BOARD = {
     "pins": {
         "cp_pwm": 4, "cp_sense_adc": 5, "contactor_drive": 6, "contactor_feedback": 7,
         "rcd_fault": 8, "rcd_test": 9, "estop": 10, "ntc0_adc": 1, "ntc1_adc": 2,
-        "status_led": 48,
+        "status_led": 48, "grid_sense_adc": 3,
     },
     "cp_cal": (24000, 4095, -12000),
     "adc_bits": 12,
@@ -22,4 +22,16 @@ BOARD = {
     "control_period_ms": 10,
     "pwm_change_ms": 5000,
     "debounce_ms": 30,
+    # 230 V / 50 Hz through a divider on GPIO3 (ADC1_CH2; a strapping pin only when the
+    # JTAG-source eFuse is burnt). ADC1 at 11 dB is linear only to ~2.6 V, so the divider
+    # is biased low: 1800 +- 1200 counts. 271 mV of grid per count; calibrate per carrier.
+    # No zero-cross pin: esp32 pin IRQs are soft, their timestamps carry the scheduling
+    # latency (see firmware/hal/esp32.py). 2 kHz so that soft timer callbacks keep up.
+    "grid": {
+        "fs": 2000, "f_nom": 50, "peak_counts": 1200, "mid": 1800, "uv_per_lsb": 271058,
+        "timer": 0,
+        "category": "II", "droop_profile": "default",
+        "enter_delay_ms": 300000,  # IEEE 1547-2018 §4.10 default enter-service delay (300 s)
+        "latency_ms": 65, "phase_mrad": 50, "p_rated_w": 11000, "droop_step_w": 50,
+    },
 }

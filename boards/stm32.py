@@ -10,7 +10,7 @@ BOARD = {
     "pins": {
         "cp_pwm": "A8", "cp_sense_adc": "A0", "contactor_drive": "B0", "contactor_feedback": "B1",
         "rcd_fault": "B2", "rcd_test": "B3", "estop": "B4", "ntc0_adc": "A1", "ntc1_adc": "A4",
-        "status_led": "A5",
+        "status_led": "A5", "grid_sense_adc": "C0", "grid_zero_cross": "C7",
     },
     "cp_cal": (24000, 4095, -12000),
     "adc_bits": 12,
@@ -24,4 +24,14 @@ BOARD = {
     "control_period_ms": 10,
     "pwm_change_ms": 5000,
     "debounce_ms": 30,
+    # 230 V / 50 Hz through a divider on C0 (ADC123_IN10), biased at Vref/2 (3.3 V):
+    # 325 V peak = 1600 counts. TIM7 paces the ADC at 5 kHz (90 MHz / 18000, exact).
+    # Comparator (with hysteresis) on C7 (EXTI7) for the zero crossings.
+    "grid": {
+        "fs": 5000, "f_nom": 50, "peak_counts": 1600, "mid": 2048, "uv_per_lsb": 203293,
+        "timer": 7, "ring_bits": 11, "zero_cross_delay_us": 0,
+        "category": "II", "droop_profile": "default",
+        "enter_delay_ms": 300000,  # IEEE 1547-2018 §4.10 default enter-service delay (300 s)
+        "latency_ms": 65, "phase_mrad": 50, "p_rated_w": 11000, "droop_step_w": 50,
+    },
 }

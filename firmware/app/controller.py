@@ -29,6 +29,7 @@ LIMIT_CHANGED = const(4)  # event kind: effective current limit changed (a = new
 GRID_CHANGED = const(5)  # event kind: droop adjustment moved by a step, or grid refusal changed
 CATEGORIES = ("I", "II", "III")
 _GRID_OPENS = const(2 | 4)  # gridfunc.TRIPPED | gridfunc.LOST
+_NO_SENSING = const(16)  # gridfunc.NO_SENSING (gridfunc loads only with grid sensing)
 PROFILES = ("default", "fastest")
 
 
@@ -98,15 +99,24 @@ class Controller:
         self.refused = 0
         # grid sync (boards with grid sensing only): measurement, guard, droop
         self.gs = None
+        self.es = None  # EdgeSync, where a zero-cross comparator gives the timing
         self.guard = None
         self.droop = None
         self.grid_refused = 0
         self.grid_reported = -1
         self.droop_reported = 0
         self.phase_err16 = 0
+        # the measurement the guard saw last: from the edges where there are any
+        self.grid_flags = 0
+        self.grid_f_mhz = 0
+        self.grid_rocof = 0
+        self.grid_phase16 = 0
+        self._zero_cross = board["pins"].get("grid_zero_cross") is not None
         grid = board.get("grid")
         if grid is not None:
             self._setup_grid(dict(grid), now)
+        else:
+            self.grid_refused = _NO_SENSING  # the export interlock's reason, for good
         self._apply_pilot()
         # boot self-test: with the coil released, the aux contact must read open
         if hal.contactor_feedback():
@@ -120,6 +130,11 @@ class Controller:
         self.grid_cfg = cfg
         if self.gs is None:
             self.gs = gridsync.from_config(cfg)
+        if self._zero_cross and self.es is None:
+            from firmware.app import edgesync
+
+            self.es = edgesync.from_config(cfg)
+            self._combine = edgesync.combine
         f_nom = cfg["f_nom"]
         self.guard = gridfunc.GridGuard(
             f_nom, now, category=cfg["category"], phase_mrad=cfg["phase_mrad"],
@@ -167,15 +182,31 @@ class Controller:
         droop = self.droop
         if gs is None or guard is None or droop is None:  # set together by _setup_grid
             return
-        n = self.hal.grid_collect(gs)
+        hal = self.hal
+        n = hal.grid_collect(gs)
         if n:
             gs.process(n)
-        f = gs.freq_mhz()
-        refused = guard.update(now, gs.flags, f, gs.rocof_mhz_s)
-        ref = self.hal.converter_phase16(gs.phase16)
-        self.phase_err16 = ((ref - gs.phase16 + 32768) & 0xFFFF) - 32768
+        es = self.es
+        if es is None:
+            flags = gs.flags
+            f = gs.freq_mhz()
+            rocof = gs.rocof_mhz_s
+            phase = gs.phase16
+        else:  # timing from the comparator; voltage (RMS, loss) still from the ADC
+            es.process(hal.grid_edges(es), hal.grid_now_us())
+            flags = self._combine(es.flags, gs.flags)
+            f = es.freq_mhz()
+            rocof = es.rocof_mhz_s
+            phase = es.phase16
+        self.grid_flags = flags
+        self.grid_f_mhz = f
+        self.grid_rocof = rocof
+        self.grid_phase16 = phase
+        refused = guard.update(now, flags, f, rocof)
+        ref = hal.converter_phase16(phase)
+        self.phase_err16 = ((ref - phase + 32768) & 0xFFFF) - 32768
         if not self.contactor:
-            refused = guard.close_refused(gs.flags, gs.phase16, ref)  # align before closing
+            refused = guard.close_refused(flags, phase, ref)  # align before closing
         else:
             # while closed only a trip or a lost grid opens: a measurement that refills
             # after a phase jump or sag must ride through (IEEE 1547 §6.4, §6.5)

@@ -71,8 +71,9 @@ UNSYNCED = const(1)  # no valid frequency / phase measurement
 TRIPPED = const(2)  # OF/UF/ROCOF/loss trip, waiting for the enter-service conditions
 LOST = const(4)  # no grid voltage
 PHASE = const(8)  # phase error above the threshold (closing for export only)
+NO_SENSING = const(16)  # the board has no grid sensing (no `grid` section): never export
 REFUSED_NAMES = ((UNSYNCED, "grid-unsynced"), (TRIPPED, "grid-tripped"), (LOST, "grid-lost"),
-                 (PHASE, "grid-phase"))
+                 (PHASE, "grid-phase"), (NO_SENSING, "grid-no-sensing"))
 
 # GridSync flags this module reads (kept equal to firmware.app.gridsync's)
 _SHORT_OK = const(1)

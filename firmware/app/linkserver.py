@@ -74,10 +74,10 @@ class LinkServer:
     def grid_status(self, now):
         c = self.ctrl
         gs = c.gs
-        rocof = gs.rocof_mhz_s
+        rocof = c.grid_rocof
         rocof = -0x8000 if rocof < -0x8000 else (0x7FFF if rocof > 0x7FFF else rocof)
         return m.GridStatus(
-            gs.freq_mhz() & 0xFFFFFFFF, rocof, gs.rms_mv & 0xFFFFFFFF, gs.flags & 0xFF,
+            c.grid_f_mhz & 0xFFFFFFFF, rocof, gs.rms_mv & 0xFFFFFFFF, c.grid_flags & 0xFF,
             c.grid_refused & 0xFF, c.guard.trip, c.droop.adjustment_w(),
             c.phase_err16 * 6283 // 65536, now,
         )

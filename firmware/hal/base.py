@@ -26,9 +26,16 @@ and an attribute `uart` with non-blocking read() -> bytes|None and write(bytes).
 Boards with a `grid` section (grid voltage sensing, for export) also provide:
 
     grid_collect(gs)        how many samples the ADC timer wrote into gs.ring (a GridSync)
-                            since the last call, continuing at the previous index
+                            since the last call, continuing at the previous index (the
+                            first call attaches the sampler to gs.ring and returns 0)
     converter_phase16(g16)  the power converter's reference phase (Q16 turns), given the
                             grid phase the estimator sees: for the phase-alignment check
+
+and boards with a comparator on pins.grid_zero_cross also:
+
+    grid_edges(es)          how many rising-edge timestamps (ticks_us mod 2**30) the pin
+                            IRQ wrote into es.ring (an EdgeSync) since the last call
+    grid_now_us()           ticks_us mod 2**30 now, on the clock of those timestamps
 """
 
 from firmware.compat import const

@@ -30,6 +30,19 @@ Limits, compared with the edge-synchronised ports:
 
 Reset reason: machine.reset() reads as HARD_RESET on esp32, so a requested reboot
 is reported as RESET_OTHER.
+
+Grid sensing (boards with a `grid` section): machine.Timer callbacks are soft on
+esp32 - queued for the interpreter, which runs them between bytecodes, from tens of
+us to milliseconds late (longer while a viper kernel, a flash write or Wi-Fi runs;
+the queue holds only a few, so a long stall drops callbacks). Counting callbacks
+would therefore compress time. hal/gridin.ClockedSampler reads ticks_us in every
+callback and fills each sample slot that fell due since the last one with the value
+it reads: the time base stays exact (the frequency stays right), and lateness turns
+into sample-value noise (phase noise) and held samples (`held` counts them). Keep
+`fs` low (2 kHz) so that most callbacks land in their own slot. The same applies to
+a zero-cross pin (its IRQ is soft too: the timestamp is taken when the callback runs,
+so its jitter is the scheduling latency) - the esp32s3 board therefore has none.
+ADC1 at 11 dB is non-linear above ~2.6 V: keep the divider's peak below that.
 """
 
 import os
@@ -81,6 +94,22 @@ class Esp32Hal(McuHal):
         self._fresh = True
         self.burst_reads = 0
         McuHal.__init__(self, board, machine, _adc, uart)
+        if board.get("grid") is not None:
+            grid_read = _adc(pins["grid_sense_adc"]).read_u16
+            self._setup_grid(
+                grid_read, 4, self._start_grid_timer, self._start_zero_cross, clocked=True
+            )
+
+    def _start_grid_timer(self, callback):
+        grid = self.board["grid"]
+        self._grid_timer = machine.Timer(
+            grid.get("timer", 0), mode=machine.Timer.PERIODIC, freq=grid["fs"], callback=callback
+        )
+
+    def _start_zero_cross(self, callback):
+        pin = machine.Pin(self.board["pins"]["grid_zero_cross"], machine.Pin.IN)
+        pin.irq(handler=callback, trigger=machine.Pin.IRQ_RISING)  # soft: see the docstring
+        self._zero_cross = pin
 
     def _window(self):
         """Max and min of back-to-back CP reads over WINDOW_US into self._win."""

@@ -21,6 +21,7 @@ The drop to hold happens in `service()`, which every port calls at the start of
 and a stalled tick cannot leave anything half-done (the WDT resets it anyway).
 """
 
+import time
 from array import array
 
 from firmware.compat import const, ticks_diff, ticks_ms
@@ -31,12 +32,16 @@ from firmware.hal.base import (
     RESET_SOFT,
     RESET_WATCHDOG,
 )
+from firmware.hal.gridin import US_MASK, AdcSampler, ClockedSampler, EdgeStamper
 from firmware.link.messages import PILOT_PWM, PILOT_X1
 
 FULL = const(10000)  # 100 % in the pilot's 0.01 % duty units
 PULL_IN_MS = const(200)  # coil at full voltage before it drops to hold
 HOLD_HZ = const(20000)  # coil hold PWM: above hearing, within every port's PWM range
 UART_BUF = const(1024)
+# a comparator's chatter at one crossing lasts microseconds; a real edge comes a cycle
+# (16.7 ms or more) later: edges within this of the last stored one are dropped in the IRQ
+ZERO_CROSS_HOLD_US = const(500)
 
 
 def pilot_share(mode, duty):
@@ -251,3 +256,49 @@ class McuHal:
 
     def reboot(self):
         self._machine.reset()
+
+    # ------------------------------------------------------------ grid sensing
+
+    _grid_adc = None  # type: AdcSampler | None  # where the board has a `grid` section
+    _grid_edge = None  # type: EdgeStamper | None  # where it also has pins.grid_zero_cross
+
+    def _setup_grid(self, read, shift, start_timer, start_pin, clocked=False):
+        """Port HALs call this last with their grid ADC's read, the shift to 12 bits and
+        the functions that start the sampling timer and the zero-cross IRQ. Nothing
+        starts here: the samplers start on the controller's first collect."""
+        board = self.board
+        grid = board.get("grid")
+        if grid is None:
+            return
+        now_us = time.ticks_us
+        if clocked:
+            self._grid_adc = ClockedSampler(read, shift, grid["fs"], now_us, start_timer)
+        else:
+            self._grid_adc = AdcSampler(read, shift, self._irq_off, self._irq_on, start_timer)
+        if board["pins"].get("grid_zero_cross") is not None:
+            self._grid_edge = EdgeStamper(
+                now_us, ZERO_CROSS_HOLD_US, self._irq_off, self._irq_on, start_pin
+            )
+        self._ticks_us = now_us
+
+    def grid_collect(self, gs):
+        adc = self._grid_adc
+        if adc is None:  # the controller only asks where the board has a `grid` section
+            raise ValueError("board has no grid section: no grid sampling")
+        return adc.collect(gs)
+
+    def grid_edges(self, es):
+        edge = self._grid_edge
+        if edge is None:
+            raise ValueError("board has no pins.grid_zero_cross: no zero-cross edges")
+        return edge.collect(es)
+
+    def grid_now_us(self):
+        return self._ticks_us() & US_MASK  # type: ignore[operator]  # stubs: opaque ticks
+
+    def converter_phase16(self, grid16):
+        """These carrier boards have no input for the power converter's reference (an AC
+        EV's on-board inverter or an external DC stage synchronises itself), so the
+        reference is the grid phase and the alignment check cannot fail here. A board
+        that can read its converter's phase overrides this."""
+        return grid16

@@ -21,6 +21,15 @@ Reset reason: machine.reset() reboots through the watchdog, which rp2 then repor
 as WDT_RESET. reboot() therefore leaves a marker in watchdog scratch register 0
 (user scratch, kept across a watchdog reboot), so a requested reboot reads as
 RESET_SOFT and only a real watchdog expiry as RESET_WATCHDOG.
+
+Grid sensing (boards with a `grid` section): a machine.Timer with hard=True reads the
+grid ADC `fs` times a second into the GridSync ring (hal/gridin.AdcSampler). On rp2
+machine.Timer is a soft timer re-armed from its previous expiry (no drift), so the
+rate is as exact as the crystal; its callback runs in the lowest-priority interrupt,
+so the PIO CP interrupt can preempt it, and it therefore reads the ADC with IRQs off
+(a few us). Sample jitter: the entry latency of that interrupt, a few us at 125 MHz,
+longer while a higher-priority IRQ or a flash write runs. A comparator on
+pins.grid_zero_cross is timestamped with ticks_us in a hard pin IRQ (1 us steps).
 """
 
 import machine
@@ -168,6 +177,22 @@ class Rp2Hal(McuHal):
         if self._reset == RESET_WATCHDOG and mem[_SCRATCH0] == _REBOOT_MARK:
             self._reset = RESET_SOFT
         mem[_SCRATCH0] = 0
+        if board.get("grid") is not None:
+            grid_read = _adc(pins["grid_sense_adc"]).read_u16
+            self._setup_grid(grid_read, 4, self._start_grid_timer, self._start_zero_cross)
+
+    def _start_grid_timer(self, callback):
+        """The grid ADC timer: a hard-IRQ machine.Timer at the board's rate; the port turns
+        freq into whole microseconds (boards.validate makes 1e6 / fs exact)."""
+        fs = self.board["grid"]["fs"]
+        self._grid_timer = machine.Timer(
+            -1, mode=machine.Timer.PERIODIC, freq=fs, hard=True, callback=callback
+        )  # -1: rp2's timers are virtual, on the microsecond alarm
+
+    def _start_zero_cross(self, callback):
+        pin = machine.Pin(self.board["pins"]["grid_zero_cross"], machine.Pin.IN)
+        pin.irq(handler=callback, trigger=machine.Pin.IRQ_RISING, hard=True)
+        self._zero_cross = pin
 
     def _on_edge(self, pio):
         """Hard IRQ: one ADC read, stored by plateau. Small ints only."""

@@ -22,6 +22,17 @@ after a duty decrease may sample the high plateau as "low"; that burst disagrees
 with itself and the classifier rejects it. The UART has no TX buffer on stm32:
 write() blocks for the frame's time on the wire (about 5 ms for 64 bytes at 115200).
 Hold PWM on the contactor coil needs machine.PWM (stm32 port from MicroPython 1.29).
+
+Grid sensing (boards with a `grid` section): a basic timer (`grid.timer`, TIM7 by
+default) at `fs` calls a hard IRQ that reads the grid ADC (pyb.ADC.read, 12 bits)
+into the GridSync ring; the rate is checked at boot (`pyb.Timer.freq()` must equal
+fs exactly, or the HAL refuses to start). All pyb timer IRQs share one priority, so
+the CP compare IRQs and this one do not preempt each other; the read still runs with
+IRQs off so no other ADC user can cut it. pyb.ADC.read_timed would pace the ADC by
+hardware without any jitter but blocks for the whole buffer, so it cannot run beside
+the control loop. A comparator on pins.grid_zero_cross is timestamped in a hard pin
+IRQ with ticks_us (1 us). (Timer input capture would timestamp it in hardware: not
+done, the capture pins are board-specific.)
 """
 
 import machine
@@ -31,6 +42,7 @@ from firmware.compat import const
 from firmware.hal.mcu import FULL, McuHal, PlateauRing, pilot_share
 
 SETTLE_US = const(5)  # sample this long after each edge
+GRID_TIMER = const(7)  # a basic timer pyb leaves free (3 is internal, 5 servo, 6 DAC/ADC)
 # cp_pwm pin -> (timer, channel) for the usual F4/F7 channel-1 pins
 TIMERS = {"A8": (1, 1), "C6": (8, 1), "A6": (3, 1), "B6": (4, 1), "A15": (2, 1), "A5": (2, 1)}
 
@@ -73,6 +85,23 @@ class Stm32Hal(McuHal):
         self._low_compare = at_low.compare
         self._tim = tim
         McuHal.__init__(self, board, machine, _adc, uart, adc_in_isr=True)
+        grid = board.get("grid")
+        if grid is not None:
+            gid = grid.get("timer", GRID_TIMER)
+            gtim = pyb.Timer(gid, freq=grid["fs"])
+            if gtim.freq() != grid["fs"]:  # pyb picks prescaler and period: check the result
+                raise ValueError(
+                    "board %s: grid.fs %d is not exact on TIM%d (it would run at %r Hz)"
+                    % (board["name"], grid["fs"], gid, gtim.freq())
+                )
+            self._grid_tim = gtim
+            grid_read = pyb.ADC(pyb.Pin(pins["grid_sense_adc"])).read  # 12 bits already
+            self._setup_grid(grid_read, 0, gtim.callback, self._start_zero_cross)
+
+    def _start_zero_cross(self, callback):
+        pin = machine.Pin(self.board["pins"]["grid_zero_cross"], machine.Pin.IN)
+        pin.irq(handler=callback, trigger=machine.Pin.IRQ_RISING, hard=True)
+        self._zero_cross = pin
 
     def _on_high(self, tim):
         self._ring.put_high(self._cp_read())  # hard IRQ: small ints only

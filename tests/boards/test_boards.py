@@ -40,3 +40,86 @@ def test_out_of_range_value_is_named() -> None:
 def test_unknown_board() -> None:
     with pytest.raises(boards.BoardError, match="unknown board 'nope'"):
         boards.load("nope")
+
+
+# ------------------------------------------------------------ grid section
+
+
+def _grid_board(name: str = "rp2040", **grid: object) -> dict:
+    b = {k: (dict(v) if isinstance(v, dict) else v) for k, v in boards.load(name).items()}
+    b["grid"].update(grid)
+    return b
+
+
+@pytest.mark.parametrize("name", ["rp2040", "esp32s3", "stm32"])
+def test_hardware_boards_sense_the_grid_with_the_ieee_enter_delay(name: str) -> None:
+    b = boards.load(name)
+    assert b["pins"]["grid_sense_adc"] is not None
+    assert b["grid"]["enter_delay_ms"] == 300000  # IEEE 1547 §4.10 default
+    assert 1000 <= b["grid"]["fs"] <= 10000 and 1000000 % b["grid"]["fs"] == 0
+
+
+@pytest.mark.parametrize(("fs", "msg"), [
+    (500, r"'grid.fs' is 500, allowed 1000..10000"),
+    (12000, r"'grid.fs' is 12000, allowed 1000..10000"),
+    (3000, r"'grid.fs' is 3000: on hardware it must divide 1 MHz"),
+])
+def test_bad_sample_rate_is_named(fs: int, msg: str) -> None:
+    with pytest.raises(boards.BoardError, match=msg):
+        boards.validate(_grid_board(fs=fs))
+
+
+def test_sim_board_may_use_any_rate_in_range() -> None:
+    b = {k: (dict(v) if isinstance(v, dict) else v) for k, v in boards.load("sim").items()}
+    b["grid"]["fs"] = 3000  # no hardware timer: the model samples at any rate
+    assert boards.validate(b)["grid"]["fs"] == 3000
+
+
+def test_missing_grid_pin_is_named() -> None:
+    b = _grid_board()
+    b["pins"]["grid_sense_adc"] = None
+    with pytest.raises(boards.BoardError, match=r"missing field 'pins.grid_sense_adc' \(needed by 'grid'\)"):
+        boards.validate(b)
+
+
+def test_missing_grid_field_is_named() -> None:
+    b = _grid_board()
+    del b["grid"]["uv_per_lsb"]
+    with pytest.raises(boards.BoardError, match="missing field 'grid.uv_per_lsb'"):
+        boards.validate(b)
+
+
+def test_unknown_grid_field_is_named() -> None:
+    with pytest.raises(boards.BoardError, match="unknown field 'grid.sample_rate'"):
+        boards.validate(_grid_board(sample_rate=4000))
+
+
+def test_clipping_divider_is_refused() -> None:
+    with pytest.raises(boards.BoardError, match="'grid.mid' 3000 .* leave the 12-bit ADC range"):
+        boards.validate(_grid_board(mid=3000, peak_counts=1600))
+
+
+def test_ring_too_short_for_the_tick_is_refused() -> None:
+    with pytest.raises(boards.BoardError, match="ring of 51 ms at fs 10000"):
+        boards.validate(_grid_board(fs=10000, ring_bits=9))
+
+
+@pytest.mark.parametrize(("key", "value"), [("timer", 15), ("zero_cross_delay_us", -1),
+                                            ("ring_bits", 14), ("peak_counts", 50)])
+def test_optional_grid_fields_are_range_checked(key: str, value: int) -> None:
+    with pytest.raises(boards.BoardError, match=f"'grid.{key}' is {value}"):
+        boards.validate(_grid_board(**{key: value}))
+
+
+def test_zero_cross_pin_without_grid_is_refused() -> None:
+    b = _grid_board()
+    del b["grid"]
+    with pytest.raises(boards.BoardError, match="'pins.grid_zero_cross' needs a 'grid' section"):
+        boards.validate(b)
+
+
+def test_zero_cross_pin_is_checked_for_double_use() -> None:
+    b = _grid_board()
+    b["pins"]["grid_zero_cross"] = b["pins"]["estop"]
+    with pytest.raises(boards.BoardError, match="used twice"):
+        boards.validate(b)

@@ -111,6 +111,30 @@ class FakeHal:
     def converter_phase16(self, grid16):
         return (grid16 + self.ref_offset16) & 0xFFFF
 
+    # zero-cross comparator: `edge_stamps` from tests/firmware/edgecases.EdgeModel.stamps,
+    # released as the clock passes them; the clock moves `edge_tick_us` per call
+    edge_stamps = ()
+    edge_i = 0
+    edge_w = 0
+    now_us = 0
+    edge_tick_us = 10000
+
+    def grid_edges(self, es):
+        self.now_us += self.edge_tick_us
+        stamps = self.edge_stamps
+        i = self.edge_i
+        n = 0
+        while i < len(stamps) and stamps[i][0] <= self.now_us:
+            es.ring[self.edge_w & es.mask] = stamps[i][0]
+            self.edge_w += 1
+            n += 1
+            i += 1
+        self.edge_i = i
+        return n
+
+    def grid_now_us(self):
+        return self.now_us
+
     def feed_wdt(self):
         self.wdt_fed += 1
 

@@ -11,8 +11,10 @@ TICK = 10
 
 
 class GridBench:
-    def __init__(self, events=(), offset_mrad=10, f0=None, **grid_overrides):
+    def __init__(self, events=(), offset_mrad=10, f0=None, edges=None, **grid_overrides):
         b = board(grid=True)
+        if edges is not None:  # a zero-cross comparator too: stamps from an EdgeModel
+            b["pins"] = {"grid_zero_cross": 1}
         g = dict(b["grid"])
         g["enter_delay_ms"] = 500
         for k in grid_overrides:
@@ -22,6 +24,8 @@ class GridBench:
         self.hal.grid_model = GridModel(g["fs"], g["f_nom"], f0=f0, seed=3, noise_lsb=2.0).apply(events)
         self.hal.grid_per_tick = g["fs"] * TICK // 1000
         self.hal.ref_offset16 = offset_mrad * 65536 // 6283
+        if edges is not None:
+            self.hal.edge_stamps = edges
         self.now = 0
         self.c = Controller(self.hal, b, self.now)
         self.events = []
@@ -121,3 +125,71 @@ def test_phase_jump_and_sag_ride_through_while_exporting():
         g.run(TICK)
         opened = opened or not g.c.contactor
     assert not opened and g.c.guard.trip == 0 and not g.c.latched
+
+
+def test_no_grid_sensing_refuses_export_with_its_own_reason():
+    from firmware.app import gridfunc
+
+    hal = FakeHal()
+    c = Controller(hal, board(), 0)  # the sim board without its grid section
+    c.set_pilot(m.PILOT_PWM, 2666)
+    hal.set_cp(6000)
+    c.set_lease(1, 1, 160, 60000, 0)
+    for t in range(10, 3000, 10):
+        c.host_alive(t)
+        c.tick(t)
+    assert c.contactor == 0 and c.refused & interlocks.GRID
+    assert gridfunc.refused_names(c.grid_refused) == ["grid-no-sensing"]
+    c.set_lease(1, 0, 160, 60000, 3000)  # charging needs no grid sensing
+    for t in range(3010, 4000, 10):
+        c.host_alive(t)
+        c.tick(t)
+    assert not c.refused & interlocks.GRID
+
+
+def _edges(f0, seconds, **impair):
+    from tests.firmware.edgecases import EdgeModel
+
+    return EdgeModel(f0).stamps(seconds, t0_us=0, **impair)
+
+
+def test_zero_cross_edges_give_frequency_and_phase_the_adc_the_voltage():
+    # the ADC sees 50.0 Hz, the comparator 49.8 Hz: the guard must follow the edges
+    g = GridBench(edges=_edges(49.8, 3.0, jitter_us=5.0, chatter_every=5))
+    assert g.c.es is not None
+    g.export()
+    g.run(1500)
+    assert abs(g.c.grid_f_mhz - 49800) <= 3, g.c.grid_f_mhz
+    assert abs(g.c.gs.freq_mhz() - 50000) <= 3
+    assert g.c.grid_flags & 8  # RMS_OK: from the ADC
+    assert 225000 < g.c.gs.rms_mv < 235000
+    assert g.c.contactor == 1, interlocks.names(g.c.refused)
+    assert g.c.es.glitches > 0  # the chatter was there, and was rejected
+    assert g.c.guard.f_mhz == g.c.grid_f_mhz
+
+
+def test_comparator_frequency_outside_the_enter_window_keeps_export_off():
+    g = GridBench(edges=_edges(50.3, 3.0))  # the ADC's 50.0 Hz would be inside it
+    g.export()
+    g.run(2000)
+    assert g.c.contactor == 0 and g.c.grid_refused & 2  # TRIPPED: not yet in service
+
+
+def test_adc_loss_opens_although_the_comparator_still_toggles():
+    g = GridBench(events=[["dropout", 2.0, 4.0]], edges=_edges(50.0, 5.0))
+    g.export()
+    g.run(1900)
+    assert g.c.contactor == 1
+    g.run(300)
+    assert g.c.contactor == 0 and g.c.latched & faults.GRID_TRIP
+    assert g.c.es.flags & 1  # the edges alone still look like a grid (SHORT_OK)
+
+
+def test_comparator_silent_opens_although_the_adc_sees_a_grid():
+    g = GridBench(edges=_edges(50.0, 2.0))  # the comparator stops after 2 s
+    g.export()
+    g.run(1950)
+    assert g.c.contactor == 1
+    g.run(200)
+    assert g.c.contactor == 0 and g.c.grid_flags & 16  # LOST
+    assert g.c.gs.flags & 1  # the ADC still measures

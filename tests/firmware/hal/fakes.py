@@ -1,10 +1,11 @@
 """Small fake `machine`, `rp2` and `pyb` modules that record what the HALs do.
 
 CPython has no `machine`; these fakes stand in for it only in tests/firmware/hal.
-They model what the HALs rely on: Pin levels, PWM duty_u16 (65535 = constant high),
-ADC read_u16 from a per-pin source, a UART with a byte queue, the WDT, reset_cause
-with each port's own constants, disable/enable_irq, mem32; rp2.asm_pio assembles the
-program into a list that tests/firmware/hal/test_rp2.py executes cycle by cycle.
+They model what the HALs rely on: Pin levels and IRQs, PWM duty_u16 (65535 = constant
+high), ADC read_u16 from a per-pin source, a UART with a byte queue, the WDT,
+reset_cause with each port's own constants, disable/enable_irq, mem32, machine.Timer
+(the test fires its callback), pyb.Timer/pyb.ADC; rp2.asm_pio assembles the program
+into a list that tests/firmware/hal/test_rp2.py executes cycle by cycle.
 """
 
 from __future__ import annotations
@@ -40,13 +41,18 @@ class Hardware:
         self.state_machines: list[FakeStateMachine] = []
         self.pio_irqs: list[FakePioIrq] = []
         self.timers: list[FakeTimer] = []
+        self.machine_timers: list[FakeMachineTimer] = []
+        self.irq_in_isr: list[int] = []  # irq_disabled as each ADC read saw it
 
 
 class FakePin:
     IN = 0
     OUT = 1
     PULL_UP = 1
+    IRQ_FALLING = 4
+    IRQ_RISING = 8
     hw: Hardware
+    handler: Callable[[Any], None] | None = None
 
     def __init__(self, id: Any, mode: int = -1, pull: int = -1, value: int | None = None) -> None:
         self.id = id
@@ -63,6 +69,17 @@ class FakePin:
             return self.level
         self.level = int(v)
         return None
+
+    def irq(self, handler: Callable[[Any], None] | None = None, trigger: int = 0,
+            hard: bool = False) -> None:
+        self.handler = handler
+        self.trigger = trigger
+        self.hard = hard
+
+    def fire(self) -> None:
+        """The pin's IRQ, as the hardware would call it on an edge."""
+        assert self.handler is not None
+        self.handler(self)
 
 
 class FakePWM:
@@ -98,7 +115,12 @@ class FakeADC:
     def read_u16(self) -> int:
         self.reads += 1
         self.irqs_were_off = self.hw.irq_disabled > 0
+        self.hw.irq_in_isr.append(self.hw.irq_disabled)
         return self.hw.adc_source.get(self.pin.id, lambda: 0)()
+
+    def read(self) -> int:
+        """pyb.ADC.read: 12 bits (the source gives read_u16 counts)."""
+        return self.read_u16() >> 4
 
 
 class FakeUART:
@@ -151,10 +173,29 @@ class Mem32:
         self.hw.mem[addr] = value
 
 
+class FakeMachineTimer:
+    """machine.Timer: records how it was set up; `fire(n)` runs the callback n times."""
+
+    PERIODIC = 1
+    ONE_SHOT = 0
+    hw: Hardware
+
+    def __init__(self, id: int = -1, **kw: Any) -> None:
+        self.id = id
+        self.kw = kw
+        self.callback = kw.get("callback")
+        self.hw.machine_timers.append(self)
+
+    def fire(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.callback(self)
+
+
 def make_machine(hw: Hardware) -> types.ModuleType:
     m = types.ModuleType("machine")
-    for cls in (FakePin, FakePWM, FakeADC, FakeUART, FakeWDT):
-        sub = type(cls.__name__[4:], (cls,), {"hw": hw})
+    for cls in (FakePin, FakePWM, FakeADC, FakeUART, FakeWDT, FakeMachineTimer):
+        name = "Timer" if cls is FakeMachineTimer else cls.__name__[4:]
+        sub = type(name, (cls,), {"hw": hw})
         setattr(m, sub.__name__, sub)
     for name, value in RESET_CONSTANTS[hw.port].items():
         setattr(m, name, value)
@@ -405,15 +446,34 @@ class FakeTimer:
     hw: Hardware
     arr = 44999  # what pyb picks for 1 kHz on a 180 MHz F446's TIM1 (prescaler 3)
 
+    source_hz = 90_000_000  # an F446's APB1 timer clock (TIM7); TIM1 runs at 180 MHz
+
     def __init__(self, id: int, freq: int = 0) -> None:
         self.id = id
-        self.freq = freq
+        self.freq_hz = freq
         self.channels: dict[int, FakeChannel] = {}
         self.count = 0
+        self.irq_callback: Callable[[Any], None] | None = None
         self.hw.timers.append(self)
 
     def period(self) -> int:
         return self.arr
+
+    def freq(self) -> int | float:
+        """What pyb reports: the frequency the whole-tick period really gives (a float
+        where it is not an integer)."""
+        ticks = round(self.source_hz / self.freq_hz)
+        f = self.source_hz / ticks
+        return int(f) if f == int(f) else f
+
+    def callback(self, fn: Callable[[Any], None] | None) -> None:
+        self.irq_callback = fn
+
+    def fire(self, n: int = 1) -> None:
+        """The update IRQ, n times."""
+        for _ in range(n):
+            assert self.irq_callback is not None
+            self.irq_callback(self)
 
     def channel(self, ch: int, mode: int, pin: Any = None, pulse_width: int | None = None,
                 compare: int | None = None, polarity: int | None = None,
@@ -437,4 +497,5 @@ def make_pyb(hw: Hardware) -> types.ModuleType:
     m = types.ModuleType("pyb")
     m.Timer = type("Timer", (FakeTimer,), {"hw": hw})  # type: ignore[attr-defined]
     m.Pin = type("Pin", (FakePin,), {"hw": hw})  # type: ignore[attr-defined]
+    m.ADC = type("ADC", (FakeADC,), {"hw": hw})  # type: ignore[attr-defined]
     return m

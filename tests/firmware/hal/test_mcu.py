@@ -179,12 +179,15 @@ def test_ntc_counts_scaled_to_adc_bits(fake_port: Any, port: str) -> None:
     hal, hw, board = build(fake_port, port)
     pins = board["pins"]
     hw.adc_source[pins["ntc0_adc"]] = lambda: 0xFFF0
-    hw.adc_source[pins["ntc1_adc"]] = lambda: 0x8000
+    n = board["ntc"]["channels"]  # the Pico has one ADC input left for an NTC
+    if n == 2:
+        hw.adc_source[pins["ntc1_adc"]] = lambda: 0x8000
     assert board["adc_bits"] == 12
     assert hal.ntc_counts(0) == 0xFFF
-    assert hal.ntc_counts(1) == 0x800
+    if n == 2:
+        assert hal.ntc_counts(1) == 0x800
     with pytest.raises(IndexError):
-        hal.ntc_counts(2)
+        hal.ntc_counts(n)
 
 
 @pytest.mark.parametrize("port", sorted(PORTS))
@@ -337,7 +340,7 @@ def drive_cp(hal: Any, hw: Hardware, board: dict, high_mv: int, low_mv: int) -> 
             hw.adc_source[pin] = lambda: lo_u16
             irq.fire(0x200)
     elif hw.port == "stm32":
-        (tim,) = hw.timers
+        (tim,) = [t for t in hw.timers if t.channels]  # the pilot's, not the grid ADC's
         width = next(c for c in tim.channels.values() if c.mode == tim.PWM)
         hw.adc_source[pin] = lambda: hi_u16 if tim.count < width.cc else lo_u16
         tim.run(base.CP_BURST)
