@@ -48,20 +48,15 @@ from firmware.app.gridsync import (
     RANGE,
     RMS_OK,
     SHORT_OK,
+    agreeing_rocof,
     muldiv,
+    pow2_at_least,
     smuldiv,
 )
 from firmware.compat import const
 
 TMASK = const(0x3FFFFFFF)
 THALF = const(0x20000000)
-
-
-def _pow2_at_least(n):
-    p = 1
-    while p < n:
-        p <<= 1
-    return p
 
 
 def combine(edge_flags, adc_flags):
@@ -100,7 +95,7 @@ class EdgeSync:
         self.pmin = pnom * 100 // 115
         self.pmax = pnom * 100 // 85
         self.loss_us = loss_cycles * pnom
-        cr = _pow2_at_least(max(long_cycles, 2 * rocof_cycles, short_cycles, 4) + 2)
+        cr = pow2_at_least(max(long_cycles, 2 * rocof_cycles, short_cycles, 4) + 2)
         self.cmask = cr - 1
         self._t = array("i", [0] * cr)  # accepted edge times (us, delay removed)
         self._c = array("i", [0] * cr)  # their cycle numbers (missed edges counted)
@@ -270,14 +265,7 @@ class EdgeSync:
         # noisy; together they follow a ramp) - as in GridSync
         r = 0
         if h >= 5:
-            r = self._rocof(k, 2)
-            q = self.rocof_mhz_s
-            if h < 2 * nr + 1:
-                pass
-            elif (r > 0) != (q > 0):
-                r = 0
-            elif (r > q) == (r > 0):
-                r = q
+            r = agreeing_rocof(self._rocof(k, 2), self.rocof_mhz_s, h >= 2 * nr + 1)
         self._rocof_local = r
 
     def _valid(self, now):

@@ -110,7 +110,19 @@ def wrap16(x):
     return ((x + 32768) & 0xFFFF) - 32768
 
 
-def _pow2_at_least(n):
+def agreeing_rocof(local, reported, reported_ready):
+    """The local ROCOF as far as the reported one agrees: 0 when their signs differ, no
+    larger in size than the reported one; the local one alone until that one exists."""
+    if not reported_ready:
+        return local
+    if (local > 0) != (reported > 0):
+        return 0
+    if (local > reported) == (local > 0):
+        return reported
+    return local
+
+
+def pow2_at_least(n):
     p = 1
     while p < n:
         p <<= 1
@@ -187,7 +199,7 @@ class GridSync:
         self.out = array("i", [0] * (zc.REC * self.cap))
 
         need = max(2 * long_cycles + 2, 4 * rocof_cycles + 2, 2 * short_cycles + 2, 8)
-        cr = _pow2_at_least(need)
+        cr = pow2_at_least(need)
         self.cmask = cr - 1
         self._t = array("i", [0] * cr)  # crossing times (1/256 sample, delay removed)
         self._s = array("i", [0] * cr)  # kernel sum at that sample
@@ -406,14 +418,7 @@ class GridSync:
         # 2 x rocof_cycles, the local one is noisy; together they follow a ramp
         r = 0
         if h >= 10:
-            r = self._rocof(k, 2)
-            q = self.rocof_mhz_s
-            if h < 4 * nr + 2:
-                pass  # the local one alone until the reported one exists
-            elif (r > 0) != (q > 0):
-                r = 0
-            elif (r > q) == (r > 0):
-                r = q
+            r = agreeing_rocof(self._rocof(k, 2), self.rocof_mhz_s, h >= 4 * nr + 2)
         self._rocof_local = r
 
     def _rocof(self, k, nr):
