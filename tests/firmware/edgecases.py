@@ -160,7 +160,6 @@ def run_case(case, f_nom, t0_us=1000, delay_us=37, tick_ms=10, impair=None, es=N
     g = make_model(case, f_nom)
     stamps = g.stamps(duration, t0_us=t0_us, delay_us=delay_us, **(impair or {}))
     es = es or E.EdgeSync(f_nom, delay_us=delay_us)
-    kind = event[0] if event else None
     settle = 3.0 / f_nom + 0.02
     res = {
         "f5": 0.0,
@@ -186,21 +185,10 @@ def run_case(case, f_nom, t0_us=1000, delay_us=37, tick_ms=10, impair=None, es=N
             i += 1
         flags = es.process(n, now_us)
         res["flags"] |= flags
-        if flags & E.SHORT_OK:
-            res["f5"] = max(res["f5"], abs(_ferr(es, g, t0_us, es.short_cycles, es.f_short_uhz)))
-            res["n5"] += 1
-        if flags & E.LONG_OK:
-            res["f60"] = max(res["f60"], abs(_ferr(es, g, t0_us, es.long_n, es.f_long_uhz)))
-            res["n60"] += 1
-        quiet = kind not in ("step", "jump") or not (at <= t < at + settle)
-        if flags & E.PHASE_OK and quiet:
-            e = abs(_wrap(es.phase16 / 65536.0 - g.phase(t))) * 360
-            res["phase"] = max(res["phase"], e)
-            res["nph"] += 1
-        if kind not in ("step", "jump") and es.h >= 2 * es.rocof_cycles + 2:
-            truth = event[1] * 1000 if kind == "ramp" else 0
-            e = abs(es.rocof_mhz_s - truth)
-            res["rocof"] = e if res["rocof"] is None else max(res["rocof"], e)
+        gridcases.score(res, flags, es, event, (t - at, settle), g.phase(t),
+                        lambda: _ferr(es, g, t0_us, es.short_cycles, es.f_short_uhz),
+                        lambda: _ferr(es, g, t0_us, es.long_n, es.f_long_uhz),
+                        es.h >= 2 * es.rocof_cycles + 2)  # fmt: skip
         t += tick
     for k in ("glitches", "missed", "jumps", "range_errors", "overruns"):
         res[k] = getattr(es, k)

@@ -64,6 +64,28 @@ def _wrap(x):
     return (x + 0.5) % 1.0 - 0.5
 
 
+def score(res, flags, est, event, since, phase_true, f5_err, f60_err, rocof_ready):
+    """Fold one estimator update into ``res`` (this suite's and the edge suite's): frequency
+    errors (callables, run only when that window is valid), phase except while a step or a
+    jump settles (``since`` = (time since the event, settling time)), ROCOF against the ramp."""
+    kind = event[0] if event else None
+    if flags & gsmod.SHORT_OK:
+        res["f5"] = max(res["f5"], abs(f5_err()))
+        res["n5"] += 1
+    if flags & gsmod.LONG_OK:
+        res["f60"] = max(res["f60"], abs(f60_err()))
+        res["n60"] += 1
+    quiet = kind not in ("step", "jump") or not (0 <= since[0] < since[1])
+    if flags & gsmod.PHASE_OK and quiet:
+        e = abs(_wrap(est.phase16 / 65536.0 - phase_true)) * 360
+        res["phase"] = max(res["phase"], e)
+        res["nph"] += 1
+    if kind not in ("step", "jump") and rocof_ready:
+        truth = event[1] * 1000 if kind == "ramp" else 0
+        e = abs(est.rocof_mhz_s - truth)
+        res["rocof"] = e if res["rocof"] is None else max(res["rocof"], e)
+
+
 def run_case(case, fs, f_nom, kernel=None, block_ms=10, seed=7):
     name, event, at, duration = case
     g = make_model(case, fs, f_nom, seed)
@@ -80,21 +102,10 @@ def run_case(case, fs, f_nom, kernel=None, block_ms=10, seed=7):
         flags = gs.process(blk)
         last = g.n - 1
         t = last / fs
-        if flags & gsmod.SHORT_OK:
-            res["f5"] = max(res["f5"], abs(_ferr(gs, g, gs.short_cycles, gs.f_short_uhz, last)))
-            res["n5"] += 1
-        if flags & gsmod.LONG_OK:
-            res["f60"] = max(res["f60"], abs(_ferr(gs, g, gs.long_cycles, gs.f_long_uhz, last)))
-            res["n60"] += 1
-        quiet = kind not in ("step", "jump") or not (at <= t < at + settle)
-        if flags & gsmod.PHASE_OK and quiet:
-            e = abs(_wrap(gs.phase16 / 65536.0 - g.phase_at(last))) * 360
-            res["phase"] = max(res["phase"], e)
-            res["nph"] += 1
-        if kind not in ("step", "jump") and gs.h >= 4 * gs.rocof_cycles + 3:
-            truth = event[1] * 1000 if kind == "ramp" else 0
-            e = abs(gs.rocof_mhz_s - truth)
-            res["rocof"] = e if res["rocof"] is None else max(res["rocof"], e)
+        score(res, flags, gs, event, (t - at, settle), g.phase_at(last),
+              lambda n=last: _ferr(gs, g, gs.short_cycles, gs.f_short_uhz, n),
+              lambda n=last: _ferr(gs, g, gs.long_cycles, gs.f_long_uhz, n),
+              gs.h >= 4 * gs.rocof_cycles + 3)  # fmt: skip
         edge = kind == "sag" and (at <= t < at + settle or at + SAG_S <= t < at + SAG_S + settle)
         if flags & gsmod.RMS_OK and not edge:
             truth = g.rms_counts(last) * gs.uv_per_lsb / 1000

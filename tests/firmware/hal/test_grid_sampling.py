@@ -196,7 +196,9 @@ def test_estimator_locks_on_the_sampled_sine(fake_port: Any) -> None:
 # ------------------------------------------------------------ esp32: slots by the clock
 
 
-def test_esp32_on_time_callbacks_fill_one_slot_each(fake_port: Any) -> None:
+def esp32_sampling(fake_port: Any):
+    """The esp32 HAL sampling a 2 kHz-sampled sine on a clock that only moves when told:
+    (hal, gs, timer, clock, sine, t0), the sampler attached."""
     hal, hw, board = build(fake_port, "esp32")
     clock = hw.clock  # type: ignore[attr-defined]
     clock.step_us = 0
@@ -204,8 +206,11 @@ def test_esp32_on_time_callbacks_fill_one_slot_each(fake_port: Any) -> None:
     hw.adc_source[board["pins"]["grid_sense_adc"]] = sine
     gs = from_config(board["grid"])
     hal.grid_collect(gs)
-    tim = grid_timer(hw)
-    t0 = clock.t
+    return hal, gs, grid_timer(hw), clock, sine, clock.t
+
+
+def test_esp32_on_time_callbacks_fill_one_slot_each(fake_port: Any) -> None:
+    hal, gs, tim, clock, sine, t0 = esp32_sampling(fake_port)
     for k in range(1, 11):  # every 500 us, with +-100 us of scheduling jitter
         clock.t = t0 + 500 * k + (100 if k % 2 else -100)
         tim.fire()
@@ -215,15 +220,7 @@ def test_esp32_on_time_callbacks_fill_one_slot_each(fake_port: Any) -> None:
 
 
 def test_esp32_late_callback_holds_its_value_over_the_missed_slots(fake_port: Any) -> None:
-    hal, hw, board = build(fake_port, "esp32")
-    clock = hw.clock  # type: ignore[attr-defined]
-    clock.step_us = 0
-    sine = Sine(2000)
-    hw.adc_source[board["pins"]["grid_sense_adc"]] = sine
-    gs = from_config(board["grid"])
-    hal.grid_collect(gs)
-    tim = grid_timer(hw)
-    t0 = clock.t
+    hal, gs, tim, clock, sine, t0 = esp32_sampling(fake_port)
     clock.t = t0 + 500
     tim.fire()  # slot 0
     clock.t = t0 + 2000  # three slots late (the callbacks for 1000 and 1500 were dropped)
@@ -236,19 +233,14 @@ def test_esp32_late_callback_holds_its_value_over_the_missed_slots(fake_port: An
 
 
 def test_esp32_stall_longer_than_the_ring_resynchronises(fake_port: Any) -> None:
-    hal, hw, board = build(fake_port, "esp32")
-    clock = hw.clock  # type: ignore[attr-defined]
-    clock.step_us = 0
-    hw.adc_source[board["pins"]["grid_sense_adc"]] = Sine(2000)
-    gs = from_config(board["grid"])
-    hal.grid_collect(gs)
+    hal, gs, tim, clock, _, _ = esp32_sampling(fake_port)
     clock.t += 3_000_000  # a 3 s stall: 6000 slots due, the ring holds 1024
-    grid_timer(hw).fire()
+    tim.fire()
     n = hal.grid_collect(gs)
     assert n == gs.mask + 1
     assert gs.process(n) & OVERRUN
     clock.t += 500
-    grid_timer(hw).fire()
+    tim.fire()
     assert hal.grid_collect(gs) == 1  # on the clock again
 
 
