@@ -23,10 +23,10 @@ that nulls the 3rd/5th/7th harmonic, and returns the rising and falling crossing
   to falling), from the kernel's accumulators. How fast `rms_mv` follows a sag or a
   swell: a step of more than ~6 % is a discontinuity (below), which drops the history
   and blanks the filter's span; the first RMS after it needs one whole cycle of
-  crossings. From the step to a correct `rms_mv` that is the span plus 1.5 to 2.5
-  cycles (measured at 50 Hz: 45-54 ms at 2 kHz, 45-59 ms at 4 kHz; 60 Hz, 4 kHz:
-  38-46 ms), during which RMS_OK is off and `rms_mv` holds the value from before the
-  step. `rms_latency_ms()` is the lower end: a guard that takes it off its clearing
+  crossings. From the step to an `rms_mv` within 1 % of the new level that is the
+  span plus 1.5 to 2.5 cycles (measured with 1 ms blocks, benchmarks/gridsync.py:
+  46-61 ms at 50 Hz, 37-51 ms at 60 Hz, swells the slower), during which RMS_OK is
+  off and `rms_mv` holds the value from before the step. `rms_latency_ms()` is the lower end: a guard that takes it off its clearing
   times trips at the clearing time, never before it (ride-through) and at most about
   one cycle after. A smaller step is followed within one cycle and a half.
 

@@ -306,3 +306,18 @@ def test_grid_tick_with_voltage_trips_allocates_nothing():
         if c.guard.trip and c.guard.trip not in trips:
             trips.append(c.guard.trip)
     assert F.OV2 in trips, [F.TRIP_NAMES[t] for t in trips]
+
+
+def test_rms_within_1_percent_of_nominal_through_sag_and_swell():
+    from tests.firmware import gridcases
+
+    for f_nom in (50, 60):
+        lat = G.GridSync(2000, f_nom).rms_latency_ms()
+        for case in gridcases.VOLT_CASES:
+            for i in range(3):
+                onset = 0.3 + i / (3 * f_nom)
+                r = gridcases.run_volt_case(case, 2000, f_nom, onset=onset, duration=0.6)
+                assert r["err"] <= 1.0, (case, f_nom, r)
+                if case[1] != 1.0:  # the subtracted latency never exceeds the real one
+                    r = gridcases.run_volt_case(case, 2000, f_nom, onset=onset, duration=0.6, block_ms=1)
+                    assert lat <= r["latency_ms"] <= lat + 2500 // f_nom, (case, f_nom, r)
