@@ -25,7 +25,13 @@
   adjustability (`VOLT_RANGES`) are IEEE 1547's, for 60 Hz.
 
 Clause numbers as open implementations cite them; verify against the standard's text.
-Frequencies in mHz, voltages in mV (thresholds in per mille), ROCOF in mHz/s, phases in Q16 turns, times in ms (ticks).
+Frequencies in mHz, voltages in mV (thresholds in per mille), ROCOF in mHz/s, phases in
+Q16 turns, times in ms (ticks).
+
+The price of taking the latency off: a measurement sees the end of an excursion as late
+as its start, so an excursion trips once it lasts its clearing time minus the latency.
+A sag below UV2 (0.45 pu, 0.16 s) rides through up to about 0.11 s, not the whole
+0.16 s that Cat II permits; the trip itself comes at 0.16-0.18 s.
 """
 
 from firmware.compat import const, ticks_diff

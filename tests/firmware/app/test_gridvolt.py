@@ -321,3 +321,10 @@ def test_rms_within_1_percent_of_nominal_through_sag_and_swell():
                 if case[1] != 1.0:  # the subtracted latency never exceeds the real one
                     r = gridcases.run_volt_case(case, 2000, f_nom, onset=onset, duration=0.6, block_ms=1)
                     assert lat <= r["latency_ms"] <= lat + 2500 // f_nom, (case, f_nom, r)
+
+
+def test_deep_sag_rides_through_clearing_time_minus_latency():
+    # the RMS sees the sag's end as late as its start: below UV2 the guard tolerates
+    # 0.16 s less the RMS latency (documented in gridfunc), then trips UV2
+    assert _from_samples(0.40, 0.09) == 0
+    assert _from_samples(0.40, 0.14) == F.UV2
