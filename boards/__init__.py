@@ -22,7 +22,10 @@ Fields (see boards/sim.py for a complete example):
   grid (optional)                 grid voltage sensing for export (firmware/app/gridsync.py):
                                   fs (ADC sample rate, 1-10 kHz), f_nom, peak_counts and mid
                                   (the divider: nominal peak and zero in 12-bit counts),
-                                  uv_per_lsb (grid uV per count), category (I/II/III),
+                                  uv_per_lsb (grid uV per count), v_nom_mv (nominal RMS
+                                  voltage, within 5 % of what peak_counts and uv_per_lsb
+                                  give; the voltage trips are per unit of it),
+                                  category (I/II/III),
                                   droop_profile (default/fastest), enter_delay_ms, latency_ms,
                                   phase_mrad, p_rated_w, droop_step_w; optional ring_bits,
                                   timer (the port's timer id for the ADC pacing),
@@ -122,7 +125,7 @@ GRID_RANGES = {
     "fs": (1000, 10000), "f_nom": (50, 60), "enter_delay_ms": (0, 600000),
     "latency_ms": (0, 150), "phase_mrad": (1, 1000), "p_rated_w": (1000, 400000),
     "droop_step_w": (1, 10000), "peak_counts": (100, 2047), "mid": (1, 4094),
-    "uv_per_lsb": (1000, 10000000),
+    "uv_per_lsb": (1000, 10000000), "v_nom_mv": (50000, 500000),
 }
 # optional grid fields: (min, max)
 GRID_OPTIONAL = {
@@ -164,6 +167,14 @@ def _validate_grid(board):
         raise BoardError(
             "board %s: fields 'grid.mid' %d +- 'grid.peak_counts' %d leave the 12-bit ADC range "
             "0..4095 (the divider clips the nominal peak)" % (name, mid, peak)
+        )
+    # the divider's nominal peak as RMS must be the nominal voltage, or every voltage
+    # trip threshold is off by the difference
+    rms_mv = peak * (g["uv_per_lsb"] // 100) // 1414 * 100  # small ints on a board
+    if abs(rms_mv - g["v_nom_mv"]) * 20 > g["v_nom_mv"]:
+        raise BoardError(
+            "board %s: field 'grid.v_nom_mv' is %d, but 'grid.peak_counts' x 'grid.uv_per_lsb' "
+            "give %d mV RMS at nominal (more than 5 %% apart)" % (name, g["v_nom_mv"], rms_mv)
         )
     fs = g["fs"]
     ring_ms = (1 << g.get("ring_bits", 10)) * 1000 // fs

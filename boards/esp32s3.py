@@ -30,6 +30,7 @@ BOARD = {
     "grid": {
         "fs": 2000, "f_nom": 50, "peak_counts": 1200, "mid": 1800, "uv_per_lsb": 271058,
         "timer": 0,
+        "v_nom_mv": 230000,  # rms_mv at nominal: peak_counts * uv_per_lsb / 1000 / sqrt(2)
         "category": "II", "droop_profile": "default",
         "enter_delay_ms": 300000,  # IEEE 1547-2018 §4.10 default enter-service delay (300 s)
         "latency_ms": 65, "phase_mrad": 50, "p_rated_w": 11000, "droop_step_w": 50,

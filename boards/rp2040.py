@@ -32,6 +32,7 @@ BOARD = {
     "grid": {
         "fs": 4000, "f_nom": 50, "peak_counts": 1600, "mid": 2048, "uv_per_lsb": 203293,
         "zero_cross_delay_us": 0,  # measure the comparator's delay per carrier and set it
+        "v_nom_mv": 230000,  # rms_mv at nominal: peak_counts * uv_per_lsb / 1000 / sqrt(2)
         "category": "II", "droop_profile": "default",
         "enter_delay_ms": 300000,  # IEEE 1547-2018 §4.10 default enter-service delay (300 s)
         "latency_ms": 65, "phase_mrad": 50, "p_rated_w": 11000, "droop_step_w": 50,

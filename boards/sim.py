@@ -21,6 +21,7 @@ BOARD = {
     # 230 V grid through a divider: 325 V peak = 1600 counts around mid-scale
     "grid": {
         "fs": 2000, "f_nom": 50, "peak_counts": 1600, "mid": 2048, "uv_per_lsb": 203125,
+        "v_nom_mv": 230000,  # rms_mv at nominal: peak_counts * uv_per_lsb / 1000 / sqrt(2)
         "category": "II", "droop_profile": "default",
         "enter_delay_ms": 1000,  # IEEE 1547 default is 300 s; short so the bench is quick
         "latency_ms": 65, "phase_mrad": 50, "p_rated_w": 11000, "droop_step_w": 50,

@@ -30,7 +30,10 @@ GRID_CHANGED = const(5)  # event kind: droop adjustment moved by a step, or grid
 CATEGORIES = ("I", "II", "III")
 _GRID_OPENS = const(2 | 4)  # gridfunc.TRIPPED | gridfunc.LOST
 _NO_SENSING = const(16)  # gridfunc.NO_SENSING (gridfunc loads only with grid sensing)
+_RMS_OK = const(8)  # gridsync.RMS_OK
 PROFILES = ("default", "fastest")
+# the stage each pair of voltage keys sets, from CFG_OV2_PM on (gridfunc's OV2 OV1 UV1 UV2)
+_VOLT_KEYS = (7, 8, 9, 10)
 
 
 class Controller:
@@ -139,6 +142,8 @@ class Controller:
         self.guard = gridfunc.GridGuard(
             f_nom, now, category=cfg["category"], phase_mrad=cfg["phase_mrad"],
             enter_delay_ms=cfg["enter_delay_ms"], latency_ms=cfg["latency_ms"],
+            v_nom_mv=cfg["v_nom_mv"], v_trips=cfg.get("v_trips"),
+            v_latency_ms=self.gs.rms_latency_ms(),
         )
         p = cfg["p_rated_w"]
         self.droop = gridfunc.Droop(
@@ -154,6 +159,11 @@ class Controller:
         cfg = dict(self.grid_cfg)
         if key == m.CFG_GRID_CATEGORY:
             cfg["category"] = CATEGORIES[value - 1]
+            cfg["v_trips"] = None  # the new category's voltage trips
+        elif key >= m.CFG_OV2_PM:
+            reason = self._set_volt_trip(cfg, key, value)
+            if reason:
+                return reason
         elif key == m.CFG_DROOP_PROFILE:
             cfg["droop_profile"] = PROFILES[value]
         elif key == m.CFG_DROOP_STEP:
@@ -165,6 +175,21 @@ class Controller:
         elif key == m.CFG_GRID_LATENCY:
             cfg["latency_ms"] = value
         self._setup_grid(cfg, self.now)
+        return 0
+
+    def _set_volt_trip(self, cfg, key, value):
+        from firmware.app import gridfunc
+
+        reason = _VOLT_KEYS[(key - m.CFG_OV2_PM) >> 1]
+        trips = cfg.get("v_trips") or gridfunc.volt_trips(cfg["category"])
+        if (key - m.CFG_OV2_PM) & 1:
+            trips = gridfunc.with_volt_setting(trips, reason, ms=value)
+        else:
+            trips = gridfunc.with_volt_setting(trips, reason, pm=value)
+        bad = gridfunc.check_volt_trips(trips, cfg["category"], cfg["f_nom"])
+        if bad:
+            return bad
+        cfg["v_trips"] = trips
         return 0
 
     def lease_power_w(self):
@@ -202,7 +227,8 @@ class Controller:
         self.grid_f_mhz = f
         self.grid_rocof = rocof
         self.grid_phase16 = phase
-        refused = guard.update(now, flags, f, rocof)
+        # voltage from the ADC in either case, and only once RMS_OK says it is whole
+        refused = guard.update(now, flags, f, rocof, gs.rms_mv if gs.flags & _RMS_OK else -1)
         ref = hal.converter_phase16(phase)
         self.phase_err16 = ((ref - phase + 32768) & 0xFFFF) - 32768
         if not self.contactor:

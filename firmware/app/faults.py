@@ -26,7 +26,7 @@ RCD_SELFTEST = const(1 << 7)
 ESTOP = const(1 << 8)
 OVERTEMP = const(1 << 9)
 NTC_SENSOR = const(1 << 10)
-GRID_TRIP = const(1 << 11)  # OF/UF/ROCOF/loss-of-grid trip while exporting
+GRID_TRIP = const(1 << 11)  # OF/UF/OV/UV/ROCOF/loss trip while exporting; detail: the reason
 
 # (bit, code, name, policy), in priority order (the first set one is the safe reason)
 TABLE = (

@@ -15,9 +15,23 @@
   valid measurement for `loss_ms`, at most 2 s), return to service only after the
   frequency stayed inside the enter-service window for `enter_delay_ms` (§4.10), and
   the phase alignment required before closing for export.
+  Voltage trips OV2/OV1/UV1/UV2 (§6.4.1, Tables 11-13 for categories I-III:
+  `VOLT_TRIPS`, thresholds in per mille of the nominal voltage) on the estimator's
+  RMS, with the same clearing-time logic as the frequency trips; the RMS's own delay
+  (GridSync.rms_latency_ms) is taken off their clearing times. Return to service also
+  needs the voltage inside 0.917-1.05 pu (§4.10.2). 50 Hz grids get the same per-unit
+  presets (no 50 Hz source is built in; EN 50549-1 / national codes set their own
+  values, over the link) and only the link's wide ranges apply to them: the ranges of
+  adjustability (`VOLT_RANGES`) are IEEE 1547's, for 60 Hz.
 
 Clause numbers as open implementations cite them; verify against the standard's text.
-Frequencies in mHz, ROCOF in mHz/s, phases in Q16 turns, times in ms (ticks).
+Frequencies in mHz, voltages in mV (thresholds in per mille), ROCOF in mHz/s, phases in
+Q16 turns, times in ms (ticks).
+
+The price of taking the latency off: a measurement sees the end of an excursion as late
+as its start, so an excursion trips once it lasts its clearing time minus the latency.
+A sag below UV2 (0.45 pu, 0.16 s) rides through up to about 0.11 s, not the whole
+0.16 s that Cat II permits; the trip itself comes at 0.16-0.18 s.
 """
 
 from firmware.compat import const, ticks_diff
@@ -38,6 +52,10 @@ ROCOF_RIDE_THROUGH = {"I": 500, "II": 2000, "III": 3000}
 OVER = const(0)
 UNDER = const(1)
 
+# Nack reasons for settings (kept equal to firmware.link.messages')
+NACK_OUT_OF_RANGE = const(3)
+NACK_CONFLICT = const(8)
+
 # trip reasons
 OF2 = const(1)
 OF1 = const(2)
@@ -45,7 +63,12 @@ UF1 = const(3)
 UF2 = const(4)
 ROCOF = const(5)
 LOSS = const(6)
-TRIP_NAMES = ("", "OF2", "OF1", "UF1", "UF2", "ROCOF", "loss-of-grid")
+# after the frequency ones, so that the link's `trip` values keep their meaning
+OV2 = const(7)
+OV1 = const(8)
+UV1 = const(9)
+UV2 = const(10)
+TRIP_NAMES = ("", "OF2", "OF1", "UF1", "UF2", "ROCOF", "loss-of-grid", "OV2", "OV1", "UV1", "UV2")
 
 # (reason, direction, threshold mHz, clearing time ms); the shortest first
 TRIPS_60 = (
@@ -60,6 +83,26 @@ TRIPS_50 = (
     (OF1, OVER, 51200, 300000),
     (UF1, UNDER, 48500, 300000),
 )
+# IEEE 1547-2018 Tables 11-13 defaults: (reason, direction, threshold [per mille of the
+# nominal voltage], clearing time [ms]); the shortest first, as for frequency
+VOLT_TRIPS = {
+    "I": ((OV2, OVER, 1200, 160), (UV2, UNDER, 450, 160),
+          (OV1, OVER, 1100, 2000), (UV1, UNDER, 700, 2000)),
+    "II": ((OV2, OVER, 1200, 160), (UV2, UNDER, 450, 160),
+           (OV1, OVER, 1100, 2000), (UV1, UNDER, 700, 10000)),
+    "III": ((OV2, OVER, 1200, 160), (UV2, UNDER, 500, 2000),
+            (OV1, OVER, 1100, 13000), (UV1, UNDER, 880, 21000)),
+}
+# their ranges of adjustability: reason -> (min, max per mille, min, max ms); OV2 is fixed
+_OV_RANGES = ((OV2, 1200, 1200, 160, 160), (OV1, 1100, 1200, 1000, 13000))
+VOLT_RANGES = {
+    "I": _OV_RANGES + ((UV1, 0, 880, 2000, 21000), (UV2, 0, 500, 160, 2000)),
+    "II": _OV_RANGES + ((UV1, 0, 880, 2000, 21000), (UV2, 0, 500, 160, 2000)),
+    "III": _OV_RANGES + ((UV1, 0, 880, 21000, 50000), (UV2, 0, 500, 2000, 21000)),
+}
+# enter service: voltage inside 0.917-1.05 pu (ANSI C84.1 range B, §4.10.2)
+ENTER_V_MIN_PM = const(917)
+ENTER_V_MAX_PM = const(1050)
 # enter service: frequency inside (f_nom - 500 mHz, f_nom + 100 mHz) for 300 s (§4.10)
 ENTER_BELOW_MHZ = const(500)
 ENTER_ABOVE_MHZ = const(100)
@@ -68,7 +111,7 @@ LOSS_MS_MAX = const(2000)  # cease export at the latest this long after the last
 
 # refusal bits (for the interlock table)
 UNSYNCED = const(1)  # no valid frequency / phase measurement
-TRIPPED = const(2)  # OF/UF/ROCOF/loss trip, waiting for the enter-service conditions
+TRIPPED = const(2)  # OF/UF/OV/UV/ROCOF/loss trip, waiting for the enter-service conditions
 LOST = const(4)  # no grid voltage
 PHASE = const(8)  # phase error above the threshold (closing for export only)
 NO_SENSING = const(16)  # the board has no grid sensing (no `grid` section): never export
@@ -78,6 +121,7 @@ REFUSED_NAMES = ((UNSYNCED, "grid-unsynced"), (TRIPPED, "grid-tripped"), (LOST, 
 # GridSync flags this module reads (kept equal to firmware.app.gridsync's)
 _SHORT_OK = const(1)
 _PHASE_OK = const(4)
+_RMS_OK = const(8)
 _LOST = const(16)
 
 
@@ -87,6 +131,39 @@ def droop_preset(category="II", profile="default"):
 
 def trips_for(f_nom):
     return TRIPS_60 if f_nom == 60 else TRIPS_50
+
+
+def volt_trips(category="II"):
+    return VOLT_TRIPS[category]
+
+
+def check_volt_trips(trips, category, f_nom):
+    """A Nack reason for a set of voltage trips, or 0: each inside its category's range
+    of adjustability (60 Hz only: OUT_OF_RANGE), and the stages in order (CONFLICT):
+    OV1 not above OV2 and not faster, UV1 not below UV2 and not faster."""
+    lv = {}
+    ms = {}
+    for reason, _d, pm, t in trips:
+        lv[reason] = pm
+        ms[reason] = t
+    if f_nom == 60:
+        for reason, lo, hi, t_lo, t_hi in VOLT_RANGES[category]:
+            if not (lo <= lv[reason] <= hi and t_lo <= ms[reason] <= t_hi):
+                return NACK_OUT_OF_RANGE
+    if lv[OV1] > lv[OV2] or ms[OV1] < ms[OV2] or lv[UV1] < lv[UV2] or ms[UV1] < ms[UV2]:
+        return NACK_CONFLICT
+    return 0
+
+
+def with_volt_setting(trips, reason, pm=None, ms=None):
+    """The trips with one stage's threshold or clearing time replaced."""
+    out = []
+    for r, d, p, t in trips:
+        if r == reason:
+            p = p if pm is None else pm
+            t = t if ms is None else ms
+        out.append((r, d, p, t))
+    return tuple(out)
 
 
 def phase_error(grid16, ref16):
@@ -152,9 +229,18 @@ class Droop:
 class GridGuard:
     def __init__(self, f_nom, now=0, trips=None, category="II", rocof_ms=100,
                  loss_ms=LOSS_MS_MAX, phase_mrad=50, enter_delay_ms=ENTER_DELAY_MS,
-                 latency_ms=0):
+                 latency_ms=0, v_nom_mv=0, v_trips=None, v_latency_ms=0):
         self.f_nom_mhz = f_nom * 1000
         self.trips = trips or trips_for(f_nom)
+        # voltage trips with their thresholds in mV (none without a nominal voltage)
+        self.v_nom_mv = v_nom_mv
+        self.v_trips = tuple((r, d, v_nom_mv * pm // 1000, t)
+                             for r, d, pm, t in (v_trips or volt_trips(category))) if v_nom_mv else ()
+        self.v_since = [None] * len(self.v_trips)
+        self.v_latency_ms = v_latency_ms  # the RMS's own delay, taken off clearing times
+        self.v_mv = 0  # the last valid RMS, held while the estimator refills; 0: none yet
+        self.enter_v_lo = v_nom_mv * ENTER_V_MIN_PM // 1000
+        self.enter_v_hi = v_nom_mv * ENTER_V_MAX_PM // 1000
         self.rocof_limit = ROCOF_RIDE_THROUGH[category]
         self.rocof_ms = rocof_ms
         self.loss_ms = min(loss_ms, LOSS_MS_MAX)
@@ -170,9 +256,12 @@ class GridGuard:
         self.enter_since = None
         self.refused = TRIPPED | UNSYNCED | LOST
 
-    def update(self, now, flags, f_mhz, rocof_mhz_s):
-        """Feed one estimator update; returns the refusal bits for export."""
+    def update(self, now, flags, f_mhz, rocof_mhz_s, v_mv=-1):
+        """Feed one estimator update; returns the refusal bits for export. `v_mv` is
+        the RMS voltage, < 0 while there is no valid one (the last is held)."""
         bits = 0
+        if v_mv >= 0:
+            self.v_mv = v_mv
         if flags & _LOST:
             bits |= LOST
         if flags & _SHORT_OK:
@@ -201,16 +290,9 @@ class GridGuard:
         self.enter_since = None
 
     def _check_trips(self, now, fresh, rocof):
-        f = self.f_mhz  # held while the measurement refills: ride through, keep timing
-        for i in range(len(self.trips)):
-            reason, direction, limit, clear_ms = self.trips[i]
-            beyond = f > limit if direction == OVER else f < limit
-            if not beyond:
-                self.since[i] = None
-            elif self.since[i] is None:
-                self.since[i] = now
-            elif ticks_diff(now, self.since[i]) >= clear_ms - self.latency_ms:
-                self._trip(reason, now)
+        # values held while the measurement refills: ride through, keep timing
+        self._check_stages(now, self.trips, self.since, self.f_mhz, self.latency_ms)
+        self._check_stages(now, self.v_trips, self.v_since, self.v_mv, self.v_latency_ms)
         if fresh and (rocof > self.rocof_limit or rocof < -self.rocof_limit):
             if self.rocof_since is None:
                 self.rocof_since = now
@@ -219,9 +301,24 @@ class GridGuard:
         elif fresh:
             self.rocof_since = None
 
+    def _check_stages(self, now, trips, since, x, latency_ms):
+        """Trip when x has stayed beyond a stage's threshold for its clearing time
+        less the measurement's delay (it was beyond that much earlier already)."""
+        for i in range(len(trips)):
+            reason, direction, limit, clear_ms = trips[i]
+            beyond = x > limit if direction == OVER else x < limit
+            if not beyond:
+                since[i] = None
+            elif since[i] is None:
+                since[i] = now
+            if since[i] is not None and ticks_diff(now, since[i]) >= clear_ms - latency_ms:
+                self._trip(reason, now)
+
     def _check_enter(self, now, bits):
         dev = self.f_mhz - self.f_nom_mhz
         inside = not bits and -ENTER_BELOW_MHZ < dev < ENTER_ABOVE_MHZ
+        if self.v_trips:
+            inside = inside and self.enter_v_lo <= self.v_mv <= self.enter_v_hi
         if not inside:
             self.enter_since = None
         elif self.enter_since is None:
@@ -231,6 +328,8 @@ class GridGuard:
             self.enter_since = None
             for i in range(len(self.since)):
                 self.since[i] = None
+            for i in range(len(self.v_since)):
+                self.v_since[i] = None
 
     def close_refused(self, flags, grid16, ref16):
         """Refusal bits for closing for export now: the guard's and the phase check."""

@@ -19,7 +19,16 @@ that nulls the 3rd/5th/7th harmonic, and returns the rising and falling crossing
   extrapolated from the last rising (phase 0) and falling (phase 1/2) crossing with the
   last one-cycle frequency, corrected for ROCOF, and averaged (DC offset cancels again).
   The filter's constant delay is subtracted from every crossing time.
-* RMS and DC per cycle, between rising crossings, from the kernel's accumulators.
+* RMS and DC over the last whole cycle, at every crossing (rising to rising, falling
+  to falling), from the kernel's accumulators. How fast `rms_mv` follows a sag or a
+  swell: a step of more than ~6 % is a discontinuity (below), which drops the history
+  and blanks the filter's span; the first RMS after it needs one whole cycle of
+  crossings. From the step to an `rms_mv` within 1 % of the new level that is the
+  span plus 1.5 to 2.5 cycles (measured with 1 ms blocks, benchmarks/gridsync.py:
+  46-61 ms at 50 Hz, 37-51 ms at 60 Hz, swells the slower), during which RMS_OK is
+  off and `rms_mv` holds the value from before the step. `rms_latency_ms()` is the lower end: a guard that takes it off its clearing
+  times trips at the clearing time, never before it (ride-through) and at most about
+  one cycle after. A smaller step is followed within one cycle and a half.
 
 Plausibility: periods outside f_nom +-15 %, two crossings of the same direction in a
 row, or a sample overrun reset the history (RANGE / OVERRUN). A period that differs
@@ -395,7 +404,7 @@ class GridSync:
         return muldiv(2 * cycles * self.fs * 256, 1000000, self._span(k, 2 * cycles))
 
     def _update(self, h, edge):
-        if edge == 1 and h >= 3:
+        if h >= 3:
             self._rms(h - 1)
         h -= 1  # the confirmed crossings (see _valid)
         k = h - 1
@@ -499,6 +508,11 @@ class GridSync:
 
     def freq_mhz(self):
         return (self.f_short_uhz + 500) // 1000
+
+    def rms_latency_ms(self):
+        """The least time from a voltage step to an `rms_mv` that shows it: the
+        filter's span (blanked) plus a cycle and a half (see the module docstring)."""
+        return (self.span_q8 >> 8) * 1000 // self.fs + 1500 // self.f_nom
 
     def phase_ahead(self, samples):
         """Phase (Q16 turns) `samples` after the latest sample, at the one-cycle

@@ -195,7 +195,9 @@ class LinkServer:
         c = self.ctrl
         if msg.key in m.GRID_KEYS:
             reason = c.configure_grid(msg.key, msg.value)
-            return (reason, 0) if reason else None
+            if not reason:
+                return None
+            return (reason, 0 if reason == m.NACK_BAD_STATE else 1)  # else the value's fault
         if msg.key == m.CFG_LINK_TIMEOUT:
             c.link_timeout_ms = msg.value
         elif msg.key == m.CFG_SAFE_PILOT:

@@ -25,6 +25,7 @@ NACK_BAD_KEY = const(4)  # SetConfig key unknown
 NACK_VERSION = const(5)  # no common protocol version
 NACK_NO_HELLO = const(6)  # command before a successful Hello
 NACK_BAD_STATE = const(7)  # valid command the firmware cannot take now (see `field`)
+NACK_CONFLICT = const(8)  # SetConfig value in range, but at odds with a related setting
 NACK_NAMES = {
     NACK_BAD_LENGTH: "bad-length",
     NACK_UNKNOWN_TYPE: "unknown-type",
@@ -33,6 +34,7 @@ NACK_NAMES = {
     NACK_VERSION: "version",
     NACK_NO_HELLO: "no-hello",
     NACK_BAD_STATE: "bad-state",
+    NACK_CONFLICT: "conflict",
 }
 
 # pilot modes (SetPilot.mode, Status.pilot_mode)
@@ -63,6 +65,18 @@ CONFIG_KEYS = {
     13: ("grid_phase_mrad", 1, 1000),  # phase alignment before closing for export
     14: ("grid_enter_delay_ms", 0, 600000),  # enter service after this long inside the window
     15: ("grid_latency_ms", 0, 150),  # measurement delay taken off the clearing times
+    # voltage trips (IEEE 1547-2018 §6.4.1), per mille of v_nom and clearing times; on a
+    # 60 Hz board also within the category's range of adjustability (else out-of-range),
+    # and in order: OV1 <= OV2, UV1 >= UV2, stage 1 not faster than stage 2 (else
+    # conflict). Setting grid_category goes back to that category's defaults.
+    16: ("grid_ov2_pm", 1000, 1500),
+    17: ("grid_ov2_ms", 10, 60000),
+    18: ("grid_ov1_pm", 1000, 1500),
+    19: ("grid_ov1_ms", 10, 60000),
+    20: ("grid_uv1_pm", 0, 1000),
+    21: ("grid_uv1_ms", 10, 60000),
+    22: ("grid_uv2_pm", 0, 1000),
+    23: ("grid_uv2_ms", 10, 60000),
 }
 CFG_LINK_TIMEOUT = const(1)
 CFG_SAFE_PILOT = const(2)
@@ -73,7 +87,15 @@ CFG_DROOP_STEP = const(12)
 CFG_PHASE_MRAD = const(13)
 CFG_ENTER_DELAY = const(14)
 CFG_GRID_LATENCY = const(15)
-GRID_KEYS = (10, 11, 12, 13, 14, 15)
+CFG_OV2_PM = const(16)
+CFG_OV2_MS = const(17)
+CFG_OV1_PM = const(18)
+CFG_OV1_MS = const(19)
+CFG_UV1_PM = const(20)
+CFG_UV1_MS = const(21)
+CFG_UV2_PM = const(22)
+CFG_UV2_MS = const(23)
+GRID_KEYS = (10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23)
 
 # Reset.what
 RESET_CLEAR_FAULTS = const(1)  # clear the fail-safe and every manually clearable latch
@@ -332,7 +354,8 @@ class GridStatus(Message):
     """Grid measurement and functions: sent with every Telemetry and at once when the
     droop adjustment moves by `droop_step_w` or the export refusal changes. `droop_w`
     is the power change the host must apply (> 0 towards export). `refused` bits are
-    gridfunc.REFUSED_NAMES, `trip` an index into gridfunc.TRIP_NAMES."""
+    gridfunc.REFUSED_NAMES, `trip` an index into gridfunc.TRIP_NAMES (1-4 OF2 OF1 UF1
+    UF2, 5 ROCOF, 6 loss of grid, 7-10 OV2 OV1 UV1 UV2)."""
 
     TYPE = 0x89
     FORMAT = "<IhIBBBihI"

@@ -13,6 +13,7 @@ Events (times in seconds from sample 0):
     ramp(start, stop, hz_per_s)   frequency changes linearly between start and stop
     jump(at, degrees)             the phase jumps (fundamental and harmonics with it)
     sag(start, stop, depth)       amplitude x (1 - depth) between start and stop
+    swell(start, stop, rise)      amplitude x (1 + rise) between start and stop
     dropout(start, stop)          no voltage (ADC sees offset and noise only)
 """
 
@@ -66,13 +67,16 @@ class GridModel:
         self.events.append((SAG, int(start * self.fs), int(stop * self.fs), 1.0 - depth))
         return self
 
+    def swell(self, start, stop, rise):
+        return self.sag(start, stop, -rise)
+
     def dropout(self, start, stop):
         return self.sag(start, stop, 1.0)
 
     def apply(self, events):
         """Events as a scenario gives them (JSON-friendly lists), e.g.
         [["step", 2.0, -0.5], ["ramp", 1, 3, 2.0], ["jump", 4, 30],
-         ["sag", 5, 5.2, 0.5], ["dropout", 6, 9]]."""
+         ["sag", 5, 5.2, 0.5], ["swell", 5.5, 6, 0.15], ["dropout", 6, 9]]."""
         for e in events:
             kind = e[0]
             if kind == "step":
@@ -83,6 +87,8 @@ class GridModel:
                 self.jump(e[1], e[2])
             elif kind == "sag":
                 self.sag(e[1], e[2], e[3])
+            elif kind == "swell":
+                self.swell(e[1], e[2], e[3])
             elif kind == "dropout":
                 self.dropout(e[1], e[2])
             else:

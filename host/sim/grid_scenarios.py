@@ -7,6 +7,13 @@ islanding     exporting, then the grid disappears: the contactor must open
               (IEEE 1547 allows 2 s; we aim at a few cycles)
 ride-through  exporting through two 30 degree phase jumps and a 200 ms sag to 50 %:
               no trip, the contactor stays closed
+overvoltage   exporting, the grid swells to 1.15 pu: OV1 trips. Its Cat II default
+              clearing time is 2 s; the host sets 1 s over the link (SetConfig
+              grid_ov1_ms, inside IEEE 1547's 1-13 s) to keep the run short
+undervoltage  exporting, the grid sags to 0.40 pu: UV2 trips (0.45 pu, 0.16 s)
+
+For the voltage trips `swell_to_open_ms` / `sag_to_open_ms` run from the grid event to
+the contactor's ContactorChanged(open), and `trip` is the cause the Fault carried.
 
 Times are on the firmware's clock: the sim plant logs when it scheduled each grid
 event, the firmware stamps its frames.
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from firmware.app import gridfunc
 from host.sim.fault_scenarios import CHARGE_START_MS, serve_until
 from host.sim.scenarios import Bench, Scenario, run_bench, summarize
 
@@ -24,7 +32,7 @@ FAST_DROOP = ("--set", "grid_category=3", "--set", "droop_profile=1", "--set", "
 
 
 def _grid_trace(b: Bench) -> list[dict[str, Any]]:
-    return [{k: r[k] for k in ("t", "fw_ms", "freq_hz", "rocof_hz_s", "droop_w", "refused", "trip")}
+    return [{k: r[k] for k in ("t", "fw_ms", "freq_hz", "rocof_hz_s", "v_rms", "droop_w", "refused", "trip")}
             for r in b.records if r.get("event") == "grid"]
 
 
@@ -95,8 +103,49 @@ async def ride_through(runtime: str) -> dict[str, Any]:
             "grid_trace": trace, "timeline": bench.records}
 
 
+def _voltage_trip(event: list[Any], want: str, clear_ms: int, *host_args: str) -> Scenario:
+    """Exporting, then one grid event (`event`, from 4 s on): the contactor must open
+    with a GRID_TRIP fault naming `want`, about `clear_ms` after the event."""
+    kind = event[0]
+
+    async def run(runtime: str) -> dict[str, Any]:
+        sim = {"plug_ms": CHARGE_START_MS, "charge_ms": 60000, "grid": {"thd": True, "events": [event]}}
+
+        def done(b: Bench) -> bool:
+            t = b.plant_ms("grid-" + kind)
+            return t is not None and any(ms >= t for ms in b.fw_ms("contactor", closed=False))
+
+        async def body(b: Bench) -> None:
+            await serve_until(b, done, 4.0 + clear_ms / 1000 + 2.0, "--export", *host_args)
+
+        bench, _ = await run_bench(runtime, sim, body)
+        s = summarize(bench.records)
+        t = bench.plant_ms("grid-" + kind)
+        exported = any(c["closed"] for c in s["contactor_events"])
+        opens = [ms for ms in bench.fw_ms("contactor", closed=False) if t is not None and ms >= t]
+        open_ms = opens[0] - t if opens and t is not None else None
+        trips = [gridfunc.TRIP_NAMES[f["detail_ms"]] for f in s["faults"]
+                 if f["code"] == 60 and f["detail_ms"] < len(gridfunc.TRIP_NAMES)]
+        trip = trips[0] if trips else None
+        # IEEE 1547 times the clearing from the event to ceasing to energize: allow the
+        # RMS window, one control tick and the sim's relay
+        ok = exported and trip == want and open_ms is not None and clear_ms - 10 <= open_ms <= clear_ms + 80
+        return {"result": "pass" if ok else "fail", **s, "exporting_before": exported,
+                "event": event, "trip": trip, kind + "_to_open_ms": open_ms,
+                "clearing_ms": clear_ms, "set_over_link": list(host_args[1::2]),
+                "grid_trace": _grid_trace(bench), "timeline": bench.records}
+
+    return run
+
+
+overvoltage = _voltage_trip(["swell", 4.0, 9.0, 0.15], "OV1", 1000, "--set", "grid_ov1_ms=1000")
+undervoltage = _voltage_trip(["sag", 4.0, 9.0, 0.60], "UV2", 160)
+
+
 SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "freq-dip": (freq_dip, "grid falls 0.3 Hz at 0.5 Hz/s while charging: droop response"),
     "islanding": (islanding, "grid disappears while exporting: open within 2 s (a few cycles)"),
     "ride-through": (ride_through, "phase jumps and a sag while exporting: no trip"),
+    "overvoltage": (overvoltage, "swell to 1.15 pu while exporting: OV1 trip (1 s, set over the link)"),
+    "undervoltage": (undervoltage, "sag to 0.40 pu while exporting: UV2 trip in 0.16 s"),
 }

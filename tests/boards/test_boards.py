@@ -123,3 +123,14 @@ def test_zero_cross_pin_is_checked_for_double_use() -> None:
     b["pins"]["grid_zero_cross"] = b["pins"]["estop"]
     with pytest.raises(boards.BoardError, match="used twice"):
         boards.validate(b)
+
+
+def test_nominal_voltage_must_match_the_divider() -> None:
+    # 1600 counts x 203293 uV = 325 V peak = 230 V RMS; the trips are per unit of v_nom_mv
+    assert boards.validate(_grid_board(v_nom_mv=225000))
+    with pytest.raises(boards.BoardError, match=r"'grid.v_nom_mv' is 120000, but .* give 229900 mV"):
+        boards.validate(_grid_board(v_nom_mv=120000))
+    b = _grid_board()
+    del b["grid"]["v_nom_mv"]
+    with pytest.raises(boards.BoardError, match="missing field 'grid.v_nom_mv'"):
+        boards.validate(b)

@@ -144,3 +144,65 @@ def table(fs_list=(4000,), f_noms=(50, 60), kernel=None, out=print):
                 for k in worst:
                     worst[k] = max(worst[k], r[k])
     return worst
+
+
+# ---------------------------------------------------------------- RMS voltage
+
+# name, amplitude factor from 0.3 s on (held to the end)
+VOLT_CASES = (("nominal", 1.0), ("sag to 50%", 0.5), ("swell to 115%", 1.15))
+
+
+def run_volt_case(case, fs, f_nom, onset=0.3, duration=1.0, seed=7, block_ms=10):
+    """RMS against IEEE 1547's +-1 % of nominal: the largest error of any valid
+    `rms_mv` (RMS_OK) in % of the nominal RMS, before and after the step, and the time
+    from the step to the first valid `rms_mv` within 1 % of nominal of the new level."""
+    name, k = case
+    g = GridModel(fs, f_nom, f0=f_nom + 0.2, seed=seed, noise_lsb=NOISE_LSB, dc=DC_LSB,
+                  harmonics=THD5, phase_deg=37.0)
+    if k != 1.0:
+        g.sag(onset, duration + 1, 1.0 - k)
+    gs = gsmod.GridSync(fs, f_nom)
+    nominal = g.rms_counts(0) * gs.uv_per_lsb / 1000
+    blk = fs * block_ms // 1000
+    w = 0
+    err = 0.0
+    settled = None
+    total = int(duration * fs)
+    while g.n + blk <= total:
+        w = g.fill(gs.ring, w, blk, gs.mask)
+        flags = gs.process(blk)
+        last = g.n - 1
+        if not flags & gsmod.RMS_OK:
+            continue
+        e = abs(gs.rms_mv - g.rms_counts(last) * gs.uv_per_lsb / 1000) / nominal * 100
+        if last / fs >= onset and settled is None:
+            if e > 1.0:
+                continue  # still the value from before the step: that is the latency
+            settled = (last + 1) / fs - onset
+        err = max(err, e)
+    return {"err": err, "latency_ms": None if settled is None else settled * 1000}
+
+
+def volt_table(fs_list=(4000,), f_noms=(50, 60), out=print, onsets=6):
+    """One row per case: the worst error over `onsets` step phases, and the range of the
+    step-to-valid latency (1 ms blocks for it, so that the block does not hide it)."""
+    worst = 0.0
+    out("%-15s %5s %3s %9s %16s %10s" % ("case", "fs", "Hz", "max err %", "latency ms", "rms_lat ms"))
+    for fs in fs_list:
+        for f_nom in f_noms:
+            for case in VOLT_CASES:
+                err = 0.0
+                lats = []
+                for i in range(onsets):
+                    onset = 0.3 + i / (f_nom * onsets)
+                    r = run_volt_case(case, fs, f_nom, onset=onset)
+                    err = max(err, r["err"])
+                    if case[1] != 1.0:
+                        lats.append(run_volt_case(case, fs, f_nom, onset=onset, block_ms=1)["latency_ms"])
+                lat = "-"
+                if lats and None not in lats:
+                    lat = "%.1f-%.1f" % (min(lats), max(lats))
+                out("%-15s %5d %3d %9.3f %16s %10d" % (case[0], fs, f_nom, err, lat,
+                                                       gsmod.GridSync(fs, f_nom).rms_latency_ms()))
+                worst = max(worst, err)
+    return worst

@@ -1,7 +1,7 @@
 # firmware-vm
 """Grid sync in the controller: export interlock, phase alignment, trips, droop."""
 
-from firmware.app import faults, interlocks
+from firmware.app import events, faults, interlocks
 from firmware.app.controller import GRID_CHANGED, Controller
 from firmware.link import messages as m
 from firmware.sim.grid import GridModel
@@ -193,3 +193,35 @@ def test_comparator_silent_opens_although_the_adc_sees_a_grid():
     g.run(200)
     assert g.c.contactor == 0 and g.c.grid_flags & 16  # LOST
     assert g.c.gs.flags & 1  # the ADC still measures
+
+
+def _opened_by_voltage(g, at_ms):
+    """Export, then run past `at_ms`: (ms from at_ms to the open, the Fault's detail)."""
+    g.export()
+    g.run(at_ms - 100)
+    assert g.c.contactor == 1, interlocks.names(g.c.refused)
+    g.run(100)
+    t0 = g.now
+    while g.c.contactor and g.now < t0 + 3000:
+        g.run(TICK)
+    details = [e[2] for e in g.events if e[0] == events.FAULT_RAISED and e[1] == faults.GRID_TRIP]
+    return g.now - t0, details
+
+
+def test_sag_to_40_percent_trips_uv2_and_the_fault_names_it():
+    from firmware.app import gridfunc
+
+    g = GridBench(events=[["sag", 2.0, 4.0, 0.6]])
+    ms, details = _opened_by_voltage(g, 2000)
+    assert g.c.guard.trip == gridfunc.UV2 and details == [gridfunc.UV2]
+    assert 160 <= ms <= 190, ms
+
+
+def test_voltage_comes_from_the_adc_with_zero_cross_edges():
+    from firmware.app import gridfunc
+
+    # the comparator keeps toggling at 50 Hz; only the ADC sees the swell to 1.25 pu
+    g = GridBench(events=[["swell", 2.0, 4.0, 0.25]], edges=_edges(50.0, 5.0))
+    ms, details = _opened_by_voltage(g, 2000)
+    assert g.c.guard.trip == gridfunc.OV2 and details == [gridfunc.OV2]
+    assert 160 <= ms <= 190, ms

@@ -166,3 +166,25 @@ def test_reboot_request():
     fw.hello()
     out = fw.send(m.Reset(m.RESET_REBOOT), 2)
     assert out[0] == m.Ack(m.Reset.TYPE, 2) and fw.s.reboot_requested
+
+
+def test_voltage_trip_settings_are_nacked_precisely():
+    fw = Fw()
+    fw.c = Controller(fw.hal, board(grid=True), 0)
+    fw.s = LinkServer(fw.c, b"test", 1, 0)
+    fw.s.data_to_send()
+    fw.hello()
+    cases = (
+        (m.SetConfig(m.CFG_OV1_MS, 5), m.NACK_OUT_OF_RANGE),  # the key's own range
+        (m.SetConfig(m.CFG_UV1_PM, 400), m.NACK_CONFLICT),  # below UV2's 0.45 pu
+        (m.SetConfig(m.CFG_OV1_MS, 100), m.NACK_CONFLICT),  # faster than OV2
+    )
+    seq = 10
+    for msg, reason in cases:
+        seq += 1
+        out = fw.send(msg, seq, check=False)
+        assert out == [m.Nack(m.SetConfig.TYPE, seq, reason, 1)], (msg, out)
+    seq += 1
+    out = fw.send(m.SetConfig(m.CFG_OV1_MS, 1000), seq)
+    assert out[0] == m.Ack(m.SetConfig.TYPE, seq)
+    assert fw.c.guard.v_trips[2][3] == 1000

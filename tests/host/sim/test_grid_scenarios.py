@@ -38,3 +38,21 @@ def test_ride_through_does_not_trip() -> None:
     assert rc == 0 and s["result"] == "pass", {k: v for k, v in s.items() if k != "timeline"}
     assert not s["tripped"] and s["contactor_stayed_closed"]
     assert any(g["refused"] == [] for g in s["grid_trace"])
+
+
+def test_overvoltage_trips_ov1_after_its_clearing_time() -> None:
+    rc, s = simulate("--scenario", "overvoltage", "--runtime", runtime())
+    assert rc == 0 and s["result"] == "pass", {k: v for k, v in s.items() if k != "timeline"}
+    assert s["exporting_before"] and s["trip"] == "OV1"
+    assert s["set_over_link"] == ["grid_ov1_ms=1000"]  # 2 s default, 1 s set for a short run
+    assert 990 <= s["swell_to_open_ms"] <= 1080
+    assert [f["code"] for f in s["faults"]] == [60]
+    assert max(g["v_rms"] for g in s["grid_trace"]) > 260  # 1.15 x 230 V
+
+
+def test_undervoltage_trips_uv2_in_about_160_ms() -> None:
+    rc, s = simulate("--scenario", "undervoltage", "--runtime", runtime())
+    assert rc == 0 and s["result"] == "pass", {k: v for k, v in s.items() if k != "timeline"}
+    assert s["exporting_before"] and s["trip"] == "UV2"
+    assert 150 <= s["sag_to_open_ms"] <= 240
+    assert any(g["trip"] == "UV2" and g["v_rms"] < 100 for g in s["grid_trace"])
