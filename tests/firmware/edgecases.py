@@ -132,20 +132,7 @@ class EdgeModel:
 
 
 def make_model(case, f_nom):
-    name, event, at, duration = case
-    f0 = f_nom + 0.2
-    if event and event[0] == "ramp":
-        f0 = f_nom - event[1] * duration / 2
-    g = EdgeModel(f0)
-    if event:
-        kind, value = event
-        if kind == "ramp":
-            g.ramp(0, duration + 1, value)
-        elif kind == "step":
-            g.step(at, value)
-        elif kind == "jump":
-            g.jump(at, value)
-    return g
+    return gridcases.apply_event(EdgeModel(gridcases.start_freq(case, f_nom)), case)
 
 
 def _wrap(x):

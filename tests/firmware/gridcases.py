@@ -40,24 +40,35 @@ CASES = (
 )
 
 
-def make_model(case, fs, f_nom, seed=7):
+def start_freq(case, f_nom):
+    """The model's starting frequency: a ramp is centred on nominal, the rest +0.2 Hz off."""
     name, event, at, duration = case
-    f0 = f_nom + 0.2
     if event and event[0] == "ramp":
-        f0 = f_nom - event[1] * duration / 2
-    g = GridModel(fs, f_nom, f0=f0, seed=seed, noise_lsb=NOISE_LSB, dc=DC_LSB,
-                  harmonics=THD5, phase_deg=37.0, record=True)
-    if event:
-        kind, value = event
-        if kind == "ramp":
-            g.ramp(0, duration + 1, value)
-        elif kind == "step":
-            g.step(at, value)
-        elif kind == "jump":
-            g.jump(at, value)
-        elif kind == "sag":
-            g.sag(at, at + SAG_S, value)
+        return f_nom - event[1] * duration / 2
+    return f_nom + 0.2
+
+
+def apply_event(g, case):
+    """Schedule the case's disturbance on a model (GridModel or the edge suite's)."""
+    name, event, at, duration = case
+    if not event:
+        return g
+    kind, value = event
+    if kind == "ramp":
+        g.ramp(0, duration + 1, value)
+    elif kind == "step":
+        g.step(at, value)
+    elif kind == "jump":
+        g.jump(at, value)
+    elif kind == "sag":
+        g.sag(at, at + SAG_S, value)
     return g
+
+
+def make_model(case, fs, f_nom, seed=7):
+    g = GridModel(fs, f_nom, f0=start_freq(case, f_nom), seed=seed, noise_lsb=NOISE_LSB,
+                  dc=DC_LSB, harmonics=THD5, phase_deg=37.0, record=True)  # fmt: skip
+    return apply_event(g, case)
 
 
 def _wrap(x):
