@@ -27,8 +27,10 @@ that nulls the 3rd/5th/7th harmonic, and returns the rising and falling crossing
   span plus 1.5 to 2.5 cycles (measured with 1 ms blocks, benchmarks/gridsync.py:
   46-61 ms at 50 Hz, 37-51 ms at 60 Hz, swells the slower), during which RMS_OK is
   off and `rms_mv` holds the value from before the step. `rms_latency_ms()` is the
-  lower end: a guard that takes it off its clearing times trips at the clearing time,
-  never before it (ride-through), and at most about one cycle after. A smaller step is followed within one cycle and a half.
+  lower end: a guard that takes it off its clearing times trips no sooner than the
+  clearing time after the step and at most about one cycle later; but the end of a sag
+  is seen as late as its start, so a sag shorter than the clearing time by less than
+  that delay can still trip (below UV2: rides through about 0.11 s of 0.16 s). A smaller step is followed within one cycle and a half.
 
 Plausibility: periods outside f_nom +-15 %, two crossings of the same direction in a
 row, or a sample overrun reset the history (RANGE / OVERRUN). A period that differs
