@@ -183,7 +183,9 @@ class GridSync:
         self.dq8 = (span - 3) << 7  # filter delay in 1/256 sample
         self.max_block = n - span - 16
         assert self.max_block >= fs // 100, "ring too small for 10 ms blocks"
-        amp = int(peak_counts * gain * harmonic_gain(self.lengths, f_nom, fs))
+        h1 = harmonic_gain(self.lengths, f_nom, fs)  # the filter's gain at f_nom
+        amp = int(peak_counts * gain * h1)
+        self._dc_k = int(65536 / (6.2832 * h1))  # see _set_vfast
         shift = 0
         while (amp >> shift) > (1 << 20):
             shift += 1
@@ -198,7 +200,10 @@ class GridSync:
         st[zc.L1] = l1
         st[zc.L2] = l2
         st[zc.L3] = l3
-        st[zc.DLY] = (span - 3 + 1) // 2
+        # the accumulators' delay: the whole samples up to the crossing, and how far the
+        # last of them reaches past it when the crossing's fraction is 0 (kernel docstring)
+        st[zc.DLY] = (span - 3) // 2 + 1
+        st[zc.EXC] = 128 if (span - 3) % 2 == 0 else 256
         st[zc.SHIFT] = shift
         st[zc.ZERO] = (mid * gain) >> shift
         st[zc.HYST] = (amp * min_amplitude_pct // 100) >> shift
@@ -216,6 +221,19 @@ class GridSync:
         self._s = array("i", [0] * cr)  # kernel sum at that sample
         self._e = array("i", [0] * cr)  # kernel energy at that sample
         self.loss_q8 = loss_cycles * fs * 256 // f_nom
+        # the fast voltage for the trips (module docstring): the RMS of every half cycle
+        # the kernel delimits, whatever the discontinuity handling makes of its crossings
+        self.half_q8 = fs * 128 // f_nom  # a nominal half cycle, 1/256 sample
+        self.vfast_mv = -1  # -1: none yet
+        self.vfast_t = 0  # start of the samples it was measured over (1/256 sample)
+        self._vt = 0  # the last crossing the kernel reported, and its accumulators
+        self._vs = 0
+        self._ve = 0
+        self._vedge = -1
+        self._fb_t = 0  # the fallback window's start, for when crossings stop
+        self._fb_s = 0
+        self._fb_e = 0
+        self._fb_fresh = True  # no valid window start (boot, skipped samples)
 
         self.base = 0  # time of the block's first sample, 1/256 sample
         self.h = 0  # crossings in the history since the last reset
@@ -260,6 +278,8 @@ class GridSync:
             self.overruns += 1
             events |= OVERRUN
             self._reset()
+            self._vedge = -1  # the accumulators missed the skipped samples
+            self._fb_fresh = True
         st[zc.COUNT] = count
         # viper makes pointers of the arrays at the call; the stubs' ptr16/ptr32 are ints
         found = self.scan(self.ring, st, self.out)  # type: ignore[arg-type]
@@ -273,6 +293,7 @@ class GridSync:
             o = q * 4
             events |= self._crossing(out[o], out[o + 1], out[o + 2], out[o + 3])
         self._advance(count)
+        self._fallback()
         now = (self.base - 256) & TMASK
         if ((now - self.t_seen) & TMASK) > self.loss_q8:
             self.h = 0
@@ -336,6 +357,7 @@ class GridSync:
     def _crossing(self, pos, edge, s, e):
         t = (self.base + pos - 256 - self.dq8) & TMASK
         self.t_seen = t
+        self._half_cycle(t, edge, s, e)
         if self.blanking:
             if ((t - self.blank_until) & TMASK) >= THALF:
                 return 0
@@ -392,6 +414,72 @@ class GridSync:
         if d < 0:
             d = -d
         return d * 50 > e0 * self.amp_step_pct
+
+    # --------------------------------------------------------------- fast voltage
+
+    def _half_cycle(self, t, edge, s, e):
+        """The RMS of the half cycle that ends at this crossing (either edge), from the
+        accumulators at both ends: no history, so a sag or a jump that the frequency
+        estimator blanks is measured all the same."""
+        p = (t - self._vt) & TMASK
+        if edge != self._vedge and (self.half_q8 >> 1) <= p <= self.half_q8 + (self.half_q8 >> 1):
+            self._set_vfast(s - self._vs, e - self._ve, p, self._vt, 1 - 2 * edge)
+        self._vt = t
+        self._vs = s
+        self._ve = e
+        self._vedge = edge
+
+    def _fallback(self):
+        """Without crossings (a deep sag below the kernel's hysteresis, a dropout) the
+        voltage is the RMS of fixed windows of at least a nominal half cycle, one per
+        block or per half cycle, whichever is longer: not synchronous, so it ripples,
+        but far below UV2 that does not matter."""
+        st = self.st
+        t = (self.base - 256 - self.dq8) & TMASK  # the accumulators' time, as crossings'
+        if self._fb_fresh:
+            self._fb_fresh = False
+        elif ((t - self._fb_t) & TMASK) < self.half_q8:
+            return
+        elif ((t - self._vt) & TMASK) > self.half_q8 + (self.half_q8 >> 1) or self._vedge < 0:
+            self._set_vfast(st[zc.SUM] - self._fb_s, st[zc.ENERGY] - self._fb_e,
+                            (t - self._fb_t) & TMASK, self._fb_t, 0)
+        self._fb_t = t
+        self._fb_s = st[zc.SUM]
+        self._fb_e = st[zc.ENERGY]
+
+    def _set_vfast(self, ds, de, p, t0, polarity):
+        """RMS of the AC part of the samples between t0 and t0 + p: the mean square
+        about the bias less the offset's share, with the offset from the slow
+        whole-cycle DC (a half cycle's own mean is the half wave's, not the offset).
+        The kernel's crossings are those of the filtered signal through the bias, not
+        through the offset: with the filter's gain g at f_nom an offset d lengthens the
+        half wave on its side by about 2 d / (g A) and shortens the other, which lowers
+        or raises its mean square by about 2 d / (pi g A); `polarity` (+1 above the
+        bias, -1 below, 0 not a half wave) says which to undo."""
+        ds &= zc.ACC_MASK
+        if ds >= 0x20000000:
+            ds -= 0x40000000
+        mean_q4 = smuldiv(ds, 4096, p)
+        if mean_q4 > 32767:
+            mean_q4 = 32767
+        elif mean_q4 < -32767:
+            mean_q4 = -32767
+        d = self.dc_q4 - (self.mid << 4)
+        if d > 8191:
+            d = 8191
+        elif d < -8191:
+            d = -8191
+        ms16 = muldiv(de & zc.ACC_MASK, 16384, p) - ((2 * d * mean_q4 - d * d) >> 4)
+        if polarity and d and ms16 > 0:
+            # 2 d / (pi g A) = d_q4 / (2 pi g a_q2), a_q2 = 4 A = sqrt(32 ms)
+            corr = muldiv(muldiv(ms16, d if d > 0 else -d, isqrt(2 * ms16)), self._dc_k, 65536)
+            ms16 += corr if (d > 0) == (polarity > 0) else -corr
+        self.vfast_mv = muldiv(isqrt(ms16), self.uv_per_lsb, 4000)
+        self.vfast_t = t0
+
+    def vfast_age_ms(self):
+        """How long ago the samples behind `vfast_mv` began, up to the latest sample."""
+        return muldiv(((self.base - 256) - self.vfast_t) & TMASK, 125, self.fs * 32)
 
     # --------------------------------------------------------------- estimates
 
