@@ -54,6 +54,7 @@ from firmware.kernels import zerocross as zc
 
 TMASK = const(0x1FFFFFFF)
 THALF = const(0x10000000)
+VF_CAP = const(8)  # fast voltage values kept per block
 
 # flags
 SHORT_OK = const(1)  # the short-window frequency is valid
@@ -224,8 +225,12 @@ class GridSync:
         # the fast voltage for the trips (module docstring): the RMS of every half cycle
         # the kernel delimits, whatever the discontinuity handling makes of its crossings
         self.half_q8 = fs * 128 // f_nom  # a nominal half cycle, 1/256 sample
-        self.vfast_mv = -1  # -1: none yet
+        self.vfast_mv = -1  # the latest; -1: none yet
         self.vfast_t = 0  # start of the samples it was measured over (1/256 sample)
+        # every value of this block, oldest first, and where its samples began
+        self.vf_mv = array("i", [0] * VF_CAP)
+        self.vf_t = array("i", [0] * VF_CAP)
+        self.vf_n = 0
         self._vt = 0  # the last crossing the kernel reported, and its accumulators
         self._vs = 0
         self._ve = 0
@@ -281,6 +286,7 @@ class GridSync:
             self._vedge = -1  # the accumulators missed the skipped samples
             self._fb_fresh = True
         st[zc.COUNT] = count
+        self.vf_n = 0
         # viper makes pointers of the arrays at the call; the stubs' ptr16/ptr32 are ints
         found = self.scan(self.ring, st, self.out)  # type: ignore[arg-type]
         if found > self.cap:  # cannot happen with plausible input; the windows have a gap
@@ -440,9 +446,14 @@ class GridSync:
             self._fb_fresh = False
         elif ((t - self._fb_t) & TMASK) < self.half_q8:
             return
-        elif ((t - self._vt) & TMASK) > self.half_q8 + (self.half_q8 >> 1) or self._vedge < 0:
+        elif self._vedge < 0:
             self._set_vfast(st[zc.SUM] - self._fb_s, st[zc.ENERGY] - self._fb_e,
                             (t - self._fb_t) & TMASK, self._fb_t, 0)
+        elif ((t - self._vt) & TMASK) > self.half_q8 + (self.half_q8 >> 1):
+            # the first window without crossings runs from the last one: no gap
+            self._set_vfast(st[zc.SUM] - self._vs, st[zc.ENERGY] - self._ve,
+                            (t - self._vt) & TMASK, self._vt, 0)
+            self._vedge = -1
         self._fb_t = t
         self._fb_s = st[zc.SUM]
         self._fb_e = st[zc.ENERGY]
@@ -474,12 +485,27 @@ class GridSync:
             # 2 d / (pi g A) = d_q4 / (2 pi g a_q2), a_q2 = 4 A = sqrt(32 ms)
             corr = muldiv(muldiv(ms16, d if d > 0 else -d, isqrt(2 * ms16)), self._dc_k, 65536)
             ms16 += corr if (d > 0) == (polarity > 0) else -corr
-        self.vfast_mv = muldiv(isqrt(ms16), self.uv_per_lsb, 4000)
+        mv = muldiv(isqrt(ms16), self.uv_per_lsb, 4000)
+        self.vfast_mv = mv
         self.vfast_t = t0
+        n = self.vf_n
+        if n == VF_CAP:  # more than a block should hold: keep the latest
+            n -= 1
+            for i in range(n):
+                self.vf_mv[i] = self.vf_mv[i + 1]
+                self.vf_t[i] = self.vf_t[i + 1]
+        self.vf_mv[n] = mv
+        self.vf_t[n] = t0
+        self.vf_n = n + 1
 
-    def vfast_age_ms(self):
-        """How long ago the samples behind `vfast_mv` began, up to the latest sample."""
-        return muldiv(((self.base - 256) - self.vfast_t) & TMASK, 125, self.fs * 32)
+    def vf_age_ms(self, i):
+        """How long before the latest sample the samples of this block's value i began
+        (rounded up)."""
+        x = ((self.base - 256) - self.vf_t[i]) & TMASK
+        d = self.fs * 32
+        if x < 0x800000:  # always, for this block's values: the product stays small
+            return (x * 125 + d - 1) // d
+        return muldiv(x, 125, d) + 1
 
     # --------------------------------------------------------------- estimates
 
