@@ -17,21 +17,31 @@
   the phase alignment required before closing for export.
   Voltage trips OV2/OV1/UV1/UV2 (§6.4.1, Tables 11-13 for categories I-III:
   `VOLT_TRIPS`, thresholds in per mille of the nominal voltage) on the estimator's
-  RMS, with the same clearing-time logic as the frequency trips; the RMS's own delay
-  (GridSync.rms_latency_ms) is taken off their clearing times. Return to service also
-  needs the voltage inside 0.917-1.05 pu (§4.10.2). 50 Hz grids get the same per-unit
-  presets (no 50 Hz source is built in; EN 50549-1 / national codes set their own
-  values, over the link) and only the link's wide ranges apply to them: the ranges of
-  adjustability (`VOLT_RANGES`) are IEEE 1547's, for 60 Hz.
+  fast voltage (a half-cycle RMS, `feed_voltage`), with the same clearing-time logic
+  as the frequency trips; a voltage between 0.05 and 0.25 pu explains missing zero
+  crossings, so the estimator's LOST is then a deep sag for UV2, not a lost grid.
+  Return to service also needs the voltage inside 0.917-1.05 pu (§4.10.2). 50 Hz
+  grids get the same per-unit presets (no 50 Hz source is built in; EN 50549-1 /
+  national codes set their own values, over the link) and only the link's wide
+  ranges apply to them: the ranges of adjustability (`VOLT_RANGES`) are IEEE 1547's,
+  for 60 Hz.
 
 Clause numbers as open implementations cite them; verify against the standard's text.
 Frequencies in mHz, voltages in mV (thresholds in per mille), ROCOF in mHz/s, phases in
 Q16 turns, times in ms (ticks).
 
-The price of taking the latency off: a measurement sees the end of an excursion as late
-as its start, so an excursion trips once it lasts its clearing time minus the latency.
-A sag below UV2 (0.45 pu, 0.16 s) rides through up to about 0.11 s, not the whole
-0.16 s that Cat II permits; the trip itself comes at 0.16-0.18 s.
+Voltage timing. Each voltage value comes with where its samples began; a stage's timer
+starts where the value before the first one beyond began (the excursion began there
+or later), and the stage trips once the timer reaches the clearing time less
+`v_latency_ms` (the controller's: one control tick and the board's contactor opening
+time), so the contacts part by the clearing time: measured from samples at 1-10 kHz,
+50 and 60 Hz, any onset phase, between clearing - 24 ms and clearing (UV2 at 0.40 and
+0.10 pu, OV2 at 1.25 pu: 136-157 ms). The price: the decision comes a tick and a
+contactor opening before the clearing time, from a start placed up to a half cycle
+early, while the end of an excursion is seen a half cycle or more late. With the sim
+board's 20 ms contactor a sag below UV2 rides through 0.09-0.10 s of the 0.16 s that
+Cat II permits (0.12 s with a contactor that opens at once); no 10 ms tick can both
+open by 0.16 s and see that a sag ended at 0.15 s.
 """
 
 from firmware.compat import const, ticks_add, ticks_diff
