@@ -30,7 +30,6 @@ GRID_CHANGED = const(5)  # event kind: droop adjustment moved by a step, or grid
 CATEGORIES = ("I", "II", "III")
 _GRID_OPENS = const(2 | 4)  # gridfunc.TRIPPED | gridfunc.LOST
 _NO_SENSING = const(16)  # gridfunc.NO_SENSING (gridfunc loads only with grid sensing)
-_RMS_OK = const(8)  # gridsync.RMS_OK
 PROFILES = ("default", "fastest")
 # the stage each pair of voltage keys sets, from CFG_OV2_PM on (gridfunc's OV2 OV1 UV1 UV2)
 _VOLT_KEYS = (7, 8, 9, 10)

@@ -136,7 +136,6 @@ REFUSED_NAMES = ((UNSYNCED, "grid-unsynced"), (TRIPPED, "grid-tripped"), (LOST, 
 # GridSync flags this module reads (kept equal to firmware.app.gridsync's)
 _SHORT_OK = const(1)
 _PHASE_OK = const(4)
-_RMS_OK = const(8)
 _LOST = const(16)
 
 

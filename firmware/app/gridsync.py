@@ -240,7 +240,6 @@ class GridSync:
         # the kernel delimits, whatever the discontinuity handling makes of its crossings
         self.half_q8 = fs * 128 // f_nom  # a nominal half cycle, 1/256 sample
         self.vfast_mv = -1  # the latest; -1: none yet
-        self.vfast_t = 0  # start of the samples it was measured over (1/256 sample)
         # every value of this block, oldest first, and where its samples began
         self.vf_mv = array("i", [0] * VF_CAP)
         self.vf_t = array("i", [0] * VF_CAP)
@@ -501,7 +500,6 @@ class GridSync:
             ms16 += corr if (d > 0) == (polarity > 0) else -corr
         mv = muldiv(isqrt(ms16), self.uv_per_lsb, 4000)
         self.vfast_mv = mv
-        self.vfast_t = t0
         n = self.vf_n
         if n == VF_CAP:  # more than a block should hold: keep the latest
             n -= 1
