@@ -15,7 +15,9 @@ Fields (see boards/sim.py for a complete example):
   adc_bits                         resolution the HAL reports counts in
   ntc {channels, beta, r25, r_series, adc_max}   NTC divider (NTC to ground, r_series to Vref)
   thermal {limit_dc, start_pct, hysteresis_dc}  rated limit (0.1 C), derating start (% of limit)
-  contactor {feedback_ms, hold_pct}             aux contact must follow within feedback_ms
+  contactor {feedback_ms, hold_pct, open_ms?}   aux contact must follow within feedback_ms;
+                                  open_ms: from releasing the coil to the contacts parting
+                                  (taken off the voltage trips' clearing times; 0 if unknown)
   rcd {present, self_test, no_reclose}          no_reclose: region forbids automatic reclose
   region                          ISO 3166 alpha-2, for the RCD reclose rule
   wdt_ms, link_timeout_ms, control_period_ms, pwm_change_ms, debounce_ms
@@ -114,6 +116,9 @@ def validate(board):
         raise BoardError("board %s: field 'cp_cal' must be (num > 0, den > 0, offset_mv)" % name)
     for key in ("present", "self_test", "no_reclose"):
         _get(board, "rcd." + key)
+    open_ms = board["contactor"].get("open_ms", 0)
+    if not isinstance(open_ms, int) or not (0 <= open_ms <= 100):
+        raise BoardError("board %s: field 'contactor.open_ms' is %r, allowed 0..100" % (name, open_ms))
     if board.get("grid") is not None:
         _validate_grid(board)
     elif pins.get("grid_zero_cross") is not None:

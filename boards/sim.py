@@ -10,7 +10,9 @@ BOARD = {
     "adc_bits": 12,
     "ntc": {"channels": 2, "beta": 3950, "r25": 10000, "r_series": 10000, "adc_max": 4095},
     "thermal": {"limit_dc": 900, "start_pct": 85, "hysteresis_dc": 30},
-    "contactor": {"feedback_ms": 100, "hold_pct": 0},
+    # open_ms: the sim plant's contacts part (and its current stops) 20 ms after the
+    # coil is released (firmware/sim/plant.py, contactor_ms)
+    "contactor": {"feedback_ms": 100, "hold_pct": 0, "open_ms": 20},
     "rcd": {"present": True, "self_test": True, "no_reclose": False},
     "region": "DE",
     "wdt_ms": 2000,

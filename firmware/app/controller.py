@@ -30,7 +30,6 @@ GRID_CHANGED = const(5)  # event kind: droop adjustment moved by a step, or grid
 CATEGORIES = ("I", "II", "III")
 _GRID_OPENS = const(2 | 4)  # gridfunc.TRIPPED | gridfunc.LOST
 _NO_SENSING = const(16)  # gridfunc.NO_SENSING (gridfunc loads only with grid sensing)
-_RMS_OK = const(8)  # gridsync.RMS_OK
 PROFILES = ("default", "fastest")
 # the stage each pair of voltage keys sets, from CFG_OV2_PM on (gridfunc's OV2 OV1 UV1 UV2)
 _VOLT_KEYS = (7, 8, 9, 10)
@@ -45,6 +44,8 @@ class Controller:
         self.debounce_ms = board["debounce_ms"]
         self.pwm_change_ms = board["pwm_change_ms"]
         self.feedback_ms = board["contactor"]["feedback_ms"]
+        self.contactor_open_ms = board["contactor"].get("open_ms", 0)
+        self.period_ms = board["control_period_ms"]
         self.rated_da = board.get("rated_da", 320)
         rcd = board["rcd"]
         self.rcd_present = rcd["present"]
@@ -143,7 +144,9 @@ class Controller:
             f_nom, now, category=cfg["category"], phase_mrad=cfg["phase_mrad"],
             enter_delay_ms=cfg["enter_delay_ms"], latency_ms=cfg["latency_ms"],
             v_nom_mv=cfg["v_nom_mv"], v_trips=cfg.get("v_trips"),
-            v_latency_ms=self.gs.rms_latency_ms(),
+            # the fast voltage comes with its age; what is left is the tick between two
+            # decisions and the contacts' parting after the coil lets go
+            v_latency_ms=self.period_ms + self.contactor_open_ms,
         )
         p = cfg["p_rated_w"]
         self.droop = gridfunc.Droop(
@@ -227,8 +230,11 @@ class Controller:
         self.grid_f_mhz = f
         self.grid_rocof = rocof
         self.grid_phase16 = phase
-        # voltage from the ADC in either case, and only once RMS_OK says it is whole
-        refused = guard.update(now, flags, f, rocof, gs.rms_mv if gs.flags & _RMS_OK else -1)
+        # voltage from the ADC in either case: every half-cycle RMS of the block, with
+        # where its samples began
+        for i in range(gs.vf_n):
+            guard.feed_voltage(now, gs.vf_mv[i], gs.vf_age_ms(i))
+        refused = guard.update(now, flags, f, rocof)
         ref = hal.converter_phase16(phase)
         self.phase_err16 = ((ref - phase + 32768) & 0xFFFF) - 32768
         if not self.contactor:

@@ -17,24 +17,34 @@
   the phase alignment required before closing for export.
   Voltage trips OV2/OV1/UV1/UV2 (§6.4.1, Tables 11-13 for categories I-III:
   `VOLT_TRIPS`, thresholds in per mille of the nominal voltage) on the estimator's
-  RMS, with the same clearing-time logic as the frequency trips; the RMS's own delay
-  (GridSync.rms_latency_ms) is taken off their clearing times. Return to service also
-  needs the voltage inside 0.917-1.05 pu (§4.10.2). 50 Hz grids get the same per-unit
-  presets (no 50 Hz source is built in; EN 50549-1 / national codes set their own
-  values, over the link) and only the link's wide ranges apply to them: the ranges of
-  adjustability (`VOLT_RANGES`) are IEEE 1547's, for 60 Hz.
+  fast voltage (a half-cycle RMS, `feed_voltage`), with the same clearing-time logic
+  as the frequency trips; a voltage between 0.05 and 0.25 pu explains missing zero
+  crossings, so the estimator's LOST is then a deep sag for UV2, not a lost grid.
+  Return to service also needs the voltage inside 0.917-1.05 pu (§4.10.2). 50 Hz
+  grids get the same per-unit presets (no 50 Hz source is built in; EN 50549-1 /
+  national codes set their own values, over the link) and only the link's wide
+  ranges apply to them: the ranges of adjustability (`VOLT_RANGES`) are IEEE 1547's,
+  for 60 Hz.
 
 Clause numbers as open implementations cite them; verify against the standard's text.
 Frequencies in mHz, voltages in mV (thresholds in per mille), ROCOF in mHz/s, phases in
 Q16 turns, times in ms (ticks).
 
-The price of taking the latency off: a measurement sees the end of an excursion as late
-as its start, so an excursion trips once it lasts its clearing time minus the latency.
-A sag below UV2 (0.45 pu, 0.16 s) rides through up to about 0.11 s, not the whole
-0.16 s that Cat II permits; the trip itself comes at 0.16-0.18 s.
+Voltage timing. Each voltage value comes with where its samples began; a stage's timer
+starts where the value before the first one beyond began (the excursion began there
+or later), and the stage trips once the timer reaches the clearing time less
+`v_latency_ms` (the controller's: one control tick and the board's contactor opening
+time), so the contacts part by the clearing time: measured from samples at 1-10 kHz,
+50 and 60 Hz, any onset phase, between clearing - 24 ms and clearing (UV2 at 0.40 and
+0.10 pu, OV2 at 1.25 pu: 136-157 ms). The price: the decision comes a tick and a
+contactor opening before the clearing time, from a start placed up to a half cycle
+early, while the end of an excursion is seen a half cycle or more late. With the sim
+board's 20 ms contactor a sag below UV2 rides through 0.09-0.10 s of the 0.16 s that
+Cat II permits (0.12 s with a contactor that opens at once); no 10 ms tick can both
+open by 0.16 s and see that a sag ended at 0.15 s.
 """
 
-from firmware.compat import const, ticks_diff
+from firmware.compat import const, ticks_add, ticks_diff
 
 # (db over, db under [mHz], k over, k under [per mille], open-loop response time [ms])
 DROOP_PRESETS = {
@@ -108,6 +118,11 @@ ENTER_BELOW_MHZ = const(500)
 ENTER_ABOVE_MHZ = const(100)
 ENTER_DELAY_MS = 300000
 LOSS_MS_MAX = const(2000)  # cease export at the latest this long after the last measurement
+# a grid voltage between these (per mille) explains why the estimator finds no zero
+# crossings (its hysteresis is 15 % of the nominal amplitude): a deep sag for UV2 to
+# time, not a lost grid. Below: no grid. Above: the measurement itself is lost.
+LOSS_V_PM = const(50)
+NO_CROSSING_V_PM = const(250)
 
 # refusal bits (for the interlock table)
 UNSYNCED = const(1)  # no valid frequency / phase measurement
@@ -121,7 +136,6 @@ REFUSED_NAMES = ((UNSYNCED, "grid-unsynced"), (TRIPPED, "grid-tripped"), (LOST, 
 # GridSync flags this module reads (kept equal to firmware.app.gridsync's)
 _SHORT_OK = const(1)
 _PHASE_OK = const(4)
-_RMS_OK = const(8)
 _LOST = const(16)
 
 
@@ -237,8 +251,13 @@ class GridGuard:
         self.v_trips = tuple((r, d, v_nom_mv * pm // 1000, t)
                              for r, d, pm, t in (v_trips or volt_trips(category))) if v_nom_mv else ()
         self.v_since = [None] * len(self.v_trips)
-        self.v_latency_ms = v_latency_ms  # the RMS's own delay, taken off clearing times
-        self.v_mv = 0  # the last valid RMS, held while the estimator refills; 0: none yet
+        # taken off the voltage clearing times: what lies between the decision and the
+        # contacts parting (one control tick, the contactor's opening time)
+        self.v_latency_ms = v_latency_ms
+        self.v_floor_mv = v_nom_mv * LOSS_V_PM // 1000
+        self.v_no_crossing_mv = v_nom_mv * NO_CROSSING_V_PM // 1000
+        self.v_mv = 0  # the last valid voltage, held between measurements; 0: none yet
+        self.v_start = now  # when the samples of the one before it began
         self.enter_v_lo = v_nom_mv * ENTER_V_MIN_PM // 1000
         self.enter_v_hi = v_nom_mv * ENTER_V_MAX_PM // 1000
         self.rocof_limit = ROCOF_RIDE_THROUGH[category]
@@ -256,13 +275,32 @@ class GridGuard:
         self.enter_since = None
         self.refused = TRIPPED | UNSYNCED | LOST
 
-    def update(self, now, flags, f_mhz, rocof_mhz_s, v_mv=-1):
-        """Feed one estimator update; returns the refusal bits for export. `v_mv` is
-        the RMS voltage, < 0 while there is no valid one (the last is held)."""
+    def feed_voltage(self, now, v_mv, age_ms):
+        """One voltage measurement (RMS over samples that began `age_ms` before `now`),
+        in the order they were measured. A stage's timer starts where the samples of
+        the measurement before the first one beyond began: the excursion began inside
+        those or later, so the timer is never late, and early by at most that one's
+        length (a half cycle)."""
+        start = ticks_add(now, -age_ms)
+        trips = self.v_trips
+        since = self.v_since
+        for i in range(len(trips)):
+            _reason, direction, limit, _clear = trips[i]
+            if v_mv > limit if direction == OVER else v_mv < limit:
+                if since[i] is None:
+                    since[i] = self.v_start
+            else:
+                since[i] = None
+        self.v_start = start
+        self.v_mv = v_mv
+
+    def update(self, now, flags, f_mhz, rocof_mhz_s, v_mv=-1, v_age_ms=0):
+        """Feed one estimator update; returns the refusal bits for export. `v_mv`, when
+        >= 0, is one more voltage measurement (see feed_voltage; the last is held)."""
         bits = 0
         if v_mv >= 0:
-            self.v_mv = v_mv
-        if flags & _LOST:
+            self.feed_voltage(now, v_mv, v_age_ms)
+        if flags & _LOST and not (self.v_trips and self.v_floor_mv <= self.v_mv < self.v_no_crossing_mv):
             bits |= LOST
         if flags & _SHORT_OK:
             self.last_ok = now
@@ -292,7 +330,11 @@ class GridGuard:
     def _check_trips(self, now, fresh, rocof):
         # values held while the measurement refills: ride through, keep timing
         self._check_stages(now, self.trips, self.since, self.f_mhz, self.latency_ms)
-        self._check_stages(now, self.v_trips, self.v_since, self.v_mv, self.v_latency_ms)
+        trips = self.v_trips
+        since = self.v_since
+        for i in range(len(trips)):  # timed by feed_voltage
+            if since[i] is not None and ticks_diff(now, since[i]) >= trips[i][3] - self.v_latency_ms:
+                self._trip(trips[i][0], now)
         if fresh and (rocof > self.rocof_limit or rocof < -self.rocof_limit):
             if self.rocof_since is None:
                 self.rocof_since = now

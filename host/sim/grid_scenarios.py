@@ -11,9 +11,16 @@ overvoltage   exporting, the grid swells to 1.15 pu: OV1 trips. Its Cat II defau
               clearing time is 2 s; the host sets 1 s over the link (SetConfig
               grid_ov1_ms, inside IEEE 1547's 1-13 s) to keep the run short
 undervoltage  exporting, the grid sags to 0.40 pu: UV2 trips (0.45 pu, 0.16 s)
+uv2-deep      exporting, the grid sags to 0.10 pu (no zero crossings): still UV2
 
 For the voltage trips `swell_to_open_ms` / `sag_to_open_ms` run from the grid event to
-the contactor's ContactorChanged(open), and `trip` is the cause the Fault carried.
+the contacts parting: the firmware's ContactorChanged(open), when it released the coil
+(`..._to_command_ms`), plus the sim plant's `contactor_ms` (20 ms; its current flows
+until then). IEEE 1547 times the clearing to ceasing to energize, so that must come by
+the clearing time; the firmware takes a control tick and the board's `contactor.open_ms`
+off it and places the start of the excursion up to a half cycle early, so the window is
+[clearing - tick - half cycle - 5 ms of rounding, clearing]. `trip` is the cause the
+Fault carried.
 
 Times are on the firmware's clock: the sim plant logs when it scheduled each grid
 event, the firmware stamps its frames.
@@ -24,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from firmware.app import gridfunc
+from firmware.sim.plant import DEFAULTS as PLANT
 from host.sim.fault_scenarios import CHARGE_START_MS, serve_until
 from host.sim.scenarios import Bench, Scenario, run_bench, summarize
 
@@ -123,15 +131,16 @@ def _voltage_trip(event: list[Any], want: str, clear_ms: int, *host_args: str) -
         t = bench.plant_ms("grid-" + kind)
         exported = any(c["closed"] for c in s["contactor_events"])
         opens = [ms for ms in bench.fw_ms("contactor", closed=False) if t is not None and ms >= t]
-        open_ms = opens[0] - t if opens and t is not None else None
+        command_ms = opens[0] - t if opens and t is not None else None
+        open_ms = None if command_ms is None else command_ms + PLANT["contactor_ms"]
         trips = [gridfunc.TRIP_NAMES[f["detail_ms"]] for f in s["faults"]
                  if f["code"] == 60 and f["detail_ms"] < len(gridfunc.TRIP_NAMES)]
         trip = trips[0] if trips else None
-        # IEEE 1547 times the clearing from the event to ceasing to energize: allow the
-        # RMS window, one control tick and the sim's relay
-        ok = exported and trip == want and open_ms is not None and clear_ms - 10 <= open_ms <= clear_ms + 80
+        earliest = clear_ms - 10 - 10 - 5  # a tick, a half cycle at 50 Hz, rounding
+        ok = exported and trip == want and open_ms is not None and earliest <= open_ms <= clear_ms
         return {"result": "pass" if ok else "fail", **s, "exporting_before": exported,
                 "event": event, "trip": trip, kind + "_to_open_ms": open_ms,
+                kind + "_to_command_ms": command_ms, "window_ms": [earliest, clear_ms],
                 "clearing_ms": clear_ms, "set_over_link": list(host_args[1::2]),
                 "grid_trace": _grid_trace(bench), "timeline": bench.records}
 
@@ -140,6 +149,7 @@ def _voltage_trip(event: list[Any], want: str, clear_ms: int, *host_args: str) -
 
 overvoltage = _voltage_trip(["swell", 4.0, 9.0, 0.15], "OV1", 1000, "--set", "grid_ov1_ms=1000")
 undervoltage = _voltage_trip(["sag", 4.0, 9.0, 0.60], "UV2", 160)
+uv2_deep = _voltage_trip(["sag", 4.0, 9.0, 0.90], "UV2", 160)
 
 
 SCENARIOS: dict[str, tuple[Scenario, str]] = {
@@ -148,4 +158,5 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "ride-through": (ride_through, "phase jumps and a sag while exporting: no trip"),
     "overvoltage": (overvoltage, "swell to 1.15 pu while exporting: OV1 trip (1 s, set over the link)"),
     "undervoltage": (undervoltage, "sag to 0.40 pu while exporting: UV2 trip in 0.16 s"),
+    "uv2-deep": (uv2_deep, "sag to 0.10 pu (no zero crossings) while exporting: UV2 in 0.16 s"),
 }

@@ -217,3 +217,70 @@ def volt_table(fs_list=(4000,), f_noms=(50, 60), out=print, onsets=6):
                                                        gsmod.GridSync(fs, f_nom).rms_latency_ms()))
                 worst = max(worst, err)
     return worst
+
+
+# ---------------------------------------------------------------- fast voltage (trips)
+
+# name, amplitude factor from the step on, the trip threshold (per mille), ADC peak
+# (1200 leaves headroom for the swell; the sim board's 1600 clips at about 1.2 pu)
+FAST_CASES = (("sag to 40%", 0.40, 450, 1600), ("sag to 10%", 0.10, 450, 1600),
+              ("swell to 125%", 1.25, 1200, 1200))
+
+
+def run_fast_case(case, fs, f_nom, onset, seed=7):
+    """The fast voltage through one step, fed in 1 ms blocks: (ms from the step until a
+    value beyond the threshold is out, ms from the step to where the guard starts its
+    timer: the start of the value before the first beyond, < 0 is early; the largest
+    error of the values from 30 ms after the step on, in % of the new level)."""
+    name, k, pm, peak = case
+    g = GridModel(fs, f_nom, f0=f_nom + 0.2, seed=seed, noise_lsb=NOISE_LSB, dc=DC_LSB,
+                  harmonics=THD5, phase_deg=37.0, peak=peak)
+    g.sag(onset, onset + 1, 1.0 - k)
+    gs = gsmod.GridSync(fs, f_nom, peak_counts=peak, uv_per_lsb=203125 * 1600 // peak)
+    nominal = g.peak * g.rms_factor * gs.uv_per_lsb / 1000
+    limit = nominal * pm / 1000
+    step = int(onset * fs) / fs  # the model's first sample of the step
+    blk = fs // 1000
+    w = 0
+    prev_start = None
+    seen = timer = None
+    err = 0.0
+    while g.n < (onset + 0.25) * fs:
+        w = g.fill(gs.ring, w, blk, gs.mask)
+        gs.process(blk)
+        now = g.n / fs
+        for i in range(gs.vf_n):
+            v = gs.vf_mv[i]
+            start = now - gs.vf_age_ms(i) / 1000
+            if seen is None and now > step and (v < limit if k < 1 else v > limit):
+                seen = (now - step) * 1000
+                timer = (prev_start - step) * 1000
+            prev_start = start
+            if start > step + 0.03:
+                err = max(err, abs(v - nominal * k) / (nominal * k) * 100)
+    return seen, timer, err
+
+
+def fast_table(fs_list=(1000, 2000, 4000, 10000), f_noms=(50, 60), out=print, onsets=12):
+    """Latency of the fast voltage, min-max over `onsets` step phases: when the first
+    value beyond the trip threshold is out, and where the guard's timer starts; and the
+    values' largest error at the new level. Returns the latest timer start (<= 0: the
+    timer never starts after the step)."""
+    out("%-15s %5s %3s %15s %16s %13s" % ("case", "fs", "Hz", "seen after ms",
+                                           "timer start ms", "err % of lvl"))
+    latest = None
+    for fs in fs_list:
+        for f_nom in f_noms:
+            for case in FAST_CASES:
+                seen = []
+                start = []
+                err = 0.0
+                for i in range(onsets):
+                    a, b, e = run_fast_case(case, fs, f_nom, 0.3 + i / (f_nom * onsets))
+                    seen.append(a)
+                    start.append(b)
+                    err = max(err, e)
+                out("%-15s %5d %3d %6.1f - %6.1f %7.1f - %6.1f %13.2f" % (
+                    case[0], fs, f_nom, min(seen), max(seen), min(start), max(start), err))
+                latest = max(start) if latest is None else max(latest, max(start))
+    return latest

@@ -214,7 +214,8 @@ def test_sag_to_40_percent_trips_uv2_and_the_fault_names_it():
     g = GridBench(events=[["sag", 2.0, 4.0, 0.6]])
     ms, details = _opened_by_voltage(g, 2000)
     assert g.c.guard.trip == gridfunc.UV2 and details == [gridfunc.UV2]
-    assert 160 <= ms <= 190, ms
+    # the coil lets go early enough for the sim contactor (20 ms) to part by 0.16 s
+    assert 160 - 20 - 10 - 10 - 3 <= ms <= 160 - 20, ms
 
 
 def test_voltage_comes_from_the_adc_with_zero_cross_edges():
@@ -224,4 +225,4 @@ def test_voltage_comes_from_the_adc_with_zero_cross_edges():
     g = GridBench(events=[["swell", 2.0, 4.0, 0.25]], edges=_edges(50.0, 5.0))
     ms, details = _opened_by_voltage(g, 2000)
     assert g.c.guard.trip == gridfunc.OV2 and details == [gridfunc.OV2]
-    assert 160 <= ms <= 190, ms
+    assert 160 - 20 - 10 - 10 - 3 <= ms <= 160 - 20, ms

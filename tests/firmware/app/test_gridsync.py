@@ -158,7 +158,7 @@ def test_all_state_stays_in_small_ints():
     gs = G.GridSync(10000, 50)
     limit = 1 << 30
     _run(g, gs, 1.3)
-    for arr in (gs.st, gs.out, gs._t, gs._s, gs._e):
+    for arr in (gs.st, gs.out, gs._t, gs._s, gs._e, gs.vf_mv, gs.vf_t):
         for v in arr:
             assert -limit <= v < limit
     for v in (gs.f_short_uhz, gs.f_long_uhz, gs.rocof_mhz_s, gs.rms_mv, gs.base, gs.h):
@@ -176,19 +176,24 @@ def test_process_allocates_nothing():
     blk = 40
     w = 0
     process = gs.process
+    age = gs.vf_age_ms
     seen = 0
+    values = 0
     for b in range(int(1.9 * fs) // blk):
         count = gs.max_block + 10 if b == 185 else blk  # one overrun, at the end
         w = g.fill(gs.ring, w, count, gs.mask)  # the model allocates; the estimator may not
         micropython.heap_lock()
         try:
             flags = process(count)
+            for i in range(gs.vf_n):  # the fast voltage, half cycles and fallback windows
+                values += age(i) > 0
         finally:
             micropython.heap_unlock()
         seen |= flags
     # every path ran under the lock: warm-up, both windows, ROCOF, jump, loss, overrun
     assert seen & G.SHORT_OK and seen & G.LONG_OK and seen & G.PHASE_OK and seen & G.RMS_OK
     assert seen & G.JUMP and seen & G.LOST and seen & G.OVERRUN
+    assert values > 150
 
 
 def test_from_board_config():

@@ -132,3 +132,29 @@ def test_viper_equals_twin_on_random_samples():
                 w += 1
             _both(ring, st, out, count)
             _both(ring2, st2, out2, count)
+
+
+def test_viper_equals_twin_on_random_rings_with_every_crossing_trim():
+    """The trim at a crossing (st[EXC], the part of the latest sample past it, or of
+    the next one) on random rings, for both delays GridSync sets and for odd ones."""
+    x = 12345
+    for fs, f_nom in ((1000, 50), (2000, 60), (1000, 60), (10000, 50)):
+        own = GridSync(fs, f_nom).st
+        for exc, dly in ((own[zc.EXC], own[zc.DLY]), (128, 1), (256, 3), (0, 2)):
+            gs = GridSync(fs, f_nom)  # a fresh ring: the sums match its contents
+            ring, st, out = gs.ring, array("i", gs.st), array("i", gs.out)
+            st[zc.EXC] = exc
+            st[zc.DLY] = dly
+            st[zc.HYST] = 0
+            w = 0
+            found = 0
+            for count in (3, fs // 20 + 1, 1, fs // 12 + 1, fs // 16):  # 200 ms, <= max_block
+                for _ in range(count):
+                    x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+                    # random, on a square wave at f_nom so that the filter crosses
+                    ring[w & gs.mask] = ((x >> 9) & 1023) + (3000 if (w * 2 * f_nom // fs) & 1 else 0)
+                    w += 1
+                found += _both(ring, st, out, count)
+                for v in out:
+                    assert -(1 << 30) <= v < (1 << 30)
+            assert found > 10
