@@ -30,6 +30,7 @@ GRID_CHANGED = const(5)  # event kind: droop adjustment moved by a step, or grid
 CATEGORIES = ("I", "II", "III")
 _GRID_OPENS = const(2 | 4)  # gridfunc.TRIPPED | gridfunc.LOST
 _NO_SENSING = const(16)  # gridfunc.NO_SENSING (gridfunc loads only with grid sensing)
+SAMPLER_STALL_MS = const(100)  # no grid samples this long: the sampler is dead, no grid
 PROFILES = ("default", "fastest")
 # the stage each pair of voltage keys sets, from CFG_OV2_PM on (gridfunc's OV2 OV1 UV1 UV2)
 _VOLT_KEYS = (7, 8, 9, 10)
@@ -104,6 +105,8 @@ class Controller:
         # grid sync (boards with grid sensing only): measurement, guard, droop
         self.gs = None
         self.es = None  # EdgeSync, where a zero-cross comparator gives the timing
+        self._samples_at = 0  # when the grid ADC last delivered samples
+        self._lost_flag = 0  # gridsync.LOST, kept here: gridsync loads only with a grid
         self.guard = None
         self.droop = None
         self.grid_refused = 0
@@ -134,6 +137,8 @@ class Controller:
         self.grid_cfg = cfg
         if self.gs is None:
             self.gs = gridsync.from_config(cfg)
+            self._samples_at = now
+            self._lost_flag = gridsync.LOST
         if self._zero_cross and self.es is None:
             from firmware.app import edgesync
 
@@ -212,8 +217,14 @@ class Controller:
             return
         hal = self.hal
         n = hal.grid_collect(gs)
+        fresh = 0  # half-cycle voltages of this block only: none when no samples came
         if n:
             gs.process(n)
+            fresh = gs.vf_n
+            self._samples_at = now
+        # a sampler that stopped (timer dead, soft callbacks starved) leaves the last
+        # flags standing: past SAMPLER_STALL_MS the guard is told there is no grid
+        stalled = ticks_diff(now, self._samples_at) > SAMPLER_STALL_MS
         es = self.es
         if es is None:
             flags = gs.flags
@@ -226,13 +237,15 @@ class Controller:
             f = es.freq_mhz()
             rocof = es.rocof_mhz_s
             phase = es.phase16
+        if stalled:
+            flags |= self._lost_flag
         self.grid_flags = flags
         self.grid_f_mhz = f
         self.grid_rocof = rocof
         self.grid_phase16 = phase
         # voltage from the ADC in either case: every half-cycle RMS of the block, with
         # where its samples began
-        for i in range(gs.vf_n):
+        for i in range(fresh):
             guard.feed_voltage(now, gs.vf_mv[i], gs.vf_age_ms(i))
         refused = guard.update(now, flags, f, rocof)
         ref = hal.converter_phase16(phase)

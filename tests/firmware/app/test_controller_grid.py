@@ -226,3 +226,38 @@ def test_voltage_comes_from_the_adc_with_zero_cross_edges():
     ms, details = _opened_by_voltage(g, 2000)
     assert g.c.guard.trip == gridfunc.OV2 and details == [gridfunc.OV2]
     assert 160 - 20 - 10 - 10 - 3 <= ms <= 160 - 20, ms
+
+
+def test_a_dead_grid_sampler_is_a_lost_grid():
+    """Stale flags must not keep export on: with no samples the guard hears 'no grid'."""
+    g = GridBench()
+    g.export()
+    g.run(2000)
+    assert g.c.contactor == 1
+    g.hal.grid_per_tick = 0  # the ADC timer stopped
+    t0 = g.now
+    g.run(100)
+    assert g.c.contactor == 1  # a stall up to SAMPLER_STALL_MS rides through
+    while g.c.contactor and g.now < t0 + 1000:
+        g.run(TICK)
+    assert g.c.contactor == 0 and g.now - t0 <= 100 + 2 * TICK, g.now - t0
+    assert g.c.latched & faults.GRID_TRIP
+
+
+def test_a_tick_without_samples_feeds_no_old_voltages_again():
+    g = GridBench()
+    g.run(500)
+    fed = []
+    feed = g.c.guard.feed_voltage
+
+    def counting(now, mv, age):
+        fed.append(now)
+        feed(now, mv, age)
+
+    g.c.guard.feed_voltage = counting
+    g.run(TICK)
+    assert fed  # a 10 ms block holds about one half-cycle RMS at 50 Hz
+    fed.clear()
+    g.hal.grid_per_tick = 0
+    g.run(TICK)
+    assert fed == []  # re-fed under a later `now`, they would move a stage's start
