@@ -68,7 +68,8 @@ class EvseSlac(SlacMachine):
         self.confirm_link = confirm_link
         self.validation = validation
         self.cp = "A"
-        self._counting = b""  # the EV whose toggles are being counted (one CP, one at a time)
+        # the EV validating over our CP, from our READY to its result: one CP, one EV at a time
+        self._validating = b""
         self.state = "idle"
         self.nid = b""
         self.nmk = b""
@@ -90,8 +91,10 @@ class EvseSlac(SlacMachine):
         if state not in ("A", "B", "C", "D", "E", "F"):
             raise LocalProtocolError(f"CP state {state!r} is not one of A-F (IEC 61851-1)")
         plugged = state in ("B", "C", "D")
-        if self._counting and self.cp == "B" and state in ("C", "D"):
-            self.sessions[self._counting].toggles += 1
+        holder = self.sessions.get(self._validating)
+        if holder is not None and holder.validation == "counting":
+            if self.cp == "B" and state in ("C", "D"):
+                holder.toggles += 1
         self.cp = state
         if plugged and pwm_5_percent and self.state in ("idle", "failed"):
             self._new_key(now)
@@ -115,7 +118,7 @@ class EvseSlac(SlacMachine):
         self.state = "idle"
         self.sessions.clear()
         self._timers.clear()
-        self._counting = b""
+        self._validating = b""
         self._key = None
         self._stop_link()
 
@@ -164,8 +167,8 @@ class EvseSlac(SlacMachine):
         self.sessions.pop(pev, None)
         self._timers.pop(pev, None)
         self._timers.pop(("vald", pev), None)
-        if self._counting == pev:
-            self._counting = b""
+        if self._validating == pev:
+            self._validating = b""
         if self.state == "matching" and not self.sessions:
             self.state = "wait_parm"
         self._emit(MatchFailed(reason, retrying=True))
@@ -270,19 +273,18 @@ class EvseSlac(SlacMachine):
             return self._ignore()
         if not self.validation or m.signal_type != c.VALIDATE_SIGNAL_S2_TOGGLES:
             return self._send(pev, CmValidateCnf(result=c.VALIDATE_NOT_REQUIRED))
+        busy = self._validating not in (b"", pev)
         if m.timer == 0 and s.validation in ("", "ready"):  # step 1, or its repeat
-            busy = self._counting not in (b"", pev)
-            if not busy:
-                s.validation = "ready"
+            if not busy:  # the CP is ours until the result (or the session ends)
+                s.validation, self._validating = "ready", pev
             result = c.VALIDATE_NOT_READY if busy else c.VALIDATE_READY
             return self._send(pev, CmValidateCnf(result=result))
-        if m.timer and s.validation == "ready":  # step 2: count while the EV toggles
-            window = (m.timer + 1) * c.VALD_TIMER_UNIT
+        if m.timer and s.validation == "ready" and not busy:  # step 2: count the toggles
             if m.timer + 1 > round(c.TT_EVSE_VALD_TOGGLE / c.VALD_TIMER_UNIT):
-                s.validation = "done"
+                s.validation, self._validating = "done", b""
                 return self._send(pev, CmValidateCnf(result=c.VALIDATE_FAILURE))
-            s.validation, s.toggles, self._counting = "counting", 0, pev
-            self._timers[("vald", pev)] = now + window
+            s.validation, s.toggles = "counting", 0
+            self._timers[("vald", pev)] = now + (m.timer + 1) * c.VALD_TIMER_UNIT
         elif m.timer and s.validation == "done":  # our answer got lost: the same again
             self._send_validated(pev, s)
         else:
@@ -290,7 +292,8 @@ class EvseSlac(SlacMachine):
 
     def _validated(self, pev: bytes) -> None:
         s = self.sessions.get(pev)
-        self._counting = b""
+        if self._validating == pev:
+            self._validating = b""
         if s is not None and s.validation == "counting":
             s.validation = "done"
             self._send_validated(pev, s)
@@ -321,7 +324,7 @@ class EvseSlac(SlacMachine):
         s.state = "matched"
         self.state = "matched"
         self.sessions = {pev: s}
-        self._counting = b""
+        self._validating = b""
         self._timers = {k: v for k, v in self._timers.items() if k in ("key",)}
         self._emit(Matched(pev, s.run_id, self.nid, self.nmk, s.attenuation))
         if self.confirm_link:

@@ -241,11 +241,14 @@ class PevSlac(SlacMachine):
         assert isinstance(m, CmValidateCnf)
         if frame.src != self.chosen or self.state not in ("validate_ready", "validate_count"):
             return self._ignore()
-        self._timers.pop("step", None)
         if self.state == "validate_count":
+            if m.result not in (c.VALIDATE_SUCCESS, c.VALIDATE_FAILURE):
+                return self._ignore()  # a late answer to a repeated step 1
+            self._timers.pop("step", None)
             if m.result == c.VALIDATE_SUCCESS and m.toggle_num == self.toggles:
                 return self._start_match(now)
             return self._fail(FailReason.VALIDATION_FAILED, now)
+        self._timers.pop("step", None)
         if m.result == c.VALIDATE_NOT_REQUIRED:
             return self._start_match(now)
         if m.result != c.VALIDATE_READY:

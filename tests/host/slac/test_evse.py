@@ -391,3 +391,38 @@ def test_api_misuse_and_unsupported_security() -> None:
         d.m.cp_state("X", True, 0.0)
     d.feed(PEV_MAC, CmSlacParmReq(run_id=RUN, security_type=1), dst=c.BROADCAST_MAC)
     assert d.sent() == [] and d.m.sessions == {}
+
+
+def test_validation_cp_is_held_from_ready_so_a_neighbour_cannot_count_our_toggles() -> None:
+    """Two EVs in the run, both ask (step 1) before either announces its toggles: the second
+    must be refused, or its step 2 would take over the count of the first EV's toggles."""
+    d = plugged(validation=True)
+    characterised(d)
+    characterised(d, pev=OTHER_PEV)
+    d.sent()
+    d.feed(PEV_MAC, CmValidateReq(timer=0), at=1.0)
+    d.feed(OTHER_PEV, CmValidateReq(timer=0))
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_READY),
+                            CmValidateCnf(result=c.VALIDATE_NOT_READY)]  # fmt: skip
+    d.feed(PEV_MAC, CmValidateReq(timer=20), at=1.1)
+    toggle(d, 1.1, 1)
+    d.feed(OTHER_PEV, CmValidateReq(timer=20), at=1.8)  # the neighbour's step 2: ignored
+    toggle(d, 1.8, 1)
+    d.at(3.2)
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=2)]
+    d.feed(OTHER_PEV, CmValidateReq(timer=0), at=3.3)  # the CP is free again
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_READY)]
+
+
+def test_validation_holder_dropped_frees_the_cp() -> None:
+    d = plugged(validation=True)
+    characterised(d)
+    characterised(d, pev=OTHER_PEV)
+    d.feed(PEV_MAC, CmValidateReq(timer=0), at=1.0)
+    d.sent()
+    d.at(1.0 + c.TT_EVSE_MATCH_SESSION)  # neither sends CM_SLAC_MATCH.REQ: both sessions end
+    assert d.m.sessions == {}
+    characterised(d, pev=OTHER_PEV, run=b"S" * 8)
+    d.sent()
+    d.feed(OTHER_PEV, CmValidateReq(timer=0))
+    assert d.messages() == [CmValidateCnf(result=c.VALIDATE_READY)]

@@ -314,3 +314,11 @@ def test_validation_unanswered_is_repeated_with_the_toggles_then_given_up() -> N
         assert d.events() == [ToggleCp(EVSE_MAC, n, c.TP_EV_VALD_STATE_DURATION)]
     d.at(d.m._timers["step"])
     assert d.now > req and d.events() == [MatchFailed(FailReason.NO_VALIDATE_CNF)]
+
+
+def test_validation_late_ready_after_a_repeated_step_1_is_not_a_failure() -> None:
+    d, n = validating()
+    d.feed(EVSE_MAC, CmValidateCnf(result=c.VALIDATE_READY))  # answer to our repeated step 1
+    assert d.m.state == "validate_count" and d.events() == [] and d.sent() == []
+    d.feed(EVSE_MAC, CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=n))
+    assert [type(m) for m in d.messages()] == [CmSlacMatchReq]
