@@ -32,8 +32,6 @@ _GRID_OPENS = const(2 | 4)  # gridfunc.TRIPPED | gridfunc.LOST
 _NO_SENSING = const(16)  # gridfunc.NO_SENSING (gridfunc loads only with grid sensing)
 SAMPLER_STALL_MS = const(100)  # no grid samples this long: the sampler is dead, no grid
 PROFILES = ("default", "fastest")
-# the stage each pair of voltage keys sets, from CFG_OV2_PM on (gridfunc's OV2 OV1 UV1 UV2)
-_VOLT_KEYS = (7, 8, 9, 10)
 
 
 class Controller:
@@ -188,12 +186,13 @@ class Controller:
     def _set_volt_trip(self, cfg, key, value):
         from firmware.app import gridfunc
 
-        reason = _VOLT_KEYS[(key - m.CFG_OV2_PM) >> 1]
+        # keys from CFG_OV2_PM on come in pairs, threshold then clearing time, one per stage
+        stage = (gridfunc.OV2, gridfunc.OV1, gridfunc.UV1, gridfunc.UV2)[(key - m.CFG_OV2_PM) >> 1]
         trips = cfg.get("v_trips") or gridfunc.volt_trips(cfg["category"])
         if (key - m.CFG_OV2_PM) & 1:
-            trips = gridfunc.with_volt_setting(trips, reason, ms=value)
+            trips = gridfunc.with_volt_setting(trips, stage, ms=value)
         else:
-            trips = gridfunc.with_volt_setting(trips, reason, pm=value)
+            trips = gridfunc.with_volt_setting(trips, stage, pm=value)
         bad = gridfunc.check_volt_trips(trips, cfg["category"], cfg["f_nom"])
         if bad:
             return bad

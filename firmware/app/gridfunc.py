@@ -330,11 +330,7 @@ class GridGuard:
     def _check_trips(self, now, fresh, rocof):
         # values held while the measurement refills: ride through, keep timing
         self._check_stages(now, self.trips, self.since, self.f_mhz, self.latency_ms)
-        trips = self.v_trips
-        since = self.v_since
-        for i in range(len(trips)):  # timed by feed_voltage
-            if since[i] is not None and ticks_diff(now, since[i]) >= trips[i][3] - self.v_latency_ms:
-                self._trip(trips[i][0], now)
+        self._fire(now, self.v_trips, self.v_since, self.v_latency_ms)  # timed by feed_voltage
         if fresh and (rocof > self.rocof_limit or rocof < -self.rocof_limit):
             if self.rocof_since is None:
                 self.rocof_since = now
@@ -347,14 +343,20 @@ class GridGuard:
         """Trip when x has stayed beyond a stage's threshold for its clearing time
         less the measurement's delay (it was beyond that much earlier already)."""
         for i in range(len(trips)):
-            reason, direction, limit, clear_ms = trips[i]
+            _reason, direction, limit, _clear = trips[i]
             beyond = x > limit if direction == OVER else x < limit
             if not beyond:
                 since[i] = None
             elif since[i] is None:
                 since[i] = now
-            if since[i] is not None and ticks_diff(now, since[i]) >= clear_ms - latency_ms:
-                self._trip(reason, now)
+        self._fire(now, trips, since, latency_ms)
+
+    def _fire(self, now, trips, since, latency_ms):
+        """Trip each stage beyond its threshold since `since[i]` for its clearing time less
+        `latency_ms` (frequency and voltage stages alike)."""
+        for i in range(len(trips)):
+            if since[i] is not None and ticks_diff(now, since[i]) >= trips[i][3] - latency_ms:
+                self._trip(trips[i][0], now)
 
     def _check_enter(self, now, bits):
         dev = self.f_mhz - self.f_nom_mhz

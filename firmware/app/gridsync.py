@@ -36,7 +36,7 @@ that nulls the 3rd/5th/7th harmonic, and returns the rising and falling crossing
   15 % hysteresis, a dropout) fixed windows of at least a nominal half cycle take
   over, the first from the last crossing. Each block's values are in `vf_mv[:vf_n]`,
   oldest first, with `vf_age_ms(i)`: how long before the latest sample their samples
-  began; `vfast_mv` is the latest. A half cycle is out a half cycle plus the
+  began. A half cycle is out a half cycle plus the
   filter's delay after it began (the crossing that ends it is seen through the
   filter) and the guard starts its timer where the value before the first beyond
   began: measured over 12 step phases, 1-14 ms before the step, never after it; the
@@ -239,7 +239,6 @@ class GridSync:
         # the fast voltage for the trips (module docstring): the RMS of every half cycle
         # the kernel delimits, whatever the discontinuity handling makes of its crossings
         self.half_q8 = fs * 128 // f_nom  # a nominal half cycle, 1/256 sample
-        self.vfast_mv = -1  # the latest; -1: none yet
         # every value of this block, oldest first, and where its samples began
         self.vf_mv = array("i", [0] * VF_CAP)
         self.vf_t = array("i", [0] * VF_CAP)
@@ -499,7 +498,6 @@ class GridSync:
             corr = muldiv(muldiv(ms16, d if d > 0 else -d, isqrt(2 * ms16)), self._dc_k, 65536)
             ms16 += corr if (d > 0) == (polarity > 0) else -corr
         mv = muldiv(isqrt(ms16), self.uv_per_lsb, 4000)
-        self.vfast_mv = mv
         n = self.vf_n
         if n == VF_CAP:  # more than a block should hold: keep the latest
             n -= 1

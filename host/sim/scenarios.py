@@ -163,7 +163,7 @@ async def slac_validate(runtime: str) -> dict[str, Any]:
     return await slac(runtime, validate=True)
 
 
-HOST_ONLY = {"slac", "slac-validate"}  # scenarios that start no firmware
+HOST_ONLY: set[str] = set()  # scenarios that start no firmware
 
 
 def _register_more() -> None:
@@ -171,9 +171,13 @@ def _register_more() -> None:
 
     SCENARIOS.update(fault_scenarios.SCENARIOS)
     SCENARIOS.update(grid_scenarios.SCENARIOS)
-    SCENARIOS["slac"] = (slac, "SLAC match, EVSE and EV: veth pair in netns when root, else in-process")
-    SCENARIOS["slac-validate"] = (slac_validate, "SLAC with validation: the EV toggles the CP, "
-                                                 "the EVSE counts")  # fmt: skip
+    for name, scenario, text in (
+        ("slac", slac, "SLAC match, EVSE and EV: veth pair in netns when root, else in-process"),
+        ("slac-validate", slac_validate,
+         "SLAC with validation: the EV toggles the CP, the EVSE counts"),
+    ):
+        SCENARIOS[name] = (scenario, text)
+        HOST_ONLY.add(name)
 
 
 _register_more()

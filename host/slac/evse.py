@@ -6,8 +6,8 @@ CM_SLAC_PARM.REQ, characterises every EV that asks (one session per EV MAC, so c
 from a neighbour's EV is measured too), and matches only the EV whose average attenuation
 is the lowest and under the threshold. With ``validation`` (the station feeds every CP change
 to ``cp_state``) it also validates on the EV's request by counting the EV's B->C toggles
-(§A.9.4); without, it answers CM_VALIDATE.REQ "not required". Unplugging (A/E/F) leaves the network with a new key
-([V2G3-M09-17], as pyslac cites it).
+(§A.9.4); without, it answers CM_VALIDATE.REQ "not required". Unplugging (A/E/F) leaves
+the network with a new key ([V2G3-M09-17], as pyslac cites it).
 """
 
 from __future__ import annotations

@@ -5,9 +5,10 @@ EV simulator.
 window is sounded at once (3 CM_START_ATTEN_CHAR.IND, 10 CM_MNBC_SOUND.IND, one every
 TP_EV_batch_msg_interval); the EVSE reporting the lowest average attenuation gets the
 CM_SLAC_MATCH.REQ, after validating it first with ``validate`` (two CM_VALIDATE exchanges
-around 1-3 CP toggles, reported as ``ToggleCp`` for whoever drives S2). With ``join`` the EV then sets the EVSE's NMK/NID on its own modem and
-waits for the link (TT_match_join). A failed run is followed by a new one (new run id) every
-TT_matching_rate for up to ``matching_repetition`` (TT_matching_repetition) from the first.
+around 1-3 CP toggles, reported as ``ToggleCp`` for whoever drives S2). With ``join`` the
+EV then sets the EVSE's NMK/NID on its own modem and waits for the link (TT_match_join).
+A failed run is followed by a new one (new run id) every TT_matching_rate for up to
+``matching_repetition`` (TT_matching_repetition) from the first.
 """
 
 from __future__ import annotations
@@ -241,14 +242,14 @@ class PevSlac(SlacMachine):
         assert isinstance(m, CmValidateCnf)
         if frame.src != self.chosen or self.state not in ("validate_ready", "validate_count"):
             return self._ignore()
-        if self.state == "validate_count":
-            if m.result not in (c.VALIDATE_SUCCESS, c.VALIDATE_FAILURE):
-                return self._ignore()  # a late answer to a repeated step 1
-            self._timers.pop("step", None)
+        counting = self.state == "validate_count"
+        if counting and m.result not in (c.VALIDATE_SUCCESS, c.VALIDATE_FAILURE):
+            return self._ignore()  # a late answer to a repeated step 1
+        self._timers.pop("step", None)
+        if counting:
             if m.result == c.VALIDATE_SUCCESS and m.toggle_num == self.toggles:
                 return self._start_match(now)
             return self._fail(FailReason.VALIDATION_FAILED, now)
-        self._timers.pop("step", None)
         if m.result == c.VALIDATE_NOT_REQUIRED:
             return self._start_match(now)
         if m.result != c.VALIDATE_READY:
