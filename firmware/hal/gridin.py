@@ -106,8 +106,9 @@ class AdcSampler(_RingWriter):
 class ClockedSampler(AdcSampler):
     """AdcSampler for soft timer callbacks: slots by the clock, not by the callback.
 
-    `now_us()` is time.ticks_us (taken modulo 2**30). Slot k is due at start + k / fs seconds; the period
-    1e6 / fs us is kept as whole us plus a remainder, so no slot drifts. A stall longer
+    `now_us()` is time.ticks_us (taken modulo 2**30). Slot k is due at start + k / fs
+    seconds; the period 1e6 / fs us is kept as whole us plus a remainder, so no slot
+    drifts. A stall longer
     than the ring resynchronises to the clock (the estimator then sees an overrun: the
     count has run past what its ring holds).
     """
