@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from host.sim.processes import micropython_binary  # noqa: E402
+from host.bench.processes import micropython_binary  # noqa: E402
 
 SCRIPT = r"""
 import gc, sys, time

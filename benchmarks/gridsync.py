@@ -136,7 +136,7 @@ def main():
         import os
         import subprocess
 
-        from host.sim.processes import micropython_binary
+        from host.bench.processes import micropython_binary
 
         exe = micropython_binary()
         print()

@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from firmware.link import frame  # noqa: E402
 from firmware.link import messages as m  # noqa: E402
+from host.bench import processes  # noqa: E402
 from host.link.driver import LinkDriver  # noqa: E402
-from host.sim import processes  # noqa: E402
 
 CODEC = """
 import time

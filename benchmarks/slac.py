@@ -24,6 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from host.bench.slac_pair import run_pair, veth_links  # noqa: E402
+from host.bench.veth import veth_pair, why_no_veth  # noqa: E402
 from host.slac.errors import RemoteProtocolError  # noqa: E402
 from host.slac.messages import (  # noqa: E402
     CmAttenCharInd,
@@ -34,8 +36,6 @@ from host.slac.messages import (  # noqa: E402
     CmSlacParmReq,
     parse_frame,
 )
-from host.slac.pair import run_pair, veth_links  # noqa: E402
-from host.slac.veth import veth_pair, why_no_veth  # noqa: E402
 from tools.peers import PYSLAC_VERSION, ensure_pyslac, pev_against_pyslac  # noqa: E402
 
 

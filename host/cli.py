@@ -13,7 +13,7 @@ import sys
 
 # module path of each subcommand, in the order `v2gate --help` shows them
 SUBCOMMANDS = [
-    "host.sim.cli",
+    "host.bench.cli",
     "host.slac.cli",
     "host.exi.cli",
 ]

@@ -15,6 +15,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 
+from host.bench.modem_sim import ModemSim
+from host.bench.veth import in_netns
+from host.ev.slac import PevSlac
+
 from . import constants as c
 from .driver import (
     Link,
@@ -39,9 +43,6 @@ from .events import (
 )
 from .evse import EvseSlac
 from .messages import VsNwInfoCnf, VsNwInfoReq, mac_str
-from .modem_sim import ModemSim
-from .pev import PevSlac
-from .veth import in_netns
 
 EXIT_MATCHED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 

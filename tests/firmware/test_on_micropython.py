@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from host.sim.processes import micropython_binary
+from host.bench.processes import micropython_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.firmware_vm

@@ -39,7 +39,7 @@ async def pev_against_pyslac(pair, python: Path, timeout: float = 30.0, on_links
     import asyncio
     import json
 
-    from host.slac.pair import PairResult, modem_sims, run_pev, veth_links
+    from host.bench.slac_pair import PairResult, modem_sims, run_pev, veth_links
 
     links = veth_links(pair)
     if on_links is not None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from firmware.link import messages as m
+from host.bench import processes
+from host.bench.processes import Pty
 from host.link import events as ev
 from host.link.driver import CommandError, LinkDriver
-from host.sim import processes
-from host.sim.processes import Pty
 
 pytestmark = pytest.mark.system
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from host.slac.veth import VethPair, create_veth_pair, destroy_veth_pair, why_no_veth
+from host.bench.veth import VethPair, create_veth_pair, destroy_veth_pair, why_no_veth
 
 
 @pytest.fixture

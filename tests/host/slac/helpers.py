@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from host.bench.modem_sim import ModemSim
+from host.ev.slac import PevSlac
 from host.slac.events import Event
 from host.slac.evse import EvseSlac
-from host.slac.modem_sim import ModemSim
-from host.slac.pev import PevSlac
 
 EVSE_MAC = bytes.fromhex("020000000001")
 PEV_MAC = bytes.fromhex("020000000002")

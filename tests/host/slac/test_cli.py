@@ -8,12 +8,12 @@ import asyncio
 
 import pytest
 
+from host.bench.channel import Channel
+from host.bench.modem_sim import ModemSim
 from host.slac import cli
 from host.slac import constants as c
-from host.slac.channel import Channel
 from host.slac.driver import serve_modem_sim
 from host.slac.errors import ModemNotAnswering
-from host.slac.modem_sim import ModemSim
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from host.bench.veth import VethPair
 from host.slac.events import Matched
-from host.slac.veth import VethPair
 from tools.peers import pev_against_pyslac
 
 pytestmark = pytest.mark.interop

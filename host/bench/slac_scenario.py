@@ -4,16 +4,16 @@ modem - over a veth pair in two network namespaces when root, else the in-proces
 
 from __future__ import annotations
 
-from .events import Event, ToggleCp
-from .messages import mac_str
-from .pair import Links, channel_links, run_pair, veth_links
-from .veth import veth_pair, why_no_veth
+from host.bench.slac_pair import Links, channel_links, run_pair, veth_links
+from host.bench.veth import veth_pair, why_no_veth
+from host.slac.events import Event, ToggleCp
+from host.slac.messages import mac_str
 
 
 async def _run(links: Links, json_out: bool, validate: bool) -> dict:
     def show(side: str, event: Event) -> None:
         if not json_out:
-            from .cli import describe
+            from host.slac.cli import describe
 
             print(f"  {side:>4}: {describe(event)}", flush=True)
 

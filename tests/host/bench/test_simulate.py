@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from host.sim.processes import micropython_binary
+from host.bench.processes import micropython_binary
 
 pytestmark = pytest.mark.system
 

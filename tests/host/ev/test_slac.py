@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from host.ev.slac import PevSlac
 from host.slac import constants as c
 from host.slac.errors import LocalProtocolError
 from host.slac.events import (
@@ -31,7 +32,6 @@ from host.slac.messages import (
     VsLinkStatusCnf,
     VsLinkStatusReq,
 )
-from host.slac.pev import PevSlac
 
 from .helpers import EVSE_MAC, PEV_MAC, Driven, counter_rng
 

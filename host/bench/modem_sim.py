@@ -11,9 +11,9 @@ status).
 
 from __future__ import annotations
 
-from . import constants as c
-from .errors import RemoteProtocolError
-from .messages import (
+from host.slac import constants as c
+from host.slac.errors import RemoteProtocolError
+from host.slac.messages import (
     CmAttenProfileInd,
     CmMnbcSoundInd,
     CmSetKeyCnf,

@@ -11,14 +11,14 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from . import constants as c
-from .channel import Channel
-from .driver import Link, RawLink, open_packet_socket, run_machine, serve_modem_sim
-from .events import Event, KeySet, LinkReady, Matched, MatchFailed, ToggleCp
-from .evse import EvseSlac
-from .modem_sim import ModemSim
-from .pev import PevSlac
-from .veth import VethPair, in_netns
+from host.bench.channel import Channel
+from host.bench.modem_sim import ModemSim
+from host.bench.veth import VethPair, in_netns
+from host.ev.slac import PevSlac
+from host.slac import constants as c
+from host.slac.driver import Link, RawLink, open_packet_socket, run_machine, serve_modem_sim
+from host.slac.events import Event, KeySet, LinkReady, Matched, MatchFailed, ToggleCp
+from host.slac.evse import EvseSlac
 
 
 @dataclass

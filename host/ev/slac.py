@@ -17,11 +17,11 @@ import math
 import os
 from collections.abc import Callable
 
-from . import constants as c
-from .errors import LocalProtocolError
-from .events import FailReason, Matched, MatchFailed, MatchStarted, ToggleCp
-from .machine import SlacMachine
-from .messages import (
+from host.slac import constants as c
+from host.slac.errors import LocalProtocolError
+from host.slac.events import FailReason, Matched, MatchFailed, MatchStarted, ToggleCp
+from host.slac.machine import SlacMachine
+from host.slac.messages import (
     CmAttenCharInd,
     CmAttenCharRsp,
     CmMnbcSoundInd,

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
+from host.bench.slac_pair import channel_links, run_pair
 from host.slac.events import FailReason, LinkReady, Matched, MatchFailed, ToggleCp
 from host.slac.messages import CmAttenCharInd, parse_frame
-from host.slac.pair import channel_links, run_pair
 
 from .helpers import EVSE_MAC, PEV_MAC, pair
 

@@ -32,8 +32,9 @@ from typing import Any
 
 from firmware.app import gridfunc
 from firmware.sim.plant import DEFAULTS as PLANT
-from host.sim.fault_scenarios import CHARGE_START_MS, serve_until
-from host.sim.scenarios import Bench, Scenario, run_bench, summarize
+from host.bench.bench import Bench, Scenario, run_bench, summarize
+from host.bench.fault_scenarios import CHARGE_START_MS, serve_until
+from host.bench.registry import register_many
 
 # the host sets these over the link (SetConfig), as an operator would for a fast response
 FAST_DROOP = ("--set", "grid_category=3", "--set", "droop_profile=1", "--set", "droop_step_w=10")
@@ -152,11 +153,11 @@ undervoltage = _voltage_trip(["sag", 4.0, 9.0, 0.60], "UV2", 160)
 uv2_deep = _voltage_trip(["sag", 4.0, 9.0, 0.90], "UV2", 160)
 
 
-SCENARIOS: dict[str, tuple[Scenario, str]] = {
+register_many({
     "freq-dip": (freq_dip, "grid falls 0.3 Hz at 0.5 Hz/s while charging: droop response"),
     "islanding": (islanding, "grid disappears while exporting: open within 2 s (a few cycles)"),
     "ride-through": (ride_through, "phase jumps and a sag while exporting: no trip"),
     "overvoltage": (overvoltage, "swell to 1.15 pu while exporting: OV1 trip (1 s, set over the link)"),
     "undervoltage": (undervoltage, "sag to 0.40 pu while exporting: UV2 trip in 0.16 s"),
     "uv2-deep": (uv2_deep, "sag to 0.10 pu (no zero crossings) while exporting: UV2 in 0.16 s"),
-}
+})

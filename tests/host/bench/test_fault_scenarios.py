@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from host.sim.processes import micropython_binary
-from tests.host.sim.test_simulate import simulate
+from host.bench.processes import micropython_binary
+from tests.host.bench.test_simulate import simulate
 
 pytestmark = pytest.mark.system
 

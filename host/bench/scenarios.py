@@ -1,85 +1,24 @@
-"""The scenarios of `v2gate simulate`. Each returns the JSON summary dict.
+"""The charging scenarios of `v2gate simulate`. Each returns the JSON summary dict.
 
 basic-ac   plug in, 16 A by PWM, charge, stop, unplug.
 host-crash SIGKILL the host while charging; the firmware must reach its safe state
            (contactor open, CP F) within link_timeout_ms + 50 by itself. A restarted
            host then reads why from the firmware, as a systemd restart would.
+slac       ISO 15118-3 SLAC, our EVSE against our EV (host only).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from firmware.link import messages as m
-from host.sim import processes as proc
+from host.bench import processes as proc
+from host.bench.bench import Bench, run_bench, summarize
+from host.bench.registry import register
 
 LINK_TIMEOUT_MS = 500
-Scenario = Callable[[str], Awaitable[dict[str, Any]]]
-
-
-def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    cp_states: list[str] = []
-    contactor: list[dict[str, Any]] = []
-    faults: list[dict[str, Any]] = []
-    duty = None
-    for r in records:
-        e = r.get("event")
-        if e == "cp":
-            if not cp_states and r["from"] != "?":
-                cp_states.append(r["from"])
-            cp_states.append(r["to"])
-        elif e == "contactor":
-            contactor.append({"t": r["t"], "closed": r["closed"], "reason": r["reason"]})
-        elif e == "fault":
-            faults.append({"t": r["t"], "code": r["code"], "fault": r["fault"],
-                           "detail_ms": r["detail_ms"]})
-        elif e == "offer":
-            duty = r["duty_percent"]
-    return {"cp_states": cp_states, "pwm_duty_percent": duty, "contactor_events": contactor,
-            "faults": faults}
-
-
-class Bench:
-    """One firmware process on a pty, with what the host and the plant reported."""
-
-    def __init__(self, pty: proc.Pty, t0: float) -> None:
-        self.pty = pty
-        self.t0 = t0
-        self.records: list[dict[str, Any]] = []
-        self.plant: list[dict[str, Any]] = []
-
-    def fw_ms(self, event: str, **match: Any) -> list[int]:
-        """Firmware-clock times of host records of one kind (e.g. contactor opens)."""
-        return [r["fw_ms"] for r in self.records if r.get("event") == event
-                and all(r.get(k) == v for k, v in match.items())]
-
-    def plant_ms(self, name: str) -> int | None:
-        hits = [p["fw_ms"] for p in self.plant if p["plant"] == name]
-        return hits[0] if hits else None
-
-
-async def run_bench(runtime: str, sim: dict[str, Any],
-                    body: Callable[[Bench], Awaitable[Any]]) -> tuple[Bench, Any]:
-    pty = proc.Pty.open()
-    fw = None
-    plant_task = None
-    try:
-        fw = await proc.start_firmware(pty, sim, runtime)
-        bench = Bench(pty, time.monotonic())
-        plant_task = asyncio.create_task(proc.read_plant(fw, bench.plant))
-        await asyncio.sleep(0.1)
-        if fw.returncode is not None:
-            raise RuntimeError("firmware exited at start")
-        extra = await body(bench)
-        return bench, extra
-    finally:
-        await proc.stop(fw)
-        if plant_task is not None:
-            plant_task.cancel()
-        pty.close()
 
 
 async def basic_ac(runtime: str) -> dict[str, Any]:
@@ -144,15 +83,9 @@ def _in_order(seq: list[str], want: list[str]) -> bool:
     return all(any(x == w for x in it) for w in want)
 
 
-SCENARIOS: dict[str, tuple[Scenario, str]] = {
-    "basic-ac": (basic_ac, "plug in, 16 A by PWM, charge, stop, unplug"),
-    "host-crash": (host_crash, "kill the host mid-charge; firmware must fail safe by itself"),
-}
-
-
 async def slac(runtime: str, validate: bool = False) -> dict[str, Any]:
     """ISO 15118-3 SLAC: our EVSE against our EV (no firmware involved)."""
-    from host.slac.scenario import run_slac_scenario
+    from host.bench.slac_scenario import run_slac_scenario
 
     out = await run_slac_scenario(json_out=True, validate=validate)
     result = "pass" if out.pop("result") == "match" else "fail"
@@ -163,21 +96,9 @@ async def slac_validate(runtime: str) -> dict[str, Any]:
     return await slac(runtime, validate=True)
 
 
-HOST_ONLY: set[str] = set()  # scenarios that start no firmware
-
-
-def _register_more() -> None:
-    from host.sim import fault_scenarios, grid_scenarios
-
-    SCENARIOS.update(fault_scenarios.SCENARIOS)
-    SCENARIOS.update(grid_scenarios.SCENARIOS)
-    for name, scenario, text in (
-        ("slac", slac, "SLAC match, EVSE and EV: veth pair in netns when root, else in-process"),
-        ("slac-validate", slac_validate,
-         "SLAC with validation: the EV toggles the CP, the EVSE counts"),
-    ):
-        SCENARIOS[name] = (scenario, text)
-        HOST_ONLY.add(name)
-
-
-_register_more()
+register("basic-ac", basic_ac, "plug in, 16 A by PWM, charge, stop, unplug")
+register("host-crash", host_crash, "kill the host mid-charge; firmware must fail safe by itself")
+register("slac", slac, "SLAC match, EVSE and EV: veth pair in netns when root, else in-process",
+         host_only=True)
+register("slac-validate", slac_validate,
+         "SLAC with validation: the EV toggles the CP, the EVSE counts", host_only=True)

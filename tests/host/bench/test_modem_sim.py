@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from host.bench.modem_sim import FAR_MODEM_MAC, SIM_VERSION, ModemSim
 from host.slac import constants as c
 from host.slac.messages import (
     CmAttenProfileInd,
@@ -21,7 +22,6 @@ from host.slac.messages import (
     parse_frame,
     push_frame,
 )
-from host.slac.modem_sim import FAR_MODEM_MAC, SIM_VERSION, ModemSim
 
 from .helpers import EVSE_MAC, PEV_MAC
 

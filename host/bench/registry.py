@@ -1,0 +1,44 @@
+"""The scenarios of `v2gate simulate`, by name.
+
+Scenario modules call `register` when imported; `load` imports them all. Nothing here
+imports a scenario module at import time, so any of them can be imported on its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+Scenario = Callable[[str], Awaitable[dict[str, Any]]]
+
+# in the order `v2gate simulate --list` shows them
+MODULES = ("host.bench.scenarios", "host.bench.fault_scenarios", "host.bench.grid_scenarios")
+
+
+@dataclass(frozen=True)
+class Entry:
+    run: Scenario
+    text: str
+    host_only: bool  # starts no firmware
+
+
+SCENARIOS: dict[str, Entry] = {}
+
+
+def register(name: str, run: Scenario, text: str, host_only: bool = False) -> None:
+    if name in SCENARIOS and SCENARIOS[name].run is not run:
+        raise ValueError(f"two scenarios named {name!r}")
+    SCENARIOS[name] = Entry(run, text, host_only)
+
+
+def register_many(table: dict[str, tuple[Scenario, str]]) -> None:
+    for name, (run, text) in table.items():
+        register(name, run, text)
+
+
+def load() -> dict[str, Entry]:
+    for module in MODULES:
+        importlib.import_module(module)
+    return SCENARIOS
