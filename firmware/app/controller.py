@@ -34,6 +34,11 @@ SAMPLER_STALL_MS = const(100)  # no grid samples this long: the sampler is dead,
 PROFILES = ("default", "fastest")
 
 
+def _configure_guard(guard, cfg):
+    guard.configure(cfg["category"], cfg.get("v_trips"), cfg["phase_mrad"],
+                    cfg["enter_delay_ms"], cfg["latency_ms"])
+
+
 class Controller:
     def __init__(self, hal, board, now):
         self.hal = hal
@@ -148,22 +153,20 @@ class Controller:
             # decisions and the contacts' parting after the coil lets go
             v_latency_ms=self.period_ms + self.contactor_open_ms,
         )
-        self._configure_guard(cfg)
+        _configure_guard(self.guard, cfg)
         p = cfg["p_rated_w"]
         self.droop = gridfunc.Droop(
             f_nom, p, p if self.lease_direction else 0, p,
             gridfunc.droop_preset(cfg["category"], cfg["droop_profile"]), now,
         )
 
-    def _configure_guard(self, cfg):
-        self.guard.configure(cfg["category"], cfg.get("v_trips"), cfg["phase_mrad"],
-                             cfg["enter_delay_ms"], cfg["latency_ms"])
-
     def configure_grid(self, key, value):
         """SetConfig for the grid; returns a Nack reason or 0. Only what the key sets
         changes: the guard stays in service with its running timers (a new trip setting
         judges the next measurement), the droop keeps its lagged adjustment."""
-        if self.gs is None:
+        guard = self.guard
+        droop = self.droop
+        if guard is None or droop is None:  # no grid sensing
             return m.NACK_BAD_STATE
         from firmware.app import gridfunc
 
@@ -187,9 +190,9 @@ class Controller:
             cfg["latency_ms"] = value
         self.grid_cfg = cfg
         if key == m.CFG_GRID_CATEGORY or key == m.CFG_DROOP_PROFILE:
-            self.droop.set_preset(gridfunc.droop_preset(cfg["category"], cfg["droop_profile"]))
+            droop.set_preset(gridfunc.droop_preset(cfg["category"], cfg["droop_profile"]))
         if key != m.CFG_DROOP_PROFILE and key != m.CFG_DROOP_STEP:
-            self._configure_guard(cfg)
+            _configure_guard(guard, cfg)
         return 0
 
     def _set_volt_trip(self, cfg, key, value):
@@ -335,7 +338,7 @@ class Controller:
     # ------------------------------------------------------------ the tick
 
     def tick(self, now):
-        """One control period. Returns True when it completed (the WDT is fed only then)."""
+        """One control period. The caller feeds the watchdog after it returns."""
         self.now = now
         hal = self.hal
         hal.sample_cp(self.high, self.low)
@@ -364,7 +367,6 @@ class Controller:
         if limit != self.limit_reported:
             self.limit_reported = limit
             self.events.push(LIMIT_CHANGED, limit, 0, now)
-        return True
 
     def _update_cp(self, state, now):
         if state == 0 or state == self.cp:

@@ -248,8 +248,8 @@ class GridGuard:
         self.f_nom_mhz = f_nom * 1000
         self.trips = trips or trips_for(f_nom)
         self.v_nom_mv = v_nom_mv
-        self.v_trips = ()  # voltage trips, thresholds in mV (none without a nominal voltage)
-        self.v_since = []
+        self.v_trips = self._in_mv(v_trips, category)
+        self.v_since = [None] * len(self.v_trips)
         # taken off the voltage clearing times: what lies between the decision and the
         # contacts parting (one control tick, the contactor's opening time)
         self.v_latency_ms = v_latency_ms
@@ -278,8 +278,7 @@ class GridGuard:
         judges the measurements from the next one on and an excursion that is being
         timed is not forgotten. `v_trips` None: the category's defaults."""
         old = self.v_trips
-        trips = tuple((r, d, self.v_nom_mv * pm // 1000, t)
-                      for r, d, pm, t in (v_trips or volt_trips(category))) if self.v_nom_mv else ()
+        trips = self._in_mv(v_trips, category)
         since = [None] * len(trips)
         for i in range(len(trips)):
             for j in range(len(old)):
@@ -291,6 +290,13 @@ class GridGuard:
         self.phase_q16 = mrad_to_q16(phase_mrad)
         self.enter_delay_ms = enter_delay_ms
         self.latency_ms = latency_ms  # the measurement's own delay, taken off clearing times
+
+    def _in_mv(self, v_trips, category):
+        """Voltage trips with their thresholds in mV; none without a nominal voltage."""
+        if not self.v_nom_mv:
+            return ()
+        return tuple((r, d, self.v_nom_mv * pm // 1000, t)
+                     for r, d, pm, t in (v_trips or volt_trips(category)))
 
     def feed_voltage(self, now, v_mv, age_ms):
         """One voltage measurement (RMS over samples that began `age_ms` before `now`),
