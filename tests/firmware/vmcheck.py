@@ -119,6 +119,8 @@ class FakeHal:
     ref_offset16 = 0
 
     def grid_collect(self, gs):
+        if self.grid_model is None:  # a test's set-up error, named rather than a None.fill
+            raise ValueError("FakeHal: the board has grid sensing, set hal.grid_model")
         n = self.grid_per_tick
         self.grid_pos = self.grid_model.fill(gs.ring, self.grid_pos, n, gs.mask)
         return n
