@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from host.slac import constants as c
 from host.slac.errors import LocalProtocolError
@@ -54,8 +54,9 @@ class PevSlac(SlacMachine):
                  matching_repetition: float = c.TT_MATCHING_REPETITION,
                  validate: bool = False,
                  modem_mac: bytes = c.QCA_LOCAL_MAC,
+                 set_key_success: Collection[int] = c.SET_KEY_SUCCESS_RESULTS,
                  rng: Callable[[int], bytes] = os.urandom) -> None:  # fmt: skip
-        super().__init__(mac, modem_mac=modem_mac, rng=rng)
+        super().__init__(mac, modem_mac=modem_mac, rng=rng, set_key_success=set_key_success)
         self.join = join
         self.sound_interval = sound_interval
         self.parm_window = parm_window

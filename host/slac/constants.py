@@ -59,7 +59,13 @@ MATCH_CNF_MVF_LENGTH = 0x56  # Table A.7: MatchVarField length of CM_SLAC_MATCH.
 KEY_TYPE_NMK = 0x01
 PID_HLE = 0x04
 NEW_EKS_NMK = 0x01
-SET_KEY_RESULT_SUCCESS = 0x00  # HPGP §11.5.5 (open-plc-utils' evse/pev tools read it inverted)
+# CM_SET_KEY.CNF Result: HomePlug GP / AV 1.1 (HPGP §11.5.5) say 0x00 is success, but QCA7000/7005
+# firmware follows HomePlug AV 1.0 and answers 0x01 on success (Qualcomm in qca/open-plc-utils
+# issue #161; EVerest's libslac `RESULT_MODEM_COMPAT_SUCCESS = 0x01`, and its review of
+# EVerest/EVerest PR #2324 keeps accepting both). So both mean success unless narrowed.
+SET_KEY_RESULT_SUCCESS = 0x00  # HPGP §11.5.5
+SET_KEY_RESULT_SUCCESS_QCA = 0x01  # HomePlug AV 1.0, what QCA7000/7005 modems send
+SET_KEY_SUCCESS_RESULTS = frozenset({SET_KEY_RESULT_SUCCESS, SET_KEY_RESULT_SUCCESS_QCA})
 
 # CM_VALIDATE result codes (ISO 15118-3 Table A.6)
 VALIDATE_NOT_READY = 0x00

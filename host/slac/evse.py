@@ -13,7 +13,7 @@ the network with a new key ([V2G3-M09-17], as pyslac cites it).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from . import constants as c
@@ -61,8 +61,9 @@ class EvseSlac(SlacMachine):
                  slac_init_timeout: float = c.TT_EVSE_SLAC_INIT, confirm_link: bool = True,
                  validation: bool = False,
                  modem_mac: bytes = c.QCA_LOCAL_MAC,
+                 set_key_success: Collection[int] = c.SET_KEY_SUCCESS_RESULTS,
                  rng: Callable[[int], bytes] = os.urandom) -> None:  # fmt: skip
-        super().__init__(mac, modem_mac=modem_mac, rng=rng)
+        super().__init__(mac, modem_mac=modem_mac, rng=rng, set_key_success=set_key_success)
         self.threshold = attenuation_threshold_db
         self.slac_init_timeout = slac_init_timeout
         self.confirm_link = confirm_link

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from . import constants as c
 from .errors import RemoteProtocolError
@@ -45,8 +45,12 @@ class SlacMachine:
     _any_dst: tuple[type[Message], ...] = ()
 
     def __init__(self, mac: bytes, *, modem_mac: bytes = c.QCA_LOCAL_MAC,
-                 rng: Callable[[int], bytes]) -> None:  # fmt: skip
+                 rng: Callable[[int], bytes],
+                 set_key_success: Collection[int] = c.SET_KEY_SUCCESS_RESULTS) -> None:  # fmt: skip
         self.mac = mac
+        # CM_SET_KEY.CNF results taken as success: 0x00 (HPGP) and 0x01 (QCA firmware) unless
+        # narrowed to what one's modem is known to send
+        self.set_key_success = frozenset(set_key_success)
         self.modem_mac = modem_mac
         self.rng = rng
         self.ignored = 0  # frames dropped as malformed, misaddressed, late or duplicate
@@ -147,7 +151,7 @@ class SlacMachine:
         self._key = None
         self._timers.pop("key", None)
         assert isinstance(frame.message, CmSetKeyCnf)
-        if frame.message.result != c.SET_KEY_RESULT_SUCCESS:
+        if frame.message.result not in self.set_key_success:
             return self._on_match_failed(FailReason.MODEM_REFUSED_KEY, now)
         self._emit(KeySet(nid))
         self._on_key_set(nid, now)

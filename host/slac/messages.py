@@ -113,7 +113,8 @@ class CmSetKeyReq(Message):
 
 @dataclass(frozen=True)
 class CmSetKeyCnf(Message):
-    """CM_SET_KEY.CNF, modem -> host; ``result`` 0 is success (HPGP §11.5.5)."""
+    """CM_SET_KEY.CNF, modem -> host; ``result`` 0 is success in HPGP §11.5.5, but QCA modems
+    send 1 on success (see constants.SET_KEY_SUCCESS_RESULTS)."""
 
     MMTYPE = c.CM_SET_KEY | c.MMTYPE_CNF
     FIELDS = (("result", "u8"), ("my_nonce", "u32"), ("your_nonce", "u32"), ("pid", "u8"),

@@ -10,14 +10,14 @@ import pytest
 from host.bench.slac_pair import channel_links, run_pair
 from host.slac.events import FailReason, LinkReady, Matched, MatchFailed, ToggleCp
 from host.slac.messages import CmAttenCharInd, parse_frame
-
-from .helpers import EVSE_MAC, PEV_MAC, pair
+from tests.host.slac.helpers import EVSE_MAC, PEV_MAC, pair
 
 pytestmark = pytest.mark.unit
 
 
-def test_roundtrip_on_fake_time_reaches_link_ready_on_both_sides() -> None:
-    wire, evse, pev = pair(attenuation_db=23)
+@pytest.mark.parametrize("set_key_result", [0x01, 0x00])  # a QCA modem's success, HPGP's
+def test_roundtrip_on_fake_time_reaches_link_ready_on_both_sides(set_key_result: int) -> None:
+    wire, evse, pev = pair(attenuation_db=23, set_key_result=set_key_result)
     evse.machine.cp_state("B", True, 0.0)
     pev.machine.start(0.0)
     wire.run(until=20.0)

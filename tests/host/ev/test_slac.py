@@ -32,8 +32,7 @@ from host.slac.messages import (
     VsLinkStatusCnf,
     VsLinkStatusReq,
 )
-
-from .helpers import EVSE_MAC, PEV_MAC, Driven, counter_rng
+from tests.host.slac.helpers import EVSE_MAC, PEV_MAC, Driven, counter_rng
 
 pytestmark = pytest.mark.unit
 
@@ -184,8 +183,8 @@ def test_no_match_cnf_after_retries() -> None:
     assert d.events()[-1] == MatchFailed(FailReason.NO_MATCH_CNF)
 
 
-def joining() -> tuple[Driven, bytes]:
-    d, run = answered()
+def joining(**kwargs) -> tuple[Driven, bytes]:
+    d, run = answered(**kwargs)
     d.sent()
     d.feed(
         EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID, nmk=NMK)
@@ -205,6 +204,24 @@ def test_join_sets_the_evse_key_and_waits_for_the_link() -> None:
     d.feed(MODEM, VsLinkStatusCnf(link_status=1))
     assert [type(e) for e in d.events()][-3:] == [Matched, KeySet, LinkReady]
     assert d.m.state == "linked"
+
+
+@pytest.mark.parametrize("result", [0x00, 0x01])  # HPGP's success, and what QCA modems send
+def test_join_takes_either_success_code_of_set_key(result: int) -> None:
+    d, run = joining()
+    d.sent()
+    d.feed(MODEM, CmSetKeyCnf(result=result))
+    assert d.events()[-1] == KeySet(NID) and d.messages() == [VsLinkStatusReq()]
+    assert d.m.state == "joining"
+
+
+@pytest.mark.parametrize(("result", "success"), [(0x02, {0, 1}), (0x01, {0})])
+def test_join_refused_key(result: int, success: set[int]) -> None:
+    d, run = joining(set_key_success=success)
+    d.sent()
+    d.feed(MODEM, CmSetKeyCnf(result=result))
+    assert d.events()[-1] == MatchFailed(FailReason.MODEM_REFUSED_KEY)
+    assert d.m.state == "failed" and d.sent() == []
 
 
 def test_join_timeout() -> None:

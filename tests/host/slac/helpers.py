@@ -93,12 +93,13 @@ class Wire:
             self.pump()
 
 
-def pair(attenuation_db: int = 20, validate: bool = False,
-         **evse_kwargs) -> tuple[Wire, Node, Node]:  # fmt: skip
+def pair(attenuation_db: int = 20, validate: bool = False, set_key_result: int | None = None,
+         pev_kwargs: dict | None = None, **evse_kwargs) -> tuple[Wire, Node, Node]:  # fmt: skip
     evse = Node(0, EvseSlac(EVSE_MAC, rng=counter_rng(1), validation=validate, **evse_kwargs))
-    pev = Node(1, PevSlac(PEV_MAC, rng=counter_rng(100), validate=validate))
-    wire = Wire(evse, pev, Node(1, sim=ModemSim(attenuation_db=attenuation_db)),
-                Node(0, sim=ModemSim(attenuation_db=attenuation_db)))  # fmt: skip
+    pev = Node(1, PevSlac(PEV_MAC, rng=counter_rng(100), validate=validate, **(pev_kwargs or {})))
+    sim = {} if set_key_result is None else {"set_key_result": set_key_result}
+    wire = Wire(evse, pev, Node(1, sim=ModemSim(attenuation_db=attenuation_db, **sim)),
+                Node(0, sim=ModemSim(attenuation_db=attenuation_db, **sim)))  # fmt: skip
     return wire, evse, pev
 
 

@@ -114,11 +114,22 @@ def test_modem_not_answering_set_key() -> None:
     assert d2.m.state == "failed"
 
 
-def test_modem_refusing_the_key() -> None:
+@pytest.mark.parametrize("result", [0x00, 0x01])  # HPGP's success, and what QCA modems send
+def test_modem_confirming_the_key_with_either_success_code(result: int) -> None:
     d = Driven(EvseSlac(EVSE_MAC, rng=counter_rng(1)))
     d.m.cp_state("B", True, 0.0)
-    d.feed(MODEM, CmSetKeyCnf(result=1))
+    d.feed(MODEM, CmSetKeyCnf(result=result))
+    assert d.events() == [KeySet(d.m.nid)] and d.m.state == "wait_parm"
+
+
+@pytest.mark.parametrize(("result", "success"), [(0x02, {0, 1}), (0xFF, {0, 1}), (0x01, {0})])
+def test_modem_refusing_the_key(result: int, success: set[int]) -> None:
+    """Any other code is a refusal, and so is 0x01 once narrowed to the HPGP reading."""
+    d = Driven(EvseSlac(EVSE_MAC, rng=counter_rng(1), set_key_success=success))
+    d.m.cp_state("B", True, 0.0)
+    d.feed(MODEM, CmSetKeyCnf(result=result))
     assert d.events() == [MatchFailed(FailReason.MODEM_REFUSED_KEY)]
+    assert d.m.state == "failed"
 
 
 def test_slac_init_timeout() -> None:
