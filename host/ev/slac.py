@@ -1,10 +1,12 @@
 """EV (PEV) side of SLAC (ISO 15118-3 §9 and Annex A.9), sans-I/O, for the bench and the
 EV simulator.
 
-``start(now)`` broadcasts CM_SLAC_PARM.REQ; every EVSE that answers within the collection
-window is sounded at once (3 CM_START_ATTEN_CHAR.IND, 10 CM_MNBC_SOUND.IND, one every
-TP_EV_batch_msg_interval); the EVSE reporting the lowest average attenuation gets the
-CM_SLAC_MATCH.REQ, after validating it first with ``validate`` (two CM_VALIDATE exchanges
+``start(now)`` broadcasts CM_SLAC_PARM.REQ; every EVSE that answers within TT_match_response
+of it is sounded at once (3 CM_START_ATTEN_CHAR.IND, 10 CM_MNBC_SOUND.IND, one every
+TP_EV_batch_msg_interval); of the EVSEs whose CM_ATTEN_CHAR.IND reports an average attenuation
+under the threshold, the lowest gets the CM_SLAC_MATCH.REQ - on a crowded site the neighbours'
+EVSEs answer too, and the first answer is not necessarily ours. With ``validate`` the EV
+validates its choice first (two CM_VALIDATE exchanges
 around 1-3 CP toggles, reported as ``ToggleCp`` for whoever drives S2). With ``join`` the
 EV then sets the EVSE's NMK/NID on its own modem and waits for the link (TT_match_join).
 A failed run is followed by a new one (new run id) every TT_matching_rate for up to
@@ -19,7 +21,7 @@ from collections.abc import Callable, Collection
 
 from host.slac import constants as c
 from host.slac.errors import LocalProtocolError
-from host.slac.events import FailReason, Matched, MatchFailed, MatchStarted, ToggleCp
+from host.slac.events import FailReason, LinkReady, Matched, MatchFailed, MatchStarted, ToggleCp
 from host.slac.machine import SlacMachine
 from host.slac.messages import (
     CmAttenCharInd,
@@ -34,11 +36,12 @@ from host.slac.messages import (
     CmValidateReq,
     Frame,
     average_attenuation,
+    station_id,
 )
 
 # failures that a new run may mend; the modem's own failures end the attempt
 _RUN_FAILURES = {FailReason.NO_PARM_CNF, FailReason.NO_ATTEN_CHAR, FailReason.NO_MATCH_CNF,
-                 FailReason.ATTENUATION_TOO_HIGH, FailReason.NO_VALIDATE_CNF,
+                 FailReason.NO_EVSE_UNDER_THRESHOLD, FailReason.NO_VALIDATE_CNF,
                  FailReason.VALIDATION_NOT_READY, FailReason.VALIDATION_FAILED}  # fmt: skip
 
 
@@ -49,20 +52,25 @@ class PevSlac(SlacMachine):
 
     def __init__(self, mac: bytes, *, join: bool = True,
                  sound_interval: float = c.TP_EV_BATCH_MSG_INTERVAL,
-                 parm_window: float = c.PARM_COLLECT_WINDOW,
-                 attenuation_threshold_db: float = float("inf"),
+                 parm_window: float = c.TT_MATCH_RESPONSE,
+                 attenuation_threshold_db: float = c.DEFAULT_ATTENUATION_THRESHOLD_DB,
+                 pev_id: bytes | str = b"",
                  matching_repetition: float = c.TT_MATCHING_REPETITION,
-                 validate: bool = False,
+                 validate: bool = False, confirm_link: bool = True,
                  modem_mac: bytes = c.QCA_LOCAL_MAC,
                  set_key_success: Collection[int] = c.SET_KEY_SUCCESS_RESULTS,
                  rng: Callable[[int], bytes] = os.urandom) -> None:  # fmt: skip
         super().__init__(mac, modem_mac=modem_mac, rng=rng, set_key_success=set_key_success)
         self.join = join
         self.sound_interval = sound_interval
+        # how long after each CM_SLAC_PARM.REQ the EV takes CNFs: every EVSE that hears it
+        # answers within TT_match_response (ISO 15118-3 A.9.1), a neighbour's perhaps first
         self.parm_window = parm_window
-        self.threshold = attenuation_threshold_db
+        self.threshold = attenuation_threshold_db  # an EVSE heard above it is never chosen
+        self.pev_id = station_id(pev_id)  # PEV_ID of CM_SLAC_MATCH.REQ (Table A.7)
         self.matching_repetition = matching_repetition
         self.validate = validate
+        self.confirm_link = confirm_link  # poll the (Qualcomm) link status after the key is set
         self.toggles = 0  # CP toggles of the current validation
         self._first_start = 0.0
         self.state = "idle"
@@ -98,7 +106,7 @@ class PevSlac(SlacMachine):
     def _send_parm_req(self, now: float) -> None:
         self._tries += 1
         self._send(c.BROADCAST_MAC, CmSlacParmReq(run_id=self.run_id))
-        self._timers["step"] = now + c.TT_MATCH_RESPONSE
+        self._timers["step"] = now + self.parm_window
 
     def _fail(self, reason: FailReason, now: float) -> None:
         self._timers.clear()
@@ -180,9 +188,10 @@ class PevSlac(SlacMachine):
         self._timers.pop("results", None)
         if not self.results:
             return self._fail(FailReason.NO_ATTEN_CHAR, now)
-        self.chosen = min(self.results, key=self.results.__getitem__)
-        if self.results[self.chosen] > self.threshold:
-            return self._fail(FailReason.ATTENUATION_TOO_HIGH, now)
+        near = {evse: db for evse, db in self.results.items() if db <= self.threshold}
+        if not near:
+            return self._fail(FailReason.NO_EVSE_UNDER_THRESHOLD, now)
+        self.chosen = min(near, key=near.__getitem__)
         if self.validate:
             self.state, self._tries = "validate_ready", 0
             self._send_validate_req(now)
@@ -210,7 +219,7 @@ class PevSlac(SlacMachine):
     def _send_match_req(self, now: float) -> None:
         self._tries += 1
         self._send(self.chosen, CmSlacMatchReq(pev_mac=self.mac, evse_mac=self.chosen,
-                                               run_id=self.run_id))  # fmt: skip
+                                               run_id=self.run_id, pev_id=self.pev_id))  # fmt: skip
         self._timers["step"] = now + c.TT_MATCH_RESPONSE
 
     # --- messages from the EVSEs ----------------------------------------------------------
@@ -222,8 +231,6 @@ class PevSlac(SlacMachine):
             return self._ignore()
         self.evses[frame.src] = m
         self._emit(MatchStarted(frame.src, self.run_id))
-        if len(self.evses) == 1:
-            self._timers["step"] = min(self._timers["step"], now + self.parm_window)
 
     def _on_atten_char(self, frame: Frame, now: float) -> None:
         m = frame.message
@@ -278,4 +285,8 @@ class PevSlac(SlacMachine):
 
     def _on_key_set(self, nid: bytes, now: float) -> None:
         if self.state == "joining" and self.match is not None:
-            self._start_join(self.match.peer_mac, nid, now)
+            if self.confirm_link:
+                self._start_join(self.match.peer_mac, nid, now)
+            else:  # a modem with no link status to ask: the key is all we can know
+                self.state = "linked"
+                self._emit(LinkReady(self.match.peer_mac, nid))

@@ -106,5 +106,4 @@ TIME_OUT_UNIT = 0.1  # CM_SLAC_PARM.CNF / CM_START_ATTEN_CHAR Time_Out counts 10
 MODEM_TIMEOUT = 1.0  # wait for the local modem to confirm CM_SET_KEY or a vendor request
 MODEM_RETRIES = 2  # repetitions of an unanswered modem request
 LINK_POLL_INTERVAL = 0.05  # link-status poll period while joining
-DEFAULT_ATTENUATION_THRESHOLD_DB = 40.0  # above this average the EVSE refuses to match
-PARM_COLLECT_WINDOW = 0.05  # EV wait for further CM_SLAC_PARM.CNF after the first one
+DEFAULT_ATTENUATION_THRESHOLD_DB = 40.0  # above this average neither side matches

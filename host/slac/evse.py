@@ -34,6 +34,7 @@ from .messages import (
     CmValidateReq,
     Frame,
     average_attenuation,
+    station_id,
 )
 
 
@@ -59,7 +60,7 @@ class EvseSlac(SlacMachine):
 
     def __init__(self, mac: bytes, *, attenuation_threshold_db: float = c.DEFAULT_ATTENUATION_THRESHOLD_DB,
                  slac_init_timeout: float = c.TT_EVSE_SLAC_INIT, confirm_link: bool = True,
-                 validation: bool = False,
+                 validation: bool = False, evse_id: bytes | str = b"",
                  modem_mac: bytes = c.QCA_LOCAL_MAC,
                  set_key_success: Collection[int] = c.SET_KEY_SUCCESS_RESULTS,
                  rng: Callable[[int], bytes] = os.urandom) -> None:  # fmt: skip
@@ -68,6 +69,7 @@ class EvseSlac(SlacMachine):
         self.slac_init_timeout = slac_init_timeout
         self.confirm_link = confirm_link
         self.validation = validation
+        self.evse_id = station_id(evse_id)  # EVSE_ID of CM_SLAC_MATCH.CNF (Table A.7)
         self.cp = "A"
         # the EV validating over our CP, from our READY to its result: one CP, one EV at a time
         self._validating = b""
@@ -316,8 +318,10 @@ class EvseSlac(SlacMachine):
             o.attenuation < s.attenuation for k, o in self.sessions.items() if k != pev
         ):
             return self._ignore()  # cross-talk: a closer EV is in this EVSE's run
+        # Table A.7: the CNF names both ends - the EV's PEV_ID as it sent it, our EVSE_ID
         self._send(pev, CmSlacMatchCnf(pev_mac=pev, evse_mac=self.mac, run_id=s.run_id,
-                                       nid=self.nid, nmk=self.nmk))  # fmt: skip
+                                       nid=self.nid, nmk=self.nmk, pev_id=m.pev_id,
+                                       evse_id=self.evse_id))  # fmt: skip
         if first:
             self._match(pev, s, now)
 

@@ -532,6 +532,16 @@ def parse_frame(data: bytes) -> Frame:
     return result[0]
 
 
+def station_id(value: bytes | str) -> bytes:
+    """A PEV_ID / EVSE_ID field (ISO 15118-3 Table A.7: 17 octets): the id, zero-padded."""
+    raw = value.encode() if isinstance(value, str) else bytes(value)
+    if len(raw) > c.STATION_ID_LEN:
+        raise LocalProtocolError(
+            f"station id {value!r} is {len(raw)} octets; the SLAC field holds {c.STATION_ID_LEN}"
+        )
+    return raw.ljust(c.STATION_ID_LEN, b"\0")
+
+
 def mac_str(mac: bytes) -> str:
     return ":".join(f"{b:02x}" for b in mac)
 

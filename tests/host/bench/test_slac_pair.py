@@ -9,7 +9,7 @@ import pytest
 
 from host.bench.slac_pair import channel_links, run_pair
 from host.slac.events import FailReason, LinkReady, Matched, MatchFailed, ToggleCp
-from host.slac.messages import CmAttenCharInd, parse_frame
+from host.slac.messages import CmAttenCharInd, CmSlacMatchReq, parse_frame
 from tests.host.slac.helpers import EVSE_MAC, PEV_MAC, pair
 
 pytestmark = pytest.mark.unit
@@ -46,7 +46,18 @@ def test_lost_atten_char_is_repeated_and_the_run_still_matches() -> None:
 
 
 def test_ev_too_far_gets_no_match() -> None:
+    """Both sides refuse 60 dB; the EV does not even ask (its own threshold)."""
     wire, evse, pev = pair(attenuation_db=60)
+    evse.machine.cp_state("B", True, 0.0)
+    pev.machine.start(0.0)
+    wire.run(until=20.0)
+    assert not any(isinstance(e, Matched) for e in evse.events + pev.events)
+    assert pev.events[-1] == MatchFailed(FailReason.NO_EVSE_UNDER_THRESHOLD)
+    assert not any(isinstance(parse_frame(f).message, CmSlacMatchReq) for _, _, f in wire.log)
+
+
+def test_ev_without_a_threshold_is_refused_by_the_evse() -> None:
+    wire, evse, pev = pair(attenuation_db=60, pev_kwargs={"attenuation_threshold_db": 1e9})
     evse.machine.cp_state("B", True, 0.0)
     pev.machine.start(0.0)
     wire.run(until=20.0)

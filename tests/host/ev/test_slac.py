@@ -68,7 +68,9 @@ def test_sounding_batch_and_match() -> None:
     d, run = started(join=False)
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.01)
     assert d.events() == [MatchStarted(EVSE_MAC, run)]
-    d.at(0.01 + c.PARM_COLLECT_WINDOW)
+    d.at(c.TT_MATCH_RESPONSE - 0.001)  # other EVSEs may still answer: no sounding yet
+    assert d.sent() == []
+    d.at(c.TT_MATCH_RESPONSE)
     batch = [(d.now, m) for m in d.messages()] + sound_all(d)
     kinds = [type(m) for _, m in batch]
     assert kinds == [CmStartAttenCharInd] * 3 + [CmMnbcSoundInd] * 10
@@ -103,7 +105,7 @@ def test_wrong_run_id_and_duplicates_are_ignored() -> None:
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
     assert len(d.events()) == 1
-    d.at(c.PARM_COLLECT_WINDOW)
+    d.at(c.TT_MATCH_RESPONSE)
     d.sent()
     sound_all(d)
     atten(d, b"W" * 8)
@@ -123,7 +125,7 @@ def test_two_evses_the_lower_attenuation_is_chosen() -> None:
     d, run = started(join=False)
     d.feed(OTHER_EVSE, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.01)
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.02)
-    d.at(0.01 + c.PARM_COLLECT_WINDOW)
+    d.at(c.TT_MATCH_RESPONSE)
     d.sent()
     sound_all(d)
     atten(d, run, OTHER_EVSE, db=33)
@@ -136,7 +138,7 @@ def test_two_evses_the_lower_attenuation_is_chosen() -> None:
 def test_no_atten_char() -> None:
     d, run = started()
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
-    d.at(c.PARM_COLLECT_WINDOW)
+    d.at(c.TT_MATCH_RESPONSE)
     start = d.now
     sound_all(d)
     d.at(start + c.TT_EV_ATTEN_RESULTS)
@@ -147,7 +149,7 @@ def test_one_of_two_evses_silent_decides_at_the_deadline() -> None:
     d, run = started(join=False)
     d.feed(OTHER_EVSE, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
-    d.at(c.PARM_COLLECT_WINDOW)
+    d.at(c.TT_MATCH_RESPONSE)
     start = d.now
     sound_all(d)
     atten(d, run, EVSE_MAC)
@@ -161,15 +163,61 @@ def answered(db: int = 20, **kwargs) -> tuple[Driven, bytes]:
     """One EVSE answered the parameters and reported ``db``: the EV has decided."""
     d, run = started(**kwargs)
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
-    d.at(c.PARM_COLLECT_WINDOW)
+    d.at(c.TT_MATCH_RESPONSE)
     sound_all(d)
     atten(d, run, db=db)
     return d, run
 
 
-def test_attenuation_above_ev_threshold() -> None:
-    d, run = answered(db=45, attenuation_threshold_db=30)
-    assert d.events()[-1] == MatchFailed(FailReason.ATTENUATION_TOO_HIGH)
+def test_cross_talk_our_late_answer_within_the_window_is_chosen() -> None:
+    """A neighbour's EVSE, heard through the grid, answers first; ours answers 150 ms after
+    the request - late, but within TT_match_response - and is heard closer: it must win."""
+    d, run = started(join=False)
+    d.feed(OTHER_EVSE, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.005)
+    d.at(0.1)
+    assert d.sent() == []  # still collecting
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.15)
+    assert d.events() == [MatchStarted(OTHER_EVSE, run), MatchStarted(EVSE_MAC, run)]
+    d.at(c.TT_MATCH_RESPONSE)
+    d.sent()
+    sound_all(d)
+    atten(d, run, OTHER_EVSE, db=26)
+    atten(d, run, EVSE_MAC, db=11)
+    rsp, rsp2, req = d.sent()
+    assert req.dst == EVSE_MAC and req.message.evse_mac == EVSE_MAC
+    d.feed(EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID,
+                                    nmk=NMK))  # fmt: skip
+    assert d.events() == [Matched(EVSE_MAC, run, NID, NMK, 11.0)]
+
+
+def test_an_answer_after_the_window_is_not_a_candidate() -> None:
+    d, run = started(join=False)
+    d.feed(OTHER_EVSE, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.01)
+    d.at(c.TT_MATCH_RESPONSE)
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.21)
+    assert list(d.m.evses) == [OTHER_EVSE] and d.m.ignored == 1
+
+
+def test_only_a_too_attenuated_evse_is_not_matched() -> None:
+    """The default threshold: an EVSE heard at 45 dB is a neighbour's, not a cable's."""
+    d, run = answered(db=45)
+    rsp, *more = d.sent()
+    assert isinstance(rsp.message, CmAttenCharRsp) and more == []  # no CM_SLAC_MATCH.REQ
+    assert d.events()[-1] == MatchFailed(FailReason.NO_EVSE_UNDER_THRESHOLD)
+    assert "above the attenuation threshold" in FailReason.NO_EVSE_UNDER_THRESHOLD.value
+
+
+def test_attenuation_threshold_is_a_setting() -> None:
+    d, run = answered(db=35, attenuation_threshold_db=30)
+    assert d.events()[-1] == MatchFailed(FailReason.NO_EVSE_UNDER_THRESHOLD)
+    d, run = answered(db=45, attenuation_threshold_db=50)
+    assert isinstance(d.sent()[-1].message, CmSlacMatchReq)
+
+
+def test_pev_id_goes_in_the_match_request() -> None:
+    d, run = answered(pev_id="WAUZZZ4G7EN012345")  # 17 octets, e.g. a VIN
+    req = d.sent()[-1].message
+    assert isinstance(req, CmSlacMatchReq) and req.pev_id == b"WAUZZZ4G7EN012345"
 
 
 def test_no_match_cnf_after_retries() -> None:

@@ -46,3 +46,37 @@ def test_evse_waits_for_the_ev_then_gives_up(capsys) -> None:
     assert code == cli.EXIT_FAILED
     assert "modem confirmed CM_SET_KEY" in out
     assert "FAILED: no CM_SLAC_PARM.REQ within TT_EVSE_SLAC_init" in err
+
+
+def test_a_modem_that_is_not_qualcomm_still_matches(monkeypatch, capsys) -> None:
+    """No answer to VS_SW_VER (nor to any Qualcomm MME): one warning line, then SLAC as usual,
+    the link taken as up once the keys are set. The EV skips the probe (--no-vendor-probe)."""
+    monkeypatch.setattr(c, "MODEM_TIMEOUT", 0.05)
+    channel = Channel()
+    ends = {"evse0": 0, "pev0": 1}
+
+    class FakeRawLink:
+        @staticmethod
+        def open(ifname: str):
+            return channel.open(ends[ifname])
+
+    monkeypatch.setattr(cli, "RawLink", FakeRawLink)
+
+    async def main():
+        sims = [asyncio.ensure_future(serve_modem_sim(ModemSim(qualcomm=False),
+                                                      channel.open(end, c.ETH_P_ALL)))
+                for end in (0, 1)]  # fmt: skip
+        evse = _args("evse", interface="evse0", init_timeout=5.0)
+        pev = _args("pev", interface="pev0", no_vendor_probe=True)
+        try:
+            return await asyncio.gather(cli._run(evse), cli._run(pev))
+        finally:
+            for task in sims:
+                task.cancel()
+
+    codes = asyncio.run(main())
+    out, err = capsys.readouterr()
+    assert codes == [cli.EXIT_MATCHED, cli.EXIT_MATCHED], err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "VS_SW_VER" in warnings[0] and "carrying on" in warnings[0]
+    assert out.count("MATCH: NID") == 2 and "modem firmware" not in out

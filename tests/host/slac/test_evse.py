@@ -218,6 +218,24 @@ def test_attenuation_above_threshold_gets_no_match() -> None:
     assert d.events() == [MatchFailed(FailReason.ATTENUATION_TOO_HIGH, retrying=True)]
 
 
+def test_match_cnf_names_both_ends() -> None:
+    """ISO 15118-3 Table A.7: the CNF echoes the EV's PEV_ID and carries our EVSE_ID."""
+    d = plugged(evse_id="DE*V2G*E0001")
+    characterised(d)
+    d.sent()
+    d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=RUN,
+                                   pev_id=b"WAUZZZ4G7EN012345"))  # fmt: skip
+    cnf = d.messages()[0]
+    assert isinstance(cnf, CmSlacMatchCnf)
+    assert cnf.pev_id == b"WAUZZZ4G7EN012345"
+    assert cnf.evse_id == b"DE*V2G*E0001" + bytes(5) and len(cnf.evse_id) == 17
+
+
+def test_evse_id_longer_than_the_field_is_refused() -> None:
+    with pytest.raises(LocalProtocolError, match="18 octets; the SLAC field holds 17"):
+        EvseSlac(EVSE_MAC, evse_id="DE*V2G*E0000000001")
+
+
 def test_cross_talk_the_closer_ev_wins() -> None:
     d = plugged()
     characterised(d, PEV_MAC, RUN, db=12)  # ours, on our cable
