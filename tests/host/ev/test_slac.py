@@ -32,6 +32,7 @@ from host.slac.messages import (
     VsLinkStatusCnf,
     VsLinkStatusReq,
 )
+from host.slac.states import PevState, Timer
 from tests.host.slac.helpers import EVSE_MAC, PEV_MAC, Driven, counter_rng
 
 pytestmark = pytest.mark.unit
@@ -58,8 +59,8 @@ def atten(d: Driven, run: bytes, evse: bytes = EVSE_MAC, db: int = 20) -> None:
 def sound_all(d: Driven) -> list:
     """Fire the sounding timers; returns the messages sent, with their times."""
     out = []
-    while d.m.state == "sounding":
-        d.at(d.m._timers["step"])
+    while d.m.state is PevState.SOUNDING:
+        d.at(d.m._timers[Timer.STEP])
         out += [(d.now, m) for m in d.messages()]
     return out
 
@@ -86,7 +87,7 @@ def test_sounding_batch_and_match() -> None:
         EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID, nmk=NMK)
     )
     assert d.events() == [Matched(EVSE_MAC, run, NID, NMK, 17.0)]
-    assert d.m.state == "matched" and d.m.get_timer() is None
+    assert d.m.state is PevState.MATCHED and d.m.get_timer() is None
 
 
 def test_no_parm_cnf_after_retries() -> None:
@@ -251,7 +252,7 @@ def test_join_sets_the_evse_key_and_waits_for_the_link() -> None:
     assert d.messages() == [VsLinkStatusReq()]
     d.feed(MODEM, VsLinkStatusCnf(link_status=1))
     assert [type(e) for e in d.events()][-3:] == [Matched, KeySet, LinkReady]
-    assert d.m.state == "linked"
+    assert d.m.state is PevState.LINKED
 
 
 @pytest.mark.parametrize("result", [0x00, 0x01])  # HPGP's success, and what QCA modems send
@@ -260,7 +261,7 @@ def test_join_takes_either_success_code_of_set_key(result: int) -> None:
     d.sent()
     d.feed(MODEM, CmSetKeyCnf(result=result))
     assert d.events()[-1] == KeySet(NID) and d.messages() == [VsLinkStatusReq()]
-    assert d.m.state == "joining"
+    assert d.m.state is PevState.JOINING
 
 
 @pytest.mark.parametrize(("result", "success"), [(0x02, {0, 1}), (0x01, {0})])
@@ -269,7 +270,27 @@ def test_join_refused_key(result: int, success: set[int]) -> None:
     d.sent()
     d.feed(MODEM, CmSetKeyCnf(result=result))
     assert d.events()[-1] == MatchFailed(FailReason.MODEM_REFUSED_KEY)
-    assert d.m.state == "failed" and d.sent() == []
+    assert d.m.state is PevState.FAILED and d.sent() == []
+
+
+def test_linked_then_started_again_joins_again() -> None:
+    d, run = joining()
+    d.feed(MODEM, CmSetKeyCnf())
+    d.feed(MODEM, VsLinkStatusCnf(link_status=1))
+    assert d.m.state is PevState.LINKED
+    d.sent(), d.events()
+    d.m.start(d.now)  # e.g. the EVSE restarted its SLAC: a new matching from scratch
+    (req,) = d.messages()
+    assert isinstance(req, CmSlacParmReq) and Timer.LINK_POLL not in d.m._timers
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=req.run_id))
+    d.at(d.now + c.TT_MATCH_RESPONSE)
+    sound_all(d)
+    atten(d, req.run_id)
+    d.feed(EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=req.run_id,
+                                    nid=NID, nmk=NMK))  # fmt: skip
+    d.feed(MODEM, CmSetKeyCnf())
+    d.feed(MODEM, VsLinkStatusCnf(link_status=1))
+    assert d.m.state is PevState.LINKED and isinstance(d.events()[-1], LinkReady)
 
 
 def test_join_timeout() -> None:
@@ -280,7 +301,7 @@ def test_join_timeout() -> None:
     d.events()
     d.at(t + c.TT_MATCH_JOIN)
     assert d.events() == [MatchFailed(FailReason.JOIN_TIMEOUT)]
-    assert d.m.state == "failed"
+    assert d.m.state is PevState.FAILED
 
 
 def test_failed_runs_repeat_within_tt_matching_repetition() -> None:
@@ -319,7 +340,7 @@ def test_own_modem_not_confirming_the_evse_key() -> None:
         assert [type(m) for m in d.messages()] == [CmSetKeyReq]
     d.at(t + (c.MODEM_RETRIES + 1) * c.MODEM_TIMEOUT)
     assert d.events()[-1] == MatchFailed(FailReason.MODEM_NO_SET_KEY_CNF)
-    assert d.m.state == "failed"
+    assert d.m.state is PevState.FAILED
 
 
 def validating() -> tuple[Driven, int]:
@@ -347,7 +368,7 @@ def test_validation_then_match() -> None:
 def test_validation_wrong_count_means_not_our_evse() -> None:
     d, n = validating()
     d.feed(OTHER_EVSE, CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=n))  # not asked
-    assert d.sent() == [] and d.m.state == "validate_count"
+    assert d.sent() == [] and d.m.state is PevState.VALIDATE_COUNT
     d.feed(EVSE_MAC, CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=n + 1))
     assert d.sent() == [] and d.events() == [MatchFailed(FailReason.VALIDATION_FAILED)]
 
@@ -372,18 +393,18 @@ def test_validation_not_required_goes_straight_to_match() -> None:
 
 def test_validation_unanswered_is_repeated_with_the_toggles_then_given_up() -> None:
     d, n = validating()
-    req = d.m._timers["step"]
+    req = d.m._timers[Timer.STEP]
     for _ in range(c.C_EV_MATCH_RETRY):
-        d.at(d.m._timers["step"])
+        d.at(d.m._timers[Timer.STEP])
         assert [type(m) for m in d.messages()] == [CmValidateReq]
         assert d.events() == [ToggleCp(EVSE_MAC, n, c.TP_EV_VALD_STATE_DURATION)]
-    d.at(d.m._timers["step"])
+    d.at(d.m._timers[Timer.STEP])
     assert d.now > req and d.events() == [MatchFailed(FailReason.NO_VALIDATE_CNF)]
 
 
 def test_validation_late_ready_after_a_repeated_step_1_is_not_a_failure() -> None:
     d, n = validating()
     d.feed(EVSE_MAC, CmValidateCnf(result=c.VALIDATE_READY))  # answer to our repeated step 1
-    assert d.m.state == "validate_count" and d.events() == [] and d.sent() == []
+    assert d.m.state is PevState.VALIDATE_COUNT and d.events() == [] and d.sent() == []
     d.feed(EVSE_MAC, CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=n))
     assert [type(m) for m in d.messages()] == [CmSlacMatchReq]
