@@ -79,6 +79,8 @@ VALIDATE_SIGNAL_S2_TOGGLES = 0x00  # Table A.6 SignalType: the EV toggles S2 (CP
 LINK_STATUS_UP = 0x01
 
 # --- Timers and counters (ISO 15118-3 Table A.1) -----------------------------------------
+# The same values as EVerest's libslac (everest-core lib/everest/slac, TT_MATCH_RESPONSE_MS 200,
+# TT_MATCH_SEQUENCE_MS 400, TT_EV_ATTEN_RESULTS_MS 1200, TT_MATCH_JOIN_MS 12000 ...).
 TT_EVSE_SLAC_INIT = 50.0  # 20-50 s: wait for CM_SLAC_PARM.REQ after state B / 5 % PWM
 TT_MATCH_SEQUENCE = 0.4  # gap allowed between messages of one sequence
 TT_MATCH_RESPONSE = 0.2  # wait for the answer to a request

@@ -35,7 +35,8 @@ async def _evse_against(sim: ModemSim, args: argparse.Namespace) -> int:
         task.cancel()
 
 
-def test_modem_not_confirming_set_key_is_a_driver_error() -> None:
+def test_modem_not_confirming_set_key_is_a_driver_error(monkeypatch) -> None:
+    monkeypatch.setattr(c, "MODEM_TIMEOUT", 0.05)  # the retries, not the wait, are the point
     with pytest.raises(ModemNotAnswering, match=r"did not confirm CM_SET_KEY on unused \(3 tries"):
         asyncio.run(_evse_against(ModemSim(answer_set_key=False), _args("evse")))
 
@@ -80,3 +81,15 @@ def test_a_modem_that_is_not_qualcomm_still_matches(monkeypatch, capsys) -> None
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "VS_SW_VER" in warnings[0] and "carrying on" in warnings[0]
     assert out.count("MATCH: NID") == 2 and "modem firmware" not in out
+
+
+def test_set_key_success_can_be_narrowed(capsys) -> None:
+    """The simulator answers 0x01 like a QCA modem: taken by default, refused when only the
+    HomePlug GP reading (0x00) is allowed."""
+    code = asyncio.run(_evse_against(ModemSim(), _args("evse", init_timeout=0.2)))
+    assert code == cli.EXIT_FAILED and "modem confirmed CM_SET_KEY" in capsys.readouterr().out
+    narrowed = _args("evse", init_timeout=0.2)
+    narrowed.set_key_success = cli._codes("0")
+    code = asyncio.run(_evse_against(ModemSim(), narrowed))
+    assert code == cli.EXIT_FAILED
+    assert "FAILED: local modem refused CM_SET_KEY" in capsys.readouterr().err
