@@ -186,8 +186,8 @@ class PevSlac(SlacMachine):
                 self._decide(now)
 
     def _decide(self, now: float) -> None:
-        """Pick the EVSE with the lowest average attenuation (ISO 15118-3 §A.9.3)."""
-        if not PEV_MOVES.takes(self.state, Step.CHOSEN):
+        """Pick, of the EVSEs under the threshold, the lowest average attenuation (§A.9.3)."""
+        if not PEV_MOVES.takes(self.state, Step.VALIDATE):  # still choosing: sounding or waiting
             return
         self._timers.pop(Timer.RESULTS, None)
         if not self.results:
