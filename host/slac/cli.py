@@ -29,7 +29,7 @@ from .driver import (
     run_machine,
     serve_modem_sim,
 )
-from .errors import DriverError, ModemNotAnswering, ModemVersionUnreadable
+from .errors import DriverError, LocalProtocolError, ModemNotAnswering, ModemVersionUnreadable
 from .events import (
     Event,
     FailReason,
@@ -42,7 +42,7 @@ from .events import (
     ToggleCp,
 )
 from .evse import EvseSlac
-from .messages import VsNwInfoCnf, VsNwInfoReq, mac_str
+from .messages import VsNwInfoCnf, VsNwInfoReq, mac_str, station_id
 
 EXIT_MATCHED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -67,7 +67,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        default=c.DEFAULT_ATTENUATION_THRESHOLD_DB,
                        help="never match a peer heard above this average attenuation "
                             "(default %(default)s dB)")  # fmt: skip
-        p.add_argument("--set-key-success", type=_codes, metavar="CODES", default=(0, 1),
+        p.add_argument("--set-key-success", type=_codes, metavar="CODES",
+                       default=tuple(sorted(c.SET_KEY_SUCCESS_RESULTS)),
                        help="CM_SET_KEY.CNF results that mean success (default 0,1: QCA modems "
                             "send 1, HomePlug GP says 0)")  # fmt: skip
         p.add_argument("--no-vendor-probe", action="store_true",
@@ -75,7 +76,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         if side == "evse":
             p.add_argument("--init-timeout", type=float, default=c.TT_EVSE_SLAC_INIT,
                            help="TT_EVSE_SLAC_init: wait this long for the EV (s)")  # fmt: skip
-            p.add_argument("--evse-id", default="", metavar="ID",
+            p.add_argument("--evse-id", type=_evse_id, default="", metavar="ID",
                            help=f"EVSE_ID sent in CM_SLAC_MATCH.CNF (up to {c.STATION_ID_LEN} "
                                 "octets)")  # fmt: skip
         else:
@@ -89,6 +90,13 @@ def _codes(text: str) -> tuple[int, ...]:
         return tuple(int(code, 0) for code in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: give codes like 0,1") from None
+
+
+def _evse_id(text: str) -> bytes:
+    try:
+        return station_id(text)
+    except LocalProtocolError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:

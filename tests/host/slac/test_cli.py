@@ -93,3 +93,15 @@ def test_set_key_success_can_be_narrowed(capsys) -> None:
     code = asyncio.run(_evse_against(ModemSim(), narrowed))
     assert code == cli.EXIT_FAILED
     assert "FAILED: local modem refused CM_SET_KEY" in capsys.readouterr().err
+
+
+def test_evse_id_is_checked_when_parsed(capsys) -> None:
+    assert _args("evse").evse_id == bytes(17)
+    parser = argparse.ArgumentParser()
+    cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["slac", "evse", "-i", "x", "--evse-id", "DE*V2G*E0001"])
+    assert args.evse_id == b"DE*V2G*E0001" + bytes(5)
+    with pytest.raises(SystemExit) as stop:
+        parser.parse_args(["slac", "evse", "-i", "x", "--evse-id", "DE*V2G*E0000000001"])
+    assert stop.value.code == 2
+    assert "18 octets; the SLAC field holds 17" in capsys.readouterr().err
