@@ -76,8 +76,9 @@ def check_length(value: bytes | str, low: int, high: int | None, name: str) -> b
 
 
 def check_occurs(name: str, count: int, limit: int) -> None:
+    """At most `limit` items: the schema's maxOccurs, or the cap of an unbounded list."""
     if count > limit:
-        raise ExiEncodeError(f"{name}: {count} items, the schema allows {limit}")
+        raise ExiEncodeError(f"{name}: {count} items, more than {limit}")
 
 
 def element_encoder(encoders: dict, value: object) -> tuple:

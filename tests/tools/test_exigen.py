@@ -11,6 +11,7 @@ import pytest
 
 from tools.exigen import schemas as schema_files
 from tools.exigen.__main__ import OUT, generate
+from tools.exigen.xsd import SchemaError, load_schema_set
 
 pytestmark = pytest.mark.unit
 
@@ -64,3 +65,36 @@ def test_a_changed_schema_file_is_refused(tmp_path: Path) -> None:
     target = copy / "din_spec" / "V2G_CI_MsgDataTypes.xsd"
     target.write_bytes(target.read_bytes().replace(b'value="8"', b'value="9"', 1))
     assert schema_files.mismatches(copy) == ["din_spec/V2G_CI_MsgDataTypes.xsd: sha256 differs"]
+
+
+FACETS_XSD = """<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns="urn:t"
+    targetNamespace="urn:t" elementFormDefault="qualified">
+  <xs:simpleType name="idType"><xs:restriction base="xs:string">
+    <xs:minLength value="2"/><xs:maxLength value="5"/></xs:restriction></xs:simpleType>
+  <xs:simpleType name="narrowIdType"><xs:restriction base="idType">
+    <xs:maxLength value="4"/></xs:restriction></xs:simpleType>
+  <xs:simpleType name="keyType"><xs:restriction base="xs:hexBinary">
+    <xs:length value="16"/></xs:restriction></xs:simpleType>
+  <xs:simpleType name="countType"><xs:restriction base="xs:unsignedInt">
+    <xs:minInclusive value="1"/></xs:restriction></xs:simpleType>
+  <xs:element name="Id" type="narrowIdType"/>
+  <xs:element name="Key" type="keyType"/>
+  <xs:element name="Count" type="countType"/>
+</xs:schema>
+"""
+
+
+def test_facets_are_read_and_inherited(tmp_path: Path) -> None:
+    path = tmp_path / "t.xsd"
+    path.write_text(FACETS_XSD)
+    types = {qname[1]: decl.type for qname, decl in load_schema_set(path).elements.items()}
+    assert (types["Id"].kind, types["Id"].min_len, types["Id"].max_len) == ("string", 2, 4)
+    assert (types["Key"].kind, types["Key"].min_len, types["Key"].max_len) == ("hex", 16, 16)
+    assert (types["Count"].kind, types["Count"].lo, types["Count"].hi) == ("uint", 1, 2**32 - 1)
+
+
+def test_a_facet_the_codec_would_not_check_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.xsd"
+    path.write_text(FACETS_XSD.replace('<xs:length value="16"/>', '<xs:pattern value="[0-9A-F]*"/>'))
+    with pytest.raises(SchemaError, match=r"keyType: facets \['pattern'\] are not supported"):
+        load_schema_set(path)
