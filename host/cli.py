@@ -18,6 +18,7 @@ traceback. Exit codes:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import importlib.metadata
 import os
@@ -83,10 +84,25 @@ class _Signals:
             return
         self.terminated = True
         handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):
-            handler(signal.SIGINT, frame)
-        else:  # SIGINT ignored or default: still end the command
-            raise KeyboardInterrupt
+        if callable(handler) and handler is not signal.default_int_handler:
+            handler(signal.SIGINT, frame)  # asyncio.run's: cancels its main task
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise KeyboardInterrupt from None
+        # a loop without asyncio's SIGINT handler (SIGINT ignored, as in a shell's
+        # background job): do what that handler does, cancel the main task
+        main = _first_task(loop)
+        if main is not None:
+            main.cancel()
+
+
+def _first_task(loop: asyncio.AbstractEventLoop) -> asyncio.Task[object] | None:
+    """The task `asyncio.run` started: the oldest of the loop (default names count up)."""
+    numbered = [(int(t.get_name()[5:]), t) for t in asyncio.all_tasks(loop)
+                if t.get_name().startswith("Task-") and t.get_name()[5:].isdigit()]  # fmt: skip
+    return min(numbered, key=lambda nt: nt[0])[1] if numbered else None
 
 
 def _say(prog: str, text: str) -> None:
@@ -122,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         code = int(args.func(args))
         sys.stdout.flush()  # here, so a closed pipe shows now and not at interpreter exit
         return code
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         if signals.terminated:
             _say(prog, "terminated")
             return EXIT_SIGTERM
