@@ -23,7 +23,8 @@ DECIMALS = {"v_rms": 1, "temp_c": 1, "current_a": 2, "limit_a": 1, "cp_high_v": 
             "cp_low_v": 2, "rocof_hz_s": 2, "duty_percent": 2}
 # a periodic sample is kept when one of these moved by at least this much since the last
 CHANGE = {"current_a": 0.5, "temp_c": 1.0, "cp_high_v": 0.5, "cp_low_v": 0.5,
-          "freq_hz": 0.01, "v_rms": 2.0, "rocof_hz_s": 0.1, "droop_w": 10, "limit_a": 0.1}
+          "freq_hz": 0.01, "v_rms": 2.0, "rocof_hz_s": 0.1, "droop_w": 10, "limit_a": 1.0,
+          "duty_percent": 1.0}
 
 
 def interlock_names(bits: int) -> list[str]:
@@ -171,7 +172,7 @@ class Printer:
         self.out = out or sys.stdout
         self.cp = "?"
         self.pilot = "-"
-        self.contactor = "open"
+        self.contactor = "?"  # until the first Status
         self.current: float | None = None
         self.temp: float | None = None
         self.temp_shown: float | None = None
@@ -200,7 +201,7 @@ class Printer:
             return self._grid_sample(r)
         if e == "contactor":
             state = "closed" if r["closed"] else "open"
-            if self.contactor != "welded":
+            if self.contactor != "welded" or r["closed"]:
                 self.contactor = state
             self.current = None  # the next telemetry tells what flows now
             why = label(r).get("reason")
@@ -212,10 +213,15 @@ class Printer:
             extra = ", ".join(f"{k} {v}" for k, v in f.items()
                               if k not in ("t", "event", "fault", "fw_ms") and v is not None)
             return f"fault {f['fault']}" + (f" ({extra})" if extra else "")
-        if e == "link-up":
-            return f"link up: board {r.get('board')}, protocol {r.get('proto')}"
+        if e in ("link-up", "link-down", "host-killed"):
+            self._unknown()  # until the firmware's next Status, nothing shown is known
+            if e == "link-up":
+                return f"link up: board {r.get('board')}, protocol {r.get('proto')}"
         return (e or "?") + "".join(f" {k}={v}" for k, v in r.items()
                                     if k not in ("t", "event", "fw_ms"))
+
+    def _unknown(self) -> None:
+        self.cp, self.pilot, self.contactor, self.current = "?", "-", "?", None
 
     def _status(self, r: dict[str, Any]) -> str | None:
         if r.get("cp") and r["cp"] != "?":

@@ -119,3 +119,20 @@ def test_json_samples_are_decimated_and_rounded() -> None:
     assert doc["samples_received"]["telemetry"] == 500
     assert len(doc["status_changes"]) == 2  # unchanged: the first and the last
     assert doc["telemetry"][0]["temp_c"] == 30.0
+
+
+def test_nothing_is_shown_as_known_while_the_host_was_away() -> None:
+    p = report.Printer(out=io.StringIO())
+    p.feed(status())
+    p.feed({"t": 1.0, "event": "telemetry", "fw_ms": 10, "current_a": 16.0, "temp_c": 30.0,
+            "cp_high_v": 6.0, "cp_low_v": -12.0})
+    p.feed({"t": 2.0, "event": "host-killed", "signal": "SIGKILL"})
+    p.feed({"t": 3.0, "event": "link-up", "board": "sim", "proto": 1})
+    p.feed({"t": 3.0, "event": "fault", "code": 10, "fault": "F-010 link-timeout",
+            "detail_ms": 505, "fw_ms": 30})
+    for line in lines(p)[-3:]:
+        assert " closed " not in line and "16.0A" not in line, line
+    assert "fault F-010 link-timeout (safe_state_ms 505)" in lines(p)[-1]
+    p.feed(status(cp="F", pilot="F", contactor=0, faults=faults.LINK_TIMEOUT))
+    p.feed({"t": 3.1, "event": "failsafe-found", "fault": "F-010 link-timeout"})
+    assert lines(p)[-1].split()[1:4] == ["F", "F", "open"]
