@@ -163,7 +163,8 @@ class Printer:
     Columns: time, CP, pilot, contactor, current; with `thermal` the connector
     temperature and the current the firmware lets the EV draw (Status.limit); with `grid`
     frequency and voltage. A value not measured since the contactor last moved shows
-    as `-` rather than the one from before.
+    as `-` rather than the one from before. Steps smaller than a reader cares about
+    (droop by the watt, the limit by the tenth of an ampere) are left to the JSON.
     """
 
     def __init__(self, grid: bool = False, thermal: bool = False, out: TextIO | None = None) -> None:
@@ -177,6 +178,7 @@ class Printer:
         self.temp: float | None = None
         self.temp_shown: float | None = None
         self.limit_shown: float | None = None
+        self.droop_offer: float | None = None
         self.limit: float | None = None
         self.freq: float | None = None
         self.volts: float | None = None
@@ -213,6 +215,12 @@ class Printer:
             extra = ", ".join(f"{k} {v}" for k, v in f.items()
                               if k not in ("t", "event", "fault", "fw_ms") and v is not None)
             return f"fault {f['fault']}" + (f" ({extra})" if extra else "")
+        if e == "droop-applied":  # one per droop step: show whole amperes (JSON has all)
+            shown, self.droop_offer = self.droop_offer, r.get("current_a", 0.0)
+            if shown is not None and abs(self.droop_offer - shown) < 1:
+                self.droop_offer = shown
+                return None
+            return f"droop: offer {self.droop_offer} A for {r.get('droop_w')} W less"
         if e in ("link-up", "link-down", "host-killed"):
             self._unknown()  # until the firmware's next Status, nothing shown is known
             if e == "link-up":
@@ -258,12 +266,13 @@ class Printer:
         now = {"trip": r.get("trip"), "refused": r.get("refused"), "droop_w": r.get("droop_w")}
         last = self.grid_shown
         moved = (not last or now["trip"] != last["trip"] or now["refused"] != last["refused"]
-                 or now["droop_w"] != last["droop_w"]
+                 or abs((now["droop_w"] or 0) - last["droop_w"]) >= 250
                  or abs((self.freq or 0) - last["freq"]) >= 0.05
                  or abs((self.volts or 0) - last["volts"]) >= 5)  # fmt: skip
         if not moved:
             return None
-        self.grid_shown = {**now, "freq": self.freq or 0, "volts": self.volts or 0}
+        self.grid_shown = {**now, "droop_w": now["droop_w"] or 0, "freq": self.freq or 0,
+                           "volts": self.volts or 0}
         parts = [f"trip {now['trip']}" if now["trip"] else "",
                  "refused " + ",".join(now["refused"]) if now["refused"] else "",
                  f"droop {now['droop_w']} W" if now["droop_w"] else ""]
