@@ -159,13 +159,16 @@ def test_signal_during_slac_removes_its_namespaces(sig: signal.Signals) -> None:
         p.send_signal(sig)
         _, err = p.communicate(timeout=30)
         left = [ns for ns in _netns() if ns.startswith(prefix)]
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout  # noqa: S607
+        ends = [w for w in links.split() if w.rstrip(":@").startswith(
+            (f"se{p.pid % 100000}", f"sp{p.pid % 100000}"))]  # the veth ends' names
     finally:
         p.kill()
         for ns in _netns():  # leave nothing behind, whatever happened
             if ns.startswith(prefix):
                 subprocess.run(["ip", "netns", "del", ns], capture_output=True)  # noqa: S607
     assert len(made) == 2, made
-    assert left == []  # deleting a namespace deletes the veth end in it
+    assert left == [] and ends == []  # deleting a namespace deletes the veth end in it
     assert p.returncode == 128 + sig
     one_error_line(err, "terminated" if sig == signal.SIGTERM else "interrupted")
 
