@@ -223,3 +223,23 @@ def test_missing_network_interface_is_one_line_exit_2() -> None:
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == EXIT_USAGE
     one_error_line(r.stderr, "v2gno0")
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_while_slac_waits_for_its_modem(sig: signal.Signals) -> None:
+    """`v2gate slac` on the loopback interface: no modem answers, so it waits; a signal
+    then ends it in one line."""
+    reason = why_no_veth()  # raw sockets need root as the namespaces do
+    if reason is not None:
+        print(f"skipping: {reason}")
+        pytest.skip(reason)
+    p = start("slac", "evse", "--interface", "lo")
+    try:
+        read_until(p, "raw socket on lo")
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 128 + sig
+    one_error_line(err, "v2gate slac:", "terminated" if sig == signal.SIGTERM else "interrupted")
