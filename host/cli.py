@@ -93,9 +93,9 @@ class _Signals:
             raise KeyboardInterrupt from None
         # a loop without asyncio's SIGINT handler (SIGINT ignored, as in a shell's
         # background job): do what that handler does, cancel the main task
-        main = _first_task(loop)
-        if main is not None:
-            main.cancel()
+        first = _first_task(loop)
+        if first is not None:
+            first.cancel()
 
 
 def _first_task(loop: asyncio.AbstractEventLoop) -> asyncio.Task[object] | None:
