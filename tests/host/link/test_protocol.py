@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from firmware.app.controller import Controller
 from firmware.app.linkserver import LinkServer
-from firmware.link import frame
 from firmware.link import messages as m
 from host.link import events as ev
-from host.link.protocol import LinkClient, LocalProtocolError, _Pending
+from host.link.protocol import LinkClient, LocalProtocolError
 from tests.firmware.vmcheck import FakeHal, board
 
 
@@ -82,7 +81,7 @@ def test_heartbeats_keep_the_firmware_out_of_failsafe() -> None:
 
 def test_host_silence_puts_firmware_in_failsafe() -> None:
     p = connected()
-    p.host.lost("test: host stops talking")
+    p.drop_to_fw = 10**6  # nothing the host sends arrives
     p.advance(0.6)
     assert p.ctrl.safe_reason() == 10 and p.hal.pilot[0] == m.PILOT_F
 
@@ -117,15 +116,11 @@ def test_unanswered_command_times_out_after_bounded_retries() -> None:
 
 def test_nack_becomes_rejection_with_field() -> None:
     p = connected()
-    # the client encodes with range checks, so smuggle an out-of-range command in
-    bad = m.PowerLease(1, 0, 160, 0)
-    seq = 41
-    p.host._pending[seq] = _Pending(seq, bad, b"", p.t + 1, 1)
-    p.fw.receive(frame.pack(bad.encode(seq, check=False)), p.ms())
+    seq = p.host.send(m.SetConfig(m.CFG_LINK_TIMEOUT, 100), p.t)  # in i32, not in the key's range
     p.pump()
     rej = p.of(ev.CommandRejected)
-    assert rej and rej[0].reason == m.NACK_OUT_OF_RANGE
-    assert rej[0].describe() == "out-of-range (PowerLease.expiry_ms)"
+    assert rej and rej[0].seq == seq and rej[0].reason == m.NACK_OUT_OF_RANGE
+    assert rej[0].describe() == "out-of-range (SetConfig.value)"
 
 
 def test_firmware_silence_declares_link_down() -> None:
