@@ -11,8 +11,8 @@ a Status with the actual state. A repeat of the newest is acknowledged again but
 applied again, so a retransmitted lease cannot extend itself. One that is older, or
 of another epoch, is never applied: it gets Nack(stale), so a withdrawn lease cannot
 come back from a late retransmission or a replayed frame. Each HostHello opens a new
-epoch (a repeat of the same Hello frame is answered with the same one) and starts
-every class again. Anything malformed gets a Nack with the reason and changes nothing.
+epoch (a copy of the same Hello, same `session`, is answered with the same one) and
+starts every class again. Anything malformed gets a Nack with the reason and changes nothing.
 
 `on_applied`, when set, is called with each command exactly when it is applied
 (never for a repeat or a stale one): tests count with it.
@@ -54,7 +54,7 @@ class LinkServer:
         self._seq = 0
         self._last_seq = 0  # frame seq of the last command acknowledged, for Status
         self.epoch = _boot_epoch() if epoch is None else epoch
-        self._hello_seq = -1  # seq of the HostHello that opened this epoch
+        self._session = -1  # HostHello.session that opened this epoch
         self._newest = array("L", [0] * m.ORDER_CLASSES)  # newest order applied per class
         self.on_applied = None
         self.nacks = 0
@@ -193,8 +193,8 @@ class LinkServer:
         if not (msg.proto_min <= m.PROTOCOL_VERSION <= msg.proto_max):
             self._nack(msg.TYPE, seq, m.NACK_VERSION)
             return
-        if seq != self._hello_seq or not self.hello_done:
-            self._hello_seq = seq  # a new host session: a new epoch, every class from 0
+        if msg.session != self._session or not self.hello_done:
+            self._session = msg.session  # a new host session: a new epoch, every class from 0
             self.epoch = (self.epoch + 1) & m.ORDER_MAX
             newest = self._newest
             for k in range(len(newest)):

@@ -205,14 +205,17 @@ class Message:
 
 
 class HostHello(Message):
-    """Opens the link: the range of protocol versions the host speaks."""
+    """Opens the link: the range of protocol versions the host speaks, and `session`,
+    drawn at random for each attempt to open one. Copies of the same HostHello (same
+    `session`) get the same epoch; any other opens a new one."""
 
     TYPE = 0x01
-    FORMAT = "<BB"
-    FIELDS = ("proto_min", "proto_max")
-    RANGES = ((1, 0xFF), (1, 0xFF))
+    FORMAT = "<BBI"
+    FIELDS = ("proto_min", "proto_max", "session")
+    RANGES = ((1, 0xFF), (1, 0xFF), _U32)
     proto_min: int
     proto_max: int
+    session: int
 
 
 class Heartbeat(Message):

@@ -76,8 +76,7 @@ class LinkClient:
         self.reader = frame.FrameReader()
         self.hello: m.FirmwareHello | None = None
         self.status: m.Status | None = None
-        # frame numbers start anywhere: the firmware must not mistake a restarted
-        # host's HostHello for a repeat of the last one it answered
+        # frame numbers start anywhere, as after a restart; nothing depends on them
         self._seq = random.getrandbits(16) if seq is None else seq & 0xFFFF
         self.epoch: int | None = None  # the firmware's, for this session
         self._orders: dict[int, int] = {}  # last order sent per class in this epoch
@@ -90,6 +89,8 @@ class LinkClient:
         self._hello_seq: int | None = None  # frame seq of the HostHello we are waiting on
         self._hello_at: float | None = None  # when to send it (again)
         self._answer: m.FirmwareHello | None = None  # FirmwareHello since that HostHello
+        self._session = 0  # HostHello.session of the current attempt
+        self._announce = True  # LinkUp when the session opens (else: a new epoch only)
         self.connected = False
         self.undecodable = 0  # good frames whose payload was not a valid message
 
@@ -98,6 +99,7 @@ class LinkClient:
     def connect(self, now: float) -> int:
         """Open (or reopen) the link: HostHello now and every hello_retry_s until up."""
         self._last_rx = now
+        self._announce = True
         return self._new_session(now)
 
     def send(self, command: m.Message, now: float) -> int:
@@ -175,6 +177,7 @@ class LinkClient:
             self._events.append(ev.LinkDown(reason))
         self._next_heartbeat = None
         self._pending.clear()
+        self._announce = True
         self._new_session(now)
 
     # ------------------------------------------------------------ sessions
@@ -189,12 +192,15 @@ class LinkClient:
 
     def _new_session(self, now: float | None) -> int:
         """Ask the firmware for a new epoch; commands wait until it answers. The same
-        HostHello frame (same seq) is repeated until then, so that the firmware opens
-        one epoch however many copies reach it."""
+        HostHello (same seq and session) is repeated until then, so that the firmware
+        opens one epoch however many copies reach it. LinkUp follows unless the link
+        was up and this is only a new epoch."""
+        self._announce = self._announce or not self.connected
         self.connected = False
         self.epoch = None
         self._answer = None
         self._hello_seq = self._next_seq()
+        self._session = random.getrandbits(32)
         if now is None:
             self._hello_at = 0.0  # due at once: the next handle_timer sends it
         else:
@@ -203,14 +209,13 @@ class LinkClient:
 
     def _send_hello(self, now: float) -> None:
         assert self._hello_seq is not None
-        hello = m.HostHello(m.PROTOCOL_VERSION, m.PROTOCOL_VERSION)
+        hello = m.HostHello(m.PROTOCOL_VERSION, m.PROTOCOL_VERSION, self._session)
         self._out.append(frame.pack(hello.encode(self._hello_seq)))
         # quickly while the firmware is talking to us (a new epoch after its reboot or
         # a stray Hello), patiently while it is not (an outage of any length)
         self._hello_at = now + (self.ack_timeout_s if self._watching() else self.hello_retry_s)
 
     def _opened(self, hello: m.FirmwareHello, now: float) -> None:
-        was_up = self.connected
         self.connected = True
         self.epoch = hello.epoch
         self._orders.clear()
@@ -218,8 +223,9 @@ class LinkClient:
         self._hello_at = None
         if self._next_heartbeat is None:
             self._next_heartbeat = now + self.heartbeat_s
-        if not was_up:
+        if self._announce:
             self._events.append(ev.LinkUp(hello))
+        self._announce = False
         for p in list(self._pending.values()):  # waiting ones, and those of an old epoch
             if not p.acked and p.epoch != self.epoch:
                 p.deadline = now + self.ack_timeout_s
@@ -267,7 +273,9 @@ class LinkClient:
                 self._answer = msg  # the Ack that follows ties it to our HostHello
             elif msg.epoch != self.epoch:
                 # unasked: the firmware (re)booted, or something else opened an epoch
-                # (a replayed HostHello): ours is gone, open a new one
+                # (a replayed HostHello): ours is gone, open a new one, and announce
+                # it, as the firmware may have started afresh
+                self._announce = True
                 self._new_session(now)
                 self._events.append(ev.FirmwareReported(seq, msg))
             return
@@ -293,7 +301,7 @@ class LinkClient:
 
     def _on_nack(self, seq: int, msg: m.Nack, now: float) -> None:
         if msg.acked_type == m.HostHello.TYPE and msg.acked_seq == self._hello_seq:
-            hello = m.HostHello(m.PROTOCOL_VERSION, m.PROTOCOL_VERSION)
+            hello = m.HostHello(m.PROTOCOL_VERSION, m.PROTOCOL_VERSION, self._session)
             self._events.append(ev.CommandRejected(msg.acked_seq, hello, msg.reason, msg.field))
             return  # HostHello goes on every hello_retry_s: the firmware may be updated
         if msg.reason == m.NACK_NO_HELLO and self._hello_seq is None:

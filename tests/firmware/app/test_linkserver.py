@@ -60,8 +60,8 @@ class Fw:
                 self.orders = {}
             out.append(msg)
 
-    def hello(self, seq=1):
-        return self.send(m.HostHello(V, V), seq)
+    def hello(self, seq=1, session=1):
+        return self.send(m.HostHello(V, V, session), seq)
 
     def state(self):
         c = self.c
@@ -79,7 +79,7 @@ def test_hello_answers_with_firmware_hello_and_status():
 
 def test_version_mismatch_is_nacked():
     fw = Fw()
-    out = fw.send(m.HostHello(V + 1, V + 2), 1)
+    out = fw.send(m.HostHello(V + 1, V + 2, 1), 1)
     assert out == [m.Nack(m.HostHello.TYPE, 1, m.NACK_VERSION, 0xFF)]
     assert not fw.s.hello_done
 
@@ -180,7 +180,7 @@ def test_order_and_epoch_at_the_top_of_their_range():
     out = fw.send(m.SetPilot(m.PILOT_PWM, 1000), 3, order=1)
     assert out[0].reason == m.NACK_STALE and fw.c.want_duty == 2666
     old = fw.epoch
-    fw.hello(seq=4)
+    fw.hello(seq=4, session=2)
     assert fw.epoch == 0  # wrapped: 2**32 Hellos after boot, never in service
     out = fw.send(m.SetPilot(m.PILOT_PWM, 1000), 5, order=1)
     assert out[0] == m.Ack(m.SetPilot.TYPE, 5) and fw.c.want_duty == 1000
@@ -192,16 +192,16 @@ def test_order_and_epoch_at_the_top_of_their_range():
 
 def test_a_new_hello_opens_a_new_epoch_and_refuses_the_old_one():
     fw = Fw()
-    fw.hello(seq=1)
+    fw.hello(seq=1, session=5)
     first = fw.epoch
     old_grant = fw.wire(m.PowerLease(1, 0, 160, 5000), 2)
     fw.s.receive(old_grant, fw.now)
     fw.replies()
-    fw.hello(seq=1)  # the same HostHello frame again: the same epoch, orders kept
+    fw.hello(seq=1, session=5)  # the same HostHello again: the same epoch, orders kept
     assert fw.epoch == first
     fw.s.receive(old_grant, fw.now)
     assert fw.replies()[0] == m.Ack(m.PowerLease.TYPE, 2) and len(fw.applied) == 1
-    fw.hello(seq=9)  # a new host (or a new session): new epoch, every class from 1
+    fw.hello(seq=1, session=6)  # a new host or session (whatever its seq): a new epoch
     assert fw.epoch == first + 1
     out = fw.send(m.PowerLease(0, 0, 0, 5000), 10, order=1)
     assert out[0] == m.Ack(m.PowerLease.TYPE, 10) and fw.c.lease_allow == 0

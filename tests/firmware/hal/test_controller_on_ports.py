@@ -48,7 +48,7 @@ def test_controller_runs_on_port_hal(fake_port: Any, port: str, board_name: str)
     hw_uart.tx.clear()
     v = m.PROTOCOL_VERSION
     pwm = m.SetPilot(m.PILOT_PWM, 2666).encode(2, epoch=1, order=1)
-    wire = frame.pack(m.HostHello(v, v).encode(1)) + frame.pack(pwm)
+    wire = frame.pack(m.HostHello(v, v, 1).encode(1)) + frame.pack(pwm)
     hw_uart.rx.extend(wire)
     seq = 2
     for t in range(10, 1200, 10):

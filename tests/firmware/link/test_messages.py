@@ -15,7 +15,7 @@ ORDER = 0x01020304
 E_O = "0d0c0b0a 04030201"
 
 GOLDEN = (
-    (m.HostHello(2, 2), 1, "010100 02 02"),
+    (m.HostHello(2, 2, 0x11223344), 1, "010100 02 02 44332211"),
     (m.Heartbeat(0x01020304), 2, "020200 04030201"),
     (m.SetPilot(m.PILOT_PWM, 2667), 7, "030700" + E_O + "00 6b0a"),
     (m.SetPilot(m.PILOT_F, 10000), 8, "030800" + E_O + "02 1027"),
@@ -63,7 +63,7 @@ def test_only_commands_are_ordered_and_each_class_is_its_own():
     classes += [m.order_class(m.SetConfig(k, 0)) for k in m.CONFIG_KEYS]
     assert sorted(classes) == list(range(m.ORDER_CLASSES))  # one each, none shared
     assert m.order_class(m.SetConfig(99, 0)) == -1
-    assert m.order_class(m.Heartbeat(0)) == -1 and m.order_class(m.HostHello(2, 2)) == -1
+    assert m.order_class(m.Heartbeat(0)) == -1 and m.order_class(m.HostHello(2, 2, 0)) == -1
 
 
 def test_every_message_has_a_golden_vector():

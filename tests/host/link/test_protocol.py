@@ -11,16 +11,27 @@ from tests.firmware.vmcheck import FakeHal, board
 
 
 class Pair:
-    """Our host client and our firmware, wired back to back (h11's roundtrip idea)."""
+    """Our host client and our firmware, wired back to back (h11's roundtrip idea).
 
-    def __init__(self) -> None:
+    `sent` keeps every frame the host wrote (for replays), `applied` every command
+    the firmware applied (LinkServer.on_applied)."""
+
+    def __init__(self, host: LinkClient | None = None) -> None:
         self.t = 0.0
         self.hal = FakeHal()
         self.ctrl = Controller(self.hal, board(), 0)
         self.fw = LinkServer(self.ctrl, b"pair", 1, 0)
-        self.host = LinkClient()
+        self.host = host or LinkClient()
         self.drop_to_fw = 0  # frames to lose host -> firmware
+        self.drop_to_host = 0  # frames to lose firmware -> host
         self.events: list[ev.Event] = []
+        self.sent: list[bytes] = []
+        self.applied: list[m.Message] = []
+        self.fw.on_applied = self.applied.append
+
+    def reboot_firmware(self) -> None:
+        self.fw = LinkServer(self.ctrl, b"pair", 2, self.ms())  # says Hello unasked
+        self.fw.on_applied = self.applied.append
 
     def ms(self) -> int:
         return int(self.t * 1000)
@@ -30,6 +41,7 @@ class Pair:
             moved = False
             for chunk in self.host.data_to_send():
                 moved = True
+                self.sent.append(chunk)
                 if self.drop_to_fw:
                     self.drop_to_fw -= 1
                     continue
@@ -37,6 +49,9 @@ class Pair:
             self.fw.poll(self.ms())
             for chunk in self.fw.data_to_send():
                 moved = True
+                if self.drop_to_host:
+                    self.drop_to_host -= 1
+                    continue
                 self.host.receive(chunk, self.t)
             while (e := self.host.next_event()) is not None:
                 self.events.append(e)
@@ -57,8 +72,8 @@ class Pair:
         return [e for e in self.events if isinstance(e, kind)]
 
 
-def connected() -> Pair:
-    p = Pair()
+def connected(host: LinkClient | None = None) -> Pair:
+    p = Pair(host)
     p.host.connect(p.t)
     p.pump()  # the firmware's boot Hello crosses our HostHello; one LinkUp results
     assert len(p.of(ev.LinkUp)) == 1
@@ -133,7 +148,7 @@ def test_firmware_silence_declares_link_down() -> None:
 
 def test_firmware_reboot_triggers_new_hello() -> None:
     p = connected()
-    p.fw = LinkServer(p.ctrl, b"pair", 2, p.ms())  # a rebooted firmware says Hello unasked
+    p.reboot_firmware()
     p.pump()
     assert len(p.of(ev.LinkUp)) == 2
 
