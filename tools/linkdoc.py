@@ -64,7 +64,7 @@ def render() -> str:
         "- The firmware sends FirmwareHello at boot. The host opens with HostHello; the firmware",
         "  opens a new epoch, answers FirmwareHello (with the epoch), Ack(HostHello), the last",
         "  fail-safe Fault if it is still in the safe state, and Status. A repeat of the same",
-        "  HostHello frame (same seq) gets the same answer and epoch. Commands before a Hello",
+        "  HostHello (same `session`) gets the same answer and epoch. Commands before a Hello",
         "  get Nack(no-hello).",
         "- Ordering classes: one per command type, and one per SetConfig key. Within an epoch",
         "  the host numbers each class's commands 1, 2, 3, ...; the firmware keeps the newest",

@@ -165,17 +165,20 @@ class LinkClient:
             self._out.append(frame.pack(beat.encode(self._next_seq())))
             self._next_heartbeat = now + self.heartbeat_s
         if self._watching() and self._last_rx is not None and now - self._last_rx >= self.silence_s:
-            self.lost("firmware silent for %.1f s" % (now - self._last_rx))
+            self.lost("firmware silent for %.1f s" % (now - self._last_rx), now)
         if self._hello_at is not None and now >= self._hello_at:
             self._send_hello(now)
 
     def lost(self, reason: str, now: float | None = None) -> None:
         """The port went away or the firmware went silent: LinkDown, the pending
-        commands are dropped, and HostHello goes out every hello_retry_s from `now`
-        (None: from the next handle_timer) until the firmware answers."""
+        commands end (CommandTimedOut: none ends without an event), and HostHello goes
+        out every hello_retry_s from `now` (None: from the next handle_timer) until
+        the firmware answers."""
         if self._watching():
             self._events.append(ev.LinkDown(reason))
         self._next_heartbeat = None
+        for p in self._pending.values():
+            self._events.append(ev.CommandTimedOut(p.seq, p.command, p.attempts))
         self._pending.clear()
         self._announce = True
         self._new_session(now)

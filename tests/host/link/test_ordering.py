@@ -217,3 +217,11 @@ def test_hello_goes_out_every_hello_retry_s_while_down() -> None:
     p.advance(2.0)
     assert p.of(ev.LinkDown) and down_at >= 1.5
     assert len(frames_of(p, m.HostHello)) - start == 8
+
+
+def test_no_command_ends_without_an_event_when_the_port_goes() -> None:
+    p = Pair()
+    seq = p.host.send(m.SetPilot(m.PILOT_PWM, 2666), p.t)  # waits: the link is not up
+    p.host.lost("port closed")
+    p.pump()
+    assert [(type(e), e.seq) for e in p.events if hasattr(e, "seq")] == [(ev.CommandTimedOut, seq)]
