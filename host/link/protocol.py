@@ -18,10 +18,17 @@ again unchanged (the firmware answers a repeat but does not re-apply it), up to
 for it (its retries still run out); when a new epoch opens, the waiting and pending
 ones go out again in it.
 
+A Nack(stale) or Nack(no-hello) for a pending command means the firmware is in
+another session (it rebooted, or a stray HostHello moved its epoch): the client opens
+a new one and sends the command there instead of reporting a rejection. A Nack that
+does not match the pending command's frame and type is reported as FirmwareReported
+and leaves the command pending. No command ends without an event.
+
 Heartbeats go out every `heartbeat_s` once the link is up, so the firmware's
 fail-safe never fires while the host is alive. If nothing at all arrives from the
 firmware for `silence_s` the link is declared down, and HostHello goes out every
-`hello_retry_s` until the firmware answers, however long that takes.
+`hello_retry_s` until the firmware answers, however long that takes (every
+`ack_timeout_s` while the firmware is talking and only the epoch is new).
 """
 
 from __future__ import annotations
