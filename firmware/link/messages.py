@@ -9,8 +9,8 @@ table (``python -m tools.linkdoc``) and a test checks that the committed documen
 
 Ordering: `seq` numbers frames (heartbeats too) and only ties an Ack or Nack to a frame.
 Which command is newer is decided by (epoch, order) within an ordering class
-(`order_class`): one class per command type, and one per SetConfig key, since keys
-are independent settings. The firmware picks the epoch (FirmwareHello.epoch) afresh at
+(`order_class`): one class per command type, except that each SetConfig key and each
+Reset kind is a class of its own (independent settings, independent actions). The firmware picks the epoch (FirmwareHello.epoch) afresh at
 each HostHello and starts every class again from order 0; the host numbers each class
 1, 2, 3, ... within the epoch. A command of another epoch, or not newer than the
 newest applied one of its class, is never applied. Both are 32 bits wide and compared
@@ -446,20 +446,28 @@ for _cls in CATALOGUE:
     _SIZES[_cls.TYPE] = struct.calcsize(_cls.FORMAT)
 
 
-# ordering classes: one per command type, one per SetConfig key (keys are independent)
-_TYPE_CLASS = {SetPilot.TYPE: 0, PowerLease.TYPE: 1, Reset.TYPE: 2}
+# ordering classes: one per command type; one per SetConfig key, as keys are independent
+# settings; one per Reset kind, as each is its own action (a newer reboot must not
+# cancel an older clear)
+_TYPE_CLASS = {SetPilot.TYPE: 0, PowerLease.TYPE: 1}
+_RESET_FIRST = len(_TYPE_CLASS)
+_RESET_KINDS = Reset.RANGES[0][1]  # Reset.what 1..this
 CONFIG_CLASS = {}  # type: dict[int, int]
 for _key in sorted(CONFIG_KEYS):
-    CONFIG_CLASS[_key] = len(_TYPE_CLASS) + len(CONFIG_CLASS)
-ORDER_CLASSES = len(_TYPE_CLASS) + len(CONFIG_CLASS)
+    CONFIG_CLASS[_key] = _RESET_FIRST + _RESET_KINDS + len(CONFIG_CLASS)
+ORDER_CLASSES = _RESET_FIRST + _RESET_KINDS + len(CONFIG_CLASS)
 
 
 def order_class(msg):
-    """Index of an ordered command's class (0..ORDER_CLASSES-1), -1 for an unknown
-    SetConfig key and for unordered messages."""
-    if msg.TYPE == SetConfig.TYPE:
+    """Index of an ordered command's class (0..ORDER_CLASSES-1); -1 for an unknown
+    SetConfig key or Reset kind, and for unordered messages."""
+    t = msg.TYPE
+    if t == SetConfig.TYPE:
         return CONFIG_CLASS.get(msg.key, -1)
-    return _TYPE_CLASS.get(msg.TYPE, -1)
+    if t == Reset.TYPE:
+        w = msg.what
+        return _RESET_FIRST + w - 1 if 1 <= w <= _RESET_KINDS else -1
+    return _TYPE_CLASS.get(t, -1)
 
 
 def decode(payload):

@@ -58,11 +58,11 @@ def test_decode_golden():
 def test_only_commands_are_ordered_and_each_class_is_its_own():
     ordered = [c.__name__ for c in m.CATALOGUE if c.ORDERED]
     assert ordered == ["SetPilot", "PowerLease", "Reset", "SetConfig"]
-    classes = [m.order_class(m.SetPilot(0, 500)), m.order_class(m.PowerLease(0, 0, 0, 50)),
-               m.order_class(m.Reset(1))]
+    classes = [m.order_class(m.SetPilot(0, 500)), m.order_class(m.PowerLease(0, 0, 0, 50))]
+    classes += [m.order_class(m.Reset(w)) for w in range(1, m.Reset.RANGES[0][1] + 1)]
     classes += [m.order_class(m.SetConfig(k, 0)) for k in m.CONFIG_KEYS]
     assert sorted(classes) == list(range(m.ORDER_CLASSES))  # one each, none shared
-    assert m.order_class(m.SetConfig(99, 0)) == -1
+    assert m.order_class(m.SetConfig(99, 0)) == -1 and m.order_class(m.Reset(0)) == -1
     assert m.order_class(m.Heartbeat(0)) == -1 and m.order_class(m.HostHello(2, 2, 0)) == -1
 
 

@@ -225,3 +225,15 @@ def test_no_command_ends_without_an_event_when_the_port_goes() -> None:
     p.host.lost("port closed")
     p.pump()
     assert [(type(e), e.seq) for e in p.events if hasattr(e, "seq")] == [(ev.CommandTimedOut, seq)]
+
+
+def test_each_reset_kind_and_config_key_is_its_own_class() -> None:
+    p = connected()
+    sent = [p.host.send(msg, p.t) for msg in (
+        m.Reset(m.RESET_CLEAR_FAULTS), m.Reset(m.RESET_REBOOT),
+        m.SetConfig(m.CFG_SAFE_PILOT, m.PILOT_X1), m.SetConfig(m.CFG_TELEMETRY_PERIOD, 500),
+    )]
+    p.pump()
+    assert not p.of(ev.CommandSuperseded)
+    assert sorted(e.seq for e in p.of(ev.CommandAcked)) == sent
+    assert p.fw.reboot_requested and p.ctrl.safe_pilot == m.PILOT_X1 and p.fw.telemetry_ms == 500
