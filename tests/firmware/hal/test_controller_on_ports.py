@@ -41,12 +41,14 @@ def test_controller_runs_on_port_hal(fake_port: Any, port: str, board_name: str)
         assert callable(getattr(hal, name)), name
     ctrl = Controller(hal, board, 0)
     assert ctrl.out_mode == m.PILOT_X1  # boot: nothing offered
-    server = LinkServer(ctrl, board_name.encode(), hal.reset_reason(), 0)
+    server = LinkServer(ctrl, board_name.encode(), hal.reset_reason(), 0, epoch=0)  # Hello: 1
     hal.uart.write(b"".join(server.data_to_send()))
     # the host says Hello and asks for PWM over the board's UART
     hw_uart = hal.uart._uart  # the fake machine.UART behind the HAL's link wrapper
     hw_uart.tx.clear()
-    wire = frame.pack(m.HostHello(1, 1).encode(1)) + frame.pack(m.SetPilot(m.PILOT_PWM, 2666).encode(2))
+    v = m.PROTOCOL_VERSION
+    pwm = m.SetPilot(m.PILOT_PWM, 2666).encode(2, epoch=1, order=1)
+    wire = frame.pack(m.HostHello(v, v, 1).encode(1)) + frame.pack(pwm)
     hw_uart.rx.extend(wire)
     seq = 2
     for t in range(10, 1200, 10):
