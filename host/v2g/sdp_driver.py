@@ -102,14 +102,14 @@ class _ClientProtocol(asyncio.DatagramProtocol):
         self.queue.put_nowait(data)
 
 
-async def discover(sock: socket.socket, ifname: str, client: SdpClient, *,
+async def discover(sock: socket.socket, ifindex: int, client: SdpClient, *,
                    clock: Callable[[], float] = time.monotonic,
                    ) -> SeccDiscovered | SdpFailed:  # fmt: skip
     """Run ``client`` on ``sock`` (from open_client_socket) until it finds a SECC or
-    gives up; the socket is closed at the end."""
+    gives up; requests go to ff02::1 on interface ``ifindex``. Closes the socket."""
     loop = asyncio.get_running_loop()
     transport, proto = await loop.create_datagram_endpoint(_ClientProtocol, sock=sock)
-    target = (c.SDP_MULTICAST, c.SDP_PORT, 0, _ifindex(ifname))
+    target = (c.SDP_MULTICAST, c.SDP_PORT, 0, ifindex)
     try:
         client.start(clock())
         while True:
