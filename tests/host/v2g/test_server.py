@@ -182,3 +182,11 @@ def test_port_must_be_in_the_dynamic_range(port: int) -> None:
 def test_unreadable_chain_is_a_config_error(tmp_path) -> None:
     with pytest.raises(ConfigError):
         tls.server_context(tmp_path / "missing.pem", tmp_path / "missing.key")
+
+
+def test_tls12_offers_only_the_iso_suite(pki: Pki) -> None:
+    # [V2G2-602] names ECDHE-ECDSA- and ECDH-ECDSA-AES128-SHA256; OpenSSL 3 has no static
+    # ECDH suites left, so the first is all that TLS 1.2 can negotiate here
+    ctx = tls.server_context(pki.v2g.chain_path, pki.v2g.leaf.key_path)
+    tls12 = [s["name"] for s in ctx.get_ciphers() if s["protocol"] == "TLSv1.2"]
+    assert tls12 == ["ECDHE-ECDSA-AES128-SHA256"]
