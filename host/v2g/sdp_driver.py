@@ -87,6 +87,12 @@ async def serve_sdp(sock: socket.socket, address: LinkLocal, ports: Mapping[int,
     return transport, machine
 
 
+async def start_sdp(ifname: str, ports: Mapping[int, int]) -> tuple[asyncio.DatagramTransport, SdpServer]:
+    """The SECC's SDP server on ``ifname``, answering with its link-local address."""
+    address = server_address(ifname)
+    return await serve_sdp(open_server_socket(ifname), address, ports)
+
+
 def server_address(ifname: str) -> LinkLocal:
     found = link_local(ifname)
     if found is None:

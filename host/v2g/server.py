@@ -29,6 +29,7 @@ from .session import ConnectionClosed, V2gConnection
 
 log = logging.getLogger(__name__)
 READ_SIZE = 65536
+ACCEPT_BACKOFF = 0.1  # after a failed accept (EMFILE): don't spin
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,13 @@ class SeccServer:
         # ClientHello that arrives before start_tls() would land in the plain-text buffer.
         loop = asyncio.get_running_loop()
         while True:
-            sock, addr = await loop.sock_accept(listen)
+            try:
+                sock, addr = await loop.sock_accept(listen)
+            except OSError as exc:  # out of file descriptors, say: the listener stays
+                self.stats["accept_failed"] += 1
+                log.warning("accept on port %d failed: %s", self.config.port, exc)
+                await asyncio.sleep(ACCEPT_BACKOFF)
+                continue
             self.stats["accepted"] += 1
             self._spawn(self._serve(sock, str(addr[0]), self.clock()))
 

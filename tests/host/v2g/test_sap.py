@@ -7,7 +7,10 @@ codec (the iso15118 package's EXICodec.jar, 0.31.2) from the JSON in each commen
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from host.exi import codec
 from host.exi.schemas import app_protocol as ap
 from host.v2g import sap
 from host.v2g.errors import RemoteProtocolError
@@ -136,3 +139,35 @@ def test_bad_request_bytes_are_a_remote_error(data: bytes) -> None:
     with pytest.raises(RemoteProtocolError) as caught:
         sap.pull_request(data)
     assert caught.value.code == "bad_sap_request"
+
+
+_NAMESPACES = [DIN.namespace, ISO2.namespace, ISO20.namespace, ISO20_DC.namespace, "urn:x:y"]
+_entries = st.lists(st.builds(
+    lambda ns, major, minor, sid, prio: ap.AppProtocolType(
+        ProtocolNamespace=ns, VersionNumberMajor=major, VersionNumberMinor=minor,
+        SchemaID=sid, Priority=prio),
+    st.sampled_from(_NAMESPACES), st.integers(0, 3), st.integers(0, 3),
+    st.integers(0, 255), st.integers(1, 20)), min_size=1, max_size=20)  # fmt: skip
+
+
+@given(_entries, st.permutations([DIN, ISO2, ISO20_DC]), st.sampled_from(["ev", "secc"]))
+def test_negotiation_invariants(entries: list, offers: list, prefer: str) -> None:
+    req = _req(*entries)
+    assert sap.pull_request(codec.encode(req, sap.NAMESPACE)) == req  # EXI round trip
+    result = negotiate(req, offers, prefer)  # type: ignore[arg-type]
+    usable = [e for e in entries for o in offers
+              if e.ProtocolNamespace == o.namespace and e.VersionNumberMajor == o.major]
+    if not usable:
+        assert (result.code, result.schema_id, result.chosen) == (Code.Failed_NoNegotiation, None, None)
+        return
+    entry = result.ev_entry
+    assert entry in usable and result.schema_id == entry.SchemaID
+    assert result.chosen is not None and result.chosen.namespace == entry.ProtocolNamespace
+    if prefer == "ev":
+        assert entry.Priority == min(e.Priority for e in usable)
+    else:
+        rank = [o.namespace for o in offers]
+        assert rank.index(entry.ProtocolNamespace) == min(rank.index(e.ProtocolNamespace) for e in usable)
+    same_minor = entry.VersionNumberMinor == result.chosen.minor
+    assert result.code is (Code.OK_SuccessfulNegotiation if same_minor
+                           else Code.OK_SuccessfulNegotiationWithMinorDeviation)  # fmt: skip

@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from host.v2g import sap
 from host.v2g.sap import DIN, ISO2, ISO20_DC
@@ -159,3 +161,23 @@ def test_protocol_payload_types_open_the_reader() -> None:
     assert conn.data_to_send()[1:] == [frame(PayloadType.ISO20_DC, b"echo:dc")]
     assert isinstance(conn.machine, Iso20Echo) and conn.machine.received == [b"dc"]
     assert conn.closed is None
+
+
+@given(st.binary(max_size=200), st.integers(min_value=1, max_value=16))
+@settings(max_examples=300)
+def test_random_input_never_escapes_the_connection(data: bytes, step: int) -> None:
+    conn = _conn()
+    for i in range(0, len(data), step):
+        conn.receive(data[i:i + step], 11.0)
+    _events(conn)  # whatever happened is reported as events, never raised
+
+
+@given(st.binary(max_size=120))
+@settings(max_examples=500)
+def test_random_handshake_payloads_are_answered_or_closed(payload: bytes) -> None:
+    conn = _conn()
+    conn.receive(frame(PayloadType.EXI, b"\x80" + payload), 11.0)
+    if conn.closed is None:
+        assert conn.machine is not None
+    else:
+        assert conn.closed.reason in (CloseReason.BAD_HANDSHAKE, CloseReason.NO_NEGOTIATION)

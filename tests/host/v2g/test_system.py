@@ -17,7 +17,7 @@ from host.v2g.netif import LinkLocal, link_local
 from host.v2g.sap import ISO2
 from host.v2g.sdp import SdpRequest, push_request
 from host.v2g.sdp_client import SdpClient, SeccDiscovered
-from host.v2g.sdp_driver import discover, open_client_socket, open_server_socket, serve_sdp
+from host.v2g.sdp_driver import discover, open_client_socket, start_sdp
 from host.v2g.server import SeccServer, ServerConfig, host_of, open_listen_socket
 from host.v2g.v2gtp import PayloadType, frame
 from tests.pki import Pki
@@ -43,29 +43,31 @@ def _wait_link_local(ns: str, ifname: str) -> LinkLocal:
 def test_sdp_finds_the_secc_over_veth(veth: VethPair) -> None:
     secc = _wait_link_local(veth.ns_evse, veth.if_evse)
     ev = _wait_link_local(veth.ns_pev, veth.if_pev)
-    server_sock = in_netns(veth.ns_evse, lambda: open_server_socket(veth.if_evse))
     client_sock = in_netns(veth.ns_pev, lambda: open_client_socket(veth.if_pev))
     junk_sock = in_netns(veth.ns_pev, lambda: open_client_socket(veth.if_pev))
 
     async def main():
-        transport, machine = await serve_sdp(server_sock, secc, {c.SECURITY_NO_TLS: PORT})
+        # runs in the EVSE's namespace: start_sdp finds the interface and its address there
+        transport, machine = await start_sdp(veth.if_evse, {c.SECURITY_NO_TLS: PORT})
         try:
             # a malformed request first: ignored and counted, no answer
             junk_sock.sendto(push_request(SdpRequest(c.SECURITY_NO_TLS))[:-1],
                              (c.SDP_MULTICAST, c.SDP_PORT, 0, ev.ifindex))  # fmt: skip
+            started = time.monotonic()
             result = await asyncio.wait_for(discover(client_sock, ev.ifindex, SdpClient()), 20)
-            return result, machine
+            return result, machine, time.monotonic() - started
         finally:
             transport.close()
             junk_sock.close()
 
-    result, machine = asyncio.run(main())
+    result, machine, took = in_netns(veth.ns_evse, lambda: asyncio.run(main()))
     assert isinstance(result, SeccDiscovered), result
     assert result.response.address == secc.address
     assert (result.response.port, result.response.security) == (PORT, c.SECURITY_NO_TLS)
     assert machine.answered >= 1
     assert machine.ignored["length_mismatch"] == 1
-    print(f"SDP over veth: SECC {secc.address} found after {result.requests} request(s)")
+    print(f"SDP over veth: SECC {secc.address} found after {result.requests} request(s), "
+          f"{took * 1000:.1f} ms")
 
 
 def test_tls_and_sap_over_veth(veth: VethPair, pki: Pki) -> None:
