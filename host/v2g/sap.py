@@ -6,7 +6,9 @@ The EV lists up to 20 protocols, each with a namespace, major and minor version,
 it chose and a Priority (1 highest). The SECC answers with the SchemaID of the one it picked:
 - a protocol can be picked only if we offer its namespace with the same major version;
 - OK_SuccessfulNegotiation when the minor versions match too,
-  OK_SuccessfulNegotiationWithMinorDeviation when only the major one does,
+  OK_SuccessfulNegotiationWithMinorDeviation when only the major one does (-2 §8.2.4.2
+  "Minor Deviation": only for an actual deviation; EVerest answered it for every match
+  once and an EV emulator choked on it, EVerest issue #1409),
   Failed_NoNegotiation (and no SchemaID) when nothing can be picked.
 Among the candidates, ``prefer="ev"`` takes the EV's best Priority (our order breaks ties),
 ``prefer="secc"`` takes the first of our configured order (the EV's Priority breaks ties).
