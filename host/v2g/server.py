@@ -1,8 +1,8 @@
 """Thin asyncio TCP/TLS server for the SECC: a fixed port from the dynamic range on the
 PLC interface's link-local address, one V2gConnection per TCP connection.
 
-With TLS, the handshake runs on the accepted socket (``start_tls``) so its time from the
-TCP accept can be measured: above ``slow_handshake`` it is logged as ISO-15118-403 and the
+With TLS, the handshake runs on the socket we accepted ourselves, so its time from the TCP
+accept can be measured: above ``slow_handshake`` it is logged as ISO-15118-403 and the
 connection carries on. Only V2G_SECC_CommunicationSetup_Timeout ends a handshake that
 never completes.
 """
