@@ -36,7 +36,11 @@ PROFILES = ("default", "fastest")
 
 def _configure_guard(guard, cfg):
     guard.configure(cfg["category"], cfg.get("v_trips"), cfg["phase_mrad"],
-                    cfg["enter_delay_ms"], cfg["latency_ms"])
+                    cfg["enter_delay_ms"], cfg["latency_ms"], cfg.get("f_trips"), cfg["enter"])
+
+
+def _droop_params(cfg, gridfunc):
+    return cfg.get("droop") or gridfunc.droop_preset(cfg["category"], cfg["droop_profile"])
 
 
 class Controller:
@@ -80,13 +84,18 @@ class Controller:
         self.diode_checked = False
         self.rcd_now = False
         self.estop_now = False
+        self.override_now = False
+        # the manual override switch's auxiliary contact, on boards that wire one
+        self._override = getattr(hal, "manual_override", None)
         self.thermal_da = self.rated_da
+        self.limit_dc_rated = th["limit_dc"]  # the board's; the operator may only lower it
         # desired by the host; at boot we offer nothing (x1) until the host speaks
         self.want_mode = m.PILOT_X1
         self.want_duty = 10000
         self.lease_allow = 0
         self.lease_direction = 0
         self.lease_da = 0
+        self.lease_w = 0  # the lease's signed power limit (> 0 charging), 0: none
         self.lease_until = now
         # link liveness: armed by the first good host frame after a Hello
         self.link_up = False
@@ -96,6 +105,7 @@ class Controller:
         self.out_duty = -1
         self.duty_at = now
         self.limit_reported = -1
+        self.limit_w_reported = 0
         self.contactor = 0
         self.contactor_at = now
         self.check_pending = False  # feedback (close) or weld (open) check due
@@ -112,6 +122,9 @@ class Controller:
         self._lost_flag = 0  # gridsync.LOST, kept here: gridsync loads only with a grid
         self.guard = None
         self.droop = None
+        self.vw = None  # volt-watt, built with the grid; applied while vw_on
+        self.vw_on = False
+        self.grid_adjust_w = 0  # droop, volt-watt and the enter-service ramp together
         self.grid_refused = 0
         self.grid_reported = -1
         self.droop_reported = 0
@@ -123,6 +136,8 @@ class Controller:
         self.grid_phase16 = 0
         self._zero_cross = board["pins"].get("grid_zero_cross") is not None
         grid = board.get("grid")
+        # the board's power rating (W): caps a lease's power
+        self.rated_w = board.get("rated_w") or (grid["p_rated_w"] if grid else self.rated_da * 23)
         if grid is not None:
             self._setup_grid(dict(grid), now)
         else:
@@ -147,6 +162,8 @@ class Controller:
             self.es = edgesync.from_config(cfg)
             self._combine = edgesync.combine
         f_nom = cfg["f_nom"]
+        cfg["enter"] = gridfunc.enter_defaults(
+            f_nom, cfg["enter_delay_ms"], cfg.get("enter_ramp_ms", gridfunc.ENTER_RAMP_MS))
         self.guard = gridfunc.GridGuard(
             f_nom, now, v_nom_mv=cfg["v_nom_mv"],
             # the fast voltage comes with its age; what is left is the tick between two
@@ -156,43 +173,69 @@ class Controller:
         _configure_guard(self.guard, cfg)
         p = cfg["p_rated_w"]
         self.droop = gridfunc.Droop(
-            f_nom, p, p if self.lease_direction else 0, p,
-            gridfunc.droop_preset(cfg["category"], cfg["droop_profile"]), now,
+            f_nom, p, p if self.lease_direction else 0, p, _droop_params(cfg, gridfunc), now,
         )
+        self.vw = gridfunc.VoltWatt(cfg["v_nom_mv"], p, cfg.get("vw"), now)
+        self.vw_on = bool(cfg.get("vw_enable", 0))
 
     def configure_grid(self, key, value):
         """SetConfig for the grid; returns a Nack reason or 0. Only what the key sets
         changes: the guard stays in service with its running timers (a new trip setting
-        judges the next measurement), the droop keeps its lagged adjustment."""
+        judges the next measurement), the droop keeps its lagged adjustment and
+        volt-watt its lagged limit."""
         guard = self.guard
         droop = self.droop
-        if guard is None or droop is None:  # no grid sensing
+        vw = self.vw
+        if guard is None or droop is None or vw is None:  # no grid sensing
             return m.NACK_BAD_STATE
         from firmware.app import gridfunc
 
         cfg = dict(self.grid_cfg)
+        reason = 0
         if key == m.CFG_GRID_CATEGORY:
             cfg["category"] = CATEGORIES[value - 1]
             cfg["v_trips"] = None  # the new category's voltage trips
-        elif key >= m.CFG_OV2_PM:
+            cfg["droop"] = None  # and its droop preset
+        elif m.CFG_OV2_PM <= key <= m.CFG_UV2_MS:
             reason = self._set_volt_trip(cfg, key, value)
-            if reason:
-                return reason
+        elif m.CFG_OF2_MHZ <= key <= m.CFG_UF2_MS:
+            reason = self._set_freq_trip(cfg, key, value)
+        elif m.CFG_DROOP_DB_OF <= key <= m.CFG_DROOP_RESP:
+            dp = list(_droop_params(cfg, gridfunc))
+            dp[key - m.CFG_DROOP_DB_OF] = value
+            cfg["droop"] = tuple(dp)
+            reason = gridfunc.check_droop(cfg["droop"], cfg["category"], cfg["f_nom"])
+        elif key == m.CFG_VW_ENABLE:
+            cfg["vw_enable"] = value
+        elif m.CFG_VW_V1 <= key <= m.CFG_VW_RESP:
+            vp = list(vw.settings)
+            vp[key - m.CFG_VW_V1] = value
+            cfg["vw"] = tuple(vp)
+            reason = gridfunc.check_volt_watt(cfg["vw"], cfg["f_nom"])
+        elif key == m.CFG_ENTER_DELAY or m.CFG_ENTER_V_MIN <= key <= m.CFG_ENTER_RAMP:
+            enter = list(cfg["enter"])
+            # keys 42-45 are enter[0..3], 46 the ramp (enter[5]); the delay (14) is enter[4]
+            i = 4 if key == m.CFG_ENTER_DELAY else (5 if key == m.CFG_ENTER_RAMP else key - m.CFG_ENTER_V_MIN)
+            enter[i] = value
+            cfg["enter"] = tuple(enter)
+            cfg["enter_delay_ms"] = enter[4]
+            reason = gridfunc.check_enter(cfg["enter"], cfg["f_nom"])
         elif key == m.CFG_DROOP_PROFILE:
             cfg["droop_profile"] = PROFILES[value]
+            cfg["droop"] = None
         elif key == m.CFG_DROOP_STEP:
             cfg["droop_step_w"] = value  # read by _check_grid, nothing to rebuild
         elif key == m.CFG_PHASE_MRAD:
             cfg["phase_mrad"] = value
-        elif key == m.CFG_ENTER_DELAY:
-            cfg["enter_delay_ms"] = value
         elif key == m.CFG_GRID_LATENCY:
             cfg["latency_ms"] = value
+        if reason:
+            return reason  # nothing applied
         self.grid_cfg = cfg
-        if key == m.CFG_GRID_CATEGORY or key == m.CFG_DROOP_PROFILE:
-            droop.set_preset(gridfunc.droop_preset(cfg["category"], cfg["droop_profile"]))
-        if key != m.CFG_DROOP_PROFILE and key != m.CFG_DROOP_STEP:
-            _configure_guard(guard, cfg)
+        droop.set_preset(_droop_params(cfg, gridfunc))  # the lagged adjustment carries on
+        vw.set(cfg.get("vw") or gridfunc.VOLT_WATT)
+        self.vw_on = bool(cfg.get("vw_enable", 0))
+        _configure_guard(guard, cfg)
         return 0
 
     def _set_volt_trip(self, cfg, key, value):
@@ -211,10 +254,36 @@ class Controller:
         cfg["v_trips"] = trips
         return 0
 
+    def _set_freq_trip(self, cfg, key, value):
+        from firmware.app import gridfunc
+
+        # as the voltage keys: pairs of threshold (mHz) and clearing time per stage
+        stage = (gridfunc.OF2, gridfunc.OF1, gridfunc.UF1, gridfunc.UF2)[(key - m.CFG_OF2_MHZ) >> 1]
+        trips = cfg.get("f_trips") or gridfunc.trips_for(cfg["f_nom"])
+        if (key - m.CFG_OF2_MHZ) & 1:
+            trips = gridfunc.with_volt_setting(trips, stage, ms=value)
+        else:
+            trips = gridfunc.with_volt_setting(trips, stage, pm=value)
+        bad = gridfunc.check_freq_trips(trips, cfg["f_nom"])
+        if bad:
+            return bad
+        cfg["f_trips"] = trips
+        return 0
+
+    def configure_thermal(self, limit_dc):
+        """The operator's thermal limit (SetConfig max_temp_dc): never above the board's
+        rated one. Returns a Nack reason or 0; the foldback keeps its hysteresis state."""
+        if limit_dc > self.limit_dc_rated:
+            return m.NACK_OUT_OF_RANGE
+        self.foldback.set_limit(limit_dc)
+        return 0
+
     def lease_power_w(self):
         """The lease as power at the grid: > 0 export, < 0 charging."""
         if not self.lease_allow:
             return 0
+        if self.lease_w:  # a power lease: the firmware's cap on it, signs swapped
+            return -self.limit_w()
         gs = self.gs
         mv = gs.rms_mv if gs is not None and gs.rms_mv > 0 else 230000
         p = self.lease_da * (mv // 100) // 100
@@ -272,8 +341,22 @@ class Controller:
             self._raise(faults.GRID_TRIP, guard.trip, now)  # tripped while exporting
         elif not guard.trip:
             self._clear(faults.GRID_TRIP)
-        droop.update(now, guard.f_mhz, self.lease_power_w())
-        adj = droop.adjustment_w()
+        p_set = self.lease_power_w()
+        droop.update(now, guard.f_mhz, p_set)
+        # what the host must apply: the droop, and under it the export caps of volt-watt
+        # and of the ramp after entering service (the lower one wins; charging is only
+        # touched by a volt-watt P2 below zero)
+        p = p_set + droop.adjustment_w()
+        cap = self.grid_cfg["p_rated_w"] * guard.ramp_pm(now) // 1000
+        vw = self.vw
+        if vw is not None and self.vw_on:
+            lim = vw.update(now, guard.v_mv)
+            if lim < cap:
+                cap = lim
+        if p > cap:
+            p = cap
+        adj = p - p_set
+        self.grid_adjust_w = adj
         step = adj - self.droop_reported
         if step >= self.grid_cfg["droop_step_w"] or -step >= self.grid_cfg["droop_step_w"] \
                 or refused != self.grid_reported:
@@ -293,10 +376,15 @@ class Controller:
         self.want_duty = duty if mode == m.PILOT_PWM else 10000
         self._apply_pilot()  # so the Status that answers the command is already true
 
-    def set_lease(self, allow, direction, current_da, expiry_ms, now):
+    def set_lease(self, allow, direction, current_da, expiry_ms, now, power_w=0):
+        """A PowerLease. `power_w` < 0 (discharge) counts as export for the interlocks
+        whatever `direction` says (the link Nacks the mismatch before it gets here)."""
+        if power_w < 0:
+            direction = 1
         self.lease_allow = allow
         self.lease_direction = direction
         self.lease_da = current_da if allow else 0
+        self.lease_w = power_w if allow else 0
         self.lease_until = ticks_add(now, expiry_ms)
         if allow:
             self.faults &= ~faults.LEASE_EXPIRED
@@ -313,6 +401,8 @@ class Controller:
             still |= faults.RCD_TRIP
         if hal.estop():
             still |= faults.ESTOP
+        if self._override is not None and self._override():
+            still |= faults.MANUAL_OVERRIDE
         if self.foldback.effective_dc >= self.foldback.limit_dc:
             still |= faults.OVERTEMP
         if self.ntc.status != thermal.SENSOR_OK:
@@ -326,6 +416,19 @@ class Controller:
             return 0
         left = ticks_diff(self.lease_until, now)
         return left if left > 0 else 0
+
+    def limit_w(self):
+        """The lease's power limit as applied: at most the board's rating, derated with
+        the current (thermal_da / rated_da), signed like the lease; 0 without one."""
+        w = self.lease_w if self.lease_allow else 0
+        if not w:
+            return 0
+        cap = self.rated_w * self.thermal_da // self.rated_da
+        if w > cap:
+            return cap
+        if -w > cap:
+            return -cap
+        return w
 
     def limit_da(self):
         """The effective current limit: the host's lease capped by temperature."""
@@ -364,9 +467,11 @@ class Controller:
         self._run_rcd_test(now)
         self._apply_pilot()
         limit = self.limit_da()
-        if limit != self.limit_reported:
+        limit_w = self.limit_w()
+        if limit != self.limit_reported or limit_w != self.limit_w_reported:
             self.limit_reported = limit
-            self.events.push(LIMIT_CHANGED, limit, 0, now)
+            self.limit_w_reported = limit_w
+            self.events.push(LIMIT_CHANGED, limit, limit_w, now)
 
     def _update_cp(self, state, now):
         if state == 0 or state == self.cp:
@@ -404,6 +509,14 @@ class Controller:
             self._raise(faults.ESTOP, 0, now)
         else:
             self._clear(faults.ESTOP)
+        # the manual override switch disconnects the EV by itself (it is wired apart
+        # from us); its auxiliary contact tells us, and we act as for an E-stop
+        read = self._override
+        self.override_now = read is not None and read()
+        if self.override_now:
+            self._raise(faults.MANUAL_OVERRIDE, 0, now)
+        else:
+            self._clear(faults.MANUAL_OVERRIDE)
         # during the self-test the RCD is meant to see the test current
         self.rcd_now = self.rcd_present and self.rcd_phase == 0 and hal.rcd_fault()
         if self.rcd_now:
@@ -449,6 +562,7 @@ class Controller:
         if self.lease_allow and ticks_diff(now, self.lease_until) >= 0:
             self.lease_allow = 0
             self.lease_da = 0
+            self.lease_w = 0
             self._raise(faults.LEASE_EXPIRED, 0, now)
 
     def _check_contactor(self, now):
@@ -530,6 +644,7 @@ class Controller:
         if bit & faults.FAILSAFE_MASK:
             self.lease_allow = 0  # a fresh lease is needed after the fail-safe
             self.lease_da = 0
+            self.lease_w = 0
             self._apply_pilot()
 
     def _clear(self, bit):

@@ -27,10 +27,14 @@ ESTOP = const(1 << 8)
 OVERTEMP = const(1 << 9)
 NTC_SENSOR = const(1 << 10)
 GRID_TRIP = const(1 << 11)  # OF/UF/OV/UV/ROCOF/loss trip while exporting; detail: the reason
+# the manual override switch (physically apart from us) has disconnected the EV: its
+# auxiliary contact reads active. Handled as an E-stop.
+MANUAL_OVERRIDE = const(1 << 12)
 
 # (bit, code, name, policy), in priority order (the first set one is the safe reason)
 TABLE = (
     (ESTOP, 40, "estop", MANUAL),
+    (MANUAL_OVERRIDE, 41, "manual-override", MANUAL),
     (RCD_TRIP, 30, "rcd-trip", MANUAL),
     (CONTACTOR_WELD, 92, "contactor-weld", MANUAL),
     (CONTACTOR_NO_FEEDBACK, 91, "contactor-no-feedback", MANUAL),
@@ -46,7 +50,7 @@ TABLE = (
 
 FAILSAFE_MASK = const(
     LINK_TIMEOUT | LEASE_EXPIRED | CONTACTOR_NO_FEEDBACK | CONTACTOR_WELD | RCD_TRIP
-    | RCD_SELFTEST | ESTOP | OVERTEMP | NTC_SENSOR
+    | RCD_SELFTEST | ESTOP | MANUAL_OVERRIDE | OVERTEMP | NTC_SENSOR
 )
 
 AUTO_MASK = 0

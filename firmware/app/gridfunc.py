@@ -26,7 +26,19 @@
   ranges apply to them: the ranges of adjustability (`VOLT_RANGES`) are IEEE 1547's,
   for 60 Hz.
 
-Clause numbers as open implementations cite them; verify against the standard's text.
+* `VoltWatt` — voltage-active power, §5.4.2 (Table 10): export is limited to the rated
+  power up to V1 and falls linearly to P2 at V2 (P2 < 0: the DER absorbs, as a V2G
+  charger may), followed as a first-order lag with its open-loop response time. Off
+  unless enabled (1547-2018 leaves it disabled by default).
+* Settings over the link (`check_*`): IEEE 1547's ranges of adjustability for the
+  frequency trips (§6.5.1, Table 18), the droop (§6.5.2.7, Table 24), volt-watt (Table
+  10) and enter service (§4.10, Table 4), applied on 60 Hz boards only, like the
+  voltage trips; a 50 Hz board gets the link's wide ranges and the ordering checks.
+  After entering service, export ramps up over `enter_ramp_ms` (§4.10.3,
+  `GridGuard.ramp_pm`).
+
+Clause numbers as open implementations cite them; verify against the standard's text
+(the table numbers too).
 Frequencies in mHz, voltages in mV (thresholds in per mille), ROCOF in mHz/s, phases in
 Q16 turns, times in ms (ticks).
 
@@ -54,6 +66,14 @@ DROOP_PRESETS = {
     ("I", "fastest"): (17, 17, 30, 30, 1000),
     ("II", "fastest"): (17, 17, 30, 30, 1000),
     ("III", "fastest"): (17, 17, 20, 20, 200),
+}
+
+# ranges of adjustability (60 Hz), Table 24: (db min, db max [mHz], k min, k max [per
+# mille], response time min, max [ms]); the same for both directions
+DROOP_RANGES = {
+    "I": (17, 1000, 30, 50, 1000, 10000),
+    "II": (17, 1000, 30, 50, 1000, 10000),
+    "III": (17, 1000, 20, 50, 200, 10000),
 }
 
 # ROCOF ride-through, mHz/s (§6.5.2.5)
@@ -93,6 +113,10 @@ TRIPS_50 = (
     (OF1, OVER, 51200, 300000),
     (UF1, UNDER, 48500, 300000),
 )
+# ranges of adjustability of the frequency trips, the same for categories I-III (60 Hz,
+# §6.5.1 Table 18): reason -> (min, max mHz, min, max ms)
+FREQ_RANGES = ((OF2, 61800, 66000, 160, 1000000), (OF1, 61000, 66000, 180000, 1000000),
+               (UF1, 50000, 59000, 180000, 1000000), (UF2, 50000, 57000, 160, 1000000))
 # IEEE 1547-2018 Tables 11-13 defaults: (reason, direction, threshold [per mille of the
 # nominal voltage], clearing time [ms]); the shortest first, as for frequency
 VOLT_TRIPS = {
@@ -117,6 +141,16 @@ ENTER_V_MAX_PM = const(1050)
 ENTER_BELOW_MHZ = const(500)
 ENTER_ABOVE_MHZ = const(100)
 ENTER_DELAY_MS = 300000
+ENTER_RAMP_MS = 300000  # the enter service period: export ramps up over it (§4.10.3)
+# Table 4's ranges of adjustability (60 Hz): V min, V max [per mille], f min, f max [mHz]
+# (frequencies as offsets from 60 Hz), delay and ramp [ms]
+ENTER_RANGES = ((880, 950), (1050, 1060), (-1000, -100), (100, 1000), (0, 600000),
+                (1000, 1000000))
+
+# volt-watt defaults (Table 10): V1, V2 [per mille], P2 [per mille of rated, < 0 absorb],
+# open-loop response time [ms]; and their ranges of adjustability (60 Hz)
+VOLT_WATT = (1060, 1100, 0, 10000)
+VOLT_WATT_RANGES = ((1050, 1090), (1060, 1100), (-1000, 0), (500, 60000))
 LOSS_MS_MAX = const(2000)  # cease export at the latest this long after the last measurement
 # a grid voltage between these (per mille) explains why the estimator finds no zero
 # crossings (its hysteresis is 15 % of the nominal amplitude): a deep sag for UV2 to
@@ -169,8 +203,78 @@ def check_volt_trips(trips, category, f_nom):
     return 0
 
 
+def check_freq_trips(trips, f_nom):
+    """A Nack reason for a set of frequency trips (absolute mHz), or 0: on a 60 Hz board
+    each inside its range of adjustability (OUT_OF_RANGE); OF above and UF below nominal,
+    OF1 not above OF2 and not faster, UF1 not below UF2 and not faster (CONFLICT)."""
+    lv = {}
+    ms = {}
+    for reason, _d, mhz, t in trips:
+        lv[reason] = mhz
+        ms[reason] = t
+    if f_nom == 60:
+        for reason, lo, hi, t_lo, t_hi in FREQ_RANGES:
+            if not (lo <= lv[reason] <= hi and t_lo <= ms[reason] <= t_hi):
+                return NACK_OUT_OF_RANGE
+    f = f_nom * 1000
+    if lv[OF1] <= f or lv[UF1] >= f:
+        return NACK_CONFLICT
+    if lv[OF1] > lv[OF2] or ms[OF1] < ms[OF2] or lv[UF1] < lv[UF2] or ms[UF1] < ms[UF2]:
+        return NACK_CONFLICT
+    return 0
+
+
+def check_droop(preset, category, f_nom):
+    """A Nack reason for droop parameters (a DROOP_PRESETS tuple), or 0: on a 60 Hz board
+    inside the category's ranges of adjustability."""
+    if f_nom != 60:
+        return 0
+    db_lo, db_hi, k_lo, k_hi, t_lo, t_hi = DROOP_RANGES[category]
+    db_of, db_uf, k_of, k_uf, t = preset
+    if not (db_lo <= db_of <= db_hi and db_lo <= db_uf <= db_hi and k_lo <= k_of <= k_hi
+            and k_lo <= k_uf <= k_hi and t_lo <= t <= t_hi):
+        return NACK_OUT_OF_RANGE
+    return 0
+
+
+def check_volt_watt(vw, f_nom):
+    """A Nack reason for volt-watt settings (V1, V2, P2, response), or 0: on a 60 Hz
+    board inside Table 10's ranges; V1 below V2 everywhere (CONFLICT)."""
+    if f_nom == 60:
+        for i in range(4):
+            lo, hi = VOLT_WATT_RANGES[i]
+            if not lo <= vw[i] <= hi:
+                return NACK_OUT_OF_RANGE
+    if vw[0] >= vw[1]:
+        return NACK_CONFLICT
+    return 0
+
+
+def check_enter(enter, f_nom):
+    """A Nack reason for enter-service settings (V min, V max [per mille], f min, f max
+    [mHz], delay, ramp [ms]), or 0: on a 60 Hz board inside Table 4's ranges; the
+    frequency window around nominal everywhere (CONFLICT)."""
+    f = f_nom * 1000
+    if f_nom == 60:
+        got = (enter[0], enter[1], enter[2] - f, enter[3] - f, enter[4], enter[5])
+        for i in range(6):
+            lo, hi = ENTER_RANGES[i]
+            if not lo <= got[i] <= hi:
+                return NACK_OUT_OF_RANGE
+    if not enter[2] < f < enter[3]:
+        return NACK_CONFLICT
+    return 0
+
+
+def enter_defaults(f_nom, delay_ms=ENTER_DELAY_MS, ramp_ms=ENTER_RAMP_MS):
+    f = f_nom * 1000
+    return (ENTER_V_MIN_PM, ENTER_V_MAX_PM, f - ENTER_BELOW_MHZ, f + ENTER_ABOVE_MHZ,
+            delay_ms, ramp_ms)
+
+
 def with_volt_setting(trips, reason, pm=None, ms=None):
-    """The trips with one stage's threshold or clearing time replaced."""
+    """The trips with one stage's threshold or clearing time replaced (any trip table:
+    `pm` is the threshold in the table's unit)."""
     out = []
     for r, d, p, t in trips:
         if r == reason:
@@ -241,6 +345,51 @@ class Droop:
         return (self.adj_mw + 500) // 1000
 
 
+class VoltWatt:
+    """Voltage-active power (§5.4.2): the export limit for the grid voltage, lagged.
+
+    `limit_w(v_mv)` is the curve; `update(now, v_mv)` follows it as a first-order lag
+    whose open-loop response time (90 % of a step) is the setting's, and returns the
+    lagged limit in W (> 0 export). P1 is the rated power (Table 10 fixes it there).
+    """
+
+    def __init__(self, v_nom_mv, p_rated_w, settings=None, now=0):
+        self.v_nom_mv = v_nom_mv
+        self.p_rated_w = p_rated_w
+        self.set(settings or VOLT_WATT)
+        self.lim_mw = p_rated_w * 1000  # the lagged limit (mW: resolution)
+        self.last = now
+
+    def set(self, settings):
+        """New curve and response time; the lagged limit carries on from where it is."""
+        v1, v2, p2, t_resp_ms = settings
+        self.settings = settings
+        self.v1_mv = self.v_nom_mv * v1 // 1000
+        self.v2_mv = self.v_nom_mv * v2 // 1000
+        self.p2_w = self.p_rated_w * p2 // 1000
+        self.tau_ms = t_resp_ms * 10000 // 23026  # 90 % after t_resp: tau = t / ln(10)
+
+    def limit_w(self, v_mv):
+        """The curve: rated up to V1, linear to P2 at V2, P2 beyond."""
+        if v_mv <= self.v1_mv:
+            return self.p_rated_w
+        if v_mv >= self.v2_mv:
+            return self.p2_w
+        p1 = self.p_rated_w
+        return p1 - (p1 - self.p2_w) * (v_mv - self.v1_mv) // (self.v2_mv - self.v1_mv)
+
+    def update(self, now, v_mv):
+        want = self.limit_w(v_mv) * 1000
+        dt = ticks_diff(now, self.last)
+        self.last = now
+        if dt > 0:  # backward Euler, as Droop: stable for any dt
+            self.lim_mw += (want - self.lim_mw) * dt // (self.tau_ms + dt)
+        return self.lagged_w()
+
+    def lagged_w(self):
+        return (self.lim_mw + 500) // 1000
+
+
 class GridGuard:
     def __init__(self, f_nom, now=0, trips=None, category="II", rocof_ms=100,
                  loss_ms=LOSS_MS_MAX, phase_mrad=50, enter_delay_ms=ENTER_DELAY_MS,
@@ -257,38 +406,42 @@ class GridGuard:
         self.v_no_crossing_mv = v_nom_mv * NO_CROSSING_V_PM // 1000
         self.v_mv = 0  # the last valid voltage, held between measurements; 0: none yet
         self.v_start = now  # when the samples of the one before it began
-        self.enter_v_lo = v_nom_mv * ENTER_V_MIN_PM // 1000
-        self.enter_v_hi = v_nom_mv * ENTER_V_MAX_PM // 1000
         self.rocof_ms = rocof_ms
         self.loss_ms = min(loss_ms, LOSS_MS_MAX)
-        self.configure(category, v_trips, phase_mrad, enter_delay_ms, latency_ms)
-        self.since = [None] * len(self.trips)  # when each threshold was first exceeded
+        self.f_trips = trips  # as set; None: the nominal frequency's defaults
+        self.trips = ()
+        self.since = []  # when each threshold was first exceeded
+        self.configure(category, v_trips, phase_mrad, enter_delay_ms, latency_ms, trips)
         self.rocof_since = None
         self.last_ok = now
         self.f_mhz = self.f_nom_mhz  # the last valid frequency (held through resets)
         self.trip = LOSS  # until the grid has been seen: not in service
         self.tripped_at = now
+        self.entered_at = now  # when it last entered service (the export ramp's start)
         self.enter_since = None
         self.refused = TRIPPED | UNSYNCED | LOST
 
-    def configure(self, category, v_trips, phase_mrad, enter_delay_ms, latency_ms):
+    def configure(self, category, v_trips, phase_mrad, enter_delay_ms, latency_ms,
+                  f_trips=None, enter=None):
         """New settings (the link's SetConfig), in service or not. A setting is no
         disturbance: the in-service state, the enter-service timer and every running
         stage timer carry over (matched by stage), so a new threshold or clearing time
         judges the measurements from the next one on and an excursion that is being
-        timed is not forgotten. `v_trips` None: the category's defaults."""
-        old = self.v_trips
-        trips = self._in_mv(v_trips, category)
-        since = [None] * len(trips)
-        for i in range(len(trips)):
-            for j in range(len(old)):
-                if old[j][0] == trips[i][0]:
-                    since[i] = self.v_since[j]
-        self.v_trips = trips
-        self.v_since = since
+        timed is not forgotten. `v_trips` / `f_trips` None: the category's / nominal
+        frequency's defaults; `enter` (see check_enter) None: the defaults with
+        `enter_delay_ms` (given, it carries its own delay)."""
+        self.v_trips, self.v_since = _carry(self.v_trips, self.v_since,
+                                            self._in_mv(v_trips, category))
+        self.f_trips = f_trips
+        self.trips, self.since = _carry(self.trips, self.since,
+                                        f_trips or trips_for(self.f_nom_mhz // 1000))
         self.rocof_limit = ROCOF_RIDE_THROUGH[category]
         self.phase_q16 = mrad_to_q16(phase_mrad)
-        self.enter_delay_ms = enter_delay_ms
+        if enter is None:
+            enter = enter_defaults(self.f_nom_mhz // 1000, enter_delay_ms)
+        v_lo, v_hi, self.enter_f_lo, self.enter_f_hi, self.enter_delay_ms, self.ramp_ms = enter
+        self.enter_v_lo = self.v_nom_mv * v_lo // 1000
+        self.enter_v_hi = self.v_nom_mv * v_hi // 1000
         self.latency_ms = latency_ms  # the measurement's own delay, taken off clearing times
 
     def _in_mv(self, v_trips, category):
@@ -381,9 +534,18 @@ class GridGuard:
             if since[i] is not None and ticks_diff(now, since[i]) >= trips[i][3] - latency_ms:
                 self._trip(trips[i][0], now)
 
+    def ramp_pm(self, now):
+        """Export allowed now, per mille of rated: 0 out of service, then rising
+        linearly over the enter service period after (re)entering service (§4.10.3)."""
+        if self.trip:
+            return 0
+        t = ticks_diff(now, self.entered_at)
+        if t >= self.ramp_ms:
+            return 1000
+        return t * 1000 // self.ramp_ms
+
     def _check_enter(self, now, bits):
-        dev = self.f_mhz - self.f_nom_mhz
-        inside = not bits and -ENTER_BELOW_MHZ < dev < ENTER_ABOVE_MHZ
+        inside = not bits and self.enter_f_lo < self.f_mhz < self.enter_f_hi
         if self.v_trips:
             inside = inside and self.enter_v_lo <= self.v_mv <= self.enter_v_hi
         if not inside:
@@ -392,6 +554,7 @@ class GridGuard:
             self.enter_since = now
         if self.enter_since is not None and ticks_diff(now, self.enter_since) >= self.enter_delay_ms:
             self.trip = 0
+            self.entered_at = now
             self.enter_since = None
             for i in range(len(self.since)):
                 self.since[i] = None
@@ -406,6 +569,16 @@ class GridGuard:
         elif abs(phase_error(grid16, ref16)) > self.phase_q16:
             bits |= PHASE
         return bits
+
+
+def _carry(old, old_since, new):
+    """(new, its stage timers): each stage's running timer carried over from `old`."""
+    since = [None] * len(new)
+    for i in range(len(new)):
+        for j in range(len(old)):
+            if old[j][0] == new[i][0]:
+                since[i] = old_since[j]
+    return new, since
 
 
 def refused_names(bits):

@@ -11,7 +11,7 @@ from firmware.link import messages as m
 
 CP_NOT_READY = const(1 << 0)  # CP not in C or D (IEC 61851-1: power only in C/D)
 NO_LEASE = const(1 << 1)  # no valid PowerLease from the host
-FAULT = const(1 << 2)  # a latched fault (fail-safe, weld, RCD, E-stop, overtemperature...)
+FAULT = const(1 << 2)  # a latched fault (fail-safe, weld, RCD, E-stop, override, overtemperature...)
 PILOT_NOT_PWM = const(1 << 3)  # we are not offering charge (X1 or F)
 DIODE_UNCHECKED = const(1 << 4)  # no passing diode check since the last close
 GRID = const(1 << 5)  # export refused: no grid sensing, grid tripped/lost/unsynced, or phase
@@ -19,6 +19,7 @@ RCD_UNTESTED = const(1 << 6)  # RCD self-test not passed since the last open
 TEMPERATURE = const(1 << 7)  # derated below 6 A: stop rather than advertise less
 RCD_ACTIVE = const(1 << 8)  # the RCD signals residual current right now
 ESTOP_ACTIVE = const(1 << 9)  # the emergency stop is pressed right now
+OVERRIDE_ACTIVE = const(1 << 10)  # the manual override switch has disconnected the EV
 
 TABLE = (
     (CP_NOT_READY, "cp-not-ready"),
@@ -31,6 +32,7 @@ TABLE = (
     (TEMPERATURE, "temperature"),
     (RCD_ACTIVE, "rcd-active"),
     (ESTOP_ACTIVE, "estop-active"),
+    (OVERRIDE_ACTIVE, "override-active"),
 )
 
 
@@ -56,6 +58,8 @@ def refused(c):
         bits |= RCD_ACTIVE
     if c.estop_now:
         bits |= ESTOP_ACTIVE
+    if c.override_now:
+        bits |= OVERRIDE_ACTIVE
     return bits
 
 

@@ -85,7 +85,7 @@ class LinkServer:
         return m.Status(
             c.cp, c.out_mode, c.out_duty, c.contactor, min(c.lease_remaining(now), 0xFFFF),
             c.limit_da(), c.faults, c.latched, c.refused, self._last_seq,
-            c.safe_reason(), c.link_timeout_ms,
+            c.safe_reason(), c.link_timeout_ms, c.limit_w(),
         )
 
     def telemetry(self, now):
@@ -102,7 +102,7 @@ class LinkServer:
         rocof = -0x8000 if rocof < -0x8000 else (0x7FFF if rocof > 0x7FFF else rocof)
         return m.GridStatus(
             c.grid_f_mhz & 0xFFFFFFFF, rocof, gs.rms_mv & 0xFFFFFFFF, c.grid_flags & 0xFF,
-            c.grid_refused & 0xFF, c.guard.trip, c.droop.adjustment_w(),
+            c.grid_refused & 0xFF, c.guard.trip, c.grid_adjust_w,
             c.phase_err16 * 6283 // 65536, now,
         )
 
@@ -219,7 +219,10 @@ class LinkServer:
         return None
 
     def _on_lease(self, msg, now):
-        self.ctrl.set_lease(msg.allow, msg.direction, msg.current_da, msg.expiry_ms, now)
+        p = msg.power_w
+        if (p < 0 and not msg.direction) or (p > 0 and msg.direction):
+            return (m.NACK_CONFLICT, 4)  # power's sign and direction disagree
+        self.ctrl.set_lease(msg.allow, msg.direction, msg.current_da, msg.expiry_ms, now, p)
         return None
 
     def _on_reset(self, msg, now):
@@ -245,6 +248,10 @@ class LinkServer:
             c.safe_pilot = msg.value
         elif msg.key == m.CFG_TELEMETRY_PERIOD:
             self.telemetry_ms = msg.value
+        elif msg.key == m.CFG_MAX_TEMP:
+            reason = c.configure_thermal(msg.value)
+            if reason:
+                return (reason, 1)
         return None
 
     _HANDLERS = {

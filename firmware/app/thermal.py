@@ -71,10 +71,16 @@ class NtcTable:
 
 class Foldback:
     def __init__(self, limit_dc, start_pct, hysteresis_dc):
-        self.limit_dc = limit_dc
-        self.start_dc = limit_dc * start_pct // 100
+        self.start_pct = start_pct
+        self.set_limit(limit_dc)
         self.hysteresis_dc = hysteresis_dc
         self.effective_dc = -1000
+
+    def set_limit(self, limit_dc):
+        """A new limit (the operator's, at most the board's); derating starts at the same
+        share of it. The hysteresis state carries on."""
+        self.limit_dc = limit_dc
+        self.start_dc = limit_dc * self.start_pct // 100
 
     def follow(self, temp_dc):
         """Update the hysteresis with a new reading; returns the temperature that counts."""

@@ -31,6 +31,12 @@ Boards with a `grid` section (grid voltage sensing, for export) also provide:
     converter_phase16(g16)  the power converter's reference phase (Q16 turns), given the
                             grid phase the estimator sees: for the phase-alignment check
 
+Boards with a manual override switch (an auxiliary contact of a switch that disconnects
+the EV by itself) also provide:
+
+    manual_override()       True while the switch reads "overridden" (the controller
+                            treats it as an E-stop; without the method: no switch)
+
 and boards with a comparator on pins.grid_zero_cross also:
 
     grid_edges(es)          how many rising-edge timestamps (ticks_us mod 2**30) the pin

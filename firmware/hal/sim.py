@@ -121,6 +121,9 @@ class SimHal:
     def estop(self):
         return self.plant.estop
 
+    def manual_override(self):
+        return self.plant.override
+
     def ntc_counts(self, channel):
         beta, r25, r_series, adc_max = self.ntc
         t = self.plant.temp_dc / 10 + 273.15

@@ -19,6 +19,10 @@ lasts 497 days, the host opens a new epoch before it would wrap, and the firmwar
 moves to an epoch it has not used since boot (started at random, so frames from
 before a reboot do not match either).
 
+Version 3 added PowerLease.power_w and Status.limit_w; a field added at the end of a
+layout may have a default (DEFAULTS) so that code written before it still builds the
+message, but the wire layout, and so the version, changes all the same.
+
 Host -> firmware ids are 0x01-0x3F, firmware -> host ids 0x80-0xBF.
 """
 
@@ -26,7 +30,7 @@ import struct
 
 from firmware.compat import const
 
-PROTOCOL_VERSION = const(2)
+PROTOCOL_VERSION = const(3)
 HEADER = "<BH"
 HEADER_SIZE = const(3)
 ORDER = "<II"  # epoch, order: after the header of an ordered command
@@ -41,7 +45,7 @@ NACK_BAD_KEY = const(4)  # SetConfig key unknown
 NACK_VERSION = const(5)  # no common protocol version
 NACK_NO_HELLO = const(6)  # command before a successful Hello
 NACK_BAD_STATE = const(7)  # valid command the firmware cannot take now (see `field`)
-NACK_CONFLICT = const(8)  # SetConfig value in range, but at odds with a related setting
+NACK_CONFLICT = const(8)  # in range, but at odds with a related setting (or a lease's direction)
 NACK_STALE = const(9)  # another epoch, or older than the newest applied of its class
 NACK_NAMES = {
     NACK_BAD_LENGTH: "bad-length",
@@ -95,6 +99,45 @@ CONFIG_KEYS = {
     21: ("grid_uv1_ms", 10, 60000),
     22: ("grid_uv2_pm", 0, 1000),
     23: ("grid_uv2_ms", 10, 60000),
+    # frequency trips (IEEE 1547-2018 §6.5.1, Table 18), absolute mHz and clearing times;
+    # on a 60 Hz board also within the ranges of adjustability (else out-of-range); OF
+    # above and UF below nominal, OF1 <= OF2, UF1 >= UF2, stage 1 not faster than stage 2
+    # (else conflict). The same for every category: grid_category keeps them.
+    24: ("grid_of2_mhz", 40000, 70000),
+    25: ("grid_of2_ms", 10, 1000000),
+    26: ("grid_of1_mhz", 40000, 70000),
+    27: ("grid_of1_ms", 10, 1000000),
+    28: ("grid_uf1_mhz", 40000, 70000),
+    29: ("grid_uf1_ms", 10, 1000000),
+    30: ("grid_uf2_mhz", 40000, 70000),
+    31: ("grid_uf2_ms", 10, 1000000),
+    # frequency-droop (§6.5.2.7, Table 24): deadbands in mHz, droops in per mille (50 =
+    # 5 %), open-loop response time; 60 Hz: the category's ranges (else out-of-range).
+    # droop_profile and grid_category go back to a preset.
+    32: ("grid_droop_db_of_mhz", 1, 1000),
+    33: ("grid_droop_db_uf_mhz", 1, 1000),
+    34: ("grid_droop_k_of_pm", 10, 100),
+    35: ("grid_droop_k_uf_pm", 10, 100),
+    36: ("grid_droop_resp_ms", 100, 60000),
+    # volt-watt (§5.4.2, Table 10): off by default; export limited to the rated power up
+    # to V1, falling linearly to P2 (per mille of rated, < 0: absorb) at V2 and above,
+    # followed with an open-loop response time; V1 < V2 (else conflict)
+    37: ("grid_vw_enable", 0, 1),
+    38: ("grid_vw_v1_pm", 1000, 1200),
+    39: ("grid_vw_v2_pm", 1000, 1200),
+    40: ("grid_vw_p2_pm", -1000, 1000),
+    41: ("grid_vw_resp_ms", 100, 90000),
+    # enter service (§4.10.2-4.10.3, Table 4): the window the grid must stay inside for
+    # grid_enter_delay_ms (key 14), and the ramp of export power after it; the
+    # frequency window must contain nominal (else conflict)
+    42: ("grid_enter_v_min_pm", 500, 1000),
+    43: ("grid_enter_v_max_pm", 1000, 1200),
+    44: ("grid_enter_f_min_mhz", 40000, 70000),
+    45: ("grid_enter_f_max_mhz", 40000, 70000),
+    46: ("grid_enter_ramp_ms", 0, 1000000),
+    # the operator's thermal limit (thermal.conf MAX_TEMP_CELSIUS x 10), 0.1 C: never
+    # above the board's rated limit (out-of-range)
+    50: ("max_temp_dc", 300, 1500),
 }
 CFG_LINK_TIMEOUT = const(1)
 CFG_SAFE_PILOT = const(2)
@@ -113,7 +156,31 @@ CFG_UV1_PM = const(20)
 CFG_UV1_MS = const(21)
 CFG_UV2_PM = const(22)
 CFG_UV2_MS = const(23)
-GRID_KEYS = (10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23)
+CFG_OF2_MHZ = const(24)
+CFG_OF2_MS = const(25)
+CFG_OF1_MHZ = const(26)
+CFG_OF1_MS = const(27)
+CFG_UF1_MHZ = const(28)
+CFG_UF1_MS = const(29)
+CFG_UF2_MHZ = const(30)
+CFG_UF2_MS = const(31)
+CFG_DROOP_DB_OF = const(32)
+CFG_DROOP_DB_UF = const(33)
+CFG_DROOP_K_OF = const(34)
+CFG_DROOP_K_UF = const(35)
+CFG_DROOP_RESP = const(36)
+CFG_VW_ENABLE = const(37)
+CFG_VW_V1 = const(38)
+CFG_VW_V2 = const(39)
+CFG_VW_P2 = const(40)
+CFG_VW_RESP = const(41)
+CFG_ENTER_V_MIN = const(42)
+CFG_ENTER_V_MAX = const(43)
+CFG_ENTER_F_MIN = const(44)
+CFG_ENTER_F_MAX = const(45)
+CFG_ENTER_RAMP = const(46)
+CFG_MAX_TEMP = const(50)
+GRID_KEYS = tuple(range(10, 47))
 
 # Reset.what
 RESET_CLEAR_FAULTS = const(1)  # clear the fail-safe and every manually clearable latch
@@ -125,6 +192,7 @@ _U32 = (0, 0xFFFFFFFF)
 _I16 = (-0x8000, 0x7FFF)
 _I32 = (-0x80000000, 0x7FFFFFFF)
 _BOOL = (0, 1)
+POWER_MAX_W = const(1000000)  # PowerLease.power_w, either way (a small int on every port)
 _TEXT = None  # bytes field, no numeric range
 
 
@@ -150,6 +218,7 @@ class Message:
     # nothing on the board
     FIELDS = ()  # type: tuple[str, ...]
     RANGES = ()  # type: tuple[tuple[int, int] | None, ...]
+    DEFAULTS = {}  # type: dict[str, int]  # fields that may be left out (added at the end)
 
     def __init__(self, *args, **kwargs):
         names = self.FIELDS
@@ -161,6 +230,8 @@ class Message:
                 value = args[i]
             elif name in kwargs:
                 value = kwargs.pop(name)
+            elif name in self.DEFAULTS:
+                value = self.DEFAULTS[name]
             else:
                 raise TypeError("%s needs field %s" % (type(self).__name__, name))
             setattr(self, name, value)
@@ -247,22 +318,30 @@ class SetPilot(Message):
 
 
 class PowerLease(Message):
-    """Permission to close the contactors and the current limit, valid for `expiry_ms`.
+    """Permission to close the contactors, with the current limit (AC, 0.1 A) and the
+    signed power limit (DC and BPT, W: > 0 charging, < 0 discharging), valid for
+    `expiry_ms`.
 
     A lease is never sticky: the host renews it before it expires, and an expired lease
     opens the contactors and puts the pilot in the safe state. `direction` 1 (export)
-    is refused by the interlocks until grid sync is available.
+    is refused by the interlocks until grid sync is available. `power_w` 0 is no power
+    limit (an AC lease: the current alone limits); otherwise its sign must be the
+    direction's (< 0 only with direction 1: Nack conflict), and the firmware caps its
+    magnitude at the board's rating (Status.limit_w). One lease, one ordering class:
+    current and power travel together, so a withdrawn lease takes both with it.
     """
 
     TYPE = 0x04
     ORDERED = True
-    FORMAT = "<BBHH"
-    FIELDS = ("allow", "direction", "current_da", "expiry_ms")
-    RANGES = (_BOOL, _BOOL, (0, 800), (50, 10000))
+    FORMAT = "<BBHHi"
+    FIELDS = ("allow", "direction", "current_da", "expiry_ms", "power_w")
+    RANGES = (_BOOL, _BOOL, (0, 800), (50, 10000), (-POWER_MAX_W, POWER_MAX_W))
+    DEFAULTS = {"power_w": 0}
     allow: int
     direction: int
     current_da: int
     expiry_ms: int
+    power_w: int
 
 
 class Reset(Message):
@@ -311,15 +390,20 @@ class FirmwareHello(Message):
 
 
 class Status(Message):
-    """The firmware's whole state: sent after every Ack, on heartbeat and on change."""
+    """The firmware's whole state: sent after every Ack, on heartbeat and on change.
+    `limit_w` is the lease's power limit as the firmware applies it (capped at the
+    board's rating and by thermal derating; signed like PowerLease.power_w), 0 when
+    the lease carries none."""
 
     TYPE = 0x82
-    FORMAT = "<BBHBHHIIIHBH"
+    FORMAT = "<BBHBHHIIIHBHi"
     FIELDS = (
         "cp_state", "pilot_mode", "duty", "contactor", "lease_ms", "limit_da",
         "faults", "latched", "refused", "last_seq", "safe_reason", "link_timeout_ms",
+        "limit_w",
     )
-    RANGES = (_U8, _U8, _U16, _BOOL, _U16, _U16, _U32, _U32, _U32, _U16, _U8, _U16)
+    RANGES = (_U8, _U8, _U16, _BOOL, _U16, _U16, _U32, _U32, _U32, _U16, _U8, _U16, _I32)
+    DEFAULTS = {"limit_w": 0}
     cp_state: int
     pilot_mode: int
     duty: int
@@ -332,6 +416,7 @@ class Status(Message):
     last_seq: int
     safe_reason: int
     link_timeout_ms: int
+    limit_w: int
 
 
 class CpStateChanged(Message):

@@ -1,5 +1,5 @@
 """The physical world behind the sim board: CP circuit, EV, contactor, current,
-temperature, RCD and E-stop.
+temperature, RCD, E-stop and the manual override switch.
 
 Runs on MicroPython and CPython alike. The EV is a small reactive model: it plugs
 in at `plug_ms`, closes S2 (state C) once it has seen a valid PWM for `react_ms`,
@@ -27,6 +27,7 @@ DEFAULTS: dict = {
     "contactor_ms": 20,  # mechanical delay of the auxiliary contact
     "rcd_trip_ms": None,  # residual current appears at this time
     "estop_ms": None,  # emergency stop pressed at this time
+    "override_ms": None,  # the manual override switch disconnects the EV at this time
     "temp_profile": None,  # [[t_ms, temp_dc], ...] linear in between; 25.0 C otherwise
     "sessions": 1,  # plug in again `replug_ms` after unplugging, this many sessions in all
     "replug_ms": 600,
@@ -61,6 +62,7 @@ class Plant:
         self.rcd_residual = False
         self.rcd_test_on = False
         self.estop = False
+        self.override = False  # the override switch's auxiliary contact
         self.diode = p["diode"]
         self.temp_dc = 250
         self._last = now
@@ -137,6 +139,9 @@ class Plant:
         if self._due("estop_ms", elapsed):
             self.estop = True
             self._event("estop", ticks_add(self.t0, p["estop_ms"]))
+        if self._due("override_ms", elapsed):
+            self.override = True
+            self._event("override", ticks_add(self.t0, p["override_ms"]))
         if self._due("diode_fail_ms", elapsed):
             self.diode = False
             self._event("diode-short", ticks_add(self.t0, p["diode_fail_ms"]))
@@ -180,7 +185,7 @@ class Plant:
 
     def _update_current(self, now, dt):
         target = 0
-        if self.phase == CHARGING and self.feedback(now) and self._pwm_valid():
+        if self.phase == CHARGING and self.feedback(now) and self._pwm_valid() and not self.override:
             target = min(current_for_duty(self.duty), self.p["ev_max_da"]) * 100
         # no path, no current; otherwise the EV's charger ramps with a ~100 ms time constant
         if target == 0 or dt >= 100:

@@ -19,13 +19,16 @@ GOLDEN = (
     (m.Heartbeat(0x01020304), 2, "020200 04030201"),
     (m.SetPilot(m.PILOT_PWM, 2667), 7, "030700" + E_O + "00 6b0a"),
     (m.SetPilot(m.PILOT_F, 10000), 8, "030800" + E_O + "02 1027"),
-    (m.PowerLease(1, 0, 160, 1000), 0x0102, "040201" + E_O + "01 00 a000 e803"),
+    (m.PowerLease(1, 0, 160, 1000), 0x0102, "040201" + E_O + "01 00 a000 e803 00000000"),
+    (m.PowerLease(1, 1, 0, 1000, -7400), 0x0103, "040301" + E_O + "01 01 0000 e803 18e3ffff"),
     (m.Reset(m.RESET_CLEAR_FAULTS), 3, "050300" + E_O + "01"),
     (m.SetConfig(m.CFG_LINK_TIMEOUT, 500), 4, "060400" + E_O + "01 f4010000"),
     (m.FirmwareHello(2, 0, 1, 0, b"sim", 0, 1, 0xFFFFFFFE), 1,
      "810100 02 00 01 00 73696d000000000000000000 00000000 01 feffffff"),
     (m.Status(3, 0, 2666, 1, 750, 160, 0, 0, 0, 9, 0, 500), 5,
-     "820500 03 00 6a0a 01 ee02 a000 00000000 00000000 00000000 0900 00 f401"),
+     "820500 03 00 6a0a 01 ee02 a000 00000000 00000000 00000000 0900 00 f401 00000000"),
+    (m.Status(3, 0, 2666, 1, 750, 160, 0, 0, 0, 9, 0, 500, 11000), 6,
+     "820600 03 00 6a0a 01 ee02 a000 00000000 00000000 00000000 0900 00 f401 f82a0000"),
     (m.CpStateChanged(m.CP_A, m.CP_B, 1000), 6, "830600 01 02 e8030000"),
     (m.ContactorChanged(0, 1, 2000), 7, "840700 00 01 d0070000"),
     (m.Fault(10, 1, 1, 505, 3000), 8, "850800 0a00 01000000 01000000 f9010000 b80b0000"),
@@ -104,6 +107,8 @@ def test_out_of_range_names_the_field():
         (m.PowerLease(1, 0, 900, 1000), 2),  # 90 A
         (m.PowerLease(1, 0, 160, 0), 3),  # lease expiry 0
         (m.PowerLease(2, 0, 160, 1000), 0),
+        (m.PowerLease(1, 1, 0, 1000, -m.POWER_MAX_W - 1), 4),  # beyond 1 MW
+        (m.PowerLease(1, 0, 0, 1000, m.POWER_MAX_W + 1), 4),
         (m.Reset(9), 0),
     )
     for msg, field in cases:
@@ -113,7 +118,7 @@ def test_out_of_range_names_the_field():
 
 def test_negative_current_cannot_be_expressed():
     # current is unsigned on the wire: -1 A packs only as 0xFFF6 = 6553.4 A, out of range
-    e = raises(m.LinkDecodeError, m.decode, _hex("040100" + E_O + "01 00 f6ff e803"))
+    e = raises(m.LinkDecodeError, m.decode, _hex("040100" + E_O + "01 00 f6ff e803 00000000"))
     assert e.reason == m.NACK_OUT_OF_RANGE and e.field == 2
 
 
@@ -126,3 +131,15 @@ def test_constructor_checks_fields():
     raises(TypeError, m.SetPilot, 0, 1, 2)
     raises(TypeError, m.SetPilot, mode=0, duty=1000, bogus=1)
     assert m.SetPilot(mode=0, duty=1000) == m.SetPilot(0, 1000)
+
+
+def test_fields_added_at_the_end_have_defaults():
+    # code written for version 2 still builds a lease and a Status; the wire has the field
+    assert m.PowerLease(1, 0, 160, 1000) == m.PowerLease(1, 0, 160, 1000, power_w=0)
+    assert m.Status(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).limit_w == 0
+    raises(TypeError, m.PowerLease, 1, 0, 160)  # a field without a default is still needed
+
+
+def test_version_1_and_2_lease_layouts_are_refused():
+    e = raises(m.LinkDecodeError, m.decode, _hex("040201" + E_O + "01 00 a000 e803"))
+    assert e.reason == m.NACK_BAD_LENGTH
