@@ -151,6 +151,7 @@ ENTER_RANGES = ((880, 950), (1050, 1060), (-1000, -100), (100, 1000), (0, 600000
 # open-loop response time [ms]; and their ranges of adjustability (60 Hz)
 VOLT_WATT = (1060, 1100, 0, 10000)
 VOLT_WATT_RANGES = ((1050, 1090), (1060, 1100), (-1000, 0), (500, 60000))
+VW_MIN_SPAN_PM = const(10)  # V2 - V1
 LOSS_MS_MAX = const(2000)  # cease export at the latest this long after the last measurement
 # a grid voltage between these (per mille) explains why the estimator finds no zero
 # crossings (its hysteresis is 15 % of the nominal amplitude): a deep sag for UV2 to
@@ -239,13 +240,14 @@ def check_droop(preset, category, f_nom):
 
 def check_volt_watt(vw, f_nom):
     """A Nack reason for volt-watt settings (V1, V2, P2, response), or 0: on a 60 Hz
-    board inside Table 10's ranges; V1 below V2 everywhere (CONFLICT)."""
+    board inside Table 10's ranges; V2 at least 0.01 pu above V1 everywhere (CONFLICT,
+    Table 10 gives V2's range from V1 + 0.01 pu)."""
     if f_nom == 60:
         for i in range(4):
             lo, hi = VOLT_WATT_RANGES[i]
             if not lo <= vw[i] <= hi:
                 return NACK_OUT_OF_RANGE
-    if vw[0] >= vw[1]:
+    if vw[1] - vw[0] < VW_MIN_SPAN_PM:
         return NACK_CONFLICT
     return 0
 

@@ -121,7 +121,7 @@ CONFIG_KEYS = {
     36: ("grid_droop_resp_ms", 100, 60000),
     # volt-watt (§5.4.2, Table 10): off by default; export limited to the rated power up
     # to V1, falling linearly to P2 (per mille of rated, < 0: absorb) at V2 and above,
-    # followed with an open-loop response time; V1 < V2 (else conflict)
+    # followed with an open-loop response time; V2 >= V1 + 10 (else conflict)
     37: ("grid_vw_enable", 0, 1),
     38: ("grid_vw_v1_pm", 1000, 1200),
     39: ("grid_vw_v2_pm", 1000, 1200),

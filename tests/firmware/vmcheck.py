@@ -64,6 +64,7 @@ class FakeHal:
         self.rcd_test_on = False
         self.rcd_responds = True
         self.estop_on = False
+        self.override_on = False
         self.ntc = ntc  # counts per channel, or None for 25 C
         self.ntc_25c = 2048
         self.wdt_fed = 0
@@ -103,6 +104,9 @@ class FakeHal:
 
     def estop(self):
         return self.estop_on
+
+    def manual_override(self):
+        return self.override_on
 
     def ntc_counts(self, channel):
         if self.ntc is None:

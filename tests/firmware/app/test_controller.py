@@ -1,7 +1,7 @@
 # firmware-vm
 """The controller's interlocks, fail-safe and contactor checks, driven tick by tick."""
 
-from firmware.app import faults, interlocks
+from firmware.app import events, faults, interlocks
 from firmware.app.controller import Controller
 from firmware.link import messages as m
 from tests.firmware.vmcheck import FakeHal, board
@@ -238,6 +238,101 @@ def test_estop_opens_and_needs_reset_after_release():
     assert not b.c.latched
 
 
+def test_manual_override_opens_in_the_same_tick_and_latches_like_estop():
+    b = Bench()
+    b.charging()
+    b.hal.override_on = True
+    b.run(TICK)
+    assert b.c.contactor == 0 and not b.hal.coil
+    assert b.c.latched & faults.MANUAL_OVERRIDE and b.hal.pilot[0] == m.PILOT_F
+    assert b.c.refused & interlocks.OVERRIDE_ACTIVE
+    assert b.c.safe_reason() == 41
+    rec = [b.c.events.pop() for _ in range(40)]
+    assert [r for r in rec if r and r[0] == events.FAULT_RAISED and r[1] == faults.MANUAL_OVERRIDE]
+    b.c.clear_faults()
+    assert b.c.latched & faults.MANUAL_OVERRIDE  # still overridden
+    b.hal.override_on = False
+    b.run(TICK)
+    assert b.c.latched & faults.MANUAL_OVERRIDE and not b.c.refused & interlocks.OVERRIDE_ACTIVE
+    b.c.clear_faults()
+    assert not b.c.latched
+    b.c.set_lease(1, 0, 160, 1000, b.now)
+    b.run(CLOSE_MS + 100)  # the weld check after the open, then the RCD self-test
+    assert b.c.contactor == 1  # back to charging with a fresh lease
+
+
+class _NoSwitchHal(FakeHal):
+    manual_override = None  # a board that wires no override switch
+
+
+def test_a_hal_without_the_override_input_has_none():
+    hal = _NoSwitchHal()
+    hal.override_on = True  # would read "overridden" if anything asked
+    c = Controller(hal, board(), 0)
+    assert c._override is None
+    c.tick(10)
+    assert not c.override_now and not c.latched & faults.MANUAL_OVERRIDE
+    c.clear_faults()
+    assert not c.latched
+
+
+def test_thermal_limit_key_lowers_the_limit_never_above_the_board():
+    from firmware.app import thermal
+
+    b = Bench()
+    ntc = thermal.NtcTable(3950, 10000, 10000, 4095)
+    b.hal.ntc = [ntc.counts_at(250), ntc.counts_at(700)]
+    b.charging()
+    assert b.c.thermal_da == 320  # 70 C: below the board's 90 C * 85 %
+    assert b.c.configure_thermal(901) == m.NACK_OUT_OF_RANGE  # the sim board's is 90.0 C
+    assert b.c.foldback.limit_dc == 900
+    assert b.c.configure_thermal(750) == 0  # the operator's 75 C
+    assert b.c.foldback.limit_dc == 750 and b.c.foldback.start_dc == 750 * 85 // 100
+    b.run(TICK)
+    assert 60 <= b.c.thermal_da < 320 and b.c.contactor == 1  # derating at 70 C now
+    assert b.c.configure_thermal(690) == 0
+    b.run(TICK)
+    assert b.c.contactor == 0 and b.c.latched & faults.OVERTEMP
+    assert b.c.configure_thermal(900) == 0  # back up to the board's
+    assert b.c.foldback.limit_dc == 900
+
+
+def test_power_lease_is_capped_by_the_rating_and_derated():
+    from firmware.app import thermal
+
+    b = Bench()
+    assert b.c.rated_w == 320 * 23  # no grid, no rated_w: 32 A at 230 V
+    b.c.set_pilot(m.PILOT_PWM, 2666)
+    b.hal.set_cp(6000)
+    b.c.set_lease(1, 0, 160, 1000, b.now, 50000)  # 50 kW asked
+    b.run(CLOSE_MS)
+    assert b.c.contactor == 1 and b.c.limit_w() == 7360
+    b.c.set_lease(1, 0, 160, 1000, b.now, 3000)
+    assert b.c.limit_w() == 3000  # under the rating: as asked
+    b.c.set_lease(1, 0, 160, 1000, b.now)
+    assert b.c.limit_w() == 0  # no power in the lease: none reported
+    b.c.set_lease(1, 0, 160, 1000, b.now, 50000)
+    ntc = thermal.NtcTable(3950, 10000, 10000, 4095)
+    b.hal.ntc = [ntc.counts_at(250), ntc.counts_at(830)]
+    b.run(TICK)
+    assert b.c.limit_w() == 7360 * b.c.thermal_da // 320 < 7360  # derated with the current
+    b.run(2000)
+    assert b.c.limit_w() == 0  # the lease expired: its power with it
+
+
+def test_discharge_lease_needs_export_permission():
+    b = Bench()  # no grid sensing: export is refused for good
+    b.c.set_pilot(m.PILOT_PWM, 2666)
+    b.hal.set_cp(6000)
+    b.c.set_lease(1, 0, 160, 1000, b.now, -5000)  # discharge, even with direction 0
+    b.run(CLOSE_MS)
+    assert b.c.contactor == 0 and b.c.refused & interlocks.GRID
+    assert b.c.limit_w() == -5000
+    b.c.set_lease(1, 0, 160, 1000, b.now, 5000)  # charging: no export permission needed
+    b.run(CLOSE_MS)
+    assert b.c.contactor == 1
+
+
 def test_boot_self_test_finds_a_welded_contactor():
     hal = FakeHal()
     hal.feedback = True
@@ -293,6 +388,7 @@ def test_control_tick_allocates_nothing():
     b.c.set_pilot(m.PILOT_PWM, 2666)
     b.c.set_lease(1, 0, 160, 60000, b.now)
     levels = (12000, 9000, 6000, 6000, 6000, 9000, 3000, 0, 12000)
+    b.c.set_lease(1, 0, 160, 60000, b.now, 5000)  # with a power limit: limit_w each tick
     try:
         import micropython
 
@@ -311,6 +407,10 @@ def test_control_tick_allocates_nothing():
     n = 0
     ticks = 0
     for _block in range(75):
+        hal.override_on = _block % 25 == 24  # the override path: opens, latches
+        if _block % 25 == 0:
+            c.clear_faults()
+            c.set_lease(1, 0, 160, 60000, now, 5000)
         hal.high_c = counts[n]
         hal.low_c = low
         n = n + 1 if n < len(levels) - 1 else 0

@@ -1,6 +1,7 @@
 """Model-based test (hypothesis stateful) of the contactor interlocks.
 
-Random sequences of events (CP levels, leases, host silence, RCD, E-stop, temperature,
+Random sequences of events (CP levels, leases with and without signed power, host
+silence, RCD, E-stop, manual override, temperature and the operator's thermal limit,
 diode, weld, Reset) drive the real Controller tick by tick. After every step:
   - the contactor is never closed while any interlock condition is false, and
   - when a condition becomes false while closed, the contactor is open by the end of
@@ -35,6 +36,9 @@ class ControllerModel(RuleBasedStateMachine):
         self.host_talking = True
         self.level = "A"
         self.diode = True
+        self.temp = 250
+        self.limit_dc = 900  # the sim board's, until the operator lowers it
+        self.discharge = False
         self.violation = ""
 
     def _tick(self, n: int = 1) -> None:
@@ -60,8 +64,12 @@ class ControllerModel(RuleBasedStateMachine):
             problems.append("lease")
         if c.latched:
             problems.append("latched")
-        if self.hal.rcd or self.hal.estop_on:
+        if self.hal.rcd or self.hal.estop_on or self.hal.override_on:
             problems.append("input")
+        if self.discharge:  # the sim board without grid sensing never exports
+            problems.append("export")
+        if self.temp >= self.limit_dc:
+            problems.append("overtemperature")
         if c.out_mode != m.PILOT_PWM:
             problems.append("pilot")
         if c.thermal_da < 60:
@@ -86,16 +94,25 @@ class ControllerModel(RuleBasedStateMachine):
         self.hal.set_cp(6000, -12000)
         self.c.set_pilot(m.PILOT_PWM, 2666)
         self.c.set_lease(1, 0, 160, 5000, self.now)
+        self.discharge = False
         self._tick(20)
 
     @rule(current=st.integers(60, 320), expiry=st.sampled_from([50, 300, 1000, 5000]))
     def lease(self, current: int, expiry: int) -> None:
         self.c.set_lease(1, 0, current, expiry, self.now)
+        self.discharge = False
+        self._tick()
+
+    @rule(power=st.integers(-20000, 20000), expiry=st.sampled_from([300, 5000]))
+    def power_lease(self, power: int, expiry: int) -> None:
+        self.c.set_lease(1, 1 if power < 0 else 0, 160, expiry, self.now, power)
+        self.discharge = power < 0
         self._tick()
 
     @rule()
     def lease_withdrawn(self) -> None:
         self.c.set_lease(0, 0, 0, 1000, self.now)
+        self.discharge = False
         self._tick()
 
     @rule(duty=st.sampled_from([1000, 2666, 5333, 9600]))
@@ -123,9 +140,21 @@ class ControllerModel(RuleBasedStateMachine):
         self.hal.estop_on = on
         self._tick()
 
+    @rule(on=st.booleans())
+    def manual_override(self, on: bool) -> None:
+        self.hal.override_on = on
+        self._tick()
+
     @rule(temp=st.sampled_from([250, 700, 780, 820, 860, 895, 950]))
     def temperature(self, temp: int) -> None:
+        self.temp = temp
         self.hal.ntc = [NTC.counts_at(temp), NTC.counts_at(250)]
+        self._tick()
+
+    @rule(limit=st.sampled_from([600, 750, 850, 900, 950]))
+    def max_temp(self, limit: int) -> None:
+        if self.c.configure_thermal(limit) == 0:  # 950: above the board's, refused
+            self.limit_dc = limit
         self._tick()
 
     @rule(ok=st.booleans())

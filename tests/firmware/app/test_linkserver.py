@@ -305,3 +305,84 @@ def test_voltage_trip_settings_are_nacked_precisely():
     out = fw.send(m.SetConfig(m.CFG_OV1_MS, 1000), seq)
     assert out[0] == m.Ack(m.SetConfig.TYPE, seq)
     assert fw.c.guard.v_trips[2][3] == 1000
+
+
+def test_power_lease_reports_its_capped_power():
+    fw = Fw()
+    fw.hello()
+    out = fw.send(m.PowerLease(1, 0, 160, 1000, 50000), 2)  # 50 kW: above the rating
+    assert out[0] == m.Ack(m.PowerLease.TYPE, 2)
+    assert out[1].limit_w == 7360 and fw.c.lease_w == 50000  # the sim board's 32 A * 230 V
+    out = fw.send(m.PowerLease(1, 0, 160, 1000, 4000), 3)
+    assert out[1].limit_w == 4000
+    out = fw.send(m.PowerLease(1, 0, 160, 1000), 4)  # an AC lease: current only
+    assert out[1].limit_w == 0 and out[1].limit_da == 160
+
+
+def test_power_against_the_lease_direction_is_a_conflict_and_changes_nothing():
+    fw = Fw()
+    fw.hello()
+    before = fw.state()
+    for seq, lease in ((2, m.PowerLease(1, 0, 160, 1000, -5000)),  # discharge, no export
+                       (3, m.PowerLease(1, 1, 160, 1000, 5000))):  # charge on an export lease
+        out = fw.send(lease, seq)
+        assert out == [m.Nack(m.PowerLease.TYPE, seq, m.NACK_CONFLICT, 4)], out
+    assert fw.state() == before and fw.c.lease_w == 0 and not fw.applied
+    out = fw.send(m.PowerLease(1, 1, 160, 1000, -5000), 4)  # discharge with export: taken
+    assert out[0] == m.Ack(m.PowerLease.TYPE, 4) and out[1].limit_w == -5000
+
+
+def test_a_withdrawn_power_lease_never_comes_back():
+    fw = Fw()
+    fw.hello()
+    grant = fw.wire(m.PowerLease(1, 1, 160, 5000, -5000), 2, order=1)
+    fw.raw(grant)
+    assert fw.c.limit_w() == -5000
+    fw.send(m.PowerLease(0, 0, 0, 5000), 3, order=2)
+    assert fw.c.limit_w() == 0
+    out = fw.raw(grant)  # a late copy of the grant: the same class, an older order
+    assert out == [m.Nack(m.PowerLease.TYPE, 2, m.NACK_STALE, 0xFF)], out
+    assert fw.c.limit_w() == 0 and fw.c.lease_allow == 0
+
+
+def test_thermal_limit_key_never_above_the_board():
+    fw = Fw()
+    fw.hello()
+    out = fw.send(m.SetConfig(m.CFG_MAX_TEMP, 901), 2)  # the sim board's limit is 90.0 C
+    assert out == [m.Nack(m.SetConfig.TYPE, 2, m.NACK_OUT_OF_RANGE, 1)], out
+    assert fw.c.foldback.limit_dc == 900
+    out = fw.send(m.SetConfig(m.CFG_MAX_TEMP, 1600), 3, check=False)  # the key's own range
+    assert out == [m.Nack(m.SetConfig.TYPE, 3, m.NACK_OUT_OF_RANGE, 1)], out
+    out = fw.send(m.SetConfig(m.CFG_MAX_TEMP, 750), 4)  # MAX_TEMP_CELSIUS=75
+    assert out[0] == m.Ack(m.SetConfig.TYPE, 4) and fw.c.foldback.limit_dc == 750
+
+
+def test_grid_settings_over_the_link():
+    fw = Fw(grid=True)
+    fw.hello()
+    cases = (
+        (m.SetConfig(m.CFG_OF2_MS, 5), m.NACK_OUT_OF_RANGE),  # the key's own range
+        (m.SetConfig(m.CFG_OF1_MHZ, 49000), m.NACK_CONFLICT),  # OF1 below 50 Hz
+        (m.SetConfig(m.CFG_VW_V2, 1065), m.NACK_CONFLICT),  # less than 0.01 pu above V1
+        (m.SetConfig(m.CFG_ENTER_F_MAX, 50000), m.NACK_CONFLICT),  # nominal outside
+    )
+    seq = 10
+    for msg, reason in cases:
+        seq += 1
+        out = fw.send(msg, seq, check=False)
+        assert out == [m.Nack(m.SetConfig.TYPE, seq, reason, 1)], (msg, out)
+    for key, value in ((m.CFG_VW_ENABLE, 1), (m.CFG_OF1_MHZ, 51000),
+                       (m.CFG_DROOP_RESP, 2000), (m.CFG_ENTER_RAMP, 60000)):
+        seq += 1
+        out = fw.send(m.SetConfig(key, value), seq)
+        assert out[0] == m.Ack(m.SetConfig.TYPE, seq), (key, out)
+    c = fw.c
+    assert c.vw_on and c.droop.tau_ms == 2000 * 10000 // 23026 and c.guard.ramp_ms == 60000
+    from firmware.app import gridfunc
+
+    assert (gridfunc.OF1, 51000) in [(t[0], t[2]) for t in c.guard.trips]
+    nogrid = Fw()
+    nogrid.hello()
+    out = nogrid.send(m.SetConfig(m.CFG_VW_ENABLE, 1), 2)
+    assert out == [m.Nack(m.SetConfig.TYPE, 2, m.NACK_BAD_STATE, 0)], out
+
