@@ -153,3 +153,76 @@ def test_wrong_password_is_logged_and_retried(tmp_path: Path, caplog: pytest.Log
     finally:
         stop(csms)
     assert [c[2] for c in received_calls(log)] == ["BootNotification"]
+
+
+def _boot_over(tmp_path: Path, settings: Settings, profile: int, password: str | None,
+               wait_for: Callable[[StationConnection, str], bool], *csms_args: str) -> StationConnection:  # fmt: skip
+    csms, port = start_csms(tmp_path / "csms.jsonl", 0, *csms_args)
+    st = make_station(tmp_path)
+    quick_reconnect(st)
+    st.model.set_own(Component("SecurityCtrlr"), Variable("SecurityProfile"), str(profile))
+    if password:
+        st.model.set_own(Component("SecurityCtrlr"), Variable("BasicAuthPassword"), password)
+    settings = Settings(settings.endpoint.format(port=port), settings.station_id, settings.ca_file,
+                        settings.client_cert, settings.client_key)  # fmt: skip
+    driver = StationDriver(st, settings)
+    logs: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: logs.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("v2gate.ocpp").addHandler(handler)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(driver.run())
+        try:
+            await until(lambda: wait_for(st, "\n".join(logs)), "the expected outcome")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        logging.getLogger("v2gate.ocpp").removeHandler(handler)
+        stop(csms)
+    return st
+
+
+def registered(st: StationConnection, _: str) -> bool:
+    return st.registration is Registration.ACCEPTED
+
+
+def test_security_profile_2_tls_and_password(tmp_path: Path) -> None:
+    from .pki import make_pki
+
+    pki = make_pki(tmp_path)
+    st = _boot_over(tmp_path, Settings("wss://127.0.0.1:{port}/ocpp", "CS1", ca_file=str(pki["root"])),
+                    2, "correct-horse-battery", registered,
+                    "--cert", str(pki["csms"]), "--key", str(pki["csms_key"]),
+                    "--password", "correct-horse-battery")  # fmt: skip
+    assert st.registration is Registration.ACCEPTED
+
+
+def test_security_profile_3_client_certificate(tmp_path: Path) -> None:
+    from .pki import make_pki
+
+    pki = make_pki(tmp_path)
+    st = _boot_over(tmp_path, Settings("wss://127.0.0.1:{port}/ocpp", "CS1", ca_file=str(pki["root"]),
+                                       client_cert=str(pki["station"]),
+                                       client_key=str(pki["station_key"])),
+                    3, None, registered,
+                    "--cert", str(pki["csms"]), "--key", str(pki["csms_key"]),
+                    "--client-ca", str(pki["root"]))  # fmt: skip
+    assert st.registration is Registration.ACCEPTED
+
+
+def test_unknown_server_root_is_logged_as_auth_401(tmp_path: Path) -> None:
+    from .pki import make_pki
+
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "theirs").mkdir()
+    ours, theirs = make_pki(tmp_path / "ours"), make_pki(tmp_path / "theirs")
+    st = _boot_over(tmp_path, Settings("wss://127.0.0.1:{port}/ocpp", "CS1", ca_file=str(ours["root"])),
+                    2, "correct-horse-battery",
+                    lambda st, logs: "OCPP-Auth-401: TLS handshake" in logs,
+                    "--cert", str(theirs["csms"]), "--key", str(theirs["csms_key"]))  # fmt: skip
+    assert st.registration is Registration.NEW
