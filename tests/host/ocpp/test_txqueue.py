@@ -138,7 +138,7 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path: Path) -> None:
     committed: list[tuple[str, int]] = []
     kills = 0
     for run in range(40):
-        kill_at = rng.randint(1, 40) if kills < 8 else None
+        kill_at = rng.randint(1, 30) if kills < 16 else None
         lines, done = _run_writer(db, 60, run, kill_at)
         committed += [(a, int(b)) for a, b in (ln.split() for ln in lines if ln != "done")]
         if done:
@@ -162,3 +162,18 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path: Path) -> None:
     ).fetchone()[0]
     assert ends == 60
     print(f"SIGKILLs: {kills}, events: {len(on_disk)}, reported committed: {len(committed)}")
+
+
+def test_a_failed_write_leaves_nothing_half_done(tmp_path: Path) -> None:
+    """The transaction row, the seqNo and the event commit together or not at all."""
+    import sqlite3
+
+    q = TxQueue(open_db(tmp_path / "station.db"), new_msg_id=lambda: "same-id")
+    q.started("a", now=T0, trigger_reason="Authorized", evse_id=1)
+    with pytest.raises(sqlite3.IntegrityError):  # the MessageId repeats: the INSERT fails
+        q.started("b", now=T0, trigger_reason="Authorized", evse_id=1)
+    with pytest.raises(sqlite3.IntegrityError):
+        q.updated("a", now=T0, trigger_reason="MeterValuePeriodic")
+    assert [t.tx_id for t in q.open_transactions()] == ["a"]
+    assert q.open_transactions()[0].next_seq == 1
+    assert [(t, s) for t, s, _ in q.events()] == [("a", 0)]
