@@ -1,6 +1,6 @@
 """A small CSMS on the `ocpp` package, run as its own process for tests and simulation:
 
-    python -m host.ocpp.csms --port P [--log FILE] [--heartbeat-interval S]
+    python -m host.ocpp.csms --port P [--log FILE] [--heartbeat-interval S] [--versions LIST]
                              [--boot-status Accepted|Pending|Rejected] [--password PW]
                              [--cert PEM --key PEM [--client-ca PEM]]
 
@@ -23,6 +23,7 @@ import os
 import ssl
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -46,10 +47,16 @@ class Recorder:
         self.file = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
 
     def write(self, station: str, frame: str | bytes) -> None:
+        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+        self._line({"t": time.time(), "station": station, "frame": text})
+
+    def connected(self, station: str, offered: str | None, chosen: str | None) -> None:
+        self._line({"t": time.time(), "station": station, "offered": offered, "chosen": chosen})
+
+    def _line(self, record: dict) -> None:
         if self.file is None:
             return
-        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-        self.file.write(json.dumps({"t": time.time(), "station": station, "frame": text}) + "\n")
+        self.file.write(json.dumps(record) + "\n")
         self.file.flush()
         os.fsync(self.file.fileno())
 
@@ -142,6 +149,8 @@ async def serve_csms(options: argparse.Namespace) -> None:
 
     async def handler(ws: ServerConnection) -> None:
         station = ws.request.path.rstrip("/").rsplit("/", 1)[-1] if ws.request else "?"
+        offered = ws.request.headers.get("Sec-WebSocket-Protocol") if ws.request else None
+        recorder.connected(station, offered, ws.subprotocol)
         if ws.subprotocol not in rpc.SUBPROTOCOLS:
             await ws.close()  # Part 4 §3.3: no agreed version, close
             return
@@ -161,8 +170,16 @@ async def serve_csms(options: argparse.Namespace) -> None:
         if options.client_ca:
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(options.client_ca)
+    versions = options.versions.split(",")
+
+    def select(connection: ServerConnection, offered: Sequence[str]) -> str | None:
+        # Part 4 §3.3: without a common version, complete the handshake with no
+        # Sec-WebSocket-Protocol and close (websockets would answer HTTP 400)
+        return next((v for v in versions if v in offered), None)
+
     async with serve(handler, options.host, options.port, ssl=ctx,
-                     subprotocols=list(rpc.SUBPROTOCOLS),  # type: ignore[arg-type]
+                     subprotocols=versions,  # type: ignore[arg-type]
+                     select_subprotocol=select,  # type: ignore[arg-type]
                      process_request=check_basic_auth(options.password),
                      max_size=options.max_size) as server:  # fmt: skip
         port = next(iter(server.sockets)).getsockname()[1]
@@ -182,6 +199,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--key", help="the certificate's private key (PEM)")
     p.add_argument("--client-ca", help="require client certificates issued by this CA")
     p.add_argument("--max-size", type=int, default=1 << 20)
+    p.add_argument("--versions", default=",".join(rpc.SUBPROTOCOLS),
+                   help="subprotocols to accept, in order of preference")  # fmt: skip
     options = p.parse_args(argv)
     try:
         asyncio.run(serve_csms(options))

@@ -50,7 +50,8 @@ def test_csms_and_station_killed_at_random(tmp_path: Path) -> None:
     finally:
         stop(station)
         stop(csms)
-    frames = [json.loads(json.loads(line)["frame"]) for line in log.read_text().splitlines()]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    frames = [json.loads(r["frame"]) for r in lines if "frame" in r]
     events = [f[3] for f in frames if f[0] == 2 and f[2] == "TransactionEvent"]
     first_seen: list[tuple[str, int]] = []
     for e in events:

@@ -59,8 +59,12 @@ def quick_reconnect(st: StationConnection) -> None:
         st.model.set_own(comm, Variable(name), value)
 
 
+def log_lines(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
 def received_calls(log: Path) -> list[list]:
-    frames = [json.loads(json.loads(line)["frame"]) for line in log.read_text().splitlines()]
+    frames = [json.loads(r["frame"]) for r in log_lines(log) if "frame" in r]
     return [f for f in frames if f[0] == 2]
 
 
@@ -125,6 +129,8 @@ def test_transaction_survives_a_csms_restart(tmp_path: Path) -> None:
     assert all(c[3]["transactionInfo"]["transactionId"] == "tx-1" for c in unique)
     assert unique[1][3]["meterValue"][0]["sampledValue"][0]["value"] == 100.0
     assert driver.connects == 2
+    connects = [(r["offered"], r["chosen"]) for r in log_lines(log) if "offered" in r]
+    assert connects == [("ocpp2.1, ocpp2.0.1", "ocpp2.1")] * 2
     print(f"TransactionEvents received: {len(tx)}, duplicates: {len(tx) - len(unique)}")
 
 
@@ -226,3 +232,36 @@ def test_unknown_server_root_is_logged_as_auth_401(tmp_path: Path) -> None:
                     lambda st, logs: "OCPP-Auth-401: TLS handshake" in logs,
                     "--cert", str(theirs["csms"]), "--key", str(theirs["csms_key"]))  # fmt: skip
     assert st.registration is Registration.NEW
+
+
+@pytest.mark.parametrize("versions, expect", [("ocpp2.0.1", "2.0.1"), ("ocpp2.0.1,ocpp2.1", "2.0.1"),
+                                              ("ocpp1.6", None)])  # fmt: skip
+def test_subprotocol_negotiation(tmp_path: Path, versions: str, expect: str | None) -> None:
+    log = tmp_path / "csms.jsonl"
+    csms, port = start_csms(log, 0, "--versions", versions)
+    st = make_station(tmp_path)
+    quick_reconnect(st)
+    driver = StationDriver(st, Settings(f"ws://127.0.0.1:{port}/ocpp", "CS1"))
+    got: list[str | None] = []
+
+    async def scenario() -> None:
+        task = asyncio.create_task(driver.run())
+        try:
+            if expect is None:  # no common version: the handshake fails, nothing is sent
+                await until(lambda: len([r for r in log_lines(log) if "offered" in r]) >= 2, "retries")
+            else:
+                await until(lambda: st.registration is Registration.ACCEPTED, "boot")
+                got.append(st.version)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop(csms)
+    if expect is None:
+        assert received_calls(log) == [] and driver.connects == 0
+    else:
+        assert got == [expect]
+        assert received_calls(log)[0][2] == "BootNotification"
