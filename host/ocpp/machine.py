@@ -131,8 +131,12 @@ class StationConnection:
         self._pump(now)
 
     def connection_lost(self, now: float) -> None:
+        out, self._outstanding = self._outstanding, None
+        if out is not None and out.queued is None and out.action not in ("BootNotification",
+                                                                         "Heartbeat"):  # fmt: skip
+            # the station decides whether to ask again; a TransactionEvent is resent anyway
+            self._events.append(CallFailed(out.action, "ConnectionLost", "no response before the loss"))
         self.version = None
-        self._outstanding = None
         self._out.clear()
         self._heartbeat_due = False
         for t in (Timer.RESPONSE, Timer.HEARTBEAT, Timer.TX_RETRY):

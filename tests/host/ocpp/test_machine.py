@@ -221,6 +221,17 @@ def test_calls_wait_for_registration(tmp_path: Path) -> None:
     assert f[2:] == ["StatusNotification", payload]
 
 
+def test_a_call_lost_with_the_connection_is_reported(tmp_path: Path) -> None:
+    st = accepted(tmp_path)
+    payload = {"timestamp": "2027-01-15T08:00:00.000Z", "connectorStatus": "Occupied", "evseId": 1, "connectorId": 1}
+    st.call("StatusNotification", payload, T0)
+    assert one(st)[2] == "StatusNotification"
+    st.connection_lost(T0 + 1)
+    assert events(st) == [CallFailed("StatusNotification", "ConnectionLost", "no response before the loss")]
+    st.connection_made("ocpp2.0.1", T0 + 2)
+    assert sent(st) == []  # not resent by the machine
+
+
 def test_an_invalid_call_of_ours_is_reported_not_sent(tmp_path: Path) -> None:
     st = accepted(tmp_path)
     st.call("StatusNotification", {"evseId": "one"}, T0)
