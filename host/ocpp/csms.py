@@ -2,7 +2,7 @@
 
     python -m host.ocpp.csms --port P [--log FILE] [--heartbeat-interval S] [--versions LIST]
                              [--boot-status Accepted|Pending|Rejected] [--password PW]
-                             [--cert PEM --key PEM [--client-ca PEM]]
+                             [--cert PEM --key PEM [--client-ca PEM]] [--send FILE]
 
 It writes every frame it receives to ``--log`` (one JSON line, fsynced) before answering,
 so a test can kill it at any moment and still know what it acknowledged. It prints
@@ -30,7 +30,7 @@ from typing import Any
 
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, unpack
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v21 import ChargePoint as ChargePoint21
 from ocpp.v201 import ChargePoint as ChargePoint201
 from websockets.asyncio.server import ServerConnection, serve
@@ -80,6 +80,12 @@ class Handlers:
         return self._call_result.BootNotification(
             current_time=_now(), interval=self.options.heartbeat_interval,
             status=self.options.boot_status)  # fmt: skip
+
+    @after("BootNotification")
+    async def after_boot(self, **_: Any) -> None:
+        # scripted mode: raw frames sent as they are, hostile ones included
+        for frame in self.options.script:
+            await self._send(frame)  # type: ignore[attr-defined]
 
     @on("Heartbeat")
     def on_heartbeat(self, **_: Any) -> Any:
@@ -201,7 +207,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-size", type=int, default=1 << 20)
     p.add_argument("--versions", default=",".join(rpc.SUBPROTOCOLS),
                    help="subprotocols to accept, in order of preference")  # fmt: skip
+    p.add_argument("--send", metavar="FILE",
+                   help="scripted mode: after each BootNotification, send FILE's lines as frames")  # fmt: skip
     options = p.parse_args(argv)
+    options.script = []
+    if options.send:
+        with open(options.send, encoding="utf-8") as f:
+            options.script = [line.rstrip("\n") for line in f if line.strip()]
     try:
         asyncio.run(serve_csms(options))
     except KeyboardInterrupt:

@@ -265,3 +265,47 @@ def test_subprotocol_negotiation(tmp_path: Path, versions: str, expect: str | No
     else:
         assert got == [expect]
         assert received_calls(log)[0][2] == "BootNotification"
+
+
+def test_hostile_csms_frames_are_answered_and_a_huge_one_closes_the_connection(tmp_path: Path) -> None:
+    script = tmp_path / "script.jsonl"
+    hb = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+    script.write_text("\n".join([
+        json.dumps([2, "x1", "GetVariables", {"getVariableData": [hb]}]),
+        json.dumps([2, "x2", "MakeCoffee", {}]),
+        '[2, "x3", "GetVariables", {"getVariableData": "all"}]',
+        "[2, oops",
+        json.dumps([2, "x1", "GetVariables", {"getVariableData": [hb]}]),
+        json.dumps([2, "x4", "DataTransfer", {"vendorId": "v", "data": "A" * 10_000_000}]),
+    ]) + "\n")  # fmt: skip
+    log = tmp_path / "csms.jsonl"
+    csms, port = start_csms(log, 0, "--send", str(script), "--heartbeat-interval", "1")
+    st = make_station(tmp_path)
+    quick_reconnect(st)
+    driver = StationDriver(st, Settings(f"ws://127.0.0.1:{port}/ocpp", "CS1"))
+
+    def heartbeats_after_reconnect() -> bool:
+        lines = log_lines(log)
+        second = [i for i, r in enumerate(lines) if "offered" in r][1:2]
+        return bool(second) and any('"Heartbeat"' in r.get("frame", "") for r in lines[second[0]:])
+
+    async def scenario() -> None:
+        task = asyncio.create_task(driver.run())
+        try:
+            await until(heartbeats_after_reconnect, "a heartbeat on a second connection")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop(csms)
+    answers = [json.loads(r["frame"]) for r in log_lines(log) if "frame" in r]
+    answers = [a[:3] for a in answers if a[0] in (3, 4)]
+    assert answers[0][:2] == [3, "x1"]
+    assert answers[1:4] == [[4, "x2", "NotImplemented"], [4, "x3", "TypeConstraintViolation"],
+                            [4, "-1", "RpcFrameworkError"]]  # fmt: skip
+    assert answers[4] == [4, "x1", "RpcFrameworkError"]  # the repeated MessageId
+    assert not any(a[1] == "x4" for a in answers)  # too large: the connection closed instead
+    assert driver.connects == 2
