@@ -2,7 +2,10 @@
 
 Pilot PWM: channel 1 of the pin's advanced/general timer (cp_pwm must be one of
 TIMERS below) as pyb.Timer.PWM at freq=1000. pyb picks prescaler and period; the
-duty resolution is period + 1 timer ticks (45000 on an F446 at 180 MHz). A pulse
+duty resolution is period + 1 timer ticks: 33600 on a NUCLEO-F446RE, whose MicroPython
+board definition runs the core at 168 MHz (TIM1 at 168 MHz: 168000 ticks a period,
+which pyb's compute_prescaler_period_from_freq divides by 5 to fit 16 bits).
+Pins are cpu names ('PA8'), resolved through machine.Pin.cpu (see cpu_pin). A pulse
 width of period + 1 is a constant high output (X1), 0 a constant low one (F). The
 pulse width is preloaded, so a new duty starts at the next period.
 
@@ -21,7 +24,8 @@ moves at once while the pulse width moves at the next period, so the first perio
 after a duty decrease may sample the high plateau as "low"; that burst disagrees
 with itself and the classifier rejects it. The UART has no TX buffer on stm32:
 write() blocks for the frame's time on the wire (about 5 ms for 64 bytes at 115200).
-Hold PWM on the contactor coil needs machine.PWM (stm32 port from MicroPython 1.29).
+Hold PWM on the contactor coil needs machine.PWM (ports/stm32/machine_pwm.c, from
+MicroPython 1.28; boards.min_micropython asks for it where hold_pct is set).
 
 Grid sensing (boards with a `grid` section): a basic timer (`grid.timer`, TIM7 by
 default) at `fs` calls a hard IRQ that reads the grid ADC (pyb.ADC.read, 12 bits)
@@ -39,20 +43,28 @@ import machine
 import pyb
 
 from firmware.compat import const
-from firmware.hal.mcu import FULL, McuHal, PlateauRing, pilot_share
+from firmware.hal.mcu import FULL, McuHal, PlateauRing, check_version, pilot_share
 
 SETTLE_US = const(5)  # sample this long after each edge
 GRID_TIMER = const(7)  # a basic timer pyb leaves free (3 is internal, 5 servo, 6 DAC/ADC)
 # cp_pwm pin -> (timer, channel) for the usual F4/F7 channel-1 pins
-TIMERS = {"A8": (1, 1), "C6": (8, 1), "A6": (3, 1), "B6": (4, 1), "A15": (2, 1), "A5": (2, 1)}
+TIMERS = {"PA8": (1, 1), "PC6": (8, 1), "PA6": (3, 1), "PB6": (4, 1), "PA15": (2, 1), "PA5": (2, 1)}
+
+
+def cpu_pin(name):
+    """'PA4' -> the cpu pin PA4. A string given to machine.Pin is looked up among the
+    board's own names first (ports/stm32/pin.c, pin_find), where a Nucleo's Arduino
+    labels live (A4 = PC1): the cpu table never has that ambiguity."""
+    return getattr(machine.Pin.cpu, name[1:])
 
 
 def _adc(pin):
-    return machine.ADC(machine.Pin(pin))
+    return machine.ADC(machine.Pin(cpu_pin(pin)))
 
 
 class Stm32Hal(McuHal):
     def __init__(self, board):
+        check_version(board)
         cfg = board["uart"]
         uart = machine.UART(cfg["id"], baudrate=cfg["baud"], timeout=0, rxbuf=1024)
         pins = board["pins"]
@@ -62,29 +74,30 @@ class Stm32Hal(McuHal):
                 "board %s: pins.cp_pwm %r has no known timer channel (one of %s)"
                 % (board["name"], cp, ", ".join(sorted(TIMERS)))
             )
-        self._ring = PlateauRing(machine, 16 - board["adc_bits"])
-        self._cp_read = _adc(pins["cp_sense_adc"]).read_u16
+        # the ISRs' own object, complete before any callback is enabled
+        ring = PlateauRing(machine, 16 - board["adc_bits"], _adc(pins["cp_sense_adc"]).read_u16)
+        self._ring = ring
         self._share = 0
         timer_id, ch = TIMERS[cp]
         tim = pyb.Timer(timer_id, freq=1000)
         self._period = tim.period() + 1
         self._settle = max(1, self._period * SETTLE_US // 1000)
         # the pilot starts at 0 % (state F, -12 V) until the controller sets it
-        pwm = tim.channel(ch, pyb.Timer.PWM, pin=pyb.Pin(cp), pulse_width=0)
+        pwm = tim.channel(ch, pyb.Timer.PWM, pin=pyb.Pin(cpu_pin(cp)), pulse_width=0)
         self._pulse_width = pwm.pulse_width
         hi_ch, lo_ch = [c for c in (1, 2, 3, 4) if c != ch][:2]
         # polarity is pyb's default (and moot without a pin); the stubs require it with compare
         high = pyb.Timer.HIGH
         at_high = tim.channel(
-            hi_ch, pyb.Timer.OC_TIMING, compare=self._settle, polarity=high, callback=self._on_high
+            hi_ch, pyb.Timer.OC_TIMING, compare=self._settle, polarity=high, callback=ring.on_high
         )
         at_low = tim.channel(
-            lo_ch, pyb.Timer.OC_TIMING, compare=self._settle, polarity=high, callback=self._on_low
+            lo_ch, pyb.Timer.OC_TIMING, compare=self._settle, polarity=high, callback=ring.on_low
         )
         self._at_high = at_high
         self._low_compare = at_low.compare
         self._tim = tim
-        McuHal.__init__(self, board, machine, _adc, uart, adc_in_isr=True)
+        McuHal.__init__(self, board, machine, _adc, uart, adc_in_isr=True, pin=cpu_pin)
         grid = board.get("grid")
         if grid is not None:
             gid = grid.get("timer", GRID_TIMER)
@@ -95,23 +108,17 @@ class Stm32Hal(McuHal):
                     % (board["name"], grid["fs"], gid, gtim.freq())
                 )
             self._grid_tim = gtim
-            grid_read = pyb.ADC(pyb.Pin(pins["grid_sense_adc"])).read  # 12 bits already
+            grid_read = pyb.ADC(pyb.Pin(cpu_pin(pins["grid_sense_adc"]))).read  # 12 bits already
             self._setup_grid(grid_read, 0, gtim.callback, self._start_zero_cross)
 
     def _start_zero_cross(self, callback):
-        pin = machine.Pin(self.board["pins"]["grid_zero_cross"], machine.Pin.IN)
+        pin = machine.Pin(cpu_pin(self.board["pins"]["grid_zero_cross"]), machine.Pin.IN)
         pin.irq(handler=callback, trigger=machine.Pin.IRQ_RISING, hard=True)
         self._zero_cross = pin
 
-    def _on_high(self, tim):
-        self._ring.put_high(self._cp_read())  # hard IRQ: small ints only
-
-    def _on_low(self, tim):
-        self._ring.put_low(self._cp_read())
-
     def sample_cp(self, high, low):
         self.service()
-        self._ring.copy(high, low)
+        return self._ring.copy(high, low)
 
     def set_pilot(self, mode, duty):
         share = pilot_share(mode, duty)

@@ -67,6 +67,8 @@ class FakeHal:
         self.ntc = ntc  # counts per channel, or None for 25 C
         self.ntc_25c = 2048
         self.wdt_fed = 0
+        self.cp_count = 0
+        self.cp_stalled = False  # True: the sampler's count stops (its IRQ died)
 
     def set_cp(self, high, low=None):
         self.high = high
@@ -80,6 +82,9 @@ class FakeHal:
         for i in range(CP_BURST):
             high[i] = h
             low[i] = lo
+        if not self.cp_stalled:
+            self.cp_count = (self.cp_count + 1) & 0x3FFFFFFF
+        return self.cp_count
 
     def duty_steps(self):
         return 10000

@@ -78,7 +78,7 @@ def test_reset_kind_maps_each_ports_constants(port: str) -> None:
 def test_plateau_ring_wraps_and_scales() -> None:
     fake = type("machine", (), {"disable_irq": staticmethod(lambda: 1),
                                 "enable_irq": staticmethod(lambda s: None)})
-    ring = mcu.PlateauRing(fake, 4)
+    ring = mcu.PlateauRing(fake, 4, lambda: 0)
     for v in range(base.CP_BURST + 3):
         ring.put_high(v << 4)
         ring.put_low((100 + v) << 4)

@@ -27,7 +27,15 @@ except ImportError:  # CPython
         pass
 
 
+class CpuPins:
+    """machine.Pin.cpu: the stm32 HAL resolves 'PA4' as Pin.cpu.A4."""
+
+    def __getattr__(self, name):
+        return name
+
+
 class Pin:
+    cpu = CpuPins()
     IN = 0
     OUT = 1
     PULL_UP = 1
@@ -203,7 +211,7 @@ class Timer:
         self.hz = freq
 
     def period(self):
-        return 44999
+        return 33599
 
     def freq(self):
         return self.hz
@@ -320,8 +328,8 @@ def test_esp32_hold_pwm_allocates_nothing():
 def test_stm32_tick_and_isr_allocate_nothing():
     def body(hal):
         def isr():
-            hal._on_high(None)
-            hal._on_low(None)
+            hal._ring.on_high(None)
+            hal._ring.on_low(None)
 
         _tick_calls(hal, isr)
 
