@@ -1,8 +1,17 @@
 """Firmware figures on the MicroPython unix port: each viper kernel against its plain
 twin (µs per call and the ratio), the control tick time without and with grid sensing,
-and free heap after boot.
+and per board the heap live after boot and its peak through a session.
 
     python benchmarks/firmware.py [--quick]
+
+Heap: tests/firmware/heapsession.py boots each board as firmware/main.py does (its
+port HAL over fake hardware) and runs a session with a collect after every tick. From
+source (bytecode in the heap, as with .py or .mpy files on the board's filesystem)
+and, where V2GATE_FROZEN_MICROPYTHON names a unix `micropython` built with the
+firmware frozen (manifest.py, docs/hardware.md), frozen (bytecode in flash, as in a
+production image). The unix port is 64-bit: pointers and object headers are twice a
+board's, so its figures are an upper bound of the board's; they are printed against
+each board's heap (`heap_kb`) with the 60 % line that leaves 40 % headroom.
 
 Runs the measurement script under the `micropython` binary (the test extra installs
 it); the same script under CPython is printed for comparison. Figures only; --quick
@@ -29,7 +38,6 @@ now_us = time.ticks_us if hasattr(time, "ticks_us") else (lambda: time.perf_coun
 CALLS = %d
 TICKS = %d
 gc.collect()
-free0 = gc.mem_free() if hasattr(gc, "mem_free") else -1
 from firmware.app.controller import Controller
 from firmware.hal.base import CP_BURST
 from firmware.kernels import cp
@@ -78,7 +86,6 @@ def charging(grid):
 
 ctrl = charging(False)
 gc.collect()
-free1 = gc.mem_free() if hasattr(gc, "mem_free") else -1
 bands = cp.make_bands(board()["cp_cal"], 4095)
 buf = array("H", [3000 + (i %% 3) for i in range(CP_BURST)])
 
@@ -109,7 +116,6 @@ for grid in (False, True):
         ctrl.tick(t)
         ctrl.events.pop()
     print("TICK %%d %%.1f %%d" %% (grid, elapsed(t0) / TICKS, ctrl.contactor))
-print("HEAP %%d %%d" %% (free0, free1))
 """
 
 
@@ -125,6 +131,49 @@ def run(exe: str, calls: int, ticks: int) -> dict[str, list[str]]:
         key, *rest = line.split()
         rows.setdefault(key, []).append(" ".join(rest))
     return rows
+
+
+HEAP_TARGET = 0.60  # at most this share of a board's heap: 40 % headroom
+
+
+def heap(exe: str, board: str, ticks: int) -> tuple[int, int]:
+    """(live after boot, peak through the session) in bytes above the baseline."""
+    env = dict(os.environ, MICROPYPATH=".frozen:" + str(ROOT))
+    r = subprocess.run([exe, "tests/firmware/heapsession.py", board, str(ticks)], capture_output=True,
+                       text=True, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL)
+    if r.returncode:
+        sys.exit(f"the heap session of {board} failed under {exe}:\n{r.stderr}")
+    steps: dict[str, int] = {}
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if parts[0] == "STEP":
+            steps[parts[1]] = int(parts[2])
+        elif parts[0] == "PEAK":
+            steps["peak"] = int(parts[1])
+    base = steps["baseline"]
+    return steps["link"] - base, steps["peak"] - base
+
+
+def print_heap(mp: str, ticks: int) -> None:
+    import boards
+
+    frozen = os.environ.get("V2GATE_FROZEN_MICROPYTHON")
+    builds = [("source", mp)] + ([("frozen", frozen)] if frozen else [])
+    print(f"  heap per board (unix port, 64-bit: an upper bound; {ticks}-tick session, "
+          f"gc after each tick; KB):")
+    print("    board     heap   " + "   ".join(f"{n:>6} boot  peak  of heap" for n, _ in builds))
+    for name in boards.NAMES:
+        kb = boards.load(name).get("heap_kb")
+        cells = []
+        for _, exe in builds:
+            boot, peak = heap(exe, name, ticks)
+            share = f"{100 * peak / (kb * 1024):5.1f} %" if kb else "    -  "
+            cells.append(f"{boot / 1024:6.1f} {peak / 1024:5.1f}  {share}")
+        print(f"    {name:8} {kb or '-':>5}   " + "   ".join(cells))
+    print(f"    (target: peak at most {HEAP_TARGET:.0%} of the board's heap, i.e. 40 % headroom)")
+    if not frozen:
+        print("    frozen: not measured (set V2GATE_FROZEN_MICROPYTHON to a unix micropython "
+              "built with manifest.py; docs/hardware.md)")
 
 
 def main() -> None:
@@ -151,10 +200,8 @@ def main() -> None:
             what = "with grid sensing, 20 samples a tick" if grid == "1" else "no grid sensing"
             print(f"  control tick    {float(us):7.1f} µs ({what}; FakeHal, charging"
                   f"{'' if closed == '1' else ', contactor NOT closed'})")
-        free0, free1 = (int(x) for x in rows["HEAP"][0].split())
-        if free0 >= 0:
-            print(f"  free heap       {free0} bytes before boot, {free1} after building the controller "
-                  f"({free0 - free1} used)")
+        if "Micro" in name:
+            print_heap(exe, 30 if args.quick else 500)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ Fields (see boards/sim.py for a complete example):
   rcd {present, self_test, no_reclose}          no_reclose: region forbids automatic reclose
   region                          ISO 3166 alpha-2, for the RCD reclose rule
   wdt_ms, link_timeout_ms, control_period_ms, pwm_change_ms, debounce_ms
+  heap_kb (optional)              the MicroPython heap the board gives the firmware (KB):
+                                  benchmarks/firmware.py prints the firmware's heap against it
   grid (optional)                 grid voltage sensing for export (firmware/app/gridsync.py):
                                   fs (ADC sample rate, 1-10 kHz), f_nom, peak_counts and mid
                                   (the divider: nominal peak and zero in 12-bit counts),
@@ -162,6 +164,9 @@ def validate(board):
         raise BoardError("board %s: field 'cp_cal' must be (num > 0, den > 0, offset_mv)" % name)
     for key in ("present", "self_test", "no_reclose"):
         _get(board, "rcd." + key)
+    heap = board.get("heap_kb", 64)
+    if not isinstance(heap, int) or not (16 <= heap <= 8192):
+        raise BoardError("board %s: field 'heap_kb' is %r, allowed 16..8192" % (name, heap))
     open_ms = board["contactor"].get("open_ms", 0)
     if not isinstance(open_ms, int) or not (0 <= open_ms <= 100):
         raise BoardError("board %s: field 'contactor.open_ms' is %r, allowed 0..100" % (name, open_ms))

@@ -56,7 +56,15 @@ import machine
 
 from firmware.compat import const, ticks_diff
 from firmware.hal.base import CP_BURST
-from firmware.hal.mcu import COUNT_MASK, UART_BUF, McuHal, check_version, duty_u16, pilot_share
+from firmware.hal.mcu import (
+    COUNT_MASK,
+    UART_RX_BUF,
+    UART_TX_BUF,
+    McuHal,
+    check_version,
+    duty_u16,
+    pilot_share,
+)
 
 WINDOW_US = const(1100)  # one pilot period (1000 us) plus a margin
 _NARROW_LEDC = ("ESP32S2", "ESP32S3", "ESP32C2", "ESP32C3")  # 14-bit LEDC timers
@@ -80,7 +88,7 @@ class Esp32Hal(McuHal):
         cfg = board["uart"]
         uart = machine.UART(
             cfg["id"], baudrate=cfg["baud"], tx=cfg["tx"], rx=cfg["rx"],
-            txbuf=UART_BUF, rxbuf=UART_BUF, timeout=0,
+            txbuf=UART_TX_BUF, rxbuf=UART_RX_BUF, timeout=0,
         )
         pins = board["pins"]
         self._steps = 1 << ledc_bits(chip if chip is not None else os.uname().machine)

@@ -40,7 +40,12 @@ from firmware.link.messages import PILOT_PWM, PILOT_X1
 FULL = const(10000)  # 100 % in the pilot's 0.01 % duty units
 PULL_IN_MS = const(200)  # coil at full voltage before it drops to hold
 HOLD_HZ = const(20000)  # coil hold PWM: above hearing, within every port's PWM range
-UART_BUF = const(1024)
+# UART ring buffers, on the GC heap on rp2 and stm32 (the port allocates them): the host
+# sends one command frame (<= 102 bytes on the wire) at a time and the link task drains
+# RX every 2 ms (23 bytes at 115200); TX takes the burst of frames one tick can produce
+# (Ack, Status, a few events: ~250 bytes)
+UART_RX_BUF = const(256)
+UART_TX_BUF = const(512)
 # a comparator's chatter at one crossing lasts microseconds; a real edge comes a cycle
 # (16.7 ms or more) later: edges within this of the last stored one are dropped in the IRQ
 ZERO_CROSS_HOLD_US = const(500)

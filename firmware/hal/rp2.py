@@ -41,7 +41,14 @@ import rp2
 
 from firmware.compat import const
 from firmware.hal.base import RESET_SOFT, RESET_WATCHDOG
-from firmware.hal.mcu import UART_BUF, McuHal, PlateauRing, check_version, pilot_share
+from firmware.hal.mcu import (
+    UART_RX_BUF,
+    UART_TX_BUF,
+    McuHal,
+    PlateauRing,
+    check_version,
+    pilot_share,
+)
 
 # The PIO assembler's instructions (`pull`, `mov`, `out`, ...) and operands (`x`, `osr`,
 # `pins`, ...) are names @rp2.asm_pio provides only while it runs cp_pwm. The type
@@ -193,7 +200,7 @@ class Rp2Hal(McuHal):
         cfg = board["uart"]
         uart = machine.UART(
             cfg["id"], baudrate=cfg["baud"], tx=machine.Pin(cfg["tx"]), rx=machine.Pin(cfg["rx"]),
-            txbuf=UART_BUF, rxbuf=UART_BUF, timeout=0,
+            txbuf=UART_TX_BUF, rxbuf=UART_RX_BUF, timeout=0,
         )
         pins = board["pins"]
         ring = PioRing(machine, 16 - board["adc_bits"], _adc(pins["cp_sense_adc"]).read_u16)

@@ -43,7 +43,7 @@ import machine
 import pyb
 
 from firmware.compat import const
-from firmware.hal.mcu import FULL, McuHal, PlateauRing, check_version, pilot_share
+from firmware.hal.mcu import FULL, UART_RX_BUF, McuHal, PlateauRing, check_version, pilot_share
 
 SETTLE_US = const(5)  # sample this long after each edge
 GRID_TIMER = const(7)  # a basic timer pyb leaves free (3 is internal, 5 servo, 6 DAC/ADC)
@@ -66,7 +66,7 @@ class Stm32Hal(McuHal):
     def __init__(self, board):
         check_version(board)
         cfg = board["uart"]
-        uart = machine.UART(cfg["id"], baudrate=cfg["baud"], timeout=0, rxbuf=1024)
+        uart = machine.UART(cfg["id"], baudrate=cfg["baud"], timeout=0, rxbuf=UART_RX_BUF)
         pins = board["pins"]
         cp = pins["cp_pwm"]
         if cp not in TIMERS:
