@@ -5,13 +5,14 @@ and per board the heap live after boot and its peak through a session.
     python benchmarks/firmware.py [--quick]
 
 Heap: tests/firmware/heapsession.py boots each board as firmware/main.py does (its
-port HAL over fake hardware) and runs a session with a collect after every tick. From
-source (bytecode in the heap, as with .py or .mpy files on the board's filesystem)
-and, where V2GATE_FROZEN_MICROPYTHON names a unix `micropython` built with the
-firmware frozen (manifest.py, docs/hardware.md), frozen (bytecode in flash, as in a
-production image). The unix port is 64-bit: pointers and object headers are twice a
-board's, so its figures are an upper bound of the board's; they are printed against
-each board's heap (`heap_kb`) with the 60 % line that leaves 40 % headroom.
+port HAL over fake hardware) and runs a session with a collect after every tick,
+from source (bytecode in the heap, as with .py or .mpy files on the board's
+filesystem). The test extra's unix port is 64-bit: pointers and object headers are
+twice a board's, so its figures are an upper bound. Where V2GATE_FROZEN_MICROPYTHON
+names a unix `micropython` built with manifest.py frozen in (32-bit for a board's
+figures: docs/hardware.md, "RAM"), that one runs the session from source and frozen
+(bytecode in flash, as in a production image). Each is printed against the board's
+heap (`heap_kb`) and the 60 % line that leaves 40 % headroom.
 
 Runs the measurement script under the `micropython` binary (the test extra installs
 it); the same script under CPython is printed for comparison. Figures only; --quick
@@ -136,9 +137,11 @@ def run(exe: str, calls: int, ticks: int) -> dict[str, list[str]]:
 HEAP_TARGET = 0.60  # at most this share of a board's heap: 40 % headroom
 
 
-def heap(exe: str, board: str, ticks: int) -> tuple[int, int]:
-    """(live after boot, peak through the session) in bytes above the baseline."""
-    env = dict(os.environ, MICROPYPATH=".frozen:" + str(ROOT))
+def heap(exe: str, board: str, ticks: int, frozen: bool = False) -> tuple[int, int]:
+    """(live after boot, peak through the session) in bytes above the baseline. The
+    firmware comes from `.frozen` where that is searched first, else from source."""
+    path = [".frozen", str(ROOT)] if frozen else [str(ROOT), ".frozen"]
+    env = dict(os.environ, MICROPYPATH=":".join(path))
     r = subprocess.run([exe, "tests/firmware/heapsession.py", board, str(ticks)], capture_output=True,
                        text=True, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL)
     if r.returncode:
@@ -158,22 +161,27 @@ def print_heap(mp: str, ticks: int) -> None:
     import boards
 
     frozen = os.environ.get("V2GATE_FROZEN_MICROPYTHON")
-    builds = [("source", mp)] + ([("frozen", frozen)] if frozen else [])
-    print(f"  heap per board (unix port, 64-bit: an upper bound; {ticks}-tick session, "
-          f"gc after each tick; KB):")
-    print("    board     heap   " + "   ".join(f"{n:>6} boot  peak  of heap" for n, _ in builds))
+    builds = [("source", mp, False)]
+    if frozen:
+        builds += [("source", frozen, False), ("frozen", frozen, True)]
+    print(f"  heap per board ({ticks}-tick session, gc after each tick; KB):")
+    for i, (what, exe, _) in enumerate(builds):
+        r = subprocess.run([exe, "-c", "import sys; print(sys.maxsize > 2**31 and 64 or 32)"],
+                           capture_output=True, text=True)
+        print(f"    [{i}] {what:6} on {r.stdout.strip()}-bit {exe}")
+    print("    board     heap   " + "   ".join(f"[{i}]  boot  peak  of heap" for i in range(len(builds))))
     for name in boards.NAMES:
         kb = boards.load(name).get("heap_kb")
         cells = []
-        for _, exe in builds:
-            boot, peak = heap(exe, name, ticks)
+        for _, exe, from_flash in builds:
+            boot, peak = heap(exe, name, ticks, from_flash)
             share = f"{100 * peak / (kb * 1024):5.1f} %" if kb else "    -  "
             cells.append(f"{boot / 1024:6.1f} {peak / 1024:5.1f}  {share}")
         print(f"    {name:8} {kb or '-':>5}   " + "   ".join(cells))
     print(f"    (target: peak at most {HEAP_TARGET:.0%} of the board's heap, i.e. 40 % headroom)")
     if not frozen:
-        print("    frozen: not measured (set V2GATE_FROZEN_MICROPYTHON to a unix micropython "
-              "built with manifest.py; docs/hardware.md)")
+        print("    frozen and 32-bit: not measured (V2GATE_FROZEN_MICROPYTHON: a 32-bit unix "
+              "micropython built with manifest.py; docs/hardware.md, RAM)")
 
 
 def main() -> None:

@@ -33,10 +33,10 @@ BOARD = {
     # an estimate to check at bring-up: MicroPython links the F446RE as an F411 (112 KB
     # RAM, boards/stm32f411.ld), 16 KB of it stack, the rest after its statics is heap
     "heap_kb": 80,
-    # 230 V / 50 Hz through a divider on C0 (ADC123_IN10), biased at Vref/2 (3.3 V):
+    # 230 V / 50 Hz through a divider on PC0 (ADC123_IN10), biased at Vref/2 (3.3 V):
     # 325 V peak = 1600 counts. TIM7 paces the ADC at 5 kHz (84 MHz / 16800: the
     # Nucleo-F446RE runs at 168 MHz, APB1 timers at 84 MHz; exact).
-    # Comparator (with hysteresis) on C7 (EXTI7) for the zero crossings.
+    # Comparator (with hysteresis) on PC7, TIM8_CH2 input capture, for the zero crossings.
     "grid": {
         "fs": 5000, "f_nom": 50, "peak_counts": 1600, "mid": 2048, "uv_per_lsb": 203293,
         "timer": 7, "ring_bits": 10, "zero_cross_delay_us": 0,

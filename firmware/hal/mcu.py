@@ -330,10 +330,11 @@ class McuHal:
     _grid_adc = None  # type: AdcSampler | None  # where the board has a `grid` section
     _grid_edge = None  # type: EdgeStamper | None  # where it also has pins.grid_zero_cross
 
-    def _setup_grid(self, read, shift, start_timer, start_pin, clocked=False):
+    def _setup_grid(self, read, shift, start_timer, start_pin, clocked=False, edge_us=None):
         """Port HALs call this last with their grid ADC's read, the shift to 12 bits and
-        the functions that start the sampling timer and the zero-cross IRQ. Nothing
-        starts here: the samplers start on the controller's first collect."""
+        the functions that start the sampling timer and the zero-cross IRQ; `edge_us`
+        where the edge's time comes from a capture register rather than ticks_us in the
+        IRQ. Nothing starts here: the samplers start on the controller's first collect."""
         board = self.board
         grid = board.get("grid")
         if grid is None:
@@ -345,7 +346,8 @@ class McuHal:
             self._grid_adc = AdcSampler(read, shift, self._irq_off, self._irq_on, start_timer)
         if board["pins"].get("grid_zero_cross") is not None:
             self._grid_edge = EdgeStamper(
-                now_us, ZERO_CROSS_HOLD_US, self._irq_off, self._irq_on, start_pin
+                edge_us if edge_us is not None else now_us, ZERO_CROSS_HOLD_US, self._irq_off,
+                self._irq_on, start_pin,
             )
         self._ticks_us = now_us
 

@@ -34,10 +34,14 @@ fs exactly, or the HAL refuses to start). All pyb timer IRQs share one priority,
 the CP compare IRQs and this one do not preempt each other; the read still runs with
 IRQs off so no other ADC user can cut it. pyb.ADC.read_timed would pace the ADC by
 hardware without any jitter but blocks for the whole buffer, so it cannot run beside
-the control loop. A comparator on pins.grid_zero_cross is timestamped in a hard pin
-IRQ with ticks_us (1 us). (Timer input capture would timestamp it in hardware: not
-done, the capture pins are board-specific.)
+the control loop. A comparator on pins.grid_zero_cross (PC7-PC9, CAPTURES) is
+timestamped by timer input capture (TIM8 at 1 MHz): the hardware latches the edge, and
+the capture IRQ converts it to the ticks_us clock (CaptureClock), so the stamp no longer
+waits behind the timer IRQs. (A pin IRQ is outranked by them on stm32 - pyb gives
+EXTI a lower priority than the timers - and its ticks_us came late by a timer callback.)
 """
+
+import time
 
 import machine
 import pyb
@@ -49,6 +53,30 @@ SETTLE_US = const(5)  # sample this long after each edge
 GRID_TIMER = const(7)  # a basic timer pyb leaves free (3 is internal, 5 servo, 6 DAC/ADC)
 # cp_pwm pin -> (timer, channel) for the usual F4/F7 channel-1 pins
 TIMERS = {"PA8": (1, 1), "PC6": (8, 1), "PA6": (3, 1), "PB6": (4, 1), "PA15": (2, 1), "PA5": (2, 1)}
+
+
+# grid_zero_cross pin -> (timer, channel) for input capture: TIM8 (APB2, 16 bits) on the
+# F4's PC7-PC9 (PC6, its CH1, is a cp_pwm choice)
+CAPTURES = {"PC7": (8, 2), "PC8": (8, 3), "PC9": (8, 4)}
+
+
+class CaptureClock:
+    """The ticks_us time of the edge the capture channel latched, read in its IRQ.
+
+    The capture timer counts microseconds (16 bits, wrapping every 65.5 ms: a mains
+    edge comes every 20 ms or less). The edge happened (counter - capture) us before
+    the IRQ reads the counter, however late the IRQ ran behind the other timer IRQs
+    of the same priority, so the stamp is the hardware's, to about 1 us. Attributes
+    set once, before the capture IRQ is enabled (the ISR rules of McuHal)."""
+
+    def __init__(self, now_us, counter, capture):
+        self._now = now_us
+        self._counter = counter
+        self._capture = capture
+
+    def edge_us(self):
+        late = (self._counter() - self._capture()) & 0xFFFF
+        return self._now() - late
 
 
 def cpu_pin(name):
@@ -109,12 +137,36 @@ class Stm32Hal(McuHal):
                 )
             self._grid_tim = gtim
             grid_read = pyb.ADC(pyb.Pin(cpu_pin(pins["grid_sense_adc"]))).read  # 12 bits already
-            self._setup_grid(grid_read, 0, gtim.callback, self._start_zero_cross)
+            edge_us = None
+            zc = pins.get("grid_zero_cross")
+            if zc is not None:
+                edge_us = self._capture_zero_cross(board, zc, (timer_id, gid))
+            self._setup_grid(grid_read, 0, gtim.callback, self._start_zero_cross, edge_us=edge_us)
+
+    def _capture_zero_cross(self, board, pin, taken):
+        """Set up the capture channel (no IRQ yet) and return the edge clock."""
+        if pin not in CAPTURES:
+            raise ValueError(
+                "board %s: pins.grid_zero_cross %r has no known capture channel (one of %s)"
+                % (board["name"], pin, ", ".join(sorted(CAPTURES)))
+            )
+        tid, ch = CAPTURES[pin]
+        if tid in taken:
+            raise ValueError("board %s: TIM%d is taken, it cannot capture the zero crossings"
+                             % (board["name"], tid))
+        tim = pyb.Timer(tid)
+        src = tim.source_freq()
+        if src % 1000000:
+            raise ValueError("board %s: TIM%d runs at %d Hz, not a whole MHz" % (board["name"], tid, src))
+        tim.init(prescaler=src // 1000000 - 1, period=0xFFFF)  # 1 us a count
+        cap = tim.channel(ch, pyb.Timer.IC, pin=pyb.Pin(cpu_pin(pin)), polarity=pyb.Timer.RISING)
+        self._capture_tim = tim
+        self._capture_ch = cap
+        return CaptureClock(time.ticks_us, tim.counter, cap.capture).edge_us
 
     def _start_zero_cross(self, callback):
-        pin = machine.Pin(cpu_pin(self.board["pins"]["grid_zero_cross"]), machine.Pin.IN)
-        pin.irq(handler=callback, trigger=machine.Pin.IRQ_RISING, hard=True)
-        self._zero_cross = pin
+        # pyb documents timerchannel.callback(fun) (docs/library/pyb.Timer.rst); the stubs lack it
+        self._capture_ch.callback(callback)  # type: ignore[attr-defined]  # enables the IRQ
 
     def sample_cp(self, high, low):
         self.service()

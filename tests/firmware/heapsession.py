@@ -51,14 +51,15 @@ def isrs(hal, port, grid_per_tick, t):
     elif port == "stm32":
         for _ in range(10):
             for ch in hal._tim.chans:
-                if ch.callback is not None:
-                    ch.callback(None)
+                if ch.cb is not None:
+                    ch.cb(None)
     fire = portfakes.Timer.last_callback if port == "stm32" else portfakes.MachineTimer.last
     if fire is not None:
         for _ in range(grid_per_tick):
             fire(None)
-    if portfakes.Pin.last_irq is not None and t % 20 == 0:
-        portfakes.Pin.last_irq(None)
+    edge = portfakes.Channel.last_capture if port == "stm32" else portfakes.Pin.last_irq
+    if edge is not None and t % 20 == 0:
+        edge(None)
 
 
 def main(name, ticks):

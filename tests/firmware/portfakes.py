@@ -176,8 +176,10 @@ class rp2:
 
 
 class Channel:
+    last_capture = None  # the input-capture IRQ handler, once enabled
+
     def __init__(self, callback):
-        self.callback = callback
+        self.cb = callback
         self.cc = 0
 
     def pulse_width(self, v):
@@ -186,11 +188,20 @@ class Channel:
     def compare(self, v):
         self.cc = v
 
+    def capture(self):
+        return self.cc
+
+    def callback(self, fn):
+        self.cb = fn
+        Channel.last_capture = fn
+
 
 class Timer:
     PWM = 0
     OC_TIMING = 2
+    IC = 4
     HIGH = 0
+    RISING = 0
 
     last_callback = None
 
@@ -203,6 +214,15 @@ class Timer:
 
     def freq(self):
         return self.hz
+
+    def source_freq(self):
+        return 168000000
+
+    def init(self, prescaler=0, period=0):
+        pass
+
+    def counter(self):
+        return 7
 
     def callback(self, fn):
         Timer.last_callback = fn

@@ -468,7 +468,25 @@ class FakeChannel:
         self.mode = mode
         self.pin = pin
         self.cc = pulse_width if pulse_width is not None else (compare or 0)
-        self.callback = callback
+        self.cb = callback
+        self.polarity: int | None = None
+
+    def callback(self, fn: Callable[[Any], None] | None) -> None:
+        """Enable (or with None disable) the channel's compare/capture IRQ."""
+        self.cb = fn
+        if fn is not None:
+            self.timer.hw.enabled(fn)
+
+    def capture(self) -> int:
+        return self.cc
+
+    def edge(self, at_us: int, irq_us: int) -> None:
+        """Input capture: the edge at `at_us` latches the (1 MHz) counter, and the IRQ
+        runs at `irq_us` on the ticks_us clock (which the counter follows)."""
+        assert self.cb is not None
+        self.cc = at_us & 0xFFFF
+        self.timer.hw.clock.t = irq_us  # type: ignore[attr-defined]
+        self.cb(self.timer)
 
     def pulse_width(self, v: int | None = None) -> int | None:
         if v is None:
@@ -483,6 +501,9 @@ class FakeChannel:
 class FakeTimer:
     PWM = 0
     OC_TIMING = 2
+    IC = 4
+    RISING = 10
+    FALLING = 11
     HIGH = 0  # OC polarities (STM32 HAL's TIM_OCPOLARITY_*)
     LOW = 2
     hw: Hardware
@@ -514,6 +535,18 @@ class FakeTimer:
         self.irq_callback = fn
         self.hw.enabled(fn)
 
+    def source_freq(self) -> int:
+        return 168_000_000 if self.id in (1, 8) else self.source_hz  # APB2 timers: the core clock
+
+    def init(self, prescaler: int = 0, period: int = 0) -> None:
+        self.prescaler = prescaler
+        self.period_reg = period
+
+    def counter(self) -> int:
+        """Counts microseconds where init() set 1 MHz: follows the fake ticks_us."""
+        assert self.source_freq() // (self.prescaler + 1) == 1_000_000
+        return self.hw.clock.t & self.period_reg  # type: ignore[attr-defined]
+
     def fire(self, n: int = 1) -> None:
         """The update IRQ, n times."""
         for _ in range(n):
@@ -523,9 +556,11 @@ class FakeTimer:
     def channel(self, ch: int, mode: int, pin: Any = None, pulse_width: int | None = None,
                 compare: int | None = None, polarity: int | None = None,
                 callback: Callable[[Any], None] | None = None) -> FakeChannel:
-        if polarity not in (None, self.HIGH, self.LOW):
+        allowed = (self.RISING, self.FALLING) if mode == self.IC else (None, self.HIGH, self.LOW)
+        if polarity not in allowed:
             raise ValueError("invalid polarity (%d)" % polarity)  # as pyb says
         c = FakeChannel(self, ch, mode, pin, pulse_width, compare, callback)
+        c.polarity = polarity
         self.channels[ch] = c
         if callback is not None:
             self.hw.enabled(callback)
@@ -535,9 +570,9 @@ class FakeTimer:
         """Fire the compare callbacks of OC channels in counter order, `periods` times."""
         for _ in range(periods):
             for c in sorted(self.channels.values(), key=lambda c: c.cc):
-                if c.mode == self.OC_TIMING and c.callback is not None and c.cc <= self.arr:
+                if c.mode == self.OC_TIMING and c.cb is not None and c.cc <= self.arr:
                     self.count = c.cc
-                    c.callback(self)
+                    c.cb(self)
 
 
 def make_pyb(hw: Hardware) -> types.ModuleType:

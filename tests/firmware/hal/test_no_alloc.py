@@ -26,7 +26,7 @@ except ImportError:  # CPython
     def heap_unlock():
         pass
 
-from tests.firmware.portfakes import FAKES, HALS, PIO, MachineTimer, Pin, Timer
+from tests.firmware.portfakes import FAKES, HALS, PIO, Channel, MachineTimer, Pin, Timer
 
 
 def _cpython_ticks_us():
@@ -178,13 +178,14 @@ def _edge_isr_calls(hal):
     from firmware.app.edgesync import from_config
 
     es = from_config(hal.board["grid"])
-    assert hal.grid_edges(es) == 0  # attaches and enables the pin IRQ
-    Pin.last_irq(None)
+    assert hal.grid_edges(es) == 0  # attaches and enables the pin (or capture) IRQ
+    edge = Channel.last_capture if hal.board["port"] == "stm32" else Pin.last_irq
+    edge(None)
     hal.grid_edges(es)
     heap_lock()
     try:
         for _ in range(50):
-            Pin.last_irq(None)  # back to back: the hold-off drops most
+            edge(None)  # back to back: the hold-off drops most
         n = hal.grid_edges(es)
         now = hal.grid_now_us()
         es.process(n, now)

@@ -23,8 +23,8 @@ def make(fake_port: Any) -> tuple[Any, Any, Any]:
 
 
 def cp_timer(hw: Any) -> Any:
-    """The pilot's timer (the board's grid ADC timer is the other one)."""
-    (tim,) = [t for t in hw.timers if t.channels]
+    """The pilot's timer (the others: the grid ADC's and the zero-cross capture's)."""
+    (tim,) = [t for t in hw.timers if any(c.mode == t.PWM for c in t.channels.values())]
     return tim
 
 
