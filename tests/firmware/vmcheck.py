@@ -58,7 +58,8 @@ class FakeHal:
         self.weld = False
         self.coil = False
         self.aux_broken = False
-        self.pilot = (None, None)
+        self.pilot_mode = None  # set_pilot stores without allocating (heap-lock tests)
+        self.pilot_duty = None
         self.current = 0
         self.rcd = False
         self.rcd_test_on = False
@@ -68,6 +69,7 @@ class FakeHal:
         self.ntc_25c = 2048
         self.wdt_fed = 0
         self.cp_count = 0
+        self.grid_pos = 0  # an instance key from the start: no dict growth under heap_lock
         self.cp_stalled = False  # True: the sampler's count stops (its IRQ died)
 
     def set_cp(self, high, low=None):
@@ -90,7 +92,12 @@ class FakeHal:
         return 10000
 
     def set_pilot(self, mode, duty):
-        self.pilot = (mode, duty)
+        self.pilot_mode = mode
+        self.pilot_duty = duty
+
+    @property
+    def pilot(self):
+        return (self.pilot_mode, self.pilot_duty)
 
     def set_contactor(self, on):
         self.coil = bool(on)

@@ -310,10 +310,14 @@ def test_control_tick_allocates_nothing():
     now = b.now
     n = 0
     ticks = 0
+    stalled_seen = [0]
     for _block in range(75):
         hal.high_c = counts[n]
         hal.low_c = low
         n = n + 1 if n < len(levels) - 1 else 0
+        hal.cp_stalled = _block == 40  # the CP sampler's stall path: F-022, F, open
+        if _block == 41:
+            c.clear_faults()
         if lock:
             lock()
         try:
@@ -322,6 +326,8 @@ def test_control_tick_allocates_nothing():
                 c.host_alive(now)
                 c.tick(now)
                 ticks += 1
+                if c.cp_stalled:
+                    stalled_seen[0] = 1
         finally:
             if unlock:
                 unlock()
@@ -329,6 +335,7 @@ def test_control_tick_allocates_nothing():
             pass
     assert ticks == 3000
     assert c.events.lost == 0
+    assert stalled_seen[0]
 
 
 def test_stalled_cp_sampler_forces_f_and_opens():
