@@ -175,18 +175,22 @@ def set_irq_priority(mem32, irq, priority):
     mem32[addr] = word | priority << shift
 
 
+def _no_flags():
+    return 0
+
+
 class PioRing(PlateauRing):
-    """The CP ring with the PIO IRQ's handler. `flags` is the IRQ object's flags(): it
-    exists (None) before the IRQ does, and setting it later replaces a value, never adds
-    a key (the state machine starts only after it is set, so no flag comes earlier)."""
+    """The CP ring with the PIO IRQ's handler. `flags` is the IRQ object's flags(): the
+    key exists (a stand-in reading no flag) before the IRQ does, and setting it later
+    replaces a value, never adds a key; the state machine starts only after that."""
 
     def __init__(self, machine, shift, read):
         PlateauRing.__init__(self, machine, shift, read)
-        self.flags = None
+        self.flags = _no_flags
 
     def on_edge(self, _pio):
         """Hard IRQ: one ADC read, stored by plateau. Small ints only."""
-        flags = self.flags()  # type: ignore[misc]  # set before the state machine runs
+        flags = self.flags()
         v = self._read()
         if flags & _FLAG_FIRST:
             self.put_high(v)
@@ -212,14 +216,14 @@ class Rp2Hal(McuHal):
         )
         sm.put(word_for_share(0))
         self._sm_put = sm.put
-        # the ignores here and in _on_edge work around two bugs of micropython-rp2-stubs
+        # the ignores here work around two bugs of micropython-rp2-stubs
         # 1.29: `trigger` admits one flag rather than an OR of them (its own default is
         # 0xF00), and irq() is declared to return the IRQ class instead of an instance
         set_irq_priority(machine.mem32, PIO0_IRQ_0, CP_IRQ_PRIORITY)
         self._pio_irq = rp2.PIO(0).irq(
             ring.on_edge, trigger=rp2.PIO.IRQ_SM0 | rp2.PIO.IRQ_SM1, hard=True  # type: ignore[arg-type]
         )
-        ring.flags = self._pio_irq.flags  # type: ignore[union-attr]
+        ring.flags = self._pio_irq.flags  # type: ignore[union-attr,assignment]  # stub bug, above
         sm.active(1)
         self._sm = sm
         McuHal.__init__(self, board, machine, _adc, uart, adc_in_isr=True)
