@@ -73,6 +73,7 @@ class SimHal:
         self.plant = Plant(params, ticks_ms(), log)
         self.uart = uart
         self._noise = 12345
+        self._cp_count = 0  # sample_cp calls: the sampler never stalls here
         self.grid = None
         grid_cfg = board.get("grid")
         if grid_cfg is not None:
@@ -99,6 +100,8 @@ class SimHal:
         for i in range(CP_BURST):
             high[i] = self._counts(hi)
             low[i] = self._counts(lo)
+        self._cp_count = (self._cp_count + 1) & 0x3FFFFFFF
+        return self._cp_count
 
     def duty_steps(self):
         return 10000

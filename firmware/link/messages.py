@@ -19,7 +19,8 @@ lasts 497 days, the host opens a new epoch before it would wrap, and the firmwar
 moves to an epoch it has not used since boot (started at random, so frames from
 before a reboot do not match either).
 
-Version 3 added PowerLease.power_w and Status.limit_w; a field added at the end of a
+Version 3 added PowerLease.power_w and Status.limit_w and widened
+ContactorChanged.reason to 16 bits; a field added at the end of a
 layout may have a default (DEFAULTS) so that code written before it still builds the
 message, but the wire layout, and so the version, changes all the same.
 
@@ -430,12 +431,13 @@ class CpStateChanged(Message):
 
 
 class ContactorChanged(Message):
-    """`reason` is the interlock bit (firmware.app.interlocks) that opened it, 0 on close."""
+    """`reason` is the interlock bit (firmware.app.interlocks) that opened it, 0 on close
+    (16 bits from version 3: the table has grown past eight rows)."""
 
     TYPE = 0x84
-    FORMAT = "<BBI"
+    FORMAT = "<BHI"
     FIELDS = ("closed", "reason", "at_ms")
-    RANGES = (_BOOL, _U8, _U32)
+    RANGES = (_BOOL, _U16, _U32)
     closed: int
     reason: int
     at_ms: int

@@ -25,6 +25,14 @@ CONTRACT = ("sample_cp", "set_pilot", "duty_steps", "set_contactor", "contactor_
             "reset_reason", "reboot")
 
 
+def run_cp_isrs(hw: Any, port: str) -> None:
+    """The CP sampling interrupts of one pilot period (esp32 samples inside sample_cp)."""
+    if port == "rp2":
+        hw.pio_irqs[0].fire(0x300)
+    elif port == "stm32":
+        hw.timers[0].run()
+
+
 @pytest.mark.parametrize(("port", "board_name"), [("rp2", "rp2040"), ("esp32", "esp32s3"),
                                                    ("stm32", "stm32")])
 def test_controller_runs_on_port_hal(fake_port: Any, port: str, board_name: str) -> None:
@@ -55,6 +63,7 @@ def test_controller_runs_on_port_hal(fake_port: Any, port: str, board_name: str)
         if t % 200 == 0:  # the host's heartbeat, so the link fail-safe stays quiet
             seq += 1
             hw_uart.rx.extend(frame.pack(m.Heartbeat(t).encode(seq)))
+        run_cp_isrs(hw, port)
         ctrl.tick(t)
         hal.feed_wdt()
         data = hal.uart.read()
