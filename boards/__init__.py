@@ -9,7 +9,8 @@ Fields (see boards/sim.py for a complete example):
   name, port (rp2/esp32/stm32/unix), march (mpy-cross -march, None for unix)
   uart {id, baud, tx?, rx?}       the host link
   pins {role: pin}                 cp_pwm, cp_sense_adc, contactor_drive, contactor_feedback,
-                                   rcd_fault, rcd_test, estop, ntc0_adc, ntc1_adc, status_led
+                                   rcd_fault, rcd_test, estop, ntc0_adc, ntc1_adc, status_led,
+                                   manual_override (the override switch's aux contact)
                                    (None where the board has no such pin; no pin twice)
   cp_cal (num, den, offset_mv)     pilot sense: mv = counts * num // den + offset_mv
   adc_bits                         resolution the HAL reports counts in
@@ -47,6 +48,7 @@ PORTS = ("rp2", "esp32", "stm32", "unix")
 PIN_ROLES = (
     "cp_pwm", "cp_sense_adc", "contactor_drive", "contactor_feedback", "rcd_fault", "rcd_test",
     "estop", "ntc0_adc", "ntc1_adc", "status_led", "grid_sense_adc", "grid_zero_cross",
+    "manual_override",
 )
 # field: (min, max) for the integers
 RANGES = {

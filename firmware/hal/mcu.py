@@ -9,7 +9,8 @@ Carrier-board conventions (docs/hardware.md has the pin tables):
   unsafe case: contactor_feedback is the contactor's auxiliary NO contact to GND
   (closed = low); rcd_fault is the RCD module's healthy output pulling low (high =
   fault, module unpowered or wire off); estop is an NC contact to GND (high =
-  pressed or wire off);
+  pressed or wire off); manual_override is the override switch's auxiliary NC
+  contact to GND (high = overridden or wire off);
 - contactor_drive and rcd_test are active high;
 - the CP driver is non-inverting: MCU output high = +12 V, low = -12 V. So PILOT_X1
   is a constant high output (100 %) and PILOT_F a constant low one (0 %).
@@ -236,6 +237,7 @@ class McuHal:
         self._feedback = self._input(Pin, pins["contactor_feedback"])
         self._rcd_fault = self._input(Pin, pins.get("rcd_fault"))
         self._estop = self._input(Pin, pins.get("estop"))
+        self._override = self._input(Pin, pins.get("manual_override"))
         test = pins.get("rcd_test")
         self._rcd_test = Pin(self._pin(test), Pin.OUT, value=0).value if test is not None else None
 
@@ -302,6 +304,9 @@ class McuHal:
 
     def estop(self):
         return self._estop is not None and self._estop() == 1
+
+    def manual_override(self):
+        return self._override is not None and self._override() == 1
 
     def ntc_counts(self, channel):
         read = self._ntc[channel]

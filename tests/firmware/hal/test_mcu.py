@@ -115,7 +115,18 @@ def test_optional_inputs_absent(fake_port: Any, port: str) -> None:
     hal, hw, board = build(fake_port, port, pins__rcd_fault=None, pins__estop=None, pins__rcd_test=None)
     assert hal.rcd_fault() is False
     assert hal.estop() is False
+    assert hal.manual_override() is False  # none of the boards wires an override switch
     hal.rcd_test(True)  # no pin: nothing to drive, no error
+
+
+@pytest.mark.parametrize("port", sorted(PORTS))
+def test_manual_override_input_reads_fail_safe(fake_port: Any, port: str) -> None:
+    pin = boards.load(PORTS[port][0])["pins"]["estop"]  # a known input pin, lent to the switch
+    hal, hw, board = build(fake_port, port, pins__estop=None, pins__manual_override=pin)
+    assert hw.pins[pin].pull == hw.pins[pin].PULL_UP
+    assert hal.manual_override() is True  # pulled up, wire off: overridden
+    hw.pins[pin].level = 0
+    assert hal.manual_override() is False
 
 
 @pytest.mark.parametrize("port", sorted(PORTS))

@@ -81,6 +81,7 @@ def _tick_calls(hal, extra):
         hal.rcd_test(1)
         hal.rcd_test(0)
         hal.estop()
+        hal.manual_override()
         for ch in range(hal.board["ntc"]["channels"]):
             hal.ntc_counts(ch)
         hal.current_ma()
