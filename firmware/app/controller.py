@@ -353,9 +353,9 @@ class Controller:
         p = p_set + droop.adjustment_w()
         cap = self.grid_cfg["p_rated_w"] * guard.ramp_pm(now) // 1000
         vw = self.vw
-        if vw is not None and self.vw_on:
-            lim = vw.update(now, guard.v_mv)
-            if lim < cap:
+        if vw is not None:
+            lim = vw.update(now, guard.v_mv)  # followed while off too: enabling is no step
+            if self.vw_on and lim < cap:
                 cap = lim
         if p > cap:
             p = cap

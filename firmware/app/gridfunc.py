@@ -152,6 +152,7 @@ ENTER_RANGES = ((880, 950), (1050, 1060), (-1000, -100), (100, 1000), (0, 600000
 VOLT_WATT = (1060, 1100, 0, 10000)
 VOLT_WATT_RANGES = ((1050, 1090), (1060, 1100), (-1000, 0), (500, 60000))
 VW_MIN_SPAN_PM = const(10)  # V2 - V1
+VW_MAX_DT_MS = const(100)  # a longer gap between updates counts as this much
 LOSS_MS_MAX = const(2000)  # cease export at the latest this long after the last measurement
 # a grid voltage between these (per mille) explains why the estimator finds no zero
 # crossings (its hysteresis is 15 % of the nominal amplitude): a deep sag for UV2 to
@@ -359,7 +360,9 @@ class VoltWatt:
         self.v_nom_mv = v_nom_mv
         self.p_rated_w = p_rated_w
         self.set(settings or VOLT_WATT)
-        self.lim_mw = p_rated_w * 1000  # the lagged limit (mW: resolution)
+        # the lagged limit in 1/16 W: resolution, while (step x dt) stays a small int on
+        # a 32-bit port up to a few hundred kW (dt is capped at VW_MAX_DT_MS)
+        self.lim16 = p_rated_w * 16
         self.last = now
 
     def set(self, settings):
@@ -381,15 +384,18 @@ class VoltWatt:
         return p1 - (p1 - self.p2_w) * (v_mv - self.v1_mv) // (self.v2_mv - self.v1_mv)
 
     def update(self, now, v_mv):
-        want = self.limit_w(v_mv) * 1000
+        """Call once per control period (enabled or not, so that `dt` stays a tick)."""
+        want = self.limit_w(v_mv) * 16
         dt = ticks_diff(now, self.last)
         self.last = now
+        if dt > VW_MAX_DT_MS:
+            dt = VW_MAX_DT_MS
         if dt > 0:  # backward Euler, as Droop: stable for any dt
-            self.lim_mw += (want - self.lim_mw) * dt // (self.tau_ms + dt)
+            self.lim16 += (want - self.lim16) * dt // (self.tau_ms + dt)
         return self.lagged_w()
 
     def lagged_w(self):
-        return (self.lim_mw + 500) // 1000
+        return (self.lim16 + 8) >> 4
 
 
 class GridGuard:

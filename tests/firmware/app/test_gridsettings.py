@@ -172,6 +172,14 @@ def test_volt_watt_follows_its_open_loop_response_time():
     assert vw.lagged_w() == left[-1]
 
 
+def test_volt_watt_counts_a_long_gap_as_a_short_one():
+    # a stalled tick must not turn (step x dt) into a big int on a 32-bit port, nor jump
+    vw = F.VoltWatt(VNOM, 11000, (1060, 1100, 0, 1000), now=0)
+    a = vw.update(5000, VNOM * 1150 // 1000)
+    vw2 = F.VoltWatt(VNOM, 11000, (1060, 1100, 0, 1000), now=0)
+    assert a == vw2.update(F.VW_MAX_DT_MS, VNOM * 1150 // 1000) and 0 < a < 11000
+
+
 def test_volt_watt_range_edges_at_60_hz():
     d = F.VOLT_WATT  # (V1, V2, P2, response)
     assert F.check_volt_watt(d, 60) == 0

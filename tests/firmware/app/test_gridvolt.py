@@ -379,6 +379,8 @@ def test_grid_tick_with_voltage_trips_allocates_nothing():
     hal.set_cp(6000)
     c.set_lease(1, 1, 160, 60000, 0)
     assert c.configure_grid(m.CFG_OV2_PM, 1150) == 0  # 50 Hz: local code may set it
+    assert c.configure_grid(m.CFG_VW_ENABLE, 1) == 0  # volt-watt through the swell too
+    assert c.configure_grid(m.CFG_ENTER_RAMP, 2000) == 0  # and the export ramp
     now = 0
     trips = []
     for _block in range(40):
