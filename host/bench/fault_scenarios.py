@@ -9,6 +9,7 @@ weld              the contactor welds when it opens at the end of charge: F-092,
 rcd-trip          residual current while charging: F-030
 diode-fault       the EV's CP diode shorts while charging: F-020
 estop             emergency stop pressed while charging: F-040
+manual-override   the manual override switch disconnects the EV while charging: F-041
 thermal-foldback  the connector heats into the derating band and cools again: the
                   current falls smoothly and recovers, with hysteresis, no trip
 """
@@ -155,4 +156,6 @@ register_many({
                     "EV's CP diode shorts while charging: F-020"),
     "estop": (_fault_scenario("estop", 40, {"estop_ms": 2500, "charge_ms": 60000}, 50),
               "emergency stop while charging: F-040"),
+    "manual-override": (_fault_scenario("override", 41, {"override_ms": 2500, "charge_ms": 60000}, 50),
+                        "manual override switch while charging: F-041, as an E-stop"),
 })

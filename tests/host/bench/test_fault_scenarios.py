@@ -16,7 +16,7 @@ def runtime() -> str:
 
 @pytest.mark.parametrize(("scenario", "fault", "trigger"), [
     ("rcd-trip", "F-030 rcd-trip", "rcd-trip"), ("diode-fault", "F-020 diode", "diode-short"),
-    ("estop", "F-040 estop", "estop")])
+    ("estop", "F-040 estop", "estop"), ("manual-override", "F-041 manual-override", "override")])
 def test_fault_opens_within_budget(scenario: str, fault: str, trigger: str) -> None:
     rc, s = simulate("--scenario", scenario, "--runtime", runtime())
     assert rc == 0 and s["result"] == "pass", s
