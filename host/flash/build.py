@@ -18,6 +18,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def _module_file(name: str) -> Path | None:
 def _imports(path: Path, module: str) -> set[str]:
     tree = ast.parse(path.read_text(), str(path))
     is_pkg = path.name == "__init__.py"
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
@@ -196,7 +197,7 @@ def cache_root() -> Path:
     return Path(base) / "v2gate" / "flash"
 
 
-def build(board_name: str, exe: str, out_root: Path, say=print) -> Build:  # type: ignore[no-untyped-def]
+def build(board_name: str, exe: str, out_root: Path, say: Callable[[str], None] = print) -> Build:
     board = boards.load(board_name)
     march = board_arch(board)
     compiler = _compiler_version(exe)

@@ -10,7 +10,6 @@ run's hash query finds exactly what is missing.
 from __future__ import annotations
 
 import argparse
-import errno
 import hashlib
 import sys
 from pathlib import Path
@@ -57,23 +56,21 @@ def check_compat(port: str, board: dict[str, object], build: b.Build, ident: Ide
     where = f"{port} runs {ident}"
     want = PLATFORMS[str(board["port"])]
     if ident.name != "micropython":
-        raise DeviceError(errno.EPROTO, f"{where}: not MicroPython")
+        raise DeviceError(f"{where}: not MicroPython")
     if ident.platform != want:
-        raise DeviceError(errno.EPROTO, f"{where}, but --board {build.board} is a {want} board")
+        raise DeviceError(f"{where}, but --board {build.board} is a {want} board")
     if ident.mpy is None:
-        raise DeviceError(errno.EPROTO, f"{where}; the build needs {build.mpy} "
+        raise DeviceError(f"{where}; the build needs {build.mpy} "
                           "(MicroPython 1.23 or later)")  # fmt: skip
     if ident.mpy.version != build.mpy.version or (
         build.mpy.arch and ident.mpy.sub != build.mpy.sub
     ):
         raise DeviceError(
-            errno.EPROTO,
             f"{where}; this build is {build.mpy} ({build.compiler}): write a matching "
             "MicroPython (--micropython IMAGE) or use an mpy-cross of the board's version",
         )
     if build.mpy.arch and ident.mpy.arch != build.mpy.arch:
         raise DeviceError(
-            errno.EPROTO,
             f"{where}, but --board {build.board} compiles for {build.mpy.arch_name}",
         )
 
@@ -139,17 +136,17 @@ def run(args: argparse.Namespace) -> int:
             got = dev.hashes(todo)
             bad = [p for p in todo if got.get(p) != files[p]]
             if bad:
-                raise DeviceError(errno.EIO, f"{args.port}: {len(bad)} files differ after the "
+                raise DeviceError(f"{args.port}: {len(bad)} files differ after the "
                                   f"copy ({', '.join(bad[:3])}); run again to retry them")  # fmt: skip
         if not main_ok:
             say(f"[5/6 verify] {dry}write /main.py ({b.MAIN_PY.decode().strip()!r})")
             if not args.dry_run:
                 dev.write("/main.py", b.MAIN_PY)
                 if dev.hashes(["/main.py"])["/main.py"] != hashlib.sha256(b.MAIN_PY).hexdigest():
-                    raise DeviceError(errno.EIO, f"{args.port}: /main.py differs after writing")
+                    raise DeviceError(f"{args.port}: /main.py differs after writing")
         link = args.link_port or (args.port if board["port"] == "unix" else None)
         if args.dry_run:
-            say(f"[6/6 boot] would soft-reset (Ctrl-B, Ctrl-D: main.py runs)"
+            say("[6/6 boot] would soft-reset (Ctrl-B, Ctrl-D: main.py runs)"
                 + (f" and wait for the firmware's Hello on {link}" if link else ""))
             say("dry run: nothing written")
             return 0
@@ -170,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
 def write_image(args: argparse.Namespace, board: dict[str, object]) -> int:
     port = str(board["port"])
     if not Path(args.micropython).is_file():
-        raise image.ImageError(errno.ENOENT, f"{args.micropython}: no such image file")
+        raise image.ImageError(f"{args.micropython}: no such image file")
     if port == "esp32":
         image.write_esp32s3(args.port, args.micropython, args.baud, args.dry_run, say)
     elif port == "rp2":
@@ -180,7 +177,7 @@ def write_image(args: argparse.Namespace, board: dict[str, object]) -> int:
             print(line, file=sys.stderr)
         return 1
     else:
-        raise image.ImageError(errno.EINVAL, f"board {args.board} runs on the host's unix "
+        raise image.ImageError(f"board {args.board} runs on the host's unix "
                                "port: there is no image to write")  # fmt: skip
     if not args.dry_run:
         image.wait_for_port(args.port, args.timeout)

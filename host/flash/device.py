@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import errno
 import io
 import time
 from dataclasses import dataclass
@@ -81,14 +80,13 @@ class Device:
             with contextlib.redirect_stdout(quiet):
                 self.t = SerialTransport(self.port, baudrate=115200)
         except TransportError as e:
-            raise DeviceError(errno.ENOENT, f"cannot open {self.port} ({e})") from None
+            raise DeviceError(f"cannot open {self.port} ({e})") from None
         try:
             with contextlib.redirect_stdout(quiet):
                 self.t.enter_raw_repl(soft_reset=True, timeout_overall=self.timeout)
         except TransportError:
             self.close()
             raise DeviceError(
-                errno.ETIMEDOUT,
                 f"{self.port}: no MicroPython raw REPL answered within {self.timeout:g} s "
                 "(is a board there, and is its REPL on this port?)",
             ) from None
@@ -105,7 +103,7 @@ class Device:
             return bytes(self.t.exec(code))
         except TransportError as e:
             last = str(e).strip().splitlines()[-1:] or ["?"]
-            raise DeviceError(errno.EIO, f"{self.port}: the board said {last[0]}") from None
+            raise DeviceError(f"{self.port}: the board said {last[0]}") from None
 
     def identify(self) -> Identity:
         name, version, mpy, plat = ast.literal_eval(self._exec(IDENTIFY).decode().strip())
@@ -116,10 +114,10 @@ class Device:
         return dict(ast.literal_eval(out.decode().strip()))
 
     def remove(self, path: str) -> None:
-        self._exec("import os\ntry:\n os.remove(%r)\nexcept OSError:\n pass" % path)
+        self._exec(f"import os\ntry:\n os.remove({path!r})\nexcept OSError:\n pass")
 
     def makedirs(self, folders: list[str]) -> None:
-        code = "import os\nfor d in %r:\n try:\n  os.mkdir(d)\n except OSError:\n  pass" % folders
+        code = f"import os\nfor d in {folders!r}:\n try:\n  os.mkdir(d)\n except OSError:\n  pass"
         self._exec(code)
 
     def write(self, path: str, data: bytes) -> None:
@@ -127,7 +125,7 @@ class Device:
         try:
             self.t.fs_writefile(path, data, chunk_size=CHUNK)
         except (TransportError, OSError) as e:
-            raise DeviceError(errno.EIO, f"{self.port}: writing {path} failed: {e}") from None
+            raise DeviceError(f"{self.port}: writing {path} failed: {e}") from None
 
     def boot(self) -> bytes:
         """Soft reset from the friendly REPL, which runs /main.py (the raw REPL's reset
@@ -149,7 +147,7 @@ def wait_hello(port: str, timeout: float) -> ev.LinkUp:
         while True:
             now = time.monotonic()
             if now - start > timeout:
-                raise DeviceError(errno.ETIMEDOUT,
+                raise DeviceError(
                                   f"{port}: no firmware Hello within {timeout:g} s after reset")
             for chunk in client.data_to_send():
                 s.write(chunk)

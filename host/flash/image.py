@@ -11,7 +11,6 @@ says exactly what to run.
 
 from __future__ import annotations
 
-import errno
 import glob
 import os
 import shutil
@@ -43,10 +42,10 @@ def write_esp32s3(port: str, image: str, baud: int, dry_run: bool, say: Callable
     try:
         esptool.main(args)
     except esptool.FatalError as e:
-        raise ImageError(errno.EIO, f"esptool: {e}") from None
+        raise ImageError(f"esptool: {e}") from None
     except SystemExit as e:  # esptool's argument errors end this way
         if e.code:
-            raise ImageError(errno.EINVAL, f"esptool exited with {e.code}") from None
+            raise ImageError(f"esptool exited with {e.code}") from None
 
 
 def find_uf2_drive() -> str | None:
@@ -64,11 +63,10 @@ def find_uf2_drive() -> str | None:
 
 def write_rp2040(image: str, drive: str | None, dry_run: bool, say: Callable[[str], None]) -> None:
     if not image.lower().endswith(".uf2"):
-        raise ImageError(errno.EINVAL, f"{image}: an RP2040 image is a .uf2 file")
+        raise ImageError(f"{image}: an RP2040 image is a .uf2 file")
     drive = drive or find_uf2_drive()
     if drive is None:
         raise ImageError(
-            errno.ENOENT,
             "no RP2040 in BOOTSEL mode found (hold BOOTSEL while plugging in, so a drive "
             "RPI-RP2 with INFO_UF2.TXT mounts; or give --drive PATH)",
         )
@@ -104,5 +102,5 @@ def wait_for_port(port: str, timeout: float) -> None:
     end = time.monotonic() + timeout
     while not os.path.exists(port):
         if time.monotonic() > end:
-            raise ImageError(errno.ENOENT, f"{port} did not come back within {timeout:g} s")
+            raise ImageError(f"{port} did not come back within {timeout:g} s")
         time.sleep(0.2)

@@ -137,7 +137,7 @@ class Device:
             self.run_main()
 
     def feed(self, data: bytes) -> None:
-        for i, b in enumerate(data):
+        for b in data:
             if self.mode == RUN:  # main.py started mid-chunk: the rest was meant for it
                 return
             self.byte(b)
