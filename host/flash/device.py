@@ -78,7 +78,7 @@ class Device:
         quiet = io.StringIO()  # mpremote prints what it read on failure: we say one line
         try:
             with contextlib.redirect_stdout(quiet):
-                self.t = SerialTransport(self.port, baudrate=115200)
+                self.t = SerialTransport(self.port, baudrate=115200, timeout=self.timeout)
         except TransportError as e:
             raise DeviceError(f"cannot open {self.port} ({e})") from None
         try:

@@ -64,6 +64,8 @@ def find_uf2_drive() -> str | None:
 def write_rp2040(image: str, drive: str | None, dry_run: bool, say: Callable[[str], None]) -> None:
     if not image.lower().endswith(".uf2"):
         raise ImageError(f"{image}: an RP2040 image is a .uf2 file")
+    if drive is not None and not os.path.isfile(os.path.join(drive, "INFO_UF2.TXT")):
+        raise ImageError(f"{drive} is not a BOOTSEL drive (it has no INFO_UF2.TXT)")
     drive = drive or find_uf2_drive()
     if drive is None:
         raise ImageError(

@@ -20,7 +20,7 @@ from host.link.driver import LinkDriver
 from tests.host.flash.conftest import RawDevice, start_device
 
 ROOT = Path(__file__).resolve().parents[3]
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
 
 def flash(*args: str, build_dir: Path) -> subprocess.CompletedProcess[str]:
