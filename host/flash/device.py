@@ -14,13 +14,16 @@ import io
 import time
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import serial
-from mpremote.transport import TransportError
-from mpremote.transport_serial import SerialTransport
 
 from host.flash.build import MpyFormat
 from host.link import events as ev
 from host.link.protocol import LinkClient
+
+if TYPE_CHECKING:
+    from mpremote.transport_serial import SerialTransport
 
 CHUNK = 1024  # bytes per write execution; raw-paste flow control keeps the board's buffer safe
 
@@ -73,12 +76,19 @@ class Device:
         self.port = port
         self.timeout = timeout
         self.t: SerialTransport | None = None
+        self._error: type[Exception] = Exception  # mpremote's TransportError, once imported
 
     def open(self) -> None:
+        try:  # here, not at the top: every other v2gate command runs without the extra
+            from mpremote.transport import TransportError
+            from mpremote.transport_serial import SerialTransport
+        except ImportError:
+            raise DeviceError("mpremote is not installed (pip install 'v2gate[flash]')") from None
         quiet = io.StringIO()  # mpremote prints what it read on failure: we say one line
         try:
             with contextlib.redirect_stdout(quiet):
                 self.t = SerialTransport(self.port, baudrate=115200, timeout=self.timeout)
+            self._error = TransportError
         except TransportError as e:
             raise DeviceError(f"cannot open {self.port} ({e})") from None
         try:
@@ -101,7 +111,7 @@ class Device:
         assert self.t is not None
         try:
             return bytes(self.t.exec(code))
-        except TransportError as e:
+        except self._error as e:
             last = str(e).strip().splitlines()[-1:] or ["?"]
             raise DeviceError(f"{self.port}: the board said {last[0]}") from None
 
@@ -124,7 +134,7 @@ class Device:
         assert self.t is not None
         try:
             self.t.fs_writefile(path, data, chunk_size=CHUNK)
-        except (TransportError, OSError) as e:
+        except (self._error, OSError) as e:
             raise DeviceError(f"{self.port}: writing {path} failed: {e}") from None
 
     def boot(self) -> bytes:

@@ -37,7 +37,10 @@ def write_esp32s3(port: str, image: str, baud: int, dry_run: bool, say: Callable
     say("micropython: esptool " + " ".join(args))
     if dry_run:
         return
-    import esptool
+    try:
+        import esptool
+    except ImportError:
+        raise ImageError("esptool is not installed (pip install 'v2gate[flash]')") from None
 
     try:
         esptool.main(args)

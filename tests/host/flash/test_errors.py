@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,15 @@ def test_stm32_image_says_what_to_run(capsys: pytest.CaptureFixture[str], tmp_pa
     img.write_bytes(b"\0")
     code, err = run(capsys, "--board", "stm32", "--port", "/dev/ttyACM0", "--micropython", str(img))
     assert f"  st-flash --reset write {img} 0x08000000" in err.splitlines()
+
+
+def test_without_the_flash_extra(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                 build_dir: Path) -> None:
+    """mpremote is imported only by `flash` itself: without it the other commands still
+    build their parsers, and `flash` says which extra to install."""
+    for name in ("mpremote", "mpremote.transport", "mpremote.transport_serial"):
+        monkeypatch.setitem(sys.modules, name, None)  # import of it raises ImportError
+    code, err = run(capsys, "--board", "sim", "--port", "/dev/ttyACM0",
+                    "--build-dir", str(build_dir))  # fmt: skip
+    assert code == 2
+    assert one_line(err) == "v2gate flash: mpremote is not installed (pip install 'v2gate[flash]')"
