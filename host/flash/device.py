@@ -13,7 +13,6 @@ import contextlib
 import io
 import time
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import serial
