@@ -27,6 +27,11 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
+def bar(done: int, total: int, width: int = 20) -> str:
+    filled = width * done // total if total else width
+    return "|" + "#" * filled + "." * (width - filled) + "|"
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "flash", help="compile the firmware for a board and copy it there (mpy-cross, mpremote)",
@@ -131,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
                 dev.makedirs(folders)
         for i, p in enumerate(todo, 1):
             data = (build.folder / p[1:]).read_bytes()
-            say(f"[4/6 copy {i}/{len(todo)}] {dry}copy {p} ({len(data)} bytes)")
+            say(f"[4/6 copy {i}/{len(todo)}] {bar(i, len(todo))} {dry}copy {p} ({len(data)} bytes)")
             if not args.dry_run:
                 dev.write(p, data)
         say(f"[5/6 verify] {dry}check the sha256 of {len(todo)} copied files on the board")

@@ -82,7 +82,7 @@ def test_interrupted_copy_resumes_with_what_is_missing(tmp_path: Path, build_dir
         )  # fmt: skip
         assert proc.stdout is not None
         for line in proc.stdout:
-            if line.startswith("[4/6 copy 10/"):
+            if line.startswith("[4/6 copy 3/"):
                 proc.send_signal(signal.SIGKILL)  # the host dies mid-copy
                 break
         proc.wait()
@@ -102,7 +102,7 @@ def test_interrupted_copy_resumes_with_what_is_missing(tmp_path: Path, build_dir
         n = len(files)
         assert f"{n - len(missing)} of {n} files already there, {len(missing)} to copy" in r.stdout
         assert "remove /firmware/link/cobs.py" in r.stdout
-        copied = re.findall(r"\] copy (\S+) ", r.stdout)
+        copied = re.findall(r"\| copy (/\S+) \(", r.stdout)
         assert sorted(copied) == sorted("/" + p for p in missing)
         assert "said Hello" in r.stdout
         assert differing(root, files) == []
@@ -124,7 +124,7 @@ def test_dry_run_reads_the_board_and_writes_nothing(device: RawDevice, build_dir
     r = flash("--board", "sim", "--port", device.port, "--dry-run", build_dir=build_dir)
     assert r.returncode == 0, r.stderr
     files = manifest(build_dir, "sim")
-    assert len(re.findall(r"\] would copy ", r.stdout)) == len(files)
+    assert len(re.findall(r"\| would copy /\S+ \(", r.stdout)) == len(files)
     assert "would soft-reset" in r.stdout
     assert r.stdout.rstrip().endswith("dry run: nothing written")
     assert os.listdir(device.root) == []
