@@ -19,6 +19,7 @@ from host.flash import build as b
 from host.flash import image
 from host.flash.device import Device, DeviceError, Identity, wait_hello
 
+BOOT_WATCH_S = 2.0  # a firmware that fails at import does so well within this
 # what sys.platform says on each port
 PLATFORMS = {"rp2": "rp2", "esp32": "esp32", "stm32": "pyboard", "unix": "linux"}
 
@@ -160,10 +161,13 @@ def run(args: argparse.Namespace) -> int:
             return 0
         say("[6/6 boot] soft reset: main.py runs")
         dev.boot()
+        if link != args.port:  # the REPL stays on its own port: watch it for a crash
+            dev.watch(min(args.timeout, BOOT_WATCH_S))
     finally:
         dev.close()
     if link is None:
-        say(f"flashed board {args.board} on {args.port} (give --link-port to wait for its Hello)")
+        say(f"[6/6 boot] board {args.board} on {args.port}: the firmware is running "
+            "(give --link-port to wait for its Hello)")
         return 0
     up = wait_hello(link, args.timeout)
     h = up.hello

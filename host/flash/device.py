@@ -146,23 +146,50 @@ class Device:
         t.serial.write(b"\x04")
         return bytes(t.read_until(1, b"soft reboot\r\n", timeout=self.timeout))
 
+    def watch(self, seconds: float) -> None:
+        """After the reset: a firmware that runs keeps the REPL away; one that stopped
+        (an exception at boot) gives the REPL's prompt back within `seconds`."""
+        assert self.t is not None
+        seen = bytes(self.t.read_until(1, REPL_PROMPT, timeout=seconds, timeout_overall=seconds))
+        stopped = repl_came_back(seen)
+        if stopped is not None:
+            raise DeviceError(f"{self.port}: the firmware stopped at boot: {stopped}")
+
+
+REPL_PROMPT = b"\r\n>>> "
+
+
+def repl_came_back(seen: bytes) -> str | None:
+    """The reason main.py ended, if `seen` ends at the friendly REPL's prompt: the
+    traceback's last line, or what was printed last."""
+    if REPL_PROMPT not in seen:
+        return None
+    text = seen[: seen.index(REPL_PROMPT)].decode("utf-8", "replace")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("MicroPython", "Type \"help()\""))]
+    return lines[-1] if lines else "main.py ended without a word"
+
 
 def wait_hello(port: str, timeout: float) -> ev.LinkUp:
     """Say HostHello on the link until the firmware answers (it may still be booting)."""
     client = LinkClient()
+    console = b""  # on a board whose link is its console, the REPL coming back shows here
     with serial.Serial(port, 115200, timeout=0.02, exclusive=False) as s:
         start = time.monotonic()
         client.connect(start)
         while True:
             now = time.monotonic()
             if now - start > timeout:
-                raise DeviceError(
-                                  f"{port}: no firmware Hello within {timeout:g} s after reset")
+                raise DeviceError(f"{port}: no firmware Hello within {timeout:g} s after reset")
             for chunk in client.data_to_send():
                 s.write(chunk)
             data = s.read(4096)
             if data:
                 client.receive(data, now)
+                console = (console + data)[-4096:]
+                stopped = repl_came_back(console)
+                if stopped is not None:
+                    raise DeviceError(f"{port}: the firmware stopped at boot: {stopped}")
             when = client.get_timer()
             if when is not None and now >= when:
                 client.handle_timer(now)

@@ -41,11 +41,12 @@ class RawDevice:
                 self.proc.wait()
 
 
-def start_device(root: Path, cwd: Path) -> RawDevice:
+def start_device(root: Path, cwd: Path, env: dict[str, str] | None = None) -> RawDevice:
     """A fresh device over `root` (its filesystem), run from `cwd` so nothing of the
     checkout is on the interpreter's path."""
     root.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("MICROPYPATH", "PYTHONPATH")}
+    base = {k: v for k, v in os.environ.items() if k not in ("MICROPYPATH", "PYTHONPATH")}
+    env = {**base, **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "rawdev.py"), "--root", str(root),
          "--micropython", need_micropython()],

@@ -128,3 +128,25 @@ def test_dry_run_reads_the_board_and_writes_nothing(device: RawDevice, build_dir
     assert "would soft-reset" in r.stdout
     assert r.stdout.rstrip().endswith("dry run: nothing written")
     assert os.listdir(device.root) == []
+
+
+@pytest.mark.parametrize("link", ["console", "own-port"])
+def test_a_firmware_that_stops_at_boot_is_one_line(tmp_path: Path, build_dir: Path,
+                                                   link: str) -> None:
+    """The REPL prompt coming back after the reset means main.py ended: the traceback's
+    last line is the error, at once rather than after the Hello timeout; seen on the
+    link when it is the console (sim), by watching the REPL when the link has its own
+    UART (the hardware boards)."""
+    dev = start_device(tmp_path / "fs", tmp_path, env={"V2GATE_SIM": "{not json"})
+    master, slave = os.openpty()  # the link UART of a board that never gets to speak
+    extra = ["--link-port", os.ttyname(slave)] if link == "own-port" else []
+    try:
+        r = flash("--board", "sim", "--port", dev.port, *extra, build_dir=build_dir)
+    finally:
+        dev.stop()
+        os.close(master)
+        os.close(slave)
+    assert r.returncode == 2
+    assert re.fullmatch(rf"v2gate flash: {dev.port}: the firmware stopped at boot: "
+                        r"ValueError: .*\n", r.stderr), r.stderr  # fmt: skip
+    assert "said Hello" not in r.stdout
