@@ -75,6 +75,15 @@ class ChargingLimitChanged:
     expires_at: float | None
 
 
+@dataclass(frozen=True)
+class ResetRequested:
+    """B11/B12: reset now (Immediate: stop transactions first, stoppedReason
+    ImmediateReset) or, when ``scheduled``, once no transaction is running (OnIdle)."""
+
+    kind: str  # Immediate / OnIdle
+    scheduled: bool
+
+
 Event = (BootAnswered | HeartbeatAnswered | TransactionEventDelivered
          | TransactionEventAbandoned | CallFailed | RequestRefused | VariablesChanged
-         | ChargingLimitChanged)  # fmt: skip
+         | ChargingLimitChanged | ResetRequested)  # fmt: skip

@@ -37,6 +37,7 @@ from .events import (
     Event,
     HeartbeatAnswered,
     RequestRefused,
+    ResetRequested,
     TransactionEventAbandoned,
     TransactionEventDelivered,
     VariablesChanged,
@@ -47,6 +48,7 @@ from .messages import (
     GetChargingProfilesRequest,
     GetCompositeScheduleRequest,
     GetVariablesRequest,
+    ResetRequest,
     SetChargingProfileRequest,
     SetVariablesRequest,
     StationInfo,
@@ -122,6 +124,7 @@ class StationConnection:
                                   "GetVariables"),
             "SetVariables": Route(SetVariablesRequest.from_json, self._on_set_variables,
                                   "SetVariables"),
+            "Reset": Route(ResetRequest.from_json, self._on_reset),
         }
         if smart is not None:  # without it these stay NotSupported
             self._routes |= {
@@ -430,6 +433,18 @@ class StationConnection:
         if changed:
             self._events.append(VariablesChanged(changed))
         return {"setVariableResult": [r.to_json() for r in results]}
+
+    def _on_reset(self, req: ResetRequest, now: float) -> dict:
+        """B11/B12. Resetting one EVSE is not offered (local choice: an EVSE of ours has
+        nothing to restart apart from the station)."""
+        if req.evse_id is not None:
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnsupportedParam",
+                                                         "additionalInfo": "no EVSE reset"}}  # fmt: skip
+        if req.kind not in ("Immediate", "OnIdle"):
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnsupportedParam"}}
+        scheduled = req.kind == "OnIdle" and bool(self.queue.open_transactions())
+        self._events.append(ResetRequested(req.kind, scheduled))
+        return {"status": "Scheduled" if scheduled else "Accepted"}
 
     # --- smart charging (K01, K08, K09, K10) -------------------------------------------
 

@@ -105,3 +105,13 @@ class GetCompositeScheduleRequest:
     @classmethod
     def from_json(cls, obj: dict) -> GetCompositeScheduleRequest:
         return cls(obj["duration"], obj["evseId"], obj.get("chargingRateUnit"))
+
+
+@dataclass(frozen=True)
+class ResetRequest:
+    kind: str  # Immediate / OnIdle (2.1 adds ImmediateAndResume)
+    evse_id: int | None
+
+    @classmethod
+    def from_json(cls, obj: dict) -> ResetRequest:
+        return cls(obj["type"], obj.get("evseId"))
