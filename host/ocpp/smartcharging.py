@@ -65,6 +65,9 @@ V2X_MODES = {  # the modes each purpose may carry (2.1; libocpp's table)
 }
 NEEDS_SETPOINT = {"CentralSetpoint", "CentralFrequency"}
 NEEDS_LIMIT = {CHARGING_ONLY}
+MAX_STACK_LEVEL = 100  # SmartChargingCtrlr.ProfileStackLevel
+MAX_PERIODS = 48  # SmartChargingCtrlr.PeriodsPerSchedule: a day in half hours
+MAX_PROFILES = 64
 HORIZON = 7 * 86400  # how far ahead the published limit's expiry is looked for
 
 
@@ -104,10 +107,12 @@ class CompositePeriod:
 
 class SmartCharging:
     def __init__(self, db: sqlite3.Connection, evses: dict[int, EvseSupply], *,
-                 max_stack_level: int = 100, max_profiles: int = 64) -> None:  # fmt: skip
+                 max_stack_level: int = MAX_STACK_LEVEL, max_periods: int = MAX_PERIODS,
+                 max_profiles: int = MAX_PROFILES) -> None:  # fmt: skip
         self.db = db
         self.evses = evses
         self.max_stack_level = max_stack_level
+        self.max_periods = max_periods
         self.max_profiles = max_profiles
         with db:
             db.executescript(SCHEMA)
@@ -208,6 +213,8 @@ class SmartCharging:
             raise Rejected("InvalidSchedule", f"{p.kind} without startSchedule")  # K01.FR.40
         if p.kind == "Recurring" and p.recurrency is None:
             raise Rejected("InvalidSchedule", "Recurring without recurrencyKind")
+        if len(s.periods) > self.max_periods:
+            raise Rejected("TooManyPeriods", f"above PeriodsPerSchedule {self.max_periods}")
         if s.periods[0].start != 0:
             raise Rejected("InvalidSchedule", "first startPeriod is not 0")  # K01.FR.31
         supply = max((e.phases for e in self.evses.values()), default=DEFAULT_PHASES)

@@ -247,3 +247,20 @@ def test_v2x_setpoint_and_discharge_limits_carry_through(tmp_path: Path) -> None
                             {"status": "Accepted", "schedule": body}, "2.1") is None  # fmt: skip
     sc.tx_ended("tx1")  # back to charging only: no discharge at all
     assert sc.limit_at(1, T0)[0].discharge_limit == 0
+
+
+def test_the_device_model_tells_the_csms_what_is_accepted(tmp_path: Path) -> None:
+    from host.ocpp.devmodel import DeviceModel
+    from host.ocpp.variables import station_variables
+
+    db = open_db(tmp_path / "dm.db")
+    dm = DeviceModel(db, station_variables())
+    sc = SmartCharging(db, {1: EvseSupply(RATING)})
+    most = dm.integer("SmartChargingCtrlr", "PeriodsPerSchedule")
+    periods = [(60 * n, 1000.0) for n in range(most + 1)]
+    with pytest.raises(Rejected) as e:
+        sc.set_profile(1, profile(1, "TxDefaultProfile", periods))
+    assert e.value.reason == "TooManyPeriods"
+    sc.set_profile(1, profile(1, "TxDefaultProfile", periods[:most],
+                              stack=dm.integer("SmartChargingCtrlr", "ProfileStackLevel")))  # fmt: skip
+    assert dm.value("SmartChargingCtrlr", "ChargingScheduleChargingRateUnit") == "A,W"
