@@ -9,8 +9,9 @@ Where a profile's schedule starts:
 - Absolute: at ``startSchedule``;
 - Recurring: at ``startSchedule`` and again every day (Daily) or every 7 days (Weekly); an
   occurrence lasts until the next one, or ``duration`` if shorter;
-- Relative: at the start of the EVSE's transaction, or at the start of the asked window
-  when there is none (what the EVSE would do if a transaction started now).
+- Relative: at the start of the EVSE's transaction; with none, at the start of the asked
+  window (what the EVSE would do if a transaction started now), or, with ``hold``, its
+  first period held until one starts (the limit in force while the EVSE waits).
 Each period runs from its ``startPeriod`` to the next one's; the last runs to the
 schedule's ``duration``, or without end. ``validFrom``/``validTo`` cut everything.
 """
@@ -145,12 +146,15 @@ def _starts(p: ChargingProfile, a: float, b: float, tx_start: float | None) -> l
     return [s.start + k * every for k in range(first, last + 1)]
 
 
-def segments(p: ChargingProfile, a: float, b: float, tx_start: float | None) -> list[Segment]:
+def segments(p: ChargingProfile, a: float, b: float, tx_start: float | None,
+             hold: bool = False) -> list[Segment]:  # fmt: skip
     """The profile's periods that overlap [a, b), cut to it and to the validity window."""
     s = p.schedule
     lo, hi = p.valid_window()
     lo, hi = max(lo, a), min(hi, b)
     out: list[Segment] = []
+    if hold and p.kind == "Relative" and tx_start is None:
+        return [Segment(lo, hi, s.periods[0], p)] if lo < hi else []
     for start in _starts(p, a, b, tx_start):
         end = start + s.duration if s.duration is not None else math.inf
         if p.kind == "Recurring":

@@ -68,7 +68,8 @@ NEEDS_LIMIT = {CHARGING_ONLY}
 MAX_STACK_LEVEL = 100  # SmartChargingCtrlr.ProfileStackLevel
 MAX_PERIODS = 48  # SmartChargingCtrlr.PeriodsPerSchedule: a day in half hours
 MAX_PROFILES = 64
-HORIZON = 7 * 86400  # how far ahead the published limit's expiry is looked for
+HORIZON = 7 * 86400
+SOURCES = ("CSO", "EMS", "SO", "Other")  # ChargingLimitSourceEnumType (2.0.1)  # how far ahead the published limit's expiry is looked for
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,8 @@ class SmartCharging:
     def set_profile(self, evse_id: int, obj: dict, source: str = "CSO") -> None:
         """Install a profile or raise Rejected. ``source`` other than CSO is a local
         setter (an EMS): only it may install ChargingStationExternalConstraints."""
+        if source not in SOURCES:
+            raise ValueError(f"chargingLimitSource {source!r} is none of {SOURCES}")
         profile = ChargingProfile.from_json(obj, evse_id, source)
         self.validate(profile)
         with self.db:
@@ -278,8 +281,10 @@ class SmartCharging:
 
     # --- K08 composite schedule ------------------------------------------------------
 
-    def composite(self, evse_id: int, start: float, duration: float) -> list[CompositePeriod]:
-        """Piecewise-constant composite over [start, start + duration), merged where equal."""
+    def composite(self, evse_id: int, start: float, duration: float,
+                  hold: bool = False) -> list[CompositePeriod]:  # fmt: skip
+        """Piecewise-constant composite over [start, start + duration), merged where equal.
+        ``hold``: Relative profiles stay in their first period while no transaction runs."""
         end = start + duration
         tx = self.transaction(evse_id) if evse_id else None
         layers: dict[str, list[Segment]] = {STATION_MAX: [], EXTERNAL: [], TX_DEFAULT: [], TX: []}
@@ -290,7 +295,7 @@ class SmartCharging:
                 continue
             if evse_id == 0 and p.purpose in (TX, TX_DEFAULT):
                 continue  # the station as a whole: its maximum and external constraints
-            layers[p.purpose] += segments(p, start, end, tx[1] if tx else None)
+            layers[p.purpose] += segments(p, start, end, tx[1] if tx else None, hold)
         cuts = {start, end}
         for segs in layers.values():
             for s in segs:
@@ -370,7 +375,7 @@ class SmartCharging:
 
     def limit_at(self, evse_id: int, now: float) -> tuple[Level, float | None]:
         """The level in force now and when it stops (None: no change within HORIZON)."""
-        first = self.composite(evse_id, now, HORIZON)[0]
+        first = self.composite(evse_id, now, HORIZON, hold=True)[0]
         return first.level, (first.end if first.end < now + HORIZON else None)
 
 

@@ -112,11 +112,15 @@ def test_weekly_recurrence_across_the_week_boundary(tmp_path: Path) -> None:
 
 def test_relative_profile_starts_with_the_transaction(tmp_path: Path) -> None:
     sc = make(tmp_path)
-    sc.set_profile(1, profile(1, "TxDefaultProfile", [(0, 3000), (600, 6000)], kind="Relative"))
+    sc.set_profile(0, profile(1, "TxDefaultProfile", [(0, 3000), (600, 6000)], kind="Relative"))
     sc.tx_started(1, "tx1", T0 + 100)
     assert limit(sc, 1, T0 + 650) == 3000
     assert limit(sc, 1, T0 + 700) == 6000
-    assert limit(sc, 2, T0 + 650) == RATING  # no transaction on 2: from the window start
+    assert limit(sc, 2, T0 + 650) == 3000  # no transaction on 2: the first period holds
+    assert sc.limit_at(2, T0 + 650)[1] is None  # ... without expiry, until one starts
+    assert sc.limit_at(1, T0 + 650)[1] == T0 + 700
+    shape = [(c.start - T0, c.level.limit) for c in sc.composite(2, T0, 1200)]
+    assert shape == [(0, 3000), (600, 6000)]  # GetCompositeSchedule: as if it started now
 
 
 def test_amps_and_watts_convert_with_phases_and_voltage(tmp_path: Path) -> None:
