@@ -4,6 +4,7 @@ boundaries, A/W conversion, validity edges, V2X limits, and refusals with their 
 from __future__ import annotations
 
 import calendar
+import json
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,72 @@ def test_the_device_model_tells_the_csms_what_is_accepted(tmp_path: Path) -> Non
     sc.set_profile(1, profile(1, "TxDefaultProfile", periods[:most],
                               stack=dm.integer("SmartChargingCtrlr", "ProfileStackLevel")))  # fmt: skip
     assert dm.value("SmartChargingCtrlr", "ChargingScheduleChargingRateUnit") == "A,W"
+
+
+# --- a property: the sweep over segment boundaries agrees with evaluating each instant ---
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st_  # noqa: E402
+
+
+def _value_at(p: dict, t: float) -> float | None:
+    """One profile's limit at t, read straight off its periods (no segments)."""
+    s = p["chargingSchedule"][0]
+    start = T0 + s["startSchedule_offset"]
+    if p["chargingProfileKind"] == "Recurring":
+        every = 86400 if p["recurrencyKind"] == "Daily" else 7 * 86400
+        if t < start:
+            return None
+        start += (t - start) // every * every
+        if t - start >= min(s.get("duration", every), every):
+            return None
+    elif t < start or ("duration" in s and t - start >= s["duration"]):
+        return None
+    current = None
+    for period in s["chargingSchedulePeriod"]:
+        if period["startPeriod"] <= t - start:
+            current = period["limit"]
+    return current
+
+
+@st_.composite
+def _profiles(draw) -> list[tuple[int, dict]]:
+    out = []
+    for pid in range(1, draw(st_.integers(1, 5)) + 1):
+        purpose = draw(st_.sampled_from(["TxDefaultProfile", "ChargingStationMaxProfile"]))
+        starts = sorted(draw(st_.sets(st_.integers(1, 20000), max_size=3)))
+        periods = [(s, float(draw(st_.integers(0, 30)) * 1000)) for s in [0, *starts]]
+        recurring = draw(st_.sampled_from([None, "Daily", "Weekly"]))
+        offset = draw(st_.integers(-3 * 86400, 86400))
+        duration = draw(st_.none() | st_.integers(1, 100000))
+        p = profile(pid, purpose, periods, kind="Recurring" if recurring else "Absolute",
+                    start=T0 + offset, stack=pid, duration=duration)  # fmt: skip
+        if recurring:
+            p["recurrencyKind"] = recurring
+        p["chargingSchedule"][0]["startSchedule_offset"] = offset
+        out.append((0 if purpose == "ChargingStationMaxProfile" else 1, p))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(_profiles(), st_.lists(st_.integers(-86400, 8 * 86400), min_size=1, max_size=8))
+def test_composite_matches_pointwise_evaluation(tmp_path_factory, profiles, instants) -> None:
+    sc = make(tmp_path_factory.mktemp("prop"))
+    for evse, p in profiles:
+        body = json.loads(json.dumps(p))
+        body["chargingSchedule"][0].pop("startSchedule_offset")
+        sc.set_profile(evse, body)
+    window = sc.composite(1, T0 - 86400, 9 * 86400)
+    assert window[0].start == T0 - 86400 and window[-1].end == T0 + 8 * 86400
+    assert all(a.end == b.start for a, b in zip(window, window[1:], strict=False))
+    for offset in instants:
+        t = T0 + offset
+        layers = []
+        for purpose in ("ChargingStationMaxProfile", "TxDefaultProfile"):
+            found = [(p["stackLevel"], v) for _, p in profiles
+                     if p["chargingProfilePurpose"] == purpose and (v := _value_at(p, t)) is not None]  # fmt: skip
+            if found:
+                layers.append(max(found)[1])
+        expected = min([RATING, *layers])
+        got = next(c.level.limit for c in window if c.start <= t < c.end)
+        assert got == expected, (offset, profiles)
