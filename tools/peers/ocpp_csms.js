@@ -17,6 +17,14 @@
 
 const { RPCServer, createRPCError, createValidator } = require('ocpp-rpc');
 
+// ajv notes, per schema it compiles, that the OCA schemas put additionalProperties on enum
+// types ("strict mode: missing type ..."): style remarks about the schemas, not validation
+// results; everything else still reaches stderr.
+const warn = console.warn;
+console.warn = (...args) => {
+    if (!String(args[0]).startsWith('strict mode:')) warn(...args);
+};
+
 function arg(name, fallback) {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1] : fallback;
