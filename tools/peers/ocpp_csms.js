@@ -10,8 +10,10 @@
 // action, ...}), and every problem ({"failure": ...}: a schema violation either way, a
 // CALLERROR from the station, an unexpected action). The scenario, driven by what the
 // station does:
-//   TransactionEvent Started -> SetChargingProfile (a TxProfile for that transaction; on
-//   2.1 a V2X CentralSetpoint with discharge), GetCompositeSchedule, GetChargingProfiles;
+//   TransactionEvent Started -> SetChargingProfile (a daily station-wide TxDefaultProfile
+//   in A), GetCompositeSchedule, SetChargingProfile (a TxProfile for that transaction; on
+//   2.1 a V2X CentralSetpoint with discharge), GetCompositeSchedule, GetChargingProfiles,
+//   ClearChargingProfile (the default);
 //   TransactionEvent Ended -> Reset OnIdle, then {"done": true}.
 'use strict';
 
@@ -40,6 +42,18 @@ function out(obj) {
 
 function now() {
     return new Date().toISOString();
+}
+
+// a station-wide default the TxProfile overrides: 10 A on 3 phases, daily from midnight
+function dailyDefault() {
+    const midnight = new Date();
+    midnight.setUTCHours(0, 0, 0, 0);
+    return {
+        id: 41, stackLevel: 3, chargingProfilePurpose: 'TxDefaultProfile',
+        chargingProfileKind: 'Recurring', recurrencyKind: 'Daily',
+        chargingSchedule: [{ id: 41, chargingRateUnit: 'A', startSchedule: midnight.toISOString(),
+                             chargingSchedulePeriod: [{ startPeriod: 0, limit: 10.0 }] }],
+    };
 }
 
 function txProfile(txId) {
@@ -128,12 +142,15 @@ server.on('client', (client) => {
         // after our answer has gone out: the station's own CALL is settled first
         if (params.eventType === 'Started') {
             setImmediate(async () => {
+                await ask('SetChargingProfile', { evseId: 0, chargingProfile: dailyDefault() });
+                await ask('GetCompositeSchedule', { duration: 600, evseId: params.evse.id,
+                                                    chargingRateUnit: 'A' });
                 await ask('SetChargingProfile', { evseId: params.evse.id,
                                                   chargingProfile: txProfile(txId) });
                 await ask('GetCompositeSchedule', { duration: 600, evseId: params.evse.id,
                                                     chargingRateUnit: 'W' });
-                await ask('GetChargingProfiles', { requestId: 7,
-                                                   chargingProfile: { chargingProfilePurpose: 'TxProfile' } });
+                await ask('GetChargingProfiles', { requestId: 7, chargingProfile: {} });
+                await ask('ClearChargingProfile', { chargingProfileId: 41 });
                 out({ profiled: txId });
             });
         } else if (params.eventType === 'Ended') {

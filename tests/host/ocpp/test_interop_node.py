@@ -117,12 +117,20 @@ def test_station_against_the_node_csms(node_peer, tmp_path: Path, protocol: str)
     assert [(t["eventType"], t["seqNo"]) for t in tx] == [
         ("Started", 0), ("Updated", 1), ("Updated", 2), ("Ended", 3)]
     assert all(t["meterValue"] for t in tx)
-    results = {x["result"]: x["params"] for x in lines if "result" in x}
-    assert results["SetChargingProfile"] == {"status": "Accepted"}
-    assert results["GetChargingProfiles"] == {"status": "Accepted"}
-    assert results["Reset"] == {"status": "Accepted"}
-    period = results["GetCompositeSchedule"]["schedule"]["chargingSchedulePeriod"][0]
-    assert period["limit"] == 7400
+    results: dict[str, list[dict]] = {}
+    for x in lines:
+        if "result" in x:
+            results.setdefault(x["result"], []).append(x["params"])
+    assert results["SetChargingProfile"] == [{"status": "Accepted"}] * 2
+    assert results["GetChargingProfiles"] == [{"status": "Accepted"}]
+    assert results["ClearChargingProfile"] == [{"status": "Accepted"}]
+    assert results["Reset"] == [{"status": "Accepted"}]
+    default, overridden = (r["schedule"] for r in results["GetCompositeSchedule"])
+    assert (default["chargingRateUnit"], default["chargingSchedulePeriod"][0]["limit"]) == ("A", 10)
+    period = overridden["chargingSchedulePeriod"][0]
+    assert period["limit"] == 7400  # the TxProfile overrides the default (K01)
+    reports = [x["params"] for x in lines if x.get("in") == "ReportChargingProfiles"]
+    assert sorted((r["evseId"], p["id"]) for r in reports for p in r["chargingProfile"]) == [(0, 41), (1, 42)]
     limits = [e for e in got if isinstance(e, ChargingLimitChanged) and e.evse_id == 1]
     assert limits[-2].limit_w == 7400  # the TxProfile, then the default after the transaction
     if protocol == "ocpp2.1":
