@@ -101,8 +101,21 @@ class StationDriver:
                     log.warning("OCPP connection lost: %s", e)
                 finally:
                     await ws.close()
+            await self._offline(self.backoff.next_delay())
+
+    async def _offline(self, delay: float) -> None:
+        """Wait before reconnecting, running the machine's timers meanwhile: a charging
+        limit expires on time whether or not the CSMS is reachable."""
+        until = self.clock() + delay
+        while True:
             self._flush_events()
-            await asyncio.sleep(self.backoff.next_delay())
+            now = self.clock()
+            if now >= until:
+                return
+            deadline = self.machine.get_timer()
+            wake = until if deadline is None else min(until, max(deadline, now))
+            await asyncio.sleep(wake - now)
+            self.machine.handle_timer(self.clock())
 
     async def _connect(self) -> ClientConnection:
         model = self.machine.model

@@ -60,5 +60,30 @@ class VariablesChanged:
     names: tuple[tuple[str, str], ...]
 
 
+@dataclass(frozen=True)
+class ChargingLimitChanged:
+    """The composite limit of an EVSE (K08) the station must hold until ``expires_at``
+    (epoch seconds; None: no change known within a week), then expect the next one.
+    Watts; a negative discharge limit or setpoint means power to the grid (2.1 V2X)."""
+
+    evse_id: int
+    limit_w: float
+    discharge_limit_w: float
+    setpoint_w: float | None
+    operation_mode: str
+    phases: int
+    expires_at: float | None
+
+
+@dataclass(frozen=True)
+class ResetRequested:
+    """B11/B12: reset now (Immediate: stop transactions first, stoppedReason
+    ImmediateReset) or, when ``scheduled``, once no transaction is running (OnIdle)."""
+
+    kind: str  # Immediate / OnIdle
+    scheduled: bool
+
+
 Event = (BootAnswered | HeartbeatAnswered | TransactionEventDelivered
-         | TransactionEventAbandoned | CallFailed | RequestRefused | VariablesChanged)  # fmt: skip
+         | TransactionEventAbandoned | CallFailed | RequestRefused | VariablesChanged
+         | ChargingLimitChanged | ResetRequested)  # fmt: skip

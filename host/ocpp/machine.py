@@ -33,19 +33,27 @@ from .devmodel import Component, DeviceModel, SetStatus, Variable
 from .events import (
     BootAnswered,
     CallFailed,
+    ChargingLimitChanged,
     Event,
     HeartbeatAnswered,
     RequestRefused,
+    ResetRequested,
     TransactionEventAbandoned,
     TransactionEventDelivered,
     VariablesChanged,
 )
 from .messages import (
     BootNotificationResponse,
+    ClearChargingProfileRequest,
+    GetChargingProfilesRequest,
+    GetCompositeScheduleRequest,
     GetVariablesRequest,
+    ResetRequest,
+    SetChargingProfileRequest,
     SetVariablesRequest,
     StationInfo,
 )
+from .smartcharging import Rejected, SmartCharging
 from .txqueue import MeterValue, QueuedMessage, TxQueue
 
 DEFAULT_BOOT_RETRY = 30.0  # local choice: when a boot response gives interval 0, or none came
@@ -69,6 +77,7 @@ class Timer(StrEnum):
     BOOT = "boot"
     HEARTBEAT = "heartbeat"
     TX_RETRY = "tx_retry"
+    LIMIT = "limit"  # the published charging limit expires
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ class Route:
 class StationConnection:
     def __init__(self, *, queue: TxQueue, model: DeviceModel, station: StationInfo,
                  boot_reason: str = "PowerUp", max_frame: int = DEFAULT_MAX_FRAME,
+                 smart: SmartCharging | None = None,
                  new_msg_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:  # fmt: skip
         self.queue = queue
         self.model = model
@@ -97,6 +107,8 @@ class StationConnection:
         self.boot_reason = boot_reason
         self.max_frame = max_frame
         self.new_msg_id = new_msg_id
+        self.smart = smart
+        self._limits: dict[int, ChargingLimitChanged] = {}
         self.registration = Registration.NEW
         self.version: str | None = None  # "2.0.1" / "2.1" while connected
         self.ignored = 0  # responses matching no outstanding CALL
@@ -112,7 +124,19 @@ class StationConnection:
                                   "GetVariables"),
             "SetVariables": Route(SetVariablesRequest.from_json, self._on_set_variables,
                                   "SetVariables"),
+            "Reset": Route(ResetRequest.from_json, self._on_reset),
         }
+        if smart is not None:  # without it these stay NotSupported
+            self._routes |= {
+                "SetChargingProfile": Route(SetChargingProfileRequest.from_json,
+                                            self._on_set_charging_profile),
+                "ClearChargingProfile": Route(ClearChargingProfileRequest.from_json,
+                                              self._on_clear_charging_profile),
+                "GetChargingProfiles": Route(GetChargingProfilesRequest.from_json,
+                                             self._on_get_charging_profiles),
+                "GetCompositeSchedule": Route(GetCompositeScheduleRequest.from_json,
+                                              self._on_get_composite_schedule),
+            }  # fmt: skip
 
     # --- the sans-I/O surface --------------------------------------------------------------
 
@@ -180,6 +204,8 @@ class StationConnection:
                 self._failed(out, "Timeout", "no response within MessageTimeout", now)
             elif key is Timer.HEARTBEAT:
                 self._heartbeat_due = True
+            elif key is Timer.LIMIT:
+                self.publish_limits(now)
         self._pump(now)
 
     def next_event(self) -> Event | None:
@@ -203,6 +229,9 @@ class StationConnection:
         msg = self.queue.started(tx_id, now=now, trigger_reason=trigger_reason, evse_id=evse_id,
                                  connector_id=connector_id, offline=not self.connected,
                                  meter_values=meter_values, id_token=id_token)  # fmt: skip
+        if self.smart is not None:
+            self.smart.tx_started(evse_id, tx_id, now)
+            self.publish_limits(now)
         self._pump(now)
         return msg
 
@@ -219,8 +248,29 @@ class StationConnection:
         msg = self.queue.ended(tx_id, now=now, trigger_reason=trigger_reason,
                                stopped_reason=stopped_reason, offline=not self.connected,
                                meter_values=meter_values)  # fmt: skip
+        if self.smart is not None:
+            self.smart.tx_ended(tx_id)
+            self.publish_limits(now)
         self._pump(now)
         return msg
+
+    def publish_limits(self, now: float) -> None:
+        """Report each EVSE's composite limit where it changed, and wake when the first
+        one expires. The station calls this once at start; profile changes, transactions
+        and the expiry timer call it after that."""
+        if self.smart is None:
+            return
+        self._timers.pop(Timer.LIMIT, None)
+        for evse_id in sorted(self.smart.evses):
+            level, expires = self.smart.limit_at(evse_id, now)
+            event = ChargingLimitChanged(evse_id, level.limit, level.discharge_limit,
+                                         level.setpoint, level.operation_mode, level.phases,
+                                         expires)  # fmt: skip
+            if self._limits.get(evse_id) != event:
+                self._limits[evse_id] = event
+                self._events.append(event)
+            if expires is not None:
+                self._timers[Timer.LIMIT] = min(expires, self._timers.get(Timer.LIMIT, expires))
 
     # --- sending ---------------------------------------------------------------------
 
@@ -383,3 +433,61 @@ class StationConnection:
         if changed:
             self._events.append(VariablesChanged(changed))
         return {"setVariableResult": [r.to_json() for r in results]}
+
+    def _on_reset(self, req: ResetRequest, now: float) -> dict:
+        """B11/B12. Resetting one EVSE is not offered (local choice: an EVSE of ours has
+        nothing to restart apart from the station)."""
+        if req.evse_id is not None:
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnsupportedParam",
+                                                         "additionalInfo": "no EVSE reset"}}  # fmt: skip
+        if req.kind not in ("Immediate", "OnIdle"):
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnsupportedParam"}}
+        scheduled = req.kind == "OnIdle" and bool(self.queue.open_transactions())
+        self._events.append(ResetRequested(req.kind, scheduled))
+        return {"status": "Scheduled" if scheduled else "Accepted"}
+
+    # --- smart charging (K01, K08, K09, K10) -------------------------------------------
+
+    def _on_set_charging_profile(self, req: SetChargingProfileRequest, now: float) -> dict:
+        assert self.smart is not None
+        try:
+            self.smart.set_profile(req.evse_id, req.profile)
+        except Rejected as e:
+            return {"status": "Rejected",
+                    "statusInfo": {"reasonCode": e.reason, "additionalInfo": e.info[:512]}}  # fmt: skip
+        self.publish_limits(now)
+        return {"status": "Accepted"}
+
+    def _on_clear_charging_profile(self, req: ClearChargingProfileRequest, now: float) -> dict:
+        assert self.smart is not None
+        cleared = self.smart.clear(req.profile_id, req.evse_id, req.purpose, req.stack_level)
+        self.publish_limits(now)
+        return {"status": "Accepted" if cleared else "Unknown"}
+
+    def _on_get_charging_profiles(self, req: GetChargingProfilesRequest, now: float) -> dict:
+        """K09: answer, then report in ReportChargingProfiles, one per EVSE and source
+        (each request carries one evseId and one chargingLimitSource), tbc on all but
+        the last."""
+        assert self.smart is not None
+        found = self.smart.matching(req.evse_id, ids=req.ids, purpose=req.purpose,
+                                    stack_level=req.stack_level, sources=req.sources)  # fmt: skip
+        if not found:
+            return {"status": "NoProfiles"}
+        groups: dict[tuple[int, str], list[dict]] = {}
+        for p in found:
+            groups.setdefault((p.evse_id, p.source), []).append(p.raw)
+        for n, ((evse_id, source), profiles) in enumerate(sorted(groups.items())):
+            report = {"requestId": req.request_id, "chargingLimitSource": source,
+                      "evseId": evse_id, "chargingProfile": profiles}  # fmt: skip
+            if n + 1 < len(groups):
+                report["tbc"] = True
+            self._calls.append(("ReportChargingProfiles", report))
+        return {"status": "Accepted"}
+
+    def _on_get_composite_schedule(self, req: GetCompositeScheduleRequest, now: float) -> dict:
+        assert self.smart is not None and self.version is not None
+        if req.evse_id != 0 and req.evse_id not in self.smart.evses:
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEVSE"}}
+        unit = req.unit or "W"  # the request leaves it to us when absent
+        schedule = self.smart.composite_json(req.evse_id, now, req.duration, unit, self.version)
+        return {"status": "Accepted", "schedule": schedule}

@@ -53,3 +53,65 @@ class SetVariablesRequest:
     @classmethod
     def from_json(cls, obj: dict) -> SetVariablesRequest:
         return cls(tuple(SetVariableData.from_json(i) for i in obj["setVariableData"]))
+
+
+@dataclass(frozen=True)
+class SetChargingProfileRequest:
+    evse_id: int
+    profile: dict  # parsed by smartcharging, which also keeps it as received
+
+    @classmethod
+    def from_json(cls, obj: dict) -> SetChargingProfileRequest:
+        return cls(obj["evseId"], obj["chargingProfile"])
+
+
+@dataclass(frozen=True)
+class ClearChargingProfileRequest:
+    profile_id: int | None
+    evse_id: int | None
+    purpose: str | None
+    stack_level: int | None
+
+    @classmethod
+    def from_json(cls, obj: dict) -> ClearChargingProfileRequest:
+        c = obj.get("chargingProfileCriteria", {})
+        return cls(obj.get("chargingProfileId"), c.get("evseId"), c.get("chargingProfilePurpose"),
+                   c.get("stackLevel"))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GetChargingProfilesRequest:
+    request_id: int
+    evse_id: int | None
+    ids: tuple[int, ...]
+    purpose: str | None
+    stack_level: int | None
+    sources: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, obj: dict) -> GetChargingProfilesRequest:
+        c = obj["chargingProfile"]
+        return cls(obj["requestId"], obj.get("evseId"), tuple(c.get("chargingProfileId", ())),
+                   c.get("chargingProfilePurpose"), c.get("stackLevel"),
+                   tuple(c.get("chargingLimitSource", ())))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GetCompositeScheduleRequest:
+    duration: int
+    evse_id: int
+    unit: str | None
+
+    @classmethod
+    def from_json(cls, obj: dict) -> GetCompositeScheduleRequest:
+        return cls(obj["duration"], obj["evseId"], obj.get("chargingRateUnit"))
+
+
+@dataclass(frozen=True)
+class ResetRequest:
+    kind: str  # Immediate / OnIdle (2.1 adds ImmediateAndResume)
+    evse_id: int | None
+
+    @classmethod
+    def from_json(cls, obj: dict) -> ResetRequest:
+        return cls(obj["type"], obj.get("evseId"))

@@ -16,6 +16,7 @@ from .devmodel import (
     Variable,
     VariableDef,
 )
+from .smartcharging import MAX_PERIODS, MAX_STACK_LEVEL
 
 RO, RW, WO = Mutability.READ_ONLY, Mutability.READ_WRITE, Mutability.WRITE_ONLY
 
@@ -46,6 +47,7 @@ def station_variables(*, evses: int = 1, security_profile: int = 1,
     security = Component("SecurityCtrlr")
     device = Component("DeviceDataCtrlr")
     station = Component("ChargingStation")
+    smart = Component("SmartChargingCtrlr")
     INT, D, B, S = DataType.INTEGER, DataType.DECIMAL, DataType.BOOLEAN, DataType.STRING
     ML, OL, SL = DataType.MEMBER_LIST, DataType.OPTION_LIST, DataType.SEQUENCE_LIST
     out = [
@@ -89,6 +91,12 @@ def station_variables(*, evses: int = 1, security_profile: int = 1,
         _var(device, "ItemsPerMessage", INT, "32", RO, instance="SetVariables"),
         _var(device, "BytesPerMessage", INT, "65536", RO, instance="GetVariables"),
         _var(device, "BytesPerMessage", INT, "65536", RO, instance="SetVariables"),
+        # what smartcharging.SmartCharging accepts; not switchable off (hence RO)
+        _var(smart, "Enabled", B, "true", RO),
+        _var(smart, "Available", B, "true", RO),
+        _var(smart, "ProfileStackLevel", INT, str(MAX_STACK_LEVEL), RO),
+        _var(smart, "PeriodsPerSchedule", INT, str(MAX_PERIODS), RO),
+        _var(smart, "ChargingScheduleChargingRateUnit", ML, "A,W", RO, values_list=("A", "W")),
         _var(station, "AvailabilityState", OL, "Available", RO, values_list=AVAILABILITY),
         _var(station, "Available", B, "true", RO),
     ]

@@ -10,6 +10,7 @@ from host.ocpp.devmodel import DeviceModel
 from host.ocpp.events import Event
 from host.ocpp.machine import StationConnection
 from host.ocpp.messages import StationInfo
+from host.ocpp.smartcharging import EvseSupply, SmartCharging
 from host.ocpp.store import open_db
 from host.ocpp.txqueue import TxQueue
 from host.ocpp.variables import station_variables
@@ -18,9 +19,12 @@ T0 = 1_800_000_000.0
 STATION = StationInfo("v2gate-test", "v2gate", serial_number="SN1")
 
 
-def make_station(tmp_path: Path, **kw) -> StationConnection:
+def make_station(tmp_path: Path, *, smart: bool = False, **kw) -> StationConnection:
+    """``smart``: with smart charging for two 11 kW three-phase EVSEs."""
     db = open_db(tmp_path / "station.db")
     ids = itertools.count(1)
+    if smart:
+        kw["smart"] = SmartCharging(db, {1: EvseSupply(11000.0), 2: EvseSupply(11000.0)})
     return StationConnection(queue=TxQueue(db), model=DeviceModel(db, station_variables(evses=2)),
                              station=STATION, new_msg_id=lambda: f"m{next(ids)}", **kw)  # fmt: skip
 

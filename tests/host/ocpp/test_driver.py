@@ -64,3 +64,46 @@ def test_tls_settings_follow_the_profile() -> None:
         tls_context(Settings("wss://h/ocpp", "CS1"), 3)
     ctx = tls_context(Settings("wss://h/ocpp", "CS1"), 2)
     assert ctx is not None and ctx.check_hostname
+
+
+@pytest.mark.system
+def test_timers_run_while_the_csms_is_unreachable(tmp_path: Path) -> None:
+    """A published charging limit expires on time although no connection comes up."""
+    import asyncio
+    import socket
+    import time
+
+    from host.ocpp.driver import StationDriver
+    from host.ocpp.events import ChargingLimitChanged, Event
+    from host.ocpp.store import iso_time
+
+    from .helpers import make_station
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    st = make_station(tmp_path, smart=True)
+    st.model.set_own(Component("OCPPCommCtrlr"), Variable("RetryBackOffWaitMinimum"), "30")
+    now = float(int(time.time()))  # whole: startSchedule carries milliseconds only
+    assert st.smart is not None
+    st.smart.set_profile(1, {"id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+                             "chargingProfileKind": "Absolute", "chargingSchedule": [{
+                                 "id": 1, "chargingRateUnit": "W", "startSchedule": iso_time(now),
+                                 "duration": 1, "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 1000}]}]})  # fmt: skip
+    st.publish_limits(now)
+    got: list[Event] = []
+    driver = StationDriver(st, Settings(f"ws://127.0.0.1:{port}", "CS1"), on_event=got.append)
+
+    async def run() -> None:
+        task = asyncio.create_task(driver.run())
+        deadline = time.monotonic() + 20  # a hang guard; the expiry is after ~1 s
+        while sum(isinstance(e, ChargingLimitChanged) and e.evse_id == 1 for e in got) < 2:
+            assert time.monotonic() < deadline, got
+            await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(run())
+    limits = [e.limit_w for e in got if isinstance(e, ChargingLimitChanged) and e.evse_id == 1]
+    assert limits == [1000, 11000]
+    assert driver.connects == 0

@@ -252,3 +252,20 @@ def _comm(name: str):
     from host.ocpp.devmodel import Component, Variable
 
     return Component("OCPPCommCtrlr"), Variable(name)
+
+
+def test_reset_on_idle_waits_for_the_transaction_immediate_does_not(tmp_path: Path) -> None:
+    from host.ocpp.events import ResetRequested
+
+    st = accepted(tmp_path)
+    st.receive(json.dumps([2, "r1", "Reset", {"type": "OnIdle"}]), T0)
+    assert sent(st) == [[3, "r1", {"status": "Accepted"}]]
+    assert events(st) == [ResetRequested("OnIdle", False)]
+    start_tx(st)
+    sent(st)
+    st.receive(json.dumps([2, "r2", "Reset", {"type": "OnIdle"}]), T0)
+    st.receive(json.dumps([2, "r3", "Reset", {"type": "Immediate"}]), T0)
+    st.receive(json.dumps([2, "r4", "Reset", {"type": "Immediate", "evseId": 1}]), T0)
+    frames = sent(st)
+    assert [f[2]["status"] for f in frames] == ["Scheduled", "Accepted", "Rejected"]
+    assert events(st) == [ResetRequested("OnIdle", True), ResetRequested("Immediate", False)]

@@ -1,0 +1,174 @@
+// An independent CSMS for interop tests: Node.js on the npm package `ocpp-rpc` in strict
+// mode, which checks every CALL and CALLRESULT in both directions against the official
+// OCPP JSON schemas it ships (ocpp2.0.1 and ocpp2.1). Nothing here comes from the Python
+// `ocpp` package.
+//
+//   node ocpp_csms.js --port 0 --protocol ocpp2.0.1|ocpp2.1
+//
+// Prints one JSON object per line on stdout: {"listening": port} first, then every CALL
+// the station sends ({"in": action, "params": ...}), every answer to ours ({"result":
+// action, ...}), and every problem ({"failure": ...}: a schema violation either way, a
+// CALLERROR from the station, an unexpected action). The scenario, driven by what the
+// station does:
+//   TransactionEvent Started -> SetChargingProfile (a daily station-wide TxDefaultProfile
+//   in A), GetCompositeSchedule, SetChargingProfile (a TxProfile for that transaction; on
+//   2.1 a V2X CentralSetpoint with discharge), GetCompositeSchedule, GetChargingProfiles,
+//   ClearChargingProfile (the default);
+//   TransactionEvent Ended -> Reset OnIdle, then {"done": true}.
+'use strict';
+
+const { RPCServer, createRPCError, createValidator } = require('ocpp-rpc');
+
+// ajv notes, per schema it compiles, that the OCA schemas put additionalProperties on enum
+// types ("strict mode: missing type ..."): style remarks about the schemas, not validation
+// results; everything else still reaches stderr.
+const warn = console.warn;
+console.warn = (...args) => {
+    if (!String(args[0]).startsWith('strict mode:')) warn(...args);
+};
+
+function arg(name, fallback) {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+const port = Number(arg('--port', '0'));
+const protocol = arg('--protocol', 'ocpp2.0.1');
+const heartbeat = Number(arg('--heartbeat', '2'));
+
+function out(obj) {
+    process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+function now() {
+    return new Date().toISOString();
+}
+
+// a station-wide default the TxProfile overrides: 10 A on 3 phases, daily from midnight
+function dailyDefault() {
+    const midnight = new Date();
+    midnight.setUTCHours(0, 0, 0, 0);
+    return {
+        id: 41, stackLevel: 3, chargingProfilePurpose: 'TxDefaultProfile',
+        chargingProfileKind: 'Recurring', recurrencyKind: 'Daily',
+        chargingSchedule: [{ id: 41, chargingRateUnit: 'A', startSchedule: midnight.toISOString(),
+                             chargingSchedulePeriod: [{ startPeriod: 0, limit: 10.0 }] }],
+    };
+}
+
+function txProfile(txId) {
+    const period = { startPeriod: 0, limit: 7400.0, numberPhases: 3 };
+    if (protocol === 'ocpp2.1') {
+        Object.assign(period, { operationMode: 'CentralSetpoint', setpoint: -3000.0,
+                                dischargeLimit: -5000.0 });
+    }
+    return {
+        id: 42, stackLevel: 1, chargingProfilePurpose: 'TxProfile',
+        chargingProfileKind: 'Relative', transactionId: txId,
+        chargingSchedule: [{ id: 42, chargingRateUnit: 'W', duration: 3600,
+                             chargingSchedulePeriod: [period] }],
+    };
+}
+
+// ocpp-rpc 2.2.1 looks schemas up as `urn:<Action>.req` / `.conf`, but the 2.1 schemas it
+// ships are named `urn:<Action>Request` / `Response` (as the OCA files are), so in strict
+// mode every 2.1 call fails with "Schema ... is missing" (mikuso/ocpp-rpc PR #94, not in a
+// release). We hand it the same bundled 2.1 schemas under the names it looks for: only the
+// $id changes, the schemas and the validator are the library's.
+function legacyIds(schemas) {
+    return schemas.map((s) => {
+        let id = s.$id.replace(/Request$/, '.req').replace(/Response$/, '.conf');
+        if (!id.includes('.')) id += '.req'; // NotifyPeriodicEventStream: a SEND, no response
+        return Object.assign({}, s, { $id: id });
+    });
+}
+
+const validators = [
+    createValidator('ocpp2.1', legacyIds(require('ocpp-rpc/lib/schemas/ocpp2_1.json'))),
+];
+const server = new RPCServer({ protocols: [protocol], strictMode: true,
+                               strictModeValidators: validators });
+
+server.on('client', (client) => {
+    out({ connected: client.identity, protocol: client.protocol });
+    client.on('strictValidationFailure', (e) => {
+        out({ failure: 'schema', method: e.method, outbound: e.outbound, isCall: e.isCall,
+              error: String(e.error && e.error.message) });
+    });
+    client.on('close', () => out({ closed: client.identity }));
+
+    async function ask(method, params) {
+        try {
+            const result = await client.call(method, params);
+            out({ result: method, params: result });
+            return result;
+        } catch (e) {
+            out({ failure: 'call', method, error: `${e.rpcErrorCode || e.name}: ${e.message}` });
+            return null;
+        }
+    }
+
+    function seen(method, params) {
+        out({ in: method, params });
+    }
+
+    client.handle('BootNotification', ({ params }) => {
+        seen('BootNotification', params);
+        return { status: 'Accepted', currentTime: now(), interval: heartbeat };
+    });
+    client.handle('Heartbeat', ({ params }) => {
+        seen('Heartbeat', params);
+        return { currentTime: now() };
+    });
+    client.handle('StatusNotification', ({ params }) => {
+        seen('StatusNotification', params);
+        return {};
+    });
+    client.handle('Authorize', ({ params }) => {
+        seen('Authorize', params);
+        return { idTokenInfo: { status: 'Accepted' } };
+    });
+    client.handle('MeterValues', ({ params }) => {
+        seen('MeterValues', params);
+        return {};
+    });
+    client.handle('ReportChargingProfiles', ({ params }) => {
+        seen('ReportChargingProfiles', params);
+        return {};
+    });
+    client.handle('TransactionEvent', ({ params }) => {
+        seen('TransactionEvent', params);
+        const txId = params.transactionInfo.transactionId;
+        // after our answer has gone out: the station's own CALL is settled first
+        if (params.eventType === 'Started') {
+            setImmediate(async () => {
+                await ask('SetChargingProfile', { evseId: 0, chargingProfile: dailyDefault() });
+                await ask('GetCompositeSchedule', { duration: 600, evseId: params.evse.id,
+                                                    chargingRateUnit: 'A' });
+                await ask('SetChargingProfile', { evseId: params.evse.id,
+                                                  chargingProfile: txProfile(txId) });
+                await ask('GetCompositeSchedule', { duration: 600, evseId: params.evse.id,
+                                                    chargingRateUnit: 'W' });
+                await ask('GetChargingProfiles', { requestId: 7, chargingProfile: {} });
+                await ask('ClearChargingProfile', { chargingProfileId: 41 });
+                out({ profiled: txId });
+            });
+        } else if (params.eventType === 'Ended') {
+            setImmediate(async () => {
+                await ask('Reset', { type: 'OnIdle' });
+                out({ done: true });
+            });
+        }
+        return params.idToken ? { idTokenInfo: { status: 'Accepted' } } : {};
+    });
+    client.handle(({ method, params }) => {
+        out({ failure: 'unexpected', method, params });
+        throw createRPCError('NotImplemented');
+    });
+});
+
+server.listen(port, '127.0.0.1').then((http) => {
+    out({ listening: http.address().port, protocol });
+});
+
+process.on('SIGTERM', () => process.exit(0));
