@@ -83,6 +83,8 @@ def charging(grid):
     hal.set_cp(6000)
     ctrl.set_pilot(0, 2666)
     ctrl.set_lease(1, 0, 160, 600000, 0)
+    if grid:
+        ctrl.configure_grid(37, 1)  # volt-watt on (grid_vw_enable): every grid function runs
     return ctrl
 
 ctrl = charging(False)
