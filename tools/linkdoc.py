@@ -79,6 +79,12 @@ def render() -> str:
         "- Heartbeat is answered by Status. If no valid host frame arrives for `link_timeout_ms`,",
         "  or a PowerLease expires, the firmware opens the contactor and sets the pilot to the",
         "  safe state (F, or X1 by SetConfig) by itself; Reset(1) after the host is back leaves it.",
+        "- PowerLease carries the current limit (AC, 0.1 A) and the signed power limit (DC and",
+        "  BPT, W: charging > 0, discharging < 0; 0 = none) in one message and one ordering",
+        "  class, so a withdrawal takes both. A discharge needs `direction` 1 and with it the",
+        "  export interlock (grid sync); a power whose sign is not the direction's gets",
+        "  Nack(conflict, field 4). The firmware caps the magnitude at the board's rating,",
+        "  derated with temperature, and reports what it applies in Status.limit_w.",
         "",
         "## Messages",
         "",
@@ -97,6 +103,21 @@ def render() -> str:
     lines += [f"| {k} | {v} |" for k, v in sorted(m.NACK_NAMES.items())]
     lines += ["", "## SetConfig keys", "", "| key | name | range |", "|---|---|---|"]
     lines += [f"| {k} | {n} | {lo}..{hi} |" for k, (n, lo, hi) in sorted(m.CONFIG_KEYS.items())]
+    lines += [
+        "",
+        "Units are in the names (`_pm` per mille of nominal voltage or of rated power, `_mhz`,",
+        "`_ms`, `_dc` 0.1 C). The grid keys (10-46) get Nack(bad-state) on a board without",
+        "grid sensing. On a 60 Hz board they must also lie in IEEE 1547-2018's ranges of",
+        "adjustability (voltage trips Tables 11-13 and the droop Table 24 per category,",
+        "frequency trips Table 18, volt-watt Table 10, enter service Table 4) or get",
+        "Nack(out-of-range); a 50 Hz board takes the local code's values within the ranges",
+        "above. Settings at odds with each other get Nack(conflict): stage 1 beyond stage 2 or",
+        "faster than it, an OF threshold not above nominal or a UF one not below, volt-watt V2",
+        "less than 10 per mille above V1, an enter-service frequency window without nominal",
+        "in it. A refused value changes nothing, and no grid setting takes the firmware out",
+        "of service. `grid_category` and `droop_profile` go back to their presets (voltage",
+        "trips, droop). `max_temp_dc` above the board's own thermal limit is Nack(out-of-range).",
+    ]
     lines += ["", "## Fault bits (Status.faults / latched, Fault.code)", "",
               "| bit | code | name | latch |", "|---|---|---|---|"]
     lines += [f"| 0x{b:x} | F-{c:03d} | {n} | {'auto' if p == faults.AUTO else 'manual'} |"
