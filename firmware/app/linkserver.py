@@ -220,8 +220,10 @@ class LinkServer:
 
     def _on_lease(self, msg, now):
         p = msg.power_w
-        if (p < 0 and not msg.direction) or (p > 0 and msg.direction):
-            return (m.NACK_CONFLICT, 4)  # power's sign and direction disagree
+        # a power whose sign is not the direction's is a host bug: refused, but never a
+        # withdrawal (allow 0), which must always take
+        if msg.allow and ((p < 0 and not msg.direction) or (p > 0 and msg.direction)):
+            return (m.NACK_CONFLICT, 4)
         self.ctrl.set_lease(msg.allow, msg.direction, msg.current_da, msg.expiry_ms, now, p)
         return None
 

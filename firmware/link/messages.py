@@ -326,8 +326,8 @@ class PowerLease(Message):
     A lease is never sticky: the host renews it before it expires, and an expired lease
     opens the contactors and puts the pilot in the safe state. `direction` 1 (export)
     is refused by the interlocks until grid sync is available. `power_w` 0 is no power
-    limit (an AC lease: the current alone limits); otherwise its sign must be the
-    direction's (< 0 only with direction 1: Nack conflict), and the firmware caps its
+    limit (an AC lease: the current alone limits); otherwise, in a grant, its sign must
+    be the direction's (< 0 only with direction 1: Nack conflict), and the firmware caps its
     magnitude at the board's rating (Status.limit_w). One lease, one ordering class:
     current and power travel together, so a withdrawn lease takes both with it.
     """

@@ -330,6 +330,10 @@ def test_power_against_the_lease_direction_is_a_conflict_and_changes_nothing():
     assert fw.state() == before and fw.c.lease_w == 0 and not fw.applied
     out = fw.send(m.PowerLease(1, 1, 160, 1000, -5000), 4)  # discharge with export: taken
     assert out[0] == m.Ack(m.PowerLease.TYPE, 4) and out[1].limit_w == -5000
+    # a withdrawal is never refused, whatever its power field says
+    out = fw.send(m.PowerLease(0, 0, 0, 1000, -5000), 5)
+    assert out[0] == m.Ack(m.PowerLease.TYPE, 5) and fw.c.lease_allow == 0
+    assert out[1].limit_w == 0
 
 
 def test_a_withdrawn_power_lease_never_comes_back():
