@@ -100,6 +100,7 @@ GRID_KEYS = (10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23)
 # Reset.what
 RESET_CLEAR_FAULTS = const(1)  # clear the fail-safe and every manually clearable latch
 RESET_REBOOT = const(2)
+RESET_CLEAR_FAILSAFE = const(3)  # clear only link-timeout and lease-expired (the host's own)
 
 _U8 = (0, 0xFF)
 _U16 = (0, 0xFFFF)
@@ -238,7 +239,7 @@ class Reset(Message):
     TYPE = 0x05
     FORMAT = "<B"
     FIELDS = ("what",)
-    RANGES = ((RESET_CLEAR_FAULTS, RESET_REBOOT),)
+    RANGES = ((RESET_CLEAR_FAULTS, RESET_CLEAR_FAILSAFE),)
     what: int
 
 
