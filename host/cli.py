@@ -16,6 +16,7 @@ SUBCOMMANDS = [
     "host.bench.cli",
     "host.slac.cli",
     "host.exi.cli",
+    "host.station.cli",
 ]
 
 
