@@ -231,7 +231,8 @@ class Station:
                 self._withdraw = None
                 self._renew_at = self._now + self.s.renew_s
                 self._renew()
-            if resumed:  # the offer the EV is drawing on, as the firmware may have lost it
+            if resumed or self._pilot is None or self._pilot.mode != m.PILOT_PWM:
+                # the offer the EV is drawing on: the firmware may have lost it (reboot)
                 self._set_pilot(m.SetPilot(m.PILOT_PWM, pilot.duty_for_current(self.current_da)), None)
             return
         if self._lease_on or (resumed and old in (m.CP_C, m.CP_D)):
