@@ -73,6 +73,9 @@ class SimHal:
         self.plant = Plant(params, ticks_ms(), log)
         self.uart = uart
         self._noise = 12345
+        # `log_applied`: each command the link server applies goes to the log too, so a
+        # bench can check what reached the controller and in which order
+        self.log_applied = self._log_applied if (params or {}).get("log_applied") else None
         self.grid = None
         grid_cfg = board.get("grid")
         if grid_cfg is not None:
@@ -86,6 +89,13 @@ class SimHal:
             # the converter's reference runs this far from the grid (its own PLL error)
             self.ref_offset16 = g.get("converter_offset_mrad", 10) * 65536 // 6283
             self._log_grid_events(g.get("events", ()), log)
+
+    def _log_applied(self, msg, *more):
+        """LinkServer.on_applied: one line per applied command (seq when it gives one)."""
+        values = ",".join(str(v) if isinstance(v, int) else '"?"' for v in msg.values())
+        seq = more[0] if more and isinstance(more[0], int) else -1
+        sys.stderr.write('{"plant": "applied", "fw_ms": %d, "type": %d, "seq": %d, "values": [%s]}\n'
+                         % (ticks_ms(), msg.TYPE, seq, values))
 
     def _counts(self, mv):
         # +-2 LSB of deterministic noise, as a real ADC would show
