@@ -90,12 +90,13 @@ class SimHal:
             self.ref_offset16 = g.get("converter_offset_mrad", 10) * 65536 // 6283
             self._log_grid_events(g.get("events", ()), log)
 
-    def _log_applied(self, msg, *more):
-        """LinkServer.on_applied: one line per applied command (seq when it gives one)."""
+    def _log_applied(self, msg):
+        """LinkServer.on_applied: one line per applied command, with its ordering
+        (epoch, order) as the host numbered it."""
         values = ",".join(str(v) if isinstance(v, int) else '"?"' for v in msg.values())
-        seq = more[0] if more and isinstance(more[0], int) else -1
-        sys.stderr.write('{"plant": "applied", "fw_ms": %d, "type": %d, "seq": %d, "values": [%s]}\n'
-                         % (ticks_ms(), msg.TYPE, seq, values))
+        sys.stderr.write('{"plant": "applied", "fw_ms": %d, "type": %d, "epoch": %d, "order": %d, '
+                         '"values": [%s]}\n' % (ticks_ms(), msg.TYPE, getattr(msg, "epoch", -1),
+                                                 getattr(msg, "order", -1), values))
 
     def _counts(self, mv):
         # +-2 LSB of deterministic noise, as a real ADC would show

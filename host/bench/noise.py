@@ -13,7 +13,8 @@ one, lose an Ack from the firmware), then spoils bytes (bit errors, dropped,
 duplicated, inserted bytes). A blackout lets nothing through either way. Every
 frame the firmware sent is decoded and kept in `from_firmware`, with the time it
 passed, even the ones the relay then spoilt, so a test can see what the firmware
-said into a dead line (its Fault, its Status) and when.
+said into a dead line (its Fault, its Status) and when; `from_host` keeps the host's
+frames the same way.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class NoiseRelay:
         self.impairment = CLEAN
         self.counts: Counter[str] = Counter()
         self.from_firmware: list[tuple[float, int, m.Message]] = []  # (time, seq, message)
+        self.from_host: list[tuple[float, int, m.Message]] = []
         self._history = {d: deque[bytes](maxlen=history) for d in self.fds}
         self._partial = {d: bytearray() for d in self.fds}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -108,21 +110,20 @@ class NoiseRelay:
     def _frame(self, direction: str, wire: bytes) -> bytes:
         imp = self.impairment
         self.counts[direction + " frames"] += 1
-        if direction == TO_HOST:
-            got = decode(wire)
-            if got is not None:
-                assert self._loop is not None
-                self.from_firmware.append((self._loop.time(), got[0], got[1]))
+        got = decode(wire)
+        if got is not None:
+            assert self._loop is not None
+            log = self.from_firmware if direction == TO_HOST else self.from_host
+            log.append((self._loop.time(), got[0], got[1]))
         if imp.blackout:
             self.counts["blacked out"] += 1
             return b""
         rng = self.rng
         frames = [wire]
-        if direction == TO_HOST and imp.lose_acks and rng.random() < imp.lose_acks:
-            got = decode(wire)
-            if got is not None and isinstance(got[1], m.Ack):
-                self.counts["acks lost"] += 1
-                frames = []
+        if (imp.lose_acks and direction == TO_HOST and got is not None
+                and isinstance(got[1], m.Ack) and rng.random() < imp.lose_acks):
+            self.counts["acks lost"] += 1
+            frames = []
         history = self._history[direction]
         if imp.replay and history and rng.random() < imp.replay:
             frames.append(rng.choice(history))
