@@ -127,8 +127,8 @@ class LinkDriver:
                     self._open_port()
                 except (OSError, serial.SerialException):
                     continue
-            elif not self.client.connected:
-                self.client.connect(self._now())
+            elif not self.client.connected and not hasattr(self.client, "hello_retry_s"):
+                self.client.connect(self._now())  # a client that does not retry Hello itself
                 self._pump()
 
     # ------------------------------------------------------------ I/O

@@ -58,7 +58,7 @@ def test_a_rejected_config_is_reported_and_the_rest_goes_on() -> None:
 def test_lease_renewal_survives_a_nack_and_a_timeout() -> None:
     rig = charging()
     refuse = dict(LinkServer._HANDLERS)
-    refuse[m.PowerLease.TYPE] = lambda server, msg, now, repeat: (m.NACK_BAD_STATE, 0)
+    refuse[m.PowerLease.TYPE] = lambda *args: (m.NACK_BAD_STATE, 0)
     rig.fw._HANDLERS = refuse  # type: ignore[assignment]  # the firmware refuses leases
     rig.advance(0.3)
     del rig.fw._HANDLERS
@@ -76,6 +76,11 @@ def test_lease_renewal_survives_a_nack_and_a_timeout() -> None:
     assert not rig.since(t, "fault")
 
 
+def _message(cls: type, **given: object) -> m.Message:
+    """A message with the given fields and zeros elsewhere."""
+    return cls(**{name: given.get(name, 0) for name in cls.FIELDS})  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class _Superseded:  # the shape of H1's ev.CommandSuperseded, for a client without it
     seq: int
@@ -85,9 +90,10 @@ class _Superseded:  # the shape of H1's ev.CommandSuperseded, for a client witho
 
 def test_a_superseded_renewal_is_reported_and_renewing_goes_on() -> None:
     station = Station(Settings())
-    hello = m.FirmwareHello(1, 0, 1, 0, b"x", 0, 1)
+    hello = _message(m.FirmwareHello, proto=1, board=b"x")
     station.handle_event(ev.LinkUp(hello), 0.0)
-    station.handle_event(ev.FirmwareReported(1, m.Status(m.CP_C, 0, 2666, 0, 0, 0, 0, 0, 0, 0, 0, 500)), 0.0)
+    status = _message(m.Status, cp_state=m.CP_C, duty=2666, link_timeout_ms=500)
+    station.handle_event(ev.FirmwareReported(1, status), 0.0)
     cmds = station.commands_to_send()  # SetConfig(telemetry)
     station.handle_event(ev.CommandAcked(1, cmds[0]), 0.01)
     lease = [c for c in station.commands_to_send() if isinstance(c, m.PowerLease)]
