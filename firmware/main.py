@@ -14,7 +14,7 @@ import sys
 import boards
 from firmware.app.controller import Controller
 from firmware.app.linkserver import LinkServer
-from firmware.compat import sleep_ms, ticks_ms
+from firmware.compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 LINK_POLL_MS = 2
 
@@ -60,12 +60,28 @@ def board_name():
         return "sim"
 
 
+def next_deadline(deadline, now, period_ms):
+    """The tick after the one due at `deadline`: the first point of its grid (every
+    `period_ms` from the first tick) not yet past at `now`. The grid never moves, so
+    the period does not stretch by the tick's own time; a tick that overran skips the
+    periods it missed instead of running them back to back (a burst of catch-up ticks
+    would only act again on the same late inputs)."""
+    deadline = ticks_add(deadline, period_ms)
+    late = ticks_diff(now, deadline)
+    if late > 0:
+        deadline = ticks_add(deadline, (late + period_ms - 1) // period_ms * period_ms)
+    return deadline
+
+
 async def control_task(ctrl, period_ms):
     hal = ctrl.hal
+    deadline = ticks_ms()
     while True:
-        if ctrl.tick(ticks_ms()):
-            hal.feed_wdt()  # fed only after a completed, healthy tick
-        await sleep_ms(period_ms)
+        ctrl.tick(ticks_ms())
+        hal.feed_wdt()  # only after a completed tick: one that raises ends the task
+        now = ticks_ms()
+        deadline = next_deadline(deadline, now, period_ms)
+        await sleep_ms(ticks_diff(deadline, now))
 
 
 async def link_task(server, uart):

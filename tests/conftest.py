@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-TIERS = {"unit", "firmware_vm", "cross", "system", "interop"}
+TIERS = {"unit", "firmware_vm", "cross", "system", "interop", "bench"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -34,6 +34,11 @@ SAMPLER_STALL_MS = const(100)  # no grid samples this long: the sampler is dead,
 PROFILES = ("default", "fastest")
 
 
+def _configure_guard(guard, cfg):
+    guard.configure(cfg["category"], cfg.get("v_trips"), cfg["phase_mrad"],
+                    cfg["enter_delay_ms"], cfg["latency_ms"])
+
+
 class Controller:
     def __init__(self, hal, board, now):
         self.hal = hal
@@ -133,24 +138,22 @@ class Controller:
         from firmware.app import gridfunc, gridsync
 
         self.grid_cfg = cfg
-        if self.gs is None:
-            self.gs = gridsync.from_config(cfg)
-            self._samples_at = now
-            self._lost_flag = gridsync.LOST
-        if self._zero_cross and self.es is None:
+        self.gs = gridsync.from_config(cfg)
+        self._samples_at = now
+        self._lost_flag = gridsync.LOST
+        if self._zero_cross:
             from firmware.app import edgesync
 
             self.es = edgesync.from_config(cfg)
             self._combine = edgesync.combine
         f_nom = cfg["f_nom"]
         self.guard = gridfunc.GridGuard(
-            f_nom, now, category=cfg["category"], phase_mrad=cfg["phase_mrad"],
-            enter_delay_ms=cfg["enter_delay_ms"], latency_ms=cfg["latency_ms"],
-            v_nom_mv=cfg["v_nom_mv"], v_trips=cfg.get("v_trips"),
+            f_nom, now, v_nom_mv=cfg["v_nom_mv"],
             # the fast voltage comes with its age; what is left is the tick between two
             # decisions and the contacts' parting after the coil lets go
             v_latency_ms=self.period_ms + self.contactor_open_ms,
         )
+        _configure_guard(self.guard, cfg)
         p = cfg["p_rated_w"]
         self.droop = gridfunc.Droop(
             f_nom, p, p if self.lease_direction else 0, p,
@@ -158,10 +161,15 @@ class Controller:
         )
 
     def configure_grid(self, key, value):
-        """SetConfig for the grid; returns a Nack reason or 0. Rebuilding the guard puts
-        it out of service until the enter-service delay has passed again."""
-        if self.gs is None:
+        """SetConfig for the grid; returns a Nack reason or 0. Only what the key sets
+        changes: the guard stays in service with its running timers (a new trip setting
+        judges the next measurement), the droop keeps its lagged adjustment."""
+        guard = self.guard
+        droop = self.droop
+        if guard is None or droop is None:  # no grid sensing
             return m.NACK_BAD_STATE
+        from firmware.app import gridfunc
+
         cfg = dict(self.grid_cfg)
         if key == m.CFG_GRID_CATEGORY:
             cfg["category"] = CATEGORIES[value - 1]
@@ -173,14 +181,18 @@ class Controller:
         elif key == m.CFG_DROOP_PROFILE:
             cfg["droop_profile"] = PROFILES[value]
         elif key == m.CFG_DROOP_STEP:
-            cfg["droop_step_w"] = value
+            cfg["droop_step_w"] = value  # read by _check_grid, nothing to rebuild
         elif key == m.CFG_PHASE_MRAD:
             cfg["phase_mrad"] = value
         elif key == m.CFG_ENTER_DELAY:
             cfg["enter_delay_ms"] = value
         elif key == m.CFG_GRID_LATENCY:
             cfg["latency_ms"] = value
-        self._setup_grid(cfg, self.now)
+        self.grid_cfg = cfg
+        if key == m.CFG_GRID_CATEGORY or key == m.CFG_DROOP_PROFILE:
+            droop.set_preset(gridfunc.droop_preset(cfg["category"], cfg["droop_profile"]))
+        if key != m.CFG_DROOP_PROFILE and key != m.CFG_DROOP_STEP:
+            _configure_guard(guard, cfg)
         return 0
 
     def _set_volt_trip(self, cfg, key, value):
@@ -335,7 +347,7 @@ class Controller:
     # ------------------------------------------------------------ the tick
 
     def tick(self, now):
-        """One control period. Returns True when it completed (the WDT is fed only then)."""
+        """One control period. The caller feeds the watchdog after it returns."""
         self.now = now
         hal = self.hal
         hal.sample_cp(self.high, self.low)
@@ -364,7 +376,6 @@ class Controller:
         if limit != self.limit_reported:
             self.limit_reported = limit
             self.events.push(LIMIT_CHANGED, limit, 0, now)
-        return True
 
     def _update_cp(self, state, now):
         if state == 0 or state == self.cp:

@@ -191,20 +191,21 @@ def mrad_to_q16(mrad):
 
 class Droop:
     def __init__(self, f_nom, p_rated_w, p_max_export_w, p_max_import_w, preset=None, now=0):
-        db_over, db_under, k_over, k_under, t_resp_ms = preset or droop_preset()
         self.f_nom_mhz = f_nom * 1000
         self.p_rated_w = p_rated_w
         self.p_max_export_w = p_max_export_w
         self.p_max_import_w = p_max_import_w
-        self.db_over = db_over
-        self.db_under = db_under
-        self.k_over = k_over
-        self.k_under = k_under
-        # 90 % of a step after t_resp: tau = t_resp / ln(10)
-        self.tau_ms = t_resp_ms * 10000 // 23026
+        self.set_preset(preset or droop_preset())
         self.adj_mw = 0  # the droop's lagged adjustment to the set-point (mW: resolution)
         self.p_w = 0
         self.last = now
+
+    def set_preset(self, preset):
+        """New droop parameters; the lagged adjustment carries on from where it is, so a
+        setting never steps the power by itself."""
+        self.db_over, self.db_under, self.k_over, self.k_under, t_resp_ms = preset
+        # 90 % of a step after t_resp: tau = t_resp / ln(10)
+        self.tau_ms = t_resp_ms * 10000 // 23026
 
     def target_w(self, f_mhz, p_set_w):
         """The droop's steady-state power for frequency f and set-point p_set."""
@@ -246,10 +247,8 @@ class GridGuard:
                  latency_ms=0, v_nom_mv=0, v_trips=None, v_latency_ms=0):
         self.f_nom_mhz = f_nom * 1000
         self.trips = trips or trips_for(f_nom)
-        # voltage trips with their thresholds in mV (none without a nominal voltage)
         self.v_nom_mv = v_nom_mv
-        self.v_trips = tuple((r, d, v_nom_mv * pm // 1000, t)
-                             for r, d, pm, t in (v_trips or volt_trips(category))) if v_nom_mv else ()
+        self.v_trips = self._in_mv(v_trips, category)
         self.v_since = [None] * len(self.v_trips)
         # taken off the voltage clearing times: what lies between the decision and the
         # contacts parting (one control tick, the contactor's opening time)
@@ -260,12 +259,9 @@ class GridGuard:
         self.v_start = now  # when the samples of the one before it began
         self.enter_v_lo = v_nom_mv * ENTER_V_MIN_PM // 1000
         self.enter_v_hi = v_nom_mv * ENTER_V_MAX_PM // 1000
-        self.rocof_limit = ROCOF_RIDE_THROUGH[category]
         self.rocof_ms = rocof_ms
         self.loss_ms = min(loss_ms, LOSS_MS_MAX)
-        self.phase_q16 = mrad_to_q16(phase_mrad)
-        self.enter_delay_ms = enter_delay_ms
-        self.latency_ms = latency_ms  # the measurement's own delay, taken off clearing times
+        self.configure(category, v_trips, phase_mrad, enter_delay_ms, latency_ms)
         self.since = [None] * len(self.trips)  # when each threshold was first exceeded
         self.rocof_since = None
         self.last_ok = now
@@ -274,6 +270,33 @@ class GridGuard:
         self.tripped_at = now
         self.enter_since = None
         self.refused = TRIPPED | UNSYNCED | LOST
+
+    def configure(self, category, v_trips, phase_mrad, enter_delay_ms, latency_ms):
+        """New settings (the link's SetConfig), in service or not. A setting is no
+        disturbance: the in-service state, the enter-service timer and every running
+        stage timer carry over (matched by stage), so a new threshold or clearing time
+        judges the measurements from the next one on and an excursion that is being
+        timed is not forgotten. `v_trips` None: the category's defaults."""
+        old = self.v_trips
+        trips = self._in_mv(v_trips, category)
+        since = [None] * len(trips)
+        for i in range(len(trips)):
+            for j in range(len(old)):
+                if old[j][0] == trips[i][0]:
+                    since[i] = self.v_since[j]
+        self.v_trips = trips
+        self.v_since = since
+        self.rocof_limit = ROCOF_RIDE_THROUGH[category]
+        self.phase_q16 = mrad_to_q16(phase_mrad)
+        self.enter_delay_ms = enter_delay_ms
+        self.latency_ms = latency_ms  # the measurement's own delay, taken off clearing times
+
+    def _in_mv(self, v_trips, category):
+        """Voltage trips with their thresholds in mV; none without a nominal voltage."""
+        if not self.v_nom_mv:
+            return ()
+        return tuple((r, d, self.v_nom_mv * pm // 1000, t)
+                     for r, d, pm, t in (v_trips or volt_trips(category)))
 
     def feed_voltage(self, now, v_mv, age_ms):
         """One voltage measurement (RMS over samples that began `age_ms` before `now`),

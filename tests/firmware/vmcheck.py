@@ -15,6 +15,21 @@ def raises(exc, fn, *args, **kwargs):
     raise AssertionError("%s did not raise %s" % (getattr(fn, "__name__", fn), exc.__name__))
 
 
+def viper_only(what):
+    """First line of a test that compares a viper kernel with its twin: CPython has no
+    viper, so there it skips with the reason printed; the same test's MicroPython run
+    (tests/firmware/test_on_micropython.py) is the one that checks."""
+    import sys
+
+    if sys.implementation.name == "micropython":
+        return
+    import pytest
+
+    reason = "%s: no viper on CPython; checked by the MicroPython run of this test" % what
+    print(reason)
+    pytest.skip(reason)
+
+
 def board(**overrides):
     """The sim board's definition with some fields replaced; without grid sensing
     unless `grid` is given (True: the sim board's own grid section)."""
@@ -104,6 +119,8 @@ class FakeHal:
     ref_offset16 = 0
 
     def grid_collect(self, gs):
+        if self.grid_model is None:  # a test's set-up error, named rather than a None.fill
+            raise ValueError("FakeHal: the board has grid sensing, set hal.grid_model")
         n = self.grid_per_tick
         self.grid_pos = self.grid_model.fill(gs.ring, self.grid_pos, n, gs.mask)
         return n

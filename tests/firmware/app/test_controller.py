@@ -287,11 +287,6 @@ def test_pwm_raise_waits_for_the_change_interval_but_lowering_does_not():
     assert b.hal.pilot == (m.PILOT_PWM, 2666)
 
 
-def test_tick_reports_completion_for_the_watchdog():
-    b = Bench()
-    assert b.c.tick(b.now + TICK) is True
-
-
 def test_control_tick_allocates_nothing():
     """Thousands of ticks through every path under heap_lock on MicroPython."""
     b = Bench()

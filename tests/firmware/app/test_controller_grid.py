@@ -115,6 +115,47 @@ def test_grid_config_over_the_link_keys():
     assert c.configure_grid(m.CFG_PHASE_MRAD, 300) == m.NACK_BAD_STATE
 
 
+def _exporting():
+    g = GridBench()
+    g.export()
+    g.run(1500)
+    assert g.c.contactor == 1 and g.c.guard.trip == 0, interlocks.names(g.c.refused)
+    return g
+
+
+def test_a_setting_that_touches_no_trip_keeps_exporting():
+    for key, value in ((m.CFG_DROOP_STEP, 500), (m.CFG_DROOP_PROFILE, 1),
+                       (m.CFG_PHASE_MRAD, 300), (m.CFG_ENTER_DELAY, 2000),
+                       (m.CFG_GRID_LATENCY, 40)):
+        g = _exporting()
+        adj = g.c.droop.adj_mw
+        assert g.c.configure_grid(key, value) == 0
+        assert g.c.droop.adj_mw == adj, key  # the droop's lag is not restarted
+        g.run(500)
+        assert g.c.contactor == 1 and g.c.guard.trip == 0, (key, g.c.guard.trip)
+        assert not g.c.latched & faults.GRID_TRIP, key
+    assert g.c.guard.latency_ms == 40  # and the setting took
+
+
+def test_a_new_trip_setting_applies_in_service_without_a_loss_of_grid():
+    g = _exporting()
+    assert g.c.configure_grid(m.CFG_GRID_CATEGORY, 3) == 0  # other trips, still in service
+    assert g.c.guard.rocof_limit == 3000
+    assert g.c.configure_grid(m.CFG_UV1_MS, 2000) == 0
+    assert g.c.configure_grid(m.CFG_UV2_MS, 2000) == 0
+    g.run(500)
+    assert g.c.contactor == 1 and g.c.guard.trip == 0 and not g.c.latched
+    # UV1 above the grid's 1.0 pu: the new threshold is timed from now and trips at its
+    # clearing time (less the tick and the contactor's opening), as UV1
+    assert g.c.configure_grid(m.CFG_UV1_PM, 1030) == 0
+    t0 = g.now
+    while g.c.contactor and g.now < t0 + 3000:
+        g.run(TICK)
+    assert g.c.contactor == 0 and g.c.latched & faults.GRID_TRIP
+    assert g.c.guard.trip == 9  # gridfunc.UV1, not loss-of-grid
+    assert 2000 - 30 - 20 <= g.now - t0 <= 2000, g.now - t0
+
+
 def test_phase_jump_and_sag_ride_through_while_exporting():
     g = GridBench(events=[["jump", 2.0, 30], ["sag", 2.5, 2.7, 0.5], ["jump", 3.0, -30]])
     g.export()

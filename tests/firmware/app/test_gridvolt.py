@@ -63,6 +63,22 @@ STAGES = (
 )
 
 
+def test_a_new_setting_keeps_service_and_the_excursion_being_timed():
+    g, t = _guard()
+    start = t
+    t, first = _hold(g, t, 1000, _pu(690))  # beyond UV1 (0.70 pu, 10 s): being timed
+    assert first is None
+    # a shorter clearing time for UV1 (and a new OV1): the timer keeps its start, so it
+    # trips 2 s after the sag began, not 2 s after the setting
+    g.configure("II", F.with_volt_setting(F.volt_trips("II"), F.UV1, ms=2000), 50, 1000, 0)
+    assert g.trip == 0 and g.refused == 0
+    t, first = _hold(g, t, 1500, _pu(690))
+    assert g.trip == F.UV1 and 1980 <= first - start <= 2000, first - start
+    # a setting while tripped keeps the guard out of service
+    g.configure("II", None, 50, 1000, 0)
+    assert g.trip == F.UV1
+
+
 def test_each_threshold_just_inside_never_trips():
     for reason, _beyond, inside, clear in STAGES:
         g, t = _guard()

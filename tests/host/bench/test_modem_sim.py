@@ -22,8 +22,7 @@ from host.slac.messages import (
     parse_frame,
     push_frame,
 )
-
-from .helpers import EVSE_MAC, PEV_MAC
+from tests.host.slac.helpers import EVSE_MAC, PEV_MAC
 
 pytestmark = pytest.mark.unit
 MODEM = c.QCA_LOCAL_MAC

@@ -10,8 +10,7 @@ import pytest
 from host.bench.slac_pair import channel_links, run_pair
 from host.slac.events import FailReason, LinkReady, Matched, MatchFailed, ToggleCp
 from host.slac.messages import CmAttenCharInd, parse_frame
-
-from .helpers import EVSE_MAC, PEV_MAC, pair
+from tests.host.slac.helpers import EVSE_MAC, PEV_MAC, pair
 
 pytestmark = pytest.mark.unit
 

@@ -32,8 +32,7 @@ from host.slac.messages import (
     VsLinkStatusCnf,
     VsLinkStatusReq,
 )
-
-from .helpers import EVSE_MAC, PEV_MAC, Driven, counter_rng
+from tests.host.slac.helpers import EVSE_MAC, PEV_MAC, Driven, counter_rng
 
 pytestmark = pytest.mark.unit
 

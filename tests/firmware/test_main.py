@@ -1,0 +1,105 @@
+# firmware-vm
+"""The control loop's schedule (firmware/main.py): ticks on a fixed 10 ms grid however
+long each takes, missed periods skipped rather than caught up, and the watchdog fed
+only after a tick that completed. On fake time: the loop's clock and sleep are
+replaced by a clock that only the sleeps and the ticks move."""
+
+import asyncio
+
+from firmware import main
+from firmware.compat import ticks_add, ticks_diff
+
+PERIOD = 10
+
+
+class Stop(Exception):
+    pass
+
+
+class FakeTime:
+    def __init__(self, start):
+        self.t = start
+        self.slept = []
+
+    def ticks_ms(self):
+        return self.t
+
+    async def sleep_ms(self, ms):
+        assert ms >= 0, ms
+        self.slept.append(ms)
+        self.t = ticks_add(self.t, ms)
+
+
+class Hal:
+    def __init__(self):
+        self.fed = 0
+
+    def feed_wdt(self):
+        self.fed += 1
+
+
+class Ctrl:
+    """Each tick takes the next of `costs` ms of fake time; past the last it raises."""
+
+    def __init__(self, clock, costs):
+        self.hal = Hal()
+        self.clock = clock
+        self.costs = costs
+        self.at = []
+
+    def tick(self, now):
+        if len(self.at) == len(self.costs):
+            raise Stop()
+        self.at.append(now)
+        self.clock.t = ticks_add(self.clock.t, self.costs[len(self.at) - 1])
+
+
+def _run(costs, start=1000):
+    clock = FakeTime(start)
+    ctrl = Ctrl(clock, costs)
+    saved = (main.ticks_ms, main.sleep_ms)
+    main.ticks_ms = clock.ticks_ms
+    main.sleep_ms = clock.sleep_ms
+    try:
+        asyncio.run(main.control_task(ctrl, PERIOD))
+    except Stop:
+        pass
+    finally:
+        main.ticks_ms, main.sleep_ms = saved
+    return [ticks_diff(t, start) for t in ctrl.at], ctrl.hal.fed
+
+
+def test_ticks_stay_on_the_grid_whatever_each_takes():
+    at, fed = _run([3, 7, 9, 1, 0, 4] * 5)
+    assert at == [PERIOD * i for i in range(30)], at  # no drift: 10 ms, not 10 ms + tick
+    assert fed == 30
+
+
+def test_an_overrun_skips_the_missed_periods_without_a_burst():
+    # the third tick takes 25 ms: it misses the ticks due at 30 and 40, the next runs at
+    # 50 (not at 35, and not twice at once to catch up); a tick of exactly one period
+    # runs the next one at once, on the grid
+    at, fed = _run([2, 2, 25, 2, 10, 2, 31, 2])
+    assert at == [0, 10, 20, 50, 60, 70, 80, 120], at
+    assert fed == 8
+
+
+def test_the_schedule_crosses_the_ticks_wrap():
+    start = ticks_add(0, -35)  # 35 ms before the clock wraps to 0
+    at, _fed = _run([4, 13, 6, 8, 2, 5, 9, 1], start=start)
+    assert at == [0, 10, 30, 40, 50, 60, 70, 80], at
+
+
+def test_next_deadline():
+    assert main.next_deadline(100, 103, PERIOD) == 110
+    assert main.next_deadline(100, 110, PERIOD) == 110  # due now: run it now
+    assert main.next_deadline(100, 111, PERIOD) == 120
+    assert main.next_deadline(100, 145, PERIOD) == 150
+    assert main.next_deadline(ticks_add(0, -5), 3, PERIOD) == 5
+
+
+def test_the_watchdog_is_fed_only_after_a_completed_tick():
+    # a tick that raises ends the loop (the exception reaches asyncio.run) unfed, so the
+    # hardware watchdog resets the board
+    assert _run([1, 1, 1]) == ([0, 10, 20], 3)
+    assert _run([]) == ([], 0)
