@@ -42,27 +42,50 @@ def _ports_open(pid: int, path: str) -> int:
     return sum(os.path.realpath(fd) == path for fd in fds.iterdir())
 
 
+class Station:
+    """A firmware process and `python -m host.station` on one pty, or on two with a
+    NoiseRelay between them."""
+
+    def __init__(self, sim: dict[str, Any], relay: bool = False) -> None:
+        self.sim = sim
+        self.host_side = proc.Pty.open()
+        self.fw_side = proc.Pty.open() if relay else self.host_side
+        self.relay = NoiseRelay(self.host_side.master, self.fw_side.slave) if relay else None
+        self.records: list[dict[str, Any]] = []
+
+    async def __aenter__(self) -> Station:
+        if self.relay is not None:
+            self.relay.start()
+        self.fw = await proc.start_firmware(self.fw_side, self.sim, runtime())
+        self.host = await proc.start_host(self.host_side)
+        self.reader = asyncio.create_task(proc.read_records(self.host, self.records))
+        return self
+
+    async def restart_firmware(self, after: float) -> None:
+        await proc.stop(self.fw)
+        await asyncio.sleep(after)
+        self.fw = await proc.start_firmware(self.fw_side, self.sim, runtime())
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+        await proc.stop(self.host)
+        await self.reader
+        await proc.stop(self.fw)
+        self.host_side.close()
+        if self.fw_side is not self.host_side:
+            self.fw_side.close()
+
+
 def test_charging_resumes_after_the_firmware_restarts() -> None:
     async def main() -> list[dict[str, Any]]:
-        pty = proc.Pty.open()
-        fw = await proc.start_firmware(pty, SIM, runtime())
-        host = await proc.start_host(pty)
-        records: list[dict[str, Any]] = []
-        reader = asyncio.create_task(proc.read_records(host, records))
-        try:
-            await _charging(records, 1, 15)
-            await proc.stop(fw)
-            await asyncio.sleep(2.0)  # longer than the client's silence limit: LinkDown
-            fw = await proc.start_firmware(pty, SIM, runtime())
-            await _charging(records, 2, 15)
-            assert host.returncode is None  # still the same station process
-            assert _ports_open(host.pid, pty.path) == 1  # the port reused, not opened twice
-        finally:
-            await proc.stop(host)
-            await reader
-            await proc.stop(fw)
-            pty.close()
-        return records
+        async with Station(SIM) as st:
+            await _charging(st.records, 1, 15)
+            await st.restart_firmware(after=2.0)  # longer than the client's silence limit
+            await _charging(st.records, 2, 15)
+            assert st.host.returncode is None  # still the same station process
+            assert _ports_open(st.host.pid, st.host_side.path) == 1  # reused, not opened twice
+        return st.records
 
     records = asyncio.run(main())
     events = [r["event"] for r in records]
@@ -78,27 +101,14 @@ def test_charging_resumes_after_the_line_was_dead() -> None:
     sim = {"plug_ms": 300, "charge_ms": 10**6, "sessions": 100, "unplug_ms": 200, "replug_ms": 200}
 
     async def main() -> list[dict[str, Any]]:
-        host_side, fw_side = proc.Pty.open(), proc.Pty.open()
-        relay = NoiseRelay(host_side.master, fw_side.slave)
-        relay.start()
-        fw = await proc.start_firmware(fw_side, sim, runtime())
-        host = await proc.start_host(host_side)
-        records: list[dict[str, Any]] = []
-        reader = asyncio.create_task(proc.read_records(host, records))
-        try:
-            await _charging(records, 1, 15)
-            relay.impairment = Impairment(blackout=True)
+        async with Station(sim, relay=True) as st:
+            assert st.relay is not None
+            await _charging(st.records, 1, 15)
+            st.relay.impairment = Impairment(blackout=True)
             await asyncio.sleep(2.5)  # past the firmware's link timeout and the host's silence limit
-            relay.impairment = CLEAN
-            await _charging(records, 2, 10)
-        finally:
-            relay.stop()
-            await proc.stop(host)
-            await reader
-            await proc.stop(fw)
-            host_side.close()
-            fw_side.close()
-        return records
+            st.relay.impairment = CLEAN
+            await _charging(st.records, 2, 10)
+        return st.records
 
     records = asyncio.run(main())
     events = [r["event"] for r in records]
