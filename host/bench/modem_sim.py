@@ -31,6 +31,7 @@ from host.slac.messages import (
     VsRsDevReq,
     VsSwVerCnf,
     VsSwVerReq,
+    is_vendor,
     parse_frame,
     push_frame,
 )
@@ -44,12 +45,16 @@ class ModemSim:
 
     def __init__(self, *, mac: bytes = c.QCA_LOCAL_MAC, attenuation_db: int = 20,
                  version: bytes | None = SIM_VERSION, answer_set_key: bool = True,
+                 set_key_result: int = c.SET_KEY_RESULT_SUCCESS_QCA, qualcomm: bool = True,
                  attenuation_by_mac: dict[bytes, int] | None = None) -> None:  # fmt: skip
         self.mac = mac
         self.attenuation_db = attenuation_db
         self.attenuation_by_mac = attenuation_by_mac or {}  # per sounding EV, for cross-talk
         self.version = version
         self.answer_set_key = answer_set_key
+        # what a QCA7000/7005 answers to a key it took: 0x01 (HomePlug AV 1.0), not HPGP's 0x00
+        self.set_key_result = set_key_result
+        self.qualcomm = qualcomm  # False: another vendor's Green PHY modem, deaf to QCA's MMEs
         self.host = c.BROADCAST_MAC  # learnt from the first request
         self.nmk: bytes | None = None  # the key set on this modem
         self.nid = b""
@@ -86,11 +91,15 @@ class ModemSim:
     def _answer(self, frame: Frame) -> Message | None:
         m = frame.message
         self.host = frame.src
+        if not self.qualcomm and is_vendor(m.MMTYPE):
+            return None
         if isinstance(m, CmSetKeyReq):
             if not self.answer_set_key:
                 return None
-            self.nmk, self.nid = m.new_key, m.nid
-            return CmSetKeyCnf(my_nonce=m.your_nonce, your_nonce=m.my_nonce)
+            if self.set_key_result in c.SET_KEY_SUCCESS_RESULTS:
+                self.nmk, self.nid = m.new_key, m.nid
+            return CmSetKeyCnf(result=self.set_key_result, my_nonce=m.your_nonce,
+                               your_nonce=m.my_nonce)  # fmt: skip
         if isinstance(m, VsSwVerReq):
             if self.version is None:
                 return None

@@ -83,8 +83,16 @@ def encode(message: object, namespace: str | None = None, *,
     return w.getvalue()
 
 
-def decode(namespace: str, data: bytes, *, fragment: bool | None = None) -> Any:
-    """Message from an EXI document (or fragment: by default for xmldsig only)."""
+def decode(namespace: str, data: bytes, *, fragment: bool | None = None,
+           max_size: int | None = None) -> Any:
+    """Message from an EXI document (or fragment: by default for xmldsig only).
+
+    `max_size` refuses longer input before decoding any of it (the V2GTP reader passes its
+    payload limit). Decoding takes time linear in the input either way, and lists the schema
+    leaves unbounded stop at 1024 items (tools/exigen/grammar.py, UNBOUNDED_CAP)."""
+    if max_size is not None and len(data) > max_size:
+        raise rt.ExiDecodeError(0, f"{len(data)} bytes of EXI, more than the limit of "
+                                f"{max_size}")
     module = schema_module(namespace)
     if fragment is None:
         fragment = module.FRAGMENT_DEFAULT

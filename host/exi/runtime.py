@@ -1,8 +1,9 @@
 """Bit streams and EXI built-in datatypes under the generated ISO 15118 codecs.
 
 EXI 1.0 bit-packed alignment: every value is written most significant bit first with no
-padding until the end of the stream. The writer accumulates into one Python int and the
-reader slices one, which is the fastest bit access CPython offers for V2G-sized messages.
+padding until the end of the stream. The writer accumulates into one Python int; the
+reader shifts an int of a 64-byte window of the input, so a read costs the same whatever
+the input's size, and as little as CPython offers for V2G-sized messages.
 Strings follow the reference configuration: valuePartitionCapacity = 0, so a value is never
 found in the string table and is always written as a literal, length + 2 (EXI 1.0 §7.3.3).
 """
@@ -23,6 +24,9 @@ HEADER = 0x80
 _SECOND_LEVEL_BITS = 3
 # No ISO 15118 integer needs more than 64 bits (ten 7-bit groups); refuse longer runs early.
 _MAX_UINT_OCTETS = 10
+_MAX_UINT = (1 << (7 * _MAX_UINT_OCTETS)) - 1
+# BitReader window in bytes: one int of this size shifts about as fast as a small message's
+_WINDOW = 64
 
 
 class ExiError(Exception):
@@ -58,9 +62,23 @@ class Grammar:
         return ", ".join(key for key, _ in self.states[state][1])
 
 
+def _span(low: int | None, high: int | None) -> str:
+    return f"{'' if low is None else low}..{'' if high is None else high}"
+
+
+def check_length(value: bytes | str, low: int, high: int | None, name: str) -> bytes | str:
+    """`value` if its length is within the facets, else an ExiEncodeError naming `name`."""
+    size = len(value)
+    if size < low or (high is not None and size > high):
+        unit = "characters" if isinstance(value, str) else "octets"
+        raise ExiEncodeError(f"{name}: {size} {unit}, the schema allows {_span(low, high)}")
+    return value
+
+
 def check_occurs(name: str, count: int, limit: int) -> None:
+    """At most `limit` items: the schema's maxOccurs, or the cap of an unbounded list."""
     if count > limit:
-        raise ExiEncodeError(f"{name}: {count} items, the schema allows {limit}")
+        raise ExiEncodeError(f"{name}: {count} items, more than {limit}")
 
 
 def element_encoder(encoders: dict, value: object) -> tuple:
@@ -103,8 +121,8 @@ class BitWriter:
 
     # ---- built-in datatypes (EXI 1.0 §7.1) -------------------------------------------
     def uint(self, value: int) -> None:
-        if value < 0:
-            raise ExiEncodeError(f"unsigned integer {value} is negative")
+        if not 0 <= value <= _MAX_UINT:  # the decoder refuses longer runs
+            raise ExiEncodeError(f"unsigned integer {value} is outside 0..{_MAX_UINT}")
         while value > 0x7F:
             self.acc = (self.acc << 8) | 0x80 | (value & 0x7F)
             self.nbits += 8
@@ -119,6 +137,25 @@ class BitWriter:
         else:
             self.bits(1, 0)
             self.uint(value)
+
+    # ---- with the schema's facets: `name` is the field, for the error ---------------
+    def uint_in(self, value: int, low: int, high: int | None, name: str) -> None:
+        if value < low or (high is not None and value > high):
+            raise ExiEncodeError(f"{name}: {value} is outside {_span(low, high)}")
+        self.uint(value)
+
+    def sint_in(self, value: int, low: int | None, high: int | None, name: str) -> None:
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ExiEncodeError(f"{name}: {value} is outside {_span(low, high)}")
+        self.sint(value)
+
+    def binary_in(self, data: bytes, low: int, high: int | None, name: str) -> None:
+        check_length(data, low, high, name)
+        self.binary(data)
+
+    def string_in(self, text: str, low: int, high: int | None, name: str) -> None:
+        check_length(text, low, high, name)
+        self.string(text)
 
     def nbit(self, value: int, low: int, high: int, width: int) -> None:
         if not low <= value <= high:
@@ -168,20 +205,50 @@ class BitWriter:
 
 
 class BitReader:
-    __slots__ = ("value", "end", "pos", "depth")
+    """Reads bits from a window: an int of at most _WINDOW bytes of the input, refilled as
+    the position passes its end. Shifting one int of the whole input (the fastest access for
+    a small message) costs time in the input's size on every read, so a large hostile input
+    took time in its square; the window keeps each read's cost independent of the input."""
+
+    __slots__ = ("data", "end", "pos", "depth", "window", "wend")
 
     def __init__(self, data: bytes) -> None:
-        self.value = int.from_bytes(data, "big")
+        self.data = bytes(data)
         self.end = 8 * len(data)
         self.pos = 0
         self.depth = 0
+        self.window = 0  # the input's bits up to bit `wend`, at least those from `pos` on
+        self.wend = -1  # no window yet: the first read fills it
 
     def bits(self, width: int) -> int:
         pos = self.pos + width
-        if pos > self.end:
-            raise ExiDecodeError(self.pos, f"need {width} bits, the stream ends at bit {self.end}")
+        if pos <= self.wend:
+            self.pos = pos
+            return (self.window >> (self.wend - pos)) & ((1 << width) - 1)
+        return self._bits_refill(width)
+
+    def _bits_refill(self, width: int) -> int:
+        start = self.pos
+        stop = start + width
+        if stop > self.end:
+            raise ExiDecodeError(start, f"need {width} bits, the stream ends at bit {self.end}")
+        first = start >> 3
+        if width > 8 * (_WINDOW - 1):  # a long binary or string: read it on its own
+            last = (stop + 7) >> 3
+            self.wend = -1
+            self.pos = stop
+            chunk = int.from_bytes(self.data[first:last], "big")
+            return (chunk >> (8 * last - stop)) & ((1 << width) - 1)
+        last = min(first + _WINDOW, len(self.data))
+        self.window = int.from_bytes(self.data[first:last], "big")
+        self.wend = 8 * last
+        self.pos = stop
+        return (self.window >> (self.wend - stop)) & ((1 << width) - 1)
+
+    def seek(self, pos: int) -> None:
+        """Move back to bit `pos` (re-reading a string's characters one by one)."""
         self.pos = pos
-        return (self.value >> (self.end - pos)) & ((1 << width) - 1)
+        self.wend = -1
 
     def event(self, grammar: Grammar, state: int) -> tuple[str, int]:
         """Read an event code in `state`; return (production key, next state)."""
@@ -219,6 +286,44 @@ class BitReader:
             return -self.uint() - 1
         return self.uint()
 
+    # ---- with the schema's facets: `name` is the field, for the error ---------------
+    def uint_in(self, low: int, high: int | None, name: str) -> int:
+        at = self.pos
+        value = self.uint()
+        if value < low or (high is not None and value > high):
+            raise ExiDecodeError(at, f"{name}: {value} is outside {_span(low, high)}")
+        return value
+
+    def sint_in(self, low: int | None, high: int | None, name: str) -> int:
+        at = self.pos
+        value = self.sint()
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ExiDecodeError(at, f"{name}: {value} is outside {_span(low, high)}")
+        return value
+
+    def binary_in(self, low: int, high: int | None, name: str) -> bytes:
+        at = self.pos
+        length = self.uint()
+        if length < low or (high is not None and length > high):
+            raise ExiDecodeError(at, f"{name}: {length} octets, the schema allows "
+                                 f"{_span(low, high)}")
+        return self._octets(at, length)
+
+    def string_in(self, low: int, high: int | None, name: str) -> str:
+        at = self.pos
+        length = self.uint()
+        if length >= 2 and (length - 2 < low or (high is not None and length - 2 > high)):
+            raise ExiDecodeError(at, f"{name}: {length - 2} characters, the schema allows "
+                                 f"{_span(low, high)}")
+        return self._chars(at, length)
+
+    def empty(self, value: bytes | str, low: int, name: str) -> bytes | str:
+        """An empty element's value, where the schema's minimum length allows it."""
+        if low > 0:
+            raise ExiDecodeError(self.pos, f"{name}: empty, the schema requires at least "
+                                 f"{low}")
+        return value
+
     def nbit(self, low: int, high: int, width: int) -> int:
         at = self.pos
         value = self.bits(width) + low
@@ -238,14 +343,19 @@ class BitReader:
 
     def binary(self) -> bytes:
         at = self.pos
-        length = self.uint()
+        return self._octets(at, self.uint())
+
+    def string(self) -> str:
+        at = self.pos
+        return self._chars(at, self.uint())
+
+    def _octets(self, at: int, length: int) -> bytes:
         if 8 * length > self.end - self.pos:
             raise ExiDecodeError(at, f"binary length {length} exceeds the remaining input")
         return self.bits(8 * length).to_bytes(length, "big")
 
-    def string(self) -> str:
-        at = self.pos
-        length = self.uint()
+    def _chars(self, at: int, length: int) -> str:
+        """A string's characters after its length prefix `length` (read at bit `at`)."""
         if length < 2:
             raise ExiDecodeError(at, "string table hit, but the value table is disabled")
         length -= 2
@@ -255,7 +365,7 @@ class BitReader:
         octets = self.bits(8 * length).to_bytes(length, "big")
         if octets.isascii():  # no continuation bits: every character was one octet
             return octets.decode("ascii")
-        self.pos = start
+        self.seek(start)
         try:
             return "".join([chr(self.uint()) for _ in range(length)])
         except (ValueError, OverflowError):

@@ -65,6 +65,32 @@ class RandomSource(rt.BitReader):
     def nbit(self, low: int, high: int, width: int) -> int:
         return self.rng.choice((low, high, self.rng.randint(low, high)))
 
+    # facet-narrowed datatypes: a value of the unnarrowed kind, kept within the facets
+    def uint_in(self, low: int, high: int | None, name: str) -> int:
+        return self._within(self.uint(), low, high)
+
+    def sint_in(self, low: int | None, high: int | None, name: str) -> int:
+        return self._within(self.sint(), low, high)
+
+    def _within(self, value: int, low: int | None, high: int | None) -> int:
+        if low is not None and value < low:
+            return low
+        if high is not None and value > high:
+            return high
+        return value
+
+    def binary_in(self, low: int, high: int | None, name: str) -> bytes:
+        return self.rng.randbytes(self._length(low, high, 8))
+
+    def string_in(self, low: int, high: int | None, name: str) -> str:
+        return "".join(self.rng.choice(_ALPHABET) for _ in range(self._length(low, high, 12)))
+
+    def _length(self, low: int, high: int | None, usual: int) -> int:
+        """At least one (an empty value is written as an empty element), at most `usual`
+        unless the facets ask for more."""
+        low = max(low, 1)
+        return self.rng.randint(low, max(low, min(usual, high if high is not None else usual)))
+
     def enum(self, members: tuple, width: int) -> Any:
         return self.rng.choice(members)
 

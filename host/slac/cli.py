@@ -29,7 +29,7 @@ from .driver import (
     run_machine,
     serve_modem_sim,
 )
-from .errors import DriverError, ModemNotAnswering
+from .errors import DriverError, LocalProtocolError, ModemNotAnswering, ModemVersionUnreadable
 from .events import (
     Event,
     FailReason,
@@ -42,7 +42,7 @@ from .events import (
     ToggleCp,
 )
 from .evse import EvseSlac
-from .messages import VsNwInfoCnf, VsNwInfoReq, mac_str
+from .messages import VsNwInfoCnf, VsNwInfoReq, mac_str, station_id
 
 EXIT_MATCHED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -63,16 +63,40 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        help="attenuation the simulated modem reports (default 20)")  # fmt: skip
         p.add_argument("--timeout", type=float, default=60.0, help="give up after this many s")
         p.add_argument("--json", action="store_true", help="print the result as one JSON line")
+        p.add_argument("--attenuation-threshold", type=float, metavar="DB",
+                       default=c.DEFAULT_ATTENUATION_THRESHOLD_DB,
+                       help="never match a peer heard above this average attenuation "
+                            "(default %(default)s dB)")  # fmt: skip
+        p.add_argument("--set-key-success", type=_codes, metavar="CODES",
+                       default=tuple(sorted(c.SET_KEY_SUCCESS_RESULTS)),
+                       help="CM_SET_KEY.CNF results that mean success (default 0,1: QCA modems "
+                            "send 1, HomePlug GP says 0)")  # fmt: skip
+        p.add_argument("--no-vendor-probe", action="store_true",
+                       help="skip the Qualcomm VS_SW_VER probe (a non-Qualcomm modem)")  # fmt: skip
         if side == "evse":
-            p.add_argument("--attenuation-threshold", type=float, metavar="DB",
-                           default=c.DEFAULT_ATTENUATION_THRESHOLD_DB,
-                           help="refuse EVs heard weaker than this (default %(default)s dB)")  # fmt: skip
             p.add_argument("--init-timeout", type=float, default=c.TT_EVSE_SLAC_INIT,
                            help="TT_EVSE_SLAC_init: wait this long for the EV (s)")  # fmt: skip
+            p.add_argument("--evse-id", type=_evse_id, default="", metavar="ID",
+                           help=f"EVSE_ID sent in CM_SLAC_MATCH.CNF (up to {c.STATION_ID_LEN} "
+                                "octets)")  # fmt: skip
         else:
             p.add_argument("--no-join", action="store_true",
                            help="stop at the match: do not set the key on the EV modem")  # fmt: skip
         p.set_defaults(func=run)
+
+
+def _codes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(code, 0) for code in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give codes like 0,1") from None
+
+
+def _evse_id(text: str) -> bytes:
+    try:
+        return station_id(text)
+    except LocalProtocolError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,25 +159,42 @@ async def _run(args: argparse.Namespace) -> int:
     _say(args, f"{args.side}: raw socket on {args.interface} ({mac_str(link.mac)})")
     try:
         with _modem_sim(args):
-            version = await read_modem_version(link)
-            _say(args, f"modem firmware: {version}")
-            return await _match(args, link)
+            return await _match(args, link, qualcomm=await _probe(args, link))
     except DriverError as exc:
         return _fail(args, EXIT_UNUSABLE, str(exc))
     finally:
         link.close()
 
 
-async def _match(args: argparse.Namespace, link: Link) -> int:
+async def _probe(args: argparse.Namespace, link: Link) -> bool:
+    """Whether the modem is a Qualcomm one (it answers VS_SW_VER). Another Green PHY modem
+    does SLAC all the same, only without the vendor link status: warn, and carry on."""
+    if args.no_vendor_probe:
+        return False
+    try:
+        version = await read_modem_version(link, timeout=c.MODEM_TIMEOUT)
+    except ModemVersionUnreadable:
+        print(f"warning: no answer to the Qualcomm VS_SW_VER probe ({1 + c.MODEM_RETRIES} x "
+              f"{c.MODEM_TIMEOUT:g} s): not a QCA modem? carrying on, the link taken as up "
+              "once the key is set", file=sys.stderr, flush=True)  # fmt: skip
+        return False
+    _say(args, f"modem firmware: {version}")
+    return True
+
+
+async def _match(args: argparse.Namespace, link: Link, qualcomm: bool = True) -> int:
+    """One SLAC run; without ``qualcomm`` nothing asks the modem for its link status."""
     machine: EvseSlac | PevSlac
     start: Callable[[float], None]
+    common = {"attenuation_threshold_db": args.attenuation_threshold,
+              "set_key_success": args.set_key_success, "confirm_link": qualcomm}  # fmt: skip
     if args.side == "evse":
-        evse = machine = EvseSlac(link.mac, attenuation_threshold_db=args.attenuation_threshold,
-                                  slac_init_timeout=args.init_timeout)  # fmt: skip
+        evse = machine = EvseSlac(link.mac, slac_init_timeout=args.init_timeout,
+                                  evse_id=args.evse_id, **common)  # fmt: skip
         _say(args, "CP state B with 5 % PWM (taken as given: no CP input on the bench)")
         start = lambda now: evse.cp_state("B", True, now)  # noqa: E731
     else:
-        machine = PevSlac(link.mac, join=not args.no_join)
+        machine = PevSlac(link.mac, join=not args.no_join, **common)
         _say(args, "broadcasting CM_SLAC_PARM.REQ")
         start = machine.start
 
@@ -187,7 +228,7 @@ async def _match(args: argparse.Namespace, link: Link) -> int:
                                     f"({1 + c.MODEM_RETRIES} tries, {c.MODEM_TIMEOUT:g} s each)")  # fmt: skip
         return _fail(args, EXIT_FAILED, last.reason.value)
     m = match[-1]
-    if isinstance(last, LinkReady):
+    if isinstance(last, LinkReady) and qualcomm:
         info = await modem_request(link, VsNwInfoReq(), VsNwInfoCnf, timeout=0.5, tries=1)
         for net in info.networks() if info is not None else []:
             _say(args, f"modem network {net.nid.hex()}: {len(net.stations)} other station(s) "

@@ -59,7 +59,13 @@ MATCH_CNF_MVF_LENGTH = 0x56  # Table A.7: MatchVarField length of CM_SLAC_MATCH.
 KEY_TYPE_NMK = 0x01
 PID_HLE = 0x04
 NEW_EKS_NMK = 0x01
-SET_KEY_RESULT_SUCCESS = 0x00  # HPGP §11.5.5 (open-plc-utils' evse/pev tools read it inverted)
+# CM_SET_KEY.CNF Result: HomePlug GP / AV 1.1 (HPGP §11.5.5) say 0x00 is success, but QCA7000/7005
+# firmware follows HomePlug AV 1.0 and answers 0x01 on success (Qualcomm in qca/open-plc-utils
+# issue #161; EVerest's libslac `RESULT_MODEM_COMPAT_SUCCESS = 0x01`, and its review of
+# EVerest/EVerest PR #2324 keeps accepting both). So both mean success unless narrowed.
+SET_KEY_RESULT_SUCCESS = 0x00  # HPGP §11.5.5
+SET_KEY_RESULT_SUCCESS_QCA = 0x01  # HomePlug AV 1.0, what QCA7000/7005 modems send
+SET_KEY_SUCCESS_RESULTS = frozenset({SET_KEY_RESULT_SUCCESS, SET_KEY_RESULT_SUCCESS_QCA})
 
 # CM_VALIDATE result codes (ISO 15118-3 Table A.6)
 VALIDATE_NOT_READY = 0x00
@@ -73,6 +79,8 @@ VALIDATE_SIGNAL_S2_TOGGLES = 0x00  # Table A.6 SignalType: the EV toggles S2 (CP
 LINK_STATUS_UP = 0x01
 
 # --- Timers and counters (ISO 15118-3 Table A.1) -----------------------------------------
+# The same values as EVerest's libslac (everest-core lib/everest/slac, TT_MATCH_RESPONSE_MS 200,
+# TT_MATCH_SEQUENCE_MS 400, TT_EV_ATTEN_RESULTS_MS 1200, TT_MATCH_JOIN_MS 12000 ...).
 TT_EVSE_SLAC_INIT = 50.0  # 20-50 s: wait for CM_SLAC_PARM.REQ after state B / 5 % PWM
 TT_MATCH_SEQUENCE = 0.4  # gap allowed between messages of one sequence
 TT_MATCH_RESPONSE = 0.2  # wait for the answer to a request
@@ -100,5 +108,4 @@ TIME_OUT_UNIT = 0.1  # CM_SLAC_PARM.CNF / CM_START_ATTEN_CHAR Time_Out counts 10
 MODEM_TIMEOUT = 1.0  # wait for the local modem to confirm CM_SET_KEY or a vendor request
 MODEM_RETRIES = 2  # repetitions of an unanswered modem request
 LINK_POLL_INTERVAL = 0.05  # link-status poll period while joining
-DEFAULT_ATTENUATION_THRESHOLD_DB = 40.0  # above this average the EVSE refuses to match
-PARM_COLLECT_WINDOW = 0.05  # EV wait for further CM_SLAC_PARM.CNF after the first one
+DEFAULT_ATTENUATION_THRESHOLD_DB = 40.0  # above this average neither side matches

@@ -19,6 +19,7 @@ class FailReason(StrEnum):
     ATTEN_CHAR_REFUSED = "EV answered CM_ATTEN_CHAR.RSP with a failure"
     NO_ATTEN_CHAR = "no CM_ATTEN_CHAR.IND within TT_EV_atten_results"
     ATTENUATION_TOO_HIGH = "attenuation above the threshold"
+    NO_EVSE_UNDER_THRESHOLD = "every EVSE that answered was heard above the attenuation threshold"
     NO_MATCH_REQ = "no CM_SLAC_MATCH.REQ within TT_EVSE_match_session"
     NO_MATCH_CNF = "no CM_SLAC_MATCH.CNF after the retries"
     NO_VALIDATE_CNF = "no CM_VALIDATE.CNF after the retries"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from . import constants as c
 from .errors import RemoteProtocolError
@@ -24,6 +24,7 @@ from .messages import (
     parse_frame,
     push_frame,
 )
+from .states import LINK_MOVES, LinkState, Step, Timer, TimerKey
 
 LINK_MONITOR_INTERVAL = 1.0  # local choice: link-status poll period once the link is up
 
@@ -45,21 +46,25 @@ class SlacMachine:
     _any_dst: tuple[type[Message], ...] = ()
 
     def __init__(self, mac: bytes, *, modem_mac: bytes = c.QCA_LOCAL_MAC,
-                 rng: Callable[[int], bytes]) -> None:  # fmt: skip
+                 rng: Callable[[int], bytes],
+                 set_key_success: Collection[int] = c.SET_KEY_SUCCESS_RESULTS) -> None:  # fmt: skip
         self.mac = mac
+        # CM_SET_KEY.CNF results taken as success: 0x00 (HPGP) and 0x01 (QCA firmware) unless
+        # narrowed to what one's modem is known to send
+        self.set_key_success = frozenset(set_key_success)
         self.modem_mac = modem_mac
         self.rng = rng
         self.ignored = 0  # frames dropped as malformed, misaddressed, late or duplicate
         self._out: list[bytes] = []
         self._events: deque[Event] = deque()
-        self._timers: dict[object, float] = {}
+        self._timers: dict[TimerKey, float] = {}
         self._handlers: dict[type[Message], Callable[[Frame, float], None]] = {
             CmSetKeyCnf: self._on_set_key_cnf,
             VsLinkStatusCnf: self._on_link_status_cnf,
         }
         self._key: tuple[bytes, bytes] | None = None  # (nid, nmk) being set
         self._key_tries = 0
-        self._link: str = "down"  # down / joining / up
+        self._link = LinkState.DOWN
         self._link_peer = b""
         self._link_nid = b""
 
@@ -79,10 +84,10 @@ class SlacMachine:
         handler(frame, now)
 
     def handle_timer(self, now: float) -> None:
-        for name, deadline in sorted(self._timers.items(), key=lambda item: item[1]):
-            if deadline <= now and self._timers.get(name) == deadline:
-                del self._timers[name]
-                self._on_timer(name, now)
+        for key, deadline in sorted(self._timers.items(), key=lambda item: item[1]):
+            if deadline <= now and self._timers.get(key) == deadline:
+                del self._timers[key]
+                self._on_timer(key, now)
 
     def get_timer(self) -> float | None:
         return min(self._timers.values(), default=None)
@@ -105,14 +110,14 @@ class SlacMachine:
     def _ignore(self) -> None:
         self.ignored += 1
 
-    def _on_timer(self, name: object, now: float) -> None:
-        if name == "key":
+    def _on_timer(self, key: TimerKey, now: float) -> None:
+        if key is Timer.KEY:
             self._retry_key(now)
-        elif name == "link_poll":
+        elif key is Timer.LINK_POLL:
             self._poll_link(now)
-        elif name == "join":
-            self._timers.pop("link_poll", None)
-            self._link = "down"
+        elif key is Timer.JOIN:
+            self._timers.pop(Timer.LINK_POLL, None)
+            self._link = LINK_MOVES.after(self._link, Timer.JOIN)
             self._on_match_failed(FailReason.JOIN_TIMEOUT, now)
 
     def _on_key_set(self, nid: bytes, now: float) -> None:
@@ -138,16 +143,16 @@ class SlacMachine:
         self._key_tries += 1
         nid, nmk = self._key
         self._send(self.modem_mac, CmSetKeyReq(nid=nid, new_key=nmk))
-        self._timers["key"] = now + c.MODEM_TIMEOUT
+        self._timers[Timer.KEY] = now + c.MODEM_TIMEOUT
 
     def _on_set_key_cnf(self, frame: Frame, now: float) -> None:
         if self._key is None:
             return self._ignore()
         nid = self._key[0]
         self._key = None
-        self._timers.pop("key", None)
+        self._timers.pop(Timer.KEY, None)
         assert isinstance(frame.message, CmSetKeyCnf)
-        if frame.message.result != c.SET_KEY_RESULT_SUCCESS:
+        if frame.message.result not in self.set_key_success:
             return self._on_match_failed(FailReason.MODEM_REFUSED_KEY, now)
         self._emit(KeySet(nid))
         self._on_key_set(nid, now)
@@ -155,29 +160,34 @@ class SlacMachine:
     # --- joining and watching the logical network -----------------------------------------
 
     def _start_join(self, peer: bytes, nid: bytes, now: float) -> None:
-        self._link, self._link_peer, self._link_nid = "joining", peer, nid
-        self._timers["join"] = now + c.TT_MATCH_JOIN
+        self._link = LINK_MOVES.after(self._link, Step.JOIN)
+        self._link_peer, self._link_nid = peer, nid
+        self._timers[Timer.JOIN] = now + c.TT_MATCH_JOIN
         self._poll_link(now)
 
     def _poll_link(self, now: float) -> None:
         self._send(self.modem_mac, VsLinkStatusReq())
-        interval = c.LINK_POLL_INTERVAL if self._link == "joining" else LINK_MONITOR_INTERVAL
-        self._timers["link_poll"] = now + interval
+        joining = self._link is LinkState.JOINING
+        self._timers[Timer.LINK_POLL] = now + (c.LINK_POLL_INTERVAL if joining
+                                               else LINK_MONITOR_INTERVAL)  # fmt: skip
 
-    def _stop_link(self) -> None:
-        self._link = "down"
-        for name in ("join", "link_poll"):
-            self._timers.pop(name, None)
+    def _stop_link(self, why: Step = Step.FAIL) -> None:
+        if self._link is not LinkState.DOWN:
+            self._link = LINK_MOVES.after(self._link, why)
+        for key in (Timer.JOIN, Timer.LINK_POLL):
+            self._timers.pop(key, None)
 
     def _on_link_status_cnf(self, frame: Frame, now: float) -> None:
         assert isinstance(frame.message, VsLinkStatusCnf)
-        if self._link == "joining" and frame.message.up:
-            self._link = "up"
-            self._timers.pop("join", None)
+        if not LINK_MOVES.takes(self._link, VsLinkStatusCnf):
+            return self._ignore()
+        if self._link is LinkState.JOINING and frame.message.up:
+            self._link = LINK_MOVES.after(self._link, Step.LINK_UP)
+            self._timers.pop(Timer.JOIN, None)
             self._emit(LinkReady(self._link_peer, self._link_nid))
             self._on_link_up(now)
-        elif self._link == "up" and not frame.message.up:
-            self._stop_link()
+        elif self._link is LinkState.UP and not frame.message.up:
+            self._stop_link(Step.LINK_LOST)
             self._emit(LinkLost("D-LINK_ERROR: modem reports no link"))
             self._on_link_lost(now)
         else:

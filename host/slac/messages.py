@@ -113,7 +113,8 @@ class CmSetKeyReq(Message):
 
 @dataclass(frozen=True)
 class CmSetKeyCnf(Message):
-    """CM_SET_KEY.CNF, modem -> host; ``result`` 0 is success (HPGP §11.5.5)."""
+    """CM_SET_KEY.CNF, modem -> host; ``result`` 0 is success in HPGP §11.5.5, but QCA modems
+    send 1 on success (see constants.SET_KEY_SUCCESS_RESULTS)."""
 
     MMTYPE = c.CM_SET_KEY | c.MMTYPE_CNF
     FIELDS = (("result", "u8"), ("my_nonce", "u32"), ("your_nonce", "u32"), ("pid", "u8"),
@@ -529,6 +530,16 @@ def parse_frame(data: bytes) -> Frame:
     if result is None:
         raise NeedMoreData(f"{len(data)}-byte frame ends inside its MME")
     return result[0]
+
+
+def station_id(value: bytes | str) -> bytes:
+    """A PEV_ID / EVSE_ID field (ISO 15118-3 Table A.7: 17 octets): the id, zero-padded."""
+    raw = value.encode() if isinstance(value, str) else bytes(value)
+    if len(raw) > c.STATION_ID_LEN:
+        raise LocalProtocolError(
+            f"station id {value!r} is {len(raw)} octets; the SLAC field holds {c.STATION_ID_LEN}"
+        )
+    return raw.ljust(c.STATION_ID_LEN, b"\0")
 
 
 def mac_str(mac: bytes) -> str:

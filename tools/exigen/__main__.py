@@ -1,14 +1,18 @@
-"""python -m tools.exigen [--schemas DIR] [--out DIR]: regenerate host/exi/schemas/."""
+"""python -m tools.exigen [--schemas DIR] [--out DIR]: regenerate host/exi/schemas/.
+
+Without --schemas it reads the `iso15118` package's schemas (installed, or in the interop
+peer's virtualenv) when they match tools/exigen/schemas.sha256, else fetches that package's
+wheel from PyPI (tools/exigen/schemas.py)."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import sys
 from pathlib import Path
 
 from tools.exigen import VERSION
+from tools.exigen import schemas as schema_files
 from tools.exigen.emit import ModuleWriter
 from tools.exigen.xsd import load_schema_set
 
@@ -33,21 +37,6 @@ FRAGMENTS = {"xmldsig"}
 # namespaces whose classes several schema sets share, and the module that defines them
 SHARED = {XMLDSIG: "xmldsig_types", ISO20 + "CommonTypes": "iso20_common_types"}
 OUT = Path(__file__).resolve().parents[2] / "host" / "exi" / "schemas"
-
-
-def installed_schemas() -> Path | None:
-    """The `iso15118` package's shared/schemas/, here or in the cached peer virtualenv."""
-    spec = importlib.util.find_spec("iso15118")
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(next(iter(spec.submodule_search_locations))) / "shared" / "schemas"
-        if path.is_dir():
-            return path
-    from tools.exi_peer.venv import peer_site_packages
-
-    site = peer_site_packages()
-    if site is not None and (site / "iso15118" / "shared" / "schemas").is_dir():
-        return site / "iso15118" / "shared" / "schemas"
-    return None
 
 
 def generate(schemas: Path, out: Path) -> list[Path]:
@@ -77,13 +66,17 @@ def generate(schemas: Path, out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.exigen", description=__doc__)
-    parser.add_argument("--schemas", type=Path, help="schemas directory (default: installed)")
+    parser.add_argument("--schemas", type=Path,
+                        help="schemas directory (default: installed or fetched)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    schemas = args.schemas or installed_schemas()
+    schemas = args.schemas
     if schemas is None:
-        print("no schemas: install iso15118 or pass --schemas DIR", file=sys.stderr)
-        return 2
+        try:
+            schemas = schema_files.locate()
+        except schema_files.SchemasUnavailable as exc:
+            print(f"no schemas: {exc}; pass --schemas DIR", file=sys.stderr)
+            return 2
     for path in generate(schemas, args.out):
         print(path)
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keyword
 import re
 
-from tools.exigen.grammar import EE, UNROLL_LIMIT, Field, Grammar, build
+from tools.exigen.grammar import EE, UNBOUNDED_CAP, UNROLL_LIMIT, Field, Grammar, build
 from tools.exigen.xsd import ComplexType, ElementDecl, SchemaSet, SimpleType
 
 _PY_TYPES = {"bool": "bool", "string": "str", "hex": "bytes", "b64": "bytes", "uint": "int",
@@ -43,6 +43,7 @@ class ModuleWriter:
         self.namespace = namespace  # the reference codec's URN, None for class-only modules
         self.fragment = fragment  # EXI fragments (xmldsig) instead of documents
         self.lines: list[str] = []
+        self.current = ""  # the type whose codec functions are being written
         self.imports: dict[str, set[str]] = {}
         self.class_names: dict[int, str] = {}
         self.element_classes: dict[tuple[str, str], str] = {}
@@ -294,8 +295,10 @@ class ModuleWriter:
             out.append(f"    ({Grammar.width(state)}, ({prods})),")
         out += ["))", "", ""]
 
-    def _value_call(self, st: SimpleType, value: str | None = None) -> str:
-        """`w.<datatype>(value, facets...)`, or `r.<datatype>(facets...)` without a value."""
+    def _value_call(self, st: SimpleType, value: str | None = None, fld: Field | None = None
+                    ) -> str:
+        """`w.<datatype>(value, facets...)`, or `r.<datatype>(facets...)` without a value;
+        `<datatype>_in` with the field's name where the schema's facets narrow the datatype."""
         method = {"hex": "binary", "b64": "binary", "bool": "boolean"}.get(st.kind, st.kind)
         args = [] if value is None else [value]
         if st.kind == "nbit":
@@ -303,10 +306,17 @@ class ModuleWriter:
         elif st.kind == "enum":
             table = "_E_" if value is None else "_IX_"  # members to read, indices to write
             args += [table + self.enums[id(st)], str(st.nbits)]
+        elif _facets(st) is not None:
+            method += "_in"
+            args += [*_facets(st), repr(self._where(fld))]
         return f"{'r' if value is None else 'w'}.{method}({', '.join(args)})"
 
+    def _where(self, fld: Field | None) -> str:
+        """The field named in facet errors: `Type.Field`."""
+        return f"{self.current}.{fld.name if fld is not None else 'value'}"
+
     def _emit_encoder(self, g: Grammar) -> None:
-        name = self.class_names[id(g.type)]
+        name = self.current = self.class_names[id(g.type)]
         out = self.lines
         out.append(f"def _enc_{name}(w: rt.BitWriter, v: {self.type_ref(g.type)}) -> None:")
         out.append(f'    """Encode {_ns(g.type.qname)} through _G_{name} '
@@ -318,9 +328,10 @@ class ModuleWriter:
             indent = "    "
             expr = f"v.{attr}"
             if fld.is_list:
-                if fld.max_occurs is not None and fld.max_occurs > UNROLL_LIMIT:
-                    out.append(f"    rt.check_occurs({fld.name!r}, len(v.{attr}), "
-                               f"{fld.max_occurs})")
+                limit = _occurs_limit(fld)
+                if limit is not None:
+                    out.append(f"    rt.check_occurs({self._where(fld)!r}, len(v.{attr}), "
+                               f"{limit})")
                 out.append(f"    for x_{attr} in v.{attr}:")
                 indent, expr = "        ", f"x_{attr}"
             elif fld.optional:
@@ -333,7 +344,8 @@ class ModuleWriter:
     def _encode_field(self, fld: Field, expr: str) -> list[str]:
         if fld.kind == "attr":
             assert fld.simple is not None
-            return [f"s = w.event(g, s, 'AT:{fld.name}')", self._value_call(fld.simple, expr)]
+            return [f"s = w.event(g, s, 'AT:{fld.name}')",
+                    self._value_call(fld.simple, expr, fld)]
         if fld.kind == "value":
             assert fld.simple is not None
             return ["s = w.event(g, s, rt.CH)", self._value_call(fld.simple, expr)]
@@ -350,12 +362,15 @@ class ModuleWriter:
             return lines + [f"{self.codec_ref(decl.type, 'enc')}(w, {expr})"]
         if st.kind in ("hex", "b64", "string"):  # may be empty: see BitWriter.elem_text
             write = "w.string" if st.kind == "string" else "w.binary"
+            if _facets(st) is not None:
+                facets = ", ".join(_facets(st) or ())
+                expr = f"rt.check_length({expr}, {facets}, {self._where(fld)!r})"
             return lines + [f"w.elem_text({expr}, {write})"]
         # simple-typed element: CH (1 bit, code 0), the value, EE (1 bit, code 0)
-        return lines + ["w.bits(1, 0)", self._value_call(st, expr), "w.bits(1, 0)"]
+        return lines + ["w.bits(1, 0)", self._value_call(st, expr, fld), "w.bits(1, 0)"]
 
     def _emit_decoder(self, g: Grammar) -> None:
-        name = self.class_names[id(g.type)]
+        name = self.current = self.class_names[id(g.type)]
         cls = self.type_ref(g.type)
         out = self.lines
         out.append(f"def _dec_{name}(r: rt.BitReader, cls: type = {cls}) -> {cls}:")
@@ -390,16 +405,19 @@ class ModuleWriter:
         target = f"f_{_ident(fld.name)}"
         if fld.kind in ("attr", "value"):
             assert fld.simple is not None
-            value = self._value_call(fld.simple)
+            value = self._value_call(fld.simple, None, fld if fld.kind == "attr" else None)
         elif fld.simple is not None:
             st = fld.simple
             empty = {"hex": "b''", "b64": "b''", "string": "''"}.get(st.kind)
             x = f"x_{_ident(fld.name)}"
             if empty is not None:
-                lines = [f"{x} = {self._value_call(st)} if r.ch(True) else {empty}",
+                # an empty element: its value is empty, which a minimum length forbids
+                none = (f"r.empty({empty}, {st.min_len}, {self._where(fld)!r})"
+                        if st.min_len else empty)
+                lines = [f"{x} = {self._value_call(st, None, fld)} if r.ch(True) else {none}",
                          f"if {x} != {empty}:", "    r.ee()"]
             else:
-                lines = ["r.ch(False)", f"{x} = {self._value_call(st)}", "r.ee()"]
+                lines = ["r.ch(False)", f"{x} = {self._value_call(st, None, fld)}", "r.ee()"]
             return lines + [f"{target}.append({x})" if fld.is_list else f"{target} = {x}"] + \
                 self._occurs_check(fld)
         else:
@@ -410,13 +428,14 @@ class ModuleWriter:
         return [f"{target}.append({value})" if fld.is_list else f"{target} = {value}"] + \
             self._occurs_check(fld)
 
-    @staticmethod
-    def _occurs_check(fld: Field) -> list[str]:
-        if fld.is_list and fld.max_occurs is not None and fld.max_occurs > UNROLL_LIMIT:
-            return [f"if len(f_{_ident(fld.name)}) > {fld.max_occurs}:",
-                    f"    raise rt.ExiDecodeError(r.pos, '{fld.name}: more than "
-                    f"{fld.max_occurs} items')"]
-        return []
+    def _occurs_check(self, fld: Field) -> list[str]:
+        limit = _occurs_limit(fld)
+        if limit is None:
+            return []
+        bound = "maxOccurs unbounded, capped" if fld.max_occurs is None else "maxOccurs"
+        return [f"if len(f_{_ident(fld.name)}) > {limit}:",
+                f"    raise rt.ExiDecodeError(r.pos, '{self._where(fld)}: more than {limit} "
+                f"items ({bound})')"]
 
     def _emit_document(self) -> None:
         out = self.lines
@@ -528,6 +547,29 @@ class ModuleWriter:
         # the reference codec's JSON lists every child of a mixed-content type (xmldsig)
         wrap = mixed and fld.kind != "attr" and not fld.is_list
         return f"({fld.name!r}, {kind!r}, {target}, {fld.is_list}, {wrap}), "
+
+
+def _facets(st: SimpleType) -> tuple[str, str] | None:
+    """(low, high) literals of the facets narrowing `st`'s EXI datatype, None if none do:
+    an integer's value range beyond what its datatype holds, a string's or binary's length."""
+    if st.kind == "uint" and (st.lo or st.hi is not None):
+        return repr(st.lo or 0), repr(st.hi)
+    if st.kind == "sint" and (st.lo is not None or st.hi is not None):
+        return repr(st.lo), repr(st.hi)
+    if st.kind in ("string", "hex", "b64") and (st.min_len or st.max_len is not None):
+        return repr(st.min_len), repr(st.max_len)
+    return None
+
+
+def _occurs_limit(fld: Field) -> int | None:
+    """The item count a list field's code checks: the schema's maxOccurs where the grammar
+    loops instead of counting (see grammar._sub), UNBOUNDED_CAP where the schema sets none;
+    None where the grammar itself refuses one item too many."""
+    if not fld.is_list:
+        return None
+    if fld.max_occurs is None:
+        return UNBOUNDED_CAP
+    return fld.max_occurs if fld.max_occurs > UNROLL_LIMIT else None
 
 
 def grammar_of(ct: ComplexType, schema: SchemaSet) -> Grammar:

@@ -32,6 +32,11 @@ SE_ANY = "SE*"
 # bounded repetitions longer than this become a loop plus a count check (ISO 15118-20
 # allows up to 1024 schedule entries: unrolled, that is 1024 identical grammar states)
 UNROLL_LIMIT = 24
+# Items a list may hold where the schema says maxOccurs="unbounded" (DIN PaymentOption,
+# SAScheduleTuple, PMaxScheduleEntry...; xmldsig): the largest bound the ISO 15118 schemas
+# state anywhere (-2 PMaxScheduleEntry, -20 schedule entries), so no real message comes near
+# it, while a hostile stream of empty items stops after at most this many.
+UNBOUNDED_CAP = 1024
 
 
 @dataclass

@@ -31,6 +31,8 @@ _INT_BOUNDS: dict[str, tuple[int | None, int | None]] = {
     "unsignedShort": (0, 2**16 - 1),
     "unsignedByte": (0, 255),
 }
+# facets the generated codecs check (enumerations become EXI enumerations)
+_FACETS = {"enumeration", "minInclusive", "maxInclusive", "length", "minLength", "maxLength"}
 _STRINGS = {"string", "anyURI", "ID", "IDREF", "NCName", "token", "normalizedString", "Name",
             "NMTOKEN", "language"}
 
@@ -49,8 +51,10 @@ class SimpleType:
     nbits: int = 0  # nbit / enum width
     offset: int = 0  # nbit lower bound
     enum: tuple[str, ...] = ()
-    lo: int | None = None
+    lo: int | None = None  # integer value range (xs:minInclusive / xs:maxInclusive, built-ins)
     hi: int | None = None
+    min_len: int = 0  # xs:length / minLength / maxLength: characters, or octets of binaries
+    max_len: int | None = None
 
 
 @dataclass
@@ -241,8 +245,12 @@ class _Loader:
         facets: dict[str, list[str]] = {}
         for facet in restriction:
             facets.setdefault(_tag(facet), []).append(facet.get("value", ""))
+        unknown = set(facets) - _FACETS - {"annotation", ""}
+        if unknown:  # e.g. xs:pattern: refuse rather than silently accept what it forbids
+            raise SchemaError(f"simple type {name}: facets {sorted(unknown)} are not supported")
         st = SimpleType(name=name, kind=base.kind, ns=tns, nbits=base.nbits, offset=base.offset,
-                        enum=base.enum, lo=base.lo, hi=base.hi)
+                        enum=base.enum, lo=base.lo, hi=base.hi, min_len=base.min_len,
+                        max_len=base.max_len)
         if "enumeration" in facets:
             if base.kind != "string":
                 raise SchemaError(f"{name}: enumerations of {base.kind} are not supported")
@@ -255,6 +263,15 @@ class _Loader:
             if "maxInclusive" in facets:
                 st.hi = int(facets["maxInclusive"][0])
             _integer_kind(st)
+        elif base.kind in ("string", "hex", "b64"):
+            for exact in facets.get("length", []):
+                st.min_len = st.max_len = int(exact)
+            for low in facets.get("minLength", []):
+                st.min_len = int(low)
+            for high in facets.get("maxLength", []):
+                st.max_len = int(high)
+        elif set(facets) & {"minInclusive", "maxInclusive", "length", "minLength", "maxLength"}:
+            raise SchemaError(f"simple type {name}: facets {sorted(facets)} on {base.kind}")
         return st
 
     def simple_by_name(self, qname: QName) -> SimpleType:

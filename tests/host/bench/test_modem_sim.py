@@ -63,6 +63,15 @@ def test_profile_for_each_outgoing_sound_only() -> None:
     )
 
 
+def test_set_key_answered_like_a_qca_modem_or_as_told() -> None:
+    """A QCA7000/7005 confirms a key it took with 0x01 (HomePlug AV 1.0), not HPGP's 0x00."""
+    key = CmSetKeyReq(nid=b"n" * 7, new_key=b"k" * 16)
+    assert ask(ModemSim(), key)[0].message.result == 0x01
+    assert ask(ModemSim(set_key_result=0x00), key)[0].message.result == 0x00
+    refusing = ModemSim(set_key_result=0x02)
+    assert ask(refusing, key)[0].message.result == 0x02 and refusing.nmk is None
+
+
 def test_silent_modes_and_foreign_frames() -> None:
     sim = ModemSim(version=None, answer_set_key=False)
     assert ask(sim, VsSwVerReq()) == []

@@ -7,16 +7,20 @@ import asyncio
 
 import pytest
 
+from host.bench.modem_sim import ModemSim
 from host.bench.slac_pair import channel_links, run_pair
+from host.ev.slac import PevSlac
 from host.slac.events import FailReason, LinkReady, Matched, MatchFailed, ToggleCp
-from host.slac.messages import CmAttenCharInd, parse_frame
-from tests.host.slac.helpers import EVSE_MAC, PEV_MAC, pair
+from host.slac.evse import EvseSlac
+from host.slac.messages import CmAttenCharInd, CmSlacMatchReq, CmSlacParmCnf, parse_frame
+from tests.host.slac.helpers import EVSE_MAC, PEV_MAC, Node, Wire, counter_rng, pair
 
 pytestmark = pytest.mark.unit
 
 
-def test_roundtrip_on_fake_time_reaches_link_ready_on_both_sides() -> None:
-    wire, evse, pev = pair(attenuation_db=23)
+@pytest.mark.parametrize("set_key_result", [0x01, 0x00])  # a QCA modem's success, HPGP's
+def test_roundtrip_on_fake_time_reaches_link_ready_on_both_sides(set_key_result: int) -> None:
+    wire, evse, pev = pair(attenuation_db=23, set_key_result=set_key_result)
     evse.machine.cp_state("B", True, 0.0)
     pev.machine.start(0.0)
     wire.run(until=20.0)
@@ -45,7 +49,18 @@ def test_lost_atten_char_is_repeated_and_the_run_still_matches() -> None:
 
 
 def test_ev_too_far_gets_no_match() -> None:
+    """Both sides refuse 60 dB; the EV does not even ask (its own threshold)."""
     wire, evse, pev = pair(attenuation_db=60)
+    evse.machine.cp_state("B", True, 0.0)
+    pev.machine.start(0.0)
+    wire.run(until=20.0)
+    assert not any(isinstance(e, Matched) for e in evse.events + pev.events)
+    assert pev.events[-1] == MatchFailed(FailReason.NO_EVSE_UNDER_THRESHOLD)
+    assert not any(isinstance(parse_frame(f).message, CmSlacMatchReq) for _, _, f in wire.log)
+
+
+def test_ev_without_a_threshold_is_refused_by_the_evse() -> None:
+    wire, evse, pev = pair(attenuation_db=60, pev_kwargs={"attenuation_threshold_db": 1e9})
     evse.machine.cp_state("B", True, 0.0)
     pev.machine.start(0.0)
     wire.run(until=20.0)
@@ -53,6 +68,38 @@ def test_ev_too_far_gets_no_match() -> None:
     assert pev.events[-1] == MatchFailed(FailReason.NO_MATCH_CNF)
     assert MatchFailed(FailReason.ATTENUATION_TOO_HIGH, retrying=True) in evse.events
     assert PEV_MAC not in evse.machine.sessions
+
+
+def test_cross_talk_a_neighbour_answers_first_our_charger_late_and_closer() -> None:
+    """Two chargers on one wire, each with its own modem: the neighbour's answers the EV's
+    CM_SLAC_PARM.REQ at once, ours 150 ms later (within TT_match_response) and hears the EV
+    at 12 dB against the neighbour's 30. The EV must match ours, the neighbour nobody."""
+    neighbour_mac = bytes.fromhex("020000000009")
+    ours = Node(0, EvseSlac(EVSE_MAC, rng=counter_rng(1), confirm_link=False))
+    theirs = Node(0, EvseSlac(neighbour_mac, rng=counter_rng(2), confirm_link=False))
+    pev = Node(1, PevSlac(PEV_MAC, rng=counter_rng(100), join=False, matching_repetition=0.0))
+    wire = Wire(ours, theirs, pev, Node(1, sim=ModemSim(attenuation_db=12), host=ours),
+                Node(1, sim=ModemSim(attenuation_db=30), host=theirs),
+                Node(0, sim=ModemSim(), host=pev))  # fmt: skip
+
+    def late(sender: Node, frame: bytes) -> float:
+        answer = isinstance(parse_frame(frame).message, CmSlacParmCnf)
+        return 0.15 if sender is ours and answer else 0.0
+
+    wire.delay = late
+    for evse in (ours, theirs):
+        evse.machine.cp_state("B", True, 0.0)
+    wire.run(until=0.1)  # both keys set
+    pev.machine.start(wire.now)
+    wire.run(until=3.0)
+    (matched,) = [e for e in pev.events if isinstance(e, Matched)]
+    assert matched.peer_mac == EVSE_MAC and matched.attenuation_db == 12.0
+    assert [e.peer_mac for e in ours.events if isinstance(e, Matched)] == [PEV_MAC]
+    assert not any(isinstance(e, Matched) for e in theirs.events)
+    sent = [parse_frame(f) for _, _, f in wire.log]
+    assert [f.src for f in sent if isinstance(f.message, CmSlacParmCnf)] == [EVSE_MAC,
+                                                                          neighbour_mac]  # fmt: skip
+    assert theirs.machine.sessions[PEV_MAC].state == "wait_match"  # the EV sounded both
 
 
 def run_with_cp(wire, evse, pev, cable: bool, until: float = 20.0) -> None:

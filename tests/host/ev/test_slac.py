@@ -32,6 +32,7 @@ from host.slac.messages import (
     VsLinkStatusCnf,
     VsLinkStatusReq,
 )
+from host.slac.states import PevState, Timer
 from tests.host.slac.helpers import EVSE_MAC, PEV_MAC, Driven, counter_rng
 
 pytestmark = pytest.mark.unit
@@ -58,8 +59,8 @@ def atten(d: Driven, run: bytes, evse: bytes = EVSE_MAC, db: int = 20) -> None:
 def sound_all(d: Driven) -> list:
     """Fire the sounding timers; returns the messages sent, with their times."""
     out = []
-    while d.m.state == "sounding":
-        d.at(d.m._timers["step"])
+    while d.m.state is PevState.SOUNDING:
+        d.at(d.m._timers[Timer.STEP])
         out += [(d.now, m) for m in d.messages()]
     return out
 
@@ -68,7 +69,9 @@ def test_sounding_batch_and_match() -> None:
     d, run = started(join=False)
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.01)
     assert d.events() == [MatchStarted(EVSE_MAC, run)]
-    d.at(0.01 + c.PARM_COLLECT_WINDOW)
+    d.at(c.TT_MATCH_RESPONSE - 0.001)  # other EVSEs may still answer: no sounding yet
+    assert d.sent() == []
+    d.at(c.TT_MATCH_RESPONSE)
     batch = [(d.now, m) for m in d.messages()] + sound_all(d)
     kinds = [type(m) for _, m in batch]
     assert kinds == [CmStartAttenCharInd] * 3 + [CmMnbcSoundInd] * 10
@@ -84,7 +87,7 @@ def test_sounding_batch_and_match() -> None:
         EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID, nmk=NMK)
     )
     assert d.events() == [Matched(EVSE_MAC, run, NID, NMK, 17.0)]
-    assert d.m.state == "matched" and d.m.get_timer() is None
+    assert d.m.state is PevState.MATCHED and d.m.get_timer() is None
 
 
 def test_no_parm_cnf_after_retries() -> None:
@@ -103,7 +106,7 @@ def test_wrong_run_id_and_duplicates_are_ignored() -> None:
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
     assert len(d.events()) == 1
-    d.at(c.PARM_COLLECT_WINDOW)
+    d.at(c.TT_MATCH_RESPONSE)
     d.sent()
     sound_all(d)
     atten(d, b"W" * 8)
@@ -123,7 +126,7 @@ def test_two_evses_the_lower_attenuation_is_chosen() -> None:
     d, run = started(join=False)
     d.feed(OTHER_EVSE, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.01)
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.02)
-    d.at(0.01 + c.PARM_COLLECT_WINDOW)
+    d.at(c.TT_MATCH_RESPONSE)
     d.sent()
     sound_all(d)
     atten(d, run, OTHER_EVSE, db=33)
@@ -136,7 +139,7 @@ def test_two_evses_the_lower_attenuation_is_chosen() -> None:
 def test_no_atten_char() -> None:
     d, run = started()
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
-    d.at(c.PARM_COLLECT_WINDOW)
+    d.at(c.TT_MATCH_RESPONSE)
     start = d.now
     sound_all(d)
     d.at(start + c.TT_EV_ATTEN_RESULTS)
@@ -147,7 +150,7 @@ def test_one_of_two_evses_silent_decides_at_the_deadline() -> None:
     d, run = started(join=False)
     d.feed(OTHER_EVSE, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
-    d.at(c.PARM_COLLECT_WINDOW)
+    d.at(c.TT_MATCH_RESPONSE)
     start = d.now
     sound_all(d)
     atten(d, run, EVSE_MAC)
@@ -161,15 +164,61 @@ def answered(db: int = 20, **kwargs) -> tuple[Driven, bytes]:
     """One EVSE answered the parameters and reported ``db``: the EV has decided."""
     d, run = started(**kwargs)
     d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run))
-    d.at(c.PARM_COLLECT_WINDOW)
+    d.at(c.TT_MATCH_RESPONSE)
     sound_all(d)
     atten(d, run, db=db)
     return d, run
 
 
-def test_attenuation_above_ev_threshold() -> None:
-    d, run = answered(db=45, attenuation_threshold_db=30)
-    assert d.events()[-1] == MatchFailed(FailReason.ATTENUATION_TOO_HIGH)
+def test_cross_talk_our_late_answer_within_the_window_is_chosen() -> None:
+    """A neighbour's EVSE, heard through the grid, answers first; ours answers 150 ms after
+    the request - late, but within TT_match_response - and is heard closer: it must win."""
+    d, run = started(join=False)
+    d.feed(OTHER_EVSE, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.005)
+    d.at(0.1)
+    assert d.sent() == []  # still collecting
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.15)
+    assert d.events() == [MatchStarted(OTHER_EVSE, run), MatchStarted(EVSE_MAC, run)]
+    d.at(c.TT_MATCH_RESPONSE)
+    d.sent()
+    sound_all(d)
+    atten(d, run, OTHER_EVSE, db=26)
+    atten(d, run, EVSE_MAC, db=11)
+    rsp, rsp2, req = d.sent()
+    assert req.dst == EVSE_MAC and req.message.evse_mac == EVSE_MAC
+    d.feed(EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID,
+                                    nmk=NMK))  # fmt: skip
+    assert d.events() == [Matched(EVSE_MAC, run, NID, NMK, 11.0)]
+
+
+def test_an_answer_after_the_window_is_not_a_candidate() -> None:
+    d, run = started(join=False)
+    d.feed(OTHER_EVSE, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.01)
+    d.at(c.TT_MATCH_RESPONSE)
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=run), at=0.21)
+    assert list(d.m.evses) == [OTHER_EVSE] and d.m.ignored == 1
+
+
+def test_only_a_too_attenuated_evse_is_not_matched() -> None:
+    """The default threshold: an EVSE heard at 45 dB is a neighbour's, not a cable's."""
+    d, run = answered(db=45)
+    rsp, *more = d.sent()
+    assert isinstance(rsp.message, CmAttenCharRsp) and more == []  # no CM_SLAC_MATCH.REQ
+    assert d.events()[-1] == MatchFailed(FailReason.NO_EVSE_UNDER_THRESHOLD)
+    assert "above the attenuation threshold" in FailReason.NO_EVSE_UNDER_THRESHOLD.value
+
+
+def test_attenuation_threshold_is_a_setting() -> None:
+    d, run = answered(db=35, attenuation_threshold_db=30)
+    assert d.events()[-1] == MatchFailed(FailReason.NO_EVSE_UNDER_THRESHOLD)
+    d, run = answered(db=45, attenuation_threshold_db=50)
+    assert isinstance(d.sent()[-1].message, CmSlacMatchReq)
+
+
+def test_pev_id_goes_in_the_match_request() -> None:
+    d, run = answered(pev_id="WAUZZZ4G7EN012345")  # 17 octets, e.g. a VIN
+    req = d.sent()[-1].message
+    assert isinstance(req, CmSlacMatchReq) and req.pev_id == b"WAUZZZ4G7EN012345"
 
 
 def test_no_match_cnf_after_retries() -> None:
@@ -183,8 +232,8 @@ def test_no_match_cnf_after_retries() -> None:
     assert d.events()[-1] == MatchFailed(FailReason.NO_MATCH_CNF)
 
 
-def joining() -> tuple[Driven, bytes]:
-    d, run = answered()
+def joining(**kwargs) -> tuple[Driven, bytes]:
+    d, run = answered(**kwargs)
     d.sent()
     d.feed(
         EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=run, nid=NID, nmk=NMK)
@@ -203,7 +252,45 @@ def test_join_sets_the_evse_key_and_waits_for_the_link() -> None:
     assert d.messages() == [VsLinkStatusReq()]
     d.feed(MODEM, VsLinkStatusCnf(link_status=1))
     assert [type(e) for e in d.events()][-3:] == [Matched, KeySet, LinkReady]
-    assert d.m.state == "linked"
+    assert d.m.state is PevState.LINKED
+
+
+@pytest.mark.parametrize("result", [0x00, 0x01])  # HPGP's success, and what QCA modems send
+def test_join_takes_either_success_code_of_set_key(result: int) -> None:
+    d, run = joining()
+    d.sent()
+    d.feed(MODEM, CmSetKeyCnf(result=result))
+    assert d.events()[-1] == KeySet(NID) and d.messages() == [VsLinkStatusReq()]
+    assert d.m.state is PevState.JOINING
+
+
+@pytest.mark.parametrize(("result", "success"), [(0x02, {0, 1}), (0x01, {0})])
+def test_join_refused_key(result: int, success: set[int]) -> None:
+    d, run = joining(set_key_success=success)
+    d.sent()
+    d.feed(MODEM, CmSetKeyCnf(result=result))
+    assert d.events()[-1] == MatchFailed(FailReason.MODEM_REFUSED_KEY)
+    assert d.m.state is PevState.FAILED and d.sent() == []
+
+
+def test_linked_then_started_again_joins_again() -> None:
+    d, run = joining()
+    d.feed(MODEM, CmSetKeyCnf())
+    d.feed(MODEM, VsLinkStatusCnf(link_status=1))
+    assert d.m.state is PevState.LINKED
+    d.sent(), d.events()
+    d.m.start(d.now)  # e.g. the EVSE restarted its SLAC: a new matching from scratch
+    (req,) = d.messages()
+    assert isinstance(req, CmSlacParmReq) and Timer.LINK_POLL not in d.m._timers
+    d.feed(EVSE_MAC, CmSlacParmCnf(forwarding_sta=PEV_MAC, run_id=req.run_id))
+    d.at(d.now + c.TT_MATCH_RESPONSE)
+    sound_all(d)
+    atten(d, req.run_id)
+    d.feed(EVSE_MAC, CmSlacMatchCnf(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=req.run_id,
+                                    nid=NID, nmk=NMK))  # fmt: skip
+    d.feed(MODEM, CmSetKeyCnf())
+    d.feed(MODEM, VsLinkStatusCnf(link_status=1))
+    assert d.m.state is PevState.LINKED and isinstance(d.events()[-1], LinkReady)
 
 
 def test_join_timeout() -> None:
@@ -214,7 +301,7 @@ def test_join_timeout() -> None:
     d.events()
     d.at(t + c.TT_MATCH_JOIN)
     assert d.events() == [MatchFailed(FailReason.JOIN_TIMEOUT)]
-    assert d.m.state == "failed"
+    assert d.m.state is PevState.FAILED
 
 
 def test_failed_runs_repeat_within_tt_matching_repetition() -> None:
@@ -253,7 +340,7 @@ def test_own_modem_not_confirming_the_evse_key() -> None:
         assert [type(m) for m in d.messages()] == [CmSetKeyReq]
     d.at(t + (c.MODEM_RETRIES + 1) * c.MODEM_TIMEOUT)
     assert d.events()[-1] == MatchFailed(FailReason.MODEM_NO_SET_KEY_CNF)
-    assert d.m.state == "failed"
+    assert d.m.state is PevState.FAILED
 
 
 def validating() -> tuple[Driven, int]:
@@ -281,7 +368,7 @@ def test_validation_then_match() -> None:
 def test_validation_wrong_count_means_not_our_evse() -> None:
     d, n = validating()
     d.feed(OTHER_EVSE, CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=n))  # not asked
-    assert d.sent() == [] and d.m.state == "validate_count"
+    assert d.sent() == [] and d.m.state is PevState.VALIDATE_COUNT
     d.feed(EVSE_MAC, CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=n + 1))
     assert d.sent() == [] and d.events() == [MatchFailed(FailReason.VALIDATION_FAILED)]
 
@@ -306,18 +393,18 @@ def test_validation_not_required_goes_straight_to_match() -> None:
 
 def test_validation_unanswered_is_repeated_with_the_toggles_then_given_up() -> None:
     d, n = validating()
-    req = d.m._timers["step"]
+    req = d.m._timers[Timer.STEP]
     for _ in range(c.C_EV_MATCH_RETRY):
-        d.at(d.m._timers["step"])
+        d.at(d.m._timers[Timer.STEP])
         assert [type(m) for m in d.messages()] == [CmValidateReq]
         assert d.events() == [ToggleCp(EVSE_MAC, n, c.TP_EV_VALD_STATE_DURATION)]
-    d.at(d.m._timers["step"])
+    d.at(d.m._timers[Timer.STEP])
     assert d.now > req and d.events() == [MatchFailed(FailReason.NO_VALIDATE_CNF)]
 
 
 def test_validation_late_ready_after_a_repeated_step_1_is_not_a_failure() -> None:
     d, n = validating()
     d.feed(EVSE_MAC, CmValidateCnf(result=c.VALIDATE_READY))  # answer to our repeated step 1
-    assert d.m.state == "validate_count" and d.events() == [] and d.sent() == []
+    assert d.m.state is PevState.VALIDATE_COUNT and d.events() == [] and d.sent() == []
     d.feed(EVSE_MAC, CmValidateCnf(result=c.VALIDATE_SUCCESS, toggle_num=n))
     assert [type(m) for m in d.messages()] == [CmSlacMatchReq]

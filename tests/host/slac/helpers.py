@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from dataclasses import dataclass, field
 
 from host.bench.modem_sim import ModemSim
@@ -24,13 +26,16 @@ def counter_rng(seed: int = 0):
     return rng
 
 
-@dataclass
+@dataclass(eq=False)
 class Node:
-    """A host machine or a modem simulator, on end 0 (EVSE side) or 1 (EV side)."""
+    """A host machine or a modem simulator, on end 0 (EVSE side) or 1 (EV side). A simulator
+    with a ``host`` is that host's own modem: it hears no other host's requests and answers
+    only its host (for several hosts on one end, each with its modem)."""
 
     end: int
     machine: EvseSlac | PevSlac | None = None
     sim: ModemSim | None = None
+    host: Node | None = None
     events: list[Event] = field(default_factory=list)
     sim_out: list[bytes] = field(default_factory=list)
 
@@ -43,13 +48,17 @@ class Node:
 
 class Wire:
     """What a veth pair does: a frame reaches every node on the other end as incoming and
-    the simulators on its own end as outgoing. ``drop`` filters frames in flight."""
+    the simulators on its own end as outgoing. ``drop`` filters frames in flight;
+    ``delay(sender, frame)`` holds one back for that many seconds."""
 
     def __init__(self, *nodes: Node) -> None:
         self.nodes = list(nodes)
         self.now = 0.0
         self.log: list[tuple[float, int, bytes]] = []
         self.drop = lambda frame: False
+        self.delay = lambda sender, frame: 0.0
+        self._late: list[tuple[float, int, Node, bytes]] = []
+        self._order = itertools.count()
 
     def pump(self) -> None:
         moved = True
@@ -59,7 +68,12 @@ class Wire:
                 for frame in sender.take():
                     moved = True
                     self.log.append((self.now, sender.end, frame))
-                    if not self.drop(frame):
+                    if self.drop(frame):
+                        continue
+                    lag = self.delay(sender, frame)
+                    if lag > 0:
+                        heapq.heappush(self._late, (self.now + lag, next(self._order), sender, frame))
+                    else:
                         self._deliver(sender, frame)
             for node in self.nodes:
                 if node.machine is not None:
@@ -68,9 +82,11 @@ class Wire:
 
     def _deliver(self, sender: Node, frame: bytes) -> None:
         for node in self.nodes:
-            if node is sender:
+            if node is sender or (sender.host is not None and node is not sender.host):
                 continue
             incoming = node.end != sender.end
+            if node.host is not None and incoming and sender is not node.host:
+                continue  # another host's request to its own modem
             if node.machine is not None and incoming:
                 node.machine.receive(frame, self.now)
             elif node.sim is not None:
@@ -82,23 +98,27 @@ class Wire:
         while True:
             timers = [
                 t for n in self.nodes if n.machine and (t := n.machine.get_timer()) is not None
-            ]
+            ] + [late[0] for late in self._late[:1]]
             if not timers or min(timers) > until:
                 self.now = max(self.now, until)
                 return
             self.now = max(self.now, min(timers))
+            while self._late and self._late[0][0] <= self.now:
+                _, _, sender, frame = heapq.heappop(self._late)
+                self._deliver(sender, frame)
             for node in self.nodes:
                 if node.machine is not None:
                     node.machine.handle_timer(self.now)
             self.pump()
 
 
-def pair(attenuation_db: int = 20, validate: bool = False,
-         **evse_kwargs) -> tuple[Wire, Node, Node]:  # fmt: skip
+def pair(attenuation_db: int = 20, validate: bool = False, set_key_result: int | None = None,
+         pev_kwargs: dict | None = None, **evse_kwargs) -> tuple[Wire, Node, Node]:  # fmt: skip
     evse = Node(0, EvseSlac(EVSE_MAC, rng=counter_rng(1), validation=validate, **evse_kwargs))
-    pev = Node(1, PevSlac(PEV_MAC, rng=counter_rng(100), validate=validate))
-    wire = Wire(evse, pev, Node(1, sim=ModemSim(attenuation_db=attenuation_db)),
-                Node(0, sim=ModemSim(attenuation_db=attenuation_db)))  # fmt: skip
+    pev = Node(1, PevSlac(PEV_MAC, rng=counter_rng(100), validate=validate, **(pev_kwargs or {})))
+    sim = {} if set_key_result is None else {"set_key_result": set_key_result}
+    wire = Wire(evse, pev, Node(1, sim=ModemSim(attenuation_db=attenuation_db, **sim)),
+                Node(0, sim=ModemSim(attenuation_db=attenuation_db, **sim)))  # fmt: skip
     return wire, evse, pev
 
 

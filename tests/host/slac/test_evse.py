@@ -33,6 +33,7 @@ from host.slac.messages import (
     VsLinkStatusCnf,
     VsLinkStatusReq,
 )
+from host.slac.states import EvseState, SessionState
 
 from .helpers import EVSE_MAC, PEV_MAC, Driven, counter_rng
 
@@ -51,7 +52,7 @@ def plugged(**kwargs) -> Driven:
     assert isinstance(req, CmSetKeyReq) and req.new_key == d.m.nmk and req.nid == d.m.nid
     d.feed(MODEM, CmSetKeyCnf())
     assert d.events() == [KeySet(d.m.nid)]
-    assert d.m.state == "wait_parm"
+    assert d.m.state is EvseState.WAIT_PARM
     return d
 
 
@@ -111,14 +112,25 @@ def test_modem_not_answering_set_key() -> None:
         sends += len(d2.sent())
     assert sends == 1 + c.MODEM_RETRIES
     assert d2.events() == [MatchFailed(FailReason.MODEM_NO_SET_KEY_CNF)]
-    assert d2.m.state == "failed"
+    assert d2.m.state is EvseState.FAILED
 
 
-def test_modem_refusing_the_key() -> None:
+@pytest.mark.parametrize("result", [0x00, 0x01])  # HPGP's success, and what QCA modems send
+def test_modem_confirming_the_key_with_either_success_code(result: int) -> None:
     d = Driven(EvseSlac(EVSE_MAC, rng=counter_rng(1)))
     d.m.cp_state("B", True, 0.0)
-    d.feed(MODEM, CmSetKeyCnf(result=1))
+    d.feed(MODEM, CmSetKeyCnf(result=result))
+    assert d.events() == [KeySet(d.m.nid)] and d.m.state is EvseState.WAIT_PARM
+
+
+@pytest.mark.parametrize(("result", "success"), [(0x02, {0, 1}), (0xFF, {0, 1}), (0x01, {0})])
+def test_modem_refusing_the_key(result: int, success: set[int]) -> None:
+    """Any other code is a refusal, and so is 0x01 once narrowed to the HPGP reading."""
+    d = Driven(EvseSlac(EVSE_MAC, rng=counter_rng(1), set_key_success=success))
+    d.m.cp_state("B", True, 0.0)
+    d.feed(MODEM, CmSetKeyCnf(result=result))
     assert d.events() == [MatchFailed(FailReason.MODEM_REFUSED_KEY)]
+    assert d.m.state is EvseState.FAILED
 
 
 def test_slac_init_timeout() -> None:
@@ -136,7 +148,7 @@ def test_no_start_atten_char_drops_the_run_and_waits_again() -> None:
     d.events()
     d.at(1.0 + c.TT_MATCH_SEQUENCE)
     assert d.events() == [MatchFailed(FailReason.NO_START_ATTEN_CHAR, retrying=True)]
-    assert d.m.state == "wait_parm"
+    assert d.m.state is EvseState.WAIT_PARM
     d.feed(PEV_MAC, CmSlacParmReq(run_id=b"S" * 8), dst=c.BROADCAST_MAC)  # the EV's retry
     assert d.events() == [MatchStarted(PEV_MAC, b"S" * 8)]
 
@@ -191,7 +203,7 @@ def test_wrong_run_id_is_ignored_everywhere() -> None:
     d.sent()
     wrong = b"W" * 8
     d.feed(PEV_MAC, CmStartAttenCharInd(forwarding_sta=PEV_MAC, run_id=wrong), dst=c.BROADCAST_MAC)
-    assert d.m.sessions[PEV_MAC].state == "wait_start"
+    assert d.m.sessions[PEV_MAC].state is SessionState.WAIT_START
     characterised_before = d.m.ignored
     d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=wrong))
     d.feed(PEV_MAC, CmAttenCharRsp(source_address=PEV_MAC, run_id=wrong))
@@ -205,6 +217,24 @@ def test_attenuation_above_threshold_gets_no_match() -> None:
     d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=RUN))
     assert d.sent() == []
     assert d.events() == [MatchFailed(FailReason.ATTENUATION_TOO_HIGH, retrying=True)]
+
+
+def test_match_cnf_names_both_ends() -> None:
+    """ISO 15118-3 Table A.7: the CNF echoes the EV's PEV_ID and carries our EVSE_ID."""
+    d = plugged(evse_id="DE*V2G*E0001")
+    characterised(d)
+    d.sent()
+    d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=RUN,
+                                   pev_id=b"WAUZZZ4G7EN012345"))  # fmt: skip
+    cnf = d.messages()[0]
+    assert isinstance(cnf, CmSlacMatchCnf)
+    assert cnf.pev_id == b"WAUZZZ4G7EN012345"
+    assert cnf.evse_id == b"DE*V2G*E0001" + bytes(5) and len(cnf.evse_id) == 17
+
+
+def test_evse_id_longer_than_the_field_is_refused() -> None:
+    with pytest.raises(LocalProtocolError, match="18 octets; the SLAC field holds 17"):
+        EvseSlac(EVSE_MAC, evse_id="DE*V2G*E0000000001")
 
 
 def test_cross_talk_the_closer_ev_wins() -> None:
@@ -227,7 +257,7 @@ def test_duplicates_and_late_messages() -> None:
     assert [type(m) for m in d.messages()] == [CmSlacParmCnf, CmSlacParmCnf]
     assert d.events() == [MatchStarted(PEV_MAC, RUN)]
     d.m.sessions.clear()
-    d.m.state = "wait_parm"
+    d.m.state = EvseState.WAIT_PARM
     characterised(d)
     d.feed(MODEM, CmAttenProfileInd(pev_mac=PEV_MAC, num_groups=58, aag=bytes(58)))  # late
     d.feed(PEV_MAC, CmSlacMatchReq(pev_mac=PEV_MAC, evse_mac=EVSE_MAC, run_id=RUN))
@@ -373,7 +403,7 @@ def test_unplug_after_match_terminates_and_rekeys() -> None:
     assert d.events() == [LinkLost("D-LINK_TERMINATE: CP state A")]
     (req,) = d.messages()
     assert isinstance(req, CmSetKeyReq) and req.new_key != old
-    assert d.m.state == "idle"
+    assert d.m.state is EvseState.IDLE
 
 
 def test_unplug_during_matching() -> None:

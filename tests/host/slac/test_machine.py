@@ -8,6 +8,7 @@ from host.slac import constants as c
 from host.slac.evse import EvseSlac
 from host.slac.machine import nid_from_nmk
 from host.slac.messages import CmAttenProfileInd, CmSlacParmReq
+from host.slac.states import SessionState
 
 from .helpers import EVSE_MAC, PEV_MAC, Driven, counter_rng
 
@@ -41,7 +42,7 @@ def test_attenuation_profiles_count_whatever_their_destination() -> None:
     d = Driven(EvseSlac(EVSE_MAC, rng=counter_rng()))
     d.m.cp_state("B", True, 0.0)
     d.feed(PEV_MAC, CmSlacParmReq(run_id=b"r" * 8), dst=c.BROADCAST_MAC)
-    d.m.sessions[PEV_MAC].state = "sounding"
+    d.m.sessions[PEV_MAC].state = SessionState.SOUNDING
     d.feed(c.QCA_LOCAL_MAC, CmAttenProfileInd(pev_mac=PEV_MAC, num_groups=1, aag=b"\x07"),
            dst=b"\x02" * 6)  # fmt: skip
     assert d.m.sessions[PEV_MAC].profiles == [b"\x07"]
