@@ -1,15 +1,58 @@
-"""What every firmware scenario shares: a firmware process on a pty and its records."""
+"""What every firmware scenario shares: a firmware process on a pty and its records.
+
+Records reach whoever set `LISTENER` (the CLI, to print them as they come) the moment a
+scenario appends them, while the scenario keeps its own list for the summary.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextvars import ContextVar
+from typing import Any, SupportsIndex
 
 from host.bench import processes as proc
 
 Scenario = Callable[[str], Awaitable[dict[str, Any]]]
+Listener = Callable[[dict[str, Any]], None]
+
+LISTENER: ContextVar[Listener | None] = ContextVar("bench_listener", default=None)
+
+
+class BenchError(Exception):
+    """The bench itself cannot run (the firmware does not start, the EV never charges):
+    not a verdict on the firmware's behaviour."""
+
+
+@contextlib.contextmanager
+def listening(listener: Listener) -> Iterator[None]:
+    """Hand every record of the scenarios run inside to `listener` as it arrives."""
+    token = LISTENER.set(listener)
+    try:
+        yield
+    finally:
+        LISTENER.reset(token)
+
+
+class Timeline(list[dict[str, Any]]):
+    """The host's records in arrival order; each is also given to the listener."""
+
+    def __init__(self, records: Iterable[dict[str, Any]] = ()) -> None:
+        super().__init__(records)
+        self.listener = LISTENER.get()
+
+    def append(self, record: dict[str, Any]) -> None:
+        super().append(record)
+        if self.listener is not None:
+            self.listener(record)
+
+    def insert(self, index: SupportsIndex, record: dict[str, Any]) -> None:
+        super().insert(index, record)
+        if self.listener is not None:
+            self.listener(record)
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -40,8 +83,9 @@ class Bench:
     def __init__(self, pty: proc.Pty, t0: float) -> None:
         self.pty = pty
         self.t0 = t0
-        self.records: list[dict[str, Any]] = []
+        self.records: list[dict[str, Any]] = Timeline()
         self.plant: list[dict[str, Any]] = []
+        self.fw_log: deque[str] = deque(maxlen=5)  # the firmware's last non-JSON lines
 
     def fw_ms(self, event: str, **match: Any) -> list[int]:
         """Firmware-clock times of host records of one kind (e.g. contactor opens)."""
@@ -55,20 +99,29 @@ class Bench:
 
 async def run_bench(runtime: str, sim: dict[str, Any],
                     body: Callable[[Bench], Awaitable[Any]]) -> tuple[Bench, Any]:
+    """Run `body` against a firmware process; BenchError if the firmware stops meanwhile."""
     pty = proc.Pty.open()
     fw = None
-    plant_task = None
+    tasks: list[asyncio.Future[Any]] = []
     try:
-        fw = await proc.start_firmware(pty, sim, runtime)
+        try:
+            fw = await proc.start_firmware(pty, sim, runtime)
+        except OSError as exc:
+            raise BenchError(f"the firmware ({runtime}) cannot start: {exc}") from None
         bench = Bench(pty, time.monotonic())
-        plant_task = asyncio.create_task(proc.read_plant(fw, bench.plant))
-        await asyncio.sleep(0.1)
-        if fw.returncode is not None:
-            raise RuntimeError("firmware exited at start")
-        extra = await body(bench)
-        return bench, extra
+        tasks.append(asyncio.ensure_future(proc.read_plant(fw, bench.plant, bench.fw_log)))
+        job = asyncio.ensure_future(body(bench))
+        exited = asyncio.ensure_future(fw.wait())
+        tasks += [job, exited]
+        await asyncio.wait((job, exited), return_when=asyncio.FIRST_COMPLETED)
+        if not job.done():
+            await asyncio.sleep(0.05)  # the last words on its stderr
+            said = ": " + bench.fw_log[-1] if bench.fw_log else ""
+            raise BenchError(f"the firmware ({runtime}) exited with code {fw.returncode}{said}")
+        return bench, job.result()
     finally:
+        for task in tasks:  # the body's own cleanup (stopping the host) runs here
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await proc.stop(fw)
-        if plant_task is not None:
-            plant_task.cancel()
         pty.close()

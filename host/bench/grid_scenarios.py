@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from firmware.app import gridfunc
+from firmware.app import faults, gridfunc
 from firmware.sim.plant import DEFAULTS as PLANT
 from host.bench.bench import Bench, Scenario, run_bench, summarize
 from host.bench.fault_scenarios import CHARGE_START_MS, serve_until
@@ -63,9 +63,14 @@ async def freq_dip(runtime: str) -> dict[str, Any]:
     applied = [r for r in bench.records if r.get("event") == "droop-applied"]
     ok = (response_ms is not None and response_ms < 250 and 49.65 <= lowest <= 49.75
           and final_droop > 1000 and bool(applied) and not s["faults"])
-    return {"result": "pass" if ok else "fail", **s, "response_ms": response_ms,
+    after_a = applied[-1]["current_a"] if applied else None
+    verdict = (f"droop answered {response_ms} ms after the dip began, limit 250 ms"
+               if response_ms is not None else "no droop answer to the dip")
+    verdict += (f"; lowest {lowest:.3f} Hz (expected 49.65-49.75), droop {final_droop} W "
+                f"(expected above 1000), offer 16 A -> {after_a} A; {len(s['faults'])} fault(s)")
+    return {"result": "pass" if ok else "fail", **s, "verdict": verdict, "response_ms": response_ms,
             "lowest_freq_hz": lowest, "droop_w": final_droop,
-            "current_after_droop_a": applied[-1]["current_a"] if applied else None,
+            "current_after_droop_a": after_a,
             "grid_trace": trace, "timeline": bench.records}
 
 
@@ -87,7 +92,10 @@ async def islanding(runtime: str) -> dict[str, Any]:
     opens = [ms for ms in bench.fw_ms("contactor", closed=False) if t is not None and ms >= t]
     open_ms = opens[0] - t if opens and t is not None else None
     ok = exported and open_ms is not None and open_ms <= 2000 and 60 in [f["code"] for f in s["faults"]]
-    return {"result": "pass" if ok else "fail", **s, "exporting_before": exported,
+    verdict = (f"contactor opened {open_ms} ms after the grid dropped out, limit 2000 ms"
+               if open_ms is not None else "contactor did not open after the grid dropped out")
+    verdict += f"; {_trips(s)}" + ("" if exported else "; it never exported")
+    return {"result": "pass" if ok else "fail", **s, "verdict": verdict, "exporting_before": exported,
             "time_to_open_ms": open_ms, "limit_ms": 2000, "grid_trace": _grid_trace(bench),
             "timeline": bench.records}
 
@@ -107,9 +115,18 @@ async def ride_through(runtime: str) -> dict[str, Any]:
     first = bench.plant_ms("grid-jump") or 0
     trips = sorted({g["trip"] for g in trace if g["trip"] and g["fw_ms"] > first})
     ok = len(closes) == 1 and not opens and not s["faults"] and not trips
-    return {"result": "pass" if ok else "fail", **s, "disturbances": events,
+    verdict = ("rode through two 30 degree phase jumps and a 200 ms sag to 50 % while exporting: "
+               f"contactor closed {len(closes)}x, opened {len(opens)}x (limit 0), "
+               f"trips {', '.join(trips) or 'none'}, {_trips(s)} (limit none)")
+    return {"result": "pass" if ok else "fail", **s, "verdict": verdict, "disturbances": events,
             "tripped": bool(trips or s["faults"]), "contactor_stayed_closed": bool(closes) and not opens,
             "grid_trace": trace, "timeline": bench.records}
+
+
+def _trips(s: dict[str, Any]) -> str:
+    found = [faults.label(f["code"]) + (f" {gridfunc.TRIP_NAMES[f['detail_ms']]}" if f["code"] == 60
+             and f["detail_ms"] < len(gridfunc.TRIP_NAMES) else "") for f in s["faults"]]
+    return ", ".join(found) or "no fault"
 
 
 def _voltage_trip(event: list[Any], want: str, clear_ms: int, *host_args: str) -> Scenario:
@@ -139,7 +156,11 @@ def _voltage_trip(event: list[Any], want: str, clear_ms: int, *host_args: str) -
         trip = trips[0] if trips else None
         earliest = clear_ms - 10 - 10 - 5  # a tick, a half cycle at 50 Hz, rounding
         ok = exported and trip == want and open_ms is not None and earliest <= open_ms <= clear_ms
-        return {"result": "pass" if ok else "fail", **s, "exporting_before": exported,
+        verdict = (f"contacts parted {open_ms} ms after the {kind}, limit {clear_ms} ms "
+                   f"(not before {earliest} ms)" if open_ms is not None
+                   else f"contacts did not part after the {kind}")
+        verdict += f"; trip {trip} (expected {want})" + ("" if exported else "; it never exported")
+        return {"result": "pass" if ok else "fail", **s, "verdict": verdict, "exporting_before": exported,
                 "event": event, "trip": trip, kind + "_to_open_ms": open_ms,
                 kind + "_to_command_ms": command_ms, "window_ms": [earliest, clear_ms],
                 "clearing_ms": clear_ms, "set_over_link": list(host_args[1::2]),
@@ -160,4 +181,4 @@ register_many({
     "overvoltage": (overvoltage, "swell to 1.15 pu while exporting: OV1 trip (1 s, set over the link)"),
     "undervoltage": (undervoltage, "sag to 0.40 pu while exporting: UV2 trip in 0.16 s"),
     "uv2-deep": (uv2_deep, "sag to 0.10 pu (no zero crossings) while exporting: UV2 in 0.16 s"),
-})
+}, columns=("grid",))

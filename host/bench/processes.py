@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tty
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,11 @@ FIRMWARE_ROOT = Path(firmware.__file__).resolve().parent.parent
 
 
 def micropython_binary() -> str | None:
-    """The unix-port `micropython` from the test extra, next to this Python or on PATH."""
+    """The unix-port `micropython`: $V2GATE_MICROPYTHON when set (your own build), else
+    the one from the test extra next to this Python, else the one on PATH."""
+    chosen = os.environ.get("V2GATE_MICROPYTHON")
+    if chosen:
+        return chosen
     beside = Path(sys.executable).parent / "micropython"
     if beside.exists():
         return str(beside)
@@ -96,11 +101,21 @@ async def read_records(proc: asyncio.subprocess.Process, sink: list[dict[str, An
         sink.append(rec)
 
 
-async def read_plant(fw: asyncio.subprocess.Process, sink: list[dict[str, Any]]) -> None:
-    """Collect the sim plant's injected events (firmware clock) from its stderr."""
-    async for rec in _json_lines(fw.stderr):
-        if "plant" in rec:
-            sink.append(rec)
+async def read_plant(fw: asyncio.subprocess.Process, sink: list[dict[str, Any]],
+                     log: deque[str] | None = None) -> None:
+    """Collect the sim plant's injected events (firmware clock) from its stderr, and the
+    last lines of anything else it says into `log` (why it stopped, if it does)."""
+    assert fw.stderr is not None
+    async for line in fw.stderr:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            rec = None
+        if isinstance(rec, dict):
+            if "plant" in rec:
+                sink.append(rec)
+        elif log is not None and line.strip():
+            log.append(line.decode(errors="replace").strip())
 
 
 async def stop(proc: asyncio.subprocess.Process | None) -> None:

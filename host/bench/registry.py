@@ -22,20 +22,22 @@ class Entry:
     run: Scenario
     text: str
     host_only: bool  # starts no firmware
+    columns: tuple[str, ...] = ()  # extra timeline columns that matter: "grid", "thermal"
 
 
 SCENARIOS: dict[str, Entry] = {}
 
 
-def register(name: str, run: Scenario, text: str, host_only: bool = False) -> None:
+def register(name: str, run: Scenario, text: str, host_only: bool = False,
+             columns: tuple[str, ...] = ()) -> None:
     if name in SCENARIOS and SCENARIOS[name].run is not run:
         raise ValueError(f"two scenarios named {name!r}")
-    SCENARIOS[name] = Entry(run, text, host_only)
+    SCENARIOS[name] = Entry(run, text, host_only, columns)
 
 
-def register_many(table: dict[str, tuple[Scenario, str]]) -> None:
+def register_many(table: dict[str, tuple[Scenario, str]], columns: tuple[str, ...] = ()) -> None:
     for name, (run, text) in table.items():
-        register(name, run, text)
+        register(name, run, text, columns=columns)
 
 
 def load() -> dict[str, Entry]:

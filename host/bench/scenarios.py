@@ -15,8 +15,9 @@ from typing import Any
 
 from firmware.link import messages as m
 from host.bench import processes as proc
-from host.bench.bench import Bench, run_bench, summarize
+from host.bench.bench import LISTENER, Bench, BenchError, run_bench, summarize
 from host.bench.registry import register
+from host.slac.constants import TT_MATCHING_REPETITION
 
 LINK_TIMEOUT_MS = 500
 
@@ -40,7 +41,12 @@ async def basic_ac(runtime: str) -> dict[str, Any]:
         and any(r.get("event") == "session-ended" for r in records)
     )
     peak = max((r["current_a"] for r in records if r.get("event") == "telemetry"), default=0.0)
-    return {"result": "pass" if ok else "fail", **s, "peak_current_a": peak, "timeline": records}
+    offered = next((r["current_a"] for r in records if r.get("event") == "offer"), None)
+    verdict = (f"CP {' -> '.join(s['cp_states']) or 'never moved'} (expected A -> B -> C -> B -> A); "
+               f"contactor closed {len(closed)}x, opened {len(opened)}x (expected once each); "
+               f"peak {peak:.1f} A of {offered} A offered; {len(s['faults'])} fault(s)")
+    return {"result": "pass" if ok else "fail", **s, "peak_current_a": peak,
+            "verdict": verdict, "timeline": records}
 
 
 async def host_crash(runtime: str) -> dict[str, Any]:
@@ -52,7 +58,7 @@ async def host_crash(runtime: str) -> dict[str, Any]:
         deadline = time.monotonic() + 15
         while not any(r.get("event") == "telemetry" and r["current_a"] > 1 for r in records):
             if time.monotonic() > deadline:
-                raise RuntimeError("the EV never started charging")
+                raise BenchError("the EV never started charging")
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
         killed_at = time.monotonic() - t0
@@ -74,7 +80,12 @@ async def host_crash(runtime: str) -> dict[str, Any]:
     status = [r for r in records if r.get("event") == "status" and r["t"] > extra["killed_at"]]
     safe = bool(status) and status[-1]["contactor"] == 0 and status[-1]["pilot"] == m.PILOT_NAMES[m.PILOT_F]
     ok = safe_ms is not None and safe_ms <= LINK_TIMEOUT_MS + 50 and safe
-    return {"result": "pass" if ok else "fail", **s, "safe_state_ms": safe_ms,
+    limit = f"limit {LINK_TIMEOUT_MS + 50} ms (link timeout {LINK_TIMEOUT_MS} ms + a tick)"
+    verdict = ("no link-timeout fault reported: " + limit if safe_ms is None
+               else f"safe state {safe_ms} ms after the last host frame, {limit}")
+    verdict += ("; the restarted host found the contactor open and CP F" if safe
+                else "; the restarted host did NOT find the contactor open and CP F")
+    return {"result": "pass" if ok else "fail", **s, "verdict": verdict, "safe_state_ms": safe_ms,
             "link_timeout_ms": LINK_TIMEOUT_MS, "safe_state_confirmed": safe, "timeline": records}
 
 
@@ -87,9 +98,19 @@ async def slac(runtime: str, validate: bool = False) -> dict[str, Any]:
     """ISO 15118-3 SLAC: our EVSE against our EV (no firmware involved)."""
     from host.bench.slac_scenario import run_slac_scenario
 
-    out = await run_slac_scenario(json_out=True, validate=validate)
+    # its steps print as they happen when someone follows the run (text, not --json)
+    quiet = LISTENER.get() is None
+    out = await run_slac_scenario(json_out=quiet, validate=validate)
     result = "pass" if out.pop("result") == "match" else "fail"
-    return {"result": result, "slac": out, "timeline": []}
+    limit = f"the EV gives up after {TT_MATCHING_REPETITION:g} s"
+    if result == "pass":
+        verdict = (f"matched in {out['match_ms']:.0f} ms over the {out['transport']} transport, "
+                   f"{limit}; attenuation {out['attenuation_db']} dB")
+        if validate:
+            verdict += f"; validated by {out['validated_toggles']} CP toggle(s)"
+    else:
+        verdict = f"no match ({out.get('reason')}); {limit}"
+    return {"result": result, "verdict": verdict, "slac": out, "timeline": []}
 
 
 async def slac_validate(runtime: str) -> dict[str, Any]:

@@ -152,9 +152,14 @@ async def run_pair(links: Links, *, attenuation_db: int = 20, timeout: float = 3
         await key_set.wait()
         await run_pev(links, result, pev_seen, pev)
 
+    async def both() -> None:
+        # awaited from a task of its own: a bare gather under wait_for, cancelled (Ctrl-C,
+        # SIGTERM), ends with an exception nobody retrieves and asyncio logs a traceback
+        await asyncio.gather(evse_side(), pev_side())
+
     with modem_sims(links, attenuation_db):
         try:
-            await asyncio.wait_for(asyncio.gather(evse_side(), pev_side()), timeout)
+            await asyncio.wait_for(both(), timeout)
         except TimeoutError:
             result.matched, result.reason = False, f"no link within {timeout:g} s"
     if not result.matched and not result.reason:

@@ -1,40 +1,154 @@
-"""`v2gate decode`: EXI hex to the reference codec's JSON, and back with --encode."""
+"""`v2gate decode`: EXI hex to the reference codec's JSON, and back with --encode.
+
+The input is hex (whitespace and a `0x` prefix allowed), from the argument or from stdin
+(no argument, or `-`). A whole V2GTP frame, as a capture shows it, is accepted too: its
+8-byte header is checked and stripped. Every error is one line on stderr and exit 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import select
+import string
 import sys
 
 from host import exi
 
+V2GTP_VERSION = 0x01
+V2GTP_HEADER_LEN = 8
+# ISO 15118-2 §7.8.3 (0x8001: SAP, DIN 70121, -2) and ISO 15118-20 (0x8002-0x8006: one
+# per namespace); SDP's 0x9000/0x9001 carry no EXI
+EXI_PAYLOAD_TYPES = range(0x8001, 0x8007)
+SDP_PAYLOAD_TYPES = (0x9000, 0x9001)
+
+
+class InputError(ValueError):
+    """The input cannot be decoded as given; the message is the whole explanation."""
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "decode", help="decode EXI hex to JSON (or encode JSON to EXI hex)",
-        description="Decode an ISO 15118 / DIN 70121 EXI stream, or encode JSON with --encode.",
+        "decode", help="decode EXI hex (or a V2GTP frame) to JSON; --encode JSON to hex",
+        description=__doc__,
     )
     parser.add_argument("--ns", required=True, metavar="URN",
                         help=f"schema namespace, one of: {', '.join(exi.MODULES)}")
-    parser.add_argument("--encode", metavar="JSON", help="encode this JSON message instead")
+    parser.add_argument("--encode", metavar="JSON",
+                        help="encode this JSON message instead (`-`: read it from stdin)")
     parser.add_argument("--fragment", action="store_true", default=None,
                         help="an EXI fragment (default: only for xmldsig)")
-    parser.add_argument("hex", nargs="?", help="the EXI stream in hex")
+    parser.add_argument("hex", nargs="*",
+                        help="the EXI stream or V2GTP frame in hex, spaces allowed "
+                             "(none or `-`: read stdin)")
     parser.set_defaults(func=run)
+
+
+def parse_hex(text: str) -> bytes:
+    """Hex digits to bytes: whitespace anywhere and one leading `0x` are allowed."""
+    digits = "".join(text.split())
+    if digits[:2].lower() == "0x":
+        digits = digits[2:]
+    if not digits:
+        raise InputError("no hex digits given")
+    for i, ch in enumerate(digits):
+        if ch not in string.hexdigits:
+            raise InputError(f"{ch!r} at position {i + 1} is not a hex digit")
+    if len(digits) % 2:
+        raise InputError(f"odd number of hex digits ({len(digits)}): a byte is two digits")
+    return bytes.fromhex(digits)
+
+
+def strip_v2gtp(data: bytes) -> bytes:
+    """The EXI payload of a V2GTP frame, or `data` itself when it is not a frame.
+
+    An EXI stream starts with 0x80 (or the `$EXI` cookie), a V2GTP header with a version
+    byte and its inverse (0x01 0xFE), so the two cannot be mistaken for each other.
+    """
+    if len(data) < 2 or data[1] != data[0] ^ 0xFF:
+        return data
+    if data[0] != V2GTP_VERSION:
+        raise InputError(f"V2GTP header: protocol version {data[0]:#04x}, expected 0x01")
+    if len(data) < V2GTP_HEADER_LEN:
+        raise InputError(f"V2GTP header cut short: {len(data)} of {V2GTP_HEADER_LEN} bytes")
+    ptype = int.from_bytes(data[2:4], "big")
+    if ptype in SDP_PAYLOAD_TYPES:
+        raise InputError(f"V2GTP payload type {ptype:#06x} is SDP, not an EXI message")
+    if ptype not in EXI_PAYLOAD_TYPES:
+        raise InputError(f"V2GTP payload type {ptype:#06x} is not an EXI message (0x8001-0x8006)")
+    length = int.from_bytes(data[4:8], "big")
+    payload = data[V2GTP_HEADER_LEN:]
+    if length != len(payload):
+        raise InputError(f"V2GTP header says {length} payload bytes, the frame has {len(payload)}")
+    return payload
+
+
+def _stdin_has_data() -> bool:
+    """Whether something was piped or redirected in (not a terminal, data or EOF ready)."""
+    if sys.stdin is None or sys.stdin.isatty():
+        return False
+    try:
+        ready, _, _ = select.select([sys.stdin], [], [], 0)
+    except (OSError, ValueError):  # not a selectable file (e.g. a replaced sys.stdin)
+        return False
+    if not ready:
+        return False
+    # readable may be EOF (e.g. </dev/null): only real content counts as a second input
+    return bool(_read_stdin().strip())
+
+
+_stdin_text: str | None = None
+
+
+def _read_stdin() -> str:
+    global _stdin_text
+    if _stdin_text is None:
+        _stdin_text = sys.stdin.read() if sys.stdin is not None else ""
+    return _stdin_text
+
+
+def _source(arg: str | None, what: str) -> str:
+    """The text of an argument that may say `-` (or be absent) for stdin."""
+    if arg is not None and arg != "-":
+        return arg
+    if sys.stdin is None or sys.stdin.isatty():
+        raise InputError(f"give {what} as an argument, or pipe it in")
+    return _read_stdin()
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        if args.encode is not None:
-            message = exi.from_json(args.ns, json.loads(args.encode))
-            print(exi.encode(message, args.ns, fragment=args.fragment).hex())
-            return 0
-        if args.hex is None:
-            print("v2gate decode: give HEX, or --encode JSON", file=sys.stderr)
-            return 2
-        data = bytes.fromhex(args.hex)
-        print(json.dumps(exi.to_json(exi.decode(args.ns, data, fragment=args.fragment), args.ns)))
+        return _run(args)
+    except (exi.ExiError, ValueError) as exc:  # ValueError: InputError, or a JSON value
+        return _error(str(exc))                  # the codec cannot convert (bad hex in it)
+
+
+def _run(args: argparse.Namespace) -> int:
+    hex_arg = "".join(args.hex) if args.hex else None
+    if args.hex and "-" in args.hex and args.hex != ["-"]:
+        raise InputError("`-` (read stdin) cannot be mixed with hex arguments")
+    if args.encode is not None:
+        if hex_arg is not None:
+            raise InputError("give HEX to decode or --encode JSON, not both")
+        if args.encode != "-" and _stdin_has_data():
+            raise InputError("JSON given both as --encode and on stdin: give one")
+        try:
+            obj = json.loads(_source(args.encode, "the JSON"))
+        except ValueError as exc:
+            raise InputError(f"--encode: not JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise InputError("--encode: expected a JSON object with one root element")
+        message = exi.from_json(args.ns, obj)
+        print(exi.encode(message, args.ns, fragment=args.fragment).hex())
         return 0
-    except (exi.ExiError, ValueError) as exc:  # ValueError: bad hex or bad JSON text
-        print(f"v2gate decode: {exc}", file=sys.stderr)
-        return 1
+    if hex_arg not in (None, "-") and _stdin_has_data():
+        raise InputError("hex given both as an argument and on stdin: give one")
+    data = strip_v2gtp(parse_hex(_source(hex_arg, "HEX (or --encode JSON)")))
+    print(json.dumps(exi.to_json(exi.decode(args.ns, data, fragment=args.fragment), args.ns)))
+    return 0
+
+
+def _error(text: str) -> int:
+    print("v2gate decode: " + " ".join(text.split()), file=sys.stderr)
+    return 2
+

@@ -17,7 +17,37 @@ def simulate(*args: str) -> tuple[int, dict]:
     r = subprocess.run([sys.executable, "-m", "host.cli", "simulate", "--json", *args],
                        capture_output=True, text=True, timeout=60)
     assert r.stdout, r.stderr
-    return r.returncode, json.loads(r.stdout)
+    doc = json.loads(r.stdout)
+    assert_readable(doc)
+    return r.returncode, doc
+
+
+WORDS = ("faults", "latched", "refused", "active")  # bit words on the link: names in JSON
+NAMED = ("reason", "safe_reason", "trip", "fault")  # codes on the link: names in JSON
+
+
+def assert_readable(doc: dict) -> None:
+    """Versioned, every bit word and code named, floats rounded, no long repetitive lists."""
+    assert doc["schema_version"] == 1
+    assert doc["verdict"] and isinstance(doc["verdict"], str)
+
+    def walk(value: object, key: str) -> None:
+        if isinstance(value, dict):
+            assert "code" not in value, value
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            assert len(value) <= 200, (key, len(value))
+            if key in WORDS:
+                assert all(isinstance(v, str | dict) for v in value), (key, value)
+            for v in value:
+                walk(v, key)
+        elif isinstance(value, float):
+            assert round(value, 3) == value, (key, value)
+        elif key in WORDS or key in NAMED:
+            assert value is None or isinstance(value, str), (key, value)
+
+    walk(doc, "")
 
 
 def runtimes() -> list[str]:
@@ -36,6 +66,8 @@ def test_basic_ac(runtime: str) -> None:
     assert [c["closed"] for c in s["contactor_events"]] == [True, False]
     assert s["faults"] == []
     assert 14.0 < s["peak_current_a"] <= 16.0
+    assert s["verdict"].startswith("CP A -> B -> C -> B -> A (expected A -> B -> C -> B -> A); "
+                                   "contactor closed 1x, opened 1x")
 
 
 def test_auto_runtime_is_micropython_with_test_extra() -> None:
@@ -57,6 +89,8 @@ def test_host_crash_fails_safe_within_budget(runtime: str) -> None:
     assert any(f["fault"] == "F-010 link-timeout" for f in s["faults"])
     events = [r["event"] for r in s["timeline"]]
     assert events.index("host-killed") < events.index("failsafe-found")
+    assert s["verdict"].startswith(f"safe state {s['safe_state_ms']} ms after the last host frame, "
+                                   f"limit {s['link_timeout_ms'] + 50} ms")
 
 
 def test_list_and_unknown() -> None:
@@ -73,3 +107,5 @@ def test_slac_scenario_says_its_transport() -> None:
     assert code == 0 and s["result"] == "pass", s
     assert s["slac"]["transport"] in ("veth", "in-process")
     assert s["slac"]["match_ms"] is not None and len(s["slac"]["nid"]) == 14
+    assert s["verdict"].startswith(f"matched in {s['slac']['match_ms']:.0f} ms over the "
+                                   f"{s['slac']['transport']} transport, the EV gives up after 10 s")

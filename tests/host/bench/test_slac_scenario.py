@@ -53,6 +53,7 @@ def test_validate_scenario_through_simulate(monkeypatch, capsys) -> None:
     out = capsys.readouterr().out
     assert "scenario slac-validate: host only, no firmware" in out
     assert "validated_toggles=" in out and "validated_toggles=None" not in out
+    assert "\nverdict: matched in " in out and "; validated by " in out
     assert out.rstrip().endswith("result: pass")
 
 
