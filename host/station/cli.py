@@ -1,9 +1,10 @@
 """`v2gate station` (also `python -m host.station`): serve one connector on a serial
 port, one JSON line per event.
 
-This is the host process `v2gate simulate` starts; `v2gate run` will replace it. Every
-way it ends is one line and an exit code: 0 done, 1 the port or the firmware failed
-(with what to check), 2 bad arguments, 130 interrupted.
+This is the host process `v2gate simulate` starts; `v2gate run` will replace it. A port
+that cannot be opened or that nobody answers on ends in one JSON line saying what to
+check, and exit code 2 (the port: missing, busy, not a serial port) or 1 (no firmware
+answered); Ctrl-C in 130 (the `v2gate` conventions, host/cli.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from host.station.policy import Settings, Station
 from host.station.runner import NoAnswer, serve
 
 OPEN_TIMEOUT_S = 5.0
+EXIT_PORT = 2  # the environment cannot do it (host/cli.py's EXIT_USAGE)
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
@@ -83,15 +85,12 @@ def run(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
     except serial.SerialException as e:
         emit({"event": "error", "error": f"cannot open {args.port}: {_reason(e)}; check the "
               "port name, that the board is plugged in and that no other program holds it"})
-        return 1
+        return EXIT_PORT
     except NoAnswer:
         emit({"event": "error", "error": f"no answer from {args.port} within {args.open_timeout:g} s: "
               f"check the baud rate (--baud, now {args.baud}), that the firmware is running, "
               "and the wiring (TX/RX crossed, common ground)"})
         return 1
-    except KeyboardInterrupt:
-        emit({"event": "stopped", "reason": "interrupted"})
-        return 130
     return 0
 
 
@@ -105,4 +104,8 @@ def _reason(e: serial.SerialException) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m host.station", description=__doc__)
     add_arguments(ap)
-    return run(ap.parse_args(argv), ap)
+    try:
+        return run(ap.parse_args(argv), ap)
+    except KeyboardInterrupt:  # `v2gate station` leaves this to host/cli.py
+        sys.stderr.write("interrupted\n")
+        return 130

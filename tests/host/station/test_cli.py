@@ -32,7 +32,7 @@ def _station(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_missing_port_is_one_line() -> None:
     r = _station("--port", "/dev/v2gate-no-such-port")
-    assert r.returncode == 1 and r.stderr == ""
+    assert r.returncode == 2 and r.stderr == ""
     lines = r.stdout.splitlines()
     assert len(lines) == 1
     error = json.loads(lines[0])["error"]
