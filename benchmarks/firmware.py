@@ -1,8 +1,18 @@
 """Firmware figures on the MicroPython unix port: each viper kernel against its plain
 twin (µs per call and the ratio), the control tick time without and with grid sensing,
-and free heap after boot.
+and per board the heap live after boot and its peak through a session.
 
     python benchmarks/firmware.py [--quick]
+
+Heap: tests/firmware/heapsession.py boots each board as firmware/main.py does (its
+port HAL over fake hardware) and runs a session with a collect after every tick,
+from source (bytecode in the heap, as with .py or .mpy files on the board's
+filesystem). The test extra's unix port is 64-bit: pointers and object headers are
+twice a board's, so its figures are an upper bound. Where V2GATE_FROZEN_MICROPYTHON
+names a unix `micropython` built with manifest.py frozen in (32-bit for a board's
+figures: docs/hardware.md, "RAM"), that one runs the session from source and frozen
+(bytecode in flash, as in a production image). Each is printed against the board's
+heap (`heap_kb`) and the 60 % line that leaves 40 % headroom.
 
 Runs the measurement script under the `micropython` binary (the test extra installs
 it); the same script under CPython is printed for comparison. Figures only; --quick
@@ -29,7 +39,6 @@ now_us = time.ticks_us if hasattr(time, "ticks_us") else (lambda: time.perf_coun
 CALLS = %d
 TICKS = %d
 gc.collect()
-free0 = gc.mem_free() if hasattr(gc, "mem_free") else -1
 from firmware.app.controller import Controller
 from firmware.hal.base import CP_BURST
 from firmware.kernels import cp
@@ -78,7 +87,6 @@ def charging(grid):
 
 ctrl = charging(False)
 gc.collect()
-free1 = gc.mem_free() if hasattr(gc, "mem_free") else -1
 bands = cp.make_bands(board()["cp_cal"], 4095)
 buf = array("H", [3000 + (i %% 3) for i in range(CP_BURST)])
 
@@ -109,7 +117,6 @@ for grid in (False, True):
         ctrl.tick(t)
         ctrl.events.pop()
     print("TICK %%d %%.1f %%d" %% (grid, elapsed(t0) / TICKS, ctrl.contactor))
-print("HEAP %%d %%d" %% (free0, free1))
 """
 
 
@@ -125,6 +132,56 @@ def run(exe: str, calls: int, ticks: int) -> dict[str, list[str]]:
         key, *rest = line.split()
         rows.setdefault(key, []).append(" ".join(rest))
     return rows
+
+
+HEAP_TARGET = 0.60  # at most this share of a board's heap: 40 % headroom
+
+
+def heap(exe: str, board: str, ticks: int, frozen: bool = False) -> tuple[int, int]:
+    """(live after boot, peak through the session) in bytes above the baseline. The
+    firmware comes from `.frozen` where that is searched first, else from source."""
+    path = [".frozen", str(ROOT)] if frozen else [str(ROOT), ".frozen"]
+    env = dict(os.environ, MICROPYPATH=":".join(path))
+    r = subprocess.run([exe, "tests/firmware/heapsession.py", board, str(ticks)], capture_output=True,
+                       text=True, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL)
+    if r.returncode:
+        sys.exit(f"the heap session of {board} failed under {exe}:\n{r.stderr}")
+    steps: dict[str, int] = {}
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if parts[0] == "STEP":
+            steps[parts[1]] = int(parts[2])
+        elif parts[0] == "PEAK":
+            steps["peak"] = int(parts[1])
+    base = steps["baseline"]
+    return steps["link"] - base, steps["peak"] - base
+
+
+def print_heap(mp: str, ticks: int) -> None:
+    import boards
+
+    frozen = os.environ.get("V2GATE_FROZEN_MICROPYTHON")
+    builds = [("source", mp, False)]
+    if frozen:
+        builds += [("source", frozen, False), ("frozen", frozen, True)]
+    print(f"  heap per board ({ticks}-tick session, gc after each tick; KB):")
+    for i, (what, exe, _) in enumerate(builds):
+        r = subprocess.run([exe, "-c", "import sys; print(sys.maxsize > 2**31 and 64 or 32)"],
+                           capture_output=True, text=True)
+        print(f"    [{i}] {what:6} on {r.stdout.strip()}-bit {exe}")
+    print("    board     heap   " + "   ".join(f"[{i}]  boot  peak  of heap" for i in range(len(builds))))
+    for name in boards.NAMES:
+        kb = boards.load(name).get("heap_kb")
+        cells = []
+        for _, exe, from_flash in builds:
+            boot, peak = heap(exe, name, ticks, from_flash)
+            share = f"{100 * peak / (kb * 1024):5.1f} %" if kb else "    -  "
+            cells.append(f"{boot / 1024:6.1f} {peak / 1024:5.1f}  {share}")
+        print(f"    {name:8} {kb or '-':>5}   " + "   ".join(cells))
+    print(f"    (target: peak at most {HEAP_TARGET:.0%} of the board's heap, i.e. 40 % headroom)")
+    if not frozen:
+        print("    frozen and 32-bit: not measured (V2GATE_FROZEN_MICROPYTHON: a 32-bit unix "
+              "micropython built with manifest.py; docs/hardware.md, RAM)")
 
 
 def main() -> None:
@@ -151,10 +208,8 @@ def main() -> None:
             what = "with grid sensing, 20 samples a tick" if grid == "1" else "no grid sensing"
             print(f"  control tick    {float(us):7.1f} µs ({what}; FakeHal, charging"
                   f"{'' if closed == '1' else ', contactor NOT closed'})")
-        free0, free1 = (int(x) for x in rows["HEAP"][0].split())
-        if free0 >= 0:
-            print(f"  free heap       {free0} bytes before boot, {free1} after building the controller "
-                  f"({free0 - free1} used)")
+        if "Micro" in name:
+            print_heap(exe, 30 if args.quick else 500)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ Fields (see boards/sim.py for a complete example):
   rcd {present, self_test, no_reclose}          no_reclose: region forbids automatic reclose
   region                          ISO 3166 alpha-2, for the RCD reclose rule
   wdt_ms, link_timeout_ms, control_period_ms, pwm_change_ms, debounce_ms
+  heap_kb (optional)              the MicroPython heap the board gives the firmware (KB):
+                                  benchmarks/firmware.py prints the firmware's heap against it
   grid (optional)                 grid voltage sensing for export (firmware/app/gridsync.py):
                                   fs (ADC sample rate, 1-10 kHz), f_nom, peak_counts and mid
                                   (the divider: nominal peak and zero in 12-bit counts),
@@ -71,6 +73,40 @@ class BoardError(ValueError):
     pass
 
 
+# The oldest MicroPython each port's HAL runs on, and why (read in MicroPython's sources,
+# github.com/micropython/micropython at the release tags). The HAL checks it at boot,
+# before it starts any timer or the watchdog (firmware/hal/mcu.check_version), so an
+# older image stops with this message instead of resetting through the watchdog.
+BASE_MICROPYTHON = ((1, 21, 0), "asyncio and time.ticks_* without the u- prefix (extmod/asyncio, v1.21)")
+MIN_MICROPYTHON = {
+    # ports/rp2/machine_timer.c takes `hard=` from v1.26.0 (commit 7816b1f5); on 1.24-1.25
+    # the grid ADC timer raised TypeError at the first collect and the WDT reset the board
+    "rp2": ((1, 26, 0), "machine.Timer(hard=True) for the grid ADC timer (ports/rp2/machine_timer.c)"),
+    # ports/esp32/machine_pwm.c before v1.26.0 capped the LEDC duty at 2**bits - 1, so
+    # duty_u16(65535) left a low pulse every period: X1 was not a steady +12 V
+    "esp32": ((1, 26, 0), "PWM.duty_u16(65535) as a steady high for X1 (ports/esp32/machine_pwm.c)"),
+    "stm32": BASE_MICROPYTHON,
+    "unix": BASE_MICROPYTHON,
+}
+# ports/stm32/machine_pwm.c first ships in v1.28.0: only a coil hold PWM needs it
+STM32_PWM = ((1, 28, 0), "machine.PWM for the contactor hold PWM (ports/stm32/machine_pwm.c)")
+
+
+def min_micropython(board):
+    """(version tuple, what needs it) for this board's port and options."""
+    if board["port"] == "stm32" and 0 < board["contactor"]["hold_pct"] < 100:
+        return STM32_PWM
+    return MIN_MICROPYTHON[board["port"]]
+
+
+def _is_stm32_cpu_pin(pin):
+    """'PA4'-style names: the stm32 HAL resolves them through machine.Pin.cpu, never
+    through the board's own names (on a Nucleo 'A4' is the Arduino label, i.e. PC1)."""
+    if not isinstance(pin, str) or len(pin) < 3 or pin[0] != "P" or not ("A" <= pin[1] <= "K"):
+        return False
+    return pin[2:].isdigit() and int(pin[2:]) < 16
+
+
 def _get(board, path):
     node = board
     for part in path.split("."):
@@ -102,6 +138,18 @@ def validate(board):
                 "board %s: pin %r used twice ('pins.%s' and 'pins.%s')" % (name, pin, seen[pin], role)
             )
         seen[pin] = role
+        if board["port"] == "stm32" and not _is_stm32_cpu_pin(pin):
+            raise BoardError(
+                "board %s: 'pins.%s' is %r: stm32 pins must be cpu names like 'PA4' (board "
+                "names such as 'A4' are the Arduino labels on a Nucleo)" % (name, role, pin)
+            )
+    uart = board["uart"]
+    for end in ("tx", "rx"):
+        pin = uart.get(end)
+        if pin is not None and pin in seen:
+            raise BoardError(
+                "board %s: pin %r used twice ('uart.%s' and 'pins.%s')" % (name, pin, end, seen[pin])
+            )
     if board["port"] != "unix":
         for role in PIN_ROLES[:4]:
             if pins.get(role) is None:
@@ -116,6 +164,9 @@ def validate(board):
         raise BoardError("board %s: field 'cp_cal' must be (num > 0, den > 0, offset_mv)" % name)
     for key in ("present", "self_test", "no_reclose"):
         _get(board, "rcd." + key)
+    heap = board.get("heap_kb", 64)
+    if not isinstance(heap, int) or not (16 <= heap <= 8192):
+        raise BoardError("board %s: field 'heap_kb' is %r, allowed 16..8192" % (name, heap))
     open_ms = board["contactor"].get("open_ms", 0)
     if not isinstance(open_ms, int) or not (0 <= open_ms <= 100):
         raise BoardError("board %s: field 'contactor.open_ms' is %r, allowed 0..100" % (name, open_ms))

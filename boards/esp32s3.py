@@ -22,6 +22,9 @@ BOARD = {
     "control_period_ms": 10,
     "pwm_change_ms": 5000,
     "debounce_ms": 30,
+    # the esp32 port starts an S3 with a 64 KB GC heap sized so that it can grow once
+    # (double) from the IDF heap on demand (ports/esp32/mpconfigport.h): count on 128 KB
+    "heap_kb": 128,
     # 230 V / 50 Hz through a divider on GPIO3 (ADC1_CH2; a strapping pin only when the
     # JTAG-source eFuse is burnt). ADC1 at 11 dB is linear only to ~2.6 V, so the divider
     # is biased low: 1800 +- 1200 counts. 271 mV of grid per count; calibrate per carrier.

@@ -34,6 +34,18 @@ except ImportError:  # CPython: same wrap-around arithmetic as MicroPython's tic
         return ((a - b + _HALF) & (_PERIOD - 1)) - _HALF
 
 
+_ITEM = {"B": 1, "b": 1, "H": 2, "h": 2, "i": 4, "I": 4}
+
+
+def zeros(typecode, n):
+    """array(typecode) of n zeros, built from a bytes object of its own size: the usual
+    array(t, [0] * n) first builds a list of n objects (8 bytes each on a 32-bit port,
+    16 on the unix port) only to drop it, a boot-time peak on a small heap."""
+    from array import array
+
+    return array(typecode, bytes(n * _ITEM[typecode]))
+
+
 try:
     from binascii import crc32  # noqa: F401  (both have it; MicroPython's may be absent on tiny ports)
 except ImportError:  # pragma: no cover - ports built without binascii.crc32

@@ -98,7 +98,27 @@ async def link_task(server, uart):
         await sleep_ms(LINK_POLL_MS)
 
 
+EMERGENCY_EXCEPTION_BUF = 100  # bytes: what MicroPython's docs suggest for ISR tracebacks
+
+
+def reserve_isr_traceback(mp=None):
+    """An exception in a hard IRQ handler cannot allocate its traceback: without this
+    buffer MicroPython reports only that one happened, not where. CPython has no
+    `micropython`, the unix port no such function (it has no hard IRQs): nothing."""
+    if mp is None:
+        try:
+            import micropython as mp
+        except ImportError:
+            return False
+    alloc = getattr(mp, "alloc_emergency_exception_buf", None)
+    if alloc is None:
+        return False
+    alloc(EMERGENCY_EXCEPTION_BUF)
+    return True
+
+
 async def amain():
+    reserve_isr_traceback()  # before the HAL enables any interrupt
     board = boards.load(board_name())
     hal = make_hal(board)
     now = ticks_ms()

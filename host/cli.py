@@ -33,6 +33,7 @@ SUBCOMMANDS = [
     "host.bench.cli",
     "host.slac.cli",
     "host.exi.cli",
+    "host.flash.cli",
     "host.station.cli",
 ]
 

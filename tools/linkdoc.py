@@ -20,7 +20,7 @@ _TYPES = {"B": "u8", "H": "u16", "I": "u32", "h": "i16", "i": "i32"}
 
 def _fields(cls: type[m.Message]) -> list[tuple[str, str, int, str]]:
     rows = []
-    offset = m.HEADER_SIZE
+    offset = m.HEADER_SIZE + (m.ORDER_SIZE if cls.ORDERED else 0)
     codes = [c for c in _split(cls.FORMAT[1:])]
     for name, code, rng in zip(cls.FIELDS, codes, cls.RANGES, strict=True):
         size = struct.calcsize("<" + code)
@@ -54,17 +54,28 @@ def render() -> str:
         f"(binascii.crc32). Payload at most {frame.MAX_PAYLOAD} bytes. A receiver drops a bad frame",
         "(COBS error, CRC mismatch, too short, too long), counts it, and resyncs at the next 0x00.",
         "",
-        "Payload: `type u8 | seq u16 | body`, all little-endian. Host commands carry the",
-        "command's sequence number; the firmware numbers its own frames.",
+        "Payload: `type u8 | seq u16 | body`, all little-endian; an ordered command (SetPilot,",
+        "PowerLease, Reset, SetConfig) has `epoch u32 | order u32` between the header and the",
+        "body (the offsets below count it). `seq` numbers each side's frames",
+        "(heartbeats too) and only ties an Ack, a Nack or Status.last_seq to a frame.",
         "",
         "## Exchange",
         "",
         "- The firmware sends FirmwareHello at boot. The host opens with HostHello; the firmware",
-        "  answers FirmwareHello, Ack(HostHello), the last fail-safe Fault if it is still in the",
-        "  safe state, and Status. Commands before a Hello get Nack(no-hello).",
+        "  opens a new epoch, answers FirmwareHello (with the epoch), Ack(HostHello), the last",
+        "  fail-safe Fault if it is still in the safe state, and Status. A repeat of the same",
+        "  HostHello (same `session`) gets the same answer and epoch. Commands before a Hello",
+        "  get Nack(no-hello).",
+        "- Ordering classes: one per command type, one per SetConfig key, one per Reset kind.",
+        "  Within an epoch the host numbers each class's commands 1, 2, 3, ...; the firmware",
+        "  keeps the newest order it has applied per class (0 at each new epoch). A command",
+        "  newer than that is applied; a repeat of it is acknowledged again but not applied",
+        "  again; an older one, or one of another epoch, gets Nack(stale) and is never",
+        "  applied, so a withdrawn lease cannot come back. Epoch and order are compared",
+        "  plainly: they cannot wrap in service (the host opens a new epoch first; the",
+        "  firmware starts its epochs at random at boot and moves on by one per HostHello).",
         "- Every command is answered by Ack then Status (the actual state), or by Nack with a",
-        "  reason and the index of the offending field (0xFF: none). A repeat of the last",
-        "  command (same type and seq) is acknowledged again but not applied again.",
+        "  reason and the index of the offending field (0xFF: none).",
         "- Heartbeat is answered by Status. If no valid host frame arrives for `link_timeout_ms`,",
         "  or a PowerLease expires, the firmware opens the contactor and sets the pilot to the",
         "  safe state (F, or X1 by SetConfig) by itself; Reset(1) after the host is back leaves it.",

@@ -31,6 +31,7 @@ CATEGORIES = ("I", "II", "III")
 _GRID_OPENS = const(2 | 4)  # gridfunc.TRIPPED | gridfunc.LOST
 _NO_SENSING = const(16)  # gridfunc.NO_SENSING (gridfunc loads only with grid sensing)
 SAMPLER_STALL_MS = const(100)  # no grid samples this long: the sampler is dead, no grid
+CP_STALL_MS = const(50)  # no new CP sample this long (50 pilot periods): the CP ISR is dead
 PROFILES = ("default", "fastest")
 
 
@@ -80,6 +81,9 @@ class Controller:
         self.diode_checked = False
         self.rcd_now = False
         self.estop_now = False
+        self.cp_count = -1  # the HAL's CP sample count at the last tick, and since when
+        self.cp_count_at = now
+        self.cp_stalled = False
         self.thermal_da = self.rated_da
         # desired by the host; at boot we offer nothing (x1) until the host speaks
         self.want_mode = m.PILOT_X1
@@ -317,6 +321,8 @@ class Controller:
             still |= faults.OVERTEMP
         if self.ntc.status != thermal.SENSOR_OK:
             still |= faults.NTC_SENSOR
+        if self.cp_stalled:
+            still |= faults.CP_SAMPLER
         self.faults = still
         self.latched = still
         self._apply_pilot()
@@ -350,10 +356,13 @@ class Controller:
         """One control period. The caller feeds the watchdog after it returns."""
         self.now = now
         hal = self.hal
-        hal.sample_cp(self.high, self.low)
+        count = hal.sample_cp(self.high, self.low)
         self.cp_high_mv = counts_to_mv(self.high[0], self.cal)
         self.cp_low_mv = counts_to_mv(self.low[0], self.cal)
-        self._update_cp(classify_burst(self.high, CP_BURST, self.bands), now)
+        if self._check_sampler(count, now):
+            self._update_cp(m.CP_F, now)  # stale samples say nothing: F, and open
+        else:
+            self._update_cp(classify_burst(self.high, CP_BURST, self.bands), now)
         self._check_diode(now)
         self._check_inputs(now)
         self._check_temperature(now)
@@ -395,6 +404,20 @@ class Controller:
             self._clear(faults.CP_ERROR)
         if state == m.CP_A:
             self._clear(faults.DIODE)
+
+    def _check_sampler(self, count, now):
+        """True while the CP sampler's count has stood still for CP_STALL_MS: a hard
+        IRQ handler that raised is never called again, and its ring would repeat the
+        last samples (state C through an unplug) forever. Like the grid sampler's stall."""
+        if count != self.cp_count:
+            self.cp_count = count
+            self.cp_count_at = now
+        self.cp_stalled = ticks_diff(now, self.cp_count_at) > CP_STALL_MS
+        if self.cp_stalled:
+            self._raise(faults.CP_SAMPLER, 0, now)
+        else:
+            self._clear(faults.CP_SAMPLER)
+        return self.cp_stalled
 
     def _check_diode(self, now):
         """While the pilot oscillates with an EV present, the low plateau must be -12 V."""

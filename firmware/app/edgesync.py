@@ -37,7 +37,6 @@ Allocation-free per call: preallocated arrays, small ints only; products kept be
 2**30 with gridsync.muldiv. Times in us modulo 2**30 (`TMASK`).
 """
 
-from array import array
 
 from firmware.app.gridsync import (
     JUMP,
@@ -53,7 +52,7 @@ from firmware.app.gridsync import (
     pow2_at_least,
     smuldiv,
 )
-from firmware.compat import const
+from firmware.compat import const, zeros
 
 TMASK = const(0x3FFFFFFF)
 THALF = const(0x20000000)
@@ -87,7 +86,7 @@ class EdgeSync:
         self.max_missing = max_missing
         self.delay_us = delay_us
         n = 1 << ring_bits
-        self.ring = array("i", [0] * n)
+        self.ring = zeros("i", n)
         self.mask = n - 1
         self.pos = 0
         pnom = 1000000 // f_nom
@@ -97,8 +96,8 @@ class EdgeSync:
         self.loss_us = loss_cycles * pnom
         cr = pow2_at_least(max(long_cycles, 2 * rocof_cycles, short_cycles, 4) + 2)
         self.cmask = cr - 1
-        self._t = array("i", [0] * cr)  # accepted edge times (us, delay removed)
-        self._c = array("i", [0] * cr)  # their cycle numbers (missed edges counted)
+        self._t = zeros("i", cr)  # accepted edge times (us, delay removed)
+        self._c = zeros("i", cr)  # their cycle numbers (missed edges counted)
         self.h = 0  # accepted edges in the history since the last reset
         self.seen = False  # an edge was accepted since the last loss
         self.t_seen = 0

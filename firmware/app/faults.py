@@ -27,6 +27,9 @@ ESTOP = const(1 << 8)
 OVERTEMP = const(1 << 9)
 NTC_SENSOR = const(1 << 10)
 GRID_TRIP = const(1 << 11)  # OF/UF/OV/UV/ROCOF/loss trip while exporting; detail: the reason
+# the CP sampler's count stopped (an IRQ handler that raised is disabled for good): the
+# samples are stale, so the pilot goes to F and the contactor opens
+CP_SAMPLER = const(1 << 12)
 
 # (bit, code, name, policy), in priority order (the first set one is the safe reason)
 TABLE = (
@@ -37,6 +40,7 @@ TABLE = (
     (RCD_SELFTEST, 31, "rcd-self-test", MANUAL),
     (OVERTEMP, 50, "overtemperature", MANUAL),
     (NTC_SENSOR, 51, "temperature-sensor", MANUAL),
+    (CP_SAMPLER, 22, "cp-sampler-stalled", MANUAL),
     (GRID_TRIP, 60, "grid-trip", AUTO),
     (LINK_TIMEOUT, 10, "link-timeout", MANUAL),
     (LEASE_EXPIRED, 11, "lease-expired", MANUAL),
@@ -46,7 +50,7 @@ TABLE = (
 
 FAILSAFE_MASK = const(
     LINK_TIMEOUT | LEASE_EXPIRED | CONTACTOR_NO_FEEDBACK | CONTACTOR_WELD | RCD_TRIP
-    | RCD_SELFTEST | ESTOP | OVERTEMP | NTC_SENSOR
+    | RCD_SELFTEST | ESTOP | OVERTEMP | NTC_SENSOR | CP_SAMPLER
 )
 
 AUTO_MASK = 0

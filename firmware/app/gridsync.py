@@ -62,7 +62,7 @@ kept below 2**30 (see `muldiv`) so that the same holds on 32-bit ports. Times ar
 
 from array import array
 
-from firmware.compat import const
+from firmware.compat import const, zeros
 from firmware.kernels import zerocross as zc
 
 TMASK = const(0x1FFFFFFF)
@@ -208,7 +208,9 @@ class GridSync:
         self.pmax = fs * 256 * 100 // (f_nom * 85)
         self.cap = 2 * self.max_block * 256 // self.pmin + 4
 
-        self.ring = array("H", [mid] * n)
+        self.ring = zeros("H", n)
+        for i in range(n):
+            self.ring[i] = mid
         self.mask = n - 1
         st = array("i", [0] * zc.NSTATE)
         st[zc.MASK] = n - 1
@@ -227,14 +229,14 @@ class GridSync:
         self.st = st
         self.mid = mid
         self._restart_filter()
-        self.out = array("i", [0] * (zc.REC * self.cap))
+        self.out = zeros("i", zc.REC * self.cap)
 
         need = max(2 * long_cycles + 2, 4 * rocof_cycles + 2, 2 * short_cycles + 2, 8)
         cr = pow2_at_least(need)
         self.cmask = cr - 1
-        self._t = array("i", [0] * cr)  # crossing times (1/256 sample, delay removed)
-        self._s = array("i", [0] * cr)  # kernel sum at that sample
-        self._e = array("i", [0] * cr)  # kernel energy at that sample
+        self._t = zeros("i", cr)  # crossing times (1/256 sample, delay removed)
+        self._s = zeros("i", cr)  # kernel sum at that sample
+        self._e = zeros("i", cr)  # kernel energy at that sample
         self.loss_q8 = loss_cycles * fs * 256 // f_nom
         # the fast voltage for the trips (module docstring): the RMS of every half cycle
         # the kernel delimits, whatever the discontinuity handling makes of its crossings

@@ -19,6 +19,7 @@ RCD_UNTESTED = const(1 << 6)  # RCD self-test not passed since the last open
 TEMPERATURE = const(1 << 7)  # derated below 6 A: stop rather than advertise less
 RCD_ACTIVE = const(1 << 8)  # the RCD signals residual current right now
 ESTOP_ACTIVE = const(1 << 9)  # the emergency stop is pressed right now
+CP_SAMPLER = const(1 << 10)  # the CP sampler delivers no new samples right now
 
 TABLE = (
     (CP_NOT_READY, "cp-not-ready"),
@@ -31,6 +32,7 @@ TABLE = (
     (TEMPERATURE, "temperature"),
     (RCD_ACTIVE, "rcd-active"),
     (ESTOP_ACTIVE, "estop-active"),
+    (CP_SAMPLER, "cp-sampler"),
 )
 
 
@@ -56,6 +58,8 @@ def refused(c):
         bits |= RCD_ACTIVE
     if c.estop_now:
         bits |= ESTOP_ACTIVE
+    if c.cp_stalled:
+        bits |= CP_SAMPLER
     return bits
 
 

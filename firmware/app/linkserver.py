@@ -4,12 +4,21 @@
 `poll(now)` turns the controller's events into messages and sends periodic
 telemetry; `data_to_send()` hands the framed bytes to the UART.
 
-Every command carries the whole desired state and a sequence number. A command is
-applied, acknowledged, and followed by a Status with the actual state. A repeat of
-the last command's (type, seq) is acknowledged again but not applied again, so a
-retransmitted lease cannot extend itself. Anything malformed gets a Nack with the
-reason and changes nothing.
+Every command carries the whole desired state, the epoch of this host session and
+its order within its ordering class (see firmware.link.messages). A command newer
+than the newest applied one of its class is applied, acknowledged, and followed by
+a Status with the actual state. A repeat of the newest is acknowledged again but not
+applied again, so a retransmitted lease cannot extend itself. One that is older, or
+of another epoch, is never applied: it gets Nack(stale), so a withdrawn lease cannot
+come back from a late retransmission or a replayed frame. Each HostHello opens a new
+epoch (a copy of the same Hello, same `session`, is answered with the same one) and
+starts every class again. Anything malformed gets a Nack with the reason and changes nothing.
+
+`on_applied`, when set, is called with each command exactly when it is applied
+(never for a repeat or a stale one): tests count with it.
 """
+
+from array import array
 
 from firmware.app import events, faults
 from firmware.app.controller import GRID_CHANGED
@@ -17,12 +26,22 @@ from firmware.compat import const, ticks_add, ticks_diff
 from firmware.link import frame
 from firmware.link import messages as m
 
+try:
+    from random import getrandbits
+except ImportError:  # a port built without random: every boot starts at epoch 0
+    getrandbits = None  # type: ignore[assignment]
+
 FW_VERSION = (0, 1, 0)
 TELEMETRY_MS = const(1000)
 
 
+def _boot_epoch():
+    # random, so that frames recorded before a reboot do not match the new epochs
+    return getrandbits(32) if getrandbits is not None else 0
+
+
 class LinkServer:
-    def __init__(self, ctrl, board_name, reset_reason, now, capabilities=0):
+    def __init__(self, ctrl, board_name, reset_reason, now, capabilities=0, epoch=None):
         self.ctrl = ctrl
         self.board = board_name
         self.reset_reason = reset_reason
@@ -33,7 +52,11 @@ class LinkServer:
         self._next_telemetry = now
         self._out = []
         self._seq = 0
-        self._last_cmd = (-1, -1)
+        self._last_seq = 0  # frame seq of the last command acknowledged, for Status
+        self.epoch = _boot_epoch() if epoch is None else epoch
+        self._session = -1  # HostHello.session that opened this epoch
+        self._newest = array("L", [0] * m.ORDER_CLASSES)  # newest order applied per class
+        self.on_applied = None
         self.nacks = 0
         self.failsafe_report = None  # the last fail-safe Fault, re-sent after a Hello
         self.reboot_requested = False
@@ -53,14 +76,15 @@ class LinkServer:
     def _hello(self):
         v = FW_VERSION
         return m.FirmwareHello(
-            m.PROTOCOL_VERSION, v[0], v[1], v[2], self.board, self.capabilities, self.reset_reason
+            m.PROTOCOL_VERSION, v[0], v[1], v[2], self.board, self.capabilities,
+            self.reset_reason, self.epoch,
         )
 
     def status(self, now):
         c = self.ctrl
         return m.Status(
             c.cp, c.out_mode, c.out_duty, c.contactor, min(c.lease_remaining(now), 0xFFFF),
-            c.limit_da(), c.faults, c.latched, c.refused, self._last_cmd[1] & 0xFFFF,
+            c.limit_da(), c.faults, c.latched, c.refused, self._last_seq,
             c.safe_reason(), c.link_timeout_ms,
         )
 
@@ -141,13 +165,27 @@ class LinkServer:
         if handler is None:  # a firmware->host type sent to us
             self._nack(t, seq, m.NACK_UNKNOWN_TYPE)
             return
-        refusal = handler(self, msg, now, (t, seq) == self._last_cmd)
-        if refusal:
-            self._nack(t, seq, refusal[0], refusal[1])
-            return
+        if msg.ORDERED:
+            k = m.order_class(msg)
+            if k < 0:  # a SetConfig key we do not have
+                self._nack(t, seq, m.NACK_BAD_KEY, 0)
+                return
+            newest = self._newest[k]
+            if msg.epoch != self.epoch or msg.order < newest or msg.order == 0:
+                self._nack(t, seq, m.NACK_STALE)
+                return
+            if msg.order > newest:
+                refusal = handler(self, msg, now)
+                if refusal:
+                    self._nack(t, seq, refusal[0], refusal[1])
+                    return
+                self._newest[k] = msg.order
+                if self.on_applied is not None:
+                    self.on_applied(msg)
+            # else a repeat of the newest: answered again, not applied again
         self.ctrl.host_alive(now)
-        if t != m.Heartbeat.TYPE:
-            self._last_cmd = (t, seq)
+        if msg.ORDERED:
+            self._last_seq = seq
             self._send(m.Ack(t, seq))
         self._send(self.status(now))
 
@@ -155,6 +193,12 @@ class LinkServer:
         if not (msg.proto_min <= m.PROTOCOL_VERSION <= msg.proto_max):
             self._nack(msg.TYPE, seq, m.NACK_VERSION)
             return
+        if msg.session != self._session or not self.hello_done:
+            self._session = msg.session  # a new host session: a new epoch, every class from 0
+            self.epoch = (self.epoch + 1) & m.ORDER_MAX
+            newest = self._newest
+            for k in range(len(newest)):
+                newest[k] = 0
         self.hello_done = True
         self.ctrl.host_alive(now)
         self._send(self._hello())
@@ -164,34 +208,31 @@ class LinkServer:
         self._send(self.status(now))
         self._next_telemetry = now
 
-    # Each returns None when applied, or (nack reason, field). `repeat` is True for a
-    # retransmission of the last command, which is acknowledged but not re-applied.
+    # Each returns None when applied, or (nack reason, field). They see only commands
+    # newer than the newest applied one of their class.
 
-    def _on_heartbeat(self, msg, now, repeat):
+    def _on_heartbeat(self, msg, now):
         return None
 
-    def _on_set_pilot(self, msg, now, repeat):
+    def _on_set_pilot(self, msg, now):
         self.ctrl.set_pilot(msg.mode, msg.duty)
         return None
 
-    def _on_lease(self, msg, now, repeat):
-        if not repeat:
-            self.ctrl.set_lease(msg.allow, msg.direction, msg.current_da, msg.expiry_ms, now)
+    def _on_lease(self, msg, now):
+        self.ctrl.set_lease(msg.allow, msg.direction, msg.current_da, msg.expiry_ms, now)
         return None
 
-    def _on_reset(self, msg, now, repeat):
+    def _on_reset(self, msg, now):
         if msg.what == m.RESET_CLEAR_FAULTS:
             self.ctrl.clear_faults()
         elif msg.what == m.RESET_CLEAR_FAILSAFE:
             self.ctrl.clear_failsafe()
-        elif not repeat:
+        else:
             self.reboot_requested = True
         return None
 
-    def _on_config(self, msg, now, repeat):
-        spec = m.CONFIG_KEYS.get(msg.key)
-        if spec is None:
-            return (m.NACK_BAD_KEY, 0)
+    def _on_config(self, msg, now):
+        spec = m.CONFIG_KEYS[msg.key]  # order_class() has checked the key
         if not (spec[1] <= msg.value <= spec[2]):
             return (m.NACK_OUT_OF_RANGE, 1)
         c = self.ctrl

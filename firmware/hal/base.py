@@ -7,7 +7,10 @@ go into arrays the caller preallocated, inputs come back as bools and small ints
     sample_cp(high, low)    fill array('H') `high` and `low` (len == CP_BURST) with raw
                             ADC counts of the pilot's high and low plateau, taken in
                             sync with the PWM (a few µs after each edge). With the
-                            pilot constant (X1, F) both arrays see that level.
+                            pilot constant (X1, F) both arrays see that level. Returns
+                            the sampler's free-running sample count (mod 2**30): the
+                            controller opens when it stops moving (a MicroPython IRQ
+                            handler that raised once is never called again).
     set_pilot(mode, duty)   PILOT_PWM with duty in 0.01 %, PILOT_X1 (+12 V), PILOT_F (-12 V)
     duty_steps()            PWM resolution: distinct duty values per period
     set_contactor(on)       energise/release the coil (hold PWM is the HAL's business)

@@ -3,7 +3,10 @@
 Pilot PWM: machine.PWM (LEDC) at 1 kHz. At 1 kHz MicroPython gives the LEDC timer
 its width minus one bit (so that 100 % is reachable): 13 bits (8192 steps, 0.012 %)
 on the S2/S3/C2/C3, whose timers are 14 bits wide, and 16 bits on the others.
-duty_u16(65535) is a constant high output (X1), 0 a constant low one (F).
+duty_u16(65535) is a constant high output (X1), 0 a constant low one (F), from
+MicroPython 1.26 on: before it ports/esp32/machine_pwm.c capped the duty at 2**bits - 1,
+a 122 ns low pulse every period at 13 bits, so X1 was no clean +12 V. check_version
+refuses older images at boot.
 
 CP sampling - the burst min/max fallback: the esp32 port runs Pin, Timer and UART
 callbacks as soft (scheduled) IRQs, which start anywhere from tens of us to
@@ -53,7 +56,15 @@ import machine
 
 from firmware.compat import const, ticks_diff
 from firmware.hal.base import CP_BURST
-from firmware.hal.mcu import UART_BUF, McuHal, duty_u16, pilot_share
+from firmware.hal.mcu import (
+    COUNT_MASK,
+    UART_RX_BUF,
+    UART_TX_BUF,
+    McuHal,
+    check_version,
+    duty_u16,
+    pilot_share,
+)
 
 WINDOW_US = const(1100)  # one pilot period (1000 us) plus a margin
 _NARROW_LEDC = ("ESP32S2", "ESP32S3", "ESP32C2", "ESP32C3")  # 14-bit LEDC timers
@@ -73,10 +84,11 @@ def _adc(pin):
 
 class Esp32Hal(McuHal):
     def __init__(self, board, chip=None):
+        check_version(board)  # 1.26+: duty_u16(65535) is a steady high only from there
         cfg = board["uart"]
         uart = machine.UART(
             cfg["id"], baudrate=cfg["baud"], tx=cfg["tx"], rx=cfg["rx"],
-            txbuf=UART_BUF, rxbuf=UART_BUF, timeout=0,
+            txbuf=UART_TX_BUF, rxbuf=UART_RX_BUF, timeout=0,
         )
         pins = board["pins"]
         self._steps = 1 << ledc_bits(chip if chip is not None else os.uname().machine)
@@ -93,6 +105,7 @@ class Esp32Hal(McuHal):
         self._slot = 0
         self._fresh = True
         self.burst_reads = 0
+        self._windows = 0  # windows read: the sample count sample_cp() reports
         McuHal.__init__(self, board, machine, _adc, uart)
         if board.get("grid") is not None:
             grid_read = _adc(pins["grid_sense_adc"]).read_u16
@@ -129,6 +142,7 @@ class Esp32Hal(McuHal):
             if ticks_diff(now(), t0) >= WINDOW_US:
                 break
         self.burst_reads = n
+        self._windows = (self._windows + 1) & COUNT_MASK
         self._win[0] = top
         self._win[1] = bottom
 
@@ -152,6 +166,7 @@ class Esp32Hal(McuHal):
         for i in range(CP_BURST):
             high[i] = self._high[i]
             low[i] = self._low[i]
+        return self._windows
 
     def set_pilot(self, mode, duty):
         share = pilot_share(mode, duty)

@@ -21,9 +21,11 @@ The drop to hold happens in `service()`, which every port calls at the start of
 and a stalled tick cannot leave anything half-done (the WDT resets it anyway).
 """
 
+import sys
 import time
 from array import array
 
+import boards
 from firmware.compat import const, ticks_diff, ticks_ms
 from firmware.hal.base import (
     CP_BURST,
@@ -38,7 +40,12 @@ from firmware.link.messages import PILOT_PWM, PILOT_X1
 FULL = const(10000)  # 100 % in the pilot's 0.01 % duty units
 PULL_IN_MS = const(200)  # coil at full voltage before it drops to hold
 HOLD_HZ = const(20000)  # coil hold PWM: above hearing, within every port's PWM range
-UART_BUF = const(1024)
+# UART ring buffers, on the GC heap on rp2 and stm32 (the port allocates them): the host
+# sends one command frame (<= 102 bytes on the wire) at a time and the link task drains
+# RX every 2 ms (23 bytes at 115200); TX takes the burst of frames one tick can produce
+# (Ack, Status, a few events: ~250 bytes)
+UART_RX_BUF = const(256)
+UART_TX_BUF = const(512)
 # a comparator's chatter at one crossing lasts microseconds; a real edge comes a cycle
 # (16.7 ms or more) later: edges within this of the last stored one are dropped in the IRQ
 ZERO_CROSS_HOLD_US = const(500)
@@ -77,21 +84,64 @@ def reset_kind(machine, cause):
     return RESET_OTHER
 
 
-class PlateauRing:
-    """The last CP_BURST samples of each plateau, written from an ISR.
+def running_version():
+    """MicroPython's (major, minor, micro), or None under CPython (the fake ports)."""
+    impl = sys.implementation
+    if impl.name != "micropython":
+        return None
+    return tuple(impl.version[:3])
 
-    put_high/put_low store one raw read_u16 value (a small int) into preallocated
-    arrays: no allocation, safe in a hard IRQ. copy() hands the caller's arrays a
-    consistent snapshot, with IRQs off for the few microseconds it takes, scaled to
-    the board's adc_bits.
+
+def check_version(board):
+    """The port HALs call this first, before any pin, timer or the watchdog is set up:
+    an image older than the board needs stops boot here with what it lacks, instead of
+    failing later inside the control task (and resetting through the watchdog)."""
+    have = running_version()
+    if have is None:
+        return
+    need, why = boards.min_micropython(board)
+    if have < need:
+        raise RuntimeError(
+            "board %s needs MicroPython %d.%d.%d or newer (%s); this image is %d.%d.%d"
+            % ((board["name"],) + need + (why,) + have)
+        )
+
+
+class _Slicer:
+    def __getitem__(self, key):
+        return key
+
+
+# a slice object made once: `a[:] = b` builds a new slice on the heap at every call
+# (MicroPython 1.29 too), and some ports cannot call slice() at all
+WHOLE_BURST = _Slicer()[0:CP_BURST]
+COUNT_MASK = const(0x3FFFFFFF)  # sample counts wrap at 2**30: small ints on every port
+
+
+class PlateauRing:
+    """The last CP_BURST samples of each plateau, written from a hard IRQ.
+
+    This is the ISR's own object (not the HAL's): every attribute it has exists when
+    __init__ returns, before the port enables any interrupt, and none is ever added, so
+    a hard IRQ never meets a dict being resized (MicroPython's ISR rules). The port
+    passes the CP ADC's `read`; `on_high`/`on_low` (or the rp2 subclass's handler) are
+    the IRQ handlers. put_high/put_low store one raw read_u16 value (a small int) into
+    preallocated arrays and count it in `count[0]` (mod 2**30): the controller watches
+    that count, because an IRQ handler that raised once is disabled by MicroPython for
+    good and the ring would then hand out the same samples forever. copy() hands the
+    caller's arrays a consistent snapshot with one slice assignment per plateau under
+    the IRQ lock (a memcpy, not a bytecode loop, so the lock lasts about a microsecond),
+    scales them to the board's adc_bits after the lock and returns the count.
     """
 
-    def __init__(self, machine, shift):
+    def __init__(self, machine, shift, read):
         self.high = array("H", bytes(2 * CP_BURST))
         self.low = array("H", bytes(2 * CP_BURST))
         self._at = array("B", b"\x00\x00")  # next slot: [high, low]
+        self.count = array("i", [0])
         self._n = CP_BURST
         self._shift = shift
+        self._read = read
         self._irq_off = machine.disable_irq
         self._irq_on = machine.enable_irq
 
@@ -100,22 +150,35 @@ class PlateauRing:
         self.high[i] = v
         i += 1
         self._at[0] = 0 if i == self._n else i
+        self.count[0] = (self.count[0] + 1) & COUNT_MASK
 
     def put_low(self, v):
         i = self._at[1]
         self.low[i] = v
         i += 1
         self._at[1] = 0 if i == self._n else i
+        self.count[0] = (self.count[0] + 1) & COUNT_MASK
+
+    def on_high(self, _source):
+        """Hard IRQ of the high plateau's sample point: small ints only."""
+        self.put_high(self._read())
+
+    def on_low(self, _source):
+        self.put_low(self._read())
 
     def copy(self, high, low):
-        s = self._shift
-        src_high = self.high
-        src_low = self.low
+        every = WHOLE_BURST
         state = self._irq_off()
-        for i in range(self._n):
-            high[i] = src_high[i] >> s
-            low[i] = src_low[i] >> s
+        high[every] = self.high
+        low[every] = self.low
+        n = self.count[0]
         self._irq_on(state)
+        s = self._shift
+        if s:
+            for i in range(self._n):
+                high[i] >>= s
+                low[i] >>= s
+        return n
 
 
 class UartLink:
@@ -141,6 +204,10 @@ class UartLink:
             self.tx_dropped += len(data) - n
 
 
+def _same(pin):
+    return pin
+
+
 class McuHal:
     """Inputs, contactor (with optional hold PWM), RCD test, NTC ADCs, WDT, reset.
 
@@ -151,7 +218,7 @@ class McuHal:
     first feed is due.
     """
 
-    def __init__(self, board, machine, adc, uart, adc_in_isr=False):
+    def __init__(self, board, machine, adc, uart, adc_in_isr=False, pin=None):
         self.board = board
         self._machine = machine
         # rp2 and stm32 read the CP ADC in a hard IRQ: that read selects its channel,
@@ -161,6 +228,8 @@ class McuHal:
         self._irq_on = machine.enable_irq
         self._reset = reset_kind(machine, machine.reset_cause())
         Pin = machine.Pin
+        # board pin name -> what machine.Pin takes (stm32 resolves cpu names)
+        self._pin = pin if pin is not None else _same
         pins = board["pins"]
         self._shift = 16 - board["adc_bits"]  # read_u16 -> the board's counts
 
@@ -168,18 +237,18 @@ class McuHal:
         self._rcd_fault = self._input(Pin, pins.get("rcd_fault"))
         self._estop = self._input(Pin, pins.get("estop"))
         test = pins.get("rcd_test")
-        self._rcd_test = Pin(test, Pin.OUT, value=0).value if test is not None else None
+        self._rcd_test = Pin(self._pin(test), Pin.OUT, value=0).value if test is not None else None
 
         hold = board["contactor"]["hold_pct"]
         drive = pins["contactor_drive"]
         self._coil_pwm = None
         self._coil_pin = None
         if 0 < hold < 100:
-            pwm = machine.PWM(Pin(drive), freq=HOLD_HZ, duty_u16=0)
+            pwm = machine.PWM(Pin(self._pin(drive)), freq=HOLD_HZ, duty_u16=0)
             self._coil_pwm = pwm.duty_u16
             self._hold_u16 = duty_u16(hold * 100)
         else:  # 0 or 100: no economiser, the coil is simply on or off
-            self._coil_pin = Pin(drive, Pin.OUT, value=0).value
+            self._coil_pin = Pin(self._pin(drive), Pin.OUT, value=0).value
         self._coil_on = False
         self._pulling = False
         self._coil_at = ticks_ms()  # a ticks value, as set_contactor stores
@@ -190,11 +259,10 @@ class McuHal:
         self.uart = UartLink(uart)
         self._wdt_feed = machine.WDT(timeout=board["wdt_ms"]).feed
 
-    @staticmethod
-    def _input(Pin, pin):
+    def _input(self, Pin, pin):
         if pin is None:
             return None
-        return Pin(pin, Pin.IN, Pin.PULL_UP).value
+        return Pin(self._pin(pin), Pin.IN, Pin.PULL_UP).value
 
     # ------------------------------------------------------------ per tick
 
@@ -262,10 +330,11 @@ class McuHal:
     _grid_adc = None  # type: AdcSampler | None  # where the board has a `grid` section
     _grid_edge = None  # type: EdgeStamper | None  # where it also has pins.grid_zero_cross
 
-    def _setup_grid(self, read, shift, start_timer, start_pin, clocked=False):
+    def _setup_grid(self, read, shift, start_timer, start_pin, clocked=False, edge_us=None):
         """Port HALs call this last with their grid ADC's read, the shift to 12 bits and
-        the functions that start the sampling timer and the zero-cross IRQ. Nothing
-        starts here: the samplers start on the controller's first collect."""
+        the functions that start the sampling timer and the zero-cross IRQ; `edge_us`
+        where the edge's time comes from a capture register rather than ticks_us in the
+        IRQ. Nothing starts here: the samplers start on the controller's first collect."""
         board = self.board
         grid = board.get("grid")
         if grid is None:
@@ -277,7 +346,8 @@ class McuHal:
             self._grid_adc = AdcSampler(read, shift, self._irq_off, self._irq_on, start_timer)
         if board["pins"].get("grid_zero_cross") is not None:
             self._grid_edge = EdgeStamper(
-                now_us, ZERO_CROSS_HOLD_US, self._irq_off, self._irq_on, start_pin
+                edge_us if edge_us is not None else now_us, ZERO_CROSS_HOLD_US, self._irq_off,
+                self._irq_on, start_pin,
             )
         self._ticks_us = now_us
 

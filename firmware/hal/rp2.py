@@ -22,14 +22,18 @@ as WDT_RESET. reboot() therefore leaves a marker in watchdog scratch register 0
 (user scratch, kept across a watchdog reboot), so a requested reboot reads as
 RESET_SOFT and only a real watchdog expiry as RESET_WATCHDOG.
 
-Grid sensing (boards with a `grid` section): a machine.Timer with hard=True reads the
-grid ADC `fs` times a second into the GridSync ring (hal/gridin.AdcSampler). On rp2
-machine.Timer is a soft timer re-armed from its previous expiry (no drift), so the
-rate is as exact as the crystal; its callback runs in the lowest-priority interrupt,
-so the PIO CP interrupt can preempt it, and it therefore reads the ADC with IRQs off
-(a few us). Sample jitter: the entry latency of that interrupt, a few us at 125 MHz,
-longer while a higher-priority IRQ or a flash write runs. A comparator on
-pins.grid_zero_cross is timestamped with ticks_us in a hard pin IRQ (1 us steps).
+Grid sensing (boards with a `grid` section): a machine.Timer with hard=True (MicroPython
+1.26 or newer; checked at boot) reads the grid ADC `fs` times a second into the GridSync
+ring (hal/gridin.AdcSampler). On rp2 machine.Timer is a pico-sdk alarm re-armed from
+its previous expiry (no drift), so the rate is as exact as the crystal. Its callback
+runs in the hardware alarm's interrupt (TIMER_IRQ_3), which MicroPython leaves at the
+same default priority as the PIO IRQ; the HAL raises the PIO CP interrupt above it
+(set_irq_priority), so a CP sample preempts a grid callback instead of waiting behind
+it, and the grid callback reads the ADC with IRQs off (a few us) so that the CP read
+cannot cut it between channel select and conversion. Sample jitter: the entry latency
+of that interrupt, a few us at 125 MHz, plus a CP callback that preempts it, longer
+while a flash write runs. A comparator on pins.grid_zero_cross is timestamped with
+ticks_us in a hard pin IRQ (1 us steps).
 """
 
 import machine
@@ -37,7 +41,14 @@ import rp2
 
 from firmware.compat import const
 from firmware.hal.base import RESET_SOFT, RESET_WATCHDOG
-from firmware.hal.mcu import UART_BUF, McuHal, PlateauRing, pilot_share
+from firmware.hal.mcu import (
+    UART_RX_BUF,
+    UART_TX_BUF,
+    McuHal,
+    PlateauRing,
+    check_version,
+    pilot_share,
+)
 
 # The PIO assembler's instructions (`pull`, `mov`, `out`, ...) and operands (`x`, `osr`,
 # `pins`, ...) are names @rp2.asm_pio provides only while it runs cp_pwm. The type
@@ -65,6 +76,16 @@ _SCRATCH0 = const(0x4005800C)  # RP2040 WATCHDOG_BASE + SCRATCH0
 _REBOOT_MARK = const(0x5EB0)
 _FLAG_FIRST = const(0x100)  # PIO IRQ flag 0 as PIO.irq().flags() reports it
 _FLAG_SECOND = const(0x200)  # flag 1
+# Interrupt priorities (Cortex-M0+: 2 bits, the top of each byte; lower = more urgent).
+# MicroPython's rp2 port leaves every IRQ at the pico-sdk default 0x80: the PIO IRQ that
+# samples the CP (PIO0_IRQ_0, irq_set_exclusive_handler in ports/rp2/rp2_pio.c) and the
+# hardware alarm that runs machine.Timer callbacks (alarm_pool_get_default() in
+# ports/rp2/machine_timer.c, TIMER_IRQ_3) alike, so a CP sample could wait behind a
+# whole grid callback. The HAL raises PIO0_IRQ_0 to 0x40: it preempts the grid timer,
+# the zero-cross pin IRQ and the UART, and nothing preempts it but the IRQ lock.
+NVIC_IPR = const(0xE000E400)  # NVIC_IPR0; IRQ n is byte n % 4 of word n // 4
+PIO0_IRQ_0 = const(7)
+CP_IRQ_PRIORITY = const(0x40)
 
 # ---------------------------------------------------------------- the PIO program
 # The RP2040 control-pilot PIO program: 1 kHz PWM that flags each edge.
@@ -146,16 +167,48 @@ def _adc(pin):
     return machine.ADC(machine.Pin(pin))
 
 
+def set_irq_priority(mem32, irq, priority):
+    """One IRQ's NVIC priority byte (the M0+ NVIC takes word writes only)."""
+    addr = NVIC_IPR + (irq >> 2) * 4
+    shift = (irq & 3) * 8
+    word = mem32[addr] & ~(0xFF << shift) & 0xFFFFFFFF
+    mem32[addr] = word | priority << shift
+
+
+def _no_flags():
+    return 0
+
+
+class PioRing(PlateauRing):
+    """The CP ring with the PIO IRQ's handler. `flags` is the IRQ object's flags(): the
+    key exists (a stand-in reading no flag) before the IRQ does, and setting it later
+    replaces a value, never adds a key; the state machine starts only after that."""
+
+    def __init__(self, machine, shift, read):
+        PlateauRing.__init__(self, machine, shift, read)
+        self.flags = _no_flags
+
+    def on_edge(self, _pio):
+        """Hard IRQ: one ADC read, stored by plateau. Small ints only."""
+        flags = self.flags()
+        v = self._read()
+        if flags & _FLAG_FIRST:
+            self.put_high(v)
+        if flags & _FLAG_SECOND:
+            self.put_low(v)
+
+
 class Rp2Hal(McuHal):
     def __init__(self, board):
+        check_version(board)
         cfg = board["uart"]
         uart = machine.UART(
             cfg["id"], baudrate=cfg["baud"], tx=machine.Pin(cfg["tx"]), rx=machine.Pin(cfg["rx"]),
-            txbuf=UART_BUF, rxbuf=UART_BUF, timeout=0,
+            txbuf=UART_TX_BUF, rxbuf=UART_RX_BUF, timeout=0,
         )
         pins = board["pins"]
-        self._ring = PlateauRing(machine, 16 - board["adc_bits"])
-        self._cp_read = _adc(pins["cp_sense_adc"]).read_u16
+        ring = PioRing(machine, 16 - board["adc_bits"], _adc(pins["cp_sense_adc"]).read_u16)
+        self._ring = ring
         self._share = 0
         # the pilot starts at 0 % (state F, -12 V) until the controller sets it
         sm = rp2.StateMachine(
@@ -163,13 +216,14 @@ class Rp2Hal(McuHal):
         )
         sm.put(word_for_share(0))
         self._sm_put = sm.put
-        # the ignores here and in _on_edge work around two bugs of micropython-rp2-stubs
+        # the ignores here work around two bugs of micropython-rp2-stubs
         # 1.29: `trigger` admits one flag rather than an OR of them (its own default is
         # 0xF00), and irq() is declared to return the IRQ class instead of an instance
+        set_irq_priority(machine.mem32, PIO0_IRQ_0, CP_IRQ_PRIORITY)
         self._pio_irq = rp2.PIO(0).irq(
-            self._on_edge, trigger=rp2.PIO.IRQ_SM0 | rp2.PIO.IRQ_SM1, hard=True  # type: ignore[arg-type]
+            ring.on_edge, trigger=rp2.PIO.IRQ_SM0 | rp2.PIO.IRQ_SM1, hard=True  # type: ignore[arg-type]
         )
-        self._irq_flags = self._pio_irq.flags  # type: ignore[union-attr]
+        ring.flags = self._pio_irq.flags  # type: ignore[union-attr,assignment]  # stub bug, above
         sm.active(1)
         self._sm = sm
         McuHal.__init__(self, board, machine, _adc, uart, adc_in_isr=True)
@@ -194,18 +248,9 @@ class Rp2Hal(McuHal):
         pin.irq(handler=callback, trigger=machine.Pin.IRQ_RISING, hard=True)
         self._zero_cross = pin
 
-    def _on_edge(self, pio):
-        """Hard IRQ: one ADC read, stored by plateau. Small ints only."""
-        flags = self._irq_flags()  # type: ignore[call-arg]  # stub bug, see __init__
-        v = self._cp_read()
-        if flags & _FLAG_FIRST:
-            self._ring.put_high(v)
-        if flags & _FLAG_SECOND:
-            self._ring.put_low(v)
-
     def sample_cp(self, high, low):
         self.service()
-        self._ring.copy(high, low)
+        return self._ring.copy(high, low)
 
     def set_pilot(self, mode, duty):
         share = pilot_share(mode, duty)

@@ -76,6 +76,7 @@ class SimHal:
         # `log_applied`: each command the link server applies goes to the log too, so a
         # bench can check what reached the controller and in which order
         self.log_applied = self._log_applied if (params or {}).get("log_applied") else None
+        self._cp_count = 0  # sample_cp calls: the sampler never stalls here
         self.grid = None
         grid_cfg = board.get("grid")
         if grid_cfg is not None:
@@ -110,6 +111,8 @@ class SimHal:
         for i in range(CP_BURST):
             high[i] = self._counts(hi)
             low[i] = self._counts(lo)
+        self._cp_count = (self._cp_count + 1) & 0x3FFFFFFF
+        return self._cp_count
 
     def duty_steps(self):
         return 10000

@@ -1,10 +1,23 @@
-"""Link message catalogue, version 1: the one definition the firmware and the host share.
+"""Link message catalogue, version 2: the one definition the firmware and the host share.
 
-A payload is ``type (u8) | seq (u16 LE) | body``. Each class below fixes its type id,
-its body layout (a little-endian struct format) and each field's valid range. Ids are
-stable: a new message gets a new id, a changed layout gets a new protocol version.
-`docs/link.md` is generated from this table (``python -m tools.linkdoc``) and a test
-checks that the committed document matches.
+A payload is ``type (u8) | seq (u16 LE) | body``; an ordered command (ORDERED below:
+SetPilot, PowerLease, Reset, SetConfig) has ``epoch (u32) | order (u32)`` between the
+header and the body. Each class fixes its type id, its body layout (a little-endian
+struct format) and each field's valid range. Ids are stable: a new message gets a new
+id, a changed layout gets a new protocol version. `docs/link.md` is generated from this
+table (``python -m tools.linkdoc``) and a test checks that the committed document matches.
+
+Ordering: `seq` numbers frames (heartbeats too) and only ties an Ack or Nack to a frame.
+Which command is newer is decided by (epoch, order) within an ordering class
+(`order_class`): one class per command type, except that each SetConfig key and each
+Reset kind is a class of its own (independent settings, independent actions). The firmware picks the epoch (FirmwareHello.epoch) afresh at
+each HostHello and starts every class again from order 0; the host numbers each class
+1, 2, 3, ... within the epoch. A command of another epoch, or not newer than the
+newest applied one of its class, is never applied. Both are 32 bits wide and compared
+plainly, not by serial arithmetic: at one command of a class every 10 ms an order
+lasts 497 days, the host opens a new epoch before it would wrap, and the firmware
+moves to an epoch it has not used since boot (started at random, so frames from
+before a reboot do not match either).
 
 Host -> firmware ids are 0x01-0x3F, firmware -> host ids 0x80-0xBF.
 """
@@ -13,9 +26,12 @@ import struct
 
 from firmware.compat import const
 
-PROTOCOL_VERSION = const(1)
+PROTOCOL_VERSION = const(2)
 HEADER = "<BH"
 HEADER_SIZE = const(3)
+ORDER = "<II"  # epoch, order: after the header of an ordered command
+ORDER_SIZE = const(8)
+ORDER_MAX = const(0xFFFFFFFF)
 
 # Nack reasons
 NACK_BAD_LENGTH = const(1)  # body shorter or longer than the type's layout
@@ -26,6 +42,7 @@ NACK_VERSION = const(5)  # no common protocol version
 NACK_NO_HELLO = const(6)  # command before a successful Hello
 NACK_BAD_STATE = const(7)  # valid command the firmware cannot take now (see `field`)
 NACK_CONFLICT = const(8)  # SetConfig value in range, but at odds with a related setting
+NACK_STALE = const(9)  # another epoch, or older than the newest applied of its class
 NACK_NAMES = {
     NACK_BAD_LENGTH: "bad-length",
     NACK_UNKNOWN_TYPE: "unknown-type",
@@ -35,6 +52,7 @@ NACK_NAMES = {
     NACK_NO_HELLO: "no-hello",
     NACK_BAD_STATE: "bad-state",
     NACK_CONFLICT: "conflict",
+    NACK_STALE: "stale",
 }
 
 # pilot modes (SetPilot.mode, Status.pilot_mode)
@@ -125,6 +143,10 @@ class LinkDecodeError(ValueError):
 class Message:
     TYPE = 0
     FORMAT = "<"
+    ORDERED = False  # carries epoch and order; see the module docstring
+    # set on a decoded ordered command; class defaults for everything else
+    epoch = 0
+    order = 0
     # type comments, not annotations: the subclasses' tuples must fit, and they cost
     # nothing on the board
     FIELDS = ()  # type: tuple[str, ...]
@@ -161,12 +183,16 @@ class Message:
                 return i
         return -1
 
-    def encode(self, seq, check=True):
-        """Header + body. check=False lets tests and fuzzers build out-of-range frames."""
+    def encode(self, seq, check=True, epoch=0, order=0):
+        """Header (+ epoch and order if ORDERED) + body. check=False lets tests and
+        fuzzers build out-of-range frames."""
         i = self.out_of_range() if check else -1
         if i >= 0:
             raise ValueError("%s.%s out of range" % (type(self).__name__, self.FIELDS[i]))
-        return struct.pack(HEADER, self.TYPE, seq) + struct.pack(self.FORMAT, *self.values())
+        head = struct.pack(HEADER, self.TYPE, seq)
+        if self.ORDERED:
+            head += struct.pack(ORDER, epoch, order)
+        return head + struct.pack(self.FORMAT, *self.values())
 
     def __eq__(self, other):
         return type(self) is type(other) and self.values() == other.values()
@@ -180,14 +206,17 @@ class Message:
 
 
 class HostHello(Message):
-    """Opens the link: the range of protocol versions the host speaks."""
+    """Opens the link: the range of protocol versions the host speaks, and `session`,
+    drawn at random for each attempt to open one. Copies of the same HostHello (same
+    `session`) get the same epoch; any other opens a new one."""
 
     TYPE = 0x01
-    FORMAT = "<BB"
-    FIELDS = ("proto_min", "proto_max")
-    RANGES = ((1, 0xFF), (1, 0xFF))
+    FORMAT = "<BBI"
+    FIELDS = ("proto_min", "proto_max", "session")
+    RANGES = ((1, 0xFF), (1, 0xFF), _U32)
     proto_min: int
     proto_max: int
+    session: int
 
 
 class Heartbeat(Message):
@@ -204,6 +233,7 @@ class SetPilot(Message):
     """Desired CP output. `duty` in 0.01 % (PWM mode: 5 %..96 %, IEC 61851-1 Annex A)."""
 
     TYPE = 0x03
+    ORDERED = True
     FORMAT = "<BH"
     FIELDS = ("mode", "duty")
     RANGES = ((PILOT_PWM, PILOT_F), (0, 10000))
@@ -226,6 +256,7 @@ class PowerLease(Message):
     """
 
     TYPE = 0x04
+    ORDERED = True
     FORMAT = "<BBHH"
     FIELDS = ("allow", "direction", "current_da", "expiry_ms")
     RANGES = (_BOOL, _BOOL, (0, 800), (50, 10000))
@@ -236,7 +267,10 @@ class PowerLease(Message):
 
 
 class Reset(Message):
+    """Clears latches or reboots. Ordered like the rest: a repeat is not done again."""
+
     TYPE = 0x05
+    ORDERED = True
     FORMAT = "<B"
     FIELDS = ("what",)
     RANGES = ((RESET_CLEAR_FAULTS, RESET_CLEAR_FAILSAFE),)
@@ -247,6 +281,7 @@ class SetConfig(Message):
     """One configuration value; see CONFIG_KEYS for keys and their ranges."""
 
     TYPE = 0x06
+    ORDERED = True
     FORMAT = "<Bi"
     FIELDS = ("key", "value")
     RANGES = (_U8, _I32)
@@ -258,12 +293,14 @@ class SetConfig(Message):
 
 
 class FirmwareHello(Message):
-    """Sent at boot and in answer to HostHello. `proto` is the version chosen."""
+    """Sent at boot and in answer to HostHello. `proto` is the version chosen, `epoch`
+    the one the host's ordered commands must carry (new at each HostHello)."""
 
     TYPE = 0x81
-    FORMAT = "<BBBB12sIB"
-    FIELDS = ("proto", "fw_major", "fw_minor", "fw_patch", "board", "capabilities", "reset_reason")
-    RANGES = (_U8, _U8, _U8, _U8, _TEXT, _U32, _U8)
+    FORMAT = "<BBBB12sIBI"
+    FIELDS = ("proto", "fw_major", "fw_minor", "fw_patch", "board", "capabilities", "reset_reason",
+              "epoch")
+    RANGES = (_U8, _U8, _U8, _U8, _TEXT, _U32, _U8, _U32)
     proto: int
     fw_major: int
     fw_minor: int
@@ -271,6 +308,7 @@ class FirmwareHello(Message):
     board: bytes
     capabilities: int
     reset_reason: int
+    epoch: int
 
 
 class Status(Message):
@@ -409,21 +447,47 @@ for _cls in CATALOGUE:
     _SIZES[_cls.TYPE] = struct.calcsize(_cls.FORMAT)
 
 
+# ordering classes: one per command type; one per SetConfig key, as keys are independent
+# settings; one per Reset kind, as each is its own action (a newer reboot must not
+# cancel an older clear)
+_TYPE_CLASS = {SetPilot.TYPE: 0, PowerLease.TYPE: 1}
+_RESET_FIRST = len(_TYPE_CLASS)
+_RESET_KINDS = Reset.RANGES[0][1]  # Reset.what 1..this
+CONFIG_CLASS = {}  # type: dict[int, int]
+for _key in sorted(CONFIG_KEYS):
+    CONFIG_CLASS[_key] = _RESET_FIRST + _RESET_KINDS + len(CONFIG_CLASS)
+ORDER_CLASSES = _RESET_FIRST + _RESET_KINDS + len(CONFIG_CLASS)
+
+
+def order_class(msg):
+    """Index of an ordered command's class (0..ORDER_CLASSES-1); -1 for an unknown
+    SetConfig key or Reset kind, and for unordered messages."""
+    t = msg.TYPE
+    if t == SetConfig.TYPE:
+        return CONFIG_CLASS.get(msg.key, -1)
+    if t == Reset.TYPE:
+        w = msg.what
+        return _RESET_FIRST + w - 1 if 1 <= w <= _RESET_KINDS else -1
+    return _TYPE_CLASS.get(t, -1)
+
+
 def decode(payload):
-    """Payload -> (seq, message). Raises LinkDecodeError with the Nack reason."""
+    """Payload -> (seq, message); an ordered command comes with its `epoch` and `order`
+    set. Raises LinkDecodeError with the Nack reason."""
     if len(payload) < HEADER_SIZE:
         raise LinkDecodeError(NACK_BAD_LENGTH, text="payload shorter than the header")
     msg_type, seq = struct.unpack_from(HEADER, payload, 0)
     cls = BY_TYPE.get(msg_type)
     if cls is None:
         raise LinkDecodeError(NACK_UNKNOWN_TYPE, msg_type, seq, text="unknown type 0x%02x" % msg_type)
-    if len(payload) - HEADER_SIZE != _SIZES[msg_type]:
+    start = HEADER_SIZE + ORDER_SIZE if cls.ORDERED else HEADER_SIZE
+    if len(payload) - start != _SIZES[msg_type]:
         raise LinkDecodeError(
             NACK_BAD_LENGTH, msg_type, seq,
             text="%s body is %d bytes, expected %d"
-            % (cls.__name__, len(payload) - HEADER_SIZE, _SIZES[msg_type]),
+            % (cls.__name__, len(payload) - start, _SIZES[msg_type]),
         )
-    values = struct.unpack_from(cls.FORMAT, payload, HEADER_SIZE)
+    values = struct.unpack_from(cls.FORMAT, payload, start)
     if _TEXT in cls.RANGES:  # fixed-width text is NUL-padded on the wire
         values = tuple(v.rstrip(b"\0") if isinstance(v, bytes) else v for v in values)
     msg = cls(*values)
@@ -433,4 +497,6 @@ def decode(payload):
             NACK_OUT_OF_RANGE, msg_type, seq, bad,
             "%s.%s out of range" % (cls.__name__, cls.FIELDS[bad]),
         )
+    if cls.ORDERED:
+        msg.epoch, msg.order = struct.unpack_from(ORDER, payload, HEADER_SIZE)
     return seq, msg

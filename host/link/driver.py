@@ -5,8 +5,8 @@ the event loop's reader callback (pyserial's fd, non-blocking), timers come from
 LinkClient.get_timer(). One port at a time: opening again while it is open reuses
 it. When the port disappears (USB unplugged, pty closed) the driver reports LinkDown
 and reopens it every `reopen_s` until it is back; while the port is there but the
-link is down (the firmware silent or restarting) it says Hello again every
-`reopen_s`, so the link comes back by itself after an outage of any length.
+link is down (the firmware silent or restarting) the client says Hello again every
+`hello_retry_s`, so the link comes back by itself after an outage of any length.
 """
 
 from __future__ import annotations
@@ -20,27 +20,22 @@ from firmware.link import messages as m
 from host.link import events as ev
 from host.link.protocol import LinkClient
 
-# H1's event for a pending command that a newer one of its ordering class replaced;
-# looked up by name so this driver also runs against a client that has none yet
-_SUPERSEDED: type | None = getattr(ev, "CommandSuperseded", None)
-_OUTCOMES: tuple[type, ...] = (ev.CommandAcked, ev.CommandRejected, ev.CommandTimedOut) + (
-    (_SUPERSEDED,) if _SUPERSEDED is not None else ())
+_OUTCOMES = (ev.CommandAcked, ev.CommandRejected, ev.CommandTimedOut, ev.CommandSuperseded)
 
 
 class CommandError(Exception):
     """The command was not applied: Nack, no answer, or superseded (`superseded` True:
     a newer command of the same ordering class was sent and replaces it)."""
 
-    def __init__(self, event: ev.Event) -> None:
-        name = type(getattr(event, "command", None)).__name__
-        self.superseded = False
+    def __init__(self, event: ev.CommandRejected | ev.CommandTimedOut | ev.CommandSuperseded) -> None:
+        name = type(event.command).__name__
+        self.superseded = isinstance(event, ev.CommandSuperseded)
         if isinstance(event, ev.CommandRejected):
             text = f"{name} rejected: {event.describe()}"
         elif isinstance(event, ev.CommandTimedOut):
             text = f"{name} unanswered after {event.attempts} attempts"
         else:
-            self.superseded = True
-            text = f"{name} superseded by a newer {name} (seq {getattr(event, 'by_seq', '?')})"
+            text = f"{name} superseded by a newer one of its class (send #{event.by_seq})"
         super().__init__(text)
         self.event = event
 
@@ -114,12 +109,12 @@ class LinkDriver:
     def _port_lost(self, why: str) -> None:
         self._drop_port()
         self._up.clear()
-        self.client.lost(why)
+        self.client.lost(why, self._now())
         self._pump()
 
     async def _watch(self) -> None:
-        """Reopen a lost port; say Hello again while the port is there but the link is
-        down (the client sends one Hello at a time, so this never piles up)."""
+        """Reopen a lost port (while the port is there, the client says Hello again
+        by itself until the firmware answers)."""
         while not self._closed:
             await asyncio.sleep(self.reopen_s)
             if self._serial is None:
@@ -127,9 +122,7 @@ class LinkDriver:
                     self._open_port()
                 except (OSError, serial.SerialException):
                     continue
-            elif not self.client.connected and not hasattr(self.client, "hello_retry_s"):
-                self.client.connect(self._now())  # a client that does not retry Hello itself
-                self._pump()
+
 
     # ------------------------------------------------------------ I/O
 
@@ -183,7 +176,7 @@ class LinkDriver:
                     waiter.set_exception(ConnectionError(event.reason))
             self._waiters.clear()
         elif isinstance(event, _OUTCOMES):
-            fut = self._waiters.pop(getattr(event, "seq", -1), None)
+            fut = self._waiters.pop(event.seq, None)
             if fut is not None and not fut.done():
                 fut.set_result(event)
         self.events.put_nowait(event)
@@ -212,6 +205,7 @@ class LinkDriver:
         result = await fut
         if isinstance(result, ev.CommandAcked):
             return result
+        assert isinstance(result, (ev.CommandRejected, ev.CommandTimedOut, ev.CommandSuperseded))
         raise CommandError(result)
 
     async def wait_up(self) -> None:

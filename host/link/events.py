@@ -58,6 +58,17 @@ class CommandTimedOut:
 
 
 @dataclass(frozen=True)
+class CommandSuperseded:
+    """A newer command of the same ordering class (`by_seq`) replaced this one before
+    it was acknowledged: it is no longer sent, and the firmware may or may not have
+    applied it before the newer one (never after)."""
+
+    seq: int
+    command: m.Message
+    by_seq: int
+
+
+@dataclass(frozen=True)
 class FirmwareReported:
     """A firmware message that is not an answer to a command (events, telemetry)."""
 
@@ -65,4 +76,7 @@ class FirmwareReported:
     message: m.Message
 
 
-Event = LinkUp | LinkDown | CommandAcked | CommandRejected | CommandTimedOut | FirmwareReported
+Event = (
+    LinkUp | LinkDown | CommandAcked | CommandRejected | CommandTimedOut | CommandSuperseded
+    | FirmwareReported
+)

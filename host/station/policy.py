@@ -34,6 +34,7 @@ from firmware.link import messages as m
 from host.link import events as ev
 
 Record = dict[str, Any]
+Outcome = ev.CommandAcked | ev.CommandRejected | ev.CommandTimedOut | ev.CommandSuperseded
 
 # the latches the host causes itself by going quiet, so it may clear them itself
 HOST_LATCHES = faults.LINK_TIMEOUT | faults.LEASE_EXPIRED
@@ -297,8 +298,8 @@ class Station:
     def _in_flight(self, purpose: Purpose) -> bool:
         return any(x.purpose == purpose for x in self._sent.values())
 
-    def _on_outcome(self, event: Any) -> None:
-        sent = self._sent.pop(id(getattr(event, "command", None)), None)
+    def _on_outcome(self, event: Outcome) -> None:
+        sent = self._sent.pop(id(event.command), None)
         if sent is None or sent.command is not event.command:
             return  # not ours, or from before the link went down
         if isinstance(event, ev.CommandAcked):
@@ -371,9 +372,9 @@ class Station:
             self._emit({"event": "nack", "reason": m.NACK_NAMES.get(msg.reason, msg.reason)})
 
 
-def _describe(event: Any) -> str:
+def _describe(event: Outcome) -> str:
     if isinstance(event, ev.CommandRejected):
         return "rejected: " + event.describe()
     if isinstance(event, ev.CommandTimedOut):
         return f"unanswered after {event.attempts} attempts"
-    return "superseded by a newer command of its kind"  # CommandSuperseded (host/link/events)
+    return "superseded by a newer command of its class"

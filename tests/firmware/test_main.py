@@ -103,3 +103,17 @@ def test_the_watchdog_is_fed_only_after_a_completed_tick():
     # hardware watchdog resets the board
     assert _run([1, 1, 1]) == ([0, 10, 20], 3)
     assert _run([]) == ([], 0)
+
+
+def test_isr_traceback_buffer_is_reserved_where_the_port_has_it():
+    got = []
+
+    class Board:  # a board port's `micropython` module
+        @staticmethod
+        def alloc_emergency_exception_buf(size):
+            got.append(size)
+
+    assert main.reserve_isr_traceback(Board) is True
+    assert got == [main.EMERGENCY_EXCEPTION_BUF]
+    assert main.reserve_isr_traceback(object()) is False  # the unix port: none
+    main.reserve_isr_traceback()  # this runtime's own: never raises

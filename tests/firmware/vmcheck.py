@@ -58,7 +58,8 @@ class FakeHal:
         self.weld = False
         self.coil = False
         self.aux_broken = False
-        self.pilot = (None, None)
+        self.pilot_mode = None  # set_pilot stores without allocating (heap-lock tests)
+        self.pilot_duty = None
         self.current = 0
         self.rcd = False
         self.rcd_test_on = False
@@ -67,6 +68,9 @@ class FakeHal:
         self.ntc = ntc  # counts per channel, or None for 25 C
         self.ntc_25c = 2048
         self.wdt_fed = 0
+        self.cp_count = 0
+        self.grid_pos = 0  # an instance key from the start: no dict growth under heap_lock
+        self.cp_stalled = False  # True: the sampler's count stops (its IRQ died)
 
     def set_cp(self, high, low=None):
         self.high = high
@@ -80,12 +84,20 @@ class FakeHal:
         for i in range(CP_BURST):
             high[i] = h
             low[i] = lo
+        if not self.cp_stalled:
+            self.cp_count = (self.cp_count + 1) & 0x3FFFFFFF
+        return self.cp_count
 
     def duty_steps(self):
         return 10000
 
     def set_pilot(self, mode, duty):
-        self.pilot = (mode, duty)
+        self.pilot_mode = mode
+        self.pilot_duty = duty
+
+    @property
+    def pilot(self):
+        return (self.pilot_mode, self.pilot_duty)
 
     def set_contactor(self, on):
         self.coil = bool(on)

@@ -310,10 +310,14 @@ def test_control_tick_allocates_nothing():
     now = b.now
     n = 0
     ticks = 0
+    stalled_seen = [0]
     for _block in range(75):
         hal.high_c = counts[n]
         hal.low_c = low
         n = n + 1 if n < len(levels) - 1 else 0
+        hal.cp_stalled = _block == 40  # the CP sampler's stall path: F-022, F, open
+        if _block == 41:
+            c.clear_faults()
         if lock:
             lock()
         try:
@@ -322,6 +326,8 @@ def test_control_tick_allocates_nothing():
                 c.host_alive(now)
                 c.tick(now)
                 ticks += 1
+                if c.cp_stalled:
+                    stalled_seen[0] = 1
         finally:
             if unlock:
                 unlock()
@@ -329,3 +335,32 @@ def test_control_tick_allocates_nothing():
             pass
     assert ticks == 3000
     assert c.events.lost == 0
+    assert stalled_seen[0]
+
+
+def test_stalled_cp_sampler_forces_f_and_opens():
+    # the HAL keeps handing out the last samples (state C) but its count stands still:
+    # an IRQ handler that raised is disabled for good, so the samples say nothing
+    b = Bench()
+    b.charging()
+    b.hal.cp_stalled = True
+    b.run(40)
+    assert b.c.contactor == 1  # a few quiet periods are not a stall yet
+    b.run(30)
+    assert b.c.contactor == 0
+    assert b.c.cp == m.CP_F
+    assert b.hal.pilot == (m.PILOT_F, 10000)
+    assert b.c.latched & faults.CP_SAMPLER
+    assert b.c.refused & interlocks.CP_SAMPLER
+    assert b.c.safe_reason() == 22
+    # a Reset while the count still stands clears nothing; once it moves again it does
+    b.c.clear_faults()
+    assert b.c.latched & faults.CP_SAMPLER
+    b.hal.cp_stalled = False
+    b.run(20)
+    assert b.c.faults & faults.CP_SAMPLER == 0
+    assert b.c.latched & faults.CP_SAMPLER  # manual: the host must see it and Reset
+    b.c.clear_faults()
+    assert b.c.latched == 0
+    b.run(20)
+    assert not b.c.refused & interlocks.CP_SAMPLER

@@ -1,7 +1,7 @@
 """Model-based test (hypothesis stateful) of the contactor interlocks.
 
 Random sequences of events (CP levels, leases, host silence, RCD, E-stop, temperature,
-diode, weld, Reset) drive the real Controller tick by tick. After every step:
+diode, weld, a stalled CP sampler, Reset) drive the real Controller tick by tick. After every step:
   - the contactor is never closed while any interlock condition is false, and
   - when a condition becomes false while closed, the contactor is open by the end of
     that same tick.
@@ -35,6 +35,7 @@ class ControllerModel(RuleBasedStateMachine):
         self.host_talking = True
         self.level = "A"
         self.diode = True
+        self.stalled_since: int | None = None  # the CP sampler's count stopped then
         self.violation = ""
 
     def _tick(self, n: int = 1) -> None:
@@ -68,6 +69,8 @@ class ControllerModel(RuleBasedStateMachine):
             problems.append("temperature")
         if not self.diode:
             problems.append("diode")
+        if self.stalled_since is not None and self.now - self.stalled_since > 50:
+            problems.append("cp-sampler")  # its samples are stale: CP_STALL_MS
         if problems:
             self.violation = f"closed with {problems} at {self.now}"
 
@@ -84,6 +87,8 @@ class ControllerModel(RuleBasedStateMachine):
         self.diode = True
         self.host_talking = True
         self.hal.set_cp(6000, -12000)
+        self.hal.cp_stalled = False
+        self.stalled_since = None
         self.c.set_pilot(m.PILOT_PWM, 2666)
         self.c.set_lease(1, 0, 160, 5000, self.now)
         self._tick(20)
@@ -133,6 +138,14 @@ class ControllerModel(RuleBasedStateMachine):
         self.diode = ok
         self.hal.set_cp(LEVELS[self.level], -12000 if ok else -LEVELS[self.level])
         self._tick()
+
+    @rule(stalled=st.booleans(), ticks=st.integers(1, 10))
+    def cp_sampler(self, stalled: bool, ticks: int) -> None:
+        """The CP interrupt dies (its count stops) or comes back."""
+        if stalled != self.hal.cp_stalled:
+            self.hal.cp_stalled = stalled
+            self.stalled_since = self.now if stalled else None
+        self._tick(ticks)
 
     @rule()
     def weld(self) -> None:

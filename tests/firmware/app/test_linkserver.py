@@ -1,5 +1,6 @@
 # firmware-vm
-"""The firmware side of the link: hello, idempotent commands, Nacks that change nothing."""
+"""The firmware side of the link: hello, ordered idempotent commands, Nacks that change
+nothing."""
 
 from firmware.app import faults
 from firmware.app.controller import Controller
@@ -8,17 +9,37 @@ from firmware.link import frame
 from firmware.link import messages as m
 from tests.firmware.vmcheck import FakeHal, board
 
+V = m.PROTOCOL_VERSION
+
 
 class Fw:
-    def __init__(self):
+    """Our firmware's link server with a hand-driven host: `send` numbers each ordered
+    command with the next order of its class in the epoch of the last Hello, unless
+    told otherwise."""
+
+    def __init__(self, grid=None, epoch=100):
         self.hal = FakeHal()
         self.now = 0
-        self.c = Controller(self.hal, board(), 0)
-        self.s = LinkServer(self.c, b"test", 1, 0)
+        self.c = Controller(self.hal, board(grid=grid), 0)
+        self.s = LinkServer(self.c, b"test", 1, 0, epoch=epoch)
         self.s.data_to_send()
+        self.applied = []
+        self.s.on_applied = self.applied.append
+        self.epoch = None
+        self.orders = {}
 
-    def send(self, msg, seq, check=True):
-        self.s.receive(frame.pack(msg.encode(seq, check)), self.now)
+    def wire(self, msg, seq, check=True, order=None, epoch=None):
+        if not msg.ORDERED:
+            return frame.pack(msg.encode(seq, check))
+        k = m.order_class(msg)
+        if order is None:
+            order = self.orders.get(k, 0) + 1
+        self.orders[k] = max(order, self.orders.get(k, 0))
+        epoch = self.epoch if epoch is None else epoch
+        return frame.pack(msg.encode(seq, check, epoch, order))
+
+    def send(self, msg, seq, check=True, order=None, epoch=None):
+        self.s.receive(self.wire(msg, seq, check, order, epoch), self.now)
         return self.replies()
 
     def raw(self, data):
@@ -34,10 +55,14 @@ class Fw:
             p = r.next_payload()
             if p is None:
                 return out
-            out.append(m.decode(p)[1])
+            msg = m.decode(p)[1]
+            if isinstance(msg, m.FirmwareHello):
+                self.epoch = msg.epoch
+                self.orders = {}
+            out.append(msg)
 
-    def hello(self):
-        return self.send(m.HostHello(1, 1), 1)
+    def hello(self, seq=1, session=1):
+        return self.send(m.HostHello(V, V, session), seq)
 
     def state(self):
         c = self.c
@@ -55,14 +80,14 @@ def test_hello_answers_with_firmware_hello_and_status():
 
 def test_version_mismatch_is_nacked():
     fw = Fw()
-    out = fw.send(m.HostHello(2, 3), 1)
+    out = fw.send(m.HostHello(V + 1, V + 2, 1), 1)
     assert out == [m.Nack(m.HostHello.TYPE, 1, m.NACK_VERSION, 0xFF)]
     assert not fw.s.hello_done
 
 
 def test_commands_before_hello_are_nacked():
     fw = Fw()
-    out = fw.send(m.SetPilot(m.PILOT_PWM, 2666), 5)
+    out = fw.send(m.SetPilot(m.PILOT_PWM, 2666), 5, epoch=100)
     assert out == [m.Nack(m.SetPilot.TYPE, 5, m.NACK_NO_HELLO, 0xFF)]
     assert fw.c.want_mode == m.PILOT_X1
 
@@ -79,33 +104,127 @@ def test_command_is_acked_then_status_with_actual_state():
 def test_repeated_lease_is_acked_but_not_reapplied():
     fw = Fw()
     fw.hello()
-    fw.send(m.PowerLease(1, 0, 160, 1000), 3)
+    lease = fw.wire(m.PowerLease(1, 0, 160, 1000), 3)
+    fw.s.receive(lease, fw.now)
+    fw.replies()
     until = fw.c.lease_until
     fw.now = 400
-    out = fw.send(m.PowerLease(1, 0, 160, 1000), 3)
+    fw.s.receive(lease, fw.now)  # the same frame again (a retransmission)
+    out = fw.replies()
     assert out[0] == m.Ack(m.PowerLease.TYPE, 3)
     assert fw.c.lease_until == until  # a retransmission cannot extend the lease
     fw.send(m.PowerLease(1, 0, 160, 1000), 4)
     assert fw.c.lease_until == 1400
+    assert len(fw.applied) == 2
 
 
 def test_repeating_a_command_changes_nothing():
     fw = Fw()
     fw.hello()
-    fw.send(m.SetPilot(m.PILOT_PWM, 2666), 2)
+    fw.send(m.SetPilot(m.PILOT_PWM, 2666), 2, order=1)
     before = fw.state()
-    fw.send(m.SetPilot(m.PILOT_PWM, 2666), 2)
-    fw.send(m.SetPilot(m.PILOT_PWM, 2666), 3)
-    assert fw.state() == before
+    fw.send(m.SetPilot(m.PILOT_PWM, 2666), 2, order=1)
+    fw.send(m.SetPilot(m.PILOT_PWM, 2666), 3, order=1)  # the order counts, not the seq
+    assert fw.state() == before and len(fw.applied) == 1
+
+
+def test_withdrawn_lease_never_comes_back():
+    # PowerLease(allow=1) is lost, PowerLease(allow=0) is applied, then the first one's
+    # retransmission (the very same frame) arrives: it must not grant the lease again
+    fw = Fw()
+    fw.hello()
+    grant = fw.wire(m.PowerLease(1, 0, 160, 5000), 2)
+    out = fw.send(m.PowerLease(0, 0, 0, 5000), 3)
+    assert out[0] == m.Ack(m.PowerLease.TYPE, 3) and fw.c.lease_allow == 0
+    fw.now = 50
+    fw.s.receive(grant, fw.now)
+    assert fw.replies() == [m.Nack(m.PowerLease.TYPE, 2, m.NACK_STALE, 0xFF)]
+    assert fw.c.lease_allow == 0 and fw.c.lease_da == 0
+    assert [x.allow for x in fw.applied] == [0]
+
+
+def test_classes_are_ordered_independently():
+    fw = Fw()
+    fw.hello()
+    fw.send(m.SetConfig(m.CFG_LINK_TIMEOUT, 1500), 2, order=7)
+    fw.send(m.SetPilot(m.PILOT_PWM, 2666), 3, order=1)  # another type: its own order
+    fw.send(m.SetConfig(m.CFG_SAFE_PILOT, m.PILOT_X1), 4, order=1)  # another key: too
+    assert fw.c.want_duty == 2666 and fw.c.safe_pilot == m.PILOT_X1
+    out = fw.send(m.SetConfig(m.CFG_LINK_TIMEOUT, 800), 5, order=6)  # older, same key
+    assert out == [m.Nack(m.SetConfig.TYPE, 5, m.NACK_STALE, 0xFF)]
+    assert fw.c.link_timeout_ms == 1500 and len(fw.applied) == 3
+
+
+def test_frame_seq_gap_and_wrap_do_not_order_commands():
+    # heartbeats number frames too; tens of thousands between two leases (more than
+    # half the 16-bit space, then across its wrap) must not make the newer one look
+    # older, and the older one must not apply again after it
+    fw = Fw()
+    fw.hello()
+    grant = fw.wire(m.PowerLease(1, 0, 160, 5000), 2)
+    fw.s.receive(grant, fw.now)
+    fw.replies()
+    for seq in (40000, 0xFFFF, 0, 1):
+        withdraw = fw.wire(m.PowerLease(0, 0, 0, 5000), seq)
+        fw.s.receive(withdraw, fw.now)
+        assert fw.replies()[0] == m.Ack(m.PowerLease.TYPE, seq)
+        fw.s.receive(grant, fw.now)
+        assert fw.replies()[0].reason == m.NACK_STALE and fw.c.lease_allow == 0
+    assert [x.allow for x in fw.applied] == [1, 0, 0, 0, 0]
+
+
+def test_order_and_epoch_at_the_top_of_their_range():
+    fw = Fw(epoch=0xFFFFFFFE)
+    fw.hello()
+    assert fw.epoch == 0xFFFFFFFF
+    fw.send(m.SetPilot(m.PILOT_PWM, 2666), 2, order=0xFFFFFFFF)
+    out = fw.send(m.SetPilot(m.PILOT_PWM, 1000), 3, order=1)
+    assert out[0].reason == m.NACK_STALE and fw.c.want_duty == 2666
+    old = fw.epoch
+    fw.hello(seq=4, session=2)
+    assert fw.epoch == 0  # wrapped: 2**32 Hellos after boot, never in service
+    out = fw.send(m.SetPilot(m.PILOT_PWM, 1000), 5, order=1)
+    assert out[0] == m.Ack(m.SetPilot.TYPE, 5) and fw.c.want_duty == 1000
+    out = fw.send(m.SetPilot(m.PILOT_PWM, 3000), 6, order=0xFFFFFFFF, epoch=old)
+    assert out[0].reason == m.NACK_STALE and fw.c.want_duty == 1000
+    out = fw.send(m.SetPilot(m.PILOT_PWM, 3000), 7, order=0)  # 0 is never newer
+    assert out[0].reason == m.NACK_STALE and fw.c.want_duty == 1000
+
+
+def test_a_new_hello_opens_a_new_epoch_and_refuses_the_old_one():
+    fw = Fw()
+    fw.hello(seq=1, session=5)
+    first = fw.epoch
+    old_grant = fw.wire(m.PowerLease(1, 0, 160, 5000), 2)
+    fw.s.receive(old_grant, fw.now)
+    fw.replies()
+    fw.hello(seq=1, session=5)  # the same HostHello again: the same epoch, orders kept
+    assert fw.epoch == first
+    fw.s.receive(old_grant, fw.now)
+    assert fw.replies()[0] == m.Ack(m.PowerLease.TYPE, 2) and len(fw.applied) == 1
+    fw.hello(seq=1, session=6)  # a new host or session (whatever its seq): a new epoch
+    assert fw.epoch == first + 1
+    out = fw.send(m.PowerLease(0, 0, 0, 5000), 10, order=1)
+    assert out[0] == m.Ack(m.PowerLease.TYPE, 10) and fw.c.lease_allow == 0
+    fw.s.receive(old_grant, fw.now)  # the old host's grant, replayed
+    assert fw.replies()[0].reason == m.NACK_STALE and fw.c.lease_allow == 0
+    assert [x.allow for x in fw.applied] == [1, 0]
+
+
+def test_each_boot_starts_its_epochs_somewhere_new():
+    c = Controller(FakeHal(), board(), 0)
+    epochs = set(LinkServer(c, b"x", 1, 0).epoch for _ in range(8))
+    assert len(epochs) > 1
 
 
 def test_bad_input_is_nacked_counted_and_changes_nothing():
     fw = Fw()
     fw.hello()
-    fw.send(m.SetPilot(m.PILOT_PWM, 2666), 2)
+    fw.send(m.SetPilot(m.PILOT_PWM, 2666), 2, order=2)
     before = fw.state()
     bad = (
         (m.SetPilot(m.PILOT_PWM, 15000), m.NACK_OUT_OF_RANGE, 1),
+        (m.SetPilot(m.PILOT_PWM, 2000), m.NACK_STALE, 0xFF),
         (m.PowerLease(1, 0, 160, 0), m.NACK_OUT_OF_RANGE, 3),
         (m.PowerLease(1, 0, 0xFFF6, 1000), m.NACK_OUT_OF_RANGE, 2),
         (m.SetConfig(m.CFG_LINK_TIMEOUT, 100), m.NACK_OUT_OF_RANGE, 1),
@@ -116,7 +235,8 @@ def test_bad_input_is_nacked_counted_and_changes_nothing():
     seq = 10
     for msg, reason, field in bad:
         seq += 1
-        out = fw.send(msg, seq, check=False)
+        order = 1 if reason == m.NACK_STALE else None  # older than the applied one
+        out = fw.send(msg, seq, check=False, order=order)
         assert out == [m.Nack(msg.TYPE, seq, reason, field)], (msg, out)
     assert fw.state() == before
     assert fw.s.nacks == len(bad)
@@ -193,10 +313,7 @@ def test_reboot_request():
 
 
 def test_voltage_trip_settings_are_nacked_precisely():
-    fw = Fw()
-    fw.c = Controller(fw.hal, board(grid=True), 0)
-    fw.s = LinkServer(fw.c, b"test", 1, 0)
-    fw.s.data_to_send()
+    fw = Fw(grid=True)
     fw.hello()
     cases = (
         (m.SetConfig(m.CFG_OV1_MS, 5), m.NACK_OUT_OF_RANGE),  # the key's own range

@@ -43,6 +43,40 @@ class Hardware:
         self.timers: list[FakeTimer] = []
         self.machine_timers: list[FakeMachineTimer] = []
         self.irq_in_isr: list[int] = []  # irq_disabled as each ADC read saw it
+        # every IRQ handler as it was enabled: (handler, the attribute names its object
+        # had at that moment), to check that nothing is added afterwards
+        self.isr_owners: list[tuple[Any, frozenset[str]]] = []
+
+    def enabled(self, handler: Any) -> None:
+        owner = getattr(handler, "__self__", None)
+        if owner is not None:
+            self.isr_owners.append((handler, frozenset(vars(owner))))
+
+
+# MicroPython's NUCLEO_F446RE pins.csv: the board's own names, which a string given to
+# machine.Pin matches before the cpu names (ports/stm32/pin.c, pin_find)
+NUCLEO_F446RE_NAMES = {
+    "D0": "PA3", "D1": "PA2", "D2": "PA10", "D3": "PB3", "D4": "PB5", "D5": "PB4", "D6": "PB10",
+    "D7": "PA8", "D8": "PA9", "D9": "PC7", "D10": "PB6", "D11": "PA7", "D12": "PA6", "D13": "PA5",
+    "D14": "PB9", "D15": "PB8", "A0": "PA0", "A1": "PA1", "A2": "PA4", "A3": "PB0", "A4": "PC1",
+    "A5": "PC0", "LED": "PA5", "SW": "PC13",
+}
+
+
+def stm32_pin_name(name: Any) -> Any:
+    """The cpu pin (as 'PA4') that the stm32 port resolves a pin name to on a Nucleo."""
+    if not isinstance(name, str):
+        return name
+    if name in NUCLEO_F446RE_NAMES:
+        return NUCLEO_F446RE_NAMES[name]
+    return name if name.startswith("P") else "P" + name  # 'PA4' is a board name too
+
+
+class CpuPins:
+    """machine.Pin.cpu: attribute 'A4' is the cpu pin PA4, whatever the board calls it."""
+
+    def __getattr__(self, name: str) -> str:
+        return "P" + name
 
 
 class FakePin:
@@ -55,6 +89,8 @@ class FakePin:
     handler: Callable[[Any], None] | None = None
 
     def __init__(self, id: Any, mode: int = -1, pull: int = -1, value: int | None = None) -> None:
+        if self.hw.port == "stm32":
+            id = stm32_pin_name(id)
         self.id = id
         self.mode = mode
         self.pull = pull
@@ -75,6 +111,7 @@ class FakePin:
         self.handler = handler
         self.trigger = trigger
         self.hard = hard
+        self.hw.enabled(handler)
 
     def fire(self) -> None:
         """The pin's IRQ, as the hardware would call it on an edge."""
@@ -106,6 +143,8 @@ class FakeADC:
     hw: Hardware
 
     def __init__(self, pin: FakePin, atten: int | None = None) -> None:
+        if not isinstance(pin, FakePin):  # pyb.ADC takes a pin name too
+            pin = type("Pin", (FakePin,), {"hw": self.hw})(pin)
         self.pin = pin
         self.atten = atten
         self.reads = 0
@@ -185,6 +224,7 @@ class FakeMachineTimer:
         self.kw = kw
         self.callback = kw.get("callback")
         self.hw.machine_timers.append(self)
+        self.hw.enabled(self.callback)
 
     def fire(self, n: int = 1) -> None:
         for _ in range(n):
@@ -197,6 +237,7 @@ def make_machine(hw: Hardware) -> types.ModuleType:
         name = "Timer" if cls is FakeMachineTimer else cls.__name__[4:]
         sub = type(name, (cls,), {"hw": hw})
         setattr(m, sub.__name__, sub)
+    m.Pin.cpu = CpuPins()  # type: ignore[attr-defined]
     for name, value in RESET_CONSTANTS[hw.port].items():
         setattr(m, name, value)
 
@@ -323,6 +364,7 @@ class FakePioIrq:
         self.trigger = trigger
         self.hard = hard
         self._flags = 0
+        pio.hw.enabled(handler)
 
     def flags(self) -> int:
         return self._flags
@@ -426,7 +468,25 @@ class FakeChannel:
         self.mode = mode
         self.pin = pin
         self.cc = pulse_width if pulse_width is not None else (compare or 0)
-        self.callback = callback
+        self.cb = callback
+        self.polarity: int | None = None
+
+    def callback(self, fn: Callable[[Any], None] | None) -> None:
+        """Enable (or with None disable) the channel's compare/capture IRQ."""
+        self.cb = fn
+        if fn is not None:
+            self.timer.hw.enabled(fn)
+
+    def capture(self) -> int:
+        return self.cc
+
+    def edge(self, at_us: int, irq_us: int) -> None:
+        """Input capture: the edge at `at_us` latches the (1 MHz) counter, and the IRQ
+        runs at `irq_us` on the ticks_us clock (which the counter follows)."""
+        assert self.cb is not None
+        self.cc = at_us & 0xFFFF
+        self.timer.hw.clock.t = irq_us  # type: ignore[attr-defined]
+        self.cb(self.timer)
 
     def pulse_width(self, v: int | None = None) -> int | None:
         if v is None:
@@ -441,12 +501,17 @@ class FakeChannel:
 class FakeTimer:
     PWM = 0
     OC_TIMING = 2
+    IC = 4
+    RISING = 10
+    FALLING = 11
     HIGH = 0  # OC polarities (STM32 HAL's TIM_OCPOLARITY_*)
     LOW = 2
     hw: Hardware
-    arr = 44999  # what pyb picks for 1 kHz on a 180 MHz F446's TIM1 (prescaler 3)
+    # what pyb picks for 1 kHz on a NUCLEO-F446RE's TIM1 (168 MHz, MicroPython's board
+    # definition): 168000 ticks, divided by 5 (prescaler 4) to fit 16 bits
+    arr = 33599
 
-    source_hz = 90_000_000  # an F446's APB1 timer clock (TIM7); TIM1 runs at 180 MHz
+    source_hz = 84_000_000  # the Nucleo-F446RE's APB1 timer clock (TIM7); TIM1 runs at 168 MHz
 
     def __init__(self, id: int, freq: int = 0) -> None:
         self.id = id
@@ -468,6 +533,19 @@ class FakeTimer:
 
     def callback(self, fn: Callable[[Any], None] | None) -> None:
         self.irq_callback = fn
+        self.hw.enabled(fn)
+
+    def source_freq(self) -> int:
+        return 168_000_000 if self.id in (1, 8) else self.source_hz  # APB2 timers: the core clock
+
+    def init(self, prescaler: int = 0, period: int = 0) -> None:
+        self.prescaler = prescaler
+        self.period_reg = period
+
+    def counter(self) -> int:
+        """Counts microseconds where init() set 1 MHz: follows the fake ticks_us."""
+        assert self.source_freq() // (self.prescaler + 1) == 1_000_000
+        return self.hw.clock.t & self.period_reg  # type: ignore[attr-defined]
 
     def fire(self, n: int = 1) -> None:
         """The update IRQ, n times."""
@@ -478,19 +556,23 @@ class FakeTimer:
     def channel(self, ch: int, mode: int, pin: Any = None, pulse_width: int | None = None,
                 compare: int | None = None, polarity: int | None = None,
                 callback: Callable[[Any], None] | None = None) -> FakeChannel:
-        if polarity not in (None, self.HIGH, self.LOW):
+        allowed = (self.RISING, self.FALLING) if mode == self.IC else (None, self.HIGH, self.LOW)
+        if polarity not in allowed:
             raise ValueError("invalid polarity (%d)" % polarity)  # as pyb says
         c = FakeChannel(self, ch, mode, pin, pulse_width, compare, callback)
+        c.polarity = polarity
         self.channels[ch] = c
+        if callback is not None:
+            self.hw.enabled(callback)
         return c
 
     def run(self, periods: int = 1) -> None:
         """Fire the compare callbacks of OC channels in counter order, `periods` times."""
         for _ in range(periods):
             for c in sorted(self.channels.values(), key=lambda c: c.cc):
-                if c.mode == self.OC_TIMING and c.callback is not None and c.cc <= self.arr:
+                if c.mode == self.OC_TIMING and c.cb is not None and c.cc <= self.arr:
                     self.count = c.cc
-                    c.callback(self)
+                    c.cb(self)
 
 
 def make_pyb(hw: Hardware) -> types.ModuleType:

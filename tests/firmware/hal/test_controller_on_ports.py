@@ -25,6 +25,14 @@ CONTRACT = ("sample_cp", "set_pilot", "duty_steps", "set_contactor", "contactor_
             "reset_reason", "reboot")
 
 
+def run_cp_isrs(hw: Any, port: str) -> None:
+    """The CP sampling interrupts of one pilot period (esp32 samples inside sample_cp)."""
+    if port == "rp2":
+        hw.pio_irqs[0].fire(0x300)
+    elif port == "stm32":
+        hw.timers[0].run()
+
+
 @pytest.mark.parametrize(("port", "board_name"), [("rp2", "rp2040"), ("esp32", "esp32s3"),
                                                    ("stm32", "stm32")])
 def test_controller_runs_on_port_hal(fake_port: Any, port: str, board_name: str) -> None:
@@ -41,18 +49,21 @@ def test_controller_runs_on_port_hal(fake_port: Any, port: str, board_name: str)
         assert callable(getattr(hal, name)), name
     ctrl = Controller(hal, board, 0)
     assert ctrl.out_mode == m.PILOT_X1  # boot: nothing offered
-    server = LinkServer(ctrl, board_name.encode(), hal.reset_reason(), 0)
+    server = LinkServer(ctrl, board_name.encode(), hal.reset_reason(), 0, epoch=0)  # Hello: 1
     hal.uart.write(b"".join(server.data_to_send()))
     # the host says Hello and asks for PWM over the board's UART
     hw_uart = hal.uart._uart  # the fake machine.UART behind the HAL's link wrapper
     hw_uart.tx.clear()
-    wire = frame.pack(m.HostHello(1, 1).encode(1)) + frame.pack(m.SetPilot(m.PILOT_PWM, 2666).encode(2))
+    v = m.PROTOCOL_VERSION
+    pwm = m.SetPilot(m.PILOT_PWM, 2666).encode(2, epoch=1, order=1)
+    wire = frame.pack(m.HostHello(v, v, 1).encode(1)) + frame.pack(pwm)
     hw_uart.rx.extend(wire)
     seq = 2
     for t in range(10, 1200, 10):
         if t % 200 == 0:  # the host's heartbeat, so the link fail-safe stays quiet
             seq += 1
             hw_uart.rx.extend(frame.pack(m.Heartbeat(t).encode(seq)))
+        run_cp_isrs(hw, port)
         ctrl.tick(t)
         hal.feed_wdt()
         data = hal.uart.read()

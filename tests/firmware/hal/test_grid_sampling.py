@@ -58,6 +58,22 @@ def build(fake_port: Any, port: str, **grid: Any) -> tuple[Any, Hardware, dict]:
     return getattr(module, cls)(board), hw, board
 
 
+def capture_channel(hw: Hardware) -> Any:
+    """stm32: the input-capture channel of the zero-cross comparator."""
+    (ch,) = [c for t in hw.timers for c in t.channels.values() if c.mode == t.IC]
+    return ch
+
+
+def fire_edge(hw: Hardware, board: dict, at_us: int, irq_us: int | None = None) -> None:
+    """A comparator edge at `at_us`, its IRQ at `irq_us` (default: at once)."""
+    irq_us = at_us if irq_us is None else irq_us
+    if hw.port == "stm32":
+        capture_channel(hw).edge(at_us, irq_us)
+    else:
+        hw.clock.t = irq_us  # type: ignore[attr-defined]
+        hw.pins[board["pins"]["grid_zero_cross"]].fire()
+
+
 def grid_timer(hw: Hardware) -> Any:
     """The object whose fire(n) runs the grid sampling IRQ n times."""
     if hw.port == "stm32":
@@ -85,8 +101,10 @@ def test_nothing_runs_before_the_controller_attaches(fake_port: Any, port: str) 
     assert hw.machine_timers == []  # no ring to write into yet
     assert all(t.irq_callback is None for t in hw.timers)
     zc = board["pins"].get("grid_zero_cross")
-    if zc is not None:
+    if zc is not None and port == "rp2":
         assert zc not in hw.pins  # not even configured: an input at reset anyway
+    if zc is not None and port == "stm32":  # the capture channel is set up, its IRQ off
+        assert capture_channel(hw).cb is None
 
 
 def test_rp2_timer_is_hard_and_exact_in_microseconds(fake_port: Any) -> None:
@@ -257,14 +275,42 @@ class EdgeOwner:
         self.mask = (1 << bits) - 1
 
 
-@pytest.mark.parametrize("port", ["rp2", "stm32"])
-def test_zero_cross_pin_irq_is_hard_and_rising(fake_port: Any, port: str) -> None:
-    hal, hw, board = build(fake_port, port)
+def test_zero_cross_pin_irq_is_hard_and_rising(fake_port: Any) -> None:
+    hal, hw, board = build(fake_port, "rp2")
     es = EdgeOwner()
     assert hal.grid_edges(es) == 0
     pin = hw.pins[board["pins"]["grid_zero_cross"]]
     assert pin.trigger == pin.IRQ_RISING and pin.hard is True
     assert pin.mode == pin.IN
+
+
+def test_stm32_zero_cross_is_a_1mhz_input_capture_on_its_own_timer(fake_port: Any) -> None:
+    hal, hw, board = build(fake_port, "stm32")
+    ch = capture_channel(hw)
+    assert (ch.timer.id, ch.ch, ch.pin.id) == (8, 2, "PC7")
+    assert ch.polarity == ch.timer.RISING
+    assert ch.timer.source_freq() // (ch.timer.prescaler + 1) == 1_000_000
+    assert ch.timer.period_reg == 0xFFFF
+    assert ch.cb is None  # enabled on the first grid_edges
+    hal.grid_edges(EdgeOwner())
+    assert ch.cb is not None
+    assert {t.id for t in hw.timers if t is not ch.timer}.isdisjoint({8})
+
+
+def test_stm32_edge_time_is_the_capture_not_the_late_irq(fake_port: Any) -> None:
+    # the capture IRQ shares the timers' priority: it may run after a CP or grid
+    # callback; the stamp must still be the edge's (a pin IRQ stamped its own run time)
+    hal, hw, board = build(fake_port, "stm32")
+    hw.clock.step_us = 0  # type: ignore[attr-defined]
+    es = EdgeOwner(bits=3)
+    hal.grid_edges(es)
+    for k, late in enumerate((0, 37, 250, 4)):
+        fire_edge(hw, board, 1_000_000 + 20000 * k, 1_000_000 + 20000 * k + late)
+    assert hal.grid_edges(es) == 4
+    assert [es.ring[k] for k in range(4)] == [1_000_000 + 20000 * k for k in range(4)]
+    fire_edge(hw, board, (1 << 30) + 60000 - 3, (1 << 30) + 60000 + 5)  # 16-bit and 2**30 wraps
+    assert hal.grid_edges(es) == 1
+    assert es.ring[4] == 60000 - 3
 
 
 @pytest.mark.parametrize("port", ["rp2", "stm32"])
@@ -274,14 +320,12 @@ def test_edges_are_timestamped_in_order_with_a_hold_off(fake_port: Any, port: st
     clock.step_us = 0
     es = EdgeOwner(bits=3)
     hal.grid_edges(es)
-    pin = hw.pins[board["pins"]["grid_zero_cross"]]
     times = []
     for k in range(11):  # 50 Hz, wrapping the 8-entry ring
-        clock.t = 1_000_000 + 20000 * k
-        times.append(clock.t)
-        pin.fire()
-        clock.t += 40  # comparator chatter right after the edge: dropped
-        pin.fire()
+        t = 1_000_000 + 20000 * k
+        times.append(t)
+        fire_edge(hw, board, t)
+        fire_edge(hw, board, t + 40)  # comparator chatter right after the edge: dropped
     assert hal.grid_edges(es) == 11
     assert [es.ring[k & es.mask] for k in range(3, 11)] == times[3:]
     assert hal._grid_edge.dropped[0] == 11
@@ -341,10 +385,8 @@ def test_controller_measures_the_grid_through_the_port(fake_port: Any, port: str
     for t in range(10, 3000, 10):
         if t > 10:  # the first tick attaches the samplers
             grid_timer(hw).fire(fs // 100)
-            zc = hw.pins[pins["grid_zero_cross"]]
             while next_edge <= t * 1000:
-                clock.t = next_edge
-                zc.fire()
+                fire_edge(hw, board, next_edge)
                 next_edge += 20000
         clock.t = t * 1000
         ctrl.host_alive(t)

@@ -78,7 +78,7 @@ def test_reset_kind_maps_each_ports_constants(port: str) -> None:
 def test_plateau_ring_wraps_and_scales() -> None:
     fake = type("machine", (), {"disable_irq": staticmethod(lambda: 1),
                                 "enable_irq": staticmethod(lambda s: None)})
-    ring = mcu.PlateauRing(fake, 4)
+    ring = mcu.PlateauRing(fake, 4, lambda: 0)
     for v in range(base.CP_BURST + 3):
         ring.put_high(v << 4)
         ring.put_low((100 + v) << 4)
@@ -340,7 +340,7 @@ def drive_cp(hal: Any, hw: Hardware, board: dict, high_mv: int, low_mv: int) -> 
             hw.adc_source[pin] = lambda: lo_u16
             irq.fire(0x200)
     elif hw.port == "stm32":
-        (tim,) = [t for t in hw.timers if t.channels]  # the pilot's, not the grid ADC's
+        (tim,) = [t for t in hw.timers if any(c.mode == t.PWM for c in t.channels.values())]
         width = next(c for c in tim.channels.values() if c.mode == tim.PWM)
         hw.adc_source[pin] = lambda: hi_u16 if tim.count < width.cc else lo_u16
         tim.run(base.CP_BURST)

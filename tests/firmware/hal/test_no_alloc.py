@@ -3,7 +3,7 @@
 
 Under the MicroPython unix port every call runs inside micropython.heap_lock(), so
 any allocation raises MemoryError (the trick of micropython-lib's usb-device
-tests). The fakes below are MicroPython-subset stand-ins for machine/rp2/pyb that
+tests). The fakes (tests/firmware/portfakes.py) are MicroPython-subset stand-ins for machine/rp2/pyb that
 allocate nothing themselves; sys.modules takes them before the unix port's own
 `machine`. On CPython the same tests check only that the calls work.
 """
@@ -26,205 +26,7 @@ except ImportError:  # CPython
     def heap_unlock():
         pass
 
-
-class Pin:
-    IN = 0
-    OUT = 1
-    PULL_UP = 1
-    IRQ_RISING = 8
-    last_irq = None
-
-    def __init__(self, id, mode=-1, pull=-1, value=0):
-        self.level = value
-
-    def irq(self, handler=None, trigger=0, hard=False):
-        Pin.last_irq = handler
-
-    def value(self, v=None):
-        if v is None:
-            return self.level
-        self.level = v
-
-
-class PWM:
-    def __init__(self, pin, freq=0, duty_u16=0):
-        self.duty = duty_u16
-
-    def duty_u16(self, v):
-        self.duty = v
-
-
-class ADC:
-    ATTN_11DB = 3
-
-    def __init__(self, pin, atten=None):
-        self.v = 0
-
-    def read_u16(self):
-        self.v = (self.v + 4099) & 0xFFFF
-        return self.v
-
-    def read(self):
-        self.v = (self.v + 4099) & 0xFFFF
-        return self.v >> 4
-
-
-class MachineTimer:
-    PERIODIC = 1
-    last = None
-
-    def __init__(self, id=-1, mode=0, freq=0, period=0, tick_hz=0, hard=False, callback=None):
-        MachineTimer.last = callback
-
-
-class UART:
-    def __init__(self, id, **kw):
-        pass
-
-    def any(self):
-        return 0
-
-    def read(self):
-        return None
-
-    def write(self, data):
-        return len(data)
-
-
-class WDT:
-    def __init__(self, id=0, timeout=0):
-        self.feeds = 0
-
-    def feed(self):
-        self.feeds += 1
-
-
-class Mem32:
-    def __getitem__(self, addr):
-        return 0
-
-    def __setitem__(self, addr, value):
-        pass
-
-
-class machine:
-    PWRON_RESET = 1
-    WDT_RESET = 3
-    mem32 = Mem32()
-    Pin = Pin
-    PWM = PWM
-    ADC = ADC
-    UART = UART
-    WDT = WDT
-    Timer = MachineTimer
-
-    @staticmethod
-    def reset_cause():
-        return 1
-
-    @staticmethod
-    def disable_irq():
-        return 1
-
-    @staticmethod
-    def enable_irq(state):
-        pass
-
-    @staticmethod
-    def reset():
-        pass
-
-
-class StateMachine:
-    def __init__(self, id, prog, freq=0, out_base=None):
-        self.words = 0
-
-    def put(self, word):
-        self.words += 1
-
-    def active(self, v):
-        pass
-
-
-class PioIrq:
-    def __init__(self, handler):
-        self.handler = handler
-
-    def flags(self):
-        return 0x300
-
-
-class PIO:
-    OUT_LOW = 2
-    SHIFT_RIGHT = 1
-    IRQ_SM0 = 0x100
-    IRQ_SM1 = 0x200
-    last = None
-
-    def __init__(self, id):
-        pass
-
-    def irq(self, handler, trigger=0, hard=False):
-        PIO.last = PioIrq(handler)
-        return PIO.last
-
-
-def _no_assembly(**kw):
-    return lambda f: f
-
-
-class rp2:
-    PIO = PIO
-    StateMachine = StateMachine
-    asm_pio = _no_assembly
-
-
-class Channel:
-    def __init__(self, callback):
-        self.callback = callback
-        self.cc = 0
-
-    def pulse_width(self, v):
-        self.cc = v
-
-    def compare(self, v):
-        self.cc = v
-
-
-class Timer:
-    PWM = 0
-    OC_TIMING = 2
-    HIGH = 0
-
-    last_callback = None
-
-    def __init__(self, id, freq=0):
-        self.chans = []
-        self.hz = freq
-
-    def period(self):
-        return 44999
-
-    def freq(self):
-        return self.hz
-
-    def callback(self, fn):
-        Timer.last_callback = fn
-
-    def channel(self, ch, mode, pin=None, pulse_width=0, compare=0, polarity=0, callback=None):
-        c = Channel(callback)
-        self.chans.append(c)
-        return c
-
-
-class pyb:
-    Timer = Timer
-    Pin = Pin
-    ADC = ADC
-
-
-FAKES = {"machine": machine, "rp2": rp2, "pyb": pyb}
-HALS = ("firmware.hal.rp2", "firmware.hal.esp32", "firmware.hal.stm32")
+from tests.firmware.portfakes import FAKES, HALS, PIO, Channel, MachineTimer, Pin, Timer
 
 
 def _cpython_ticks_us():
@@ -320,8 +122,8 @@ def test_esp32_hold_pwm_allocates_nothing():
 def test_stm32_tick_and_isr_allocate_nothing():
     def body(hal):
         def isr():
-            hal._on_high(None)
-            hal._on_low(None)
+            hal._ring.on_high(None)
+            hal._ring.on_low(None)
 
         _tick_calls(hal, isr)
 
@@ -376,13 +178,14 @@ def _edge_isr_calls(hal):
     from firmware.app.edgesync import from_config
 
     es = from_config(hal.board["grid"])
-    assert hal.grid_edges(es) == 0  # attaches and enables the pin IRQ
-    Pin.last_irq(None)
+    assert hal.grid_edges(es) == 0  # attaches and enables the pin (or capture) IRQ
+    edge = Channel.last_capture if hal.board["port"] == "stm32" else Pin.last_irq
+    edge(None)
     hal.grid_edges(es)
     heap_lock()
     try:
         for _ in range(50):
-            Pin.last_irq(None)  # back to back: the hold-off drops most
+            edge(None)  # back to back: the hold-off drops most
         n = hal.grid_edges(es)
         now = hal.grid_now_us()
         es.process(n, now)

@@ -23,8 +23,8 @@ def make(fake_port: Any) -> tuple[Any, Any, Any]:
 
 
 def cp_timer(hw: Any) -> Any:
-    """The pilot's timer (the board's grid ADC timer is the other one)."""
-    (tim,) = [t for t in hw.timers if t.channels]
+    """The pilot's timer (the others: the grid ADC's and the zero-cross capture's)."""
+    (tim,) = [t for t in hw.timers if any(c.mode == t.PWM for c in t.channels.values())]
     return tim
 
 
@@ -40,20 +40,20 @@ def test_timer_1khz_pwm_on_the_cp_pin(fake_port: Any) -> None:
     tim = cp_timer(hw)
     pwm, hi, lo = channels(hw)
     assert (tim.id, tim.freq_hz) == (1, 1000)
-    assert (pwm.ch, pwm.pin.id) == (1, "A8")
+    assert (pwm.ch, pwm.pin.id) == (1, "PA8")
     assert pwm.cc == 0  # starts at F (-12 V)
     assert {hi.ch, lo.ch}.isdisjoint({pwm.ch})
-    assert hal.duty_steps() == tim.arr + 1 == 45000
+    assert hal.duty_steps() == tim.arr + 1 == 33600
 
 
 @pytest.mark.parametrize(
     ("mode", "duty", "width"),
     [
-        (m.PILOT_PWM, 500, 2250),  # 5 %: 50 us
-        (m.PILOT_PWM, 1000, 4500),
-        (m.PILOT_PWM, 9600, 43200),
-        (m.PILOT_PWM, 10000, 45000),  # period + 1: constant high
-        (m.PILOT_X1, 0, 45000),
+        (m.PILOT_PWM, 500, 1680),  # 5 %: 50 us
+        (m.PILOT_PWM, 1000, 3360),
+        (m.PILOT_PWM, 9600, 32256),
+        (m.PILOT_PWM, 10000, 33600),  # period + 1: constant high
+        (m.PILOT_X1, 0, 33600),
         (m.PILOT_F, 9000, 0),
     ],
 )
@@ -68,12 +68,12 @@ def test_duty_to_pulse_width(fake_port: Any, mode: int, duty: int, width: int) -
 def test_sample_points_follow_the_edges(fake_port: Any) -> None:
     hal, hw, mod = make(fake_port)
     pwm, hi, lo = channels(hw)
-    settle = 45000 * mod.SETTLE_US // 1000
+    settle = 33600 * mod.SETTLE_US // 1000
     assert hi.cc == settle  # just after the rising edge at counter 0
     hal.set_pilot(m.PILOT_PWM, 500)
-    assert lo.cc == 2250 + settle  # just after the falling edge
+    assert lo.cc == 1680 + settle  # just after the falling edge
     hal.set_pilot(m.PILOT_X1, 0)
-    assert lo.cc == 44999  # no falling edge: last tick of the (high) period
+    assert lo.cc == 33599  # no falling edge: last tick of the (high) period
     hal.set_pilot(m.PILOT_F, 0)
     assert lo.cc == settle
 
@@ -114,6 +114,6 @@ def test_unknown_cp_pin_is_a_clear_error(fake_port: Any) -> None:
     fake_port("stm32")
     mod = importlib.import_module("firmware.hal.stm32")
     board = copy.deepcopy(boards.load("stm32"))
-    board["pins"]["cp_pwm"] = "C13"
-    with pytest.raises(ValueError, match="pins.cp_pwm 'C13'"):
+    board["pins"]["cp_pwm"] = "PC13"
+    with pytest.raises(ValueError, match="pins.cp_pwm 'PC13'"):
         mod.Stm32Hal(board)

@@ -2,22 +2,28 @@
 """Message catalogue: golden payloads both ways (asn1tools style), and every rejection.
 
 The golden payloads were written out by hand from the layout in docs/link.md (little
-endian, type | seq | body); a change to a layout must change this table on purpose.
+endian, type | seq | body, with epoch | order before the body of an ordered command);
+a change to a layout must change this table on purpose. Ordered commands are encoded
+with epoch 0x0A0B0C0D and order 0x01020304.
 """
 
 from firmware.link import messages as m
 from tests.firmware.vmcheck import raises
 
+EPOCH = 0x0A0B0C0D
+ORDER = 0x01020304
+E_O = "0d0c0b0a 04030201"
+
 GOLDEN = (
-    (m.HostHello(1, 1), 1, "01010001 01"),
+    (m.HostHello(2, 2, 0x11223344), 1, "010100 02 02 44332211"),
     (m.Heartbeat(0x01020304), 2, "020200 04030201"),
-    (m.SetPilot(m.PILOT_PWM, 2667), 7, "030700 00 6b0a"),
-    (m.SetPilot(m.PILOT_F, 10000), 8, "030800 02 1027"),
-    (m.PowerLease(1, 0, 160, 1000), 0x0102, "040201 01 00 a000 e803"),
-    (m.Reset(m.RESET_CLEAR_FAULTS), 3, "050300 01"),
-    (m.SetConfig(m.CFG_LINK_TIMEOUT, 500), 4, "060400 01 f4010000"),
-    (m.FirmwareHello(1, 0, 1, 0, b"sim", 0, 1), 1,
-     "810100 01 00 01 00 73696d000000000000000000 00000000 01"),
+    (m.SetPilot(m.PILOT_PWM, 2667), 7, "030700" + E_O + "00 6b0a"),
+    (m.SetPilot(m.PILOT_F, 10000), 8, "030800" + E_O + "02 1027"),
+    (m.PowerLease(1, 0, 160, 1000), 0x0102, "040201" + E_O + "01 00 a000 e803"),
+    (m.Reset(m.RESET_CLEAR_FAULTS), 3, "050300" + E_O + "01"),
+    (m.SetConfig(m.CFG_LINK_TIMEOUT, 500), 4, "060400" + E_O + "01 f4010000"),
+    (m.FirmwareHello(2, 0, 1, 0, b"sim", 0, 1, 0xFFFFFFFE), 1,
+     "810100 02 00 01 00 73696d000000000000000000 00000000 01 feffffff"),
     (m.Status(3, 0, 2666, 1, 750, 160, 0, 0, 0, 9, 0, 500), 5,
      "820500 03 00 6a0a 01 ee02 a000 00000000 00000000 00000000 0900 00 f401"),
     (m.CpStateChanged(m.CP_A, m.CP_B, 1000), 6, "830600 01 02 e8030000"),
@@ -38,12 +44,26 @@ def _hex(s):
 
 def test_encode_golden():
     for msg, seq, wire in GOLDEN:
-        assert msg.encode(seq) == _hex(wire), repr(msg)
+        assert msg.encode(seq, epoch=EPOCH, order=ORDER) == _hex(wire), repr(msg)
 
 
 def test_decode_golden():
     for msg, seq, wire in GOLDEN:
-        assert m.decode(_hex(wire)) == (seq, msg), wire
+        got_seq, got = m.decode(_hex(wire))
+        assert (got_seq, got) == (seq, msg), wire
+        if msg.ORDERED:
+            assert (got.epoch, got.order) == (EPOCH, ORDER), wire
+
+
+def test_only_commands_are_ordered_and_each_class_is_its_own():
+    ordered = [c.__name__ for c in m.CATALOGUE if c.ORDERED]
+    assert ordered == ["SetPilot", "PowerLease", "Reset", "SetConfig"]
+    classes = [m.order_class(m.SetPilot(0, 500)), m.order_class(m.PowerLease(0, 0, 0, 50))]
+    classes += [m.order_class(m.Reset(w)) for w in range(1, m.Reset.RANGES[0][1] + 1)]
+    classes += [m.order_class(m.SetConfig(k, 0)) for k in m.CONFIG_KEYS]
+    assert sorted(classes) == list(range(m.ORDER_CLASSES))  # one each, none shared
+    assert m.order_class(m.SetConfig(99, 0)) == -1 and m.order_class(m.Reset(0)) == -1
+    assert m.order_class(m.Heartbeat(0)) == -1 and m.order_class(m.HostHello(2, 2, 0)) == -1
 
 
 def test_every_message_has_a_golden_vector():
@@ -66,9 +86,11 @@ def test_unknown_type():
 
 
 def test_short_and_long_bodies():
-    e = raises(m.LinkDecodeError, m.decode, _hex("030700 00 6b"))
+    e = raises(m.LinkDecodeError, m.decode, _hex("030700" + E_O + "00 6b"))
     assert e.reason == m.NACK_BAD_LENGTH
-    e = raises(m.LinkDecodeError, m.decode, _hex("030700 00 6b0a 00"))
+    e = raises(m.LinkDecodeError, m.decode, _hex("030700" + E_O + "00 6b0a 00"))
+    assert e.reason == m.NACK_BAD_LENGTH
+    e = raises(m.LinkDecodeError, m.decode, _hex("030700 00 6b0a"))  # version 1 layout
     assert e.reason == m.NACK_BAD_LENGTH
     e = raises(m.LinkDecodeError, m.decode, _hex("03"))
     assert e.reason == m.NACK_BAD_LENGTH
@@ -91,7 +113,7 @@ def test_out_of_range_names_the_field():
 
 def test_negative_current_cannot_be_expressed():
     # current is unsigned on the wire: -1 A packs only as 0xFFF6 = 6553.4 A, out of range
-    e = raises(m.LinkDecodeError, m.decode, _hex("040100 01 00 f6ff e803"))
+    e = raises(m.LinkDecodeError, m.decode, _hex("040100" + E_O + "01 00 f6ff e803"))
     assert e.reason == m.NACK_OUT_OF_RANGE and e.field == 2
 
 

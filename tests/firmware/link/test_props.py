@@ -59,4 +59,9 @@ def test_every_in_range_message_roundtrips(cls: type[m.Message], data: st.DataOb
     msg = cls(*values)
     assume(msg.out_of_range() < 0)  # SetPilot's PWM rule narrows duty further
     seq = data.draw(st.integers(0, 0xFFFF))
-    assert m.decode(msg.encode(seq)) == (seq, msg)
+    epoch = data.draw(st.integers(0, m.ORDER_MAX))
+    order = data.draw(st.integers(0, m.ORDER_MAX))
+    got_seq, got = m.decode(msg.encode(seq, epoch=epoch, order=order))
+    assert (got_seq, got) == (seq, msg)
+    if cls.ORDERED:
+        assert (got.epoch, got.order) == (epoch, order)

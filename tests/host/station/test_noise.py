@@ -10,7 +10,8 @@ It checks, from the firmware's own log of applied commands (the sim board's
   - at the end, the last applied command of each class is the newest one the host saw
     acknowledged;
   - in a blackout the firmware is safe (F-010, contactor open in the same tick)
-    within link_timeout_ms plus one control tick of the last frame it got;
+    within link_timeout_ms plus one control tick of the last frame it got (plus a
+    few ms for the OS: the firmware is a process on a shared machine here);
   - after the noise stops the station is back (link up, fail-safe cleared) within 2 s,
     in the same process.
 """
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.system
 BOARD = boards.load("sim")
 LINK_TIMEOUT_MS = BOARD["link_timeout_ms"]
 TICK_MS = BOARD["control_period_ms"]
+OS_SLACK_MS = 5  # the firmware is a process on a shared machine: its tick may start late
 RECOVERY_S = 2.0
 BLACKOUT = Impairment(blackout=True)
 SCHEDULE = [  # (seconds, impairment), after a clean start
@@ -48,7 +50,7 @@ SCHEDULE = [  # (seconds, impairment), after a clean start
     (2.5, BLACKOUT),  # both: LinkDown, Hello again
 ]
 # the EV comes and goes quickly, so leases are granted and withdrawn many times
-SIM = {"plug_ms": 300, "react_ms": 200, "charge_ms": 700, "unplug_ms": 200, "replug_ms": 200,
+SIM = {"plug_ms": 300, "react_ms": 200, "charge_ms": 1500, "unplug_ms": 200, "replug_ms": 200,
        "sessions": 1000, "log_applied": True}
 
 
@@ -62,8 +64,9 @@ class WatchedDriver(LinkDriver):
         super()._dispatch(event)
 
 
-def order_class(msg: Any) -> tuple[int, int]:
-    return (msg.TYPE, msg.values()[0] if msg.TYPE == m.SetConfig.TYPE else -1)
+def order_class(applied: dict[str, Any]) -> int:
+    """The ordering class of a command in the firmware's log (firmware.link.messages)."""
+    return m.order_class(m.BY_TYPE[applied["type"]](*applied["values"]))
 
 
 def late_applications(applied: list[dict[str, Any]], from_host: list[tuple[float, int, m.Message]]) -> list:
@@ -72,15 +75,24 @@ def late_applications(applied: list[dict[str, Any]], from_host: list[tuple[float
     for _, _, msg in from_host:
         if getattr(msg, "ORDERED", False):
             epochs.setdefault(msg.epoch, len(epochs))
-    newest: dict[tuple[int, int], tuple[int, int]] = {}
+    newest: dict[int, tuple[int, int]] = {}
     late = []
     for a in applied:
-        klass = (a["type"], a["values"][0] if a["type"] == m.SetConfig.TYPE else -1)
+        klass = order_class(a)
         rank = (epochs.get(a["epoch"], -1), a["order"])
         if klass in newest and rank <= newest[klass]:
             late.append(a)
         newest[klass] = max(rank, newest.get(klass, rank))
     return late
+
+
+async def _until_closed(relay: NoiseRelay, timeout: float) -> None:
+    """Until the firmware last said its contactor is closed (or `timeout` passed)."""
+    for _ in range(int(timeout / 0.02)):
+        changes = [msg for _, _, msg in relay.from_firmware if isinstance(msg, m.ContactorChanged)]
+        if changes and changes[-1].closed:
+            return
+        await asyncio.sleep(0.02)
 
 
 def test_station_under_line_noise() -> None:
@@ -106,9 +118,10 @@ async def _run() -> None:
         await asyncio.sleep(1.5)
         blackouts = []
         for seconds, impairment in SCHEDULE:
-            relay.impairment = impairment
-            if impairment.blackout:
+            if impairment.blackout:  # while the EV charges, so the contactor must open
+                await _until_closed(relay, 4.0)
                 blackouts.append(loop.time())
+            relay.impairment = impairment
             await asyncio.sleep(seconds)
         relay.impairment = CLEAN
         clean_at = loop.time()
@@ -133,15 +146,25 @@ async def _run() -> None:
     # link_timeout_ms + one tick after the last frame the firmware got
     faults = [(t, msg) for t, _, msg in relay.from_firmware
               if isinstance(msg, m.Fault) and msg.code == 10]
-    opened = {msg.at_ms for _, _, msg in relay.from_firmware
-              if isinstance(msg, m.ContactorChanged) and not msg.closed}
-    in_blackout = [msg for t, msg in faults if any(b <= t <= b + 2.6 for b in blackouts)]
     print("F-010 after silent (ms):", [msg.detail_ms for _, msg in faults])
-    assert len(in_blackout) >= 2
-    for msg in in_blackout:
-        assert LINK_TIMEOUT_MS <= msg.detail_ms <= LINK_TIMEOUT_MS + TICK_MS, msg
-    closed_at_fault = [msg for msg in in_blackout if msg.at_ms in opened]
-    print("contactor opened in the F-010 tick:", len(closed_at_fault), "of", len(in_blackout))
+    assert len([t for t, _ in faults if any(b <= t <= b + 2.6 for b in blackouts)]) >= 2
+    for _, msg in faults:
+        assert LINK_TIMEOUT_MS <= msg.detail_ms <= LINK_TIMEOUT_MS + TICK_MS + OS_SLACK_MS, msg
+    opened_with_fault = 0
+    closed = False
+    fault_at = None
+    for _, _, msg in relay.from_firmware:
+        if isinstance(msg, m.Fault) and msg.code == 10 and closed:
+            fault_at = msg.at_ms  # the contactor must open in this same tick
+        elif isinstance(msg, m.ContactorChanged):
+            if fault_at is not None:
+                assert not msg.closed and msg.at_ms == fault_at, (msg, fault_at)
+                opened_with_fault += 1
+                fault_at = None
+            closed = bool(msg.closed)
+    assert fault_at is None
+    print("F-010 while closed, contactor opened in the same tick:", opened_with_fault)
+    assert opened_with_fault >= 1
 
     # 2. back within RECOVERY_S of the noise stopping: link up, fail-safe cleared
     ups = [t for t, e in driver.seen if isinstance(e, ev.LinkUp) and t >= clean_at]
@@ -160,11 +183,10 @@ async def _run() -> None:
     assert leases.count(0) >= 3 and leases.count(1) >= 3  # grants and withdrawals were tested
 
     # 4. the end state is the newest acknowledged command of each class
-    last_acked: dict[tuple[int, int], m.Message] = {}
+    last_acked: dict[int, m.Message] = {}
     for _, e in driver.seen:
         if isinstance(e, ev.CommandAcked):
-            last_acked[order_class(e.command)] = e.command
-    last_applied = {(a["type"], a["values"][0] if a["type"] == m.SetConfig.TYPE else -1): a["values"]
-                    for a in applied}
+            last_acked[m.order_class(e.command)] = e.command
+    last_applied = {order_class(a): a["values"] for a in applied}
     for klass, command in last_acked.items():
         assert last_applied.get(klass) == list(command.values()), (klass, command)

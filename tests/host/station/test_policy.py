@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from firmware.app import faults
 from firmware.app.linkserver import LinkServer
 from firmware.link import messages as m
@@ -81,13 +79,6 @@ def _message(cls: type, **given: object) -> m.Message:
     return cls(**{name: given.get(name, 0) for name in cls.FIELDS})  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True)
-class _Superseded:  # the shape of H1's ev.CommandSuperseded, for a client without it
-    seq: int
-    command: m.Message
-    by_seq: int
-
-
 def test_a_superseded_renewal_is_reported_and_renewing_goes_on() -> None:
     station = Station(Settings())
     hello = _message(m.FirmwareHello, proto=1, board=b"x")
@@ -98,8 +89,7 @@ def test_a_superseded_renewal_is_reported_and_renewing_goes_on() -> None:
     station.handle_event(ev.CommandAcked(1, cmds[0]), 0.01)
     lease = [c for c in station.commands_to_send() if isinstance(c, m.PowerLease)]
     assert lease and lease[0].allow == 1
-    kind = getattr(ev, "CommandSuperseded", _Superseded)
-    station.handle_event(kind(2, lease[0], 3), 0.02)
+    station.handle_event(ev.CommandSuperseded(2, lease[0], 3), 0.02)
     records = []
     while (r := station.next_record()) is not None:
         records.append(r)

@@ -1,0 +1,210 @@
+"""Thin asyncio TCP/TLS server for the SECC: a fixed port from the dynamic range on the
+PLC interface's link-local address, one V2gConnection per TCP connection.
+
+With TLS, the handshake runs on the socket we accepted ourselves, so its time from the TCP
+accept can be measured: above ``slow_handshake`` it is logged as ISO-15118-403 and the
+connection carries on. Only V2G_SECC_CommunicationSetup_Timeout ends a handshake that
+never completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from . import constants as c
+from . import sap
+from .errors import ConfigError
+from .netif import LinkLocal
+from .protocol import ProtocolFactory
+from .sdp_server import check_port
+from .session import ConnectionClosed, V2gConnection
+
+log = logging.getLogger(__name__)
+READ_SIZE = 65536
+ACCEPT_BACKOFF = 0.1  # after a failed accept (EMFILE): don't spin
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str  # "fe80::...%eth1" (see ``host_of``), or "::1" / "127.0.0.1" in tests
+    port: int
+    offers: Sequence[sap.AppProtocol] = (sap.ISO2, sap.DIN)  # our priority order
+    tls: ssl.SSLContext | None = None
+    prefer: Literal["ev", "secc"] = "ev"
+    slow_handshake: float = c.TLS_SLOW_HANDSHAKE
+    setup_timeout: float = c.COMMUNICATION_SETUP_TIMEOUT
+    max_payload: int = c.V2GTP_DEFAULT_MAX_PAYLOAD
+
+    def __post_init__(self) -> None:
+        check_port(self.port)
+
+
+def host_of(link: LinkLocal) -> str:
+    return f"{link.address}%{link.ifname}"
+
+
+def open_listen_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on a numeric address ("fe80::1%eth1" takes its scope)."""
+    check_port(port)
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)[0]
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host!r}: {exc}") from exc
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(addr)
+        sock.listen(16)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class SeccServer:
+    def __init__(self, config: ServerConfig, protocols: Mapping[str, ProtocolFactory], *,
+                 clock: Callable[[], float] = time.monotonic,
+                 on_event: Callable[[V2gConnection, object], None] | None = None) -> None:  # fmt: skip
+        self.config = config
+        self.protocols = dict(protocols)
+        self.clock = clock
+        self.on_event = on_event
+        self.stats: Counter[str] = Counter()
+        self.connections: set[V2gConnection] = set()
+        self._listen: socket.socket | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen on ``sock`` if given (made in another network namespace, say), else on a
+        socket of our own for the configured host and port."""
+        if sock is None:
+            sock = open_listen_socket(self.config.host, self.config.port)
+        sock.setblocking(False)
+        self._listen = sock
+        self._spawn(self._accept_loop(sock))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._listen is not None:
+            self._listen.close()
+            self._listen = None
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _accept_loop(self, listen: socket.socket) -> None:
+        # Our own accept, not asyncio.start_server: that one starts reading at once, so a
+        # ClientHello that arrives before start_tls() would land in the plain-text buffer.
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, addr = await loop.sock_accept(listen)
+            except OSError as exc:  # out of file descriptors, say: the listener stays
+                self.stats["accept_failed"] += 1
+                log.warning("accept on port %d failed: %s", self.config.port, exc)
+                await asyncio.sleep(ACCEPT_BACKOFF)
+                continue
+            self.stats["accepted"] += 1
+            self._spawn(self._serve(sock, str(addr[0]), self.clock()))
+
+    async def _serve(self, sock: socket.socket, peer: str, accepted_at: float) -> None:
+        streams = await self._open(sock, peer, accepted_at)
+        if streams is None:
+            return
+        reader, writer = streams
+        conn = V2gConnection(self.config.offers, self.protocols, accepted_at,
+                             tls=self.config.tls is not None, peer=peer,
+                             prefer=self.config.prefer, max_payload=self.config.max_payload,
+                             setup_timeout=self.config.setup_timeout)  # fmt: skip
+        self.connections.add(conn)
+        try:
+            await self._run(conn, reader, writer)
+        finally:
+            self.connections.discard(conn)
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, ssl.SSLError, OSError):
+                pass
+
+    async def _open(self, sock: socket.socket, peer: str, accepted_at: float,
+                    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:  # fmt: skip
+        """Streams over the accepted socket, after the TLS handshake when configured."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=READ_SIZE)
+        protocol = asyncio.StreamReaderProtocol(reader)
+        tls = self.config.tls
+        budget = max(0.001, accepted_at + self.config.setup_timeout - self.clock())
+        try:
+            transport, _ = await asyncio.wait_for(loop.connect_accepted_socket(
+                lambda: protocol, sock, ssl=tls,
+                ssl_handshake_timeout=budget + 1.0 if tls else None), budget)  # fmt: skip
+        except TimeoutError:
+            sock.close()
+            self.stats["tls_timeout"] += 1
+            log.warning("TLS handshake with %s not done within %.0f s of the TCP accept "
+                        "(V2G_SECC_CommunicationSetup_Timeout): closed", peer,
+                        self.config.setup_timeout)  # fmt: skip
+            return None
+        except (ssl.SSLError, ConnectionError, OSError) as exc:
+            sock.close()
+            self.stats["tls_failed"] += 1
+            log.warning("TLS handshake with %s failed: %s", peer, exc)
+            return None
+        if tls is not None:
+            took = self.clock() - accepted_at
+            if took > self.config.slow_handshake:
+                self.stats["tls_slow"] += 1
+                log.warning("%s TLS handshake with %s took %.0f ms from the TCP accept "
+                            "(limit %.0f ms); the session goes on", c.TLS_SLOW_HANDSHAKE_CODE,
+                            peer, took * 1000, self.config.slow_handshake * 1000)  # fmt: skip
+        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+    async def _run(self, conn: V2gConnection, reader: asyncio.StreamReader,
+                   writer: asyncio.StreamWriter) -> None:  # fmt: skip
+        while True:
+            for data in conn.data_to_send():
+                writer.write(data)
+            try:
+                await writer.drain()
+            except (ConnectionError, ssl.SSLError, OSError):
+                conn.receive(b"", self.clock())
+            while (event := conn.next_event()) is not None:
+                self._note(conn, event)
+            if conn.closed is not None:
+                return
+            deadline = conn.get_timer()
+            wait = None if deadline is None else max(0.0, deadline - self.clock())
+            try:
+                data = await asyncio.wait_for(reader.read(READ_SIZE), wait)
+            except TimeoutError:
+                conn.handle_timer(self.clock())
+                continue
+            except (ConnectionError, ssl.SSLError, OSError):
+                data = b""
+            conn.receive(data, self.clock())
+
+    def _note(self, conn: V2gConnection, event: object) -> None:
+        if isinstance(event, ConnectionClosed):
+            self.stats[f"closed: {event.reason.name}"] += 1
+            for code, n in conn.reader.refused.items():
+                self.stats[f"refused: {code}"] += n
+            log.info("connection from %s closed: %s %s", conn.peer, event.reason, event.detail)
+        if self.on_event is not None:
+            self.on_event(conn, event)
