@@ -95,7 +95,7 @@ class SimHal:
         """LinkServer.on_applied: one line per applied command, with its ordering
         (epoch, order) as the host numbered it."""
         values = ",".join(str(v) if isinstance(v, int) else '"?"' for v in msg.values())
-        sys.stderr.write('{"plant": "applied", "fw_ms": %d, "type": %d, "epoch": %d, "order": %d, '
+        sys.stderr.write('{"plant": "applied", "fw_ms": %s, "type": %d, "epoch": %d, "order": %d, '
                          '"values": [%s]}\n' % (ticks_ms(), msg.TYPE, getattr(msg, "epoch", -1),
                                                  getattr(msg, "order", -1), values))
 
