@@ -87,10 +87,15 @@ def late_applications(applied: list[dict[str, Any]], from_host: list[tuple[float
 
 
 async def _until_closed(relay: NoiseRelay, timeout: float) -> None:
-    """Until the firmware last said its contactor is closed (or `timeout` passed)."""
+    """Until the firmware says it closed its contactor anew (or `timeout` passed): the
+    EV then charges for charge_ms, longer than it takes the link to time out."""
+
+    def closes() -> int:
+        return sum(isinstance(msg, m.ContactorChanged) and msg.closed for _, _, msg in relay.from_firmware)
+
+    before = closes()
     for _ in range(int(timeout / 0.02)):
-        changes = [msg for _, _, msg in relay.from_firmware if isinstance(msg, m.ContactorChanged)]
-        if changes and changes[-1].closed:
+        if closes() > before:
             return
         await asyncio.sleep(0.02)
 
@@ -119,7 +124,7 @@ async def _run() -> None:
         blackouts = []
         for seconds, impairment in SCHEDULE:
             if impairment.blackout:  # while the EV charges, so the contactor must open
-                await _until_closed(relay, 4.0)
+                await _until_closed(relay, 5.0)
                 blackouts.append(loop.time())
             relay.impairment = impairment
             await asyncio.sleep(seconds)

@@ -15,8 +15,8 @@ MINE = faults.LINK_TIMEOUT | faults.LEASE_EXPIRED
 
 def test_a_whole_session_offer_lease_withdraw_stop() -> None:
     rig = charging(Settings(sessions=1))
-    assert rig.of("link-up") and rig.of("offer")[0]["duty_percent"] == 26.66
-    assert rig.of("lease")[0]["current_a"] == 16.0
+    assert rig.rec("link-up") and rig.rec("offer")[0]["duty_percent"] == 26.66
+    assert rig.rec("lease")[0]["current_a"] == 16.0
     assert rig.ctrl.out_mode == m.PILOT_PWM and rig.ctrl.out_duty == 2666
     renewed = rig.ctrl.lease_until
     rig.advance(0.5)
@@ -25,13 +25,13 @@ def test_a_whole_session_offer_lease_withdraw_stop() -> None:
     rig.advance(0.3)
     assert rig.ctrl.lease_allow == 0 and rig.ctrl.contactor == 0  # withdrawn, not expired
     rig.advance(1.5)
-    assert rig.ctrl.latched == 0 and not rig.of("fault")
+    assert rig.ctrl.latched == 0 and not rig.rec("fault")
     assert not rig.station.finished
     rig.cp(m.CP_A)
     rig.advance(0.2)
-    assert rig.of("session-ended") and rig.station.finished
+    assert rig.rec("session-ended") and rig.station.finished
     assert rig.ctrl.out_mode == m.PILOT_X1
-    assert not rig.of("command-error")
+    assert not rig.rec("command-error")
 
 
 def test_startup_sends_its_configuration_one_command_at_a_time() -> None:
@@ -39,7 +39,7 @@ def test_startup_sends_its_configuration_one_command_at_a_time() -> None:
     rig.connect()
     rig.advance(0.3)
     assert rig.ctrl.safe_pilot == m.PILOT_X1 and rig.ctrl.link_timeout_ms == 800
-    assert [r["key"] for r in rig.of("config")] == ["safe_pilot", "link_timeout_ms"]
+    assert [r["key"] for r in rig.rec("config")] == ["safe_pilot", "link_timeout_ms"]
     assert rig.fw.telemetry_ms == 250
 
 
@@ -48,9 +48,9 @@ def test_a_rejected_config_is_reported_and_the_rest_goes_on() -> None:
     rig.connect()  # the rig's board has no grid sensing: Nack(bad-state)
     rig.cp(m.CP_B)
     rig.advance(0.5)
-    err = rig.of("command-error")
+    err = rig.rec("command-error")
     assert len(err) == 1 and "bad-state" in err[0]["error"]
-    assert rig.ctrl.safe_pilot == m.PILOT_X1 and rig.of("offer")
+    assert rig.ctrl.safe_pilot == m.PILOT_X1 and rig.rec("offer")
 
 
 def test_lease_renewal_survives_a_nack_and_a_timeout() -> None:
@@ -61,14 +61,14 @@ def test_lease_renewal_survives_a_nack_and_a_timeout() -> None:
     rig.advance(0.3)
     del rig.fw._HANDLERS
     t = rig.t
-    rig.cut_to_host = True  # the Acks are lost for longer than the client retries
+    rig.cut(to_fw=False)  # the Acks are lost for longer than the client retries
     rig.advance(0.45)
-    rig.cut_to_host = False
-    errors = [r["error"] for r in rig.of("command-error") if r["command"] == "PowerLease"]
-    assert any("rejected: bad-state" in e for e in errors)
-    assert any("unanswered" in e for e in errors)
+    rig.mend()
     until = rig.ctrl.lease_until
     rig.advance(0.6)
+    errors = [r["error"] for r in rig.rec("command-error") if r["command"] == "PowerLease"]
+    assert any("rejected: bad-state" in e for e in errors)
+    assert any("unanswered" in e for e in errors)
     assert rig.ctrl.lease_until > until and rig.ctrl.lease_allow == 1  # still renewing
     assert rig.ctrl.latched == 0 and rig.ctrl.contactor == 1
     assert not rig.since(t, "fault")
@@ -103,26 +103,26 @@ def test_a_superseded_renewal_is_reported_and_renewing_goes_on() -> None:
 def test_a_failsafe_raised_while_running_is_cleared_when_the_link_is_back() -> None:
     rig = charging()
     t = rig.t
-    rig.cut_to_fw = rig.cut_to_host = True  # longer than link_timeout_ms, shorter than silence_s
+    rig.cut()  # longer than link_timeout_ms, shorter than silence_s
     rig.advance(0.8)
     assert rig.ctrl.latched & faults.LINK_TIMEOUT and rig.ctrl.contactor == 0
-    rig.cut_to_fw = rig.cut_to_host = False
+    rig.mend()
     rig.advance(0.5)
     assert rig.ctrl.latched == 0
     assert rig.since(t, "failsafe-found")[0]["fault"] == "F-010 link-timeout"
     assert rig.since(t, "failsafe-cleared")
     rig.advance(0.5)
     assert rig.ctrl.lease_allow == 1 and rig.ctrl.contactor == 1  # charging again
-    assert not rig.of("link-down")
+    assert not rig.rec("link-down")
 
 
 def test_the_station_comes_back_by_itself_after_a_long_outage() -> None:
     rig = charging()
     t = rig.t
-    rig.cut_to_fw = rig.cut_to_host = True
+    rig.cut()
     rig.advance(6.0)
-    assert rig.of("link-down") and not rig.client.connected
-    rig.cut_to_fw = rig.cut_to_host = False
+    assert rig.rec("link-down") and not rig.host.connected
+    rig.mend()
     rig.advance(1.0)
     assert len(rig.since(t, "link-up")) == 1 and rig.since(t, "failsafe-cleared")
     assert rig.ctrl.latched == 0 and rig.ctrl.lease_allow == 1 and rig.ctrl.contactor == 1
@@ -157,17 +157,17 @@ def test_a_host_start_does_not_clear_a_weld_or_an_estop() -> None:
     rig.connect()
     rig.advance(0.5)
     assert rig.ctrl.latched == faults.CONTACTOR_WELD | faults.ESTOP  # F-010 cleared, rest kept
-    kept = rig.of("faults-latched")
+    kept = rig.rec("faults-latched")
     assert kept and kept[0]["faults"] == ["F-040 estop", "F-092 contactor-weld"]
     assert "--clear-faults" in kept[0]["hint"]
-    assert not any(isinstance(c, m.Reset) and c.what == m.RESET_CLEAR_FAULTS for c in rig.sent)
+    assert not any(isinstance(c, m.Reset) and c.what == m.RESET_CLEAR_FAULTS for c in rig.commands)
     # the operator's command clears them
     op = Rig(Settings(clear_faults=True), hal=hal)
     op.ctrl = rig.ctrl
     op.fw = rig.fw
     op.connect()
     op.advance(0.3)
-    assert op.ctrl.latched == 0 and op.of("faults-cleared")[0]["still_latched"] == []
+    assert op.ctrl.latched == 0 and op.rec("faults-cleared")[0]["still_latched"] == []
 
 
 def test_report_only_changes_nothing() -> None:
@@ -176,6 +176,6 @@ def test_report_only_changes_nothing() -> None:
     rig.ctrl._raise(faults.LINK_TIMEOUT, 600, 0)
     rig.connect()
     rig.advance(0.2)
-    assert rig.station.finished and rig.sent == []
-    assert rig.of("failsafe-found")[0]["fault"] == "F-092 contactor-weld"
+    assert rig.station.finished and rig.commands == []
+    assert rig.rec("failsafe-found")[0]["fault"] == "F-092 contactor-weld"
     assert rig.ctrl.latched & MINE
