@@ -125,6 +125,7 @@ async def amain():
     ctrl = Controller(hal, board, now)
     name = board["name"].encode()
     server = LinkServer(ctrl, name, hal.reset_reason(), now)
+    server.on_applied = getattr(hal, "log_applied", None)  # the sim board's command log
     t = asyncio.create_task(control_task(ctrl, board["control_period_ms"]))
     await link_task(server, hal.uart)
     t.cancel()

@@ -34,6 +34,7 @@ SUBCOMMANDS = [
     "host.slac.cli",
     "host.exi.cli",
     "host.flash.cli",
+    "host.station.cli",
 ]
 
 EXIT_USAGE = 2

@@ -417,6 +417,15 @@ class Controller:
         self.latched = still
         self._apply_pilot()
 
+    def clear_failsafe(self):
+        """Reset(clear fail-safe): drop only the host's own latches, link-timeout and
+        lease-expired, which a host that is back may clear by itself. A weld, an RCD
+        trip or an E-stop stays latched until an operator's Reset(clear)."""
+        mine = faults.LINK_TIMEOUT | faults.LEASE_EXPIRED
+        self.faults &= ~mine
+        self.latched &= ~mine
+        self._apply_pilot()
+
     def lease_remaining(self, now):
         if not self.lease_allow:
             return 0

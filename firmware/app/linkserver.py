@@ -230,6 +230,8 @@ class LinkServer:
     def _on_reset(self, msg, now):
         if msg.what == m.RESET_CLEAR_FAULTS:
             self.ctrl.clear_faults()
+        elif msg.what == m.RESET_CLEAR_FAILSAFE:
+            self.ctrl.clear_failsafe()
         else:
             self.reboot_requested = True
         return None

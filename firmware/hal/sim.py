@@ -73,6 +73,9 @@ class SimHal:
         self.plant = Plant(params, ticks_ms(), log)
         self.uart = uart
         self._noise = 12345
+        # `log_applied`: each command the link server applies goes to the log too, so a
+        # bench can check what reached the controller and in which order
+        self.log_applied = self._log_applied if (params or {}).get("log_applied") else None
         self._cp_count = 0  # sample_cp calls: the sampler never stalls here
         self.grid = None
         grid_cfg = board.get("grid")
@@ -87,6 +90,14 @@ class SimHal:
             # the converter's reference runs this far from the grid (its own PLL error)
             self.ref_offset16 = g.get("converter_offset_mrad", 10) * 65536 // 6283
             self._log_grid_events(g.get("events", ()), log)
+
+    def _log_applied(self, msg):
+        """LinkServer.on_applied: one line per applied command, with its ordering
+        (epoch, order) as the host numbered it."""
+        values = ",".join(str(v) if isinstance(v, int) else '"?"' for v in msg.values())
+        sys.stderr.write('{"plant": "applied", "fw_ms": %s, "type": %d, "epoch": %d, "order": %d, '
+                         '"values": [%s]}\n' % (ticks_ms(), msg.TYPE, getattr(msg, "epoch", -1),
+                                                 getattr(msg, "order", -1), values))
 
     def _counts(self, mv):
         # +-2 LSB of deterministic noise, as a real ADC would show

@@ -186,6 +186,7 @@ GRID_KEYS = tuple(range(10, 47))
 # Reset.what
 RESET_CLEAR_FAULTS = const(1)  # clear the fail-safe and every manually clearable latch
 RESET_REBOOT = const(2)
+RESET_CLEAR_FAILSAFE = const(3)  # clear only link-timeout and lease-expired (the host's own)
 
 _U8 = (0, 0xFF)
 _U16 = (0, 0xFFFF)
@@ -352,7 +353,7 @@ class Reset(Message):
     ORDERED = True
     FORMAT = "<B"
     FIELDS = ("what",)
-    RANGES = ((RESET_CLEAR_FAULTS, RESET_REBOOT),)
+    RANGES = ((RESET_CLEAR_FAULTS, RESET_CLEAR_FAILSAFE),)
     what: int
 
 

@@ -2,6 +2,7 @@
 """The firmware side of the link: hello, ordered idempotent commands, Nacks that change
 nothing."""
 
+from firmware.app import faults
 from firmware.app.controller import Controller
 from firmware.app.linkserver import LinkServer
 from firmware.link import frame
@@ -279,6 +280,29 @@ def test_failsafe_reason_is_reported_after_the_host_comes_back():
     fw.send(m.Reset(m.RESET_CLEAR_FAULTS), 2)
     assert fw.c.safe_reason() == 0
     assert [type(x) for x in fw.hello()] == [m.FirmwareHello, m.Ack, m.Status]
+
+
+def test_clear_failsafe_clears_only_the_hosts_own_latches():
+    fw = Fw()
+    fw.hello()
+    fw.send(m.PowerLease(1, 0, 160, 100), 2)
+    for t in range(10, 700, 10):
+        fw.now = t
+        # the E-stop pressed, then released: latched until an operator clears it
+        fw.hal.estop_on = 200 <= t < 250
+        fw.c.tick(t)
+    fw.hal.feedback = True  # contacts stuck closed with the coil released: a weld
+    fw.c._raise(faults.CONTACTOR_WELD, 0, fw.now)
+    mine = faults.LINK_TIMEOUT | faults.LEASE_EXPIRED
+    assert fw.c.latched & mine == mine
+    out = fw.send(m.Reset(m.RESET_CLEAR_FAILSAFE), 3)
+    assert out[0] == m.Ack(m.Reset.TYPE, 3)
+    assert fw.c.latched & mine == 0
+    assert fw.c.latched & faults.ESTOP and fw.c.latched & faults.CONTACTOR_WELD
+    assert out[1].safe_reason == 40 and out[1].pilot_mode == m.PILOT_F
+    fw.send(m.Reset(m.RESET_CLEAR_FAULTS), 4)  # the operator: the E-stop is released,
+    assert fw.c.latched == faults.CONTACTOR_WELD  # the weld is still there
+    assert fw.c.safe_reason() == 92
 
 
 def test_reboot_request():

@@ -1,0 +1,54 @@
+"""`v2gate station` as a user meets it: same options as `python -m host.station`,
+and a port that is missing or silent ends in one line saying what to check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from host.cli import build_parser
+from host.station import cli
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    return {s for a in parser._actions for s in a.option_strings}
+
+
+def test_the_subcommand_has_the_modules_options() -> None:
+    sub = build_parser()._subparsers._group_actions[0].choices["station"]  # type: ignore[union-attr]
+    module = argparse.ArgumentParser()
+    cli.add_arguments(module)
+    assert _options(sub) == _options(module)
+    assert {"--port", "--sessions", "--export", "--report-only", "--set", "--clear-faults"} <= _options(sub)
+
+
+def _station(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "host.cli", "station", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_missing_port_is_one_line() -> None:
+    r = _station("--port", "/dev/v2gate-no-such-port")
+    assert r.returncode == 2 and r.stderr == ""
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1
+    error = json.loads(lines[0])["error"]
+    assert "no such file or directory" in error and "port name" in error
+
+
+def test_a_silent_port_says_what_to_check() -> None:
+    master, slave = os.openpty()  # nothing answers on the other end
+    try:
+        r = _station("--port", os.ttyname(slave), "--open-timeout", "0.3", "--baud", "9600")
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1
+    error = json.loads(lines[0])["error"]
+    assert "no answer" in error and "baud rate" in error and "9600" in error
+    assert "firmware is running" in error and "wiring" in error
