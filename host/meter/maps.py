@@ -138,6 +138,9 @@ def pull_value(f: Field, registers: list[int]) -> float:
     raw = struct.unpack(fmt, struct.pack(f">{count}H", *registers))[0]
     if isinstance(raw, float) and not math.isfinite(raw):
         raise ValueError(f"{f.name}: not a number")
+    if isinstance(raw, int) and abs(raw) > 2 ** 53:
+        # no meter counts this far (9e15 units); a float could not hold it exactly either
+        raise ValueError(f"{f.name}: {raw} is beyond any real reading")
     return float(raw) * f.scale
 
 
