@@ -190,7 +190,7 @@ class MeterPoller:
             times.append(self._deadline)
         if self._cycle is None:
             times.append(self._next_cycle_at)
-        return min(times)
+        return min(times) if times else None
 
     def handle_timer(self, now: float) -> None:
         if self._inflight is not None and self._deadline is not None \
