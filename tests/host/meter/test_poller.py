@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from host.meter.maps import ABB_B23, OCMF_BLOCK, SDM630, MeterMap
 from host.meter.poller import (
@@ -245,3 +247,25 @@ def test_signed_records_are_read_only_when_asked() -> None:
     poller.request_signed()
     assert of(run_cycle(poller, meter, clock), SignedValueVerified)
     assert not of(run_cycle(poller, meter, clock), SignedValueVerified)
+
+
+@given(st.sampled_from([SDM630, ABB_B23]),
+       st.lists(st.lists(st.integers(0, 0xFFFF), min_size=100, max_size=100),
+                min_size=1, max_size=4))
+def test_any_register_contents_give_events_never_a_crash(meter_map: MeterMap,
+                                                          answers: list[list[int]]) -> None:
+    """Whatever a broken meter answers, the poller reports it (reading, flag or fault)
+    and keeps export off unless a whole reading passed."""
+    clock = Clock()
+    poller = MeterPoller(meter_map, clock.t)
+    for regs in answers:
+        clock.t = poller.get_timer() or clock.t
+        poller.handle_timer(clock.t)
+        while (req := poller.next_request(clock.t)) is not None:
+            clock.t += 0.01
+            poller.receive(req.id, regs[:req.read.count], clock.t)
+        events = drain(poller)
+        taken = of(events, ReadingTaken)
+        assert taken or of(events, ReadFailed)          # every cycle says what happened
+        if poller.export_allowed:
+            assert taken and {"import_wh", "export_wh"} <= set(taken[-1].values)
