@@ -41,8 +41,14 @@ class MeterDriver:
         self.clock = clock
 
     async def run(self) -> None:
+        me = asyncio.current_task()
         try:
             while True:
+                # Python 3.11's wait_for (which pymodbus awaits inside) can drop a cancel
+                # that lands as its inner future completes; the request stays counted on
+                # the task, so honour it here rather than poll forever
+                if me is not None and me.cancelling():
+                    raise asyncio.CancelledError
                 now = self.clock()
                 timer = self.poller.get_timer()
                 if timer is not None and now >= timer:
@@ -64,13 +70,13 @@ class MeterDriver:
 
     async def _send(self, req: Request) -> None:
         try:
-            if not self.client.connected:
-                await asyncio.wait_for(self.client.connect(), self.poller.timeout)
             read = (self.client.read_input_registers if req.read.table == INPUT
                     else self.client.read_holding_registers)
-            rr = await asyncio.wait_for(
-                read(req.read.address, count=req.read.count, device_id=req.unit),
-                self.poller.timeout * 2)
+            # pymodbus times the request out itself; this bounds a connect that hangs
+            async with asyncio.timeout(self.poller.timeout * 2):
+                if not self.client.connected:
+                    await self.client.connect()
+                rr = await read(req.read.address, count=req.read.count, device_id=req.unit)
         except (ModbusException, TimeoutError, OSError) as e:
             self.poller.fail(req.id, f"{type(e).__name__}: {e}".rstrip(": "), self.clock())
             return
