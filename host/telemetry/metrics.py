@@ -57,6 +57,14 @@ class StationMetrics:
         self.link_errors = Counter("v2gate_link_errors", "Link frames rejected, by kind",
                                    ["kind"], registry=r)
         self.faults = Counter("v2gate_faults", "Faults raised, by kind", ["kind"], registry=r)
+        # PLC link quality as the modem reports it (Qualcomm vendor MMEs, read by host/slac):
+        # average attenuation and SNR over the carriers, and the tone map's PHY rate
+        self.plc_attenuation = Gauge("v2gate_plc_attenuation_db",
+                                     "Average attenuation to the EV's modem", c, registry=r)
+        self.plc_snr = Gauge("v2gate_plc_snr_db", "Average SNR over the carriers", c,
+                             registry=r)
+        self.plc_phy_rate = Gauge("v2gate_plc_phy_rate_mbps", "PHY rate of the tone map",
+                                  c + ["direction"], registry=r)
 
     def meter_event(self, connector: str, ev: mp.Event) -> None:
         """Feed one poller event for `connector`."""

@@ -41,6 +41,8 @@ def test_station_figures_and_meter_events_reach_a_scrape(served) -> None:
     m.grid_voltage.labels("L1").set(231.2)
     m.link_up.set(1)
     m.link_errors.labels("crc").inc(3)
+    m.plc_attenuation.labels("1").set(22.5)
+    m.plc_phy_rate.labels("1", "tx").set(9.0)
     values = {"power_total": -7200.0, "import_wh": 1000.0, "export_wh": 5000.0}
     m.meter_event("1", mp.ReadingTaken(values, 1.0))
     m.meter_event("1", mp.ExportPermissionChanged(True, "metered", 1.0))
@@ -62,6 +64,9 @@ def test_station_figures_and_meter_events_reach_a_scrape(served) -> None:
     assert got[("v2gate_grid_frequency_hertz", ())] == 49.98
     assert got[("v2gate_grid_voltage_volts", (("phase", "L1"),))] == 231.2
     assert got[("v2gate_link_errors_total", (("kind", "crc"),))] == 3.0
+    assert got[("v2gate_link_up", ())] == 1.0
+    assert got[("v2gate_plc_attenuation_db", c1)] == 22.5
+    assert got[("v2gate_plc_phy_rate_mbps", (("connector", "1"), ("direction", "tx")))] == 9.0
     assert got[("v2gate_meter_read_failures_total", c1)] == 1.0
     assert got[("v2gate_meter_energy_flagged_total", (("connector", "1"), ("reason", "backwards"),
                                                       ("register", "export_wh")))] == 1.0
