@@ -269,3 +269,15 @@ def test_any_register_contents_give_events_never_a_crash(meter_map: MeterMap,
         assert taken or of(events, ReadFailed)          # every cycle says what happened
         if poller.export_allowed:
             assert taken and {"import_wh", "export_wh"} <= set(taken[-1].values)
+
+
+def test_a_lost_meter_between_requests_has_no_timer_rather_than_a_crash() -> None:
+    """Lost (no stale timer), a cycle started (no cycle timer), nothing in flight (no
+    deadline): the driver asks for the timer here and once got a ValueError."""
+    poller, meter, clock = setup()
+    run_cycle(poller, meter, clock, fail={"meter"})
+    assert not poller.export_allowed
+    clock.t = poller.get_timer() or 0.0
+    poller.handle_timer(clock.t)
+    assert poller.get_timer() is None
+    assert poller.next_request(clock.t) is not None
