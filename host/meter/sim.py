@@ -109,12 +109,17 @@ class SimulatedMeter:
             text = text[:i] + ("1" if text[i] != "1" else "2") + text[i + 1:]
         return text
 
-    def _refresh_ocmf(self) -> None:
-        raw = self.ocmf_text().encode()
-        self._ocmf_length = len(raw)
-        if len(raw) % 2:
-            raw += b"\0"
-        self._ocmf_words = [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]
+    def ocmf_block(self, refresh: bool) -> list[int]:
+        """The OCMF block's registers: length in bytes, then the text two bytes a
+        register. `refresh` signs a new record first (a read of the length register)."""
+        if refresh:
+            raw = self.ocmf_text().encode()
+            self._ocmf_length = len(raw)
+            if len(raw) % 2:
+                raw += b"\0"
+            self._ocmf_words = [int.from_bytes(raw[i:i + 2], "big")
+                                for i in range(0, len(raw), 2)]
+        return [self._ocmf_length, *self._ocmf_words]
 
     # -- the Modbus side --------------------------------------------------------------
 
@@ -146,11 +151,9 @@ class SimulatedMeter:
                 registers[f.address - start:f.address - start + f.count] = words
         block = self.map.ocmf
         if block is not None and block.table == table:
-            if address == block.length_address:
-                self._refresh_ocmf()
+            words = self.ocmf_block(refresh=address == block.length_address)
             off = block.length_address - start
-            registers[off] = self._ocmf_length
-            registers[off + 1:off + 1 + len(self._ocmf_words)] = self._ocmf_words
+            registers[off:off + len(words)] = words
         return None
 
     async def _site_action(self, function_code: int, start: int, address: int, count: int,

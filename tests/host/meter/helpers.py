@@ -29,9 +29,7 @@ def registers_for(meter: SimulatedMeter, req: Request) -> list[int]:
             regs[off:off + f.count] = push_value(f, values[f.name])
     block = meter.map.ocmf
     if block is not None and req.read.table == block.table:
-        if req.read.address == block.length_address:
-            meter._refresh_ocmf()
-        words = [meter._ocmf_length, *meter._ocmf_words]
+        words = meter.ocmf_block(refresh=req.read.address == block.length_address)
         for i in range(req.read.count):
             j = req.read.address - block.length_address + i
             if 0 <= j < len(words):
