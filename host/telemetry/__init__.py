@@ -1,0 +1,1 @@
+"""Station telemetry: the Prometheus /metrics endpoint (metrics.py)."""
