@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any, ClassVar
 
-from host.v2g.errors import RemoteProtocolError
+from host.v2g.errors import LocalProtocolError, RemoteProtocolError
 from host.v2g.protocol import SessionContext
 from host.v2g.v2gtp import PayloadType
 
@@ -129,23 +129,27 @@ class SessionCore:
             self._finish(EndReason.UNDECODABLE, f"{type(request).__name__} is no request",
                          now)  # fmt: skip
             return
+        # A request inside an established session is judged by its SessionID first: from
+        # a session that is not ours no message can be "in sequence". SessionSetupReq
+        # itself is never an unknown session (out of sequence once established).
+        established = self.state != self.INITIAL
+        if (established and not isinstance(request, self.SETUP_REQUEST)
+                and session_id != self.session_id):  # fmt: skip
+            self._refuse(request, EndReason.UNKNOWN_SESSION, f"SessionID {session_id.hex()} "
+                         f"is not {self.session_id.hex()}", now)  # fmt: skip
+            return
         step = self.TABLE.get((self.state, type(request)))
         if step is None:
-            self._answer(request, self.failure(request, "FAILED_SequenceError", now), self.state, now)
-            self._finish(EndReason.SEQUENCE_ERROR, f"{type(request).__name__} in "
-                         f"{self._state_name()}", now)  # fmt: skip
-            return
-        if self.state != self.INITIAL and session_id != self.session_id:
-            self._answer(request, self.failure(request, "FAILED_UnknownSession", now), self.state,
-                         now)  # fmt: skip
-            self._finish(EndReason.UNKNOWN_SESSION, f"SessionID {session_id.hex()} is not "
-                         f"{self.session_id.hex()}", now)  # fmt: skip
+            self._refuse(request, EndReason.SEQUENCE_ERROR,
+                         f"{type(request).__name__} in {self._state_name()}", now)  # fmt: skip
             return
         if isinstance(request, self.SETUP_REQUEST):
             self.timers.pop(Timer.COMMUNICATION_SETUP, None)
         reply: Reply = getattr(self, step.handler)(request, now)
         if reply.next not in step.next:
-            raise AssertionError(f"{step.handler} went to {reply.next}, not in the table")
+            # our bug, not the EV's: end the session safely first, then say so (h2 style)
+            self._finish(EndReason.FAILED, f"{step.handler} left the table", now)
+            raise LocalProtocolError(f"{step.handler} went to {reply.next}, not in the table")
         self._answer(request, reply.response, reply.next, now)
         code = _code_name(reply.response)
         if code.startswith("FAILED"):
@@ -212,6 +216,11 @@ class SessionCore:
         self._events.append(event)
 
     # --- internals ----------------------------------------------------------------------
+
+    def _refuse(self, request: Any, reason: EndReason, detail: str, now: float) -> None:
+        """Answer with the FAILED code named like ``reason`` and end the session."""
+        self._answer(request, self.failure(request, reason.value, now), self.state, now)
+        self._finish(reason, detail, now)
 
     def _answer(self, request: Any, response: Any, next_state: Any, now: float) -> None:
         self._out.append((PayloadType.EXI, self.encode(self.session_id, response)))
