@@ -16,6 +16,9 @@ from typing import Protocol
 
 from host.bench.dcplant import DcPlant, Insulation
 
+__all__ = ["DcLimits", "Decision", "EvseController", "Insulation", "SimEvseController",
+           "StopRequest"]
+
 
 class Decision(Enum):
     ACCEPTED = "accepted"

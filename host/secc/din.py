@@ -16,7 +16,6 @@ from collections.abc import Callable
 from enum import Enum, auto
 from typing import Any
 
-from host.bench.dcplant import Insulation
 from host.exi import codec
 from host.exi.runtime import ExiError
 from host.exi.schemas import din as d
@@ -24,7 +23,7 @@ from host.v2g.errors import RemoteProtocolError
 from host.v2g.protocol import ProtocolFactory, SessionContext
 
 from . import din_constants as k
-from .controller import Decision, EvseController, StopRequest
+from .controller import Decision, EvseController, Insulation, StopRequest
 from .core import EndReason, Reply, SessionCore, SessionStarted, Step
 from .physical import from_physical, to_physical
 
@@ -69,7 +68,7 @@ TABLE: dict[tuple[State, type], Step] = {
     (S.CABLE_CHECK, d.CableCheckReq): _step("cable_check", S.CABLE_CHECK, S.PRE_CHARGE),
     (S.PRE_CHARGE, d.PreChargeReq): _step("pre_charge", S.PRE_CHARGE),
     (S.PRE_CHARGE, d.PowerDeliveryReq): _step("power_delivery", S.CURRENT_DEMAND,
-                                              S.WELDING_DETECTION),
+                                              S.WELDING_DETECTION, S.PRE_CHARGE),
     (S.CURRENT_DEMAND, d.CurrentDemandReq): _step("current_demand", S.CURRENT_DEMAND),
     (S.CURRENT_DEMAND, d.PowerDeliveryReq): _step("power_delivery", S.CURRENT_DEMAND,
                                                   S.WELDING_DETECTION),
@@ -195,7 +194,7 @@ class DinSecc(SessionCore):
 
     def _schedules(self) -> d.SAScheduleList:
         # one tuple, no tariff; PMax in the schema's short (kW as the iso15118 SECC does)
-        pmax = min(k_short(self.controller.limits().max_power / 1000), 32767)
+        pmax = min(max(0, round(self.controller.limits().max_power / 1000)), 32767)
         entry = d.PMaxScheduleEntry(TimeInterval=d.RelativeTimeInterval(start=0, duration=86400),
                                     PMax=pmax)  # fmt: skip
         return d.SAScheduleList(SAScheduleTuple=[d.SAScheduleTupleType(
@@ -368,7 +367,7 @@ class DinSecc(SessionCore):
                 or self.controller.stop_requested(now) is not None
                 or not self.controller.close_contactors(now)):  # fmt: skip
             return Reply(self.respond(req, Code.FAILED_PowerDeliveryNotApplied, now),
-                         S.CURRENT_DEMAND)  # fmt: skip
+                         S.PRE_CHARGE)  # fmt: skip
         return Reply(self.respond(req, Code.OK, now), S.CURRENT_DEMAND)
 
     def current_demand(self, req: d.CurrentDemandReq, now: float) -> Reply:
@@ -392,10 +391,6 @@ class DinSecc(SessionCore):
         self.controller.stop_power(now)
         self.controller.open_contactors(now)
         return Reply(self.respond(req, Code.OK, now), S.STOPPED)
-
-
-def k_short(value: float) -> int:
-    return max(0, round(value))
 
 
 def _ac_status() -> d.AC_EVSEStatus:
