@@ -86,6 +86,7 @@ REQUESTS = (d.SessionSetupReq, d.ServiceDiscoveryReq, d.ServicePaymentSelectionR
             d.SessionStopReq, d.ServiceDetailReq, d.PaymentDetailsReq,
             d.CertificateInstallationReq, d.CertificateUpdateReq, d.ChargingStatusReq,
             d.MeteringReceiptReq)  # fmt: skip
+_NO_ERROR = d.DC_EVErrorCodeType.NO_ERROR
 DC_TRANSFER = {d.EVRequestedEnergyTransferType.DC_core, d.EVRequestedEnergyTransferType.DC_extended}
 
 
@@ -377,8 +378,16 @@ class DinSecc(SessionCore):
         present_v = max(self.controller.present_voltage(now), 1.0)
         power_cap = lim.max_power / present_v
         give = max(-lim.max_discharge_current, min(want_a, lim.max_current, power_cap))
-        if self.controller.stop_requested(now) is not None:
-            give = 0.0
+        stop = self.controller.stop_requested(now)
+        if stop is StopRequest.EMERGENCY:
+            # [V2G-DC-665]: an impeding condition in the EVSE -> shut down at once, answer
+            # FAILED, close (the core ends the session on the FAILED code)
+            self.controller.stop_power(now)
+            self.controller.open_contactors(now)
+            return Reply(self.respond(req, Code.FAILED, now), S.CURRENT_DEMAND)
+        ev = req.DC_EVStatus
+        if stop is not None or not ev.EVReady or ev.EVErrorCode is not _NO_ERROR:
+            give = 0.0  # the EV (or the station) is ending the charge: no current meanwhile
         self.controller.request_current(give, want_v, now)
         return Reply(self.respond(req, Code.OK, now, current_limit=want_a > lim.max_current,
                                   voltage_limit=want_v > lim.max_voltage,

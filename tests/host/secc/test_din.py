@@ -396,3 +396,59 @@ def test_battery_default_is_what_the_pair_tests_assume():
     # the pair tests rely on a pack well inside the default stage's voltage window
     assert StageLimits().min_voltage < Battery().empty_voltage < Battery().full_voltage \
         < StageLimits().max_voltage
+
+
+def _charging(plant: DcPlant | None = None, **kw):
+    plant = plant or DcPlant(StageLimits(current_ramp=1e4), isolation_time=1.0)
+    secc, ctrl = make_secc(plant, **kw)
+    script = Script(secc)
+    now = _cable_checked(script)
+    script.send(_pre_charge(plant.battery.open_circuit_voltage()), now)
+    now += 5.0
+    script.send(_pre_charge(plant.battery.open_circuit_voltage()), now)
+    assert script.send(d.PowerDeliveryReq(ReadyToChargeState=True), now).ResponseCode is Code.OK
+    return secc, ctrl, script, plant, now
+
+
+def _demand(amps_: float, status: d.DC_EVStatus | None = None) -> d.CurrentDemandReq:
+    return d.CurrentDemandReq(DC_EVStatus=status or _ev_status(), EVTargetCurrent=amps(amps_),
+                              ChargingComplete=False, EVTargetVoltage=volts(410))
+
+
+def test_current_demand_follows_the_ev_within_the_station_limits():
+    plant = DcPlant(StageLimits(max_current=80.0, current_ramp=1e4), isolation_time=1.0)
+    secc, _, script, plant, now = _charging(plant)
+    script.send(_demand(50.0), now)
+    res = script.send(_demand(50.0), now + 1.0)
+    assert from_physical(res.EVSEPresentCurrent) == pytest.approx(50.0)
+    assert res.EVSECurrentLimitAchieved is False
+    res = script.send(_demand(120.0), now + 2.0)
+    assert res.EVSECurrentLimitAchieved is True
+    res = script.send(_demand(120.0), now + 3.0)
+    assert from_physical(res.EVSEPresentCurrent) == pytest.approx(80.0)
+
+
+@pytest.mark.parametrize("status", [
+    d.DC_EVStatus(EVReady=False, EVErrorCode=d.DC_EVErrorCodeType.NO_ERROR, EVRESSSOC=30),
+    d.DC_EVStatus(EVReady=True, EVErrorCode=d.DC_EVErrorCodeType.FAILED_EVRESSMalfunction,
+                  EVRESSSOC=30),
+])
+def test_current_demand_from_an_ev_not_ready_or_in_error_gets_no_current(status):
+    secc, _, script, plant, now = _charging()
+    script.send(_demand(50.0), now)
+    script.send(_demand(50.0), now + 1.0)
+    assert plant.current == pytest.approx(50.0)
+    script.send(_demand(50.0, status), now + 2.0)
+    plant.advance(now + 3.0)
+    assert plant.current == 0.0
+
+
+def test_station_emergency_during_current_demand_shuts_down_and_answers_failed():
+    secc, ctrl, script, plant, now = _charging()
+    script.send(_demand(50.0), now)
+    ctrl.stop = StopRequest.EMERGENCY
+    res = script.send(_demand(50.0), now + 1.0)
+    assert res.ResponseCode is Code.FAILED
+    assert res.DC_EVSEStatus.EVSEStatusCode is d.DC_EVSEStatusCodeType.EVSE_EmergencyShutdown
+    assert secc.end.reason is EndReason.FAILED
+    assert not plant.energised and not plant.contactors_closed
