@@ -25,9 +25,7 @@ ONGOING_TIMEOUT = 60.0
 # --- EVCC: V2G_EVCC_Msg_Timeout per request (as implemented by iso15118) --------------------
 MSG_TIMEOUT = 2.0
 CURRENT_DEMAND_MSG_TIMEOUT = 0.25
-# V2G_EVCC_ReadyToCharge_Timeout would bound SessionSetup -> PowerDelivery(start) (150 s);
-# V2G_EVCC_CommunicationSetup_Timeout 20 s is the SAP + SessionSetup budget.
-READY_TO_CHARGE_TIMEOUT = 150.0
+# V2G_EVCC_CommunicationSetup_Timeout (20 s, as the SECC's) is the SAP + SessionSetup budget.
 
 # --- fixed values -------------------------------------------------------------------------
 # [V2G-DC-395] (as EVerest cites it): DIN offers and accepts ExternalPayment only (EIM).
