@@ -29,7 +29,11 @@ class SessionContext:
 class V2gProtocol(Protocol):
     """One session machine for one connection. The connection feeds it every message of a
     payload type it takes and sends what it queues; when ``finished`` turns True the
-    connection sends what is queued and closes (SessionStop, a timeout, a FAILED code)."""
+    connection sends what is queued and closes (SessionStop, a timeout, a FAILED code).
+
+    Optional: ``connection_lost(now)``, called when the connection closes under a machine
+    that has not finished (the EV hung up, a bad V2GTP header), so it can make the
+    station safe (host.secc.core.SessionCore has it)."""
 
     # V2GTP payload types the machine takes: {0x8001} for DIN and -2; -20 adds its own
     payload_types: frozenset[int]

@@ -78,14 +78,14 @@ class V2gConnection:
         if self.closed is not None:
             return  # late bytes after we decided to close: dropped
         if not data:
-            self._close(CloseReason.PEER_CLOSED)
+            self._close(CloseReason.PEER_CLOSED, now=now)
             return
         self.reader.feed(data)
         while self.closed is None:
             try:
                 message = self.reader.maybe_read_message()
             except RemoteProtocolError as exc:
-                self._close(CloseReason.BAD_HEADER, f"{exc.code}: {exc}")
+                self._close(CloseReason.BAD_HEADER, f"{exc.code}: {exc}", now=now)
                 return
             if message is None:
                 return
@@ -155,6 +155,15 @@ class V2gConnection:
         if machine.finished:
             self._close(CloseReason.FINISHED)
 
-    def _close(self, reason: CloseReason, detail: str = "") -> None:
+    def _close(self, reason: CloseReason, detail: str = "", *, now: float | None = None) -> None:
+        # A machine that did not finish itself is told the connection is gone (if it has
+        # the optional ``connection_lost``), so it can make the station safe: an EV that
+        # drops the TCP connection mid-charge must not leave the power stage on.
+        machine = self.machine
+        lost = getattr(machine, "connection_lost", None)
+        if machine is not None and not machine.finished and lost is not None and now is not None:
+            lost(now)
+            while (event := machine.next_event()) is not None:
+                self._events.append(event)
         self.closed = ConnectionClosed(reason, detail)
         self._events.append(self.closed)

@@ -1,0 +1,169 @@
+"""EvseController: the one interface between a session machine and the station.
+
+A session machine (DIN 70121, ISO 15118-2, later -20) asks the controller for present values,
+limits, the isolation result and the authorization decision, and sends it contactor and
+power-module requests. It never touches hardware or I/O; ``now`` is passed in everywhere so
+a simulated controller can run on a fake clock.
+
+``SimEvseController`` is the simulated station: one ``host.bench.dcplant.DcPlant``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from host.bench.dcplant import DcPlant, Insulation
+
+__all__ = ["DcLimits", "Decision", "EvseController", "Insulation", "SimEvseController",
+           "StopRequest"]
+
+
+class Decision(Enum):
+    ACCEPTED = "accepted"
+    ONGOING = "ongoing"  # not decided yet: the session answers EVSEProcessing=Ongoing
+    REJECTED = "rejected"
+
+
+class StopRequest(Enum):
+    """Why the station wants the session to end (the session tells the EV)."""
+
+    STOP = "stop"  # end the session (operator, CSMS, fault)
+    PAUSE = "pause"  # -2 / -20 only: pause and resume later
+    EMERGENCY = "emergency"  # shut down now
+
+
+@dataclass(frozen=True)
+class DcLimits:
+    max_voltage: float
+    min_voltage: float
+    max_current: float
+    min_current: float
+    max_power: float
+    max_discharge_current: float  # 0 unless the station can discharge the EV
+    current_tolerance: float  # EVSECurrentRegulationTolerance, A
+    peak_current_ripple: float  # EVSEPeakCurrentRipple, A
+
+
+class EvseController(Protocol):
+    evse_id: str
+
+    def limits(self) -> DcLimits: ...
+
+    def present_voltage(self, now: float) -> float: ...
+
+    def present_current(self, now: float) -> float: ...
+
+    def authorize(self, ev_id: str, now: float) -> Decision:
+        """EIM: has the station authorised this EV (RFID, app, free vend)? ``ev_id`` is the
+        EVCCID (DIN / -2) or the EMAID (PnC)."""
+        ...
+
+    def start_isolation_check(self, now: float) -> None: ...
+
+    def isolation_result(self, now: float) -> Insulation | None:
+        """None while the check runs."""
+        ...
+
+    def request_voltage(self, volts: float, now: float) -> None:
+        """PreCharge: match the EV's battery voltage with the contactors open."""
+        ...
+
+    def request_current(self, amps: float, volts: float, now: float) -> None:
+        """CurrentDemand: the EV's targets (amps signed, + charges the EV)."""
+        ...
+
+    def close_contactors(self, now: float) -> bool:
+        """True once closed; False if they cannot close (the session fails)."""
+        ...
+
+    def open_contactors(self, now: float) -> None: ...
+
+    def stop_power(self, now: float) -> None:
+        """Switch the power module off (end of charge, fault, session end)."""
+        ...
+
+    def meter_wh(self, now: float) -> float: ...
+
+    def stop_requested(self, now: float) -> StopRequest | None: ...
+
+    def session_ended(self, reason: str, now: float) -> None:
+        """The session machine finished (for whatever reason): make the output safe."""
+        ...
+
+
+class SimEvseController:
+    """The station as the plant model sees it; an authorization ``decision`` and an
+    ``ongoing_for`` delay stand in for the station's RFID / CSMS round trip."""
+
+    def __init__(self, plant: DcPlant, *, evse_id: str = "DE*V2G*E0001",
+                 decision: Decision = Decision.ACCEPTED, authorize_after: float = 0.0,
+                 min_current: float = 0.0, current_tolerance: float = 5.0,
+                 peak_current_ripple: float = 2.0) -> None:  # fmt: skip
+        self.plant = plant
+        self.evse_id = evse_id
+        self.decision = decision
+        self.authorize_after = authorize_after
+        self.min_current = min_current
+        self.current_tolerance = current_tolerance
+        self.peak_current_ripple = peak_current_ripple
+        self.stop: StopRequest | None = None
+        self.ended: str | None = None
+        self._auth_asked: float | None = None
+
+    def limits(self) -> DcLimits:
+        lim = self.plant.limits
+        return DcLimits(lim.max_voltage, lim.min_voltage, lim.max_current, self.min_current,
+                        lim.max_power, lim.max_discharge_current, self.current_tolerance,
+                        self.peak_current_ripple)  # fmt: skip
+
+    def present_voltage(self, now: float) -> float:
+        self.plant.advance(now)
+        return self.plant.output_voltage
+
+    def present_current(self, now: float) -> float:
+        self.plant.advance(now)
+        return self.plant.current
+
+    def authorize(self, ev_id: str, now: float) -> Decision:
+        if self._auth_asked is None:
+            self._auth_asked = now
+        if self.decision is Decision.ACCEPTED and now - self._auth_asked < self.authorize_after:
+            return Decision.ONGOING
+        return self.decision
+
+    def start_isolation_check(self, now: float) -> None:
+        self.plant.start_isolation_check(now)
+
+    def isolation_result(self, now: float) -> Insulation | None:
+        return self.plant.isolation_result(now)
+
+    def request_voltage(self, volts: float, now: float) -> None:
+        self.plant.set_voltage(volts, now)
+
+    def request_current(self, amps: float, volts: float, now: float) -> None:
+        self.plant.set_current(amps, now)
+
+    def close_contactors(self, now: float) -> bool:
+        self.plant.close_contactors(now)
+        return True
+
+    def open_contactors(self, now: float) -> None:
+        self.plant.open_contactors(now)
+
+    def stop_power(self, now: float) -> None:
+        self.plant.set_current(0.0, now)
+        self.plant.switch_off(now)
+
+    def meter_wh(self, now: float) -> float:
+        self.plant.advance(now)
+        return self.plant.energy_in_wh - self.plant.energy_out_wh
+
+    def stop_requested(self, now: float) -> StopRequest | None:
+        return self.stop
+
+    def session_ended(self, reason: str, now: float) -> None:
+        self.ended = reason
+        self.plant.switch_off(now)
+        self.plant.open_contactors(now)

@@ -1,0 +1,102 @@
+"""Our DIN EVCC (with the asyncio driver: SDP, then TCP) against the `iso15118` package's
+SECC over a veth pair in two network namespaces, to SessionStopRes.
+
+Their simulated SECC reports a fixed 1 V as its present voltage, which no real EV would
+close its contactors on; the runner below subclasses its simulator so the output follows
+what the EV asks for (the FACTS file's way to vary its built-in values)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from host.bench.dcplant import Battery
+from host.bench.veth import VethPair, in_netns
+from host.ev.evcc.din import DinEvcc, EvccConfig, SessionStopped
+from host.ev.evcc.driver import discover_and_run
+from host.ev.evcc.ev import SimEv
+from tests.host.v2g.conftest import veth  # noqa: F401  (the fixture, used by name)
+from tests.host.v2g.test_interop import _peer_python, _wait_link_local
+
+pytestmark = pytest.mark.interop
+BUDGET = 60.0
+
+RUNNER = '''
+import asyncio
+
+from iso15118.secc import SECCHandler
+from iso15118.secc.controller.interface import ServiceStatus
+from iso15118.secc.controller.simulator import SimEVSEController
+from iso15118.secc.secc_settings import Config
+from iso15118.shared.exificient_exi_codec import ExificientEXICodec
+
+
+class FollowingEvse(SimEVSEController):
+    async def send_charging_command(self, ev_target_voltage, ev_target_current,
+                                    is_precharge=False, is_session_bpt=False):
+        if ev_target_voltage is not None:
+            self.evse_data_context.present_voltage = int(ev_target_voltage)
+        if ev_target_current is not None:
+            self.evse_data_context.present_current = int(ev_target_current)
+
+
+async def main():
+    config = Config()
+    config.load_envs()
+    evse = FollowingEvse()
+    await evse.set_status(ServiceStatus.STARTING)
+    await SECCHandler(exi_codec=ExificientEXICodec(), evse_controller=evse,
+                      config=config).start(config.iface)
+
+
+asyncio.run(main())
+'''
+
+
+def test_our_evcc_charges_through_their_din_secc(veth: VethPair, tmp_path: Path) -> None:  # noqa: F811
+    python = _peer_python()
+    subprocess.run(["ip", "-n", veth.ns_evse, "link", "set", "lo", "up"], check=True)
+    _wait_link_local(veth.ns_evse, veth.if_evse)
+    _wait_link_local(veth.ns_pev, veth.if_pev)
+    (tmp_path / ".env").write_text(f"NETWORK_INTERFACE={veth.if_evse}\nLOG_LEVEL=INFO\n"
+                                   "PROTOCOLS=DIN_SPEC_70121\nAUTH_MODES=EIM\n")  # fmt: skip
+    (tmp_path / "secc_runner.py").write_text(RUNNER)
+    secc = subprocess.Popen(
+        ["ip", "netns", "exec", veth.ns_evse, str(python), "secc_runner.py"], cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    # their SECC answers in ~80 ms p50 / ~280 ms p99 here (the issue's figures), past the
+    # standard's 250 ms CurrentDemand budget: this peer gets the 2 s of the other messages
+    ev = DinEvcc(SimEv(Battery(), charge_for=1.0),
+                 EvccConfig(loop_interval=0.05, msg_timeouts={}))
+    events: list[object] = []
+
+    async def main() -> None:
+        await asyncio.wait_for(discover_and_run(ev, veth.if_pev, on_event=events.append),
+                               BUDGET)
+
+    started = time.monotonic()
+    try:
+        # their SECC needs a few seconds for its JVM before it answers SDP; our SDP client
+        # resends for 12.5 s, so retry discovery a few times within the budget
+        while True:
+            try:
+                in_netns(veth.ns_pev, lambda: asyncio.run(main()))
+                break
+            except ConnectionError:
+                if time.monotonic() - started > BUDGET or secc.poll() is not None:
+                    raise
+    finally:
+        os.killpg(secc.pid, signal.SIGKILL)  # their SECC and its JVM: the group we started
+        out = secc.communicate(timeout=30)[0].decode(errors="replace")
+    assert isinstance(ev.result, SessionStopped), f"{ev.result}\ntheir SECC:\n{out[-4000:]}"
+    sent = Counter(ev.sent)
+    assert sent["CurrentDemandReq"] >= 2 and sent["PowerDeliveryReq"] == 2
+    print(f"our EVCC vs their DIN SECC: {sum(sent.values())} requests, "
+          f"{time.monotonic() - started:.2f} s from SDP to SessionStopRes (with their start-up)")
