@@ -129,6 +129,9 @@ async def amain():
     ctrl = Controller(hal, board, now)
     name = board["name"].encode()
     server = LinkServer(ctrl, name, hal.reset_reason(), now)
+    if server.no_entropy:  # the host sees Nack(no-entropy) to its HostHello
+        sys.stderr.write("firmware: boot fault: no random source (random, os.urandom) for the"
+                         " link's epochs; the link is refused\n")
     t = asyncio.create_task(control_task(ctrl, board["control_period_ms"]))
     await link_task(server, hal.uart)
     t.cancel()

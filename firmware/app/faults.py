@@ -30,6 +30,11 @@ GRID_TRIP = const(1 << 11)  # OF/UF/OV/UV/ROCOF/loss trip while exporting; detai
 # the CP sampler's count stopped (an IRQ handler that raised is disabled for good): the
 # samples are stale, so the pilot goes to F and the contactor opens
 CP_SAMPLER = const(1 << 12)
+# F-022's budget: the contacts are open this long after the CP sampler's last sample, at
+# any phase of the stall against the control ticks, the board's contactor.open_ms
+# included (a stall can hide an unplug; IEC 61851-1 wants the contactor open within
+# ~100 ms of state A: half of it). controller.cp_stall_ms derives the threshold from it.
+CP_STALL_BUDGET_MS = const(50)
 
 # (bit, code, name, policy), in priority order (the first set one is the safe reason)
 TABLE = (

@@ -29,18 +29,30 @@ from firmware.compat import const, ticks_add, ticks_diff
 from firmware.link import frame
 from firmware.link import messages as m
 
+# entropy for the boot epoch, best first; tests replace them to play a poorer port
 try:
     from random import getrandbits
-except ImportError:  # a port built without random: every boot starts at epoch 0
+except ImportError:
     getrandbits = None  # type: ignore[assignment]
+try:
+    from os import urandom
+except ImportError:
+    urandom = None  # type: ignore[assignment]
 
 FW_VERSION = (0, 1, 0)
 TELEMETRY_MS = const(1000)
 
 
-def _boot_epoch():
-    # random, so that frames recorded before a reboot do not match the new epochs
-    return getrandbits(32) if getrandbits is not None else 0
+def boot_epoch():
+    """Where this boot's epochs start: random, so that frames recorded before a reboot
+    do not match the new ones. None on a port with no random source at all: a fixed
+    start would let those frames apply after a reboot, so the link is refused."""
+    if getrandbits is not None:
+        return getrandbits(32)
+    if urandom is not None:
+        b = urandom(4)
+        return b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24
+    return None
 
 
 class LinkServer:
@@ -59,7 +71,10 @@ class LinkServer:
         self._last_class = m.NO_CLASS
         self._last_epoch = 0
         self._last_order = 0
-        self.epoch = _boot_epoch() if epoch is None else epoch
+        if epoch is None:
+            epoch = boot_epoch()
+        self.no_entropy = epoch is None  # a boot fault: every HostHello gets Nack(no-entropy)
+        self.epoch = epoch or 0
         self._session = -1  # HostHello.session that opened this epoch
         self._newest = array("L", [0] * m.ORDER_CLASSES)  # newest order seen per class
         # the Nack (reason, field) of the newest when it was refused, (0, 0) if applied:
@@ -217,6 +232,9 @@ class LinkServer:
     def _on_hello(self, seq, msg, now):
         if not (msg.proto_min <= m.PROTOCOL_VERSION <= msg.proto_max):
             self._nack(msg.TYPE, seq, m.NACK_VERSION)
+            return
+        if self.no_entropy:
+            self._nack(msg.TYPE, seq, m.NACK_NO_ENTROPY)
             return
         if msg.session != self._session or not self.hello_done:
             self._session = msg.session  # a new host session: a new epoch, every class from 0

@@ -47,6 +47,7 @@ NACK_NO_HELLO = const(6)  # command before a successful Hello
 NACK_BAD_STATE = const(7)  # valid command the firmware cannot take now (see `field`)
 NACK_CONFLICT = const(8)  # SetConfig value in range, but at odds with a related setting
 NACK_STALE = const(9)  # another epoch, or older than the newest applied of its class
+NACK_NO_ENTROPY = const(10)  # HostHello: the firmware has no random source for its epochs
 NACK_NAMES = {
     NACK_BAD_LENGTH: "bad-length",
     NACK_UNKNOWN_TYPE: "unknown-type",
@@ -57,6 +58,7 @@ NACK_NAMES = {
     NACK_BAD_STATE: "bad-state",
     NACK_CONFLICT: "conflict",
     NACK_STALE: "stale",
+    NACK_NO_ENTROPY: "no-entropy",
 }
 
 # pilot modes (SetPilot.mode, Status.pilot_mode)

@@ -3,6 +3,7 @@
 nothing."""
 
 from firmware.app.controller import Controller
+from firmware.app import linkserver
 from firmware.app.linkserver import LinkServer
 from firmware.link import frame
 from firmware.link import messages as m
@@ -225,6 +226,52 @@ def test_each_boot_starts_its_epochs_somewhere_new():
     c = Controller(FakeHal(), board(), 0)
     epochs = set(LinkServer(c, b"x", 1, 0).epoch for _ in range(8))
     assert len(epochs) > 1
+
+
+class _Poorer:
+    """The port without `random` (and maybe without os.urandom): linkserver's entropy
+    sources replaced for the duration."""
+
+    def __init__(self, urandom):
+        self.urandom = urandom
+
+    def __enter__(self):
+        self.saved = (linkserver.getrandbits, getattr(linkserver, "urandom", None))
+        linkserver.getrandbits = None
+        linkserver.urandom = self.urandom
+        return self
+
+    def __exit__(self, *exc):
+        linkserver.getrandbits, linkserver.urandom = self.saved
+
+
+def test_without_random_the_epoch_comes_from_urandom():
+    draws = [b"\x01\x02\x03\x04", b"\xfe\xff\x00\x80"]
+    with _Poorer(lambda n: draws.pop(0)[:n]):
+        c = Controller(FakeHal(), board(), 0)
+        assert LinkServer(c, b"x", 1, 0).epoch == 0x04030201
+        s = LinkServer(c, b"x", 1, 0)
+    assert s.epoch == 0x8000FFFE and not s.no_entropy
+
+
+def test_without_any_random_source_the_link_is_refused():
+    # each boot would start at the same epoch: a grant recorded in the first session
+    # of an earlier boot (epoch 1, order 1) would apply in the first one after a reboot
+    fw = Fw()
+    with _Poorer(None):
+        fw.c = Controller(FakeHal(), board(), 0)
+        fw.s = LinkServer(fw.c, b"test", 1, 0)  # the reboot
+        fw.s.on_applied = fw.applied.append
+    boot = fw.replies()
+    assert isinstance(boot[0], m.FirmwareHello)
+    out = fw.hello(seq=3, session=2)
+    grant = fw.wire(m.PowerLease(1, 0, 160, 5000), 2, order=1, epoch=1)
+    fw.s.receive(grant, fw.now)
+    answer = fw.replies()
+    assert fw.c.lease_allow == 0 and fw.applied == []
+    assert nacks(out) == [(m.HostHello.TYPE, 3, m.NACK_NO_ENTROPY, 0xFF)]
+    assert nacks(answer) == [(m.PowerLease.TYPE, 2, m.NACK_NO_HELLO, 0xFF)]
+    assert m.NACK_NAMES[m.NACK_NO_ENTROPY] == "no-entropy" and fw.s.no_entropy
 
 
 def test_bad_input_is_nacked_counted_and_changes_nothing():
