@@ -2,8 +2,8 @@
 """The firmware side of the link: hello, ordered idempotent commands, Nacks that change
 nothing."""
 
-from firmware.app.controller import Controller
 from firmware.app import linkserver
+from firmware.app.controller import Controller
 from firmware.app.linkserver import LinkServer
 from firmware.link import frame
 from firmware.link import messages as m
