@@ -37,10 +37,11 @@ from firmware.hal.base import (
 from firmware.hal.gridin import US_MASK, AdcSampler, ClockedSampler, EdgeStamper
 from firmware.link.messages import PILOT_PWM, PILOT_X1
 
-_sleep_ms = getattr(time, "sleep_ms", None)
-if _sleep_ms is None:  # CPython, under the tests
+try:
+    from time import sleep_ms as _sleep_ms
+except ImportError:  # CPython, under the tests
 
-    def _sleep_ms(ms):
+    def _sleep_ms(ms):  # type: ignore[misc]
         time.sleep(ms / 1000)
 
 FULL = const(10000)  # 100 % in the pilot's 0.01 % duty units
