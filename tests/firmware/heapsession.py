@@ -88,7 +88,7 @@ def main(name, ticks):
     from firmware.link import frame
     from firmware.link import messages as m
 
-    server = LinkServer(ctrl, board["name"].encode(), hal.reset_reason(), 0)
+    server = LinkServer(ctrl, board["name"].encode(), hal.reset_reason(), 0, epoch=0)  # Hello: 1
     print("STEP link", live())
     grid = board.get("grid")
     grid_per_tick = grid["fs"] // 100 if grid is not None else 0
@@ -99,11 +99,13 @@ def main(name, ticks):
         t += 10
         wire = None
         if i == 2:
-            wire = frame.pack(m.HostHello(1, 1).encode(1)) + frame.pack(m.SetPilot(m.PILOT_PWM, 2666).encode(2))
+            v = m.PROTOCOL_VERSION
+            wire = frame.pack(m.HostHello(v, v, 1).encode(1))
+            wire += frame.pack(m.SetPilot(m.PILOT_PWM, 2666).encode(2, epoch=1, order=1))
             seq = 2
         elif i % 20 == 10:
             seq += 1
-            wire = frame.pack(m.PowerLease(1, 0, 160, 1000).encode(seq))
+            wire = frame.pack(m.PowerLease(1, 0, 160, 1000).encode(seq, epoch=1, order=seq))
         elif i % 20 == 0:
             seq += 1
             wire = frame.pack(m.Heartbeat(t).encode(seq))
