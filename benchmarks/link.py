@@ -29,7 +29,7 @@ from host.link.driver import LinkDriver  # noqa: E402
 CODEC = """
 import time
 from firmware.link import frame, messages as m
-msg = m.Status(3, 0, 2666, 1, 750, 160, 0, 0, 0, 9, 0, 500)
+msg = m.Status(3, 0, 2666, 1, 750, 160, 0, 0, 0, 0, 1, 9, 0, 500)
 r = frame.FrameReader()
 N = %d
 t0 = time.ticks_us() if hasattr(time, "ticks_us") else time.perf_counter_ns() // 1000
@@ -94,7 +94,7 @@ def main() -> None:
         lat = asyncio.run(ack_latency(name, args.commands))
         print(f"  firmware on {name:12} p50 {statistics.median(lat):7.0f} µs   p99 {pct(lat, 0.99):7.0f} µs")
     wire = sum(len(frame.pack(x.encode(1))) for x in (
-        m.SetPilot(m.PILOT_PWM, 2666), m.Ack(3, 1), m.Status(3, 0, 2666, 1, 750, 160, 0, 0, 0, 9, 0, 500)))
+        m.SetPilot(m.PILOT_PWM, 2666), m.Ack(3, 1, 0, 1, 1), m.Status(3, 0, 2666, 1, 750, 160, 0, 0, 0, 0, 1, 9, 0, 500)))
     print(f"  at 115200 baud 8N1 its {wire} bytes add {wire * 10 / 115200 * 1e6:.0f} µs of line time")
 
 

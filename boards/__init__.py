@@ -39,6 +39,8 @@ Fields (see boards/sim.py for a complete example):
                                   hardware. Without it, export is refused.
 """
 
+from firmware.app.faults import CP_STALL_BUDGET_MS
+
 REQUIRED = (
     "name", "port", "march", "uart", "pins", "cp_cal", "adc_bits", "ntc", "thermal",
     "contactor", "rcd", "region", "wdt_ms", "link_timeout_ms", "control_period_ms",
@@ -172,6 +174,15 @@ def validate(board):
     open_ms = board["contactor"].get("open_ms", 0)
     if not isinstance(open_ms, int) or not (0 <= open_ms <= 100):
         raise BoardError("board %s: field 'contactor.open_ms' is %r, allowed 0..100" % (name, open_ms))
+    # F-022: with the stall found after one period at the least, the contacts must
+    # still part within the budget (firmware.app.controller.cp_stall_ms)
+    period = board["control_period_ms"]
+    if open_ms + 3 * period > CP_STALL_BUDGET_MS:
+        raise BoardError(
+            "board %s: 'contactor.open_ms' (%d) plus 3 control periods (%d ms) exceed the %d ms "
+            "in which the contacts must part after the CP sampler stalls (F-022)"
+            % (name, open_ms, 3 * period, CP_STALL_BUDGET_MS)
+        )
     if board.get("grid") is not None:
         _validate_grid(board)
     elif pins.get("grid_zero_cross") is not None:

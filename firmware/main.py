@@ -17,6 +17,7 @@ from firmware.app.linkserver import LinkServer
 from firmware.compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 LINK_POLL_MS = 2
+REBOOT_DRAIN_MS = 50  # a few frames at 115200 Bd take ~3 ms; the bound is for a stuck UART
 
 
 def make_hal(board):
@@ -94,6 +95,9 @@ async def link_task(server, uart):
         for chunk in server.data_to_send():
             uart.write(chunk)
         if server.reboot_requested:
+            # the Ack of the Reset(reboot) is still in the TX buffer: let it go out,
+            # or the host never hears it (it takes the next FirmwareHello instead)
+            uart.drain(REBOOT_DRAIN_MS)
             server.ctrl.hal.reboot()
         await sleep_ms(LINK_POLL_MS)
 
@@ -126,6 +130,9 @@ async def amain():
     name = board["name"].encode()
     server = LinkServer(ctrl, name, hal.reset_reason(), now)
     server.on_applied = getattr(hal, "log_applied", None)  # the sim board's command log
+    if server.no_entropy:  # the host sees Nack(no-entropy) to its HostHello
+        sys.stderr.write("firmware: boot fault: no random source (random, os.urandom) for the"
+                         " link's epochs; the link is refused\n")
     t = asyncio.create_task(control_task(ctrl, board["control_period_ms"]))
     await link_task(server, hal.uart)
     t.cancel()

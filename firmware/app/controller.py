@@ -31,8 +31,18 @@ CATEGORIES = ("I", "II", "III")
 _GRID_OPENS = const(2 | 4)  # gridfunc.TRIPPED | gridfunc.LOST
 _NO_SENSING = const(16)  # gridfunc.NO_SENSING (gridfunc loads only with grid sensing)
 SAMPLER_STALL_MS = const(100)  # no grid samples this long: the sampler is dead, no grid
-CP_STALL_MS = const(50)  # no new CP sample this long (50 pilot periods): the CP ISR is dead
 PROFILES = ("default", "fastest")
+
+
+def cp_stall_ms(period_ms, open_ms):
+    """How long the CP sample count may stand still before F-022, so that the contacts
+    are open within faults.CP_STALL_BUDGET_MS of the sampler's last sample. The tick
+    that last sees the count move comes up to one period after that sample; the check
+    fires on the first tick more than this later, up to one period more; the contacts
+    then take open_ms. So: the budget less open_ms and two periods, and at least one
+    period (at two samples a millisecond a count that stands that long is dead).
+    boards.validate refuses a board that cannot meet the budget."""
+    return max(period_ms, faults.CP_STALL_BUDGET_MS - open_ms - 2 * period_ms)
 
 
 def _configure_guard(guard, cfg):
@@ -55,6 +65,7 @@ class Controller:
         self.feedback_ms = board["contactor"]["feedback_ms"]
         self.contactor_open_ms = board["contactor"].get("open_ms", 0)
         self.period_ms = board["control_period_ms"]
+        self.cp_stall_ms = cp_stall_ms(self.period_ms, self.contactor_open_ms)
         self.rated_da = board.get("rated_da", 320)
         rcd = board["rcd"]
         self.rcd_present = rcd["present"]
@@ -511,13 +522,13 @@ class Controller:
             self._clear(faults.DIODE)
 
     def _check_sampler(self, count, now):
-        """True while the CP sampler's count has stood still for CP_STALL_MS: a hard
+        """True while the CP sampler's count has stood still for cp_stall_ms: a hard
         IRQ handler that raised is never called again, and its ring would repeat the
         last samples (state C through an unplug) forever. Like the grid sampler's stall."""
         if count != self.cp_count:
             self.cp_count = count
             self.cp_count_at = now
-        self.cp_stalled = ticks_diff(now, self.cp_count_at) > CP_STALL_MS
+        self.cp_stalled = ticks_diff(now, self.cp_count_at) > self.cp_stall_ms
         if self.cp_stalled:
             self._raise(faults.CP_SAMPLER, 0, now)
         else:

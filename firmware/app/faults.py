@@ -33,6 +33,11 @@ CP_SAMPLER = const(1 << 12)
 # the manual override switch (physically apart from us) has disconnected the EV: its
 # auxiliary contact reads active. Handled as an E-stop.
 MANUAL_OVERRIDE = const(1 << 13)
+# F-022's budget: the contacts are open this long after the CP sampler's last sample, at
+# any phase of the stall against the control ticks, the board's contactor.open_ms
+# included (a stall can hide an unplug; IEC 61851-1 wants the contactor open within
+# ~100 ms of state A: half of it). controller.cp_stall_ms derives the threshold from it.
+CP_STALL_BUDGET_MS = const(50)
 
 # (bit, code, name, policy), in priority order (the first set one is the safe reason)
 TABLE = (

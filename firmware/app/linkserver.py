@@ -10,7 +10,10 @@ than the newest applied one of its class is applied, acknowledged, and followed 
 a Status with the actual state. A repeat of the newest is acknowledged again but not
 applied again, so a retransmitted lease cannot extend itself. One that is older, or
 of another epoch, is never applied: it gets Nack(stale), so a withdrawn lease cannot
-come back from a late retransmission or a replayed frame. Each HostHello opens a new
+come back from a late retransmission or a replayed frame. A command refused (out of
+range, conflict) still takes its order, so a late copy of the one it replaced is stale
+too, and a repeat of it gets the same Nack. Ack, Nack and Status name the command they
+answer by (class, epoch, order): a frame seq alone recurs. Each HostHello opens a new
 epoch (a copy of the same Hello, same `session`, is answered with the same one) and
 starts every class again. Anything malformed gets a Nack with the reason and changes nothing.
 
@@ -26,18 +29,30 @@ from firmware.compat import const, ticks_add, ticks_diff
 from firmware.link import frame
 from firmware.link import messages as m
 
+# entropy for the boot epoch, best first; tests replace them to play a poorer port
 try:
     from random import getrandbits
-except ImportError:  # a port built without random: every boot starts at epoch 0
+except ImportError:
     getrandbits = None  # type: ignore[assignment]
+try:
+    from os import urandom
+except ImportError:
+    urandom = None  # type: ignore[assignment]
 
 FW_VERSION = (0, 1, 0)
 TELEMETRY_MS = const(1000)
 
 
-def _boot_epoch():
-    # random, so that frames recorded before a reboot do not match the new epochs
-    return getrandbits(32) if getrandbits is not None else 0
+def boot_epoch():
+    """Where this boot's epochs start: random, so that frames recorded before a reboot
+    do not match the new ones. None on a port with no random source at all: a fixed
+    start would let those frames apply after a reboot, so the link is refused."""
+    if getrandbits is not None:
+        return getrandbits(32)
+    if urandom is not None:
+        b = urandom(4)
+        return b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24
+    return None
 
 
 class LinkServer:
@@ -52,10 +67,19 @@ class LinkServer:
         self._next_telemetry = now
         self._out = []
         self._seq = 0
-        self._last_seq = 0  # frame seq of the last command acknowledged, for Status
-        self.epoch = _boot_epoch() if epoch is None else epoch
+        # the last command acknowledged (class, epoch, order), for Status
+        self._last_class = m.NO_CLASS
+        self._last_epoch = 0
+        self._last_order = 0
+        if epoch is None:
+            epoch = boot_epoch()
+        self.no_entropy = epoch is None  # a boot fault: every HostHello gets Nack(no-entropy)
+        self.epoch = epoch or 0
         self._session = -1  # HostHello.session that opened this epoch
-        self._newest = array("L", [0] * m.ORDER_CLASSES)  # newest order applied per class
+        self._newest = array("L", [0] * m.ORDER_CLASSES)  # newest order seen per class
+        # the Nack (reason, field) of the newest when it was refused, (0, 0) if applied:
+        # a repeat of a refused command gets the same answer, never an Ack
+        self._refusal = bytearray(2 * m.ORDER_CLASSES)
         self.on_applied = None
         self.nacks = 0
         self.failsafe_report = None  # the last fail-safe Fault, re-sent after a Hello
@@ -84,8 +108,8 @@ class LinkServer:
         c = self.ctrl
         return m.Status(
             c.cp, c.out_mode, c.out_duty, c.contactor, min(c.lease_remaining(now), 0xFFFF),
-            c.limit_da(), c.faults, c.latched, c.refused, self._last_seq,
-            c.safe_reason(), c.link_timeout_ms, c.limit_w(),
+            c.limit_da(), c.faults, c.latched, c.refused, self._last_class, self._last_epoch,
+            self._last_order, c.safe_reason(), c.link_timeout_ms, c.limit_w(),
         )
 
     def telemetry(self, now):
@@ -144,22 +168,28 @@ class LinkServer:
                 return
             self._handle(payload, now)
 
-    def _nack(self, msg_type, seq, reason, field=0xFF):
+    def _nack(self, msg_type, seq, reason, field=0xFF, msg=None):
+        """Nack naming the command `msg` refused (by class, epoch, order) if it is one."""
         self.nacks += 1
-        self._send(m.Nack(msg_type & 0xFF, seq & 0xFFFF, reason, field))
+        k = m.order_class(msg) if msg is not None else -1
+        if k < 0:
+            self._send(m.Nack(msg_type & 0xFF, seq & 0xFFFF, reason, field, m.NO_CLASS, 0, 0))
+        else:
+            self._send(m.Nack(msg_type & 0xFF, seq & 0xFFFF, reason, field, k, msg.epoch, msg.order))
 
     def _handle(self, payload, now):
         try:
             seq, msg = m.decode(payload)
         except m.LinkDecodeError as e:
-            self._nack(e.msg_type, e.seq, e.reason, e.field)
+            self.nacks += 1
+            self._send(m.Nack(e.msg_type & 0xFF, e.seq & 0xFFFF, e.reason, e.field, e.klass, e.epoch, e.order))
             return
         t = msg.TYPE
         if t == m.HostHello.TYPE:
             self._on_hello(seq, msg, now)
             return
         if not self.hello_done:
-            self._nack(t, seq, m.NACK_NO_HELLO)
+            self._nack(t, seq, m.NACK_NO_HELLO, 0xFF, msg)
             return
         handler = self._HANDLERS.get(t)
         if handler is None:  # a firmware->host type sent to us
@@ -172,26 +202,39 @@ class LinkServer:
                 return
             newest = self._newest[k]
             if msg.epoch != self.epoch or msg.order < newest or msg.order == 0:
-                self._nack(t, seq, m.NACK_STALE)
+                self._nack(t, seq, m.NACK_STALE, 0xFF, msg)
                 return
+            refused = self._refusal
             if msg.order > newest:
+                # a refused command still takes its place in the order: a late copy of
+                # the one it replaced must not be applied after it
+                self._newest[k] = msg.order
                 refusal = handler(self, msg, now)
                 if refusal:
-                    self._nack(t, seq, refusal[0], refusal[1])
-                    return
-                self._newest[k] = msg.order
-                if self.on_applied is not None:
-                    self.on_applied(msg)
+                    refused[2 * k] = refusal[0]
+                    refused[2 * k + 1] = refusal[1]
+                else:
+                    refused[2 * k] = 0
+                    if self.on_applied is not None:
+                        self.on_applied(msg)
             # else a repeat of the newest: answered again, not applied again
+            if refused[2 * k]:
+                self._nack(t, seq, refused[2 * k], refused[2 * k + 1], msg)
+                return
         self.ctrl.host_alive(now)
         if msg.ORDERED:
-            self._last_seq = seq
-            self._send(m.Ack(t, seq))
+            self._last_class = k
+            self._last_epoch = msg.epoch
+            self._last_order = msg.order
+            self._send(m.Ack(t, seq, k, msg.epoch, msg.order))
         self._send(self.status(now))
 
     def _on_hello(self, seq, msg, now):
         if not (msg.proto_min <= m.PROTOCOL_VERSION <= msg.proto_max):
             self._nack(msg.TYPE, seq, m.NACK_VERSION)
+            return
+        if self.no_entropy:
+            self._nack(msg.TYPE, seq, m.NACK_NO_ENTROPY)
             return
         if msg.session != self._session or not self.hello_done:
             self._session = msg.session  # a new host session: a new epoch, every class from 0
@@ -199,10 +242,12 @@ class LinkServer:
             newest = self._newest
             for k in range(len(newest)):
                 newest[k] = 0
+                self._refusal[2 * k] = 0
         self.hello_done = True
         self.ctrl.host_alive(now)
         self._send(self._hello())
-        self._send(m.Ack(msg.TYPE, seq))  # ties this Hello to the host's (a boot Hello is unasked)
+        # ties this Hello to the host's (a boot Hello is unasked)
+        self._send(m.Ack(msg.TYPE, seq, m.NO_CLASS, self.epoch, 0))
         if self.failsafe_report is not None and self.ctrl.safe_reason():
             self._send(self.failsafe_report)  # tell the (new) host why we are safe
         self._send(self.status(now))

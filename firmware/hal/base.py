@@ -24,7 +24,9 @@ go into arrays the caller preallocated, inputs come back as bools and small ints
     reset_reason()          RESET_* below
     reboot()                reset the MCU
 
-and an attribute `uart` with non-blocking read() -> bytes|None and write(bytes).
+and an attribute `uart` with non-blocking read() -> bytes|None and write(bytes), and
+drain(timeout_ms): wait at most that long until what was written has left the pin
+(before reboot(), which would cut it off).
 
 Boards with a `grid` section (grid voltage sensing, for export) also provide:
 

@@ -38,6 +38,13 @@ from firmware.hal.base import (
 from firmware.hal.gridin import US_MASK, AdcSampler, ClockedSampler, EdgeStamper
 from firmware.link.messages import PILOT_PWM, PILOT_X1
 
+try:
+    from time import sleep_ms as _sleep_ms
+except ImportError:  # CPython, under the tests
+
+    def _sleep_ms(ms):  # type: ignore[misc]
+        time.sleep(ms / 1000)
+
 FULL = const(10000)  # 100 % in the pilot's 0.01 % duty units
 PULL_IN_MS = const(200)  # coil at full voltage before it drops to hold
 HOLD_HZ = const(20000)  # coil hold PWM: above hearing, within every port's PWM range
@@ -203,6 +210,25 @@ class UartLink:
             n = 0
         if n < len(data):
             self.tx_dropped += len(data) - n
+
+    def drain(self, timeout_ms):
+        """Wait, at most `timeout_ms`, until the TX buffer has gone out: a reset right
+        after write() would cut off what is still in it (rp2 and esp32 buffer TX), such
+        as the Ack of the Reset(reboot) that caused it. txdone() where the port has it,
+        else flush() (which bounds its own wait), else nothing to wait on."""
+        uart = self._uart
+        txdone = getattr(uart, "txdone", None)
+        if txdone is None:
+            flush = getattr(uart, "flush", None)
+            if flush is not None:
+                flush()
+            return
+        start = ticks_ms()
+        while not txdone():
+            if ticks_diff(ticks_ms(), start) >= timeout_ms:
+                return
+            _sleep_ms(1)
+        _sleep_ms(1)  # the last byte may still be in the shift register
 
 
 def _same(pin):

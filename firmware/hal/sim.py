@@ -58,6 +58,9 @@ class StdioUart:
         if flush:
             flush()
 
+    def drain(self, timeout_ms):
+        """Nothing to wait for: write() flushes each frame to the pty at once."""
+
 
 def _log_stderr(name, now):
     sys.stderr.write('{"plant": "%s", "fw_ms": %d}\n' % (name, now))

@@ -7,7 +7,10 @@ struct format) and each field's valid range. Ids are stable: a new message gets 
 id, a changed layout gets a new protocol version. `docs/link.md` is generated from this
 table (``python -m tools.linkdoc``) and a test checks that the committed document matches.
 
-Ordering: `seq` numbers frames (heartbeats too) and only ties an Ack or Nack to a frame.
+Ordering: `seq` numbers frames (heartbeats too); it says which frame an Ack or Nack
+answers, but not which command: 16 bits recur (after a wrap, or from a restarted host).
+Ack, Nack and Status.last_* therefore name the command by its (class, epoch, order),
+and the host matches on those.
 Which command is newer is decided by (epoch, order) within an ordering class
 (`order_class`): one class per command type, except that each SetConfig key and each
 Reset kind is a class of its own (independent settings, independent actions). The firmware picks the epoch (FirmwareHello.epoch) afresh at
@@ -37,6 +40,7 @@ HEADER_SIZE = const(3)
 ORDER = "<II"  # epoch, order: after the header of an ordered command
 ORDER_SIZE = const(8)
 ORDER_MAX = const(0xFFFFFFFF)
+NO_CLASS = const(0xFF)  # Ack/Nack/Status: no ordered command named
 
 # Nack reasons
 NACK_BAD_LENGTH = const(1)  # body shorter or longer than the type's layout
@@ -48,6 +52,7 @@ NACK_NO_HELLO = const(6)  # command before a successful Hello
 NACK_BAD_STATE = const(7)  # valid command the firmware cannot take now (see `field`)
 NACK_CONFLICT = const(8)  # in range, but at odds with a related setting (or a lease's direction)
 NACK_STALE = const(9)  # another epoch, or older than the newest applied of its class
+NACK_NO_ENTROPY = const(10)  # HostHello: the firmware has no random source for its epochs
 NACK_NAMES = {
     NACK_BAD_LENGTH: "bad-length",
     NACK_UNKNOWN_TYPE: "unknown-type",
@@ -58,6 +63,7 @@ NACK_NAMES = {
     NACK_BAD_STATE: "bad-state",
     NACK_CONFLICT: "conflict",
     NACK_STALE: "stale",
+    NACK_NO_ENTROPY: "no-entropy",
 }
 
 # pilot modes (SetPilot.mode, Status.pilot_mode)
@@ -207,6 +213,9 @@ class LinkDecodeError(ValueError):
         self.msg_type = msg_type
         self.seq = seq
         self.field = field
+        self.klass = NO_CLASS  # the command, where the frame got as far as naming one
+        self.epoch = 0
+        self.order = 0
 
 
 class Message:
@@ -398,13 +407,14 @@ class Status(Message):
     the lease carries none."""
 
     TYPE = 0x82
-    FORMAT = "<BBHBHHIIIHBHi"
+    FORMAT = "<BBHBHHIIIBIIBHi"
     FIELDS = (
         "cp_state", "pilot_mode", "duty", "contactor", "lease_ms", "limit_da",
-        "faults", "latched", "refused", "last_seq", "safe_reason", "link_timeout_ms",
-        "limit_w",
+        "faults", "latched", "refused", "last_class", "last_epoch", "last_order",
+        "safe_reason", "link_timeout_ms", "limit_w",
     )
-    RANGES = (_U8, _U8, _U16, _BOOL, _U16, _U16, _U32, _U32, _U32, _U16, _U8, _U16, _I32)
+    RANGES = (_U8, _U8, _U16, _BOOL, _U16, _U16, _U32, _U32, _U32, _U8, _U32, _U32, _U8, _U16,
+              _I32)
     DEFAULTS = {"limit_w": 0}
     cp_state: int
     pilot_mode: int
@@ -415,7 +425,9 @@ class Status(Message):
     faults: int
     latched: int
     refused: int
-    last_seq: int
+    last_class: int  # the last command acknowledged: class (NO_CLASS: none yet),
+    last_epoch: int  # epoch
+    last_order: int  # and order
     safe_reason: int
     link_timeout_ms: int
     limit_w: int
@@ -500,25 +512,37 @@ class GridStatus(Message):
 
 
 class Ack(Message):
+    """The command (acked_class, acked_epoch, acked_order) is applied (or was already).
+    For HostHello: class NO_CLASS, the epoch it opened, order 0."""
+
     TYPE = 0x87
-    FORMAT = "<BH"
-    FIELDS = ("acked_type", "acked_seq")
-    RANGES = (_U8, _U16)
+    FORMAT = "<BHBII"
+    FIELDS = ("acked_type", "acked_seq", "acked_class", "acked_epoch", "acked_order")
+    RANGES = (_U8, _U16, _U8, _U32, _U32)
     acked_type: int
     acked_seq: int
+    acked_class: int
+    acked_epoch: int
+    acked_order: int
 
 
 class Nack(Message):
-    """`field` is the index of the offending field, 0xFF when none applies."""
+    """`field` is the index of the offending field, 0xFF when none applies. The
+    command refused is (acked_class, acked_epoch, acked_order); class NO_CLASS when the
+    frame did not get as far as naming one (undecodable, not a command)."""
 
     TYPE = 0x88
-    FORMAT = "<BHBB"
-    FIELDS = ("acked_type", "acked_seq", "reason", "field")
-    RANGES = (_U8, _U16, _U8, _U8)
+    FORMAT = "<BHBBBII"
+    FIELDS = ("acked_type", "acked_seq", "reason", "field", "acked_class", "acked_epoch",
+              "acked_order")
+    RANGES = (_U8, _U16, _U8, _U8, _U8, _U32, _U32)
     acked_type: int
     acked_seq: int
     reason: int
     field: int
+    acked_class: int
+    acked_epoch: int
+    acked_order: int
 
 
 CATALOGUE = (
@@ -578,12 +602,17 @@ def decode(payload):
     if _TEXT in cls.RANGES:  # fixed-width text is NUL-padded on the wire
         values = tuple(v.rstrip(b"\0") if isinstance(v, bytes) else v for v in values)
     msg = cls(*values)
+    if cls.ORDERED:
+        msg.epoch, msg.order = struct.unpack_from(ORDER, payload, HEADER_SIZE)
     bad = msg.out_of_range()
     if bad >= 0:
-        raise LinkDecodeError(
+        e = LinkDecodeError(
             NACK_OUT_OF_RANGE, msg_type, seq, bad,
             "%s.%s out of range" % (cls.__name__, cls.FIELDS[bad]),
         )
-    if cls.ORDERED:
-        msg.epoch, msg.order = struct.unpack_from(ORDER, payload, HEADER_SIZE)
+        if cls.ORDERED:
+            k = order_class(msg)
+            if k >= 0:
+                e.klass, e.epoch, e.order = k, msg.epoch, msg.order
+        raise e
     return seq, msg

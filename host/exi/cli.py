@@ -1,7 +1,9 @@
 """`v2gate decode`: EXI hex to the reference codec's JSON, and back with --encode.
 
 The input is hex (whitespace and a `0x` prefix allowed), from the argument or from stdin
-(no argument, or `-`). A whole V2GTP frame, as a capture shows it, is accepted too: its
+(no argument, or `-`). An explicit argument (hex, or --encode JSON) wins and stdin is
+never touched then, so that `while read f; do v2gate decode "$f"; done < frames.txt`
+leaves the rest of the file to the loop. A whole V2GTP frame, as a capture shows it, is accepted too: its
 8-byte header is checked and stripped. Every error is one line on stderr and exit 2.
 """
 
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import select
 import string
 import sys
 
@@ -83,20 +84,6 @@ def strip_v2gtp(data: bytes) -> bytes:
     return payload
 
 
-def _stdin_has_data() -> bool:
-    """Whether something was piped or redirected in (not a terminal, data or EOF ready)."""
-    if sys.stdin is None or sys.stdin.isatty():
-        return False
-    try:
-        ready, _, _ = select.select([sys.stdin], [], [], 0)
-    except (OSError, ValueError):  # not a selectable file (e.g. a replaced sys.stdin)
-        return False
-    if not ready:
-        return False
-    # readable may be EOF (e.g. </dev/null): only real content counts as a second input
-    return bool(_read_stdin().strip())
-
-
 _stdin_text: str | None = None
 
 
@@ -130,8 +117,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.encode is not None:
         if hex_arg is not None:
             raise InputError("give HEX to decode or --encode JSON, not both")
-        if args.encode != "-" and _stdin_has_data():
-            raise InputError("JSON given both as --encode and on stdin: give one")
         try:
             obj = json.loads(_source(args.encode, "the JSON"))
         except ValueError as exc:
@@ -141,8 +126,6 @@ def _run(args: argparse.Namespace) -> int:
         message = exi.from_json(args.ns, obj)
         print(exi.encode(message, args.ns, fragment=args.fragment).hex())
         return 0
-    if hex_arg not in (None, "-") and _stdin_has_data():
-        raise InputError("hex given both as an argument and on stdin: give one")
     data = strip_v2gtp(parse_hex(_source(hex_arg, "HEX (or --encode JSON)")))
     print(json.dumps(exi.to_json(exi.decode(args.ns, data, fragment=args.fragment), args.ns)))
     return 0

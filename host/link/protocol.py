@@ -51,8 +51,8 @@ class _Pending:
     seq: int  # what send() returned; events carry it
     command: m.Message
     klass: int  # ordering class
-    wire_seq: int = -1  # frame seq of the copy on the wire, -1 while none is
-    epoch: int = -1
+    epoch: int = -1  # epoch and order of the copy on the wire; -1 while none is
+    order: int = 0
     wire: bytes = b""
     deadline: float = 0.0
     attempts: int = 0
@@ -63,6 +63,7 @@ class _Pending:
 # firmware's (it rebooted, or a replayed HostHello moved its epoch): open a new one
 # and send the command again there, rather than reporting a rejection.
 _RESESSION = (m.NACK_STALE, m.NACK_NO_HELLO)
+_REBOOT_CLASS = m.order_class(m.Reset(m.RESET_REBOOT))
 
 
 class LinkClient:
@@ -178,14 +179,18 @@ class LinkClient:
 
     def lost(self, reason: str, now: float | None = None) -> None:
         """The port went away or the firmware went silent: LinkDown, the pending
-        commands end (CommandTimedOut: none ends without an event), and HostHello goes
+        commands end (CommandTimedOut, or CommandAcked without a Status for one whose
+        Ack came: none ends without an event), and HostHello goes
         out every hello_retry_s from `now` (None: from the next handle_timer) until
         the firmware answers."""
         if self._watching():
             self._events.append(ev.LinkDown(reason))
         self._next_heartbeat = None
         for p in self._pending.values():
-            self._events.append(ev.CommandTimedOut(p.seq, p.command, p.attempts))
+            if p.acked:  # applied; only the Status after its Ack was still to come
+                self._events.append(ev.CommandAcked(p.seq, p.command, None))
+            else:
+                self._events.append(ev.CommandTimedOut(p.seq, p.command, p.attempts))
         self._pending.clear()
         self._announce = True
         self._new_session(now)
@@ -206,6 +211,7 @@ class LinkClient:
         opens one epoch however many copies reach it. LinkUp follows unless the link
         was up and this is only a new epoch."""
         self._announce = self._announce or not self.connected
+        self._reboot_done()
         self.connected = False
         self.epoch = None
         self._answer = None
@@ -216,6 +222,16 @@ class LinkClient:
         else:
             self._send_hello(now)
         return self._hello_seq
+
+    def _reboot_done(self) -> None:
+        """A Reset(reboot) that went out is done once the firmware's epoch goes: the
+        firmware rebooted (its Ack may not have left the UART before the reset), or it
+        cannot be told apart from that. Sent again in the new epoch it would be applied
+        again, and again after that reboot: CommandAcked without a Status instead."""
+        p = self._pending.get(_REBOOT_CLASS)
+        if p is not None and p.epoch >= 0:
+            del self._pending[_REBOOT_CLASS]
+            self._events.append(ev.CommandAcked(p.seq, p.command, None))
 
     def _send_hello(self, now: float) -> None:
         assert self._hello_seq is not None
@@ -251,16 +267,18 @@ class LinkClient:
             self._new_session(now)
             return False
         self._orders[p.klass] = order
-        p.wire_seq = self._next_seq()
         p.epoch = self.epoch
-        p.wire = frame.pack(p.command.encode(p.wire_seq, epoch=self.epoch, order=order))
+        p.order = order
+        p.wire = frame.pack(p.command.encode(self._next_seq(), epoch=self.epoch, order=order))
         self._out.append(p.wire)
         return True
 
-    def _by_wire_seq(self, wire_seq: int) -> _Pending | None:
-        for p in self._pending.values():
-            if p.wire_seq == wire_seq:
-                return p
+    def _named(self, klass: int, epoch: int, order: int) -> _Pending | None:
+        """The pending command an Ack, Nack or Status names, if it is still the copy on
+        the wire: never by frame seq, which recurs after a wrap or a host restart."""
+        p = self._pending.get(klass)
+        if p is not None and p.epoch == epoch and p.order == order and p.epoch >= 0:
+            return p
         return None
 
     # ------------------------------------------------------------ input
@@ -290,11 +308,12 @@ class LinkClient:
                 self._events.append(ev.FirmwareReported(seq, msg))
             return
         if isinstance(msg, m.Ack) and msg.acked_type == m.HostHello.TYPE:
-            if msg.acked_seq == self._hello_seq and self._answer is not None:
-                self._opened(self._answer, now)
+            answer = self._answer
+            if msg.acked_seq == self._hello_seq and answer is not None and msg.acked_epoch == answer.epoch:
+                self._opened(answer, now)
             return
         if isinstance(msg, m.Ack):
-            p = self._by_wire_seq(msg.acked_seq)
+            p = self._named(msg.acked_class, msg.acked_epoch, msg.acked_order)
             if p is not None and p.command.TYPE == msg.acked_type:
                 p.acked = True  # done when the Status that follows it arrives
                 p.deadline = now + self.ack_timeout_s
@@ -303,7 +322,7 @@ class LinkClient:
         else:
             if isinstance(msg, m.Status):
                 self.status = msg
-                p = self._by_wire_seq(msg.last_seq)
+                p = self._named(msg.last_class, msg.last_epoch, msg.last_order)
                 if p is not None and p.acked:
                     del self._pending[p.klass]
                     self._events.append(ev.CommandAcked(p.seq, p.command, msg))
@@ -316,7 +335,7 @@ class LinkClient:
             return  # HostHello goes on every hello_retry_s: the firmware may be updated
         if msg.reason == m.NACK_NO_HELLO and self._hello_seq is None:
             self._new_session(now)  # the firmware has no session (it rebooted unheard)
-        p = self._by_wire_seq(msg.acked_seq)
+        p = self._named(msg.acked_class, msg.acked_epoch, msg.acked_order)
         if p is None or p.command.TYPE != msg.acked_type or p.acked:
             # not about a command we wait on (an old frame's answer, or a frame
             # garbled into another type): it must not end the one that is waiting,

@@ -134,3 +134,14 @@ def test_nominal_voltage_must_match_the_divider() -> None:
     del b["grid"]["v_nom_mv"]
     with pytest.raises(boards.BoardError, match="missing field 'grid.v_nom_mv'"):
         boards.validate(b)
+
+
+def test_a_contactor_too_slow_for_the_cp_stall_budget_is_refused() -> None:
+    # F-022: found after one quiet period at the least, then up to a period more, then
+    # open_ms: a board that cannot part its contacts within the budget must say so
+    b = _sim()
+    b["contactor"]["open_ms"] = 21
+    with pytest.raises(boards.BoardError, match=r"'contactor.open_ms' \(21\) plus 3 control periods"):
+        boards.validate(b)
+    b["contactor"]["open_ms"] = 20
+    boards.validate(b)

@@ -88,7 +88,7 @@ def main(name, ticks):
     from firmware.link import frame
     from firmware.link import messages as m
 
-    server = LinkServer(ctrl, board["name"].encode(), hal.reset_reason(), 0)
+    server = LinkServer(ctrl, board["name"].encode(), hal.reset_reason(), 0, epoch=0)  # Hello: 1
     print("STEP link", live())
     grid = board.get("grid")
     grid_per_tick = grid["fs"] // 100 if grid is not None else 0

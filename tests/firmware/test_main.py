@@ -117,3 +117,47 @@ def test_isr_traceback_buffer_is_reserved_where_the_port_has_it():
     assert got == [main.EMERGENCY_EXCEPTION_BUF]
     assert main.reserve_isr_traceback(object()) is False  # the unix port: none
     main.reserve_isr_traceback()  # this runtime's own: never raises
+
+
+def test_the_tx_buffer_drains_before_a_requested_reboot():
+    # rp2 and esp32 buffer UART TX: a reset right after write() cut off the Ack of the
+    # Reset(reboot), so the host sent it again after the reboot, and again (issue #10)
+    calls = []
+
+    class Uart:
+        def read(self):
+            return None
+
+        def write(self, data):
+            calls.append("write")
+
+        def drain(self, timeout_ms):
+            assert timeout_ms == main.REBOOT_DRAIN_MS
+            calls.append("drain")
+
+    class RebootHal:
+        def reboot(self):
+            calls.append("reboot")
+            raise Stop()
+
+    class Server:
+        reboot_requested = True
+
+        def __init__(self):
+            self.ctrl = self
+            self.hal = RebootHal()
+
+        def receive(self, data, now):
+            pass
+
+        def poll(self, now):
+            pass
+
+        def data_to_send(self):
+            return [b"ack", b"status"]
+
+    try:
+        asyncio.run(main.link_task(Server(), Uart()))
+    except Stop:
+        pass
+    assert calls == ["write", "write", "drain", "reboot"]

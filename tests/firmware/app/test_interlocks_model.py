@@ -79,7 +79,7 @@ class ControllerModel(RuleBasedStateMachine):
         if not self.diode:
             problems.append("diode")
         if self.stalled_since is not None and self.now - self.stalled_since > 50:
-            problems.append("cp-sampler")  # its samples are stale: CP_STALL_MS
+            problems.append("cp-sampler")  # its samples are stale: cp_stall_ms
         if problems:
             self.violation = f"closed with {problems} at {self.now}"
 

@@ -380,3 +380,52 @@ def test_counts_classify_through_the_boards_cp_cal(
     low_at = base.counts_to_mv(low[0], board["cp_cal"])
     assert pilot.classify(high_at, low_at) == state
     assert low_at <= pilot.DIODE_LOW_MAX_MV
+
+
+class _TxUart:
+    """A machine.UART whose TX buffer empties after `busy` polls of txdone() (None:
+    never, a stuck UART); `has` limits it to the methods a port has."""
+
+    def __init__(self, busy: int | None, has: tuple[str, ...] = ("txdone",)) -> None:
+        self.busy = busy
+        self.polls = 0
+        self.flushed = 0
+        if "txdone" not in has:
+            self.txdone = None  # type: ignore[assignment]
+        if "flush" not in has:
+            self.flush = None  # type: ignore[assignment]
+
+    def any(self) -> int:
+        return 0
+
+    def read(self) -> None:
+        return None
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def txdone(self) -> bool:
+        self.polls += 1
+        return self.busy is not None and self.polls > self.busy
+
+    def flush(self) -> None:
+        self.flushed += 1
+
+
+def test_drain_waits_until_the_tx_buffer_has_gone_out() -> None:
+    uart = _TxUart(busy=3)
+    mcu.UartLink(uart).drain(1000)
+    assert uart.polls == 4  # returned at the first txdone() that said so, not before
+
+
+def test_drain_of_a_stuck_uart_gives_up() -> None:
+    uart = _TxUart(busy=None)
+    mcu.UartLink(uart).drain(3)  # returns: a stuck UART must not stop the reboot
+    assert uart.polls >= 2
+
+
+def test_drain_falls_back_to_flush_or_nothing() -> None:
+    uart = _TxUart(busy=None, has=("flush",))
+    mcu.UartLink(uart).drain(1000)
+    assert uart.flushed == 1 and uart.polls == 0
+    mcu.UartLink(_TxUart(busy=None, has=())).drain(1000)  # neither: returns at once

@@ -121,8 +121,6 @@ def test_encode_reads_json_from_stdin() -> None:
 
 
 @pytest.mark.parametrize(("args", "stdin", "says"), [
-    ((SESSION_SETUP,), SESSION_SETUP, "hex given both as an argument and on stdin"),
-    (("--encode", json.dumps(SESSION_SETUP_JSON)), SESSION_SETUP, "JSON given both"),
     ((FRAME[:8], "-"), SESSION_SETUP, "`-` (read stdin) cannot be mixed"),
     ((), "", "no hex digits"),
     ((), "abc", "odd number of hex digits"),
@@ -137,6 +135,28 @@ def test_conflicting_or_empty_input_is_one_line_exit_2(args: tuple[str, ...], st
 def test_an_argument_with_empty_stdin_is_no_conflict() -> None:
     r = decode_process(SESSION_SETUP, stdin=None)  # </dev/null, as under cron or CI
     assert r.returncode == 0 and json.loads(r.stdout) == SESSION_SETUP_JSON
+
+
+@pytest.mark.parametrize("args", [(SESSION_SETUP,), ("--encode", json.dumps(SESSION_SETUP_JSON))])
+def test_an_argument_wins_over_a_pipe_on_stdin(args: tuple[str, ...]) -> None:
+    # stdin was read (and taken as a conflict) whenever it was a pipe with data
+    r = decode_process(*args, stdin="not hex, and not for us\n")
+    assert r.returncode == 0, r.stderr
+    assert SESSION_SETUP in r.stdout or json.loads(r.stdout) == SESSION_SETUP_JSON
+
+
+def test_a_shell_loop_over_a_file_of_frames_decodes_every_line(tmp_path) -> None:
+    # each `v2gate decode "$f"` inherits the loop's stdin: reading it failed the first
+    # line and swallowed the rest of the file
+    frames = tmp_path / "frames.txt"
+    frames.write_text(f"{SESSION_SETUP}\n0x{FRAME}\n{SESSION_SETUP}\n")
+    loop = ('while read -r f; do "$0" -m host.cli decode --ns "$1" "$f" || echo FAILED; '
+            'done < "$2"')
+    r = subprocess.run(["bash", "-c", loop, sys.executable, ISO2, str(frames)],
+                       capture_output=True, text=True, timeout=60)
+    assert "FAILED" not in r.stdout, r.stderr
+    decoded = [json.loads(line) for line in r.stdout.splitlines()]
+    assert decoded == [SESSION_SETUP_JSON] * 3, r.stderr
 
 
 def test_cli_registry_lists_the_subcommand() -> None:

@@ -3,7 +3,9 @@ loses, duplicates, reorders, corrupts and replays whole frames (Acks included) <
 LinkServer driving the real Controller, all under fake time.
 
 Invariants: no command is ever applied after a newer one of its ordering class (the
-firmware reports each application through LinkServer.on_applied); and once the
+firmware reports each application through LinkServer.on_applied); no command is
+reported acknowledged that the firmware never applied (old Acks and Status replayed
+to a restarted host whose frame numbers repeat the old one's); and once the
 channel is clean and the client has settled, the firmware's state is the newest
 command it applied of each class, which is never older than the newest one
 acknowledged, and equals a fresh command of each class sent then.
@@ -18,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from firmware.app import faults
 from firmware.app.controller import Controller
 from firmware.app.linkserver import LinkServer
+from firmware.link import frame
 from firmware.link import messages as m
 from host.link import events as ev
 from host.link.protocol import LinkClient
@@ -28,6 +31,17 @@ TO_HOST = 1
 KINDS = ("pilot", "lease", "link_timeout", "telemetry")
 # a COBS frame's second byte is the payload's first (its type, never 0)
 NOT_COMMANDS = (m.Heartbeat.TYPE, m.HostHello.TYPE)
+ANSWERS = (m.Ack.TYPE, m.Nack.TYPE, m.Status.TYPE)
+
+
+def _decoded(wire: bytes) -> tuple[int, m.Message] | None:
+    r = frame.FrameReader()
+    r.feed(wire)
+    payload = r.next_payload()
+    try:
+        return None if payload is None else m.decode(payload)
+    except m.LinkDecodeError:
+        return None
 
 
 class LinkModel(RuleBasedStateMachine):
@@ -37,7 +51,9 @@ class LinkModel(RuleBasedStateMachine):
         self.ctrl = Controller(FakeHal(), board(), 0)
         self.fw = LinkServer(self.ctrl, b"model", 1, 0)
         self.fw.on_applied = self._applied
-        self.host = LinkClient()
+        self.starts = [0x1234]  # each host's first frame number
+        self.host = LinkClient(seq=self.starts[0])
+        self.since = self.since_fw = 0  # history of this host's time begins here
         self.queues: tuple[list[bytes], list[bytes]] = ([], [])
         self.history: tuple[list[bytes], list[bytes]] = ([], [])
         self.made = 0  # commands made, numbering them in the order the host sent them
@@ -45,6 +61,7 @@ class LinkModel(RuleBasedStateMachine):
         self.newest_sent: dict[int, m.Message] = {}
         self.newest_acked: dict[int, int] = {}  # class -> number
         self.newest_applied: dict[int, tuple[int, m.Message]] = {}
+        self.ever_applied: set[tuple] = set()
         self.fw.data_to_send()
         self.host.connect(0.0)
         self._collect()
@@ -61,6 +78,7 @@ class LinkModel(RuleBasedStateMachine):
         # class then), never after a newer one
         assert number >= before, f"{msg!r} applied after a newer command of its class"
         self.newest_applied[klass] = (number, msg)
+        self.ever_applied.add(self._key(msg))
 
     def _collect(self) -> None:
         for chunk in self.host.data_to_send():
@@ -71,6 +89,7 @@ class LinkModel(RuleBasedStateMachine):
             self.history[TO_HOST].append(chunk)
         while (e := self.host.next_event()) is not None:
             if isinstance(e, ev.CommandAcked):
+                assert self._key(e.command) in self.ever_applied, f"{e.command!r} acked, never applied"
                 klass, number = self.index[self._key(e.command)]
                 self.newest_acked[klass] = max(self.newest_acked.get(klass, 0), number)
             assert not isinstance(e, ev.CommandRejected), e  # every command is valid
@@ -155,6 +174,32 @@ class LinkModel(RuleBasedStateMachine):
         if old:
             self._deliver(direction, old[i % len(old)])
 
+    @rule(i=st.integers(0, 10_000), n=st.integers(1, 3))
+    def replay_answers(self, i: int, n: int) -> None:
+        """Old Acks, Nacks and Status (with what follows them) from the firmware,
+        maybe from before a host restart: they must answer nothing of the new host's."""
+        old = [w for w in self.history[TO_HOST] if w[1] in ANSWERS]
+        for k in range(n if old else 0):
+            self._deliver(TO_HOST, old[(i + k) % len(old)])
+
+    @rule()
+    def replay_answers_by_number(self) -> None:
+        """The worst such replay: old Acks (and the frame after each, its Status) whose
+        frame number is that of a command this host has put on the line since it
+        started, as after a restart whose frame numbers repeat an earlier host's."""
+        mine = set()
+        for wire in self.history[TO_FW][self.since:]:
+            got = _decoded(wire)
+            if got is not None and got[1].ORDERED:
+                mine.add((got[1].TYPE, got[0]))
+        old = self.history[TO_HOST][: self.since_fw]
+        for i, wire in enumerate(old):
+            got = _decoded(wire)
+            if got is not None and isinstance(got[1], m.Ack) and (got[1].acked_type, got[1].acked_seq) in mine:
+                self._deliver(TO_HOST, wire)
+                if i + 1 < len(old):
+                    self._deliver(TO_HOST, old[i + 1])
+
     @rule(i=st.integers(0, 10_000))
     def replay_a_command(self, i: int) -> None:
         """The replays that matter most: an old command, not a heartbeat or a Hello."""
@@ -183,10 +228,16 @@ class LinkModel(RuleBasedStateMachine):
             self.queues[TO_FW].clear()
             self.queues[TO_HOST].clear()
 
-    @rule(seq=st.integers(0, 0xFFFF))
-    def restart_host(self, seq: int) -> None:
-        """A new host process, its counters anywhere; the old one's frames linger on
-        the line and in replays. Its unanswered commands are gone with it."""
+    @rule(seq=st.integers(0, 0xFFFF), again=st.booleans())
+    def restart_host(self, seq: int, again: bool) -> None:
+        """A new host process, its counters anywhere, or (again) where an earlier one's
+        started, so that its frames carry the same numbers as that one's; the old one's
+        frames linger on the line and in replays. Its unanswered commands are gone with it."""
+        if again:
+            seq = self.starts[seq % len(self.starts)]
+        self.starts.append(seq)
+        self.since = len(self.history[TO_FW])
+        self.since_fw = len(self.history[TO_HOST])
         self.host = LinkClient(seq=seq)
         self.host.connect(self.ms / 1000)
         self._collect()

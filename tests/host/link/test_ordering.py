@@ -136,10 +136,11 @@ def test_nack_of_another_type_does_not_end_the_pending_command() -> None:
     p.drop_to_fw = 1
     seq = p.host.send(m.SetPilot(m.PILOT_PWM, 2666), p.t)
     p.pump()
-    wire_seq = m.decode(_payload(frames_of(p, m.SetPilot)[0]))[0]
-    # a Nack with that frame number but for another type (an old frame's answer, or
-    # a garbled one): not an answer to our SetPilot
-    p.host.receive(frame.pack(m.Nack(m.PowerLease.TYPE, wire_seq, m.NACK_OUT_OF_RANGE, 3).encode(9)), p.t)
+    wire_seq, pilot = m.decode(_payload(frames_of(p, m.SetPilot)[0]))
+    # a Nack with that frame number and order but for another type (an old frame's
+    # answer, or a garbled one): not an answer to our SetPilot
+    nack = m.Nack(m.PowerLease.TYPE, wire_seq, m.NACK_OUT_OF_RANGE, 3, m.order_class(pilot), pilot.epoch, pilot.order)
+    p.host.receive(frame.pack(nack.encode(9)), p.t)
     p.advance(0.2)
     assert [e.seq for e in p.of(ev.CommandAcked)] == [seq] and p.ctrl.want_duty == 2666
     assert not p.of(ev.CommandRejected)
@@ -237,3 +238,95 @@ def test_each_reset_kind_and_config_key_is_its_own_class() -> None:
     assert not p.of(ev.CommandSuperseded)
     assert sorted(e.seq for e in p.of(ev.CommandAcked)) == sent
     assert p.fw.reboot_requested and p.ctrl.safe_pilot == m.PILOT_X1 and p.fw.telemetry_ms == 500
+
+
+def ends(p: Pair, seq: int) -> list[ev.Event]:
+    """How the command send() numbered `seq` ended (every event that ends one)."""
+    kinds = (ev.CommandAcked, ev.CommandRejected, ev.CommandTimedOut, ev.CommandSuperseded)
+    return [e for e in p.events if isinstance(e, kinds) and e.seq == seq]
+
+
+def _answers_of(p: Pair, *kinds: type) -> list[bytes]:
+    """The firmware's frames of these types, oldest first."""
+    out = []
+    for chunk in p.answers:
+        r = frame.FrameReader()
+        r.feed(chunk)
+        while (payload := r.next_payload()) is not None:
+            if payload[0] in [k.TYPE for k in kinds]:
+                out.append(frame.pack(payload))
+    return out
+
+
+def test_old_answers_replayed_to_a_restarted_host_complete_nothing() -> None:
+    # Ack and Status named a command only by its frame number and type: a restarted host
+    # whose frame numbers repeat took the old grant's Ack and Status, replayed, for its
+    # own withdrawal, which the firmware never received (it still had allow=1)
+    p = connected(LinkClient(seq=100))
+    p.host.send(GRANT, p.t)
+    p.pump()
+    old = _answers_of(p, m.Ack, m.Status)
+    grant_seq = m.decode(_payload(frames_of(p, m.PowerLease)[0]))[0]
+    p.host = LinkClient(seq=100)  # restarted; its counter starts where the old one did
+    p.host.connect(p.t)
+    p.pump()
+    p.drop_to_fw = 1
+    withdraw = p.host.send(WITHDRAW, p.t)  # lost on the way
+    p.pump()
+    assert m.decode(_payload(frames_of(p, m.PowerLease)[-1]))[0] == grant_seq  # the same number
+    for wire in old:
+        p.host.receive(wire, p.t)
+    p.pump()
+    assert p.ctrl.lease_allow == 1
+    assert not [e for e in p.of(ev.CommandAcked) if e.command == WITHDRAW]
+    p.advance(0.2)  # its retransmission gets through, and only that completes it
+    acked = [e for e in p.of(ev.CommandAcked) if e.command == WITHDRAW]
+    assert [e.seq for e in acked] == [withdraw] and p.ctrl.lease_allow == 0
+    assert acked[0].status is not None and acked[0].status.lease_ms == 0
+
+
+def test_a_refused_command_retires_the_one_it_replaced() -> None:
+    # link_timeout 300 is delayed on the line, 5000 (out of range) replaces it and is
+    # refused; the late 300 must not be applied after it
+    p = connected()
+    before = p.ctrl.link_timeout_ms
+    p.drop_to_fw = 1
+    p.host.send(m.SetConfig(m.CFG_LINK_TIMEOUT, 300), p.t)
+    p.pump()
+    late = frames_of(p, m.SetConfig)[-1]
+    p.host.send(m.SetConfig(m.CFG_LINK_TIMEOUT, 5000), p.t)
+    p.pump()
+    assert [e.reason for e in p.of(ev.CommandRejected)] == [m.NACK_OUT_OF_RANGE]
+    answer = replay(p, late)
+    assert isinstance(answer[0], m.Nack) and answer[0].reason == m.NACK_STALE
+    assert p.ctrl.link_timeout_ms == before and not p.applied
+
+
+def test_a_reboot_whose_ack_the_reset_cuts_off_happens_once() -> None:
+    # the reset cut the Ack off; the host re-sent the Reset(reboot) in the new epoch,
+    # which rebooted the firmware again, for ever (1499 reboots in 3 s)
+    p = connected()
+    p.cut_on_reboot = True
+    seq = p.host.send(m.Reset(m.RESET_REBOOT), p.t)
+    p.pump()
+    p.advance(3.0)
+    assert p.reboots == 1
+    assert ends(p, seq) == [ev.CommandAcked(seq, m.Reset(m.RESET_REBOOT), None)]
+    assert p.host.connected and len(p.of(ev.LinkUp)) == 2
+    again = p.host.send(m.Reset(m.RESET_REBOOT), p.t)  # a later one is a new request
+    p.advance(0.5)
+    assert p.reboots == 2 and [e.seq for e in p.of(ev.CommandAcked)][-1] == again
+
+
+def test_a_reboot_is_never_sent_again_in_a_new_epoch() -> None:
+    # its copy went out, then the firmware answered from another epoch (rebooted, or
+    # moved by a stray Hello): sent again there it would reboot a firmware that may
+    # just have rebooted
+    p = connected()
+    p.drop_to_fw = 1
+    seq = p.host.send(m.Reset(m.RESET_REBOOT), p.t)
+    p.pump()
+    p.reboot_firmware()  # the firmware says Hello unasked: a new epoch
+    p.advance(0.5)
+    assert not p.fw.reboot_requested
+    assert ends(p, seq) == [ev.CommandAcked(seq, m.Reset(m.RESET_REBOOT), None)]

@@ -13,8 +13,10 @@ from tests.firmware.vmcheck import FakeHal, board
 class Pair:
     """Our host client and our firmware, wired back to back (h11's roundtrip idea).
 
-    `sent` keeps every frame the host wrote (for replays), `applied` every command
-    the firmware applied (LinkServer.on_applied)."""
+    `sent` keeps every frame the host wrote and `answers` every one the firmware
+    wrote (for replays), `applied` every command the firmware applied
+    (LinkServer.on_applied). With `cut_on_reboot` a Reset(reboot) reboots the firmware
+    before anything it wrote after it leaves (a UART whose TX buffer the reset cuts off)."""
 
     def __init__(self, host: LinkClient | None = None) -> None:
         self.t = 0.0
@@ -26,6 +28,9 @@ class Pair:
         self.drop_to_host = 0  # frames to lose firmware -> host
         self.events: list[ev.Event] = []
         self.sent: list[bytes] = []
+        self.answers: list[bytes] = []
+        self.cut_on_reboot = False
+        self.reboots = 0
         self.applied: list[m.Message] = []
         self.fw.on_applied = self.applied.append
 
@@ -46,9 +51,14 @@ class Pair:
                     self.drop_to_fw -= 1
                     continue
                 self.fw.receive(chunk, self.ms())
+                if self.cut_on_reboot and self.fw.reboot_requested:
+                    self.fw.data_to_send()  # gone with the reset
+                    self.reboots += 1
+                    self.reboot_firmware()
             self.fw.poll(self.ms())
             for chunk in self.fw.data_to_send():
                 moved = True
+                self.answers.append(chunk)
                 if self.drop_to_host:
                     self.drop_to_host -= 1
                     continue
@@ -156,7 +166,7 @@ def test_firmware_reboot_triggers_new_hello() -> None:
 def test_client_refuses_firmware_messages() -> None:
     p = connected()
     try:
-        p.host.send(m.Status(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), p.t)
+        p.host.send(m.Status(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), p.t)
     except LocalProtocolError:
         return
     raise AssertionError("sent a firmware->host message")
@@ -194,3 +204,17 @@ def test_ack_without_status_still_completes_after_timeout() -> None:
     p.host.handle_timer(p.t + 1)
     acked = [e for e in iter(p.host.next_event, None) if isinstance(e, ev.CommandAcked)]
     assert acked and acked[0].status is None
+
+
+def test_port_lost_after_the_ack_reports_the_command_acked() -> None:
+    # the Ack arrived, the Status after it did not, then the port went: the command was
+    # applied, so it must not be reported as timed out
+    p = connected()
+    withdraw = m.PowerLease(0, 0, 0, 5000)
+    seq = p.host.send(withdraw, p.t)
+    for chunk in p.host.data_to_send():
+        p.fw.receive(chunk, p.ms())
+    p.host.receive(p.fw.data_to_send()[0], p.t)  # the Ack; the Status is lost
+    p.host.lost("port closed", p.t)
+    ends = [e for e in iter(p.host.next_event, None) if hasattr(e, "seq")]
+    assert ends == [ev.CommandAcked(seq, withdraw, None)]
