@@ -139,7 +139,7 @@ def test_constructor_checks_fields():
 def test_fields_added_at_the_end_have_defaults():
     # code written for version 2 still builds a lease and a Status; the wire has the field
     assert m.PowerLease(1, 0, 160, 1000) == m.PowerLease(1, 0, 160, 1000, power_w=0)
-    assert m.Status(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).limit_w == 0
+    assert m.Status(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).limit_w == 0
     raises(TypeError, m.PowerLease, 1, 0, 160)  # a field without a default is still needed
 
 
