@@ -61,7 +61,7 @@ def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def _ca_problem(issuer: x509.Certificate, below: int) -> str | None:
+def ca_problem(issuer: x509.Certificate, below: int) -> str | None:
     """Why `issuer` may not sign here (`below`: CA certificates between it and the leaf)."""
     try:
         bc = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -97,7 +97,7 @@ def check_chain(path: Path, certs: list[x509.Certificate], pool: list[x509.Certi
         if issuer is None:
             raise PkiError(f"{path}: no issuer of {cn(cur)} found (wanted {cur.issuer.rfc4514_string()}"
                            " with a matching signature): a Sub-CA or the root is missing")  # fmt: skip
-        why = _ca_problem(issuer, below=len(chain) - 1)
+        why = ca_problem(issuer, below=len(chain) - 1)
         if why:
             raise PkiError(f"{path}: {cn(issuer)}, the issuer of {cn(cur)}, {why}")
         chain.append(issuer)
@@ -126,7 +126,7 @@ def check_key_file(path: Path, uid: int, user: str) -> None:
                        f"{user} (chown {user} {path})")  # fmt: skip
 
 
-def _spki(key: object) -> bytes:
+def spki(key: object) -> bytes:
     return key.public_bytes(serialization.Encoding.DER,  # type: ignore[attr-defined]
                             serialization.PublicFormat.SubjectPublicKeyInfo)  # fmt: skip
 
@@ -167,7 +167,7 @@ def check(paths: list[Path], *, user: str | None = None,
         cert = by_stem.get(p.with_suffix(""))
         if cert is None:
             report.ok.append(f"{p.name}: 0600, {user}; no certificate beside it (a CSR's key?)")
-        elif _spki(cert.public_key()) != _spki(key.public_key()):
+        elif spki(cert.public_key()) != spki(key.public_key()):
             report.problems.append(f"{p}: does not match the certificate "
                                    f"{p.with_suffix('.pem').name} ({cn(cert)})")  # fmt: skip
         else:

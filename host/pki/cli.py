@@ -16,11 +16,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from . import files, hierarchy
-from .check import check
+from .check import ca_problem, check, spki
 from .files import PkiError
 from .issue import Issued, certificate, csr, name
 from .profiles import ISSUE_ROLES, PROFILES, ROLES, profile_of
-from .show import line
+from .show import cn, line
 
 EXIT_NO = 1
 EXIT_USAGE = 2
@@ -142,6 +142,11 @@ def _issue(args: argparse.Namespace) -> int:
     role = ROLES[args.role]
     ca_key = files.read_key(args.ca.with_suffix(".key"))
     ca_cert = files.read_certs(args.ca.with_suffix(".pem"))[0]
+    if spki(ca_cert.public_key()) != spki(ca_key.public_key()):
+        raise PkiError(f"{args.ca.with_suffix('.key')} is not the key of {args.ca.with_suffix('.pem')}")
+    why = ca_problem(ca_cert, below=1 if role.ca else 0)
+    if why:
+        raise PkiError(f"{args.ca.with_suffix('.pem')} ({cn(ca_cert)}) {why}")
     out_pem, out_key = args.out.with_suffix(".pem"), args.out.with_suffix(".key")
     if not args.force:
         _refuse_existing([out_pem] if args.csr else [out_pem, out_key], "--force to overwrite")

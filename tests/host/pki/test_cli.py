@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -93,6 +94,10 @@ BAD = [
       "--cn", "a", "--org", "b"], "secc_chain.key: No such file"),
     (["pki", "issue", "--ca", "{d}/v2g_sub2", "--role", "secc", "--out", "{d}/x"],
      "--cn and --org are needed"),
+    (["pki", "issue", "--ca", "{d}/secc", "--role", "secc", "--out", "{d}/x", "--cn", "a",
+      "--org", "b"], "secc.pem (DE*V2G*E0000001) is not a CA (basicConstraints CA:false)"),
+    (["pki", "issue", "--ca", "{d}/v2g_sub2", "--role", "sub2", "--out", "{d}/x", "--cn", "a",
+      "--org", "b"], "allows 0 Sub-CA(s) below it (pathlen), the chain has 1"),
     (["pki", "issue", "--ca", "{d}/v2g_sub2", "--role", "secc", "--out", "{d}/x", "--cn", "a",
       "--org", "b", "--days", "0"], "--days: '0' is not a whole number"),
     (["pki", "issue", "--ca", "{d}/v2g_sub2", "--role", "secc", "--out", "{d}/x",
@@ -134,3 +139,12 @@ def test_each_bad_argument_gives_one_clear_line(v2gate: Run, own_lab: Path, argv
 def test_check_of_an_empty_folder_says_so(v2gate: Run, tmp_path: Path) -> None:
     r = v2gate("pki", "check", tmp_path)
     assert r.code == 2 and "no certificate (.pem .crt .cer) or key (.key) files" in r.err
+
+
+def test_issue_refuses_a_ca_key_that_is_not_the_cas(v2gate: Run, own_lab: Path) -> None:
+    shutil.copy2(own_lab / "mo_sub2.key", own_lab / "v2g_sub2.key")
+    r = v2gate("pki", "issue", "--ca", own_lab / "v2g_sub2", "--role", "secc", "--cn", "a",
+               "--org", "b", "--out", own_lab / "x")
+    assert r.code == 2 and not (own_lab / "x.pem").exists()
+    assert r.err == (f"v2gate pki issue: {own_lab / 'v2g_sub2.key'} is not the key of "
+                     f"{own_lab / 'v2g_sub2.pem'}\n")
