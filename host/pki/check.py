@@ -28,6 +28,7 @@ from .show import cn
 
 CERT_SUFFIXES = (".pem", ".crt", ".cer")
 KEY_SUFFIXES = (".key",)
+DEFAULT_DIR = Path("/etc/v2g/certs")  # where a gateway keeps them
 MAX_DEPTH = 8  # -2 chains are at most root + 2 Sub-CAs + leaf
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from . import check as pki_check
 from . import files, hierarchy
 from .check import ca_problem, check, spki
 from .files import PkiError
@@ -83,7 +84,8 @@ def add_parser(sub: Any) -> None:
     w.set_defaults(func=lambda a: _run(w, _show, a))
 
     k = cmds.add_parser("check", help="chains, key/cert match, validity, key modes and owner")
-    k.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    k.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                   help=f"files or folders (default: {pki_check.DEFAULT_DIR})")
     k.add_argument("--user", help="the service user who must own the keys (default: you)")
     k.add_argument("--at", type=_when, help="check validity at this UTC time (ISO 8601)")
     k.set_defaults(func=lambda a: _run(k, _check, a))
@@ -212,7 +214,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    report = check(args.paths, user=args.user, now=args.at)
+    report = check(args.paths or [pki_check.DEFAULT_DIR], user=args.user, now=args.at)
     for text in report.ok:
         print(f"ok  {text}")
     for text in report.problems:

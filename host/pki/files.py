@@ -20,7 +20,10 @@ class PkiError(Exception):
 
 
 def write_atomic(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise PkiError(f"{path}: {exc.strerror}") from None
     try:
         os.fchmod(fd, mode)  # mkstemp makes it 0600 already; the certificates get 0644
         with os.fdopen(fd, "wb") as out:

@@ -7,7 +7,7 @@
 
 Each NAME is NAME.pem (certificate) and NAME.key (private key, 0600). A chain file holds
 the leaf, then Sub-CA 2, then Sub-CA 1: what a TLS server sends; the root stays out (the
-peer has it) as ISO 15118-2 §7.7.3 wants. For a lab: nothing here is fit for production.
+peer has it). For a lab: nothing here is fit for production.
 """
 
 from __future__ import annotations

@@ -84,7 +84,6 @@ ROLES = {r.name: r for r in (
     Role("station", ca=False, path_len=None, days=365, usages=_EXCHANGE, eku=_CLIENT),
     Role("csms", ca=False, path_len=None, days=365, usages=_EXCHANGE, eku=_SERVER),
 )}  # fmt: skip
-LEAF_ROLES = sorted(name for name, r in ROLES.items() if not r.ca)
 ISSUE_ROLES = sorted(name for name in ROLES if name != "root")
 
 

@@ -113,6 +113,10 @@ BAD = [
       "{d}/k", "--reuse-key"], "k: No such file"),
     (["pki", "csr", "--type", "V2GCertificate", "--cn", "a", "--org", "b", "--key",
       "{d}/secc.pem", "--reuse-key"], "secc.pem: not a PEM private key"),
+    (["pki", "issue", "--ca", "{d}/v2g_sub2", "--role", "secc", "--out", "{d}/no/x", "--cn", "a",
+      "--org", "b"], "no/x.key: No such file or directory"),
+    (["pki", "csr", "--type", "V2GCertificate", "--cn", "a", "--org", "b", "--key",
+      "{d}/no/k"], "no/k: No such file or directory"),
     (["pki", "show", "{d}/secc.key"], "secc.key: not a PEM or DER certificate"),
     (["pki", "show", "{d}/missing.pem"], "missing.pem: No such file"),
     (["pki", "check", "{d}/missing"], "missing: no such file or folder"),
@@ -148,3 +152,12 @@ def test_issue_refuses_a_ca_key_that_is_not_the_cas(v2gate: Run, own_lab: Path) 
     assert r.code == 2 and not (own_lab / "x.pem").exists()
     assert r.err == (f"v2gate pki issue: {own_lab / 'v2g_sub2.key'} is not the key of "
                      f"{own_lab / 'v2g_sub2.pem'}\n")
+
+
+def test_check_looks_in_the_gateway_folder_by_default(v2gate: Run, lab: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("host.pki.check.DEFAULT_DIR", lab / "absent")
+    r = v2gate("pki", "check")
+    assert (r.code, r.err) == (2, f"v2gate pki check: {lab / 'absent'}: no such file or folder\n")
+    monkeypatch.setattr("host.pki.check.DEFAULT_DIR", lab)
+    assert v2gate("pki", "check").code == 0
