@@ -35,6 +35,7 @@ SUBCOMMANDS = [
     "host.exi.cli",
     "host.flash.cli",
     "host.station.cli",
+    "host.pki.cli",
 ]
 
 EXIT_USAGE = 2

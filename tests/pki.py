@@ -8,14 +8,15 @@ Written as PEM files (keys 0600). A session-scoped fixture makes one per test ru
 from __future__ import annotations
 
 import datetime as dt
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from host.pki import files
+from host.pki import issue as build
+from host.pki.profiles import ROLES
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -46,52 +47,21 @@ class Pki:
 
 
 def _name(cn: str, org: str, dc: str | None = None) -> x509.Name:
-    parts = [x509.NameAttribute(NameOID.COMMON_NAME, cn),
-             x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
-             x509.NameAttribute(NameOID.COUNTRY_NAME, "DE")]  # fmt: skip
-    if dc is not None:
-        parts.append(x509.NameAttribute(NameOID.DOMAIN_COMPONENT, dc))
-    return x509.Name(parts)
+    return build.name(cn, org, "DE", dc)
 
 
 def _issue(directory: Path, stem: str, subject: x509.Name, *, issuer: Issued | None,
            ca: bool, path_len: int | None, days: int) -> Issued:  # fmt: skip
+    """`v2gate pki`'s builder (host/pki) with this PKI's own path lengths and lifetimes."""
+    role = replace(ROLES["sub1" if ca else "secc"], path_len=path_len, days=days)
     key = ec.generate_private_key(ec.SECP256R1())
-    signer_key = issuer.key if issuer is not None else key
-    issuer_name = issuer.cert.subject if issuer is not None else subject
-    public = key.public_key()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_name)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=path_len if ca else None),
-                       critical=True)  # fmt: skip
-        .add_extension(x509.KeyUsage(
-            digital_signature=not ca, content_commitment=False, key_encipherment=False,
-            data_encipherment=False, key_agreement=not ca, key_cert_sign=ca, crl_sign=ca,
-            encipher_only=False, decipher_only=False), critical=True)  # fmt: skip
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-    )
-    if issuer is not None:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
-            critical=False,
-        )
-    cert = builder.sign(signer_key, hashes.SHA256())
+    signer = None if issuer is None else build.Issued(issuer.cert, issuer.key)
+    made = build.issue(subject, role, key, issuer=signer, now=NOW)
     cert_path = directory / f"{stem}.pem"
     key_path = directory / f"{stem}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))  # fmt: skip
-    os.chmod(key_path, 0o600)  # in case the file was there with other bits
-    return Issued(cert, key, cert_path, key_path)
+    files.write_certs(cert_path, made.cert)
+    files.write_key(key_path, key)  # 0600, atomically
+    return Issued(made.cert, key, cert_path, key_path)
 
 
 def _chain(directory: Path, tag: str, org: str, leaf_cn: str, *, leaf_dc: str | None,
@@ -105,8 +75,7 @@ def _chain(directory: Path, tag: str, org: str, leaf_cn: str, *, leaf_dc: str | 
     leaf = _issue(directory, f"{tag}_leaf", _name(leaf_cn, org, leaf_dc), issuer=sub2,
                   ca=False, path_len=None, days=365)  # fmt: skip
     chain_path = directory / f"{tag}_chain.pem"
-    chain_path.write_bytes(b"".join(i.cert.public_bytes(serialization.Encoding.PEM)
-                                    for i in (leaf, sub2, sub1)))  # fmt: skip
+    files.write_certs(chain_path, leaf.cert, sub2.cert, sub1.cert)
     return Chain(root, sub1, sub2, leaf, chain_path)
 
 
