@@ -22,7 +22,6 @@ from host.bench.veth import VethPair, in_netns
 from host.ev.evcc.din import DinEvcc, EvccConfig, SessionStopped
 from host.ev.evcc.driver import discover_and_run
 from host.ev.evcc.ev import SimEv
-from tests.host.v2g.conftest import veth  # noqa: F401  (the fixture, used by name)
 from tests.host.v2g.test_interop import _peer_python, _wait_link_local
 
 pytestmark = pytest.mark.interop
@@ -60,7 +59,7 @@ asyncio.run(main())
 '''
 
 
-def test_our_evcc_charges_through_their_din_secc(veth: VethPair, tmp_path: Path) -> None:  # noqa: F811
+def test_our_evcc_charges_through_their_din_secc(veth: VethPair, tmp_path: Path) -> None:
     python = _peer_python()
     subprocess.run(["ip", "-n", veth.ns_evse, "link", "set", "lo", "up"], check=True)
     _wait_link_local(veth.ns_evse, veth.if_evse)
