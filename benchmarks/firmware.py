@@ -43,40 +43,19 @@ from firmware.app.controller import Controller
 from firmware.hal.base import CP_BURST
 from firmware.kernels import cp
 from firmware.sim.grid import GridModel
-from tests.firmware.vmcheck import FakeHal, board
+from tests.firmware.vmcheck import FakeHal, Replay, board
 
 def elapsed(t0):
     return time.ticks_diff(now_us(), t0) if hasattr(time, "ticks_diff") else now_us() - t0
-
-class Replay(FakeHal):
-    # one second of the grid model's samples, made beforehand and replayed in a loop (the
-    # model computes in floats: timing it would time the model, not the tick)
-    def __init__(self, g, per_tick):
-        FakeHal.__init__(self)
-        model = GridModel(g["fs"], g["f_nom"], seed=3)
-        self.samples = array("H", [model.sample() for _ in range(g["fs"])])
-        self.k = 0
-        self.per_tick = per_tick
-
-    def grid_collect(self, gs):
-        ring = gs.ring
-        mask = gs.mask
-        samples = self.samples
-        w = self.grid_pos
-        k = self.k
-        for i in range(self.per_tick):
-            ring[w] = samples[k]
-            w = (w + 1) & mask
-            k = k + 1 if k + 1 < len(samples) else 0
-        self.grid_pos = w
-        self.k = k
-        return self.per_tick
 
 def charging(grid):
     # the sim board, with its grid sensing or without a grid section
     b = board(grid=True if grid else None)
     if grid:
-        hal = Replay(b["grid"], b["grid"]["fs"] * b["control_period_ms"] // 1000)
+        # one second of the grid model's samples, replayed in a loop
+        g = b["grid"]
+        hal = Replay(GridModel(g["fs"], g["f_nom"], seed=3), g["fs"],
+                     g["fs"] * b["control_period_ms"] // 1000)
     else:
         hal = FakeHal()
     ctrl = Controller(hal, b, 0)

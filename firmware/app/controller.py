@@ -211,10 +211,8 @@ class Controller:
             cfg["category"] = CATEGORIES[value - 1]
             cfg["v_trips"] = None  # the new category's voltage trips
             cfg["droop"] = None  # and its droop preset
-        elif m.CFG_OV2_PM <= key <= m.CFG_UV2_MS:
-            reason = self._set_volt_trip(cfg, key, value)
-        elif m.CFG_OF2_MHZ <= key <= m.CFG_UF2_MS:
-            reason = self._set_freq_trip(cfg, key, value)
+        elif m.CFG_OV2_PM <= key <= m.CFG_UV2_MS or m.CFG_OF2_MHZ <= key <= m.CFG_UF2_MS:
+            reason = self._set_trip(cfg, key, value)
         elif m.CFG_DROOP_DB_OF <= key <= m.CFG_DROOP_RESP:
             dp = list(_droop_params(cfg, gridfunc))
             dp[key - m.CFG_DROOP_DB_OF] = value
@@ -253,36 +251,30 @@ class Controller:
         _configure_guard(guard, cfg)
         return 0
 
-    def _set_volt_trip(self, cfg, key, value):
+    def _set_trip(self, cfg, key, value):
         from firmware.app import gridfunc
 
-        # keys from CFG_OV2_PM on come in pairs, threshold then clearing time, one per stage
-        stage = (gridfunc.OV2, gridfunc.OV1, gridfunc.UV1, gridfunc.UV2)[(key - m.CFG_OV2_PM) >> 1]
-        trips = cfg.get("v_trips") or gridfunc.volt_trips(cfg["category"])
-        if (key - m.CFG_OV2_PM) & 1:
+        # the keys from CFG_OV2_PM and from CFG_OF2_MHZ on come in pairs, threshold (per
+        # mille, mHz) then clearing time, one pair per stage
+        if key < m.CFG_OF2_MHZ:
+            name, at = "v_trips", key - m.CFG_OV2_PM
+            stage = (gridfunc.OV2, gridfunc.OV1, gridfunc.UV1, gridfunc.UV2)[at >> 1]
+            trips = cfg.get(name) or gridfunc.volt_trips(cfg["category"])
+        else:
+            name, at = "f_trips", key - m.CFG_OF2_MHZ
+            stage = (gridfunc.OF2, gridfunc.OF1, gridfunc.UF1, gridfunc.UF2)[at >> 1]
+            trips = cfg.get(name) or gridfunc.trips_for(cfg["f_nom"])
+        if at & 1:
             trips = gridfunc.with_volt_setting(trips, stage, ms=value)
         else:
             trips = gridfunc.with_volt_setting(trips, stage, pm=value)
-        bad = gridfunc.check_volt_trips(trips, cfg["category"], cfg["f_nom"])
-        if bad:
-            return bad
-        cfg["v_trips"] = trips
-        return 0
-
-    def _set_freq_trip(self, cfg, key, value):
-        from firmware.app import gridfunc
-
-        # as the voltage keys: pairs of threshold (mHz) and clearing time per stage
-        stage = (gridfunc.OF2, gridfunc.OF1, gridfunc.UF1, gridfunc.UF2)[(key - m.CFG_OF2_MHZ) >> 1]
-        trips = cfg.get("f_trips") or gridfunc.trips_for(cfg["f_nom"])
-        if (key - m.CFG_OF2_MHZ) & 1:
-            trips = gridfunc.with_volt_setting(trips, stage, ms=value)
+        if key < m.CFG_OF2_MHZ:
+            bad = gridfunc.check_volt_trips(trips, cfg["category"], cfg["f_nom"])
         else:
-            trips = gridfunc.with_volt_setting(trips, stage, pm=value)
-        bad = gridfunc.check_freq_trips(trips, cfg["f_nom"])
+            bad = gridfunc.check_freq_trips(trips, cfg["f_nom"])
         if bad:
             return bad
-        cfg["f_trips"] = trips
+        cfg[name] = trips
         return 0
 
     def configure_thermal(self, limit_dc):

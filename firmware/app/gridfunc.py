@@ -191,37 +191,33 @@ def check_volt_trips(trips, category, f_nom):
     """A Nack reason for a set of voltage trips, or 0: each inside its category's range
     of adjustability (60 Hz only: OUT_OF_RANGE), and the stages in order (CONFLICT):
     OV1 not above OV2 and not faster, UV1 not below UV2 and not faster."""
-    lv = {}
-    ms = {}
-    for reason, _d, pm, t in trips:
-        lv[reason] = pm
-        ms[reason] = t
-    if f_nom == 60:
-        for reason, lo, hi, t_lo, t_hi in VOLT_RANGES[category]:
-            if not (lo <= lv[reason] <= hi and t_lo <= ms[reason] <= t_hi):
-                return NACK_OUT_OF_RANGE
-    if lv[OV1] > lv[OV2] or ms[OV1] < ms[OV2] or lv[UV1] < lv[UV2] or ms[UV1] < ms[UV2]:
-        return NACK_CONFLICT
-    return 0
+    ranges = VOLT_RANGES[category] if f_nom == 60 else ()
+    return _check_trips(trips, ranges, OV1, OV2, UV1, UV2, None)
 
 
 def check_freq_trips(trips, f_nom):
     """A Nack reason for a set of frequency trips (absolute mHz), or 0: on a 60 Hz board
     each inside its range of adjustability (OUT_OF_RANGE); OF above and UF below nominal,
     OF1 not above OF2 and not faster, UF1 not below UF2 and not faster (CONFLICT)."""
+    ranges = FREQ_RANGES if f_nom == 60 else ()
+    return _check_trips(trips, ranges, OF1, OF2, UF1, UF2, f_nom * 1000)
+
+
+def _check_trips(trips, ranges, over1, over2, under1, under2, nominal):
+    # the voltage and frequency tables have the same rows and the same rules (`ranges` is
+    # empty off 60 Hz); only the frequency stages are also held to their side of nominal
     lv = {}
     ms = {}
-    for reason, _d, mhz, t in trips:
-        lv[reason] = mhz
+    for reason, _d, level, t in trips:
+        lv[reason] = level
         ms[reason] = t
-    if f_nom == 60:
-        for reason, lo, hi, t_lo, t_hi in FREQ_RANGES:
-            if not (lo <= lv[reason] <= hi and t_lo <= ms[reason] <= t_hi):
-                return NACK_OUT_OF_RANGE
-    f = f_nom * 1000
-    if lv[OF1] <= f or lv[UF1] >= f:
+    for reason, lo, hi, t_lo, t_hi in ranges:
+        if not (lo <= lv[reason] <= hi and t_lo <= ms[reason] <= t_hi):
+            return NACK_OUT_OF_RANGE
+    if nominal is not None and (lv[over1] <= nominal or lv[under1] >= nominal):
         return NACK_CONFLICT
-    if lv[OF1] > lv[OF2] or ms[OF1] < ms[OF2] or lv[UF1] < lv[UF2] or ms[UF1] < ms[UF2]:
+    if (lv[over1] > lv[over2] or ms[over1] < ms[over2] or lv[under1] < lv[under2]
+            or ms[under1] < ms[under2]):
         return NACK_CONFLICT
     return 0
 

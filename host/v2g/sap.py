@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from host.exi import codec
 from host.exi.runtime import ExiError
 from host.exi.schemas import app_protocol as ap
 
 from .errors import RemoteProtocolError
+
+_M = TypeVar("_M")
 
 NAMESPACE = "urn:iso:15118:2:2010:AppProtocol"
 MAX_ENTRIES = 20  # [V2G2-167]
@@ -88,15 +90,7 @@ def negotiate(request: ap.supportedAppProtocolReq, offers: Sequence[AppProtocol]
 
 def pull_request(payload: bytes) -> ap.supportedAppProtocolReq:
     """The EV's request from its EXI payload; RemoteProtocolError for anything else."""
-    try:
-        message = codec.decode(NAMESPACE, payload)
-    except (ExiError, ValueError, IndexError) as exc:
-        raise RemoteProtocolError(f"supportedAppProtocolReq does not decode: {exc}",
-                                  "bad_sap_request") from exc  # fmt: skip
-    if not isinstance(message, ap.supportedAppProtocolReq):
-        raise RemoteProtocolError(f"expected supportedAppProtocolReq, got "
-                                  f"{type(message).__name__}", "bad_sap_request")  # fmt: skip
-    return message
+    return _pull(payload, ap.supportedAppProtocolReq, "bad_sap_request")
 
 
 def push_response(negotiation: Negotiation) -> bytes:
@@ -113,12 +107,14 @@ def push_request(entries: Sequence[tuple[AppProtocol, int, int]]) -> bytes:
 
 
 def pull_response(payload: bytes) -> ap.supportedAppProtocolRes:
+    return _pull(payload, ap.supportedAppProtocolRes, "bad_sap_response")
+
+
+def _pull(payload: bytes, kind: type[_M], code: str) -> _M:
     try:
         message = codec.decode(NAMESPACE, payload)
     except (ExiError, ValueError, IndexError) as exc:
-        raise RemoteProtocolError(f"supportedAppProtocolRes does not decode: {exc}",
-                                  "bad_sap_response") from exc  # fmt: skip
-    if not isinstance(message, ap.supportedAppProtocolRes):
-        raise RemoteProtocolError(f"expected supportedAppProtocolRes, got "
-                                  f"{type(message).__name__}", "bad_sap_response")  # fmt: skip
+        raise RemoteProtocolError(f"{kind.__name__} does not decode: {exc}", code) from exc
+    if not isinstance(message, kind):
+        raise RemoteProtocolError(f"expected {kind.__name__}, got {type(message).__name__}", code)
     return message

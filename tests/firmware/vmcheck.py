@@ -173,3 +173,32 @@ class FakeHal:
 
     def reset_reason(self):
         return 1
+
+
+class Replay(FakeHal):
+    """A FakeHal whose grid sensing replays `n` samples made beforehand from `model`,
+    `per_tick` a tick, from the first again after the last. The model computes in
+    floats, which allocate: a heap-lock test or a tick timing would see the model, not
+    the tick."""
+
+    def __init__(self, model, n, per_tick):
+        FakeHal.__init__(self)
+        from array import array
+
+        self.samples = array("H", [model.sample() for _ in range(n)])
+        self.k = 0
+        self.per_tick = per_tick
+
+    def grid_collect(self, gs):
+        ring = gs.ring
+        mask = gs.mask
+        samples = self.samples
+        w = self.grid_pos
+        k = self.k
+        for _i in range(self.per_tick):
+            ring[w] = samples[k]
+            w = (w + 1) & mask
+            k = k + 1 if k + 1 < len(samples) else 0
+        self.grid_pos = w
+        self.k = k
+        return self.per_tick

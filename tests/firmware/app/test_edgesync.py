@@ -10,17 +10,7 @@ missing edges, phase jumps, loss, overrun, the clock's wrap, and no allocation.
 from firmware.app import edgesync as E
 from firmware.app import gridsync as G
 from tests.firmware import edgecases
-
-try:
-    from micropython import heap_lock, heap_unlock
-except ImportError:  # CPython: no heap lock; the rest of the check still runs
-
-    def heap_lock():
-        pass
-
-    def heap_unlock():
-        pass
-
+from tests.firmware.heaplock import heap_lock, heap_unlock
 
 TMASK = 0x3FFFFFFF
 

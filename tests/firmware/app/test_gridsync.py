@@ -12,16 +12,7 @@ ROCOF where it is defined (not across a step or a jump); RMS away from the sag's
 from firmware.app import gridsync as G
 from firmware.sim.grid import THD5, GridModel
 from tests.firmware import gridcases
-
-try:
-    from micropython import heap_lock, heap_unlock
-except ImportError:  # CPython: no heap lock; the rest of the check still runs
-
-    def heap_lock():
-        pass
-
-    def heap_unlock():
-        pass
+from tests.firmware.heaplock import heap_lock, heap_unlock
 
 
 def _check_cases(fs, f_nom, cases):

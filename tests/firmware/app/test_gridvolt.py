@@ -8,7 +8,7 @@ from firmware.app import gridsync as G
 from firmware.app.controller import Controller
 from firmware.link import messages as m
 from firmware.sim.grid import THD5, GridModel
-from tests.firmware.vmcheck import FakeHal, board
+from tests.firmware.vmcheck import FakeHal, Replay, board
 
 OK = G.SHORT_OK | G.PHASE_OK | G.LONG_OK | G.RMS_OK
 VNOM = 230000
@@ -335,30 +335,6 @@ def test_sags_below_uv2_ride_through_the_clearing_time_less_the_decision_margin(
         assert _from_samples(0.40, 0.14, onset=onset)[0] == F.UV2, k
 
 
-class _Replay(FakeHal):
-    """Samples made beforehand (the model computes in floats, which allocate)."""
-
-    def __init__(self, model, n, per_tick):
-        FakeHal.__init__(self)
-        from array import array
-
-        self.samples = array("H", [model.sample() for _ in range(n)])
-        self.k = 0
-        self.per_tick = per_tick
-
-    def grid_collect(self, gs):
-        ring = gs.ring
-        mask = gs.mask
-        w = self.grid_pos
-        k = self.k
-        for i in range(self.per_tick):
-            ring[w] = self.samples[k + i]
-            w = (w + 1) & mask
-        self.grid_pos = w
-        self.k = k + self.per_tick
-        return self.per_tick
-
-
 def test_grid_tick_with_voltage_trips_allocates_nothing():
     """Exporting through a swell that trips OV2 and back, ticks under heap_lock on
     MicroPython (the guard's stage timers, the held RMS, the trip and its Fault)."""
@@ -372,7 +348,7 @@ def test_grid_tick_with_voltage_trips_allocates_nothing():
     g = dict(b["grid"])
     g["enter_delay_ms"] = 500
     b["grid"] = g
-    hal = _Replay(GridModel(g["fs"], 50, seed=3).swell(2.0, 2.4, 0.19).sag(3.0, 3.5, 0.6),
+    hal = Replay(GridModel(g["fs"], 50, seed=3).swell(2.0, 2.4, 0.19).sag(3.0, 3.5, 0.6),
                   g["fs"] * 4, g["fs"] // 100)
     c = Controller(hal, b, 0)
     c.set_pilot(m.PILOT_PWM, 2666)

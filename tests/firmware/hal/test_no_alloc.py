@@ -15,17 +15,7 @@ from array import array
 import boards
 from firmware.hal.base import CP_BURST
 from firmware.link import messages as m
-
-try:
-    from micropython import heap_lock, heap_unlock
-except ImportError:  # CPython
-
-    def heap_lock():
-        pass
-
-    def heap_unlock():
-        pass
-
+from tests.firmware.heaplock import heap_lock, heap_unlock
 from tests.firmware.portfakes import FAKES, HALS, PIO, Channel, MachineTimer, Pin, Timer
 
 

@@ -92,11 +92,8 @@ def test_sounding_batch_and_match() -> None:
 
 def test_no_parm_cnf_after_retries() -> None:
     d, _ = started()
-    for k in range(1, c.C_EV_MATCH_RETRY + 1):
-        d.at(k * c.TT_MATCH_RESPONSE)
-        assert [type(m) for m in d.messages()] == [CmSlacParmReq]
-    d.at((c.C_EV_MATCH_RETRY + 1) * c.TT_MATCH_RESPONSE)
-    assert d.events() == [MatchFailed(FailReason.NO_PARM_CNF)]
+    events = d.resends(CmSlacParmReq, c.C_EV_MATCH_RETRY, c.TT_MATCH_RESPONSE)
+    assert events == [MatchFailed(FailReason.NO_PARM_CNF)]
 
 
 def test_wrong_run_id_and_duplicates_are_ignored() -> None:
@@ -224,12 +221,8 @@ def test_pev_id_goes_in_the_match_request() -> None:
 def test_no_match_cnf_after_retries() -> None:
     d, run = answered()
     d.sent()
-    t = d.now
-    for k in range(1, c.C_EV_MATCH_RETRY + 1):
-        d.at(t + k * c.TT_MATCH_RESPONSE)
-        assert [type(m) for m in d.messages()] == [CmSlacMatchReq]
-    d.at(t + (c.C_EV_MATCH_RETRY + 1) * c.TT_MATCH_RESPONSE)
-    assert d.events()[-1] == MatchFailed(FailReason.NO_MATCH_CNF)
+    events = d.resends(CmSlacMatchReq, c.C_EV_MATCH_RETRY, c.TT_MATCH_RESPONSE)
+    assert events[-1] == MatchFailed(FailReason.NO_MATCH_CNF)
 
 
 def joining(**kwargs) -> tuple[Driven, bytes]:
@@ -334,12 +327,8 @@ def test_one_matching_at_a_time() -> None:
 def test_own_modem_not_confirming_the_evse_key() -> None:
     d, _ = joining()
     d.sent()
-    t = d.now
-    for k in range(1, c.MODEM_RETRIES + 1):
-        d.at(t + k * c.MODEM_TIMEOUT)
-        assert [type(m) for m in d.messages()] == [CmSetKeyReq]
-    d.at(t + (c.MODEM_RETRIES + 1) * c.MODEM_TIMEOUT)
-    assert d.events()[-1] == MatchFailed(FailReason.MODEM_NO_SET_KEY_CNF)
+    events = d.resends(CmSetKeyReq, c.MODEM_RETRIES, c.MODEM_TIMEOUT)
+    assert events[-1] == MatchFailed(FailReason.MODEM_NO_SET_KEY_CNF)
     assert d.m.state is PevState.FAILED
 
 

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -52,6 +52,25 @@ async def until(cond: Callable[[], bool], what: str, limit: float = 60.0) -> Non
         await asyncio.sleep(0.02)
 
 
+def run_beside_driver(driver: StationDriver, scenario: Callable[[], Awaitable[None]],
+                      cleanup: Callable[[], None]) -> None:
+    """Runs `scenario` with the driver running beside it, then stops the driver and calls
+    `cleanup` (which kills the CSMS) whatever happened."""
+
+    async def main() -> None:
+        task = asyncio.create_task(driver.run())
+        try:
+            await scenario()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        asyncio.run(main())
+    finally:
+        cleanup()
+
+
 def quick_reconnect(st: StationConnection) -> None:
     comm = Component("OCPPCommCtrlr")
     for name, value in [("RetryBackOffWaitMinimum", "1"), ("RetryBackOffRandomRange", "0"),
@@ -84,39 +103,31 @@ def test_transaction_survives_a_csms_restart(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         nonlocal csms
-        task = asyncio.create_task(driver.run())
-        try:
-            await until(lambda: any(isinstance(e, HeartbeatAnswered) for e in seen), "a heartbeat")
-            now = time.time()
-            st.transaction_started("tx-1", now=now, trigger_reason="Authorized", evse_id=1,
-                                   meter_values=meter(now, 0.0),
-                                   id_token={"idToken": "04A2B3", "type": "ISO14443"})  # fmt: skip
-            for i in range(3):
-                st.transaction_updated("tx-1", now=time.time(), trigger_reason="MeterValuePeriodic",
-                                       meter_values=meter(time.time(), 100.0 * (i + 1)))  # fmt: skip
-                driver.kick()
-                await asyncio.sleep(0.05)
-            await until(lambda: st.queue.pending_count() == 0, "events delivered")
-            stop(csms)
-            await until(lambda: not st.connected, "the station to notice")
-            for i in range(3):
-                msg = st.transaction_updated("tx-1", now=time.time(), trigger_reason="MeterValuePeriodic",
-                                             meter_values=meter(time.time(), 400.0 + 100 * i))  # fmt: skip
-                offline_seqs.append(msg.seq_no or 0)
-            csms, _ = start_csms(log, port, "--heartbeat-interval", "1")
-            await until(lambda: st.connected, "the reconnect")
-            st.transaction_ended("tx-1", now=time.time(), trigger_reason="StopAuthorized",
-                                 stopped_reason="Local", meter_values=meter(time.time(), 800.0))  # fmt: skip
+        await until(lambda: any(isinstance(e, HeartbeatAnswered) for e in seen), "a heartbeat")
+        now = time.time()
+        st.transaction_started("tx-1", now=now, trigger_reason="Authorized", evse_id=1,
+                               meter_values=meter(now, 0.0),
+                               id_token={"idToken": "04A2B3", "type": "ISO14443"})  # fmt: skip
+        for i in range(3):
+            st.transaction_updated("tx-1", now=time.time(), trigger_reason="MeterValuePeriodic",
+                                   meter_values=meter(time.time(), 100.0 * (i + 1)))  # fmt: skip
             driver.kick()
-            await until(lambda: st.queue.pending_count() == 0, "the replay")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-    try:
-        asyncio.run(scenario())
-    finally:
+            await asyncio.sleep(0.05)
+        await until(lambda: st.queue.pending_count() == 0, "events delivered")
         stop(csms)
+        await until(lambda: not st.connected, "the station to notice")
+        for i in range(3):
+            msg = st.transaction_updated("tx-1", now=time.time(), trigger_reason="MeterValuePeriodic",
+                                         meter_values=meter(time.time(), 400.0 + 100 * i))  # fmt: skip
+            offline_seqs.append(msg.seq_no or 0)
+        csms, _ = start_csms(log, port, "--heartbeat-interval", "1")
+        await until(lambda: st.connected, "the reconnect")
+        st.transaction_ended("tx-1", now=time.time(), trigger_reason="StopAuthorized",
+                             stopped_reason="Local", meter_values=meter(time.time(), 800.0))  # fmt: skip
+        driver.kick()
+        await until(lambda: st.queue.pending_count() == 0, "the replay")
+
+    run_beside_driver(driver, scenario, lambda: stop(csms))
     calls = received_calls(log)
     actions = [c[2] for c in calls]
     assert actions.count("BootNotification") == 1  # not again on the reconnect
@@ -144,20 +155,12 @@ def test_wrong_password_is_logged_and_retried(tmp_path: Path, caplog: pytest.Log
     driver = StationDriver(st, Settings(f"ws://127.0.0.1:{port}/ocpp", "CS1"))
 
     async def scenario() -> None:
-        task = asyncio.create_task(driver.run())
-        try:
-            await until(lambda: "OCPP-Auth-401" in caplog.text, "the refusal to be logged")
-            st.model.set_own(*pw, "correct-horse-battery")
-            await until(lambda: st.registration is Registration.ACCEPTED, "boot with the right password")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await until(lambda: "OCPP-Auth-401" in caplog.text, "the refusal to be logged")
+        st.model.set_own(*pw, "correct-horse-battery")
+        await until(lambda: st.registration is Registration.ACCEPTED, "boot with the right password")
 
     caplog.set_level(logging.INFO, logger="v2gate.ocpp")
-    try:
-        asyncio.run(scenario())
-    finally:
-        stop(csms)
+    run_beside_driver(driver, scenario, lambda: stop(csms))
     assert [c[2] for c in received_calls(log)] == ["BootNotification"]
 
 
@@ -178,18 +181,13 @@ def _boot_over(tmp_path: Path, settings: Settings, profile: int, password: str |
     logging.getLogger("v2gate.ocpp").addHandler(handler)
 
     async def scenario() -> None:
-        task = asyncio.create_task(driver.run())
-        try:
-            await until(lambda: wait_for(st, "\n".join(logs)), "the expected outcome")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await until(lambda: wait_for(st, "\n".join(logs)), "the expected outcome")
 
-    try:
-        asyncio.run(scenario())
-    finally:
+    def cleanup() -> None:
         logging.getLogger("v2gate.ocpp").removeHandler(handler)
         stop(csms)
+
+    run_beside_driver(driver, scenario, cleanup)
     return st
 
 
@@ -245,21 +243,13 @@ def test_subprotocol_negotiation(tmp_path: Path, versions: str, expect: str | No
     got: list[str | None] = []
 
     async def scenario() -> None:
-        task = asyncio.create_task(driver.run())
-        try:
-            if expect is None:  # no common version: the handshake fails, nothing is sent
-                await until(lambda: len([r for r in log_lines(log) if "offered" in r]) >= 2, "retries")
-            else:
-                await until(lambda: st.registration is Registration.ACCEPTED, "boot")
-                got.append(st.version)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        if expect is None:  # no common version: the handshake fails, nothing is sent
+            await until(lambda: len([r for r in log_lines(log) if "offered" in r]) >= 2, "retries")
+        else:
+            await until(lambda: st.registration is Registration.ACCEPTED, "boot")
+            got.append(st.version)
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        stop(csms)
+    run_beside_driver(driver, scenario, lambda: stop(csms))
     if expect is None:
         assert received_calls(log) == [] and driver.connects == 0
     else:
@@ -290,17 +280,9 @@ def test_hostile_csms_frames_are_answered_and_a_huge_one_closes_the_connection(t
         return bool(second) and any('"Heartbeat"' in r.get("frame", "") for r in lines[second[0]:])
 
     async def scenario() -> None:
-        task = asyncio.create_task(driver.run())
-        try:
-            await until(heartbeats_after_reconnect, "a heartbeat on a second connection")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await until(heartbeats_after_reconnect, "a heartbeat on a second connection")
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        stop(csms)
+    run_beside_driver(driver, scenario, lambda: stop(csms))
     answers = [json.loads(r["frame"]) for r in log_lines(log) if "frame" in r]
     answers = [a[:3] for a in answers if a[0] in (3, 4)]
     assert answers[0][:2] == [3, "x1"]

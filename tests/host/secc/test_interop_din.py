@@ -5,10 +5,6 @@ session to SessionStopRes with no FAILED code on either side."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -24,7 +20,7 @@ from host.v2g.netif import link_local
 from host.v2g.sap import DIN
 from host.v2g.sdp_driver import start_sdp
 from host.v2g.server import SeccServer, ServerConfig, host_of, open_listen_socket
-from tests.host.v2g.test_interop import _peer_python, _wait_link_local
+from tests.host.interop import peer_python, ready_pair, start_peer, stop_peer, their_evcc_config
 
 pytestmark = pytest.mark.interop
 PORT = 50322
@@ -32,15 +28,9 @@ BUDGET = 90.0  # s; their EVCC does not exit after a failed session, so we bound
 
 
 def test_their_evcc_charges_through_our_din_secc(veth: VethPair, tmp_path: Path) -> None:
-    python = _peer_python()
-    subprocess.run(["ip", "-n", veth.ns_pev, "link", "set", "lo", "up"], check=True)
-    _wait_link_local(veth.ns_evse, veth.if_evse)
-    _wait_link_local(veth.ns_pev, veth.if_pev)
-    (tmp_path / ".env").write_text(f"NETWORK_INTERFACE={veth.if_pev}\nLOG_LEVEL=INFO\n")
-    (tmp_path / "ev.json").write_text(json.dumps({
-        "supportedProtocols": ["DIN_SPEC_70121"], "supportedEnergyServices": ["DC"],
-        "energyTransferMode": "DC_extended", "isCertInstallNeeded": False, "useTls": False,
-    }))  # fmt: skip
+    python = peer_python()
+    ready_pair(veth, veth.ns_pev)
+    their_evcc_config(veth, tmp_path, "DIN_SPEC_70121")
     # their EV asks for 500 V and calls PreCharge done after five quick loops, so the
     # stage here ramps fast enough to be within tolerance by then
     plant = DcPlant(StageLimits(max_voltage=600.0, voltage_ramp=20_000.0), isolation_time=0.3)
@@ -55,18 +45,14 @@ def test_their_evcc_charges_through_our_din_secc(veth: VethPair, tmp_path: Path)
         server = SeccServer(config, {DIN.namespace: din_factory(lambda _c: controller)},
                             on_event=lambda _conn, event: events.append(event))  # fmt: skip
         await server.start(open_listen_socket(config.host, config.port))
-        ev = subprocess.Popen(
-            ["ip", "netns", "exec", veth.ns_pev, str(python), "-m", "iso15118.evcc.main",
-             "ev.json"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True)  # fmt: skip
+        ev = start_peer(veth.ns_pev, python, ["-m", "iso15118.evcc.main", "ev.json"], tmp_path)
         try:
             deadline = time.monotonic() + BUDGET
             while (not any(isinstance(e, SessionEnded) for e in events)
                    and time.monotonic() < deadline and ev.poll() is None):  # fmt: skip
                 await asyncio.sleep(0.05)
         finally:
-            os.killpg(ev.pid, signal.SIGKILL)  # the EVCC and its JVM: the group we started
-            out = ev.communicate(timeout=30)[0].decode(errors="replace")
+            out = stop_peer(ev)
             await server.close()
             transport.close()
         return out

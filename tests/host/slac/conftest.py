@@ -1,23 +1,8 @@
-"""Fixtures for the root-only SLAC tests: a veth pair in two namespaces, and pyslac."""
+"""Fixtures for the root-only SLAC tests: pyslac (the veth pair is in tests/host/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from host.bench.veth import VethPair, create_veth_pair, destroy_veth_pair, why_no_veth
-
-
-@pytest.fixture
-def veth() -> VethPair:
-    reason = why_no_veth()
-    if reason is not None:
-        print(f"skipping: {reason}")
-        pytest.skip(reason)
-    pair = create_veth_pair("test")
-    try:
-        yield pair
-    finally:
-        destroy_veth_pair(pair)
 
 
 @pytest.fixture(scope="session")

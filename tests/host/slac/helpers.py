@@ -149,6 +149,16 @@ class Driven:
     def messages(self) -> list:
         return [frame.message for frame in self.sent()]
 
+    def resends(self, kind: type, retries: int, timeout: float) -> list[Event]:
+        """Steps through `retries` timeouts from now, each resending exactly one `kind`,
+        then through the last one; returns the events that brought."""
+        t = self.now
+        for k in range(1, retries + 1):
+            self.at(t + k * timeout)
+            assert [type(m) for m in self.messages()] == [kind]
+        self.at(t + (retries + 1) * timeout)
+        return self.events()
+
     def events(self) -> list[Event]:
         out = []
         while (event := self.m.next_event()) is not None:

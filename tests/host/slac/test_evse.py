@@ -180,13 +180,9 @@ def test_atten_char_repeated_then_given_up() -> None:
     sounded(d)
     assert [type(m) for m in d.messages()] == [CmSlacParmCnf, CmAttenCharInd]
     d.events()
-    t = d.now
-    for k in range(1, c.C_SEQU_RETRY + 1):
-        d.at(t + k * c.TT_MATCH_RESPONSE)
-        assert [type(m) for m in d.messages()] == [CmAttenCharInd]
-    d.at(t + (c.C_SEQU_RETRY + 1) * c.TT_MATCH_RESPONSE)
+    events = d.resends(CmAttenCharInd, c.C_SEQU_RETRY, c.TT_MATCH_RESPONSE)
     assert d.messages() == []
-    assert d.events() == [MatchFailed(FailReason.NO_ATTEN_CHAR_RSP, retrying=True)]
+    assert events == [MatchFailed(FailReason.NO_ATTEN_CHAR_RSP, retrying=True)]
 
 
 def test_no_match_req() -> None:

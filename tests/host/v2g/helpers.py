@@ -1,12 +1,32 @@
 """A stand-in protocol machine for the connection tests: echoes each payload, finishes on
-b"stop" or when its 60 s sequence timer runs out. The DIN / -2 machines replace it."""
+b"stop" or when its 60 s sequence timer runs out. The DIN / -2 machines replace it. And
+the ways a byte stream arrives over TCP, for the reader and connection tests."""
 
 from __future__ import annotations
+
+import random
 
 from host.v2g.protocol import SessionContext
 from host.v2g.v2gtp import PayloadType
 
 SEQUENCE_TIMEOUT = 60.0
+
+
+def arrivals(splits: int) -> list[str]:
+    """The parameters of `chunked`: whole, byte by byte, and `splits` seeded random cuts."""
+    return ["whole", "bytewise", *[f"split{i}" for i in range(splits)]]
+
+
+def chunked(data: bytes, how: str, cuts: int | None = None) -> list[bytes]:
+    """`data` as it may arrive: in one piece, byte by byte, or cut at random places (seeded
+    by the number in "splitN"; `cuts` of them, or 1 to 6)."""
+    if how == "whole":
+        return [data]
+    if how == "bytewise":
+        return [data[i:i + 1] for i in range(len(data))]
+    rng = random.Random(int(how[5:]))
+    at = sorted(rng.sample(range(1, len(data)), rng.randint(1, 6) if cuts is None else cuts))
+    return [data[a:b] for a, b in zip([0, *at], [*at, len(data)], strict=True)]
 
 
 class EchoProtocol:

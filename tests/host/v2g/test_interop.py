@@ -6,11 +6,6 @@ codec. (The full sessions come with the DIN / ISO-2 machines.)"""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import shutil
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -26,6 +21,7 @@ from host.v2g.sdp_driver import start_sdp
 from host.v2g.server import SeccServer, ServerConfig, host_of, open_listen_socket
 from host.v2g.session import ProtocolNegotiated
 from host.v2g.v2gtp import PayloadType
+from tests.host.interop import peer_python, ready_pair, start_peer, stop_peer, their_evcc_config
 
 pytestmark = pytest.mark.interop
 PORT = 50321
@@ -58,34 +54,11 @@ class Capture:
         return []
 
 
-def _peer_python() -> Path:
-    if shutil.which("java") is None:
-        print("skipping: the iso15118 package's EXI codec needs Java")
-        pytest.skip("no java")
-    from tools.exi_peer.venv import ensure_peer_venv
-
-    return ensure_peer_venv()
-
-
-def _wait_link_local(ns: str, ifname: str) -> None:
-    deadline = time.monotonic() + 10.0
-    while in_netns(ns, lambda: link_local(ifname)) is None:
-        assert time.monotonic() < deadline, f"{ifname}: no link-local address"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("protocol", ["DIN_SPEC_70121", "ISO_15118_2"])
 def test_their_evcc_finds_us_and_negotiates(veth: VethPair, tmp_path: Path, protocol: str) -> None:
-    python = _peer_python()
-    # py4j talks to its JVM over 127.0.0.1: the EV's namespace needs its loopback up
-    subprocess.run(["ip", "-n", veth.ns_pev, "link", "set", "lo", "up"], check=True)
-    _wait_link_local(veth.ns_evse, veth.if_evse)
-    _wait_link_local(veth.ns_pev, veth.if_pev)
-    (tmp_path / ".env").write_text(f"NETWORK_INTERFACE={veth.if_pev}\nLOG_LEVEL=INFO\n")
-    (tmp_path / "ev.json").write_text(json.dumps({
-        "supportedProtocols": [protocol], "supportedEnergyServices": ["DC"],
-        "energyTransferMode": "DC_extended", "isCertInstallNeeded": False, "useTls": False,
-    }))  # fmt: skip
+    python = peer_python()
+    ready_pair(veth, veth.ns_pev)
+    their_evcc_config(veth, tmp_path, protocol)
     Capture.seen = []
     events: list[object] = []
 
@@ -97,17 +70,13 @@ def test_their_evcc_finds_us_and_negotiates(veth: VethPair, tmp_path: Path, prot
         server = SeccServer(config, {ISO2.namespace: Capture, DIN.namespace: Capture},
                             on_event=lambda conn, event: events.append(event))  # fmt: skip
         await server.start(open_listen_socket(config.host, config.port))
-        ev = subprocess.Popen(
-            ["ip", "netns", "exec", veth.ns_pev, str(python), "-m", "iso15118.evcc.main",
-             "ev.json"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True)  # fmt: skip
+        ev = start_peer(veth.ns_pev, python, ["-m", "iso15118.evcc.main", "ev.json"], tmp_path)
         try:
             deadline = time.monotonic() + 60
             while not Capture.seen and time.monotonic() < deadline and ev.poll() is None:
                 await asyncio.sleep(0.05)
         finally:
-            os.killpg(ev.pid, signal.SIGKILL)  # the EVCC and its JVM: the group we started
-            out = ev.communicate(timeout=30)[0].decode(errors="replace")
+            out = stop_peer(ev)
             await server.close()
             transport.close()
         return sdp, out

@@ -3,8 +3,6 @@ machine, and every way it closes; on fake time."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +12,7 @@ from host.v2g.sap import DIN, ISO2, ISO20_DC
 from host.v2g.session import CloseReason, ConnectionClosed, ProtocolNegotiated, V2gConnection
 from host.v2g.v2gtp import PayloadType, V2gtpReader, frame
 
-from .helpers import EchoProtocol, Iso20Echo
+from .helpers import EchoProtocol, Iso20Echo, arrivals, chunked
 from .test_sap import REQ_DIN, REQ_ISO2_DIN, RES_FAILED, RES_OK_1
 
 PROTOCOLS = {DIN.namespace: EchoProtocol, ISO2.namespace: EchoProtocol}
@@ -44,19 +42,11 @@ def _payloads(data: list[bytes]) -> list[bytes]:
 CONVERSATION = SAP_DIN + frame(PayloadType.EXI, b"\x80one") + frame(PayloadType.EXI, b"stop")
 
 
-@pytest.mark.parametrize("how", ["whole", "bytewise", *[f"split{i}" for i in range(10)]])
+@pytest.mark.parametrize("how", arrivals(10))
 def test_handshake_then_protocol_three_ways(how: str) -> None:
-    if how == "whole":
-        chunks = [CONVERSATION]
-    elif how == "bytewise":
-        chunks = [CONVERSATION[i:i + 1] for i in range(len(CONVERSATION))]
-    else:
-        rng = random.Random(int(how[5:]))
-        cuts = sorted(rng.sample(range(1, len(CONVERSATION)), 5))
-        chunks = [CONVERSATION[a:b] for a, b in zip([0, *cuts], [*cuts, len(CONVERSATION)], strict=True)]
     conn = _conn()
     out = []
-    for chunk in chunks:
+    for chunk in chunked(CONVERSATION, how, cuts=5):
         conn.receive(chunk, 11.0)
         out += conn.data_to_send()
     assert _payloads(out) == [RES_OK_1, b"echo:\x80one", b"echo:stop"]

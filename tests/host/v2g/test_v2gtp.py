@@ -3,8 +3,6 @@ splits, and with trailing bytes (STYLE.md, after h11's tests/test_io.py)."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +10,8 @@ from hypothesis import strategies as st
 from host.v2g import v2gtp
 from host.v2g.errors import LocalProtocolError, RemoteProtocolError
 from host.v2g.v2gtp import PayloadType, V2gtpHeader, V2gtpReader, frame, pull_header, push_header
+
+from .helpers import arrivals, chunked
 
 # FACTS.md: ISO-2 SessionSetupReq, SessionID 00, EVCCID 0A0B0C0D0E0F (reference codec)
 SESSION_SETUP = bytes.fromhex("8098004011d018282c3034383c00")
@@ -49,21 +49,9 @@ STREAM = FRAMED + frame(PayloadType.EXI, b"\x80\x00") + frame(PayloadType.EXI, b
 EXPECTED = [(0x8001, SESSION_SETUP), (0x8001, b"\x80\x00"), (0x8001, b"")]
 
 
-def _splits(data: bytes, seed: int) -> list[bytes]:
-    rng = random.Random(seed)
-    cuts = sorted(rng.sample(range(1, len(data)), rng.randint(1, 6)))
-    return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
-
-
-@pytest.mark.parametrize("how", ["whole", "bytewise", *[f"split{i}" for i in range(20)]])
+@pytest.mark.parametrize("how", arrivals(20))
 def test_reader_three_ways(how: str) -> None:
-    if how == "whole":
-        chunks = [STREAM]
-    elif how == "bytewise":
-        chunks = [STREAM[i:i + 1] for i in range(len(STREAM))]
-    else:
-        chunks = _splits(STREAM, int(how[5:]))
-    got = _read_all(V2gtpReader(), chunks)
+    got = _read_all(V2gtpReader(), chunked(STREAM, how))
     assert [(m.payload_type, m.payload) for m in got] == EXPECTED
 
 
