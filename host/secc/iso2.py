@@ -376,10 +376,10 @@ class Iso2Secc(SessionCore):
         selected = {s.ServiceID for s in req.SelectedServiceList.SelectedService}
         if req.SelectedPaymentOption is not i.paymentOptionType.ExternalPayment:
             code = Code.FAILED_PaymentSelectionInvalid  # not offered: EIM only here
-        elif not selected <= {k.CHARGE_SERVICE_ID}:
-            code = Code.FAILED_ServiceSelectionInvalid  # a service we did not offer
         elif k.CHARGE_SERVICE_ID not in selected:
             code = Code.FAILED_NoChargeServiceSelected
+        elif not selected <= {k.CHARGE_SERVICE_ID}:
+            code = Code.FAILED_ServiceSelectionInvalid  # and one we did not offer
         else:
             code = Code.OK
         return Reply(self.respond(req, code, now), S.AUTHORIZATION)
