@@ -240,8 +240,8 @@ class Iso2Secc(SessionCore):
             SupportedEnergyTransferMode=i.SupportedEnergyTransferModeType(
                 EnergyTransferMode=order))  # fmt: skip
 
-    def _evse_charge_parameter(self, now: float) -> Any:
-        if self.mode in AC_MODES:
+    def _evse_charge_parameter(self, mode: Any, now: float) -> Any:
+        if mode in AC_MODES:
             ac = self.controller.ac_limits()
             return i.AC_EVSEChargeParameter(
                 AC_EVSEStatus=self._ac_status(now), EVSENominalVoltage=volts(ac.nominal_voltage),
@@ -261,7 +261,7 @@ class Iso2Secc(SessionCore):
         for schedule in self.schedules:
             entries = []
             for n, (start, pmax) in enumerate(schedule.entries):
-                # [V2G2-???]: the last entry carries the duration; the others only start
+                # the last entry carries the duration; the others end where the next starts
                 last = n == len(schedule.entries) - 1
                 entries.append(i.PMaxScheduleEntryType(
                     TimeInterval=i.RelativeTimeInterval(
@@ -297,14 +297,13 @@ class Iso2Secc(SessionCore):
         if kind is i.AuthorizationReq:
             return i.AuthorizationRes(ResponseCode=code, EVSEProcessing=ongoing)
         if kind is i.ChargeParameterDiscoveryReq:
+            # answered in the terms of the mode asked for (also when it is refused)
             mode = request.RequestedEnergyTransferMode
-            if self.mode is None:  # FAILED before the mode was taken: answer in its terms
-                self.mode = mode
             ok = not code.value.startswith("FAILED")
             return i.ChargeParameterDiscoveryRes(
                 ResponseCode=code, EVSEProcessing=ongoing,
                 SASchedules=self._sa_schedules() if ok and self.schedules else None,
-                EVSEChargeParameter=self._evse_charge_parameter(now))  # fmt: skip
+                EVSEChargeParameter=self._evse_charge_parameter(mode, now))  # fmt: skip
         if kind is i.CableCheckReq:
             return i.CableCheckRes(
                 ResponseCode=code,
@@ -444,7 +443,10 @@ class Iso2Secc(SessionCore):
         ac = self.mode in AC_MODES
         progress = req.ChargeProgress
         if progress is i.chargeProgressType.Stop:
-            self.controller.ac_allow(0.0, now) if ac else self.controller.stop_power(now)
+            if ac:
+                self.controller.ac_allow(0.0, now)
+            else:
+                self.controller.stop_power(now)
             self.controller.open_contactors(now)
             return Reply(self.respond(req, Code.OK, now),
                          S.AC_STOPPED if ac else S.WELDING_DETECTION)
@@ -457,8 +459,10 @@ class Iso2Secc(SessionCore):
             return Reply(self.respond(req, code, now), here)
         if here in (S.DC_CHARGING, S.AC_CHARGING):  # a repeated start: nothing to do
             return Reply(self.respond(req, Code.OK, now), here)
-        if not self._may_start(ac, now) or not self.controller.close_contactors(now):
+        if not self._may_start(ac, now):
             return Reply(self.respond(req, Code.FAILED_PowerDeliveryNotApplied, now), here)
+        if not self.controller.close_contactors(now):
+            return Reply(self.respond(req, Code.FAILED_ContactorError, now), here)
         self.tuple_id = req.SAScheduleTupleID
         if ac:
             self.controller.ac_allow(self.controller.ac_limits().max_current, now)

@@ -12,7 +12,7 @@ from host.bench.dcplant import DcPlant
 from host.exi import codec
 from host.exi.schemas import iso2 as i
 from host.secc import iso2_constants as k
-from host.secc.controller import Decision, Schedule, SimEvseController
+from host.secc.controller import Decision, Schedule, SimEvseController, StopRequest
 from host.secc.core import EndReason, SessionEnded
 from host.secc.iso2 import AC_MODES, Iso2Secc, amps, volts, watts, wh
 from host.v2g.protocol import SessionContext
@@ -386,3 +386,18 @@ def test_session_stop_before_power_and_terminate():
     assert res.ResponseCode is C.OK and script.end().reason is EndReason.STOPPED
     assert script.secc.paused.by_id == {}
     assert controller.ended == EndReason.STOPPED.value
+
+
+def test_power_delivery_not_applied_while_the_station_wants_to_stop():
+    script, controller = make()
+    to_power_delivery(script, AC)
+    controller.stop = StopRequest.STOP
+    assert_failed(script, script.send(power_delivery()), C.FAILED_PowerDeliveryNotApplied)
+    assert not controller.plant.contactors_closed
+
+
+def test_contactor_error_when_the_contactors_do_not_close():
+    script, controller = make()
+    controller.close_contactors = lambda now: False  # type: ignore[method-assign]
+    to_power_delivery(script, AC)
+    assert_failed(script, script.send(power_delivery()), C.FAILED_ContactorError)

@@ -143,3 +143,20 @@ def test_rejected_authorization_is_failed():
     pair = session(AC, controller_kw={"decision": Decision.REJECTED})
     assert pair.answered()[-1] == ("AuthorizationReq", "FAILED")
     assert isinstance(pair.evcc.result, SessionFailed)
+
+
+def test_station_stop_request_ends_the_charge_loop():
+    from host.secc.controller import StopRequest
+
+    for mode in (AC, DC):
+        plant = DcPlant(isolation_time=1.0)
+        controller = SimEvseController(plant)
+        pair = Iso2Pair(Iso2Evcc(SimEv(plant.battery, charge_for=1000.0), Iso2Config(mode=mode)),
+                        controller)  # fmt: skip
+        loop = "CurrentDemandReq" if mode is DC else "ChargingStatusReq"
+        pair.run(stop_at=lambda p, loop=loop: p.evcc.sent.count(loop) >= 5)
+        controller.stop = StopRequest.STOP
+        pair.run()
+        assert isinstance(pair.evcc.result, SessionStopped), (mode, pair.evcc.result)
+        assert pair.evcc.sent.count(loop) < 10  # stopped by the station, not by the EV
+        assert pair.answered()[-1] == ("SessionStopReq", "OK")
