@@ -560,7 +560,7 @@ def _not_offered(request: Any, code: Code) -> Any:
     chain = i.CertificateChainType(Id=None, Certificate=b"", SubCertificates=None)
     key = i.ContractSignatureEncryptedPrivateKeyType(Id="k", value=b"")
     dh = i.DiffieHellmanPublickeyType(Id="d", value=b"")
-    emaid = i.EMAIDType(Id="e", value="")
+    emaid = i.EMAIDType(Id="e", value="0" * 14)  # the schema wants 14..15 characters
     if kind is i.CertificateInstallationReq:
         return i.CertificateInstallationRes(
             ResponseCode=code, SAProvisioningCertificateChain=chain,

@@ -401,3 +401,18 @@ def test_contactor_error_when_the_contactors_do_not_close():
     controller.close_contactors = lambda now: False  # type: ignore[method-assign]
     to_power_delivery(script, AC)
     assert_failed(script, script.send(power_delivery()), C.FAILED_ContactorError)
+
+
+def test_certificate_requests_in_an_eim_session_are_answered_as_sequence_errors():
+    roots = i.ListOfRootCertificateIDsType(RootCertificateID=[
+        i.X509IssuerSerialType(X509IssuerName="CN=V2G Root", X509SerialNumber=1)])
+    chain = i.CertificateChainType(Id=None, Certificate=b"\x30", SubCertificates=None)
+    for request in (i.CertificateInstallationReq(Id="id1", OEMProvisioningCert=b"\x30",
+                                                 ListOfRootCertificateIDs=roots),
+                    i.CertificateUpdateReq(Id="id1", ContractSignatureCertChain=chain,
+                                           eMAID="DE8AAA1B2C3D4E", ListOfRootCertificateIDs=roots)):
+        script, _ = make()
+        script.send(setup())
+        res = script.send(request)
+        assert type(res).__name__ == type(request).__name__.replace("Req", "Res")
+        assert_failed(script, res, C.FAILED_SequenceError, EndReason.SEQUENCE_ERROR)
