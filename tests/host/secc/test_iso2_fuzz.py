@@ -89,3 +89,18 @@ def test_random_requests_at_every_point_of_the_sequence():
         if secc.finished:
             assert [e for e in events if isinstance(e, SessionEnded)]
     assert answered > 450  # most inputs decode to a request that gets an answer
+
+
+def test_random_bytes_end_the_session_without_an_answer():
+    rng = random.Random(15118)
+    for n in range(300):
+        script, ctrl = make()
+        for step in PREFIXES[n % len(PREFIXES)]:
+            step(script)
+        secc = script.secc
+        secc.receive(0x8001, bytes([0x80]) + rng.randbytes(rng.randrange(0, 64)), 3.0)
+        out = secc.data_to_send()
+        assert len(out) <= 1
+        if not out:
+            assert secc.finished and ctrl.ended is not None
+            assert not ctrl.plant.energised and not ctrl.plant.contactors_closed
