@@ -16,8 +16,8 @@ from typing import Protocol
 
 from host.bench.dcplant import DcPlant, Insulation
 
-__all__ = ["DcLimits", "Decision", "EvseController", "Insulation", "SimEvseController",
-           "StopRequest"]
+__all__ = ["AcLimits", "DcLimits", "Decision", "EvseController", "Insulation", "Schedule",
+           "SimEvseController", "StopRequest"]
 
 
 class Decision(Enum):
@@ -44,6 +44,25 @@ class DcLimits:
     max_discharge_current: float  # 0 unless the station can discharge the EV
     current_tolerance: float  # EVSECurrentRegulationTolerance, A
     peak_current_ripple: float  # EVSEPeakCurrentRipple, A
+
+
+@dataclass(frozen=True)
+class AcLimits:
+    """What an AC station offers (ISO 15118-2 AC_EVSEChargeParameter)."""
+
+    nominal_voltage: float  # EVSENominalVoltage, V (phase to neutral)
+    max_current: float  # EVSEMaxCurrent, A per phase
+    phases: int  # 1 or 3
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One SAScheduleTuple: ``entries`` are (start s from now, PMax W), ascending starts;
+    the last entry runs to ``duration``."""
+
+    tuple_id: int
+    entries: tuple[tuple[int, float], ...]
+    duration: int = 86400
 
 
 class EvseController(Protocol):
@@ -86,6 +105,20 @@ class EvseController(Protocol):
 
     def meter_wh(self, now: float) -> float: ...
 
+    def ac_limits(self) -> AcLimits: ...
+
+    def ac_allow(self, amps_per_phase: float, now: float) -> None:
+        """AC: the EV may draw up to this per phase (0: none); contactors are separate."""
+        ...
+
+    def schedules(self, now: float) -> list[Schedule]:
+        """The SAScheduleList -2 offers in ChargeParameterDiscovery (1..3 tuples)."""
+        ...
+
+    def receipt_required(self, now: float) -> bool:
+        """-2: ask the EV for a MeteringReceipt after this charging-loop answer."""
+        ...
+
     def stop_requested(self, now: float) -> StopRequest | None: ...
 
     def session_ended(self, reason: str, now: float) -> None:
@@ -100,7 +133,8 @@ class SimEvseController:
     def __init__(self, plant: DcPlant, *, evse_id: str = "DE*V2G*E0001",
                  decision: Decision = Decision.ACCEPTED, authorize_after: float = 0.0,
                  min_current: float = 0.0, current_tolerance: float = 5.0,
-                 peak_current_ripple: float = 2.0) -> None:  # fmt: skip
+                 peak_current_ripple: float = 2.0, ac: AcLimits | None = None,
+                 receipt: bool = False) -> None:  # fmt: skip
         self.plant = plant
         self.evse_id = evse_id
         self.decision = decision
@@ -111,6 +145,9 @@ class SimEvseController:
         self.stop: StopRequest | None = None
         self.ended: str | None = None
         self._auth_asked: float | None = None
+        self.ac = ac or AcLimits(230.0, 32.0, 3)
+        self.receipt = receipt
+        self.schedule_list: list[Schedule] | None = None  # None: one tuple at max power
 
     def limits(self) -> DcLimits:
         lim = self.plant.limits
@@ -159,6 +196,27 @@ class SimEvseController:
     def meter_wh(self, now: float) -> float:
         self.plant.advance(now)
         return self.plant.energy_in_wh - self.plant.energy_out_wh
+
+    def ac_limits(self) -> AcLimits:
+        return self.ac
+
+    def ac_allow(self, amps_per_phase: float, now: float) -> None:
+        # The EV's on-board charger is the same plant's stage feeding the same battery: the
+        # AC power it may draw, as DC current at the battery's voltage.
+        power = max(0.0, amps_per_phase) * self.ac.nominal_voltage * self.ac.phases
+        if power <= 0:
+            self.plant.set_current(0.0, now)
+            return
+        self.plant.energised = True
+        self.plant.set_current(power / self.plant.battery.open_circuit_voltage(), now)
+
+    def schedules(self, now: float) -> list[Schedule]:
+        if self.schedule_list is not None:
+            return self.schedule_list
+        return [Schedule(1, ((0, self.plant.limits.max_power),))]
+
+    def receipt_required(self, now: float) -> bool:
+        return self.receipt
 
     def stop_requested(self, now: float) -> StopRequest | None:
         return self.stop
