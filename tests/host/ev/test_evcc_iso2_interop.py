@@ -21,8 +21,7 @@ from host.ev.evcc.ev import SimEv
 from host.ev.evcc.iso2 import Iso2Config, Iso2Evcc, SessionStopped
 from host.exi.schemas import iso2 as i
 from tests.host.ev.test_evcc_din_interop import RUNNER
-from tests.host.v2g.conftest import veth  # noqa: F401  (the fixture, used by name)
-from tests.host.v2g.test_interop import _peer_python, _wait_link_local
+from tests.host.interop import peer_python, wait_link_local
 
 pytestmark = pytest.mark.interop
 BUDGET = 60.0
@@ -31,12 +30,12 @@ MODES = {"AC": i.EnergyTransferModeType.AC_three_phase_core,
 
 
 @pytest.mark.parametrize("service", ["AC", "DC"])
-def test_our_evcc_charges_through_their_iso2_secc(veth: VethPair, tmp_path: Path,  # noqa: F811
+def test_our_evcc_charges_through_their_iso2_secc(veth: VethPair, tmp_path: Path,
                                                   service: str) -> None:  # fmt: skip
-    python = _peer_python()
+    python = peer_python()
     subprocess.run(["ip", "-n", veth.ns_evse, "link", "set", "lo", "up"], check=True)
-    _wait_link_local(veth.ns_evse, veth.if_evse)
-    _wait_link_local(veth.ns_pev, veth.if_pev)
+    wait_link_local(veth.ns_evse, veth.if_evse)
+    wait_link_local(veth.ns_pev, veth.if_pev)
     (tmp_path / ".env").write_text(f"NETWORK_INTERFACE={veth.if_evse}\nLOG_LEVEL=INFO\n"
                                    "PROTOCOLS=ISO_15118_2\nAUTH_MODES=EIM\n")  # fmt: skip
     (tmp_path / "secc_runner.py").write_text(RUNNER)

@@ -24,7 +24,7 @@ from host.v2g.netif import link_local
 from host.v2g.sap import DIN, ISO2
 from host.v2g.sdp_driver import start_sdp
 from host.v2g.server import SeccServer, ServerConfig, host_of, open_listen_socket
-from tests.host.v2g.test_interop import _peer_python, _wait_link_local
+from tests.host.interop import peer_python, wait_link_local
 
 pytestmark = pytest.mark.interop
 PORT = 50323
@@ -44,10 +44,10 @@ MUST = {
 @pytest.mark.parametrize("service", ["AC", "DC"])
 def test_their_evcc_charges_through_our_iso2_secc(veth: VethPair, tmp_path: Path,
                                                   service: str) -> None:  # fmt: skip
-    python = _peer_python()
+    python = peer_python()
     subprocess.run(["ip", "-n", veth.ns_pev, "link", "set", "lo", "up"], check=True)
-    _wait_link_local(veth.ns_evse, veth.if_evse)
-    _wait_link_local(veth.ns_pev, veth.if_pev)
+    wait_link_local(veth.ns_evse, veth.if_evse)
+    wait_link_local(veth.ns_pev, veth.if_pev)
     (tmp_path / ".env").write_text(f"NETWORK_INTERFACE={veth.if_pev}\nLOG_LEVEL=INFO\n")
     (tmp_path / "ev.json").write_text(json.dumps({
         "supportedProtocols": ["ISO_15118_2"], "isCertInstallNeeded": False, "useTls": False,
