@@ -39,8 +39,9 @@ Outcome = ev.CommandAcked | ev.CommandRejected | ev.CommandTimedOut | ev.Command
 # the latches the host causes itself by going quiet, so it may clear them itself
 HOST_LATCHES = faults.LINK_TIMEOUT | faults.LEASE_EXPIRED
 OPERATOR_HINT = "an operator clears it: v2gate station --port DEV --clear-faults"
-# a Status this many frames (or fewer) behind the newest is a replayed copy
-REPLAY_WINDOW = 1024
+# a firmware frame this many frames (or fewer) behind the newest is a replayed copy
+# (a few seconds of frames); further behind, the firmware restarted its numbering
+REPLAY_WINDOW = 128
 
 
 @dataclass
@@ -99,8 +100,8 @@ class Station:
         self._lease_reported = False
         self._renew_at: float | None = None
         self._kept_reported = 0  # operator latches already reported since the last LinkUp
-        self._status_seq: int | None = None  # frame seq of the newest Status since LinkUp
-        self._cp_doubt: int | None = None  # a CP state a fresh Status gave, not ours
+        self._report_seq: int | None = None  # frame seq of the newest report since LinkUp
+        self._cp_doubt: int | None = None  # a CP state one Status gave, not ours
         self._now = 0.0
 
     # ------------------------------------------------------------ API
@@ -136,7 +137,8 @@ class Station:
                 self.phase = Phase.DOWN
         elif isinstance(event, ev.FirmwareReported):
             self.report(event.message)
-            self._on_report(event.message, event.seq)
+            if self._fresh(event.seq):
+                self._on_report(event.message)
         else:
             self._on_outcome(event)
 
@@ -151,7 +153,7 @@ class Station:
         self.phase = Phase.STARTING
         self._waiting_status = True  # the firmware's Status follows its Ack of our Hello
         self._kept_reported = 0
-        self._status_seq = None
+        self._report_seq = None
         self._cp_doubt = None
 
     def _forget(self) -> None:
@@ -205,13 +207,23 @@ class Station:
 
     # ------------------------------------------------------------ firmware reports
 
-    def _on_report(self, msg: m.Message, seq: int) -> None:
+    def _fresh(self, seq: int) -> bool:
+        """Whether a report is newer than the last one: the firmware numbers its frames
+        in sending order, and a line that replays frames brings back old ones (a few
+        dozen frames behind), which must not move the CP state back. Far behind is a
+        firmware that restarted its numbering."""
+        last = self._report_seq
+        if last is not None and (last - seq) & 0xFFFF <= REPLAY_WINDOW:
+            return False
+        self._report_seq = seq
+        return True
+
+    def _on_report(self, msg: m.Message) -> None:
         if isinstance(msg, m.Status):
-            fresh = self._fresh_status(seq)
             if self._waiting_status:
                 self._first_status(msg)
             elif self.phase == Phase.RUNNING:
-                self._on_status(msg, fresh)
+                self._on_status(msg)
         elif self.phase == Phase.STARTING and isinstance(msg, m.CpStateChanged):
             self.cp = msg.new  # acted on once the start-up is done
         elif self.phase == Phase.RUNNING:
@@ -222,35 +234,24 @@ class Station:
             elif isinstance(msg, m.GridStatus):
                 self._on_droop(msg)
 
-    def _fresh_status(self, seq: int) -> bool:
-        """Whether a Status is newer than the last one: the firmware numbers its frames
-        in sending order, and a line that replays frames brings back old ones (a few
-        dozen frames behind). Far behind is a firmware that restarted its numbering."""
-        last = self._status_seq
-        if last is not None and (last - seq) & 0xFFFF <= REPLAY_WINDOW:
-            return False
-        self._status_seq = seq
-        return True
-
-    def _on_status(self, st: m.Status, fresh: bool) -> None:
-        """A CP state other than ours in two fresh Statuses in a row is a CpStateChanged
+    def _on_status(self, st: m.Status) -> None:
+        """A CP state other than ours in two Statuses in a row is a CpStateChanged
         we never got (it is sent once; the line may eat it): follow it, or an EV that asks
         to charge waits for a lease that never comes. One alone may be a Status sent
         just before its CpStateChanged (the firmware answers a Heartbeat before it
         reports its tick). A fail-safe the host caused while running (an outage shorter
         than the link's silence limit, a lease that ran out) is cleared as soon as it
         is seen."""
-        if fresh:
-            if st.cp_state == self.cp:
-                self._cp_doubt = None
-            elif self._cp_doubt != st.cp_state:
-                self._cp_doubt = st.cp_state
-            else:
-                self._cp_doubt = None
-                self._emit({"event": "cp-missed", "from": m.CP_NAMES[self.cp], "to": m.CP_NAMES[st.cp_state]})
-                self._apply_cp(st.cp_state)
-                if self.phase != Phase.RUNNING:
-                    return
+        if st.cp_state == self.cp:
+            self._cp_doubt = None
+        elif self._cp_doubt != st.cp_state:
+            self._cp_doubt = st.cp_state
+        else:
+            self._cp_doubt = None
+            self._emit({"event": "cp-missed", "from": m.CP_NAMES[self.cp], "to": m.CP_NAMES[st.cp_state]})
+            self._apply_cp(st.cp_state)
+            if self.phase != Phase.RUNNING:
+                return
         self._report_kept(st.latched)
         if st.latched & HOST_LATCHES and not self._in_flight(Purpose.CLEAR):
             self._emit({"event": "failsafe-found", "fault": faults.label(faults.lowest_code(

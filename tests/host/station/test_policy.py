@@ -210,12 +210,17 @@ def test_a_lost_cp_change_is_followed_from_the_firmwares_status() -> None:
     assert {"event": "cp-missed", "from": "B", "to": "C"} in records
 
 
-def test_a_replayed_old_status_does_not_move_the_cp_state() -> None:
+def test_replayed_reports_do_not_move_the_cp_state() -> None:
+    # a line that replays frames brings back the firmware's CpStateChanged and Statuses
+    # from before the EV asked to charge: their frame seqs are behind the newest
     station, cmds = _running_in(m.CP_C)
     assert _grants(cmds)
-    ready = _message(m.Status, cp_state=m.CP_B, duty=2666, link_timeout_ms=500)
     station.handle_event(ev.FirmwareReported(40, _message(m.Status, cp_state=m.CP_C)), 0.1)
-    for seq in (20, 21):  # copies of frames from before the EV asked to charge
+    station.handle_event(ev.FirmwareReported(19, _message(m.CpStateChanged, old=m.CP_C, new=m.CP_B)), 0.2)
+    ready = _message(m.Status, cp_state=m.CP_B, duty=2666, link_timeout_ms=500)
+    for seq in (20, 21):
         station.handle_event(ev.FirmwareReported(seq, ready), 0.2)
     withdrawals = [c for c in station.commands_to_send() if isinstance(c, m.PowerLease) and not c.allow]
     assert not withdrawals and station.cp == m.CP_C
+    station.handle_event(ev.FirmwareReported(41, _message(m.CpStateChanged, old=m.CP_C, new=m.CP_B)), 0.3)
+    assert station.cp == m.CP_B  # a new one is followed
