@@ -12,8 +12,9 @@ on C/D it grants a PowerLease and renews it every `renew_s` (the lease expires a
 `lease_ms` if the host stops, and the firmware then opens by itself); leaving C/D it
 withdraws the lease; on A it stops offering. A CpStateChanged the line ate is caught up
 from the Statuses (the same other state twice in a row), and a report whose frame seq is
-behind the newest (a replayed copy) is recorded but not acted on. It matches each command's outcome by the
-message object it handed out, so the runner needs no bookkeeping of its own.
+behind the newest (a replayed copy) is recorded but not acted on. It matches each
+command's outcome by the message object it handed out, so the runner needs no
+bookkeeping of its own.
 
 After every LinkUp (the first one, a firmware reboot, the end of an outage) it starts
 over: waits for the firmware's Status, clears the fail-safe latches the host itself
