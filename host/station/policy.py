@@ -10,8 +10,11 @@
 The station follows the firmware's CP states: on B it offers `max_current_da` by PWM;
 on C/D it grants a PowerLease and renews it every `renew_s` (the lease expires after
 `lease_ms` if the host stops, and the firmware then opens by itself); leaving C/D it
-withdraws the lease; on A it stops offering. It matches each command's outcome by the
-message object it handed out, so the runner needs no bookkeeping of its own.
+withdraws the lease; on A it stops offering. A CpStateChanged the line ate is caught up
+from the Statuses (the same other state twice in a row), and a report whose frame seq is
+behind the newest (a replayed copy) is recorded but not acted on. It matches each
+command's outcome by the message object it handed out, so the runner needs no
+bookkeeping of its own.
 
 After every LinkUp (the first one, a firmware reboot, the end of an outage) it starts
 over: waits for the firmware's Status, clears the fail-safe latches the host itself
@@ -39,6 +42,9 @@ Outcome = ev.CommandAcked | ev.CommandRejected | ev.CommandTimedOut | ev.Command
 # the latches the host causes itself by going quiet, so it may clear them itself
 HOST_LATCHES = faults.LINK_TIMEOUT | faults.LEASE_EXPIRED
 OPERATOR_HINT = "an operator clears it: v2gate station --port DEV --clear-faults"
+# a firmware frame this many frames (or fewer) behind the newest is a replayed copy
+# (a few seconds of frames); further behind, the firmware restarted its numbering
+REPLAY_WINDOW = 128
 
 
 @dataclass
@@ -97,6 +103,8 @@ class Station:
         self._lease_reported = False
         self._renew_at: float | None = None
         self._kept_reported = 0  # operator latches already reported since the last LinkUp
+        self._report_seq: int | None = None  # frame seq of the newest report since LinkUp
+        self._cp_doubt: int | None = None  # a CP state one Status gave, not ours
         self._now = 0.0
 
     # ------------------------------------------------------------ API
@@ -132,7 +140,8 @@ class Station:
                 self.phase = Phase.DOWN
         elif isinstance(event, ev.FirmwareReported):
             self.report(event.message)
-            self._on_report(event.message)
+            if self._fresh(event.seq):
+                self._on_report(event.message)
         else:
             self._on_outcome(event)
 
@@ -147,6 +156,8 @@ class Station:
         self.phase = Phase.STARTING
         self._waiting_status = True  # the firmware's Status follows its Ack of our Hello
         self._kept_reported = 0
+        self._report_seq = None
+        self._cp_doubt = None
 
     def _forget(self) -> None:
         """Commands in flight are gone with the link (the client dropped them)."""
@@ -199,6 +210,17 @@ class Station:
 
     # ------------------------------------------------------------ firmware reports
 
+    def _fresh(self, seq: int) -> bool:
+        """Whether a report is newer than the last one: the firmware numbers its frames
+        in sending order, and a line that replays frames brings back old ones (a few
+        dozen frames behind), which must not move the CP state back. Far behind is a
+        firmware that restarted its numbering."""
+        last = self._report_seq
+        if last is not None and (last - seq) & 0xFFFF <= REPLAY_WINDOW:
+            return False
+        self._report_seq = seq
+        return True
+
     def _on_report(self, msg: m.Message) -> None:
         if isinstance(msg, m.Status):
             if self._waiting_status:
@@ -209,13 +231,30 @@ class Station:
             self.cp = msg.new  # acted on once the start-up is done
         elif self.phase == Phase.RUNNING:
             if isinstance(msg, m.CpStateChanged):
-                self._apply_cp(msg.new)
+                self._cp_doubt = None
+                if msg.new != self.cp:  # else already followed from the Statuses
+                    self._apply_cp(msg.new)
             elif isinstance(msg, m.GridStatus):
                 self._on_droop(msg)
 
     def _on_status(self, st: m.Status) -> None:
-        """A fail-safe the host caused while running (an outage shorter than the link's
-        silence limit, a lease that ran out) is cleared as soon as it is seen."""
+        """A CP state other than ours in two Statuses in a row is a CpStateChanged
+        we never got (it is sent once; the line may eat it): follow it, or an EV that asks
+        to charge waits for a lease that never comes. One alone may be a Status sent
+        just before its CpStateChanged (the firmware answers a Heartbeat before it
+        reports its tick). A fail-safe the host caused while running (an outage shorter
+        than the link's silence limit, a lease that ran out) is cleared as soon as it
+        is seen."""
+        if st.cp_state == self.cp:
+            self._cp_doubt = None
+        elif self._cp_doubt != st.cp_state:
+            self._cp_doubt = st.cp_state
+        else:
+            self._cp_doubt = None
+            self._emit({"event": "cp-missed", "from": m.CP_NAMES[self.cp], "to": m.CP_NAMES[st.cp_state]})
+            self._apply_cp(st.cp_state)
+            if self.phase != Phase.RUNNING:
+                return
         self._report_kept(st.latched)
         if st.latched & HOST_LATCHES and not self._in_flight(Purpose.CLEAR):
             self._emit({"event": "failsafe-found", "fault": faults.label(faults.lowest_code(

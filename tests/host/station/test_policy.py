@@ -179,3 +179,48 @@ def test_report_only_changes_nothing() -> None:
     assert rig.station.finished and rig.commands == []
     assert rig.rec("failsafe-found")[0]["fault"] == "F-092 contactor-weld"
     assert rig.ctrl.latched & MINE
+
+
+def _running_in(cp: int) -> tuple[Station, list[m.Message]]:
+    """A station past its start-up with the firmware in `cp`; the commands it sent."""
+    station = Station(Settings())
+    station.handle_event(ev.LinkUp(_message(m.FirmwareHello, proto=1, board=b"x")), 0.0)
+    station.handle_event(ev.FirmwareReported(1, _message(m.Status, cp_state=cp, link_timeout_ms=500)), 0.0)
+    cmds = station.commands_to_send()  # SetConfig(telemetry)
+    station.handle_event(ev.CommandAcked(1, cmds[0]), 0.01)
+    return station, station.commands_to_send()
+
+
+def _grants(cmds: list[m.Message]) -> list[m.Message]:
+    return [c for c in cmds if isinstance(c, m.PowerLease) and c.allow]
+
+
+def test_a_lost_cp_change_is_followed_from_the_firmwares_status() -> None:
+    # the line ate CpStateChanged(B -> C): the Statuses say C, and the EV waits for a lease
+    station, cmds = _running_in(m.CP_B)
+    assert not _grants(cmds)
+    charging = _message(m.Status, cp_state=m.CP_C, duty=2666, link_timeout_ms=500)
+    station.handle_event(ev.FirmwareReported(10, charging), 0.1)
+    assert not _grants(station.commands_to_send())  # one alone may precede its CpStateChanged
+    station.handle_event(ev.FirmwareReported(12, charging), 0.2)
+    assert _grants(station.commands_to_send())
+    records = []
+    while (r := station.next_record()) is not None:
+        records.append(r)
+    assert {"event": "cp-missed", "from": "B", "to": "C"} in records
+
+
+def test_replayed_reports_do_not_move_the_cp_state() -> None:
+    # a line that replays frames brings back the firmware's CpStateChanged and Statuses
+    # from before the EV asked to charge: their frame seqs are behind the newest
+    station, cmds = _running_in(m.CP_C)
+    assert _grants(cmds)
+    station.handle_event(ev.FirmwareReported(40, _message(m.Status, cp_state=m.CP_C)), 0.1)
+    station.handle_event(ev.FirmwareReported(19, _message(m.CpStateChanged, old=m.CP_C, new=m.CP_B)), 0.2)
+    ready = _message(m.Status, cp_state=m.CP_B, duty=2666, link_timeout_ms=500)
+    for seq in (20, 21):
+        station.handle_event(ev.FirmwareReported(seq, ready), 0.2)
+    withdrawals = [c for c in station.commands_to_send() if isinstance(c, m.PowerLease) and not c.allow]
+    assert not withdrawals and station.cp == m.CP_C
+    station.handle_event(ev.FirmwareReported(41, _message(m.CpStateChanged, old=m.CP_C, new=m.CP_B)), 0.3)
+    assert station.cp == m.CP_B  # a new one is followed
