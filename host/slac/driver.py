@@ -13,6 +13,8 @@ import socket
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
+from host.aio import within
+
 from . import constants as c
 from .errors import (
     InterfaceNotFound,
@@ -128,7 +130,7 @@ async def run_machine(machine: Machine, link: Link, *, until: Callable[[Event], 
             machine.handle_timer(now)
             continue
         try:
-            data, outgoing = await asyncio.wait_for(
+            data, outgoing = await within(
                 link.recv(), None if timer is None else timer - now
             )
         except TimeoutError:
@@ -156,7 +158,7 @@ async def modem_request(link: Link, request: Message, answer: type[M], *,
         deadline = loop.time() + timeout
         while (left := deadline - loop.time()) > 0:
             try:
-                data, outgoing = await asyncio.wait_for(link.recv(), left)
+                data, outgoing = await within(link.recv(), left)
             except TimeoutError:
                 break
             try:

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from host.aio import within
 from host.link.driver import LinkDriver
 from host.station.policy import Station
 
@@ -40,7 +41,7 @@ async def serve(station: Station, driver: LinkDriver, emit: Emit, open_timeout: 
                 raise NoAnswer(driver.port)
             wake = first_by if wake is None else min(wake, first_by)
         try:
-            event = await asyncio.wait_for(driver.events.get(), None if wake is None else max(0.0, wake - now))
+            event = await within(driver.events.get(), None if wake is None else max(0.0, wake - now))
         except TimeoutError:
             station.handle_timer(loop.time())
             continue

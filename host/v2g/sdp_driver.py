@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from host.aio import within
+
 from . import constants as c
 from .errors import ConfigError
 from .netif import LinkLocal, link_local
@@ -127,7 +129,7 @@ async def discover(sock: socket.socket, ifindex: int, client: SdpClient, *,
             deadline = client.get_timer()
             wait = None if deadline is None else max(0.0, deadline - clock())
             try:
-                data = await asyncio.wait_for(proto.queue.get(), wait)
+                data = await within(proto.queue.get(), wait)
             except TimeoutError:
                 client.handle_timer(clock())
             else:

@@ -19,6 +19,8 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from host.aio import within
+
 from . import constants as c
 from . import sap
 from .errors import ConfigError
@@ -192,7 +194,7 @@ class SeccServer:
             deadline = conn.get_timer()
             wait = None if deadline is None else max(0.0, deadline - self.clock())
             try:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), wait)
+                data = await within(reader.read(READ_SIZE), wait)
             except TimeoutError:
                 conn.handle_timer(self.clock())
                 continue

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from host.aio import within
 from host.v2g import constants as c
 from host.v2g.errors import ConfigError
 from host.v2g.sdp_client import SdpClient, SeccDiscovered
@@ -60,7 +61,7 @@ async def run_connection(machine: EvccMachine, host: str, port: int, *,
             deadline = machine.get_timer()
             wait = None if deadline is None else max(0.0, deadline - clock())
             try:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), wait)
+                data = await within(reader.read(READ_SIZE), wait)
             except TimeoutError:
                 machine.handle_timer(clock())
                 continue
