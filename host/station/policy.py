@@ -21,7 +21,8 @@ over: waits for the firmware's Status, clears the fail-safe latches the host its
 caused (link-timeout, lease-expired: Reset(clear fail-safe)), sends its configuration
 one command at a time, then applies the desired state for the CP state it finds. A
 weld, an RCD trip or an E-stop stays latched: only an operator clears those
-(`--clear-faults`, Reset(clear faults)). A failed command is reported as a record;
+(`--clear-faults`, Reset(clear faults), sent once at the station's first start-up only:
+a latch raised later stays until an operator acts again). A failed command is reported as a record;
 a lost one that is still wanted is sent again; a lease renewal never stops on an error.
 """
 
@@ -56,7 +57,7 @@ class Settings:
     export: bool = False
     config: dict[int, int] = field(default_factory=dict)
     report_only: bool = False  # report the firmware's state and why, change nothing, finish
-    clear_faults: bool = False  # the operator's Reset(clear faults) after each LinkUp
+    clear_faults: bool = False  # the operator's Reset(clear faults), once, at the first LinkUp
     sessions: int | None = None  # finish after this many sessions (None: never)
 
 
@@ -105,6 +106,9 @@ class Station:
         self._kept_reported = 0  # operator latches already reported since the last LinkUp
         self._report_seq: int | None = None  # frame seq of the newest report since LinkUp
         self._cp_doubt: int | None = None  # a CP state one Status gave, not ours
+        # the operator's clear is for the latches found at start; after an outage a new
+        # E-stop or weld must stay latched, so it is sent once (never in report-only)
+        self._clear_due = self.s.clear_faults and not self.s.report_only
         self._now = 0.0
 
     # ------------------------------------------------------------ API
@@ -176,11 +180,14 @@ class Station:
         s = self.s
         if st.safe_reason:
             self._emit({"event": "failsafe-found", "fault": faults.label(st.safe_reason)})
-        if s.clear_faults:
+        clearing = self._clear_due
+        self._clear_due = False
+        if clearing:
             self._steps.append((m.Reset(m.RESET_CLEAR_FAULTS), {"event": "faults-cleared"}))
         elif st.latched & HOST_LATCHES and not s.report_only:
             self._steps.append((m.Reset(m.RESET_CLEAR_FAILSAFE), {"event": "failsafe-cleared"}))
-        self._report_kept(st.latched)
+        if not clearing:
+            self._report_kept(st.latched)
         if not s.report_only:
             self._steps.append((m.SetConfig(m.CFG_TELEMETRY_PERIOD, s.telemetry_ms), None))
             for key, value in s.config.items():
@@ -204,7 +211,7 @@ class Station:
         kept = latched & faults.FAILSAFE_MASK & ~HOST_LATCHES
         new = kept & ~self._kept_reported
         self._kept_reported = kept
-        if new and not self.s.clear_faults:
+        if new:
             self._emit({"event": "faults-latched", "faults": [faults.label(faults.code_of(b))
                         for b, _, _, _ in faults.TABLE if kept & b], "hint": OPERATOR_HINT})
 

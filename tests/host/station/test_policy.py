@@ -224,3 +224,37 @@ def test_replayed_reports_do_not_move_the_cp_state() -> None:
     assert not withdrawals and station.cp == m.CP_C
     station.handle_event(ev.FirmwareReported(41, _message(m.CpStateChanged, old=m.CP_C, new=m.CP_B)), 0.3)
     assert station.cp == m.CP_B  # a new one is followed
+
+
+def test_the_operators_clear_is_sent_once_not_after_an_outage() -> None:
+    # --clear-faults clears what the operator saw at start; an E-stop pressed later and a
+    # line outage after it: the station must not clear that latch by itself
+    rig = charging(Settings(clear_faults=True))
+    assert len(rig.rec("faults-cleared")) == 1
+    rig.hal.estop_on = True
+    rig.advance(0.3)
+    rig.hal.estop_on = False
+    rig.advance(1.0)
+    assert rig.ctrl.latched & faults.ESTOP
+    t = rig.t
+    rig.cut()
+    rig.advance(2.0)
+    rig.mend()
+    rig.advance(1.0)
+    assert rig.since(t, "link-up")  # the station did start over
+    assert rig.ctrl.latched & faults.ESTOP and rig.ctrl.contactor == 0
+    assert not rig.since(t, "faults-cleared")
+    assert sum(isinstance(c, m.Reset) and c.what == m.RESET_CLEAR_FAULTS for c in rig.commands) == 1
+    assert rig.since(t, "faults-latched")[0]["faults"] == ["F-040 estop"]
+
+
+def test_report_only_with_clear_faults_sends_nothing() -> None:
+    hal = _latched_firmware(faults.ESTOP)
+    rig = Rig(Settings(report_only=True, clear_faults=True), hal=hal)
+    rig.ctrl.tick(10)
+    hal.estop_on = False
+    rig.ctrl.tick(20)
+    rig.connect()
+    rig.advance(0.2)
+    assert rig.station.finished and rig.commands == []
+    assert rig.ctrl.latched & faults.ESTOP
