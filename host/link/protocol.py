@@ -20,7 +20,9 @@ ones go out again in it.
 
 A Nack(stale) or Nack(no-hello) for a pending command means the firmware is in
 another session (it rebooted, or a stray HostHello moved its epoch): the client opens
-a new one and sends the command there instead of reporting a rejection. A Nack that
+a new one and sends the command there instead of reporting a rejection. After a
+Nack(no-hello) (a reboot whose FirmwareHello was lost) the new session opens with
+LinkUp, as the firmware started afresh. A Nack that
 does not match the pending command's frame and type is reported as FirmwareReported
 and leaves the command pending. No command ends without an event.
 
@@ -333,8 +335,13 @@ class LinkClient:
             hello = m.HostHello(m.PROTOCOL_VERSION, m.PROTOCOL_VERSION, self._session)
             self._events.append(ev.CommandRejected(msg.acked_seq, hello, msg.reason, msg.field))
             return  # HostHello goes on every hello_retry_s: the firmware may be updated
-        if msg.reason == m.NACK_NO_HELLO and self._hello_seq is None:
-            self._new_session(now)  # the firmware has no session (it rebooted unheard)
+        if msg.reason == m.NACK_NO_HELLO:
+            # the firmware has no session: it rebooted and its FirmwareHello was lost.
+            # It started afresh (pilot, configuration), so the new session is announced
+            # with LinkUp, as after a boot Hello we heard
+            self._announce = True
+            if self._hello_seq is None:
+                self._new_session(now)
         p = self._named(msg.acked_class, msg.acked_epoch, msg.acked_order)
         if p is None or p.command.TYPE != msg.acked_type or p.acked:
             # not about a command we wait on (an old frame's answer, or a frame

@@ -218,3 +218,15 @@ def test_port_lost_after_the_ack_reports_the_command_acked() -> None:
     p.host.lost("port closed", p.t)
     ends = [e for e in iter(p.host.next_event, None) if hasattr(e, "seq")]
     assert ends == [ev.CommandAcked(seq, withdraw, None)]
+
+
+def test_a_reboot_whose_hello_is_lost_still_brings_link_up() -> None:
+    # the firmware Nacks our next frame with no-hello: it started afresh, so the
+    # session that opens then must be announced like after a boot Hello we heard
+    p = connected()
+    p.advance(0.2)
+    p.reboot_firmware()
+    p.fw.data_to_send()  # its boot FirmwareHello is lost on the line
+    p.advance(0.5)
+    assert len(p.of(ev.LinkUp)) == 2
+    assert p.host.connected and p.host.epoch == p.fw.epoch

@@ -258,3 +258,19 @@ def test_report_only_with_clear_faults_sends_nothing() -> None:
     rig.advance(0.2)
     assert rig.station.finished and rig.commands == []
     assert rig.ctrl.latched & faults.ESTOP
+
+
+def test_a_reboot_whose_hello_is_lost_is_followed() -> None:
+    # the rebooted firmware forgot the pilot, the lease and the configuration, and
+    # numbers its frames from 1 again: the station must start over and believe them
+    rig = charging(Settings(config={m.CFG_LINK_TIMEOUT: 1500}))
+    assert rig.ctrl.link_timeout_ms == 1500
+    t = rig.t
+    rig.boot()
+    rig.fw.data_to_send()  # its boot FirmwareHello is lost on the line
+    rig.cp(m.CP_C)
+    rig.advance(3.0)
+    assert rig.since(t, "link-up")
+    assert rig.ctrl.out_mode == m.PILOT_PWM and rig.ctrl.out_duty == 2666
+    assert rig.ctrl.link_timeout_ms == 1500
+    assert rig.ctrl.contactor == 1 and rig.ctrl.lease_allow == 1
