@@ -183,11 +183,12 @@ class LinkDriver:
 
     # ------------------------------------------------------------ commands
 
-    def send(self, msg: m.Message) -> int | None:
-        """Send a command without waiting; its outcome comes on `events`. None when
-        the link is down (the LinkDown that says so is on `events` too)."""
-        if self._serial is None or not self.client.connected:
-            return None
+    def send(self, msg: m.Message) -> int:
+        """Send a command without waiting; its outcome comes on `events`, always. While
+        the link is down or a session reopens the client keeps it until the session
+        is open (a newer one of its class supersedes it, as on the wire) or its
+        retries run out (CommandTimedOut): dropping it here would leave the caller
+        without an outcome, and an older command of its class to go out instead."""
         seq = self.client.send(msg, self._now())
         self._pump()
         return seq

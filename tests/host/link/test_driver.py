@@ -70,3 +70,26 @@ async def _next(driver: LinkDriver, kind: type) -> ev.Event:
         e = await driver.events.get()
         if isinstance(e, kind):
             return e
+
+
+def test_a_command_sent_while_the_link_is_down_gets_an_outcome() -> None:
+    # nobody answers on the port: send() must not drop the command (the caller would
+    # wait for its outcome forever); it waits in the client and runs out of retries
+    async def main() -> ev.Event:
+        pty = Pty.open()
+        driver = LinkDriver(pty.path)
+        try:
+            driver.start()
+            command = m.SetPilot(m.PILOT_PWM, 2666)
+            seq = driver.send(command)
+            assert seq is not None
+            while True:
+                event = await asyncio.wait_for(driver.events.get(), 10)
+                if isinstance(event, ev.CommandTimedOut | ev.CommandRejected | ev.CommandAcked):
+                    assert event.command is command and event.seq == seq
+                    return event
+        finally:
+            driver.close()
+            pty.close()
+
+    assert isinstance(asyncio.run(main()), ev.CommandTimedOut)

@@ -52,10 +52,9 @@ class Rig(Pair):
         for _ in range(20):
             sent = 0
             for command in self.station.commands_to_send():
-                if self.host.connected:  # as LinkDriver.send
-                    self.host.send(command, self.t)
-                    self.commands.append(command)
-                    sent += 1
+                self.host.send(command, self.t)  # as LinkDriver.send: queued while down
+                self.commands.append(command)
+                sent += 1
             seen = len(self.events)
             super().pump()
             for e in self.events[seen:]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from firmware.app import faults
 from firmware.app.linkserver import LinkServer
+from firmware.link import frame
 from firmware.link import messages as m
 from host.link import events as ev
 from host.station.policy import Settings, Station
@@ -274,3 +275,31 @@ def test_a_reboot_whose_hello_is_lost_is_followed() -> None:
     assert rig.ctrl.out_mode == m.PILOT_PWM and rig.ctrl.out_duty == 2666
     assert rig.ctrl.link_timeout_ms == 1500
     assert rig.ctrl.contactor == 1 and rig.ctrl.lease_allow == 1
+
+
+def test_commands_issued_while_a_session_reopens_are_not_lost() -> None:
+    # a replayed HostHello moves the firmware's epoch (its answers lost): the host
+    # reopens without LinkUp, its first new Hello is lost too, and the EV stops charging
+    # meanwhile. The withdrawal must go out once the session is open and the grant it
+    # replaced must never go out after it; every command gets an outcome.
+    rig = charging(Settings())
+    reopen = rig.host._new_session
+    withdrawn: list[int] = []
+
+    def reopening(now: float | None) -> int:
+        seq = reopen(now)
+        if not withdrawn:
+            rig.drop_to_fw = 1
+            rig.cp(m.CP_B)
+            withdrawn.append(len(rig.applied))
+        return seq
+
+    rig.host._new_session = reopening  # type: ignore[method-assign]
+    rig.fw.receive(frame.pack(m.HostHello(3, 3, 12345).encode(7)), rig.ms())
+    rig.fw.data_to_send()
+    rig.advance(3.0)
+    assert withdrawn
+    leases = [c.allow for c in rig.applied[withdrawn[0]:] if isinstance(c, m.PowerLease)]
+    assert leases == [0]
+    assert rig.ctrl.lease_allow == 0 and rig.ctrl.out_mode == m.PILOT_PWM
+    assert not rig.station._sent  # every command the station issued has its outcome
