@@ -30,7 +30,10 @@ Heartbeats go out every `heartbeat_s` once the link is up, so the firmware's
 fail-safe never fires while the host is alive. If nothing at all arrives from the
 firmware for `silence_s` the link is declared down, and HostHello goes out every
 `hello_retry_s` until the firmware answers, however long that takes (every
-`ack_timeout_s` while the firmware is talking and only the epoch is new).
+`ack_timeout_s` while the firmware is talking and only the epoch is new). A firmware
+that refuses HostHello (Nack no-entropy or version: CommandRejected for the Hello) is
+asked again every `hello_retry_s`; after `retries` refusals the commands waiting for
+the session end with CommandRejected carrying the firmware's reason.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ class LinkClient:
         self._answer: m.FirmwareHello | None = None  # FirmwareHello since that HostHello
         self._session = 0  # HostHello.session of the current attempt
         self._announce = True  # LinkUp when the session opens (else: a new epoch only)
+        self._refusals = 0  # HostHellos the firmware refused since the last session opened
         self.connected = False
         self.undecodable = 0  # good frames whose payload was not a valid message
 
@@ -246,6 +250,7 @@ class LinkClient:
     def _opened(self, hello: m.FirmwareHello, now: float) -> None:
         self.connected = True
         self.epoch = hello.epoch
+        self._refusals = 0
         self._orders.clear()
         self._hello_seq = None
         self._hello_at = None
@@ -330,11 +335,28 @@ class LinkClient:
                     self._events.append(ev.CommandAcked(p.seq, p.command, msg))
             self._events.append(ev.FirmwareReported(seq, msg))
 
+    def _hello_refused(self, msg: m.Nack, now: float) -> None:
+        """The firmware talks but will not open a session (no entropy, another protocol
+        version): no retry fixes that soon. HostHello goes on every hello_retry_s (the
+        firmware may be updated or reset), and after `retries` refusals the commands
+        waiting for a session end with the firmware's reason, as they would wait forever."""
+        hello = m.HostHello(m.PROTOCOL_VERSION, m.PROTOCOL_VERSION, self._session)
+        self._events.append(ev.CommandRejected(msg.acked_seq, hello, msg.reason, msg.field))
+        self._hello_at = now + self.hello_retry_s
+        self._refusals += 1
+        if self._refusals < self.retries:
+            return
+        for p in list(self._pending.values()):
+            del self._pending[p.klass]
+            if p.acked:
+                self._events.append(ev.CommandAcked(p.seq, p.command, None))
+            else:
+                self._events.append(ev.CommandRejected(p.seq, p.command, msg.reason, -1))
+
     def _on_nack(self, seq: int, msg: m.Nack, now: float) -> None:
         if msg.acked_type == m.HostHello.TYPE and msg.acked_seq == self._hello_seq:
-            hello = m.HostHello(m.PROTOCOL_VERSION, m.PROTOCOL_VERSION, self._session)
-            self._events.append(ev.CommandRejected(msg.acked_seq, hello, msg.reason, msg.field))
-            return  # HostHello goes on every hello_retry_s: the firmware may be updated
+            self._hello_refused(msg, now)
+            return
         if msg.reason == m.NACK_NO_HELLO:
             # the firmware has no session: it rebooted and its FirmwareHello was lost.
             # It started afresh (pilot, configuration), so the new session is announced

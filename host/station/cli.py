@@ -26,6 +26,12 @@ from host.station.runner import NoAnswer, serve
 
 OPEN_TIMEOUT_S = 5.0
 EXIT_PORT = 2  # the environment cannot do it (host/cli.py's EXIT_USAGE)
+# what to do about the firmware's reasons for refusing our HostHello
+REFUSALS = {
+    "no-entropy": "the board has no random source for its session numbers: check its build",
+    "version": f"no common protocol version (this host speaks {m.PROTOCOL_VERSION}): "
+               "update the firmware or the host",
+}
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
@@ -86,7 +92,11 @@ def run(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
         emit({"event": "error", "error": f"cannot open {args.port}: {_reason(e)}; check the "
               "port name, that the board is plugged in and that no other program holds it"})
         return EXIT_PORT
-    except NoAnswer:
+    except NoAnswer as e:
+        if e.refused is not None:
+            emit({"event": "error", "error": f"the firmware on {args.port} refuses the link: "
+                  f"{e.refused} ({REFUSALS.get(e.refused, 'see docs/link.md')})"})
+            return 1
         emit({"event": "error", "error": f"no answer from {args.port} within {args.open_timeout:g} s: "
               f"check the baud rate (--baud, now {args.baud}), that the firmware is running, "
               "and the wiring (TX/RX crossed, common ground)"})

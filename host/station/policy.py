@@ -90,6 +90,7 @@ class Station:
         self.cp = m.CP_UNKNOWN
         self.sessions = 0
         self.ever_up = False
+        self.hello_refused: str | None = None  # the firmware's reason for refusing our Hello
         self.droop_w = 0  # the firmware's frequency-droop adjustment, applied while charging
         self.current_da = self.s.max_current_da
         self._charged = False
@@ -146,13 +147,24 @@ class Station:
             self.report(event.message)
             if self._fresh(event.seq):
                 self._on_report(event.message)
+        elif isinstance(event, ev.CommandRejected) and isinstance(event.command, m.HostHello):
+            self._on_hello_refused(event)
         else:
             self._on_outcome(event)
+
+    def _on_hello_refused(self, event: ev.CommandRejected) -> None:
+        """The firmware answers but will not open a session: say why, once per reason
+        (the client asks again every few tenths of a second)."""
+        reason = m.NACK_NAMES.get(event.reason, str(event.reason))
+        if reason != self.hello_refused:
+            self.hello_refused = reason
+            self._emit({"event": "hello-refused", "reason": reason})
 
     # ------------------------------------------------------------ link up, start-up
 
     def _on_link_up(self, up: ev.LinkUp) -> None:
         self.ever_up = True
+        self.hello_refused = None
         self._emit({"event": "link-up", "board": up.board, "proto": up.hello.proto})
         self._forget()
         if self.phase == Phase.DONE:

@@ -18,7 +18,12 @@ Emit = Callable[[dict[str, Any]], None]
 
 
 class NoAnswer(Exception):
-    """The port opened, but no firmware answered our Hello in time."""
+    """The port opened, but no firmware answered our Hello in time (`refused`: the
+    firmware answered, refusing it with this Nack reason)."""
+
+    def __init__(self, port: str, refused: str | None = None) -> None:
+        super().__init__(port)
+        self.refused = refused
 
 
 async def serve(station: Station, driver: LinkDriver, emit: Emit, open_timeout: float = 5.0) -> None:
@@ -38,7 +43,7 @@ async def serve(station: Station, driver: LinkDriver, emit: Emit, open_timeout: 
         wake = station.get_timer()
         if not station.ever_up:
             if now >= first_by:
-                raise NoAnswer(driver.port)
+                raise NoAnswer(driver.port, station.hello_refused)
             wake = first_by if wake is None else min(wake, first_by)
         try:
             event = await within(driver.events.get(), None if wake is None else max(0.0, wake - now))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from firmware.app import linkserver
 from firmware.app.controller import Controller
 from firmware.app.linkserver import LinkServer
 from firmware.link import messages as m
@@ -230,3 +231,24 @@ def test_a_reboot_whose_hello_is_lost_still_brings_link_up() -> None:
     p.advance(0.5)
     assert len(p.of(ev.LinkUp)) == 2
     assert p.host.connected and p.host.epoch == p.fw.epoch
+
+
+def test_a_firmware_that_refuses_every_hello_ends_the_waiting_commands() -> None:
+    # rebooted without entropy, the firmware talks (Nacks) but opens no session: a
+    # command waiting for one ends with the firmware's reason, and the Hellos slow down
+    p = connected()
+    p.advance(0.2)
+    saved = linkserver.getrandbits, linkserver.urandom
+    linkserver.getrandbits = linkserver.urandom = None
+    try:
+        p.reboot_firmware()
+    finally:
+        linkserver.getrandbits, linkserver.urandom = saved
+    p.pump()
+    pilot = m.SetPilot(m.PILOT_PWM, 2666)
+    p.host.send(pilot, p.t)
+    p.advance(10.0)
+    ends = [e for e in p.events if getattr(e, "command", None) is pilot]
+    assert [type(e) for e in ends] == [ev.CommandRejected] and ends[0].reason == m.NACK_NO_ENTROPY
+    hellos = [e for e in p.of(ev.CommandRejected) if isinstance(e.command, m.HostHello)]
+    assert 10 <= len(hellos) <= 10 / p.host.hello_retry_s + 2  # every hello_retry_s, not ack_timeout_s

@@ -52,3 +52,24 @@ def test_a_silent_port_says_what_to_check() -> None:
     error = json.loads(lines[0])["error"]
     assert "no answer" in error and "baud rate" in error and "9600" in error
     assert "firmware is running" in error and "wiring" in error
+
+
+def test_a_refused_hello_says_the_firmwares_reason(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    # the firmware answered, refusing our Hello: "check the baud rate" would mislead
+    async def refused(station, driver, emit, open_timeout) -> None:  # type: ignore[no-untyped-def]
+        raise cli.NoAnswer(driver.port, "no-entropy")
+
+    class Driver:
+        def __init__(self, port: str, baud: int) -> None:
+            self.port = port
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(cli, "serve", refused)
+    monkeypatch.setattr(cli, "LinkDriver", Driver)
+    assert cli.main(["--port", "/dev/ttyX"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    error = json.loads(lines[0])["error"]
+    assert "refuses the link: no-entropy" in error and "baud" not in error

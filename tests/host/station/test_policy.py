@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from firmware.app import faults
+from firmware.app import faults, linkserver
 from firmware.app.linkserver import LinkServer
 from firmware.link import frame
 from firmware.link import messages as m
@@ -303,3 +303,17 @@ def test_commands_issued_while_a_session_reopens_are_not_lost() -> None:
     assert leases == [0]
     assert rig.ctrl.lease_allow == 0 and rig.ctrl.out_mode == m.PILOT_PWM
     assert not rig.station._sent  # every command the station issued has its outcome
+
+
+def test_a_refused_hello_is_reported_with_the_firmwares_reason() -> None:
+    saved = linkserver.getrandbits, linkserver.urandom
+    linkserver.getrandbits = linkserver.urandom = None  # a board with no random source
+    try:
+        rig = Rig()
+        rig.boot()
+    finally:
+        linkserver.getrandbits, linkserver.urandom = saved
+    rig.connect()
+    rig.advance(3.0)
+    assert not rig.station.ever_up and rig.station.hello_refused == "no-entropy"
+    assert [r["reason"] for r in rig.rec("hello-refused")] == ["no-entropy"]  # once, not each retry
