@@ -82,7 +82,7 @@ class LinkDriver:
         return ev.LinkUp(self.client.hello)
 
     def _open_port(self) -> None:
-        s = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=1, exclusive=False)
+        s = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=1, exclusive=True)
         self._serial = s
         self._loop.add_reader(s.fileno(), self._on_readable, s)
         self.client.connect(self._now())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import os
 import sys
@@ -106,6 +107,8 @@ def run(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
 
 def _reason(e: serial.SerialException) -> str:
     """pyserial's text repeats the port twice; the OS error's own words say it best."""
+    if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):  # its lock (exclusive open) is taken
+        return "busy, another program holds it"
     if isinstance(e.errno, int):
         return os.strerror(e.errno).lower()
     return str(e)

@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import serial
+
 from host.cli import build_parser
 from host.station import cli
 
@@ -73,3 +75,20 @@ def test_a_refused_hello_says_the_firmwares_reason(monkeypatch, capsys) -> None:
     assert len(lines) == 1
     error = json.loads(lines[0])["error"]
     assert "refuses the link: no-entropy" in error and "baud" not in error
+
+
+def test_a_port_another_program_holds_is_refused() -> None:
+    # two hosts on one port would take the firmware's session from each other for ever
+    master, slave = os.openpty()
+    holder = serial.Serial(os.ttyname(slave), exclusive=True)  # another station, say
+    try:
+        r = _station("--port", os.ttyname(slave), "--open-timeout", "0.3")
+    finally:
+        holder.close()
+        os.close(master)
+        os.close(slave)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1
+    error = json.loads(lines[0])["error"]
+    assert "cannot open" in error and "busy" in error
