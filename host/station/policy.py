@@ -43,9 +43,8 @@ Outcome = ev.CommandAcked | ev.CommandRejected | ev.CommandTimedOut | ev.Command
 # the latches the host causes itself by going quiet, so it may clear them itself
 HOST_LATCHES = faults.LINK_TIMEOUT | faults.LEASE_EXPIRED
 OPERATOR_HINT = "an operator clears it: v2gate station --port DEV --clear-faults"
-# a firmware frame this many frames (or fewer) behind the newest is a replayed copy
-# (a few seconds of frames); further behind, the firmware restarted its numbering
-REPLAY_WINDOW = 128
+# frame seqs are 16 bits: a report up to half of that behind the newest is an old one
+HALF_SEQ = 0x8000
 
 
 @dataclass
@@ -230,12 +229,13 @@ class Station:
     # ------------------------------------------------------------ firmware reports
 
     def _fresh(self, seq: int) -> bool:
-        """Whether a report is newer than the last one: the firmware numbers its frames
-        in sending order, and a line that replays frames brings back old ones (a few
-        dozen frames behind), which must not move the CP state back. Far behind is a
-        firmware that restarted its numbering."""
+        """Whether a report is newer than the newest since the LinkUp: the firmware
+        numbers its frames in sending order, and a line that replays frames brings back
+        old ones, however old, which must not move the CP state back. A firmware that
+        restarted its numbering (a reboot) comes with a LinkUp, which resets this
+        (the client announces a reboot even when its Hello was lost)."""
         last = self._report_seq
-        if last is not None and (last - seq) & 0xFFFF <= REPLAY_WINDOW:
+        if last is not None and not 0 < (seq - last) & 0xFFFF < HALF_SEQ:
             return False
         self._report_seq = seq
         return True

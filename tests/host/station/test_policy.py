@@ -317,3 +317,23 @@ def test_a_refused_hello_is_reported_with_the_firmwares_reason() -> None:
     rig.advance(3.0)
     assert not rig.station.ever_up and rig.station.hello_refused == "no-entropy"
     assert [r["reason"] for r in rig.rec("hello-refused")] == ["no-entropy"]  # once, not each retry
+
+
+def test_a_replay_however_old_does_not_move_the_cp_state() -> None:
+    # 200 frames is some seconds of a busy line: still a replay, not a restarted
+    # firmware (a reboot comes with a LinkUp, which starts the numbering over)
+    station, cmds = _running_in(m.CP_C)
+    assert _grants(cmds)
+    station.handle_event(ev.FirmwareReported(400, _message(m.Status, cp_state=m.CP_C)), 1.0)
+    station.handle_event(ev.FirmwareReported(200, _message(m.CpStateChanged, old=m.CP_C, new=m.CP_B)), 1.1)
+    assert station.cp == m.CP_C
+    assert not [c for c in station.commands_to_send() if isinstance(c, m.PowerLease) and not c.allow]
+    # across the 16-bit wrap, ahead is ahead
+    for seq in (0x4000, 0x8000, 0xC000, 0xFFF0):
+        station.handle_event(ev.FirmwareReported(seq, _message(m.Status, cp_state=m.CP_C)), 1.2)
+    station.handle_event(ev.FirmwareReported(3, _message(m.CpStateChanged, old=m.CP_C, new=m.CP_B)), 1.3)
+    assert station.cp == m.CP_B
+    # after a LinkUp the numbering may start anywhere
+    station.handle_event(ev.LinkUp(_message(m.FirmwareHello, proto=1, board=b"x")), 2.0)
+    station.handle_event(ev.FirmwareReported(1, _message(m.Status, cp_state=m.CP_A, link_timeout_ms=500)), 2.0)
+    assert station.cp == m.CP_A
