@@ -1,9 +1,7 @@
 """DIN SPEC 70121 DC EVCC (EIM), sans-I/O: the car side of one TCP connection, from
 supportedAppProtocolReq to SessionStopRes.
 
-``start(now)``, ``receive(data, now)`` (TCP bytes), ``handle_timer(now)``, ``get_timer()``,
-``next_event()``, ``data_to_send() -> [bytes]`` (V2GTP frames). ``done`` says the driver
-may close the connection (the EVCC closes it after SessionStopRes).
+The surface and plumbing are ``EvccBase`` (``host.ev.evcc.common``), shared with ISO 15118-2.
 
 Timers: V2G_EVCC_Msg_Timeout per request, V2G_EVCC_CommunicationSetup_Timeout up to
 SessionSetupRes, and the Ongoing limits of ContractAuthentication / CableCheck / PreCharge.
@@ -13,24 +11,20 @@ Loops (Ongoing answers, PreCharge, CurrentDemand, WeldingDetection) are paced by
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from host.exi import codec
-from host.exi.runtime import ExiError
 from host.exi.schemas import din as d
 from host.secc import din_constants as k
 from host.secc.din import amps, volts, watts
 from host.secc.physical import from_physical, to_physical
-from host.v2g import constants as vc
 from host.v2g import sap
-from host.v2g.errors import RemoteProtocolError
-from host.v2g.v2gtp import PayloadType, V2gtpReader, frame
 
+from .common import EvccBase, Failure, ResponseReceived, SessionFailed, SessionStopped
 from .ev import EvModel
+
+__all__ = ["DinEvcc", "EvccConfig", "Failure", "ResponseReceived", "SessionFailed",
+           "SessionStopped"]
 
 NAMESPACE = d.NAMESPACE
 Code = d.responseCodeType
@@ -38,40 +32,6 @@ SCHEMA_ID = 1
 OK_CODES = {Code.OK, Code.OK_NewSessionEstablished, Code.OK_OldSessionJoined,
             Code.OK_CertificateExpiresSoon}  # fmt: skip
 ONGOING = d.EVSEProcessingType.Ongoing
-
-
-class Failure(StrEnum):
-    NO_NEGOTIATION = "supportedAppProtocol failed"
-    MSG_TIMEOUT = "V2G_EVCC_Msg_Timeout"
-    SETUP_TIMEOUT = "V2G_EVCC_CommunicationSetup_Timeout"
-    ONGOING_TIMEOUT = "ongoing timeout"
-    FAILED_CODE = "FAILED response"
-    UNEXPECTED = "unexpected response"
-    SESSION_ID = "SessionID changed"
-    ISOLATION = "isolation not valid"
-    CONNECTION_LOST = "connection lost"
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseReceived:
-    name: str
-    response_code: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class SessionStopped:
-    """SessionStopRes OK: the session ended as it should."""
-
-    session_id: bytes
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class SessionFailed:
-    reason: Failure
-    detail: str
-    at: float
 
 
 @dataclass
@@ -98,7 +58,7 @@ HANDLERS: dict[type, str] = {
     d.WeldingDetectionRes: "_on_welding_detection",
     d.SessionStopRes: "_on_session_stop",
 }
-ANSWERS = {req: res for req, res in (
+ANSWERS: dict[type, type] = {req: res for req, res in (
     (d.SessionSetupReq, d.SessionSetupRes), (d.ServiceDiscoveryReq, d.ServiceDiscoveryRes),
     (d.ServicePaymentSelectionReq, d.ServicePaymentSelectionRes),
     (d.ContractAuthenticationReq, d.ContractAuthenticationRes),
@@ -108,143 +68,24 @@ ANSWERS = {req: res for req, res in (
     (d.WeldingDetectionReq, d.WeldingDetectionRes), (d.SessionStopReq, d.SessionStopRes))}
 
 
-class DinEvcc:
+class DinEvcc(EvccBase):
+    schema = d
+    sap_protocol = sap.DIN
+    schema_id = SCHEMA_ID
+    setup_timeout = k.COMMUNICATION_SETUP_TIMEOUT
+    ok_codes = OK_CODES
+    answers = ANSWERS
+    handlers = HANDLERS
+
     def __init__(self, ev: EvModel, config: EvccConfig | None = None) -> None:
-        self.ev = ev
+        super().__init__(ev, k.NEW_SESSION)
         self.config = config or EvccConfig()
-        self.session_id = k.NEW_SESSION
-        self.reader = V2gtpReader((PayloadType.EXI,))
-        self.done = False
-        self.result: SessionStopped | SessionFailed | None = None
-        self.awaiting: type | None = None  # the response class we wait for
-        self.sent: list[str] = []  # request names in order, for tests and the log
         self.evse_present_voltage = 0.0
         self.energy_transfer = d.EVRequestedEnergyTransferType.DC_extended
         self.service_id = k.CHARGE_SERVICE_ID
-        self._charging = False
-        self._welding_tries = 0
-        self._handshake = True
-        self._timers: dict[str, float] = {}
-        self._phase_started: dict[type, float] = {}
-        self._pending: Callable[[float], Any] | None = None  # the next request, paced
-        self._out: list[bytes] = []
-        self._events: deque[object] = deque()
 
-    # --- surface ------------------------------------------------------------------------
-
-    def start(self, now: float) -> None:
-        self._timers["setup"] = now + k.COMMUNICATION_SETUP_TIMEOUT
-        self._out.append(frame(PayloadType.EXI, sap.push_request([(sap.DIN, SCHEMA_ID, 1)])))
-        self._timers["msg"] = now + vc.SAP_RESPONSE_TIMEOUT
-
-    def receive(self, data: bytes, now: float) -> None:
-        if self.done:
-            return
-        if not data:
-            self._fail(Failure.CONNECTION_LOST, "", now)
-            return
-        self.reader.feed(data)
-        while not self.done:
-            try:
-                message = self.reader.maybe_read_message()
-            except RemoteProtocolError as exc:
-                self._fail(Failure.UNEXPECTED, str(exc), now)
-                return
-            if message is None:
-                return
-            self._timers.pop("msg", None)
-            if self._handshake:
-                self._on_handshake(message.payload, now)
-            else:
-                self._on_message(message.payload, now)
-
-    def handle_timer(self, now: float) -> None:
-        for name, deadline in list(self._timers.items()):
-            if self.done or self._timers.get(name) != deadline or now < deadline:
-                continue
-            del self._timers[name]
-            if name == "send" and self._pending is not None:
-                build, self._pending = self._pending, None
-                self._send(build(now), now)
-            elif name == "setup":
-                self._fail(Failure.SETUP_TIMEOUT, "", now)
-            elif name == "msg":
-                self._fail(Failure.MSG_TIMEOUT, f"no answer to {self.sent[-1:]}", now)
-
-    def get_timer(self) -> float | None:
-        return None if self.done or not self._timers else min(self._timers.values())
-
-    def next_event(self) -> object | None:
-        return self._events.popleft() if self._events else None
-
-    def data_to_send(self) -> list[bytes]:
-        out, self._out = self._out, []
-        return out
-
-    # --- plumbing -----------------------------------------------------------------------
-
-    def _send(self, request: Any, now: float) -> None:
-        message = d.V2G_Message(Header=d.MessageHeaderType(SessionID=self.session_id),
-                                Body=d.BodyType(BodyElement=request))
-        self._out.append(frame(PayloadType.EXI, codec.encode(message, NAMESPACE)))
-        self.awaiting = ANSWERS[type(request)]
-        self.sent.append(type(request).__name__)
-        timeout = self.config.msg_timeouts.get(type(request), self.config.msg_timeout)
-        self._timers["msg"] = now + timeout
-
-    def _later(self, build: Callable[[float], Any], now: float) -> None:
-        """Send what ``build(now)`` makes after the loop interval."""
-        self._pending = build
-        self._timers["send"] = now + self.config.loop_interval
-
-    def _fail(self, reason: Failure, detail: str, now: float) -> None:
-        self.done = True
-        self._timers.clear()
-        self.result = SessionFailed(reason, detail, now)
-        self._events.append(self.result)
-
-    def _on_handshake(self, payload: bytes, now: float) -> None:
-        self._handshake = False
-        try:
-            res = sap.pull_response(payload)
-        except RemoteProtocolError as exc:
-            self._fail(Failure.NO_NEGOTIATION, str(exc), now)
-            return
-        if res.SchemaID != SCHEMA_ID or not res.ResponseCode.value.startswith("OK"):
-            self._fail(Failure.NO_NEGOTIATION, res.ResponseCode.value, now)
-            return
-        self._send(d.SessionSetupReq(EVCCID=self.config.evcc_id), now)
-
-    def _on_message(self, payload: bytes, now: float) -> None:
-        try:
-            message = codec.decode(NAMESPACE, payload)
-        except (ExiError, ValueError, IndexError) as exc:
-            self._fail(Failure.UNEXPECTED, f"does not decode: {exc}", now)
-            return
-        body: Any = message.Body.BodyElement if isinstance(message, d.V2G_Message) else None
-        if body is None or type(body) is not self.awaiting:
-            self._fail(Failure.UNEXPECTED, f"{type(body).__name__}, expected "
-                       f"{getattr(self.awaiting, '__name__', None)}", now)  # fmt: skip
-            return
-        code = body.ResponseCode
-        self._events.append(ResponseReceived(type(body).__name__, code.value, now))
-        if code not in OK_CODES:
-            self._fail(Failure.FAILED_CODE, f"{type(body).__name__} {code.value}", now)
-            return
-        if isinstance(body, d.SessionSetupRes):
-            self.session_id = message.Header.SessionID
-        elif message.Header.SessionID != self.session_id:
-            self._fail(Failure.SESSION_ID, message.Header.SessionID.hex(), now)
-            return
-        getattr(self, HANDLERS[type(body)])(body, now)
-
-    def _ongoing(self, request: type, limit: float, now: float) -> bool:
-        """True while the phase of ``request`` is within its limit (fails it otherwise)."""
-        started = self._phase_started.setdefault(request, now)
-        if now - started > limit:
-            self._fail(Failure.ONGOING_TIMEOUT, request.__name__, now)
-            return False
-        return True
+    def _msg_timeout(self, request: Any) -> float:
+        return self.config.msg_timeouts.get(type(request), self.config.msg_timeout)
 
     # --- what the car says --------------------------------------------------------------
 
@@ -363,12 +204,6 @@ class DinEvcc:
             self._send(d.SessionStopReq(), now)
         else:
             self._later(lambda _now: d.WeldingDetectionReq(DC_EVStatus=self._ev_status()), now)
-
-    def _on_session_stop(self, res: d.SessionStopRes, now: float) -> None:
-        self.done = True
-        self._timers.clear()
-        self.result = SessionStopped(self.session_id, now)
-        self._events.append(self.result)
 
 
 def _wh(value: float) -> d.PhysicalValueType:

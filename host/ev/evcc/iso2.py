@@ -8,23 +8,16 @@ supportedAppProtocolReq to SessionStopRes. The same surface, events and failure 
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from host.exi import codec
-from host.exi.runtime import ExiError
 from host.exi.schemas import iso2 as i
 from host.secc import iso2_constants as k
 from host.secc.iso2 import AC_MODES, amps, volts, watts, wh
 from host.secc.physical import from_physical
-from host.v2g import constants as vc
 from host.v2g import sap
-from host.v2g.errors import RemoteProtocolError
-from host.v2g.v2gtp import PayloadType, V2gtpReader, frame
 
-from .din import Failure, ResponseReceived, SessionFailed, SessionStopped
+from .common import EvccBase, Failure, ResponseReceived, SessionFailed, SessionStopped
 from .ev import EvModel
 
 __all__ = ["Failure", "Iso2Config", "Iso2Evcc", "ResponseReceived", "SessionFailed",
@@ -78,144 +71,30 @@ ANSWERS = {
 }
 
 
-class Iso2Evcc:
+class Iso2Evcc(EvccBase):
+    schema = i
+    sap_protocol = sap.ISO2
+    schema_id = SCHEMA_ID
+    setup_timeout = k.COMMUNICATION_SETUP_TIMEOUT
+    ok_codes = OK_CODES
+    answers = ANSWERS
+    handlers = HANDLERS
+
     def __init__(self, ev: EvModel, config: Iso2Config | None = None) -> None:
-        self.ev = ev
-        self.config = config or Iso2Config()
+        config = config or Iso2Config()
+        super().__init__(ev, config.resume or k.NEW_SESSION)
+        self.config = config
         self.ac = self.config.mode in AC_MODES
-        self.session_id = self.config.resume or k.NEW_SESSION
-        self.reader = V2gtpReader((PayloadType.EXI,))
-        self.done = False
-        self.result: SessionStopped | SessionFailed | None = None
-        self.awaiting: type | None = None
-        self.sent: list[str] = []
         self.codes: list[str] = []  # the response codes in order
         self.tuple: Any = None  # the SAScheduleTuple we chose
         self.meter_readings: list[int] = []
-        self._charging = False
-        self._welding_tries = 0
-        self._handshake = True
-        self._timers: dict[str, float] = {}
-        self._phase_started: dict[type, float] = {}
-        self._pending: Callable[[float], Any] | None = None
-        self._out: list[bytes] = []
-        self._events: deque[object] = deque()
 
-    # --- surface (as DinEvcc) -------------------------------------------------------------
-
-    def start(self, now: float) -> None:
-        self._timers["setup"] = now + k.COMMUNICATION_SETUP_TIMEOUT
-        self._out.append(frame(PayloadType.EXI, sap.push_request([(sap.ISO2, SCHEMA_ID, 1)])))
-        self._timers["msg"] = now + vc.SAP_RESPONSE_TIMEOUT
-
-    def receive(self, data: bytes, now: float) -> None:
-        if self.done:
-            return
-        if not data:
-            self._fail(Failure.CONNECTION_LOST, "", now)
-            return
-        self.reader.feed(data)
-        while not self.done:
-            try:
-                message = self.reader.maybe_read_message()
-            except RemoteProtocolError as exc:
-                self._fail(Failure.UNEXPECTED, str(exc), now)
-                return
-            if message is None:
-                return
-            self._timers.pop("msg", None)
-            if self._handshake:
-                self._on_handshake(message.payload, now)
-            else:
-                self._on_message(message.payload, now)
-
-    def handle_timer(self, now: float) -> None:
-        for name, deadline in list(self._timers.items()):
-            if self.done or self._timers.get(name) != deadline or now < deadline:
-                continue
-            del self._timers[name]
-            if name == "send" and self._pending is not None:
-                build, self._pending = self._pending, None
-                self._send(build(now), now)
-            elif name == "setup":
-                self._fail(Failure.SETUP_TIMEOUT, "", now)
-            elif name == "msg":
-                self._fail(Failure.MSG_TIMEOUT, f"no answer to {self.sent[-1:]}", now)
-
-    def get_timer(self) -> float | None:
-        return None if self.done or not self._timers else min(self._timers.values())
-
-    def next_event(self) -> object | None:
-        return self._events.popleft() if self._events else None
-
-    def data_to_send(self) -> list[bytes]:
-        out, self._out = self._out, []
-        return out
-
-    # --- plumbing -------------------------------------------------------------------------
-
-    def _send(self, request: Any, now: float) -> None:
-        message = i.V2G_Message(Header=i.MessageHeaderType(SessionID=self.session_id),
-                                Body=i.BodyType(BodyElement=request))
-        self._out.append(frame(PayloadType.EXI, codec.encode(message, NAMESPACE)))
-        self.awaiting = ANSWERS[type(request)]
-        self.sent.append(type(request).__name__)
+    def _msg_timeout(self, request: Any) -> float:
         loop = isinstance(request, CHARGING_LOOP)
-        self._timers["msg"] = now + (self.config.loop_msg_timeout if loop
-                                     else self.config.msg_timeout)  # fmt: skip
+        return self.config.loop_msg_timeout if loop else self.config.msg_timeout
 
-    def _later(self, build: Callable[[float], Any], now: float) -> None:
-        self._pending = build
-        self._timers["send"] = now + self.config.loop_interval
-
-    def _fail(self, reason: Failure, detail: str, now: float) -> None:
-        self.done = True
-        self._timers.clear()
-        self.result = SessionFailed(reason, detail, now)
-        self._events.append(self.result)
-
-    def _on_handshake(self, payload: bytes, now: float) -> None:
-        self._handshake = False
-        try:
-            res = sap.pull_response(payload)
-        except RemoteProtocolError as exc:
-            self._fail(Failure.NO_NEGOTIATION, str(exc), now)
-            return
-        if res.SchemaID != SCHEMA_ID or not res.ResponseCode.value.startswith("OK"):
-            self._fail(Failure.NO_NEGOTIATION, res.ResponseCode.value, now)
-            return
-        self._send(i.SessionSetupReq(EVCCID=self.config.evcc_id), now)
-
-    def _on_message(self, payload: bytes, now: float) -> None:
-        try:
-            message = codec.decode(NAMESPACE, payload)
-        except (ExiError, ValueError, IndexError) as exc:
-            self._fail(Failure.UNEXPECTED, f"does not decode: {exc}", now)
-            return
-        body: Any = message.Body.BodyElement if isinstance(message, i.V2G_Message) else None
-        if body is None or type(body) is not self.awaiting:
-            self._fail(Failure.UNEXPECTED, f"{type(body).__name__}, expected "
-                       f"{getattr(self.awaiting, '__name__', None)}", now)  # fmt: skip
-            return
-        code = body.ResponseCode
+    def _on_code(self, code: Any) -> None:
         self.codes.append(code.value)
-        self._events.append(ResponseReceived(type(body).__name__, code.value, now))
-        if code not in OK_CODES:
-            self._fail(Failure.FAILED_CODE, f"{type(body).__name__} {code.value}", now)
-            return
-        if isinstance(body, i.SessionSetupRes):
-            self.session_id = message.Header.SessionID
-        elif message.Header.SessionID != self.session_id:
-            self._fail(Failure.SESSION_ID, message.Header.SessionID.hex(), now)
-            return
-        getattr(self, HANDLERS[type(body)])(body, now)
-
-    def _ongoing(self, request: type, limit: float, now: float) -> bool:
-        started = self._phase_started.setdefault(request, now)
-        if now - started > limit:
-            self._fail(Failure.ONGOING_TIMEOUT, request.__name__, now)
-            return False
-        return True
 
     # --- what the car says ----------------------------------------------------------------
 
@@ -391,9 +270,3 @@ class Iso2Evcc:
             self._send(self._stop_req(), now)
         else:
             self._later(lambda _now: i.WeldingDetectionReq(DC_EVStatus=self._ev_status()), now)
-
-    def _on_session_stop(self, res: i.SessionStopRes, now: float) -> None:
-        self.done = True
-        self._timers.clear()
-        self.result = SessionStopped(self.session_id, now)
-        self._events.append(self.result)
