@@ -16,15 +16,13 @@ from collections.abc import Callable
 from enum import Enum, auto
 from typing import Any
 
-from host.exi import codec
-from host.exi.runtime import ExiError
 from host.exi.schemas import din as d
-from host.v2g.errors import RemoteProtocolError
 from host.v2g.protocol import ProtocolFactory, SessionContext
 
 from . import din_constants as k
-from .controller import Decision, EvseController, Insulation, StopRequest
-from .core import EndReason, Reply, SessionCore, SessionStarted, Step
+from .common import V2gSecc
+from .controller import EvseController, Insulation
+from .core import Reply, SessionStarted, Step
 from .physical import from_physical, to_physical
 
 NAMESPACE = d.NAMESPACE
@@ -86,7 +84,6 @@ REQUESTS = (d.SessionSetupReq, d.ServiceDiscoveryReq, d.ServicePaymentSelectionR
             d.SessionStopReq, d.ServiceDetailReq, d.PaymentDetailsReq,
             d.CertificateInstallationReq, d.CertificateUpdateReq, d.ChargingStatusReq,
             d.MeteringReceiptReq)  # fmt: skip
-_NO_ERROR = d.DC_EVErrorCodeType.NO_ERROR
 DC_TRANSFER = {d.EVRequestedEnergyTransferType.DC_core, d.EVRequestedEnergyTransferType.DC_extended}
 
 
@@ -119,7 +116,14 @@ def random_session_id() -> bytes:
             return sid
 
 
-class DinSecc(SessionCore):
+class DinSecc(V2gSecc):
+    schema = d
+    states = State
+    label = "DIN"
+    MAX_PAYLOAD = MAX_PAYLOAD
+    CABLE_CHECK_TIMEOUT = k.CABLE_CHECK_TIMEOUT
+    PRE_CHARGE_TIMEOUT = k.PRE_CHARGE_TIMEOUT
+    ONGOING_TIMEOUT = k.ONGOING_TIMEOUT
     TABLE = TABLE
     INITIAL = S.SESSION_SETUP
     FINAL = S.STOPPED
@@ -138,41 +142,14 @@ class DinSecc(SessionCore):
         self.precharge_target: float | None = None
         self._phase_started: dict[State, float] = {}  # first request of an Ongoing phase
 
-    # --- the codec side -------------------------------------------------------------------
-
-    def decode(self, payload: bytes) -> tuple[bytes, Any]:
-        try:
-            message = codec.decode(NAMESPACE, payload, max_size=MAX_PAYLOAD)
-        except (ExiError, ValueError, IndexError) as exc:
-            raise RemoteProtocolError(f"DIN message does not decode: {exc}", "bad_exi") from exc
-        if not isinstance(message, d.V2G_Message):
-            raise RemoteProtocolError(f"{type(message).__name__} is no V2G_Message", "bad_exi")
-        return message.Header.SessionID, message.Body.BodyElement
-
-    def encode(self, session_id: bytes, response: Any) -> bytes:
-        return codec.encode(d.V2G_Message(Header=d.MessageHeaderType(SessionID=session_id),
-                                          Body=d.BodyType(BodyElement=response)), NAMESPACE)
-
-    def on_end(self, reason: EndReason, now: float) -> None:
-        self.controller.session_ended(reason.value, now)
-
     # --- station state as DIN types ---------------------------------------------------
 
     def _status(self, now: float, *, monitoring: bool = False) -> d.DC_EVSEStatus:
         stop = self.controller.stop_requested(now)
-        if stop is StopRequest.EMERGENCY:
-            code = d.DC_EVSEStatusCodeType.EVSE_EmergencyShutdown
-        elif stop is not None:
-            code = d.DC_EVSEStatusCodeType.EVSE_Shutdown
-        elif monitoring:
-            code = d.DC_EVSEStatusCodeType.EVSE_IsolationMonitoringActive
-        else:
-            code = d.DC_EVSEStatusCodeType.EVSE_Ready
-        isolation = (d.isolationLevelType(self.isolation.value) if self.isolation is not None
-                     else None)  # fmt: skip
         notification = (d.EVSENotificationType.StopCharging if stop is not None
                         else d.EVSENotificationType._None)  # fmt: skip
-        return d.DC_EVSEStatus(EVSEIsolationStatus=isolation, EVSEStatusCode=code,
+        return d.DC_EVSEStatus(EVSEIsolationStatus=self._isolation(),
+                               EVSEStatusCode=self._dc_status_code(now, monitoring),
                                NotificationMaxDelay=0, EVSENotification=notification)
 
     def _charge_service(self) -> d.ServiceCharge:
@@ -279,13 +256,6 @@ class DinSecc(SessionCore):
             ContractSignatureEncryptedPrivateKey=b"", DHParams=b"", ContractID="",
             RetryCounter=0)  # fmt: skip
 
-    def failure(self, request: Any, code_name: str, now: float) -> Any:
-        return self.respond(request, Code(code_name), now)
-
-    def _ongoing_expired(self, state: State, limit: float, now: float) -> bool:
-        started = self._phase_started.setdefault(state, now)
-        return now - started > limit
-
     # --- handlers (names from TABLE) ----------------------------------------------------
 
     def session_setup(self, req: d.SessionSetupReq, now: float) -> Reply:
@@ -309,15 +279,8 @@ class DinSecc(SessionCore):
         return Reply(self.respond(req, code, now), S.CONTRACT_AUTHENTICATION)
 
     def contract_authentication(self, req: d.ContractAuthenticationReq, now: float) -> Reply:
-        decision = self.controller.authorize(self.ev_id, now)
-        if decision is Decision.ACCEPTED:
-            return Reply(self.respond(req, Code.OK, now), S.CHARGE_PARAMETER_DISCOVERY)
-        if decision is Decision.ONGOING and not self._ongoing_expired(
-                S.CONTRACT_AUTHENTICATION, k.ONGOING_TIMEOUT, now):  # fmt: skip
-            return Reply(self.respond(req, Code.OK, now,
-                                      processing=d.EVSEProcessingType.Ongoing),
-                         S.CONTRACT_AUTHENTICATION)  # fmt: skip
-        return Reply(self.respond(req, Code.FAILED, now), S.CONTRACT_AUTHENTICATION)
+        return self._authorize(req, self.ev_id, S.CONTRACT_AUTHENTICATION,
+                               S.CHARGE_PARAMETER_DISCOVERY, now)
 
     def charge_parameter_discovery(self, req: d.ChargeParameterDiscoveryReq,
                                    now: float) -> Reply:  # fmt: skip
@@ -331,29 +294,6 @@ class DinSecc(SessionCore):
             too_low = self.ev_max_voltage < self.controller.limits().min_voltage
             code = Code.FAILED_WrongChargeParameter if too_low else Code.OK
         return Reply(self.respond(req, code, now), S.CABLE_CHECK)
-
-    def cable_check(self, req: d.CableCheckReq, now: float) -> Reply:
-        if S.CABLE_CHECK not in self._phase_started:
-            self.controller.start_isolation_check(now)
-        expired = self._ongoing_expired(S.CABLE_CHECK, k.CABLE_CHECK_TIMEOUT, now)
-        result = self.controller.isolation_result(now)
-        if result is None and not expired:
-            return Reply(self.respond(req, Code.OK, now, monitoring=True,
-                                      processing=d.EVSEProcessingType.Ongoing), S.CABLE_CHECK)
-        self.isolation = result
-        ok = result in (Insulation.VALID, Insulation.WARNING)
-        return Reply(self.respond(req, Code.OK if ok else Code.FAILED, now), S.PRE_CHARGE)
-
-    def pre_charge(self, req: d.PreChargeReq, now: float) -> Reply:
-        target = from_physical(req.EVTargetVoltage)
-        lim = self.controller.limits()
-        if self._ongoing_expired(S.PRE_CHARGE, k.PRE_CHARGE_TIMEOUT, now):
-            return Reply(self.respond(req, Code.FAILED, now), S.PRE_CHARGE)
-        if not lim.min_voltage <= target <= lim.max_voltage:
-            return Reply(self.respond(req, Code.FAILED_WrongChargeParameter, now), S.PRE_CHARGE)
-        self.precharge_target = target
-        self.controller.request_voltage(target, now)
-        return Reply(self.respond(req, Code.OK, now), S.PRE_CHARGE)
 
     def power_delivery(self, req: d.PowerDeliveryReq, now: float) -> Reply:
         if not req.ReadyToChargeState:
@@ -372,26 +312,10 @@ class DinSecc(SessionCore):
         return Reply(self.respond(req, Code.OK, now), S.CURRENT_DEMAND)
 
     def current_demand(self, req: d.CurrentDemandReq, now: float) -> Reply:
-        lim = self.controller.limits()
-        want_a = from_physical(req.EVTargetCurrent)
-        want_v = from_physical(req.EVTargetVoltage)
-        present_v = max(self.controller.present_voltage(now), 1.0)
-        power_cap = lim.max_power / present_v
-        give = max(-lim.max_discharge_current, min(want_a, lim.max_current, power_cap))
-        stop = self.controller.stop_requested(now)
-        if stop is StopRequest.EMERGENCY:
-            # [V2G-DC-665]: an impeding condition in the EVSE -> shut down at once, answer
-            # FAILED, close (the core ends the session on the FAILED code)
-            self.controller.stop_power(now)
-            self.controller.open_contactors(now)
+        fields = self._demand(req, now)
+        if fields is None:
             return Reply(self.respond(req, Code.FAILED, now), S.CURRENT_DEMAND)
-        ev = req.DC_EVStatus
-        if stop is not None or not ev.EVReady or ev.EVErrorCode is not _NO_ERROR:
-            give = 0.0  # the EV (or the station) is ending the charge: no current meanwhile
-        self.controller.request_current(give, want_v, now)
-        return Reply(self.respond(req, Code.OK, now, current_limit=want_a > lim.max_current,
-                                  voltage_limit=want_v > lim.max_voltage,
-                                  power_limit=want_a > power_cap), S.CURRENT_DEMAND)  # fmt: skip
+        return Reply(self.respond(req, Code.OK, now, **fields), S.CURRENT_DEMAND)
 
     def welding_detection(self, req: d.WeldingDetectionReq, now: float) -> Reply:
         return Reply(self.respond(req, Code.OK, now), S.WELDING_DETECTION)

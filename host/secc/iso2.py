@@ -20,15 +20,13 @@ from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Any
 
-from host.exi import codec
-from host.exi.runtime import ExiError
 from host.exi.schemas import iso2 as i
-from host.v2g.errors import RemoteProtocolError
 from host.v2g.protocol import ProtocolFactory, SessionContext
 
 from . import iso2_constants as k
-from .controller import Decision, EvseController, Insulation, Schedule, StopRequest
-from .core import EndReason, Reply, SessionCore, SessionStarted, Step
+from .common import V2gSecc
+from .controller import EvseController, Insulation, Schedule, StopRequest
+from .core import Reply, SessionStarted, Step
 from .din import random_session_id
 from .physical import from_physical, to_physical
 
@@ -105,7 +103,6 @@ REQUESTS = (i.SessionSetupReq, i.ServiceDiscoveryReq, i.ServiceDetailReq,
             i.PowerDeliveryReq, i.CurrentDemandReq, i.ChargingStatusReq,
             i.MeteringReceiptReq, i.WeldingDetectionReq, i.SessionStopReq,
             i.CertificateInstallationReq, i.CertificateUpdateReq)  # fmt: skip
-_NO_ERROR = i.DC_EVErrorCodeType.NO_ERROR
 
 
 def volts(value: float) -> i.PhysicalValueType:
@@ -153,7 +150,14 @@ def pmax_at(schedule: Schedule, t: int) -> float | None:
     return current
 
 
-class Iso2Secc(SessionCore):
+class Iso2Secc(V2gSecc):
+    schema = i
+    states = State
+    label = "-2"
+    MAX_PAYLOAD = MAX_PAYLOAD
+    CABLE_CHECK_TIMEOUT = k.CABLE_CHECK_TIMEOUT
+    PRE_CHARGE_TIMEOUT = k.PRE_CHARGE_TIMEOUT
+    ONGOING_TIMEOUT = k.ONGOING_TIMEOUT
     TABLE = TABLE
     INITIAL = S.SESSION_SETUP
     FINAL = S.STOPPED
@@ -180,28 +184,6 @@ class Iso2Secc(SessionCore):
         self.receipt_pending = False
         self._phase_started: dict[State, float] = {}
 
-    # --- the codec side -------------------------------------------------------------------
-
-    def decode(self, payload: bytes) -> tuple[bytes, Any]:
-        try:
-            message = codec.decode(NAMESPACE, payload, max_size=MAX_PAYLOAD)
-        except (ExiError, ValueError, IndexError) as exc:
-            raise RemoteProtocolError(f"-2 message does not decode: {exc}", "bad_exi") from exc
-        if not isinstance(message, i.V2G_Message):
-            raise RemoteProtocolError(f"{type(message).__name__} is no V2G_Message", "bad_exi")
-        self.header_session_id = message.Header.SessionID
-        return message.Header.SessionID, message.Body.BodyElement
-
-    def encode(self, session_id: bytes, response: Any) -> bytes:
-        return codec.encode(i.V2G_Message(Header=i.MessageHeaderType(SessionID=session_id),
-                                          Body=i.BodyType(BodyElement=response)), NAMESPACE)
-
-    def on_end(self, reason: EndReason, now: float) -> None:
-        self.controller.session_ended(reason.value, now)
-
-    def failure(self, request: Any, code_name: str, now: float) -> Any:
-        return self.respond(request, Code(code_name), now)
-
     # --- station state as -2 types --------------------------------------------------------
 
     def _notification(self, now: float) -> Any:
@@ -210,19 +192,9 @@ class Iso2Secc(SessionCore):
                 else i.EVSENotificationType._None)  # fmt: skip
 
     def _dc_status(self, now: float, *, monitoring: bool = False) -> i.DC_EVSEStatus:
-        stop = self.controller.stop_requested(now)
-        if stop is StopRequest.EMERGENCY:
-            code = i.DC_EVSEStatusCodeType.EVSE_EmergencyShutdown
-        elif stop is not None:
-            code = i.DC_EVSEStatusCodeType.EVSE_Shutdown
-        elif monitoring:
-            code = i.DC_EVSEStatusCodeType.EVSE_IsolationMonitoringActive
-        else:
-            code = i.DC_EVSEStatusCodeType.EVSE_Ready
-        isolation = (i.isolationLevelType(self.isolation.value) if self.isolation is not None
-                     else None)  # fmt: skip
         return i.DC_EVSEStatus(NotificationMaxDelay=0, EVSENotification=self._notification(now),
-                               EVSEIsolationStatus=isolation, EVSEStatusCode=code)
+                               EVSEIsolationStatus=self._isolation(),
+                               EVSEStatusCode=self._dc_status_code(now, monitoring))
 
     def _ac_status(self, now: float) -> i.AC_EVSEStatus:
         return i.AC_EVSEStatus(NotificationMaxDelay=0, EVSENotification=self._notification(now),
@@ -345,10 +317,6 @@ class Iso2Secc(SessionCore):
             return i.SessionStopRes(ResponseCode=code)
         return _not_offered(request, code)
 
-    def _ongoing_expired(self, state: State, limit: float, now: float) -> bool:
-        started = self._phase_started.setdefault(state, now)
-        return now - started > limit
-
     # --- handlers (names from TABLE) ------------------------------------------------------
 
     def session_setup(self, req: i.SessionSetupReq, now: float) -> Reply:
@@ -384,15 +352,8 @@ class Iso2Secc(SessionCore):
         return Reply(self.respond(req, code, now), S.AUTHORIZATION)
 
     def authorization(self, req: i.AuthorizationReq, now: float) -> Reply:
-        decision = self.controller.authorize(self.evcc_id.hex(), now)
-        if decision is Decision.ACCEPTED:
-            return Reply(self.respond(req, Code.OK, now), S.CHARGE_PARAMETER_DISCOVERY)
-        if decision is Decision.ONGOING and not self._ongoing_expired(
-                S.AUTHORIZATION, k.ONGOING_TIMEOUT, now):  # fmt: skip
-            return Reply(self.respond(req, Code.OK, now,
-                                      processing=i.EVSEProcessingType.Ongoing),
-                         S.AUTHORIZATION)  # fmt: skip
-        return Reply(self.respond(req, Code.FAILED, now), S.AUTHORIZATION)
+        return self._authorize(req, self.evcc_id.hex(), S.AUTHORIZATION,
+                               S.CHARGE_PARAMETER_DISCOVERY, now)
 
     def charge_parameter_discovery(self, req: i.ChargeParameterDiscoveryReq,
                                    now: float) -> Reply:  # fmt: skip
@@ -415,29 +376,6 @@ class Iso2Secc(SessionCore):
             return (from_physical(param.EVMaxVoltage) >= ac.nominal_voltage
                     and from_physical(param.EVMinCurrent) <= ac.max_current)  # fmt: skip
         return from_physical(param.EVMaximumVoltageLimit) >= self.controller.limits().min_voltage
-
-    def cable_check(self, req: i.CableCheckReq, now: float) -> Reply:
-        if S.CABLE_CHECK not in self._phase_started:
-            self.controller.start_isolation_check(now)
-        expired = self._ongoing_expired(S.CABLE_CHECK, k.CABLE_CHECK_TIMEOUT, now)
-        result = self.controller.isolation_result(now)
-        if result is None and not expired:
-            return Reply(self.respond(req, Code.OK, now, monitoring=True,
-                                      processing=i.EVSEProcessingType.Ongoing), S.CABLE_CHECK)
-        self.isolation = result
-        ok = result in (Insulation.VALID, Insulation.WARNING)
-        return Reply(self.respond(req, Code.OK if ok else Code.FAILED, now), S.PRE_CHARGE)
-
-    def pre_charge(self, req: i.PreChargeReq, now: float) -> Reply:
-        target = from_physical(req.EVTargetVoltage)
-        lim = self.controller.limits()
-        if self._ongoing_expired(S.PRE_CHARGE, k.PRE_CHARGE_TIMEOUT, now):
-            return Reply(self.respond(req, Code.FAILED, now), S.PRE_CHARGE)
-        if not lim.min_voltage <= target <= lim.max_voltage:
-            return Reply(self.respond(req, Code.FAILED_WrongChargeParameter, now), S.PRE_CHARGE)
-        self.precharge_target = target
-        self.controller.request_voltage(target, now)
-        return Reply(self.respond(req, Code.OK, now), S.PRE_CHARGE)
 
     def power_delivery(self, req: i.PowerDeliveryReq, now: float) -> Reply:
         ac = self.mode in AC_MODES
@@ -498,26 +436,12 @@ class Iso2Secc(SessionCore):
         return Code.OK
 
     def current_demand(self, req: i.CurrentDemandReq, now: float) -> Reply:
-        lim = self.controller.limits()
-        want_a = from_physical(req.EVTargetCurrent)
-        want_v = from_physical(req.EVTargetVoltage)
-        present_v = max(self.controller.present_voltage(now), 1.0)
-        power_cap = lim.max_power / present_v
-        give = max(-lim.max_discharge_current, min(want_a, lim.max_current, power_cap))
-        stop = self.controller.stop_requested(now)
-        if stop is StopRequest.EMERGENCY:
-            self.controller.stop_power(now)
-            self.controller.open_contactors(now)
+        fields = self._demand(req, now)
+        if fields is None:
             return Reply(self.respond(req, Code.FAILED, now), S.DC_CHARGING)
-        ev = req.DC_EVStatus
-        if stop is not None or not ev.EVReady or ev.EVErrorCode is not _NO_ERROR:
-            give = 0.0
-        self.controller.request_current(give, want_v, now)
         self.receipt_pending = self.controller.receipt_required(now)
-        return Reply(self.respond(req, Code.OK, now, current_limit=want_a > lim.max_current,
-                                  voltage_limit=want_v > lim.max_voltage,
-                                  power_limit=want_a > power_cap,
-                                  receipt=self.receipt_pending), S.DC_CHARGING)  # fmt: skip
+        return Reply(self.respond(req, Code.OK, now, receipt=self.receipt_pending, **fields),
+                     S.DC_CHARGING)  # fmt: skip
 
     def charging_status(self, req: i.ChargingStatusReq, now: float) -> Reply:
         stop = self.controller.stop_requested(now)
