@@ -14,7 +14,7 @@ from host.v2g.errors import RemoteProtocolError
 
 from .controller import Decision, EvseController, Insulation, StopRequest
 from .core import EndReason, Reply, SessionCore
-from .physical import from_physical
+from .physical import from_physical, to_physical
 
 
 class V2gSecc(SessionCore):
@@ -145,3 +145,23 @@ class V2gSecc(SessionCore):
         self.controller.request_current(give, want_v, now)
         return {"current_limit": want_a > lim.max_current,
                 "voltage_limit": want_v > lim.max_voltage, "power_limit": want_a > power_cap}
+
+    def _demand_res_fields(self, code: Any, now: float, fields: dict[str, Any]) -> dict[str, Any]:
+        """The CurrentDemandRes fields both protocols fill alike (present values, limits
+        and the limit flags from ``_demand``)."""
+        s = self.schema
+        lim = self.controller.limits()
+
+        def phys(unit: str, value: float) -> Any:
+            return to_physical(s.PhysicalValueType, s.unitSymbolType[unit], value)
+
+        return dict(
+            ResponseCode=code,
+            EVSEPresentVoltage=phys("V", self.controller.present_voltage(now)),
+            EVSEPresentCurrent=phys("A", self.controller.present_current(now)),
+            EVSECurrentLimitAchieved=fields.get("current_limit", False),
+            EVSEVoltageLimitAchieved=fields.get("voltage_limit", False),
+            EVSEPowerLimitAchieved=fields.get("power_limit", False),
+            EVSEMaximumVoltageLimit=phys("V", lim.max_voltage),
+            EVSEMaximumCurrentLimit=phys("A", lim.max_current),
+            EVSEMaximumPowerLimit=phys("W", lim.max_power))  # fmt: skip

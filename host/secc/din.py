@@ -213,17 +213,8 @@ class DinSecc(V2gSecc):
         if kind is d.PowerDeliveryReq:
             return d.PowerDeliveryRes(ResponseCode=code, EVSEStatus=self._status(now))
         if kind is d.CurrentDemandReq:
-            lim = self.controller.limits()
-            return d.CurrentDemandRes(
-                ResponseCode=code, DC_EVSEStatus=self._status(now),
-                EVSEPresentVoltage=volts(self.controller.present_voltage(now)),
-                EVSEPresentCurrent=amps(self.controller.present_current(now)),
-                EVSECurrentLimitAchieved=fields.get("current_limit", False),
-                EVSEVoltageLimitAchieved=fields.get("voltage_limit", False),
-                EVSEPowerLimitAchieved=fields.get("power_limit", False),
-                EVSEMaximumVoltageLimit=volts(lim.max_voltage),
-                EVSEMaximumCurrentLimit=amps(lim.max_current),
-                EVSEMaximumPowerLimit=watts(lim.max_power))  # fmt: skip
+            return d.CurrentDemandRes(DC_EVSEStatus=self._status(now),
+                                      **self._demand_res_fields(code, now, fields))
         if kind is d.WeldingDetectionReq:
             return d.WeldingDetectionRes(
                 ResponseCode=code, DC_EVSEStatus=self._status(now),

@@ -287,17 +287,9 @@ class Iso2Secc(V2gSecc):
         if kind is i.PowerDeliveryReq:
             return i.PowerDeliveryRes(ResponseCode=code, EVSEStatus=self._status(now))
         if kind is i.CurrentDemandReq:
-            lim = self.controller.limits()
             return i.CurrentDemandRes(
-                ResponseCode=code, DC_EVSEStatus=self._dc_status(now),
-                EVSEPresentVoltage=volts(self.controller.present_voltage(now)),
-                EVSEPresentCurrent=amps(self.controller.present_current(now)),
-                EVSECurrentLimitAchieved=fields.get("current_limit", False),
-                EVSEVoltageLimitAchieved=fields.get("voltage_limit", False),
-                EVSEPowerLimitAchieved=fields.get("power_limit", False),
-                EVSEMaximumVoltageLimit=volts(lim.max_voltage),
-                EVSEMaximumCurrentLimit=amps(lim.max_current),
-                EVSEMaximumPowerLimit=watts(lim.max_power), EVSEID=self.controller.evse_id,
+                DC_EVSEStatus=self._dc_status(now), EVSEID=self.controller.evse_id,
+                **self._demand_res_fields(code, now, fields),
                 SAScheduleTupleID=max(1, self.tuple_id), MeterInfo=self._meter(now),
                 ReceiptRequired=fields.get("receipt", False))  # fmt: skip
         if kind is i.ChargingStatusReq:
