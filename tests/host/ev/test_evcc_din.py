@@ -11,7 +11,6 @@ from host.bench.dcplant import DcPlant, StageLimits
 from host.ev.evcc.din import DinEvcc, EvccConfig, Failure, SessionFailed, SessionStopped
 from host.ev.evcc.driver import run_connection
 from host.ev.evcc.ev import SimEv
-from host.exi import codec
 from host.exi.schemas import din as d
 from host.secc import din_constants as k
 from host.secc.controller import SimEvseController
@@ -19,7 +18,7 @@ from host.secc.core import EndReason, SessionEnded
 from host.secc.din import din_factory
 from host.v2g import sap
 from host.v2g.server import SeccServer, ServerConfig
-from host.v2g.v2gtp import PayloadType, V2gtpReader, frame
+from tests.host.ev.frames import res_frame, sap_ok, sent_payloads
 from tests.host.secc.helpers import Pair
 from tests.host.v2g.test_server import _free_port, _loopback
 
@@ -27,24 +26,14 @@ SID = bytes.fromhex("1111111111111111")
 
 
 def _sap_ok() -> bytes:
-    negotiation = sap.Negotiation(sap.Code.OK_SuccessfulNegotiation, 1, sap.DIN, None)
-    return frame(PayloadType.EXI, sap.push_response(negotiation))
+    return sap_ok(sap.DIN)
 
 
 def _res(body, sid: bytes = SID) -> bytes:
-    message = d.V2G_Message(Header=d.MessageHeaderType(SessionID=sid),
-                            Body=d.BodyType(BodyElement=body))
-    return frame(PayloadType.EXI, codec.encode(message, d.NAMESPACE))
+    return res_frame(d, body, sid)
 
 
-def _sent(ev: DinEvcc) -> list[object]:
-    reader = V2gtpReader()
-    for data in ev.data_to_send():
-        reader.feed(data)
-    out = []
-    while (m := reader.maybe_read_message()) is not None:
-        out.append(m.payload)
-    return out
+_sent = sent_payloads
 
 
 def _ev(**kw) -> DinEvcc:

@@ -21,7 +21,7 @@ from host.secc.core import EndReason, RequestAnswered, SessionEnded
 from host.secc.iso2 import PausedSessions, iso2_factory
 from host.v2g import sap
 from host.v2g.server import SeccServer, ServerConfig
-from host.v2g.v2gtp import PayloadType, V2gtpReader, frame
+from tests.host.ev.frames import res_frame, sap_ok, sent_payloads
 from tests.host.v2g.test_server import _free_port, _loopback
 
 AC = i.EnergyTransferModeType.AC_three_phase_core
@@ -30,24 +30,14 @@ SID = bytes.fromhex("1111111111111111")
 
 
 def _sap_ok() -> bytes:
-    negotiation = sap.Negotiation(sap.Code.OK_SuccessfulNegotiation, 1, sap.ISO2, None)
-    return frame(PayloadType.EXI, sap.push_response(negotiation))
+    return sap_ok(sap.ISO2)
 
 
 def _res(body: Any, sid: bytes = SID) -> bytes:
-    message = i.V2G_Message(Header=i.MessageHeaderType(SessionID=sid),
-                            Body=i.BodyType(BodyElement=body))
-    return frame(PayloadType.EXI, codec.encode(message, i.NAMESPACE))
+    return res_frame(i, body, sid)
 
 
-def _sent(ev: Iso2Evcc) -> list[Any]:
-    reader = V2gtpReader()
-    for data in ev.data_to_send():
-        reader.feed(data)
-    out = []
-    while (m := reader.maybe_read_message()) is not None:
-        out.append(m.payload)
-    return out
+_sent = sent_payloads
 
 
 def _ev(**kw: Any) -> Iso2Evcc:
