@@ -3,6 +3,7 @@ Java EXI) in one namespace of a veth pair against ours in the other."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -10,11 +11,19 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from host.bench.dcplant import DcPlant
 from host.bench.veth import VethPair, in_netns
+from host.ev.evcc.driver import discover_and_run
+from host.secc.core import EndReason, RequestAnswered, SessionEnded
+from host.v2g import constants as c
 from host.v2g.netif import link_local
+from host.v2g.sap import AppProtocol
+from host.v2g.sdp_driver import start_sdp
+from host.v2g.server import SeccServer, ServerConfig, host_of, open_listen_socket
 
 
 def peer_python() -> Path:
@@ -42,13 +51,14 @@ def ready_pair(veth: VethPair, peer_ns: str) -> None:
     wait_link_local(veth.ns_pev, veth.if_pev)
 
 
-def their_evcc_config(veth: VethPair, folder: Path, protocol: str) -> None:
-    """The .env and ev.json their EVCC reads: one protocol, DC, no TLS."""
+def their_evcc_config(veth: VethPair, folder: Path, protocol: str, **extra: object) -> None:
+    """The .env and ev.json their EVCC reads: one protocol, DC (unless ``extra`` says
+    otherwise), no TLS."""
     (folder / ".env").write_text(f"NETWORK_INTERFACE={veth.if_pev}\nLOG_LEVEL=INFO\n")
     (folder / "ev.json").write_text(json.dumps({
         "supportedProtocols": [protocol], "supportedEnergyServices": ["DC"],
         "energyTransferMode": "DC_extended", "isCertInstallNeeded": False, "useTls": False,
-    }))  # fmt: skip
+        **extra}))  # fmt: skip
 
 
 def start_peer(ns: str, python: Path, args: list[str], cwd: Path) -> subprocess.Popen:
@@ -62,3 +72,72 @@ def stop_peer(proc: subprocess.Popen) -> str:
     """Kills the peer and its JVM (the group we started) and returns its log."""
     os.killpg(proc.pid, signal.SIGKILL)
     return proc.communicate(timeout=30)[0].decode(errors="replace")
+
+
+async def serve_their_evcc(veth: VethPair, folder: Path, python: Path, port: int,
+                           offers: tuple[AppProtocol, ...], factories: dict[str, Any],
+                           events: list[object], budget: float) -> str:  # fmt: skip
+    """Our SECC server (SDP and TCP on the EVSE end) against their EVCC in the PEV
+    namespace, until our side reports a SessionEnded, their EVCC exits or ``budget`` runs
+    out; returns their EVCC's log. Run it inside the EVSE namespace."""
+    transport, _sdp = await start_sdp(veth.if_evse, {c.SECURITY_NO_TLS: port})
+    link = link_local(veth.if_evse)
+    assert link is not None
+    config = ServerConfig(host=host_of(link), port=port, offers=offers)
+    server = SeccServer(config, factories,
+                        on_event=lambda _conn, event: events.append(event))  # fmt: skip
+    await server.start(open_listen_socket(config.host, config.port))
+    ev = start_peer(veth.ns_pev, python, ["-m", "iso15118.evcc.main", "ev.json"], folder)
+    try:
+        deadline = time.monotonic() + budget
+        while (not any(isinstance(e, SessionEnded) for e in events)
+               and time.monotonic() < deadline and ev.poll() is None):  # fmt: skip
+            await asyncio.sleep(0.05)
+    finally:
+        out = stop_peer(ev)
+        await server.close()
+        transport.close()
+    return out
+
+
+def check_stopped(events: list[object], plant: DcPlant, out: str) -> list[RequestAnswered]:
+    """Our SECC's session ended with SessionStop, no FAILED answer, energy moved and the
+    stage off; the requests it answered."""
+    answered = [e for e in events if isinstance(e, RequestAnswered)]
+    ends = [e for e in events if isinstance(e, SessionEnded)]
+    summary = "\n".join(f"{e.at:.3f} {e.request} {e.response_code}" for e in answered)
+    assert ends and ends[0].reason is EndReason.STOPPED, (
+        f"our side:\n{summary}\n{ends}\ntheir EVCC's log:\n{out[-4000:]}")
+    assert answered[-1].request == "SessionStopReq"
+    assert not [e for e in answered if e.response_code.startswith("FAILED")], summary
+    assert plant.energy_in_wh > 0 and not plant.energised
+    return answered
+
+
+def run_against_their_secc(veth: VethPair, folder: Path, python: Path, protocol: str,
+                           runner: str, ev: Any, budget: float) -> str:  # fmt: skip
+    """Their SECC (``runner``, speaking ``protocol``, EIM) in the EVSE namespace, our EVCC
+    ``ev`` through SDP and TCP in the PEV namespace until its session ends; their log."""
+    ready_pair(veth, veth.ns_evse)
+    (folder / ".env").write_text(f"NETWORK_INTERFACE={veth.if_evse}\nLOG_LEVEL=INFO\n"
+                                 f"PROTOCOLS={protocol}\nAUTH_MODES=EIM\n")  # fmt: skip
+    (folder / "secc_runner.py").write_text(runner)
+    secc = start_peer(veth.ns_evse, python, ["secc_runner.py"], folder)
+
+    async def main() -> None:
+        await asyncio.wait_for(discover_and_run(ev, veth.if_pev), budget)
+
+    started = time.monotonic()
+    try:
+        # their SECC needs a few seconds for its JVM before it answers SDP; our SDP client
+        # resends for 12.5 s, so retry discovery a few times within the budget
+        while True:
+            try:
+                in_netns(veth.ns_pev, lambda: asyncio.run(main()))
+                break
+            except ConnectionError:
+                if time.monotonic() - started > budget or secc.poll() is not None:
+                    raise
+    finally:
+        out = stop_peer(secc)
+    return out
