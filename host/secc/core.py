@@ -56,6 +56,11 @@ class Step:
     next: frozenset[Any]
 
 
+def step(handler: str, *next_states: Any) -> Step:
+    """A TABLE entry: ``handler`` and the states it may lead to."""
+    return Step(handler, frozenset(next_states))
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     response: Any

@@ -22,7 +22,7 @@ from host.v2g.protocol import ProtocolFactory, SessionContext
 from . import din_constants as k
 from .common import V2gSecc
 from .controller import EvseController, Insulation
-from .core import Reply, SessionStarted, Step
+from .core import Reply, SessionStarted, Step, step
 from .physical import from_physical, to_physical
 
 NAMESPACE = d.NAMESPACE
@@ -48,32 +48,28 @@ class State(Enum):
 S = State
 
 
-def _step(handler: str, *next_states: State) -> Step:
-    return Step(handler, frozenset(next_states))
-
-
 # (state, request) -> handler and the states it may lead to: the whole DIN sequence
 TABLE: dict[tuple[State, type], Step] = {
-    (S.SESSION_SETUP, d.SessionSetupReq): _step("session_setup", S.SERVICE_DISCOVERY),
-    (S.SERVICE_DISCOVERY, d.ServiceDiscoveryReq): _step("service_discovery",
-                                                        S.PAYMENT_SELECTION),
-    (S.PAYMENT_SELECTION, d.ServicePaymentSelectionReq): _step(
+    (S.SESSION_SETUP, d.SessionSetupReq): step("session_setup", S.SERVICE_DISCOVERY),
+    (S.SERVICE_DISCOVERY, d.ServiceDiscoveryReq): step("service_discovery",
+                                                       S.PAYMENT_SELECTION),
+    (S.PAYMENT_SELECTION, d.ServicePaymentSelectionReq): step(
         "payment_selection", S.CONTRACT_AUTHENTICATION),
-    (S.CONTRACT_AUTHENTICATION, d.ContractAuthenticationReq): _step(
+    (S.CONTRACT_AUTHENTICATION, d.ContractAuthenticationReq): step(
         "contract_authentication", S.CONTRACT_AUTHENTICATION, S.CHARGE_PARAMETER_DISCOVERY),
-    (S.CHARGE_PARAMETER_DISCOVERY, d.ChargeParameterDiscoveryReq): _step(
+    (S.CHARGE_PARAMETER_DISCOVERY, d.ChargeParameterDiscoveryReq): step(
         "charge_parameter_discovery", S.CHARGE_PARAMETER_DISCOVERY, S.CABLE_CHECK),
-    (S.CABLE_CHECK, d.CableCheckReq): _step("cable_check", S.CABLE_CHECK, S.PRE_CHARGE),
-    (S.PRE_CHARGE, d.PreChargeReq): _step("pre_charge", S.PRE_CHARGE),
-    (S.PRE_CHARGE, d.PowerDeliveryReq): _step("power_delivery", S.CURRENT_DEMAND,
-                                              S.WELDING_DETECTION, S.PRE_CHARGE),
-    (S.CURRENT_DEMAND, d.CurrentDemandReq): _step("current_demand", S.CURRENT_DEMAND),
-    (S.CURRENT_DEMAND, d.PowerDeliveryReq): _step("power_delivery", S.CURRENT_DEMAND,
-                                                  S.WELDING_DETECTION),
-    (S.WELDING_DETECTION, d.WeldingDetectionReq): _step("welding_detection",
-                                                        S.WELDING_DETECTION),
+    (S.CABLE_CHECK, d.CableCheckReq): step("cable_check", S.CABLE_CHECK, S.PRE_CHARGE),
+    (S.PRE_CHARGE, d.PreChargeReq): step("pre_charge", S.PRE_CHARGE),
+    (S.PRE_CHARGE, d.PowerDeliveryReq): step("power_delivery", S.CURRENT_DEMAND,
+                                             S.WELDING_DETECTION, S.PRE_CHARGE),
+    (S.CURRENT_DEMAND, d.CurrentDemandReq): step("current_demand", S.CURRENT_DEMAND),
+    (S.CURRENT_DEMAND, d.PowerDeliveryReq): step("power_delivery", S.CURRENT_DEMAND,
+                                                 S.WELDING_DETECTION),
+    (S.WELDING_DETECTION, d.WeldingDetectionReq): step("welding_detection",
+                                                       S.WELDING_DETECTION),
 } | {  # fmt: skip
-    (state, d.SessionStopReq): _step("session_stop", S.STOPPED)
+    (state, d.SessionStopReq): step("session_stop", S.STOPPED)
     for state in (S.CHARGE_PARAMETER_DISCOVERY, S.CABLE_CHECK, S.PRE_CHARGE,
                   S.WELDING_DETECTION)
 }

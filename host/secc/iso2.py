@@ -26,7 +26,7 @@ from host.v2g.protocol import ProtocolFactory, SessionContext
 from . import iso2_constants as k
 from .common import V2gSecc
 from .controller import EvseController, Insulation, Schedule, StopRequest
-from .core import Reply, SessionStarted, Step
+from .core import Reply, SessionStarted, Step, step
 from .din import random_session_id
 from .physical import from_physical, to_physical
 
@@ -59,40 +59,36 @@ class State(Enum):
 S = State
 
 
-def _step(handler: str, *next_states: State) -> Step:
-    return Step(handler, frozenset(next_states))
-
-
 TABLE: dict[tuple[State, type], Step] = {
-    (S.SESSION_SETUP, i.SessionSetupReq): _step("session_setup", S.SERVICE_DISCOVERY),
-    (S.SERVICE_DISCOVERY, i.ServiceDiscoveryReq): _step("service_discovery",
-                                                        S.SERVICE_SELECTION),
-    (S.SERVICE_SELECTION, i.ServiceDetailReq): _step("service_detail", S.SERVICE_SELECTION),
-    (S.SERVICE_SELECTION, i.PaymentServiceSelectionReq): _step(
+    (S.SESSION_SETUP, i.SessionSetupReq): step("session_setup", S.SERVICE_DISCOVERY),
+    (S.SERVICE_DISCOVERY, i.ServiceDiscoveryReq): step("service_discovery",
+                                                       S.SERVICE_SELECTION),
+    (S.SERVICE_SELECTION, i.ServiceDetailReq): step("service_detail", S.SERVICE_SELECTION),
+    (S.SERVICE_SELECTION, i.PaymentServiceSelectionReq): step(
         "payment_selection", S.AUTHORIZATION),
-    (S.AUTHORIZATION, i.AuthorizationReq): _step("authorization", S.AUTHORIZATION,
-                                                 S.CHARGE_PARAMETER_DISCOVERY),
-    (S.CHARGE_PARAMETER_DISCOVERY, i.ChargeParameterDiscoveryReq): _step(
+    (S.AUTHORIZATION, i.AuthorizationReq): step("authorization", S.AUTHORIZATION,
+                                                S.CHARGE_PARAMETER_DISCOVERY),
+    (S.CHARGE_PARAMETER_DISCOVERY, i.ChargeParameterDiscoveryReq): step(
         "charge_parameter_discovery", S.CHARGE_PARAMETER_DISCOVERY, S.CABLE_CHECK,
         S.AC_POWER_DELIVERY),
-    (S.CABLE_CHECK, i.CableCheckReq): _step("cable_check", S.CABLE_CHECK, S.PRE_CHARGE),
-    (S.PRE_CHARGE, i.PreChargeReq): _step("pre_charge", S.PRE_CHARGE),
-    (S.PRE_CHARGE, i.PowerDeliveryReq): _step("power_delivery", S.DC_CHARGING, S.PRE_CHARGE,
+    (S.CABLE_CHECK, i.CableCheckReq): step("cable_check", S.CABLE_CHECK, S.PRE_CHARGE),
+    (S.PRE_CHARGE, i.PreChargeReq): step("pre_charge", S.PRE_CHARGE),
+    (S.PRE_CHARGE, i.PowerDeliveryReq): step("power_delivery", S.DC_CHARGING, S.PRE_CHARGE,
+                                             S.WELDING_DETECTION),
+    (S.DC_CHARGING, i.CurrentDemandReq): step("current_demand", S.DC_CHARGING),
+    (S.DC_CHARGING, i.MeteringReceiptReq): step("metering_receipt", S.DC_CHARGING),
+    (S.DC_CHARGING, i.PowerDeliveryReq): step("power_delivery", S.DC_CHARGING,
                                               S.WELDING_DETECTION),
-    (S.DC_CHARGING, i.CurrentDemandReq): _step("current_demand", S.DC_CHARGING),
-    (S.DC_CHARGING, i.MeteringReceiptReq): _step("metering_receipt", S.DC_CHARGING),
-    (S.DC_CHARGING, i.PowerDeliveryReq): _step("power_delivery", S.DC_CHARGING,
-                                               S.WELDING_DETECTION),
-    (S.WELDING_DETECTION, i.WeldingDetectionReq): _step("welding_detection",
-                                                        S.WELDING_DETECTION),
-    (S.AC_POWER_DELIVERY, i.PowerDeliveryReq): _step("power_delivery", S.AC_CHARGING,
-                                                     S.AC_POWER_DELIVERY, S.AC_STOPPED),
-    (S.AC_CHARGING, i.ChargingStatusReq): _step("charging_status", S.AC_CHARGING),
-    (S.AC_CHARGING, i.MeteringReceiptReq): _step("metering_receipt", S.AC_CHARGING),
-    (S.AC_CHARGING, i.PowerDeliveryReq): _step("power_delivery", S.AC_CHARGING, S.AC_STOPPED),
+    (S.WELDING_DETECTION, i.WeldingDetectionReq): step("welding_detection",
+                                                       S.WELDING_DETECTION),
+    (S.AC_POWER_DELIVERY, i.PowerDeliveryReq): step("power_delivery", S.AC_CHARGING,
+                                                    S.AC_POWER_DELIVERY, S.AC_STOPPED),
+    (S.AC_CHARGING, i.ChargingStatusReq): step("charging_status", S.AC_CHARGING),
+    (S.AC_CHARGING, i.MeteringReceiptReq): step("metering_receipt", S.AC_CHARGING),
+    (S.AC_CHARGING, i.PowerDeliveryReq): step("power_delivery", S.AC_CHARGING, S.AC_STOPPED),
 } | {  # fmt: skip
     # an EV may give up (or pause) before power flowed, and stops after it
-    (state, i.SessionStopReq): _step("session_stop", S.STOPPED)
+    (state, i.SessionStopReq): step("session_stop", S.STOPPED)
     for state in (S.CHARGE_PARAMETER_DISCOVERY, S.CABLE_CHECK, S.PRE_CHARGE,
                   S.AC_POWER_DELIVERY, S.WELDING_DETECTION, S.AC_STOPPED)
 }
