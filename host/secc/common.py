@@ -18,13 +18,31 @@ from .physical import from_physical, to_physical
 
 
 class V2gSecc(SessionCore):
+    """A subclass sets ``schema``, ``states`` (SESSION_SETUP first, STOPPED last) and
+    ``constants`` (the protocol's timer values); the core's class settings follow."""
+
     schema: Any  # the generated schema module (V2G_Message, responseCodeType, ...)
     states: Any  # the State enum
+    constants: Any  # din_constants / iso2_constants
     label = ""  # for decode errors
     MAX_PAYLOAD = 8 * 1024  # EIM: no certificates in any message
     CABLE_CHECK_TIMEOUT = 0.0
     PRE_CHARGE_TIMEOUT = 0.0
     ONGOING_TIMEOUT = 0.0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        k = cls.constants
+        derived = {"INITIAL": cls.states.SESSION_SETUP, "FINAL": cls.states.STOPPED,
+                   "SETUP_REQUEST": cls.schema.SessionSetupReq,
+                   "SEQUENCE_TIMEOUT": k.SEQUENCE_TIMEOUT,
+                   "SETUP_TIMEOUT": k.COMMUNICATION_SETUP_TIMEOUT,
+                   "CABLE_CHECK_TIMEOUT": k.CABLE_CHECK_TIMEOUT,
+                   "PRE_CHARGE_TIMEOUT": k.PRE_CHARGE_TIMEOUT,
+                   "ONGOING_TIMEOUT": k.ONGOING_TIMEOUT}
+        for name, value in derived.items():
+            if name not in cls.__dict__:  # a subclass may still set its own
+                setattr(cls, name, value)
 
     controller: EvseController
     isolation: Insulation | None

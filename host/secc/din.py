@@ -115,18 +115,11 @@ def random_session_id() -> bytes:
 class DinSecc(V2gSecc):
     schema = d
     states = State
+    constants = k
     label = "DIN"
     MAX_PAYLOAD = MAX_PAYLOAD
-    CABLE_CHECK_TIMEOUT = k.CABLE_CHECK_TIMEOUT
-    PRE_CHARGE_TIMEOUT = k.PRE_CHARGE_TIMEOUT
-    ONGOING_TIMEOUT = k.ONGOING_TIMEOUT
     TABLE = TABLE
-    INITIAL = S.SESSION_SETUP
-    FINAL = S.STOPPED
-    SETUP_REQUEST = d.SessionSetupReq
     REQUEST_TYPES = REQUESTS
-    SEQUENCE_TIMEOUT = k.SEQUENCE_TIMEOUT
-    SETUP_TIMEOUT = k.COMMUNICATION_SETUP_TIMEOUT
 
     def __init__(self, context: SessionContext, controller: EvseController, *,
                  new_session_id: Callable[[], bytes] = random_session_id) -> None:  # fmt: skip

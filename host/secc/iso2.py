@@ -149,18 +149,11 @@ def pmax_at(schedule: Schedule, t: int) -> float | None:
 class Iso2Secc(V2gSecc):
     schema = i
     states = State
+    constants = k
     label = "-2"
     MAX_PAYLOAD = MAX_PAYLOAD
-    CABLE_CHECK_TIMEOUT = k.CABLE_CHECK_TIMEOUT
-    PRE_CHARGE_TIMEOUT = k.PRE_CHARGE_TIMEOUT
-    ONGOING_TIMEOUT = k.ONGOING_TIMEOUT
     TABLE = TABLE
-    INITIAL = S.SESSION_SETUP
-    FINAL = S.STOPPED
-    SETUP_REQUEST = i.SessionSetupReq
     REQUEST_TYPES = REQUESTS
-    SEQUENCE_TIMEOUT = k.SEQUENCE_TIMEOUT
-    SETUP_TIMEOUT = k.COMMUNICATION_SETUP_TIMEOUT
 
     def __init__(self, context: SessionContext, controller: EvseController, *,
                  paused: PausedSessions | None = None,
