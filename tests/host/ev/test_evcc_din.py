@@ -9,7 +9,6 @@ import pytest
 
 from host.bench.dcplant import DcPlant, StageLimits
 from host.ev.evcc.din import DinEvcc, EvccConfig, Failure, SessionFailed, SessionStopped
-from host.ev.evcc.driver import run_connection
 from host.ev.evcc.ev import SimEv
 from host.exi.schemas import din as d
 from host.secc import din_constants as k
@@ -18,7 +17,7 @@ from host.secc.core import EndReason, SessionEnded
 from host.secc.din import din_factory
 from host.v2g import sap
 from host.v2g.server import SeccServer, ServerConfig
-from tests.host.ev.frames import res_frame, sap_ok, sent_payloads
+from tests.host.ev.frames import res_frame, run_through, sap_ok, sent_payloads
 from tests.host.secc.helpers import Pair
 from tests.host.v2g.test_server import _free_port, _loopback
 
@@ -171,16 +170,7 @@ def test_din_session_over_tcp_on_loopback_through_secc_server():
         server = SeccServer(ServerConfig(host=host, port=port, offers=(sap.DIN,)),
                             {sap.DIN.namespace: din_factory(lambda _c: controller)},
                             on_event=lambda _conn, e: secc_events.append(e))  # fmt: skip
-        await server.start()
-        try:
-            await asyncio.wait_for(run_connection(ev, host, port, on_event=ev_events.append),
-                                   30.0)
-            for _ in range(100):  # the server notes the close after our last read
-                if not server.connections:
-                    break
-                await asyncio.sleep(0.01)
-        finally:
-            await server.close()
+        await run_through(server, [ev], host, port, on_event=ev_events.append)
 
     asyncio.run(main())
     assert isinstance(ev.result, SessionStopped), ev.result

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from host.bench.dcplant import DcPlant, StageLimits
-from host.ev.evcc.driver import run_connection
 from host.ev.evcc.ev import SimEv
 from host.ev.evcc.iso2 import Failure, Iso2Config, Iso2Evcc, SessionFailed, SessionStopped
 from host.exi import codec
@@ -21,7 +20,7 @@ from host.secc.core import EndReason, RequestAnswered, SessionEnded
 from host.secc.iso2 import PausedSessions, iso2_factory
 from host.v2g import sap
 from host.v2g.server import SeccServer, ServerConfig
-from tests.host.ev.frames import res_frame, sap_ok, sent_payloads
+from tests.host.ev.frames import res_frame, run_through, sap_ok, sent_payloads
 from tests.host.v2g.test_server import _free_port, _loopback
 
 AC = i.EnergyTransferModeType.AC_three_phase_core
@@ -106,16 +105,7 @@ def _serve(evccs: list[Iso2Evcc], controller: SimEvseController,
                             {sap.ISO2.namespace: iso2_factory(lambda _c: controller,
                                                               paused=paused)},
                             on_event=lambda _conn, e: events.append(e))  # fmt: skip
-        await server.start()
-        try:
-            for ev in evccs:
-                await asyncio.wait_for(run_connection(ev, host, port), 30.0)
-                for _ in range(100):  # the server notes the close after our last read
-                    if not server.connections:
-                        break
-                    await asyncio.sleep(0.01)
-        finally:
-            await server.close()
+        await run_through(server, evccs, host, port)
 
     asyncio.run(main())
     return events
