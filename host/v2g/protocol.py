@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .sap import AppProtocol
+from .tls import TlsInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,9 @@ class SessionContext:
     peer: str  # the EV's address, for the log
     connected_at: float  # the TCP accept: V2G_SECC_CommunicationSetup runs from here
     negotiated_at: float
+    # the TLS handshake's outcome (None over plain TCP): version, suite, and the EV's
+    # verified certificate when -20 mutual TLS got one (host.v2g.tls)
+    tls_info: TlsInfo | None = None
 
 
 class V2gProtocol(Protocol):

@@ -5,6 +5,10 @@ With TLS, the handshake runs on the socket we accepted ourselves, so its time fr
 accept can be measured: above ``slow_handshake`` it is logged as ISO-15118-403 and the
 connection carries on. Only V2G_SECC_CommunicationSetup_Timeout ends a handshake that
 never completes.
+
+With TLS, one port serves TLS 1.2 (-2) and TLS 1.3 (-2 and -20) as the context says
+(host.v2g.tls); each connection hands what its handshake settled (version, suite, the EV's
+certificate) to V2gConnection, which offers -20 over TLS 1.3 only ([V2G20-2356]).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from .errors import ConfigError
 from .netif import LinkLocal
 from .protocol import ProtocolFactory
 from .sdp_server import check_port
-from .session import ConnectionClosed, V2gConnection
+from .session import ConnectionClosed, ProtocolNegotiated, V2gConnection
+from .tls import tls_info
 
 log = logging.getLogger(__name__)
 READ_SIZE = 65536
@@ -130,10 +135,14 @@ class SeccServer:
         if streams is None:
             return
         reader, writer = streams
+        ssl_object = writer.get_extra_info("ssl_object")
+        info = None if ssl_object is None else tls_info(ssl_object)
+        if info is not None:
+            self.stats[f"tls: {info.version}"] += 1
         conn = V2gConnection(self.config.offers, self.protocols, accepted_at,
                              tls=self.config.tls is not None, peer=peer,
                              prefer=self.config.prefer, max_payload=self.config.max_payload,
-                             setup_timeout=self.config.setup_timeout)  # fmt: skip
+                             setup_timeout=self.config.setup_timeout, tls_info=info)  # fmt: skip
         self.connections.add(conn)
         try:
             await self._run(conn, reader, writer)
@@ -203,6 +212,12 @@ class SeccServer:
             conn.receive(data, self.clock())
 
     def _note(self, conn: V2gConnection, event: object) -> None:
+        if isinstance(event, ProtocolNegotiated) and event.withheld:
+            # [V2G20-2356]: e.g. an EV that offers -20 over TLS 1.2 gets -2 or nothing
+            transport = conn.tls_info.version if conn.tls_info else "plain TCP"
+            self.stats["withheld"] += 1
+            log.info("%s: not offered over %s: %s; negotiated %s", conn.peer, transport,
+                     ", ".join(event.withheld), event.negotiation.code.name)  # fmt: skip
         if isinstance(event, ConnectionClosed):
             self.stats[f"closed: {event.reason.name}"] += 1
             for code, n in conn.reader.refused.items():

@@ -5,6 +5,13 @@ Closes (``closed`` set, ``ConnectionClosed`` emitted) when the V2GTP header chec
 (-2 §7.8.3.2: the message is discarded and the connection closed), when the handshake
 fails (after sending Failed_NoNegotiation), when V2G_SECC_CommunicationSetup_Timeout runs
 out before a protocol is chosen, or when the protocol machine finishes.
+
+Which protocols a connection may negotiate depends on its transport (-20 §7.7.3.2 Table 5):
+DIN only without TLS ([V2G-DC-618]); ISO 15118-20 only over TLS 1.3 or later: [V2G20-1235]
+(TLS always for -20) and [V2G20-2356] (the SECC shall not select -20 when TLS 1.2 or lower
+was negotiated). The SECC does that by not offering -20 on such a connection, so the EV's
+list decides as usual: its next protocol we offer (-2, say) is chosen, and with none left
+the answer is Failed_NoNegotiation and the connection closes (-2 §8.2.4.2).
 """
 
 from __future__ import annotations
@@ -19,7 +26,19 @@ from . import constants as c
 from . import sap
 from .errors import LocalProtocolError, RemoteProtocolError
 from .protocol import ProtocolFactory, SessionContext, V2gProtocol
+from .tls import TlsInfo
 from .v2gtp import PayloadType, V2gtpReader, frame
+
+ISO20_PREFIX = "urn:iso:std:iso:15118:-20:"
+
+
+def allowed_on(offer: sap.AppProtocol, tls: TlsInfo | None, tls_used: bool) -> bool:
+    """May ``offer`` be negotiated on this transport? (see the module docstring)"""
+    if offer.namespace.startswith(ISO20_PREFIX):
+        return tls is not None and tls.tls13  # [V2G20-1235], [V2G20-2356]
+    if offer is sap.DIN:
+        return not tls_used  # [V2G-DC-618]
+    return True
 
 
 class CloseReason(StrEnum):
@@ -34,6 +53,7 @@ class CloseReason(StrEnum):
 @dataclass(frozen=True, slots=True)
 class ProtocolNegotiated:
     negotiation: sap.Negotiation
+    withheld: tuple[str, ...] = ()  # offered, but not on this transport (see allowed_on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +75,18 @@ class V2gConnection:
                  protocols: Mapping[str, ProtocolFactory], now: float, *, tls: bool = False,
                  peer: str = "", prefer: Literal["ev", "secc"] = "ev",
                  max_payload: int = c.V2GTP_DEFAULT_MAX_PAYLOAD,
-                 setup_timeout: float = c.COMMUNICATION_SETUP_TIMEOUT) -> None:  # fmt: skip
-        # DIN runs without TLS only ([V2G-DC-618]); -20 needs TLS 1.3, which the driver
-        # says by leaving it out of ``offers``
-        self.offers = [o for o in offers if not (tls and o is sap.DIN)]
+                 setup_timeout: float = c.COMMUNICATION_SETUP_TIMEOUT,
+                 tls_info: TlsInfo | None = None) -> None:  # fmt: skip
+        """``tls``: the connection runs over TLS; ``tls_info``: what its handshake settled
+        (the server always passes it; without it -20 is never offered)."""
+        tls = tls or tls_info is not None
+        self.offers = [o for o in offers if allowed_on(o, tls_info, tls)]
+        # offered but not here: said in the log, an EV asking for -20 over TLS 1.2 is a
+        # misconfiguration someone has to find
+        self.withheld = [o.name for o in offers if o not in self.offers]
         self.protocols = dict(protocols)
         self.tls = tls
+        self.tls_info = tls_info
         self.peer = peer
         self.prefer = prefer
         self.connected_at = now
@@ -131,12 +157,12 @@ class V2gConnection:
         negotiation = sap.negotiate(request, offers, self.prefer)
         self.negotiation = negotiation
         self._out.append(frame(PayloadType.EXI, sap.push_response(negotiation)))
-        self._events.append(ProtocolNegotiated(negotiation))
+        self._events.append(ProtocolNegotiated(negotiation, tuple(self.withheld)))
         if negotiation.chosen is None or negotiation.schema_id is None:
             self._close(CloseReason.NO_NEGOTIATION)
             return
         context = SessionContext(negotiation.chosen, negotiation.schema_id, self.tls,
-                                 self.peer, self.connected_at, now)  # fmt: skip
+                                 self.peer, self.connected_at, now, self.tls_info)  # fmt: skip
         self.machine = self.protocols[negotiation.chosen.namespace](context)
         # the protocol machine owns the session timers from here (its own copy of the
         # communication setup deadline from ``connected_at``)

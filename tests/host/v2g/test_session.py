@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from host.v2g import sap
 from host.v2g.sap import DIN, ISO2, ISO20_DC
 from host.v2g.session import CloseReason, ConnectionClosed, ProtocolNegotiated, V2gConnection
+from host.v2g.tls import TlsInfo
 from host.v2g.v2gtp import PayloadType, V2gtpReader, frame
 
 from .helpers import EchoProtocol, Iso20Echo, arrivals, chunked
@@ -145,7 +146,9 @@ def test_peer_close() -> None:
 
 
 def test_protocol_payload_types_open_the_reader() -> None:
-    conn = V2gConnection([ISO20_DC], {ISO20_DC.namespace: Iso20Echo}, 0.0, tls=True)
+    # -20 over TLS 1.3 only ([V2G20-2356]): tests/host/v2g/test_tls.py has the rest
+    conn = V2gConnection([ISO20_DC], {ISO20_DC.namespace: Iso20Echo}, 0.0,
+                         tls_info=TlsInfo("TLSv1.3", "TLS_AES_256_GCM_SHA384"))  # fmt: skip
     conn.receive(frame(PayloadType.EXI, sap.push_request([(ISO20_DC, 1, 1)])), 1.0)
     conn.receive(frame(PayloadType.ISO20_DC, b"dc"), 2.0)
     assert conn.data_to_send()[1:] == [frame(PayloadType.ISO20_DC, b"echo:dc")]
