@@ -36,6 +36,8 @@ SUBCOMMANDS = [
     "host.flash.cli",
     "host.station.cli",
     "host.pki.cli",
+    "host.secc.cli",
+    "host.ev.cli",
 ]
 
 EXIT_USAGE = 2

@@ -1,0 +1,104 @@
+"""The SECC as `v2gate secc` and the ISO 15118 scenarios of `v2gate simulate` run it: SDP
+and the TCP/TLS server on one interface, DIN / ISO 15118-2 machines on a simulated DC stage,
+TLS contexts from `v2gate pki init` folders."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from host.bench.dcplant import DcPlant, StageLimits
+from host.v2g import constants as c
+from host.v2g import sap, tls
+from host.v2g.errors import ConfigError
+from host.v2g.protocol import ProtocolFactory, SessionContext
+from host.v2g.sdp_driver import open_server_socket, serve_sdp, server_address
+from host.v2g.server import SeccServer, ServerConfig, host_of, open_listen_socket
+from host.v2g.session import V2gConnection
+
+from .controller import EvseController, SimEvseController
+from .core import RequestAnswered, SessionEnded
+from .din import din_factory
+from .iso2 import iso2_factory
+
+
+def _need(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise ConfigError(f"missing {what} {path}: make a lab PKI with `v2gate pki init "
+                          f"{path.parent}` or point --pki/--pki20 at yours")  # fmt: skip
+    return path
+
+
+def tls_context(pki: Path, pki20: Path | None = None, mutual: bool = False) -> ssl.SSLContext:
+    """The SECC's context from `v2gate pki init` folders (host.v2g.tls.server_context)."""
+    chain = _need(pki / "secc_chain.pem", "SECC certificate chain")
+    key = _need(pki / "secc.key", "SECC private key")
+    chain20 = key20 = None
+    if pki20 is not None:
+        chain20 = _need(pki20 / "secc_chain.pem", "-20 SECC certificate chain")
+        key20 = _need(pki20 / "secc.key", "-20 SECC private key")
+    roots: list[Path] = []
+    if mutual:
+        base = pki20 or pki
+        roots = [_need(base / "oem_root.pem", "OEM root"), _need(base / "v2g_root.pem", "V2G root")]
+    return tls.server_context(chain, key, tls13_chain=chain20, tls13_key=key20,
+                              client_roots=roots)  # fmt: skip
+
+
+def sim_controller(_context: SessionContext) -> EvseController:
+    """A fresh simulated DC stage per connection, quick to test isolation and pre-charge."""
+    plant = DcPlant(StageLimits(max_voltage=600.0, voltage_ramp=20_000.0), isolation_time=0.3,
+                    now=time.monotonic())  # fmt: skip
+    return SimEvseController(plant)
+
+
+def factories(offers: Sequence[sap.AppProtocol],
+              controller_for: Callable[[SessionContext], EvseController] = sim_controller,
+              ) -> dict[str, ProtocolFactory]:  # fmt: skip
+    made = {sap.DIN.namespace: din_factory(controller_for),
+            sap.ISO2.namespace: iso2_factory(controller_for)}  # fmt: skip
+    return {o.namespace: made[o.namespace] for o in offers}
+
+
+def check_offers(offers: Sequence[sap.AppProtocol], tls_on: bool) -> None:
+    if tls_on and all(o is sap.DIN for o in offers):
+        raise ConfigError("DIN SPEC 70121 runs without TLS ([V2G-DC-618]): drop --tls or "
+                          "add iso2 to --protocols")  # fmt: skip
+
+
+async def start_secc(ifname: str, port: int, offers: Sequence[sap.AppProtocol],
+                     ctx: ssl.SSLContext | None, *,
+                     controller_for: Callable[[SessionContext], EvseController] = sim_controller,
+                     on_event: Callable[[V2gConnection, object], None] | None = None,
+                     ) -> tuple[SeccServer, asyncio.DatagramTransport]:  # fmt: skip
+    """SDP and the server on ``ifname``; close both to stop. ConfigError for what the
+    interface or the port cannot do."""
+    check_offers(offers, ctx is not None)
+    link = server_address(ifname)  # ConfigError: no such interface / no link-local address
+    config = ServerConfig(host=host_of(link), port=port, offers=tuple(offers), tls=ctx)
+    try:
+        listen = open_listen_socket(config.host, port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on port {port} of {ifname} ({exc.strerror}): "
+                          "another SECC there? choose another --port") from None  # fmt: skip
+    try:
+        security = c.SECURITY_NO_TLS if ctx is None else c.SECURITY_TLS
+        transport, _sdp = await serve_sdp(open_server_socket(ifname), link, {security: port})
+    except OSError as exc:
+        listen.close()
+        raise ConfigError(f"cannot answer SDP on UDP {c.SDP_PORT} of {ifname}: "
+                          f"{exc.strerror or exc}") from None  # fmt: skip
+    server = SeccServer(config, factories(offers, controller_for), on_event=on_event)
+    await server.start(listen)
+    return server, transport
+
+
+def describe(event: object) -> str | None:
+    if isinstance(event, RequestAnswered):
+        return f"{event.request} -> {event.response_code}"
+    if isinstance(event, SessionEnded):
+        return f"session ended: {event.reason.value}" + (f" ({event.detail})" if event.detail else "")
+    return None
