@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from host.bench.dcplant import DcPlant, StageLimits
 from host.v2g import constants as c
@@ -57,9 +58,12 @@ def sim_controller(_context: SessionContext) -> EvseController:
 
 def factories(offers: Sequence[sap.AppProtocol],
               controller_for: Callable[[SessionContext], EvseController] = sim_controller,
+              iso2_options: Mapping[str, Any] | None = None,
               ) -> dict[str, ProtocolFactory]:  # fmt: skip
+    """``iso2_options``: what Iso2Secc takes beyond the controller (Plug & Charge: its
+    payment options, roots and backend, when the PnC SECC is in)."""
     made = {sap.DIN.namespace: din_factory(controller_for),
-            sap.ISO2.namespace: iso2_factory(controller_for)}  # fmt: skip
+            sap.ISO2.namespace: iso2_factory(controller_for, **(iso2_options or {}))}  # fmt: skip
     return {o.namespace: made[o.namespace] for o in offers}
 
 
@@ -73,6 +77,7 @@ async def start_secc(ifname: str, port: int, offers: Sequence[sap.AppProtocol],
                      ctx: ssl.SSLContext | None, *,
                      controller_for: Callable[[SessionContext], EvseController] = sim_controller,
                      on_event: Callable[[V2gConnection, object], None] | None = None,
+                     iso2_options: Mapping[str, Any] | None = None,
                      ) -> tuple[SeccServer, asyncio.DatagramTransport]:  # fmt: skip
     """SDP and the server on ``ifname``; close both to stop. ConfigError for what the
     interface or the port cannot do."""
@@ -91,7 +96,8 @@ async def start_secc(ifname: str, port: int, offers: Sequence[sap.AppProtocol],
         listen.close()
         raise ConfigError(f"cannot answer SDP on UDP {c.SDP_PORT} of {ifname}: "
                           f"{exc.strerror or exc}") from None  # fmt: skip
-    server = SeccServer(config, factories(offers, controller_for), on_event=on_event)
+    server = SeccServer(config, factories(offers, controller_for, iso2_options),
+                        on_event=on_event)  # fmt: skip
     await server.start(listen)
     return server, transport
 

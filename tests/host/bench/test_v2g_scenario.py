@@ -1,0 +1,103 @@
+"""The ISO 15118 session scenarios of `v2gate simulate` (din-dc, iso2-ac, iso2-dc-pnc): in
+process (SLAC channel, loopback TCP/TLS) and, as root, over a veth pair in two network
+namespaces (SLAC, SDP, TCP/TLS)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+import pytest
+
+from host.bench import cli as sim_cli
+from host.bench import v2g_scenario as scenario
+from host.secc import serve
+from host.secc.controller import Decision, SimEvseController
+
+
+@pytest.fixture(autouse=True)
+def short_charge(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scenario, "CHARGE_FOR", 0.3)
+
+
+@pytest.fixture
+def no_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scenario, "why_no_veth", lambda: "needs root: test")
+
+
+def simulate(*args: str) -> int:
+    parser = argparse.ArgumentParser()
+    sim_cli.add_parser(parser.add_subparsers())
+    parsed = parser.parse_args(["simulate", *args])
+    return parsed.func(parsed)
+
+
+def requests(out: dict) -> list[str]:
+    return [r["request"] for r in out["timeline"] if r["event"] == "secc"]
+
+
+def test_din_dc_in_process_as_json(no_root: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert simulate("--scenario", "din-dc", "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["result"] == "pass" and out["scenario"] == "din-dc"
+    v2g = out["v2g"]
+    assert (v2g["transport"], v2g["protocol"], v2g["security"]) == ("in-process", "din", "plain TCP")
+    assert "needs root: test" in v2g["transport_note"] and v2g["energy_wh"] > 0
+    names = requests(out)
+    assert names[0] == "SessionSetupReq" and names[-1] == "SessionStopReq"
+    assert {"ContractAuthenticationReq", "CableCheckReq", "CurrentDemandReq"} <= set(names)
+
+
+def test_iso2_ac_in_process(no_root: None) -> None:
+    out = asyncio.run(scenario.run_variant("iso2-ac", quiet=True))
+    assert out["result"] == "pass", out["verdict"]
+    assert out["v2g"]["protocol"] == "iso2" and out["v2g"]["security"] == "plain TCP"
+    names = requests(out)
+    assert "ChargingStatusReq" in names and "CurrentDemandReq" not in names
+
+
+def test_iso2_dc_pnc_in_process_says_what_it_ran(no_root: None,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    assert simulate("--scenario", "iso2-dc-pnc") == 0
+    text = capsys.readouterr().out
+    assert "transport in-process SLAC channel and loopback TCP, no SDP (needs root: test)" in text
+    assert "TLS: TLSv1.2 ECDHE-ECDSA-AES128-SHA256" in text
+    assert "secc: CurrentDemandReq -> OK  (x" in text  # the loop, folded
+    if not scenario.pnc_ready():  # the hook: PnC arrives with the PnC EVCC
+        assert "Plug & Charge is not in this build yet: EIM over TLS 1.2" in text
+        assert "EIM (PnC not in this build yet)" in text
+    assert "\nverdict: iso2 session to SessionStopRes in " in text
+    assert text.rstrip().endswith("result: pass")
+
+
+def test_a_refused_authorization_fails_the_scenario(no_root: None,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    original = serve.sim_controller
+
+    def refusing(context):
+        controller = original(context)
+        assert isinstance(controller, SimEvseController)
+        controller.decision = Decision.REJECTED
+        return controller
+
+    monkeypatch.setattr(serve, "sim_controller", refusing)
+    out = asyncio.run(scenario.run_variant("iso2-ac", quiet=True))
+    assert out["result"] == "fail"
+    assert out["verdict"].startswith("no clean SessionStop (FAILED answers: AuthorizationReq FAILED")
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("name", list(scenario.VARIANTS))
+def test_scenarios_over_veth_when_root(name: str) -> None:
+    reason = scenario.why_no_veth()
+    if reason is not None:
+        print(f"skipping: {reason}")
+        pytest.skip(reason)
+    out = asyncio.run(scenario.run_variant(name, quiet=True))
+    assert out["result"] == "pass", out["verdict"]
+    assert out["v2g"]["transport"] == "veth"
+    sdp = [r for r in out["timeline"] if r["event"] == "sdp"]
+    assert len(sdp) == 1 and sdp[0]["address"].startswith("fe80::")  # found by SDP
+    tls = [r for r in out["timeline"] if r["event"] == "tls"]
+    assert [r["version"] for r in tls] == (["TLSv1.2"] if name == "iso2-dc-pnc" else [])
