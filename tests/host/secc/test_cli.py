@@ -128,3 +128,19 @@ def test_secc_and_ev_processes_over_veth(veth: VethPair, lab: Path, protocol: st
     loop = "CurrentDemandReq -> OK"
     assert loop in secc_out, secc_out
     assert not secc_err and not ev.stderr
+
+
+def test_tls_context_from_lab_folders(lab: Path, tmp_path: Path) -> None:
+    import ssl
+
+    from host.secc.serve import tls_context
+    from host.v2g.errors import ConfigError
+
+    lab20 = tmp_path / "lab20"
+    hierarchy.init(lab20, PROFILES["iso20"], hierarchy.Names(), dt.datetime.now(dt.UTC))
+    assert tls_context(lab).verify_mode == ssl.CERT_NONE  # -2: no client certificate
+    ctx = tls_context(lab, lab20, mutual=True)
+    assert ctx.verify_mode == ssl.CERT_OPTIONAL and ctx.sni_callback is not None
+    (lab20 / "oem_root.pem").unlink()
+    with pytest.raises(ConfigError, match="missing OEM root"):
+        tls_context(lab, lab20, mutual=True)
