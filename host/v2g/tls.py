@@ -65,6 +65,15 @@ def tls_info(conn: ssl.SSLObject | ssl.SSLSocket) -> TlsInfo:
     return TlsInfo(conn.version() or "", cipher[0] if cipher else "", leaf or None, chain)
 
 
+def _iso20_tls13(ctx: ssl.SSLContext) -> None:
+    try:
+        openssl.set_tls13_suites(ctx, TLS13_SUITES)
+        openssl.set_groups(ctx, TLS13_GROUPS)
+    except openssl.OpenSslUnavailable as exc:
+        raise ConfigError(f"TLS 1.3 as ISO 15118-20 wants it cannot be set up here ({exc}): "
+                          "serve TLS 1.2 only") from exc  # fmt: skip
+
+
 def _load_chain(ctx: ssl.SSLContext, chain: Path | str, key: Path | str,
                 password: bytes | None) -> None:  # fmt: skip
     try:
@@ -95,8 +104,7 @@ def server_context(chain: Path | str, key: Path | str, *, tls13: bool = True,
     ctx.set_ciphers(c.TLS12_CIPHERS)
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     if tls13:
-        openssl.set_tls13_suites(ctx, TLS13_SUITES)
-        openssl.set_groups(ctx, TLS13_GROUPS)
+        _iso20_tls13(ctx)
     else:
         ctx.set_ecdh_curve(c.TLS_CURVE)  # secp256r1 only, [V2G2-006]
     _load_chain(ctx, chain, key, password)
@@ -133,8 +141,7 @@ def client_context(v2g_root: Path | str, *, tls13: bool = False,
     ctx.maximum_version = ssl.TLSVersion.TLSv1_3 if tls13 else ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers(c.TLS12_CIPHERS)
     if tls13:
-        openssl.set_tls13_suites(ctx, TLS13_SUITES)
-        openssl.set_groups(ctx, TLS13_GROUPS)
+        _iso20_tls13(ctx)
     else:
         ctx.set_ecdh_curve(c.TLS_CURVE)
     _load_roots(ctx, [v2g_root])
