@@ -82,11 +82,15 @@ def test_secc_unknown_protocol_is_a_usage_error(capsys: pytest.CaptureFixture[st
     one_error_line(capsys.readouterr().err, "chademo")
 
 
-def test_ev_pnc_not_in_this_build(capsys: pytest.CaptureFixture[str]) -> None:
-    # the PnC EVCC gives Iso2Config a `pnc` field (host.ev.cli.pnc_options): then this
-    # test has to change with it
-    fails_here(capsys, "ev", "-i", "lo", "--protocol", "iso2-dc", "--pnc", "--tls",
-          words=("Plug & Charge not available in this build",))  # fmt: skip
+def test_ev_pnc_flag(capsys: pytest.CaptureFixture[str], lab: Path) -> None:
+    from host.bench.v2g_scenario import pnc_ready
+
+    line = fails_here(capsys, "ev", "-i", "lo", "--protocol", "iso2-dc", "--pnc", "--tls",
+                      "--pki", str(lab))  # fmt: skip
+    if pnc_ready():  # the PnC EVCC is in (Iso2Config.pnc): the flag passes, lo has no address
+        assert "link-local" in line
+    else:
+        assert "Plug & Charge not available in this build" in line
 
 
 def test_secc_port_busy(veth: VethPair) -> None:
