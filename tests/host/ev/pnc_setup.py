@@ -32,7 +32,7 @@ NEW_EMAID = "DEV2GTESTC00042"  # what the local CPS issues for it
 
 
 @functools.cache
-def test_pki() -> Pki:
+def shared_pki() -> Pki:
     folder = Path(tempfile.mkdtemp(prefix="v2gate-pnc-"))
     atexit.register(shutil.rmtree, folder, True)
     return make_pki(folder)
@@ -45,13 +45,13 @@ def local_cps(pki: Pki, **kw: Any) -> LocalCps:
 
 
 def secc_pnc(pki: Pki | None = None, **kw: Any) -> PncConfig:
-    pki = pki or test_pki()
+    pki = pki or shared_pki()
     kw.setdefault("backend", local_cps(pki))
     return PncConfig(mo_roots=[pki.mo.root.cert], tariff_key=pki.mo.sub2.key, **kw)
 
 
 def ev_pnc(pki: Pki | None = None, *, contract: bool = True, **kw: Any) -> EvPnc:
-    pki = pki or test_pki()
+    pki = pki or shared_pki()
     chain = ContractChain(pki.mo.leaf.cert, (pki.mo.sub2.cert, pki.mo.sub1.cert))
     return EvPnc(chain if contract else None, pki.mo.leaf.key if contract else None,
                  oem_cert=pki.oem.leaf.cert, oem_key=pki.oem.leaf.key,
