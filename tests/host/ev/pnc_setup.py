@@ -47,7 +47,8 @@ def local_cps(pki: Pki, **kw: Any) -> LocalCps:
 def secc_pnc(pki: Pki | None = None, **kw: Any) -> PncConfig:
     pki = pki or shared_pki()
     kw.setdefault("backend", local_cps(pki))
-    return PncConfig(mo_roots=[pki.mo.root.cert], tariff_key=pki.mo.sub2.key, **kw)
+    kw.setdefault("tariff_key", pki.mo.sub2.key)
+    return PncConfig(mo_roots=[pki.mo.root.cert], **kw)
 
 
 def ev_pnc(pki: Pki | None = None, *, contract: bool = True, **kw: Any) -> EvPnc:
