@@ -3,7 +3,8 @@ over TLS 1.2 on a veth pair in two network namespaces, with Plug & Charge: its c
 chain comes from our test PKI, laid out in the folder structure that EVCC reads
 (``PKI_PATH/iso15118_2/certs``, ``.../private_keys``); it selects Contract, sends
 PaymentDetailsReq, signs AuthorizationReq (and, in AC, MeteringReceiptReq: it ignores
-ReceiptRequired in CurrentDemandRes), and each of AC and DC runs to SessionStopRes with no FAILED code on either side."""
+ReceiptRequired in CurrentDemandRes); in AC it first installs a contract through our
+CertificateInstallation and the in-process CPS. Each of AC and DC runs to SessionStopRes with no FAILED code on either side."""
 
 from __future__ import annotations
 
@@ -35,10 +36,18 @@ pytestmark = pytest.mark.interop
 PORT = 50324
 BUDGET = 90.0  # s; their EVCC does not exit after a failed session, so we bound it
 CONFIGS = {
-    "AC": {"supportedEnergyServices": ["AC"], "energyTransferMode": "AC_three_phase_core"},
+    # AC also installs a contract first (CertificateInstallation through our LocalCps): their
+    # EV checks the CPS's signature over the four elements and the CPS chain to the V2G root
+    "AC": {"supportedEnergyServices": ["AC"], "energyTransferMode": "AC_three_phase_core",
+           "isCertInstallNeeded": True},
     "DC": {"supportedEnergyServices": ["DC"], "energyTransferMode": "DC_extended"},
 }
-PNC = ["PaymentDetailsReq", "AuthorizationReq", "ChargeParameterDiscoveryReq"]
+PNC = {
+    "AC": ["ServiceDetailReq", "PaymentServiceSelectionReq", "CertificateInstallationReq",
+           "PaymentDetailsReq", "AuthorizationReq", "ChargeParameterDiscoveryReq"],
+    "DC": ["PaymentServiceSelectionReq", "PaymentDetailsReq", "AuthorizationReq",
+           "ChargeParameterDiscoveryReq"],
+}  # fmt: skip
 
 
 def their_pki_layout(pki: Pki, root: Path) -> Path:
@@ -101,7 +110,8 @@ def test_their_evcc_charges_with_pnc_over_tls12(veth: VethPair, tmp_path: Path,
         veth, tmp_path, python, PORT, (ISO2,), factories, events, BUDGET, tls=ctx)))
     answered = check_stopped(events, plant, out)
     names = [e.request for e in answered]
-    assert names[3:6] == PNC, names
+    assert names[2:2 + len(PNC[service])] == PNC[service], names
+    assert "Signature verification" not in out and "Can't decrypt" not in out, out[-3000:]
     if service == "AC":  # their EV answers ReceiptRequired in ChargingStatus only, not in DC
         assert "MeteringReceiptReq" in names, names
     print(f"ISO-2 {service} PnC interop over TLS 1.2: {len(answered)} requests answered, "
