@@ -27,7 +27,7 @@ from host.pki.profiles import ROLES
 
 from . import certs
 
-# the Ids the signed elements of the response carry ([V2G2-?]: any unique Ids; these are
+# the Ids the signed elements of the response carry (any unique xs:ID values do; these are
 # the ones the peers use)
 IDS = {"chain": "id1", "key": "id2", "dh": "id3", "emaid": "id4"}
 

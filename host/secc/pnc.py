@@ -1,5 +1,6 @@
 """ISO 15118-2 Plug & Charge on the SECC: the handlers and responses ``Iso2Secc`` takes from
-``PncMixin`` when it is given a ``PncConfig`` (and only over TLS: [V2G2-?] PnC needs it).
+``PncMixin`` when it is given a ``PncConfig`` (and only over TLS: -2 allows Contract only
+over a TLS connection).
 
 After PaymentServiceSelection(Contract) the EV may install or update its contract
 (CertificateInstallation / CertificateUpdate, relayed to a ``backend.CertificateBackend``),
