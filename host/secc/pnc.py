@@ -24,6 +24,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
@@ -31,9 +32,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from host.exi.schemas import iso2 as i
+from host.pki import files
+from host.pki.issue import Issued
 
 from . import certs
-from .backend import CertificateBackend
+from .backend import CertificateBackend, LocalCps
 from .core import Reply
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,25 @@ class AllowList:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def config_from_folder(folder: Path, *, allow: AllowList = AllowList(),
+                       local_cps: bool = False) -> PncConfig:  # fmt: skip
+    """A PncConfig from a `v2gate pki init` folder: the MO root to check contracts against,
+    the MO Sub-CA 2 key to sign SalesTariffs; with ``local_cps`` an in-process CPS that
+    issues contracts under that Sub-CA (a lab only). PkiError names a missing file."""
+    mo_root = files.read_certs(folder / "mo_root.pem")[0]
+    sub2_key = files.read_key(folder / "mo_sub2.key")
+    if not isinstance(sub2_key, ec.EllipticCurvePrivateKey):
+        raise files.PkiError(f"{folder / 'mo_sub2.key'}: not an ECDSA key")
+    backend = None
+    if local_cps:
+        v2g_key = files.read_key(folder / "v2g_root.key")
+        backend = LocalCps(
+            v2g_root=Issued(files.read_certs(folder / "v2g_root.pem")[0], v2g_key),
+            mo_sub2=Issued(files.read_certs(folder / "mo_sub2.pem")[0], sub2_key),
+            mo_sub1=files.read_certs(folder / "mo_sub1.pem")[0])  # fmt: skip
+    return PncConfig(mo_roots=[mo_root], allow=allow, backend=backend, tariff_key=sub2_key)
 
 
 @dataclass

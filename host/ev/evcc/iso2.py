@@ -19,7 +19,7 @@ from host.v2g import sap
 
 from .common import EvccBase, Failure, ResponseReceived, SessionFailed, SessionStopped
 from .ev import EvModel
-from .pnc import SIGNED_ID, EvPnc
+from .pnc import SIGNED_ID, SLOW_MSG_TIMEOUT, SLOW_REQUESTS, EvPnc
 
 __all__ = ["Failure", "Iso2Config", "Iso2Evcc", "ResponseReceived", "SessionFailed",
            "SessionStopped"]
@@ -109,6 +109,8 @@ class Iso2Evcc(EvccBase):
         return i.AuthorizationReq(Id=SIGNED_ID, GenChallenge=self.challenge)
 
     def _msg_timeout(self, request: Any) -> float:
+        if isinstance(request, SLOW_REQUESTS):
+            return max(SLOW_MSG_TIMEOUT, self.config.msg_timeout)
         loop = isinstance(request, CHARGING_LOOP)
         return self.config.loop_msg_timeout if loop else self.config.msg_timeout
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -17,10 +18,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from host.exi.schemas import iso2 as i
+from host.pki import files
 from host.secc import certs
 from host.secc.pnc import CERTIFICATE_SERVICE_ID, utc_now
 
 SIGNED_ID = "id1"  # the Id our signed requests carry
+# V2G_EVCC_Msg_Timeout for PaymentDetailsReq, CertificateInstallationReq and
+# CertificateUpdateReq (-2 Table 109; the other requests have 2 s)
+SLOW_REQUESTS = (i.PaymentDetailsReq, i.CertificateInstallationReq, i.CertificateUpdateReq)
+SLOW_MSG_TIMEOUT = 5.0
 
 
 @dataclass
@@ -127,3 +133,20 @@ class EvPnc:
         return certs.verify(signature, [(t.Id, t) for t in tariffs],
                             self.contract.subs[0].public_key())
 
+
+
+def ev_from_folder(folder: Path, **kw: Any) -> EvPnc:
+    """The EV's credentials from a `v2gate pki init` folder: contract_chain.pem and
+    contract.key, oem_prov.pem and oem_prov.key, v2g_root.pem. PkiError names a missing
+    file."""
+    leaf, *subs = files.read_certs(folder / "contract_chain.pem")
+    keys = [files.read_key(folder / name) for name in ("contract.key", "oem_prov.key")]
+    for name, key in zip(("contract.key", "oem_prov.key"), keys, strict=True):
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise files.PkiError(f"{folder / name}: not an ECDSA key")
+    contract_key, oem_key = keys
+    assert isinstance(contract_key, ec.EllipticCurvePrivateKey)
+    assert isinstance(oem_key, ec.EllipticCurvePrivateKey)
+    return EvPnc(certs.ContractChain(leaf, tuple(subs)), contract_key,
+                 oem_cert=files.read_certs(folder / "oem_prov.pem")[0], oem_key=oem_key,
+                 v2g_roots=files.read_certs(folder / "v2g_root.pem"), **kw)  # fmt: skip
