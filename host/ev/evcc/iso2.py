@@ -1,6 +1,8 @@
-"""ISO 15118-2 EVCC, AC or DC, EIM, sans-I/O: the car side of one TCP connection, from
-supportedAppProtocolReq to SessionStopRes; Plug & Charge with ``Iso2Config.pnc`` (over TLS). The same surface, events and failure reasons as
-``DinEvcc`` (``host.ev.evcc.din``), so the asyncio driver and the tests take either.
+"""ISO 15118-2 EVCC, AC or DC, sans-I/O: the car side of one TCP (or TLS) connection, from
+supportedAppProtocolReq to SessionStopRes; EIM, or Plug & Charge with ``Iso2Config.pnc``
+(``pnc.EvPnc``: Contract, CertificateInstallation/Update when asked, PaymentDetails, the
+signed AuthorizationReq and MeteringReceiptReq). The same surface, events and failure
+reasons as ``DinEvcc`` (``host.ev.evcc.din``), so the asyncio driver and the tests take either.
 
 ``Iso2Config.pause`` ends the session with SessionStopReq(Pause); a later ``Iso2Evcc`` with
 ``resume`` set to that SessionID asks to rejoin it (OK_OldSessionJoined).
