@@ -99,8 +99,9 @@ class LocalCps:
     def install(self, req: i.CertificateInstallationReq, now: dt.datetime) -> Provisioned:
         try:
             oem = certs.load(req.OEMProvisioningCert)
+            oem_key = certs.public_key(oem)
         except certs.ChainError as exc:
-            return Provisioned("FAILED_CertChainError", why=str(exc))
+            return Provisioned(exc.code, why=str(exc))
         wanted = {r.X509SerialNumber for r in req.ListOfRootCertificateIDs.RootCertificateID}
         if wanted and self.v2g_root.cert.serial_number not in wanted:
             return Provisioned("FAILED_NoCertificateAvailable",
@@ -109,14 +110,18 @@ class LocalCps:
         if emaid is None:
             return Provisioned("FAILED_NoCertificateAvailable",
                                why=f"no contract for {certs.common_name(oem)}")  # fmt: skip
-        return self._provide(i.CertificateInstallationRes, emaid, oem.public_key(), now)
+        return self._provide(i.CertificateInstallationRes, emaid, oem_key, now)
 
     def update(self, req: i.CertificateUpdateReq, now: dt.datetime) -> Provisioned:
-        leaf, _subs = certs.chain_of(req.ContractSignatureCertChain)
+        try:
+            leaf, _subs = certs.chain_of(req.ContractSignatureCertChain)
+            leaf_key = certs.public_key(leaf)
+        except certs.ChainError as exc:
+            return Provisioned(exc.code, why=str(exc))
         emaid = certs.common_name(leaf)
         if emaid in self.canceled:
             return Provisioned("FAILED_ContractCanceled", why=f"{emaid}: contract canceled")
-        return self._provide(i.CertificateUpdateRes, emaid, leaf.public_key(), now,
+        return self._provide(i.CertificateUpdateRes, emaid, leaf_key, now,
                              RetryCounter=None)  # fmt: skip
 
     def _provide(self, kind: type, emaid: str, ev_public: Any, now: dt.datetime,

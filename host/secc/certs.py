@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.utils import CryptographyDeprecationWarning
 
 from host.exi import codec
 from host.exi.runtime import HEADER, BitWriter, ExiError
@@ -52,9 +54,19 @@ class ChainError(Exception):
 
 def load(der: bytes) -> x509.Certificate:
     try:
-        return x509.load_der_x509_certificate(der)
+        with warnings.catch_warnings():  # a non-positive serial: the EV's problem, not ours
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            return x509.load_der_x509_certificate(der)
     except ValueError as exc:
         raise ChainError("FAILED_CertChainError", f"not a DER certificate: {exc}") from None
+
+
+def public_key(cert: x509.Certificate) -> Any:
+    """The certificate's key, or ChainError (cryptography parses the key only when asked)."""
+    try:
+        return cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ChainError("FAILED_CertChainError", f"unreadable public key: {exc}") from None
 
 
 def chain_of(chain: Any) -> tuple[x509.Certificate, list[x509.Certificate]]:
@@ -69,7 +81,18 @@ def check_chain(leaf: x509.Certificate, subs: Sequence[x509.Certificate],
     """The path leaf .. root, or ChainError: FAILED_CertChainError (broken signatures, a
     Sub-CA that may not sign, too long), FAILED_NoCertificateAvailable (no root of ours
     named as the top's issuer), FAILED_CertificateExpired (any link outside its validity),
-    FAILED_CertificateRevoked (a serial number in ``revoked``)."""
+    FAILED_CertificateRevoked (a serial number in ``revoked``). A certificate that parsed
+    but whose fields do not (cryptography parses lazily) is a chain error too."""
+    try:
+        return _check_chain(leaf, subs, roots, now, revoked)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ChainError("FAILED_CertChainError", f"unreadable certificate: {exc}") from None
+
+
+def _check_chain(leaf: x509.Certificate, subs: Sequence[x509.Certificate],
+                 roots: Iterable[x509.Certificate], now: dt.datetime,
+                 revoked: frozenset[int]) -> list[x509.Certificate]:  # fmt: skip
+    public_key(leaf)  # the key the leaf's holder signs with must at least parse
     if len(subs) > MAX_SUB_CAS:
         raise ChainError("FAILED_CertChainError", f"{len(subs)} Sub-CAs, -2 allows {MAX_SUB_CAS}")
     path = [leaf]
@@ -101,8 +124,11 @@ def check_chain(leaf: x509.Certificate, subs: Sequence[x509.Certificate],
 
 
 def _cn(cert: x509.Certificate) -> str:
-    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(names[0].value) if names else cert.subject.rfc4514_string()
+    try:
+        names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        return str(names[0].value) if names else cert.subject.rfc4514_string()
+    except ValueError:  # a subject that does not parse names nobody
+        return ""
 
 
 def common_name(cert: x509.Certificate) -> str:
@@ -187,7 +213,7 @@ def verify(signature: Any, elements: Sequence[tuple[str, Any]], public: Any) -> 
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     try:
         public.verify(der, signed, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
+    except (InvalidSignature, ValueError, UnsupportedAlgorithm):
         return "the SignatureValue does not verify with the signer's key"
     return None
 

@@ -213,10 +213,10 @@ class PncMixin:
 
     def certificate_installation(self, req: i.CertificateInstallationReq, now: float) -> Reply:
         try:
-            oem = certs.load(req.OEMProvisioningCert)
+            oem_key = certs.public_key(certs.load(req.OEMProvisioningCert))
         except certs.ChainError as exc:
             return self._refuse_pnc(req, exc.code, str(exc), now)
-        why = certs.verify(self.header_signature, [(req.Id, req)], oem.public_key())
+        why = certs.verify(self.header_signature, [(req.Id, req)], oem_key)
         if why:
             return self._refuse_pnc(req, "FAILED_SignatureError", why, now)
         return self._relay(req, now)

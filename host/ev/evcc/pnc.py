@@ -102,6 +102,7 @@ class EvPnc:
             cps, cps_subs = certs.chain_of(res.SAProvisioningCertificateChain)
             certs.check_chain(cps, cps_subs, self.v2g_roots, self.clock())
             leaf, subs = certs.chain_of(res.ContractSignatureCertChain)
+            leaf_key = certs.public_key(leaf)
         except certs.ChainError as exc:
             return f"{exc.code}: {exc}"
         why = certs.verify(signature, [
@@ -117,7 +118,7 @@ class EvPnc:
                                     res.DHpublickey.value, own)  # fmt: skip
         except ValueError as exc:
             return f"the contract key does not decrypt: {exc}"
-        if key.public_key().public_numbers() != leaf.public_key().public_numbers():  # type: ignore[union-attr]
+        if key.public_key().public_numbers() != leaf_key.public_numbers():
             return "the decrypted key is not the contract certificate's"
         self.contract, self.contract_key = certs.ContractChain(leaf, tuple(subs)), key
         self.install = self.update = False

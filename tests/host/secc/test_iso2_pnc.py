@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import random
 from typing import Any
 
 import pytest
@@ -330,3 +331,49 @@ def test_pnc_sales_tariffs_are_signed_with_the_tariff_key():
     why = certs.verify(script.header.Signature, [(t.Id, t) for t in tariffs],
                        PKI.mo.sub2.cert.public_key())  # fmt: skip
     assert why is None
+
+
+# --- hostile certificates --------------------------------------------------------------------
+
+
+def _mutate(data: bytes, rng: random.Random) -> bytes:
+    out = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        kind = rng.randrange(3)
+        at = rng.randrange(len(out))
+        if kind == 0:
+            out[at] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            del out[at:at + rng.randint(1, 8)]
+        else:
+            out[at:at] = rng.randbytes(rng.randint(1, 4))
+    return bytes(out)
+
+
+def test_mangled_certificates_get_an_answer_never_an_exception():
+    """Seeded: 300 mangled contract leaves / Sub-CAs in PaymentDetailsReq and OEM
+    certificates in CertificateInstallationReq; each answered with a FAILED code (or OK when
+    the change did not matter) and the session ended cleanly."""
+    rng = random.Random(15118)
+    leaf = PKI.mo.leaf.cert.public_bytes(Encoding.DER)
+    sub2 = PKI.mo.sub2.cert.public_bytes(Encoding.DER)
+    codes: set[str] = set()
+    for n in range(300):
+        script, _ = make()
+        to_payment_details(script, (1, 2))
+        if n % 3 == 2:
+            req, _sig = install_req()
+            req.OEMProvisioningCert = _mutate(req.OEMProvisioningCert, rng)
+            res = script.send(req, certs.sign([(req.Id, req)], PKI.oem.leaf.key))
+        else:
+            req = details()
+            chain = req.ContractSignatureCertChain
+            if n % 3 == 0:
+                chain.Certificate = _mutate(leaf, rng)
+            else:
+                chain.SubCertificates.Certificate[0] = _mutate(sub2, rng)
+            res = script.send(req)
+        codes.add(res.ResponseCode.value)
+        if res.ResponseCode.value.startswith("FAILED"):
+            assert script.secc.finished and script.end().reason is EndReason.FAILED
+    assert codes & {"FAILED_CertChainError", "FAILED_SignatureError"}, codes
