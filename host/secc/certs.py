@@ -192,12 +192,16 @@ def verify(signature: Any, elements: Sequence[tuple[str, Any]], public: Any) -> 
         return "no Signature in the header"
     if not isinstance(public, ec.EllipticCurvePublicKey):
         return f"the signer's key is {type(public).__name__}, not ECDSA"
+    if signature.SignedInfo.SignatureMethod.Algorithm != ECDSA_SHA256:
+        return f"SignatureMethod {signature.SignedInfo.SignatureMethod.Algorithm}, not ECDSA-SHA256"
     refs = {r.URI: r for r in signature.SignedInfo.Reference}
     try:
         for ident, element in elements:
             ref = refs.get(f"#{ident}")
             if ref is None:
                 return f"no Reference to #{ident}"
+            if ref.DigestMethod.Algorithm != SHA256:
+                return f"#{ident} digested with {ref.DigestMethod.Algorithm}, not SHA-256"
             if ref.DigestValue != _digest(element):
                 return f"the digest of #{ident} does not match"
         info = signature.SignedInfo  # decoded as its type: encode it as the element

@@ -65,6 +65,12 @@ def test_signature_round_trip_and_what_breaks_it():
                                                  pki.oem.leaf.cert.public_key()))
     assert "no Reference" in str(certs.verify(signature, [("id9", req)],
                                               pki.mo.leaf.cert.public_key()))
+    signature.SignedInfo.Reference[0].DigestMethod.Algorithm = "http://www.w3.org/2000/09/xmldsig#sha1"
+    assert "not SHA-256" in str(certs.verify(signature, [("id1", req)],
+                                             pki.mo.leaf.cert.public_key()))
+    signature.SignedInfo.SignatureMethod.Algorithm = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+    assert "not ECDSA-SHA256" in str(certs.verify(signature, [("id1", req)],
+                                                  pki.mo.leaf.cert.public_key()))
 
 
 def test_contract_key_wrapping_round_trip_and_a_wrong_key():
