@@ -22,8 +22,10 @@ HEADER = 0x80
 # AT(*), SE(*), CH[untyped]) fit in 3 bits; EE is code 0. The reference codec writes an
 # element with an empty value (an empty hexBinary SessionID) this way.
 _SECOND_LEVEL_BITS = 3
-# No ISO 15118 integer needs more than 64 bits (ten 7-bit groups); refuse longer runs early.
-_MAX_UINT_OCTETS = 10
+# The widest ISO 15118 integer is an X.509 serial number (xs:integer X509SerialNumber in
+# -2's ListOfRootCertificateIDs): up to 20 octets (RFC 5280), 160 bits, 23 7-bit groups.
+# Refuse longer runs early.
+_MAX_UINT_OCTETS = 23
 _MAX_UINT = (1 << (7 * _MAX_UINT_OCTETS)) - 1
 # BitReader window in bytes: one int of this size shifts about as fast as a small message's
 _WINDOW = 64

@@ -48,6 +48,8 @@ class V2gSecc(SessionCore):
     isolation: Insulation | None
     precharge_target: float | None
     header_session_id: bytes
+    header_signature: Any = None  # the Signature of the request being handled (PnC)
+    signature_out: Any = None  # a Signature for the next response's header, then cleared
     _phase_started: dict[Any, float]
 
     # --- the codec side -------------------------------------------------------------------
@@ -62,12 +64,15 @@ class V2gSecc(SessionCore):
         if not isinstance(message, s.V2G_Message):
             raise RemoteProtocolError(f"{type(message).__name__} is no V2G_Message", "bad_exi")
         self.header_session_id = message.Header.SessionID
+        self.header_signature = message.Header.Signature
         return message.Header.SessionID, message.Body.BodyElement
 
     def encode(self, session_id: bytes, response: Any) -> bytes:
         s = self.schema
-        return codec.encode(s.V2G_Message(Header=s.MessageHeaderType(SessionID=session_id),
-                                          Body=s.BodyType(BodyElement=response)), s.NAMESPACE)
+        signature, self.signature_out = self.signature_out, None
+        header = s.MessageHeaderType(SessionID=session_id, Signature=signature)
+        return codec.encode(s.V2G_Message(Header=header, Body=s.BodyType(BodyElement=response)),
+                            s.NAMESPACE)
 
     def on_end(self, reason: EndReason, now: float) -> None:
         self.controller.session_ended(reason.value, now)

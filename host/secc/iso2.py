@@ -8,9 +8,10 @@ FAILED answer ([V2G2-539]).
 
 Pause: SessionStopReq(Pause) leaves the SessionID in ``PausedSessions`` (shared by every
 connection of the server); a later SessionSetupReq that carries it in its header, from the
-same EVCCID, gets OK_OldSessionJoined and the same SessionID. Not here yet: Plug & Charge
-(PaymentDetails, the signed Authorization, certificates), ChargeProgress=Renegotiate (answered
-FAILED), SalesTariff.
+same EVCCID, gets OK_OldSessionJoined and the same SessionID. Plug & Charge (PaymentDetails,
+the signed Authorization, CertificateInstallation/Update, signed SalesTariffs and receipts) is
+``pnc.PncMixin``, on when the factory is given a ``pnc.PncConfig`` and the connection is TLS.
+Not here yet: ChargeProgress=Renegotiate (answered FAILED).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .controller import EvseController, Insulation, Schedule, StopRequest
 from .core import Reply, SessionStarted, Step, step
 from .din import random_session_id
 from .physical import from_physical, to_physical
+from .pnc import CERTIFICATE_SERVICE_ID, PNC_MAX_PAYLOAD, PncConfig, PncMixin, pnc_response
 
 NAMESPACE = i.NAMESPACE
 Code = i.responseCodeType
@@ -44,6 +46,7 @@ class State(Enum):
     SESSION_SETUP = auto()
     SERVICE_DISCOVERY = auto()
     SERVICE_SELECTION = auto()  # ServiceDetailReq (repeatable) or PaymentServiceSelectionReq
+    PAYMENT_DETAILS = auto()  # PnC: PaymentDetailsReq, or CertificateInstallation/Update
     AUTHORIZATION = auto()
     CHARGE_PARAMETER_DISCOVERY = auto()
     CABLE_CHECK = auto()  # DC from here
@@ -65,7 +68,12 @@ TABLE: dict[tuple[State, type], Step] = {
                                                        S.SERVICE_SELECTION),
     (S.SERVICE_SELECTION, i.ServiceDetailReq): step("service_detail", S.SERVICE_SELECTION),
     (S.SERVICE_SELECTION, i.PaymentServiceSelectionReq): step(
-        "payment_selection", S.AUTHORIZATION),
+        "payment_selection", S.AUTHORIZATION, S.PAYMENT_DETAILS),
+    (S.PAYMENT_DETAILS, i.PaymentDetailsReq): step("payment_details", S.AUTHORIZATION,
+                                                   S.PAYMENT_DETAILS),
+    (S.PAYMENT_DETAILS, i.CertificateInstallationReq): step("certificate_installation",
+                                                            S.PAYMENT_DETAILS),
+    (S.PAYMENT_DETAILS, i.CertificateUpdateReq): step("certificate_update", S.PAYMENT_DETAILS),
     (S.AUTHORIZATION, i.AuthorizationReq): step("authorization", S.AUTHORIZATION,
                                                 S.CHARGE_PARAMETER_DISCOVERY),
     (S.CHARGE_PARAMETER_DISCOVERY, i.ChargeParameterDiscoveryReq): step(
@@ -146,7 +154,7 @@ def pmax_at(schedule: Schedule, t: int) -> float | None:
     return current
 
 
-class Iso2Secc(V2gSecc):
+class Iso2Secc(PncMixin, V2gSecc):
     schema = i
     states = State
     constants = k
@@ -158,8 +166,16 @@ class Iso2Secc(V2gSecc):
     def __init__(self, context: SessionContext, controller: EvseController, *,
                  paused: PausedSessions | None = None,
                  modes: frozenset[Any] = AC_MODES | {Mode.DC_extended},
+                 pnc: PncConfig | None = None,
                  new_session_id: Callable[[], bytes] = random_session_id) -> None:  # fmt: skip
         super().__init__(context, new_session_id=new_session_id)
+        self.pnc = pnc
+        if self.pnc_offered:
+            self.MAX_PAYLOAD = PNC_MAX_PAYLOAD
+        self.challenge: bytes | None = None  # PnC, from PaymentDetailsRes
+        self.contract = None  # PnC: the contract certificate, once its chain is checked
+        self.emaid = ""
+        self.signed_in = False
         self.controller = controller
         self.paused = paused if paused is not None else PausedSessions()
         self.modes = modes  # the energy transfer modes this connector offers
@@ -248,11 +264,13 @@ class Iso2Secc(V2gSecc):
         if kind is i.ServiceDiscoveryReq:
             return i.ServiceDiscoveryRes(
                 ResponseCode=code, PaymentOptionList=i.PaymentOptionListType(
-                    PaymentOption=[i.paymentOptionType.ExternalPayment]),
-                ChargeService=self._charge_service(), ServiceList=None)  # fmt: skip
+                    PaymentOption=self.payment_options()),
+                ChargeService=self._charge_service(), ServiceList=self.service_list())
         if kind is i.ServiceDetailReq:
-            return i.ServiceDetailRes(ResponseCode=code, ServiceID=request.ServiceID,
-                                      ServiceParameterList=None)
+            cert = request.ServiceID == CERTIFICATE_SERVICE_ID and code is Code.OK
+            return i.ServiceDetailRes(
+                ResponseCode=code, ServiceID=request.ServiceID,
+                ServiceParameterList=self.certificate_service_parameters() if cert else None)
         if kind is i.PaymentServiceSelectionReq:
             return i.PaymentServiceSelectionRes(ResponseCode=code)
         if kind is i.AuthorizationReq:
@@ -261,9 +279,11 @@ class Iso2Secc(V2gSecc):
             # answered in the terms of the mode asked for (also when it is refused)
             mode = request.RequestedEnergyTransferMode
             ok = not code.value.startswith("FAILED")
+            schedules = self._sa_schedules() if ok and self.schedules else None
+            if schedules is not None:
+                self.sales_tariffs(schedules.SAScheduleTuple)
             return i.ChargeParameterDiscoveryRes(
-                ResponseCode=code, EVSEProcessing=ongoing,
-                SASchedules=self._sa_schedules() if ok and self.schedules else None,
+                ResponseCode=code, EVSEProcessing=ongoing, SASchedules=schedules,
                 EVSEChargeParameter=self._evse_charge_parameter(mode, now))  # fmt: skip
         if kind is i.CableCheckReq:
             return i.CableCheckRes(
@@ -296,7 +316,8 @@ class Iso2Secc(V2gSecc):
                 EVSEPresentVoltage=volts(self.controller.present_voltage(now)))
         if kind is i.SessionStopReq:
             return i.SessionStopRes(ResponseCode=code)
-        return _not_offered(request, code)
+        stamp = round(self.pnc.clock().timestamp()) if self.pnc is not None else 0
+        return pnc_response(request, code, self.challenge, stamp)
 
     # --- handlers (names from TABLE) ------------------------------------------------------
 
@@ -317,22 +338,27 @@ class Iso2Secc(V2gSecc):
 
     def service_detail(self, req: i.ServiceDetailReq, now: float) -> Reply:
         # we offer the charge service only, and it has no parameter sets to detail
-        code = Code.OK if req.ServiceID == k.CHARGE_SERVICE_ID else Code.FAILED_ServiceIDInvalid
+        known = req.ServiceID in self.offered_service_ids()
+        code = Code.OK if known else Code.FAILED_ServiceIDInvalid
         return Reply(self.respond(req, code, now), S.SERVICE_SELECTION)
 
     def payment_selection(self, req: i.PaymentServiceSelectionReq, now: float) -> Reply:
         selected = {s.ServiceID for s in req.SelectedServiceList.SelectedService}
-        if req.SelectedPaymentOption is not i.paymentOptionType.ExternalPayment:
-            code = Code.FAILED_PaymentSelectionInvalid  # not offered: EIM only here
+        contract = req.SelectedPaymentOption is i.paymentOptionType.Contract
+        if req.SelectedPaymentOption not in self.payment_options():
+            code = Code.FAILED_PaymentSelectionInvalid  # Contract: not offered (no TLS, no PnC)
         elif k.CHARGE_SERVICE_ID not in selected:
             code = Code.FAILED_NoChargeServiceSelected
-        elif not selected <= {k.CHARGE_SERVICE_ID}:
+        elif not selected <= self.offered_service_ids():
             code = Code.FAILED_ServiceSelectionInvalid  # and one we did not offer
         else:
             code = Code.OK
-        return Reply(self.respond(req, code, now), S.AUTHORIZATION)
+        return Reply(self.respond(req, code, now),
+                     S.PAYMENT_DETAILS if contract else S.AUTHORIZATION)
 
     def authorization(self, req: i.AuthorizationReq, now: float) -> Reply:
+        if self.contract is not None:
+            return self.pnc_authorization(req, now)
         return self._authorize(req, self.evcc_id.hex(), S.AUTHORIZATION,
                                S.CHARGE_PARAMETER_DISCOVERY, now)
 
@@ -443,6 +469,9 @@ class Iso2Secc(V2gSecc):
             return Reply(self.respond(req, Code.FAILED_SequenceError, now), self.state)
         if req.SessionID != self.session_id:
             return Reply(self.respond(req, Code.FAILED_UnknownSession, now), self.state)
+        refused = self.pnc_metering_receipt(req) if self.contract is not None else None
+        if refused is not None:
+            return Reply(self.respond(req, refused, now), self.state)
         return Reply(self.respond(req, Code.OK, now), self.state)
 
     def welding_detection(self, req: i.WeldingDetectionReq, now: float) -> Reply:
@@ -454,27 +483,6 @@ class Iso2Secc(V2gSecc):
         if req.ChargingSession is i.chargingSessionType.Pause:
             self.paused.pause(self.session_id, self.evcc_id)
         return Reply(self.respond(req, Code.OK, now), S.STOPPED)
-
-
-def _not_offered(request: Any, code: Code) -> Any:
-    """PnC requests an EIM SECC never expects: answered with the code (always
-    FAILED_SequenceError here, from the core) and the mandatory fields empty."""
-    kind = type(request)
-    if kind is i.PaymentDetailsReq:
-        return i.PaymentDetailsRes(ResponseCode=code, GenChallenge=bytes(16), EVSETimeStamp=0)
-    chain = i.CertificateChainType(Id=None, Certificate=b"", SubCertificates=None)
-    key = i.ContractSignatureEncryptedPrivateKeyType(Id="k", value=b"")
-    dh = i.DiffieHellmanPublickeyType(Id="d", value=b"")
-    emaid = i.EMAIDType(Id="e", value="0" * 14)  # the schema wants 14..15 characters
-    if kind is i.CertificateInstallationReq:
-        return i.CertificateInstallationRes(
-            ResponseCode=code, SAProvisioningCertificateChain=chain,
-            ContractSignatureCertChain=chain, ContractSignatureEncryptedPrivateKey=key,
-            DHpublickey=dh, eMAID=emaid)  # fmt: skip
-    return i.CertificateUpdateRes(
-        ResponseCode=code, SAProvisioningCertificateChain=chain,
-        ContractSignatureCertChain=chain, ContractSignatureEncryptedPrivateKey=key,
-        DHpublickey=dh, eMAID=emaid, RetryCounter=None)  # fmt: skip
 
 
 def iso2_factory(controller_for: Callable[[SessionContext], EvseController], *,

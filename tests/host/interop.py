@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -76,14 +77,16 @@ def stop_peer(proc: subprocess.Popen) -> str:
 
 async def serve_their_evcc(veth: VethPair, folder: Path, python: Path, port: int,
                            offers: tuple[AppProtocol, ...], factories: dict[str, Any],
-                           events: list[object], budget: float) -> str:  # fmt: skip
-    """Our SECC server (SDP and TCP on the EVSE end) against their EVCC in the PEV
-    namespace, until our side reports a SessionEnded, their EVCC exits or ``budget`` runs
-    out; returns their EVCC's log. Run it inside the EVSE namespace."""
-    transport, _sdp = await start_sdp(veth.if_evse, {c.SECURITY_NO_TLS: port})
+                           events: list[object], budget: float,
+                           tls: ssl.SSLContext | None = None) -> str:  # fmt: skip
+    """Our SECC server (SDP and TCP, or TLS with ``tls``, on the EVSE end) against their
+    EVCC in the PEV namespace, until our side reports a SessionEnded, their EVCC exits or
+    ``budget`` runs out; returns their EVCC's log. Run it inside the EVSE namespace."""
+    security = c.SECURITY_NO_TLS if tls is None else c.SECURITY_TLS
+    transport, _sdp = await start_sdp(veth.if_evse, {security: port})
     link = link_local(veth.if_evse)
     assert link is not None
-    config = ServerConfig(host=host_of(link), port=port, offers=offers)
+    config = ServerConfig(host=host_of(link), port=port, offers=offers, tls=tls)
     server = SeccServer(config, factories,
                         on_event=lambda _conn, event: events.append(event))  # fmt: skip
     await server.start(open_listen_socket(config.host, config.port))

@@ -32,6 +32,7 @@ class Failure(StrEnum):
     UNEXPECTED = "unexpected response"
     SESSION_ID = "SessionID changed"
     ISOLATION = "isolation not valid"
+    SIGNATURE = "signature or certificate not valid"  # PnC
     CONNECTION_LOST = "connection lost"
 
 
@@ -88,6 +89,7 @@ class EvccBase:
         self._phase_started: dict[type, float] = {}
         self._pending: Callable[[float], Any] | None = None  # the next request, paced
         self._out: list[bytes] = []
+        self.header: Any = None  # of the last response (PnC reads its Signature)
         self._events: deque[object] = deque()
 
     # --- surface ------------------------------------------------------------------------
@@ -151,9 +153,10 @@ class EvccBase:
     def _on_code(self, code: Any) -> None:
         """Each response code, before it is checked (ISO 15118-2 keeps them)."""
 
-    def _send(self, request: Any, now: float) -> None:
+    def _send(self, request: Any, now: float, signature: Any = None) -> None:
         s = self.schema
-        message = s.V2G_Message(Header=s.MessageHeaderType(SessionID=self.session_id),
+        message = s.V2G_Message(Header=s.MessageHeaderType(SessionID=self.session_id,
+                                                           Signature=signature),
                                 Body=s.BodyType(BodyElement=request))
         self._out.append(frame(PayloadType.EXI, codec.encode(message, s.NAMESPACE)))
         self.awaiting = self.answers[type(request)]
@@ -195,6 +198,7 @@ class EvccBase:
             self._fail(Failure.UNEXPECTED, f"{type(body).__name__}, expected "
                        f"{getattr(self.awaiting, '__name__', None)}", now)  # fmt: skip
             return
+        self.header = message.Header
         code = body.ResponseCode
         self._on_code(code)
         self._events.append(ResponseReceived(type(body).__name__, code.value, now))

@@ -1,6 +1,8 @@
-"""ISO 15118-2 EVCC, AC or DC, EIM, sans-I/O: the car side of one TCP connection, from
-supportedAppProtocolReq to SessionStopRes. The same surface, events and failure reasons as
-``DinEvcc`` (``host.ev.evcc.din``), so the asyncio driver and the tests take either.
+"""ISO 15118-2 EVCC, AC or DC, sans-I/O: the car side of one TCP (or TLS) connection, from
+supportedAppProtocolReq to SessionStopRes; EIM, or Plug & Charge with ``Iso2Config.pnc``
+(``pnc.EvPnc``: Contract, CertificateInstallation/Update when asked, PaymentDetails, the
+signed AuthorizationReq and MeteringReceiptReq). The same surface, events and failure
+reasons as ``DinEvcc`` (``host.ev.evcc.din``), so the asyncio driver and the tests take either.
 
 ``Iso2Config.pause`` ends the session with SessionStopReq(Pause); a later ``Iso2Evcc`` with
 ``resume`` set to that SessionID asks to rejoin it (OK_OldSessionJoined).
@@ -19,6 +21,7 @@ from host.v2g import sap
 
 from .common import EvccBase, Failure, ResponseReceived, SessionFailed, SessionStopped
 from .ev import EvModel
+from .pnc import SIGNED_ID, SLOW_MSG_TIMEOUT, SLOW_REQUESTS, EvPnc
 
 __all__ = ["Failure", "Iso2Config", "Iso2Evcc", "ResponseReceived", "SessionFailed",
            "SessionStopped"]
@@ -47,11 +50,14 @@ class Iso2Config:
     # the ChargingProfile sent with PowerDelivery(Start): a fraction of the tuple's first
     # PMax (None: no profile); > 1 makes an invalid one, for tests
     profile_share: float | None = 1.0
+    pnc: EvPnc | None = None  # Plug & Charge with these credentials (EIM when None)
 
 
 HANDLERS: dict[type, str] = {
     i.SessionSetupRes: "_on_session_setup", i.ServiceDiscoveryRes: "_on_service_discovery",
     i.PaymentServiceSelectionRes: "_on_payment_selection",
+    i.PaymentDetailsRes: "_on_payment_details",
+    i.CertificateInstallationRes: "_on_certificate", i.CertificateUpdateRes: "_on_certificate",
     i.AuthorizationRes: "_on_authorization",
     i.ChargeParameterDiscoveryRes: "_on_charge_parameter_discovery",
     i.CableCheckRes: "_on_cable_check", i.PreChargeRes: "_on_pre_charge",
@@ -62,6 +68,9 @@ HANDLERS: dict[type, str] = {
 ANSWERS = {
     i.SessionSetupReq: i.SessionSetupRes, i.ServiceDiscoveryReq: i.ServiceDiscoveryRes,
     i.PaymentServiceSelectionReq: i.PaymentServiceSelectionRes,
+    i.PaymentDetailsReq: i.PaymentDetailsRes,
+    i.CertificateInstallationReq: i.CertificateInstallationRes,
+    i.CertificateUpdateReq: i.CertificateUpdateRes,
     i.AuthorizationReq: i.AuthorizationRes,
     i.ChargeParameterDiscoveryReq: i.ChargeParameterDiscoveryRes,
     i.CableCheckReq: i.CableCheckRes, i.PreChargeReq: i.PreChargeRes,
@@ -88,8 +97,22 @@ class Iso2Evcc(EvccBase):
         self.codes: list[str] = []  # the response codes in order
         self.tuple: Any = None  # the SAScheduleTuple we chose
         self.meter_readings: list[int] = []
+        self.challenge: bytes | None = None  # PnC: from PaymentDetailsRes
+
+    def _send(self, request: Any, now: float, signature: Any = None) -> None:
+        pnc = self.config.pnc
+        if signature is None and pnc is not None:
+            signature = pnc.signature_for(request)
+        super()._send(request, now, signature)
+
+    def _authorization_req(self, _now: float) -> i.AuthorizationReq:
+        if self.config.pnc is None:
+            return i.AuthorizationReq(Id=None, GenChallenge=None)
+        return i.AuthorizationReq(Id=SIGNED_ID, GenChallenge=self.challenge)
 
     def _msg_timeout(self, request: Any) -> float:
+        if isinstance(request, SLOW_REQUESTS):
+            return max(SLOW_MSG_TIMEOUT, self.config.msg_timeout)
         loop = isinstance(request, CHARGING_LOOP)
         return self.config.loop_msg_timeout if loop else self.config.msg_timeout
 
@@ -176,26 +199,49 @@ class Iso2Evcc(EvccBase):
                                          ServiceCategory=i.serviceCategoryType.EVCharging), now)
 
     def _on_service_discovery(self, res: i.ServiceDiscoveryRes, now: float) -> None:
-        if i.paymentOptionType.ExternalPayment not in res.PaymentOptionList.PaymentOption:
-            self._fail(Failure.UNEXPECTED, "no ExternalPayment offered", now)
+        pnc = self.config.pnc
+        option = (i.paymentOptionType.ExternalPayment if pnc is None
+                  else i.paymentOptionType.Contract)  # fmt: skip
+        if option not in res.PaymentOptionList.PaymentOption:
+            self._fail(Failure.UNEXPECTED, f"no {option.value} offered", now)
             return
         modes = res.ChargeService.SupportedEnergyTransferMode.EnergyTransferMode
         if self.config.mode not in modes:
             self._fail(Failure.UNEXPECTED, f"{self.config.mode.name} not offered", now)
             return
+        extra = [] if pnc is None else pnc.services(res.ServiceList)
         self._send(i.PaymentServiceSelectionReq(
-            SelectedPaymentOption=i.paymentOptionType.ExternalPayment,
+            SelectedPaymentOption=option,
             SelectedServiceList=i.SelectedServiceListType(SelectedService=[
-                i.SelectedServiceType(ServiceID=res.ChargeService.ServiceID,
-                                      ParameterSetID=None)])), now)  # fmt: skip
+                i.SelectedServiceType(ServiceID=sid, ParameterSetID=None)
+                for sid in (res.ChargeService.ServiceID, *extra)])), now)  # fmt: skip
 
     def _on_payment_selection(self, res: i.PaymentServiceSelectionRes, now: float) -> None:
-        self._send(i.AuthorizationReq(Id=None, GenChallenge=None), now)
+        pnc = self.config.pnc
+        if pnc is None:
+            self._send(self._authorization_req(now), now)
+        elif pnc.wants_certificate():
+            self._send(pnc.certificate_request(), now)
+        else:
+            self._send(pnc.payment_details(), now)
+
+    def _on_certificate(self, res: Any, now: float) -> None:
+        pnc = self.config.pnc
+        assert pnc is not None
+        why = pnc.take_certificate(res, self.header.Signature)
+        if why:
+            self._fail(Failure.SIGNATURE, f"{type(res).__name__}: {why}", now)
+            return
+        self._send(pnc.payment_details(), now)
+
+    def _on_payment_details(self, res: i.PaymentDetailsRes, now: float) -> None:
+        self.challenge = res.GenChallenge
+        self._send(self._authorization_req(now), now)
 
     def _on_authorization(self, res: i.AuthorizationRes, now: float) -> None:
         if res.EVSEProcessing in ONGOING:
             if self._ongoing(i.AuthorizationReq, k.ONGOING_TIMEOUT, now):
-                self._later(lambda _now: i.AuthorizationReq(Id=None, GenChallenge=None), now)
+                self._later(self._authorization_req, now)
             return
         self._send(self._charge_parameter_req(now), now)
 
@@ -210,6 +256,11 @@ class Iso2Evcc(EvccBase):
         if not tuples:
             self._fail(Failure.UNEXPECTED, "no SAScheduleList", now)
             return
+        if self.config.pnc is not None:
+            why = self.config.pnc.check_tariffs(tuples, self.header.Signature)
+            if why:
+                self._fail(Failure.SIGNATURE, f"SalesTariff: {why}", now)
+                return
         self.tuple = tuples[0]
         if self.ac:
             self._send(self._power_delivery_req(True), now)
@@ -247,7 +298,8 @@ class Iso2Evcc(EvccBase):
         if res.MeterInfo is not None and res.MeterInfo.MeterReading is not None:
             self.meter_readings.append(res.MeterInfo.MeterReading)
         if res.ReceiptRequired:
-            self._send(i.MeteringReceiptReq(Id=None, SessionID=self.session_id,
+            ident = None if self.config.pnc is None else SIGNED_ID
+            self._send(i.MeteringReceiptReq(Id=ident, SessionID=self.session_id,
                                             SAScheduleTupleID=res.SAScheduleTupleID,
                                             MeterInfo=res.MeterInfo), now)  # fmt: skip
             return

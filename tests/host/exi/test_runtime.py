@@ -66,8 +66,16 @@ def test_string_length_is_checked_against_the_remaining_input() -> None:
 
 
 def test_unbounded_integer_runs_are_refused() -> None:
-    with pytest.raises(ExiDecodeError, match="longer than 10 octets"):
-        BitReader(b"\xff" * 12).uint()
+    with pytest.raises(ExiDecodeError, match="longer than 23 octets"):
+        BitReader(b"\xff" * 24).uint()
+
+
+def test_a_160_bit_certificate_serial_number_round_trips() -> None:
+    # RFC 5280 serials reach 20 octets; -2 carries them in X509SerialNumber (xs:integer)
+    serial = (1 << 159) + 12345
+    w = BitWriter()
+    w.sint(serial)
+    assert BitReader(w.getvalue()).sint() == serial
 
 
 def test_out_of_range_values_are_encode_errors() -> None:
