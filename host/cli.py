@@ -37,6 +37,7 @@ SUBCOMMANDS = [
     "host.station.cli",
     "host.pki.cli",
     "host.console.cli",
+    "host.console.grid",
 ]
 
 EXIT_USAGE = 2

@@ -25,6 +25,8 @@ from host.console import session
 from host.station.cli import _reason
 
 EXIT_USAGE = 2
+# the sim plant's parameters, and the sim HAL's grid model ("grid": firmware/sim/grid.py)
+SIM_KEYS = (*PLANT, "grid")
 
 
 def add_parser(sub: Any) -> None:
@@ -54,9 +56,9 @@ def sim_params(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         key, eq, text = item.partition("=")
-        if key not in PLANT or key == "inject":
+        if key not in SIM_KEYS:
             raise ValueError(f"--sim-set {item}: no sim parameter {key!r} "
-                             f"(one of {', '.join(sorted(PLANT))})")
+                             f"(one of {', '.join(sorted(SIM_KEYS))})")
         try:
             out[key] = json.loads(text) if eq else None
         except ValueError:

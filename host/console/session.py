@@ -15,6 +15,7 @@ import json
 import sys
 import tempfile
 from collections import deque
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -186,36 +187,62 @@ class Console:
                 self.state.note(self.now(), f"firmware: {line}")
 
 
+class SimBoard:
+    """The sim firmware on a pty of its own, and the file its faults are injected by."""
+
+    def __init__(self, pty: proc.Pty, fw: asyncio.subprocess.Process, inject: Path) -> None:
+        self.pty = pty
+        self.fw = fw
+        self.inject = inject
+
+    @property
+    def port(self) -> str:
+        return self.pty.path
+
+
+@contextlib.asynccontextmanager
+async def sim_board(sim: dict[str, Any], runtime: str) -> AsyncIterator[SimBoard]:
+    with tempfile.TemporaryDirectory(prefix="v2gate-sim-") as tmp:
+        inject = Path(tmp) / "inject"
+        inject.touch()
+        pty = proc.Pty.open()
+        fw = None
+        try:
+            fw = await proc.start_firmware(pty, {**SIM_DEFAULTS, **sim, "inject": str(inject)}, runtime)
+            yield SimBoard(pty, fw, inject)
+        finally:
+            await proc.stop(fw)
+            pty.close()
+
+
 async def run(port: str | None, sim: dict[str, Any] | None, runtime: str, raw: bool,
               log: TextIO | None, baud: int = 115200) -> int:
     """Until `quit` (0), Ctrl-C, or the sim firmware exits (1)."""
-    pty = fw = None
-    tasks: list[asyncio.Future[Any]] = []
-    with contextlib.ExitStack() as stack:
-        inject = None
+    async with contextlib.AsyncExitStack() as stack:
+        board = None
         if sim is not None:
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="v2gate-console-")))
-            inject = tmp / "inject"
-            inject.touch()
-            pty = proc.Pty.open()
-            stack.callback(pty.close)
-            fw = await proc.start_firmware(pty, {**SIM_DEFAULTS, **sim, "inject": str(inject)}, runtime)
-            port = pty.path
+            board = await stack.enter_async_context(sim_board(sim, runtime))
+            port = board.port
         assert port is not None
-        state = ConsoleState(raw, f"{'sim board, ' + runtime if sim is not None else port}")
+        state = ConsoleState(raw, f"{'sim board, ' + runtime if board is not None else port}")
         if log is not None:
             def record(rec: dict[str, object]) -> None:
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
             state.record = record
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        client = TappedClient(state, lambda: loop.time() - t0)
-        driver = LinkDriver(port, baud, client=client)
-        try:
-            driver.start()  # serial.SerialException: the caller says it in one line
-            screen = stack.enter_context(Screen())
-            console = Console(state, driver, screen, inject)
+        return await _serve(state, port, baud, board)
+
+
+async def _serve(state: ConsoleState, port: str, baud: int, board: SimBoard | None) -> int:
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    driver = LinkDriver(port, baud, client=TappedClient(state, lambda: loop.time() - t0))
+    tasks: list[asyncio.Future[Any]] = []
+    fw = board.fw if board is not None else None
+    try:
+        driver.start()  # serial.SerialException: the caller says it in one line
+        with Screen() as screen:
+            console = Console(state, driver, screen, board.inject if board is not None else None)
             console.t0 = t0
             with contextlib.suppress(OSError, ValueError):  # no stdin, or one epoll refuses
                 loop.add_reader(sys.stdin.fileno(), console.on_stdin)
@@ -229,18 +256,15 @@ async def run(port: str | None, sim: dict[str, Any] | None, runtime: str, raw: b
             if console.lease is not None and driver.is_up:  # leave nothing granted behind
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(driver.command(m.PowerLease(0, 0, 0, cmds.LEASE_EXPIRY_MS)), 0.5)
-            exited = fw is not None and fw.returncode is not None
-        finally:
-            with contextlib.suppress(OSError, ValueError):
-                loop.remove_reader(sys.stdin.fileno())
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            driver.close()
-            await proc.stop(fw)
-    if exited:
-        print(f"v2gate console: the sim firmware exited with code {fw.returncode if fw else '?'}",
-              file=sys.stderr)
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            loop.remove_reader(sys.stdin.fileno())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        driver.close()
+    if fw is not None and fw.returncode is not None:
+        print(f"v2gate console: the sim firmware exited with code {fw.returncode}", file=sys.stderr)
         return 1
     return 0
 

@@ -25,7 +25,7 @@ PERIODIC = (m.Heartbeat.TYPE, m.Status.TYPE, m.Telemetry.TYPE, m.GridStatus.TYPE
 LOG_LINES = 400
 # fields that differ in every copy of a message: not what makes it news
 _CHANGING = ("_ms", "_seq", "_epoch", "_order", "session")
-_NOT_IN_SERVICE = gridfunc.UNSYNCED | gridfunc.TRIPPED | gridfunc.LOST | gridfunc.NO_SENSING
+NOT_IN_SERVICE = gridfunc.UNSYNCED | gridfunc.TRIPPED | gridfunc.LOST | gridfunc.NO_SENSING
 
 
 class Counters:
@@ -166,7 +166,7 @@ class ConsoleState:
 
 
 def grid_line(g: m.GridStatus) -> str:
-    service = "in service" if not g.refused & _NOT_IN_SERVICE else "NOT in service"
+    service = "in service" if not g.refused & NOT_IN_SERVICE else "NOT in service"
     trip = f"  trip {fields.value('GridStatus', 'trip', g.trip)}" if g.trip else ""
     return (f"grid {g.freq_mhz / 1000:.3f} Hz  phase error {g.phase_err_mrad} mrad  "
             f"{g.v_rms_mv / 1000:.1f} V  {service} (refused: {fields.grid_refusals(g.refused)}){trip}")
