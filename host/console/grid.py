@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import sys
 from typing import Any
 
@@ -66,8 +67,8 @@ def _fail(text: str, code: int = EXIT_USAGE) -> int:
 
 
 def threshold_mrad(rad: float) -> int:
-    mrad = round(rad * 1000)
-    if rad != rad or not PHASE_MIN_MRAD <= mrad <= PHASE_MAX_MRAD:  # NaN too
+    mrad = round(rad * 1000) if math.isfinite(rad) else -1
+    if not PHASE_MIN_MRAD <= mrad <= PHASE_MAX_MRAD:
         raise ValueError(f"--threshold {rad:g} rad is out of range: the firmware takes "
                          f"{PHASE_MIN_MRAD / 1000:g}..{PHASE_MAX_MRAD / 1000:g} rad")
     return mrad

@@ -40,8 +40,8 @@ class LineEditor:
 class Screen:
     """Full-screen output on a terminal; `interactive` when stdin is one too."""
 
-    def __init__(self, out: TextIO = sys.stdout) -> None:
-        self.out = out
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
         self.tty = out.isatty()
         self.editor = LineEditor()
         self.message = "type help for the commands"

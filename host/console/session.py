@@ -269,8 +269,9 @@ async def _serve(state: ConsoleState, port: str, baud: int, board: SimBoard | No
     return 0
 
 
-def replay(path: Path, raw: bool, out: TextIO = sys.stdout) -> int:
+def replay(path: Path, raw: bool, out: TextIO | None = None) -> int:
     """A recorded session (--log) as the frame log and the final panel, as plain text."""
+    out = out or sys.stdout
     state = ConsoleState(raw, f"replay of {path}")
     screen = Screen(out)
     screen.tty = False
