@@ -42,7 +42,7 @@ class Screen:
 
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
-        self.tty = out.isatty()
+        self.tty = self.out.isatty()
         self.editor = LineEditor()
         self.message = "type help for the commands"
         self._saved: Any = None  # termios attributes to restore
