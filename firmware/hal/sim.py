@@ -85,7 +85,7 @@ class SimHal:
         self.log_applied = self._log_applied if (params or {}).get("log_applied") else None
         self._cp_count = 0  # sample_cp calls: the sampler never stalls here
         path = (params or {}).get("inject")
-        self._inject = open(path, "rb") if path else None  # noqa: SIM115 (open while running)
+        self._inject = open(path, "rb") if path else None  # open while the firmware runs
         self._inject_buf = b""
         self._log = log
         self.grid = None
@@ -116,10 +116,10 @@ class SimHal:
         c = mv_to_counts(mv, self.cal) + (self._noise >> 16) % 5 - 2
         return 0 if c < 0 else (self.adc_max if c > self.adc_max else c)
 
-    def _poll_inject(self, now):
-        """Lines appended to the inject file since the last look (a regular file: read
-        returns what was written after the last read)."""
-        data = self._inject.read()
+    def _poll_inject(self, f, now):
+        """Lines appended to the inject file `f` since the last look (a regular file:
+        read returns what was written after the last read)."""
+        data = f.read()
         if not data:
             return
         lines = (self._inject_buf + data).split(b"\n")
@@ -137,8 +137,9 @@ class SimHal:
 
     def sample_cp(self, high, low):
         now = ticks_ms()
-        if self._inject is not None:
-            self._poll_inject(now)
+        inject = self._inject
+        if inject is not None:
+            self._poll_inject(inject, now)
         self.plant.step(now)
         hi, lo = self.plant.cp_levels()
         for i in range(CP_BURST):
