@@ -33,6 +33,7 @@ from host.link.protocol import LinkClient
 # charges until told otherwise
 SIM_DEFAULTS: dict[str, Any] = {"plug_ms": 2500, "charge_ms": 3_600_000}
 REDRAW_S = 0.1
+RESTART_WINDOW_S = 3.0  # the sim firmware ending this soon after a `reset` is its reboot
 
 
 class _TappedReader:
@@ -87,6 +88,7 @@ class Console:
         self.inject_path = inject
         self.lease: m.PowerLease | None = None
         self.done = asyncio.Event()
+        self.reset_at = -1e9  # when `reset` (reboot) was last sent
         self.loop = asyncio.get_running_loop()
         self.t0 = self.loop.time()
 
@@ -105,6 +107,8 @@ class Console:
         self.screen.message = ""
         if c.kind == "send":
             assert c.message is not None
+            if isinstance(c.message, m.Reset) and c.message.what == m.RESET_REBOOT:
+                self.reset_at = self.now()
             self.driver.send(c.message)
         elif c.kind == "lease":
             self._lease(c.lease)
@@ -188,16 +192,30 @@ class Console:
 
 
 class SimBoard:
-    """The sim firmware on a pty of its own, and the file its faults are injected by."""
+    """The sim firmware on a pty of its own, and the file its faults are injected by.
+    The pty outlives the firmware process, as a board's UART outlives a reboot."""
 
-    def __init__(self, pty: proc.Pty, fw: asyncio.subprocess.Process, inject: Path) -> None:
+    def __init__(self, pty: proc.Pty, params: dict[str, Any], runtime: str) -> None:
         self.pty = pty
-        self.fw = fw
-        self.inject = inject
+        self.params = params
+        self.runtime = runtime
+        self.fw: asyncio.subprocess.Process | None = None
 
     @property
     def port(self) -> str:
         return self.pty.path
+
+    @property
+    def inject(self) -> Path:
+        return Path(self.params["inject"])
+
+    async def start(self) -> asyncio.subprocess.Process:
+        """(Re)start the firmware: the sim board's reboot is the process ending. The
+        inject file starts empty, so the new boot does not replay the old faults."""
+        await proc.stop(self.fw)
+        self.inject.write_bytes(b"")
+        self.fw = await proc.start_firmware(self.pty, self.params, self.runtime)
+        return self.fw
 
 
 @contextlib.asynccontextmanager
@@ -205,14 +223,13 @@ async def sim_board(sim: dict[str, Any], runtime: str) -> AsyncIterator[SimBoard
     with tempfile.TemporaryDirectory(prefix="v2gate-sim-") as tmp:
         inject = Path(tmp) / "inject"
         inject.touch()
-        pty = proc.Pty.open()
-        fw = None
+        board = SimBoard(proc.Pty.open(), {**SIM_DEFAULTS, **sim, "inject": str(inject)}, runtime)
         try:
-            fw = await proc.start_firmware(pty, {**SIM_DEFAULTS, **sim, "inject": str(inject)}, runtime)
-            yield SimBoard(pty, fw, inject)
+            await board.start()
+            yield board
         finally:
-            await proc.stop(fw)
-            pty.close()
+            await proc.stop(board.fw)
+            board.pty.close()
 
 
 async def run(port: str | None, sim: dict[str, Any] | None, runtime: str, raw: bool,
@@ -238,7 +255,6 @@ async def _serve(state: ConsoleState, port: str, baud: int, board: SimBoard | No
     t0 = loop.time()
     driver = LinkDriver(port, baud, client=TappedClient(state, lambda: loop.time() - t0))
     tasks: list[asyncio.Future[Any]] = []
-    fw = board.fw if board is not None else None
     try:
         driver.start()  # serial.SerialException: the caller says it in one line
         with Screen() as screen:
@@ -247,12 +263,7 @@ async def _serve(state: ConsoleState, port: str, baud: int, board: SimBoard | No
             with contextlib.suppress(OSError, ValueError):  # no stdin, or one epoll refuses
                 loop.add_reader(sys.stdin.fileno(), console.on_stdin)
             tasks = [asyncio.ensure_future(c) for c in (console.renew(), console.events(), console.redraw())]
-            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(console.done.wait())]
-            if fw is not None:
-                tasks.append(asyncio.ensure_future(console.plant(fw)))
-                waits.append(asyncio.ensure_future(fw.wait()))
-            tasks += waits
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            code = await _until_done(console, board, tasks)
             if console.lease is not None and driver.is_up:  # leave nothing granted behind
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(driver.command(m.PowerLease(0, 0, 0, cmds.LEASE_EXPIRY_MS)), 0.5)
@@ -263,10 +274,31 @@ async def _serve(state: ConsoleState, port: str, baud: int, board: SimBoard | No
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         driver.close()
-    if fw is not None and fw.returncode is not None:
-        print(f"v2gate console: the sim firmware exited with code {fw.returncode}", file=sys.stderr)
+    if code is not None:
+        print(f"v2gate console: the sim firmware exited with code {code}", file=sys.stderr)
         return 1
     return 0
+
+
+async def _until_done(console: Console, board: SimBoard | None,
+                      tasks: list[asyncio.Future[Any]]) -> int | None:
+    """Until `quit` (None) or the sim firmware ends by itself (its exit code); after a
+    `reset` it ends by design (the sim board's reboot) and is started again."""
+    done = asyncio.ensure_future(console.done.wait())
+    tasks.append(done)
+    while True:
+        waits: list[asyncio.Future[Any]] = [done]
+        if board is not None and board.fw is not None:
+            tasks.append(asyncio.ensure_future(console.plant(board.fw)))
+            waits.append(asyncio.ensure_future(board.fw.wait()))
+            tasks.append(waits[-1])
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if done.done() or board is None or board.fw is None:
+            return None
+        if console.now() - console.reset_at > RESTART_WINDOW_S:
+            return board.fw.returncode
+        console.state.note(console.now(), "sim board rebooted: firmware started again")
+        await board.start()
 
 
 def replay(path: Path, raw: bool, out: TextIO | None = None) -> int:
