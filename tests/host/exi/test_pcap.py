@@ -201,3 +201,14 @@ def test_reassembly_across_the_sequence_wrap() -> None:
     d.take(pcap.Segment(0, ("a", 1), ("b", 2), 0xFFFFFFFD, pcap.TCP_SYN, b""))
     assert d.take(_seg(1, b"cd")) == []
     assert d.take(_seg(0xFFFFFFFE, b"ab\x00")) == [(0.0, b"ab\x00"), (0.0, b"cd")]
+
+
+def test_a_connection_that_is_not_v2g_is_listed_as_such(capsys: pytest.CaptureFixture[str],
+                                                        tmp_path: Path) -> None:
+    frames = pcapgen.packets([(True, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 3), (False, b"HTTP/1.1 200 OK\r\n\r\n")])
+    cap = pcapgen.write_capture(tmp_path / "web.pcapng", frames, pcapng=True)
+    code, records, err = decode(capsys, "--pcap", str(cap))
+    assert code == 0, err
+    assert records == [{"t": records[0]["t"], "connection": 1, "client": "[fe80::1]:50123",
+                        "server": "[fe80::2]:49152",
+                        "stream": "not V2GTP (neither a V2GTP header nor a TLS handshake)"}]
