@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import sys
 import tempfile
 from collections import deque
@@ -235,6 +236,12 @@ async def sim_board(sim: dict[str, Any], runtime: str) -> AsyncIterator[SimBoard
 async def run(port: str | None, sim: dict[str, Any] | None, runtime: str, raw: bool,
               log: TextIO | None, baud: int = 115200) -> int:
     """Until `quit` (0), Ctrl-C, or the sim firmware exits (1)."""
+    # the terminal closing (SIGHUP: a closed window, a lost ssh, tmux kill-server) ends
+    # the console as Ctrl-C does, so the sim firmware and its files go with it
+    main = asyncio.current_task()
+    if main is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, main.cancel)
     async with contextlib.AsyncExitStack() as stack:
         board = None
         if sim is not None:
