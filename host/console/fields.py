@@ -101,8 +101,8 @@ def value(msg_name: str, field: str, v: object) -> str:
     return str(v)
 
 
-def describe(msg: m.Message) -> str:
-    """`Name field=value ...` for any message of the catalogue."""
+def describe(msg: m.Message, skip: tuple[str, ...] = ()) -> str:
+    """`Name field=value ...` for any message of the catalogue, but the fields `skip`."""
     name = type(msg).__name__
-    parts = [f"{f}={value(name, f, getattr(msg, f))}" for f in msg.FIELDS]
+    parts = [f"{f}={value(name, f, getattr(msg, f))}" for f in msg.FIELDS if f not in skip]
     return f"{name} " + " ".join(parts)

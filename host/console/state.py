@@ -23,6 +23,15 @@ from host.link import events as ev
 # sent many times a second: in the log only with --raw (the panel shows them)
 PERIODIC = (m.Heartbeat.TYPE, m.Status.TYPE, m.Telemetry.TYPE, m.GridStatus.TYPE)
 LOG_LINES = 400
+# the fields the panel's summary lines show; the rest of these reports, and every other
+# report, is listed generically, so a field or message added to the catalogue shows
+SUMMARISED = {
+    m.Status.TYPE: ("cp_state", "pilot_mode", "duty", "contactor", "lease_ms", "limit_da", "limit_w",
+                    "faults", "latched", "refused", "safe_reason"),
+    m.Telemetry.TYPE: ("current_ma", "temp_dc", "temp2_dc", "cp_high_mv", "cp_low_mv", "rx_dropped",
+                       "nacks"),
+    m.GridStatus.TYPE: ("freq_mhz", "phase_err_mrad", "v_rms_mv", "refused", "trip"),
+}
 # fields that differ in every copy of a message: not what makes it news
 _CHANGING = ("_ms", "_seq", "_epoch", "_order", "session")
 NOT_IN_SERVICE = gridfunc.UNSYNCED | gridfunc.TRIPPED | gridfunc.LOST | gridfunc.NO_SENSING
@@ -157,11 +166,13 @@ class ConsoleState:
               if isinstance(tel, m.Telemetry) else "")
         lines.append(f"link frames rx {c.rx} tx {c.tx}  CRC errors {c.crc}  resyncs {c.resyncs}  "
                      f"undecodable {c.undecodable}{fw}")
-        shown = (m.Status.TYPE, m.Telemetry.TYPE, m.GridStatus.TYPE, m.FirmwareHello.TYPE,
-                 m.Ack.TYPE, m.Nack.TYPE)
         for t, msg in sorted(self.latest.items()):
-            if t not in shown:
-                lines.append(fields.describe(msg))
+            if t in (m.FirmwareHello.TYPE, m.Ack.TYPE, m.Nack.TYPE):
+                continue
+            summarised = SUMMARISED.get(t, ())
+            rest = [f for f in msg.FIELDS if f not in summarised]
+            if rest != ["at_ms"]:  # what the lines above do not show, new fields included
+                lines.append(fields.describe(msg, summarised))
         return lines
 
 

@@ -132,3 +132,18 @@ def test_sim_hal_takes_faults_from_its_inject_file(tmp_path: Path) -> None:
     tick()
     assert hal.rcd_fault()
     assert hal.grid is not None and hal.grid.scale(hal.grid.n + 10) == 0.5  # the sag began
+
+
+def test_fields_the_summary_does_not_show_are_listed_generically() -> None:
+    class Status4(m.Status):  # Status as a later catalogue might grow it
+        TYPE = m.Status.TYPE
+        FORMAT = m.Status.FORMAT + "B"
+        FIELDS = (*m.Status.FIELDS, "lock_state")
+        RANGES = (*m.Status.RANGES, (0, 3))
+
+    s = ConsoleState()
+    s.latest[m.Status.TYPE] = Status4(2, m.PILOT_X1, 10000, 0, 0, 0, 0, 0, 0, 0xFF, 0, 0, 0, 500, 0, 2)
+    panel = s.panel()
+    assert "CP B  pilot x1" in panel[1]
+    (extra,) = [ln for ln in panel if ln.startswith("Status4 ")]
+    assert "lock_state=2" in extra and "link_timeout_ms=500ms" in extra and "cp_state" not in extra
