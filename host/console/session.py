@@ -53,9 +53,6 @@ class _TappedReader:
             self.tap("rx", bytes(p))
         return p
 
-    def total_dropped(self) -> int:
-        return int(self.reader.total_dropped())
-
 
 class TappedClient(LinkClient):
     """A LinkClient that shows the console every frame, both ways."""
@@ -96,11 +93,17 @@ class Console:
     def now(self) -> float:
         return self.loop.time() - self.t0
 
+    def tell(self, text: str) -> None:
+        """Advice about what was typed: above the prompt, and in the log (where plain
+        output, with no prompt line, shows it)."""
+        self.screen.message = text
+        self.state.say(self.now(), f"! {text}")
+
     def typed(self, line: str) -> None:
         try:
             c = cmds.parse(line)
         except cmds.CommandError as e:
-            self.screen.message = str(e)
+            self.tell(str(e))
             return
         if c is None:
             return
@@ -136,7 +139,7 @@ class Console:
 
     def _inject(self, fault: str) -> None:
         if self.inject_path is None:
-            self.screen.message = "inject: only on the sim board (v2gate console --sim)"
+            self.tell("inject: only on the sim board (v2gate console --sim)")
             return
         with self.inject_path.open("a") as f:
             f.write(fault + "\n")
