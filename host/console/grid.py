@@ -89,7 +89,8 @@ def why_not(g: m.GridStatus, mrad: int) -> str | None:
     # the firmware's own verdict (its PHASE refusal, while the contactor is open), and
     # ours from the error it reports (while closed it stops judging)
     if g.refused & gridfunc.PHASE or abs(g.phase_err_mrad) > mrad:
-        return f"phase error {g.phase_err_mrad} mrad stays above the threshold {mrad} mrad"
+        verdict = " (the firmware refuses to close for export: grid-phase)" if g.refused & gridfunc.PHASE else ""
+        return f"phase error {g.phase_err_mrad} mrad stays above the threshold {mrad} mrad{verdict}"
     return None
 
 
