@@ -38,6 +38,8 @@ SUBCOMMANDS = [
     "host.pki.cli",
     "host.secc.cli",
     "host.ev.cli",
+    "host.console.cli",
+    "host.console.grid",
 ]
 
 EXIT_USAGE = 2

@@ -3,6 +3,10 @@
 The link UART is the process's stdin/stdout, which `v2gate simulate` connects to a
 pty exactly as a board's UART sits behind /dev/ttyACM0. Injected plant events go to
 stderr as JSON lines with the firmware's clock, for the scenario to measure against.
+With `inject` (a file path) in the parameters, every line appended to that file starts
+a fault at once (Plant.inject, and `grid-dip` here): the bench console's fault
+injection, on a channel apart from the link so that the firmware's UART carries only
+what a board's would.
 """
 
 import math
@@ -80,6 +84,10 @@ class SimHal:
         # bench can check what reached the controller and in which order
         self.log_applied = self._log_applied if (params or {}).get("log_applied") else None
         self._cp_count = 0  # sample_cp calls: the sampler never stalls here
+        path = (params or {}).get("inject")
+        self._inject = open(path, "rb") if path else None  # open while the firmware runs
+        self._inject_buf = b""
+        self._log = log
         self.grid = None
         grid_cfg = board.get("grid")
         if grid_cfg is not None:
@@ -108,8 +116,31 @@ class SimHal:
         c = mv_to_counts(mv, self.cal) + (self._noise >> 16) % 5 - 2
         return 0 if c < 0 else (self.adc_max if c > self.adc_max else c)
 
+    def _poll_inject(self, f, now):
+        """Lines appended to the inject file `f` since the last look (a regular file:
+        read returns what was written after the last read)."""
+        data = f.read()
+        if not data:
+            return
+        lines = (self._inject_buf + data).split(b"\n")
+        self._inject_buf = lines.pop()
+        for line in lines:
+            name = line.strip().decode()
+            if name == "grid-dip" and self.grid is not None:
+                # a sag to 50 % for 500 ms, from the next sample the ADC takes
+                start = self.grid.n / self.grid.fs
+                self.grid.sag(start, start + 0.5, 0.5)
+                if self._log:
+                    self._log(name, now)
+            elif name and not self.plant.inject(name, now) and self._log:
+                self._log("unknown-" + name, now)
+
     def sample_cp(self, high, low):
-        self.plant.step(ticks_ms())
+        now = ticks_ms()
+        inject = self._inject
+        if inject is not None:
+            self._poll_inject(inject, now)
+        self.plant.step(now)
         hi, lo = self.plant.cp_levels()
         for i in range(CP_BURST):
             high[i] = self._counts(hi)

@@ -7,7 +7,8 @@ draws current while the contactor is closed, opens S2 after `charge_ms` of charg
 and unplugs `unplug_ms` after the contactor opened. Parameters come from the
 scenario as a dict (see DEFAULTS); faults are injected the same way, at times
 counted from boot. Every injected event is written to `log` (a callable) with the
-firmware's clock, so a scenario can measure from trigger to reaction.
+firmware's clock, so a scenario can measure from trigger to reaction. `inject` starts
+the same faults at run time (the bench console): it schedules them for now.
 """
 
 from firmware.app.pilot import current_for_duty
@@ -32,6 +33,15 @@ DEFAULTS: dict = {
     "sessions": 1,  # plug in again `replug_ms` after unplugging, this many sessions in all
     "replug_ms": 600,
 }
+
+# faults `inject` can start now: the scenario key that schedules each
+INJECTABLE = {
+    "rcd-trip": "rcd_trip_ms",
+    "estop": "estop_ms",
+    "override": "override_ms",
+    "diode-short": "diode_fail_ms",
+}
+OVERTEMP_DC = 1000  # `inject overtemp` heats the connector to this within a second
 
 # EV phases
 UNPLUGGED = 0
@@ -72,6 +82,33 @@ class Plant:
     def _event(self, name, now):
         if self.log:
             self.log(name, now)
+
+    def inject(self, name, now):
+        """Start a fault now, as if the scenario had scheduled it for this moment; it is
+        logged when it fires, as a scheduled one is. `weld`: the contactor welds at its
+        next opening; `overtemp`: the connector heats to OVERTEMP_DC within a second;
+        `heal`: every injected cause goes away (latches stay until the host clears
+        them). False for a name it does not know."""
+        elapsed = ticks_diff(now, self.t0)
+        key = INJECTABLE.get(name)
+        if key is not None:
+            self.p[key] = elapsed
+            self._fired.discard(key)
+        elif name == "weld":
+            self.p["weld"] = True
+            self.welded = False
+        elif name == "overtemp":
+            self.p["temp_profile"] = [[elapsed, self.temp_dc], [elapsed + 1000, OVERTEMP_DC]]
+        elif name == "heal":
+            self.rcd_residual = self.estop = self.override = self.welded = False
+            self.p["weld"] = False
+            self.diode = self.p["diode"]
+            self.p["temp_profile"] = [[elapsed, self.temp_dc], [elapsed + 1000, 250]]
+        else:
+            return False
+        if key is None:
+            self._event(name, now)
+        return True
 
     # ---------------------------------------------------------------- EVSE side
 

@@ -4,7 +4,9 @@ The input is hex (whitespace and a `0x` prefix allowed), from the argument or fr
 (no argument, or `-`). An explicit argument (hex, or --encode JSON) wins and stdin is
 never touched then, so that `while read f; do v2gate decode "$f"; done < frames.txt`
 leaves the rest of the file to the loop. A whole V2GTP frame, as a capture shows it, is accepted too: its
-8-byte header is checked and stripped. Every error is one line on stderr and exit 2.
+8-byte header is checked and stripped. `--pcap FILE` decodes a whole capture instead
+(host/exi/capture.py), TLS included with `--keylog`. Every error is one line on stderr
+and exit 2.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ import argparse
 import json
 import string
 import sys
+from pathlib import Path
 
 from host import exi
+from host.exi import capture
+from host.v2g import pcap
+from host.v2g.tlsrecords import TlsError
 
 V2GTP_VERSION = 0x01
 V2GTP_HEADER_LEN = 8
@@ -33,8 +39,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "decode", help="decode EXI hex (or a V2GTP frame) to JSON; --encode JSON to hex",
         description=__doc__,
     )
-    parser.add_argument("--ns", required=True, metavar="URN",
-                        help=f"schema namespace, one of: {', '.join(exi.MODULES)}")
+    parser.add_argument("--ns", metavar="URN",
+                        help=f"schema namespace, one of: {', '.join(exi.MODULES)} "
+                             "(not with --pcap: the capture's handshake says it)")
+    parser.add_argument("--pcap", type=Path, metavar="FILE",
+                        help="decode every V2G message of a capture (pcap or pcapng; TCP "
+                             "reassembled), one JSON object a line")
+    parser.add_argument("--keylog", type=Path, metavar="SSLKEYLOGFILE",
+                        help="--pcap: decrypt TLS streams with these secrets (TLS 1.2 and 1.3)")
     parser.add_argument("--encode", metavar="JSON",
                         help="encode this JSON message instead (`-`: read it from stdin)")
     parser.add_argument("--fragment", action="store_true", default=None,
@@ -111,6 +123,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.pcap is not None:
+        return _run_pcap(args)
+    if args.keylog is not None:
+        raise InputError("--keylog goes with --pcap")
+    if args.ns is None:
+        raise InputError("say the schema: --ns URN (or decode a capture with --pcap FILE)")
     hex_arg = "".join(args.hex) if args.hex else None
     if args.hex and "-" in args.hex and args.hex != ["-"]:
         raise InputError("`-` (read stdin) cannot be mixed with hex arguments")
@@ -129,6 +147,23 @@ def _run(args: argparse.Namespace) -> int:
     data = strip_v2gtp(parse_hex(_source(hex_arg, "HEX (or --encode JSON)")))
     print(json.dumps(exi.to_json(exi.decode(args.ns, data, fragment=args.fragment), args.ns)))
     return 0
+
+
+def _run_pcap(args: argparse.Namespace) -> int:
+    if args.hex or args.encode is not None or args.ns is not None:
+        raise InputError("--pcap decodes a whole capture: no HEX, --encode or --ns with it")
+    failed = False
+    try:
+        for record in capture.decode_capture(args.pcap, args.keylog):
+            print(json.dumps(record), flush=True)
+            failed = failed or "error" in record
+    except (pcap.CaptureError, TlsError) as exc:
+        raise InputError(str(exc)) from None
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): host/cli.py's quiet exit
+    except OSError as exc:
+        raise InputError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    return 1 if failed else 0  # it ran; some of it did not decode (the records say what)
 
 
 def _error(text: str) -> int:

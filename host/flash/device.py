@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import errno
 import io
 import time
 from dataclasses import dataclass
@@ -174,7 +175,13 @@ def wait_hello(port: str, timeout: float) -> ev.LinkUp:
     """Say HostHello on the link until the firmware answers (it may still be booting)."""
     client = LinkClient()
     console = b""  # on a board whose link is its console, the REPL coming back shows here
-    with serial.Serial(port, 115200, timeout=0.02, exclusive=False) as s:
+    try:  # exclusive, as the station opens it: a second program on the link gets a clear no
+        s = serial.Serial(port, 115200, timeout=0.02, exclusive=True)
+    except serial.SerialException as e:
+        busy = e.errno in (errno.EAGAIN, errno.EWOULDBLOCK)
+        why = "busy, another program holds it (a console or station?)" if busy else str(e)
+        raise DeviceError(f"{port}: cannot open the link port: {why}") from None
+    with s:
         start = time.monotonic()
         client.connect(start)
         while True:

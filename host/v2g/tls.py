@@ -148,3 +148,12 @@ def client_context(v2g_root: Path | str, *, tls13: bool = False,
     if cert_chain is not None:
         _load_chain(ctx, cert_chain, key or cert_chain, None)
     return ctx
+
+
+def lab_keylog(ctx: ssl.SSLContext, path: Path | str) -> ssl.SSLContext:
+    """Lab mode only: append this context's session secrets to `path` in the
+    SSLKEYLOGFILE format, so that `v2gate decode --pcap CAPTURE --keylog path` can
+    decrypt what tcpdump recorded. Whoever has the file can read every session: never
+    on a station in the field."""
+    ctx.keylog_filename = str(path)
+    return ctx
