@@ -57,9 +57,11 @@ asyncio.run(main())
 def test_our_evcc_charges_through_their_din_secc(veth: VethPair, tmp_path: Path) -> None:
     python = peer_python()
     # their SECC answers in ~80 ms p50 / ~280 ms p99 here (the figures), past the
-    # standard's 250 ms CurrentDemand budget: this peer gets the 2 s of the other messages
+    # standard's 250 ms CurrentDemand budget, and on a loaded machine its Java codec took
+    # 2 s for one SessionSetupRes: this test is about interop, so every message gets 10 s
+    # (our timers are tested against the standard's values with a fake clock elsewhere)
     ev = DinEvcc(SimEv(Battery(), charge_for=1.0),
-                 EvccConfig(loop_interval=0.05, msg_timeouts={}))
+                 EvccConfig(loop_interval=0.05, msg_timeouts={}, msg_timeout=10.0))
     started = time.monotonic()
     out = run_against_their_secc(veth, tmp_path, python, "DIN_SPEC_70121", RUNNER, ev, BUDGET)
     assert isinstance(ev.result, SessionStopped), f"{ev.result}\ntheir SECC:\n{out[-4000:]}"
