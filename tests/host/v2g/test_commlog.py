@@ -354,3 +354,10 @@ def test_no_socket_left(tmp_path: Path) -> None:
     log.close()
     with socket.socket(socket.AF_INET6 if ":" in server.config.host else socket.AF_INET) as s:
         s.bind((server.config.host, server.config.port))  # free again
+
+
+def test_the_readme_table_is_the_reasons_table() -> None:
+    """host/secc/README.md documents the codes; the table must say what reasons.py says."""
+    readme = (Path(__file__).resolve().parents[3] / "host" / "secc" / "README.md").read_text()
+    rows = re.findall(r"^\| `(0x[0-9A-F]{2})` \| `(\w+)` \| (.+) \|$", readme, re.MULTILINE)
+    assert rows == [(r.hex, r.name, r.text) for r in reasons.ALL]
