@@ -5,11 +5,12 @@ same run; printed as p50/p99 and as a ratio. Also SDP -> SessionStopRes wall tim
 
 As root (veth pair, two network namespaces, SDP + TCP): our SECC first, then theirs (their
 own cached virtualenv, Java for their EXI codec; the wall time of theirs starts once their
-SECC answers SDP, so their start-up is not counted; without --quick one session of each
-is a warm-up, not counted). Without root or Java: our SECC over
-loopback TCP only (no SDP, so the wall time is TCP connect -> SessionStopRes), and it says
-what it left out. Target: our p99 <= 20 ms and >= 10x faster than theirs. It prints the
-figures and whether the target is met; it passes or fails nothing.
+SECC answers SDP, so their start-up is not counted; without --quick one session of each is
+a warm-up, not counted). Without root or Java: our SECC over loopback TCP only (no SDP, so
+the wall time is TCP connect -> SessionStopRes), and it says what it left out. Our SECC
+writes its communication log as on a gateway. Target: our p99 <= 20 ms and >= 10x faster
+than theirs. It prints the figures and whether the target is met; it passes or fails
+nothing.
 
     python benchmarks/secc.py [--sessions N] [--quick] [--json]
 """
@@ -43,6 +44,7 @@ from host.secc.controller import SimEvseController  # noqa: E402
 from host.secc.iso2 import iso2_factory  # noqa: E402
 from host.v2g import constants as c  # noqa: E402
 from host.v2g import sap  # noqa: E402
+from host.v2g.commlog import CommLog  # noqa: E402
 from host.v2g.netif import link_local  # noqa: E402
 from host.v2g.sdp_driver import start_sdp  # noqa: E402
 from host.v2g.server import SeccServer, ServerConfig, host_of, open_listen_socket  # noqa: E402
@@ -116,12 +118,21 @@ def _check(ev: TimedEvcc, who: str) -> None:
 # --- our SECC ------------------------------------------------------------------------------
 
 
+def _commlog() -> CommLog:
+    """Our SECC logs as on a gateway (its cost is in the figures), to a scratch file."""
+    import tempfile
+
+    return CommLog(Path(tempfile.mkdtemp(prefix="secc-bench-")) / "communication.log")
+
+
 def ours_loopback() -> tuple[TimedEvcc, float]:
     ev = _ev(2.0)
+    log = _commlog()
 
     async def main() -> float:
         config = ServerConfig(host="127.0.0.1", port=PORT, offers=(sap.ISO2,))
-        server = SeccServer(config, {sap.ISO2.namespace: iso2_factory(lambda _c: _controller())})
+        server = SeccServer(config, {sap.ISO2.namespace: iso2_factory(lambda _c: _controller())},
+                            commlog=log)  # fmt: skip
         await server.start()
         try:
             t0 = time.perf_counter()
@@ -131,6 +142,7 @@ def ours_loopback() -> tuple[TimedEvcc, float]:
             await server.close()
 
     wall = asyncio.run(main())
+    log.close()
     _check(ev, "our SECC")
     return ev, wall
 
@@ -147,12 +159,15 @@ def _timed_session(veth: VethPair, budget: float,
 
 def _serve_ours(veth: VethPair, ready: threading.Event, stop: threading.Event) -> None:
     """Our SECC (SDP + TCP) in the EVSE namespace until ``stop``."""
+    log = _commlog()
+
     async def main() -> None:
         transport, _sdp = await start_sdp(veth.if_evse, {c.SECURITY_NO_TLS: PORT})
         link = link_local(veth.if_evse)
         assert link is not None
         config = ServerConfig(host=host_of(link), port=PORT, offers=(sap.ISO2,))
-        server = SeccServer(config, {sap.ISO2.namespace: iso2_factory(lambda _c: _controller())})
+        server = SeccServer(config, {sap.ISO2.namespace: iso2_factory(lambda _c: _controller())},
+                            commlog=log)  # fmt: skip
         await server.start(open_listen_socket(config.host, config.port))
         ready.set()
         try:
@@ -161,6 +176,7 @@ def _serve_ours(veth: VethPair, ready: threading.Event, stop: threading.Event) -
         finally:
             await server.close()
             transport.close()
+            log.close()
 
     in_netns(veth.ns_evse, lambda: asyncio.run(main()))
 
