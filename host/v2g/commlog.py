@@ -175,6 +175,11 @@ class ConnectionLog:
             detail = end.detail if end is not None and end.detail else event.detail
             self.end(reason, detail)
 
+    def line(self, kind: str, text: str) -> None:
+        """A line of its own about the connection (``tls`` for a slow handshake, say)."""
+        if self.stop is None:
+            self._line(kind, text)
+
     def end(self, reason: StopReason, detail: str = "") -> None:
         """The end line (once): the reason code, its name, what was said and how many
         messages went in and out."""

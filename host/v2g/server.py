@@ -198,6 +198,9 @@ class SeccServer:
             took = self.clock() - accepted_at
             if took > self.config.slow_handshake:
                 self.stats["tls_slow"] += 1
+                if clog is not None:
+                    clog.line("tls", f"{c.TLS_SLOW_HANDSHAKE_CODE} handshake_ms="
+                              f"{took * 1000:.0f} limit_ms={self.config.slow_handshake * 1000:.0f}")
                 log.warning("%s TLS handshake with %s took %.0f ms from the TCP accept "
                             "(limit %.0f ms); the session goes on", c.TLS_SLOW_HANDSHAKE_CODE,
                             peer, took * 1000, self.config.slow_handshake * 1000)  # fmt: skip

@@ -211,13 +211,17 @@ def main() -> None:  # the long run, against a fresh server on loopback
     parser.add_argument("--inputs", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=15118)
     args = parser.parse_args()
-    from tests.host.v2g.test_live_fuzz import live_fuzz
+    from tests.host.v2g.test_live_fuzz import live_fuzz, problems
 
     started = time.monotonic()
     result = live_fuzz(args.seed, args.inputs)
     took = time.monotonic() - started
     print(f"{result.fuzz.inputs} inputs over {result.fuzz.connections} connections in "
           f"{took:.1f} s ({result.fuzz.inputs / took:.0f}/s); {result.summary()}")
+    found = problems(result, args.inputs)
+    for why in found:
+        print(f"PROBLEM: {why}")
+    raise SystemExit(1 if found else 0)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from tests.host.secc.test_iso2_pair import session
 from tests.pki import Pki
 
 from .helpers import EchoProtocol
-from .test_server import _free_port, _loopback
+from .test_server import _free_port, _loopback, _run, _session
 
 SID = bytes.fromhex("0a0b0c0d0e0f1011")
 END = re.compile(r" end SessionStop reason=(0x[0-9A-F]{2}) (\w+)")
@@ -361,3 +361,16 @@ def test_the_readme_table_is_the_reasons_table() -> None:
     readme = (Path(__file__).resolve().parents[3] / "host" / "secc" / "README.md").read_text()
     rows = re.findall(r"^\| `(0x[0-9A-F]{2})` \| `(\w+)` \| (.+) \|$", readme, re.MULTILINE)
     assert rows == [(r.hex, r.name, r.text) for r in reasons.ALL]
+
+
+def test_a_slow_tls_handshake_gets_its_403_line_and_the_session_goes_on(tmp_path: Path,
+                                                                       pki: Pki) -> None:
+    log = CommLog(tmp_path / "comm.log", wall=lambda: 0.0)
+    server = _server(log, pki, slow_handshake=0.25)
+    client = tls.client_context(pki.v2g.root.cert_path)
+    # the client waits 0.3 s after the TCP connect: the handshake cannot be faster
+    _run(server, lambda: _session(server, client, delay=0.3))
+    lines = read_lines(log)
+    assert re.fullmatch(r".* c1 \S+ - tls ISO-15118-403 handshake_ms=\d+ limit_ms=250", lines[0])
+    assert lines[1].endswith(" in supportedAppProtocolReq")
+    assert end_codes(lines) == ["0x00"]  # the echo machine finished: a normal end

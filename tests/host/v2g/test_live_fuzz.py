@@ -138,26 +138,44 @@ def live_fuzz(seed: int, inputs: int, folder: Path | None = None) -> LiveResult:
     return result
 
 
+def problems(r: LiveResult, inputs: int) -> list[str]:
+    """What went wrong in a live fuzz run (empty: nothing)."""
+    found = []
+    checks = [
+        (not r.errors, f"the server raised: {r.errors[:5]}"),
+        (r.fuzz.inputs >= inputs, f"only {r.fuzz.inputs} inputs"),
+        # every connection was accepted and ended with exactly one end line
+        (r.stats["accepted"] == r.fuzz.connections + 1,
+         f"{r.stats['accepted']} accepted for {r.fuzz.connections} + 1 connections"),
+        (sum(r.ends.values()) == r.stats["accepted"],
+         f"{sum(r.ends.values())} end lines for {r.stats['accepted']} connections"),
+        # the inputs reached into sessions: refused headers, undecodable bodies, requests
+        # out of sequence or from another session, refused contents, cut-off frames
+        ({"0x06", "0x07", "0x0C", "0x0D", "0x0E", "0x0F"} <= set(r.ends),
+         f"end codes seen: {sorted(r.ends)}"),
+        # nothing left behind
+        (r.leftover == (0, 0), f"connections, session tasks left: {r.leftover}"),
+        (r.fds[1] == r.fds[0], f"file descriptors before, after: {r.fds}"),
+        (bool(r.controllers) and all(c.ended is not None for c in r.controllers),
+         "a station was never told its session ended"),
+        (not any(c.plant.energised or c.plant.contactors_closed for c in r.controllers),
+         "a station was left energised or with its contactors closed"),
+        # the good session charged to its end while the fuzzer kept going
+        (isinstance(r.good.result, SessionStopped), f"good EVCC: {r.good.result}"),
+        (r.good.sent.count("CurrentDemandReq") >= 2, "the good EVCC did not charge"),
+        (r.fuzz_inputs_during_good > 0 and not r.fuzz_done_before_good,
+         "the fuzzer did not run alongside the good session"),
+    ]  # fmt: skip
+    for ok, why in checks:
+        if not ok:
+            found.append(why)
+    return found
+
+
 def test_fuzzed_inputs_into_live_sessions(tmp_path: Path) -> None:
     r = live_fuzz(SEED, INPUTS, tmp_path)
     print(f"live fuzz: {r.fuzz.inputs} inputs, {r.fuzz.connections} connections; {r.summary()}")
-    assert not r.errors, r.errors[:5]
-    assert r.fuzz.inputs >= INPUTS
-    # every connection was accepted and ended with exactly one end line
-    assert r.stats["accepted"] == r.fuzz.connections + 1
-    assert sum(r.ends.values()) == r.stats["accepted"]
-    # the inputs reached into sessions: refused headers, undecodable bodies, requests out
-    # of sequence or from another session, refused contents and cut-off frames all seen
-    assert {"0x06", "0x07", "0x0C", "0x0D", "0x0E", "0x0F"} <= set(r.ends)
-    # nothing left behind
-    assert r.leftover == (0, 0)
-    assert r.fds[1] == r.fds[0], r.fds
-    assert r.controllers and all(c.ended is not None for c in r.controllers)
-    assert not any(c.plant.energised or c.plant.contactors_closed for c in r.controllers)
-    # the good session charged to its end while the fuzzer kept going
-    assert isinstance(r.good.result, SessionStopped), r.good.result
-    assert r.good.sent.count("CurrentDemandReq") >= 2
-    assert r.fuzz_inputs_during_good > 0 and not r.fuzz_done_before_good
+    assert not problems(r, INPUTS), problems(r, INPUTS)
 
 
 def test_close_ends_running_sessions_with_their_end_line(tmp_path: Path) -> None:
