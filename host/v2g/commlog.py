@@ -2,10 +2,10 @@
 connection with the reason code of host.v2g.reasons.
 
     2026-12-01T03:50:00.123Z c17 fe80::2 - in supportedAppProtocolReq
-    2026-12-01T03:50:00.124Z c17 fe80::2 - out supportedAppProtocolRes code=OK_SuccessfulNegotiation protocol=iso2 latency_ms=0.9
-    2026-12-01T03:50:00.140Z c17 fe80::2 3f0c2a1b9e8d7c6b in CurrentDemandReq EVTargetVoltage=400 EVTargetCurrent=125 EVRESSSOC=42
-    2026-12-01T03:50:00.141Z c17 fe80::2 3f0c2a1b9e8d7c6b out CurrentDemandRes code=OK EVSEPresentVoltage=399.5 ... latency_ms=1.2
-    2026-12-01T03:50:09.000Z c17 fe80::2 3f0c2a1b9e8d7c6b end SessionStop reason=0x00 SESSION_STOP messages=31 ...
+    2026-12-01T03:50:00.124Z c17 fe80::2 - out supportedAppProtocolRes code=OK_Succe... latency_ms=0.9
+    2026-12-01T03:50:00.140Z c17 fe80::2 3f0c2a1b9e8d7c6b in CurrentDemandReq EVTargetVoltage=400 ...
+    2026-12-01T03:50:00.141Z c17 fe80::2 3f0c2a1b9e8d7c6b out CurrentDemandRes code=OK ... latency_ms=1.2
+    2026-12-01T03:50:09.000Z c17 fe80::2 3f0c2a1b9e8d7c6b end SessionStop reason=0x00 SESSION_STOP ...
 
 Fields: UTC wall time, connection number, the EV's address, the SessionID ("-" before
 SessionSetupRes), direction, message name, key fields, and for ``out`` the latency from the
@@ -45,7 +45,8 @@ KEY_FIELDS = ("EVCCID", "EVSEID", "SelectedPaymentOption", "ServiceID",
               "EVSEProcessing", "ChargeProgress", "ReadyToChargeState", "SAScheduleTupleID",
               "ChargingSession", "EVTargetVoltage", "EVTargetCurrent", "EVSEPresentVoltage",
               "EVSEPresentCurrent", "EVRESSSOC", "EVReady", "EVErrorCode",
-              "EVSEIsolationStatus", "EVSEStatusCode", "EVSENotification", "MeterReading")  # fmt: skip
+              "EVSEIsolationStatus", "EVSEStatusCode", "EVSENotification",
+              "MeterReading")  # fmt: skip
 PARTS = ("DC_EVStatus", "DC_EVSEStatus", "AC_EVSEStatus", "EVSEStatus", "MeterInfo")
 
 

@@ -167,7 +167,8 @@ class SeccServer:
                 pass
 
     async def _open(self, sock: socket.socket, peer: str, accepted_at: float,
-                    clog: ConnectionLog | None = None) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:  # fmt: skip
+                    clog: ConnectionLog | None = None,
+                    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:  # fmt: skip
         """Streams over the accepted socket, after the TLS handshake when configured."""
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=READ_SIZE)
@@ -199,8 +200,8 @@ class SeccServer:
             if took > self.config.slow_handshake:
                 self.stats["tls_slow"] += 1
                 if clog is not None:
-                    clog.line("tls", f"{c.TLS_SLOW_HANDSHAKE_CODE} handshake_ms="
-                              f"{took * 1000:.0f} limit_ms={self.config.slow_handshake * 1000:.0f}")
+                    clog.line("tls", f"{c.TLS_SLOW_HANDSHAKE_CODE} handshake_ms={took * 1000:.0f}"
+                              f" limit_ms={self.config.slow_handshake * 1000:.0f}")
                 log.warning("%s TLS handshake with %s took %.0f ms from the TCP accept "
                             "(limit %.0f ms); the session goes on", c.TLS_SLOW_HANDSHAKE_CODE,
                             peer, took * 1000, self.config.slow_handshake * 1000)  # fmt: skip

@@ -178,7 +178,8 @@ async def fuzz_connection(host: str, port: int, data: bytes) -> tuple[int, bool]
 
 async def run_fuzz(host: str, port: int, seed: int, inputs: int, workers: int = 4,
                    stats: FuzzStats | None = None,
-                   on_progress: Callable[[FuzzStats], None] | None = None) -> FuzzStats:  # fmt: skip
+                   on_progress: Callable[[FuzzStats], None] | None = None,
+                   ) -> FuzzStats:  # fmt: skip
     """At least ``inputs`` fuzzed inputs over ``workers`` concurrent connections."""
     rng = random.Random(seed)
     corpus = Corpus.make(rng)
