@@ -374,3 +374,19 @@ def test_a_slow_tls_handshake_gets_its_403_line_and_the_session_goes_on(tmp_path
     assert re.fullmatch(r".* c1 \S+ - tls ISO-15118-403 handshake_ms=\d+ limit_ms=250", lines[0])
     assert lines[1].endswith(" in supportedAppProtocolReq")
     assert end_codes(lines) == ["0x00"]  # the echo machine finished: a normal end
+
+
+def test_lines_queued_at_exit_are_written(tmp_path: Path) -> None:
+    """A process that ends without closing its log (a station stopped by SIGTERM handler
+    returning, say) still writes every queued line: close() runs at exit."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "comm.log"
+    code = ("from host.v2g.commlog import CommLog\n"
+            f"log = CommLog({str(path)!r})\n"
+            "for n in range(3000):\n    log.write(f'line {n}')\n")  # fmt: skip
+    root = Path(__file__).resolve().parents[3]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=60)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3000 and lines[-1] == "line 2999"
