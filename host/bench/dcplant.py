@@ -136,6 +136,11 @@ class DcPlant:
     # --- the model ----------------------------------------------------------------------
 
     def advance(self, now: float) -> None:
+        if not (self.energised or self.contactors_closed or self.output_voltage):
+            # at rest a step changes nothing: jump (a plant made at t=0 and first driven on
+            # a monotonic clock otherwise steps through the machine's whole uptime)
+            self.now = max(self.now, now)
+            return
         while self.now < now:
             dt = min(MAX_STEP, now - self.now)
             self._step(dt)

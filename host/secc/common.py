@@ -89,6 +89,10 @@ class V2gSecc(SessionCore):
         started = self._phase_started.setdefault(state, now)
         return now - started > limit
 
+    def _timed_out(self) -> None:
+        """The FAILED answer being built is an Ongoing phase past its limit."""
+        self.failed_because = EndReason.ONGOING_TIMEOUT
+
     def _dc_status_code(self, now: float, monitoring: bool) -> Any:
         codes = self.schema.DC_EVSEStatusCodeType
         stop = self.controller.stop_requested(now)
@@ -117,6 +121,8 @@ class V2gSecc(SessionCore):
             return Reply(self.respond(req, code.OK, now,
                                       processing=self.schema.EVSEProcessingType.Ongoing),
                          state)  # fmt: skip
+        if decision is Decision.ONGOING:
+            self._timed_out()
         return Reply(self.respond(req, code.FAILED, now), state)
 
     def cable_check(self, req: Any, now: float) -> Reply:
@@ -129,6 +135,8 @@ class V2gSecc(SessionCore):
             return Reply(self.respond(req, code.OK, now, monitoring=True,
                                       processing=self.schema.EVSEProcessingType.Ongoing),
                          S.CABLE_CHECK)  # fmt: skip
+        if result is None:
+            self._timed_out()
         self.isolation = result
         ok = result in (Insulation.VALID, Insulation.WARNING)
         return Reply(self.respond(req, code.OK if ok else code.FAILED, now), S.PRE_CHARGE)
@@ -138,6 +146,7 @@ class V2gSecc(SessionCore):
         target = from_physical(req.EVTargetVoltage)
         lim = self.controller.limits()
         if self._ongoing_expired(S.PRE_CHARGE, self.PRE_CHARGE_TIMEOUT, now):
+            self._timed_out()
             return Reply(self.respond(req, code.FAILED, now), S.PRE_CHARGE)
         if not lim.min_voltage <= target <= lim.max_voltage:
             return Reply(self.respond(req, code.FAILED_WrongChargeParameter, now), S.PRE_CHARGE)

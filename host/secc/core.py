@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, ClassVar
 
@@ -82,6 +82,9 @@ class RequestAnswered:
     response_code: str
     state: str  # the state after the answer
     at: float
+    # the decoded messages, for the communication log's key fields (host.v2g.commlog)
+    request_body: Any = field(default=None, compare=False, repr=False)
+    response_body: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,9 @@ class SessionCore:
         self.session_id = b""
         self.new_session_id = new_session_id
         self.end: SessionEnded | None = None
+        # set by a handler whose FAILED answer is a timer running out (an Ongoing phase past
+        # its limit), so the session ends for that rather than as a plain FAILED
+        self.failed_because: EndReason | None = None
         self._out: list[tuple[int, bytes]] = []
         self._events: deque[object] = deque()
         self.timers: dict[Timer | str, float] = {
@@ -160,7 +166,8 @@ class SessionCore:
         if code.startswith("FAILED"):
             # DIN [V2G-DC-665] (as EVerest cites it): answer FAILED, then close the TCP
             # connection; -2 and -20 end the session the same way
-            self._finish(EndReason.FAILED, f"{type(reply.response).__name__} {code}", now)
+            self._finish(self.failed_because or EndReason.FAILED,
+                         f"{type(reply.response).__name__} {code}", now)  # fmt: skip
         elif reply.next == self.FINAL:
             self._finish(EndReason.STOPPED, "", now)
         else:
@@ -231,7 +238,7 @@ class SessionCore:
         self._out.append((PayloadType.EXI, self.encode(self.session_id, response)))
         self.state = next_state
         self._events.append(RequestAnswered(type(request).__name__, _code_name(response),
-                                            self._state_name(), now))  # fmt: skip
+                                            self._state_name(), now, request, response))
 
     def _state_name(self) -> str:
         return self.state.name if isinstance(self.state, Enum) else str(self.state)

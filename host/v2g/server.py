@@ -26,8 +26,9 @@ from typing import Any, Literal
 from host.aio import within
 
 from . import constants as c
-from . import sap
-from .errors import ConfigError
+from . import reasons, sap
+from .commlog import CommLog, ConnectionLog
+from .errors import ConfigError, LocalProtocolError
 from .netif import LinkLocal
 from .protocol import ProtocolFactory
 from .sdp_server import check_port
@@ -83,8 +84,10 @@ def open_listen_socket(host: str, port: int) -> socket.socket:
 class SeccServer:
     def __init__(self, config: ServerConfig, protocols: Mapping[str, ProtocolFactory], *,
                  clock: Callable[[], float] = time.monotonic,
-                 on_event: Callable[[V2gConnection, object], None] | None = None) -> None:  # fmt: skip
+                 on_event: Callable[[V2gConnection, object], None] | None = None,
+                 commlog: CommLog | None = None) -> None:  # fmt: skip
         self.config = config
+        self.commlog = commlog  # one line per message and an end line per connection
         self.protocols = dict(protocols)
         self.clock = clock
         self.on_event = on_event
@@ -103,6 +106,8 @@ class SeccServer:
         self._spawn(self._accept_loop(sock))
 
     async def close(self) -> None:
+        """Stops listening and ends every session: each makes its station safe and gets its
+        communication log end line (SHUTDOWN) before this returns."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -131,7 +136,14 @@ class SeccServer:
             self._spawn(self._serve(sock, str(addr[0]), self.clock()))
 
     async def _serve(self, sock: socket.socket, peer: str, accepted_at: float) -> None:
-        streams = await self._open(sock, peer, accepted_at)
+        clog = self.commlog.connection(peer) if self.commlog is not None else None
+        try:
+            streams = await self._open(sock, peer, accepted_at, clog)
+        except asyncio.CancelledError:
+            sock.close()
+            if clog is not None:
+                clog.end(reasons.SHUTDOWN, "during the TLS handshake")
+            raise
         if streams is None:
             return
         reader, writer = streams
@@ -145,8 +157,17 @@ class SeccServer:
                              setup_timeout=self.config.setup_timeout, tls_info=info)  # fmt: skip
         self.connections.add(conn)
         try:
-            await self._run(conn, reader, writer)
+            await self._run(conn, reader, writer, clog)
+        except asyncio.CancelledError:
+            conn.shutdown(self.clock())  # the station made safe, the end line written
+            while (event := conn.next_event()) is not None:
+                self._note(conn, event, clog)
+            raise
+        except LocalProtocolError:  # our bug: this session ends, the server goes on
+            log.exception("session with %s ended by our own error", peer)
         finally:
+            if clog is not None:
+                clog.end(reasons.INTERNAL, "the session driver raised")  # if not ended
             self.connections.discard(conn)
             writer.close()
             try:
@@ -155,6 +176,7 @@ class SeccServer:
                 pass
 
     async def _open(self, sock: socket.socket, peer: str, accepted_at: float,
+                    clog: ConnectionLog | None = None,
                     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:  # fmt: skip
         """Streams over the accepted socket, after the TLS handshake when configured."""
         loop = asyncio.get_running_loop()
@@ -169,6 +191,8 @@ class SeccServer:
         except TimeoutError:
             sock.close()
             self.stats["tls_timeout"] += 1
+            if clog is not None:
+                clog.end(reasons.TLS_TIMEOUT, f"{self.config.setup_timeout:.0f} s")
             log.warning("TLS handshake with %s not done within %.0f s of the TCP accept "
                         "(V2G_SECC_CommunicationSetup_Timeout): closed", peer,
                         self.config.setup_timeout)  # fmt: skip
@@ -176,19 +200,24 @@ class SeccServer:
         except (ssl.SSLError, ConnectionError, OSError) as exc:
             sock.close()
             self.stats["tls_failed"] += 1
+            if clog is not None:
+                clog.end(reasons.TLS_FAILED, str(exc))
             log.warning("TLS handshake with %s failed: %s", peer, exc)
             return None
         if tls is not None:
             took = self.clock() - accepted_at
             if took > self.config.slow_handshake:
                 self.stats["tls_slow"] += 1
+                if clog is not None:
+                    clog.line("tls", f"{c.TLS_SLOW_HANDSHAKE_CODE} handshake_ms={took * 1000:.0f}"
+                              f" limit_ms={self.config.slow_handshake * 1000:.0f}")
                 log.warning("%s TLS handshake with %s took %.0f ms from the TCP accept "
                             "(limit %.0f ms); the session goes on", c.TLS_SLOW_HANDSHAKE_CODE,
                             peer, took * 1000, self.config.slow_handshake * 1000)  # fmt: skip
         return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
     async def _run(self, conn: V2gConnection, reader: asyncio.StreamReader,
-                   writer: asyncio.StreamWriter) -> None:  # fmt: skip
+                   writer: asyncio.StreamWriter, clog: ConnectionLog | None) -> None:  # fmt: skip
         while True:
             for data in conn.data_to_send():
                 writer.write(data)
@@ -197,7 +226,7 @@ class SeccServer:
             except (ConnectionError, ssl.SSLError, OSError):
                 conn.receive(b"", self.clock())
             while (event := conn.next_event()) is not None:
-                self._note(conn, event)
+                self._note(conn, event, clog)
             if conn.closed is not None:
                 return
             deadline = conn.get_timer()
@@ -209,9 +238,14 @@ class SeccServer:
                 continue
             except (ConnectionError, ssl.SSLError, OSError):
                 data = b""
-            conn.receive(data, self.clock())
+            now = self.clock()
+            if clog is not None:
+                clog.received(now)
+            conn.receive(data, now)
 
-    def _note(self, conn: V2gConnection, event: object) -> None:
+    def _note(self, conn: V2gConnection, event: object, clog: ConnectionLog | None) -> None:
+        if clog is not None:
+            clog.note(event, self.clock())
         if isinstance(event, ProtocolNegotiated) and event.withheld:
             # [V2G20-2356]: e.g. an EV that offers -20 over TLS 1.2 gets -2 or nothing
             transport = conn.tls_info.version if conn.tls_info else "plain TCP"

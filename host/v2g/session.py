@@ -48,6 +48,7 @@ class CloseReason(StrEnum):
     SETUP_TIMEOUT = "V2G_SECC_CommunicationSetup_Timeout"
     FINISHED = "session finished"
     PEER_CLOSED = "EV closed the connection"
+    SHUTDOWN = "SECC server closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,12 @@ class V2gConnection:
         if self.machine is not None:
             self.machine.handle_timer(now)
             self._pump()
+
+    def shutdown(self, now: float) -> None:
+        """The server is closing under this connection: the machine makes the station safe
+        (``connection_lost``) and the connection closes with SHUTDOWN."""
+        if self.closed is None:
+            self._close(CloseReason.SHUTDOWN, now=now)
 
     def get_timer(self) -> float | None:
         if self.closed is not None:

@@ -35,4 +35,4 @@ def test_quick_mode_runs_and_prints_figures(script: Path) -> None:
 
 def test_every_benchmark_is_found() -> None:
     assert {p.name for p in BENCHMARKS} >= {"exi.py", "firmware.py", "gridsync.py", "link.py",
-                                            "slac.py"}
+                                            "secc.py", "slac.py"}

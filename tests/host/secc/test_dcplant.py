@@ -119,3 +119,16 @@ def test_sim_controller_authorizes_after_its_delay_and_meters_signed_energy():
     assert before > 0 and after < before
     ctrl.session_ended("test", 125.0)
     assert not plant.contactors_closed and not plant.energised
+
+
+def test_a_plant_at_rest_jumps_to_the_time_asked(monkeypatch):
+    """A fresh plant first driven on a monotonic clock (days of uptime) must not step
+    through all of it: the SECC's first answer waited for millions of steps."""
+    plant = DcPlant()
+    steps = []
+    monkeypatch.setattr(plant, "_step", lambda dt: steps.append(dt))
+    plant.advance(500_000.0)
+    assert steps == [] and plant.now == 500_000.0
+    plant.set_voltage(350.0, 500_000.0)
+    plant.advance(500_001.0)
+    assert sum(steps) == pytest.approx(1.0) and len(steps) >= 10  # energised: stepped

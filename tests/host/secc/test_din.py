@@ -230,6 +230,7 @@ def test_contract_authentication_ongoing_past_its_limit_is_failed():
         assert res.EVSEProcessing is d.EVSEProcessingType.Ongoing
         now += 10.0
     assert script.send(d.ContractAuthenticationReq(), now).ResponseCode is Code.FAILED
+    assert secc.end.reason is EndReason.ONGOING_TIMEOUT
 
 
 @pytest.mark.parametrize(("body", "code"), [
@@ -276,7 +277,7 @@ def test_cable_check_past_its_limit_is_failed():
                        1.0 + k.CABLE_CHECK_TIMEOUT).ResponseCode is Code.OK
     res = script.send(d.CableCheckReq(DC_EVStatus=_ev_status()), 1.1 + k.CABLE_CHECK_TIMEOUT)
     assert res.ResponseCode is Code.FAILED
-    assert secc.end.reason is EndReason.FAILED
+    assert secc.end.reason is EndReason.ONGOING_TIMEOUT
 
 
 def _pre_charge(v: float) -> d.PreChargeReq:
@@ -316,6 +317,7 @@ def test_pre_charge_past_its_limit_is_failed():
     assert script.send(_pre_charge(350.0), now + k.PRE_CHARGE_TIMEOUT).ResponseCode is Code.OK
     res = script.send(_pre_charge(350.0), now + k.PRE_CHARGE_TIMEOUT + 0.1)
     assert res.ResponseCode is Code.FAILED
+    assert secc.end.reason is EndReason.ONGOING_TIMEOUT
 
 
 def test_pre_charge_above_the_stage_maximum_is_a_wrong_charge_parameter():

@@ -353,7 +353,7 @@ def test_authorization_ongoing_ends_after_its_limit():
         res = script.send(auth(), t)
         assert res.ResponseCode is C.OK and res.EVSEProcessing is i.EVSEProcessingType.Ongoing
         t += 5.0
-    assert_failed(script, script.send(auth(), t), C.FAILED)
+    assert_failed(script, script.send(auth(), t), C.FAILED, EndReason.ONGOING_TIMEOUT)
 
 
 def test_cable_check_ends_after_its_limit():
@@ -365,7 +365,8 @@ def test_cable_check_ends_after_its_limit():
         assert script.send(i.CableCheckReq(DC_EVStatus=ev_status()), t).EVSEProcessing \
             is i.EVSEProcessingType.Ongoing  # fmt: skip
         t += 5.0
-    assert_failed(script, script.send(i.CableCheckReq(DC_EVStatus=ev_status()), t), C.FAILED)
+    assert_failed(script, script.send(i.CableCheckReq(DC_EVStatus=ev_status()), t), C.FAILED,
+                  EndReason.ONGOING_TIMEOUT)
 
 
 def test_pre_charge_ends_after_its_limit():
@@ -376,7 +377,7 @@ def test_pre_charge_ends_after_its_limit():
     while t <= 2.0 + k.PRE_CHARGE_TIMEOUT:
         assert script.send(pre_charge(350), t).ResponseCode is C.OK
         t += 1.0
-    assert_failed(script, script.send(pre_charge(350), t), C.FAILED)
+    assert_failed(script, script.send(pre_charge(350), t), C.FAILED, EndReason.ONGOING_TIMEOUT)
 
 
 def test_session_stop_before_power_and_terminate():
