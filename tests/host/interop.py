@@ -10,6 +10,7 @@ import shutil
 import signal
 import ssl
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -63,16 +64,31 @@ def their_evcc_config(veth: VethPair, folder: Path, protocol: str, **extra: obje
 
 
 def start_peer(ns: str, python: Path, args: list[str], cwd: Path) -> subprocess.Popen:
-    """Their program in namespace `ns`, in a process group of its own (it starts a JVM)."""
-    return subprocess.Popen(["ip", "netns", "exec", ns, str(python), *args], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+    """Their program in namespace `ns`, in a process group of its own (it starts a JVM).
+
+    Its output goes to a file, not a pipe: nobody reads a pipe until the end, and once
+    its 64 KiB filled the peer blocked mid-session on its own logging."""
+    log = tempfile.NamedTemporaryFile(dir=cwd, prefix="peer-", suffix=".log", delete=False)
+    with log:
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, str(python), *args], cwd=cwd,
+                                stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    _LOGS[proc.pid] = Path(log.name)
+    return proc
+
+
+_LOGS: dict[int, Path] = {}
 
 
 def stop_peer(proc: subprocess.Popen) -> str:
     """Kills the peer and its JVM (the group we started) and returns its log."""
-    os.killpg(proc.pid, signal.SIGKILL)
-    return proc.communicate(timeout=30)[0].decode(errors="replace")
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # it had ended by itself
+        pass
+    proc.wait(timeout=30)
+    path = _LOGS.pop(proc.pid)
+    return path.read_bytes().decode(errors="replace")
 
 
 async def serve_their_evcc(veth: VethPair, folder: Path, python: Path, port: int,
