@@ -223,6 +223,14 @@ class StationConnection:
         self._calls.append((action, payload))
         self._pump(now)
 
+    def add_routes(self, routes: dict[str, Route]) -> None:
+        """Handlers of another module (DER control, certificates) join the dispatch."""
+        self._routes |= routes
+
+    def queue_call(self, action: str, payload: dict) -> None:
+        """Queue a CALL from inside a handler: it goes out after the handler's answer."""
+        self._calls.append((action, payload))
+
     def transaction_started(self, tx_id: str, *, now: float, trigger_reason: str, evse_id: int,
                             connector_id: int = 1, meter_values: Iterable[MeterValue] = (),
                             id_token: dict | None = None) -> QueuedMessage:  # fmt: skip
@@ -385,7 +393,8 @@ class StationConnection:
             self._refuse(call.action, "RpcFrameworkError", "duplicate MessageId", call.msg_id)
             return
         self._seen.append(call.msg_id)
-        route = self._routes.get(call.action)
+        # an action of the other version is unknown on this connection (no schema here)
+        route = self._routes.get(call.action) if call.action in rpc.known_actions(self.version) else None
         if route is None:
             if call.action in rpc.known_actions(self.version):
                 self._refuse(call.action, "NotSupported", f"{call.action} is not supported",
