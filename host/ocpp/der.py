@@ -3,15 +3,18 @@ GetDERControl -> ReportDERControl, ClearDERControl, NotifyDERStartStop; the cont
 disk (SQLite), the firmware settings they make (``der_map``) sent as link SetConfig
 commands through a ``GridConfig``.
 
-Which control is in force, per control type (our reading of R04; *verify* the FR numbers):
+Which control is in force, per control type (our reading of R04, with the FR numbers as an
+independent implementation, EVerest libocpp's der_control.cpp, cites them; *verify*):
 - a scheduled control (isDefault false) is in force from its startTime for its duration,
-  and while one is, it overrides every default control of its type;
-- among several candidates the lowest ``priority`` value wins; at equal priority the one
-  set last (local choice *verify*); the others are superseded (``isSuperseded`` in reports,
-  ``supersededIds`` in the SetDERControl response and in NotifyDERStartStop);
+  and while one is, it overrides every default control of its type; a default has no
+  startTime/duration (R04.FR.13: Rejected), EnterService is a default only (R04.FR.15);
+- within the defaults, and within the scheduled controls that overlap, a strictly lower
+  ``priority`` value supersedes (R04.FR.03/06; equal priorities do not: then the one set
+  last is carried out, a local choice); a new control beaten by an existing one is stored
+  superseded and named in its own response (R04.FR.08);
 - a control set again under the same controlId replaces the old one;
-- EnterService has no startTime in its type: it is a default only (a scheduled one is
-  Rejected);
+- exactly the setting field of the control type (R04.FR.16/17), trip curves in
+  Not_Applicable units (R04.FR.51), else Rejected;
 - no control of a type in force: the firmware's own settings for that type.
 A scheduled control that has ended is deleted. A SetDERControl is checked before it is
 stored: its settings, with the other controls now in force, must be what the firmware
@@ -79,6 +82,7 @@ class DerControl:
         return self.start <= now < self.end
 
     def beats(self, other: DerControl) -> bool:
+        """Carried out instead of ``other``: lower priority value, at a tie the later."""
         return (self.priority, -self.seq) < (other.priority, -other.seq)
 
     def overlaps(self, other: DerControl) -> bool:
@@ -138,8 +142,9 @@ class DerControls:
         return out
 
     def superseded(self, c: DerControl, pool: list[DerControl]) -> bool:
+        """A control of its type and kind overlapping it has a strictly lower priority value."""
         return any(o.control_id != c.control_id and o.control_type == c.control_type
-                   and o.overlaps(c) and o.beats(c) for o in pool)  # fmt: skip
+                   and o.overlaps(c) and o.priority < c.priority for o in pool)  # fmt: skip
 
     def applied(self) -> dict[int, int]:
         state = der_map.defaults(self.grid)
@@ -160,6 +165,8 @@ class DerControls:
                            f"{ctype} takes its setting in '{field}' alone (got {given})")  # fmt: skip
         setting = req[field]
         start = duration = None
+        if is_default and ("startTime" in setting or "duration" in setting):
+            return _status("Rejected", "InvalidValue", "a default control has no startTime or duration")
         if not is_default:
             if ctype == "EnterService":
                 return _status("Rejected", "InvalidValue", "EnterService is a default control only")
@@ -176,9 +183,12 @@ class DerControls:
             der_map.target(forced | {ctype: setting}, self.grid)
         except Refused as e:
             return _status(e.status, e.reason, e.info)
-        pool = [c for c in self.controls() if c.control_id != cid] + [new]
-        gone = [c.control_id for c in pool if c is not new and c.control_type == ctype
-                and c.overlaps(new) and new.beats(c)]  # fmt: skip
+        before = [c for c in self.controls() if c.control_id != cid]
+        if self.superseded(new, before + [new]):  # R04.FR.08: stored, but beaten from the start
+            gone = [cid]
+        else:  # the ones this one takes out of play (not those out of it already)
+            gone = [c.control_id for c in before if c.control_type == ctype and c.overlaps(new)
+                    and new.priority < c.priority and not self.superseded(c, before)]  # fmt: skip
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO der_control VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             (cid, ctype, int(is_default), new.priority, start, duration,
@@ -213,6 +223,9 @@ class DerControls:
     def clear_control(self, req: dict, now: float) -> dict:
         """ClearDERControlRequest -> response: by controlId, else every control of the
         type, else all, of the kind isDefault names."""
+        ctype = req.get("controlType")
+        if "controlId" not in req and ctype in WHY_NOT:  # R04.FR.43
+            return _status("NotSupported", "UnsupportedParam", f"{ctype}: {WHY_NOT[ctype]}")
         found = [c for c in self.controls() if self._matches(c, req)]
         if not found:
             return _status("NotFound")

@@ -13,10 +13,10 @@ its ranges. Nothing is clamped.
 
 Units (our reading of OCPP 2.1 Part 2 block R and the schema descriptions; *verify*
 against the spec's DER tables where marked):
-- must-trip curves (HV/LV/HF/LFMustTrip): one point per stage, x the clearing time in s,
-  y the threshold, in % of nominal voltage (yUnit PctEffectiveV or Not_Applicable) or in Hz
-  (Not_Applicable) *verify*; the more severe threshold is stage 2 (OV2/UV2/OF2/UF2), the
-  other stage 1; a single point sets stage 1; the firmware has two stages per direction;
+- must-trip curves (HV/LV/HF/LFMustTrip, yUnit Not_Applicable: R04.FR.51): one point per
+  stage, x the clearing time in s, y the threshold in % of nominal voltage or in Hz
+  *verify*; the more severe threshold is stage 2 (OV2/UV2/OF2/UF2), the other stage 1; a
+  single point sets stage 1; the firmware has two stages per direction;
 - FreqDroop: overFreq/underFreq the absolute frequencies where the droop starts (Hz:
   nominal +/- the deadband) *verify*, overDroop/underDroop per unit (0.05 = 5 %), the
   response time in s;
@@ -240,9 +240,8 @@ def control_settings(control_type: str, setting: dict, grid: Grid) -> list[tuple
 
 def _trip_curve(control_type: str, unit: str, points: list[tuple[float, float]]) -> list[tuple[int, int]]:
     volts = control_type in ("HVMustTrip", "LVMustTrip")
-    allowed = ("PctEffectiveV", "Not_Applicable") if volts else ("Not_Applicable",)
-    if unit not in allowed:
-        raise _unsupported(f"{control_type}: yUnit {unit} (takes {' or '.join(allowed)})")
+    if unit != "Not_Applicable":  # R04.FR.51
+        raise _invalid(f"{control_type}: yUnit {unit}; a trip curve's is Not_Applicable")
     if len(points) > 2:
         raise _unsupported(f"{control_type}: {len(points)} points; the firmware has two stages")
     scale = 10 if volts else 1000  # % -> per mille of nominal, Hz -> mHz

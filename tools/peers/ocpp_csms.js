@@ -171,7 +171,7 @@ server.on('client', (client) => {
     async function derScript() {
         const droop = { priority: 1, overFreq: 50.1, underFreq: 49.9, overDroop: 0.04,
                         underDroop: 0.04, responseTime: 2.0 };
-        const hv = { priority: 1, yUnit: 'PctEffectiveV',
+        const hv = { priority: 1, yUnit: 'Not_Applicable',
                      curveData: [{ x: 0.2, y: 118.0 }, { x: 1.5, y: 111.0 }] };
         await ask('SetDERControl', { isDefault: true, controlId: 'droop-1',
                                      controlType: 'FreqDroop', freqDroop: droop });

@@ -36,7 +36,7 @@ class Sink:
         self.sent.append((key, value))
 
 
-def curve(points: list[tuple[float, float]], unit: str = "PctEffectiveV", priority: int = 1,
+def curve(points: list[tuple[float, float]], unit: str = "Not_Applicable", priority: int = 1,
           **extra) -> dict:  # fmt: skip
     return {"priority": priority, "yUnit": unit, "curveData": [{"x": x, "y": y} for x, y in points],
             **extra}  # fmt: skip
@@ -96,6 +96,8 @@ def test_controls_map_to_firmware_keys_in_its_units() -> None:
     ("HVMustTrip", curve([(0.005, 110.0)]), GRID50, "Rejected", "grid_ov1_ms=5 outside 10..60000"),
     # stage 1 beyond stage 2: the order of the stages
     ("LVMustTrip", curve([(1.0, 40.0), (0.5, 80.0)]), GRID50, "Rejected", "conflict"),
+    # a trip curve's yUnit is Not_Applicable (R04.FR.51)
+    ("HVMustTrip", curve([(1.5, 111.0)], "PctEffectiveV"), GRID50, "Rejected", "Not_Applicable"),
     # functions the firmware does not have
     ("VoltVar", curve([(100, 0)], "PctMaxVar"), GRID50, "NotSupported", "reactive"),
     ("FreqWatt", curve([(50.2, 100)], "PctMaxW"), GRID50, "NotSupported", "FreqDroop"),
@@ -152,11 +154,17 @@ def test_default_controls_by_priority_and_a_schedule_over_them(tmp_path: Path) -
     res = der.set_control(set_req("d1", "FreqDroop", droop(50.1, 49.9, priority=1)), T0)
     assert res == {"status": "Accepted", "supersededIds": ["d2"]}
     assert sink.bench.c.droop.db_over == 100
-    # a weaker default changes nothing in force
+    # a weaker default changes nothing in force, and is superseded from the start (R04.FR.08)
     n = len(sink.sent)
     assert der.set_control(set_req("d3", "FreqDroop", droop(50.3, 49.7, priority=5)), T0) == {
-        "status": "Accepted"}
+        "status": "Accepted", "supersededIds": ["d3"]}
     assert len(sink.sent) == n
+    # an equal priority supersedes nothing (R04.FR.03: strictly lower); the later is carried out
+    assert der.set_control(set_req("d4", "FreqDroop", droop(50.15, 49.85, priority=1)), T0) == {
+        "status": "Accepted"}
+    assert sink.bench.c.droop.db_over == 150
+    assert der.clear_control({"isDefault": True, "controlId": "d4"}, T0)["status"] == "Accepted"
+    assert sink.bench.c.droop.db_over == 100
     # a scheduled control overrides the defaults while it runs, then they come back
     sched = droop(50.05, 49.95, priority=9, startTime=iso_time(T0 + 60), duration=120)
     assert der.set_control(set_req("s1", "FreqDroop", sched, is_default=False), T0) == {
@@ -216,6 +224,10 @@ def test_get_reports_in_parts_and_clear_answers_not_found(tmp_path: Path) -> Non
     assert der.get_control({"requestId": 5, "controlId": "nope"}, T0) == {"status": "NotFound"}
     assert der.get_control({"requestId": 6, "controlType": "VoltVar"}, T0)["status"] == "NotSupported"
     assert der.clear_control({"isDefault": False}, T0) == {"status": "NotFound"}
+    assert der.clear_control({"isDefault": True, "controlType": "WattVar"}, T0)["status"] == "NotSupported"
+    timed = droop(startTime=iso_time(T0), duration=60)  # R04.FR.13: a default has neither
+    res = der.set_control(set_req("dx", "FreqDroop", timed), T0)
+    assert res["status"] == "Rejected" and "startTime" in res["statusInfo"]["additionalInfo"]
     assert der.clear_control({"isDefault": True, "controlId": "d0"}, T0) == {"status": "Accepted"}
     assert len(der.controls()) == 30
 
