@@ -270,6 +270,15 @@ class DerControls:
             self.db.execute("DELETE FROM der_applied")
         self._apply(now, notify=False)
 
+    def link_event(self, event: object, now: float) -> None:
+        """Feed any host.link event: after LinkUp (a new HostHello; the firmware may have
+        restarted and lost its settings) everything that differs from its defaults goes
+        out again."""
+        from host.link.events import LinkUp
+
+        if isinstance(event, LinkUp):
+            self.resync(now)
+
     # --- applying -----------------------------------------------------------------------
 
     def _apply(self, now: float, notify: bool = True) -> None:

@@ -75,6 +75,16 @@ class DerAlarms:
         out, self._calls = self._calls, []
         return out
 
+    def link_event(self, event: object, now: float) -> None:
+        """Feed any host.link event: the firmware's GridStatus and Fault reports count."""
+        from host.link.events import FirmwareReported
+
+        if isinstance(event, FirmwareReported):
+            if isinstance(event.message, m.GridStatus):
+                self.grid_status(event.message, now)
+            elif isinstance(event.message, m.Fault):
+                self.fault(event.message, now)
+
     def grid_status(self, msg: m.GridStatus, now: float) -> None:
         self._drift(msg.freq_mhz, now)
         if msg.trip == 0:

@@ -266,3 +266,18 @@ def test_der_actions_are_unknown_on_2_0_1(tmp_path: Path) -> None:
     req = set_req("hv", "HVMustTrip", curve([(1.5, 111)]))
     st.receive(json.dumps([2, "c1", "SetDERControl", req]), T0)
     assert sent(st)[0][:3] == [4, "c1", "NotImplemented"]
+
+
+def test_a_new_link_session_sends_the_settings_again(tmp_path: Path) -> None:
+    from host.link.events import LinkUp
+
+    sink = Sink()
+    der = DerControls(open_db(tmp_path / "s.db"), GRID50, sink, T0)
+    der.set_control(set_req("lf", "LFMustTrip", curve([(200, 47.0)])), T0)
+    assert sink.sent == [(m.CFG_UF1_MHZ, 47000), (m.CFG_UF1_MS, 200000)]
+    fresh = Sink()  # the firmware rebooted: its defaults again
+    der.sink = fresh
+    hello = m.FirmwareHello(proto=3, fw_major=1, fw_minor=0, fw_patch=0, board=b"sim",
+                            capabilities=0, reset_reason=0, epoch=7)  # fmt: skip
+    der.link_event(LinkUp(hello), T0 + 1)
+    assert fresh.sent == sink.sent

@@ -98,3 +98,16 @@ def test_a_short_excursion_is_not_a_drift() -> None:
     for n in range(60):
         a.grid_status(status(49850), T0 + 10 + n / 10)
     assert a.drifting and a.drift_entries == 1
+
+
+def test_fed_with_link_events() -> None:
+    from host.link.events import FirmwareReported, LinkDown
+
+    a = DerAlarms(50)
+    a.link_event(LinkDown("unplugged"), T0)  # not a report: ignored
+    a.link_event(FirmwareReported(1, status()), T0)
+    a.link_event(FirmwareReported(2, status(trip=gf.UF1)), T0 + 1)
+    a.link_event(FirmwareReported(3, m.Fault(code=faults.GRID_TRIP, active=0, latched=0,
+                                             detail_ms=gf.OV1, at_ms=0)), T0 + 2)  # fmt: skip
+    assert [(x["controlType"], x.get("alarmEnded")) for x in alarms(a)] == [
+        ("LFMustTrip", None), ("LFMustTrip", True), ("HVMustTrip", None)]
