@@ -28,6 +28,7 @@ defaults).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from . import der_map
 from .chargingprofile import parse_time
 from .der_map import FIELD_OF, KEYS_OF, WHY_NOT, Grid, Refused
 from .store import iso_time
+
+log = logging.getLogger("v2gate.ocpp.der")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS der_control (
@@ -173,7 +176,10 @@ class DerControls:
             if "startTime" not in setting or "duration" not in setting:
                 return _status("Rejected", "InvalidValue",
                                "a scheduled control needs startTime and duration")  # fmt: skip
-            start, duration = parse_time(setting["startTime"]), float(setting["duration"])
+            try:
+                start, duration = parse_time(setting["startTime"]), float(setting["duration"])
+            except ValueError:  # the schema's date-time format is not checked on the way in
+                return _status("Rejected", "InvalidValue", f"startTime {setting['startTime']!r}")
             if duration <= 0:
                 return _status("Rejected", "InvalidValue", "duration must be positive")
         seq = (self.db.execute("SELECT MAX(seq) FROM der_control").fetchone()[0] or 0) + 1
@@ -300,7 +306,11 @@ class DerControls:
             except Refused:
                 continue
             state = trial
-        commands = der_map.plan(self.applied(), state, self.grid)
+        try:
+            commands = der_map.plan(self.applied(), state, self.grid)
+        except Refused as e:  # not met with two stages per group; keep what the firmware has
+            log.error("DER settings not sent: %s", e.info)
+            return
         for key, value in commands:
             self.sink.set_config(key, value)
         if commands:

@@ -225,6 +225,9 @@ def test_get_reports_in_parts_and_clear_answers_not_found(tmp_path: Path) -> Non
     assert der.get_control({"requestId": 6, "controlType": "VoltVar"}, T0)["status"] == "NotSupported"
     assert der.clear_control({"isDefault": False}, T0) == {"status": "NotFound"}
     assert der.clear_control({"isDefault": True, "controlType": "WattVar"}, T0)["status"] == "NotSupported"
+    bad = droop(startTime="tomorrow-ish", duration=60)  # the schema does not check the format
+    res = der.set_control(set_req("dt", "FreqDroop", bad, is_default=False), T0)
+    assert res["status"] == "Rejected" and "tomorrow-ish" in res["statusInfo"]["additionalInfo"]
     timed = droop(startTime=iso_time(T0), duration=60)  # R04.FR.13: a default has neither
     res = der.set_control(set_req("dx", "FreqDroop", timed), T0)
     assert res["status"] == "Rejected" and "startTime" in res["statusInfo"]["additionalInfo"]
