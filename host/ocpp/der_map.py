@@ -14,8 +14,8 @@ its ranges. Nothing is clamped.
 Units (our reading of OCPP 2.1 Part 2 block R and the schema descriptions; *verify*
 against the spec's DER tables where marked):
 - must-trip curves (HV/LV/HF/LFMustTrip, yUnit Not_Applicable: R04.FR.51): one point per
-  stage, x the clearing time in s, y the threshold in % of nominal voltage or in Hz
-  *verify*; the more severe threshold is stage 2 (OV2/UV2/OF2/UF2), the other stage 1; a
+  stage, x the clearing time in s, y the threshold in % of nominal voltage or in Hz (the
+  units SunSpec's trip models 707-710 give their points; the axes *verify*); the more severe threshold is stage 2 (OV2/UV2/OF2/UF2), the other stage 1; a
   single point sets stage 1; the firmware has two stages per direction;
 - FreqDroop: overFreq/underFreq the absolute frequencies where the droop starts (Hz:
   nominal +/- the deadband) *verify*, overDroop/underDroop per unit (0.05 = 5 %), the
