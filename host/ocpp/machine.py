@@ -117,6 +117,9 @@ class StationConnection:
         self._timers: dict[Timer, float] = {}
         self._outstanding: _Outstanding | None = None
         self._calls: deque[tuple[str, dict]] = deque()
+        # call_with_result: callbacks by id() of the queued payload, and the outstanding one's
+        self._waiters: dict[int, Callable[[dict | None, str], None]] = {}
+        self._waiter: Callable[[dict | None, str], None] | None = None
         self._heartbeat_due = False
         self._seen: deque[str] = deque(maxlen=SEEN_IDS)
         self._routes: dict[str, Route] = {
@@ -156,6 +159,7 @@ class StationConnection:
 
     def connection_lost(self, now: float) -> None:
         out, self._outstanding = self._outstanding, None
+        self._answered(None, "ConnectionLost")
         if out is not None and out.queued is None and out.action not in ("BootNotification",
                                                                          "Heartbeat"):  # fmt: skip
             # the station decides whether to ask again; a TransactionEvent is resent anyway
@@ -222,6 +226,27 @@ class StationConnection:
         registered)."""
         self._calls.append((action, payload))
         self._pump(now)
+
+    def add_routes(self, routes: dict[str, Route]) -> None:
+        """Handlers of another module (DER control, certificates) join the dispatch."""
+        self._routes |= routes
+
+    def call_with_result(self, action: str, payload: dict, now: float,
+                         done: Callable[[dict | None, str], None]) -> None:  # fmt: skip
+        """``call``, and ``done(response, "")`` with the CSMS's schema-valid response, or
+        ``done(None, why)`` on a CALLERROR, an invalid response, a timeout or a lost
+        connection."""
+        self._waiters[id(payload)] = done
+        self.call(action, payload, now)
+
+    def _answered(self, payload: dict | None, why: str) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter(payload, why)
+
+    def queue_call(self, action: str, payload: dict) -> None:
+        """Queue a CALL from inside a handler: it goes out after the handler's answer."""
+        self._calls.append((action, payload))
 
     def transaction_started(self, tx_id: str, *, now: float, trigger_reason: str, evse_id: int,
                             connector_id: int = 1, meter_values: Iterable[MeterValue] = (),
@@ -300,6 +325,7 @@ class StationConnection:
     def _send(self, action: str, payload: dict, now: float,
               queued: QueuedMessage | None = None) -> None:  # fmt: skip
         assert self.version is not None
+        self._waiter = self._waiters.pop(id(payload), None)
         problem = rpc.schema_error(rpc.CALL, action, payload, self.version)
         if problem is not None:  # our bug: report it and go on with the next message
             out = _Outstanding("", action, queued)
@@ -335,6 +361,8 @@ class StationConnection:
         self._succeeded(out, frame.payload, now)
 
     def _succeeded(self, out: _Outstanding, payload: dict, now: float) -> None:
+        if out.queued is None:
+            self._answered(payload, "")
         if out.queued is not None:
             self.queue.acknowledge(out.queued.row)
             self._events.append(TransactionEventDelivered(out.queued.tx_id or "",
@@ -359,6 +387,7 @@ class StationConnection:
                 final: bool = False) -> None:  # fmt: skip
         q = out.queued
         if q is None:
+            self._answered(None, f"{code}: {description}")
             self._events.append(CallFailed(out.action, code, description))
             if out.action == "BootNotification":
                 self._timers[Timer.BOOT] = now + DEFAULT_BOOT_RETRY
@@ -385,7 +414,8 @@ class StationConnection:
             self._refuse(call.action, "RpcFrameworkError", "duplicate MessageId", call.msg_id)
             return
         self._seen.append(call.msg_id)
-        route = self._routes.get(call.action)
+        # an action of the other version is unknown on this connection (no schema here)
+        route = self._routes.get(call.action) if call.action in rpc.known_actions(self.version) else None
         if route is None:
             if call.action in rpc.known_actions(self.version):
                 self._refuse(call.action, "NotSupported", f"{call.action} is not supported",

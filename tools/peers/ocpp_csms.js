@@ -15,6 +15,10 @@
 //   2.1 a V2X CentralSetpoint with discharge), GetCompositeSchedule, GetChargingProfiles,
 //   ClearChargingProfile (the default);
 //   TransactionEvent Ended -> Reset OnIdle, then {"done": true}.
+// With --scenario der (2.1): after the boot, DER controls (host/ocpp/der.py): two defaults
+// the station takes, one outside the firmware's ranges, one it does not support,
+// GetDERControl (-> ReportDERControl), ClearDERControl, then {"derDone": true}. With
+// --exi-response FILE, Get15118EVCertificate is answered with the base64 V2G response in FILE.
 'use strict';
 
 const { RPCServer, createRPCError, createValidator } = require('ocpp-rpc');
@@ -35,6 +39,8 @@ function arg(name, fallback) {
 const port = Number(arg('--port', '0'));
 const protocol = arg('--protocol', 'ocpp2.0.1');
 const heartbeat = Number(arg('--heartbeat', '2'));
+const scenario = arg('--scenario', '');
+const exiFile = arg('--exi-response', '');
 
 function out(obj) {
     process.stdout.write(JSON.stringify(obj) + '\n');
@@ -114,6 +120,7 @@ server.on('client', (client) => {
 
     client.handle('BootNotification', ({ params }) => {
         seen('BootNotification', params);
+        if (scenario === 'der') setImmediate(derScript);
         return { status: 'Accepted', currentTime: now(), interval: heartbeat };
     });
     client.handle('Heartbeat', ({ params }) => {
@@ -160,6 +167,35 @@ server.on('client', (client) => {
             });
         }
         return params.idToken ? { idTokenInfo: { status: 'Accepted' } } : {};
+    });
+    async function derScript() {
+        const droop = { priority: 1, overFreq: 50.1, underFreq: 49.9, overDroop: 0.04,
+                        underDroop: 0.04, responseTime: 2.0 };
+        const hv = { priority: 1, yUnit: 'Not_Applicable',
+                     curveData: [{ x: 0.2, y: 118.0 }, { x: 1.5, y: 111.0 }] };
+        await ask('SetDERControl', { isDefault: true, controlId: 'droop-1',
+                                     controlType: 'FreqDroop', freqDroop: droop });
+        await ask('SetDERControl', { isDefault: true, controlId: 'hv-1', controlType: 'HVMustTrip',
+                                     curve: hv });
+        await ask('SetDERControl', { isDefault: true, controlId: 'droop-2', controlType: 'FreqDroop',
+                                     freqDroop: Object.assign({}, droop, { overDroop: 0.5 }) });
+        await ask('SetDERControl', { isDefault: true, controlId: 'vv-1', controlType: 'VoltVar',
+                                     curve: { priority: 1, yUnit: 'PctMaxVar',
+                                              curveData: [{ x: 100.0, y: 0.0 }] } });
+        await ask('GetDERControl', { requestId: 11 });
+        await ask('ClearDERControl', { isDefault: true, controlType: 'FreqDroop' });
+        out({ derDone: true });
+    }
+    for (const m of ['ReportDERControl', 'NotifyDERAlarm', 'NotifyDERStartStop']) {
+        client.handle(m, ({ params }) => {
+            seen(m, params);
+            return {};
+        });
+    }
+    client.handle('Get15118EVCertificate', ({ params }) => {
+        seen('Get15118EVCertificate', params);
+        const exi = exiFile ? require('fs').readFileSync(exiFile, 'utf8').trim() : '';
+        return exi ? { status: 'Accepted', exiResponse: exi } : { status: 'Failed', exiResponse: '' };
     });
     client.handle(({ method, params }) => {
         out({ failure: 'unexpected', method, params });
