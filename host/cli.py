@@ -36,6 +36,7 @@ SUBCOMMANDS = [
     "host.flash.cli",
     "host.station.cli",
     "host.pki.cli",
+    "host.fleet.cli",
 ]
 
 EXIT_USAGE = 2
