@@ -40,6 +40,7 @@ SUBCOMMANDS = [
     "host.ev.cli",
     "host.console.cli",
     "host.console.grid",
+    "host.fleet.cli",
 ]
 
 EXIT_USAGE = 2

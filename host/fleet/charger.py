@@ -1,0 +1,155 @@
+"""A charger's side of the fleet tier: telemetry out through the outbox, setpoints in.
+
+`ChargerLink.record(...)` stores a telemetry record (on disk first) and wakes the sender;
+`run()` keeps a broker session up for as long as it runs: it reconnects with back-off,
+sends the outbox oldest first, each record deleted only on its PUBACK, and hands every
+setpoint for this charger to `SetpointHolder`, which the station's arbitration reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiomqtt
+
+from host.fleet import topics
+from host.fleet.mqtt import Broker
+from host.fleet.outbox import Outbox
+from host.fleet.topics import PayloadError, Setpoint, Telemetry
+
+log = logging.getLogger("v2gate.fleet")
+
+
+class SetpointHolder:
+    """The fog's word for one charger, until it expires.
+
+    `target(now)` is the power a DR event asks for (None: no event), `limit(now)` the
+    feeder's cap on import (None: none). Older setpoints (by `issued`) never replace
+    newer ones, so a QoS 1 resend after a reconnect cannot bring back an old value.
+    """
+
+    def __init__(self) -> None:
+        self.current: dict[str, Setpoint] = {}  # by kind
+        self.received = 0
+        self.stale = 0
+
+    def offer(self, sp: Setpoint) -> bool:
+        old = self.current.get(sp.kind)
+        self.received += 1
+        if old is not None and sp.issued < old.issued:
+            self.stale += 1
+            return False
+        self.current[sp.kind] = sp
+        return True
+
+    def _valid(self, kind: str, now: float) -> float | None:
+        sp = self.current.get(kind)
+        return sp.setpoint_w if sp is not None and sp.issued <= now < sp.expires else None
+
+    def target(self, now: float) -> float | None:
+        return self._valid("target", now)
+
+    def limit(self, now: float) -> float | None:
+        return self._valid("limit", now)
+
+
+@dataclass
+class LinkCounts:
+    published: int = 0
+    connects: int = 0
+    setpoints: int = 0
+    bad_setpoints: int = 0
+
+
+class ChargerLink:
+    def __init__(self, charger: str, feeder: str, outbox: Outbox, broker: Broker, *,
+                 holder: SetpointHolder | None = None, clock: Callable[[], float] = time.time,
+                 backoff: tuple[float, float] = (0.2, 5.0),
+                 on_setpoint: Callable[[Setpoint, float], None] | None = None) -> None:  # fmt: skip
+        self.charger, self.feeder = charger, feeder
+        self.outbox, self.broker = outbox, broker
+        self.holder = holder if holder is not None else SetpointHolder()
+        self.clock = clock
+        self.backoff = backoff
+        self.on_setpoint = on_setpoint
+        self.counts = LinkCounts()
+        self.batched_acks = False  # ack_upto + a periodic flush (a simulator's many chargers)
+        self.connected = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._topic = topics.telemetry_topic(feeder, charger)
+
+    def record(self, **fields: object) -> int:
+        """Store one telemetry record (charger, feeder, seq and ts are filled in)."""
+        seq = self.outbox.put(*self.telemetry(**fields))
+        self.wake()
+        return seq
+
+    def telemetry(self, **fields: object) -> tuple[str, str, Callable[[int], bytes]]:
+        """(owner, topic, build) of a record, for `Outbox.put_many`; then call `wake`."""
+        now = self.clock()
+
+        def build(seq: int) -> bytes:
+            return Telemetry(charger=self.charger, feeder=self.feeder, seq=seq, ts=now,
+                             **fields).encode()  # type: ignore[arg-type]
+
+        return self.charger, self._topic, build
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        delay = self.backoff[0]
+        state = topics.state_topic(self.feeder, self.charger)
+        will = aiomqtt.Will(state, b"offline", qos=1, retain=True)
+        while True:
+            try:
+                async with self.broker.client(f"charger-{self.charger}", will=will) as client:
+                    self.counts.connects += 1
+                    delay = self.backoff[0]
+                    await client.subscribe(topics.setpoint_topic(self.feeder, self.charger), qos=1)
+                    await client.publish(state, b"online", qos=1, retain=True)
+                    self.connected.set()
+                    async with asyncio.TaskGroup() as tg:
+                        tg.create_task(self._send(client))
+                        tg.create_task(self._receive(client))
+            except* (aiomqtt.MqttError, OSError) as group:
+                self.connected.clear()
+                log.debug("charger %s: broker lost (%s), retry in %.1f s", self.charger,
+                          group.exceptions[0], delay)  # fmt: skip
+            # jittered, so a fleet that lost its broker does not come back as one herd
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, self.backoff[1])
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        while True:
+            batch = self.outbox.pending(self.charger, 50)
+            if not batch:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            for number, topic, payload in batch:
+                await client.publish(topic, payload, qos=1, timeout=10)
+                if self.batched_acks:
+                    self.outbox.ack_upto(self.charger, number)
+                else:
+                    self.outbox.ack(self.charger, number)
+                self.counts.published += 1
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            try:
+                sp = topics.decode_setpoint(bytes(message.payload))  # type: ignore[arg-type]
+                if sp.charger != self.charger:
+                    raise PayloadError(f"setpoint for {sp.charger} on {self.charger}'s topic")
+            except PayloadError as exc:
+                self.counts.bad_setpoints += 1
+                log.warning("charger %s: setpoint dropped: %s", self.charger, exc)
+                continue
+            self.counts.setpoints += 1
+            if self.holder.offer(sp) and self.on_setpoint is not None:
+                self.on_setpoint(sp, self.clock())

@@ -1,0 +1,203 @@
+"""The fog node's state, sans-I/O: what its chargers can do, and what each should do.
+
+Inputs: charger telemetry (`telemetry`), DR events from the DERMS (`dr_event`), the state
+of the upstream link (`upstream`). Output: per-charger `Setpoint`s from `dispatch(now)`,
+per-feeder aggregates from `aggregates(now)`, and log lines from `next_log()`.
+
+Dispatch, per feeder, among the chargers heard from within `stale_after` seconds:
+- a DR event running (start <= now < end): its target power is split in proportion to
+  each charger's capacity in that direction (max_discharge_w for a negative target,
+  max_charge_w for a positive one), so no charger is asked beyond what it said it can do
+  and the sum equals the target whenever the feeder has the capacity (else every charger
+  is at its capacity and the shortfall is logged once per event). A positive target is
+  first capped at the feeder's import limit. Setpoints are "target"s and expire at the
+  event's end (or after `ttl`, refreshed before then while the event runs).
+- no event: if the chargers together could import more than the feeder limit, each gets
+  a "limit" in proportion to its max_charge_w (summing to the feeder limit); otherwise none.
+A limit that stops binding is lifted at once (a setpoint that expires as it is issued).
+A setpoint is sent again only when it moves by more than `deadband_w` or is half-way to
+expiry, so a steady event does not flood the broker.
+
+The last DR event is kept until its end whatever happens upstream: losing the DERMS link
+changes nothing the chargers see, and the node logs that it carries on alone.
+
+Telemetry arrives at least once (the chargers' store-and-forward): per charger the
+highest seq seen is kept, an older or equal one is counted as a duplicate and ignored,
+and a jump is counted as a gap (records the charger's queue dropped, or a fog split).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from host.fleet.topics import DrEvent, Setpoint, Telemetry
+
+
+@dataclass
+class Seen:
+    last: Telemetry
+    at: float  # when it arrived (our clock: a charger's clock may be wrong)
+
+
+@dataclass
+class Counts:
+    telemetry: int = 0
+    duplicates: int = 0
+    gaps: int = 0
+    bad: int = 0
+    setpoints: int = 0
+    dr_events: int = 0
+
+
+@dataclass
+class _Sent:
+    setpoint: Setpoint
+
+
+@dataclass
+class FogState:
+    fog_id: str
+    feeder_limits: dict[str, float] = field(default_factory=dict)  # import limit, W
+    stale_after: float = 5.0
+    ttl: float = 30.0
+    deadband_w: float = 50.0
+    chargers: dict[str, Seen] = field(default_factory=dict)
+    events: dict[str, DrEvent] = field(default_factory=dict)  # the latest per feeder
+    counts: Counts = field(default_factory=Counts)
+    upstream_up: bool = False
+    _sent: dict[str, Setpoint] = field(default_factory=dict)
+    _short: set[str] = field(default_factory=set)
+    _log: deque[str] = field(default_factory=deque)
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def telemetry(self, t: Telemetry, now: float) -> None:
+        self.counts.telemetry += 1
+        seen = self.chargers.get(t.charger)
+        if seen is not None:
+            if t.seq <= seen.last.seq:
+                self.counts.duplicates += 1
+                return
+            if t.seq > seen.last.seq + 1:
+                self.counts.gaps += t.seq - seen.last.seq - 1
+        self.chargers[t.charger] = Seen(t, now)
+
+    def bad_payload(self, reason: str) -> None:
+        self.counts.bad += 1
+        if self.counts.bad <= 10 or self.counts.bad % 1000 == 0:
+            self._log.append(f"dropped a bad payload ({self.counts.bad} so far): {reason}")
+
+    def dr_event(self, event: DrEvent, now: float) -> None:
+        old = self.events.get(event.feeder)
+        if old is not None and old.id == event.id and old == event:
+            return  # the same event again (QoS 1 resend, retained copy)
+        self.counts.dr_events += 1
+        self.events[event.feeder] = event
+        self._log.append(
+            f"DR event {event.id} for feeder {event.feeder}: {event.target_w:+.0f} W from "
+            f"{event.start:.1f} for {event.duration_s:.0f} s")  # fmt: skip
+
+    def upstream(self, up: bool, now: float) -> None:
+        if up == self.upstream_up:
+            return
+        self.upstream_up = up
+        if up:
+            self._log.append("upstream (DERMS) link up")
+            return
+        running = [e for e in self.events.values() if e.end > now]
+        keep = "; ".join(f"DR event {e.id} on {e.feeder} until {e.end:.1f}" for e in running)
+        limits = ", ".join(f"{f} {w:.0f} W" for f, w in sorted(self.feeder_limits.items()))
+        self._log.append(
+            "upstream (DERMS) link lost: carrying on with the local feeder limits "
+            f"({limits or 'none'}) and {keep or 'no DR event'}")  # fmt: skip
+
+    # -- outputs -------------------------------------------------------------------------
+
+    def next_log(self) -> str | None:
+        return self._log.popleft() if self._log else None
+
+    def fresh(self, feeder: str, now: float) -> list[Telemetry]:
+        return sorted((s.last for s in self.chargers.values()
+                       if s.last.feeder == feeder and now - s.at <= self.stale_after),
+                      key=lambda t: t.charger)  # fmt: skip
+
+    def feeders(self) -> set[str]:
+        return {s.last.feeder for s in self.chargers.values()} | set(self.feeder_limits)
+
+    def wanted(self, feeder: str, now: float) -> list[Setpoint]:
+        """What every fresh charger of the feeder should do now (no deadband)."""
+        chargers = self.fresh(feeder, now)
+        event = self.events.get(feeder)
+        limit = self.feeder_limits.get(feeder)
+        if event is not None and event.start <= now < event.end:
+            target = event.target_w
+            if limit is not None and target > limit:
+                target = limit
+            caps = [t.max_discharge_w if target < 0 else t.max_charge_w for t in chargers]
+            total = sum(caps)
+            share = min(1.0, abs(target) / total) if total > 0 else 0.0
+            if abs(target) > total and event.id not in self._short:
+                self._short.add(event.id)
+                self._log.append(f"DR event {event.id}: feeder {feeder} can give {total:.0f} W "
+                                 f"of {abs(target):.0f} W asked")  # fmt: skip
+            sign = -1.0 if target < 0 else 1.0
+            expires = min(event.end, now + self.ttl)
+            return [Setpoint(t.charger, event.id, "target", sign * cap * share, now, expires)
+                    for t, cap in zip(chargers, caps, strict=True)]  # fmt: skip
+        if limit is None:
+            return []
+        total = sum(t.max_charge_w for t in chargers)
+        if total <= limit:
+            return []
+        return [Setpoint(t.charger, "limit", "limit", t.max_charge_w * limit / total, now,
+                         now + self.ttl) for t in chargers]  # fmt: skip
+
+    def dispatch(self, now: float) -> list[Setpoint]:
+        """The setpoints to publish now: new ones, moved ones, and refreshes."""
+        out = []
+        for feeder in sorted(self.feeders()):
+            wanted = self.wanted(feeder, now)
+            named = {sp.charger for sp in wanted}
+            for charger, held in list(self._sent.items()):
+                # a feeder limit that no longer binds is lifted at once, not left to expire
+                if (held.kind == "limit" and held.expires > now and charger not in named
+                        and self._feeder_of(charger) == feeder):
+                    lift = Setpoint(charger, "limit", "limit", held.setpoint_w, now, now)
+                    self._sent[charger] = lift
+                    out.append(lift)
+            for sp in wanted:
+                old = self._sent.get(sp.charger)
+                if (old is None or old.event != sp.event or old.kind != sp.kind
+                        or abs(old.setpoint_w - sp.setpoint_w) > self.deadband_w
+                        or now >= (old.issued + old.expires) / 2):
+                    self._sent[sp.charger] = sp
+                    out.append(sp)
+        self.counts.setpoints += len(out)
+        return out
+
+    def unsent(self, charger: str) -> None:
+        """A setpoint could not be published: dispatch it again next time."""
+        self._sent.pop(charger, None)
+
+    def _feeder_of(self, charger: str) -> str | None:
+        seen = self.chargers.get(charger)
+        return seen.last.feeder if seen else None
+
+    def aggregates(self, now: float) -> dict[str, dict[str, float | int | str | None]]:
+        result: dict[str, dict[str, float | int | str | None]] = {}
+        for feeder in sorted(self.feeders()):
+            chargers = self.fresh(feeder, now)
+            event = self.events.get(feeder)
+            running = event is not None and event.start <= now < event.end
+            result[feeder] = {
+                "chargers": sum(1 for s in self.chargers.values() if s.last.feeder == feeder),
+                "fresh": len(chargers),
+                "power_w": round(sum(t.power_w for t in chargers), 1),
+                "max_charge_w": round(sum(t.max_charge_w for t in chargers), 1),
+                "max_discharge_w": round(sum(t.max_discharge_w for t in chargers), 1),
+                "limit_w": self.feeder_limits.get(feeder),
+                "dr_event": event.id if running and event else None,
+                "dr_target_w": event.target_w if running and event else None,
+            }
+        return result

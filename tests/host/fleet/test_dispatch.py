@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import pytest
+
+from host.fleet.dispatch import FogState
+from host.fleet.topics import DrEvent, Telemetry
+
+
+def _t(charger: str, seq: int = 1, *, feeder: str = "f1", charge: float = 11000.0,
+       discharge: float = 7400.0, power: float = 0.0) -> Telemetry:  # fmt: skip
+    return Telemetry(charger, feeder, seq, 100.0, power, charge, discharge)
+
+
+def _fog(**kw: object) -> FogState:
+    fog = FogState("fog1", **kw)  # type: ignore[arg-type]
+    for i, (c, d) in enumerate([(11000, 7400), (22000, 11000), (7400, 3700)]):
+        fog.telemetry(_t(f"c{i}", charge=c, discharge=d), 100.0)
+    return fog
+
+
+def test_dr_export_target_split_by_discharge_capacity_sums_exactly() -> None:
+    fog = _fog()
+    fog.dr_event(DrEvent("e1", "f1", -11050.0, 100.0, 600.0), 100.0)
+    sps = fog.dispatch(101.0)
+    by = {sp.charger: sp for sp in sps}
+    assert set(by) == {"c0", "c1", "c2"}
+    assert sum(sp.setpoint_w for sp in sps) == pytest.approx(-11050.0)
+    # in proportion to 7400 : 11000 : 3700, all "target", for the ttl (refreshed later)
+    assert by["c1"].setpoint_w / by["c2"].setpoint_w == pytest.approx(11000 / 3700)
+    assert all(sp.kind == "target" and sp.expires == 131.0 and sp.event == "e1" for sp in sps)
+    fog.dr_event(DrEvent("e2", "f1", -1000.0, 100.0, 10.0), 102.0)
+    assert {sp.expires for sp in fog.dispatch(102.0)} == {110.0}  # a short event: its end
+
+
+def test_shortfall_saturates_every_charger_and_says_so_once() -> None:
+    fog = _fog()
+    fog.dr_event(DrEvent("e1", "f1", -50000.0, 100.0, 600.0), 100.0)
+    sps = fog.dispatch(101.0)
+    assert sorted(sp.setpoint_w for sp in sps) == [-11000.0, -7400.0, -3700.0]
+    lines = []
+    while (line := fog.next_log()) is not None:
+        lines.append(line)
+    assert sum("can give 22100 W of 50000 W" in line for line in lines) == 1
+    fog.dispatch(140.0)
+    assert fog.next_log() is None
+
+
+def test_import_target_is_capped_at_the_feeder_limit() -> None:
+    fog = _fog(feeder_limits={"f1": 20000.0})
+    fog.dr_event(DrEvent("e1", "f1", 30000.0, 100.0, 600.0), 100.0)
+    assert sum(sp.setpoint_w for sp in fog.dispatch(101.0)) == pytest.approx(20000.0)
+
+
+def test_feeder_limit_without_event_binds_then_lifts() -> None:
+    fog = _fog(feeder_limits={"f1": 20200.0})  # chargers could take 40400 W
+    sps = fog.dispatch(101.0)
+    assert all(sp.kind == "limit" for sp in sps)
+    assert sum(sp.setpoint_w for sp in sps) == pytest.approx(20200.0)
+    # c1 unplugs (capacity 0): 18400 W fit under the limit, every limit is lifted at once
+    fog.telemetry(_t("c1", 2, charge=0.0, discharge=0.0), 102.0)
+    lifted = fog.dispatch(102.0)
+    assert {sp.charger for sp in lifted} == {"c0", "c1", "c2"}
+    assert all(sp.expires == sp.issued == 102.0 for sp in lifted)
+
+
+def test_steady_event_is_not_resent_until_half_way_to_expiry() -> None:
+    fog = _fog(ttl=30.0)
+    fog.dr_event(DrEvent("e1", "f1", -9000.0, 100.0, 600.0), 100.0)
+    assert len(fog.dispatch(101.0)) == 3
+    for now in (102.0, 110.0, 115.0):
+        fog.telemetry(_t("c0", int(now)), now)
+        fog.telemetry(_t("c1", int(now), charge=22000, discharge=11000), now)
+        fog.telemetry(_t("c2", int(now), charge=7400, discharge=3700), now)
+        assert fog.dispatch(now) == []
+    assert len(fog.dispatch(116.0)) == 3  # issued 101, expires 131: refreshed from 116
+
+
+def test_stale_chargers_get_nothing_and_the_rest_take_their_share() -> None:
+    fog = _fog(stale_after=5.0)
+    fog.telemetry(_t("c0", 2), 110.0)  # only c0 heard from since 100
+    fog.dr_event(DrEvent("e1", "f1", -5000.0, 100.0, 600.0), 110.0)
+    sps = fog.dispatch(110.0)
+    assert [(sp.charger, sp.setpoint_w) for sp in sps] == [("c0", -5000.0)]
+
+
+def test_telemetry_duplicates_and_gaps_are_counted_and_old_records_ignored() -> None:
+    fog = FogState("fog1")
+    for seq in (1, 2, 2, 1, 5, 6):
+        fog.telemetry(_t("c0", seq, power=float(seq)), 100.0)
+    assert fog.counts.duplicates == 2 and fog.counts.gaps == 2
+    assert fog.chargers["c0"].last.seq == 6
+
+
+def test_upstream_loss_keeps_the_event_and_limits_and_says_so() -> None:
+    fog = _fog(feeder_limits={"f1": 30000.0})
+    fog.upstream(True, 100.0)
+    fog.dr_event(DrEvent("e1", "f1", -9000.0, 100.0, 600.0), 100.0)
+    while fog.next_log():
+        pass
+    fog.upstream(False, 200.0)
+    line = fog.next_log()
+    assert line is not None and "lost" in line and "e1" in line and "700.0" in line
+    assert "f1 30000 W" in line
+    for c, d in (("c0", 7400), ("c1", 11000), ("c2", 3700)):
+        fog.telemetry(_t(c, 2, discharge=d), 200.0)
+    assert sum(sp.setpoint_w for sp in fog.dispatch(200.0)) == pytest.approx(-9000.0)
+    for c, d in (("c0", 7400), ("c1", 11000), ("c2", 3700)):
+        fog.telemetry(_t(c, 3, discharge=d), 700.0)
+    # the event is over: no more targets, and the 30 kW limit binds the 40.4 kW chargers
+    after = fog.dispatch(700.0)
+    assert all(sp.kind == "limit" for sp in after)
+
+
+def test_repeated_event_is_counted_once() -> None:
+    fog = _fog()
+    ev = DrEvent("e1", "f1", -9000.0, 100.0, 600.0)
+    fog.dr_event(ev, 100.0)
+    fog.dr_event(ev, 100.5)
+    assert fog.counts.dr_events == 1

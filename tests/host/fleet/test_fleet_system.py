@@ -1,0 +1,94 @@
+"""A real mosquitto (TLS), a `v2gate fog` process and 50 simulated chargers, each with its
+own MQTT session: telemetry flows, a DR event is dispatched, and a broker killed and
+restarted loses no telemetry record and needs no fog restart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from host.fleet import topics
+from host.fleet.simfleet import SimFleet
+from host.fleet.topics import DrEvent
+from tests.apt import require
+from tests.host.fleet.broker import FogProcess, Mosquitto
+
+pytestmark = pytest.mark.system
+
+CHARGERS = 50
+
+
+async def _until(cond: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def test_fleet_dr_dispatch_and_broker_restart(tmp_path: Path) -> None:
+    broker = Mosquitto(require("mosquitto"), tmp_path / "broker")
+    broker.start()
+    fog = FogProcess(broker)
+    try:
+        asyncio.run(_scenario(broker, fog, tmp_path))
+    finally:
+        fog.stop()
+        broker.stop()
+
+
+async def _scenario(broker: Mosquitto, fog: FogProcess, tmp_path: Path) -> None:
+    await fog.wait_for(lambda f: any("subscribed" in line for line in f.lines), 20)
+    fleet = SimFleet(broker.broker(), tmp_path, CHARGERS, feeders=2, period=0.5)
+    runner = asyncio.create_task(fleet.run())
+    try:
+        await _until(lambda: fleet.connected() == CHARGERS, 30, "every charger connected")
+        await fog.wait_for(lambda f: f.counts.get("chargers") == CHARGERS, 20)
+
+        # a DR event on feeder f0 (25 chargers): every one of them gets its share
+        target = -60_000.0
+        event = DrEvent("ev-test", "f0", target, time.time(), 120.0)
+        t0 = time.time()
+        async with broker.broker().client("derms", clean=True) as derms:
+            await derms.publish(topics.dr_topic("f0"), event.encode(), qos=1)
+        f0 = [s for s in fleet.chargers if s.link.feeder == "f0"]
+        await _until(lambda: all(any(sp.event == "ev-test" for sp, _ in s.received) for s in f0),
+                     20, "every f0 charger's setpoint")  # fmt: skip
+        firsts = [min(at for sp, at in s.received if sp.event == "ev-test") for s in f0]
+        latency = sorted(at - t0 for at in firsts)
+        total = sum(next(sp.setpoint_w for sp, _ in s.received if sp.event == "ev-test") for s in f0)
+        capacity = sum(s.max_discharge_w for s in f0)
+        print(f"DR: {len(f0)} setpoints, latency max {latency[-1] * 1000:.0f} ms, "
+              f"sum {total:.0f} W of {target:.0f} W (capacity {capacity:.0f} W)")
+        assert abs(total - max(target, -capacity)) <= 0.01 * abs(target)
+        assert not any(sp.event == "ev-test" for s in fleet.chargers if s.link.feeder == "f1"
+                       for sp, _ in s.received)  # fmt: skip
+        await _until(lambda: all((s.link.holder.target(time.time()) or 0) < 0 for s in f0), 5,
+                     "f0 chargers discharging")  # fmt: skip
+
+        # the broker dies (SIGKILL) for 2 s; the chargers keep recording
+        broker.kill()
+        await asyncio.sleep(2.0)
+        assert fleet.pending() > 0  # records wait on disk
+        broker.start()
+        await _until(lambda: fleet.connected() == CHARGERS, 30, "every charger back")
+        await asyncio.sleep(1.0)
+    finally:
+        runner.cancel()
+        try:
+            await runner
+        except asyncio.CancelledError:
+            pass
+    await _until(lambda: True, 0, "")
+    expected = sum(fleet.outbox.last_number(s.link.charger) for s in fleet.chargers)
+    left = fleet.pending()
+    await fog.wait_for(lambda f: f.counts.get("telemetry", 0) - f.counts.get("duplicates", 0)
+                       >= expected - left, 20)  # fmt: skip
+    c = fog.counts
+    print(f"records: {expected} stored, {left} still queued, fog saw {c['telemetry']} "
+          f"({c['duplicates']} duplicates, {c['gaps']} gaps)")
+    assert c["gaps"] == 0
+    assert c["telemetry"] - c["duplicates"] == expected - left
