@@ -11,9 +11,9 @@ reason is printed.
 Not in the loop yet: the firmware. The SECC's EvseController is the simulated DC stage,
 not the firmware's pilot and contactor over the link.
 
-iso2-dc-pnc runs over TLS 1.2; Plug & Charge itself waits for the PnC EVCC and SECC:
-``PNC`` below is the hook (the EVCC's ``Iso2Config.pnc``, the SECC's ``iso2_options``).
-Until then it is an EIM session over TLS 1.2, and its text and verdict say so.
+iso2-dc-pnc is Plug & Charge over TLS 1.2: a fresh lab PKI (`v2gate pki init`), the EV
+pays with its contract (contract_chain.pem), the SECC checks it against the MO root and
+signs its SalesTariffs with the MO Sub-CA 2 key; the verdict names the EMAID authorized.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ CHARGE_FOR = 1.5  # s of charging loop: enough for a readable timeline
 class Variant:
     protocol: str  # as `v2gate ev --protocol` names it
     tls: bool
-    pnc: bool  # wanted; used when the build has it (pnc_ready)
+    pnc: bool  # Plug & Charge (needs tls)
 
 
 VARIANTS = {
@@ -53,19 +53,6 @@ VARIANTS = {
     "iso2-ac": Variant("iso2-ac", tls=False, pnc=False),
     "iso2-dc-pnc": Variant("iso2-dc", tls=True, pnc=True),
 }
-
-
-def pnc_ready() -> bool:
-    """The hook: True once the -2 EVCC has Plug & Charge (``Iso2Config.pnc``)."""
-    from host.ev.evcc.iso2 import Iso2Config
-
-    return "pnc" in {f.name for f in dataclasses.fields(Iso2Config)}
-
-
-def pnc_options(pki: Path) -> dict[str, Any]:
-    """What the -2 SECC takes for Plug & Charge (roots, backend) from the lab PKI: to be
-    filled when the PnC SECC merges; nothing until then."""
-    return {}
 
 
 class Timeline:
@@ -115,6 +102,7 @@ class Outcome:
     plants: list[Any] = dataclasses.field(default_factory=list)
     sdp_at: float | None = None
     stopped_at: float | None = None
+    contract: str | None = None  # the EMAID a Plug & Charge session authorized
     error: str = ""
 
 
@@ -126,13 +114,13 @@ def _sides(variant: Variant, pki: Path | None, tl: Timeline, out: Outcome) -> tu
     from host.v2g import sap, tls
     from host.v2g.session import ProtocolNegotiated
 
-    use_pnc = variant.pnc and pnc_ready()
+    use_pnc = variant.pnc and pki is not None
     offers = (sap.DIN,) if variant.protocol == "din" else (sap.ISO2, sap.DIN)
     server_ctx = client_ctx = None
     if pki is not None:
         server_ctx = serve.tls_context(pki)
         client_ctx = tls.client_context(pki / "v2g_root.pem")  # a -2 EV: TLS 1.2
-    ev = make_evcc(variant.protocol, pnc=use_pnc, charge_for=CHARGE_FOR)
+    ev = make_evcc(variant.protocol, pnc=use_pnc, charge_for=CHARGE_FOR, pki=pki or Path())
 
     def controller_for(context: Any) -> Any:
         controller = serve.sim_controller(context)
@@ -153,6 +141,10 @@ def _sides(variant: Variant, pki: Path | None, tl: Timeline, out: Outcome) -> tu
             out.answered.append((event.request, event.response_code))
             tl.add("secc", f"secc: {event.request} -> {event.response_code}",
                    request=event.request, code=event.response_code)  # fmt: skip
+            emaid = serve.authorized_contract(conn, event)
+            if emaid is not None:
+                out.contract = emaid
+                tl.add("pnc", f"secc: Plug & Charge: contract {emaid} authorized", emaid=emaid)
         elif isinstance(event, SessionEnded):
             out.secc_end = event
             tl.add("session-ended", f"secc: session ended: {event.reason.value}",
@@ -168,7 +160,7 @@ def _sides(variant: Variant, pki: Path | None, tl: Timeline, out: Outcome) -> tu
                     else f"failed: {event.reason.value} {event.detail}")  # fmt: skip
             tl.add("ev", f"ev: {text}")
 
-    iso2_options = pnc_options(pki) if use_pnc and pki is not None else None
+    iso2_options = {"pnc": serve.pnc_config(pki)} if use_pnc and pki is not None else None
     return offers, server_ctx, client_ctx, on_secc, on_ev, controller_for, ev, iso2_options
 
 
@@ -317,8 +309,6 @@ async def run_variant(name: str, quiet: bool) -> dict[str, Any]:
                                     f"({no_veth})")  # fmt: skip
     if not quiet:
         print(f"{name}: transport {out.note}", flush=True)
-        if variant.pnc and not pnc_ready():
-            print(f"{name}: Plug & Charge is not in this build yet: EIM over TLS 1.2", flush=True)
     with tempfile.TemporaryDirectory(prefix="v2gate-sim-") as tmp:
         pki = None
         if variant.tls:
@@ -351,13 +341,16 @@ def _summary(name: str, variant: Variant, out: Outcome, tl: Timeline) -> dict[st
     stopped = isinstance(out.ev_result, SessionStopped)
     ended = isinstance(out.secc_end, SessionEnded) and out.secc_end.reason is EndReason.STOPPED
     tls_ok = not variant.tls or (out.tls is not None and out.tls.version == "TLSv1.2")
-    ok = stopped and ended and not failed and energy > 0 and safe and tls_ok and not out.error
+    pnc_ok = not variant.pnc or out.contract is not None
+    ok = (stopped and ended and not failed and energy > 0 and safe and tls_ok and pnc_ok
+          and not out.error)  # fmt: skip
     took = (None if out.sdp_at is None or out.stopped_at is None
             else round(out.stopped_at - out.sdp_at, 3))  # fmt: skip
     security = (f"{out.tls.version} {out.tls.cipher}" if out.tls is not None
                 else "TLS (no handshake)" if variant.tls else "plain TCP")  # fmt: skip
-    pnc = variant.pnc and pnc_ready()
-    auth = "Plug & Charge" if pnc else "EIM" + (" (PnC not in this build yet)" if variant.pnc else "")
+    pnc = variant.pnc
+    auth = ("EIM" if not pnc else f"Plug & Charge, contract {out.contract} authorized"
+            if out.contract else "Plug & Charge, no contract authorized")  # fmt: skip
     if ok:
         verdict = (f"{out.negotiated} session to SessionStopRes in {took:.2f} s from SDP, "
                    f"{len(out.answered)} requests answered, none FAILED; {energy:.1f} Wh "
@@ -370,7 +363,8 @@ def _summary(name: str, variant: Variant, out: Outcome, tl: Timeline) -> dict[st
     return {
         "result": "pass" if ok else "fail", "verdict": verdict,
         "v2g": {"transport": out.transport, "protocol": out.negotiated, "security": security,
-                "authorization": "pnc" if pnc else "eim", "requests": len(out.answered),
+                "authorization": "pnc" if pnc else "eim", "emaid": out.contract,
+                "requests": len(out.answered),
                 "sdp_to_stop_s": took, "slac_match_ms": out.slac_ms,
                 "energy_wh": round(energy, 2), "transport_note": out.note},
         "timeline": tl.records,
@@ -384,8 +378,6 @@ def _scenario(name: str) -> Callable[[str], Any]:
     return run
 
 
-_PNC_TEXT = ("Plug & Charge" if pnc_ready() else
-             "EIM until the PnC EVCC is in this build (Plug & Charge hook: pnc_ready)")  # fmt: skip
 register("din-dc", _scenario("din-dc"),
          "DIN 70121 DC: SLAC, SDP, TCP, session to SessionStopRes (veth in netns when root)",
          host_only=True)  # fmt: skip
@@ -393,4 +385,5 @@ register("iso2-ac", _scenario("iso2-ac"),
          "ISO 15118-2 AC EIM: SLAC, SDP, TCP, session to SessionStopRes (veth when root)",
          host_only=True)  # fmt: skip
 register("iso2-dc-pnc", _scenario("iso2-dc-pnc"),
-         f"ISO 15118-2 DC over TLS 1.2: SLAC, SDP, TLS, session; {_PNC_TEXT}", host_only=True)
+         "ISO 15118-2 DC Plug & Charge over TLS 1.2: SLAC, SDP, TLS, contract checked and "
+         "authorized, session to SessionStopRes", host_only=True)  # fmt: skip

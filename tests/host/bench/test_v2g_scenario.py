@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 
 import pytest
@@ -64,11 +65,35 @@ def test_iso2_dc_pnc_in_process_says_what_it_ran(no_root: None,
     assert "transport in-process SLAC channel and loopback TCP, no SDP (needs root: test)" in text
     assert "TLS: TLSv1.2 ECDHE-ECDSA-AES128-SHA256" in text
     assert "secc: CurrentDemandReq -> OK  (x" in text  # the loop, folded
-    if not scenario.pnc_ready():  # the hook: PnC arrives with the PnC EVCC
-        assert "Plug & Charge is not in this build yet: EIM over TLS 1.2" in text
-        assert "EIM (PnC not in this build yet)" in text
+    assert "secc: PaymentServiceSelectionReq -> OK" in text
+    assert "secc: PaymentDetailsReq -> OK" in text  # the contract chain, checked
     assert "\nverdict: iso2 session to SessionStopRes in " in text
+    emaid = text.split("Plug & Charge: contract ", 1)[1].split()[0]
+    assert emaid.startswith("DE") and f"Plug & Charge, contract {emaid} authorized" in text
     assert text.rstrip().endswith("result: pass")
+
+
+def test_iso2_dc_pnc_pays_by_contract(no_root: None) -> None:
+    out = asyncio.run(scenario.run_variant("iso2-dc-pnc", quiet=True))
+    assert out["result"] == "pass", out["verdict"]
+    assert out["v2g"]["authorization"] == "pnc" and out["v2g"]["emaid"]
+    names = requests(out)
+    assert names.index("PaymentDetailsReq") < names.index("AuthorizationReq")
+    pnc = [r for r in out["timeline"] if r["event"] == "pnc"]
+    assert [r["emaid"] for r in pnc] == [out["v2g"]["emaid"]]
+
+
+def test_a_refused_contract_fails_the_pnc_scenario(no_root: None,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from host.secc.pnc import AllowList
+
+    original = serve.pnc_config
+    monkeypatch.setattr(serve, "pnc_config", lambda pki, *a, **kw: dataclasses.replace(
+        original(pki), allow=AllowList.from_lines(["DE-XYZ-C12345678-9"])))  # fmt: skip
+    out = asyncio.run(scenario.run_variant("iso2-dc-pnc", quiet=True))
+    assert out["result"] == "fail"
+    assert "PaymentDetailsReq FAILED_CertificateNotAllowedAtThisEVSE" in out["verdict"]
+    assert "no contract authorized" in out["verdict"]
 
 
 def test_a_refused_authorization_fails_the_scenario(no_root: None,
