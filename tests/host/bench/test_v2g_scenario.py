@@ -1,4 +1,5 @@
-"""The ISO 15118 session scenarios of `v2gate simulate` (din-dc, iso2-ac, iso2-dc-pnc): in
+"""The ISO 15118 session scenarios of `v2gate simulate` (din-dc, iso2-ac, iso2-dc-pnc): the
+sim firmware in the loop (5 % PWM on CP B, the contactor on the session's requests), in
 process (SLAC channel, loopback TCP/TLS) and, as root, over a veth pair in two network
 namespaces (SLAC, SDP, TCP/TLS)."""
 
@@ -50,12 +51,35 @@ def test_din_dc_in_process_as_json(no_root: None, capsys: pytest.CaptureFixture[
     assert {"ContractAuthenticationReq", "CableCheckReq", "CurrentDemandReq"} <= set(names)
 
 
-def test_iso2_ac_in_process(no_root: None) -> None:
+def test_iso2_ac_in_process_with_the_firmware(no_root: None) -> None:
     out = asyncio.run(scenario.run_variant("iso2-ac", quiet=True))
     assert out["result"] == "pass", out["verdict"]
     assert out["v2g"]["protocol"] == "iso2" and out["v2g"]["security"] == "plain TCP"
     names = requests(out)
     assert "ChargingStatusReq" in names and "CurrentDemandReq" not in names
+    fw = out["firmware"]
+    assert fw["ok"] and fw["pwm_duty_percent"] == 5.0
+    assert fw["cp_states"] == ["A", "B", "C", "B", "A"]
+    assert [c["closed"] for c in fw["contactor_events"]] == [True, False]
+    events = [r["event"] for r in out["timeline"]]
+    # the lease (the contactor's permission) only after the session asked, SLAC after 5 %
+    assert events.index("offer") < events.index("slac")
+    assert events.index("power-wanted") < events.index("lease") < events.index("contactor")
+    assert "CP A -> B -> C -> B -> A" in out["verdict"]
+
+
+def test_contactor_refused_by_the_firmware_fails_the_session(
+        no_root: None, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    # an EV that never closes S2 (stays in B): PowerDelivery cannot close the contactor
+    from host.bench import v2g_firmware
+
+    monkeypatch.setitem(v2g_firmware.SIM, "react_ms", 600_000)
+    out = asyncio.run(scenario.run_variant("iso2-ac", quiet=True))
+    assert out["result"] == "fail"
+    assert "PowerDeliveryReq FAILED_ContactorError" in out["verdict"]
+    assert "contactor refused: the EV is in CP B, not C" in out["verdict"]
+    assert out["firmware"]["contactor_events"] == []
+    assert "lease" not in [r["event"] for r in out["timeline"]]
 
 
 def test_iso2_dc_pnc_in_process_says_what_it_ran(no_root: None,
@@ -70,7 +94,14 @@ def test_iso2_dc_pnc_in_process_says_what_it_ran(no_root: None,
     assert "\nverdict: iso2 session to SessionStopRes in " in text
     emaid = text.split("Plug & Charge: contract ", 1)[1].split()[0]
     assert emaid.startswith("DE") and f"Plug & Charge, contract {emaid} authorized" in text
-    assert text.rstrip().endswith("result: pass")
+    assert "result: pass" in text.rstrip().splitlines()[-1]
+    # the firmware's lines and the session's in one timeline, in the order they happened
+    order = ["firmware: CP A -> B", "station: 5 % PWM", "slac evse:", "secc: PaymentDetailsReq",
+             "secc: PowerDeliveryReq -> OK", "firmware: contactor closed",
+             "firmware: contactor open", "firmware: CP B -> A"]
+    assert "secc: SessionStopReq -> OK" in text
+    at = [text.index(line) for line in order]
+    assert at == sorted(at), list(zip(order, at, strict=True))
 
 
 def test_iso2_dc_pnc_pays_by_contract(no_root: None) -> None:
@@ -121,7 +152,7 @@ def test_scenarios_over_veth_when_root(name: str) -> None:
         pytest.skip(reason)
     out = asyncio.run(scenario.run_variant(name, quiet=True))
     assert out["result"] == "pass", out["verdict"]
-    assert out["v2g"]["transport"] == "veth"
+    assert out["v2g"]["transport"] == "veth" and out["firmware"]["ok"]
     sdp = [r for r in out["timeline"] if r["event"] == "sdp"]
     assert len(sdp) == 1 and sdp[0]["address"].startswith("fe80::")  # found by SDP
     tls = [r for r in out["timeline"] if r["event"] == "tls"]
