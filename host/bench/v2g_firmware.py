@@ -22,12 +22,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from firmware.app import interlocks
+from firmware.link import messages as m
 from host.bench.bench import Bench, BenchError, run_bench, summarize
 from host.bench.v2g_transport import Outcome, Timeline
 
 # the EV plugs in 0.3 s after boot, leaves 0.3 s after its current stopped
 SIM = {"plug_ms": 300, "digital": True, "digital_da": 160, "charge_ms": 600_000,
        "unplug_ms": 300, "react_ms": 300}  # fmt: skip
+LINK_TIMEOUT_MS = 2000  # the most SetConfig allows (docs/link.md)
 PLUG_TIMEOUT = 15.0  # s from the firmware's start to the station's 5 % on CP B
 LEAVE_TIMEOUT = 10.0  # s from the session's end to CP A
 SHOWN = {"cp", "offer", "power-wanted", "lease", "contactor", "offer-ended", "fault",
@@ -67,7 +69,10 @@ async def with_firmware(runtime: str, tl: Timeline, out: Outcome, session: Sessi
     from host.station.v2g import DigitalStation, StationEvseController, StationLink
 
     async def body(bench: Bench) -> None:
-        station = DigitalStation(Settings(sessions=1))
+        # the firmware's longest link timeout: this host runs both sides of the session in
+        # one interpreter, whose stalls (a TLS handshake, a big import) a station process
+        # on a gateway would not share
+        station = DigitalStation(Settings(sessions=1, config={m.CFG_LINK_TIMEOUT: LINK_TIMEOUT_MS}))
         offered, left = threading.Event(), threading.Event()
         box: dict[str, Any] = {}
 

@@ -30,7 +30,15 @@ from typing import Any
 from host.bench import v2g_firmware
 from host.bench.bench import LISTENER
 from host.bench.registry import register
-from host.bench.v2g_transport import Outcome, Run, Timeline, Variant, in_process, over_veth
+from host.bench.v2g_transport import (
+    Outcome,
+    Run,
+    Timeline,
+    Variant,
+    in_process,
+    over_veth,
+    preload,  # fmt: skip
+)
 from host.bench.veth import why_no_veth
 
 CHARGE_FOR = 1.5  # s of charging loop: enough for a readable timeline
@@ -70,6 +78,7 @@ async def run_variant(name: str, quiet: bool, runtime: str | None = None) -> dic
         async def session(station: Callable[[Any], Any]) -> None:
             await carry(variant, Run(pki, CHARGE_FOR, station), tl, out)
 
+        preload()
         try:
             await v2g_firmware.with_firmware(runtime, tl, out, session)
         finally:

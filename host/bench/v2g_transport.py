@@ -89,6 +89,20 @@ class Outcome:
     contract: str | None = None  # the EMAID a Plug & Charge session authorized
     error: str = ""
 
+def preload() -> None:
+    """Import what the session needs before the firmware starts: the EXI schemas take ~0.6 s
+    each to import and hold the interpreter meanwhile, longer than the firmware waits for a
+    link frame before it fails safe (500 ms)."""
+    import host.ev.evcc.din
+    import host.ev.evcc.driver
+    import host.ev.evcc.iso2
+    import host.secc.pnc
+    import host.secc.serve
+    import host.slac.cli
+    import host.v2g.sdp_client
+    import host.v2g.sdp_driver  # noqa: F401
+
+
 @dataclass
 class Run:
     """What one scenario run takes besides the variant: the lab PKI (TLS), the EV's

@@ -137,7 +137,10 @@ class StationLink:
         self.loop = loop
 
     def _post(self, event: object) -> None:
-        self.loop.call_soon_threadsafe(self.driver.events.put_nowait, event)  # type: ignore[arg-type]
+        try:
+            self.loop.call_soon_threadsafe(self.driver.events.put_nowait, event)  # type: ignore[arg-type]
+        except RuntimeError:
+            pass  # the station's loop is closed: it finished (the EV left) or was stopped
 
     def want_power(self, on: bool) -> None:
         self._post(PowerWanted(on))
