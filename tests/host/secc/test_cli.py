@@ -205,6 +205,21 @@ def _pair(veth: VethPair, secc_args: list[str], ev_args: list[str]) -> tuple[sub
 
 
 @pytest.mark.system
+def test_secc_and_ev_processes_over_veth_eim_over_tls(veth: VethPair, lab: Path) -> None:
+    security = ["--tls", "--pki", str(lab)]  # DIN and AC EIM: the din-dc / iso2-ac scenarios
+    ev, secc_out, secc_err, code = _pair(veth, [*security, "--protocols", "iso2,din"],
+                                         ["--protocol", "iso2-dc", *security])  # fmt: skip
+    assert ev.returncode == 0, (ev.stdout, ev.stderr, secc_out)
+    assert "SessionStopRes OK" in ev.stdout and "session stopped" in ev.stdout, ev.stdout
+    assert code == 0, (secc_out, secc_err)
+    assert "SessionStopReq -> OK" in secc_out and "session ended: SessionStop" in secc_out
+    assert "over TLS" in secc_out and "; EIM" in secc_out
+    assert "AuthorizationReq -> OK" in secc_out and "PaymentDetailsReq" not in secc_out
+    assert "CurrentDemandReq -> OK" in secc_out, secc_out
+    assert not secc_err and not ev.stderr
+
+
+@pytest.mark.system
 @pytest.mark.parametrize("protocol", ["iso2-ac", "iso2-dc"])
 def test_pnc_secc_and_ev_processes_over_veth(veth: VethPair, lab: Path, protocol: str) -> None:
     security = ["--tls", "--pki", str(lab)]
