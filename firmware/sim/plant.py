@@ -11,7 +11,7 @@ firmware's clock, so a scenario can measure from trigger to reaction. `inject` s
 the same faults at run time (the bench console): it schedules them for now.
 """
 
-from firmware.app.pilot import current_for_duty
+from firmware.app.pilot import DUTY_DIGITAL, current_for_duty
 from firmware.compat import ticks_add, ticks_diff
 from firmware.link import messages as m
 
@@ -32,6 +32,11 @@ DEFAULTS: dict = {
     "temp_profile": None,  # [[t_ms, temp_dc], ...] linear in between; 25.0 C otherwise
     "sessions": 1,  # plug in again `replug_ms` after unplugging, this many sessions in all
     "replug_ms": 600,
+    # an ISO 15118 EV: 5 % PWM (digital communication) is its offer; it closes S2 react_ms
+    # after seeing it and, with the contactor closed, draws digital_da (what its session
+    # agreed), not a current read from the duty
+    "digital": False,
+    "digital_da": 160,
 }
 
 # faults `inject` can start now: the scenario key that schedules each
@@ -151,6 +156,8 @@ class Plant:
         return high, low
 
     def _pwm_valid(self):
+        if self.p["digital"]:
+            return self.pilot_mode == m.PILOT_PWM and self.duty == DUTY_DIGITAL
         return self.pilot_mode == m.PILOT_PWM and 800 <= self.duty <= 9700
 
     # ---------------------------------------------------------------- time
@@ -223,7 +230,8 @@ class Plant:
     def _update_current(self, now, dt):
         target = 0
         if self.phase == CHARGING and self.feedback(now) and self._pwm_valid() and not self.override:
-            target = min(current_for_duty(self.duty), self.p["ev_max_da"]) * 100
+            offered = self.p["digital_da"] if self.p["digital"] else current_for_duty(self.duty)
+            target = min(offered, self.p["ev_max_da"]) * 100
         # no path, no current; otherwise the EV's charger ramps with a ~100 ms time constant
         if target == 0 or dt >= 100:
             self.current_ma = target

@@ -1,52 +1,47 @@
 """The ISO 15118 session scenarios of `v2gate simulate`: din-dc, iso2-ac, iso2-dc-pnc.
 
-SLAC (host.bench.slac_pair: our EVSE and EV, simulated modems), then SDP, TCP or TLS and one
-session: our SECC (host.secc.serve, on the simulated DC stage) against our EVCC, to
-SessionStopRes. As root, all of it over one veth pair in two network namespaces, each side
-in a thread of its own namespace with its own event loop, as two processes would run. Else
-SLAC over the in-process channel and the session over loopback TCP without SDP (SDP needs
-an interface with an IPv6 link-local address and multicast; loopback has neither); the
-reason is printed.
+Firmware + SLAC + SDP + TLS + session: the sim board's firmware on a pty with an ISO 15118
+EV in its plant and the station on the link (host.bench.v2g_firmware): the EV plugs in
+(CP B), the station offers 5 % PWM, then SLAC (host.bench.slac_pair: our EVSE and EV,
+simulated modems), SDP, TCP or TLS and one session: our SECC (host.secc.serve) against our
+EVCC, to SessionStopRes. The session's contactor requests close and open the firmware's
+contactor through the link (host.station.v2g.StationEvseController); the power stage and
+the EV battery are the plant model (host.bench.dcplant). As root, SLAC and the session run
+over one veth pair in two network namespaces (host.bench.v2g_transport); else SLAC over the
+in-process channel and the session over loopback TCP without SDP (SDP needs an interface
+with an IPv6 link-local address and multicast; loopback has neither); the reason is printed.
+The timeline shows the CP states, the contactor and the session's messages together.
 
-Not in the loop yet: the firmware. The SECC's EvseController is the simulated DC stage,
-not the firmware's pilot and contactor over the link.
+DC (din-dc, iso2-dc-pnc): the firmware's one contactor stands in for the DC contactor
+pair; pre-charge and the isolation check are the plant model's.
 
-iso2-dc-pnc runs over TLS 1.2; Plug & Charge itself waits for the PnC EVCC and SECC:
-``PNC`` below is the hook (the EVCC's ``Iso2Config.pnc``, the SECC's ``iso2_options``).
-Until then it is an EIM session over TLS 1.2, and its text and verdict say so.
+iso2-dc-pnc is Plug & Charge over TLS 1.2: a fresh lab PKI (`v2gate pki init`), the EV
+pays with its contract (contract_chain.pem), the SECC checks it against the MO root and
+signs its SalesTariffs with the MO Sub-CA 2 key; the verdict names the EMAID authorized.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import random
-import socket
-import subprocess
 import tempfile
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from host.bench import v2g_firmware
 from host.bench.bench import LISTENER
 from host.bench.registry import register
-from host.bench.slac_pair import Links, channel_links, run_pair, veth_links
-from host.bench.veth import VethPair, in_netns, veth_pair, why_no_veth
+from host.bench.v2g_transport import (
+    Outcome,
+    Run,
+    Timeline,
+    Variant,
+    in_process,
+    over_veth,
+    preload,  # fmt: skip
+)
+from host.bench.veth import why_no_veth
 
-PORT = 50000  # the veth namespaces are fresh: nothing else there
-TIMEOUT = 60.0  # s, for SDP to SessionStopRes; the sessions take ~3 s
 CHARGE_FOR = 1.5  # s of charging loop: enough for a readable timeline
-
-
-@dataclass(frozen=True)
-class Variant:
-    protocol: str  # as `v2gate ev --protocol` names it
-    tls: bool
-    pnc: bool  # wanted; used when the build has it (pnc_ready)
-
 
 VARIANTS = {
     "din-dc": Variant("din", tls=False, pnc=False),
@@ -55,258 +50,14 @@ VARIANTS = {
 }
 
 
-def pnc_ready() -> bool:
-    """The hook: True once the -2 EVCC has Plug & Charge (``Iso2Config.pnc``)."""
-    from host.ev.evcc.iso2 import Iso2Config
+async def run_variant(name: str, quiet: bool, runtime: str | None = None) -> dict[str, Any]:
+    """One scenario; the summary dict `v2gate simulate` prints (or gives as JSON).
+    ``runtime``: the firmware's (micropython / cpython; None: MicroPython when there is
+    one, as `v2gate simulate --runtime auto`)."""
+    from host.bench.processes import micropython_binary
 
-    return "pnc" in {f.name for f in dataclasses.fields(Iso2Config)}
-
-
-def pnc_options(pki: Path) -> dict[str, Any]:
-    """What the -2 SECC takes for Plug & Charge (roots, backend) from the lab PKI: to be
-    filled when the PnC SECC merges; nothing until then."""
-    return {}
-
-
-class Timeline:
-    """Records for the JSON timeline, printed as they come when someone follows the run;
-    repeated requests (the charging loop) print once with their count."""
-
-    def __init__(self, show: bool) -> None:
-        self.t0 = time.monotonic()
-        self.records: list[dict[str, Any]] = []
-        self.show = show
-        self._lock = threading.Lock()  # both sides' threads add to it
-        self._run: tuple[str, int, float] | None = None  # text, count, t of the first
-
-    def add(self, event: str, text: str, **fields: Any) -> None:
-        t = round(time.monotonic() - self.t0, 3)
-        with self._lock:
-            self.records.append({"t": t, "event": event, "text": text, **fields})
-            if not self.show:
-                return
-            if self._run is not None and self._run[0] == text:
-                self._run = (text, self._run[1] + 1, self._run[2])
-                return
-            self._flush()
-            self._run = (text, 1, t)
-
-    def _flush(self) -> None:
-        if self._run is not None:
-            text, count, t = self._run
-            print(f"{t:8.3f}  {text}" + (f"  (x{count})" if count > 1 else ""), flush=True)
-            self._run = None
-
-    def close(self) -> None:
-        with self._lock:
-            self._flush()
-
-
-@dataclass
-class Outcome:
-    transport: str
-    note: str
-    slac_ms: float | None = None
-    ev_result: object = None
-    secc_end: object = None
-    tls: Any = None
-    negotiated: str | None = None
-    answered: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    plants: list[Any] = dataclasses.field(default_factory=list)
-    sdp_at: float | None = None
-    stopped_at: float | None = None
-    error: str = ""
-
-
-def _sides(variant: Variant, pki: Path | None, tl: Timeline, out: Outcome) -> tuple[Any, ...]:
-    """The SECC's offers, TLS contexts, event callbacks and controller factory, and the EV."""
-    from host.ev.cli import make_evcc
-    from host.secc import serve
-    from host.secc.core import RequestAnswered, SessionEnded
-    from host.v2g import sap, tls
-    from host.v2g.session import ProtocolNegotiated
-
-    use_pnc = variant.pnc and pnc_ready()
-    offers = (sap.DIN,) if variant.protocol == "din" else (sap.ISO2, sap.DIN)
-    server_ctx = client_ctx = None
-    if pki is not None:
-        server_ctx = serve.tls_context(pki)
-        client_ctx = tls.client_context(pki / "v2g_root.pem")  # a -2 EV: TLS 1.2
-    ev = make_evcc(variant.protocol, pnc=use_pnc, charge_for=CHARGE_FOR)
-
-    def controller_for(context: Any) -> Any:
-        controller = serve.sim_controller(context)
-        out.plants.append(controller.plant)  # type: ignore[attr-defined]
-        return controller
-
-    def on_secc(conn: Any, event: object) -> None:
-        if isinstance(event, ProtocolNegotiated):
-            if conn.tls_info is not None:
-                out.tls = conn.tls_info
-                tl.add("tls", f"TLS: {conn.tls_info.version} {conn.tls_info.cipher}",
-                       version=conn.tls_info.version, cipher=conn.tls_info.cipher)  # fmt: skip
-            chosen = event.negotiation.chosen
-            out.negotiated = None if chosen is None else chosen.name
-            tl.add("sap", f"SupportedAppProtocol: {out.negotiated} "
-                          f"({event.negotiation.code.name})", protocol=out.negotiated)  # fmt: skip
-        elif isinstance(event, RequestAnswered):
-            out.answered.append((event.request, event.response_code))
-            tl.add("secc", f"secc: {event.request} -> {event.response_code}",
-                   request=event.request, code=event.response_code)  # fmt: skip
-        elif isinstance(event, SessionEnded):
-            out.secc_end = event
-            tl.add("session-ended", f"secc: session ended: {event.reason.value}",
-                   reason=event.reason.value)  # fmt: skip
-
-    def on_ev(event: object) -> None:
-        from host.ev.evcc.common import SessionFailed, SessionStopped
-
-        if isinstance(event, SessionStopped | SessionFailed):
-            out.ev_result = event
-            out.stopped_at = time.monotonic()
-            text = ("SessionStopRes OK" if isinstance(event, SessionStopped)
-                    else f"failed: {event.reason.value} {event.detail}")  # fmt: skip
-            tl.add("ev", f"ev: {text}")
-
-    iso2_options = pnc_options(pki) if use_pnc and pki is not None else None
-    return offers, server_ctx, client_ctx, on_secc, on_ev, controller_for, ev, iso2_options
-
-
-async def _slac(links: Links, tl: Timeline, out: Outcome) -> bool:
-    from host.slac.cli import describe
-
-    try:
-        result = await run_pair(links, on_event=lambda side, e: tl.add(
-            "slac", f"slac {side}: {describe(e)}"))  # fmt: skip
-    finally:
-        links.close()
-    out.slac_ms = None if result.match_s is None else round(result.match_s * 1000, 1)
-    if not result.matched:
-        out.error = f"SLAC: {result.reason}"
-    return result.matched
-
-
-async def _over_veth(variant: Variant, pki: Path | None, tl: Timeline, out: Outcome) -> None:
-    from host.ev.evcc.driver import run_connection
-    from host.secc.serve import start_secc
-    from host.v2g import constants as c
-    from host.v2g.netif import link_local
-    from host.v2g.sdp_client import SdpClient, SeccDiscovered
-    from host.v2g.sdp_driver import discover, open_client_socket
-
-    offers, server_ctx, client_ctx, on_secc, on_ev, controller_for, ev, options = \
-        _sides(variant, pki, tl, out)  # fmt: skip
-    with veth_pair("v2g") as pair:
-        if not await _slac(veth_links(pair), tl, out):
-            return
-        await asyncio.to_thread(_wait_link_local, pair, link_local)
-        secc_ready, ev_done = threading.Event(), threading.Event()
-
-        async def secc_main() -> None:
-            server, transport = await start_secc(pair.if_evse, PORT, offers, server_ctx,
-                                                 controller_for=controller_for,
-                                                 on_event=on_secc, iso2_options=options)  # fmt: skip
-            secc_ready.set()
-            try:
-                while out.secc_end is None and not ev_done.is_set():
-                    await asyncio.sleep(0.02)
-                await asyncio.sleep(0.05)  # the EV's close reaches the SECC
-            finally:
-                await server.close()
-                transport.close()
-
-        async def ev_main() -> None:
-            secc_ready.wait(10)
-            security = c.SECURITY_NO_TLS if client_ctx is None else c.SECURITY_TLS
-            ifindex = socket.if_nametoindex(pair.if_pev)
-            found = await discover(open_client_socket(pair.if_pev), ifindex, SdpClient(security))
-            if not isinstance(found, SeccDiscovered):
-                raise ConnectionError(f"no SECC answered SDP after {found.requests} requests")
-            out.sdp_at = time.monotonic()
-            res = found.response
-            tl.add("sdp", f"SDP: SECC at [{res.address}]:{res.port}, "
-                          f"{'TLS' if res.security == c.SECURITY_TLS else 'no TLS'}",
-                   address=str(res.address), port=res.port)  # fmt: skip
-            await run_connection(ev, f"{res.address}%{pair.if_pev}", res.port, tls=client_ctx,
-                                 on_event=on_ev)  # fmt: skip
-
-        def side(ns: str, main: Callable[[], Any], done: threading.Event | None) -> None:
-            try:
-                in_netns(ns, lambda: asyncio.run(asyncio.wait_for(main(), TIMEOUT)))
-            except (OSError, ValueError) as exc:
-                out.error = out.error or f"{ns.rsplit('-', 1)[-1]}: {exc or type(exc).__name__}"
-            finally:
-                if done is not None:
-                    done.set()
-                secc_ready.set()
-
-        await asyncio.gather(asyncio.to_thread(side, pair.ns_evse, secc_main, None),
-                             asyncio.to_thread(side, pair.ns_pev, ev_main, ev_done))  # fmt: skip
-
-
-def _wait_link_local(pair: VethPair, link_local: Callable[[str], Any]) -> None:
-    """A link-local address on each end that needs no duplicate address detection (the
-    kernel's own stays tentative for ~2 s on a fresh link; nothing else is on this one)."""
-    deadline = time.monotonic() + 10.0
-    ends = ((pair.ns_evse, pair.if_evse, "fe80::1"), (pair.ns_pev, pair.if_pev, "fe80::2"))
-    for ns, ifname, address in ends:
-        subprocess.run(["ip", "-n", ns, "addr", "add", f"{address}/64", "dev", ifname, "nodad"],
-                       capture_output=True, check=False)  # noqa: S607  # fmt: skip
-
-        def found(ifname: str = ifname) -> object:
-            return link_local(ifname)
-
-        while in_netns(ns, found) is None:
-            if time.monotonic() > deadline:
-                raise OSError(f"{ifname} got no IPv6 link-local address")
-            time.sleep(0.05)
-
-
-def _loopback_port() -> tuple[str, int]:
-    host = "::1" if socket.has_ipv6 else "127.0.0.1"
-    for _ in range(200):
-        port = random.randint(49152, 65535)  # noqa: S311 - a port, not a secret
-        try:
-            with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-                s.bind((host, port))
-        except OSError:
-            if host == "::1":
-                host = "127.0.0.1"
-            continue
-        return host, port
-    raise OSError("no free port in 49152-65535 on loopback")
-
-
-async def _in_process(variant: Variant, pki: Path | None, tl: Timeline, out: Outcome) -> None:
-    from host.ev.evcc.driver import run_connection
-    from host.secc.serve import factories
-    from host.v2g.server import SeccServer, ServerConfig
-
-    offers, server_ctx, client_ctx, on_secc, on_ev, controller_for, ev, options = \
-        _sides(variant, pki, tl, out)  # fmt: skip
-    if not await _slac(channel_links(), tl, out):
-        return
-    host, port = _loopback_port()
-    server = SeccServer(ServerConfig(host=host, port=port, offers=offers, tls=server_ctx),
-                        factories(offers, controller_for, options), on_event=on_secc)  # fmt: skip
-    await server.start()
-    try:
-        out.sdp_at = time.monotonic()
-        tl.add("sdp", f"no SDP: SECC at [{host}]:{port} (loopback)", address=host, port=port)
-        await asyncio.wait_for(run_connection(ev, host, port, tls=client_ctx, on_event=on_ev),
-                               TIMEOUT)  # fmt: skip
-        for _ in range(50):  # the SECC sees the EV's close
-            if out.secc_end is not None:
-                break
-            await asyncio.sleep(0.02)
-    except OSError as exc:
-        out.error = str(exc) or type(exc).__name__
-    finally:
-        await server.close()
-
-
-async def run_variant(name: str, quiet: bool) -> dict[str, Any]:
-    """One scenario; the summary dict `v2gate simulate` prints (or gives as JSON)."""
+    if runtime is None:
+        runtime = "micropython" if micropython_binary() else "cpython"
     variant = VARIANTS[name]
     tl = Timeline(show=not quiet)
     no_veth = why_no_veth()
@@ -316,17 +67,20 @@ async def run_variant(name: str, quiet: bool) -> dict[str, Any]:
         out = Outcome("in-process", f"in-process SLAC channel and loopback TCP, no SDP "
                                     f"({no_veth})")  # fmt: skip
     if not quiet:
-        print(f"{name}: transport {out.note}", flush=True)
-        if variant.pnc and not pnc_ready():
-            print(f"{name}: Plug & Charge is not in this build yet: EIM over TLS 1.2", flush=True)
+        print(f"{name}: transport {out.note}; firmware on {runtime}", flush=True)
     with tempfile.TemporaryDirectory(prefix="v2gate-sim-") as tmp:
         pki = None
         if variant.tls:
             pki = Path(tmp)
             _lab_pki(pki)
-        run = _over_veth if no_veth is None else _in_process
+        carry = over_veth if no_veth is None else in_process
+
+        async def session(station: Callable[[Any], Any]) -> None:
+            await carry(variant, Run(pki, CHARGE_FOR, station), tl, out)
+
+        preload()
         try:
-            await run(variant, pki, tl, out)
+            await v2g_firmware.with_firmware(runtime, tl, out, session)
         finally:
             tl.close()
     return _summary(name, variant, out, tl)
@@ -351,46 +105,62 @@ def _summary(name: str, variant: Variant, out: Outcome, tl: Timeline) -> dict[st
     stopped = isinstance(out.ev_result, SessionStopped)
     ended = isinstance(out.secc_end, SessionEnded) and out.secc_end.reason is EndReason.STOPPED
     tls_ok = not variant.tls or (out.tls is not None and out.tls.version == "TLSv1.2")
-    ok = stopped and ended and not failed and energy > 0 and safe and tls_ok and not out.error
+    pnc_ok = not variant.pnc or out.contract is not None
+    fw_ok, fw_text = v2g_firmware.verdict(out, tl)
+    ok = (stopped and ended and not failed and energy > 0 and safe and tls_ok and pnc_ok
+          and fw_ok and not out.error)  # fmt: skip
     took = (None if out.sdp_at is None or out.stopped_at is None
             else round(out.stopped_at - out.sdp_at, 3))  # fmt: skip
     security = (f"{out.tls.version} {out.tls.cipher}" if out.tls is not None
                 else "TLS (no handshake)" if variant.tls else "plain TCP")  # fmt: skip
-    pnc = variant.pnc and pnc_ready()
-    auth = "Plug & Charge" if pnc else "EIM" + (" (PnC not in this build yet)" if variant.pnc else "")
+    pnc = variant.pnc
+    auth = ("EIM" if not pnc else f"Plug & Charge, contract {out.contract} authorized"
+            if out.contract else "Plug & Charge, no contract authorized")  # fmt: skip
     if ok:
         verdict = (f"{out.negotiated} session to SessionStopRes in {took:.2f} s from SDP, "
                    f"{len(out.answered)} requests answered, none FAILED; {energy:.1f} Wh "
                    f"delivered, stage off at the end; {security}; {auth}; SLAC matched in "
-                   f"{out.slac_ms:.0f} ms")  # fmt: skip
+                   f"{out.slac_ms:.0f} ms; {fw_text}")  # fmt: skip
+    elif stopped and ended and not failed and not out.error and energy > 0 and not fw_ok:
+        verdict = f"session clean but {fw_text}; {security}; {auth}"
     else:
         why = out.error or (f"FAILED answers: {', '.join(failed)}" if failed else
                             f"EV: {out.ev_result}, SECC: {out.secc_end}")  # fmt: skip
-        verdict = f"no clean SessionStop ({why}); {security}; {auth}"
+        refused = [c.refusal for c in out.controllers if getattr(c, "refusal", None)]
+        if refused:
+            why += f"; contactor refused: {refused[0]}"
+        verdict = f"no clean SessionStop ({why}); {security}; {auth}; {fw_text}"
     return {
         "result": "pass" if ok else "fail", "verdict": verdict,
         "v2g": {"transport": out.transport, "protocol": out.negotiated, "security": security,
-                "authorization": "pnc" if pnc else "eim", "requests": len(out.answered),
+                "authorization": "pnc" if pnc else "eim", "emaid": out.contract,
+                "requests": len(out.answered),
                 "sdp_to_stop_s": took, "slac_match_ms": out.slac_ms,
                 "energy_wh": round(energy, 2), "transport_note": out.note},
+        "firmware": {"ok": fw_ok, **_firmware_summary(out)},
         "timeline": tl.records,
     }
 
 
+def _firmware_summary(out: Outcome) -> dict[str, Any]:
+    from host.bench.bench import summarize
+
+    return summarize(out.firmware)
+
+
 def _scenario(name: str) -> Callable[[str], Any]:
     async def run(runtime: str) -> dict[str, Any]:
-        return await run_variant(name, quiet=LISTENER.get() is None)
+        return await run_variant(name, quiet=LISTENER.get() is None, runtime=runtime)
 
     return run
 
 
-_PNC_TEXT = ("Plug & Charge" if pnc_ready() else
-             "EIM until the PnC EVCC is in this build (Plug & Charge hook: pnc_ready)")  # fmt: skip
 register("din-dc", _scenario("din-dc"),
-         "DIN 70121 DC: SLAC, SDP, TCP, session to SessionStopRes (veth in netns when root)",
-         host_only=True)  # fmt: skip
+         "DIN 70121 DC: firmware (5 % PWM, contactor), SLAC, SDP, TCP, session to "
+         "SessionStopRes (veth in netns when root)")  # fmt: skip
 register("iso2-ac", _scenario("iso2-ac"),
-         "ISO 15118-2 AC EIM: SLAC, SDP, TCP, session to SessionStopRes (veth when root)",
-         host_only=True)  # fmt: skip
+         "ISO 15118-2 AC EIM: firmware (5 % PWM, contactor), SLAC, SDP, TCP, session to "
+         "SessionStopRes (veth when root)")  # fmt: skip
 register("iso2-dc-pnc", _scenario("iso2-dc-pnc"),
-         f"ISO 15118-2 DC over TLS 1.2: SLAC, SDP, TLS, session; {_PNC_TEXT}", host_only=True)
+         "ISO 15118-2 DC Plug & Charge over TLS 1.2: firmware, SLAC, SDP, TLS, contract "
+         "checked and authorized, session to SessionStopRes")  # fmt: skip

@@ -4,17 +4,21 @@ battery, to SessionStopRes.
 
   v2gate ev --interface eth1 --protocol iso2-dc
   v2gate ev --interface eth1 --protocol iso2-ac --tls --pki lab-pki
+  v2gate ev --interface eth1 --protocol iso2-dc --tls --pnc --pki lab-pki
+
+With --pnc the EV pays by Contract (ISO 15118-2 Plug & Charge) with contract_chain.pem and
+contract.key of --pki (its OEM provisioning oem_prov.pem / oem_prov.key sign a
+CertificateInstallationReq when the SECC asks for one).
 
 Each response prints one line. Exit 0 after SessionStopRes OK, 1 when the session failed,
 2 when it cannot start (no such interface, no IPv6 link-local address, missing V2G root,
-no SECC answering SDP, Plug & Charge asked of a build without it).
+no SECC answering SDP, --pnc without TLS or without the contract files).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -31,7 +35,6 @@ if TYPE_CHECKING:  # the machines and schemas load in `run`: `v2gate --help` sta
 
 MODES = {"iso2-ac": "AC_three_phase_core", "iso2-dc": "DC_extended"}  # EnergyTransferModeType
 EXIT_UNUSABLE = 2
-NO_PNC = "Plug & Charge not available in this build: the ISO 15118-2 EVCC has no PnC yet (drop --pnc for EIM)"
 
 
 def add_parser(sub: Any) -> None:
@@ -51,18 +54,22 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def pnc_options() -> dict[str, Any]:
-    """What Iso2Config needs for Plug & Charge. The hook for the PnC EVCC: it gives
-    ``Iso2Config`` a ``pnc`` field; until then a clear ConfigError."""
-    from .evcc.iso2 import Iso2Config
+def pnc_options(pki: Path) -> dict[str, Any]:
+    """``Iso2Config(pnc=...)``: the EV's contract and OEM credentials from a `v2gate pki
+    init` folder; ConfigError naming the missing file."""
+    from host.pki.files import PkiError
 
-    if "pnc" not in {f.name for f in dataclasses.fields(Iso2Config)}:
-        raise ConfigError(NO_PNC)
-    return {"pnc": True}
+    from .evcc.pnc import ev_from_folder
+
+    try:
+        return {"pnc": ev_from_folder(pki)}
+    except (PkiError, OSError) as exc:
+        raise ConfigError(f"Plug & Charge needs the contract of {pki}: {exc} (make a lab PKI "
+                          f"with `v2gate pki init {pki}` or point --pki at yours)") from None  # fmt: skip
 
 
 def make_evcc(protocol: str, *, pnc: bool = False, charge_for: float = 2.0,
-              battery: Battery | None = None) -> EvccMachine:  # fmt: skip
+              battery: Battery | None = None, pki: Path = Path("pki")) -> EvccMachine:  # fmt: skip
     from host.bench.dcplant import Battery
     from host.exi.schemas import iso2 as i
 
@@ -75,18 +82,19 @@ def make_evcc(protocol: str, *, pnc: bool = False, charge_for: float = 2.0,
         if pnc:
             raise ConfigError("DIN SPEC 70121 has no Plug & Charge: use --protocol iso2-ac|iso2-dc")
         return DinEvcc(ev)
-    options = pnc_options() if pnc else {}
+    options = pnc_options(pki) if pnc else {}
     return Iso2Evcc(ev, Iso2Config(mode=i.EnergyTransferModeType[MODES[protocol]], **options))
 
 
 def check(args: argparse.Namespace) -> ssl.SSLContext | None:
     """The set-up errors, before any packet goes out; the TLS context when --tls."""
+    if args.protocol == "din" and args.pnc:
+        raise ConfigError("DIN SPEC 70121 has no Plug & Charge: use --protocol iso2-ac|iso2-dc")
     if args.protocol == "din" and args.tls:
         raise ConfigError("DIN SPEC 70121 runs without TLS ([V2G-DC-618]): drop --tls")
     if args.pnc and not args.tls:
         raise ConfigError("Plug & Charge runs over TLS only: add --tls")
     from host.v2g import tls
-    from host.v2g.netif import link_local
 
     ctx = None
     if args.tls:
@@ -95,10 +103,15 @@ def check(args: argparse.Namespace) -> ssl.SSLContext | None:
             raise ConfigError(f"missing V2G root {root}: make a lab PKI with "
                               f"`v2gate pki init {args.pki}` or point --pki at yours")  # fmt: skip
         ctx = tls.client_context(root)
+    return ctx
+
+
+def check_interface(args: argparse.Namespace) -> None:
+    from host.v2g.netif import link_local
+
     if link_local(args.interface) is None:
         raise ConfigError(f"{args.interface} has no usable IPv6 link-local address (is it up? "
                           f"`ip -6 addr show dev {args.interface}`)")  # fmt: skip
-    return ctx
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,17 +119,22 @@ def run(args: argparse.Namespace) -> int:
     from .evcc.driver import discover_and_run
 
     try:
-        machine = make_evcc(args.protocol, pnc=args.pnc, charge_for=args.charge_for)
         ctx = check(args)
+        machine = make_evcc(args.protocol, pnc=args.pnc, charge_for=args.charge_for,
+                            pki=args.pki)  # fmt: skip
+        check_interface(args)
     except ConfigError as exc:
         print(f"v2gate ev: {exc}", file=sys.stderr, flush=True)
         return EXIT_UNUSABLE
     started = time.monotonic()
+    pnc = getattr(getattr(machine, "config", None), "pnc", None)
 
     def show(event: object) -> None:
         at = time.monotonic() - started
         if isinstance(event, ResponseReceived):
             print(f"{at:8.3f} {event.name} {event.response_code}", flush=True)
+            if event.name == "PaymentDetailsRes" and pnc is not None:
+                print(f"{at:8.3f} Plug & Charge: contract {pnc.emaid}", flush=True)
         elif isinstance(event, SessionStopped):
             print(f"{at:8.3f} session stopped (SessionID {event.session_id.hex()})", flush=True)
         elif isinstance(event, SessionFailed):

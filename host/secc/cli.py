@@ -4,6 +4,14 @@ per connection, against the simulated DC power stage (host.bench.dcplant) until 
 
   v2gate secc --interface eth1 --protocols iso2,din --port 50000
   v2gate secc --interface eth1 --tls --pki lab-pki [--pki20 lab-pki20 [--mutual]]
+  v2gate secc --interface eth1 --tls --pki lab-pki --pnc [--allow-list FILE]
+              [--cert-backend local]
+
+With --pnc, ISO 15118-2 sessions over TLS offer Plug & Charge (Contract) besides EIM:
+contracts are checked against mo_root.pem of --pki, SalesTariffs signed with its
+mo_sub2.key; --allow-list narrows them to the EMAIDs / sha256:HEX contract fingerprints
+in FILE (one a line, # comments); --cert-backend local answers CertificateInstallation
+and CertificateUpdate with an in-process CPS under the folder's MO Sub-CA (a lab only).
 
 Each request answered prints one line; each session's end prints its reason. Errors of the
 set-up (no such interface, no IPv6 link-local address, port busy, missing certificates)
@@ -55,6 +63,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--mutual", action="store_true",
                    help="ask the EV for its vehicle certificate (-20 PnC), verified against "
                         "oem_root.pem and v2g_root.pem of --pki20 (or --pki)")  # fmt: skip
+    p.add_argument("--pnc", action="store_true",
+                   help="offer ISO 15118-2 Plug & Charge (needs --tls; MO root of --pki)")
+    p.add_argument("--allow-list", type=Path, metavar="FILE",
+                   help="PnC: admit only these EMAIDs / sha256:HEX contract fingerprints")
+    p.add_argument("--cert-backend", choices=("none", "local"), default="none",
+                   help="PnC: who answers CertificateInstallation/Update (local: an "
+                        "in-process CPS, a lab only; default none)")  # fmt: skip
     p.add_argument("--sessions", type=int, metavar="N", help="exit after N sessions")
     p.set_defaults(func=run)
 
@@ -68,20 +83,40 @@ def _protocols(text: str) -> tuple[sap.AppProtocol, ...]:
     return tuple(PROTOCOLS[n] for n in dict.fromkeys(names))
 
 
+def pnc_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``iso2_options`` for Plug & Charge, or {} without --pnc; ConfigError for a PnC
+    option without --pnc / --tls, or what the folder or the allow-list lacks."""
+    from .serve import pnc_config
+
+    wanted = args.pnc or args.allow_list is not None or args.cert_backend != "none"
+    if not wanted:
+        return {}
+    if not args.pnc:
+        raise ConfigError("--allow-list and --cert-backend are Plug & Charge options: add --pnc")
+    if not args.tls:
+        raise ConfigError("Plug & Charge runs over TLS only (-2 offers Contract over TLS only): "
+                          "add --tls")  # fmt: skip
+    if sap.ISO2 not in args.protocols:
+        raise ConfigError("Plug & Charge is ISO 15118-2 here: add iso2 to --protocols")
+    return {"pnc": pnc_config(args.pki, args.allow_list, args.cert_backend)}
+
+
 def run(args: argparse.Namespace) -> int:
     from .serve import tls_context
 
     try:
+        options = pnc_options(args)
         ctx = tls_context(args.pki, args.pki20, args.mutual) if args.tls else None
-        return asyncio.run(_serve(args, ctx))
+        return asyncio.run(_serve(args, ctx, options))
     except ConfigError as exc:
         print(f"v2gate secc: {exc}", file=sys.stderr, flush=True)
         return EXIT_UNUSABLE
 
 
-async def _serve(args: argparse.Namespace, ctx: ssl.SSLContext | None) -> int:
+async def _serve(args: argparse.Namespace, ctx: ssl.SSLContext | None,
+                 options: dict[str, Any]) -> int:  # fmt: skip
     from .core import SessionEnded
-    from .serve import describe, start_secc
+    from .serve import authorized_contract, describe, start_secc
 
     ends: list[SessionEnded] = []
     enough = asyncio.Event()
@@ -91,16 +126,21 @@ async def _serve(args: argparse.Namespace, ctx: ssl.SSLContext | None) -> int:
         text = describe(event)
         if text is not None:
             print(f"{time.monotonic() - started:8.3f} {conn.peer}: {text}", flush=True)
+        emaid = authorized_contract(conn, event)
+        if emaid is not None:
+            print(f"{time.monotonic() - started:8.3f} {conn.peer}: Plug & Charge: contract "
+                  f"{emaid} authorized", flush=True)  # fmt: skip
         if isinstance(event, SessionEnded):
             ends.append(event)
             if args.sessions is not None and len(ends) >= args.sessions:
                 enough.set()
 
     server, transport = await start_secc(args.interface, args.port, args.protocols, ctx,
-                                         on_event=on_event)  # fmt: skip
+                                         on_event=on_event, iso2_options=options)  # fmt: skip
     security = "TLS" if ctx else "plain TCP"
+    payment = "Plug & Charge and EIM" if options else "EIM"
     print(f"secc: {', '.join(o.name for o in args.protocols)} over {security} on "
-          f"[{server.config.host}]:{args.port}, SDP on UDP {c.SDP_PORT}", flush=True)
+          f"[{server.config.host}]:{args.port}, SDP on UDP {c.SDP_PORT}; {payment}", flush=True)
     try:
         await enough.wait()
     finally:

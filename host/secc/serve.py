@@ -49,6 +49,56 @@ def tls_context(pki: Path, pki20: Path | None = None, mutual: bool = False) -> s
                               client_roots=roots)  # fmt: skip
 
 
+def pnc_config(pki: Path, allow_list: Path | None = None, backend: str = "none") -> Any:
+    """The SECC's Plug & Charge (``pnc.PncConfig``) from a `v2gate pki init` folder: the MO
+    root to check contracts against, mo_sub2.key to sign SalesTariffs; ``allow_list`` a file
+    of EMAIDs / ``sha256:HEX`` lines; ``backend`` "local": the in-process CPS (a lab only)
+    issues a contract for the folder's OEM provisioning certificate. ConfigError in one line."""
+    from host.pki import files
+
+    from . import certs, pnc
+
+    allow = pnc.AllowList()
+    if allow_list is not None:
+        allow = read_allow_list(allow_list)
+    try:
+        config = pnc.config_from_folder(pki, allow=allow, local_cps=backend == "local")
+    except (files.PkiError, OSError) as exc:
+        raise ConfigError(f"Plug & Charge needs the MO root and Sub-CA 2 of {pki}: {exc} "
+                          f"(make a lab PKI with `v2gate pki init {pki}`)") from None  # fmt: skip
+    cps = config.backend
+    if isinstance(cps, pnc.LocalCps) and (pki / "oem_prov.pem").is_file():
+        try:  # the lab's EV gets a contract under the lab's EMAID
+            oem = files.read_certs(pki / "oem_prov.pem")[0]
+            leaf = files.read_certs(pki / "contract.pem")[0]
+            cps.contracts[certs.common_name(oem)] = certs.common_name(leaf)
+        except (files.PkiError, OSError, IndexError):
+            pass  # no lab EV in the folder: the CPS answers FAILED_NoCertificateAvailable
+    return config
+
+
+def read_allow_list(path: Path) -> Any:
+    """``pnc.AllowList`` from a file: one EMAID or ``sha256:`` + 64 hex digits a line."""
+    from .pnc import AllowList
+
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the allow-list {path}: "
+                          f"{getattr(exc, 'strerror', None) or exc}") from None  # fmt: skip
+    for number, line in enumerate(lines, 1):
+        entry = line.split("#", 1)[0].strip()
+        if entry.lower().startswith("sha256:"):
+            digits = entry[7:]
+            if len(digits) != 64 or any(ch not in "0123456789abcdefABCDEF" for ch in digits):
+                raise ConfigError(f"{path}:{number}: {entry!r} is not sha256: and 64 hex digits "
+                                  "(one EMAID or contract fingerprint a line)")  # fmt: skip
+        elif entry and (len(entry) > 40 or not entry.replace("-", "").replace("*", "").isalnum()):
+            raise ConfigError(f"{path}:{number}: {entry!r} is not an EMAID (letters and digits, "
+                              "dashes allowed) nor sha256:HEX")  # fmt: skip
+    return AllowList.from_lines(lines)
+
+
 def sim_controller(_context: SessionContext) -> EvseController:
     """A fresh simulated DC stage per connection, quick to test isolation and pre-charge."""
     plant = DcPlant(StageLimits(max_voltage=600.0, voltage_ramp=20_000.0), isolation_time=0.3,
@@ -100,6 +150,17 @@ async def start_secc(ifname: str, port: int, offers: Sequence[sap.AppProtocol],
                         on_event=on_event)  # fmt: skip
     await server.start(listen)
     return server, transport
+
+
+def authorized_contract(conn: V2gConnection, event: object) -> str | None:
+    """The EMAID a Plug & Charge AuthorizationReq was just accepted for, else None."""
+    if not (isinstance(event, RequestAnswered) and event.request == "AuthorizationReq"
+            and event.response_code == "OK"):  # fmt: skip
+        return None
+    machine = getattr(conn, "machine", None)
+    if getattr(machine, "contract", None) is None:
+        return None  # EIM
+    return str(getattr(machine, "emaid", "")) or None
 
 
 def describe(event: object) -> str | None:

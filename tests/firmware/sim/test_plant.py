@@ -46,3 +46,35 @@ def test_sim_hal_reads_the_switch():
     hal = SimHal(boards.load("sim"), {"override_ms": 0}, log=lambda name, at: None)
     hal.plant.step(hal.plant.t0 + 10)
     assert hal.manual_override() is True
+
+
+def _run(p, t, until):
+    while t < until:
+        t += 10
+        p.step(t)
+    return t
+
+
+def test_digital_ev_takes_5_percent_as_its_offer_and_draws_its_own_current():
+    # an ISO 15118 EV: 5 % is digital communication, not 3 A; 16 A duty is no offer to it
+    p = Plant({"digital": True, "digital_da": 100, "plug_ms": 0, "charge_ms": 60000}, 0)
+    p.set_pilot(m.PILOT_PWM, 2666)
+    t = _run(p, 0, 1000)
+    assert p.phase == 1  # CONNECTED: S2 open
+    p.set_pilot(m.PILOT_PWM, 500)
+    t = _run(p, t, 1500)
+    assert p.phase == 2 and p.current_ma == 0  # S2 closed, no contactor yet
+    p.set_coil(True, t)
+    t = _run(p, t, 2500)
+    assert 9000 < p.current_ma <= 10000  # digital_da (ramping), not current_for_duty(5 %) = 0
+    p.set_pilot(m.PILOT_X1, 10000)  # the EVSE ends its offer: the EV stops
+    p.set_coil(False, t)
+    t = _run(p, t, 4000)
+    assert p.phase == 4  # GONE: unplugged
+
+
+def test_analogue_ev_ignores_5_percent():
+    p = Plant({"plug_ms": 0}, 0)
+    p.set_pilot(m.PILOT_PWM, 500)
+    _run(p, 0, 1500)
+    assert p.phase == 1

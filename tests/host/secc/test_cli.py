@@ -3,6 +3,7 @@ and (root) both sides over a veth pair in two network namespaces to SessionStopR
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import subprocess
 import sys
@@ -12,8 +13,9 @@ import pytest
 
 from host import cli
 from host.bench.veth import VethPair, in_netns
-from host.pki import hierarchy
+from host.pki import files, hierarchy
 from host.pki.profiles import PROFILES
+from host.v2g import sap
 from host.v2g.netif import link_local
 from host.v2g.server import host_of, open_listen_socket
 from tests.host.interop import wait_link_local
@@ -82,15 +84,79 @@ def test_secc_unknown_protocol_is_a_usage_error(capsys: pytest.CaptureFixture[st
     one_error_line(capsys.readouterr().err, "chademo")
 
 
-def test_ev_pnc_flag(capsys: pytest.CaptureFixture[str], lab: Path) -> None:
-    from host.bench.v2g_scenario import pnc_ready
+def test_ev_pnc_flag_passes_with_a_lab_contract(capsys: pytest.CaptureFixture[str],
+                                                lab: Path) -> None:  # fmt: skip
+    # the contract loads; what stops it is lo (no link-local address)
+    fails_here(capsys, "ev", "-i", "lo", "--protocol", "iso2-dc", "--pnc", "--tls",
+               "--pki", str(lab), words=("lo", "link-local"))  # fmt: skip
 
-    line = fails_here(capsys, "ev", "-i", "lo", "--protocol", "iso2-dc", "--pnc", "--tls",
-                      "--pki", str(lab))  # fmt: skip
-    if pnc_ready():  # the PnC EVCC is in (Iso2Config.pnc): the flag passes, lo has no address
-        assert "link-local" in line
-    else:
-        assert "Plug & Charge not available in this build" in line
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("--protocol", "iso2-ac", "--pnc"), ("TLS only", "add --tls")),
+    (("--protocol", "din", "--pnc"), ("DIN", "no Plug & Charge")),
+])  # fmt: skip
+def test_ev_pnc_errors(capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
+                       words: tuple[str, ...]) -> None:  # fmt: skip
+    fails_here(capsys, "ev", "-i", "lo", *args, words=words)
+
+
+def test_ev_pnc_without_contract_files(capsys: pytest.CaptureFixture[str], lab: Path,
+                                       tmp_path: Path) -> None:  # fmt: skip
+    (tmp_path / "v2g_root.pem").write_bytes((lab / "v2g_root.pem").read_bytes())
+    fails_here(capsys, "ev", "-i", "lo", "--protocol", "iso2-dc", "--pnc", "--tls", "--pki",
+               str(tmp_path), words=("Plug & Charge", "contract_chain.pem", "v2gate pki init"))
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("--allow-list", "x.txt"), ("Plug & Charge options", "add --pnc")),
+    (("--cert-backend", "local"), ("Plug & Charge options", "add --pnc")),
+    (("--pnc",), ("TLS only", "add --tls")),
+    (("--pnc", "--tls", "--protocols", "din"), ("ISO 15118-2", "add iso2")),
+])  # fmt: skip
+def test_secc_pnc_option_errors(capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
+                                words: tuple[str, ...]) -> None:  # fmt: skip
+    fails_here(capsys, "secc", "-i", "lo", *args, words=words)
+
+
+def test_secc_pnc_without_mo_files(capsys: pytest.CaptureFixture[str], lab: Path,
+                                   tmp_path: Path) -> None:  # fmt: skip
+    for name in ("secc_chain.pem", "secc.key"):
+        (tmp_path / name).write_bytes((lab / name).read_bytes())
+    fails_here(capsys, "secc", "-i", "lo", "--tls", "--pnc", "--pki", str(tmp_path),
+               words=("Plug & Charge", "mo_root.pem"))  # fmt: skip
+
+
+def test_secc_cert_backend_local_needs_the_v2g_root_key(capsys: pytest.CaptureFixture[str],
+                                                        lab: Path, tmp_path: Path) -> None:  # fmt: skip
+    for name in ("secc_chain.pem", "secc.key", "mo_root.pem", "mo_sub2.key", "mo_sub2.pem",
+                 "mo_sub1.pem", "v2g_root.pem"):  # fmt: skip
+        (tmp_path / name).write_bytes((lab / name).read_bytes())
+    fails_here(capsys, "secc", "-i", "lo", "--tls", "--pnc", "--cert-backend", "local",
+               "--pki", str(tmp_path), words=("v2g_root.key",))  # fmt: skip
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (None, ("cannot read the allow-list", "No such file")),
+    ("# ours\nDE-V2G-C00000001\nsha256:abc\n", (":3:", "sha256:abc", "64 hex digits")),
+    ("DE V2G C1\n", (":1:", "not an EMAID")),
+])  # fmt: skip
+def test_secc_bad_allow_list(capsys: pytest.CaptureFixture[str], lab: Path, tmp_path: Path,
+                             content: str | None, words: tuple[str, ...]) -> None:  # fmt: skip
+    listed = tmp_path / "allow.txt"
+    if content is not None:
+        listed.write_text(content)
+    fails_here(capsys, "secc", "-i", "lo", "--tls", "--pnc", "--pki", str(lab), "--allow-list",
+               str(listed), words=words)  # fmt: skip
+
+
+def test_allow_list_file_is_read_as_the_list(tmp_path: Path) -> None:
+    from host.secc.serve import read_allow_list
+
+    fingerprint = "ab" * 32
+    listed = tmp_path / "allow.txt"
+    listed.write_text(f"# utility's V2G list\nde-v2g-c00000001  # a car\n\nsha256:{fingerprint}\n")
+    allow = read_allow_list(listed)
+    assert allow.emaids == {"DEV2GC00000001"} and allow.fingerprints == {bytes.fromhex(fingerprint)}
 
 
 def test_secc_port_busy(veth: VethPair) -> None:
@@ -103,35 +169,6 @@ def test_secc_port_busy(veth: VethPair) -> None:
               words=(str(PORT), "another SECC"))  # fmt: skip
     finally:
         held.close()
-
-
-@pytest.mark.system
-@pytest.mark.parametrize(("protocol", "tls"), [("iso2-dc", True)])  # DIN: the din-dc scenario
-def test_secc_and_ev_processes_over_veth(veth: VethPair, lab: Path, protocol: str,
-                                         tls: bool) -> None:  # fmt: skip
-    wait_link_local(veth.ns_evse, veth.if_evse)
-    wait_link_local(veth.ns_pev, veth.if_pev)
-    security = ["--tls", "--pki", str(lab)] if tls else []
-    secc = subprocess.Popen(["ip", "netns", "exec", veth.ns_evse, *V2GATE, "secc", "-i",
-                             veth.if_evse, "--port", str(PORT), "--sessions", "1",
-                             "--protocols", "iso2,din", *security],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        ev = v2gate("ev", "-i", veth.if_pev, "--protocol", protocol, "--charge-for", "0.5",
-                    *security, ns=veth.ns_pev)  # fmt: skip
-        secc_out, secc_err = secc.communicate(timeout=30)
-    finally:
-        if secc.poll() is None:
-            secc.kill()
-            secc.communicate()
-    assert ev.returncode == 0, (ev.stdout, ev.stderr, secc.stdout)
-    assert "SessionStopRes OK" in ev.stdout and "session stopped" in ev.stdout, ev.stdout
-    assert secc.returncode == 0, (secc_out, secc_err)
-    assert "SessionStopReq -> OK" in secc_out and "session ended: SessionStop" in secc_out
-    assert ("over TLS" in secc_out) is tls
-    loop = "CurrentDemandReq -> OK"
-    assert loop in secc_out, secc_out
-    assert not secc_err and not ev.stderr
 
 
 def test_tls_context_from_lab_folders(lab: Path, tmp_path: Path) -> None:
@@ -148,3 +185,82 @@ def test_tls_context_from_lab_folders(lab: Path, tmp_path: Path) -> None:
     (lab20 / "oem_root.pem").unlink()
     with pytest.raises(ConfigError, match="missing OEM root"):
         tls_context(lab, lab20, mutual=True)
+
+
+def _pair(veth: VethPair, secc_args: list[str], ev_args: list[str]) -> tuple[subprocess.CompletedProcess[str], str, str, int]:
+    """`v2gate secc` (one session) and `v2gate ev` as processes in the two namespaces."""
+    wait_link_local(veth.ns_evse, veth.if_evse)
+    wait_link_local(veth.ns_pev, veth.if_pev)
+    secc = subprocess.Popen(["ip", "netns", "exec", veth.ns_evse, *V2GATE, "secc", "-i",
+                             veth.if_evse, "--port", str(PORT), "--sessions", "1", *secc_args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        ev = v2gate("ev", "-i", veth.if_pev, "--charge-for", "0.5", *ev_args, ns=veth.ns_pev)
+        secc_out, secc_err = secc.communicate(timeout=30)
+    finally:
+        if secc.poll() is None:
+            secc.kill()
+            secc.communicate()
+    return ev, secc_out, secc_err, secc.returncode
+
+
+@pytest.mark.system
+def test_secc_and_ev_processes_over_veth_eim_over_tls(veth: VethPair, lab: Path) -> None:
+    security = ["--tls", "--pki", str(lab)]  # DIN and AC EIM: the din-dc / iso2-ac scenarios
+    ev, secc_out, secc_err, code = _pair(veth, [*security, "--protocols", "iso2,din"],
+                                         ["--protocol", "iso2-dc", *security])  # fmt: skip
+    assert ev.returncode == 0, (ev.stdout, ev.stderr, secc_out)
+    assert "SessionStopRes OK" in ev.stdout and "session stopped" in ev.stdout, ev.stdout
+    assert code == 0, (secc_out, secc_err)
+    assert "SessionStopReq -> OK" in secc_out and "session ended: SessionStop" in secc_out
+    assert "over TLS" in secc_out and "; EIM" in secc_out
+    assert "AuthorizationReq -> OK" in secc_out and "PaymentDetailsReq" not in secc_out
+    assert "CurrentDemandReq -> OK" in secc_out, secc_out
+    assert not secc_err and not ev.stderr
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("protocol", ["iso2-ac", "iso2-dc"])
+def test_pnc_secc_and_ev_processes_over_veth(veth: VethPair, lab: Path, protocol: str) -> None:
+    security = ["--tls", "--pki", str(lab)]
+    ev, secc_out, secc_err, code = _pair(veth, [*security, "--pnc", "--cert-backend", "local"],
+                                         ["--protocol", protocol, "--pnc", *security])  # fmt: skip
+    assert ev.returncode == 0, (ev.stdout, ev.stderr, secc_out, secc_err)
+    assert code == 0, (secc_out, secc_err)
+    assert "over TLS" in secc_out and "Plug & Charge and EIM" in secc_out
+    for request in ("PaymentServiceSelectionReq", "PaymentDetailsReq", "AuthorizationReq",
+                    "SessionStopReq"):  # fmt: skip
+        assert f"{request} -> OK" in secc_out, secc_out
+    emaid = ev.stdout.split("Plug & Charge: contract ", 1)[1].split()[0]
+    assert f"Plug & Charge: contract {emaid} authorized" in secc_out
+    loop = "ChargingStatusReq -> OK" if protocol == "iso2-ac" else "CurrentDemandReq -> OK"
+    assert loop in secc_out and "SessionStopRes OK" in ev.stdout
+    assert not ev.stderr and not secc_err
+
+
+def test_secc_pnc_options_reach_the_sessions(lab: Path, tmp_path: Path) -> None:
+    """--pnc, --allow-list and --cert-backend local become the -2 SECC's PncConfig (the
+    refusal itself: tests/host/secc/test_iso2_pnc.py and the iso2-dc-pnc scenario test)."""
+    from host.secc import cli as secc_cli
+    from host.secc.backend import LocalCps
+    from host.secc.pnc import PncConfig
+
+    listed = tmp_path / "allow.txt"
+    listed.write_text("DE-XYZ-C12345678-9\n")
+    args = argparse.Namespace(pnc=True, tls=True, allow_list=listed, cert_backend="local",
+                              protocols=(sap.ISO2,), pki=lab)  # fmt: skip
+    config = secc_cli.pnc_options(args)["pnc"]
+    assert isinstance(config, PncConfig) and config.allow.emaids == {"DEXYZC123456789"}
+    assert isinstance(config.backend, LocalCps) and config.tariff_key is not None
+    assert list(config.backend.contracts.values()) == [_cn(lab / "contract.pem")]
+    args.cert_backend, args.allow_list = "none", None
+    config = secc_cli.pnc_options(args)["pnc"]
+    assert config.backend is None and not config.allow.emaids
+    assert secc_cli.pnc_options(argparse.Namespace(pnc=False, allow_list=None,
+                                                   cert_backend="none")) == {}  # fmt: skip
+
+
+def _cn(path: Path) -> str:
+    from host.secc.certs import common_name
+
+    return common_name(files.read_certs(path)[0])
