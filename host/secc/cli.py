@@ -70,6 +70,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--cert-backend", choices=("none", "local"), default="none",
                    help="PnC: who answers CertificateInstallation/Update (local: an "
                         "in-process CPS, a lab only; default none)")  # fmt: skip
+    p.add_argument("--comm-log", type=Path, metavar="FILE",
+                   help="the communication log (default /var/log/v2g/communication.log as "
+                        "root, else var/log/ of the project)")  # fmt: skip
     p.add_argument("--sessions", type=int, metavar="N", help="exit after N sessions")
     p.set_defaults(func=run)
 
@@ -135,15 +138,29 @@ async def _serve(args: argparse.Namespace, ctx: ssl.SSLContext | None,
             if args.sessions is not None and len(ends) >= args.sessions:
                 enough.set()
 
-    server, transport = await start_secc(args.interface, args.port, args.protocols, ctx,
-                                         on_event=on_event, iso2_options=options)  # fmt: skip
+    from host.v2g.commlog import CommLog
+
+    try:
+        commlog = CommLog(args.comm_log)
+    except OSError as exc:
+        raise ConfigError(f"communication log {exc.filename}: {exc.strerror} "
+                          "(choose a writable --comm-log FILE)") from None  # fmt: skip
+    try:
+        server, transport = await start_secc(args.interface, args.port, args.protocols, ctx,
+                                             on_event=on_event, iso2_options=options,
+                                             commlog=commlog)  # fmt: skip
+    except BaseException:
+        commlog.close()
+        raise
     security = "TLS" if ctx else "plain TCP"
     payment = "Plug & Charge and EIM" if options else "EIM"
     print(f"secc: {', '.join(o.name for o in args.protocols)} over {security} on "
           f"[{server.config.host}]:{args.port}, SDP on UDP {c.SDP_PORT}; {payment}", flush=True)
+    print(f"secc: communication log {commlog.path}", flush=True)
     try:
         await enough.wait()
     finally:
         await server.close()
         transport.close()
+        commlog.close()
     return 0 if all(e.reason.name == "STOPPED" for e in ends) else 1

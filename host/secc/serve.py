@@ -14,6 +14,7 @@ from typing import Any
 from host.bench.dcplant import DcPlant, StageLimits
 from host.v2g import constants as c
 from host.v2g import sap, tls
+from host.v2g.commlog import CommLog
 from host.v2g.errors import ConfigError
 from host.v2g.protocol import ProtocolFactory, SessionContext
 from host.v2g.sdp_driver import open_server_socket, serve_sdp, server_address
@@ -128,6 +129,7 @@ async def start_secc(ifname: str, port: int, offers: Sequence[sap.AppProtocol],
                      controller_for: Callable[[SessionContext], EvseController] = sim_controller,
                      on_event: Callable[[V2gConnection, object], None] | None = None,
                      iso2_options: Mapping[str, Any] | None = None,
+                     commlog: CommLog | None = None,
                      ) -> tuple[SeccServer, asyncio.DatagramTransport]:  # fmt: skip
     """SDP and the server on ``ifname``; close both to stop. ConfigError for what the
     interface or the port cannot do."""
@@ -147,7 +149,7 @@ async def start_secc(ifname: str, port: int, offers: Sequence[sap.AppProtocol],
         raise ConfigError(f"cannot answer SDP on UDP {c.SDP_PORT} of {ifname}: "
                           f"{exc.strerror or exc}") from None  # fmt: skip
     server = SeccServer(config, factories(offers, controller_for, iso2_options),
-                        on_event=on_event)  # fmt: skip
+                        on_event=on_event, commlog=commlog)  # fmt: skip
     await server.start(listen)
     return server, transport
 

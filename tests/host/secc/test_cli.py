@@ -72,6 +72,13 @@ def test_ev_missing_v2g_root(capsys: pytest.CaptureFixture[str], tmp_path: Path)
           words=("missing", "v2g_root.pem"))  # fmt: skip
 
 
+def test_secc_unwritable_comm_log(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # a file where the log's folder should be
+    fails_here(capsys, "secc", "-i", "lo", "--comm-log", str(blocker / "comm.log"),
+               words=("communication log", "--comm-log"))  # fmt: skip
+
+
 def test_secc_din_only_over_tls_is_refused(capsys: pytest.CaptureFixture[str], lab: Path) -> None:
     fails_here(capsys, "secc", "-i", "lo", "--tls", "--pki", str(lab), "--protocols", "din",
           words=("DIN", "TLS"))  # fmt: skip
@@ -205,10 +212,18 @@ def _pair(veth: VethPair, secc_args: list[str], ev_args: list[str]) -> tuple[sub
 
 
 @pytest.mark.system
-def test_secc_and_ev_processes_over_veth_eim_over_tls(veth: VethPair, lab: Path) -> None:
+def test_secc_and_ev_processes_over_veth_eim_over_tls(veth: VethPair, lab: Path,
+                                                      tmp_path: Path) -> None:  # fmt: skip
     security = ["--tls", "--pki", str(lab)]  # DIN and AC EIM: the din-dc / iso2-ac scenarios
-    ev, secc_out, secc_err, code = _pair(veth, [*security, "--protocols", "iso2,din"],
+    log = tmp_path / "comm" / "communication.log"
+    ev, secc_out, secc_err, code = _pair(veth, [*security, "--protocols", "iso2,din",
+                                                "--comm-log", str(log)],
                                          ["--protocol", "iso2-dc", *security])  # fmt: skip
+    lines = log.read_text().splitlines()
+    # one line per message each way, and the session's end with its reason code
+    assert any(" in " in line and "CurrentDemandReq" in line for line in lines), lines[:5]
+    assert any(" out " in line and "CurrentDemandRes" in line for line in lines), lines[:5]
+    assert "reason=0x00" in lines[-1], lines[-3:]
     assert ev.returncode == 0, (ev.stdout, ev.stderr, secc_out)
     assert "SessionStopRes OK" in ev.stdout and "session stopped" in ev.stdout, ev.stdout
     assert code == 0, (secc_out, secc_err)
