@@ -19,6 +19,7 @@ soon as a whole burst agrees, so the contactor opens within one tick.
 from array import array
 
 from firmware.app import events, faults, interlocks, pilot, thermal
+from firmware.app import proximity, wear
 from firmware.compat import const, ticks_add, ticks_diff
 from firmware.hal.base import CP_BURST, counts_to_mv, mv_to_counts
 from firmware.kernels.cp import all_at_most, classify_burst, make_bands
@@ -32,6 +33,11 @@ _GRID_OPENS = const(2 | 4)  # gridfunc.TRIPPED | gridfunc.LOST
 _NO_SENSING = const(16)  # gridfunc.NO_SENSING (gridfunc loads only with grid sensing)
 SAMPLER_STALL_MS = const(100)  # no grid samples this long: the sampler is dead, no grid
 PROFILES = ("default", "fastest")
+# ---- proximity pilot, connector lock, contactor wear (issue 15) ----
+CABLE_CHANGED = const(10)  # event kind: PP state, rating or lock state changed
+WEAR_CHANGED = const(11)  # event kind: a contactor's wear counters moved (a = index)
+BUTTON_STOP_MS = const(3000)  # J1772 latch button: how long the EV gets to stop drawing
+F_UNLOCK_MS = const(30000)  # in state F this long: the connector lock lets the cable go
 
 
 def cp_stall_ms(period_ms, open_ms):
@@ -157,10 +163,95 @@ class Controller:
             self._setup_grid(dict(grid), now)
         else:
             self.grid_refused = _NO_SENSING  # the export interlock's reason, for good
+        self._setup_cable(hal, board, now)
         self._apply_pilot()
         # boot self-test: with the coil released, the aux contact must read open
         if hal.contactor_feedback():
             self._raise(faults.CONTACTOR_WELD, 0, now)
+
+    # ------------------------------------------------------------ cable (issue 15)
+
+    def _setup_cable(self, hal, board, now):
+        """Proximity pilot, connector lock and the contactor's wear counters."""
+        self.pp = proximity.Proximity(board)
+        self._pp_counts = getattr(hal, "pp_counts", None)
+        if self.pp.mode and self._pp_counts is None:
+            raise ValueError("board %s: pp mode %s needs a HAL with pp_counts()"
+                             % (board["name"], proximity.MODES[self.pp.mode]))
+        if self._pp_counts is not None:  # know the cable from the start (no EV yet)
+            for _ in range(proximity.PP_CONFIRM):
+                self.pp.update(self._pp_counts(), False)
+        cap = self.pp.cap_da()  # thermal and cable caps together, set each tick
+        self.cap_da = cap if cap < self.thermal_da else self.thermal_da
+        self.pressed_at = now  # when the J1772 latch button was pressed
+        self.button_stop_ms = BUTTON_STOP_MS
+        cfg = board.get("lock")
+        self.lock = None
+        if cfg is not None:
+            from firmware.app.lock import Lock
+
+            self.lock = Lock(cfg, hal.lock_drive, hal.lock_feedback, now)
+        self.lock_want = False
+        self.lock_hold = False  # unlocked on request (operator, F timeout) until state A
+        self.lock_reported = -1
+        self.f_since = now
+        self.f_unlock_ms = (cfg or {}).get("f_unlock_ms", F_UNLOCK_MS)
+        c = board["contactor"]
+        self.wear = wear.Wear(1, c.get("min_gap_ms", wear.MIN_GAP_MS),
+                              c.get("save_every", wear.SAVE_EVERY), c.get("load_ma", wear.LOAD_MA))
+        wear.restore(self.wear, hal)
+
+    def set_lock(self, on):
+        """The operator's Lock command: 0 unlocks (once the contactor is open and the
+        current low; the interlock 'locked' opens it first) and keeps it unlocked until
+        the EV leaves (state A) or a Lock(1)."""
+        self.lock_hold = not on
+
+    def _check_cable(self, now):
+        pp = self.pp
+        ev = self.cp == m.CP_B or self.cp == m.CP_C or self.cp == m.CP_D
+        if self._pp_counts is not None and pp.update(self._pp_counts(), ev):
+            if pp.state == proximity.PRESSED:
+                self.pressed_at = now
+            self.events.push(CABLE_CHANGED, pp.state, pp.rating_da, now)
+        if pp.faulty():
+            self._raise(faults.PROXIMITY, pp.ohms, now)
+        else:
+            self._clear(faults.PROXIMITY)
+        cap = pp.cap_da()
+        self.cap_da = cap if cap < self.thermal_da else self.thermal_da
+
+    def _check_lock(self, now):
+        lock = self.lock
+        if lock is None:
+            return
+        if self.out_mode == m.PILOT_F:
+            if ticks_diff(now, self.f_since) >= self.f_unlock_ms:
+                self.lock_hold = True  # let the user take the cable while we are out of service
+        else:
+            self.f_since = now
+        if self.cp == m.CP_A:
+            self.lock_hold = False
+        s = self.pp.state
+        self.lock_want = (not self.lock_hold and (self.cp == m.CP_B or self.cp == m.CP_C or self.cp == m.CP_D)
+                          and (s == proximity.NONE or s == proximity.OK or s == proximity.PRESSED))
+        i = self.hal.current_ma()
+        low = i < lock.unlock_ma and -i < lock.unlock_ma
+        if lock.step(self.lock_want, not self.contactor and low, now):
+            self._raise(faults.CONNECTOR_LOCK, 1 if lock.failed_locking else 0, now)
+        if lock.state != self.lock_reported:
+            self.lock_reported = lock.state
+            self.events.push(CABLE_CHANGED, self.pp.state, self.pp.rating_da, now)
+
+    def _stopping(self, now):
+        """J1772 latch button pressed while closed: the offer is withdrawn (X1) and the
+        contactor stays closed while the current falls, until button_stop_ms; nothing
+        but the button's own refusals may be standing."""
+        if self.pp.state != proximity.PRESSED or self.refused & ~(interlocks.CABLE | interlocks.PILOT_NOT_PWM):
+            return False
+        i = self.hal.current_ma()
+        load = self.wear.load_ma
+        return (i >= load or -i >= load) and ticks_diff(now, self.pressed_at) < self.button_stop_ms
 
     # ------------------------------------------------------------ grid
 
@@ -416,6 +507,8 @@ class Controller:
             still |= faults.NTC_SENSOR
         if self.cp_stalled:
             still |= faults.CP_SAMPLER
+        if self.lock is not None:
+            self.lock.reset(self.now)  # a failed lock is tried again; F-071 comes back if it fails
         self.faults = still
         self.latched = still
         self._apply_pilot()
@@ -441,7 +534,7 @@ class Controller:
         w = self.lease_w if self.lease_allow else 0
         if not w:
             return 0
-        cap = self.rated_w * self.thermal_da // self.rated_da
+        cap = self.rated_w * self.cap_da // self.rated_da
         if w > cap:
             return cap
         if -w > cap:
@@ -449,9 +542,10 @@ class Controller:
         return w
 
     def limit_da(self):
-        """The effective current limit: the host's lease capped by temperature."""
+        """The effective current limit: the host's lease capped by temperature and by
+        the cable's rating."""
         lease = self.lease_da if self.lease_allow else 0
-        return lease if lease < self.thermal_da else self.thermal_da
+        return lease if lease < self.cap_da else self.cap_da
 
     def safe_reason(self):
         return faults.lowest_code(self.latched & faults.FAILSAFE_MASK)
@@ -472,16 +566,21 @@ class Controller:
         self._check_diode(now)
         self._check_inputs(now)
         self._check_temperature(now)
+        self._check_cable(now)
         self._check_grid(now)
         self._check_link(now)
         self._check_lease(now)
         self._check_contactor(now)
+        self._check_lock(now)
         self.refused = interlocks.refused(self)
         if self.contactor:
-            if self.refused:
+            if self.refused and not self._stopping(now):
                 self._switch(0, interlocks.lowest(self.refused), now)
         elif not self.check_pending:
-            if self.refused == interlocks.RCD_UNTESTED and self.rcd_phase == 0:
+            # the RCD self-test runs while the connector lock moves and while the
+            # anti-chatter gap holds (issue 15)
+            waits = self.refused & ~(interlocks.NOT_LOCKED | interlocks.CHATTER_GUARD)
+            if waits == interlocks.RCD_UNTESTED and self.rcd_phase == 0:
                 self._start_rcd_test(now)
             elif not self.refused:
                 self._switch(1, 0, now)
@@ -634,6 +733,11 @@ class Controller:
         self._raise(faults.RCD_SELFTEST, 0, now)
 
     def _switch(self, closed, reason, now):
+        if closed:
+            self.wear.closed(0, now)
+        else:
+            self.wear.opened(0, self.hal.current_ma())
+        self.events.push(WEAR_CHANGED, 0, 0, now)
         self.hal.set_contactor(closed)
         self.contactor = closed
         self.contactor_at = now
@@ -652,11 +756,12 @@ class Controller:
             mode = self.want_mode
             duty = self.want_duty
             if mode == m.PILOT_PWM and duty >= pilot.DUTY_MIN:
-                if self.thermal_da < 60:
-                    mode = m.PILOT_X1  # too hot to offer even 6 A: stop offering
+                if self.cap_da < 60:
+                    # too hot to offer even 6 A, no valid cable, J1772 button: stop offering
+                    mode = m.PILOT_X1
                     duty = 10000
                 else:
-                    cap = pilot.duty_for_current(self.thermal_da)
+                    cap = pilot.duty_for_current(self.cap_da)
                     if duty > cap:
                         duty = cap
         if mode == self.out_mode and duty == self.out_duty:
