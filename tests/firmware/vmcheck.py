@@ -79,6 +79,7 @@ class FakeHal:
         self.locked = False
         self.lock_jam = False  # never reaches locked
         self.lock_broken = False  # the feedback switch reads unlocked
+        self.lock_stuck = False  # never lets go once locked
         self.lock_moves = 0
         self.nv = {}
 
@@ -95,7 +96,7 @@ class FakeHal:
                 self.lock_moves += 1
         if d > 0 and not self.lock_jam:
             self.locked = True
-        elif d < 0:
+        elif d < 0 and not self.lock_stuck:
             self.locked = False
 
     def lock_feedback(self):

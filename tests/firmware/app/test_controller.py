@@ -412,7 +412,15 @@ def test_control_tick_allocates_nothing():
     n = 0
     ticks = 0
     stalled_seen = [0]
+    # issue 15: the cable's coding (32 A, 13 A, open, short, out-of-band), the lock's
+    # feedback and the current change between blocks: PP fault, lock retries and
+    # failure, wear counting under load, the chatter guard all run under the lock
+    pp = [4095 * r // (r + 1000) for r in (220, 220, 1500, 220, 20, 400)] + [4095]
+    cable_seen = bytearray(4)  # PP fault, lock failed, under-load opening, chatter guard
     for _block in range(75):
+        hal.pp_c = pp[_block % len(pp)]
+        hal.lock_broken = _block % 15 == 7
+        hal.current = 16000 if _block % 3 else 0
         hal.override_on = _block % 25 == 24  # the override path: opens, latches
         if _block % 25 == 0:
             c.clear_faults()
@@ -433,6 +441,14 @@ def test_control_tick_allocates_nothing():
                 ticks += 1
                 if c.cp_stalled:
                     stalled_seen[0] = 1
+                if c.faults & faults.PROXIMITY:
+                    cable_seen[0] = 1
+                if c.latched & faults.CONNECTOR_LOCK:
+                    cable_seen[1] = 1
+                if c.wear.under_load[0]:
+                    cable_seen[2] = 1
+                if c.refused & interlocks.CHATTER_GUARD:
+                    cable_seen[3] = 1
         finally:
             if unlock:
                 unlock()
@@ -441,6 +457,7 @@ def test_control_tick_allocates_nothing():
     assert ticks == 3000
     assert c.events.lost == 0
     assert stalled_seen[0]
+    assert list(cable_seen) == [1, 1, 1, 1]
 
 
 def test_stalled_cp_sampler_forces_f_and_opens():
