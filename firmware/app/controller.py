@@ -18,8 +18,7 @@ soon as a whole burst agrees, so the contactor opens within one tick.
 
 from array import array
 
-from firmware.app import events, faults, interlocks, pilot, thermal
-from firmware.app import proximity, wear
+from firmware.app import events, faults, interlocks, pilot, proximity, thermal, wear
 from firmware.compat import const, ticks_add, ticks_diff
 from firmware.hal.base import CP_BURST, counts_to_mv, mv_to_counts
 from firmware.kernels.cp import all_at_most, classify_burst, make_bands

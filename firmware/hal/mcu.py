@@ -422,7 +422,7 @@ class McuHal:
 
     def pp_counts(self):
         read = self._pp
-        return read() >> self._shift if read is not None else 0  # type: ignore[misc]
+        return read() >> self._shift if read is not None else 0
 
     def lock_drive(self, d):
         a, b = self._lock_a, self._lock_b

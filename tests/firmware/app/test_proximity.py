@@ -5,7 +5,15 @@ switch, and what the controller does with the reading (cap, fault, button stop).
 from firmware.app import faults, interlocks, proximity
 from firmware.app.controller import Controller
 from firmware.app.pilot import duty_for_current
-from firmware.app.proximity import OK, OPEN, OUT_OF_BAND, PRESSED, SHORT, classify_iec, classify_j1772
+from firmware.app.proximity import (
+    OK,
+    OPEN,
+    OUT_OF_BAND,
+    PRESSED,
+    SHORT,
+    classify_iec,
+    classify_j1772,
+)
 from firmware.link import messages as m
 from tests.firmware.vmcheck import FakeHal, board
 
