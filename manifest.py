@@ -38,6 +38,7 @@ COMMON = (
     "firmware/app/thermal.py",
     "firmware/app/proximity.py",  # issue 15
     "firmware/app/wear.py",  # issue 15
+    "firmware/app/cable.py",  # issue 15
     "firmware/hal/__init__.py",
     "firmware/hal/base.py",
     "firmware/kernels/__init__.py",

@@ -18,7 +18,8 @@ soon as a whole burst agrees, so the contactor opens within one tick.
 
 from array import array
 
-from firmware.app import events, faults, interlocks, pilot, proximity, thermal, wear
+from firmware.app import cable, events, faults, interlocks, pilot, thermal
+from firmware.app.cable import WEAR_CHANGED
 from firmware.compat import const, ticks_add, ticks_diff
 from firmware.hal.base import CP_BURST, counts_to_mv, mv_to_counts
 from firmware.kernels.cp import all_at_most, classify_burst, make_bands
@@ -32,11 +33,6 @@ _GRID_OPENS = const(2 | 4)  # gridfunc.TRIPPED | gridfunc.LOST
 _NO_SENSING = const(16)  # gridfunc.NO_SENSING (gridfunc loads only with grid sensing)
 SAMPLER_STALL_MS = const(100)  # no grid samples this long: the sampler is dead, no grid
 PROFILES = ("default", "fastest")
-# ---- proximity pilot, connector lock, contactor wear (issue 15) ----
-CABLE_CHANGED = const(10)  # event kind: PP state, rating or lock state changed
-WEAR_CHANGED = const(11)  # event kind: a contactor's wear counters moved (a = index)
-BUTTON_STOP_MS = const(3000)  # J1772 latch button: how long the EV gets to stop drawing
-F_UNLOCK_MS = const(30000)  # in state F this long: the connector lock lets the cable go
 
 
 def cp_stall_ms(period_ms, open_ms):
@@ -162,95 +158,15 @@ class Controller:
             self._setup_grid(dict(grid), now)
         else:
             self.grid_refused = _NO_SENSING  # the export interlock's reason, for good
-        self._setup_cable(hal, board, now)
+        # issue 15: the cable (PP, connector lock) and the contactor's wear
+        self.cap_da = self.rated_da  # thermal and cable caps together (cable.check)
+        self.wear = cable.make_wear(board, hal)
+        self.lock = cable.make_lock(board, hal, now)
+        cable.setup(self, hal, board, now)
         self._apply_pilot()
         # boot self-test: with the coil released, the aux contact must read open
         if hal.contactor_feedback():
             self._raise(faults.CONTACTOR_WELD, 0, now)
-
-    # ------------------------------------------------------------ cable (issue 15)
-
-    def _setup_cable(self, hal, board, now):
-        """Proximity pilot, connector lock and the contactor's wear counters."""
-        self.pp = proximity.Proximity(board)
-        self._pp_counts = getattr(hal, "pp_counts", None)
-        if self.pp.mode and self._pp_counts is None:
-            raise ValueError("board %s: pp mode %s needs a HAL with pp_counts()"
-                             % (board["name"], proximity.MODES[self.pp.mode]))
-        if self._pp_counts is not None:  # know the cable from the start (no EV yet)
-            for _ in range(proximity.PP_CONFIRM):
-                self.pp.update(self._pp_counts(), False)
-        cap = self.pp.cap_da()  # thermal and cable caps together, set each tick
-        self.cap_da = cap if cap < self.thermal_da else self.thermal_da
-        self.pressed_at = now  # when the J1772 latch button was pressed
-        self.button_stop_ms = BUTTON_STOP_MS
-        cfg = board.get("lock")
-        self.lock = None
-        if cfg is not None:
-            from firmware.app.lock import Lock
-
-            self.lock = Lock(cfg, hal.lock_drive, hal.lock_feedback, now)
-        self.lock_want = False
-        self.lock_hold = False  # unlocked on request (operator, F timeout) until state A
-        self.lock_reported = -1
-        self.f_since = now
-        self.f_unlock_ms = (cfg or {}).get("f_unlock_ms", F_UNLOCK_MS)
-        c = board["contactor"]
-        self.wear = wear.Wear(1, c.get("min_gap_ms", wear.MIN_GAP_MS),
-                              c.get("save_every", wear.SAVE_EVERY), c.get("load_ma", wear.LOAD_MA))
-        wear.restore(self.wear, hal)
-
-    def set_lock(self, on):
-        """The operator's Lock command: 0 unlocks (once the contactor is open and the
-        current low; the interlock 'locked' opens it first) and keeps it unlocked until
-        the EV leaves (state A) or a Lock(1)."""
-        self.lock_hold = not on
-
-    def _check_cable(self, now):
-        pp = self.pp
-        ev = self.cp == m.CP_B or self.cp == m.CP_C or self.cp == m.CP_D
-        if self._pp_counts is not None and pp.update(self._pp_counts(), ev):
-            if pp.state == proximity.PRESSED:
-                self.pressed_at = now
-            self.events.push(CABLE_CHANGED, pp.state, pp.rating_da, now)
-        if pp.faulty():
-            self._raise(faults.PROXIMITY, pp.ohms, now)
-        else:
-            self._clear(faults.PROXIMITY)
-        cap = pp.cap_da()
-        self.cap_da = cap if cap < self.thermal_da else self.thermal_da
-
-    def _check_lock(self, now):
-        lock = self.lock
-        if lock is None:
-            return
-        if self.out_mode == m.PILOT_F:
-            if ticks_diff(now, self.f_since) >= self.f_unlock_ms:
-                self.lock_hold = True  # let the user take the cable while we are out of service
-        else:
-            self.f_since = now
-        if self.cp == m.CP_A:
-            self.lock_hold = False
-        s = self.pp.state
-        self.lock_want = (not self.lock_hold and (self.cp == m.CP_B or self.cp == m.CP_C or self.cp == m.CP_D)
-                          and (s == proximity.NONE or s == proximity.OK or s == proximity.PRESSED))
-        i = self.hal.current_ma()
-        low = i < lock.unlock_ma and -i < lock.unlock_ma
-        if lock.step(self.lock_want, not self.contactor and low, now):
-            self._raise(faults.CONNECTOR_LOCK, 1 if lock.failed_locking else 0, now)
-        if lock.state != self.lock_reported:
-            self.lock_reported = lock.state
-            self.events.push(CABLE_CHANGED, self.pp.state, self.pp.rating_da, now)
-
-    def _stopping(self, now):
-        """J1772 latch button pressed while closed: the offer is withdrawn (X1) and the
-        contactor stays closed while the current falls, until button_stop_ms; nothing
-        but the button's own refusals may be standing."""
-        if self.pp.state != proximity.PRESSED or self.refused & ~(interlocks.CABLE | interlocks.PILOT_NOT_PWM):
-            return False
-        i = self.hal.current_ma()
-        load = self.wear.load_ma
-        return (i >= load or -i >= load) and ticks_diff(now, self.pressed_at) < self.button_stop_ms
 
     # ------------------------------------------------------------ grid
 
@@ -488,6 +404,12 @@ class Controller:
         if self.droop is not None:  # a charger may only reduce charging unless it exports
             self.droop.p_max_export_w = self.grid_cfg["p_rated_w"] if direction else 0
 
+    def set_lock(self, on):
+        """The operator's Lock command: 0 unlocks (once the contactor is open and the
+        current low; the interlock 'locked' opens it first) and keeps it unlocked until
+        the EV leaves (state A) or a Lock(1)."""
+        self.lock_hold = not on
+
     def clear_faults(self):
         """Reset(clear): drop latches whose cause is gone; the rest stay."""
         still = self.faults & self.auto_mask
@@ -565,15 +487,15 @@ class Controller:
         self._check_diode(now)
         self._check_inputs(now)
         self._check_temperature(now)
-        self._check_cable(now)
+        cable.check(self, now)
         self._check_grid(now)
         self._check_link(now)
         self._check_lease(now)
         self._check_contactor(now)
-        self._check_lock(now)
+        cable.check_lock(self, now)
         self.refused = interlocks.refused(self)
         if self.contactor:
-            if self.refused and not self._stopping(now):
+            if self.refused and not cable.stopping(self, now):
                 self._switch(0, interlocks.lowest(self.refused), now)
         elif not self.check_pending:
             # the RCD self-test runs while the connector lock moves and while the

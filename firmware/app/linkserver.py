@@ -24,7 +24,8 @@ starts every class again. Anything malformed gets a Nack with the reason and cha
 from array import array
 
 from firmware.app import events, faults, proximity
-from firmware.app.controller import CABLE_CHANGED, GRID_CHANGED, WEAR_CHANGED
+from firmware.app.cable import CABLE_CHANGED, WEAR_CHANGED
+from firmware.app.controller import GRID_CHANGED
 from firmware.compat import const, ticks_add, ticks_diff
 from firmware.link import frame
 from firmware.link import messages as m
