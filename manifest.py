@@ -11,7 +11,7 @@ which on the smaller boards is what makes the firmware fit (docs/hardware.md,
     make -C ports/rp2 BOARD=RPI_PICO FROZEN_MANIFEST=/path/to/that/manifest.py
 
 Only the modules the board imports are frozen: its HAL, grid sensing where the board
-has a `grid` section, the zero-cross estimator where it has pins.grid_zero_cross, the
+has a `grid` section, the connector lock where it has a `lock` section, the zero-cross estimator where it has pins.grid_zero_cross, the
 sim plant only for the unix port. tests/firmware/test_manifest.py checks the lists
 against what each board really imports. /main.py (`import firmware.main;
 firmware.main.run()`) and /board.py (`BOARD = {"name": "rp2040"}`) stay on the
@@ -36,6 +36,9 @@ COMMON = (
     "firmware/app/linkserver.py",
     "firmware/app/pilot.py",
     "firmware/app/thermal.py",
+    "firmware/app/proximity.py",  # issue 15
+    "firmware/app/wear.py",  # issue 15
+    "firmware/app/cable.py",  # issue 15
     "firmware/hal/__init__.py",
     "firmware/hal/base.py",
     "firmware/kernels/__init__.py",
@@ -47,6 +50,7 @@ COMMON = (
 )
 GRID = ("firmware/app/gridfunc.py", "firmware/app/gridsync.py", "firmware/kernels/zerocross.py")
 ZERO_CROSS = ("firmware/app/edgesync.py",)
+LOCK = ("firmware/app/lock.py",)  # issue 15: boards with a connector lock
 MCU = ("firmware/hal/mcu.py", "firmware/hal/gridin.py")
 PORT = {
     "rp2": MCU + ("firmware/hal/rp2.py",),
@@ -65,6 +69,8 @@ def board_modules(name):
         exec(f.read(), spec)
     board = spec["BOARD"]
     files = COMMON + ("boards/" + name + ".py",) + PORT[board["port"]]
+    if board.get("lock") is not None:
+        files += LOCK
     if board.get("grid") is not None:
         files += GRID
         if board["pins"].get("grid_zero_cross") is not None:

@@ -10,7 +10,8 @@ Fields (see boards/sim.py for a complete example):
   uart {id, baud, tx?, rx?}       the host link
   pins {role: pin}                 cp_pwm, cp_sense_adc, contactor_drive, contactor_feedback,
                                    rcd_fault, rcd_test, estop, ntc0_adc, ntc1_adc, status_led,
-                                   manual_override (the override switch's aux contact)
+                                   manual_override (the override switch's aux contact),
+                                   pp_adc, lock_a, lock_b, lock_feedback (issue 15)
                                    (None where the board has no such pin; no pin twice)
   cp_cal (num, den, offset_mv)     pilot sense: mv = counts * num // den + offset_mv
   adc_bits                         resolution the HAL reports counts in
@@ -22,6 +23,16 @@ Fields (see boards/sim.py for a complete example):
   rcd {present, self_test, no_reclose}          no_reclose: region forbids automatic reclose
   region                          ISO 3166 alpha-2, for the RCD reclose rule
   wdt_ms, link_timeout_ms, control_period_ms, pwm_change_ms, debounce_ms
+  pp (optional)                   proximity pilot (firmware/app/proximity.py): mode
+                                  tethered (fixed cable, no PP; the default), iec (socket,
+                                  needs pins.pp_adc on hardware) or j1772 (5-wire cordset's
+                                  latch button); r_pull (Ohm), adc_max, rating_da (the fixed
+                                  cable's rating, tethered and j1772; default rated_da)
+  lock (optional)                 connector lock (firmware/app/lock.py): kind motor|solenoid,
+                                  pulse_ms, retries, unlock_ma, f_unlock_ms; on hardware
+                                  pins.lock_a (and lock_b for a motor) and lock_feedback
+  contactor.min_gap_ms, save_every, load_ma (optional): anti-chatter gap, wear counter
+                                  save interval, under-load threshold (firmware/app/wear.py)
   heap_kb (optional)              the MicroPython heap the board gives the firmware (KB):
                                   benchmarks/firmware.py prints the firmware's heap against it
   grid (optional)                 grid voltage sensing for export (firmware/app/gridsync.py):
@@ -51,6 +62,7 @@ PIN_ROLES = (
     "cp_pwm", "cp_sense_adc", "contactor_drive", "contactor_feedback", "rcd_fault", "rcd_test",
     "estop", "ntc0_adc", "ntc1_adc", "status_led", "grid_sense_adc", "grid_zero_cross",
     "manual_override",
+    "pp_adc", "lock_a", "lock_b", "lock_feedback",  # issue 15
 )
 # field: (min, max) for the integers
 RANGES = {
@@ -183,11 +195,47 @@ def validate(board):
             "in which the contacts must part after the CP sampler stalls (F-022)"
             % (name, open_ms, 3 * period, CP_STALL_BUDGET_MS)
         )
+    _validate_cable(board)
     if board.get("grid") is not None:
         _validate_grid(board)
     elif pins.get("grid_zero_cross") is not None:
         raise BoardError("board %s: 'pins.grid_zero_cross' needs a 'grid' section" % name)
     return board
+
+
+# ---- issue 15: proximity pilot and connector lock ----
+PP_MODES = ("tethered", "iec", "j1772")
+CABLE_RANGES = {
+    "pp.r_pull": (100, 100000), "pp.adc_max": (255, 65535), "pp.rating_da": (60, 800),
+    "lock.pulse_ms": (10, 2000), "lock.retries": (0, 10), "lock.unlock_ma": (0, 100000),
+    "lock.f_unlock_ms": (1000, 3600000), "contactor.min_gap_ms": (0, 600000),
+    "contactor.save_every": (1, 1000), "contactor.load_ma": (1, 1000000),
+}
+
+
+def _validate_cable(board):
+    name = board["name"]
+    for path in CABLE_RANGES:
+        section, key = path.split(".")
+        v = (board.get(section) or {}).get(key)
+        lo, hi = CABLE_RANGES[path]
+        if v is not None and (not isinstance(v, int) or not (lo <= v <= hi)):
+            raise BoardError("board %s: field '%s' is %r, allowed %d..%d" % (name, path, v, lo, hi))
+    pp = board.get("pp")
+    hw = board["port"] != "unix"
+    if pp is not None:
+        if pp.get("mode", "tethered") not in PP_MODES:
+            raise BoardError("board %s: field 'pp.mode' must be one of %s" % (name, ", ".join(PP_MODES)))
+        if pp.get("mode") == "iec" and hw and board["pins"].get("pp_adc") is None:
+            raise BoardError("board %s: missing field 'pins.pp_adc' (needed by pp mode iec)" % name)
+    lock = board.get("lock")
+    if lock is not None:
+        if lock.get("kind", "motor") not in ("motor", "solenoid"):
+            raise BoardError("board %s: field 'lock.kind' must be motor or solenoid" % name)
+        need = ("lock_a", "lock_feedback") + (("lock_b",) if lock.get("kind", "motor") == "motor" else ())
+        for role in need:
+            if hw and board["pins"].get(role) is None:
+                raise BoardError("board %s: missing field 'pins.%s' (needed by 'lock')" % (name, role))
 
 
 GRID_RANGES = {

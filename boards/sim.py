@@ -13,6 +13,11 @@ BOARD = {
     # open_ms: the sim plant's contacts part (and its current stops) 20 ms after the
     # coil is released (firmware/sim/plant.py, contactor_ms)
     "contactor": {"feedback_ms": 100, "hold_pct": 0, "open_ms": 20},
+    # ---- issue 15: a socket-outlet with PP and a motor connector lock ----
+    # PP read through 1 kOhm to the ADC reference (firmware/app/proximity.py)
+    "pp": {"mode": "iec", "r_pull": 1000, "adc_max": 4095},
+    # the sim plant's lock travels in 30 ms (firmware/sim/plant.py, lock_travel_ms)
+    "lock": {"kind": "motor", "pulse_ms": 50, "retries": 2, "unlock_ma": 500, "f_unlock_ms": 30000},
     "rcd": {"present": True, "self_test": True, "no_reclose": False},
     "region": "DE",
     "wdt_ms": 2000,

@@ -75,14 +75,26 @@ def next_deadline(deadline, now, period_ms):
 
 
 async def control_task(ctrl, period_ms):
+    from firmware.app import wear
+
     hal = ctrl.hal
     deadline = ticks_ms()
     while True:
         ctrl.tick(ticks_ms())
         hal.feed_wdt()  # only after a completed tick: one that raises ends the task
+        if ctrl.wear.due:  # the tick only counts; the flash write allocates, so here
+            wear.save(ctrl.wear, hal)
         now = ticks_ms()
         deadline = next_deadline(deadline, now, period_ms)
         await sleep_ms(ticks_diff(deadline, now))
+
+
+def save_on_shutdown(ctrl):
+    """An orderly shutdown keeps what the wear counters have not saved yet."""
+    from firmware.app import wear
+
+    if ctrl.wear.unsaved:
+        wear.save(ctrl.wear, ctrl.hal)
 
 
 async def link_task(server, uart):
@@ -98,6 +110,7 @@ async def link_task(server, uart):
             # the Ack of the Reset(reboot) is still in the TX buffer: let it go out,
             # or the host never hears it (it takes the next FirmwareHello instead)
             uart.drain(REBOOT_DRAIN_MS)
+            save_on_shutdown(server.ctrl)
             server.ctrl.hal.reboot()
         await sleep_ms(LINK_POLL_MS)
 

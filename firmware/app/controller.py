@@ -18,7 +18,8 @@ soon as a whole burst agrees, so the contactor opens within one tick.
 
 from array import array
 
-from firmware.app import events, faults, interlocks, pilot, thermal
+from firmware.app import cable, events, faults, interlocks, pilot, thermal
+from firmware.app.cable import WEAR_CHANGED
 from firmware.compat import const, ticks_add, ticks_diff
 from firmware.hal.base import CP_BURST, counts_to_mv, mv_to_counts
 from firmware.kernels.cp import all_at_most, classify_burst, make_bands
@@ -157,6 +158,11 @@ class Controller:
             self._setup_grid(dict(grid), now)
         else:
             self.grid_refused = _NO_SENSING  # the export interlock's reason, for good
+        # issue 15: the cable (PP, connector lock) and the contactor's wear
+        self.cap_da = self.rated_da  # thermal and cable caps together (cable.check)
+        self.wear = cable.make_wear(board, hal)
+        self.lock = cable.make_lock(board, hal, now)
+        cable.setup(self, hal, board, now)
         self._apply_pilot()
         # boot self-test: with the coil released, the aux contact must read open
         if hal.contactor_feedback():
@@ -398,6 +404,12 @@ class Controller:
         if self.droop is not None:  # a charger may only reduce charging unless it exports
             self.droop.p_max_export_w = self.grid_cfg["p_rated_w"] if direction else 0
 
+    def set_lock(self, on):
+        """The operator's Lock command: 0 unlocks (once the contactor is open and the
+        current low; the interlock 'locked' opens it first) and keeps it unlocked until
+        the EV leaves (state A) or a Lock(1)."""
+        self.lock_hold = not on
+
     def clear_faults(self):
         """Reset(clear): drop latches whose cause is gone; the rest stay."""
         still = self.faults & self.auto_mask
@@ -416,6 +428,8 @@ class Controller:
             still |= faults.NTC_SENSOR
         if self.cp_stalled:
             still |= faults.CP_SAMPLER
+        if self.lock is not None:
+            self.lock.reset(self.now)  # a failed lock is tried again; F-071 comes back if it fails
         self.faults = still
         self.latched = still
         self._apply_pilot()
@@ -441,7 +455,7 @@ class Controller:
         w = self.lease_w if self.lease_allow else 0
         if not w:
             return 0
-        cap = self.rated_w * self.thermal_da // self.rated_da
+        cap = self.rated_w * self.cap_da // self.rated_da
         if w > cap:
             return cap
         if -w > cap:
@@ -449,9 +463,10 @@ class Controller:
         return w
 
     def limit_da(self):
-        """The effective current limit: the host's lease capped by temperature."""
+        """The effective current limit: the host's lease capped by temperature and by
+        the cable's rating."""
         lease = self.lease_da if self.lease_allow else 0
-        return lease if lease < self.thermal_da else self.thermal_da
+        return lease if lease < self.cap_da else self.cap_da
 
     def safe_reason(self):
         return faults.lowest_code(self.latched & faults.FAILSAFE_MASK)
@@ -472,16 +487,21 @@ class Controller:
         self._check_diode(now)
         self._check_inputs(now)
         self._check_temperature(now)
+        cable.check(self, now)
         self._check_grid(now)
         self._check_link(now)
         self._check_lease(now)
         self._check_contactor(now)
+        cable.check_lock(self, now)
         self.refused = interlocks.refused(self)
         if self.contactor:
-            if self.refused:
+            if self.refused and not cable.stopping(self, now):
                 self._switch(0, interlocks.lowest(self.refused), now)
         elif not self.check_pending:
-            if self.refused == interlocks.RCD_UNTESTED and self.rcd_phase == 0:
+            # the RCD self-test runs while the connector lock moves and while the
+            # anti-chatter gap holds (issue 15)
+            waits = self.refused & ~(interlocks.NOT_LOCKED | interlocks.CHATTER_GUARD)
+            if waits == interlocks.RCD_UNTESTED and self.rcd_phase == 0:
                 self._start_rcd_test(now)
             elif not self.refused:
                 self._switch(1, 0, now)
@@ -634,6 +654,11 @@ class Controller:
         self._raise(faults.RCD_SELFTEST, 0, now)
 
     def _switch(self, closed, reason, now):
+        if closed:
+            self.wear.closed(0, now)
+        else:
+            self.wear.opened(0, self.hal.current_ma())
+        self.events.push(WEAR_CHANGED, 0, 0, now)
         self.hal.set_contactor(closed)
         self.contactor = closed
         self.contactor_at = now
@@ -652,11 +677,12 @@ class Controller:
             mode = self.want_mode
             duty = self.want_duty
             if mode == m.PILOT_PWM and duty >= pilot.DUTY_MIN:
-                if self.thermal_da < 60:
-                    mode = m.PILOT_X1  # too hot to offer even 6 A: stop offering
+                if self.cap_da < 60:
+                    # too hot to offer even 6 A, no valid cable, J1772 button: stop offering
+                    mode = m.PILOT_X1
                     duty = 10000
                 else:
-                    cap = pilot.duty_for_current(self.thermal_da)
+                    cap = pilot.duty_for_current(self.cap_da)
                     if duty > cap:
                         duty = cap
         if mode == self.out_mode and duty == self.out_duty:

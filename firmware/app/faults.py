@@ -38,6 +38,12 @@ MANUAL_OVERRIDE = const(1 << 13)
 # included (a stall can hide an unplug; IEC 61851-1 wants the contactor open within
 # ~100 ms of state A: half of it). controller.cp_stall_ms derives the threshold from it.
 CP_STALL_BUDGET_MS = const(50)
+# ---- proximity pilot and connector lock (issue 15) ----
+# the cable's PP coding is open (with an EV connected), shorted or between two codings
+# (IEC 61851-1 Annex B.2; "Proximity Pilot error"): no close, no offer; clears with the cause
+PROXIMITY = const(1 << 14)
+# the connector lock's feedback disagreed with its drive after every retry (firmware/app/lock.py)
+CONNECTOR_LOCK = const(1 << 15)
 
 # (bit, code, name, policy), in priority order (the first set one is the safe reason)
 TABLE = (
@@ -55,6 +61,9 @@ TABLE = (
     (LEASE_EXPIRED, 11, "lease-expired", MANUAL),
     (DIODE, 20, "diode", AUTO),
     (CP_ERROR, 21, "cp-error", AUTO),
+    # ---- proximity pilot and connector lock (issue 15) ----
+    (PROXIMITY, 70, "proximity-pilot", AUTO),
+    (CONNECTOR_LOCK, 71, "connector-lock", MANUAL),
 )
 
 FAILSAFE_MASK = const(

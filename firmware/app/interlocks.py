@@ -21,6 +21,10 @@ RCD_ACTIVE = const(1 << 8)  # the RCD signals residual current right now
 ESTOP_ACTIVE = const(1 << 9)  # the emergency stop is pressed right now
 CP_SAMPLER = const(1 << 10)  # the CP sampler delivers no new samples right now
 OVERRIDE_ACTIVE = const(1 << 11)  # the manual override switch has disconnected the EV
+# ---- proximity pilot, connector lock, contactor wear (issue 15) ----
+CABLE = const(1 << 12)  # no valid PP coding now (open, short, out-of-band) or J1772 button pressed
+NOT_LOCKED = const(1 << 13)  # the connector lock is not confirmed locked, or is to unlock
+CHATTER_GUARD = const(1 << 14)  # closed less than contactor_min_gap_ms ago (anti-chatter)
 
 TABLE = (
     (CP_NOT_READY, "cp-not-ready"),
@@ -35,6 +39,10 @@ TABLE = (
     (ESTOP_ACTIVE, "estop-active"),
     (CP_SAMPLER, "cp-sampler"),
     (OVERRIDE_ACTIVE, "override-active"),
+    # ---- issue 15 ----
+    (CABLE, "cable"),
+    (NOT_LOCKED, "locked"),
+    (CHATTER_GUARD, "chatter-guard"),
 )
 
 
@@ -64,6 +72,14 @@ def refused(c):
         bits |= CP_SAMPLER
     if c.override_now:
         bits |= OVERRIDE_ACTIVE
+    # ---- issue 15 ----
+    if c.pp.cap_da() == 0:
+        bits |= CABLE
+    lock = c.lock
+    if lock is not None and (not lock.locked() or not c.lock_want):
+        bits |= NOT_LOCKED
+    if not c.contactor and c.wear.guard(0, c.now):
+        bits |= CHATTER_GUARD
     return bits
 
 

@@ -23,7 +23,8 @@ starts every class again. Anything malformed gets a Nack with the reason and cha
 
 from array import array
 
-from firmware.app import events, faults
+from firmware.app import events, faults, proximity
+from firmware.app.cable import CABLE_CHANGED, WEAR_CHANGED
 from firmware.app.controller import GRID_CHANGED
 from firmware.compat import const, ticks_add, ticks_diff
 from firmware.link import frame
@@ -130,6 +131,19 @@ class LinkServer:
             c.phase_err16 * 6283 // 65536, now,
         )
 
+    # ---- issue 15: cable and wear reports ----
+
+    def cable_status(self, now):
+        c = self.ctrl
+        pp = c.pp
+        lock = c.lock
+        return m.CableStatus(pp.state, pp.rating_da, pp.ohms, 1 if pp.state == proximity.PRESSED else 0,
+                             m.LOCK_NONE if lock is None else lock.state, now)
+
+    def wear_status(self, i, now):
+        w = self.ctrl.wear
+        return m.WearStatus(i, w.ops[i], w.under_load[i], w.min_gap_ms, w.guard_left_ms(i, now), now)
+
     def poll(self, now):
         c = self.ctrl
         changed = False
@@ -145,6 +159,10 @@ class LinkServer:
                 self._send(m.ContactorChanged(a, b, at))
             elif kind == GRID_CHANGED:
                 self._send(self.grid_status(at))
+            elif kind == CABLE_CHANGED:
+                self._send(self.cable_status(at))
+            elif kind == WEAR_CHANGED:
+                self._send(self.wear_status(a, at))
             elif kind == events.FAULT_RAISED:
                 msg = m.Fault(faults.code_of(a), c.faults, c.latched, b, at)
                 if a & faults.FAILSAFE_MASK:
@@ -157,6 +175,9 @@ class LinkServer:
             self._send(self.telemetry(now))
             if c.gs is not None:
                 self._send(self.grid_status(now))
+            self._send(self.cable_status(now))
+            for i in range(c.wear.n):
+                self._send(self.wear_status(i, now))
 
     # ------------------------------------------------------------ input
 
@@ -301,6 +322,19 @@ class LinkServer:
             reason = c.configure_thermal(msg.value)
             if reason:
                 return (reason, 1)
+        # ---- issue 15 ----
+        elif msg.key == m.CFG_MIN_GAP:
+            c.wear.min_gap_ms = msg.value
+        elif msg.key == m.CFG_F_UNLOCK:
+            c.f_unlock_ms = msg.value
+        elif msg.key == m.CFG_BUTTON_STOP:
+            c.button_stop_ms = msg.value
+        return None
+
+    def _on_lock(self, msg, now):
+        if self.ctrl.lock is None:
+            return (m.NACK_BAD_STATE, 0)  # no connector lock on this board
+        self.ctrl.set_lock(msg.lock)
         return None
 
     _HANDLERS = {
@@ -309,4 +343,5 @@ class LinkServer:
         m.PowerLease.TYPE: _on_lease,
         m.Reset.TYPE: _on_reset,
         m.SetConfig.TYPE: _on_config,
+        m.Lock.TYPE: _on_lock,  # issue 15
     }

@@ -285,6 +285,7 @@ class McuHal:
             adc(pins["ntc%d_adc" % i]).read_u16 for i in range(board["ntc"]["channels"])
         )
         self.uart = UartLink(uart)
+        self._setup_cable(board, Pin, adc)
         self._wdt_feed = machine.WDT(timeout=board["wdt_ms"]).feed
 
     def _input(self, Pin, pin):
@@ -403,3 +404,51 @@ class McuHal:
         reference is the grid phase and the alignment check cannot fail here. A board
         that can read its converter's phase overrides this."""
         return grid16
+
+    # ---- issue 15: proximity pilot, connector lock, non-volatile store ----
+
+    def _setup_cable(self, board, Pin, adc):
+        """PP ADC (pins.pp_adc) and the lock's outputs (pins.lock_a: towards locked, a
+        solenoid's coil; pins.lock_b: a motor's other way) and feedback switch
+        (pins.lock_feedback, low = locked, like the other inputs). Only where the board
+        has a `pp` / `lock` section: the controller asks for them only then."""
+        pins = board["pins"]
+        pp = pins.get("pp_adc")
+        self._pp = adc(pp).read_u16 if pp is not None else None
+        a, b = pins.get("lock_a"), pins.get("lock_b")
+        self._lock_a = Pin(self._pin(a), Pin.OUT, value=0).value if a is not None else None
+        self._lock_b = Pin(self._pin(b), Pin.OUT, value=0).value if b is not None else None
+        self._lock_fb = self._input(Pin, pins.get("lock_feedback"))
+
+    def pp_counts(self):
+        read = self._pp
+        return read() >> self._shift if read is not None else 0
+
+    def lock_drive(self, d):
+        a, b = self._lock_a, self._lock_b
+        if b is not None:  # a motor: never both ways at once, off before the other way
+            b(1 if d < 0 else 0)
+        if a is not None:
+            a(1 if d > 0 else 0)
+
+    def lock_feedback(self):
+        fb = self._lock_fb
+        return fb is not None and not fb()
+
+    def nv_load(self, name):
+        """A record kept in the board's flash file system (outside the tick)."""
+        try:
+            with open("/%s.bin" % name, "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def nv_save(self, name, data):
+        """Written to a new file, then renamed over the old one: littlefs renames
+        atomically, so a power cut leaves the old record or the new, never half."""
+        import os
+
+        tmp = "/%s.tmp" % name
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, "/%s.bin" % name)

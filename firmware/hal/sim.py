@@ -88,6 +88,7 @@ class SimHal:
         self._inject = open(path, "rb") if path else None  # open while the firmware runs
         self._inject_buf = b""
         self._log = log
+        self._nv = {}  # type: dict[str, bytes]
         self.grid = None
         grid_cfg = board.get("grid")
         if grid_cfg is not None:
@@ -203,6 +204,30 @@ class SimHal:
 
     def current_ma(self):
         return self.plant.current_ma
+
+    # ---- issue 15: proximity pilot, connector lock, non-volatile store ----
+
+    def pp_counts(self):
+        pp = self.board["pp"]
+        r = self.plant.pp_ohms
+        c = pp["adc_max"] * r // (r + pp["r_pull"])
+        self._noise = (self._noise * 1103515245 + 12345) & 0x7FFFFFFF
+        c += (self._noise >> 16) % 3 - 1
+        return 0 if c < 0 else (pp["adc_max"] if c > pp["adc_max"] else c)
+
+    def lock_drive(self, d):
+        self.plant.set_lock_drive(d, ticks_ms())
+
+    def lock_feedback(self):
+        return self.plant.lock_feedback()
+
+    def nv_load(self, name):
+        """The sim board keeps its non-volatile records in memory (one run); a file
+        store, as the MCU ports have, would add nothing to the bench."""
+        return self._nv.get(name)
+
+    def nv_save(self, name, data):
+        self._nv[name] = bytes(data)
 
     def feed_wdt(self):
         pass

@@ -27,6 +27,9 @@ ContactorChanged.reason to 16 bits; a field added at the end of a
 layout may have a default (DEFAULTS) so that code written before it still builds the
 message, but the wire layout, and so the version, changes all the same.
 
+Version 4 added the proximity pilot and connector lock (Lock, CableStatus) and the
+contactors' wear counters (WearStatus).
+
 Host -> firmware ids are 0x01-0x3F, firmware -> host ids 0x80-0xBF.
 """
 
@@ -34,7 +37,7 @@ import struct
 
 from firmware.compat import const
 
-PROTOCOL_VERSION = const(3)
+PROTOCOL_VERSION = const(4)
 HEADER = "<BH"
 HEADER_SIZE = const(3)
 ORDER = "<II"  # epoch, order: after the header of an ordered command
@@ -145,6 +148,15 @@ CONFIG_KEYS = {
     # the operator's thermal limit (thermal.conf MAX_TEMP_CELSIUS x 10), 0.1 C: never
     # above the board's rated limit (out-of-range)
     50: ("max_temp_dc", 300, 1500),
+    # ---- proximity pilot, connector lock, contactor wear (issue 15) ----
+    # anti-chatter: a contactor closes again at the earliest this long after its last
+    # close (the interlock chatter-guard holds meanwhile)
+    60: ("contactor_min_gap_ms", 0, 600000),
+    # in state F this long, the connector lock lets the cable go (until the EV leaves)
+    61: ("lock_unlock_in_f_ms", 1000, 3600000),
+    # J1772 latch button pressed while charging: the offer is withdrawn and the contactor
+    # opens once the current has fallen, or after this long under load
+    62: ("pp_button_stop_ms", 500, 10000),
 }
 CFG_LINK_TIMEOUT = const(1)
 CFG_SAFE_PILOT = const(2)
@@ -187,6 +199,9 @@ CFG_ENTER_F_MIN = const(44)
 CFG_ENTER_F_MAX = const(45)
 CFG_ENTER_RAMP = const(46)
 CFG_MAX_TEMP = const(50)
+CFG_MIN_GAP = const(60)
+CFG_F_UNLOCK = const(61)
+CFG_BUTTON_STOP = const(62)
 GRID_KEYS = tuple(range(10, 47))
 
 # Reset.what
@@ -378,6 +393,22 @@ class SetConfig(Message):
     value: int
 
 
+# ---- issue 15: connector lock ----
+
+
+class Lock(Message):
+    """The operator's lock command: 0 unlocks the connector (the contactor opens first:
+    the interlock 'locked'; the lock moves once the current is low) and keeps it
+    unlocked until the EV leaves (state A); 1 lets it lock again."""
+
+    TYPE = 0x07
+    ORDERED = True
+    FORMAT = "<B"
+    FIELDS = ("lock",)
+    RANGES = (_BOOL,)
+    lock: int
+
+
 # ---------------------------------------------------------------- firmware -> host
 
 
@@ -545,10 +576,53 @@ class Nack(Message):
     acked_order: int
 
 
+# ---- issue 15: proximity pilot, lock and wear reports ----
+
+LOCK_NONE = const(0xFF)  # CableStatus.lock on a board without a connector lock
+
+
+class CableStatus(Message):
+    """The cable: `pp_state` an index into proximity.NAMES (none, no-cable, ok,
+    button-pressed, open, short, out-of-band), `rating_da` the cable's coded rating
+    (0.1 A; 0 while not valid), `pp_ohms` the resistance read, `button` the J1772 latch
+    button, `lock` an index into lock.NAMES (unlocked, locking, locked, unlocking,
+    failed; LOCK_NONE without a lock). Sent on change and with every Telemetry."""
+
+    TYPE = 0x8A
+    FORMAT = "<BHHBBI"
+    FIELDS = ("pp_state", "rating_da", "pp_ohms", "button", "lock", "at_ms")
+    RANGES = (_U8, _U16, _U16, _BOOL, _U8, _U32)
+    pp_state: int
+    rating_da: int
+    pp_ohms: int
+    button: int
+    lock: int
+    at_ms: int
+
+
+class WearStatus(Message):
+    """One contactor's wear (0: the AC contactor): operations (closes) and openings
+    under load since it was new, kept across reboots; `guard_ms` how long the
+    anti-chatter rule still refuses its next close. Sent after each switching and with
+    every Telemetry."""
+
+    TYPE = 0x8B
+    FORMAT = "<BIIIII"
+    FIELDS = ("contactor", "operations", "under_load", "min_gap_ms", "guard_ms", "at_ms")
+    RANGES = (_U8, _U32, _U32, _U32, _U32, _U32)
+    contactor: int
+    operations: int
+    under_load: int
+    min_gap_ms: int
+    guard_ms: int
+    at_ms: int
+
+
 CATALOGUE = (
     HostHello, Heartbeat, SetPilot, PowerLease, Reset, SetConfig,
     FirmwareHello, Status, CpStateChanged, ContactorChanged, Fault, Telemetry, Ack, Nack,
     GridStatus,
+    Lock, CableStatus, WearStatus,  # issue 15
 )
 BY_TYPE = {}
 for _cls in CATALOGUE:
@@ -568,6 +642,9 @@ CONFIG_CLASS = {}  # type: dict[int, int]
 for _key in sorted(CONFIG_KEYS):
     CONFIG_CLASS[_key] = _RESET_FIRST + _RESET_KINDS + len(CONFIG_CLASS)
 ORDER_CLASSES = _RESET_FIRST + _RESET_KINDS + len(CONFIG_CLASS)
+# ---- issue 15: Lock, a class of its own after the others ----
+_TYPE_CLASS[Lock.TYPE] = ORDER_CLASSES
+ORDER_CLASSES += 1
 
 
 def order_class(msg):

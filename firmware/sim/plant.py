@@ -37,7 +37,15 @@ DEFAULTS: dict = {
     # agreed), not a current read from the duty
     "digital": False,
     "digital_da": 160,
+    # ---- issue 15: the cable's PP coding and the connector lock ----
+    "pp_ohms": 220,  # the cable's Rc (IEC 61851-1 B.2: 220 Ohm = 32 A); None: no cable
+    "pp_fault_ms": None,  # at this time PP reads pp_fault_ohms (a broken coding)
+    "pp_fault_ohms": 32767,  # open
+    "lock_travel_ms": 30,  # the lock moves once driven this long one way
+    "lock_jam": False,  # the lock never reaches "locked"
+    "lock_fail_ms": None,  # from this time the lock's feedback reads "unlocked"
 }
+PP_OPEN = 32767
 
 # faults `inject` can start now: the scenario key that schedules each
 INJECTABLE = {
@@ -83,6 +91,19 @@ class Plant:
         self._last = now
         self._fired = set()
         self.sessions_done = 0
+        self.pp_ohms = PP_OPEN if p["pp_ohms"] is None else p["pp_ohms"]
+        self.lock_dir = 0  # the lock's drive: 1 locking, -1 unlocking, 0 off
+        self.lock_since = now
+        self.locked = False
+        self.lock_lost = False
+
+    def set_lock_drive(self, d, now):
+        if d != self.lock_dir:
+            self.lock_dir = d
+            self.lock_since = now
+
+    def lock_feedback(self):
+        return self.locked and not self.lock_lost
 
     def _event(self, name, now):
         if self.log:
@@ -186,6 +207,14 @@ class Plant:
         if self._due("override_ms", elapsed):
             self.override = True
             self._event("override", ticks_add(self.t0, p["override_ms"]))
+        if self._due("pp_fault_ms", elapsed):
+            self.pp_ohms = p["pp_fault_ohms"]
+            self._event("pp-fault", ticks_add(self.t0, p["pp_fault_ms"]))
+        if self._due("lock_fail_ms", elapsed):
+            self.lock_lost = True
+            self._event("lock-lost", ticks_add(self.t0, p["lock_fail_ms"]))
+        if self.lock_dir and ticks_diff(now, self.lock_since) >= p["lock_travel_ms"]:
+            self.locked = self.lock_dir > 0 and not p["lock_jam"]
         if self._due("diode_fail_ms", elapsed):
             self.diode = False
             self._event("diode-short", ticks_add(self.t0, p["diode_fail_ms"]))

@@ -15,7 +15,8 @@ from typing import Any, TextIO
 from firmware.app import faults, gridfunc, interlocks
 
 SCHEMA_VERSION = 1
-PERIODIC = ("status", "telemetry", "grid")
+PERIODIC = ("status", "telemetry", "grid", "cable", "wear")
+REPEATED = ("cable", "wear")  # sent with every Telemetry too: shown and kept when they change
 GRID_TRIP_CODE = 60
 LINK_FAULT_CODES = (10, 11)  # their detail is the time from the last host frame to safe
 # decimals kept per field in JSON; other floats get 3
@@ -24,7 +25,7 @@ DECIMALS = {"v_rms": 1, "temp_c": 1, "current_a": 2, "limit_a": 1, "cp_high_v": 
 # a periodic sample is kept when one of these moved by at least this much since the last
 CHANGE = {"current_a": 0.5, "temp_c": 1.0, "cp_high_v": 0.5, "cp_low_v": 0.5,
           "freq_hz": 0.01, "v_rms": 2.0, "rocof_hz_s": 0.1, "droop_w": 10, "limit_a": 1.0,
-          "duty_percent": 1.0}
+          "duty_percent": 1.0, "pp_ohms": 25}
 
 
 def interlock_names(bits: int) -> list[str]:
@@ -147,6 +148,10 @@ def to_json(summary: dict[str, Any], grid: bool) -> dict[str, Any]:
     statuses = changes([r for r in labelled if r.get("event") == "status"])
     out["status_changes"] = statuses
     out["telemetry"] = changes([_sample(r) for r in labelled if r.get("event") == "telemetry"])
+    for kind in REPEATED:  # issue 15: cable_changes, wear_changes
+        kept = changes([_sample(r) for r in labelled if r.get("event") == kind], ("t", "fw_ms", "guard_ms"))
+        if kept:
+            out[kind + "_changes"] = kept
     if grid and "grid_trace" not in out:
         out["grid_trace"] = changes([_sample(r) for r in labelled if r.get("event") == "grid"])
     out["samples_received"] = {e: sum(1 for r in records if r.get("event") == e) for e in PERIODIC}
@@ -184,6 +189,7 @@ class Printer:
         self.volts: float | None = None
         self.grid_shown: dict[str, Any] = {}
         self.header_done = False
+        self.repeated: dict[str, dict[str, Any]] = {}  # the last cable / wear report shown
 
     def feed(self, r: dict[str, Any]) -> None:
         text = self._text(r)
@@ -201,6 +207,13 @@ class Printer:
             return self._telemetry(r)
         if e == "grid":
             return self._grid_sample(r)
+        if e in REPEATED:
+            now = {k: v for k, v in r.items() if k not in ("t", "event", "fw_ms", "guard_ms")}
+            last = self.repeated.get(e)
+            if last is not None and not _moved(last, now, ()):
+                return None
+            self.repeated[e] = now
+            return e + ": " + ", ".join(f"{k} {v}" for k, v in now.items())
         if e == "contactor":
             state = "closed" if r["closed"] else "open"
             if self.contactor != "welded" or r["closed"]:

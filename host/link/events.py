@@ -1,7 +1,7 @@
 """Link-level events the host sees besides the firmware's own messages.
 
 The firmware's reports (Status, CpStateChanged, ContactorChanged, Fault, Telemetry,
-FirmwareHello) reach the host as the message classes of firmware.link.messages, the
+GridStatus, CableStatus, WearStatus, FirmwareHello) reach the host as the message classes of firmware.link.messages, the
 one definition both sides share; these add what only the host side can know.
 """
 

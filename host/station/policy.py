@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from firmware.app import faults, gridfunc, pilot
+from firmware.app import faults, gridfunc, lock, pilot, proximity
 from firmware.link import messages as m
 from host.link import events as ev
 
@@ -428,6 +428,20 @@ class Station:
                         "droop_w": msg.droop_w, "phase_err_mrad": msg.phase_err_mrad})
         elif isinstance(msg, m.Nack):
             self._emit({"event": "nack", "reason": m.NACK_NAMES.get(msg.reason, msg.reason)})
+        # ---- issue 15: cable (PP, lock) and contactor wear ----
+        elif isinstance(msg, m.CableStatus):
+            self._emit({"event": "cable", "fw_ms": msg.at_ms, "pp": _name(proximity.NAMES, msg.pp_state),
+                        "rating_a": msg.rating_da / 10, "pp_ohms": msg.pp_ohms,
+                        "button": bool(msg.button),
+                        "lock": None if msg.lock == m.LOCK_NONE else _name(lock.NAMES, msg.lock)})
+        elif isinstance(msg, m.WearStatus):
+            self._emit({"event": "wear", "fw_ms": msg.at_ms, "contactor": msg.contactor,
+                        "operations": msg.operations, "under_load": msg.under_load,
+                        "guard_ms": msg.guard_ms})
+
+
+def _name(names: tuple[str, ...], i: int) -> str:
+    return names[i] if i < len(names) else str(i)
 
 
 def _describe(event: Outcome) -> str:

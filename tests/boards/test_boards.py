@@ -145,3 +145,30 @@ def test_a_contactor_too_slow_for_the_cp_stall_budget_is_refused() -> None:
         boards.validate(b)
     b["contactor"]["open_ms"] = 20
     boards.validate(b)
+
+
+# ---- issue 15: proximity pilot and connector lock sections ----
+
+@pytest.mark.parametrize(("section", "value", "msg"), [
+    ("pp", {"mode": "iec"}, "missing field 'pins.pp_adc' (needed by pp mode iec)"),
+    ("pp", {"mode": "type2"}, "field 'pp.mode' must be one of tethered, iec, j1772"),
+    ("pp", {"mode": "tethered", "rating_da": 900}, "field 'pp.rating_da' is 900, allowed 60..800"),
+    ("lock", {"kind": "motor"}, "missing field 'pins.lock_a' (needed by 'lock')"),
+    ("lock", {"kind": "latch"}, "field 'lock.kind' must be motor or solenoid"),
+    ("lock", {"kind": "solenoid", "retries": 11}, "field 'lock.retries' is 11, allowed 0..10"),
+])
+def test_bad_cable_sections_are_named(section: str, value: dict, msg: str) -> None:
+    b = _sim()
+    b[section] = value
+    with pytest.raises(boards.BoardError, match=msg.replace("(", r"\(").replace(")", r"\)")):
+        boards.validate(b)
+
+
+def test_a_lock_with_its_pins_validates() -> None:
+    b = _sim()
+    b["lock"] = {"kind": "motor", "pulse_ms": 150}
+    b["pins"].update(lock_a=20, lock_b=21, lock_feedback=22)
+    assert boards.validate(b)["lock"]["pulse_ms"] == 150
+    b["contactor"] = dict(b["contactor"], min_gap_ms=-1)
+    with pytest.raises(boards.BoardError, match="'contactor.min_gap_ms' is -1"):
+        boards.validate(b)

@@ -7,6 +7,7 @@ replaced by a clock that only the sleeps and the ticks move."""
 import asyncio
 
 from firmware import main
+from firmware.app.wear import Wear
 from firmware.compat import ticks_add, ticks_diff
 
 PERIOD = 10
@@ -33,9 +34,13 @@ class FakeTime:
 class Hal:
     def __init__(self):
         self.fed = 0
+        self.saved = []  # (name, record, after how many ticks)
 
     def feed_wdt(self):
         self.fed += 1
+
+    def nv_save(self, name, data):
+        self.saved.append((name, data, self.fed))
 
 
 class Ctrl:
@@ -46,17 +51,20 @@ class Ctrl:
         self.clock = clock
         self.costs = costs
         self.at = []
+        self.wear = Wear(1, save_every=3)  # the tick closes the contactor every other time
 
     def tick(self, now):
         if len(self.at) == len(self.costs):
             raise Stop()
+        if len(self.at) % 2:
+            self.wear.closed(0, now)
         self.at.append(now)
         self.clock.t = ticks_add(self.clock.t, self.costs[len(self.at) - 1])
 
 
-def _run(costs, start=1000):
+def _run(costs, start=1000, ctrl=None):
     clock = FakeTime(start)
-    ctrl = Ctrl(clock, costs)
+    ctrl = ctrl or Ctrl(clock, costs)
     saved = (main.ticks_ms, main.sleep_ms)
     main.ticks_ms = clock.ticks_ms
     main.sleep_ms = clock.sleep_ms
@@ -140,12 +148,17 @@ def test_the_tx_buffer_drains_before_a_requested_reboot():
             calls.append("reboot")
             raise Stop()
 
+        def nv_save(self, name, data):
+            calls.append("save " + name)  # the wear counters not yet saved (issue 15)
+
     class Server:
         reboot_requested = True
 
         def __init__(self):
             self.ctrl = self
             self.hal = RebootHal()
+            self.wear = Wear(1)
+            self.wear.closed(0, 0)
 
         def receive(self, data, now):
             pass
@@ -160,4 +173,18 @@ def test_the_tx_buffer_drains_before_a_requested_reboot():
         asyncio.run(main.link_task(Server(), Uart()))
     except Stop:
         pass
-    assert calls == ["write", "write", "drain", "reboot"]
+    assert calls == ["write", "write", "drain", "save wear", "reboot"]
+
+
+def test_wear_is_saved_after_the_tick_every_save_every_operations_and_at_shutdown():
+    clock = FakeTime(1000)
+    ctrl = Ctrl(clock, [1] * 14)  # 7 closes in 14 ticks
+    _run(ctrl.costs, ctrl=ctrl)
+    hal = ctrl.hal
+    # after the 3rd and 6th close, once each, outside the tick (the tick only counts)
+    assert [(name, fed) for name, _, fed in hal.saved] == [("wear", 6), ("wear", 12)]
+    again = Wear(1)
+    assert again.load(hal.saved[-1][1]) and again.ops[0] == 6
+    assert ctrl.wear.unsaved == 1  # the 7th: a power cut now would lose it
+    main.save_on_shutdown(ctrl)  # Reset(reboot) keeps it
+    assert again.load(hal.saved[-1][1]) and again.ops[0] == 7 and ctrl.wear.unsaved == 0

@@ -72,6 +72,41 @@ class FakeHal:
         self.cp_count = 0
         self.grid_pos = 0  # an instance key from the start: no dict growth under heap_lock
         self.cp_stalled = False  # True: the sampler's count stops (its IRQ died)
+        # issue 15: a 32 A cable in the socket (220 Ohm behind the sim board's 1 kOhm),
+        # and a connector lock that follows its drive at once unless jammed or broken
+        self.pp_c = 4095 * 220 // 1220
+        self.lock_dir = 0
+        self.locked = False
+        self.lock_jam = False  # never reaches locked
+        self.lock_broken = False  # the feedback switch reads unlocked
+        self.lock_stuck = False  # never lets go once locked
+        self.lock_moves = 0
+        self.nv = {}
+
+    def set_pp(self, ohms):
+        self.pp_c = 4095 if ohms is None else 4095 * ohms // (ohms + 1000)
+
+    def pp_counts(self):
+        return self.pp_c
+
+    def lock_drive(self, d):
+        if d != self.lock_dir:
+            self.lock_dir = d
+            if d:
+                self.lock_moves += 1
+        if d > 0 and not self.lock_jam:
+            self.locked = True
+        elif d < 0 and not self.lock_stuck:
+            self.locked = False
+
+    def lock_feedback(self):
+        return self.locked and not self.lock_broken
+
+    def nv_load(self, name):
+        return self.nv.get(name)
+
+    def nv_save(self, name, data):
+        self.nv[name] = data
 
     def set_cp(self, high, low=None):
         self.high = high

@@ -49,6 +49,8 @@ def test_closes_only_with_every_interlock():
     assert b.c.refused & interlocks.NO_LEASE and b.c.refused & interlocks.PILOT_NOT_PWM
     b.c.set_pilot(m.PILOT_PWM, 2666)
     b.run(50)
+    assert b.c.refused & interlocks.NOT_LOCKED  # the connector lock's pulse is under way
+    b.run(50)
     assert b.c.contactor == 0 and b.c.refused == interlocks.NO_LEASE | interlocks.RCD_UNTESTED
     b.c.set_lease(1, 0, 160, 1000, b.now)
     b.run(TICK)
@@ -256,8 +258,11 @@ def test_manual_override_opens_in_the_same_tick_and_latches_like_estop():
     assert b.c.latched & faults.MANUAL_OVERRIDE and not b.c.refused & interlocks.OVERRIDE_ACTIVE
     b.c.clear_faults()
     assert not b.c.latched
-    b.c.set_lease(1, 0, 160, 1000, b.now)
+    b.c.set_lease(1, 0, 160, 5000, b.now)
     b.run(CLOSE_MS + 100)  # the weld check after the open, then the RCD self-test
+    # the anti-chatter gap since the last close holds it open (issue 15), then it closes
+    assert b.c.contactor == 0 and b.c.refused == interlocks.CHATTER_GUARD
+    b.run(2000)
     assert b.c.contactor == 1  # back to charging with a fresh lease
 
 
@@ -407,7 +412,15 @@ def test_control_tick_allocates_nothing():
     n = 0
     ticks = 0
     stalled_seen = [0]
+    # issue 15: the cable's coding (32 A, 13 A, open, short, out-of-band), the lock's
+    # feedback and the current change between blocks: PP fault, lock retries and
+    # failure, wear counting under load, the chatter guard all run under the lock
+    pp = [4095 * r // (r + 1000) for r in (220, 220, 1500, 220, 20, 400)] + [4095]
+    cable_seen = bytearray(4)  # PP fault, lock failed, under-load opening, chatter guard
     for _block in range(75):
+        hal.pp_c = pp[_block % len(pp)]
+        hal.lock_broken = _block % 15 == 7
+        hal.current = 16000 if _block % 3 else 0
         hal.override_on = _block % 25 == 24  # the override path: opens, latches
         if _block % 25 == 0:
             c.clear_faults()
@@ -428,6 +441,14 @@ def test_control_tick_allocates_nothing():
                 ticks += 1
                 if c.cp_stalled:
                     stalled_seen[0] = 1
+                if c.faults & faults.PROXIMITY:
+                    cable_seen[0] = 1
+                if c.latched & faults.CONNECTOR_LOCK:
+                    cable_seen[1] = 1
+                if c.wear.under_load[0]:
+                    cable_seen[2] = 1
+                if c.refused & interlocks.CHATTER_GUARD:
+                    cable_seen[3] = 1
         finally:
             if unlock:
                 unlock()
@@ -436,6 +457,7 @@ def test_control_tick_allocates_nothing():
     assert ticks == 3000
     assert c.events.lost == 0
     assert stalled_seen[0]
+    assert list(cable_seen) == [1, 1, 1, 1]
 
 
 def test_stalled_cp_sampler_forces_f_and_opens():

@@ -2,7 +2,9 @@
 
 Random sequences of events (CP levels, leases with and without signed power, host
 silence, RCD, E-stop, manual override, temperature and the operator's thermal limit,
-diode, weld, a stalled CP sampler, Reset) drive the real Controller tick by tick. After
+diode, weld, a stalled CP sampler, Reset; and from issue 15 the cable's PP coding, the
+connector lock's feedback, jam and the operator's unlock, the current and a hunting
+host against the anti-chatter gap) drive the real Controller tick by tick. After
 every step:
   - the contactor is never closed while any interlock condition is false, and
   - when a condition becomes false while closed, the contactor is open by the end of
@@ -16,7 +18,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from firmware.app import thermal
+from firmware.app import proximity, thermal, wear
 from firmware.app.controller import Controller
 from firmware.link import messages as m
 from tests.firmware.vmcheck import FakeHal, board
@@ -24,6 +26,8 @@ from tests.firmware.vmcheck import FakeHal, board
 LEVELS = {"A": 12000, "B": 9000, "C": 6000, "D": 3000, "E": 0, "gap": 7500}
 NTC = thermal.NtcTable(3950, 10000, 10000, 4095)
 CLOSED_TICKS = [0]  # how often the model saw the contactor closed: the test must get there
+# issue 15: PP codings (Ohm; None: open) and whether each lets the contactor close (with an EV)
+PP = {None: False, 10: False, 100: True, 220: True, 400: False, 680: True, 1500: True, 2600: False}
 
 
 class ControllerModel(RuleBasedStateMachine):
@@ -42,6 +46,9 @@ class ControllerModel(RuleBasedStateMachine):
         self.discharge = False
         self.stalled_since: int | None = None  # the CP sampler's count stopped then
         self.violation = ""
+        self.pp: int | None = 220
+        self.pp_since = self.now  # the controller confirms a new PP reading in two reads
+        self.closed_at: int | None = None  # the model's own record of the last close
 
     def _tick(self, n: int = 1) -> None:
         for _ in range(n):
@@ -54,7 +61,13 @@ class ControllerModel(RuleBasedStateMachine):
     def _check_after_tick(self) -> None:
         c = self.c
         if not self.hal.coil:
+            self.was_closed = False
             return
+        if not getattr(self, "was_closed", False):  # a close in this tick: the gap since the last
+            if self.closed_at is not None and self.now - self.closed_at < c.wear.min_gap_ms:
+                self.violation = f"closed {self.now - self.closed_at} ms after the last close"
+            self.closed_at = self.now
+            self.was_closed = True
         CLOSED_TICKS[0] += 1
         # independent model of "may be closed" from the inputs the firmware sees
         problems = []
@@ -80,6 +93,14 @@ class ControllerModel(RuleBasedStateMachine):
             problems.append("diode")
         if self.stalled_since is not None and self.now - self.stalled_since > 50:
             problems.append("cp-sampler")  # its samples are stale: cp_stall_ms
+        # issue 15: a cable whose coding is not valid (once confirmed: two reads), a lock
+        # that does not read locked, an unlock the operator asked for
+        if not PP[self.pp] and self.now - self.pp_since > 10:
+            problems.append("cable")
+        if not self.hal.lock_feedback():
+            problems.append("not-locked")
+        if c.lock_hold:
+            problems.append("unlock-requested")
         if problems:
             self.violation = f"closed with {problems} at {self.now}"
 
@@ -177,6 +198,45 @@ class ControllerModel(RuleBasedStateMachine):
             self.stalled_since = self.now if stalled else None
         self._tick(ticks)
 
+    # ---- issue 15 ----
+
+    @rule(ohms=st.sampled_from(sorted(PP, key=lambda r: r or 0)))
+    def pp_coding(self, ohms: int | None) -> None:
+        if ohms != self.pp:
+            self.pp = ohms
+            self.pp_since = self.now
+        self.hal.set_pp(ohms)
+        self._tick()
+
+    @rule(broken=st.booleans(), jam=st.booleans())
+    def lock_switch(self, broken: bool, jam: bool) -> None:
+        self.hal.lock_broken = broken
+        self.hal.lock_jam = jam
+        self._tick()
+
+    @rule(on=st.booleans())
+    def operator_lock(self, on: bool) -> None:
+        self.c.set_lock(1 if on else 0)
+        self._tick()
+
+    @rule(ma=st.sampled_from([0, 400, 16000]))
+    def current(self, ma: int) -> None:
+        self.hal.current = ma
+        self._tick()
+
+    @rule()
+    def hunting_host(self) -> None:
+        """Withdraw the lease and grant it again at once: only the anti-chatter gap stops
+        the contactor from following."""
+        self.c.set_lease(0, 0, 0, 1000, self.now)
+        self._tick()
+        self.charge()
+
+    @rule(gap=st.sampled_from([0, 300, wear.MIN_GAP_MS]))
+    def chatter_gap(self, gap: int) -> None:
+        self.c.wear.min_gap_ms = gap
+        self._tick()
+
     @rule()
     def weld(self) -> None:
         self.hal.weld = True
@@ -194,6 +254,11 @@ class ControllerModel(RuleBasedStateMachine):
     @invariant()
     def never_closed_against_an_interlock(self) -> None:
         assert not self.violation, self.violation
+
+    @invariant()
+    def the_cable_state_is_what_the_pp_says(self) -> None:
+        if self.now - self.pp_since > 10 and self.c.cp in (m.CP_B, m.CP_C, m.CP_D):
+            assert (self.c.pp.state == proximity.OK) == PP[self.pp], (self.pp, self.c.pp.state)
 
     @invariant()
     def coil_follows_the_controller(self) -> None:

@@ -23,7 +23,7 @@ def _cpython_ticks_us():
     return time.monotonic_ns() // 1000 & 0x3FFFFFFF
 
 
-def _with_port(port, board_name, cls_name, body):
+def _with_port(port, board_name, cls_name, body, extra=None):
     shim = not hasattr(time, "ticks_us")  # CPython: the esp32 burst needs a us clock
     if shim:
         time.ticks_us = _cpython_ticks_us
@@ -35,6 +35,9 @@ def _with_port(port, board_name, cls_name, body):
         mod = __import__("firmware.hal." + port, None, None, (cls_name,))
         cls = getattr(mod, cls_name)
         board = boards.load(board_name)
+        if extra:  # sections and pins a test adds to the board
+            board = dict(board, **extra)
+            board["pins"] = dict(boards.load(board_name)["pins"], **extra.get("pins", {}))
         hal = cls(board, "ESP32S3") if port == "esp32" else cls(board)
         body(hal)
     finally:
@@ -192,3 +195,23 @@ def test_rp2_zero_cross_isr_allocates_nothing():
 
 def test_stm32_zero_cross_isr_allocates_nothing():
     _with_port("stm32", "stm32", "Stm32Hal", _edge_isr_calls)
+
+
+def test_rp2_pp_and_lock_allocate_nothing():
+    """issue 15: the PP ADC and the lock's outputs and feedback on a port HAL."""
+    extra = {"pp": {"mode": "iec", "r_pull": 1000}, "lock": {"kind": "motor"},
+             "pins": {"pp_adc": 29, "lock_a": 20, "lock_b": 21, "lock_feedback": 22}}
+
+    def body(hal):
+        hal.pp_counts()  # warm-up
+        heap_lock()
+        try:
+            for d in (1, 0, -1, 0):
+                hal.lock_drive(d)
+                hal.lock_feedback()
+                hal.pp_counts()
+        finally:
+            heap_unlock()
+        assert 0 <= hal.pp_counts() <= 4095
+
+    _with_port("rp2", "rp2040", "Rp2Hal", body, extra)

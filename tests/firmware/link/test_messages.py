@@ -41,6 +41,12 @@ GOLDEN = (
      "890c00 5cc30000 06ff 70820300 0f 00 00 6affffff 0c00 88130000"),
     (m.Ack(3, 7, 0, 0x0A0B0C0D, 2), 10, "870a00 03 0700 00 0d0c0b0a 02000000"),
     (m.Nack(3, 8, m.NACK_OUT_OF_RANGE, 1, 0xFF, 0, 0), 11, "880b00 03 0800 03 01 ff 00000000 00000000"),
+    # issue 15, assembled by hand from the layouts: Lock(unlock); a 13 A cable (1.5 kOhm,
+    # state ok) with the lock locked; contactor 0 after 300 closes, 2 under load
+    (m.Lock(0), 12, "070c00" + E_O + "00"),
+    (m.CableStatus(2, 130, 1500, 0, 2, 6000), 13, "8a0d00 02 8200 dc05 00 02 70170000"),
+    (m.WearStatus(0, 300, 2, 2000, 0, 7000), 14,
+     "8b0e00 00 2c010000 02000000 d0070000 00000000 581b0000"),
 )
 
 
@@ -63,8 +69,9 @@ def test_decode_golden():
 
 def test_only_commands_are_ordered_and_each_class_is_its_own():
     ordered = [c.__name__ for c in m.CATALOGUE if c.ORDERED]
-    assert ordered == ["SetPilot", "PowerLease", "Reset", "SetConfig"]
+    assert ordered == ["SetPilot", "PowerLease", "Reset", "SetConfig", "Lock"]
     classes = [m.order_class(m.SetPilot(0, 500)), m.order_class(m.PowerLease(0, 0, 0, 50))]
+    classes.append(m.order_class(m.Lock(0)))
     classes += [m.order_class(m.Reset(w)) for w in range(1, m.Reset.RANGES[0][1] + 1)]
     classes += [m.order_class(m.SetConfig(k, 0)) for k in m.CONFIG_KEYS]
     assert sorted(classes) == list(range(m.ORDER_CLASSES))  # one each, none shared

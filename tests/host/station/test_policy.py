@@ -295,7 +295,7 @@ def test_commands_issued_while_a_session_reopens_are_not_lost() -> None:
         return seq
 
     rig.host._new_session = reopening  # type: ignore[method-assign]
-    rig.fw.receive(frame.pack(m.HostHello(3, 3, 12345).encode(7)), rig.ms())
+    rig.fw.receive(frame.pack(m.HostHello(m.PROTOCOL_VERSION, m.PROTOCOL_VERSION, 12345).encode(7)), rig.ms())
     rig.fw.data_to_send()
     rig.advance(3.0)
     assert withdrawn
