@@ -159,9 +159,9 @@ class StationDriver:
         wake: asyncio.Future = asyncio.ensure_future(self._wake.wait())
         try:
             while True:
+                self._flush_events()  # first: what on_event records goes out in this turn
                 for frame in m.data_to_send():
                     await ws.send(frame)
-                self._flush_events()
                 deadline = m.get_timer()
                 timeout = None if deadline is None else max(0.0, deadline - self.clock())
                 done, _ = await asyncio.wait({recv, wake}, timeout=timeout,
