@@ -36,6 +36,7 @@ SUBCOMMANDS = [
     "host.flash.cli",
     "host.station.cli",
     "host.pki.cli",
+    "host.ocpp.cli",
 ]
 
 EXIT_USAGE = 2

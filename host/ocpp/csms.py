@@ -193,10 +193,23 @@ async def serve_csms(options: argparse.Namespace) -> None:
         await server.serve_forever()
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m host.ocpp.csms", description=__doc__.split("\n")[0])
+class UsageError(Exception):
+    """Options that cannot work together, or a script that cannot be read."""
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(text)
+    return port
+
+
+_port.__name__ = "port"  # argparse names the type in its message: "invalid port value"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=9000)
+    p.add_argument("--port", type=_port, default=9000, help="0: any free port (printed)")
     p.add_argument("--log", help="append every received frame here, fsynced")
     p.add_argument("--heartbeat-interval", type=int, default=300)
     p.add_argument("--boot-status", default="Accepted", choices=["Accepted", "Pending", "Rejected"])
@@ -209,11 +222,35 @@ def main(argv: list[str] | None = None) -> None:
                    help="subprotocols to accept, in order of preference")  # fmt: skip
     p.add_argument("--send", metavar="FILE",
                    help="scripted mode: after each BootNotification, send FILE's lines as frames")  # fmt: skip
-    options = p.parse_args(argv)
+
+
+def prepare(options: argparse.Namespace) -> None:
+    """Check what argparse cannot and read the script; UsageError says what to fix.
+    A file that cannot be opened raises OSError (the CLI names the file)."""
+    if bool(options.cert) != bool(options.key):
+        raise UsageError("--cert and --key go together")
+    if options.client_ca and not options.cert:
+        raise UsageError("--client-ca needs --cert and --key (client certificates need wss)")
+    # any ocppX.Y may be offered (a test refuses ocpp1.6 stations that way)
+    bad = [v for v in options.versions.split(",") if not v.startswith("ocpp")]
+    if bad:
+        raise UsageError(f"--versions: {','.join(bad)} is not an OCPP subprotocol (e.g. ocpp2.0.1)")
+    if options.heartbeat_interval < 0:
+        raise UsageError("--heartbeat-interval must be 0 or more seconds")
     options.script = []
     if options.send:
         with open(options.send, encoding="utf-8") as f:
             options.script = [line.rstrip("\n") for line in f if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m host.ocpp.csms", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    options = p.parse_args(argv)
+    try:
+        prepare(options)
+    except UsageError as e:
+        p.error(str(e))
     try:
         asyncio.run(serve_csms(options))
     except KeyboardInterrupt:
