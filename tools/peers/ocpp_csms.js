@@ -3,7 +3,12 @@
 // OCPP JSON schemas it ships (ocpp2.0.1 and ocpp2.1). Nothing here comes from the Python
 // `ocpp` package.
 //
-//   node ocpp_csms.js --port 0 --protocol ocpp2.0.1|ocpp2.1
+//   node ocpp_csms.js --port 0 --protocol ocpp2.0.1|ocpp2.1 [--log FILE] [--mode outage]
+//
+// --log FILE: every frame received is appended to FILE as one JSON line ({"t", "station",
+// "frame"}) and fsynced before the library handles it, so before it is answered: a test
+// that SIGKILLs this process knows every frame it acknowledged. --mode outage: only answer
+// (no smart-charging scenario, no Reset), for the outage test and benchmark.
 //
 // Prints one JSON object per line on stdout: {"listening": port} first, then every CALL
 // the station sends ({"in": action, "params": ...}), every answer to ours ({"result":
@@ -17,6 +22,7 @@
 //   TransactionEvent Ended -> Reset OnIdle, then {"done": true}.
 'use strict';
 
+const fs = require('fs');
 const { RPCServer, createRPCError, createValidator } = require('ocpp-rpc');
 
 // ajv notes, per schema it compiles, that the OCA schemas put additionalProperties on enum
@@ -35,6 +41,17 @@ function arg(name, fallback) {
 const port = Number(arg('--port', '0'));
 const protocol = arg('--protocol', 'ocpp2.0.1');
 const heartbeat = Number(arg('--heartbeat', '2'));
+const logPath = arg('--log', null);
+const scenario = arg('--mode', 'scenario') === 'scenario';
+const logFd = logPath ? fs.openSync(logPath, 'a') : null;
+
+// the client emits 'message' synchronously before it parses and dispatches the frame
+function record(identity, message) {
+    if (logFd === null) return;
+    fs.writeSync(logFd, JSON.stringify({ t: Date.now() / 1000, station: identity,
+                                         frame: message }) + '\n');
+    fs.fsyncSync(logFd);
+}
 
 function out(obj) {
     process.stdout.write(JSON.stringify(obj) + '\n');
@@ -91,6 +108,9 @@ const server = new RPCServer({ protocols: [protocol], strictMode: true,
 
 server.on('client', (client) => {
     out({ connected: client.identity, protocol: client.protocol });
+    client.on('message', ({ message, outbound }) => {
+        if (!outbound) record(client.identity, String(message));
+    });
     client.on('strictValidationFailure', (e) => {
         out({ failure: 'schema', method: e.method, outbound: e.outbound, isCall: e.isCall,
               error: String(e.error && e.error.message) });
@@ -139,6 +159,7 @@ server.on('client', (client) => {
     client.handle('TransactionEvent', ({ params }) => {
         seen('TransactionEvent', params);
         const txId = params.transactionInfo.transactionId;
+        if (!scenario) return {};
         // after our answer has gone out: the station's own CALL is settled first
         if (params.eventType === 'Started') {
             setImmediate(async () => {
