@@ -9,6 +9,11 @@
 // "frame"}) and fsynced before the library handles it, so before it is answered: a test
 // that SIGKILLs this process knows every frame it acknowledged. --mode outage: only answer
 // (no smart-charging scenario, no Reset), for the outage test and benchmark.
+// --mode actions: after the boot, the station actions in turn: SendLocalList,
+// GetLocalListVersion, ClearCache, DataTransfer (unknown vendor), ChangeAvailability
+// (EVSE 2 off and on), UnlockConnector, TriggerMessage (StatusNotification, Heartbeat,
+// MeterValues), RequestStartTransaction on EVSE 1; on its Started, RequestStopTransaction;
+// on Ended, Reset Immediate, then {"done": true}.
 //
 // Prints one JSON object per line on stdout: {"listening": port} first, then every CALL
 // the station sends ({"in": action, "params": ...}), every answer to ours ({"result":
@@ -42,7 +47,9 @@ const port = Number(arg('--port', '0'));
 const protocol = arg('--protocol', 'ocpp2.0.1');
 const heartbeat = Number(arg('--heartbeat', '2'));
 const logPath = arg('--log', null);
-const scenario = arg('--mode', 'scenario') === 'scenario';
+const mode = arg('--mode', 'scenario');
+const scenario = mode === 'scenario';
+const TOKEN = { idToken: '04A2B3C4D5E6F7', type: 'ISO14443' };
 const logFd = logPath ? fs.openSync(logPath, 'a') : null;
 
 // the client emits 'message' synchronously before it parses and dispatches the frame
@@ -132,8 +139,25 @@ server.on('client', (client) => {
         out({ in: method, params });
     }
 
+    async function actions() {
+        await ask('SendLocalList', { versionNumber: 1, updateType: 'Full', localAuthorizationList: [
+            { idToken: TOKEN, idTokenInfo: { status: 'Accepted' } }] });
+        await ask('GetLocalListVersion', {});
+        await ask('ClearCache', {});
+        await ask('DataTransfer', { vendorId: 'com.example.unknown', messageId: 'm' });
+        await ask('ChangeAvailability', { operationalStatus: 'Inoperative', evse: { id: 2 } });
+        await ask('ChangeAvailability', { operationalStatus: 'Operative', evse: { id: 2 } });
+        await ask('UnlockConnector', { evseId: 2, connectorId: 1 });
+        await ask('TriggerMessage', { requestedMessage: 'StatusNotification',
+                                      evse: { id: 1, connectorId: 1 } });
+        await ask('TriggerMessage', { requestedMessage: 'Heartbeat' });
+        await ask('TriggerMessage', { requestedMessage: 'MeterValues', evse: { id: 1 } });
+        await ask('RequestStartTransaction', { remoteStartId: 5, idToken: TOKEN, evseId: 1 });
+    }
+
     client.handle('BootNotification', ({ params }) => {
         seen('BootNotification', params);
+        if (mode === 'actions') setImmediate(actions);
         return { status: 'Accepted', currentTime: now(), interval: heartbeat };
     });
     client.handle('Heartbeat', ({ params }) => {
@@ -159,7 +183,17 @@ server.on('client', (client) => {
     client.handle('TransactionEvent', ({ params }) => {
         seen('TransactionEvent', params);
         const txId = params.transactionInfo.transactionId;
-        if (!scenario) return {};
+        if (mode === 'actions') {
+            if (params.eventType === 'Started') {
+                setImmediate(() => ask('RequestStopTransaction', { transactionId: txId }));
+            } else if (params.eventType === 'Ended') {
+                setImmediate(async () => {
+                    await ask('Reset', { type: 'Immediate' });
+                    out({ done: true });
+                });
+            }
+        }
+        if (!scenario) return params.idToken ? { idTokenInfo: { status: 'Accepted' } } : {};
         // after our answer has gone out: the station's own CALL is settled first
         if (params.eventType === 'Started') {
             setImmediate(async () => {

@@ -49,14 +49,14 @@ def ensure_ocpp_rpc() -> Path:
 
 
 def csms_command(protocol: str, port: int = 0, heartbeat: int = 2, *, log: Path | None = None,
-                 outage: bool = False) -> tuple[list[str], dict]:  # fmt: skip
+                 mode: str = "scenario") -> tuple[list[str], dict]:  # fmt: skip
     """argv and environment to run the Node CSMS for one subprotocol. ``log``: fsync every
-    received frame there before answering; ``outage``: answer only, no scenario."""
+    received frame there before answering; ``mode``: scenario (smart charging), actions
+    (the station actions), outage (answer only). ocpp_csms.js says what each does."""
     env = dict(os.environ, NODE_PATH=str(ensure_ocpp_rpc()))
     argv = ["node", str(CSMS_SCRIPT), "--port", str(port), "--protocol", protocol,
             "--heartbeat", str(heartbeat)]  # fmt: skip
     if log is not None:
         argv += ["--log", str(log)]
-    if outage:
-        argv += ["--mode", "outage"]
+    argv += ["--mode", mode]
     return argv, env

@@ -51,7 +51,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def _start_csms(tmp: Path, n: int, port: int, protocol: str) -> tuple[subprocess.Popen, int]:
     from tools.peers.ocpp_rpc import csms_command
 
-    argv, env = csms_command(protocol, port, heartbeat=30, log=tmp / "csms.jsonl", outage=True)
+    argv, env = csms_command(protocol, port, heartbeat=30, log=tmp / "csms.jsonl", mode="outage")
     out = tmp / f"csms-{n}.out"
     with open(out, "w") as f:
         proc = subprocess.Popen(argv, env=env, stdout=f, cwd=ROOT)
