@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .auth import Authorization, Decision
+from .certificates import CertificateManager
 from .devmodel import Component, Variable
 from .events import (
     BootAnswered,
@@ -92,11 +93,13 @@ class Evse:
 class ChargingStation:
     def __init__(self, conn: StationConnection, port: StationPort, auth: Authorization, *,
                  evses: Iterable[int] = (1,), vendors: Iterable[str] = (),
+                 certificates: CertificateManager | None = None,
                  new_tx_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:  # fmt: skip
         self.conn = conn
         self.port = port
         self.auth = auth
         self.vendors = frozenset(vendors)  # DataTransfer vendorIds we answer
+        self.certificates = certificates
         self.new_tx_id = new_tx_id
         self.model = conn.model
         self.evses = {n: Evse(n, operative=self.model.boolean("EVSE", "Available", evse=n))
@@ -415,6 +418,8 @@ class ChargingStation:
                     meter = [e.last_meter] if e.last_meter is not None else []
                     self.conn.transaction_updated(e.tx_id, now=now, trigger_reason="Trigger",
                                                   meter_values=meter)  # fmt: skip
+        elif what in ("SignChargingStationCertificate", "SignV2GCertificate") and self.certificates:
+            self.certificates.sign(what[4:], now)  # the CertificateSigningUse after "Sign"
         else:
             return {"status": "NotImplemented"}
         return {"status": "Accepted"}
