@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from . import stationactions
 from .auth import Authorization, Decision
 from .certificates import CertificateManager
 from .devmodel import Component, Variable
@@ -42,17 +43,7 @@ from .events import (
     ResetRequested,
     TransactionEventDelivered,
 )
-from .machine import Registration, Route, StationConnection
-from .messages import (
-    ChangeAvailabilityRequest,
-    DataTransferRequest,
-    EmptyRequest,
-    RequestStartTransactionRequest,
-    RequestStopTransactionRequest,
-    SendLocalListRequest,
-    TriggerMessageRequest,
-    UnlockConnectorRequest,
-)
+from .machine import Registration, StationConnection
 from .smartcharging import Rejected
 from .station import (
     ChargingStarted,
@@ -111,21 +102,7 @@ class ChargingStation:
             if tx.evse_id in self.evses:
                 self.evses[tx.evse_id].tx_id = tx.tx_id
                 self.evses[tx.evse_id].plugged = True
-        conn.add_routes({
-            "RequestStartTransaction": Route(RequestStartTransactionRequest.from_json,
-                                             self._on_request_start),
-            "RequestStopTransaction": Route(RequestStopTransactionRequest.from_json,
-                                            self._on_request_stop),
-            "ChangeAvailability": Route(ChangeAvailabilityRequest.from_json,
-                                        self._on_change_availability),
-            "UnlockConnector": Route(UnlockConnectorRequest.from_json, self._on_unlock),
-            "TriggerMessage": Route(TriggerMessageRequest.from_json, self._on_trigger),
-            "ClearCache": Route(EmptyRequest.from_json, self._on_clear_cache),
-            "SendLocalList": Route(SendLocalListRequest.from_json, self._on_send_local_list),
-            "GetLocalListVersion": Route(EmptyRequest.from_json,
-                                         lambda r, now: {"versionNumber": self.auth.version()}),
-            "DataTransfer": Route(DataTransferRequest.from_json, self._on_data_transfer),
-        })  # fmt: skip
+        conn.add_routes(stationactions.routes(self))
         self._refresh(0.0, send=False)
 
     # --- events from the station -------------------------------------------------------
@@ -332,111 +309,6 @@ class ChargingStation:
         self.model.set_own(Component("EVSE", evse=e.evse_id), Variable("Available"),
                            "true" if operative else "false")  # fmt: skip
         self.port.set_available(e.evse_id, operative)
-
-    # --- CSMS requests -----------------------------------------------------------------
-
-    def _on_request_start(self, req: RequestStartTransactionRequest, now: float) -> dict:
-        """F01/F02. Without evseId the first free EVSE is taken (local choice)."""
-        free = [e for e in self.evses.values()
-                if e.tx_id is None and e.fault is None and self._operative(e) and e.asking is None]  # fmt: skip
-        if req.evse_id is not None:
-            free = [e for e in free if e.evse_id == req.evse_id]
-        if not free:
-            return {"status": "Rejected"}
-        e = free[0]
-        token = IdToken.from_json(req.id_token)
-        e.remote_start_id, e.profile = req.remote_start_id, req.charging_profile
-        if self.model.boolean("AuthCtrlr", "AuthorizeRemoteStart"):
-            self._token(e, token, now)
-        else:
-            self._asked(token, Decision("Accepted", "remote start"), now, e)
-        self._refresh(now)
-        return {"status": "Accepted"}
-
-    def _on_request_stop(self, req: RequestStopTransactionRequest, now: float) -> dict:
-        """F03: the answer goes out before the TransactionEvent Ended (the machine holds
-        CALLs back while a handler runs)."""
-        e = next((x for x in self.evses.values() if x.tx_id == req.transaction_id), None)
-        if e is None:
-            return {"status": "Rejected"}
-        self._end(e, now, "RemoteStop", "Remote")
-        self._refresh(now)
-        return {"status": "Accepted"}
-
-    def _on_change_availability(self, req: ChangeAvailabilityRequest, now: float) -> dict:
-        if req.evse_id and req.evse_id not in self.evses or (req.connector_id or 1) != 1:
-            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEvse"}}
-        scheduled = False
-        if req.evse_id == 0:
-            self.station_operative = req.operative
-            self.model.set_own(Component("ChargingStation"), Variable("Available"),
-                               "true" if req.operative else "false")  # fmt: skip
-            self.port.set_available(0, req.operative)
-            scheduled = not req.operative and any(e.tx_id for e in self.evses.values())
-        else:
-            e = self.evses[req.evse_id]
-            if not req.operative and e.tx_id is not None:
-                e.scheduled_operative, scheduled = False, True
-            elif e.operative != req.operative or e.scheduled_operative is not None:
-                self._set_operative(e, req.operative)
-        self._refresh(now)
-        return {"status": "Scheduled" if scheduled else "Accepted"}
-
-    def _on_unlock(self, req: UnlockConnectorRequest, now: float) -> dict:
-        e = self.evses.get(req.evse_id)
-        if e is None or req.connector_id != 1:
-            return {"status": "UnknownConnector"}
-        if e.tx_id is not None:  # F05: the CSMS must stop the transaction first
-            return {"status": "OngoingAuthorizedTransaction"}
-        return {"status": "Unlocked" if self.port.unlock(e.evse_id, 1) else "UnlockFailed"}
-
-    def _on_trigger(self, req: TriggerMessageRequest, now: float) -> dict:
-        """F06: the requested message follows the answer."""
-        evses = ([self.evses[req.evse_id]] if req.evse_id in self.evses
-                 else [] if req.evse_id else list(self.evses.values()))  # fmt: skip
-        if not evses:
-            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEvse"}}
-        what = req.requested
-        if what == "BootNotification":
-            if self.conn.registration is Registration.ACCEPTED:  # F06.FR.17
-                return {"status": "Rejected"}
-            return {"status": "Accepted"}  # the machine is resending it anyway
-        if what == "Heartbeat":
-            self.conn.call("Heartbeat", {}, now)
-        elif what == "StatusNotification":
-            if req.evse_id is None:
-                return {"status": "Rejected", "statusInfo": {"reasonCode": "MissingParam"}}
-            for e in evses:
-                self.conn.call("StatusNotification", self._status_notification(e, now), now)
-        elif what == "MeterValues":
-            for e in evses:
-                if e.last_meter is not None:
-                    self.conn.call("MeterValues", self._meter_values(e), now)
-        elif what == "TransactionEvent":
-            for e in evses:
-                if e.tx_id is not None:
-                    meter = [e.last_meter] if e.last_meter is not None else []
-                    self.conn.transaction_updated(e.tx_id, now=now, trigger_reason="Trigger",
-                                                  meter_values=meter)  # fmt: skip
-        elif what in ("SignChargingStationCertificate", "SignV2GCertificate") and self.certificates:
-            self.certificates.sign(what[4:], now)  # the CertificateSigningUse after "Sign"
-        else:
-            return {"status": "NotImplemented"}
-        return {"status": "Accepted"}
-
-    def _on_clear_cache(self, req: EmptyRequest, now: float) -> dict:
-        return {"status": "Accepted" if self.auth.clear_cache() else "Rejected"}
-
-    def _on_send_local_list(self, req: SendLocalListRequest, now: float) -> dict:
-        most = self.model.integer("LocalAuthListCtrlr", "ItemsPerMessage")
-        if len(req.entries) > most:
-            return {"status": "Failed", "statusInfo": {"reasonCode": "TooManyElements"}}
-        return {"status": self.auth.send_local_list(req.version, req.update_type, req.entries)}
-
-    def _on_data_transfer(self, req: DataTransferRequest, now: float) -> dict:
-        if req.vendor_id not in self.vendors:
-            return {"status": "UnknownVendorId"}
-        return {"status": "UnknownMessageId"}  # no vendor messages are defined yet
 
     def _reset(self, event: ResetRequested, now: float) -> None:
         if event.kind == "Immediate":
