@@ -12,8 +12,10 @@
 // --mode actions: after the boot, the station actions in turn: SendLocalList,
 // GetLocalListVersion, ClearCache, DataTransfer (unknown vendor), ChangeAvailability
 // (EVSE 2 off and on), UnlockConnector, TriggerMessage (StatusNotification, Heartbeat,
-// MeterValues), RequestStartTransaction on EVSE 1; on its Started, RequestStopTransaction;
-// on Ended, Reset Immediate, then {"done": true}.
+// MeterValues), with --root-cert PEM: InstallCertificate (V2G root), GetInstalledCertificateIds,
+// TriggerMessage SignChargingStationCertificate (the station's SignCertificate is Accepted),
+// DeleteCertificate; then RequestStartTransaction on EVSE 1; on its Started,
+// RequestStopTransaction; on Ended, Reset Immediate, then {"done": true}.
 //
 // Prints one JSON object per line on stdout: {"listening": port} first, then every CALL
 // the station sends ({"in": action, "params": ...}), every answer to ours ({"result":
@@ -50,6 +52,7 @@ const logPath = arg('--log', null);
 const mode = arg('--mode', 'scenario');
 const scenario = mode === 'scenario';
 const TOKEN = { idToken: '04A2B3C4D5E6F7', type: 'ISO14443' };
+const rootCert = arg('--root-cert', null);
 const logFd = logPath ? fs.openSync(logPath, 'a') : null;
 
 // the client emits 'message' synchronously before it parses and dispatches the frame
@@ -152,6 +155,17 @@ server.on('client', (client) => {
                                       evse: { id: 1, connectorId: 1 } });
         await ask('TriggerMessage', { requestedMessage: 'Heartbeat' });
         await ask('TriggerMessage', { requestedMessage: 'MeterValues', evse: { id: 1 } });
+        if (rootCert) {
+            await ask('InstallCertificate', { certificateType: 'V2GRootCertificate',
+                                              certificate: fs.readFileSync(rootCert, 'utf8') });
+            const ids = await ask('GetInstalledCertificateIds',
+                                  { certificateType: ['V2GRootCertificate'] });
+            await ask('TriggerMessage', { requestedMessage: 'SignChargingStationCertificate' });
+            if (ids && ids.certificateHashDataChain) {
+                await ask('DeleteCertificate', {
+                    certificateHashData: ids.certificateHashDataChain[0].certificateHashData });
+            }
+        }
         await ask('RequestStartTransaction', { remoteStartId: 5, idToken: TOKEN, evseId: 1 });
     }
 
@@ -175,6 +189,10 @@ server.on('client', (client) => {
     client.handle('MeterValues', ({ params }) => {
         seen('MeterValues', params);
         return {};
+    });
+    client.handle('SignCertificate', ({ params }) => {
+        seen('SignCertificate', params);
+        return { status: 'Accepted' };
     });
     client.handle('ReportChargingProfiles', ({ params }) => {
         seen('ReportChargingProfiles', params);

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from host.ocpp.auth import Authorization
+from host.ocpp.certificates import CertificateManager
 from host.ocpp.chargingstation import ChargingStation
 from host.ocpp.events import ChargingLimitChanged
 from host.ocpp.machine import StationConnection
@@ -46,11 +47,15 @@ class ScriptedStation:
         return out
 
 
-def wire(tmp_path: Path, *, smart: bool = False,
-         vendors: tuple[str, ...] = ()) -> tuple[StationConnection, ChargingStation, ScriptedStation]:  # fmt: skip
+def wire(tmp_path: Path, *, smart: bool = False, vendors: tuple[str, ...] = (),
+         certificates: bool = False) -> tuple[StationConnection, ChargingStation, ScriptedStation]:  # fmt: skip
+    """``certificates``: with a CertificateManager on tmp_path/certs."""
     conn = make_station(tmp_path, smart=smart)
     port = ScriptedStation()
     ids = itertools.count(1)
+    certs = (CertificateManager(conn, tmp_path / "certs", common_name="SN1") if certificates
+             else None)  # fmt: skip
     cs = ChargingStation(conn, port, Authorization(conn.queue.db, conn.model), evses=(1, 2),
-                         vendors=vendors, new_tx_id=lambda: f"tx{next(ids)}")  # fmt: skip
+                         vendors=vendors, certificates=certs,
+                         new_tx_id=lambda: f"tx{next(ids)}")  # fmt: skip
     return conn, cs, port

@@ -177,7 +177,10 @@ def test_the_node_csms_catches_a_schema_violation(node_peer, protocol: str) -> N
 async def actions_scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], ScriptedStation]:
     from tools.peers.ocpp_rpc import csms_command
 
-    argv, env = csms_command(protocol, mode="actions")
+    from .pki import make_pki
+
+    pki = make_pki(tmp_path)
+    argv, env = csms_command(protocol, mode="actions", extra=("--root-cert", str(pki["root"])))
     proc = await asyncio.create_subprocess_exec(*argv, env=env, stdout=asyncio.subprocess.PIPE)
     lines: list[dict] = []
 
@@ -187,7 +190,7 @@ async def actions_scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], S
             lines.append(json.loads(line))
 
     reader = asyncio.create_task(read())
-    conn, cs, port = wire(tmp_path)
+    conn, cs, port = wire(tmp_path, certificates=True)
     quick_reconnect(conn)
     cs.handle(EvPlugged(1), time.time())
     cs.handle(MeterSampled(1, meter(42.0, "Sample.Periodic")[0]), time.time())
@@ -220,16 +223,20 @@ def test_station_actions_against_the_node_csms(node_peer, tmp_path: Path, protoc
     for x in lines:
         if "result" in x:
             results.setdefault(x["result"], []).append(x["params"])
+    (ids,) = results["GetInstalledCertificateIds"]
+    assert ids["status"] == "Accepted" and len(ids["certificateHashDataChain"]) == 1
     assert results == {
         "SendLocalList": [{"status": "Accepted"}], "GetLocalListVersion": [{"versionNumber": 1}],
         "ClearCache": [{"status": "Accepted"}], "DataTransfer": [{"status": "UnknownVendorId"}],
         "ChangeAvailability": [{"status": "Accepted"}] * 2, "UnlockConnector": [{"status": "Unlocked"}],
-        "TriggerMessage": [{"status": "Accepted"}] * 3,
+        "TriggerMessage": [{"status": "Accepted"}] * 4,
+        "InstallCertificate": [{"status": "Accepted"}], "DeleteCertificate": [{"status": "Accepted"}],
+        "GetInstalledCertificateIds": [ids],
         "RequestStartTransaction": [{"status": "Accepted"}],
         "RequestStopTransaction": [{"status": "Accepted"}], "Reset": [{"status": "Accepted"}],
     }  # fmt: skip
     seen = [x["in"] for x in lines if "in" in x]
-    assert {"StatusNotification", "Heartbeat", "MeterValues", "Authorize"} <= set(seen)
+    assert {"StatusNotification", "Heartbeat", "MeterValues", "Authorize", "SignCertificate"} <= set(seen)
     tx = [x["params"] for x in lines if x.get("in") == "TransactionEvent"]
     assert [(t["eventType"], t["triggerReason"]) for t in tx] == [("Started", "RemoteStart"),
                                                                   ("Ended", "RemoteStop")]  # fmt: skip
