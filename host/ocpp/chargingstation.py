@@ -98,10 +98,14 @@ class ChargingStation:
         self.station_operative = self.model.boolean("ChargingStation", "Available")
         self.reset_pending = False
         self._dirty = False  # a status changed while no CSMS could hear it
+        self.station_scheduled = False  # station-wide Inoperative waits for the transactions
         for tx in conn.queue.open_transactions():  # a restart: the transaction goes on
             if tx.evse_id in self.evses:
-                self.evses[tx.evse_id].tx_id = tx.tx_id
-                self.evses[tx.evse_id].plugged = True
+                e = self.evses[tx.evse_id]
+                e.tx_id, e.plugged = tx.tx_id, True
+                started = conn.queue.started_payload(tx.tx_id) or {}
+                if "idToken" in started:  # so the same card still stops it
+                    e.token = IdToken.from_json(started["idToken"])
         conn.add_routes(stationactions.routes(self))
         self._refresh(0.0, send=False)
 
@@ -262,6 +266,9 @@ class ChargingStation:
         e.tx_id = e.token = None
         if e.scheduled_operative is not None:
             self._set_operative(e, e.scheduled_operative)
+        if self.station_scheduled and not any(x.tx_id for x in self.evses.values()):
+            self.station_scheduled = False
+            self.port.set_available(0, False)
         if self.reset_pending and not any(x.tx_id for x in self.evses.values()):
             self.reset_pending = False
             self.port.reset("OnIdle")

@@ -80,8 +80,12 @@ def change_availability(cs: ChargingStation, req: ChangeAvailabilityRequest, now
         cs.station_operative = req.operative
         cs.model.set_own(Component("ChargingStation"), Variable("Available"),
                            "true" if req.operative else "false")  # fmt: skip
-        cs.port.set_available(0, req.operative)
+        # going out of service waits for running transactions (G03); EVSEs without one
+        # already show Unavailable and take no new ones
         scheduled = not req.operative and any(e.tx_id for e in cs.evses.values())
+        cs.station_scheduled = scheduled
+        if not scheduled:
+            cs.port.set_available(0, req.operative)
     else:
         e = cs.evses[req.evse_id]
         if not req.operative and e.tx_id is not None:

@@ -239,6 +239,12 @@ class TxQueue:
         ).fetchall()
         return [OpenTransaction(*r) for r in rows]
 
+    def started_payload(self, tx_id: str) -> dict | None:
+        """The transaction's Started event as recorded (who authorized it, on which EVSE)."""
+        row = self.db.execute("SELECT payload FROM outbox WHERE tx_id = ? AND seq_no = 0",
+                              (tx_id,)).fetchone()  # fmt: skip
+        return json.loads(row[0]) if row else None
+
     def events(self) -> list[tuple[str, int, int]]:
         """(transactionId, seqNo, state) of every recorded event, in recording order."""
         rows = self.db.execute(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from host.ocpp.chargingstation import ChargingStation
+from host.ocpp.devmodel import Component, Variable
 from host.ocpp.machine import StationConnection
 from host.ocpp.station import (
     ChargingStarted,
@@ -288,3 +289,49 @@ def test_offline_status_change_is_sent_after_the_reconnect(tmp_path: Path) -> No
     csms.conn.handle_timer(T0 + 400)  # the heartbeat is the first answer from the CSMS
     csms.settle(T0 + 400)
     assert statuses(csms) == [(2, "Occupied")]  # the latest state only, not the history
+
+
+def test_station_wide_inoperative_waits_for_the_transaction(tmp_path: Path) -> None:
+    csms, cs, port = online(tmp_path)
+    cs.handle(EvPlugged(1), T0)
+    cs.handle(TokenPresented(1, CARD), T0)
+    csms.settle()
+    port.take()
+    csms.take()
+    assert csms.request("ChangeAvailability", {"operationalStatus": "Inoperative"})[2] == {
+        "status": "Scheduled"}  # fmt: skip
+    assert port.take() == [] and statuses(csms) == [(2, "Unavailable")]
+    cs.handle(EvUnplugged(1), T0 + 1)
+    csms.settle()
+    assert port.take() == [("stop", 1, "EVDisconnected"), ("available", 0, False)]
+    assert statuses(csms) == [(1, "Unavailable")]
+
+
+def test_csms_deauthorizing_the_token_ends_the_transaction(tmp_path: Path) -> None:
+    """C12/E05 with StopTxOnInvalidId: an offline start for an unknown token, refused once
+    the CSMS sees the Started event."""
+    csms, cs, port = online(tmp_path, {"TransactionEvent": lambda p: (
+        {"idTokenInfo": {"status": "Invalid"}} if "idToken" in p else {})})  # fmt: skip
+    cs.model.set_own(Component("AuthCtrlr"), Variable("OfflineTxForUnknownIdEnabled"), "true")
+    csms.conn.connection_lost(T0)
+    cs.handle(EvPlugged(1), T0)
+    cs.handle(TokenPresented(1, CARD), T0)
+    assert port.take() == [("start", 1, "tx1")]
+    csms.conn.connection_made("ocpp2.0.1", T0 + 1)
+    csms.settle(T0 + 1)
+    ended = [e for e in csms.take("TransactionEvent") if e["eventType"] == "Ended"]
+    assert [(e["triggerReason"], e["transactionInfo"]["stoppedReason"]) for e in ended] == [
+        ("Deauthorized", "DeAuthorized")]  # fmt: skip
+    assert port.take() == [("stop", 1, "DeAuthorized")]
+    assert cs.auth.lookup(CARD, T0 + 1).status == "Invalid"  # cached for next time
+
+
+def test_a_restarted_station_still_knows_who_may_stop(tmp_path: Path) -> None:
+    csms, cs, port = online(tmp_path)
+    cs.handle(EvPlugged(2), T0)
+    cs.handle(TokenPresented(2, CARD), T0)
+    csms.settle()
+    again = ChargingStation(csms.conn, port, cs.auth, evses=(1, 2))  # same database
+    assert (again.evses[2].tx_id, again.evses[2].token) == ("tx1", CARD)
+    again.handle(TokenPresented(2, CARD), T0 + 5)
+    assert port.take()[-1] == ("stop", 2, "Local")
