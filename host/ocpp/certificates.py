@@ -35,6 +35,12 @@ from host.pki.issue import csr, name
 from host.pki.profiles import PROFILES
 
 from .machine import Route, StationConnection
+from .messages import (
+    CertificateSignedRequest,
+    DeleteCertificateRequest,
+    GetInstalledCertificateIdsRequest,
+    InstallCertificateRequest,
+)
 
 ROOT_USES = ("V2GRootCertificate", "MORootCertificate", "CSMSRootCertificate",
              "ManufacturerRootCertificate", "OEMRootCertificate")  # OEM: 2.1  # fmt: skip
@@ -86,10 +92,12 @@ class CertificateManager:
         self.on_installed = on_installed
         folder.mkdir(parents=True, exist_ok=True)
         conn.add_routes({
-            "CertificateSigned": Route(lambda p: p, self._on_certificate_signed),
-            "InstallCertificate": Route(lambda p: p, self._on_install),
-            "DeleteCertificate": Route(lambda p: p, self._on_delete),
-            "GetInstalledCertificateIds": Route(lambda p: p, self._on_get_ids),
+            "CertificateSigned": Route(CertificateSignedRequest.from_json,
+                                       self._on_certificate_signed),
+            "InstallCertificate": Route(InstallCertificateRequest.from_json, self._on_install),
+            "DeleteCertificate": Route(DeleteCertificateRequest.from_json, self._on_delete),
+            "GetInstalledCertificateIds": Route(GetInstalledCertificateIdsRequest.from_json,
+                                                self._on_get_ids),
         })  # fmt: skip
 
     # --- what the station asks for -----------------------------------------------------
@@ -133,8 +141,8 @@ class CertificateManager:
 
     # --- CSMS requests -----------------------------------------------------------------
 
-    def _on_certificate_signed(self, req: dict, now: float) -> dict:
-        use = req.get("certificateType", "ChargingStationCertificate")
+    def _on_certificate_signed(self, req: CertificateSignedRequest, now: float) -> dict:
+        use = req.use
 
         def rejected(reason: str, info: str) -> dict:
             return {"status": "Rejected", "statusInfo": {"reasonCode": reason,
@@ -142,7 +150,7 @@ class CertificateManager:
 
         pending = self.folder / f"{use}.pending.key"
         try:
-            chain = x509.load_pem_x509_certificates(req["certificateChain"].encode())
+            chain = x509.load_pem_x509_certificates(req.chain.encode())
         except ValueError:
             return rejected("InvalidCertificate", "not a PEM certificate chain")
         if not pending.exists():
@@ -165,9 +173,9 @@ class CertificateManager:
         self.on_installed(CertificateInstalled(use, chain_path, key_path))
         return {"status": "Accepted"}
 
-    def _on_install(self, req: dict, now: float) -> dict:
+    def _on_install(self, req: InstallCertificateRequest, now: float) -> dict:
         try:
-            cert = x509.load_pem_x509_certificate(req["certificate"].encode())
+            cert = x509.load_pem_x509_certificate(req.certificate.encode())
         except ValueError:
             return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidCertificate"}}
         try:
@@ -178,15 +186,15 @@ class CertificateManager:
         if not ca or not cert.not_valid_before_utc <= when < cert.not_valid_after_utc:
             return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidCertificate",
                                                          "additionalInfo": "not a valid CA"}}  # fmt: skip
-        folder = self.folder / req["certificateType"]
+        folder = self.folder / req.use
         folder.mkdir(exist_ok=True)
         der = cert.public_bytes(serialization.Encoding.DER)
         write_atomic(folder / f"{hashlib.sha256(der).hexdigest()[:32]}.pem",
                      cert.public_bytes(serialization.Encoding.PEM), 0o644)  # fmt: skip
         return {"status": "Accepted"}
 
-    def _on_delete(self, req: dict, now: float) -> dict:
-        wanted = req["certificateHashData"]
+    def _on_delete(self, req: DeleteCertificateRequest, now: float) -> dict:
+        wanted = req.hash_data
         for use in ROOT_USES:
             for path in sorted((self.folder / use).glob("*.pem")) if (self.folder / use).is_dir() else []:
                 cert = x509.load_pem_x509_certificate(path.read_bytes())
@@ -198,8 +206,8 @@ class CertificateManager:
                 return {"status": "Accepted"}
         return {"status": "NotFound"}
 
-    def _on_get_ids(self, req: dict, now: float) -> dict:
-        uses = req.get("certificateType") or [*ROOT_USES, "V2GCertificateChain"]
+    def _on_get_ids(self, req: GetInstalledCertificateIdsRequest, now: float) -> dict:
+        uses = list(req.uses) or [*ROOT_USES, "V2GCertificateChain"]
         if self.conn.version == "2.0.1":
             uses = [u for u in uses if u != "OEMRootCertificate"]
         found = []

@@ -202,3 +202,41 @@ class EmptyRequest:
     @classmethod
     def from_json(cls, obj: dict) -> EmptyRequest:
         return cls()
+
+
+@dataclass(frozen=True)
+class CertificateSignedRequest:
+    chain: str  # PEM, leaf first
+    use: str  # CertificateSigningUseEnumType
+
+    @classmethod
+    def from_json(cls, obj: dict) -> CertificateSignedRequest:
+        return cls(obj["certificateChain"], obj.get("certificateType", "ChargingStationCertificate"))
+
+
+@dataclass(frozen=True)
+class InstallCertificateRequest:
+    use: str  # InstallCertificateUseEnumType
+    certificate: str  # PEM
+
+    @classmethod
+    def from_json(cls, obj: dict) -> InstallCertificateRequest:
+        return cls(obj["certificateType"], obj["certificate"])
+
+
+@dataclass(frozen=True)
+class DeleteCertificateRequest:
+    hash_data: dict  # CertificateHashDataType, compared field by field
+
+    @classmethod
+    def from_json(cls, obj: dict) -> DeleteCertificateRequest:
+        return cls(obj["certificateHashData"])
+
+
+@dataclass(frozen=True)
+class GetInstalledCertificateIdsRequest:
+    uses: tuple[str, ...]  # empty: all
+
+    @classmethod
+    def from_json(cls, obj: dict) -> GetInstalledCertificateIdsRequest:
+        return cls(tuple(obj.get("certificateType", ())))
