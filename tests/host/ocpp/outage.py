@@ -68,11 +68,13 @@ def _start_csms(tmp: Path, n: int, port: int, protocol: str) -> tuple[subprocess
 
 
 def _start_station(db: Path, port: int, transactions: int, step: float) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.host.ocpp.stationproc", str(db),
-         f"ws://127.0.0.1:{port}/ocpp", str(transactions), str(step)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    # its log (a line per failed reconnect) goes beside the database, not to our stderr
+    with open(db.with_name("station.log"), "a") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.host.ocpp.stationproc", str(db),
+             f"ws://127.0.0.1:{port}/ocpp", str(transactions), str(step)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
+        )  # fmt: skip
 
 
 def _open_transactions(db: Path) -> int:
