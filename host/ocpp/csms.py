@@ -176,6 +176,8 @@ async def serve_csms(options: argparse.Namespace) -> None:
         if options.client_ca:
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(options.client_ca)
+        if options.tls12:  # the client certificate is then checked inside the handshake
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     versions = options.versions.split(",")
 
     def select(connection: ServerConnection, offered: Sequence[str]) -> str | None:
@@ -217,6 +219,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cert", help="serve wss with this certificate chain (PEM)")
     p.add_argument("--key", help="the certificate's private key (PEM)")
     p.add_argument("--client-ca", help="require client certificates issued by this CA")
+    p.add_argument("--tls12", action="store_true", help="offer TLS 1.2 at most (default: 1.3)")
     p.add_argument("--max-size", type=int, default=1 << 20)
     p.add_argument("--versions", default=",".join(rpc.SUBPROTOCOLS),
                    help="subprotocols to accept, in order of preference")  # fmt: skip

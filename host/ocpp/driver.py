@@ -163,13 +163,14 @@ class StationDriver:
         elif isinstance(e, ssl.SSLError) or isinstance(e.__cause__, ssl.SSLError):
             # a TLS alert from the CSMS: it refused our certificate during the handshake
             log.error("OCPP-Auth-401: TLS handshake with the CSMS failed: %s", e.__cause__ or e)
-        elif (isinstance(e, InvalidMessage) and self.settings.endpoint.startswith("wss://")
-              and self.settings.client_cert):  # fmt: skip
-            # TLS 1.3: the server checks our certificate after the handshake, and an alert
-            # then reaches us as a connection closed before the HTTP upgrade's answer
+        elif (isinstance(e, InvalidMessage | ConnectionResetError)
+              and self.settings.endpoint.startswith("wss://") and self.settings.client_cert):  # fmt: skip
+            # a server that refuses our certificate may reset the handshake without an alert
+            # (TLS 1.2), or its alert arrives after our side of a TLS 1.3 handshake is done
+            # and shows as a close before the HTTP upgrade's answer
             log.error("OCPP-Auth-401: the CSMS closed the connection before answering the "
-                      "upgrade: it refused our client certificate %s (%s)",
-                      self.settings.client_cert, e)  # fmt: skip
+                      "upgrade, as it does when it refuses our client certificate %s (%s)",
+                      self.settings.client_cert, str(e) or type(e).__name__)  # fmt: skip
         else:
             log.warning("OCPP connection to %s failed: %s", self.settings.endpoint, e)
 
