@@ -228,6 +228,13 @@ class StationConnection:
     def has_route(self, action: str) -> bool:
         return action in self._routes
 
+    def boot_now(self, now: float) -> None:
+        """Send the BootNotification without waiting for the retry interval (F06: the CSMS
+        triggered it while we are Pending)."""
+        if self.registration is not Registration.ACCEPTED:
+            self._timers.pop(Timer.BOOT, None)
+            self._pump(now)
+
     def call(self, action: str, payload: dict, now: float) -> None:
         """Queue a CALL that is not a TransactionEvent (kept in memory, sent once
         registered)."""

@@ -113,7 +113,8 @@ def trigger(cs: ChargingStation, req: TriggerMessageRequest, now: float) -> dict
     if what == "BootNotification":
         if cs.conn.registration is Registration.ACCEPTED:  # F06.FR.17
             return {"status": "Rejected"}
-        return {"status": "Accepted"}  # the machine is resending it anyway
+        cs.conn.boot_now(now)  # after this answer: the machine holds CALLs back meanwhile
+        return {"status": "Accepted"}
     if what == "Heartbeat":
         cs.conn.call("Heartbeat", {}, now)
     elif what == "StatusNotification":

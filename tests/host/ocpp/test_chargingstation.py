@@ -335,3 +335,16 @@ def test_a_restarted_station_still_knows_who_may_stop(tmp_path: Path) -> None:
     assert (again.evses[2].tx_id, again.evses[2].token) == ("tx1", CARD)
     again.handle(TokenPresented(2, CARD), T0 + 5)
     assert port.take()[-1] == ("stop", 2, "Local")
+
+
+def test_triggered_boot_notification_goes_out_at_once_while_pending(tmp_path: Path) -> None:
+    conn, cs, port = wire(tmp_path)
+    conn.connection_made("ocpp2.0.1", T0)
+    boot = one(conn)
+    answer(conn, boot, boot_ok(boot, interval=600, status="Pending"), T0)
+    cs.poll(T0)
+    assert sent(conn) == []  # the next boot is due in 600 s
+    conn.receive(json.dumps([2, "t1", "TriggerMessage", {"requestedMessage": "BootNotification"}]), T0 + 1)
+    frames = sent(conn)
+    assert [f[:2] for f in frames] == [[3, "t1"], [2, frames[1][1]]] and frames[1][2] == "BootNotification"
+    assert frames[0][2] == {"status": "Accepted"}
