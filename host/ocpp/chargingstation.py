@@ -34,6 +34,7 @@ from .auth import Authorization, Decision
 from .certificates import CertificateManager
 from .devmodel import Component, Variable
 from .events import (
+    AlarmDue,
     BootAnswered,
     CallAnswered,
     CallFailed,
@@ -78,6 +79,7 @@ class Evse:
     remote_start_id: int | None = None
     profile: dict | None = None  # RequestStartTransaction's TxProfile, set when the tx starts
     status: str | None = None  # the connector status last sent (None: not sent yet)
+    plug_deadline: float | None = None  # authorized, waiting for the EV (EVConnectionTimeOut)
     last_meter: MeterValue | None = field(default=None, repr=False)
 
 
@@ -164,6 +166,8 @@ class ChargingStation:
             self.port.apply_limit(event)
         elif isinstance(event, ResetRequested):
             self._reset(event, now)
+        elif isinstance(event, AlarmDue):
+            self._plug_timeouts(now)
         if isinstance(event, BootAnswered | HeartbeatAnswered | CallAnswered
                       | TransactionEventDelivered) and self._dirty:  # fmt: skip
             self._refresh(now)
@@ -217,6 +221,9 @@ class ChargingStation:
             evse.token = token
             if evse.plugged and evse.tx_id is None:
                 self._start(evse, now, "Authorized")
+            elif evse.tx_id is None:  # E03: the EV has EVConnectionTimeOut to arrive
+                evse.plug_deadline = now + self.model.integer("TxCtrlr", "EVConnectionTimeOut")
+                self._set_alarm()
         else:
             self._rejected(evse, token, decision)
             evse.remote_start_id = evse.profile = None
@@ -236,10 +243,27 @@ class ChargingStation:
             self._end(e, now, "Deauthorized", "DeAuthorized")
             self._refresh(now)
 
+    def _set_alarm(self) -> None:
+        deadlines = [e.plug_deadline for e in self.evses.values() if e.plug_deadline is not None]
+        self.conn.set_alarm(min(deadlines, default=None))
+
+    def _plug_timeouts(self, now: float) -> None:
+        for e in self.evses.values():
+            if e.plug_deadline is not None and e.plug_deadline <= now:
+                e.plug_deadline = None
+                if e.tx_id is None and e.token is not None:
+                    log.info("EVSE %d: no EV within EVConnectionTimeOut, authorization of %s "
+                             "dropped", e.evse_id, e.token.value)  # fmt: skip
+                    e.token = e.remote_start_id = e.profile = None
+        self._set_alarm()
+
     # --- transactions ------------------------------------------------------------------
 
     def _start(self, e: Evse, now: float, trigger: str) -> None:
         assert e.token is not None
+        if e.plug_deadline is not None:
+            e.plug_deadline = None
+            self._set_alarm()
         e.tx_id = tx_id = self.new_tx_id()
         if e.remote_start_id is not None:
             trigger = "RemoteStart"

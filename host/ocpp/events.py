@@ -95,6 +95,13 @@ class ResetRequested:
     scheduled: bool
 
 
+@dataclass(frozen=True)
+class AlarmDue:
+    """The deadline the station logic set with ``set_alarm`` has passed."""
+
+    now: float
+
+
 Event = (BootAnswered | HeartbeatAnswered | TransactionEventDelivered
          | TransactionEventAbandoned | CallFailed | CallAnswered | RequestRefused | VariablesChanged
-         | ChargingLimitChanged | ResetRequested)  # fmt: skip
+         | ChargingLimitChanged | ResetRequested | AlarmDue)  # fmt: skip

@@ -31,6 +31,7 @@ from typing import Any
 from . import rpc
 from .devmodel import Component, DeviceModel, SetStatus, Variable
 from .events import (
+    AlarmDue,
     BootAnswered,
     CallAnswered,
     CallFailed,
@@ -79,6 +80,7 @@ class Timer(StrEnum):
     HEARTBEAT = "heartbeat"
     TX_RETRY = "tx_retry"
     LIMIT = "limit"  # the published charging limit expires
+    ALARM = "alarm"  # the station logic's own deadline (set_alarm)
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,8 @@ class StationConnection:
                 self._heartbeat_due = True
             elif key is Timer.LIMIT:
                 self.publish_limits(now)
+            elif key is Timer.ALARM:
+                self._events.append(AlarmDue(now))
         self._pump(now)
 
     def next_event(self) -> Event | None:
@@ -227,6 +231,14 @@ class StationConnection:
 
     def has_route(self, action: str) -> bool:
         return action in self._routes
+
+    def set_alarm(self, deadline: float | None) -> None:
+        """Wake the station logic (an ``AlarmDue`` event) at ``deadline``, online or not;
+        None: no alarm. One alarm: the logic sets its earliest deadline."""
+        if deadline is None:
+            self._timers.pop(Timer.ALARM, None)
+        else:
+            self._timers[Timer.ALARM] = deadline
 
     def boot_now(self, now: float) -> None:
         """Send the BootNotification without waiting for the retry interval (F06: the CSMS

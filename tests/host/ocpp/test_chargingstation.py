@@ -348,3 +348,19 @@ def test_triggered_boot_notification_goes_out_at_once_while_pending(tmp_path: Pa
     frames = sent(conn)
     assert [f[:2] for f in frames] == [[3, "t1"], [2, frames[1][1]]] and frames[1][2] == "BootNotification"
     assert frames[0][2] == {"status": "Accepted"}
+
+
+def test_authorization_lapses_without_an_ev(tmp_path: Path) -> None:
+    """E03: a token accepted with no EV plugged waits TxCtrlr.EVConnectionTimeOut (60 s)."""
+    csms, cs, port = online(tmp_path)
+    cs.handle(TokenPresented(1, CARD), T0)
+    cs.handle(TokenPresented(2, CARD), T0 + 30)
+    csms.settle()
+    assert csms.conn.get_timer() == T0 + 60
+    cs.handle(EvPlugged(2), T0 + 50)  # in time on EVSE 2
+    csms.conn.handle_timer(T0 + 60)
+    csms.settle(T0 + 60)
+    cs.handle(EvPlugged(1), T0 + 61)  # too late on EVSE 1
+    csms.settle(T0 + 61)
+    assert port.take() == [("start", 2, "tx1")]
+    assert [e.plug_deadline for e in cs.evses.values()] == [None, None]  # no alarm left
