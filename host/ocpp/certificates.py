@@ -1,19 +1,26 @@
-"""Certificate management (OCPP 2.0.1 Part 2 A02/A03 and M01-M06), sans-I/O apart from
-its own folder.
+"""The station's certificates under OCPP (Part 2 A02/A03 and M03-M06), sans-I/O apart from
+its own folder. Get15118EVCertificate (M01/M02) for the SECC is evcertificate.py.
 
-- ``sign(use, now)`` makes a key pair and a CSR (``cryptography``, via host/pki) and sends
-  SignCertificate; the key waits as ``<use>.pending.key`` (0600 from its first byte). The
-  CSMS's CertificateSigned is Accepted only for a chain whose leaf carries that key, whose
-  certificates each sign the one before and whose leaf is valid now; then chain and key take
-  the place of the previous ones (``<use>.pem`` / ``<use>.key``) and ``CertificateInstalled``
-  tells the station (a new charging-station certificate is used from the next connection).
-- InstallCertificate stores a CA certificate under its use; DeleteCertificate and
-  GetInstalledCertificateIds find them by CertificateHashData (hash of the issuer's DER
-  name, hash of the issuer's public key, serial in hex). The last CSMS root cannot be
-  deleted (local choice: the station would lock itself out).
-- ``ev_certificate`` (Get15118EVCertificate, for the SECC's CertificateInstallation/Update)
-  and ``certificate_status`` (GetCertificateStatus, OCSP) are CALLs whose answers come back
-  as ``CallAnswered`` events for the SECC side.
+- ``sign(use, now)`` makes a P-256 key and a CSR (CN the serial number, O the
+  SecurityCtrlr.OrganizationName, DC=CPO for the SECC's V2G certificate) and sends
+  SignCertificate; TriggerMessage Sign*Certificate calls it. The key waits as
+  ``<use>.pending.key`` (0600 from its first byte) beside the old pair.
+- CertificateSigned is Accepted only for a chain in which each certificate is signed by the
+  next and which host/pki ``check`` passes in a scratch folder (a path to an installed
+  root, every certificate valid now, the leaf carrying the waiting key, the key 0600); then
+  chain and key replace ``<use>.pem`` / ``<use>.key`` and ``on_installed`` hears of it (a
+  new charging-station certificate is for the next connection).
+- InstallCertificate stores one self-signed CA under ``roots/<certificateType>/``;
+  DeleteCertificate and GetInstalledCertificateIds find certificates by hash data. The
+  last CSMS root is not deleted (local choice: the station would lock itself out), nor our
+  own certificates (they are replaced by CertificateSigned).
+- ``certificate_status`` sends GetCertificateStatus (M06) with the OCSP request data of a
+  certificate that names a responder.
+
+Hash data (CertificateHashDataType, as in an OCSP CertID, RFC 6960 §4.1.1): issuerNameHash
+over the DER of the issuer's name, issuerKeyHash over the issuer's subjectPublicKey bits,
+serialNumber in hex without leading zeroes (lower case, *verify*), in the algorithm the
+CSMS names; for a root the issuer is itself.
 """
 
 from __future__ import annotations
@@ -21,16 +28,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed448
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from host.pki.files import write_atomic, write_certs, write_key
+from host.pki import check as pki_check
+from host.pki import files
+from host.pki.check import issued_by
+from host.pki.files import PkiError
 from host.pki.issue import csr, name
 from host.pki.profiles import PROFILES
 
@@ -42,9 +52,10 @@ from .messages import (
     InstallCertificateRequest,
 )
 
-ROOT_USES = ("V2GRootCertificate", "MORootCertificate", "CSMSRootCertificate",
-             "ManufacturerRootCertificate", "OEMRootCertificate")  # OEM: 2.1  # fmt: skip
+ROOT_TYPES = ("V2GRootCertificate", "MORootCertificate", "CSMSRootCertificate",
+              "ManufacturerRootCertificate", "OEMRootCertificate")  # OEM: 2.1  # fmt: skip
 SIGNED_USES = ("ChargingStationCertificate", "V2GCertificate")
+CHILDREN_MAX = 4  # CertificateHashDataChainType.childCertificateHashData maxItems
 _HASHES = {"SHA256": hashlib.sha256, "SHA384": hashlib.sha384, "SHA512": hashlib.sha512}
 
 
@@ -57,27 +68,68 @@ class CertificateInstalled:
     key: Path
 
 
-def _key_bits(cert: x509.Certificate) -> bytes:
-    """The subjectPublicKey BIT STRING's content, which issuerKeyHash hashes (RFC 6960)."""
-    key = cert.public_key()
-    if isinstance(key, ed448.Ed448PublicKey):
-        return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return key.public_bytes(serialization.Encoding.X962,  # type: ignore[call-arg]
-                            serialization.PublicFormat.UncompressedPoint)  # fmt: skip
-
-
 def hash_data(cert: x509.Certificate, issuer: x509.Certificate, algorithm: str = "SHA256") -> dict:
-    """CertificateHashDataType of ``cert`` (a root is its own issuer)."""
     h = _HASHES[algorithm]
+    spki = issuer.public_key().public_bytes(serialization.Encoding.DER,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)  # fmt: skip
     return {"hashAlgorithm": algorithm,
             "issuerNameHash": h(cert.issuer.public_bytes()).hexdigest(),
-            "issuerKeyHash": h(_key_bits(issuer)).hexdigest(),
-            "serialNumber": f"{cert.serial_number:x}"}  # fmt: skip
+            "issuerKeyHash": h(_bit_string_value(spki)).hexdigest(),
+            "serialNumber": format(cert.serial_number, "x")}  # fmt: skip
 
 
-def _same(a: dict, b: dict) -> bool:
-    return all(a[k].lower().lstrip("0") == b[k].lower().lstrip("0")
+def _bit_string_value(spki: bytes) -> bytes:
+    """The subjectPublicKey bits of a DER SubjectPublicKeyInfo (SEQUENCE { algorithm,
+    BIT STRING }): the BIT STRING's content after its unused-bits octet. Any key type."""
+
+    def header(data: bytes, at: int) -> tuple[int, int]:  # (content start, content length)
+        n = data[at + 1]
+        if n < 0x80:
+            return at + 2, n
+        size = n & 0x7F
+        return at + 2 + size, int.from_bytes(data[at + 2:at + 2 + size], "big")
+
+    start, _ = header(spki, 0)  # into the outer SEQUENCE
+    alg_start, alg_len = header(spki, start)
+    bits_start, bits_len = header(spki, alg_start + alg_len)
+    return spki[bits_start + 1:bits_start + bits_len]
+
+
+def same(cert: x509.Certificate, issuer: x509.Certificate, wanted: dict) -> bool:
+    """``cert`` is the one ``wanted`` names (hex case and the serial's leading zeroes aside)."""
+    ours = hash_data(cert, issuer, wanted["hashAlgorithm"])
+    return all(ours[k].lower().lstrip("0") == wanted[k].lower().lstrip("0")
                for k in ("issuerNameHash", "issuerKeyHash", "serialNumber"))  # fmt: skip
+
+
+def ocsp_request_data(cert: x509.Certificate, issuer: x509.Certificate) -> dict | None:
+    """GetCertificateStatusRequest.ocspRequestData for a certificate, None when it names
+    no OCSP responder (its Authority Information Access)."""
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
+    except x509.ExtensionNotFound:
+        return None
+    urls = [d.access_location.value for d in aia.value
+            if d.access_method == AuthorityInformationAccessOID.OCSP]  # fmt: skip
+    if not urls:
+        return None
+    return hash_data(cert, issuer) | {"responderURL": str(urls[0])[:2000]}
+
+
+def _status(status: str, reason: str | None = None, info: str = "") -> dict:
+    out: dict = {"status": status}
+    if reason is not None:
+        out["statusInfo"] = {"reasonCode": reason}
+        if info:
+            out["statusInfo"]["additionalInfo"] = info[:512]
+    return out
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
 
 
 class CertificateManager:
@@ -90,20 +142,20 @@ class CertificateManager:
         self.v2g_name = v2g_name or common_name  # the SECC id
         self.country = country
         self.on_installed = on_installed
-        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "roots").mkdir(parents=True, exist_ok=True)
         conn.add_routes({
-            "CertificateSigned": Route(CertificateSignedRequest.from_json,
-                                       self._on_certificate_signed),
-            "InstallCertificate": Route(InstallCertificateRequest.from_json, self._on_install),
-            "DeleteCertificate": Route(DeleteCertificateRequest.from_json, self._on_delete),
+            "CertificateSigned": Route(CertificateSignedRequest.from_json, self.certificate_signed),
+            "InstallCertificate": Route(InstallCertificateRequest.from_json, self.install),
+            "DeleteCertificate": Route(DeleteCertificateRequest.from_json, self.delete),
             "GetInstalledCertificateIds": Route(GetInstalledCertificateIdsRequest.from_json,
-                                                self._on_get_ids),
+                                                self.get_ids),
         })  # fmt: skip
 
     # --- what the station asks for -----------------------------------------------------
 
-    def sign(self, use: str, now: float) -> None:
-        """A02/A03 (charging-station certificate), and the SECC's V2G certificate."""
+    def sign(self, use: str, now: float, request_id: int | None = None) -> None:
+        """SignCertificate for the charging-station (A02/A03) or the SECC's V2G certificate;
+        ``request_id`` only on 2.1."""
         if use not in SIGNED_USES:
             raise ValueError(use)
         org = self.conn.model.value("SecurityCtrlr", "OrganizationName") or "v2gate"
@@ -112,126 +164,135 @@ class CertificateManager:
             subject = name(self.v2g_name, org, self.country, "CPO")
         else:
             subject = name(self.common_name, org, self.country)
-        write_key(self.folder / f"{use}.pending.key", key)
-        request = csr(subject, key).public_bytes(serialization.Encoding.PEM).decode()
-        self.conn.call("SignCertificate", {"csr": request, "certificateType": use}, now)
+        files.write_key(self.folder / f"{use}.pending.key", key)
+        payload: dict = {"csr": csr(subject, key).public_bytes(serialization.Encoding.PEM).decode(),
+                         "certificateType": use}  # fmt: skip
+        if request_id is not None:
+            payload["requestId"] = request_id
+        self.conn.call("SignCertificate", payload, now)
 
-    def ev_certificate(self, schema_version: str, action: str, exi_request: str, now: float) -> None:
-        """Get15118EVCertificate (M01/M02): the EV's request, base64 EXI, passed through."""
-        self.conn.call("Get15118EVCertificate", {"iso15118SchemaVersion": schema_version,
-                                                 "action": action, "exiRequest": exi_request},
-                       now)  # fmt: skip
+    def certificate_status(self, cert: x509.Certificate, issuer: x509.Certificate, now: float,
+                           done: Callable[[dict | None, str], None] = lambda r, why: None) -> bool:  # fmt: skip
+        """GetCertificateStatus (M06): the CSMS asks the certificate's OCSP responder for
+        us; ``done`` gets its answer. False (nothing sent) when it names no responder."""
+        data = ocsp_request_data(cert, issuer)
+        if data is None:
+            return False
+        self.conn.call_with_result("GetCertificateStatus", {"ocspRequestData": data}, now, done)
+        return True
 
-    def certificate_status(self, cert: x509.Certificate, issuer: x509.Certificate,
-                           responder_url: str, now: float) -> None:  # fmt: skip
-        """GetCertificateStatus (M06): the CSMS asks the OCSP responder for us."""
-        data = hash_data(cert, issuer) | {"responderURL": responder_url}
-        self.conn.call("GetCertificateStatus", {"ocspRequestData": data}, now)
-
-    def installed(self, use: str) -> list[x509.Certificate]:
-        folder = self.folder / use
+    def roots(self, kind: str) -> list[tuple[Path, x509.Certificate]]:
+        folder = self.folder / "roots" / kind
         if not folder.is_dir():
             return []
-        return [x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(folder.glob("*.pem"))]
+        return [(p, files.read_certs(p)[0]) for p in sorted(folder.glob("*.pem"))]
 
-    def _issuer_of(self, cert: x509.Certificate) -> x509.Certificate:
-        """The installed V2G root that issued ``cert``; itself when none did."""
-        return next((r for r in self.installed("V2GRootCertificate") if r.subject == cert.issuer),
-                    cert)  # fmt: skip
+    def chain(self, use: str) -> list[x509.Certificate]:
+        """Our chain for a SIGNED_USES, leaf first; empty when there is none yet."""
+        path = self.folder / f"{use}.pem"
+        return files.read_certs(path) if path.exists() else []
+
+    def _issuer_of(self, chain: list[x509.Certificate], n: int) -> x509.Certificate:
+        """The issuer of chain[n]: the next one, else the installed root that signed it,
+        else itself."""
+        if n + 1 < len(chain):
+            return chain[n + 1]
+        roots = (c for kind in ROOT_TYPES for _p, c in self.roots(kind))
+        return next((r for r in roots if issued_by(chain[n], r)), chain[n])
 
     # --- CSMS requests -----------------------------------------------------------------
 
-    def _on_certificate_signed(self, req: CertificateSignedRequest, now: float) -> dict:
-        use = req.use
-
-        def rejected(reason: str, info: str) -> dict:
-            return {"status": "Rejected", "statusInfo": {"reasonCode": reason,
-                                                         "additionalInfo": info[:512]}}  # fmt: skip
-
-        pending = self.folder / f"{use}.pending.key"
+    def install(self, req: InstallCertificateRequest, now: float) -> dict:
         try:
-            chain = x509.load_pem_x509_certificates(req.chain.encode())
+            certs = x509.load_pem_x509_certificates(req.certificate.encode())
         except ValueError:
-            return rejected("InvalidCertificate", "not a PEM certificate chain")
-        if not pending.exists():
-            return rejected("NoCSR", f"no {use} was asked for")
-        key = serialization.load_pem_private_key(pending.read_bytes(), password=None)
-        if _key_bits(chain[0]) != _key_bits_of(key):
-            return rejected("InvalidCertificate", "the leaf does not carry the key of our CSR")
+            return _status("Rejected", "InvalidCertificate", "not a PEM certificate")
+        if len(certs) != 1:
+            return _status("Rejected", "InvalidCertificate", f"{len(certs)} certificates, want one root")
+        cert = certs[0]
+        if not issued_by(cert, cert):
+            return _status("Rejected", "InvalidCertificate", "not a self-signed root")
+        if not _is_ca(cert):
+            return _status("Rejected", "InvalidCertificate", "not a CA (basicConstraints)")
         when = dt.datetime.fromtimestamp(now, dt.UTC)
-        if not chain[0].not_valid_before_utc <= when < chain[0].not_valid_after_utc:
-            return rejected("InvalidCertificate", "the leaf is not valid now")
-        for cert, issuer in zip(chain, chain[1:], strict=False):
-            try:
-                cert.verify_directly_issued_by(issuer)
-            except (ValueError, TypeError, InvalidSignature):
-                return rejected("InvalidCertificate", f"{cert.subject.rfc4514_string()} is not "
-                                                      f"signed by the next certificate")  # fmt: skip
-        chain_path, key_path = self.folder / f"{use}.pem", self.folder / f"{use}.key"
-        write_certs(chain_path, *chain)
-        os.replace(pending, key_path)  # still 0600: the mode travels with the file
-        self.on_installed(CertificateInstalled(use, chain_path, key_path))
-        return {"status": "Accepted"}
-
-    def _on_install(self, req: InstallCertificateRequest, now: float) -> dict:
-        try:
-            cert = x509.load_pem_x509_certificate(req.certificate.encode())
-        except ValueError:
-            return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidCertificate"}}
-        try:
-            ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-        except x509.ExtensionNotFound:
-            ca = False
-        when = dt.datetime.fromtimestamp(now, dt.UTC)
-        if not ca or not cert.not_valid_before_utc <= when < cert.not_valid_after_utc:
-            return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidCertificate",
-                                                         "additionalInfo": "not a valid CA"}}  # fmt: skip
-        folder = self.folder / req.use
-        folder.mkdir(exist_ok=True)
+        if not cert.not_valid_before_utc <= when <= cert.not_valid_after_utc:
+            return _status("Rejected", "InvalidCertificate", "outside its validity")
+        folder = self.folder / "roots" / req.use
         der = cert.public_bytes(serialization.Encoding.DER)
-        write_atomic(folder / f"{hashlib.sha256(der).hexdigest()[:32]}.pem",
-                     cert.public_bytes(serialization.Encoding.PEM), 0o644)  # fmt: skip
-        return {"status": "Accepted"}
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            files.write_certs(folder / f"{hashlib.sha256(der).hexdigest()[:32]}.pem", cert)
+        except (OSError, PkiError) as e:
+            return _status("Failed", "WriteError", str(e))  # *verify* code
+        return _status("Accepted")
 
-    def _on_delete(self, req: DeleteCertificateRequest, now: float) -> dict:
-        wanted = req.hash_data
-        for use in ROOT_USES:
-            for path in sorted((self.folder / use).glob("*.pem")) if (self.folder / use).is_dir() else []:
-                cert = x509.load_pem_x509_certificate(path.read_bytes())
-                if not _same(hash_data(cert, cert, wanted["hashAlgorithm"]), wanted):
-                    continue
-                if use == "CSMSRootCertificate" and len(self.installed(use)) == 1:
-                    return {"status": "Failed", "statusInfo": {"reasonCode": "LastCSMSRoot"}}
-                path.unlink()
-                return {"status": "Accepted"}
-        return {"status": "NotFound"}
-
-    def _on_get_ids(self, req: GetInstalledCertificateIdsRequest, now: float) -> dict:
-        uses = list(req.uses) or [*ROOT_USES, "V2GCertificateChain"]
-        if self.conn.version == "2.0.1":
+    def get_ids(self, req: GetInstalledCertificateIdsRequest, now: float) -> dict:
+        uses = list(req.uses) or [*ROOT_TYPES, "V2GCertificateChain"]
+        if self.conn.version == "2.0.1":  # no OEM roots in 2.0.1's enum
             uses = [u for u in uses if u != "OEMRootCertificate"]
         found = []
         for use in uses:
             if use == "V2GCertificateChain":
-                path = self.folder / "V2GCertificate.pem"
-                if path.exists():
-                    chain = x509.load_pem_x509_certificates(path.read_bytes())
-                    issuers = chain[1:] + [self._issuer_of(chain[-1])]
-                    entry = {"certificateType": use, "certificateHashData": hash_data(chain[0], issuers[0])}
-                    if len(chain) > 1:
-                        entry["childCertificateHashData"] = [hash_data(c, i) for c, i
-                                                             in zip(chain[1:], issuers[1:], strict=True)]  # fmt: skip
-                    found.append(entry)
-                continue
-            for cert in self.installed(use):
-                found.append({"certificateType": use, "certificateHashData": hash_data(cert, cert)})
+                chain = self.chain("V2GCertificate")
+                if not chain:
+                    continue
+                entry: dict = {"certificateType": use,
+                               "certificateHashData": hash_data(chain[0], self._issuer_of(chain, 0))}  # fmt: skip
+                subs = [hash_data(c, self._issuer_of(chain, n)) for n, c in enumerate(chain)
+                        if n > 0 and not issued_by(c, c)]  # fmt: skip
+                if subs:
+                    entry["childCertificateHashData"] = subs[:CHILDREN_MAX]
+                found.append(entry)
+            elif use in ROOT_TYPES:
+                found += [{"certificateType": use, "certificateHashData": hash_data(c, c)}
+                          for _p, c in self.roots(use)]  # fmt: skip
         if not found:
-            return {"status": "NotFound"}
+            return _status("NotFound")
         return {"status": "Accepted", "certificateHashDataChain": found}
 
+    def delete(self, req: DeleteCertificateRequest, now: float) -> dict:
+        wanted = req.hash_data
+        for use in SIGNED_USES:
+            chain = self.chain(use)
+            if chain and same(chain[0], self._issuer_of(chain, 0), wanted):
+                return _status("Failed", "NotAllowed", f"the {use} is replaced, not deleted")
+        for kind in ROOT_TYPES:
+            roots = self.roots(kind)
+            for path, cert in roots:
+                if not same(cert, cert, wanted):
+                    continue
+                if kind == "CSMSRootCertificate" and len(roots) == 1:
+                    return _status("Failed", "LastCSMSRoot", "the station would lock itself out")
+                path.unlink()
+                return _status("Accepted")
+        return _status("NotFound")
 
-def _key_bits_of(key: object) -> bytes:
-    public = key.public_key()  # type: ignore[attr-defined]
-    if isinstance(public, ed448.Ed448PublicKey):
-        return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    def certificate_signed(self, req: CertificateSignedRequest, now: float) -> dict:
+        use = req.use
+        pending = self.folder / f"{use}.pending.key"
+        if not pending.exists():
+            return _status("Rejected", "NoCSR", f"no SignCertificate for {use} waiting")
+        try:
+            chain = x509.load_pem_x509_certificates(req.chain.encode())
+        except ValueError:
+            return _status("Rejected", "InvalidCertificate", "not a PEM certificate chain")
+        for cert, issuer in zip(chain, chain[1:], strict=False):
+            if not issued_by(cert, issuer):
+                return _status("Rejected", "InvalidCertificate", f"{cert.subject.rfc4514_string()} is "
+                                                                 "not signed by the next certificate")  # fmt: skip
+        with tempfile.TemporaryDirectory(dir=self.folder) as scratch:
+            tmp = Path(scratch)
+            files.write_certs(tmp / f"{use}.pem", *chain)
+            os.link(pending, tmp / f"{use}.key")
+            for n, (_p, root) in enumerate(r for kind in ROOT_TYPES for r in self.roots(kind)):
+                files.write_certs(tmp / f"root{n}.pem", root)
+            report = pki_check.check([tmp], now=dt.datetime.fromtimestamp(now, dt.UTC))
+            # only what concerns the new pair: an installed root's own problem is not its
+            problems = [p.replace(str(tmp) + "/", "") for p in report.problems if f"/{use}." in p]
+        if problems:
+            return _status("Rejected", "InvalidCertificate", "; ".join(problems))
+        chain_path, key_path = self.folder / f"{use}.pem", self.folder / f"{use}.key"
+        files.write_certs(chain_path, *chain)
+        os.replace(pending, key_path)  # the pair is complete only now; still 0600
+        self.on_installed(CertificateInstalled(use, chain_path, key_path))
+        return _status("Accepted")

@@ -18,17 +18,18 @@ import pytest
 
 from firmware.app import gridfunc as gf
 from firmware.link import messages as m
-from host.ocpp.certs import OcppCertificateBackend, exi_response, threadsafe_ask
 from host.ocpp.der import DerControls, attach
 from host.ocpp.der_map import Grid
 from host.ocpp.deralarm import DerAlarms
 from host.ocpp.driver import Settings, StationDriver
+from host.ocpp.evcertificate import OcppCertificateBackend, exi_response, threadsafe_ask
 from host.ocpp.machine import Registration
 from tests.host.ev.pnc_setup import NEW_EMAID, ev_pnc, local_cps, pnc_session, secc_pnc, shared_pki
 from tests.host.ev.test_evcc_iso2_pnc import AC
 
 from .helpers import make_station
 from .test_der import Sink
+from .test_evcertificate import installation_request
 from .test_interop_node import node_peer  # noqa: F401  (the fixture)
 from .test_system import quick_reconnect, until
 
@@ -38,18 +39,7 @@ pytestmark = pytest.mark.interop
 def signed_installation(folder: Path) -> Path:
     """A CertificateInstallationRes for the test PKI's OEM certificate, as a CSMS would
     answer, in a file for the Node CSMS."""
-    seen: list[Any] = []
-
-    class Spy:
-        def install(self, req: Any, now: dt.datetime) -> Any:
-            seen.append(req)
-            return local_cps(shared_pki()).install(req, now)
-
-        def update(self, req: Any, now: dt.datetime) -> Any:
-            raise AssertionError("no update here")
-
-    pnc_session(AC, ev=ev_pnc(contract=False), secc=secc_pnc(backend=Spy()))
-    got = local_cps(shared_pki()).install(seen[0], dt.datetime.now(dt.UTC))
+    got = local_cps(shared_pki()).install(installation_request(), dt.datetime.now(dt.UTC))
     path = folder / "exi.b64"
     path.write_text(exi_response(got.response, got.signature))
     return path
