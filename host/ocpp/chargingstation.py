@@ -19,7 +19,12 @@ Rules it keeps, and where they come from (OCPP 2.0.1 Part 2):
 - ChangeAvailability to Inoperative is Scheduled while a transaction runs on the EVSE and
   done when it ends (G03/G04); availability persists in the device model (EVSE Available);
 - Reset Immediate ends running transactions (ImmediateReset) and resets; OnIdle waits for
-  the last transaction to end (B11/B12, answered by the machine).
+  the last transaction to end (B11/B12, answered by the machine);
+- DER control (2.1, ``der.DerControls`` with the StationPort as its ``GridConfig``): its
+  SetConfig commands go out through ``StationPort.set_config`` and again after every
+  LinkUp (the firmware may have restarted); scheduled controls start and end on the
+  station's alarm; the link's GridStatus / Fault reports feed ``deralarm.DerAlarms``
+  (NotifyDERAlarm, the OCPP-01 drift log).
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from dataclasses import dataclass, field
 from . import stationactions
 from .auth import Authorization, Decision
 from .certificates import CertificateManager
+from .der import DerControls
+from .der import attach as der_attach
+from .der import tick as der_tick
+from .deralarm import DerAlarms
 from .devmodel import Component, Variable
 from .events import (
     AlarmDue,
@@ -87,12 +96,15 @@ class ChargingStation:
     def __init__(self, conn: StationConnection, port: StationPort, auth: Authorization, *,
                  evses: Iterable[int] = (1,), vendors: Iterable[str] = (),
                  certificates: CertificateManager | None = None,
+                 der: DerControls | None = None, der_alarms: DerAlarms | None = None,
                  new_tx_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:  # fmt: skip
         self.conn = conn
         self.port = port
         self.auth = auth
         self.vendors = frozenset(vendors)  # DataTransfer vendorIds we answer
         self.certificates = certificates
+        self.der = der
+        self.der_alarms = der_alarms
         self.new_tx_id = new_tx_id
         self.model = conn.model
         self.evses = {n: Evse(n, operative=self.model.boolean("EVSE", "Available", evse=n))
@@ -109,6 +121,9 @@ class ChargingStation:
                 if "idToken" in started:  # so the same card still stops it
                     e.token = IdToken.from_json(started["idToken"])
         conn.add_routes(stationactions.routes(self))
+        if der is not None:
+            der_attach(conn, der, after=lambda now: self._set_alarm())
+            self._set_alarm()  # a scheduled control stored before a restart
         self._refresh(0.0, send=False)
 
     # --- events from the station -------------------------------------------------------
@@ -146,6 +161,16 @@ class ChargingStation:
             e.fault = None
         self._refresh(now)
 
+    def link_event(self, event: object, now: float) -> None:
+        """Any ``host.link`` event: LinkUp sends the DER settings again; GridStatus and
+        Fault reports raise and end NotifyDERAlarm and log OCPP-01."""
+        if self.der is not None:
+            self.der.link_event(event, now)
+        if self.der_alarms is not None:
+            self.der_alarms.link_event(event, now)
+            for action, payload in self.der_alarms.take_calls():
+                self.conn.call(action, payload, now)
+
     # --- events from the connection machine --------------------------------------------
 
     def on_event(self, event: Event, now: float) -> None:
@@ -167,6 +192,9 @@ class ChargingStation:
         elif isinstance(event, ResetRequested):
             self._reset(event, now)
         elif isinstance(event, AlarmDue):
+            due = self.der.get_timer() if self.der is not None else None
+            if self.der is not None and due is not None and due <= now:
+                der_tick(self.conn, self.der, now)  # scheduled controls start / end
             self._plug_timeouts(now)
         if isinstance(event, BootAnswered | HeartbeatAnswered | CallAnswered
                       | TransactionEventDelivered) and self._dirty:  # fmt: skip
@@ -245,6 +273,8 @@ class ChargingStation:
 
     def _set_alarm(self) -> None:
         deadlines = [e.plug_deadline for e in self.evses.values() if e.plug_deadline is not None]
+        if self.der is not None and (edge := self.der.get_timer()) is not None:
+            deadlines.append(edge)
         self.conn.set_alarm(min(deadlines, default=None))
 
     def _plug_timeouts(self, now: float) -> None:

@@ -5,7 +5,9 @@ handed to ``ChargingStation.handle(event, now)``. Commands out (OCPP tells the s
 to do): the ``StationPort`` protocol, which the orchestrator implements (until it exists,
 ``tests/host/ocpp/scripted.py`` does). Commands are plain calls that return at once; what
 the hardware then does comes back as events (a started charge as ``ChargingStarted``,
-a fault as ``FaultRaised``). The one exception is ``unlock``, whose result the CSMS waits
+a fault as ``FaultRaised``). The firmware link's own events (``host.link.events``: LinkUp,
+GridStatus and Fault reports) go to ``ChargingStation.link_event`` as they are, for DER
+control and its alarms. The one exception is ``unlock``, whose result the CSMS waits
 for in the UnlockConnectorResponse (F05), so it answers synchronously.
 
 EVSE ids count from 1; 0 means the whole station (ChangeAvailability, limits).
@@ -127,3 +129,7 @@ class StationPort(Protocol):
 
     def reset(self, kind: str) -> None:
         """Restart the station (Immediate, or OnIdle once the last transaction ended)."""
+
+    def set_config(self, key: int, value: int) -> None:
+        """Send a link SetConfig (docs/link.md; DER control's grid-function settings, in
+        the order given: the firmware takes each one as it comes)."""
