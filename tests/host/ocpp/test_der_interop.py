@@ -30,7 +30,7 @@ from tests.host.ev.test_evcc_iso2_pnc import AC
 from .helpers import make_station
 from .test_der import Sink
 from .test_evcertificate import installation_request
-from .test_interop_node import node_peer  # noqa: F401  (the fixture)
+from .test_interop_node import node_csms, node_peer  # noqa: F401  (node_peer: the fixture)
 from .test_system import quick_reconnect, until
 
 pytestmark = pytest.mark.interop
@@ -55,24 +55,13 @@ def test_der_and_ev_certificate_against_the_node_csms(node_peer, tmp_path: Path)
     result: dict[str, Any] = {}
 
     async def run() -> list[dict]:
-        proc = await asyncio.create_subprocess_exec(*argv, env=env, stdout=asyncio.subprocess.PIPE)
-        lines: list[dict] = []
-
-        async def read() -> None:
-            assert proc.stdout is not None
-            while line := await proc.stdout.readline():
-                lines.append(json.loads(line))
-
-        reader = asyncio.create_task(read())
-        task = None
-        try:
-            await until(lambda: bool(lines), "the CSMS to listen", 30)
+        async with node_csms(argv, env) as (lines, tasks):
             st = make_station(tmp_path)
             quick_reconnect(st)
             der = DerControls(st.queue.db, Grid(50), sink, time.time())
             attach(st, der)
             driver = StationDriver(st, Settings(f"ws://127.0.0.1:{lines[0]['listening']}", "CS-der"))
-            task = asyncio.create_task(driver.run())
+            tasks.append(asyncio.create_task(driver.run()))
             await until(lambda: st.registration is Registration.ACCEPTED, "boot")
             await until(lambda: any(x.get("derDone") for x in lines), "the DER script")
             alarms = DerAlarms(50)
@@ -87,13 +76,6 @@ def test_der_and_ev_certificate_against_the_node_csms(node_peer, tmp_path: Path)
             pair = await asyncio.to_thread(
                 pnc_session, AC, ev=ev, secc=secc_pnc(backend=OcppCertificateBackend(ask)))
             result.update(answered=pair.answered(), emaid=ev.emaid)
-        finally:
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-            proc.terminate()
-            await proc.wait()
-            await reader
         return lines
 
     lines = asyncio.run(run())

@@ -11,9 +11,11 @@ and a Reset: on ocpp2.0.1 and on ocpp2.1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -53,12 +55,14 @@ def meter(wh: float, context: str) -> list[MeterValue]:
                                                   measurand="Power.Active.Import", unit="W")))]  # fmt: skip
 
 
-async def scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], list[Event]]:
-    from tools.peers.ocpp_rpc import csms_command
-
-    argv, env = csms_command(protocol)
+@contextlib.asynccontextmanager
+async def node_csms(argv: list[str], env: dict) -> AsyncIterator[tuple[list[dict], list[asyncio.Task]]]:
+    """The Node CSMS as a process, once it listens: its stdout lines (parsed) as they come,
+    and a list for the test's tasks (the driver), cancelled on the way out before the
+    process is stopped."""
     proc = await asyncio.create_subprocess_exec(*argv, env=env, stdout=asyncio.subprocess.PIPE)
     lines: list[dict] = []
+    tasks: list[asyncio.Task] = []
 
     async def read() -> None:
         assert proc.stdout is not None
@@ -66,15 +70,29 @@ async def scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], list[Even
             lines.append(json.loads(line))
 
     reader = asyncio.create_task(read())
-    got: list[Event] = []
-    task = None
     try:
         await until(lambda: bool(lines), "the CSMS to listen", 30)
+        yield lines, tasks
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        proc.terminate()
+        await proc.wait()
+        await reader
+
+
+async def scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], list[Event]]:
+    from tools.peers.ocpp_rpc import csms_command
+
+    argv, env = csms_command(protocol)
+    got: list[Event] = []
+    async with node_csms(argv, env) as (lines, tasks):
         port = lines[0]["listening"]
         st = make_station(tmp_path, smart=True)
         quick_reconnect(st)
         driver = StationDriver(st, Settings(f"ws://127.0.0.1:{port}", "CS-node"), on_event=got.append)
-        task = asyncio.create_task(driver.run())
+        tasks.append(asyncio.create_task(driver.run()))
         await until(lambda: st.registration is Registration.ACCEPTED, "boot")
         now = time.time()
         st.publish_limits(now)
@@ -95,13 +113,6 @@ async def scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], list[Even
                              stopped_reason="Local", meter_values=meter(300.0, "Transaction.End"))  # fmt: skip
         driver.kick()
         await until(lambda: any(x.get("done") for x in lines), "the Reset")
-    finally:
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        proc.terminate()
-        await proc.wait()
-        await reader
     return lines, got
 
 
@@ -181,33 +192,15 @@ async def actions_scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], S
 
     pki = make_pki(tmp_path)
     argv, env = csms_command(protocol, mode="actions", extra=("--root-cert", str(pki["root"])))
-    proc = await asyncio.create_subprocess_exec(*argv, env=env, stdout=asyncio.subprocess.PIPE)
-    lines: list[dict] = []
-
-    async def read() -> None:
-        assert proc.stdout is not None
-        while line := await proc.stdout.readline():
-            lines.append(json.loads(line))
-
-    reader = asyncio.create_task(read())
     conn, cs, port = wire(tmp_path, certificates=True)
     quick_reconnect(conn)
     cs.handle(EvPlugged(1), time.time())
     cs.handle(MeterSampled(1, meter(42.0, "Sample.Periodic")[0]), time.time())
-    task = None
-    try:
-        await until(lambda: bool(lines), "the CSMS to listen", 30)
+    async with node_csms(argv, env) as (lines, tasks):
         driver = StationDriver(conn, Settings(f"ws://127.0.0.1:{lines[0]['listening']}", "CS-node"),
                                on_event=lambda e: cs.on_event(e, time.time()))  # fmt: skip
-        task = asyncio.create_task(driver.run())
+        tasks.append(asyncio.create_task(driver.run()))
         await until(lambda: any(x.get("done") for x in lines), "the actions and the Reset")
-    finally:
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        proc.terminate()
-        await proc.wait()
-        await reader
     return lines, port
 
 
