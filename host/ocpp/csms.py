@@ -176,6 +176,8 @@ async def serve_csms(options: argparse.Namespace) -> None:
         if options.client_ca:
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(options.client_ca)
+        if options.tls12:  # the client certificate is then checked inside the handshake
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     versions = options.versions.split(",")
 
     def select(connection: ServerConnection, offered: Sequence[str]) -> str | None:
@@ -193,10 +195,23 @@ async def serve_csms(options: argparse.Namespace) -> None:
         await server.serve_forever()
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m host.ocpp.csms", description=__doc__.split("\n")[0])
+class UsageError(Exception):
+    """Options that cannot work together, or a script that cannot be read."""
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(text)
+    return port
+
+
+_port.__name__ = "port"  # argparse names the type in its message: "invalid port value"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=9000)
+    p.add_argument("--port", type=_port, default=9000, help="0: any free port (printed)")
     p.add_argument("--log", help="append every received frame here, fsynced")
     p.add_argument("--heartbeat-interval", type=int, default=300)
     p.add_argument("--boot-status", default="Accepted", choices=["Accepted", "Pending", "Rejected"])
@@ -204,16 +219,41 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cert", help="serve wss with this certificate chain (PEM)")
     p.add_argument("--key", help="the certificate's private key (PEM)")
     p.add_argument("--client-ca", help="require client certificates issued by this CA")
+    p.add_argument("--tls12", action="store_true", help="offer TLS 1.2 at most (default: 1.3)")
     p.add_argument("--max-size", type=int, default=1 << 20)
     p.add_argument("--versions", default=",".join(rpc.SUBPROTOCOLS),
                    help="subprotocols to accept, in order of preference")  # fmt: skip
     p.add_argument("--send", metavar="FILE",
                    help="scripted mode: after each BootNotification, send FILE's lines as frames")  # fmt: skip
-    options = p.parse_args(argv)
+
+
+def prepare(options: argparse.Namespace) -> None:
+    """Check what argparse cannot and read the script; UsageError says what to fix.
+    A file that cannot be opened raises OSError (the CLI names the file)."""
+    if bool(options.cert) != bool(options.key):
+        raise UsageError("--cert and --key go together")
+    if options.client_ca and not options.cert:
+        raise UsageError("--client-ca needs --cert and --key (client certificates need wss)")
+    # any ocppX.Y may be offered (a test refuses ocpp1.6 stations that way)
+    bad = [v for v in options.versions.split(",") if not v.startswith("ocpp")]
+    if bad:
+        raise UsageError(f"--versions: {','.join(bad)} is not an OCPP subprotocol (e.g. ocpp2.0.1)")
+    if options.heartbeat_interval < 0:
+        raise UsageError("--heartbeat-interval must be 0 or more seconds")
     options.script = []
     if options.send:
         with open(options.send, encoding="utf-8") as f:
             options.script = [line.rstrip("\n") for line in f if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m host.ocpp.csms", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    options = p.parse_args(argv)
+    try:
+        prepare(options)
+    except UsageError as e:
+        p.error(str(e))
     try:
         asyncio.run(serve_csms(options))
     except KeyboardInterrupt:

@@ -336,16 +336,18 @@ class DerControls:
         self._running = set(running)
 
 
-def attach(st: object, der: DerControls) -> None:
-    """Register the DER routes with a StationConnection (``add_routes`` / ``queue_call``):
-    each answer goes out before the CALLs it causes."""
+def attach(st: object, der: DerControls, after: Callable[[float], None] = lambda now: None) -> None:
+    """Register the DER routes with a StationConnection (``add_routes``): a CALL made
+    while a request is being handled goes out after its answer. ``after(now)`` runs after
+    each request (the station logic sets its alarm to ``der.get_timer()``)."""
     from .machine import Route
 
     def route(handler: Callable[[dict, float], dict]) -> Route:
         def handle(req: dict, now: float) -> dict:
             out = handler(req, now)
             for action, payload in der.take_calls():
-                st.queue_call(action, payload)  # type: ignore[attr-defined]
+                st.call(action, payload, now)  # type: ignore[attr-defined]
+            after(now)
             return out
 
         return Route(lambda obj: obj, handle)

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, InvalidStatus
 
 from . import rpc
 from .backoff import Backoff
+from .certcheck import client_certificate_problem
 from .events import Event
 from .machine import StationConnection
 
@@ -41,6 +42,7 @@ class Settings:
     client_cert: str | None = None  # profile 3: our certificate chain (PEM)
     client_key: str | None = None
     open_timeout: float = 10.0
+    crl_file: str | None = None  # revoked certificates of the CSMS's CA (PEM CRL), checked
 
 
 def connection_url(endpoint: str, station_id: str) -> str:
@@ -60,6 +62,9 @@ def tls_context(settings: Settings, profile: int) -> ssl.SSLContext | None:
         return None
     ctx = ssl.create_default_context(cafile=settings.ca_file)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # OCPP 2.0.1 security: TLS 1.2 or above
+    if settings.crl_file:
+        ctx.load_verify_locations(settings.crl_file)
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     if profile == 3:
         if not (settings.client_cert and settings.client_key):
             raise ConfigError("security profile 3 needs a client certificate and key")
@@ -125,6 +130,10 @@ class StationDriver:
         if profile in (1, 2) and password:
             headers["Authorization"] = basic_auth(self.settings.station_id, password)
         ping = model.integer("OCPPCommCtrlr", "WebSocketPingInterval")
+        if profile == 3 and self.settings.client_cert:
+            problem = client_certificate_problem(self.settings.client_cert, self.clock())
+            if problem is not None:  # the CSMS will refuse it: say why before it does
+                log.error("OCPP-Auth-401: %s", problem)
         ws = await connect(
             connection_url(self.settings.endpoint, self.settings.station_id),
             subprotocols=[rpc.SUBPROTOCOLS[0], rpc.SUBPROTOCOLS[1]],  # type: ignore[list-item]
@@ -147,8 +156,21 @@ class StationDriver:
             # the interconnection manual's code for a refused station
             log.error("OCPP-Auth-401: the CSMS refused the station (HTTP 401): wrong "
                       "password or unknown identity %r", self.settings.station_id)  # fmt: skip
-        elif isinstance(e, ssl.SSLError):
-            log.error("OCPP-Auth-401: TLS handshake with the CSMS failed: %s", e)
+        elif isinstance(e, ssl.SSLCertVerificationError):
+            # expired, revoked, or no path to our trust anchor ("unable to get local issuer")
+            log.error("OCPP-Auth-401: TLS handshake with the CSMS failed, its certificate is "
+                      "not trusted: %s (%s)", e.verify_message, e)  # fmt: skip
+        elif isinstance(e, ssl.SSLError) or isinstance(e.__cause__, ssl.SSLError):
+            # a TLS alert from the CSMS: it refused our certificate during the handshake
+            log.error("OCPP-Auth-401: TLS handshake with the CSMS failed: %s", e.__cause__ or e)
+        elif (isinstance(e, InvalidMessage | ConnectionResetError)
+              and self.settings.endpoint.startswith("wss://") and self.settings.client_cert):  # fmt: skip
+            # a server that refuses our certificate may reset the handshake without an alert
+            # (TLS 1.2), or its alert arrives after our side of a TLS 1.3 handshake is done
+            # and shows as a close before the HTTP upgrade's answer
+            log.error("OCPP-Auth-401: the CSMS closed the connection before answering the "
+                      "upgrade, as it does when it refuses our client certificate %s (%s)",
+                      self.settings.client_cert, str(e) or type(e).__name__)  # fmt: skip
         else:
             log.warning("OCPP connection to %s failed: %s", self.settings.endpoint, e)
 
@@ -159,9 +181,9 @@ class StationDriver:
         wake: asyncio.Future = asyncio.ensure_future(self._wake.wait())
         try:
             while True:
+                self._flush_events()  # first: what on_event records goes out in this turn
                 for frame in m.data_to_send():
                     await ws.send(frame)
-                self._flush_events()
                 deadline = m.get_timer()
                 timeout = None if deadline is None else max(0.0, deadline - self.clock())
                 done, _ = await asyncio.wait({recv, wake}, timeout=timeout,

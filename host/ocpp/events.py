@@ -42,6 +42,17 @@ class CallFailed:
     action: str
     code: str
     description: str
+    request: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class CallAnswered:
+    """A CALL of ours (other than BootNotification, Heartbeat and TransactionEvent, which
+    have their own events) got a schema-valid CALLRESULT."""
+
+    action: str
+    request: dict = field(hash=False)
+    response: dict = field(hash=False)
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,13 @@ class ResetRequested:
     scheduled: bool
 
 
+@dataclass(frozen=True)
+class AlarmDue:
+    """The deadline the station logic set with ``set_alarm`` has passed."""
+
+    now: float
+
+
 Event = (BootAnswered | HeartbeatAnswered | TransactionEventDelivered
-         | TransactionEventAbandoned | CallFailed | RequestRefused | VariablesChanged
-         | ChargingLimitChanged | ResetRequested)  # fmt: skip
+         | TransactionEventAbandoned | CallFailed | CallAnswered | RequestRefused | VariablesChanged
+         | ChargingLimitChanged | ResetRequested | AlarmDue)  # fmt: skip

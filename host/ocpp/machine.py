@@ -24,14 +24,16 @@ import json
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from . import rpc
 from .devmodel import Component, DeviceModel, SetStatus, Variable
 from .events import (
+    AlarmDue,
     BootAnswered,
+    CallAnswered,
     CallFailed,
     ChargingLimitChanged,
     Event,
@@ -78,6 +80,7 @@ class Timer(StrEnum):
     HEARTBEAT = "heartbeat"
     TX_RETRY = "tx_retry"
     LIMIT = "limit"  # the published charging limit expires
+    ALARM = "alarm"  # the station logic's own deadline (set_alarm)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class _Outstanding:
     msg_id: str
     action: str
     queued: QueuedMessage | None = None
+    payload: dict = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class StationConnection:
         self._waiters: dict[int, Callable[[dict | None, str], None]] = {}
         self._waiter: Callable[[dict | None, str], None] | None = None
         self._heartbeat_due = False
+        self._answering = False  # a CSMS CALL is being handled: its answer goes out first
         self._seen: deque[str] = deque(maxlen=SEEN_IDS)
         self._routes: dict[str, Route] = {
             "GetVariables": Route(GetVariablesRequest.from_json, self._on_get_variables,
@@ -163,7 +168,8 @@ class StationConnection:
         if out is not None and out.queued is None and out.action not in ("BootNotification",
                                                                          "Heartbeat"):  # fmt: skip
             # the station decides whether to ask again; a TransactionEvent is resent anyway
-            self._events.append(CallFailed(out.action, "ConnectionLost", "no response before the loss"))
+            self._events.append(CallFailed(out.action, "ConnectionLost", "no response before the loss",
+                                           out.payload))  # fmt: skip
         self.version = None
         self._out.clear()
         self._heartbeat_due = False
@@ -210,6 +216,8 @@ class StationConnection:
                 self._heartbeat_due = True
             elif key is Timer.LIMIT:
                 self.publish_limits(now)
+            elif key is Timer.ALARM:
+                self._events.append(AlarmDue(now))
         self._pump(now)
 
     def next_event(self) -> Event | None:
@@ -221,15 +229,34 @@ class StationConnection:
 
     # --- what the station asks for ---------------------------------------------------
 
+    def add_routes(self, routes: dict[str, Route]) -> None:
+        """CSMS requests handled outside this class (the station logic's actions, DER
+        control, certificates) join the dispatch."""
+        self._routes |= routes
+
+    def has_route(self, action: str) -> bool:
+        return action in self._routes
+
+    def set_alarm(self, deadline: float | None) -> None:
+        """Wake the station logic (an ``AlarmDue`` event) at ``deadline``, online or not;
+        None: no alarm. One alarm: the logic sets its earliest deadline."""
+        if deadline is None:
+            self._timers.pop(Timer.ALARM, None)
+        else:
+            self._timers[Timer.ALARM] = deadline
+
+    def boot_now(self, now: float) -> None:
+        """Send the BootNotification without waiting for the retry interval (F06: the CSMS
+        triggered it while we are Pending)."""
+        if self.registration is not Registration.ACCEPTED:
+            self._timers.pop(Timer.BOOT, None)
+            self._pump(now)
+
     def call(self, action: str, payload: dict, now: float) -> None:
         """Queue a CALL that is not a TransactionEvent (kept in memory, sent once
         registered)."""
         self._calls.append((action, payload))
         self._pump(now)
-
-    def add_routes(self, routes: dict[str, Route]) -> None:
-        """Handlers of another module (DER control, certificates) join the dispatch."""
-        self._routes |= routes
 
     def call_with_result(self, action: str, payload: dict, now: float,
                          done: Callable[[dict | None, str], None]) -> None:  # fmt: skip
@@ -244,16 +271,15 @@ class StationConnection:
         if waiter is not None:
             waiter(payload, why)
 
-    def queue_call(self, action: str, payload: dict) -> None:
-        """Queue a CALL from inside a handler: it goes out after the handler's answer."""
-        self._calls.append((action, payload))
-
     def transaction_started(self, tx_id: str, *, now: float, trigger_reason: str, evse_id: int,
                             connector_id: int = 1, meter_values: Iterable[MeterValue] = (),
-                            id_token: dict | None = None) -> QueuedMessage:  # fmt: skip
+                            id_token: dict | None = None, charging_state: str | None = None,
+                            remote_start_id: int | None = None) -> QueuedMessage:  # fmt: skip
         msg = self.queue.started(tx_id, now=now, trigger_reason=trigger_reason, evse_id=evse_id,
                                  connector_id=connector_id, offline=not self.connected,
-                                 meter_values=meter_values, id_token=id_token)  # fmt: skip
+                                 meter_values=meter_values, id_token=id_token,
+                                 charging_state=charging_state,
+                                 remote_start_id=remote_start_id)  # fmt: skip
         if self.smart is not None:
             self.smart.tx_started(evse_id, tx_id, now)
             self.publish_limits(now)
@@ -261,9 +287,11 @@ class StationConnection:
         return msg
 
     def transaction_updated(self, tx_id: str, *, now: float, trigger_reason: str,
-                            meter_values: Iterable[MeterValue] = ()) -> QueuedMessage:  # fmt: skip
+                            meter_values: Iterable[MeterValue] = (),
+                            charging_state: str | None = None) -> QueuedMessage:  # fmt: skip
         msg = self.queue.updated(tx_id, now=now, trigger_reason=trigger_reason,
-                                 offline=not self.connected, meter_values=meter_values)  # fmt: skip
+                                 offline=not self.connected, meter_values=meter_values,
+                                 charging_state=charging_state)  # fmt: skip
         self._pump(now)
         return msg
 
@@ -303,7 +331,7 @@ class StationConnection:
         return float(self.model.integer("OCPPCommCtrlr", "HeartbeatInterval"))
 
     def _pump(self, now: float) -> None:
-        if self.version is None or self._outstanding is not None:
+        if self.version is None or self._outstanding is not None or self._answering:
             return
         if self.registration is not Registration.ACCEPTED:
             if Timer.BOOT not in self._timers:
@@ -333,7 +361,7 @@ class StationConnection:
             self._pump(now)
             return
         msg_id = queued.msg_id if queued is not None else self.new_msg_id()
-        self._outstanding = _Outstanding(msg_id, action, queued)
+        self._outstanding = _Outstanding(msg_id, action, queued, payload)
         timeout = self.model.integer("OCPPCommCtrlr", "MessageTimeout", instance="Default")
         self._timers[Timer.RESPONSE] = now + timeout
         self._out.append(rpc.push_call(msg_id, action, payload))
@@ -371,6 +399,8 @@ class StationConnection:
             self._on_boot_response(BootNotificationResponse.from_json(payload), now)
         elif out.action == "Heartbeat":
             self._events.append(HeartbeatAnswered(payload["currentTime"]))
+        else:
+            self._events.append(CallAnswered(out.action, out.payload, payload))
 
     def _on_boot_response(self, res: BootNotificationResponse, now: float) -> None:
         self.registration = Registration(res.status)
@@ -388,7 +418,7 @@ class StationConnection:
         q = out.queued
         if q is None:
             self._answered(None, f"{code}: {description}")
-            self._events.append(CallFailed(out.action, code, description))
+            self._events.append(CallFailed(out.action, code, description, out.payload))
             if out.action == "BootNotification":
                 self._timers[Timer.BOOT] = now + DEFAULT_BOOT_RETRY
             return
@@ -428,6 +458,7 @@ class StationConnection:
         if problem is not None:
             self._refuse(call.action, problem[0], problem[1], call.msg_id)
             return
+        self._answering = True  # what the handler records is sent after its answer (F03, F06)
         try:
             request = route.parse(call.payload)
             if route.limits is not None:
@@ -436,6 +467,8 @@ class StationConnection:
         except rpc.RpcError as e:
             self._refuse(call.action, e.code, e.description, call.msg_id)
             return
+        finally:
+            self._answering = False
         problem = rpc.schema_error(rpc.CALLRESULT, call.action, response, self.version)
         if problem is not None:  # our bug; the CSMS must still get an answer
             self._refuse(call.action, "InternalError", problem[1], call.msg_id)

@@ -115,3 +115,128 @@ class ResetRequest:
     @classmethod
     def from_json(cls, obj: dict) -> ResetRequest:
         return cls(obj["type"], obj.get("evseId"))
+
+
+@dataclass(frozen=True)
+class RequestStartTransactionRequest:
+    remote_start_id: int
+    id_token: dict
+    evse_id: int | None
+    charging_profile: dict | None
+
+    @classmethod
+    def from_json(cls, obj: dict) -> RequestStartTransactionRequest:
+        return cls(obj["remoteStartId"], obj["idToken"], obj.get("evseId"),
+                   obj.get("chargingProfile"))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RequestStopTransactionRequest:
+    transaction_id: str
+
+    @classmethod
+    def from_json(cls, obj: dict) -> RequestStopTransactionRequest:
+        return cls(obj["transactionId"])
+
+
+@dataclass(frozen=True)
+class ChangeAvailabilityRequest:
+    operative: bool
+    evse_id: int  # 0: the whole station
+    connector_id: int | None
+
+    @classmethod
+    def from_json(cls, obj: dict) -> ChangeAvailabilityRequest:
+        evse = obj.get("evse") or {}
+        return cls(obj["operationalStatus"] == "Operative", evse.get("id", 0),
+                   evse.get("connectorId"))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class UnlockConnectorRequest:
+    evse_id: int
+    connector_id: int
+
+    @classmethod
+    def from_json(cls, obj: dict) -> UnlockConnectorRequest:
+        return cls(obj["evseId"], obj["connectorId"])
+
+
+@dataclass(frozen=True)
+class TriggerMessageRequest:
+    requested: str  # MessageTriggerEnumType
+    evse_id: int | None
+    connector_id: int | None
+
+    @classmethod
+    def from_json(cls, obj: dict) -> TriggerMessageRequest:
+        evse = obj.get("evse") or {}
+        return cls(obj["requestedMessage"], evse.get("id"), evse.get("connectorId"))
+
+
+@dataclass(frozen=True)
+class SendLocalListRequest:
+    version: int
+    update_type: str  # Full / Differential
+    entries: list[dict]
+
+    @classmethod
+    def from_json(cls, obj: dict) -> SendLocalListRequest:
+        return cls(obj["versionNumber"], obj["updateType"], obj.get("localAuthorizationList", []))
+
+
+@dataclass(frozen=True)
+class DataTransferRequest:
+    vendor_id: str
+    message_id: str | None
+
+    @classmethod
+    def from_json(cls, obj: dict) -> DataTransferRequest:
+        return cls(obj["vendorId"], obj.get("messageId"))
+
+
+@dataclass(frozen=True)
+class EmptyRequest:
+    """ClearCache, GetLocalListVersion: nothing to pick."""
+
+    @classmethod
+    def from_json(cls, obj: dict) -> EmptyRequest:
+        return cls()
+
+
+@dataclass(frozen=True)
+class CertificateSignedRequest:
+    chain: str  # PEM, leaf first
+    use: str  # CertificateSigningUseEnumType
+
+    @classmethod
+    def from_json(cls, obj: dict) -> CertificateSignedRequest:
+        return cls(obj["certificateChain"], obj.get("certificateType", "ChargingStationCertificate"))
+
+
+@dataclass(frozen=True)
+class InstallCertificateRequest:
+    use: str  # InstallCertificateUseEnumType
+    certificate: str  # PEM
+
+    @classmethod
+    def from_json(cls, obj: dict) -> InstallCertificateRequest:
+        return cls(obj["certificateType"], obj["certificate"])
+
+
+@dataclass(frozen=True)
+class DeleteCertificateRequest:
+    hash_data: dict  # CertificateHashDataType, compared field by field
+
+    @classmethod
+    def from_json(cls, obj: dict) -> DeleteCertificateRequest:
+        return cls(obj["certificateHashData"])
+
+
+@dataclass(frozen=True)
+class GetInstalledCertificateIdsRequest:
+    uses: tuple[str, ...]  # empty: all
+
+    @classmethod
+    def from_json(cls, obj: dict) -> GetInstalledCertificateIdsRequest:
+        return cls(tuple(obj.get("certificateType", ())))

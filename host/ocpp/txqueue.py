@@ -121,7 +121,8 @@ class TxQueue:
     def started(self, tx_id: str, *, now: float, trigger_reason: str, evse_id: int,
                 connector_id: int = 1, offline: bool = False,
                 meter_values: Iterable[MeterValue] = (), id_token: dict | None = None,
-                charging_state: str | None = None) -> QueuedMessage:  # fmt: skip
+                charging_state: str | None = None,
+                remote_start_id: int | None = None) -> QueuedMessage:  # fmt: skip
         with self.db:
             known = self.db.execute("SELECT 1 FROM tx WHERE tx_id = ?", (tx_id,)).fetchone()
             if known:
@@ -134,7 +135,7 @@ class TxQueue:
             if id_token is not None:
                 extra["idToken"] = id_token
             return self._append(tx_id, "Started", now, trigger_reason, offline,
-                                meter_values, charging_state, None, extra)  # fmt: skip
+                                meter_values, charging_state, None, extra, remote_start_id)  # fmt: skip
 
     def updated(self, tx_id: str, *, now: float, trigger_reason: str, offline: bool = False,
                 meter_values: Iterable[MeterValue] = (),
@@ -154,7 +155,8 @@ class TxQueue:
 
     def _append(self, tx_id: str, event_type: str, now: float, trigger_reason: str,
                 offline: bool, meter_values: Iterable[MeterValue], charging_state: str | None,
-                stopped_reason: str | None, extra: dict) -> QueuedMessage:  # fmt: skip
+                stopped_reason: str | None, extra: dict,
+                remote_start_id: int | None = None) -> QueuedMessage:  # fmt: skip
         # called inside the caller's ``with self.db`` so seqNo and event commit together
         row = self.db.execute(
             "SELECT next_seq, ended FROM tx WHERE tx_id = ?", (tx_id,)
@@ -169,6 +171,8 @@ class TxQueue:
             info["chargingState"] = charging_state
         if stopped_reason is not None:
             info["stoppedReason"] = stopped_reason
+        if remote_start_id is not None:  # F01: ties the transaction to RequestStartTransaction
+            info["remoteStartId"] = remote_start_id
         payload: dict = {
             "eventType": event_type,
             "timestamp": iso_time(now),
@@ -234,6 +238,12 @@ class TxQueue:
             "SELECT tx_id, evse_id, connector_id, next_seq FROM tx WHERE ended = 0 ORDER BY rowid"
         ).fetchall()
         return [OpenTransaction(*r) for r in rows]
+
+    def started_payload(self, tx_id: str) -> dict | None:
+        """The transaction's Started event as recorded (who authorized it, on which EVSE)."""
+        row = self.db.execute("SELECT payload FROM outbox WHERE tx_id = ? AND seq_no = 0",
+                              (tx_id,)).fetchone()  # fmt: skip
+        return json.loads(row[0]) if row else None
 
     def events(self) -> list[tuple[str, int, int]]:
         """(transactionId, seqNo, state) of every recorded event, in recording order."""

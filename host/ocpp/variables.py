@@ -45,6 +45,8 @@ def station_variables(*, evses: int = 1, security_profile: int = 1,
     aligned = Component("AlignedDataCtrlr")
     auth = Component("AuthCtrlr")
     security = Component("SecurityCtrlr")
+    local_list = Component("LocalAuthListCtrlr")
+    cache = Component("AuthCacheCtrlr")
     device = Component("DeviceDataCtrlr")
     station = Component("ChargingStation")
     smart = Component("SmartChargingCtrlr")
@@ -83,6 +85,12 @@ def station_variables(*, evses: int = 1, security_profile: int = 1,
         _var(auth, "LocalAuthorizeOffline", B, "true"),
         _var(auth, "LocalPreAuthorize", B, "false"),
         _var(auth, "OfflineTxForUnknownIdEnabled", B, "false"),
+        _var(local_list, "Enabled", B, "true"),
+        _var(local_list, "Entries", INT, "0", RO),  # kept equal to the list by auth.py
+        _var(local_list, "ItemsPerMessage", INT, "256", RO),
+        _var(local_list, "BytesPerMessage", INT, "65536", RO),
+        _var(cache, "Enabled", B, "true"),
+        _var(cache, "LifeTime", INT, "86400", unit="s", min_limit=0),  # 0: no limit
         # changed only through SetNetworkProfile + a reconnect, never directly
         _var(security, "SecurityProfile", INT, str(security_profile), RO),
         _var(security, "BasicAuthPassword", S, "", WO, max_limit=40),

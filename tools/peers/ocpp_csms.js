@@ -3,7 +3,19 @@
 // OCPP JSON schemas it ships (ocpp2.0.1 and ocpp2.1). Nothing here comes from the Python
 // `ocpp` package.
 //
-//   node ocpp_csms.js --port 0 --protocol ocpp2.0.1|ocpp2.1
+//   node ocpp_csms.js --port 0 --protocol ocpp2.0.1|ocpp2.1 [--log FILE] [--mode outage]
+//
+// --log FILE: every frame received is appended to FILE as one JSON line ({"t", "station",
+// "frame"}) and fsynced before the library handles it, so before it is answered: a test
+// that SIGKILLs this process knows every frame it acknowledged. --mode outage: only answer
+// (no smart-charging scenario, no Reset), for the outage test and benchmark.
+// --mode actions: after the boot, the station actions in turn: SendLocalList,
+// GetLocalListVersion, ClearCache, DataTransfer (unknown vendor), ChangeAvailability
+// (EVSE 2 off and on), UnlockConnector, TriggerMessage (StatusNotification, Heartbeat,
+// MeterValues), with --root-cert PEM: InstallCertificate (V2G root), GetInstalledCertificateIds,
+// TriggerMessage SignChargingStationCertificate (the station's SignCertificate is Accepted),
+// DeleteCertificate; then RequestStartTransaction on EVSE 1; on its Started,
+// RequestStopTransaction; on Ended, Reset Immediate, then {"done": true}.
 //
 // Prints one JSON object per line on stdout: {"listening": port} first, then every CALL
 // the station sends ({"in": action, "params": ...}), every answer to ours ({"result":
@@ -21,6 +33,7 @@
 // --exi-response FILE, Get15118EVCertificate is answered with the base64 V2G response in FILE.
 'use strict';
 
+const fs = require('fs');
 const { RPCServer, createRPCError, createValidator } = require('ocpp-rpc');
 
 // ajv notes, per schema it compiles, that the OCA schemas put additionalProperties on enum
@@ -39,8 +52,22 @@ function arg(name, fallback) {
 const port = Number(arg('--port', '0'));
 const protocol = arg('--protocol', 'ocpp2.0.1');
 const heartbeat = Number(arg('--heartbeat', '2'));
-const scenario = arg('--scenario', '');
+const derScenario = arg('--scenario', '') === 'der';
 const exiFile = arg('--exi-response', '');
+const logPath = arg('--log', null);
+const mode = arg('--mode', 'scenario');
+const scenario = mode === 'scenario';
+const TOKEN = { idToken: '04A2B3C4D5E6F7', type: 'ISO14443' };
+const rootCert = arg('--root-cert', null);
+const logFd = logPath ? fs.openSync(logPath, 'a') : null;
+
+// the client emits 'message' synchronously before it parses and dispatches the frame
+function record(identity, message) {
+    if (logFd === null) return;
+    fs.writeSync(logFd, JSON.stringify({ t: Date.now() / 1000, station: identity,
+                                         frame: message }) + '\n');
+    fs.fsyncSync(logFd);
+}
 
 function out(obj) {
     process.stdout.write(JSON.stringify(obj) + '\n');
@@ -97,6 +124,9 @@ const server = new RPCServer({ protocols: [protocol], strictMode: true,
 
 server.on('client', (client) => {
     out({ connected: client.identity, protocol: client.protocol });
+    client.on('message', ({ message, outbound }) => {
+        if (!outbound) record(client.identity, String(message));
+    });
     client.on('strictValidationFailure', (e) => {
         out({ failure: 'schema', method: e.method, outbound: e.outbound, isCall: e.isCall,
               error: String(e.error && e.error.message) });
@@ -118,9 +148,37 @@ server.on('client', (client) => {
         out({ in: method, params });
     }
 
+    async function actions() {
+        await ask('SendLocalList', { versionNumber: 1, updateType: 'Full', localAuthorizationList: [
+            { idToken: TOKEN, idTokenInfo: { status: 'Accepted' } }] });
+        await ask('GetLocalListVersion', {});
+        await ask('ClearCache', {});
+        await ask('DataTransfer', { vendorId: 'com.example.unknown', messageId: 'm' });
+        await ask('ChangeAvailability', { operationalStatus: 'Inoperative', evse: { id: 2 } });
+        await ask('ChangeAvailability', { operationalStatus: 'Operative', evse: { id: 2 } });
+        await ask('UnlockConnector', { evseId: 2, connectorId: 1 });
+        await ask('TriggerMessage', { requestedMessage: 'StatusNotification',
+                                      evse: { id: 1, connectorId: 1 } });
+        await ask('TriggerMessage', { requestedMessage: 'Heartbeat' });
+        await ask('TriggerMessage', { requestedMessage: 'MeterValues', evse: { id: 1 } });
+        if (rootCert) {
+            await ask('InstallCertificate', { certificateType: 'V2GRootCertificate',
+                                              certificate: fs.readFileSync(rootCert, 'utf8') });
+            const ids = await ask('GetInstalledCertificateIds',
+                                  { certificateType: ['V2GRootCertificate'] });
+            await ask('TriggerMessage', { requestedMessage: 'SignChargingStationCertificate' });
+            if (ids && ids.certificateHashDataChain) {
+                await ask('DeleteCertificate', {
+                    certificateHashData: ids.certificateHashDataChain[0].certificateHashData });
+            }
+        }
+        await ask('RequestStartTransaction', { remoteStartId: 5, idToken: TOKEN, evseId: 1 });
+    }
+
     client.handle('BootNotification', ({ params }) => {
         seen('BootNotification', params);
-        if (scenario === 'der') setImmediate(derScript);
+        if (derScenario) setImmediate(derScript);
+        if (mode === 'actions') setImmediate(actions);
         return { status: 'Accepted', currentTime: now(), interval: heartbeat };
     });
     client.handle('Heartbeat', ({ params }) => {
@@ -139,6 +197,10 @@ server.on('client', (client) => {
         seen('MeterValues', params);
         return {};
     });
+    client.handle('SignCertificate', ({ params }) => {
+        seen('SignCertificate', params);
+        return { status: 'Accepted' };
+    });
     client.handle('ReportChargingProfiles', ({ params }) => {
         seen('ReportChargingProfiles', params);
         return {};
@@ -146,6 +208,17 @@ server.on('client', (client) => {
     client.handle('TransactionEvent', ({ params }) => {
         seen('TransactionEvent', params);
         const txId = params.transactionInfo.transactionId;
+        if (mode === 'actions') {
+            if (params.eventType === 'Started') {
+                setImmediate(() => ask('RequestStopTransaction', { transactionId: txId }));
+            } else if (params.eventType === 'Ended') {
+                setImmediate(async () => {
+                    await ask('Reset', { type: 'Immediate' });
+                    out({ done: true });
+                });
+            }
+        }
+        if (!scenario) return params.idToken ? { idTokenInfo: { status: 'Accepted' } } : {};
         // after our answer has gone out: the station's own CALL is settled first
         if (params.eventType === 'Started') {
             setImmediate(async () => {
@@ -194,7 +267,7 @@ server.on('client', (client) => {
     }
     client.handle('Get15118EVCertificate', ({ params }) => {
         seen('Get15118EVCertificate', params);
-        const exi = exiFile ? require('fs').readFileSync(exiFile, 'utf8').trim() : '';
+        const exi = exiFile ? fs.readFileSync(exiFile, 'utf8').trim() : '';
         return exi ? { status: 'Accepted', exiResponse: exi } : { status: 'Failed', exiResponse: '' };
     });
     client.handle(({ method, params }) => {

@@ -48,9 +48,16 @@ def ensure_ocpp_rpc() -> Path:
     return modules
 
 
-def csms_command(protocol: str, port: int = 0, heartbeat: int = 2) -> tuple[list[str], dict]:
-    """argv and environment to run the Node CSMS for one subprotocol."""
+def csms_command(protocol: str, port: int = 0, heartbeat: int = 2, *, log: Path | None = None,
+                 mode: str = "scenario", extra: tuple[str, ...] = ()) -> tuple[list[str], dict]:  # fmt: skip
+    """argv and environment to run the Node CSMS for one subprotocol. ``log``: fsync every
+    received frame there before answering; ``mode``: scenario (smart charging), actions
+    (the station actions), outage (answer only). ocpp_csms.js says what each does;
+    ``extra``: more of its arguments (--root-cert PEM)."""
     env = dict(os.environ, NODE_PATH=str(ensure_ocpp_rpc()))
     argv = ["node", str(CSMS_SCRIPT), "--port", str(port), "--protocol", protocol,
             "--heartbeat", str(heartbeat)]  # fmt: skip
+    if log is not None:
+        argv += ["--log", str(log)]
+    argv += ["--mode", mode, *extra]
     return argv, env

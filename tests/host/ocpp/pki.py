@@ -26,9 +26,14 @@ def _write(path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) 
     key_path.chmod(0o600)
 
 
-def make_pki(folder: Path, station_id: str = "CS1") -> dict[str, Path]:
+def make_pki(folder: Path, station_id: str = "CS1", *, expired: tuple[str, ...] = (),
+             revoked: tuple[str, ...] = ()) -> dict[str, Path]:  # fmt: skip
+    """``expired``: leaves ("csms", "station") whose validity ended yesterday; ``revoked``:
+    leaves listed in the root's CRL (written as crl.pem)."""
     now = datetime.datetime.now(datetime.UTC)
     life = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=30))
+    past = (now - datetime.timedelta(days=30), now - datetime.timedelta(days=1))
+    serials: dict[str, int] = {}
     root_key = ec.generate_private_key(ec.SECP256R1())
     root = (x509.CertificateBuilder().subject_name(_name("v2gate test root"))
             .issuer_name(_name("v2gate test root")).public_key(root_key.public_key())
@@ -42,9 +47,11 @@ def make_pki(folder: Path, station_id: str = "CS1") -> dict[str, Path]:
 
     def leaf(name: str, cn: str, usage: x509.ObjectIdentifier, san: x509.GeneralName | None) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
+        valid = past if name in expired else life
+        serials[name] = x509.random_serial_number()
         builder = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(root.subject)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(life[0]).not_valid_after(life[1])
+                   .public_key(key.public_key()).serial_number(serials[name])
+                   .not_valid_before(valid[0]).not_valid_after(valid[1])
                    .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))  # fmt: skip
         if san is not None:
             builder = builder.add_extension(x509.SubjectAlternativeName([san]), critical=False)
@@ -53,6 +60,14 @@ def make_pki(folder: Path, station_id: str = "CS1") -> dict[str, Path]:
     leaf("csms", "127.0.0.1", ExtendedKeyUsageOID.SERVER_AUTH,
          x509.IPAddress(ipaddress.ip_address("127.0.0.1")))  # fmt: skip
     leaf("station", station_id, ExtendedKeyUsageOID.CLIENT_AUTH, None)
-    return {n: folder / f"{n}.pem" for n in ("root", "csms", "station")} | {
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(root.subject)
+           .last_update(life[0]).next_update(life[1]))  # fmt: skip
+    for name in revoked:
+        crl = crl.add_revoked_certificate(x509.RevokedCertificateBuilder()
+                                          .serial_number(serials[name]).revocation_date(life[0])
+                                          .build())  # fmt: skip
+    (folder / "crl.pem").write_bytes(crl.sign(root_key, hashes.SHA256())
+                                     .public_bytes(serialization.Encoding.PEM))  # fmt: skip
+    return {n: folder / f"{n}.pem" for n in ("root", "csms", "station", "crl")} | {
         f"{n}_key": folder / f"{n}.key" for n in ("root", "csms", "station")
     }

@@ -1,10 +1,12 @@
 """A scripted station process for the outage test:
 
-    python -m tests.host.ocpp.stationproc DB ENDPOINT TRANSACTIONS
+    python -m tests.host.ocpp.stationproc DB ENDPOINT TRANSACTIONS [STEP]
 
 It continues the transactions its database left open (a SIGKILLed run), starts new ones
 until TRANSACTIONS exist, each with a few Updated events carrying meter values and an
-Ended, and prints ``done`` once every event is acknowledged by the CSMS.
+Ended, and prints ``done`` once every event is acknowledged by the CSMS. STEP: seconds
+between events (default 0.05), so meter values come 20 times a second: the bar's "every
+second" on a compressed clock.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ from host.ocpp.txqueue import MeterValue, SampledValue, TxQueue
 from host.ocpp.variables import station_variables
 
 UPDATES = 5  # Updated events per transaction
-STEP = 0.05  # seconds between events: fast, so kills land mid-transaction
+STEP = 0.05  # seconds between events (default): fast, so kills land mid-transaction
 
 
 def meter(wh: float) -> list[MeterValue]:
     return [MeterValue(time.time(), (SampledValue(wh, context="Sample.Periodic"),))]
 
 
-async def main(path: str, endpoint: str, total: int) -> None:
+async def main(path: str, endpoint: str, total: int, step: float = STEP) -> None:
     db = open_db(path)
     model = DeviceModel(db, station_variables(evses=2))
     comm = Component("OCPPCommCtrlr")
@@ -47,11 +49,11 @@ async def main(path: str, endpoint: str, total: int) -> None:
             st.transaction_updated(tx, now=time.time(), trigger_reason="MeterValuePeriodic",
                                    meter_values=meter(100.0 * seq))  # fmt: skip
             driver.kick()
-            await asyncio.sleep(STEP)
+            await asyncio.sleep(step)
         st.transaction_ended(tx, now=time.time(), trigger_reason="StopAuthorized",
                              stopped_reason="Local", meter_values=meter(1000.0))  # fmt: skip
         driver.kick()
-        await asyncio.sleep(STEP)
+        await asyncio.sleep(step)
 
     for open_tx in st.queue.open_transactions():
         await finish(open_tx.tx_id, open_tx.next_seq)
@@ -61,7 +63,7 @@ async def main(path: str, endpoint: str, total: int) -> None:
         st.transaction_started(tx, now=time.time(), trigger_reason="Authorized", evse_id=1 + n % 2,
                                meter_values=meter(0.0))  # fmt: skip
         driver.kick()
-        await asyncio.sleep(STEP)
+        await asyncio.sleep(step)
         await finish(tx, 1)
     while st.queue.pending_count():
         await asyncio.sleep(0.05)
@@ -70,4 +72,5 @@ async def main(path: str, endpoint: str, total: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]),
+                     float(sys.argv[4]) if len(sys.argv) > 4 else STEP))  # fmt: skip

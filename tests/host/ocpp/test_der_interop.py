@@ -18,18 +18,19 @@ import pytest
 
 from firmware.app import gridfunc as gf
 from firmware.link import messages as m
-from host.ocpp.certs import OcppCertificateBackend, exi_response, threadsafe_ask
 from host.ocpp.der import DerControls, attach
 from host.ocpp.der_map import Grid
 from host.ocpp.deralarm import DerAlarms
 from host.ocpp.driver import Settings, StationDriver
+from host.ocpp.evcertificate import OcppCertificateBackend, exi_response, threadsafe_ask
 from host.ocpp.machine import Registration
 from tests.host.ev.pnc_setup import NEW_EMAID, ev_pnc, local_cps, pnc_session, secc_pnc, shared_pki
 from tests.host.ev.test_evcc_iso2_pnc import AC
 
 from .helpers import make_station
 from .test_der import Sink
-from .test_interop_node import node_peer  # noqa: F401  (the fixture)
+from .test_evcertificate import installation_request
+from .test_interop_node import node_csms, node_peer  # noqa: F401  (node_peer: the fixture)
 from .test_system import quick_reconnect, until
 
 pytestmark = pytest.mark.interop
@@ -38,18 +39,7 @@ pytestmark = pytest.mark.interop
 def signed_installation(folder: Path) -> Path:
     """A CertificateInstallationRes for the test PKI's OEM certificate, as a CSMS would
     answer, in a file for the Node CSMS."""
-    seen: list[Any] = []
-
-    class Spy:
-        def install(self, req: Any, now: dt.datetime) -> Any:
-            seen.append(req)
-            return local_cps(shared_pki()).install(req, now)
-
-        def update(self, req: Any, now: dt.datetime) -> Any:
-            raise AssertionError("no update here")
-
-    pnc_session(AC, ev=ev_pnc(contract=False), secc=secc_pnc(backend=Spy()))
-    got = local_cps(shared_pki()).install(seen[0], dt.datetime.now(dt.UTC))
+    got = local_cps(shared_pki()).install(installation_request(), dt.datetime.now(dt.UTC))
     path = folder / "exi.b64"
     path.write_text(exi_response(got.response, got.signature))
     return path
@@ -65,24 +55,13 @@ def test_der_and_ev_certificate_against_the_node_csms(node_peer, tmp_path: Path)
     result: dict[str, Any] = {}
 
     async def run() -> list[dict]:
-        proc = await asyncio.create_subprocess_exec(*argv, env=env, stdout=asyncio.subprocess.PIPE)
-        lines: list[dict] = []
-
-        async def read() -> None:
-            assert proc.stdout is not None
-            while line := await proc.stdout.readline():
-                lines.append(json.loads(line))
-
-        reader = asyncio.create_task(read())
-        task = None
-        try:
-            await until(lambda: bool(lines), "the CSMS to listen", 30)
+        async with node_csms(argv, env) as (lines, tasks):
             st = make_station(tmp_path)
             quick_reconnect(st)
             der = DerControls(st.queue.db, Grid(50), sink, time.time())
             attach(st, der)
             driver = StationDriver(st, Settings(f"ws://127.0.0.1:{lines[0]['listening']}", "CS-der"))
-            task = asyncio.create_task(driver.run())
+            tasks.append(asyncio.create_task(driver.run()))
             await until(lambda: st.registration is Registration.ACCEPTED, "boot")
             await until(lambda: any(x.get("derDone") for x in lines), "the DER script")
             alarms = DerAlarms(50)
@@ -97,13 +76,6 @@ def test_der_and_ev_certificate_against_the_node_csms(node_peer, tmp_path: Path)
             pair = await asyncio.to_thread(
                 pnc_session, AC, ev=ev, secc=secc_pnc(backend=OcppCertificateBackend(ask)))
             result.update(answered=pair.answered(), emaid=ev.emaid)
-        finally:
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-            proc.terminate()
-            await proc.wait()
-            await reader
         return lines
 
     lines = asyncio.run(run())

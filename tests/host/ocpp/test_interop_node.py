@@ -11,9 +11,11 @@ and a Reset: on ocpp2.0.1 and on ocpp2.1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,10 +23,12 @@ import pytest
 from host.ocpp.driver import Settings, StationDriver
 from host.ocpp.events import ChargingLimitChanged, Event, HeartbeatAnswered, ResetRequested
 from host.ocpp.machine import Registration
+from host.ocpp.station import EvPlugged, MeterSampled
 from host.ocpp.store import iso_time
 from host.ocpp.txqueue import MeterValue, SampledValue
 
 from .helpers import make_station
+from .scripted import ScriptedStation, wire
 from .test_system import quick_reconnect, until
 
 pytestmark = pytest.mark.interop
@@ -51,12 +55,14 @@ def meter(wh: float, context: str) -> list[MeterValue]:
                                                   measurand="Power.Active.Import", unit="W")))]  # fmt: skip
 
 
-async def scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], list[Event]]:
-    from tools.peers.ocpp_rpc import csms_command
-
-    argv, env = csms_command(protocol)
+@contextlib.asynccontextmanager
+async def node_csms(argv: list[str], env: dict) -> AsyncIterator[tuple[list[dict], list[asyncio.Task]]]:
+    """The Node CSMS as a process, once it listens: its stdout lines (parsed) as they come,
+    and a list for the test's tasks (the driver), cancelled on the way out before the
+    process is stopped."""
     proc = await asyncio.create_subprocess_exec(*argv, env=env, stdout=asyncio.subprocess.PIPE)
     lines: list[dict] = []
+    tasks: list[asyncio.Task] = []
 
     async def read() -> None:
         assert proc.stdout is not None
@@ -64,15 +70,29 @@ async def scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], list[Even
             lines.append(json.loads(line))
 
     reader = asyncio.create_task(read())
-    got: list[Event] = []
-    task = None
     try:
         await until(lambda: bool(lines), "the CSMS to listen", 30)
+        yield lines, tasks
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        proc.terminate()
+        await proc.wait()
+        await reader
+
+
+async def scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], list[Event]]:
+    from tools.peers.ocpp_rpc import csms_command
+
+    argv, env = csms_command(protocol)
+    got: list[Event] = []
+    async with node_csms(argv, env) as (lines, tasks):
         port = lines[0]["listening"]
         st = make_station(tmp_path, smart=True)
         quick_reconnect(st)
         driver = StationDriver(st, Settings(f"ws://127.0.0.1:{port}", "CS-node"), on_event=got.append)
-        task = asyncio.create_task(driver.run())
+        tasks.append(asyncio.create_task(driver.run()))
         await until(lambda: st.registration is Registration.ACCEPTED, "boot")
         now = time.time()
         st.publish_limits(now)
@@ -93,13 +113,6 @@ async def scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], list[Even
                              stopped_reason="Local", meter_values=meter(300.0, "Transaction.End"))  # fmt: skip
         driver.kick()
         await until(lambda: any(x.get("done") for x in lines), "the Reset")
-    finally:
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        proc.terminate()
-        await proc.wait()
-        await reader
     return lines, got
 
 
@@ -170,3 +183,55 @@ def test_the_node_csms_catches_a_schema_violation(node_peer, protocol: str) -> N
 
     lines = asyncio.run(run())
     assert [x for x in lines if "failure" in x][0]["method"] == "BootNotification"
+
+
+async def actions_scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], ScriptedStation]:
+    from tools.peers.ocpp_rpc import csms_command
+
+    from .pki import make_pki
+
+    pki = make_pki(tmp_path)
+    argv, env = csms_command(protocol, mode="actions", extra=("--root-cert", str(pki["root"])))
+    conn, cs, port = wire(tmp_path, certificates=True)
+    quick_reconnect(conn)
+    cs.handle(EvPlugged(1), time.time())
+    cs.handle(MeterSampled(1, meter(42.0, "Sample.Periodic")[0]), time.time())
+    async with node_csms(argv, env) as (lines, tasks):
+        driver = StationDriver(conn, Settings(f"ws://127.0.0.1:{lines[0]['listening']}", "CS-node"),
+                               on_event=lambda e: cs.on_event(e, time.time()))  # fmt: skip
+        tasks.append(asyncio.create_task(driver.run()))
+        await until(lambda: any(x.get("done") for x in lines), "the actions and the Reset")
+    return lines, port
+
+
+@pytest.mark.parametrize("protocol", ["ocpp2.0.1", "ocpp2.1"])
+def test_station_actions_against_the_node_csms(node_peer, tmp_path: Path, protocol: str) -> None:
+    """The station logic (chargingstation.py) behind the scripted station: every CSMS
+    request and every answer and CALL of ours schema-valid in ocpp-rpc's strict mode."""
+    lines, port = asyncio.run(actions_scenario(protocol, tmp_path))
+    for x in lines:
+        print(json.dumps(x)[:200])
+    assert [x for x in lines if "failure" in x] == []
+    results: dict[str, list[dict]] = {}
+    for x in lines:
+        if "result" in x:
+            results.setdefault(x["result"], []).append(x["params"])
+    (ids,) = results["GetInstalledCertificateIds"]
+    assert ids["status"] == "Accepted" and len(ids["certificateHashDataChain"]) == 1
+    assert results == {
+        "SendLocalList": [{"status": "Accepted"}], "GetLocalListVersion": [{"versionNumber": 1}],
+        "ClearCache": [{"status": "Accepted"}], "DataTransfer": [{"status": "UnknownVendorId"}],
+        "ChangeAvailability": [{"status": "Accepted"}] * 2, "UnlockConnector": [{"status": "Unlocked"}],
+        "TriggerMessage": [{"status": "Accepted"}] * 4,
+        "InstallCertificate": [{"status": "Accepted"}], "DeleteCertificate": [{"status": "Accepted"}],
+        "GetInstalledCertificateIds": [ids],
+        "RequestStartTransaction": [{"status": "Accepted"}],
+        "RequestStopTransaction": [{"status": "Accepted"}], "Reset": [{"status": "Accepted"}],
+    }  # fmt: skip
+    seen = [x["in"] for x in lines if "in" in x]
+    assert {"StatusNotification", "Heartbeat", "MeterValues", "Authorize", "SignCertificate"} <= set(seen)
+    tx = [x["params"] for x in lines if x.get("in") == "TransactionEvent"]
+    assert [(t["eventType"], t["triggerReason"]) for t in tx] == [("Started", "RemoteStart"),
+                                                                  ("Ended", "RemoteStop")]  # fmt: skip
+    assert tx[0]["transactionInfo"]["remoteStartId"] == 5
+    assert ("unlock", 2, 1) in port.commands and port.commands[-1] == ("reset", "Immediate")

@@ -17,7 +17,7 @@ from host.ocpp.events import (
     TransactionEventDelivered,
     VariablesChanged,
 )
-from host.ocpp.machine import DEFAULT_BOOT_RETRY, LocalProtocolError, Registration
+from host.ocpp.machine import DEFAULT_BOOT_RETRY, LocalProtocolError, Registration, Route
 from host.ocpp.txqueue import MeterValue, SampledValue
 
 from .helpers import T0, accepted, answer, boot_ok, events, make_station, one, sent
@@ -269,3 +269,27 @@ def test_reset_on_idle_waits_for_the_transaction_immediate_does_not(tmp_path: Pa
     frames = sent(st)
     assert [f[2]["status"] for f in frames] == ["Scheduled", "Accepted", "Rejected"]
     assert events(st) == [ResetRequested("OnIdle", True), ResetRequested("Immediate", False)]
+
+
+def test_a_waited_call_from_a_handler_follows_its_answer_and_a_callerror_reaches_both(tmp_path: Path) -> None:
+    """The merged machine: call_with_result made while a CSMS request is handled goes out
+    after that request's answer (the _answering hold-back); its CALLERROR reaches the
+    waiter and is a CallFailed event carrying the request."""
+    st = accepted(tmp_path, "ocpp2.1")
+    got: list = []
+    status = {"ocspRequestData": {"hashAlgorithm": "SHA256", "issuerNameHash": "aa", "issuerKeyHash": "bb",
+                                  "serialNumber": "1", "responderURL": "http://ocsp.example/"}}  # fmt: skip
+
+    def handle(req: dict, now: float) -> dict:
+        st.call_with_result("GetCertificateStatus", status, now, lambda res, why: got.append((res, why)))
+        return {"status": "Accepted"}
+
+    st.add_routes({"ClearCache": Route(lambda obj: obj, handle)})
+    st.receive(json.dumps([2, "c1", "ClearCache", {}]), T0)
+    answer_frame, call = sent(st)
+    assert answer_frame == [3, "c1", {"status": "Accepted"}]
+    assert call[2] == "GetCertificateStatus" and call[3] == status
+    st.receive(json.dumps([4, call[1], "InternalError", "responder down", {}]), T0)
+    assert got == [(None, "InternalError: responder down")]
+    assert [e for e in events(st) if isinstance(e, CallFailed)] == [
+        CallFailed("GetCertificateStatus", "InternalError", "responder down", status)]

@@ -4,6 +4,7 @@ boot, heartbeat, a transaction with meter values while the CSMS is killed and re
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import signal
@@ -172,8 +173,7 @@ def _boot_over(tmp_path: Path, settings: Settings, profile: int, password: str |
     st.model.set_own(Component("SecurityCtrlr"), Variable("SecurityProfile"), str(profile))
     if password:
         st.model.set_own(Component("SecurityCtrlr"), Variable("BasicAuthPassword"), password)
-    settings = Settings(settings.endpoint.format(port=port), settings.station_id, settings.ca_file,
-                        settings.client_cert, settings.client_key)  # fmt: skip
+    settings = dataclasses.replace(settings, endpoint=settings.endpoint.format(port=port))
     driver = StationDriver(st, settings)
     logs: list[str] = []
     handler = logging.Handler()
@@ -291,3 +291,52 @@ def test_hostile_csms_frames_are_answered_and_a_huge_one_closes_the_connection(t
     assert answers[4] == [4, "x1", "RpcFrameworkError"]  # the repeated MessageId
     assert not any(a[1] == "x4" for a in answers)  # too large: the connection closed instead
     assert driver.connects == 2
+
+
+def _auth_401(tmp_path: Path, settings: Settings, profile: int, expect: str, *csms_args: str) -> None:
+    """Boot over TLS must fail with an OCPP-Auth-401 line containing ``expect``."""
+    def logged(st: StationConnection, logs: str) -> bool:
+        return any("OCPP-Auth-401" in line and expect in line for line in logs.splitlines())
+
+    st = _boot_over(tmp_path, settings, profile, None if profile == 3 else "correct-horse-battery",
+                    logged, *csms_args)  # fmt: skip
+    assert st.registration is Registration.NEW
+
+
+@pytest.mark.parametrize("tls", ["1.3", "1.2"])
+def test_csms_refusing_our_client_certificate_is_auth_401(tmp_path: Path, tls: str) -> None:
+    """In TLS 1.2 Python's server resets the handshake (no alert reaches us); in TLS 1.3
+    its alert comes after our side of the handshake, as a close before the upgrade's
+    answer. A real alert during the handshake is an ssl.SSLError, logged as well."""
+    from .pki import make_pki
+
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "other").mkdir()
+    ours, other = make_pki(tmp_path / "ours"), make_pki(tmp_path / "other")
+    _auth_401(tmp_path, Settings("wss://127.0.0.1:{port}/ocpp", "CS1", ca_file=str(ours["root"]),
+                                 client_cert=str(other["station"]),
+                                 client_key=str(other["station_key"])),
+              3, "refuses our client certificate", "--cert", str(ours["csms"]), "--key", str(ours["csms_key"]),
+              "--client-ca", str(ours["root"]), *(["--tls12"] if tls == "1.2" else []))  # fmt: skip
+
+
+@pytest.mark.parametrize("problem, expect", [("expired", "certificate has expired"),
+                                             ("revoked", "certificate revoked")])  # fmt: skip
+def test_expired_or_revoked_csms_certificate_is_auth_401(tmp_path: Path, problem: str, expect: str) -> None:
+    from .pki import make_pki
+
+    pki = make_pki(tmp_path, **{problem: ("csms",)})  # type: ignore[arg-type]
+    _auth_401(tmp_path, Settings("wss://127.0.0.1:{port}/ocpp", "CS1", ca_file=str(pki["root"]),
+                                 crl_file=str(pki["crl"])),
+              2, expect, "--cert", str(pki["csms"]), "--key", str(pki["csms_key"]))  # fmt: skip
+
+
+def test_our_expired_client_certificate_is_auth_401_before_connecting(tmp_path: Path) -> None:
+    from .pki import make_pki
+
+    pki = make_pki(tmp_path, expired=("station",))
+    _auth_401(tmp_path, Settings("wss://127.0.0.1:{port}/ocpp", "CS1", ca_file=str(pki["root"]),
+                                 client_cert=str(pki["station"]), client_key=str(pki["station_key"])),
+              3, "our client certificate CN=CS1",
+              "--cert", str(pki["csms"]), "--key", str(pki["csms_key"]),
+              "--client-ca", str(pki["root"]))  # fmt: skip

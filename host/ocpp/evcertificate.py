@@ -1,7 +1,7 @@
-"""ISO 15118 certificate management over OCPP at the station (Part 2 block M).
+"""Get15118EVCertificate (OCPP Part 2 M01/M02) for the SECC; the station's own
+certificates are certificates.py.
 
-Get15118EVCertificate (M01/M02): ``OcppCertificateBackend`` is the SECC's
-``CertificateBackend`` (host/secc/backend.py) over OCPP. The SECC has already checked the
+``OcppCertificateBackend`` is the SECC's ``CertificateBackend`` (host/secc/backend.py) over OCPP. The SECC has already checked the
 EV's request; the backend sends it to the CSMS as ``exiRequest`` and hands the CSMS's
 ``exiResponse`` (a V2G_Message whose header carries the CPS's Signature) back as the
 response body and that Signature. ``exiRequest`` is the request re-encoded as a

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from host.ocpp import rpc
-from host.ocpp.certs import OcppCertificateBackend, exi_response, read_exi
+from host.ocpp.evcertificate import OcppCertificateBackend, exi_response, read_exi
 from host.ocpp.machine import StationConnection
 from host.secc.backend import LocalCps
 from tests.host.ev.pnc_setup import NEW_EMAID, ev_pnc, local_cps, pnc_session, secc_pnc, shared_pki
@@ -75,7 +75,7 @@ def test_a_csms_without_a_contract_is_failed_for_the_secc(tmp_path: Path, status
     st = accepted(tmp_path, "ocpp2.1")
     csms = InProcessCsms(st, None, status, exi)
     backend = OcppCertificateBackend(csms.ask)
-    req = _installation_request()
+    req = installation_request()
     got = backend.install(req, dt.datetime.now(dt.UTC))
     assert (got.code, got.response) == (code, None) and why in got.why, got
 
@@ -90,7 +90,7 @@ def test_no_answer_is_failed_too(tmp_path: Path) -> None:
         st.receive(json.dumps([4, frame[1], "InternalError", "no CPS", {}]), T0)
         return got[0]
 
-    got = OcppCertificateBackend(ask).install(_installation_request(), dt.datetime.now(dt.UTC))
+    got = OcppCertificateBackend(ask).install(installation_request(), dt.datetime.now(dt.UTC))
     assert got.code == "FAILED" and "InternalError" in got.why
     # and a lost connection answers the waiter too
     seen: list[tuple[Any, str]] = []
@@ -102,7 +102,7 @@ def test_no_answer_is_failed_too(tmp_path: Path) -> None:
     assert seen == [(None, "ConnectionLost")]
 
 
-def _installation_request() -> Any:
+def installation_request() -> Any:
     """A CertificateInstallationReq as our EVCC makes it (taken from a real session)."""
     seen: list[Any] = []
 
