@@ -41,6 +41,7 @@ SUBCOMMANDS = [
     "host.console.cli",
     "host.console.grid",
     "host.fleet.cli",
+    "host.meter.cli",
 ]
 
 EXIT_USAGE = 2
