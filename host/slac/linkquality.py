@@ -16,6 +16,7 @@ as the EVSE's modem heard them) and is passed in, not asked for.
 ``LinkQualityProbe`` asks both, one after the other, and ends in one ``QualityRead`` or one
 ``QualityFailed``: a malformed answer from the modem is a failure with its code, and frames
 that are not the awaited answer (SLAC traffic on the same socket) are ignored.
+``read_link_quality(link)`` drives it over a raw link (host.slac.driver).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import constants as c
-from .errors import LocalProtocolError, RemoteProtocolError
+from .driver import Link, run_machine
+from .errors import DriverError, LocalProtocolError, ModemNotAnswering, RemoteProtocolError
 from .messages import (
     Buffer,
     Frame,
@@ -187,6 +189,25 @@ class LinkQualityProbe:
     def _finish(self, event: Event) -> None:
         self.done, self._deadline, self._request = True, None, None
         self._events.append(event)
+
+
+async def read_link_quality(link: Link, *, modem_mac: bytes = c.QCA_LOCAL_MAC,
+                            peer_mac: bytes | None = None,
+                            attenuation_db: float | None = None,
+                            timeout: float = c.MODEM_TIMEOUT,
+                            retries: int = c.MODEM_RETRIES) -> LinkQuality:  # fmt: skip
+    """One reading over ``link``; ModemNotAnswering or DriverError (one line) if none."""
+    probe = LinkQualityProbe(link.mac, modem_mac=modem_mac, peer_mac=peer_mac,
+                             attenuation_db=attenuation_db, timeout=timeout, retries=retries)
+    # the probe has the Machine surface; only its event types differ from SLAC's
+    event = await run_machine(probe, link, until=lambda ev: True,  # type: ignore[arg-type]
+                              before=probe.start)
+    if isinstance(event, QualityRead):
+        return event.quality
+    if isinstance(event, QualityFailed) and event.code == "MODEM_TIMEOUT":
+        raise ModemNotAnswering(f"{event.reason}: is it powered and on this interface?")
+    reason = event.reason if isinstance(event, QualityFailed) else "no answer"
+    raise DriverError(f"PLC link quality unreadable: {reason}")
 
 
 def _name(mmtype: int) -> str:

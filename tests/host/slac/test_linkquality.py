@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from prometheus_client import generate_latest
 
+from host.bench.channel import Channel
 from host.bench.modem_sim import FAR_MODEM_MAC, TONE_MAP_REFUSED, ModemSim
 from host.slac import constants as c
-from host.slac.linkquality import LinkQualityProbe, QualityFailed, QualityRead, summarize
+from host.slac.driver import serve_modem_sim
+from host.slac.errors import DriverError, ModemNotAnswering
+from host.slac.linkquality import (
+    LinkQuality,
+    LinkQualityProbe,
+    QualityFailed,
+    QualityRead,
+    read_link_quality,
+    summarize,
+)
 from host.slac.messages import (
     CmSetKeyReq,
     Frame,
@@ -170,3 +182,32 @@ def test_quality_reaches_the_metrics_and_missing_figures_leave_them() -> None:
     assert 'v2gate_plc_snr_db{connector="1"}' not in text
     assert 'v2gate_plc_attenuation_db{connector="1"}' not in text
     assert 'v2gate_plc_phy_rate_mbps{connector="1",direction="rx"} 9.0' in text
+
+
+async def _over_channel(sim: ModemSim, link_peer: bool, **kw) -> LinkQuality:
+    ch = Channel()
+    host = ch.open(0)
+    served = asyncio.create_task(serve_modem_sim(sim, ch.open(1, c.ETH_P_ALL)))
+    try:
+        key = CmSetKeyReq(nid=b"n" * 7, new_key=b"k" * 16)
+        host.send(push_frame(Frame(MODEM, host.mac, key)))
+        if link_peer:  # the EV's host sets the same key on its modem: the sim sees it go out
+            ch.open(1).send(push_frame(Frame(MODEM, ch.macs[1], key)))
+        # the sim takes frames in order, so both keys are set before the probe asks; the
+        # CM_SET_KEY.CNF (and the EV's SET_KEY) reaching `host` are frames the probe ignores
+        return await read_link_quality(host, **kw)
+    finally:
+        served.cancel()
+
+
+def test_read_link_quality_over_a_channel_with_the_simulator() -> None:
+    q = asyncio.run(_over_channel(ModemSim(phy_rate_mbps=(6, 5)), True, attenuation_db=19.0))
+    assert (q.peer_mac, q.tx_mbps, q.rx_mbps, q.snr_db) == (FAR_MODEM_MAC, 6, 5, 4.0)
+
+
+def test_read_link_quality_errors_are_one_line() -> None:
+    with pytest.raises(DriverError, match="no link to any station") as exc:
+        asyncio.run(_over_channel(ModemSim(), False))
+    assert "\n" not in str(exc.value)
+    with pytest.raises(ModemNotAnswering, match="did not answer VS_NW_INFO.REQ"):
+        asyncio.run(_over_channel(ModemSim(qualcomm=False), False, timeout=0.05, retries=1))
