@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
 from host.bench.channel import Channel
@@ -211,3 +213,16 @@ def test_read_link_quality_errors_are_one_line() -> None:
     assert "\n" not in str(exc.value)
     with pytest.raises(ModemNotAnswering, match="did not answer VS_NW_INFO.REQ"):
         asyncio.run(_over_channel(ModemSim(qualcomm=False), False, timeout=0.05, retries=1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=80), st.binary(max_size=80))
+def test_any_answer_ends_in_a_reading_or_a_failure_never_a_crash(info: bytes, tm: bytes) -> None:
+    probe = LinkQualityProbe(EVSE_MAC)
+    probe.start(0.0)
+    probe.receive(_answer(VsNwInfoCnf(data_length=len(info), data=info)), 0.0)
+    if not probe.done:
+        probe.receive(_answer(VsToneMapCharCnf(mme_len=len(tm), body=tm)), 0.0)
+    ev = probe.next_event()
+    assert probe.done == (ev is not None)
+    assert ev is None or isinstance(ev, QualityRead | QualityFailed)
