@@ -42,6 +42,7 @@ SUBCOMMANDS = [
     "host.console.grid",
     "host.fleet.cli",
     "host.ocpp.cli",
+    "host.meter.cli",
 ]
 
 EXIT_USAGE = 2

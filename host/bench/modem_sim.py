@@ -23,6 +23,7 @@ from host.slac.messages import (
     Message,
     Network,
     NetworkStation,
+    ToneMap,
     VsLinkStatusCnf,
     VsLinkStatusReq,
     VsNwInfoCnf,
@@ -31,6 +32,8 @@ from host.slac.messages import (
     VsRsDevReq,
     VsSwVerCnf,
     VsSwVerReq,
+    VsToneMapCharCnf,
+    VsToneMapCharReq,
     is_vendor,
     parse_frame,
     push_frame,
@@ -38,6 +41,9 @@ from host.slac.messages import (
 
 FAR_MODEM_MAC = b"\x00\xb0\x52\x00\x00\x02"  # how a simulator reports the modem it is linked to
 SIM_VERSION = b"MAC-QCA7000-1.2.5.3207-00-20180927-CS (v2gate modem simulator)"
+# HomePlug Green PHY ROBO: every carrier QPSK (code 2); a bench run can pass its own map
+SIM_TONE_MAP = (2,) * 917
+TONE_MAP_REFUSED = 0x01  # MSTATUS for a station the modem holds no tone map for
 
 
 class ModemSim:
@@ -46,7 +52,9 @@ class ModemSim:
     def __init__(self, *, mac: bytes = c.QCA_LOCAL_MAC, attenuation_db: int = 20,
                  version: bytes | None = SIM_VERSION, answer_set_key: bool = True,
                  set_key_result: int = c.SET_KEY_RESULT_SUCCESS_QCA, qualcomm: bool = True,
-                 attenuation_by_mac: dict[bytes, int] | None = None) -> None:  # fmt: skip
+                 attenuation_by_mac: dict[bytes, int] | None = None,
+                 phy_rate_mbps: tuple[int, int] = (9, 9),
+                 tone_map: tuple[int, ...] | None = SIM_TONE_MAP) -> None:  # fmt: skip
         self.mac = mac
         self.attenuation_db = attenuation_db
         self.attenuation_by_mac = attenuation_by_mac or {}  # per sounding EV, for cross-talk
@@ -60,6 +68,8 @@ class ModemSim:
         self.nid = b""
         self.peer_nmk: bytes | None = None  # the key the far host set on its modem
         self.sounds_seen = 0
+        self.phy_rate_mbps = phy_rate_mbps  # (to the far modem, from it), VS_NW_INFO
+        self.tone_map = tone_map  # modulation code per carrier; None: refuse the request
 
     @property
     def linked(self) -> bool:
@@ -108,9 +118,15 @@ class ModemSim:
             self.nmk = None
             return VsRsDevCnf()
         if isinstance(m, VsNwInfoReq):
-            far = (NetworkStation(FAR_MODEM_MAC, 2),) if self.linked else ()
+            tx, rx = self.phy_rate_mbps
+            far = (NetworkStation(FAR_MODEM_MAC, 2, tx, rx),) if self.linked else ()
             nets = [Network(self.nid, 0, self.mac, far)] if self.nmk is not None else []
             return VsNwInfoCnf.of(nets)
+        if isinstance(m, VsToneMapCharReq):
+            if not self.linked or m.mac != FAR_MODEM_MAC or self.tone_map is None:
+                return VsToneMapCharCnf(mme_len=0, body=b"", status=TONE_MAP_REFUSED)
+            codes = self.tone_map
+            return VsToneMapCharCnf.of(ToneMap(m.mac, m.slot, m.coupling, 1, len(codes), codes))
         if isinstance(m, VsLinkStatusReq):
             return VsLinkStatusCnf(link_status=c.LINK_STATUS_UP if self.linked else 0)
         return None

@@ -36,6 +36,7 @@ QUALCOMM_OUI = b"\x00\xb0\x52"
 VS_SW_VER = 0xA000
 VS_RS_DEV = 0xA01C
 VS_NW_INFO = 0xA038
+VS_TONE_MAP_CHAR = 0xA070  # open-plc-utils mme.h; its ToneMaps2 reads the AR7x00 form
 VS_PL_LNK_STATUS = 0xA0B8
 VENDOR_MMTYPE_MIN = 0xA000  # HPGP Table 11-2: 0xA000-0xBFFF vendor specific
 VENDOR_MMTYPE_MAX = 0xBFFF
@@ -74,6 +75,12 @@ VALIDATE_SUCCESS = 0x02
 VALIDATE_FAILURE = 0x03
 VALIDATE_NOT_REQUIRED = 0x04
 VALIDATE_SIGNAL_S2_TOGGLES = 0x00  # Table A.6 SignalType: the EV toggles S2 (CP B <-> C)
+
+# Tone-map modulation codes (a nibble per carrier in VS_TONE_MAP_CHAR.CNF) -> bits per carrier,
+# and the SNR in dB each modulation needs, as open-plc-utils' ToneMaps2 / SignalToNoise2 map
+# them (0 unused, BPSK, QPSK, 8-QAM, 16-QAM, 64-QAM, 256-QAM, 1024-QAM, 4096-QAM).
+MODULATION_BITS = (0, 1, 2, 3, 4, 6, 8, 10, 12)
+MODULATION_DB = (0, 2, 4, 7, 10, 16, 22, 28, 36)
 
 # Qualcomm link status (VS_PL_LNK_STATUS.CNF byte after the reserved byte)
 LINK_STATUS_UP = 0x01

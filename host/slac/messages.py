@@ -378,6 +378,8 @@ class VsNwInfoReq(Message):
 class NetworkStation:
     mac: bytes
     tei: int
+    avg_tx_mbps: int = 0  # AvgPHYDR_TX: average PHY rate towards this station
+    avg_rx_mbps: int = 0  # AvgPHYDR_RX: average PHY rate from it
 
 
 @dataclass(frozen=True)
@@ -411,7 +413,10 @@ class VsNwInfoCnf(Message):
             out += net.nid + bytes(2) + b"\x01\x01" + bytes(4) + bytes([net.role]) + net.cco_mac
             out += b"\x01" + bytes(3) + bytes([len(net.stations)]) + bytes(5)
             for sta in net.stations:
-                out += sta.mac + bytes([sta.tei]) + bytes(3) + bytes(6 + 2 + 2 + 2 + 2)
+                # MAC, TEI, 3 reserved, BDA, AVGTX u16, COUPLING, reserved, AVGRX u16, 2 reserved
+                out += sta.mac + bytes([sta.tei]) + bytes(3) + bytes(6)
+                out += sta.avg_tx_mbps.to_bytes(2, "little") + bytes(2)
+                out += sta.avg_rx_mbps.to_bytes(2, "little") + bytes(2)
         return cls(data_length=len(out), data=bytes(out))
 
     def networks(self) -> list[Network]:
@@ -422,7 +427,8 @@ class VsNwInfoCnf(Message):
             for _ in range(buf.pull_uint(1)):
                 net = buf.pull_bytes(_NETWORK_LEN)
                 stations = tuple(
-                    NetworkStation(sta[:6], sta[6])
+                    NetworkStation(sta[:6], sta[6], int.from_bytes(sta[16:18], "little"),
+                                   int.from_bytes(sta[20:22], "little"))
                     for sta in (buf.pull_bytes(_STATION_LEN) for _ in range(net[26]))
                 )
                 found.append(Network(net[:7], net[15], net[16:22], stations))
@@ -431,13 +437,84 @@ class VsNwInfoCnf(Message):
         return found
 
 
+@dataclass(frozen=True)
+class VsToneMapCharReq(Message):
+    """VS_TONE_MAP_CHAR.REQ (AR7x00 form, MMV 1): the tone map the modem uses towards the
+    station ``mac`` in tone-map slot ``slot`` (the layout open-plc-utils' ToneMaps2 sends)."""
+
+    MMTYPE = c.VS_TONE_MAP_CHAR | c.MMTYPE_REQ
+    MMV = c.MMV_HPAV_1_1
+    FIELDS = (("sub_version", "u8"), ("reserved", 3), ("mac", 6), ("slot", "u8"),
+              ("coupling", "u8"))  # fmt: skip
+    mac: bytes
+    slot: int = 0
+    coupling: int = 0  # 0 primary coupling, 1 alternate
+    sub_version: int = 0
+    reserved: bytes = bytes(3)
+
+
+_TONE_MAP_HEADER_LEN = 24  # MME_SUBVER ... Reserved7, before the carriers' nibbles
+
+
+@dataclass(frozen=True)
+class ToneMap:
+    """One slot's tone map: a 4-bit modulation code per active carrier (c.MODULATION_BITS)."""
+
+    mac: bytes
+    slot: int
+    coupling: int
+    slots: int  # NUMTMS: how many slots the modem holds for this station
+    active_carriers: int
+    codes: tuple[int, ...]  # per active carrier
+
+
+@dataclass(frozen=True)
+class VsToneMapCharCnf(Message):
+    """VS_TONE_MAP_CHAR.CNF (AR7x00 form): ``status`` 0 and ``body`` (MME_LEN bytes: a
+    24-byte header, then two carriers per byte, the even carrier in the low nibble)."""
+
+    MMTYPE = c.VS_TONE_MAP_CHAR | c.MMTYPE_CNF
+    MMV = c.MMV_HPAV_1_1
+    FIELDS = (("status", "u8"), ("reserved", "u8"), ("mme_len", "u16"), ("body", "*mme_len"))
+    mme_len: int
+    body: bytes
+    status: int = 0
+    reserved: int = 0
+
+    @classmethod
+    def of(cls, tm: ToneMap) -> VsToneMapCharCnf:
+        packed = bytearray((len(tm.codes) + 1) // 2)
+        for i, code in enumerate(tm.codes):
+            packed[i // 2] |= (code & 0x0F) << (4 * (i & 1))
+        head = bytes([0, 0]) + tm.mac + bytes([tm.slot, tm.coupling, tm.slots, 0])
+        head += tm.active_carriers.to_bytes(2, "little") + bytes(2)
+        head += len(tm.codes).to_bytes(2, "little") + bytes(2 + 4)
+        body = head + bytes(packed)
+        return cls(mme_len=len(body), body=body)
+
+    def tone_map(self) -> ToneMap:
+        b = self.body
+        if len(b) < _TONE_MAP_HEADER_LEN:
+            raise RemoteProtocolError(
+                f"VS_TONE_MAP_CHAR.CNF MME_LEN {len(b)} is shorter than its "
+                f"{_TONE_MAP_HEADER_LEN}-byte header", "MALFORMED_MME")
+        active = int.from_bytes(b[12:14], "little")
+        packed = b[_TONE_MAP_HEADER_LEN:]
+        if active > 2 * len(packed):
+            raise RemoteProtocolError(
+                f"VS_TONE_MAP_CHAR.CNF says {active} active carriers but carries "
+                f"{2 * len(packed)}", "MALFORMED_MME")
+        codes = tuple((packed[i // 2] >> (4 * (i & 1))) & 0x0F for i in range(active))
+        return ToneMap(b[2:8], b[8], b[9], b[10], active, codes)
+
+
 MESSAGES: dict[int, type[Message]] = {
     cls.MMTYPE: cls
     for cls in (CmSetKeyReq, CmSetKeyCnf, CmSlacParmReq, CmSlacParmCnf, CmStartAttenCharInd,
                 CmMnbcSoundInd, CmAttenProfileInd, CmAttenCharInd, CmAttenCharRsp,
                 CmValidateReq, CmValidateCnf, CmSlacMatchReq, CmSlacMatchCnf, VsSwVerReq,
                 VsSwVerCnf, VsRsDevReq, VsRsDevCnf, VsLinkStatusReq, VsLinkStatusCnf,
-                VsNwInfoReq, VsNwInfoCnf)
+                VsNwInfoReq, VsNwInfoCnf, VsToneMapCharReq, VsToneMapCharCnf)
 }  # fmt: skip
 
 

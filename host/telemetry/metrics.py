@@ -16,6 +16,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, start_http_server
 
 from host.meter import poller as mp
+from host.slac.linkquality import LinkQuality
 
 CP_STATES = ["A", "B", "C", "D", "E", "F"]     # IEC 61851-1
 
@@ -57,14 +58,22 @@ class StationMetrics:
         self.link_errors = Counter("v2gate_link_errors", "Link frames rejected, by kind",
                                    ["kind"], registry=r)
         self.faults = Counter("v2gate_faults", "Faults raised, by kind", ["kind"], registry=r)
-        # PLC link quality as the modem reports it (Qualcomm vendor MMEs, read by host/slac):
-        # average attenuation and SNR over the carriers, and the tone map's PHY rate
+        # PLC link quality as the modem reports it (Qualcomm vendor MMEs, read by
+        # host/slac/linkquality): average attenuation (SLAC's sounding), the PHY rates of
+        # VS_NW_INFO and the tone map of VS_TONE_MAP_CHAR (SNR: what its modulations need)
         self.plc_attenuation = Gauge("v2gate_plc_attenuation_db",
                                      "Average attenuation to the EV's modem", c, registry=r)
-        self.plc_snr = Gauge("v2gate_plc_snr_db", "Average SNR over the carriers", c,
+        self.plc_snr = Gauge("v2gate_plc_snr_db",
+                             "Mean SNR the tone map's modulations need (a lower bound)", c,
                              registry=r)
-        self.plc_phy_rate = Gauge("v2gate_plc_phy_rate_mbps", "PHY rate of the tone map",
+        self.plc_phy_rate = Gauge("v2gate_plc_phy_rate_mbps",
+                                  "Average PHY rate to (tx) and from (rx) the EV's modem",
                                   c + ["direction"], registry=r)
+        self.plc_bits_per_carrier = Gauge("v2gate_plc_tone_map_bits_per_carrier",
+                                          "Mean bits per active carrier of the tone map", c,
+                                          registry=r)
+        self.plc_carriers = Gauge("v2gate_plc_tone_map_active_carriers",
+                                  "Active carriers of the tone map", c, registry=r)
 
     def meter_event(self, connector: str, ev: mp.Event) -> None:
         """Feed one poller event for `connector`."""
@@ -87,6 +96,23 @@ class StationMetrics:
             self.signed.labels(connector, "rejected").inc()
         elif isinstance(ev, mp.ExportPermissionChanged):
             self.export_allowed.labels(connector).set(1 if ev.allowed else 0)
+
+    def plc_link(self, connector: str, q: LinkQuality) -> None:
+        """Feed one link-quality reading. A figure the modem did not give is removed from
+        the exposition rather than left at an old value."""
+        self.plc_phy_rate.labels(connector, "tx").set(q.tx_mbps)
+        self.plc_phy_rate.labels(connector, "rx").set(q.rx_mbps)
+        for gauge, value in ((self.plc_attenuation, q.attenuation_db),
+                             (self.plc_snr, q.snr_db),
+                             (self.plc_bits_per_carrier, q.bits_per_carrier),
+                             (self.plc_carriers, q.active_carriers)):
+            if value is None:
+                try:
+                    gauge.remove(connector)
+                except KeyError:
+                    pass
+            else:
+                gauge.labels(connector).set(value)
 
     def serve(self, port: int = 9464, addr: str = "127.0.0.1") -> tuple[WSGIServer,
                                                                        threading.Thread]:

@@ -26,6 +26,7 @@ from host.slac.messages import (
     Frame,
     Network,
     NetworkStation,
+    ToneMap,
     VsLinkStatusCnf,
     VsLinkStatusReq,
     VsNwInfoCnf,
@@ -34,6 +35,8 @@ from host.slac.messages import (
     VsRsDevReq,
     VsSwVerCnf,
     VsSwVerReq,
+    VsToneMapCharCnf,
+    VsToneMapCharReq,
     maybe_read_frame,
     push_frame,
 )
@@ -143,6 +146,18 @@ SPEC_VECTORS = [
         "0002000000000101000000010000000000020000000002020000000000000000000000000000000000",
         Frame(EVSE, MODEM, VsNwInfoCnf.of([Network(b"N" * 7, 0, EVSE, (NetworkStation(PEV, 2),))])),
     ),
+    # VS_TONE_MAP_CHAR in the AR7x00 form of open-plc-utils ToneMaps2: MMV 01; REQ: subversion,
+    # 3 reserved, MAC, slot, coupling; CNF: status, reserved, MME_LEN, a 24-byte header (MAC at
+    # 2, slot, coupling, NUMTMS, TMNUMACTCARRIERS at 12, NUMCARRIERS at 16), two carriers a byte
+    (
+        "00b05200000102000000000188e10170a0000000b05200000000020000000002" "0000",
+        Frame(MODEM, EVSE, VsToneMapCharReq(mac=PEV)),
+    ),
+    (
+        "02000000000100b05200000188e10171a0000000b05200001a00" "0000020000000002000001000300"
+        "00000300000000000000" "4205",
+        Frame(EVSE, MODEM, VsToneMapCharCnf.of(ToneMap(PEV, 0, 0, 1, 3, (2, 4, 5)))),
+    ),
 ]
 
 VECTORS = PYSLAC_VECTORS + SPEC_VECTORS
@@ -224,7 +239,7 @@ def _check_decoder(data: bytes) -> None:
 
 
 def test_network_info_reads_back_what_it_wrote() -> None:
-    nets = [Network(b"N" * 7, 2, EVSE, (NetworkStation(PEV, 2), NetworkStation(MODEM, 3))),
+    nets = [Network(b"N" * 7, 2, EVSE, (NetworkStation(PEV, 2, 9, 8), NetworkStation(MODEM, 3))),
             Network(b"M" * 7, 0, PEV, ())]  # fmt: skip
     assert VsNwInfoCnf.of(nets).networks() == nets
 
@@ -237,3 +252,11 @@ def test_network_info_data_reads_cleanly(data: bytes) -> None:
     except RemoteProtocolError:
         return
     assert all(len(n.nid) == 7 and len(n.cco_mac) == 6 for n in nets)
+
+
+def test_network_info_rates_sit_where_open_plc_utils_reads_them() -> None:
+    # NetInfo2's station record: MAC, TEI, 3 reserved, BDA, AVGTX u16 at 16, COUPLING,
+    # reserved, AVGRX u16 at 20, 2 reserved
+    net = Network(b"N" * 7, 0, EVSE, (NetworkStation(PEV, 2, 0x1234, 0x5678),))
+    sta = VsNwInfoCnf.of([net]).data[2 + 32:]
+    assert sta[16:18] == b"\x34\x12" and sta[20:22] == b"\x78\x56"
