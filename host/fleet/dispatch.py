@@ -16,7 +16,8 @@ Dispatch, per feeder, among the chargers heard from within `stale_after` seconds
   a "limit" in proportion to its max_charge_w (summing to the feeder limit); otherwise none.
 A limit that stops binding is lifted at once (a setpoint that expires as it is issued).
 A setpoint is sent again only when it moves by more than `deadband_w` or is half-way to
-expiry, so a steady event does not flood the broker.
+expiry, so a steady event does not flood the broker; but when the import setpoints held
+that way would add up beyond the feeder limit, every lowered one is sent.
 
 The last DR event is kept until its end whatever happens upstream: losing the DERMS link
 changes nothing the chargers see, and the node logs that it carries on alone.
@@ -166,13 +167,26 @@ class FogState:
                     lift = Setpoint(charger, "limit", "limit", held.setpoint_w, now, now)
                     self._sent[charger] = lift
                     out.append(lift)
+            send = []
             for sp in wanted:
                 old = self._sent.get(sp.charger)
                 if (old is None or old.event != sp.event or old.kind != sp.kind
                         or abs(old.setpoint_w - sp.setpoint_w) > self.deadband_w
                         or now >= (old.issued + old.expires) / 2):
-                    self._sent[sp.charger] = sp
-                    out.append(sp)
+                    send.append(sp)
+            limit = self.feeder_limits.get(feeder)
+            if limit is not None:
+                # the deadband may keep each import setpoint a little high; together they
+                # must not pass the feeder limit, so then every lowered one goes out
+                chosen = {sp.charger for sp in send}
+                held_w = sum(max(0.0, (sp if sp.charger in chosen else self._sent[sp.charger])
+                               .setpoint_w) for sp in wanted)  # fmt: skip
+                if held_w > limit * (1 + 1e-9):
+                    send += [sp for sp in wanted if sp.charger not in chosen
+                             and self._sent[sp.charger].setpoint_w > sp.setpoint_w]  # fmt: skip
+            for sp in send:
+                self._sent[sp.charger] = sp
+                out.append(sp)
         self.counts.setpoints += len(out)
         return out
 

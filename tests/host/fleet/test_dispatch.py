@@ -117,3 +117,15 @@ def test_repeated_event_is_counted_once() -> None:
     fog.dr_event(ev, 100.0)
     fog.dr_event(ev, 100.5)
     assert fog.counts.dr_events == 1
+
+
+def test_deadband_never_lets_the_held_limits_add_up_beyond_the_feeder_limit() -> None:
+    fog = FogState("fog1", feeder_limits={"f1": 100000.0})
+    for i in range(10):
+        fog.telemetry(_t(f"c{i}", charge=11000.0), 100.0)
+    held = {sp.charger: sp for sp in fog.dispatch(100.0)}  # 10 x 10000 W
+    # a small charger joins: each share drops by 45 W, inside the 50 W deadband
+    fog.telemetry(_t("c10", charge=500.0), 101.0)
+    held |= {sp.charger: sp for sp in fog.dispatch(101.0)}
+    in_force = sum(sp.setpoint_w for sp in held.values() if sp.kind == "limit" and sp.expires > 101.0)
+    assert in_force <= 100000.0 + 1e-6
