@@ -14,7 +14,8 @@ Dispatch, per feeder, among the chargers heard from within `stale_after` seconds
   event's end (or after `ttl`, refreshed before then while the event runs).
 - no event: if the chargers together could import more than the feeder limit, each gets
   a "limit" in proportion to its max_charge_w (summing to the feeder limit); otherwise none.
-A limit that stops binding is lifted at once (a setpoint that expires as it is issued).
+A limit that stops binding, or the target of an event that ended early or was replaced, is
+lifted at once (a setpoint that expires as it is issued).
 A setpoint is sent again only when it moves by more than `deadband_w` or is half-way to
 expiry, so a steady event does not flood the broker; but when the import setpoints held
 that way would add up beyond the feeder limit, every lowered one is sent.
@@ -159,12 +160,14 @@ class FogState:
         out = []
         for feeder in sorted(self.feeders()):
             wanted = self.wanted(feeder, now)
-            named = {sp.charger for sp in wanted}
+            named = {sp.charger: sp.kind for sp in wanted}
             for charger, held in list(self._sent.items()):
-                # a feeder limit that no longer binds is lifted at once, not left to expire
-                if (held.kind == "limit" and held.expires > now and charger not in named
+                # a setpoint of a kind no longer wanted (a feeder limit that stopped binding,
+                # the target of an event cut short or replaced) is lifted at once, not left
+                # to expire: a charger holds one of each kind, a new kind does not replace it
+                if (held.expires > now and named.get(charger) != held.kind
                         and self._feeder_of(charger) == feeder):
-                    lift = Setpoint(charger, "limit", "limit", held.setpoint_w, now, now)
+                    lift = Setpoint(charger, held.event, held.kind, held.setpoint_w, now, now)
                     self._sent[charger] = lift
                     out.append(lift)
             send = []

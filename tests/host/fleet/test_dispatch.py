@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from host.fleet.dispatch import FogState
-from host.fleet.topics import DrEvent, Telemetry
+from host.fleet.topics import DrEvent, Setpoint, Telemetry
 
 
 def _t(charger: str, seq: int = 1, *, feeder: str = "f1", charge: float = 11000.0,
@@ -129,3 +129,28 @@ def test_deadband_never_lets_the_held_limits_add_up_beyond_the_feeder_limit() ->
     held |= {sp.charger: sp for sp in fog.dispatch(101.0)}
     in_force = sum(sp.setpoint_w for sp in held.values() if sp.kind == "limit" and sp.expires > 101.0)
     assert in_force <= 100000.0 + 1e-6
+
+
+def _in_force(held: dict[str, dict[str, Setpoint]], now: float) -> dict[str, set[str]]:
+    return {c: {k for k, sp in kinds.items() if sp.issued <= now < sp.expires}
+            for c, kinds in held.items()}  # fmt: skip
+
+
+def _hold(held: dict[str, dict[str, Setpoint]], sps: list[Setpoint]) -> None:
+    for sp in sps:  # as each charger's SetpointHolder keeps them: one per kind
+        held.setdefault(sp.charger, {})[sp.kind] = sp
+
+
+@pytest.mark.parametrize("limit", [None, 20000.0])
+def test_a_cut_short_event_lifts_its_targets_at_once(limit: float | None) -> None:
+    fog = _fog(feeder_limits={"f1": limit} if limit else {})
+    fog.dr_event(DrEvent("e1", "f1", -9000.0, 100.0, 600.0), 100.0)
+    held: dict[str, dict[str, Setpoint]] = {}
+    _hold(held, fog.dispatch(101.0))  # discharge targets until 131 (ttl)
+    # the DERMS ends the event early (same id, a duration that ended it)
+    fog.dr_event(DrEvent("e1", "f1", -9000.0, 100.0, 5.0), 110.0)
+    for c, d in (("c0", 7400), ("c1", 11000), ("c2", 3700)):
+        fog.telemetry(_t(c, 2, charge=40000.0, discharge=d), 110.0)
+    _hold(held, fog.dispatch(110.0))
+    # no charger keeps discharging for an event that is over
+    assert all("target" not in kinds for kinds in _in_force(held, 110.0).values())
