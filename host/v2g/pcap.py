@@ -94,21 +94,33 @@ def _pcapng(path: Path, data: bytes) -> Iterator[Packet]:
         if length < 12 or length % 4 or pos + length > len(data):
             raise CaptureError(f"{path}: pcapng block of {length} bytes at byte {pos} is cut short or malformed")
         body = data[pos + 8: pos + length - 4]
-        if kind == 1:  # interface description
-            link = struct.unpack_from(e + "H", body, 0)[0]
-            links.append((link, _ts_resol(body[8:], e)))
-        elif kind == 6:  # enhanced packet
-            iface, hi, lo, cap, _orig = struct.unpack_from(e + "IIIII", body, 0)
-            if iface >= len(links):
-                raise CaptureError(f"{path}: packet at byte {pos} names interface {iface}, not described")
-            link, resol = links[iface]
-            yield Packet(((hi << 32) | lo) * resol, link, body[20:20 + cap])
-        elif kind == 3:  # simple packet: no time
-            if not links:
-                raise CaptureError(f"{path}: packet at byte {pos} before any interface")
-            cap = min(struct.unpack_from(e + "I", body, 0)[0], len(body) - 4)
-            yield Packet(0.0, links[0][0], body[4:4 + cap])
+        try:  # a block too short for its own fields: struct.error / IndexError
+            packet = _block(path, pos, kind, body, e, links)
+        except (struct.error, IndexError):
+            raise CaptureError(f"{path}: pcapng block of type {kind} at byte {pos} is too short "
+                               f"for its fields ({length} bytes)") from None
+        if packet is not None:
+            yield packet
         pos += length
+
+
+def _block(path: Path, pos: int, kind: int, body: bytes, e: str,
+           links: list[tuple[int, float]]) -> Packet | None:  # fmt: skip
+    if kind == 1:  # interface description
+        link = struct.unpack_from(e + "H", body, 0)[0]
+        links.append((link, _ts_resol(body[8:], e)))
+    elif kind == 6:  # enhanced packet
+        iface, hi, lo, cap, _orig = struct.unpack_from(e + "IIIII", body, 0)
+        if iface >= len(links):
+            raise CaptureError(f"{path}: packet at byte {pos} names interface {iface}, not described")
+        link, resol = links[iface]
+        return Packet(((hi << 32) | lo) * resol, link, body[20:20 + cap])
+    elif kind == 3:  # simple packet: no time
+        if not links:
+            raise CaptureError(f"{path}: packet at byte {pos} before any interface")
+        cap = min(struct.unpack_from(e + "I", body, 0)[0], len(body) - 4)
+        return Packet(0.0, links[0][0], body[4:4 + cap])
+    return None
 
 
 def _ts_resol(options: bytes, e: str) -> float:
