@@ -3,12 +3,15 @@ line or record naming it, never a traceback."""
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
 import pytest
 
 from host import cli
+from host.v2g.tlsrecords import SUITES, TlsError, TlsStream, _Keys
+from tests.host.exi import pcapgen
 
 
 def _block(kind: int, body: bytes) -> bytes:
@@ -34,3 +37,32 @@ def test_malformed_pcapng_blocks_are_one_line(capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith(f"v2gate decode: {cap}: ") and err.count("\n") == 1, err
+
+
+def _record(ctype: int, body: bytes) -> bytes:
+    return bytes([ctype]) + b"\x03\x03" + struct.pack(">H", len(body)) + body
+
+
+SHORT_SERVER_HELLO = _record(22, bytes([2]) + (3).to_bytes(3, "big") + b"\x03\x03\x00")
+
+
+def test_a_cut_short_server_hello_is_an_error_record(capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: Path) -> None:  # fmt: skip
+    cap = pcapgen.write_capture(tmp_path / "v2g.pcap", pcapgen.packets([(False, SHORT_SERVER_HELLO)]))
+    code = cli.main(["decode", "--pcap", str(cap)])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    errors = [r["error"] for r in map(json.loads, out.splitlines()) if "error" in r]
+    assert len(errors) == 1 and "ServerHello" in errors[0]
+
+
+@pytest.mark.parametrize("size", [0, 10, 23])
+def test_a_tls12_gcm_record_too_short_for_nonce_and_tag_is_a_tls_error(size: int) -> None:
+    keys = _Keys(SUITES[0xC02B], bytes(16), bytes(4))
+    with pytest.raises(TlsError, match=f"record 0: {size} bytes"):
+        keys.open(23, b"\x03\x03", bytes(size))
+
+
+def test_short_server_hello_with_a_keylog_is_a_tls_error() -> None:
+    with pytest.raises(TlsError, match="ServerHello"):
+        TlsStream({}).receive(False, SHORT_SERVER_HELLO)
