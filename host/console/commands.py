@@ -4,6 +4,7 @@ Nack from the firmware."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from firmware.link import messages as m
@@ -49,9 +50,12 @@ class Command:
 
 def _number(word: str, what: str) -> float:
     try:
-        return float(word)
+        value = float(word)
     except ValueError:
-        raise CommandError(f"{what}: {word!r} is not a number") from None
+        value = math.nan
+    if not math.isfinite(value):  # nan / inf: round() would raise past the prompt
+        raise CommandError(f"{what}: {word!r} is not a number")
+    return value
 
 
 def _pilot(args: list[str]) -> Command:
