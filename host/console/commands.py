@@ -84,6 +84,8 @@ def _grant(args: list[str]) -> Command:
     watts = round(_number(rest[0], "grant watts")) if rest else 0
     if abs(watts) > m.POWER_MAX_W or len(rest) > 1:
         raise CommandError(f"grant: the power must be within +-{m.POWER_MAX_W} W, then nothing more")
+    if watts < 0 and not export:  # the link Nacks a discharge power on a charge lease
+        raise CommandError("grant: a negative power is export: grant AMPS export WATTS")
     if export and watts > 0:
         watts = -watts  # export power is negative on the link
     return Command("lease", lease=m.PowerLease(1, int(export), round(amps * 10), LEASE_EXPIRY_MS, watts))

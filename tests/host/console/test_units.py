@@ -155,3 +155,11 @@ def test_a_number_that_is_not_finite_is_advice_not_an_exception(line: str) -> No
     # anything but CommandError escapes the prompt's handler: the line is lost unexplained
     with pytest.raises(c.CommandError, match="is not a number"):
         c.parse(line)
+
+
+def test_a_negative_power_without_export_is_refused_here_not_nacked() -> None:
+    # PowerLease: a power below 0 only with direction 1; the firmware Nacks it otherwise
+    with pytest.raises(c.CommandError, match="export"):
+        c.parse("grant 16 -5000")
+    grant = c.parse("grant 16 export -5000")
+    assert grant is not None and grant.lease == m.PowerLease(1, 1, 160, c.LEASE_EXPIRY_MS, -5000)
