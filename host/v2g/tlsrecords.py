@@ -30,6 +30,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA = 20, 21, 22, 23
 CLIENT_HELLO, SERVER_HELLO, FINISHED = 1, 2, 20
 EXT_ENCRYPT_THEN_MAC, EXT_SUPPORTED_VERSIONS = 0x16, 0x2B
+# a ServerHello with this random is a HelloRetryRequest (RFC 8446 §4.1.3): the handshake
+# starts again with a second ClientHello, in the clear; the keys come with the next one
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,7 @@ class TlsStream:
                     self.version = "TLS 1.3"
                 p += 4 + elen
         self.suite = SUITES.get(self.suite_id)
-        if self.keylog is None:
+        if self.keylog is None or self.server_random == HRR_RANDOM:
             return
         if self.suite is None:
             raise TlsError(f"{self.version} suite {self.suite_id:#06x} is not supported for decryption "
