@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 import time
 import uuid
@@ -56,6 +57,9 @@ def _limits(items: list[str], ap: argparse.ArgumentParser) -> dict[str, float]:
             limits[topics.check_id("feeder", feeder)] = float(watts)
         except (ValueError, PayloadError):
             ap.error(f"--feeder-limit {item}: expected FEEDER=WATTS, e.g. f1=250000")
+        # an import limit below 0 would make every charger's share a discharge order
+        if not 0 <= limits[feeder] < math.inf:
+            ap.error(f"--feeder-limit {item}: the import limit is watts >= 0, e.g. f1=250000")
     return limits
 
 

@@ -40,3 +40,18 @@ def test_a_ca_file_that_is_not_a_certificate(capsys: pytest.CaptureFixture[str],
     bad.write_text("not a certificate")
     code, err = _fog(capsys, "--broker", "h:8883", "--cafile", str(bad))
     assert code == 2 and "TLS files" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("limit", ["f1=-5000", "f1=nan", "f1=inf"])
+def test_a_feeder_limit_that_is_not_a_positive_number(capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      limit: str) -> None:  # fmt: skip
+    # a negative import limit made every charger's "limit" negative: discharge on command
+    async def serve(node: object, report: float) -> None:
+        pass
+
+    monkeypatch.setattr("host.fleet.cli._serve", serve)
+    code, err = _fog(capsys, "--broker", "h:8883", "--no-tls", "--feeder-limit", limit)
+    assert code == 2, err
+    assert f"--feeder-limit {limit}" in err and len(err.strip().splitlines()) == 1, err
+
