@@ -111,6 +111,10 @@ async def _send_dr(args: argparse.Namespace, ap: argparse.ArgumentParser, broker
                         float(watts), time.time(), args.duration)  # fmt: skip
     except (ValueError, PayloadError):
         ap.error(f"--dr {args.dr}: expected FEEDER=WATTS, e.g. f1=-50000")
+    try:  # what every fog would drop as a bad payload is not sent as if it were taken
+        topics.decode_dr(event.encode())
+    except PayloadError as exc:
+        ap.error(f"--dr {args.dr} --duration {args.duration:g}: the fog would refuse it ({exc})")
     try:
         async with broker.client(f"dr-{event.id}", clean=True) as client:
             await client.publish(topics.dr_topic(event.feeder), event.encode(), qos=1)

@@ -55,3 +55,15 @@ def test_a_feeder_limit_that_is_not_a_positive_number(capsys: pytest.CaptureFixt
     assert code == 2, err
     assert f"--feeder-limit {limit}" in err and len(err.strip().splitlines()) == 1, err
 
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--dr", "f1=nan"], "target_w"),
+    (["--dr", "f1=-5000", "--duration", "-5"], "duration_s"),
+    (["--dr", "f1=-5000", "--duration", "1e9"], "duration_s"),
+])  # fmt: skip
+def test_a_dr_event_the_fog_would_drop_is_not_sent(capsys: pytest.CaptureFixture[str],
+                                                   args: list[str], says: str) -> None:  # fmt: skip
+    # the fog refuses these as bad payloads; the sender must say so, not "DR event sent"
+    code, err = _fog(capsys, "--broker", "127.0.0.1:1", "--no-tls", *args)
+    assert code == 2, err
+    assert says in err and "is it running" not in err and len(err.strip().splitlines()) == 1, err
