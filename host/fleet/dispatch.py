@@ -24,7 +24,8 @@ The last DR event is kept until its end whatever happens upstream: losing the DE
 changes nothing the chargers see, and the node logs that it carries on alone.
 
 Telemetry arrives at least once (the chargers' store-and-forward): per charger the
-highest seq seen is kept, an older or equal one is counted as a duplicate and ignored,
+highest seq seen is kept, an older or equal one is counted as a duplicate and ignored
+(unless it is newer by its ts: the charger's numbering restarted, which is logged),
 and a jump is counted as a gap (records the charger's queue dropped, or a fog split).
 """
 
@@ -79,9 +80,14 @@ class FogState:
         seen = self.chargers.get(t.charger)
         if seen is not None:
             if t.seq <= seen.last.seq:
-                self.counts.duplicates += 1
-                return
-            if t.seq > seen.last.seq + 1:
+                if t.ts <= seen.last.ts:  # a resend: made no later than what we hold
+                    self.counts.duplicates += 1
+                    return
+                # a newer record under a lower number: the charger's queue started again
+                # (its file lost); ignoring it would leave the charger unheard for good
+                self._log.append(f"charger {t.charger}: telemetry numbering restarted at "
+                                 f"{t.seq} (was {seen.last.seq})")  # fmt: skip
+            elif t.seq > seen.last.seq + 1:
                 self.counts.gaps += t.seq - seen.last.seq - 1
         self.chargers[t.charger] = Seen(t, now)
 

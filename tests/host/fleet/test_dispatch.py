@@ -154,3 +154,16 @@ def test_a_cut_short_event_lifts_its_targets_at_once(limit: float | None) -> Non
     _hold(held, fog.dispatch(110.0))
     # no charger keeps discharging for an event that is over
     assert all("target" not in kinds for kinds in _in_force(held, 110.0).values())
+
+
+def test_a_charger_whose_numbering_restarted_is_heard_again() -> None:
+    # its outbox file was lost (a reinstall): seq starts again at 1, with newer records.
+    # Taken for duplicates, it stayed stale for good: no share, and no feeder limit
+    fog = FogState("fog1", feeder_limits={"f1": 5000.0})
+    for seq in (1, 2, 3):
+        fog.telemetry(Telemetry("c0", "f1", seq, 100.0 + seq, 0.0, 11000.0, 0.0), 100.0 + seq)
+    fog.telemetry(Telemetry("c0", "f1", 1, 200.0, 0.0, 11000.0, 0.0), 200.0)
+    assert fog.counts.duplicates == 0 and fog.chargers["c0"].last.seq == 1
+    assert [sp.charger for sp in fog.dispatch(200.0)] == ["c0"]  # limited again
+    fog.telemetry(Telemetry("c0", "f1", 1, 200.0, 0.0, 11000.0, 0.0), 201.0)  # a resend
+    assert fog.counts.duplicates == 1
