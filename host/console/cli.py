@@ -66,6 +66,11 @@ def sim_params(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def check_baud(baud: int) -> None:
+    if baud <= 0:  # pyserial's own ValueError would come out of the link task as a traceback
+        raise ValueError(f"--baud {baud}: a baud rate is a positive number (e.g. 115200)")
+
+
 def pick_runtime(choice: str) -> str:
     if choice == "auto":
         return "micropython" if proc.micropython_binary() else "cpython"
@@ -90,6 +95,7 @@ def run(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
         runtime = pick_runtime(args.runtime) if args.sim else "none"
         if args.sim_set and not args.sim:
             raise ValueError("--sim-set needs --sim")
+        check_baud(args.baud)
     except ValueError as e:
         return _fail(str(e))
     log = None

@@ -4,6 +4,7 @@ Nack from the firmware."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from firmware.link import messages as m
@@ -49,9 +50,12 @@ class Command:
 
 def _number(word: str, what: str) -> float:
     try:
-        return float(word)
+        value = float(word)
     except ValueError:
-        raise CommandError(f"{what}: {word!r} is not a number") from None
+        value = math.nan
+    if not math.isfinite(value):  # nan / inf: round() would raise past the prompt
+        raise CommandError(f"{what}: {word!r} is not a number")
+    return value
 
 
 def _pilot(args: list[str]) -> Command:
@@ -80,6 +84,8 @@ def _grant(args: list[str]) -> Command:
     watts = round(_number(rest[0], "grant watts")) if rest else 0
     if abs(watts) > m.POWER_MAX_W or len(rest) > 1:
         raise CommandError(f"grant: the power must be within +-{m.POWER_MAX_W} W, then nothing more")
+    if watts < 0 and not export:  # the link Nacks a discharge power on a charge lease
+        raise CommandError("grant: a negative power is export: grant AMPS export WATTS")
     if export and watts > 0:
         watts = -watts  # export power is negative on the link
     return Command("lease", lease=m.PowerLease(1, int(export), round(amps * 10), LEASE_EXPIRY_MS, watts))

@@ -23,7 +23,7 @@ import serial
 from firmware.app import gridfunc, gridsync
 from firmware.link import messages as m
 from host.console import fields, session
-from host.console.cli import pick_runtime, sim_params
+from host.console.cli import check_baud, pick_runtime, sim_params
 from host.console.state import NOT_IN_SERVICE
 from host.link import events as ev
 from host.link.driver import CommandError, LinkDriver
@@ -168,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("say where the firmware is: --port PORT (e.g. /dev/ttyACM0), or --sim")
         if args.sim_set and not args.sim:
             raise ValueError("--sim-set needs --sim")
+        check_baud(args.baud)
         sim = sim_params(args.sim_set) if args.sim else None
         runtime = pick_runtime(args.runtime) if args.sim else "none"
     except ValueError as e:

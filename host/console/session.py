@@ -311,6 +311,19 @@ async def _until_done(console: Console, board: SimBoard | None,
         await board.start()
 
 
+def _replay_line(state: ConsoleState, rec: Any) -> None:
+    t = float(rec["t"])
+    if "rx" in rec or "tx" in rec:
+        d = "rx" if "rx" in rec else "tx"
+        state.frame(t, d, bytes.fromhex(rec[d]))
+    elif "say" in rec:
+        say = rec["say"]
+        state.say(t, str(say))
+        state.up = say.startswith("link up") or (state.up and not say.startswith("link down"))
+    elif "crc" in rec:
+        state.count.crc, state.count.resyncs = int(rec["crc"]), int(rec["resyncs"])
+
+
 def replay(path: Path, raw: bool, out: TextIO | None = None) -> int:
     """A recorded session (--log) as the frame log and the final panel, as plain text."""
     out = out or sys.stdout
@@ -320,19 +333,10 @@ def replay(path: Path, raw: bool, out: TextIO | None = None) -> int:
     lines: deque[str] = state.log
     with path.open() as f:
         for n, text in enumerate(f, 1):
-            try:
-                rec = json.loads(text)
-                t = float(rec["t"])
-            except (ValueError, KeyError, TypeError):
+            try:  # a damaged line, whatever its field holds, is named, not a traceback
+                _replay_line(state, json.loads(text))
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise ValueError(f"{path}:{n}: not a console recording line (v2gate console --log)") from None
-            if "rx" in rec or "tx" in rec:
-                d = "rx" if "rx" in rec else "tx"
-                state.frame(t, d, bytes.fromhex(rec[d]))
-            elif "say" in rec:
-                state.say(t, str(rec["say"]))
-                state.up = rec["say"].startswith("link up") or (state.up and not rec["say"].startswith("link down"))
-            elif "crc" in rec:
-                state.count.crc, state.count.resyncs = int(rec["crc"]), int(rec["resyncs"])
             screen.draw([], list(lines), state.added)
     out.write("\n".join(["-" * 40, *state.panel()]) + "\n")
     return 0

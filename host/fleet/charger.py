@@ -48,8 +48,10 @@ class SetpointHolder:
         return True
 
     def _valid(self, kind: str, now: float) -> float | None:
+        # not `issued <= now`: `issued` is the fog's clock, and a refresh from a fog a
+        # little ahead would leave the charger with no setpoint at all until ours caught up
         sp = self.current.get(kind)
-        return sp.setpoint_w if sp is not None and sp.issued <= now < sp.expires else None
+        return sp.setpoint_w if sp is not None and now < sp.expires else None
 
     def target(self, now: float) -> float | None:
         return self._valid("target", now)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 import time
 import uuid
@@ -56,6 +57,9 @@ def _limits(items: list[str], ap: argparse.ArgumentParser) -> dict[str, float]:
             limits[topics.check_id("feeder", feeder)] = float(watts)
         except (ValueError, PayloadError):
             ap.error(f"--feeder-limit {item}: expected FEEDER=WATTS, e.g. f1=250000")
+        # an import limit below 0 would make every charger's share a discharge order
+        if not 0 <= limits[feeder] < math.inf:
+            ap.error(f"--feeder-limit {item}: the import limit is watts >= 0, e.g. f1=250000")
     return limits
 
 
@@ -107,6 +111,10 @@ async def _send_dr(args: argparse.Namespace, ap: argparse.ArgumentParser, broker
                         float(watts), time.time(), args.duration)  # fmt: skip
     except (ValueError, PayloadError):
         ap.error(f"--dr {args.dr}: expected FEEDER=WATTS, e.g. f1=-50000")
+    try:  # what every fog would drop as a bad payload is not sent as if it were taken
+        topics.decode_dr(event.encode())
+    except PayloadError as exc:
+        ap.error(f"--dr {args.dr} --duration {args.duration:g}: the fog would refuse it ({exc})")
     try:
         async with broker.client(f"dr-{event.id}", clean=True) as client:
             await client.publish(topics.dr_topic(event.feeder), event.encode(), qos=1)

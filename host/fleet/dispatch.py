@@ -14,15 +14,18 @@ Dispatch, per feeder, among the chargers heard from within `stale_after` seconds
   event's end (or after `ttl`, refreshed before then while the event runs).
 - no event: if the chargers together could import more than the feeder limit, each gets
   a "limit" in proportion to its max_charge_w (summing to the feeder limit); otherwise none.
-A limit that stops binding is lifted at once (a setpoint that expires as it is issued).
+A limit that stops binding, or the target of an event that ended early or was replaced, is
+lifted at once (a setpoint that expires as it is issued).
 A setpoint is sent again only when it moves by more than `deadband_w` or is half-way to
-expiry, so a steady event does not flood the broker.
+expiry, so a steady event does not flood the broker; but when the import setpoints held
+that way would add up beyond the feeder limit, every lowered one is sent.
 
 The last DR event is kept until its end whatever happens upstream: losing the DERMS link
 changes nothing the chargers see, and the node logs that it carries on alone.
 
 Telemetry arrives at least once (the chargers' store-and-forward): per charger the
-highest seq seen is kept, an older or equal one is counted as a duplicate and ignored,
+highest seq seen is kept, an older or equal one is counted as a duplicate and ignored
+(unless it is newer by its ts: the charger's numbering restarted, which is logged),
 and a jump is counted as a gap (records the charger's queue dropped, or a fog split).
 """
 
@@ -77,9 +80,14 @@ class FogState:
         seen = self.chargers.get(t.charger)
         if seen is not None:
             if t.seq <= seen.last.seq:
-                self.counts.duplicates += 1
-                return
-            if t.seq > seen.last.seq + 1:
+                if t.ts <= seen.last.ts:  # a resend: made no later than what we hold
+                    self.counts.duplicates += 1
+                    return
+                # a newer record under a lower number: the charger's queue started again
+                # (its file lost); ignoring it would leave the charger unheard for good
+                self._log.append(f"charger {t.charger}: telemetry numbering restarted at "
+                                 f"{t.seq} (was {seen.last.seq})")  # fmt: skip
+            elif t.seq > seen.last.seq + 1:
                 self.counts.gaps += t.seq - seen.last.seq - 1
         self.chargers[t.charger] = Seen(t, now)
 
@@ -158,21 +166,36 @@ class FogState:
         out = []
         for feeder in sorted(self.feeders()):
             wanted = self.wanted(feeder, now)
-            named = {sp.charger for sp in wanted}
+            named = {sp.charger: sp.kind for sp in wanted}
             for charger, held in list(self._sent.items()):
-                # a feeder limit that no longer binds is lifted at once, not left to expire
-                if (held.kind == "limit" and held.expires > now and charger not in named
+                # a setpoint of a kind no longer wanted (a feeder limit that stopped binding,
+                # the target of an event cut short or replaced) is lifted at once, not left
+                # to expire: a charger holds one of each kind, a new kind does not replace it
+                if (held.expires > now and named.get(charger) != held.kind
                         and self._feeder_of(charger) == feeder):
-                    lift = Setpoint(charger, "limit", "limit", held.setpoint_w, now, now)
+                    lift = Setpoint(charger, held.event, held.kind, held.setpoint_w, now, now)
                     self._sent[charger] = lift
                     out.append(lift)
+            send = []
             for sp in wanted:
                 old = self._sent.get(sp.charger)
                 if (old is None or old.event != sp.event or old.kind != sp.kind
                         or abs(old.setpoint_w - sp.setpoint_w) > self.deadband_w
                         or now >= (old.issued + old.expires) / 2):
-                    self._sent[sp.charger] = sp
-                    out.append(sp)
+                    send.append(sp)
+            limit = self.feeder_limits.get(feeder)
+            if limit is not None:
+                # the deadband may keep each import setpoint a little high; together they
+                # must not pass the feeder limit, so then every lowered one goes out
+                chosen = {sp.charger for sp in send}
+                held_w = sum(max(0.0, (sp if sp.charger in chosen else self._sent[sp.charger])
+                               .setpoint_w) for sp in wanted)  # fmt: skip
+                if held_w > limit * (1 + 1e-9):
+                    send += [sp for sp in wanted if sp.charger not in chosen
+                             and self._sent[sp.charger].setpoint_w > sp.setpoint_w]  # fmt: skip
+            for sp in send:
+                self._sent[sp.charger] = sp
+                out.append(sp)
         self.counts.setpoints += len(out)
         return out
 

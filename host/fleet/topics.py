@@ -124,7 +124,7 @@ class DrEvent:
 def _object(data: bytes) -> dict[str, Any]:
     try:
         body = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # too deep: RecursionError
         raise PayloadError(f"not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise PayloadError("not a JSON object")
@@ -138,8 +138,14 @@ def _num(body: dict[str, Any], key: str, *, optional: bool = False,
     value = body.get(key)
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PayloadError(f"{key}: {value!r} is not a finite number")
+    try:  # a JSON integer of hundreds of digits is a Python int no float holds
+        finite = math.isfinite(value)
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise PayloadError(f"{key}: a number too large or not finite")
     if not low <= value <= high:
         raise PayloadError(f"{key}: {value} outside {low}..{high}")
     return value

@@ -11,6 +11,7 @@ time of the packet that completed it.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import struct
 from collections.abc import Iterator
@@ -94,21 +95,33 @@ def _pcapng(path: Path, data: bytes) -> Iterator[Packet]:
         if length < 12 or length % 4 or pos + length > len(data):
             raise CaptureError(f"{path}: pcapng block of {length} bytes at byte {pos} is cut short or malformed")
         body = data[pos + 8: pos + length - 4]
-        if kind == 1:  # interface description
-            link = struct.unpack_from(e + "H", body, 0)[0]
-            links.append((link, _ts_resol(body[8:], e)))
-        elif kind == 6:  # enhanced packet
-            iface, hi, lo, cap, _orig = struct.unpack_from(e + "IIIII", body, 0)
-            if iface >= len(links):
-                raise CaptureError(f"{path}: packet at byte {pos} names interface {iface}, not described")
-            link, resol = links[iface]
-            yield Packet(((hi << 32) | lo) * resol, link, body[20:20 + cap])
-        elif kind == 3:  # simple packet: no time
-            if not links:
-                raise CaptureError(f"{path}: packet at byte {pos} before any interface")
-            cap = min(struct.unpack_from(e + "I", body, 0)[0], len(body) - 4)
-            yield Packet(0.0, links[0][0], body[4:4 + cap])
+        try:  # a block too short for its own fields: struct.error / IndexError
+            packet = _block(path, pos, kind, body, e, links)
+        except (struct.error, IndexError):
+            raise CaptureError(f"{path}: pcapng block of type {kind} at byte {pos} is too short "
+                               f"for its fields ({length} bytes)") from None
+        if packet is not None:
+            yield packet
         pos += length
+
+
+def _block(path: Path, pos: int, kind: int, body: bytes, e: str,
+           links: list[tuple[int, float]]) -> Packet | None:  # fmt: skip
+    if kind == 1:  # interface description
+        link = struct.unpack_from(e + "H", body, 0)[0]
+        links.append((link, _ts_resol(body[8:], e)))
+    elif kind == 6:  # enhanced packet
+        iface, hi, lo, cap, _orig = struct.unpack_from(e + "IIIII", body, 0)
+        if iface >= len(links):
+            raise CaptureError(f"{path}: packet at byte {pos} names interface {iface}, not described")
+        link, resol = links[iface]
+        return Packet(((hi << 32) | lo) * resol, link, body[20:20 + cap])
+    elif kind == 3:  # simple packet: no time
+        if not links:
+            raise CaptureError(f"{path}: packet at byte {pos} before any interface")
+        cap = min(struct.unpack_from(e + "I", body, 0)[0], len(body) - 4)
+        return Packet(0.0, links[0][0], body[4:4 + cap])
+    return None
 
 
 def _ts_resol(options: bytes, e: str) -> float:
@@ -183,6 +196,11 @@ class Direction:
     next_seq: int | None = None
     pending: dict[int, Segment] = field(default_factory=dict)
     gaps: int = 0  # bytes never captured (the stream went on after them)
+    # the segments held beyond a hole, by where they start counted from the first byte
+    # (no wrap), so that each arrival looks at the earliest only: a capture that lost
+    # one segment early is not a scan of every held segment per packet
+    _at: int = 0  # next_seq counted the same way
+    _heap: list[tuple[int, int]] = field(default_factory=list)  # (start, seq)
 
     def take(self, seg: Segment) -> list[tuple[float, bytes]]:
         """The in-order bytes this segment completes (it may release later ones)."""
@@ -193,29 +211,35 @@ class Direction:
             return []
         if self.next_seq is None:  # the capture began mid-connection
             self.next_seq = seg.seq
-        self.pending[seg.seq] = seg
-        out: list[tuple[float, bytes]] = []
-        while True:
-            found = False
-            for seq in list(self.pending):
-                s = self.pending[seq]
-                ahead = (seq - self.next_seq) & 0xFFFFFFFF
-                behind = (self.next_seq - seq) & 0xFFFFFFFF
-                if ahead == 0 or behind < len(s.payload):  # starts here, or overlaps it
-                    skip = 0 if ahead == 0 else behind
-                    del self.pending[seq]
-                    out.append((seg.t, s.payload[skip:]))
-                    self.next_seq = (self.next_seq + len(s.payload) - skip) & 0xFFFFFFFF
-                    found = True
-                elif behind < 0x80000000:  # wholly old: a retransmission
-                    del self.pending[seq]
-            if not found:
-                break
+        ahead = (seg.seq - self.next_seq) & 0xFFFFFFFF
+        behind = (self.next_seq - seg.seq) & 0xFFFFFFFF
+        if ahead != 0 and behind >= len(seg.payload):
+            if behind >= 0x80000000:  # beyond a hole: held until the hole is filled
+                self.pending[seg.seq] = seg
+                heapq.heappush(self._heap, (self._at + ahead, seg.seq))
+            return []  # else wholly old: a retransmission
+        out = [self._deliver(seg, 0 if ahead == 0 else behind)]
+        while self._heap and self._heap[0][0] <= self._at:
+            start, seq = heapq.heappop(self._heap)
+            held = self.pending.get(seq)
+            if held is None or (seq - self.next_seq) & 0xFFFFFFFF != (start - self._at) & 0xFFFFFFFF:
+                continue  # already taken, or an entry of a segment this seq no longer holds
+            del self.pending[seq]
+            if start + len(held.payload) > self._at:  # overlaps what is new: the rest of it
+                out.append(self._deliver(Segment(seg.t, held.src, held.dst, held.seq, held.flags,
+                                                 held.payload), self._at - start))  # fmt: skip
         return out
+
+    def _deliver(self, seg: Segment, skip: int) -> tuple[float, bytes]:
+        n = len(seg.payload) - skip
+        self.next_seq = ((self.next_seq or 0) + n) & 0xFFFFFFFF
+        self._at += n
+        return seg.t, seg.payload[skip:]
 
     def flush(self) -> list[tuple[float, bytes]]:
         """At the end of the capture: what lies beyond a hole, with the hole counted."""
         out = []
+        self._heap.clear()
         for seq in sorted(self.pending, key=lambda q: (q - (self.next_seq or 0)) & 0xFFFFFFFF):
             s = self.pending.pop(seq)
             self.gaps += (seq - (self.next_seq or seq)) & 0xFFFFFFFF

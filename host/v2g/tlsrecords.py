@@ -30,6 +30,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA = 20, 21, 22, 23
 CLIENT_HELLO, SERVER_HELLO, FINISHED = 1, 2, 20
 EXT_ENCRYPT_THEN_MAC, EXT_SUPPORTED_VERSIONS = 0x16, 0x2B
+# a ServerHello with this random is a HelloRetryRequest (RFC 8446 §4.1.3): the handshake
+# starts again with a second ClientHello, in the clear; the keys come with the next one
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,9 @@ class _Keys:
                     raise TlsError("a TLS 1.3 record with no content type")
                 return inner[-1], inner[:-1]
             if s.kind == "gcm":
+                if len(body) < 24:
+                    raise TlsError(f"record {self.seq - 1}: {len(body)} bytes is too short for "
+                                   "the explicit nonce and the tag")  # fmt: skip
                 nonce = self.iv + body[:8]
                 aad = seq + bytes([ctype]) + version + struct.pack(">H", len(body) - 24)
                 return ctype, AESGCM(self.key).decrypt(nonce, body[8:], aad)
@@ -228,6 +234,9 @@ class TlsStream:
                 self._keys[from_client] = self._tls13_keys(from_client, "TRAFFIC_SECRET_0")
 
     def _server_hello(self, msg: bytes) -> None:
+        # version, random, session id, suite, compression: anything shorter is cut short
+        if len(msg) < 35 or len(msg) < 38 + msg[34]:
+            raise TlsError(f"a ServerHello of {len(msg)} bytes is cut short")
         self.server_random = msg[2:34]
         sid_len = msg[34]
         pos = 35 + sid_len
@@ -245,7 +254,7 @@ class TlsStream:
                     self.version = "TLS 1.3"
                 p += 4 + elen
         self.suite = SUITES.get(self.suite_id)
-        if self.keylog is None:
+        if self.keylog is None or self.server_random == HRR_RANDOM:
             return
         if self.suite is None:
             raise TlsError(f"{self.version} suite {self.suite_id:#06x} is not supported for decryption "

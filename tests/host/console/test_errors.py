@@ -117,3 +117,24 @@ def test_log_unwritable(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     code, line = one_line(capsys, "console", "--sim", "--log", str(tmp_path / "no" / "such" / "dir.log"))
     assert code == 2
     assert line.startswith("v2gate console: cannot write ") and "No such file or directory" in line
+
+
+@pytest.mark.parametrize("command", ["console", "grid"])
+@pytest.mark.parametrize("baud", ["0", "-5"])
+def test_bad_baud_is_one_line(capsys: pytest.CaptureFixture[str], silent_port: str, command: str,
+                              baud: str) -> None:  # fmt: skip
+    # pyserial's ValueError("Not a valid baudrate") came out as a traceback
+    code, line = one_line(capsys, command, "--port", silent_port, "--baud", baud)
+    assert code == 2
+    assert line == f"v2gate {command}: --baud {baud}: a baud rate is a positive number (e.g. 115200)"
+
+
+@pytest.mark.parametrize("record", ['{"t": 1, "rx": 5}', '{"t": 1, "rx": "zz"}', '{"t": 1, "say": 5}',
+                                    '{"t": 1, "crc": 3}'])  # fmt: skip
+def test_replay_of_a_damaged_recording_line_names_it(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path, record: str) -> None:  # fmt: skip
+    junk = tmp_path / "damaged.jsonl"
+    junk.write_text('{"t": 0.1, "say": "link up"}\n' + record + "\n")
+    code, line = one_line(capsys, "console", "--replay", str(junk))
+    assert code == 2
+    assert line == f"v2gate console: {junk}:2: not a console recording line (v2gate console --log)"

@@ -147,3 +147,19 @@ def test_fields_the_summary_does_not_show_are_listed_generically() -> None:
     assert "CP B  pilot x1" in panel[1]
     (extra,) = [ln for ln in panel if ln.startswith("Status4 ")]
     assert "lock_state=2" in extra and "link_timeout_ms=500ms" in extra and "cp_state" not in extra
+
+
+@pytest.mark.parametrize("line", ["pilot pwm nan", "pilot pwm inf", "grant nan", "grant 1e400",
+                                  "grant 16 inf", "grant 16 export nan"])  # fmt: skip
+def test_a_number_that_is_not_finite_is_advice_not_an_exception(line: str) -> None:
+    # anything but CommandError escapes the prompt's handler: the line is lost unexplained
+    with pytest.raises(c.CommandError, match="is not a number"):
+        c.parse(line)
+
+
+def test_a_negative_power_without_export_is_refused_here_not_nacked() -> None:
+    # PowerLease: a power below 0 only with direction 1; the firmware Nacks it otherwise
+    with pytest.raises(c.CommandError, match="export"):
+        c.parse("grant 16 -5000")
+    grant = c.parse("grant 16 export -5000")
+    assert grant is not None and grant.lease == m.PowerLease(1, 1, 160, c.LEASE_EXPIRY_MS, -5000)

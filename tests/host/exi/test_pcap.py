@@ -212,3 +212,24 @@ def test_a_connection_that_is_not_v2g_is_listed_as_such(capsys: pytest.CaptureFi
     assert records == [{"t": records[0]["t"], "connection": 1, "client": "[fe80::1]:50123",
                         "server": "[fe80::2]:49152",
                         "stream": "not V2GTP (neither a V2GTP header nor a TLS handshake)"}]
+
+
+def test_tls13_after_a_hello_retry_request_is_decrypted(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, conversation: list[pcapgen.Chunk],
+        pki: Pki) -> None:  # fmt: skip
+    """An EV whose key share is a group the SECC does not take (OpenSSL's default client
+    offers x25519; -20 wants secp521r1 or x448) gets a HelloRetryRequest, then sends a
+    second ClientHello in the clear: the keys come with the second ServerHello."""
+    import ssl
+
+    ev = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ev.check_hostname, ev.verify_mode = False, ssl.CERT_NONE
+    ev.minimum_version = ssl.TLSVersion.TLSv1_3
+    keylog = tmp_path / "sslkeys.log"
+    wire = pcapgen.tls_wire(conversation, pki, keylog, tls13=True, cctx=ev)
+    hrr = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+    assert wire[1][1][11:43] == hrr  # the SECC did ask for a retry (RFC 8446 §4.1.3)
+    cap = pcapgen.write_capture(tmp_path / "v2g.pcap", pcapgen.packets(wire))
+    code, records, err = decode(capsys, "--pcap", str(cap), "--keylog", str(keylog))
+    assert code == 0, (err, records[:2])
+    assert len(messages(records)) == len(expected(conversation))

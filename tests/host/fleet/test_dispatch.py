@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from host.fleet.dispatch import FogState
-from host.fleet.topics import DrEvent, Telemetry
+from host.fleet.topics import DrEvent, Setpoint, Telemetry
 
 
 def _t(charger: str, seq: int = 1, *, feeder: str = "f1", charge: float = 11000.0,
@@ -117,3 +117,53 @@ def test_repeated_event_is_counted_once() -> None:
     fog.dr_event(ev, 100.0)
     fog.dr_event(ev, 100.5)
     assert fog.counts.dr_events == 1
+
+
+def test_deadband_never_lets_the_held_limits_add_up_beyond_the_feeder_limit() -> None:
+    fog = FogState("fog1", feeder_limits={"f1": 100000.0})
+    for i in range(10):
+        fog.telemetry(_t(f"c{i}", charge=11000.0), 100.0)
+    held = {sp.charger: sp for sp in fog.dispatch(100.0)}  # 10 x 10000 W
+    # a small charger joins: each share drops by 45 W, inside the 50 W deadband
+    fog.telemetry(_t("c10", charge=500.0), 101.0)
+    held |= {sp.charger: sp for sp in fog.dispatch(101.0)}
+    in_force = sum(sp.setpoint_w for sp in held.values() if sp.kind == "limit" and sp.expires > 101.0)
+    assert in_force <= 100000.0 + 1e-6
+
+
+def _in_force(held: dict[str, dict[str, Setpoint]], now: float) -> dict[str, set[str]]:
+    return {c: {k for k, sp in kinds.items() if sp.issued <= now < sp.expires}
+            for c, kinds in held.items()}  # fmt: skip
+
+
+def _hold(held: dict[str, dict[str, Setpoint]], sps: list[Setpoint]) -> None:
+    for sp in sps:  # as each charger's SetpointHolder keeps them: one per kind
+        held.setdefault(sp.charger, {})[sp.kind] = sp
+
+
+@pytest.mark.parametrize("limit", [None, 20000.0])
+def test_a_cut_short_event_lifts_its_targets_at_once(limit: float | None) -> None:
+    fog = _fog(feeder_limits={"f1": limit} if limit else {})
+    fog.dr_event(DrEvent("e1", "f1", -9000.0, 100.0, 600.0), 100.0)
+    held: dict[str, dict[str, Setpoint]] = {}
+    _hold(held, fog.dispatch(101.0))  # discharge targets until 131 (ttl)
+    # the DERMS ends the event early (same id, a duration that ended it)
+    fog.dr_event(DrEvent("e1", "f1", -9000.0, 100.0, 5.0), 110.0)
+    for c, d in (("c0", 7400), ("c1", 11000), ("c2", 3700)):
+        fog.telemetry(_t(c, 2, charge=40000.0, discharge=d), 110.0)
+    _hold(held, fog.dispatch(110.0))
+    # no charger keeps discharging for an event that is over
+    assert all("target" not in kinds for kinds in _in_force(held, 110.0).values())
+
+
+def test_a_charger_whose_numbering_restarted_is_heard_again() -> None:
+    # its outbox file was lost (a reinstall): seq starts again at 1, with newer records.
+    # Taken for duplicates, it stayed stale for good: no share, and no feeder limit
+    fog = FogState("fog1", feeder_limits={"f1": 5000.0})
+    for seq in (1, 2, 3):
+        fog.telemetry(Telemetry("c0", "f1", seq, 100.0 + seq, 0.0, 11000.0, 0.0), 100.0 + seq)
+    fog.telemetry(Telemetry("c0", "f1", 1, 200.0, 0.0, 11000.0, 0.0), 200.0)
+    assert fog.counts.duplicates == 0 and fog.chargers["c0"].last.seq == 1
+    assert [sp.charger for sp in fog.dispatch(200.0)] == ["c0"]  # limited again
+    fog.telemetry(Telemetry("c0", "f1", 1, 200.0, 0.0, 11000.0, 0.0), 201.0)  # a resend
+    assert fog.counts.duplicates == 1

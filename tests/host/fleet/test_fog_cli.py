@@ -40,3 +40,30 @@ def test_a_ca_file_that_is_not_a_certificate(capsys: pytest.CaptureFixture[str],
     bad.write_text("not a certificate")
     code, err = _fog(capsys, "--broker", "h:8883", "--cafile", str(bad))
     assert code == 2 and "TLS files" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("limit", ["f1=-5000", "f1=nan", "f1=inf"])
+def test_a_feeder_limit_that_is_not_a_positive_number(capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      limit: str) -> None:  # fmt: skip
+    # a negative import limit made every charger's "limit" negative: discharge on command
+    async def serve(node: object, report: float) -> None:
+        pass
+
+    monkeypatch.setattr("host.fleet.cli._serve", serve)
+    code, err = _fog(capsys, "--broker", "h:8883", "--no-tls", "--feeder-limit", limit)
+    assert code == 2, err
+    assert f"--feeder-limit {limit}" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--dr", "f1=nan"], "target_w"),
+    (["--dr", "f1=-5000", "--duration", "-5"], "duration_s"),
+    (["--dr", "f1=-5000", "--duration", "1e9"], "duration_s"),
+])  # fmt: skip
+def test_a_dr_event_the_fog_would_drop_is_not_sent(capsys: pytest.CaptureFixture[str],
+                                                   args: list[str], says: str) -> None:  # fmt: skip
+    # the fog refuses these as bad payloads; the sender must say so, not "DR event sent"
+    code, err = _fog(capsys, "--broker", "127.0.0.1:1", "--no-tls", *args)
+    assert code == 2, err
+    assert says in err and "is it running" not in err and len(err.strip().splitlines()) == 1, err

@@ -70,3 +70,16 @@ def test_any_input_gives_a_payload_or_payload_error(data: bytes) -> None:
             decode(data)
         except PayloadError:
             pass
+
+
+@pytest.mark.parametrize("data", [
+    # a 400-digit integer parses as a Python int that no float can hold
+    b'{"v":1,"charger":"c1","event":"e","kind":"target","issued":1,"expires":2,"setpoint_w":1'
+    + b"0" * 400 + b"}",
+    b"[" * 100_000,  # nesting deeper than the JSON parser's recursion
+])  # fmt: skip
+def test_huge_numbers_and_deep_nesting_are_payload_errors(data: bytes) -> None:
+    # anything else escapes the receivers' `except PayloadError` and ends the fog node
+    for decode in (topics.decode_telemetry, topics.decode_setpoint, topics.decode_dr):
+        with pytest.raises(PayloadError):
+            decode(data)
