@@ -2,8 +2,11 @@
 
 `ChargerLink.record(...)` stores a telemetry record (on disk first) and wakes the sender;
 `run()` keeps a broker session up for as long as it runs: it reconnects with back-off,
-sends the outbox oldest first, each record deleted only on its PUBACK, and hands every
-setpoint for this charger to `SetpointHolder`, which the station's arbitration reads.
+sends the outbox oldest first, deletes a record only when the fog acknowledges its number
+(the broker's PUBACK is not enough: host/fleet/outbox.py says why), sends everything
+unacknowledged again when no acknowledgement came for `ack_timeout` seconds or after a
+reconnect, and hands every setpoint for this charger to `SetpointHolder`, which the
+station's arbitration reads.
 """
 
 from __future__ import annotations
@@ -66,12 +69,14 @@ class LinkCounts:
     connects: int = 0
     setpoints: int = 0
     bad_setpoints: int = 0
+    acked: int = 0
+    resends: int = 0  # times everything unacknowledged went out again
 
 
 class ChargerLink:
     def __init__(self, charger: str, feeder: str, outbox: Outbox, broker: Broker, *,
                  holder: SetpointHolder | None = None, clock: Callable[[], float] = time.time,
-                 backoff: tuple[float, float] = (0.2, 5.0),
+                 backoff: tuple[float, float] = (0.2, 5.0), ack_timeout: float = 10.0,
                  on_setpoint: Callable[[Setpoint, float], None] | None = None) -> None:  # fmt: skip
         self.charger, self.feeder = charger, feeder
         self.outbox, self.broker = outbox, broker
@@ -80,7 +85,10 @@ class ChargerLink:
         self.backoff = backoff
         self.on_setpoint = on_setpoint
         self.counts = LinkCounts()
-        self.batched_acks = False  # ack_upto + a periodic flush (a simulator's many chargers)
+        self.ack_timeout = ack_timeout
+        self.batched_acks = False  # deletes at the outbox's flush (a simulator's many chargers)
+        self._cursor = 0  # the highest number sent on this connection
+        self._sent_at: dict[int, float] = {}  # sent, not yet acknowledged: monotonic time
         self.connected = asyncio.Event()
         self._wake = asyncio.Event()
         self._topic = topics.telemetry_topic(feeder, charger)
@@ -114,6 +122,9 @@ class ChargerLink:
                     self.counts.connects += 1
                     delay = self.backoff[0]
                     await client.subscribe(topics.setpoint_topic(self.feeder, self.charger), qos=1)
+                    await client.subscribe(topics.ack_topic(self.feeder, self.charger), qos=1)
+                    self._cursor = 0  # everything unacknowledged goes out again
+                    self._sent_at.clear()
                     await client.publish(state, b"online", qos=1, retain=True)
                     self.connected.set()
                     async with asyncio.TaskGroup() as tg:
@@ -129,21 +140,46 @@ class ChargerLink:
 
     async def _send(self, client: aiomqtt.Client) -> None:
         while True:
-            batch = self.outbox.pending(self.charger, 50)
+            now = time.monotonic()
+            if self._sent_at and now - min(self._sent_at.values()) > self.ack_timeout:
+                # the oldest one sent never came back (later ones may have): from it, again
+                self._cursor = min(self._sent_at) - 1
+                self._sent_at.clear()
+                self.counts.resends += 1
+            batch = self.outbox.pending(self.charger, 50, after=self._cursor)
             if not batch:
                 self._wake.clear()
-                await self._wake.wait()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.ack_timeout / 2)
+                except TimeoutError:
+                    pass
                 continue
             for number, topic, payload in batch:
                 await client.publish(topic, payload, qos=1, timeout=10)
-                if self.batched_acks:
-                    self.outbox.ack_upto(self.charger, number)
-                else:
-                    self.outbox.ack(self.charger, number)
+                self._cursor = number
+                self._sent_at.setdefault(number, time.monotonic())
                 self.counts.published += 1
 
+    def _on_ack(self, ack: topics.Ack) -> None:
+        for first, last in ack.ranges:
+            self.outbox.ack(self.charger, first, last, defer=self.batched_acks)
+        self.counts.acked += sum(last - first + 1 for first, last in ack.ranges)
+        for number in [n for n in self._sent_at if any(a <= n <= b for a, b in ack.ranges)]:
+            del self._sent_at[number]
+
     async def _receive(self, client: aiomqtt.Client) -> None:
+        ack_topic = topics.ack_topic(self.feeder, self.charger)
         async for message in client.messages:
+            if str(message.topic) == ack_topic:
+                try:
+                    ack = topics.decode_ack(bytes(message.payload))  # type: ignore[arg-type]
+                    if ack.charger != self.charger:
+                        raise PayloadError(f"ack for {ack.charger} on {self.charger}'s topic")
+                except PayloadError as exc:
+                    log.warning("charger %s: acknowledgement dropped: %s", self.charger, exc)
+                    continue
+                self._on_ack(ack)
+                continue
             try:
                 sp = topics.decode_setpoint(bytes(message.payload))  # type: ignore[arg-type]
                 if sp.charger != self.charger:

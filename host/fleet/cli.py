@@ -99,7 +99,7 @@ async def _report(node: FogNode, every: float) -> None:
         await asyncio.sleep(every)
         c = node.state.counts
         print(json.dumps({"fog": node.state.fog_id, "chargers": len(node.state.chargers),
-                          "telemetry": c.telemetry, "duplicates": c.duplicates, "gaps": c.gaps,
+                          "telemetry": c.telemetry, "duplicates": c.duplicates, "holes": node.state.holes(),
                           "bad": c.bad, "setpoints": c.setpoints, "dr_events": c.dr_events}),
               flush=True)  # fmt: skip
 

@@ -23,10 +23,13 @@ that way would add up beyond the feeder limit, every lowered one is sent.
 The last DR event is kept until its end whatever happens upstream: losing the DERMS link
 changes nothing the chargers see, and the node logs that it carries on alone.
 
-Telemetry arrives at least once (the chargers' store-and-forward): per charger the
-highest seq seen is kept, an older or equal one is counted as a duplicate and ignored
-(unless it is newer by its ts: the charger's numbering restarted, which is logged),
-and a jump is counted as a gap (records the charger's queue dropped, or a fog split).
+Telemetry arrives at least once, and out of order after a resend: every record is
+acknowledged back to its charger by number (`acks`), which is what lets the charger
+delete it. Per charger the node keeps which numbers it has had (a watermark below which
+all arrived, and the set above it), so a number seen before is a duplicate (acknowledged
+again: the charger may have missed the first acknowledgement) and `holes()` is what is
+missing right now. The newest record by seq is the charger's state; a record newer by its
+ts under a lower number means the charger's numbering restarted, which is logged.
 """
 
 from __future__ import annotations
@@ -34,20 +37,33 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from host.fleet.topics import DrEvent, Setpoint, Telemetry
+from host.fleet.topics import DrEvent, Setpoint, Telemetry, ranges_of
 
 
 @dataclass
 class Seen:
     last: Telemetry
     at: float  # when it arrived (our clock: a charger's clock may be wrong)
+    below: int = 0  # every seq <= below has arrived
+    above: set[int] = field(default_factory=set)  # arrived seqs > below
+
+    def had(self, seq: int) -> bool:
+        return seq <= self.below or seq in self.above
+
+    def add(self, seq: int) -> None:
+        self.above.add(seq)
+        while self.below + 1 in self.above:
+            self.below += 1
+            self.above.discard(self.below)
+
+    def holes(self) -> int:
+        return max(self.above, default=self.below) - self.below - len(self.above)
 
 
 @dataclass
 class Counts:
     telemetry: int = 0
     duplicates: int = 0
-    gaps: int = 0
     bad: int = 0
     setpoints: int = 0
     dr_events: int = 0
@@ -72,24 +88,40 @@ class FogState:
     _sent: dict[str, Setpoint] = field(default_factory=dict)
     _short: set[str] = field(default_factory=set)
     _log: deque[str] = field(default_factory=deque)
+    _to_ack: dict[str, list[int]] = field(default_factory=dict)
 
     # -- inputs --------------------------------------------------------------------------
 
     def telemetry(self, t: Telemetry, now: float) -> None:
         self.counts.telemetry += 1
+        self._to_ack.setdefault(t.charger, []).append(t.seq)
         seen = self.chargers.get(t.charger)
-        if seen is not None:
-            if t.seq <= seen.last.seq:
-                if t.ts <= seen.last.ts:  # a resend: made no later than what we hold
-                    self.counts.duplicates += 1
-                    return
-                # a newer record under a lower number: the charger's queue started again
-                # (its file lost); ignoring it would leave the charger unheard for good
-                self._log.append(f"charger {t.charger}: telemetry numbering restarted at "
-                                 f"{t.seq} (was {seen.last.seq})")  # fmt: skip
-            elif t.seq > seen.last.seq + 1:
-                self.counts.gaps += t.seq - seen.last.seq - 1
-        self.chargers[t.charger] = Seen(t, now)
+        if seen is None:
+            seen = self.chargers[t.charger] = Seen(t, now, below=0)
+        elif seen.had(t.seq):
+            if t.ts <= seen.last.ts:  # a resend: made no later than what we hold
+                self.counts.duplicates += 1
+                return
+            # a newer record under a number already had: the charger's queue started
+            # again (its file lost); ignoring it would leave the charger unheard for good
+            self._log.append(f"charger {t.charger}: telemetry numbering restarted at "
+                             f"{t.seq} (was {seen.last.seq})")  # fmt: skip
+            seen = self.chargers[t.charger] = Seen(t, now, below=t.seq - 1)
+        seen.add(t.seq)
+        if t.seq >= seen.last.seq or t.ts > seen.last.ts:
+            seen.last, seen.at = t, now
+
+    def acks(self) -> list[tuple[str, str, tuple[tuple[int, int], ...]]]:
+        """(feeder, charger, ranges) for every charger heard from since the last call."""
+        out = []
+        for charger, numbers in self._to_ack.items():
+            out.append((self.chargers[charger].last.feeder, charger, ranges_of(numbers)))
+        self._to_ack = {}
+        return out
+
+    def holes(self) -> int:
+        """Records missing right now, over all chargers (below each one's newest)."""
+        return sum(seen.holes() for seen in self.chargers.values())
 
     def bad_payload(self, reason: str) -> None:
         self.counts.bad += 1

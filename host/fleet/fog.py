@@ -10,7 +10,9 @@
 
 Each session reconnects on its own with back-off; the state lives on, so a broker
 restart needs no fog restart, and an upstream outage leaves local control running.
-Setpoints go out every `period` seconds and at once when a DR event arrives.
+Setpoints go out every `period` seconds and at once when a DR event arrives; so do the
+acknowledgements of the telemetry received since the last period (what lets each
+charger delete its records: see host/fleet/outbox.py).
 """
 
 from __future__ import annotations
@@ -93,7 +95,11 @@ class FogNode:
             self._client = client
             self.ready.set()
             try:
-                await asyncio.Future()  # held open; the dispatcher publishes through it
+                # nothing is subscribed here: iterating only notices the connection's
+                # loss (it raises then), which an idle wait would never see, leaving the
+                # dispatcher publishing into a dead session after a broker restart
+                async for _ in client.messages:
+                    pass
             finally:
                 self._client = None
                 self.ready.clear()
@@ -136,8 +142,19 @@ class FogNode:
                 continue
             setpoints = self.state.dispatch(self.clock())
             self._flush_log()
-            if setpoints:
-                await asyncio.gather(*(self._publish(client, sp) for sp in setpoints))
+            acks = self.state.acks()
+            if setpoints or acks:
+                await asyncio.gather(*(self._publish(client, sp) for sp in setpoints),
+                                     *(self._ack(client, *a) for a in acks))  # fmt: skip
+
+    async def _ack(self, client: aiomqtt.Client, feeder: str, charger: str,
+                   ranges: tuple[tuple[int, int], ...]) -> None:  # fmt: skip
+        # an acknowledgement that does not get through costs a resend, which is acked again
+        try:
+            await client.publish(topics.ack_topic(feeder, charger),
+                                 topics.Ack(charger, ranges).encode(), qos=1, timeout=10)  # fmt: skip
+        except (aiomqtt.MqttError, OSError):
+            pass
 
     async def _publish(self, client: aiomqtt.Client, sp: topics.Setpoint) -> None:
         feeder = self.state.chargers[sp.charger].last.feeder

@@ -1,10 +1,12 @@
 """Store-and-forward: telemetry is on disk before it is offered to the broker.
 
 A record is numbered when it is stored (per owner, from 1, never reused even after it
-is sent, because SQLite's AUTOINCREMENT keeps the highest number ever given) and deleted
-only when the broker has acknowledged it (MQTT PUBACK). While the broker is unreachable
-records pile up here; on reconnect they go out oldest first. So a receiver sees every
-number, in order, possibly twice (a PUBACK lost in a broker crash): at least once.
+is sent) and deleted only when its receiver (the fog node) has acknowledged it by number,
+end to end: a broker's PUBACK is not enough, because a broker that restarts can drop
+what it accepted (mosquitto 2.0 does not restore shared subscriptions after a restart,
+so what arrives before the fog resubscribes goes nowhere). While the broker or the fog is
+unreachable records pile up here; they go out oldest first, and again if no
+acknowledgement comes. So a receiver sees every number, possibly more than once.
 
 The queue is bounded (`limit` records per owner): beyond it the oldest are dropped and
 counted in `dropped`, because a charger cut off for weeks must not fill its disk; at one
@@ -12,8 +14,9 @@ record a second the default holds a week.
 
 One database can hold several owners, so a fleet simulator's chargers share a file; a
 real charger has one owner. A simulator of hundreds of chargers stores their records in
-one transaction (`put_many`) and deletes acknowledged ones in batches (`ack_upto` then
-`flush`): a crash between the two resends those records, which at-least-once allows. `durable=False` trades the fsync per record for speed
+one transaction (`put_many`) and deletes acknowledged ones in batches (`ack(...,
+defer=True)` then `flush`): a crash between the two resends those records, which
+at-least-once allows. `durable=False` trades the fsync per record for speed
 (a process crash still loses nothing; a power cut may lose the last records).
 """
 
@@ -33,7 +36,7 @@ class Outbox:
         if not durable:
             self.db.execute("PRAGMA synchronous=NORMAL")
         self.limit = limit
-        self._acked: dict[str, int] = {}  # acknowledged but not yet deleted (ack_upto)
+        self._deferred: list[tuple[str, int, int]] = []  # acknowledged, deleted at `flush`
         with self.db:
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -66,34 +69,38 @@ class Outbox:
         over = self.pending_count(owner) - self.limit
         if over > 0:
             self.db.execute(
-                "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE owner=? AND number>?"
-                " ORDER BY seq LIMIT ?)", (owner, self._acked.get(owner, 0), over))  # fmt: skip
+                "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE owner=?"
+                " ORDER BY seq LIMIT ?)", (owner, over))  # fmt: skip
             self.db.execute("UPDATE counters SET dropped=dropped+? WHERE owner=?", (over, owner))
         return int(number)
 
-    def pending(self, owner: str, limit: int = 100) -> list[tuple[int, str, bytes]]:
-        """The oldest unacknowledged records: (number, topic, payload)."""
+    def pending(self, owner: str, limit: int = 100, after: int = 0) -> list[tuple[int, str, bytes]]:
+        """The oldest unacknowledged records numbered above `after`: (number, topic, payload)."""
         rows = self.db.execute(
             "SELECT number, topic, payload FROM outbox WHERE owner=? AND number>?"
-            " ORDER BY seq LIMIT ?", (owner, self._acked.get(owner, 0), limit)).fetchall()  # fmt: skip
+            " ORDER BY seq LIMIT ?", (owner, after, limit)).fetchall()  # fmt: skip
         return [(n, t, bytes(p)) for n, t, p in rows]
 
     def pending_count(self, owner: str) -> int:
-        return int(self.db.execute("SELECT count(*) FROM outbox WHERE owner=? AND number>?",
-                                   (owner, self._acked.get(owner, 0))).fetchone()[0])  # fmt: skip
+        return int(self.db.execute("SELECT count(*) FROM outbox WHERE owner=?",
+                                   (owner,)).fetchone()[0])  # fmt: skip
 
-    def ack_upto(self, owner: str, number: int) -> None:
-        """Every record of the owner up to `number` is acknowledged; deleted at `flush`."""
-        self._acked[owner] = max(number, self._acked.get(owner, 0))
+    def ack(self, owner: str, first: int, last: int | None = None, *, defer: bool = False) -> None:
+        """Records `first`..`last` (default: just `first`) were received: delete them, now
+        or at the next `flush`."""
+        span = (owner, first, first if last is None else last)
+        if defer:
+            self._deferred.append(span)
+            return
+        with self.db:
+            self.db.execute("DELETE FROM outbox WHERE owner=? AND number BETWEEN ? AND ?", span)
 
     def flush(self) -> None:
-        with self.db:
-            for owner, number in self._acked.items():
-                self.db.execute("DELETE FROM outbox WHERE owner=? AND number<=?", (owner, number))
-
-    def ack(self, owner: str, number: int) -> None:
-        with self.db:
-            self.db.execute("DELETE FROM outbox WHERE owner=? AND number=?", (owner, number))
+        spans, self._deferred = self._deferred, []
+        if spans:
+            with self.db:
+                self.db.executemany("DELETE FROM outbox WHERE owner=? AND number BETWEEN ? AND ?",
+                                    spans)  # fmt: skip
 
     def dropped(self, owner: str) -> int:
         row = self.db.execute("SELECT dropped FROM counters WHERE owner=?", (owner,)).fetchone()

@@ -76,4 +76,5 @@ class SimFleet:
         return sum(1 for sim in self.chargers if sim.link.connected.is_set())
 
     def pending(self) -> int:
+        self.outbox.flush()
         return sum(self.outbox.pending_count(sim.link.charger) for sim in self.chargers)

@@ -2,6 +2,7 @@
 
     v2g/<feeder>/<charger>/telemetry   charger -> fog    QoS 1, one record per period
     v2g/<feeder>/<charger>/setpoint    fog -> charger    QoS 1, a power setpoint with expiry
+    v2g/<feeder>/<charger>/ack         fog -> charger    QoS 1, the telemetry numbers it got
     v2g/<feeder>/<charger>/state       charger, retained "online" / "offline" (will message)
     v2g/dr/<feeder>                    DERMS -> fog      QoS 1, a demand-response event
     v2g/fog/<fog>/aggregate            fog -> DERMS      QoS 0, per-feeder aggregate
@@ -45,6 +46,10 @@ def setpoint_topic(feeder: str, charger: str) -> str:
 
 def state_topic(feeder: str, charger: str) -> str:
     return f"{ROOT}/{check_id('feeder', feeder)}/{check_id('charger', charger)}/state"
+
+
+def ack_topic(feeder: str, charger: str) -> str:
+    return f"{ROOT}/{check_id('feeder', feeder)}/{check_id('charger', charger)}/ack"
 
 
 def dr_topic(feeder: str) -> str:
@@ -119,6 +124,28 @@ class DrEvent:
 
     def encode(self) -> bytes:
         return json.dumps({"v": SCHEMA, **asdict(self)}, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Telemetry the fog received: inclusive ranges of seq, so the charger may delete them."""
+
+    charger: str
+    ranges: tuple[tuple[int, int], ...]
+
+    def encode(self) -> bytes:
+        body = {"v": SCHEMA, "charger": self.charger, "ranges": [list(r) for r in self.ranges]}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+
+def ranges_of(numbers: list[int]) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    for n in sorted(set(numbers)):
+        if out and n == out[-1][1] + 1:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return tuple(out)
 
 
 def _object(data: bytes) -> dict[str, Any]:
@@ -200,3 +227,18 @@ def decode_dr(data: bytes) -> DrEvent:
     return DrEvent(id=check_id("id", _text(b, "id")), feeder=check_id("feeder", _text(b, "feeder")),
                    target_w=_num(b, "target_w"), start=_num(b, "start", low=0),
                    duration_s=_num(b, "duration_s", low=0, high=7 * 86400))  # fmt: skip
+
+
+def decode_ack(data: bytes) -> Ack:
+    b = _object(data)
+    raw = b.get("ranges")
+    if not isinstance(raw, list) or len(raw) > 10000:
+        raise PayloadError("ranges: not a list of at most 10000 [first, last] pairs")
+    spans = []
+    for pair in raw:
+        if (not isinstance(pair, list) or len(pair) != 2
+                or not all(isinstance(n, int) and not isinstance(n, bool) for n in pair)
+                or not 1 <= pair[0] <= pair[1]):  # fmt: skip
+            raise PayloadError(f"ranges: {pair!r} is not [first, last] with 1 <= first <= last")
+        spans.append((pair[0], pair[1]))
+    return Ack(check_id("charger", _text(b, "charger")), tuple(spans))

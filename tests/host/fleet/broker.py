@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -83,7 +84,8 @@ class Mosquitto:
 
 
 class FogProcess:
-    """`v2gate fog` as its own process; its JSON count lines are parsed as they come."""
+    """`v2gate fog` as its own process; a thread reads its output as it comes (a line
+    is never lost to a timed-out read), and its JSON count lines are parsed."""
 
     def __init__(self, broker: Mosquitto, fog_id: str = "fog1", group: str = "fog",
                  report: float = 0.5) -> None:
@@ -93,21 +95,26 @@ class FogProcess:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self.counts: dict[str, int] = {}
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+            if line.startswith("{"):
+                self.counts = json.loads(line)
 
     async def wait_for(self, predicate: object, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        assert self.proc.stdout is not None
         while not predicate(self):  # type: ignore[operator]
-            left = deadline - loop.time()
-            if left <= 0:
-                raise AssertionError(f"fog: condition not met; last lines: {self.lines[-8:]}")
-            line = await asyncio.wait_for(loop.run_in_executor(None, self.proc.stdout.readline), left)
-            if not line:
+            if self.proc.poll() is not None and not self._reader.is_alive():
                 raise AssertionError(f"fog exited: {self.lines[-8:]}")
-            self.lines.append(line.rstrip())
-            if line.startswith("{"):
-                self.counts = json.loads(line)
+            if loop.time() > deadline:
+                raise AssertionError(f"fog: condition not met in {timeout} s; counts "
+                                     f"{self.counts}; last lines: {self.lines[-8:]}")
+            await asyncio.sleep(0.1)
 
     def pid(self) -> int:
         return self.proc.pid
@@ -118,3 +125,4 @@ class FogProcess:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self._reader.join(5)

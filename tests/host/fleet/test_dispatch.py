@@ -83,12 +83,25 @@ def test_stale_chargers_get_nothing_and_the_rest_take_their_share() -> None:
     assert [(sp.charger, sp.setpoint_w) for sp in sps] == [("c0", -5000.0)]
 
 
-def test_telemetry_duplicates_and_gaps_are_counted_and_old_records_ignored() -> None:
+def test_telemetry_duplicates_holes_and_late_fills() -> None:
     fog = FogState("fog1")
     for seq in (1, 2, 2, 1, 5, 6):
         fog.telemetry(_t("c0", seq, power=float(seq)), 100.0)
-    assert fog.counts.duplicates == 2 and fog.counts.gaps == 2
+    assert fog.counts.duplicates == 2 and fog.holes() == 2  # 3 and 4 are missing
     assert fog.chargers["c0"].last.seq == 6
+    # a resend fills a hole: not a duplicate, and the newest record stays the state
+    fog.telemetry(_t("c0", 3, power=3.0), 100.0)
+    assert fog.counts.duplicates == 2 and fog.holes() == 1
+    assert fog.chargers["c0"].last.seq == 6 and fog.chargers["c0"].last.power_w == 6.0
+
+
+def test_every_record_is_acknowledged_duplicates_too() -> None:
+    fog = FogState("fog1")
+    for seq in (1, 2, 3, 5, 2):
+        fog.telemetry(_t("c0", seq), 100.0)
+    fog.telemetry(_t("c1", 7, feeder="f2"), 100.0)
+    assert sorted(fog.acks()) == [("f1", "c0", ((1, 3), (5, 5))), ("f2", "c1", ((7, 7),))]
+    assert fog.acks() == []  # each once
 
 
 def test_upstream_loss_keeps_the_event_and_limits_and_says_so() -> None:

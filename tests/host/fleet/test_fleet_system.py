@@ -75,20 +75,43 @@ async def _scenario(broker: Mosquitto, fog: FogProcess, tmp_path: Path) -> None:
         assert fleet.pending() > 0  # records wait on disk
         broker.start()
         await _until(lambda: fleet.connected() == CHARGERS, 30, "every charger back")
-        await asyncio.sleep(1.0)
+        # a charger deletes a record only when the fog has acknowledged it: the queues
+        # empty out only if the fog got everything (a restarted mosquitto 2.0 drops what
+        # arrives before the fog's shared subscription is back: that is resent)
+        mark = {s.link.charger: fleet.outbox.last_number(s.link.charger) for s in fleet.chargers}
+
+        def backlog_acknowledged() -> bool:
+            fleet.outbox.flush()
+            for charger, last in mark.items():
+                head = fleet.outbox.pending(charger, 1)
+                if head and head[0][0] <= last:
+                    return False
+            return True
+
+        try:
+            await _until(backlog_acknowledged, 90, "the fog to acknowledge the backlog")
+        except AssertionError:
+            stuck = [(s.link.charger, fleet.outbox.pending(s.link.charger, 1)[0][0], mark[s.link.charger],
+                      s.link.counts) for s in fleet.chargers
+                     if fleet.outbox.pending(s.link.charger, 1)
+                     and fleet.outbox.pending(s.link.charger, 1)[0][0] <= mark[s.link.charger]]
+            raise AssertionError(f"{len(stuck)} chargers unacknowledged: {stuck[:3]}; fog: "
+                                 f"{fog.counts} {fog.lines[-5:]}") from None
     finally:
         runner.cancel()
         try:
             await runner
         except asyncio.CancelledError:
             pass
-    await _until(lambda: True, 0, "")
     expected = sum(fleet.outbox.last_number(s.link.charger) for s in fleet.chargers)
     left = fleet.pending()
+    resends = sum(s.link.counts.resends for s in fleet.chargers)
+    # generous: on a loaded machine the fog process may be a while behind the broker
     await fog.wait_for(lambda f: f.counts.get("telemetry", 0) - f.counts.get("duplicates", 0)
-                       >= expected - left, 20)  # fmt: skip
+                       >= expected - left, 90)  # fmt: skip
     c = fog.counts
-    print(f"records: {expected} stored, {left} still queued, fog saw {c['telemetry']} "
-          f"({c['duplicates']} duplicates, {c['gaps']} gaps)")
-    assert c["gaps"] == 0
-    assert c["telemetry"] - c["duplicates"] == expected - left
+    print(f"records: {expected} stored, {left} unacknowledged at the end, fog got "
+          f"{c['telemetry']} ({c['duplicates']} duplicates, {c['holes']} holes); "
+          f"{resends} resends")
+    # what the chargers deleted, the fog had: unique records = stored - still queued
+    assert c["telemetry"] - c["duplicates"] >= expected - left

@@ -46,3 +46,16 @@ def test_bounded_queue_drops_the_oldest_and_counts(tmp_path: Path) -> None:
         _put(box)
     assert [n for n, _, _ in box.pending("c1")] == [3, 4, 5]
     assert box.dropped("c1") == 2 and box.pending_count("c1") == 3
+
+
+def test_ranges_deleted_now_or_at_flush(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    for _ in range(6):
+        _put(box)
+    box.ack("c1", 2, 4)
+    assert [n for n, _, _ in box.pending("c1")] == [1, 5, 6]
+    box.ack("c1", 5, 6, defer=True)
+    assert [n for n, _, _ in box.pending("c1")] == [1, 5, 6]  # not yet
+    box.flush()
+    assert [n for n, _, _ in box.pending("c1")] == [1]
+    assert [n for n, _, _ in box.pending("c1", after=1)] == []
