@@ -93,11 +93,19 @@ async def run(n: int, seconds: float, folder: Path, program: str) -> None:
         broker.kill()
         await asyncio.sleep(3.0)
         queued = fleet.pending()
+        mark = {s.link.charger: fleet.outbox.last_number(s.link.charger) for s in fleet.chargers}
         broker.start()
         t_back = time.monotonic()
-        await until(lambda: fleet.connected() == n and fleet.pending() == 0, 120, "the queues to drain")
-        print(f"broker SIGKILLed for 3.0 s: {queued} records queued on disk, drained "
-              f"{time.monotonic() - t_back:.1f} s after its restart")
+
+        def drained() -> bool:  # every record from before the restart acknowledged by the fog
+            fleet.outbox.flush()
+            return all(not (head := fleet.outbox.pending(c, 1)) or head[0][0] > last
+                       for c, last in mark.items())  # fmt: skip
+
+        await until(lambda: fleet.connected() == n and drained(), 180, "the backlog acknowledged")
+        resends = sum(s.link.counts.resends for s in fleet.chargers)
+        print(f"broker SIGKILLed for 3.0 s: {queued} records queued on disk, all acknowledged "
+              f"by the fog {time.monotonic() - t_back:.1f} s after its restart ({resends} resends)")
         await asyncio.sleep(2.0)
     finally:
         if runner is not None:
@@ -113,7 +121,7 @@ async def run(n: int, seconds: float, folder: Path, program: str) -> None:
     c = fog.counts
     missing = stored - left - (c["telemetry"] - c["duplicates"])
     print(f"records: {stored} stored, {left} still queued at the end, fog got "
-          f"{c['telemetry']} ({c['duplicates']} duplicates, {c['gaps']} gaps, {missing} missing)")
+          f"{c['telemetry']} ({c['duplicates']} duplicates, {c['holes']} holes, {missing} missing)")
     fog.stop()
     broker.stop()
 
