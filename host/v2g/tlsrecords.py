@@ -121,6 +121,8 @@ class _Keys:
                     raise TlsError("a TLS 1.3 record with no content type")
                 return inner[-1], inner[:-1]
             if s.kind == "gcm":
+                if len(body) < 24:  # explicit nonce (8) and tag (16) at least
+                    raise TlsError(f"record {self.seq - 1}: {len(body)} bytes, too short for GCM")
                 nonce = self.iv + body[:8]
                 aad = seq + bytes([ctype]) + version + struct.pack(">H", len(body) - 24)
                 return ctype, AESGCM(self.key).decrypt(nonce, body[8:], aad)
@@ -228,6 +230,9 @@ class TlsStream:
                 self._keys[from_client] = self._tls13_keys(from_client, "TRAFFIC_SECRET_0")
 
     def _server_hello(self, msg: bytes) -> None:
+        # version, random, session id (length first), suite, compression method
+        if len(msg) < 35 or len(msg) < 35 + msg[34] + 3:
+            raise TlsError(f"a ServerHello of {len(msg)} bytes, cut short before its suite")
         self.server_random = msg[2:34]
         sid_len = msg[34]
         pos = 35 + sid_len

@@ -212,3 +212,22 @@ def test_a_connection_that_is_not_v2g_is_listed_as_such(capsys: pytest.CaptureFi
     assert records == [{"t": records[0]["t"], "connection": 1, "client": "[fe80::1]:50123",
                         "server": "[fe80::2]:49152",
                         "stream": "not V2GTP (neither a V2GTP header nor a TLS handshake)"}]
+
+
+def test_a_cut_short_server_hello_or_gcm_record_is_a_tls_error() -> None:
+    """A capture is input from anywhere: a ServerHello too short for its fields, or a TLS 1.2
+    GCM record too short for its explicit nonce and tag, is a TlsError (the stream's error
+    record), not an IndexError / ValueError traceback out of `v2gate decode --pcap`."""
+    hello = bytes([2]) + (10).to_bytes(3, "big") + bytes(10)
+    with pytest.raises(TlsError, match="ServerHello"):
+        TlsStream({}).receive(False, b"\x16\x03\x03" + struct.pack(">H", len(hello)) + hello)
+    whole = _server_hello(0xC02B)
+    body = whole[9:]
+    for cut in (34, 36, 37):  # no session id length; inside the suite; no compression method
+        hs = bytes([2]) + cut.to_bytes(3, "big") + body[:cut]
+        with pytest.raises(TlsError, match="ServerHello"):
+            TlsStream(None).receive(False, b"\x16\x03\x03" + struct.pack(">H", len(hs)) + hs)
+    keys = _Keys(SUITES[0xC02B], bytes(16), bytes(4))
+    for size in (0, 3, 8, 23):
+        with pytest.raises(TlsError):
+            keys.open(23, b"\x03\x03", bytes(size))
