@@ -77,6 +77,12 @@ def _pcap(path: Path, data: bytes) -> Iterator[Packet]:
         pos += 16 + incl
 
 
+# the fixed fields before the options of these pcapng blocks: interface description
+# (link type, reserved, snap length), enhanced packet (interface, time, lengths),
+# simple packet (original length)
+_FIXED = {1: 8, 6: 20, 3: 4}
+
+
 def _pcapng(path: Path, data: bytes) -> Iterator[Packet]:
     pos = 0
     e = "<"
@@ -94,6 +100,9 @@ def _pcapng(path: Path, data: bytes) -> Iterator[Packet]:
         if length < 12 or length % 4 or pos + length > len(data):
             raise CaptureError(f"{path}: pcapng block of {length} bytes at byte {pos} is cut short or malformed")
         body = data[pos + 8: pos + length - 4]
+        if len(body) < _FIXED.get(kind, 0):
+            raise CaptureError(f"{path}: pcapng block of {length} bytes at byte {pos} is too short "
+                               f"for its type {kind}")  # fmt: skip
         if kind == 1:  # interface description
             link = struct.unpack_from(e + "H", body, 0)[0]
             links.append((link, _ts_resol(body[8:], e)))

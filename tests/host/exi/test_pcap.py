@@ -231,3 +231,22 @@ def test_a_cut_short_server_hello_or_gcm_record_is_a_tls_error() -> None:
     for size in (0, 3, 8, 23):
         with pytest.raises(TlsError):
             keys.open(23, b"\x03\x03", bytes(size))
+
+
+def test_pcapng_blocks_too_short_for_their_fields_are_one_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """An interface description, enhanced or simple packet block whose body is shorter than
+    its fixed fields: a CaptureError naming the block, not a struct.error traceback."""
+    shb = (struct.pack("<II", 0x0A0D0D0A, 28) + b"\x4d\x3c\x2b\x1a"
+           + struct.pack("<HHq", 1, 0, -1) + struct.pack("<I", 28))  # fmt: skip
+    idb = struct.pack("<II", 1, 20) + struct.pack("<HHI", 1, 0, 0) + struct.pack("<I", 20)
+    for kind, before in ((1, b""), (6, idb), (3, idb)):
+        for size in (12, 16):  # an empty body, a body of 4 bytes
+            block = struct.pack("<II", kind, size) + bytes(size - 12) + struct.pack("<I", size)
+            if kind == 3 and size == 16:
+                continue  # 4 bytes are a whole simple packet block (an empty packet)
+            cap = tmp_path / f"short{kind}_{size}.pcapng"
+            cap.write_bytes(shb + before + block)
+            code, _, err = decode(capsys, "--pcap", str(cap))
+            assert code == 2, (kind, size, err)
+            assert err.startswith(f"v2gate decode: {cap}: pcapng block ") and err.count("\n") == 1
