@@ -25,6 +25,7 @@ handshake; a client that sends none (every -2 EV) carries on without (the sessio
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -154,6 +155,15 @@ def lab_keylog(ctx: ssl.SSLContext, path: Path | str) -> ssl.SSLContext:
     """Lab mode only: append this context's session secrets to `path` in the
     SSLKEYLOGFILE format, so that `v2gate decode --pcap CAPTURE --keylog path` can
     decrypt what tcpdump recorded. Whoever has the file can read every session: never
-    on a station in the field."""
+    on a station in the field. The file is made 0600 (ssl opens it with fopen(): 0644
+    under the usual umask), an existing one tightened before secrets go into it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ConfigError(f"cannot make the keylog {path}: {exc.strerror}") from None
     ctx.keylog_filename = str(path)
     return ctx

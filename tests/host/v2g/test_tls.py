@@ -268,3 +268,23 @@ def test_tls13_serves_an_ed448_chain(pki: Pki, tmp_path: Path) -> None:
     leaf = x509.load_der_x509_certificate(obj.getpeercert(True))
     assert isinstance(leaf.public_key(), ed448.Ed448PublicKey)
     assert obj.version() == "TLSv1.3" and res is not None and res.SchemaID == 1
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_lab_keylog_file_is_readable_by_its_owner_only(pki: Pki, tmp_path: Path,
+                                                      existing: bool) -> None:  # fmt: skip
+    """The keylog holds every session's secrets: it is made 0600 like a private key, and an
+    existing one others could read is tightened before secrets are appended to it (ssl
+    itself opens it with fopen(), 0644 under the usual umask)."""
+    import os
+    import stat
+
+    path = tmp_path / "keys.log"
+    if existing:
+        path.write_text("# an old keylog\n")
+        path.chmod(0o644)
+    ctx = tls.lab_keylog(tls.server_context(pki.v2g.chain_path, pki.v2g.leaf.key_path), path)
+    assert ctx.keylog_filename == str(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    if existing:
+        assert path.read_text().startswith("# an old keylog\n")
