@@ -127,7 +127,7 @@ def _ts_resol(options: bytes, e: str) -> float:
         code, size = struct.unpack_from(e + "HH", options, pos)
         if code == 0:
             break
-        if code == 9 and size >= 1:
+        if code == 9 and size >= 1 and pos + 4 < len(options):  # its value byte is there
             v = options[pos + 4]
             return 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
         pos += 4 + (size + 3) // 4 * 4

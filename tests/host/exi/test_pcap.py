@@ -250,3 +250,19 @@ def test_pcapng_blocks_too_short_for_their_fields_are_one_line(
             code, _, err = decode(capsys, "--pcap", str(cap))
             assert code == 2, (kind, size, err)
             assert err.startswith(f"v2gate decode: {cap}: pcapng block ") and err.count("\n") == 1
+
+
+def test_an_if_tsresol_option_cut_off_before_its_value_is_not_a_traceback(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """An interface description whose options end right after an if_tsresol header (size 1,
+    no value byte) raised IndexError; the value is missing, so the default resolution
+    (microseconds) holds and the capture decodes (nothing in it here)."""
+    shb = (struct.pack("<II", 0x0A0D0D0A, 28) + b"\x4d\x3c\x2b\x1a"
+           + struct.pack("<HHq", 1, 0, -1) + struct.pack("<I", 28))  # fmt: skip
+    body = struct.pack("<HHI", 1, 0, 0) + struct.pack("<HH", 9, 1)
+    idb = struct.pack("<II", 1, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+    cap = tmp_path / "tsresol.pcapng"
+    cap.write_bytes(shb + idb)
+    code, records, err = decode(capsys, "--pcap", str(cap))
+    assert (code, records, err) == (0, [], "")
+    assert pcap._ts_resol(struct.pack("<HHB", 9, 1, 0x83), "<") == 2.0 ** -3  # when present
