@@ -30,6 +30,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA = 20, 21, 22, 23
 CLIENT_HELLO, SERVER_HELLO, FINISHED = 1, 2, 20
 EXT_ENCRYPT_THEN_MAC, EXT_SUPPORTED_VERSIONS = 0x16, 0x2B
+# the random of a ServerHello that is a HelloRetryRequest (RFC 8446 §4.1.3)
+HELLO_RETRY_REQUEST = bytes.fromhex(
+    "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 
 
 @dataclass(frozen=True)
@@ -250,8 +253,8 @@ class TlsStream:
                     self.version = "TLS 1.3"
                 p += 4 + elen
         self.suite = SUITES.get(self.suite_id)
-        if self.keylog is None:
-            return
+        if self.keylog is None or self.server_random == HELLO_RETRY_REQUEST:
+            return  # a HelloRetryRequest: the EV's second ClientHello is plaintext too
         if self.suite is None:
             raise TlsError(f"{self.version} suite {self.suite_id:#06x} is not supported for decryption "
                            f"(supported: {SUPPORTED})")

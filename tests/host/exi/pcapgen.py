@@ -57,13 +57,13 @@ NO_ENCRYPT_THEN_MAC = 0x00080000  # OpenSSL's SSL_OP_NO_ENCRYPT_THEN_MAC (ssl do
 
 
 def tls_wire(chunks: list[Chunk], pki: Pki, keylog: Path, tls13: bool = False,
-             etm: bool = True) -> list[Chunk]:
+             etm: bool = True, client_ctx: ssl.SSLContext | None = None) -> list[Chunk]:
     """The bytes on the wire when `chunks` go through TLS (1.2 as -2, or 1.3); `etm`
     False: the EV does not offer encrypt-then-MAC (RFC 7366), so CBC records are
-    MAC-then-encrypt as in plain RFC 5246."""
+    MAC-then-encrypt as in plain RFC 5246; `client_ctx`: the EV's context, when not ours."""
     sctx = tls.lab_keylog(tls.server_context(pki.v2g.chain_path, pki.v2g.leaf.key_path, tls13=tls13),
                           keylog)
-    cctx = tls.client_context(pki.v2g.root.cert_path, tls13=tls13)
+    cctx = client_ctx or tls.client_context(pki.v2g.root.cert_path, tls13=tls13)
     if not etm:
         cctx.options |= NO_ENCRYPT_THEN_MAC
     bios = [ssl.MemoryBIO() for _ in range(4)]

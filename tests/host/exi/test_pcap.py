@@ -266,3 +266,28 @@ def test_an_if_tsresol_option_cut_off_before_its_value_is_not_a_traceback(
     code, records, err = decode(capsys, "--pcap", str(cap))
     assert (code, records, err) == (0, [], "")
     assert pcap._ts_resol(struct.pack("<HHB", 9, 1, 0x83), "<") == 2.0 ** -3  # when present
+
+
+def test_tls13_session_with_a_hello_retry_request_is_decrypted(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, conversation: list[pcapgen.Chunk],
+        pki: Pki) -> None:
+    """An EV whose first key share is in a group our SECC does not take (OpenSSL's default
+    client sends X25519 only; the SECC wants P-521, X448, P-256) gets a HelloRetryRequest: a
+    ServerHello with the RFC 8446 §4.1.3 random, after which the EV's second ClientHello is
+    still plaintext. Handshake keys were installed at the HRR, so that ClientHello "did not
+    decrypt" and the whole session was reported as another session's keylog."""
+    import ssl
+
+    ev = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ev.check_hostname = False
+    ev.load_verify_locations(str(pki.v2g.root.cert_path))
+    ev.minimum_version = ssl.TLSVersion.TLSv1_3
+    keylog = tmp_path / "sslkeys.log"
+    wire = pcapgen.tls_wire(conversation, pki, keylog, tls13=True, client_ctx=ev)
+    hello_retry = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+    assert hello_retry in b"".join(data for from_ev, data in wire if not from_ev)  # an HRR
+    cap = pcapgen.write_capture(tmp_path / "v2g.pcap", pcapgen.packets(wire))
+    code, records, err = decode(capsys, "--pcap", str(cap), "--keylog", str(keylog))
+    assert code == 0, (err, records[:2])
+    assert records[0]["stream"] == "decrypted with the keylog"
+    assert len(messages(records)) == len(expected(conversation))
