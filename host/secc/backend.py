@@ -128,6 +128,9 @@ class LocalCps:
                  **extra: Any) -> Provisioned:  # fmt: skip
         if not isinstance(ev_public, ec.EllipticCurvePublicKey):
             return Provisioned("FAILED_CertChainError", why="the EV's key is not ECDSA")
+        if not isinstance(ev_public.curve, ec.SECP256R1):  # the key wrapping's ECDH needs it
+            return Provisioned("FAILED_CertChainError",
+                               why=f"the EV's key is on {ev_public.curve.name}, not secp256r1")
         key = ec.generate_private_key(ec.SECP256R1())
         made = issue(name(emaid, "v2gate MO", "DE", "MO"), ROLES["contract"], key,
                      issuer=self.mo_sub2, now=now)  # fmt: skip

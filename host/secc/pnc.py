@@ -92,6 +92,9 @@ def config_from_folder(folder: Path, *, allow: AllowList = AllowList(),
     sub2_key = files.read_key(folder / "mo_sub2.key")
     if not isinstance(sub2_key, ec.EllipticCurvePrivateKey):
         raise files.PkiError(f"{folder / 'mo_sub2.key'}: not an ECDSA key")
+    if not isinstance(sub2_key.curve, ec.SECP256R1):  # -2 signs with ECDSA-SHA256 on it
+        raise files.PkiError(f"{folder / 'mo_sub2.key'}: a {sub2_key.curve.name} key, ISO "
+                             "15118-2 signs SalesTariffs on secp256r1 (an iso2 folder)")
     backend = None
     if local_cps:
         v2g_key = files.read_key(folder / "v2g_root.key")

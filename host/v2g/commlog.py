@@ -135,8 +135,9 @@ class ConnectionLog:
         self.session_end: SessionEnded | None = None
         self.stop: StopReason | None = None  # set once the end line is written
 
-    def _line(self, direction: str, text: str) -> None:
-        self.log.write(f"{_utc(self.log.wall())} {self.prefix} {self.session_id} "
+    def _line(self, direction: str, text: str, ago: float = 0.0) -> None:
+        """``ago``: how long before now it happened (an ``in`` line: the request's read)."""
+        self.log.write(f"{_utc(self.log.wall() - ago)} {self.prefix} {self.session_id} "
                        f"{direction} {text}".rstrip())  # fmt: skip
 
     def _latency(self, at: float | None, now: float) -> str:
@@ -154,7 +155,8 @@ class ConnectionLog:
             n = event.negotiation
             chosen = f" protocol={n.chosen.name}" if n.chosen is not None else ""
             self.messages += 2
-            self._line("in", "supportedAppProtocolReq")
+            self._line("in", "supportedAppProtocolReq",
+                       0.0 if self.received_at is None else now - self.received_at)
             self._line("out", f"supportedAppProtocolRes code={n.code.value}{chosen}"
                        f"{self._latency(self.received_at, now)}")  # fmt: skip
         elif isinstance(event, RequestAnswered):
@@ -163,7 +165,7 @@ class ConnectionLog:
             session = getattr(event.request_body, "ChargingSession", None)
             self.paused = isinstance(session, Enum) and session.value == "Pause"
             response = type(event.response_body).__name__
-            self._line("in", f"{event.request} {key_fields(event.request_body)}")
+            self._line("in", f"{event.request} {key_fields(event.request_body)}", now - event.at)
             self._line("out", f"{response} code={event.response_code} "
                        f"{key_fields(event.response_body)}{self._latency(event.at, now)}"
                        .replace("  ", " "))  # fmt: skip

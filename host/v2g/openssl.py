@@ -47,6 +47,8 @@ def _libssl() -> ctypes.CDLL:
         ("SSL_CTX_set_ciphersuites", [ctypes.c_void_p, ctypes.c_char_p], ctypes.c_int),
         ("SSL_CTX_ctrl", [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p],
          ctypes.c_long),
+        ("SSL_ctrl", [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p],
+         ctypes.c_long),
         ("SSL_get_SSL_CTX", [ctypes.c_void_p], ctypes.c_void_p),
         ("SSL_version", [ctypes.c_void_p], ctypes.c_int),
     ):  # fmt: skip
@@ -82,12 +84,24 @@ def set_groups(ctx: ssl.SSLContext, groups: str) -> None:
         raise ValueError(f"OpenSSL refused the groups {groups!r}")
 
 
+def _connection_pointer(conn: ssl.SSLObject | ssl.SSLSocket) -> int:
+    """The SSL* of ``conn`` (_ssl._SSLSocket: PyObject_HEAD, Socket, SSL *ssl)."""
+    inner = conn._sslobj  # type: ignore[union-attr]
+    pointer = ctypes.c_void_p.from_address(id(inner) + _HEAD + _PTR).value
+    if not pointer or _libssl().SSL_get_SSL_CTX(pointer) != _context_pointer(conn.context):
+        raise OpenSslUnavailable("ssl.SSLObject is not laid out as expected")
+    return pointer
+
+
 def handshake_version(conn: ssl.SSLObject | ssl.SSLSocket) -> int:
     """The protocol version (0x0303 TLS 1.2, 0x0304 TLS 1.3) a connection has chosen, also
     while its handshake runs (from the ClientHello on, e.g. in an SNI callback)."""
-    inner = conn._sslobj  # type: ignore[union-attr]  # _ssl._SSLSocket: HEAD, Socket, SSL*
-    pointer = ctypes.c_void_p.from_address(id(inner) + _HEAD + _PTR).value
-    lib = _libssl()
-    if not pointer or lib.SSL_get_SSL_CTX(pointer) != _context_pointer(conn.context):
-        raise OpenSslUnavailable("ssl.SSLObject is not laid out as expected")
-    return int(lib.SSL_version(pointer))
+    return int(_libssl().SSL_version(_connection_pointer(conn)))
+
+
+def set_connection_groups(conn: ssl.SSLObject | ssl.SSLSocket, groups: str) -> None:
+    """The key-exchange groups of one connection, overriding its context's: from an SNI
+    callback, before a TLS 1.2 server picks its ECDHE group."""
+    pointer = _connection_pointer(conn)
+    if _libssl().SSL_ctrl(pointer, _SSL_CTRL_SET_GROUPS_LIST, 0, groups.encode()) != 1:
+        raise ValueError(f"OpenSSL refused the groups {groups!r}")

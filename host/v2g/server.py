@@ -28,7 +28,7 @@ from host.aio import within
 from . import constants as c
 from . import reasons, sap
 from .commlog import CommLog, ConnectionLog
-from .errors import ConfigError, LocalProtocolError
+from .errors import ConfigError
 from .netif import LinkLocal
 from .protocol import ProtocolFactory
 from .sdp_server import check_port
@@ -163,8 +163,16 @@ class SeccServer:
             while (event := conn.next_event()) is not None:
                 self._note(conn, event, clog)
             raise
-        except LocalProtocolError:  # our bug: this session ends, the server goes on
+        except Exception:  # noqa: BLE001 - our bug (LocalProtocolError or any other):
+            # this session ends as if the connection were lost, so its station is made
+            # safe (a LocalProtocolError's machine has finished already), the server goes on
             log.exception("session with %s ended by our own error", peer)
+            machine = conn.machine
+            lost = getattr(machine, "connection_lost", None)
+            if machine is not None and not machine.finished and lost is not None:
+                lost(self.clock())
+                while (event := machine.next_event()) is not None:
+                    self._note(conn, event, clog)
         finally:
             if clog is not None:
                 clog.end(reasons.INTERNAL, "the session driver raised")  # if not ended

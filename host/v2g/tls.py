@@ -9,7 +9,9 @@ TLS_AES_256_GCM_SHA384 and TLS_CHACHA20_POLY1305_SHA256 ([V2G20-1856] SECC, [V2G
 EVCC), and the groups of -20 Table 7, secp521r1 then x448 ([V2G20-1634], [V2G20-2674],
 [V2G20-2319]). OpenSSL has one groups list for both versions, so secp256r1 stays last in it:
 the -2 EVs need it for TLS 1.2, and the `iso15118` package's EVCC offers nothing else over
-TLS 1.3 either (its `shared/security.py` calls set_ecdh_curve("prime256v1")).
+TLS 1.3 either (its `shared/security.py` calls set_ecdh_curve("prime256v1")). A TLS 1.2
+connection is narrowed to secp256r1 alone from the ClientHello callback ([V2G2-006]), so an
+EV that offers P-521 too still gets the -2 curve.
 
 -20 certificates are secp521r1 or Ed448 (`v2gate pki init --profile iso20|iso20-ed448`), -2
 ones secp256r1: OpenSSL keeps one ECDSA chain per context, so with a ``tls13_chain`` the
@@ -25,6 +27,7 @@ handshake; a client that sends none (every -2 EV) carries on without (the sessio
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,20 +113,24 @@ def server_context(chain: Path | str, key: Path | str, *, tls13: bool = True,
     _load_chain(ctx, chain, key, password)
     ctx.verify_mode = ssl.CERT_OPTIONAL if client_roots else ssl.CERT_NONE
     _load_roots(ctx, client_roots)
+    ctx20: ssl.SSLContext | None = None
     if tls13 and tls13_chain is not None:
         ctx20 = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         _load_chain(ctx20, tls13_chain, tls13_key or tls13_chain, password)
         # the client certificate is verified against the store of the context in use then
         _load_roots(ctx20, client_roots)
+    if tls13:
 
-        def choose_chain(conn: ssl.SSLObject | ssl.SSLSocket, _name: str | None,
-                         _ctx: ssl.SSLContext) -> None:  # fmt: skip
-            # the version is chosen before this callback runs, the certificate after it;
-            # suites, groups and verify mode stay those of ``ctx`` (set per connection)
-            if openssl.handshake_version(conn) >= openssl.TLS1_3_VERSION:
+        def per_version(conn: ssl.SSLObject | ssl.SSLSocket, _name: str | None,
+                        _ctx: ssl.SSLContext) -> None:  # fmt: skip
+            # the version is chosen before this callback runs, the certificate and a TLS 1.2
+            # ECDHE group after it; suites and verify mode stay those of ``ctx``
+            if openssl.handshake_version(conn) < openssl.TLS1_3_VERSION:
+                openssl.set_connection_groups(conn, c.TLS_CURVE)  # -2: [V2G2-006]
+            elif ctx20 is not None:
                 conn.context = ctx20
 
-        ctx.sni_callback = choose_chain  # called for every ClientHello, SNI or not
+        ctx.sni_callback = per_version  # called for every ClientHello, SNI or not
     return ctx
 
 
@@ -154,6 +161,15 @@ def lab_keylog(ctx: ssl.SSLContext, path: Path | str) -> ssl.SSLContext:
     """Lab mode only: append this context's session secrets to `path` in the
     SSLKEYLOGFILE format, so that `v2gate decode --pcap CAPTURE --keylog path` can
     decrypt what tcpdump recorded. Whoever has the file can read every session: never
-    on a station in the field."""
+    on a station in the field. The file is made 0600 (ssl opens it with fopen(): 0644
+    under the usual umask), an existing one tightened before secrets go into it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ConfigError(f"cannot make the keylog {path}: {exc.strerror}") from None
     ctx.keylog_filename = str(path)
     return ctx

@@ -145,6 +145,9 @@ def ev_from_folder(folder: Path, **kw: Any) -> EvPnc:
     for name, key in zip(("contract.key", "oem_prov.key"), keys, strict=True):
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise files.PkiError(f"{folder / name}: not an ECDSA key")
+        if not isinstance(key.curve, ec.SECP256R1):  # -2 signs r || s of 32 bytes each
+            raise files.PkiError(f"{folder / name}: a {key.curve.name} key, ISO 15118-2 "
+                                 "signs on secp256r1 (an iso2 folder)")
     contract_key, oem_key = keys
     assert isinstance(contract_key, ec.EllipticCurvePrivateKey)
     assert isinstance(oem_key, ec.EllipticCurvePrivateKey)

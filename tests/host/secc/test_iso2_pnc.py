@@ -377,3 +377,31 @@ def test_mangled_certificates_get_an_answer_never_an_exception():
         if res.ResponseCode.value.startswith("FAILED"):
             assert script.secc.finished and script.end().reason is EndReason.FAILED
     assert codes & {"FAILED_CertChainError", "FAILED_SignatureError"}, codes
+
+
+def test_an_oem_key_off_secp256r1_is_refused_not_raised():
+    """The OEM provisioning certificate comes from the EV unchecked (the CPS checks it), so
+    an EV can sign CertificateInstallationReq with a self-made key on another curve
+    (secp224r1: its r and s fit the 64-byte SignatureValue). The key wrapping (ECDH with a
+    fresh secp256r1 key) cannot use it: that is FAILED_CertChainError and the session ends,
+    not a ValueError out of the SECC's handler."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.host.ev.pnc_setup import OEM_CN
+
+    key = ec.generate_private_key(ec.SECP224R1())
+    now = dt.datetime.now(dt.UTC)
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, OEM_CN)])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(7)
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=9)).sign(key, hashes.SHA256()))  # fmt: skip
+    script, _ = make(secc_pnc(backend=local_cps(PKI)))
+    to_payment_details(script, (1, 2))
+    req, _sig = install_req()
+    req.OEMProvisioningCert = cert.public_bytes(Encoding.DER)
+    res = script.send(req, certs.sign([(req.Id, req)], key))
+    assert_failed(script, res, C.FAILED_CertChainError)
+    assert script.secc.finished and script.end().reason is EndReason.FAILED

@@ -116,3 +116,22 @@ def test_a_missing_folder_file_is_named(tmp_path: Path):
         config_from_folder(tmp_path)
     with pytest.raises(PkiError, match="contract_chain.pem"):
         ev_from_folder(tmp_path)
+
+
+def test_an_iso20_folder_is_refused_at_start_not_mid_session(tmp_path: Path):
+    """-2 signs SalesTariffs with ECDSA-SHA256 on secp256r1 (r || s, 32 bytes each): an
+    `--profile iso20` folder's secp521r1 MO Sub-CA 2 key was taken and then raised
+    OverflowError in every PnC session's ChargeParameterDiscovery; it is refused when the
+    SECC starts, in one line naming the file."""
+    hierarchy.init(tmp_path, PROFILES["iso20"], hierarchy.Names(), NOW)
+    with pytest.raises(PkiError, match=r"mo_sub2\.key: .*secp521r1.*secp256r1"):
+        config_from_folder(tmp_path)
+
+
+def test_an_iso20_folder_is_refused_by_the_ev_too(tmp_path: Path):
+    """The EV signs AuthorizationReq with its contract key as -2 r || s: a secp521r1 one
+    from an `--profile iso20` folder raised OverflowError mid-session (a traceback out of
+    `v2gate ev --pnc`); it is refused when the credentials are read."""
+    hierarchy.init(tmp_path, PROFILES["iso20"], hierarchy.Names(), NOW)
+    with pytest.raises(PkiError, match=r"contract\.key: .*secp521r1.*secp256r1"):
+        ev_from_folder(tmp_path)

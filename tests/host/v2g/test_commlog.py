@@ -21,7 +21,7 @@ from host.secc.controller import Decision, SimEvseController
 from host.secc.core import EndReason, RequestAnswered, SessionEnded
 from host.secc.iso2 import iso2_factory
 from host.v2g import reasons, sap, tls
-from host.v2g.commlog import CommLog, ConnectionLog, default_path, key_fields
+from host.v2g.commlog import CommLog, ConnectionLog, _utc, default_path, key_fields
 from host.v2g.errors import LocalProtocolError
 from host.v2g.server import SeccServer, ServerConfig
 from host.v2g.session import CloseReason, ConnectionClosed, V2gConnection
@@ -390,3 +390,61 @@ def test_lines_queued_at_exit_are_written(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=60)
     lines = path.read_text().splitlines()
     assert len(lines) == 3000 and lines[-1] == "line 2999"
+
+
+class Faulty(EchoProtocol):
+    """A machine whose handler has a bug other than LocalProtocolError (a KeyError, say)
+    after the station was asked for power; ``lost`` records connection_lost."""
+
+    lost: list[float] = []
+
+    def receive(self, payload_type: int, payload: bytes, now: float) -> None:
+        raise KeyError("a handler's bug")
+
+    def connection_lost(self, now: float) -> None:
+        Faulty.lost.append(now)
+        self.finished = True
+        self._events.append(("made safe", now))
+
+
+def test_any_bug_in_a_handler_makes_the_station_safe_and_ends_internal(tmp_path: Path) -> None:
+    """Not only LocalProtocolError: any exception out of a session's machine ends that
+    session like a lost connection (its station made safe), with the INTERNAL end line, and
+    the server goes on; before, the machine was never told and the task died with it."""
+    Faulty.lost = []
+    log = CommLog(tmp_path / "comm.log", wall=lambda: 0.0)
+    server = _server(log, None, Faulty)
+    seen: list[object] = []
+    server.on_event = lambda _conn, event: seen.append(event)
+
+    async def main() -> None:
+        await server.start()
+        reader, writer = await asyncio.open_connection(server.config.host, server.config.port)
+        writer.write(SAP_ISO2)
+        await reader.readexactly(8)
+        writer.write(frame(PayloadType.EXI, b"boom"))
+        await _until(lambda: server.stats["accepted"] == 1 and not server._tasks - {
+            t for t in server._tasks if t.get_coro().__name__ == "_accept_loop"})
+        await server.close()
+        writer.close()
+
+    asyncio.run(main())
+    assert len(Faulty.lost) == 1
+    assert any(isinstance(e, tuple) and e[0] == "made safe" for e in seen)
+    assert end_codes(read_lines(log)) == [reasons.INTERNAL.hex]
+    assert not server.connections and not server._tasks
+
+
+def test_an_in_line_is_stamped_when_the_request_came_in(tmp_path: Path) -> None:
+    """The time field of an ``in`` line is when the request's bytes were read, the ``out``
+    line's when the answer was written (the module's example: in .140, out .141); both were
+    stamped with the moment of writing, so every in line showed the answer's time."""
+    log = CommLog(tmp_path / "comm.log", wall=lambda: 1796096400.25)
+    c = Logged(log)
+    c.feed(SAP_ISO2, 0.0)  # noted 2 ms later, as the answer is written
+    c.feed(SETUP, 1.0)
+    lines = read_lines(log)
+    stamps = [(line.split(" ")[0], line.split(" ")[4]) for line in lines[:4]]
+    came_in = _utc(1796096400.25 - 0.002)
+    assert came_in.startswith("2026-12-01T03:40:00.24")
+    assert stamps == [(came_in, "in"), ("2026-12-01T03:40:00.250Z", "out")] * 2

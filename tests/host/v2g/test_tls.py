@@ -268,3 +268,78 @@ def test_tls13_serves_an_ed448_chain(pki: Pki, tmp_path: Path) -> None:
     leaf = x509.load_der_x509_certificate(obj.getpeercert(True))
     assert isinstance(leaf.public_key(), ed448.Ed448PublicKey)
     assert obj.version() == "TLSv1.3" and res is not None and res.SchemaID == 1
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_lab_keylog_file_is_readable_by_its_owner_only(pki: Pki, tmp_path: Path,
+                                                      existing: bool) -> None:  # fmt: skip
+    """The keylog holds every session's secrets: it is made 0600 like a private key, and an
+    existing one others could read is tightened before secrets are appended to it (ssl
+    itself opens it with fopen(), 0644 under the usual umask)."""
+    import os
+    import stat
+
+    path = tmp_path / "keys.log"
+    if existing:
+        path.write_text("# an old keylog\n")
+        path.chmod(0o644)
+    ctx = tls.lab_keylog(tls.server_context(pki.v2g.chain_path, pki.v2g.leaf.key_path), path)
+    assert ctx.keylog_filename == str(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    if existing:
+        assert path.read_text().startswith("# an old keylog\n")
+
+
+# -2 ECDHE is secp256r1 only ([V2G2-006]), also on the port that serves TLS 1.3 with the -20
+# groups first: a TLS 1.2 EV that offers P-521 too (a default OpenSSL or mbedTLS list does)
+# was given it by server preference, a much slower key exchange on an EV's controller
+SECP256R1, SECP521R1 = 0x0017, 0x0019  # TLS NamedGroup
+
+
+def _tls12_group(server_ctx: ssl.SSLContext, ev: ssl.SSLContext) -> int | None:
+    """The NamedGroup of the ServerKeyExchange of a TLS 1.2 handshake over memory BIOs."""
+    bios = [ssl.MemoryBIO() for _ in range(4)]
+    server = server_ctx.wrap_bio(bios[0], bios[1], server_side=True)
+    client = ev.wrap_bio(bios[2], bios[3])
+    from_server = b""
+    for _ in range(10):
+        for side in (client, server):
+            try:
+                side.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+        for out, peer_in, ours in ((bios[3], bios[0], False), (bios[1], bios[2], True)):
+            data = out.read()
+            from_server += data if ours else b""
+            peer_in.write(data)
+        if client.version() and server.version():
+            break
+    assert client.version() == "TLSv1.2"
+    pos = 0
+    while pos + 5 <= len(from_server):  # records, then the handshake messages in them
+        kind, size = from_server[pos], int.from_bytes(from_server[pos + 3:pos + 5], "big")
+        body, at = from_server[pos + 5:pos + 5 + size], 0
+        while kind == 22 and at + 4 <= len(body):
+            msg, length = body[at], int.from_bytes(body[at + 1:at + 4], "big")
+            if msg == 12 and body[at + 4] == 3:  # ServerKeyExchange, named_curve
+                return int.from_bytes(body[at + 5:at + 7], "big")
+            at += 4 + length
+        pos += 5 + size
+    return None
+
+
+@pytest.mark.parametrize("groups", ["P-521:P-256", "X448:P-521:P-256", "P-256:P-521"])
+def test_tls12_key_exchange_is_secp256r1_only(pki: Pki, pki20: Path, groups: str) -> None:
+    ev = tls.client_context(pki.v2g.root.cert_path)  # TLS 1.2
+    openssl.set_groups(ev, groups)
+    for chain20 in (None, pki20 / "secc_chain.pem"):  # with and without a -20 chain
+        ctx = tls.server_context(pki.v2g.chain_path, pki.v2g.leaf.key_path,
+                                 tls13_chain=chain20,
+                                 tls13_key=None if chain20 is None else pki20 / "secc.key")
+        assert _tls12_group(ctx, ev) == SECP256R1, (groups, chain20)
+    ev13 = _client13(pki20)  # TLS 1.3 on the same context keeps the -20 groups first
+    openssl.set_groups(ev13, "P-521:P-256")
+    ev13.minimum_version = ssl.TLSVersion.TLSv1_3
+    server = _server(pki, pki20)
+    obj, res = _run(server, lambda: _hello(server, ev13))
+    assert obj.version() == "TLSv1.3" and res is not None
