@@ -1,0 +1,501 @@
+"""ISO 15118-20 SECC, the common messages, on the shared session core; the energy services
+(``iso20_dc``: DC and DC_BPT) add their own requests and states to the table.
+
+Sequence (-20 §8.8): SessionSetup, AuthorizationSetup, Authorization (EIM; Ongoing while the
+station decides), ServiceDiscovery, ServiceDetail (repeatable), ServiceSelection, the service's
+ChargeParameterDiscovery, ScheduleExchange (scheduled: up to 3 schedule tuples with power,
+discharge and price-level schedules; dynamic: the EV's departure time and SoC targets
+echoed), then the service's preparation, PowerDelivery(Start), the charge loop,
+PowerDelivery(Stop), SessionStop. In the loop the SECC asks, through EVSENotification, for
+Terminate or Pause (the station's stop request), ScheduleRenegotiation (the station's
+schedules changed) or MeteringConfirmation (a receipt wanted).
+
+The service's parameter sets are the control modes: set 1 scheduled, set 2 dynamic (with
+BPTChannel Unified and GeneratorMode GridFollowing for the BPT services, and for AC_BPT
+GridCodeIslandingDetectionMethod). Every -20 message travels with its schema's V2GTP payload
+type (0x8002 common, 0x8003 AC, 0x8004 DC). Not here: Plug & Charge (PnC is answered
+WARNING_AuthorizationSelectionInvalid), CertificateInstallation, VehicleCheckIn/Out,
+ServiceRenegotiation (FAILED_NoServiceRenegotiationSupported), Standby.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from enum import Enum, auto
+from typing import Any
+
+from host.exi import codec
+from host.exi.runtime import ExiError
+from host.exi.schemas import iso20_common_messages as m
+from host.exi.schemas import iso20_common_types as t
+from host.v2g.errors import RemoteProtocolError
+from host.v2g.protocol import SessionContext
+from host.v2g.v2gtp import PayloadType
+
+from . import iso20_constants as k
+from .common import V2gSecc
+from .controller import Decision, EvseController, Schedule, StopRequest
+from .core import EndReason, Reply, SessionStarted, Step, step
+from .din import random_session_id
+from .iso2 import PausedSessions
+from .iso20_values import durations, from_rational, power_schedule, rational
+
+Code = m.responseCodeType
+Processing = m.processingType
+Notification = m.evseNotificationType
+Progress = m.chargeProgressType
+MAX_PAYLOAD = 8 * 1024
+
+
+class State(Enum):
+    """What the SECC waits for next."""
+
+    SESSION_SETUP = auto()
+    AUTHORIZATION_SETUP = auto()
+    AUTHORIZATION = auto()
+    SERVICE_DISCOVERY = auto()
+    SERVICE_DETAIL = auto()  # ServiceDetailReq (repeatable) or ServiceSelectionReq
+    CHARGE_PARAMETER_DISCOVERY = auto()
+    SCHEDULE_EXCHANGE = auto()
+    CABLE_CHECK = auto()  # DC
+    PRE_CHARGE = auto()  # DC: DC_PreChargeReq or PowerDeliveryReq(Start)
+    READY = auto()  # AC: PowerDeliveryReq(Start)
+    CHARGING = auto()  # the loop, MeteringConfirmationReq, PowerDeliveryReq
+    RENEGOTIATION = auto()  # ScheduleExchangeReq after PowerDelivery(ScheduleRenegotiation)
+    RESTART = auto()  # PowerDeliveryReq(Start) after the renegotiation
+    WELDING_DETECTION = auto()  # DC: DC_WeldingDetectionReq or SessionStopReq
+    POWER_OFF = auto()  # AC: SessionStopReq
+    STOPPED = auto()
+
+
+S = State
+
+COMMON_TABLE: dict[tuple[State, type], Step] = {
+    (S.SESSION_SETUP, m.SessionSetupReq): step("session_setup", S.AUTHORIZATION_SETUP),
+    (S.AUTHORIZATION_SETUP, m.AuthorizationSetupReq): step("authorization_setup",
+                                                           S.AUTHORIZATION),
+    (S.AUTHORIZATION, m.AuthorizationReq): step("authorization", S.AUTHORIZATION,
+                                                S.SERVICE_DISCOVERY),
+    (S.SERVICE_DISCOVERY, m.ServiceDiscoveryReq): step("service_discovery", S.SERVICE_DETAIL),
+    (S.SERVICE_DETAIL, m.ServiceDetailReq): step("service_detail", S.SERVICE_DETAIL),
+    (S.SERVICE_DETAIL, m.ServiceSelectionReq): step("service_selection",
+                                                    S.CHARGE_PARAMETER_DISCOVERY),
+    (S.SCHEDULE_EXCHANGE, m.ScheduleExchangeReq): step("schedule_exchange", S.SCHEDULE_EXCHANGE,
+                                                       S.CABLE_CHECK, S.READY),
+    (S.CHARGING, m.PowerDeliveryReq): step("power_delivery", S.CHARGING, S.RENEGOTIATION,
+                                           S.WELDING_DETECTION, S.POWER_OFF),
+    (S.CHARGING, m.MeteringConfirmationReq): step("metering_confirmation", S.CHARGING),
+    (S.RENEGOTIATION, m.ScheduleExchangeReq): step("schedule_exchange", S.RENEGOTIATION,
+                                                   S.RESTART),
+    (S.RESTART, m.PowerDeliveryReq): step("power_delivery", S.RESTART, S.CHARGING,
+                                          S.WELDING_DETECTION, S.POWER_OFF),
+} | {  # fmt: skip
+    # an EV may give up (or pause) before power flowed, and stops after it
+    (state, m.SessionStopReq): step("session_stop", S.STOPPED, state)
+    for state in (S.AUTHORIZATION, S.SERVICE_DISCOVERY, S.SERVICE_DETAIL,
+                  S.CHARGE_PARAMETER_DISCOVERY, S.SCHEDULE_EXCHANGE, S.CABLE_CHECK,
+                  S.PRE_CHARGE, S.READY, S.WELDING_DETECTION, S.POWER_OFF)
+}
+
+COMMON_REQUESTS = (m.SessionSetupReq, m.AuthorizationSetupReq, m.AuthorizationReq,
+                   m.ServiceDiscoveryReq, m.ServiceDetailReq, m.ServiceSelectionReq,
+                   m.ScheduleExchangeReq, m.PowerDeliveryReq, m.MeteringConfirmationReq,
+                   m.SessionStopReq, m.CertificateInstallationReq, m.VehicleCheckInReq,
+                   m.VehicleCheckOutReq)  # fmt: skip
+
+
+def parameter_sets(service: int) -> list[m.ParameterSetType]:
+    """Set 1 scheduled, set 2 dynamic (-20 Tables 205-208)."""
+    sets = []
+    for set_id, mode, mobility in ((1, k.CONTROL_SCHEDULED, k.MOBILITY_EVCC_ONLY),
+                                   (2, k.CONTROL_DYNAMIC, k.MOBILITY_EVCC_AND_SECC)):
+        ac = service in k.AC_SERVICES
+        values = [("Connector", k.AC_CONNECTOR_THREE_PHASE if ac else k.DC_CONNECTOR_EXTENDED),
+                  ("ControlMode", mode)]
+        if ac:
+            values.append(("EVSENominalVoltage", 230))
+        values += [("MobilityNeedsMode", mobility), ("Pricing", k.PRICING_LEVELS)]
+        if service in k.BPT_SERVICES:
+            values += [("BPTChannel", k.BPT_CHANNEL_UNIFIED),
+                       ("GeneratorMode", k.GENERATOR_GRID_FOLLOWING)]
+            if ac:
+                values.append(("GridCodeIslandingDetectionMethod", k.ISLANDING_PASSIVE))
+        sets.append(m.ParameterSetType(ParameterSetID=set_id, Parameter=[
+            m.ParameterType(Name=name, intValue=value) for name, value in values]))
+    return sets
+
+
+class Iso20Secc(V2gSecc):
+    """The common messages; a subclass adds its service's table rows and handlers and sets
+    ``SERVICES``, ``AFTER_SCHEDULE`` (the state after ScheduleExchange) and the hooks."""
+
+    schema = m
+    states = State
+    constants = k
+    label = "-20"
+    MAX_PAYLOAD = MAX_PAYLOAD
+    payload_types = frozenset({PayloadType.ISO20_MAIN, PayloadType.ISO20_AC,
+                               PayloadType.ISO20_DC})  # fmt: skip
+    SERVICES: frozenset[int] = frozenset()
+    AFTER_SCHEDULE = S.CABLE_CHECK
+    SERVICE_SCHEMAS: dict[int, Any] = {}  # payload type -> schema module of the service
+
+    def __init__(self, context: SessionContext, controller: EvseController, *,
+                 services: frozenset[int] | None = None, paused: PausedSessions | None = None,
+                 clock_offset: float = 0.0,
+                 new_session_id: Callable[[], bytes] = random_session_id) -> None:  # fmt: skip
+        super().__init__(context, new_session_id=new_session_id)
+        self.controller = controller
+        self.services = self.SERVICES if services is None else services & self.SERVICES
+        self.paused = paused if paused is not None else PausedSessions()
+        self.clock_offset = clock_offset  # monotonic `now` -> the wall clock of TimeStamps
+        self.evcc_id = ""
+        self.header_session_id = b""
+        self.service_id = 0
+        self.control_mode = k.CONTROL_SCHEDULED
+        self.schedules: list[Schedule] = []
+        self.tuple_id = 0
+        self.time_anchor = 0.0  # `now` when the selected schedule started
+        self.discharge_selected = True  # PowerDelivery's BPT_ChannelSelection (Charge: no)
+        self.ev_soc: float | None = None  # from the EV's DisplayParameters, 0..1
+        self.confirmation_pending = False
+        self.renegotiation_asked = False
+        self.isolation = None
+        self.precharge_target: float | None = None
+        self._in_type = PayloadType.ISO20_MAIN
+        self._end_after: str | None = None  # a WARNING that ends the session
+        self._phase_started: dict[Any, float] = {}
+
+    @property
+    def bpt(self) -> bool:
+        return self.service_id in k.BPT_SERVICES
+
+    # --- the codec side -------------------------------------------------------------------
+
+    def receive(self, payload_type: int, payload: bytes, now: float) -> None:
+        self._in_type = PayloadType(payload_type)
+        super().receive(payload_type, payload, now)
+        if self._end_after is not None and self.end is None:
+            self._finish(EndReason.FAILED, self._end_after, now)
+
+    def decode(self, payload: bytes) -> tuple[bytes, Any]:
+        schema = m if self._in_type == PayloadType.ISO20_MAIN else self.SERVICE_SCHEMAS.get(
+            self._in_type)  # fmt: skip
+        if schema is None:
+            raise RemoteProtocolError(f"payload type {self._in_type:#06x} is not this "
+                                      "service's", "bad_exi")  # fmt: skip
+        try:
+            message = codec.decode(schema.NAMESPACE, payload, max_size=self.MAX_PAYLOAD)
+        except (ExiError, ValueError, IndexError) as exc:
+            raise RemoteProtocolError(f"-20 message does not decode: {exc}", "bad_exi") from exc
+        header = getattr(message, "Header", None)
+        if not isinstance(header, t.MessageHeaderType):
+            raise RemoteProtocolError(f"{type(message).__name__} is no -20 message", "bad_exi")
+        self.header_session_id = header.SessionID
+        return header.SessionID, message
+
+    def encode(self, session_id: bytes, response: Any) -> bytes:
+        response.Header = t.MessageHeaderType(SessionID=session_id,
+                                              TimeStamp=response.Header.TimeStamp)
+        return codec.encode(response, self._schema_of(response).NAMESPACE)
+
+    def payload_type_of(self, response: Any) -> int:
+        for payload_type, schema in self.SERVICE_SCHEMAS.items():
+            if self._schema_of(response) is schema:
+                return payload_type
+        return PayloadType.ISO20_MAIN
+
+    @staticmethod
+    def _schema_of(message: Any) -> Any:
+        return sys.modules[type(message).__module__]
+
+    def header(self, now: float) -> t.MessageHeaderType:
+        return t.MessageHeaderType(SessionID=self.session_id,
+                                   TimeStamp=max(0, int(now + self.clock_offset)))
+
+    # --- station state as -20 types ---------------------------------------------------------
+
+    def notification(self, now: float) -> Notification | None:
+        """What the loop answers ask of the EV (None: nothing)."""
+        stop = self.controller.stop_requested(now)
+        if stop is StopRequest.PAUSE:
+            return Notification.Pause
+        if stop is not None:
+            return Notification.Terminate
+        if self.schedules and self.controller.schedules(now) != self.schedules:
+            self.renegotiation_asked = True
+            return Notification.ScheduleRenegotiation
+        if self.controller.receipt_required(now):
+            self.confirmation_pending = True
+            return Notification.MeteringConfirmation
+        return None
+
+    def evse_status(self, notification: Notification | None) -> t.EVSEStatusType | None:
+        if notification is None:
+            return None
+        return t.EVSEStatusType(NotificationMaxDelay=0, EVSENotification=notification)
+
+    def meter(self, now: float) -> t.MeterInfoType:
+        exported = round(self.controller.exported_wh(now)) if self.bpt else None
+        charged = self.controller.meter_wh(now) + self.controller.exported_wh(now)
+        return t.MeterInfoType(MeterID=k.METER_ID, ChargedEnergyReadingWh=max(0, round(charged)),
+                               BPT_DischargedEnergyReadingWh=exported,
+                               MeterTimestamp=max(0, int(now + self.clock_offset)))
+
+    def respond(self, request: Any, code: Code, now: float, **fields: Any) -> Any:
+        """The response to ``request`` (also the FAILED ones the core sends)."""
+        h = self.header(now)
+        processing = fields.get("processing", Processing.Finished)
+        builders: dict[type, Callable[[], Any]] = {
+            m.SessionSetupReq: lambda: m.SessionSetupRes(
+                Header=h, ResponseCode=code, EVSEID=self.controller.evse_id),
+            m.AuthorizationSetupReq: lambda: m.AuthorizationSetupRes(
+                Header=h, ResponseCode=code, AuthorizationServices=[m.authorizationType.EIM],
+                CertificateInstallationService=False,
+                EIM_ASResAuthorizationMode=m.EIM_ASResAuthorizationModeType()),
+            m.AuthorizationReq: lambda: m.AuthorizationRes(
+                Header=h, ResponseCode=code, EVSEProcessing=processing),
+            m.ServiceDiscoveryReq: lambda: m.ServiceDiscoveryRes(
+                Header=h, ResponseCode=code, ServiceRenegotiationSupported=False,
+                EnergyTransferServiceList=m.ServiceListType(Service=[
+                    m.ServiceType(ServiceID=sid, FreeService=False)
+                    for sid in fields.get("offer", sorted(self.services))])),
+            m.ServiceDetailReq: lambda: m.ServiceDetailRes(
+                Header=h, ResponseCode=code, ServiceID=request.ServiceID,
+                ServiceParameterList=m.ServiceParameterListType(ParameterSet=parameter_sets(
+                    request.ServiceID if request.ServiceID in self.services
+                    else min(self.SERVICES)))),
+            m.ServiceSelectionReq: lambda: m.ServiceSelectionRes(Header=h, ResponseCode=code),
+            m.ScheduleExchangeReq: lambda: m.ScheduleExchangeRes(
+                Header=h, ResponseCode=code, EVSEProcessing=processing,
+                **fields.get("control", {})),
+            m.PowerDeliveryReq: lambda: m.PowerDeliveryRes(
+                Header=h, ResponseCode=code, EVSEStatus=self.evse_status(fields.get("notify"))),
+            m.MeteringConfirmationReq: lambda: m.MeteringConfirmationRes(
+                Header=h, ResponseCode=code),
+            m.SessionStopReq: lambda: m.SessionStopRes(Header=h, ResponseCode=code),
+        }  # fmt: skip
+        build = builders.get(type(request))
+        if build is not None:
+            return build()
+        return self.respond_service(request, code, now, h, fields)
+
+    def respond_service(self, request: Any, code: Code, now: float, h: t.MessageHeaderType,
+                        fields: dict[str, Any]) -> Any:  # fmt: skip
+        """The service's responses (and the common requests we never expect)."""
+        raise NotImplementedError
+
+    # --- handlers (names from the tables) --------------------------------------------------
+
+    def session_setup(self, req: m.SessionSetupReq, now: float) -> Reply:
+        self.evcc_id = req.EVCCID
+        if self.paused.rejoin(self.header_session_id, req.EVCCID.encode()):
+            self.session_id = self.header_session_id
+            code = Code.OK_OldSessionJoined
+        else:
+            self.start_session(req, now)
+            code = Code.OK_NewSessionEstablished
+        self.emit(SessionStarted(self.session_id, req.EVCCID))
+        return Reply(self.respond(req, code, now), S.AUTHORIZATION_SETUP)
+
+    def authorization_setup(self, req: m.AuthorizationSetupReq, now: float) -> Reply:
+        return Reply(self.respond(req, Code.OK, now), S.AUTHORIZATION)
+
+    def authorization(self, req: m.AuthorizationReq, now: float) -> Reply:
+        if req.SelectedAuthorizationService is not m.authorizationType.EIM:
+            self._end_after = "PnC asked, EIM offered"
+            return Reply(self.respond(req, Code.WARNING_AuthorizationSelectionInvalid, now),
+                         S.AUTHORIZATION)  # fmt: skip
+        decision = self.controller.authorize(self.evcc_id, now)
+        if decision is Decision.ACCEPTED:
+            return Reply(self.respond(req, Code.OK, now), S.SERVICE_DISCOVERY)
+        if decision is Decision.ONGOING:
+            if self._ongoing_expired(S.AUTHORIZATION, self.ONGOING_TIMEOUT, now):
+                return Reply(self.respond(req, Code.FAILED, now), S.AUTHORIZATION)
+            return Reply(self.respond(req, Code.OK, now, processing=Processing.Ongoing),
+                         S.AUTHORIZATION)  # fmt: skip
+        self._end_after = "the station refused the EV"
+        return Reply(self.respond(req, Code.WARNING_EIMAuthorizationFailure, now),
+                     S.AUTHORIZATION)  # fmt: skip
+
+    def service_discovery(self, req: m.ServiceDiscoveryReq, now: float) -> Reply:
+        offer = sorted(self.services)
+        if req.SupportedServiceIDs is not None:
+            offer = [sid for sid in offer if sid in req.SupportedServiceIDs.ServiceID]
+        return Reply(self.respond(req, Code.OK, now, offer=offer or sorted(self.services)),
+                     S.SERVICE_DETAIL)  # fmt: skip
+
+    def service_detail(self, req: m.ServiceDetailReq, now: float) -> Reply:
+        code = Code.OK if req.ServiceID in self.services else Code.FAILED_ServiceIDInvalid
+        return Reply(self.respond(req, code, now), S.SERVICE_DETAIL)
+
+    def service_selection(self, req: m.ServiceSelectionReq, now: float) -> Reply:
+        chosen = req.SelectedEnergyTransferService
+        nxt = S.CHARGE_PARAMETER_DISCOVERY
+        if chosen.ServiceID not in k.ENERGY_SERVICES:
+            code = Code.FAILED_NoEnergyTransferServiceSelected
+        elif (chosen.ServiceID not in self.services or chosen.ParameterSetID not in (1, 2)
+              or (req.SelectedVASList is not None and req.SelectedVASList.SelectedService)):
+            code = Code.FAILED_ServiceSelectionInvalid  # not offered (we offer no VAS)
+        else:
+            code = Code.OK
+            self.service_id = chosen.ServiceID
+            self.control_mode = (k.CONTROL_SCHEDULED if chosen.ParameterSetID == 1
+                                 else k.CONTROL_DYNAMIC)  # fmt: skip
+        return Reply(self.respond(req, code, now), nxt)
+
+    def schedule_exchange(self, req: m.ScheduleExchangeReq, now: float) -> Reply:
+        here = self.state
+        nxt = self.AFTER_SCHEDULE if here is S.SCHEDULE_EXCHANGE else S.RESTART
+        scheduled = self.control_mode == k.CONTROL_SCHEDULED
+        asked: Any = req.Scheduled_SEReqControlMode if scheduled else req.Dynamic_SEReqControlMode
+        if asked is None:  # the EV asks in the other control mode than it selected
+            return Reply(self.respond(req, Code.FAILED_WrongChargeParameter, now), here)
+        schedules = self.controller.schedules(now)[:k.MAX_SCHEDULE_TUPLES]
+        if not schedules:  # the station has none yet (e.g. waiting for its CSMS)
+            if self._ongoing_expired(here, self.ONGOING_TIMEOUT, now):
+                return Reply(self.respond(req, Code.FAILED, now), here)
+            return Reply(self.respond(req, Code.OK, now, processing=Processing.Ongoing), here)
+        self._phase_started.pop(here, None)
+        self.schedules = schedules
+        self.renegotiation_asked = False
+        control: dict[str, Any]
+        if scheduled:
+            points = req.MaximumSupportingPoints
+            control = {"Scheduled_SEResControlMode": m.Scheduled_SEResControlModeType(
+                ScheduleTuple=[self._tuple(s, points, now) for s in schedules])}
+        else:
+            control = {"Dynamic_SEResControlMode": m.Dynamic_SEResControlModeType(
+                DepartureTime=asked.DepartureTime, MinimumSOC=asked.MinimumSOC,
+                TargetSOC=asked.TargetSOC)}
+        return Reply(self.respond(req, Code.OK, now, control=control), nxt)
+
+    def _tuple(self, schedule: Schedule, points: int, now: float) -> m.ScheduleTupleType:
+        anchor = max(0, int(now + self.clock_offset))
+        charging = m.ChargingScheduleType(PowerSchedule=power_schedule(
+            schedule.entries, schedule.duration, anchor, points, 1))
+        if schedule.price_levels:
+            charging.PriceLevelSchedule = m.PriceLevelScheduleType(
+                TimeAnchor=anchor, PriceScheduleID=schedule.tuple_id,
+                NumberOfPriceLevels=max(level for _s, level in schedule.price_levels) + 1,
+                PriceLevelScheduleEntries=m.PriceLevelScheduleEntryListType(
+                    PriceLevelScheduleEntry=[m.PriceLevelScheduleEntryType(
+                        Duration=duration, PriceLevel=level) for duration, level in
+                        durations(schedule.price_levels, schedule.duration)[:points]]))
+        discharging = None
+        if self.bpt and schedule.discharge:
+            discharging = m.ChargingScheduleType(PowerSchedule=power_schedule(
+                schedule.discharge, schedule.duration, anchor, points, -1))
+        return m.ScheduleTupleType(ScheduleTupleID=schedule.tuple_id,
+                                   ChargingSchedule=charging, DischargingSchedule=discharging)
+
+    def power_delivery(self, req: m.PowerDeliveryReq, now: float) -> Reply:
+        here = self.state
+        progress = req.ChargeProgress
+        if progress is Progress.Stop:
+            self.stop_output(now)
+            return Reply(self.respond(req, Code.OK, now), self.AFTER_STOP)
+        if progress is Progress.ScheduleRenegotiation:
+            if here is not S.CHARGING:
+                return Reply(self.respond(req, Code.FAILED_ScheduleRenegotiation, now), here)
+            self.hold_output(now)
+            return Reply(self.respond(req, Code.OK, now), S.RENEGOTIATION)
+        if progress is Progress.Standby:
+            return Reply(self.respond(req, Code.WARNING_StandbyNotAllowed, now), here)
+        code = self._check_profile(req)
+        if code is not Code.OK:
+            return Reply(self.respond(req, code, now), here)
+        self.discharge_selected = req.BPT_ChannelSelection is not m.channelSelectionType.Charge
+        if here is S.CHARGING or here is S.RESTART:
+            self.time_anchor = now
+            return Reply(self.respond(req, Code.OK, now), S.CHARGING)
+        if self.controller.stop_requested(now) is not None or not self.may_start(now):
+            return Reply(self.respond(req, Code.FAILED_PowerDeliveryNotApplied, now), here)
+        if not self.controller.close_contactors(now):
+            return Reply(self.respond(req, Code.FAILED_ContactorError, now), here)
+        self.time_anchor = now
+        self.start_output(now)
+        return Reply(self.respond(req, Code.OK, now), S.CHARGING)
+
+    def _check_profile(self, req: m.PowerDeliveryReq) -> Code:
+        """Scheduled: the tuple must be one we offered and the EV's power profile must stay
+        inside its charging and discharging schedules."""
+        profile = req.EVPowerProfile
+        if self.control_mode != k.CONTROL_SCHEDULED:
+            self.tuple_id = 0
+            return Code.OK
+        chosen_id = getattr(getattr(profile, "Scheduled_EVPPTControlMode", None),
+                            "SelectedScheduleTupleID", None)  # fmt: skip
+        chosen = next((s for s in self.schedules if s.tuple_id == chosen_id), None)
+        if chosen is None or profile is None:
+            return Code.FAILED_ScheduleSelectionInvalid
+        self.tuple_id = chosen.tuple_id
+        start = 0
+        for entry in profile.EVPowerProfileEntries.EVPowerProfileEntry:
+            power = from_rational(entry.Power)
+            high = level_at(chosen.entries, start) or 0.0
+            low = -(level_at(chosen.discharge, start) or 0.0) if self.bpt else 0.0
+            if not low <= power <= high:
+                return Code.FAILED_EVPowerProfileInvalid
+            start += entry.Duration
+        return Code.OK
+
+    def schedule_limits(self, now: float) -> tuple[float, float] | None:
+        """Scheduled mode: (max charge W, max discharge W) of the selected tuple now; None
+        in dynamic mode or past the schedule's end."""
+        chosen = next((s for s in self.schedules if s.tuple_id == self.tuple_id), None)
+        if chosen is None or self.control_mode != k.CONTROL_SCHEDULED:
+            return None
+        at = int(now - self.time_anchor)
+        if at > chosen.duration:
+            return (0.0, 0.0)
+        return (level_at(chosen.entries, at) or 0.0, level_at(chosen.discharge, at) or 0.0)
+
+    def metering_confirmation(self, req: m.MeteringConfirmationReq, now: float) -> Reply:
+        asked, self.confirmation_pending = self.confirmation_pending, False
+        if not asked:
+            return Reply(self.respond(req, Code.FAILED_SequenceError, now), S.CHARGING)
+        if req.SignedMeteringData.SessionID != self.session_id:
+            return Reply(self.respond(req, Code.FAILED_UnknownSession, now), S.CHARGING)
+        return Reply(self.respond(req, Code.OK, now), S.CHARGING)
+
+    def session_stop(self, req: m.SessionStopReq, now: float) -> Reply:
+        kind = req.ChargingSession
+        if kind is m.chargingSessionType.ServiceRenegotiation:
+            return Reply(self.respond(req, Code.FAILED_NoServiceRenegotiationSupported, now),
+                         self.state)  # fmt: skip
+        self.stop_output(now)
+        if kind is m.chargingSessionType.Pause:
+            self.paused.pause(self.session_id, self.evcc_id.encode())
+        return Reply(self.respond(req, Code.OK, now), S.STOPPED)
+
+    # --- what the service does with the output -----------------------------------------------
+
+    AFTER_STOP = S.WELDING_DETECTION
+
+    def may_start(self, now: float) -> bool:
+        return True
+
+    def start_output(self, now: float) -> None:
+        """PowerDelivery(Start) with the contactors closed."""
+
+    def hold_output(self, now: float) -> None:
+        """No power while the schedule is renegotiated (contactors stay closed)."""
+
+    def stop_output(self, now: float) -> None:
+        self.controller.stop_power(now)
+        self.controller.open_contactors(now)
+
+
+def level_at(entries: tuple[tuple[int, float], ...], at: int) -> float | None:
+    """The value in force ``at`` s into (start, value) entries; None before the first."""
+    current = None
+    for start, value in entries:
+        if start <= at:
+            current = value
+    return current
+
+
+__all__ = ["COMMON_REQUESTS", "COMMON_TABLE", "Iso20Secc", "State", "from_rational",
+           "level_at", "parameter_sets", "rational"]
