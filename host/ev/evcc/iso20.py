@@ -245,9 +245,14 @@ class Iso20Evcc(Iso20Requests, EvccBase):
             self.notifications.append(note.value)
         if note is Notification.MeteringConfirmation:
             meter = res.MeterInfo or t.MeterInfoType(MeterID="", ChargedEnergyReadingWh=0)
-            self._send(m.MeteringConfirmationReq(
-                Header=HEADER, SignedMeteringData=m.SignedMeteringDataType(
-                    Id="meter", SessionID=self.session_id, MeterInfo=meter)), now)
+            data = m.SignedMeteringDataType(Id="meter", SessionID=self.session_id,
+                                            MeterInfo=meter)
+            if self.dynamic:
+                data.Dynamic_SMDTControlMode = m.Dynamic_SMDTControlModeType()
+            else:
+                data.Scheduled_SMDTControlMode = m.Scheduled_SMDTControlModeType(
+                    SelectedScheduleTupleID=self.selected_tuple)
+            self._send(m.MeteringConfirmationReq(Header=HEADER, SignedMeteringData=data), now)
         elif note is Notification.ScheduleRenegotiation:
             self._power_delivery(Progress.ScheduleRenegotiation, now)
         elif note in (Notification.Terminate, Notification.Pause):
@@ -259,7 +264,10 @@ class Iso20Evcc(Iso20Requests, EvccBase):
             self._later(self.charge_loop_req, now)
 
     def _on_meteringconfirmation(self, res: m.MeteringConfirmationRes, now: float) -> None:
-        self._later(self.charge_loop_req, now)
+        if self.ev.charging_complete(now):
+            self._power_delivery(Progress.Stop, now)
+        else:
+            self._later(self.charge_loop_req, now)
 
     def _on_dc_weldingdetection(self, res: dc.DC_WeldingDetectionRes, now: float) -> None:
         self._welding_tries += 1

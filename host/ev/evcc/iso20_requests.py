@@ -47,6 +47,7 @@ class Iso20Requests:
     session_id: bytes
     tuples: list[m.ScheduleTupleType]
     pausing = False  # the SECC asked for a pause (EVSENotification=Pause)
+    selected_tuple = 0  # the ScheduleTupleID of the last PowerDelivery(Start)
 
     @property
     def bpt(self) -> bool:
@@ -125,6 +126,7 @@ class Iso20Requests:
                 TimeAnchor=anchor, Dynamic_EVPPTControlMode=m.Dynamic_EVPPTControlModeType(),
                 EVPowerProfileEntries=m.EVPowerProfileEntryListType(EVPowerProfileEntry=[entry]))
         chosen = self.tuples[min(c.tuple_index, len(self.tuples) - 1)]
+        self.selected_tuple = chosen.ScheduleTupleID
         schedule = chosen.ChargingSchedule
         if c.discharge and chosen.DischargingSchedule is not None:
             schedule = chosen.DischargingSchedule
