@@ -269,7 +269,7 @@ class Iso20Secc(V2gSecc):
             m.ServiceSelectionReq: lambda: m.ServiceSelectionRes(Header=h, ResponseCode=code),
             m.ScheduleExchangeReq: lambda: m.ScheduleExchangeRes(
                 Header=h, ResponseCode=code, EVSEProcessing=processing,
-                **fields.get("control", {})),
+                **(fields.get("control") or self._no_schedule(now))),
             m.PowerDeliveryReq: lambda: m.PowerDeliveryRes(
                 Header=h, ResponseCode=code, EVSEStatus=self.evse_status(fields.get("notify"))),
             m.MeteringConfirmationReq: lambda: m.MeteringConfirmationRes(
@@ -370,6 +370,14 @@ class Iso20Secc(V2gSecc):
                 DepartureTime=asked.DepartureTime, MinimumSOC=asked.MinimumSOC,
                 TargetSOC=asked.TargetSOC)}
         return Reply(self.respond(req, Code.OK, now, control=control), nxt)
+
+    def _no_schedule(self, now: float) -> dict[str, Any]:
+        """The control-mode element of an Ongoing or FAILED ScheduleExchangeRes (the schema
+        wants one; a scheduled one at least one tuple): nothing to charge with."""
+        if self.control_mode == k.CONTROL_DYNAMIC:
+            return {"Dynamic_SEResControlMode": m.Dynamic_SEResControlModeType()}
+        return {"Scheduled_SEResControlMode": m.Scheduled_SEResControlModeType(
+            ScheduleTuple=[self._tuple(Schedule(1, ((0, 0.0),)), 1, now)])}
 
     def _tuple(self, schedule: Schedule, points: int, now: float) -> m.ScheduleTupleType:
         anchor = max(0, int(now + self.clock_offset))
