@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from enum import Enum, auto
 from typing import Any
 
 from host.exi import codec
@@ -36,73 +35,19 @@ from host.v2g.v2gtp import PayloadType
 from . import iso20_constants as k
 from .common import V2gSecc
 from .controller import Decision, EvseController, Schedule, StopRequest
-from .core import EndReason, Reply, SessionStarted, Step, step
+from .core import EndReason, Reply, SessionStarted
 from .din import random_session_id
 from .iso2 import PausedSessions
-from .iso20_values import durations, from_rational, power_schedule, rational
+from .iso20_schedule import check_profile, limits_at, no_schedule, schedule_tuple
+from .iso20_table import COMMON_REQUESTS, COMMON_TABLE, State
+from .iso20_values import from_rational, rational
 
 Code = m.responseCodeType
 Processing = m.processingType
 Notification = m.evseNotificationType
 Progress = m.chargeProgressType
 MAX_PAYLOAD = 8 * 1024
-
-
-class State(Enum):
-    """What the SECC waits for next."""
-
-    SESSION_SETUP = auto()
-    AUTHORIZATION_SETUP = auto()
-    AUTHORIZATION = auto()
-    SERVICE_DISCOVERY = auto()
-    SERVICE_DETAIL = auto()  # ServiceDetailReq (repeatable) or ServiceSelectionReq
-    CHARGE_PARAMETER_DISCOVERY = auto()
-    SCHEDULE_EXCHANGE = auto()
-    CABLE_CHECK = auto()  # DC
-    PRE_CHARGE = auto()  # DC: DC_PreChargeReq or PowerDeliveryReq(Start)
-    READY = auto()  # AC: PowerDeliveryReq(Start)
-    CHARGING = auto()  # the loop, MeteringConfirmationReq, PowerDeliveryReq
-    RENEGOTIATION = auto()  # ScheduleExchangeReq after PowerDelivery(ScheduleRenegotiation)
-    RESTART = auto()  # PowerDeliveryReq(Start) after the renegotiation
-    WELDING_DETECTION = auto()  # DC: DC_WeldingDetectionReq or SessionStopReq
-    POWER_OFF = auto()  # AC: SessionStopReq
-    STOPPED = auto()
-
-
 S = State
-
-COMMON_TABLE: dict[tuple[State, type], Step] = {
-    (S.SESSION_SETUP, m.SessionSetupReq): step("session_setup", S.AUTHORIZATION_SETUP),
-    (S.AUTHORIZATION_SETUP, m.AuthorizationSetupReq): step("authorization_setup",
-                                                           S.AUTHORIZATION),
-    (S.AUTHORIZATION, m.AuthorizationReq): step("authorization", S.AUTHORIZATION,
-                                                S.SERVICE_DISCOVERY),
-    (S.SERVICE_DISCOVERY, m.ServiceDiscoveryReq): step("service_discovery", S.SERVICE_DETAIL),
-    (S.SERVICE_DETAIL, m.ServiceDetailReq): step("service_detail", S.SERVICE_DETAIL),
-    (S.SERVICE_DETAIL, m.ServiceSelectionReq): step("service_selection",
-                                                    S.CHARGE_PARAMETER_DISCOVERY),
-    (S.SCHEDULE_EXCHANGE, m.ScheduleExchangeReq): step("schedule_exchange", S.SCHEDULE_EXCHANGE,
-                                                       S.CABLE_CHECK, S.READY),
-    (S.CHARGING, m.PowerDeliveryReq): step("power_delivery", S.CHARGING, S.RENEGOTIATION,
-                                           S.WELDING_DETECTION, S.POWER_OFF),
-    (S.CHARGING, m.MeteringConfirmationReq): step("metering_confirmation", S.CHARGING),
-    (S.RENEGOTIATION, m.ScheduleExchangeReq): step("schedule_exchange", S.RENEGOTIATION,
-                                                   S.RESTART),
-    (S.RESTART, m.PowerDeliveryReq): step("power_delivery", S.RESTART, S.CHARGING,
-                                          S.WELDING_DETECTION, S.POWER_OFF),
-} | {  # fmt: skip
-    # an EV may give up (or pause) before power flowed, and stops after it
-    (state, m.SessionStopReq): step("session_stop", S.STOPPED, state)
-    for state in (S.AUTHORIZATION, S.SERVICE_DISCOVERY, S.SERVICE_DETAIL,
-                  S.CHARGE_PARAMETER_DISCOVERY, S.SCHEDULE_EXCHANGE, S.CABLE_CHECK,
-                  S.PRE_CHARGE, S.READY, S.WELDING_DETECTION, S.POWER_OFF)
-}
-
-COMMON_REQUESTS = (m.SessionSetupReq, m.AuthorizationSetupReq, m.AuthorizationReq,
-                   m.ServiceDiscoveryReq, m.ServiceDetailReq, m.ServiceSelectionReq,
-                   m.ScheduleExchangeReq, m.PowerDeliveryReq, m.MeteringConfirmationReq,
-                   m.SessionStopReq, m.CertificateInstallationReq, m.VehicleCheckInReq,
-                   m.VehicleCheckOutReq)  # fmt: skip
 
 
 def parameter_sets(service: int) -> list[m.ParameterSetType]:
@@ -210,9 +155,12 @@ class Iso20Secc(V2gSecc):
     def _schema_of(message: Any) -> Any:
         return sys.modules[type(message).__module__]
 
+    def timestamp(self, now: float) -> int:
+        """Seconds since the epoch, for TimeStamp, TimeAnchor and MeterTimestamp."""
+        return max(0, int(now + self.clock_offset))
+
     def header(self, now: float) -> t.MessageHeaderType:
-        return t.MessageHeaderType(SessionID=self.session_id,
-                                   TimeStamp=max(0, int(now + self.clock_offset)))
+        return t.MessageHeaderType(SessionID=self.session_id, TimeStamp=self.timestamp(now))
 
     # --- station state as -20 types ---------------------------------------------------------
 
@@ -241,7 +189,7 @@ class Iso20Secc(V2gSecc):
         charged = self.controller.meter_wh(now) + self.controller.exported_wh(now)
         return t.MeterInfoType(MeterID=k.METER_ID, ChargedEnergyReadingWh=max(0, round(charged)),
                                BPT_DischargedEnergyReadingWh=exported,
-                               MeterTimestamp=max(0, int(now + self.clock_offset)))
+                               MeterTimestamp=self.timestamp(now))
 
     def respond(self, request: Any, code: Code, now: float, **fields: Any) -> Any:
         """The response to ``request`` (also the FAILED ones the core sends)."""
@@ -269,7 +217,8 @@ class Iso20Secc(V2gSecc):
             m.ServiceSelectionReq: lambda: m.ServiceSelectionRes(Header=h, ResponseCode=code),
             m.ScheduleExchangeReq: lambda: m.ScheduleExchangeRes(
                 Header=h, ResponseCode=code, EVSEProcessing=processing,
-                **(fields.get("control") or self._no_schedule(now))),
+                **(fields.get("control") or no_schedule(
+                    self.control_mode == k.CONTROL_DYNAMIC, self.timestamp(now)))),
             m.PowerDeliveryReq: lambda: m.PowerDeliveryRes(
                 Header=h, ResponseCode=code, EVSEStatus=self.evse_status(fields.get("notify"))),
             m.MeteringConfirmationReq: lambda: m.MeteringConfirmationRes(
@@ -364,39 +313,13 @@ class Iso20Secc(V2gSecc):
         if scheduled:
             points = req.MaximumSupportingPoints
             control = {"Scheduled_SEResControlMode": m.Scheduled_SEResControlModeType(
-                ScheduleTuple=[self._tuple(s, points, now) for s in schedules])}
+                ScheduleTuple=[schedule_tuple(s, points, self.timestamp(now), self.bpt)
+                               for s in schedules])}
         else:
             control = {"Dynamic_SEResControlMode": m.Dynamic_SEResControlModeType(
                 DepartureTime=asked.DepartureTime, MinimumSOC=asked.MinimumSOC,
                 TargetSOC=asked.TargetSOC)}
         return Reply(self.respond(req, Code.OK, now, control=control), nxt)
-
-    def _no_schedule(self, now: float) -> dict[str, Any]:
-        """The control-mode element of an Ongoing or FAILED ScheduleExchangeRes (the schema
-        wants one; a scheduled one at least one tuple): nothing to charge with."""
-        if self.control_mode == k.CONTROL_DYNAMIC:
-            return {"Dynamic_SEResControlMode": m.Dynamic_SEResControlModeType()}
-        return {"Scheduled_SEResControlMode": m.Scheduled_SEResControlModeType(
-            ScheduleTuple=[self._tuple(Schedule(1, ((0, 0.0),)), 1, now)])}
-
-    def _tuple(self, schedule: Schedule, points: int, now: float) -> m.ScheduleTupleType:
-        anchor = max(0, int(now + self.clock_offset))
-        charging = m.ChargingScheduleType(PowerSchedule=power_schedule(
-            schedule.entries, schedule.duration, anchor, points, 1))
-        if schedule.price_levels:
-            charging.PriceLevelSchedule = m.PriceLevelScheduleType(
-                TimeAnchor=anchor, PriceScheduleID=schedule.tuple_id,
-                NumberOfPriceLevels=max(level for _s, level in schedule.price_levels) + 1,
-                PriceLevelScheduleEntries=m.PriceLevelScheduleEntryListType(
-                    PriceLevelScheduleEntry=[m.PriceLevelScheduleEntryType(
-                        Duration=duration, PriceLevel=level) for duration, level in
-                        durations(schedule.price_levels, schedule.duration)[:points]]))
-        discharging = None
-        if self.bpt and schedule.discharge:
-            discharging = m.ChargingScheduleType(PowerSchedule=power_schedule(
-                schedule.discharge, schedule.duration, anchor, points, -1))
-        return m.ScheduleTupleType(ScheduleTupleID=schedule.tuple_id,
-                                   ChargingSchedule=charging, DischargingSchedule=discharging)
 
     def power_delivery(self, req: m.PowerDeliveryReq, now: float) -> Reply:
         here = self.state
@@ -427,38 +350,19 @@ class Iso20Secc(V2gSecc):
         return Reply(self.respond(req, Code.OK, now), S.CHARGING)
 
     def _check_profile(self, req: m.PowerDeliveryReq) -> Code:
-        """Scheduled: the tuple must be one we offered and the EV's power profile must stay
-        inside its charging and discharging schedules."""
-        profile = req.EVPowerProfile
         if self.control_mode != k.CONTROL_SCHEDULED:
             self.tuple_id = 0
             return Code.OK
-        chosen_id = getattr(getattr(profile, "Scheduled_EVPPTControlMode", None),
-                            "SelectedScheduleTupleID", None)  # fmt: skip
-        chosen = next((s for s in self.schedules if s.tuple_id == chosen_id), None)
-        if chosen is None or profile is None:
-            return Code.FAILED_ScheduleSelectionInvalid
-        self.tuple_id = chosen.tuple_id
-        start = 0
-        for entry in profile.EVPowerProfileEntries.EVPowerProfileEntry:
-            power = from_rational(entry.Power)
-            high = level_at(chosen.entries, start) or 0.0
-            low = -(level_at(chosen.discharge, start) or 0.0) if self.bpt else 0.0
-            if not low <= power <= high:
-                return Code.FAILED_EVPowerProfileInvalid
-            start += entry.Duration
-        return Code.OK
+        code, self.tuple_id = check_profile(req.EVPowerProfile, self.schedules, self.bpt)
+        return code
 
     def schedule_limits(self, now: float) -> tuple[float, float] | None:
         """Scheduled mode: (max charge W, max discharge W) of the selected tuple now; None
-        in dynamic mode or past the schedule's end."""
+        in dynamic mode."""
         chosen = next((s for s in self.schedules if s.tuple_id == self.tuple_id), None)
         if chosen is None or self.control_mode != k.CONTROL_SCHEDULED:
             return None
-        at = int(now - self.time_anchor)
-        if at > chosen.duration:
-            return (0.0, 0.0)
-        return (level_at(chosen.entries, at) or 0.0, level_at(chosen.discharge, at) or 0.0)
+        return limits_at(chosen, int(now - self.time_anchor))
 
     def metering_confirmation(self, req: m.MeteringConfirmationReq, now: float) -> Reply:
         asked, self.confirmation_pending = self.confirmation_pending, False
@@ -496,14 +400,5 @@ class Iso20Secc(V2gSecc):
         self.controller.open_contactors(now)
 
 
-def level_at(entries: tuple[tuple[int, float], ...], at: int) -> float | None:
-    """The value in force ``at`` s into (start, value) entries; None before the first."""
-    current = None
-    for start, value in entries:
-        if start <= at:
-            current = value
-    return current
-
-
 __all__ = ["COMMON_REQUESTS", "COMMON_TABLE", "Iso20Secc", "State", "from_rational",
-           "level_at", "parameter_sets", "rational"]
+           "parameter_sets", "rational"]
