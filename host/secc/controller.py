@@ -171,6 +171,11 @@ class EvseController(Protocol):
         """-20 BPT: read at every charge-loop iteration."""
         ...
 
+    def ac_power(self, watts: float, now: float) -> None:
+        """-20 AC / AC_BPT: the active power the EV is to take (+) or feed back (-), all
+        phases together (the EVSETargetActivePower the loop answer carries)."""
+        ...
+
     def exported_wh(self, now: float) -> float:
         """-20 BPT: energy taken from the EV so far (BPT_DischargedEnergyReadingWh)."""
         ...
@@ -294,3 +299,9 @@ class SimEvseController:
     def exported_wh(self, now: float) -> float:
         self.plant.advance(now)
         return self.plant.energy_out_wh
+
+    def ac_power(self, watts: float, now: float) -> None:
+        # as ac_allow, signed: the on-board charger is the plant's stage; a bidirectional
+        # one feeds the battery's energy back (the plant clamps to its discharge limit)
+        self.plant.energised = True
+        self.plant.set_current(watts / self.plant.battery.open_circuit_voltage(), now)

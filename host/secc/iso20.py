@@ -34,7 +34,15 @@ from host.v2g.v2gtp import PayloadType
 
 from . import iso20_constants as k
 from .common import V2gSecc
-from .controller import Decision, EvseController, Schedule, StopRequest
+from .controller import (
+    Decision,
+    EvseController,
+    PowerWindow,
+    Schedule,
+    StopRequest,
+    bpt_power,
+    discharge_allowed_w,
+)
 from .core import EndReason, Reply, SessionStarted
 from .din import random_session_id
 from .iso2 import PausedSessions
@@ -108,6 +116,7 @@ class Iso20Secc(V2gSecc):
         self.renegotiation_asked = False
         self.isolation = None
         self.precharge_target: float | None = None
+        self.last_power = 0.0  # W, signed: what the last loop iteration asked of the stage
         self._in_type = PayloadType.ISO20_MAIN
         self._end_after: str | None = None  # a WARNING that ends the session
         self._phase_started: dict[Any, float] = {}
@@ -381,6 +390,32 @@ class Iso20Secc(V2gSecc):
         if kind is m.chargingSessionType.Pause:
             self.paused.pause(self.session_id, self.evcc_id.encode())
         return Reply(self.respond(req, Code.OK, now), S.STOPPED)
+
+    # --- the power of one loop iteration ------------------------------------------------------
+
+    def dynamic_want(self, ev: PowerWindow, mode: Any, now: float) -> float:
+        """Dynamic mode: the station's setpoint, or with none the EV's maximum while it
+        still wants energy."""
+        setpoint = self.controller.setpoint_w(now)
+        if setpoint is not None:
+            return setpoint
+        return ev.max_charge_w if from_rational(mode.EVTargetEnergyRequest) > 0 else 0.0
+
+    def decide_power(self, want: float, ev: PowerWindow, station: PowerWindow, stopping: bool,
+                     now: float) -> tuple[float, PowerWindow]:  # fmt: skip
+        """This iteration's signed power (``controller.bpt_power`` over the EV, the stage, the
+        selected schedule tuple and the export rules) and the window it was taken from."""
+        scheduled = self.schedule_limits(now)
+        if scheduled is not None:
+            station = PowerWindow(min(station.max_charge_w, scheduled[0]),
+                                  min(station.max_discharge_w, scheduled[1]))  # fmt: skip
+        if not (self.bpt and self.discharge_selected):
+            ev = PowerWindow(ev.max_charge_w, 0.0)
+        rules = self.controller.export_rules(now)
+        power = 0.0 if stopping else bpt_power(want, ev, station, rules, self.ev_soc)
+        self.last_power = power
+        return power, PowerWindow(min(ev.max_charge_w, station.max_charge_w),
+                                  discharge_allowed_w(ev, station, rules, self.ev_soc))
 
     # --- what the service does with the output -----------------------------------------------
 

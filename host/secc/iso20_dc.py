@@ -21,17 +21,11 @@ from host.v2g.protocol import ProtocolFactory, SessionContext
 from host.v2g.v2gtp import PayloadType
 
 from . import iso20_constants as k
-from .controller import (
-    EvseController,
-    Insulation,
-    PowerWindow,
-    StopRequest,
-    bpt_power,
-    discharge_allowed_w,
-)
+from .controller import EvseController, Insulation, PowerWindow, StopRequest
 from .core import Reply, Step, step
 from .iso2 import PausedSessions
-from .iso20 import COMMON_REQUESTS, COMMON_TABLE, Code, Iso20Secc, Processing, State
+from .iso20 import Code, Iso20Secc, Processing
+from .iso20_table import COMMON_REQUESTS, COMMON_TABLE, State, not_offered
 from .iso20_values import from_rational, rational
 
 S = State
@@ -62,7 +56,6 @@ class Iso20DcSecc(Iso20Secc):
                  **kwargs: Any) -> None:  # fmt: skip
         super().__init__(context, controller, **kwargs)
         self.ev_limits: Any = None  # the EV's DC_CPDReqEnergyTransferMode
-        self.last_power = 0.0  # W, signed: what the last loop iteration asked of the stage
 
     # --- responses ------------------------------------------------------------------------
 
@@ -126,7 +119,7 @@ class Iso20DcSecc(Iso20Secc):
                 EVSEVoltageLimitAchieved=fields.get("voltage_limit", False),
                 CLResControlMode=self._loop_control(fields.get("charge_w", 0.0),
                                                     fields.get("discharge_w", 0.0)))
-        return _not_offered(request, code, h)
+        return not_offered(request, code, h)
 
     # --- handlers ---------------------------------------------------------------------------
 
@@ -208,58 +201,25 @@ class Iso20DcSecc(Iso20Secc):
         station = PowerWindow(min(lim.max_power, lim.max_current * present_v),
                               min(lim.max_power, lim.max_discharge_current * present_v)
                               if self.bpt else 0.0)  # fmt: skip
-        scheduled = self.schedule_limits(now)
-        if scheduled is not None:
-            station = PowerWindow(min(station.max_charge_w, scheduled[0]),
-                                  min(station.max_discharge_w, scheduled[1]))  # fmt: skip
-        ev_discharge = 0.0
-        if self.bpt and self.discharge_selected:
-            ev_discharge = min(ev_value("EVMaximumDischargePower", 0.0),
-                               ev_value("EVMaximumDischargeCurrent", 0.0) * present_v)
+        ev_discharge = min(ev_value("EVMaximumDischargePower", 0.0),
+                           ev_value("EVMaximumDischargeCurrent", 0.0) * present_v)
         ev = PowerWindow(min(ev_value("EVMaximumChargePower", 0.0),
                              ev_value("EVMaximumChargeCurrent", 0.0) * present_v), ev_discharge)
         if self.control_mode == k.CONTROL_SCHEDULED:
             want = from_rational(mode.EVTargetCurrent) * present_v
             target_v = from_rational(mode.EVTargetVoltage)
         else:
-            setpoint = self.controller.setpoint_w(now)
-            wants_energy = from_rational(mode.EVTargetEnergyRequest) > 0
-            want = setpoint if setpoint is not None else (ev.max_charge_w if wants_energy
-                                                          else 0.0)  # fmt: skip
+            want = self.dynamic_want(ev, mode, now)
             target_v = from_rational(mode.EVMaximumVoltage)
-        rules = self.controller.export_rules(now)
-        power = 0.0 if stopping else bpt_power(want, ev, station, rules, self.ev_soc)
-        self.last_power = power
+        power, windows = self.decide_power(want, ev, station, stopping, now)
         self.controller.request_current(power / present_v, target_v, now)
         return {"power_limit": abs(want) > abs(power) + 1.0,
                 "current_limit": abs(want) / present_v > lim.max_current,
                 "voltage_limit": target_v > lim.max_voltage,
-                "charge_w": min(ev.max_charge_w, station.max_charge_w),
-                "discharge_w": discharge_allowed_w(ev, station, rules, self.ev_soc)}
+                "charge_w": windows.max_charge_w, "discharge_w": windows.max_discharge_w}
 
     def welding_detection(self, req: dc.DC_WeldingDetectionReq, now: float) -> Reply:
         return Reply(self.respond(req, Code.OK, now), S.WELDING_DETECTION)
-
-
-def _not_offered(request: Any, code: Code, h: t.MessageHeaderType) -> Any:
-    """Requests an EIM DC SECC never expects: answered (FAILED_SequenceError, from the core)
-    with the mandatory fields empty."""
-    kind = type(request)
-    if kind is m.VehicleCheckInReq:
-        return m.VehicleCheckInRes(Header=h, ResponseCode=code)
-    if kind is m.VehicleCheckOutReq:
-        return m.VehicleCheckOutRes(Header=h, ResponseCode=code,
-                                    EVSECheckOutStatus=m.evseCheckOutStatusType.Completed)
-    chain = m.ContractCertificateChainType(Certificate=b"\x00",
-                                           SubCertificates=m.SubCertificatesType(
-                                               Certificate=[b"\x00"]))  # fmt: skip
-    return m.CertificateInstallationRes(
-        Header=h, ResponseCode=code, EVSEProcessing=Processing.Finished,
-        CPSCertificateChain=m.CertificateChainType(Certificate=b"\x00"),
-        SignedInstallationData=m.SignedInstallationDataType(
-            Id="d", ContractCertificateChain=chain, ECDHCurve=m.ecdhCurveType.SECP521,
-            DHPublicKey=bytes(133), SECP521_EncryptedPrivateKey=bytes(94)),
-        RemainingContractCertificateChains=0)  # fmt: skip
 
 
 def iso20_dc_factory(controller_for: Callable[[SessionContext], EvseController], *,

@@ -4,8 +4,10 @@ energy services (``iso20_dc``) add their rows."""
 from __future__ import annotations
 
 from enum import Enum, auto
+from typing import Any
 
 from host.exi.schemas import iso20_common_messages as m
+from host.exi.schemas import iso20_common_types as t
 
 from .core import Step, step
 
@@ -65,3 +67,24 @@ COMMON_REQUESTS = (m.SessionSetupReq, m.AuthorizationSetupReq, m.AuthorizationRe
                    m.ScheduleExchangeReq, m.PowerDeliveryReq, m.MeteringConfirmationReq,
                    m.SessionStopReq, m.CertificateInstallationReq, m.VehicleCheckInReq,
                    m.VehicleCheckOutReq)  # fmt: skip
+
+
+def not_offered(request: Any, code: m.responseCodeType, h: t.MessageHeaderType) -> Any:
+    """Requests an EIM SECC never expects: answered (FAILED_SequenceError, from the core)
+    with the mandatory fields empty."""
+    kind = type(request)
+    if kind is m.VehicleCheckInReq:
+        return m.VehicleCheckInRes(Header=h, ResponseCode=code)
+    if kind is m.VehicleCheckOutReq:
+        return m.VehicleCheckOutRes(Header=h, ResponseCode=code,
+                                    EVSECheckOutStatus=m.evseCheckOutStatusType.Completed)
+    chain = m.ContractCertificateChainType(Certificate=b"\x00",
+                                           SubCertificates=m.SubCertificatesType(
+                                               Certificate=[b"\x00"]))  # fmt: skip
+    return m.CertificateInstallationRes(
+        Header=h, ResponseCode=code, EVSEProcessing=m.processingType.Finished,
+        CPSCertificateChain=m.CertificateChainType(Certificate=b"\x00"),
+        SignedInstallationData=m.SignedInstallationDataType(
+            Id="d", ContractCertificateChain=chain, ECDHCurve=m.ecdhCurveType.SECP521,
+            DHPublicKey=bytes(133), SECP521_EncryptedPrivateKey=bytes(94)),
+        RemainingContractCertificateChains=0)  # fmt: skip

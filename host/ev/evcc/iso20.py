@@ -16,10 +16,12 @@ from typing import Any
 
 from host.exi import codec
 from host.exi.runtime import ExiError
+from host.exi.schemas import iso20_ac as acs
 from host.exi.schemas import iso20_common_messages as m
 from host.exi.schemas import iso20_common_types as t
 from host.exi.schemas import iso20_dc as dc
 from host.secc import iso20_constants as k
+from host.secc.iso20_ac import total
 from host.secc.iso20_values import from_rational
 from host.v2g import sap
 from host.v2g.errors import RemoteProtocolError
@@ -38,7 +40,8 @@ Notification = m.evseNotificationType
 ONGOING = {m.processingType.Ongoing, m.processingType.Ongoing_WaitingForCustomerInteraction}
 OK_CODES = {Code.OK, Code.OK_NewSessionEstablished, Code.OK_OldSessionJoined,
             Code.OK_CertificateExpiresSoon, Code.OK_PowerToleranceConfirmed}  # fmt: skip
-PAYLOAD_TYPES = {m: PayloadType.ISO20_MAIN, dc: PayloadType.ISO20_DC}
+PAYLOAD_TYPES = {m: PayloadType.ISO20_MAIN, dc: PayloadType.ISO20_DC, acs: PayloadType.ISO20_AC}
+LOOP_REQUESTS = (dc.DC_ChargeLoopReq, acs.AC_ChargeLoopReq)
 
 ANSWERS = {
     m.SessionSetupReq: m.SessionSetupRes, m.AuthorizationSetupReq: m.AuthorizationSetupRes,
@@ -50,6 +53,8 @@ ANSWERS = {
     dc.DC_ChargeLoopReq: dc.DC_ChargeLoopRes,
     m.MeteringConfirmationReq: m.MeteringConfirmationRes,
     dc.DC_WeldingDetectionReq: dc.DC_WeldingDetectionRes, m.SessionStopReq: m.SessionStopRes,
+    acs.AC_ChargeParameterDiscoveryReq: acs.AC_ChargeParameterDiscoveryRes,
+    acs.AC_ChargeLoopReq: acs.AC_ChargeLoopRes,
 }
 HANDLERS: dict[type, str] = {res: "_on_" + res.__name__.removesuffix("Res").lower()
                              for res in ANSWERS.values()}
@@ -70,20 +75,28 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         super().__init__(ev, config.resume or k.NEW_SESSION)
         self.config = config
         self.reader.accept = frozenset({PayloadType.EXI, PayloadType.ISO20_MAIN,
-                                        PayloadType.ISO20_DC})  # fmt: skip
+                                        PayloadType.ISO20_DC, PayloadType.ISO20_AC})
         self.codes: list[str] = []
         self.tuples: list[m.ScheduleTupleType] = []
         self.meter_readings: list[int] = []
         self.present_power: list[float] = []  # W, signed, from each DC_ChargeLoopRes
         self.notifications: list[str] = []
+        self.targets: list[float] = []  # AC: EVSETargetActivePower of each loop answer, W
         self.exchanged: list[tuple[str, bytes]] = []  # (namespace, EXI) both ways, for tests
         self._progress: Any = None  # the ChargeProgress of the last PowerDeliveryReq
         self._renegotiating = False
 
     # --- plumbing for -20: no V2G_Message envelope, one payload type per schema ----------------
 
+    def start(self, now: float) -> None:
+        # offers the -20 namespace of its service: AC or DC
+        self._timers["setup"] = now + self.setup_timeout
+        protocol = sap.ISO20_AC if self.ac else sap.ISO20_DC
+        self._out.append(frame(PayloadType.EXI, sap.push_request([(protocol, 1, 1)])))
+        self._timers["msg"] = now + k.MSG_TIMEOUT
+
     def _msg_timeout(self, request: Any) -> float:
-        if isinstance(request, dc.DC_ChargeLoopReq):
+        if isinstance(request, LOOP_REQUESTS):
             return self.config.loop_msg_timeout
         if isinstance(request, m.ServiceDetailReq):
             return k.SERVICE_DETAIL_TIMEOUT
@@ -201,7 +214,7 @@ class Iso20Evcc(Iso20Requests, EvccBase):
                 self._fail(Failure.UNEXPECTED, "no schedule tuple", now)
                 return
             self.tuples = scheduled.ScheduleTuple
-        if self._renegotiating:
+        if self._renegotiating or self.ac:
             self._renegotiating = False
             self._power_delivery(Progress.Start, now)
         else:
@@ -231,15 +244,29 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         elif self._progress is Progress.ScheduleRenegotiation:
             self._renegotiating = True
             self._send(self.schedule_exchange_req(now), now)
+        elif self.ac:
+            self._send(self.stop_req(), now)
         else:
             self._send(dc.DC_WeldingDetectionReq(Header=HEADER,
                                                  EVProcessing=m.processingType.Ongoing), now)
 
+    def _on_ac_chargeparameterdiscovery(self, res: Any, now: float) -> None:
+        self._send(self.schedule_exchange_req(now), now)
+
+    def _on_ac_chargeloop(self, res: acs.AC_ChargeLoopRes, now: float) -> None:
+        control: Any = res.CLResControlMode
+        self.ac_target = total(control, "EVSETargetActivePower")
+        self.targets.append(self.ac_target)
+        self._on_loop(res, total(control, "EVSEPresentActivePower"), now)
+
     def _on_dc_chargeloop(self, res: dc.DC_ChargeLoopRes, now: float) -> None:
+        self._on_loop(res, from_rational(res.EVSEPresentCurrent)
+                      * from_rational(res.EVSEPresentVoltage), now)
+
+    def _on_loop(self, res: Any, present_w: float, now: float) -> None:
         if res.MeterInfo is not None:
             self.meter_readings.append(res.MeterInfo.ChargedEnergyReadingWh)
-        self.present_power.append(from_rational(res.EVSEPresentCurrent)
-                                  * from_rational(res.EVSEPresentVoltage))
+        self.present_power.append(present_w)
         note = res.EVSEStatus.EVSENotification if res.EVSEStatus is not None else None
         if note is not None:
             self.notifications.append(note.value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from host.exi.schemas import iso20_ac as acs
 from host.exi.schemas import iso20_common_messages as m
 from host.exi.schemas import iso20_common_types as t
 from host.exi.schemas import iso20_dc as dc
@@ -20,7 +21,7 @@ HEADER = t.MessageHeaderType(SessionID=bytes(8), TimeStamp=0)
 
 @dataclass
 class Iso20Config:
-    service: int = k.SERVICE_DC  # or SERVICE_DC_BPT
+    service: int = k.SERVICE_DC  # or SERVICE_DC_BPT, SERVICE_AC, SERVICE_AC_BPT
     control_mode: int = k.CONTROL_SCHEDULED  # or CONTROL_DYNAMIC
     evcc_id: str = "WMIV2GATE0000001"
     loop_interval: float = 0.1
@@ -39,6 +40,8 @@ class Iso20Config:
     tuple_index: int = 0  # which offered schedule tuple to select
     profile_share: float = 1.0  # > 1 makes a power profile beyond the schedule, for tests
     max_supporting_points: int = 24
+    ac_max_power: float = 11_000.0  # W, all phases (AC)
+    phases: int = 3  # AC: per-phase values for three phases
 
 
 class Iso20Requests:
@@ -48,10 +51,15 @@ class Iso20Requests:
     tuples: list[m.ScheduleTupleType]
     pausing = False  # the SECC asked for a pause (EVSENotification=Pause)
     selected_tuple = 0  # the ScheduleTupleID of the last PowerDelivery(Start)
+    ac_target = 0.0  # AC: the EVSETargetActivePower of the last loop answer (all phases)
 
     @property
     def bpt(self) -> bool:
         return self.config.service in k.BPT_SERVICES
+
+    @property
+    def ac(self) -> bool:
+        return self.config.service in k.AC_SERVICES
 
     @property
     def dynamic(self) -> bool:
@@ -68,7 +76,29 @@ class Iso20Requests:
                     EVMaximumDischargeCurrent=rational(
                         self.config.max_discharge_current if allowed else 0.0))  # fmt: skip
 
-    def charge_parameter_req(self, now: float) -> dc.DC_ChargeParameterDiscoveryReq:
+    def _phases(self, prefix: str, watts: float) -> dict[str, Any]:
+        """AC: ``watts`` as one value, or one phase's share in each of three fields."""
+        if self.config.phases == 1:
+            return {prefix: rational(watts)}
+        share = rational(watts / self.config.phases)
+        return {prefix: share, f"{prefix}_L2": share, f"{prefix}_L3": share}
+
+    def _ac_discharge(self) -> float:
+        if not self.bpt or self.ev.soc() <= self.config.min_soc:
+            return 0.0
+        return self.config.max_discharge_power
+
+    def charge_parameter_req(self, now: float) -> Any:
+        if self.ac:
+            fields = {**self._phases("EVMaximumChargePower", self.config.ac_max_power),
+                      **self._phases("EVMinimumChargePower", 0.0)}
+            if self.bpt:
+                return acs.AC_ChargeParameterDiscoveryReq(
+                    Header=HEADER, AC_CPDReqEnergyTransferMode=acs.BPT_AC_CPDReqEnergyTransferMode(
+                        **fields, **self._phases("EVMaximumDischargePower", self._ac_discharge()),
+                        **self._phases("EVMinimumDischargePower", 0.0)))
+            return acs.AC_ChargeParameterDiscoveryReq(
+                Header=HEADER, AC_CPDReqEnergyTransferMode=acs.AC_CPDReqEnergyTransferMode(**fields))
         lim = self.ev.limits()
         charge: dict[str, Any] = dict(EVMaximumChargePower=rational(lim.max_power),
                       EVMinimumChargePower=rational(0),
@@ -143,7 +173,40 @@ class Iso20Requests:
                                   EVPresentVoltage=rational(self.ev.battery_voltage()),
                                   EVTargetVoltage=rational(self.ev.battery_voltage()))
 
-    def charge_loop_req(self, now: float) -> dc.DC_ChargeLoopReq:
+    def _display(self, now: float) -> t.DisplayParametersType:
+        return t.DisplayParametersType(PresentSOC=round(self.ev.soc() * 100),
+                                       ChargingComplete=self.ev.charging_complete(now))
+
+    def ac_charge_loop_req(self, now: float) -> acs.AC_ChargeLoopReq:
+        c = self.config
+        wants = self.ev.target_current(now) > 0  # also starts the EV's charge clock
+        charge = {**self._phases("EVMaximumChargePower", c.ac_max_power),
+                  **self._phases("EVMinimumChargePower", 0.0)}
+        bpt: dict[str, Any] = {}
+        if self.bpt:
+            bpt = {**self._phases("EVMaximumDischargePower", self._ac_discharge()),
+                   **self._phases("EVMinimumDischargePower", 0.0)}
+        mode: Any
+        if self.dynamic:
+            cls: Any = acs.BPT_Dynamic_AC_CLReqControlMode if self.bpt else \
+                acs.Dynamic_AC_CLReqControlMode
+            mode = cls(DepartureTime=c.departure_s, EVTargetEnergyRequest=self._energy(c.target_soc),
+                       EVMaximumEnergyRequest=self._energy(1.0),
+                       EVMinimumEnergyRequest=self._energy(c.min_soc), **charge, **bpt,
+                       **self._phases("EVPresentActivePower", self.ac_target),
+                       **self._phases("EVPresentReactivePower", 0.0))
+        else:
+            cls = acs.BPT_Scheduled_AC_CLReqControlMode if self.bpt else \
+                acs.Scheduled_AC_CLReqControlMode
+            wish = 0.0 if not wants else (-self._ac_discharge() if c.discharge
+                                          else c.ac_max_power)  # fmt: skip
+            mode = cls(**charge, **bpt, **self._phases("EVPresentActivePower", wish))
+        return acs.AC_ChargeLoopReq(Header=HEADER, DisplayParameters=self._display(now),
+                                   MeterInfoRequested=True, CLReqControlMode=mode)
+
+    def charge_loop_req(self, now: float) -> Any:
+        if self.ac:
+            return self.ac_charge_loop_req(now)
         lim = self.ev.limits()
         c = self.config
         charge: dict[str, Any] = dict(EVMaximumChargePower=rational(lim.max_power),
@@ -165,11 +228,8 @@ class Iso20Requests:
                    else dc.Scheduled_DC_CLReqControlMode)  # fmt: skip
             mode = cls(EVTargetCurrent=rational(-current if c.discharge else current),
                        EVTargetVoltage=rational(self.ev.target_voltage()), **charge, **bpt)
-        complete = self.ev.charging_complete(now)
         return dc.DC_ChargeLoopReq(
-            Header=HEADER, DisplayParameters=t.DisplayParametersType(
-                PresentSOC=round(self.ev.soc() * 100), ChargingComplete=complete),
-            MeterInfoRequested=True, EVPresentVoltage=rational(self.ev.battery_voltage()),
+            Header=HEADER, DisplayParameters=self._display(now), MeterInfoRequested=True, EVPresentVoltage=rational(self.ev.battery_voltage()),
             CLReqControlMode=mode)  # fmt: skip
 
     def stop_req(self) -> m.SessionStopReq:

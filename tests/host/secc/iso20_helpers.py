@@ -3,12 +3,14 @@ SupportedAppProtocol handshake included) on a fake clock, and the EV played by h
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from host.bench.dcplant import Battery, DcPlant, StageLimits
 from host.ev.evcc.ev import SimEv
 from host.ev.evcc.iso20 import Iso20Config, Iso20Evcc
 from host.exi import codec
+from host.exi.schemas import iso20_ac as ac
 from host.exi.schemas import iso20_common_messages as m
 from host.exi.schemas import iso20_common_types as t
 from host.exi.schemas import iso20_dc as dc
@@ -16,14 +18,18 @@ from host.secc import iso20_constants as k
 from host.secc.controller import ExportRules, SimEvseController
 from host.secc.core import RequestAnswered, SessionEnded
 from host.secc.iso2 import PausedSessions
+from host.secc.iso20 import Iso20Secc
+from host.secc.iso20_ac import iso20_ac_factory
 from host.secc.iso20_dc import Iso20DcSecc, iso20_dc_factory
 from host.v2g.protocol import SessionContext
-from host.v2g.sap import ISO20_DC
+from host.v2g.sap import ISO20_AC, ISO20_DC
 from host.v2g.session import V2gConnection
 from host.v2g.v2gtp import PayloadType
 from tests.host.secc.helpers import Pair
 
 SID = bytes.fromhex("0102030405060708")
+TYPES = {m.NAMESPACE: PayloadType.ISO20_MAIN, dc.NAMESPACE: PayloadType.ISO20_DC,
+         ac.NAMESPACE: PayloadType.ISO20_AC}
 
 
 class Iso20Pair(Pair):
@@ -32,8 +38,9 @@ class Iso20Pair(Pair):
         self.evcc = evcc
         self.controller = controller
         self.now = now
-        self.conn = V2gConnection([ISO20_DC], {ISO20_DC.namespace: iso20_dc_factory(
-            lambda _c: controller, paused=paused)}, now)  # fmt: skip
+        self.conn = V2gConnection([ISO20_DC, ISO20_AC], {
+            ISO20_DC.namespace: iso20_dc_factory(lambda _c: controller, paused=paused),
+            ISO20_AC.namespace: iso20_ac_factory(lambda _c: controller, paused=paused)}, now)
         self.secc_events: list[object] = []
         self.ev_events: list[object] = []
         evcc.start(now)
@@ -50,10 +57,13 @@ class Iso20Pair(Pair):
         return end
 
     @property
-    def secc(self) -> Iso20DcSecc:
+    def secc(self) -> Any:
         machine = self.conn.machine
-        assert isinstance(machine, Iso20DcSecc)
+        assert isinstance(machine, Iso20Secc)
         return machine
+
+    def loops(self) -> int:
+        return sum(self.names().count(name) for name in ("DC_ChargeLoopReq", "AC_ChargeLoopReq"))
 
 
 def bpt_plant(soc: float = 0.8) -> DcPlant:
@@ -82,11 +92,11 @@ def context(connected_at: float = 0.0) -> SessionContext:
     return SessionContext(ISO20_DC, 1, False, "fe80::2", connected_at, connected_at)
 
 
-def make_secc(plant: DcPlant | None = None, **controller_kw: Any,
-              ) -> tuple[Iso20DcSecc, SimEvseController]:  # fmt: skip
+def make_secc(plant: DcPlant | None = None, cls: Any = Iso20DcSecc, **controller_kw: Any,
+              ) -> tuple[Any, SimEvseController]:  # fmt: skip
     controller = SimEvseController(plant or bpt_plant(), **controller_kw)
     controller.export = ExportRules(True, 10_000.0, 0.4)
-    return Iso20DcSecc(context(), controller, new_session_id=lambda: SID), controller
+    return cls(context(), controller, new_session_id=lambda: SID), controller
 
 
 H = t.MessageHeaderType(SessionID=bytes(8), TimeStamp=0)
@@ -95,7 +105,7 @@ H = t.MessageHeaderType(SessionID=bytes(8), TimeStamp=0)
 class Script:
     """The EV by hand: ``send(request, now)`` returns the decoded response or None."""
 
-    def __init__(self, secc: Iso20DcSecc) -> None:
+    def __init__(self, secc: Any) -> None:
         self.secc = secc
         self.session_id = bytes(8)
         self.events: list[object] = []
@@ -103,8 +113,8 @@ class Script:
     def send(self, request: Any, now: float, session_id: bytes | None = None) -> Any:
         request.Header = t.MessageHeaderType(
             SessionID=self.session_id if session_id is None else session_id, TimeStamp=1)
-        ns, ptype = ((dc.NAMESPACE, PayloadType.ISO20_DC) if type(request).__module__ == dc.__name__
-                     else (m.NAMESPACE, PayloadType.ISO20_MAIN))  # fmt: skip
+        schema = sys.modules[type(request).__module__]
+        ns, ptype = schema.NAMESPACE, TYPES[schema.NAMESPACE]
         self.secc.receive(ptype, codec.encode(request, ns), now)
         while (event := self.secc.next_event()) is not None:
             self.events.append(event)
@@ -113,7 +123,7 @@ class Script:
             return None
         assert len(out) == 1
         out_type, payload = out[0]
-        out_ns = dc.NAMESPACE if out_type == PayloadType.ISO20_DC else m.NAMESPACE
+        out_ns = {v: k for k, v in TYPES.items()}[out_type]
         response = codec.decode(out_ns, payload)
         if isinstance(response, m.SessionSetupRes):
             self.session_id = response.Header.SessionID

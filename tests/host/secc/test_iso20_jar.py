@@ -1,5 +1,5 @@
 """The messages our -20 EVCC and SECC exchange, in DC and DC_BPT sessions in both control
-modes (with renegotiation, metering confirmation, EVSE stop and pause), round-trip
+modes, and AC and AC_BPT in both (with renegotiation, metering confirmation, EVSE stop and pause), round-trip
 byte-exact through the reference codec (the iso15118 package's EXICodec.jar): its encoding
 of our message is our bytes, its decoding of our bytes is our message. So our two sides
 cannot share a misreading of the -20 schemas unnoticed. Every exchanged message is checked
@@ -25,10 +25,10 @@ def loops(p: Iso20Pair) -> int:
 
 def sessions() -> list[Iso20Pair]:
     runs = []
-    for service in (k.SERVICE_DC, k.SERVICE_DC_BPT):
+    for service in (k.SERVICE_DC, k.SERVICE_DC_BPT, k.SERVICE_AC, k.SERVICE_AC_BPT):
         for mode in (k.CONTROL_SCHEDULED, k.CONTROL_DYNAMIC):
             runs.append(pair(service, mode, setpoint=-7_000.0 if mode == k.CONTROL_DYNAMIC
-                             else None, discharge=service == k.SERVICE_DC_BPT,
+                             else None, discharge=service in k.BPT_SERVICES,
                              controller_kw={"receipt": True}))  # fmt: skip
     renegotiated = pair(k.SERVICE_DC_BPT, k.CONTROL_SCHEDULED, run=False, discharge=True)
     renegotiated.run(stop_at=lambda q: loops(q) >= 3)
@@ -53,7 +53,8 @@ def variant(message: object) -> str:
     """The message's type and the schema choices it takes (control mode, progress, ...)."""
     parts = [type(message).__name__]
     for name in ("CLReqControlMode", "CLResControlMode", "DC_CPDReqEnergyTransferMode",
-                 "DC_CPDResEnergyTransferMode", "ChargeProgress", "EVSEStatus",
+                 "DC_CPDResEnergyTransferMode", "AC_CPDReqEnergyTransferMode",
+                 "AC_CPDResEnergyTransferMode", "ChargeProgress", "EVSEStatus",
                  "Scheduled_SEResControlMode", "Dynamic_SEResControlMode"):
         value = getattr(message, name, None)
         value = getattr(value, "EVSENotification", value)
@@ -76,6 +77,7 @@ def test_every_exchanged_message_round_trips_through_the_reference_codec(jar):  
                 seen[payload] = (namespace, label, message)
     names = {label.split("/")[0] for _ns, label, _msg in seen.values()}
     for name in ("ScheduleExchangeRes", "DC_ChargeLoopReq", "DC_ChargeLoopRes",
+                 "AC_ChargeLoopReq", "AC_ChargeLoopRes", "AC_ChargeParameterDiscoveryRes",
                  "MeteringConfirmationReq", "PowerDeliveryReq", "SessionStopReq"):
         assert name in names
     report = compare(jar, list(seen.values()))
