@@ -343,6 +343,9 @@ class Iso20Secc(V2gSecc):
             return Reply(self.respond(req, Code.OK, now), S.RENEGOTIATION)
         if progress is Progress.Standby:
             return Reply(self.respond(req, Code.WARNING_StandbyNotAllowed, now), here)
+        if req.EVProcessing is not Processing.Finished:
+            # the EV has not settled its power profile yet: it asks again; nothing starts
+            return Reply(self.respond(req, Code.OK, now), here)
         code = self._check_profile(req)
         if code is not Code.OK:
             return Reply(self.respond(req, code, now), here)

@@ -27,20 +27,23 @@ def schedule_tuple(schedule: Schedule, points: int, anchor: int,
                    bpt: bool) -> m.ScheduleTupleType:  # fmt: skip
     """One ScheduleTuple of at most ``points`` entries per schedule; a DischargingSchedule
     (negative powers) for BPT when the station allows discharge in this tuple."""
+    # our parameter sets say Pricing = 2 (price levels): every schedule carries a
+    # PriceLevelSchedule, one level when the station has no tariff
+    levels = schedule.price_levels or ((0, 0),)
+    prices = m.PriceLevelScheduleType(
+        TimeAnchor=anchor, PriceScheduleID=schedule.tuple_id,
+        NumberOfPriceLevels=max(level for _s, level in levels) + 1,
+        PriceLevelScheduleEntries=m.PriceLevelScheduleEntryListType(
+            PriceLevelScheduleEntry=[m.PriceLevelScheduleEntryType(
+                Duration=duration, PriceLevel=level) for duration, level in
+                durations(levels, schedule.duration)[:points]]))
     charging = m.ChargingScheduleType(PowerSchedule=power_schedule(
-        schedule.entries, schedule.duration, anchor, points, 1))
-    if schedule.price_levels:
-        charging.PriceLevelSchedule = m.PriceLevelScheduleType(
-            TimeAnchor=anchor, PriceScheduleID=schedule.tuple_id,
-            NumberOfPriceLevels=max(level for _s, level in schedule.price_levels) + 1,
-            PriceLevelScheduleEntries=m.PriceLevelScheduleEntryListType(
-                PriceLevelScheduleEntry=[m.PriceLevelScheduleEntryType(
-                    Duration=duration, PriceLevel=level) for duration, level in
-                    durations(schedule.price_levels, schedule.duration)[:points]]))
+        schedule.entries, schedule.duration, anchor, points, 1), PriceLevelSchedule=prices)
     discharging = None
     if bpt and schedule.discharge:
         discharging = m.ChargingScheduleType(PowerSchedule=power_schedule(
-            schedule.discharge, schedule.duration, anchor, points, -1))
+            schedule.discharge, schedule.duration, anchor, points, -1),
+            PriceLevelSchedule=prices)
     return m.ScheduleTupleType(ScheduleTupleID=schedule.tuple_id, ChargingSchedule=charging,
                                DischargingSchedule=discharging)
 

@@ -311,6 +311,17 @@ def test_contactors_that_do_not_close():
     refused(script, power_delivery(), now, "FAILED_ContactorError")
 
 
+def test_power_delivery_while_the_ev_is_still_processing_starts_nothing():
+    script, controller = fresh()
+    now = walk(script, "power_delivery")
+    request = power_delivery()
+    request.EVProcessing, request.EVPowerProfile = m.processingType.Ongoing, None
+    assert script.send(request, now).ResponseCode is m.responseCodeType.OK
+    assert not controller.plant.contactors_closed and script.secc.state.name == "PRE_CHARGE"
+    assert script.send(power_delivery(), now + 0.2).ResponseCode is m.responseCodeType.OK
+    assert controller.plant.contactors_closed and script.secc.state.name == "CHARGING"
+
+
 def test_a_tuple_never_offered():
     script, _ = fresh()
     now = walk(script, "power_delivery")

@@ -1,0 +1,87 @@
+"""The `iso15118` package's EVCC (a third-party EV, Java EXI) against our ISO 15118-20 DC
+SECC over a veth pair in two network namespaces: SDP, SupportedAppProtocol, then a whole
+-20 DC and DC_BPT session to SessionStopRes with no FAILED code on our side. Plain TCP here:
+-20 is meant for TLS 1.3, which the tls11 work brings to the server (then these move to it).
+Their EV (0.31.2) decides at random whether its first PowerDeliveryReq carries EVProcessing
+Ongoing without a power profile; our SECC answers OK and waits for the next one."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from host.bench.dcplant import Battery, DcPlant, StageLimits
+from host.bench.veth import VethPair, in_netns
+from host.secc.controller import ExportRules, SimEvseController
+from host.secc.iso20_dc import iso20_dc_factory
+from host.v2g.sap import ISO20_DC
+from tests.host.interop import (
+    check_stopped,
+    peer_python,
+    ready_pair,
+    serve_their_evcc,
+    their_evcc_config,
+)
+
+pytestmark = pytest.mark.interop
+PORT = 50324
+BUDGET = 90.0
+# Their simulated EV asks for 20 kV in DC_PreCharge (get_present_voltage / get_target_voltage
+# return 20e3): our SECC rightly refuses that with FAILED_WrongChargeParameter. Their EV's
+# values are built in, so this runner gives it a 400 V battery and is otherwise their main.
+RUNNER = """
+import asyncio, sys
+from iso15118.evcc import Config, EVCCHandler
+from iso15118.evcc.controller.simulator import SimEVController
+from iso15118.evcc.evcc_config import load_from_file
+from iso15118.shared.exificient_exi_codec import ExificientEXICodec
+from iso15118.shared.messages.iso15118_20.common_types import RationalNumber
+
+
+class Ev400V(SimEVController):
+    async def get_present_voltage(self):
+        return RationalNumber(exponent=0, value=400)
+
+    async def get_target_voltage(self):
+        return RationalNumber(exponent=0, value=400)
+
+
+async def main():
+    config = Config()
+    config.load_envs()
+    evcc_config = await load_from_file(sys.argv[1])
+    await EVCCHandler(evcc_config=evcc_config, iface=config.iface,
+                      exi_codec=ExificientEXICodec(),
+                      ev_controller=Ev400V(evcc_config)).start()
+
+asyncio.run(main())
+"""
+MUST = {"AuthorizationSetupReq", "ServiceDetailReq", "ServiceSelectionReq",
+        "DC_ChargeParameterDiscoveryReq", "ScheduleExchangeReq", "DC_CableCheckReq",
+        "DC_PreChargeReq", "PowerDeliveryReq", "DC_ChargeLoopReq", "DC_WeldingDetectionReq"}
+
+
+@pytest.mark.parametrize("service", ["DC", "DC_BPT"])
+def test_their_evcc_charges_through_our_iso20_dc_secc(veth: VethPair, tmp_path: Path,
+                                                      service: str) -> None:  # fmt: skip
+    python = peer_python()
+    ready_pair(veth, veth.ns_pev)
+    their_evcc_config(veth, tmp_path, "ISO_15118_20_DC", supportedEnergyServices=[service],
+                      chargeLoopCycle=5)
+    (tmp_path / "ev400.py").write_text(RUNNER)
+    plant = DcPlant(StageLimits(max_voltage=900.0, voltage_ramp=20_000.0,
+                                max_discharge_current=100.0), Battery(soc=0.6),
+                    isolation_time=0.3)  # fmt: skip
+    controller = SimEvseController(plant)
+    controller.export = ExportRules(True, 10_000.0, 0.2)
+    events: list[object] = []
+    factories = {ISO20_DC.namespace: iso20_dc_factory(lambda _c: controller)}
+    out = in_netns(veth.ns_evse, lambda: asyncio.run(serve_their_evcc(
+        veth, tmp_path, python, PORT, (ISO20_DC,), factories, events, BUDGET,
+        ["ev400.py", "ev.json"])))
+    answered = check_stopped(events, plant, out)
+    assert MUST <= {e.request for e in answered}
+    print(f"-20 {service} interop: {len(answered)} requests answered, "
+          f"{answered[-1].at - answered[0].at:.2f} s SessionSetup -> SessionStop")
