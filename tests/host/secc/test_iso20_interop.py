@@ -15,8 +15,9 @@ import pytest
 from host.bench.dcplant import Battery, DcPlant, StageLimits
 from host.bench.veth import VethPair, in_netns
 from host.secc.controller import ExportRules, SimEvseController
+from host.secc.iso20_ac import iso20_ac_factory
 from host.secc.iso20_dc import iso20_dc_factory
-from host.v2g.sap import ISO20_DC
+from host.v2g.sap import ISO20_AC, ISO20_DC
 from tests.host.interop import (
     check_stopped,
     peer_python,
@@ -83,5 +84,25 @@ def test_their_evcc_charges_through_our_iso20_dc_secc(veth: VethPair, tmp_path: 
         ["ev400.py", "ev.json"])))
     answered = check_stopped(events, plant, out)
     assert MUST <= {e.request for e in answered}
+    print(f"-20 {service} interop: {len(answered)} requests answered, "
+          f"{answered[-1].at - answered[0].at:.2f} s SessionSetup -> SessionStop")
+
+
+@pytest.mark.parametrize("service", ["AC", "AC_BPT"])
+def test_their_evcc_charges_through_our_iso20_ac_secc(veth: VethPair, tmp_path: Path,
+                                                      service: str) -> None:  # fmt: skip
+    python = peer_python()
+    ready_pair(veth, veth.ns_pev)
+    their_evcc_config(veth, tmp_path, "ISO_15118_20_AC", supportedEnergyServices=[service],
+                      energyTransferMode="AC_three_phase_core", chargeLoopCycle=5)
+    plant = DcPlant(StageLimits(max_discharge_current=100.0), Battery(soc=0.6))
+    controller = SimEvseController(plant)
+    controller.export = ExportRules(True, 10_000.0, 0.2)
+    events: list[object] = []
+    factories = {ISO20_AC.namespace: iso20_ac_factory(lambda _c: controller)}
+    out = in_netns(veth.ns_evse, lambda: asyncio.run(serve_their_evcc(
+        veth, tmp_path, python, PORT + 1, (ISO20_AC,), factories, events, BUDGET)))
+    answered = check_stopped(events, plant, out)
+    assert {"AC_ChargeParameterDiscoveryReq", "AC_ChargeLoopReq"} <= {e.request for e in answered}
     print(f"-20 {service} interop: {len(answered)} requests answered, "
           f"{answered[-1].at - answered[0].at:.2f} s SessionSetup -> SessionStop")
