@@ -405,9 +405,14 @@ class Iso20Secc(V2gSecc):
         return ev.max_charge_w if from_rational(mode.EVTargetEnergyRequest) > 0 else 0.0
 
     def decide_power(self, want: float, ev: PowerWindow, station: PowerWindow, stopping: bool,
-                     now: float) -> tuple[float, PowerWindow]:  # fmt: skip
+                     now: float, mode: Any = None) -> tuple[float, PowerWindow]:  # fmt: skip
         """This iteration's signed power (``controller.bpt_power`` over the EV, the stage, the
-        selected schedule tuple and the export rules) and the window it was taken from."""
+        selected schedule tuple and the export rules) and the window it was taken from.
+        Dynamic ``mode``: an EV below its own minimum SoC (EVMinimumEnergyRequest > 0) is
+        not discharged whatever its discharge limits say."""
+        below_minimum = getattr(mode, "EVMinimumEnergyRequest", None)
+        if below_minimum is not None and from_rational(below_minimum) > 0:
+            ev = PowerWindow(ev.max_charge_w, 0.0)
         scheduled = self.schedule_limits(now)
         if scheduled is not None:
             station = PowerWindow(min(station.max_charge_w, scheduled[0]),

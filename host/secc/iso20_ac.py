@@ -157,7 +157,8 @@ class Iso20AcSecc(Iso20Secc):
             want = total(mode, "EVPresentActivePower")
         else:
             want = self.dynamic_want(ev, mode, now)
-        power, _window = self.decide_power(want, ev, self._station(), stop is not None, now)
+        power, _window = self.decide_power(want, ev, self._station(), stop is not None,
+                                          now, mode)
         self.controller.ac_power(power, now)
         return Reply(self.respond(req, Code.OK, now, notify=self.notification(now),
                                   target_w=power), S.CHARGING)  # fmt: skip

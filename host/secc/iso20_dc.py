@@ -211,7 +211,7 @@ class Iso20DcSecc(Iso20Secc):
         else:
             want = self.dynamic_want(ev, mode, now)
             target_v = from_rational(mode.EVMaximumVoltage)
-        power, windows = self.decide_power(want, ev, station, stopping, now)
+        power, windows = self.decide_power(want, ev, station, stopping, now, mode)
         self.controller.request_current(power / present_v, target_v, now)
         return {"power_limit": abs(want) > abs(power) + 1.0,
                 "current_limit": abs(want) / present_v > lim.max_current,

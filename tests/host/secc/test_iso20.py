@@ -10,6 +10,7 @@ import pytest
 from host.bench.dcplant import DcPlant, StageLimits
 from host.exi import codec
 from host.exi.schemas import iso20_common_messages as m
+from host.exi.schemas import iso20_common_types as t
 from host.exi.schemas import iso20_dc as dc
 from host.secc import iso20_constants as k
 from host.secc.controller import Decision, Schedule, SimEvseController, StopRequest
@@ -203,8 +204,8 @@ def test_pnc_when_only_eim_is_offered():
 def test_authorization_ongoing_past_its_limit_fails():
     script, _ = fresh(authorize_after=1_000.0)
     now = walk(script, "auth")
-    for t in range(0, 60, 10):  # within the 60 s the EV waits: Ongoing (sequence timer re-armed)
-        res = script.send(auth(), now + t)
+    for later in range(0, 60, 10):  # within the 60 s the EV waits: Ongoing
+        res = script.send(auth(), now + later)
         assert res.EVSEProcessing is m.processingType.Ongoing
     refused(script, auth(), now + k.ONGOING_TIMEOUT + 1, "FAILED")
 
@@ -350,6 +351,40 @@ def test_loop_in_the_other_control_mode():
     script, _ = fresh()
     now = walk(script, "loop")
     refused(script, loop(dc.Scheduled_DC_CLReqControlMode), now, "FAILED_WrongChargeParameter")
+
+
+def test_dynamic_ev_below_its_minimum_soc_is_not_discharged():
+    script, controller = fresh()
+    controller.setpoint = -8_000.0
+    now = walk(script, "select")
+    assert script.send(select(k.SERVICE_DC_BPT, 2), now).ResponseCode is m.responseCodeType.OK
+    for request in (cpd(), schedule_exchange(dynamic=True), cable_check()):
+        script.send(request, now)
+    now += 1.5
+    script.send(cable_check(), now)
+    script.send(pre_charge(386.0), now)
+    script.send(pre_charge(386.0), now + 3.0)
+    request = power_delivery()
+    request.EVPowerProfile = None
+    assert script.send(request, now + 3.1).ResponseCode is m.responseCodeType.OK
+
+    def dynamic_loop(min_energy: float) -> dc.DC_ChargeLoopReq:
+        limits = {name: R(value) for name, value in (
+            ("EVMaximumChargePower", 50_000), ("EVMinimumChargePower", 0),
+            ("EVMaximumChargeCurrent", 125), ("EVMaximumVoltage", 450),
+            ("EVMinimumVoltage", 300), ("EVMaximumDischargePower", 11_000),
+            ("EVMinimumDischargePower", 0), ("EVMaximumDischargeCurrent", 30))}
+        return dc.DC_ChargeLoopReq(
+            Header=H, DisplayParameters=t.DisplayParametersType(PresentSOC=80),
+            MeterInfoRequested=False, EVPresentVoltage=R(386),
+            CLReqControlMode=dc.BPT_Dynamic_DC_CLReqControlMode(
+                EVTargetEnergyRequest=R(5_000), EVMaximumEnergyRequest=R(10_000),
+                EVMinimumEnergyRequest=R(min_energy), **limits))
+
+    script.send(dynamic_loop(-20_000), now + 3.2)
+    assert script.secc.last_power == pytest.approx(-8_000)
+    script.send(dynamic_loop(2_000), now + 3.3)  # the EV is below its minimum SoC
+    assert script.secc.last_power == 0
 
 
 def test_emergency_stop_in_the_loop():
