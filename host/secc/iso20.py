@@ -58,11 +58,18 @@ MAX_PAYLOAD = 8 * 1024
 S = State
 
 
-def parameter_sets(service: int) -> list[m.ParameterSetType]:
-    """Set 1 scheduled, set 2 dynamic (-20 Tables 205-208)."""
+BOTH_MODES = (k.CONTROL_SCHEDULED, k.CONTROL_DYNAMIC)
+
+
+def parameter_sets(service: int, modes: tuple[int, ...] = BOTH_MODES,
+                   ) -> list[m.ParameterSetType]:  # fmt: skip
+    """One set per control mode, in the order given: the mode's number is the set's ID,
+    1 scheduled, 2 dynamic (-20 Tables 205-208)."""
     sets = []
-    for set_id, mode, mobility in ((1, k.CONTROL_SCHEDULED, k.MOBILITY_EVCC_ONLY),
-                                   (2, k.CONTROL_DYNAMIC, k.MOBILITY_EVCC_AND_SECC)):
+    for mode in modes:
+        set_id = mode
+        mobility = k.MOBILITY_EVCC_ONLY if mode == k.CONTROL_SCHEDULED else \
+            k.MOBILITY_EVCC_AND_SECC
         ac = service in k.AC_SERVICES
         values = [("Connector", k.AC_CONNECTOR_THREE_PHASE if ac else k.DC_CONNECTOR_EXTENDED),
                   ("ControlMode", mode)]
@@ -96,13 +103,15 @@ class Iso20Secc(V2gSecc):
 
     def __init__(self, context: SessionContext, controller: EvseController, *,
                  services: frozenset[int] | None = None, paused: PausedSessions | None = None,
-                 clock_offset: float = 0.0,
+                 clock_offset: float = 0.0, control_modes: tuple[int, ...] = BOTH_MODES,
                  new_session_id: Callable[[], bytes] = random_session_id) -> None:  # fmt: skip
         super().__init__(context, new_session_id=new_session_id)
         self.controller = controller
         self.services = self.SERVICES if services is None else services & self.SERVICES
         self.paused = paused if paused is not None else PausedSessions()
         self.clock_offset = clock_offset  # monotonic `now` -> the wall clock of TimeStamps
+        # the control modes offered, first the one an EV that takes the first set gets
+        self.control_modes = control_modes
         self.evcc_id = ""
         self.header_session_id = b""
         self.service_id = 0
@@ -222,7 +231,7 @@ class Iso20Secc(V2gSecc):
                 Header=h, ResponseCode=code, ServiceID=request.ServiceID,
                 ServiceParameterList=m.ServiceParameterListType(ParameterSet=parameter_sets(
                     request.ServiceID if request.ServiceID in self.services
-                    else min(self.SERVICES)))),
+                    else min(self.SERVICES), self.control_modes))),
             m.ServiceSelectionReq: lambda: m.ServiceSelectionRes(Header=h, ResponseCode=code),
             m.ScheduleExchangeReq: lambda: m.ScheduleExchangeRes(
                 Header=h, ResponseCode=code, EVSEProcessing=processing,
@@ -293,14 +302,14 @@ class Iso20Secc(V2gSecc):
         nxt = S.CHARGE_PARAMETER_DISCOVERY
         if chosen.ServiceID not in k.ENERGY_SERVICES:
             code = Code.FAILED_NoEnergyTransferServiceSelected
-        elif (chosen.ServiceID not in self.services or chosen.ParameterSetID not in (1, 2)
+        elif (chosen.ServiceID not in self.services
+              or chosen.ParameterSetID not in self.control_modes
               or (req.SelectedVASList is not None and req.SelectedVASList.SelectedService)):
             code = Code.FAILED_ServiceSelectionInvalid  # not offered (we offer no VAS)
         else:
             code = Code.OK
             self.service_id = chosen.ServiceID
-            self.control_mode = (k.CONTROL_SCHEDULED if chosen.ParameterSetID == 1
-                                 else k.CONTROL_DYNAMIC)  # fmt: skip
+            self.control_mode = chosen.ParameterSetID  # the set's ID is its control mode
         return Reply(self.respond(req, code, now), nxt)
 
     def schedule_exchange(self, req: m.ScheduleExchangeReq, now: float) -> Reply:

@@ -227,6 +227,18 @@ def test_bad_service_selection(selection, code):
     refused(script, selection, 1.0, code)
 
 
+def test_a_station_offering_dynamic_control_only():
+    controller = SimEvseController(bpt_plant())
+    script = Script(Iso20DcSecc(context(), controller, control_modes=(k.CONTROL_DYNAMIC,),
+                                new_session_id=lambda: SID))
+    walk(script, "detail")
+    res = script.send(m.ServiceDetailReq(Header=H, ServiceID=k.SERVICE_DC_BPT), 1.0)
+    (only,) = res.ServiceParameterList.ParameterSet
+    assert only.ParameterSetID == 2
+    assert {p.Name: p.intValue for p in only.Parameter}["ControlMode"] == k.CONTROL_DYNAMIC
+    refused(script, select(k.SERVICE_DC_BPT, 1), 1.1, "FAILED_ServiceSelectionInvalid")
+
+
 @pytest.mark.parametrize("request_", [cpd(bpt=False), cpd(max_voltage=20.0)])
 def test_wrong_charge_parameters(request_):
     script, _ = fresh()

@@ -1,6 +1,7 @@
 """The `iso15118` package's EVCC (a third-party EV, Java EXI) against our ISO 15118-20 DC
 SECC over a veth pair in two network namespaces: SDP, SupportedAppProtocol, then a whole
--20 DC_BPT and AC_BPT session to SessionStopRes with no FAILED code on our side. Plain TCP here:
+-20 DC_BPT session in dynamic control and an AC_BPT one in scheduled control to
+SessionStopRes with no FAILED code on our side. Plain TCP here:
 -20 is meant for TLS 1.3, which the tls11 work brings to the server (then these move to it).
 Their EV (0.31.2) decides at random whether its first PowerDeliveryReq carries EVProcessing
 Ongoing without a power profile; our SECC answers OK and waits for the next one."""
@@ -14,6 +15,7 @@ import pytest
 
 from host.bench.dcplant import Battery, DcPlant, StageLimits
 from host.bench.veth import VethPair, in_netns
+from host.secc import iso20_constants as k
 from host.secc.controller import ExportRules, SimEvseController
 from host.secc.iso20_ac import iso20_ac_factory
 from host.secc.iso20_dc import iso20_dc_factory
@@ -59,6 +61,16 @@ async def main():
 
 asyncio.run(main())
 """
+class SwingingSetpoint(SimEvseController):
+    """The station's setpoint: +10 kW for the first two loop iterations, then -5 kW."""
+
+    asked: int = 0
+
+    def setpoint_w(self, now: float) -> float | None:
+        self.asked += 1
+        return 10_000.0 if self.asked <= 2 else -5_000.0
+
+
 MUST = {"AuthorizationSetupReq", "ServiceDetailReq", "ServiceSelectionReq",
         "DC_ChargeParameterDiscoveryReq", "ScheduleExchangeReq", "DC_CableCheckReq",
         "DC_PreChargeReq", "PowerDeliveryReq", "DC_ChargeLoopReq", "DC_WeldingDetectionReq"}
@@ -79,15 +91,20 @@ def test_their_evcc_charges_through_our_iso20_dc_secc(veth: VethPair, tmp_path: 
     plant = DcPlant(StageLimits(max_voltage=900.0, voltage_ramp=20_000.0,
                                 max_discharge_current=100.0), Battery(soc=0.6),
                     isolation_time=0.3)  # fmt: skip
-    controller = SimEvseController(plant)
+    controller = SwingingSetpoint(plant)
     controller.export = ExportRules(True, 10_000.0, 0.2)
     events: list[object] = []
-    factories = {ISO20_DC.namespace: iso20_dc_factory(lambda _c: controller)}
+    # dynamic control only: their EV takes the first parameter set offered
+    factories = {ISO20_DC.namespace: iso20_dc_factory(
+        lambda _c: controller, control_modes=(k.CONTROL_DYNAMIC,))}
     out = in_netns(veth.ns_evse, lambda: asyncio.run(serve_their_evcc(
         veth, tmp_path, python, PORT, (ISO20_DC,), factories, events, BUDGET,
         ["ev400.py", "ev.json"])))
     answered = check_stopped(events, plant, out)
     assert MUST <= {e.request for e in answered}
+    # the setpoint was read at every loop iteration; their EV reports 10 % SoC (and a
+    # 30 % minimum of its own), under the 20 % floor: the -5 kW setpoint discharged nothing
+    assert controller.asked >= 3 and plant.energy_out_wh == 0
     print(f"-20 {service} interop: {len(answered)} requests answered, "
           f"{answered[-1].at - answered[0].at:.2f} s SessionSetup -> SessionStop")
 
