@@ -27,6 +27,13 @@ from host.v2g.session import V2gConnection
 from host.v2g.v2gtp import PayloadType
 from tests.host.secc.helpers import Pair
 
+try:  # once the connection withholds -20 from all but TLS 1.3 ([V2G20-2356], tls11 work)
+    from host.v2g.tls import TlsInfo  # type: ignore[attr-defined]
+
+    OVER_TLS13: dict[str, Any] = {"tls_info": TlsInfo("TLSv1.3", "TLS_AES_256_GCM_SHA384")}
+except ImportError:  # before it: the connection takes -20 on any transport
+    OVER_TLS13 = {}
+
 SID = bytes.fromhex("0102030405060708")
 TYPES = {m.NAMESPACE: PayloadType.ISO20_MAIN, dc.NAMESPACE: PayloadType.ISO20_DC,
          ac.NAMESPACE: PayloadType.ISO20_AC}
@@ -40,7 +47,8 @@ class Iso20Pair(Pair):
         self.now = now
         self.conn = V2gConnection([ISO20_DC, ISO20_AC], {
             ISO20_DC.namespace: iso20_dc_factory(lambda _c: controller, paused=paused),
-            ISO20_AC.namespace: iso20_ac_factory(lambda _c: controller, paused=paused)}, now)
+            ISO20_AC.namespace: iso20_ac_factory(lambda _c: controller, paused=paused)}, now,
+            **OVER_TLS13)
         self.secc_events: list[object] = []
         self.ev_events: list[object] = []
         evcc.start(now)
