@@ -126,7 +126,7 @@ class Iso20Secc(V2gSecc):
         self.isolation = None
         self.precharge_target: float | None = None
         self.last_power = 0.0  # W, signed: what the last loop iteration asked of the stage
-        self._in_type = PayloadType.ISO20_MAIN
+        self._in_type: int = PayloadType.ISO20_MAIN
         self._end_after: str | None = None  # a WARNING that ends the session
         self._phase_started: dict[Any, float] = {}
 
@@ -137,7 +137,7 @@ class Iso20Secc(V2gSecc):
     # --- the codec side -------------------------------------------------------------------
 
     def receive(self, payload_type: int, payload: bytes, now: float) -> None:
-        self._in_type = PayloadType(payload_type)
+        self._in_type = payload_type
         super().receive(payload_type, payload, now)
         if self._end_after is not None and self.end is None:
             self._finish(EndReason.FAILED, self._end_after, now)
@@ -189,7 +189,8 @@ class Iso20Secc(V2gSecc):
             return Notification.Pause
         if stop is not None:
             return Notification.Terminate
-        if self.schedules and self.controller.schedules(now) != self.schedules:
+        offered = self.controller.schedules(now)[:k.MAX_SCHEDULE_TUPLES]
+        if self.schedules and offered != self.schedules:
             self.renegotiation_asked = True
             return Notification.ScheduleRenegotiation
         if self.controller.receipt_required(now):

@@ -115,6 +115,15 @@ def test_changed_schedules_make_the_secc_ask_for_renegotiation():
     assert p.evcc.present_power[-1] <= 4_050
 
 
+def test_more_than_three_station_schedules_do_not_renegotiate_for_ever():
+    p = pair(DC, SCHEDULED, run=False)
+    p.controller.schedule_list = [Schedule(n, ((0, 20_000.0 + n),)) for n in range(1, 6)]
+    p.run(until=60.0)  # a session takes ~6 s; renegotiating at every loop never ends
+    check_complete(p)
+    assert [tp.ScheduleTupleID for tp in p.evcc.tuples] == [1, 2, 3]
+    assert "ScheduleRenegotiation" not in p.evcc.notifications
+
+
 def test_station_stop_and_pause_reach_the_ev_through_evse_notification():
     for stop, kind in ((StopRequest.STOP, "Terminate"), (StopRequest.PAUSE, "Pause")):
         paused = PausedSessions()
