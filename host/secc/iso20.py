@@ -159,7 +159,8 @@ class Iso20Secc(V2gSecc):
         return header.SessionID, message
 
     def encode(self, session_id: bytes, response: Any) -> bytes:
-        response.Header = t.MessageHeaderType(SessionID=session_id,
+        # before SessionSetup there is no SessionID yet; -20's is always 8 bytes (zeros: none)
+        response.Header = t.MessageHeaderType(SessionID=session_id or k.NEW_SESSION,
                                               TimeStamp=response.Header.TimeStamp)
         return codec.encode(response, self._schema_of(response).NAMESPACE)
 
