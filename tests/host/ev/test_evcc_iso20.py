@@ -4,14 +4,17 @@ WARNING, unexpected and foreign-session answers."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from host.bench.dcplant import DcPlant
 from host.ev.evcc.ev import SimEv
 from host.ev.evcc.iso20 import Failure, Iso20Config, Iso20Evcc, SessionFailed
 from host.exi import codec
+from host.exi.schemas import iso20_ac as acs
 from host.exi.schemas import iso20_common_messages as m
 from host.exi.schemas import iso20_common_types as t
+from host.exi.schemas import iso20_dc as dcs
 from host.secc import iso20_constants as k
 from host.v2g import sap
 from host.v2g.v2gtp import PayloadType, V2gtpReader, frame
@@ -154,3 +157,34 @@ def test_the_ev_does_not_select_a_service_the_secc_does_not_offer():
     p.run()
     assert isinstance(p.evcc.result, SessionFailed)
     assert p.evcc.result.reason is Failure.UNEXPECTED and "not offered" in p.evcc.result.detail
+
+
+def test_random_answers_of_the_awaited_type_never_crash_the_evcc():
+    """At every point of a DC_BPT and an AC_BPT session, a random schema-valid answer of the
+    type the EVCC waits for (host.exi.sample draws it) is handled without raising: the EVCC
+    goes on or fails with a reason."""
+    import random
+
+    from host.exi import sample
+
+    outcomes = set()
+    for seed in range(160):
+        rng = random.Random(seed)
+        service = rng.choice((k.SERVICE_DC_BPT, k.SERVICE_AC_BPT))
+        p = pair(service, rng.choice((k.CONTROL_SCHEDULED, k.CONTROL_DYNAMIC)), run=False,
+                 charge_for=60.0)
+        stop_after = rng.randrange(1, 14)
+        p.run(stop_at=lambda q, n=stop_after: len(q.evcc.sent) >= n)
+        ev = p.evcc
+        if ev.done or ev.awaiting is None:
+            continue
+        schema = sys.modules[ev.awaiting.__module__]
+        answer = sample.random_message(schema, ev.awaiting.__name__, rng)
+        answer.Header.SessionID = ev.session_id
+        types = {m: PayloadType.ISO20_MAIN, dcs: PayloadType.ISO20_DC, acs: PayloadType.ISO20_AC}
+        ev.data_to_send()  # the request the SECC would have answered: dropped
+        ev.receive(frame(types[schema], codec.encode(answer, schema.NAMESPACE)), p.now)
+        outcomes.add(type(ev.result).__name__ if ev.done else "going on")
+        if not ev.done:
+            assert ev.get_timer() is not None  # waiting for something, never stuck
+    assert {"SessionFailed", "going on"} <= outcomes
