@@ -30,8 +30,8 @@ from host.secc.controller import ExportRules, SimEvseController
 from host.secc.iso20_ac import iso20_ac_factory
 from host.secc.iso20_dc import iso20_dc_factory
 from host.secc.serve import tls_context
-from host.v2g.tls import TlsInfo
 from host.v2g.sap import ISO20_AC, ISO20_DC
+from host.v2g.tls import TlsInfo
 from tests.host.interop import (
     check_stopped,
     peer_python,
