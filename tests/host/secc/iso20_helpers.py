@@ -24,15 +24,12 @@ from host.secc.iso20_dc import Iso20DcSecc, iso20_dc_factory
 from host.v2g.protocol import SessionContext
 from host.v2g.sap import ISO20_AC, ISO20_DC
 from host.v2g.session import V2gConnection
+from host.v2g.tls import TlsInfo
 from host.v2g.v2gtp import PayloadType
 from tests.host.secc.helpers import Pair
 
-try:  # once the connection withholds -20 from all but TLS 1.3 ([V2G20-2356], tls11 work)
-    from host.v2g.tls import TlsInfo  # type: ignore[attr-defined]
-
-    OVER_TLS13: dict[str, Any] = {"tls_info": TlsInfo("TLSv1.3", "TLS_AES_256_GCM_SHA384")}
-except ImportError:  # before it: the connection takes -20 on any transport
-    OVER_TLS13 = {}
+# the connection offers -20 over TLS 1.3 only ([V2G20-2356]): the pairs say they run on it
+OVER_TLS13: dict[str, Any] = {"tls_info": TlsInfo("TLSv1.3", "TLS_AES_256_GCM_SHA384")}
 
 SID = bytes.fromhex("0102030405060708")
 TYPES = {m.NAMESPACE: PayloadType.ISO20_MAIN, dc.NAMESPACE: PayloadType.ISO20_DC,
