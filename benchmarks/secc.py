@@ -1,7 +1,9 @@
 """SECC benchmark: per-message response time of our ISO 15118-2 SECC and of the `iso15118`
 package's SECC, both driven by our EVCC through a full DC EIM session, measured the same way
 at the EVCC's socket (request written -> response read), over the same transport, in the
-same run; printed as p50/p99 and as a ratio. Also SDP -> SessionStopRes wall time.
+same run; printed as p50/p99 and as a ratio. Also SDP -> SessionStopRes wall time. Then the
+same for an ISO 15118-20 DC_BPT session over TLS 1.3 (benchmarks/secc_parts/iso20.py), its
+DC_ChargeLoop response time alone (target p99 <= 5 ms and >= 10x).
 
 As root (veth pair, two network namespaces, SDP + TCP): our SECC first, then theirs (their
 own cached virtualenv, Java for their EXI codec; the wall time of theirs starts once their
@@ -125,18 +127,24 @@ def _commlog() -> CommLog:
     return CommLog(Path(tempfile.mkdtemp(prefix="secc-bench-")) / "communication.log")
 
 
-def ours_loopback() -> tuple[TimedEvcc, float]:
-    ev = _ev(2.0)
+def ours_loopback(session: Any = None) -> tuple[TimedEvcc, float]:
+    ev = _ev(2.0) if session is None else session.make_ev(2.0)
     log = _commlog()
+    client = None if session is None else session.client_tls
 
     async def main() -> float:
-        config = ServerConfig(host="127.0.0.1", port=PORT, offers=(sap.ISO2,))
-        server = SeccServer(config, {sap.ISO2.namespace: iso2_factory(lambda _c: _controller())},
-                            commlog=log)  # fmt: skip
+        if session is None:
+            config = ServerConfig(host="127.0.0.1", port=PORT, offers=(sap.ISO2,))
+            factories = {sap.ISO2.namespace: iso2_factory(lambda _c: _controller())}
+        else:
+            config = ServerConfig(host="127.0.0.1", port=PORT, offers=session.offers,
+                                  tls=session.server_tls)  # fmt: skip
+            factories = session.factories
+        server = SeccServer(config, factories, commlog=log)
         await server.start()
         try:
             t0 = time.perf_counter()
-            await asyncio.wait_for(run_connection(ev, config.host, config.port), 60)
+            await asyncio.wait_for(run_connection(ev, config.host, config.port, tls=client), 60)
             return time.perf_counter() - t0
         finally:
             await server.close()
@@ -147,27 +155,34 @@ def ours_loopback() -> tuple[TimedEvcc, float]:
     return ev, wall
 
 
-def _timed_session(veth: VethPair, budget: float,
-                   timeout: float = 2.0) -> tuple[TimedEvcc, float]:  # fmt: skip
-    """Our EVCC in the PEV namespace from SDP to the end of its session: it, and the wall."""
-    ev = _ev(timeout)
+def _timed_session(veth: VethPair, budget: float, timeout: float = 2.0, *,
+                   make_ev: Any = None, tls: Any = None) -> tuple[TimedEvcc, float]:  # fmt: skip
+    """Our EVCC (``make_ev(timeout)``, default the -2 DC one) in the PEV namespace from SDP
+    to the end of its session: it, and the wall."""
+    ev = (make_ev or _ev)(timeout)
     t0 = time.perf_counter()
     in_netns(veth.ns_pev, lambda: asyncio.run(asyncio.wait_for(
-        discover_and_run(ev, veth.if_pev), budget)))  # fmt: skip
+        discover_and_run(ev, veth.if_pev, tls=tls), budget)))  # fmt: skip
     return ev, time.perf_counter() - t0
 
 
-def _serve_ours(veth: VethPair, ready: threading.Event, stop: threading.Event) -> None:
-    """Our SECC (SDP + TCP) in the EVSE namespace until ``stop``."""
+def _serve_ours(veth: VethPair, ready: threading.Event, stop: threading.Event,
+                session: Any = None) -> None:  # fmt: skip
+    """Our SECC (SDP + TCP) in the EVSE namespace until ``stop``; ``session``: another
+    kind of session (offers, factories, TLS context: benchmarks/secc_parts/iso20.py)."""
     log = _commlog()
+    offers = (sap.ISO2,) if session is None else session.offers
+    factories = ({sap.ISO2.namespace: iso2_factory(lambda _c: _controller())}
+                 if session is None else session.factories)  # fmt: skip
+    ctx = None if session is None else session.server_tls
 
     async def main() -> None:
-        transport, _sdp = await start_sdp(veth.if_evse, {c.SECURITY_NO_TLS: PORT})
+        security = c.SECURITY_NO_TLS if ctx is None else c.SECURITY_TLS
+        transport, _sdp = await start_sdp(veth.if_evse, {security: PORT})
         link = link_local(veth.if_evse)
         assert link is not None
-        config = ServerConfig(host=host_of(link), port=PORT, offers=(sap.ISO2,))
-        server = SeccServer(config, {sap.ISO2.namespace: iso2_factory(lambda _c: _controller())},
-                            commlog=log)  # fmt: skip
+        config = ServerConfig(host=host_of(link), port=PORT, offers=offers, tls=ctx)
+        server = SeccServer(config, factories, commlog=log)
         await server.start(open_listen_socket(config.host, config.port))
         ready.set()
         try:
@@ -181,18 +196,19 @@ def _serve_ours(veth: VethPair, ready: threading.Event, stop: threading.Event) -
     in_netns(veth.ns_evse, lambda: asyncio.run(main()))
 
 
-def ours_veth(veth: VethPair) -> tuple[TimedEvcc, float]:
+def ours_veth(veth: VethPair, session: Any = None) -> tuple[TimedEvcc, float]:
     from tests.host.interop import wait_link_local
 
     wait_link_local(veth.ns_evse, veth.if_evse)
     wait_link_local(veth.ns_pev, veth.if_pev)
     ready, stop = threading.Event(), threading.Event()
-    thread = threading.Thread(target=_serve_ours, args=(veth, ready, stop))
+    thread = threading.Thread(target=_serve_ours, args=(veth, ready, stop, session))
     thread.start()
     try:
         if not ready.wait(30):
             raise SystemExit("our SECC did not start")
-        ev, wall = _timed_session(veth, 60)
+        ev, wall = (_timed_session(veth, 60) if session is None else _timed_session(
+            veth, 60, make_ev=session.make_ev, tls=session.client_tls))  # fmt: skip
     finally:
         stop.set()
         thread.join()
@@ -214,10 +230,10 @@ RESET_EVSE = """
 async def main"""
 
 
-def theirs_veth(veth: VethPair, folder: Path, sessions: int,
-                warm_up: bool) -> list[tuple[TimedEvcc, float]]:  # fmt: skip
+def theirs_veth(veth: VethPair, folder: Path, sessions: int, warm_up: bool,
+                session: Any = None) -> list[tuple[TimedEvcc, float]]:  # fmt: skip
     """``sessions`` sessions (after one not counted, with ``warm_up``) against one run of
-    their SECC."""
+    their SECC; ``session``: another kind (its their_env for their .env, its EV and TLS)."""
     from host.v2g.sdp_client import SdpClient, SeccDiscovered
     from host.v2g.sdp_driver import discover, open_client_socket
     from tests.host.ev.test_evcc_din_interop import RUNNER
@@ -226,8 +242,9 @@ def theirs_veth(veth: VethPair, folder: Path, sessions: int,
 
     python = ensure_peer_venv()
     ready_pair(veth, veth.ns_evse)
+    env = "PROTOCOLS=ISO_15118_2\n" if session is None else session.their_env(folder)
     (folder / ".env").write_text(f"NETWORK_INTERFACE={veth.if_evse}\nLOG_LEVEL=INFO\n"
-                                 "PROTOCOLS=ISO_15118_2\nAUTH_MODES=EIM\n")  # fmt: skip
+                                 f"AUTH_MODES=EIM\n{env}")  # fmt: skip
     (folder / "secc_runner.py").write_text(RUNNER.replace("\n\nasync def main", RESET_EVSE))
     # their log to a file, not a pipe: several sessions of INFO lines fill a pipe's 64 KiB
     # and their SECC then blocks mid-session on a write nobody reads
@@ -246,16 +263,20 @@ def theirs_veth(veth: VethPair, folder: Path, sessions: int,
         # wait until their SECC answers SDP (their JVM start is not what we measure)
         ifindex = in_netns(veth.ns_pev, lambda: socket.if_nametoindex(veth.if_pev))
         deadline = time.monotonic() + 90
+        security = c.SECURITY_NO_TLS if session is None else session.their_security
         while True:
             found = in_netns(veth.ns_pev, lambda: asyncio.run(discover(
-                open_client_socket(veth.if_pev), ifindex, SdpClient(c.SECURITY_NO_TLS))))
+                open_client_socket(veth.if_pev), ifindex,
+                SdpClient(security))))  # noqa: B023 - called at once, in this iteration
             if isinstance(found, SeccDiscovered):
                 break
             if time.monotonic() > deadline or secc.poll() is not None:
                 raise SystemExit("their SECC never answered SDP:\n" + stop_peer(secc)[-3000:])
         runs = []
         for _ in range(sessions + warm_up):
-            runs.append(_timed_session(veth, 120, timeout=15.0))
+            runs.append(_timed_session(veth, 120, timeout=15.0) if session is None else
+                        _timed_session(veth, 120, timeout=15.0, make_ev=session.make_ev,
+                                       tls=session.their_client_tls))  # fmt: skip
             if not isinstance(runs[-1][0].machine.result, SessionStopped):
                 break
     finally:
@@ -276,12 +297,15 @@ def figures(ev: TimedEvcc) -> dict[str, float]:
             "p99_ms": 1000 * _pct(times, 0.99), "max_ms": 1000 * max(times)}
 
 
-def report(name: str, runs: list[tuple[TimedEvcc, float]], wall_label: str) -> dict[str, Any]:
+def report(name: str, runs: list[tuple[TimedEvcc, float]], wall_label: str,
+           only: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """``only``: the figures of that request alone (the -20 DC_ChargeLoopReq)."""
     merged = TimedEvcc.__new__(TimedEvcc)
     merged.times = defaultdict(list)
     for ev, _wall in runs:
         for k, v in ev.times.items():
-            merged.times[k].extend(v)
+            if only is None or k == only:
+                merged.times[k].extend(v)
     f = figures(merged)
     walls = [w for _ev, w in runs]
     f["wall_s"] = statistics.median(walls)
@@ -334,6 +358,9 @@ def main() -> None:
         why = no_veth or no_java
         print(f"iso15118 SECC left out: {why} (their SECC runs over veth in a network "
               "namespace; run this as root with Java for the ratio)")
+    from benchmarks.secc_parts.iso20 import iso20_part
+
+    out["iso20"] = iso20_part(sys.modules[__name__], sessions, warm_up, no_veth, no_java)
     if args.json:
         print(json.dumps(out))
 

@@ -1,4 +1,5 @@
-"""The ISO 15118 session scenarios of `v2gate simulate`: din-dc, iso2-ac, iso2-dc-pnc.
+"""The ISO 15118 session scenarios of `v2gate simulate`: din-dc, iso2-ac, iso2-dc-pnc,
+iso20-dc, iso20-dc-bpt, iso20-ac-bpt.
 
 Firmware + SLAC + SDP + TLS + session: the sim board's firmware on a pty with an ISO 15118
 EV in its plant and the station on the link (host.bench.v2g_firmware): the EV plugs in
@@ -18,6 +19,11 @@ pair; pre-charge and the isolation check are the plant model's.
 iso2-dc-pnc is Plug & Charge over TLS 1.2: a fresh lab PKI (`v2gate pki init`), the EV
 pays with its contract (contract_chain.pem), the SECC checks it against the MO root and
 signs its SalesTariffs with the MO Sub-CA 2 key; the verdict names the EMAID authorized.
+
+The iso20-* scenarios run -20 over TLS 1.3 with the -20 chain, dynamic control, and print
+each loop iteration's power, SoC and export enable (host.bench.v2g_iso20): BPT charges,
+discharges on the station's setpoint, stops discharging within one iteration when the
+export enable drops.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from host.bench import v2g_firmware
+from host.bench import v2g_firmware, v2g_iso20
 from host.bench.bench import LISTENER
 from host.bench.registry import register
 from host.bench.v2g_transport import (
@@ -47,6 +53,9 @@ VARIANTS = {
     "din-dc": Variant("din", tls=False, pnc=False),
     "iso2-ac": Variant("iso2-ac", tls=False, pnc=False),
     "iso2-dc-pnc": Variant("iso2-dc", tls=True, pnc=True),
+    "iso20-dc": Variant("iso20-dc", tls=True, pnc=False),
+    "iso20-dc-bpt": Variant("iso20-dc-bpt", tls=True, pnc=False),
+    "iso20-ac-bpt": Variant("iso20-ac-bpt", tls=True, pnc=False),
 }
 
 
@@ -73,10 +82,13 @@ async def run_variant(name: str, quiet: bool, runtime: str | None = None) -> dic
         if variant.tls:
             pki = Path(tmp)
             _lab_pki(pki)
+            if _iso20(variant):
+                v2g_iso20.lab_pki20(pki)
         carry = over_veth if no_veth is None else in_process
+        charge_for = v2g_iso20.CHARGE_FOR if _iso20(variant) else CHARGE_FOR
 
         async def session(station: Callable[[Any], Any]) -> None:
-            await carry(variant, Run(pki, CHARGE_FOR, station), tl, out)
+            await carry(variant, Run(pki, charge_for, station), tl, out)
 
         preload()
         try:
@@ -84,6 +96,10 @@ async def run_variant(name: str, quiet: bool, runtime: str | None = None) -> dic
         finally:
             tl.close()
     return _summary(name, variant, out, tl)
+
+
+def _iso20(variant: Variant) -> bool:
+    return variant.protocol.startswith("iso20")
 
 
 def _lab_pki(directory: Path) -> None:
@@ -104,11 +120,19 @@ def _summary(name: str, variant: Variant, out: Outcome, tl: Timeline) -> dict[st
     safe = all(not p.energised and not p.contactors_closed for p in out.plants)
     stopped = isinstance(out.ev_result, SessionStopped)
     ended = isinstance(out.secc_end, SessionEnded) and out.secc_end.reason is EndReason.STOPPED
-    tls_ok = not variant.tls or (out.tls is not None and out.tls.version == "TLSv1.2")
+    want_tls = "TLSv1.3" if _iso20(variant) else "TLSv1.2"
+    tls_ok = not variant.tls or (out.tls is not None and out.tls.version == want_tls)
+    bpt_ok, bpt_text, bpt = True, "", None
+    if _iso20(variant):
+        energy_out = sum(p.energy_out_wh for p in out.plants)
+        is_bpt = v2g_iso20.service_of(variant.protocol)[2]
+        bpt_ok, bpt_text = v2g_iso20.verdict(tl.records, is_bpt, energy_out)
+        bpt = {"ok": bpt_ok, "text": bpt_text, "energy_out_wh": round(energy_out, 3),
+               "soc_floor_percent": v2g_iso20.FLOOR * 100}  # fmt: skip
     pnc_ok = not variant.pnc or out.contract is not None
     fw_ok, fw_text = v2g_firmware.verdict(out, tl)
     ok = (stopped and ended and not failed and energy > 0 and safe and tls_ok and pnc_ok
-          and fw_ok and not out.error)  # fmt: skip
+          and fw_ok and bpt_ok and not out.error)  # fmt: skip
     took = (None if out.sdp_at is None or out.stopped_at is None
             else round(out.stopped_at - out.sdp_at, 3))  # fmt: skip
     security = (f"{out.tls.version} {out.tls.cipher}" if out.tls is not None
@@ -120,7 +144,8 @@ def _summary(name: str, variant: Variant, out: Outcome, tl: Timeline) -> dict[st
         verdict = (f"{out.negotiated} session to SessionStopRes in {took:.2f} s from SDP, "
                    f"{len(out.answered)} requests answered, none FAILED; {energy:.1f} Wh "
                    f"delivered, stage off at the end; {security}; {auth}; SLAC matched in "
-                   f"{out.slac_ms:.0f} ms; {fw_text}")  # fmt: skip
+                   f"{out.slac_ms:.0f} ms; {fw_text}"
+                   + (f"; {bpt_text}" if bpt_text else ""))  # fmt: skip
     elif stopped and ended and not failed and not out.error and energy > 0 and not fw_ok:
         verdict = f"session clean but {fw_text}; {security}; {auth}"
     else:
@@ -129,6 +154,8 @@ def _summary(name: str, variant: Variant, out: Outcome, tl: Timeline) -> dict[st
         refused = [c.refusal for c in out.controllers if getattr(c, "refusal", None)]
         if refused:
             why += f"; contactor refused: {refused[0]}"
+        if not bpt_ok:
+            why += f"; {bpt_text}"
         verdict = f"no clean SessionStop ({why}); {security}; {auth}; {fw_text}"
     return {
         "result": "pass" if ok else "fail", "verdict": verdict,
@@ -138,6 +165,7 @@ def _summary(name: str, variant: Variant, out: Outcome, tl: Timeline) -> dict[st
                 "sdp_to_stop_s": took, "slac_match_ms": out.slac_ms,
                 "energy_wh": round(energy, 2), "transport_note": out.note},
         "firmware": {"ok": fw_ok, **_firmware_summary(out)},
+        **({"power": bpt} if bpt is not None else {}),
         "timeline": tl.records,
     }
 
@@ -164,3 +192,11 @@ register("iso2-ac", _scenario("iso2-ac"),
 register("iso2-dc-pnc", _scenario("iso2-dc-pnc"),
          "ISO 15118-2 DC Plug & Charge over TLS 1.2: firmware, SLAC, SDP, TLS, contract "
          "checked and authorized, session to SessionStopRes")  # fmt: skip
+register("iso20-dc", _scenario("iso20-dc"),
+         "ISO 15118-20 DC, dynamic control, over TLS 1.3 (-20 chain, mutual): firmware, SLAC, "
+         "SDP, session to SessionStopRes; power and SoC per loop")  # fmt: skip
+register("iso20-dc-bpt", _scenario("iso20-dc-bpt"),
+         "ISO 15118-20 DC_BPT over TLS 1.3: charge, discharge on the station's setpoint, "
+         "export enable dropped and back; power, SoC, export enable per loop")  # fmt: skip
+register("iso20-ac-bpt", _scenario("iso20-ac-bpt"),
+         "ISO 15118-20 AC_BPT over TLS 1.3: as iso20-dc-bpt on the AC loop")  # fmt: skip

@@ -87,6 +87,7 @@ class Outcome:
     sdp_at: float | None = None
     stopped_at: float | None = None
     contract: str | None = None  # the EMAID a Plug & Charge session authorized
+    iso20: Any = None  # the -20 scenarios' sides (host.bench.v2g_iso20.Iso20Sides)
     error: str = ""
 
 def preload() -> None:
@@ -96,6 +97,9 @@ def preload() -> None:
     import host.ev.evcc.din
     import host.ev.evcc.driver
     import host.ev.evcc.iso2
+    import host.ev.evcc.iso20
+    import host.secc.iso20_ac
+    import host.secc.iso20_dc
     import host.secc.pnc
     import host.secc.serve
     import host.slac.cli
@@ -124,20 +128,32 @@ def _sides(variant: Variant, run: Run, tl: Timeline, out: Outcome) -> tuple[Any,
 
     pki = run.pki
     use_pnc = variant.pnc and pki is not None
-    offers = (sap.DIN,) if variant.protocol == "din" else (sap.ISO2, sap.DIN)
-    server_ctx = client_ctx = None
-    if pki is not None:
-        server_ctx = serve.tls_context(pki)
-        client_ctx = tls.client_context(pki / "v2g_root.pem")  # a -2 EV: TLS 1.2
-    ev = make_evcc(variant.protocol, pnc=use_pnc, charge_for=run.charge_for,
-                   pki=pki or Path())  # fmt: skip
+    iso20 = None
+    if variant.protocol.startswith("iso20") and pki is not None:
+        from host.bench import v2g_iso20
+
+        iso20 = v2g_iso20.sides(variant.protocol, pki, run.charge_for)
+        script = v2g_iso20.LoopScript(iso20.bpt)
+        out.iso20 = iso20
+        offers: tuple[Any, ...] = iso20.offers
+        server_ctx, client_ctx, ev = iso20.server_ctx, iso20.client_ctx, iso20.ev
+    else:
+        offers = (sap.DIN,) if variant.protocol == "din" else (sap.ISO2, sap.DIN)
+        server_ctx = client_ctx = None
+        if pki is not None:
+            server_ctx = serve.tls_context(pki)
+            client_ctx = tls.client_context(pki / "v2g_root.pem")  # a -2 EV: TLS 1.2
+        ev = make_evcc(variant.protocol, pnc=use_pnc, charge_for=run.charge_for,
+                       pki=pki or Path())  # fmt: skip
+    in_use: list[Any] = []
 
     def controller_for(context: Any) -> Any:
-        controller = serve.sim_controller(context)
-        out.plants.append(controller.plant)  # type: ignore[attr-defined]
+        controller: Any = serve.sim_controller(context) if iso20 is None else iso20.controller
+        out.plants.append(controller.plant)
         if run.station is not None:
             controller = run.station(controller)
             out.controllers.append(controller)
+        in_use.append(controller)
         return controller
 
     def on_secc(conn: Any, event: object) -> None:
@@ -154,6 +170,9 @@ def _sides(variant: Variant, run: Run, tl: Timeline, out: Outcome) -> tuple[Any,
             out.answered.append((event.request, event.response_code))
             tl.add("secc", f"secc: {event.request} -> {event.response_code}",
                    request=event.request, code=event.response_code)  # fmt: skip
+            if iso20 is not None and in_use and event.request in ("DC_ChargeLoopReq",
+                                                                  "AC_ChargeLoopReq"):
+                script.answered(conn, in_use[-1], tl)
             emaid = serve.authorized_contract(conn, event)
             if emaid is not None:
                 out.contract = emaid

@@ -16,8 +16,8 @@ from typing import Protocol
 
 from host.bench.dcplant import DcPlant, Insulation
 
-__all__ = ["AcLimits", "DcLimits", "Decision", "EvseController", "Insulation", "Schedule",
-           "SimEvseController", "StopRequest"]
+__all__ = ["AcLimits", "DcLimits", "Decision", "EvseController", "ExportRules", "Insulation",
+           "PowerWindow", "Schedule", "SimEvseController", "StopRequest", "bpt_power"]
 
 
 class Decision(Enum):
@@ -63,6 +63,48 @@ class Schedule:
     tuple_id: int
     entries: tuple[tuple[int, float], ...]
     duration: int = 86400
+    # -20 BPT: (start s, max discharge W as a positive number), the DischargingSchedule;
+    # empty: the tuple allows no discharge
+    discharge: tuple[tuple[int, float], ...] = ()
+    # -20 PriceLevelSchedule: (start s, price level 0..levels-1); empty: no price schedule
+    price_levels: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class ExportRules:
+    """What limits discharge (V2G export) besides the EV and the stage, read by the station:
+    the grid operator's export enable (a bit; Modbus register 0x4002 in the field), the
+    station's export limit, and the owner's SoC floor (no discharge at or below it; the
+    "Discharge Limit set in the user profile")."""
+
+    export_enabled: bool = False
+    export_limit_w: float = 0.0
+    soc_floor: float = 1.0  # 0..1
+
+
+@dataclass(frozen=True)
+class PowerWindow:
+    """How much may flow each way, W, both as positive numbers."""
+
+    max_charge_w: float
+    max_discharge_w: float
+
+
+def bpt_power(want_w: float, ev: PowerWindow, station: PowerWindow, rules: ExportRules,
+              soc: float | None) -> float:  # fmt: skip
+    """The signed power (+ into the EV) one charge-loop iteration may deliver: ``want_w``
+    (the EV's target or the station's setpoint) clamped to the smallest charge limit and to
+    the smallest discharge limit of the EV, the stage, the export limit, the export enable
+    and the SoC floor. An unknown SoC allows no discharge."""
+    return max(-discharge_allowed_w(ev, station, rules, soc),
+               min(want_w, ev.max_charge_w, station.max_charge_w))  # fmt: skip
+
+
+def discharge_allowed_w(ev: PowerWindow, station: PowerWindow, rules: ExportRules,
+                        soc: float | None) -> float:  # fmt: skip
+    if not rules.export_enabled or soc is None or soc <= rules.soc_floor:
+        return 0.0
+    return max(0.0, min(ev.max_discharge_w, station.max_discharge_w, rules.export_limit_w))
 
 
 class EvseController(Protocol):
@@ -125,6 +167,24 @@ class EvseController(Protocol):
         """The session machine finished (for whatever reason): make the output safe."""
         ...
 
+    def export_rules(self, now: float) -> ExportRules:
+        """-20 BPT: read at every charge-loop iteration."""
+        ...
+
+    def ac_power(self, watts: float, now: float) -> None:
+        """-20 AC / AC_BPT: the active power the EV is to take (+) or feed back (-), all
+        phases together (the EVSETargetActivePower the loop answer carries)."""
+        ...
+
+    def exported_wh(self, now: float) -> float:
+        """-20 BPT: energy taken from the EV so far (BPT_DischargedEnergyReadingWh)."""
+        ...
+
+    def setpoint_w(self, now: float) -> float | None:
+        """-20 dynamic mode: the station's power setpoint (+ charges the EV; later from
+        OCPP 2.1 and the firmware's frequency droop), None to follow the EV's needs."""
+        ...
+
 
 class SimEvseController:
     """The station as the plant model sees it; an authorization ``decision`` and an
@@ -148,6 +208,8 @@ class SimEvseController:
         self.ac = ac or AcLimits(230.0, 32.0, 3)
         self.receipt = receipt
         self.schedule_list: list[Schedule] | None = None  # None: one tuple at max power
+        self.export = ExportRules()  # no export until the station says so
+        self.setpoint: float | None = None
 
     def limits(self) -> DcLimits:
         lim = self.plant.limits
@@ -213,7 +275,9 @@ class SimEvseController:
     def schedules(self, now: float) -> list[Schedule]:
         if self.schedule_list is not None:
             return self.schedule_list
-        return [Schedule(1, ((0, self.plant.limits.max_power),))]
+        lim = self.plant.limits
+        discharge = ((0, lim.max_power),) if lim.max_discharge_current > 0 else ()
+        return [Schedule(1, ((0, lim.max_power),), discharge=discharge)]
 
     def receipt_required(self, now: float) -> bool:
         return self.receipt
@@ -225,3 +289,19 @@ class SimEvseController:
         self.ended = reason
         self.plant.switch_off(now)
         self.plant.open_contactors(now)
+
+    def export_rules(self, now: float) -> ExportRules:
+        return self.export
+
+    def setpoint_w(self, now: float) -> float | None:
+        return self.setpoint
+
+    def exported_wh(self, now: float) -> float:
+        self.plant.advance(now)
+        return self.plant.energy_out_wh
+
+    def ac_power(self, watts: float, now: float) -> None:
+        # as ac_allow, signed: the on-board charger is the plant's stage; a bidirectional
+        # one feeds the battery's energy back (the plant clamps to its discharge limit)
+        self.plant.energised = True
+        self.plant.set_current(watts / self.plant.battery.open_circuit_voltage(), now)

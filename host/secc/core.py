@@ -220,6 +220,10 @@ class SessionCore:
     def on_end(self, reason: EndReason, now: float) -> None:
         """Make the station safe; called once, whatever ended the session."""
 
+    def payload_type_of(self, response: Any) -> int:
+        """The V2GTP payload type ``response`` goes out with (-20 has one per schema)."""
+        return PayloadType.EXI
+
     def start_session(self, request: Any, now: float) -> None:
         """For the SessionSetup handler: a fresh SessionID."""
         self.session_id = self.new_session_id()
@@ -235,7 +239,7 @@ class SessionCore:
         self._finish(reason, detail, now)
 
     def _answer(self, request: Any, response: Any, next_state: Any, now: float) -> None:
-        self._out.append((PayloadType.EXI, self.encode(self.session_id, response)))
+        self._out.append((self.payload_type_of(response), self.encode(self.session_id, response)))
         self.state = next_state
         self._events.append(RequestAnswered(type(request).__name__, _code_name(response),
                                             self._state_name(), now, request, response))

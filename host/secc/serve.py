@@ -1,5 +1,5 @@
 """The SECC as `v2gate secc` and the ISO 15118 scenarios of `v2gate simulate` run it: SDP
-and the TCP/TLS server on one interface, DIN / ISO 15118-2 machines on a simulated DC stage,
+and the TCP/TLS server on one interface, DIN / ISO 15118-2 / -20 machines on a simulated stage,
 TLS contexts from `v2gate pki init` folders."""
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from .controller import EvseController, SimEvseController
 from .core import RequestAnswered, SessionEnded
 from .din import din_factory
 from .iso2 import iso2_factory
+from .iso20_ac import iso20_ac_factory
+from .iso20_dc import iso20_dc_factory
 
 
 def _need(path: Path, what: str) -> Path:
@@ -114,7 +116,9 @@ def factories(offers: Sequence[sap.AppProtocol],
     """``iso2_options``: what Iso2Secc takes beyond the controller (Plug & Charge: its
     payment options, roots and backend, when the PnC SECC is in)."""
     made = {sap.DIN.namespace: din_factory(controller_for),
-            sap.ISO2.namespace: iso2_factory(controller_for, **(iso2_options or {}))}  # fmt: skip
+            sap.ISO2.namespace: iso2_factory(controller_for, **(iso2_options or {})),
+            sap.ISO20_DC.namespace: iso20_dc_factory(controller_for),
+            sap.ISO20_AC.namespace: iso20_ac_factory(controller_for)}  # fmt: skip
     return {o.namespace: made[o.namespace] for o in offers}
 
 

@@ -35,7 +35,8 @@ LIFTED_BY_LEASE = interlocks.NO_LEASE | interlocks.RCD_UNTESTED | interlocks.DIO
 
 # what SimEvseController takes from its caller (the rest is its running state)
 SETTINGS = ("evse_id", "decision", "authorize_after", "min_current", "current_tolerance",
-            "peak_current_ripple", "ac", "receipt", "schedule_list")  # fmt: skip
+            "peak_current_ripple", "ac", "receipt", "schedule_list", "export",
+            "setpoint")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,9 @@ class StationEvseController(SimEvseController):
 
     def ac_allow(self, amps_per_phase: float, now: float) -> None:
         super().ac_allow(self._flowing(amps_per_phase), now)
+
+    def ac_power(self, watts: float, now: float) -> None:  # -20 AC / AC_BPT, signed
+        super().ac_power(self._flowing(watts), now)
 
     def session_ended(self, reason: str, now: float) -> None:
         self.link.end_offer()  # the lease goes with it

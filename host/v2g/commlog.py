@@ -46,8 +46,12 @@ KEY_FIELDS = ("EVCCID", "EVSEID", "SelectedPaymentOption", "ServiceID",
               "ChargingSession", "EVTargetVoltage", "EVTargetCurrent", "EVSEPresentVoltage",
               "EVSEPresentCurrent", "EVRESSSOC", "EVReady", "EVErrorCode",
               "EVSEIsolationStatus", "EVSEStatusCode", "EVSENotification",
-              "MeterReading")  # fmt: skip
-PARTS = ("DC_EVStatus", "DC_EVSEStatus", "AC_EVSEStatus", "EVSEStatus", "MeterInfo")
+              "MeterReading",
+              # -20 (RationalNumbers, the SoC in DisplayParameters, the -20 meter)
+              "EVPresentVoltage", "PresentSOC", "EVSETargetActivePower",
+              "ChargedEnergyReadingWh", "BPT_DischargedEnergyReadingWh")  # fmt: skip
+PARTS = ("DC_EVStatus", "DC_EVSEStatus", "AC_EVSEStatus", "EVSEStatus", "MeterInfo",
+         "DisplayParameters", "CLReqControlMode", "CLResControlMode")
 
 
 def default_path() -> Path:
@@ -64,6 +68,8 @@ def _value(value: Any) -> str | None:
         return value.hex()
     if hasattr(value, "Multiplier") and hasattr(value, "Value"):  # PhysicalValueType
         return f"{value.Value * 10.0 ** value.Multiplier:g}"
+    if hasattr(value, "Exponent") and hasattr(value, "Value"):  # -20 RationalNumberType
+        return f"{value.Value * 10.0 ** value.Exponent:g}"
     if isinstance(value, bool | int | float | str):
         return str(value)
     return None  # a structure: not a key field

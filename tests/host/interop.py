@@ -94,10 +94,12 @@ def stop_peer(proc: subprocess.Popen) -> str:
 async def serve_their_evcc(veth: VethPair, folder: Path, python: Path, port: int,
                            offers: tuple[AppProtocol, ...], factories: dict[str, Any],
                            events: list[object], budget: float,
-                           tls: ssl.SSLContext | None = None) -> str:  # fmt: skip
+                           tls: ssl.SSLContext | None = None,
+                           args: list[str] | None = None) -> str:  # fmt: skip
     """Our SECC server (SDP and TCP, or TLS with ``tls``, on the EVSE end) against their
     EVCC in the PEV namespace, until our side reports a SessionEnded, their EVCC exits or
-    ``budget`` runs out; returns their EVCC's log. Run it inside the EVSE namespace."""
+    ``budget`` runs out; returns their EVCC's log. Run it inside the EVSE namespace.
+    ``args``: how their EVCC is started (default: their own main with ev.json)."""
     security = c.SECURITY_NO_TLS if tls is None else c.SECURITY_TLS
     transport, _sdp = await start_sdp(veth.if_evse, {security: port})
     link = link_local(veth.if_evse)
@@ -106,7 +108,8 @@ async def serve_their_evcc(veth: VethPair, folder: Path, python: Path, port: int
     server = SeccServer(config, factories,
                         on_event=lambda _conn, event: events.append(event))  # fmt: skip
     await server.start(open_listen_socket(config.host, config.port))
-    ev = start_peer(veth.ns_pev, python, ["-m", "iso15118.evcc.main", "ev.json"], folder)
+    ev = start_peer(veth.ns_pev, python, args or ["-m", "iso15118.evcc.main", "ev.json"],
+                    folder)  # fmt: skip
     try:
         deadline = time.monotonic() + budget
         while (not any(isinstance(e, SessionEnded) for e in events)

@@ -156,4 +156,6 @@ def test_scenarios_over_veth_when_root(name: str) -> None:
     sdp = [r for r in out["timeline"] if r["event"] == "sdp"]
     assert len(sdp) == 1 and sdp[0]["address"].startswith("fe80::")  # found by SDP
     tls = [r for r in out["timeline"] if r["event"] == "tls"]
-    assert [r["version"] for r in tls] == (["TLSv1.2"] if name == "iso2-dc-pnc" else [])
+    want = {"iso2-dc-pnc": ["TLSv1.2"], "iso20-dc": ["TLSv1.3"], "iso20-dc-bpt": ["TLSv1.3"],
+            "iso20-ac-bpt": ["TLSv1.3"]}  # fmt: skip
+    assert [r["version"] for r in tls] == want.get(name, [])

@@ -1,0 +1,190 @@
+"""Our ISO 15118-20 EVCC on a fake clock: what it offers and sends, with which payload type,
+its timers (message, charge-loop, communication setup, Ongoing) and how it ends on FAILED,
+WARNING, unexpected and foreign-session answers."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from host.bench.dcplant import DcPlant
+from host.ev.evcc.ev import SimEv
+from host.ev.evcc.iso20 import Failure, Iso20Config, Iso20Evcc, SessionFailed
+from host.exi import codec
+from host.exi.schemas import iso20_ac as acs
+from host.exi.schemas import iso20_common_messages as m
+from host.exi.schemas import iso20_common_types as t
+from host.exi.schemas import iso20_dc as dcs
+from host.secc import iso20_constants as k
+from host.v2g import sap
+from host.v2g.v2gtp import PayloadType, V2gtpReader, frame
+from tests.host.ev.frames import sap_ok
+from tests.host.secc.iso20_helpers import pair
+
+SID = bytes.fromhex("1111111111111111")
+OK = m.responseCodeType.OK
+
+
+def _h(sid: bytes = SID) -> t.MessageHeaderType:
+    return t.MessageHeaderType(SessionID=sid, TimeStamp=5)
+
+
+def _res(body: Any) -> bytes:
+    return frame(PayloadType.ISO20_MAIN, codec.encode(body, m.NAMESPACE))
+
+
+def _sent(ev: Iso20Evcc) -> list[tuple[int, Any]]:
+    reader = V2gtpReader((PayloadType.EXI, PayloadType.ISO20_MAIN, PayloadType.ISO20_DC))
+    for data in ev.data_to_send():
+        reader.feed(data)
+    out = []
+    while (msg := reader.maybe_read_message()) is not None:
+        out.append((msg.payload_type, msg.payload))
+    return out
+
+
+def _ev(**kw: Any) -> Iso20Evcc:
+    return Iso20Evcc(SimEv(DcPlant().battery), Iso20Config(**kw))
+
+
+def _setup_done(ev: Iso20Evcc, now: float = 0.0) -> None:
+    ev.start(now)
+    ev.receive(sap_ok(sap.ISO20_DC), now)
+    ev.receive(_res(m.SessionSetupRes(Header=_h(), ResponseCode=m.responseCodeType
+                                      .OK_NewSessionEstablished, EVSEID="DE*V2G*E1")), now)
+
+
+def test_offers_iso20_dc_and_sends_session_setup_as_a_common_message():
+    ev = _ev(resume=SID)
+    ev.start(0.0)
+    ((ptype, payload),) = _sent(ev)
+    assert ptype == PayloadType.EXI
+    offered = sap.pull_request(payload).AppProtocol
+    assert [(p.ProtocolNamespace, p.VersionNumberMajor) for p in offered] == [
+        (sap.ISO20_DC.namespace, 1)]
+    ev.receive(sap_ok(sap.ISO20_DC), 0.1)
+    ((ptype, payload),) = _sent(ev)
+    assert ptype == PayloadType.ISO20_MAIN
+    request = codec.decode(m.NAMESPACE, payload)
+    assert isinstance(request, m.SessionSetupReq) and request.Header.SessionID == SID
+
+
+def test_msg_timeout():
+    ev = _ev()
+    ev.start(0.0)
+    ev.receive(sap_ok(sap.ISO20_DC), 1.0)
+    assert ev.get_timer() == 1.0 + k.MSG_TIMEOUT
+    ev.handle_timer(1.0 + k.MSG_TIMEOUT - 0.01)
+    assert not ev.done
+    ev.handle_timer(1.0 + k.MSG_TIMEOUT)
+    assert isinstance(ev.result, SessionFailed) and ev.result.reason is Failure.MSG_TIMEOUT
+
+
+def test_communication_setup_timeout():
+    ev = _ev(msg_timeout=30.0)
+    ev.start(0.0)
+    ev.receive(sap_ok(sap.ISO20_DC), 1.0)
+    ev.handle_timer(k.COMMUNICATION_SETUP_TIMEOUT)
+    assert isinstance(ev.result, SessionFailed) and ev.result.reason is Failure.SETUP_TIMEOUT
+
+
+def test_failed_and_warning_codes_end_the_session():
+    for code in (m.responseCodeType.FAILED, m.responseCodeType.WARNING_EIMAuthorizationFailure):
+        ev = _ev()
+        _setup_done(ev)
+        ev.receive(_res(m.AuthorizationSetupRes(
+            Header=_h(), ResponseCode=OK, AuthorizationServices=[m.authorizationType.EIM],
+            CertificateInstallationService=False,
+        EIM_ASResAuthorizationMode=m.EIM_ASResAuthorizationModeType())), 0.1)
+        ev.receive(_res(m.AuthorizationRes(Header=_h(), ResponseCode=code,
+                                           EVSEProcessing=m.processingType.Finished)), 0.2)
+        assert isinstance(ev.result, SessionFailed) and ev.result.reason is Failure.FAILED_CODE
+        assert code.value in ev.result.detail
+
+
+def test_authorization_ongoing_past_the_evs_limit():
+    ev = _ev()
+    _setup_done(ev)
+    ev.receive(_res(m.AuthorizationSetupRes(
+        Header=_h(), ResponseCode=OK, AuthorizationServices=[m.authorizationType.EIM],
+        CertificateInstallationService=False,
+        EIM_ASResAuthorizationMode=m.EIM_ASResAuthorizationModeType())), 0.0)
+    ongoing = m.AuthorizationRes(Header=_h(), ResponseCode=OK,
+                                 EVSEProcessing=m.processingType.Ongoing)
+    ev.receive(_res(ongoing), 1.0)
+    ev.handle_timer(1.1)  # the repeat goes out after the loop interval
+    assert ev.sent[-2:] == ["AuthorizationReq", "AuthorizationReq"]
+    ev.receive(_res(ongoing), 1.0 + k.ONGOING_TIMEOUT + 0.5)
+    assert isinstance(ev.result, SessionFailed) and ev.result.reason is Failure.ONGOING_TIMEOUT
+
+
+def test_unexpected_answer_and_foreign_session_id():
+    ev = _ev()
+    _setup_done(ev)
+    ev.receive(_res(m.ServiceDiscoveryRes(
+        Header=_h(), ResponseCode=OK, ServiceRenegotiationSupported=False,
+        EnergyTransferServiceList=m.ServiceListType(Service=[
+            m.ServiceType(ServiceID=2, FreeService=False)]))), 0.1)
+    assert isinstance(ev.result, SessionFailed) and ev.result.reason is Failure.UNEXPECTED
+
+    ev = _ev()
+    _setup_done(ev)
+    ev.receive(_res(m.AuthorizationSetupRes(
+        Header=_h(b"\x22" * 8), ResponseCode=OK, AuthorizationServices=[
+            m.authorizationType.EIM], CertificateInstallationService=False,
+        EIM_ASResAuthorizationMode=m.EIM_ASResAuthorizationModeType())), 0.1)
+    assert isinstance(ev.result, SessionFailed) and ev.result.reason is Failure.SESSION_ID
+
+
+def test_charge_loop_msg_timeout_and_payload_type():
+    p = pair(k.SERVICE_DC_BPT, k.CONTROL_DYNAMIC, setpoint=-5_000.0, charge_for=60.0, run=False)
+    p.run(stop_at=lambda q: q.names().count("DC_ChargeLoopReq") >= 2)
+    ev = p.evcc
+    send_at = ev.get_timer()  # the next loop request, after the loop interval
+    ev.handle_timer(send_at)
+    ((ptype, payload),) = _sent(ev)  # not delivered: the SECC never answers it
+    assert ptype == PayloadType.ISO20_DC
+    assert ev.get_timer() == send_at + k.CHARGE_LOOP_TIMEOUT
+    ev.handle_timer(send_at + k.CHARGE_LOOP_TIMEOUT)
+    assert isinstance(ev.result, SessionFailed) and ev.result.reason is Failure.MSG_TIMEOUT
+    assert "DC_ChargeLoopReq" in ev.result.detail
+
+
+def test_the_ev_does_not_select_a_service_the_secc_does_not_offer():
+    p = pair(k.SERVICE_DC_BPT, run=False)
+    # the DC SECC offers DC and DC_BPT; the EV wants AC
+    p.evcc.config.service = k.SERVICE_AC
+    p.run()
+    assert isinstance(p.evcc.result, SessionFailed)
+    assert p.evcc.result.reason is Failure.UNEXPECTED and "not offered" in p.evcc.result.detail
+
+
+def test_random_answers_of_the_awaited_type_never_crash_the_evcc():
+    """At every point of a DC_BPT and an AC_BPT session, a random schema-valid answer of the
+    type the EVCC waits for (host.exi.sample draws it) is handled without raising: the EVCC
+    goes on or fails with a reason."""
+    import random
+
+    from host.exi import sample
+
+    outcomes = set()
+    for seed in range(160):
+        rng = random.Random(seed)
+        service = rng.choice((k.SERVICE_DC_BPT, k.SERVICE_AC_BPT))
+        p = pair(service, rng.choice((k.CONTROL_SCHEDULED, k.CONTROL_DYNAMIC)), run=False,
+                 charge_for=60.0)
+        stop_after = rng.randrange(1, 14)
+        p.run(stop_at=lambda q, n=stop_after: len(q.evcc.sent) >= n)
+        ev = p.evcc
+        if ev.done or ev.awaiting is None:
+            continue
+        schema = sys.modules[ev.awaiting.__module__]
+        answer = sample.random_message(schema, ev.awaiting.__name__, rng)
+        answer.Header.SessionID = ev.session_id
+        types = {m: PayloadType.ISO20_MAIN, dcs: PayloadType.ISO20_DC, acs: PayloadType.ISO20_AC}
+        ev.data_to_send()  # the request the SECC would have answered: dropped
+        ev.receive(frame(types[schema], codec.encode(answer, schema.NAMESPACE)), p.now)
+        outcomes.add(type(ev.result).__name__ if ev.done else "going on")
+        if not ev.done:
+            assert ev.get_timer() is not None  # waiting for something, never stuck
+    assert {"SessionFailed", "going on"} <= outcomes
