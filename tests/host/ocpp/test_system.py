@@ -157,12 +157,19 @@ def test_wrong_password_is_logged_and_retried(tmp_path: Path, caplog: pytest.Log
 
     async def scenario() -> None:
         await until(lambda: "OCPP-Auth-401" in caplog.text, "the refusal to be logged")
+        await until(lambda: driver.connects == 0 and st.queue.pending_count() == 1,
+                    "the security event to be stored")  # fmt: skip
+        await asyncio.sleep(1.5)  # at least one more refused retry: still one event, not one per try
         st.model.set_own(*pw, "correct-horse-battery")
         await until(lambda: st.registration is Registration.ACCEPTED, "boot with the right password")
+        await until(lambda: st.queue.pending_count() == 0, "the security event delivered")
 
     caplog.set_level(logging.INFO, logger="v2gate.ocpp")
     run_beside_driver(driver, scenario, lambda: stop(csms))
-    assert [c[2] for c in received_calls(log)] == ["BootNotification"]
+    calls = received_calls(log)  # the CSMS (ocpp package) checked them against the schema
+    assert [c[2] for c in calls] == ["BootNotification", "SecurityEventNotification"]
+    assert calls[1][3]["type"] == "FailedToAuthenticateAtCsms"
+    assert caplog.text.count("OCPP-Auth-401") >= 2
 
 
 def _boot_over(tmp_path: Path, settings: Settings, profile: int, password: str | None,
