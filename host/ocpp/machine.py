@@ -424,7 +424,12 @@ class StationConnection:
                                    str(res.interval))  # fmt: skip
             self._timers[Timer.HEARTBEAT] = now + self._heartbeat_interval()
         else:  # B02/B03: retry after the interval, sending nothing else meanwhile
-            self._timers[Timer.BOOT] = now + (res.interval or DEFAULT_BOOT_RETRY)
+            retry = res.interval or DEFAULT_BOOT_RETRY
+            self._timers[Timer.BOOT] = now + retry
+            # B03 asks for no security event here: the CSMS knows; the log says what we do
+            log.log(logging.ERROR if self.registration is Registration.REJECTED else logging.INFO,
+                    "OCPP BootNotification %s by the CSMS: only the boot is sent, again in %g s",
+                    res.status, retry)  # fmt: skip
 
     def _failed(self, out: _Outstanding, code: str, description: str, now: float,
                 final: bool = False) -> None:  # fmt: skip

@@ -95,3 +95,13 @@ def test_unknown_kind_and_long_tech_info() -> None:
     with pytest.raises(ValueError):
         notification("SomethingHappened", T0)
     assert len(notification("InvalidMessages", T0, "x" * 400)["techInfo"]) == 255
+
+
+def test_rejected_boot_is_logged_and_raises_no_event(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    st = make_station(tmp_path)
+    st.connection_made("ocpp2.0.1", T0)
+    boot = one(st)
+    answer(st, boot, boot_ok(boot, interval=120, status="Rejected"), T0)
+    assert "OCPP BootNotification Rejected by the CSMS: only the boot is sent, again in 120 s" in caplog.text
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert st.queue.messages("SecurityEventNotification") == []
