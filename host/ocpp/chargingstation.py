@@ -325,7 +325,7 @@ class ChargingStation:
             self.port.set_available(0, False)
         if self.reset_pending and not any(x.tx_id for x in self.evses.values()):
             self.reset_pending = False
-            self.port.reset("OnIdle")
+            self._do_reset("OnIdle", now)
 
     # --- status ------------------------------------------------------------------------
 
@@ -377,8 +377,13 @@ class ChargingStation:
                 if e.tx_id is not None:
                     self._end(e, now, "ResetCommand", "ImmediateReset")
             self._refresh(now)
-            self.port.reset("Immediate")
+            self._do_reset("Immediate", now)
         elif event.scheduled:
             self.reset_pending = True
         else:
-            self.port.reset(event.kind)
+            self._do_reset(event.kind, now)
+
+    def _do_reset(self, kind: str, now: float) -> None:
+        # on disk before the port restarts us: sent after the reboot (A04, critical)
+        self.conn.security_event("ResetOrReboot", now, f"Reset {kind} requested by the CSMS")
+        self.port.reset(kind)

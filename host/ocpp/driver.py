@@ -28,6 +28,8 @@ from .events import Event
 from .machine import StationConnection
 
 log = logging.getLogger("v2gate.ocpp")
+# OpenSSL's reasons when the peer speaks only a TLS version below our minimum (1.2)
+TLS_VERSION_REASONS = frozenset({"UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION"})
 
 
 class ConfigError(Exception):
@@ -83,6 +85,7 @@ class StationDriver:
         self.backoff = backoff or Backoff(machine.model, random.uniform)
         self.clock = clock
         self.connects = 0
+        self._raised: set[str] = set()  # security events raised since the last connection
         self._wake = asyncio.Event()
 
     def kick(self) -> None:
@@ -100,6 +103,7 @@ class StationDriver:
                 self._log_failure(e)
             else:
                 self.backoff.reset()
+                self._raised.clear()
                 try:
                     await self._serve(ws)
                 except ConnectionClosed as e:
@@ -134,6 +138,7 @@ class StationDriver:
             problem = client_certificate_problem(self.settings.client_cert, self.clock())
             if problem is not None:  # the CSMS will refuse it: say why before it does
                 log.error("OCPP-Auth-401: %s", problem)
+                self._security_event("InvalidChargingStationCertificate", problem)
         ws = await connect(
             connection_url(self.settings.endpoint, self.settings.station_id),
             subprotocols=[rpc.SUBPROTOCOLS[0], rpc.SUBPROTOCOLS[1]],  # type: ignore[list-item]
@@ -156,13 +161,21 @@ class StationDriver:
             # the interconnection manual's code for a refused station
             log.error("OCPP-Auth-401: the CSMS refused the station (HTTP 401): wrong "
                       "password or unknown identity %r", self.settings.station_id)  # fmt: skip
+            self._security_event("FailedToAuthenticateAtCsms", "HTTP 401 at the websocket upgrade")
         elif isinstance(e, ssl.SSLCertVerificationError):
             # expired, revoked, or no path to our trust anchor ("unable to get local issuer")
             log.error("OCPP-Auth-401: TLS handshake with the CSMS failed, its certificate is "
                       "not trusted: %s (%s)", e.verify_message, e)  # fmt: skip
+            self._security_event("InvalidCsmsCertificate", str(e.verify_message))
         elif isinstance(e, ssl.SSLError) or isinstance(e.__cause__, ssl.SSLError):
             # a TLS alert from the CSMS: it refused our certificate during the handshake
             log.error("OCPP-Auth-401: TLS handshake with the CSMS failed: %s", e.__cause__ or e)
+            err = e if isinstance(e, ssl.SSLError) else e.__cause__
+            reason = getattr(err, "reason", None) or ""
+            if reason in TLS_VERSION_REASONS:  # the CSMS offered only TLS below 1.2
+                self._security_event("InvalidTLSVersion", f"TLS handshake: {reason}")
+            else:
+                self._security_event("FailedToAuthenticateAtCsms", f"TLS handshake: {err}")
         elif (isinstance(e, InvalidMessage | ConnectionResetError)
               and self.settings.endpoint.startswith("wss://") and self.settings.client_cert):  # fmt: skip
             # a server that refuses our certificate may reset the handshake without an alert
@@ -171,8 +184,17 @@ class StationDriver:
             log.error("OCPP-Auth-401: the CSMS closed the connection before answering the "
                       "upgrade, as it does when it refuses our client certificate %s (%s)",
                       self.settings.client_cert, str(e) or type(e).__name__)  # fmt: skip
+            self._security_event("FailedToAuthenticateAtCsms",
+                                 "closed before the upgrade's answer (client certificate refused?)")
         else:
             log.warning("OCPP connection to %s failed: %s", self.settings.endpoint, e)
+
+    def _security_event(self, kind: str, tech_info: str) -> None:
+        """Once per kind until a connection succeeds: a CSMS that keeps refusing us would
+        otherwise fill the queue with one event per retry."""
+        if kind not in self._raised:
+            self._raised.add(kind)
+            self.machine.security_event(kind, self.clock(), tech_info)
 
     async def _serve(self, ws: ClientConnection) -> None:
         m = self.machine

@@ -21,6 +21,7 @@ Rules it keeps:
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import rpc
+from . import rpc, securityevents
 from .devmodel import Component, DeviceModel, SetStatus, Variable
 from .events import (
     AlarmDue,
@@ -60,6 +61,7 @@ from .txqueue import MeterValue, QueuedMessage, TxQueue
 
 DEFAULT_BOOT_RETRY = 30.0  # local choice: when a boot response gives interval 0, or none came
 DEFAULT_MAX_FRAME = 1 << 20  # local choice: largest frame we parse (1 MiB)
+log = logging.getLogger("v2gate.ocpp")
 SEEN_IDS = 1024  # CSMS MessageIds remembered per connection, to refuse duplicates
 
 
@@ -271,6 +273,14 @@ class StationConnection:
         if waiter is not None:
             waiter(payload, why)
 
+    def security_event(self, kind: str, now: float, tech_info: str = "") -> None:
+        """Log a security event and keep its SecurityEventNotification on disk until the CSMS
+        acknowledges it (``securityevents``)."""
+        log.warning("security event %s%s", kind, f": {tech_info}" if tech_info else "")
+        self.queue.enqueue("SecurityEventNotification",
+                           securityevents.notification(kind, now, tech_info))  # fmt: skip
+        self._pump(now)
+
     def transaction_started(self, tx_id: str, *, now: float, trigger_reason: str, evse_id: int,
                             connector_id: int = 1, meter_values: Iterable[MeterValue] = (),
                             id_token: dict | None = None, charging_state: str | None = None,
@@ -391,7 +401,10 @@ class StationConnection:
     def _succeeded(self, out: _Outstanding, payload: dict, now: float) -> None:
         if out.queued is None:
             self._answered(payload, "")
-        if out.queued is not None:
+        if out.queued is not None and out.queued.tx_id is None:  # a SecurityEventNotification
+            self.queue.acknowledge(out.queued.row)
+            self._events.append(CallAnswered(out.action, out.queued.payload, payload))
+        elif out.queued is not None:
             self.queue.acknowledge(out.queued.row)
             self._events.append(TransactionEventDelivered(out.queued.tx_id or "",
                                                           out.queued.seq_no or 0, payload))  # fmt: skip
@@ -411,7 +424,12 @@ class StationConnection:
                                    str(res.interval))  # fmt: skip
             self._timers[Timer.HEARTBEAT] = now + self._heartbeat_interval()
         else:  # B02/B03: retry after the interval, sending nothing else meanwhile
-            self._timers[Timer.BOOT] = now + (res.interval or DEFAULT_BOOT_RETRY)
+            retry = res.interval or DEFAULT_BOOT_RETRY
+            self._timers[Timer.BOOT] = now + retry
+            # B03 asks for no security event here: the CSMS knows; the log says what we do
+            log.log(logging.ERROR if self.registration is Registration.REJECTED else logging.INFO,
+                    "OCPP BootNotification %s by the CSMS: only the boot is sent, again in %g s",
+                    res.status, retry)  # fmt: skip
 
     def _failed(self, out: _Outstanding, code: str, description: str, now: float,
                 final: bool = False) -> None:  # fmt: skip
@@ -426,6 +444,9 @@ class StationConnection:
         limit = self.model.integer("OCPPCommCtrlr", "MessageAttemptsTransactionEvent")
         if final or attempts >= limit:
             self.queue.give_up(q.row)
+            if q.tx_id is None:
+                self._events.append(CallFailed(out.action, code, description, q.payload))
+                return
             self._events.append(TransactionEventAbandoned(q.tx_id or "", q.seq_no or 0,
                                                           f"{code}: {description}"))  # fmt: skip
             return
@@ -495,6 +516,10 @@ class StationConnection:
                         if r.status is SetStatus.ACCEPTED)  # fmt: skip
         if changed:
             self._events.append(VariablesChanged(changed))
+            security = sorted({v for c, v in changed if c == "SecurityCtrlr"})
+            if security:
+                self.security_event("ReconfigurationOfSecurityParameters", now,
+                                    "SetVariables: SecurityCtrlr " + ", ".join(security))  # fmt: skip
         return {"setVariableResult": [r.to_json() for r in results]}
 
     def _on_reset(self, req: ResetRequest, now: float) -> dict:

@@ -196,10 +196,20 @@ class TxQueue:
         assert cur.lastrowid is not None
         return QueuedMessage(cur.lastrowid, msg_id, "TransactionEvent", payload, tx_id, seq_no, 0)
 
+    def enqueue(self, action: str, payload: dict) -> QueuedMessage:
+        """Another message that must not be lost (SecurityEventNotification): on disk now,
+        sent in recording order among the TransactionEvents, acknowledged the same way."""
+        msg_id = self.new_msg_id()
+        with self.db:
+            cur = self.db.execute("INSERT INTO outbox (msg_id, action, payload) VALUES (?, ?, ?)",
+                                  (msg_id, action, json.dumps(payload, separators=(",", ":"))))  # fmt: skip
+        assert cur.lastrowid is not None
+        return QueuedMessage(cur.lastrowid, msg_id, action, payload, None, None, 0)
+
     # --- sending -----------------------------------------------------------------------
 
     def head(self) -> QueuedMessage | None:
-        """The oldest event not yet acknowledged (nor given up)."""
+        """The oldest message not yet acknowledged (nor given up)."""
         row = self.db.execute(
             "SELECT row, msg_id, action, payload, tx_id, seq_no, attempts FROM outbox"
             " WHERE state = ? ORDER BY row LIMIT 1",
@@ -251,3 +261,9 @@ class TxQueue:
             "SELECT tx_id, seq_no, state FROM outbox WHERE tx_id IS NOT NULL ORDER BY row"
         ).fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
+
+    def messages(self, action: str) -> list[tuple[dict, int]]:
+        """(payload, state) of every recorded ``action`` message, in recording order."""
+        rows = self.db.execute("SELECT payload, state FROM outbox WHERE action = ? ORDER BY row",
+                               (action,)).fetchall()  # fmt: skip
+        return [(json.loads(r[0]), r[1]) for r in rows]

@@ -197,6 +197,10 @@ server.on('client', (client) => {
         seen('MeterValues', params);
         return {};
     });
+    client.handle('SecurityEventNotification', ({ params }) => {
+        seen('SecurityEventNotification', params);
+        return {};
+    });
     client.handle('SignCertificate', ({ params }) => {
         seen('SignCertificate', params);
         return { status: 'Accepted' };

@@ -37,6 +37,7 @@ DEFAULT: Answers = {
     "Heartbeat": lambda p: {"currentTime": "2027-01-15T08:00:00.000Z"},
     "TransactionEvent": lambda p: {},
     "Authorize": lambda p: {"idTokenInfo": {"status": "Accepted"}},
+    "SecurityEventNotification": lambda p: {},
 }
 
 
@@ -266,9 +267,13 @@ def test_reset_with_a_transaction_running(tmp_path: Path, kind: str) -> None:
     else:
         assert res[2] == {"status": "Scheduled"}
         assert port.take() == []
+        assert csms.take("SecurityEventNotification") == []  # not yet: no reset so far
         cs.handle(EvUnplugged(1), T0 + 5)
         csms.settle()
         assert port.take() == [("stop", 1, "EVDisconnected"), ("reset", "OnIdle")]
+    # A04: the reset is a critical security event, on disk before the port resets us
+    [event] = csms.take("SecurityEventNotification")
+    assert (event["type"], event["techInfo"]) == ("ResetOrReboot", f"Reset {kind} requested by the CSMS")
 
 
 def test_data_transfer_rejects_unknown_vendor(tmp_path: Path) -> None:

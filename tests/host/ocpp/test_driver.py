@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import base64
+import ssl
 from pathlib import Path
 
 import pytest
 
 from host.ocpp.backoff import Backoff
 from host.ocpp.devmodel import Component, DeviceModel, Variable
-from host.ocpp.driver import ConfigError, Settings, basic_auth, connection_url, tls_context
+from host.ocpp.driver import (
+    ConfigError,
+    Settings,
+    StationDriver,
+    basic_auth,
+    connection_url,
+    tls_context,
+)
 from host.ocpp.store import open_db
 from host.ocpp.variables import station_variables
 
@@ -107,3 +115,25 @@ def test_timers_run_while_the_csms_is_unreachable(tmp_path: Path) -> None:
     limits = [e.limit_w for e in got if isinstance(e, ChargingLimitChanged) and e.evse_id == 1]
     assert limits == [1000, 11000]
     assert driver.connects == 0
+
+
+def _tls_error(reason: str) -> ssl.SSLError:
+    e = ssl.SSLError(1, f"[SSL: {reason}] {reason.lower()}")
+    e.reason = reason  # what OpenSSL fills in on a real handshake
+    return e
+
+
+def test_connection_failures_raise_one_security_event_per_kind_until_connected(tmp_path: Path) -> None:
+    from .helpers import T0, make_station
+
+    st = make_station(tmp_path)
+    driver = StationDriver(st, Settings("wss://csms.example/ocpp", "CS1"), clock=lambda: T0)
+    driver._log_failure(_tls_error("UNSUPPORTED_PROTOCOL"))
+    driver._log_failure(_tls_error("TLSV1_ALERT_PROTOCOL_VERSION"))  # the same kind again: not stored
+    driver._log_failure(_tls_error("SSLV3_ALERT_BAD_CERTIFICATE"))
+    driver._log_failure(ConnectionRefusedError(111, "refused"))  # not a security matter
+    kinds = [p["type"] for p, _ in st.queue.messages("SecurityEventNotification")]
+    assert kinds == ["InvalidTLSVersion", "FailedToAuthenticateAtCsms"]
+    driver._raised.clear()  # what a successful connection does
+    driver._log_failure(_tls_error("UNSUPPORTED_PROTOCOL"))
+    assert len(st.queue.messages("SecurityEventNotification")) == 3

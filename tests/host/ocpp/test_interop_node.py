@@ -201,6 +201,8 @@ async def actions_scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], S
                                on_event=lambda e: cs.on_event(e, time.time()))  # fmt: skip
         tasks.append(asyncio.create_task(driver.run()))
         await until(lambda: any(x.get("done") for x in lines), "the actions and the Reset")
+        await until(lambda: any(x.get("in") == "SecurityEventNotification" for x in lines),
+                    "the reset's security event")  # fmt: skip
     return lines, port
 
 
@@ -235,3 +237,7 @@ def test_station_actions_against_the_node_csms(node_peer, tmp_path: Path, protoc
                                                                   ("Ended", "RemoteStop")]  # fmt: skip
     assert tx[0]["transactionInfo"]["remoteStartId"] == 5
     assert ("unlock", 2, 1) in port.commands and port.commands[-1] == ("reset", "Immediate")
+    # A04: the reset is a critical security event, schema-valid for ocpp-rpc both ways
+    events = [x["params"] for x in lines if x.get("in") == "SecurityEventNotification"]
+    assert [(e["type"], e["techInfo"]) for e in events] == [
+        ("ResetOrReboot", "Reset Immediate requested by the CSMS")]

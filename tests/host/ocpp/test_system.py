@@ -157,12 +157,19 @@ def test_wrong_password_is_logged_and_retried(tmp_path: Path, caplog: pytest.Log
 
     async def scenario() -> None:
         await until(lambda: "OCPP-Auth-401" in caplog.text, "the refusal to be logged")
+        await until(lambda: driver.connects == 0 and st.queue.pending_count() == 1,
+                    "the security event to be stored")  # fmt: skip
+        await asyncio.sleep(1.5)  # at least one more refused retry: still one event, not one per try
         st.model.set_own(*pw, "correct-horse-battery")
         await until(lambda: st.registration is Registration.ACCEPTED, "boot with the right password")
+        await until(lambda: st.queue.pending_count() == 0, "the security event delivered")
 
     caplog.set_level(logging.INFO, logger="v2gate.ocpp")
     run_beside_driver(driver, scenario, lambda: stop(csms))
-    assert [c[2] for c in received_calls(log)] == ["BootNotification"]
+    calls = received_calls(log)  # the CSMS (ocpp package) checked them against the schema
+    assert [c[2] for c in calls] == ["BootNotification", "SecurityEventNotification"]
+    assert calls[1][3]["type"] == "FailedToAuthenticateAtCsms"
+    assert caplog.text.count("OCPP-Auth-401") >= 2
 
 
 def _boot_over(tmp_path: Path, settings: Settings, profile: int, password: str | None,
@@ -230,6 +237,8 @@ def test_unknown_server_root_is_logged_as_auth_401(tmp_path: Path) -> None:
                     lambda st, logs: "OCPP-Auth-401: TLS handshake" in logs,
                     "--cert", str(theirs["csms"]), "--key", str(theirs["csms_key"]))  # fmt: skip
     assert st.registration is Registration.NEW
+    stored = st.queue.messages("SecurityEventNotification")
+    assert stored and stored[0][0]["type"] == "InvalidCsmsCertificate", stored
 
 
 @pytest.mark.parametrize("versions, expect", [("ocpp2.0.1", "2.0.1"), ("ocpp2.0.1,ocpp2.1", "2.0.1"),
@@ -293,14 +302,18 @@ def test_hostile_csms_frames_are_answered_and_a_huge_one_closes_the_connection(t
     assert driver.connects == 2
 
 
-def _auth_401(tmp_path: Path, settings: Settings, profile: int, expect: str, *csms_args: str) -> None:
-    """Boot over TLS must fail with an OCPP-Auth-401 line containing ``expect``."""
+def _auth_401(tmp_path: Path, settings: Settings, profile: int, expect: str, event: str,
+              *csms_args: str) -> None:  # fmt: skip
+    """Boot over TLS must fail with an OCPP-Auth-401 line containing ``expect``, and the
+    security ``event`` stored first for sending once a connection works."""
     def logged(st: StationConnection, logs: str) -> bool:
         return any("OCPP-Auth-401" in line and expect in line for line in logs.splitlines())
 
     st = _boot_over(tmp_path, settings, profile, None if profile == 3 else "correct-horse-battery",
                     logged, *csms_args)  # fmt: skip
     assert st.registration is Registration.NEW
+    stored = st.queue.messages("SecurityEventNotification")
+    assert stored and stored[0][0]["type"] == event, stored
 
 
 @pytest.mark.parametrize("tls", ["1.3", "1.2"])
@@ -316,7 +329,7 @@ def test_csms_refusing_our_client_certificate_is_auth_401(tmp_path: Path, tls: s
     _auth_401(tmp_path, Settings("wss://127.0.0.1:{port}/ocpp", "CS1", ca_file=str(ours["root"]),
                                  client_cert=str(other["station"]),
                                  client_key=str(other["station_key"])),
-              3, "refuses our client certificate", "--cert", str(ours["csms"]), "--key", str(ours["csms_key"]),
+              3, "refuses our client certificate", "FailedToAuthenticateAtCsms", "--cert", str(ours["csms"]), "--key", str(ours["csms_key"]),
               "--client-ca", str(ours["root"]), *(["--tls12"] if tls == "1.2" else []))  # fmt: skip
 
 
@@ -328,7 +341,7 @@ def test_expired_or_revoked_csms_certificate_is_auth_401(tmp_path: Path, problem
     pki = make_pki(tmp_path, **{problem: ("csms",)})  # type: ignore[arg-type]
     _auth_401(tmp_path, Settings("wss://127.0.0.1:{port}/ocpp", "CS1", ca_file=str(pki["root"]),
                                  crl_file=str(pki["crl"])),
-              2, expect, "--cert", str(pki["csms"]), "--key", str(pki["csms_key"]))  # fmt: skip
+              2, expect, "InvalidCsmsCertificate", "--cert", str(pki["csms"]), "--key", str(pki["csms_key"]))  # fmt: skip
 
 
 def test_our_expired_client_certificate_is_auth_401_before_connecting(tmp_path: Path) -> None:
@@ -337,6 +350,6 @@ def test_our_expired_client_certificate_is_auth_401_before_connecting(tmp_path: 
     pki = make_pki(tmp_path, expired=("station",))
     _auth_401(tmp_path, Settings("wss://127.0.0.1:{port}/ocpp", "CS1", ca_file=str(pki["root"]),
                                  client_cert=str(pki["station"]), client_key=str(pki["station_key"])),
-              3, "our client certificate CN=CS1",
+              3, "our client certificate CN=CS1", "InvalidChargingStationCertificate",
               "--cert", str(pki["csms"]), "--key", str(pki["csms_key"]),
               "--client-ca", str(pki["root"]))  # fmt: skip
