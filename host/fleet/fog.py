@@ -93,7 +93,11 @@ class FogNode:
             self._client = client
             self.ready.set()
             try:
-                await asyncio.Future()  # held open; the dispatcher publishes through it
+                # held open for the dispatcher; with no subscription this loop ends only when
+                # the connection drops (MqttError), so a dead broker node is noticed here
+                # and the session reconnects (awaiting a bare Future never noticed it)
+                async for _ in client.messages:
+                    pass
             finally:
                 self._client = None
                 self.ready.clear()
