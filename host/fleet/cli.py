@@ -31,7 +31,8 @@ from host.fleet.topics import DrEvent, PayloadError
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("fog", help="fog node: aggregate chargers over MQTT, dispatch DR setpoints",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--broker", required=True, help="the chargers' broker, host:port (TLS)")
+    p.add_argument("--broker", required=True,
+                   help="the chargers' broker, host:port (TLS); a cluster: host:port,host:port,...")
     p.add_argument("--upstream", help="the DERMS broker, host:port (default: --broker)")
     p.add_argument("--cafile", type=Path, help="CA of the broker(s) (default: the system's)")
     p.add_argument("--cert", type=Path, help="client certificate, if the broker asks for one")
@@ -39,6 +40,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-tls", action="store_true", help="plain MQTT (lab only)")
     p.add_argument("--fog-id", default="fog1")
     p.add_argument("--group", default="fog", help="shared-subscription group of the fog processes")
+    p.add_argument("--no-share", action="store_true",
+                   help="the broker has no shared subscriptions (NATS, RabbitMQ): every fog "
+                        "of the group hears every charger (hot standby)")
     p.add_argument("--feeder-limit", action="append", default=[], metavar="FEEDER=WATTS",
                    help="import limit of a feeder (repeat per feeder)")
     p.add_argument("--period", type=float, default=1.0, help="dispatch period, s")
@@ -68,7 +72,7 @@ def run(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
         if path is not None and not path.is_file():
             ap.exit(2, f"v2gate fog: {path}: no such file (give the broker's CA with --cafile)\n")
     tls: dict[str, Any] = dict(cafile=args.cafile, certfile=args.cert, keyfile=args.key,
-                               tls=not args.no_tls)  # fmt: skip
+                               tls=not args.no_tls, share=not args.no_share)  # fmt: skip
     try:
         local = parse_broker(args.broker, **tls)
         upstream = parse_broker(args.upstream, **tls) if args.upstream else None

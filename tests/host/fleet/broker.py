@@ -87,11 +87,16 @@ class FogProcess:
     """`v2gate fog` as its own process; a thread reads its output as it comes (a line
     is never lost to a timed-out read), and its JSON count lines are parsed."""
 
-    def __init__(self, broker: Mosquitto, fog_id: str = "fog1", group: str = "fog",
-                 report: float = 0.5) -> None:
-        cmd = [sys.executable, "-m", "host.cli", "fog", "--broker", f"127.0.0.1:{broker.port}",
-               "--cafile", str(broker.pki["root"]), "--fog-id", fog_id, "--group", group,
-               "--report", str(report), "--period", "0.5"]  # fmt: skip
+    def __init__(self, broker: Mosquitto | None, fog_id: str = "fog1", group: str = "fog",
+                 report: float = 0.5, *, command: list[str] | None = None) -> None:
+        """`command`: the fog's arguments after `v2gate fog` (default: for `broker`)."""
+        self.fog_id = fog_id
+        if command is None:
+            assert broker is not None
+            command = ["--broker", f"127.0.0.1:{broker.port}", "--cafile", str(broker.pki["root"]),
+                       "--fog-id", fog_id, "--group", group, "--report", str(report),
+                       "--period", "0.5"]  # fmt: skip
+        cmd = [sys.executable, "-m", "host.cli", "fog", *command]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self.counts: dict[str, int] = {}
@@ -101,9 +106,10 @@ class FogProcess:
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
             if line.startswith("{"):
                 self.counts = json.loads(line)
+            elif "pending publish calls" not in line:  # aiomqtt's chatter while it waits
+                self.lines.append(line.rstrip())
 
     async def wait_for(self, predicate: object, timeout: float) -> None:
         loop = asyncio.get_running_loop()
@@ -112,9 +118,13 @@ class FogProcess:
             if self.proc.poll() is not None and not self._reader.is_alive():
                 raise AssertionError(f"fog exited: {self.lines[-8:]}")
             if loop.time() > deadline:
-                raise AssertionError(f"fog: condition not met in {timeout} s; counts "
+                raise AssertionError(f"{self.fog_id}: condition not met in {timeout} s; counts "
                                      f"{self.counts}; last lines: {self.lines[-8:]}")
             await asyncio.sleep(0.1)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
 
     def pid(self) -> int:
         return self.proc.pid
