@@ -162,5 +162,7 @@ async def _scenario(cluster: NatsCluster, fogs: list[ClusterFog], tmp_path: Path
     if kill_node:
         assert moved > 0  # some chargers were on the dead node and moved
     assert c["holes"] == 0
-    assert c["telemetry"] - c["duplicates"] == expected - left
+    # a charger deletes a record only once a fog acknowledged it: those still queued at the
+    # end may have arrived too (their acknowledgement was on its way)
+    assert c["telemetry"] - c["duplicates"] >= expected - left
     assert c["chargers"] == CHARGERS
