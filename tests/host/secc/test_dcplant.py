@@ -119,3 +119,15 @@ def test_sim_controller_authorizes_after_its_delay_and_meters_signed_energy():
     assert before > 0 and after < before
     ctrl.session_ended("test", 125.0)
     assert not plant.contactors_closed and not plant.energised
+
+
+def test_the_host_records_are_the_cores_fields_with_its_defaults():
+    """One model: the typed host face adds no field and changes no default."""
+    import dataclasses
+
+    from firmware.sim import dcplant as core
+
+    for cls, fields in ((StageLimits, core.STAGE_FIELDS), (Battery, core.BATTERY_FIELDS)):
+        assert [(f.name, f.default) for f in dataclasses.fields(cls)] == list(fields)
+    assert issubclass(DcPlant, core.DcPlant)
+    assert {i.value for i in Insulation} == {core.VALID, core.WARNING, core.FAULT}

@@ -1,0 +1,194 @@
+"""One bidirectional DC plant: the charger's power stage, the cable and the EV battery.
+
+The one model both sides use: the firmware's `sim-dc` board (firmware/hal/sim.py) puts
+its contactors, IMD and dc_link ADC on it, and the host's ISO 15118 DC sessions reach it
+through host/bench/dcplant.py (typed wrappers over these classes) and
+``host.secc.controller.SimEvseController``. MicroPython dialect: plain classes, floats
+(sim code only: no board runs this), time in seconds as an argument.
+
+Sign convention: current is positive into the EV battery (charging), negative out of it
+(discharging, V2G). Nothing here sleeps.
+
+What it models, and why that much:
+- PreCharge: with the contactors open the stage regulates its output voltage towards a
+  target at a ramp rate, current-limited, so "within tolerance" takes a realistic while.
+- CableCheck: an insulation measurement that takes ``isolation_time`` and classifies the
+  insulation resistance per IEC 61851-23 (> 500 ohm/V valid, 100..500 warning, < 100 fault).
+- CurrentDemand: with the contactors closed the stage follows a current target at a rate
+  limit, clamped by its own limits; the battery's terminal voltage is its open-circuit
+  voltage (linear in SoC) plus I * R, the charger sees the cable's drop on top.
+- WeldingDetection: after the contactors open the output capacitor bleeds down; a
+  welded pair (``welded``) keeps the terminals at the battery's voltage.
+"""
+
+# the integration step: SoC and energy are integrated in steps no longer than this
+MAX_STEP = 0.1
+
+# IEC 61851-23 insulation classes (the names DIN / -2 isolationLevelType use)
+VALID = "Valid"
+WARNING = "Warning"
+FAULT = "Fault"
+
+# (name, default): the one list of each record's fields and defaults
+STAGE_FIELDS = (
+    ("max_voltage", 500.0),
+    ("min_voltage", 50.0),
+    ("max_current", 200.0),  # charging
+    ("max_discharge_current", 0.0),  # 0 = unidirectional stage; > 0 for V2G
+    ("max_power", 50000.0),
+    ("voltage_ramp", 200.0),  # V/s with the contactors open (PreCharge)
+    ("current_ramp", 100.0),  # A/s (rate limit on the current target)
+    ("bleed_rate", 400.0),  # V/s the output falls once de-energised (welding check)
+)
+BATTERY_FIELDS = (
+    ("capacity_wh", 60000.0),
+    ("soc", 0.30),  # 0..1
+    ("empty_voltage", 330.0),  # open-circuit voltage at 0 % SoC
+    ("full_voltage", 400.0),  # and at 100 %
+    ("resistance", 0.05),  # ohm
+)
+
+
+def _fill(obj, fields, kwargs):
+    for name, default in fields:
+        setattr(obj, name, kwargs.pop(name, default))
+    for name in kwargs:
+        raise TypeError("unknown field %s" % name)
+
+
+class StageLimits:
+    def __init__(self, **kwargs):
+        _fill(self, STAGE_FIELDS, kwargs)
+
+
+class Battery:
+    def __init__(self, **kwargs):
+        _fill(self, BATTERY_FIELDS, kwargs)
+
+    def open_circuit_voltage(self):
+        return self.empty_voltage + (self.full_voltage - self.empty_voltage) * self.soc
+
+
+def classify(insulation_ohm, volts):
+    """IEC 61851-23 class of an insulation resistance at the stage's rated voltage."""
+    ohm_per_volt = insulation_ohm / volts
+    if ohm_per_volt > 500:
+        return VALID
+    return WARNING if ohm_per_volt >= 100 else FAULT
+
+
+class DcPlant:
+    """Advance with ``advance(now)``; read ``output_voltage``, ``current``, ``energy_*``."""
+
+    def __init__(self, limits=None, battery=None, cable_resistance=0.01, insulation_ohm=1e7,
+                 isolation_time=2.0, now=0.0):
+        self.limits = limits or StageLimits()
+        self.battery = battery or Battery()
+        self.cable_resistance = cable_resistance
+        self.insulation_ohm = insulation_ohm
+        self.isolation_time = isolation_time
+        self.now = now
+        self.output_voltage = 0.0  # at the charger's terminals
+        self.current = 0.0  # signed, + into the EV
+        self.contactors_closed = False
+        self.welded = False  # the contacts stay together whatever the coils are told
+        self.energised = False  # the power stage is switched on
+        self.target_voltage = 0.0
+        self.target_current = 0.0
+        self.precharge_current_limit = 2.0  # DIN: EVTargetCurrent in PreCharge is <= 2 A
+        self.energy_in_wh = 0.0  # delivered to the EV
+        self.energy_out_wh = 0.0  # taken from the EV (V2G)
+        self._isolation_started = None
+
+    # --- requests from the controller ---------------------------------------------------
+
+    def start_isolation_check(self, now):
+        self.advance(now)
+        self._isolation_started = now
+        # the monitor applies a test voltage; it shows on the output like a precharge
+        self.energised = True
+        self.target_voltage = min(self.limits.max_voltage, self.battery.full_voltage)
+
+    def insulation_class(self, now):
+        """VALID / WARNING / FAULT, or None while the measurement runs (or was never
+        started)."""
+        self.advance(now)
+        started = self._isolation_started
+        if started is None or now - started < self.isolation_time:
+            return None
+        return classify(self.insulation_ohm, self.limits.max_voltage)
+
+    def set_voltage(self, volts, now):
+        """Voltage control (PreCharge): contactors open, current-limited."""
+        self.advance(now)
+        self.energised = True
+        self.target_voltage = max(0.0, min(volts, self.limits.max_voltage))
+
+    def set_current(self, amps, now):
+        """Current control (CurrentDemand); negative discharges the EV if the stage can."""
+        self.advance(now)
+        self.target_current = max(-self.limits.max_discharge_current,
+                                  min(amps, self.limits.max_current))
+
+    def close_contactors(self, now):
+        self.advance(now)
+        self.contactors_closed = True
+        self.current = 0.0
+        self.target_current = 0.0
+
+    def open_contactors(self, now):
+        self.advance(now)
+        if self.welded:
+            return  # the coils let go, the contacts do not
+        self.contactors_closed = False
+        self.current = 0.0
+        self.target_current = 0.0
+
+    def switch_off(self, now):
+        self.advance(now)
+        self.energised = False
+        self.target_current = 0.0
+        self._isolation_started = None
+
+    # --- the model ----------------------------------------------------------------------
+
+    def advance(self, now):
+        while self.now < now:
+            dt = min(MAX_STEP, now - self.now)
+            self._step(dt)
+            self.now += dt
+
+    def _step(self, dt):
+        lim = self.limits
+        bat = self.battery
+        if self.contactors_closed and self.energised:
+            power_cap = lim.max_power / max(self.output_voltage, 1.0)
+            target = max(-min(lim.max_discharge_current, power_cap),
+                         min(self.target_current, power_cap))
+            self.current = _toward(self.current, target, lim.current_ramp * dt)
+            ocv = bat.open_circuit_voltage()
+            self.output_voltage = ocv + self.current * (bat.resistance + self.cable_resistance)
+            wh = self.output_voltage * self.current * dt / 3600.0
+            if wh >= 0:
+                self.energy_in_wh += wh
+            else:
+                self.energy_out_wh -= wh
+            battery_wh = (ocv + self.current * bat.resistance) * self.current * dt / 3600
+            bat.soc = min(1.0, max(0.0, bat.soc + battery_wh / bat.capacity_wh))
+        elif self.contactors_closed:
+            # stage off, battery still connected: the terminals sit at the battery voltage
+            self.current = 0.0
+            self.output_voltage = bat.open_circuit_voltage()
+        elif self.energised:
+            self.current = 0.0
+            self.output_voltage = _toward(self.output_voltage, self.target_voltage,
+                                          lim.voltage_ramp * dt)
+        else:
+            self.current = 0.0
+            self.output_voltage = _toward(self.output_voltage, 0.0, lim.bleed_rate * dt)
+
+
+def _toward(value, target, step):
+    if value < target:
+        return min(target, value + step)
+    return max(target, value - step)
