@@ -10,7 +10,10 @@ Fields (see boards/sim.py for a complete example):
   uart {id, baud, tx?, rx?}       the host link
   pins {role: pin}                 cp_pwm, cp_sense_adc, contactor_drive, contactor_feedback,
                                    rcd_fault, rcd_test, estop, ntc0_adc, ntc1_adc, status_led,
-                                   manual_override (the override switch's aux contact)
+                                   manual_override (the override switch's aux contact);
+                                   DC boards: dc_plus_drive, dc_minus_drive,
+                                   dc_precharge_drive, dc_plus_aux, dc_minus_aux,
+                                   dc_link_adc, imd_alarm, power_stage_enable
                                    (None where the board has no such pin; no pin twice)
   cp_cal (num, den, offset_mv)     pilot sense: mv = counts * num // den + offset_mv
   adc_bits                         resolution the HAL reports counts in
@@ -37,6 +40,10 @@ Fields (see boards/sim.py for a complete example):
                                   zero_cross_delay_us (comparator delay, with
                                   pins.grid_zero_cross). Needs pins.grid_sense_adc on
                                   hardware. Without it, export is refused.
+  dc (optional)                   DC charger hardware (firmware/app/dc.py), see DC_RANGES:
+                                  precharge_relay (bool), precharge_ms, precharge_tol_dv,
+                                  weld_check_ms, safe_dv, isolation_ms, rated_dv (0.1 V),
+                                  imd_alarm_kohm (optional). The pair replaces the contactor.
 """
 
 from firmware.app.faults import CP_STALL_BUDGET_MS
@@ -51,6 +58,9 @@ PIN_ROLES = (
     "cp_pwm", "cp_sense_adc", "contactor_drive", "contactor_feedback", "rcd_fault", "rcd_test",
     "estop", "ntc0_adc", "ntc1_adc", "status_led", "grid_sense_adc", "grid_zero_cross",
     "manual_override",
+    # DC charger hardware
+    "dc_plus_drive", "dc_minus_drive", "dc_precharge_drive", "dc_plus_aux", "dc_minus_aux",
+    "dc_link_adc", "imd_alarm", "power_stage_enable",
 )
 # field: (min, max) for the integers
 RANGES = {
@@ -183,6 +193,8 @@ def validate(board):
             "in which the contacts must part after the CP sampler stalls (F-022)"
             % (name, open_ms, 3 * period, CP_STALL_BUDGET_MS)
         )
+    if board.get("dc") is not None:
+        _validate_dc(board)
     if board.get("grid") is not None:
         _validate_grid(board)
     elif pins.get("grid_zero_cross") is not None:
@@ -265,11 +277,41 @@ def _validate_grid(board):
         raise BoardError("board %s: missing field 'pins.grid_sense_adc' (needed by 'grid')" % name)
 
 
-NAMES = ("sim", "rp2040", "esp32s3", "stm32")
+# DC charger hardware: (min, max) of each field of the `dc` section
+DC_RANGES = {
+    "precharge_ms": (500, 30000), "precharge_tol_dv": (10, 500), "weld_check_ms": (200, 5000),
+    "safe_dv": (100, 1200), "isolation_ms": (100, 60000), "rated_dv": (500, 15000),
+}
+DC_PINS = ("dc_plus_drive", "dc_minus_drive", "dc_plus_aux", "dc_minus_aux", "dc_link_adc",
+           "imd_alarm", "power_stage_enable")
+
+
+def _validate_dc(board):
+    name = board["name"]
+    d = board["dc"]
+    for key in d:
+        if key not in DC_RANGES and key not in ("precharge_relay", "imd_alarm_kohm"):
+            raise BoardError("board %s: unknown field 'dc.%s'" % (name, key))
+    for key in DC_RANGES:
+        lo, hi = DC_RANGES[key]
+        v = _get(board, "dc." + key)
+        if not isinstance(v, int) or isinstance(v, bool) or not (lo <= v <= hi):
+            raise BoardError("board %s: field 'dc.%s' is %r, allowed %d..%d" % (name, key, v, lo, hi))
+    if _get(board, "dc.precharge_relay") not in (True, False):
+        raise BoardError("board %s: field 'dc.precharge_relay' must be true or false" % name)
+    if board["port"] == "unix":
+        return
+    pins = board["pins"]
+    for role in DC_PINS + (("dc_precharge_drive",) if d["precharge_relay"] else ()):
+        if pins.get(role) is None:
+            raise BoardError("board %s: missing field 'pins.%s' (needed by 'dc')" % (name, role))
+
+
+NAMES = ("sim", "rp2040", "esp32s3", "stm32", "sim-dc")
 
 
 def load(name):
     if name not in NAMES:
         raise BoardError("unknown board %r (known: %s)" % (name, ", ".join(NAMES)))
-    mod = __import__("boards." + name, None, None, ("BOARD",))
+    mod = __import__("boards." + name.replace("-", "_"), None, None, ("BOARD",))
     return validate(mod.BOARD)

@@ -144,6 +144,7 @@ class Controller:
         self.grid_reported = -1
         self.droop_reported = 0
         self.phase_err16 = 0
+        self.dc = None  # DC charger hardware (firmware/app/dc.py), on boards with a `dc` section
         # the measurement the guard saw last: from the edges where there are any
         self.grid_flags = 0
         self.grid_f_mhz = 0
@@ -161,6 +162,12 @@ class Controller:
         # boot self-test: with the coil released, the aux contact must read open
         if hal.contactor_feedback():
             self._raise(faults.CONTACTOR_WELD, 0, now)
+        dc_cfg = board.get("dc")
+        if dc_cfg is not None:  # the pair replaces the contactor; its code loads only here
+            from firmware.app import dc
+
+            self.dc = dc.DcStage(self, hal, dc_cfg, now)
+            self.dc.boot_check(now)
 
     # ------------------------------------------------------------ grid
 
@@ -410,6 +417,8 @@ class Controller:
             still |= faults.ESTOP
         if self._override is not None and self._override():
             still |= faults.MANUAL_OVERRIDE
+        if self.dc is not None:
+            still |= self.dc.still_faulty()
         if self.foldback.effective_dc >= self.foldback.limit_dc:
             still |= faults.OVERTEMP
         if self.ntc.status != thermal.SENSOR_OK:
@@ -476,6 +485,9 @@ class Controller:
         self._check_link(now)
         self._check_lease(now)
         self._check_contactor(now)
+        dc = self.dc
+        if dc is not None:
+            dc.check(now)
         self.refused = interlocks.refused(self)
         if self.contactor:
             if self.refused:
@@ -485,6 +497,8 @@ class Controller:
                 self._start_rcd_test(now)
             elif not self.refused:
                 self._switch(1, 0, now)
+        if dc is not None:
+            dc.drive(now)  # the power-stage enable: off in this tick if anything refuses
         self._run_rcd_test(now)
         self._apply_pilot()
         limit = self.limit_da()
@@ -634,10 +648,13 @@ class Controller:
         self._raise(faults.RCD_SELFTEST, 0, now)
 
     def _switch(self, closed, reason, now):
-        self.hal.set_contactor(closed)
+        if self.dc is None:
+            self.hal.set_contactor(closed)
+        else:
+            self.dc.switch(closed, now)  # the DC pair runs its own sequence and checks
         self.contactor = closed
         self.contactor_at = now
-        self.check_pending = True
+        self.check_pending = self.dc is None
         if closed:
             self.diode_checked = False  # re-verified before the next close
         else:

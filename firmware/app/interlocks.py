@@ -21,6 +21,13 @@ RCD_ACTIVE = const(1 << 8)  # the RCD signals residual current right now
 ESTOP_ACTIVE = const(1 << 9)  # the emergency stop is pressed right now
 CP_SAMPLER = const(1 << 10)  # the CP sampler delivers no new samples right now
 OVERRIDE_ACTIVE = const(1 << 11)  # the manual override switch has disconnected the EV
+# ---- DC charger hardware (boards with a `dc` section; c.dc is None elsewhere) ----
+IMD_ACTIVE = const(1 << 15)  # the isolation monitor signals an insulation fault right now
+ISOLATION_UNCHECKED = const(1 << 16)  # no valid isolation check (CableCheck) since the last open
+DC_NOT_REQUESTED = const(1 << 17)  # the host has not asked to close the pair (DcContactor)
+DC_SETTLING = const(1 << 18)  # the pair opened less than dc.weld_check_ms ago: weld unchecked
+# the rows that only gate a close: the power stage may run an isolation test without them
+DC_CLOSE_GATES = const(ISOLATION_UNCHECKED | DC_NOT_REQUESTED)
 
 TABLE = (
     (CP_NOT_READY, "cp-not-ready"),
@@ -35,6 +42,11 @@ TABLE = (
     (ESTOP_ACTIVE, "estop-active"),
     (CP_SAMPLER, "cp-sampler"),
     (OVERRIDE_ACTIVE, "override-active"),
+    # DC charger hardware
+    (IMD_ACTIVE, "imd-active"),
+    (ISOLATION_UNCHECKED, "isolation-unchecked"),
+    (DC_NOT_REQUESTED, "dc-not-requested"),
+    (DC_SETTLING, "dc-settling"),
 )
 
 
@@ -64,6 +76,9 @@ def refused(c):
         bits |= CP_SAMPLER
     if c.override_now:
         bits |= OVERRIDE_ACTIVE
+    dc = c.dc
+    if dc is not None:
+        bits |= dc.refused()
     return bits
 
 

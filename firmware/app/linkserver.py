@@ -130,6 +130,14 @@ class LinkServer:
             c.phase_err16 * 6283 // 65536, now,
         )
 
+    def dc_status(self, now):
+        d = self.ctrl.dc
+        dv = d.link_dv
+        return m.DcStatus(
+            d.phase, d.driven | d.aux, d.stage, 0 if dv < 0 else (0xFFFF if dv > 0xFFFF else dv),
+            d.imd_now, d.kohm, d.isolation, now,
+        )
+
     def poll(self, now):
         c = self.ctrl
         changed = False
@@ -145,6 +153,8 @@ class LinkServer:
                 self._send(m.ContactorChanged(a, b, at))
             elif kind == GRID_CHANGED:
                 self._send(self.grid_status(at))
+            elif kind == events.DC_CHANGED:
+                self._send(self.dc_status(at))
             elif kind == events.FAULT_RAISED:
                 msg = m.Fault(faults.code_of(a), c.faults, c.latched, b, at)
                 if a & faults.FAILSAFE_MASK:
@@ -157,6 +167,8 @@ class LinkServer:
             self._send(self.telemetry(now))
             if c.gs is not None:
                 self._send(self.grid_status(now))
+            if c.dc is not None:
+                self._send(self.dc_status(now))
 
     # ------------------------------------------------------------ input
 
@@ -301,7 +313,27 @@ class LinkServer:
             reason = c.configure_thermal(msg.value)
             if reason:
                 return (reason, 1)
+        elif msg.key in m.DC_KEYS:
+            if c.dc is None:
+                return (m.NACK_BAD_STATE, 0)
+            c.dc.configure(msg.key, msg.value)
         return None
+
+    # DC charger hardware: Nack bad-state on a board without it
+
+    def _on_dc_contactor(self, msg, now):
+        dc = self.ctrl.dc
+        if dc is None:
+            return (m.NACK_BAD_STATE, 0xFF)
+        dc.request(msg.close, msg.target_dv)
+        return None
+
+    def _on_isolation(self, msg, now):
+        dc = self.ctrl.dc
+        if dc is None:
+            return (m.NACK_BAD_STATE, 0xFF)
+        reason = dc.isolation_request(msg.run, msg.test_dv, now)
+        return (reason, 0) if reason else None
 
     _HANDLERS = {
         m.Heartbeat.TYPE: _on_heartbeat,
@@ -309,4 +341,6 @@ class LinkServer:
         m.PowerLease.TYPE: _on_lease,
         m.Reset.TYPE: _on_reset,
         m.SetConfig.TYPE: _on_config,
+        m.DcContactor.TYPE: _on_dc_contactor,
+        m.IsolationRequest.TYPE: _on_isolation,
     }

@@ -10,7 +10,7 @@ import sys
 
 from firmware.compat import ticks_ms
 from firmware.hal.base import CP_BURST, RESET_POWER_ON, mv_to_counts
-from firmware.sim.plant import Plant
+from firmware.sim.plant import CHARGING, Plant
 
 
 class StdioUart:
@@ -93,6 +93,13 @@ class SimHal:
             # the converter's reference runs this far from the grid (its own PLL error)
             self.ref_offset16 = g.get("converter_offset_mrad", 10) * 65536 // 6283
             self._log_grid_events(g.get("events", ()), log)
+        # DC charger hardware (the sim-dc board): the pair, IMD and stage on the DC plant
+        self.dc = None
+        if board.get("dc") is not None:
+            from firmware.sim.dcside import DcSide
+
+            self.dc = DcSide(params, self.plant.t0, log, self.plant.p["contactor_ms"])
+            self.plant.p["digital"] = True  # the EV charges by 5 % PWM
 
     def _log_applied(self, msg):
         """LinkServer.on_applied: one line per applied command, with its ordering
@@ -109,6 +116,11 @@ class SimHal:
         return 0 if c < 0 else (self.adc_max if c > self.adc_max else c)
 
     def sample_cp(self, high, low):
+        dc = self.dc
+        if dc is not None:
+            now = ticks_ms()
+            dc.step(now, self.plant.phase == CHARGING)  # the EV asks for current
+            self.plant.dc_ma = dc.current_ma()
         self.plant.step(ticks_ms())
         hi, lo = self.plant.cp_levels()
         for i in range(CP_BURST):
@@ -172,6 +184,26 @@ class SimHal:
 
     def current_ma(self):
         return self.plant.current_ma
+
+    # DC charger hardware (hal/base.py), on the sim-dc board
+
+    def dc_contactors(self, bits):
+        self.dc.set_coils(bits, ticks_ms())
+
+    def dc_aux(self):
+        return self.dc.aux(ticks_ms())
+
+    def dc_link_dv(self):
+        return self.dc.link_dv()
+
+    def imd_alarm(self):
+        return self.dc.alarm
+
+    def imd_kohm(self):
+        return self.dc.imd_kohm()
+
+    def power_stage(self, on, target_dv):
+        self.dc.power_stage(on, target_dv, ticks_ms())
 
     def feed_wdt(self):
         pass

@@ -145,6 +145,13 @@ CONFIG_KEYS = {
     # the operator's thermal limit (thermal.conf MAX_TEMP_CELSIUS x 10), 0.1 C: never
     # above the board's rated limit (out-of-range)
     50: ("max_temp_dc", 300, 1500),
+    # DC charger hardware (Nack bad-state on a board without a `dc` section): the time
+    # dc_link_v may take to come within the tolerance of the precharge target (else
+    # F-095), that tolerance (0.1 V), and an alarm threshold on the IMD's resistance
+    # reading (kohm; 0: its alarm contact alone, as on a board without the reading)
+    70: ("dc_precharge_ms", 500, 30000),
+    71: ("dc_precharge_tol_dv", 10, 500),
+    72: ("dc_imd_alarm_kohm", 0, 100000),
 }
 CFG_LINK_TIMEOUT = const(1)
 CFG_SAFE_PILOT = const(2)
@@ -188,6 +195,29 @@ CFG_ENTER_F_MAX = const(45)
 CFG_ENTER_RAMP = const(46)
 CFG_MAX_TEMP = const(50)
 GRID_KEYS = tuple(range(10, 47))
+CFG_DC_PRECHARGE_MS = const(70)
+CFG_DC_PRECHARGE_TOL = const(71)
+CFG_DC_IMD_ALARM = const(72)
+DC_KEYS = (70, 71, 72)
+
+# DC charger hardware (DcStatus): the pair's phase, its outputs and aux contacts, and
+# the isolation check's state (IEC 61851-23 classes of the IMD's reading)
+DC_OPEN = const(0)
+DC_PRECHARGING = const(1)  # - closed (and the precharge relay): waiting for dc_link_v
+DC_CLOSED = const(2)  # + closed too, precharge relay open again
+DC_SETTLING = const(3)  # opened; the weld checks are still to come
+DC_PHASE_NAMES = ("open", "precharging", "closed", "settling")
+DC_PLUS = const(1)  # DcStatus.pair: + coil driven
+DC_MINUS = const(2)  # - coil driven
+DC_PRECHARGE = const(4)  # precharge relay driven
+DC_PLUS_AUX = const(8)  # + aux contact reads closed
+DC_MINUS_AUX = const(16)  # - aux contact reads closed
+ISO_NONE = const(0)  # no check since the last open
+ISO_RUNNING = const(1)
+ISO_VALID = const(2)  # > 500 ohm/V: close allowed
+ISO_WARNING = const(3)  # 100-500 ohm/V: close allowed, the host reports it
+ISO_FAULT = const(4)  # < 100 ohm/V, or the IMD alarmed during the check
+ISOLATION_NAMES = ("none", "running", "valid", "warning", "fault")
 
 # Reset.what
 RESET_CLEAR_FAULTS = const(1)  # clear the fail-safe and every manually clearable latch
@@ -445,12 +475,13 @@ class CpStateChanged(Message):
 
 class ContactorChanged(Message):
     """`reason` is the interlock bit (firmware.app.interlocks) that opened it, 0 on close
-    (16 bits from version 3: the table has grown past eight rows)."""
+    (16 bits from version 3: the table has grown past eight rows; 32 bits with the DC
+    rows, bits 15-18: a layout change, so version 4)."""
 
     TYPE = 0x84
-    FORMAT = "<BHI"
+    FORMAT = "<BII"
     FIELDS = ("closed", "reason", "at_ms")
-    RANGES = (_BOOL, _U16, _U32)
+    RANGES = (_BOOL, _U32, _U32)
     closed: int
     reason: int
     at_ms: int
@@ -545,11 +576,81 @@ class Nack(Message):
     acked_order: int
 
 
+# ---------------------------------------------------------------- DC charger hardware
+
+
+class DcContactor(Message):
+    """Close the DC contactor pair with precharge, or open it. Closing: - first (and the
+    precharge relay where the board has one), then + once dc_link_v is within the
+    tolerance (dc_precharge_tol_dv) of `target_dv` (the EV's battery voltage, 0.1 V),
+    then the precharge relay opens. The interlocks still decide (a valid isolation check
+    since the last open among them); a close is asked once: after any open the host asks
+    again. Nack bad-state on a board without DC hardware."""
+
+    TYPE = 0x08
+    ORDERED = True
+    FORMAT = "<BH"
+    FIELDS = ("close", "target_dv")
+    RANGES = (_BOOL, (0, 15000))
+    close: int
+    target_dv: int
+
+    def out_of_range(self):
+        i = Message.out_of_range(self)
+        if i < 0 and self.close and self.target_dv < 100:
+            return 1  # a close needs the EV's voltage (at least 10 V)
+        return i
+
+
+class IsolationRequest(Message):
+    """CableCheck: run (1) or cancel (0) an isolation check with the power stage at
+    `test_dv` (0.1 V) and the pair open. The IMD's answer comes in DcStatus.isolation
+    after the board's dc.isolation_ms; "valid" (or "warning") lets the pair close until
+    it next opens. Nack bad-state with the pair not open or without DC hardware."""
+
+    TYPE = 0x09
+    ORDERED = True
+    FORMAT = "<BH"
+    FIELDS = ("run", "test_dv")
+    RANGES = (_BOOL, (0, 15000))
+    run: int
+    test_dv: int
+
+    def out_of_range(self):
+        i = Message.out_of_range(self)
+        if i < 0 and self.run and self.test_dv < 100:
+            return 1
+        return i
+
+
+class DcStatus(Message):
+    """The DC hardware: the pair's `phase` (DC_PHASE_NAMES), `pair` bits (DC_PLUS ...
+    DC_MINUS_AUX: what is driven and what the aux contacts read), the power-stage enable
+    output, dc_link_v behind the contactors (0.1 V), the IMD's alarm and resistance
+    reading (kohm, -1 where the board has none), the isolation check (ISOLATION_NAMES).
+    Sent on every change and with every Telemetry, on DC boards only."""
+
+    TYPE = 0x8C
+    FORMAT = "<BBBHBiBI"
+    FIELDS = ("phase", "pair", "stage", "dc_link_dv", "imd_alarm", "imd_kohm", "isolation",
+              "at_ms")
+    RANGES = (_U8, _U8, _BOOL, _U16, _BOOL, _I32, _U8, _U32)
+    phase: int
+    pair: int
+    stage: int
+    dc_link_dv: int
+    imd_alarm: int
+    imd_kohm: int
+    isolation: int
+    at_ms: int
+
+
 CATALOGUE = (
     HostHello, Heartbeat, SetPilot, PowerLease, Reset, SetConfig,
     FirmwareHello, Status, CpStateChanged, ContactorChanged, Fault, Telemetry, Ack, Nack,
     GridStatus,
 )
+CATALOGUE += (DcContactor, IsolationRequest, DcStatus)  # DC charger hardware
 BY_TYPE = {}
 for _cls in CATALOGUE:
     BY_TYPE[_cls.TYPE] = _cls
@@ -568,6 +669,10 @@ CONFIG_CLASS = {}  # type: dict[int, int]
 for _key in sorted(CONFIG_KEYS):
     CONFIG_CLASS[_key] = _RESET_FIRST + _RESET_KINDS + len(CONFIG_CLASS)
 ORDER_CLASSES = _RESET_FIRST + _RESET_KINDS + len(CONFIG_CLASS)
+# DC charger hardware: one class per command type, after all of the above
+for _cls in (DcContactor, IsolationRequest):
+    _TYPE_CLASS[_cls.TYPE] = ORDER_CLASSES
+    ORDER_CLASSES += 1
 
 
 def order_class(msg):

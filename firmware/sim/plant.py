@@ -31,6 +31,7 @@ DEFAULTS: dict = {
     "temp_profile": None,  # [[t_ms, temp_dc], ...] linear in between; 25.0 C otherwise
     "sessions": 1,  # plug in again `replug_ms` after unplugging, this many sessions in all
     "replug_ms": 600,
+    "digital": False,  # a DC EV: 5 % PWM (digital communication) is its offer
 }
 
 # EV phases
@@ -68,6 +69,7 @@ class Plant:
         self._last = now
         self._fired = set()
         self.sessions_done = 0
+        self.dc_ma = None  # a DC board's current (firmware/sim/dcside.py), set before step()
 
     def _event(self, name, now):
         if self.log:
@@ -114,7 +116,11 @@ class Plant:
         return high, low
 
     def _pwm_valid(self):
-        return self.pilot_mode == m.PILOT_PWM and 800 <= self.duty <= 9700
+        if self.pilot_mode != m.PILOT_PWM:
+            return False
+        if self.p["digital"] and 400 <= self.duty <= 600:
+            return True  # 5 %: charging by ISO 15118 / DIN 70121
+        return 800 <= self.duty <= 9700
 
     # ---------------------------------------------------------------- time
 
@@ -184,6 +190,9 @@ class Plant:
         self._update_current(now, dt)
 
     def _update_current(self, now, dt):
+        if self.dc_ma is not None:  # DC: the stage and the battery decide (dcside)
+            self.current_ma = self.dc_ma
+            return
         target = 0
         if self.phase == CHARGING and self.feedback(now) and self._pwm_valid() and not self.override:
             target = min(current_for_duty(self.duty), self.p["ev_max_da"]) * 100
