@@ -14,7 +14,8 @@ from typing import Any
 Scenario = Callable[[str], Awaitable[dict[str, Any]]]
 
 # in the order `v2gate simulate --list` shows them
-MODULES = ("host.bench.scenarios", "host.bench.fault_scenarios", "host.bench.grid_scenarios")
+MODULES = ("host.bench.scenarios", "host.bench.fault_scenarios", "host.bench.grid_scenarios",
+           "host.bench.dc_scenarios")
 
 
 @dataclass(frozen=True)
