@@ -323,3 +323,58 @@ def test_dc_status_event_on_change():
     assert events.DC_CHANGED in kinds
     b.tick()
     assert b.c.events.pop() is None  # nothing changed: nothing sent
+
+
+def test_dc_tick_paths_allocate_nothing():
+    """The DC paths of the tick under heap_lock on MicroPython: CableCheck, precharge,
+    closed, the IMD alarm's open, settling with both weld checks, a weld by voltage, a
+    failed precharge and a lost aux contact. The link's calls (request, Reset) and the
+    event reading run between the locked blocks, as the link task does."""
+    from tests.firmware.heaplock import heap_lock, heap_unlock
+
+    b = Bench()
+    b.ready()
+    hal = b.hal
+    c = b.c
+    seen = [0, 0, 0, 0]  # closed, F-080, F-093, F-095
+
+    def locked(ticks):
+        heap_lock()
+        try:
+            for _ in range(ticks):
+                b.now += TICK
+                c.host_alive(b.now)
+                c.tick(b.now)
+                if c.dc.phase == m.DC_CLOSED:
+                    seen[0] = 1
+        finally:
+            heap_unlock()
+        while c.events.pop() is not None:
+            pass
+
+    for round_ in range(4):
+        hal.imd_on = False
+        hal.weld_bits = 0
+        hal.aux_stuck = -1
+        hal.stage_holds = round_ != 2  # round 2: the precharge never gets there
+        c.dc.configure(m.CFG_DC_PRECHARGE_MS, 500)
+        locked(110)  # settle
+        c.clear_faults()
+        c.set_lease(1, 0, 800, 60000, b.now, 40000)
+        c.dc.isolation_request(1, 5000, b.now)
+        locked(110)  # the check and its result
+        c.dc.request(1, 3600)
+        locked(60 if round_ == 2 else 30)
+        if round_ == 0:
+            hal.imd_on = True  # mid-loop alarm: open in the tick
+        elif round_ == 1:
+            hal.weld_bits = BOTH  # the weld shows at the open, by aux and by voltage
+            c.dc.request(0, 0)
+        elif round_ == 3:
+            hal.aux_stuck = m.DC_MINUS_AUX  # + drops out while closed
+        locked(120)
+        seen[1] |= bool(c.latched & faults.IMD_ALARM)
+        seen[2] |= bool(c.latched & faults.DC_WELD)
+        seen[3] |= bool(c.latched & faults.PRECHARGE_FAILED)
+    assert seen == [1, 1, 1, 1], seen
+    assert c.events.lost == 0
