@@ -26,17 +26,38 @@ which only a Reset clears and only once the cause is gone. Allocation-free: ints
 from firmware.app import faults, interlocks
 from firmware.app.events import DC_CHANGED
 from firmware.compat import const, ticks_diff
+from firmware.link import dcmessages as dm
 from firmware.link import messages as m
 
-_DRIVEN = m.DC_PLUS | m.DC_MINUS | m.DC_PRECHARGE  # (const() takes no other module's names)
-_BOTH_AUX = m.DC_PLUS_AUX | m.DC_MINUS_AUX
+_DRIVEN = dm.DC_PLUS | dm.DC_MINUS | dm.DC_PRECHARGE  # (const() takes no other module's names)
+_BOTH_AUX = dm.DC_PLUS_AUX | dm.DC_MINUS_AUX
 # weld causes, in the fault's detail: which aux contact, or the voltage
 WELD_PLUS_AUX = const(1)
 WELD_MINUS_AUX = const(2)
 WELD_VOLTAGE = const(4)
 
 
+# The link's DC commands (LinkServer looks them up in DcStage.LINK_HANDLERS on a DC
+# board). Each returns None when applied, or (Nack reason, field), as LinkServer's own
+# handlers do.
+
+
+def _on_dc_contactor(server, msg, now):
+    server.ctrl.dc.request(msg.close, msg.target_dv)
+    return None
+
+
+def _on_isolation(server, msg, now):
+    reason = server.ctrl.dc.isolation_request(msg.run, msg.test_dv, now)
+    return (reason, 0) if reason else None
+
+
 class DcStage:
+    LINK_HANDLERS = {
+        dm.DcContactor.TYPE: _on_dc_contactor,
+        dm.IsolationRequest.TYPE: _on_isolation,
+    }
+
     def __init__(self, ctrl, hal, cfg, now):
         self.c = ctrl
         self.hal = hal
@@ -49,14 +70,14 @@ class DcStage:
         self.rated_dv = cfg["rated_dv"]  # the stage's maximum: the ohm/V classes refer to it
         self.alarm_kohm = cfg.get("imd_alarm_kohm", 0)
         self.feedback_ms = ctrl.feedback_ms
-        self.phase = m.DC_OPEN
+        self.phase = dm.DC_OPEN
         self.phase_at = now
         self.driven = 0  # DC_PLUS | DC_MINUS | DC_PRECHARGE as driven now
         self.aux = 0
         self.link_dv = 0
         self.imd_now = False
         self.kohm = -1
-        self.isolation = m.ISO_NONE
+        self.isolation = dm.ISO_NONE
         self.iso_at = now
         self.test_dv = 0
         self.want_close = False
@@ -81,12 +102,12 @@ class DcStage:
     def isolation_request(self, run, test_dv, now):
         """IsolationRequest: returns a Nack reason or 0."""
         if not run:
-            if self.isolation == m.ISO_RUNNING:
-                self.isolation = m.ISO_NONE
+            if self.isolation == dm.ISO_RUNNING:
+                self.isolation = dm.ISO_NONE
             return 0
-        if self.phase != m.DC_OPEN:
+        if self.phase != dm.DC_OPEN:
             return m.NACK_BAD_STATE  # CableCheck is for an open pair, settled
-        self.isolation = m.ISO_RUNNING
+        self.isolation = dm.ISO_RUNNING
         self.iso_at = now
         self.test_dv = test_dv
         return 0
@@ -125,22 +146,22 @@ class DcStage:
         self._check_isolation(alarm, now)
         phase = self.phase
         since = ticks_diff(now, self.phase_at)
-        if phase == m.DC_PRECHARGING:
+        if phase == dm.DC_PRECHARGING:
             d = self.link_dv - self.target_dv
             if -self.tolerance_dv <= d <= self.tolerance_dv:
-                self._drive(m.DC_PLUS | m.DC_MINUS | (self.driven & m.DC_PRECHARGE))
-                self.phase = m.DC_CLOSED
+                self._drive(dm.DC_PLUS | dm.DC_MINUS | (self.driven & dm.DC_PRECHARGE))
+                self.phase = dm.DC_CLOSED
                 self.phase_at = now
             elif since >= self.precharge_ms:
                 c._raise(faults.PRECHARGE_FAILED, since, now)  # opens through the interlocks
-        elif phase == m.DC_CLOSED:
-            if self.driven & m.DC_PRECHARGE:
-                self._drive(m.DC_PLUS | m.DC_MINUS)  # + carries the current now
+        elif phase == dm.DC_CLOSED:
+            if self.driven & dm.DC_PRECHARGE:
+                self._drive(dm.DC_PLUS | dm.DC_MINUS)  # + carries the current now
             # from feedback_ms on, for as long as it is closed: a contact that drops out
             # under load (coil, supply) is found in the tick its aux opens
             if since >= self.feedback_ms and self.aux != _BOTH_AUX:
                 c._raise(faults.DC_NO_FEEDBACK, _aux_cause(_BOTH_AUX & ~self.aux), now)
-        elif phase == m.DC_SETTLING:
+        elif phase == dm.DC_SETTLING:
             if self.aux_due and since >= self.feedback_ms:
                 self.aux_due = False
                 if self.aux:
@@ -150,60 +171,60 @@ class DcStage:
                 if self.link_dv >= self.safe_dv:
                     self.weld_cause |= WELD_VOLTAGE
                     c._raise(faults.DC_WELD, self.weld_cause, now)
-                self.phase = m.DC_OPEN
+                self.phase = dm.DC_OPEN
                 self.phase_at = now
 
     def _check_isolation(self, alarm, now):
-        if self.isolation != m.ISO_RUNNING:
+        if self.isolation != dm.ISO_RUNNING:
             return
         if alarm:
-            self.isolation = m.ISO_FAULT
+            self.isolation = dm.ISO_FAULT
         elif ticks_diff(now, self.iso_at) >= self.isolation_ms:
             kohm = self.kohm
             if kohm < 0:  # no reading: the alarm contact is all the IMD says
-                self.isolation = m.ISO_VALID
+                self.isolation = dm.ISO_VALID
             else:  # IEC 61851-23: > 500 ohm/V valid, 100..500 warning, below fault
                 per_v = kohm * 10000 // (self.rated_dv if self.rated_dv > 0 else 1)  # ohm/V
                 if per_v > 500:
-                    self.isolation = m.ISO_VALID
+                    self.isolation = dm.ISO_VALID
                 elif per_v >= 100:
-                    self.isolation = m.ISO_WARNING
+                    self.isolation = dm.ISO_WARNING
                 else:
-                    self.isolation = m.ISO_FAULT
+                    self.isolation = dm.ISO_FAULT
 
     def refused(self):
         bits = 0
         if self.imd_now:
             bits |= interlocks.IMD_ACTIVE
-        if self.isolation != m.ISO_VALID and self.isolation != m.ISO_WARNING:
+        if self.isolation != dm.ISO_VALID and self.isolation != dm.ISO_WARNING:
             bits |= interlocks.ISOLATION_UNCHECKED
         if not self.want_close:
             bits |= interlocks.DC_NOT_REQUESTED
-        if self.phase == m.DC_SETTLING:
+        if self.phase == dm.DC_SETTLING:
             bits |= interlocks.DC_SETTLING
         return bits
 
     def switch(self, closed, now):
         if closed:
-            self._drive(m.DC_MINUS | (m.DC_PRECHARGE if self.relay else 0))
-            self.phase = m.DC_PRECHARGING
+            self._drive(dm.DC_MINUS | (dm.DC_PRECHARGE if self.relay else 0))
+            self.phase = dm.DC_PRECHARGING
         else:
             self._drive(0)
             self.stage_off()
-            self.phase = m.DC_SETTLING
+            self.phase = dm.DC_SETTLING
             self.aux_due = True
             self.want_close = False  # asked once: a new close after any open
-            self.isolation = m.ISO_NONE  # and a new CableCheck before it
+            self.isolation = dm.ISO_NONE  # and a new CableCheck before it
         self.phase_at = now
 
     def drive(self, now):
         c = self.c
         refused = c.refused
         phase = self.phase
-        if phase == m.DC_PRECHARGING or phase == m.DC_CLOSED:
+        if phase == dm.DC_PRECHARGING or phase == dm.DC_CLOSED:
             on = not refused
-            target = self.target_dv if phase == m.DC_PRECHARGING else 0
-        elif self.isolation == m.ISO_RUNNING and phase == m.DC_OPEN:
+            target = self.target_dv if phase == dm.DC_PRECHARGING else 0
+        elif self.isolation == dm.ISO_RUNNING and phase == dm.DC_OPEN:
             on = not refused & ~interlocks.DC_CLOSE_GATES
             target = self.test_dv
         else:
@@ -232,7 +253,7 @@ class DcStage:
         still = 0
         if self.aux & ~(self.driven << 3):  # an aux closed that is not driven closed
             still |= faults.DC_WELD
-        if self.weld_cause & WELD_VOLTAGE and self.phase == m.DC_OPEN and not self.stage \
+        if self.weld_cause & WELD_VOLTAGE and self.phase == dm.DC_OPEN and not self.stage \
                 and self.link_dv >= self.safe_dv:
             still |= faults.DC_WELD
         if self.imd_now:
@@ -242,10 +263,19 @@ class DcStage:
         return still
 
 
+    def status_message(self, now):
+        dv = self.link_dv
+        return dm.DcStatus(
+            self.phase, self.driven | self.aux, self.stage,
+            0 if dv < 0 else (0xFFFF if dv > 0xFFFF else dv), self.imd_now, self.kohm,
+            self.isolation, now,
+        )
+
+
 def _aux_cause(aux):
     cause = 0
-    if aux & m.DC_PLUS_AUX:
+    if aux & dm.DC_PLUS_AUX:
         cause |= WELD_PLUS_AUX
-    if aux & m.DC_MINUS_AUX:
+    if aux & dm.DC_MINUS_AUX:
         cause |= WELD_MINUS_AUX
     return cause

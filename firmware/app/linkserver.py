@@ -130,14 +130,6 @@ class LinkServer:
             c.phase_err16 * 6283 // 65536, now,
         )
 
-    def dc_status(self, now):
-        d = self.ctrl.dc
-        dv = d.link_dv
-        return m.DcStatus(
-            d.phase, d.driven | d.aux, d.stage, 0 if dv < 0 else (0xFFFF if dv > 0xFFFF else dv),
-            d.imd_now, d.kohm, d.isolation, now,
-        )
-
     def poll(self, now):
         c = self.ctrl
         changed = False
@@ -154,7 +146,7 @@ class LinkServer:
             elif kind == GRID_CHANGED:
                 self._send(self.grid_status(at))
             elif kind == events.DC_CHANGED:
-                self._send(self.dc_status(at))
+                self._send(c.dc.status_message(at))
             elif kind == events.FAULT_RAISED:
                 msg = m.Fault(faults.code_of(a), c.faults, c.latched, b, at)
                 if a & faults.FAILSAFE_MASK:
@@ -168,7 +160,7 @@ class LinkServer:
             if c.gs is not None:
                 self._send(self.grid_status(now))
             if c.dc is not None:
-                self._send(self.dc_status(now))
+                self._send(c.dc.status_message(now))
 
     # ------------------------------------------------------------ input
 
@@ -204,7 +196,9 @@ class LinkServer:
             self._nack(t, seq, m.NACK_NO_HELLO, 0xFF, msg)
             return
         handler = self._HANDLERS.get(t)
-        if handler is None:  # a firmware->host type sent to us
+        if handler is None and self.ctrl.dc is not None:  # DC commands: firmware/app/dc.py
+            handler = self.ctrl.dc.LINK_HANDLERS.get(t)
+        if handler is None:  # a firmware->host type sent to us, or a DC one without DC
             self._nack(t, seq, m.NACK_UNKNOWN_TYPE)
             return
         if msg.ORDERED:
@@ -319,28 +313,10 @@ class LinkServer:
             c.dc.configure(msg.key, msg.value)
         return None
 
-    # DC charger hardware: Nack bad-state on a board without it
-
-    def _on_dc_contactor(self, msg, now):
-        dc = self.ctrl.dc
-        if dc is None:
-            return (m.NACK_BAD_STATE, 0xFF)
-        dc.request(msg.close, msg.target_dv)
-        return None
-
-    def _on_isolation(self, msg, now):
-        dc = self.ctrl.dc
-        if dc is None:
-            return (m.NACK_BAD_STATE, 0xFF)
-        reason = dc.isolation_request(msg.run, msg.test_dv, now)
-        return (reason, 0) if reason else None
-
     _HANDLERS = {
         m.Heartbeat.TYPE: _on_heartbeat,
         m.SetPilot.TYPE: _on_set_pilot,
         m.PowerLease.TYPE: _on_lease,
         m.Reset.TYPE: _on_reset,
         m.SetConfig.TYPE: _on_config,
-        m.DcContactor.TYPE: _on_dc_contactor,
-        m.IsolationRequest.TYPE: _on_isolation,
     }

@@ -188,22 +188,30 @@ class SimHal:
     # DC charger hardware (hal/base.py), on the sim-dc board
 
     def dc_contactors(self, bits):
-        self.dc.set_coils(bits, ticks_ms())
+        dc = self.dc
+        if dc is not None:
+            dc.set_coils(bits, ticks_ms())
 
     def dc_aux(self):
-        return self.dc.aux(ticks_ms())
+        dc = self.dc
+        return dc.aux(ticks_ms()) if dc is not None else 0
 
     def dc_link_dv(self):
-        return self.dc.link_dv()
+        dc = self.dc
+        return dc.link_dv() if dc is not None else 0
 
     def imd_alarm(self):
-        return self.dc.alarm
+        dc = self.dc
+        return dc is not None and dc.alarm
 
     def imd_kohm(self):
-        return self.dc.imd_kohm()
+        dc = self.dc
+        return dc.imd_kohm() if dc is not None else -1
 
     def power_stage(self, on, target_dv):
-        self.dc.power_stage(on, target_dv, ticks_ms())
+        dc = self.dc
+        if dc is not None:
+            dc.power_stage(on, target_dv, ticks_ms())
 
     def feed_wdt(self):
         pass

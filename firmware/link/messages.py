@@ -200,24 +200,6 @@ CFG_DC_PRECHARGE_TOL = const(71)
 CFG_DC_IMD_ALARM = const(72)
 DC_KEYS = (70, 71, 72)
 
-# DC charger hardware (DcStatus): the pair's phase, its outputs and aux contacts, and
-# the isolation check's state (IEC 61851-23 classes of the IMD's reading)
-DC_OPEN = const(0)
-DC_PRECHARGING = const(1)  # - closed (and the precharge relay): waiting for dc_link_v
-DC_CLOSED = const(2)  # + closed too, precharge relay open again
-DC_SETTLING = const(3)  # opened; the weld checks are still to come
-DC_PHASE_NAMES = ("open", "precharging", "closed", "settling")
-DC_PLUS = const(1)  # DcStatus.pair: + coil driven
-DC_MINUS = const(2)  # - coil driven
-DC_PRECHARGE = const(4)  # precharge relay driven
-DC_PLUS_AUX = const(8)  # + aux contact reads closed
-DC_MINUS_AUX = const(16)  # - aux contact reads closed
-ISO_NONE = const(0)  # no check since the last open
-ISO_RUNNING = const(1)
-ISO_VALID = const(2)  # > 500 ohm/V: close allowed
-ISO_WARNING = const(3)  # 100-500 ohm/V: close allowed, the host reports it
-ISO_FAULT = const(4)  # < 100 ohm/V, or the IMD alarmed during the check
-ISOLATION_NAMES = ("none", "running", "valid", "warning", "fault")
 
 # Reset.what
 RESET_CLEAR_FAULTS = const(1)  # clear the fail-safe and every manually clearable latch
@@ -576,81 +558,11 @@ class Nack(Message):
     acked_order: int
 
 
-# ---------------------------------------------------------------- DC charger hardware
-
-
-class DcContactor(Message):
-    """Close the DC contactor pair with precharge, or open it. Closing: - first (and the
-    precharge relay where the board has one), then + once dc_link_v is within the
-    tolerance (dc_precharge_tol_dv) of `target_dv` (the EV's battery voltage, 0.1 V),
-    then the precharge relay opens. The interlocks still decide (a valid isolation check
-    since the last open among them); a close is asked once: after any open the host asks
-    again. Nack bad-state on a board without DC hardware."""
-
-    TYPE = 0x08
-    ORDERED = True
-    FORMAT = "<BH"
-    FIELDS = ("close", "target_dv")
-    RANGES = (_BOOL, (0, 15000))
-    close: int
-    target_dv: int
-
-    def out_of_range(self):
-        i = Message.out_of_range(self)
-        if i < 0 and self.close and self.target_dv < 100:
-            return 1  # a close needs the EV's voltage (at least 10 V)
-        return i
-
-
-class IsolationRequest(Message):
-    """CableCheck: run (1) or cancel (0) an isolation check with the power stage at
-    `test_dv` (0.1 V) and the pair open. The IMD's answer comes in DcStatus.isolation
-    after the board's dc.isolation_ms; "valid" (or "warning") lets the pair close until
-    it next opens. Nack bad-state with the pair not open or without DC hardware."""
-
-    TYPE = 0x09
-    ORDERED = True
-    FORMAT = "<BH"
-    FIELDS = ("run", "test_dv")
-    RANGES = (_BOOL, (0, 15000))
-    run: int
-    test_dv: int
-
-    def out_of_range(self):
-        i = Message.out_of_range(self)
-        if i < 0 and self.run and self.test_dv < 100:
-            return 1
-        return i
-
-
-class DcStatus(Message):
-    """The DC hardware: the pair's `phase` (DC_PHASE_NAMES), `pair` bits (DC_PLUS ...
-    DC_MINUS_AUX: what is driven and what the aux contacts read), the power-stage enable
-    output, dc_link_v behind the contactors (0.1 V), the IMD's alarm and resistance
-    reading (kohm, -1 where the board has none), the isolation check (ISOLATION_NAMES).
-    Sent on every change and with every Telemetry, on DC boards only."""
-
-    TYPE = 0x8C
-    FORMAT = "<BBBHBiBI"
-    FIELDS = ("phase", "pair", "stage", "dc_link_dv", "imd_alarm", "imd_kohm", "isolation",
-              "at_ms")
-    RANGES = (_U8, _U8, _BOOL, _U16, _BOOL, _I32, _U8, _U32)
-    phase: int
-    pair: int
-    stage: int
-    dc_link_dv: int
-    imd_alarm: int
-    imd_kohm: int
-    isolation: int
-    at_ms: int
-
-
 CATALOGUE = (
     HostHello, Heartbeat, SetPilot, PowerLease, Reset, SetConfig,
     FirmwareHello, Status, CpStateChanged, ContactorChanged, Fault, Telemetry, Ack, Nack,
     GridStatus,
-)
-CATALOGUE += (DcContactor, IsolationRequest, DcStatus)  # DC charger hardware
+)  # type: tuple[type[Message], ...]
 BY_TYPE = {}
 for _cls in CATALOGUE:
     BY_TYPE[_cls.TYPE] = _cls
@@ -669,10 +581,25 @@ CONFIG_CLASS = {}  # type: dict[int, int]
 for _key in sorted(CONFIG_KEYS):
     CONFIG_CLASS[_key] = _RESET_FIRST + _RESET_KINDS + len(CONFIG_CLASS)
 ORDER_CLASSES = _RESET_FIRST + _RESET_KINDS + len(CONFIG_CLASS)
-# DC charger hardware: one class per command type, after all of the above
-for _cls in (DcContactor, IsolationRequest):
-    _TYPE_CLASS[_cls.TYPE] = ORDER_CLASSES
-    ORDER_CLASSES += 1
+
+
+def register(*classes):
+    """Add the messages of an optional module (firmware/link/dcmessages.py) to the
+    catalogue: decode knows them, and each ordered one gets the next ordering class.
+    Done once, at that module's import, before any LinkServer or LinkClient is built
+    (their tables have ORDER_CLASSES rows); a second call changes nothing. The module
+    loads only where it is needed (a DC board, the host), so the other boards carry none
+    of it; both ends import it in the same order, so the classes agree."""
+    global CATALOGUE, ORDER_CLASSES
+    for cls in classes:
+        if cls.TYPE in BY_TYPE:
+            continue
+        CATALOGUE += (cls,)
+        BY_TYPE[cls.TYPE] = cls
+        _SIZES[cls.TYPE] = struct.calcsize(cls.FORMAT)
+        if cls.ORDERED:
+            _TYPE_CLASS[cls.TYPE] = ORDER_CLASSES
+            ORDER_CLASSES += 1
 
 
 def order_class(msg):

@@ -29,41 +29,30 @@ VALID = "Valid"
 WARNING = "Warning"
 FAULT = "Fault"
 
-# (name, default): the one list of each record's fields and defaults
-STAGE_FIELDS = (
-    ("max_voltage", 500.0),
-    ("min_voltage", 50.0),
-    ("max_current", 200.0),  # charging
-    ("max_discharge_current", 0.0),  # 0 = unidirectional stage; > 0 for V2G
-    ("max_power", 50000.0),
-    ("voltage_ramp", 200.0),  # V/s with the contactors open (PreCharge)
-    ("current_ramp", 100.0),  # A/s (rate limit on the current target)
-    ("bleed_rate", 400.0),  # V/s the output falls once de-energised (welding check)
-)
-BATTERY_FIELDS = (
-    ("capacity_wh", 60000.0),
-    ("soc", 0.30),  # 0..1
-    ("empty_voltage", 330.0),  # open-circuit voltage at 0 % SoC
-    ("full_voltage", 400.0),  # and at 100 %
-    ("resistance", 0.05),  # ohm
-)
-
-
-def _fill(obj, fields, kwargs):
-    for name, default in fields:
-        setattr(obj, name, kwargs.pop(name, default))
-    for name in kwargs:
-        raise TypeError("unknown field %s" % name)
-
-
 class StageLimits:
-    def __init__(self, **kwargs):
-        _fill(self, STAGE_FIELDS, kwargs)
+    """The power stage's limits (host/bench/dcplant.py takes its defaults from here)."""
+
+    def __init__(self, max_voltage=500.0, min_voltage=50.0, max_current=200.0,
+                 max_discharge_current=0.0, max_power=50000.0, voltage_ramp=200.0,
+                 current_ramp=100.0, bleed_rate=400.0):
+        self.max_voltage = max_voltage
+        self.min_voltage = min_voltage
+        self.max_current = max_current  # charging
+        self.max_discharge_current = max_discharge_current  # 0 = unidirectional; > 0 V2G
+        self.max_power = max_power
+        self.voltage_ramp = voltage_ramp  # V/s with the contactors open (PreCharge)
+        self.current_ramp = current_ramp  # A/s (rate limit on the current target)
+        self.bleed_rate = bleed_rate  # V/s the output falls once de-energised (welding check)
 
 
 class Battery:
-    def __init__(self, **kwargs):
-        _fill(self, BATTERY_FIELDS, kwargs)
+    def __init__(self, capacity_wh=60000.0, soc=0.30, empty_voltage=330.0, full_voltage=400.0,
+                 resistance=0.05):
+        self.capacity_wh = capacity_wh
+        self.soc = soc  # 0..1
+        self.empty_voltage = empty_voltage  # open-circuit voltage at 0 % SoC
+        self.full_voltage = full_voltage  # and at 100 %
+        self.resistance = resistance  # ohm
 
     def open_circuit_voltage(self):
         return self.empty_voltage + (self.full_voltage - self.empty_voltage) * self.soc

@@ -15,10 +15,11 @@ battery and stage decide what flows. Parameters (scenario JSON, beside the plant
 """
 
 from firmware.compat import ticks_add, ticks_diff
-from firmware.link import messages as m
+from firmware.link import dcmessages as dm
 from firmware.sim import dcplant
 
-DEFAULTS = {
+# mixed value types (None = never): a plain dict, as firmware/sim/plant.py has
+DEFAULTS: dict = {
     "dc_current_a": 50,
     "ev_soc": 0.5,
     "insulation_kohm": 5000,
@@ -73,7 +74,7 @@ class DcSide:
             return
         plant = self.plant
         t = self._t(now)
-        both = m.DC_PLUS | m.DC_MINUS
+        both = dm.DC_PLUS | dm.DC_MINUS
         if bits & both == both:
             plant.close_contactors(t)
         elif self.coils & both == both:  # one of them let go: the circuit opens
@@ -89,11 +90,11 @@ class DcSide:
 
     def aux(self, now):
         if self.plant.welded:
-            return m.DC_PLUS_AUX | m.DC_MINUS_AUX
+            return dm.DC_PLUS_AUX | dm.DC_MINUS_AUX
         bits = self.coils
         if self.coils_at is not None and ticks_diff(now, self.coils_at) < self.contactor_ms:
             bits = self.before
-        return (bits & (m.DC_PLUS | m.DC_MINUS)) << 3
+        return (bits & (dm.DC_PLUS | dm.DC_MINUS)) << 3
 
     def link_dv(self):
         v = self.plant.output_voltage

@@ -22,8 +22,8 @@ from enum import Enum
 from firmware.sim import dcplant as core
 
 MAX_STEP = core.MAX_STEP
-_STAGE = dict(core.STAGE_FIELDS)
-_BATTERY = dict(core.BATTERY_FIELDS)
+_STAGE = vars(core.StageLimits())  # the defaults are the core's
+_BATTERY = vars(core.Battery())
 
 
 class Insulation(Enum):
@@ -36,7 +36,7 @@ class Insulation(Enum):
 
 @dataclass
 class StageLimits(core.StageLimits):
-    # the defaults are the core's (core.STAGE_FIELDS); a test checks the names match
+    # the defaults are the core's; a test checks that the fields are the core's too
     max_voltage: float = _STAGE["max_voltage"]
     min_voltage: float = _STAGE["min_voltage"]
     max_current: float = _STAGE["max_current"]  # charging

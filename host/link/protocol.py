@@ -42,7 +42,10 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from firmware.link import frame
+from firmware.link import (
+    dcmessages,  # noqa: F401  (registers the DC messages)
+    frame,
+)
 from firmware.link import messages as m
 from host.link import events as ev
 

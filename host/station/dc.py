@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from firmware.link import dcmessages as dm
 from firmware.link import messages as m
 
 Send = Callable[[m.Message, dict[str, Any] | None], None]
@@ -21,17 +22,17 @@ Send = Callable[[m.Message, dict[str, Any] | None], None]
 TEST_DV = 5000
 
 
-def dc_record(st: m.DcStatus) -> dict[str, Any]:
+def dc_record(st: dm.DcStatus) -> dict[str, Any]:
     """A DcStatus as a timeline record."""
-    return {"event": "dc", "fw_ms": st.at_ms, "phase": m.DC_PHASE_NAMES[st.phase]
-            if st.phase < len(m.DC_PHASE_NAMES) else st.phase, "stage": bool(st.stage),
-            "plus": bool(st.pair & m.DC_PLUS), "minus": bool(st.pair & m.DC_MINUS),
-            "precharge": bool(st.pair & m.DC_PRECHARGE),
-            "aux": [n for b, n in ((m.DC_PLUS_AUX, "+"), (m.DC_MINUS_AUX, "-")) if st.pair & b],
+    return {"event": "dc", "fw_ms": st.at_ms, "phase": dm.DC_PHASE_NAMES[st.phase]
+            if st.phase < len(dm.DC_PHASE_NAMES) else st.phase, "stage": bool(st.stage),
+            "plus": bool(st.pair & dm.DC_PLUS), "minus": bool(st.pair & dm.DC_MINUS),
+            "precharge": bool(st.pair & dm.DC_PRECHARGE),
+            "aux": [n for b, n in ((dm.DC_PLUS_AUX, "+"), (dm.DC_MINUS_AUX, "-")) if st.pair & b],
             "dc_link_v": st.dc_link_dv / 10, "imd_alarm": bool(st.imd_alarm),
             "imd_kohm": None if st.imd_kohm < 0 else st.imd_kohm,
-            "isolation": m.ISOLATION_NAMES[st.isolation]
-            if st.isolation < len(m.ISOLATION_NAMES) else st.isolation}  # fmt: skip
+            "isolation": dm.ISOLATION_NAMES[st.isolation]
+            if st.isolation < len(dm.ISOLATION_NAMES) else st.isolation}  # fmt: skip
 
 
 class DcSteps:
@@ -49,15 +50,15 @@ class DcSteps:
             return
         self.active = True
         self.close_asked = False
-        self._out(m.IsolationRequest(1, self.test_dv), {"event": "cable-check",
+        self._out(dm.IsolationRequest(1, self.test_dv), {"event": "cable-check",
                                                        "test_v": self.test_dv / 10})
 
-    def on_status(self, st: m.DcStatus) -> None:
-        if not self.active or self.close_asked or st.phase != m.DC_OPEN:
+    def on_status(self, st: dm.DcStatus) -> None:
+        if not self.active or self.close_asked or st.phase != dm.DC_OPEN:
             return
-        if st.isolation in (m.ISO_VALID, m.ISO_WARNING):
+        if st.isolation in (dm.ISO_VALID, dm.ISO_WARNING):
             self.close_asked = True
-            self._out(m.DcContactor(1, self.target_dv), {"event": "dc-close-asked",
+            self._out(dm.DcContactor(1, self.target_dv), {"event": "dc-close-asked",
                                                          "target_v": self.target_dv / 10})
 
     def stop(self) -> None:
@@ -65,7 +66,7 @@ class DcSteps:
         if not self.active:
             return
         self.active = False
-        self._out(m.DcContactor(0, 0), None)
+        self._out(dm.DcContactor(0, 0), None)
 
     def reset(self) -> None:
         """The link went down: what was asked is gone with the firmware's epoch."""

@@ -34,6 +34,7 @@ from enum import Enum
 from typing import Any
 
 from firmware.app import faults, gridfunc, pilot
+from firmware.link import dcmessages as dm
 from firmware.link import messages as m
 from host.link import events as ev
 from host.station.dc import DcSteps, dc_record
@@ -265,7 +266,7 @@ class Station:
                     self._apply_cp(msg.new)
             elif isinstance(msg, m.GridStatus):
                 self._on_droop(msg)
-            elif isinstance(msg, m.DcStatus) and self.dc is not None:
+            elif isinstance(msg, dm.DcStatus) and self.dc is not None:
                 self.dc.on_status(msg)
 
     def _on_status(self, st: m.Status) -> None:
@@ -451,7 +452,7 @@ class Station:
                         "rocof_hz_s": msg.rocof_mhz_s / 1000, "v_rms": msg.v_rms_mv / 1000,
                         "refused": gridfunc.refused_names(msg.refused), "trip": trip,
                         "droop_w": msg.droop_w, "phase_err_mrad": msg.phase_err_mrad})
-        elif isinstance(msg, m.DcStatus):
+        elif isinstance(msg, dm.DcStatus):
             self._emit(dc_record(msg))
         elif isinstance(msg, m.Nack):
             self._emit({"event": "nack", "reason": m.NACK_NAMES.get(msg.reason, msg.reason)})

@@ -6,11 +6,12 @@ the same tick as any interlock failure."""
 
 from firmware.app import dc, events, faults, interlocks
 from firmware.app.controller import Controller
+from firmware.link import dcmessages as dm
 from firmware.link import messages as m
 from tests.firmware.vmcheck import DcFakeHal, dc_board
 
 TICK = 10
-BOTH = m.DC_PLUS | m.DC_MINUS
+BOTH = dm.DC_PLUS | dm.DC_MINUS
 
 
 class Bench:
@@ -42,14 +43,14 @@ class Bench:
     def cable_check(self):
         assert self.c.dc.isolation_request(1, 5000, self.now) == 0
         self.run(1000 + 2 * TICK)
-        assert self.c.dc.isolation == m.ISO_VALID, self.c.dc.isolation
+        assert self.c.dc.isolation == dm.ISO_VALID, self.c.dc.isolation
 
     def closed(self):
         self.ready()
         self.cable_check()
         self.c.dc.request(1, 3600)
         self.run(5 * TICK)
-        assert self.c.dc.phase == m.DC_CLOSED, interlocks.names(self.c.refused)
+        assert self.c.dc.phase == dm.DC_CLOSED, interlocks.names(self.c.refused)
         assert self.hal.dc_bits == BOTH and self.hal.stage_on
 
 
@@ -71,16 +72,16 @@ def test_isolation_check_runs_the_stage_at_the_test_voltage_then_stops_it():
     b.ready()
     b.c.dc.isolation_request(1, 5000, b.now)
     b.tick()
-    assert b.hal.stage_on and b.hal.stage_target == 5000 and b.c.dc.isolation == m.ISO_RUNNING
+    assert b.hal.stage_on and b.hal.stage_target == 5000 and b.c.dc.isolation == dm.ISO_RUNNING
     b.run(1000)
-    assert b.c.dc.isolation == m.ISO_VALID
+    assert b.c.dc.isolation == dm.ISO_VALID
     assert not b.hal.stage_on  # nothing to test any more: the stage is off until the close
 
 
 def test_isolation_classes_of_the_reading_iec_61851_23():
     # kohm against the stage's rated 500 V: > 500 ohm/V valid, 100..500 warning, < 100 fault
-    for kohm, expected in ((251, m.ISO_VALID), (250, m.ISO_WARNING), (50, m.ISO_WARNING),
-                           (49, m.ISO_FAULT), (-1, m.ISO_VALID)):
+    for kohm, expected in ((251, dm.ISO_VALID), (250, dm.ISO_WARNING), (50, dm.ISO_WARNING),
+                           (49, dm.ISO_FAULT), (-1, dm.ISO_VALID)):
         b = Bench()
         b.ready()
         b.hal.kohm = kohm
@@ -88,7 +89,7 @@ def test_isolation_classes_of_the_reading_iec_61851_23():
         b.run(1000 + 2 * TICK)
         assert b.c.dc.isolation == expected, (kohm, b.c.dc.isolation)
         refused = b.c.refused & interlocks.ISOLATION_UNCHECKED
-        assert bool(refused) == (expected == m.ISO_FAULT), kohm
+        assert bool(refused) == (expected == dm.ISO_FAULT), kohm
 
 
 def test_isolation_check_needs_an_open_pair():
@@ -104,16 +105,16 @@ def test_close_sequence_minus_and_relay_then_plus_near_the_target_then_relay_off
     b.hal.stage_holds = False  # the stage has not got there yet
     b.c.dc.request(1, 3600)
     b.tick()
-    assert b.hal.dc_bits == m.DC_MINUS | m.DC_PRECHARGE and b.c.contactor == 1
+    assert b.hal.dc_bits == dm.DC_MINUS | dm.DC_PRECHARGE and b.c.contactor == 1
     assert b.hal.stage_on and b.hal.stage_target == 3600
     b.run(5 * TICK)
-    assert b.hal.dc_bits == m.DC_MINUS | m.DC_PRECHARGE  # + waits for dc_link_v
+    assert b.hal.dc_bits == dm.DC_MINUS | dm.DC_PRECHARGE  # + waits for dc_link_v
     b.hal.link_stuck_dv = 3600 - 250  # 25 V off: outside the 20 V tolerance
     b.run(2 * TICK)
-    assert not b.hal.dc_bits & m.DC_PLUS
+    assert not b.hal.dc_bits & dm.DC_PLUS
     b.hal.link_stuck_dv = 3600 - 200
     b.tick()
-    assert b.hal.dc_bits == BOTH | m.DC_PRECHARGE and b.c.dc.phase == m.DC_CLOSED
+    assert b.hal.dc_bits == BOTH | dm.DC_PRECHARGE and b.c.dc.phase == dm.DC_CLOSED
     b.tick()
     assert b.hal.dc_bits == BOTH  # the precharge relay opens once + carries the current
     assert b.hal.stage_target == 0  # current mode: the host's setpoint
@@ -131,7 +132,7 @@ def test_a_board_without_precharge_relay_closes_minus_alone_first():
     b.hal.stage_holds = False
     b.c.dc.request(1, 3600)
     b.tick()
-    assert b.hal.dc_bits == m.DC_MINUS
+    assert b.hal.dc_bits == dm.DC_MINUS
 
 
 def test_precharge_that_never_gets_there_fails_and_the_next_request_clears_it():
@@ -153,9 +154,9 @@ def test_open_drops_everything_in_one_tick_and_a_new_close_needs_a_new_cable_che
     b.c.dc.request(0, 0)
     b.tick()
     assert b.hal.dc_bits == 0 and not b.hal.stage_on and b.c.contactor == 0
-    assert b.c.dc.phase == m.DC_SETTLING
+    assert b.c.dc.phase == dm.DC_SETTLING
     b.run(1100)
-    assert b.c.dc.phase == m.DC_OPEN and not b.c.latched
+    assert b.c.dc.phase == dm.DC_OPEN and not b.c.latched
     b.c.dc.request(1, 3600)
     b.run(50)
     assert b.c.refused == interlocks.ISOLATION_UNCHECKED and b.hal.dc_bits == 0
@@ -193,7 +194,7 @@ def test_imd_alarm_during_the_cable_check_is_an_isolation_fault():
     b.run(300)
     b.hal.imd_on = True
     b.tick()
-    assert b.c.dc.isolation == m.ISO_FAULT and not b.hal.stage_on
+    assert b.c.dc.isolation == dm.ISO_FAULT and not b.hal.stage_on
 
 
 def test_power_stage_drops_in_the_same_tick_as_any_interlock_failure():
@@ -207,7 +208,7 @@ def test_power_stage_drops_in_the_same_tick_as_any_interlock_failure():
         ("imd", lambda b: setattr(b.hal, "imd_on", True)),
         ("pilot", lambda b: b.c.set_pilot(m.PILOT_X1, 10000)),
         ("open", lambda b: b.c.dc.request(0, 0)),
-        ("aux", lambda b: setattr(b.hal, "aux_stuck", m.DC_PLUS_AUX)),
+        ("aux", lambda b: setattr(b.hal, "aux_stuck", dm.DC_PLUS_AUX)),
     )
     for name, fail in cases:
         b = Bench()
@@ -240,7 +241,7 @@ def test_stage_lapses_with_the_host_in_the_tick_of_the_link_timeout():
 def test_weld_found_by_the_aux_contact_blocks_every_later_close():
     b = Bench()
     b.closed()
-    b.hal.weld_bits = m.DC_PLUS
+    b.hal.weld_bits = dm.DC_PLUS
     b.c.dc.request(0, 0)
     b.run(100 + 2 * TICK)
     assert b.c.latched & faults.DC_WELD
@@ -286,14 +287,14 @@ def test_a_healthy_open_bleeds_below_the_safe_voltage_and_raises_nothing():
     b.closed()
     b.c.dc.request(0, 0)
     b.run(1100)
-    assert not b.c.latched and b.c.dc.phase == m.DC_OPEN
+    assert not b.c.latched and b.c.dc.phase == dm.DC_OPEN
 
 
 def test_aux_contact_that_does_not_follow_a_close_is_no_feedback():
     b = Bench()
     b.ready()
     b.cable_check()
-    b.hal.aux_stuck = m.DC_MINUS_AUX  # + aux never reads closed
+    b.hal.aux_stuck = dm.DC_MINUS_AUX  # + aux never reads closed
     b.c.dc.request(1, 3600)
     b.run(150)
     assert b.c.latched & faults.DC_NO_FEEDBACK and faults.lowest_code(b.c.latched) == 94
@@ -302,7 +303,7 @@ def test_aux_contact_that_does_not_follow_a_close_is_no_feedback():
 
 def test_boot_with_an_aux_contact_closed_is_a_weld():
     hal = DcFakeHal()
-    hal.weld_bits = m.DC_MINUS
+    hal.weld_bits = dm.DC_MINUS
     c = Controller(hal, dc_board(), 0)
     assert c.latched & faults.DC_WELD
 
@@ -345,7 +346,7 @@ def test_dc_tick_paths_allocate_nothing():
                 b.now += TICK
                 c.host_alive(b.now)
                 c.tick(b.now)
-                if c.dc.phase == m.DC_CLOSED:
+                if c.dc.phase == dm.DC_CLOSED:
                     seen[0] = 1
         finally:
             heap_unlock()
@@ -371,7 +372,7 @@ def test_dc_tick_paths_allocate_nothing():
             hal.weld_bits = BOTH  # the weld shows at the open, by aux and by voltage
             c.dc.request(0, 0)
         elif round_ == 3:
-            hal.aux_stuck = m.DC_MINUS_AUX  # + drops out while closed
+            hal.aux_stuck = dm.DC_MINUS_AUX  # + drops out while closed
         locked(120)
         seen[1] |= bool(c.latched & faults.IMD_ALARM)
         seen[2] |= bool(c.latched & faults.DC_WELD)

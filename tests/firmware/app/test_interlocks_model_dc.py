@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from firmware.app.controller import Controller
+from firmware.link import dcmessages as dm
 from firmware.link import messages as m
 from tests.firmware.vmcheck import DcFakeHal, dc_board
 
@@ -208,12 +209,12 @@ class DcControllerModel(RuleBasedStateMachine):
         self.requested = close
         self._tick(ticks)
 
-    @rule(bits=st.sampled_from([0, m.DC_PLUS, m.DC_MINUS, m.DC_PLUS | m.DC_MINUS]))
+    @rule(bits=st.sampled_from([0, dm.DC_PLUS, dm.DC_MINUS, dm.DC_PLUS | dm.DC_MINUS]))
     def weld(self, bits: int) -> None:
         self.hal.weld_bits = bits
         self._tick()
 
-    @rule(stuck=st.sampled_from([-1, 0, m.DC_PLUS_AUX]))
+    @rule(stuck=st.sampled_from([-1, 0, dm.DC_PLUS_AUX]))
     def aux(self, stuck: int) -> None:
         self.hal.aux_stuck = stuck
         self._tick()

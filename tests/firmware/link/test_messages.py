@@ -7,6 +7,7 @@ a change to a layout must change this table on purpose. Ordered commands are enc
 with epoch 0x0A0B0C0D and order 0x01020304.
 """
 
+from firmware.link import dcmessages as dm
 from firmware.link import messages as m
 from tests.firmware.vmcheck import raises
 
@@ -45,11 +46,11 @@ GOLDEN = (
 )
 # DC charger hardware
 GOLDEN += (
-    (m.DcContactor(1, 3600), 13, "080d00" + E_O + "01 100e"),
-    (m.IsolationRequest(1, 5000), 14, "090e00" + E_O + "01 8813"),
-    (m.DcStatus(m.DC_CLOSED, 0x1B, 1, 3612, 0, 5000, m.ISO_VALID, 6000), 15,
+    (dm.DcContactor(1, 3600), 13, "080d00" + E_O + "01 100e"),
+    (dm.IsolationRequest(1, 5000), 14, "090e00" + E_O + "01 8813"),
+    (dm.DcStatus(dm.DC_CLOSED, 0x1B, 1, 3612, 0, 5000, dm.ISO_VALID, 6000), 15,
      "8c0f00 02 1b 01 1c0e 00 88130000 02 70170000"),
-    (m.DcStatus(m.DC_OPEN, 0, 0, 0, 1, -1, m.ISO_FAULT, 7000), 16,
+    (dm.DcStatus(dm.DC_OPEN, 0, 0, 0, 1, -1, dm.ISO_FAULT, 7000), 16,
      "8c1000 00 00 00 0000 01 ffffffff 04 581b0000"),
 )
 
@@ -76,7 +77,7 @@ def test_only_commands_are_ordered_and_each_class_is_its_own():
     assert ordered == ["SetPilot", "PowerLease", "Reset", "SetConfig", "DcContactor",
                        "IsolationRequest"]
     classes = [m.order_class(m.SetPilot(0, 500)), m.order_class(m.PowerLease(0, 0, 0, 50))]
-    classes += [m.order_class(m.DcContactor(0, 0)), m.order_class(m.IsolationRequest(0, 0))]
+    classes += [m.order_class(dm.DcContactor(0, 0)), m.order_class(dm.IsolationRequest(0, 0))]
     classes += [m.order_class(m.Reset(w)) for w in range(1, m.Reset.RANGES[0][1] + 1)]
     classes += [m.order_class(m.SetConfig(k, 0)) for k in m.CONFIG_KEYS]
     assert sorted(classes) == list(range(m.ORDER_CLASSES))  # one each, none shared
@@ -161,7 +162,7 @@ def test_version_1_and_2_lease_layouts_are_refused():
 
 
 def test_a_dc_close_or_isolation_test_needs_its_voltage():
-    for cls in (m.DcContactor, m.IsolationRequest):
+    for cls in (dm.DcContactor, dm.IsolationRequest):
         assert cls(1, 99).out_of_range() == 1 and cls(1, 100).out_of_range() == -1
         assert cls(0, 0).out_of_range() == -1  # open / cancel: no voltage
         e = raises(m.LinkDecodeError, m.decode, cls(1, 50).encode(3, check=False, epoch=1, order=2))

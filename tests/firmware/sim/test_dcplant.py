@@ -77,4 +77,4 @@ def test_unknown_field_is_refused():
         core.StageLimits(max_volts=1.0)
     except TypeError:
         return
-    raise AssertionError("StageLimits took an unknown field")
+    raise AssertionError("StageLimits took an unknown field")  # a misspelt limit is no default

@@ -127,7 +127,7 @@ def test_the_host_records_are_the_cores_fields_with_its_defaults():
 
     from firmware.sim import dcplant as core
 
-    for cls, fields in ((StageLimits, core.STAGE_FIELDS), (Battery, core.BATTERY_FIELDS)):
-        assert [(f.name, f.default) for f in dataclasses.fields(cls)] == list(fields)
+    for cls, base in ((StageLimits, core.StageLimits), (Battery, core.Battery)):
+        assert {f.name: f.default for f in dataclasses.fields(cls)} == vars(base())
     assert issubclass(DcPlant, core.DcPlant)
     assert {i.value for i in Insulation} == {core.VALID, core.WARNING, core.FAULT}
