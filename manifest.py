@@ -47,7 +47,7 @@ COMMON = (
 )
 GRID = ("firmware/app/gridfunc.py", "firmware/app/gridsync.py", "firmware/kernels/zerocross.py")
 ZERO_CROSS = ("firmware/app/edgesync.py",)
-DC = ("firmware/app/dc.py", "firmware/link/dcmessages.py")  # boards with a `dc` section
+DC = ("firmware/app/dc.py", "firmware/link/dcmessages.py", "boards/dccheck.py")  # `dc` boards
 SIM_DC = ("firmware/sim/dcplant.py", "firmware/sim/dcside.py")  # and on the unix port
 MCU = ("firmware/hal/mcu.py", "firmware/hal/gridin.py")
 PORT = {
