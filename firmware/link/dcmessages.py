@@ -38,7 +38,7 @@ class DcContactor(Message):
     tolerance (dc_precharge_tol_dv) of `target_dv` (the EV's battery voltage, 0.1 V),
     then the precharge relay opens. The interlocks still decide (a valid isolation check
     since the last open among them); a close is asked once: after any open the host asks
-    again."""
+    again. DC boards only: elsewhere an unknown type, as IsolationRequest."""
 
     TYPE = 0x08
     ORDERED = True
