@@ -200,7 +200,6 @@ CFG_DC_PRECHARGE_TOL = const(71)
 CFG_DC_IMD_ALARM = const(72)
 DC_KEYS = (70, 71, 72)
 
-
 # Reset.what
 RESET_CLEAR_FAULTS = const(1)  # clear the fail-safe and every manually clearable latch
 RESET_REBOOT = const(2)
