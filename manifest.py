@@ -75,7 +75,7 @@ def board_modules(name):
     board = spec["BOARD"]
     files = COMMON + ("boards/" + module_name + ".py",) + files + PORT[board["port"]]
     if board.get("dc") is not None:
-        files += DC + (SIM_DC if board["port"] == "unix" else ())
+        files += DC + (SIM_DC if board["port"] == "unix" else ("firmware/hal/mcudc.py",))
     if board.get("grid") is not None:
         files += GRID
         if board["pins"].get("grid_zero_cross") is not None:

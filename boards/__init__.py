@@ -43,7 +43,8 @@ Fields (see boards/sim.py for a complete example):
   dc (optional)                   DC charger hardware (firmware/app/dc.py), see DC_RANGES:
                                   precharge_relay (bool), precharge_ms, precharge_tol_dv,
                                   weld_check_ms, safe_dv, isolation_ms, rated_dv (0.1 V),
-                                  imd_alarm_kohm (optional). The pair replaces the contactor.
+                                  imd_alarm_kohm (optional), link_cal (hardware: the
+                                  dc_link_v divider, as cp_cal). The pair replaces the contactor.
 """
 
 from firmware.app.faults import CP_STALL_BUDGET_MS

@@ -16,7 +16,7 @@ def validate_dc(board):
     name = board["name"]
     d = board["dc"]
     for key in d:
-        if key not in DC_RANGES and key not in ("precharge_relay", "imd_alarm_kohm"):
+        if key not in DC_RANGES and key not in ("precharge_relay", "imd_alarm_kohm", "link_cal"):
             raise BoardError("board %s: unknown field 'dc.%s'" % (name, key))
     for key in DC_RANGES:
         lo, hi = DC_RANGES[key]
@@ -31,3 +31,7 @@ def validate_dc(board):
     for role in DC_PINS + (("dc_precharge_drive",) if d["precharge_relay"] else ()):
         if pins.get(role) is None:
             raise BoardError("board %s: missing field 'pins.%s' (needed by 'dc')" % (name, role))
+    cal = d.get("link_cal")
+    if not isinstance(cal, tuple) or len(cal) != 3 or cal[0] <= 0 or cal[1] <= 0:
+        raise BoardError("board %s: field 'dc.link_cal' must be (num > 0, den > 0, offset_dv): "
+                         "the dc_link_v divider (firmware/hal/mcudc.py)" % name)

@@ -285,6 +285,10 @@ class McuHal:
             adc(pins["ntc%d_adc" % i]).read_u16 for i in range(board["ntc"]["channels"])
         )
         self.uart = UartLink(uart)
+        if board.get("dc") is not None:  # DC charger hardware: loaded on DC boards only
+            from firmware.hal import mcudc
+
+            mcudc.attach(self, board, machine, adc)
         self._wdt_feed = machine.WDT(timeout=board["wdt_ms"]).feed
 
     def _input(self, Pin, pin):

@@ -238,7 +238,7 @@ class DcControllerModel(RuleBasedStateMachine):
         assert not self.violation, self.violation
 
 
-DcControllerModel.TestCase.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
+DcControllerModel.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
 TestDcControllerModel = DcControllerModel.TestCase
 
 
