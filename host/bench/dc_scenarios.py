@@ -8,8 +8,8 @@ clock (the plant logs the trigger, the firmware stamps ContactorChanged and DcSt
 imd-alarm  the isolation monitor alarms mid-loop, 50 A flowing: F-080, and the pair and
            the power stage open within 50 ms of the alarm
 dc-weld    the pair welds when it opens at the end of charge: F-093 from the aux
-           contacts, the pair and the stage open in the tick the EV stops, and a second
-           plug-in gets no close
+           contacts, dc_link_v still up at the voltage check ~1 s later, the pair and
+           the stage open in the tick the EV stops, and a second plug-in gets no close
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ BUDGET_MS = 50
 IMD_ALARM_MS = 8000  # from boot: CableCheck (1 s) and the precharge (~2 s) are done by then
 # the firmware checks the aux contacts this long after opening (the board's setting)
 WELD_CHECK_MS = int(cast(dict, SIM_DC["contactor"])["feedback_ms"])
+# and dc_link_v this long after it, against the safe voltage (the board's dc section)
+VOLTAGE_CHECK_MS = int(cast(dict, SIM_DC["dc"])["weld_check_ms"])
+SAFE_V = int(cast(dict, SIM_DC["dc"])["safe_dv"]) / 10
 IMD_CODE = faults.code_of(faults.IMD_ALARM)
 WELD_CODE = faults.code_of(faults.DC_WELD)
 
@@ -108,11 +111,16 @@ async def dc_weld(runtime: str) -> dict[str, Any]:
     weld_at = bench.plant_ms("dc-weld")
     found = bench.fw_ms("fault", code=WELD_CODE)
     detect_ms = found[0] - weld_at if found and weld_at is not None else None
+    # the second check: dc_link_v when the pair leaves settling (weld_check_ms after it)
+    settled = [r for r in bench.records if r.get("event") == "dc" and r["phase"] == "open"
+               and weld_at is not None and r["fw_ms"] > weld_at]
+    link_v = settled[0]["dc_link_v"] if settled else None
     last = [r for r in bench.records if r.get("event") == "status"][-1:]
     still = bool(last) and bool(last[0]["latched"] & faults.DC_WELD) \
         and bool(last[0]["refused"] & interlocks.FAULT)
     plugs = len([p for p in bench.plant if p["plant"] == "plug"])
     ok = (WELD_CODE in codes and len(closes) == 1 and done(bench) and still
+          and link_v is not None and link_v >= SAFE_V
           and open_ms is not None and open_ms <= BUDGET_MS
           and stage_ms is not None and stage_ms <= BUDGET_MS)
     verdict = (f"EV stopped: pair opened {open_ms} ms and power stage off {stage_ms} ms later "
@@ -120,10 +128,13 @@ async def dc_weld(runtime: str) -> dict[str, Any]:
     verdict += (f"weld found {detect_ms} ms after the opening (the aux contacts are read "
                 f"{WELD_CHECK_MS} ms after it): {faults.label(WELD_CODE)}; " if detect_ms is not None
                 else "weld NOT found; ")
+    verdict += (f"dc_link_v still {link_v} V at the voltage check {VOLTAGE_CHECK_MS} ms after it "
+                f"(open: below {SAFE_V:g} V); " if link_v is not None else "no voltage check seen; ")
     verdict += (f"{len(closes)} close in {plugs} plug-in(s) (limit 1: none after the weld); "
                 + ("the fault stays latched and refuses closing" if still else "the fault did NOT stay latched"))
     return {"result": "pass" if ok else "fail", **s, "verdict": verdict, "fault_codes": codes,
             "closes": len(closes), "still_latched": still, "weld_to_detect_ms": detect_ms,
+            "dc_link_v_at_check": link_v,
             "trigger": "ev-stop", "trigger_to_open_ms": open_ms, "trigger_to_stage_off_ms": stage_ms,
             "budget_ms": BUDGET_MS, "plant": bench.plant, "timeline": bench.records}
 

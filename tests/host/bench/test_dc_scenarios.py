@@ -35,6 +35,7 @@ def test_dc_weld_is_found_by_the_aux_contacts_and_blocks_the_next_session() -> N
     assert "F-093 dc-contactor-weld" in s["faults_raised"] and s["closes"] == 1 and s["still_latched"]
     assert 90 <= s["weld_to_detect_ms"] <= 130  # the aux contacts are read 100 ms after opening
     assert 0 <= s["trigger_to_open_ms"] <= 50 and 0 <= s["trigger_to_stage_off_ms"] <= 50
+    assert s["dc_link_v_at_check"] > 300  # both contacts shut: the battery's voltage stays
     weld = [f for f in s["faults"] if f["fault"] == "F-093 dc-contactor-weld"][0]
     assert weld["found_by"] == ["plus-aux", "minus-aux"]
     assert s["status_changes"][-1]["contactor"] == "welded"
