@@ -13,8 +13,8 @@ the DC sequence and its checks, driven from the controller's tick:
                 relay), open drops everything at once
   drive(now)    after the decision: the power-stage enable. It is on only while the pair
                 closes or is closed with no interlock refusing, or while an isolation
-                test runs with nothing refusing but the close gates, so it drops in the
-                same tick as any interlock failure.
+                test runs with nothing refusing but the close gates (a check that loses
+                the stage is void), so it drops in the same tick as any interlock failure.
 
 Weld detection: each aux contact must read open `feedback_ms` after opening; and
 `weld_check_ms` (IEC 61851-23: the output below 60 V within 1 s) after opening,
@@ -227,6 +227,8 @@ class DcStage:
         elif self.isolation == dm.ISO_RUNNING and phase == dm.DC_OPEN:
             on = not refused & ~interlocks.DC_CLOSE_GATES
             target = self.test_dv
+            if not on:  # a check without the test voltage on says nothing: void
+                self.isolation = dm.ISO_NONE
         else:
             on = False
             target = 0
@@ -240,8 +242,7 @@ class DcStage:
             c.events.push(DC_CHANGED, phase, self.isolation, now)
 
     def stage_off(self):
-        if self.stage:
-            self.stage = False
+        self.stage = False
         self.hal.power_stage(False, 0)
 
     def _drive(self, bits):

@@ -26,8 +26,9 @@ IMD_ACTIVE = const(1 << 15)  # the isolation monitor signals an insulation fault
 ISOLATION_UNCHECKED = const(1 << 16)  # no valid isolation check (CableCheck) since the last open
 DC_NOT_REQUESTED = const(1 << 17)  # the host has not asked to close the pair (DcContactor)
 DC_SETTLING = const(1 << 18)  # the pair opened less than dc.weld_check_ms ago: weld unchecked
-# the rows that only gate a close: the power stage may run an isolation test without them
-DC_CLOSE_GATES = const(ISOLATION_UNCHECKED | DC_NOT_REQUESTED)
+# the rows that only gate a close (checks before it, the host's request): the power stage
+# may run an isolation test (CableCheck) while only these refuse
+DC_CLOSE_GATES = const(DIODE_UNCHECKED | RCD_UNTESTED | ISOLATION_UNCHECKED | DC_NOT_REQUESTED)
 
 TABLE = (
     (CP_NOT_READY, "cp-not-ready"),

@@ -92,6 +92,32 @@ def test_isolation_classes_of_the_reading_iec_61851_23():
         assert bool(refused) == (expected == dm.ISO_FAULT), kohm
 
 
+def test_isolation_check_is_void_when_the_stage_must_stop():
+    b = Bench()
+    b.ready()
+    b.c.dc.isolation_request(1, 5000, b.now)
+    b.run(300)
+    assert b.hal.stage_on
+    b.c.set_lease(0, 0, 0, 1000, b.now)  # the session is gone mid-check
+    b.tick()
+    assert not b.hal.stage_on and b.c.dc.isolation == dm.ISO_NONE
+    b.c.set_lease(1, 0, 800, 60000, b.now, 40000)
+    b.run(1000)
+    assert b.c.dc.isolation == dm.ISO_NONE  # not valid without a new check
+
+
+def test_a_dc_board_with_an_rcd_tests_the_stage_then_the_rcd_then_closes():
+    b = Bench(rcd={"present": True, "self_test": True, "no_reclose": False})
+    b.ready()
+    assert b.c.refused & interlocks.RCD_UNTESTED
+    b.cable_check()  # the stage ran although the RCD is untested: that only gates a close
+    b.c.dc.request(1, 3600)
+    b.tick()
+    assert b.hal.rcd_test_on and b.hal.dc_bits == 0  # the self-test first
+    b.run(150)
+    assert not b.hal.rcd_test_on and b.c.dc.phase == dm.DC_CLOSED
+
+
 def test_isolation_check_needs_an_open_pair():
     b = Bench()
     b.closed()
