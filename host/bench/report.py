@@ -159,9 +159,13 @@ def to_json(summary: dict[str, Any], grid: bool) -> dict[str, Any]:
     out["status_changes"] = statuses
     out["telemetry"] = changes([_sample(r) for r in labelled if r.get("event") == "telemetry"])
     for kind in REPEATED:  # issue 15: cable_changes, wear_changes
-        kept = changes([_sample(r) for r in labelled if r.get("event") == kind], ("t", "fw_ms", "guard_ms"))
+        samples = [_sample(r) for r in labelled if r.get("event") == kind]
+        kept = []  # each contactor's wear apart (a DC board reports three in turn)
+        for who in sorted({s.get("contactor", 0) for s in samples}):
+            kept += changes([s for s in samples if s.get("contactor", 0) == who],
+                            ("t", "fw_ms", "guard_ms"))
         if kept:
-            out[kind + "_changes"] = kept
+            out[kind + "_changes"] = sorted(kept, key=lambda s: s.get("t", 0))
     if grid and "grid_trace" not in out:
         out["grid_trace"] = changes([_sample(r) for r in labelled if r.get("event") == "grid"])
     dc = [_sample(r) for r in labelled if r.get("event") == "dc"]
@@ -203,7 +207,8 @@ class Printer:
         self.grid_shown: dict[str, Any] = {}
         self.dc_shown: tuple[Any, ...] = ()
         self.header_done = False
-        self.repeated: dict[str, dict[str, Any]] = {}  # the last cable / wear report shown
+        # the last cable report shown, and each contactor's last wear report
+        self.repeated: dict[tuple[str, int], dict[str, Any]] = {}
 
     def feed(self, r: dict[str, Any]) -> None:
         text = self._text(r)
@@ -223,10 +228,11 @@ class Printer:
             return self._grid_sample(r)
         if e in REPEATED:
             now = {k: v for k, v in r.items() if k not in ("t", "event", "fw_ms", "guard_ms")}
-            last = self.repeated.get(e)
+            who = (e, r.get("contactor", 0))
+            last = self.repeated.get(who)
             if last is not None and not _moved(last, now, ()):
                 return None
-            self.repeated[e] = now
+            self.repeated[who] = now
             return e + ": " + ", ".join(f"{k} {v}" for k, v in now.items())
         if e == "dc":
             return self._dc(r)
