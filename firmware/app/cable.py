@@ -80,7 +80,8 @@ def check(c, now):
 
 def check_lock(c, now):
     """Lock with an EV and a valid cable; unlock on A, after f_unlock_ms in F and on the
-    operator's Lock(0), never with the contactor closed or the current high."""
+    operator's Lock(0), never with the contactor closed or the current high, nor on a
+    DC board before the pair's output is found dead."""
     lock = c.lock
     if lock is None:
         return
@@ -95,8 +96,11 @@ def check_lock(c, now):
     ev = c.cp == m.CP_B or c.cp == m.CP_C or c.cp == m.CP_D
     c.lock_want = not c.lock_hold and ev and (s == proximity.NONE or s == proximity.OK or s == proximity.PRESSED)
     i = c.hal.current_ma()
-    low = i < lock.unlock_ma and -i < lock.unlock_ma
-    if lock.step(c.lock_want, not c.contactor and low, now):
+    may = not c.contactor and i < lock.unlock_ma and -i < lock.unlock_ma
+    dc = c.dc
+    if may and dc is not None:
+        may = dc.dead()  # DC: not while the connector may still be live (IEC 61851-23)
+    if lock.step(c.lock_want, may, now):
         c._raise(faults.CONNECTOR_LOCK, 1 if lock.failed_locking else 0, now)
     if lock.state != c.lock_reported:
         c.lock_reported = lock.state

@@ -247,6 +247,11 @@ class DcStage:
             self.reported = word
             c.events.push(DC_CHANGED, phase, self.isolation, now)
 
+    def dead(self):
+        """The output may be touched: the pair open and its weld checks done, the stage
+        off, dc_link_v below safe_dv. The connector lock holds until then."""
+        return self.phase == dm.DC_OPEN and not self.stage and self.link_dv < self.safe_dv
+
     def stage_off(self):
         self.stage = False
         self.hal.power_stage(False, 0)

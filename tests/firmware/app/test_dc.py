@@ -438,3 +438,22 @@ def test_dc_tick_paths_allocate_nothing():
         seen[3] |= bool(c.latched & faults.PRECHARGE_FAILED)
     assert seen == [1, 1, 1, 1], seen
     assert c.events.lost == 0
+
+
+def test_the_connector_stays_locked_until_the_output_is_dead():
+    """IEC 61851-23: no unlock while the connector may be live. The EV leaves (state A)
+    with the pair closed: the pair opens at once, the lock waits for the weld checks
+    and for dc_link_v below safe_dv (held up here as by two welded contacts)."""
+    b = Bench()
+    b.closed()
+    assert b.hal.locked and b.c.lock.locked()
+    b.hal.link_stuck_dv = 3600
+    b.hal.set_cp(12000)
+    b.run(5 * TICK)
+    assert b.hal.dc_bits == 0 and b.c.dc.phase == dm.DC_SETTLING
+    b.run(1500)  # the weld checks are done: F-093 by the voltage, and still live
+    assert b.c.dc.phase == dm.DC_OPEN and b.c.latched & faults.DC_WELD
+    assert b.hal.locked and b.c.lock.locked()
+    b.hal.link_stuck_dv = 0  # the output bled down
+    b.run(100)
+    assert not b.hal.locked
