@@ -108,10 +108,10 @@ hal.set_cp(6000)
 ctrl.set_pilot(0, 500)
 ctrl.set_lease(1, 0, 800, 600000, 0, 40000)
 t = 0
-for step in range(130):
-    if step == 5:
+for step in range(135):
+    if step == 10:  # the connector locked (a 50 ms pulse): CableCheck needs it
         ctrl.dc.isolation_request(1, 5000, t)
-    elif step == 115:
+    elif step == 120:
         ctrl.dc.request(1, 3600)
     t += 10
     ctrl.host_alive(t)
