@@ -1,13 +1,18 @@
 """Model-based test (hypothesis stateful) of the interlocks on a board with DC hardware:
 the rows of test_interlocks_model.py that a DC charger shares, and the DC rows (IMD
-alarm and reading, isolation check, close request, settling, weld, feedback, precharge).
+alarm and reading, isolation check, close request, settling, weld, feedback, precharge),
+with the connector lock and the anti-chatter gap that every board has.
 
 Random sequences drive the real Controller on the sim-dc board's definition through
 DcFakeHal, tick by tick. After every tick, recomputed here from the inputs:
   - no DC coil is driven while any close condition is false (so a failing condition
     opens the pair by the end of the tick it fails in), and
   - the power-stage enable is on only while the pair is driven with every condition
-    true, or while a CableCheck runs with nothing false but the close gates.
+    true, or while a CableCheck runs with nothing false but the close gates,
+  - the pair's - contactor (which starts every close) never closes within the
+    anti-chatter gap of its last close, and
+  - the connector lock never lets go while the output may be live (a coil driven, the
+    stage on, dc_link_v at or above safe_dv, or within the weld checks after an open).
 """
 
 from __future__ import annotations
@@ -48,7 +53,10 @@ class DcControllerModel(RuleBasedStateMachine):
         self.alarm_since_check = False
         self.requested = False
         self.was_driven = False
+        self.minus_was = 0
         self.opened_at: int | None = None
+        self.minus_closed_at: int | None = None
+        self.was_locked = False
         self.violation = ""
 
     # ------------------------------------------------------------ ticking
@@ -77,6 +85,13 @@ class DcControllerModel(RuleBasedStateMachine):
             elif self.now - self.iso_from >= ISOLATION_MS:
                 self.iso_ok = _class_ok(self.hal.kohm)
                 self.iso_from = None
+        minus = self.hal.dc_bits & dm.DC_MINUS
+        if minus and not self.minus_was:
+            last = self.minus_closed_at
+            if last is not None and self.now - last < self.c.wear.min_gap_ms:
+                self.violation = f"- closed {self.now - last} ms after its last close"
+            self.minus_closed_at = self.now
+        self.minus_was = minus
         if self.was_driven and not driven:  # opened: a new check and a new request
             self.iso_ok = False
             self.iso_from = None
@@ -99,10 +114,18 @@ class DcControllerModel(RuleBasedStateMachine):
             problems.append("pilot")
         if self.opened_at is not None and self.now - self.opened_at < 1000:
             problems.append("settling")
+        if not self.hal.lock_feedback():
+            problems.append("lock")
         return problems
 
     def _check(self) -> None:
         shared = self._shared_problems()
+        hal = self.hal
+        if self.was_locked and not hal.locked:
+            settling = self.opened_at is not None and self.now - self.opened_at < 1000
+            if hal.dc_bits or hal.stage_on or hal.dc_link_dv() >= 600 or settling:
+                self.violation = f"unlocked with the output live at {self.now}"
+        self.was_locked = hal.locked
         gates = []
         if not self.iso_ok:
             gates.append("isolation")
@@ -141,6 +164,8 @@ class DcControllerModel(RuleBasedStateMachine):
         self.hal.weld_bits = 0
         self.hal.aux_stuck = -1
         self.hal.stage_holds = True
+        self.hal.lock_broken = False
+        self.hal.link_stuck_dv = 0
         self.hal.estop_on = self.hal.override_on = False
         self.c.clear_faults()
         self.ready()
@@ -217,6 +242,26 @@ class DcControllerModel(RuleBasedStateMachine):
     @rule(stuck=st.sampled_from([-1, 0, dm.DC_PLUS_AUX]))
     def aux(self, stuck: int) -> None:
         self.hal.aux_stuck = stuck
+        self._tick()
+
+    @rule(broken=st.sampled_from([False, False, True]))
+    def lock_feedback(self, broken: bool) -> None:
+        """The lock's feedback switch reads unlocked (a broken lock, or a cable pulled
+        against it); F-071 after the retries."""
+        self.hal.lock_broken = broken
+        self._tick()
+
+    @rule(gap_ms=st.sampled_from([0, 2000, 8000]))
+    def min_gap(self, gap_ms: int) -> None:
+        """SetConfig contactor_min_gap_ms (a DC restart takes > 2 s anyway: settling,
+        then a new CableCheck)."""
+        self.c.wear.min_gap_ms = gap_ms
+        self._tick()
+
+    @rule(dv=st.sampled_from([0, 0, 3600]))
+    def link_held(self, dv: int) -> None:
+        """dc_link_v held up behind the open pair (two welded contacts, a slow bleed)."""
+        self.hal.link_stuck_dv = dv
         self._tick()
 
     @rule(holds=st.booleans())
