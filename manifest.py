@@ -51,6 +51,8 @@ COMMON = (
 GRID = ("firmware/app/gridfunc.py", "firmware/app/gridsync.py", "firmware/kernels/zerocross.py")
 ZERO_CROSS = ("firmware/app/edgesync.py",)
 LOCK = ("firmware/app/lock.py",)  # issue 15: boards with a connector lock
+DC = ("firmware/app/dc.py", "firmware/link/dcmessages.py", "boards/dccheck.py")  # `dc` boards
+SIM_DC = ("firmware/sim/dcplant.py", "firmware/sim/dcside.py")  # and on the unix port
 MCU = ("firmware/hal/mcu.py", "firmware/hal/gridin.py")
 PORT = {
     "rp2": MCU + ("firmware/hal/rp2.py",),
@@ -65,12 +67,21 @@ def board_modules(name):
     """The .py files (repository paths) board `name` imports."""
     here = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else "."
     spec = {}
-    with open(os.path.join(here, "boards", name + ".py")) as f:
-        exec(f.read(), spec)
+    module_name = name.replace("-", "_")  # board sim-dc is boards/sim_dc.py
+    with open(os.path.join(here, "boards", module_name + ".py")) as f:
+        code = f.read()
+    import sys
+
+    if here not in sys.path:
+        sys.path.insert(0, here)  # a board may build on another (sim-dc on sim)
+    files = ("boards/sim.py",) if "from boards.sim import" in code else ()
+    exec(code, spec)
     board = spec["BOARD"]
-    files = COMMON + ("boards/" + name + ".py",) + PORT[board["port"]]
+    files = COMMON + ("boards/" + module_name + ".py",) + files + PORT[board["port"]]
     if board.get("lock") is not None:
         files += LOCK
+    if board.get("dc") is not None:
+        files += DC + (SIM_DC if board["port"] == "unix" else ("firmware/hal/mcudc.py",))
     if board.get("grid") is not None:
         files += GRID
         if board["pins"].get("grid_zero_cross") is not None:

@@ -1,5 +1,6 @@
 """Firmware figures on the MicroPython unix port: each viper kernel against its plain
-twin (µs per call and the ratio), the control tick time without and with grid sensing,
+twin (µs per call and the ratio), the control tick time without and with grid sensing
+and on a DC board (the pair closed),
 and per board the heap live after boot and its peak through a session.
 
     python benchmarks/firmware.py [--quick]
@@ -98,6 +99,32 @@ for grid in (False, True):
         ctrl.tick(t)
         ctrl.events.pop()
     print("TICK %%d %%.1f %%d" %% (grid, elapsed(t0) / TICKS, ctrl.contactor))
+
+# a DC board (sim-dc without its grid): CableCheck done, pair closed, charging
+from tests.firmware.vmcheck import DcFakeHal, dc_board
+hal = DcFakeHal()
+ctrl = Controller(hal, dc_board(), 0)
+hal.set_cp(6000)
+ctrl.set_pilot(0, 500)
+ctrl.set_lease(1, 0, 800, 600000, 0, 40000)
+t = 0
+for step in range(135):
+    if step == 10:  # the connector locked (a 50 ms pulse): CableCheck needs it
+        ctrl.dc.isolation_request(1, 5000, t)
+    elif step == 120:
+        ctrl.dc.request(1, 3600)
+    t += 10
+    ctrl.host_alive(t)
+    ctrl.tick(t)
+    ctrl.events.pop()
+gc.collect()
+t0 = now_us()
+for i in range(TICKS):
+    t += 10
+    ctrl.host_alive(t)
+    ctrl.tick(t)
+    ctrl.events.pop()
+print("TICK 2 %%.1f %%d" %% (elapsed(t0) / TICKS, ctrl.dc.phase == 2))
 """
 
 
@@ -186,7 +213,8 @@ def main() -> None:
             print(f"  {k:15} {label} {f:7.2f} µs   plain twin {t:7.2f} µs   ratio {t / f:5.1f}x")
         for line in rows["TICK"]:
             grid, us, closed = line.split()
-            what = "with grid sensing, 20 samples a tick" if grid == "1" else "no grid sensing"
+            what = {"0": "no grid sensing", "1": "with grid sensing, 20 samples a tick",
+                    "2": "DC board: pair, aux, dc_link_v and IMD each tick"}[grid]
             print(f"  control tick    {float(us):7.1f} µs ({what}; FakeHal, charging"
                   f"{'' if closed == '1' else ', contactor NOT closed'})")
         if "Micro" in name:

@@ -11,7 +11,10 @@ Fields (see boards/sim.py for a complete example):
   pins {role: pin}                 cp_pwm, cp_sense_adc, contactor_drive, contactor_feedback,
                                    rcd_fault, rcd_test, estop, ntc0_adc, ntc1_adc, status_led,
                                    manual_override (the override switch's aux contact),
-                                   pp_adc, lock_a, lock_b, lock_feedback (issue 15)
+                                   pp_adc, lock_a, lock_b, lock_feedback (issue 15);
+                                   DC boards: dc_plus_drive, dc_minus_drive,
+                                   dc_precharge_drive, dc_plus_aux, dc_minus_aux,
+                                   dc_link_adc, imd_alarm, power_stage_enable
                                    (None where the board has no such pin; no pin twice)
   cp_cal (num, den, offset_mv)     pilot sense: mv = counts * num // den + offset_mv
   adc_bits                         resolution the HAL reports counts in
@@ -48,6 +51,11 @@ Fields (see boards/sim.py for a complete example):
                                   zero_cross_delay_us (comparator delay, with
                                   pins.grid_zero_cross). Needs pins.grid_sense_adc on
                                   hardware. Without it, export is refused.
+  dc (optional)                   DC charger hardware (firmware/app/dc.py), see DC_RANGES:
+                                  precharge_relay (bool), precharge_ms, precharge_tol_dv,
+                                  weld_check_ms, safe_dv, isolation_ms, rated_dv (0.1 V),
+                                  imd_alarm_kohm (optional), link_cal (hardware: the
+                                  dc_link_v divider, as cp_cal). The pair replaces the contactor.
 """
 
 from firmware.app.faults import CP_STALL_BUDGET_MS
@@ -63,6 +71,9 @@ PIN_ROLES = (
     "estop", "ntc0_adc", "ntc1_adc", "status_led", "grid_sense_adc", "grid_zero_cross",
     "manual_override",
     "pp_adc", "lock_a", "lock_b", "lock_feedback",  # issue 15
+    # DC charger hardware
+    "dc_plus_drive", "dc_minus_drive", "dc_precharge_drive", "dc_plus_aux", "dc_minus_aux",
+    "dc_link_adc", "imd_alarm", "power_stage_enable",
 )
 # field: (min, max) for the integers
 RANGES = {
@@ -196,6 +207,10 @@ def validate(board):
             % (name, open_ms, 3 * period, CP_STALL_BUDGET_MS)
         )
     _validate_cable(board)
+    if board.get("dc") is not None:
+        from boards import dccheck  # only a DC board loads its checks
+
+        dccheck.validate_dc(board)
     if board.get("grid") is not None:
         _validate_grid(board)
     elif pins.get("grid_zero_cross") is not None:
@@ -313,11 +328,11 @@ def _validate_grid(board):
         raise BoardError("board %s: missing field 'pins.grid_sense_adc' (needed by 'grid')" % name)
 
 
-NAMES = ("sim", "rp2040", "esp32s3", "stm32")
+NAMES = ("sim", "rp2040", "esp32s3", "stm32", "sim-dc")
 
 
 def load(name):
     if name not in NAMES:
         raise BoardError("unknown board %r (known: %s)" % (name, ", ".join(NAMES)))
-    mod = __import__("boards." + name, None, None, ("BOARD",))
+    mod = __import__("boards." + name.replace("-", "_"), None, None, ("BOARD",))
     return validate(mod.BOARD)

@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 
 from firmware.app import faults, interlocks
-from firmware.link import frame
+from firmware.link import (
+    dcmessages,  # noqa: F401  (registers the DC messages)
+    frame,
+)
 from firmware.link import messages as m
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "link.md"

@@ -17,9 +17,13 @@ F_UNLOCK_MS = const(30000)  # in state F this long: the connector lock lets the 
 
 
 def make_wear(board, hal):
-    """The contactor's wear counters, with what the HAL kept of them."""
+    """The contactors' wear counters, with what the HAL kept of them: one AC contactor,
+    or on a DC board the pair and the precharge relay (firmware/app/dc.py: 0 the -
+    contactor, which starts every close, 1 the +, 2 the relay where there is one)."""
     ct = board["contactor"]
-    w = wear.Wear(1, ct.get("min_gap_ms", wear.MIN_GAP_MS), ct.get("save_every", wear.SAVE_EVERY),
+    dc = board.get("dc")
+    n = 1 if dc is None else (3 if dc["precharge_relay"] else 2)
+    w = wear.Wear(n, ct.get("min_gap_ms", wear.MIN_GAP_MS), ct.get("save_every", wear.SAVE_EVERY),
                   ct.get("load_ma", wear.LOAD_MA))
     wear.restore(w, hal)
     return w
@@ -38,7 +42,8 @@ def make_lock(board, hal, now):
 def setup(c, hal, board, now):
     """Proximity pilot and the lock's control state (after make_wear and make_lock)."""
     c.pp = proximity.Proximity(board)
-    c._pp_counts = getattr(hal, "pp_counts", None)
+    # a tethered cable has no PP input to read, even where the HAL could (the sim's)
+    c._pp_counts = getattr(hal, "pp_counts", None) if c.pp.mode else None
     if c.pp.mode and c._pp_counts is None:
         raise ValueError("board %s: pp mode %s needs a HAL with pp_counts()"
                          % (board["name"], proximity.MODES[c.pp.mode]))
@@ -75,7 +80,8 @@ def check(c, now):
 
 def check_lock(c, now):
     """Lock with an EV and a valid cable; unlock on A, after f_unlock_ms in F and on the
-    operator's Lock(0), never with the contactor closed or the current high."""
+    operator's Lock(0), never with the contactor closed or the current high, nor on a
+    DC board before the pair's output is found dead."""
     lock = c.lock
     if lock is None:
         return
@@ -90,8 +96,11 @@ def check_lock(c, now):
     ev = c.cp == m.CP_B or c.cp == m.CP_C or c.cp == m.CP_D
     c.lock_want = not c.lock_hold and ev and (s == proximity.NONE or s == proximity.OK or s == proximity.PRESSED)
     i = c.hal.current_ma()
-    low = i < lock.unlock_ma and -i < lock.unlock_ma
-    if lock.step(c.lock_want, not c.contactor and low, now):
+    may = not c.contactor and i < lock.unlock_ma and -i < lock.unlock_ma
+    dc = c.dc
+    if may and dc is not None:
+        may = dc.dead()  # DC: not while the connector may still be live (IEC 61851-23)
+    if lock.step(c.lock_want, may, now):
         c._raise(faults.CONNECTOR_LOCK, 1 if lock.failed_locking else 0, now)
     if lock.state != c.lock_reported:
         c.lock_reported = lock.state

@@ -145,6 +145,7 @@ class Controller:
         self.grid_reported = -1
         self.droop_reported = 0
         self.phase_err16 = 0
+        self.dc = None  # DC charger hardware (firmware/app/dc.py), on boards with a `dc` section
         # the measurement the guard saw last: from the edges where there are any
         self.grid_flags = 0
         self.grid_f_mhz = 0
@@ -167,6 +168,12 @@ class Controller:
         # boot self-test: with the coil released, the aux contact must read open
         if hal.contactor_feedback():
             self._raise(faults.CONTACTOR_WELD, 0, now)
+        dc_cfg = board.get("dc")
+        if dc_cfg is not None:  # the pair replaces the contactor; its code loads only here
+            from firmware.app import dc
+
+            self.dc = dc.DcStage(self, hal, dc_cfg, now)
+            self.dc.boot_check(now)
 
     # ------------------------------------------------------------ grid
 
@@ -422,6 +429,8 @@ class Controller:
             still |= faults.ESTOP
         if self._override is not None and self._override():
             still |= faults.MANUAL_OVERRIDE
+        if self.dc is not None:
+            still |= self.dc.still_faulty()
         if self.foldback.effective_dc >= self.foldback.limit_dc:
             still |= faults.OVERTEMP
         if self.ntc.status != thermal.SENSOR_OK:
@@ -493,6 +502,9 @@ class Controller:
         self._check_lease(now)
         self._check_contactor(now)
         cable.check_lock(self, now)
+        dc = self.dc
+        if dc is not None:
+            dc.check(now)
         self.refused = interlocks.refused(self)
         if self.contactor:
             if self.refused and not cable.stopping(self, now):
@@ -505,6 +517,8 @@ class Controller:
                 self._start_rcd_test(now)
             elif not self.refused:
                 self._switch(1, 0, now)
+        if dc is not None:
+            dc.drive(now)  # the power-stage enable: off in this tick if anything refuses
         self._run_rcd_test(now)
         self._apply_pilot()
         limit = self.limit_da()
@@ -654,15 +668,20 @@ class Controller:
         self._raise(faults.RCD_SELFTEST, 0, now)
 
     def _switch(self, closed, reason, now):
-        if closed:
-            self.wear.closed(0, now)
+        if self.dc is None:
+            if closed:
+                self.wear.closed(0, now)
+            else:
+                self.wear.opened(0, self.hal.current_ma())
+            self.events.push(WEAR_CHANGED, 0, 0, now)
+            self.hal.set_contactor(closed)
         else:
-            self.wear.opened(0, self.hal.current_ma())
-        self.events.push(WEAR_CHANGED, 0, 0, now)
-        self.hal.set_contactor(closed)
+            # the DC pair runs its own sequence and checks, and counts each of its
+            # contactors' operations as it drives them (dc._drive)
+            self.dc.switch(closed, now)
         self.contactor = closed
         self.contactor_at = now
-        self.check_pending = True
+        self.check_pending = self.dc is None
         if closed:
             self.diode_checked = False  # re-verified before the next close
         else:

@@ -12,6 +12,9 @@ from firmware.compat import const
 CP_CHANGED = const(1)  # a = old state, b = new state
 CONTACTOR_CHANGED = const(2)  # a = closed, b = reason bit
 FAULT_RAISED = const(3)  # a = fault bit, b = detail (ms)
+# (4, 5: controller.LIMIT_CHANGED, GRID_CHANGED)
+DC_CHANGED = const(9)  # DC boards (firmware/app/dc.py): what DcStatus shows changed; a = phase
+# (10, 11: cable.CABLE_CHANGED, WEAR_CHANGED)
 
 _SIZE = const(16)
 

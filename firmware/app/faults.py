@@ -45,6 +45,20 @@ PROXIMITY = const(1 << 14)
 # the connector lock's feedback disagreed with its drive after every retry (firmware/app/lock.py)
 CONNECTOR_LOCK = const(1 << 15)
 
+# ---- DC charger hardware (boards with a `dc` section, firmware/app/dc.py) ----
+# the isolation monitor (IEC 61557-8) alarms, or its resistance reading is below the
+# alarm threshold (SetConfig dc_imd_alarm_kohm): open and stay open until a Reset
+IMD_ALARM = const(1 << 16)
+# a DC contactor welded: its aux contact reads closed after opening, or dc_link_v is still
+# above the safe voltage (60 V) dc.weld_check_ms (~1 s) after opening. Blocks every close.
+DC_WELD = const(1 << 17)
+# a DC contactor's aux contact did not follow a close within contactor.feedback_ms
+DC_NO_FEEDBACK = const(1 << 18)
+# dc_link_v did not come within tolerance of the precharge target in dc.precharge_ms;
+# cleared by the host's next DcContactor close
+PRECHARGE_FAILED = const(1 << 19)
+DC_FAILSAFE = const(IMD_ALARM | DC_WELD | DC_NO_FEEDBACK)
+
 # (bit, code, name, policy), in priority order (the first set one is the safe reason)
 TABLE = (
     (ESTOP, 40, "estop", MANUAL),
@@ -52,6 +66,11 @@ TABLE = (
     (RCD_TRIP, 30, "rcd-trip", MANUAL),
     (CONTACTOR_WELD, 92, "contactor-weld", MANUAL),
     (CONTACTOR_NO_FEEDBACK, 91, "contactor-no-feedback", MANUAL),
+    # DC charger hardware
+    (DC_WELD, 93, "dc-contactor-weld", MANUAL),
+    (DC_NO_FEEDBACK, 94, "dc-contactor-no-feedback", MANUAL),
+    (IMD_ALARM, 80, "imd-alarm", MANUAL),
+    (PRECHARGE_FAILED, 95, "precharge-failed", AUTO),
     (RCD_SELFTEST, 31, "rcd-self-test", MANUAL),
     (OVERTEMP, 50, "overtemperature", MANUAL),
     (NTC_SENSOR, 51, "temperature-sensor", MANUAL),
@@ -69,6 +88,7 @@ TABLE = (
 FAILSAFE_MASK = const(
     LINK_TIMEOUT | LEASE_EXPIRED | CONTACTOR_NO_FEEDBACK | CONTACTOR_WELD | RCD_TRIP
     | RCD_SELFTEST | ESTOP | MANUAL_OVERRIDE | OVERTEMP | NTC_SENSOR | CP_SAMPLER
+    | DC_FAILSAFE
 )
 
 AUTO_MASK = 0

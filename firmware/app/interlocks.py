@@ -25,6 +25,15 @@ OVERRIDE_ACTIVE = const(1 << 11)  # the manual override switch has disconnected 
 CABLE = const(1 << 12)  # no valid PP coding now (open, short, out-of-band) or J1772 button pressed
 NOT_LOCKED = const(1 << 13)  # the connector lock is not confirmed locked, or is to unlock
 CHATTER_GUARD = const(1 << 14)  # closed less than contactor_min_gap_ms ago (anti-chatter)
+# ---- DC charger hardware (boards with a `dc` section; c.dc is None elsewhere) ----
+IMD_ACTIVE = const(1 << 15)  # the isolation monitor signals an insulation fault right now
+ISOLATION_UNCHECKED = const(1 << 16)  # no valid isolation check (CableCheck) since the last open
+DC_NOT_REQUESTED = const(1 << 17)  # the host has not asked to close the pair (DcContactor)
+DC_SETTLING = const(1 << 18)  # the pair opened less than dc.weld_check_ms ago: weld unchecked
+# the rows that only gate a close (checks before it, the host's request, the anti-chatter
+# gap): the power stage may run an isolation test (CableCheck) while only these refuse
+DC_CLOSE_GATES = const(DIODE_UNCHECKED | RCD_UNTESTED | ISOLATION_UNCHECKED | DC_NOT_REQUESTED
+                       | CHATTER_GUARD)
 
 TABLE = (
     (CP_NOT_READY, "cp-not-ready"),
@@ -43,6 +52,11 @@ TABLE = (
     (CABLE, "cable"),
     (NOT_LOCKED, "locked"),
     (CHATTER_GUARD, "chatter-guard"),
+    # DC charger hardware
+    (IMD_ACTIVE, "imd-active"),
+    (ISOLATION_UNCHECKED, "isolation-unchecked"),
+    (DC_NOT_REQUESTED, "dc-not-requested"),
+    (DC_SETTLING, "dc-settling"),
 )
 
 
@@ -80,6 +94,9 @@ def refused(c):
         bits |= NOT_LOCKED
     if not c.contactor and c.wear.guard(0, c.now):
         bits |= CHATTER_GUARD
+    dc = c.dc
+    if dc is not None:
+        bits |= dc.refused()
     return bits
 
 

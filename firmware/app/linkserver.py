@@ -163,6 +163,8 @@ class LinkServer:
                 self._send(self.cable_status(at))
             elif kind == WEAR_CHANGED:
                 self._send(self.wear_status(a, at))
+            elif kind == events.DC_CHANGED:
+                self._send(c.dc.status_message(at))
             elif kind == events.FAULT_RAISED:
                 msg = m.Fault(faults.code_of(a), c.faults, c.latched, b, at)
                 if a & faults.FAILSAFE_MASK:
@@ -178,6 +180,8 @@ class LinkServer:
             self._send(self.cable_status(now))
             for i in range(c.wear.n):
                 self._send(self.wear_status(i, now))
+            if c.dc is not None:
+                self._send(c.dc.status_message(now))
 
     # ------------------------------------------------------------ input
 
@@ -213,7 +217,9 @@ class LinkServer:
             self._nack(t, seq, m.NACK_NO_HELLO, 0xFF, msg)
             return
         handler = self._HANDLERS.get(t)
-        if handler is None:  # a firmware->host type sent to us
+        if handler is None and self.ctrl.dc is not None:  # DC commands: firmware/app/dc.py
+            handler = self.ctrl.dc.LINK_HANDLERS.get(t)
+        if handler is None:  # a firmware->host type sent to us, or a DC one without DC
             self._nack(t, seq, m.NACK_UNKNOWN_TYPE)
             return
         if msg.ORDERED:
@@ -329,6 +335,10 @@ class LinkServer:
             c.f_unlock_ms = msg.value
         elif msg.key == m.CFG_BUTTON_STOP:
             c.button_stop_ms = msg.value
+        elif msg.key in m.DC_KEYS:
+            if c.dc is None:
+                return (m.NACK_BAD_STATE, 0)
+            c.dc.configure(msg.key, msg.value)
         return None
 
     def _on_lock(self, msg, now):

@@ -42,6 +42,20 @@ the EV by itself) also provide:
     manual_override()       True while the switch reads "overridden" (the controller
                             treats it as an E-stop; without the method: no switch)
 
+Boards with a `dc` section (DC charger hardware, firmware/app/dc.py) also provide, with
+the bits of firmware.link.messages (DC_PLUS, DC_MINUS, DC_PRECHARGE, DC_PLUS_AUX, DC_MINUS_AUX):
+
+    dc_contactors(bits)     drive the + and - coils and the precharge relay, all at once
+    dc_aux()                DC_PLUS_AUX | DC_MINUS_AUX as the aux contacts read closed
+    dc_link_dv()            the voltage behind the contactors (the dc_link_v ADC), 0.1 V
+    imd_alarm()             True while the isolation monitor's alarm output is active
+    imd_kohm()              its insulation resistance reading (kohm), -1 without one
+    power_stage(on, target_dv)  the power-stage enable output. target_dv is the voltage
+                            the stage must hold with the pair open (precharge, isolation
+                            test) where the board sets it itself (the sim plant); 0 with
+                            the pair closed (the host sets the current). A board whose
+                            host sets the stage's voltage ignores it.
+
 and boards with a comparator on pins.grid_zero_cross also:
 
     grid_edges(es)          how many rising-edge timestamps (ticks_us mod 2**30) the pin

@@ -286,6 +286,10 @@ class McuHal:
         )
         self.uart = UartLink(uart)
         self._setup_cable(board, Pin, adc)
+        if board.get("dc") is not None:  # DC charger hardware: loaded on DC boards only
+            from firmware.hal import mcudc
+
+            mcudc.attach(self, board, machine, adc)
         self._wdt_feed = machine.WDT(timeout=board["wdt_ms"]).feed
 
     def _input(self, Pin, pin):

@@ -14,7 +14,7 @@ import sys
 
 from firmware.compat import ticks_ms
 from firmware.hal.base import CP_BURST, RESET_POWER_ON, mv_to_counts
-from firmware.sim.plant import Plant
+from firmware.sim.plant import CHARGING, Plant
 
 
 class StdioUart:
@@ -102,6 +102,13 @@ class SimHal:
             # the converter's reference runs this far from the grid (its own PLL error)
             self.ref_offset16 = g.get("converter_offset_mrad", 10) * 65536 // 6283
             self._log_grid_events(g.get("events", ()), log)
+        # DC charger hardware (the sim-dc board): the pair, IMD and stage on the DC plant
+        self.dc = None
+        if board.get("dc") is not None:
+            from firmware.sim.dcside import DcSide
+
+            self.dc = DcSide(params, self.plant.t0, log, self.plant.p["contactor_ms"])
+            self.plant.p["digital"] = True  # the EV charges by 5 % PWM
 
     def _log_applied(self, msg):
         """LinkServer.on_applied: one line per applied command, with its ordering
@@ -141,6 +148,10 @@ class SimHal:
         inject = self._inject
         if inject is not None:
             self._poll_inject(inject, now)
+        dc = self.dc
+        if dc is not None:
+            dc.step(now, self.plant.phase == CHARGING)  # the EV asks for current
+            self.plant.dc_ma = dc.current_ma()
         self.plant.step(now)
         hi, lo = self.plant.cp_levels()
         for i in range(CP_BURST):
@@ -228,6 +239,34 @@ class SimHal:
 
     def nv_save(self, name, data):
         self._nv[name] = bytes(data)
+
+    # DC charger hardware (hal/base.py), on the sim-dc board
+
+    def dc_contactors(self, bits):
+        dc = self.dc
+        if dc is not None:
+            dc.set_coils(bits, ticks_ms())
+
+    def dc_aux(self):
+        dc = self.dc
+        return dc.aux(ticks_ms()) if dc is not None else 0
+
+    def dc_link_dv(self):
+        dc = self.dc
+        return dc.link_dv() if dc is not None else 0
+
+    def imd_alarm(self):
+        dc = self.dc
+        return dc is not None and dc.alarm
+
+    def imd_kohm(self):
+        dc = self.dc
+        return dc.imd_kohm() if dc is not None else -1
+
+    def power_stage(self, on, target_dv):
+        dc = self.dc
+        if dc is not None:
+            dc.power_stage(on, target_dv, ticks_ms())
 
     def feed_wdt(self):
         pass

@@ -1,4 +1,4 @@
-"""Link message catalogue, version 2: the one definition the firmware and the host share.
+"""Link message catalogue, version 4: the one definition the firmware and the host share.
 
 A payload is ``type (u8) | seq (u16 LE) | body``; an ordered command (ORDERED below:
 SetPilot, PowerLease, Reset, SetConfig) has ``epoch (u32) | order (u32)`` between the
@@ -27,8 +27,10 @@ ContactorChanged.reason to 16 bits; a field added at the end of a
 layout may have a default (DEFAULTS) so that code written before it still builds the
 message, but the wire layout, and so the version, changes all the same.
 
-Version 4 added the proximity pilot and connector lock (Lock, CableStatus) and the
-contactors' wear counters (WearStatus).
+Version 4 added the proximity pilot and connector lock (Lock, CableStatus), the
+contactors' wear counters (WearStatus) and the DC charger hardware (DcContactor,
+IsolationRequest, DcStatus in firmware/link/dcmessages.py, DC boards and the host only),
+and widened ContactorChanged.reason to 32 bits (the DC interlock rows are bits 15-18).
 
 Host -> firmware ids are 0x01-0x3F, firmware -> host ids 0x80-0xBF.
 """
@@ -157,6 +159,13 @@ CONFIG_KEYS = {
     # J1772 latch button pressed while charging: the offer is withdrawn and the contactor
     # opens once the current has fallen, or after this long under load
     62: ("pp_button_stop_ms", 500, 10000),
+    # DC charger hardware (Nack bad-state on a board without a `dc` section): the time
+    # dc_link_v may take to come within the tolerance of the precharge target (else
+    # F-095), that tolerance (0.1 V), and an alarm threshold on the IMD's resistance
+    # reading (kohm; 0: its alarm contact alone, as on a board without the reading)
+    70: ("dc_precharge_ms", 500, 30000),
+    71: ("dc_precharge_tol_dv", 10, 500),
+    72: ("dc_imd_alarm_kohm", 0, 100000),
 }
 CFG_LINK_TIMEOUT = const(1)
 CFG_SAFE_PILOT = const(2)
@@ -203,6 +212,10 @@ CFG_MIN_GAP = const(60)
 CFG_F_UNLOCK = const(61)
 CFG_BUTTON_STOP = const(62)
 GRID_KEYS = tuple(range(10, 47))
+CFG_DC_PRECHARGE_MS = const(70)
+CFG_DC_PRECHARGE_TOL = const(71)
+CFG_DC_IMD_ALARM = const(72)
+DC_KEYS = (70, 71, 72)
 
 # Reset.what
 RESET_CLEAR_FAULTS = const(1)  # clear the fail-safe and every manually clearable latch
@@ -476,12 +489,13 @@ class CpStateChanged(Message):
 
 class ContactorChanged(Message):
     """`reason` is the interlock bit (firmware.app.interlocks) that opened it, 0 on close
-    (16 bits from version 3: the table has grown past eight rows)."""
+    (16 bits from version 3: the table has grown past eight rows; 32 bits from version
+    4, for the DC rows, bits 15-18)."""
 
     TYPE = 0x84
-    FORMAT = "<BHI"
+    FORMAT = "<BII"
     FIELDS = ("closed", "reason", "at_ms")
-    RANGES = (_BOOL, _U16, _U32)
+    RANGES = (_BOOL, _U32, _U32)
     closed: int
     reason: int
     at_ms: int
@@ -601,7 +615,8 @@ class CableStatus(Message):
 
 
 class WearStatus(Message):
-    """One contactor's wear (0: the AC contactor): operations (closes) and openings
+    """One contactor's wear (0: the AC contactor; on a DC board 0 the - contactor, 1
+    the +, 2 the precharge relay): operations (closes) and openings
     under load since it was new, kept across reboots; `guard_ms` how long the
     anti-chatter rule still refuses its next close. Sent after each switching and with
     every Telemetry."""
@@ -623,7 +638,7 @@ CATALOGUE = (
     FirmwareHello, Status, CpStateChanged, ContactorChanged, Fault, Telemetry, Ack, Nack,
     GridStatus,
     Lock, CableStatus, WearStatus,  # issue 15
-)
+)  # type: tuple[type[Message], ...]
 BY_TYPE = {}
 for _cls in CATALOGUE:
     BY_TYPE[_cls.TYPE] = _cls
@@ -645,6 +660,25 @@ ORDER_CLASSES = _RESET_FIRST + _RESET_KINDS + len(CONFIG_CLASS)
 # ---- issue 15: Lock, a class of its own after the others ----
 _TYPE_CLASS[Lock.TYPE] = ORDER_CLASSES
 ORDER_CLASSES += 1
+
+
+def register(*classes):
+    """Add the messages of an optional module (firmware/link/dcmessages.py) to the
+    catalogue: decode knows them, and each ordered one gets the next ordering class.
+    Done once, at that module's import, before any LinkServer or LinkClient is built
+    (their tables have ORDER_CLASSES rows); a second call changes nothing. The module
+    loads only where it is needed (a DC board, the host), so the other boards carry none
+    of it; both ends import it in the same order, so the classes agree."""
+    global CATALOGUE, ORDER_CLASSES
+    for cls in classes:
+        if cls.TYPE in BY_TYPE:
+            continue
+        CATALOGUE += (cls,)
+        BY_TYPE[cls.TYPE] = cls
+        _SIZES[cls.TYPE] = struct.calcsize(cls.FORMAT)
+        if cls.ORDERED:
+            _TYPE_CLASS[cls.TYPE] = ORDER_CLASSES
+            ORDER_CLASSES += 1
 
 
 def order_class(msg):

@@ -34,7 +34,8 @@ DEFAULTS: dict = {
     "replug_ms": 600,
     # an ISO 15118 EV: 5 % PWM (digital communication) is its offer; it closes S2 react_ms
     # after seeing it and, with the contactor closed, draws digital_da (what its session
-    # agreed), not a current read from the duty
+    # agreed), not a current read from the duty; on a DC board (sim-dc) the stage and the
+    # battery decide its current (firmware/sim/dcside.py)
     "digital": False,
     "digital_da": 160,
     # ---- issue 15: the cable's PP coding and the connector lock ----
@@ -96,6 +97,7 @@ class Plant:
         self.lock_since = now
         self.locked = False
         self.lock_lost = False
+        self.dc_ma = None  # a DC board's current (firmware/sim/dcside.py), set before step()
 
     def set_lock_drive(self, d, now):
         if d != self.lock_dir:
@@ -177,7 +179,7 @@ class Plant:
         return high, low
 
     def _pwm_valid(self):
-        if self.p["digital"]:
+        if self.p["digital"]:  # 5 %: charging by ISO 15118 / DIN 70121
             return self.pilot_mode == m.PILOT_PWM and self.duty == DUTY_DIGITAL
         return self.pilot_mode == m.PILOT_PWM and 800 <= self.duty <= 9700
 
@@ -257,6 +259,9 @@ class Plant:
         self._update_current(now, dt)
 
     def _update_current(self, now, dt):
+        if self.dc_ma is not None:  # DC: the stage and the battery decide (dcside)
+            self.current_ma = self.dc_ma
+            return
         target = 0
         if self.phase == CHARGING and self.feedback(now) and self._pwm_valid() and not self.override:
             offered = self.p["digital_da"] if self.p["digital"] else current_for_duty(self.duty)

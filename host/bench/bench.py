@@ -97,15 +97,16 @@ class Bench:
         return hits[0] if hits else None
 
 
-async def run_bench(runtime: str, sim: dict[str, Any],
-                    body: Callable[[Bench], Awaitable[Any]]) -> tuple[Bench, Any]:
-    """Run `body` against a firmware process; BenchError if the firmware stops meanwhile."""
+async def run_bench(runtime: str, sim: dict[str, Any], body: Callable[[Bench], Awaitable[Any]],
+                    board: str = "sim") -> tuple[Bench, Any]:
+    """Run `body` against a firmware process of `board` (sim, sim-dc); BenchError if the
+    firmware stops meanwhile."""
     pty = proc.Pty.open()
     fw = None
     tasks: list[asyncio.Future[Any]] = []
     try:
         try:
-            fw = await proc.start_firmware(pty, sim, runtime)
+            fw = await proc.start_firmware(pty, sim, runtime, board)
         except OSError as exc:
             raise BenchError(f"the firmware ({runtime}) cannot start: {exc}") from None
         bench = Bench(pty, time.monotonic())

@@ -58,8 +58,9 @@ class Pty:
                 pass
 
 
-async def start_firmware(pty: Pty, sim: dict[str, Any], runtime: str) -> asyncio.subprocess.Process:
-    env = dict(os.environ, V2GATE_BOARD="sim", V2GATE_SIM=json.dumps(sim))
+async def start_firmware(pty: Pty, sim: dict[str, Any], runtime: str,
+                         board: str = "sim") -> asyncio.subprocess.Process:
+    env = dict(os.environ, V2GATE_BOARD=board, V2GATE_SIM=json.dumps(sim))
     if runtime == "micropython":
         exe = micropython_binary()
         assert exe is not None

@@ -15,7 +15,7 @@ Scenario = Callable[[str], Awaitable[dict[str, Any]]]
 
 # in the order `v2gate simulate --list` shows them
 MODULES = ("host.bench.scenarios", "host.bench.fault_scenarios", "host.bench.grid_scenarios",
-           "host.bench.cable_scenarios", "host.bench.v2g_scenario")
+           "host.bench.cable_scenarios", "host.bench.dc_scenarios", "host.bench.v2g_scenario")
 
 
 @dataclass(frozen=True)

@@ -12,20 +12,26 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from firmware.app import faults, gridfunc, interlocks
+from firmware.app import dc, faults, gridfunc, interlocks
 
 SCHEMA_VERSION = 1
-PERIODIC = ("status", "telemetry", "grid", "cable", "wear")
+PERIODIC = ("status", "telemetry", "grid", "cable", "wear", "dc")
 REPEATED = ("cable", "wear")  # sent with every Telemetry too: shown and kept when they change
 GRID_TRIP_CODE = 60
 LINK_FAULT_CODES = (10, 11)  # their detail is the time from the last host frame to safe
+WELD_CODES = (faults.code_of(faults.CONTACTOR_WELD), faults.code_of(faults.DC_WELD))
+# DC faults whose detail is not a time: the IMD's reading, which contacts welded (dc.py)
+IMD_CODE = faults.code_of(faults.IMD_ALARM)
+DC_WELD_CODE = faults.code_of(faults.DC_WELD)
+DC_WELD_CAUSES = ((dc.WELD_PLUS_AUX, "plus-aux"), (dc.WELD_MINUS_AUX, "minus-aux"),
+                  (dc.WELD_VOLTAGE, "dc-link-voltage"))
 # decimals kept per field in JSON; other floats get 3
 DECIMALS = {"v_rms": 1, "temp_c": 1, "current_a": 2, "limit_a": 1, "cp_high_v": 2,
             "cp_low_v": 2, "rocof_hz_s": 2, "duty_percent": 2}
 # a periodic sample is kept when one of these moved by at least this much since the last
 CHANGE = {"current_a": 0.5, "temp_c": 1.0, "cp_high_v": 0.5, "cp_low_v": 0.5,
           "freq_hz": 0.01, "v_rms": 2.0, "rocof_hz_s": 0.1, "droop_w": 10, "limit_a": 1.0,
-          "duty_percent": 1.0, "pp_ohms": 25}
+          "duty_percent": 1.0, "pp_ohms": 25, "dc_link_v": 10.0}
 
 
 def interlock_names(bits: int) -> list[str]:
@@ -66,6 +72,10 @@ def label(r: dict[str, Any]) -> dict[str, Any]:
             out["trip"] = gridfunc.TRIP_NAMES[detail] if ok else f"trip {detail}"
         elif r["code"] in LINK_FAULT_CODES:
             out["safe_state_ms"] = detail
+        elif r["code"] == IMD_CODE and isinstance(detail, int):
+            out["imd_kohm"] = detail or None  # 0: the alarm contact, no reading
+        elif r["code"] == DC_WELD_CODE and isinstance(detail, int):
+            out["found_by"] = [name for bit, name in DC_WELD_CAUSES if detail & bit]
         elif detail:
             out["detail_ms"] = detail
         for word in ("active", "latched"):
@@ -77,8 +87,8 @@ def label(r: dict[str, Any]) -> dict[str, Any]:
 def contactor_state(status: dict[str, Any]) -> str:
     """What the contacts are, not what the coil is told: latched weld means welded shut."""
     latched = status.get("latched")
-    welded = (latched & faults.CONTACTOR_WELD if isinstance(latched, int)
-              else "contactor-weld" in (latched or []))  # fmt: skip
+    welded = (latched & (faults.CONTACTOR_WELD | faults.DC_WELD) if isinstance(latched, int)
+              else bool({"contactor-weld", "dc-contactor-weld"} & set(latched or [])))  # fmt: skip
     if welded:
         return "welded"
     closed = status.get("contactor")
@@ -149,11 +159,18 @@ def to_json(summary: dict[str, Any], grid: bool) -> dict[str, Any]:
     out["status_changes"] = statuses
     out["telemetry"] = changes([_sample(r) for r in labelled if r.get("event") == "telemetry"])
     for kind in REPEATED:  # issue 15: cable_changes, wear_changes
-        kept = changes([_sample(r) for r in labelled if r.get("event") == kind], ("t", "fw_ms", "guard_ms"))
+        samples = [_sample(r) for r in labelled if r.get("event") == kind]
+        kept = []  # each contactor's wear apart (a DC board reports three in turn)
+        for who in sorted({s.get("contactor", 0) for s in samples}):
+            kept += changes([s for s in samples if s.get("contactor", 0) == who],
+                            ("t", "fw_ms", "guard_ms"))
         if kept:
-            out[kind + "_changes"] = kept
+            out[kind + "_changes"] = sorted(kept, key=lambda s: s.get("t", 0))
     if grid and "grid_trace" not in out:
         out["grid_trace"] = changes([_sample(r) for r in labelled if r.get("event") == "grid"])
+    dc = [_sample(r) for r in labelled if r.get("event") == "dc"]
+    if dc:  # a board with DC hardware: the pair, stage, dc_link_v and isolation as they moved
+        out["dc_changes"] = changes(dc)
     out["samples_received"] = {e: sum(1 for r in records if r.get("event") == e) for e in PERIODIC}
     return rounded(out)
 
@@ -188,8 +205,10 @@ class Printer:
         self.freq: float | None = None
         self.volts: float | None = None
         self.grid_shown: dict[str, Any] = {}
+        self.dc_shown: tuple[Any, ...] = ()
         self.header_done = False
-        self.repeated: dict[str, dict[str, Any]] = {}  # the last cable / wear report shown
+        # the last cable report shown, and each contactor's last wear report
+        self.repeated: dict[tuple[str, int], dict[str, Any]] = {}
 
     def feed(self, r: dict[str, Any]) -> None:
         text = self._text(r)
@@ -209,11 +228,14 @@ class Printer:
             return self._grid_sample(r)
         if e in REPEATED:
             now = {k: v for k, v in r.items() if k not in ("t", "event", "fw_ms", "guard_ms")}
-            last = self.repeated.get(e)
+            who = (e, r.get("contactor", 0))
+            last = self.repeated.get(who)
             if last is not None and not _moved(last, now, ()):
                 return None
-            self.repeated[e] = now
+            self.repeated[who] = now
             return e + ": " + ", ".join(f"{k} {v}" for k, v in now.items())
+        if e == "dc":
+            return self._dc(r)
         if e == "contactor":
             state = "closed" if r["closed"] else "open"
             if self.contactor != "welded" or r["closed"]:
@@ -223,7 +245,7 @@ class Printer:
             return f"contactor {'closed' if r['closed'] else 'opened'}" + (f" ({why})" if why else "")
         if e == "fault":
             f = label(r)
-            if r.get("code") == 92:
+            if r.get("code") in WELD_CODES:
                 self.contactor = "welded"
             extra = ", ".join(f"{k} {v}" for k, v in f.items()
                               if k not in ("t", "event", "fault", "fw_ms") and v is not None)
@@ -271,6 +293,18 @@ class Printer:
         if warmer:
             self.temp_shown = temp
         return "measured" if moved or warmer else None
+
+    def _dc(self, r: dict[str, Any]) -> str | None:
+        """DcStatus (DC boards): a line when the pair, the stage or the isolation moves."""
+        shown = (r.get("phase"), r.get("stage"), r.get("isolation"), r.get("imd_alarm"),
+                 r.get("plus"), r.get("minus"), r.get("precharge"))
+        if shown == self.dc_shown:
+            return None
+        self.dc_shown = shown
+        drives = "+".join(n for n in ("minus", "precharge", "plus") if r.get(n)) or "none"
+        return (f"dc: pair {r.get('phase')} (driven {drives}), stage {'on' if r.get('stage') else 'off'}, "
+                f"dc_link {r.get('dc_link_v')} V, isolation {r.get('isolation')}"
+                + (", IMD ALARM" if r.get("imd_alarm") else ""))
 
     def _grid_sample(self, r: dict[str, Any]) -> str | None:
         self.freq, self.volts = r.get("freq_hz"), r.get("v_rms")

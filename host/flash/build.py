@@ -140,7 +140,8 @@ def module_set(board: dict[str, object]) -> list[str]:
     board's module, leaving out the HALs of the other ports."""
     port = str(board["port"])
     others = {f"firmware.hal.{h}" for p, h in HAL_BY_PORT.items() if p != port}
-    todo = ["firmware.main", f"boards.{board['name']}"]  # boards.load imports it by name
+    # boards.load imports it by name (board sim-dc is boards/sim_dc.py)
+    todo = ["firmware.main", "boards." + str(board["name"]).replace("-", "_")]
     seen: set[str] = set()
     while todo:
         name = todo.pop()

@@ -42,7 +42,10 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from firmware.link import frame
+from firmware.link import (
+    dcmessages,  # registers the DC messages in the catalogue (DcContactor, ...)
+    frame,
+)
 from firmware.link import messages as m
 from host.link import events as ev
 
@@ -89,6 +92,7 @@ class LinkClient:
         self.reader = frame.FrameReader()
         self.hello: m.FirmwareHello | None = None
         self.status: m.Status | None = None
+        self.dc_status: dcmessages.DcStatus | None = None  # the newest, on a DC board
         # frame numbers start anywhere, as after a restart; nothing depends on them
         self._seq = random.getrandbits(16) if seq is None else seq & 0xFFFF
         self.epoch: int | None = None  # the firmware's, for this session
@@ -327,6 +331,8 @@ class LinkClient:
         elif isinstance(msg, m.Nack):
             self._on_nack(seq, msg, now)
         else:
+            if isinstance(msg, dcmessages.DcStatus):
+                self.dc_status = msg  # a DC board's contactor pair, stage and IMD
             if isinstance(msg, m.Status):
                 self.status = msg
                 p = self._named(msg.last_class, msg.last_epoch, msg.last_order)

@@ -45,6 +45,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="operator: clear latched faults whose cause is gone (weld, RCD, E-stop...)")
     ap.add_argument("--current", type=float, default=16.0, help="offered current (A)")
     ap.add_argument("--export", action="store_true", help="lease for export (V2G discharge)")
+    ap.add_argument("--dc-voltage", type=float, default=0.0, metavar="V",
+                    help="DC session (a board with DC hardware): the EV's voltage for the "
+                         "precharge; offers 5 %% PWM, runs CableCheck, closes with precharge")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="SetConfig at start, e.g. grid_category=3 (see docs/link.md)")
     ap.add_argument("--open-timeout", type=float, default=OPEN_TIMEOUT_S,
@@ -68,7 +71,14 @@ def settings_from(args: argparse.Namespace, ap: argparse.ArgumentParser) -> Sett
         config[names[name]] = int(value)
     return Settings(max_current_da=round(args.current * 10), export=args.export, config=config,
                     report_only=args.report_only, clear_faults=args.clear_faults,
-                    sessions=args.sessions)
+                    sessions=args.sessions, dc_target_dv=_dc_target(args, ap))
+
+
+def _dc_target(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
+    dv = round(args.dc_voltage * 10)
+    if dv and not 100 <= dv <= 15000:
+        ap.error(f"--dc-voltage {args.dc_voltage:g}: expected 10..1500 V (the EV's battery voltage)")
+    return dv
 
 
 def run(args: argparse.Namespace, ap: argparse.ArgumentParser) -> int:

@@ -34,8 +34,10 @@ from enum import Enum
 from typing import Any
 
 from firmware.app import faults, gridfunc, lock, pilot, proximity
+from firmware.link import dcmessages as dm
 from firmware.link import messages as m
 from host.link import events as ev
+from host.station.dc import DcSteps, dc_record
 
 Record = dict[str, Any]
 Outcome = ev.CommandAcked | ev.CommandRejected | ev.CommandTimedOut | ev.CommandSuperseded
@@ -58,6 +60,10 @@ class Settings:
     report_only: bool = False  # report the firmware's state and why, change nothing, finish
     clear_faults: bool = False  # the operator's Reset(clear faults), once, at the first LinkUp
     sessions: int | None = None  # finish after this many sessions (None: never)
+    # DC (a board with DC hardware): the EV's voltage for the precharge (0.1 V; 0: AC),
+    # offered by 5 % PWM, with CableCheck and the close with precharge (host/station/dc.py)
+    dc_target_dv: int = 0
+    dc_power_w: int = 40000  # the lease's power limit while charging DC
 
 
 class Phase(Enum):
@@ -73,6 +79,7 @@ class Purpose(Enum):
     LEASE = "lease"
     WITHDRAW = "withdraw"
     CLEAR = "clear"  # Reset(clear fail-safe) while running
+    DC = "dc"  # DC: CableCheck, close, open
 
 
 @dataclass
@@ -110,6 +117,8 @@ class Station:
         # E-stop or weld must stay latched, so it is sent once (never in report-only)
         self._clear_due = self.s.clear_faults and not self.s.report_only
         self._now = 0.0
+        self.dc = DcSteps(self.s.dc_target_dv, lambda c, r: self._send(c, Purpose.DC, r)) \
+            if self.s.dc_target_dv else None
 
     # ------------------------------------------------------------ API
 
@@ -184,6 +193,8 @@ class Station:
         self._withdraw = None
         self._lease_on = False
         self._renew_at = None
+        if self.dc is not None:
+            self.dc.reset()
 
     def _first_status(self, st: m.Status) -> None:
         self._waiting_status = False
@@ -255,6 +266,8 @@ class Station:
                     self._apply_cp(msg.new)
             elif isinstance(msg, m.GridStatus):
                 self._on_droop(msg)
+            elif isinstance(msg, dm.DcStatus) and self.dc is not None:
+                self.dc.on_status(msg)
 
     def _on_status(self, st: m.Status) -> None:
         """A CP state other than ours in two Statuses in a row is a CpStateChanged
@@ -292,14 +305,18 @@ class Station:
                 self._renew()
             if resumed or self._pilot is None or self._pilot.mode != m.PILOT_PWM:
                 # the offer the EV is drawing on: the firmware may have lost it (reboot)
-                self._set_pilot(m.SetPilot(m.PILOT_PWM, pilot.duty_for_current(self.current_da)), None)
+                self._set_pilot(m.SetPilot(m.PILOT_PWM, self._duty(self.current_da)), None)
+            if self.dc is not None:
+                self.dc.start()
             return
+        if self.dc is not None:
+            self.dc.stop()
         if self._lease_on or (resumed and old in (m.CP_C, m.CP_D)):
             self._stop_lease()
         if new == m.CP_B:
             self.current_da = self.s.max_current_da
             self.droop_w = 0
-            duty = pilot.duty_for_current(self.s.max_current_da)
+            duty = self._duty(self.s.max_current_da)
             self._set_pilot(m.SetPilot(m.PILOT_PWM, duty), {
                 "event": "offer", "current_a": self.s.max_current_da / 10, "duty_percent": duty / 100})
         elif new == m.CP_A or resumed:
@@ -311,6 +328,10 @@ class Station:
             if self.s.sessions is not None and self.sessions >= self.s.sessions:
                 self.phase = Phase.DONE
 
+    def _duty(self, current_da: int) -> int:
+        """The PWM offer: the current (IEC 61851-1), or 5 % for a DC session (ISO 15118)."""
+        return pilot.DUTY_DIGITAL if self.dc is not None else pilot.duty_for_current(current_da)
+
     def _on_droop(self, g: m.GridStatus) -> None:
         """Apply the firmware's frequency-droop adjustment to a charging session.
 
@@ -318,7 +339,8 @@ class Station:
         once, higher at most every 5 s (the firmware enforces that). Export sessions
         need ISO 15118-20 BPT to follow the droop; here they keep their lease.
         """
-        if self.s.export or g.droop_w == self.droop_w or self.cp not in (m.CP_C, m.CP_D):
+        if self.s.export or self.dc is not None or g.droop_w == self.droop_w \
+                or self.cp not in (m.CP_C, m.CP_D):
             return
         self.droop_w = g.droop_w
         max_da = self.s.max_current_da
@@ -335,7 +357,9 @@ class Station:
 
     def _renew(self) -> None:
         s = self.s
-        self._send(m.PowerLease(1, 1 if s.export else 0, s.max_current_da, s.lease_ms), Purpose.LEASE, None)
+        power_w = (-s.dc_power_w if s.export else s.dc_power_w) if self.dc is not None else 0
+        self._send(m.PowerLease(1, 1 if s.export else 0, s.max_current_da, s.lease_ms, power_w),
+                   Purpose.LEASE, None)
 
     def _stop_lease(self) -> None:
         self._lease_on = False
@@ -376,6 +400,8 @@ class Station:
             self._send(sent.command, Purpose.PILOT, sent.on_ack)  # still wanted: again
         elif sent.purpose == Purpose.WITHDRAW and self._withdraw is sent.command and not self._lease_on:
             self._send(sent.command, Purpose.WITHDRAW, None)
+        elif sent.purpose == Purpose.DC and self.dc is not None and self.dc.wanted is sent.command:
+            self._send(sent.command, Purpose.DC, sent.on_ack)  # still wanted: again
         # a lost renewal needs nothing: the next one is due within renew_s
 
     def _on_acked(self, sent: _Sent, event: ev.CommandAcked) -> None:
@@ -426,6 +452,8 @@ class Station:
                         "rocof_hz_s": msg.rocof_mhz_s / 1000, "v_rms": msg.v_rms_mv / 1000,
                         "refused": gridfunc.refused_names(msg.refused), "trip": trip,
                         "droop_w": msg.droop_w, "phase_err_mrad": msg.phase_err_mrad})
+        elif isinstance(msg, dm.DcStatus):
+            self._emit(dc_record(msg))
         elif isinstance(msg, m.Nack):
             self._emit({"event": "nack", "reason": m.NACK_NAMES.get(msg.reason, msg.reason)})
         # ---- issue 15: cable (PP, lock) and contactor wear ----

@@ -172,3 +172,16 @@ def test_a_lock_with_its_pins_validates() -> None:
     b["contactor"] = dict(b["contactor"], min_gap_ms=-1)
     with pytest.raises(boards.BoardError, match="'contactor.min_gap_ms' is -1"):
         boards.validate(b)
+
+
+def test_a_dc_section_is_checked_and_needs_its_pins_on_hardware() -> None:
+    sim_dc = boards.load("sim-dc")
+    assert sim_dc["dc"]["precharge_relay"] is True
+    bad = dict(sim_dc, dc=dict(sim_dc["dc"], weld_check_ms=50))
+    with pytest.raises(boards.BoardError, match="'dc.weld_check_ms' is 50, allowed 200..5000"):
+        boards.validate(bad)
+    with pytest.raises(boards.BoardError, match="unknown field 'dc.precharge'"):
+        boards.validate(dict(sim_dc, dc=dict(sim_dc["dc"], precharge=1)))
+    rp2 = boards.load("rp2040")
+    with pytest.raises(boards.BoardError, match="missing field 'pins.dc_plus_drive'"):
+        boards.validate(dict(rp2, dc=dict(sim_dc["dc"])))

@@ -24,7 +24,7 @@ import sys
 
 from tests.firmware import portfakes
 
-PORTS = {"sim": "unix", "rp2040": "rp2", "esp32s3": "esp32", "stm32": "stm32"}
+PORTS = {"sim": "unix", "rp2040": "rp2", "esp32s3": "esp32", "stm32": "stm32", "sim-dc": "unix"}
 
 
 def live():

@@ -73,6 +73,9 @@ def test_manifest_leaves_out_what_the_board_does_not_need() -> None:
     assert "firmware/hal/rp2.py" in rp2
     assert not {"firmware/hal/esp32.py", "firmware/hal/sim.py", "firmware/sim/plant.py",
                 "boards/sim.py"} & rp2
+    # the DC charger hardware loads only on a board with a `dc` section
+    assert not {"firmware/app/dc.py", "firmware/sim/dcplant.py", "firmware/sim/dcside.py"} & rp2
+    assert "firmware/app/dc.py" not in frozen("sim") and "firmware/app/dc.py" in frozen("sim-dc")
     assert "firmware/app/edgesync.py" not in frozen("esp32s3")  # no zero-cross pin there
 
 

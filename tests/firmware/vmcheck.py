@@ -237,3 +237,69 @@ class Replay(FakeHal):
         self.grid_pos = w
         self.k = k
         return self.per_tick
+
+
+class DcFakeHal(FakeHal):
+    """A FakeHal with the DC hardware of a `dc` board, allocation-free: the aux contacts
+    follow the coils (unless `aux_stuck` or welded), dc_link_v is the stage's target
+    while it holds one with the pair open, the EV's voltage (`ev_dv`) with both contacts
+    together, and 0 otherwise (bled down at once); `link_stuck_dv` > 0 holds it there."""
+
+    def __init__(self):
+        FakeHal.__init__(self)
+        self.dc_bits = 0
+        self.weld_bits = 0  # DC_PLUS / DC_MINUS: that contact stays closed
+        self.aux_stuck = -1  # >= 0: the aux contacts read this whatever the coils do
+        self.ev_dv = 3600
+        self.link_stuck_dv = 0
+        self.stage_on = False
+        self.stage_target = 0
+        self.stage_changes = 0
+        self.stage_holds = True  # False: a stage that never reaches its target
+        self.imd_on = False
+        self.kohm = 5000  # 5 Mohm: valid at 500 V (10000 ohm/V)
+
+    def dc_contactors(self, bits):
+        self.dc_bits = bits
+
+    def _closed(self):
+        return (self.dc_bits | self.weld_bits) & 3
+
+    def dc_aux(self):
+        if self.aux_stuck >= 0:
+            return self.aux_stuck
+        return self._closed() << 3
+
+    def dc_link_dv(self):
+        if self.link_stuck_dv:
+            return self.link_stuck_dv
+        if self._closed() == 3:
+            return self.ev_dv
+        if self.stage_on and self.stage_target and self.stage_holds:
+            return self.stage_target
+        return 0
+
+    def imd_alarm(self):
+        return self.imd_on
+
+    def imd_kohm(self):
+        return self.kohm
+
+    def power_stage(self, on, target_dv):
+        if on != self.stage_on:
+            self.stage_changes += 1
+        self.stage_on = on
+        self.stage_target = target_dv
+
+
+def dc_board(**overrides):
+    """The sim-dc board's definition with some fields replaced (no grid sensing)."""
+    import boards
+
+    b = {}
+    for k, v in boards.load("sim-dc").items():
+        b[k] = dict(v) if isinstance(v, dict) else v
+    b["grid"] = None
+    for k in overrides:
+        b[k] = overrides[k]
+    return b

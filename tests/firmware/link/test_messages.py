@@ -7,6 +7,7 @@ a change to a layout must change this table on purpose. Ordered commands are enc
 with epoch 0x0A0B0C0D and order 0x01020304.
 """
 
+from firmware.link import dcmessages as dm
 from firmware.link import messages as m
 from tests.firmware.vmcheck import raises
 
@@ -32,8 +33,9 @@ GOLDEN = (
      "820600 03 00 6a0a 01 ee02 a000 00000000 00000000 00000000 01 0d0c0b0a 09000000 00 f401"
      " f82a0000"),
     (m.CpStateChanged(m.CP_A, m.CP_B, 1000), 6, "830600 01 02 e8030000"),
-    (m.ContactorChanged(0, 1, 2000), 7, "840700 00 0100 d0070000"),
-    (m.ContactorChanged(0, 0x800, 2000), 8, "840800 00 0008 d0070000"),  # override-active
+    (m.ContactorChanged(0, 1, 2000), 7, "840700 00 01000000 d0070000"),
+    (m.ContactorChanged(0, 0x800, 2000), 8, "840800 00 00080000 d0070000"),  # override-active
+    (m.ContactorChanged(0, 1 << 17, 2000), 9, "840900 00 00000200 d0070000"),  # dc-not-requested
     (m.Fault(10, 1, 1, 505, 3000), 8, "850800 0a00 01000000 01000000 f9010000 b80b0000"),
     (m.Telemetry(6000, -12000, 250, 251, 16000, 0, 1, 4000), 9,
      "860900 7017 20d1 fa00 fb00 803e0000 0000 0100 a00f0000"),
@@ -47,6 +49,15 @@ GOLDEN = (
     (m.CableStatus(2, 130, 1500, 0, 2, 6000), 13, "8a0d00 02 8200 dc05 00 02 70170000"),
     (m.WearStatus(0, 300, 2, 2000, 0, 7000), 14,
      "8b0e00 00 2c010000 02000000 d0070000 00000000 581b0000"),
+)
+# DC charger hardware
+GOLDEN += (
+    (dm.DcContactor(1, 3600), 13, "080d00" + E_O + "01 100e"),
+    (dm.IsolationRequest(1, 5000), 14, "090e00" + E_O + "01 8813"),
+    (dm.DcStatus(dm.DC_CLOSED, 0x1B, 1, 3612, 0, 5000, dm.ISO_VALID, 6000), 15,
+     "8c0f00 02 1b 01 1c0e 00 88130000 02 70170000"),
+    (dm.DcStatus(dm.DC_OPEN, 0, 0, 0, 1, -1, dm.ISO_FAULT, 7000), 16,
+     "8c1000 00 00 00 0000 01 ffffffff 04 581b0000"),
 )
 
 
@@ -69,9 +80,11 @@ def test_decode_golden():
 
 def test_only_commands_are_ordered_and_each_class_is_its_own():
     ordered = [c.__name__ for c in m.CATALOGUE if c.ORDERED]
-    assert ordered == ["SetPilot", "PowerLease", "Reset", "SetConfig", "Lock"]
+    assert ordered == ["SetPilot", "PowerLease", "Reset", "SetConfig", "Lock", "DcContactor",
+                       "IsolationRequest"]
     classes = [m.order_class(m.SetPilot(0, 500)), m.order_class(m.PowerLease(0, 0, 0, 50))]
     classes.append(m.order_class(m.Lock(0)))
+    classes += [m.order_class(dm.DcContactor(0, 0)), m.order_class(dm.IsolationRequest(0, 0))]
     classes += [m.order_class(m.Reset(w)) for w in range(1, m.Reset.RANGES[0][1] + 1)]
     classes += [m.order_class(m.SetConfig(k, 0)) for k in m.CONFIG_KEYS]
     assert sorted(classes) == list(range(m.ORDER_CLASSES))  # one each, none shared
@@ -153,3 +166,11 @@ def test_fields_added_at_the_end_have_defaults():
 def test_version_1_and_2_lease_layouts_are_refused():
     e = raises(m.LinkDecodeError, m.decode, _hex("040201" + E_O + "01 00 a000 e803"))
     assert e.reason == m.NACK_BAD_LENGTH
+
+
+def test_a_dc_close_or_isolation_test_needs_its_voltage():
+    for cls in (dm.DcContactor, dm.IsolationRequest):
+        assert cls(1, 99).out_of_range() == 1 and cls(1, 100).out_of_range() == -1
+        assert cls(0, 0).out_of_range() == -1  # open / cancel: no voltage
+        e = raises(m.LinkDecodeError, m.decode, cls(1, 50).encode(3, check=False, epoch=1, order=2))
+        assert e.reason == m.NACK_OUT_OF_RANGE and e.field == 1 and e.klass == m.order_class(cls(0, 0))

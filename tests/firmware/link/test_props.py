@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from firmware.link import cobs, frame
@@ -39,13 +39,17 @@ def test_reader_recovers_after_any_garbage(payloads: list[bytes], garbage: bytes
 
 @settings(max_examples=500)
 @given(st.binary(max_size=64))
+@example(bytes.fromhex("06000000000000000000010000000000"))  # SetConfig with order 1 << 24
 def test_decode_any_payload_is_error_or_reencodes(payload: bytes) -> None:
     try:
         seq, msg = m.decode(payload)
     except m.LinkDecodeError as e:
         assert e.reason in m.NACK_NAMES
         return
-    assert msg.encode(seq) == payload  # fixed-width text: NULs stripped, padded back
+    # fixed-width text: NULs stripped, padded back; an ordered command's epoch and order
+    # come from the payload too
+    again = msg.encode(seq, epoch=getattr(msg, "epoch", 0), order=getattr(msg, "order", 0))
+    assert again == payload
 
 
 @given(st.sampled_from(m.CATALOGUE), st.data())

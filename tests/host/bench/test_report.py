@@ -136,3 +136,24 @@ def test_nothing_is_shown_as_known_while_the_host_was_away() -> None:
     p.feed(status(cp="F", pilot="F", contactor=0, faults=faults.LINK_TIMEOUT))
     p.feed({"t": 3.1, "event": "failsafe-found", "fault": "F-010 link-timeout"})
     assert lines(p)[-1].split()[1:4] == ["F", "F", "open"]
+
+
+def test_each_contactors_wear_is_shown_and_kept_when_it_changes() -> None:
+    """A DC board reports three contactors' wear in turn with every Telemetry: each is
+    shown once until its own counters move, not again because another came between."""
+    def wear(t: float, i: int, ops: int) -> dict:
+        return {"t": t, "event": "wear", "fw_ms": int(t * 1000), "contactor": i,
+                "operations": ops, "under_load": 0, "guard_ms": 0}
+
+    records = [wear(1 + k, i, 1) for k in range(3) for i in range(3)] + [wear(4.5, 1, 2)]
+    p = report.Printer(out=io.StringIO())
+    for r in records:
+        p.feed(r)
+    shown = [line for line in lines(p) if "wear:" in line]
+    assert [line.split("wear: ")[1].split(",")[0] for line in shown] == [
+        "contactor 0", "contactor 1", "contactor 2", "contactor 1"]
+    assert "operations 2" in shown[-1]
+    doc = report.to_json({"result": "pass", "timeline": records}, grid=False)
+    kept = [(s["contactor"], s["operations"], s["t"]) for s in doc["wear_changes"]]
+    # each contactor's first report and its last (unchanged ones: the first and the last)
+    assert kept == [(0, 1, 1), (1, 1, 1), (2, 1, 1), (0, 1, 3), (2, 1, 3), (1, 2, 4.5)]

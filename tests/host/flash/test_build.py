@@ -98,3 +98,9 @@ def test_uf2_goes_onto_the_bootsel_drive_byte_for_byte(tmp_path: Path) -> None:
     image.write_rp2040(str(img), str(drive), False, said.append)
     assert (drive / img.name).read_bytes() == img.read_bytes()
     assert said == [f"micropython: copy {img} -> {drive}/ (BOOTSEL drive; the chip reboots when done)"]
+
+
+def test_the_sim_dc_board_gets_its_module_and_the_dc_code() -> None:
+    mods = set(b.module_set(boards.load("sim-dc")))
+    assert {"boards.sim_dc", "boards.sim", "firmware.app.dc", "firmware.link.dcmessages",
+            "firmware.sim.dcplant", "firmware.sim.dcside", "firmware.hal.sim"} <= mods

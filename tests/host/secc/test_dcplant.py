@@ -132,3 +132,15 @@ def test_a_plant_at_rest_jumps_to_the_time_asked(monkeypatch):
     plant.set_voltage(350.0, 500_000.0)
     plant.advance(500_001.0)
     assert sum(steps) == pytest.approx(1.0) and len(steps) >= 10  # energised: stepped
+
+
+def test_the_host_records_are_the_cores_fields_with_its_defaults():
+    """One model: the typed host face adds no field and changes no default."""
+    import dataclasses
+
+    from firmware.sim import dcplant as core
+
+    for cls, base in ((StageLimits, core.StageLimits), (Battery, core.Battery)):
+        assert {f.name: f.default for f in dataclasses.fields(cls)} == vars(base())
+    assert issubclass(DcPlant, core.DcPlant)
+    assert {i.value for i in Insulation} == {core.VALID, core.WARNING, core.FAULT}

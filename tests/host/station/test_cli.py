@@ -92,3 +92,14 @@ def test_a_port_another_program_holds_is_refused() -> None:
     assert len(lines) == 1
     error = json.loads(lines[0])["error"]
     assert "cannot open" in error and "busy" in error
+
+
+def test_dc_voltage_sets_a_dc_session_and_a_bad_one_is_one_line() -> None:
+    ap = argparse.ArgumentParser()
+    cli.add_arguments(ap)
+    s = cli.settings_from(ap.parse_args(["--port", "x", "--dc-voltage", "365"]), ap)
+    assert s.dc_target_dv == 3650
+    assert cli.settings_from(ap.parse_args(["--port", "x"]), ap).dc_target_dv == 0  # AC
+    r = _station("--port", "/dev/null", "--dc-voltage", "2000")
+    assert r.returncode == 2 and "--dc-voltage 2000: expected 10..1500 V" in r.stderr
+    assert "Traceback" not in r.stderr
