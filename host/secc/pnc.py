@@ -169,6 +169,15 @@ class PncMixin:
 
     # --- handlers ---------------------------------------------------------------------------
 
+    def _checked_contract(self, chain: Any) -> Any:
+        """The contract leaf of `chain`, checked against the MO roots, the clock and the
+        revocations (certs.ChainError with the response code otherwise)."""
+        assert self.pnc is not None
+        leaf, subs = certs.chain_of(chain)
+        certs.check_chain(leaf, subs, self.pnc.mo_roots, self.pnc.clock(),
+                          revoked=self.pnc.revoked)  # fmt: skip
+        return leaf
+
     def _refuse_pnc(self, req: Any, code: str, why: str, now: float) -> Reply:
         log.warning("PnC %s refused (%s): %s", type(req).__name__, code, why)
         return Reply(self.respond(req, Code(code), now), self.state)
@@ -177,9 +186,7 @@ class PncMixin:
         S = self.states
         assert self.pnc is not None  # the table reaches here only after Contract
         try:
-            leaf, subs = certs.chain_of(req.ContractSignatureCertChain)
-            certs.check_chain(leaf, subs, self.pnc.mo_roots, self.pnc.clock(),
-                              revoked=self.pnc.revoked)  # fmt: skip
+            leaf = self._checked_contract(req.ContractSignatureCertChain)
         except certs.ChainError as exc:
             return self._refuse_pnc(req, exc.code, str(exc), now)
         emaid = certs.common_name(leaf)
@@ -227,9 +234,7 @@ class PncMixin:
     def certificate_update(self, req: i.CertificateUpdateReq, now: float) -> Reply:
         assert self.pnc is not None
         try:
-            leaf, subs = certs.chain_of(req.ContractSignatureCertChain)
-            certs.check_chain(leaf, subs, self.pnc.mo_roots, self.pnc.clock(),
-                              revoked=self.pnc.revoked)  # fmt: skip
+            leaf = self._checked_contract(req.ContractSignatureCertChain)
         except certs.ChainError as exc:
             return self._refuse_pnc(req, exc.code, str(exc), now)
         why = certs.verify(self.header_signature, [(req.Id, req)], leaf.public_key())
