@@ -138,6 +138,7 @@ class VariableDef:
     max_limit: float | None = None  # for strings: the longest value
     values_list: tuple[str, ...] = ()
     reboot_required: bool = False
+    constant: bool = False  # reported as VariableAttribute.constant: never changes
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,9 @@ class DeviceModel:
 
     def find(self, component: Component, variable: Variable) -> VariableDef | None:
         return self._defs.get(component.key(), {}).get(variable.key())
+
+    def attribute_value(self, d: VariableDef, attribute: Attribute) -> str:
+        return self._values[_key(d.component, d.variable, attribute)]
 
     # --- for the station's own code ----------------------------------------------------
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import rpc, securityevents
+from . import report, rpc, securityevents
 from .devmodel import Component, DeviceModel, SetStatus, Variable
 from .events import (
     AlarmDue,
@@ -136,6 +136,7 @@ class StationConnection:
                                   "SetVariables"),
             "Reset": Route(ResetRequest.from_json, self._on_reset),
         }
+        self._routes |= report.routes(self)  # GetBaseReport, GetReport -> NotifyReport
         if smart is not None:  # without it these stay NotSupported
             self._routes |= {
                 "SetChargingProfile": Route(SetChargingProfileRequest.from_json,
