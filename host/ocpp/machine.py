@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import report, rpc, securityevents
+from . import monitoring, report, rpc, securityevents
 from .devmodel import Component, DeviceModel, SetStatus, Variable
 from .events import (
     AlarmDue,
@@ -136,7 +136,10 @@ class StationConnection:
                                   "SetVariables"),
             "Reset": Route(ResetRequest.from_json, self._on_reset),
         }
-        self._routes |= report.routes(self)  # GetBaseReport, GetReport -> NotifyReport
+        # NotifyEvent goes out like any other CALL of ours (kept in memory until registered)
+        self.monitoring = monitoring.Monitoring(model, lambda p, now: self.call("NotifyEvent", p, now))
+        self._routes |= monitoring.routes(self.monitoring)  # Set/ClearVariableMonitoring
+        self._routes |= report.routes(self, monitoring.supports)  # Get(Base)Report -> NotifyReport
         if smart is not None:  # without it these stay NotSupported
             self._routes |= {
                 "SetChargingProfile": Route(SetChargingProfileRequest.from_json,
@@ -422,7 +425,7 @@ class StationConnection:
         if self.registration is Registration.ACCEPTED:
             if res.interval > 0:  # B01: the heartbeat interval the CSMS wants
                 self.model.set_own(Component("OCPPCommCtrlr"), Variable("HeartbeatInterval"),
-                                   str(res.interval))  # fmt: skip
+                                   str(res.interval), now=now)  # fmt: skip
             self._timers[Timer.HEARTBEAT] = now + self._heartbeat_interval()
         else:  # B02/B03: retry after the interval, sending nothing else meanwhile
             retry = res.interval or DEFAULT_BOOT_RETRY
@@ -512,7 +515,7 @@ class StationConnection:
         return {"getVariableResult": [r.to_json() for r in results]}
 
     def _on_set_variables(self, req: SetVariablesRequest, now: float) -> dict:
-        results = self.model.set_variables(req.items)
+        results = self.model.set_variables(req.items, now)
         changed = tuple((r.component.name, r.variable.name) for r in results
                         if r.status is SetStatus.ACCEPTED)  # fmt: skip
         if changed:

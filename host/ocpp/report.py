@@ -25,7 +25,6 @@ from typing import Any
 from .devmodel import (
     Attribute,
     Component,
-    DataType,
     DeviceModel,
     Mutability,
     Variable,
@@ -34,7 +33,6 @@ from .devmodel import (
 from .store import iso_time
 
 SUMMARY = ("availabilitystate", "available", "problem", "active")
-NUMERIC = (DataType.INTEGER, DataType.DECIMAL)
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,8 @@ def get_report(model: DeviceModel, req: GetReportRequest) -> list[VariableDef]:
     return out
 
 
-def report_data(model: DeviceModel, d: VariableDef, monitorable: bool) -> dict:
+def report_data(model: DeviceModel, d: VariableDef,
+                supports_monitoring: Callable[[VariableDef], bool]) -> dict:  # fmt: skip
     attributes = []
     for a in d.attributes:
         attr: dict[str, Any] = {"type": str(a.type), "mutability": str(a.mutability),
@@ -101,7 +100,7 @@ def report_data(model: DeviceModel, d: VariableDef, monitorable: bool) -> dict:
             attr["value"] = model.attribute_value(d, a.type)
         attributes.append(attr)
     chars: dict[str, Any] = {"dataType": str(d.data_type),
-                             "supportsMonitoring": monitorable and d.data_type in NUMERIC}  # fmt: skip
+                             "supportsMonitoring": supports_monitoring(d)}  # fmt: skip
     if d.unit is not None:
         chars["unit"] = d.unit
     if d.min_limit is not None:
@@ -128,7 +127,7 @@ def notify_parts(request_id: int, entries: list[dict], per_part: int, now: float
     return parts
 
 
-def routes(conn: Any, monitorable: Callable[[], bool] = lambda: False) -> dict:
+def routes(conn: Any, supports_monitoring: Callable[[VariableDef], bool] = lambda d: False) -> dict:
     """GetBaseReport and GetReport for a StationConnection (``add_routes``)."""
     from .machine import Route  # the machine registers these routes itself
 
@@ -136,7 +135,7 @@ def routes(conn: Any, monitorable: Callable[[], bool] = lambda: False) -> dict:
         defs = list(defs)
         if not defs:
             return {"status": "EmptyResultSet"}
-        entries = [report_data(conn.model, d, monitorable()) for d in defs]
+        entries = [report_data(conn.model, d, supports_monitoring) for d in defs]
         per = conn.model.integer("DeviceDataCtrlr", "ItemsPerMessage", instance="GetReport")
         for part in notify_parts(request_id, entries, per, now):
             conn.call("NotifyReport", part, now)  # sent after this answer

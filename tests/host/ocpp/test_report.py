@@ -66,12 +66,13 @@ def test_full_inventory_in_parts_schema_valid(tmp_path: Path, subprotocol: str,
     assert hb["variableAttribute"] == [{"type": "Actual", "value": "300", "mutability": "ReadWrite",
                                         "persistent": True, "constant": False}]  # fmt: skip
     assert hb["variableCharacteristics"] == {"dataType": "integer", "unit": "s", "minLimit": 1,
-                                             "supportsMonitoring": False}  # fmt: skip
+                                             "supportsMonitoring": True}  # fmt: skip
     # a WriteOnly attribute is listed without its value
     (pw,) = by_name[("SecurityCtrlr", "BasicAuthPassword", None)]["variableAttribute"]
     assert pw["mutability"] == "WriteOnly" and "value" not in pw
     tx = by_name[("TxCtrlr", "TxStartPoint", None)]["variableCharacteristics"]
     assert tx["dataType"] == "MemberList" and "PowerPathClosed" in tx["valuesList"].split(",")
+    assert tx["supportsMonitoring"] is False  # numeric variables only
 
 
 def test_report_shows_current_values(tmp_path: Path) -> None:
