@@ -136,8 +136,9 @@ class StationConnection:
                                   "SetVariables"),
             "Reset": Route(ResetRequest.from_json, self._on_reset),
         }
-        # NotifyEvent goes out like any other CALL of ours (kept in memory until registered)
-        self.monitoring = monitoring.Monitoring(model, lambda p, now: self.call("NotifyEvent", p, now))
+        # a NotifyEvent waits on disk like a SecurityEventNotification: an alert (or its
+        # clearing) raised offline or just before a restart still reaches the CSMS
+        self.monitoring = monitoring.Monitoring(model, self._notify_event)
         self._routes |= monitoring.routes(self.monitoring)  # Set/ClearVariableMonitoring
         self._routes |= report.routes(self, monitoring.supports)  # Get(Base)Report -> NotifyReport
         if smart is not None:  # without it these stay NotSupported
@@ -285,6 +286,10 @@ class StationConnection:
                            securityevents.notification(kind, now, tech_info))  # fmt: skip
         self._pump(now)
 
+    def _notify_event(self, payload: dict, now: float) -> None:
+        self.queue.enqueue("NotifyEvent", payload)
+        self._pump(now)
+
     def transaction_started(self, tx_id: str, *, now: float, trigger_reason: str, evse_id: int,
                             connector_id: int = 1, meter_values: Iterable[MeterValue] = (),
                             id_token: dict | None = None, charging_state: str | None = None,
@@ -405,7 +410,7 @@ class StationConnection:
     def _succeeded(self, out: _Outstanding, payload: dict, now: float) -> None:
         if out.queued is None:
             self._answered(payload, "")
-        if out.queued is not None and out.queued.tx_id is None:  # a SecurityEventNotification
+        if out.queued is not None and out.queued.tx_id is None:  # SecurityEventNotification, NotifyEvent
             self.queue.acknowledge(out.queued.row)
             self._events.append(CallAnswered(out.action, out.queued.payload, payload))
         elif out.queued is not None:

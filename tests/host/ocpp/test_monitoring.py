@@ -161,3 +161,17 @@ def test_clear_variable_monitoring(tmp_path: Path) -> None:
                                                 {"id": 4242, "status": "NotFound"}]}  # fmt: skip
     assert power(st, 12000, T0 + 1) == []  # gone
     assert st.monitoring.monitors() == []
+
+
+def test_an_alert_raised_offline_is_sent_after_a_restart(tmp_path: Path) -> None:
+    st = accepted(tmp_path)
+    csms(st, "SetVariableMonitoring", {"setMonitoringData": [monitor("UpperThreshold", 11000)]})
+    st.connection_lost(T0 + 1)
+    st.model.set_own(Component("EVSE", evse=1), Variable("Power"), "12000", now=T0 + 2)
+    st = make_station(tmp_path)  # restarted before the connection came back
+    st.connection_made("ocpp2.0.1", T0 + 3)
+    boot = sent(st)[0]
+    answer(st, boot, {"currentTime": "2027-01-15T08:00:00.000Z", "interval": 300,
+                      "status": "Accepted"}, T0 + 3)  # fmt: skip
+    (frame,) = sent(st)
+    assert frame[2] == "NotifyEvent" and frame[3]["eventData"][0]["actualValue"] == "12000"
