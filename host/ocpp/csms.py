@@ -111,6 +111,10 @@ class Handlers:
     def on_notify_report(self, **_: Any) -> Any:
         return self._call_result.NotifyReport()
 
+    @on("NotifyEvent")
+    def on_notify_event(self, **_: Any) -> Any:
+        return self._call_result.NotifyEvent()
+
     @on("SecurityEventNotification")
     def on_security_event(self, **_: Any) -> Any:
         return self._call_result.SecurityEventNotification()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -138,6 +138,7 @@ class VariableDef:
     max_limit: float | None = None  # for strings: the longest value
     values_list: tuple[str, ...] = ()
     reboot_required: bool = False
+    constant: bool = False  # reported as VariableAttribute.constant: never changes
 
 
 @dataclass(frozen=True)
@@ -259,12 +260,18 @@ class DeviceModel:
                 for a in d.attributes:
                     k = _key(d.component, d.variable, a.type)
                     self._values[k] = stored.get(k, a.default)
+        # told of every value that comes into force (monitoring): (definition, attribute,
+        # value, now); ``now`` is None when the caller had no clock at hand
+        self.listeners: list[Callable[[VariableDef, Attribute, str, float | None], None]] = []
 
     def definitions(self) -> list[VariableDef]:
         return [d for comp in self._defs.values() for d in comp.values()]
 
     def find(self, component: Component, variable: Variable) -> VariableDef | None:
         return self._defs.get(component.key(), {}).get(variable.key())
+
+    def attribute_value(self, d: VariableDef, attribute: Attribute) -> str:
+        return self._values[_key(d.component, d.variable, attribute)]
 
     # --- for the station's own code ----------------------------------------------------
 
@@ -282,7 +289,7 @@ class DeviceModel:
         return self.value(component, variable, **kw) == "true"
 
     def set_own(self, component: Component, variable: Variable, value: str,
-                attribute: Attribute = Attribute.ACTUAL) -> None:  # fmt: skip
+                attribute: Attribute = Attribute.ACTUAL, now: float | None = None) -> None:  # fmt: skip
         """The station records a value it owns (AvailabilityState, ...), whatever the
         attribute's mutability towards the CSMS."""
         k = _key(component, variable, attribute)
@@ -290,6 +297,13 @@ class DeviceModel:
             raise KeyError(k)
         self._store({k: value})
         self._values[k] = value
+        d = self.find(component, variable)
+        if d is not None:
+            self._tell(d, attribute, value, now)
+
+    def _tell(self, d: VariableDef, attribute: Attribute, value: str, now: float | None) -> None:
+        for listener in self.listeners:
+            listener(d, attribute, value, now)
 
     # --- GetVariables / SetVariables (OCPP 2.0.1 B06 / B05) ---------------------------
 
@@ -312,20 +326,25 @@ class DeviceModel:
             return answer(GetStatus.REJECTED)  # never read back a password
         return answer(GetStatus.ACCEPTED, self._values[_key(d.component, d.variable, attr.type)])
 
-    def set_variables(self, items: Iterable[SetVariableData]) -> list[SetVariableResult]:
+    def set_variables(self, items: Iterable[SetVariableData],
+                      now: float | None = None) -> list[SetVariableResult]:  # fmt: skip
         results: list[SetVariableResult] = []
         stored: dict[str, str] = {}
-        live: dict[str, str] = {}
+        live: dict[str, tuple[str, SetVariableData]] = {}
         for item in items:
             status, reason, k = self._check_set(item)
             if status in (SetStatus.ACCEPTED, SetStatus.REBOOT_REQUIRED):
                 stored[k] = item.value
                 if status is SetStatus.ACCEPTED:
-                    live[k] = item.value
+                    live[k] = (item.value, item)
             results.append(SetVariableResult(status, item.component, item.variable,
                                              item.attribute, reason))  # fmt: skip
         self._store(stored)  # one commit for the whole request, before it is answered
-        self._values.update(live)
+        for k, (value, item) in live.items():
+            self._values[k] = value
+            d = self.find(item.component, item.variable)
+            assert d is not None  # _check_set found it
+            self._tell(d, item.attribute, value, now)
         return results
 
     def _check_set(self, item: SetVariableData) -> tuple[SetStatus, str | None, str]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import rpc, securityevents
+from . import monitoring, report, rpc, securityevents
 from .devmodel import Component, DeviceModel, SetStatus, Variable
 from .events import (
     AlarmDue,
@@ -136,6 +136,11 @@ class StationConnection:
                                   "SetVariables"),
             "Reset": Route(ResetRequest.from_json, self._on_reset),
         }
+        # a NotifyEvent waits on disk like a SecurityEventNotification: an alert (or its
+        # clearing) raised offline or just before a restart still reaches the CSMS
+        self.monitoring = monitoring.Monitoring(model, self._notify_event)
+        self._routes |= monitoring.routes(self.monitoring)  # Set/ClearVariableMonitoring
+        self._routes |= report.routes(self, monitoring.supports)  # Get(Base)Report -> NotifyReport
         if smart is not None:  # without it these stay NotSupported
             self._routes |= {
                 "SetChargingProfile": Route(SetChargingProfileRequest.from_json,
@@ -281,6 +286,10 @@ class StationConnection:
                            securityevents.notification(kind, now, tech_info))  # fmt: skip
         self._pump(now)
 
+    def _notify_event(self, payload: dict, now: float) -> None:
+        self.queue.enqueue("NotifyEvent", payload)
+        self._pump(now)
+
     def transaction_started(self, tx_id: str, *, now: float, trigger_reason: str, evse_id: int,
                             connector_id: int = 1, meter_values: Iterable[MeterValue] = (),
                             id_token: dict | None = None, charging_state: str | None = None,
@@ -401,7 +410,7 @@ class StationConnection:
     def _succeeded(self, out: _Outstanding, payload: dict, now: float) -> None:
         if out.queued is None:
             self._answered(payload, "")
-        if out.queued is not None and out.queued.tx_id is None:  # a SecurityEventNotification
+        if out.queued is not None and out.queued.tx_id is None:  # SecurityEventNotification, NotifyEvent
             self.queue.acknowledge(out.queued.row)
             self._events.append(CallAnswered(out.action, out.queued.payload, payload))
         elif out.queued is not None:
@@ -421,7 +430,7 @@ class StationConnection:
         if self.registration is Registration.ACCEPTED:
             if res.interval > 0:  # B01: the heartbeat interval the CSMS wants
                 self.model.set_own(Component("OCPPCommCtrlr"), Variable("HeartbeatInterval"),
-                                   str(res.interval))  # fmt: skip
+                                   str(res.interval), now=now)  # fmt: skip
             self._timers[Timer.HEARTBEAT] = now + self._heartbeat_interval()
         else:  # B02/B03: retry after the interval, sending nothing else meanwhile
             retry = res.interval or DEFAULT_BOOT_RETRY
@@ -511,7 +520,7 @@ class StationConnection:
         return {"getVariableResult": [r.to_json() for r in results]}
 
     def _on_set_variables(self, req: SetVariablesRequest, now: float) -> dict:
-        results = self.model.set_variables(req.items)
+        results = self.model.set_variables(req.items, now)
         changed = tuple((r.component.name, r.variable.name) for r in results
                         if r.status is SetStatus.ACCEPTED)  # fmt: skip
         if changed:

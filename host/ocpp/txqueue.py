@@ -197,7 +197,7 @@ class TxQueue:
         return QueuedMessage(cur.lastrowid, msg_id, "TransactionEvent", payload, tx_id, seq_no, 0)
 
     def enqueue(self, action: str, payload: dict) -> QueuedMessage:
-        """Another message that must not be lost (SecurityEventNotification): on disk now,
+        """Another message that must not be lost (SecurityEventNotification, NotifyEvent): on disk now,
         sent in recording order among the TransactionEvents, acknowledged the same way."""
         msg_id = self.new_msg_id()
         with self.db:

@@ -99,6 +99,9 @@ def station_variables(*, evses: int = 1, security_profile: int = 1,
         _var(device, "ItemsPerMessage", INT, "32", RO, instance="SetVariables"),
         _var(device, "BytesPerMessage", INT, "65536", RO, instance="GetVariables"),
         _var(device, "BytesPerMessage", INT, "65536", RO, instance="SetVariables"),
+        # GetReport: componentVariable entries a request may have, entries per NotifyReport
+        _var(device, "ItemsPerMessage", INT, "20", RO, instance="GetReport"),
+        _var(device, "BytesPerMessage", INT, "65536", RO, instance="GetReport"),
         # what smartcharging.SmartCharging accepts; not switchable off (hence RO)
         _var(smart, "Enabled", B, "true", RO),
         _var(smart, "Available", B, "true", RO),
@@ -120,6 +123,6 @@ def station_variables(*, evses: int = 1, security_profile: int = 1,
                 AttributeDef(Attribute.MAX_SET, RO, f"{max_power_w:g}"),
             ), unit="W"),  # fmt: skip
             _var(conn, "AvailabilityState", OL, "Available", RO, values_list=AVAILABILITY),
-            _var(conn, "ConnectorType", S, "cType2", RO),
+            _var(conn, "ConnectorType", S, "cType2", RO, constant=True),
         ]
     return out

@@ -12,7 +12,9 @@
 // --mode actions: after the boot, the station actions in turn: SendLocalList,
 // GetLocalListVersion, ClearCache, DataTransfer (unknown vendor), ChangeAvailability
 // (EVSE 2 off and on), UnlockConnector, TriggerMessage (StatusNotification, Heartbeat,
-// MeterValues), with --root-cert PEM: InstallCertificate (V2G root), GetInstalledCertificateIds,
+// MeterValues), GetBaseReport FullInventory, GetReport (EVSE AvailabilityState),
+// SetVariableMonitoring (HeartbeatInterval above 1: the station reports it at once in a
+// NotifyEvent), ClearVariableMonitoring, with --root-cert PEM: InstallCertificate (V2G root), GetInstalledCertificateIds,
 // TriggerMessage SignChargingStationCertificate (the station's SignCertificate is Accepted),
 // DeleteCertificate; then RequestStartTransaction on EVSE 1; on its Started,
 // RequestStopTransaction; on Ended, Reset Immediate, then {"done": true}.
@@ -161,6 +163,15 @@ server.on('client', (client) => {
                                       evse: { id: 1, connectorId: 1 } });
         await ask('TriggerMessage', { requestedMessage: 'Heartbeat' });
         await ask('TriggerMessage', { requestedMessage: 'MeterValues', evse: { id: 1 } });
+        await ask('GetBaseReport', { requestId: 31, reportBase: 'FullInventory' });
+        await ask('GetReport', { requestId: 32, componentVariable: [
+            { component: { name: 'EVSE' }, variable: { name: 'AvailabilityState' } }] });
+        const mon = await ask('SetVariableMonitoring', { setMonitoringData: [
+            { value: 1, type: 'UpperThreshold', severity: 5, component: { name: 'OCPPCommCtrlr' },
+              variable: { name: 'HeartbeatInterval' } }] });
+        if (mon && mon.setMonitoringResult[0].id !== undefined) {
+            await ask('ClearVariableMonitoring', { id: [mon.setMonitoringResult[0].id] });
+        }
         if (rootCert) {
             await ask('InstallCertificate', { certificateType: 'V2GRootCertificate',
                                               certificate: fs.readFileSync(rootCert, 'utf8') });
@@ -263,7 +274,8 @@ server.on('client', (client) => {
         await ask('ClearDERControl', { isDefault: true, controlType: 'FreqDroop' });
         out({ derDone: true });
     }
-    for (const m of ['ReportDERControl', 'NotifyDERAlarm', 'NotifyDERStartStop']) {
+    for (const m of ['ReportDERControl', 'NotifyDERAlarm', 'NotifyDERStartStop', 'NotifyReport',
+                     'NotifyEvent']) {
         client.handle(m, ({ params }) => {
             seen(m, params);
             return {};

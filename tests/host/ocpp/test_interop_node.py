@@ -22,7 +22,7 @@ import pytest
 
 from host.ocpp.driver import Settings, StationDriver
 from host.ocpp.events import ChargingLimitChanged, Event, HeartbeatAnswered, ResetRequested
-from host.ocpp.machine import Registration
+from host.ocpp.machine import Registration, StationConnection
 from host.ocpp.station import EvPlugged, MeterSampled
 from host.ocpp.store import iso_time
 from host.ocpp.txqueue import MeterValue, SampledValue
@@ -185,7 +185,8 @@ def test_the_node_csms_catches_a_schema_violation(node_peer, protocol: str) -> N
     assert [x for x in lines if "failure" in x][0]["method"] == "BootNotification"
 
 
-async def actions_scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], ScriptedStation]:
+async def actions_scenario(protocol: str,
+                           tmp_path: Path) -> tuple[list[dict], ScriptedStation, StationConnection]:  # fmt: skip
     from tools.peers.ocpp_rpc import csms_command
 
     from .pki import make_pki
@@ -203,14 +204,14 @@ async def actions_scenario(protocol: str, tmp_path: Path) -> tuple[list[dict], S
         await until(lambda: any(x.get("done") for x in lines), "the actions and the Reset")
         await until(lambda: any(x.get("in") == "SecurityEventNotification" for x in lines),
                     "the reset's security event")  # fmt: skip
-    return lines, port
+    return lines, port, conn
 
 
 @pytest.mark.parametrize("protocol", ["ocpp2.0.1", "ocpp2.1"])
 def test_station_actions_against_the_node_csms(node_peer, tmp_path: Path, protocol: str) -> None:
     """The station logic (chargingstation.py) behind the scripted station: every CSMS
     request and every answer and CALL of ours schema-valid in ocpp-rpc's strict mode."""
-    lines, port = asyncio.run(actions_scenario(protocol, tmp_path))
+    lines, port, conn = asyncio.run(actions_scenario(protocol, tmp_path))
     for x in lines:
         print(json.dumps(x)[:200])
     assert [x for x in lines if "failure" in x] == []
@@ -229,7 +230,23 @@ def test_station_actions_against_the_node_csms(node_peer, tmp_path: Path, protoc
         "GetInstalledCertificateIds": [ids],
         "RequestStartTransaction": [{"status": "Accepted"}],
         "RequestStopTransaction": [{"status": "Accepted"}], "Reset": [{"status": "Accepted"}],
+        "GetBaseReport": [{"status": "Accepted"}], "GetReport": [{"status": "Accepted"}],
+        "SetVariableMonitoring": [{"setMonitoringResult": [{
+            "status": "Accepted", "id": 1, "type": "UpperThreshold", "severity": 5,
+            "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]}],
+        "ClearVariableMonitoring": [{"clearMonitoringResult": [{"id": 1, "status": "Accepted"}]}],
     }  # fmt: skip
+    # the reports: NotifyReport parts in order, tbc on all but the last, every variable once
+    reports = [x["params"] for x in lines if x.get("in") == "NotifyReport"]
+    full = [r for r in reports if r["requestId"] == 31]
+    assert [r["seqNo"] for r in full] == list(range(len(full))) and len(full) > 1
+    assert [r["tbc"] for r in full] == [True] * (len(full) - 1) + [False]
+    assert sum(len(r["reportData"]) for r in full) == len(conn.model.definitions())
+    (evses,) = [r for r in reports if r["requestId"] == 32]
+    assert [e["component"]["evse"]["id"] for e in evses["reportData"]] == [1, 2]
+    # the monitor fired once when it was set: the heartbeat interval (2 s) is above 1
+    (event,) = [x["params"] for x in lines if x.get("in") == "NotifyEvent"]
+    assert event["eventData"][0]["trigger"] == "Alerting" and event["eventData"][0]["actualValue"] == "2"
     seen = [x["in"] for x in lines if "in" in x]
     assert {"StatusNotification", "Heartbeat", "MeterValues", "Authorize", "SignCertificate"} <= set(seen)
     tx = [x["params"] for x in lines if x.get("in") == "TransactionEvent"]
