@@ -190,12 +190,15 @@ class Monitoring:
             return
         text = self.model.attribute_value(d, Attribute.ACTUAL)
         value = float(text)
+        # the event goes into the outbox before the monitor's state moves on: a crash in
+        # between sends it again after the restart (a duplicate), never loses it
         if kind == "Delta":
             if abs(value - reference) > limit:
                 with self.db:
-                    self.db.execute("UPDATE monitors SET reference = ? WHERE id = ?", (value, mon_id))
                     event = self._event_id()
                 self._send(d, mon_id, event, "Delta", text, now)
+                with self.db:
+                    self.db.execute("UPDATE monitors SET reference = ? WHERE id = ?", (value, mon_id))
             return
         band = abs(limit) * HYSTERESIS
         upper = kind == "UpperThreshold"
@@ -204,13 +207,15 @@ class Monitoring:
         if tripped is None and beyond:
             with self.db:
                 event = self._event_id()
-                self.db.execute("UPDATE monitors SET tripped = ? WHERE id = ?", (event, mon_id))
             self._send(d, mon_id, event, "Alerting", text, now)
+            with self.db:
+                self.db.execute("UPDATE monitors SET tripped = ? WHERE id = ?", (event, mon_id))
         elif tripped is not None and back:
             with self.db:
                 event = self._event_id()
-                self.db.execute("UPDATE monitors SET tripped = NULL WHERE id = ?", (mon_id,))
             self._send(d, mon_id, event, "Alerting", text, now, cleared_cause=tripped)
+            with self.db:
+                self.db.execute("UPDATE monitors SET tripped = NULL WHERE id = ?", (mon_id,))
 
     def _event_id(self) -> int:
         """The next eventId (inside the caller's transaction)."""

@@ -175,3 +175,24 @@ def test_an_alert_raised_offline_is_sent_after_a_restart(tmp_path: Path) -> None
                       "status": "Accepted"}, T0 + 3)  # fmt: skip
     (frame,) = sent(st)
     assert frame[2] == "NotifyEvent" and frame[3]["eventData"][0]["actualValue"] == "12000"
+
+
+def test_a_crash_before_the_alert_is_queued_leaves_the_monitor_untripped(tmp_path: Path) -> None:
+    """The alert is on disk before the monitor counts as tripped: a process that dies in
+    between raises it again after the restart (a duplicate at worst), never loses it."""
+    st = accepted(tmp_path)
+    csms(st, "SetVariableMonitoring", {"setMonitoringData": [monitor("UpperThreshold", 11000)]})
+
+    def crash(payload: dict, now: float) -> None:
+        raise RuntimeError("killed while queueing")
+
+    st.monitoring.notify = crash
+    with pytest.raises(RuntimeError):
+        st.model.set_own(Component("EVSE", evse=1), Variable("Power"), "12000", now=T0 + 2)
+    st = make_station(tmp_path)  # restarted
+    st.connection_made("ocpp2.0.1", T0 + 3)
+    boot = sent(st)[0]
+    answer(st, boot, {"currentTime": "2027-01-15T08:00:00.000Z", "interval": 300,
+                      "status": "Accepted"}, T0 + 3)  # fmt: skip
+    alerts = power(st, 12500, T0 + 4)
+    assert [a["eventData"][0]["trigger"] for a in alerts] == ["Alerting"]
