@@ -54,6 +54,7 @@ class SimFleet:
         rng = random.Random(seed + first)
         self.outbox = Outbox(folder / "fleet-outbox.sqlite", durable=durable)
         self.period, self.clock = period, clock
+        self.paused = False  # no new records (what is queued still goes out)
         self.chargers: list[SimCharger] = []
         for i in range(first, first + count):
             name, feeder = f"c{i:04d}", f"f{i % feeders}"
@@ -74,7 +75,8 @@ class SimFleet:
         while True:
             now = self.clock()
             self.outbox.flush()
-            self.outbox.put_many([sim.step(now) for sim in self.chargers])
+            if not self.paused:
+                self.outbox.put_many([sim.step(now) for sim in self.chargers])
             for sim in self.chargers:
                 sim.link.wake()
             await asyncio.sleep(self.period)
@@ -115,8 +117,8 @@ async def serve_slice(fleet: SimFleet, say: Callable[[str], None],
     slice's state: chargers connected, records queued, the loop's lag (max and median ms
     over the interval, from `LoopLag`), each setpoint's first receipt per (charger, event)
     as [charger, event, setpoint_w, at], and after a `mark` whether every record stored up
-    to the mark has been acknowledged (`drained`). In (`commands`): `mark`, and `stop`,
-    answered with the final counts.
+    to the mark has been acknowledged (`drained`). In (`commands`): `mark`, `quiet` (no
+    new records, so the queue can empty), and `stop`, answered with the final counts.
     """
     lag = LoopLag()
     seen: set[tuple[str, str]] = set()
@@ -142,6 +144,8 @@ async def serve_slice(fleet: SimFleet, say: Callable[[str], None],
                 fleet.outbox.flush()
                 mark = {s.link.charger: fleet.outbox.last_number(s.link.charger)
                         for s in fleet.chargers}  # fmt: skip
+            elif command == "quiet":
+                fleet.paused = True
             elif command in ("stop", "eof"):
                 break
             new = [[s.link.charger, sp.event, sp.setpoint_w, at] for s in fleet.chargers

@@ -27,7 +27,12 @@ class Mosquitto:
     """`start()`, `kill()` (SIGKILL: nothing saved since the last autosave) and
     `stop()` (SIGTERM: the broker saves its sessions and queues first)."""
 
-    def __init__(self, program: str, folder: Path, port: int | None = None) -> None:
+    def __init__(self, program: str, folder: Path, port: int | None = None, *,
+                 autosave_on_changes: bool = True) -> None:  # fmt: skip
+        """`autosave_on_changes`: save the whole database after every change, so a
+        SIGKILL loses nothing the broker acknowledged (the tests); False saves it once a
+        second, which is what 500 chargers need: a save per change rewrites every
+        session's state for each QoS 1 message (benchmarks/fleet.py measures both)."""
         self.program, self.folder = program, folder
         self.port = port or free_port()
         folder.mkdir(parents=True, exist_ok=True)
@@ -41,8 +46,9 @@ class Mosquitto:
             f"cafile {self.pki['root']}\ncertfile {self.pki['csms']}\nkeyfile {self.pki['csms_key']}\n"
             "allow_anonymous true\n"
             f"persistence true\npersistence_location {data}/\n"
-            # save after every change, so a SIGKILL loses nothing the broker acknowledged
-            "autosave_on_changes true\nautosave_interval 1\n"
+            # after every change (so a SIGKILL loses nothing the broker acknowledged), or
+            # each second
+            f"autosave_on_changes {'true' if autosave_on_changes else 'false'}\nautosave_interval 1\n"
             "max_queued_messages 100000\nmax_inflight_messages 100\n"
             "set_tcp_nodelay true\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n"
             # started as root, mosquitto drops to user "mosquitto", which cannot read the
@@ -87,8 +93,15 @@ class FogProcess:
     """`v2gate fog` as its own process; a thread reads its output as it comes (a line
     is never lost to a timed-out read), and its JSON count lines are parsed."""
 
-    def __init__(self, broker: Mosquitto | None, fog_id: str = "fog1", group: str = "fog",
-                 report: float = 0.5, *, command: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        broker: Mosquitto | None,
+        fog_id: str = "fog1",
+        group: str = "fog",
+        report: float = 0.5,
+        *,
+        command: list[str] | None = None,
+    ) -> None:
         """`command`: the fog's arguments after `v2gate fog` (default: for `broker`)."""
         self.fog_id = fog_id
         if command is None:
@@ -97,7 +110,9 @@ class FogProcess:
                        "--fog-id", fog_id, "--group", group, "--report", str(report),
                        "--period", "0.5"]  # fmt: skip
         cmd = [sys.executable, "-m", "host.cli", "fog", *command]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         self.lines: list[str] = []
         self.counts: dict[str, int] = {}
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -118,8 +133,10 @@ class FogProcess:
             if self.proc.poll() is not None and not self._reader.is_alive():
                 raise AssertionError(f"fog exited: {self.lines[-8:]}")
             if loop.time() > deadline:
-                raise AssertionError(f"{self.fog_id}: condition not met in {timeout} s; counts "
-                                     f"{self.counts}; last lines: {self.lines[-8:]}")
+                raise AssertionError(
+                    f"{self.fog_id}: condition not met in {timeout} s; counts "
+                    f"{self.counts}; last lines: {self.lines[-8:]}"
+                )
             await asyncio.sleep(0.1)
 
     def kill(self) -> None:
