@@ -148,7 +148,7 @@ async def serve_slice(fleet: SimFleet, say: Callable[[str], None],
                 fleet.paused = True
             elif command in ("stop", "eof"):
                 break
-            new = [[s.link.charger, sp.event, sp.setpoint_w, at] for s in fleet.chargers
+            new = [(s.link.charger, sp.event, sp.setpoint_w, at) for s in fleet.chargers
                    for sp, at in s.received if (s.link.charger, sp.event) not in seen]  # fmt: skip
             seen.update((c, e) for c, e, _, _ in new)
             samples = sorted(lag.take()) or [0.0]
