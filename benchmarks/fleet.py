@@ -44,6 +44,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import aiomqtt
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from host.fleet import topics  # noqa: E402
@@ -203,7 +205,7 @@ async def run(n: int, procs: int, seconds: float, folder: Path, program: str, cl
         while time.monotonic() < w0 + min(seconds, max(0.0, clock.end - time.monotonic() - 60)):
             await asyncio.sleep(0.5)
             queues.append(sum(s.status["pending"] for s in slices))
-        w1 = time.monotonic()
+        w1 = max(time.monotonic(), w0 + 1e-3)
         cpu = {k: (cpu_seconds(p) - cpu0[k]) / (w1 - w0) * 100 for k, p in pids.items()}
         print(
             f"fog: {cpu['fog']:.1f} % of one core, RSS {rss_mb(fog.pid()):.1f} MB, "
@@ -330,7 +332,7 @@ def main() -> int:
         try:
             asyncio.run(run(n, min(procs, n), seconds, Path(folder), program, Clock(limit),
                             args.autosave_on_changes))  # fmt: skip
-        except (Timeout, AssertionError, RuntimeError) as exc:
+        except (Timeout, AssertionError, RuntimeError, OSError, aiomqtt.MqttError) as exc:
             print(f"fleet benchmark failed: {exc}")
             return 1
     return 0
