@@ -4,6 +4,10 @@ session of its own (TLS, persistent) with its own outbox queue, in one event loo
 A simulated charger draws `max_charge_w` unless a setpoint says otherwise: a "target"
 is followed (within the charger's capacity), a "limit" caps the import. Its telemetry
 goes out every `period` seconds through the outbox, whatever the broker's state.
+
+`python -m host.fleet.simfleet` runs one slice of a larger fleet as a child process
+(`serve_slice`: JSON lines out, commands in), so a benchmark can spread its chargers
+over several processes, each with its own outbox file, and time what it measures.
 """
 
 from __future__ import annotations

@@ -93,15 +93,8 @@ class FogProcess:
     """`v2gate fog` as its own process; a thread reads its output as it comes (a line
     is never lost to a timed-out read), and its JSON count lines are parsed."""
 
-    def __init__(
-        self,
-        broker: Mosquitto | None,
-        fog_id: str = "fog1",
-        group: str = "fog",
-        report: float = 0.5,
-        *,
-        command: list[str] | None = None,
-    ) -> None:
+    def __init__(self, broker: Mosquitto | None, fog_id: str = "fog1", group: str = "fog",
+                 report: float = 0.5, *, command: list[str] | None = None) -> None:
         """`command`: the fog's arguments after `v2gate fog` (default: for `broker`)."""
         self.fog_id = fog_id
         if command is None:
@@ -110,9 +103,7 @@ class FogProcess:
                        "--fog-id", fog_id, "--group", group, "--report", str(report),
                        "--period", "0.5"]  # fmt: skip
         cmd = [sys.executable, "-m", "host.cli", "fog", *command]
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self.counts: dict[str, int] = {}
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -133,10 +124,8 @@ class FogProcess:
             if self.proc.poll() is not None and not self._reader.is_alive():
                 raise AssertionError(f"fog exited: {self.lines[-8:]}")
             if loop.time() > deadline:
-                raise AssertionError(
-                    f"{self.fog_id}: condition not met in {timeout} s; counts "
-                    f"{self.counts}; last lines: {self.lines[-8:]}"
-                )
+                raise AssertionError(f"{self.fog_id}: condition not met in {timeout} s; counts "
+                                     f"{self.counts}; last lines: {self.lines[-8:]}")
             await asyncio.sleep(0.1)
 
     def kill(self) -> None:
