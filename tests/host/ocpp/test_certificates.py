@@ -40,7 +40,16 @@ from .test_chargingstation import Csms
 NOW = dt.datetime.fromtimestamp(T0, dt.UTC)
 
 
-WALL = time.time()  # for the shared test PKI, made around now
+# the station's clock for the certificate checks: the wall clock when each test starts
+# (set by `_wall`, not at import: in a full run the module is imported many minutes
+# before its tests, and certificates made during the test were "not valid before" it)
+WALL = time.time()
+
+
+@pytest.fixture(autouse=True)
+def _wall() -> None:
+    global WALL
+    WALL = time.time()
 
 
 def setup(tmp_path: Path, answers: dict | None = None, subprotocol: str = "ocpp2.0.1",
@@ -100,10 +109,11 @@ def valid(action: str, payload: dict, kind: int = rpc.CALL,
     return payload
 
 
-def ask(csms: Csms, action: str, payload: dict, now: float = WALL,
+def ask(csms: Csms, action: str, payload: dict, now: float | None = None,
         versions: tuple[str, ...] = ("2.1", "2.0.1")) -> dict:  # fmt: skip
     """A CSMS request, schema-valid both ways on ``versions``; the station's answer."""
-    res = csms.request(action, valid(action, payload, versions=versions), now)[2]
+    when = WALL if now is None else now
+    res = csms.request(action, valid(action, payload, versions=versions), when)[2]
     return valid(action, res, rpc.CALLRESULT, versions)
 
 
@@ -299,7 +309,7 @@ def cpo_sign(csr_pem: str, *, days: int = 60, now: dt.datetime | None = None) ->
     req = x509.load_pem_x509_csr(csr_pem.encode())
     sub2 = Issued(pki.v2g.sub2.cert, pki.v2g.sub2.key)
     leaf = certificate(req.subject, req.public_key(), ROLES["secc"], issuer=sub2,
-                       signer=pki.v2g.sub2.key, now=now or dt.datetime.now(dt.UTC), days=days)  # type: ignore[arg-type]  # fmt: skip
+                       signer=pki.v2g.sub2.key, now=now or dt.datetime.fromtimestamp(WALL, dt.UTC), days=days)  # type: ignore[arg-type]  # fmt: skip
     return [leaf, pki.v2g.sub2.cert, pki.v2g.sub1.cert]
 
 
@@ -346,7 +356,7 @@ def test_a_chain_that_does_not_check_leaves_the_old_pair(tmp_path: Path, bad: st
     old_key = (tmp_path / "certs" / "V2GCertificate.key").read_bytes()
     request = trigger_sign(csms, "SignV2GCertificate", WALL)
     if bad == "expired":
-        chain = cpo_sign(request, days=1, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=5))
+        chain = cpo_sign(request, days=1, now=dt.datetime.fromtimestamp(WALL, dt.UTC) - dt.timedelta(days=5))
     elif bad == "other key":
         chain = cpo_sign(first)  # a certificate for the old key, not the waiting one
     else:
