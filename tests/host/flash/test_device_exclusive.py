@@ -4,8 +4,10 @@ Hello timeout with two programs reading each other's frames."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import serial
@@ -26,6 +28,16 @@ def test_wait_hello_on_a_port_another_program_holds_says_busy() -> None:
         pty.close()
 
 
+def _flocked(path: str) -> bool:
+    """Whether this process holds an flock on the device at `path` (/proc/locks)."""
+    ino, me = os.stat(path).st_ino, os.getpid()
+    for line in Path("/proc/locks").read_text().splitlines():
+        f = line.split()
+        if len(f) >= 6 and f[1] == "FLOCK" and f[4] == str(me) and f[5].endswith(f":{ino}"):
+            return True
+    return False
+
+
 def test_wait_hello_holds_the_port_exclusively() -> None:
     pty = Pty.open()
     try:
@@ -41,14 +53,14 @@ def test_wait_hello_holds_the_port_exclusively() -> None:
         t = threading.Thread(target=waiting)
         t.start()
         try:
+            # look for its flock in /proc/locks rather than by opening the port ourselves:
+            # a probe that takes the lock, even briefly, can be the one that makes
+            # wait_hello find the port busy (it did, on a loaded machine)
             deadline = time.monotonic() + 1.0
             locked = False
             while time.monotonic() < deadline and not locked:
-                try:
-                    serial.Serial(pty.path, exclusive=True).close()
-                    time.sleep(0.02)
-                except serial.SerialException:
-                    locked = True
+                locked = _flocked(pty.path)
+                time.sleep(0.01)
             assert locked
         finally:
             t.join()
