@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 SCHEMA = 1
+MAX_SEQ = 2**63 - 1  # the largest number the outbox (SQLite INTEGER) can hold
 ROOT = "v2g"
 
 
@@ -192,7 +193,7 @@ def decode_telemetry(data: bytes) -> Telemetry:
     faults = b.get("faults", [])
     if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
         raise PayloadError("faults: not a list of strings")
-    seq = _num(b, "seq", low=1)
+    seq = _num(b, "seq", low=1, high=MAX_SEQ)
     if not isinstance(seq, int):
         raise PayloadError(f"seq: {seq!r} is not an integer")
     return Telemetry(
@@ -238,7 +239,8 @@ def decode_ack(data: bytes) -> Ack:
     for pair in raw:
         if (not isinstance(pair, list) or len(pair) != 2
                 or not all(isinstance(n, int) and not isinstance(n, bool) for n in pair)
-                or not 1 <= pair[0] <= pair[1]):  # fmt: skip
-            raise PayloadError(f"ranges: {pair!r} is not [first, last] with 1 <= first <= last")
+                or not 1 <= pair[0] <= pair[1] <= MAX_SEQ):  # fmt: skip
+            raise PayloadError(f"ranges: {pair!r} is not [first, last] with "
+                               f"1 <= first <= last <= {MAX_SEQ}")
         spans.append((pair[0], pair[1]))
     return Ack(check_id("charger", _text(b, "charger")), tuple(spans))
