@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from host.fleet.topics import DrEvent, Setpoint, Telemetry, ranges_of
+from host.fleet.topics import MAX_ACK_RANGES, DrEvent, Setpoint, Telemetry, ranges_of
 
 
 @dataclass
@@ -112,10 +112,14 @@ class FogState:
             seen.last, seen.at = t, now
 
     def acks(self) -> list[tuple[str, str, tuple[tuple[int, int], ...]]]:
-        """(feeder, charger, ranges) for every charger heard from since the last call."""
+        """(feeder, charger, ranges) for every charger heard from since the last call;
+        several for one charger when its numbers make more ranges than a charger reads in
+        one acknowledgement (MAX_ACK_RANGES: it refuses a longer one whole)."""
         out = []
         for charger, numbers in self._to_ack.items():
-            out.append((self.chargers[charger].last.feeder, charger, ranges_of(numbers)))
+            feeder, ranges = self.chargers[charger].last.feeder, ranges_of(numbers)
+            for i in range(0, len(ranges), MAX_ACK_RANGES):
+                out.append((feeder, charger, ranges[i:i + MAX_ACK_RANGES]))
         self._to_ack = {}
         return out
 

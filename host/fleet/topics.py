@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 SCHEMA = 1
+MAX_ACK_RANGES = 10000  # per acknowledgement: the fog splits a longer list
 MAX_SEQ = 2**63 - 1  # the largest number the outbox (SQLite INTEGER) can hold
 ROOT = "v2g"
 
@@ -233,8 +234,8 @@ def decode_dr(data: bytes) -> DrEvent:
 def decode_ack(data: bytes) -> Ack:
     b = _object(data)
     raw = b.get("ranges")
-    if not isinstance(raw, list) or len(raw) > 10000:
-        raise PayloadError("ranges: not a list of at most 10000 [first, last] pairs")
+    if not isinstance(raw, list) or len(raw) > MAX_ACK_RANGES:
+        raise PayloadError(f"ranges: not a list of at most {MAX_ACK_RANGES} [first, last] pairs")
     spans = []
     for pair in raw:
         if (not isinstance(pair, list) or len(pair) != 2

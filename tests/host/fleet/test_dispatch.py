@@ -180,3 +180,21 @@ def test_a_charger_whose_numbering_restarted_is_heard_again() -> None:
     assert [sp.charger for sp in fog.dispatch(200.0)] == ["c0"]  # limited again
     fog.telemetry(Telemetry("c0", "f1", 1, 200.0, 0.0, 11000.0, 0.0), 201.0)  # a resend
     assert fog.counts.duplicates == 1
+
+
+def test_acknowledgements_of_many_scattered_numbers_stay_within_what_a_charger_reads() -> None:
+    # two fogs of a group get alternate numbers of a charger catching up on its backlog:
+    # one acknowledgement of more ranges than decode_ack takes was refused whole, so the
+    # charger resent the same records, got the same refused acknowledgement, forever
+    from host.fleet.topics import Ack, decode_ack
+
+    fog = FogState("fog1")
+    numbers = list(range(1, 2 * 25_000, 2))
+    for seq in numbers:
+        fog.telemetry(_t("c0", seq), 100.0)
+    acked = []
+    for feeder, charger, ranges in fog.acks():
+        assert (feeder, charger) == ("f1", "c0")
+        for first, last in decode_ack(Ack(charger, ranges).encode()).ranges:
+            acked += range(first, last + 1)
+    assert sorted(acked) == numbers
