@@ -12,6 +12,8 @@ station's arbitration reads.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import logging
 import random
 import time
@@ -161,11 +163,18 @@ class ChargerLink:
                 self.counts.published += 1
 
     def _on_ack(self, ack: topics.Ack) -> None:
-        for first, last in ack.ranges:
-            self.outbox.ack(self.charger, first, last, defer=self.batched_acks)
+        self.outbox.ack_ranges(self.charger, ack.ranges, defer=self.batched_acks)
         self.counts.acked += sum(last - first + 1 for first, last in ack.ranges)
-        for number in [n for n in self._sent_at if any(a <= n <= b for a, b in ack.ranges)]:
-            del self._sent_at[number]
+        # by bisection over the ranges sorted by start (with the furthest end reached so
+        # far, as ranges may overlap): every sent number against every range was
+        # 10000 x the numbers in flight per acknowledgement
+        spans = sorted(ack.ranges)
+        firsts = [a for a, _ in spans]
+        reach = list(itertools.accumulate((b for _, b in spans), max))
+        for number in list(self._sent_at):
+            i = bisect.bisect_right(firsts, number) - 1
+            if i >= 0 and reach[i] >= number:
+                del self._sent_at[number]
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         ack_topic = topics.ack_topic(self.feeder, self.charger)

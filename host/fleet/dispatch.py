@@ -26,9 +26,9 @@ changes nothing the chargers see, and the node logs that it carries on alone.
 Telemetry arrives at least once, and out of order after a resend: every record is
 acknowledged back to its charger by number (`acks`), which is what lets the charger
 delete it. Per charger the node keeps which numbers it has had (a watermark below which
-all arrived, and the set above it), so a number seen before is a duplicate (acknowledged
-again: the charger may have missed the first acknowledgement) and `holes()` is what is
-missing right now. The newest record by seq is the charger's state; a record newer by its
+all arrived, and the set above it, at most HOLE_WINDOW numbers: older holes are given
+up), so a number seen before is a duplicate (acknowledged again: the charger may have
+missed the first acknowledgement) and `holes()` is what is missing right now. The newest record by seq is the charger's state; a record newer by its
 ts under a lower number means the charger's numbering restarted, which is logged.
 """
 
@@ -37,7 +37,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from host.fleet.topics import DrEvent, Setpoint, Telemetry, ranges_of
+from host.fleet.topics import MAX_ACK_RANGES, DrEvent, Setpoint, Telemetry, ranges_of
+
+HOLE_WINDOW = 10_000  # numbers kept above a charger's watermark, at most
 
 
 @dataclass
@@ -52,6 +54,13 @@ class Seen:
 
     def add(self, seq: int) -> None:
         self.above.add(seq)
+        if len(self.above) > HOLE_WINDOW:
+            # holes this far behind will not fill (another fog of the group got those
+            # numbers, or the charger's bounded queue dropped them): forget the older half,
+            # so a fog's memory per charger is bounded. A late one is a duplicate then
+            # (acknowledged all the same, so the charger still deletes it).
+            keep = sorted(self.above)[len(self.above) // 2:]
+            self.below, self.above = keep[0] - 1, set(keep)
         while self.below + 1 in self.above:
             self.below += 1
             self.above.discard(self.below)
@@ -97,7 +106,9 @@ class FogState:
         self._to_ack.setdefault(t.charger, []).append(t.seq)
         seen = self.chargers.get(t.charger)
         if seen is None:
-            seen = self.chargers[t.charger] = Seen(t, now, below=0)
+            # what is below its first number here was acknowledged (by this fog before a
+            # restart, or by another of the group) and deleted: not holes, never to come
+            seen = self.chargers[t.charger] = Seen(t, now, below=t.seq - 1)
         elif seen.had(t.seq):
             if t.ts <= seen.last.ts:  # a resend: made no later than what we hold
                 self.counts.duplicates += 1
@@ -112,10 +123,14 @@ class FogState:
             seen.last, seen.at = t, now
 
     def acks(self) -> list[tuple[str, str, tuple[tuple[int, int], ...]]]:
-        """(feeder, charger, ranges) for every charger heard from since the last call."""
+        """(feeder, charger, ranges) for every charger heard from since the last call;
+        several for one charger when its numbers make more ranges than a charger reads in
+        one acknowledgement (MAX_ACK_RANGES: it refuses a longer one whole)."""
         out = []
         for charger, numbers in self._to_ack.items():
-            out.append((self.chargers[charger].last.feeder, charger, ranges_of(numbers)))
+            feeder, ranges = self.chargers[charger].last.feeder, ranges_of(numbers)
+            for i in range(0, len(ranges), MAX_ACK_RANGES):
+                out.append((feeder, charger, ranges[i:i + MAX_ACK_RANGES]))
         self._to_ack = {}
         return out
 

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 SCHEMA = 1
+MAX_ACK_RANGES = 10000  # per acknowledgement: the fog splits a longer list
+MAX_SEQ = 2**63 - 1  # the largest number the outbox (SQLite INTEGER) can hold
 ROOT = "v2g"
 
 
@@ -192,7 +194,7 @@ def decode_telemetry(data: bytes) -> Telemetry:
     faults = b.get("faults", [])
     if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
         raise PayloadError("faults: not a list of strings")
-    seq = _num(b, "seq", low=1)
+    seq = _num(b, "seq", low=1, high=MAX_SEQ)
     if not isinstance(seq, int):
         raise PayloadError(f"seq: {seq!r} is not an integer")
     return Telemetry(
@@ -232,13 +234,14 @@ def decode_dr(data: bytes) -> DrEvent:
 def decode_ack(data: bytes) -> Ack:
     b = _object(data)
     raw = b.get("ranges")
-    if not isinstance(raw, list) or len(raw) > 10000:
-        raise PayloadError("ranges: not a list of at most 10000 [first, last] pairs")
+    if not isinstance(raw, list) or len(raw) > MAX_ACK_RANGES:
+        raise PayloadError(f"ranges: not a list of at most {MAX_ACK_RANGES} [first, last] pairs")
     spans = []
     for pair in raw:
         if (not isinstance(pair, list) or len(pair) != 2
                 or not all(isinstance(n, int) and not isinstance(n, bool) for n in pair)
-                or not 1 <= pair[0] <= pair[1]):  # fmt: skip
-            raise PayloadError(f"ranges: {pair!r} is not [first, last] with 1 <= first <= last")
+                or not 1 <= pair[0] <= pair[1] <= MAX_SEQ):  # fmt: skip
+            raise PayloadError(f"ranges: {pair!r} is not [first, last] with "
+                               f"1 <= first <= last <= {MAX_SEQ}")
         spans.append((pair[0], pair[1]))
     return Ack(check_id("charger", _text(b, "charger")), tuple(spans))

@@ -180,3 +180,46 @@ def test_a_charger_whose_numbering_restarted_is_heard_again() -> None:
     assert [sp.charger for sp in fog.dispatch(200.0)] == ["c0"]  # limited again
     fog.telemetry(Telemetry("c0", "f1", 1, 200.0, 0.0, 11000.0, 0.0), 201.0)  # a resend
     assert fog.counts.duplicates == 1
+
+
+def test_acknowledgements_of_many_scattered_numbers_stay_within_what_a_charger_reads() -> None:
+    # two fogs of a group get alternate numbers of a charger catching up on its backlog:
+    # one acknowledgement of more ranges than decode_ack takes was refused whole, so the
+    # charger resent the same records, got the same refused acknowledgement, forever
+    from host.fleet.topics import Ack, decode_ack
+
+    fog = FogState("fog1")
+    numbers = list(range(1, 2 * 25_000, 2))
+    for seq in numbers:
+        fog.telemetry(_t("c0", seq), 100.0)
+    acked = []
+    for feeder, charger, ranges in fog.acks():
+        assert (feeder, charger) == ("f1", "c0")
+        for first, last in decode_ack(Ack(charger, ranges).encode()).ranges:
+            acked += range(first, last + 1)
+    assert sorted(acked) == numbers
+
+
+def test_holes_that_cannot_fill_are_not_kept_forever() -> None:
+    # a fog of a group of two gets every other number of a charger, for ever: the numbers
+    # above its watermark were all kept, so its memory grew with every record
+    from host.fleet.dispatch import HOLE_WINDOW
+
+    fog = FogState("fog1")
+    for seq in range(1, 6 * HOLE_WINDOW, 2):
+        fog.telemetry(_t("c0", seq), 100.0)
+    seen = fog.chargers["c0"]
+    assert len(seen.above) <= HOLE_WINDOW and seen.below > 4 * HOLE_WINDOW
+    assert seen.had(6 * HOLE_WINDOW - 1) and not seen.had(6 * HOLE_WINDOW + 1)
+    fog.acks()
+    fog.telemetry(_t("c0", 1), 100.0)  # a forgotten number again: acknowledged all the same
+    assert fog.acks() == [("f1", "c0", ((1, 1),))]
+
+
+def test_a_restarted_fog_does_not_count_what_was_acknowledged_before_as_holes() -> None:
+    # a new fog (restarted, or joining the group) first hears a charger at its oldest
+    # unacknowledged number: those below were acknowledged and deleted, never to come
+    fog = FogState("fog1")
+    for seq in range(50_001, 50_011):
+        fog.telemetry(_t("c0", seq), 100.0)
+    assert fog.holes() == 0 and not fog.chargers["c0"].above

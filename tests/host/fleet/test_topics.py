@@ -83,3 +83,18 @@ def test_huge_numbers_and_deep_nesting_are_payload_errors(data: bytes) -> None:
     for decode in (topics.decode_telemetry, topics.decode_setpoint, topics.decode_dr):
         with pytest.raises(PayloadError):
             decode(data)
+
+
+def test_numbers_beyond_a_database_integer_are_refused() -> None:
+    # the outbox deletes by number in SQLite: a larger one raised OverflowError there,
+    # which ended the charger's session loop (a crafted ack, or a crafted record the fog
+    # then acknowledged back to the charger)
+    big = 2**63
+    ack = json.dumps({"v": 1, "charger": "c1", "ranges": [[1, big]]}).encode()
+    with pytest.raises(PayloadError, match="ranges"):
+        topics.decode_ack(ack)
+    record = Telemetry("c1", "f1", big, 1000.0, 0.0, 11000.0, 7400.0).encode()
+    with pytest.raises(PayloadError, match="seq"):
+        topics.decode_telemetry(record)
+    top = topics.decode_ack(json.dumps({"v": 1, "charger": "c1", "ranges": [[1, big - 1]]}).encode())
+    assert top.ranges == ((1, big - 1),)
