@@ -31,12 +31,6 @@ class Variant:
     pnc: bool  # Plug & Charge (needs tls)
 
 
-VARIANTS = {
-    "din-dc": Variant("din", tls=False, pnc=False),
-    "iso2-ac": Variant("iso2-ac", tls=False, pnc=False),
-    "iso2-dc-pnc": Variant("iso2-dc", tls=True, pnc=True),
-}
-
 class Timeline:
     """Records for the JSON timeline, printed as they come when someone follows the run;
     repeated requests (the charging loop) print once with their count."""

@@ -199,16 +199,22 @@ class EvccBase:
                        f"{getattr(self.awaiting, '__name__', None)}", now)  # fmt: skip
             return
         self.header = message.Header
+        self._answered(body, message.Header.SessionID, s.SessionSetupRes, now)
+
+    def _answered(self, body: Any, session_id: bytes, setup: type, now: float) -> None:
+        """A decoded response of the awaited type, for every protocol: its code, the
+        SessionID (taken from ``setup``, the protocol's SessionSetupRes, checked on every
+        other), then its handler."""
         code = body.ResponseCode
         self._on_code(code)
         self._events.append(ResponseReceived(type(body).__name__, code.value, now))
         if code not in self.ok_codes:
             self._fail(Failure.FAILED_CODE, f"{type(body).__name__} {code.value}", now)
             return
-        if isinstance(body, s.SessionSetupRes):
-            self.session_id = message.Header.SessionID
-        elif message.Header.SessionID != self.session_id:
-            self._fail(Failure.SESSION_ID, message.Header.SessionID.hex(), now)
+        if isinstance(body, setup):
+            self.session_id = session_id
+        elif session_id != self.session_id:
+            self._fail(Failure.SESSION_ID, session_id.hex(), now)
             return
         getattr(self, self.handlers[type(body)])(body, now)
 

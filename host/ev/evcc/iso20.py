@@ -142,18 +142,7 @@ class Iso20Evcc(Iso20Requests, EvccBase):
                        f"{getattr(expected, '__name__', None)}", now)  # fmt: skip
             return
         body: Any = decoded
-        code = body.ResponseCode
-        self._on_code(code)
-        self._events.append(ResponseReceived(type(body).__name__, code.value, now))
-        if code not in self.ok_codes:
-            self._fail(Failure.FAILED_CODE, f"{type(body).__name__} {code.value}", now)
-            return
-        if isinstance(body, m.SessionSetupRes):
-            self.session_id = body.Header.SessionID
-        elif body.Header.SessionID != self.session_id:
-            self._fail(Failure.SESSION_ID, body.Header.SessionID.hex(), now)
-            return
-        getattr(self, self.handlers[type(body)])(body, now)
+        self._answered(body, body.Header.SessionID, m.SessionSetupRes, now)
 
     # --- response handlers (names from HANDLERS) --------------------------------------------
 
