@@ -113,6 +113,7 @@ class Iso20Secc(V2gSecc):
         # the control modes offered, first the one an EV that takes the first set gets
         self.control_modes = control_modes
         self.evcc_id = ""
+        self.ev_limits: Any = None  # the EV's AC_ or DC_CPDReqEnergyTransferMode
         self.header_session_id = b""
         self.service_id = 0
         self.control_mode = k.CONTROL_SCHEDULED

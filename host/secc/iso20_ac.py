@@ -48,11 +48,6 @@ class Iso20AcSecc(Iso20Secc):
     AFTER_STOP = S.POWER_OFF
     SERVICE_SCHEMAS = {PayloadType.ISO20_AC: ac}
 
-    def __init__(self, context: SessionContext, controller: EvseController,
-                 **kwargs: Any) -> None:  # fmt: skip
-        super().__init__(context, controller, **kwargs)
-        self.ev_limits: Any = None  # the EV's AC_CPDReqEnergyTransferMode
-
     def _station(self) -> PowerWindow:
         """The AC stage, all phases: its charge power, and as much back if it is
         bidirectional (a plant with a discharge limit)."""

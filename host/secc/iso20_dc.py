@@ -52,11 +52,6 @@ class Iso20DcSecc(Iso20Secc):
     AFTER_SCHEDULE = S.CABLE_CHECK
     SERVICE_SCHEMAS = {PayloadType.ISO20_DC: dc}
 
-    def __init__(self, context: SessionContext, controller: EvseController,
-                 **kwargs: Any) -> None:  # fmt: skip
-        super().__init__(context, controller, **kwargs)
-        self.ev_limits: Any = None  # the EV's DC_CPDReqEnergyTransferMode
-
     # --- responses ------------------------------------------------------------------------
 
     def _limits_res(self) -> Any:
