@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -12,17 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.apt import require
+
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _tmux_binary() -> str | None:
-    found = shutil.which("tmux")
-    if found or not shutil.which("apt-get"):
-        return found
-    # CI images may lack it; installing is a root's job, which the CI runner is
-    subprocess.run(["apt-get", "install", "-y", "-q", "tmux"], capture_output=True, timeout=300,
-                   check=False)
-    return shutil.which("tmux")
 
 
 class Tmux:
@@ -68,11 +59,7 @@ class Tmux:
 
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    exe = _tmux_binary()
-    if exe is None:
-        print("no tmux, and apt-get could not install it: the console's terminal test needs one")
-        pytest.skip("no tmux (apt-get install tmux)")
-    t = Tmux(exe, tmp_path)
+    t = Tmux(require("tmux"), tmp_path)  # installed on demand; skips, printed, off CI
     try:
         yield t
     finally:

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +27,7 @@ from host.secc.controller import SimEvseController
 from host.secc.iso2 import iso2_factory
 from host.v2g import sap, tls
 from host.v2g.server import SeccServer, ServerConfig
+from tests.apt import require
 from tests.host.v2g.test_server import _free_port, _loopback
 from tests.pki import make_pki
 
@@ -38,15 +38,7 @@ def _tcpdump() -> str:
     if os.geteuid() != 0:
         print("not root: tcpdump cannot capture")
         pytest.skip("tcpdump needs root")
-    exe = shutil.which("tcpdump")
-    if exe is None and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "tcpdump"], capture_output=True,
-                       timeout=300, check=False)
-        exe = shutil.which("tcpdump")
-    if exe is None:
-        print("no tcpdump, and apt-get could not install it")
-        pytest.skip("no tcpdump")
-    return exe
+    return require("tcpdump")
 
 
 def _until_capturing(cap: Path, host: str, port: int) -> None:
