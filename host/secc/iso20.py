@@ -13,9 +13,10 @@ schedules changed) or MeteringConfirmation (a receipt wanted).
 The service's parameter sets are the control modes: set 1 scheduled, set 2 dynamic (with
 BPTChannel Unified and GeneratorMode GridFollowing for the BPT services, and for AC_BPT
 GridCodeIslandingDetectionMethod). Every -20 message travels with its schema's V2GTP payload
-type (0x8002 common, 0x8003 AC, 0x8004 DC). Not here: Plug & Charge (PnC is answered
-WARNING_AuthorizationSelectionInvalid), CertificateInstallation, VehicleCheckIn/Out,
-ServiceRenegotiation (FAILED_NoServiceRenegotiationSupported), Standby.
+type (0x8002 common, 0x8003 AC, 0x8004 DC). CertificateInstallation (with an
+``InstallConfig``, over TLS): ``iso20_install``. Not here: Plug & Charge (PnC is answered
+WARNING_AuthorizationSelectionInvalid), VehicleCheckIn/Out, ServiceRenegotiation
+(FAILED_NoServiceRenegotiationSupported), Standby.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from .controller import (
 from .core import EndReason, Reply, SessionStarted
 from .din import random_session_id
 from .iso2 import PausedSessions
+from .iso20_install import InstallConfig, InstallMixin
 from .iso20_schedule import check_profile, limits_at, no_schedule, schedule_tuple
 from .iso20_table import COMMON_REQUESTS, COMMON_TABLE, State
 from .iso20_values import from_rational, rational
@@ -86,7 +88,7 @@ def parameter_sets(service: int, modes: tuple[int, ...] = BOTH_MODES,
     return sets
 
 
-class Iso20Secc(V2gSecc):
+class Iso20Secc(InstallMixin, V2gSecc):
     """The common messages; a subclass adds its service's table rows and handlers and sets
     ``SERVICES``, ``AFTER_SCHEDULE`` (the state after ScheduleExchange) and the hooks."""
 
@@ -104,8 +106,11 @@ class Iso20Secc(V2gSecc):
     def __init__(self, context: SessionContext, controller: EvseController, *,
                  services: frozenset[int] | None = None, paused: PausedSessions | None = None,
                  clock_offset: float = 0.0, control_modes: tuple[int, ...] = BOTH_MODES,
-                 new_session_id: Callable[[], bytes] = random_session_id) -> None:  # fmt: skip
+                 new_session_id: Callable[[], bytes] = random_session_id,
+                 install: InstallConfig | None = None) -> None:  # fmt: skip
         super().__init__(context, new_session_id=new_session_id)
+        self.install = install
+        self._last_chain_given = False
         self.controller = controller
         self.services = self.SERVICES if services is None else services & self.SERVICES
         self.paused = paused if paused is not None else PausedSessions()
@@ -157,12 +162,15 @@ class Iso20Secc(V2gSecc):
         if not isinstance(header, t.MessageHeaderType):
             raise RemoteProtocolError(f"{type(message).__name__} is no -20 message", "bad_exi")
         self.header_session_id = header.SessionID
+        self.header_signature = header.Signature
         return header.SessionID, message
 
     def encode(self, session_id: bytes, response: Any) -> bytes:
         # before SessionSetup there is no SessionID yet; -20's is always 8 bytes (zeros: none)
+        signature, self.signature_out = self.signature_out, None
         response.Header = t.MessageHeaderType(SessionID=session_id or k.NEW_SESSION,
-                                              TimeStamp=response.Header.TimeStamp)
+                                              TimeStamp=response.Header.TimeStamp,
+                                              Signature=signature)  # fmt: skip
         return codec.encode(response, self._schema_of(response).NAMESPACE)
 
     def payload_type_of(self, response: Any) -> int:
@@ -221,7 +229,7 @@ class Iso20Secc(V2gSecc):
                 Header=h, ResponseCode=code, EVSEID=self.controller.evse_id),
             m.AuthorizationSetupReq: lambda: m.AuthorizationSetupRes(
                 Header=h, ResponseCode=code, AuthorizationServices=[m.authorizationType.EIM],
-                CertificateInstallationService=False,
+                CertificateInstallationService=self.install_offered,
                 EIM_ASResAuthorizationMode=m.EIM_ASResAuthorizationModeType()),
             m.AuthorizationReq: lambda: m.AuthorizationRes(
                 Header=h, ResponseCode=code, EVSEProcessing=processing),
