@@ -6,12 +6,15 @@ In the charge loop it follows the SECC's EVSENotification: Terminate and Pause e
 charge (PowerDelivery(Stop), welding detection, SessionStop with Terminate or Pause),
 ScheduleRenegotiation goes through PowerDelivery(ScheduleRenegotiation), ScheduleExchange
 and PowerDelivery(Start) back into the loop, MeteringConfirmation is answered with a
-MeteringConfirmationReq. ``Iso20Config.resume`` rejoins a paused session.
+MeteringConfirmationReq. ``Iso20Config.resume`` rejoins a paused session. With
+``Iso20Config.install`` (``install20.EvInstall20``) it fetches contract chains by
+CertificateInstallation before it authorizes, when the SECC offers that.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Any
 
 from host.exi import codec
@@ -45,6 +48,7 @@ LOOP_REQUESTS = (dc.DC_ChargeLoopReq, acs.AC_ChargeLoopReq)
 
 ANSWERS = {
     m.SessionSetupReq: m.SessionSetupRes, m.AuthorizationSetupReq: m.AuthorizationSetupRes,
+    m.CertificateInstallationReq: m.CertificateInstallationRes,
     m.AuthorizationReq: m.AuthorizationRes, m.ServiceDiscoveryReq: m.ServiceDiscoveryRes,
     m.ServiceDetailReq: m.ServiceDetailRes, m.ServiceSelectionReq: m.ServiceSelectionRes,
     dc.DC_ChargeParameterDiscoveryReq: dc.DC_ChargeParameterDiscoveryRes,
@@ -85,6 +89,9 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         self.exchanged: list[tuple[str, bytes]] = []  # (namespace, EXI) both ways, for tests
         self._progress: Any = None  # the ChargeProgress of the last PowerDeliveryReq
         self._renegotiating = False
+        self._setup_res: m.AuthorizationSetupRes | None = None  # kept while installing
+        self._install_req: m.CertificateInstallationReq | None = None
+        self._install_signature: Any = None
 
     # --- plumbing for -20: no V2G_Message envelope, one payload type per schema ----------------
 
@@ -100,12 +107,16 @@ class Iso20Evcc(Iso20Requests, EvccBase):
             return self.config.loop_msg_timeout
         if isinstance(request, m.ServiceDetailReq):
             return k.SERVICE_DETAIL_TIMEOUT
+        if isinstance(request, m.CertificateInstallationReq):
+            return k.CERTIFICATE_INSTALLATION_TIMEOUT
         return self.config.msg_timeout
 
     def _on_code(self, code: Any) -> None:
         self.codes.append(code.value)
 
     def _send(self, request: Any, now: float, signature: Any = None) -> None:
+        if isinstance(request, m.CertificateInstallationReq) and signature is None:
+            signature = self._install_signature  # repeated unaltered while Ongoing
         request.Header = t.MessageHeaderType(SessionID=self.session_id,
                                              TimeStamp=max(0, int(now)), Signature=signature)
         schema = sys.modules[type(request).__module__]
@@ -156,6 +167,12 @@ class Iso20Evcc(Iso20Requests, EvccBase):
                                   EIM_AReqAuthorizationMode=m.EIM_AReqAuthorizationModeType())
 
     def _on_authorizationsetup(self, res: m.AuthorizationSetupRes, now: float) -> None:
+        install = self.config.install
+        if res.CertificateInstallationService and install is not None and install.wants():
+            self._setup_res = res
+            self._install_req, self._install_signature = install.request()
+            self._send(self._install_req, now)
+            return
         if m.authorizationType.EIM not in res.AuthorizationServices:
             self._fail(Failure.UNEXPECTED, "no EIM offered", now)
             return
@@ -167,6 +184,29 @@ class Iso20Evcc(Iso20Requests, EvccBase):
                 self._later(self._authorization_req, now)
             return
         self._send(m.ServiceDiscoveryReq(Header=HEADER), now)
+
+    def _on_certificateinstallation(self, res: m.CertificateInstallationRes, now: float) -> None:
+        install, setup = self.config.install, self._setup_res
+        assert install is not None and setup is not None and self._install_req is not None
+        if res.EVSEProcessing in ONGOING:
+            if self._ongoing(m.CertificateInstallationReq, k.ONGOING_TIMEOUT, now):
+                request = self._install_req
+                self._later(lambda _now: request, now)
+            return
+        self._phase_started.pop(m.CertificateInstallationReq, None)
+        why = install.take(res, res.Header.Signature)
+        if why:
+            self._fail(Failure.UNEXPECTED, f"CertificateInstallationRes refused: {why}", now)
+            return
+        if res.RemainingContractCertificateChains > 0 and install.wants():
+            self._install_req, self._install_signature = install.request()
+            self._send(self._install_req, now)
+            return
+        self._on_installed(install, now)
+        self._on_authorizationsetup(replace(setup, CertificateInstallationService=False), now)
+
+    def _on_installed(self, install: Any, now: float) -> None:
+        """The contracts are in ``install.installed``; authorization follows."""
 
     def _on_servicediscovery(self, res: m.ServiceDiscoveryRes, now: float) -> None:
         offered = [s.ServiceID for s in res.EnergyTransferServiceList.Service]
