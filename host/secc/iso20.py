@@ -1,9 +1,9 @@
 """ISO 15118-20 SECC, the common messages, on the shared session core; the energy services
 (``iso20_dc``: DC and DC_BPT) add their own requests and states to the table.
 
-Sequence (-20 §8.8): SessionSetup, AuthorizationSetup, Authorization (EIM; Ongoing while the
-station decides), ServiceDiscovery, ServiceDetail (repeatable), ServiceSelection, the service's
-ChargeParameterDiscovery, ScheduleExchange (scheduled: up to 3 schedule tuples with power,
+Sequence (-20 §8.8): SessionSetup, AuthorizationSetup, Authorization (EIM or PnC; Ongoing
+while the station decides), ServiceDiscovery, ServiceDetail (repeatable), ServiceSelection,
+the service's ChargeParameterDiscovery, ScheduleExchange (scheduled: up to 3 schedule tuples with power,
 discharge and price-level schedules; dynamic: the EV's departure time and SoC targets
 echoed), then the service's preparation, PowerDelivery(Start), the charge loop,
 PowerDelivery(Stop), SessionStop. In the loop the SECC asks, through EVSENotification, for
@@ -13,8 +13,9 @@ schedules changed) or MeteringConfirmation (a receipt wanted).
 The service's parameter sets are the control modes: set 1 scheduled, set 2 dynamic (with
 BPTChannel Unified and GeneratorMode GridFollowing for the BPT services, and for AC_BPT
 GridCodeIslandingDetectionMethod). Every -20 message travels with its schema's V2GTP payload
-type (0x8002 common, 0x8003 AC, 0x8004 DC). Not here: Plug & Charge (PnC is answered
-WARNING_AuthorizationSelectionInvalid), CertificateInstallation, VehicleCheckIn/Out,
+type (0x8002 common, 0x8003 AC, 0x8004 DC). Plug & Charge Authorization with a
+``PncConfig`` over TLS 1.3 comes from ``iso20_pnc.Pnc20Mixin`` (without one, PnC is answered
+WARNING_AuthorizationSelectionInvalid). Not here: CertificateInstallation, VehicleCheckIn/Out,
 ServiceRenegotiation (FAILED_NoServiceRenegotiationSupported), Standby.
 """
 
