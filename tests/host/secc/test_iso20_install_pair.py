@@ -1,6 +1,7 @@
 """Our -20 EVCC with only an OEM provisioning certificate against our -20 SECC with the
-LocalCps (iso20 lab PKI, secp521r1), over the V2G connection on a fake clock: it installs
-its contract by CertificateInstallation, repeats while chains remain, and charges."""
+LocalCps (iso20 lab PKI, secp521r1), over the V2G connection (TLS 1.3) on a fake clock: it
+installs its contract by CertificateInstallation, repeats while chains remain, authorizes
+by Plug & Charge with the new contract (iso20_pnc) and charges."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from host.bench.dcplant import DcPlant
 from host.ev.evcc.ev import SimEv
 from host.ev.evcc.install20 import EvInstall20
 from host.ev.evcc.iso20 import Iso20Config, Iso20Evcc, SessionFailed, SessionStopped
+from host.exi.schemas import iso20_common_messages as m
 from host.secc import iso20_constants as k
 from host.secc.certs import ContractChain, common_name
 from host.secc.controller import SimEvseController
+from host.secc.core import RequestAnswered
 from host.secc.iso20_dc import iso20_dc_factory
 from host.secc.iso20_install import InstallConfig
+from host.secc.pnc import PncConfig
 from host.v2g.sap import ISO20_DC
 from host.v2g.session import V2gConnection
 from tests.host.secc.install20_setup import NEW_EMAID, local_cps20, oem_pcid, pki20
@@ -27,8 +31,9 @@ class InstallPair(Iso20Pair):
         self.evcc = evcc
         self.controller = controller
         self.now = 0.0
+        pnc = PncConfig(mo_roots=[pki20()["mo_root"].cert])  # checks the installed contract
         self.conn = V2gConnection([ISO20_DC], {ISO20_DC.namespace: iso20_dc_factory(
-            lambda _c: controller, install=install)}, 0.0, **OVER_TLS13)  # fmt: skip
+            lambda _c: controller, install=install, pnc=pnc)}, 0.0, **OVER_TLS13)  # fmt: skip
         self.secc_events: list[object] = []
         self.ev_events: list[object] = []
         evcc.start(0.0)
@@ -65,6 +70,11 @@ def test_ev_without_contract_installs_one_and_charges():
     [(chain, key)] = ev.installed
     assert common_name(chain.leaf) == NEW_EMAID and chain.leaf == cps.issued[0]
     assert key.private_numbers() == cps.keys[0].private_numbers()
+    # authorized by PnC with the new contract: the SECC verified its chain and signature
+    [auth] = [e.request_body for e in pair.secc_events
+              if isinstance(e, RequestAnswered) and e.request == "AuthorizationReq"]
+    assert auth.SelectedAuthorizationService is m.authorizationType.PnC
+    assert pair.secc.emaid == NEW_EMAID and pair.secc.contract == chain.leaf
     assert pair.loops() > 0
 
 
