@@ -13,7 +13,7 @@ from host.ev.evcc.install20 import EvInstall20
 from host.ev.evcc.iso20 import Iso20Config, Iso20Evcc, SessionFailed, SessionStopped
 from host.exi.schemas import iso20_common_messages as m
 from host.secc import iso20_constants as k
-from host.secc.certs import ContractChain, common_name
+from host.secc.certs import common_name
 from host.secc.controller import SimEvseController
 from host.secc.core import RequestAnswered
 from host.secc.iso20_dc import iso20_dc_factory
@@ -21,7 +21,7 @@ from host.secc.iso20_install import InstallConfig
 from host.secc.pnc import PncConfig
 from host.v2g.sap import ISO20_DC
 from host.v2g.session import V2gConnection
-from tests.host.secc.install20_setup import NEW_EMAID, local_cps20, oem_pcid, pki20
+from tests.host.secc.install20_setup import NEW_EMAID, ev_install, local_cps20, oem_pcid, pki20
 from tests.host.secc.iso20_helpers import OVER_TLS13, Iso20Pair
 
 
@@ -37,14 +37,6 @@ class InstallPair(Iso20Pair):
         self.secc_events: list[object] = []
         self.ev_events: list[object] = []
         evcc.start(0.0)
-
-
-def ev_install(**kw: Any) -> EvInstall20:
-    p = pki20()
-    key = p["oem_prov"].key
-    return EvInstall20(ContractChain(p["oem_prov"].cert, (p["oem_sub2"].cert,
-                                                          p["oem_sub1"].cert)),
-                       key, [p["v2g_root"].cert], **kw)  # type: ignore[arg-type]
 
 
 def session(ev: EvInstall20, **cps: Any) -> tuple[InstallPair, Any]:

@@ -1,6 +1,7 @@
 """The messages our -20 EVCC and SECC exchange, in DC and DC_BPT sessions in both control
 modes, and AC and AC_BPT in both (with renegotiation, metering confirmation, EVSE stop and pause,
-and Plug & Charge Authorization signed with secp521r1 and with Ed448), round-trip
+Plug & Charge Authorization signed with secp521r1 and with Ed448, and CertificateInstallation
+with an Ongoing answer), round-trip
 byte-exact through the reference codec (the iso15118 package's EXICodec.jar): its encoding
 of our message is our bytes, its decoding of our bytes is our message. So our two sides
 cannot share a misreading of the -20 schemas unnoticed. Every exchanged message is checked
@@ -21,8 +22,10 @@ from host.secc import iso20_constants as k
 from host.secc import sig20
 from host.secc.controller import Schedule, StopRequest
 from host.secc.iso20_pnc import config20_from_folder
+from host.secc.pnc import PncConfig
 from tests.host.exi.conftest import jar  # noqa: F401  (the session-wide reference codec)
 from tests.host.exi.jar_compare import compare
+from tests.host.secc.install20_setup import ev_install, install_config, pki20
 from tests.host.secc.iso20_helpers import Iso20Pair, pair
 
 pytestmark = pytest.mark.interop
@@ -39,6 +42,9 @@ def sessions(tmp: Path) -> list[Iso20Pair]:
         hierarchy.init(folder, PROFILES[profile], hierarchy.Names(), dt.datetime.now(dt.UTC))
         runs.append(pair(service, pnc=ev20_from_folder(folder),
                          secc_kw={"pnc": config20_from_folder(folder)}))
+    # no contract: CertificateInstallation (Ongoing once, then OK), then PnC with what it got
+    runs.append(pair(k.SERVICE_DC, install=ev_install(), secc_kw={
+        "install": install_config(delay=1), "pnc": PncConfig(mo_roots=[pki20()["mo_root"].cert])}))
     for service in (k.SERVICE_DC, k.SERVICE_DC_BPT, k.SERVICE_AC, k.SERVICE_AC_BPT):
         for mode in (k.CONTROL_SCHEDULED, k.CONTROL_DYNAMIC):
             runs.append(pair(service, mode, setpoint=-7_000.0 if mode == k.CONTROL_DYNAMIC
@@ -102,6 +108,10 @@ def test_every_exchanged_message_round_trips_through_the_reference_codec(jar,  #
     labels = {label for _ns, label, _msg in seen.values()}
     assert "AuthorizationSetupRes/PnC_ASResAuthorizationMode=PnC_ASResAuthorizationModeType" \
         in labels
+    for label in ("CertificateInstallationReq/Signature=" + sig20.ECDSA_SHA512,
+                  "CertificateInstallationRes",  # the Ongoing one
+                  "CertificateInstallationRes/Signature=" + sig20.ECDSA_SHA512):
+        assert label in labels
     for method in (sig20.ECDSA_SHA512, sig20.EDDSA_ED448):
         assert f"AuthorizationReq/SelectedAuthorizationService=PnC/Signature={method}" in labels
     report = compare(jar, list(seen.values()))
