@@ -285,3 +285,40 @@ def test_an_ed448_oem_key_is_a_curve_the_cps_cannot_use():
             Certificate=[der(ed["oem_sub2"].cert), der(ed["oem_sub1"].cert)]))  # fmt: skip
     res = ev.send(req, 0.2, signature=signed(req, ed["oem_prov"].key))
     assert res.ResponseCode is Code.WARNING_CertificateValidationError
+
+
+def test_random_and_damaged_requests_never_crash_and_get_one_answer():
+    """Random schema-valid CertificateInstallationReqs (host.exi.sample) and signed valid
+    ones with bytes flipped in the certificates: one CertificateInstallationRes each, never
+    an exception; a FAILED answer ends the session."""
+    import random
+
+    from host.exi import sample
+
+    damaged_codes = set()
+    for seed in range(60):
+        rng = random.Random(seed)
+        ev = make()
+        to_authorization(ev)
+        if seed % 2:
+            req = sample.random_message(m, "CertificateInstallationReq", rng)
+            res = ev.send(req, 0.2, signature=signed(req) if rng.random() < 0.5 else None)
+        else:
+            req = request()
+            chain = req.OEMProvisioningCertificateChain
+            field = rng.choice(["leaf", "sub"])
+            der_bytes = bytearray(chain.Certificate if field == "leaf"
+                                  else chain.SubCertificates.Certificate[0])
+            for _ in range(rng.randrange(1, 4)):
+                der_bytes[rng.randrange(len(der_bytes))] ^= 1 << rng.randrange(8)
+            if field == "leaf":
+                chain.Certificate = bytes(der_bytes)
+            else:
+                chain.SubCertificates.Certificate[0] = bytes(der_bytes)
+            res = ev.send(req, 0.2, signature=signed(req))
+            damaged_codes.add(res.ResponseCode)
+        assert isinstance(res, m.CertificateInstallationRes)
+        if res.ResponseCode.value.startswith("FAILED"):
+            assert ev.ended() is not None
+    # a flipped bit in a signed certificate never gets a contract (nor a crash)
+    assert damaged_codes and Code.OK not in damaged_codes
