@@ -3,9 +3,9 @@
 
 Sequence (-20 §8.8): SessionSetup, AuthorizationSetup, Authorization (EIM or PnC; Ongoing
 while the station decides), ServiceDiscovery, ServiceDetail (repeatable), ServiceSelection,
-the service's ChargeParameterDiscovery, ScheduleExchange (scheduled: up to 3 schedule tuples with power,
-discharge and price-level schedules; dynamic: the EV's departure time and SoC targets
-echoed), then the service's preparation, PowerDelivery(Start), the charge loop,
+the service's ChargeParameterDiscovery, ScheduleExchange (scheduled: up to 3 schedule tuples
+with power, discharge and price-level schedules; dynamic: the EV's departure time and SoC
+targets echoed), then the service's preparation, PowerDelivery(Start), the charge loop,
 PowerDelivery(Stop), SessionStop. In the loop the SECC asks, through EVSENotification, for
 Terminate or Pause (the station's stop request), ScheduleRenegotiation (the station's
 schedules changed) or MeteringConfirmation (a receipt wanted).

@@ -19,7 +19,8 @@ SHA-256 digests, 32-byte r and s: its ``create_signature`` has a "TODO need a si
 ISO 15118-20"), so its EVCC cannot sign with a secp521r1 contract key at all. Tinkerforge's
 esp32-firmware (libcbv2g) digests the element with ``encode_iso20_exiFragment`` and signs
 SignedInfo with ``encode_iso20_xmldsigFragment``, as here; the WWCP Kotlin/C# code encodes
-SignedInfo as a CommonMessages fragment instead, which gives other bytes. ``verify`` goes by
+SignedInfo as a CommonMessages fragment instead, which gives other bytes; EVerest's
+libiso15118 leaves -20 PnC Authorization a "todo". ``verify`` goes by
 the URIs the signature names and refuses any other with a reason.
 """
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import random
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from host.ev.evcc.pnc20 import EvPnc20, ev20_from_folder
+from host.exi import codec, sample
 from host.exi.schemas import iso20_common_messages as m
 from host.exi.schemas import xmldsig_types as x
 from host.pki import files, hierarchy
@@ -30,6 +32,7 @@ from host.secc.pnc import AllowList, PncConfig
 from host.v2g.protocol import SessionContext
 from host.v2g.sap import ISO20_DC
 from host.v2g.tls import TlsInfo
+from host.v2g.v2gtp import PayloadType
 from tests.host.secc.iso20_helpers import SID, H, Script, bpt_plant
 
 Code = m.responseCodeType
@@ -267,3 +270,41 @@ def test_the_config_comes_from_an_iso20_folder_only(pki):
         ev20_from_folder(pki["iso2"])
     with pytest.raises(files.PkiError, match="mo_root.pem"):
         config20_from_folder(pki["iso2"] / "missing")
+
+
+def test_random_and_mangled_pnc_requests_get_an_answer_never_a_crash(pki):
+    """Random schema-valid AuthorizationReqs (the codec's own sampler: random chains, random
+    Signatures) and bit-flipped copies of a good signed one, each into a fresh PnC SECC after
+    AuthorizationSetup: an AuthorizationRes or a session ended for undecodable input."""
+    rng = random.Random(2015)
+    good_mode, good_sig = ev20_from_folder(pki["iso20"]).authorization(CHALLENGE)
+    good = m.AuthorizationReq(Header=m.MessageHeaderType(SessionID=SID, TimeStamp=1,
+                                                         Signature=good_sig),
+                              SelectedAuthorizationService=m.authorizationType.PnC,
+                              PnC_AReqAuthorizationMode=good_mode)  # fmt: skip
+    good_bytes = codec.encode(good, m.NAMESPACE)
+    cfg = config(pki["iso20"])
+    codes = set()
+    for n in range(300):
+        script, _ = secc(cfg)
+        setup(script)
+        if n % 2:
+            req = sample.random_message(m, "AuthorizationReq", rng)
+            req.SelectedAuthorizationService = m.authorizationType.PnC
+            req.Header.SessionID = SID
+            payload = codec.encode(req, m.NAMESPACE)
+        else:
+            mangled = bytearray(good_bytes)
+            for _ in range(rng.randrange(1, 4)):
+                mangled[rng.randrange(len(mangled))] ^= 1 << rng.randrange(8)
+            payload = bytes(mangled)
+        script.secc.receive(PayloadType.ISO20_MAIN, payload, 0.2)
+        out = script.secc.data_to_send()
+        if out:
+            res = codec.decode(m.NAMESPACE, out[0][1])
+            assert isinstance(res, m.AuthorizationRes), res
+            codes.add(res.ResponseCode)
+        else:
+            assert script.secc.finished
+    # the flips reach past the decoder into the checks
+    assert {Code.FAILED_SignatureError, Code.WARNING_CertificateValidationError} <= codes
