@@ -41,6 +41,9 @@ COMMON_TABLE: dict[tuple[State, type], Step] = {
                                                            S.AUTHORIZATION),
     (S.AUTHORIZATION, m.AuthorizationReq): step("authorization", S.AUTHORIZATION,
                                                 S.SERVICE_DISCOVERY),
+    # iso20_install: FAILED_SequenceError when not offered, as before the row existed
+    (S.AUTHORIZATION, m.CertificateInstallationReq): step("certificate_installation",
+                                                          S.AUTHORIZATION),
     (S.SERVICE_DISCOVERY, m.ServiceDiscoveryReq): step("service_discovery", S.SERVICE_DETAIL),
     (S.SERVICE_DETAIL, m.ServiceDetailReq): step("service_detail", S.SERVICE_DETAIL),
     (S.SERVICE_DETAIL, m.ServiceSelectionReq): step("service_selection",

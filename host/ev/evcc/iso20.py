@@ -1,17 +1,23 @@
-"""ISO 15118-20 EVCC for DC and DC_BPT, scheduled or dynamic control, EIM, sans-I/O: the car
+"""ISO 15118-20 EVCC for DC and DC_BPT, scheduled or dynamic control, sans-I/O: the car
 side of one connection, from supportedAppProtocolReq to SessionStopRes. The same surface,
-events and failure reasons as the DIN and -2 EVCCs (``EvccBase``).
+events and failure reasons as the DIN and -2 EVCCs (``EvccBase``). It authorizes by EIM, or
+with ``Iso20Config.pnc`` (``pnc20.EvPnc20``) by Plug & Charge when the SECC offers it: the
+SECC's GenChallenge and the contract chain in PnC_AReqAuthorizationMode, signed with the
+contract key (ECDSA secp521r1 or Ed448, ``host.secc.sig20``).
 
 In the charge loop it follows the SECC's EVSENotification: Terminate and Pause end the
 charge (PowerDelivery(Stop), welding detection, SessionStop with Terminate or Pause),
 ScheduleRenegotiation goes through PowerDelivery(ScheduleRenegotiation), ScheduleExchange
 and PowerDelivery(Start) back into the loop, MeteringConfirmation is answered with a
-MeteringConfirmationReq. ``Iso20Config.resume`` rejoins a paused session.
+MeteringConfirmationReq. ``Iso20Config.resume`` rejoins a paused session. With
+``Iso20Config.install`` (``install20.EvInstall20``) it fetches contract chains by
+CertificateInstallation before it authorizes, when the SECC offers that.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Any
 
 from host.exi import codec
@@ -30,6 +36,7 @@ from host.v2g.v2gtp import PayloadType, frame
 from .common import EvccBase, Failure, ResponseReceived, SessionFailed, SessionStopped
 from .ev import EvModel
 from .iso20_requests import HEADER, Iso20Config, Iso20Requests
+from .pnc20 import EvPnc20
 
 __all__ = ["Failure", "Iso20Config", "Iso20Evcc", "ResponseReceived", "SessionFailed",
            "SessionStopped"]
@@ -45,6 +52,7 @@ LOOP_REQUESTS = (dc.DC_ChargeLoopReq, acs.AC_ChargeLoopReq)
 
 ANSWERS = {
     m.SessionSetupReq: m.SessionSetupRes, m.AuthorizationSetupReq: m.AuthorizationSetupRes,
+    m.CertificateInstallationReq: m.CertificateInstallationRes,
     m.AuthorizationReq: m.AuthorizationRes, m.ServiceDiscoveryReq: m.ServiceDiscoveryRes,
     m.ServiceDetailReq: m.ServiceDetailRes, m.ServiceSelectionReq: m.ServiceSelectionRes,
     dc.DC_ChargeParameterDiscoveryReq: dc.DC_ChargeParameterDiscoveryRes,
@@ -84,7 +92,12 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         self.targets: list[float] = []  # AC: EVSETargetActivePower of each loop answer, W
         self.exchanged: list[tuple[str, bytes]] = []  # (namespace, EXI) both ways, for tests
         self._progress: Any = None  # the ChargeProgress of the last PowerDeliveryReq
+        # PnC: the signed PnC_AReqAuthorizationMode, sent unaltered while Ongoing [V2G20-1582]
+        self._pnc_auth: tuple[m.PnC_AReqAuthorizationModeType, Any] | None = None
         self._renegotiating = False
+        self._setup_res: m.AuthorizationSetupRes | None = None  # kept while installing
+        self._install_req: m.CertificateInstallationReq | None = None
+        self._install_signature: Any = None
 
     # --- plumbing for -20: no V2G_Message envelope, one payload type per schema ----------------
 
@@ -100,12 +113,18 @@ class Iso20Evcc(Iso20Requests, EvccBase):
             return self.config.loop_msg_timeout
         if isinstance(request, m.ServiceDetailReq):
             return k.SERVICE_DETAIL_TIMEOUT
+        if isinstance(request, m.CertificateInstallationReq):
+            return k.CERTIFICATE_INSTALLATION_TIMEOUT
         return self.config.msg_timeout
 
     def _on_code(self, code: Any) -> None:
         self.codes.append(code.value)
 
     def _send(self, request: Any, now: float, signature: Any = None) -> None:
+        if isinstance(request, m.CertificateInstallationReq) and signature is None:
+            signature = self._install_signature  # repeated unaltered while Ongoing
+        if isinstance(request, m.AuthorizationReq) and self._pnc_auth is not None:
+            signature = self._pnc_auth[1]
         request.Header = t.MessageHeaderType(SessionID=self.session_id,
                                              TimeStamp=max(0, int(now)), Signature=signature)
         schema = sys.modules[type(request).__module__]
@@ -151,12 +170,26 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         self._send(m.AuthorizationSetupReq(Header=HEADER), now)
 
     def _authorization_req(self, now: float) -> m.AuthorizationReq:
+        if self._pnc_auth is not None:
+            return m.AuthorizationReq(Header=HEADER,
+                                      SelectedAuthorizationService=m.authorizationType.PnC,
+                                      PnC_AReqAuthorizationMode=self._pnc_auth[0])
         return m.AuthorizationReq(Header=HEADER,
                                   SelectedAuthorizationService=m.authorizationType.EIM,
                                   EIM_AReqAuthorizationMode=m.EIM_AReqAuthorizationModeType())
 
     def _on_authorizationsetup(self, res: m.AuthorizationSetupRes, now: float) -> None:
-        if m.authorizationType.EIM not in res.AuthorizationServices:
+        install = self.config.install
+        if res.CertificateInstallationService and install is not None and install.wants():
+            self._setup_res = res
+            self._install_req, self._install_signature = install.request()
+            self._send(self._install_req, now)
+            return
+        offered = res.PnC_ASResAuthorizationMode
+        if (self.config.pnc is not None and m.authorizationType.PnC in res.AuthorizationServices
+                and offered is not None):  # fmt: skip
+            self._pnc_auth = self.config.pnc.authorization(offered.GenChallenge)
+        elif m.authorizationType.EIM not in res.AuthorizationServices:
             self._fail(Failure.UNEXPECTED, "no EIM offered", now)
             return
         self._send(self._authorization_req(now), now)
@@ -167,6 +200,32 @@ class Iso20Evcc(Iso20Requests, EvccBase):
                 self._later(self._authorization_req, now)
             return
         self._send(m.ServiceDiscoveryReq(Header=HEADER), now)
+
+    def _on_certificateinstallation(self, res: m.CertificateInstallationRes, now: float) -> None:
+        install, setup = self.config.install, self._setup_res
+        assert install is not None and setup is not None and self._install_req is not None
+        if res.EVSEProcessing in ONGOING:
+            if self._ongoing(m.CertificateInstallationReq, k.ONGOING_TIMEOUT, now):
+                request = self._install_req
+                self._later(lambda _now: request, now)
+            return
+        self._phase_started.pop(m.CertificateInstallationReq, None)
+        why = install.take(res, res.Header.Signature)
+        if why:
+            self._fail(Failure.UNEXPECTED, f"CertificateInstallationRes refused: {why}", now)
+            return
+        if res.RemainingContractCertificateChains > 0 and install.wants():
+            self._install_req, self._install_signature = install.request()
+            self._send(self._install_req, now)
+            return
+        self._on_installed(install, now)
+        self._on_authorizationsetup(replace(setup, CertificateInstallationService=False), now)
+
+    def _on_installed(self, install: Any, now: float) -> None:
+        """Without a contract of its own the EV authorizes by PnC with the first one it got."""
+        if self.config.pnc is None and install.installed:
+            chain, key = install.installed[0]
+            self.config.pnc = EvPnc20(chain, key)
 
     def _on_servicediscovery(self, res: m.ServiceDiscoveryRes, now: float) -> None:
         offered = [s.ServiceID for s in res.EnergyTransferServiceList.Service]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from host.exi.schemas import iso20_ac as acs
 from host.exi.schemas import iso20_common_messages as m
@@ -14,6 +14,10 @@ from host.secc import iso20_constants as k
 from host.secc.iso20_values import from_rational, rational
 
 from .ev import EvModel
+from .pnc20 import EvPnc20
+
+if TYPE_CHECKING:  # install20 builds its request with HEADER from here
+    from .install20 import EvInstall20
 
 # the requests are built with this header; ``_send`` puts the session's in
 HEADER = t.MessageHeaderType(SessionID=bytes(8), TimeStamp=0)
@@ -42,6 +46,8 @@ class Iso20Config:
     max_supporting_points: int = 24
     ac_max_power: float = 11_000.0  # W, all phases (AC)
     phases: int = 3  # AC: per-phase values for three phases
+    pnc: EvPnc20 | None = None  # Plug & Charge with this contract when offered (else EIM)
+    install: EvInstall20 | None = None  # CertificateInstallation first, when offered
 
 
 class Iso20Requests:
