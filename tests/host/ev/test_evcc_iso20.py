@@ -153,7 +153,7 @@ def test_charge_loop_msg_timeout_and_payload_type():
 def test_the_ev_does_not_select_a_service_the_secc_does_not_offer():
     p = pair(k.SERVICE_DC_BPT, run=False)
     # the DC SECC offers DC and DC_BPT; the EV wants AC
-    p.evcc.config.service = k.SERVICE_AC
+    p.evcc.service = k.SERVICE_AC
     p.run()
     assert isinstance(p.evcc.result, SessionFailed)
     assert p.evcc.result.reason is Failure.UNEXPECTED and "not offered" in p.evcc.result.detail
