@@ -7,15 +7,30 @@ ChargeParameterDiscovery, ScheduleExchange (scheduled: up to 3 schedule tuples w
 discharge and price-level schedules; dynamic: the EV's departure time and SoC targets
 echoed), then the service's preparation, PowerDelivery(Start), the charge loop,
 PowerDelivery(Stop), SessionStop. In the loop the SECC asks, through EVSENotification, for
-Terminate or Pause (the station's stop request), ScheduleRenegotiation (the station's
-schedules changed) or MeteringConfirmation (a receipt wanted).
+Terminate or Pause (the station's stop request), ServiceRenegotiation (the station's offer
+of services changed), ScheduleRenegotiation (the station's schedules changed) or
+MeteringConfirmation (a receipt wanted). Pause and resume, SessionStop(ServiceRenegotiation)
+back to ServiceDiscovery in the same session, and PowerDelivery(Standby) are in
+``iso20_flow`` (with their requirement numbers).
 
 The service's parameter sets are the control modes: set 1 scheduled, set 2 dynamic (with
 BPTChannel Unified and GeneratorMode GridFollowing for the BPT services, and for AC_BPT
 GridCodeIslandingDetectionMethod). Every -20 message travels with its schema's V2GTP payload
-type (0x8002 common, 0x8003 AC, 0x8004 DC). Not here: Plug & Charge (PnC is answered
-WARNING_AuthorizationSelectionInvalid), CertificateInstallation, VehicleCheckIn/Out,
-ServiceRenegotiation (FAILED_NoServiceRenegotiationSupported), Standby.
+type (0x8002 common, 0x8003 AC, 0x8004 DC).
+
+VehicleCheckIn/Out are answered FAILED_SequenceError (no table row takes them), in a
+VehicleCheckInRes / VehicleCheckOutRes. They carry parking data (ParkingMethod, VehicleFrame,
+DeviceOffset; ParkingSpace, DeviceLocation, TargetDistance) and sit in -20 §8.3.4.8 (as the
+iso15118 package cites it) right after the WPT (§8.3.4.6) and ACDP (§8.3.4.7) messages: we
+read them as positioning against a pad or an automated connection device. The conductive AC/DC flows (§8.6.4.6.3.2/.3) name the next request after
+every message and never these ([V2G20-1981], [V2G20-2658], [V2G20-1989], [V2G20-2013],
+[V2G20-1631]): out of sequence at every point of our services. Neither peer has them (the
+iso15118 package: a TODO in secc/failed_responses.py; libiso15118: no message type).
+
+Not here: Plug & Charge (PnC is answered WARNING_AuthorizationSelectionInvalid),
+CertificateInstallation, the WPT and ACDP services (so VehicleCheckIn/Out), value-added
+services, the power tolerance (PowerToleranceAcceptance), skipping the cable check in a
+resumed session.
 """
 
 from __future__ import annotations
