@@ -112,7 +112,8 @@ class SessionFlows:
         self.first_selection = kept.selection
         if kept.renegotiation is False and kept.selection is not None:
             service, parameter_set = kept.selection  # [V2G20-1644]: only these again
-            self.services = frozenset({service})
+            # (resumed over the other energy transfer's namespace it cannot be kept)
+            self.services = frozenset({service}) & self.services or self.services
             self.control_modes = (parameter_set,)
 
     def offer(self, now: float) -> frozenset[int]:

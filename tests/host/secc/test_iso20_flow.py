@@ -21,9 +21,12 @@ from host.secc.iso20_values import rational
 from tests.host.secc.iso20_helpers import SID, H, Script, bpt_plant, context
 from tests.host.secc.test_iso20 import (
     auth,
+    cable_check,
+    cpd,
     ended,
     loop,
     power_delivery,
+    pre_charge,
     refused,
     schedule_exchange,
     select,
@@ -75,6 +78,37 @@ def test_service_renegotiation_goes_back_to_service_discovery_and_forgets_the_se
     assert (machine.service_id, machine.control_mode) == (k.SERVICE_DC, k.CONTROL_DYNAMIC)
     # the old service's requests are out of sequence until the new one is prepared
     refused(script, loop(), now + 0.4, "FAILED_SequenceError", EndReason.SEQUENCE_ERROR)
+
+
+def test_after_service_renegotiation_the_sequence_timer_runs():
+    script, controller = secc()
+    now = to_welding(script)
+    script.send(stop(), now)
+    machine = script.secc
+    assert machine.get_timer() == pytest.approx(now + k.SEQUENCE_TIMEOUT)
+    machine.handle_timer(now + k.SEQUENCE_TIMEOUT)
+    assert machine.end is not None and machine.end.reason is EndReason.SEQUENCE_TIMEOUT
+    assert controller.ended == EndReason.SEQUENCE_TIMEOUT.value
+
+
+def test_the_new_service_gets_its_own_cable_check_limit():
+    script, _ = secc()
+    now = to_welding(script)
+    for _ in range(2):  # the first cable check began more than its 40 s limit ago
+        now += 30.0
+        assert script.send(stop(), now).ResponseCode is Code.OK
+        for request in (m.ServiceDiscoveryReq(Header=H), select(), cpd(), schedule_exchange()):
+            assert script.send(request, now).ResponseCode is Code.OK
+        res = script.send(cable_check(), now)
+        assert res.ResponseCode is Code.OK and res.EVSEProcessing is m.processingType.Ongoing
+        res = script.send(cable_check(), now + 1.5)
+        assert res.ResponseCode is Code.OK and res.EVSEProcessing is m.processingType.Finished
+        now += 1.6
+        assert script.send(pre_charge(386.0), now).ResponseCode is Code.OK
+        now += 3.0  # the stage ramps to the battery's voltage
+        assert script.send(pre_charge(386.0), now).ResponseCode is Code.OK
+        assert script.send(power_delivery(), now + 0.1).ResponseCode is Code.OK
+        assert script.send(power_delivery(Progress.Stop), now + 0.2).ResponseCode is Code.OK
 
 
 def test_service_renegotiation_refused_by_a_station_that_did_not_announce_it():
