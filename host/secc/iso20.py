@@ -22,9 +22,10 @@ VehicleCheckIn/Out are answered FAILED_SequenceError (no table row takes them), 
 VehicleCheckInRes / VehicleCheckOutRes. They carry parking data (ParkingMethod, VehicleFrame,
 DeviceOffset; ParkingSpace, DeviceLocation, TargetDistance) and sit in -20 §8.3.4.8 (as the
 iso15118 package cites it) right after the WPT (§8.3.4.6) and ACDP (§8.3.4.7) messages: we
-read them as positioning against a pad or an automated connection device. The conductive AC/DC flows (§8.6.4.6.3.2/.3) name the next request after
-every message and never these ([V2G20-1981], [V2G20-2658], [V2G20-1989], [V2G20-2013],
-[V2G20-1631]): out of sequence at every point of our services. Neither peer has them (the
+read them as positioning against a pad or an automated connection device. The conductive
+AC/DC flows (§8.6.4.6.3.2/.3) name the next request after every message and never these
+([V2G20-1981], [V2G20-2658], [V2G20-1989], [V2G20-2013], [V2G20-1631]): out of sequence at
+every point of our services. Neither peer has them (the
 iso15118 package: a TODO in secc/failed_responses.py; libiso15118: no message type).
 
 Not here: Plug & Charge (PnC is answered WARNING_AuthorizationSelectionInvalid),
@@ -257,7 +258,8 @@ class Iso20Secc(SessionFlows, V2gSecc):
             m.AuthorizationReq: lambda: m.AuthorizationRes(
                 Header=h, ResponseCode=code, EVSEProcessing=processing),
             m.ServiceDiscoveryReq: lambda: m.ServiceDiscoveryRes(
-                Header=h, ResponseCode=code, ServiceRenegotiationSupported=bool(self.offers_renegotiation),
+                Header=h, ResponseCode=code,
+                ServiceRenegotiationSupported=bool(self.offers_renegotiation),
                 EnergyTransferServiceList=m.ServiceListType(Service=[
                     m.ServiceType(ServiceID=sid, FreeService=False)
                     for sid in fields.get("offer", sorted(self.services))])),
