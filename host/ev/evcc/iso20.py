@@ -270,8 +270,9 @@ class Iso20Evcc(Iso20Requests, EvccBase):
             self.standby_refused = res.ResponseCode is Code.WARNING_StandbyNotAllowed
             self.standing_by = not self.standby_refused
             self._send(self.charge_loop_req(now), now)
-        elif self._progress is Progress.Start:
-            self.standing_by = False
+            return
+        self.standing_by = False  # Start, Stop and ScheduleRenegotiation end it [V2G20-1386]
+        if self._progress is Progress.Start:
             self._send(self.charge_loop_req(now), now)
         elif self._progress is Progress.ScheduleRenegotiation:
             self._renegotiating = True
