@@ -1,6 +1,7 @@
 """Our -20 EVCC against our -20 SECC on a fake clock, the session flows of ``iso20_flow``:
 ServiceRenegotiation asked by the EV and by the station (one session, two energy services),
-Standby (0 W with the contactors closed, then Start), and a station that refuses Standby."""
+Standby (0 W with the contactors closed, then Start), a station that refuses Standby, and
+a resumed session at a station without renegotiation."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from host.ev.evcc.iso20 import SessionStopped
 from host.exi.schemas import iso20_common_messages as m
 from host.secc import iso20_constants as k
 from host.secc.core import EndReason, SessionStarted
-from tests.host.secc.iso20_helpers import Iso20Pair, pair
+from host.secc.iso2 import PausedSessions
+from tests.host.secc.iso20_helpers import Iso20Pair, bpt_plant, pair
 
 SCHEDULED, DYNAMIC = k.CONTROL_SCHEDULED, k.CONTROL_DYNAMIC
 
@@ -98,3 +100,23 @@ def test_a_station_that_refuses_standby_keeps_the_power_flowing():
     codes = [code for name, code in p.answered() if name == "PowerDeliveryReq"]
     assert codes == ["OK", "WARNING_StandbyNotAllowed", "OK"]  # Start, Standby, Stop
     assert p.answered()[-1] == ("SessionStopReq", "OK")
+
+
+def test_resume_at_a_station_without_renegotiation_offers_the_first_choice_only():
+    paused = PausedSessions()
+    plant = bpt_plant()
+    no_renegotiation = {"renegotiation": False}
+    first = pair(k.SERVICE_DC_BPT, DYNAMIC, plant=plant, paused=paused, pause=True,
+                 setpoint=-5_000.0, secc_kw=no_renegotiation)
+    check_one_session(first)
+    second = pair(k.SERVICE_DC_BPT, DYNAMIC, plant=plant, paused=paused, now=first.now + 30,
+                  resume=first.evcc.result.session_id, setpoint=-5_000.0,
+                  secc_kw=no_renegotiation)
+    check_one_session(second)
+    assert second.answered()[0] == ("SessionSetupReq", "OK_OldSessionJoined")
+    (discovery,) = [e.response_body for e in second.secc_events
+                    if getattr(e, "request", "") == "ServiceDiscoveryReq"]
+    assert not discovery.ServiceRenegotiationSupported
+    assert [s.ServiceID for s in discovery.EnergyTransferServiceList.Service] == [
+        k.SERVICE_DC_BPT]  # [V2G20-1644]
+    assert min(second.evcc.present_power) < -4_000
