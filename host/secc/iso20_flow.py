@@ -15,7 +15,10 @@ depends on the *first* ServiceDiscoveryRes of the service session:
 ServiceRenegotiation: SessionStopReq(ChargingSession=ServiceRenegotiation) answered OK only
 if that first ServiceDiscoveryRes said True, else FAILED_NoServiceRenegotiationSupported
 [V2G20-1955] (also before any ServiceDiscoveryRes: nothing was announced, and going back to
-ServiceDiscovery then would skip the authorization). After OK the next request is
+ServiceDiscovery then would skip the authorization). A resumed session has its first
+ServiceDiscoveryRes from before the pause, but its EV must authorize again first: there
+SessionStop(ServiceRenegotiation) before AuthorizationRes OK is FAILED_SequenceError (it
+would lead to ServiceDiscoveryReq, which only follows the authorization). After OK the next request is
 ServiceDiscoveryReq [V2G20-1643], in the same session; the output is switched off and
 everything chosen for the old service is forgotten (service, control mode, the EV's
 limits, the schedules and the selected tuple, the BPT channel, the SoC, the cable check and
@@ -43,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from host.exi.schemas import iso20_common_messages as m
 
 from . import iso20_constants as k
-from .core import Reply, SessionStarted
+from .core import EndReason, Reply, SessionStarted
 from .iso2 import PausedSessions
 from .iso20_table import State
 
@@ -82,6 +85,7 @@ class SessionFlows:
     first_selection: tuple[int, int] | None = None
     offered: frozenset[int] | None = None  # what the last ServiceDiscoveryRes listed
     standing_by = False
+    failed_because: EndReason | None
 
     if TYPE_CHECKING:  # Iso20Secc's (a stub here would shadow the core's)
         def respond(self, request: Any, code: Any, now: float, **fields: Any) -> Any: ...
@@ -159,6 +163,9 @@ class SessionFlows:
             if not self.offers_renegotiation:
                 return Reply(self.respond(req, Code.FAILED_NoServiceRenegotiationSupported,
                                           now), self.state)  # fmt: skip
+            if self.state is S.AUTHORIZATION:  # resumed, not authorized in this connection
+                self.failed_because = EndReason.SEQUENCE_ERROR
+                return Reply(self.respond(req, Code.FAILED_SequenceError, now), self.state)
             self.stop_output(now)
             self.forget_service()
             return Reply(self.respond(req, Code.OK, now), S.SERVICE_DISCOVERY)

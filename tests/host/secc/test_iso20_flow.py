@@ -13,7 +13,7 @@ import pytest
 from host.exi.schemas import iso20_common_messages as m
 from host.exi.schemas import iso20_dc as dc
 from host.secc import iso20_constants as k
-from host.secc.controller import SimEvseController
+from host.secc.controller import Decision, SimEvseController
 from host.secc.core import EndReason
 from host.secc.iso2 import PausedSessions
 from host.secc.iso20_dc import Iso20DcSecc
@@ -192,6 +192,23 @@ def test_resume_with_renegotiation_offers_everything_again():
     assert [s.ServiceID for s in res.EnergyTransferServiceList.Service] == [
         k.SERVICE_DC, k.SERVICE_DC_BPT]  # [V2G20-1645]
     assert script.send(select(k.SERVICE_DC, 2), now + 0.1).ResponseCode is Code.OK
+
+
+def test_a_resumed_session_cannot_skip_its_authorization_by_service_renegotiation():
+    # the first ServiceDiscoveryRes announced renegotiation, but in this connection the EV
+    # has not been authorized yet: going back to ServiceDiscovery would skip that
+    paused = PausedSessions()
+    first, _ = secc(paused)
+    now = walk(first, "cpd")
+    assert first.send(stop(m.chargingSessionType.Pause), now).ResponseCode is Code.OK
+    second, controller = secc(paused)
+    controller.decision = Decision.REJECTED  # the station would refuse the EV now
+    second.session_id = SID
+    res = second.send(m.SessionSetupReq(Header=H, EVCCID="WMIV2GATE0000001"), now + 30)
+    assert res.ResponseCode is Code.OK_OldSessionJoined
+    assert second.send(m.AuthorizationSetupReq(Header=H), now + 30.1).ResponseCode is Code.OK
+    refused(second, stop(), now + 30.2, "FAILED_SequenceError", EndReason.SEQUENCE_ERROR)
+    assert second.secc.state.name == "AUTHORIZATION"
 
 
 def test_a_paused_session_id_from_another_ev_is_a_new_session():
