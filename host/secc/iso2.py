@@ -125,6 +125,9 @@ def wh(value: float) -> i.PhysicalValueType:
     return to_physical(i.PhysicalValueType, i.unitSymbolType.Wh, value)
 
 
+MAX_PAUSED = 64  # paused sessions a server keeps (one connector: a handful of EVs at most)
+
+
 @dataclass
 class PausedSessions:
     """SessionIDs paused by SessionStopReq(Pause), by EVCCID: shared by every connection of
@@ -136,8 +139,18 @@ class PausedSessions:
     kept: dict[bytes, Any] = field(default_factory=dict)
 
     def pause(self, session_id: bytes, evcc_id: bytes, kept: Any = None) -> None:
+        # an EV may pause before it is authorized, so anyone can add entries: each EV keeps
+        # its newest paused session only, and all EVs together the MAX_PAUSED newest
+        for older in [sid for sid, ev in self.by_id.items() if ev == evcc_id]:
+            self._forget(older)
         self.by_id[session_id] = evcc_id
         self.kept[session_id] = kept
+        while len(self.by_id) > MAX_PAUSED:
+            self._forget(next(iter(self.by_id)))  # dicts keep insertion order: the oldest
+
+    def _forget(self, session_id: bytes) -> None:
+        del self.by_id[session_id]
+        self.kept.pop(session_id, None)
 
     def resume(self, session_id: bytes, evcc_id: bytes) -> tuple[bool, Any]:
         """(True, what ``pause`` kept) if ``session_id`` was paused by this EV, then

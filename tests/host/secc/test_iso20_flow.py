@@ -221,6 +221,23 @@ def test_a_paused_session_id_from_another_ev_is_a_new_session():
     assert b"\x05" * 8 in paused.by_id
 
 
+def test_paused_sessions_stay_bounded():
+    # an EV may pause before it is authorized: anyone can add entries, so they must not
+    # pile up; an EV keeps its newest paused session only
+    paused = PausedSessions()
+    for n in range(3):
+        paused.pause(bytes([1, n]) + bytes(6), b"EV", n)
+    assert list(paused.by_id) == [bytes([1, 2]) + bytes(6)]
+    assert paused.resume(bytes([1, 0]) + bytes(6), b"EV") == (False, None)
+    from host.secc.iso2 import MAX_PAUSED  # many EVs: at most this many, the newest
+
+    for n in range(10_000):
+        paused.pause(n.to_bytes(8, "big"), b"EV%d" % n)
+    assert len(paused.by_id) == len(paused.kept) == MAX_PAUSED
+    assert paused.resume((9_999).to_bytes(8, "big"), b"EV9999")[0]  # the newest are kept
+    assert not paused.resume((0).to_bytes(8, "big"), b"EV0")[0]
+
+
 # --- Standby --------------------------------------------------------------------------------
 
 
