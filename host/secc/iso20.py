@@ -443,7 +443,10 @@ class Iso20Secc(SessionFlows, InstallMixin, Pnc20Mixin, V2gSecc):
         if scheduled is not None:
             station = PowerWindow(min(station.max_charge_w, scheduled[0]),
                                   min(station.max_discharge_w, scheduled[1]))  # fmt: skip
-        if not (self.bpt and self.discharge_selected):
+        offered = self.controller.energy_services(now)
+        withdrawn = offered is not None and self.service_id not in offered
+        # a withdrawn BPT service bans export at once: the EV may be slow to renegotiate
+        if not (self.bpt and self.discharge_selected) or withdrawn:
             ev = PowerWindow(ev.max_charge_w, 0.0)
         rules = self.controller.export_rules(now)
         idle = stopping or self.standing_by  # [V2G20-2118]: the EV's wish is not read

@@ -120,3 +120,15 @@ def test_resume_at_a_station_without_renegotiation_offers_the_first_choice_only(
     assert [s.ServiceID for s in discovery.EnergyTransferServiceList.Service] == [
         k.SERVICE_DC_BPT]  # [V2G20-1644]
     assert min(second.evcc.present_power) < -4_000
+
+
+def test_withdrawing_bpt_stops_discharge_in_the_same_loop_iteration():
+    """The station's withdrawal of BPT is an export ban from the next answer on, whether or
+    not the EV follows the ServiceRenegotiation it is asked for."""
+    p = pair(k.SERVICE_DC_BPT, DYNAMIC, setpoint=-6_000.0, charge_for=12.0, run=False)
+    p.run(stop_at=lambda q: q.loops() >= 8)
+    assert p.secc.last_power < -5_000
+    p.controller.services = frozenset({k.SERVICE_DC})  # the setpoint still asks to export
+    seen = p.loops()
+    p.run(stop_at=lambda q: q.loops() > seen)
+    assert p.secc.last_power >= 0.0 and p.controller.plant.target_current >= 0
