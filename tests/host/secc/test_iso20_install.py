@@ -28,7 +28,15 @@ from host.secc.iso20_dc import Iso20DcSecc
 from host.secc.iso20_install import InstallConfig
 from host.v2g.protocol import SessionContext
 from host.v2g.sap import ISO20_DC
-from tests.host.secc.install20_setup import NEW_EMAID, NOW, local_cps20, oem_pcid, pki20
+from tests.host.secc.install20_setup import (
+    NEW_EMAID,
+    NOW,
+    damaged,
+    ev_install,
+    local_cps20,
+    oem_pcid,
+    pki20,
+)
 from tests.host.secc.iso20_helpers import SID, TYPES, H, Script, bpt_plant
 
 Code = m.responseCodeType
@@ -214,6 +222,8 @@ def _clock(days: float):
     ("foreign_root", Code.WARNING_CertificateValidationError),
     ("missing_sub", Code.WARNING_CertificateValidationError),
     ("garbage", Code.WARNING_CertificateValidationError),
+    ("version_v4", Code.WARNING_CertificateValidationError),
+    ("duplicate_extension", Code.WARNING_CertificateValidationError),
     ("expired", Code.WARNING_CertificateExpired),
     ("not_yet_valid", Code.WARNING_CertificateNotYetValid),
     ("revoked", Code.WARNING_CertificateRevoked),
@@ -228,6 +238,12 @@ def test_an_oem_chain_that_fails_gets_its_warning_and_the_session_goes_on(case, 
         req = request(subs=("oem_sub2",))
     if case == "garbage":
         req.OEMProvisioningCertificateChain.Certificate = b"\x30\x03\x02\x01\x00"
+    if case == "version_v4":  # `cryptography` raises InvalidVersion loading it
+        chain = req.OEMProvisioningCertificateChain
+        chain.Certificate = damaged(chain.Certificate, "version")
+    if case == "duplicate_extension":  # Sub-CA 2 with the same key: DuplicateExtension
+        subs = req.OEMProvisioningCertificateChain.SubCertificates
+        subs.Certificate[0] = damaged(subs.Certificate[0], "duplicate extension")
     if case == "expired":
         kw["clock"] = _clock(5000)
     if case == "not_yet_valid":
@@ -322,3 +338,19 @@ def test_random_and_damaged_requests_never_crash_and_get_one_answer():
             assert ev.ended() is not None
     # a flipped bit in a signed certificate never gets a contract (nor a crash)
     assert damaged_codes and Code.OK not in damaged_codes
+
+
+@pytest.mark.parametrize("damage", ["version", "duplicate extension"])
+def test_the_ev_refuses_a_cps_chain_the_library_cannot_read_without_crashing(damage):
+    ev = make()
+    to_authorization(ev)
+    res = install(ev)
+    assert res.ResponseCode is Code.OK
+    chain = res.CPSCertificateChain
+    if damage == "version":
+        chain.Certificate = damaged(chain.Certificate, damage)
+    else:  # the CPS Sub-CA 2, whose key signed the CPS leaf
+        chain.SubCertificates.Certificate[0] = damaged(chain.SubCertificates.Certificate[0],
+                                                       damage)  # fmt: skip
+    why = ev_install().take(res, res.Header.Signature)
+    assert why is not None and why.startswith("FAILED_CertChainError")

@@ -33,6 +33,7 @@ from host.v2g.protocol import SessionContext
 from host.v2g.sap import ISO20_DC
 from host.v2g.tls import TlsInfo
 from host.v2g.v2gtp import PayloadType
+from tests.host.secc.install20_setup import damaged
 from tests.host.secc.iso20_helpers import SID, H, Script, bpt_plant
 
 Code = m.responseCodeType
@@ -308,3 +309,24 @@ def test_random_and_mangled_pnc_requests_get_an_answer_never_a_crash(pki):
             assert script.secc.finished
     # the flips reach past the decoder into the checks
     assert {Code.FAILED_SignatureError, Code.WARNING_CertificateValidationError} <= codes
+
+
+@pytest.mark.parametrize(("damage", "where"), [("version", "leaf"),
+                                               ("duplicate extension", "Sub-CA 2")])
+def test_a_certificate_the_library_cannot_read_is_a_validation_error_not_a_crash(pki, damage,
+                                                                                  where):
+    ev = ev20_from_folder(pki["iso20"])
+    script, controller = secc(config(pki["iso20"]))
+    setup(script)
+    mode, _ = ev.authorization(CHALLENGE)
+    chain = mode.ContractCertificateChain
+    if where == "leaf":
+        chain.Certificate = damaged(chain.Certificate, damage)
+    else:
+        chain.SubCertificates.Certificate[0] = damaged(chain.SubCertificates.Certificate[0],
+                                                       damage)  # fmt: skip
+    req = m.AuthorizationReq(Header=H, SelectedAuthorizationService=m.authorizationType.PnC,
+                             PnC_AReqAuthorizationMode=mode)  # fmt: skip
+    res = script.send(req, 0.2, signature=sig20.sign([(mode.Id, mode)], ev.key))
+    assert res.ResponseCode is Code.WARNING_CertificateValidationError
+    assert controller.asked == []
