@@ -317,10 +317,11 @@ class Iso20Secc(SessionFlows, InstallMixin, Pnc20Mixin, V2gSecc):
         return self.station_decides(req, self.evcc_id, Code.WARNING_EIMAuthorizationFailure,
                                     now)  # fmt: skip
 
-    def station_decides(self, req: m.AuthorizationReq, ev_id: str, refused: Code,
-                        now: float) -> Reply:  # fmt: skip
+    def station_decides(self, req: m.AuthorizationReq, ev_id: str, refused: Code, now: float,
+                        *, ends: bool = True) -> Reply:  # fmt: skip
         """The station on ``ev_id`` (EVCCID for EIM, EMAID for PnC): Ongoing while it
-        decides, within the Ongoing limit; ``refused`` (a WARNING) ends the session."""
+        decides, within the Ongoing limit; ``refused`` (a WARNING) ends the session if
+        ``ends`` (PnC's does not: [V2G20-1978], see iso20_pnc)."""
         decision = self.controller.authorize(ev_id, now)
         if decision is Decision.ACCEPTED:
             return Reply(self.respond(req, Code.OK, now), S.SERVICE_DISCOVERY)
@@ -329,7 +330,8 @@ class Iso20Secc(SessionFlows, InstallMixin, Pnc20Mixin, V2gSecc):
                 return Reply(self.respond(req, Code.FAILED, now), S.AUTHORIZATION)
             return Reply(self.respond(req, Code.OK, now, processing=Processing.Ongoing),
                          S.AUTHORIZATION)  # fmt: skip
-        self._end_after = "the station refused the EV"
+        if ends:
+            self._end_after = "the station refused the EV"
         return Reply(self.respond(req, refused, now), S.AUTHORIZATION)
 
     def service_detail(self, req: m.ServiceDetailReq, now: float) -> Reply:

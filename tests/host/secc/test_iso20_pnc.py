@@ -134,13 +134,14 @@ def test_pnc_is_offered_over_tls13_only(pki, tls):
 
 
 def refused(pki: dict[str, Path], code: Code, cfg: PncConfig | None = None,
-            tls: TlsInfo | None = None, **kw: Any) -> SessionEnded:  # fmt: skip
+            tls: TlsInfo | None = None, **kw: Any) -> None:  # fmt: skip
     script, controller = secc(cfg or config(pki["iso20"]), tls)
     setup(script)
     res = authorize(script, kw.pop("ev", None) or ev20_from_folder(pki["iso20"]), **kw)
-    assert res.ResponseCode is code
+    assert (res.ResponseCode, res.EVSEProcessing) == (code, m.processingType.Finished)
     assert controller.asked == []  # the station is not asked about a refused contract
-    return ended(script)
+    # [V2G20-1978]: the EV may go on with EIM or another chain
+    assert not [e for e in script.events if isinstance(e, SessionEnded)]
 
 
 def test_a_wrong_challenge_is_refused(pki):
@@ -172,15 +173,14 @@ def test_a_revoked_contract_is_refused(pki):
 
 
 @pytest.mark.parametrize("signature", [None, "other key", "other element"])
-def test_a_missing_or_false_signature_is_a_signature_error(pki, signature):
+def test_a_missing_or_false_signature_is_a_validation_warning(pki, signature):
     ev = ev20_from_folder(pki["iso20"])
     if signature == "other key":
         other = EvPnc20(ev.contract, ec.generate_private_key(ec.SECP521R1()))
         signature = other.authorization(CHALLENGE)[1]
     elif signature == "other element":
         signature = ev.authorization(bytes(16))[1]
-    end = refused(pki, Code.FAILED_SignatureError, ev=ev, signature=signature)
-    assert end.reason is EndReason.FAILED
+    refused(pki, Code.WARNING_CertificateValidationError, ev=ev, signature=signature)
 
 
 def test_a_minus_2_style_signature_is_refused(pki):
@@ -201,8 +201,7 @@ def test_a_minus_2_style_signature_is_refused(pki):
     r, s = decode_dss_signature(key.sign(certs.signed_info_bytes(info), ec.ECDSA(SHA256())))
     signature = x.Signature(SignedInfo=info, SignatureValue=x.SignatureValue(
         value=r.to_bytes(32, "big") + s.to_bytes(32, "big")))
-    end = refused(pki, Code.FAILED_SignatureError, cfg, ev=ev, signature=signature)
-    assert end.reason is EndReason.FAILED
+    refused(pki, Code.WARNING_CertificateValidationError, cfg, ev=ev, signature=signature)
 
 
 def test_canceled_and_unlisted_contracts_and_vehicles_are_refused(pki):
@@ -227,7 +226,7 @@ def test_the_station_refusing_the_emaid_is_a_general_pnc_error(pki):
     res = authorize(script, ev20_from_folder(pki["iso20"]))
     assert res.ResponseCode is Code.WARNING_GeneralPnCAuthorizationError
     assert controller.asked == [hierarchy.Names().emaid]
-    assert ended(script).reason is EndReason.FAILED
+    assert not [e for e in script.events if isinstance(e, SessionEnded)]  # [V2G20-1978]
 
 
 def test_pnc_selected_without_its_mode_is_an_invalid_selection(pki):
@@ -307,8 +306,8 @@ def test_random_and_mangled_pnc_requests_get_an_answer_never_a_crash(pki):
             codes.add(res.ResponseCode)
         else:
             assert script.secc.finished
-    # the flips reach past the decoder into the checks
-    assert {Code.FAILED_SignatureError, Code.WARNING_CertificateValidationError} <= codes
+    # the flips reach past the decoder into the checks (a chain or a signature that fails)
+    assert Code.WARNING_CertificateValidationError in codes
 
 
 @pytest.mark.parametrize(("damage", "where"), [("version", "leaf"),
@@ -330,3 +329,56 @@ def test_a_certificate_the_library_cannot_read_is_a_validation_error_not_a_crash
     res = script.send(req, 0.2, signature=sig20.sign([(mode.Id, mode)], ev.key))
     assert res.ResponseCode is Code.WARNING_CertificateValidationError
     assert controller.asked == []
+
+
+def eim_request() -> m.AuthorizationReq:
+    return m.AuthorizationReq(Header=H, SelectedAuthorizationService=m.authorizationType.EIM,
+                              EIM_AReqAuthorizationMode=m.EIM_AReqAuthorizationModeType())
+
+
+@pytest.mark.parametrize(("case", "code"), [
+    ("challenge", Code.WARNING_ChallengeInvalid),
+    ("expired", Code.WARNING_CertificateExpired),
+    ("signature", Code.WARNING_CertificateValidationError),
+    ("allow-list", Code.WARNING_GeneralPnCAuthorizationError),
+    ("station", Code.WARNING_GeneralPnCAuthorizationError)])
+def test_after_a_pnc_warning_the_session_waits_for_eim_or_another_contract(pki, case, code):
+    """[V2G20-1978], [V2G20-2228]: a contract the SECC (or its backend) finds fault with, or
+    a wrong GenChallenge, gets a WARNING with EVSEProcessing=Finished, and the next allowed
+    request is an AuthorizationReq with another contract chain, with EIM, or a
+    CertificateInstallationReq: the session goes on ([V2G20-1583] is the EV's side). A
+    signature that does not verify makes the contract invalid ([V2G20-2564]): a WARNING too.
+    The same chain again is not among the allowed requests (NOTE 5): FAILED_SequenceError."""
+    ev = ev20_from_folder(pki["iso20"])
+    kw: dict[str, Any] = {}
+    if case == "expired":
+        kw["clock"] = lambda: NOW + dt.timedelta(days=5000)
+    if case == "allow-list":
+        kw["allow"] = AllowList(emaids=frozenset({"DEX"}))
+    challenge = bytes(16) if case == "challenge" else CHALLENGE
+    signature = EvPnc20(ev.contract, ec.generate_private_key(ec.SECP521R1())).authorization(
+        CHALLENGE)[1] if case == "signature" else "own"  # fmt: skip
+
+    class RefusesContracts(Recording):  # takes the EV's EVCCID (EIM), not its EMAID
+        def authorize(self, ev_id: str, now: float) -> Decision:
+            self.asked.append(ev_id)
+            return Decision.REJECTED if ev_id == hierarchy.Names().emaid else Decision.ACCEPTED
+
+    def warned() -> Script:
+        script, _ = secc(config(pki["iso20"], **kw))
+        if case == "station":
+            script.secc.controller = RefusesContracts(bpt_plant())
+        setup(script)
+        res = authorize(script, ev, challenge=challenge, signature=signature)
+        assert (res.ResponseCode, res.EVSEProcessing) == (code, m.processingType.Finished)
+        assert not [e for e in script.events if isinstance(e, SessionEnded)]
+        return script
+
+    script = warned()  # then EIM
+    res = script.send(eim_request(), 0.3)
+    assert (res.ResponseCode, res.EVSEProcessing) == (Code.OK, m.processingType.Finished)
+    assert script.send(m.ServiceDiscoveryReq(Header=H), 0.4).ResponseCode is Code.OK
+    script = warned()  # then the same chain again
+    res = authorize(script, ev, challenge=challenge, signature=signature, now=0.3)
+    assert res.ResponseCode is Code.FAILED_SequenceError
+    assert ended(script).reason is EndReason.FAILED
