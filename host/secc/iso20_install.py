@@ -17,9 +17,10 @@ that fails gets a WARNING_ code, and the session goes on, e.g. with EIM):
 WARNING_CertificateValidationError (broken chain, unknown root, a curve the CPS cannot
 use), WARNING_CertificateExpired, WARNING_CertificateNotYetValid, WARNING_CertificateRevoked
 (the chain); FAILED_SignatureError (the EV's Signature); WARNING_NoCertificateAvailable,
-WARNING_NoContractMatchingPCIDFound (the backend's); FAILED (no backend answer within the
-Ongoing limit, or a backend fault); FAILED_SequenceError (not offered, or asked again after
-the last chain).
+WARNING_NoContractMatchingPCIDFound (the backend's); WARNING_NoCertificateAvailable when the
+backend has no answer within the Ongoing limit ([V2G20-2225], [V2G20-2207]: then only
+AuthorizationReq may follow); FAILED (a backend fault); FAILED_SequenceError (not offered, or
+asked again after the last chain or that timeout).
 """
 
 from __future__ import annotations
@@ -78,8 +79,6 @@ class InstallMixin:
 
         def _ongoing_expired(self, state: Any, limit: float, now: float) -> bool: ...
 
-        def _timed_out(self) -> None: ...
-
     @property
     def install_offered(self) -> bool:
         return self.install is not None and bool(self.context.tls)
@@ -102,8 +101,11 @@ class InstallMixin:
         got = self.install.backend.install20(req, self.install.clock())
         if got is None:
             if self._ongoing_expired(PHASE, self.install.ongoing_timeout, now):
-                self._timed_out()
-                return self._refuse_install(req, Code.FAILED, "the backend did not answer in time", now)
+                # [V2G20-2225]: [V2G20-2207]'s warning; only AuthorizationReq may follow
+                self._phase_started.pop(PHASE, None)
+                self._last_chain_given = True
+                return self._refuse_install(req, Code.WARNING_NoCertificateAvailable,
+                                            "the backend did not answer in time", now)
             res = self.respond(req, Code.OK, now)
             res.EVSEProcessing = m.processingType.Ongoing
             return Reply(res, here)

@@ -172,14 +172,24 @@ def test_a_slow_backend_is_ongoing_then_ok():
     assert got[0].Header.Signature is None and got[2].Header.Signature is not None
 
 
-def test_a_backend_that_never_answers_fails_after_the_ongoing_limit():
+def test_a_backend_that_never_answers_is_no_certificate_available_after_the_ongoing_limit():
+    """[V2G20-2225]: a contract the secondary actor does not deliver in time gets
+    WARNING_NoCertificateAvailable ([V2G20-2207]) with EVSEProcessing=Finished, and the next
+    allowed request is AuthorizationReq (so not another CertificateInstallationReq)."""
     ev = make(cps={"delay": 1000}, ongoing_timeout=10.0)
     to_authorization(ev)
     assert install(ev, now=1.0).EVSEProcessing is m.processingType.Ongoing
     assert install(ev, now=10.5).EVSEProcessing is m.processingType.Ongoing
     late = install(ev, now=11.5)
-    assert late.ResponseCode is Code.FAILED
-    assert ev.ended().reason is EndReason.ONGOING_TIMEOUT
+    assert (late.ResponseCode, late.EVSEProcessing) == (Code.WARNING_NoCertificateAvailable,
+                                                        m.processingType.Finished)
+    assert ev.ended() is None
+    assert install(ev, now=12.0).ResponseCode is Code.FAILED_SequenceError
+    ev = make(cps={"delay": 1000}, ongoing_timeout=10.0)
+    to_authorization(ev)
+    install(ev, now=1.0)
+    install(ev, now=11.5)
+    assert eim(ev, now=12.0).ResponseCode is Code.OK
 
 
 @pytest.mark.parametrize("case", ["not_tls", "not_configured"])
