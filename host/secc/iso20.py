@@ -147,6 +147,7 @@ class Iso20Secc(SessionFlows, InstallMixin, Pnc20Mixin, V2gSecc):
         self.first_selection: tuple[int, int] | None = None
         self._in_type: int = PayloadType.ISO20_MAIN
         self._end_after: str | None = None  # a WARNING that ends the session
+        self.selection_refused = False  # PnC asked though not offered ([V2G20-2226])
         self._phase_started: dict[Any, float] = {}
         self.forget_service()
 
@@ -311,9 +312,12 @@ class Iso20Secc(SessionFlows, InstallMixin, Pnc20Mixin, V2gSecc):
         if pnc and self.pnc_offered:
             return self.pnc_authorization(req, now)
         if pnc:
-            self._end_after = "PnC asked, EIM offered"
-            return Reply(self.respond(req, Code.WARNING_AuthorizationSelectionInvalid, now),
-                         S.AUTHORIZATION)  # fmt: skip
+            # [V2G20-2226]: another AuthorizationReq (or CertificateInstallationReq) may
+            # follow, but not the same invalid selection again (its NOTE 3)
+            code = Code.FAILED_SequenceError if self.selection_refused else \
+                Code.WARNING_AuthorizationSelectionInvalid
+            self.selection_refused = True
+            return Reply(self.respond(req, code, now), S.AUTHORIZATION)
         return self.station_decides(req, self.evcc_id, Code.WARNING_EIMAuthorizationFailure,
                                     now)  # fmt: skip
 
