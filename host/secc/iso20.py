@@ -322,13 +322,13 @@ class Iso20Secc(SessionFlows, InstallMixin, Pnc20Mixin, V2gSecc):
                                     now)  # fmt: skip
 
     def station_decides(self, req: m.AuthorizationReq, ev_id: str, refused: Code, now: float,
-                        *, ends: bool = True) -> Reply:  # fmt: skip
-        """The station on ``ev_id`` (EVCCID for EIM, EMAID for PnC): Ongoing while it
-        decides, within the Ongoing limit; ``refused`` (a WARNING) ends the session if
-        ``ends`` (PnC's does not: [V2G20-1978], see iso20_pnc)."""
+                        *, ends: bool = True, ok: Code = Code.OK) -> Reply:  # fmt: skip
+        """The station on ``ev_id`` (EVCCID for EIM, EMAID for PnC): ``ok`` if it accepts,
+        Ongoing while it decides, within the Ongoing limit; ``refused`` (a WARNING) ends the
+        session if ``ends`` (PnC's does not: [V2G20-1978], see iso20_pnc)."""
         decision = self.controller.authorize(ev_id, now)
         if decision is Decision.ACCEPTED:
-            return Reply(self.respond(req, Code.OK, now), S.SERVICE_DISCOVERY)
+            return Reply(self.respond(req, ok, now), S.SERVICE_DISCOVERY)
         if decision is Decision.ONGOING:
             if self._ongoing_expired(S.AUTHORIZATION, self.ONGOING_TIMEOUT, now):
                 return Reply(self.respond(req, Code.FAILED, now), S.AUTHORIZATION)

@@ -3,7 +3,8 @@
 TLS: it travels with the EV's signature and an encrypted key, and PnC is TLS-only).
 
 AuthorizationSetupRes then says CertificateInstallationService=true, and in the
-AUTHORIZATION state (after AuthorizationSetupRes, before the EV's AuthorizationReq) the EV
+AUTHORIZATION state (after AuthorizationSetupRes, before the EV's AuthorizationReq), and
+after an AuthorizationRes with OK_CertificateExpiresSoon ([V2G20-2218], iso20_pnc), the EV
 may send CertificateInstallationReq, again while RemainingContractCertificateChains was
 above zero. The SECC checks the OEM provisioning chain against the OEM roots and the wall
 clock and the EV's Signature over OEMProvisioningCertificateChain with its leaf's key
@@ -39,6 +40,7 @@ from . import certs, sig20
 from . import iso20_constants as k
 from .backend import CertificateBackend20, Installed20
 from .core import Reply
+from .iso20_table import State
 
 log = logging.getLogger(__name__)
 Code = m.responseCodeType
@@ -71,6 +73,7 @@ class InstallMixin:
     signature_out: Any
     _phase_started: dict[Any, float]
     _last_chain_given: bool
+    expires_soon: bool  # iso20_pnc: authorized with OK_CertificateExpiresSoon
 
     if TYPE_CHECKING:  # Iso20Secc's
         def respond(self, request: Any, code: Any, now: float, **fields: Any) -> Any: ...
@@ -85,8 +88,10 @@ class InstallMixin:
 
     def certificate_installation(self, req: m.CertificateInstallationReq, now: float) -> Reply:
         here = self.state
-        if not self.install_offered or self._last_chain_given:
-            why = "not offered" if not self.install_offered else "no chain remains"
+        late = here is State.SERVICE_DISCOVERY and not self.expires_soon  # [V2G20-2218]
+        if not self.install_offered or self._last_chain_given or late:
+            why = "not offered" if not self.install_offered else \
+                "after the authorization" if late else "no chain remains"
             log.warning("-20 CertificateInstallationReq refused: %s", why)
             return Reply(self.respond(req, Code.FAILED_SequenceError, now), here)
         assert self.install is not None

@@ -18,7 +18,9 @@ AuthorizationReq(PnC) is checked in this order, each with its -20 response code:
   and the vehicle's certificate from mutual TLS (its SHA-256) on ``PncConfig.vehicles`` if
   that is set: else WARNING_GeneralPnCAuthorizationError;
 - then the station decides on the EMAID as for EIM (``controller.authorize``): EVSEProcessing
-  Ongoing meanwhile, WARNING_GeneralPnCAuthorizationError if it refuses.
+  Ongoing meanwhile, WARNING_GeneralPnCAuthorizationError if it refuses; if it accepts, OK,
+  or OK_CertificateExpiresSoon for a contract that expires within 14 days, after which a
+  CertificateInstallationReq may come before ServiceDiscoveryReq ([V2G20-2218]).
 
 A repeat of an AuthorizationReq while Ongoing ([V2G20-1582]: unaltered but for the
 TimeStamp) with the contract already verified is not verified again. After a WARNING
@@ -50,6 +52,7 @@ from .pnc import PNC_MAX_PAYLOAD, AllowList, PncConfig, normal_emaid
 log = logging.getLogger(__name__)
 Code = m.responseCodeType
 CHALLENGE_LEN = 16
+EXPIRES_SOON = dt.timedelta(days=14)  # [V2G20-2218]: OK_CertificateExpiresSoon within it
 
 # certs.check_chain speaks -2's codes; what each is in -20's AuthorizationRes
 CHAIN_CODES = {
@@ -95,13 +98,16 @@ class Pnc20Mixin:
         def respond(self, request: Any, code: Any, now: float, **fields: Any) -> Any: ...
 
         def station_decides(self, req: Any, ev_id: str, refused: Any, now: float, *,
-                            ends: bool = True) -> Reply: ...  # fmt: skip
+                            ends: bool = True, ok: Any = Code.OK) -> Reply: ...  # fmt: skip
 
     def init_pnc(self, pnc: PncConfig | None) -> None:
         self.pnc = pnc
         self.challenge: bytes | None = None  # of the last AuthorizationSetupRes
         self.contract: x509.Certificate | None = None  # once the chain and signature passed
         self.emaid = ""
+        # the contract expires within EXPIRES_SOON: after OK_CertificateExpiresSoon the EV
+        # may install a new one before ServiceDiscovery ([V2G20-2218])
+        self.expires_soon = False
         # the contract leaves (DER; b"" for no chain) answered with a WARNING in this session
         self.refused_chains: set[bytes] = set()
         if self.pnc_offered:
@@ -157,8 +163,12 @@ class Pnc20Mixin:
             refused = self._verify_contract(req, mode, now)
             if refused is not None:
                 return refused
+        assert self.contract is not None
+        soon = self.contract.not_valid_after_utc - self.pnc.clock() <= EXPIRES_SOON
         reply = self.station_decides(req, self.emaid, Code.WARNING_GeneralPnCAuthorizationError,
-                                     now, ends=False)  # fmt: skip
+                                     now, ends=False,
+                                     ok=Code.OK_CertificateExpiresSoon if soon else Code.OK)
+        self.expires_soon = reply.response.ResponseCode is Code.OK_CertificateExpiresSoon
         if reply.response.ResponseCode is Code.WARNING_GeneralPnCAuthorizationError:
             self.refused_chains.add(_leaf_of(req))
         return reply

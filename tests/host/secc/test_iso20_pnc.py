@@ -382,3 +382,36 @@ def test_after_a_pnc_warning_the_session_waits_for_eim_or_another_contract(pki, 
     res = authorize(script, ev, challenge=challenge, signature=signature, now=0.3)
     assert res.ResponseCode is Code.FAILED_SequenceError
     assert ended(script).reason is EndReason.FAILED
+
+
+def test_a_contract_expiring_within_14_days_is_ok_certificate_expires_soon(pki):
+    """[V2G20-2218]: authorized, but the contract certificate expires in 14 days or fewer:
+    OK_CertificateExpiresSoon, and the next request may be ServiceDiscoveryReq or, when
+    offered, a CertificateInstallationReq for a new contract (its NOTE 9). Otherwise that
+    request is out of sequence after the authorization."""
+    from tests.host.secc.install20_setup import ev_install, install_config
+
+    ev = ev20_from_folder(pki["iso20"])
+    end = ev.contract.leaf.not_valid_after_utc
+
+    def authorized(clock: dt.datetime) -> tuple[Script, m.AuthorizationRes]:
+        context = SessionContext(ISO20_DC, 1, True, "fe80::2", 0.0, 0.0, tls_info=tls13())
+        machine = Iso20DcSecc(context, Recording(bpt_plant()), new_session_id=lambda: SID,
+                              pnc=config(pki["iso20"], clock=lambda: clock),
+                              install=install_config())  # fmt: skip
+        script = Script(machine)
+        assert setup(script).CertificateInstallationService is True
+        return script, authorize(script, ev)
+
+    script, res = authorized(end - dt.timedelta(days=10))
+    assert (res.ResponseCode, res.EVSEProcessing) == (Code.OK_CertificateExpiresSoon,
+                                                      m.processingType.Finished)
+    req, signature = ev_install().request()
+    res = script.send(req, 0.3, signature=signature)
+    assert (res.ResponseCode, res.EVSEProcessing) == (Code.OK, m.processingType.Finished)
+    assert script.send(m.ServiceDiscoveryReq(Header=H), 0.4).ResponseCode is Code.OK
+    # 15 days left: a plain OK, and no installation after it
+    script, res = authorized(end - dt.timedelta(days=15))
+    assert res.ResponseCode is Code.OK
+    req, signature = ev_install().request()
+    assert script.send(req, 0.3, signature=signature).ResponseCode is Code.FAILED_SequenceError
