@@ -389,7 +389,9 @@ def test_a_contract_expiring_within_14_days_is_ok_certificate_expires_soon(pki):
     OK_CertificateExpiresSoon, and the next request may be ServiceDiscoveryReq or, when
     offered, a CertificateInstallationReq for a new contract (its NOTE 9). Otherwise that
     request is out of sequence after the authorization."""
-    from tests.host.secc.install20_setup import ev_install, install_config
+    from tests.host.secc.install20_setup import ev_install, install_config, oem_pcid
+
+    two = {oem_pcid(): ("DEV2GC000000001", "DEV2GC000000002")}  # one remains after the first
 
     ev = ev20_from_folder(pki["iso20"])
     end = ev.contract.leaf.not_valid_after_utc
@@ -398,7 +400,7 @@ def test_a_contract_expiring_within_14_days_is_ok_certificate_expires_soon(pki):
         context = SessionContext(ISO20_DC, 1, True, "fe80::2", 0.0, 0.0, tls_info=tls13())
         machine = Iso20DcSecc(context, Recording(bpt_plant()), new_session_id=lambda: SID,
                               pnc=config(pki["iso20"], clock=lambda: clock),
-                              install=install_config())  # fmt: skip
+                              install=install_config(contracts=two))  # fmt: skip
         script = Script(machine)
         assert setup(script).CertificateInstallationService is True
         return script, authorize(script, ev)
@@ -406,10 +408,16 @@ def test_a_contract_expiring_within_14_days_is_ok_certificate_expires_soon(pki):
     script, res = authorized(end - dt.timedelta(days=10))
     assert (res.ResponseCode, res.EVSEProcessing) == (Code.OK_CertificateExpiresSoon,
                                                       m.processingType.Finished)
-    req, signature = ev_install().request()
+    req, signature = ev_install(max_chains=2).request()
     res = script.send(req, 0.3, signature=signature)
     assert (res.ResponseCode, res.EVSEProcessing) == (Code.OK, m.processingType.Finished)
+    assert res.RemainingContractCertificateChains == 1
     assert script.send(m.ServiceDiscoveryReq(Header=H), 0.4).ResponseCode is Code.OK
+    # not after ServiceDiscovery: back there by a ServiceRenegotiation, it is out of sequence
+    res = script.send(m.SessionStopReq(
+        Header=H, ChargingSession=m.chargingSessionType.ServiceRenegotiation), 0.5)
+    assert res.ResponseCode is Code.OK
+    assert script.send(req, 0.6, signature=signature).ResponseCode is Code.FAILED_SequenceError
     # 15 days left: a plain OK, and no installation after it
     script, res = authorized(end - dt.timedelta(days=15))
     assert res.ResponseCode is Code.OK
