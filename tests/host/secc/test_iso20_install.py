@@ -364,3 +364,21 @@ def test_the_ev_refuses_a_cps_chain_the_library_cannot_read_without_crashing(dam
                                                        damage)  # fmt: skip
     why = ev_install().take(res, res.Header.Signature)
     assert why is not None and why.startswith("FAILED_CertChainError")
+
+
+@pytest.mark.parametrize("damage", ["version", "duplicate extension"])
+def test_the_ev_refuses_a_signed_contract_certificate_it_cannot_read_without_crashing(damage):
+    """The CPS signs what it sends, but a contract certificate `cryptography` cannot read
+    (read for the AAD's SKI and the key check) is refused ([V2G20-2504]), not a crash."""
+    cps = local_cps20()
+    ev = make(backend=cps)
+    to_authorization(ev)
+    res = install(ev)
+    chain = res.SignedInstallationData.ContractCertificateChain
+    chain.Certificate = damaged(chain.Certificate, damage)
+    data = m.SignedInstallationData(**{f: getattr(res.SignedInstallationData, f)
+                                       for f in res.SignedInstallationData.__slots__})
+    assert cps.cps_leaf.key is not None
+    signature = sig20.sign([(data.Id, data)], cps.cps_leaf.key)
+    why = ev_install().take(res, signature)
+    assert why is not None
