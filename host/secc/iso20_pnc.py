@@ -171,6 +171,7 @@ class Pnc20Mixin:
         self.expires_soon = reply.response.ResponseCode is Code.OK_CertificateExpiresSoon
         if reply.response.ResponseCode is Code.WARNING_GeneralPnCAuthorizationError:
             self.refused_chains.add(_leaf_of(req))
+            self.contract, self.emaid = None, ""  # the EV may go on with EIM or another
         return reply
 
     def _verify_contract(self, req: Any, mode: m.PnC_AReqAuthorizationModeType,

@@ -377,6 +377,8 @@ def test_after_a_pnc_warning_the_session_waits_for_eim_or_another_contract(pki, 
     script = warned()  # then EIM
     res = script.send(eim_request(), 0.3)
     assert (res.ResponseCode, res.EVSEProcessing) == (Code.OK, m.processingType.Finished)
+    # authorized by EIM: no contract of the refused attempt stays behind
+    assert (script.secc.contract, script.secc.emaid) == (None, "")
     assert script.send(m.ServiceDiscoveryReq(Header=H), 0.4).ResponseCode is Code.OK
     script = warned()  # then the same chain again
     res = authorize(script, ev, challenge=challenge, signature=signature, now=0.3)
