@@ -42,6 +42,10 @@ ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 XMLDSIG = "http://www.w3.org/2000/09/xmldsig#"
 MAX_SUB_CAS = 2  # -2: leaf, at most two Sub-CAs, then the root ([V2G2-656] in spirit)
+# what `cryptography` raises for a certificate it cannot read: not all of it is a ValueError
+# (a version other than v1..v3, the same extension twice)
+UNREADABLE = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion,
+              x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 
 class ChainError(Exception):
@@ -57,7 +61,7 @@ def load(der: bytes) -> x509.Certificate:
         with warnings.catch_warnings():  # a non-positive serial: the EV's problem, not ours
             warnings.simplefilter("ignore", CryptographyDeprecationWarning)
             return x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise ChainError("FAILED_CertChainError", f"not a DER certificate: {exc}") from None
 
 
@@ -85,7 +89,7 @@ def check_chain(leaf: x509.Certificate, subs: Sequence[x509.Certificate],
     but whose fields do not (cryptography parses lazily) is a chain error too."""
     try:
         return _check_chain(leaf, subs, roots, now, revoked)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except UNREADABLE as exc:
         raise ChainError("FAILED_CertChainError", f"unreadable certificate: {exc}") from None
 
 

@@ -147,6 +147,7 @@ class Iso20Secc(SessionFlows, InstallMixin, Pnc20Mixin, V2gSecc):
         self.first_selection: tuple[int, int] | None = None
         self._in_type: int = PayloadType.ISO20_MAIN
         self._end_after: str | None = None  # a WARNING that ends the session
+        self.selection_refused = False  # PnC asked though not offered ([V2G20-2226])
         self._phase_started: dict[Any, float] = {}
         self.forget_service()
 
@@ -311,25 +312,30 @@ class Iso20Secc(SessionFlows, InstallMixin, Pnc20Mixin, V2gSecc):
         if pnc and self.pnc_offered:
             return self.pnc_authorization(req, now)
         if pnc:
-            self._end_after = "PnC asked, EIM offered"
-            return Reply(self.respond(req, Code.WARNING_AuthorizationSelectionInvalid, now),
-                         S.AUTHORIZATION)  # fmt: skip
+            # [V2G20-2226]: another AuthorizationReq (or CertificateInstallationReq) may
+            # follow, but not the same invalid selection again (its NOTE 3)
+            code = Code.FAILED_SequenceError if self.selection_refused else \
+                Code.WARNING_AuthorizationSelectionInvalid
+            self.selection_refused = True
+            return Reply(self.respond(req, code, now), S.AUTHORIZATION)
         return self.station_decides(req, self.evcc_id, Code.WARNING_EIMAuthorizationFailure,
                                     now)  # fmt: skip
 
-    def station_decides(self, req: m.AuthorizationReq, ev_id: str, refused: Code,
-                        now: float) -> Reply:  # fmt: skip
-        """The station on ``ev_id`` (EVCCID for EIM, EMAID for PnC): Ongoing while it
-        decides, within the Ongoing limit; ``refused`` (a WARNING) ends the session."""
+    def station_decides(self, req: m.AuthorizationReq, ev_id: str, refused: Code, now: float,
+                        *, ends: bool = True, ok: Code = Code.OK) -> Reply:  # fmt: skip
+        """The station on ``ev_id`` (EVCCID for EIM, EMAID for PnC): ``ok`` if it accepts,
+        Ongoing while it decides, within the Ongoing limit; ``refused`` (a WARNING) ends the
+        session if ``ends`` (PnC's does not: [V2G20-1978], see iso20_pnc)."""
         decision = self.controller.authorize(ev_id, now)
         if decision is Decision.ACCEPTED:
-            return Reply(self.respond(req, Code.OK, now), S.SERVICE_DISCOVERY)
+            return Reply(self.respond(req, ok, now), S.SERVICE_DISCOVERY)
         if decision is Decision.ONGOING:
             if self._ongoing_expired(S.AUTHORIZATION, self.ONGOING_TIMEOUT, now):
                 return Reply(self.respond(req, Code.FAILED, now), S.AUTHORIZATION)
             return Reply(self.respond(req, Code.OK, now, processing=Processing.Ongoing),
                          S.AUTHORIZATION)  # fmt: skip
-        self._end_after = "the station refused the EV"
+        if ends:
+            self._end_after = "the station refused the EV"
         return Reply(self.respond(req, refused, now), S.AUTHORIZATION)
 
     def service_detail(self, req: m.ServiceDetailReq, now: float) -> Reply:

@@ -86,6 +86,7 @@ class SessionFlows:
     offered: frozenset[int] | None = None  # what the last ServiceDiscoveryRes listed
     standing_by = False
     failed_because: EndReason | None
+    expires_soon = False  # iso20_pnc: CertificateInstallation allowed until ServiceDiscovery
 
     if TYPE_CHECKING:  # Iso20Secc's (a stub here would shadow the core's)
         def respond(self, request: Any, code: Any, now: float, **fields: Any) -> Any: ...
@@ -129,6 +130,7 @@ class SessionFlows:
         return self.services & station or self.services
 
     def service_discovery(self, req: m.ServiceDiscoveryReq, now: float) -> Reply:
+        self.expires_soon = False  # [V2G20-2218]: a new contract only before ServiceDiscovery
         if self.offers_renegotiation is None:
             self.offers_renegotiation = self.renegotiation_supported
         self.offered = self.offer(now)

@@ -3,7 +3,8 @@
 TLS: it travels with the EV's signature and an encrypted key, and PnC is TLS-only).
 
 AuthorizationSetupRes then says CertificateInstallationService=true, and in the
-AUTHORIZATION state (after AuthorizationSetupRes, before the EV's AuthorizationReq) the EV
+AUTHORIZATION state (after AuthorizationSetupRes, before the EV's AuthorizationReq), and
+after an AuthorizationRes with OK_CertificateExpiresSoon ([V2G20-2218], iso20_pnc), the EV
 may send CertificateInstallationReq, again while RemainingContractCertificateChains was
 above zero. The SECC checks the OEM provisioning chain against the OEM roots and the wall
 clock and the EV's Signature over OEMProvisioningCertificateChain with its leaf's key
@@ -17,9 +18,10 @@ that fails gets a WARNING_ code, and the session goes on, e.g. with EIM):
 WARNING_CertificateValidationError (broken chain, unknown root, a curve the CPS cannot
 use), WARNING_CertificateExpired, WARNING_CertificateNotYetValid, WARNING_CertificateRevoked
 (the chain); FAILED_SignatureError (the EV's Signature); WARNING_NoCertificateAvailable,
-WARNING_NoContractMatchingPCIDFound (the backend's); FAILED (no backend answer within the
-Ongoing limit, or a backend fault); FAILED_SequenceError (not offered, or asked again after
-the last chain).
+WARNING_NoContractMatchingPCIDFound (the backend's); WARNING_NoCertificateAvailable when the
+backend has no answer within the Ongoing limit ([V2G20-2225], [V2G20-2207]: then only
+AuthorizationReq may follow); FAILED (a backend fault); FAILED_SequenceError (not offered, or
+asked again after the last chain or that timeout).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from . import certs, sig20
 from . import iso20_constants as k
 from .backend import CertificateBackend20, Installed20
 from .core import Reply
+from .iso20_table import State
 
 log = logging.getLogger(__name__)
 Code = m.responseCodeType
@@ -70,6 +73,7 @@ class InstallMixin:
     signature_out: Any
     _phase_started: dict[Any, float]
     _last_chain_given: bool
+    expires_soon: bool  # iso20_pnc: authorized with OK_CertificateExpiresSoon
 
     if TYPE_CHECKING:  # Iso20Secc's
         def respond(self, request: Any, code: Any, now: float, **fields: Any) -> Any: ...
@@ -78,16 +82,16 @@ class InstallMixin:
 
         def _ongoing_expired(self, state: Any, limit: float, now: float) -> bool: ...
 
-        def _timed_out(self) -> None: ...
-
     @property
     def install_offered(self) -> bool:
         return self.install is not None and bool(self.context.tls)
 
     def certificate_installation(self, req: m.CertificateInstallationReq, now: float) -> Reply:
         here = self.state
-        if not self.install_offered or self._last_chain_given:
-            why = "not offered" if not self.install_offered else "no chain remains"
+        late = here is State.SERVICE_DISCOVERY and not self.expires_soon  # [V2G20-2218]
+        if not self.install_offered or self._last_chain_given or late:
+            why = "not offered" if not self.install_offered else \
+                "after the authorization" if late else "no chain remains"
             log.warning("-20 CertificateInstallationReq refused: %s", why)
             return Reply(self.respond(req, Code.FAILED_SequenceError, now), here)
         assert self.install is not None
@@ -102,8 +106,11 @@ class InstallMixin:
         got = self.install.backend.install20(req, self.install.clock())
         if got is None:
             if self._ongoing_expired(PHASE, self.install.ongoing_timeout, now):
-                self._timed_out()
-                return self._refuse_install(req, Code.FAILED, "the backend did not answer in time", now)
+                # [V2G20-2225]: [V2G20-2207]'s warning; only AuthorizationReq may follow
+                self._phase_started.pop(PHASE, None)
+                self._last_chain_given = True
+                return self._refuse_install(req, Code.WARNING_NoCertificateAvailable,
+                                            "the backend did not answer in time", now)
             res = self.respond(req, Code.OK, now)
             res.EVSEProcessing = m.processingType.Ongoing
             return Reply(res, here)

@@ -12,16 +12,23 @@ AuthorizationReq(PnC) is checked in this order, each with its -20 response code:
   WARNING_CertificateValidationError (broken), WARNING_eMSPUnknown (no MO root of ours),
   WARNING_CertificateExpired, WARNING_CertificateNotYetValid, WARNING_CertificateRevoked;
 - the header Signature over PnC_AReqAuthorizationMode with the contract leaf's key
-  (``sig20.verify``), else FAILED_SignatureError;
+  (``sig20.verify``), else WARNING_CertificateValidationError (a signature that does not
+  verify makes the contract invalid, [V2G20-2564], with the chain's codes);
 - the EMAID (the contract's CN) not canceled by its MO, on the allow-list if there is one,
   and the vehicle's certificate from mutual TLS (its SHA-256) on ``PncConfig.vehicles`` if
   that is set: else WARNING_GeneralPnCAuthorizationError;
 - then the station decides on the EMAID as for EIM (``controller.authorize``): EVSEProcessing
-  Ongoing meanwhile, WARNING_GeneralPnCAuthorizationError if it refuses.
+  Ongoing meanwhile, WARNING_GeneralPnCAuthorizationError if it refuses; if it accepts, OK,
+  or OK_CertificateExpiresSoon for a contract that expires within 14 days, after which a
+  CertificateInstallationReq may come before ServiceDiscoveryReq ([V2G20-2218]).
 
 A repeat of an AuthorizationReq while Ongoing ([V2G20-1582]: unaltered but for the
-TimeStamp) with the contract already verified is not verified again. A WARNING ends the
-session after the answer, as EIM's refusal does; a FAILED code ends it anyway.
+TimeStamp) with the contract already verified is not verified again. After a WARNING
+(EVSEProcessing=Finished) the session stays in AUTHORIZATION: the next allowed request is an
+AuthorizationReq with another contract chain, one with EIM, or a CertificateInstallationReq
+when offered ([V2G20-1978], [V2G20-2228]; the EV's side is [V2G20-1583]). The same chain
+again is not (their NOTEs: so the SECC can end it with an EV stuck on one bad chain): it gets
+FAILED_SequenceError, which ends the session, as does the Ongoing limit (FAILED).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from .pnc import PNC_MAX_PAYLOAD, AllowList, PncConfig, normal_emaid
 log = logging.getLogger(__name__)
 Code = m.responseCodeType
 CHALLENGE_LEN = 16
+EXPIRES_SOON = dt.timedelta(days=14)  # [V2G20-2218]: OK_CertificateExpiresSoon within it
 
 # certs.check_chain speaks -2's codes; what each is in -20's AuthorizationRes
 CHAIN_CODES = {
@@ -89,14 +97,19 @@ class Pnc20Mixin:
     if TYPE_CHECKING:  # Iso20Secc's
         def respond(self, request: Any, code: Any, now: float, **fields: Any) -> Any: ...
 
-        def station_decides(self, req: Any, ev_id: str, refused: Any,
-                            now: float) -> Reply: ...  # fmt: skip
+        def station_decides(self, req: Any, ev_id: str, refused: Any, now: float, *,
+                            ends: bool = True, ok: Any = Code.OK) -> Reply: ...  # fmt: skip
 
     def init_pnc(self, pnc: PncConfig | None) -> None:
         self.pnc = pnc
         self.challenge: bytes | None = None  # of the last AuthorizationSetupRes
         self.contract: x509.Certificate | None = None  # once the chain and signature passed
         self.emaid = ""
+        # the contract expires within EXPIRES_SOON: after OK_CertificateExpiresSoon the EV
+        # may install a new one before ServiceDiscovery ([V2G20-2218])
+        self.expires_soon = False
+        # the contract leaves (DER; b"" for no chain) answered with a WARNING in this session
+        self.refused_chains: set[bytes] = set()
         if self.pnc_offered:
             self.MAX_PAYLOAD = PNC_MAX_PAYLOAD  # a contract chain in AuthorizationReq
 
@@ -129,12 +142,14 @@ class Pnc20Mixin:
 
     def _warn(self, req: Any, code: Code, why: str, now: float) -> Reply:
         log.warning("-20 PnC AuthorizationReq refused (%s): %s", code.value, why)
-        if code.value.startswith("WARNING"):
-            self._end_after = f"PnC: {why}"
+        self.refused_chains.add(_leaf_of(req))
         return Reply(self.respond(req, code, now), self.state)
 
     def pnc_authorization(self, req: m.AuthorizationReq, now: float) -> Reply:
         assert self.pnc is not None
+        if _leaf_of(req) in self.refused_chains:
+            log.warning("-20 PnC AuthorizationReq with a contract chain refused before")
+            return Reply(self.respond(req, Code.FAILED_SequenceError, now), self.state)
         mode = req.PnC_AReqAuthorizationMode
         if mode is None:
             return self._warn(req, Code.WARNING_AuthorizationSelectionInvalid,
@@ -148,8 +163,16 @@ class Pnc20Mixin:
             refused = self._verify_contract(req, mode, now)
             if refused is not None:
                 return refused
-        return self.station_decides(req, self.emaid, Code.WARNING_GeneralPnCAuthorizationError,
-                                    now)  # fmt: skip
+        assert self.contract is not None
+        soon = self.contract.not_valid_after_utc - self.pnc.clock() <= EXPIRES_SOON
+        reply = self.station_decides(req, self.emaid, Code.WARNING_GeneralPnCAuthorizationError,
+                                     now, ends=False,
+                                     ok=Code.OK_CertificateExpiresSoon if soon else Code.OK)
+        self.expires_soon = reply.response.ResponseCode is Code.OK_CertificateExpiresSoon
+        if reply.response.ResponseCode is Code.WARNING_GeneralPnCAuthorizationError:
+            self.refused_chains.add(_leaf_of(req))
+            self.contract, self.emaid = None, ""  # the EV may go on with EIM or another
+        return reply
 
     def _verify_contract(self, req: Any, mode: m.PnC_AReqAuthorizationModeType,
                          now: float) -> Reply | None:  # fmt: skip
@@ -162,7 +185,7 @@ class Pnc20Mixin:
             return self._warn(req, _chain_code(exc, clock, mode), str(exc), now)
         why = sig20.verify(self.header_signature, [(mode.Id, mode)], leaf.public_key())
         if why:
-            return self._warn(req, Code.FAILED_SignatureError, why, now)
+            return self._warn(req, Code.WARNING_CertificateValidationError, why, now)
         emaid = certs.common_name(leaf)
         why = self._policy(emaid, leaf)
         if why:
@@ -184,6 +207,11 @@ class Pnc20Mixin:
             if fingerprint(vehicle) not in self.pnc.vehicles:
                 return f"vehicle certificate sha256:{fingerprint(vehicle).hex()} not admitted"
         return None
+
+
+def _leaf_of(req: m.AuthorizationReq) -> bytes:
+    mode = req.PnC_AReqAuthorizationMode
+    return b"" if mode is None else mode.ContractCertificateChain.Certificate
 
 
 def _chain_code(exc: certs.ChainError, now: dt.datetime,

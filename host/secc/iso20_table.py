@@ -45,6 +45,9 @@ COMMON_TABLE: dict[tuple[State, type], Step] = {
     (S.AUTHORIZATION, m.CertificateInstallationReq): step("certificate_installation",
                                                           S.AUTHORIZATION),
     (S.SERVICE_DISCOVERY, m.ServiceDiscoveryReq): step("service_discovery", S.SERVICE_DETAIL),
+    # iso20_install: only after OK_CertificateExpiresSoon ([V2G20-2218])
+    (S.SERVICE_DISCOVERY, m.CertificateInstallationReq): step("certificate_installation",
+                                                              S.SERVICE_DISCOVERY),
     (S.SERVICE_DETAIL, m.ServiceDetailReq): step("service_detail", S.SERVICE_DETAIL),
     (S.SERVICE_DETAIL, m.ServiceSelectionReq): step("service_selection",
                                                     S.CHARGE_PARAMETER_DISCOVERY),

@@ -49,6 +49,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .certs import UNREADABLE
+
 IV_LEN = 12
 TAG_LEN = 16
 P521_LEN = 66  # 521 bits padded to 528
@@ -77,6 +79,8 @@ def aad(pcid: str, contract: x509.Certificate) -> bytes:
         ski = contract.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:
         raise KeyWrapError("the contract certificate has no subjectKeyIdentifier") from None
+    except UNREADABLE as exc:
+        raise KeyWrapError(f"the contract certificate's extensions: {exc}") from None
     return pcid.encode("ascii") + ski.digest.hex().upper().encode("ascii")
 
 
@@ -137,7 +141,11 @@ def decrypt_secp521(encrypted: bytes, dh_public: bytes, ev_key: ec.EllipticCurve
     except ValueError:
         raise KeyWrapError("the decrypted key is not below the secp521r1 order "
                            "([V2G20-2507])") from None
-    if not _same_public(key.public_key(), contract.public_key()):
+    try:
+        contract_key = contract.public_key()
+    except UNREADABLE as exc:
+        raise KeyWrapError(f"the contract certificate's key: {exc}") from None
+    if not _same_public(key.public_key(), contract_key):
         raise KeyWrapError("the decrypted key is not the contract certificate's ([V2G20-2507])")
     return key
 

@@ -3,8 +3,8 @@ OEM provisioning chain and key (``EvInstall20``, ``Iso20Config.install``) and an
 offers the service in AuthorizationSetupRes, ``Iso20Evcc`` asks for contract chains before
 it authorizes: CertificateInstallationReq signed with the OEM provisioning key over
 OEMProvisioningCertificateChain (``host.secc.sig20``), repeated unaltered while the SECC
-says Ongoing, and again while RemainingContractCertificateChains is above zero and there is
-room (``max_chains``). Each answer is checked before anything is kept: the CPS chain against
+says Ongoing, and again, still unaltered ([V2G20-1579]), while RemainingContractCertificateChains
+is above zero and there is room (``max_chains``, which the request names throughout). Each answer is checked before anything is kept: the CPS chain against
 the V2G roots we trust, the CPS Signature over SignedInstallationData, and the key
 (``host.secc.keywrap20``: GCM tag, padding, the contract certificate's public key).
 """

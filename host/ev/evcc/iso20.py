@@ -240,7 +240,7 @@ class Iso20Evcc(Iso20Requests, EvccBase):
             self._fail(Failure.UNEXPECTED, f"CertificateInstallationRes refused: {why}", now)
             return
         if res.RemainingContractCertificateChains > 0 and install.wants():
-            self._install_req, self._install_signature = install.request()
+            # [V2G20-1579]: the same request again, unaltered (signature included)
             self._send(self._install_req, now)
             return
         self._on_installed(install, now)

@@ -45,3 +45,14 @@ def ev_install(**kw: Any) -> EvInstall20:
     p = pki20()
     chain = ContractChain(p["oem_prov"].cert, (p["oem_sub2"].cert, p["oem_sub1"].cert))
     return EvInstall20(chain, p["oem_prov"].key, [p["v2g_root"].cert], **kw)  # type: ignore[arg-type]
+
+
+def damaged(der: bytes, damage: str) -> bytes:
+    """A certificate `cryptography` loads but cannot read: version v4 (it raises
+    InvalidVersion on load), or a subjectKeyIdentifier renamed keyUsage (DuplicateExtension
+    once the extensions are read; the key, and what it signed, unchanged)."""
+    old, new = {"version": (b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x03"),
+                "duplicate extension": (b"\x06\x03\x55\x1d\x0e", b"\x06\x03\x55\x1d\x0f")}[damage]
+    assert old in der
+    return der.replace(old, new, 1)
+

@@ -196,9 +196,22 @@ def test_rejected_eim_authorization_ends_the_session():
 
 
 def test_pnc_when_only_eim_is_offered():
+    """[V2G20-2226]: WARNING_AuthorizationSelectionInvalid ([V2G20-2209]), Finished, and the
+    next allowed request is an AuthorizationReq with an offered service; the same invalid
+    selection again is not (its NOTE 3): FAILED_SequenceError."""
     script, _ = fresh()
     walk(script, "auth")
-    refused(script, auth(m.authorizationType.PnC), 1.0, "WARNING_AuthorizationSelectionInvalid")
+    res = script.send(auth(m.authorizationType.PnC), 1.0)
+    assert (res.ResponseCode, res.EVSEProcessing) == (
+        m.responseCodeType.WARNING_AuthorizationSelectionInvalid, m.processingType.Finished)
+    assert not script.secc.finished
+    res = script.send(auth(), 1.1)
+    assert (res.ResponseCode, res.EVSEProcessing) == (m.responseCodeType.OK,
+                                                      m.processingType.Finished)
+    script, _ = fresh()
+    walk(script, "auth")
+    script.send(auth(m.authorizationType.PnC), 1.0)
+    refused(script, auth(m.authorizationType.PnC), 1.1, "FAILED_SequenceError")
 
 
 def test_authorization_ongoing_past_its_limit_fails():

@@ -28,7 +28,15 @@ from host.secc.iso20_dc import Iso20DcSecc
 from host.secc.iso20_install import InstallConfig
 from host.v2g.protocol import SessionContext
 from host.v2g.sap import ISO20_DC
-from tests.host.secc.install20_setup import NEW_EMAID, NOW, local_cps20, oem_pcid, pki20
+from tests.host.secc.install20_setup import (
+    NEW_EMAID,
+    NOW,
+    damaged,
+    ev_install,
+    local_cps20,
+    oem_pcid,
+    pki20,
+)
 from tests.host.secc.iso20_helpers import SID, TYPES, H, Script, bpt_plant
 
 Code = m.responseCodeType
@@ -164,14 +172,24 @@ def test_a_slow_backend_is_ongoing_then_ok():
     assert got[0].Header.Signature is None and got[2].Header.Signature is not None
 
 
-def test_a_backend_that_never_answers_fails_after_the_ongoing_limit():
+def test_a_backend_that_never_answers_is_no_certificate_available_after_the_ongoing_limit():
+    """[V2G20-2225]: a contract the secondary actor does not deliver in time gets
+    WARNING_NoCertificateAvailable ([V2G20-2207]) with EVSEProcessing=Finished, and the next
+    allowed request is AuthorizationReq (so not another CertificateInstallationReq)."""
     ev = make(cps={"delay": 1000}, ongoing_timeout=10.0)
     to_authorization(ev)
     assert install(ev, now=1.0).EVSEProcessing is m.processingType.Ongoing
     assert install(ev, now=10.5).EVSEProcessing is m.processingType.Ongoing
     late = install(ev, now=11.5)
-    assert late.ResponseCode is Code.FAILED
-    assert ev.ended().reason is EndReason.ONGOING_TIMEOUT
+    assert (late.ResponseCode, late.EVSEProcessing) == (Code.WARNING_NoCertificateAvailable,
+                                                        m.processingType.Finished)
+    assert ev.ended() is None
+    assert install(ev, now=12.0).ResponseCode is Code.FAILED_SequenceError
+    ev = make(cps={"delay": 1000}, ongoing_timeout=10.0)
+    to_authorization(ev)
+    install(ev, now=1.0)
+    install(ev, now=11.5)
+    assert eim(ev, now=12.0).ResponseCode is Code.OK
 
 
 @pytest.mark.parametrize("case", ["not_tls", "not_configured"])
@@ -214,6 +232,8 @@ def _clock(days: float):
     ("foreign_root", Code.WARNING_CertificateValidationError),
     ("missing_sub", Code.WARNING_CertificateValidationError),
     ("garbage", Code.WARNING_CertificateValidationError),
+    ("version_v4", Code.WARNING_CertificateValidationError),
+    ("duplicate_extension", Code.WARNING_CertificateValidationError),
     ("expired", Code.WARNING_CertificateExpired),
     ("not_yet_valid", Code.WARNING_CertificateNotYetValid),
     ("revoked", Code.WARNING_CertificateRevoked),
@@ -228,6 +248,12 @@ def test_an_oem_chain_that_fails_gets_its_warning_and_the_session_goes_on(case, 
         req = request(subs=("oem_sub2",))
     if case == "garbage":
         req.OEMProvisioningCertificateChain.Certificate = b"\x30\x03\x02\x01\x00"
+    if case == "version_v4":  # `cryptography` raises InvalidVersion loading it
+        chain = req.OEMProvisioningCertificateChain
+        chain.Certificate = damaged(chain.Certificate, "version")
+    if case == "duplicate_extension":  # Sub-CA 2 with the same key: DuplicateExtension
+        subs = req.OEMProvisioningCertificateChain.SubCertificates
+        subs.Certificate[0] = damaged(subs.Certificate[0], "duplicate extension")
     if case == "expired":
         kw["clock"] = _clock(5000)
     if case == "not_yet_valid":
@@ -322,3 +348,37 @@ def test_random_and_damaged_requests_never_crash_and_get_one_answer():
             assert ev.ended() is not None
     # a flipped bit in a signed certificate never gets a contract (nor a crash)
     assert damaged_codes and Code.OK not in damaged_codes
+
+
+@pytest.mark.parametrize("damage", ["version", "duplicate extension"])
+def test_the_ev_refuses_a_cps_chain_the_library_cannot_read_without_crashing(damage):
+    ev = make()
+    to_authorization(ev)
+    res = install(ev)
+    assert res.ResponseCode is Code.OK
+    chain = res.CPSCertificateChain
+    if damage == "version":
+        chain.Certificate = damaged(chain.Certificate, damage)
+    else:  # the CPS Sub-CA 2, whose key signed the CPS leaf
+        chain.SubCertificates.Certificate[0] = damaged(chain.SubCertificates.Certificate[0],
+                                                       damage)  # fmt: skip
+    why = ev_install().take(res, res.Header.Signature)
+    assert why is not None and why.startswith("FAILED_CertChainError")
+
+
+@pytest.mark.parametrize("damage", ["version", "duplicate extension"])
+def test_the_ev_refuses_a_signed_contract_certificate_it_cannot_read_without_crashing(damage):
+    """The CPS signs what it sends, but a contract certificate `cryptography` cannot read
+    (read for the AAD's SKI and the key check) is refused ([V2G20-2504]), not a crash."""
+    cps = local_cps20()
+    ev = make(backend=cps)
+    to_authorization(ev)
+    res = install(ev)
+    chain = res.SignedInstallationData.ContractCertificateChain
+    chain.Certificate = damaged(chain.Certificate, damage)
+    data = m.SignedInstallationData(**{f: getattr(res.SignedInstallationData, f)
+                                       for f in res.SignedInstallationData.__slots__})
+    assert cps.cps_leaf.key is not None
+    signature = sig20.sign([(data.Id, data)], cps.cps_leaf.key)
+    why = ev_install().take(res, signature)
+    assert why is not None

@@ -115,3 +115,21 @@ def test_ev_refuses_data_the_cps_signature_does_not_cover():
     assert isinstance(pair.evcc.result, SessionFailed)
     assert "the CPS signature: the digest of #id1 does not match" in pair.evcc.result.detail
     assert ev.installed == []
+
+
+def test_the_ev_repeats_its_request_unaltered_for_the_remaining_chains():
+    """[V2G20-1579]: after an OK with RemainingContractCertificateChains above 0 the EV sends
+    another *unaltered* CertificateInstallationReq (or an AuthorizationReq to stop): the same
+    request and Signature, only the header's TimeStamp may differ (as [V2G20-1582] allows
+    for AuthorizationReq)."""
+    from host.exi import codec
+
+    ev = ev_install(max_chains=2)
+    pair, _cps = session(ev, contracts={oem_pcid(): ("DEV2GC000000001", "DEV2GC000000002")})
+    assert isinstance(pair.evcc.result, SessionStopped), pair.evcc.result
+    sent = [codec.decode(ns, exi) for ns, exi in pair.evcc.exchanged if ns == m.NAMESPACE]
+    first, second = [r for r in sent if isinstance(r, m.CertificateInstallationReq)]
+    assert first.Header.Signature == second.Header.Signature
+    first.Header.TimeStamp = second.Header.TimeStamp
+    assert first == second
+    assert len(ev.installed) == 2

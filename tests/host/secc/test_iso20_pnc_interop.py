@@ -7,7 +7,8 @@ PnC_AReqAuthorizationMode with ``shared/security.py: create_signature``, which i
 digests, r and s cut to 32 bytes each. With a -20 contract key (secp521r1) that raises
 OverflowError, which its state catches only as PrivateKeyReadError: the session dies there.
 With a -2 (P-256) contract it signs, but with algorithms -20 does not name, which our SECC
-answers FAILED_SignatureError (test_iso20_pnc.py::test_a_minus_2_style_signature_is_refused).
+answers WARNING_CertificateValidationError
+(test_iso20_pnc.py::test_a_minus_2_style_signature_is_refused).
 This test runs their function on our lab keys and pins both facts; when a release of theirs
 signs -20 properly it fails, and a veth session belongs here instead. Their EXI codec
 (Java) is stubbed out: only the signature step is under test, and it fails before or after
