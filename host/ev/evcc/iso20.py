@@ -107,7 +107,8 @@ class Iso20Evcc(Iso20Requests, EvccBase):
 
     def _send(self, request: Any, now: float, signature: Any = None) -> None:
         request.Header = t.MessageHeaderType(SessionID=self.session_id,
-                                             TimeStamp=max(0, int(now)), Signature=signature)
+                                             TimeStamp=self.wall_seconds(now),
+                                             Signature=signature)
         schema = sys.modules[type(request).__module__]
         payload = codec.encode(request, schema.NAMESPACE)
         self.exchanged.append((schema.NAMESPACE, payload))

@@ -349,6 +349,20 @@ def test_a_power_profile_outside_the_tuple(power):
     refused(script, power_delivery(power=power), now, "FAILED_EVPowerProfileInvalid")
 
 
+def test_a_confirmed_power_tolerance_is_acknowledged_and_charging_starts():
+    """[V2G20-1944]: PowerToleranceAcceptance=PowerToleranceConfirmed gets
+    OK_PowerToleranceConfirmed, an OK code: the session goes on into the loop."""
+    script, controller = fresh()
+    now = walk(script, "power_delivery")
+    request = power_delivery()
+    request.EVPowerProfile.Scheduled_EVPPTControlMode.PowerToleranceAcceptance = \
+        m.powerToleranceAcceptanceType.PowerToleranceConfirmed
+    res = script.send(request, now)
+    assert res.ResponseCode is m.responseCodeType.OK_PowerToleranceConfirmed
+    assert controller.plant.contactors_closed and script.secc.state.name == "CHARGING"
+    assert script.send(loop(), now + 0.1).ResponseCode is m.responseCodeType.OK
+
+
 def test_schedule_renegotiation_before_power_flows():
     script, _ = fresh()
     now = walk(script, "power_delivery")
