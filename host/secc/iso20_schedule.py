@@ -9,7 +9,7 @@ from typing import Any
 from host.exi.schemas import iso20_common_messages as m
 
 from .controller import Schedule
-from .iso20_values import durations, from_rational, power_schedule
+from .iso20_values import durations, power_schedule, total
 
 Code = m.responseCodeType
 
@@ -63,13 +63,6 @@ def slots(entries: tuple[tuple[int, float], ...], duration: int) -> list[tuple[i
             in zip(entries, durations(entries, duration), strict=True)]
 
 
-def profile_power(entry: m.PowerScheduleEntryType) -> float:
-    """An EVPowerProfileEntry's power, W: AC per-phase values (Power_L2/_L3) summed, as the
-    station's schedules are totals."""
-    return sum(from_rational(p) for p in (entry.Power, entry.Power_L2, entry.Power_L3)
-               if p is not None)
-
-
 def check_profile(profile: m.EVPowerProfileType | None, schedules: list[Schedule], bpt: bool,
                   anchor: int) -> tuple[Any, int]:  # fmt: skip
     """(response code, selected tuple ID) for a scheduled-mode PowerDeliveryReq(Start) whose
@@ -105,7 +98,7 @@ def check_profile(profile: m.EVPowerProfileType | None, schedules: list[Schedule
     start = profile.TimeAnchor - anchor  # s into the schedule
     for entry in profile.EVPowerProfileEntries.EVPowerProfileEntry:
         end = start + entry.Duration
-        power = profile_power(entry)
+        power = total(entry, "Power")  # AC: Power_L2/_L3 too; our schedules are totals
         for low, high, limit in charge if power > 0 else discharge:
             if low < end and start < high and abs(power) > limit:
                 return Code.FAILED_EVPowerProfileInvalid, chosen.tuple_id

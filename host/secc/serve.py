@@ -109,16 +109,23 @@ def sim_controller(_context: SessionContext) -> EvseController:
     return SimEvseController(plant)
 
 
+def wall_clock_offset() -> float:
+    """SeccServer's clock (time.monotonic) -> seconds since 1970: -20's TimeStamps."""
+    return time.time() - time.monotonic()
+
+
 def factories(offers: Sequence[sap.AppProtocol],
               controller_for: Callable[[SessionContext], EvseController] = sim_controller,
               iso2_options: Mapping[str, Any] | None = None,
+              wall_offset: Callable[[], float] = wall_clock_offset,
               ) -> dict[str, ProtocolFactory]:  # fmt: skip
     """``iso2_options``: what Iso2Secc takes beyond the controller (Plug & Charge: its
-    payment options, roots and backend, when the PnC SECC is in)."""
+    payment options, roots and backend, when the PnC SECC is in); ``wall_offset``: the
+    server's clock to the wall clock, for -20's TimeStamps (real time by default)."""
     made = {sap.DIN.namespace: din_factory(controller_for),
             sap.ISO2.namespace: iso2_factory(controller_for, **(iso2_options or {})),
-            sap.ISO20_DC.namespace: iso20_dc_factory(controller_for),
-            sap.ISO20_AC.namespace: iso20_ac_factory(controller_for)}  # fmt: skip
+            sap.ISO20_DC.namespace: iso20_dc_factory(controller_for, wall_offset=wall_offset),
+            sap.ISO20_AC.namespace: iso20_ac_factory(controller_for, wall_offset=wall_offset)}
     return {o.namespace: made[o.namespace] for o in offers}
 
 

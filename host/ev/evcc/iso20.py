@@ -21,8 +21,7 @@ from host.exi.schemas import iso20_common_messages as m
 from host.exi.schemas import iso20_common_types as t
 from host.exi.schemas import iso20_dc as dc
 from host.secc import iso20_constants as k
-from host.secc.iso20_ac import total
-from host.secc.iso20_values import from_rational
+from host.secc.iso20_values import from_rational, total
 from host.v2g import sap
 from host.v2g.errors import RemoteProtocolError
 from host.v2g.v2gtp import PayloadType, frame
