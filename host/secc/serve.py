@@ -109,6 +109,25 @@ def sim_controller(_context: SessionContext) -> EvseController:
     return SimEvseController(plant)
 
 
+def sim_controller_for(export_limit: float = 0.0, soc_floor: float = 0.4,
+                       setpoint: float | None = None,
+                       ) -> Callable[[SessionContext], EvseController]:  # fmt: skip
+    """``sim_controller`` with a bidirectional stage for -20 BPT: the grid operator's
+    export enable on when ``export_limit`` (W) > 0, the owner's ``soc_floor`` (0..1), the
+    station's ``setpoint`` (W, dynamic control; negative discharges)."""
+    from .controller import ExportRules
+
+    def make(_context: SessionContext) -> EvseController:
+        plant = DcPlant(StageLimits(max_voltage=600.0, voltage_ramp=20_000.0,
+                                    max_discharge_current=100.0 if export_limit > 0 else 0.0),
+                        isolation_time=0.3, now=time.monotonic())  # fmt: skip
+        controller = SimEvseController(plant)
+        controller.export = ExportRules(export_limit > 0, export_limit, soc_floor)
+        controller.setpoint = setpoint
+        return controller
+    return make
+
+
 def wall_clock_offset() -> float:
     """SeccServer's clock (time.monotonic) -> seconds since 1970: -20's TimeStamps."""
     return time.time() - time.monotonic()
