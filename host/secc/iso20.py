@@ -119,7 +119,6 @@ class Iso20Secc(V2gSecc):
         self.control_mode = k.CONTROL_SCHEDULED
         self.schedules: list[Schedule] = []
         self.tuple_id = 0
-        self.time_anchor = 0.0  # `now` when the selected schedule started
         self.schedule_anchor = 0  # the TimeAnchor of the schedules offered (wall clock, s)
         self.discharge_selected = True  # PowerDelivery's BPT_ChannelSelection (Charge: no)
         self.ev_soc: float | None = None  # from the EV's DisplayParameters, 0..1
@@ -365,13 +364,11 @@ class Iso20Secc(V2gSecc):
             return Reply(self.respond(req, code, now), here)
         self.discharge_selected = req.BPT_ChannelSelection is not m.channelSelectionType.Charge
         if here is S.CHARGING or here is S.RESTART:
-            self.time_anchor = now
             return Reply(self.respond(req, code, now), S.CHARGING)
         if self.controller.stop_requested(now) is not None or not self.may_start(now):
             return Reply(self.respond(req, Code.FAILED_PowerDeliveryNotApplied, now), here)
         if not self.controller.close_contactors(now):
             return Reply(self.respond(req, Code.FAILED_ContactorError, now), here)
-        self.time_anchor = now
         self.start_output(now)
         return Reply(self.respond(req, code, now), S.CHARGING)
 
@@ -384,12 +381,13 @@ class Iso20Secc(V2gSecc):
         return code
 
     def schedule_limits(self, now: float) -> tuple[float, float] | None:
-        """Scheduled mode: (max charge W, max discharge W) of the selected tuple now; None
-        in dynamic mode."""
+        """Scheduled mode: (max charge W, max discharge W) of the selected tuple now, its
+        entries counted from the TimeAnchor we sent it with (not from PowerDelivery, which
+        comes seconds later: the EV plans by the anchor); None in dynamic mode."""
         chosen = next((s for s in self.schedules if s.tuple_id == self.tuple_id), None)
         if chosen is None or self.control_mode != k.CONTROL_SCHEDULED:
             return None
-        return limits_at(chosen, int(now - self.time_anchor))
+        return limits_at(chosen, self.timestamp(now) - self.schedule_anchor)
 
     def metering_confirmation(self, req: m.MeteringConfirmationReq, now: float) -> Reply:
         asked, self.confirmation_pending = self.confirmation_pending, False
