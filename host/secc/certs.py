@@ -185,6 +185,15 @@ def sign(elements: Sequence[tuple[str, Any]], key: ec.EllipticCurvePrivateKey) -
                                                        + s.to_bytes(32, "big")))  # fmt: skip
 
 
+def signed_info_bytes(info: Any) -> bytes:
+    """The bytes a SignatureValue signs: SignedInfo as an EXI fragment of the xmldsig grammar
+    (-2 and -20 alike). A decoded SignedInfo is of its type; encode it as the element."""
+    return codec.encode(i.SignedInfo(Id=info.Id,
+                                     CanonicalizationMethod=info.CanonicalizationMethod,
+                                     SignatureMethod=info.SignatureMethod,
+                                     Reference=info.Reference), XMLDSIG)  # fmt: skip
+
+
 def verify(signature: Any, elements: Sequence[tuple[str, Any]], public: Any) -> str | None:
     """None if ``signature`` signs every one of ``elements`` with ``public``'s key; else
     why not (for the log; the caller answers FAILED_SignatureError or its like)."""
@@ -204,11 +213,7 @@ def verify(signature: Any, elements: Sequence[tuple[str, Any]], public: Any) -> 
                 return f"#{ident} digested with {ref.DigestMethod.Algorithm}, not SHA-256"
             if ref.DigestValue != _digest(element):
                 return f"the digest of #{ident} does not match"
-        info = signature.SignedInfo  # decoded as its type: encode it as the element
-        signed = codec.encode(i.SignedInfo(Id=info.Id,
-                                           CanonicalizationMethod=info.CanonicalizationMethod,
-                                           SignatureMethod=info.SignatureMethod,
-                                           Reference=info.Reference), XMLDSIG)  # fmt: skip
+        signed = signed_info_bytes(signature.SignedInfo)
     except (ExiError, ValueError, TypeError) as exc:
         return f"cannot encode what was signed: {exc}"
     raw = signature.SignatureValue.value

@@ -1,11 +1,11 @@
 """ISO 15118-20 SECC, the common messages, on the shared session core; the energy services
 (``iso20_dc``: DC and DC_BPT) add their own requests and states to the table.
 
-Sequence (-20 §8.8): SessionSetup, AuthorizationSetup, Authorization (EIM; Ongoing while the
-station decides), ServiceDiscovery, ServiceDetail (repeatable), ServiceSelection, the service's
-ChargeParameterDiscovery, ScheduleExchange (scheduled: up to 3 schedule tuples with power,
-discharge and price-level schedules; dynamic: the EV's departure time and SoC targets
-echoed), then the service's preparation, PowerDelivery(Start), the charge loop,
+Sequence (-20 §8.8): SessionSetup, AuthorizationSetup, Authorization (EIM or PnC; Ongoing
+while the station decides), ServiceDiscovery, ServiceDetail (repeatable), ServiceSelection,
+the service's ChargeParameterDiscovery, ScheduleExchange (scheduled: up to 3 schedule tuples
+with power, discharge and price-level schedules; dynamic: the EV's departure time and SoC
+targets echoed), then the service's preparation, PowerDelivery(Start), the charge loop,
 PowerDelivery(Stop), SessionStop. In the loop the SECC asks, through EVSENotification, for
 Terminate or Pause (the station's stop request), ScheduleRenegotiation (the station's
 schedules changed) or MeteringConfirmation (a receipt wanted).
@@ -13,8 +13,9 @@ schedules changed) or MeteringConfirmation (a receipt wanted).
 The service's parameter sets are the control modes: set 1 scheduled, set 2 dynamic (with
 BPTChannel Unified and GeneratorMode GridFollowing for the BPT services, and for AC_BPT
 GridCodeIslandingDetectionMethod). Every -20 message travels with its schema's V2GTP payload
-type (0x8002 common, 0x8003 AC, 0x8004 DC). Not here: Plug & Charge (PnC is answered
-WARNING_AuthorizationSelectionInvalid), CertificateInstallation, VehicleCheckIn/Out,
+type (0x8002 common, 0x8003 AC, 0x8004 DC). Plug & Charge Authorization with a
+``PncConfig`` over TLS 1.3 comes from ``iso20_pnc.Pnc20Mixin`` (without one, PnC is answered
+WARNING_AuthorizationSelectionInvalid). Not here: CertificateInstallation, VehicleCheckIn/Out,
 ServiceRenegotiation (FAILED_NoServiceRenegotiationSupported), Standby.
 """
 
@@ -46,9 +47,11 @@ from .controller import (
 from .core import EndReason, Reply, SessionStarted
 from .din import random_session_id
 from .iso2 import PausedSessions
+from .iso20_pnc import Pnc20Mixin
 from .iso20_schedule import check_profile, limits_at, no_schedule, schedule_tuple
 from .iso20_table import COMMON_REQUESTS, COMMON_TABLE, State
 from .iso20_values import from_rational, rational
+from .pnc import PncConfig
 
 Code = m.responseCodeType
 Processing = m.processingType
@@ -86,7 +89,7 @@ def parameter_sets(service: int, modes: tuple[int, ...] = BOTH_MODES,
     return sets
 
 
-class Iso20Secc(V2gSecc):
+class Iso20Secc(Pnc20Mixin, V2gSecc):
     """The common messages; a subclass adds its service's table rows and handlers and sets
     ``SERVICES``, ``AFTER_SCHEDULE`` (the state after ScheduleExchange) and the hooks."""
 
@@ -104,8 +107,10 @@ class Iso20Secc(V2gSecc):
     def __init__(self, context: SessionContext, controller: EvseController, *,
                  services: frozenset[int] | None = None, paused: PausedSessions | None = None,
                  clock_offset: float = 0.0, control_modes: tuple[int, ...] = BOTH_MODES,
+                 pnc: PncConfig | None = None,
                  new_session_id: Callable[[], bytes] = random_session_id) -> None:  # fmt: skip
         super().__init__(context, new_session_id=new_session_id)
+        self.init_pnc(pnc)  # Plug & Charge (iso20_pnc) over TLS 1.3 when given
         self.controller = controller
         self.services = self.SERVICES if services is None else services & self.SERVICES
         self.paused = paused if paused is not None else PausedSessions()
@@ -157,6 +162,7 @@ class Iso20Secc(V2gSecc):
         if not isinstance(header, t.MessageHeaderType):
             raise RemoteProtocolError(f"{type(message).__name__} is no -20 message", "bad_exi")
         self.header_session_id = header.SessionID
+        self.header_signature = header.Signature
         return header.SessionID, message
 
     def encode(self, session_id: bytes, response: Any) -> bytes:
@@ -220,9 +226,7 @@ class Iso20Secc(V2gSecc):
             m.SessionSetupReq: lambda: m.SessionSetupRes(
                 Header=h, ResponseCode=code, EVSEID=self.controller.evse_id),
             m.AuthorizationSetupReq: lambda: m.AuthorizationSetupRes(
-                Header=h, ResponseCode=code, AuthorizationServices=[m.authorizationType.EIM],
-                CertificateInstallationService=False,
-                EIM_ASResAuthorizationMode=m.EIM_ASResAuthorizationModeType()),
+                Header=h, ResponseCode=code, **self.authorization_modes()),
             m.AuthorizationReq: lambda: m.AuthorizationRes(
                 Header=h, ResponseCode=code, EVSEProcessing=processing),
             m.ServiceDiscoveryReq: lambda: m.ServiceDiscoveryRes(
@@ -270,14 +274,25 @@ class Iso20Secc(V2gSecc):
         return Reply(self.respond(req, code, now), S.AUTHORIZATION_SETUP)
 
     def authorization_setup(self, req: m.AuthorizationSetupReq, now: float) -> Reply:
+        self.new_challenge()
         return Reply(self.respond(req, Code.OK, now), S.AUTHORIZATION)
 
     def authorization(self, req: m.AuthorizationReq, now: float) -> Reply:
-        if req.SelectedAuthorizationService is not m.authorizationType.EIM:
+        pnc = req.SelectedAuthorizationService is m.authorizationType.PnC
+        if pnc and self.pnc_offered:
+            return self.pnc_authorization(req, now)
+        if pnc:
             self._end_after = "PnC asked, EIM offered"
             return Reply(self.respond(req, Code.WARNING_AuthorizationSelectionInvalid, now),
                          S.AUTHORIZATION)  # fmt: skip
-        decision = self.controller.authorize(self.evcc_id, now)
+        return self.station_decides(req, self.evcc_id, Code.WARNING_EIMAuthorizationFailure,
+                                    now)  # fmt: skip
+
+    def station_decides(self, req: m.AuthorizationReq, ev_id: str, refused: Code,
+                        now: float) -> Reply:  # fmt: skip
+        """The station on ``ev_id`` (EVCCID for EIM, EMAID for PnC): Ongoing while it
+        decides, within the Ongoing limit; ``refused`` (a WARNING) ends the session."""
+        decision = self.controller.authorize(ev_id, now)
         if decision is Decision.ACCEPTED:
             return Reply(self.respond(req, Code.OK, now), S.SERVICE_DISCOVERY)
         if decision is Decision.ONGOING:
@@ -286,8 +301,7 @@ class Iso20Secc(V2gSecc):
             return Reply(self.respond(req, Code.OK, now, processing=Processing.Ongoing),
                          S.AUTHORIZATION)  # fmt: skip
         self._end_after = "the station refused the EV"
-        return Reply(self.respond(req, Code.WARNING_EIMAuthorizationFailure, now),
-                     S.AUTHORIZATION)  # fmt: skip
+        return Reply(self.respond(req, refused, now), S.AUTHORIZATION)
 
     def service_discovery(self, req: m.ServiceDiscoveryReq, now: float) -> Reply:
         offer = sorted(self.services)

@@ -115,6 +115,10 @@ class PncConfig:
     tariff_key: ec.EllipticCurvePrivateKey | None = None  # signs SalesTariffs (MO Sub-CA 2)
     clock: Callable[[], dt.datetime] = utc_now  # certificate validity is wall-clock time
     random: Callable[[int], bytes] = os.urandom
+    # -20 (host/secc/iso20_pnc.py): SHA-256 of the vehicle (OEM provisioning) certificates
+    # mutual TLS may present (empty: any), and the eMSPs named in SupportedProviders
+    vehicles: frozenset[bytes] = frozenset()
+    providers: tuple[str, ...] = ()
 
 
 class PncMixin:

@@ -1,6 +1,9 @@
-"""ISO 15118-20 EVCC for DC and DC_BPT, scheduled or dynamic control, EIM, sans-I/O: the car
+"""ISO 15118-20 EVCC for DC and DC_BPT, scheduled or dynamic control, sans-I/O: the car
 side of one connection, from supportedAppProtocolReq to SessionStopRes. The same surface,
-events and failure reasons as the DIN and -2 EVCCs (``EvccBase``).
+events and failure reasons as the DIN and -2 EVCCs (``EvccBase``). It authorizes by EIM, or
+with ``Iso20Config.pnc`` (``pnc20.EvPnc20``) by Plug & Charge when the SECC offers it: the
+SECC's GenChallenge and the contract chain in PnC_AReqAuthorizationMode, signed with the
+contract key (ECDSA secp521r1 or Ed448, ``host.secc.sig20``).
 
 In the charge loop it follows the SECC's EVSENotification: Terminate and Pause end the
 charge (PowerDelivery(Stop), welding detection, SessionStop with Terminate or Pause),
@@ -83,6 +86,8 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         self.targets: list[float] = []  # AC: EVSETargetActivePower of each loop answer, W
         self.exchanged: list[tuple[str, bytes]] = []  # (namespace, EXI) both ways, for tests
         self._progress: Any = None  # the ChargeProgress of the last PowerDeliveryReq
+        # PnC: the signed PnC_AReqAuthorizationMode, sent unaltered while Ongoing [V2G20-1582]
+        self._pnc_auth: tuple[m.PnC_AReqAuthorizationModeType, Any] | None = None
         self._renegotiating = False
 
     # --- plumbing for -20: no V2G_Message envelope, one payload type per schema ----------------
@@ -105,6 +110,8 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         self.codes.append(code.value)
 
     def _send(self, request: Any, now: float, signature: Any = None) -> None:
+        if isinstance(request, m.AuthorizationReq) and self._pnc_auth is not None:
+            signature = self._pnc_auth[1]
         request.Header = t.MessageHeaderType(SessionID=self.session_id,
                                              TimeStamp=self.wall_seconds(now),
                                              Signature=signature)
@@ -151,12 +158,20 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         self._send(m.AuthorizationSetupReq(Header=HEADER), now)
 
     def _authorization_req(self, now: float) -> m.AuthorizationReq:
+        if self._pnc_auth is not None:
+            return m.AuthorizationReq(Header=HEADER,
+                                      SelectedAuthorizationService=m.authorizationType.PnC,
+                                      PnC_AReqAuthorizationMode=self._pnc_auth[0])
         return m.AuthorizationReq(Header=HEADER,
                                   SelectedAuthorizationService=m.authorizationType.EIM,
                                   EIM_AReqAuthorizationMode=m.EIM_AReqAuthorizationModeType())
 
     def _on_authorizationsetup(self, res: m.AuthorizationSetupRes, now: float) -> None:
-        if m.authorizationType.EIM not in res.AuthorizationServices:
+        offered = res.PnC_ASResAuthorizationMode
+        if (self.config.pnc is not None and m.authorizationType.PnC in res.AuthorizationServices
+                and offered is not None):  # fmt: skip
+            self._pnc_auth = self.config.pnc.authorization(offered.GenChallenge)
+        elif m.authorizationType.EIM not in res.AuthorizationServices:
             self._fail(Failure.UNEXPECTED, "no EIM offered", now)
             return
         self._send(self._authorization_req(now), now)

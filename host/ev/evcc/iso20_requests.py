@@ -14,6 +14,7 @@ from host.secc import iso20_constants as k
 from host.secc.iso20_values import from_rational, rational
 
 from .ev import EvModel
+from .pnc20 import EvPnc20
 
 # the requests are built with this header; ``_send`` puts the session's in
 HEADER = t.MessageHeaderType(SessionID=bytes(8), TimeStamp=0)
@@ -42,6 +43,7 @@ class Iso20Config:
     max_supporting_points: int = 24
     ac_max_power: float = 11_000.0  # W, all phases (AC)
     phases: int = 3  # AC: per-phase values for three phases
+    pnc: EvPnc20 | None = None  # Plug & Charge with this contract when offered (else EIM)
 
 
 class Iso20Requests:

@@ -38,14 +38,16 @@ TYPES = {m.NAMESPACE: PayloadType.ISO20_MAIN, dc.NAMESPACE: PayloadType.ISO20_DC
 
 class Iso20Pair(Pair):
     def __init__(self, evcc: Any, controller: SimEvseController, now: float = 0.0,
-                 paused: PausedSessions | None = None) -> None:  # fmt: skip
+                 paused: PausedSessions | None = None, tls_info: TlsInfo | None = None,
+                 **secc_kw: Any) -> None:  # fmt: skip
         self.evcc = evcc
         self.controller = controller
         self.now = now
         self.conn = V2gConnection([ISO20_DC, ISO20_AC], {
-            ISO20_DC.namespace: iso20_dc_factory(lambda _c: controller, paused=paused),
-            ISO20_AC.namespace: iso20_ac_factory(lambda _c: controller, paused=paused)}, now,
-            **OVER_TLS13)
+            ISO20_DC.namespace: iso20_dc_factory(lambda _c: controller, paused=paused, **secc_kw),
+            ISO20_AC.namespace: iso20_ac_factory(lambda _c: controller, paused=paused,
+                                                 **secc_kw)}, now,
+            tls_info=tls_info or OVER_TLS13["tls_info"])
         self.secc_events: list[object] = []
         self.ev_events: list[object] = []
         evcc.start(now)
@@ -79,7 +81,8 @@ def pair(service: int = k.SERVICE_DC, mode: int = k.CONTROL_SCHEDULED, *,
          plant: DcPlant | None = None, export: ExportRules | None = None,
          setpoint: float | None = None, charge_for: float = 3.0, target_soc: float = 0.95,
          paused: PausedSessions | None = None, now: float = 0.0,
-         controller_kw: Any = None, run: bool = True, **config: Any) -> Iso20Pair:  # fmt: skip
+         controller_kw: Any = None, run: bool = True, secc_kw: Any = None,
+         **config: Any) -> Iso20Pair:  # fmt: skip
     plant = plant or bpt_plant()
     controller = SimEvseController(plant, **(controller_kw or {}))
     controller.export = export or ExportRules(True, 10_000.0, 0.4)
@@ -87,7 +90,7 @@ def pair(service: int = k.SERVICE_DC, mode: int = k.CONTROL_SCHEDULED, *,
     ev = SimEv(plant.battery, charge_for=charge_for, target_soc=target_soc)
     p = Iso20Pair(Iso20Evcc(ev, Iso20Config(service=service, control_mode=mode,
                                             target_soc=target_soc, **config)),
-                  controller, now, paused)  # fmt: skip
+                  controller, now, paused, **(secc_kw or {}))  # fmt: skip
     if run:
         p.run()
     return p
@@ -115,9 +118,11 @@ class Script:
         self.session_id = bytes(8)
         self.events: list[object] = []
 
-    def send(self, request: Any, now: float, session_id: bytes | None = None) -> Any:
+    def send(self, request: Any, now: float, session_id: bytes | None = None,
+             signature: Any = None) -> Any:  # fmt: skip
         request.Header = t.MessageHeaderType(
-            SessionID=self.session_id if session_id is None else session_id, TimeStamp=1)
+            SessionID=self.session_id if session_id is None else session_id, TimeStamp=1,
+            Signature=signature)
         schema = sys.modules[type(request).__module__]
         ns, ptype = schema.NAMESPACE, TYPES[schema.NAMESPACE]
         self.secc.receive(ptype, codec.encode(request, ns), now)

@@ -1,5 +1,6 @@
 """The messages our -20 EVCC and SECC exchange, in DC and DC_BPT sessions in both control
-modes, and AC and AC_BPT in both (with renegotiation, metering confirmation, EVSE stop and pause), round-trip
+modes, and AC and AC_BPT in both (with renegotiation, metering confirmation, EVSE stop and pause,
+and Plug & Charge Authorization signed with secp521r1 and with Ed448), round-trip
 byte-exact through the reference codec (the iso15118 package's EXICodec.jar): its encoding
 of our message is our bytes, its decoding of our bytes is our message. So our two sides
 cannot share a misreading of the -20 schemas unnoticed. Every exchanged message is checked
@@ -7,11 +8,19 @@ against our own codec; one of each variant (type and schema choices) against the
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import pytest
 
 from host import exi
+from host.ev.evcc.pnc20 import ev20_from_folder
+from host.pki import hierarchy
+from host.pki.profiles import PROFILES
 from host.secc import iso20_constants as k
+from host.secc import sig20
 from host.secc.controller import Schedule, StopRequest
+from host.secc.iso20_pnc import config20_from_folder
 from tests.host.exi.conftest import jar  # noqa: F401  (the session-wide reference codec)
 from tests.host.exi.jar_compare import compare
 from tests.host.secc.iso20_helpers import Iso20Pair, pair
@@ -23,8 +32,13 @@ def loops(p: Iso20Pair) -> int:
     return p.names().count("DC_ChargeLoopReq")
 
 
-def sessions() -> list[Iso20Pair]:
+def sessions(tmp: Path) -> list[Iso20Pair]:
     runs = []
+    for profile, service in (("iso20", k.SERVICE_DC), ("iso20-ed448", k.SERVICE_DC_BPT)):
+        folder = tmp / profile
+        hierarchy.init(folder, PROFILES[profile], hierarchy.Names(), dt.datetime.now(dt.UTC))
+        runs.append(pair(service, pnc=ev20_from_folder(folder),
+                         secc_kw={"pnc": config20_from_folder(folder)}))
     for service in (k.SERVICE_DC, k.SERVICE_DC_BPT, k.SERVICE_AC, k.SERVICE_AC_BPT):
         for mode in (k.CONTROL_SCHEDULED, k.CONTROL_DYNAMIC):
             runs.append(pair(service, mode, setpoint=-7_000.0 if mode == k.CONTROL_DYNAMIC
@@ -52,7 +66,8 @@ PER_VARIANT = 1
 def variant(message: object) -> str:
     """The message's type and the schema choices it takes (control mode, progress, ...)."""
     parts = [type(message).__name__]
-    for name in ("CLReqControlMode", "CLResControlMode", "DC_CPDReqEnergyTransferMode",
+    for name in ("SelectedAuthorizationService", "PnC_ASResAuthorizationMode",
+                 "CLReqControlMode", "CLResControlMode", "DC_CPDReqEnergyTransferMode",
                  "DC_CPDResEnergyTransferMode", "AC_CPDReqEnergyTransferMode",
                  "AC_CPDResEnergyTransferMode", "ChargeProgress", "EVSEStatus",
                  "Scheduled_SEResControlMode", "Dynamic_SEResControlMode"):
@@ -60,13 +75,17 @@ def variant(message: object) -> str:
         value = getattr(value, "EVSENotification", value)
         if value is not None:
             parts.append(f"{name}={getattr(value, 'value', type(value).__name__)}")
+    signature = getattr(getattr(message, "Header", None), "Signature", None)
+    if signature is not None:  # PnC: one of each signature algorithm
+        parts.append(f"Signature={signature.SignedInfo.SignatureMethod.Algorithm}")
     return "/".join(parts)
 
 
-def test_every_exchanged_message_round_trips_through_the_reference_codec(jar):  # noqa: F811
+def test_every_exchanged_message_round_trips_through_the_reference_codec(jar,  # noqa: F811
+                                                                      tmp_path):  # fmt: skip
     seen: dict[bytes, tuple[str, str, object]] = {}
     counts: dict[str, int] = {}
-    for p in sessions():
+    for p in sessions(tmp_path):
         assert p.evcc.result is not None and type(p.evcc.result).__name__ == "SessionStopped"
         for namespace, payload in p.evcc.exchanged:
             message = exi.decode(namespace, payload)
@@ -80,6 +99,11 @@ def test_every_exchanged_message_round_trips_through_the_reference_codec(jar):  
                  "AC_ChargeLoopReq", "AC_ChargeLoopRes", "AC_ChargeParameterDiscoveryRes",
                  "MeteringConfirmationReq", "PowerDeliveryReq", "SessionStopReq"):
         assert name in names
+    labels = {label for _ns, label, _msg in seen.values()}
+    assert "AuthorizationSetupRes/PnC_ASResAuthorizationMode=PnC_ASResAuthorizationModeType" \
+        in labels
+    for method in (sig20.ECDSA_SHA512, sig20.EDDSA_ED448):
+        assert f"AuthorizationReq/SelectedAuthorizationService=PnC/Signature={method}" in labels
     report = compare(jar, list(seen.values()))
     print(f"\n{len(seen)} distinct -20 messages ({len(names)} types): {report.summary()}")
     assert not report.mismatches, "\n".join(report.mismatches[:3])
