@@ -8,6 +8,7 @@ simulated battery, to SessionStopRes.
   v2gate ev --interface eth1 --protocol iso20-dc-bpt --control dynamic --tls --pki lab-pki20
   v2gate ev --interface eth1 --protocol iso20-ac-bpt --control scheduled --discharge
             --soc 80 --tls --pki lab-pki20
+  v2gate ev --interface eth1 --protocol iso20-dc --tls --pnc --pki lab-pki20
 
 The iso20 protocols (ISO 15118-20 DC, DC_BPT, AC, AC_BPT) run over TLS 1.3 only: --pki is a
 `v2gate pki init --profile iso20` folder (v2g_root.pem; oem_prov_chain.pem and oem_prov.key,
@@ -18,11 +19,14 @@ starting SoC, --target-soc the EV's target.
 
 With --pnc the EV pays by Contract (ISO 15118-2 Plug & Charge) with contract_chain.pem and
 contract.key of --pki (its OEM provisioning oem_prov.pem / oem_prov.key sign a
-CertificateInstallationReq when the SECC asks for one).
+CertificateInstallationReq when the SECC asks for one); with an iso20 protocol by -20 Plug &
+Charge (the -20 contract of a `--profile iso20` --pki, signing AuthorizationReq) when the
+SECC offers it, else EIM.
 
 Each response prints one line. Exit 0 after SessionStopRes OK, 1 when the session failed,
 2 when it cannot start (no such interface, no IPv6 link-local address, missing V2G root,
-no SECC answering SDP, --pnc without TLS or without the contract files).
+no SECC answering SDP, --pnc without TLS or without the contract files, iso20 without
+--tls, an -20 option with another protocol).
 """
 
 from __future__ import annotations
@@ -63,7 +67,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--soc", type=float, metavar="PCT", help="the battery's starting SoC")
     p.add_argument("--target-soc", type=float, metavar="PCT",
                    help="iso20: the EV's target SoC (default 80)")  # fmt: skip
-    p.add_argument("--pnc", action="store_true", help="Plug & Charge (ISO 15118-2, over TLS)")
+    p.add_argument("--pnc", action="store_true",
+                   help="Plug & Charge (ISO 15118-2 or -20, over TLS)")  # fmt: skip
     p.add_argument("--tls", action="store_true",
                    help="ask SDP for a TLS SECC (not with din; iso20 needs it)")  # fmt: skip
     p.add_argument("--pki", type=Path, default=Path("pki"), metavar="DIR",
@@ -102,7 +107,7 @@ def make_evcc(protocol: str, *, pnc: bool = False, charge_for: float = 2.0,
 
     if protocol in ISO20:
         return make_iso20(protocol, battery or Battery(), charge_for, control, discharge,
-                          target_soc)  # fmt: skip
+                          target_soc, pnc, pki)  # fmt: skip
     ev = SimEv(battery or Battery(), charge_for=charge_for)
     if protocol == "din":
         if pnc:
@@ -112,8 +117,23 @@ def make_evcc(protocol: str, *, pnc: bool = False, charge_for: float = 2.0,
     return Iso2Evcc(ev, Iso2Config(mode=i.EnergyTransferModeType[MODES[protocol]], **options))
 
 
+def pnc20_options(pki: Path) -> dict[str, Any]:
+    """``Iso20Config(pnc=...)``: the EV's -20 contract (contract_chain.pem, contract.key of
+    a `v2gate pki init --profile iso20` folder); ConfigError naming what is wrong."""
+    from host.pki.files import PkiError
+
+    from .evcc.pnc20 import ev20_from_folder
+
+    try:
+        return {"pnc": ev20_from_folder(pki)}
+    except (PkiError, OSError) as exc:
+        raise ConfigError(f"-20 Plug & Charge needs the -20 contract of {pki}: {exc} (make a "
+                          f"lab PKI with `v2gate pki init {pki} --profile iso20`)") from None
+
+
 def make_iso20(protocol: str, battery: Battery, charge_for: float, control: str | None,
-               discharge: bool, target_soc: float | None) -> EvccMachine:  # fmt: skip
+               discharge: bool, target_soc: float | None, pnc: bool = False,
+               pki: Path = Path("pki")) -> EvccMachine:  # fmt: skip
     from host.secc import iso20_constants as k
 
     from .evcc.ev import SimEv
@@ -121,9 +141,10 @@ def make_iso20(protocol: str, battery: Battery, charge_for: float, control: str 
 
     target = 0.8 if target_soc is None else target_soc / 100.0
     mode = k.CONTROL_DYNAMIC if control == "dynamic" else k.CONTROL_SCHEDULED
+    options = pnc20_options(pki) if pnc else {}
     return Iso20Evcc(SimEv(battery, charge_for=charge_for, target_soc=target),
                      Iso20Config(service=getattr(k, ISO20[protocol]), control_mode=mode,
-                                 discharge=discharge, target_soc=target))  # fmt: skip
+                                 discharge=discharge, target_soc=target, **options))  # fmt: skip
 
 
 def check_iso20(args: argparse.Namespace) -> None:
@@ -144,8 +165,6 @@ def check_iso20(args: argparse.Namespace) -> None:
     for value, option in ((args.soc, "--soc"), (args.target_soc, "--target-soc")):
         if value is not None and not 0.0 <= value <= 100.0:
             raise ConfigError(f"{option} {value:g}: give a percentage, 0-100")
-    if iso20 and args.pnc:
-        raise ConfigError("-20 Plug & Charge is not available from the CLI yet: drop --pnc")
     if iso20 and not args.tls:
         raise ConfigError("ISO 15118-20 runs over TLS 1.3 only ([V2G20-2356]): add --tls "
                           "(and --pki a `v2gate pki init --profile iso20` folder)")  # fmt: skip
@@ -206,13 +225,20 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
     started = time.monotonic()
     pnc = getattr(getattr(machine, "config", None), "pnc", None)
+    paid_by, contract = "PaymentDetailsRes", getattr(pnc, "emaid", "")  # -2
+    if args.protocol in ISO20 and pnc is not None:
+        from host.secc.certs import common_name
+
+        # -20: the contract goes in AuthorizationReq, if the SECC offered PnC (else EIM)
+        paid_by, contract = "AuthorizationRes", common_name(pnc.contract.leaf)
 
     def show(event: object) -> None:
         at = time.monotonic() - started
         if isinstance(event, ResponseReceived):
             print(f"{at:8.3f} {event.name} {event.response_code}", flush=True)
-            if event.name == "PaymentDetailsRes" and pnc is not None:
-                print(f"{at:8.3f} Plug & Charge: contract {pnc.emaid}", flush=True)
+            if event.name == paid_by and pnc is not None and \
+                    getattr(machine, "paid_by_contract", True):  # fmt: skip
+                print(f"{at:8.3f} Plug & Charge: contract {contract}", flush=True)
         elif isinstance(event, SessionStopped):
             print(f"{at:8.3f} session stopped (SessionID {event.session_id.hex()})", flush=True)
         elif isinstance(event, SessionFailed):

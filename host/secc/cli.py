@@ -9,6 +9,8 @@ ISO 15118-20 session per connection, against the simulated DC power stage
               --pki20 lab-pki20 --mutual --export-limit 10000 --setpoint -5000
   v2gate secc --interface eth1 --tls --pki lab-pki --pnc [--allow-list FILE]
               [--cert-backend local]
+  v2gate secc --interface eth1 --protocols iso20,iso2 --tls --pki lab-pki --pki20 lab-pki20
+              --mutual --pnc
 
 iso20 offers ISO 15118-20 DC and AC (AC, DC, AC_BPT, DC_BPT; scheduled and dynamic
 control) over TLS 1.3 only, with the chain of --pki20 (`v2gate pki init --profile iso20`),
@@ -22,6 +24,9 @@ contracts are checked against mo_root.pem of --pki, SalesTariffs signed with its
 mo_sub2.key; --allow-list narrows them to the EMAIDs / sha256:HEX contract fingerprints
 in FILE (one a line, # comments); --cert-backend local answers CertificateInstallation
 and CertificateUpdate with an in-process CPS under the folder's MO Sub-CA (a lab only).
+-20 sessions (TLS 1.3) offer PnC besides EIM with the contracts checked against
+mo_root.pem of --pki20 (the -20 signature, the same --allow-list; no -20
+CertificateInstallation).
 
 Each request answered prints one line; each session's end prints its reason. Errors of the
 set-up (no such interface, no IPv6 link-local address, port busy, missing certificates)
@@ -76,11 +81,12 @@ def add_parser(sub: Any) -> None:
                    help="ask the EV for its vehicle certificate (-20 PnC), verified against "
                         "oem_root.pem and v2g_root.pem of --pki20 (or --pki)")  # fmt: skip
     p.add_argument("--pnc", action="store_true",
-                   help="offer ISO 15118-2 Plug & Charge (needs --tls; MO root of --pki)")
+                   help="offer Plug & Charge (needs --tls): ISO 15118-2 with the MO root of "
+                        "--pki, -20 with that of --pki20")  # fmt: skip
     p.add_argument("--allow-list", type=Path, metavar="FILE",
                    help="PnC: admit only these EMAIDs / sha256:HEX contract fingerprints")
     p.add_argument("--cert-backend", choices=("none", "local"), default="none",
-                   help="PnC: who answers CertificateInstallation/Update (local: an "
+                   help="PnC: who answers -2 CertificateInstallation/Update (local: an "
                         "in-process CPS, a lab only; default none)")  # fmt: skip
     p.add_argument("--export-limit", type=float, default=0.0, metavar="W",
                    help="-20 BPT: the grid operator's export enable on, with this limit "
@@ -106,12 +112,9 @@ def _protocols(text: str) -> tuple[sap.AppProtocol, ...]:
 
 def check_iso20(args: argparse.Namespace) -> None:
     """ConfigError for what an iso20 offer lacks: TLS and its TLS 1.3 chain ([V2G20-2356]:
-    never over plain TCP); -20 Plug & Charge is not wired to the CLI."""
+    never over plain TCP)."""
     if not any(o in ISO20 for o in args.protocols):
         return
-    if args.pnc:
-        raise ConfigError("-20 Plug & Charge is not available from the CLI yet: drop --pnc "
-                          "or iso20 from --protocols")  # fmt: skip
     if not args.tls:
         raise ConfigError("ISO 15118-20 runs over TLS 1.3 only ([V2G20-2356]): add --tls and "
                           "--pki20 DIR (a `v2gate pki init --profile iso20` folder)")  # fmt: skip
@@ -122,22 +125,29 @@ def check_iso20(args: argparse.Namespace) -> None:
         raise ConfigError(f"--soc-floor {args.soc_floor:g}: give a percentage, 0-100")
 
 
-def pnc_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``iso2_options`` for Plug & Charge, or {} without --pnc; ConfigError for a PnC
-    option without --pnc / --tls, or what the folder or the allow-list lacks."""
-    from .serve import pnc_config
+def pnc_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(``iso2_options``, ``iso20_options``) for Plug & Charge, ({}, {}) without --pnc;
+    ConfigError for a PnC option without --pnc / --tls, or what the folders or the
+    allow-list lack."""
+    from .serve import pnc20_config, pnc_config
 
     wanted = args.pnc or args.allow_list is not None or args.cert_backend != "none"
     if not wanted:
-        return {}
+        return {}, {}
     if not args.pnc:
         raise ConfigError("--allow-list and --cert-backend are Plug & Charge options: add --pnc")
     if not args.tls:
         raise ConfigError("Plug & Charge runs over TLS only (-2 offers Contract over TLS only): "
                           "add --tls")  # fmt: skip
-    if sap.ISO2 not in args.protocols:
-        raise ConfigError("Plug & Charge is ISO 15118-2 here: add iso2 to --protocols")
-    return {"pnc": pnc_config(args.pki, args.allow_list, args.cert_backend)}
+    iso20 = any(o in ISO20 for o in args.protocols)
+    if sap.ISO2 not in args.protocols and not iso20:
+        raise ConfigError("Plug & Charge is ISO 15118-2 or -20 here: add iso2 or iso20 to "
+                          "--protocols")  # fmt: skip
+    iso2_options = {}
+    if sap.ISO2 in args.protocols:
+        iso2_options = {"pnc": pnc_config(args.pki, args.allow_list, args.cert_backend)}
+    iso20_options = {"pnc": pnc20_config(args.pki20, args.allow_list)} if iso20 else {}
+    return iso2_options, iso20_options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -145,16 +155,16 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         check_iso20(args)
-        options = pnc_options(args)
+        options, options20 = pnc_options(args)
         ctx = tls_context(args.pki, args.pki20, args.mutual) if args.tls else None
-        return asyncio.run(_serve(args, ctx, options))
+        return asyncio.run(_serve(args, ctx, options, options20))
     except ConfigError as exc:
         print(f"v2gate secc: {exc}", file=sys.stderr, flush=True)
         return EXIT_UNUSABLE
 
 
 async def _serve(args: argparse.Namespace, ctx: ssl.SSLContext | None,
-                 options: dict[str, Any]) -> int:  # fmt: skip
+                 options: dict[str, Any], options20: dict[str, Any]) -> int:  # fmt: skip
     from .core import SessionEnded
     from .serve import authorized_contract, describe, sim_controller_for, start_secc
 
@@ -185,6 +195,7 @@ async def _serve(args: argparse.Namespace, ctx: ssl.SSLContext | None,
     try:
         server, transport = await start_secc(args.interface, args.port, args.protocols, ctx,
                                              on_event=on_event, iso2_options=options,
+                                             iso20_options=options20,
                                              commlog=commlog, controller_for=sim_controller_for(
                                                  args.export_limit, args.soc_floor / 100.0,
                                                  args.setpoint))  # fmt: skip
@@ -192,7 +203,7 @@ async def _serve(args: argparse.Namespace, ctx: ssl.SSLContext | None,
         commlog.close()
         raise
     security = "TLS" if ctx else "plain TCP"
-    payment = "Plug & Charge and EIM" if options else "EIM"
+    payment = "Plug & Charge and EIM" if options or options20 else "EIM"
     print(f"secc: {', '.join(o.name for o in args.protocols)} over {security} on "
           f"[{server.config.host}]:{args.port}, SDP on UDP {c.SDP_PORT}; {payment}", flush=True)
     print(f"secc: communication log {commlog.path}", flush=True)

@@ -80,6 +80,21 @@ def pnc_config(pki: Path, allow_list: Path | None = None, backend: str = "none")
     return config
 
 
+def pnc20_config(pki20: Path, allow_list: Path | None = None) -> Any:
+    """-20 Plug & Charge (``pnc.PncConfig``) from a `v2gate pki init --profile iso20` folder:
+    its MO root checks contracts; ``allow_list`` as for -2. ConfigError in one line."""
+    from host.pki import files
+
+    from .iso20_pnc import config20_from_folder
+
+    allow = read_allow_list(allow_list) if allow_list is not None else None
+    try:
+        return config20_from_folder(pki20, allow=allow)
+    except (files.PkiError, OSError) as exc:
+        raise ConfigError(f"-20 Plug & Charge needs the MO root of {pki20}: {exc} (make a lab "
+                          f"PKI with `v2gate pki init {pki20} --profile iso20`)") from None
+
+
 def read_allow_list(path: Path) -> Any:
     """``pnc.AllowList`` from a file: one EMAID or ``sha256:`` + 64 hex digits a line."""
     from .pnc import AllowList
@@ -137,14 +152,19 @@ def factories(offers: Sequence[sap.AppProtocol],
               controller_for: Callable[[SessionContext], EvseController] = sim_controller,
               iso2_options: Mapping[str, Any] | None = None,
               wall_offset: Callable[[], float] = wall_clock_offset,
+              iso20_options: Mapping[str, Any] | None = None,
               ) -> dict[str, ProtocolFactory]:  # fmt: skip
     """``iso2_options``: what Iso2Secc takes beyond the controller (Plug & Charge: its
-    payment options, roots and backend, when the PnC SECC is in); ``wall_offset``: the
-    server's clock to the wall clock, for -20's TimeStamps (real time by default)."""
+    payment options, roots and backend, when the PnC SECC is in); ``iso20_options`` the
+    same for Iso20Secc (``pnc``: -20 Plug & Charge); ``wall_offset``: the server's clock to
+    the wall clock, for -20's TimeStamps (real time by default)."""
+    more = dict(iso20_options or {})
     made = {sap.DIN.namespace: din_factory(controller_for),
             sap.ISO2.namespace: iso2_factory(controller_for, **(iso2_options or {})),
-            sap.ISO20_DC.namespace: iso20_dc_factory(controller_for, wall_offset=wall_offset),
-            sap.ISO20_AC.namespace: iso20_ac_factory(controller_for, wall_offset=wall_offset)}
+            sap.ISO20_DC.namespace: iso20_dc_factory(controller_for, wall_offset=wall_offset,
+                                                     **more),
+            sap.ISO20_AC.namespace: iso20_ac_factory(controller_for, wall_offset=wall_offset,
+                                                     **more)}  # fmt: skip
     return {o.namespace: made[o.namespace] for o in offers}
 
 
@@ -159,6 +179,7 @@ async def start_secc(ifname: str, port: int, offers: Sequence[sap.AppProtocol],
                      controller_for: Callable[[SessionContext], EvseController] = sim_controller,
                      on_event: Callable[[V2gConnection, object], None] | None = None,
                      iso2_options: Mapping[str, Any] | None = None,
+                     iso20_options: Mapping[str, Any] | None = None,
                      commlog: CommLog | None = None,
                      ) -> tuple[SeccServer, asyncio.DatagramTransport]:  # fmt: skip
     """SDP and the server on ``ifname``; close both to stop. ConfigError for what the
@@ -178,7 +199,8 @@ async def start_secc(ifname: str, port: int, offers: Sequence[sap.AppProtocol],
         listen.close()
         raise ConfigError(f"cannot answer SDP on UDP {c.SDP_PORT} of {ifname}: "
                           f"{exc.strerror or exc}") from None  # fmt: skip
-    server = SeccServer(config, factories(offers, controller_for, iso2_options),
+    server = SeccServer(config, factories(offers, controller_for, iso2_options,
+                                          iso20_options=iso20_options),
                         on_event=on_event, commlog=commlog)  # fmt: skip
     await server.start(listen)
     return server, transport

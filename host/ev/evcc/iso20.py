@@ -90,6 +90,11 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         self._pnc_auth: tuple[m.PnC_AReqAuthorizationModeType, Any] | None = None
         self._renegotiating = False
 
+    @property
+    def paid_by_contract(self) -> bool:
+        """PnC: the SECC offered it and our AuthorizationReq carries the contract."""
+        return self._pnc_auth is not None
+
     # --- plumbing for -20: no V2G_Message envelope, one payload type per schema ----------------
 
     def start(self, now: float) -> None:

@@ -72,8 +72,6 @@ def test_secc_protocols_iso20_offers_dc_and_ac_first() -> None:
 @pytest.mark.parametrize(("args", "words"), [
     (("--protocols", "iso20,iso2"), ("TLS 1.3 only", "add --tls", "--pki20")),
     (("--protocols", "iso20", "--tls"), ("TLS 1.3 chain", "add --pki20")),
-    (("--protocols", "iso20,iso2", "--tls", "--pki20", "x", "--pnc"),
-     ("-20 Plug & Charge is not available from the CLI yet",)),
     (("--protocols", "iso20", "--tls", "--pki20", "x", "--soc-floor", "140"),
      ("--soc-floor", "0-100")),
 ])  # fmt: skip
@@ -91,8 +89,6 @@ def test_secc_iso20_with_its_chain_gets_to_the_interface(capsys: pytest.CaptureF
 
 @pytest.mark.parametrize(("args", "words"), [
     (("--protocol", "iso20-dc"), ("TLS 1.3 only", "add --tls")),
-    (("--protocol", "iso20-dc-bpt", "--tls", "--pnc"),
-     ("-20 Plug & Charge is not available from the CLI yet",)),
     (("--protocol", "iso2-dc", "--control", "dynamic"), ("--control", "ISO 15118-20")),
     (("--protocol", "din", "--target-soc", "90"), ("--target-soc", "ISO 15118-20")),
     (("--protocol", "iso20-dc", "--tls", "--discharge"), ("bidirectional", "iso20-dc-bpt")),
@@ -103,6 +99,25 @@ def test_secc_iso20_with_its_chain_gets_to_the_interface(capsys: pytest.CaptureF
 def test_ev_iso20_errors(capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
                          words: tuple[str, ...]) -> None:  # fmt: skip
     fails_here(capsys, "ev", "-i", "lo", *args, words=words)
+
+
+def test_pnc_with_iso20_and_a_folder_without_its_contracts(capsys: pytest.CaptureFixture[str],
+                                                           lab: Path) -> None:  # fmt: skip
+    # a -2 folder where the -20 one belongs: its keys are P-256, not the -20 curves
+    fails_here(capsys, "secc", "-i", "lo", "--protocols", "iso20", "--tls", "--pki", str(lab),
+               "--pki20", str(lab), "--pnc", words=("-20 Plug & Charge", "--profile iso20"))
+    fails_here(capsys, "ev", "-i", "lo", "--protocol", "iso20-dc", "--tls", "--pki", str(lab),
+               "--pnc", words=("-20 Plug & Charge", "contract", "--profile iso20"))
+
+
+def test_ev_pnc_with_iso20_loads_the_contract(capsys: pytest.CaptureFixture[str],
+                                              lab20: Path) -> None:  # fmt: skip
+    from host.ev.cli import make_evcc
+
+    machine = make_evcc("iso20-dc-bpt", pnc=True, pki=lab20)
+    assert machine.config.pnc is not None  # type: ignore[attr-defined]
+    fails_here(capsys, "ev", "-i", "lo", "--protocol", "iso20-dc", "--tls", "--pki", str(lab20),
+               "--pnc", words=("lo", "link-local"))
 
 
 def test_ev_unknown_control_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -355,20 +370,27 @@ def test_secc_and_ev_processes_over_veth_eim_over_tls(veth: VethPair, lab: Path,
 
 
 @pytest.mark.system
-@pytest.mark.parametrize("protocol", ["iso2-ac", "iso2-dc"])
-def test_pnc_secc_and_ev_processes_over_veth(veth: VethPair, lab: Path, protocol: str) -> None:
+@pytest.mark.parametrize("protocol", ["iso2-ac", "iso2-dc", "iso20-dc-bpt"])
+def test_pnc_secc_and_ev_processes_over_veth(veth: VethPair, lab: Path, lab20: Path,
+                                             protocol: str) -> None:  # fmt: skip
     security = ["--tls", "--pki", str(lab)]
-    ev, secc_out, secc_err, code = _pair(veth, [*security, "--pnc", "--cert-backend", "local"],
-                                         ["--protocol", protocol, "--pnc", *security])  # fmt: skip
+    secc_args, ev_args = [*security, "--pnc", "--cert-backend", "local"], security
+    requests: tuple[str, ...] = ("PaymentServiceSelectionReq", "PaymentDetailsReq")
+    if protocol.startswith("iso20"):  # the -20 contract signs AuthorizationReq, mutual TLS
+        secc_args = [*security, "--pnc", "--protocols", "iso20", "--pki20", str(lab20),
+                     "--mutual"]
+        ev_args, requests = ["--tls", "--pki", str(lab20)], ("AuthorizationSetupReq",)
+    ev, secc_out, secc_err, code = _pair(veth, secc_args,
+                                         ["--protocol", protocol, "--pnc", *ev_args])
     assert ev.returncode == 0, (ev.stdout, ev.stderr, secc_out, secc_err)
     assert code == 0, (secc_out, secc_err)
     assert "over TLS" in secc_out and "Plug & Charge and EIM" in secc_out
-    for request in ("PaymentServiceSelectionReq", "PaymentDetailsReq", "AuthorizationReq",
-                    "SessionStopReq"):  # fmt: skip
+    for request in (*requests, "AuthorizationReq", "SessionStopReq"):
         assert f"{request} -> OK" in secc_out, secc_out
     emaid = ev.stdout.split("Plug & Charge: contract ", 1)[1].split()[0]
     assert f"Plug & Charge: contract {emaid} authorized" in secc_out
-    loop = "ChargingStatusReq -> OK" if protocol == "iso2-ac" else "CurrentDemandReq -> OK"
+    loop = {"iso2-ac": "ChargingStatusReq -> OK", "iso2-dc": "CurrentDemandReq -> OK",
+            "iso20-dc-bpt": "DC_ChargeLoopReq -> OK"}[protocol]
     assert loop in secc_out and "SessionStopRes OK" in ev.stdout
     assert not ev.stderr and not secc_err
 
@@ -384,15 +406,41 @@ def test_secc_pnc_options_reach_the_sessions(lab: Path, tmp_path: Path) -> None:
     listed.write_text("DE-XYZ-C12345678-9\n")
     args = argparse.Namespace(pnc=True, tls=True, allow_list=listed, cert_backend="local",
                               protocols=(sap.ISO2,), pki=lab)  # fmt: skip
-    config = secc_cli.pnc_options(args)["pnc"]
+    config = secc_cli.pnc_options(args)[0]["pnc"]
     assert isinstance(config, PncConfig) and config.allow.emaids == {"DEXYZC123456789"}
     assert isinstance(config.backend, LocalCps) and config.tariff_key is not None
     assert list(config.backend.contracts.values()) == [_cn(lab / "contract.pem")]
     args.cert_backend, args.allow_list = "none", None
-    config = secc_cli.pnc_options(args)["pnc"]
+    config = secc_cli.pnc_options(args)[0]["pnc"]
     assert config.backend is None and not config.allow.emaids
     assert secc_cli.pnc_options(argparse.Namespace(pnc=False, allow_list=None,
-                                                   cert_backend="none")) == {}  # fmt: skip
+                                                   cert_backend="none")) == ({}, {})  # fmt: skip
+
+
+def test_secc_pnc20_options_reach_the_sessions(lab: Path, lab20: Path, tmp_path: Path) -> None:
+    """--pnc with iso20 gives the -20 SECC a PncConfig with the MO root of --pki20 and the
+    allow-list; -2's keeps --pki's; the -20 machines the server makes get it."""
+    from host.secc import cli as secc_cli
+    from host.secc.pnc import PncConfig
+    from host.secc.serve import factories
+    from host.v2g.protocol import SessionContext
+
+    listed = tmp_path / "allow.txt"
+    listed.write_text("DE-XYZ-C12345678-9\n")
+    args = argparse.Namespace(pnc=True, tls=True, allow_list=listed, cert_backend="none",
+                              protocols=(sap.ISO20_DC, sap.ISO20_AC, sap.ISO2), pki=lab,
+                              pki20=lab20)  # fmt: skip
+    iso2, iso20 = secc_cli.pnc_options(args)
+    config = iso20["pnc"]
+    assert isinstance(config, PncConfig) and config.allow.emaids == {"DEXYZC123456789"}
+    assert config.mo_roots[0] == files.read_certs(lab20 / "mo_root.pem")[0]
+    assert iso2["pnc"].mo_roots[0] == files.read_certs(lab / "mo_root.pem")[0]
+    made = factories([sap.ISO20_DC], iso20_options=iso20)
+    machine = made[sap.ISO20_DC.namespace](SessionContext(sap.ISO20_DC, 1, True, "fe80::2",
+                                                          0.0, 0.0))  # fmt: skip
+    assert machine.pnc is config
+    args.protocols = (sap.ISO20_DC, sap.ISO20_AC)
+    assert secc_cli.pnc_options(args)[0] == {}
 
 
 def _cn(path: Path) -> str:
