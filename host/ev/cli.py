@@ -26,7 +26,7 @@ SECC offers it, else EIM.
 Each response prints one line. Exit 0 after SessionStopRes OK, 1 when the session failed,
 2 when it cannot start (no such interface, no IPv6 link-local address, missing V2G root,
 no SECC answering SDP, --pnc without TLS or without the contract files, iso20 without
---tls, an -20 option with another protocol).
+--tls, a -20 option with another protocol).
 """
 
 from __future__ import annotations
