@@ -58,9 +58,11 @@ def no_schedule(dynamic: bool, anchor: int) -> dict[str, Any]:
 
 
 def slots(entries: tuple[tuple[int, float], ...], duration: int) -> list[tuple[int, int, float]]:
-    """(start, end, W) of each entry, the last one running to ``duration``."""
-    return [(start, start + length, value) for (start, _v), (length, value)
-            in zip(entries, durations(entries, duration), strict=True)]
+    """(start, end, W) of each entry, the last one running to ``duration``; 0 W before the
+    first entry (nothing allowed there, as ``limits_at`` says)."""
+    first = entries[0][0] if entries else duration
+    return [(0, first, 0.0)] + [(start, start + length, value) for (start, _v), (length, value)
+                                in zip(entries, durations(entries, duration), strict=True)]
 
 
 def check_profile(profile: m.EVPowerProfileType | None, schedules: list[Schedule], bpt: bool,
@@ -93,8 +95,7 @@ def check_profile(profile: m.EVPowerProfileType | None, schedules: list[Schedule
     if chosen is None:
         return Code.FAILED_ScheduleSelectionInvalid, 0
     charge = slots(chosen.entries, chosen.duration)
-    discharge = slots(chosen.discharge, chosen.duration) if bpt and chosen.discharge else [
-        (0, chosen.duration, 0.0)]
+    discharge = slots(chosen.discharge if bpt else (), chosen.duration)
     start = profile.TimeAnchor - anchor  # s into the schedule
     for entry in profile.EVPowerProfileEntries.EVPowerProfileEntry:
         end = start + entry.Duration

@@ -164,9 +164,10 @@ class Iso20Requests:
                 EVPowerProfileEntries=m.EVPowerProfileEntryListType(EVPowerProfileEntry=[entry]))
         chosen = self.tuples[min(c.tuple_index, len(self.tuples) - 1)]
         self.selected_tuple = chosen.ScheduleTupleID
-        schedule = chosen.ChargingSchedule
+        schedule, sign = chosen.ChargingSchedule, 1.0
         if c.discharge and chosen.DischargingSchedule is not None:
-            schedule = chosen.DischargingSchedule
+            # discharge is negative power in the profile, whichever sign the SECC wrote
+            schedule, sign = chosen.DischargingSchedule, -1.0
         # [V2G20-1559]: the profile may exceed the selected schedule at no time, so it
         # follows the schedule slot by slot from the schedule's own TimeAnchor (the
         # profile's TimeAnchor is when its first entry starts, [V2G20-1861]); one entry
@@ -178,7 +179,7 @@ class Iso20Requests:
                 SelectedScheduleTupleID=chosen.ScheduleTupleID),
             EVPowerProfileEntries=m.EVPowerProfileEntryListType(EVPowerProfileEntry=[
                 m.PowerScheduleEntryType(Duration=entry.Duration, Power=rational(
-                    from_rational(entry.Power) * c.profile_share))
+                    sign * abs(from_rational(entry.Power)) * c.profile_share))
                 for entry in power.PowerScheduleEntries.PowerScheduleEntry]))
 
     def pre_charge_req(self, now: float) -> dc.DC_PreChargeReq:

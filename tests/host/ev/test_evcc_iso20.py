@@ -238,3 +238,19 @@ def test_timestamps_are_seconds_since_1970_with_the_drivers_offset():
     ev.receive(sap_ok(sap.ISO20_DC), 5.5)
     ((_ptype, payload),) = _sent(ev)[-1:]
     assert codec.decode(m.NAMESPACE, payload).Header.TimeStamp == 1_700_000_005
+
+
+def test_a_discharging_profile_is_negative_whichever_sign_the_secc_wrote():
+    """Discharge is negative power in the EVPowerProfile (-20 §8.3.5.3.9 NOTE 2); the
+    iso15118 package's SECC writes its DischargingSchedule with positive powers, ours with
+    negative ones."""
+    for written in (10_000.0, -10_000.0):
+        ev = _ev(service=k.SERVICE_DC_BPT, discharge=True)
+        charging = _tuple(0, (3600, 20_000.0))
+        discharging = _tuple(0, (3600, written)).ChargingSchedule
+        ev.tuples = [m.ScheduleTupleType(ScheduleTupleID=4, ChargingSchedule=charging
+                                         .ChargingSchedule, DischargingSchedule=discharging)]
+        entries = ev.power_delivery_req(m.chargeProgressType.Start, 1.0) \
+            .EVPowerProfile.EVPowerProfileEntries.EVPowerProfileEntry
+        assert [(e.Duration, e.Power.Value * 10.0**e.Power.Exponent) for e in entries] == [
+            (3600, -10_000.0)]

@@ -92,6 +92,13 @@ def test_discharge_without_bpt_or_without_a_discharging_schedule():
         "FAILED_EVPowerProfileInvalid"
 
 
+def test_before_the_first_entry_nothing_is_allowed():
+    # discharge only from the tenth minute on
+    later = Schedule(1, ((0, 20_000.0),), duration=3600, discharge=((600, 8_000.0),))
+    assert code(profile((600, -1_000.0)), schedules=(later,)) == "FAILED_EVPowerProfileInvalid"
+    assert code(profile((600, 1_000.0), (600, -8_000.0)), schedules=(later,)) == "OK"
+
+
 def test_ac_per_phase_entries_count_as_their_sum():
     assert code(profile((60, 19_800.0), phases=3)) == "OK"
     assert code(profile((60, 21_000.0), phases=3)) == "FAILED_EVPowerProfileInvalid"
