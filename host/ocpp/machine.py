@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import monitoring, report, rpc, securityevents
+from . import monitoring, profileroutes, report, rpc, securityevents
 from .devmodel import Component, DeviceModel, SetStatus, Variable
 from .events import (
     AlarmDue,
@@ -47,16 +47,12 @@ from .events import (
 )
 from .messages import (
     BootNotificationResponse,
-    ClearChargingProfileRequest,
-    GetChargingProfilesRequest,
-    GetCompositeScheduleRequest,
     GetVariablesRequest,
     ResetRequest,
-    SetChargingProfileRequest,
     SetVariablesRequest,
     StationInfo,
 )
-from .smartcharging import Rejected, SmartCharging
+from .smartcharging import SmartCharging
 from .txqueue import MeterValue, QueuedMessage, TxQueue
 
 DEFAULT_BOOT_RETRY = 30.0  # local choice: when a boot response gives interval 0, or none came
@@ -142,16 +138,7 @@ class StationConnection:
         self._routes |= monitoring.routes(self.monitoring)  # Set/ClearVariableMonitoring
         self._routes |= report.routes(self, monitoring.supports)  # Get(Base)Report -> NotifyReport
         if smart is not None:  # without it these stay NotSupported
-            self._routes |= {
-                "SetChargingProfile": Route(SetChargingProfileRequest.from_json,
-                                            self._on_set_charging_profile),
-                "ClearChargingProfile": Route(ClearChargingProfileRequest.from_json,
-                                              self._on_clear_charging_profile),
-                "GetChargingProfiles": Route(GetChargingProfilesRequest.from_json,
-                                             self._on_get_charging_profiles),
-                "GetCompositeSchedule": Route(GetCompositeScheduleRequest.from_json,
-                                              self._on_get_composite_schedule),
-            }  # fmt: skip
+            self._routes |= profileroutes.routes(self, smart)
 
     # --- the sans-I/O surface --------------------------------------------------------------
 
@@ -542,49 +529,3 @@ class StationConnection:
         scheduled = req.kind == "OnIdle" and bool(self.queue.open_transactions())
         self._events.append(ResetRequested(req.kind, scheduled))
         return {"status": "Scheduled" if scheduled else "Accepted"}
-
-    # --- smart charging (K01, K08, K09, K10) -------------------------------------------
-
-    def _on_set_charging_profile(self, req: SetChargingProfileRequest, now: float) -> dict:
-        assert self.smart is not None
-        try:
-            self.smart.set_profile(req.evse_id, req.profile)
-        except Rejected as e:
-            return {"status": "Rejected",
-                    "statusInfo": {"reasonCode": e.reason, "additionalInfo": e.info[:512]}}  # fmt: skip
-        self.publish_limits(now)
-        return {"status": "Accepted"}
-
-    def _on_clear_charging_profile(self, req: ClearChargingProfileRequest, now: float) -> dict:
-        assert self.smart is not None
-        cleared = self.smart.clear(req.profile_id, req.evse_id, req.purpose, req.stack_level)
-        self.publish_limits(now)
-        return {"status": "Accepted" if cleared else "Unknown"}
-
-    def _on_get_charging_profiles(self, req: GetChargingProfilesRequest, now: float) -> dict:
-        """K09: answer, then report in ReportChargingProfiles, one per EVSE and source
-        (each request carries one evseId and one chargingLimitSource), tbc on all but
-        the last."""
-        assert self.smart is not None
-        found = self.smart.matching(req.evse_id, ids=req.ids, purpose=req.purpose,
-                                    stack_level=req.stack_level, sources=req.sources)  # fmt: skip
-        if not found:
-            return {"status": "NoProfiles"}
-        groups: dict[tuple[int, str], list[dict]] = {}
-        for p in found:
-            groups.setdefault((p.evse_id, p.source), []).append(p.raw)
-        for n, ((evse_id, source), profiles) in enumerate(sorted(groups.items())):
-            report = {"requestId": req.request_id, "chargingLimitSource": source,
-                      "evseId": evse_id, "chargingProfile": profiles}  # fmt: skip
-            if n + 1 < len(groups):
-                report["tbc"] = True
-            self._calls.append(("ReportChargingProfiles", report))
-        return {"status": "Accepted"}
-
-    def _on_get_composite_schedule(self, req: GetCompositeScheduleRequest, now: float) -> dict:
-        assert self.smart is not None and self.version is not None
-        if req.evse_id != 0 and req.evse_id not in self.smart.evses:
-            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEVSE"}}
-        unit = req.unit or "W"  # the request leaves it to us when absent
-        schedule = self.smart.composite_json(req.evse_id, now, req.duration, unit, self.version)
-        return {"status": "Accepted", "schedule": schedule}

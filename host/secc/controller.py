@@ -185,6 +185,12 @@ class EvseController(Protocol):
         OCPP 2.1 and the firmware's frequency droop), None to follow the EV's needs."""
         ...
 
+    def energy_services(self, now: float) -> frozenset[int] | None:
+        """-20: the energy services (ServiceIDs, -20 Table 204) the station offers now, None
+        for all the session machine serves. A change while the EV charges asks it for a
+        ServiceRenegotiation (e.g. BPT allowed or withdrawn by the grid operator)."""
+        ...
+
 
 class SimEvseController:
     """The station as the plant model sees it; an authorization ``decision`` and an
@@ -210,6 +216,7 @@ class SimEvseController:
         self.schedule_list: list[Schedule] | None = None  # None: one tuple at max power
         self.export = ExportRules()  # no export until the station says so
         self.setpoint: float | None = None
+        self.services: frozenset[int] | None = None  # -20 energy services; None: all
 
     def limits(self) -> DcLimits:
         lim = self.plant.limits
@@ -295,6 +302,9 @@ class SimEvseController:
 
     def setpoint_w(self, now: float) -> float | None:
         return self.setpoint
+
+    def energy_services(self, now: float) -> frozenset[int] | None:
+        return self.services
 
     def exported_wh(self, now: float) -> float:
         self.plant.advance(now)

@@ -125,22 +125,44 @@ def wh(value: float) -> i.PhysicalValueType:
     return to_physical(i.PhysicalValueType, i.unitSymbolType.Wh, value)
 
 
+MAX_PAUSED = 64  # paused sessions a server keeps (one connector: a handful of EVs at most)
+
+
 @dataclass
 class PausedSessions:
     """SessionIDs paused by SessionStopReq(Pause), by EVCCID: shared by every connection of
     one connector, so the EV can rejoin on its next connection."""
 
     by_id: dict[bytes, bytes] = field(default_factory=dict)  # SessionID -> EVCCID
+    # SessionID -> what the protocol keeps of the service session (-20: the first
+    # ServiceDiscoveryRes's renegotiation flag and the EV's first selection)
+    kept: dict[bytes, Any] = field(default_factory=dict)
 
-    def pause(self, session_id: bytes, evcc_id: bytes) -> None:
+    def pause(self, session_id: bytes, evcc_id: bytes, kept: Any = None) -> None:
+        # an EV may pause before it is authorized, so anyone can add entries: each EV keeps
+        # its newest paused session only, and all EVs together the MAX_PAUSED newest
+        for older in [sid for sid, ev in self.by_id.items() if ev == evcc_id]:
+            self._forget(older)
         self.by_id[session_id] = evcc_id
+        self.kept[session_id] = kept
+        while len(self.by_id) > MAX_PAUSED:
+            self._forget(next(iter(self.by_id)))  # dicts keep insertion order: the oldest
+
+    def _forget(self, session_id: bytes) -> None:
+        del self.by_id[session_id]
+        self.kept.pop(session_id, None)
+
+    def resume(self, session_id: bytes, evcc_id: bytes) -> tuple[bool, Any]:
+        """(True, what ``pause`` kept) if ``session_id`` was paused by this EV, then
+        forgotten; (False, None) otherwise."""
+        if session_id != k.NEW_SESSION and self.by_id.get(session_id) == evcc_id:
+            del self.by_id[session_id]
+            return True, self.kept.pop(session_id, None)
+        return False, None
 
     def rejoin(self, session_id: bytes, evcc_id: bytes) -> bool:
         """True (and forgotten) if ``session_id`` was paused by this EV."""
-        if session_id != k.NEW_SESSION and self.by_id.get(session_id) == evcc_id:
-            del self.by_id[session_id]
-            return True
-        return False
+        return self.resume(session_id, evcc_id)[0]
 
 
 def pmax_at(schedule: Schedule, t: int) -> float | None:

@@ -7,16 +7,33 @@ the service's ChargeParameterDiscovery, ScheduleExchange (scheduled: up to 3 sch
 with power, discharge and price-level schedules; dynamic: the EV's departure time and SoC
 targets echoed), then the service's preparation, PowerDelivery(Start), the charge loop,
 PowerDelivery(Stop), SessionStop. In the loop the SECC asks, through EVSENotification, for
-Terminate or Pause (the station's stop request), ScheduleRenegotiation (the station's
-schedules changed) or MeteringConfirmation (a receipt wanted).
+Terminate or Pause (the station's stop request), ServiceRenegotiation (the station's offer
+of services changed), ScheduleRenegotiation (the station's schedules changed) or
+MeteringConfirmation (a receipt wanted). Pause and resume, SessionStop(ServiceRenegotiation)
+back to ServiceDiscovery in the same session, and PowerDelivery(Standby) are in
+``iso20_flow`` (with their requirement numbers).
 
 The service's parameter sets are the control modes: set 1 scheduled, set 2 dynamic (with
 BPTChannel Unified and GeneratorMode GridFollowing for the BPT services, and for AC_BPT
 GridCodeIslandingDetectionMethod). Every -20 message travels with its schema's V2GTP payload
 type (0x8002 common, 0x8003 AC, 0x8004 DC). Plug & Charge Authorization with a
 ``PncConfig`` over TLS 1.3 comes from ``iso20_pnc.Pnc20Mixin`` (without one, PnC is answered
-WARNING_AuthorizationSelectionInvalid). Not here: CertificateInstallation, VehicleCheckIn/Out,
-ServiceRenegotiation (FAILED_NoServiceRenegotiationSupported), Standby.
+WARNING_AuthorizationSelectionInvalid); CertificateInstallation with an ``InstallConfig``
+over TLS from ``iso20_install.InstallMixin``.
+
+VehicleCheckIn/Out are answered FAILED_SequenceError (no table row takes them), in a
+VehicleCheckInRes / VehicleCheckOutRes. They carry parking data (ParkingMethod, VehicleFrame,
+DeviceOffset; ParkingSpace, DeviceLocation, TargetDistance) and sit in -20 §8.3.4.8 (as the
+iso15118 package cites it) right after the WPT (§8.3.4.6) and ACDP (§8.3.4.7) messages: we
+read them as positioning against a pad or an automated connection device. The conductive
+AC/DC flows (§8.6.4.6.3.2/.3) name the next request after every message and never these
+([V2G20-1981], [V2G20-2658], [V2G20-1989], [V2G20-2013], [V2G20-1631]): out of sequence at
+every point of our services. Neither peer has them (the iso15118 package: a TODO in
+secc/failed_responses.py; libiso15118: no message type).
+
+Not here: the WPT and ACDP services (so VehicleCheckIn/Out), value-added services, skipping
+the cable check in a resumed session, contract delivery for Ed448 (X448) OEM keys, TPM key
+delivery.
 """
 
 from __future__ import annotations
@@ -44,9 +61,11 @@ from .controller import (
     bpt_power,
     discharge_allowed_w,
 )
-from .core import EndReason, Reply, SessionStarted
+from .core import EndReason, Reply
 from .din import random_session_id
 from .iso2 import PausedSessions
+from .iso20_flow import SessionFlows
+from .iso20_install import InstallConfig, InstallMixin
 from .iso20_pnc import Pnc20Mixin
 from .iso20_schedule import check_profile, limits_at, no_schedule, schedule_tuple
 from .iso20_table import COMMON_REQUESTS, COMMON_TABLE, State
@@ -89,7 +108,7 @@ def parameter_sets(service: int, modes: tuple[int, ...] = BOTH_MODES,
     return sets
 
 
-class Iso20Secc(Pnc20Mixin, V2gSecc):
+class Iso20Secc(SessionFlows, InstallMixin, Pnc20Mixin, V2gSecc):
     """The common messages; a subclass adds its service's table rows and handlers and sets
     ``SERVICES``, ``AFTER_SCHEDULE`` (the state after ScheduleExchange) and the hooks."""
 
@@ -107,19 +126,34 @@ class Iso20Secc(Pnc20Mixin, V2gSecc):
     def __init__(self, context: SessionContext, controller: EvseController, *,
                  services: frozenset[int] | None = None, paused: PausedSessions | None = None,
                  clock_offset: float = 0.0, control_modes: tuple[int, ...] = BOTH_MODES,
-                 pnc: PncConfig | None = None,
+                 pnc: PncConfig | None = None, install: InstallConfig | None = None,
+                 renegotiation: bool = True, standby: bool = True,
                  new_session_id: Callable[[], bytes] = random_session_id) -> None:  # fmt: skip
         super().__init__(context, new_session_id=new_session_id)
         self.init_pnc(pnc)  # Plug & Charge (iso20_pnc) over TLS 1.3 when given
+        self.install = install  # CertificateInstallation (iso20_install) over TLS when given
+        self._last_chain_given = False
         self.controller = controller
         self.services = self.SERVICES if services is None else services & self.SERVICES
         self.paused = paused if paused is not None else PausedSessions()
         self.clock_offset = clock_offset  # monotonic `now` -> the wall clock of TimeStamps
         # the control modes offered, first the one an EV that takes the first set gets
         self.control_modes = control_modes
+        self.renegotiation_supported = renegotiation  # ServiceRenegotiation (iso20_flow)
+        self.standby_allowed = standby
         self.evcc_id = ""
-        self.ev_limits: Any = None  # the EV's AC_ or DC_CPDReqEnergyTransferMode
         self.header_session_id = b""
+        self.offers_renegotiation: bool | None = None  # see iso20_flow
+        self.first_selection: tuple[int, int] | None = None
+        self._in_type: int = PayloadType.ISO20_MAIN
+        self._end_after: str | None = None  # a WARNING that ends the session
+        self._phase_started: dict[Any, float] = {}
+        self.forget_service()
+
+    def forget_service(self) -> None:
+        """What the EV and the station chose for the energy service: none yet (a new
+        session, or a ServiceRenegotiation)."""
+        self.ev_limits: Any = None  # the EV's AC_ or DC_CPDReqEnergyTransferMode
         self.service_id = 0
         self.control_mode = k.CONTROL_SCHEDULED
         self.schedules: list[Schedule] = []
@@ -129,12 +163,12 @@ class Iso20Secc(Pnc20Mixin, V2gSecc):
         self.ev_soc: float | None = None  # from the EV's DisplayParameters, 0..1
         self.confirmation_pending = False
         self.renegotiation_asked = False
-        self.isolation = None
+        self.isolation: Any = None
         self.precharge_target: float | None = None
         self.last_power = 0.0  # W, signed: what the last loop iteration asked of the stage
-        self._in_type: int = PayloadType.ISO20_MAIN
-        self._end_after: str | None = None  # a WARNING that ends the session
-        self._phase_started: dict[Any, float] = {}
+        self.offered = None
+        self.standing_by = False
+        self._phase_started.clear()
 
     @property
     def bpt(self) -> bool:
@@ -167,8 +201,10 @@ class Iso20Secc(Pnc20Mixin, V2gSecc):
 
     def encode(self, session_id: bytes, response: Any) -> bytes:
         # before SessionSetup there is no SessionID yet; -20's is always 8 bytes (zeros: none)
+        signature, self.signature_out = self.signature_out, None
         response.Header = t.MessageHeaderType(SessionID=session_id or k.NEW_SESSION,
-                                              TimeStamp=response.Header.TimeStamp)
+                                              TimeStamp=response.Header.TimeStamp,
+                                              Signature=signature)  # fmt: skip
         return codec.encode(response, self._schema_of(response).NAMESPACE)
 
     def payload_type_of(self, response: Any) -> int:
@@ -197,6 +233,8 @@ class Iso20Secc(Pnc20Mixin, V2gSecc):
             return Notification.Pause
         if stop is not None:
             return Notification.Terminate
+        if self.service_changed(now):
+            return Notification.ServiceRenegotiation
         offered = self.controller.schedules(now)[:k.MAX_SCHEDULE_TUPLES]
         if self.schedules and offered != self.schedules:
             self.renegotiation_asked = True
@@ -226,11 +264,13 @@ class Iso20Secc(Pnc20Mixin, V2gSecc):
             m.SessionSetupReq: lambda: m.SessionSetupRes(
                 Header=h, ResponseCode=code, EVSEID=self.controller.evse_id),
             m.AuthorizationSetupReq: lambda: m.AuthorizationSetupRes(
-                Header=h, ResponseCode=code, **self.authorization_modes()),
+                Header=h, ResponseCode=code, **(self.authorization_modes() | {
+                    "CertificateInstallationService": self.install_offered})),
             m.AuthorizationReq: lambda: m.AuthorizationRes(
                 Header=h, ResponseCode=code, EVSEProcessing=processing),
             m.ServiceDiscoveryReq: lambda: m.ServiceDiscoveryRes(
-                Header=h, ResponseCode=code, ServiceRenegotiationSupported=False,
+                Header=h, ResponseCode=code,
+                ServiceRenegotiationSupported=bool(self.offers_renegotiation),
                 EnergyTransferServiceList=m.ServiceListType(Service=[
                     m.ServiceType(ServiceID=sid, FreeService=False)
                     for sid in fields.get("offer", sorted(self.services))])),
@@ -262,17 +302,6 @@ class Iso20Secc(Pnc20Mixin, V2gSecc):
 
     # --- handlers (names from the tables) --------------------------------------------------
 
-    def session_setup(self, req: m.SessionSetupReq, now: float) -> Reply:
-        self.evcc_id = req.EVCCID
-        if self.paused.rejoin(self.header_session_id, req.EVCCID.encode()):
-            self.session_id = self.header_session_id
-            code = Code.OK_OldSessionJoined
-        else:
-            self.start_session(req, now)
-            code = Code.OK_NewSessionEstablished
-        self.emit(SessionStarted(self.session_id, req.EVCCID))
-        return Reply(self.respond(req, code, now), S.AUTHORIZATION_SETUP)
-
     def authorization_setup(self, req: m.AuthorizationSetupReq, now: float) -> Reply:
         self.new_challenge()
         return Reply(self.respond(req, Code.OK, now), S.AUTHORIZATION)
@@ -303,31 +332,9 @@ class Iso20Secc(Pnc20Mixin, V2gSecc):
         self._end_after = "the station refused the EV"
         return Reply(self.respond(req, refused, now), S.AUTHORIZATION)
 
-    def service_discovery(self, req: m.ServiceDiscoveryReq, now: float) -> Reply:
-        offer = sorted(self.services)
-        if req.SupportedServiceIDs is not None:
-            offer = [sid for sid in offer if sid in req.SupportedServiceIDs.ServiceID]
-        return Reply(self.respond(req, Code.OK, now, offer=offer or sorted(self.services)),
-                     S.SERVICE_DETAIL)  # fmt: skip
-
     def service_detail(self, req: m.ServiceDetailReq, now: float) -> Reply:
         code = Code.OK if req.ServiceID in self.services else Code.FAILED_ServiceIDInvalid
         return Reply(self.respond(req, code, now), S.SERVICE_DETAIL)
-
-    def service_selection(self, req: m.ServiceSelectionReq, now: float) -> Reply:
-        chosen = req.SelectedEnergyTransferService
-        nxt = S.CHARGE_PARAMETER_DISCOVERY
-        if chosen.ServiceID not in k.ENERGY_SERVICES:
-            code = Code.FAILED_NoEnergyTransferServiceSelected
-        elif (chosen.ServiceID not in self.services
-              or chosen.ParameterSetID not in self.control_modes
-              or (req.SelectedVASList is not None and req.SelectedVASList.SelectedService)):
-            code = Code.FAILED_ServiceSelectionInvalid  # not offered (we offer no VAS)
-        else:
-            code = Code.OK
-            self.service_id = chosen.ServiceID
-            self.control_mode = chosen.ParameterSetID  # the set's ID is its control mode
-        return Reply(self.respond(req, code, now), nxt)
 
     def schedule_exchange(self, req: m.ScheduleExchangeReq, now: float) -> Reply:
         here = self.state
@@ -361,23 +368,26 @@ class Iso20Secc(Pnc20Mixin, V2gSecc):
         here = self.state
         progress = req.ChargeProgress
         if progress is Progress.Stop:
+            self.standing_by = False
             self.stop_output(now)
             return Reply(self.respond(req, Code.OK, now), self.AFTER_STOP)
         if progress is Progress.ScheduleRenegotiation:
             if here is not S.CHARGING:
                 return Reply(self.respond(req, Code.FAILED_ScheduleRenegotiation, now), here)
+            self.standing_by = False
             self.hold_output(now)
             return Reply(self.respond(req, Code.OK, now), S.RENEGOTIATION)
-        if progress is Progress.Standby:
-            return Reply(self.respond(req, Code.WARNING_StandbyNotAllowed, now), here)
         if req.EVProcessing is not Processing.Finished:
             # the EV has not settled its power profile yet: it asks again; nothing starts
             return Reply(self.respond(req, Code.OK, now), here)
+        if progress is Progress.Standby:
+            return self.standby(req, now)
         code = self._check_profile(req)  # OK, OK_PowerToleranceConfirmed or FAILED_*
         if code.value.startswith("FAILED"):
             return Reply(self.respond(req, code, now), here)
         self.discharge_selected = req.BPT_ChannelSelection is not m.channelSelectionType.Charge
         if here is S.CHARGING or here is S.RESTART:
+            self.standing_by = False  # [V2G20-1386]
             return Reply(self.respond(req, code, now), S.CHARGING)
         if self.controller.stop_requested(now) is not None or not self.may_start(now):
             return Reply(self.respond(req, Code.FAILED_PowerDeliveryNotApplied, now), here)
@@ -411,16 +421,6 @@ class Iso20Secc(Pnc20Mixin, V2gSecc):
             return Reply(self.respond(req, Code.FAILED_UnknownSession, now), S.CHARGING)
         return Reply(self.respond(req, Code.OK, now), S.CHARGING)
 
-    def session_stop(self, req: m.SessionStopReq, now: float) -> Reply:
-        kind = req.ChargingSession
-        if kind is m.chargingSessionType.ServiceRenegotiation:
-            return Reply(self.respond(req, Code.FAILED_NoServiceRenegotiationSupported, now),
-                         self.state)  # fmt: skip
-        self.stop_output(now)
-        if kind is m.chargingSessionType.Pause:
-            self.paused.pause(self.session_id, self.evcc_id.encode())
-        return Reply(self.respond(req, Code.OK, now), S.STOPPED)
-
     # --- the power of one loop iteration ------------------------------------------------------
 
     def dynamic_want(self, ev: PowerWindow, mode: Any, now: float) -> float:
@@ -444,10 +444,14 @@ class Iso20Secc(Pnc20Mixin, V2gSecc):
         if scheduled is not None:
             station = PowerWindow(min(station.max_charge_w, scheduled[0]),
                                   min(station.max_discharge_w, scheduled[1]))  # fmt: skip
-        if not (self.bpt and self.discharge_selected):
+        offered = self.controller.energy_services(now)
+        withdrawn = offered is not None and self.service_id not in offered
+        # a withdrawn BPT service bans export at once: the EV may be slow to renegotiate
+        if not (self.bpt and self.discharge_selected) or withdrawn:
             ev = PowerWindow(ev.max_charge_w, 0.0)
         rules = self.controller.export_rules(now)
-        power = 0.0 if stopping else bpt_power(want, ev, station, rules, self.ev_soc)
+        idle = stopping or self.standing_by  # [V2G20-2118]: the EV's wish is not read
+        power = 0.0 if idle else bpt_power(want, ev, station, rules, self.ev_soc)
         self.last_power = power
         return power, PowerWindow(min(ev.max_charge_w, station.max_charge_w),
                                   discharge_allowed_w(ev, station, rules, self.ev_soc))

@@ -19,6 +19,7 @@ PRE_CHARGE_TIMEOUT = 10.0
 # --- EVCC: V2G_EVCC_Msg_Timeout per request ---------------------------------------------
 MSG_TIMEOUT = 2.0
 SERVICE_DETAIL_TIMEOUT = 5.0
+CERTIFICATE_INSTALLATION_TIMEOUT = 5.0
 # DC_ChargeLoopReq / AC_ChargeLoopReq. FACTS.md had 0.25 s "-20 charge loop" marked as -2's
 # CurrentDemand value; the iso15118 package has 0.5 s for -20 (DC_CHARGE_LOOP_REQ).
 CHARGE_LOOP_TIMEOUT = 0.5

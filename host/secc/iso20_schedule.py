@@ -61,8 +61,9 @@ def slots(entries: tuple[tuple[int, float], ...], duration: int) -> list[tuple[i
     """(start, end, W) of each entry, the last one running to ``duration``; 0 W before the
     first entry (nothing allowed there, as ``limits_at`` says)."""
     first = entries[0][0] if entries else duration
-    return [(0, first, 0.0)] + [(start, start + length, value) for (start, _v), (length, value)
-                                in zip(entries, durations(entries, duration), strict=True)]
+    spans = [(0, first, 0.0)] + [(start, start + length, value) for (start, _v), (length, value)
+                                 in zip(entries, durations(entries, duration), strict=True)]
+    return [(low, high, value) for low, high, value in spans if low < high]
 
 
 def check_profile(profile: m.EVPowerProfileType | None, schedules: list[Schedule], bpt: bool,

@@ -41,6 +41,9 @@ COMMON_TABLE: dict[tuple[State, type], Step] = {
                                                            S.AUTHORIZATION),
     (S.AUTHORIZATION, m.AuthorizationReq): step("authorization", S.AUTHORIZATION,
                                                 S.SERVICE_DISCOVERY),
+    # iso20_install: FAILED_SequenceError when not offered, as before the row existed
+    (S.AUTHORIZATION, m.CertificateInstallationReq): step("certificate_installation",
+                                                          S.AUTHORIZATION),
     (S.SERVICE_DISCOVERY, m.ServiceDiscoveryReq): step("service_discovery", S.SERVICE_DETAIL),
     (S.SERVICE_DETAIL, m.ServiceDetailReq): step("service_detail", S.SERVICE_DETAIL),
     (S.SERVICE_DETAIL, m.ServiceSelectionReq): step("service_selection",
@@ -55,8 +58,9 @@ COMMON_TABLE: dict[tuple[State, type], Step] = {
     (S.RESTART, m.PowerDeliveryReq): step("power_delivery", S.RESTART, S.CHARGING,
                                           S.WELDING_DETECTION, S.POWER_OFF),
 } | {  # fmt: skip
-    # an EV may give up (or pause) before power flowed, and stops after it
-    (state, m.SessionStopReq): step("session_stop", S.STOPPED, state)
+    # an EV may give up (or pause) before power flowed, and stops after it; with
+    # ChargingSession=ServiceRenegotiation it goes back to ServiceDiscovery (iso20_flow)
+    (state, m.SessionStopReq): step("session_stop", S.STOPPED, S.SERVICE_DISCOVERY, state)
     for state in (S.AUTHORIZATION, S.SERVICE_DISCOVERY, S.SERVICE_DETAIL,
                   S.CHARGE_PARAMETER_DISCOVERY, S.SCHEDULE_EXCHANGE, S.CABLE_CHECK,
                   S.PRE_CHARGE, S.READY, S.WELDING_DETECTION, S.POWER_OFF)

@@ -1,8 +1,9 @@
 """SLAC and modem MMEs: bytes <-> frozen dataclasses, Ethernet header included.
 
 HomePlug Green PHY 1.1 §11.1 (MME framing) and ISO 15118-3:2015 Annex A (Tables A.2-A.8)
-for the SLAC payloads; the Qualcomm vendor MMEs follow open-plc-utils' structures. Multi-byte
-integers of HomePlug are little-endian; MAC addresses, ids and keys are byte strings.
+for the SLAC payloads; the Qualcomm vendor MMEs (``vendor``, re-exported here) follow
+open-plc-utils' structures. Multi-byte integers of HomePlug are little-endian; MAC
+addresses, ids and keys are byte strings.
 
 Each payload class lists its fields once (``FIELDS``); one reader and one writer walk that
 list, so a message is defined in one place. ``pull_frame(buf)`` / ``push_frame(frame)`` are
@@ -14,73 +15,25 @@ are left as trailing bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from . import constants as c
 from .errors import LocalProtocolError, NeedMoreData, RemoteProtocolError
-
-# A field kind is "u8", "u16", "u32" (little-endian), an int (fixed byte length), or
-# "*name": as many bytes as the earlier integer field `name` says.
-Field = tuple[str, "str | int"]
-
-
-class Buffer:
-    """A read cursor over received bytes; running past the end raises NeedMoreData."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = bytes(data)
-        self.pos = 0
-
-    def pull_bytes(self, n: int) -> bytes:
-        end = self.pos + n
-        if end > len(self.data):
-            raise NeedMoreData(f"needed {end} bytes, have {len(self.data)}")
-        out = self.data[self.pos : end]
-        self.pos = end
-        return out
-
-    def pull_uint(self, n: int) -> int:
-        return int.from_bytes(self.pull_bytes(n), "little")
-
-
-_UINT_SIZES = {"u8": 1, "u16": 2, "u32": 4}
-
-
-class Message:
-    """Base of every MME payload: ``MMTYPE`` (with its REQ/CNF/IND/RSP bits) and ``FIELDS``."""
-
-    MMTYPE: ClassVar[int]
-    FIELDS: ClassVar[tuple[Field, ...]]
-    MMV: ClassVar[int | None] = None  # None: 0 for vendor MMEs, 1 otherwise
-
-    @classmethod
-    def pull(cls, buf: Buffer) -> Message:
-        values: dict[str, object] = {}
-        for name, kind in cls.FIELDS:
-            if kind in _UINT_SIZES:
-                values[name] = buf.pull_uint(_UINT_SIZES[kind])  # type: ignore[index]
-            elif isinstance(kind, int):
-                values[name] = buf.pull_bytes(kind)
-            else:
-                values[name] = buf.pull_bytes(values[kind[1:]])  # type: ignore[arg-type]
-        return cls(**values)
-
-    def push(self, out: bytearray) -> None:
-        for name, kind in self.FIELDS:
-            value = getattr(self, name)
-            if kind in _UINT_SIZES:
-                size = _UINT_SIZES[kind]  # type: ignore[index]
-                if not isinstance(value, int) or not 0 <= value < 1 << (8 * size):
-                    raise LocalProtocolError(f"{type(self).__name__}.{name}={value!r} is no {kind}")
-                out += value.to_bytes(size, "little")
-                continue
-            want = kind if isinstance(kind, int) else getattr(self, kind[1:])
-            if not isinstance(value, bytes) or len(value) != want:
-                raise LocalProtocolError(
-                    f"{type(self).__name__}.{name} must be {want} bytes, got {value!r}"
-                )
-            out += value
-
+from .mme import Buffer, Field, Message
+from .vendor import (  # noqa: F401  (re-exported: the frame reader knows every message)
+    Network,
+    NetworkStation,
+    ToneMap,
+    VsLinkStatusCnf,
+    VsLinkStatusReq,
+    VsNwInfoCnf,
+    VsNwInfoReq,
+    VsRsDevCnf,
+    VsRsDevReq,
+    VsSwVerCnf,
+    VsSwVerReq,
+    VsToneMapCharCnf,
+    VsToneMapCharReq,
+)
 
 APP = ("application_type", "u8")
 SEC = ("security_type", "u8")
@@ -299,213 +252,6 @@ class CmSlacMatchCnf(Message):
     reserved2: int = 0
     application_type: int = _SLAC["application_type"]
     security_type: int = _SLAC["security_type"]
-
-
-# --- Qualcomm vendor MMEs (MMV 0, OUI 00:B0:52 after the MMTYPE) --------------------------
-
-
-@dataclass(frozen=True)
-class VsSwVerReq(Message):
-    """VS_SW_VER.REQ: ask the modem for its firmware version (open-plc-utils VersionInfo)."""
-
-    MMTYPE = c.VS_SW_VER | c.MMTYPE_REQ
-    FIELDS = ()
-
-
-@dataclass(frozen=True)
-class VsSwVerCnf(Message):
-    """VS_SW_VER.CNF: status 0 and the version string (the NUL padding is not read)."""
-
-    MMTYPE = c.VS_SW_VER | c.MMTYPE_CNF
-    FIELDS = (("status", "u8"), ("device_id", "u8"), ("version_length", "u8"),
-              ("version", "*version_length"))  # fmt: skip
-    version_length: int
-    version: bytes
-    status: int = 0
-    device_id: int = 0x20  # QCA7000 (open-plc-utils chipset table)
-
-
-@dataclass(frozen=True)
-class VsRsDevReq(Message):
-    """VS_RS_DEV.REQ: reset the modem (open-plc-utils ResetDevice)."""
-
-    MMTYPE = c.VS_RS_DEV | c.MMTYPE_REQ
-    FIELDS = ()
-
-
-@dataclass(frozen=True)
-class VsRsDevCnf(Message):
-    """VS_RS_DEV.CNF: status 0 means the reset was accepted."""
-
-    MMTYPE = c.VS_RS_DEV | c.MMTYPE_CNF
-    FIELDS = (("status", "u8"),)
-    status: int = 0
-
-
-@dataclass(frozen=True)
-class VsLinkStatusReq(Message):
-    """VS_PL_LNK_STATUS.REQ: is the modem in a logical network with a peer? (EVerest)."""
-
-    MMTYPE = c.VS_PL_LNK_STATUS | c.MMTYPE_REQ
-    FIELDS = ()
-
-
-@dataclass(frozen=True)
-class VsLinkStatusCnf(Message):
-    """VS_PL_LNK_STATUS.CNF: ``link_status`` 1 means a link to another station."""
-
-    MMTYPE = c.VS_PL_LNK_STATUS | c.MMTYPE_CNF
-    FIELDS = (("reserved", "u8"), ("link_status", "u8"))
-    link_status: int
-    reserved: int = 0
-
-    @property
-    def up(self) -> bool:
-        return self.link_status == c.LINK_STATUS_UP
-
-
-@dataclass(frozen=True)
-class VsNwInfoReq(Message):
-    """VS_NW_INFO.REQ: the networks the modem is in and their stations. The QCA7000 (AR7x00
-    family) takes the MMV 1 form with the fragmentation field (open-plc-utils NetworkInfo2)."""
-
-    MMTYPE = c.VS_NW_INFO | c.MMTYPE_REQ
-    MMV = c.MMV_HPAV_1_1
-    FIELDS = ()
-
-
-@dataclass(frozen=True)
-class NetworkStation:
-    mac: bytes
-    tei: int
-    avg_tx_mbps: int = 0  # AvgPHYDR_TX: average PHY rate towards this station
-    avg_rx_mbps: int = 0  # AvgPHYDR_RX: average PHY rate from it
-
-
-@dataclass(frozen=True)
-class Network:
-    nid: bytes
-    role: int  # 0 station, 1 proxy coordinator, 2 central coordinator
-    cco_mac: bytes
-    stations: tuple[NetworkStation, ...]
-
-
-_NETWORK_LEN, _STATION_LEN = 32, 24  # open-plc-utils NetworkInfo2: struct network, station
-
-
-@dataclass(frozen=True)
-class VsNwInfoCnf(Message):
-    """VS_NW_INFO.CNF (AR7x00 form): ``data`` holds the networks; ``networks()`` reads them."""
-
-    MMTYPE = c.VS_NW_INFO | c.MMTYPE_CNF
-    MMV = c.MMV_HPAV_1_1
-    FIELDS = (("sub_version", "u8"), ("reserved", "u8"), ("data_length", "u16"),
-              ("data", "*data_length"))  # fmt: skip
-    data_length: int
-    data: bytes
-    sub_version: int = 1
-    reserved: int = 0
-
-    @classmethod
-    def of(cls, networks: list[Network]) -> VsNwInfoCnf:
-        out = bytearray([0, len(networks)])
-        for net in networks:
-            out += net.nid + bytes(2) + b"\x01\x01" + bytes(4) + bytes([net.role]) + net.cco_mac
-            out += b"\x01" + bytes(3) + bytes([len(net.stations)]) + bytes(5)
-            for sta in net.stations:
-                # MAC, TEI, 3 reserved, BDA, AVGTX u16, COUPLING, reserved, AVGRX u16, 2 reserved
-                out += sta.mac + bytes([sta.tei]) + bytes(3) + bytes(6)
-                out += sta.avg_tx_mbps.to_bytes(2, "little") + bytes(2)
-                out += sta.avg_rx_mbps.to_bytes(2, "little") + bytes(2)
-        return cls(data_length=len(out), data=bytes(out))
-
-    def networks(self) -> list[Network]:
-        buf = Buffer(self.data)
-        try:
-            buf.pull_bytes(1)
-            found = []
-            for _ in range(buf.pull_uint(1)):
-                net = buf.pull_bytes(_NETWORK_LEN)
-                stations = tuple(
-                    NetworkStation(sta[:6], sta[6], int.from_bytes(sta[16:18], "little"),
-                                   int.from_bytes(sta[20:22], "little"))
-                    for sta in (buf.pull_bytes(_STATION_LEN) for _ in range(net[26]))
-                )
-                found.append(Network(net[:7], net[15], net[16:22], stations))
-        except NeedMoreData as exc:
-            raise RemoteProtocolError("VS_NW_INFO.CNF data ends inside a network") from exc
-        return found
-
-
-@dataclass(frozen=True)
-class VsToneMapCharReq(Message):
-    """VS_TONE_MAP_CHAR.REQ (AR7x00 form, MMV 1): the tone map the modem uses towards the
-    station ``mac`` in tone-map slot ``slot`` (the layout open-plc-utils' ToneMaps2 sends)."""
-
-    MMTYPE = c.VS_TONE_MAP_CHAR | c.MMTYPE_REQ
-    MMV = c.MMV_HPAV_1_1
-    FIELDS = (("sub_version", "u8"), ("reserved", 3), ("mac", 6), ("slot", "u8"),
-              ("coupling", "u8"))  # fmt: skip
-    mac: bytes
-    slot: int = 0
-    coupling: int = 0  # 0 primary coupling, 1 alternate
-    sub_version: int = 0
-    reserved: bytes = bytes(3)
-
-
-_TONE_MAP_HEADER_LEN = 24  # MME_SUBVER ... Reserved7, before the carriers' nibbles
-
-
-@dataclass(frozen=True)
-class ToneMap:
-    """One slot's tone map: a 4-bit modulation code per active carrier (c.MODULATION_BITS)."""
-
-    mac: bytes
-    slot: int
-    coupling: int
-    slots: int  # NUMTMS: how many slots the modem holds for this station
-    active_carriers: int
-    codes: tuple[int, ...]  # per active carrier
-
-
-@dataclass(frozen=True)
-class VsToneMapCharCnf(Message):
-    """VS_TONE_MAP_CHAR.CNF (AR7x00 form): ``status`` 0 and ``body`` (MME_LEN bytes: a
-    24-byte header, then two carriers per byte, the even carrier in the low nibble)."""
-
-    MMTYPE = c.VS_TONE_MAP_CHAR | c.MMTYPE_CNF
-    MMV = c.MMV_HPAV_1_1
-    FIELDS = (("status", "u8"), ("reserved", "u8"), ("mme_len", "u16"), ("body", "*mme_len"))
-    mme_len: int
-    body: bytes
-    status: int = 0
-    reserved: int = 0
-
-    @classmethod
-    def of(cls, tm: ToneMap) -> VsToneMapCharCnf:
-        packed = bytearray((len(tm.codes) + 1) // 2)
-        for i, code in enumerate(tm.codes):
-            packed[i // 2] |= (code & 0x0F) << (4 * (i & 1))
-        head = bytes([0, 0]) + tm.mac + bytes([tm.slot, tm.coupling, tm.slots, 0])
-        head += tm.active_carriers.to_bytes(2, "little") + bytes(2)
-        head += len(tm.codes).to_bytes(2, "little") + bytes(2 + 4)
-        body = head + bytes(packed)
-        return cls(mme_len=len(body), body=body)
-
-    def tone_map(self) -> ToneMap:
-        b = self.body
-        if len(b) < _TONE_MAP_HEADER_LEN:
-            raise RemoteProtocolError(
-                f"VS_TONE_MAP_CHAR.CNF MME_LEN {len(b)} is shorter than its "
-                f"{_TONE_MAP_HEADER_LEN}-byte header", "MALFORMED_MME")
-        active = int.from_bytes(b[12:14], "little")
-        packed = b[_TONE_MAP_HEADER_LEN:]
-        if active > 2 * len(packed):
-            raise RemoteProtocolError(
-                f"VS_TONE_MAP_CHAR.CNF says {active} active carriers but carries "
-                f"{2 * len(packed)}", "MALFORMED_MME")
-        codes = tuple((packed[i // 2] >> (4 * (i & 1))) & 0x0F for i in range(active))
-        return ToneMap(b[2:8], b[8], b[9], b[10], active, codes)
 
 
 MESSAGES: dict[int, type[Message]] = {

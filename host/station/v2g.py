@@ -36,7 +36,7 @@ LIFTED_BY_LEASE = interlocks.NO_LEASE | interlocks.RCD_UNTESTED | interlocks.DIO
 # what SimEvseController takes from its caller (the rest is its running state)
 SETTINGS = ("evse_id", "decision", "authorize_after", "min_current", "current_tolerance",
             "peak_current_ripple", "ac", "receipt", "schedule_list", "export",
-            "setpoint")  # fmt: skip
+            "setpoint", "services")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,7 @@ class EvccBase:
         code = body.ResponseCode
         self._on_code(code)
         self._events.append(ResponseReceived(type(body).__name__, code.value, now))
-        if code not in self.ok_codes:
+        if code not in self.ok_codes and not self._tolerated(body):
             self._fail(Failure.FAILED_CODE, f"{type(body).__name__} {code.value}", now)
             return
         if isinstance(body, setup):
@@ -220,6 +220,10 @@ class EvccBase:
             self._fail(Failure.SESSION_ID, session_id.hex(), now)
             return
         getattr(self, self.handlers[type(body)])(body, now)
+
+    def _tolerated(self, body: Any) -> bool:
+        """A WARNING the session goes on after, in this response (none by default)."""
+        return False
 
     def _ongoing(self, request: type, limit: float, now: float) -> bool:
         """True while the phase of ``request`` is within its limit (fails it otherwise)."""

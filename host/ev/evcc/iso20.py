@@ -9,12 +9,26 @@ In the charge loop it follows the SECC's EVSENotification: Terminate and Pause e
 charge (PowerDelivery(Stop), welding detection, SessionStop with Terminate or Pause),
 ScheduleRenegotiation goes through PowerDelivery(ScheduleRenegotiation), ScheduleExchange
 and PowerDelivery(Start) back into the loop, MeteringConfirmation is answered with a
-MeteringConfirmationReq. ``Iso20Config.resume`` rejoins a paused session.
+MeteringConfirmationReq. ``Iso20Config.resume`` rejoins a paused session. With
+``Iso20Config.install`` (``install20.EvInstall20``) it fetches contract chains by
+CertificateInstallation before it authorizes, when the SECC offers that.
+
+ServiceRenegotiation ([V2G20-1476], [V2G20-1477]), when the first ServiceDiscoveryRes
+announced it: asked by the SECC (EVSENotification=ServiceRenegotiation) or by the EV
+(``Iso20Config.renegotiate_to`` after ``renegotiate_after`` loop iterations), the charge is
+stopped as for Terminate, SessionStopReq carries ServiceRenegotiation, and after its OK the
+EV starts again at ServiceDiscoveryReq in the same session, choosing ``renegotiate_to``, or
+its service, or (the station withdrew it) the same service with or without BPT.
+
+Standby (``Iso20Config.standby_after``): PowerDelivery(Standby) from the loop, then loop
+requests asking for 0 W until PowerDelivery(Start) ([V2G20-1391], [V2G20-1393],
+[V2G20-2116]); a WARNING_StandbyNotAllowed answer and the EV charges on ([V2G20-1396]).
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Any
 
 from host.exi import codec
@@ -32,6 +46,7 @@ from host.v2g.v2gtp import PayloadType, frame
 from .common import EvccBase, Failure, ResponseReceived, SessionFailed, SessionStopped
 from .ev import EvModel
 from .iso20_requests import HEADER, Iso20Config, Iso20Requests
+from .pnc20 import EvPnc20
 
 __all__ = ["Failure", "Iso20Config", "Iso20Evcc", "ResponseReceived", "SessionFailed",
            "SessionStopped"]
@@ -44,9 +59,15 @@ OK_CODES = {Code.OK, Code.OK_NewSessionEstablished, Code.OK_OldSessionJoined,
             Code.OK_CertificateExpiresSoon, Code.OK_PowerToleranceConfirmed}  # fmt: skip
 PAYLOAD_TYPES = {m: PayloadType.ISO20_MAIN, dc: PayloadType.ISO20_DC, acs: PayloadType.ISO20_AC}
 LOOP_REQUESTS = (dc.DC_ChargeLoopReq, acs.AC_ChargeLoopReq)
+STANDBY_RESIDUAL_W = 50.0  # what the EV takes for "no power flows" before Standby
+# the same service with or without BPT: what an EV falls back to when the station
+# withdraws (or newly offers only) one of them
+PARTNER = {k.SERVICE_DC: k.SERVICE_DC_BPT, k.SERVICE_DC_BPT: k.SERVICE_DC,
+           k.SERVICE_AC: k.SERVICE_AC_BPT, k.SERVICE_AC_BPT: k.SERVICE_AC}
 
 ANSWERS = {
     m.SessionSetupReq: m.SessionSetupRes, m.AuthorizationSetupReq: m.AuthorizationSetupRes,
+    m.CertificateInstallationReq: m.CertificateInstallationRes,
     m.AuthorizationReq: m.AuthorizationRes, m.ServiceDiscoveryReq: m.ServiceDiscoveryRes,
     m.ServiceDetailReq: m.ServiceDetailRes, m.ServiceSelectionReq: m.ServiceSelectionRes,
     dc.DC_ChargeParameterDiscoveryReq: dc.DC_ChargeParameterDiscoveryRes,
@@ -89,6 +110,18 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         # PnC: the signed PnC_AReqAuthorizationMode, sent unaltered while Ongoing [V2G20-1582]
         self._pnc_auth: tuple[m.PnC_AReqAuthorizationModeType, Any] | None = None
         self._renegotiating = False
+        self._setup_res: m.AuthorizationSetupRes | None = None  # kept while installing
+        self._install_req: m.CertificateInstallationReq | None = None
+        self._install_signature: Any = None
+        self.service = config.service
+        self.services_used: list[int] = []  # each ServiceSelectionReq's ServiceID, in order
+        self.renegotiation_offered: bool | None = None  # the first ServiceDiscoveryRes's
+        self.standby_power: list[float] = []  # W, each loop answer's while standing by
+        self.standby_refused = False
+        self._next_service: int | None = None
+        self._loops = 0  # loop iterations of the present service
+        self._standby_loops = 0
+        self._standby_done = False
 
     @property
     def paid_by_contract(self) -> bool:
@@ -109,12 +142,16 @@ class Iso20Evcc(Iso20Requests, EvccBase):
             return self.config.loop_msg_timeout
         if isinstance(request, m.ServiceDetailReq):
             return k.SERVICE_DETAIL_TIMEOUT
+        if isinstance(request, m.CertificateInstallationReq):
+            return k.CERTIFICATE_INSTALLATION_TIMEOUT
         return self.config.msg_timeout
 
     def _on_code(self, code: Any) -> None:
         self.codes.append(code.value)
 
     def _send(self, request: Any, now: float, signature: Any = None) -> None:
+        if isinstance(request, m.CertificateInstallationReq) and signature is None:
+            signature = self._install_signature  # repeated unaltered while Ongoing
         if isinstance(request, m.AuthorizationReq) and self._pnc_auth is not None:
             signature = self._pnc_auth[1]
         request.Header = t.MessageHeaderType(SessionID=self.session_id,
@@ -172,6 +209,12 @@ class Iso20Evcc(Iso20Requests, EvccBase):
                                   EIM_AReqAuthorizationMode=m.EIM_AReqAuthorizationModeType())
 
     def _on_authorizationsetup(self, res: m.AuthorizationSetupRes, now: float) -> None:
+        install = self.config.install
+        if res.CertificateInstallationService and install is not None and install.wants():
+            self._setup_res = res
+            self._install_req, self._install_signature = install.request()
+            self._send(self._install_req, now)
+            return
         offered = res.PnC_ASResAuthorizationMode
         if (self.config.pnc is not None and m.authorizationType.PnC in res.AuthorizationServices
                 and offered is not None):  # fmt: skip
@@ -188,20 +231,54 @@ class Iso20Evcc(Iso20Requests, EvccBase):
             return
         self._send(m.ServiceDiscoveryReq(Header=HEADER), now)
 
-    def _on_servicediscovery(self, res: m.ServiceDiscoveryRes, now: float) -> None:
-        offered = [s.ServiceID for s in res.EnergyTransferServiceList.Service]
-        if self.config.service not in offered:
-            self._fail(Failure.UNEXPECTED, f"service {self.config.service} not offered", now)
+    def _on_certificateinstallation(self, res: m.CertificateInstallationRes, now: float) -> None:
+        install, setup = self.config.install, self._setup_res
+        assert install is not None and setup is not None and self._install_req is not None
+        if res.EVSEProcessing in ONGOING:
+            if self._ongoing(m.CertificateInstallationReq, k.ONGOING_TIMEOUT, now):
+                request = self._install_req
+                self._later(lambda _now: request, now)
             return
-        self._send(m.ServiceDetailReq(Header=HEADER, ServiceID=self.config.service), now)
+        self._phase_started.pop(m.CertificateInstallationReq, None)
+        why = install.take(res, res.Header.Signature)
+        if why:
+            self._fail(Failure.UNEXPECTED, f"CertificateInstallationRes refused: {why}", now)
+            return
+        if res.RemainingContractCertificateChains > 0 and install.wants():
+            self._install_req, self._install_signature = install.request()
+            self._send(self._install_req, now)
+            return
+        self._on_installed(install, now)
+        self._on_authorizationsetup(replace(setup, CertificateInstallationService=False), now)
+
+    def _on_installed(self, install: Any, now: float) -> None:
+        """Without a contract of its own the EV authorizes by PnC with the first one it got."""
+        if self.config.pnc is None and install.installed:
+            chain, key = install.installed[0]
+            self.config.pnc = EvPnc20(chain, key)
+
+    def _on_servicediscovery(self, res: m.ServiceDiscoveryRes, now: float) -> None:
+        if self.renegotiation_offered is None:
+            self.renegotiation_offered = res.ServiceRenegotiationSupported
+        offered = [s.ServiceID for s in res.EnergyTransferServiceList.Service]
+        wished = [self.service]
+        if self._next_service is not None:  # after a ServiceRenegotiation
+            wished = [self._next_service, self.service, PARTNER[self.service]]
+        chosen = next((sid for sid in wished if sid in offered), None)
+        if chosen is None:
+            self._fail(Failure.UNEXPECTED, f"service {self.service} not offered", now)
+            return
+        self.service, self._next_service = chosen, None
+        self._send(m.ServiceDetailReq(Header=HEADER, ServiceID=self.service), now)
 
     def _on_servicedetail(self, res: m.ServiceDetailRes, now: float) -> None:
         for ps in res.ServiceParameterList.ParameterSet:
             values = {p.Name: p.intValue for p in ps.Parameter}
             if values.get("ControlMode") == self.config.control_mode:
+                self.services_used.append(self.service)
                 self._send(m.ServiceSelectionReq(
                     Header=HEADER, SelectedEnergyTransferService=m.SelectedServiceType(
-                        ServiceID=self.config.service, ParameterSetID=ps.ParameterSetID)), now)
+                        ServiceID=self.service, ParameterSetID=ps.ParameterSetID)), now)
                 return
         self._fail(Failure.UNEXPECTED, "no parameter set with our control mode", now)
 
@@ -247,7 +324,18 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         self._progress = progress
         self._send(self.power_delivery_req(progress, now), now)
 
+    def _tolerated(self, body: Any) -> bool:
+        return (isinstance(body, m.PowerDeliveryRes) and self._progress is Progress.Standby
+                and body.ResponseCode is Code.WARNING_StandbyNotAllowed)  # fmt: skip
+
     def _on_powerdelivery(self, res: m.PowerDeliveryRes, now: float) -> None:
+        if self._progress is Progress.Standby:
+            # refused: the EV keeps to its profile or the station's demand ([V2G20-1396])
+            self.standby_refused = res.ResponseCode is Code.WARNING_StandbyNotAllowed
+            self.standing_by = not self.standby_refused
+            self._send(self.charge_loop_req(now), now)
+            return
+        self.standing_by = False  # Start, Stop and ScheduleRenegotiation end it [V2G20-1386]
         if self._progress is Progress.Start:
             self._send(self.charge_loop_req(now), now)
         elif self._progress is Progress.ScheduleRenegotiation:
@@ -276,6 +364,10 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         if res.MeterInfo is not None:
             self.meter_readings.append(res.MeterInfo.ChargedEnergyReadingWh)
         self.present_power.append(present_w)
+        self._loops += 1
+        if self.standing_by:
+            self.standby_power.append(present_w)
+            self._standby_loops += 1
         note = res.EVSEStatus.EVSENotification if res.EVSEStatus is not None else None
         if note is not None:
             self.notifications.append(note.value)
@@ -294,10 +386,53 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         elif note in (Notification.Terminate, Notification.Pause):
             self.pausing = note is Notification.Pause
             self._power_delivery(Progress.Stop, now)
+        elif note is Notification.ServiceRenegotiation or self._wants_other_service():
+            self.renegotiating_service = True
+            self._power_delivery(Progress.Stop, now)
         elif self.ev.charging_complete(now):
             self._power_delivery(Progress.Stop, now)
+        elif self._standby_turn(present_w):
+            self._later(lambda at: self.power_delivery_req(self._progress, at), now)
         else:
             self._later(self.charge_loop_req, now)
+
+    def _wants_other_service(self) -> bool:
+        """The EV's own ServiceRenegotiation, once, if the SECC announced it."""
+        c = self.config
+        if (c.renegotiate_to is None or len(self.services_used) != 1
+                or not self.renegotiation_offered or self._loops < c.renegotiate_after):
+            return False
+        self._next_service = c.renegotiate_to
+        return True
+
+    def _standby_turn(self, present_w: float) -> bool:
+        """Time to enter or to leave standby: sets the ChargeProgress to send. Before
+        Standby the EV asks for no power until none flows ([V2G20-2116])."""
+        c = self.config
+        if self.standing_by and self._standby_loops >= c.standby_loops:
+            self._progress = Progress.Start
+            return True
+        if (c.standby_after is not None and not self._standby_done
+                and self._loops >= c.standby_after):  # fmt: skip
+            self.winding_down = True
+            if abs(present_w) < STANDBY_RESIDUAL_W:
+                self.winding_down, self._standby_done = False, True
+                self._progress = Progress.Standby
+                return True
+        return False
+
+    def _on_session_stop(self, res: Any, now: float) -> None:
+        if not self.renegotiating_service:
+            super()._on_session_stop(res, now)
+            return
+        # [V2G20-1477]: the same session goes on at ServiceDiscovery with a new service
+        self.renegotiating_service = self.standing_by = self._renegotiating = False
+        self.winding_down = self._standby_done = False
+        self.tuples, self.selected_tuple, self._progress = [], 0, None
+        self._welding_tries = self._loops = self._standby_loops = 0
+        self._phase_started.clear()
+        self._next_service = self._next_service or self.service
+        self._send(m.ServiceDiscoveryReq(Header=HEADER), now)
 
     def _on_meteringconfirmation(self, res: m.MeteringConfirmationRes, now: float) -> None:
         if self.ev.charging_complete(now):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from host.exi.schemas import iso20_ac as acs
 from host.exi.schemas import iso20_common_messages as m
@@ -15,6 +15,9 @@ from host.secc.iso20_values import from_rational, rational
 
 from .ev import EvModel
 from .pnc20 import EvPnc20
+
+if TYPE_CHECKING:  # install20 builds its request with HEADER from here
+    from .install20 import EvInstall20
 
 # the requests are built with this header; ``_send`` puts the session's in
 HEADER = t.MessageHeaderType(SessionID=bytes(8), TimeStamp=0)
@@ -44,6 +47,15 @@ class Iso20Config:
     ac_max_power: float = 11_000.0  # W, all phases (AC)
     phases: int = 3  # AC: per-phase values for three phases
     pnc: EvPnc20 | None = None  # Plug & Charge with this contract when offered (else EIM)
+    install: EvInstall20 | None = None  # CertificateInstallation first, when offered
+    # ServiceRenegotiation by the EV: after this many loop iterations of the first service,
+    # stop and choose ``renegotiate_to`` in the same session (if the SECC supports it)
+    renegotiate_to: int | None = None
+    renegotiate_after: int = 5
+    # Standby: PowerDelivery(Standby) after this many loop iterations, then Start again
+    # after ``standby_loops`` iterations at 0 W
+    standby_after: int | None = None
+    standby_loops: int = 5
 
 
 class Iso20Requests:
@@ -54,6 +66,10 @@ class Iso20Requests:
     pausing = False  # the SECC asked for a pause (EVSENotification=Pause)
     selected_tuple = 0  # the ScheduleTupleID of the last PowerDelivery(Start)
     ac_target = 0.0  # AC: the EVSETargetActivePower of the last loop answer (all phases)
+    service = k.SERVICE_DC  # the energy service of this part of the session
+    standing_by = False  # PowerDelivery(Standby) answered OK, no Start since
+    winding_down = False  # power to 0 before PowerDelivery(Standby) ([V2G20-2116])
+    renegotiating_service = False  # the next SessionStopReq asks for ServiceRenegotiation
     clock_offset: float  # EvccBase's
 
     def wall_seconds(self, now: float) -> int:
@@ -62,11 +78,16 @@ class Iso20Requests:
 
     @property
     def bpt(self) -> bool:
-        return self.config.service in k.BPT_SERVICES
+        return self.service in k.BPT_SERVICES
 
     @property
     def ac(self) -> bool:
-        return self.config.service in k.AC_SERVICES
+        return self.service in k.AC_SERVICES
+
+    @property
+    def quiet(self) -> bool:
+        """No power: the loop requests offer no charge nor discharge at all."""
+        return self.standing_by or self.winding_down
 
     @property
     def dynamic(self) -> bool:
@@ -76,7 +97,7 @@ class Iso20Requests:
         return rational(self.ev.limits().capacity_wh * (soc - self.ev.soc()))
 
     def _discharge_limits(self) -> dict[str, Any]:
-        allowed = self.ev.soc() > self.config.min_soc
+        allowed = self.ev.soc() > self.config.min_soc and not self.quiet
         power = self.config.max_discharge_power if allowed else 0.0
         return dict(EVMaximumDischargePower=rational(power),
                     EVMinimumDischargePower=rational(0),
@@ -91,7 +112,7 @@ class Iso20Requests:
         return {prefix: share, f"{prefix}_L2": share, f"{prefix}_L3": share}
 
     def _ac_discharge(self) -> float:
-        if not self.bpt or self.ev.soc() <= self.config.min_soc:
+        if not self.bpt or self.ev.soc() <= self.config.min_soc or self.quiet:
             return 0.0
         return self.config.max_discharge_power
 
@@ -193,8 +214,8 @@ class Iso20Requests:
 
     def ac_charge_loop_req(self, now: float) -> acs.AC_ChargeLoopReq:
         c = self.config
-        wants = self.ev.target_current(now) > 0  # also starts the EV's charge clock
-        charge = {**self._phases("EVMaximumChargePower", c.ac_max_power),
+        wants = self.ev.target_current(now) > 0 and not self.quiet  # starts its clock
+        charge = {**self._phases("EVMaximumChargePower", 0.0 if self.quiet else c.ac_max_power),
                   **self._phases("EVMinimumChargePower", 0.0)}
         bpt: dict[str, Any] = {}
         if self.bpt:
@@ -223,15 +244,16 @@ class Iso20Requests:
             return self.ac_charge_loop_req(now)
         lim = self.ev.limits()
         c = self.config
-        charge: dict[str, Any] = dict(EVMaximumChargePower=rational(lim.max_power),
+        on = 0.0 if self.quiet else 1.0
+        charge: dict[str, Any] = dict(EVMaximumChargePower=rational(lim.max_power * on),
                       EVMinimumChargePower=rational(0),
-                      EVMaximumChargeCurrent=rational(lim.max_current),
+                      EVMaximumChargeCurrent=rational(lim.max_current * on),
                       EVMaximumVoltage=rational(lim.max_voltage),
                       EVMinimumVoltage=rational(self.ev.battery_voltage() - 50))  # fmt: skip
         bpt: dict[str, Any] = self._discharge_limits() if self.bpt else {}
         mode: Any
         cls: Any
-        current = self.ev.target_current(now)  # also starts the EV's charge clock
+        current = self.ev.target_current(now) * on  # also starts the EV's charge clock
         if self.dynamic:
             cls = dc.BPT_Dynamic_DC_CLReqControlMode if self.bpt else dc.Dynamic_DC_CLReqControlMode
             mode = cls(DepartureTime=c.departure_s, EVTargetEnergyRequest=self._energy(c.target_soc),
@@ -249,4 +271,6 @@ class Iso20Requests:
     def stop_req(self) -> m.SessionStopReq:
         pause = self.config.pause or self.pausing
         kind = m.chargingSessionType.Pause if pause else m.chargingSessionType.Terminate
+        if self.renegotiating_service:
+            kind = m.chargingSessionType.ServiceRenegotiation
         return m.SessionStopReq(Header=HEADER, ChargingSession=kind)

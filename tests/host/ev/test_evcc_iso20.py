@@ -153,7 +153,7 @@ def test_charge_loop_msg_timeout_and_payload_type():
 def test_the_ev_does_not_select_a_service_the_secc_does_not_offer():
     p = pair(k.SERVICE_DC_BPT, run=False)
     # the DC SECC offers DC and DC_BPT; the EV wants AC
-    p.evcc.config.service = k.SERVICE_AC
+    p.evcc.service = k.SERVICE_AC
     p.run()
     assert isinstance(p.evcc.result, SessionFailed)
     assert p.evcc.result.reason is Failure.UNEXPECTED and "not offered" in p.evcc.result.detail
@@ -254,3 +254,32 @@ def test_a_discharging_profile_is_negative_whichever_sign_the_secc_wrote():
             .EVPowerProfile.EVPowerProfileEntries.EVPowerProfileEntry
         assert [(e.Duration, e.Power.Value * 10.0**e.Power.Exponent) for e in entries] == [
             (3600, -10_000.0)]
+
+
+def test_standby_not_allowed_is_tolerated_only_as_the_answer_to_standby():
+    for progress, fails in ((m.chargeProgressType.Standby, False),
+                            (m.chargeProgressType.Stop, True)):
+        ev = _ev()
+        _setup_done(ev)
+        ev._power_delivery(progress, 1.0)  # as from the loop
+        ev.receive(_res(m.PowerDeliveryRes(
+            Header=_h(), ResponseCode=m.responseCodeType.WARNING_StandbyNotAllowed)), 1.1)
+        if fails:
+            assert isinstance(ev.result, SessionFailed)
+            assert ev.result.reason is Failure.FAILED_CODE
+        else:  # [V2G20-1396]: on with the loop, as agreed
+            assert ev.result is None and ev.standby_refused and not ev.standing_by
+            assert ev.sent[-1] == "DC_ChargeLoopReq"
+
+
+def test_service_renegotiation_goes_back_to_service_discovery_after_session_stop():
+    ev = _ev(renegotiate_to=k.SERVICE_DC_BPT)
+    _setup_done(ev)
+    ev.renegotiating_service = True
+    ev._send(ev.stop_req(), 1.0)
+    ((_ptype, payload),) = _sent(ev)[-1:]
+    assert codec.decode(m.NAMESPACE, payload).ChargingSession is \
+        m.chargingSessionType.ServiceRenegotiation
+    ev.receive(_res(m.SessionStopRes(Header=_h(), ResponseCode=OK)), 1.1)
+    assert not ev.done and ev.result is None
+    assert ev.sent[-1] == "ServiceDiscoveryReq"

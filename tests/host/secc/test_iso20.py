@@ -260,14 +260,6 @@ def test_schedule_exchange_ongoing_past_its_limit_fails():
     refused(script, schedule_exchange(), now + k.ONGOING_TIMEOUT + 1, "FAILED")
 
 
-def test_service_renegotiation_is_not_supported():
-    script, _ = fresh()
-    walk(script, "cpd")
-    refused(script, m.SessionStopReq(Header=H, ChargingSession=(
-        m.chargingSessionType.ServiceRenegotiation)), 1.0,
-        "FAILED_NoServiceRenegotiationSupported")
-
-
 # --- DC preparation ------------------------------------------------------------------------
 
 

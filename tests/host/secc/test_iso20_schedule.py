@@ -75,6 +75,9 @@ def test_the_profile_is_placed_by_its_time_anchor():
     assert code(profile((20, 50_000.0), anchor=ANCHOR + 3600)) == "OK"
     # TimeAnchor 0 (the iso15118 package's EV sends it): the profile ended in 1970
     assert code(profile((3600, 50_000.0), anchor=0)) == "OK"
+    # one that began before the schedule and runs into it is checked where it overlaps
+    assert code(profile((3600, 5_000.0), anchor=ANCHOR - 40)) == "OK"
+    assert code(profile((3600, 10_000.0), anchor=ANCHOR - 40)) == "FAILED_EVPowerProfileInvalid"
 
 
 def test_more_than_the_charging_schedule():

@@ -12,6 +12,7 @@ from firmware.app import interlocks, pilot
 from firmware.link import messages as m
 from host.bench.dcplant import DcPlant, StageLimits
 from host.link import events as ev
+from host.secc import iso20_constants as k20
 from host.secc.controller import Decision, SimEvseController
 from host.station.policy import Settings
 from host.station.v2g import (
@@ -84,6 +85,14 @@ def _controller(station: DigitalStation) -> tuple[StationEvseController, _Link]:
     sim = SimEvseController(DcPlant(StageLimits(), now=0.0), decision=Decision.REJECTED)
     link = _Link(station)
     return StationEvseController.taking_over(sim, link), link
+
+
+def test_the_controller_keeps_the_stations_offer_of_energy_services() -> None:
+    station, _ = _running_in(m.CP_B)
+    sim = SimEvseController(DcPlant(StageLimits(), now=0.0))
+    sim.services = frozenset({k20.SERVICE_DC})  # BPT not offered (-20 energy services)
+    controller = StationEvseController.taking_over(sim, _Link(station))
+    assert controller.energy_services(0.0) == frozenset({k20.SERVICE_DC})
 
 
 def test_the_controller_closes_through_the_firmware_or_says_why_not() -> None:
