@@ -70,6 +70,14 @@ class TimedEvcc:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.machine, name)
 
+    @property
+    def clock_offset(self) -> float:  # the driver sets the wall clock's offset: the EVCC's
+        return float(self.machine.clock_offset)
+
+    @clock_offset.setter
+    def clock_offset(self, value: float) -> None:
+        self.machine.clock_offset = value
+
     def start(self, now: float) -> None:
         self.started = time.perf_counter()
         self.machine.start(now)

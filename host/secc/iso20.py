@@ -159,7 +159,7 @@ class Iso20Secc(SessionFlows, InstallMixin, Pnc20Mixin, V2gSecc):
         self.control_mode = k.CONTROL_SCHEDULED
         self.schedules: list[Schedule] = []
         self.tuple_id = 0
-        self.time_anchor = 0.0  # `now` when the selected schedule started
+        self.schedule_anchor = 0  # the TimeAnchor of the schedules offered (wall clock, s)
         self.discharge_selected = True  # PowerDelivery's BPT_ChannelSelection (Charge: no)
         self.ev_soc: float | None = None  # from the EV's DisplayParameters, 0..1
         self.confirmation_pending = False
@@ -360,8 +360,9 @@ class Iso20Secc(SessionFlows, InstallMixin, Pnc20Mixin, V2gSecc):
         control: dict[str, Any]
         if scheduled:
             points = req.MaximumSupportingPoints
+            self.schedule_anchor = self.timestamp(now)
             control = {"Scheduled_SEResControlMode": m.Scheduled_SEResControlModeType(
-                ScheduleTuple=[schedule_tuple(s, points, self.timestamp(now), self.bpt)
+                ScheduleTuple=[schedule_tuple(s, points, self.schedule_anchor, self.bpt)
                                for s in schedules])}
         else:
             control = {"Dynamic_SEResControlMode": m.Dynamic_SEResControlModeType(
@@ -387,36 +388,36 @@ class Iso20Secc(SessionFlows, InstallMixin, Pnc20Mixin, V2gSecc):
             return Reply(self.respond(req, Code.OK, now), here)
         if progress is Progress.Standby:
             return self.standby(req, now)
-        code = self._check_profile(req)
-        if code is not Code.OK:
+        code = self._check_profile(req)  # OK, OK_PowerToleranceConfirmed or FAILED_*
+        if code.value.startswith("FAILED"):
             return Reply(self.respond(req, code, now), here)
         self.discharge_selected = req.BPT_ChannelSelection is not m.channelSelectionType.Charge
         if here is S.CHARGING or here is S.RESTART:
             self.standing_by = False  # [V2G20-1386]
-            self.time_anchor = now
-            return Reply(self.respond(req, Code.OK, now), S.CHARGING)
+            return Reply(self.respond(req, code, now), S.CHARGING)
         if self.controller.stop_requested(now) is not None or not self.may_start(now):
             return Reply(self.respond(req, Code.FAILED_PowerDeliveryNotApplied, now), here)
         if not self.controller.close_contactors(now):
             return Reply(self.respond(req, Code.FAILED_ContactorError, now), here)
-        self.time_anchor = now
         self.start_output(now)
-        return Reply(self.respond(req, Code.OK, now), S.CHARGING)
+        return Reply(self.respond(req, code, now), S.CHARGING)
 
     def _check_profile(self, req: m.PowerDeliveryReq) -> Code:
         if self.control_mode != k.CONTROL_SCHEDULED:
             self.tuple_id = 0
             return Code.OK
-        code, self.tuple_id = check_profile(req.EVPowerProfile, self.schedules, self.bpt)
+        code, self.tuple_id = check_profile(req.EVPowerProfile, self.schedules, self.bpt,
+                                            self.schedule_anchor)  # fmt: skip
         return code
 
     def schedule_limits(self, now: float) -> tuple[float, float] | None:
-        """Scheduled mode: (max charge W, max discharge W) of the selected tuple now; None
-        in dynamic mode."""
+        """Scheduled mode: (max charge W, max discharge W) of the selected tuple now, its
+        entries counted from the TimeAnchor we sent it with (not from PowerDelivery, which
+        comes seconds later: the EV plans by the anchor); None in dynamic mode."""
         chosen = next((s for s in self.schedules if s.tuple_id == self.tuple_id), None)
         if chosen is None or self.control_mode != k.CONTROL_SCHEDULED:
             return None
-        return limits_at(chosen, int(now - self.time_anchor))
+        return limits_at(chosen, self.timestamp(now) - self.schedule_anchor)
 
     def metering_confirmation(self, req: m.MeteringConfirmationReq, now: float) -> Reply:
         asked, self.confirmation_pending = self.confirmation_pending, False

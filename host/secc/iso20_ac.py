@@ -27,7 +27,7 @@ from .core import Reply, Step, step
 from .iso2 import PausedSessions
 from .iso20 import Code, Iso20Secc
 from .iso20_table import COMMON_REQUESTS, COMMON_TABLE, State, not_offered
-from .iso20_values import from_rational, rational
+from .iso20_values import from_rational, rational, total
 
 S = State
 AC_TABLE: dict[tuple[State, type], Step] = COMMON_TABLE | {
@@ -159,17 +159,15 @@ class Iso20AcSecc(Iso20Secc):
                                   target_w=power), S.CHARGING)  # fmt: skip
 
 
-def total(source: Any, name: str) -> float:
-    """A per-phase field as the total of its phases (``name``, ``name_L2``, ``name_L3``)."""
-    values = [getattr(source, name + suffix, None) for suffix in ("", "_L2", "_L3")]
-    return sum(from_rational(v) for v in values if v is not None)
-
-
 def iso20_ac_factory(controller_for: Callable[[SessionContext], EvseController], *,
-                     paused: PausedSessions | None = None, **kwargs: Any) -> ProtocolFactory:
+                     paused: PausedSessions | None = None,
+                     wall_offset: Callable[[], float] | None = None,
+                     **kwargs: Any) -> ProtocolFactory:  # fmt: skip
     """What ``SeccServer`` takes for urn:iso:std:iso:15118:-20:AC (see iso20_dc_factory)."""
     store = paused if paused is not None else PausedSessions()
 
     def make(context: SessionContext) -> Iso20AcSecc:
+        if wall_offset is not None:  # per connection: the wall clock may have been set since
+            kwargs["clock_offset"] = wall_offset()
         return Iso20AcSecc(context, controller_for(context), paused=store, **kwargs)
     return make

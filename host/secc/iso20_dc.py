@@ -218,11 +218,17 @@ class Iso20DcSecc(Iso20Secc):
 
 
 def iso20_dc_factory(controller_for: Callable[[SessionContext], EvseController], *,
-                     paused: PausedSessions | None = None, **kwargs: Any) -> ProtocolFactory:
+                     paused: PausedSessions | None = None,
+                     wall_offset: Callable[[], float] | None = None,
+                     **kwargs: Any) -> ProtocolFactory:  # fmt: skip
     """What ``SeccServer`` takes for urn:iso:std:iso:15118:-20:DC: one machine per
-    connection; ``paused`` shared by all, so a paused session can be rejoined."""
+    connection; ``paused`` shared by all, so a paused session can be rejoined;
+    ``wall_offset()``: the server's clock -> seconds since 1970, read at each connection
+    (TimeStamp, TimeAnchor, MeterTimestamp; without it the machine's ``clock_offset``)."""
     store = paused if paused is not None else PausedSessions()
 
     def make(context: SessionContext) -> Iso20DcSecc:
+        if wall_offset is not None:  # per connection: the wall clock may have been set since
+            kwargs["clock_offset"] = wall_offset()
         return Iso20DcSecc(context, controller_for(context), paused=store, **kwargs)
     return make

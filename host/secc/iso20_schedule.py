@@ -9,7 +9,7 @@ from typing import Any
 from host.exi.schemas import iso20_common_messages as m
 
 from .controller import Schedule
-from .iso20_values import durations, from_rational, power_schedule
+from .iso20_values import durations, power_schedule, total
 
 Code = m.responseCodeType
 
@@ -57,23 +57,56 @@ def no_schedule(dynamic: bool, anchor: int) -> dict[str, Any]:
         ScheduleTuple=[schedule_tuple(Schedule(1, ((0, 0.0),)), 1, anchor, False)])}
 
 
-def check_profile(profile: m.EVPowerProfileType | None, schedules: list[Schedule],
-                  bpt: bool) -> tuple[Any, int]:  # fmt: skip
-    """(response code, selected tuple ID): the tuple must be one we offered and the EV's
-    power profile must stay inside its charging and discharging schedules."""
-    chosen_id = getattr(getattr(profile, "Scheduled_EVPPTControlMode", None),
-                        "SelectedScheduleTupleID", None)  # fmt: skip
-    chosen = next((s for s in schedules if s.tuple_id == chosen_id), None)
-    if chosen is None or profile is None:
+def slots(entries: tuple[tuple[int, float], ...], duration: int) -> list[tuple[int, int, float]]:
+    """(start, end, W) of each entry, the last one running to ``duration``; 0 W before the
+    first entry (nothing allowed there, as ``limits_at`` says)."""
+    first = entries[0][0] if entries else duration
+    spans = [(0, first, 0.0)] + [(start, start + length, value) for (start, _v), (length, value)
+                                 in zip(entries, durations(entries, duration), strict=True)]
+    return [(low, high, value) for low, high, value in spans if low < high]
+
+
+def check_profile(profile: m.EVPowerProfileType | None, schedules: list[Schedule], bpt: bool,
+                  anchor: int) -> tuple[Any, int]:  # fmt: skip
+    """(response code, selected tuple ID) for a scheduled-mode PowerDeliveryReq(Start) whose
+    EV has settled its profile; ``anchor`` is the TimeAnchor of the schedules we offered.
+
+    - The profile must be in the scheduled control mode (a dynamic one, or none, selects
+      nothing): FAILED_EVPowerProfileInvalid.
+    - SelectedScheduleTupleID must be one we offered: FAILED_ScheduleSelectionInvalid
+      ([V2G20-479] names -2's FAILED_TariffSelectionInvalid, which -20's responseCodeType
+      lacks).
+    - Every entry's power, over the whole span it covers, must stay within every slot of
+      the tuple's ChargingSchedule and (BPT) DischargingSchedule it overlaps ([V2G20-1559]):
+      FAILED_EVPowerProfileInvalid ([V2G20-478]). The profile's TimeAnchor is when its
+      first entry starts ([V2G20-1861]); where it covers no part of the schedule, the
+      schedule bounds nothing. No discharge (negative power) without BPT and a
+      DischargingSchedule.
+    - Otherwise the SECC accepts it ([V2G20-1070]): OK, or OK_PowerToleranceConfirmed when
+      the EV confirmed a PowerTolerance ([V2G20-1944]). PowerToleranceAcceptance is optional
+      (the schema's minOccurs=0); our schedules carry no PowerTolerance, so a
+      PowerToleranceNotConfirmed changes nothing: we neither stop ([V2G20-1945]) nor
+      renegotiate ([V2G20-1946]) for it.
+    """
+    scheduled = getattr(profile, "Scheduled_EVPPTControlMode", None)
+    if profile is None or scheduled is None:
+        return Code.FAILED_EVPowerProfileInvalid, 0
+    chosen = next((s for s in schedules if s.tuple_id == scheduled.SelectedScheduleTupleID),
+                  None)  # fmt: skip
+    if chosen is None:
         return Code.FAILED_ScheduleSelectionInvalid, 0
-    start = 0
+    charge = slots(chosen.entries, chosen.duration)
+    discharge = slots(chosen.discharge if bpt else (), chosen.duration)
+    start = profile.TimeAnchor - anchor  # s into the schedule
     for entry in profile.EVPowerProfileEntries.EVPowerProfileEntry:
-        power = from_rational(entry.Power)
-        high = level_at(chosen.entries, start) or 0.0
-        low = -(level_at(chosen.discharge, start) or 0.0) if bpt else 0.0
-        if not low <= power <= high:
-            return Code.FAILED_EVPowerProfileInvalid, chosen.tuple_id
-        start += entry.Duration
+        end = start + entry.Duration
+        power = total(entry, "Power")  # AC: Power_L2/_L3 too; our schedules are totals
+        for low, high, limit in charge if power > 0 else discharge:
+            if low < end and start < high and abs(power) > limit:
+                return Code.FAILED_EVPowerProfileInvalid, chosen.tuple_id
+        start = end
+    if scheduled.PowerToleranceAcceptance is m.powerToleranceAcceptanceType.PowerToleranceConfirmed:
+        return Code.OK_PowerToleranceConfirmed, chosen.tuple_id
     return Code.OK, chosen.tuple_id
 
 

@@ -24,6 +24,12 @@ def from_rational(r: RationalNumberType) -> float:
     return float(r.Value * 10.0**r.Exponent)
 
 
+def total(source: Any, name: str) -> float:
+    """A per-phase field as the total of its phases (``name``, ``name_L2``, ``name_L3``)."""
+    values = [getattr(source, name + suffix, None) for suffix in ("", "_L2", "_L3")]
+    return sum(from_rational(v) for v in values if v is not None)
+
+
 def durations(entries: tuple[tuple[int, Any], ...], total: int) -> list[tuple[int, Any]]:
     """(start, value) entries as (duration, value), the last one running to ``total``."""
     out = []

@@ -80,6 +80,21 @@ def pnc_config(pki: Path, allow_list: Path | None = None, backend: str = "none")
     return config
 
 
+def pnc20_config(pki20: Path, allow_list: Path | None = None) -> Any:
+    """-20 Plug & Charge (``pnc.PncConfig``) from a `v2gate pki init --profile iso20` folder:
+    its MO root checks contracts; ``allow_list`` as for -2. ConfigError in one line."""
+    from host.pki import files
+
+    from .iso20_pnc import config20_from_folder
+
+    allow = read_allow_list(allow_list) if allow_list is not None else None
+    try:
+        return config20_from_folder(pki20, allow=allow)
+    except (files.PkiError, OSError) as exc:
+        raise ConfigError(f"-20 Plug & Charge needs the MO root of {pki20}: {exc} (make a lab "
+                          f"PKI with `v2gate pki init {pki20} --profile iso20`)") from None
+
+
 def read_allow_list(path: Path) -> Any:
     """``pnc.AllowList`` from a file: one EMAID or ``sha256:`` + 64 hex digits a line."""
     from .pnc import AllowList
@@ -109,16 +124,47 @@ def sim_controller(_context: SessionContext) -> EvseController:
     return SimEvseController(plant)
 
 
+def sim_controller_for(export_limit: float = 0.0, soc_floor: float = 0.4,
+                       setpoint: float | None = None,
+                       ) -> Callable[[SessionContext], EvseController]:  # fmt: skip
+    """``sim_controller`` with a bidirectional stage for -20 BPT: the grid operator's
+    export enable on when ``export_limit`` (W) > 0, the owner's ``soc_floor`` (0..1), the
+    station's ``setpoint`` (W, dynamic control; negative discharges)."""
+    from .controller import ExportRules
+
+    def make(_context: SessionContext) -> EvseController:
+        plant = DcPlant(StageLimits(max_voltage=600.0, voltage_ramp=20_000.0,
+                                    max_discharge_current=100.0 if export_limit > 0 else 0.0),
+                        isolation_time=0.3, now=time.monotonic())  # fmt: skip
+        controller = SimEvseController(plant)
+        controller.export = ExportRules(export_limit > 0, export_limit, soc_floor)
+        controller.setpoint = setpoint
+        return controller
+    return make
+
+
+def wall_clock_offset() -> float:
+    """SeccServer's clock (time.monotonic) -> seconds since 1970: -20's TimeStamps."""
+    return time.time() - time.monotonic()
+
+
 def factories(offers: Sequence[sap.AppProtocol],
               controller_for: Callable[[SessionContext], EvseController] = sim_controller,
               iso2_options: Mapping[str, Any] | None = None,
+              wall_offset: Callable[[], float] = wall_clock_offset,
+              iso20_options: Mapping[str, Any] | None = None,
               ) -> dict[str, ProtocolFactory]:  # fmt: skip
     """``iso2_options``: what Iso2Secc takes beyond the controller (Plug & Charge: its
-    payment options, roots and backend, when the PnC SECC is in)."""
+    payment options, roots and backend, when the PnC SECC is in); ``iso20_options`` the
+    same for Iso20Secc (``pnc``: -20 Plug & Charge); ``wall_offset``: the server's clock to
+    the wall clock, for -20's TimeStamps (real time by default)."""
+    more = dict(iso20_options or {})
     made = {sap.DIN.namespace: din_factory(controller_for),
             sap.ISO2.namespace: iso2_factory(controller_for, **(iso2_options or {})),
-            sap.ISO20_DC.namespace: iso20_dc_factory(controller_for),
-            sap.ISO20_AC.namespace: iso20_ac_factory(controller_for)}  # fmt: skip
+            sap.ISO20_DC.namespace: iso20_dc_factory(controller_for, wall_offset=wall_offset,
+                                                     **more),
+            sap.ISO20_AC.namespace: iso20_ac_factory(controller_for, wall_offset=wall_offset,
+                                                     **more)}  # fmt: skip
     return {o.namespace: made[o.namespace] for o in offers}
 
 
@@ -133,6 +179,7 @@ async def start_secc(ifname: str, port: int, offers: Sequence[sap.AppProtocol],
                      controller_for: Callable[[SessionContext], EvseController] = sim_controller,
                      on_event: Callable[[V2gConnection, object], None] | None = None,
                      iso2_options: Mapping[str, Any] | None = None,
+                     iso20_options: Mapping[str, Any] | None = None,
                      commlog: CommLog | None = None,
                      ) -> tuple[SeccServer, asyncio.DatagramTransport]:  # fmt: skip
     """SDP and the server on ``ifname``; close both to stop. ConfigError for what the
@@ -152,7 +199,8 @@ async def start_secc(ifname: str, port: int, offers: Sequence[sap.AppProtocol],
         listen.close()
         raise ConfigError(f"cannot answer SDP on UDP {c.SDP_PORT} of {ifname}: "
                           f"{exc.strerror or exc}") from None  # fmt: skip
-    server = SeccServer(config, factories(offers, controller_for, iso2_options),
+    server = SeccServer(config, factories(offers, controller_for, iso2_options,
+                                          iso20_options=iso20_options),
                         on_event=on_event, commlog=commlog)  # fmt: skip
     await server.start(listen)
     return server, transport

@@ -73,6 +73,9 @@ class EvccBase:
     handlers: ClassVar[dict[type, str]]  # response class -> the method handling it
 
     config: Any
+    # `now` + this = seconds since 1970 (-20's TimeStamp and TimeAnchor); the asyncio
+    # driver sets it from the wall clock, fake-clock tests leave it 0
+    clock_offset: float = 0.0
 
     def __init__(self, ev: EvModel, session_id: bytes) -> None:
         self.ev = ev

@@ -22,6 +22,7 @@ READ_SIZE = 65536
 
 class EvccMachine(Protocol):
     done: bool
+    clock_offset: float
 
     def start(self, now: float) -> None: ...
 
@@ -39,12 +40,16 @@ class EvccMachine(Protocol):
 async def run_connection(machine: EvccMachine, host: str, port: int, *,
                          tls: ssl.SSLContext | None = None,
                          clock: Callable[[], float] = time.monotonic,
+                         wall_clock: Callable[[], float] = time.time,
                          on_event: Callable[[object], None] | None = None) -> None:  # fmt: skip
     """Connect to the SECC at ``host`` ("fe80::1%eth1", "::1") and run ``machine`` until it
-    is done or the SECC closes; the EVCC closes the connection last ([V2G-DC-937])."""
+    is done or the SECC closes; the EVCC closes the connection last ([V2G-DC-937]).
+    The machine's timers run on ``clock``; its TimeStamps say ``wall_clock`` (-20: seconds
+    since 1970)."""
     reader, writer = await asyncio.open_connection(host, port, ssl=tls,
                                                    server_hostname=None if tls is None else "")
     try:
+        machine.clock_offset = wall_clock() - clock()
         machine.start(clock())
         while True:
             for data in machine.data_to_send():

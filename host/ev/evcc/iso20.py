@@ -38,8 +38,7 @@ from host.exi.schemas import iso20_common_messages as m
 from host.exi.schemas import iso20_common_types as t
 from host.exi.schemas import iso20_dc as dc
 from host.secc import iso20_constants as k
-from host.secc.iso20_ac import total
-from host.secc.iso20_values import from_rational
+from host.secc.iso20_values import from_rational, total
 from host.v2g import sap
 from host.v2g.errors import RemoteProtocolError
 from host.v2g.v2gtp import PayloadType, frame
@@ -124,6 +123,11 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         self._standby_loops = 0
         self._standby_done = False
 
+    @property
+    def paid_by_contract(self) -> bool:
+        """PnC: the SECC offered it and our AuthorizationReq carries the contract."""
+        return self._pnc_auth is not None
+
     # --- plumbing for -20: no V2G_Message envelope, one payload type per schema ----------------
 
     def start(self, now: float) -> None:
@@ -151,7 +155,8 @@ class Iso20Evcc(Iso20Requests, EvccBase):
         if isinstance(request, m.AuthorizationReq) and self._pnc_auth is not None:
             signature = self._pnc_auth[1]
         request.Header = t.MessageHeaderType(SessionID=self.session_id,
-                                             TimeStamp=max(0, int(now)), Signature=signature)
+                                             TimeStamp=self.wall_seconds(now),
+                                             Signature=signature)
         schema = sys.modules[type(request).__module__]
         payload = codec.encode(request, schema.NAMESPACE)
         self.exchanged.append((schema.NAMESPACE, payload))

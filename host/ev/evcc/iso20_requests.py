@@ -70,6 +70,11 @@ class Iso20Requests:
     standing_by = False  # PowerDelivery(Standby) answered OK, no Start since
     winding_down = False  # power to 0 before PowerDelivery(Standby) ([V2G20-2116])
     renegotiating_service = False  # the next SessionStopReq asks for ServiceRenegotiation
+    clock_offset: float  # EvccBase's
+
+    def wall_seconds(self, now: float) -> int:
+        """TimeStamp / TimeAnchor: seconds since 1970-01-01 UTC."""
+        return max(0, int(now + self.clock_offset))
 
     @property
     def bpt(self) -> bool:
@@ -171,25 +176,32 @@ class Iso20Requests:
 
     def _power_profile(self, now: float) -> m.EVPowerProfileType:
         c = self.config
-        anchor = max(0, int(now))
         if self.dynamic:
             entry = m.PowerScheduleEntryType(Duration=c.departure_s,
                                              Power=rational(self.ev.limits().max_power))
             return m.EVPowerProfileType(
-                TimeAnchor=anchor, Dynamic_EVPPTControlMode=m.Dynamic_EVPPTControlModeType(),
+                TimeAnchor=self.wall_seconds(now),
+                Dynamic_EVPPTControlMode=m.Dynamic_EVPPTControlModeType(),
                 EVPowerProfileEntries=m.EVPowerProfileEntryListType(EVPowerProfileEntry=[entry]))
         chosen = self.tuples[min(c.tuple_index, len(self.tuples) - 1)]
         self.selected_tuple = chosen.ScheduleTupleID
-        schedule = chosen.ChargingSchedule
+        schedule, sign = chosen.ChargingSchedule, 1.0
         if c.discharge and chosen.DischargingSchedule is not None:
-            schedule = chosen.DischargingSchedule
-        first = schedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0]
-        power = from_rational(first.Power) * c.profile_share
+            # discharge is negative power in the profile, whichever sign the SECC wrote
+            schedule, sign = chosen.DischargingSchedule, -1.0
+        # [V2G20-1559]: the profile may exceed the selected schedule at no time, so it
+        # follows the schedule slot by slot from the schedule's own TimeAnchor (the
+        # profile's TimeAnchor is when its first entry starts, [V2G20-1861]); one entry
+        # anchored at PowerDelivery ran past the first slot into a lower one.
+        # PowerToleranceAcceptance stays out (optional): this EV does not track a band.
+        power = schedule.PowerSchedule
         return m.EVPowerProfileType(
-            TimeAnchor=anchor, Scheduled_EVPPTControlMode=m.Scheduled_EVPPTControlModeType(
+            TimeAnchor=power.TimeAnchor, Scheduled_EVPPTControlMode=m.Scheduled_EVPPTControlModeType(
                 SelectedScheduleTupleID=chosen.ScheduleTupleID),
             EVPowerProfileEntries=m.EVPowerProfileEntryListType(EVPowerProfileEntry=[
-                m.PowerScheduleEntryType(Duration=first.Duration, Power=rational(power))]))
+                m.PowerScheduleEntryType(Duration=entry.Duration, Power=rational(
+                    sign * abs(from_rational(entry.Power)) * c.profile_share))
+                for entry in power.PowerScheduleEntries.PowerScheduleEntry]))
 
     def pre_charge_req(self, now: float) -> dc.DC_PreChargeReq:
         return dc.DC_PreChargeReq(Header=HEADER, EVProcessing=m.processingType.Ongoing,

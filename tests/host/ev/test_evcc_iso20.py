@@ -190,6 +190,72 @@ def test_random_answers_of_the_awaited_type_never_crash_the_evcc():
     assert {"SessionFailed", "going on"} <= outcomes
 
 
+def _tuple(anchor: int, *entries: tuple[int, float]) -> m.ScheduleTupleType:
+    from host.secc.iso20_values import rational
+
+    power = m.PowerScheduleType(TimeAnchor=anchor, PowerScheduleEntries=m.PowerScheduleEntryListType(
+        PowerScheduleEntry=[m.PowerScheduleEntryType(Duration=d, Power=rational(w))
+                            for d, w in entries]))
+    return m.ScheduleTupleType(ScheduleTupleID=4, ChargingSchedule=m.ChargingScheduleType(
+        PowerSchedule=power))
+
+
+def _spans(anchor: int, entries: list[Any]) -> list[tuple[int, int, float]]:
+    """(start, end, W) in seconds since 1970 of each entry after ``anchor``."""
+    out, start = [], anchor
+    for e in entries:
+        out.append((start, start + e.Duration, e.Power.Value * 10.0**e.Power.Exponent))
+        start += e.Duration
+    return out
+
+
+def test_the_scheduled_power_profile_never_exceeds_the_selected_schedule():
+    """[V2G20-1559] with [V2G20-1861]: at every instant the profile covers, its power is at
+    most the schedule's there. The schedule (TimeAnchor 1000: 20 kW for 10 s, then 5 kW)
+    came at 1000; PowerDelivery(Start) goes out at 1005. A single 10 s entry at 20 kW
+    anchored at 1005 would run 5 s into the 5 kW slot."""
+    ev = _ev()
+    ev.clock_offset = 900.0  # now 105 on the EV's clock is 1005 on the wall
+    ev.tuples = [_tuple(1000, (10, 20_000.0), (3600, 5_000.0))]
+    req = ev.power_delivery_req(m.chargeProgressType.Start, 105.0)
+    profile = req.EVPowerProfile
+    assert profile.Scheduled_EVPPTControlMode.SelectedScheduleTupleID == 4
+    assert ev.selected_tuple == 4
+    ours = _spans(profile.TimeAnchor, profile.EVPowerProfileEntries.EVPowerProfileEntry)
+    limits = _spans(1000, ev.tuples[0].ChargingSchedule.PowerSchedule.PowerScheduleEntries
+                    .PowerScheduleEntry)  # fmt: skip
+    overlaps = [(a, b, w, limit) for a, b, w in ours for lo, hi, limit in limits
+                if a < hi and lo < b]
+    assert overlaps and all(w <= limit for _a, _b, w, limit in overlaps), overlaps
+    # it asks for what the schedule allows, not less: the first slot's 20 kW
+    assert max(w for _a, _b, w in ours) == 20_000.0
+
+
+def test_timestamps_are_seconds_since_1970_with_the_drivers_offset():
+    ev = _ev()
+    ev.clock_offset = 1_700_000_000.0
+    ev.start(5.0)
+    ev.receive(sap_ok(sap.ISO20_DC), 5.5)
+    ((_ptype, payload),) = _sent(ev)[-1:]
+    assert codec.decode(m.NAMESPACE, payload).Header.TimeStamp == 1_700_000_005
+
+
+def test_a_discharging_profile_is_negative_whichever_sign_the_secc_wrote():
+    """Discharge is negative power in the EVPowerProfile (-20 §8.3.5.3.9 NOTE 2); the
+    iso15118 package's SECC writes its DischargingSchedule with positive powers, ours with
+    negative ones."""
+    for written in (10_000.0, -10_000.0):
+        ev = _ev(service=k.SERVICE_DC_BPT, discharge=True)
+        charging = _tuple(0, (3600, 20_000.0))
+        discharging = _tuple(0, (3600, written)).ChargingSchedule
+        ev.tuples = [m.ScheduleTupleType(ScheduleTupleID=4, ChargingSchedule=charging
+                                         .ChargingSchedule, DischargingSchedule=discharging)]
+        entries = ev.power_delivery_req(m.chargeProgressType.Start, 1.0) \
+            .EVPowerProfile.EVPowerProfileEntries.EVPowerProfileEntry
+        assert [(e.Duration, e.Power.Value * 10.0**e.Power.Exponent) for e in entries] == [
+            (3600, -10_000.0)]
+
+
 def test_standby_not_allowed_is_tolerated_only_as_the_answer_to_standby():
     for progress, fails in ((m.chargeProgressType.Standby, False),
                             (m.chargeProgressType.Stop, True)):

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import re
 import ssl
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import pytest
 from host.ev.evcc.driver import run_connection
 from host.ev.evcc.ev import SimEv
 from host.ev.evcc.iso20 import Iso20Config, Iso20Evcc, SessionFailed, SessionStopped
+from host.exi import codec
 from host.pki import hierarchy
 from host.pki.profiles import PROFILES
 from host.secc import iso20_constants as k
@@ -103,6 +105,10 @@ def test_dc_bpt_over_tls13_to_session_stop_with_the_comm_log(pkis, tmp_path):
     assert re.search(r" out DC_ChargeLoopRes code=OK .*EVSEPresentCurrent=-[\d.]+ ", text), loops
     sid = evcc.session_id.hex()
     assert any(f" {sid} out SessionStopRes code=OK" in line for line in lines)
+    # the driver dates the EV's messages by the wall clock (seconds since 1970), not by the
+    # monotonic clock its timers run on (a minute's slack, not a timing test)
+    namespace, first = evcc.exchanged[0]
+    assert abs(codec.decode(namespace, first).Header.TimeStamp - time.time()) < 60
     # every message in and out, supportedAppProtocol included
     assert re.search(rf" {sid} end SessionStop reason=0x00 SESSION_STOP messages="
                      rf"{2 * (len(answered) + 1)}\b", lines[-1]), lines[-1]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,116 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("lab")
     hierarchy.init(directory, PROFILES["iso2"], hierarchy.Names(), dt.datetime.now(dt.UTC))
     return directory
+
+
+@pytest.fixture(scope="module")
+def lab20(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("lab20")
+    hierarchy.init(directory, PROFILES["iso20"], hierarchy.Names(), dt.datetime.now(dt.UTC))
+    return directory
+
+
+# --- ISO 15118-20 options -----------------------------------------------------------------
+
+
+def test_secc_protocols_iso20_offers_dc_and_ac_first() -> None:
+    from host.secc.cli import _protocols
+
+    assert _protocols("iso20,iso2,din") == (sap.ISO20_DC, sap.ISO20_AC, sap.ISO2, sap.DIN)
+    assert _protocols("din,iso20") == (sap.DIN, sap.ISO20_DC, sap.ISO20_AC)
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("--protocols", "iso20,iso2"), ("TLS 1.3 only", "add --tls", "--pki20")),
+    (("--protocols", "iso20", "--tls"), ("TLS 1.3 chain", "add --pki20")),
+    (("--protocols", "iso20", "--tls", "--pki20", "x", "--soc-floor", "140"),
+     ("--soc-floor", "0-100")),
+])  # fmt: skip
+def test_secc_iso20_errors(capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
+                           words: tuple[str, ...]) -> None:  # fmt: skip
+    fails_here(capsys, "secc", "-i", "lo", *args, words=words)
+
+
+def test_secc_iso20_with_its_chain_gets_to_the_interface(capsys: pytest.CaptureFixture[str],
+                                                         lab: Path, lab20: Path) -> None:
+    # the TLS 1.3 context builds; what stops it is lo (no link-local address)
+    fails_here(capsys, "secc", "-i", "lo", "--protocols", "iso20,iso2,din", "--tls", "--pki",
+               str(lab), "--pki20", str(lab20), "--mutual", words=("lo", "link-local"))
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("--protocol", "iso20-dc"), ("TLS 1.3 only", "add --tls")),
+    (("--protocol", "iso2-dc", "--control", "dynamic"), ("--control", "ISO 15118-20")),
+    (("--protocol", "din", "--target-soc", "90"), ("--target-soc", "ISO 15118-20")),
+    (("--protocol", "iso20-dc", "--tls", "--discharge"), ("bidirectional", "iso20-dc-bpt")),
+    (("--protocol", "iso20-ac-bpt", "--tls", "--discharge", "--control", "dynamic"),
+     ("scheduled control", "setpoint")),
+    (("--protocol", "iso20-ac", "--tls", "--soc", "101"), ("--soc", "0-100")),
+])  # fmt: skip
+def test_ev_iso20_errors(capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
+                         words: tuple[str, ...]) -> None:  # fmt: skip
+    fails_here(capsys, "ev", "-i", "lo", *args, words=words)
+
+
+def test_pnc_with_iso20_and_a_folder_without_its_contracts(capsys: pytest.CaptureFixture[str],
+                                                           lab: Path) -> None:  # fmt: skip
+    # a -2 folder where the -20 one belongs: its keys are P-256, not the -20 curves
+    fails_here(capsys, "secc", "-i", "lo", "--protocols", "iso20", "--tls", "--pki", str(lab),
+               "--pki20", str(lab), "--pnc", words=("-20 Plug & Charge", "--profile iso20"))
+    fails_here(capsys, "ev", "-i", "lo", "--protocol", "iso20-dc", "--tls", "--pki", str(lab),
+               "--pnc", words=("-20 Plug & Charge", "contract", "--profile iso20"))
+
+
+def test_ev_pnc_with_iso20_loads_the_contract(capsys: pytest.CaptureFixture[str],
+                                              lab20: Path) -> None:  # fmt: skip
+    from host.ev.cli import make_evcc
+
+    machine = make_evcc("iso20-dc-bpt", pnc=True, pki=lab20)
+    assert machine.config.pnc is not None  # type: ignore[attr-defined]
+    fails_here(capsys, "ev", "-i", "lo", "--protocol", "iso20-dc", "--tls", "--pki", str(lab20),
+               "--pnc", words=("lo", "link-local"))
+
+
+def test_ev_unknown_control_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["ev", "-i", "lo", "--protocol", "iso20-dc", "--control", "smart"])
+    assert exit_.value.code == 2
+    one_error_line(capsys.readouterr().err, "smart")
+
+
+def test_ev_iso20_with_its_root_gets_to_the_interface(capsys: pytest.CaptureFixture[str],
+                                                      lab20: Path) -> None:  # fmt: skip
+    fails_here(capsys, "ev", "-i", "lo", "--protocol", "iso20-ac-bpt", "--tls", "--pki",
+               str(lab20), "--discharge", words=("lo", "link-local"))
+
+
+@pytest.mark.parametrize(("protocol", "control", "discharge"), [
+    ("iso20-dc", None, False), ("iso20-dc-bpt", "dynamic", False),
+    ("iso20-ac", "scheduled", False), ("iso20-ac-bpt", None, True)])
+def test_ev_iso20_machines(protocol: str, control: str | None, discharge: bool) -> None:
+    from host.ev.cli import make_evcc
+    from host.ev.evcc.iso20 import Iso20Evcc
+    from host.secc import iso20_constants as k
+
+    machine = make_evcc(protocol, control=control, discharge=discharge, target_soc=90.0)
+    assert isinstance(machine, Iso20Evcc)
+    service = {"iso20-dc": k.SERVICE_DC, "iso20-dc-bpt": k.SERVICE_DC_BPT,
+               "iso20-ac": k.SERVICE_AC, "iso20-ac-bpt": k.SERVICE_AC_BPT}[protocol]
+    assert machine.config.service == service
+    assert machine.config.control_mode == (k.CONTROL_DYNAMIC if control == "dynamic"
+                                           else k.CONTROL_SCHEDULED)  # fmt: skip
+    assert machine.config.discharge is discharge and machine.config.target_soc == 0.9
+
+
+def test_secc_sim_controller_for_bpt() -> None:
+    from host.secc.serve import sim_controller_for
+
+    controller = sim_controller_for(10_000.0, 0.3, -5_000.0)(None)  # type: ignore[arg-type]
+    assert controller.export.export_enabled and controller.export.export_limit_w == 10_000.0
+    assert controller.export.soc_floor == 0.3 and controller.setpoint == -5_000.0
+    assert controller.plant.limits.max_discharge_current > 0
+    closed = sim_controller_for()(None)  # type: ignore[arg-type]
+    assert not closed.export.export_enabled and closed.setpoint is None
 
 
 @pytest.mark.parametrize("side", [("secc",), ("ev", "--protocol", "iso2-dc")])
@@ -211,44 +322,75 @@ def _pair(veth: VethPair, secc_args: list[str], ev_args: list[str]) -> tuple[sub
     return ev, secc_out, secc_err, secc.returncode
 
 
+# (protocol, `v2gate secc` args, `v2gate ev` args, the charge loop's request): -2 DC EIM
+# over TLS 1.2, and -20 DC_BPT over TLS 1.3 (mutual) in dynamic control on the station's
+# -5 kW setpoint, export enabled, the EV at 80 % (floor 40 %): it discharges
+PROCESS_SESSIONS = {
+    "iso2-dc": (["--protocols", "iso2,din"], [], "CurrentDemandReq"),
+    "iso20-dc-bpt": (["--protocols", "iso20,iso2,din", "--pki20", "{lab20}", "--mutual",
+                      "--export-limit", "10000", "--setpoint", "-5000"],
+                     ["--control", "dynamic", "--soc", "80", "--target-soc", "95"],
+                     "DC_ChargeLoopReq"),
+}  # fmt: skip
+
+
 @pytest.mark.system
-def test_secc_and_ev_processes_over_veth_eim_over_tls(veth: VethPair, lab: Path,
-                                                      tmp_path: Path) -> None:  # fmt: skip
-    security = ["--tls", "--pki", str(lab)]  # DIN and AC EIM: the din-dc / iso2-ac scenarios
+@pytest.mark.parametrize("protocol", list(PROCESS_SESSIONS))
+def test_secc_and_ev_processes_over_veth_eim_over_tls(veth: VethPair, lab: Path, lab20: Path,
+                                                      tmp_path: Path, protocol: str) -> None:
+    secc_extra, ev_extra, loop = PROCESS_SESSIONS[protocol]
+    secc_extra = [a.format(lab20=lab20) for a in secc_extra]
+    ev_pki = lab20 if protocol.startswith("iso20") else lab
     log = tmp_path / "comm" / "communication.log"
-    ev, secc_out, secc_err, code = _pair(veth, [*security, "--protocols", "iso2,din",
+    ev, secc_out, secc_err, code = _pair(veth, ["--tls", "--pki", str(lab), *secc_extra,
                                                 "--comm-log", str(log)],
-                                         ["--protocol", "iso2-dc", *security])  # fmt: skip
+                                         ["--protocol", protocol, "--tls", "--pki", str(ev_pki),
+                                          *ev_extra])  # fmt: skip
     lines = log.read_text().splitlines()
+    answer = loop.removesuffix("Req") + "Res"
     # one line per message each way, and the session's end with its reason code
-    assert any(" in " in line and "CurrentDemandReq" in line for line in lines), lines[:5]
-    assert any(" out " in line and "CurrentDemandRes" in line for line in lines), lines[:5]
+    assert any(" in " in line and loop in line for line in lines), lines[:5]
+    assert any(" out " in line and answer in line for line in lines), lines[:5]
     assert "reason=0x00" in lines[-1], lines[-3:]
     assert ev.returncode == 0, (ev.stdout, ev.stderr, secc_out)
+    # one line per response
     assert "SessionStopRes OK" in ev.stdout and "session stopped" in ev.stdout, ev.stdout
+    assert f"{answer} OK" in ev.stdout, ev.stdout
     assert code == 0, (secc_out, secc_err)
     assert "SessionStopReq -> OK" in secc_out and "session ended: SessionStop" in secc_out
     assert "over TLS" in secc_out and "; EIM" in secc_out
     assert "AuthorizationReq -> OK" in secc_out and "PaymentDetailsReq" not in secc_out
-    assert "CurrentDemandReq -> OK" in secc_out, secc_out
+    assert f"{loop} -> OK" in secc_out, secc_out
     assert not secc_err and not ev.stderr
+    if protocol.startswith("iso20"):
+        text = "\n".join(lines)
+        assert "protocol=iso20-dc" in text, text[:2000]
+        # the station's -5 kW setpoint: current flowed out of the car
+        assert re.search(r" out DC_ChargeLoopRes code=OK .*EVSEPresentCurrent=-[\d.]+ ", text)
 
 
 @pytest.mark.system
-@pytest.mark.parametrize("protocol", ["iso2-ac", "iso2-dc"])
-def test_pnc_secc_and_ev_processes_over_veth(veth: VethPair, lab: Path, protocol: str) -> None:
+@pytest.mark.parametrize("protocol", ["iso2-ac", "iso2-dc", "iso20-dc-bpt"])
+def test_pnc_secc_and_ev_processes_over_veth(veth: VethPair, lab: Path, lab20: Path,
+                                             protocol: str) -> None:  # fmt: skip
     security = ["--tls", "--pki", str(lab)]
-    ev, secc_out, secc_err, code = _pair(veth, [*security, "--pnc", "--cert-backend", "local"],
-                                         ["--protocol", protocol, "--pnc", *security])  # fmt: skip
+    secc_args, ev_args = [*security, "--pnc", "--cert-backend", "local"], security
+    requests: tuple[str, ...] = ("PaymentServiceSelectionReq", "PaymentDetailsReq")
+    if protocol.startswith("iso20"):  # the -20 contract signs AuthorizationReq, mutual TLS
+        secc_args = [*security, "--pnc", "--protocols", "iso20", "--pki20", str(lab20),
+                     "--mutual"]
+        ev_args, requests = ["--tls", "--pki", str(lab20)], ("AuthorizationSetupReq",)
+    ev, secc_out, secc_err, code = _pair(veth, secc_args,
+                                         ["--protocol", protocol, "--pnc", *ev_args])
     assert ev.returncode == 0, (ev.stdout, ev.stderr, secc_out, secc_err)
     assert code == 0, (secc_out, secc_err)
     assert "over TLS" in secc_out and "Plug & Charge and EIM" in secc_out
-    for request in ("PaymentServiceSelectionReq", "PaymentDetailsReq", "AuthorizationReq",
-                    "SessionStopReq"):  # fmt: skip
+    for request in (*requests, "AuthorizationReq", "SessionStopReq"):
         assert f"{request} -> OK" in secc_out, secc_out
     emaid = ev.stdout.split("Plug & Charge: contract ", 1)[1].split()[0]
     assert f"Plug & Charge: contract {emaid} authorized" in secc_out
-    loop = "ChargingStatusReq -> OK" if protocol == "iso2-ac" else "CurrentDemandReq -> OK"
+    loop = {"iso2-ac": "ChargingStatusReq -> OK", "iso2-dc": "CurrentDemandReq -> OK",
+            "iso20-dc-bpt": "DC_ChargeLoopReq -> OK"}[protocol]
     assert loop in secc_out and "SessionStopRes OK" in ev.stdout
     assert not ev.stderr and not secc_err
 
@@ -264,15 +406,41 @@ def test_secc_pnc_options_reach_the_sessions(lab: Path, tmp_path: Path) -> None:
     listed.write_text("DE-XYZ-C12345678-9\n")
     args = argparse.Namespace(pnc=True, tls=True, allow_list=listed, cert_backend="local",
                               protocols=(sap.ISO2,), pki=lab)  # fmt: skip
-    config = secc_cli.pnc_options(args)["pnc"]
+    config = secc_cli.pnc_options(args)[0]["pnc"]
     assert isinstance(config, PncConfig) and config.allow.emaids == {"DEXYZC123456789"}
     assert isinstance(config.backend, LocalCps) and config.tariff_key is not None
     assert list(config.backend.contracts.values()) == [_cn(lab / "contract.pem")]
     args.cert_backend, args.allow_list = "none", None
-    config = secc_cli.pnc_options(args)["pnc"]
+    config = secc_cli.pnc_options(args)[0]["pnc"]
     assert config.backend is None and not config.allow.emaids
     assert secc_cli.pnc_options(argparse.Namespace(pnc=False, allow_list=None,
-                                                   cert_backend="none")) == {}  # fmt: skip
+                                                   cert_backend="none")) == ({}, {})  # fmt: skip
+
+
+def test_secc_pnc20_options_reach_the_sessions(lab: Path, lab20: Path, tmp_path: Path) -> None:
+    """--pnc with iso20 gives the -20 SECC a PncConfig with the MO root of --pki20 and the
+    allow-list; -2's keeps --pki's; the -20 machines the server makes get it."""
+    from host.secc import cli as secc_cli
+    from host.secc.pnc import PncConfig
+    from host.secc.serve import factories
+    from host.v2g.protocol import SessionContext
+
+    listed = tmp_path / "allow.txt"
+    listed.write_text("DE-XYZ-C12345678-9\n")
+    args = argparse.Namespace(pnc=True, tls=True, allow_list=listed, cert_backend="none",
+                              protocols=(sap.ISO20_DC, sap.ISO20_AC, sap.ISO2), pki=lab,
+                              pki20=lab20)  # fmt: skip
+    iso2, iso20 = secc_cli.pnc_options(args)
+    config = iso20["pnc"]
+    assert isinstance(config, PncConfig) and config.allow.emaids == {"DEXYZC123456789"}
+    assert config.mo_roots[0] == files.read_certs(lab20 / "mo_root.pem")[0]
+    assert iso2["pnc"].mo_roots[0] == files.read_certs(lab / "mo_root.pem")[0]
+    made = factories([sap.ISO20_DC], iso20_options=iso20)
+    machine = made[sap.ISO20_DC.namespace](SessionContext(sap.ISO20_DC, 1, True, "fe80::2",
+                                                          0.0, 0.0))  # fmt: skip
+    assert machine.pnc is config
+    args.protocols = (sap.ISO20_DC, sap.ISO20_AC)
+    assert secc_cli.pnc_options(args)[0] == {}
 
 
 def _cn(path: Path) -> str:

@@ -354,6 +354,32 @@ def test_a_power_profile_outside_the_tuple(power):
     refused(script, power_delivery(power=power), now, "FAILED_EVPowerProfileInvalid")
 
 
+def test_a_confirmed_power_tolerance_is_acknowledged_and_charging_starts():
+    """[V2G20-1944]: PowerToleranceAcceptance=PowerToleranceConfirmed gets
+    OK_PowerToleranceConfirmed, an OK code: the session goes on into the loop."""
+    script, controller = fresh()
+    now = walk(script, "power_delivery")
+    request = power_delivery()
+    request.EVPowerProfile.Scheduled_EVPPTControlMode.PowerToleranceAcceptance = \
+        m.powerToleranceAcceptanceType.PowerToleranceConfirmed
+    res = script.send(request, now)
+    assert res.ResponseCode is m.responseCodeType.OK_PowerToleranceConfirmed
+    assert controller.plant.contactors_closed and script.secc.state.name == "CHARGING"
+    assert script.send(loop(), now + 0.1).ResponseCode is m.responseCodeType.OK
+
+
+def test_the_loop_follows_the_schedule_from_its_time_anchor():
+    """The tuple's slots count from the TimeAnchor of the ScheduleExchangeRes (sent at
+    0.7 s), as the EV plans them, not from PowerDelivery(Start) seconds later."""
+    script, controller = fresh()
+    controller.schedule_list = [Schedule(1, ((0, 50_000.0), (10, 1_000.0)))]
+    now = walk(script, "power_delivery")
+    assert now > 5.0  # cable check and pre-charge took their time
+    script.send(power_delivery(power=1_000.0), now)
+    assert script.secc.schedule_limits(9.5) == (50_000.0, 0.0)
+    assert script.secc.schedule_limits(10.5) == (1_000.0, 0.0)
+
+
 def test_schedule_renegotiation_before_power_flows():
     script, _ = fresh()
     now = walk(script, "power_delivery")

@@ -102,6 +102,18 @@ def test_power_profile_beyond_the_schedule_is_refused():
     assert not p.controller.plant.contactors_closed
 
 
+def test_our_ev_follows_a_falling_schedule_slot_by_slot():
+    """PowerDelivery(Start) comes seconds after ScheduleExchange (cable check, pre-charge):
+    the EV's profile starts at the schedule's TimeAnchor and follows its slots, so it never
+    exceeds the 2 kW that follow the first 2 s ([V2G20-1559]); a single entry anchored at
+    PowerDelivery ran into them and was refused."""
+    p = pair(DC, SCHEDULED, run=False)
+    p.controller.schedule_list = [Schedule(1, ((0, 20_000.0), (2, 2_000.0)))]
+    p.run()
+    check_complete(p)
+    assert ("PowerDeliveryReq", "OK") in p.answered()
+
+
 def test_changed_schedules_make_the_secc_ask_for_renegotiation():
     p = pair(BPT, SCHEDULED, charge_for=6.0, run=False)
     p.run(stop_at=lambda q: loops(q) >= 5)
