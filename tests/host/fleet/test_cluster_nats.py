@@ -31,7 +31,9 @@ from host.fleet.topics import DrEvent
 from tests.apt import require
 from tests.host.fleet.natscluster import ClusterFog, NatsCluster
 
-pytestmark = pytest.mark.system
+# the fleet tests and benchmark (dozens of MQTT sessions, each fsyncing its outbox) run one
+# at a time under pytest-xdist: two at once starved each other past every timeout
+pytestmark = [pytest.mark.system, pytest.mark.xdist_group("fleet")]
 
 CHARGERS = 40
 
