@@ -22,7 +22,7 @@ FIGURE = re.compile(r"\d\.\d")
 pytestmark = pytest.mark.bench
 
 
-# fleet.py shares the fleet tests' xdist group (tests/host/fleet): they starve each other
+# fleet.py shares the fleet tests' xdist group (tests/host/fleet): one of them at a time
 RUNS = [pytest.param(p, marks=pytest.mark.xdist_group("fleet")) if p.name == "fleet.py" else p
         for p in BENCHMARKS]
 

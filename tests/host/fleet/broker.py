@@ -28,17 +28,16 @@ class Mosquitto:
     `stop()` (SIGTERM: the broker saves its sessions and queues first)."""
 
     def __init__(self, program: str, folder: Path, port: int | None = None, *,
-                 autosave_on_changes: bool = True, data: Path | None = None) -> None:  # fmt: skip
+                 autosave_on_changes: bool = True) -> None:  # fmt: skip
         """`autosave_on_changes`: save the whole database after every change, so a
         SIGKILL loses nothing the broker acknowledged (the tests); False saves it once a
         second, which is what 500 chargers need: a save per change rewrites every
-        session's state for each QoS 1 message (benchmarks/fleet.py measures both).
-        `data`: where the database goes (default: `folder`/data)."""
+        session's state for each QoS 1 message (benchmarks/fleet.py measures both)."""
         self.program, self.folder = program, folder
         self.port = port or free_port()
         folder.mkdir(parents=True, exist_ok=True)
         self.pki = make_pki(folder)
-        data = data or folder / "data"
+        data = folder / "data"
         data.mkdir(exist_ok=True)
         os.chmod(folder, 0o755)
         self.conf = folder / "mosquitto.conf"

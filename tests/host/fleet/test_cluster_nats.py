@@ -31,8 +31,8 @@ from host.fleet.topics import DrEvent
 from tests.apt import require
 from tests.host.fleet.natscluster import ClusterFog, NatsCluster
 
-# the fleet tests and benchmark (dozens of MQTT sessions, each fsyncing its outbox) run one
-# at a time under pytest-xdist: two at once starved each other past every timeout
+# the fleet tests and benchmark (40-50 MQTT-over-TLS sessions each, the suite's heaviest
+# load) run one at a time under pytest-xdist (tests/conftest.py holds a lock per group)
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("fleet")]
 
 CHARGERS = 40

@@ -5,7 +5,6 @@ restarted loses no telemetry record and needs no fog restart."""
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from host.fleet.topics import DrEvent
 from tests.apt import require
 from tests.host.fleet.broker import FogProcess, Mosquitto
 
-# the fleet tests and benchmark (dozens of MQTT sessions, each fsyncing its outbox) run one
-# at a time under pytest-xdist: two at once starved each other past every timeout
+# the fleet tests and benchmark (40-50 MQTT-over-TLS sessions each, the suite's heaviest
+# load) run one at a time under pytest-xdist (tests/conftest.py holds a lock per group)
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("fleet")]
 
 CHARGERS = 50
@@ -33,20 +32,14 @@ async def _until(cond: object, timeout: float, what: str) -> None:
 
 
 def test_fleet_dr_dispatch_and_broker_restart(tmp_path: Path) -> None:
-    # the broker's database in memory (tmpfs), which outlives a SIGKILL as a file on disk
-    # does: it is saved after every change, and on a disk that other tests load with their
-    # fsyncs the broker fell behind, its acknowledgements timed out, and the resends
-    # buried it (17 s alone, over 300 s beside the rest of the suite)
-    shm = Path("/dev/shm")
-    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else tmp_path) as data:
-        broker = Mosquitto(require("mosquitto"), tmp_path / "broker", data=Path(data))
-        broker.start()
-        fog = FogProcess(broker)
-        try:
-            asyncio.run(_scenario(broker, fog, tmp_path))
-        finally:
-            fog.stop()
-            broker.stop()
+    broker = Mosquitto(require("mosquitto"), tmp_path / "broker")
+    broker.start()
+    fog = FogProcess(broker)
+    try:
+        asyncio.run(_scenario(broker, fog, tmp_path))
+    finally:
+        fog.stop()
+        broker.stop()
 
 
 async def _scenario(broker: Mosquitto, fog: FogProcess, tmp_path: Path) -> None:
