@@ -46,8 +46,10 @@ def _ip(*args: str) -> None:
 
 
 def create_veth_pair(tag: str = "slac") -> VethPair:
-    """Two fresh namespaces joined by a veth pair, both ends up; names unique per call."""
-    uniq = f"{os.getpid() % 100000}{next(_serial)}"
+    """Two fresh namespaces joined by a veth pair, both ends up; names unique per call.
+    The `x` keeps pid and serial apart, so one process's names are never the prefix of
+    another's (pid 12 serial 34 and pid 123 serial 4 were both `1234`)."""
+    uniq = f"{os.getpid() % 100000}x{next(_serial)}"
     pair = VethPair(f"v2g-{tag}-{uniq}-evse", f"se{uniq}", f"v2g-{tag}-{uniq}-pev", f"sp{uniq}")
     try:
         _ip("netns", "add", pair.ns_evse)

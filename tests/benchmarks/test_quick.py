@@ -22,7 +22,12 @@ FIGURE = re.compile(r"\d\.\d")
 pytestmark = pytest.mark.bench
 
 
-@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda p: p.name)
+# fleet.py shares the fleet tests' xdist group (tests/host/fleet): one of them at a time
+RUNS = [pytest.param(p, marks=pytest.mark.xdist_group("fleet")) if p.name == "fleet.py" else p
+        for p in BENCHMARKS]
+
+
+@pytest.mark.parametrize("script", RUNS, ids=lambda p: p.name)
 def test_quick_mode_runs_and_prints_figures(script: Path) -> None:
     t0 = time.monotonic()
     r = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True,

@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,28 @@ import pytest
 from host.bench.dcplant import DcPlant
 from host.bench.veth import VethPair, in_netns
 from host.ev.evcc.driver import discover_and_run
+from host.ev.evcc.ev import SimEv
 from host.secc.core import EndReason, RequestAnswered, SessionEnded
 from host.v2g import constants as c
 from host.v2g.netif import link_local
 from host.v2g.sap import AppProtocol
 from host.v2g.sdp_driver import start_sdp
 from host.v2g.server import SeccServer, ServerConfig, host_of, open_listen_socket
+
+
+class LoopingEv(SimEv):
+    """A SimEv charging for ``charge_for`` seconds and at least ``loops`` charging-loop
+    requests (``sent()`` counts them): on a loaded machine their SECC (a JVM) may take a
+    second to answer one request, and the loop must still go round for the test to see it.
+    Set ``sent`` once the EVCC exists."""
+
+    def __init__(self, battery: Any, *, charge_for: float, loops: int) -> None:
+        super().__init__(battery, charge_for=charge_for)
+        self.loops = loops
+        self.sent: Callable[[], int] = lambda: 0
+
+    def charging_complete(self, now: float) -> bool:
+        return super().charging_complete(now) and self.sent() >= self.loops
 
 
 def peer_python() -> Path:

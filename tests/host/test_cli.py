@@ -145,7 +145,7 @@ def test_signal_during_slac_removes_its_namespaces(sig: signal.Signals, backgrou
         print(f"skipping: {reason}")
         pytest.skip(reason)
     p = start("simulate", "--scenario", "slac-validate", sigint_ignored=background)
-    prefix = f"v2g-sim-{p.pid % 100000}"
+    prefix = f"v2g-sim-{p.pid % 100000}x"  # host/bench/veth.py's names
     try:
         made: list[str] = []
         deadline = time.monotonic() + 30  # a bound on the wait, not a figure under test
@@ -157,7 +157,7 @@ def test_signal_during_slac_removes_its_namespaces(sig: signal.Signals, backgrou
         left = [ns for ns in _netns() if ns.startswith(prefix)]
         links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout  # noqa: S607
         ends = [w for w in links.split() if w.rstrip(":@").startswith(
-            (f"se{p.pid % 100000}", f"sp{p.pid % 100000}"))]  # the veth ends' names
+            (f"se{p.pid % 100000}x", f"sp{p.pid % 100000}x"))]  # the veth ends' names
     finally:
         p.kill()
         for ns in _netns():  # leave nothing behind, whatever happened

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tools.cachelock import building
+
 PEER_VERSION = "0.31.2"
 # aiofile: the package imports it but forgets to declare it
 PEER_REQUIREMENTS = [f"iso15118=={PEER_VERSION}", "aiofile>=3.8,<4"]
@@ -42,10 +44,13 @@ def ensure_peer_venv() -> Path:
     marker = peer_dir() / ".complete"
     if marker.exists():
         return python
-    shutil.rmtree(peer_dir(), ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(peer_dir())], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_REQUIREMENTS], check=True)
-    marker.write_text(" ".join(PEER_REQUIREMENTS) + "\n")
+    with building(peer_dir()):
+        if not marker.exists():  # another process may have built it while we waited
+            shutil.rmtree(peer_dir(), ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", str(peer_dir())], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_REQUIREMENTS],
+                           check=True)  # fmt: skip
+            marker.write_text(" ".join(PEER_REQUIREMENTS) + "\n")
     return python
 
 

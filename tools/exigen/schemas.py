@@ -19,6 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from tools.cachelock import building
 from tools.exi_peer.venv import PEER_VERSION, peer_site_packages
 
 MANIFEST = Path(__file__).with_name("schemas.sha256")
@@ -75,7 +76,9 @@ def fetch() -> Path:
     folder = cache_dir()
     if folder.is_dir() and not mismatches(folder):
         return folder
-    with tempfile.TemporaryDirectory() as tmp:
+    with building(folder), tempfile.TemporaryDirectory() as tmp:
+        if folder.is_dir() and not mismatches(folder):  # fetched while we waited
+            return folder
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
                "-q", "-d", tmp, f"iso15118=={PEER_VERSION}"]
         try:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tools.cachelock import building
+
 PEERS_DIR = Path(os.environ.get("V2GATE_PEERS_DIR", Path.home() / ".cache" / "v2gate" / "peers"))
 PYSLAC_VERSION = "0.8.3"
 # pyslac 0.8.3 reads its settings with environs 9, which breaks on marshmallow 4
@@ -21,11 +23,12 @@ def ensure_pyslac() -> Path:
     marker = venv / ".v2gate-complete"
     if marker.exists():
         return python
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    *PYSLAC_REQUIREMENTS], check=True)  # fmt: skip
-    marker.write_text(" ".join(PYSLAC_REQUIREMENTS) + "\n")
+    with building(venv):
+        if not marker.exists():  # another process may have built it while we waited
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "--quiet",
+                            "--disable-pip-version-check", *PYSLAC_REQUIREMENTS], check=True)  # fmt: skip
+            marker.write_text(" ".join(PYSLAC_REQUIREMENTS) + "\n")
     return python
 
 

@@ -17,6 +17,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tools.cachelock import building
+
 from . import PEERS_DIR
 
 OCPP_RPC_VERSION = "2.2.1"
@@ -37,14 +39,17 @@ def ensure_ocpp_rpc() -> Path:
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
         raise PeerUnavailable("node and npm are needed for the ocpp-rpc CSMS")
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "package.json").write_text('{"name": "v2gate-ocpp-peer", "private": true}\n')
-    got = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--save-exact",
-                          f"ocpp-rpc@{OCPP_RPC_VERSION}"], cwd=home, capture_output=True,
-                         text=True, timeout=300)  # fmt: skip
-    if got.returncode != 0:
-        raise PeerUnavailable(f"npm install ocpp-rpc failed: {got.stderr.strip()[-400:]}")
-    marker.write_text(f"ocpp-rpc@{OCPP_RPC_VERSION}\n")
+    with building(home):
+        if marker.exists():  # another process installed it while we waited
+            return modules
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "package.json").write_text('{"name": "v2gate-ocpp-peer", "private": true}\n')
+        got = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--save-exact",
+                              f"ocpp-rpc@{OCPP_RPC_VERSION}"], cwd=home, capture_output=True,
+                             text=True, timeout=300)  # fmt: skip
+        if got.returncode != 0:
+            raise PeerUnavailable(f"npm install ocpp-rpc failed: {got.stderr.strip()[-400:]}")
+        marker.write_text(f"ocpp-rpc@{OCPP_RPC_VERSION}\n")
     return modules
 
 

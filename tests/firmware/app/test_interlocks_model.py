@@ -266,8 +266,12 @@ class ControllerModel(RuleBasedStateMachine):
 
 
 ControllerModel.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
-TestControllerModel = ControllerModel.TestCase
 
 
-def test_the_model_reached_closed_states() -> None:
-    assert CLOSED_TICKS[0] > 50
+class TestControllerModel(ControllerModel.TestCase):
+    def runTest(self) -> None:
+        """The model's runs, then whether they reached the closed contactor often enough
+        to have tested it there: in one test, so the count is this run's in any worker."""
+        CLOSED_TICKS[0] = 0
+        super().runTest()
+        assert CLOSED_TICKS[0] > 50

@@ -16,8 +16,7 @@ import pytest
 from host.bench.dcplant import Battery
 from host.bench.veth import VethPair
 from host.ev.evcc.din import DinEvcc, EvccConfig, SessionStopped
-from host.ev.evcc.ev import SimEv
-from tests.host.interop import peer_python, run_against_their_secc
+from tests.host.interop import LoopingEv, peer_python, run_against_their_secc
 
 pytestmark = pytest.mark.interop
 BUDGET = 60.0
@@ -60,8 +59,9 @@ def test_our_evcc_charges_through_their_din_secc(veth: VethPair, tmp_path: Path)
     # standard's 250 ms CurrentDemand budget, and on a loaded machine its Java codec took
     # 2 s for one SessionSetupRes: this test is about interop, so every message gets 10 s
     # (our timers are tested against the standard's values with a fake clock elsewhere)
-    ev = DinEvcc(SimEv(Battery(), charge_for=1.0),
-                 EvccConfig(loop_interval=0.05, msg_timeouts={}, msg_timeout=10.0))
+    car = LoopingEv(Battery(), charge_for=1.0, loops=2)
+    ev = DinEvcc(car, EvccConfig(loop_interval=0.05, msg_timeouts={}, msg_timeout=10.0))
+    car.sent = lambda: ev.sent.count("CurrentDemandReq")
     started = time.monotonic()
     out = run_against_their_secc(veth, tmp_path, python, "DIN_SPEC_70121", RUNNER, ev, BUDGET)
     assert isinstance(ev.result, SessionStopped), f"{ev.result}\ntheir SECC:\n{out[-4000:]}"

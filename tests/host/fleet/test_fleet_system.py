@@ -16,7 +16,9 @@ from host.fleet.topics import DrEvent
 from tests.apt import require
 from tests.host.fleet.broker import FogProcess, Mosquitto
 
-pytestmark = pytest.mark.system
+# the fleet tests and benchmark (40-50 MQTT-over-TLS sessions each, the suite's heaviest
+# load) run one at a time under pytest-xdist (tests/conftest.py holds a lock per group)
+pytestmark = [pytest.mark.system, pytest.mark.xdist_group("fleet")]
 
 CHARGERS = 50
 

@@ -12,6 +12,7 @@ tests.host.v2g.livefuzz --inputs 200000."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import re
@@ -97,6 +98,9 @@ def live_fuzz(seed: int, inputs: int, folder: Path | None = None) -> LiveResult:
         sap.DIN.namespace: din_factory(controller_for, new_session_id=lambda: SID),
     }  # fmt: skip
     folder = folder or Path(tempfile.mkdtemp(prefix="livefuzz"))
+    # garbage of earlier tests in this process (under pytest-xdist, any of them) is
+    # collected now, not during the run, where its sockets closing would look like ours
+    gc.collect()
     fds_before = _fds()
     log = CommLog(folder / "communication.log")
     errors = result.errors
