@@ -9,7 +9,7 @@ from typing import Any
 from host.exi.schemas import iso20_common_messages as m
 
 from .controller import Schedule
-from .iso20_values import durations, power_schedule, total
+from .iso20_values import durations, from_rational, power_schedule, rational, total
 
 Code = m.responseCodeType
 
@@ -59,9 +59,11 @@ def no_schedule(dynamic: bool, anchor: int) -> dict[str, Any]:
 
 def slots(entries: tuple[tuple[int, float], ...], duration: int) -> list[tuple[int, int, float]]:
     """(start, end, W) of each entry, the last one running to ``duration``; 0 W before the
-    first entry (nothing allowed there, as ``limits_at`` says)."""
+    first entry (nothing allowed there, as ``limits_at`` says). W as the EV got it: the
+    RationalNumber the schedule went out as, which may round up (22170.6 W is 22171)."""
     first = entries[0][0] if entries else duration
-    spans = [(0, first, 0.0)] + [(start, start + length, value) for (start, _v), (length, value)
+    spans = [(0, first, 0.0)] + [(start, start + length, from_rational(rational(value)))
+                                 for (start, _v), (length, value)
                                  in zip(entries, durations(entries, duration), strict=True)]
     return [(low, high, value) for low, high, value in spans if low < high]
 

@@ -117,3 +117,20 @@ def test_power_tolerance_acceptance():
     # a confirmed tolerance does not excuse a profile beyond the schedule
     assert code(profile((60, 30_000.0), tolerance=Tolerance.PowerToleranceConfirmed)) == \
         "FAILED_EVPowerProfileInvalid"
+
+
+def test_a_profile_that_repeats_the_sent_schedule_is_accepted():
+    # 22170.6 W (32 A on three 230.9 V phases) goes out as 22171 W and 7777.7 W as 7778 W
+    # (a short holds no more digits): an EV taking exactly the powers it was sent must not
+    # be refused for the rounding
+    from host.secc.iso20_schedule import schedule_tuple
+
+    odd = Schedule(1, ((0, 22_170.6), (60, 7_777.7)), duration=3600, discharge=((0, 7_777.7),))
+    sent = schedule_tuple(odd, 12, ANCHOR, True)
+    for schedule in (sent.ChargingSchedule, sent.DischargingSchedule):
+        entries = schedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry
+        repeated = profile(anchor=schedule.PowerSchedule.TimeAnchor)
+        repeated.EVPowerProfileEntries.EVPowerProfileEntry = entries
+        assert code(repeated, schedules=(odd,)) == "OK"
+    # what exceeds the sent value by one step of its exponent still does not pass
+    assert code(profile((60, 22_180.0)), schedules=(odd,)) == "FAILED_EVPowerProfileInvalid"
