@@ -103,6 +103,8 @@ def check_profile(profile: m.EVPowerProfileType | None, schedules: list[Schedule
     for entry in profile.EVPowerProfileEntries.EVPowerProfileEntry:
         end = start + entry.Duration
         power = total(entry, "Power")  # AC: Power_L2/_L3 too; our schedules are totals
+        if power < 0 and not (bpt and chosen.discharge):  # at no time, in or out of the span
+            return Code.FAILED_EVPowerProfileInvalid, chosen.tuple_id
         for low, high, limit in charge if power > 0 else discharge:
             if low < end and start < high and abs(power) > limit:
                 return Code.FAILED_EVPowerProfileInvalid, chosen.tuple_id

@@ -134,3 +134,18 @@ def test_a_profile_that_repeats_the_sent_schedule_is_accepted():
         assert code(repeated, schedules=(odd,)) == "OK"
     # what exceeds the sent value by one step of its exponent still does not pass
     assert code(profile((60, 22_180.0)), schedules=(odd,)) == "FAILED_EVPowerProfileInvalid"
+
+
+def test_no_discharge_without_bpt_even_outside_the_schedule():
+    # outside the schedule's span the schedule bounds nothing, but a session without BPT
+    # (or a tuple without a DischargingSchedule) allows no discharge at any time
+    past_the_end = ANCHOR + 3600
+    assert code(profile((60, -1_000.0), anchor=past_the_end), bpt=False) == \
+        "FAILED_EVPowerProfileInvalid"
+    assert code(profile((60, -1_000.0), anchor=ANCHOR - 600), bpt=False) == \
+        "FAILED_EVPowerProfileInvalid"
+    charge_only = Schedule(1, ((0, 20_000.0),), duration=3600)
+    assert code(profile((60, -1_000.0), anchor=past_the_end), schedules=(charge_only,)) == \
+        "FAILED_EVPowerProfileInvalid"
+    # with BPT and a DischargingSchedule it is as for charging: nothing bounds it there
+    assert code(profile((60, -50_000.0), anchor=past_the_end)) == "OK"
