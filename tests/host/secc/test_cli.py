@@ -447,3 +447,25 @@ def _cn(path: Path) -> str:
     from host.secc.certs import common_name
 
     return common_name(files.read_certs(path)[0])
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    # a NaN setpoint clamped to the full discharge the export rules allow
+    (("--setpoint", "nan"), ("--setpoint", "finite")),
+    (("--export-limit", "inf"), ("--export-limit", "finite")),
+    (("--export-limit", "-5000"), ("--export-limit", "0 or more")),
+    (("--soc-floor", "nan"), ("--soc-floor",)),
+])  # fmt: skip
+def test_secc_iso20_garbage_values(capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
+                                   words: tuple[str, ...]) -> None:  # fmt: skip
+    fails_here(capsys, "secc", "-i", "lo", "--protocols", "iso20", "--tls", "--pki20", "x",
+               *args, words=words)
+
+
+@pytest.mark.parametrize("option", [("--export-limit", "5000"), ("--setpoint", "-5000"),
+                                    ("--soc-floor", "500")])  # fmt: skip
+def test_secc_iso20_options_without_iso20(capsys: pytest.CaptureFixture[str],
+                                          option: tuple[str, ...]) -> None:  # fmt: skip
+    # without an iso20 offer they would change nothing: say so rather than ignore them
+    fails_here(capsys, "secc", "-i", "lo", "--protocols", "iso2,din", *option,
+               words=(option[0], "add iso20"))
