@@ -116,6 +116,6 @@ def check_profile(profile: m.EVPowerProfileType | None, schedules: list[Schedule
 
 def limits_at(schedule: Schedule, at: int) -> tuple[float, float]:
     """(max charge W, max discharge W) ``at`` s into the schedule; nothing past its end."""
-    if at > schedule.duration:
+    if at >= schedule.duration:  # its last entry ends there, as in ``slots``
         return (0.0, 0.0)
     return (level_at(schedule.entries, at) or 0.0, level_at(schedule.discharge, at) or 0.0)

@@ -149,3 +149,15 @@ def test_no_discharge_without_bpt_even_outside_the_schedule():
         "FAILED_EVPowerProfileInvalid"
     # with BPT and a DischargingSchedule it is as for charging: nothing bounds it there
     assert code(profile((60, -50_000.0), anchor=past_the_end)) == "OK"
+
+
+def test_the_loop_limits_end_with_the_schedule():
+    # the last entry runs to `duration` exclusive, as check_profile's slots do: a second
+    # later than that the schedule allows nothing
+    from host.secc.iso20_schedule import limits_at
+
+    assert limits_at(FALLING, 59) == (20_000.0, 8_000.0)
+    assert limits_at(FALLING, 60) == (5_000.0, 8_000.0)
+    assert limits_at(FALLING, 3599) == (5_000.0, 8_000.0)
+    assert limits_at(FALLING, 3600) == (0.0, 0.0)
+    assert limits_at(FALLING, -1) == (0.0, 0.0)
