@@ -192,6 +192,8 @@ def check(args: argparse.Namespace) -> ssl.SSLContext | None:
             mine = chain.is_file() and key.is_file()
             ctx = tls.client_context(root, tls13=True, cert_chain=chain if mine else None,
                                      key=key if mine else None)  # fmt: skip
+            # no fallback: this EV offers only -20, which TLS 1.2 must not carry ([V2G20-1235])
+            ctx.minimum_version = ctx.maximum_version
         else:
             ctx = tls.client_context(root)
     return ctx

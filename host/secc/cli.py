@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 import time
 from pathlib import Path
@@ -88,10 +89,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--cert-backend", choices=("none", "local"), default="none",
                    help="PnC: who answers -2 CertificateInstallation/Update (local: an "
                         "in-process CPS, a lab only; default none)")  # fmt: skip
-    p.add_argument("--export-limit", type=float, default=0.0, metavar="W",
+    p.add_argument("--export-limit", type=float, metavar="W",
                    help="-20 BPT: the grid operator's export enable on, with this limit "
                         "(default 0: no discharge)")  # fmt: skip
-    p.add_argument("--soc-floor", type=float, default=40.0, metavar="PCT",
+    p.add_argument("--soc-floor", type=float, metavar="PCT",
                    help="-20 BPT: no discharge at or below this SoC (default 40)")
     p.add_argument("--setpoint", type=float, metavar="W",
                    help="-20 dynamic control: the station's setpoint (negative: discharge)")
@@ -112,8 +113,22 @@ def _protocols(text: str) -> tuple[sap.AppProtocol, ...]:
 
 def check_iso20(args: argparse.Namespace) -> None:
     """ConfigError for what an iso20 offer lacks: TLS and its TLS 1.3 chain ([V2G20-2356]:
-    never over plain TCP)."""
-    if not any(o in ISO20 for o in args.protocols):
+    never over plain TCP), and the -20 BPT options' values: finite numbers (a NaN setpoint
+    clamps to the full discharge allowed), asked for only with iso20 (else ignored)."""
+    values = (("--export-limit", args.export_limit), ("--soc-floor", args.soc_floor),
+              ("--setpoint", args.setpoint))  # fmt: skip
+    iso20 = any(o in ISO20 for o in args.protocols)
+    for option, value in values:
+        if value is None:
+            continue
+        if not iso20:
+            raise ConfigError(f"{option} is for ISO 15118-20 sessions: add iso20 to --protocols")
+        if not math.isfinite(value):
+            raise ConfigError(f"{option} {value:g}: give a finite number")
+    if args.export_limit is not None and args.export_limit < 0:
+        raise ConfigError(f"--export-limit {args.export_limit:g}: give the limit in W, 0 or "
+                          "more (0: no discharge)")  # fmt: skip
+    if not iso20:
         return
     if not args.tls:
         raise ConfigError("ISO 15118-20 runs over TLS 1.3 only ([V2G20-2356]): add --tls and "
@@ -121,7 +136,7 @@ def check_iso20(args: argparse.Namespace) -> None:
     if args.pki20 is None:
         raise ConfigError("ISO 15118-20 needs its TLS 1.3 chain: add --pki20 DIR (a "
                           "`v2gate pki init --profile iso20` folder)")  # fmt: skip
-    if not 0.0 <= args.soc_floor <= 100.0:
+    if args.soc_floor is not None and not 0.0 <= args.soc_floor <= 100.0:
         raise ConfigError(f"--soc-floor {args.soc_floor:g}: give a percentage, 0-100")
 
 
@@ -192,12 +207,13 @@ async def _serve(args: argparse.Namespace, ctx: ssl.SSLContext | None,
     except OSError as exc:
         raise ConfigError(f"communication log {exc.filename}: {exc.strerror} "
                           "(choose a writable --comm-log FILE)") from None  # fmt: skip
+    floor = 40.0 if args.soc_floor is None else args.soc_floor  # %
     try:
         server, transport = await start_secc(args.interface, args.port, args.protocols, ctx,
                                              on_event=on_event, iso2_options=options,
                                              iso20_options=options20,
                                              commlog=commlog, controller_for=sim_controller_for(
-                                                 args.export_limit, args.soc_floor / 100.0,
+                                                 args.export_limit or 0.0, floor / 100.0,
                                                  args.setpoint))  # fmt: skip
     except BaseException:
         commlog.close()

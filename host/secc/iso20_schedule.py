@@ -9,7 +9,7 @@ from typing import Any
 from host.exi.schemas import iso20_common_messages as m
 
 from .controller import Schedule
-from .iso20_values import durations, power_schedule, total
+from .iso20_values import durations, from_rational, power_schedule, rational, total
 
 Code = m.responseCodeType
 
@@ -59,9 +59,11 @@ def no_schedule(dynamic: bool, anchor: int) -> dict[str, Any]:
 
 def slots(entries: tuple[tuple[int, float], ...], duration: int) -> list[tuple[int, int, float]]:
     """(start, end, W) of each entry, the last one running to ``duration``; 0 W before the
-    first entry (nothing allowed there, as ``limits_at`` says)."""
+    first entry (nothing allowed there, as ``limits_at`` says). W as the EV got it: the
+    RationalNumber the schedule went out as, which may round up (22170.6 W is 22171)."""
     first = entries[0][0] if entries else duration
-    spans = [(0, first, 0.0)] + [(start, start + length, value) for (start, _v), (length, value)
+    spans = [(0, first, 0.0)] + [(start, start + length, from_rational(rational(value)))
+                                 for (start, _v), (length, value)
                                  in zip(entries, durations(entries, duration), strict=True)]
     return [(low, high, value) for low, high, value in spans if low < high]
 
@@ -101,6 +103,8 @@ def check_profile(profile: m.EVPowerProfileType | None, schedules: list[Schedule
     for entry in profile.EVPowerProfileEntries.EVPowerProfileEntry:
         end = start + entry.Duration
         power = total(entry, "Power")  # AC: Power_L2/_L3 too; our schedules are totals
+        if power < 0 and not (bpt and chosen.discharge):  # at no time, in or out of the span
+            return Code.FAILED_EVPowerProfileInvalid, chosen.tuple_id
         for low, high, limit in charge if power > 0 else discharge:
             if low < end and start < high and abs(power) > limit:
                 return Code.FAILED_EVPowerProfileInvalid, chosen.tuple_id
@@ -112,6 +116,6 @@ def check_profile(profile: m.EVPowerProfileType | None, schedules: list[Schedule
 
 def limits_at(schedule: Schedule, at: int) -> tuple[float, float]:
     """(max charge W, max discharge W) ``at`` s into the schedule; nothing past its end."""
-    if at > schedule.duration:
+    if at >= schedule.duration:  # its last entry ends there, as in ``slots``
         return (0.0, 0.0)
     return (level_at(schedule.entries, at) or 0.0, level_at(schedule.discharge, at) or 0.0)

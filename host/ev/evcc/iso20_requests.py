@@ -195,12 +195,14 @@ class Iso20Requests:
         # anchored at PowerDelivery ran past the first slot into a lower one.
         # PowerToleranceAcceptance stays out (optional): this EV does not track a band.
         power = schedule.PowerSchedule
+        # never more than this EV takes or gives, however much the schedule allows
+        own = c.max_discharge_power if sign < 0 else self.ev.limits().max_power
         return m.EVPowerProfileType(
             TimeAnchor=power.TimeAnchor, Scheduled_EVPPTControlMode=m.Scheduled_EVPPTControlModeType(
                 SelectedScheduleTupleID=chosen.ScheduleTupleID),
             EVPowerProfileEntries=m.EVPowerProfileEntryListType(EVPowerProfileEntry=[
                 m.PowerScheduleEntryType(Duration=entry.Duration, Power=rational(
-                    sign * abs(from_rational(entry.Power)) * c.profile_share))
+                    sign * min(abs(from_rational(entry.Power)), own) * c.profile_share))
                 for entry in power.PowerScheduleEntries.PowerScheduleEntry]))
 
     def pre_charge_req(self, now: float) -> dc.DC_PreChargeReq:

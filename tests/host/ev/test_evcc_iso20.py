@@ -283,3 +283,21 @@ def test_service_renegotiation_goes_back_to_service_discovery_after_session_stop
     ev.receive(_res(m.SessionStopRes(Header=_h(), ResponseCode=OK)), 1.1)
     assert not ev.done and ev.result is None
     assert ev.sent[-1] == "ServiceDiscoveryReq"
+
+
+def test_a_schedule_beyond_what_the_ev_takes_gives_a_profile_at_the_evs_own_limits():
+    """A SECC's schedule of 32767e127 W (a schema-valid RationalNumber) made the profile
+    repeat it, which no RationalNumber of ours can carry: ValueError out of the machine (a
+    traceback in `v2gate ev`). The EV plans at most what it can take or give."""
+    huge = t.RationalNumberType(Exponent=127, Value=32767)
+    for discharge in (False, True):
+        ev = _ev(service=k.SERVICE_DC_BPT, discharge=discharge)
+        schedule = _tuple(0, (3600, 20_000.0)).ChargingSchedule
+        schedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry[0].Power = huge
+        ev.tuples = [m.ScheduleTupleType(ScheduleTupleID=4, ChargingSchedule=schedule,
+                                         DischargingSchedule=schedule)]
+        (entry,) = ev.power_delivery_req(m.chargeProgressType.Start, 1.0) \
+            .EVPowerProfile.EVPowerProfileEntries.EVPowerProfileEntry
+        power = entry.Power.Value * 10.0**entry.Power.Exponent
+        own = ev.config.max_discharge_power if discharge else ev.ev.limits().max_power
+        assert power == (-own if discharge else own)

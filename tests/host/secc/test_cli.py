@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -447,3 +448,63 @@ def _cn(path: Path) -> str:
     from host.secc.certs import common_name
 
     return common_name(files.read_certs(path)[0])
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    # a NaN setpoint clamped to the full discharge the export rules allow
+    (("--setpoint", "nan"), ("--setpoint", "finite")),
+    (("--export-limit", "inf"), ("--export-limit", "finite")),
+    (("--export-limit", "-5000"), ("--export-limit", "0 or more")),
+    (("--soc-floor", "nan"), ("--soc-floor",)),
+])  # fmt: skip
+def test_secc_iso20_garbage_values(capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
+                                   words: tuple[str, ...]) -> None:  # fmt: skip
+    fails_here(capsys, "secc", "-i", "lo", "--protocols", "iso20", "--tls", "--pki20", "x",
+               *args, words=words)
+
+
+@pytest.mark.parametrize("option", [("--export-limit", "5000"), ("--setpoint", "-5000"),
+                                    ("--soc-floor", "500")])  # fmt: skip
+def test_secc_iso20_options_without_iso20(capsys: pytest.CaptureFixture[str],
+                                          option: tuple[str, ...]) -> None:  # fmt: skip
+    # without an iso20 offer they would change nothing: say so rather than ignore them
+    fails_here(capsys, "secc", "-i", "lo", "--protocols", "iso2,din", *option,
+               words=(option[0], "add iso20"))
+
+
+def _handshake(client_ctx: Any, server_ctx: Any) -> str:
+    """The TLS version a handshake over memory BIOs settles on; ssl.SSLError if none."""
+    import ssl
+
+    bios = [ssl.MemoryBIO() for _ in range(4)]
+    server = server_ctx.wrap_bio(bios[0], bios[1], server_side=True)
+    client = client_ctx.wrap_bio(bios[2], bios[3])
+    for _ in range(10):
+        for side in (client, server):
+            try:
+                side.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+        bios[0].write(bios[3].read())
+        bios[2].write(bios[1].read())
+        if client.version() and server.version():
+            break
+    return str(client.version())
+
+
+def test_ev_iso20_never_settles_for_tls12(lab20: Path) -> None:
+    # the EV offers only -20 in SupportedAppProtocol: over TLS 1.2 it would offer -20 where
+    # [V2G20-1235] wants TLS 1.3, so a SECC that serves TLS 1.2 only gets no handshake
+    import ssl
+
+    from host.ev.cli import check
+    from host.v2g import tls
+
+    args = argparse.Namespace(protocol="iso20-dc", tls=True, pki=lab20, pnc=False, control=None,
+                              discharge=False, target_soc=None, soc=None)  # fmt: skip
+    ev = check(args)
+    only12 = tls.server_context(lab20 / "secc_chain.pem", lab20 / "secc.key", tls13=False)
+    with pytest.raises(ssl.SSLError):
+        _handshake(ev, only12)
+    both = tls.server_context(lab20 / "secc_chain.pem", lab20 / "secc.key")
+    assert _handshake(check(args), both) == "TLSv1.3"

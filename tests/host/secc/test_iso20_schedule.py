@@ -117,3 +117,47 @@ def test_power_tolerance_acceptance():
     # a confirmed tolerance does not excuse a profile beyond the schedule
     assert code(profile((60, 30_000.0), tolerance=Tolerance.PowerToleranceConfirmed)) == \
         "FAILED_EVPowerProfileInvalid"
+
+
+def test_a_profile_that_repeats_the_sent_schedule_is_accepted():
+    # 22170.6 W (32 A on three 230.9 V phases) goes out as 22171 W and 7777.7 W as 7778 W
+    # (a short holds no more digits): an EV taking exactly the powers it was sent must not
+    # be refused for the rounding
+    from host.secc.iso20_schedule import schedule_tuple
+
+    odd = Schedule(1, ((0, 22_170.6), (60, 7_777.7)), duration=3600, discharge=((0, 7_777.7),))
+    sent = schedule_tuple(odd, 12, ANCHOR, True)
+    for schedule in (sent.ChargingSchedule, sent.DischargingSchedule):
+        entries = schedule.PowerSchedule.PowerScheduleEntries.PowerScheduleEntry
+        repeated = profile(anchor=schedule.PowerSchedule.TimeAnchor)
+        repeated.EVPowerProfileEntries.EVPowerProfileEntry = entries
+        assert code(repeated, schedules=(odd,)) == "OK"
+    # what exceeds the sent value by one step of its exponent still does not pass
+    assert code(profile((60, 22_180.0)), schedules=(odd,)) == "FAILED_EVPowerProfileInvalid"
+
+
+def test_no_discharge_without_bpt_even_outside_the_schedule():
+    # outside the schedule's span the schedule bounds nothing, but a session without BPT
+    # (or a tuple without a DischargingSchedule) allows no discharge at any time
+    past_the_end = ANCHOR + 3600
+    assert code(profile((60, -1_000.0), anchor=past_the_end), bpt=False) == \
+        "FAILED_EVPowerProfileInvalid"
+    assert code(profile((60, -1_000.0), anchor=ANCHOR - 600), bpt=False) == \
+        "FAILED_EVPowerProfileInvalid"
+    charge_only = Schedule(1, ((0, 20_000.0),), duration=3600)
+    assert code(profile((60, -1_000.0), anchor=past_the_end), schedules=(charge_only,)) == \
+        "FAILED_EVPowerProfileInvalid"
+    # with BPT and a DischargingSchedule it is as for charging: nothing bounds it there
+    assert code(profile((60, -50_000.0), anchor=past_the_end)) == "OK"
+
+
+def test_the_loop_limits_end_with_the_schedule():
+    # the last entry runs to `duration` exclusive, as check_profile's slots do: a second
+    # later than that the schedule allows nothing
+    from host.secc.iso20_schedule import limits_at
+
+    assert limits_at(FALLING, 59) == (20_000.0, 8_000.0)
+    assert limits_at(FALLING, 60) == (5_000.0, 8_000.0)
+    assert limits_at(FALLING, 3599) == (5_000.0, 8_000.0)
+    assert limits_at(FALLING, 3600) == (0.0, 0.0)
+    assert limits_at(FALLING, -1) == (0.0, 0.0)
