@@ -5,7 +5,6 @@ the handshake verified: the EV's own fingerprint is admitted, another list refus
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 from pathlib import Path
@@ -13,7 +12,6 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from host.ev.evcc.driver import run_connection
 from host.ev.evcc.ev import SimEv
 from host.ev.evcc.iso20 import Iso20Config, Iso20Evcc, SessionFailed, SessionStopped
 from host.ev.evcc.pnc20 import ev20_from_folder
@@ -22,12 +20,13 @@ from host.exi.schemas import iso20_common_messages as m
 from host.pki import files, hierarchy
 from host.pki.profiles import PROFILES
 from host.secc.controller import ExportRules, SimEvseController
-from host.secc.core import RequestAnswered, SessionEnded
+from host.secc.core import RequestAnswered
 from host.secc.iso20_dc import iso20_dc_factory
 from host.secc.iso20_pnc import config20_from_folder
 from host.secc.serve import tls_context
 from host.v2g import sap, tls
 from host.v2g.server import SeccServer, ServerConfig
+from tests.host.ev.served import serve_one
 from tests.host.secc.iso20_helpers import bpt_plant
 from tests.host.v2g.test_server import _free_port, _loopback
 
@@ -60,18 +59,7 @@ def run(pkis: tuple[Path, Path], vehicles: frozenset[bytes],
                                 cert_chain=pki20 / "oem_prov_chain.pem",
                                 key=pki20 / "oem_prov.key")  # fmt: skip
 
-    async def main() -> None:
-        await server.start()
-        try:
-            await asyncio.wait_for(run_connection(evcc, host, config.port, tls=client), 30)
-            for _ in range(200):  # the server notes the end after its last write
-                if any(isinstance(e, SessionEnded) for e in events):
-                    break
-                await asyncio.sleep(0.01)
-        finally:
-            await server.close()
-
-    asyncio.run(main())
+    serve_one(server, evcc, host, config.port, events, tls=client)
     return evcc, [(e.request, e.response_code) for e in events
                   if isinstance(e, RequestAnswered)]  # fmt: skip
 

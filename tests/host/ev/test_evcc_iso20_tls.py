@@ -7,7 +7,6 @@ lines; and the same EV over TLS 1.2 refused -20 ([V2G20-2356])."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 import ssl
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from host.ev.evcc.driver import run_connection
 from host.ev.evcc.ev import SimEv
 from host.ev.evcc.iso20 import Iso20Config, Iso20Evcc, SessionFailed, SessionStopped
 from host.exi import codec
@@ -30,6 +28,7 @@ from host.secc.serve import tls_context
 from host.v2g import sap, tls
 from host.v2g.commlog import CommLog
 from host.v2g.server import SeccServer, ServerConfig
+from tests.host.ev.served import serve_one
 from tests.host.secc.iso20_helpers import bpt_plant
 from tests.host.v2g.test_server import _free_port, _loopback
 
@@ -61,18 +60,7 @@ def _run(pkis: tuple[Path, Path], log: CommLog, client: ssl.SSLContext,
                      Iso20Config(service=k.SERVICE_DC_BPT, control_mode=k.CONTROL_DYNAMIC,
                                  target_soc=0.95, loop_interval=0.05))  # fmt: skip
 
-    async def main() -> None:
-        await server.start()
-        try:
-            await asyncio.wait_for(run_connection(evcc, host, config.port, tls=client), 30)
-            for _ in range(200):  # the server notes the end after its last write
-                if any(isinstance(e, SessionEnded) for e in events):
-                    break
-                await asyncio.sleep(0.01)
-        finally:
-            await server.close()
-
-    asyncio.run(main())
+    serve_one(server, evcc, host, config.port, events, tls=client)
     return evcc, controller, events
 
 

@@ -5,13 +5,11 @@ SessionStopRes; and the same SECC without TLS refusing Contract."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 from host.bench.dcplant import DcPlant, StageLimits
-from host.ev.evcc.driver import run_connection
 from host.ev.evcc.ev import SimEv
 from host.ev.evcc.iso2 import Iso2Config, Iso2Evcc, SessionFailed, SessionStopped
 from host.exi.schemas import iso2 as i
@@ -21,6 +19,7 @@ from host.secc.iso2 import iso2_factory
 from host.v2g import sap, tls
 from host.v2g.server import SeccServer, ServerConfig
 from tests.host.ev.pnc_setup import ev_pnc, secc_pnc, shared_pki
+from tests.host.ev.served import serve_one
 from tests.host.v2g.test_server import _free_port, _loopback
 
 AC = i.EnergyTransferModeType.AC_three_phase_core
@@ -44,19 +43,7 @@ def _run(mode: Any, *, use_tls: bool) -> tuple[Iso2Evcc, list[object], list[obje
     ev_events: list[object] = []
     client_ctx = tls.client_context(pki.v2g.root.cert_path) if use_tls else None
 
-    async def main() -> None:
-        await server.start()
-        try:
-            await asyncio.wait_for(run_connection(evcc, host, config.port, tls=client_ctx,
-                                                  on_event=ev_events.append), 30)  # fmt: skip
-            for _ in range(200):  # the server notes the end after its last write
-                if any(isinstance(e, SessionEnded) for e in secc_events):
-                    break
-                await asyncio.sleep(0.01)
-        finally:
-            await server.close()
-
-    asyncio.run(main())
+    serve_one(server, evcc, host, config.port, secc_events, tls=client_ctx, on_event=ev_events.append)
     return evcc, secc_events, ev_events
 
 
