@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from host.argtypes import positive
 from host.v2g.errors import ConfigError
 
 if TYPE_CHECKING:  # the machines and schemas load in `run`: `v2gate --help` stays quick
@@ -73,9 +74,9 @@ def add_parser(sub: Any) -> None:
                    help="ask SDP for a TLS SECC (not with din; iso20 needs it)")  # fmt: skip
     p.add_argument("--pki", type=Path, default=Path("pki"), metavar="DIR",
                    help="a `v2gate pki init` folder: v2g_root.pem (default ./pki)")  # fmt: skip
-    p.add_argument("--charge-for", type=float, default=2.0, metavar="S",
+    p.add_argument("--charge-for", type=positive(float), default=2.0, metavar="S",
                    help="charge this many seconds, then stop (default 2)")  # fmt: skip
-    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+    p.add_argument("--timeout", type=positive(float), default=120.0, metavar="S",
                    help="give up after this many seconds (default 120)")  # fmt: skip
     p.set_defaults(func=run)
 

@@ -20,6 +20,8 @@ import sys
 import time
 from typing import Any
 
+from host.argtypes import positive
+
 from . import ocmf
 from . import poller as mp
 from .driver import MeterDriver, rtu_client, tcp_client
@@ -39,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         where.add_argument("--tcp", metavar="HOST:PORT", type=host_port,
                            help="Modbus TCP (port 0: any)")
         where.add_argument("--rtu", metavar="PATH", help="Modbus RTU on this serial port")
-        p.add_argument("--baudrate", type=_positive(int), default=19200)
+        p.add_argument("--baudrate", type=positive(int), default=19200)
         p.add_argument("--unit", type=_unit_id, default=1, help="meter unit id (default 1)")
         p.add_argument("--site-unit", type=_unit_id, default=2,
                        help="site controller unit id (export bit at 0x4002; default 2)")
@@ -53,10 +55,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     poll = sides.choices["poll"]
     poll.add_argument("--public-key", metavar="HEX|PEM-FILE",
                       help="meter's key: also read and verify its OCMF records")
-    poll.add_argument("--count", type=_positive(int), default=5,
+    poll.add_argument("--count", type=positive(int), default=5,
                       help="readings to take (default 5)")
-    poll.add_argument("--interval", type=_positive(float), default=1.0)
-    poll.add_argument("--rated-power", type=_positive(float), default=22_000.0, metavar="W")
+    poll.add_argument("--interval", type=positive(float), default=1.0)
+    poll.add_argument("--rated-power", type=positive(float), default=22_000.0, metavar="W")
     poll.add_argument("--json", action="store_true", help="one JSON line per event")
     poll.set_defaults(func=lambda a: asyncio.run(_poll(a)))
 
@@ -67,19 +69,6 @@ def host_port(text: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT with a port 0-65535")
     return host or "127.0.0.1", int(port)
-
-
-def _positive(kind: type[int] | type[float]) -> Any:
-    def convert(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
-        return value
-    convert.__name__ = kind.__name__  # what argparse names in its message
-    return convert
 
 
 def _unit_id(text: str) -> int:

@@ -508,3 +508,17 @@ def test_ev_iso20_never_settles_for_tls12(lab20: Path) -> None:
         _handshake(ev, only12)
     both = tls.server_context(lab20 / "secc_chain.pem", lab20 / "secc.key")
     assert _handshake(check(args), both) == "TLSv1.3"
+
+
+@pytest.mark.parametrize("args", [("ev", "-i", "lo", "--protocol", "iso2-dc", "--charge-for", "nan"),
+                                  ("ev", "-i", "lo", "--protocol", "iso2-dc", "--timeout", "-1"),
+                                  ("ev", "-i", "lo", "--protocol", "din", "--timeout", "inf"),
+                                  ("meter", "poll", "--tcp", "127.0.0.1:502", "--interval", "nan")])  # fmt: skip
+def test_durations_and_counts_must_be_finite_and_above_zero(capsys: pytest.CaptureFixture[str],
+                                                            args: tuple[str, ...]) -> None:  # fmt: skip
+    # a NaN charge time never ends the charge; a negative timeout gave up at once
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(list(args))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "must be above 0 and finite" in err and "Traceback" not in err
