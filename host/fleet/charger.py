@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import aiomqtt
 
 from host.fleet import topics
-from host.fleet.mqtt import Broker
+from host.fleet.mqtt import Broker, raise_if_cancelled
 from host.fleet.outbox import Outbox
 from host.fleet.topics import PayloadError, Setpoint, Telemetry
 
@@ -128,6 +128,7 @@ class ChargerLink:
                     self._cursor = 0  # everything unacknowledged goes out again
                     self._sent_at.clear()
                     await client.publish(state, b"online", qos=1, retain=True)
+                    raise_if_cancelled()  # lost in the CONNACK, SUBACK or PUBACK's turn
                     self.connected.set()
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._send(client))
@@ -142,6 +143,7 @@ class ChargerLink:
 
     async def _send(self, client: aiomqtt.Client) -> None:
         while True:
+            raise_if_cancelled()  # a PUBACK with the cancel: the publish returned anyway
             now = time.monotonic()
             if self._sent_at and now - min(self._sent_at.values()) > self.ack_timeout:
                 # the oldest one sent never came back (later ones may have): from it, again
@@ -151,8 +153,9 @@ class ChargerLink:
             batch = self.outbox.pending(self.charger, 50, after=self._cursor)
             if not batch:
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.ack_timeout / 2)
+                try:  # not wait_for: a wake with the cancel would swallow it (on 3.11)
+                    async with asyncio.timeout(self.ack_timeout / 2):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
                 continue
