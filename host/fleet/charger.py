@@ -130,9 +130,7 @@ class ChargerLink:
                     await client.publish(state, b"online", qos=1, retain=True)
                     raise_if_cancelled()  # lost in the CONNACK, SUBACK or PUBACK's turn
                     self.connected.set()
-                    async with asyncio.TaskGroup() as tg:
-                        tg.create_task(self._send(client))
-                        tg.create_task(self._receive(client))
+                    await self._session(client)
             except* (aiomqtt.MqttError, OSError) as group:
                 self.connected.clear()
                 log.debug("charger %s: broker lost (%s), retry in %.1f s", self.charger,
@@ -140,6 +138,22 @@ class ChargerLink:
             # jittered, so a fleet that lost its broker does not come back as one herd
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, self.backoff[1])
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        """`_send` and `_receive` until one fails (its error is raised) or we are cancelled.
+
+        Not a TaskGroup: on 3.11 one whose task fails while it waits for the others
+        leaves its parent's `cancelling()` at 1 for good, and `raise_if_cancelled` in
+        `run` would then end the link at its next reconnect."""
+        both = {asyncio.create_task(self._send(client)), asyncio.create_task(self._receive(client))}
+        try:
+            done, _ = await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in both:
+                task.cancel()
+            await asyncio.wait(both)
+        for task in done:
+            task.result()
 
     async def _send(self, client: aiomqtt.Client) -> None:
         while True:
