@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import aiomqtt
 
 from host.fleet import topics
-from host.fleet.mqtt import Broker
+from host.fleet.mqtt import Broker, raise_if_cancelled
 from host.fleet.outbox import Outbox
 from host.fleet.topics import PayloadError, Setpoint, Telemetry
 
@@ -128,10 +128,9 @@ class ChargerLink:
                     self._cursor = 0  # everything unacknowledged goes out again
                     self._sent_at.clear()
                     await client.publish(state, b"online", qos=1, retain=True)
+                    raise_if_cancelled()  # lost in the CONNACK, SUBACK or PUBACK's turn
                     self.connected.set()
-                    async with asyncio.TaskGroup() as tg:
-                        tg.create_task(self._send(client))
-                        tg.create_task(self._receive(client))
+                    await self._session(client)
             except* (aiomqtt.MqttError, OSError) as group:
                 self.connected.clear()
                 log.debug("charger %s: broker lost (%s), retry in %.1f s", self.charger,
@@ -140,8 +139,25 @@ class ChargerLink:
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, self.backoff[1])
 
+    async def _session(self, client: aiomqtt.Client) -> None:
+        """`_send` and `_receive` until one fails (its error is raised) or we are cancelled.
+
+        Not a TaskGroup: on 3.11 one whose task fails while it waits for the others
+        leaves its parent's `cancelling()` at 1 for good, and `raise_if_cancelled` in
+        `run` would then end the link at its next reconnect."""
+        both = {asyncio.create_task(self._send(client)), asyncio.create_task(self._receive(client))}
+        try:
+            done, _ = await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in both:
+                task.cancel()
+            await asyncio.wait(both)
+        for task in done:
+            task.result()
+
     async def _send(self, client: aiomqtt.Client) -> None:
         while True:
+            raise_if_cancelled()  # a PUBACK with the cancel: the publish returned anyway
             now = time.monotonic()
             if self._sent_at and now - min(self._sent_at.values()) > self.ack_timeout:
                 # the oldest one sent never came back (later ones may have): from it, again
@@ -151,8 +167,9 @@ class ChargerLink:
             batch = self.outbox.pending(self.charger, 50, after=self._cursor)
             if not batch:
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.ack_timeout / 2)
+                try:  # not wait_for: a wake with the cancel would swallow it (on 3.11)
+                    async with asyncio.timeout(self.ack_timeout / 2):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
                 continue

@@ -29,6 +29,7 @@ from host.fleet import topics
 from host.fleet.simfleet import SimFleet
 from host.fleet.topics import DrEvent
 from tests.apt import require
+from tests.host.fleet.hang import stop, within
 from tests.host.fleet.natscluster import ClusterFog, NatsCluster
 
 # the fleet tests and benchmark (40-50 MQTT-over-TLS sessions each, the suite's heaviest
@@ -80,7 +81,9 @@ def _run(tmp_path: Path, kill_node: bool) -> None:
     cluster.create()
     try:
         cluster.start_all()
-        asyncio.run(_scenario(cluster, fogs, tmp_path, kill_node))
+        # under pytest-timeout's 300 s, so a hang says where (tests/host/fleet/hang.py)
+        asyncio.run(within(_scenario(cluster, fogs, tmp_path, kill_node), 240,
+                           "the cluster scenario"))
     except BaseException:
         for i in range(cluster.count):
             print(f"--- node {i} log tail ---\n{cluster.log(i)[-1500:]}")
@@ -145,11 +148,7 @@ async def _scenario(cluster: NatsCluster, fogs: list[ClusterFog], tmp_path: Path
         await dr_reaches_everyone("after-fog-kill")
         await asyncio.sleep(3.0)  # telemetry keeps flowing to the survivor
     finally:
-        runner.cancel()
-        try:
-            await runner
-        except asyncio.CancelledError:
-            pass
+        await stop(runner, "the simulated fleet")
     expected = sum(fleet.outbox.last_number(s.link.charger) for s in fleet.chargers)
     left = fleet.pending()
     survivor = fogs[1]

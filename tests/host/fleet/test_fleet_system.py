@@ -15,6 +15,7 @@ from host.fleet.simfleet import SimFleet
 from host.fleet.topics import DrEvent
 from tests.apt import require
 from tests.host.fleet.broker import FogProcess, Mosquitto
+from tests.host.fleet.hang import stop, within
 
 # the fleet tests and benchmark (40-50 MQTT-over-TLS sessions each, the suite's heaviest
 # load) run one at a time under pytest-xdist (tests/conftest.py holds a lock per group)
@@ -36,7 +37,8 @@ def test_fleet_dr_dispatch_and_broker_restart(tmp_path: Path) -> None:
     broker.start()
     fog = FogProcess(broker)
     try:
-        asyncio.run(_scenario(broker, fog, tmp_path))
+        # under pytest-timeout's 300 s, so a hang says where (tests/host/fleet/hang.py)
+        asyncio.run(within(_scenario(broker, fog, tmp_path), 260, "the fleet scenario"))
     finally:
         fog.stop()
         broker.stop()
@@ -100,11 +102,7 @@ async def _scenario(broker: Mosquitto, fog: FogProcess, tmp_path: Path) -> None:
             raise AssertionError(f"{len(stuck)} chargers unacknowledged: {stuck[:3]}; fog: "
                                  f"{fog.counts} {fog.lines[-5:]}") from None
     finally:
-        runner.cancel()
-        try:
-            await runner
-        except asyncio.CancelledError:
-            pass
+        await stop(runner, "the simulated fleet")
     expected = sum(fleet.outbox.last_number(s.link.charger) for s in fleet.chargers)
     left = fleet.pending()
     resends = sum(s.link.counts.resends for s in fleet.chargers)
