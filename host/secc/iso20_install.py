@@ -40,18 +40,13 @@ from . import certs, sig20
 from . import iso20_constants as k
 from .backend import CertificateBackend20, Installed20
 from .core import Reply
+from .iso20_pnc import chain_code
 from .iso20_table import State
+from .pnc import utc_now
 
 log = logging.getLogger(__name__)
 Code = m.responseCodeType
 PHASE = "certificate_installation"  # its key among the Ongoing phases
-# certs.check_chain speaks -2's codes; what -20 answers for each
-_CHAIN_CODES = {"FAILED_CertificateExpired": Code.WARNING_CertificateExpired,
-                "FAILED_CertificateRevoked": Code.WARNING_CertificateRevoked}
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -99,7 +94,9 @@ class InstallMixin:
         try:
             leaf = self._checked_oem(chain)
         except certs.ChainError as exc:
-            return self._refuse_install(req, self._chain_code(exc, chain), str(exc), now)
+            return self._refuse_install(req, chain_code(
+                exc, self.install.clock(), chain,
+                unknown_root=Code.WARNING_CertificateValidationError), str(exc), now)
         bad = sig20.verify(self.header_signature, [(chain.Id, chain)], leaf.public_key())
         if bad:
             return self._refuse_install(req, Code.FAILED_SignatureError, bad, now)
@@ -138,19 +135,6 @@ class InstallMixin:
         certs.check_chain(leaf, subs, self.install.oem_roots, self.install.clock(),
                           revoked=self.install.revoked)  # fmt: skip
         return leaf
-
-    def _chain_code(self, exc: certs.ChainError, chain: m.SignedCertificateChainType) -> Code:
-        assert self.install is not None
-        if exc.code == "FAILED_CertificateExpired":
-            now = self.install.clock()
-            try:
-                ders = [chain.Certificate, *(chain.SubCertificates.Certificate
-                                             if chain.SubCertificates is not None else [])]
-                if any(certs.load(d).not_valid_before_utc > now for d in ders):
-                    return Code.WARNING_CertificateNotYetValid
-            except (certs.ChainError, ValueError):
-                pass
-        return _CHAIN_CODES.get(exc.code, Code.WARNING_CertificateValidationError)
 
     def _refuse_install(self, req: Any, code: Code, why: str, now: float) -> Reply:
         log.warning("-20 CertificateInstallationReq refused (%s): %s", code.value, why)

@@ -54,10 +54,9 @@ Code = m.responseCodeType
 CHALLENGE_LEN = 16
 EXPIRES_SOON = dt.timedelta(days=14)  # [V2G20-2218]: OK_CertificateExpiresSoon within it
 
-# certs.check_chain speaks -2's codes; what each is in -20's AuthorizationRes
+# certs.check_chain speaks -2's codes; what each is in -20 (see chain_code)
 CHAIN_CODES = {
     "FAILED_CertChainError": Code.WARNING_CertificateValidationError,
-    "FAILED_NoCertificateAvailable": Code.WARNING_eMSPUnknown,
     "FAILED_CertificateExpired": Code.WARNING_CertificateExpired,
     "FAILED_CertificateRevoked": Code.WARNING_CertificateRevoked,
 }
@@ -182,7 +181,8 @@ class Pnc20Mixin:
             leaf, subs = certs.chain_of(mode.ContractCertificateChain)
             certs.check_chain(leaf, subs, self.pnc.mo_roots, clock, revoked=self.pnc.revoked)
         except certs.ChainError as exc:
-            return self._warn(req, _chain_code(exc, clock, mode), str(exc), now)
+            return self._warn(req, chain_code(exc, clock, mode.ContractCertificateChain),
+                              str(exc), now)  # fmt: skip
         why = sig20.verify(self.header_signature, [(mode.Id, mode)], leaf.public_key())
         if why:
             return self._warn(req, Code.WARNING_CertificateValidationError, why, now)
@@ -214,16 +214,22 @@ def _leaf_of(req: m.AuthorizationReq) -> bytes:
     return b"" if mode is None else mode.ContractCertificateChain.Certificate
 
 
-def _chain_code(exc: certs.ChainError, now: dt.datetime,
-                mode: m.PnC_AReqAuthorizationModeType) -> Code:  # fmt: skip
-    """-2 has one code for a certificate outside its validity; -20 tells not yet valid
-    apart."""
+def chain_code(exc: certs.ChainError, now: dt.datetime, chain: Any, *,
+               unknown_root: Code = Code.WARNING_eMSPUnknown) -> Code:  # fmt: skip
+    """The -20 WARNING for a chain ``certs.check_chain`` refused with a -2 code: -2 has one
+    code for a certificate outside its validity, -20 tells not yet valid apart; a chain to
+    none of our roots is ``unknown_root`` (a contract's: its eMSP is unknown to us)."""
     if exc.code == "FAILED_CertificateExpired":
-        chain = mode.ContractCertificateChain
-        ders = [chain.Certificate, *chain.SubCertificates.Certificate]
-        if any(certs.load(der).not_valid_before_utc > now for der in ders):
-            return Code.WARNING_CertificateNotYetValid
+        subs = chain.SubCertificates.Certificate if chain.SubCertificates is not None else []
+        try:
+            if any(certs.load(der).not_valid_before_utc > now
+                   for der in [chain.Certificate, *subs]):  # fmt: skip
+                return Code.WARNING_CertificateNotYetValid
+        except (certs.ChainError, ValueError):
+            pass
+    if exc.code == "FAILED_NoCertificateAvailable":
+        return unknown_root
     return CHAIN_CODES.get(exc.code, Code.WARNING_CertificateValidationError)
 
 
-__all__ = ["CHALLENGE_LEN", "Pnc20Mixin", "config20_from_folder", "fingerprint"]
+__all__ = ["CHALLENGE_LEN", "Pnc20Mixin", "chain_code", "config20_from_folder", "fingerprint"]

@@ -24,7 +24,7 @@ from host.exi.schemas import iso20_common_messages as m
 from host.exi.schemas import iso20_common_types as t
 from host.exi.schemas import xmldsig_types as xt
 from host.secc import certs, keywrap20, sig20
-from host.secc.iso20_install import utc_now
+from host.secc.pnc import utc_now
 
 from .iso20_requests import HEADER
 
