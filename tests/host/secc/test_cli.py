@@ -22,6 +22,7 @@ from host.v2g.netif import link_local
 from host.v2g.server import host_of, open_listen_socket
 from tests.host.interop import wait_link_local
 from tests.host.test_cli import one_error_line
+from tests.host.v2g.membio import handshake
 
 V2GATE = [sys.executable, "-m", "host.cli"]
 PORT = 50433
@@ -474,22 +475,7 @@ def test_secc_iso20_options_without_iso20(capsys: pytest.CaptureFixture[str],
 
 def _handshake(client_ctx: Any, server_ctx: Any) -> str:
     """The TLS version a handshake over memory BIOs settles on; ssl.SSLError if none."""
-    import ssl
-
-    bios = [ssl.MemoryBIO() for _ in range(4)]
-    server = server_ctx.wrap_bio(bios[0], bios[1], server_side=True)
-    client = client_ctx.wrap_bio(bios[2], bios[3])
-    for _ in range(10):
-        for side in (client, server):
-            try:
-                side.do_handshake()
-            except ssl.SSLWantReadError:
-                pass
-        bios[0].write(bios[3].read())
-        bios[2].write(bios[1].read())
-        if client.version() and server.version():
-            break
-    return str(client.version())
+    return str(handshake(client_ctx, server_ctx)[0].version())
 
 
 def test_ev_iso20_never_settles_for_tls12(lab20: Path) -> None:

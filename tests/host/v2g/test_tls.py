@@ -22,6 +22,7 @@ from host.v2g.v2gtp import PayloadType, frame
 from tests.pki import Pki
 
 from .helpers import EchoProtocol, Iso20Echo
+from .membio import handshake
 from .test_server import _free_port, _loopback, _read_message
 
 PROTOCOLS = {ISO2.namespace: EchoProtocol, ISO20_DC.namespace: Iso20Echo}
@@ -298,22 +299,7 @@ SECP256R1, SECP521R1 = 0x0017, 0x0019  # TLS NamedGroup
 
 def _tls12_group(server_ctx: ssl.SSLContext, ev: ssl.SSLContext) -> int | None:
     """The NamedGroup of the ServerKeyExchange of a TLS 1.2 handshake over memory BIOs."""
-    bios = [ssl.MemoryBIO() for _ in range(4)]
-    server = server_ctx.wrap_bio(bios[0], bios[1], server_side=True)
-    client = ev.wrap_bio(bios[2], bios[3])
-    from_server = b""
-    for _ in range(10):
-        for side in (client, server):
-            try:
-                side.do_handshake()
-            except ssl.SSLWantReadError:
-                pass
-        for out, peer_in, ours in ((bios[3], bios[0], False), (bios[1], bios[2], True)):
-            data = out.read()
-            from_server += data if ours else b""
-            peer_in.write(data)
-        if client.version() and server.version():
-            break
+    client, _server, from_server = handshake(ev, server_ctx)
     assert client.version() == "TLSv1.2"
     pos = 0
     while pos + 5 <= len(from_server):  # records, then the handshake messages in them
